@@ -1,0 +1,224 @@
+import type { AlertRule } from './rules.ts';
+import type { AlertEvent, ModelMetrics } from '../window/metrics-types.ts';
+
+/**
+ * Alert lifecycle per (rule, model, scope): ok -> pending (condition holds) -> firing (held for
+ * `for`) -> resolved (condition no longer holds, past the hysteresis). Time is the metrics' event
+ * time (`to`), so a replay evaluates exactly as live traffic did. Transitions to firing and to
+ * resolved are returned once each, with an id stable across replays and replicas
+ * (`model:rule:scope:startsAt:state`), which is also the JetStream Nats-Msg-Id.
+ */
+
+interface RuleState {
+  state: 'pending' | 'firing';
+  startsAt: number;
+  value: number | null;
+}
+
+export interface Observation {
+  scope: string;
+  value: number | null;
+  threshold: number;
+  /** Whether enough data backs the value (rule.minCount). */
+  enough: boolean;
+}
+
+function valueAt(metrics: ModelMetrics, path: string): number | null {
+  switch (path) {
+    case 'count':
+      return metrics.count;
+    case 'errorRate':
+      return metrics.errorRate;
+    case 'accuracy':
+      return metrics.accuracy;
+    case 'labelCoverage':
+      return metrics.labelCoverage;
+    case 'latency.p50':
+      return metrics.latency.p50;
+    case 'latency.p95':
+      return metrics.latency.p95;
+    case 'latency.p99':
+      return metrics.latency.p99;
+    case 'latency.mean':
+      return metrics.latency.mean;
+  }
+  if (path.startsWith('quality.')) {
+    const value = (metrics.quality as unknown as Record<string, unknown>)[path.slice(8)];
+    return typeof value === 'number' ? value : null;
+  }
+  if (path.startsWith('drift.output.')) {
+    const entry = metrics.drift.output;
+    if (entry === null) return null;
+    const test = path.slice(13);
+    if (test === 'drift') return entry.drift ? 1 : 0;
+    return entry.tests[test]?.statistic ?? null;
+  }
+  return null;
+}
+
+function referenceValue(metrics: ModelMetrics, path: string): number | null {
+  const reference = metrics.reference;
+  if (reference === null) return null;
+  if (path === 'accuracy') return reference.accuracy;
+  if (path === 'errorRate') return reference.errorRate;
+  if (path === 'latency.p99') return reference.latencyP99;
+  return null;
+}
+
+function supportCount(metrics: ModelMetrics, rule: AlertRule): number {
+  return rule.metric === 'accuracy' || rule.metric.startsWith('quality.') ? metrics.quality.labeled : metrics.count;
+}
+
+/** The values a rule looks at in one window's metrics: one per scope (the model, or each feature). */
+export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'model'): Observation[] {
+  const enough = supportCount(metrics, rule) >= rule.minCount;
+  let threshold = rule.threshold;
+  if (rule.baseline === 'reference') {
+    const base = referenceValue(metrics, rule.metric);
+    if (base === null) return [];
+    threshold = rule.ratio !== null ? base * rule.ratio : base + rule.delta;
+  }
+  if (threshold === null) return [];
+  if (rule.scope === 'feature') {
+    const test = rule.metric.slice('drift.feature.'.length);
+    return Object.entries(metrics.drift.features).map(([name, entry]) => ({
+      scope: `feature:${name}`,
+      value: test === 'drift' ? (entry.drift ? 1 : 0) : (entry.tests[test]?.statistic ?? null),
+      threshold: threshold as number,
+      enough: enough && entry.count >= rule.minCount,
+    }));
+  }
+  return [{ scope: scopePrefix, value: valueAt(metrics, rule.metric), threshold, enough }];
+}
+
+function holds(op: AlertRule['op'], value: number, threshold: number): boolean {
+  switch (op) {
+    case '>':
+      return value > threshold;
+    case '>=':
+      return value >= threshold;
+    case '<':
+      return value < threshold;
+    case '<=':
+      return value <= threshold;
+  }
+}
+
+/** Whether a firing alert's value is back on the good side by at least the hysteresis. */
+function recovered(op: AlertRule['op'], value: number, threshold: number, hysteresis: number): boolean {
+  return op === '>' || op === '>=' ? value <= threshold - hysteresis : value >= threshold + hysteresis;
+}
+
+export class AlertEvaluator {
+  private readonly states = new Map<string, RuleState>();
+
+  constructor(private readonly rules: readonly AlertRule[]) {}
+
+  /**
+   * Evaluates every rule of one model. `metricsFor(window, version?)` gives the metrics the rules
+   * need; `versions` lists the model's versions for version-scoped rules. Returns transitions.
+   */
+  evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
+    const transitions: AlertEvent[] = [];
+    for (const rule of this.rules) {
+      const seen = new Set<string>();
+      const targets: Array<{ metrics: ModelMetrics; prefix: string }> = [];
+      if (rule.scope === 'version') {
+        for (const version of versions) {
+          const metrics = metricsFor(rule.window, version);
+          if (metrics) targets.push({ metrics, prefix: `version:${version}` });
+        }
+      } else {
+        const metrics = metricsFor(rule.window);
+        if (metrics) targets.push({ metrics, prefix: 'model' });
+      }
+      for (const { metrics, prefix } of targets) {
+        const now = metrics.to;
+        for (const observation of observe(rule, metrics, prefix)) {
+          const key = `${model}|${rule.name}|${observation.scope}`;
+          seen.add(key);
+          const transition = this.step(rule, model, key, observation, now);
+          if (transition) transitions.push(transition);
+        }
+      }
+      // a firing scope that vanished (e.g. a feature no longer sent) keeps its state until data returns
+      void seen;
+    }
+    return transitions;
+  }
+
+  private step(rule: AlertRule, model: string, key: string, observation: Observation, now: number): AlertEvent | null {
+    const { value, threshold, enough, scope } = observation;
+    const current = this.states.get(key);
+    if (!enough || value === null || !Number.isFinite(value)) return null;
+    const bad = holds(rule.op, value, threshold);
+    if (current === undefined) {
+      if (!bad) return null;
+      const state: RuleState = { state: 'pending', startsAt: now, value };
+      this.states.set(key, state);
+      if (rule.forMs === 0) return this.fire(rule, model, scope, state, threshold, now);
+      return null;
+    }
+    current.value = value;
+    if (current.state === 'pending') {
+      if (!bad) {
+        this.states.delete(key);
+        return null;
+      }
+      if (now - current.startsAt >= rule.forMs) return this.fire(rule, model, scope, current, threshold, now);
+      return null;
+    }
+    if (recovered(rule.op, value, threshold, rule.resolveHysteresis)) {
+      this.states.delete(key);
+      return makeAlert(rule, model, scope, 'resolved', current.startsAt, value, threshold, now);
+    }
+    return null;
+  }
+
+  private fire(rule: AlertRule, model: string, scope: string, state: RuleState, threshold: number, now: number): AlertEvent {
+    state.state = 'firing';
+    return makeAlert(rule, model, scope, 'firing', state.startsAt, state.value, threshold, now);
+  }
+
+  /** Alerts currently firing, as firing events. */
+  firing(model?: string): Array<{ rule: string; model: string; scope: string; startsAt: number; value: number | null }> {
+    const out = [];
+    for (const [key, state] of this.states) {
+      if (state.state !== 'firing') continue;
+      const [m, rule, scope] = key.split('|');
+      if (model !== undefined && m !== model) continue;
+      out.push({ rule, model: m, scope, startsAt: state.startsAt, value: state.value });
+    }
+    return out;
+  }
+}
+
+function makeAlert(
+  rule: AlertRule,
+  model: string,
+  scope: string,
+  state: 'firing' | 'resolved',
+  startsAt: number,
+  value: number | null,
+  threshold: number,
+  at: number,
+): AlertEvent {
+  const shown = value === null ? 'n/a' : Number(value.toPrecision(4));
+  return {
+    id: `${model}:${rule.name}:${scope}:${startsAt}:${state}`,
+    model,
+    rule: rule.name,
+    scope,
+    state,
+    severity: rule.severity,
+    value,
+    threshold,
+    window: rule.window,
+    startsAt,
+    at,
+    message:
+      state === 'firing'
+        ? `${rule.description} (${model}, ${scope}): ${rule.metric} = ${shown} ${rule.op} ${Number(threshold.toPrecision(4))} over ${rule.window}`
+        : `resolved: ${rule.description} (${model}, ${scope}): ${rule.metric} = ${shown}`,
+  };
+}

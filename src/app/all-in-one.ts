@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import type { DriftwatchConfig } from '../config/types.ts';
+import { provision } from '../cluster/provision.ts';
+import { openNats } from './nats.ts';
+import type { NatsHandle } from './nats.ts';
+import { startWorker } from './worker.ts';
+import type { Worker } from './worker.ts';
+import { startGateway, createMetrics } from './gateway.ts';
+import type { Gateway } from './gateway.ts';
+
+export interface AllInOne {
+  nats: NatsHandle;
+  worker: Worker;
+  gateway: Gateway;
+  partitions: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole pipeline in one process: NATS (NATS_URL, or an embedded nats-server), provisioning,
+ * one worker owning every partition, and the gateway. stop() drains in data-flow order: the
+ * worker stops consuming and flushes + checkpoints, then the gateway closes, then NATS.
+ */
+export async function startAllInOne(config: DriftwatchConfig, logger: Logger): Promise<AllInOne> {
+  const nats = await openNats(config, logger);
+  try {
+    const meta = await provision(nats.nc, {
+      partitions: config.partitionsExplicit ? config.partitions.count : undefined,
+      replicas: config.nats.replicas,
+      panesMaxAgeMs: Math.max(2 * 3600_000, config.join.labelHorizonMs + 600_000),
+      logger: logger.child({ component: 'provision' }),
+    });
+    const shared = createMetrics();
+    const worker = await startWorker(nats.nc, config, meta.partitions, logger.child({ component: 'worker' }), shared.metrics);
+    const gateway = await startGateway(nats.nc, config, logger.child({ component: 'gateway' }), shared);
+    return {
+      nats,
+      worker,
+      gateway,
+      partitions: meta.partitions,
+      async stop() {
+        await worker.stop();
+        await gateway.stop();
+        await nats.close();
+      },
+    };
+  } catch (error) {
+    await nats.close();
+    throw error;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The publisher SDK: what a TypeScript model service uses to send predictions and labels.
+ *
+ * It validates each event with the same rules as the worker (so a bad event fails in the
+ * caller, with the field named, instead of landing in the dead-letter subject), encodes it,
+ * routes it to its partition subject and publishes it to JetStream with an asynchronous ack.
+ * Up to `maxInFlight` acks may be outstanding; past that, a publish waits for the oldest ack:
+ * that is the backpressure a service feels when JetStream cannot keep up.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamPublishOptions } from '@nats-io/jetstream';
+import { readClusterMetadata, validatePartitionCount } from '../cluster/metadata.ts';
+import { labelSubject, predictionSubject, SCHEMA_VERSION } from '../cluster/subjects.ts';
+import { partitionOf } from '../partition/hash.ts';
+import { EventEncoder } from '../events/encode.ts';
+import { checkLabel, checkPrediction, DEFAULT_VERSION, WIRE_LIMITS } from '../events/validate.ts';
+import type { LabelEvent, PredictionEvent } from '../events/types.ts';
+
+/** A prediction as a caller writes it: `version` defaults to 'default', `ts` to Date.now(). */
+export type PredictionInput = Omit<PredictionEvent, 'version' | 'ts'> & { version?: string; ts?: number };
+
+/** A label as a caller writes it: `ts` defaults to Date.now(). */
+export type LabelInput = Omit<LabelEvent, 'ts'> & { ts?: number };
+
+export interface PublisherOptions {
+  /** Outstanding JetStream acks before a publish waits for the oldest (default 1024). */
+  maxInFlight?: number;
+  /** Partition count; read from the cluster metadata in KV when omitted (recommended). */
+  partitions?: number;
+  /** Payload encoding (default 'msgpack'). */
+  format?: 'msgpack' | 'json';
+  /** Milliseconds to wait for each JetStream ack (default: the client's, 5000). */
+  timeoutMs?: number;
+}
+
+/** Thrown by flush()/close() when some publishes since the previous flush were not acknowledged. */
+export class PublishError extends AggregateError {
+  override readonly name = 'PublishError';
+  constructor(
+    /** How many publishes failed since the previous flush. */
+    readonly failed: number,
+    errors: Error[],
+  ) {
+    super(
+      errors,
+      `${failed} publish${failed === 1 ? '' : 'es'} to JetStream failed since the last flush` +
+        (errors.length > 0 ? `; first: ${errors[0].message}` : ''),
+    );
+  }
+}
+
+export const NOT_PROVISIONED_MESSAGE =
+  'driftwatch is not provisioned on this NATS: start a worker (`npm run worker`, or `npm start`) against it ' +
+  'once so that it creates the streams and the cluster metadata, or pass `partitions` explicitly';
+
+const DEFAULT_MAX_IN_FLIGHT = 1024;
+/** Failures kept with their message for the aggregated error; the rest are only counted. */
+const MAX_KEPT_ERRORS = 10;
+
+/** One outstanding publish: settles (never rejects) when its ack or its failure arrives. */
+interface PendingAck {
+  settled: boolean;
+  readonly done: Promise<void>;
+}
+
+function checkPositiveInteger(value: number | undefined, name: string): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new RangeError(`DriftPublisher: ${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+export class DriftPublisher {
+  readonly partitions: number;
+  readonly #js: JetStreamClient;
+  readonly #encoder = new EventEncoder();
+  readonly #json: boolean;
+  readonly #maxInFlight: number;
+  readonly #publishOptions: Partial<JetStreamPublishOptions> | undefined;
+  /** Ring buffer of pending acks in publish order; its length is the in-flight window. */
+  readonly #window: Array<PendingAck | undefined>;
+  #head = 0;
+  #size = 0;
+  /** Publishes whose ack has not arrived yet (acks can settle out of order, e.g. timeouts). */
+  #unsettled = 0;
+  #failed = 0;
+  #errors: Error[] = [];
+  #closed = false;
+
+  private constructor(js: JetStreamClient, partitions: number, opts: PublisherOptions) {
+    this.#js = js;
+    this.partitions = partitions;
+    this.#json = opts.format === 'json';
+    this.#maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.#publishOptions = opts.timeoutMs === undefined ? undefined : { timeout: opts.timeoutMs };
+    this.#window = new Array<PendingAck | undefined>(this.#maxInFlight);
+  }
+
+  /**
+   * Creates a publisher on the caller's connection (which it never closes). Reads the partition
+   * count from the cluster metadata unless `opts.partitions` is given.
+   */
+  static async connect(nc: NatsConnection, opts: PublisherOptions = {}): Promise<DriftPublisher> {
+    checkPositiveInteger(opts.maxInFlight, 'maxInFlight');
+    checkPositiveInteger(opts.timeoutMs, 'timeoutMs');
+    if (opts.format !== undefined && opts.format !== 'msgpack' && opts.format !== 'json') {
+      throw new RangeError(`DriftPublisher: format must be 'msgpack' or 'json', got ${JSON.stringify(opts.format)}`);
+    }
+    let partitions = opts.partitions;
+    if (partitions !== undefined) {
+      validatePartitionCount(partitions, 'DriftPublisher');
+    } else {
+      const meta = await readClusterMetadata(nc);
+      if (meta === null) throw new Error(NOT_PROVISIONED_MESSAGE);
+      if (meta.schemaVersion > SCHEMA_VERSION) {
+        throw new Error(
+          `driftwatch on this NATS uses schema version ${meta.schemaVersion}, this publisher knows ${SCHEMA_VERSION}: upgrade the driftwatch client`,
+        );
+      }
+      partitions = meta.partitions;
+    }
+    return new DriftPublisher(jetstream(nc), partitions, opts);
+  }
+
+  /** Publishes whose ack is outstanding. */
+  get inFlight(): number {
+    return this.#unsettled;
+  }
+
+  /**
+   * Validates, encodes and publishes one prediction to `drift.in.<partition>.<model>.pred`.
+   * Rejects with a TypeError naming the field when the event breaks the wire contract.
+   * Resolves once the publish is in the in-flight window (not when it is acknowledged: use
+   * flush() for that).
+   */
+  async publishPrediction(ev: PredictionInput): Promise<void> {
+    this.#checkOpen();
+    if (typeof ev !== 'object' || ev === null) throw new TypeError(`invalid prediction: expected an object, got ${ev === null ? 'null' : typeof ev}`);
+    // A fresh object with the contract's fields only: the caller's object is neither mutated
+    // nor sent with its unrelated properties.
+    const event = {
+      id: ev.id,
+      model: ev.model,
+      version: ev.version ?? DEFAULT_VERSION,
+      ts: ev.ts ?? Date.now(),
+      output: ev.output,
+      features: ev.features,
+      latencyMs: ev.latencyMs,
+      error: ev.error,
+      segment: ev.segment,
+    };
+    const checked = checkPrediction(event, WIRE_LIMITS.maxFeatures, undefined);
+    if (!checked.ok) throw new TypeError(`invalid prediction: ${checked.detail}`);
+    const payload = this.#json ? this.#encoder.encodeJson(event) : this.#encoder.encodePrediction(event);
+    await this.#publish(predictionSubject(partitionOf(event.id, this.partitions), event.model), payload, event.id, 'prediction');
+  }
+
+  /** Validates, encodes and publishes one label to `drift.in.<partition>.<model>.label`. */
+  async publishLabel(ev: LabelInput): Promise<void> {
+    this.#checkOpen();
+    if (typeof ev !== 'object' || ev === null) throw new TypeError(`invalid label: expected an object, got ${ev === null ? 'null' : typeof ev}`);
+    const event = { id: ev.id, model: ev.model, ts: ev.ts ?? Date.now(), label: ev.label };
+    const checked = checkLabel(event, undefined);
+    if (!checked.ok) throw new TypeError(`invalid label: ${checked.detail}`);
+    const payload = this.#json ? this.#encoder.encodeJson(event) : this.#encoder.encodeLabel(event);
+    await this.#publish(labelSubject(partitionOf(event.id, this.partitions), event.model), payload, event.id, 'label');
+  }
+
+  /**
+   * Waits for every outstanding ack. Rejects with a PublishError (an AggregateError) naming how
+   * many publishes failed since the previous flush; the failure count then starts again at 0.
+   */
+  async flush(): Promise<void> {
+    while (this.#size > 0) {
+      await this.#window[this.#head]!.done;
+      this.#dropSettledHead();
+    }
+    if (this.#failed > 0) {
+      const error = new PublishError(this.#failed, this.#errors);
+      this.#failed = 0;
+      this.#errors = [];
+      throw error;
+    }
+  }
+
+  /** Flushes and refuses further publishes. The NATS connection stays open: it is the caller's. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('DriftPublisher is closed');
+  }
+
+  async #publish(subject: string, payload: Uint8Array, id: string, kind: string): Promise<void> {
+    if (payload.byteLength > WIRE_LIMITS.maxBytes) {
+      throw new TypeError(`invalid ${kind}: it encodes to ${payload.byteLength} bytes, the limit is ${WIRE_LIMITS.maxBytes}`);
+    }
+    // Backpressure: wait while the window is full. The check and the push below run in the
+    // same synchronous step, so concurrent callers cannot overfill the window.
+    while (this.#size >= this.#maxInFlight) {
+      await this.#window[this.#head]!.done;
+      this.#dropSettledHead();
+    }
+    this.#unsettled++;
+    const pending: PendingAck = {
+      settled: false,
+      done: this.#js.publish(subject, payload, this.#publishOptions).then(
+        () => {
+          pending.settled = true;
+          this.#unsettled--;
+        },
+        (err: unknown) => {
+          pending.settled = true;
+          this.#unsettled--;
+          this.#failed++;
+          if (this.#errors.length < MAX_KEPT_ERRORS) {
+            const message = err instanceof Error ? err.message : String(err);
+            this.#errors.push(new Error(`${kind} id=${JSON.stringify(id)} on ${subject}: ${message}`, { cause: err }));
+          }
+        },
+      ),
+    };
+    this.#window[(this.#head + this.#size) % this.#maxInFlight] = pending;
+    this.#size++;
+    this.#dropSettledHead();
+  }
+
+  /** Removes acknowledged entries from the front, so the window only spans unacked publishes. */
+  #dropSettledHead(): void {
+    while (this.#size > 0) {
+      const head = this.#window[this.#head]!;
+      if (!head.settled) return;
+      this.#window[this.#head] = undefined;
+      this.#head = (this.#head + 1) % this.#maxInFlight;
+      this.#size--;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Names of every JetStream resource and subject. One place, so the wire contract cannot drift
+ * between the SDK, the worker and the gateway.
+ */
+
+export const EVENTS_STREAM = 'DRIFT_EVENTS';
+export const ALERTS_STREAM = 'DRIFT_ALERTS';
+export const DLQ_STREAM = 'DRIFT_DLQ';
+/** Changelog of pane states published by workers, read by gateways (latest per subject). */
+export const PANES_STREAM = 'DRIFT_PANES';
+
+export const META_BUCKET = 'DRIFT_META';
+export const META_KEY = 'cluster';
+export const LEASES_BUCKET = 'DRIFT_LEASES';
+export const CHECKPOINTS_BUCKET = 'DRIFT_CHECKPOINTS';
+export const BASELINES_BUCKET = 'DRIFT_BASELINES';
+
+export const SCHEMA_VERSION = 1;
+
+/** A model name becomes a subject token: letters, digits, '_' and '-' only. */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function isValidModelName(model: string): boolean {
+  return MODEL_NAME_PATTERN.test(model);
+}
+
+export function predictionSubject(partition: number, model: string): string {
+  return `drift.in.${partition}.${model}.pred`;
+}
+
+export function labelSubject(partition: number, model: string): string {
+  return `drift.in.${partition}.${model}.label`;
+}
+
+export function partitionFilter(partition: number): string {
+  return `drift.in.${partition}.>`;
+}
+
+export function alertSubject(model: string, rule: string): string {
+  return `drift.alert.${model}.${rule}`;
+}
+
+export function dlqSubject(reason: string): string {
+  return `drift.dlq.${reason}`;
+}
+
+/** A version may hold dots ('1.2.0'), which a subject token cannot: it travels hex-encoded. */
+export function versionToken(version: string): string {
+  return Buffer.from(version, 'utf8').toString('hex');
+}
+
+export function paneSubject(partition: number, model: string, version: string, paneStart: number, part: 'in' | 'out'): string {
+  return `drift.pane.${partition}.${model}.${versionToken(version)}.${paneStart}.${part}`;
+}
+
+/** Parsed `drift.in.<p>.<model>.<kind>`; null when the subject is not of that shape. */
+export interface InputSubject {
+  partition: number;
+  model: string;
+  kind: 'pred' | 'label';
+}
+
+export function parseInputSubject(subject: string): InputSubject | null {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || parts[0] !== 'drift' || parts[1] !== 'in') return null;
+  const partition = Number(parts[2]);
+  if (!Number.isInteger(partition) || partition < 0) return null;
+  const kind = parts[4];
+  if (kind !== 'pred' && kind !== 'label') return null;
+  return { partition, model: parts[3], kind };
+}

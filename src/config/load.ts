@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { DriftwatchConfig } from './types.ts';
+import { parseDuration } from './duration.ts';
+import { validateAlertRules } from '../alerts/rules.ts';
+
+/** A config value that is not what it should be: names the key, the value and what was expected. */
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+    readonly expected: string,
+    readonly source: string,
+  ) {
+    super(`invalid config ${key} = ${JSON.stringify(value)} (from ${source}): expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'config');
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; arrays and scalars replace. */
+function deepMerge(base: Json, over: Json): Json {
+  if (isPlainObject(base) && isPlainObject(over)) {
+    const out: Record<string, Json> = { ...base };
+    for (const [key, value] of Object.entries(over)) out[key] = key in base ? deepMerge(base[key], value) : value;
+    return out;
+  }
+  return over;
+}
+
+function readJsonFile(path: string, what: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as Json;
+  } catch (err) {
+    throw new Error(`${what} ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+interface Source {
+  of(key: string): string;
+}
+
+function integer(value: unknown, key: string, src: Source, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(key, value, `an integer between ${min} and ${max}`, src.of(key));
+  }
+  return value;
+}
+
+function number(value: unknown, key: string, src: Source, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(key, value, `a number between ${min} and ${max}`, src.of(key));
+  }
+  return value;
+}
+
+/** Durations may be given as milliseconds or as '30s' / '5m' strings. */
+function duration(value: unknown, key: string, src: Source, minMs: number): number {
+  const ms = typeof value === 'string' ? parseDuration(value) : value;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < minMs) {
+    throw new ConfigError(key, value, `a duration of at least ${minMs} ms (milliseconds, or a string like '30s', '5m')`, src.of(key));
+  }
+  return Math.round(ms);
+}
+
+function string(value: unknown, key: string, src: Source, nullable: boolean): string | null {
+  if (value === null && nullable) return null;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError(key, value, nullable ? 'a non-empty string or null' : 'a non-empty string', src.of(key));
+  }
+  return value;
+}
+
+function section(root: Record<string, unknown>, key: string, src: Source): Record<string, unknown> {
+  const value = root[key];
+  if (!isPlainObject(value)) throw new ConfigError(key, value, 'an object', src.of(key));
+  return value;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const DRIFT_TESTS = ['psi', 'ks', 'wasserstein_normed', 'jensen_shannon', 'chi2', 'hellinger', 'z'] as const;
+
+/** Checks every key of a merged raw config and returns the typed config, or throws ConfigError. */
+export function validateConfig(raw: unknown, src: Source = { of: () => 'config' }): DriftwatchConfig {
+  if (!isPlainObject(raw)) throw new ConfigError('(root)', raw, 'an object', src.of('(root)'));
+  const nats = section(raw, 'nats', src);
+  const http = section(raw, 'http', src);
+  const auth = section(raw, 'auth', src);
+  const partitions = section(raw, 'partitions', src);
+  const panes = section(raw, 'panes', src);
+  const join = section(raw, 'join', src);
+  const limits = section(raw, 'limits', src);
+  const sketch = section(raw, 'sketch', src);
+  const classification = section(raw, 'classification', src);
+  const reference = section(raw, 'reference', src);
+  const checkpoint = section(raw, 'checkpoint', src);
+  const ws = section(raw, 'ws', src);
+  const drift = section(raw, 'drift', src);
+  const log = section(raw, 'log', src);
+
+  const replicas = nats.replicas;
+  if (replicas !== 1 && replicas !== 3) throw new ConfigError('nats.replicas', replicas, '1 or 3', src.of('nats.replicas'));
+
+  let owned: 'all' | number[];
+  const count = integer(partitions.count, 'partitions.count', src, 1, 1024);
+  if (partitions.owned === 'all') owned = 'all';
+  else if (Array.isArray(partitions.owned) && partitions.owned.length > 0) {
+    owned = partitions.owned.map((p, i) => integer(p, `partitions.owned[${i}]`, src, 0, count - 1));
+  } else {
+    throw new ConfigError('partitions.owned', partitions.owned, `"all" or a non-empty list of partition numbers below ${count}`, src.of('partitions.owned'));
+  }
+
+  const windowsRaw = raw.windows;
+  if (!Array.isArray(windowsRaw) || windowsRaw.length === 0) {
+    throw new ConfigError('windows', windowsRaw, "a non-empty list of durations like '1m', '5m', '1h'", src.of('windows'));
+  }
+  const paneMs = duration(panes.paneMs, 'panes.paneMs', src, 1000);
+  const windows = windowsRaw.map((w, i) => {
+    const ms = typeof w === 'string' ? parseDuration(w) : null;
+    if (ms === null || ms < paneMs || ms % paneMs !== 0) {
+      throw new ConfigError(`windows[${i}]`, w, `a duration string that is a whole multiple of panes.paneMs (${paneMs} ms), like '1m'`, src.of('windows'));
+    }
+    return w as string;
+  });
+
+  const featureOverrides: DriftwatchConfig['drift']['features'] = {};
+  const features = drift.features;
+  if (!isPlainObject(features)) throw new ConfigError('drift.features', features, 'an object of feature name -> {test, threshold}', src.of('drift.features'));
+  for (const [name, override] of Object.entries(features)) {
+    const key = `drift.features.${name}`;
+    if (!isPlainObject(override)) throw new ConfigError(key, override, '{test, threshold}', src.of(key));
+    const test = override.test;
+    if (typeof test !== 'string' || !(DRIFT_TESTS as readonly string[]).includes(test)) {
+      throw new ConfigError(`${key}.test`, test, `one of ${DRIFT_TESTS.join(', ')}`, src.of(key));
+    }
+    featureOverrides[name] = {
+      test: test as DriftwatchConfig['drift']['features'][string]['test'],
+      threshold: number(override.threshold, `${key}.threshold`, src, 0, Number.MAX_VALUE),
+    };
+  }
+
+  const level = log.level;
+  if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError('log.level', level, `one of ${LOG_LEVELS.join(', ')}`, src.of('log.level'));
+  }
+
+  const alertsSection = isPlainObject(raw.alerts) ? raw.alerts : { rules: raw.alerts };
+  const rules = validateAlertRules(alertsSection.rules, windows, (key, value, expected) => new ConfigError(key, value, expected, src.of('alerts')));
+
+  return {
+    nats: { url: string(nats.url, 'nats.url', src, true), replicas, name: string(nats.name, 'nats.name', src, false) as string },
+    http: { host: string(http.host, 'http.host', src, false) as string, port: integer(http.port, 'http.port', src, 0, 65535) },
+    auth: { token: string(auth.token, 'auth.token', src, true) },
+    partitions: { count, owned },
+    panes: {
+      paneMs,
+      allowedLatenessMs: duration(panes.allowedLatenessMs, 'panes.allowedLatenessMs', src, 0),
+      flushIntervalMs: duration(panes.flushIntervalMs, 'panes.flushIntervalMs', src, 50),
+      maxFutureMs: duration(panes.maxFutureMs, 'panes.maxFutureMs', src, 0),
+    },
+    windows,
+    join: {
+      labelHorizonMs: duration(join.labelHorizonMs, 'join.labelHorizonMs', src, 1000),
+      maxPending: integer(join.maxPending, 'join.maxPending', src, 16, 100_000_000),
+      maxEarlyLabels: integer(join.maxEarlyLabels, 'join.maxEarlyLabels', src, 16, 10_000_000),
+    },
+    limits: {
+      maxEventBytes: integer(limits.maxEventBytes, 'limits.maxEventBytes', src, 256, 8 * 1024 * 1024),
+      maxFeatures: integer(limits.maxFeatures, 'limits.maxFeatures', src, 1, 1024),
+      maxCategories: integer(limits.maxCategories, 'limits.maxCategories', src, 2, 10_000),
+      maxSegmentKeys: integer(limits.maxSegmentKeys, 'limits.maxSegmentKeys', src, 0, 64),
+      maxSegmentValues: integer(limits.maxSegmentValues, 'limits.maxSegmentValues', src, 1, 1000),
+      maxModels: integer(limits.maxModels, 'limits.maxModels', src, 1, 100_000),
+      maxVersionsPerModel: integer(limits.maxVersionsPerModel, 'limits.maxVersionsPerModel', src, 1, 1000),
+      maxClasses: integer(limits.maxClasses, 'limits.maxClasses', src, 2, 1000),
+    },
+    sketch: { relativeAccuracy: number(sketch.relativeAccuracy, 'sketch.relativeAccuracy', src, 0.0001, 0.2) },
+    classification: { threshold: number(classification.threshold, 'classification.threshold', src, 0, 1) },
+    reference: { autoCaptureMs: duration(reference.autoCaptureMs, 'reference.autoCaptureMs', src, 0) },
+    checkpoint: { intervalMs: duration(checkpoint.intervalMs, 'checkpoint.intervalMs', src, 100) },
+    ws: {
+      maxBufferedBytes: integer(ws.maxBufferedBytes, 'ws.maxBufferedBytes', src, 1024),
+      maxSubscriptions: integer(ws.maxSubscriptions, 'ws.maxSubscriptions', src, 1, 100_000),
+    },
+    drift: { features: featureOverrides },
+    dataDir: string(raw.dataDir, 'dataDir', src, false) as string,
+    log: { level: level as DriftwatchConfig['log']['level'] },
+    alerts: { rules },
+    partitionsExplicit: false,
+  };
+}
+
+/** Environment variables and the config keys they set. */
+const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> = {
+  NATS_URL: { path: ['nats', 'url'], parse: (v) => v },
+  PORT: { path: ['http', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  HOST: { path: ['http', 'host'], parse: (v) => v },
+  DRIFTWATCH_PARTITIONS: { path: ['partitions', 'count'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  DRIFTWATCH_OWNED_PARTITIONS: {
+    path: ['partitions', 'owned'],
+    parse: (v) => (v === 'all' ? 'all' : v.split(',').map((p) => (/^\s*\d+\s*$/.test(p) ? Number(p) : p))),
+  },
+  DRIFTWATCH_TOKEN: { path: ['auth', 'token'], parse: (v) => v },
+  DRIFTWATCH_REPLICAS: { path: ['nats', 'replicas'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },
+  LOG_LEVEL: { path: ['log', 'level'], parse: (v) => v },
+};
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Replaces config/default.json (tests). */
+  defaults?: unknown;
+  /** Merged over defaults and file, under the environment (tests, embedding). */
+  overrides?: unknown;
+}
+
+/** Defaults, then the DRIFTWATCH_CONFIG file, then overrides, then environment variables; validated. */
+export function loadConfig(options: LoadOptions = {}): DriftwatchConfig {
+  const env = options.env ?? process.env;
+  const origins = new Map<string, string>();
+  let merged = (options.defaults ?? readJsonFile(join(CONFIG_DIR, 'default.json'), 'default config')) as Json;
+  if (!isPlainObject(merged) || !('alerts' in merged)) {
+    merged = deepMerge(merged, { alerts: { rules: readJsonFile(join(CONFIG_DIR, 'alert-rules.json'), 'default alert rules') } });
+  }
+  let partitionsExplicit = false;
+  const file = env.DRIFTWATCH_CONFIG;
+  if (file) {
+    const fromFile = readJsonFile(file, 'DRIFTWATCH_CONFIG file');
+    if (!isPlainObject(fromFile)) throw new ConfigError('(root)', fromFile, 'a JSON object', file);
+    for (const key of Object.keys(fromFile)) origins.set(key, file);
+    if (isPlainObject(fromFile.partitions) && 'count' in fromFile.partitions) partitionsExplicit = true;
+    merged = deepMerge(merged, fromFile);
+  }
+  if (options.overrides !== undefined) merged = deepMerge(merged, options.overrides as Json);
+  for (const [name, { path, parse }] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    let patch: Json = parse(value);
+    for (let i = path.length - 1; i >= 0; i--) patch = { [path[i]]: patch };
+    merged = deepMerge(merged, patch);
+    origins.set(path.join('.'), `environment variable ${name}`);
+    if (name === 'DRIFTWATCH_PARTITIONS') partitionsExplicit = true;
+  }
+  const src: Source = {
+    of(key: string) {
+      for (let k = key; k; k = k.includes('.') ? k.slice(0, k.lastIndexOf('.')) : '') {
+        const origin = origins.get(k);
+        if (origin) return origin;
+      }
+      return 'config/default.json';
+    },
+  };
+  const config = validateConfig(merged, src);
+  config.partitionsExplicit = partitionsExplicit;
+  return config;
+}

@@ -1,0 +1,60 @@
+/** Wire-format event types. Field names are the contract (see README "Wire format"). */
+
+export type FeatureValue = number | string | null;
+export type Output = number | string | number[];
+
+export interface PredictionEvent {
+  id: string;
+  model: string;
+  /** `'default'` when the publisher sent none. */
+  version: string;
+  /** Event time, epoch milliseconds. */
+  ts: number;
+  output: Output;
+  features?: Record<string, FeatureValue>;
+  latencyMs?: number;
+  error?: string;
+  segment?: Record<string, string>;
+}
+
+export interface LabelEvent {
+  /** The prediction id this label belongs to. */
+  id: string;
+  model: string;
+  ts: number;
+  label: number | string;
+}
+
+export type EventKind = 'pred' | 'label';
+
+/** Why an event was rejected: a fixed, low-cardinality set (it is a metric label and a subject token). */
+export type RejectReason =
+  | 'undecodable' // neither valid MessagePack nor valid JSON
+  | 'not_an_object' // decoded, but not a map/object
+  | 'missing_field' // id, model, ts, output or label absent
+  | 'wrong_type' // a field of the wrong type
+  | 'non_finite' // NaN or +-Infinity in a numeric field
+  | 'oversized' // payload larger than the configured limit
+  | 'bad_subject' // the subject does not name a partition/model/kind we know
+  | 'model_mismatch' // model in the payload differs from the model in the subject
+  | 'invalid_value' // right type, outside its limits (empty or too long id, bad model name, too many features, ...)
+  | 'future_timestamp' // ts further in the future than panes.maxFutureMs (a clock bug would close every pane)
+  | 'limit_exceeded'; // a new model or version beyond limits.maxModels / maxVersionsPerModel
+
+export const REJECT_REASONS: readonly RejectReason[] = [
+  'undecodable',
+  'not_an_object',
+  'missing_field',
+  'wrong_type',
+  'non_finite',
+  'oversized',
+  'bad_subject',
+  'model_mismatch',
+  'invalid_value',
+  'future_timestamp',
+  'limit_exceeded',
+];
+
+export type DecodeResult<T> =
+  | { ok: true; event: T }
+  | { ok: false; reason: RejectReason; detail: string };

@@ -1,0 +1,10 @@
+export { buildGateway } from './server.ts';
+export type { GatewayOptions } from './server.ts';
+export { MetricsSourceEmitter } from './source.ts';
+export type { MetricsSource, MetricsSourceEvents, MetricsSourceListener } from './source.ts';
+export { createPipelineMetrics, ALL_VERSIONS_LABEL } from './prometheus.ts';
+export type { PipelineMetrics, ModelGaugeLimits } from './prometheus.ts';
+export { LiveFeed } from './live.ts';
+export type { LiveFeedOptions, LiveClientStats, DropReason } from './live.ts';
+export { createTokenAuthenticator } from './auth.ts';
+export type { TokenAuthenticator, AuthResult } from './auth.ts';

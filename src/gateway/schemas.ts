@@ -1,0 +1,220 @@
+/**
+ * JSON Schemas of the gateway's HTTP contract. Response schemas double as fast serializers
+ * (fast-json-stringify): properties not listed are dropped, so the top-level fields of each
+ * contract type are listed explicitly and checked against the TypeScript types at compile time.
+ * Nested open-ended parts (drift tests, fairness groups, quality extras) allow extra properties.
+ */
+import type {
+  AlertEvent, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
+} from '../window/metrics-types.ts';
+
+/** Model and version names end up in NATS subject tokens: no whitespace, '.', '*' or '>'. */
+export const NAME_PATTERN = '^[^\\s.*>]+$';
+export const NAME_MAX_LENGTH = 128;
+
+export const nameSchema = { type: 'string', minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN } as const;
+
+/** Hints replacing ajv's "must match pattern" for fields whose pattern means something. */
+export const patternHints: Record<string, string> = {
+  [NAME_PATTERN]: "must be a name without whitespace, '.', '*' or '>'",
+};
+
+const nullableNumber = { type: ['number', 'null'] } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error', 'message', 'statusCode'],
+  properties: {
+    error: { type: 'string', description: 'HTTP reason phrase, e.g. "Bad Request"' },
+    message: { type: 'string', description: 'What was wrong, naming the field' },
+    statusCode: { type: 'integer' },
+  },
+} as const;
+
+/** Error responses every route can produce. */
+export const errorResponses = { '4xx': errorSchema, '5xx': errorSchema } as const;
+
+const driftTestResultProperties = {
+  test: { type: 'string' },
+  statistic: { type: 'number' },
+  pValue: { type: 'number' },
+  threshold: { type: 'number' },
+  drift: { type: 'boolean' },
+} as const;
+
+const driftTestResultSchema = {
+  type: 'object',
+  required: ['test', 'statistic', 'threshold', 'drift'],
+  additionalProperties: true,
+  properties: driftTestResultProperties,
+} as const;
+
+const driftEntryProperties = {
+  type: { type: 'string', enum: ['numeric', 'categorical'] },
+  count: { type: 'integer' },
+  reference: { type: 'string' },
+  primary: { type: 'string' },
+  drift: { type: 'boolean' },
+  tests: { type: 'object', additionalProperties: driftTestResultSchema },
+} as const;
+const driftEntryRequired = ['type', 'count', 'reference', 'primary', 'drift', 'tests'] as const;
+
+const driftEntrySchema = { type: 'object', additionalProperties: true, required: driftEntryRequired, properties: driftEntryProperties } as const;
+const nullableDriftEntrySchema = { type: ['object', 'null'], additionalProperties: true, required: driftEntryRequired, properties: driftEntryProperties } as const;
+
+const fairnessSummarySchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    groups: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: true,
+        properties: { count: { type: 'integer' }, selectionRate: nullableNumber, tpr: nullableNumber },
+      },
+    },
+    demographicParityDifference: nullableNumber,
+    disparateImpactRatio: nullableNumber,
+    equalOpportunityDifference: nullableNumber,
+  },
+} as const;
+
+const latencyProperties = { p50: nullableNumber, p95: nullableNumber, p99: nullableNumber, mean: nullableNumber } as const;
+
+const qualityProperties = {
+  labeled: { type: 'integer' },
+  accuracy: nullableNumber,
+  precision: nullableNumber,
+  recall: nullableNumber,
+  f1: nullableNumber,
+  auc: nullableNumber,
+  logLoss: nullableNumber,
+  brier: nullableNumber,
+  mae: nullableNumber,
+  rmse: nullableNumber,
+  mape: nullableNumber,
+  confusion: {
+    type: 'object',
+    required: ['classes', 'matrix'],
+    properties: {
+      classes: { type: 'array', items: { type: 'string' } },
+      matrix: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
+    },
+  },
+} as const;
+
+const labelProperties = {
+  joined: { type: 'integer' },
+  pending: { type: 'integer' },
+  expired: { type: 'integer' },
+  early: { type: 'integer' },
+} as const;
+
+const referenceProperties = { id: { type: 'string' }, accuracy: nullableNumber, errorRate: nullableNumber, latencyP99: nullableNumber } as const;
+
+const modelMetricsProperties = {
+  model: { type: 'string' },
+  version: { ...nullableString, description: 'null = all versions merged' },
+  window: { type: 'string' },
+  windowMs: { type: 'integer' },
+  from: { type: 'integer', description: 'window start, epoch ms (event time)' },
+  to: { type: 'integer', description: 'window end, epoch ms (event time)' },
+  count: { type: 'integer' },
+  errors: { type: 'integer' },
+  errorRate: nullableNumber,
+  late: { type: 'integer' },
+  latency: { type: 'object', required: ['p50', 'p95', 'p99', 'mean'], additionalProperties: true, properties: latencyProperties },
+  accuracy: nullableNumber,
+  quality: { type: 'object', required: ['labeled', 'accuracy'], additionalProperties: true, properties: qualityProperties },
+  estimatedAccuracy: nullableNumber,
+  labelCoverage: nullableNumber,
+  labels: { type: 'object', required: ['joined', 'pending', 'expired', 'early'], additionalProperties: true, properties: labelProperties },
+  labelDelayMs: {
+    type: 'object',
+    required: ['p50', 'p95'],
+    additionalProperties: true,
+    properties: { p50: nullableNumber, p95: nullableNumber },
+  },
+  drift: {
+    type: 'object',
+    required: ['reference', 'output', 'features'],
+    additionalProperties: true,
+    properties: {
+      reference: nullableString,
+      output: nullableDriftEntrySchema,
+      features: { type: 'object', additionalProperties: driftEntrySchema },
+    },
+  },
+  reference: { type: ['object', 'null'], required: ['id', 'accuracy', 'errorRate', 'latencyP99'], additionalProperties: true, properties: referenceProperties },
+  fairness: { type: 'object', additionalProperties: fairnessSummarySchema },
+} as const;
+
+export const modelMetricsSchema = {
+  $id: 'driftwatch.ModelMetrics',
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'model', 'version', 'window', 'windowMs', 'from', 'to', 'count', 'errors', 'errorRate', 'late', 'latency',
+    'accuracy', 'quality', 'estimatedAccuracy', 'labelCoverage', 'labels', 'labelDelayMs', 'drift', 'reference',
+  ],
+  properties: modelMetricsProperties,
+} as const;
+
+const modelSummaryProperties = {
+  model: { type: 'string' },
+  versions: { type: 'array', items: { type: 'string' } },
+  lastEventAt: { type: ['integer', 'null'], description: 'last event time seen, epoch ms' },
+  count5m: { type: 'integer' },
+} as const;
+
+export const modelSummarySchema = {
+  $id: 'driftwatch.ModelSummary',
+  type: 'object',
+  additionalProperties: false,
+  required: ['model', 'versions', 'lastEventAt', 'count5m'],
+  properties: modelSummaryProperties,
+} as const;
+
+const alertEventProperties = {
+  id: { type: 'string' },
+  model: { type: 'string' },
+  rule: { type: 'string' },
+  scope: { type: 'string' },
+  state: { type: 'string', enum: ['firing', 'resolved'] },
+  severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
+  value: nullableNumber,
+  threshold: { type: 'number' },
+  window: { type: 'string' },
+  startsAt: { type: 'integer' },
+  at: { type: 'integer' },
+  message: { type: 'string' },
+} as const;
+
+export const alertEventSchema = {
+  $id: 'driftwatch.AlertEvent',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'model', 'rule', 'scope', 'state', 'severity', 'value', 'threshold', 'window', 'startsAt', 'at', 'message'],
+  properties: alertEventProperties,
+} as const;
+
+/** Shared schemas registered with `app.addSchema` and referenced as `{ $ref: '<id>#' }`. */
+export const sharedSchemas = [modelMetricsSchema, modelSummarySchema, alertEventSchema] as const;
+
+// Compile-time check: the listed top-level properties are exactly the fields of the contract
+// types, so adding a field to a type without serving it (or the reverse) fails `tsc`.
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const modelMetricsKeysMatch: SameKeys<keyof typeof modelMetricsProperties, keyof ModelMetrics> = true;
+const modelSummaryKeysMatch: SameKeys<keyof typeof modelSummaryProperties, keyof ModelSummary> = true;
+const alertEventKeysMatch: SameKeys<keyof typeof alertEventProperties, keyof AlertEvent> = true;
+const nestedKeysMatch: [
+  SameKeys<keyof typeof driftTestResultProperties, keyof DriftTestResult>,
+  SameKeys<keyof typeof driftEntryProperties, keyof DriftEntry>,
+  SameKeys<keyof typeof latencyProperties, keyof LatencySummary>,
+  SameKeys<keyof typeof qualityProperties, keyof QualitySummary>,
+  SameKeys<keyof typeof labelProperties, keyof LabelSummary>,
+  SameKeys<keyof typeof referenceProperties, keyof ReferenceSummary>,
+] = [true, true, true, true, true, true];
+export const contractKeysMatch = modelMetricsKeysMatch && modelSummaryKeysMatch && alertEventKeysMatch && nestedKeysMatch.every(Boolean);

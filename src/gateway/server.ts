@@ -1,0 +1,136 @@
+/**
+ * Gateway HTTP server factory.
+ *
+ * Plugin boundaries (fastify encapsulation):
+ *   root            error/not-found handlers, shared JSON schemas, request logging (token-free)
+ *   ├─ health       /healthz, /readyz                  never authenticated
+ *   └─ protected    onRequest token check when `token` is set
+ *       ├─ api      /v1/models, /v1/models/:model/metrics, /v1/alerts
+ *       ├─ /metrics Prometheus exposition (Prometheus supports `authorization: {credentials: ...}`)
+ *       └─ extraRoutes (dashboard, admin...) registered by the caller: authenticated as well
+ *   upgrade         /v1/live WebSocket feed (LiveFeed), path and token checked before upgrading
+ */
+import Fastify, { LogController } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry, RegistryContentType } from 'prom-client';
+import type { ModelMetrics } from '../window/metrics-types.ts';
+import type { MetricsSource } from './source.ts';
+import type { PipelineMetrics } from './prometheus.ts';
+import type { LiveFeedOptions } from './live.ts';
+import { createPipelineMetrics } from './prometheus.ts';
+import { LiveFeed } from './live.ts';
+import { createTokenAuthenticator, requireToken } from './auth.ts';
+import { formatSchemaErrors, installErrorHandling, safePath } from './errors.ts';
+import { sharedSchemas } from './schemas.ts';
+import { healthRoutes } from './routes/health.ts';
+import { apiRoutes } from './routes/api.ts';
+import { prometheusRoute } from './routes/prometheus-endpoint.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The WebSocket feed of this gateway (client counts and buffer figures). */
+    liveFeed: LiveFeed;
+    /** The pipeline/gateway Prometheus metrics on the gateway's registry. */
+    pipelineMetrics: PipelineMetrics;
+  }
+}
+
+const NOISY_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+export interface GatewayOptions {
+  source: MetricsSource;
+  registry: Registry<RegistryContentType>;
+  /** When set, every route except /healthz and /readyz, and the WebSocket feed, require it. */
+  token?: string;
+  /** A pino logger, or false for none. Default: none. */
+  logger?: Logger | false;
+  ws?: LiveFeedOptions;
+  /** Routes added by the caller inside the authenticated scope (dashboard, admin API...). */
+  extraRoutes?: (app: FastifyInstance) => Promise<void>;
+  /**
+   * Refresh the model-level gauges (`drift_model_*`, `drift_feature_psi`) from the source on every
+   * scrape of /metrics. `versions: true` adds one series set per version. Default: every window,
+   * versions merged. `false` leaves them to the caller (`pipelineMetrics.updateModelGauges`).
+   */
+  modelGauges?: false | { windows?: string[]; versions?: boolean };
+  /** Metrics objects to use; default `createPipelineMetrics(registry)` (reuses already-registered ones). */
+  metrics?: PipelineMetrics;
+  /** Largest accepted request body (e.g. reference-profile uploads through extraRoutes). Default 1 MiB. */
+  bodyLimit?: number;
+}
+
+export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
+  const { source, registry } = opts;
+  const windows = source.windows();
+  if (!Array.isArray(windows) || windows.length === 0 || !windows.every((w) => typeof w === 'string' && w.length > 0)) {
+    throw new Error(`buildGateway: source.windows() must return a non-empty array of window names, got ${JSON.stringify(windows)}`);
+  }
+  const defaultWindow = opts.ws?.defaultWindow ?? (windows.includes('5m') ? '5m' : windows[0]);
+  if (!windows.includes(defaultWindow)) {
+    throw new Error(`buildGateway: ws.defaultWindow '${defaultWindow}' is not one of the source windows: ${windows.join(', ')}`);
+  }
+  const auth = opts.token === undefined ? undefined : createTokenAuthenticator(opts.token);
+  const metrics = opts.metrics ?? createPipelineMetrics(registry);
+
+  const app: FastifyInstance = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    // fastify's request log line includes the URL, whose query may carry the token: log our own.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Long enough for any name the params schemas accept, so an over-long one gets a 400 naming the field.
+    routerOptions: { maxParamLength: 512 },
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    schemaErrorFormatter: formatSchemaErrors,
+    ajv: { customOptions: { allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  installErrorHandling(app);
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  app.addHook('onResponse', async (request, reply) => {
+    const path = safePath(request.url);
+    const line = { method: request.method, path, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    // Probes and scrapes arrive every few seconds: keep them out of the info log.
+    if (NOISY_PATHS.has(path) && reply.statusCode < 400) request.log.debug(line, 'request');
+    else request.log.info(line, 'request');
+  });
+
+  await app.register(healthRoutes, { source });
+  await app.register(async (scope) => {
+    if (auth !== undefined) scope.addHook('onRequest', requireToken(auth));
+    await scope.register(apiRoutes, { source, windows, defaultWindow });
+    await scope.register(prometheusRoute, {
+      registry,
+      beforeScrape: opts.modelGauges === false ? undefined : () => metrics.updateModelGauges(collectModelMetrics(source, opts.modelGauges || {}, windows)),
+    });
+    if (opts.extraRoutes !== undefined) await scope.register(async (extra) => opts.extraRoutes?.(extra));
+  });
+
+  const feed = new LiveFeed(source, metrics, auth, app.log, { ...opts.ws, defaultWindow });
+  app.decorate('liveFeed', feed);
+  app.decorate('pipelineMetrics', metrics);
+  // The upgrade listener goes on the raw server now, so the feed works whether the caller
+  // uses app.listen() or passes app.server to something else.
+  feed.start(app.server);
+  // Close WebSocket clients before the HTTP server waits for its connections to end.
+  app.addHook('preClose', async () => {
+    await feed.stop();
+  });
+  return app;
+}
+
+function collectModelMetrics(source: MetricsSource, gauges: { windows?: string[]; versions?: boolean }, windows: readonly string[]): ModelMetrics[] {
+  const out: ModelMetrics[] = [];
+  const exported = gauges.windows ?? windows;
+  for (const summary of source.listModels()) {
+    for (const window of exported) {
+      const merged = source.getMetrics(summary.model, window);
+      if (merged !== undefined) out.push(merged);
+      if (gauges.versions !== true) continue;
+      for (const version of summary.versions) {
+        const perVersion = source.getMetrics(summary.model, window, version);
+        if (perVersion !== undefined) out.push(perVersion);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,54 @@
+/**
+ * The contract between the window/metrics computation (written elsewhere) and the gateway.
+ * The gateway only reads through this interface and listens to its two events; it never
+ * reaches into window state, so the computation can live in-process or behind a cache.
+ */
+import { EventEmitter } from 'node:events';
+import type { AlertEvent, ModelMetrics, ModelSummary } from '../window/metrics-types.ts';
+
+/** Event name -> listener arguments, in the shape node's typed `EventEmitter<T>` expects. */
+export interface MetricsSourceEvents {
+  /** The metrics of `model` changed. The source emits this at most about once a second per model;
+   *  the gateway throttles anyway. */
+  metrics: [model: string];
+  /** An alert transition (pending -> firing, firing -> resolved). */
+  alert: [alert: AlertEvent];
+}
+
+export type MetricsSourceListener<E extends keyof MetricsSourceEvents> = (...args: MetricsSourceEvents[E]) => void;
+
+export interface MetricsSource {
+  /** Window names the source maintains, e.g. ['1m', '5m', '1h']. */
+  windows(): string[];
+  listModels(): ModelSummary[];
+  /** `undefined` means the model is unknown. `version` undefined means all versions merged. */
+  getMetrics(model: string, window: string, version?: string): ModelMetrics | undefined;
+  /** Alerts currently firing plus recent transitions, for one model or all. */
+  recentAlerts(model?: string): AlertEvent[];
+  /** Whether the source can answer queries (state restored, partitions assigned...). */
+  ready(): boolean;
+  /** Optional human-readable reason served by /readyz while not ready. */
+  notReadyReason?(): string;
+  on<E extends keyof MetricsSourceEvents>(event: E, listener: MetricsSourceListener<E>): unknown;
+  off<E extends keyof MetricsSourceEvents>(event: E, listener: MetricsSourceListener<E>): unknown;
+}
+
+/**
+ * Base class for sources: a node EventEmitter typed with {@link MetricsSourceEvents}, with
+ * `emitMetrics`/`emitAlert` helpers so callers cannot misspell an event name.
+ */
+export abstract class MetricsSourceEmitter extends EventEmitter<MetricsSourceEvents> implements MetricsSource {
+  abstract windows(): string[];
+  abstract listModels(): ModelSummary[];
+  abstract getMetrics(model: string, window: string, version?: string): ModelMetrics | undefined;
+  abstract recentAlerts(model?: string): AlertEvent[];
+  abstract ready(): boolean;
+
+  emitMetrics(model: string): void {
+    this.emit('metrics', model);
+  }
+
+  emitAlert(alert: AlertEvent): void {
+    this.emit('alert', alert);
+  }
+}

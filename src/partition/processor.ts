@@ -1,0 +1,532 @@
+import { encode, decode } from '@msgpack/msgpack';
+import { EventDecoder } from '../events/decode.ts';
+import type { LabelEvent, PredictionEvent, RejectReason } from '../events/types.ts';
+import { REJECT_REASONS } from '../events/types.ts';
+import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
+import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
+import {
+  PaneInput,
+  PaneOutcome,
+  SCORE_BINS,
+  BINARY_TP,
+  BINARY_FP,
+  BINARY_TN,
+  BINARY_FN,
+  BINARY_LOGLOSS,
+  BINARY_BRIER,
+  BINARY_N,
+  BINARY_HEADER,
+  inputToWire,
+  inputFromWire,
+  outcomeToWire,
+  outcomeFromWire,
+} from '../window/pane.ts';
+import type { PaneLimits, PaneInputWire, PaneOutcomeWire } from '../window/pane.ts';
+
+/**
+ * The processor of one partition: decode -> validate -> panes + late-label join, in stream order.
+ * It is pure state plus a sequence number: no I/O. The worker feeds it messages and publishes what
+ * `drainDirty()` returns; `snapshot()` / `restore()` make it a checkpoint tied to a stream sequence,
+ * so replay from `seq + 1` after a crash rebuilds exactly the same state.
+ */
+
+export interface ProcessorOptions {
+  partition: number;
+  paneMs: number;
+  allowedLatenessMs: number;
+  maxFutureMs: number;
+  labelHorizonMs: number;
+  maxPending: number;
+  maxEarlyLabels: number;
+  maxEventBytes: number;
+  maxModels: number;
+  maxVersionsPerModel: number;
+  /** Score threshold for binary classification (score >= threshold predicts 1). */
+  threshold: number;
+  limits: PaneLimits;
+  /** Wall clock, for rejecting timestamps from the future only. */
+  now?: () => number;
+}
+
+export interface Rejected {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  reason: RejectReason;
+  detail: string;
+}
+
+export interface PaneUpdate {
+  subject: string;
+  payload: Uint8Array;
+  groupKey: string;
+  paneStart: number;
+  part: 'in' | 'out';
+}
+
+/** What a pane message on `drift.pane.>` carries. */
+export interface PaneMessage {
+  model: string;
+  version: string;
+  partition: number;
+  paneStart: number;
+  paneMs: number;
+  part: 'in' | 'out';
+  /** The stream sequence this state reflects. */
+  seq: number;
+  state: PaneInputWire | PaneOutcomeWire;
+}
+
+class GroupState {
+  readonly inputs = new Map<number, PaneInput>();
+  readonly outcomes = new Map<number, PaneOutcome>();
+  readonly dirtyInputs = new Set<number>();
+  readonly dirtyOutcomes = new Set<number>();
+  constructor(
+    readonly key: string,
+    readonly model: string,
+    readonly version: string,
+  ) {}
+}
+
+export interface ProcessorCounters {
+  predictions: number;
+  labels: number;
+  late: number;
+  /** Predictions whose id was already pending (re-sent): counted once. */
+  duplicates: number;
+  rejected: Record<RejectReason, number>;
+}
+
+const LOG_EPS = 1e-15;
+const SEGMENT_SEPARATOR = '\u0001';
+const SNAPSHOT_VERSION = 1;
+
+export function groupKeyOf(model: string, version: string): string {
+  return `${model}\u0000${version}`;
+}
+
+function emptyRejected(): Record<RejectReason, number> {
+  const out = {} as Record<RejectReason, number>;
+  for (const reason of REJECT_REASONS) out[reason] = 0;
+  return out;
+}
+
+export class PartitionProcessor {
+  readonly partition: number;
+  /** Last stream sequence applied. */
+  seq = 0;
+  /** Highest prediction event time seen: event-time progress of this partition. */
+  watermark = -Infinity;
+  readonly counters: ProcessorCounters = { predictions: 0, labels: 0, late: 0, duplicates: 0, rejected: emptyRejected() };
+  readonly join: PendingJoinTable;
+  private readonly groups = new Map<string, GroupState>();
+  private readonly versionsByModel = new Map<string, number>();
+  private readonly decoder: EventDecoder;
+  private readonly now: () => number;
+  /** Segment key/value pairs of the event being processed, reused between events. */
+  private readonly segmentScratch: string[] = [];
+
+  /** `k1\u0001v1\u0001k2\u0001v2` of the first maxSegmentKeys keys: one interned string in the join table. */
+  private segmentText(segment: Record<string, string>): string | null {
+    const scratch = this.segmentScratch;
+    scratch.length = 0;
+    let keys = 0;
+    for (const key in segment) {
+      if (keys++ >= this.options.limits.maxSegmentKeys) break;
+      scratch.push(key, segment[key]);
+    }
+    return scratch.length > 0 ? scratch.join(SEGMENT_SEPARATOR) : null;
+  }
+
+  constructor(readonly options: ProcessorOptions) {
+    this.partition = options.partition;
+    this.join = new PendingJoinTable({
+      capacity: options.maxPending,
+      earlyCapacity: options.maxEarlyLabels,
+      horizonMs: options.labelHorizonMs,
+    });
+    this.decoder = new EventDecoder({ maxBytes: options.maxEventBytes, maxFeatures: options.limits.maxFeatures * 4 });
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Applies one message. Returns a rejection (to count and copy to the DLQ) or null. Never throws
+   * for bad input: a bad event must not stop its partition.
+   */
+  process(seq: number, subject: string, data: Uint8Array, contentType?: string): Rejected | null {
+    this.seq = seq;
+    const parsed = parseInputSubject(subject);
+    if (parsed === null || parsed.partition !== this.partition) {
+      return this.rejected(seq, subject, data, 'bad_subject', `subject '${subject}' is not drift.in.${this.partition}.<model>.pred|label`);
+    }
+    if (parsed.kind === 'pred') {
+      const result = this.decoder.decodePrediction(data, { expectedModel: parsed.model, contentType });
+      if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
+      return this.applyPrediction(seq, subject, data, result.event);
+    }
+    const result = this.decoder.decodeLabel(data, { expectedModel: parsed.model, contentType });
+    if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
+    return this.applyLabel(seq, subject, data, result.event);
+  }
+
+  private rejected(seq: number, subject: string, data: Uint8Array, reason: RejectReason, detail: string): Rejected {
+    this.counters.rejected[reason]++;
+    return { seq, subject, data, reason, detail };
+  }
+
+  private group(model: string, version: string): GroupState | null {
+    const key = groupKeyOf(model, version);
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      const versions = this.versionsByModel.get(model);
+      if (versions === undefined && this.versionsByModel.size >= this.options.maxModels) return null;
+      if (versions !== undefined && versions >= this.options.maxVersionsPerModel) return null;
+      this.versionsByModel.set(model, (versions ?? 0) + 1);
+      group = new GroupState(key, model, version);
+      this.groups.set(key, group);
+    }
+    return group;
+  }
+
+  private inputPane(group: GroupState, paneStart: number): PaneInput {
+    let pane = group.inputs.get(paneStart);
+    if (pane === undefined) {
+      pane = new PaneInput(this.options.limits);
+      group.inputs.set(paneStart, pane);
+    }
+    group.dirtyInputs.add(paneStart);
+    return pane;
+  }
+
+  private outcomePane(group: GroupState, paneStart: number): PaneOutcome {
+    let pane = group.outcomes.get(paneStart);
+    if (pane === undefined) {
+      pane = new PaneOutcome(this.options.limits);
+      group.outcomes.set(paneStart, pane);
+    }
+    group.dirtyOutcomes.add(paneStart);
+    return pane;
+  }
+
+  private paneStartOf(ts: number): number {
+    return Math.floor(ts / this.options.paneMs) * this.options.paneMs;
+  }
+
+  private applyPrediction(seq: number, subject: string, data: Uint8Array, event: PredictionEvent): Rejected | null {
+    const { paneMs, allowedLatenessMs, maxFutureMs, threshold } = this.options;
+    if (event.ts > this.now() + maxFutureMs) {
+      return this.rejected(seq, subject, data, 'future_timestamp', `field 'ts': ${event.ts} is more than ${maxFutureMs} ms in the future`);
+    }
+    const group = this.group(event.model, event.version);
+    if (group === null) {
+      return this.rejected(
+        seq,
+        subject,
+        data,
+        'limit_exceeded',
+        `model '${event.model}' version '${event.version}' exceeds limits.maxModels (${this.options.maxModels}) or limits.maxVersionsPerModel (${this.options.maxVersionsPerModel})`,
+      );
+    }
+    this.counters.predictions++;
+    if (event.ts > this.watermark) this.watermark = event.ts;
+    const paneStart = this.paneStartOf(event.ts);
+    if (paneStart + paneMs + allowedLatenessMs <= this.watermark) {
+      // its pane is closed: count it where event time is now, never fold it into a closed pane
+      this.counters.late++;
+      this.inputPane(group, this.paneStartOf(this.watermark)).late++;
+      return null;
+    }
+    // output: a number (score or regression value), a class, or class probabilities
+    const output = event.output;
+    let joinOutput: number | string;
+    let score = NaN;
+    if (typeof output === 'number') {
+      joinOutput = output;
+      if (output >= 0 && output <= 1) score = output;
+    } else if (typeof output === 'string') {
+      joinOutput = output;
+    } else {
+      let best = 0;
+      for (let i = 1; i < output.length; i++) if (output[i] > output[best]) best = i;
+      joinOutput = String(best);
+      score = output.length > 0 ? output[best] : NaN;
+    }
+    const predictedPositive = typeof output === 'number' && score === score ? (score >= threshold ? 1 : 0) : -1;
+    const segmentText = event.segment === undefined ? null : this.segmentText(event.segment);
+
+    const status = this.join.addPrediction(event.id, event.ts, group.key, joinOutput, score, segmentText, this.watermark);
+    if (status === AddPredictionStatus.Duplicate) {
+      // a re-sent prediction (publisher retry): counted once
+      this.counters.duplicates++;
+      return null;
+    }
+
+    const pane = this.inputPane(group, paneStart);
+    pane.count++;
+    if (event.error !== undefined) pane.errors++;
+    if (event.latencyMs !== undefined) pane.latency.add(event.latencyMs);
+    if (typeof output === 'number') {
+      pane.numericOutput().add(output);
+    } else {
+      pane.categoricalOutput().add(joinOutput as string);
+    }
+    if (score === score) {
+      pane.confidenceSum += typeof output === 'number' ? (score >= 0.5 ? score : 1 - score) : score;
+      pane.confidenceCount++;
+    }
+
+    const features = event.features;
+    if (features !== undefined) {
+      for (const name in features) pane.addFeature(name, features[name]);
+    }
+
+    if (event.segment !== undefined) {
+      let keys = 0;
+      for (const key in event.segment) {
+        if (keys++ >= this.options.limits.maxSegmentKeys) {
+          pane.dropped++;
+          break;
+        }
+        const slot = pane.segmentInput(key, event.segment[key]);
+        if (slot === null) continue;
+        slot[0]++;
+        if (predictedPositive === 1) slot[1]++;
+      }
+    }
+
+    if (status === AddPredictionStatus.MatchedEarlyLabel) {
+      const labelValue = this.join.lastLabelString ?? this.join.lastLabel;
+      this.applyOutcome(group, event.ts, joinOutput, score, segmentText, labelValue, this.join.lastLabelTs, true);
+    } else if (status === AddPredictionStatus.AddedEvictedOldest) {
+      this.countExpired(this.join.groupKeyOf(this.join.evictedGroup), this.join.evictedTs);
+    }
+    this.expire();
+    return null;
+  }
+
+  private applyLabel(_seq: number, _subject: string, _data: Uint8Array, event: LabelEvent): Rejected | null {
+    this.counters.labels++;
+    // an early label's arrival is stamped with the prediction watermark; before any prediction, with its own time
+    const now = Number.isFinite(this.watermark) ? this.watermark : event.ts;
+    const status = this.join.addLabel(event.id, event.label, event.ts, now);
+    if (status === LabelJoinStatus.Joined) {
+      const join = this.join;
+      const group = this.groups.get(join.lastGroupKey);
+      if (group !== undefined) {
+        const output = join.lastOutputIsClass ? (join.lastOutputClass as string) : join.lastOutput;
+        this.applyOutcome(group, join.lastTs, output, join.lastScore, join.lastSegmentName, event.label, event.ts, false);
+      }
+    }
+    return null;
+  }
+
+  private applyOutcome(
+    group: GroupState,
+    predictionTs: number,
+    output: number | string,
+    score: number,
+    segmentText: string | null,
+    label: number | string,
+    labelTs: number,
+    early: boolean,
+  ): void {
+    const paneStart = this.paneStartOf(predictionTs);
+    const pane = this.outcomePane(group, paneStart);
+    pane.joined++;
+    if (early) pane.early++;
+    pane.labelDelay.add(Math.max(0, labelTs - predictionTs));
+
+    let correct = -1; // -1: not a classification
+    let predictedPositive = -1;
+    let actualPositive = -1;
+    if (typeof output === 'number' && typeof label === 'number') {
+      if ((label === 0 || label === 1) && output >= 0 && output <= 1) {
+        const predicted = output >= this.options.threshold ? 1 : 0;
+        predictedPositive = predicted;
+        actualPositive = label;
+        correct = predicted === label ? 1 : 0;
+        const counts = pane.binaryCounts();
+        counts[label === 1 ? (predicted === 1 ? BINARY_TP : BINARY_FN) : predicted === 1 ? BINARY_FP : BINARY_TN]++;
+        const p = Math.min(1 - LOG_EPS, Math.max(LOG_EPS, output));
+        counts[BINARY_LOGLOSS] -= label === 1 ? Math.log(p) : Math.log(1 - p);
+        counts[BINARY_BRIER] += (output - label) * (output - label);
+        counts[BINARY_N]++;
+        const bin = Math.min(SCORE_BINS - 1, Math.floor(output * SCORE_BINS));
+        counts[BINARY_HEADER + (label === 1 ? 0 : SCORE_BINS) + bin]++;
+      } else {
+        const sums = pane.regressionSums();
+        const error = output - label;
+        sums[0]++;
+        sums[1] += Math.abs(error);
+        sums[2] += error * error;
+        if (label !== 0) {
+          sums[3] += Math.abs(error / label);
+          sums[4]++;
+        }
+      }
+    } else {
+      const predicted = String(output);
+      const truth = String(label);
+      correct = predicted === truth ? 1 : 0;
+      pane.confusionCounts().add(`${truth}\u0001${predicted}`);
+    }
+    if (correct === 1) pane.correct++;
+
+    if (segmentText !== null) {
+      const parts = segmentText.split(SEGMENT_SEPARATOR);
+      for (let i = 0; i + 1 < parts.length; i += 2) {
+        const slot = pane.segmentOutcome(parts[i], parts[i + 1]);
+        if (slot === null) continue;
+        slot[0]++;
+        if (actualPositive === 1) slot[1]++;
+        if (actualPositive === 1 && predictedPositive === 1) slot[2]++;
+        if (predictedPositive === 1) slot[3]++;
+        if (correct === 1) slot[4]++;
+      }
+    }
+  }
+
+  private countExpired(groupKey: string, predictionTs: number): void {
+    const group = this.groups.get(groupKey);
+    if (group === undefined) return;
+    const paneStart = this.paneStartOf(predictionTs);
+    this.outcomePane(group, paneStart).expired++;
+  }
+
+  private readonly onExpired = (groupKey: string, ts: number): void => this.countExpired(groupKey, ts);
+
+  private expire(): void {
+    this.join.expire(this.watermark, this.onExpired);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Flushing
+
+  /** Pane states changed since the last drain, encoded for `drift.pane.>`; clears their dirty marks. */
+  drainDirty(): PaneUpdate[] {
+    const updates: PaneUpdate[] = [];
+    const { paneMs } = this.options;
+    for (const group of this.groups.values()) {
+      for (const paneStart of group.dirtyInputs) {
+        const pane = group.inputs.get(paneStart);
+        if (pane === undefined) continue;
+        updates.push(this.update(group, paneStart, paneMs, 'in', inputToWire(pane)));
+      }
+      group.dirtyInputs.clear();
+      for (const paneStart of group.dirtyOutcomes) {
+        const pane = group.outcomes.get(paneStart);
+        if (pane === undefined) continue;
+        updates.push(this.update(group, paneStart, paneMs, 'out', outcomeToWire(pane)));
+      }
+      group.dirtyOutcomes.clear();
+    }
+    return updates;
+  }
+
+  private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire): PaneUpdate {
+    const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, state };
+    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encode(message), groupKey: group.key, paneStart, part };
+  }
+
+  /** Marks updates dirty again (their publication failed). */
+  restoreDirty(updates: readonly PaneUpdate[]): void {
+    for (const update of updates) {
+      const group = this.groups.get(update.groupKey);
+      if (group === undefined) continue;
+      (update.part === 'in' ? group.dirtyInputs : group.dirtyOutcomes).add(update.paneStart);
+    }
+  }
+
+  /**
+   * Drops panes that can no longer change and whose last state was flushed (call after the
+   * flush was acknowledged): input parts after the allowed lateness, outcome parts after the
+   * label horizon. Memory is bounded by these two durations, not by traffic.
+   */
+  dropClosed(): number {
+    const { paneMs, allowedLatenessMs, labelHorizonMs } = this.options;
+    let dropped = 0;
+    for (const group of this.groups.values()) {
+      for (const paneStart of group.inputs.keys()) {
+        if (paneStart + paneMs + allowedLatenessMs <= this.watermark && !group.dirtyInputs.has(paneStart)) {
+          group.inputs.delete(paneStart);
+          dropped++;
+        }
+      }
+      for (const paneStart of group.outcomes.keys()) {
+        if (paneStart + paneMs + labelHorizonMs < this.watermark && !group.dirtyOutcomes.has(paneStart)) {
+          group.outcomes.delete(paneStart);
+          dropped++;
+        }
+      }
+    }
+    return dropped;
+  }
+
+  /** Panes held in memory (inputs + outcomes), for metrics and tests. */
+  get liveRanges(): number {
+    let n = 0;
+    for (const group of this.groups.values()) n += group.inputs.size + group.outcomes.size;
+    return n;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Checkpoints
+
+  snapshot(): Uint8Array {
+    const groups = [];
+    for (const group of this.groups.values()) {
+      groups.push({
+        model: group.model,
+        version: group.version,
+        inputs: [...group.inputs].map(([start, pane]) => [start, inputToWire(pane)]),
+        outcomes: [...group.outcomes].map(([start, pane]) => [start, outcomeToWire(pane)]),
+      });
+    }
+    return encode({
+      v: SNAPSHOT_VERSION,
+      partition: this.partition,
+      seq: this.seq,
+      watermark: Number.isFinite(this.watermark) ? this.watermark : null,
+      counters: this.counters,
+      groups,
+      join: this.join.toBytes(),
+    });
+  }
+
+  /** Rebuilds a processor from snapshot() bytes; every restored pane is marked dirty (republished). */
+  static restore(bytes: Uint8Array, options: ProcessorOptions): PartitionProcessor {
+    const raw = decode(bytes) as {
+      v: number;
+      partition: number;
+      seq: number;
+      watermark: number | null;
+      counters: ProcessorCounters;
+      groups: Array<{ model: string; version: string; inputs: Array<[number, PaneInputWire]>; outcomes: Array<[number, PaneOutcomeWire]> }>;
+      join: Uint8Array;
+    };
+    if (raw.v !== SNAPSHOT_VERSION) throw new Error(`checkpoint of partition ${options.partition}: unsupported snapshot version ${raw.v}`);
+    if (raw.partition !== options.partition) throw new Error(`checkpoint is of partition ${raw.partition}, expected ${options.partition}`);
+    const processor = new PartitionProcessor(options);
+    processor.seq = raw.seq;
+    processor.watermark = raw.watermark ?? -Infinity;
+    processor.counters.predictions = raw.counters.predictions;
+    processor.counters.labels = raw.counters.labels;
+    processor.counters.late = raw.counters.late;
+    processor.counters.duplicates = raw.counters.duplicates;
+    Object.assign(processor.counters.rejected, raw.counters.rejected);
+    (processor as { join: PendingJoinTable }).join = PendingJoinTable.fromBytes(raw.join);
+    for (const g of raw.groups) {
+      const group = processor.group(g.model, g.version) as GroupState;
+      for (const [start, wire] of g.inputs) {
+        group.inputs.set(start, inputFromWire(wire, options.limits));
+        group.dirtyInputs.add(start);
+      }
+      for (const [start, wire] of g.outcomes) {
+        group.outcomes.set(start, outcomeFromWire(wire, options.limits));
+        group.dirtyOutcomes.add(start);
+      }
+    }
+    return processor;
+  }
+}

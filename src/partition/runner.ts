@@ -1,0 +1,182 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
+import type { JetStreamClient, ConsumerMessages, PubAck } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import type { ObjectStore } from '@nats-io/obj';
+import type { Logger } from 'pino';
+import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
+import { PartitionProcessor } from './processor.ts';
+import type { ProcessorOptions, Rejected } from './processor.ts';
+import type { PipelineMetrics } from '../gateway/prometheus.ts';
+
+/**
+ * Runs one partition: restores its checkpoint, reads `drift.in.<p>.>` with an ordered consumer
+ * from the checkpointed sequence + 1, feeds the processor, publishes pane states at least once per
+ * flush interval, copies rejected events to the DLQ, and checkpoints state + sequence together.
+ * Source -> processor -> sinks, state tied to the stream offset, as in Kafka Streams.
+ */
+
+export interface RunnerOptions {
+  nc: NatsConnection;
+  processor: Omit<ProcessorOptions, 'partition'>;
+  partition: number;
+  flushIntervalMs: number;
+  checkpointIntervalMs: number;
+  logger: Logger;
+  metrics?: PipelineMetrics;
+}
+
+export function checkpointName(partition: number): string {
+  return `partition-${partition}`;
+}
+
+export class PartitionRunner {
+  readonly partition: number;
+  processor!: PartitionProcessor;
+  private readonly js: JetStreamClient;
+  private store!: ObjectStore;
+  private messages: ConsumerMessages | null = null;
+  private loop: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private stopped = false;
+  private pendingDlq = new Set<Promise<unknown>>();
+  private lastCheckpointSeq = -1;
+  /** Messages behind the end of the partition, as the consumer last reported. */
+  lag = 0;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.partition = options.partition;
+    this.js = jetstream(options.nc);
+  }
+
+  private get log(): Logger {
+    return this.options.logger;
+  }
+
+  async start(): Promise<void> {
+    const { partition } = this;
+    const processorOptions: ProcessorOptions = { ...this.options.processor, partition };
+    this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
+    const saved = await this.store.getBlob(checkpointName(partition));
+    if (saved !== null) {
+      this.processor = PartitionProcessor.restore(saved, processorOptions);
+      this.lastCheckpointSeq = this.processor.seq;
+      this.log.info({ partition, seq: this.processor.seq }, 'restored partition checkpoint');
+    } else {
+      this.processor = new PartitionProcessor(processorOptions);
+    }
+    const consumer = await this.js.consumers.get(EVENTS_STREAM, {
+      filter_subjects: partitionFilter(partition),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.processor.seq + 1,
+    });
+    this.messages = await consumer.consume({ max_messages: 1024 });
+    this.loop = this.consumeLoop(this.messages);
+    this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointIntervalMs);
+  }
+
+  private async consumeLoop(messages: ConsumerMessages): Promise<void> {
+    const processor = this.processor;
+    const metrics = this.options.metrics;
+    for await (const msg of messages) {
+      const seq = msg.seq;
+      const contentType = msg.headers?.get('content-type') || undefined;
+      const predictionsBefore = processor.counters.predictions;
+      const rejected = processor.process(seq, msg.subject, msg.data, contentType);
+      this.lag = msg.info.pending;
+      if (rejected !== null) this.deadLetter(rejected);
+      if (metrics !== undefined) {
+        if (rejected !== null) metrics.eventsRejected.inc({ reason: rejected.reason });
+        else metrics.eventsConsumed.inc({ kind: processor.counters.predictions > predictionsBefore ? 'pred' : 'label' });
+      }
+      if (this.stopped) break;
+    }
+  }
+
+  /** Copies a rejected event to `drift.dlq.<reason>`, with why, where from, and a stable id. */
+  private deadLetter(rejected: Rejected): void {
+    const h = natsHeaders();
+    h.set('Driftwatch-Reason', rejected.reason);
+    h.set('Driftwatch-Detail', rejected.detail.slice(0, 1024).replace(/[\r\n]/g, ' '));
+    h.set('Driftwatch-Subject', rejected.subject);
+    h.set('Driftwatch-Seq', String(rejected.seq));
+    const publication = this.js
+      .publish(dlqSubject(rejected.reason), rejected.data, { headers: h, msgID: `dlq:${this.partition}:${rejected.seq}` })
+      .catch((error: unknown) => this.log.warn({ err: error, seq: rejected.seq }, 'dead-letter publish failed'))
+      .finally(() => this.pendingDlq.delete(publication));
+    this.pendingDlq.add(publication);
+  }
+
+  /** Publishes every changed pane and waits for the acks; then drops panes that can no longer change. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.flushOnce().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const processor = this.processor;
+    const updates = processor.drainDirty();
+    if (updates.length > 0) {
+      const acks: Promise<PubAck>[] = updates.map((u) => this.js.publish(u.subject, u.payload));
+      const results = await Promise.allSettled(acks);
+      const failed = updates.filter((_, i) => results[i].status === 'rejected');
+      if (failed.length > 0) {
+        processor.restoreDirty(failed);
+        const reason = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as Error;
+        this.log.warn({ partition: this.partition, failed: failed.length, err: reason.message }, 'pane flush failed; will retry');
+      }
+      this.options.metrics?.paneFlushes.inc(updates.length - failed.length);
+    }
+    processor.dropClosed();
+    const metrics = this.options.metrics;
+    if (metrics !== undefined) {
+      const p = String(this.partition);
+      metrics.pendingJoins.set({ partition: p }, processor.join.size);
+      metrics.earlyLabels.set({ partition: p }, processor.join.earlySize);
+      metrics.consumerLag.set({ partition: p }, this.lag);
+      metrics.partitionSequence.set({ partition: p }, processor.seq);
+    }
+  }
+
+  /** Saves state and the sequence it reflects, atomically as one object. */
+  async checkpoint(): Promise<void> {
+    const processor = this.processor;
+    if (processor.seq === this.lastCheckpointSeq) return;
+    const seq = processor.seq;
+    const bytes = processor.snapshot();
+    try {
+      await this.store.putBlob({ name: checkpointName(this.partition) }, bytes);
+      this.lastCheckpointSeq = seq;
+    } catch (error) {
+      this.log.warn({ partition: this.partition, err: (error as Error).message }, 'checkpoint failed; will retry');
+    }
+  }
+
+  /** Stops consuming, then flushes and checkpoints what was consumed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    if (this.messages) await this.messages.close().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    await this.flush();
+    await Promise.allSettled([...this.pendingDlq]);
+    await this.checkpoint();
+  }
+
+  /** Waits until every message up to `seq` of this partition's stream was applied. */
+  async waitForSequence(seq: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.processor.seq < seq) {
+      if (Date.now() > deadline) throw new Error(`partition ${this.partition}: not at sequence ${seq} after ${timeoutMs} ms (at ${this.processor.seq})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

@@ -1,0 +1,234 @@
+import { encode, decode } from '@msgpack/msgpack';
+import { LogHistogram } from '../sketch/log-histogram.ts';
+import type { FeatureReference, NumericReference, CategoricalReference } from '../stats/select.ts';
+import { numericReferenceFromValues } from '../stats/select.ts';
+import { binCountsFromSummary, quantileEdgesFromSummary, summaryMeanAndStd } from '../stats/sketch-distance.ts';
+import type { PaneInput, PaneOutcome } from '../window/pane.ts';
+import { accuracyOf } from '../window/quality.ts';
+
+/**
+ * A reference profile: what "normal" looks like for a model (optionally one version). Drift
+ * statistics compare a window against it. It is built from training data (a file), captured
+ * from a live window, or captured automatically from a model's first minutes of traffic.
+ */
+export interface ReferenceProfile {
+  id: string;
+  model: string;
+  /** null: applies to every version without a profile of its own. */
+  version: string | null;
+  source: 'file' | 'window' | 'auto';
+  createdAt: number;
+  /** Event-time range the profile covers (for window captures). */
+  from: number | null;
+  to: number | null;
+  count: number;
+  output: FeatureReference | null;
+  features: Record<string, FeatureReference>;
+  accuracy: number | null;
+  errorRate: number | null;
+  latencyP99: number | null;
+}
+
+function numericFromSketch(id: string, sketch: LogHistogram): NumericReference {
+  const innerEdges = quantileEdgesFromSummary(sketch, 10);
+  return {
+    type: 'numeric',
+    id,
+    count: sketch.count,
+    summary: sketch,
+    std: summaryMeanAndStd(sketch).std,
+    innerEdges,
+    binCounts: binCountsFromSummary(sketch, innerEdges),
+  };
+}
+
+/** Captures a profile from a window's merged panes. */
+export function profileFromWindow(
+  id: string,
+  model: string,
+  version: string | null,
+  source: 'window' | 'auto',
+  input: PaneInput,
+  outcome: PaneOutcome,
+  from: number,
+  to: number,
+): ReferenceProfile {
+  const features: Record<string, FeatureReference> = {};
+  for (const [name, summary] of input.features) {
+    if (summary.numeric !== null && summary.numeric.count > 0) features[name] = numericFromSketch(id, summary.numeric.clone());
+    else if (summary.categories !== null && summary.categories.total > 0) features[name] = { type: 'categorical', id, counts: new Map(summary.categories.entries()) };
+  }
+  let output: FeatureReference | null = null;
+  if (input.outputNumeric !== null && input.outputNumeric.count > 0) output = numericFromSketch(id, input.outputNumeric.clone());
+  else if (input.outputCategories !== null && input.outputCategories.total > 0) output = { type: 'categorical', id, counts: new Map(input.outputCategories.entries()) };
+  return {
+    id,
+    model,
+    version,
+    source,
+    createdAt: Date.now(),
+    from,
+    to,
+    count: input.count,
+    output,
+    features,
+    accuracy: accuracyOf(outcome),
+    errorRate: input.count > 0 ? input.errors / input.count : null,
+    latencyP99: input.latency.count > 0 ? input.latency.quantile(0.99) : null,
+  };
+}
+
+export interface TrainingRow {
+  output?: number | string | null;
+  label?: number | string | null;
+  features: Record<string, number | string | null>;
+}
+
+/** Builds a profile from training rows (the `baseline create --file` path): exact samples, deciles from values. */
+export function profileFromRows(id: string, model: string, version: string | null, rows: readonly TrainingRow[], relativeAccuracy = 0.01): ReferenceProfile {
+  const numeric = new Map<string, number[]>();
+  const categorical = new Map<string, Map<string, number>>();
+  const add = (name: string, value: number | string | null | undefined) => {
+    if (value === null || value === undefined || value === '') return;
+    if (typeof value === 'number') {
+      let values = numeric.get(name);
+      if (!values) numeric.set(name, (values = []));
+      values.push(value);
+    } else {
+      let counts = categorical.get(name);
+      if (!counts) categorical.set(name, (counts = new Map()));
+      counts.set(value, (counts.get(value) ?? 0) + 1);
+    }
+  };
+  const OUTPUT = '\u0000output';
+  let correct = 0;
+  let labeled = 0;
+  for (const row of rows) {
+    for (const [name, value] of Object.entries(row.features)) add(name, value);
+    add(OUTPUT, row.output);
+    if (row.label !== undefined && row.label !== null && row.output !== undefined && row.output !== null) {
+      labeled++;
+      const predicted = typeof row.output === 'number' && typeof row.label === 'number' && (row.label === 0 || row.label === 1) ? (row.output >= 0.5 ? 1 : 0) : row.output;
+      if (String(predicted) === String(row.label)) correct++;
+    }
+  }
+  const toReference = (name: string): FeatureReference | null => {
+    const values = numeric.get(name);
+    if (values && values.length > 0) {
+      const sketch = new LogHistogram(relativeAccuracy);
+      for (const v of values) sketch.add(v);
+      return numericReferenceFromValues(id, values, sketch);
+    }
+    const counts = categorical.get(name);
+    if (counts && counts.size > 0) return { type: 'categorical', id, counts } satisfies CategoricalReference;
+    return null;
+  };
+  const features: Record<string, FeatureReference> = {};
+  for (const name of new Set([...numeric.keys(), ...categorical.keys()])) {
+    if (name === OUTPUT) continue;
+    const reference = toReference(name);
+    if (reference) features[name] = reference;
+  }
+  return {
+    id,
+    model,
+    version,
+    source: 'file',
+    createdAt: Date.now(),
+    from: null,
+    to: null,
+    count: rows.length,
+    output: toReference(OUTPUT),
+    features,
+    accuracy: labeled > 0 ? correct / labeled : null,
+    errorRate: null,
+    latencyP99: null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serialization (object store)
+
+interface FeatureReferenceWire {
+  type: 'numeric' | 'categorical';
+  count?: number;
+  sketch?: Uint8Array;
+  std?: number;
+  innerEdges?: number[];
+  binCounts?: number[];
+  sample?: number[];
+  counts?: Record<string, number>;
+}
+
+function featureToWire(reference: FeatureReference): FeatureReferenceWire {
+  if (reference.type === 'categorical') {
+    const counts = reference.counts instanceof Map ? Object.fromEntries(reference.counts) : { ...(reference.counts as Record<string, number>) };
+    return { type: 'categorical', counts };
+  }
+  const sketch = reference.summary;
+  if (!(sketch instanceof LogHistogram)) throw new Error('reference sketches must be LogHistogram to be stored');
+  return {
+    type: 'numeric',
+    count: reference.count,
+    sketch: sketch.toBytes(),
+    std: reference.std,
+    innerEdges: Array.from(reference.innerEdges),
+    binCounts: Array.from(reference.binCounts),
+    sample: reference.sample ? Array.from(reference.sample) : undefined,
+  };
+}
+
+function featureFromWire(id: string, wire: FeatureReferenceWire): FeatureReference {
+  if (wire.type === 'categorical') return { type: 'categorical', id, counts: new Map(Object.entries(wire.counts ?? {})) };
+  return {
+    type: 'numeric',
+    id,
+    count: wire.count ?? 0,
+    summary: LogHistogram.fromBytes(wire.sketch as Uint8Array),
+    std: wire.std ?? 0,
+    innerEdges: wire.innerEdges ?? [],
+    binCounts: wire.binCounts ?? [],
+    sample: wire.sample,
+  };
+}
+
+export function profileToBytes(profile: ReferenceProfile): Uint8Array {
+  const features: Record<string, FeatureReferenceWire> = {};
+  for (const [name, reference] of Object.entries(profile.features)) features[name] = featureToWire(reference);
+  return encode(
+    { ...profile, output: profile.output ? featureToWire(profile.output) : null, features, v: 1 },
+    { ignoreUndefined: true },
+  );
+}
+
+export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
+  const raw = decode(bytes) as Omit<ReferenceProfile, 'output' | 'features'> & {
+    v: number;
+    output: FeatureReferenceWire | null;
+    features: Record<string, FeatureReferenceWire>;
+  };
+  if (raw.v !== 1) throw new Error(`reference profile ${raw.id}: unsupported format version ${raw.v}`);
+  const features: Record<string, FeatureReference> = {};
+  for (const [name, wire] of Object.entries(raw.features)) features[name] = featureFromWire(raw.id, wire);
+  const { v: _v, ...rest } = raw;
+  return { ...rest, output: raw.output ? featureFromWire(raw.id, raw.output) : null, features };
+}
+
+/** Public description of a profile (REST listing): no sketches. */
+export function describeProfile(profile: ReferenceProfile) {
+  return {
+    id: profile.id,
+    model: profile.model,
+    version: profile.version,
+    source: profile.source,
+    createdAt: profile.createdAt,
+    from: profile.from,
+    to: profile.to,
+    count: profile.count,
+    features: Object.fromEntries(Object.entries(profile.features).map(([name, f]) => [name, f.type])),
+    output: profile.output?.type ?? null,
+    accuracy: profile.accuracy,
+    errorRate: profile.errorRate,
+    latencyP99: profile.latencyP99,
+  };
+}

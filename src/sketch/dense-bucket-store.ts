@@ -1,0 +1,237 @@
+/**
+ * Bucket weights for a contiguous range of integer bucket indexes, in a Float64Array that
+ * covers only the range in use and grows by doubling. At most `maxBuckets` indexes are kept:
+ * when a new index would widen the range beyond that, the lowest indexes are collapsed into
+ * the lowest kept one (so the high-magnitude end, the tail, stays exact).
+ *
+ * Weights are plain sums, so stores are additive: merge adds, subtract removes.
+ * Internal to the sketch module; LogHistogram is the public face.
+ */
+
+/** Marks "no bucket": bucket indexes stay far inside +-2^30 (see LogHistogram's accuracy bound). */
+export const NO_INDEX = -0x40000000;
+const EMPTY_LOW = 0x3fffffff;
+const EMPTY_HIGH = -0x40000000;
+const INITIAL_CAPACITY = 64;
+/**
+ * A weight left after subtraction that is at most this fraction of the weight before it is
+ * float residue (e.g. 0.1 + 0.2 - 0.2), not data, and is cleared to 0.
+ */
+const RESIDUE_FRACTION = 1e-12;
+
+function subtractClamped(before: number, removed: number): number {
+  const after = before - removed;
+  return after <= before * RESIDUE_FRACTION ? 0 : after;
+}
+
+export class DenseBucketStore {
+  readonly maxBuckets: number;
+  counts: Float64Array = new Float64Array(0);
+  /** Bucket index stored at counts[0]. */
+  offset = 0;
+  /** Lowest and highest index in use; low > high when empty. */
+  low = EMPTY_LOW;
+  high = EMPTY_HIGH;
+  /** Index that holds the weight of collapsed lower indexes, or NO_INDEX if none collapsed. */
+  collapsedInto = NO_INDEX;
+
+  constructor(maxBuckets: number) {
+    this.maxBuckets = maxBuckets;
+  }
+
+  get isEmpty(): boolean {
+    return this.low > this.high;
+  }
+
+  /** Hot path: one range check and one typed-array add unless the range must change. */
+  add(index: number, weight: number): void {
+    if (index < this.low || index > this.high) index = this.extendTo(index);
+    this.counts[index - this.offset] += weight;
+  }
+
+  weightAt(index: number): number {
+    return index < this.low || index > this.high ? 0 : this.counts[index - this.offset];
+  }
+
+  total(): number {
+    let total = 0;
+    for (let i = this.low - this.offset, end = this.high - this.offset; i <= end; i++) total += this.counts[i];
+    return total;
+  }
+
+  /**
+   * Adds every bucket of `other`, highest index first: the first add fixes the final top of the
+   * range, so a collapse (if any) happens once and lower buckets land in the collapsed bucket.
+   * `other`'s own collapsed bucket is added at its index like any other (a later subtract of
+   * `other` then takes it back from the same index).
+   */
+  merge(other: DenseBucketStore): void {
+    if (other.isEmpty) return;
+    const newLow = Math.min(this.low, other.low);
+    const newHigh = Math.max(this.high, other.high);
+    if (newHigh - newLow + 1 <= this.maxBuckets) {
+      // Common case, no collapse: one capacity check, then a tight loop over typed arrays.
+      this.ensureCapacity(newLow, newHigh);
+      this.low = newLow;
+      this.high = newHigh;
+      const counts = this.counts;
+      const source = other.counts;
+      const shift = other.offset - this.offset;
+      for (let i = other.low - other.offset, end = other.high - other.offset; i <= end; i++) counts[i + shift] += source[i];
+      return;
+    }
+    for (let index = other.high; index >= other.low; index--) {
+      const weight = other.counts[index - other.offset];
+      if (weight !== 0) this.add(index, weight);
+    }
+  }
+
+  /**
+   * Removes every bucket of `other`. Indexes below our collapsed bucket are taken from it (that
+   * is where merge put them). Weight that is not there (subtracting what was never merged) is a
+   * caller error: the bucket is cleared to 0 rather than going negative.
+   */
+  subtract(other: DenseBucketStore): void {
+    if (other.isEmpty || this.isEmpty) return;
+    const counts = this.counts;
+    const source = other.counts;
+    // Indexes below our collapsed bucket are taken from it; the rest from their own bucket.
+    const collapsedInto = this.collapsedInto;
+    let first = other.low;
+    if (collapsedInto !== NO_INDEX && first < collapsedInto) {
+      let collapsedWeight = 0;
+      const end = Math.min(other.high, collapsedInto - 1);
+      for (let index = first; index <= end; index++) collapsedWeight += source[index - other.offset];
+      const slot = collapsedInto - this.offset;
+      counts[slot] = subtractClamped(counts[slot], collapsedWeight);
+      first = end + 1;
+    }
+    const from = Math.max(first, this.low);
+    const to = Math.min(other.high, this.high);
+    const shift = other.offset - this.offset;
+    for (let i = from - other.offset, end = to - other.offset; i <= end; i++) {
+      const weight = source[i];
+      if (weight !== 0) counts[i + shift] = subtractClamped(counts[i + shift], weight);
+    }
+    this.trim();
+  }
+
+  clear(): void {
+    if (!this.isEmpty) this.counts.fill(0, this.low - this.offset, this.high - this.offset + 1);
+    this.low = EMPTY_LOW;
+    this.high = EMPTY_HIGH;
+    this.collapsedInto = NO_INDEX;
+  }
+
+  copyFrom(other: DenseBucketStore): void {
+    this.clear();
+    if (other.isEmpty) return;
+    const span = other.high - other.low + 1;
+    if (this.counts.length < span) this.counts = new Float64Array(Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
+    this.offset = other.low;
+    this.counts.set(other.counts.subarray(other.low - other.offset, other.high - other.offset + 1), 0);
+    this.low = other.low;
+    this.high = other.high;
+    this.collapsedInto = other.collapsedInto;
+  }
+
+  /**
+   * Replaces the contents with `weights` for indexes low .. low + weights.length - 1
+   * (deserialization); trims zero ends.
+   */
+  load(low: number, weights: Float64Array, collapsedInto: number): void {
+    this.clear();
+    if (weights.length === 0) return;
+    this.counts = weights;
+    this.offset = low;
+    this.low = low;
+    this.high = low + weights.length - 1;
+    this.collapsedInto = collapsedInto;
+    this.trim();
+  }
+
+  /** Shrinks [low, high] to the non-zero buckets after a subtraction. */
+  private trim(): void {
+    let low = this.low;
+    let high = this.high;
+    while (low <= high && this.counts[low - this.offset] === 0) low++;
+    while (high >= low && this.counts[high - this.offset] === 0) high--;
+    if (low > high) {
+      this.low = EMPTY_LOW;
+      this.high = EMPTY_HIGH;
+      this.collapsedInto = NO_INDEX;
+      return;
+    }
+    this.low = low;
+    this.high = high;
+    if (this.collapsedInto < low) this.collapsedInto = NO_INDEX;
+  }
+
+  /**
+   * Slow path of add: makes room for `index`, collapsing the lowest buckets when the range
+   * would exceed maxBuckets, and returns the index the weight must go to (a collapsed index
+   * is moved up to the lowest kept one).
+   */
+  private extendTo(index: number): number {
+    if (this.isEmpty) {
+      this.ensureCapacity(index, index);
+      this.low = index;
+      this.high = index;
+      return index;
+    }
+    if (index > this.high) {
+      const floor = index - this.maxBuckets + 1;
+      if (floor > this.low) {
+        // Collapse [low, floor - 1] into floor, which becomes the lowest kept index.
+        let collapsedWeight = 0;
+        const end = Math.min(this.high, floor - 1);
+        for (let i = this.low; i <= end; i++) {
+          collapsedWeight += this.counts[i - this.offset];
+          this.counts[i - this.offset] = 0;
+        }
+        if (this.high < floor) {
+          // Nothing survives above the collapse point: the store restarts at [floor, index].
+          this.low = EMPTY_LOW;
+          this.high = EMPTY_HIGH;
+        } else {
+          this.low = floor;
+        }
+        this.ensureCapacity(floor, index);
+        this.counts[floor - this.offset] += collapsedWeight;
+        this.low = floor;
+        this.collapsedInto = floor;
+      } else {
+        this.ensureCapacity(this.low, index);
+      }
+      this.high = index;
+      return index;
+    }
+    // index < low
+    const floor = this.high - this.maxBuckets + 1;
+    if (index < floor) {
+      index = floor;
+      this.collapsedInto = floor;
+    }
+    this.ensureCapacity(index, this.high);
+    this.low = index;
+    return index;
+  }
+
+  /**
+   * Makes counts cover [newLow, newHigh] (which contains the used range), doubling the array
+   * when it is too small and re-centring the used range so both ends have room to grow.
+   */
+  private ensureCapacity(newLow: number, newHigh: number): void {
+    const length = this.counts.length;
+    if (newLow >= this.offset && newHigh < this.offset + length) return;
+    const span = newHigh - newLow + 1;
+    let capacity = length;
+    if (span > length) capacity = Math.max(span, Math.min(Math.max(2 * length, INITIAL_CAPACITY), this.maxBuckets));
+    const newOffset = newLow - ((capacity - span) >> 1);
+    const used = this.isEmpty ? null : this.counts.slice(this.low - this.offset, this.high - this.offset + 1);
+    if (capacity === length) this.counts.fill(0);
+    else this.counts = new Float64Array(capacity);
+    if (used !== null) this.counts.set(used, this.low - newOffset);
+    this.offset = newOffset;
+  }
+}

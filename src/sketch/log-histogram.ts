@@ -1,0 +1,508 @@
+import { CubicLogMapping } from './cubic-log-mapping.ts';
+import { DenseBucketStore, NO_INDEX } from './dense-bucket-store.ts';
+import type { QuantileSummary } from './types.ts';
+
+/**
+ * A DDSketch-style quantile sketch: values go to logarithmically sized buckets so that every
+ * quantile is reported within a relative error alpha (default 1 %) of a true value:
+ *
+ *   |quantile(q) - x| <= alpha * |x|, x being the exact order statistic of rank floor(q*(n-1)),
+ *
+ * for every value with |x| >= minIndexable (smaller magnitudes count as 0 in a zero bucket, so
+ * their absolute error is below minIndexable), as long as no bucket was collapsed (below).
+ *
+ * Bucket weights are plain sums, so the sketch is ADDITIVE: merge adds, subtract removes, and a
+ * sliding window is a running merge of panes minus the panes that leave it. `count` and `sum`
+ * are additive too; min and max are not (they cannot be un-merged), so they are not kept:
+ * quantile(0) and quantile(1) give them within alpha.
+ *
+ * Memory: at most `maxBuckets` (default 2048) buckets per sign. At alpha = 1 % a bucket spans
+ * a factor of about 1.02, so 2048 buckets cover magnitudes over about 17 decades (e.g. 1e-6 to
+ * 1e11) before anything collapses; the span shrinks in proportion to alpha (0.1 % covers only
+ * about 1.8 decades: raise maxBuckets with the accuracy). When a sign's range would exceed
+ * maxBuckets, its lowest-magnitude buckets are merged into the lowest kept one: quantiles whose
+ * value lies in the kept range (the large magnitudes, the tail that latency and drift care
+ * about) keep the guarantee; quantiles that fall in the collapsed part are reported as the
+ * collapsed bucket's value, i.e. too large in magnitude, with no error bound. Subtraction still
+ * removes the exact weight (collapsed weight is taken back from the collapsed bucket), but
+ * positions lost to a collapse are not restored.
+ *
+ * Weights: add() takes a positive finite weight (1 by default); fractional weights are fine.
+ * Subtraction of fractional weights can leave float residue such as 1e-17: a bucket left with at
+ * most 1e-12 of its previous weight is cleared to 0, and so is anything that would go negative.
+ */
+
+export interface LogHistogramOptions {
+  /** Maximum buckets per sign before the lowest magnitudes collapse (default 2048, at least 2). */
+  maxBuckets?: number;
+  /** Values with |x| below this count as zero (default 1e-9; at least 2.3e-308, below 1e300). */
+  minIndexable?: number;
+}
+
+const DEFAULT_MAX_BUCKETS = 2048;
+const DEFAULT_MIN_INDEXABLE = 1e-9;
+/** Keeps bucket indexes within +-2^30 (small integers for V8, int32 in the byte format). */
+const MIN_RELATIVE_ACCURACY = 1e-6;
+const MAX_MAX_BUCKETS = 1 << 24;
+const RESIDUE_FRACTION = 1e-12;
+
+const FORMAT_MAGIC = 0x484c5744; // 'DWLH' read as a little-endian uint32
+const FORMAT_VERSION = 1;
+const MAPPING_CUBIC = 1;
+const HEADER_BYTES = 56;
+const STORE_HEADER_BYTES = 13;
+const STORE_EMPTY = 0;
+const STORE_VARINT = 1;
+const STORE_FLOAT64 = 2;
+const MAX_SAFE_COUNT = Number.MAX_SAFE_INTEGER;
+
+export class LogHistogram implements QuantileSummary {
+  readonly relativeAccuracy: number;
+  readonly maxBuckets: number;
+  readonly minIndexable: number;
+  private readonly mapping: CubicLogMapping;
+  private readonly positive: DenseBucketStore;
+  private readonly negative: DenseBucketStore;
+  private zeroWeight = 0;
+  private totalWeight = 0;
+  private valueSum = 0;
+
+  constructor(relativeAccuracy = 0.01, options: LogHistogramOptions = {}) {
+    if (typeof relativeAccuracy !== 'number' || !(relativeAccuracy >= MIN_RELATIVE_ACCURACY && relativeAccuracy < 1)) {
+      throw new RangeError(
+        `LogHistogram: relativeAccuracy must be a number in [${MIN_RELATIVE_ACCURACY}, 1), got ${String(relativeAccuracy)}`,
+      );
+    }
+    const maxBuckets = options.maxBuckets ?? DEFAULT_MAX_BUCKETS;
+    if (!Number.isInteger(maxBuckets) || maxBuckets < 2 || maxBuckets > MAX_MAX_BUCKETS) {
+      throw new RangeError(`LogHistogram: options.maxBuckets must be an integer in [2, ${MAX_MAX_BUCKETS}], got ${String(maxBuckets)}`);
+    }
+    const minIndexable = options.minIndexable ?? DEFAULT_MIN_INDEXABLE;
+    if (typeof minIndexable !== 'number' || !(minIndexable >= 2.3e-308 && minIndexable < 1e300)) {
+      throw new RangeError(`LogHistogram: options.minIndexable must be a number in [2.3e-308, 1e300), got ${String(minIndexable)}`);
+    }
+    this.relativeAccuracy = relativeAccuracy;
+    this.maxBuckets = maxBuckets;
+    this.minIndexable = minIndexable;
+    this.mapping = new CubicLogMapping(relativeAccuracy);
+    this.positive = new DenseBucketStore(maxBuckets);
+    this.negative = new DenseBucketStore(maxBuckets);
+  }
+
+  /** Total weight added minus weight subtracted. */
+  get count(): number {
+    return this.totalWeight;
+  }
+
+  /** Sum of value * weight (additive, so it survives merge and subtract). */
+  get sum(): number {
+    return this.valueSum;
+  }
+
+  /** Weight of values with |x| < minIndexable. */
+  get zeroCount(): number {
+    return this.zeroWeight;
+  }
+
+  get isEmpty(): boolean {
+    return this.totalWeight <= 0;
+  }
+
+  /** sum / count; NaN when empty. */
+  mean(): number {
+    return this.totalWeight > 0 ? this.valueSum / this.totalWeight : NaN;
+  }
+
+  /** The bucket span factor gamma = (1 + alpha) / (1 - alpha). */
+  get gamma(): number {
+    return this.mapping.gamma;
+  }
+
+  /**
+   * Adds `x` with `weight`. Hot path: no allocation unless the bucket range grows.
+   * NaN and +-Infinity are ignored (the event validator rejects them before they get here);
+   * a weight that is not a positive finite number throws.
+   */
+  add(x: number, weight = 1): void {
+    if (!(weight > 0 && weight < Infinity)) {
+      throw new RangeError(`LogHistogram.add: weight must be a positive finite number, got ${String(weight)}`);
+    }
+    if (x > this.minIndexable) {
+      if (x === Infinity) return;
+      this.positive.add(this.mapping.index(x), weight);
+    } else if (x < -this.minIndexable) {
+      if (x === -Infinity) return;
+      this.negative.add(this.mapping.index(-x), weight);
+    } else if (x === x) {
+      this.zeroWeight += weight;
+    } else {
+      return; // NaN
+    }
+    this.totalWeight += weight;
+    this.valueSum += x * weight;
+  }
+
+  /** Adds every value of `other` (same relativeAccuracy and minIndexable). */
+  merge(other: LogHistogram): this {
+    this.checkCompatible(other, 'merge');
+    this.positive.merge(other.positive);
+    this.negative.merge(other.negative);
+    this.zeroWeight += other.zeroWeight;
+    this.totalWeight += other.totalWeight;
+    this.valueSum += other.valueSum;
+    return this;
+  }
+
+  /**
+   * Removes the values of `other`, which must have been merged (or added) into this sketch:
+   * the exact inverse of merge for integer weights (float residue is cleared, see above).
+   * Subtracting values that are not there clears the affected buckets to 0 instead of going
+   * negative, and `count` then no longer equals the sum of the buckets: a caller error.
+   */
+  subtract(other: LogHistogram): this {
+    this.checkCompatible(other, 'subtract');
+    this.positive.subtract(other.positive);
+    this.negative.subtract(other.negative);
+    this.zeroWeight = subtractClamped(this.zeroWeight, other.zeroWeight);
+    this.totalWeight = subtractClamped(this.totalWeight, other.totalWeight);
+    this.valueSum = this.totalWeight === 0 ? 0 : this.valueSum - other.valueSum;
+    return this;
+  }
+
+  clone(): LogHistogram {
+    const copy = new LogHistogram(this.relativeAccuracy, { maxBuckets: this.maxBuckets, minIndexable: this.minIndexable });
+    copy.positive.copyFrom(this.positive);
+    copy.negative.copyFrom(this.negative);
+    copy.zeroWeight = this.zeroWeight;
+    copy.totalWeight = this.totalWeight;
+    copy.valueSum = this.valueSum;
+    return copy;
+  }
+
+  /** Empties the sketch, keeping its arrays for reuse. */
+  clear(): void {
+    this.positive.clear();
+    this.negative.clear();
+    this.zeroWeight = 0;
+    this.totalWeight = 0;
+    this.valueSum = 0;
+  }
+
+  /**
+   * Value v such that about q * count values are <= v: the representative of the bucket holding
+   * the order statistic of rank floor(q * (count - 1)) (0-based), so within alpha of that
+   * value. NaN when empty; RangeError when q is not in [0, 1].
+   */
+  quantile(q: number): number {
+    if (!(q >= 0 && q <= 1)) throw new RangeError(`LogHistogram.quantile: q must be in [0, 1], got ${String(q)}`);
+    if (this.totalWeight <= 0) return NaN;
+    const rank = q * (this.totalWeight - 1);
+    let cumulative = 0;
+    const negative = this.negative;
+    for (let index = negative.high; index >= negative.low; index--) {
+      cumulative += negative.counts[index - negative.offset];
+      if (cumulative > rank) return -this.mapping.value(index);
+    }
+    cumulative += this.zeroWeight;
+    if (cumulative > rank) return 0;
+    const positive = this.positive;
+    for (let index = positive.low; index <= positive.high; index++) {
+      cumulative += positive.counts[index - positive.offset];
+      if (cumulative > rank) return this.mapping.value(index);
+    }
+    // Only reached when float sums fall a hair short of count: the top bucket holds the answer.
+    if (!positive.isEmpty) return this.mapping.value(positive.high);
+    if (this.zeroWeight > 0) return 0;
+    return negative.isEmpty ? NaN : -this.mapping.value(negative.low);
+  }
+
+  /**
+   * Estimated weight of values <= x. Buckets entirely below x count fully; the bucket holding
+   * x counts in proportion to x's position in it on a log scale. The true count of values
+   * <= x / gamma (for x > 0; x * gamma for x < 0) is a lower bound of the estimate and the
+   * true count of values <= x * gamma (x / gamma for x < 0) an upper bound.
+   */
+  rank(x: number): number {
+    if (x !== x) return NaN;
+    let below = 0;
+    this.forEachBucketRange((lower, upper, weight) => {
+      if (upper <= x) below += weight;
+      else if (lower < x) below += weight * fractionBelow(lower, upper, x);
+    });
+    return below;
+  }
+
+  /** Every non-empty bucket in ascending value order: its representative value and its weight. */
+  forEachBucket(visit: (value: number, weight: number) => void): void {
+    const mapping = this.mapping;
+    const negative = this.negative;
+    for (let index = negative.high; index >= negative.low; index--) {
+      const weight = negative.counts[index - negative.offset];
+      if (weight !== 0) visit(-mapping.value(index), weight);
+    }
+    if (this.zeroWeight !== 0) visit(0, this.zeroWeight);
+    const positive = this.positive;
+    for (let index = positive.low; index <= positive.high; index++) {
+      const weight = positive.counts[index - positive.offset];
+      if (weight !== 0) visit(mapping.value(index), weight);
+    }
+  }
+
+  /**
+   * Weight per bin for ascending `edges` e0 < e1 < ... < e(k-1): k + 1 bins
+   * (-inf, e0), [e0, e1), ..., [e(k-1), +inf). A bucket that straddles an edge is split in
+   * proportion to the edge's position in it on a log scale (the zero bucket counts as exactly 0),
+   * so each bin's weight is only known to within the buckets that touch its edges: values within
+   * a factor gamma of an edge can land on either side. Writes into `out` when given
+   * (length k + 1), else allocates.
+   */
+  countsBetweenEdges(edges: readonly number[], out?: Float64Array): Float64Array {
+    const edgeCount = edges.length;
+    for (let i = 0; i < edgeCount; i++) {
+      const edge = edges[i];
+      if (typeof edge !== 'number' || !Number.isFinite(edge) || (i > 0 && !(edge > edges[i - 1]))) {
+        throw new RangeError(
+          `LogHistogram.countsBetweenEdges: edges must be finite and strictly ascending; edges[${i}] = ${String(edge)}` +
+            (i > 0 ? ` after ${String(edges[i - 1])}` : ''),
+        );
+      }
+    }
+    let bins: Float64Array;
+    if (out === undefined) bins = new Float64Array(edgeCount + 1);
+    else if (out.length !== edgeCount + 1) {
+      throw new RangeError(`LogHistogram.countsBetweenEdges: out must have edges.length + 1 = ${edgeCount + 1} slots, has ${out.length}`);
+    } else {
+      bins = out;
+      bins.fill(0);
+    }
+    let bin = 0;
+    this.forEachBucketRange((lower, upper, weight) => {
+      while (bin < edgeCount && edges[bin] <= lower) bin++;
+      let doneFraction = 0;
+      while (bin < edgeCount && edges[bin] < upper) {
+        const fraction = fractionBelow(lower, upper, edges[bin]);
+        bins[bin] += weight * (fraction - doneFraction);
+        doneFraction = fraction;
+        bin++;
+      }
+      bins[bin] += weight * (1 - doneFraction);
+    });
+    return bins;
+  }
+
+  /**
+   * Compact little-endian bytes; fromBytes(toBytes()) gives back the same buckets, count, sum and
+   * options exactly. Layout: 56-byte header (magic 'DWLH', u8 version, u8 mapping, u16 0,
+   * f64 relativeAccuracy, f64 minIndexable, u32 maxBuckets, u32 0, f64 count, f64 sum,
+   * f64 zeroCount), then the negative and the positive store, each: u8 encoding (0 empty,
+   * 1 unsigned LEB128 varints, used when every weight is an integer, 2 float64), i32 lowest index,
+   * i32 collapsed index (-2^30 for none), u32 bucket count n, then n weights for indexes
+   * low .. low + n - 1 (zeros inside the range included: a varint zero is one byte).
+   */
+  toBytes(): Uint8Array {
+    const negativeEncoding = storeEncoding(this.negative);
+    const positiveEncoding = storeEncoding(this.positive);
+    const size = HEADER_BYTES + storeByteLength(this.negative, negativeEncoding) + storeByteLength(this.positive, positiveEncoding);
+    const bytes = new Uint8Array(size);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, FORMAT_MAGIC, true);
+    view.setUint8(4, FORMAT_VERSION);
+    view.setUint8(5, MAPPING_CUBIC);
+    view.setFloat64(8, this.relativeAccuracy, true);
+    view.setFloat64(16, this.minIndexable, true);
+    view.setUint32(24, this.maxBuckets, true);
+    view.setFloat64(32, this.totalWeight, true);
+    view.setFloat64(40, this.valueSum, true);
+    view.setFloat64(48, this.zeroWeight, true);
+    let offset = writeStore(view, bytes, HEADER_BYTES, this.negative, negativeEncoding);
+    offset = writeStore(view, bytes, offset, this.positive, positiveEncoding);
+    if (offset !== size) throw new Error(`LogHistogram.toBytes: wrote ${offset} bytes, expected ${size} (bug)`);
+    return bytes;
+  }
+
+  /** Reads toBytes() output; RangeError naming the problem for bad, truncated or foreign bytes. */
+  static fromBytes(bytes: Uint8Array): LogHistogram {
+    if (!(bytes instanceof Uint8Array)) throw new RangeError('LogHistogram.fromBytes: expected a Uint8Array');
+    if (bytes.length < HEADER_BYTES) {
+      throw new RangeError(`LogHistogram.fromBytes: truncated: ${bytes.length} bytes, the header alone is ${HEADER_BYTES}`);
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getUint32(0, true) !== FORMAT_MAGIC) throw new RangeError('LogHistogram.fromBytes: not a LogHistogram (bad magic bytes)');
+    const version = view.getUint8(4);
+    if (version !== FORMAT_VERSION) {
+      throw new RangeError(`LogHistogram.fromBytes: unsupported format version ${version} (this build reads ${FORMAT_VERSION})`);
+    }
+    const mappingKind = view.getUint8(5);
+    if (mappingKind !== MAPPING_CUBIC) throw new RangeError(`LogHistogram.fromBytes: unknown mapping kind ${mappingKind}`);
+    let histogram: LogHistogram;
+    try {
+      histogram = new LogHistogram(view.getFloat64(8, true), {
+        minIndexable: view.getFloat64(16, true),
+        maxBuckets: view.getUint32(24, true),
+      });
+    } catch (error) {
+      throw new RangeError(`LogHistogram.fromBytes: bad header: ${(error as Error).message}`);
+    }
+    const count = view.getFloat64(32, true);
+    const sum = view.getFloat64(40, true);
+    const zeroCount = view.getFloat64(48, true);
+    if (!(count >= 0 && count < Infinity)) throw new RangeError(`LogHistogram.fromBytes: bad count ${count}`);
+    if (!Number.isFinite(sum)) throw new RangeError(`LogHistogram.fromBytes: bad sum ${sum}`);
+    if (!(zeroCount >= 0 && zeroCount < Infinity)) throw new RangeError(`LogHistogram.fromBytes: bad zero count ${zeroCount}`);
+    let offset = readStore(view, bytes, HEADER_BYTES, histogram.negative, 'negative');
+    offset = readStore(view, bytes, offset, histogram.positive, 'positive');
+    if (offset !== bytes.length) {
+      throw new RangeError(`LogHistogram.fromBytes: ${bytes.length - offset} unexpected bytes after the data (at offset ${offset})`);
+    }
+    histogram.totalWeight = count;
+    histogram.valueSum = sum;
+    histogram.zeroWeight = zeroCount;
+    return histogram;
+  }
+
+  /** Visits every non-empty bucket ascending as its signed value range [lower, upper] and weight. */
+  private forEachBucketRange(visit: (lower: number, upper: number, weight: number) => void): void {
+    const mapping = this.mapping;
+    const negative = this.negative;
+    for (let index = negative.high; index >= negative.low; index--) {
+      const weight = negative.counts[index - negative.offset];
+      if (weight !== 0) visit(-mapping.upperBound(index), -mapping.lowerBound(index), weight);
+    }
+    if (this.zeroWeight !== 0) visit(0, 0, this.zeroWeight);
+    const positive = this.positive;
+    for (let index = positive.low; index <= positive.high; index++) {
+      const weight = positive.counts[index - positive.offset];
+      if (weight !== 0) visit(mapping.lowerBound(index), mapping.upperBound(index), weight);
+    }
+  }
+
+  private checkCompatible(other: LogHistogram, operation: string): void {
+    if (!(other instanceof LogHistogram)) throw new TypeError(`LogHistogram.${operation}: expected a LogHistogram`);
+    if (other.relativeAccuracy !== this.relativeAccuracy || other.minIndexable !== this.minIndexable) {
+      throw new RangeError(
+        `LogHistogram.${operation}: sketches differ (relativeAccuracy ${this.relativeAccuracy} vs ${other.relativeAccuracy}, ` +
+          `minIndexable ${this.minIndexable} vs ${other.minIndexable}); only sketches built with the same settings combine`,
+      );
+    }
+  }
+}
+
+function subtractClamped(before: number, removed: number): number {
+  const after = before - removed;
+  return after <= before * RESIDUE_FRACTION ? 0 : after;
+}
+
+/** Share of a bucket [lower, upper] (same sign, lower < x < upper) below x, on a log scale. */
+function fractionBelow(lower: number, upper: number, x: number): number {
+  if (lower === upper) return x > lower ? 1 : 0;
+  if (x <= lower) return 0;
+  if (x >= upper) return 1;
+  if (upper === Infinity) return 0.5;
+  // For negative buckets lower/x and lower/upper are magnitude ratios > 1; both logs flip sign
+  // together, so the same formula serves both signs.
+  return Math.log(lower / x) / Math.log(lower / upper);
+}
+
+function storeEncoding(store: DenseBucketStore): number {
+  if (store.isEmpty) return STORE_EMPTY;
+  for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) {
+    const weight = store.counts[i];
+    if (!Number.isInteger(weight) || weight > MAX_SAFE_COUNT) return STORE_FLOAT64;
+  }
+  return STORE_VARINT;
+}
+
+function storeByteLength(store: DenseBucketStore, encoding: number): number {
+  if (encoding === STORE_EMPTY) return STORE_HEADER_BYTES;
+  const n = store.high - store.low + 1;
+  if (encoding === STORE_FLOAT64) return STORE_HEADER_BYTES + 8 * n;
+  let length = STORE_HEADER_BYTES;
+  for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) length += varintLength(store.counts[i]);
+  return length;
+}
+
+function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 128) {
+    value = Math.floor(value / 128);
+    length++;
+  }
+  return length;
+}
+
+function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: DenseBucketStore, encoding: number): number {
+  view.setUint8(offset, encoding);
+  if (encoding === STORE_EMPTY) {
+    view.setInt32(offset + 1, 0, true);
+    view.setInt32(offset + 5, NO_INDEX, true);
+    view.setUint32(offset + 9, 0, true);
+    return offset + STORE_HEADER_BYTES;
+  }
+  const n = store.high - store.low + 1;
+  view.setInt32(offset + 1, store.low, true);
+  view.setInt32(offset + 5, store.collapsedInto, true);
+  view.setUint32(offset + 9, n, true);
+  offset += STORE_HEADER_BYTES;
+  const first = store.low - store.offset;
+  if (encoding === STORE_FLOAT64) {
+    for (let i = 0; i < n; i++) view.setFloat64(offset + 8 * i, store.counts[first + i], true);
+    return offset + 8 * n;
+  }
+  for (let i = 0; i < n; i++) {
+    let value = store.counts[first + i];
+    while (value >= 128) {
+      bytes[offset++] = (value % 128) | 128;
+      value = Math.floor(value / 128);
+    }
+    bytes[offset++] = value;
+  }
+  return offset;
+}
+
+function readStore(view: DataView, bytes: Uint8Array, offset: number, store: DenseBucketStore, name: string): number {
+  const where = `LogHistogram.fromBytes: ${name} store at offset ${offset}`;
+  if (offset + STORE_HEADER_BYTES > bytes.length) {
+    throw new RangeError(`${where}: truncated: needs a ${STORE_HEADER_BYTES}-byte store header, ${bytes.length - offset} bytes left`);
+  }
+  const encoding = view.getUint8(offset);
+  const low = view.getInt32(offset + 1, true);
+  const collapsedInto = view.getInt32(offset + 5, true);
+  const n = view.getUint32(offset + 9, true);
+  offset += STORE_HEADER_BYTES;
+  if (encoding === STORE_EMPTY) {
+    if (n !== 0) throw new RangeError(`${where}: empty store claims ${n} buckets`);
+    return offset;
+  }
+  if (encoding !== STORE_VARINT && encoding !== STORE_FLOAT64) throw new RangeError(`${where}: unknown encoding ${encoding}`);
+  if (n === 0 || n > store.maxBuckets) throw new RangeError(`${where}: bucket count ${n} is not in [1, maxBuckets = ${store.maxBuckets}]`);
+  if (low < NO_INDEX + 1 || low + n - 1 > -NO_INDEX) throw new RangeError(`${where}: bucket index range starting at ${low} is out of bounds`);
+  if (collapsedInto !== NO_INDEX && (collapsedInto < low || collapsedInto >= low + n)) {
+    throw new RangeError(`${where}: collapsed index ${collapsedInto} is outside the store's range`);
+  }
+  const weights = new Float64Array(n);
+  if (encoding === STORE_FLOAT64) {
+    if (offset + 8 * n > bytes.length) throw new RangeError(`${where}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);
+    for (let i = 0; i < n; i++) weights[i] = view.getFloat64(offset + 8 * i, true);
+    offset += 8 * n;
+  } else {
+    for (let i = 0; i < n; i++) {
+      let value = 0;
+      let scale = 1;
+      for (;;) {
+        if (offset >= bytes.length) throw new RangeError(`${where}: truncated inside weight ${i} of ${n}`);
+        const byte = bytes[offset++];
+        value += (byte & 127) * scale;
+        if (byte < 128) break;
+        scale *= 128;
+        if (scale > 2 ** 56) throw new RangeError(`${where}: weight ${i} is an over-long varint`);
+      }
+      weights[i] = value;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const weight = weights[i];
+    if (!(weight >= 0 && weight < Infinity)) throw new RangeError(`${where}: weight ${i} is ${weight}, not a finite non-negative number`);
+  }
+  store.load(low, weights, collapsedInto);
+  return offset;
+}

@@ -1,0 +1,16 @@
+/**
+ * The read side of a quantile summary, as the statistics need it. `LogHistogram`
+ * (src/sketch/log-histogram.ts) implements it; statistics accept any implementation.
+ */
+export interface QuantileSummary {
+  /** Total weight added (minus weight subtracted). */
+  readonly count: number;
+  /** The documented relative accuracy alpha: every reported value is within alpha*|v| of a true one. */
+  readonly relativeAccuracy: number;
+  /** Value v such that about q*count values are <= v (q in [0,1]); NaN when empty. */
+  quantile(q: number): number;
+  /** Estimated number of values <= x (a CDF times count). */
+  rank(x: number): number;
+  /** Every non-empty bucket in ascending value order: its representative value and its weight. */
+  forEachBucket(visit: (value: number, weight: number) => void): void;
+}

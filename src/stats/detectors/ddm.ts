@@ -1,0 +1,122 @@
+/**
+ * DDM, the Drift Detection Method of Gama et al. 2004, following River's `drift.binary.DDM`.
+ *
+ * Tracks the error rate p and its binomial standard deviation s = sqrt(p(1-p)/n); after the warm
+ * start it remembers the (p, s) where p + s was lowest and signals a warning when
+ * p + s > p_min + warningThreshold * s_min and a drift when p + s > p_min + driftThreshold * s_min.
+ * Input: 1 for an error, 0 for a correct prediction. Starts over on the update after a drift.
+ */
+
+import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
+import { DETECTOR_STATE_VERSION, type ChangeDetector, type DdmOptions, type DdmState } from './types.ts';
+
+const NAME = 'DDM';
+const OPTION_NAMES = ['warmStart', 'warningThreshold', 'driftThreshold'] as const;
+
+export class Ddm implements ChangeDetector {
+  readonly kind = 'ddm' as const;
+  readonly supportsWarning = true;
+
+  readonly warmStart: number;
+  readonly warningThreshold: number;
+  readonly driftThreshold: number;
+
+  private drift = false;
+  private warning = false;
+  private n = 0;
+  private p = 0;
+  // NaN/Infinity stand for River's None / +inf before the warm start ends.
+  private pMin = NaN;
+  private sMin = NaN;
+  private psMin = Infinity;
+
+  constructor(options: DdmOptions = {}) {
+    assertKnownOptions(NAME, options, OPTION_NAMES);
+    this.warmStart = numberOption(NAME, 'warmStart', options.warmStart, 30, { min: 0, integer: true });
+    this.warningThreshold = numberOption(NAME, 'warningThreshold', options.warningThreshold, 2, { min: 0, minExclusive: true });
+    this.driftThreshold = numberOption(NAME, 'driftThreshold', options.driftThreshold, 3, { min: 0, minExclusive: true });
+    if (this.warningThreshold > this.driftThreshold) {
+      throw new RangeError(
+        `${NAME}: option 'warningThreshold' (${this.warningThreshold}) must not exceed 'driftThreshold' (${this.driftThreshold})`,
+      );
+    }
+  }
+
+  get driftDetected(): boolean {
+    return this.drift;
+  }
+
+  get warningDetected(): boolean {
+    return this.warning;
+  }
+
+  /** Error rate since the last reset. */
+  get estimation(): number {
+    return this.p;
+  }
+
+  update(x: number): void {
+    if (x !== 0 && x !== 1) throw new RangeError(`${NAME}.update: value must be 0 (correct) or 1 (error), got ${x}`);
+    if (this.drift) this.reset();
+
+    this.n += 1;
+    this.p += (x - this.p) / this.n;
+    const p = this.p;
+    const s = Math.sqrt((p * (1 - p)) / this.n);
+
+    if (this.n > this.warmStart) {
+      if (p + s <= this.psMin) {
+        this.pMin = p;
+        this.sMin = s;
+        this.psMin = p + s;
+      }
+      this.warning = p + s > this.pMin + this.warningThreshold * this.sMin;
+      if (p + s > this.pMin + this.driftThreshold * this.sMin) {
+        this.drift = true;
+        this.warning = false;
+      }
+    }
+  }
+
+  reset(): void {
+    this.drift = false;
+    this.warning = false;
+    this.n = 0;
+    this.p = 0;
+    this.pMin = NaN;
+    this.sMin = NaN;
+    this.psMin = Infinity;
+  }
+
+  toJSON(): DdmState {
+    const started = this.psMin !== Infinity;
+    return {
+      kind: 'ddm',
+      version: DETECTOR_STATE_VERSION,
+      options: { warmStart: this.warmStart, warningThreshold: this.warningThreshold, driftThreshold: this.driftThreshold },
+      driftDetected: this.drift,
+      warningDetected: this.warning,
+      n: this.n,
+      p: this.p,
+      pMin: started ? this.pMin : null,
+      sMin: started ? this.sMin : null,
+      psMin: started ? this.psMin : null,
+    };
+  }
+
+  static fromJSON(state: unknown): Ddm {
+    const reader = new StateReader('Ddm.fromJSON', state, 'ddm');
+    const detector = new Ddm(reader.options() as DdmOptions);
+    detector.drift = reader.boolean('driftDetected');
+    detector.warning = reader.boolean('warningDetected');
+    detector.n = reader.nonNegativeInteger('n');
+    detector.p = reader.number('p');
+    const psMin = reader.nullableNumber('psMin');
+    if (psMin !== null) {
+      detector.pMin = reader.number('pMin');
+      detector.sMin = reader.number('sMin');
+      detector.psMin = psMin;
+    }
+    return detector;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Option and state validation shared by the detectors. Every failure is a RangeError (TypeError for
+ * a value of the wrong type) naming the detector and the offending field, so a bad config or a
+ * corrupted checkpoint says exactly what is wrong.
+ */
+
+import { DETECTOR_STATE_VERSION, type DetectorKind } from './types.ts';
+
+export function assertKnownOptions(detector: string, options: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new RangeError(`${detector}: unknown option '${key}'; expected one of ${allowed.join(', ')}`);
+    }
+  }
+}
+
+interface NumberBounds {
+  /** Inclusive lower bound unless `minExclusive`. */
+  min?: number;
+  minExclusive?: boolean;
+  /** Inclusive upper bound unless `maxExclusive`. */
+  max?: number;
+  maxExclusive?: boolean;
+  integer?: boolean;
+}
+
+function describeBounds(bounds: NumberBounds): string {
+  const parts: string[] = [];
+  if (bounds.integer) parts.push('an integer');
+  else parts.push('a finite number');
+  if (bounds.min !== undefined) parts.push(`${bounds.minExclusive ? '>' : '>='} ${bounds.min}`);
+  if (bounds.max !== undefined) parts.push(`${bounds.maxExclusive ? '<' : '<='} ${bounds.max}`);
+  return parts.join(' ');
+}
+
+export function numberOption(detector: string, name: string, value: unknown, fallback: number, bounds: NumberBounds): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new RangeError(`${detector}: option '${name}' must be ${describeBounds(bounds)}, got ${String(value)}`);
+  }
+  const tooLow = bounds.min !== undefined && (bounds.minExclusive ? value <= bounds.min : value < bounds.min);
+  const tooHigh = bounds.max !== undefined && (bounds.maxExclusive ? value >= bounds.max : value > bounds.max);
+  if (tooLow || tooHigh || (bounds.integer && !Number.isInteger(value))) {
+    throw new RangeError(`${detector}: option '${name}' must be ${describeBounds(bounds)}, got ${value}`);
+  }
+  return value;
+}
+
+export function booleanOption(detector: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new RangeError(`${detector}: option '${name}' must be a boolean, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Reads fields of a serialized state, failing with the field's name when it is missing or mistyped. */
+export class StateReader {
+  private readonly record: Record<string, unknown>;
+
+  constructor(
+    private readonly where: string,
+    state: unknown,
+    kind: DetectorKind,
+  ) {
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new TypeError(`${where}: state must be an object, got ${state === null ? 'null' : typeof state}`);
+    }
+    this.record = state as Record<string, unknown>;
+    if (this.record.kind !== kind) {
+      throw new RangeError(`${where}: state.kind must be '${kind}', got ${JSON.stringify(this.record.kind)}`);
+    }
+    if (this.record.version !== DETECTOR_STATE_VERSION) {
+      throw new RangeError(
+        `${where}: unsupported state.version ${JSON.stringify(this.record.version)}; this build reads version ${DETECTOR_STATE_VERSION}`,
+      );
+    }
+  }
+
+  options(): Record<string, unknown> {
+    const options = this.record.options;
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new TypeError(`${this.where}: state.options must be an object`);
+    }
+    return options as Record<string, unknown>;
+  }
+
+  number(field: string, from: Record<string, unknown> = this.record, path = `state.${field}`): number {
+    const value = from[field];
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new TypeError(`${this.where}: ${path} must be a finite number, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  nonNegativeInteger(field: string, from: Record<string, unknown> = this.record, path = `state.${field}`): number {
+    const value = this.number(field, from, path);
+    if (!Number.isInteger(value) || value < 0) {
+      throw new RangeError(`${this.where}: ${path} must be a non-negative integer, got ${value}`);
+    }
+    return value;
+  }
+
+  nullableNumber(field: string): number | null {
+    return this.record[field] === null ? null : this.number(field);
+  }
+
+  boolean(field: string, from: Record<string, unknown> = this.record, path = `state.${field}`): boolean {
+    const value = from[field];
+    if (typeof value !== 'boolean') {
+      throw new TypeError(`${this.where}: ${path} must be a boolean, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  object(field: string): Record<string, unknown> {
+    const value = this.record[field];
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new TypeError(`${this.where}: state.${field} must be an object`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  array(field: string, from: Record<string, unknown> = this.record, path = `state.${field}`): unknown[] {
+    const value = from[field];
+    if (!Array.isArray(value)) throw new TypeError(`${this.where}: ${path} must be an array`);
+    return value;
+  }
+
+  fail(message: string): never {
+    throw new RangeError(`${this.where}: ${message}`);
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * The default drift-test rule and the function that turns a reference profile plus the current
+ * window of one feature (or the model output) into a `DriftEntry`.
+ *
+ * Default rule (Evidently's, with two deliberate refinements):
+ * - reference of at most 1000 values (`smallReferenceMax`):
+ *     numeric     -> 'ks': two-sample Kolmogorov–Smirnov, drift when p <= 0.05;
+ *     categorical -> 'z' (two-proportion Z-test) when the reference and current together have
+ *                    exactly 2 categories, else 'chi2', drift when p <= 0.05;
+ * - larger reference:
+ *     numeric     -> 'wasserstein_normed' (W1 / reference population std), drift when >= 0.1;
+ *     categorical -> 'jensen_shannon' (base 2 distance on category shares), drift when >= 0.1.
+ * - 'psi' (threshold 0.2, on the reference decile bins or on the categories) is always computed,
+ *   and so is every other statistic that applies to the type, so dashboards and alert rules can
+ *   use any of them; only `primary` decides `drift`.
+ * Refinements: 'chi2' is the 2 x k contingency test (reference and current both treated as
+ * samples, which is right for a small reference, and well-defined when a category is new);
+ * Evidently's goodness-of-fit form is reported as 'chi2_gof'. Thresholds are inclusive
+ * (p <= t, distance >= t).
+ *
+ * Why the split by size: with a large reference a p-value test flags practically irrelevant
+ * shifts (any difference is significant), so an effect size with a fixed threshold is used.
+ *
+ * Exactness: KS and Wasserstein are computed on raw values when both a raw reference sample and
+ * a raw current sample are given (exact, SciPy-equal), else from the two quantile summaries with
+ * the bounds documented in sketch-distance.ts.
+ */
+import type { QuantileSummary } from '../sketch/types.ts';
+import type { DriftEntry, DriftTestResult } from '../window/metrics-types.ts';
+import {
+  binCounts as binCountsOf,
+  chiSquaredContingency,
+  chiSquaredGoodnessOfFit,
+  GATEWAY_KS_MAX_EXACT_WORK,
+  hellingerDistance,
+  jensenShannonDistance,
+  ks2Samp,
+  normByStd,
+  psi,
+  quantileEdges as quantileEdgesOf,
+  twoProportionZTest,
+  wassersteinDistance,
+} from './distribution.ts';
+import { binCountsFromSummary, ksFromSummaries, wassersteinFromSummaries } from './sketch-distance.ts';
+
+export type DriftTestName =
+  | 'psi'
+  | 'ks'
+  | 'wasserstein_normed'
+  | 'jensen_shannon'
+  | 'hellinger'
+  | 'chi2'
+  | 'chi2_gof'
+  | 'z';
+
+/** Tests that produce a p-value: drift when pValue <= threshold. The others: statistic >= threshold. */
+export const P_VALUE_TESTS: ReadonlySet<DriftTestName> = new Set<DriftTestName>(['ks', 'chi2', 'chi2_gof', 'z']);
+
+export const NUMERIC_DRIFT_TESTS: readonly DriftTestName[] = [
+  'psi',
+  'ks',
+  'wasserstein_normed',
+  'jensen_shannon',
+  'hellinger',
+];
+export const CATEGORICAL_DRIFT_TESTS: readonly DriftTestName[] = [
+  'psi',
+  'chi2',
+  'chi2_gof',
+  'z',
+  'jensen_shannon',
+  'hellinger',
+];
+
+export const DEFAULT_DRIFT_THRESHOLDS: Readonly<Record<DriftTestName, number>> = {
+  psi: 0.2,
+  ks: 0.05,
+  wasserstein_normed: 0.1,
+  jensen_shannon: 0.1,
+  hellinger: 0.1,
+  chi2: 0.05,
+  chi2_gof: 0.05,
+  z: 0.05,
+};
+
+/** Reference of at most this many values counts as "small" (p-value tests). */
+export const SMALL_REFERENCE_MAX = 1000;
+
+export type CategoryCounts = Readonly<Record<string, number>> | ReadonlyMap<string, number>;
+
+export interface NumericReference {
+  type: 'numeric';
+  /** Reference profile id, copied into DriftEntry.reference. */
+  id: string;
+  /** Number of values the reference was built from. */
+  count: number;
+  /** Sketch of all reference values (same relative accuracy as the window sketches). */
+  summary: QuantileSummary;
+  /** Population std (ddof = 0) of the reference values; Wasserstein is normed by it. */
+  std: number;
+  /** Ascending inner edges of the PSI bins (9 decile edges from quantileEdges(values, 10)). */
+  innerEdges: ArrayLike<number>;
+  /** Reference counts in the innerEdges.length + 1 bins (binCounts(values, innerEdges)). */
+  binCounts: ArrayLike<number>;
+  /** Optional raw reference values (at most ~1000, e.g. a seeded subsample) for exact KS/W1. */
+  sample?: ArrayLike<number>;
+}
+
+export interface NumericCurrent {
+  type: 'numeric';
+  /** Sketch of the current window's values. */
+  summary: QuantileSummary;
+  /** Exact counts on the reference's bins, when panes keep them (else derived from the sketch). */
+  binCounts?: ArrayLike<number>;
+  /** Optional raw current values (small windows), enabling exact KS/W1 with reference.sample. */
+  sample?: ArrayLike<number>;
+}
+
+export interface CategoricalReference {
+  type: 'categorical';
+  id: string;
+  /** Count per category (a capped top-k plus e.g. '__other__' is fine: keys just have to match). */
+  counts: CategoryCounts;
+}
+
+export interface CategoricalCurrent {
+  type: 'categorical';
+  counts: CategoryCounts;
+}
+
+export type FeatureReference = NumericReference | CategoricalReference;
+export type FeatureWindow = NumericCurrent | CategoricalCurrent;
+
+export interface DriftTestOverride {
+  /** The test that decides drift for this feature instead of the default rule. */
+  test: DriftTestName;
+  /** Its threshold (default DEFAULT_DRIFT_THRESHOLDS[test]). */
+  threshold?: number;
+}
+
+export interface DriftOptions {
+  /** Per-feature choice of the deciding test. */
+  override?: DriftTestOverride;
+  /** Thresholds replacing the defaults for this evaluation (override.threshold wins for its test). */
+  thresholds?: Partial<Record<DriftTestName, number>>;
+  /** Largest reference size treated as small (default 1000). */
+  smallReferenceMax?: number;
+}
+
+/** The test the default rule picks for a feature type and reference size. */
+export function defaultDriftTest(
+  type: 'numeric' | 'categorical',
+  referenceCount: number,
+  categoryCount = 0,
+  smallReferenceMax = SMALL_REFERENCE_MAX,
+): DriftTestName {
+  const small = referenceCount <= smallReferenceMax;
+  if (type === 'numeric') return small ? 'ks' : 'wasserstein_normed';
+  if (!small) return 'jensen_shannon';
+  return categoryCount === 2 ? 'z' : 'chi2';
+}
+
+/** Throws when an override names a test that does not apply to the feature type. */
+export function validateDriftOverride(type: 'numeric' | 'categorical', override: DriftTestOverride): void {
+  const allowed = type === 'numeric' ? NUMERIC_DRIFT_TESTS : CATEGORICAL_DRIFT_TESTS;
+  if (!allowed.includes(override.test)) {
+    throw new RangeError(
+      `drift override: test '${override.test}' does not apply to a ${type} feature (use one of ${allowed.join(', ')})`,
+    );
+  }
+  if (override.threshold !== undefined && !(Number.isFinite(override.threshold) && override.threshold >= 0)) {
+    throw new RangeError(`drift override: threshold for '${override.test}' must be a finite number >= 0`);
+  }
+}
+
+function thresholdFor(test: DriftTestName, options: DriftOptions | undefined): number {
+  if (options?.override?.test === test && options.override.threshold !== undefined) {
+    return options.override.threshold;
+  }
+  return options?.thresholds?.[test] ?? DEFAULT_DRIFT_THRESHOLDS[test];
+}
+
+function result(
+  test: DriftTestName,
+  statistic: number,
+  pValue: number | undefined,
+  options: DriftOptions | undefined,
+): DriftTestResult {
+  const threshold = thresholdFor(test, options);
+  const isPValueTest = P_VALUE_TESTS.has(test);
+  const drift = isPValueTest ? (pValue as number) <= threshold : statistic >= threshold;
+  const out: DriftTestResult = { test, statistic, threshold, drift: drift === true };
+  if (isPValueTest) out.pValue = pValue;
+  return out;
+}
+
+function totalOf(counts: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  return total;
+}
+
+function entries(counts: CategoryCounts): Iterable<[string, number]> {
+  return counts instanceof Map ? counts.entries() : Object.entries(counts);
+}
+
+/** Aligns two category-count maps on the sorted union of their categories. */
+export function alignCategoryCounts(
+  reference: CategoryCounts,
+  current: CategoryCounts,
+): { categories: string[]; reference: Float64Array; current: Float64Array } {
+  const index = new Map<string, number>();
+  for (const [key] of entries(reference)) index.set(key, 0);
+  for (const [key] of entries(current)) index.set(key, 0);
+  const categories = [...index.keys()].sort();
+  categories.forEach((key, i) => index.set(key, i));
+  const ref = new Float64Array(categories.length);
+  const cur = new Float64Array(categories.length);
+  for (const [key, value] of entries(reference)) {
+    if (!(value >= 0) || !Number.isFinite(value)) {
+      throw new RangeError(`reference count of category '${key}' is ${value}, expected a finite count >= 0`);
+    }
+    ref[index.get(key) as number] += value;
+  }
+  for (const [key, value] of entries(current)) {
+    if (!(value >= 0) || !Number.isFinite(value)) {
+      throw new RangeError(`current count of category '${key}' is ${value}, expected a finite count >= 0`);
+    }
+    cur[index.get(key) as number] += value;
+  }
+  return { categories, reference: ref, current: cur };
+}
+
+function finish(
+  type: 'numeric' | 'categorical',
+  count: number,
+  referenceId: string,
+  primary: DriftTestName,
+  tests: Record<string, DriftTestResult>,
+): DriftEntry {
+  return { type, count, reference: referenceId, primary, drift: tests[primary].drift, tests };
+}
+
+function evaluateNumeric(
+  reference: NumericReference,
+  current: NumericCurrent,
+  options: DriftOptions | undefined,
+): DriftEntry | null {
+  const count = current.sample !== undefined ? current.sample.length : current.summary.count;
+  if (!(count > 0)) return null;
+  if (reference.binCounts.length !== reference.innerEdges.length + 1) {
+    throw new RangeError(
+      `numeric reference '${reference.id}': binCounts has ${reference.binCounts.length} bins but innerEdges ` +
+        `define ${reference.innerEdges.length + 1}`,
+    );
+  }
+  const currentBins = current.binCounts ?? binCountsFromSummary(current.summary, reference.innerEdges);
+  const tests: Record<string, DriftTestResult> = {};
+  tests.psi = result('psi', psi(reference.binCounts, currentBins), undefined, options);
+
+  const raw = reference.sample !== undefined && reference.sample.length > 0 && current.sample !== undefined;
+  if (raw) {
+    const ks = ks2Samp(reference.sample as ArrayLike<number>, current.sample as ArrayLike<number>, 'auto', GATEWAY_KS_MAX_EXACT_WORK);
+    tests.ks = result('ks', ks.statistic, ks.pValue, options);
+    const w = wassersteinDistance(reference.sample as ArrayLike<number>, current.sample as ArrayLike<number>);
+    tests.wasserstein_normed = result('wasserstein_normed', normByStd(w, reference.std), undefined, options);
+  } else {
+    const ks = ksFromSummaries(reference.summary, current.summary);
+    tests.ks = result('ks', ks.statistic, ks.pValue, options);
+    const w = wassersteinFromSummaries(reference.summary, current.summary);
+    tests.wasserstein_normed = result('wasserstein_normed', normByStd(w.statistic, reference.std), undefined, options);
+  }
+  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(reference.binCounts, currentBins), undefined, options);
+  tests.hellinger = result('hellinger', hellingerDistance(reference.binCounts, currentBins), undefined, options);
+
+  if (options?.override) validateDriftOverride('numeric', options.override);
+  const primary = options?.override?.test ?? defaultDriftTest('numeric', reference.count, 0, options?.smallReferenceMax);
+  return finish('numeric', count, reference.id, primary, tests);
+}
+
+function evaluateCategorical(
+  reference: CategoricalReference,
+  current: CategoricalCurrent,
+  options: DriftOptions | undefined,
+): DriftEntry | null {
+  const aligned = alignCategoryCounts(reference.counts, current.counts);
+  const count = totalOf(aligned.current);
+  const referenceCount = totalOf(aligned.reference);
+  if (!(count > 0) || !(referenceCount > 0)) return null;
+  const tests: Record<string, DriftTestResult> = {};
+  tests.psi = result('psi', psi(aligned.reference, aligned.current), undefined, options);
+  const contingency = chiSquaredContingency(aligned.reference, aligned.current);
+  tests.chi2 = result('chi2', contingency.statistic, contingency.pValue, options);
+  const gof = chiSquaredGoodnessOfFit(aligned.reference, aligned.current);
+  tests.chi2_gof = result('chi2_gof', gof.statistic, gof.pValue, options);
+  const categoryCount = aligned.categories.length;
+  if (categoryCount === 2 || options?.override?.test === 'z') {
+    // The share of the reference's most frequent category (with exactly two, either is the same test).
+    let top = 0;
+    for (let i = 1; i < categoryCount; i++) if (aligned.reference[i] > aligned.reference[top]) top = i;
+    const z = twoProportionZTest(aligned.reference[top], referenceCount, aligned.current[top], count);
+    tests.z = result('z', z.statistic, z.pValue, options);
+  }
+  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(aligned.reference, aligned.current), undefined, options);
+  tests.hellinger = result('hellinger', hellingerDistance(aligned.reference, aligned.current), undefined, options);
+
+  if (options?.override) validateDriftOverride('categorical', options.override);
+  const primary =
+    options?.override?.test ??
+    defaultDriftTest('categorical', referenceCount, categoryCount, options?.smallReferenceMax);
+  return finish('categorical', count, reference.id, primary, tests);
+}
+
+/**
+ * Drift of one feature's current window against its reference: every applicable statistic in
+ * `tests`, the deciding test in `primary` (override or default rule) and its verdict in `drift`.
+ * Returns null when the current window (or a categorical reference) holds no values.
+ * Throws when the reference and window types differ or an override does not apply.
+ */
+export function evaluateDrift(
+  reference: FeatureReference,
+  current: FeatureWindow,
+  options?: DriftOptions,
+): DriftEntry | null {
+  if (reference.type === 'numeric' && current.type === 'numeric') {
+    return evaluateNumeric(reference, current, options);
+  }
+  if (reference.type === 'categorical' && current.type === 'categorical') {
+    return evaluateCategorical(reference, current, options);
+  }
+  throw new RangeError(`evaluateDrift: reference is ${reference.type} but the current window is ${current.type}`);
+}
+
+/**
+ * Builds a numeric reference from raw training/baseline values: population std, decile edges
+ * and counts, and a seeded subsample of at most `sampleSize` values (all of them when fewer)
+ * for exact small-sample KS. `summary` is a sketch of the same values (caller-built, so this
+ * module does not depend on a sketch implementation).
+ */
+export function numericReferenceFromValues(
+  id: string,
+  values: ArrayLike<number>,
+  summary: QuantileSummary,
+  options: { bins?: number; sampleSize?: number; seed?: number } = {},
+): NumericReference {
+  const { bins = 10, sampleSize = SMALL_REFERENCE_MAX, seed = 1 } = options;
+  if (values.length === 0) throw new RangeError(`numeric reference '${id}': no values`);
+  let mean = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new RangeError(`numeric reference '${id}': value ${i} is ${values[i]}, expected a finite number`);
+    }
+    mean += values[i];
+  }
+  mean /= values.length;
+  let sumSquares = 0;
+  for (let i = 0; i < values.length; i++) sumSquares += (values[i] - mean) ** 2;
+  const std = Math.sqrt(sumSquares / values.length);
+  const innerEdges = quantileEdgesOf(values, bins);
+  return {
+    type: 'numeric',
+    id,
+    count: values.length,
+    summary,
+    std,
+    innerEdges,
+    binCounts: binCountsOf(values, innerEdges),
+    sample: seededSubsample(values, sampleSize, seed),
+  };
+}
+
+/** Up to k values drawn without replacement (partial Fisher–Yates with a mulberry32 stream). */
+export function seededSubsample(values: ArrayLike<number>, k: number, seed: number): Float64Array {
+  const copy = Float64Array.from(values);
+  if (copy.length <= k) return copy;
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(random() * (copy.length - i));
+    const tmp = copy[i];
+    copy[i] = copy[j];
+    copy[j] = tmp;
+  }
+  return copy.slice(0, k);
+}

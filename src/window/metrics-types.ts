@@ -1,0 +1,135 @@
+/**
+ * What the gateway computes for one model (optionally one version) over one sliding window.
+ * This is the body of `GET /v1/models/:model/metrics` and of WebSocket `metrics`/`snapshot` frames,
+ * and the input that alert rules are evaluated on.
+ */
+
+export interface DriftTestResult {
+  /** e.g. 'psi', 'ks', 'wasserstein_normed', 'jensen_shannon', 'chi2', 'hellinger' */
+  test: string;
+  statistic: number;
+  pValue?: number;
+  threshold: number;
+  drift: boolean;
+}
+
+export interface DriftEntry {
+  type: 'numeric' | 'categorical';
+  /** Values in the current window. */
+  count: number;
+  /** Id of the reference profile the statistics were computed against. */
+  reference: string;
+  /** The test that decides `drift` (the default rule, or the per-feature override). */
+  primary: string;
+  drift: boolean;
+  /** Every applicable statistic by test name (`psi` is always present). */
+  tests: Record<string, DriftTestResult>;
+}
+
+export interface LatencySummary {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  mean: number | null;
+}
+
+export interface QualitySummary {
+  /** Labels joined to a prediction in this window. */
+  labeled: number;
+  accuracy: number | null;
+  precision?: number | null;
+  recall?: number | null;
+  f1?: number | null;
+  auc?: number | null;
+  logLoss?: number | null;
+  brier?: number | null;
+  mae?: number | null;
+  rmse?: number | null;
+  mape?: number | null;
+  /** Rows are labels (truth), columns are predictions, in the order of `classes`. */
+  confusion?: { classes: string[]; matrix: number[][] };
+}
+
+export interface LabelSummary {
+  /** Labels matched to their prediction. */
+  joined: number;
+  /** Predictions still waiting for a label (within the label horizon). */
+  pending: number;
+  /** Predictions whose label never came within the horizon. */
+  expired: number;
+  /** Labels that arrived before their prediction (and were joined once it came). */
+  early: number;
+}
+
+export interface ReferenceSummary {
+  id: string;
+  accuracy: number | null;
+  errorRate: number | null;
+  latencyP99: number | null;
+}
+
+export interface ModelMetrics {
+  model: string;
+  /** null = all versions merged. */
+  version: string | null;
+  window: string;
+  windowMs: number;
+  /** Window bounds, epoch ms (event time). */
+  from: number;
+  to: number;
+  count: number;
+  errors: number;
+  errorRate: number | null;
+  /** Predictions that arrived after the allowed lateness: counted, not folded into panes. */
+  late: number;
+  latency: LatencySummary;
+  accuracy: number | null;
+  quality: QualitySummary;
+  /** Accuracy estimated from the scores alone (confidence-based, before labels arrive): mean max(p, 1 - p). */
+  estimatedAccuracy: number | null;
+  labelCoverage: number | null;
+  labels: LabelSummary;
+  labelDelayMs: { p50: number | null; p95: number | null };
+  drift: {
+    reference: string | null;
+    output: DriftEntry | null;
+    features: Record<string, DriftEntry>;
+  };
+  reference: ReferenceSummary | null;
+  /** Fairness across segments, by segment key (e.g. 'group'), once labels are joined. */
+  fairness?: Record<string, FairnessSummary>;
+}
+
+export interface FairnessSummary {
+  groups: Record<string, { count: number; selectionRate: number | null; tpr: number | null }>;
+  demographicParityDifference: number | null;
+  disparateImpactRatio: number | null;
+  equalOpportunityDifference: number | null;
+}
+
+export interface ModelSummary {
+  model: string;
+  versions: string[];
+  /** Last event time seen, epoch ms. */
+  lastEventAt: number | null;
+  count5m: number;
+}
+
+export interface AlertEvent {
+  /** Stable per transition: `${model}:${rule}:${scope}:${startsAt}:${state}` — also the Nats-Msg-Id. */
+  id: string;
+  model: string;
+  rule: string;
+  /** What the rule looked at, e.g. 'model', 'version:v2', 'feature:age', 'segment:group=a'. */
+  scope: string;
+  state: 'firing' | 'resolved';
+  severity: 'info' | 'warning' | 'critical';
+  value: number | null;
+  threshold: number;
+  window: string;
+  /** When the condition first held (epoch ms). */
+  startsAt: number;
+  /** When this transition happened (epoch ms). */
+  at: number;
+  message: string;
+}

@@ -1,0 +1,97 @@
+import type { DriftEntry, ModelMetrics, FairnessSummary } from './metrics-types.ts';
+import type { WindowAggregate } from './windows.ts';
+import type { ReferenceProfile } from '../reference/profile.ts';
+import { evaluateDrift } from '../stats/select.ts';
+import type { DriftTestOverride, FeatureReference } from '../stats/select.ts';
+import type { FeatureSummary } from './pane.ts';
+import { qualityOf } from './quality.ts';
+import { fairnessOf } from './fairness.ts';
+
+export interface MetricsContext {
+  model: string;
+  version: string | null;
+  window: string;
+  windowMs: number;
+  from: number;
+  to: number;
+  reference: ReferenceProfile | null;
+  overrides: Readonly<Record<string, DriftTestOverride>>;
+}
+
+function quantileOrNull(sketch: { count: number; quantile(q: number): number }, q: number): number | null {
+  return sketch.count > 0 ? sketch.quantile(q) : null;
+}
+
+function driftOf(reference: FeatureReference, summary: FeatureSummary, override: DriftTestOverride | undefined): DriftEntry | null {
+  try {
+    if (reference.type === 'numeric') {
+      if (summary.numeric === null || summary.numeric.count === 0) return null;
+      return evaluateDrift(reference, { type: 'numeric', summary: summary.numeric }, { override });
+    }
+    if (summary.categories === null || summary.categories.total === 0) return null;
+    return evaluateDrift(reference, { type: 'categorical', counts: new Map(summary.categories.entries()) }, { override });
+  } catch {
+    // the feature changed type against its reference: report no statistic rather than a wrong one
+    return null;
+  }
+}
+
+/** Everything the REST API, the WebSocket feed and the alert rules see for one window. */
+export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: MetricsContext): ModelMetrics {
+  const input = aggregate?.input;
+  const outcome = aggregate?.outcome;
+  const count = input?.count ?? 0;
+  const errors = input?.errors ?? 0;
+  const joined = outcome?.joined ?? 0;
+  const expired = outcome?.expired ?? 0;
+  const reference = ctx.reference;
+
+  const drift: ModelMetrics['drift'] = { reference: reference?.id ?? null, output: null, features: {} };
+  if (reference !== null && input !== undefined) {
+    if (reference.output !== null) {
+      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, categories: input.outputCategories, nulls: 0 };
+      drift.output = driftOf(reference.output, outputSummary, ctx.overrides.output);
+    }
+    for (const [name, featureReference] of Object.entries(reference.features)) {
+      const summary = input.features.get(name);
+      if (summary === undefined) continue;
+      const entry = driftOf(featureReference, summary, ctx.overrides[name]);
+      if (entry !== null) drift.features[name] = entry;
+    }
+  }
+
+  let fairness: Record<string, FairnessSummary> | undefined;
+  if (input !== undefined && input.segments.size > 0) fairness = fairnessOf(input, outcome);
+
+  const latency = input?.latency;
+  return {
+    model: ctx.model,
+    version: ctx.version,
+    window: ctx.window,
+    windowMs: ctx.windowMs,
+    from: ctx.from,
+    to: ctx.to,
+    count,
+    errors,
+    errorRate: count > 0 ? errors / count : null,
+    late: input?.late ?? 0,
+    latency: {
+      p50: latency ? quantileOrNull(latency, 0.5) : null,
+      p95: latency ? quantileOrNull(latency, 0.95) : null,
+      p99: latency ? quantileOrNull(latency, 0.99) : null,
+      mean: latency && latency.count > 0 ? latency.sum / latency.count : null,
+    },
+    accuracy: outcome ? qualityOf(outcome).accuracy : null,
+    quality: outcome ? qualityOf(outcome) : { labeled: 0, accuracy: null },
+    estimatedAccuracy: input && input.confidenceCount > 0 ? input.confidenceSum / input.confidenceCount : null,
+    labelCoverage: count > 0 ? joined / count : null,
+    labels: { joined, pending: Math.max(0, count - joined - expired), expired, early: outcome?.early ?? 0 },
+    labelDelayMs: {
+      p50: outcome ? quantileOrNull(outcome.labelDelay, 0.5) : null,
+      p95: outcome ? quantileOrNull(outcome.labelDelay, 0.95) : null,
+    },
+    drift,
+    reference: reference ? { id: reference.id, accuracy: reference.accuracy, errorRate: reference.errorRate, latencyP99: reference.latencyP99 } : null,
+    fairness,
+  };
+}

@@ -1,0 +1,380 @@
+import { LogHistogram } from '../sketch/log-histogram.ts';
+import { CategoryCounter } from '../sketch/category-counter.ts';
+import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
+
+/**
+ * The state of one (model, version, pane) in two additive parts:
+ *  - PaneInput: what predictions tell (counts, latency, output and features). It can change only
+ *    while the pane is within the allowed lateness, then it is flushed a last time and dropped.
+ *  - PaneOutcome: what joined labels tell about the pane's predictions. It changes until the
+ *    label horizon has passed.
+ * Every field is a sum, so `addInto(target, source, -1)` removes exactly what `+1` added: sliding
+ * windows are kept by adding the panes that enter and subtracting the panes that leave.
+ */
+
+export interface PaneLimits {
+  relativeAccuracy: number;
+  maxFeatures: number;
+  maxCategories: number;
+  maxSegmentKeys: number;
+  maxSegmentValues: number;
+  maxClasses: number;
+}
+
+export const DEFAULT_PANE_LIMITS: PaneLimits = {
+  relativeAccuracy: 0.01,
+  maxFeatures: 64,
+  maxCategories: 50,
+  maxSegmentKeys: 4,
+  maxSegmentValues: 20,
+  maxClasses: 20,
+};
+
+/** Score histogram resolution for AUC and calibration (bins over [0, 1]). */
+export const SCORE_BINS = 100;
+
+export class FeatureSummary {
+  numeric: LogHistogram | null = null;
+  categories: CategoryCounter | null = null;
+  nulls = 0;
+}
+
+/** Per segment value: [predictions, predicted positive]. */
+export type SegmentInputCounts = Float64Array;
+/** Per segment value: [labeled, actual positive, true positive, predicted positive among labeled, correct]. */
+export type SegmentOutcomeCounts = Float64Array;
+
+export class PaneInput {
+  count = 0;
+  errors = 0;
+  /** Predictions of this group that arrived after the allowed lateness (counted where they arrived). */
+  late = 0;
+  /** Features beyond limits.maxFeatures, or segment keys/values beyond their caps. */
+  dropped = 0;
+  /** Binary scores: sum of max(p, 1 - p), the confidence-based estimate of accuracy before labels. */
+  confidenceSum = 0;
+  confidenceCount = 0;
+  readonly latency: LogHistogram;
+  outputNumeric: LogHistogram | null = null;
+  outputCategories: CategoryCounter | null = null;
+  readonly features = new Map<string, FeatureSummary>();
+  readonly segments = new Map<string, Map<string, SegmentInputCounts>>();
+
+  constructor(readonly limits: PaneLimits) {
+    this.latency = new LogHistogram(limits.relativeAccuracy);
+  }
+
+  numericOutput(): LogHistogram {
+    return (this.outputNumeric ??= new LogHistogram(this.limits.relativeAccuracy));
+  }
+
+  categoricalOutput(): CategoryCounter {
+    return (this.outputCategories ??= new CategoryCounter(this.limits.maxCategories));
+  }
+
+  /** The summary of a feature, or null once the pane already tracks maxFeatures features. */
+  feature(name: string): FeatureSummary | null {
+    let summary = this.features.get(name);
+    if (summary === undefined) {
+      if (this.features.size >= this.limits.maxFeatures) return null;
+      summary = new FeatureSummary();
+      this.features.set(name, summary);
+    }
+    return summary;
+  }
+
+  addFeature(name: string, value: number | string | null): void {
+    const summary = this.feature(name);
+    if (summary === null) {
+      this.dropped++;
+      return;
+    }
+    if (value === null) summary.nulls++;
+    else if (typeof value === 'number') (summary.numeric ??= new LogHistogram(this.limits.relativeAccuracy)).add(value);
+    else (summary.categories ??= new CategoryCounter(this.limits.maxCategories)).add(value);
+  }
+
+  segmentInput(key: string, value: string): SegmentInputCounts | null {
+    return segmentSlot(this.segments, key, value, this.limits, 2);
+  }
+}
+
+export class PaneOutcome {
+  /** Labels joined to a prediction of this pane. */
+  joined = 0;
+  /** Of those, labels that had arrived before their prediction. */
+  early = 0;
+  /** Predictions of this pane whose label did not come within the horizon. */
+  expired = 0;
+  /** Joined labels equal to the prediction (class or thresholded score). */
+  correct = 0;
+  /** Binary: tp, fp, tn, fn, logLossSum, brierSum, n, then SCORE_BINS positive-class and SCORE_BINS negative-class score counts. */
+  binary: Float64Array | null = null;
+  /** Regression: n, sum |e|, sum e^2, sum |e/y| (y != 0), n(y != 0). */
+  regression: Float64Array | null = null;
+  /** Multiclass confusion counts keyed `${truth}\u0001${predicted}`. */
+  confusion: CategoryCounter | null = null;
+  readonly labelDelay: LogHistogram;
+  readonly segments = new Map<string, Map<string, SegmentOutcomeCounts>>();
+
+  constructor(readonly limits: PaneLimits) {
+    this.labelDelay = new LogHistogram(limits.relativeAccuracy);
+  }
+
+  binaryCounts(): Float64Array {
+    return (this.binary ??= new Float64Array(BINARY_HEADER + 2 * SCORE_BINS));
+  }
+
+  regressionSums(): Float64Array {
+    return (this.regression ??= new Float64Array(5));
+  }
+
+  confusionCounts(): CategoryCounter {
+    return (this.confusion ??= new CategoryCounter(this.limits.maxClasses * this.limits.maxClasses));
+  }
+
+  segmentOutcome(key: string, value: string): SegmentOutcomeCounts | null {
+    return segmentSlot(this.segments, key, value, this.limits, 5);
+  }
+}
+
+export const BINARY_TP = 0;
+export const BINARY_FP = 1;
+export const BINARY_TN = 2;
+export const BINARY_FN = 3;
+export const BINARY_LOGLOSS = 4;
+export const BINARY_BRIER = 5;
+export const BINARY_N = 6;
+export const BINARY_HEADER = 7;
+
+function segmentSlot(
+  segments: Map<string, Map<string, Float64Array>>,
+  key: string,
+  value: string,
+  limits: PaneLimits,
+  width: number,
+): Float64Array | null {
+  let byValue = segments.get(key);
+  if (byValue === undefined) {
+    if (segments.size >= limits.maxSegmentKeys) return null;
+    byValue = new Map();
+    segments.set(key, byValue);
+  }
+  let slot = byValue.get(value);
+  if (slot === undefined) {
+    if (byValue.size >= limits.maxSegmentValues) {
+      // values beyond the cap share one bucket, like categories beyond maxCategories
+      value = '__other__';
+      slot = byValue.get(value);
+    }
+    if (slot === undefined) {
+      slot = new Float64Array(width);
+      byValue.set(value, slot);
+    }
+  }
+  return slot;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Additive combination
+
+function addHistogram(target: LogHistogram | null, source: LogHistogram | null, sign: 1 | -1, make: () => LogHistogram): LogHistogram | null {
+  if (source === null || source.count === 0) return target;
+  const into = target ?? make();
+  if (sign > 0) into.merge(source);
+  else into.subtract(source);
+  return into;
+}
+
+function addCounter(target: CategoryCounter | null, source: CategoryCounter | null, sign: 1 | -1, cap: number): CategoryCounter | null {
+  if (source === null || source.total === 0) return target;
+  const into = target ?? new CategoryCounter(cap);
+  if (sign > 0) into.merge(source);
+  else into.subtract(source);
+  return into;
+}
+
+function addArray(target: Float64Array | null, source: Float64Array | null, sign: 1 | -1): Float64Array | null {
+  if (source === null) return target;
+  const into = target ?? new Float64Array(source.length);
+  for (let i = 0; i < source.length; i++) into[i] += sign * source[i];
+  return into;
+}
+
+function addSegments(target: Map<string, Map<string, Float64Array>>, source: Map<string, Map<string, Float64Array>>, sign: 1 | -1): void {
+  for (const [key, byValue] of source) {
+    let into = target.get(key);
+    if (into === undefined) {
+      into = new Map();
+      target.set(key, into);
+    }
+    for (const [value, counts] of byValue) into.set(value, addArray(into.get(value) ?? null, counts, sign) as Float64Array);
+  }
+}
+
+export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): void {
+  const limits = target.limits;
+  target.count += sign * source.count;
+  target.errors += sign * source.errors;
+  target.late += sign * source.late;
+  target.dropped += sign * source.dropped;
+  target.confidenceSum += sign * source.confidenceSum;
+  target.confidenceCount += sign * source.confidenceCount;
+  if (sign > 0) target.latency.merge(source.latency);
+  else target.latency.subtract(source.latency);
+  const makeHistogram = () => new LogHistogram(limits.relativeAccuracy);
+  target.outputNumeric = addHistogram(target.outputNumeric, source.outputNumeric, sign, makeHistogram);
+  target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
+  for (const [name, summary] of source.features) {
+    let into = target.features.get(name);
+    if (into === undefined) {
+      // windows are not capped by maxFeatures: every pane already was
+      into = new FeatureSummary();
+      target.features.set(name, into);
+    }
+    into.nulls += sign * summary.nulls;
+    into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeHistogram);
+    into.categories = addCounter(into.categories, summary.categories, sign, limits.maxCategories);
+  }
+  addSegments(target.segments, source.segments, sign);
+}
+
+export function addOutcome(target: PaneOutcome, source: PaneOutcome, sign: 1 | -1): void {
+  target.joined += sign * source.joined;
+  target.early += sign * source.early;
+  target.expired += sign * source.expired;
+  target.correct += sign * source.correct;
+  target.binary = addArray(target.binary, source.binary, sign);
+  target.regression = addArray(target.regression, source.regression, sign);
+  target.confusion = addCounter(target.confusion, source.confusion, sign, target.limits.maxClasses * target.limits.maxClasses);
+  if (sign > 0) target.labelDelay.merge(source.labelDelay);
+  else target.labelDelay.subtract(source.labelDelay);
+  addSegments(target.segments, source.segments, sign);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire form: plain objects of numbers, strings and byte arrays, for MessagePack.
+
+export interface FeatureWire {
+  n: Uint8Array | null;
+  c: CategoryCounterJSON | null;
+  z: number;
+}
+
+export interface PaneInputWire {
+  count: number;
+  errors: number;
+  late: number;
+  dropped: number;
+  confidenceSum: number;
+  confidenceCount: number;
+  latency: Uint8Array;
+  outputNumeric: Uint8Array | null;
+  outputCategories: CategoryCounterJSON | null;
+  features: Record<string, FeatureWire>;
+  segments: Record<string, Record<string, number[]>>;
+}
+
+export interface PaneOutcomeWire {
+  joined: number;
+  early: number;
+  expired: number;
+  correct: number;
+  binary: number[] | null;
+  regression: number[] | null;
+  confusion: CategoryCounterJSON | null;
+  labelDelay: Uint8Array;
+  segments: Record<string, Record<string, number[]>>;
+}
+
+function segmentsToWire(segments: Map<string, Map<string, Float64Array>>): Record<string, Record<string, number[]>> {
+  const out: Record<string, Record<string, number[]>> = {};
+  for (const [key, byValue] of segments) {
+    const values: Record<string, number[]> = {};
+    for (const [value, counts] of byValue) values[value] = Array.from(counts);
+    out[key] = values;
+  }
+  return out;
+}
+
+function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: Map<string, Map<string, Float64Array>>): void {
+  for (const [key, values] of Object.entries(wire)) {
+    const byValue = new Map<string, Float64Array>();
+    for (const [value, counts] of Object.entries(values)) byValue.set(value, Float64Array.from(counts));
+    into.set(key, byValue);
+  }
+}
+
+export function inputToWire(pane: PaneInput): PaneInputWire {
+  const features: Record<string, FeatureWire> = {};
+  for (const [name, summary] of pane.features) {
+    features[name] = {
+      n: summary.numeric ? summary.numeric.toBytes() : null,
+      c: summary.categories ? summary.categories.toJSON() : null,
+      z: summary.nulls,
+    };
+  }
+  return {
+    count: pane.count,
+    errors: pane.errors,
+    late: pane.late,
+    dropped: pane.dropped,
+    confidenceSum: pane.confidenceSum,
+    confidenceCount: pane.confidenceCount,
+    latency: pane.latency.toBytes(),
+    outputNumeric: pane.outputNumeric ? pane.outputNumeric.toBytes() : null,
+    outputCategories: pane.outputCategories ? pane.outputCategories.toJSON() : null,
+    features,
+    segments: segmentsToWire(pane.segments),
+  };
+}
+
+export function inputFromWire(wire: PaneInputWire, limits: PaneLimits): PaneInput {
+  const pane = new PaneInput(limits);
+  pane.count = wire.count;
+  pane.errors = wire.errors;
+  pane.late = wire.late;
+  pane.dropped = wire.dropped;
+  pane.confidenceSum = wire.confidenceSum;
+  pane.confidenceCount = wire.confidenceCount;
+  pane.latency.merge(LogHistogram.fromBytes(wire.latency));
+  pane.outputNumeric = wire.outputNumeric ? LogHistogram.fromBytes(wire.outputNumeric) : null;
+  pane.outputCategories = wire.outputCategories ? CategoryCounter.fromJSON(wire.outputCategories) : null;
+  for (const [name, feature] of Object.entries(wire.features)) {
+    const summary = new FeatureSummary();
+    summary.numeric = feature.n ? LogHistogram.fromBytes(feature.n) : null;
+    summary.categories = feature.c ? CategoryCounter.fromJSON(feature.c) : null;
+    summary.nulls = feature.z;
+    pane.features.set(name, summary);
+  }
+  segmentsFromWire(wire.segments, pane.segments);
+  return pane;
+}
+
+export function outcomeToWire(pane: PaneOutcome): PaneOutcomeWire {
+  return {
+    joined: pane.joined,
+    early: pane.early,
+    expired: pane.expired,
+    correct: pane.correct,
+    binary: pane.binary ? Array.from(pane.binary) : null,
+    regression: pane.regression ? Array.from(pane.regression) : null,
+    confusion: pane.confusion ? pane.confusion.toJSON() : null,
+    labelDelay: pane.labelDelay.toBytes(),
+    segments: segmentsToWire(pane.segments),
+  };
+}
+
+export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits): PaneOutcome {
+  const pane = new PaneOutcome(limits);
+  pane.joined = wire.joined;
+  pane.early = wire.early;
+  pane.expired = wire.expired;
+  pane.correct = wire.correct;
+  pane.binary = wire.binary ? Float64Array.from(wire.binary) : null;
+  pane.regression = wire.regression ? Float64Array.from(wire.regression) : null;
+  pane.confusion = wire.confusion ? CategoryCounter.fromJSON(wire.confusion) : null;
+  pane.labelDelay.merge(LogHistogram.fromBytes(wire.labelDelay));
+  segmentsFromWire(wire.segments, pane.segments);
+  return pane;
+}

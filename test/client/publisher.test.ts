@@ -1,0 +1,184 @@
+/**
+ * DriftPublisher against a real nats-server (started here, on a free loopback port, with its
+ * own storage dir): routing to partition subjects, round-trip of the payloads, backpressure,
+ * validation before publish, the not-provisioned error and aggregated ack failures.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { DriftPublisher, NOT_PROVISIONED_MESSAGE, PublishError } from '../../src/client/index.ts';
+import type { PredictionInput } from '../../src/client/index.ts';
+import { EVENTS_STREAM, META_BUCKET, META_KEY, parseInputSubject, SCHEMA_VERSION } from '../../src/cluster/subjects.ts';
+import { EventDecoder } from '../../src/events/decode.ts';
+import type { LabelEvent, PredictionEvent } from '../../src/events/types.ts';
+import { partitionOf } from '../../src/partition/hash.ts';
+import { startLocalNats, type LocalNats } from './local-nats.ts';
+
+const PARTITIONS = 8;
+
+let server: LocalNats;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startLocalNats();
+  nc = server.nc;
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** Reads every message of the events stream, in stream order. */
+async function readStream(expected: number): Promise<Array<{ subject: string; data: Uint8Array }>> {
+  const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM);
+  const messages = await consumer.consume();
+  const out: Array<{ subject: string; data: Uint8Array }> = [];
+  if (expected === 0) return out;
+  for await (const m of messages) {
+    out.push({ subject: m.subject, data: m.data });
+    if (out.length === expected) break;
+  }
+  await messages.close();
+  return out;
+}
+
+describe('before provisioning', () => {
+  it('connect() without partitions says driftwatch is not provisioned', async () => {
+    await expect(DriftPublisher.connect(nc)).rejects.toThrow(NOT_PROVISIONED_MESSAGE);
+    await expect(DriftPublisher.connect(nc)).rejects.toThrow(/^driftwatch is not provisioned on this NATS: start a worker/);
+  });
+
+  it('rejects bad options with the option named', async () => {
+    await expect(DriftPublisher.connect(nc, { partitions: 0 })).rejects.toThrow(/partition count must be an integer from 1/);
+    await expect(DriftPublisher.connect(nc, { partitions: 4, maxInFlight: 0 })).rejects.toThrow('DriftPublisher: maxInFlight must be a positive integer, got 0');
+  });
+});
+
+describe('provisioned', () => {
+  beforeAll(async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: EVENTS_STREAM, subjects: ['drift.in.>'] });
+    const kv = await new Kvm(nc).create(META_BUCKET);
+    await kv.put(META_KEY, JSON.stringify({ partitions: PARTITIONS, schemaVersion: SCHEMA_VERSION, createdAt: new Date().toISOString() }));
+  });
+
+  it('publishes 10k predictions and labels to their partition subjects; they decode back equal', async () => {
+    const publisher = await DriftPublisher.connect(nc, { maxInFlight: 64 });
+    expect(publisher.partitions).toBe(PARTITIONS);
+
+    const models = ['fraud', 'churn-b', 'ctr_v3'];
+    const sent = new Map<string, PredictionEvent>();
+    let maxSeenInFlight = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const id = i % 97 === 0 ? `prédiction-${i}-日本` : `pred-${i}`;
+      const input: PredictionInput = {
+        id,
+        model: models[i % 3],
+        ts: 1_717_000_000_000 + i,
+        output: i % 3 === 0 ? i / 10_000 : i % 3 === 1 ? (i % 2 === 0 ? 'yes' : 'no') : [0.25, 0.75],
+        features: { amount: i * 1.5, country: i % 2 === 0 ? 'FR' : 'DE', missing: null },
+        latencyMs: i % 50,
+        segment: { region: i % 2 === 0 ? 'eu' : 'us' },
+        ...(i % 10 === 0 ? { version: 'canary' } : {}),
+        ...(i % 500 === 0 ? { error: 'upstream timeout' } : {}),
+      };
+      await publisher.publishPrediction(input);
+      maxSeenInFlight = Math.max(maxSeenInFlight, publisher.inFlight);
+      sent.set(id, { ...input, version: input.version ?? 'default', ts: input.ts! });
+    }
+    // labels for the first 500, with the default ts
+    const before = Date.now();
+    for (let i = 0; i < 500; i++) {
+      const id = i % 97 === 0 ? `prédiction-${i}-日本` : `pred-${i}`;
+      await publisher.publishLabel({ id, model: models[i % 3], label: i % 2 });
+    }
+    await publisher.flush();
+    expect(publisher.inFlight).toBe(0);
+    expect(maxSeenInFlight).toBeLessThanOrEqual(64);
+    expect(maxSeenInFlight).toBeGreaterThan(1); // the window was actually used
+
+    const messages = await readStream(10_500);
+    expect(messages).toHaveLength(10_500);
+    const decoder = new EventDecoder();
+    const partitionsSeen = new Set<number>();
+    const idsSeen = new Set<string>();
+    let predictions = 0;
+    let labels = 0;
+    for (const { subject, data } of messages) {
+      const parsed = parseInputSubject(subject);
+      if (parsed === null) throw new Error(`unexpected subject ${subject}`);
+      if (parsed.kind === 'pred') {
+        const result = decoder.decodePrediction(data, { expectedModel: parsed.model });
+        if (!result.ok) throw new Error(result.detail);
+        expect(parsed.partition).toBe(partitionOf(result.event.id, PARTITIONS));
+        expect(result.event).toEqual(sent.get(result.event.id));
+        partitionsSeen.add(parsed.partition);
+        idsSeen.add(result.event.id);
+        predictions++;
+      } else {
+        const result = decoder.decodeLabel(data, { expectedModel: parsed.model });
+        if (!result.ok) throw new Error(result.detail);
+        const label: LabelEvent = result.event;
+        expect(parsed.partition).toBe(partitionOf(label.id, PARTITIONS));
+        expect(label.model).toBe(sent.get(label.id)?.model);
+        expect(label.ts).toBeGreaterThanOrEqual(before);
+        labels++;
+      }
+    }
+    expect([predictions, labels]).toEqual([10_000, 500]);
+    expect(partitionsSeen.size).toBe(PARTITIONS);
+    expect(idsSeen.size).toBe(sent.size);
+    await publisher.close();
+    await expect(publisher.publishPrediction({ id: 'late', model: 'fraud', output: 1 })).rejects.toThrow('DriftPublisher is closed');
+  });
+
+  it('publishes JSON when asked, with an explicit partition count', async () => {
+    const jsm = await jetstreamManager(nc);
+    const firstSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq + 1;
+    const publisher = await DriftPublisher.connect(nc, { format: 'json', partitions: PARTITIONS });
+    await publisher.publishPrediction({ id: 'json-1', model: 'fraud', ts: 42, output: 'approve', features: { a: 1 } });
+    await publisher.publishLabel({ id: 'json-1', model: 'fraud', ts: 43, label: 'approve' });
+    await publisher.close();
+    const stream = await jetstream(nc).streams.get(EVENTS_STREAM);
+    const pred = await stream.getMessage({ seq: firstSeq });
+    const label = await stream.getMessage({ seq: firstSeq + 1 });
+    expect(pred?.subject).toBe(`drift.in.${partitionOf('json-1', PARTITIONS)}.fraud.pred`);
+    expect(label?.subject).toBe(`drift.in.${partitionOf('json-1', PARTITIONS)}.fraud.label`);
+    expect(JSON.parse(new TextDecoder().decode(pred?.data))).toEqual({ id: 'json-1', model: 'fraud', version: 'default', ts: 42, output: 'approve', features: { a: 1 } });
+    expect(JSON.parse(new TextDecoder().decode(label?.data))).toEqual({ id: 'json-1', model: 'fraud', ts: 43, label: 'approve' });
+  });
+
+  it('rejects invalid events with a TypeError naming the field, and publishes nothing', async () => {
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(EVENTS_STREAM)).state.messages;
+    const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS });
+    await expect(publisher.publishPrediction({ id: 'p', model: 'fraud.v2', output: 1 })).rejects.toThrow(
+      new TypeError(`invalid prediction: field 'model': expected 1-128 letters, digits, '_' or '-' (it is a subject token), got string "fraud.v2"`),
+    );
+    await expect(publisher.publishPrediction({ id: 'p', model: 'fraud', output: NaN })).rejects.toThrow("invalid prediction: field 'output': expected a finite number, got NaN");
+    await expect(publisher.publishPrediction({ id: '', model: 'fraud', output: 1 })).rejects.toThrow(TypeError);
+    await expect(publisher.publishLabel({ id: 'p', model: 'fraud', label: true as unknown as number })).rejects.toThrow(/invalid label: field 'label'/);
+    await expect(
+      publisher.publishPrediction({ id: 'p', model: 'fraud', output: 1, error: 'x'.repeat(70_000) }),
+    ).rejects.toThrow(/invalid prediction: it encodes to 700\d\d bytes, the limit is 65536/);
+    await publisher.close();
+    expect((await jsm.streams.info(EVENTS_STREAM)).state.messages).toBe(before);
+  });
+
+  it('flush() rejects with the number of failed publishes when acks do not come', async () => {
+    const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS, timeoutMs: 1000, maxInFlight: 4 });
+    await (await jetstreamManager(nc)).streams.delete(EVENTS_STREAM);
+    for (let i = 0; i < 6; i++) await publisher.publishPrediction({ id: `lost-${i}`, model: 'fraud', output: 1 });
+    const error = await publisher.flush().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as PublishError).failed).toBe(6);
+    expect((error as PublishError).message).toMatch(/^6 publishes to JetStream failed since the last flush; first: prediction id="lost-0" on drift\.in\.\d\.fraud\.pred: /);
+    // the failures were reported once; the next flush starts clean
+    await expect(publisher.flush()).resolves.toBeUndefined();
+    expect(publisher.inFlight).toBe(0);
+  });
+});

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
+import type { Pipeline } from '../helpers/pipeline.ts';
+import type { ModelMetrics } from '../../src/window/metrics-types.ts';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The order statistic LogHistogram.quantile is documented against: sorted[floor(q * (n - 1))]. */
+function exactQuantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(q * (sorted.length - 1))];
+}
+
+describe('end-to-end: predictions and late labels through NATS to REST and WebSocket', () => {
+  let pipeline: Pipeline;
+  const N = 400;
+  const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 180_000;
+  const random = mulberry32(7);
+  const predictions = Array.from({ length: N }, (_, i) => ({
+    id: `pred-${i}`,
+    model: 'fraud',
+    version: i % 5 === 0 ? 'v2' : 'v1',
+    ts: T0 + i * 100,
+    output: Math.round(random() * 1000) / 1000,
+    latencyMs: 5 + Math.round(random() * 200),
+    error: i % 25 === 0 ? 'timeout' : undefined,
+    features: { amount: Math.round(random() * 10000) / 100, country: i % 3 === 0 ? 'de' : 'fr' },
+  }));
+  const labelOf = () => (random() < 0.5 ? 0 : 1);
+  const labels = predictions.map((p) => ({ id: p.id, model: 'fraud', ts: p.ts + 2000, label: labelOf() }));
+  // i % 4: 0 = label before its prediction, 1 = label after, 2 = label after + prediction re-sent, 3 = never labeled
+  const labeled = predictions.filter((_, i) => i % 4 !== 3);
+
+  beforeAll(async () => {
+    pipeline = await startPipeline({ partitions: { count: 4 }, reference: { autoCaptureMs: 0 } });
+    const { publisher } = pipeline;
+    for (let i = 0; i < N; i += 4) await publisher.publishLabel(labels[i]);
+    await publisher.flush();
+    // predictions out of order: odd positions first, then even ones
+    const order = [...predictions.keys()].sort((a, b) => (a % 2) - (b % 2) || a - b);
+    for (const i of order) await publisher.publishPrediction(predictions[i]);
+    for (let i = 2; i < N; i += 4) await publisher.publishPrediction(predictions[i]); // duplicates
+    for (let i = 0; i < N; i++) if (i % 4 === 1 || i % 4 === 2) await publisher.publishLabel(labels[i]);
+    for (let k = 0; k < 5; k++) await publisher.publishLabel({ id: `ghost-${k}`, model: 'fraud', ts: T0, label: 1 });
+    await publisher.flush();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  let lastSeen: unknown;
+  async function metrics(query = 'window=5m'): Promise<ModelMetrics> {
+    return eventually(async () => {
+      const { status, body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/fraud/metrics?${query}`);
+      lastSeen = { status, count: body.count, labels: body.labels };
+      return status === 200 && body.count === (query.includes('version=v2') ? N / 5 : N) && body.labels.joined === (query.includes('version=v2') ? labeled.filter((p) => p.version === 'v2').length : labeled.length)
+        ? body
+        : undefined;
+    }, 30_000, 'all events to be reflected in the metrics').catch((error: Error) => {
+      throw new Error(`${error.message}; last seen ${JSON.stringify(lastSeen)}`);
+    });
+  }
+
+  it('counts, error rate, accuracy, confusion, coverage and latency equal exact values', async () => {
+    const m = await metrics();
+    expect(m.model).toBe('fraud');
+    expect(m.window).toBe('5m');
+    expect(m.count).toBe(N);
+    expect(m.errors).toBe(N / 25);
+    expect(m.errorRate).toBeCloseTo(1 / 25, 12);
+
+    let tp = 0, fp = 0, tn = 0, fn = 0;
+    for (const p of labeled) {
+      const i = Number(p.id.slice(5));
+      const predicted = p.output >= 0.5 ? 1 : 0;
+      const truth = labels[i].label;
+      if (truth === 1 && predicted === 1) tp++;
+      else if (truth === 0 && predicted === 1) fp++;
+      else if (truth === 0) tn++;
+      else fn++;
+    }
+    expect(m.accuracy).toBeCloseTo((tp + tn) / labeled.length, 12);
+    expect(m.quality.confusion).toEqual({ classes: ['0', '1'], matrix: [[tn, fp], [fn, tp]] });
+    expect(m.quality.precision).toBeCloseTo(tp / (tp + fp), 12);
+    expect(m.quality.recall).toBeCloseTo(tp / (tp + fn), 12);
+    expect(m.labelCoverage).toBeCloseTo(labeled.length / N, 12);
+    expect(m.labels.joined).toBe(labeled.length);
+    expect(m.labels.early).toBe(N / 4);
+    expect(m.labels.pending).toBe(N / 4);
+    expect(m.labels.expired).toBe(0);
+    expect(m.labelDelayMs.p50).toBeGreaterThanOrEqual(2000 * 0.99);
+    expect(m.labelDelayMs.p50).toBeLessThanOrEqual(2000 * 1.01);
+
+    const latencies = predictions.map((p) => p.latencyMs);
+    for (const [q, key] of [[0.5, 'p50'], [0.95, 'p95'], [0.99, 'p99']] as const) {
+      const exact = exactQuantile(latencies, q);
+      expect(Math.abs((m.latency[key] as number) - exact)).toBeLessThanOrEqual(0.01 * exact + 1e-9);
+    }
+  });
+
+  it('filters by version', async () => {
+    const m = await metrics('window=5m&version=v2');
+    expect(m.version).toBe('v2');
+    expect(m.count).toBe(N / 5);
+  });
+
+  it('lists the model with its versions', async () => {
+    await metrics();
+    const { status, body } = await getJson<{ models: Array<{ model: string; versions: string[] }> }>(`${pipeline.baseUrl}/v1/models`);
+    expect(status).toBe(200);
+    expect(body.models.find((m) => m.model === 'fraud')?.versions).toEqual(['v1', 'v2']);
+  });
+
+  it('rejects an unknown window and an unknown model with 4xx and a message', async () => {
+    const bad = await getJson<{ message: string }>(`${pipeline.baseUrl}/v1/models/fraud/metrics?window=7m`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/1m/);
+    const missing = await getJson<{ message: string }>(`${pipeline.baseUrl}/v1/models/nope/metrics?window=5m`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('sends a snapshot with the same figures on the WebSocket feed', async () => {
+    const expected = await metrics();
+    const ws = new WebSocket(`${pipeline.baseUrl.replace('http', 'ws')}/v1/live`);
+    const frames: Array<{ type: string; model?: string; metrics?: ModelMetrics }> = [];
+    ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'subscribe', models: ['fraud'], topics: ['metrics', 'alerts'], window: '5m' }));
+    const snapshot = await eventually(() => frames.find((f) => f.type === 'snapshot'), 5000, 'a snapshot frame');
+    expect(snapshot.model).toBe('fraud');
+    expect(snapshot.metrics?.count).toBe(expected.count);
+    expect(snapshot.metrics?.accuracy).toBe(expected.accuracy);
+    expect(snapshot.metrics?.labels.joined).toBe(expected.labels.joined);
+    ws.close();
+  });
+
+  it('exposes pipeline figures on /metrics', async () => {
+    await metrics();
+    const text = await (await fetch(`${pipeline.baseUrl}/metrics`)).text();
+    const consumed = [...text.matchAll(/^drift_events_consumed_total\{kind="(pred|label)"\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[2]), 0);
+    // 400 predictions + 100 duplicates + 300 labels + 5 unknown-id labels
+    expect(consumed).toBe(N + N / 4 + labeled.length + 5);
+    expect(text).toMatch(/drift_pending_joins\{partition="0"\}/);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * A deliberately simple Map-based implementation of the PendingJoinTable semantics, for the
+ * property test. It has no capacity tricks beyond the documented rules (Maps keep insertion order,
+ * which is the table's expiry/eviction order). Name caps (classes, segments, groups) and id length
+ * limits are not modelled: the property test stays below them.
+ */
+import { AddPredictionStatus, LabelJoinStatus, type AddPredictionResult, type JoinStats, type LabelJoinResult } from '../../src/join/pending-table.ts';
+
+export interface ModelPrediction {
+  ts: number;
+  groupKey: string;
+  output: number | string;
+  score: number;
+  segment: string | null;
+}
+
+export interface ModelLabel {
+  label: number | string;
+  labelTs: number;
+  arrivedAt: number;
+}
+
+export interface ModelJoinResult {
+  prediction: ModelPrediction;
+  label: number | string;
+  labelTs: number;
+}
+
+export class ModelJoinTable {
+  readonly pending = new Map<string, ModelPrediction>();
+  readonly early = new Map<string, ModelLabel>();
+  readonly stats: JoinStats = {
+    joined: 0,
+    joinedEarly: 0,
+    early: 0,
+    expiredPredictions: 0,
+    expiredLabels: 0,
+    earlyDropped: 0,
+    duplicatePredictions: 0,
+    duplicateLabels: 0,
+    evicted: 0,
+    tooLate: 0,
+    rejected: 0,
+  };
+  /** The join of the last call, or the evicted prediction for AddedEvictedOldest. */
+  last: ModelJoinResult | null = null;
+  evicted: ModelPrediction | null = null;
+
+  constructor(
+    readonly capacity: number,
+    readonly earlyCapacity: number,
+    readonly horizonMs: number,
+  ) {}
+
+  addPrediction(id: string, prediction: ModelPrediction, nowMs: number): AddPredictionResult {
+    this.last = null;
+    if (this.pending.has(id)) {
+      this.stats.duplicatePredictions++;
+      return AddPredictionStatus.Duplicate;
+    }
+    const waiting = this.early.get(id);
+    if (waiting !== undefined) {
+      this.early.delete(id);
+      this.stats.joined++;
+      this.stats.joinedEarly++;
+      this.last = { prediction, label: waiting.label, labelTs: waiting.labelTs };
+      return AddPredictionStatus.MatchedEarlyLabel;
+    }
+    if (nowMs - prediction.ts > this.horizonMs) {
+      this.stats.tooLate++;
+      return AddPredictionStatus.TooLate;
+    }
+    let status: AddPredictionResult = AddPredictionStatus.Added;
+    if (this.pending.size >= this.capacity) {
+      const [oldestId, oldest] = this.pending.entries().next().value as [string, ModelPrediction];
+      this.pending.delete(oldestId);
+      this.evicted = oldest;
+      this.stats.evicted++;
+      status = AddPredictionStatus.AddedEvictedOldest;
+    }
+    this.pending.set(id, prediction);
+    return status;
+  }
+
+  addLabel(id: string, label: number | string, labelTs: number, nowMs: number): LabelJoinResult {
+    this.last = null;
+    const prediction = this.pending.get(id);
+    if (prediction !== undefined) {
+      this.pending.delete(id);
+      this.stats.joined++;
+      this.last = { prediction, label, labelTs };
+      return LabelJoinStatus.Joined;
+    }
+    if (this.early.has(id)) {
+      this.stats.duplicateLabels++;
+      return LabelJoinStatus.DuplicateEarly;
+    }
+    let status: LabelJoinResult = LabelJoinStatus.BufferedEarly;
+    if (this.early.size >= this.earlyCapacity) {
+      const oldestId = this.early.keys().next().value as string;
+      this.early.delete(oldestId);
+      this.stats.expiredLabels++;
+      this.stats.earlyDropped++;
+      status = LabelJoinStatus.BufferedEarlyDroppedOldest;
+    }
+    this.early.set(id, { label, labelTs, arrivedAt: nowMs });
+    this.stats.early++;
+    return status;
+  }
+
+  expire(nowMs: number): { predictions: number; earlyLabels: number; expired: ModelPrediction[] } {
+    const expired: ModelPrediction[] = [];
+    for (const [id, p] of this.pending) {
+      if (!(nowMs - p.ts > this.horizonMs)) break;
+      this.pending.delete(id);
+      expired.push(p);
+    }
+    let earlyLabels = 0;
+    for (const [id, l] of this.early) {
+      if (!(nowMs - l.arrivedAt > this.horizonMs)) break;
+      this.early.delete(id);
+      earlyLabels++;
+    }
+    this.stats.expiredPredictions += expired.length;
+    this.stats.expiredLabels += earlyLabels;
+    return { predictions: expired.length, earlyLabels, expired };
+  }
+}

@@ -1,0 +1,478 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { LogHistogram } from '../../src/sketch/index.ts';
+import { CubicLogMapping } from '../../src/sketch/cubic-log-mapping.ts';
+import { distributions, seededNormal, seededUniform } from './distributions.ts';
+
+const QUANTILES = [0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
+
+function histogramOf(values: readonly number[], relativeAccuracy = 0.01, maxBuckets?: number): LogHistogram {
+  const histogram = new LogHistogram(relativeAccuracy, maxBuckets === undefined ? {} : { maxBuckets });
+  for (const value of values) histogram.add(value);
+  return histogram;
+}
+
+function bucketsOf(histogram: LogHistogram): Array<[number, number]> {
+  const buckets: Array<[number, number]> = [];
+  histogram.forEachBucket((value, weight) => buckets.push([value, weight]));
+  return buckets;
+}
+
+/** The order statistic quantile(q) promises to be within alpha of. */
+function exactQuantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))];
+}
+
+function countAtMost(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** |estimate - exact| within alpha relative (values under minIndexable count as 0: absolute error below it). */
+function expectWithinAccuracy(estimate: number, exact: number, histogram: LogHistogram, context: string): void {
+  const allowed = Math.abs(exact) < histogram.minIndexable ? histogram.minIndexable : histogram.relativeAccuracy * Math.abs(exact) * (1 + 1e-9);
+  if (!(Math.abs(estimate - exact) <= allowed)) {
+    throw new Error(`${context}: estimate ${estimate} vs exact ${exact}, error ${Math.abs(estimate - exact)} > allowed ${allowed}`);
+  }
+}
+
+describe('CubicLogMapping', () => {
+  it('keeps every bucket within a factor gamma, so the representative is within alpha of every member', () => {
+    for (const alpha of [0.001, 0.01, 0.02, 0.05, 0.2]) {
+      const mapping = new CubicLogMapping(alpha);
+      const uniform = seededUniform(7);
+      const failures: string[] = [];
+      let worstError = 0;
+      for (let i = 0; i < 20000; i++) {
+        const x = Math.exp((uniform() - 0.5) * 1400);
+        const index = mapping.index(x);
+        const lower = mapping.lowerBound(index);
+        const upper = mapping.upperBound(index);
+        if (!(lower < x * (1 + 1e-12) && x <= upper * (1 + 1e-12))) failures.push(`${x} outside (${lower}, ${upper}]`);
+        if (!(upper / lower <= mapping.gamma * (1 + 1e-12))) failures.push(`bucket ${index} spans ${upper / lower}`);
+        worstError = Math.max(worstError, Math.abs(mapping.value(index) - x) / x);
+      }
+      expect(failures).toEqual([]);
+      expect(worstError).toBeLessThanOrEqual(alpha * (1 + 1e-9));
+      // The bound is tight: some value sits near a bucket edge.
+      expect(worstError).toBeGreaterThan(alpha * 0.99);
+    }
+  });
+
+  it('uses about 35 buckets per octave at 1 % (the exact log mapping needs 34.7)', () => {
+    const mapping = new CubicLogMapping(0.01);
+    expect(mapping.index(1024) - mapping.index(1)).toBe(350);
+  });
+});
+
+describe('LogHistogram quantiles', () => {
+  for (const distribution of distributions) {
+    it(`stay within 1 % of the exact order statistic: ${distribution.name}`, () => {
+      const values = distribution.sample(20000, 11);
+      const histogram = histogramOf(values);
+      const sorted = [...values].sort((a, b) => a - b);
+      expect(histogram.count).toBe(values.length);
+      for (const q of QUANTILES) {
+        expectWithinAccuracy(histogram.quantile(q), exactQuantile(sorted, q), histogram, `${distribution.name} q=${q}`);
+      }
+    });
+  }
+
+  it('hold a tighter accuracy when asked (0.1 %) on lognormal data', () => {
+    const z = seededNormal(3);
+    const values = Array.from({ length: 20000 }, () => Math.exp(3 * z()));
+    // 0.1 % buckets are 10x narrower: this range (about 1e-9 .. 1e9) needs more than the default 2048.
+    const histogram = new LogHistogram(0.001, { maxBuckets: 40000 });
+    for (const value of values) histogram.add(value);
+    const sorted = [...values].sort((a, b) => a - b);
+    for (const q of QUANTILES) expectWithinAccuracy(histogram.quantile(q), exactQuantile(sorted, q), histogram, `q=${q}`);
+  });
+
+  it('hold for arbitrary finite inputs (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e12, max: 1e12, noNaN: true }), { minLength: 1, maxLength: 300 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (values, q) => {
+          const histogram = histogramOf(values);
+          const sorted = [...values].sort((a, b) => a - b);
+          expectWithinAccuracy(histogram.quantile(q), exactQuantile(sorted, q), histogram, `q=${q}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the known values for a small set and NaN when empty', () => {
+    const histogram = histogramOf([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(histogram.quantile(0.5)).toBeCloseTo(5, 1);
+    expect(Math.abs(histogram.quantile(0.5) - 5)).toBeLessThanOrEqual(0.05);
+    expect(Math.abs(histogram.quantile(1) - 10)).toBeLessThanOrEqual(0.1);
+    expect(histogram.sum).toBe(55);
+    expect(histogram.mean()).toBe(5.5);
+    const empty = new LogHistogram();
+    expect(empty.quantile(0.5)).toBeNaN();
+    expect(empty.rank(3)).toBe(0);
+    expect(empty.mean()).toBeNaN();
+  });
+
+  it('ignores NaN and infinities and counts |x| < minIndexable as zero', () => {
+    const histogram = new LogHistogram();
+    histogram.add(NaN);
+    histogram.add(Infinity);
+    histogram.add(-Infinity);
+    expect(histogram.count).toBe(0);
+    histogram.add(1e-12);
+    histogram.add(-0);
+    histogram.add(-1e-10);
+    expect(histogram.zeroCount).toBe(3);
+    expect(histogram.quantile(0.5)).toBe(0);
+  });
+
+  it('handles the extremes of the double range', () => {
+    const histogram = new LogHistogram(0.01, { minIndexable: 1e-300 });
+    histogram.add(Number.MAX_VALUE);
+    histogram.add(1e-299);
+    expect(Number.isFinite(histogram.quantile(1))).toBe(true);
+    expectWithinAccuracy(histogram.quantile(1), Number.MAX_VALUE, histogram, 'max double');
+  });
+
+  it('weights values', () => {
+    const histogram = new LogHistogram();
+    histogram.add(10, 3);
+    histogram.add(1000, 1);
+    expect(histogram.count).toBe(4);
+    expect(histogram.sum).toBe(1030);
+    expect(Math.abs(histogram.quantile(0.5) - 10)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(histogram.quantile(1) - 1000)).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('LogHistogram.rank', () => {
+  it('lies between the exact counts at x / gamma and x * gamma', () => {
+    for (const distribution of distributions) {
+      const values = distribution.sample(5000, 5);
+      const histogram = histogramOf(values);
+      const sorted = [...values].sort((a, b) => a - b);
+      const gamma = histogram.gamma * (1 + 1e-9);
+      const probes = [...QUANTILES.map((q) => exactQuantile(sorted, q)), ...QUANTILES.map((q) => exactQuantile(sorted, q) * 1.003 + 0.01)];
+      for (const x of probes) {
+        if (Math.abs(x) < 1e-8) continue;
+        const estimate = histogram.rank(x);
+        const [narrow, wide] = x > 0 ? [x / gamma, x * gamma] : [x * gamma, x / gamma];
+        const context = `${distribution.name} rank(${x}) = ${estimate}`;
+        expect(estimate, context).toBeGreaterThanOrEqual(countAtMost(sorted, narrow) - 1e-6);
+        expect(estimate, context).toBeLessThanOrEqual(countAtMost(sorted, wide) + 1e-6);
+      }
+      expect(histogram.rank(Infinity)).toBeCloseTo(values.length, 6);
+      expect(histogram.rank(-Infinity)).toBe(0);
+    }
+  });
+
+  it('counts zeros at 0 and is NaN for NaN', () => {
+    const histogram = histogramOf([-2, 0, 0, 3]);
+    expect(histogram.rank(0)).toBe(3);
+    expect(histogram.rank(-1)).toBe(1);
+    expect(histogram.rank(NaN)).toBeNaN();
+  });
+});
+
+describe('LogHistogram.countsBetweenEdges', () => {
+  it('sums to the count and matches exact bin counts up to the values near the edges', () => {
+    const z = seededNormal(21);
+    const values = Array.from({ length: 20000 }, () => z());
+    const edges = [-1.5, -1, -0.5, -0.1, 0, 0.1, 0.5, 1, 1.5];
+    const histogram = histogramOf(values);
+    const bins = histogram.countsBetweenEdges(edges);
+    expect(bins.length).toBe(edges.length + 1);
+    expect(bins.reduce((a, b) => a + b, 0)).toBeCloseTo(values.length, 6);
+    const sorted = [...values].sort((a, b) => a - b);
+    const gamma = histogram.gamma;
+    const countBelow = (x: number): number => countAtMost(sorted, x) - (sorted.includes(x) ? 1 : 0);
+    for (let bin = 0; bin <= edges.length; bin++) {
+      const exact = values.filter((v) => (bin === 0 || v >= edges[bin - 1]) && (bin === edges.length || v < edges[bin])).length;
+      // Values within a factor gamma of either edge may land on the other side.
+      let slack = 0;
+      for (const edge of [edges[bin - 1], edges[bin]]) {
+        if (edge === undefined) continue;
+        const a = edge > 0 ? edge / gamma : edge * gamma;
+        const b = edge > 0 ? edge * gamma : edge / gamma;
+        slack += edge === 0 ? 0 : countBelow(Math.max(a, b)) - countBelow(Math.min(a, b));
+      }
+      expect(Math.abs(bins[bin] - exact), `bin ${bin}: sketch ${bins[bin]}, exact ${exact}`).toBeLessThanOrEqual(slack + 1e-6);
+    }
+    // With a 1 % sketch the bins are close in relative terms too.
+    expect(bins[5]).toBeGreaterThan(0);
+    const exactMiddle = values.filter((v) => v >= -0.5 && v < 0.5).length;
+    expect(Math.abs(bins[3] + bins[4] + bins[5] + bins[6] - exactMiddle) / exactMiddle).toBeLessThan(0.01);
+  });
+
+  it('writes into a given array and rejects bad edges', () => {
+    const histogram = histogramOf([1, 2, 3, 10]);
+    const out = new Float64Array(3).fill(99);
+    expect(histogram.countsBetweenEdges([1.5, 5], out)).toBe(out);
+    expect(Array.from(out)).toEqual([1, 2, 1]);
+    expect(Array.from(histogram.countsBetweenEdges([]))).toEqual([4]);
+    expect(() => histogram.countsBetweenEdges([2, 1])).toThrow(/strictly ascending; edges\[1\] = 1 after 2/);
+    expect(() => histogram.countsBetweenEdges([0, NaN])).toThrow(RangeError);
+    expect(() => histogram.countsBetweenEdges([1], new Float64Array(3))).toThrow(/out must have edges.length \+ 1 = 2 slots, has 3/);
+  });
+});
+
+describe('LogHistogram merge and subtract', () => {
+  const valuesArb = fc.array(fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.constant(0), fc.integer({ min: -50, max: 50 })), {
+    maxLength: 200,
+  });
+
+  it('merge is commutative and associative: bucket counts exactly equal (property)', () => {
+    fc.assert(
+      fc.property(valuesArb, valuesArb, valuesArb, (a, b, c) => {
+        const [ha, hb, hc] = [histogramOf(a), histogramOf(b), histogramOf(c)];
+        const left = ha.clone().merge(hb).merge(hc);
+        const right = ha.clone().merge(hb.clone().merge(hc));
+        const swapped = hc.clone().merge(ha).merge(hb);
+        const direct = histogramOf([...a, ...b, ...c]);
+        expect(bucketsOf(left)).toEqual(bucketsOf(direct));
+        expect(bucketsOf(right)).toEqual(bucketsOf(direct));
+        expect(bucketsOf(swapped)).toEqual(bucketsOf(direct));
+        expect(left.count).toBe(a.length + b.length + c.length);
+        expect(right.count).toBe(left.count);
+        expect(Math.abs(left.sum - direct.sum)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(direct.sum) + 1e6 * direct.count));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('subtract exactly inverts merge (property)', () => {
+    fc.assert(
+      fc.property(valuesArb, valuesArb, (a, b) => {
+        const ha = histogramOf(a);
+        const restored = ha.clone().merge(histogramOf(b)).subtract(histogramOf(b));
+        expect(bucketsOf(restored)).toEqual(bucketsOf(ha));
+        expect(restored.count).toBe(ha.count);
+        expect(restored.zeroCount).toBe(ha.zeroCount);
+        if (a.length === 0) expect(restored.sum).toBe(0);
+        const emptied = histogramOf(b).subtract(histogramOf(b));
+        expect(emptied.count).toBe(0);
+        expect(bucketsOf(emptied)).toEqual([]);
+        expect(emptied.quantile(0.5)).toBeNaN();
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('clears float residue when fractional weights are subtracted', () => {
+    const window = new LogHistogram();
+    const pane = new LogHistogram();
+    pane.add(5, 0.1);
+    pane.add(5, 0.2);
+    window.add(5, 0.7);
+    window.merge(pane).subtract(pane).subtract(histogramOfWeighted(5, 0.7));
+    expect(window.count).toBe(0);
+    expect(bucketsOf(window)).toEqual([]);
+  });
+
+  it('maintains a sliding window by subtraction that equals a fresh merge of its panes', () => {
+    const z = seededNormal(99);
+    const panes = Array.from({ length: 30 }, (_, p) => histogramOf(Array.from({ length: 500 }, () => 100 + (p + 1) * z())));
+    const window = new LogHistogram();
+    const width = 6;
+    for (let p = 0; p < panes.length; p++) {
+      window.merge(panes[p]);
+      if (p >= width) window.subtract(panes[p - width]);
+      const fresh = new LogHistogram();
+      for (let k = Math.max(0, p - width + 1); k <= p; k++) fresh.merge(panes[k]);
+      expect(bucketsOf(window)).toEqual(bucketsOf(fresh));
+      expect(window.count).toBe(fresh.count);
+      expect(window.quantile(0.99)).toBe(fresh.quantile(0.99));
+    }
+  });
+
+  it('refuses to combine sketches with different settings', () => {
+    expect(() => new LogHistogram(0.01).merge(new LogHistogram(0.02))).toThrow(/relativeAccuracy 0.01 vs 0.02/);
+    expect(() => new LogHistogram(0.01).subtract(new LogHistogram(0.01, { minIndexable: 1e-6 }))).toThrow(RangeError);
+  });
+
+  it('clone is independent and clear empties', () => {
+    const histogram = histogramOf([1, 2, 3]);
+    const copy = histogram.clone();
+    copy.add(1000);
+    expect(histogram.count).toBe(3);
+    expect(copy.count).toBe(4);
+    histogram.clear();
+    expect(histogram.count).toBe(0);
+    expect(histogram.sum).toBe(0);
+    expect(bucketsOf(histogram)).toEqual([]);
+    histogram.add(7);
+    expect(Math.abs(histogram.quantile(0.5) - 7)).toBeLessThanOrEqual(0.07);
+  });
+});
+
+function histogramOfWeighted(value: number, weight: number): LogHistogram {
+  const histogram = new LogHistogram();
+  histogram.add(value, weight);
+  return histogram;
+}
+
+describe('LogHistogram collapse (maxBuckets)', () => {
+  it('keeps at most maxBuckets per sign and the high-magnitude quantiles accurate', () => {
+    const maxBuckets = 256;
+    const z = seededNormal(5);
+    const values = Array.from({ length: 20000 }, () => (z() > 1.5 ? -1 : 1) * Math.exp(2 * z()));
+    const histogram = histogramOf(values, 0.01, maxBuckets);
+    const sorted = [...values].sort((a, b) => a - b);
+    expect(histogram.count).toBe(values.length);
+    let positiveBuckets = 0;
+    let negativeBuckets = 0;
+    histogram.forEachBucket((value) => (value > 0 ? positiveBuckets++ : negativeBuckets++));
+    expect(positiveBuckets).toBeLessThanOrEqual(maxBuckets);
+    expect(negativeBuckets).toBeLessThanOrEqual(maxBuckets);
+    // Range kept per sign: a factor gamma^(maxBuckets - 1) below the largest magnitude.
+    const keptFactor = histogram.gamma ** (maxBuckets - 2);
+    const largest = sorted[sorted.length - 1];
+    const mostNegative = sorted[0];
+    let checked = 0;
+    for (const q of [0, 0.001, 0.01, 0.9, 0.95, 0.99, 0.999, 1]) {
+      const exact = exactQuantile(sorted, q);
+      const kept = exact > 0 ? exact >= largest / keptFactor : exact <= mostNegative / keptFactor;
+      if (!kept) continue;
+      checked++;
+      expectWithinAccuracy(histogram.quantile(q), exact, histogram, `collapsed q=${q}`);
+    }
+    expect(checked).toBeGreaterThanOrEqual(5);
+    // The collapsed low end is reported too large in magnitude, never lost.
+    expect(histogram.quantile(0.5)).toBeGreaterThan(exactQuantile(sorted, 0.5));
+  });
+
+  it('merging collapsed sketches gives the same buckets as adding everything to one (property)', () => {
+    const wide = fc.array(fc.double({ min: -1e12, max: 1e12, noNaN: true }), { maxLength: 150 });
+    fc.assert(
+      fc.property(wide, wide, wide, (a, b, c) => {
+        const merged = histogramOf(a, 0.01, 32).merge(histogramOf(b, 0.01, 32)).merge(histogramOf(c, 0.01, 32));
+        const direct = histogramOf([...c, ...a, ...b], 0.01, 32);
+        expect(bucketsOf(merged)).toEqual(bucketsOf(direct));
+        expect(merged.count).toBe(direct.count);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('subtract takes collapsed weight back from the collapsed bucket', () => {
+    // 64 buckets span a factor of about 3.6: 1, 2, 3 and 1e6 collapse below 5e6.
+    const base = histogramOf([1, 2, 3, 1e6, 5e6], 0.01, 64);
+    expect(bucketsOf(base).length).toBe(2);
+    const inRange = histogramOf([1e-3, 7, 4e6], 0.01, 64);
+    const restored = base.clone().merge(inRange).subtract(inRange);
+    expect(bucketsOf(restored)).toEqual(bucketsOf(base));
+    expect(restored.count).toBe(5);
+  });
+
+  it('a merge that collapses further loses positions but never weight', () => {
+    const base = histogramOf([1, 2, 3, 1e6, 5e6], 0.01, 64);
+    const wider = histogramOf([2e7], 0.01, 64);
+    const restored = base.clone().merge(wider).subtract(wider);
+    expect(restored.count).toBe(5);
+    expect(restored.rank(Infinity)).toBeCloseTo(5, 9);
+    // 5e6 now shares the collapsed bucket at about 2e7 / 3.6: reported too large, not lost.
+    expect(restored.quantile(1)).toBeGreaterThan(5e6);
+    expect(restored.quantile(1)).toBeLessThan(2e7 / 3);
+  });
+});
+
+describe('LogHistogram bytes', () => {
+  it('round-trips exactly (property), including fractional weights', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.double({ min: -1e9, max: 1e9, noNaN: true }), fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 1e-3, max: 1e3, noNaN: true }))), {
+          maxLength: 200,
+        }),
+        fc.constantFrom(0.01, 0.005, 0.05),
+        (pairs, alpha) => {
+          const histogram = new LogHistogram(alpha, { maxBuckets: 512 });
+          for (const [value, weight] of pairs) histogram.add(value, weight);
+          const bytes = histogram.toBytes();
+          const copy = LogHistogram.fromBytes(bytes);
+          expect(copy.toBytes()).toEqual(bytes);
+          expect(bucketsOf(copy)).toEqual(bucketsOf(histogram));
+          expect(copy.count).toBe(histogram.count);
+          expect(copy.sum).toBe(histogram.sum);
+          expect(copy.zeroCount).toBe(histogram.zeroCount);
+          expect(copy.relativeAccuracy).toBe(alpha);
+          expect(copy.maxBuckets).toBe(512);
+          for (const q of [0, 0.5, 0.99]) expect(Object.is(copy.quantile(q), histogram.quantile(q))).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is compact for 10k normal values and reads from a subarray', () => {
+    const z = seededNormal(1);
+    const histogram = histogramOf(Array.from({ length: 10000 }, () => z()));
+    const bytes = histogram.toBytes();
+    expect(bytes.length).toBeLessThan(2500);
+    const framed = new Uint8Array(bytes.length + 10);
+    framed.set(bytes, 5);
+    const copy = LogHistogram.fromBytes(framed.subarray(5, 5 + bytes.length));
+    expect(bucketsOf(copy)).toEqual(bucketsOf(histogram));
+    const merged = copy.merge(histogram);
+    expect(merged.count).toBe(20000);
+  });
+
+  it('rejects bad bytes with a message saying what is wrong', () => {
+    const bytes = histogramOf([1, -2, 0, 300]).toBytes();
+    expect(() => LogHistogram.fromBytes(bytes.subarray(0, 20))).toThrow(/truncated: 20 bytes, the header alone is 56/);
+    expect(() => LogHistogram.fromBytes(bytes.subarray(0, bytes.length - 1))).toThrow(/positive store .*truncated/);
+    const wrongVersion = bytes.slice();
+    wrongVersion[4] = 9;
+    expect(() => LogHistogram.fromBytes(wrongVersion)).toThrow(/unsupported format version 9/);
+    const wrongMagic = bytes.slice();
+    wrongMagic[0] = 0;
+    expect(() => LogHistogram.fromBytes(wrongMagic)).toThrow(/bad magic/);
+    const trailing = new Uint8Array(bytes.length + 3);
+    trailing.set(bytes);
+    expect(() => LogHistogram.fromBytes(trailing)).toThrow(/3 unexpected bytes after the data/);
+    const badAccuracy = bytes.slice();
+    new DataView(badAccuracy.buffer).setFloat64(8, 2, true);
+    expect(() => LogHistogram.fromBytes(badAccuracy)).toThrow(/bad header: .*relativeAccuracy/);
+    const negativeCount = bytes.slice();
+    new DataView(negativeCount.buffer).setFloat64(32, -1, true);
+    expect(() => LogHistogram.fromBytes(negativeCount)).toThrow(/bad count -1/);
+    expect(() => LogHistogram.fromBytes('nope' as unknown as Uint8Array)).toThrow(/expected a Uint8Array/);
+  });
+});
+
+describe('LogHistogram argument checks', () => {
+  it('rejects bad constructor arguments', () => {
+    expect(() => new LogHistogram(0)).toThrow(/relativeAccuracy must be a number in \[0.000001, 1\), got 0/);
+    expect(() => new LogHistogram(1)).toThrow(RangeError);
+    expect(() => new LogHistogram(NaN)).toThrow(RangeError);
+    expect(() => new LogHistogram(0.01, { maxBuckets: 1 })).toThrow(/maxBuckets must be an integer in \[2, /);
+    expect(() => new LogHistogram(0.01, { maxBuckets: 10.5 })).toThrow(RangeError);
+    expect(() => new LogHistogram(0.01, { minIndexable: 0 })).toThrow(/minIndexable/);
+  });
+
+  it('rejects bad weights and quantiles', () => {
+    const histogram = histogramOf([1]);
+    expect(() => histogram.add(1, 0)).toThrow(/weight must be a positive finite number, got 0/);
+    expect(() => histogram.add(1, -1)).toThrow(RangeError);
+    expect(() => histogram.add(1, NaN)).toThrow(RangeError);
+    expect(() => histogram.quantile(1.5)).toThrow(/q must be in \[0, 1\], got 1.5/);
+    expect(() => histogram.quantile(NaN)).toThrow(RangeError);
+    expect(histogram.count).toBe(1);
+  });
+});
+
+it('a uniform stream gives a flat rank curve', () => {
+  const u = seededUniform(4);
+  const histogram = histogramOf(Array.from({ length: 10000 }, () => 1 + 99 * u()));
+  for (const x of [10, 25, 50, 75, 90]) {
+    expect(Math.abs(histogram.rank(x) / 10000 - (x - 1) / 99)).toBeLessThan(0.015);
+  }
+});

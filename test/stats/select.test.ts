@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import {
+  binCounts,
+  chiSquaredContingency,
+  jensenShannonDistance,
+  ks2Samp,
+  populationStd,
+  psi,
+  quantileEdges,
+  wassersteinDistance,
+} from '../../src/stats/distribution.ts';
+import {
+  defaultDriftTest,
+  evaluateDrift,
+  numericReferenceFromValues,
+  seededSubsample,
+  type NumericReference,
+} from '../../src/stats/select.ts';
+import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
+
+function normals(n: number, mean: number, std: number, seed: number): Float64Array {
+  const next = normalSampler(seededRandom(seed));
+  return Float64Array.from({ length: n }, () => mean + std * next());
+}
+
+function reference(values: Float64Array, id = 'ref-1'): NumericReference {
+  return numericReferenceFromValues(id, values, ExactLogSketch.of(values));
+}
+
+describe('defaultDriftTest', () => {
+  it('follows the size and type rule', () => {
+    expect(defaultDriftTest('numeric', 1000)).toBe('ks');
+    expect(defaultDriftTest('numeric', 1001)).toBe('wasserstein_normed');
+    expect(defaultDriftTest('categorical', 800, 2)).toBe('z');
+    expect(defaultDriftTest('categorical', 800, 3)).toBe('chi2');
+    expect(defaultDriftTest('categorical', 5000, 2)).toBe('jensen_shannon');
+  });
+});
+
+describe('evaluateDrift: numeric', () => {
+  it('small reference with raw samples: exact KS decides, equal to ks2Samp', () => {
+    const ref = normals(400, 50, 5, 1);
+    const cur = normals(300, 55, 5, 2);
+    const entry = evaluateDrift(reference(ref), { type: 'numeric', summary: ExactLogSketch.of(cur), sample: cur });
+    expect(entry).not.toBeNull();
+    const exact = ks2Samp(ref, cur);
+    expect(entry?.primary).toBe('ks');
+    expect(entry?.tests.ks.statistic).toBe(exact.statistic);
+    expect(entry?.tests.ks.pValue).toBe(exact.pValue);
+    expect(entry?.drift).toBe(true);
+    expect(entry?.count).toBe(300);
+    expect(entry?.reference).toBe('ref-1');
+    expect(entry?.tests.wasserstein_normed.statistic).toBeCloseTo(wassersteinDistance(ref, cur) / populationStd(ref), 12);
+    expect(Object.keys(entry?.tests ?? {}).sort()).toEqual(['hellinger', 'jensen_shannon', 'ks', 'psi', 'wasserstein_normed']);
+  });
+
+  it('small reference without a raw current sample: KS from the sketches, with the same verdict', () => {
+    const ref = normals(800, 20, 2, 21);
+    const cur = normals(2000, 20.6, 2, 22);
+    const entry = evaluateDrift(reference(ref), { type: 'numeric', summary: ExactLogSketch.of(cur) });
+    const exact = ks2Samp(ref, cur);
+    expect(entry?.primary).toBe('ks');
+    // D_q <= D <= D_q + max bucket share (sketch-distance.ts); at alpha = 1 % around 20 a
+    // bucket is 0.4 wide, ~8 % of a N(20, 2) sample
+    expect(entry?.tests.ks.statistic).toBeLessThanOrEqual(exact.statistic + 1e-12);
+    expect(exact.statistic - (entry?.tests.ks.statistic ?? 0)).toBeLessThan(0.08);
+    expect(entry?.drift).toBe(true);
+    expect(exact.pValue).toBeLessThan(0.05);
+  });
+
+  it('small reference, same distribution: no drift', () => {
+    const ref = normals(500, 0, 1, 3);
+    const cur = normals(500, 0, 1, 4);
+    const entry = evaluateDrift(reference(ref), { type: 'numeric', summary: ExactLogSketch.of(cur), sample: cur });
+    expect(entry?.drift).toBe(false);
+    expect(entry?.tests.ks.pValue).toBeGreaterThan(0.05);
+    expect(entry?.tests.psi.drift).toBe(false);
+  });
+
+  it('large reference from sketches: normed Wasserstein decides; PSI uses the exact bin counts', () => {
+    const refValues = normals(20000, 100, 10, 5);
+    const curValues = normals(5000, 104, 10, 6);
+    const ref = reference(refValues);
+    expect(ref.sample?.length).toBe(1000);
+    const currentBins = binCounts(curValues, ref.innerEdges);
+    const entry = evaluateDrift(ref, { type: 'numeric', summary: ExactLogSketch.of(curValues), binCounts: currentBins });
+    expect(entry?.primary).toBe('wasserstein_normed');
+    const exactNormed = wassersteinDistance(refValues, curValues) / populationStd(refValues);
+    // Sketch bound: alpha/(1-alpha) (E|X| + E|Y|) / std = 0.0101 * 204 / 10 ~ 0.21 at worst; in practice far less.
+    expect(Math.abs((entry?.tests.wasserstein_normed.statistic ?? 0) - exactNormed)).toBeLessThan(0.02);
+    expect(entry?.drift).toBe(true);
+    expect(entry?.tests.psi.statistic).toBeCloseTo(psi(binCounts(refValues, quantileEdges(refValues)), currentBins), 12);
+    expect(entry?.tests.ks.pValue).toBeLessThan(1e-6);
+    expect(entry?.tests.jensen_shannon.statistic).toBeCloseTo(jensenShannonDistance(ref.binCounts, currentBins), 12);
+  });
+
+  it('a per-feature override picks the deciding test and threshold', () => {
+    const refValues = normals(5000, 0, 1, 7);
+    const curValues = normals(5000, 0.3, 1, 8);
+    const ref = reference(refValues);
+    const window = { type: 'numeric' as const, summary: ExactLogSketch.of(curValues) };
+    const byDefault = evaluateDrift(ref, window);
+    expect(byDefault?.primary).toBe('wasserstein_normed');
+    const strictPsi = evaluateDrift(ref, window, { override: { test: 'psi', threshold: 0.05 } });
+    expect(strictPsi?.primary).toBe('psi');
+    expect(strictPsi?.tests.psi.threshold).toBe(0.05);
+    expect(strictPsi?.drift).toBe((strictPsi?.tests.psi.statistic ?? 0) >= 0.05);
+    expect(() => evaluateDrift(ref, window, { override: { test: 'chi2' } })).toThrow(/does not apply to a numeric/);
+  });
+
+  it('returns null for an empty window and rejects mismatched types', () => {
+    const ref = reference(normals(100, 0, 1, 9));
+    expect(evaluateDrift(ref, { type: 'numeric', summary: new ExactLogSketch() })).toBeNull();
+    expect(() => evaluateDrift(ref, { type: 'categorical', counts: { a: 1 } })).toThrow(/numeric but the current window is categorical/);
+  });
+});
+
+describe('evaluateDrift: categorical', () => {
+  it('small reference with two categories uses the Z-test', () => {
+    const entry = evaluateDrift(
+      { type: 'categorical', id: 'r', counts: { yes: 300, no: 200 } },
+      { type: 'categorical', counts: new Map([['yes', 200], ['no', 200]]) },
+    );
+    expect(entry?.primary).toBe('z');
+    // p1 = 0.6, p2 = 0.5, pooled 5/9: z = 0.1 / sqrt(5/9 * 4/9 * (1/500 + 1/400)) = 3 exactly;
+    // two-sided p = 2 * scipy.stats.norm.sf(3) = 0.0026997960632601866
+    expect(entry?.tests.z.statistic).toBeCloseTo(3, 12);
+    expect(entry?.tests.z.pValue).toBeCloseTo(0.0026997960632601866, 15);
+    expect(entry?.drift).toBe(true);
+    expect(entry?.count).toBe(400);
+  });
+
+  it('small reference with three categories uses the chi-squared contingency test', () => {
+    const entry = evaluateDrift(
+      { type: 'categorical', id: 'r', counts: { a: 500, b: 300, c: 200 } },
+      { type: 'categorical', counts: { a: 150, b: 200, c: 150 } },
+    );
+    expect(entry?.primary).toBe('chi2');
+    // golden 'moved-share' contingency: statistic 55.05494505494505, p 1.1090996814969861e-12
+    expect(entry?.tests.chi2.statistic).toBeCloseTo(55.05494505494505, 9);
+    expect(entry?.tests.chi2.pValue).toBeCloseTo(1.1090996814969861e-12, 18);
+    expect(entry?.tests.chi2_gof.statistic).toBeCloseTo(81.66666666666667, 9);
+    expect(entry?.tests.z).toBeUndefined();
+    expect(entry?.drift).toBe(true);
+  });
+
+  it('large reference uses Jensen–Shannon; a new category is handled', () => {
+    const entry = evaluateDrift(
+      { type: 'categorical', id: 'r', counts: { a: 5000, b: 3000, c: 2000 } },
+      { type: 'categorical', counts: { a: 480, b: 310, c: 190, d: 20 } },
+    );
+    expect(entry?.primary).toBe('jensen_shannon');
+    const expected = jensenShannonDistance([5000, 3000, 2000, 0], [480, 310, 190, 20]);
+    expect(entry?.tests.jensen_shannon.statistic).toBeCloseTo(expected, 12);
+    expect(entry?.drift).toBe(expected >= 0.1);
+    expect(entry?.tests.chi2_gof.statistic).toBe(Infinity);
+    expect(entry?.tests.chi2.statistic).toBeCloseTo(chiSquaredContingency([5000, 3000, 2000, 0], [480, 310, 190, 20]).statistic, 9);
+    expect(entry?.tests.psi.statistic).toBeCloseTo(psi([5000, 3000, 2000, 0], [480, 310, 190, 20]), 12);
+  });
+
+  it('rejects negative counts with the category named', () => {
+    expect(() =>
+      evaluateDrift({ type: 'categorical', id: 'r', counts: { a: 1 } }, { type: 'categorical', counts: { a: -1 } }),
+    ).toThrow(/current count of category 'a' is -1/);
+  });
+});
+
+describe('numericReferenceFromValues / seededSubsample', () => {
+  it('computes std, decile edges, bin counts and a deterministic subsample', () => {
+    const values = normals(3000, 0, 2, 10);
+    const ref = reference(values);
+    expect(ref.std).toBeCloseTo(populationStd(values), 12);
+    expect(Array.from(ref.innerEdges)).toEqual(quantileEdges(values));
+    expect(Array.from(ref.binCounts)).toEqual([300, 300, 300, 300, 300, 300, 300, 300, 300, 300]);
+    expect(Array.from(seededSubsample(values, 5, 1))).toEqual(Array.from(seededSubsample(values, 5, 1)));
+    const small = seededSubsample([3, 1, 2], 10, 1);
+    expect(Array.from(small)).toEqual([3, 1, 2]);
+  });
+});

@@ -1,0 +1,163 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ks2Samp, ksStatisticOfSorted, wassersteinDistance } from '../../src/stats/distribution.ts';
+import {
+  ksFromSummaries,
+  quantileEdgesFromSummary,
+  summaryMeanAndStd,
+  wassersteinFromSummaries,
+  wassersteinNormedFromSummaries,
+} from '../../src/stats/sketch-distance.ts';
+import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
+
+type Shape = 'normal' | 'lognormal' | 'uniform' | 'discrete' | 'bimodal' | 'exponential';
+
+/** A random sample of a given shape, location and scale. */
+function draw(shape: Shape, n: number, location: number, scale: number, seed: number): Float64Array {
+  const random = seededRandom(seed);
+  const normal = normalSampler(random);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let x: number;
+    switch (shape) {
+      case 'normal': x = normal(); break;
+      case 'lognormal': x = Math.exp(normal()); break;
+      case 'uniform': x = random() * 2 - 1; break;
+      case 'discrete': x = Math.floor(random() * 6); break;
+      case 'bimodal': x = normal() + (random() < 0.3 ? 4 : 0); break;
+      case 'exponential': x = -Math.log(1 - random()); break;
+    }
+    out[i] = location + scale * x;
+  }
+  return out;
+}
+
+const shapeArb = fc.constantFrom<Shape>('normal', 'lognormal', 'uniform', 'discrete', 'bimodal', 'exponential');
+const pairArb = fc.record({
+  refShape: shapeArb,
+  curShape: shapeArb,
+  n: fc.integer({ min: 5, max: 3000 }),
+  m: fc.integer({ min: 5, max: 3000 }),
+  refLocation: fc.double({ min: -50, max: 50, noNaN: true }),
+  shift: fc.double({ min: -2, max: 2, noNaN: true }),
+  scale: fc.double({ min: 0.01, max: 20, noNaN: true }),
+  scaleRatio: fc.double({ min: 0.5, max: 2, noNaN: true }),
+  seed: fc.integer({ min: 1, max: 2 ** 30 }),
+});
+
+describe('ksFromSummaries', () => {
+  it('brackets the exact sample KS statistic: D_q <= D <= D_q + errorBound', () => {
+    fc.assert(
+      fc.property(pairArb, (p) => {
+        const ref = draw(p.refShape, p.n, p.refLocation, p.scale, p.seed);
+        const cur = draw(p.curShape, p.m, p.refLocation + p.shift * p.scale, p.scale * p.scaleRatio, p.seed + 1);
+        const exact = ksStatisticOfSorted(Float64Array.from(ref).sort(), Float64Array.from(cur).sort());
+        const sketched = ksFromSummaries(ExactLogSketch.of(ref), ExactLogSketch.of(cur));
+        expect(sketched.statistic).toBeLessThanOrEqual(exact + 1e-12);
+        expect(exact).toBeLessThanOrEqual(sketched.statistic + sketched.errorBound + 1e-12);
+        expect(sketched.pValueAtUpperBound).toBeLessThanOrEqual(sketched.pValue + 1e-12);
+      }),
+      { numRuns: 150, seed: 20261126 },
+    );
+  });
+
+  it('is tight for continuous data: a 2000 vs 2000 normal shift', () => {
+    const ref = draw('normal', 2000, 100, 10, 1);
+    const cur = draw('normal', 2000, 103, 10, 2);
+    const exact = ks2Samp(ref, cur);
+    const sketched = ksFromSummaries(ExactLogSketch.of(ref), ExactLogSketch.of(cur));
+    // At alpha = 0.01 around 100 a bucket is ~2 wide: ~8 % of a N(100, 10) sample at the mode.
+    expect(sketched.errorBound).toBeLessThan(0.1);
+    expect(Math.abs(sketched.statistic - exact.statistic)).toBeLessThanOrEqual(sketched.errorBound);
+    expect(sketched.pValue).toBeLessThan(1e-6);
+    expect(exact.pValue).toBeLessThan(1e-6);
+  });
+
+  it('reproduces the exact KS on integer-valued data (each value its own bucket)', () => {
+    const ref = [1, 2, 2, 3, 3, 3, 4, 5, 6, 7];
+    const cur = [3, 4, 4, 5, 5, 6, 7, 8, 8, 9, 9];
+    const exact = ks2Samp(ref, cur);
+    const sketched = ksFromSummaries(ExactLogSketch.of(ref), ExactLogSketch.of(cur));
+    expect(sketched.statistic).toBeCloseTo(exact.statistic, 12);
+    expect(sketched.pValue).toBeCloseTo(exact.pValue, 12);
+  });
+
+  it('refuses summaries with different bucket mappings', () => {
+    expect(() => ksFromSummaries(ExactLogSketch.of([1, 2], 0.01), ExactLogSketch.of([1, 2], 0.02))).toThrow(
+      /relative accuracy 0.01 and current 0.02/,
+    );
+  });
+
+  it('gives NaN for an empty summary', () => {
+    expect(ksFromSummaries(new ExactLogSketch(), ExactLogSketch.of([1])).statistic).toBeNaN();
+  });
+});
+
+describe('wassersteinFromSummaries', () => {
+  it('is within errorBound of the exact sample Wasserstein-1', () => {
+    fc.assert(
+      fc.property(pairArb, (p) => {
+        const ref = draw(p.refShape, p.n, p.refLocation, p.scale, p.seed);
+        const cur = draw(p.curShape, p.m, p.refLocation + p.shift * p.scale, p.scale * p.scaleRatio, p.seed + 1);
+        const exact = wassersteinDistance(ref, cur);
+        const sketched = wassersteinFromSummaries(ExactLogSketch.of(ref), ExactLogSketch.of(cur));
+        expect(Math.abs(sketched.statistic - exact)).toBeLessThanOrEqual(sketched.errorBound * (1 + 1e-9) + 1e-9);
+      }),
+      { numRuns: 150, seed: 7 },
+    );
+  });
+
+  it('normed by the reference std matches the raw-sample normed value within the bound', () => {
+    const ref = draw('normal', 3000, 10, 3, 11);
+    const cur = draw('normal', 3000, 11.5, 3, 12);
+    const std = 3;
+    const sketched = wassersteinNormedFromSummaries(ExactLogSketch.of(ref), ExactLogSketch.of(cur), std);
+    const exact = wassersteinDistance(ref, cur) / std;
+    expect(Math.abs(sketched.statistic - exact)).toBeLessThanOrEqual(sketched.errorBound);
+    expect(sketched.statistic).toBeGreaterThan(0.4);
+    expect(sketched.errorBound).toBeLessThan(0.08);
+  });
+});
+
+describe('summary helpers', () => {
+  it('summaryMeanAndStd is within alpha of the sample moments', () => {
+    const sample = draw('normal', 5000, 50, 5, 3);
+    const { mean, std } = summaryMeanAndStd(ExactLogSketch.of(sample));
+    const exactMean = sample.reduce((s, x) => s + x, 0) / sample.length;
+    expect(Math.abs(mean - exactMean)).toBeLessThan(0.01 * 55);
+    expect(std).toBeGreaterThan(4.5);
+    expect(std).toBeLessThan(5.5);
+  });
+  it('quantileEdgesFromSummary returns bins - 1 ascending edges', () => {
+    const edges = quantileEdgesFromSummary(ExactLogSketch.of(draw('uniform', 10000, 10, 1, 5)), 4);
+    expect(edges).toHaveLength(3);
+    expect(edges[0]).toBeCloseTo(9.5, 0);
+    expect(edges[1]).toBeCloseTo(10, 0);
+    expect(edges[2]).toBeCloseTo(10.5, 0);
+  });
+});
+
+describe('with the production LogHistogram (src/sketch/log-histogram.ts)', () => {
+  it('KS and Wasserstein bounds hold', async () => {
+    const { LogHistogram } = await import('../../src/sketch/log-histogram.ts');
+    const build = (values: Float64Array) => {
+      const sketch = new LogHistogram(0.01);
+      for (const v of values) sketch.add(v);
+      return sketch;
+    };
+    fc.assert(
+      fc.property(pairArb, (p) => {
+        const ref = draw(p.refShape, p.n, p.refLocation, p.scale, p.seed);
+        const cur = draw(p.curShape, p.m, p.refLocation + p.shift * p.scale, p.scale * p.scaleRatio, p.seed + 1);
+        const exactKs = ksStatisticOfSorted(Float64Array.from(ref).sort(), Float64Array.from(cur).sort());
+        const ks = ksFromSummaries(build(ref), build(cur));
+        expect(ks.statistic).toBeLessThanOrEqual(exactKs + 1e-12);
+        expect(exactKs).toBeLessThanOrEqual(ks.statistic + ks.errorBound + 1e-12);
+        const w = wassersteinFromSummaries(build(ref), build(cur));
+        // + 2 * minIndexable (1e-9): values below it sit in the zero bucket
+        expect(Math.abs(w.statistic - wassersteinDistance(ref, cur))).toBeLessThanOrEqual(w.errorBound * (1 + 1e-9) + 2e-9);
+      }),
+      { numRuns: 60, seed: 99 },
+    );
+  });
+});
