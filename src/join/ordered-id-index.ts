@@ -265,7 +265,7 @@ export class OrderedIdIndex {
   private reserveArena(length: number): void {
     if (this.arenaEnd + length <= this.arena.length) return;
     const garbage = this.arenaEnd - this.liveBytes;
-    if (garbage >= 0) {
+    if (garbage >= length && garbage >= this.arena.length >>> 3) {
       this.compactInto(this.arena);
       return;
     }

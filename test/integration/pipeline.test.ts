@@ -67,7 +67,7 @@ describe('end-to-end: predictions and late labels through NATS to REST and WebSo
       return status === 200 && body.count === (query.includes('version=v2') ? N / 5 : N) && body.labels.joined === (query.includes('version=v2') ? labeled.filter((p) => p.version === 'v2').length : labeled.length)
         ? body
         : undefined;
-    }, 30_000, 'all events to be reflected in the metrics').catch((error: Error) => {
+    }, 60_000, 'all events to be reflected in the metrics').catch((error: Error) => {
       throw new Error(`${error.message}; last seen ${JSON.stringify(lastSeen)}`);
     });
   }

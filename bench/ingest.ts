@@ -1,0 +1,354 @@
+/**
+ * Ingest bench: how fast one worker process consumes DRIFT_EVENTS, against the raw limit of the
+ * NATS client on the same machine, and what a pending prediction costs in the join table.
+ *
+ *   npm run bench -- ingest [--count 1000000] [--partitions 4]
+ *   node --expose-gc --import tsx bench/ingest.ts --count 100000
+ *
+ * Steps: start a private nats-server (loopback, temp storage), provision, load N predictions
+ * (10 numeric + 2 categorical features, score output, latency) spread over the partitions by the
+ * real partition function; then, per partition and all partitions concurrently in this process,
+ * (a) ordered consumers that only count messages, (b) the same consumers feeding a
+ * PartitionProcessor each, with a drainDirty() per partition every second as the worker's flush
+ * does (without the publish). a, b, a, b: the best of each is reported (the machine is shared).
+ * Last, the bytes per pending join entry: from the processors of (b), and from a fresh
+ * PendingJoinTable filled with 1M UUID ids (typed-array count, and heap delta when gc is reachable).
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import { startNatsServer } from '../test/helpers/nats-server.ts';
+import { provision } from '../src/cluster/provision.ts';
+import { EVENTS_STREAM, partitionFilter, predictionSubject } from '../src/cluster/subjects.ts';
+import { partitionOf } from '../src/partition/hash.ts';
+import { EventEncoder } from '../src/events/encode.ts';
+import type { PredictionEvent } from '../src/events/types.ts';
+import { PartitionProcessor, type ProcessorOptions } from '../src/partition/processor.ts';
+import { PendingJoinTable } from '../src/join/pending-table.ts';
+
+const DEFAULT_COUNT = 1_000_000;
+const DEFAULT_PARTITIONS = 4;
+const MODEL = 'bench';
+const PUBLISH_WINDOW = 2000;
+const SPREAD_MS = 5 * 60_000;
+const DRAIN_INTERVAL_MS = 1000;
+/** A consumer that delivers nothing for this long has stalled: fail rather than hang. */
+const STALL_MS = 60_000;
+const TABLE_ENTRIES = 1_000_000;
+const TARGET_RATIO = 0.5;
+const BUDGET_BYTES_PER_ENTRY = 200;
+const COUNTRIES = ['US', 'FR', 'DE', 'GB', 'IN', 'BR', 'JP', 'CA', 'ES', 'IT'];
+const DEVICES = ['ios', 'android', 'web', 'desktop'];
+
+export interface IngestArgs {
+  count: number;
+  partitions: number;
+}
+
+export function parseArgs(argv: readonly string[]): IngestArgs {
+  const out: IngestArgs = { count: DEFAULT_COUNT, partitions: DEFAULT_PARTITIONS };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag !== '--count' && flag !== '--partitions') {
+      throw new Error(`bench ingest: unknown argument '${flag}' (expected --count N, --partitions P)`);
+    }
+    const raw = argv[++i];
+    const value = Number(raw);
+    if (raw === undefined || !Number.isInteger(value) || value < 1) {
+      throw new Error(`bench ingest: ${flag} needs a positive integer, got '${raw ?? ''}'`);
+    }
+    if (flag === '--count') out.count = value;
+    else out.partitions = value;
+  }
+  return out;
+}
+
+function processorOptions(partition: number): ProcessorOptions {
+  return {
+    partition,
+    paneMs: 10_000,
+    allowedLatenessMs: 600_000, // longer than the 5-minute spread: nothing is late
+    maxFutureMs: 300_000,
+    labelHorizonMs: 3_600_000,
+    maxPending: 2_000_000,
+    maxEarlyLabels: 100_000,
+    maxEventBytes: 65_536,
+    maxModels: 100,
+    maxVersionsPerModel: 10,
+    threshold: 0.5,
+    limits: { relativeAccuracy: 0.01, maxFeatures: 64, maxCategories: 50, maxSegmentKeys: 4, maxSegmentValues: 20, maxClasses: 20 },
+  };
+}
+
+/**
+ * randomUUID() returns a rope that the first charCodeAt flattens (see bench/join.ts); ids decoded
+ * from a message are flat, so the fresh-table fill uses flat copies.
+ */
+function flatId(id: string): string {
+  return Buffer.from(id, 'latin1').toString('latin1');
+}
+
+function prediction(now: number): PredictionEvent {
+  const features: Record<string, number | string> = {};
+  for (let f = 0; f < 10; f++) features[`f${f}`] = Math.round((Math.random() * 4 - 2 + f) * 1000) / 1000;
+  features.country = COUNTRIES[(Math.random() * COUNTRIES.length) | 0];
+  features.device = DEVICES[(Math.random() * DEVICES.length) | 0];
+  return {
+    id: randomUUID(),
+    model: MODEL,
+    version: 'v1',
+    // strictly in the past, spread over the last ~5 minutes
+    ts: now - 1 - Math.floor(Math.random() * SPREAD_MS),
+    output: Math.random(),
+    features,
+    latencyMs: Math.round(Math.random() * 5000) / 100,
+  };
+}
+
+/** Publishes N predictions with at most PUBLISH_WINDOW unacknowledged; returns per-partition counts. */
+async function load(js: JetStreamClient, count: number, partitions: number): Promise<number[]> {
+  const perPartition = new Array<number>(partitions).fill(0);
+  const encoder = new EventEncoder();
+  const window: Promise<PubAck>[] = [];
+  let oldest = 0;
+  const now = Date.now();
+  const started = performance.now();
+  let lastReport = started;
+  for (let i = 0; i < count; i++) {
+    const event = prediction(now);
+    const p = partitionOf(event.id, partitions);
+    perPartition[p]++;
+    window.push(js.publish(predictionSubject(p, MODEL), encoder.encodePrediction(event)));
+    if (window.length - oldest >= PUBLISH_WINDOW) {
+      await window[oldest++];
+      if (oldest >= PUBLISH_WINDOW * 8) {
+        window.splice(0, oldest);
+        oldest = 0;
+      }
+    }
+    if ((i & 0xffff) === 0 && performance.now() - lastReport > 5000) {
+      lastReport = performance.now();
+      console.log(`  loaded ${i.toLocaleString()} / ${count.toLocaleString()}`);
+    }
+  }
+  await Promise.all(window.slice(oldest));
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `load        : ${count.toLocaleString()} predictions in ${seconds.toFixed(1)} s = ${Math.round(count / seconds).toLocaleString()} msgs/s ` +
+      `(window ${PUBLISH_WINDOW}); per partition ${perPartition.join(' / ')}`,
+  );
+  return perPartition;
+}
+
+type OnMessage = (seq: number, subject: string, data: Uint8Array) => void;
+
+/** Reads partition p from sequence 1 with an ordered consumer until `expected` messages arrived. */
+async function consumePartition(js: JetStreamClient, p: number, expected: number, onMessage: OnMessage | null): Promise<number> {
+  if (expected === 0) return 0;
+  const consumer = await js.consumers.get(EVENTS_STREAM, {
+    filter_subjects: partitionFilter(p),
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: 1,
+  });
+  const messages = await consumer.consume({ max_messages: 1024 });
+  let received = 0;
+  let lastProgress = Date.now();
+  let stalled = false;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastProgress > STALL_MS) {
+      stalled = true;
+      void messages.close();
+    }
+  }, 1000);
+  try {
+    for await (const msg of messages) {
+      if (onMessage !== null) onMessage(msg.seq, msg.subject, msg.data);
+      if (++received === expected) break;
+      if ((received & 1023) === 0) lastProgress = Date.now();
+    }
+  } finally {
+    clearInterval(watchdog);
+    await messages.close();
+  }
+  if (stalled || received !== expected) {
+    throw new Error(`partition ${p}: consumer stopped after ${received} of ${expected} messages${stalled ? ` (no progress for ${STALL_MS} ms)` : ''}`);
+  }
+  return received;
+}
+
+function rate(count: number, ms: number): number {
+  return Math.round((count * 1000) / ms);
+}
+
+/** (a): all partitions concurrently, counting only. */
+async function runRaw(js: JetStreamClient, perPartition: number[]): Promise<number> {
+  const started = performance.now();
+  const counts = await Promise.all(perPartition.map((expected, p) => consumePartition(js, p, expected, null)));
+  const ms = performance.now() - started;
+  const total = counts.reduce((a, b) => a + b, 0);
+  const msgsPerSec = rate(total, ms);
+  console.log(`(a) raw     : ${total.toLocaleString()} msgs in ${(ms / 1000).toFixed(2)} s = ${msgsPerSec.toLocaleString()} msgs/s`);
+  return msgsPerSec;
+}
+
+/** (b): all partitions concurrently, each message through its partition's processor. */
+async function runWorker(js: JetStreamClient, perPartition: number[]): Promise<{ msgsPerSec: number; processors: PartitionProcessor[] }> {
+  const processors = perPartition.map((_, p) => new PartitionProcessor(processorOptions(p)));
+  let rejections = 0;
+  const rejectionSamples: string[] = [];
+  let drained = 0;
+  const drainTimer = setInterval(() => {
+    for (const processor of processors) drained += processor.drainDirty().length;
+  }, DRAIN_INTERVAL_MS);
+  const started = performance.now();
+  let counts: number[];
+  try {
+    counts = await Promise.all(
+      perPartition.map((expected, p) => {
+        const processor = processors[p];
+        return consumePartition(js, p, expected, (seq, subject, data) => {
+          const rejected = processor.process(seq, subject, data);
+          if (rejected !== null) {
+            rejections++;
+            if (rejectionSamples.length < 5) rejectionSamples.push(`seq ${rejected.seq} ${rejected.reason}: ${rejected.detail}`);
+          }
+        });
+      }),
+    );
+  } finally {
+    clearInterval(drainTimer);
+  }
+  // the last flush of the run is part of the work
+  for (const processor of processors) drained += processor.drainDirty().length;
+  const ms = performance.now() - started;
+  const total = counts.reduce((a, b) => a + b, 0);
+  const msgsPerSec = rate(total, ms);
+  console.log(
+    `(b) worker  : ${total.toLocaleString()} msgs in ${(ms / 1000).toFixed(2)} s = ${msgsPerSec.toLocaleString()} msgs/s; ` +
+      `${drained.toLocaleString()} pane states drained; ${rejections} rejected`,
+  );
+  if (rejections > 0) for (const sample of rejectionSamples) console.log(`    rejected: ${sample}`);
+  const late = processors.reduce((a, p) => a + p.counters.late, 0);
+  if (late > 0) console.log(`    warning: ${late} predictions counted late`);
+  return { msgsPerSec, processors };
+}
+
+type Gc = () => void;
+
+/** global.gc when run with --expose-gc, else one obtained through the v8 flag, else null. */
+function findGc(): { gc: Gc | null; method: string } {
+  const exposed = (globalThis as { gc?: Gc }).gc;
+  if (typeof exposed === 'function') return { gc: exposed, method: '--expose-gc' };
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as unknown;
+    if (typeof gc === 'function') return { gc: gc as Gc, method: 'v8 flag at runtime' };
+  } catch {
+    // no gc: report memoryBytes() only
+  }
+  return { gc: null, method: 'none' };
+}
+
+function heapBytes(gc: Gc | null): number {
+  if (gc !== null) for (let i = 0; i < 3; i++) gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+/** A fresh table filled with TABLE_ENTRIES UUID ids: typed-array bytes and heap delta per entry. */
+function freshTableMemory(gc: Gc | null): { typed: number; heap: number | null } {
+  const ids: string[] = [];
+  for (let i = 0; i < TABLE_ENTRIES; i++) ids.push(flatId(randomUUID()));
+  const t0 = Date.now() - SPREAD_MS;
+  const before = heapBytes(gc);
+  const table = new PendingJoinTable({ capacity: 2_000_000, horizonMs: 3_600_000 });
+  for (let i = 0; i < ids.length; i++) table.addPrediction(ids[i], t0 + (i % SPREAD_MS), 'bench\u0000v1', (i % 97) / 97, (i % 97) / 97, null, t0 + SPREAD_MS);
+  const after = heapBytes(gc);
+  if (table.size !== TABLE_ENTRIES) throw new Error(`fresh join table: expected ${TABLE_ENTRIES} entries, got ${table.size}`);
+  return { typed: table.memoryBytes() / table.size, heap: gc === null ? null : (after - before) / table.size };
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const { count, partitions } = parseArgs(argv);
+  const { gc, method } = findGc();
+  console.log(`ingest bench: ${count.toLocaleString()} predictions, ${partitions} partitions, ${os.cpus().length} cores, gc: ${method}`);
+  const server = await startNatsServer();
+  let nc: NatsConnection | null = null;
+  try {
+    nc = await connect({ servers: server.url });
+    await provision(nc, { partitions });
+    const js = jetstream(nc);
+    const perPartition = await load(js, count, partitions);
+
+    let bestRaw = 0;
+    let bestWorker = 0;
+    let lastProcessors: PartitionProcessor[] = [];
+    for (let round = 0; round < 2; round++) {
+      bestRaw = Math.max(bestRaw, await runRaw(js, perPartition));
+      lastProcessors = []; // let the previous round's state go before measuring again
+      const worker = await runWorker(js, perPartition);
+      bestWorker = Math.max(bestWorker, worker.msgsPerSec);
+      lastProcessors = worker.processors;
+    }
+    const ratio = bestWorker / bestRaw;
+    console.log(
+      `best        : raw ${bestRaw.toLocaleString()} msgs/s, worker ${bestWorker.toLocaleString()} msgs/s, ` +
+        `ratio ${ratio.toFixed(2)} (target >= ${TARGET_RATIO})`,
+    );
+
+    const pendingBytes = lastProcessors.reduce((a, p) => a + p.join.memoryBytes(), 0);
+    const pendingSize = lastProcessors.reduce((a, p) => a + p.join.size, 0);
+    const workerBytesPerEntry = pendingSize > 0 ? pendingBytes / pendingSize : NaN;
+    console.log(
+      `join (b)    : ${pendingSize.toLocaleString()} pending over ${partitions} processors, ` +
+        `${workerBytesPerEntry.toFixed(1)} B/entry (memoryBytes)`,
+    );
+    lastProcessors = [];
+
+    await nc.close();
+    nc = null;
+    await server.stop();
+
+    const fresh = freshTableMemory(gc);
+    console.log(
+      `join fresh  : ${TABLE_ENTRIES.toLocaleString()} UUID ids, ${fresh.typed.toFixed(1)} B/entry (memoryBytes), ` +
+        `${fresh.heap === null ? 'n/a (no gc)' : `${fresh.heap.toFixed(1)} B/entry`} (heapUsed+arrayBuffers delta)`,
+    );
+    const worst = Math.max(fresh.typed, fresh.heap ?? 0);
+    console.log(`budget      : ${worst.toFixed(1)} B/entry = ${(worst / BUDGET_BYTES_PER_ENTRY).toFixed(2)} x the ${BUDGET_BYTES_PER_ENTRY} B budget`);
+
+    console.log(
+      JSON.stringify({
+        name: 'ingest',
+        count,
+        partitions,
+        rawMsgsPerSec: bestRaw,
+        workerMsgsPerSec: bestWorker,
+        ratio: Math.round(ratio * 1000) / 1000,
+        pendingJoinBytesPerEntry: round1(fresh.typed),
+        pendingJoinBytesPerEntryHeap: fresh.heap === null ? null : round1(fresh.heap),
+        workerPendingJoinBytesPerEntry: round1(workerBytesPerEntry),
+        cores: os.cpus().length,
+      }),
+    );
+  } finally {
+    if (nc !== null) await nc.close().catch(() => undefined);
+    if (server.isRunning()) await server.stop();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { encode } from '@msgpack/msgpack';
+import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
+import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
+import type { Pipeline } from '../helpers/pipeline.ts';
+import type { AlertEvent, ModelMetrics } from '../../src/window/metrics-types.ts';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+const RULES = [
+  { name: 'feature_psi', description: 'PSI of a feature above 0.2', metric: 'drift.feature.psi', scope: 'feature', window: '1m', op: '>', threshold: 0.2, minCount: 100, for: '0s', severity: 'warning' },
+];
+
+describe('alerts and dead letters against a real nats-server', () => {
+  let pipeline: Pipeline;
+  const random = mulberry32(11);
+  const T1 = Math.floor(Date.now() / 60_000) * 60_000 - 600_000;
+
+  beforeAll(async () => {
+    pipeline = await startPipeline({ partitions: { count: 2 }, reference: { autoCaptureMs: 0 }, alerts: { rules: RULES } });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  async function publishPhase(prefix: string, startTs: number, shift: number, n = 300): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      await pipeline.publisher.publishPrediction({ id: `${prefix}-${i}`, model: 'credit', ts: startTs + i * 100, output: random(), features: { x: normal(random) + shift } });
+    }
+    await pipeline.publisher.flush();
+  }
+
+  it('an injected covariate drift fires the PSI alert once on NATS and on the WebSocket, and resolving traffic resolves it', async () => {
+    const rows = Array.from({ length: 1000 }, () => ({ features: { x: normal(random) } }));
+    const upload = await fetch(`${pipeline.baseUrl}/v1/baselines`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'credit', rows }),
+    });
+    expect(upload.status).toBe(201);
+
+    await publishPhase('a', T1, 0);
+    await eventually(async () => {
+      const { body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/credit/metrics?window=1m`);
+      return body.count === 300 ? body : undefined;
+    });
+
+    const ws = new WebSocket(`${pipeline.baseUrl.replace('http', 'ws')}/v1/live`);
+    const frames: Array<{ type: string; alert?: AlertEvent }> = [];
+    ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'subscribe', models: ['credit'], topics: ['alerts'] }));
+    await eventually(() => frames.find((f) => f.type === 'snapshot'), 5000, 'snapshot');
+
+    const quiet = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/credit/metrics?window=1m`);
+    expect(quiet.body.drift.features.x.tests.psi.statistic).toBeLessThan(0.2);
+
+    await publishPhase('b', T1 + 120_000, 2);
+    const firing = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'firing'), 20_000, 'a firing alert frame');
+    expect(firing.alert).toMatchObject({ model: 'credit', rule: 'feature_psi', scope: 'feature:x', severity: 'warning', threshold: 0.2, window: '1m' });
+    expect(firing.alert?.value).toBeGreaterThan(0.2);
+
+    await publishPhase('c', T1 + 240_000, 0);
+    const resolved = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'resolved'), 20_000, 'a resolved alert frame');
+    expect(resolved.alert?.startsAt).toBe(firing.alert?.startsAt);
+    ws.close();
+
+    // on NATS: exactly one firing and one resolved transition, with the documented payload
+    const js = jetstream(pipeline.nc);
+    const consumer = await js.consumers.get('DRIFT_ALERTS', { filter_subjects: 'drift.alert.credit.>', deliver_policy: DeliverPolicy.All });
+    const seen: AlertEvent[] = [];
+    await new Promise((r) => setTimeout(r, 1500));
+    const messages = await consumer.fetch({ max_messages: 100, expires: 2000 });
+    for await (const msg of messages) {
+      expect(msg.subject).toBe('drift.alert.credit.feature_psi');
+      seen.push(msg.json<AlertEvent>());
+    }
+    expect(seen.map((a) => a.state)).toEqual(['firing', 'resolved']);
+    for (const alert of seen) {
+      for (const key of ['id', 'model', 'rule', 'state', 'severity', 'value', 'threshold', 'window', 'startsAt', 'at']) expect(alert).toHaveProperty(key);
+    }
+  });
+
+  it('malformed inputs are counted by reason and land in the DLQ while valid traffic around them is fully counted', async () => {
+    const js = jetstream(pipeline.nc);
+    const subject = 'drift.in.0.junk.pred';
+    const good = (i: number) => encode({ id: `g-${i}`, model: 'junk', ts: T1 + i * 10, output: 0.5 });
+    const bad: Array<[string, Uint8Array]> = [
+      ['undecodable', new Uint8Array([0xc1, 0x00, 0x01])],
+      ['undecodable', new TextEncoder().encode('{"id": "x", ')],
+      ['missing_field', encode({ model: 'junk', ts: T1, output: 1 })],
+      ['wrong_type', encode({ id: 'w', model: 'junk', ts: 'yesterday', output: 1 })],
+      ['non_finite', encode({ id: 'n', model: 'junk', ts: T1, output: Number.NaN })],
+      ['oversized', encode({ id: 'o', model: 'junk', ts: T1, output: 1, features: { blob: 'x'.repeat(70_000) } })],
+      ['model_mismatch', encode({ id: 'm', model: 'other', ts: T1, output: 1 })],
+    ];
+    let g = 0;
+    for (const [, payload] of bad) {
+      for (let k = 0; k < 10; k++) await js.publish(subject, good(g++));
+      await js.publish(subject, payload);
+    }
+    for (let k = 0; k < 10; k++) await js.publish(subject, good(g++));
+    // a JSON event is accepted too
+    await js.publish(subject, new TextEncoder().encode(JSON.stringify({ id: `g-${g++}`, model: 'junk', ts: T1, output: 0.25 })));
+
+    const metrics = await eventually(async () => {
+      const { status, body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/junk/metrics?window=1h`);
+      return status === 200 && body.count === g ? body : undefined;
+    });
+    expect(metrics.count).toBe(g);
+
+    const text = await (await fetch(`${pipeline.baseUrl}/metrics`)).text();
+    const expected = new Map<string, number>();
+    for (const [reason] of bad) expected.set(reason, (expected.get(reason) ?? 0) + 1);
+    for (const [reason, n] of expected) {
+      expect(text).toMatch(new RegExp(`^drift_events_rejected_total\\{reason="${reason}"\\} ${n}$`, 'm'));
+    }
+
+    const dlq = await js.consumers.get('DRIFT_DLQ', { filter_subjects: 'drift.dlq.>', deliver_policy: DeliverPolicy.All });
+    const dead: Array<{ subject: string; reason: string | undefined; detail: string | undefined }> = [];
+    await eventually(async () => {
+      const info = await (await js.jetstreamManager()).streams.info('DRIFT_DLQ');
+      return info.state.messages === bad.length ? true : undefined;
+    });
+    const batch = await dlq.fetch({ max_messages: bad.length, expires: 2000 });
+    for await (const msg of batch) dead.push({ subject: msg.subject, reason: msg.headers?.get('Driftwatch-Reason'), detail: msg.headers?.get('Driftwatch-Detail') });
+    expect(dead.map((d) => d.subject).sort()).toEqual(bad.map(([reason]) => `drift.dlq.${reason}`).sort());
+    const wrongType = dead.find((d) => d.reason === 'wrong_type');
+    expect(wrongType?.detail).toMatch(/ts/);
+  });
+});
