@@ -80,7 +80,7 @@ function processorOptions(partition: number): ProcessorOptions {
     maxModels: 100,
     maxVersionsPerModel: 10,
     threshold: 0.5,
-    limits: { relativeAccuracy: 0.01, maxFeatures: 64, maxCategories: 50, maxSegmentKeys: 4, maxSegmentValues: 20, maxClasses: 20 },
+    limits: { relativeAccuracy: 0.01, maxFeatures: 64, maxCategories: 50, maxSegmentKeys: 4, maxSegmentValues: 20, maxClasses: 20, threshold: 0.5 },
   };
 }
 

@@ -1,5 +1,5 @@
 import type { AlertRule } from './rules.ts';
-import type { AlertEvent, ModelMetrics } from '../window/metrics-types.ts';
+import type { AlertEvent, DriftEntry, ModelMetrics } from '../window/metrics-types.ts';
 
 /**
  * Alert lifecycle per (rule, model, scope): ok -> pending (condition holds) -> firing (held for
@@ -41,6 +41,15 @@ function valueAt(metrics: ModelMetrics, path: string): number | null {
       return metrics.latency.p99;
     case 'latency.mean':
       return metrics.latency.mean;
+    case 'estimatedAccuracy':
+      return metrics.estimatedAccuracy;
+  }
+  if (path.startsWith('detector.')) return metrics.detectors[path.slice(9)] ?? 0;
+  if (path.startsWith('fairness.')) {
+    const [, key, name] = path.split('.');
+    const summary = metrics.fairness?.[key];
+    const value = summary ? (summary as unknown as Record<string, unknown>)[name] : null;
+    return typeof value === 'number' ? value : null;
   }
   if (path.startsWith('quality.')) {
     const value = (metrics.quality as unknown as Record<string, unknown>)[path.slice(8)];
@@ -49,11 +58,16 @@ function valueAt(metrics: ModelMetrics, path: string): number | null {
   if (path.startsWith('drift.output.')) {
     const entry = metrics.drift.output;
     if (entry === null) return null;
-    const test = path.slice(13);
-    if (test === 'drift') return entry.drift ? 1 : 0;
-    return entry.tests[test]?.statistic ?? null;
+    return driftValue(entry, path.slice(13));
   }
   return null;
+}
+
+/** 'psi' -> the statistic, 'ks.pvalue' -> the p-value, 'drift' -> 1 when the deciding test says drift. */
+function driftValue(entry: DriftEntry, test: string): number | null {
+  if (test === 'drift') return entry.drift ? 1 : 0;
+  if (test.endsWith('.pvalue')) return entry.tests[test.slice(0, -7)]?.pValue ?? null;
+  return entry.tests[test]?.statistic ?? null;
 }
 
 function referenceValue(metrics: ModelMetrics, path: string): number | null {
@@ -83,7 +97,7 @@ export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'm
     const test = rule.metric.slice('drift.feature.'.length);
     return Object.entries(metrics.drift.features).map(([name, entry]) => ({
       scope: `feature:${name}`,
-      value: test === 'drift' ? (entry.drift ? 1 : 0) : (entry.tests[test]?.statistic ?? null),
+      value: driftValue(entry, test),
       threshold: threshold as number,
       enough: enough && entry.count >= rule.minCount,
     }));

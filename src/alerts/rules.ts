@@ -32,7 +32,7 @@ export interface AlertRule {
 }
 
 const RULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const METRIC = /^(count|errorRate|accuracy|labelCoverage|latency\.(p50|p95|p99|mean)|quality\.[A-Za-z]+|drift\.(output|feature)\.[a-z_]+)$/;
+const METRIC = /^(count|errorRate|accuracy|estimatedAccuracy|labelCoverage|latency\.(p50|p95|p99|mean)|quality\.[A-Za-z]+|detector\.[a-z_]+|fairness\.[A-Za-z0-9_-]+\.(demographicParityDifference|disparateImpactRatio|equalOpportunityDifference)|drift\.(output|feature)\.[a-z_]+(\.pvalue)?)$/;
 
 type MakeError = (key: string, value: unknown, expected: string) => Error;
 
@@ -53,7 +53,11 @@ export function validateAlertRules(raw: unknown, windows: readonly string[], fai
     names.add(name);
     const metric = rule.metric;
     if (typeof metric !== 'string' || !METRIC.test(metric)) {
-      throw fail(`${key}.metric`, metric, "one of count, errorRate, accuracy, labelCoverage, latency.p50|p95|p99|mean, quality.<name>, drift.output.<test>, drift.feature.<test>");
+      throw fail(
+        `${key}.metric`,
+        metric,
+        'one of count, errorRate, accuracy, estimatedAccuracy, labelCoverage, latency.p50|p95|p99|mean, quality.<name>, detector.<kind>, fairness.<segment key>.<metric>, drift.output.<test>[.pvalue], drift.feature.<test>[.pvalue]',
+      );
     }
     const scope = rule.scope ?? (metric.startsWith('drift.feature.') ? 'feature' : 'model');
     if (scope !== 'model' && scope !== 'version' && scope !== 'feature') throw fail(`${key}.scope`, scope, "'model', 'version' or 'feature'");

@@ -14,6 +14,7 @@ export function paneLimitsOf(config: DriftwatchConfig): PaneLimits {
     maxSegmentKeys: limits.maxSegmentKeys,
     maxSegmentValues: limits.maxSegmentValues,
     maxClasses: limits.maxClasses,
+    threshold: config.classification.threshold,
   };
 }
 
@@ -49,6 +50,7 @@ export async function startWorker(nc: NatsConnection, config: DriftwatchConfig, 
           maxVersionsPerModel: config.limits.maxVersionsPerModel,
           threshold: config.classification.threshold,
           limits: paneLimitsOf(config),
+          errorDetectors: config.detectors.errorStream,
         },
       }),
   );

@@ -92,7 +92,8 @@ function section(root: Record<string, unknown>, key: string, src: Source): Recor
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-const DRIFT_TESTS = ['psi', 'ks', 'wasserstein_normed', 'jensen_shannon', 'chi2', 'hellinger', 'z'] as const;
+const DETECTORS = ['adwin', 'page_hinkley', 'ddm', 'eddm', 'hddm_a', 'hddm_w'] as const;
+const DRIFT_TESTS = ['psi', 'ks', 'wasserstein_normed', 'jensen_shannon', 'chi2', 'chi2_gof', 'hellinger', 'z'] as const;
 
 /** Checks every key of a merged raw config and returns the typed config, or throws ConfigError. */
 export function validateConfig(raw: unknown, src: Source = { of: () => 'config' }): DriftwatchConfig {
@@ -111,6 +112,11 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   const ws = section(raw, 'ws', src);
   const drift = section(raw, 'drift', src);
   const log = section(raw, 'log', src);
+  const detectors = section(raw, 'detectors', src);
+  const errorStream = detectors.errorStream;
+  if (!Array.isArray(errorStream) || !errorStream.every((k) => typeof k === 'string' && (DETECTORS as readonly string[]).includes(k))) {
+    throw new ConfigError('detectors.errorStream', errorStream, `a list of detectors from ${DETECTORS.join(', ')}`, src.of('detectors.errorStream'));
+  }
 
   const replicas = nats.replicas;
   if (replicas !== 1 && replicas !== 3) throw new ConfigError('nats.replicas', replicas, '1 or 3', src.of('nats.replicas'));
@@ -149,7 +155,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     }
     featureOverrides[name] = {
       test: test as DriftwatchConfig['drift']['features'][string]['test'],
-      threshold: number(override.threshold, `${key}.threshold`, src, 0, Number.MAX_VALUE),
+      threshold: override.threshold === undefined ? undefined : number(override.threshold, `${key}.threshold`, src, 0, Number.MAX_VALUE),
     };
   }
 
@@ -197,6 +203,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxSubscriptions: integer(ws.maxSubscriptions, 'ws.maxSubscriptions', src, 1, 100_000),
     },
     drift: { features: featureOverrides },
+    detectors: { errorStream: errorStream as DriftwatchConfig['detectors']['errorStream'] },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,
     log: { level: level as DriftwatchConfig['log']['level'] },
     alerts: { rules },

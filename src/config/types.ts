@@ -1,9 +1,6 @@
 import type { AlertRule } from '../alerts/rules.ts';
 
-export interface DriftTestOverride {
-  test: 'psi' | 'ks' | 'wasserstein_normed' | 'jensen_shannon' | 'chi2' | 'hellinger' | 'z';
-  threshold: number;
-}
+import type { DriftTestOverride } from '../stats/select.ts';
 
 export interface DriftwatchConfig {
   nats: { url: string | null; replicas: 1 | 3; name: string };
@@ -29,6 +26,8 @@ export interface DriftwatchConfig {
   checkpoint: { intervalMs: number };
   ws: { maxBufferedBytes: number; maxSubscriptions: number };
   drift: { features: Record<string, DriftTestOverride> };
+  /** Sequential change detectors run on every model version's error stream in the worker. */
+  detectors: { errorStream: Array<'adwin' | 'page_hinkley' | 'ddm' | 'eddm' | 'hddm_a' | 'hddm_w'> };
   dataDir: string;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
   alerts: { rules: AlertRule[] };

@@ -148,6 +148,7 @@ const modelMetricsProperties = {
     },
   },
   reference: { type: ['object', 'null'], required: ['id', 'accuracy', 'errorRate', 'latencyP99'], additionalProperties: true, properties: referenceProperties },
+  detectors: { type: 'object', additionalProperties: { type: 'number' }, description: 'error-stream detector signals in the window, by detector' },
   fairness: { type: 'object', additionalProperties: fairnessSummarySchema },
 } as const;
 
@@ -157,7 +158,7 @@ export const modelMetricsSchema = {
   additionalProperties: false,
   required: [
     'model', 'version', 'window', 'windowMs', 'from', 'to', 'count', 'errors', 'errorRate', 'late', 'latency',
-    'accuracy', 'quality', 'estimatedAccuracy', 'labelCoverage', 'labels', 'labelDelayMs', 'drift', 'reference',
+    'accuracy', 'quality', 'estimatedAccuracy', 'labelCoverage', 'labels', 'labelDelayMs', 'drift', 'reference', 'detectors',
   ],
   properties: modelMetricsProperties,
 } as const;

@@ -7,21 +7,15 @@ import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/
 import {
   PaneInput,
   PaneOutcome,
-  SCORE_BINS,
-  BINARY_TP,
-  BINARY_FP,
-  BINARY_TN,
-  BINARY_FN,
-  BINARY_LOGLOSS,
-  BINARY_BRIER,
-  BINARY_N,
-  BINARY_HEADER,
   inputToWire,
   inputFromWire,
   outcomeToWire,
   outcomeFromWire,
 } from '../window/pane.ts';
 import type { PaneLimits, PaneInputWire, PaneOutcomeWire } from '../window/pane.ts';
+import { addBinaryOutcome, addRegressionOutcome, addPredictionScore } from '../stats/quality.ts';
+import { createDetector, detectorFromJSON } from '../stats/detectors/index.ts';
+import type { ChangeDetector, DetectorKind, DetectorState } from '../stats/detectors/index.ts';
 
 /**
  * The processor of one partition: decode -> validate -> panes + late-label join, in stream order.
@@ -44,6 +38,8 @@ export interface ProcessorOptions {
   /** Score threshold for binary classification (score >= threshold predicts 1). */
   threshold: number;
   limits: PaneLimits;
+  /** Sequential change detectors run on each model version's error stream (0 = correct, 1 = wrong). */
+  errorDetectors?: readonly DetectorKind[];
   /** Wall clock, for rejecting timestamps from the future only. */
   now?: () => number;
 }
@@ -82,6 +78,8 @@ class GroupState {
   readonly outcomes = new Map<number, PaneOutcome>();
   readonly dirtyInputs = new Set<number>();
   readonly dirtyOutcomes = new Set<number>();
+  /** Error-stream detectors, in stream order of joined labels: part of the checkpoint. */
+  detectors: ChangeDetector[] = [];
   constructor(
     readonly key: string,
     readonly model: string,
@@ -98,7 +96,6 @@ export interface ProcessorCounters {
   rejected: Record<RejectReason, number>;
 }
 
-const LOG_EPS = 1e-15;
 const SEGMENT_SEPARATOR = '\u0001';
 const SNAPSHOT_VERSION = 1;
 
@@ -184,6 +181,7 @@ export class PartitionProcessor {
       if (versions !== undefined && versions >= this.options.maxVersionsPerModel) return null;
       this.versionsByModel.set(model, (versions ?? 0) + 1);
       group = new GroupState(key, model, version);
+      group.detectors = (this.options.errorDetectors ?? []).map((kind) => createDetector(kind, kind === 'ddm' ? { warmStart: 300 } : undefined));
       this.groups.set(key, group);
     }
     return group;
@@ -271,10 +269,7 @@ export class PartitionProcessor {
     } else {
       pane.categoricalOutput().add(joinOutput as string);
     }
-    if (score === score) {
-      pane.confidenceSum += typeof output === 'number' ? (score >= 0.5 ? score : 1 - score) : score;
-      pane.confidenceCount++;
-    }
+    if (score >= 0 && score <= 1) addPredictionScore(pane.scoreSummary(), score);
 
     const features = event.features;
     if (features !== undefined) {
@@ -346,24 +341,9 @@ export class PartitionProcessor {
         predictedPositive = predicted;
         actualPositive = label;
         correct = predicted === label ? 1 : 0;
-        const counts = pane.binaryCounts();
-        counts[label === 1 ? (predicted === 1 ? BINARY_TP : BINARY_FN) : predicted === 1 ? BINARY_FP : BINARY_TN]++;
-        const p = Math.min(1 - LOG_EPS, Math.max(LOG_EPS, output));
-        counts[BINARY_LOGLOSS] -= label === 1 ? Math.log(p) : Math.log(1 - p);
-        counts[BINARY_BRIER] += (output - label) * (output - label);
-        counts[BINARY_N]++;
-        const bin = Math.min(SCORE_BINS - 1, Math.floor(output * SCORE_BINS));
-        counts[BINARY_HEADER + (label === 1 ? 0 : SCORE_BINS) + bin]++;
+        addBinaryOutcome(pane.binaryOutcomes(), output, label);
       } else {
-        const sums = pane.regressionSums();
-        const error = output - label;
-        sums[0]++;
-        sums[1] += Math.abs(error);
-        sums[2] += error * error;
-        if (label !== 0) {
-          sums[3] += Math.abs(error / label);
-          sums[4]++;
-        }
+        addRegressionOutcome(pane.regressionOutcomes(), label, output);
       }
     } else {
       const predicted = String(output);
@@ -372,6 +352,12 @@ export class PartitionProcessor {
       pane.confusionCounts().add(`${truth}\u0001${predicted}`);
     }
     if (correct === 1) pane.correct++;
+    if (correct >= 0) {
+      for (const detector of group.detectors) {
+        detector.update(1 - correct);
+        if (detector.driftDetected) pane.detections.set(detector.kind, (pane.detections.get(detector.kind) ?? 0) + 1);
+      }
+    }
 
     if (segmentText !== null) {
       const parts = segmentText.split(SEGMENT_SEPARATOR);
@@ -481,6 +467,7 @@ export class PartitionProcessor {
         version: group.version,
         inputs: [...group.inputs].map(([start, pane]) => [start, inputToWire(pane)]),
         outcomes: [...group.outcomes].map(([start, pane]) => [start, outcomeToWire(pane)]),
+        detectors: group.detectors.map((d) => d.toJSON()),
       });
     }
     return encode({
@@ -502,7 +489,7 @@ export class PartitionProcessor {
       seq: number;
       watermark: number | null;
       counters: ProcessorCounters;
-      groups: Array<{ model: string; version: string; inputs: Array<[number, PaneInputWire]>; outcomes: Array<[number, PaneOutcomeWire]> }>;
+      groups: Array<{ model: string; version: string; inputs: Array<[number, PaneInputWire]>; outcomes: Array<[number, PaneOutcomeWire]>; detectors: DetectorState[] }>;
       join: Uint8Array;
     };
     if (raw.v !== SNAPSHOT_VERSION) throw new Error(`checkpoint of partition ${options.partition}: unsupported snapshot version ${raw.v}`);
@@ -518,6 +505,7 @@ export class PartitionProcessor {
     (processor as { join: PendingJoinTable }).join = PendingJoinTable.fromBytes(raw.join);
     for (const g of raw.groups) {
       const group = processor.group(g.model, g.version) as GroupState;
+      group.detectors = g.detectors.map((state) => detectorFromJSON(state));
       for (const [start, wire] of g.inputs) {
         group.inputs.set(start, inputFromWire(wire, options.limits));
         group.dirtyInputs.add(start);

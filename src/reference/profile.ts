@@ -27,6 +27,8 @@ export interface ReferenceProfile {
   accuracy: number | null;
   errorRate: number | null;
   latencyP99: number | null;
+  /** Labelled binary outcomes of the reference (score histograms per class): calibrates the accuracy estimate before labels. */
+  calibration: Float64Array | null;
 }
 
 function numericFromSketch(id: string, sketch: LogHistogram): NumericReference {
@@ -75,6 +77,7 @@ export function profileFromWindow(
     accuracy: accuracyOf(outcome),
     errorRate: input.count > 0 ? input.errors / input.count : null,
     latencyP99: input.latency.count > 0 ? input.latency.quantile(0.99) : null,
+    calibration: outcome.binary ? Float64Array.from(outcome.binary) : null,
   };
 }
 
@@ -143,6 +146,7 @@ export function profileFromRows(id: string, model: string, version: string | nul
     accuracy: labeled > 0 ? correct / labeled : null,
     errorRate: null,
     latencyP99: null,
+    calibration: null,
   };
 }
 
@@ -196,13 +200,14 @@ export function profileToBytes(profile: ReferenceProfile): Uint8Array {
   const features: Record<string, FeatureReferenceWire> = {};
   for (const [name, reference] of Object.entries(profile.features)) features[name] = featureToWire(reference);
   return encode(
-    { ...profile, output: profile.output ? featureToWire(profile.output) : null, features, v: 1 },
+    { ...profile, calibration: profile.calibration ? Array.from(profile.calibration) : null, output: profile.output ? featureToWire(profile.output) : null, features, v: 1 },
     { ignoreUndefined: true },
   );
 }
 
 export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
-  const raw = decode(bytes) as Omit<ReferenceProfile, 'output' | 'features'> & {
+  const raw = decode(bytes) as Omit<ReferenceProfile, 'output' | 'features' | 'calibration'> & {
+    calibration?: number[] | null;
     v: number;
     output: FeatureReferenceWire | null;
     features: Record<string, FeatureReferenceWire>;
@@ -211,7 +216,7 @@ export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
   const features: Record<string, FeatureReference> = {};
   for (const [name, wire] of Object.entries(raw.features)) features[name] = featureFromWire(raw.id, wire);
   const { v: _v, ...rest } = raw;
-  return { ...rest, output: raw.output ? featureFromWire(raw.id, raw.output) : null, features };
+  return { ...rest, calibration: raw.calibration ? Float64Array.from(raw.calibration) : null, output: raw.output ? featureFromWire(raw.id, raw.output) : null, features };
 }
 
 /** Public description of a profile (REST listing): no sketches. */

@@ -96,6 +96,8 @@ export interface ModelMetrics {
     features: Record<string, DriftEntry>;
   };
   reference: ReferenceSummary | null;
+  /** Changes signalled in this window by the sequential detectors (ADWIN, DDM, ...) on the error stream. */
+  detectors: Record<string, number>;
   /** Fairness across segments, by segment key (e.g. 'group'), once labels are joined. */
   fairness?: Record<string, FairnessSummary>;
 }

@@ -5,6 +5,7 @@ import { evaluateDrift } from '../stats/select.ts';
 import type { DriftTestOverride, FeatureReference } from '../stats/select.ts';
 import type { FeatureSummary } from './pane.ts';
 import { qualityOf } from './quality.ts';
+import { estimatedAccuracy } from '../stats/quality.ts';
 import { fairnessOf } from './fairness.ts';
 
 export interface MetricsContext {
@@ -26,7 +27,11 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, override:
   try {
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;
-      return evaluateDrift(reference, { type: 'numeric', summary: summary.numeric }, { override });
+      // PSI on the reference's bins, counted from the window's sketch (a value within one bucket width of an edge may fall on either side)
+      const edges = Array.from(reference.innerEdges);
+      const ascending = edges.length > 0 && edges.every((edge, i) => i === 0 || edge > edges[i - 1]);
+      const binCounts = ascending ? summary.numeric.countsBetweenEdges(edges) : undefined;
+      return evaluateDrift(reference, { type: 'numeric', summary: summary.numeric, binCounts }, { override });
     }
     if (summary.categories === null || summary.categories.total === 0) return null;
     return evaluateDrift(reference, { type: 'categorical', counts: new Map(summary.categories.entries()) }, { override });
@@ -83,7 +88,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     },
     accuracy: outcome ? qualityOf(outcome).accuracy : null,
     quality: outcome ? qualityOf(outcome) : { labeled: 0, accuracy: null },
-    estimatedAccuracy: input && input.confidenceCount > 0 ? input.confidenceSum / input.confidenceCount : null,
+    estimatedAccuracy: input?.scores ? estimatedAccuracy(input.scores, reference?.calibration ?? undefined) : null,
     labelCoverage: count > 0 ? joined / count : null,
     labels: { joined, pending: Math.max(0, count - joined - expired), expired, early: outcome?.early ?? 0 },
     labelDelayMs: {
@@ -92,6 +97,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     },
     drift,
     reference: reference ? { id: reference.id, accuracy: reference.accuracy, errorRate: reference.errorRate, latencyP99: reference.latencyP99 } : null,
+    detectors: outcome ? Object.fromEntries([...outcome.detections].filter(([, n]) => n > 0)) : {},
     fairness,
   };
 }

@@ -1,6 +1,18 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
+import {
+  createBinaryOutcomeSummary,
+  mergeBinaryOutcome,
+  subtractBinaryOutcome,
+  createRegressionOutcomeSummary,
+  mergeRegressionOutcome,
+  subtractRegressionOutcome,
+  createPredictionScoreSummary,
+  mergePredictionScores,
+  subtractPredictionScores,
+} from '../stats/quality.ts';
+import type { BinaryOutcomeSummary, RegressionOutcomeSummary, PredictionScoreSummary } from '../stats/quality.ts';
 
 /**
  * The state of one (model, version, pane) in two additive parts:
@@ -19,6 +31,8 @@ export interface PaneLimits {
   maxSegmentKeys: number;
   maxSegmentValues: number;
   maxClasses: number;
+  /** Binary classification: score >= threshold predicts the positive class. */
+  threshold: number;
 }
 
 export const DEFAULT_PANE_LIMITS: PaneLimits = {
@@ -28,6 +42,7 @@ export const DEFAULT_PANE_LIMITS: PaneLimits = {
   maxSegmentKeys: 4,
   maxSegmentValues: 20,
   maxClasses: 20,
+  threshold: 0.5,
 };
 
 /** Score histogram resolution for AUC and calibration (bins over [0, 1]). */
@@ -51,9 +66,8 @@ export class PaneInput {
   late = 0;
   /** Features beyond limits.maxFeatures, or segment keys/values beyond their caps. */
   dropped = 0;
-  /** Binary scores: sum of max(p, 1 - p), the confidence-based estimate of accuracy before labels. */
-  confidenceSum = 0;
-  confidenceCount = 0;
+  /** Scores in [0, 1] (binary outputs, top class probability): accuracy estimated before labels (CBPE). */
+  scores: PredictionScoreSummary | null = null;
   readonly latency: LogHistogram;
   outputNumeric: LogHistogram | null = null;
   outputCategories: CategoryCounter | null = null;
@@ -62,6 +76,10 @@ export class PaneInput {
 
   constructor(readonly limits: PaneLimits) {
     this.latency = new LogHistogram(limits.relativeAccuracy);
+  }
+
+  scoreSummary(): PredictionScoreSummary {
+    return (this.scores ??= createPredictionScoreSummary(SCORE_BINS, this.limits.threshold));
   }
 
   numericOutput(): LogHistogram {
@@ -108,25 +126,27 @@ export class PaneOutcome {
   expired = 0;
   /** Joined labels equal to the prediction (class or thresholded score). */
   correct = 0;
-  /** Binary: tp, fp, tn, fn, logLossSum, brierSum, n, then SCORE_BINS positive-class and SCORE_BINS negative-class score counts. */
-  binary: Float64Array | null = null;
-  /** Regression: n, sum |e|, sum e^2, sum |e/y| (y != 0), n(y != 0). */
-  regression: Float64Array | null = null;
+  /** Binary classification outcomes (src/stats/quality.ts layout: confusion, log-loss, score histograms). */
+  binary: BinaryOutcomeSummary | null = null;
+  /** Regression outcomes: n, sum |e|, sum e^2, sum |e/y| (y != 0), n(y != 0). */
+  regression: RegressionOutcomeSummary | null = null;
   /** Multiclass confusion counts keyed `${truth}\u0001${predicted}`. */
   confusion: CategoryCounter | null = null;
   readonly labelDelay: LogHistogram;
   readonly segments = new Map<string, Map<string, SegmentOutcomeCounts>>();
+  /** Changes signalled by the sequential detectors on the error stream, by detector kind. */
+  readonly detections = new Map<string, number>();
 
   constructor(readonly limits: PaneLimits) {
     this.labelDelay = new LogHistogram(limits.relativeAccuracy);
   }
 
-  binaryCounts(): Float64Array {
-    return (this.binary ??= new Float64Array(BINARY_HEADER + 2 * SCORE_BINS));
+  binaryOutcomes(): BinaryOutcomeSummary {
+    return (this.binary ??= createBinaryOutcomeSummary(SCORE_BINS, this.limits.threshold));
   }
 
-  regressionSums(): Float64Array {
-    return (this.regression ??= new Float64Array(5));
+  regressionOutcomes(): RegressionOutcomeSummary {
+    return (this.regression ??= createRegressionOutcomeSummary());
   }
 
   confusionCounts(): CategoryCounter {
@@ -137,15 +157,6 @@ export class PaneOutcome {
     return segmentSlot(this.segments, key, value, this.limits, 5);
   }
 }
-
-export const BINARY_TP = 0;
-export const BINARY_FP = 1;
-export const BINARY_TN = 2;
-export const BINARY_FN = 3;
-export const BINARY_LOGLOSS = 4;
-export const BINARY_BRIER = 5;
-export const BINARY_N = 6;
-export const BINARY_HEADER = 7;
 
 function segmentSlot(
   segments: Map<string, Map<string, Float64Array>>,
@@ -201,6 +212,25 @@ function addArray(target: Float64Array | null, source: Float64Array | null, sign
   return into;
 }
 
+/** Adds or subtracts a stats/quality summary (header cells are configuration, checked by merge). */
+function addSummary(
+  target: Float64Array | null,
+  source: Float64Array | null,
+  sign: 1 | -1,
+  merge: (t: Float64Array, s: Float64Array) => void,
+  subtract: (t: Float64Array, s: Float64Array) => void,
+): Float64Array | null {
+  if (source === null) return target;
+  if (target === null) {
+    if (sign > 0) return Float64Array.from(source);
+    target = Float64Array.from(source);
+    subtract(target, source);
+  }
+  if (sign > 0) merge(target, source);
+  else subtract(target, source);
+  return target;
+}
+
 function addSegments(target: Map<string, Map<string, Float64Array>>, source: Map<string, Map<string, Float64Array>>, sign: 1 | -1): void {
   for (const [key, byValue] of source) {
     let into = target.get(key);
@@ -218,8 +248,7 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
   target.errors += sign * source.errors;
   target.late += sign * source.late;
   target.dropped += sign * source.dropped;
-  target.confidenceSum += sign * source.confidenceSum;
-  target.confidenceCount += sign * source.confidenceCount;
+  target.scores = addSummary(target.scores, source.scores, sign, mergePredictionScores, subtractPredictionScores);
   if (sign > 0) target.latency.merge(source.latency);
   else target.latency.subtract(source.latency);
   const makeHistogram = () => new LogHistogram(limits.relativeAccuracy);
@@ -244,12 +273,13 @@ export function addOutcome(target: PaneOutcome, source: PaneOutcome, sign: 1 | -
   target.early += sign * source.early;
   target.expired += sign * source.expired;
   target.correct += sign * source.correct;
-  target.binary = addArray(target.binary, source.binary, sign);
-  target.regression = addArray(target.regression, source.regression, sign);
+  target.binary = addSummary(target.binary, source.binary, sign, mergeBinaryOutcome, subtractBinaryOutcome);
+  target.regression = addSummary(target.regression, source.regression, sign, mergeRegressionOutcome, subtractRegressionOutcome);
   target.confusion = addCounter(target.confusion, source.confusion, sign, target.limits.maxClasses * target.limits.maxClasses);
   if (sign > 0) target.labelDelay.merge(source.labelDelay);
   else target.labelDelay.subtract(source.labelDelay);
   addSegments(target.segments, source.segments, sign);
+  for (const [kind, n] of source.detections) target.detections.set(kind, (target.detections.get(kind) ?? 0) + sign * n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,8 +296,7 @@ export interface PaneInputWire {
   errors: number;
   late: number;
   dropped: number;
-  confidenceSum: number;
-  confidenceCount: number;
+  scores: number[] | null;
   latency: Uint8Array;
   outputNumeric: Uint8Array | null;
   outputCategories: CategoryCounterJSON | null;
@@ -285,6 +314,7 @@ export interface PaneOutcomeWire {
   confusion: CategoryCounterJSON | null;
   labelDelay: Uint8Array;
   segments: Record<string, Record<string, number[]>>;
+  detections: Record<string, number>;
 }
 
 function segmentsToWire(segments: Map<string, Map<string, Float64Array>>): Record<string, Record<string, number[]>> {
@@ -319,8 +349,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
     errors: pane.errors,
     late: pane.late,
     dropped: pane.dropped,
-    confidenceSum: pane.confidenceSum,
-    confidenceCount: pane.confidenceCount,
+    scores: pane.scores ? Array.from(pane.scores) : null,
     latency: pane.latency.toBytes(),
     outputNumeric: pane.outputNumeric ? pane.outputNumeric.toBytes() : null,
     outputCategories: pane.outputCategories ? pane.outputCategories.toJSON() : null,
@@ -335,8 +364,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits): PaneInpu
   pane.errors = wire.errors;
   pane.late = wire.late;
   pane.dropped = wire.dropped;
-  pane.confidenceSum = wire.confidenceSum;
-  pane.confidenceCount = wire.confidenceCount;
+  pane.scores = wire.scores ? Float64Array.from(wire.scores) : null;
   pane.latency.merge(LogHistogram.fromBytes(wire.latency));
   pane.outputNumeric = wire.outputNumeric ? LogHistogram.fromBytes(wire.outputNumeric) : null;
   pane.outputCategories = wire.outputCategories ? CategoryCounter.fromJSON(wire.outputCategories) : null;
@@ -362,6 +390,7 @@ export function outcomeToWire(pane: PaneOutcome): PaneOutcomeWire {
     confusion: pane.confusion ? pane.confusion.toJSON() : null,
     labelDelay: pane.labelDelay.toBytes(),
     segments: segmentsToWire(pane.segments),
+    detections: Object.fromEntries(pane.detections),
   };
 }
 
@@ -376,5 +405,6 @@ export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits): Pane
   pane.confusion = wire.confusion ? CategoryCounter.fromJSON(wire.confusion) : null;
   pane.labelDelay.merge(LogHistogram.fromBytes(wire.labelDelay));
   segmentsFromWire(wire.segments, pane.segments);
+  for (const [kind, n] of Object.entries(wire.detections ?? {})) pane.detections.set(kind, n);
   return pane;
 }

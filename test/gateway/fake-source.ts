@@ -55,6 +55,7 @@ export function fullMetrics(model: string, window: string, count: number, versio
     labelDelayMs: { p50: 1500, p95: null },
     drift: { reference: 'ref-1', output: driftEntry(0.3, count), features },
     reference: { id: 'ref-1', accuracy: 0.93, errorRate: 0.01, latencyP99: 80 },
+    detectors: { adwin: 1 },
     fairness: {
       group: {
         groups: { a: { count: 30, selectionRate: 0.5, tpr: 0.8 }, b: { count: 20, selectionRate: 0.35, tpr: null } },

@@ -102,7 +102,9 @@ describe('alerts and dead letters against a real nats-server', () => {
   it('malformed inputs are counted by reason and land in the DLQ while valid traffic around them is fully counted', async () => {
     const js = jetstream(pipeline.nc);
     const subject = 'drift.in.0.junk.pred';
-    const good = (i: number) => encode({ id: `g-${i}`, model: 'junk', ts: T1 + i * 10, output: 0.5 });
+    // after the drift phases: event time of partition 0 is now past T1 + 240 s (earlier panes are closed)
+    const T2 = T1 + 300_000;
+    const good = (i: number) => encode({ id: `g-${i}`, model: 'junk', ts: T2 + i * 10, output: 0.5 });
     const bad: Array<[string, Uint8Array]> = [
       ['undecodable', new Uint8Array([0xc1, 0x00, 0x01])],
       ['undecodable', new TextEncoder().encode('{"id": "x", ')],
@@ -119,7 +121,7 @@ describe('alerts and dead letters against a real nats-server', () => {
     }
     for (let k = 0; k < 10; k++) await js.publish(subject, good(g++));
     // a JSON event is accepted too
-    await js.publish(subject, new TextEncoder().encode(JSON.stringify({ id: `g-${g++}`, model: 'junk', ts: T1, output: 0.25 })));
+    await js.publish(subject, new TextEncoder().encode(JSON.stringify({ id: `g-${g++}`, model: 'junk', ts: T2, output: 0.25 })));
 
     const metrics = await eventually(async () => {
       const { status, body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/junk/metrics?window=1h`);
