@@ -26,114 +26,31 @@
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { createDetector, DETECTOR_KINDS, type ChangeDetector, type DetectorKind } from '../src/stats/detectors/index.ts';
+import {
+  bernoulliErrors,
+  ERROR_STREAM_AFTER,
+  ERROR_STREAM_BEFORE,
+  hyperplaneStream,
+  mean,
+  mulberry32,
+  percentile,
+  priorShiftStream,
+  seaStream,
+  type ErrorStream,
+} from './streams.ts';
 
 const SPEED_EVENTS = 1_000_000;
 const SEEDS = 20;
-const BEFORE = 5000;
-const AFTER = 5000;
-const GRADUAL_WIDTH = 1000;
+const BEFORE = ERROR_STREAM_BEFORE;
+const AFTER = ERROR_STREAM_AFTER;
 const STATIONARY_EVENTS = 1_000_000;
 const STATIONARY_SEEDS = 4;
 const STATIONARY_RATES = [0.1, 0.3];
 
-/** mulberry32: a 32-bit seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// ---------------------------------------------------------------- streams
-
-interface ErrorStream {
-  errors: Uint8Array;
-  /** Index of the change (the sigmoid centre for gradual ones). */
-  changeAt: number;
-  /** First index where the new concept may appear: detections before it are false alarms. */
-  changeStart: number;
-}
-
-/** MOA ConceptDriftStream's probability of drawing from the new concept at time t. */
-function newConceptProbability(t: number, centre: number, width: number): number {
-  return 1 / (1 + Math.exp((-4 * (t - centre)) / width));
-}
-
-export function seaStream(seed: number, newTheta: number, gradual: boolean): ErrorStream {
-  const random = mulberry32(seed);
-  const length = BEFORE + AFTER;
-  const errors = new Uint8Array(length);
-  const modelTheta = 8;
-  for (let t = 0; t < length; t++) {
-    const f1 = random() * 10;
-    const f2 = random() * 10;
-    random(); // f3: irrelevant feature, drawn to stay faithful to SEA
-    const useNew = gradual ? random() < newConceptProbability(t, BEFORE, GRADUAL_WIDTH) : t >= BEFORE;
-    let label = f1 + f2 <= (useNew ? newTheta : modelTheta);
-    if (random() < 0.1) label = !label;
-    const prediction = f1 + f2 <= modelTheta;
-    errors[t] = prediction === label ? 0 : 1;
-  }
-  // Gradual: the sigmoid gives the new concept a 2% chance half a width before its centre.
-  const changeStart = gradual ? BEFORE - GRADUAL_WIDTH / 2 : BEFORE;
-  return { errors, changeAt: BEFORE, changeStart };
-}
-
-function hyperplaneStream(seed: number): ErrorStream {
-  const random = mulberry32(seed);
-  const dims = 10;
-  const magnitude = 1e-4;
-  const initial = Float64Array.from({ length: dims }, () => random());
-  const direction = Float64Array.from({ length: dims }, () => (random() < 0.5 ? -1 : 1));
-  const weights = Float64Array.from(initial);
-  const x = new Float64Array(dims);
-  let initialHalf = 0;
-  for (let i = 0; i < dims; i++) initialHalf += 0.5 * initial[i];
-  const length = BEFORE + AFTER;
-  const errors = new Uint8Array(length);
-  for (let t = 0; t < length; t++) {
-    if (t >= BEFORE) for (let i = 0; i < dims; i++) weights[i] = initial[i] + direction[i] * magnitude * (t - BEFORE);
-    let half = 0;
-    let score = 0;
-    let modelScore = 0;
-    for (let i = 0; i < dims; i++) {
-      x[i] = random();
-      half += 0.5 * weights[i];
-      score += weights[i] * x[i];
-      modelScore += initial[i] * x[i];
-    }
-    let label = score >= half;
-    if (random() < 0.05) label = !label;
-    errors[t] = (modelScore >= initialHalf) === label ? 0 : 1;
-  }
-  return { errors, changeAt: BEFORE, changeStart: BEFORE };
-}
-
-function priorShiftStream(seed: number): ErrorStream {
-  const random = mulberry32(seed);
-  const length = BEFORE + AFTER;
-  const errors = new Uint8Array(length);
-  for (let t = 0; t < length; t++) {
-    const positive = random() < (t < BEFORE ? 0.2 : 0.5);
-    errors[t] = random() < (positive ? 0.3 : 0.05) ? 1 : 0;
-  }
-  return { errors, changeAt: BEFORE, changeStart: BEFORE };
-}
-
-export function bernoulliErrors(seed: number, length: number, rate: number): Uint8Array {
-  const random = mulberry32(seed);
-  const errors = new Uint8Array(length);
-  for (let t = 0; t < length; t++) errors[t] = random() < rate ? 1 : 0;
-  return errors;
-}
-
 // ---------------------------------------------------------------- measurements
 
-function nsPerUpdate(kind: DetectorKind, errors: Uint8Array): number {
+/** Best-of-3 ns per update of a default-settings detector over `errors`. */
+export function nsPerUpdate(kind: DetectorKind, errors: Uint8Array): number {
   let best = Infinity;
   for (let round = 0; round < 3; round++) {
     const detector = createDetector(kind);
@@ -150,19 +67,23 @@ function nsPerUpdate(kind: DetectorKind, errors: Uint8Array): number {
   return best;
 }
 
-interface ScenarioResult {
+export interface ScenarioResult {
   delays: number[];
   missed: number;
   falseAlarms: number;
   runs: number;
 }
 
-function runScenario(kind: DetectorKind, streams: ErrorStream[], options: object = {}): ScenarioResult {
+/**
+ * Runs a fresh detector over each stream up to AFTER events past the change: the first detection
+ * at or after changeStart gives the delay (from changeAt), earlier ones count as false alarms.
+ */
+export function runScenario(kind: DetectorKind, streams: ErrorStream[], options: object = {}): ScenarioResult {
   const result: ScenarioResult = { delays: [], missed: 0, falseAlarms: 0, runs: streams.length };
   for (const stream of streams) {
     const detector: ChangeDetector = createDetector(kind, options as never);
     let delay: number | undefined;
-    const end = stream.changeAt + AFTER;
+    const end = Math.min(stream.errors.length, stream.changeAt + AFTER);
     for (let t = 0; t < end && delay === undefined; t++) {
       detector.update(stream.errors[t]);
       if (!detector.driftDetected) continue;
@@ -175,27 +96,46 @@ function runScenario(kind: DetectorKind, streams: ErrorStream[], options: object
   return result;
 }
 
-function mean(values: number[]): number {
-  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
-function percentile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
-}
-
-function stationaryAlarmsPerMillion(kind: DetectorKind, rate: number, options: object = {}): number {
+/** Alarms per million events of `seeds` fresh detectors, each fed `events` Bernoulli(rate) errors. */
+export function stationaryAlarmsPerMillion(
+  kind: DetectorKind,
+  rate: number,
+  options: object = {},
+  events = STATIONARY_EVENTS,
+  seeds = STATIONARY_SEEDS,
+): number {
   let alarms = 0;
-  for (let seed = 1; seed <= STATIONARY_SEEDS; seed++) {
+  for (let seed = 1; seed <= seeds; seed++) {
     const random = mulberry32(seed * 7919 + Math.round(rate * 1000));
     const detector = createDetector(kind, options as never);
-    for (let t = 0; t < STATIONARY_EVENTS; t++) {
+    for (let t = 0; t < events; t++) {
       detector.update(random() < rate ? 1 : 0);
       if (detector.driftDetected) alarms++;
     }
   }
-  return (alarms / (STATIONARY_EVENTS * STATIONARY_SEEDS)) * 1e6;
+  return (alarms / (events * seeds)) * 1e6;
+}
+
+export interface ErrorScenario {
+  name: string;
+  /** Abrupt SEA change: the scenarios the "mean delay < 1000" target is about. */
+  abruptSea: boolean;
+  streams: ErrorStream[];
+}
+
+/** The eight change scenarios (SEA abrupt x3, SEA gradual x3, hyperplane, label prior), `seedCount` streams each. */
+export function errorScenarios(seedCount: number): ErrorScenario[] {
+  const seeds = Array.from({ length: seedCount }, (_, i) => i + 1);
+  const scenarios: ErrorScenario[] = [];
+  for (const theta of [9, 7, 9.5]) {
+    scenarios.push({ name: `sea 8->${theta} abrupt`, abruptSea: true, streams: seeds.map((s) => seaStream(s * 101 + theta * 10, theta, false)) });
+  }
+  for (const theta of [9, 7, 9.5]) {
+    scenarios.push({ name: `sea 8->${theta} gradual`, abruptSea: false, streams: seeds.map((s) => seaStream(s * 103 + theta * 10, theta, true)) });
+  }
+  scenarios.push({ name: 'hyperplane rotating', abruptSea: false, streams: seeds.map((s) => hyperplaneStream(s * 107)) });
+  scenarios.push({ name: 'label prior 0.2->0.5', abruptSea: false, streams: seeds.map((s) => priorShiftStream(s * 109)) });
+  return scenarios;
 }
 
 // ---------------------------------------------------------------- report
@@ -216,16 +156,7 @@ export async function main(): Promise<void> {
   }
 
   // 2. quality
-  const seeds = Array.from({ length: SEEDS }, (_, i) => i + 1);
-  const scenarios: { name: string; abruptSea: boolean; streams: ErrorStream[] }[] = [];
-  for (const theta of [9, 7, 9.5]) {
-    scenarios.push({ name: `sea 8->${theta} abrupt`, abruptSea: true, streams: seeds.map((s) => seaStream(s * 101 + theta * 10, theta, false)) });
-  }
-  for (const theta of [9, 7, 9.5]) {
-    scenarios.push({ name: `sea 8->${theta} gradual`, abruptSea: false, streams: seeds.map((s) => seaStream(s * 103 + theta * 10, theta, true)) });
-  }
-  scenarios.push({ name: 'hyperplane rotating', abruptSea: false, streams: seeds.map((s) => hyperplaneStream(s * 107)) });
-  scenarios.push({ name: 'label prior 0.2->0.5', abruptSea: false, streams: seeds.map((s) => priorShiftStream(s * 109)) });
+  const scenarios = errorScenarios(SEEDS);
 
   console.log(`\nDetection quality (${SEEDS} seeds per scenario; ${BEFORE} events before the change, ${AFTER} after; defaults):`);
   console.log(
