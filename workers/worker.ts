@@ -1,0 +1,42 @@
+// `npm run worker`: consumes the partitions this process owns (DRIFTWATCH_OWNED_PARTITIONS, default all)
+// and publishes pane states; serves /healthz and /metrics for its own pipeline figures.
+import Fastify from 'fastify';
+import { loadConfig } from '../src/config/load.ts';
+import { createLogger } from '../src/app/logger.ts';
+import { openNats } from '../src/app/nats.ts';
+import { startWorker } from '../src/app/worker.ts';
+import { createMetrics } from '../src/app/gateway.ts';
+import { provision } from '../src/cluster/provision.ts';
+import { runUntilSignal } from './shutdown.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  console.error(`driftwatch worker: ${(error as Error).message}`);
+  process.exit(2);
+}
+const logger = createLogger(config, 'driftwatch-worker');
+try {
+  const nats = await openNats(config, logger, process.env, false);
+  const meta = await provision(nats.nc, {
+    partitions: config.partitionsExplicit ? config.partitions.count : undefined,
+    replicas: config.nats.replicas,
+    logger: logger.child({ component: 'provision' }),
+  });
+  const { registry, metrics } = createMetrics();
+  const worker = await startWorker(nats.nc, config, meta.partitions, logger, metrics);
+  const http = Fastify();
+  http.get('/healthz', async () => ({ status: 'ok' }));
+  http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  const url = await http.listen({ host: config.http.host, port: config.http.port });
+  logger.info({ url }, 'worker health and metrics endpoint');
+  runUntilSignal(logger, async () => {
+    await worker.stop();
+    await http.close();
+    await nats.close();
+  });
+} catch (error) {
+  logger.fatal({ err: error }, (error as Error).message);
+  process.exit(1);
+}
