@@ -17,12 +17,17 @@ export interface MetricsSourceEvents {
 
 export type MetricsSourceListener<E extends keyof MetricsSourceEvents> = (...args: MetricsSourceEvents[E]) => void;
 
+export interface MetricsOptions {
+  /** 'profile' (default): the model's reference profile; 'rolling': the same window one period earlier. */
+  reference?: 'profile' | 'rolling';
+}
+
 export interface MetricsSource {
   /** Window names the source maintains, e.g. ['1m', '5m', '1h']. */
   windows(): string[];
   listModels(): ModelSummary[];
   /** `undefined` means the model is unknown. `version` undefined means all versions merged. */
-  getMetrics(model: string, window: string, version?: string): ModelMetrics | undefined;
+  getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined;
   /** Alerts currently firing plus recent transitions, for one model or all. */
   recentAlerts(model?: string): AlertEvent[];
   /** Whether the source can answer queries (state restored, partitions assigned...). */
@@ -40,7 +45,7 @@ export interface MetricsSource {
 export abstract class MetricsSourceEmitter extends EventEmitter<MetricsSourceEvents> implements MetricsSource {
   abstract windows(): string[];
   abstract listModels(): ModelSummary[];
-  abstract getMetrics(model: string, window: string, version?: string): ModelMetrics | undefined;
+  abstract getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined;
   abstract recentAlerts(model?: string): AlertEvent[];
   abstract ready(): boolean;
 

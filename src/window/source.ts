@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { MetricsSourceEmitter } from '../gateway/source.ts';
+import type { MetricsOptions } from '../gateway/source.ts';
 import type { AlertEvent, ModelMetrics, ModelSummary } from './metrics-types.ts';
 import { ModelWindows } from './windows.ts';
 import type { WindowAggregate } from './windows.ts';
@@ -138,13 +139,15 @@ export class WindowSource extends MetricsSourceEmitter {
     }
   }
 
-  getMetrics(model: string, window: string, version?: string): ModelMetrics | undefined {
+  getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined {
     const windows = this.models.get(model);
     if (windows === undefined || !this.windowMs.has(window)) return undefined;
-    const key = `${model}\u0000${window}\u0000${version ?? ''}`;
+    const rolling = options?.reference === 'rolling';
+    const key = `${model}\u0000${window}\u0000${version ?? ''}\u0000${rolling ? 'r' : 'p'}`;
     const cached = this.cache.get(key);
     if (cached) return cached;
     const { from, to } = windows.bounds(window);
+    const reference = rolling ? this.rollingReference(windows, window, from, to, version) : this.referenceFor(model, version);
     const metrics = buildModelMetrics(windows.get(window, version), {
       model,
       version: version ?? null,
@@ -152,11 +155,20 @@ export class WindowSource extends MetricsSourceEmitter {
       windowMs: this.windowMs.get(window) as number,
       from,
       to,
-      reference: this.referenceFor(model, version),
+      reference,
       overrides: this.options.overrides,
     });
     this.cache.set(key, metrics);
     return metrics;
+  }
+
+  /** A rolling reference: the same window length, one period earlier ([from - length, from)). */
+  private rollingReference(windows: ModelWindows, window: string, from: number, to: number, version?: string): ReferenceProfile | null {
+    const length = to - from;
+    const aggregate = windows.sumRange(from - length, from, version);
+    if (aggregate.input.count === 0) return null;
+    const id = newProfileId(windows.model, version ?? null, `rolling-${window}`, from - length);
+    return profileFromWindow(id, windows.model, version ?? null, 'window', aggregate.input, aggregate.outcome, from - length, from);
   }
 
   /** The merged panes of a model between two event times, for capturing a reference. */

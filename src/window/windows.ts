@@ -41,6 +41,8 @@ export class ModelWindows {
   paneMs = 0;
   firstPaneStart = Infinity;
   lastUpdateAt = 0;
+  /** Panes are kept for two lengths of the longest window: the window and its rolling reference. */
+  private readonly retentionMs: number;
 
   constructor(
     readonly model: string,
@@ -48,6 +50,7 @@ export class ModelWindows {
     private readonly limits: PaneLimits,
   ) {
     for (const name of windowMs.keys()) this.aggregates.set(name, new Map());
+    this.retentionMs = 2 * Math.max(...windowMs.values());
   }
 
   private aggregate(window: string, version: string): WindowAggregate {
@@ -87,8 +90,7 @@ export class ModelWindows {
     };
     const paneEnd = message.paneStart + message.paneMs;
     if (paneEnd > this.end) this.advanceTo(paneEnd);
-    const longest = Math.max(...this.windowMs.values());
-    if (message.paneStart < this.end - longest) return; // older than every window: nothing to keep
+    if (message.paneStart < this.end - this.retentionMs) return; // older than every window and its rolling reference
     if (message.paneStart < this.firstPaneStart && message.part === 'in') this.firstPaneStart = message.paneStart;
     const previous = this.panes.get(key);
     if (previous !== undefined) this.apply(previous, -1);
@@ -101,7 +103,6 @@ export class ModelWindows {
     const oldEnd = this.end;
     this.end = end;
     if (!Number.isFinite(oldEnd)) return;
-    const longest = Math.max(...this.windowMs.values());
     for (const [key, pane] of this.panes) {
       for (const [name, length] of this.windowMs) {
         const wasIn = pane.paneStart >= oldEnd - length && pane.paneStart < oldEnd;
@@ -109,7 +110,7 @@ export class ModelWindows {
         if (wasIn && !isIn) this.applyTo(name, pane, -1);
         else if (!wasIn && isIn) this.applyTo(name, pane, 1);
       }
-      if (pane.paneStart < end - longest) this.panes.delete(key);
+      if (pane.paneStart < end - this.retentionMs) this.panes.delete(key);
     }
   }
 

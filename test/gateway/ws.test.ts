@@ -311,7 +311,8 @@ describe('live feed: slow and dead clients', () => {
   }, 30_000);
 
   it('drops a slow client whose alert queue overflows; other clients get every alert in order', async () => {
-    const { source, connect, app, registry } = await setup({ maxBufferedBytes: 32 * 1024, maxQueuedAlerts: 8 });
+    // headroom for the healthy client on a loaded machine (it may read late), none for the paused one
+    const { source, connect, app, registry } = await setup({ maxBufferedBytes: 256 * 1024, maxQueuedAlerts: 64 });
     const healthy = await connect();
     const slow = await connect();
     for (const c of [healthy, slow]) c.send({ type: 'subscribe', models: ['churn'], topics: ['alerts'] });
@@ -319,15 +320,15 @@ describe('live feed: slow and dead clients', () => {
     await slow.untilCount('snapshot', 1);
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
 
-    const big = 'x'.repeat(64 * 1024);
+    const big = 'x'.repeat(16 * 1024);
     let sent = 0;
-    while (app.liveFeed.clientCount === 2 && sent < 2000) {
+    while (app.liveFeed.clientCount === 2 && sent < 8000) {
       source.fire(alert('churn', 'psi', ++sent, 'firing', big));
-      if (sent % 20 === 0) await sleep(5);
+      if (sent % 10 === 0) await sleep(5);
     }
     expect(app.liveFeed.clientCount).toBe(1);
     expect(await metricValue(registry, 'drift_ws_clients_dropped_total', { reason: 'alert_overflow' })).toBe(1);
-    for (const s of app.liveFeed.clientStats()) expect(s.queuedAlerts).toBeLessThanOrEqual(8);
+    for (const s of app.liveFeed.clientStats()) expect(s.queuedAlerts).toBeLessThanOrEqual(64);
 
     const received = await healthy.untilCount('alert', sent, 10_000);
     expect(received.map((f) => f.alert?.at)).toEqual(Array.from({ length: sent }, (_, i) => i + 1));

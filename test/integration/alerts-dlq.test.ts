@@ -72,11 +72,18 @@ describe('alerts and dead letters against a real nats-server', () => {
 
     const quiet = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/credit/metrics?window=1m`);
     expect(quiet.body.drift.features.x.tests.psi.statistic).toBeLessThan(0.2);
+    expect(quiet.body.drift.reference).toMatch(/^credit\.all\.file\./);
 
-    await publishPhase('b', T1 + 120_000, 2);
+    await publishPhase('b', T1 + 60_000, 2);
     const firing = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'firing'), 20_000, 'a firing alert frame');
     expect(firing.alert).toMatchObject({ model: 'credit', rule: 'feature_psi', scope: 'feature:x', severity: 'warning', threshold: 0.2, window: '1m' });
     expect(firing.alert?.value).toBeGreaterThan(0.2);
+
+    // against a rolling reference (the minute before the window: the quiet phase) the shift shows too
+    const rolling = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/credit/metrics?window=1m&reference=rolling`);
+    expect(rolling.status).toBe(200);
+    expect(rolling.body.drift.reference).toMatch(/rolling-1m/);
+    expect(rolling.body.drift.features.x.tests.psi.statistic).toBeGreaterThan(0.2);
 
     await publishPhase('c', T1 + 240_000, 0);
     const resolved = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'resolved'), 20_000, 'a resolved alert frame');

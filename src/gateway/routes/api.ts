@@ -27,7 +27,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
     handler: async () => ({ models: source.listModels() }),
   });
 
-  app.get<{ Params: { model: string }; Querystring: { window: string; version?: string } }>('/v1/models/:model/metrics', {
+  app.get<{ Params: { model: string }; Querystring: { window: string; version?: string; reference?: 'profile' | 'rolling' } }>('/v1/models/:model/metrics', {
     schema: {
       // Metrics of one model over one sliding window, all versions merged unless ?version= is given.
       params: { type: 'object', required: ['model'], properties: { model: nameSchema } },
@@ -36,6 +36,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
         properties: {
           window: { type: 'string', enum: [...windows], default: defaultWindow },
           version: nameSchema,
+          reference: { type: 'string', enum: ['profile', 'rolling'], default: 'profile' },
           token: tokenQuery,
         },
       },
@@ -43,8 +44,8 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
     },
     handler: async (request, reply) => {
       const { model } = request.params;
-      const { window, version } = request.query;
-      const metrics = source.getMetrics(model, window, version);
+      const { window, version, reference } = request.query;
+      const metrics = source.getMetrics(model, window, version, { reference });
       if (metrics === undefined) return reply.code(404).send(errorBody(404, `unknown model '${model}'`));
       return metrics;
     },
