@@ -83,12 +83,15 @@ function supportCount(metrics: ModelMetrics, rule: AlertRule): number {
   return rule.metric === 'accuracy' || rule.metric.startsWith('quality.') ? metrics.quality.labeled : metrics.count;
 }
 
-/** The values a rule looks at in one window's metrics: one per scope (the model, or each feature). */
-export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'model'): Observation[] {
+/**
+ * The values a rule looks at in one window's metrics: one per scope (the model, or each feature).
+ * `stable` is the metrics of the model's stable version, for rules with baseline 'stable'.
+ */
+export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'model', stable?: ModelMetrics): Observation[] {
   const enough = supportCount(metrics, rule) >= rule.minCount;
   let threshold = rule.threshold;
-  if (rule.baseline === 'reference') {
-    const base = referenceValue(metrics, rule.metric);
+  if (rule.baseline !== null) {
+    const base = rule.baseline === 'reference' ? referenceValue(metrics, rule.metric) : stable && supportCount(stable, rule) >= rule.minCount ? valueAt(stable, rule.metric) : null;
     if (base === null) return [];
     threshold = rule.ratio !== null ? base * rule.ratio : base + rule.delta;
   }
@@ -137,10 +140,16 @@ export class AlertEvaluator {
     for (const rule of this.rules) {
       const seen = new Set<string>();
       const targets: Array<{ metrics: ModelMetrics; prefix: string }> = [];
+      let stable: ModelMetrics | undefined;
       if (rule.scope === 'version') {
         for (const version of versions) {
           const metrics = metricsFor(rule.window, version);
           if (metrics) targets.push({ metrics, prefix: `version:${version}` });
+        }
+        if (rule.baseline === 'stable') {
+          // the stable version is the one serving most traffic in the window; canaries are compared with it
+          stable = targets.reduce<ModelMetrics | undefined>((best, t) => (best === undefined || t.metrics.count > best.count ? t.metrics : best), undefined);
+          targets.splice(0, targets.length, ...targets.filter((t) => t.metrics !== stable));
         }
       } else {
         const metrics = metricsFor(rule.window);
@@ -148,7 +157,7 @@ export class AlertEvaluator {
       }
       for (const { metrics, prefix } of targets) {
         const now = metrics.to;
-        for (const observation of observe(rule, metrics, prefix)) {
+        for (const observation of observe(rule, metrics, prefix, stable)) {
           const key = `${model}|${rule.name}|${observation.scope}`;
           seen.add(key);
           const transition = this.step(rule, model, key, observation, now);

@@ -19,7 +19,8 @@ export interface AlertRule {
   window: string;
   op: AlertOp;
   threshold: number | null;
-  baseline: 'reference' | null;
+  /** 'reference': the reference profile's value; 'stable' (scope 'version'): the value of the version with the most traffic. */
+  baseline: 'reference' | 'stable' | null;
   delta: number;
   ratio: number | null;
   /** Hold the condition this long (event time) before firing. */
@@ -69,10 +70,11 @@ export function validateAlertRules(raw: unknown, windows: readonly string[], fai
     const op = rule.op;
     if (op !== '>' && op !== '<' && op !== '>=' && op !== '<=') throw fail(`${key}.op`, op, "one of '>', '<', '>=', '<='");
     const baseline = rule.baseline ?? null;
-    if (baseline !== null && baseline !== 'reference') throw fail(`${key}.baseline`, baseline, "'reference' or absent");
+    if (baseline !== null && baseline !== 'reference' && baseline !== 'stable') throw fail(`${key}.baseline`, baseline, "'reference', 'stable' or absent");
+    if (baseline === 'stable' && scope !== 'version') throw fail(`${key}.baseline`, baseline, "'stable' only with scope 'version' (a canary is compared with the stable version)");
     const threshold = rule.threshold ?? null;
     if (threshold !== null && (typeof threshold !== 'number' || !Number.isFinite(threshold))) throw fail(`${key}.threshold`, threshold, 'a finite number');
-    if (threshold === null && baseline === null) throw fail(`${key}.threshold`, threshold, "a number, or baseline: 'reference' with delta or ratio");
+    if (threshold === null && baseline === null) throw fail(`${key}.threshold`, threshold, "a number, or baseline: 'reference' or 'stable' with delta or ratio");
     const delta = rule.delta ?? 0;
     if (typeof delta !== 'number' || !Number.isFinite(delta)) throw fail(`${key}.delta`, delta, 'a finite number');
     const ratio = rule.ratio ?? null;

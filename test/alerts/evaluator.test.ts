@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { AlertEvaluator } from '../../src/alerts/evaluator.ts';
+import { validateAlertRules } from '../../src/alerts/rules.ts';
+import type { ModelMetrics, DriftEntry } from '../../src/window/metrics-types.ts';
+
+const WINDOWS = ['1m', '5m'];
+const fail = (key: string, value: unknown, expected: string) => new Error(`${key} = ${JSON.stringify(value)}: expected ${expected}`);
+
+function rules(raw: unknown[]) {
+  return validateAlertRules(raw, WINDOWS, fail);
+}
+
+function metrics(to: number, fields: Partial<ModelMetrics> = {}): ModelMetrics {
+  return {
+    model: 'm', version: null, window: '1m', windowMs: 60_000, from: to - 60_000, to, count: 1000, errors: 0, errorRate: 0, late: 0,
+    latency: { p50: 10, p95: 20, p99: 30, mean: 12 }, accuracy: 0.9, quality: { labeled: 1000, accuracy: 0.9 }, estimatedAccuracy: null,
+    labelCoverage: 1, labels: { joined: 1000, pending: 0, expired: 0, early: 0 }, labelDelayMs: { p50: null, p95: null },
+    drift: { reference: 'ref', output: null, features: {} }, reference: { id: 'ref', accuracy: 0.9, errorRate: 0.01, latencyP99: 30 }, detectors: {},
+    ...fields,
+  };
+}
+
+function psiEntry(psi: number, count = 1000): DriftEntry {
+  return { type: 'numeric', count, reference: 'ref', primary: 'psi', drift: psi > 0.2, tests: { psi: { test: 'psi', statistic: psi, threshold: 0.2, drift: psi > 0.2 } } };
+}
+
+describe('alert lifecycle', () => {
+  it('fires after the condition held for `for`, once, and resolves past the hysteresis', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'errors', metric: 'errorRate', window: '1m', op: '>', threshold: 0.05, for: '30s', resolveHysteresis: 0.01, severity: 'critical' }]));
+    const at = (t: number, errorRate: number) => evaluator.evaluate('m', () => metrics(t, { errorRate }), []);
+    expect(at(0, 0.01)).toEqual([]);
+    expect(at(10_000, 0.1)).toEqual([]); // pending
+    expect(at(30_000, 0.1)).toEqual([]); // held 20 s
+    const fired = at(40_000, 0.2);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toMatchObject({ id: 'm:errors:model:10000:firing', state: 'firing', severity: 'critical', value: 0.2, threshold: 0.05, startsAt: 10_000, at: 40_000, window: '1m' });
+    expect(at(50_000, 0.3)).toEqual([]); // still firing: no second transition
+    expect(at(60_000, 0.045)).toEqual([]); // below the threshold but within the hysteresis
+    const resolved = at(70_000, 0.03);
+    expect(resolved).toHaveLength(1);
+    expect(resolved[0]).toMatchObject({ id: 'm:errors:model:10000:resolved', state: 'resolved', startsAt: 10_000 });
+  });
+
+  it('a pending condition that clears before `for` never fires', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'errors', metric: 'errorRate', op: '>', threshold: 0.05, for: '30s' }]));
+    evaluator.evaluate('m', () => metrics(0, { errorRate: 0.1 }), []);
+    evaluator.evaluate('m', () => metrics(10_000, { errorRate: 0.01 }), []);
+    expect(evaluator.evaluate('m', () => metrics(40_000, { errorRate: 0.1 }), [])).toEqual([]);
+  });
+
+  it('compares with the reference profile (delta) and ignores windows below minCount', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'acc', metric: 'accuracy', op: '<', baseline: 'reference', delta: -0.05, minCount: 100, for: '0s' }]));
+    expect(evaluator.evaluate('m', () => metrics(0, { accuracy: 0.5, quality: { labeled: 50, accuracy: 0.5 } }), [])).toEqual([]);
+    expect(evaluator.evaluate('m', () => metrics(1, { accuracy: 0.86 }), [])).toEqual([]);
+    const fired = evaluator.evaluate('m', () => metrics(2, { accuracy: 0.84 }), []);
+    expect(fired[0].threshold).toBeCloseTo(0.85, 12);
+  });
+
+  it('feature-scoped rules fire per feature', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'psi', metric: 'drift.feature.psi', op: '>', threshold: 0.2, for: '0s' }]));
+    const fired = evaluator.evaluate('m', () => metrics(0, { drift: { reference: 'ref', output: null, features: { a: psiEntry(0.5), b: psiEntry(0.1), c: psiEntry(0.9) } } }), []);
+    expect(fired.map((a) => a.scope).sort()).toEqual(['feature:a', 'feature:c']);
+  });
+
+  it('a canary is compared with the stable version (the one with the most traffic)', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'canary', metric: 'accuracy', scope: 'version', op: '<', baseline: 'stable', delta: -0.05, for: '0s' }]));
+    const byVersion: Record<string, ModelMetrics> = {
+      v1: metrics(0, { version: 'v1', count: 900, accuracy: 0.9 }),
+      v2: metrics(0, { version: 'v2', count: 100, accuracy: 0.8 }),
+    };
+    const fired = evaluator.evaluate('m', (_w, version) => (version ? byVersion[version] : metrics(0)), ['v1', 'v2']);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toMatchObject({ scope: 'version:v2', value: 0.8 });
+    expect(fired[0].threshold).toBeCloseTo(0.85, 12);
+  });
+
+  it('rule validation names the rule, the field and what was expected', () => {
+    expect(() => rules([{ name: 'x', metric: 'nope', op: '>', threshold: 1 }])).toThrow(/alerts.rules\[0\].metric = "nope": expected one of/);
+    expect(() => rules([{ name: 'x', metric: 'accuracy', op: '!=', threshold: 1 }])).toThrow(/alerts.rules\[0\].op/);
+    expect(() => rules([{ name: 'x', metric: 'accuracy', op: '<' }])).toThrow(/threshold/);
+    expect(() => rules([{ name: 'x', metric: 'accuracy', op: '<', threshold: 1, window: '7m' }])).toThrow(/one of the configured windows \(1m, 5m\)/);
+    expect(() => rules([{ name: 'x', metric: 'accuracy', op: '<', baseline: 'stable', delta: 0 }])).toThrow(/scope 'version'/);
+    expect(() => rules([{ name: 'a.b', metric: 'accuracy', op: '<', threshold: 1 }])).toThrow(/subject token/);
+    expect(() => rules([{ name: 'x', metric: 'accuracy', op: '<', threshold: 1 }, { name: 'x', metric: 'count', op: '<', threshold: 1 }])).toThrow(/not used by another rule/);
+  });
+});

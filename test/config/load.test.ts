@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ConfigError } from '../../src/config/load.ts';
+
+describe('configuration', () => {
+  it('loads the defaults with their alert rules', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.http.port).toBe(8080);
+    expect(config.partitions.count).toBe(16);
+    expect(config.partitionsExplicit).toBe(false);
+    expect(config.windows).toEqual(['1m', '5m', '1h']);
+    expect(config.alerts.rules.map((r) => r.name)).toEqual(expect.arrayContaining(['accuracy_drop', 'latency_p99_increase', 'error_rate_spike', 'output_psi', 'feature_psi', 'canary_accuracy']));
+  });
+
+  it('environment overrides the file, which overrides the defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dw-config-'));
+    try {
+      const file = join(dir, 'c.json');
+      writeFileSync(file, JSON.stringify({ http: { port: 9000 }, partitions: { count: 8 }, panes: { paneMs: '5s' } }));
+      const config = loadConfig({ env: { DRIFTWATCH_CONFIG: file, PORT: '9100', DRIFTWATCH_TOKEN: 'secret', DRIFTWATCH_OWNED_PARTITIONS: '0,2' } });
+      expect(config.http.port).toBe(9100);
+      expect(config.partitions.count).toBe(8);
+      expect(config.partitionsExplicit).toBe(true);
+      expect(config.partitions.owned).toEqual([0, 2]);
+      expect(config.panes.paneMs).toBe(5000);
+      expect(config.auth.token).toBe('secret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad value with the key, the value, its source and what was expected', () => {
+    expect(() => loadConfig({ env: { PORT: 'eighty' } })).toThrow('invalid config http.port = "eighty" (from environment variable PORT): expected an integer between 0 and 65535');
+    expect(() => loadConfig({ env: { DRIFTWATCH_PARTITIONS: '0' } })).toThrow(/partitions.count = 0 \(from environment variable DRIFTWATCH_PARTITIONS\)/);
+    expect(() => loadConfig({ env: { DRIFTWATCH_OWNED_PARTITIONS: '1,99' } })).toThrow(/partitions.owned\[1\] = 99/);
+    expect(() => loadConfig({ env: {}, overrides: { windows: ['1m', '15s'] } })).toThrow(/windows\[1\] = "15s".*whole multiple of panes.paneMs/);
+    expect(() => loadConfig({ env: {}, overrides: { drift: { features: { a: { test: 'magic' } } } } })).toThrow(/drift.features.a.test = "magic"/);
+    expect(() => loadConfig({ env: { LOG_LEVEL: 'loud' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: { DRIFTWATCH_CONFIG: '/nonexistent/c.json' } })).toThrow(/cannot read DRIFTWATCH_CONFIG file \/nonexistent\/c.json/);
+  });
+});
