@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ModelWindows } from '../../src/window/windows.ts';
+import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
+import type { PaneMessage } from '../../src/partition/processor.ts';
+
+const PANE = 10_000;
+const WINDOWS = new Map([['1m', 60_000], ['5m', 300_000]]);
+
+function inputMessage(partition: number, version: string, paneStart: number, values: number[]): PaneMessage {
+  const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+  for (const v of values) {
+    pane.count++;
+    pane.latency.add(v);
+    pane.addFeature('x', v);
+  }
+  return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane) };
+}
+
+function outcomeMessage(partition: number, version: string, paneStart: number, joined: number): PaneMessage {
+  const pane = new PaneOutcome(DEFAULT_PANE_LIMITS);
+  pane.joined = joined;
+  pane.correct = joined;
+  return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane) };
+}
+
+describe('sliding windows kept by add and subtract', () => {
+  it('always equal the sum of the latest state of every pane inside them', () => {
+    const update = fc.record({
+      partition: fc.integer({ min: 0, max: 2 }),
+      version: fc.constantFrom('v1', 'v2'),
+      pane: fc.integer({ min: 0, max: 60 }),
+      values: fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 5 }),
+      joined: fc.integer({ min: 0, max: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(update, { minLength: 1, maxLength: 120 }), (updates) => {
+        const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const latest = new Map<string, { version: string; paneStart: number; values: number[]; joined: number }>();
+        for (const u of updates) {
+          const paneStart = u.pane * PANE;
+          windows.applyMessage(inputMessage(u.partition, u.version, paneStart, u.values));
+          windows.applyMessage(outcomeMessage(u.partition, u.version, paneStart, u.joined));
+          latest.set(`${u.partition}|${u.version}|${paneStart}`, { version: u.version, paneStart, values: u.values, joined: u.joined });
+        }
+        for (const [name, length] of WINDOWS) {
+          for (const version of [undefined, 'v1', 'v2']) {
+            const inside = [...latest.values()].filter((p) => p.paneStart >= windows.end - length && p.paneStart < windows.end && (version === undefined || p.version === version));
+            const aggregate = windows.get(name, version);
+            const count = inside.reduce((s, p) => s + p.values.length, 0);
+            const joined = inside.reduce((s, p) => s + p.joined, 0);
+            expect(aggregate?.input.count ?? 0).toBe(count);
+            expect(aggregate?.input.latency.count ?? 0).toBe(count);
+            expect(aggregate?.input.features.get('x')?.numeric?.count ?? 0).toBe(count);
+            expect(aggregate?.outcome.joined ?? 0).toBe(joined);
+            const sum = inside.reduce((s, p) => s + p.values.reduce((a, b) => a + b, 0), 0);
+            expect(aggregate?.input.latency.sum ?? 0).toBeCloseTo(sum, 6);
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
