@@ -49,6 +49,11 @@ export async function startGateway(
     saveReference: (profile) => references.put(profile),
   });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) source.setReference(profile);
+  const stopFollowing = await references.follow(
+    (profile) => source.setReference(profile),
+    (id) => source.removeReference(id),
+    (error) => logger.warn({ err: error.message }, 'reading a changed reference profile failed'),
+  );
   const reader = new PaneChangelogReader(nc, source, logger.child({ component: 'changelog' }));
   await reader.start();
   source.start();
@@ -69,6 +74,7 @@ export async function startGateway(
     references,
     url: address,
     async stop() {
+      stopFollowing();
       source.stop();
       await app.close();
       await reader.stop();

@@ -31,6 +31,18 @@ export interface ReferenceProfile {
   calibration: Float64Array | null;
 }
 
+/**
+ * Counts of a sketch on a reference's PSI bins. Reference and window must be binned the same way,
+ * or identical data would show drift: both go through here. Strictly ascending edges are split
+ * inside buckets (countsBetweenEdges); repeated edges (a discrete feature) fall back to bucket
+ * representatives.
+ */
+export function binCountsOnEdges(sketch: LogHistogram, innerEdges: ArrayLike<number>): Float64Array {
+  const edges = Array.from(innerEdges);
+  const ascending = edges.length > 0 && edges.every((edge, i) => i === 0 || edge > edges[i - 1]);
+  return ascending ? sketch.countsBetweenEdges(edges) : binCountsFromSummary(sketch, edges);
+}
+
 function numericFromSketch(id: string, sketch: LogHistogram): NumericReference {
   const innerEdges = quantileEdgesFromSummary(sketch, 10);
   return {
@@ -40,7 +52,7 @@ function numericFromSketch(id: string, sketch: LogHistogram): NumericReference {
     summary: sketch,
     std: summaryMeanAndStd(sketch).std,
     innerEdges,
-    binCounts: binCountsFromSummary(sketch, innerEdges),
+    binCounts: binCountsOnEdges(sketch, innerEdges),
   };
 }
 

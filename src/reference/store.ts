@@ -32,6 +32,29 @@ export class ReferenceStore {
     return true;
   }
 
+  /**
+   * Follows changes made by any process (another gateway replica, the CLI through another
+   * gateway): `onPut` for a new or replaced profile, `onDelete` for a deleted one. Returns a stop function.
+   */
+  async follow(onPut: (profile: ReferenceProfile) => void, onDelete: (id: string) => void, onError: (error: Error) => void): Promise<() => void> {
+    const watcher = await this.store.watch({ includeHistory: false });
+    void (async () => {
+      for await (const info of watcher) {
+        if (info === null) continue;
+        try {
+          if (info.deleted) onDelete(info.name);
+          else {
+            const profile = await this.get(info.name);
+            if (profile !== null) onPut(profile);
+          }
+        } catch (error) {
+          onError(error as Error);
+        }
+      }
+    })();
+    return () => watcher.stop();
+  }
+
   async list(): Promise<ReferenceProfile[]> {
     const infos = await this.store.list();
     const out: ReferenceProfile[] = [];

@@ -1,6 +1,7 @@
 import type { DriftEntry, ModelMetrics, FairnessSummary } from './metrics-types.ts';
 import type { WindowAggregate } from './windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
+import { binCountsOnEdges } from '../reference/profile.ts';
 import { evaluateDrift } from '../stats/select.ts';
 import type { DriftTestOverride, FeatureReference } from '../stats/select.ts';
 import type { FeatureSummary } from './pane.ts';
@@ -28,9 +29,7 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, override:
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;
       // PSI on the reference's bins, counted from the window's sketch (a value within one bucket width of an edge may fall on either side)
-      const edges = Array.from(reference.innerEdges);
-      const ascending = edges.length > 0 && edges.every((edge, i) => i === 0 || edge > edges[i - 1]);
-      const binCounts = ascending ? summary.numeric.countsBetweenEdges(edges) : undefined;
+      const binCounts = binCountsOnEdges(summary.numeric, reference.innerEdges);
       return evaluateDrift(reference, { type: 'numeric', summary: summary.numeric, binCounts }, { override });
     }
     if (summary.categories === null || summary.categories.total === 0) return null;
