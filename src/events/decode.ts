@@ -14,6 +14,7 @@ import { Decoder, decode as decodeMsgpackOnce } from '@msgpack/msgpack';
 import type { DecodeResult, LabelEvent, PredictionEvent } from './types.ts';
 import { WIRE_LIMITS, checkLabel, checkPrediction, reject } from './validate.ts';
 import type { Rejection, ValidateOptions } from './validate.ts';
+import { MsgpackReader, UNSUPPORTED } from './msgpack-reader.ts';
 
 export interface DecodeOptions extends ValidateOptions {
   /** Payloads larger than this many bytes are rejected as 'oversized' (default 64 KiB). */
@@ -60,6 +61,8 @@ function errorMessage(error: unknown): string {
 interface PayloadDecoders {
   msgpack: Decoder | null;
   utf8: TextDecoder;
+  /** The fast reader for the common shapes; null for one-shot decodes. */
+  fast: MsgpackReader | null;
 }
 
 /** Marks a failed payload decode; never produced by MessagePack or JSON, so `instanceof` is exact. */
@@ -81,6 +84,10 @@ function decodePayload(data: Uint8Array, maxBytes: number, contentType: string |
       return new PayloadRejection(reject('undecodable', `not valid JSON: ${errorMessage(error)}`));
     }
   }
+  if (decoders.fast !== null) {
+    const value = decoders.fast.read(data);
+    if (value !== UNSUPPORTED) return value;
+  }
   try {
     return decoders.msgpack === null ? decodeMsgpackOnce(data) : decoders.msgpack.decode(data);
   } catch (error) {
@@ -94,7 +101,7 @@ function decodePayload(data: Uint8Array, maxBytes: number, contentType: string |
  * Per-call options override the constructor's defaults; nothing is allocated to merge them.
  */
 export class EventDecoder {
-  readonly #decoders: PayloadDecoders = { msgpack: new Decoder(), utf8: new TextDecoder('utf-8', { fatal: true }) };
+  readonly #decoders: PayloadDecoders = { msgpack: new Decoder(), utf8: new TextDecoder('utf-8', { fatal: true }), fast: new MsgpackReader() };
   readonly #maxBytes: number;
   readonly #maxFeatures: number;
 
@@ -117,7 +124,7 @@ export class EventDecoder {
 }
 
 function oneShotDecoders(): PayloadDecoders {
-  return { msgpack: null, utf8: new TextDecoder('utf-8', { fatal: true }) };
+  return { msgpack: null, utf8: new TextDecoder('utf-8', { fatal: true }), fast: null };
 }
 
 /** One-shot decode of a prediction (builds a MessagePack decoder per call: use EventDecoder in loops). */

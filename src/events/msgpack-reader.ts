@@ -1,0 +1,206 @@
+/**
+ * A MessagePack reader for the shapes events have (maps of strings, numbers, nil, booleans,
+ * arrays and nested maps), written because decoding was half of the worker's per-event cost
+ * with @msgpack/msgpack (bench/decode.ts measures both). Two things make it cheaper:
+ *  - short strings (keys, feature names, categories, model and version) come from a small
+ *    direct-mapped cache keyed by their bytes, so the same "country" is decoded once, not per event;
+ *  - other strings are decoded natively by Buffer (latin1 when ASCII, else UTF-8).
+ * Anything outside that subset (ext types such as timestamps, bin, maps with non-string keys,
+ * invalid UTF-8) makes `read` return UNSUPPORTED, and the caller falls back to @msgpack/msgpack,
+ * which decides what the value is; so both paths produce the same objects and the same rejections.
+ * One reader per consumer: it is not reentrant.
+ */
+
+export const UNSUPPORTED: unique symbol = Symbol('unsupported msgpack');
+
+const CACHE_SIZE = 4096; // entries, power of two
+const CACHE_MAX_LENGTH = 24; // bytes: longer strings (ids) are rarely repeated
+const MAX_DEPTH = 8;
+
+class Unsupported extends Error {}
+const UNSUPPORTED_ERROR = new Unsupported('unsupported');
+
+export class MsgpackReader {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private buffer: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private readonly cacheStrings: (string | undefined)[] = new Array(CACHE_SIZE);
+  private readonly cacheBytes: (Uint8Array | undefined)[] = new Array(CACHE_SIZE);
+
+  /** The decoded value, or UNSUPPORTED (fall back to a general decoder). Throws nothing. */
+  read(bytes: Uint8Array): unknown {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+    try {
+      const value = this.value(0);
+      return this.pos === bytes.length ? value : UNSUPPORTED;
+    } catch {
+      // truncated input (RangeError from DataView) or an unsupported type
+      return UNSUPPORTED;
+    }
+  }
+
+  private value(depth: number): unknown {
+    if (depth > MAX_DEPTH) throw UNSUPPORTED_ERROR;
+    const bytes = this.bytes;
+    if (this.pos >= bytes.length) throw UNSUPPORTED_ERROR;
+    const b = bytes[this.pos++];
+    if (b <= 0x7f) return b;
+    if (b >= 0xe0) return b - 0x100;
+    if ((b & 0xf0) === 0x80) return this.map(b & 0x0f, depth);
+    if ((b & 0xf0) === 0x90) return this.array(b & 0x0f, depth);
+    if ((b & 0xe0) === 0xa0) return this.string(b & 0x1f);
+    const view = this.view;
+    let v: number;
+    switch (b) {
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xca:
+        v = view.getFloat32(this.pos);
+        this.pos += 4;
+        return v;
+      case 0xcb:
+        v = view.getFloat64(this.pos);
+        this.pos += 8;
+        return v;
+      case 0xcc:
+        return bytes[this.pos++];
+      case 0xcd:
+        v = view.getUint16(this.pos);
+        this.pos += 2;
+        return v;
+      case 0xce:
+        v = view.getUint32(this.pos);
+        this.pos += 4;
+        return v;
+      case 0xcf:
+        v = view.getUint32(this.pos) * 4294967296 + view.getUint32(this.pos + 4);
+        this.pos += 8;
+        return v;
+      case 0xd0:
+        return view.getInt8(this.pos++);
+      case 0xd1:
+        v = view.getInt16(this.pos);
+        this.pos += 2;
+        return v;
+      case 0xd2:
+        v = view.getInt32(this.pos);
+        this.pos += 4;
+        return v;
+      case 0xd3:
+        v = view.getInt32(this.pos) * 4294967296 + view.getUint32(this.pos + 4);
+        this.pos += 8;
+        return v;
+      case 0xd9:
+        return this.string(bytes[this.pos++]);
+      case 0xda:
+        v = view.getUint16(this.pos);
+        this.pos += 2;
+        return this.string(v);
+      case 0xdb:
+        v = view.getUint32(this.pos);
+        this.pos += 4;
+        return this.string(v);
+      case 0xdc:
+        v = view.getUint16(this.pos);
+        this.pos += 2;
+        return this.array(v, depth);
+      case 0xdd:
+        v = view.getUint32(this.pos);
+        this.pos += 4;
+        return this.array(v, depth);
+      case 0xde:
+        v = view.getUint16(this.pos);
+        this.pos += 2;
+        return this.map(v, depth);
+      case 0xdf:
+        v = view.getUint32(this.pos);
+        this.pos += 4;
+        return this.map(v, depth);
+      default:
+        // bin, ext (timestamps), never-used 0xc1: the general decoder decides
+        throw UNSUPPORTED_ERROR;
+    }
+  }
+
+  private map(size: number, depth: number): Record<string, unknown> {
+    if (size > this.bytes.length - this.pos) throw UNSUPPORTED_ERROR;
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < size; i++) {
+      const b = this.bytes[this.pos++];
+      let key: string;
+      if ((b & 0xe0) === 0xa0) key = this.string(b & 0x1f);
+      else if (b === 0xd9) key = this.string(this.bytes[this.pos++]);
+      else throw UNSUPPORTED_ERROR; // non-string keys
+      if (key === '__proto__') throw UNSUPPORTED_ERROR;
+      out[key] = this.value(depth + 1);
+    }
+    return out;
+  }
+
+  private array(size: number, depth: number): unknown[] {
+    if (size > this.bytes.length - this.pos) throw UNSUPPORTED_ERROR;
+    const out = new Array<unknown>(size);
+    for (let i = 0; i < size; i++) out[i] = this.value(depth + 1);
+    return out;
+  }
+
+  private string(length: number): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const end = start + length;
+    if (end > bytes.length) throw UNSUPPORTED_ERROR;
+    this.pos = end;
+    if (length === 0) return '';
+    let ascii = true;
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) {
+      const c = bytes[i];
+      if (c >= 0x80) ascii = false;
+      hash = Math.imul(hash ^ c, 0x01000193);
+    }
+    if (length <= CACHE_MAX_LENGTH) {
+      const slot = (hash >>> 0) & (CACHE_SIZE - 1);
+      const cachedBytes = this.cacheBytes[slot];
+      if (cachedBytes !== undefined && cachedBytes.length === length) {
+        let same = true;
+        for (let i = 0; i < length; i++) {
+          if (cachedBytes[i] !== bytes[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return this.cacheStrings[slot] as string;
+      }
+      const text = this.decodeText(start, end, ascii);
+      this.cacheBytes[slot] = bytes.slice(start, end);
+      this.cacheStrings[slot] = text;
+      return text;
+    }
+    return this.decodeText(start, end, ascii);
+  }
+
+  private decodeText(start: number, end: number, ascii: boolean): string {
+    if (ascii) return this.buffer.toString('latin1', start, end);
+    const text = this.buffer.toString('utf8', start, end);
+    // invalid UTF-8 decodes to U+FFFD here; let the strict general decoder judge it
+    if (text.includes('\ufffd') && !validUtf8(this.bytes, start, end)) throw UNSUPPORTED_ERROR;
+    return text;
+  }
+}
+
+function validUtf8(bytes: Uint8Array, start: number, end: number): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, end));
+    return true;
+  } catch {
+    return false;
+  }
+}

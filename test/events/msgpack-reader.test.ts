@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { encode, decode } from '@msgpack/msgpack';
+import { MsgpackReader, UNSUPPORTED } from '../../src/events/msgpack-reader.ts';
+
+/** What the general decoder makes of bytes, or a marker when it throws. */
+function general(bytes: Uint8Array): unknown {
+  try {
+    return { value: decode(bytes) };
+  } catch {
+    return 'throws';
+  }
+}
+
+const eventLike = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer(),
+    fc.double(),
+    fc.maxSafeInteger(),
+    fc.string(),
+    fc.string({ unit: 'grapheme', maxLength: 40 }),
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(fc.string({ maxLength: 30 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 6 }),
+  ),
+})).value;
+
+describe('MsgpackReader', () => {
+  it('decodes whatever @msgpack/msgpack encodes exactly as @msgpack/msgpack decodes it', () => {
+    const reader = new MsgpackReader();
+    fc.assert(
+      fc.property(eventLike, (value) => {
+        const bytes = encode(value);
+        const mine = reader.read(bytes);
+        if (mine === UNSUPPORTED) return; // falls back to the general decoder
+        expect(mine).toStrictEqual(decode(bytes));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('on arbitrary bytes either defers to the general decoder or agrees with it', () => {
+    const reader = new MsgpackReader();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const mine = reader.read(bytes);
+        if (mine === UNSUPPORTED) return;
+        expect({ value: mine }).toStrictEqual(general(bytes));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('returns repeated short strings from its cache and decodes typical events', () => {
+    const reader = new MsgpackReader();
+    const event = { id: 'f47ac10b-58cc-4372-a567-0e02b2c3d479', model: 'fraud', ts: 1_700_000_000_123, output: 0.25, features: { country: 'FR', city: 'Zürich', n: -3, big: 2 ** 40, f: 1.5, none: null }, segment: { g: 'a' } };
+    for (let i = 0; i < 3; i++) expect(reader.read(encode(event))).toStrictEqual(event);
+    // different bytes of the same length in the same cache slot are not confused
+    expect(reader.read(encode({ country: 'DE' }))).toStrictEqual({ country: 'DE' });
+  });
+
+  it('defers the types events do not use (timestamps, binary) and invalid UTF-8 to the general decoder', () => {
+    const reader = new MsgpackReader();
+    expect(reader.read(encode({ ts: new Date(0) }))).toBe(UNSUPPORTED);
+    expect(reader.read(encode({ b: new Uint8Array([1, 2]) }))).toBe(UNSUPPORTED);
+    expect(reader.read(new Uint8Array([0xa2, 0xc3, 0x28]))).toBe(UNSUPPORTED);
+    expect(reader.read(new Uint8Array([0x81, 0xa1]))).toBe(UNSUPPORTED); // truncated
+  });
+});
