@@ -3,6 +3,7 @@ import { EventDecoder } from '../events/decode.ts';
 import type { LabelEvent, PredictionEvent, RejectReason } from '../events/types.ts';
 import { REJECT_REASONS } from '../events/types.ts';
 import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
+import type { InputSubject } from '../cluster/subjects.ts';
 import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
 import {
   PaneInput,
@@ -153,7 +154,7 @@ export class PartitionProcessor {
    */
   process(seq: number, subject: string, data: Uint8Array, contentType?: string): Rejected | null {
     this.seq = seq;
-    const parsed = parseInputSubject(subject);
+    const parsed = this.subjectOf(subject);
     if (parsed === null || parsed.partition !== this.partition) {
       return this.rejected(seq, subject, data, 'bad_subject', `subject '${subject}' is not drift.in.${this.partition}.<model>.pred|label`);
     }
@@ -165,6 +166,19 @@ export class PartitionProcessor {
     const result = this.decoder.decodeLabel(data, { expectedModel: parsed.model, contentType });
     if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
     return this.applyLabel(seq, subject, data, result.event);
+  }
+
+  /** Subjects repeat (a few models per partition): parse each once. Bounded, like everything else. */
+  private readonly subjects = new Map<string, InputSubject | null>();
+
+  private subjectOf(subject: string): InputSubject | null {
+    let parsed = this.subjects.get(subject);
+    if (parsed === undefined) {
+      parsed = parseInputSubject(subject);
+      if (this.subjects.size >= 4096) this.subjects.clear();
+      this.subjects.set(subject, parsed);
+    }
+    return parsed;
   }
 
   private rejected(seq: number, subject: string, data: Uint8Array, reason: RejectReason, detail: string): Rejected {
