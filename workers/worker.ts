@@ -25,7 +25,7 @@ try {
     logger: logger.child({ component: 'provision' }),
   });
   const { registry, metrics } = createMetrics();
-  const worker = await startWorker(nats.nc, config, meta.partitions, logger, metrics);
+  const worker = await startWorker({ nc: nats.nc, connect: nats.connect, config, partitions: meta.partitions, logger, metrics });
   const http = Fastify();
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));

@@ -31,7 +31,14 @@ export async function startAllInOne(config: DriftwatchConfig, logger: Logger): P
       logger: logger.child({ component: 'provision' }),
     });
     const shared = createMetrics();
-    const worker = await startWorker(nats.nc, config, meta.partitions, logger.child({ component: 'worker' }), shared.metrics);
+    const worker = await startWorker({
+      nc: nats.nc,
+      connect: nats.connect,
+      config,
+      partitions: meta.partitions,
+      logger: logger.child({ component: 'worker' }),
+      metrics: shared.metrics,
+    });
     const gateway = await startGateway(nats.nc, config, logger.child({ component: 'gateway' }), shared);
     return {
       nats,

@@ -10,6 +10,8 @@ import type { DriftwatchConfig } from '../config/types.ts';
 export interface NatsHandle {
   nc: NatsConnection;
   url: string;
+  /** How to open another connection to the same server (partition threads). */
+  connect: NatsConnectOptions;
   embedded: EmbeddedNats | null;
   close(): Promise<void>;
 }
@@ -37,10 +39,12 @@ export async function openNats(config: DriftwatchConfig, logger: Logger, env: No
     url = embedded.url;
     logger.info({ url }, 'started embedded nats-server (set NATS_URL to use your own)');
   }
-  const nc = await connectNats({ url, name: config.nats.name, ...natsAuthFromEnv(env) });
+  const connect: NatsConnectOptions = { url, name: config.nats.name, ...natsAuthFromEnv(env) };
+  const nc = await connectNats(connect);
   return {
     nc,
     url,
+    connect,
     embedded,
     async close() {
       await nc.drain().catch(() => undefined);

@@ -1,7 +1,13 @@
+import { cpus } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { DriftwatchConfig } from '../config/types.ts';
+import type { NatsConnectOptions } from '../cluster/connect.ts';
 import { PartitionRunner } from '../partition/runner.ts';
+import type { RunnerOptions } from '../partition/runner.ts';
+import { PartitionThreadPool } from '../partition/pool.ts';
+import { PipelineStatsExporter } from '../partition/stats.ts';
+import type { RunnerStats } from '../partition/stats.ts';
 import type { PipelineMetrics } from '../gateway/prometheus.ts';
 import type { PaneLimits } from '../window/pane.ts';
 
@@ -19,47 +25,86 @@ export function paneLimitsOf(config: DriftwatchConfig): PaneLimits {
 }
 
 export interface Worker {
+  /** Runners in this thread (empty when partitions run on worker threads). */
   runners: PartitionRunner[];
+  threads: number;
+  stats(): RunnerStats[];
   stop(): Promise<void>;
 }
 
-/** Starts one runner per owned partition (all of them by default). */
-export async function startWorker(nc: NatsConnection, config: DriftwatchConfig, partitions: number, logger: Logger, metrics?: PipelineMetrics): Promise<Worker> {
+export interface WorkerOptions {
+  nc: NatsConnection;
+  /** How partition threads connect to the same NATS (they cannot share a connection). */
+  connect: NatsConnectOptions;
+  config: DriftwatchConfig;
+  partitions: number;
+  logger: Logger;
+  metrics?: PipelineMetrics;
+  /** How often threads report their counters (default 1 s). */
+  statsIntervalMs?: number;
+}
+
+/** 'auto': one thread per core when there are several partitions; 0 keeps them on this thread. */
+export function threadCount(config: DriftwatchConfig, owned: number): number {
+  const wanted = config.worker.threads === 'auto' ? (owned > 1 ? cpus().length : 0) : config.worker.threads;
+  return wanted <= 1 ? 0 : Math.min(wanted, owned);
+}
+
+/** Starts one runner per owned partition (all of them by default), on worker threads or in-process. */
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const { nc, config, partitions, logger, metrics } = options;
   const owned = config.partitions.owned === 'all' ? Array.from({ length: partitions }, (_, p) => p) : config.partitions.owned;
   for (const p of owned) {
     if (p >= partitions) throw new Error(`partitions.owned lists partition ${p}, but DRIFT_EVENTS has ${partitions} partitions (0..${partitions - 1})`);
   }
-  const runners = owned.map(
-    (partition) =>
-      new PartitionRunner({
-        nc,
-        partition,
-        flushIntervalMs: config.panes.flushIntervalMs,
-        checkpointIntervalMs: config.checkpoint.intervalMs,
-        logger: logger.child({ partition }),
-        metrics,
-        processor: {
-          paneMs: config.panes.paneMs,
-          allowedLatenessMs: config.panes.allowedLatenessMs,
-          maxFutureMs: config.panes.maxFutureMs,
-          labelHorizonMs: config.join.labelHorizonMs,
-          maxPending: config.join.maxPending,
-          maxEarlyLabels: config.join.maxEarlyLabels,
-          maxEventBytes: config.limits.maxEventBytes,
-          maxModels: config.limits.maxModels,
-          maxVersionsPerModel: config.limits.maxVersionsPerModel,
-          threshold: config.classification.threshold,
-          limits: paneLimitsOf(config),
-          errorDetectors: config.detectors.errorStream,
-        },
-      }),
-  );
-  await Promise.all(runners.map((r) => r.start()));
-  logger.info({ partitions: owned.length }, 'worker consuming');
+  const runnerOptions: Omit<RunnerOptions, 'nc' | 'partition' | 'logger'> = {
+    flushIntervalMs: config.panes.flushIntervalMs,
+    checkpointIntervalMs: config.checkpoint.intervalMs,
+    processor: {
+      paneMs: config.panes.paneMs,
+      allowedLatenessMs: config.panes.allowedLatenessMs,
+      maxFutureMs: config.panes.maxFutureMs,
+      labelHorizonMs: config.join.labelHorizonMs,
+      maxPending: config.join.maxPending,
+      maxEarlyLabels: config.join.maxEarlyLabels,
+      maxEventBytes: config.limits.maxEventBytes,
+      maxModels: config.limits.maxModels,
+      maxVersionsPerModel: config.limits.maxVersionsPerModel,
+      threshold: config.classification.threshold,
+      limits: paneLimitsOf(config),
+      errorDetectors: config.detectors.errorStream,
+    },
+  };
+  const threads = threadCount(config, owned.length);
+  let runners: PartitionRunner[] = [];
+  let pool: PartitionThreadPool | null = null;
+  if (threads > 0) {
+    pool = await PartitionThreadPool.start(
+      owned,
+      threads,
+      { connect: options.connect, runner: runnerOptions, logLevel: config.log.level, statsIntervalMs: options.statsIntervalMs ?? Math.min(1000, config.panes.flushIntervalMs) },
+      logger,
+    );
+  } else {
+    runners = owned.map((partition) => new PartitionRunner({ ...runnerOptions, nc, partition, logger: logger.child({ partition }) }));
+    await Promise.all(runners.map((r) => r.start()));
+  }
+  const stats = () => (pool !== null ? pool.stats() : runners.map((r) => r.stats()));
+  const exporter = metrics ? new PipelineStatsExporter(metrics) : null;
+  const exportStats = () => {
+    if (exporter) for (const s of stats()) exporter.apply(s);
+  };
+  const timer = setInterval(exportStats, Math.min(1000, config.panes.flushIntervalMs));
+  logger.info({ partitions: owned.length, threads }, 'worker consuming');
   return {
     runners,
+    threads,
+    stats,
     async stop() {
-      await Promise.all(runners.map((r) => r.stop()));
+      clearInterval(timer);
+      if (pool !== null) await pool.stop();
+      else await Promise.all(runners.map((r) => r.stop()));
+      exportStats();
     },
   };
 }

@@ -112,6 +112,11 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   const ws = section(raw, 'ws', src);
   const drift = section(raw, 'drift', src);
   const log = section(raw, 'log', src);
+  const worker = section(raw, 'worker', src);
+  const threads = worker.threads;
+  if (threads !== 'auto' && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 0 || threads > 64)) {
+    throw new ConfigError('worker.threads', threads, '"auto" or an integer between 0 and 64', src.of('worker.threads'));
+  }
   const detectors = section(raw, 'detectors', src);
   const errorStream = detectors.errorStream;
   if (!Array.isArray(errorStream) || !errorStream.every((k) => typeof k === 'string' && (DETECTORS as readonly string[]).includes(k))) {
@@ -203,6 +208,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxSubscriptions: integer(ws.maxSubscriptions, 'ws.maxSubscriptions', src, 1, 100_000),
     },
     drift: { features: featureOverrides },
+    worker: { threads: threads as number | 'auto' },
     detectors: { errorStream: errorStream as DriftwatchConfig['detectors']['errorStream'] },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,
     log: { level: level as DriftwatchConfig['log']['level'] },
@@ -224,6 +230,7 @@ const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> =
   DRIFTWATCH_TOKEN: { path: ['auth', 'token'], parse: (v) => v },
   DRIFTWATCH_REPLICAS: { path: ['nats', 'replicas'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },
+  DRIFTWATCH_WORKER_THREADS: { path: ['worker', 'threads'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   LOG_LEVEL: { path: ['log', 'level'], parse: (v) => v },
 };
 

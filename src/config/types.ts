@@ -26,6 +26,8 @@ export interface DriftwatchConfig {
   checkpoint: { intervalMs: number };
   ws: { maxBufferedBytes: number; maxSubscriptions: number };
   drift: { features: Record<string, DriftTestOverride> };
+  /** Partition threads: 'auto' = one per core when several partitions are owned; 0 or 1 = the main thread. */
+  worker: { threads: number | 'auto' };
   /** Sequential change detectors run on every model version's error stream in the worker. */
   detectors: { errorStream: Array<'adwin' | 'page_hinkley' | 'ddm' | 'eddm' | 'hddm_a' | 'hddm_w'> };
   dataDir: string;

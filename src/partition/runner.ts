@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
 import { PartitionProcessor } from './processor.ts';
 import type { ProcessorOptions, Rejected } from './processor.ts';
-import type { PipelineMetrics } from '../gateway/prometheus.ts';
+import type { RunnerStats } from './stats.ts';
 
 /**
  * Runs one partition: restores its checkpoint, reads `drift.in.<p>.>` with an ordered consumer
@@ -24,7 +24,6 @@ export interface RunnerOptions {
   flushIntervalMs: number;
   checkpointIntervalMs: number;
   logger: Logger;
-  metrics?: PipelineMetrics;
 }
 
 export function checkpointName(partition: number): string {
@@ -46,6 +45,7 @@ export class PartitionRunner {
   private lastCheckpointSeq = -1;
   /** Messages behind the end of the partition, as the consumer last reported. */
   lag = 0;
+  private flushed = 0;
 
   constructor(private readonly options: RunnerOptions) {
     this.partition = options.partition;
@@ -81,18 +81,11 @@ export class PartitionRunner {
 
   private async consumeLoop(messages: ConsumerMessages): Promise<void> {
     const processor = this.processor;
-    const metrics = this.options.metrics;
     for await (const msg of messages) {
-      const seq = msg.seq;
-      const contentType = msg.headers?.get('content-type') || undefined;
-      const predictionsBefore = processor.counters.predictions;
-      const rejected = processor.process(seq, msg.subject, msg.data, contentType);
+      const contentType = msg.headers === undefined ? undefined : msg.headers.get('content-type') || undefined;
+      const rejected = processor.process(msg.seq, msg.subject, msg.data, contentType);
       this.lag = msg.info.pending;
       if (rejected !== null) this.deadLetter(rejected);
-      if (metrics !== undefined) {
-        if (rejected !== null) metrics.eventsRejected.inc({ reason: rejected.reason });
-        else metrics.eventsConsumed.inc({ kind: processor.counters.predictions > predictionsBefore ? 'pred' : 'label' });
-      }
       if (this.stopped) break;
     }
   }
@@ -132,17 +125,29 @@ export class PartitionRunner {
         const reason = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as Error;
         this.log.warn({ partition: this.partition, failed: failed.length, err: reason.message }, 'pane flush failed; will retry');
       }
-      this.options.metrics?.paneFlushes.inc(updates.length - failed.length);
+      this.flushed += updates.length - failed.length;
     }
     processor.dropClosed();
-    const metrics = this.options.metrics;
-    if (metrics !== undefined) {
-      const p = String(this.partition);
-      metrics.pendingJoins.set({ partition: p }, processor.join.size);
-      metrics.earlyLabels.set({ partition: p }, processor.join.earlySize);
-      metrics.consumerLag.set({ partition: p }, this.lag);
-      metrics.partitionSequence.set({ partition: p }, processor.seq);
-    }
+  }
+
+  /** Counters and levels of this partition, for Prometheus (the exporter turns totals into deltas). */
+  stats(): RunnerStats {
+    const { counters, join } = this.processor;
+    return {
+      partition: this.partition,
+      predictions: counters.predictions,
+      labels: counters.labels,
+      late: counters.late,
+      duplicates: counters.duplicates,
+      rejected: { ...counters.rejected },
+      joined: join.stats.joined,
+      expired: join.stats.expiredPredictions,
+      pendingJoins: join.size,
+      earlyLabels: join.earlySize,
+      lag: this.lag,
+      seq: this.processor.seq,
+      paneFlushes: this.flushed,
+    };
   }
 
   /** Saves state and the sequence it reflects, atomically as one object. */

@@ -1,0 +1,52 @@
+import type { RejectReason } from '../events/types.ts';
+import type { PipelineMetrics } from '../gateway/prometheus.ts';
+
+/** Totals and levels of one partition runner, as plain data (it crosses thread boundaries). */
+export interface RunnerStats {
+  partition: number;
+  predictions: number;
+  labels: number;
+  late: number;
+  duplicates: number;
+  rejected: Record<RejectReason, number>;
+  joined: number;
+  expired: number;
+  pendingJoins: number;
+  earlyLabels: number;
+  lag: number;
+  seq: number;
+  paneFlushes: number;
+}
+
+/**
+ * Turns runner totals into Prometheus counters and gauges. Runners only count (cheaply, in
+ * plain fields, possibly on another thread); this exporter adds the difference since the last
+ * snapshot of each partition, so counters stay monotonic across polls.
+ */
+export class PipelineStatsExporter {
+  private readonly last = new Map<number, RunnerStats>();
+
+  constructor(private readonly metrics: PipelineMetrics) {}
+
+  apply(stats: RunnerStats): void {
+    const previous = this.last.get(stats.partition);
+    const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? 0));
+    const m = this.metrics;
+    m.eventsConsumed.inc({ kind: 'pred' }, delta(stats.predictions, previous?.predictions));
+    m.eventsConsumed.inc({ kind: 'label' }, delta(stats.labels, previous?.labels));
+    m.eventsLate.inc(delta(stats.late, previous?.late));
+    for (const [reason, n] of Object.entries(stats.rejected)) {
+      const d = delta(n, previous?.rejected[reason as RejectReason]);
+      if (d > 0) m.eventsRejected.inc({ reason }, d);
+    }
+    m.labelsJoined.inc(delta(stats.joined, previous?.joined));
+    m.labelsExpired.inc(delta(stats.expired, previous?.expired));
+    m.paneFlushes.inc(delta(stats.paneFlushes, previous?.paneFlushes));
+    const p = String(stats.partition);
+    m.pendingJoins.set({ partition: p }, stats.pendingJoins);
+    m.earlyLabels.set({ partition: p }, stats.earlyLabels);
+    m.consumerLag.set({ partition: p }, stats.lag);
+    m.partitionSequence.set({ partition: p }, stats.seq);
+    this.last.set(stats.partition, stats);
+  }
+}
