@@ -136,12 +136,15 @@ describe('alerts and dead letters against a real nats-server', () => {
     });
     expect(metrics.count).toBe(g);
 
-    const text = await (await fetch(`${pipeline.baseUrl}/metrics`)).text();
     const expected = new Map<string, number>();
     for (const [reason] of bad) expected.set(reason, (expected.get(reason) ?? 0) + 1);
-    for (const [reason, n] of expected) {
-      expect(text).toMatch(new RegExp(`^drift_events_rejected_total\\{reason="${reason}"\\} ${n}$`, 'm'));
-    }
+    const patterns = [...expected].map(([reason, n]) => new RegExp(`^drift_events_rejected_total\\{reason="${reason}"\\} ${n}$`, 'm'));
+    // partition counters reach Prometheus once a second
+    const text = await eventually(async () => {
+      const body = await (await fetch(`${pipeline.baseUrl}/metrics`)).text();
+      return patterns.every((p) => p.test(body)) ? body : undefined;
+    }, 10_000, 'rejected counters on /metrics');
+    for (const pattern of patterns) expect(text).toMatch(pattern);
 
     const dlq = await js.consumers.get('DRIFT_DLQ', { filter_subjects: 'drift.dlq.>', deliver_policy: DeliverPolicy.All });
     const dead: Array<{ subject: string; reason: string | undefined; detail: string | undefined }> = [];
