@@ -32,6 +32,19 @@ export interface PublisherOptions {
   format?: 'msgpack' | 'json';
   /** Milliseconds to wait for each JetStream ack (default: the client's, 5000). */
   timeoutMs?: number;
+  /**
+   * How long a publish keeps retrying while NATS is unreachable or JetStream does not answer
+   * (a server restart, a stream leader election), with backoff, before it counts as failed
+   * (default 30000; 0 = no retry). A retried publish may store the event twice when only the ack
+   * was lost; the worker counts a repeated prediction id once, so this cannot inflate the figures.
+   */
+  retryForMs?: number;
+}
+
+/** Failures that a server restart or a leader election causes, and that a retry can outlive. */
+function isTransient(error: unknown): boolean {
+  const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? ''}`.toLowerCase();
+  return /timeout|no responders|disconnect|closed|reconnect|not enabled|unavailable|leader/.test(text);
 }
 
 /** Thrown by flush()/close() when some publishes since the previous flush were not acknowledged. */
@@ -77,6 +90,7 @@ export class DriftPublisher {
   readonly #json: boolean;
   readonly #maxInFlight: number;
   readonly #publishOptions: Partial<JetStreamPublishOptions> | undefined;
+  readonly #retryForMs: number;
   /** Ring buffer of pending acks in publish order; its length is the in-flight window. */
   readonly #window: Array<PendingAck | undefined>;
   #head = 0;
@@ -93,6 +107,7 @@ export class DriftPublisher {
     this.#json = opts.format === 'json';
     this.#maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#publishOptions = opts.timeoutMs === undefined ? undefined : { timeout: opts.timeoutMs };
+    this.#retryForMs = opts.retryForMs ?? 30_000;
     this.#window = new Array<PendingAck | undefined>(this.#maxInFlight);
   }
 
@@ -103,6 +118,9 @@ export class DriftPublisher {
   static async connect(nc: NatsConnection, opts: PublisherOptions = {}): Promise<DriftPublisher> {
     checkPositiveInteger(opts.maxInFlight, 'maxInFlight');
     checkPositiveInteger(opts.timeoutMs, 'timeoutMs');
+    if (opts.retryForMs !== undefined && !(Number.isInteger(opts.retryForMs) && opts.retryForMs >= 0)) {
+      throw new TypeError(`DriftPublisher: retryForMs must be an integer >= 0, got ${String(opts.retryForMs)}`);
+    }
     if (opts.format !== undefined && opts.format !== 'msgpack' && opts.format !== 'json') {
       throw new RangeError(`DriftPublisher: format must be 'msgpack' or 'json', got ${JSON.stringify(opts.format)}`);
     }
@@ -206,7 +224,7 @@ export class DriftPublisher {
     this.#unsettled++;
     const pending: PendingAck = {
       settled: false,
-      done: this.#js.publish(subject, payload, this.#publishOptions).then(
+      done: this.#publishRetrying(subject, payload).then(
         () => {
           pending.settled = true;
           this.#unsettled--;
@@ -225,6 +243,19 @@ export class DriftPublisher {
     this.#window[(this.#head + this.#size) % this.#maxInFlight] = pending;
     this.#size++;
     this.#dropSettledHead();
+  }
+
+  /** One JetStream publish, retried with backoff while the failure looks transient. */
+  async #publishRetrying(subject: string, payload: Uint8Array): Promise<unknown> {
+    const deadline = Date.now() + this.#retryForMs;
+    for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
+      try {
+        return await this.#js.publish(subject, payload, this.#publishOptions);
+      } catch (error) {
+        if (Date.now() + wait > deadline || !isTransient(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   /** Removes acknowledged entries from the front, so the window only spans unacked publishes. */

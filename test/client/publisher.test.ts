@@ -167,7 +167,7 @@ describe('provisioned', () => {
   });
 
   it('flush() rejects with the number of failed publishes when acks do not come', async () => {
-    const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS, timeoutMs: 1000, maxInFlight: 4 });
+    const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS, timeoutMs: 1000, maxInFlight: 4, retryForMs: 0 });
     await (await jetstreamManager(nc)).streams.delete(EVENTS_STREAM);
     for (let i = 0; i < 6; i++) await publisher.publishPrediction({ id: `lost-${i}`, model: 'fraud', output: 1 });
     const error = await publisher.flush().then(
@@ -181,4 +181,5 @@ describe('provisioned', () => {
     await expect(publisher.flush()).resolves.toBeUndefined();
     expect(publisher.inFlight).toBe(0);
   });
+
 });
