@@ -4,22 +4,8 @@ import { encode } from '@msgpack/msgpack';
 import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
 import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
+import { SeededRandom } from '../../src/simulator/random.ts';
 import type { AlertEvent, ModelMetrics } from '../../src/window/metrics-types.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normal(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
 
 const RULES = [
   { name: 'feature_psi', description: 'PSI of a feature above 0.2', metric: 'drift.feature.psi', scope: 'feature', window: '1m', op: '>', threshold: 0.2, minCount: 100, for: '0s', severity: 'warning' },
@@ -27,7 +13,9 @@ const RULES = [
 
 describe('alerts and dead letters against a real nats-server', () => {
   let pipeline: Pipeline;
-  const random = mulberry32(11);
+  const seeded = new SeededRandom(11);
+  const random = () => seeded.next();
+  const normal = () => seeded.normal();
   const T1 = Math.floor(Date.now() / 60_000) * 60_000 - 600_000;
 
   beforeAll(async () => {
@@ -40,13 +28,13 @@ describe('alerts and dead letters against a real nats-server', () => {
 
   async function publishPhase(prefix: string, startTs: number, shift: number, n = 300): Promise<void> {
     for (let i = 0; i < n; i++) {
-      await pipeline.publisher.publishPrediction({ id: `${prefix}-${i}`, model: 'credit', ts: startTs + i * 100, output: random(), features: { x: normal(random) + shift } });
+      await pipeline.publisher.publishPrediction({ id: `${prefix}-${i}`, model: 'credit', ts: startTs + i * 100, output: random(), features: { x: normal() + shift } });
     }
     await pipeline.publisher.flush();
   }
 
   it('an injected covariate drift fires the PSI alert once on NATS and on the WebSocket, and resolving traffic resolves it', async () => {
-    const rows = Array.from({ length: 1000 }, () => ({ features: { x: normal(random) } }));
+    const rows = Array.from({ length: 1000 }, () => ({ features: { x: normal() } }));
     const upload = await fetch(`${pipeline.baseUrl}/v1/baselines`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

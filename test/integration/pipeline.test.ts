@@ -2,18 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
+import { SeededRandom } from '../../src/simulator/random.ts';
 import type { ModelMetrics } from '../../src/window/metrics-types.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The order statistic LogHistogram.quantile is documented against: sorted[floor(q * (n - 1))]. */
 function exactQuantile(values: number[], q: number): number {
@@ -25,7 +15,8 @@ describe('end-to-end: predictions and late labels through NATS to REST and WebSo
   let pipeline: Pipeline;
   const N = 400;
   const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 180_000;
-  const random = mulberry32(7);
+  const seeded = new SeededRandom(7);
+  const random = () => seeded.next();
   const predictions = Array.from({ length: N }, (_, i) => ({
     id: `pred-${i}`,
     model: 'fraud',
