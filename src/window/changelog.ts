@@ -35,7 +35,8 @@ export class PaneChangelogReader {
     this.loop = (async () => {
       for await (const msg of messages) {
         try {
-          this.source.applyPaneMessage(decode(msg.data) as PaneMessage);
+          // a copy: decoded sketches are views into it, and the client may reuse its read buffers
+          this.source.applyPaneMessage(decode(msg.data.slice()) as PaneMessage);
           this.applied++;
         } catch (error) {
           this.malformed++;

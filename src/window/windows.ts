@@ -22,10 +22,18 @@ export class WindowAggregate {
   }
 }
 
+/**
+ * A pane as the changelog delivered it: kept in its compact wire form (sketches as bytes, about a
+ * sixth of the decoded size) and decoded only when it enters or leaves a window.
+ */
 interface StoredPane {
   version: string;
   paneStart: number;
   part: 'in' | 'out';
+  state: PaneInputWire | PaneOutcomeWire;
+}
+
+interface DecodedPane {
   input: PaneInput | null;
   outcome: PaneOutcome | null;
 }
@@ -63,15 +71,27 @@ export class ModelWindows {
     return aggregate;
   }
 
-  private apply(pane: StoredPane, sign: 1 | -1, onlyWindow?: string): void {
+  private decode(pane: StoredPane): DecodedPane {
+    return pane.part === 'in'
+      ? { input: inputFromWire(pane.state as PaneInputWire, this.limits), outcome: null }
+      : { input: null, outcome: outcomeFromWire(pane.state as PaneOutcomeWire, this.limits) };
+  }
+
+  /** Adds (or subtracts) a pane to every window that holds it. */
+  private apply(pane: StoredPane, sign: 1 | -1): void {
+    let decoded: DecodedPane | null = null;
     for (const [name, length] of this.windowMs) {
-      if (onlyWindow !== undefined && name !== onlyWindow) continue;
       if (pane.paneStart < this.end - length || pane.paneStart >= this.end) continue;
-      for (const version of [pane.version, ALL_VERSIONS]) {
-        const aggregate = this.aggregate(name, version);
-        if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
-        if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
-      }
+      decoded ??= this.decode(pane);
+      this.applyDecoded(name, pane.version, decoded, sign);
+    }
+  }
+
+  private applyDecoded(window: string, paneVersion: string, pane: DecodedPane, sign: 1 | -1): void {
+    for (const version of [paneVersion, ALL_VERSIONS]) {
+      const aggregate = this.aggregate(window, version);
+      if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
+      if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
     }
   }
 
@@ -81,13 +101,7 @@ export class ModelWindows {
     this.versions.add(message.version);
     this.lastUpdateAt = Date.now();
     const key = `${message.partition}|${message.version}|${message.paneStart}|${message.part}`;
-    const next: StoredPane = {
-      version: message.version,
-      paneStart: message.paneStart,
-      part: message.part,
-      input: message.part === 'in' ? inputFromWire(message.state as PaneInputWire, this.limits) : null,
-      outcome: message.part === 'out' ? outcomeFromWire(message.state as PaneOutcomeWire, this.limits) : null,
-    };
+    const next: StoredPane = { version: message.version, paneStart: message.paneStart, part: message.part, state: message.state };
     const paneEnd = message.paneStart + message.paneMs;
     if (paneEnd > this.end) this.advanceTo(paneEnd);
     if (message.paneStart < this.end - this.retentionMs) return; // older than every window and its rolling reference
@@ -104,21 +118,15 @@ export class ModelWindows {
     this.end = end;
     if (!Number.isFinite(oldEnd)) return;
     for (const [key, pane] of this.panes) {
+      let decoded: DecodedPane | null = null;
       for (const [name, length] of this.windowMs) {
         const wasIn = pane.paneStart >= oldEnd - length && pane.paneStart < oldEnd;
         const isIn = pane.paneStart >= end - length && pane.paneStart < end;
-        if (wasIn && !isIn) this.applyTo(name, pane, -1);
-        else if (!wasIn && isIn) this.applyTo(name, pane, 1);
+        if (wasIn === isIn) continue;
+        decoded ??= this.decode(pane);
+        this.applyDecoded(name, pane.version, decoded, isIn ? 1 : -1);
       }
       if (pane.paneStart < end - this.retentionMs) this.panes.delete(key);
-    }
-  }
-
-  private applyTo(window: string, pane: StoredPane, sign: 1 | -1): void {
-    for (const version of [pane.version, ALL_VERSIONS]) {
-      const aggregate = this.aggregate(window, version);
-      if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
-      if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
     }
   }
 
@@ -138,8 +146,9 @@ export class ModelWindows {
     for (const pane of this.panes.values()) {
       if (pane.paneStart < from || pane.paneStart >= to) continue;
       if (version !== undefined && pane.version !== version) continue;
-      if (pane.input !== null) addInput(aggregate.input, pane.input, 1);
-      if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, 1);
+      const decoded = this.decode(pane);
+      if (decoded.input !== null) addInput(aggregate.input, decoded.input, 1);
+      if (decoded.outcome !== null) addOutcome(aggregate.outcome, decoded.outcome, 1);
     }
     return aggregate;
   }
