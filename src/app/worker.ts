@@ -64,6 +64,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       paneMs: config.panes.paneMs,
       allowedLatenessMs: config.panes.allowedLatenessMs,
       maxFutureMs: config.panes.maxFutureMs,
+      maxClockSkewMs: config.panes.maxClockSkewMs,
       labelHorizonMs: config.join.labelHorizonMs,
       maxPending: config.join.maxPending,
       maxEarlyLabels: config.join.maxEarlyLabels,

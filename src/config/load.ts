@@ -182,6 +182,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       allowedLatenessMs: duration(panes.allowedLatenessMs, 'panes.allowedLatenessMs', src, 0),
       flushIntervalMs: duration(panes.flushIntervalMs, 'panes.flushIntervalMs', src, 50),
       maxFutureMs: duration(panes.maxFutureMs, 'panes.maxFutureMs', src, 0),
+      maxClockSkewMs: duration(panes.maxClockSkewMs, 'panes.maxClockSkewMs', src, 0),
     },
     windows,
     join: {

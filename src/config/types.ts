@@ -7,7 +7,7 @@ export interface DriftwatchConfig {
   http: { host: string; port: number };
   auth: { token: string | null };
   partitions: { count: number; owned: 'all' | number[] };
-  panes: { paneMs: number; allowedLatenessMs: number; flushIntervalMs: number; maxFutureMs: number };
+  panes: { paneMs: number; allowedLatenessMs: number; flushIntervalMs: number; maxFutureMs: number; maxClockSkewMs: number };
   windows: string[];
   join: { labelHorizonMs: number; maxPending: number; maxEarlyLabels: number };
   limits: {

@@ -39,6 +39,13 @@ export interface ProcessorOptions {
   /** Score threshold for binary classification (score >= threshold predicts 1). */
   threshold: number;
   limits: PaneLimits;
+  /**
+   * Lateness is judged per model version against its own event time, so one model whose clock
+   * runs ahead cannot make another model's traffic late; a version that lags the partition by more
+   * than this (or stops sending) is moved on with the partition, so its panes still close.
+   * Default 5 minutes.
+   */
+  maxClockSkewMs?: number;
   /** Sequential change detectors run on each model version's error stream (0 = correct, 1 = wrong). */
   errorDetectors?: readonly DetectorKind[];
   /** Wall clock, for rejecting timestamps from the future only. */
@@ -81,6 +88,8 @@ class GroupState {
   readonly dirtyOutcomes = new Set<number>();
   /** Error-stream detectors, in stream order of joined labels: part of the checkpoint. */
   detectors: ChangeDetector[] = [];
+  /** Highest prediction time of this model version. */
+  watermark = -Infinity;
   constructor(
     readonly key: string,
     readonly model: string,
@@ -221,6 +230,11 @@ export class PartitionProcessor {
     return pane;
   }
 
+  /** Event time of a model version: its own, or the partition's less the allowed clock skew. */
+  private eventTimeOf(group: GroupState): number {
+    return Math.max(group.watermark, this.watermark - (this.options.maxClockSkewMs ?? 300_000));
+  }
+
   private paneStartOf(ts: number): number {
     return Math.floor(ts / this.options.paneMs) * this.options.paneMs;
   }
@@ -242,11 +256,13 @@ export class PartitionProcessor {
     }
     this.counters.predictions++;
     if (event.ts > this.watermark) this.watermark = event.ts;
+    if (event.ts > group.watermark) group.watermark = event.ts;
     const paneStart = this.paneStartOf(event.ts);
-    if (paneStart + paneMs + allowedLatenessMs <= this.watermark) {
+    const groupTime = this.eventTimeOf(group);
+    if (paneStart + paneMs + allowedLatenessMs <= groupTime) {
       // its pane is closed: count it where event time is now, never fold it into a closed pane
       this.counters.late++;
-      this.inputPane(group, this.paneStartOf(this.watermark)).late++;
+      this.inputPane(group, this.paneStartOf(groupTime)).late++;
       return null;
     }
     // output: a number (score or regression value), a class, or class probabilities
@@ -447,14 +463,15 @@ export class PartitionProcessor {
     const { paneMs, allowedLatenessMs, labelHorizonMs } = this.options;
     let dropped = 0;
     for (const group of this.groups.values()) {
+      const groupTime = this.eventTimeOf(group);
       for (const paneStart of group.inputs.keys()) {
-        if (paneStart + paneMs + allowedLatenessMs <= this.watermark && !group.dirtyInputs.has(paneStart)) {
+        if (paneStart + paneMs + allowedLatenessMs <= groupTime && !group.dirtyInputs.has(paneStart)) {
           group.inputs.delete(paneStart);
           dropped++;
         }
       }
       for (const paneStart of group.outcomes.keys()) {
-        if (paneStart + paneMs + labelHorizonMs < this.watermark && !group.dirtyOutcomes.has(paneStart)) {
+        if (paneStart + paneMs + labelHorizonMs < groupTime && !group.dirtyOutcomes.has(paneStart)) {
           group.outcomes.delete(paneStart);
           dropped++;
         }
@@ -482,6 +499,7 @@ export class PartitionProcessor {
         inputs: [...group.inputs].map(([start, pane]) => [start, inputToWire(pane)]),
         outcomes: [...group.outcomes].map(([start, pane]) => [start, outcomeToWire(pane)]),
         detectors: group.detectors.map((d) => d.toJSON()),
+        watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
     return encode({
@@ -503,7 +521,7 @@ export class PartitionProcessor {
       seq: number;
       watermark: number | null;
       counters: ProcessorCounters;
-      groups: Array<{ model: string; version: string; inputs: Array<[number, PaneInputWire]>; outcomes: Array<[number, PaneOutcomeWire]>; detectors: DetectorState[] }>;
+      groups: Array<{ model: string; version: string; inputs: Array<[number, PaneInputWire]>; outcomes: Array<[number, PaneOutcomeWire]>; detectors: DetectorState[]; watermark: number | null }>;
       join: Uint8Array;
     };
     if (raw.v !== SNAPSHOT_VERSION) throw new Error(`checkpoint of partition ${options.partition}: unsupported snapshot version ${raw.v}`);
@@ -520,6 +538,7 @@ export class PartitionProcessor {
     for (const g of raw.groups) {
       const group = processor.group(g.model, g.version) as GroupState;
       group.detectors = g.detectors.map((state) => detectorFromJSON(state));
+      group.watermark = g.watermark ?? -Infinity;
       for (const [start, wire] of g.inputs) {
         group.inputs.set(start, inputFromWire(wire, options.limits));
         group.dirtyInputs.add(start);
