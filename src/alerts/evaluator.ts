@@ -203,6 +203,17 @@ export class AlertEvaluator {
     return makeAlert(rule, model, scope, 'firing', state.startsAt, state.value, threshold, now);
   }
 
+  /**
+   * Folds in a transition published earlier (by this or another replica, before a restart), so
+   * that an alert already firing is not announced again with a new start, and its resolution
+   * carries the same start (hence the same id for every replica).
+   */
+  restore(alert: AlertEvent): void {
+    const key = `${alert.model}|${alert.rule}|${alert.scope}`;
+    if (alert.state === 'firing') this.states.set(key, { state: 'firing', startsAt: alert.startsAt, value: alert.value });
+    else if (this.states.get(key)?.startsAt === alert.startsAt) this.states.delete(key);
+  }
+
   /** Alerts currently firing, as firing events. */
   firing(model?: string): Array<{ rule: string; model: string; scope: string; startsAt: number; value: number | null }> {
     const out = [];

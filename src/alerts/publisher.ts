@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
 import type { AlertEvent } from '../window/metrics-types.ts';
-import { alertSubject } from '../cluster/subjects.ts';
+import { alertSubject, ALERTS_STREAM } from '../cluster/subjects.ts';
 
 /**
  * Publishes alert transitions to `drift.alert.<model>.<rule>` as JSON with the transition id as
@@ -13,4 +13,36 @@ export function natsAlertPublisher(nc: NatsConnection): (alert: AlertEvent) => P
   return async (alert) => {
     await js.publish(alertSubject(alert.model, alert.rule), JSON.stringify(alert), { msgID: alert.id });
   };
+}
+
+/**
+ * Reads the transitions of the last `lookbackMs` back from DRIFT_ALERTS, oldest first: a gateway
+ * that starts (or restarts) continues the lifecycle of alerts that are already firing.
+ */
+export async function readRecentAlerts(nc: NatsConnection, lookbackMs: number, onAlert: (alert: AlertEvent) => void): Promise<number> {
+  const js = jetstream(nc);
+  const jsm = await js.jetstreamManager();
+  const info = await jsm.streams.info(ALERTS_STREAM);
+  if (info.state.messages === 0) return 0;
+  const consumer = await js.consumers.get(ALERTS_STREAM, {
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: new Date(Date.now() - lookbackMs).toISOString(),
+  });
+  let read = 0;
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
+    let inBatch = 0;
+    let caughtUp = false;
+    for await (const msg of batch) {
+      inBatch++;
+      read++;
+      try {
+        onAlert(msg.json<AlertEvent>());
+      } catch {
+        // not an alert of ours: skip it
+      }
+      if (msg.info.pending === 0) caughtUp = true;
+    }
+    if (caughtUp || inBatch === 0) return read;
+  }
 }

@@ -8,7 +8,7 @@ import { createPipelineMetrics } from '../gateway/prometheus.ts';
 import type { PipelineMetrics } from '../gateway/prometheus.ts';
 import { WindowSource } from '../window/source.ts';
 import { PaneChangelogReader } from '../window/changelog.ts';
-import { natsAlertPublisher } from '../alerts/publisher.ts';
+import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import { baselineRoutes } from '../gateway/baselines.ts';
 import { paneLimitsOf } from './worker.ts';
@@ -49,6 +49,9 @@ export async function startGateway(
     saveReference: (profile) => references.put(profile),
   });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) source.setReference(profile);
+  // continue the lifecycle of alerts already firing (published before a restart, or by another replica)
+  const restored = await readRecentAlerts(nc, 7 * 24 * 3600_000, (alert) => source.restoreAlert(alert));
+  if (restored > 0) logger.info({ transitions: restored }, 'restored alert states from DRIFT_ALERTS');
   const stopFollowing = await references.follow(
     (profile) => source.setReference(profile),
     (id) => source.removeReference(id),

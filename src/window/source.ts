@@ -201,6 +201,16 @@ export class WindowSource extends MetricsSourceEmitter {
     }
   }
 
+  /** A transition read back from the alerts stream at start-up (see AlertEvaluator.restore). */
+  restoreAlert(alert: AlertEvent): void {
+    this.evaluator.restore(alert);
+    const key = `${alert.model}|${alert.rule}|${alert.scope}`;
+    if (alert.state === 'firing') this.firing.set(key, alert);
+    else if (this.firing.get(key)?.startsAt === alert.startsAt) this.firing.delete(key);
+    this.recent.push(alert);
+    if (this.recent.length > RECENT_ALERTS) this.recent.splice(0, this.recent.length - RECENT_ALERTS);
+  }
+
   private onTransition(alert: AlertEvent): void {
     const key = `${alert.model}|${alert.rule}|${alert.scope}`;
     if (alert.state === 'firing') this.firing.set(key, alert);

@@ -84,3 +84,13 @@ describe('alert lifecycle', () => {
     expect(() => rules([{ name: 'x', metric: 'accuracy', op: '<', threshold: 1 }, { name: 'x', metric: 'count', op: '<', threshold: 1 }])).toThrow(/not used by another rule/);
   });
 });
+
+describe('restoring alert state', () => {
+  it('an alert restored as firing is neither announced again nor resolved with another start', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'errors', metric: 'errorRate', op: '>', threshold: 0.05, for: '0s' }]));
+    evaluator.restore({ id: 'm:errors:model:5000:firing', model: 'm', rule: 'errors', scope: 'model', state: 'firing', severity: 'warning', value: 0.2, threshold: 0.05, window: '1m', startsAt: 5000, at: 5000, message: '' });
+    expect(evaluator.evaluate('m', () => metrics(90_000, { errorRate: 0.3 }), [])).toEqual([]);
+    const resolved = evaluator.evaluate('m', () => metrics(120_000, { errorRate: 0.01 }), []);
+    expect(resolved.map((a) => a.id)).toEqual(['m:errors:model:5000:resolved']);
+  });
+});

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { encode } from '@msgpack/msgpack';
 import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
+import { pino } from 'pino';
 import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { startGateway } from '../../src/app/gateway.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { SeededRandom } from '../../src/simulator/random.ts';
 import type { AlertEvent, ModelMetrics } from '../../src/window/metrics-types.ts';
@@ -73,9 +76,34 @@ describe('alerts and dead letters against a real nats-server', () => {
     expect(rolling.body.drift.reference).toMatch(/rolling-1m/);
     expect(rolling.body.drift.features.x.tests.psi.statistic).toBeGreaterThan(0.2);
 
-    await publishPhase('c', T1 + 240_000, 0);
-    const resolved = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'resolved'), 20_000, 'a resolved alert frame');
-    expect(resolved.alert?.startsAt).toBe(firing.alert?.startsAt);
+    // event time moves on while the alert fires; then a second gateway starts: it must continue the
+    // alert's lifecycle (same start, same id) rather than announce it again from where time is now
+    await publishPhase('b2', T1 + 90_000, 2, 100);
+    await eventually(async () => {
+      const { body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/credit/metrics?window=1m`);
+      return body.to > (firing.alert?.at ?? Infinity) ? true : undefined;
+    });
+    const config = loadConfig({ env: { NATS_URL: pipeline.server.url, PORT: '0', LOG_LEVEL: 'warn' }, overrides: { reference: { autoCaptureMs: 0 }, alerts: { rules: RULES } } });
+    const replica = await startGateway(pipeline.nc, config, pino({ level: 'warn' }));
+    try {
+      const replayed = await eventually(async () => {
+        const { body } = await getJson<{ alerts: AlertEvent[] }>(`${replica.url}/v1/alerts?model=credit`);
+        return body.alerts.find((a) => a.state === 'firing');
+      }, 10_000, 'the replica to know the firing alert');
+      expect(replayed.id).toBe(firing.alert?.id);
+      await new Promise((r) => setTimeout(r, 2500)); // a few evaluation ticks of the replica
+
+      await publishPhase('c', T1 + 240_000, 0);
+
+      const resolved = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'resolved'), 20_000, 'a resolved alert frame');
+      expect(resolved.alert?.startsAt).toBe(firing.alert?.startsAt);
+      await eventually(async () => {
+        const { body } = await getJson<{ alerts: AlertEvent[] }>(`${replica.url}/v1/alerts?model=credit`);
+        return body.alerts.some((a) => a.state === 'resolved') ? true : undefined;
+      }, 20_000, 'the replica to resolve the alert too');
+    } finally {
+      await replica.stop();
+    }
     ws.close();
 
     // on NATS: exactly one firing and one resolved transition, with the documented payload
