@@ -28,6 +28,8 @@ export interface Worker {
   /** Runners in this thread (empty when partitions run on worker threads). */
   runners: PartitionRunner[];
   threads: number;
+  /** The partition threads, when partitions run on worker threads. */
+  pool: PartitionThreadPool | null;
   stats(): RunnerStats[];
   stop(): Promise<void>;
 }
@@ -100,6 +102,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   return {
     runners,
     threads,
+    pool,
     stats,
     async stop() {
       clearInterval(timer);

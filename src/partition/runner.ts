@@ -74,7 +74,13 @@ export class PartitionRunner {
       opt_start_seq: this.processor.seq + 1,
     });
     this.messages = await consumer.consume({ max_messages: 1024 });
-    this.loop = this.consumeLoop(this.messages);
+    // the consumer recovers from disconnects itself; anything that ends this loop otherwise is a
+    // bug, and the process (or partition thread) must restart from the checkpoint, not go quiet
+    this.loop = this.consumeLoop(this.messages).catch((error: unknown) => {
+      if (this.stopped) return;
+      this.log.fatal({ partition: this.partition, err: error }, 'partition consumer failed');
+      throw error;
+    });
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointIntervalMs);
   }

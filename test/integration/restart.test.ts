@@ -80,3 +80,56 @@ describe('restarts: state resumes from checkpoints and the pane changelog', () =
     await app.stop();
   });
 });
+
+describe('a partition thread that dies', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let dataDir: string;
+  const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 240_000;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    dataDir = mkdtempSync(join(tmpdir(), 'driftwatch-thread-'));
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('is replaced, and its partitions resume from their checkpoints without loss or double count', async () => {
+    const config = loadConfig({
+      env: { NATS_URL: server.url, DRIFTWATCH_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', DRIFTWATCH_WORKER_THREADS: '2' },
+      overrides: { partitions: { count: 4 }, panes: { flushIntervalMs: 100 }, checkpoint: { intervalMs: 200 }, reference: { autoCaptureMs: 0 } },
+    });
+    config.partitionsExplicit = true;
+    const app = await startAllInOne(config, pino({ level: 'silent' }));
+    try {
+      expect(app.worker.pool?.threadCount).toBe(2);
+      const publisher = await DriftPublisher.connect(nc, { maxInFlight: 64 });
+      const publish = async (from: number, to: number) => {
+        for (let i = from; i < to; i++) await publisher.publishPrediction({ id: `t${i}`, model: 'lane', ts: T0 + i * 20, output: 0.5 });
+        await publisher.flush();
+      };
+      const counted = (n: number) =>
+        eventually(async () => {
+          const { status, body } = await getJson<ModelMetrics>(`${app.gateway.url}/v1/models/lane/metrics?window=1h`);
+          return status === 200 && body.count === n ? body : undefined;
+        }, 60_000, `${n} predictions`);
+      await publish(0, 1000);
+      await counted(1000);
+      await new Promise((r) => setTimeout(r, 400));
+      await app.worker.pool?.crashThread(0);
+      await publish(1000, 2000);
+      await counted(2000);
+      expect(app.worker.pool?.restarts).toBe(1);
+      await new Promise((r) => setTimeout(r, 500));
+      const { body } = await getJson<ModelMetrics>(`${app.gateway.url}/v1/models/lane/metrics?window=1h`);
+      expect(body.count).toBe(2000);
+    } finally {
+      await app.stop();
+    }
+  });
+});
