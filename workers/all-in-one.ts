@@ -2,7 +2,7 @@
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/app/logger.ts';
 import { startAllInOne } from '../src/app/all-in-one.ts';
-import { runUntilSignal } from './shutdown.ts';
+import { failStartup, runUntilSignal } from './shutdown.ts';
 
 const demo = process.argv.includes('--demo');
 let config;
@@ -26,6 +26,5 @@ try {
     await app.stop();
   });
 } catch (error) {
-  logger.fatal({ err: error }, (error as Error).message);
-  process.exit(1);
+  failStartup(logger, error);
 }

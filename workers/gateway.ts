@@ -5,7 +5,7 @@ import { createLogger } from '../src/app/logger.ts';
 import { openNats } from '../src/app/nats.ts';
 import { startGateway } from '../src/app/gateway.ts';
 import { provision } from '../src/cluster/provision.ts';
-import { runUntilSignal } from './shutdown.ts';
+import { failStartup, runUntilSignal } from './shutdown.ts';
 
 let config;
 try {
@@ -28,6 +28,5 @@ try {
     await nats.close();
   });
 } catch (error) {
-  logger.fatal({ err: error }, (error as Error).message);
-  process.exit(1);
+  failStartup(logger, error);
 }

@@ -26,3 +26,14 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>): void 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 }
+
+/** Errors that explain themselves (missing binary, partition mismatch, bad credentials...): no stack trace. */
+const SELF_EXPLAINING = new Set(['NatsServerNotFoundError', 'PartitionMismatchError', 'StreamConfigConflictError', 'NatsConfigError', 'ConfigError']);
+
+/** Logs why start-up failed, as a user needs it, and exits non-zero. */
+export function failStartup(logger: Logger, error: unknown): never {
+  const err = error as Error;
+  if (SELF_EXPLAINING.has(err?.name)) logger.fatal({ error: err.name }, err.message);
+  else logger.fatal({ err }, err?.message ?? String(error));
+  process.exit(1);
+}

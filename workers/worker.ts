@@ -7,7 +7,7 @@ import { openNats } from '../src/app/nats.ts';
 import { startWorker } from '../src/app/worker.ts';
 import { createMetrics } from '../src/app/gateway.ts';
 import { provision } from '../src/cluster/provision.ts';
-import { runUntilSignal } from './shutdown.ts';
+import { failStartup, runUntilSignal } from './shutdown.ts';
 
 let config;
 try {
@@ -37,6 +37,5 @@ try {
     await nats.close();
   });
 } catch (error) {
-  logger.fatal({ err: error }, (error as Error).message);
-  process.exit(1);
+  failStartup(logger, error);
 }
