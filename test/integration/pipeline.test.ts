@@ -154,3 +154,50 @@ describe('end-to-end: predictions and late labels through NATS to REST and WebSo
     expect(pending).toBe(N / 4); // the never-labelled predictions wait in the join tables
   });
 });
+
+describe('end-to-end: fairness across segments and accuracy estimated before labels', () => {
+  let pipeline: Pipeline;
+  const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 180_000;
+
+  beforeAll(async () => {
+    pipeline = await startPipeline({ partitions: { count: 2 }, reference: { autoCaptureMs: 0 } });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('selection rates, demographic parity, disparate impact and equal opportunity equal the exact values', async () => {
+    // group a: 200 predictions, scores 0.8 for i % 2 == 0 (selected); group b: 100, selected i % 4 == 0
+    const events: Array<{ id: string; group: string; score: number; label: number }> = [];
+    for (let i = 0; i < 200; i++) events.push({ id: `a${i}`, group: 'a', score: i % 2 === 0 ? 0.8 : 0.3, label: i % 3 === 0 ? 1 : 0 });
+    for (let i = 0; i < 100; i++) events.push({ id: `b${i}`, group: 'b', score: i % 4 === 0 ? 0.9 : 0.2, label: i % 2 === 0 ? 1 : 0 });
+    for (const [k, e] of events.entries()) {
+      await pipeline.publisher.publishPrediction({ id: e.id, model: 'loans', ts: T0 + k * 100, output: e.score, segment: { group: e.group } });
+    }
+    // labels for all but the last 60 predictions: the estimate covers every prediction, accuracy only the labelled
+    for (const [k, e] of events.entries()) {
+      if (k < events.length - 60) await pipeline.publisher.publishLabel({ id: e.id, model: 'loans', ts: T0 + k * 100 + 1000, label: e.label });
+    }
+    await pipeline.publisher.flush();
+    const labelled = events.slice(0, events.length - 60);
+    const m = await eventually(async () => {
+      const { status, body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/loans/metrics?window=1h`);
+      return status === 200 && body.count === events.length && body.labels.joined === labelled.length ? body : undefined;
+    });
+    const selection = (g: string) => events.filter((e) => e.group === g && e.score >= 0.5).length / events.filter((e) => e.group === g).length;
+    const tpr = (g: string) => {
+      const positives = labelled.filter((e) => e.group === g && e.label === 1);
+      return positives.filter((e) => e.score >= 0.5).length / positives.length;
+    };
+    const fairness = m.fairness?.group;
+    expect(fairness?.groups.a.selectionRate).toBeCloseTo(selection('a'), 12);
+    expect(fairness?.groups.b.selectionRate).toBeCloseTo(selection('b'), 12);
+    expect(fairness?.demographicParityDifference).toBeCloseTo(selection('a') - selection('b'), 12);
+    expect(fairness?.disparateImpactRatio).toBeCloseTo(selection('b') / selection('a'), 12);
+    expect(fairness?.equalOpportunityDifference).toBeCloseTo(Math.abs(tpr('a') - tpr('b')), 12);
+    // confidence-based estimate (no calibration reference): mean of max(p, 1 - p) over every prediction
+    const expected = events.reduce((sum, e) => sum + Math.max(e.score, 1 - e.score), 0) / events.length;
+    expect(m.estimatedAccuracy).toBeCloseTo(expected, 9);
+  });
+});
