@@ -16,6 +16,7 @@ export const UNSUPPORTED: unique symbol = Symbol('unsupported msgpack');
 const CACHE_SIZE = 4096; // entries, power of two
 const CACHE_MAX_LENGTH = 24; // bytes: longer strings (ids) are rarely repeated
 const MAX_DEPTH = 8;
+const KEY_SLOTS = 1024; // power of two
 
 class Unsupported extends Error {}
 const UNSUPPORTED_ERROR = new Unsupported('unsupported');
@@ -27,6 +28,13 @@ export class MsgpackReader {
   private pos = 0;
   private readonly cacheStrings: (string | undefined)[] = new Array(CACHE_SIZE);
   private readonly cacheBytes: (Uint8Array | undefined)[] = new Array(CACHE_SIZE);
+  /**
+   * Map keys by position (nesting depth and index): events of one producer repeat their keys in
+   * the same order, so the key at a position is usually the one seen there last: a byte
+   * comparison, no hashing and no decoding.
+   */
+  private readonly keyStrings: (string | undefined)[] = new Array(KEY_SLOTS);
+  private readonly keyBytes: (Uint8Array | undefined)[] = new Array(KEY_SLOTS);
 
   /** The decoded value, or UNSUPPORTED (fall back to a general decoder). Throws nothing. */
   read(bytes: Uint8Array): unknown {
@@ -135,14 +143,38 @@ export class MsgpackReader {
     const out: Record<string, unknown> = {};
     for (let i = 0; i < size; i++) {
       const b = this.bytes[this.pos++];
-      let key: string;
-      if ((b & 0xe0) === 0xa0) key = this.string(b & 0x1f);
-      else if (b === 0xd9) key = this.string(this.bytes[this.pos++]);
+      let length: number;
+      if ((b & 0xe0) === 0xa0) length = b & 0x1f;
+      else if (b === 0xd9) length = this.bytes[this.pos++];
       else throw UNSUPPORTED_ERROR; // non-string keys
+      const key = this.key(length, (depth * 97 + i) & (KEY_SLOTS - 1));
       if (key === '__proto__') throw UNSUPPORTED_ERROR;
       out[key] = this.value(depth + 1);
     }
     return out;
+  }
+
+  private key(length: number, slot: number): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const cached = this.keyBytes[slot];
+    if (cached !== undefined && cached.length === length && start + length <= bytes.length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (cached[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.pos = start + length;
+        return this.keyStrings[slot] as string;
+      }
+    }
+    const key = this.string(length);
+    this.keyBytes[slot] = bytes.slice(start, start + length);
+    this.keyStrings[slot] = key;
+    return key;
   }
 
   private array(size: number, depth: number): unknown[] {
