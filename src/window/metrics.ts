@@ -18,6 +18,8 @@ export interface MetricsContext {
   to: number;
   reference: ReferenceProfile | null;
   overrides: Readonly<Record<string, DriftTestOverride>>;
+  /** Drift computed recently for the same window and reference: reused instead of recomputed. */
+  drift?: ModelMetrics['drift'];
 }
 
 function quantileOrNull(sketch: { count: number; quantile(q: number): number }, q: number): number | null {
@@ -50,8 +52,8 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
   const expired = outcome?.expired ?? 0;
   const reference = ctx.reference;
 
-  const drift: ModelMetrics['drift'] = { reference: reference?.id ?? null, output: null, features: {} };
-  if (reference !== null && input !== undefined) {
+  const drift: ModelMetrics['drift'] = ctx.drift ?? { reference: reference?.id ?? null, output: null, features: {} };
+  if (ctx.drift === undefined && reference !== null && input !== undefined) {
     if (reference.output !== null) {
       const outputSummary: FeatureSummary = { numeric: input.outputNumeric, categories: input.outputCategories, nulls: 0 };
       drift.output = driftOf(reference.output, outputSummary, ctx.overrides.output);

@@ -48,6 +48,13 @@ export class WindowSource extends MetricsSourceEmitter {
   private readonly references = new Map<string, ReferenceProfile>();
   private readonly changed = new Set<string>();
   private readonly cache = new Map<string, ModelMetrics>();
+  /**
+   * Drift statistics are most of a metrics computation (every test on every feature); counts,
+   * latency and quality are cheap. Drift is therefore reused for a short while per window
+   * (a second per minute of window length, between 1 s and 10 s) while the rest stays
+   * exact on every change.
+   */
+  private readonly driftCache = new Map<string, { drift: ModelMetrics['drift']; at: number }>();
   private readonly evaluator: AlertEvaluator;
   private readonly recent: AlertEvent[] = [];
   private readonly firing = new Map<string, AlertEvent>();
@@ -126,6 +133,7 @@ export class WindowSource extends MetricsSourceEmitter {
     if (current !== undefined && current.createdAt > profile.createdAt && current.id !== profile.id) return;
     this.references.set(key, profile);
     for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.cache.delete(cacheKey);
+    for (const cacheKey of this.driftCache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.driftCache.delete(cacheKey);
     this.changed.add(profile.model);
   }
 
@@ -135,6 +143,7 @@ export class WindowSource extends MetricsSourceEmitter {
       if (profile.id !== id) continue;
       this.references.delete(key);
       for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.cache.delete(cacheKey);
+      for (const cacheKey of this.driftCache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.driftCache.delete(cacheKey);
       this.changed.add(profile.model);
     }
   }
@@ -147,18 +156,29 @@ export class WindowSource extends MetricsSourceEmitter {
     const cached = this.cache.get(key);
     if (cached) return cached;
     const { from, to } = windows.bounds(window);
+    const windowMs = this.windowMs.get(window) as number;
     const reference = rolling ? this.rollingReference(windows, window, from, to, version) : this.referenceFor(model, version);
+    const recent = this.driftCache.get(key);
+    const maxAge = Math.min(10_000, Math.max(1000, windowMs / 60));
+    const reuse = recent !== undefined && Date.now() - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
     const metrics = buildModelMetrics(windows.get(window, version), {
       model,
       version: version ?? null,
       window,
-      windowMs: this.windowMs.get(window) as number,
+      windowMs,
       from,
       to,
       reference,
       overrides: this.options.overrides,
+      drift: reuse ? recent.drift : undefined,
     });
-    this.cache.set(key, metrics);
+    if (reuse) {
+      // not final: evaluate again on a later tick, when the drift is due for recomputation
+      this.changed.add(model);
+    } else {
+      this.driftCache.set(key, { drift: metrics.drift, at: Date.now() });
+      this.cache.set(key, metrics);
+    }
     return metrics;
   }
 
@@ -191,6 +211,7 @@ export class WindowSource extends MetricsSourceEmitter {
     if (this.changed.size === 0) return;
     const models = [...this.changed];
     this.changed.clear();
+    // metrics computed below may mark their model changed again (drift still being reused)
     for (const model of models) {
       const windows = this.models.get(model);
       if (windows === undefined) continue;
