@@ -41,6 +41,7 @@ const driftTestResultProperties = {
   pValue: { type: 'number' },
   threshold: { type: 'number' },
   drift: { type: 'boolean' },
+  errorBound: { type: 'number', description: 'for statistics computed from sketches: the largest distance from the exact sample statistic' },
 } as const;
 
 const driftTestResultSchema = {

@@ -266,9 +266,12 @@ function evaluateNumeric(
     tests.wasserstein_normed = result('wasserstein_normed', normByStd(w, reference.std), undefined, options);
   } else {
     const ks = ksFromSummaries(reference.summary, current.summary);
-    tests.ks = result('ks', ks.statistic, ks.pValue, options);
+    tests.ks = { ...result('ks', ks.statistic, ks.pValue, options), errorBound: ks.errorBound };
     const w = wassersteinFromSummaries(reference.summary, current.summary);
-    tests.wasserstein_normed = result('wasserstein_normed', normByStd(w.statistic, reference.std), undefined, options);
+    tests.wasserstein_normed = {
+      ...result('wasserstein_normed', normByStd(w.statistic, reference.std), undefined, options),
+      errorBound: normByStd(w.errorBound, reference.std),
+    };
   }
   tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(reference.binCounts, currentBins), undefined, options);
   tests.hellinger = result('hellinger', hellingerDistance(reference.binCounts, currentBins), undefined, options);

@@ -11,6 +11,8 @@ export interface DriftTestResult {
   pValue?: number;
   threshold: number;
   drift: boolean;
+  /** When the statistic comes from sketches: how far it can be from the exact sample statistic. */
+  errorBound?: number;
 }
 
 export interface DriftEntry {

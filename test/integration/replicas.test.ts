@@ -52,6 +52,9 @@ describe('gateway replicas', () => {
     expect(seen.drift.features.bid.reference).toBe(profile.id);
     // identical data against itself: no drift
     expect(seen.drift.features.bid.tests.psi.statistic).toBeLessThan(0.01);
+    // statistics from sketches say how far they can be from the exact ones
+    expect(seen.drift.features.bid.tests.ks.statistic).toBeLessThanOrEqual(seen.drift.features.bid.tests.ks.errorBound as number);
+    expect(seen.drift.features.bid.tests.ks.errorBound).toBeGreaterThan(0);
 
     const deleted = await fetch(`${second.url}/v1/baselines/${profile.id}`, { method: 'DELETE' });
     expect(deleted.status).toBe(200);
