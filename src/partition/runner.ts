@@ -181,13 +181,4 @@ export class PartitionRunner {
     await Promise.allSettled([...this.pendingDlq]);
     await this.checkpoint();
   }
-
-  /** Waits until every message up to `seq` of this partition's stream was applied. */
-  async waitForSequence(seq: number, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.processor.seq < seq) {
-      if (Date.now() > deadline) throw new Error(`partition ${this.partition}: not at sequence ${seq} after ${timeoutMs} ms (at ${this.processor.seq})`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 }

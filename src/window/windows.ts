@@ -48,7 +48,6 @@ export class ModelWindows {
   end = -Infinity;
   paneMs = 0;
   firstPaneStart = Infinity;
-  lastUpdateAt = 0;
   /** Panes are kept for two lengths of the longest window: the window and its rolling reference. */
   private readonly retentionMs: number;
 
@@ -99,7 +98,6 @@ export class ModelWindows {
   applyMessage(message: PaneMessage): void {
     this.paneMs = message.paneMs;
     this.versions.add(message.version);
-    this.lastUpdateAt = Date.now();
     const key = `${message.partition}|${message.version}|${message.paneStart}|${message.part}`;
     const next: StoredPane = { version: message.version, paneStart: message.paneStart, part: message.part, state: message.state };
     const paneEnd = message.paneStart + message.paneMs;
@@ -151,9 +149,5 @@ export class ModelWindows {
       if (decoded.outcome !== null) addOutcome(aggregate.outcome, decoded.outcome, 1);
     }
     return aggregate;
-  }
-
-  get storedPanes(): number {
-    return this.panes.size;
   }
 }
