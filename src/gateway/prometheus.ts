@@ -26,6 +26,7 @@ export interface PipelineMetrics {
   earlyLabels: Gauge<'partition'>;
   labelsJoined: Counter<string>;
   labelsExpired: Counter<string>;
+  labelsUnmatched: Counter<string>;
   consumerLag: Gauge<'partition'>;
   partitionSequence: Gauge<'partition'>;
   paneFlushes: Counter<string>;
@@ -93,7 +94,8 @@ export function createPipelineMetrics(registry: AnyRegistry, limits: ModelGaugeL
     pendingJoins: gauge(registry, 'drift_pending_joins', 'Predictions waiting for their label, per partition.', ['partition']),
     earlyLabels: gauge(registry, 'drift_early_labels', 'Labels waiting for their prediction, per partition.', ['partition']),
     labelsJoined: counter(registry, 'drift_labels_joined_total', 'Labels joined to their prediction.'),
-    labelsExpired: counter(registry, 'drift_labels_expired_total', 'Pending predictions or early labels expired after the label horizon.'),
+    labelsExpired: counter(registry, 'drift_labels_expired_total', 'Predictions whose label did not come within the label horizon.'),
+    labelsUnmatched: counter(registry, 'drift_labels_unmatched_total', 'Labels whose prediction never came (or came twice): dropped after the label horizon, or when the early-label buffer was full.'),
     consumerLag: gauge(registry, 'drift_consumer_lag', 'Messages between the consumer position and the end of the stream, per partition.', ['partition']),
     partitionSequence: gauge(registry, 'drift_partition_sequence', 'Last stream sequence applied, per partition.', ['partition']),
     paneFlushes: counter(registry, 'drift_pane_flushes_total', 'Pane state flushes (checkpoints).'),

@@ -148,6 +148,7 @@ export class PartitionRunner {
       rejected: { ...counters.rejected },
       joined: join.stats.joined,
       expired: join.stats.expiredPredictions,
+      unmatchedLabels: join.stats.expiredLabels,
       pendingJoins: join.size,
       earlyLabels: join.earlySize,
       lag: this.lag,

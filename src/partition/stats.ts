@@ -11,6 +11,7 @@ export interface RunnerStats {
   rejected: Record<RejectReason, number>;
   joined: number;
   expired: number;
+  unmatchedLabels: number;
   pendingJoins: number;
   earlyLabels: number;
   lag: number;
@@ -41,6 +42,7 @@ export class PipelineStatsExporter {
     }
     m.labelsJoined.inc(delta(stats.joined, previous?.joined));
     m.labelsExpired.inc(delta(stats.expired, previous?.expired));
+    m.labelsUnmatched.inc(delta(stats.unmatchedLabels, previous?.unmatchedLabels));
     m.paneFlushes.inc(delta(stats.paneFlushes, previous?.paneFlushes));
     const p = String(stats.partition);
     m.pendingJoins.set({ partition: p }, stats.pendingJoins);
