@@ -78,6 +78,11 @@ export interface PaneMessage {
   part: 'in' | 'out';
   /** The stream sequence this state reflects. */
   seq: number;
+  /**
+   * The pane is closed (past the allowed lateness for inputs, the label horizon for outcomes):
+   * this state is its last, unless a restore from a checkpoint republishes what was published before.
+   */
+  final: boolean;
   state: PaneInputWire | PaneOutcomeWire;
 }
 
@@ -86,6 +91,9 @@ class GroupState {
   readonly outcomes = new Map<number, PaneOutcome>();
   readonly dirtyInputs = new Set<number>();
   readonly dirtyOutcomes = new Set<number>();
+  /** Panes whose last publication was marked final: they may be dropped. */
+  readonly finalInputs = new Set<number>();
+  readonly finalOutcomes = new Set<number>();
   /** Error-stream detectors, in stream order of joined labels: part of the checkpoint. */
   detectors: ChangeDetector[] = [];
   /** Highest prediction time of this model version. */
@@ -427,21 +435,35 @@ export class PartitionProcessor {
       for (const paneStart of group.dirtyInputs) {
         const pane = group.inputs.get(paneStart);
         if (pane === undefined) continue;
-        updates.push(this.update(group, paneStart, paneMs, 'in', inputToWire(pane)));
+        const final = this.inputClosed(group, paneStart);
+        if (final) group.finalInputs.add(paneStart);
+        else group.finalInputs.delete(paneStart);
+        updates.push(this.update(group, paneStart, paneMs, 'in', inputToWire(pane), final));
       }
       group.dirtyInputs.clear();
       for (const paneStart of group.dirtyOutcomes) {
         const pane = group.outcomes.get(paneStart);
         if (pane === undefined) continue;
-        updates.push(this.update(group, paneStart, paneMs, 'out', outcomeToWire(pane)));
+        const final = this.outcomeClosed(group, paneStart);
+        if (final) group.finalOutcomes.add(paneStart);
+        else group.finalOutcomes.delete(paneStart);
+        updates.push(this.update(group, paneStart, paneMs, 'out', outcomeToWire(pane), final));
       }
       group.dirtyOutcomes.clear();
     }
     return updates;
   }
 
-  private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire): PaneUpdate {
-    const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, state };
+  private inputClosed(group: GroupState, paneStart: number): boolean {
+    return paneStart + this.options.paneMs + this.options.allowedLatenessMs <= this.eventTimeOf(group);
+  }
+
+  private outcomeClosed(group: GroupState, paneStart: number): boolean {
+    return paneStart + this.options.paneMs + this.options.labelHorizonMs < this.eventTimeOf(group);
+  }
+
+  private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire, final: boolean): PaneUpdate {
+    const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, state, final };
     return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encode(message), groupKey: group.key, paneStart, part };
   }
 
@@ -460,20 +482,25 @@ export class PartitionProcessor {
    * label horizon. Memory is bounded by these two durations, not by traffic.
    */
   dropClosed(): number {
-    const { paneMs, allowedLatenessMs, labelHorizonMs } = this.options;
     let dropped = 0;
     for (const group of this.groups.values()) {
-      const groupTime = this.eventTimeOf(group);
       for (const paneStart of group.inputs.keys()) {
-        if (paneStart + paneMs + allowedLatenessMs <= groupTime && !group.dirtyInputs.has(paneStart)) {
+        if (group.dirtyInputs.has(paneStart) || !this.inputClosed(group, paneStart)) continue;
+        if (group.finalInputs.delete(paneStart)) {
           group.inputs.delete(paneStart);
           dropped++;
+        } else {
+          // closed since its last publication: publish it once more, marked final, then drop it
+          group.dirtyInputs.add(paneStart);
         }
       }
       for (const paneStart of group.outcomes.keys()) {
-        if (paneStart + paneMs + labelHorizonMs < groupTime && !group.dirtyOutcomes.has(paneStart)) {
+        if (group.dirtyOutcomes.has(paneStart) || !this.outcomeClosed(group, paneStart)) continue;
+        if (group.finalOutcomes.delete(paneStart)) {
           group.outcomes.delete(paneStart);
           dropped++;
+        } else {
+          group.dirtyOutcomes.add(paneStart);
         }
       }
     }

@@ -1,4 +1,4 @@
-import { PaneInput, PaneOutcome, addInput, addOutcome, inputFromWire, outcomeFromWire } from './pane.ts';
+import { PaneInput, PaneOutcome, addInput, addOutcome, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire } from './pane.ts';
 import type { PaneLimits, PaneInputWire, PaneOutcomeWire } from './pane.ts';
 import type { PaneMessage } from '../partition/processor.ts';
 
@@ -31,6 +31,10 @@ interface StoredPane {
   paneStart: number;
   part: 'in' | 'out';
   state: PaneInputWire | PaneOutcomeWire;
+  /** The worker marked this state final (its pane closed). */
+  final: boolean;
+  /** For a folded pane: the partitions whose final states it holds. */
+  partitions?: Set<number>;
 }
 
 interface DecodedPane {
@@ -39,8 +43,12 @@ interface DecodedPane {
 }
 
 export class ModelWindows {
-  /** Latest state per `${partition}|${version}|${paneStart}|${part}`. */
+  /** Latest state per `${partition}|${version}|${paneStart}|${part}`, while it may still change. */
   private readonly panes = new Map<string, StoredPane>();
+  /** Final states merged over partitions, per `${version}|${paneStart}|${part}`. */
+  private readonly folded = new Map<string, StoredPane>();
+  /** Pane states that arrived for a partition already folded in: stale re-publications, ignored. */
+  staleIgnored = 0;
   /** window name -> version key -> aggregate */
   private readonly aggregates = new Map<string, Map<string, WindowAggregate>>();
   readonly versions = new Set<string>();
@@ -99,11 +107,18 @@ export class ModelWindows {
     this.paneMs = message.paneMs;
     this.versions.add(message.version);
     const key = `${message.partition}|${message.version}|${message.paneStart}|${message.part}`;
-    const next: StoredPane = { version: message.version, paneStart: message.paneStart, part: message.part, state: message.state };
+    const next: StoredPane = { version: message.version, paneStart: message.paneStart, part: message.part, state: message.state, final: message.final === true };
     const paneEnd = message.paneStart + message.paneMs;
     if (paneEnd > this.end) this.advanceTo(paneEnd);
     if (message.paneStart < this.end - this.retentionMs) return; // older than every window and its rolling reference
     if (message.paneStart < this.firstPaneStart && message.part === 'in') this.firstPaneStart = message.paneStart;
+    const folded = this.folded.get(`${message.version}|${message.paneStart}|${message.part}`);
+    if (folded?.partitions?.has(message.partition)) {
+      // a worker restored from a checkpoint republishes what it already published: the folded
+      // state holds this partition's final contribution
+      this.staleIgnored++;
+      return;
+    }
     const previous = this.panes.get(key);
     if (previous !== undefined) this.apply(previous, -1);
     this.panes.set(key, next);
@@ -115,17 +130,61 @@ export class ModelWindows {
     const oldEnd = this.end;
     this.end = end;
     if (!Number.isFinite(oldEnd)) return;
-    for (const [key, pane] of this.panes) {
-      let decoded: DecodedPane | null = null;
-      for (const [name, length] of this.windowMs) {
-        const wasIn = pane.paneStart >= oldEnd - length && pane.paneStart < oldEnd;
-        const isIn = pane.paneStart >= end - length && pane.paneStart < end;
-        if (wasIn === isIn) continue;
-        decoded ??= this.decode(pane);
-        this.applyDecoded(name, pane.version, decoded, isIn ? 1 : -1);
+    for (const store of [this.panes, this.folded]) {
+      for (const [key, pane] of store) {
+        let decoded: DecodedPane | null = null;
+        for (const [name, length] of this.windowMs) {
+          const wasIn = pane.paneStart >= oldEnd - length && pane.paneStart < oldEnd;
+          const isIn = pane.paneStart >= end - length && pane.paneStart < end;
+          if (wasIn === isIn) continue;
+          decoded ??= this.decode(pane);
+          this.applyDecoded(name, pane.version, decoded, isIn ? 1 : -1);
+        }
+        if (pane.paneStart < end - this.retentionMs) store.delete(key);
       }
-      if (pane.paneStart < end - this.retentionMs) this.panes.delete(key);
     }
+    this.fold();
+  }
+
+  /**
+   * Merges per-partition states the workers marked final (their panes closed) into one state per
+   * (version, pane): memory for older panes no longer grows with the partition count. The windows
+   * already hold their sum, so nothing is added or subtracted.
+   */
+  private fold(): void {
+    const groups = new Map<string, Array<[string, StoredPane]>>();
+    for (const [key, pane] of this.panes) {
+      if (!pane.final) continue;
+      const foldKey = `${pane.version}|${pane.paneStart}|${pane.part}`;
+      let group = groups.get(foldKey);
+      if (group === undefined) groups.set(foldKey, (group = []));
+      group.push([key, pane]);
+    }
+    for (const [foldKey, members] of groups) {
+      const first = members[0][1];
+      const existing = this.folded.get(foldKey);
+      const partitions = existing?.partitions ?? new Set<number>();
+      let state: PaneInputWire | PaneOutcomeWire;
+      if (first.part === 'in') {
+        const merged = existing ? inputFromWire(existing.state as PaneInputWire, this.limits) : new PaneInput(this.limits);
+        for (const [, pane] of members) addInput(merged, inputFromWire(pane.state as PaneInputWire, this.limits), 1);
+        state = inputToWire(merged);
+      } else {
+        const merged = existing ? outcomeFromWire(existing.state as PaneOutcomeWire, this.limits) : new PaneOutcome(this.limits);
+        for (const [, pane] of members) addOutcome(merged, outcomeFromWire(pane.state as PaneOutcomeWire, this.limits), 1);
+        state = outcomeToWire(merged);
+      }
+      for (const [key] of members) {
+        partitions.add(Number(key.slice(0, key.indexOf('|'))));
+        this.panes.delete(key);
+      }
+      this.folded.set(foldKey, { version: first.version, paneStart: first.paneStart, part: first.part, state, final: true, partitions });
+    }
+  }
+
+  /** Pane states held: per partition while they may change, then folded (for metrics and tests). */
+  get heldStates(): { perPartition: number; folded: number } {
+    return { perPartition: this.panes.size, folded: this.folded.size };
   }
 
   /** The aggregate of a window; `version` undefined = all versions. */
@@ -141,7 +200,7 @@ export class ModelWindows {
   /** Sum of the panes in [from, to) for one version key: for capturing a reference from history. */
   sumRange(from: number, to: number, version?: string): WindowAggregate {
     const aggregate = new WindowAggregate(this.limits);
-    for (const pane of this.panes.values()) {
+    for (const pane of [...this.panes.values(), ...this.folded.values()]) {
       if (pane.paneStart < from || pane.paneStart >= to) continue;
       if (version !== undefined && pane.version !== version) continue;
       const decoded = this.decode(pane);

@@ -48,7 +48,7 @@ function changelog(updates: Map<string, PaneMessage>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [subject, message] of updates) {
     const state = message.part === 'in' ? inputFromWire(message.state as PaneInputWire, DEFAULT_PANE_LIMITS) : outcomeFromWire(message.state as PaneOutcomeWire, DEFAULT_PANE_LIMITS);
-    out[subject] = JSON.parse(JSON.stringify({ ...message, seq: undefined, state }, (_k, v) => (v instanceof Float64Array ? Array.from(v) : v instanceof Map ? Object.fromEntries(v) : v)));
+    out[subject] = JSON.parse(JSON.stringify({ ...message, seq: undefined, final: undefined, state }, (_k, v) => (v instanceof Float64Array ? Array.from(v) : v instanceof Map ? Object.fromEntries(v) : v)));
   }
   return out;
 }
@@ -144,5 +144,23 @@ describe('event time per model version', () => {
     processor.process(3, 'drift.in.0.fast.pred', encodePrediction({ id: 'f2', model: 'fast', version: 'v1', ts: T0 + 600_000, output: 0.2 }));
     processor.process(4, 'drift.in.0.slow.pred', encodePrediction({ id: 's2', model: 'slow', version: 'v1', ts: T0 + 1000, output: 0.2 }));
     expect(processor.counters.late).toBe(1);
+  });
+});
+
+describe('final publications', () => {
+  it('a pane that closes is published once more, marked final, before it is dropped', () => {
+    // a long label horizon keeps the join (and outcome panes) out of this
+    const processor = new PartitionProcessor({ ...options, labelHorizonMs: 3_600_000 });
+    processor.process(1, 'drift.in.0.m.pred', encodePrediction({ id: 'a', model: 'm', version: 'v1', ts: T0, output: 0.2 }));
+    let updates = processor.drainDirty().map((u) => decode(u.payload) as PaneMessage);
+    expect(updates.map((u) => [u.part, u.final])).toEqual([['in', false]]);
+    processor.dropClosed();
+    // event time passes the allowed lateness: the pane closes without changing
+    processor.process(2, 'drift.in.0.m.pred', encodePrediction({ id: 'b', model: 'm', version: 'v1', ts: T0 + 200_000, output: 0.2 }));
+    processor.drainDirty();
+    expect(processor.dropClosed()).toBe(0); // not dropped yet: its last publication was not final
+    updates = processor.drainDirty().map((u) => decode(u.payload) as PaneMessage);
+    expect(updates.filter((u) => u.paneStart === T0).map((u) => [u.part, u.final, (u.state as PaneInputWire).count])).toEqual([['in', true, 1]]);
+    expect(processor.dropClosed()).toBe(1);
   });
 });

@@ -14,14 +14,14 @@ function inputMessage(partition: number, version: string, paneStart: number, val
     pane.latency.add(v);
     pane.addFeature('x', v);
   }
-  return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane) };
+  return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane), final: false };
 }
 
 function outcomeMessage(partition: number, version: string, paneStart: number, joined: number): PaneMessage {
   const pane = new PaneOutcome(DEFAULT_PANE_LIMITS);
   pane.joined = joined;
   pane.correct = joined;
-  return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane) };
+  return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane), final: false };
 }
 
 describe('sliding windows kept by add and subtract', () => {
@@ -60,5 +60,34 @@ describe('sliding windows kept by add and subtract', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('folding final pane states', () => {
+  function finalInput(partition: number, paneStart: number, values: number[], final: boolean): PaneMessage {
+    return { ...inputMessage(partition, 'v1', paneStart, values), final };
+  }
+
+  it('folds per-partition final states into one, keeps the sums, ignores stale republications and adds late partitions', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    windows.applyMessage(finalInput(0, 0, [1, 2, 3], true));
+    windows.applyMessage(finalInput(1, 0, [4, 5], true));
+    windows.applyMessage(finalInput(2, 0, [6], false)); // not final: stays per partition
+    windows.applyMessage(finalInput(0, PANE, [7], false)); // event time moves on: folding runs
+    expect(windows.heldStates).toEqual({ perPartition: 2, folded: 1 });
+    expect(windows.get('5m')?.input.count).toBe(7);
+
+    // a worker restored from a checkpoint republishes an older state of partition 0: ignored
+    windows.applyMessage(finalInput(0, 0, [1], false));
+    expect(windows.staleIgnored).toBe(1);
+    expect(windows.get('5m')?.input.count).toBe(7);
+
+    // partition 3 publishes pane 0 for the first time (its worker was behind): counted
+    windows.applyMessage(finalInput(3, 0, [8, 9], true));
+    expect(windows.get('5m')?.input.count).toBe(9);
+    windows.applyMessage(finalInput(0, 2 * PANE, [10], false));
+    expect(windows.heldStates).toEqual({ perPartition: 3, folded: 1 });
+    expect(windows.get('5m')?.input.latency.sum).toBeCloseTo(55, 9);
+    expect(windows.sumRange(0, PANE).input.count).toBe(8);
   });
 });
