@@ -285,6 +285,35 @@ export function addOutcome(target: PaneOutcome, source: PaneOutcome, sign: 1 | -
 // ---------------------------------------------------------------------------------------------
 // Wire form: plain objects of numbers, strings and byte arrays, for MessagePack.
 
+/**
+ * A summary array on the wire: dense, or sparse as (length, indexes, values) when most cells are
+ * zero, as the score histograms of one pane of one partition are (a few dozen events over 100
+ * bins): the pane changelog and the gateway's memory shrink accordingly.
+ */
+export type SummaryWire = number[] | { n: number; i: number[]; v: number[] };
+
+export function summaryToWire(summary: Float64Array): SummaryWire {
+  let nonZero = 0;
+  for (let k = 0; k < summary.length; k++) if (summary[k] !== 0) nonZero++;
+  if (nonZero * 3 > summary.length) return Array.from(summary);
+  const i: number[] = [];
+  const v: number[] = [];
+  for (let k = 0; k < summary.length; k++) {
+    if (summary[k] !== 0) {
+      i.push(k);
+      v.push(summary[k]);
+    }
+  }
+  return { n: summary.length, i, v };
+}
+
+export function summaryFromWire(wire: SummaryWire): Float64Array {
+  if (Array.isArray(wire)) return Float64Array.from(wire);
+  const out = new Float64Array(wire.n);
+  for (let k = 0; k < wire.i.length; k++) out[wire.i[k]] = wire.v[k];
+  return out;
+}
+
 export interface FeatureWire {
   n: Uint8Array | null;
   c: CategoryCounterJSON | null;
@@ -296,7 +325,7 @@ export interface PaneInputWire {
   errors: number;
   late: number;
   dropped: number;
-  scores: number[] | null;
+  scores: SummaryWire | null;
   latency: Uint8Array;
   outputNumeric: Uint8Array | null;
   outputCategories: CategoryCounterJSON | null;
@@ -309,8 +338,8 @@ export interface PaneOutcomeWire {
   early: number;
   expired: number;
   correct: number;
-  binary: number[] | null;
-  regression: number[] | null;
+  binary: SummaryWire | null;
+  regression: SummaryWire | null;
   confusion: CategoryCounterJSON | null;
   labelDelay: Uint8Array;
   segments: Record<string, Record<string, number[]>>;
@@ -349,7 +378,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
     errors: pane.errors,
     late: pane.late,
     dropped: pane.dropped,
-    scores: pane.scores ? Array.from(pane.scores) : null,
+    scores: pane.scores ? summaryToWire(pane.scores) : null,
     latency: pane.latency.toBytes(),
     outputNumeric: pane.outputNumeric ? pane.outputNumeric.toBytes() : null,
     outputCategories: pane.outputCategories ? pane.outputCategories.toJSON() : null,
@@ -364,7 +393,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits): PaneInpu
   pane.errors = wire.errors;
   pane.late = wire.late;
   pane.dropped = wire.dropped;
-  pane.scores = wire.scores ? Float64Array.from(wire.scores) : null;
+  pane.scores = wire.scores ? summaryFromWire(wire.scores) : null;
   pane.latency.merge(LogHistogram.fromBytes(wire.latency));
   pane.outputNumeric = wire.outputNumeric ? LogHistogram.fromBytes(wire.outputNumeric) : null;
   pane.outputCategories = wire.outputCategories ? CategoryCounter.fromJSON(wire.outputCategories) : null;
@@ -385,8 +414,8 @@ export function outcomeToWire(pane: PaneOutcome): PaneOutcomeWire {
     early: pane.early,
     expired: pane.expired,
     correct: pane.correct,
-    binary: pane.binary ? Array.from(pane.binary) : null,
-    regression: pane.regression ? Array.from(pane.regression) : null,
+    binary: pane.binary ? summaryToWire(pane.binary) : null,
+    regression: pane.regression ? summaryToWire(pane.regression) : null,
     confusion: pane.confusion ? pane.confusion.toJSON() : null,
     labelDelay: pane.labelDelay.toBytes(),
     segments: segmentsToWire(pane.segments),
@@ -400,8 +429,8 @@ export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits): Pane
   pane.early = wire.early;
   pane.expired = wire.expired;
   pane.correct = wire.correct;
-  pane.binary = wire.binary ? Float64Array.from(wire.binary) : null;
-  pane.regression = wire.regression ? Float64Array.from(wire.regression) : null;
+  pane.binary = wire.binary ? summaryFromWire(wire.binary) : null;
+  pane.regression = wire.regression ? summaryFromWire(wire.regression) : null;
   pane.confusion = wire.confusion ? CategoryCounter.fromJSON(wire.confusion) : null;
   pane.labelDelay.merge(LogHistogram.fromBytes(wire.labelDelay));
   segmentsFromWire(wire.segments, pane.segments);

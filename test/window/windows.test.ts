@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ModelWindows } from '../../src/window/windows.ts';
-import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
+import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire, summaryToWire, summaryFromWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/partition/processor.ts';
 
 const PANE = 10_000;
@@ -89,5 +89,18 @@ describe('folding final pane states', () => {
     expect(windows.heldStates).toEqual({ perPartition: 3, folded: 1 });
     expect(windows.get('5m')?.input.latency.sum).toBeCloseTo(55, 9);
     expect(windows.sumRange(0, PANE).input.count).toBe(8);
+  });
+});
+
+describe('summary arrays on the wire', () => {
+  it('round-trip exactly, sparse or dense', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.double({ noNaN: true, noDefaultInfinity: true })), { maxLength: 300 }), (cells) => {
+        const summary = Float64Array.from(cells);
+        const wire = summaryToWire(summary);
+        expect(Array.from(summaryFromWire(wire))).toEqual(Array.from(summary));
+        if (!Array.isArray(wire)) expect(wire.i.length * 3).toBeLessThanOrEqual(summary.length);
+      }),
+    );
   });
 });
