@@ -133,9 +133,15 @@ describe('end-to-end: predictions and late labels through NATS to REST and WebSo
     ws.send(JSON.stringify({ type: 'subscribe', models: ['fraud'], topics: ['metrics', 'alerts'], window: '5m' }));
     const snapshot = await eventually(() => frames.find((f) => f.type === 'snapshot'), 5000, 'a snapshot frame');
     expect(snapshot.model).toBe('fraud');
-    expect(snapshot.metrics?.count).toBe(expected.count);
-    expect(snapshot.metrics?.accuracy).toBe(expected.accuracy);
-    expect(snapshot.metrics?.labels.joined).toBe(expected.labels.joined);
+    // the feed carries the same figures as the REST API: counts, error rate, accuracy, confusion, coverage, latency
+    const m = snapshot.metrics as ModelMetrics;
+    expect(m.count).toBe(expected.count);
+    expect(m.errorRate).toBe(expected.errorRate);
+    expect(m.accuracy).toBe(expected.accuracy);
+    expect(m.quality.confusion).toEqual(expected.quality.confusion);
+    expect(m.labelCoverage).toBe(expected.labelCoverage);
+    expect(m.labels).toEqual(expected.labels);
+    expect(m.latency).toEqual(expected.latency);
     ws.close();
   });
 
