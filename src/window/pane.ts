@@ -293,13 +293,14 @@ export function addOutcome(target: PaneOutcome, source: PaneOutcome, sign: 1 | -
 export type SummaryWire = number[] | { n: number; i: number[]; v: number[] };
 
 export function summaryToWire(summary: Float64Array): SummaryWire {
+  // a cell is left out only when it is +0 exactly, so -0 (a sum that went through subtraction) survives
   let nonZero = 0;
-  for (let k = 0; k < summary.length; k++) if (summary[k] !== 0) nonZero++;
+  for (let k = 0; k < summary.length; k++) if (!Object.is(summary[k], 0)) nonZero++;
   if (nonZero * 3 > summary.length) return Array.from(summary);
   const i: number[] = [];
   const v: number[] = [];
   for (let k = 0; k < summary.length; k++) {
-    if (summary[k] !== 0) {
+    if (!Object.is(summary[k], 0)) {
       i.push(k);
       v.push(summary[k]);
     }

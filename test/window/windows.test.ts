@@ -101,6 +101,8 @@ describe('summary arrays on the wire', () => {
         expect(Array.from(summaryFromWire(wire))).toEqual(Array.from(summary));
         if (!Array.isArray(wire)) expect(wire.i.length * 3).toBeLessThanOrEqual(summary.length);
       }),
+      { numRuns: 500 },
     );
+    expect(Array.from(summaryFromWire(summaryToWire(Float64Array.from([-0, 0, 0, 0]))))).toEqual([-0, 0, 0, 0]);
   });
 });
