@@ -61,9 +61,13 @@ describe('alerts and dead letters against a real nats-server', () => {
     ws.send(JSON.stringify({ type: 'subscribe', models: ['credit'], topics: ['alerts'] }));
     await eventually(() => frames.find((f) => f.type === 'snapshot'), 5000, 'snapshot');
 
-    const quiet = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/credit/metrics?window=1m`);
-    expect(quiet.body.drift.features.x.tests.psi.statistic).toBeLessThan(0.2);
-    expect(quiet.body.drift.reference).toMatch(/^credit\.all\.file\./);
+    // drift statistics are refreshed once a second: wait for the ones computed on the whole quiet phase
+    const quiet = await eventually(async () => {
+      const { body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/credit/metrics?window=1m`);
+      return body.drift.features.x?.count === 300 ? body : undefined;
+    });
+    expect(quiet.drift.features.x.tests.psi.statistic).toBeLessThan(0.2);
+    expect(quiet.drift.reference).toMatch(/^credit\.all\.file\./);
 
     await publishPhase('b', T1 + 60_000, 2);
     const firing = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'firing'), 20_000, 'a firing alert frame');
