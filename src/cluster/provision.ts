@@ -212,9 +212,12 @@ async function ensureStream(jsm: JetStreamManager, desired: DesiredStream, logge
       logger?.info({ stream: desired.name, subjects: desired.subjects, replicas: desired.replicas ?? 1 }, 'created stream');
       return info;
     } catch (err) {
-      // Lost a creation race against a process with a different config: reconcile below.
-      if (!isApiError(err, STREAM_NAME_IN_USE)) throw err;
-      info = await jsm.streams.info(desired.name);
+      // Lost a creation race against another process (the server answers "name in use", or on
+      // 2.9 sometimes "subjects overlap" when both requests were in flight): if the stream now
+      // exists under our name, reconcile below; anything else is a real error.
+      const now = isApiError(err, STREAM_NAME_IN_USE) ? await jsm.streams.info(desired.name) : await streamInfoOrNull(jsm, desired.name);
+      if (now === null) throw err;
+      info = now;
     }
   }
   const { update, differences, conflicts } = diffStream(info.config, desired);
