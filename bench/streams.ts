@@ -16,17 +16,8 @@
 
 import { pathToFileURL } from 'node:url';
 
-/** mulberry32: a 32-bit seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../src/simulator/random.ts';
+import { mulberry32 } from '../src/simulator/random.ts';
 
 /** Standard normal draws from a uniform PRNG (Box–Muller, both outputs used). */
 export function gaussian(random: () => number): () => number {

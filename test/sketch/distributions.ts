@@ -1,13 +1,7 @@
+import { mulberry32 } from '../../src/simulator/random.ts';
 /** Seeded samplers for sketch tests (mulberry32 + Box-Muller): deterministic, no dependencies. */
 export function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 export function seededNormal(seed: number): () => number {
