@@ -8,8 +8,8 @@ import type { QuantileSummary } from './types.ts';
  *
  *   |quantile(q) - x| <= alpha * |x|, x being the exact order statistic of rank floor(q*(n-1)),
  *
- * for every value with |x| >= minIndexable (smaller magnitudes count as 0 in a zero bucket, so
- * their absolute error is below minIndexable), as long as no bucket was collapsed (below).
+ * for every value with |x| > minIndexable (magnitudes up to minIndexable count as 0 in a zero
+ * bucket, so their absolute error is at most minIndexable), as long as no bucket was collapsed (below).
  *
  * Bucket weights are plain sums, so the sketch is ADDITIVE: merge adds, subtract removes, and a
  * sliding window is a running merge of panes minus the panes that leave it. `count` and `sum`
@@ -35,7 +35,7 @@ import type { QuantileSummary } from './types.ts';
 export interface LogHistogramOptions {
   /** Maximum buckets per sign before the lowest magnitudes collapse (default 2048, at least 2). */
   maxBuckets?: number;
-  /** Values with |x| below this count as zero (default 1e-9; at least 2.3e-308, below 1e300). */
+  /** Values with |x| up to this count as zero (default 1e-9; at least 2.3e-308, below 1e300). */
   minIndexable?: number;
 }
 
@@ -99,7 +99,7 @@ export class LogHistogram implements QuantileSummary {
     return this.valueSum;
   }
 
-  /** Weight of values with |x| < minIndexable. */
+  /** Weight of values with |x| <= minIndexable. */
   get zeroCount(): number {
     return this.zeroWeight;
   }
