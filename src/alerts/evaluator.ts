@@ -138,7 +138,6 @@ export class AlertEvaluator {
   evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions: AlertEvent[] = [];
     for (const rule of this.rules) {
-      const seen = new Set<string>();
       const targets: Array<{ metrics: ModelMetrics; prefix: string }> = [];
       let stable: ModelMetrics | undefined;
       if (rule.scope === 'version') {
@@ -159,13 +158,10 @@ export class AlertEvaluator {
         const now = metrics.to;
         for (const observation of observe(rule, metrics, prefix, stable)) {
           const key = `${model}|${rule.name}|${observation.scope}`;
-          seen.add(key);
           const transition = this.step(rule, model, key, observation, now);
           if (transition) transitions.push(transition);
         }
       }
-      // a firing scope that vanished (e.g. a feature no longer sent) keeps its state until data returns
-      void seen;
     }
     return transitions;
   }

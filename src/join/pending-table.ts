@@ -125,6 +125,13 @@ const STAT_KEYS: readonly (keyof JoinStats)[] = [
   'rejected',
 ];
 
+/** All counters at zero (also the snapshot's field order: STAT_KEYS). */
+export function emptyJoinStats(): JoinStats {
+  const stats = {} as JoinStats;
+  for (const key of STAT_KEYS) stats[key] = 0;
+  return stats;
+}
+
 /** Class name that categorical outputs map to once a group holds maxClassesPerGroup classes. */
 export const OTHER_CLASS = '__other__';
 /** Segment name that segments map to once maxSegments are known. */
@@ -178,19 +185,7 @@ export class PendingJoinTable {
   readonly maxSegments: number;
 
   /** Counters, updated in place. */
-  readonly stats: JoinStats = {
-    joined: 0,
-    joinedEarly: 0,
-    early: 0,
-    expiredPredictions: 0,
-    expiredLabels: 0,
-    earlyDropped: 0,
-    duplicatePredictions: 0,
-    duplicateLabels: 0,
-    evicted: 0,
-    tooLate: 0,
-    rejected: 0,
-  };
+  readonly stats: JoinStats = emptyJoinStats();
 
   // ---- results of the last call (read immediately; overwritten by the next call) ----
   /** Prediction ts of the joined entry. */

@@ -70,6 +70,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
   if (input !== undefined && input.segments.size > 0) fairness = fairnessOf(input, outcome);
 
   const latency = input?.latency;
+  const quality = outcome ? qualityOf(outcome) : { labeled: 0, accuracy: null };
   return {
     model: ctx.model,
     version: ctx.version,
@@ -87,8 +88,8 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       p99: latency ? quantileOrNull(latency, 0.99) : null,
       mean: latency && latency.count > 0 ? latency.sum / latency.count : null,
     },
-    accuracy: outcome ? qualityOf(outcome).accuracy : null,
-    quality: outcome ? qualityOf(outcome) : { labeled: 0, accuracy: null },
+    accuracy: quality.accuracy,
+    quality,
     estimatedAccuracy: input?.scores ? estimatedAccuracy(input.scores, reference?.calibration ?? undefined) : null,
     labelCoverage: count > 0 ? joined / count : null,
     labels: { joined, pending: Math.max(0, count - joined - expired), expired, early: outcome?.early ?? 0 },

@@ -1,6 +1,6 @@
 import type { PaneOutcome } from './pane.ts';
 import type { QualitySummary } from './metrics-types.ts';
-import { binaryQuality, regressionQuality, multiclassQuality, createMulticlassOutcomeSummary, addMulticlassOutcome } from '../stats/quality.ts';
+import { binaryQuality, binaryConfusion, regressionQuality, multiclassQuality, createMulticlassOutcomeSummary, addMulticlassOutcome } from '../stats/quality.ts';
 
 /**
  * Model quality of a window from its merged outcome summaries: binary (score + 0/1 label),
@@ -11,7 +11,12 @@ import { binaryQuality, regressionQuality, multiclassQuality, createMulticlassOu
 
 /** Labels that decide correctness (classification): binary outcomes plus multiclass confusion. */
 function classified(outcome: PaneOutcome): number {
-  return (outcome.binary ? binaryQuality(outcome.binary).labeled : 0) + (outcome.confusion ? outcome.confusion.total : 0);
+  let binary = 0;
+  if (outcome.binary !== null) {
+    const { tp, fp, tn, fn } = binaryConfusion(outcome.binary);
+    binary = tp + fp + tn + fn;
+  }
+  return binary + (outcome.confusion ? outcome.confusion.total : 0);
 }
 
 export function accuracyOf(outcome: PaneOutcome): number | null {

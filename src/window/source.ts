@@ -47,14 +47,15 @@ export class WindowSource extends MetricsSourceEmitter {
   private readonly windowMs: Map<string, number>;
   private readonly references = new Map<string, ReferenceProfile>();
   private readonly changed = new Set<string>();
-  private readonly cache = new Map<string, ModelMetrics>();
+  /** Computed metrics per model, then per `${window}|${version}|${reference mode}`: dropped when the model changes. */
+  private readonly cache = new Map<string, Map<string, ModelMetrics>>();
   /**
    * Drift statistics are most of a metrics computation (every test on every feature); counts,
    * latency and quality are cheap. Drift is therefore reused for a short while per window
    * (a second per minute of window length, between 1 s and 10 s) while the rest stays
    * exact on every change.
    */
-  private readonly driftCache = new Map<string, { drift: ModelMetrics['drift']; at: number }>();
+  private readonly driftCache = new Map<string, Map<string, { drift: ModelMetrics['drift']; at: number }>>();
   private readonly evaluator: AlertEvaluator;
   private readonly recent: AlertEvent[] = [];
   private readonly firing = new Map<string, AlertEvent>();
@@ -105,7 +106,7 @@ export class WindowSource extends MetricsSourceEmitter {
     }
     windows.applyMessage(message);
     this.changed.add(message.model);
-    for (const key of this.cache.keys()) if (key.startsWith(`${message.model}\u0000`)) this.cache.delete(key);
+    this.cache.delete(message.model);
   }
 
   listModels(): ModelSummary[] {
@@ -132,9 +133,14 @@ export class WindowSource extends MetricsSourceEmitter {
     const current = this.references.get(key);
     if (current !== undefined && current.createdAt > profile.createdAt && current.id !== profile.id) return;
     this.references.set(key, profile);
-    for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.cache.delete(cacheKey);
-    for (const cacheKey of this.driftCache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.driftCache.delete(cacheKey);
-    this.changed.add(profile.model);
+    this.forgetComputed(profile.model);
+  }
+
+  /** Drops every metric and drift statistic computed for a model (its reference changed). */
+  private forgetComputed(model: string): void {
+    this.cache.delete(model);
+    this.driftCache.delete(model);
+    this.changed.add(model);
   }
 
   /** Forgets a deleted profile if it was active. */
@@ -142,9 +148,7 @@ export class WindowSource extends MetricsSourceEmitter {
     for (const [key, profile] of this.references) {
       if (profile.id !== id) continue;
       this.references.delete(key);
-      for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.cache.delete(cacheKey);
-      for (const cacheKey of this.driftCache.keys()) if (cacheKey.startsWith(`${profile.model}\u0000`)) this.driftCache.delete(cacheKey);
-      this.changed.add(profile.model);
+      this.forgetComputed(profile.model);
     }
   }
 
@@ -152,13 +156,17 @@ export class WindowSource extends MetricsSourceEmitter {
     const windows = this.models.get(model);
     if (windows === undefined || !this.windowMs.has(window)) return undefined;
     const rolling = options?.reference === 'rolling';
-    const key = `${model}\u0000${window}\u0000${version ?? ''}\u0000${rolling ? 'r' : 'p'}`;
-    const cached = this.cache.get(key);
+    const key = `${window}\u0000${version ?? ''}\u0000${rolling ? 'r' : 'p'}`;
+    let modelCache = this.cache.get(model);
+    if (modelCache === undefined) this.cache.set(model, (modelCache = new Map()));
+    let modelDrift = this.driftCache.get(model);
+    if (modelDrift === undefined) this.driftCache.set(model, (modelDrift = new Map()));
+    const cached = modelCache.get(key);
     if (cached) return cached;
     const { from, to } = windows.bounds(window);
     const windowMs = this.windowMs.get(window) as number;
     const reference = rolling ? this.rollingReference(windows, window, from, to, version) : this.referenceFor(model, version);
-    const recent = this.driftCache.get(key);
+    const recent = modelDrift.get(key);
     const maxAge = Math.min(10_000, Math.max(1000, windowMs / 60));
     const reuse = recent !== undefined && Date.now() - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
     const metrics = buildModelMetrics(windows.get(window, version), {
@@ -176,8 +184,8 @@ export class WindowSource extends MetricsSourceEmitter {
       // not final: evaluate again on a later tick, when the drift is due for recomputation
       this.changed.add(model);
     } else {
-      this.driftCache.set(key, { drift: metrics.drift, at: Date.now() });
-      this.cache.set(key, metrics);
+      modelDrift.set(key, { drift: metrics.drift, at: Date.now() });
+      modelCache.set(key, metrics);
     }
     return metrics;
   }

@@ -4,7 +4,7 @@
  * which is the table's expiry/eviction order). Name caps (classes, segments, groups) and id length
  * limits are not modelled: the property test stays below them.
  */
-import { AddPredictionStatus, LabelJoinStatus, type AddPredictionResult, type JoinStats, type LabelJoinResult } from '../../src/join/pending-table.ts';
+import { AddPredictionStatus, LabelJoinStatus, emptyJoinStats, type AddPredictionResult, type JoinStats, type LabelJoinResult } from '../../src/join/pending-table.ts';
 
 export interface ModelPrediction {
   ts: number;
@@ -29,19 +29,7 @@ export interface ModelJoinResult {
 export class ModelJoinTable {
   readonly pending = new Map<string, ModelPrediction>();
   readonly early = new Map<string, ModelLabel>();
-  readonly stats: JoinStats = {
-    joined: 0,
-    joinedEarly: 0,
-    early: 0,
-    expiredPredictions: 0,
-    expiredLabels: 0,
-    earlyDropped: 0,
-    duplicatePredictions: 0,
-    duplicateLabels: 0,
-    evicted: 0,
-    tooLate: 0,
-    rejected: 0,
-  };
+  readonly stats: JoinStats = emptyJoinStats();
   /** The join of the last call, or the evicted prediction for AddedEvictedOldest. */
   last: ModelJoinResult | null = null;
   evicted: ModelPrediction | null = null;
