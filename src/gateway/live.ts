@@ -35,7 +35,7 @@ import type { MetricsSource } from './source.ts';
 import type { PipelineMetrics } from './prometheus.ts';
 import type { TokenAuthenticator } from './auth.ts';
 import { queryTokenOf } from './auth.ts';
-import { NAME_MAX_LENGTH, NAME_PATTERN } from './schemas.ts';
+import { NAME_MAX_LENGTH, NAME_PATTERN, VERSION_MAX_LENGTH } from './schemas.ts';
 import { errorBody, safePath } from './errors.ts';
 
 export interface LiveFeedOptions {
@@ -577,8 +577,8 @@ export class LiveFeed {
     }
     let version: string | undefined;
     if (m.version !== undefined && m.version !== null) {
-      if (typeof m.version !== 'string' || m.version.length === 0 || m.version.length > NAME_MAX_LENGTH || !NAME_REGEX.test(m.version)) {
-        return { kind: 'error', message: `subscribe.version must be a version name of 1-${NAME_MAX_LENGTH} characters without whitespace, '.', '*' or '>'` };
+      if (typeof m.version !== 'string' || m.version.length === 0 || m.version.length > VERSION_MAX_LENGTH) {
+        return { kind: 'error', message: `subscribe.version must be a version name of 1-${VERSION_MAX_LENGTH} characters` };
       }
       version = m.version;
     }

@@ -14,6 +14,10 @@ export const NAME_MAX_LENGTH = 128;
 
 export const nameSchema = { type: 'string', minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN } as const;
 
+/** Versions may hold dots ('1.2.0'): they travel hex-encoded in subjects. Same limit as the wire format. */
+export const VERSION_MAX_LENGTH = 64;
+export const versionSchema = { type: 'string', minLength: 1, maxLength: VERSION_MAX_LENGTH } as const;
+
 /** Hints replacing ajv's "must match pattern" for fields whose pattern means something. */
 export const patternHints: Record<string, string> = {
   [NAME_PATTERN]: "must be a name without whitespace, '.', '*' or '>'",

@@ -173,6 +173,18 @@ describe('end-to-end: fairness across segments and accuracy estimated before lab
     await pipeline?.stop();
   });
 
+  it('serves a version whose name holds dots (it travels hex-encoded in pane subjects)', async () => {
+    for (let i = 0; i < 20; i++) await pipeline.publisher.publishPrediction({ id: `ver-${i}`, model: 'ranker', version: '2.1.0', ts: T0 + i * 100, output: 0.4 });
+    await pipeline.publisher.flush();
+    const m = await eventually(async () => {
+      const { status, body } = await getJson<ModelMetrics>(`${pipeline.baseUrl}/v1/models/ranker/metrics?window=5m&version=2.1.0`);
+      return status === 200 && body.count === 20 ? body : undefined;
+    });
+    expect(m.version).toBe('2.1.0');
+    const { body } = await getJson<{ models: Array<{ model: string; versions: string[] }> }>(`${pipeline.baseUrl}/v1/models`);
+    expect(body.models.find((x) => x.model === 'ranker')?.versions).toEqual(['2.1.0']);
+  });
+
   it('selection rates, demographic parity, disparate impact and equal opportunity equal the exact values', async () => {
     // group a: 200 predictions, scores 0.8 for i % 2 == 0 (selected); group b: 100, selected i % 4 == 0
     const events: Array<{ id: string; group: string; score: number; label: number }> = [];

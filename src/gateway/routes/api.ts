@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { MetricsSource } from '../source.ts';
 import { errorBody } from '../errors.ts';
-import { errorResponses, nameSchema } from '../schemas.ts';
+import { errorResponses, nameSchema, versionSchema } from '../schemas.ts';
 
 export interface ApiRoutesOptions {
   source: MetricsSource;
@@ -35,7 +35,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
         type: 'object',
         properties: {
           window: { type: 'string', enum: [...windows], default: defaultWindow },
-          version: nameSchema,
+          version: versionSchema,
           reference: { type: 'string', enum: ['profile', 'rolling'], default: 'profile' },
           token: tokenQuery,
         },
