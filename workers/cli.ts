@@ -5,13 +5,14 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { detectFormat, parseTrainingFile, TrainingFileError } from '../src/reference/training-file.ts';
 import type { TrainingFileFormat } from '../src/reference/training-file.ts';
+import { isValidModelName } from '../src/cluster/subjects.ts';
 
 /** More rows than this is a sampling job, not an upload (and would not fit the 64 MiB body limit). */
 export const MAX_TRAINING_ROWS = 2_000_000;
 /** The gateway's body limit on POST /v1/baselines. */
 const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
-/** Model and version names end up in NATS subjects (same rule as the gateway's nameSchema). */
-const NAME_PATTERN = /^[^\s.*>]+$/;
+/** Versions are free-form like the wire format's ('1.2.0'), up to this length. */
+const VERSION_MAX_LENGTH = 64;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -198,10 +199,15 @@ function requireOption(options: ParsedOptions, name: 'model' | 'file', command: 
   return nonEmpty(value, `--${name}`) as string;
 }
 
-function checkName(value: string | undefined, flag: string): string | undefined {
+/** A model name is a NATS subject token (the wire format's rule, src/cluster/subjects.ts). */
+function checkModel(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!NAME_PATTERN.test(value)) throw new UsageError(`${flag} '${value}' must be a name without whitespace, '.', '*' or '>'`);
-  if (value.length > (flag === '--version' ? 64 : 128)) throw new UsageError(`${flag} is longer than ${flag === '--version' ? 64 : 128} characters`);
+  if (!isValidModelName(value)) throw new UsageError(`--model '${value}' must be 1-128 letters, digits, '_' or '-' (it is a NATS subject token)`);
+  return value;
+}
+
+function checkVersion(value: string | undefined): string | undefined {
+  if (value !== undefined && value.length > VERSION_MAX_LENGTH) throw new UsageError(`--version is longer than ${VERSION_MAX_LENGTH} characters`);
   return value;
 }
 
@@ -298,8 +304,8 @@ function describeCreated(profile: ProfileDescription, verb: string): string {
 }
 
 async function baselineCreate(ctx: Context, options: ParsedOptions): Promise<void> {
-  const model = checkName(requireOption(options, 'model', 'create'), '--model') as string;
-  const version = checkName(nonEmpty(options.version, '--version'), '--version');
+  const model = checkModel(requireOption(options, 'model', 'create')) as string;
+  const version = checkVersion(nonEmpty(options.version, '--version'));
   const file = requireOption(options, 'file', 'create');
   let format: TrainingFileFormat;
   if (options.format !== undefined) {
@@ -344,8 +350,8 @@ async function baselineCreate(ctx: Context, options: ParsedOptions): Promise<voi
 }
 
 async function baselineCapture(ctx: Context, options: ParsedOptions): Promise<void> {
-  const model = checkName(requireOption(options, 'model', 'capture'), '--model') as string;
-  const version = checkName(nonEmpty(options.version, '--version'), '--version');
+  const model = checkModel(requireOption(options, 'model', 'capture')) as string;
+  const version = checkVersion(nonEmpty(options.version, '--version'));
   const window = nonEmpty(options.window, '--window');
   const profile = await request<ProfileDescription>(ctx, `/v1/models/${encodeURIComponent(model)}/baseline`, {
     method: 'POST',
@@ -362,7 +368,7 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 }
 
 async function baselineList(ctx: Context, options: ParsedOptions): Promise<void> {
-  const model = checkName(nonEmpty(options.model, '--model'), '--model');
+  const model = checkModel(nonEmpty(options.model, '--model'));
   const query = model === undefined ? '' : `?model=${encodeURIComponent(model)}`;
   const { baselines } = await request<{ baselines: ProfileDescription[] }>(ctx, `/v1/baselines${query}`, { method: 'GET' });
   if (baselines.length === 0) {

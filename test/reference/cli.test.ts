@@ -43,7 +43,7 @@ describe('driftwatch CLI: command line errors (exit 2, no gateway needed)', () =
     [['baseline', 'create', '--file', csv], /missing --model/],
     [['baseline', 'create', '--model', 'm'], /missing --file/],
     [['baseline', 'create', '--model'], /option --model needs a value/],
-    [['baseline', 'create', '--model', 'a.b', '--file', csv], /--model 'a\.b' must be a name without whitespace/],
+    [['baseline', 'create', '--model', 'a.b', '--file', csv], /--model 'a\.b' must be 1-128 letters, digits, '_' or '-'/],
     [['baseline', 'create', '--model', 'm', '--file', csv, '--format', 'xml'], /--format must be jsonl or csv, got 'xml'/],
     [['baseline', 'create', '--model', 'm', '--file', join(tmp, 'train.txt')], /--file: cannot tell the format of .*train\.txt/],
     [['baseline', 'capture'], /missing --model/],
@@ -119,12 +119,12 @@ describe('driftwatch CLI against a real gateway', () => {
     for (let i = 0; i < 100; i++) lines.push(`r${i},${(i * 1.5).toFixed(1)},"${i % 4 === 0 ? 'de, north' : 'fr'}",${i % 10 / 10},${i % 2}`);
     const file = writeTmp('train.csv', `${lines.join('\r\n')}\r\n`);
 
-    const created = await run(['baseline', 'create', '--model', 'fraud', '--version', 'v1', '--file', file, '--ignore', 'id', '--gateway', pipeline.baseUrl], env);
+    const created = await run(['baseline', 'create', '--model', 'fraud', '--version', '1.2.0', '--file', file, '--ignore', 'id', '--gateway', pipeline.baseUrl], env);
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     const id = /^created baseline (\S+)$/m.exec(created.stdout)?.[1];
     expect(id).toBeDefined();
-    expect(created.stdout).toMatch(/model: +fraud version v1/);
+    expect(created.stdout).toMatch(/model: +fraud version 1\.2\.0/);
     expect(created.stdout).toMatch(/rows: +100$/m);
     expect(created.stdout).toMatch(/output: +numeric/);
     expect(created.stdout).toMatch(/features \(2\):\n +amount +numeric\n +country +categorical/);
@@ -143,7 +143,7 @@ describe('driftwatch CLI against a real gateway', () => {
     expect(listed.code).toBe(0);
     const [header, row, ...more] = listed.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^ID +MODEL +VERSION +SOURCE +ROWS +FEATURES +CREATED$/);
-    expect(row.split(/ {2,}/).slice(0, 6)).toEqual([id, 'fraud', 'v1', 'file', '100', '2']);
+    expect(row.split(/ {2,}/).slice(0, 6)).toEqual([id, 'fraud', '1.2.0', 'file', '100', '2']);
     expect(more).toEqual([]);
 
     const deleted = await run(['baseline', 'delete', id as string, '--gateway', pipeline.baseUrl], env);
