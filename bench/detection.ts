@@ -312,7 +312,7 @@ function printShiftTable(title: string, tests: readonly string[], shifts: readon
   }
 }
 
-function numericWindowSection(): { table: ShiftTable; alarms: AlarmTable } {
+export function numericWindowSection(): { table: ShiftTable; alarms: AlarmTable } {
   const references = REFERENCE_SIZES.map((size) => Array.from({ length: SEEDS }, (_, i) => gaussianReference(9000 + i * 31 + size, size)));
   const table: ShiftTable = {};
   const alarmTable: AlarmTable = {};
@@ -387,7 +387,7 @@ function shiftedCategories(totalVariation: number): number[] {
   return after;
 }
 
-function categoricalWindowSection(): { table: ShiftTable; alarms: AlarmTable } {
+export function categoricalWindowSection(): { table: ShiftTable; alarms: AlarmTable } {
   const counter = new CategoryCounter();
   const references: CategoricalReference[][] = REFERENCE_SIZES.map((size) =>
     Array.from({ length: SEEDS }, (_, i) => {

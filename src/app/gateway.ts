@@ -41,6 +41,7 @@ export async function startGateway(
     limits: paneLimitsOf(config),
     rules: config.alerts.rules,
     overrides: config.drift.features,
+    falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion,
     autoCaptureMs: config.reference.autoCaptureMs,
     maxModels: config.limits.maxModels,
     logger: logger.child({ component: 'windows' }),

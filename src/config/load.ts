@@ -164,6 +164,8 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     };
   }
 
+  const falseAlarmsPerMillion = number(drift.falseAlarmsPerMillion, 'drift.falseAlarmsPerMillion', src, Number.MIN_VALUE, 1e6);
+
   const level = log.level;
   if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError('log.level', level, `one of ${LOG_LEVELS.join(', ')}`, src.of('log.level'));
@@ -208,7 +210,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxBufferedBytes: integer(ws.maxBufferedBytes, 'ws.maxBufferedBytes', src, 1024),
       maxSubscriptions: integer(ws.maxSubscriptions, 'ws.maxSubscriptions', src, 1, 100_000),
     },
-    drift: { features: featureOverrides },
+    drift: { features: featureOverrides, falseAlarmsPerMillion },
     worker: { threads: threads as number | 'auto' },
     detectors: { errorStream: errorStream as DriftwatchConfig['detectors']['errorStream'] },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,

@@ -25,7 +25,11 @@ export interface DriftwatchConfig {
   reference: { autoCaptureMs: number };
   checkpoint: { intervalMs: number };
   ws: { maxBufferedBytes: number; maxSubscriptions: number };
-  drift: { features: Record<string, DriftTestOverride> };
+  /**
+   * features: per-feature choice of the deciding test; falseAlarmsPerMillion: the budget that sets
+   * the default significance level of the p-value tests (see budgetSignificance in stats/select.ts).
+   */
+  drift: { features: Record<string, DriftTestOverride>; falseAlarmsPerMillion: number };
   /** Partition threads: 'auto' = one per core when several partitions are owned; 0 or 1 = the main thread. */
   worker: { threads: number | 'auto' };
   /** Sequential change detectors run on every model version's error stream in the worker. */

@@ -60,6 +60,7 @@ const driftEntryProperties = {
   count: { type: 'integer' },
   reference: { type: 'string' },
   primary: { type: 'string' },
+  confirmedBy: { type: 'string', description: 'p-value test that must agree when the default rule decides by an effect size' },
   drift: { type: 'boolean' },
   tests: { type: 'object', additionalProperties: driftTestResultSchema },
 } as const;

@@ -2,24 +2,39 @@
  * The default drift-test rule and the function that turns a reference profile plus the current
  * window of one feature (or the model output) into a `DriftEntry`.
  *
- * Default rule (Evidently's, with two deliberate refinements):
+ * Default rule (Evidently's, with three deliberate refinements):
  * - reference of at most 1000 values (`smallReferenceMax`):
- *     numeric     -> 'ks': two-sample Kolmogorov–Smirnov, drift when p <= 0.05;
+ *     numeric     -> 'ks': two-sample Kolmogorov–Smirnov, drift when p <= alpha;
  *     categorical -> 'z' (two-proportion Z-test) when the reference and current together have
- *                    exactly 2 categories, else 'chi2', drift when p <= 0.05;
+ *                    exactly 2 categories, else 'chi2', drift when p <= alpha;
  * - larger reference:
- *     numeric     -> 'wasserstein_normed' (W1 / reference population std), drift when >= 0.1;
- *     categorical -> 'jensen_shannon' (base 2 distance on category shares), drift when >= 0.1.
+ *     numeric     -> 'wasserstein_normed' (W1 / reference population std) >= 0.1, confirmed by KS
+ *                    p <= alpha;
+ *     categorical -> 'jensen_shannon' (base 2 distance on category shares) >= 0.1, confirmed by
+ *                    chi2 p <= alpha.
  * - 'psi' (threshold 0.2, on the reference decile bins or on the categories) is always computed,
  *   and so is every other statistic that applies to the type, so dashboards and alert rules can
- *   use any of them; only `primary` decides `drift`.
- * Refinements: 'chi2' is the 2 x k contingency test (reference and current both treated as
- * samples, which is right for a small reference, and well-defined when a category is new);
- * Evidently's goodness-of-fit form is reported as 'chi2_gof'. Thresholds are inclusive
- * (p <= t, distance >= t).
+ *   use any of them; only `primary` (and `confirmedBy`, when set) decides `drift`.
  *
- * Why the split by size: with a large reference a p-value test flags practically irrelevant
- * shifts (any difference is significant), so an effect size with a fixed threshold is used.
+ * Refinements:
+ * 1. alpha, the significance level of every p-value test, spends a false-alarm budget: with
+ *    `falseAlarmsPerMillion` = 1 (the default) a window of n values gets alpha = min(0.05, n / 1e6),
+ *    so evaluating every window of a stationary stream raises at most about one false alarm per
+ *    million values, whatever the window length. Evidently's fixed 0.05 is right for one batch
+ *    comparison, not for a test repeated on every window of a stream: on 1m windows of 1000 events
+ *    it alarms on ~5 % of them, ~50 per million events (bench/detection.ts). A 0.5 sigma shift in
+ *    a window of 1000 still has a KS statistic ~0.2 against a critical value of ~0.09 at
+ *    alpha = 0.001, so detection within the first whole window after a change is kept. A threshold
+ *    set explicitly (`thresholds`, `override.threshold`) is used as given.
+ * 2. The effect-size rule for large references also needs the change to be significant
+ *    (`confirmedBy`): on a small window the effect size alone alarms on sampling noise (normed
+ *    Wasserstein >= 0.1 on ~0.3 % of stationary 1000-event windows), while on a large window
+ *    significance alone flags practically irrelevant shifts — the reason Evidently switches to an
+ *    effect size. Requiring both keeps each test's strength.
+ * 3. 'chi2' is the 2 x k contingency test (reference and current both treated as samples, which
+ *    is right for a small reference, and well-defined when a category is new); Evidently's
+ *    goodness-of-fit form is reported as 'chi2_gof'.
+ * Thresholds are inclusive (p <= t, distance >= t).
  *
  * Exactness: KS and Wasserstein are computed on raw values when both a raw reference sample and
  * a raw current sample are given (exact, SciPy-equal), else from the two quantile summaries with
@@ -83,6 +98,21 @@ export const DEFAULT_DRIFT_THRESHOLDS: Readonly<Record<DriftTestName, number>> =
   z: 0.05,
 };
 
+/** Largest significance level the false-alarm budget grants (Evidently's fixed level). */
+export const MAX_SIGNIFICANCE = 0.05;
+
+/** Default false-alarm budget of the p-value tests, per million evaluated values. */
+export const DEFAULT_FALSE_ALARMS_PER_MILLION = 1;
+
+/**
+ * Significance level for a window of `count` values under a budget of `falseAlarmsPerMillion`:
+ * a stream cut into such windows is tested 1e6 / count times per million values, so each test may
+ * spend count / 1e6 of the budget (capped at MAX_SIGNIFICANCE).
+ */
+export function budgetSignificance(count: number, falseAlarmsPerMillion = DEFAULT_FALSE_ALARMS_PER_MILLION): number {
+  return Math.min(MAX_SIGNIFICANCE, (falseAlarmsPerMillion * count) / 1e6);
+}
+
 /** Reference of at most this many values counts as "small" (p-value tests). */
 export const SMALL_REFERENCE_MAX = 1000;
 
@@ -145,6 +175,17 @@ export interface DriftOptions {
   thresholds?: Partial<Record<DriftTestName, number>>;
   /** Largest reference size treated as small (default 1000). */
   smallReferenceMax?: number;
+  /**
+   * False alarms per million evaluated values that the default significance level of the p-value
+   * tests may spend (default 1; see budgetSignificance). Ignored for a test whose threshold is set
+   * explicitly.
+   */
+  falseAlarmsPerMillion?: number;
+}
+
+/** The p-value test that must agree with an effect-size primary chosen by the default rule. */
+export function confirmingTest(type: 'numeric' | 'categorical'): DriftTestName {
+  return type === 'numeric' ? 'ks' : 'chi2';
 }
 
 /** The test the default rule picks for a feature type and reference size. */
@@ -173,20 +214,28 @@ export function validateDriftOverride(type: 'numeric' | 'categorical', override:
   }
 }
 
-function thresholdFor(test: DriftTestName, options: DriftOptions | undefined): number {
+function thresholdFor(test: DriftTestName, count: number, options: DriftOptions | undefined): number {
   if (options?.override?.test === test && options.override.threshold !== undefined) {
     return options.override.threshold;
   }
-  return options?.thresholds?.[test] ?? DEFAULT_DRIFT_THRESHOLDS[test];
+  const explicit = options?.thresholds?.[test];
+  if (explicit !== undefined) return explicit;
+  if (!P_VALUE_TESTS.has(test)) return DEFAULT_DRIFT_THRESHOLDS[test];
+  const budget = options?.falseAlarmsPerMillion ?? DEFAULT_FALSE_ALARMS_PER_MILLION;
+  if (!(budget > 0 && Number.isFinite(budget))) {
+    throw new RangeError(`drift options: falseAlarmsPerMillion must be a finite number > 0, got ${budget}`);
+  }
+  return Math.min(DEFAULT_DRIFT_THRESHOLDS[test], budgetSignificance(count, budget));
 }
 
 function result(
   test: DriftTestName,
   statistic: number,
   pValue: number | undefined,
+  count: number,
   options: DriftOptions | undefined,
 ): DriftTestResult {
-  const threshold = thresholdFor(test, options);
+  const threshold = thresholdFor(test, count, options);
   const isPValueTest = P_VALUE_TESTS.has(test);
   const drift = isPValueTest ? (pValue as number) <= threshold : statistic >= threshold;
   const out: DriftTestResult = { test, statistic, threshold, drift: drift === true };
@@ -237,8 +286,15 @@ function finish(
   referenceId: string,
   primary: DriftTestName,
   tests: Record<string, DriftTestResult>,
+  byDefaultRule: boolean,
 ): DriftEntry {
-  return { type, count, reference: referenceId, primary, drift: tests[primary].drift, tests };
+  const entry: DriftEntry = { type, count, reference: referenceId, primary, drift: tests[primary].drift, tests };
+  if (byDefaultRule && !P_VALUE_TESTS.has(primary)) {
+    const confirmedBy = confirmingTest(type);
+    entry.confirmedBy = confirmedBy;
+    entry.drift = entry.drift && tests[confirmedBy].drift;
+  }
+  return entry;
 }
 
 function evaluateNumeric(
@@ -256,29 +312,29 @@ function evaluateNumeric(
   }
   const currentBins = current.binCounts ?? binCountsFromSummary(current.summary, reference.innerEdges);
   const tests: Record<string, DriftTestResult> = {};
-  tests.psi = result('psi', psi(reference.binCounts, currentBins), undefined, options);
+  tests.psi = result('psi', psi(reference.binCounts, currentBins), undefined, count, options);
 
   const raw = reference.sample !== undefined && reference.sample.length > 0 && current.sample !== undefined;
   if (raw) {
     const ks = ks2Samp(reference.sample as ArrayLike<number>, current.sample as ArrayLike<number>, 'auto', GATEWAY_KS_MAX_EXACT_WORK);
-    tests.ks = result('ks', ks.statistic, ks.pValue, options);
+    tests.ks = result('ks', ks.statistic, ks.pValue, count, options);
     const w = wassersteinDistance(reference.sample as ArrayLike<number>, current.sample as ArrayLike<number>);
-    tests.wasserstein_normed = result('wasserstein_normed', normByStd(w, reference.std), undefined, options);
+    tests.wasserstein_normed = result('wasserstein_normed', normByStd(w, reference.std), undefined, count, options);
   } else {
     const ks = ksFromSummaries(reference.summary, current.summary);
-    tests.ks = { ...result('ks', ks.statistic, ks.pValue, options), errorBound: ks.errorBound };
+    tests.ks = { ...result('ks', ks.statistic, ks.pValue, count, options), errorBound: ks.errorBound };
     const w = wassersteinFromSummaries(reference.summary, current.summary);
     tests.wasserstein_normed = {
-      ...result('wasserstein_normed', normByStd(w.statistic, reference.std), undefined, options),
+      ...result('wasserstein_normed', normByStd(w.statistic, reference.std), undefined, count, options),
       errorBound: normByStd(w.errorBound, reference.std),
     };
   }
-  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(reference.binCounts, currentBins), undefined, options);
-  tests.hellinger = result('hellinger', hellingerDistance(reference.binCounts, currentBins), undefined, options);
+  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(reference.binCounts, currentBins), undefined, count, options);
+  tests.hellinger = result('hellinger', hellingerDistance(reference.binCounts, currentBins), undefined, count, options);
 
   if (options?.override) validateDriftOverride('numeric', options.override);
   const primary = options?.override?.test ?? defaultDriftTest('numeric', reference.count, 0, options?.smallReferenceMax);
-  return finish('numeric', count, reference.id, primary, tests);
+  return finish('numeric', count, reference.id, primary, tests, options?.override === undefined);
 }
 
 function evaluateCategorical(
@@ -291,27 +347,27 @@ function evaluateCategorical(
   const referenceCount = totalOf(aligned.reference);
   if (!(count > 0) || !(referenceCount > 0)) return null;
   const tests: Record<string, DriftTestResult> = {};
-  tests.psi = result('psi', psi(aligned.reference, aligned.current), undefined, options);
+  tests.psi = result('psi', psi(aligned.reference, aligned.current), undefined, count, options);
   const contingency = chiSquaredContingency(aligned.reference, aligned.current);
-  tests.chi2 = result('chi2', contingency.statistic, contingency.pValue, options);
+  tests.chi2 = result('chi2', contingency.statistic, contingency.pValue, count, options);
   const gof = chiSquaredGoodnessOfFit(aligned.reference, aligned.current);
-  tests.chi2_gof = result('chi2_gof', gof.statistic, gof.pValue, options);
+  tests.chi2_gof = result('chi2_gof', gof.statistic, gof.pValue, count, options);
   const categoryCount = aligned.categories.length;
   if (categoryCount === 2 || options?.override?.test === 'z') {
     // The share of the reference's most frequent category (with exactly two, either is the same test).
     let top = 0;
     for (let i = 1; i < categoryCount; i++) if (aligned.reference[i] > aligned.reference[top]) top = i;
     const z = twoProportionZTest(aligned.reference[top], referenceCount, aligned.current[top], count);
-    tests.z = result('z', z.statistic, z.pValue, options);
+    tests.z = result('z', z.statistic, z.pValue, count, options);
   }
-  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(aligned.reference, aligned.current), undefined, options);
-  tests.hellinger = result('hellinger', hellingerDistance(aligned.reference, aligned.current), undefined, options);
+  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(aligned.reference, aligned.current), undefined, count, options);
+  tests.hellinger = result('hellinger', hellingerDistance(aligned.reference, aligned.current), undefined, count, options);
 
   if (options?.override) validateDriftOverride('categorical', options.override);
   const primary =
     options?.override?.test ??
     defaultDriftTest('categorical', referenceCount, categoryCount, options?.smallReferenceMax);
-  return finish('categorical', count, reference.id, primary, tests);
+  return finish('categorical', count, reference.id, primary, tests, options?.override === undefined);
 }
 
 /**

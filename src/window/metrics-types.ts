@@ -23,6 +23,11 @@ export interface DriftEntry {
   reference: string;
   /** The test that decides `drift` (the default rule, or the per-feature override). */
   primary: string;
+  /**
+   * The p-value test that must also find the change significant, when the default rule decides
+   * by an effect size (large references): `drift` is then primary.drift && confirmedBy's drift.
+   */
+  confirmedBy?: string;
   drift: boolean;
   /** Every applicable statistic by test name (`psi` is always present). */
   tests: Record<string, DriftTestResult>;

@@ -3,7 +3,7 @@ import type { WindowAggregate } from './windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges } from '../reference/profile.ts';
 import { evaluateDrift } from '../stats/select.ts';
-import type { DriftTestOverride, FeatureReference } from '../stats/select.ts';
+import type { DriftOptions, DriftTestOverride, FeatureReference } from '../stats/select.ts';
 import type { FeatureSummary } from './pane.ts';
 import { qualityOf } from './quality.ts';
 import { estimatedAccuracy } from '../stats/quality.ts';
@@ -18,6 +18,8 @@ export interface MetricsContext {
   to: number;
   reference: ReferenceProfile | null;
   overrides: Readonly<Record<string, DriftTestOverride>>;
+  /** Budget for the default significance level of the p-value tests (default 1 per million values). */
+  falseAlarmsPerMillion?: number;
   /** Drift computed recently for the same window and reference: reused instead of recomputed. */
   drift?: ModelMetrics['drift'];
 }
@@ -26,16 +28,16 @@ function quantileOrNull(sketch: { count: number; quantile(q: number): number }, 
   return sketch.count > 0 ? sketch.quantile(q) : null;
 }
 
-function driftOf(reference: FeatureReference, summary: FeatureSummary, override: DriftTestOverride | undefined): DriftEntry | null {
+function driftOf(reference: FeatureReference, summary: FeatureSummary, options: DriftOptions): DriftEntry | null {
   try {
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;
       // PSI on the reference's bins, counted from the window's sketch (a value within one bucket width of an edge may fall on either side)
       const binCounts = binCountsOnEdges(summary.numeric, reference.innerEdges);
-      return evaluateDrift(reference, { type: 'numeric', summary: summary.numeric, binCounts }, { override });
+      return evaluateDrift(reference, { type: 'numeric', summary: summary.numeric, binCounts }, options);
     }
     if (summary.categories === null || summary.categories.total === 0) return null;
-    return evaluateDrift(reference, { type: 'categorical', counts: new Map(summary.categories.entries()) }, { override });
+    return evaluateDrift(reference, { type: 'categorical', counts: new Map(summary.categories.entries()) }, options);
   } catch {
     // the feature changed type against its reference: report no statistic rather than a wrong one
     return null;
@@ -56,12 +58,12 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
   if (ctx.drift === undefined && reference !== null && input !== undefined) {
     if (reference.output !== null) {
       const outputSummary: FeatureSummary = { numeric: input.outputNumeric, categories: input.outputCategories, nulls: 0 };
-      drift.output = driftOf(reference.output, outputSummary, ctx.overrides.output);
+      drift.output = driftOf(reference.output, outputSummary, { override: ctx.overrides.output, falseAlarmsPerMillion: ctx.falseAlarmsPerMillion });
     }
     for (const [name, featureReference] of Object.entries(reference.features)) {
       const summary = input.features.get(name);
       if (summary === undefined) continue;
-      const entry = driftOf(featureReference, summary, ctx.overrides[name]);
+      const entry = driftOf(featureReference, summary, { override: ctx.overrides[name], falseAlarmsPerMillion: ctx.falseAlarmsPerMillion });
       if (entry !== null) drift.features[name] = entry;
     }
   }

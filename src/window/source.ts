@@ -28,6 +28,8 @@ export interface WindowSourceOptions {
   limits: PaneLimits;
   rules: readonly AlertRule[];
   overrides: Readonly<Record<string, DriftTestOverride>>;
+  /** Budget for the default significance level of the p-value tests (default 1 per million values). */
+  falseAlarmsPerMillion?: number;
   /** 0 disables automatic reference capture. */
   autoCaptureMs: number;
   maxModels: number;
@@ -178,6 +180,7 @@ export class WindowSource extends MetricsSourceEmitter {
       to,
       reference,
       overrides: this.options.overrides,
+      falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
       drift: reuse ? recent.drift : undefined,
     });
     if (reuse) {

@@ -10,6 +10,7 @@ import {
   wassersteinDistance,
 } from '../../src/stats/distribution.ts';
 import {
+  budgetSignificance,
   defaultDriftTest,
   evaluateDrift,
   numericReferenceFromValues,
@@ -115,6 +116,63 @@ describe('evaluateDrift: numeric', () => {
   });
 });
 
+describe('false-alarm budget and confirmation', () => {
+  it('grants a window of n values a significance level of n / 1e6, capped at 0.05', () => {
+    expect(budgetSignificance(1000)).toBeCloseTo(0.001, 15);
+    expect(budgetSignificance(10_000)).toBeCloseTo(0.01, 15);
+    expect(budgetSignificance(1_000_000)).toBe(0.05);
+    expect(budgetSignificance(1000, 20)).toBeCloseTo(0.02, 15);
+  });
+
+  it('uses an explicitly set p-value threshold as given, and refuses a bad budget', () => {
+    const ref = reference(normals(500, 0, 1, 31));
+    const cur = normals(1000, 0, 1, 32);
+    const window = { type: 'numeric' as const, summary: ExactLogSketch.of(cur), sample: cur };
+    expect(evaluateDrift(ref, window)?.tests.ks.threshold).toBeCloseTo(0.001, 15);
+    expect(evaluateDrift(ref, window, { thresholds: { ks: 0.05 } })?.tests.ks.threshold).toBe(0.05);
+    expect(evaluateDrift(ref, window, { override: { test: 'ks', threshold: 0.1 } })?.tests.ks.threshold).toBe(0.1);
+    expect(() => evaluateDrift(ref, window, { falseAlarmsPerMillion: 0 })).toThrow(/falseAlarmsPerMillion must be a finite number > 0, got 0/);
+  });
+
+  it('large reference: the effect size decides only when KS confirms it, so sampling noise on a small window is no drift', () => {
+    const ref = reference(normals(20_000, 0, 1, 40));
+    let noiseOnly = 0;
+    for (let seed = 41; seed < 101; seed++) {
+      const cur = normals(150, 0, 1, seed);
+      const entry = evaluateDrift(ref, { type: 'numeric', summary: ExactLogSketch.of(cur) });
+      expect(entry?.primary).toBe('wasserstein_normed');
+      expect(entry?.confirmedBy).toBe('ks');
+      expect(entry?.drift).toBe(Boolean(entry?.tests.wasserstein_normed.drift && entry.tests.ks.drift));
+      if (entry?.tests.wasserstein_normed.drift && !entry.drift) noiseOnly++;
+    }
+    // a 150-value window from the reference's own distribution often has normed W1 >= 0.1
+    expect(noiseOnly).toBeGreaterThan(5);
+    const shifted = normals(150, 0.5, 1, 7);
+    const real = evaluateDrift(ref, { type: 'numeric', summary: ExactLogSketch.of(shifted) });
+    expect(real?.drift).toBe(true);
+  });
+
+  it('an override decides alone, without confirmation', () => {
+    const ref = reference(normals(20_000, 0, 1, 50));
+    const cur = normals(150, 0, 1, 51);
+    const entry = evaluateDrift(ref, { type: 'numeric', summary: ExactLogSketch.of(cur) }, { override: { test: 'wasserstein_normed', threshold: 0 } });
+    expect(entry?.confirmedBy).toBeUndefined();
+    expect(entry?.drift).toBe(true);
+  });
+
+  it('large categorical reference: Jensen–Shannon confirmed by the contingency chi-squared', () => {
+    const entry = evaluateDrift(
+      { type: 'categorical', id: 'r', counts: { a: 5000, b: 3000, c: 2000 } },
+      { type: 'categorical', counts: { a: 2, b: 5, c: 3 } },
+    );
+    expect(entry?.primary).toBe('jensen_shannon');
+    expect(entry?.confirmedBy).toBe('chi2');
+    expect(entry?.tests.jensen_shannon.drift).toBe(true);
+    expect(entry?.tests.chi2.drift).toBe(false);
+    expect(entry?.drift).toBe(false);
+  });
+});
+
 describe('evaluateDrift: categorical', () => {
   it('small reference with two categories uses the Z-test', () => {
     const entry = evaluateDrift(
@@ -126,8 +184,17 @@ describe('evaluateDrift: categorical', () => {
     // two-sided p = 2 * scipy.stats.norm.sf(3) = 0.0026997960632601866
     expect(entry?.tests.z.statistic).toBeCloseTo(3, 12);
     expect(entry?.tests.z.pValue).toBeCloseTo(0.0026997960632601866, 15);
-    expect(entry?.drift).toBe(true);
+    // 400 values spend 400 / 1e6 of the default budget of one false alarm per million values
+    expect(entry?.tests.z.threshold).toBeCloseTo(0.0004, 15);
+    expect(entry?.drift).toBe(false);
     expect(entry?.count).toBe(400);
+    const looser = evaluateDrift(
+      { type: 'categorical', id: 'r', counts: { yes: 300, no: 200 } },
+      { type: 'categorical', counts: new Map([['yes', 200], ['no', 200]]) },
+      { falseAlarmsPerMillion: 10 },
+    );
+    expect(looser?.tests.z.threshold).toBeCloseTo(0.004, 15);
+    expect(looser?.drift).toBe(true);
   });
 
   it('small reference with three categories uses the chi-squared contingency test', () => {
