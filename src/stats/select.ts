@@ -18,14 +18,15 @@
  *
  * Refinements:
  * 1. alpha, the significance level of every p-value test, spends a false-alarm budget: with
- *    `falseAlarmsPerMillion` = 1 (the default) a window of n values gets alpha = min(0.05, n / 1e6),
- *    so evaluating every window of a stationary stream raises at most about one false alarm per
- *    million values, whatever the window length. Evidently's fixed 0.05 is right for one batch
- *    comparison, not for a test repeated on every window of a stream: on 1m windows of 1000 events
- *    it alarms on ~5 % of them, ~50 per million events (bench/detection.ts). A 0.5 sigma shift in
- *    a window of 1000 still has a KS statistic ~0.2 against a critical value of ~0.09 at
- *    alpha = 0.001, so detection within the first whole window after a change is kept. A threshold
- *    set explicitly (`thresholds`, `override.threshold`) is used as given.
+ *    `falseAlarmsPerMillion` = 0.5 (the default) a window of n values gets
+ *    alpha = min(0.05, 0.5 n / 1e6), so evaluating every window of a stationary stream raises
+ *    about half a false alarm per million values on average, whatever the window length (under
+ *    the target of one). Evidently's fixed 0.05 is right for one batch comparison, not for a test
+ *    repeated on every window of a stream: on 1m windows of 1000 events it alarms on ~5 % of
+ *    them, ~50 per million events (bench/detection.ts). A 0.5 sigma shift in a window of 1000
+ *    still has a KS statistic of ~0.2 against a critical value of ~0.09 at alpha = 0.0005, so
+ *    detection within the first whole window after a change is kept. A threshold set explicitly
+ *    (`thresholds`, `override.threshold`) is used as given.
  * 2. The effect-size rule for large references also needs the change to be significant
  *    (`confirmedBy`): on a small window the effect size alone alarms on sampling noise (normed
  *    Wasserstein >= 0.1 on ~0.3 % of stationary 1000-event windows), while on a large window
@@ -101,8 +102,11 @@ export const DEFAULT_DRIFT_THRESHOLDS: Readonly<Record<DriftTestName, number>> =
 /** Largest significance level the false-alarm budget grants (Evidently's fixed level). */
 export const MAX_SIGNIFICANCE = 0.05;
 
-/** Default false-alarm budget of the p-value tests, per million evaluated values. */
-export const DEFAULT_FALSE_ALARMS_PER_MILLION = 1;
+/**
+ * Default false-alarm budget of the p-value tests, per million evaluated values: half the target
+ * of one, because a test whose p-value is exact (chi-squared) spends its alpha in full on average.
+ */
+export const DEFAULT_FALSE_ALARMS_PER_MILLION = 0.5;
 
 /**
  * Significance level for a window of `count` values under a budget of `falseAlarmsPerMillion`:
@@ -177,7 +181,7 @@ export interface DriftOptions {
   smallReferenceMax?: number;
   /**
    * False alarms per million evaluated values that the default significance level of the p-value
-   * tests may spend (default 1; see budgetSignificance). Ignored for a test whose threshold is set
+   * tests may spend (default 0.5; see budgetSignificance). Ignored for a test whose threshold is set
    * explicitly.
    */
   falseAlarmsPerMillion?: number;

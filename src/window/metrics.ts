@@ -18,7 +18,7 @@ export interface MetricsContext {
   to: number;
   reference: ReferenceProfile | null;
   overrides: Readonly<Record<string, DriftTestOverride>>;
-  /** Budget for the default significance level of the p-value tests (default 1 per million values). */
+  /** Budget for the default significance level of the p-value tests (default 0.5 per million values). */
   falseAlarmsPerMillion?: number;
   /** Drift computed recently for the same window and reference: reused instead of recomputed. */
   drift?: ModelMetrics['drift'];

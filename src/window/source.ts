@@ -28,7 +28,7 @@ export interface WindowSourceOptions {
   limits: PaneLimits;
   rules: readonly AlertRule[];
   overrides: Readonly<Record<string, DriftTestOverride>>;
-  /** Budget for the default significance level of the p-value tests (default 1 per million values). */
+  /** Budget for the default significance level of the p-value tests (default 0.5 per million values). */
   falseAlarmsPerMillion?: number;
   /** 0 disables automatic reference capture. */
   autoCaptureMs: number;
