@@ -212,7 +212,7 @@ export class PartitionProcessor {
       if (versions !== undefined && versions >= this.options.maxVersionsPerModel) return null;
       this.versionsByModel.set(model, (versions ?? 0) + 1);
       group = new GroupState(key, model, version);
-      group.detectors = (this.options.errorDetectors ?? []).map((kind) => createDetector(kind, kind === 'ddm' ? { warmStart: 300 } : undefined));
+      group.detectors = (this.options.errorDetectors ?? []).map((kind) => createDetector(kind));
       this.groups.set(key, group);
     }
     return group;

@@ -37,6 +37,8 @@ function detectorFor(example: Example): ChangeDetector {
         threshold: p.threshold as number,
         alpha: p.alpha as number,
         mode: p.mode as 'both',
+        // River's test on raw deviations; driftwatch's default standardizes them (page-hinkley.ts)
+        standardize: false,
       });
     case 'DDM':
       return createDetector('ddm', {
@@ -45,12 +47,15 @@ function detectorFor(example: Example): ChangeDetector {
         driftThreshold: p.drift_threshold as number,
       });
     case 'EDDM':
-      return createDetector('eddm', { warmStart: p.warm_start as number, alpha: p.alpha as number, beta: p.beta as number });
+      // River's test alone: without the start-up minimum and the significance test (eddm.ts)
+      return createDetector('eddm', { warmStart: p.warm_start as number, alpha: p.alpha as number, beta: p.beta as number, minErrors: 0, zThreshold: 0 });
     case 'HDDM_A':
       return createDetector('hddm_a', {
         driftConfidence: p.drift_confidence as number,
         warningConfidence: p.warning_confidence as number,
         twoSidedTest: p.two_sided_test as boolean,
+        // River's Hoeffding bound; driftwatch's default is Bernstein's (hddm-a.ts)
+        bound: 'hoeffding',
       });
     case 'HDDM_W':
       return createDetector('hddm_w', {
@@ -58,6 +63,10 @@ function detectorFor(example: Example): ChangeDetector {
         warningConfidence: p.warning_confidence as number,
         lambda: p.lambda_val as number,
         twoSidedTest: p.two_sided_test as boolean,
+        // River's McDiarmid bound, first-value EWMA and never-renewed cut point (hddm-w.ts)
+        bound: 'mcdiarmid',
+        weighting: 'river',
+        cutExpiry: 0,
       });
     default:
       throw new Error(`no detector for golden example ${example.detector}`);
@@ -98,14 +107,38 @@ describe("River's documented detector examples", () => {
     });
   }
 
-  it('the defaults are River defaults (same indices without passing options)', () => {
+  it("at driftwatch's defaults, every example still drifts within 64 events of River's index", () => {
     const numeric = golden.streams.numeric.values;
     const binary = golden.streams.binary.values;
+    // ADWIN follows River's defaults exactly.
     expect(runDocLoop(createDetector('adwin'), numeric).drifts).toEqual([1023]);
-    expect(runDocLoop(createDetector('page_hinkley'), numeric).drifts).toEqual([1006]);
-    expect(runDocLoop(createDetector('ddm'), binary)).toEqual({ drifts: [1334], warnings: [1084, 1492] });
-    expect(runDocLoop(createDetector('hddm_a'), binary)).toEqual({ drifts: [1206], warnings: [451] });
-    expect(runDocLoop(createDetector('hddm_w'), binary)).toEqual({ drifts: [1077], warnings: [451] });
+    // Standardized Page–Hinkley without forgetting (page-hinkley.ts): 1008 instead of 1006.
+    expect(runDocLoop(createDetector('page_hinkley'), numeric).drifts).toEqual([1008]);
+    // DDM's warm start of 200 (ddm.ts): the same drift; the warning after it falls inside the new warm start.
+    expect(runDocLoop(createDetector('ddm'), binary)).toEqual({ drifts: [1334], warnings: [1084] });
+    // EDDM with the example's alpha/beta and driftwatch's minErrors / zThreshold (eddm.ts): unchanged.
+    expect(runDocLoop(createDetector('eddm', { alpha: 0.8, beta: 0.75 }), binary)).toEqual({ drifts: [1278], warnings: [1059] });
+    // HDDM_A with Bernstein's bound at confidence 1e-4 (hddm-a.ts): 1258 instead of 1206.
+    expect(runDocLoop(createDetector('hddm_a'), binary)).toEqual({ drifts: [1258], warnings: [1228] });
+  });
+
+  it("HDDM_W: River's 1077 is earlier than a detector with one false alarm per million can be, so the default drifts at 1256", () => {
+    const binary = golden.streams.binary.values;
+    // The optimal detector for this very change, a CUSUM that knows both error rates (0.5 -> 0.7),
+    // with the threshold ln(1e6) that gives it a mean run of about 1e6 events between false alarms.
+    const up = Math.log(0.7 / 0.5);
+    const down = Math.log(0.3 / 0.5);
+    let cusum = 0;
+    let oracle = -1;
+    for (let i = 0; i < binary.length && oracle < 0; i++) {
+      cusum = Math.max(0, cusum + (binary[i] === 1 ? up : down));
+      if (cusum >= Math.log(1e6)) oracle = i;
+    }
+    expect(oracle).toBeGreaterThan(1077 + 64);
+    // River's HDDM_W buys its 1077 with ~400 false alarms per million events at an error rate of 0.3
+    // (bench/detection.ts); driftwatch's defaults (hddm-w.ts) hold one per million and drift here:
+    expect(runDocLoop(createDetector('hddm_w'), binary)).toEqual({ drifts: [1256], warnings: [1228] });
+    expect(1256 - oracle).toBeLessThan(128);
   });
 
   it('ADWIN cuts its window at the change and restarts from the new values', () => {

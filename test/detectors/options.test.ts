@@ -39,13 +39,21 @@ describe('constructor options are validated', () => {
     expect(() => createDetector('kswin' as DetectorKind)).toThrow(/unknown detector kind "kswin"; expected one of adwin/);
   });
 
-  it('defaults are River defaults', () => {
+  it("defaults are River's, except where the class documents why it differs", () => {
     expect(createDetector('adwin')).toMatchObject({ delta: 0.002, clock: 32, maxBuckets: 5, minWindowLength: 5, gracePeriod: 10 });
-    expect(createDetector('page_hinkley')).toMatchObject({ minInstances: 30, delta: 0.005, threshold: 50, alpha: 0.9999, mode: 'both' });
-    expect(createDetector('ddm')).toMatchObject({ warmStart: 30, warningThreshold: 2, driftThreshold: 3 });
-    expect(createDetector('eddm')).toMatchObject({ warmStart: 30, alpha: 0.95, beta: 0.9 });
-    expect(createDetector('hddm_a')).toMatchObject({ driftConfidence: 0.001, warningConfidence: 0.005, twoSidedTest: false });
-    expect(createDetector('hddm_w')).toMatchObject({ driftConfidence: 0.001, warningConfidence: 0.005, lambda: 0.05, twoSidedTest: false });
+    expect(createDetector('page_hinkley')).toMatchObject({ minInstances: 30, delta: 0.1, threshold: 80, alpha: 1, mode: 'both', standardize: true });
+    expect(createDetector('ddm')).toMatchObject({ warmStart: 200, warningThreshold: 2, driftThreshold: 3 });
+    expect(createDetector('eddm')).toMatchObject({ warmStart: 30, alpha: 0.7, beta: 0.6, minErrors: 25, zThreshold: 4 });
+    expect(createDetector('hddm_a')).toMatchObject({ driftConfidence: 1e-4, warningConfidence: 5e-4, twoSidedTest: false, bound: 'bernstein' });
+    expect(createDetector('hddm_w')).toMatchObject({
+      driftConfidence: 3e-5,
+      warningConfidence: 1.5e-4,
+      lambda: 0.0005,
+      twoSidedTest: false,
+      bound: 'bernstein',
+      weighting: 'normalized',
+      cutExpiry: 4,
+    });
   });
 });
 

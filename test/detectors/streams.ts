@@ -1,5 +1,6 @@
 /** Seeded test streams (no Math.random, so every failure reproduces). */
 
+import { readFileSync } from 'node:fs';
 export { mulberry32 } from '../../src/simulator/random.ts';
 import { mulberry32 } from '../../src/simulator/random.ts';
 
@@ -34,4 +35,27 @@ export function driftIndices(detector: { update(x: number): void; readonly drift
     if (detector.driftDetected) found.push(i);
   });
   return found;
+}
+
+/** River's documented binary example stream: error rate 0.5, then 0.7 from index 1000 (test/golden). */
+export function riverBinaryStream(): number[] {
+  const golden = JSON.parse(readFileSync(new URL('../golden/detector-examples.json', import.meta.url), 'utf8')) as {
+    streams: { binary: { values: number[] } };
+  };
+  return golden.streams.binary.values;
+}
+
+/** Drift indices and the index of the first warning (-1: none), as River's doc loop prints them. */
+export function docLoop(
+  detector: { update(x: number): void; readonly driftDetected: boolean; readonly warningDetected: boolean },
+  values: readonly number[],
+): { drifts: number[]; firstWarning: number } {
+  const drifts: number[] = [];
+  let firstWarning = -1;
+  values.forEach((x, i) => {
+    detector.update(x);
+    if (detector.warningDetected && firstWarning < 0) firstWarning = i;
+    if (detector.driftDetected) drifts.push(i);
+  });
+  return { drifts, firstWarning };
 }

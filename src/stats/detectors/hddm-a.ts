@@ -1,19 +1,44 @@
 /**
- * HDDM_A (Frías-Blanco et al. 2014), drift detection from Hoeffding's bound on moving averages,
+ * HDDM_A (Frías-Blanco et al. 2014), drift detection from a concentration bound on moving averages,
  * following River's `drift.binary.HDDM_A` (itself a port of MOA's).
  *
  * Keeps the mean of everything since the last reset (Z) and a snapshot of Z taken where its upper
  * (lower) Hoeffding bound was lowest (highest); a significant rise of Z over the snapshot is a
  * drift, at the looser warning confidence a warning. Input: values in [0, 1] — usually 1 for an
- * error and 0 for a correct prediction (the bound holds for any variable in [0, 1]).
- * Starts over on the update after a drift.
+ * error and 0 for a correct prediction. Starts over on the update after a drift.
+ *
+ * Deliberate differences from River at the defaults (River's behaviour: `bound: 'hoeffding'`,
+ * `driftConfidence: 0.001`, `warningConfidence: 0.005`):
+ * - The drift and warning tests use Bernstein's bound instead of Hoeffding's. Hoeffding's assumes
+ *   the worst-case variance 1/4 of a [0, 1] value, so at an error rate of 0.1 (variance 0.09) it
+ *   is ~1.7 times too wide and a rise from 0.10 to 0.16 took ~900 events to be seen, while at 0.3
+ *   (variance 0.21) it is nearly tight and the every-step testing gave ~4 false alarms per million
+ *   events. Bernstein's bound uses the variance; we take mu (1 - mu) with mu the mean Z, which is
+ *   the exact variance of 0/1 errors and an upper bound on the variance of any [0, 1] value with
+ *   mean mu (so the bound stays valid for non-binary inputs and needs no extra state). Its range
+ *   term is the one-sided one: a value can exceed the mean by at most 1 - mu and fall below it by
+ *   at most mu. The snapshot (cut point) rule keeps River's Hoeffding bound: it only picks the
+ *   reference point, and measured, a Bernstein cut rule gave slower detection (mean delay 504 vs
+ *   420) for a small gain in false alarms.
+ * - Smaller default confidences (1e-4 / 5e-4, the warning 5 times looser as in River), because the
+ *   tighter bound is tested at every update.
+ * Measured (bench streams, 10 x 1M stationary events): SEA abrupt changes mean delay ~420 events
+ * (River ~870), none missed; false alarms per million 0.3 at error rate 0.1, 0.2 at 0.3 (River 0.5
+ * and 4.1). On River's documented example stream (0.5 -> 0.7 at index 1000) the first drift is at
+ * 1258 instead of River's 1206: at p = 0.5 the variance is the worst case, so Bernstein gains
+ * nothing there and the smaller confidence costs ~50 events.
  */
 
-import { assertKnownOptions, booleanOption, numberOption, StateReader } from './validate.ts';
+import { assertKnownOptions, booleanOption, choiceOption, numberOption, StateReader } from './validate.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type HddmAOptions, type HddmAState } from './types.ts';
 
 const NAME = 'HDDM_A';
-const OPTION_NAMES = ['driftConfidence', 'warningConfidence', 'twoSidedTest'] as const;
+const OPTION_NAMES = ['driftConfidence', 'warningConfidence', 'twoSidedTest', 'bound'] as const;
+const BOUNDS = ['bernstein', 'hoeffding'] as const;
+
+/** HDDM_A's defaults (see the class comment for why they differ from River's 0.001 / 0.005). */
+const HDDM_DRIFT_CONFIDENCE = 1e-4;
+const HDDM_WARNING_CONFIDENCE = 5e-4;
 
 export class HddmA implements ChangeDetector {
   readonly kind = 'hddm_a' as const;
@@ -22,6 +47,8 @@ export class HddmA implements ChangeDetector {
   readonly driftConfidence: number;
   readonly warningConfidence: number;
   readonly twoSidedTest: boolean;
+  readonly bound: 'bernstein' | 'hoeffding';
+  private readonly bernstein: boolean;
   private readonly logInverseDriftConfidence: number;
   private readonly logTwoOverDrift: number;
   private readonly logTwoOverWarning: number;
@@ -42,6 +69,8 @@ export class HddmA implements ChangeDetector {
     this.driftConfidence = confidences.driftConfidence;
     this.warningConfidence = confidences.warningConfidence;
     this.twoSidedTest = booleanOption(NAME, 'twoSidedTest', options.twoSidedTest, false);
+    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
+    this.bernstein = this.bound === 'bernstein';
     this.logInverseDriftConfidence = Math.log(1 / this.driftConfidence);
     this.logTwoOverDrift = Math.log(2 / this.driftConfidence);
     this.logTwoOverWarning = Math.log(2 / this.warningConfidence);
@@ -104,14 +133,29 @@ export class HddmA implements ChangeDetector {
 
   private meanIncreased(logTwoOverConfidence: number): boolean {
     if (this.minN === this.zN) return false;
-    const m = ((this.zN - this.minN) / this.minN) * (1 / this.zN);
-    return this.zMean - this.minMean >= Math.sqrt((m / 2) * logTwoOverConfidence);
+    return this.zMean - this.minMean >= this.differenceBound(this.minN, logTwoOverConfidence, true);
   }
 
   private meanDecreased(logTwoOverConfidence: number): boolean {
     if (this.maxN === this.zN) return false;
-    const m = ((this.zN - this.maxN) / this.maxN) * (1 / this.zN);
-    return this.maxMean - this.zMean >= Math.sqrt((m / 2) * logTwoOverConfidence);
+    return this.maxMean - this.zMean >= this.differenceBound(this.maxN, logTwoOverConfidence, false);
+  }
+
+  /**
+   * Bound on Z - X (rise) or X - Z (fall) under no change, X the mean of the first k values.
+   * Z - X = sum of a_i (x_i - mu) with a_i = -(n - k) / (n k) for the first k values and 1 / n for
+   * the rest, so sum a_i^2 = m = (n - k) / (n k).
+   */
+  private differenceBound(k: number, logTwoOverConfidence: number, rise: boolean): number {
+    const n = this.zN;
+    const m = ((n - k) / k) * (1 / n);
+    if (!this.bernstein) return Math.sqrt((m / 2) * logTwoOverConfidence);
+    const mu = this.zMean;
+    // Bernstein: P(sum > eps) <= exp(-eps^2 / (2 (v m + b eps / 3))), solved for eps; b bounds
+    // each term a_i (x_i - mu) from above in the tested direction.
+    const b = rise ? Math.max((1 - mu) / n, (mu * (n - k)) / (n * k)) : Math.max(mu / n, ((1 - mu) * (n - k)) / (n * k));
+    const r = (b * logTwoOverConfidence) / 3;
+    return r + Math.sqrt(r * r + 2 * mu * (1 - mu) * m * logTwoOverConfidence);
   }
 
   reset(): void {
@@ -129,7 +173,12 @@ export class HddmA implements ChangeDetector {
     return {
       kind: 'hddm_a',
       version: DETECTOR_STATE_VERSION,
-      options: { driftConfidence: this.driftConfidence, warningConfidence: this.warningConfidence, twoSidedTest: this.twoSidedTest },
+      options: {
+        driftConfidence: this.driftConfidence,
+        warningConfidence: this.warningConfidence,
+        twoSidedTest: this.twoSidedTest,
+        bound: this.bound,
+      },
       driftDetected: this.drift,
       warningDetected: this.warning,
       zN: this.zN,
@@ -143,7 +192,9 @@ export class HddmA implements ChangeDetector {
 
   static fromJSON(state: unknown): HddmA {
     const reader = new StateReader('HddmA.fromJSON', state, 'hddm_a');
-    const detector = new HddmA(reader.options() as HddmAOptions);
+    const options = reader.options() as HddmAOptions;
+    // A state written before `bound` existed ran River's Hoeffding test; keep it running that way.
+    const detector = new HddmA(options.bound === undefined ? { ...options, bound: 'hoeffding' } : options);
     detector.drift = reader.boolean('driftDetected');
     detector.warning = reader.boolean('warningDetected');
     detector.zN = reader.nonNegativeInteger('zN');
@@ -159,11 +210,15 @@ export class HddmA implements ChangeDetector {
 /** Shared by HDDM_A and HDDM_W: both confidences in (0, 1), the warning one the looser. */
 export function parseConfidences(
   name: string,
-  options: HddmAOptions,
+  options: { driftConfidence?: number; warningConfidence?: number },
+  defaults: { drift: number; warning: number } = { drift: HDDM_DRIFT_CONFIDENCE, warning: HDDM_WARNING_CONFIDENCE },
 ): { driftConfidence: number; warningConfidence: number } {
   const bounds = { min: 0, minExclusive: true, max: 1, maxExclusive: true };
-  const driftConfidence = numberOption(name, 'driftConfidence', options.driftConfidence, 0.001, bounds);
-  const warningConfidence = numberOption(name, 'warningConfidence', options.warningConfidence, 0.005, bounds);
+  const driftConfidence = numberOption(name, 'driftConfidence', options.driftConfidence, defaults.drift, bounds);
+  // An explicit drift confidence without a warning one keeps River's 5:1 ratio (capped below 1),
+  // so lowering only the drift confidence never makes the warning the stricter test.
+  const defaultWarning = options.driftConfidence === undefined ? defaults.warning : Math.min(5 * driftConfidence, 0.5);
+  const warningConfidence = numberOption(name, 'warningConfidence', options.warningConfidence, defaultWarning, bounds);
   if (warningConfidence < driftConfidence) {
     throw new RangeError(
       `${name}: option 'warningConfidence' (${warningConfidence}) must be >= 'driftConfidence' (${driftConfidence}); a warning must come no later than a drift`,
@@ -171,3 +226,4 @@ export function parseConfidences(
   }
   return { driftConfidence, warningConfidence };
 }
+

@@ -63,6 +63,11 @@ export interface PageHinkleyOptions {
   alpha?: number;
   /** Watch increases, decreases or both (River: mode). */
   mode?: 'up' | 'down' | 'both';
+  /**
+   * Divide each deviation by the running standard deviation, so delta and threshold are in
+   * standard deviations (default true; false is River's test on raw deviations).
+   */
+  standardize?: boolean;
 }
 
 export interface DdmOptions {
@@ -77,24 +82,54 @@ export interface DdmOptions {
 export interface EddmOptions {
   /** Values and errors seen before warnings/drifts may be signalled (River: warm_start). */
   warmStart?: number;
-  /** Warning when (p'+2s')/(p'max+2s'max) falls below alpha (River: alpha). */
+  /** Warning when (p'+2s')/(p'max+2s'max) falls below alpha (River: alpha; default 0.7 here, River's 0.95). */
   alpha?: number;
-  /** Drift when that ratio falls below beta (River: beta). */
+  /** Drift when that ratio falls below beta (River: beta; default 0.6 here, River's 0.9). */
   beta?: number;
+  /** Errors since the (re)start before the maximum of p'+2s' is taken (not in River: 0 there). */
+  minErrors?: number;
+  /**
+   * z of the significance test on the distances after a cut point, which also moves the cut
+   * (not in River: 0 turns the test off).
+   */
+  zThreshold?: number;
 }
 
 export interface HddmAOptions {
-  /** Confidence of the drift test (River: drift_confidence). */
+  /** Confidence of the drift test (River: drift_confidence; default here 1e-4, River 0.001). */
   driftConfidence?: number;
-  /** Confidence of the warning test (River: warning_confidence). */
+  /** Confidence of the warning test (River: warning_confidence; default here 5e-4, River 0.005). */
   warningConfidence?: number;
   /** Also watch for decreases of the mean (River: two_sided_test). */
   twoSidedTest?: boolean;
+  /**
+   * Bound of the drift/warning tests: 'bernstein' (default; variance-aware, tighter at low error
+   * rates) or 'hoeffding' (River's).
+   */
+  bound?: 'bernstein' | 'hoeffding';
 }
 
-export interface HddmWOptions extends HddmAOptions {
-  /** Weight of the newest value in the EWMA (River: lambda_val). */
+export interface HddmWOptions {
+  /** Confidence of the drift test (River: drift_confidence; default here 3e-5, River 0.001). */
+  driftConfidence?: number;
+  /** Confidence of the warning test (River: warning_confidence; default here 1.5e-4, River 0.005). */
+  warningConfidence?: number;
+  /** Also watch for decreases of the mean (River: two_sided_test). */
+  twoSidedTest?: boolean;
+  /** Weight of the newest value in the EWMA (River: lambda_val; default here 0.0005, River 0.05). */
   lambda?: number;
+  /** Bound of the tests: 'bernstein' (default; variance-aware) or 'mcdiarmid' (River's). */
+  bound?: 'bernstein' | 'mcdiarmid';
+  /**
+   * EWMA weights: 'normalized' (default; weights lambda (1 - lambda)^age divided by their sum, so a
+   * young EWMA is the plain mean of its values) or 'river' (the first value taken as is).
+   */
+  weighting?: 'normalized' | 'river';
+  /**
+   * Age, in EWMA memories (1 / lambda events), after which the reference snapshot is renewed from
+   * the current EWMA; 0 never renews (River). Default 4.
+   */
+  cutExpiry?: number;
 }
 
 export interface DetectorOptionsByKind {
@@ -123,6 +158,8 @@ export interface PageHinkleyState extends DetectorStateBase {
   options: Required<PageHinkleyOptions>;
   n: number;
   mean: number;
+  /** Sum of squared deviations from the running mean (Welford); absent in states written before standardization. */
+  sumSquares?: number;
   sumIncrease: number;
   sumDecrease: number;
   /** null while no value was seen (River starts it at +infinity). */
@@ -153,6 +190,10 @@ export interface EddmState extends DetectorStateBase {
   distanceMean: number;
   distanceVariance: number;
   p2sMax: number;
+  /** Significance test's cut point: update index and errors there (0 errors: no cut yet), s' there. */
+  cutN: number;
+  cutErrors: number;
+  cutStd: number;
 }
 
 export interface HddmAState extends DetectorStateBase {
@@ -171,6 +212,8 @@ export interface HddmWSampleState {
   ewma: number;
   initialized: boolean;
   ibc: number;
+  /** Sum of the unnormalized weights (normalized weighting; 0 with River's). */
+  weightSum: number;
 }
 
 export interface HddmWState extends DetectorStateBase {
@@ -185,6 +228,9 @@ export interface HddmWState extends DetectorStateBase {
   /** null while unset (River: +infinity / -infinity). */
   incrCutpoint: number | null;
   decrCutpoint: number | null;
+  /** Updates since the increase / decrease snapshot was taken (for cutExpiry). */
+  incrAge: number;
+  decrAge: number;
 }
 
 export type DetectorState = AdwinState | PageHinkleyState | DdmState | EddmState | HddmAState | HddmWState;

@@ -131,3 +131,12 @@ export class StateReader {
     throw new RangeError(`${this.where}: ${message}`);
   }
 }
+
+/** One of a fixed set of strings, with an error naming the option and the choices. */
+export function choiceOption<T extends string>(name: string, option: string, value: unknown, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value as T)) {
+    throw new RangeError(`${name}: option '${option}' must be one of ${choices.join(', ')}, got ${String(value)}`);
+  }
+  return value as T;
+}
