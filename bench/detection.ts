@@ -36,7 +36,7 @@ import {
   type CategoricalReference,
   type NumericReference,
 } from '../src/stats/select.ts';
-import { errorScenarios, nsPerUpdate, runScenario, stationaryAlarmsPerMillion } from './detectors.ts';
+import { errorScenarios, nsPerUpdate, runScenario, startupAlarmsPerMillion, stationaryAlarmsPerMillion } from './detectors.ts';
 import {
   bernoulliErrors,
   categoricalShiftStream,
@@ -52,6 +52,9 @@ const SPEED_EVENTS = 1_000_000;
 const DETECTOR_STATIONARY_EVENTS = 1_000_000;
 const DETECTOR_STATIONARY_SEEDS = 10;
 const DETECTOR_STATIONARY_RATES = [0.1, 0.3];
+/** Fresh detectors and events each for the start-up false-alarm rate (20M events per error rate). */
+const STARTUP_RUNS = 4000;
+const STARTUP_EVENTS = 5000;
 const SEA_DELAY_TARGET = 1000;
 const FALSE_ALARM_TARGET_PER_MILLION = 1;
 
@@ -91,6 +94,7 @@ interface DetectorFigures {
   preChangeAlarmsPerMillion: Record<string, number>;
   preChangeEvents: number;
   stationaryAlarmsPerMillion: Record<string, Record<string, number>>;
+  startupAlarmsPerMillion: Record<string, Record<string, number>>;
 }
 
 function detectorSection(): DetectorFigures {
@@ -149,8 +153,10 @@ function detectorSection(): DetectorFigures {
   console.log(
     `\nFalse alarms per million stationary events: on the pre-change stretches above (${preChangeEvents.toLocaleString('en')} events, ` +
       `each from a fresh detector, so start-up included) and on long stationary Bernoulli error streams ` +
-      `(${DETECTOR_STATIONARY_SEEDS} x ${DETECTOR_STATIONARY_EVENTS.toLocaleString('en')} events per error rate):`,
+      `(${DETECTOR_STATIONARY_SEEDS} x ${DETECTOR_STATIONARY_EVENTS.toLocaleString('en')} events per error rate), and in the start-up of ` +
+      `${STARTUP_RUNS.toLocaleString('en')} fresh detectors x ${STARTUP_EVENTS.toLocaleString('en')} events per error rate:`,
   );
+  const startup: Record<string, Record<string, number>> = {};
   const stationary: Record<string, Record<string, number>> = {};
   for (const kind of DETECTOR_KINDS) {
     stationary[kind] = {};
@@ -160,9 +166,15 @@ function detectorSection(): DetectorFigures {
       stationary[kind][`p${rate}`] = round(value, 2);
       cells.push(`error rate ${rate}: ${fmt(value, 2).padStart(7)}`);
     }
+    startup[kind] = {};
+    for (const rate of DETECTOR_STATIONARY_RATES) {
+      const value = startupAlarmsPerMillion(kind, rate, {}, STARTUP_RUNS, STARTUP_EVENTS);
+      startup[kind][`p${rate}`] = round(value, 2);
+      cells.push(`start-up at ${rate}: ${fmt(value, 1).padStart(6)}`);
+    }
     console.log(`  ${kind.padEnd(13)} pre-change: ${fmt(preChangeAlarmsPerMillion[kind], 1).padStart(7)}   ${cells.join('   ')}`);
   }
-  return { nsPerUpdate: nsPer, scenarios: perScenario, seaAbrupt, preChangeAlarmsPerMillion, preChangeEvents, stationaryAlarmsPerMillion: stationary };
+  return { nsPerUpdate: nsPer, scenarios: perScenario, seaAbrupt, preChangeAlarmsPerMillion, preChangeEvents, stationaryAlarmsPerMillion: stationary, startupAlarmsPerMillion: startup };
 }
 
 // ---------------------------------------------------------------- 2. windowed tests
@@ -618,6 +630,15 @@ export async function main(): Promise<void> {
       pass: worst <= FALSE_ALARM_TARGET_PER_MILLION,
     });
   }
+  for (const kind of DETECTOR_KINDS as readonly DetectorKind[]) {
+    const worst = Math.max(...Object.values(detectors.startupAlarmsPerMillion[kind]));
+    targets.push({
+      target: `<= ${FALSE_ALARM_TARGET_PER_MILLION} false alarm / M stationary events (first ${STARTUP_EVENTS} of a fresh detector, worst rate)`,
+      subject: kind,
+      value: `${fmt(worst, 1)}/M`,
+      pass: worst <= FALSE_ALARM_TARGET_PER_MILLION,
+    });
+  }
   // The targets hold the default verdict ('primary'); the two-window variant is reported above for comparison.
   for (const test of ['primary'] as const) {
     for (const key of Object.keys(numeric.table)) {
@@ -670,6 +691,7 @@ export async function main(): Promise<void> {
         preChangeAlarmsPerMillion: detectors.preChangeAlarmsPerMillion,
         preChangeEvents: detectors.preChangeEvents,
         stationaryAlarmsPerMillion: detectors.stationaryAlarmsPerMillion,
+        startupAlarmsPerMillion: detectors.startupAlarmsPerMillion,
         stationaryEventsPerRate: DETECTOR_STATIONARY_EVENTS * DETECTOR_STATIONARY_SEEDS,
       },
       windowed: {

@@ -116,6 +116,24 @@ export function stationaryAlarmsPerMillion(
   return (alarms / (events * seeds)) * 1e6;
 }
 
+/**
+ * False alarms per million events in the start-up of fresh detectors: `runs` detectors, each fed
+ * the first `events` values of its own stationary Bernoulli stream (a model version's first
+ * traffic, or the traffic right after a detected change, when the detector starts over).
+ */
+export function startupAlarmsPerMillion(kind: DetectorKind, rate: number, options: object = {}, runs = 1000, events = 5000): number {
+  let alarms = 0;
+  for (let run = 1; run <= runs; run++) {
+    const random = mulberry32(run * 104_729 + Math.round(rate * 1000));
+    const detector = createDetector(kind, options as never);
+    for (let t = 0; t < events; t++) {
+      detector.update(random() < rate ? 1 : 0);
+      if (detector.driftDetected) alarms++;
+    }
+  }
+  return (alarms / (runs * events)) * 1e6;
+}
+
 export interface ErrorScenario {
   name: string;
   /** Abrupt SEA change: the scenarios the "mean delay < 1000" target is about. */

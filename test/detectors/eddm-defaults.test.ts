@@ -56,8 +56,8 @@ describe('EDDM defaults (minErrors, significance test) and River mode', () => {
 
   it('zThreshold 0 turns the significance test off; minErrors delays the maximum', () => {
     const values = bernoulliStream(4, 7000, 5000, 0.1, 0.2);
-    // Without the significance test the cumulative ratio test at beta 0.6 does not see this rise
-    // within 2000 events (measured: it drifts 4623 events after the change).
+    // Without the significance test the cumulative ratio test at beta 0.5 does not see this rise
+    // within 2000 events.
     expect(driftIndices(new Eddm({ zThreshold: 0 }), values)).toEqual([]);
     expect(driftIndices(new Eddm(), values).length).toBeGreaterThan(0);
     // River's example with the maximum taken only after 30 errors: a later drift.
@@ -81,7 +81,7 @@ describe('EDDM defaults (minErrors, significance test) and River mode', () => {
       const original = new Eddm({ zThreshold: 3.5, minErrors: 10 });
       const before = driftIndices(original, values.slice(0, cut));
       const state = JSON.parse(JSON.stringify(original.toJSON())) as ReturnType<Eddm['toJSON']>;
-      expect(state.options).toEqual({ warmStart: 30, alpha: 0.7, beta: 0.6, minErrors: 10, zThreshold: 3.5 });
+      expect(state.options).toEqual({ warmStart: 30, alpha: 0.6, beta: 0.5, minErrors: 10, zThreshold: 3.5 });
       if (cut >= 3000 && cut <= reference[0]) expect(state.cutErrors).toBeGreaterThan(0);
       const restored = Eddm.fromJSON(state);
       expect(restored.toJSON()).toEqual(original.toJSON());

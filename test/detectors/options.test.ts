@@ -43,7 +43,7 @@ describe('constructor options are validated', () => {
     expect(createDetector('adwin')).toMatchObject({ delta: 0.002, clock: 32, maxBuckets: 5, minWindowLength: 5, gracePeriod: 10 });
     expect(createDetector('page_hinkley')).toMatchObject({ minInstances: 30, delta: 0.1, threshold: 80, alpha: 1, mode: 'both', standardize: true });
     expect(createDetector('ddm')).toMatchObject({ warmStart: 200, warningThreshold: 2, driftThreshold: 3 });
-    expect(createDetector('eddm')).toMatchObject({ warmStart: 30, alpha: 0.7, beta: 0.6, minErrors: 25, zThreshold: 4 });
+    expect(createDetector('eddm')).toMatchObject({ warmStart: 30, alpha: 0.6, beta: 0.5, minErrors: 25, zThreshold: 4 });
     expect(createDetector('hddm_a')).toMatchObject({ driftConfidence: 1e-4, warningConfidence: 5e-4, twoSidedTest: false, bound: 'bernstein' });
     expect(createDetector('hddm_w')).toMatchObject({
       driftConfidence: 3e-5,

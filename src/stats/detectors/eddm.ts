@@ -32,16 +32,18 @@
  *    compares the new distances with the old ones instead of with a mixture of both.
  *
  * Measured (bench's 60 SEA abrupt runs, 20 seeds; 10 x 1M stationary events) at the defaults alpha
- * 0.7, beta 0.6, minErrors 25, zThreshold 4: every change detected, mean delay 552 events, no false
+ * 0.6, beta 0.5, minErrors 25, zThreshold 4: every change detected, mean delay 552 events, no false
  * alarm before the changes; 0 false alarms per million at error rates 0.1 and 0.3 (0.1 / 0.3 / 0 at
  * 0.02 / 0.05 / 0.5); River's example (alpha 0.8, beta 0.75 passed) still drifts at 1278 and first
  * warns at 1059. For comparison: River's settings, mean delay 199 but 38 / 21 false alarms per
  * million; the ratio test alone with minErrors 25 at alpha/beta 0.95/0.9: 8.7 / 10.8 per million,
  * at 0.9/0.85: mean delay 1057 with one change missed; River at 0.8/0.75: 7 of 60 changes missed.
  * zThreshold 3.75 / 4.25: mean delay 495 / 638, 0.1-0.3 false alarms per million; 3.5 exceeds one.
- * alpha and beta default to 0.7 / 0.6 because the significance test does the detection and the
+ * alpha and beta default to 0.6 / 0.5 because the significance test does the detection and the
  * ratio test only backs it up for large changes: at 0.8 / 0.75 it still fires in the start-up of a
- * fresh detector (10 of the 60 SEA runs alarm before the change; none at 0.6).
+ * fresh detector (10 of the 60 SEA runs alarm before the change), and at 0.7 / 0.6 still 1-3 times
+ * per million events in the first 5000 of a fresh detector; at 0.6 / 0.5 that is 0 at error rates
+ * 0.05-0.3 and 0.8 at 0.5 (1000 fresh detectors each), with the same SEA delays.
  */
 
 import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
@@ -80,8 +82,8 @@ export class Eddm implements ChangeDetector {
   constructor(options: EddmOptions = {}) {
     assertKnownOptions(NAME, options, OPTION_NAMES);
     this.warmStart = numberOption(NAME, 'warmStart', options.warmStart, 30, { min: 0, integer: true });
-    this.alpha = numberOption(NAME, 'alpha', options.alpha, 0.7, { min: 0, minExclusive: true, max: 1 });
-    this.beta = numberOption(NAME, 'beta', options.beta, 0.6, { min: 0, minExclusive: true, max: 1 });
+    this.alpha = numberOption(NAME, 'alpha', options.alpha, 0.6, { min: 0, minExclusive: true, max: 1 });
+    this.beta = numberOption(NAME, 'beta', options.beta, 0.5, { min: 0, minExclusive: true, max: 1 });
     this.minErrors = numberOption(NAME, 'minErrors', options.minErrors, 25, { min: 0, integer: true });
     this.zThreshold = numberOption(NAME, 'zThreshold', options.zThreshold, 4, { min: 0 });
     if (this.alpha < this.beta) {
