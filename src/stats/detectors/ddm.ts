@@ -13,6 +13,15 @@
  * of 60 changes and averages 1202 events to detect the rest; with 200, none is missed, the mean
  * delay is 857 and false alarms fall from 3.5 to 0.5 per million (bench/detection.ts). River's
  * documented example drifts at the same index (1334) with either warm start.
+ *
+ * What no setting fixes: a fresh DDM false-alarms in its first thousands of updates (~40 per
+ * million events in the first 5000 at an error rate of 0.1, against 0.1 per million over long
+ * runs). p_min is the lowest point the cumulative rate has touched, which noise sets early. While
+ * n is close to that point s is close to s_min, so p + s > p_min + 3 s_min is about a 2-sigma test
+ * of p against a low outlier. Measured: a warm start of 2000 still gives ~4 per million, and
+ * dropping s from the left side with a threshold of 3.5 gives ~4 per million and a mean SEA delay
+ * of 1435, so the drift level cannot be raised without missing the delay target. HDDM_A is the
+ * statistically sound successor, and it is the one the worker runs.
  */
 
 import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
