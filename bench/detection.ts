@@ -466,6 +466,85 @@ export function categoricalWindowSection(): { table: ShiftTable; alarms: AlarmTa
   return { table, alarms: alarmTable };
 }
 
+// ---------------------------------------------------------------- 2b. sliding windows, as the gateway evaluates them
+
+/** Panes per window and sliding runs: the gateway recomputes drift every windowMs / 60. */
+const SLIDING_PANES = 60;
+const SLIDING_WINDOW = 1020; // 60 panes of 17 events
+const SLIDING_SEEDS = 10;
+const SLIDING_STATIONARY_WINDOWS = 100;
+
+interface SlidingFigures {
+  /** key `${window}|${reference}` */
+  falseEpisodesPerMillion: Record<string, number>;
+  stationaryEvents: number;
+  /** 0.5 sigma shift: delay from the change to the first drift verdict, in windows. */
+  delayWindows: Record<string, { mean: number; max: number; withinTwo: number; runs: number }>;
+}
+
+/**
+ * The default verdict on a 1000-event window that slides by one pane (1/60 of it) and is
+ * re-evaluated after every pane, as the gateway does with `evaluationsPerWindow` = 60. A false
+ * alarm is an episode: a verdict that turns to drift on stationary data.
+ */
+function slidingWindowSection(): SlidingFigures {
+  const paneSize = SLIDING_WINDOW / SLIDING_PANES;
+  const falseEpisodesPerMillion: SlidingFigures['falseEpisodesPerMillion'] = {};
+  const delayWindows: SlidingFigures['delayWindows'] = {};
+  let stationaryEvents = 0;
+  for (const size of REFERENCE_SIZES) {
+    const key = `1m~${SLIDING_WINDOW}|${size}`;
+    let episodes = 0;
+    let events = 0;
+    const delays: number[] = [];
+    for (let seed = 0; seed < SLIDING_SEEDS; seed++) {
+      const ref = gaussianReference(31_000 + seed * 7 + size, size);
+      const bins = new Float64Array(ref.edges.length + 1);
+      const normal = gaussian(mulberry32(41_000 + seed * 11 + size));
+      const panes: LogHistogram[] = [];
+      const window = new LogHistogram();
+      const totalPanes = (SLIDING_STATIONARY_WINDOWS + 3) * SLIDING_PANES;
+      const changePane = (SLIDING_STATIONARY_WINDOWS + 1) * SLIDING_PANES;
+      let previous = false;
+      let detectedAt = -1;
+      for (let p = 0; p < totalPanes && detectedAt < 0; p++) {
+        const pane = new LogHistogram();
+        const shift = p >= changePane ? 0.5 : 0;
+        for (let i = 0; i < paneSize; i++) pane.add(normal() + shift);
+        panes.push(pane);
+        window.merge(pane);
+        if (panes.length > SLIDING_PANES) window.subtract(panes.shift() as LogHistogram);
+        if (p < SLIDING_PANES - 1) continue;
+        const entry = evaluateDrift(
+          ref.reference,
+          { type: 'numeric', summary: window, binCounts: window.countsBetweenEdges(ref.edges, bins) },
+          { evaluationsPerWindow: SLIDING_PANES },
+        );
+        const drift = entry?.drift === true;
+        if (p < changePane) {
+          events += paneSize;
+          if (drift && !previous) episodes++;
+        } else if (drift) detectedAt = p;
+        previous = drift;
+      }
+      if (detectedAt >= 0) delays.push((detectedAt - changePane + 1) / SLIDING_PANES);
+    }
+    stationaryEvents = events;
+    falseEpisodesPerMillion[key] = round((episodes / events) * 1e6, 2);
+    delayWindows[key] = {
+      mean: round(mean(delays), 2),
+      max: round(Math.max(...delays), 2),
+      withinTwo: delays.filter((d) => d <= 2).length,
+      runs: SLIDING_SEEDS,
+    };
+    console.log(
+      `  ${key.padEnd(16)} false-drift episodes ${fmt(falseEpisodesPerMillion[key], 2).padStart(5)}/M over ${(events / 1e6).toFixed(1)}M events;` +
+        ` 0.5 sigma shift: mean ${fmt(delayWindows[key].mean, 2)} / max ${fmt(delayWindows[key].max, 2)} windows, ${delayWindows[key].withinTwo}/${SLIDING_SEEDS} within two`,
+    );
+  }
+  return { falseEpisodesPerMillion, stationaryEvents, delayWindows };
+}
+
 // ---------------------------------------------------------------- 3. cost of windowed tests
 
 /** Median microseconds of `run`, timed in batches over at least `budgetMs`. */
@@ -608,6 +687,12 @@ export async function main(): Promise<void> {
       '   default for small references is the 2 x k contingency chi2, which counts the reference as a sample too.)',
   );
 
+  console.log(
+    `\nSliding windows as the gateway evaluates them: a ${SLIDING_WINDOW}-event window re-evaluated after every pane of ${SLIDING_WINDOW / SLIDING_PANES} events` +
+      ` (${SLIDING_PANES} evaluations per window length, alpha divided by ${SLIDING_PANES}), ${SLIDING_SEEDS} seeds:`,
+  );
+  const sliding = slidingWindowSection();
+
   const cost = costSection();
 
   // Targets
@@ -660,6 +745,21 @@ export async function main(): Promise<void> {
       });
     }
   }
+  for (const key of Object.keys(sliding.falseEpisodesPerMillion)) {
+    targets.push({
+      target: `<= ${FALSE_ALARM_TARGET_PER_MILLION} false alarm / M stationary events (sliding, re-evaluated every pane)`,
+      subject: key,
+      value: `${fmt(sliding.falseEpisodesPerMillion[key], 2)}/M`,
+      pass: sliding.falseEpisodesPerMillion[key] <= FALSE_ALARM_TARGET_PER_MILLION,
+    });
+    const d = sliding.delayWindows[key];
+    targets.push({
+      target: '0.5 sigma shift detected within two windows (sliding, every seed)',
+      subject: key,
+      value: `${d.withinTwo}/${d.runs} within 2, mean ${fmt(d.mean, 2)} windows`,
+      pass: d.withinTwo === d.runs,
+    });
+  }
   for (const key of Object.keys(categorical.alarms)) {
     const a = categorical.alarms[key].primary;
     targets.push({
@@ -701,6 +801,7 @@ export async function main(): Promise<void> {
         numericFalseAlarms: numeric.alarms,
         categorical: categorical.table,
         categoricalFalseAlarms: categorical.alarms,
+        sliding,
       },
       cost,
       targets: targets.map((t) => ({ target: t.target, subject: t.subject, value: t.value, pass: t.pass })),

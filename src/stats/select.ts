@@ -27,6 +27,11 @@
  *    still has a KS statistic of ~0.2 against a critical value of ~0.09 at alpha = 0.0005, so
  *    detection within the first whole window after a change is kept. A threshold set explicitly
  *    (`thresholds`, `override.threshold`) is used as given.
+ *    When the same window is re-evaluated as it slides (`evaluationsPerWindow` times per window
+ *    length; the gateway does so every windowMs / 60, at least 1 s and at most 10 s), alpha is
+ *    divided by that count: the union bound then keeps the false verdicts per million values
+ *    within the budget however much consecutive windows overlap. Without it, sliding 1m windows of
+ *    1000 events re-evaluated 60 times each gave ~3.6 false-drift episodes per million events.
  * 2. The effect-size rule for large references also needs the change to be significant
  *    (`confirmedBy`): on a small window the effect size alone alarms on sampling noise (normed
  *    Wasserstein >= 0.1 on ~0.3 % of stationary 1000-event windows), while on a large window
@@ -113,8 +118,12 @@ export const DEFAULT_FALSE_ALARMS_PER_MILLION = 0.5;
  * a stream cut into such windows is tested 1e6 / count times per million values, so each test may
  * spend count / 1e6 of the budget (capped at MAX_SIGNIFICANCE).
  */
-export function budgetSignificance(count: number, falseAlarmsPerMillion = DEFAULT_FALSE_ALARMS_PER_MILLION): number {
-  return Math.min(MAX_SIGNIFICANCE, (falseAlarmsPerMillion * count) / 1e6);
+export function budgetSignificance(
+  count: number,
+  falseAlarmsPerMillion = DEFAULT_FALSE_ALARMS_PER_MILLION,
+  evaluationsPerWindow = 1,
+): number {
+  return Math.min(MAX_SIGNIFICANCE, (falseAlarmsPerMillion * count) / (1e6 * evaluationsPerWindow));
 }
 
 /** Reference of at most this many values counts as "small" (p-value tests). */
@@ -185,6 +194,11 @@ export interface DriftOptions {
    * explicitly.
    */
   falseAlarmsPerMillion?: number;
+  /**
+   * How many times a window is evaluated per window length as it slides (default 1: windows that
+   * do not overlap); the budget's alpha is divided by it.
+   */
+  evaluationsPerWindow?: number;
 }
 
 /** The p-value test that must agree with an effect-size primary chosen by the default rule. */
@@ -229,7 +243,11 @@ function thresholdFor(test: DriftTestName, count: number, options: DriftOptions 
   if (!(budget > 0 && Number.isFinite(budget))) {
     throw new RangeError(`drift options: falseAlarmsPerMillion must be a finite number > 0, got ${budget}`);
   }
-  return Math.min(DEFAULT_DRIFT_THRESHOLDS[test], budgetSignificance(count, budget));
+  const evaluations = options?.evaluationsPerWindow ?? 1;
+  if (!(evaluations >= 1 && Number.isFinite(evaluations))) {
+    throw new RangeError(`drift options: evaluationsPerWindow must be a finite number >= 1, got ${evaluations}`);
+  }
+  return Math.min(DEFAULT_DRIFT_THRESHOLDS[test], budgetSignificance(count, budget, evaluations));
 }
 
 function result(

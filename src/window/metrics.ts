@@ -20,6 +20,8 @@ export interface MetricsContext {
   overrides: Readonly<Record<string, DriftTestOverride>>;
   /** Budget for the default significance level of the p-value tests (default 0.5 per million values). */
   falseAlarmsPerMillion?: number;
+  /** Times a window is evaluated per window length as it slides (divides the budget's alpha). */
+  evaluationsPerWindow?: number;
   /** Drift computed recently for the same window and reference: reused instead of recomputed. */
   drift?: ModelMetrics['drift'];
 }
@@ -58,12 +60,12 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
   if (ctx.drift === undefined && reference !== null && input !== undefined) {
     if (reference.output !== null) {
       const outputSummary: FeatureSummary = { numeric: input.outputNumeric, categories: input.outputCategories, nulls: 0 };
-      drift.output = driftOf(reference.output, outputSummary, { override: ctx.overrides.output, falseAlarmsPerMillion: ctx.falseAlarmsPerMillion });
+      drift.output = driftOf(reference.output, outputSummary, { override: ctx.overrides.output, falseAlarmsPerMillion: ctx.falseAlarmsPerMillion, evaluationsPerWindow: ctx.evaluationsPerWindow });
     }
     for (const [name, featureReference] of Object.entries(reference.features)) {
       const summary = input.features.get(name);
       if (summary === undefined) continue;
-      const entry = driftOf(featureReference, summary, { override: ctx.overrides[name], falseAlarmsPerMillion: ctx.falseAlarmsPerMillion });
+      const entry = driftOf(featureReference, summary, { override: ctx.overrides[name], falseAlarmsPerMillion: ctx.falseAlarmsPerMillion, evaluationsPerWindow: ctx.evaluationsPerWindow });
       if (entry !== null) drift.features[name] = entry;
     }
   }

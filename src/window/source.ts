@@ -23,6 +23,15 @@ import type { PipelineMetrics } from '../gateway/prometheus.ts';
  * first minutes). It is what the REST routes and the WebSocket feed read through MetricsSource.
  */
 
+/**
+ * How long a window's drift statistics are reused before they are computed again: a sixtieth of
+ * the window, between 1 s and 10 s. It also tells the tests how often one window is re-evaluated
+ * as it slides (windowMs / this), which their false-alarm budget accounts for.
+ */
+export function driftRecomputeMs(windowMs: number): number {
+  return Math.min(10_000, Math.max(1000, windowMs / 60));
+}
+
 export interface WindowSourceOptions {
   windows: readonly string[];
   limits: PaneLimits;
@@ -169,7 +178,7 @@ export class WindowSource extends MetricsSourceEmitter {
     const windowMs = this.windowMs.get(window) as number;
     const reference = rolling ? this.rollingReference(windows, window, from, to, version) : this.referenceFor(model, version);
     const recent = modelDrift.get(key);
-    const maxAge = Math.min(10_000, Math.max(1000, windowMs / 60));
+    const maxAge = driftRecomputeMs(windowMs);
     const reuse = recent !== undefined && Date.now() - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
     const metrics = buildModelMetrics(windows.get(window, version), {
       model,
@@ -181,6 +190,7 @@ export class WindowSource extends MetricsSourceEmitter {
       reference,
       overrides: this.options.overrides,
       falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
+      evaluationsPerWindow: Math.max(1, windowMs / maxAge),
       drift: reuse ? recent.drift : undefined,
     });
     if (reuse) {

@@ -68,6 +68,12 @@ describe('alerts and dead letters against a real nats-server', () => {
     });
     expect(quiet.drift.features.x.tests.psi.statistic).toBeLessThan(0.2);
     expect(quiet.drift.reference).toMatch(/^credit\.all\.file\./);
+    // the default significance level: half a false alarm per million values, spread over the 60
+    // evaluations the gateway makes of a 1m window as it slides (one a second)
+    const entry = quiet.drift.features.x;
+    const alpha = (0.5 * 300) / (1e6 * 60);
+    for (const test of Object.values(entry.tests).filter((t) => t.pValue !== undefined)) expect(test.threshold).toBeCloseTo(alpha, 15);
+    expect(entry.drift).toBe(entry.tests[entry.primary].drift && (entry.confirmedBy === undefined || entry.tests[entry.confirmedBy].drift));
 
     await publishPhase('b', T1 + 60_000, 2);
     const firing = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'firing'), 20_000, 'a firing alert frame');

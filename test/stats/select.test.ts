@@ -17,6 +17,7 @@ import {
   seededSubsample,
   type NumericReference,
 } from '../../src/stats/select.ts';
+import { driftRecomputeMs } from '../../src/window/source.ts';
 import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
 
 function normals(n: number, mean: number, std: number, seed: number): Float64Array {
@@ -133,6 +134,9 @@ describe('false-alarm budget and confirmation', () => {
     expect(evaluateDrift(ref, window, { thresholds: { ks: 0.05 } })?.tests.ks.threshold).toBe(0.05);
     expect(evaluateDrift(ref, window, { override: { test: 'ks', threshold: 0.1 } })?.tests.ks.threshold).toBe(0.1);
     expect(() => evaluateDrift(ref, window, { falseAlarmsPerMillion: 0 })).toThrow(/falseAlarmsPerMillion must be a finite number > 0, got 0/);
+    // a window re-evaluated 60 times per window length as it slides spends a sixtieth per evaluation
+    expect(evaluateDrift(ref, window, { evaluationsPerWindow: 60 })?.tests.ks.threshold).toBeCloseTo(0.0005 / 60, 15);
+    expect(() => evaluateDrift(ref, window, { evaluationsPerWindow: 0.5 })).toThrow(/evaluationsPerWindow must be a finite number >= 1, got 0.5/);
   });
 
   it('large reference: the effect size decides only when KS confirms it, so sampling noise on a small window is no drift', () => {
@@ -243,5 +247,14 @@ describe('numericReferenceFromValues / seededSubsample', () => {
     expect(Array.from(seededSubsample(values, 5, 1))).toEqual(Array.from(seededSubsample(values, 5, 1)));
     const small = seededSubsample([3, 1, 2], 10, 1);
     expect(Array.from(small)).toEqual([3, 1, 2]);
+  });
+});
+
+describe('driftRecomputeMs', () => {
+  it('recomputes a window every sixtieth of it, between 1 s and 10 s', () => {
+    expect(driftRecomputeMs(60_000)).toBe(1000);
+    expect(driftRecomputeMs(300_000)).toBe(5000);
+    expect(driftRecomputeMs(3_600_000)).toBe(10_000);
+    expect(driftRecomputeMs(10_000)).toBe(1000);
   });
 });
