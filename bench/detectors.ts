@@ -96,7 +96,24 @@ export function runScenario(kind: DetectorKind, streams: ErrorStream[], options:
   return result;
 }
 
-/** Alarms per million events of `seeds` fresh detectors, each fed `events` Bernoulli(rate) errors. */
+/**
+ * Alarms per million events of `runs` fresh detectors, each fed `events` Bernoulli(rate) errors
+ * from its own seeded stream (`seedBase` keeps the long-stream and start-up samples apart).
+ */
+function alarmsPerMillion(kind: DetectorKind, rate: number, options: object, events: number, runs: number, seedBase: number): number {
+  let alarms = 0;
+  for (let run = 1; run <= runs; run++) {
+    const random = mulberry32(run * seedBase + Math.round(rate * 1000));
+    const detector = createDetector(kind, options as never);
+    for (let t = 0; t < events; t++) {
+      detector.update(random() < rate ? 1 : 0);
+      if (detector.driftDetected) alarms++;
+    }
+  }
+  return (alarms / (events * runs)) * 1e6;
+}
+
+/** False alarms per million events on long stationary streams (a detector that starts over after each alarm). */
 export function stationaryAlarmsPerMillion(
   kind: DetectorKind,
   rate: number,
@@ -104,16 +121,7 @@ export function stationaryAlarmsPerMillion(
   events = STATIONARY_EVENTS,
   seeds = STATIONARY_SEEDS,
 ): number {
-  let alarms = 0;
-  for (let seed = 1; seed <= seeds; seed++) {
-    const random = mulberry32(seed * 7919 + Math.round(rate * 1000));
-    const detector = createDetector(kind, options as never);
-    for (let t = 0; t < events; t++) {
-      detector.update(random() < rate ? 1 : 0);
-      if (detector.driftDetected) alarms++;
-    }
-  }
-  return (alarms / (events * seeds)) * 1e6;
+  return alarmsPerMillion(kind, rate, options, events, seeds, 7919);
 }
 
 /**
@@ -122,16 +130,7 @@ export function stationaryAlarmsPerMillion(
  * traffic, or the traffic right after a detected change, when the detector starts over).
  */
 export function startupAlarmsPerMillion(kind: DetectorKind, rate: number, options: object = {}, runs = 1000, events = 5000): number {
-  let alarms = 0;
-  for (let run = 1; run <= runs; run++) {
-    const random = mulberry32(run * 104_729 + Math.round(rate * 1000));
-    const detector = createDetector(kind, options as never);
-    for (let t = 0; t < events; t++) {
-      detector.update(random() < rate ? 1 : 0);
-      if (detector.driftDetected) alarms++;
-    }
-  }
-  return (alarms / (runs * events)) * 1e6;
+  return alarmsPerMillion(kind, rate, options, events, runs, 104_729);
 }
 
 export interface ErrorScenario {
