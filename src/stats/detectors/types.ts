@@ -55,11 +55,11 @@ export interface AdwinOptions {
 export interface PageHinkleyOptions {
   /** Values seen before a change may be signalled (River: min_instances). */
   minInstances?: number;
-  /** Tolerated magnitude of change (River: delta). */
+  /** Tolerated magnitude of change (River: delta; default here 0.1 standard deviations, River 0.005). */
   delta?: number;
-  /** Detection threshold lambda (River: threshold). */
+  /** Detection threshold lambda (River: threshold; default here 80 standard deviations, River 50). */
   threshold?: number;
-  /** Forgetting factor of the cumulative sums (River: alpha). */
+  /** Forgetting factor of the cumulative sums (River: alpha; default here 1, no forgetting, River 0.9999). */
   alpha?: number;
   /** Watch increases, decreases or both (River: mode). */
   mode?: 'up' | 'down' | 'both';
@@ -71,7 +71,7 @@ export interface PageHinkleyOptions {
 }
 
 export interface DdmOptions {
-  /** Values seen before warnings/drifts may be signalled (River: warm_start). */
+  /** Values seen before warnings/drifts may be signalled (River: warm_start; default here 200, River 30). */
   warmStart?: number;
   /** Standard deviations above the best p+s for a warning (River: warning_threshold). */
   warningThreshold?: number;
@@ -82,9 +82,9 @@ export interface DdmOptions {
 export interface EddmOptions {
   /** Values and errors seen before warnings/drifts may be signalled (River: warm_start). */
   warmStart?: number;
-  /** Warning when (p'+2s')/(p'max+2s'max) falls below alpha (River: alpha; default 0.7 here, River's 0.95). */
+  /** Warning when (p'+2s')/(p'max+2s'max) falls below alpha (River: alpha; default 0.6 here, River's 0.95). */
   alpha?: number;
-  /** Drift when that ratio falls below beta (River: beta; default 0.6 here, River's 0.9). */
+  /** Drift when that ratio falls below beta (River: beta; default 0.5 here, River's 0.9). */
   beta?: number;
   /** Errors since the (re)start before the maximum of p'+2s' is taken (not in River: 0 there). */
   minErrors?: number;
