@@ -8,7 +8,8 @@
  *    scenario: SEA abrupt (theta 8 -> 9, 7, 9.5), SEA gradual (sigmoid of width 1000), rotating
  *    hyperplane, label-prior shift (streams in bench/streams.ts, runner in bench/detectors.ts).
  *    Mean / p90 delay in events after the change, missed (none within 5000 events), false alarms
- *    per million events on the pre-change stretches and on long stationary Bernoulli streams.
+ *    per million events on the pre-change stretches, on long stationary Bernoulli streams, and in
+ *    the first 5000 events of 4000 fresh detectors per error rate (start-up).
  * 2. Windowed tests, as driftwatch evaluates them: a reference profile of N(0, 1) values (1000 or
  *    50,000, built by numericReferenceFromValues with a LogHistogram) against a window sketch
  *    of the last W events (W = 1000 stands for a 1m window, W = 10,000 for a 1h window at typical
@@ -19,7 +20,10 @@
  *    detecting window. Missed: no drift verdict within 5 windows. False alarms: drift verdicts on
  *    stationary windows (the 10 pre-change windows of every run, plus extra stationary windows
  *    for both window sizes), per window evaluated and per million events. Also a categorical shift
- *    (6 categories, total variation 0.05 and 0.1) on CategoryCounter counts.
+ *    (6 categories, total variation 0.05 and 0.1) on CategoryCounter counts. Then the production
+ *    protocol: a 1020-event window sliding by panes of 17 events and re-evaluated after each, with
+ *    alpha divided by the 60 evaluations per window length, as the gateway does: false-drift
+ *    episodes per million events and the delay to detect a 0.5 sigma shift.
  * 3. Cost: ns per detector update; microseconds per evaluateDrift (with countsBetweenEdges) for
  *    1m- and 1h-sized window sketches; merging 360 pane sketches vs sliding by subtract + merge.
  * Ends with one JSON line.
