@@ -312,6 +312,35 @@ function runWindowedChange<R>(
   }
 }
 
+/** Counts one evaluated window in a false-alarm tally. */
+function countWindow(tally: AlarmTally, alarm: boolean, events: number): void {
+  if (alarm) tally.alarms++;
+  tally.windows++;
+  tally.events += events;
+}
+
+/** Fills the per-reference rows of one window size: shift tallies by [shift][reference][test], alarms by [reference][test]. */
+function storeRows(
+  windowSize: number,
+  tests: readonly string[],
+  shifts: readonly number[],
+  byShift: TestTally[][][],
+  alarms: AlarmTally[][],
+  table: ShiftTable,
+  alarmTable: AlarmTable,
+): void {
+  REFERENCE_SIZES.forEach((size, r) => {
+    const key = `${WINDOW_LABEL[windowSize]}|${size}`;
+    table[key] = {};
+    alarmTable[key] = {};
+    tests.forEach((test, t) => {
+      table[key][test] = {};
+      shifts.forEach((shift, s) => (table[key][test][String(shift)] = shiftRow(byShift[s][r][t])));
+      alarmTable[key][test] = alarmRow(alarms[r][t]);
+    });
+  });
+}
+
 function printShiftTable(title: string, tests: readonly string[], shifts: readonly number[], shiftLabel: (s: number) => string, table: ShiftTable, alarmTable: AlarmTable): void {
   console.log(title);
   const shiftHeads = shifts.map((s) => `${shiftLabel(s)}: mean/p90 win, mean/p90 events, missed`.padEnd(44)).join(' ');
@@ -367,25 +396,11 @@ export function numericWindowSection(): { table: ShiftTable; alarms: AlarmTable 
         for (let i = 0; i < windowSize; i++) window.add(normal());
         for (let r = 0; r < REFERENCE_SIZES.length; r++) {
           const verdicts = withPersistence(numericVerdicts(references[r][seed], window, bins), previous, r);
-          for (let t = 0; t < WINDOW_TESTS.length; t++) {
-            const a = alarms[r][t];
-            if (verdicts[t]) a.alarms++;
-            a.windows++;
-            a.events += windowSize;
-          }
+          for (let t = 0; t < WINDOW_TESTS.length; t++) countWindow(alarms[r][t], verdicts[t], windowSize);
         }
       }
     }
-    REFERENCE_SIZES.forEach((size, r) => {
-      const key = `${WINDOW_LABEL[windowSize]}|${size}`;
-      table[key] = {};
-      alarmTable[key] = {};
-      WINDOW_TESTS.forEach((test, t) => {
-        table[key][test] = {};
-        SHIFTS.forEach((shift, s) => (table[key][test][String(shift)] = shiftRow(byShift[s][r][t])));
-        alarmTable[key][test] = alarmRow(alarms[r][t]);
-      });
-    });
+    storeRows(windowSize, WINDOW_TESTS, SHIFTS, byShift, alarms, table, alarmTable);
   }
   return { table, alarms: alarmTable };
 }
@@ -447,25 +462,11 @@ export function categoricalWindowSection(): { table: ShiftTable; alarms: AlarmTa
         for (let r = 0; r < REFERENCE_SIZES.length; r++) {
           const entry = evaluateDrift(references[r][seed], { type: 'categorical', counts });
           if (entry === null) throw new Error('evaluateDrift returned null for a non-empty categorical window');
-          CATEGORY_TESTS.forEach((test: CategoryTest, t) => {
-            const a = alarms[r][t];
-            if (test === 'primary' ? entry.drift : entry.tests[test].drift) a.alarms++;
-            a.windows++;
-            a.events += windowSize;
-          });
+          CATEGORY_TESTS.forEach((test: CategoryTest, t) => countWindow(alarms[r][t], test === 'primary' ? entry.drift : entry.tests[test].drift, windowSize));
         }
       }
     }
-    REFERENCE_SIZES.forEach((size, r) => {
-      const key = `${WINDOW_LABEL[windowSize]}|${size}`;
-      table[key] = {};
-      alarmTable[key] = {};
-      CATEGORY_TESTS.forEach((test, t) => {
-        table[key][test] = {};
-        CATEGORY_SHIFTS.forEach((shift, s) => (table[key][test][String(shift)] = shiftRow(byShift[s][r][t])));
-        alarmTable[key][test] = alarmRow(alarms[r][t]);
-      });
-    });
+    storeRows(windowSize, CATEGORY_TESTS, CATEGORY_SHIFTS, byShift, alarms, table, alarmTable);
   }
   return { table, alarms: alarmTable };
 }
