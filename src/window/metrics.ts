@@ -58,14 +58,19 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
 
   const drift: ModelMetrics['drift'] = ctx.drift ?? { reference: reference?.id ?? null, output: null, features: {} };
   if (ctx.drift === undefined && reference !== null && input !== undefined) {
+    const optionsFor = (override: DriftTestOverride | undefined): DriftOptions => ({
+      override,
+      falseAlarmsPerMillion: ctx.falseAlarmsPerMillion,
+      evaluationsPerWindow: ctx.evaluationsPerWindow,
+    });
     if (reference.output !== null) {
       const outputSummary: FeatureSummary = { numeric: input.outputNumeric, categories: input.outputCategories, nulls: 0 };
-      drift.output = driftOf(reference.output, outputSummary, { override: ctx.overrides.output, falseAlarmsPerMillion: ctx.falseAlarmsPerMillion, evaluationsPerWindow: ctx.evaluationsPerWindow });
+      drift.output = driftOf(reference.output, outputSummary, optionsFor(ctx.overrides.output));
     }
     for (const [name, featureReference] of Object.entries(reference.features)) {
       const summary = input.features.get(name);
       if (summary === undefined) continue;
-      const entry = driftOf(featureReference, summary, { override: ctx.overrides[name], falseAlarmsPerMillion: ctx.falseAlarmsPerMillion, evaluationsPerWindow: ctx.evaluationsPerWindow });
+      const entry = driftOf(featureReference, summary, optionsFor(ctx.overrides[name]));
       if (entry !== null) drift.features[name] = entry;
     }
   }

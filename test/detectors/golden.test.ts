@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createDetector, type ChangeDetector } from '../../src/stats/detectors/index.ts';
+import { docLoop } from './streams.ts';
 
 interface Example {
   detector: string;
@@ -73,25 +74,6 @@ function detectorFor(example: Example): ChangeDetector {
   }
 }
 
-/** Runs River's doc loop: every drift index, and the first warning of each drift cycle. */
-function runDocLoop(detector: ChangeDetector, values: number[]): { drifts: number[]; warnings: number[] } {
-  const drifts: number[] = [];
-  const warnings: number[] = [];
-  let printWarning = true;
-  values.forEach((x, i) => {
-    detector.update(x);
-    if (detector.warningDetected && printWarning) {
-      warnings.push(i);
-      printWarning = false;
-    }
-    if (detector.driftDetected) {
-      drifts.push(i);
-      printWarning = true;
-    }
-  });
-  return { drifts, warnings };
-}
-
 describe("River's documented detector examples", () => {
   it('has both streams of 2000 values', () => {
     expect(golden.streams.numeric.values).toHaveLength(2000);
@@ -101,7 +83,7 @@ describe("River's documented detector examples", () => {
 
   for (const example of golden.examples) {
     it(`${example.detector} signals at River's indices ${JSON.stringify(example.drift_at)}`, () => {
-      const { drifts, warnings } = runDocLoop(detectorFor(example), golden.streams[example.stream].values);
+      const { drifts, warnings } = docLoop(detectorFor(example), golden.streams[example.stream].values);
       expect(drifts).toEqual(example.drift_at);
       expect(warnings).toEqual(example.first_warning_at ?? []);
     });
@@ -111,15 +93,15 @@ describe("River's documented detector examples", () => {
     const numeric = golden.streams.numeric.values;
     const binary = golden.streams.binary.values;
     // ADWIN follows River's defaults exactly.
-    expect(runDocLoop(createDetector('adwin'), numeric).drifts).toEqual([1023]);
+    expect(docLoop(createDetector('adwin'), numeric).drifts).toEqual([1023]);
     // Standardized Page–Hinkley without forgetting (page-hinkley.ts): 1008 instead of 1006.
-    expect(runDocLoop(createDetector('page_hinkley'), numeric).drifts).toEqual([1008]);
+    expect(docLoop(createDetector('page_hinkley'), numeric).drifts).toEqual([1008]);
     // DDM's warm start of 200 (ddm.ts): the same drift; the warning after it falls inside the new warm start.
-    expect(runDocLoop(createDetector('ddm'), binary)).toEqual({ drifts: [1334], warnings: [1084] });
+    expect(docLoop(createDetector('ddm'), binary)).toEqual({ drifts: [1334], warnings: [1084] });
     // EDDM with the example's alpha/beta and driftwatch's minErrors / zThreshold (eddm.ts): unchanged.
-    expect(runDocLoop(createDetector('eddm', { alpha: 0.8, beta: 0.75 }), binary)).toEqual({ drifts: [1278], warnings: [1059] });
+    expect(docLoop(createDetector('eddm', { alpha: 0.8, beta: 0.75 }), binary)).toEqual({ drifts: [1278], warnings: [1059] });
     // HDDM_A with Bernstein's bound at confidence 1e-4 (hddm-a.ts): 1259 instead of 1206.
-    expect(runDocLoop(createDetector('hddm_a'), binary)).toEqual({ drifts: [1259], warnings: [1229] });
+    expect(docLoop(createDetector('hddm_a'), binary)).toEqual({ drifts: [1259], warnings: [1229] });
   });
 
   it("HDDM_W: River's 1077 is earlier than a detector with one false alarm per million can be, so the default drifts at 1256", () => {
@@ -137,7 +119,7 @@ describe("River's documented detector examples", () => {
     expect(oracle).toBeGreaterThan(1077 + 64);
     // River's HDDM_W buys its 1077 with ~400 false alarms per million events at an error rate of 0.3
     // (bench/detection.ts); driftwatch's defaults (hddm-w.ts) hold one per million and drift here:
-    expect(runDocLoop(createDetector('hddm_w'), binary)).toEqual({ drifts: [1256], warnings: [1228] });
+    expect(docLoop(createDetector('hddm_w'), binary)).toEqual({ drifts: [1256], warnings: [1228] });
     expect(1256 - oracle).toBeLessThan(128);
   });
 

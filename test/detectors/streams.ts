@@ -45,17 +45,27 @@ export function riverBinaryStream(): number[] {
   return golden.streams.binary.values;
 }
 
-/** Drift indices and the index of the first warning (-1: none), as River's doc loop prints them. */
+/**
+ * River's doc loop: every drift index, and the first warning of each drift cycle (the first
+ * warning, then the first after each drift), as River's docstrings print them.
+ */
 export function docLoop(
   detector: { update(x: number): void; readonly driftDetected: boolean; readonly warningDetected: boolean },
   values: readonly number[],
-): { drifts: number[]; firstWarning: number } {
+): { drifts: number[]; warnings: number[] } {
   const drifts: number[] = [];
-  let firstWarning = -1;
+  const warnings: number[] = [];
+  let printWarning = true;
   values.forEach((x, i) => {
     detector.update(x);
-    if (detector.warningDetected && firstWarning < 0) firstWarning = i;
-    if (detector.driftDetected) drifts.push(i);
+    if (detector.warningDetected && printWarning) {
+      warnings.push(i);
+      printWarning = false;
+    }
+    if (detector.driftDetected) {
+      drifts.push(i);
+      printWarning = true;
+    }
   });
-  return { drifts, firstWarning };
+  return { drifts, warnings };
 }

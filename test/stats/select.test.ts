@@ -17,7 +17,6 @@ import {
   seededSubsample,
   type NumericReference,
 } from '../../src/stats/select.ts';
-import { driftRecomputeMs } from '../../src/window/source.ts';
 import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
 
 function normals(n: number, mean: number, std: number, seed: number): Float64Array {
@@ -247,14 +246,5 @@ describe('numericReferenceFromValues / seededSubsample', () => {
     expect(Array.from(seededSubsample(values, 5, 1))).toEqual(Array.from(seededSubsample(values, 5, 1)));
     const small = seededSubsample([3, 1, 2], 10, 1);
     expect(Array.from(small)).toEqual([3, 1, 2]);
-  });
-});
-
-describe('driftRecomputeMs', () => {
-  it('recomputes a window every sixtieth of it, between 1 s and 10 s', () => {
-    expect(driftRecomputeMs(60_000)).toBe(1000);
-    expect(driftRecomputeMs(300_000)).toBe(5000);
-    expect(driftRecomputeMs(3_600_000)).toBe(10_000);
-    expect(driftRecomputeMs(10_000)).toBe(1000);
   });
 });

@@ -33,7 +33,7 @@
  * nothing there and the smaller confidence costs ~50 events.
  */
 
-import { assertKnownOptions, booleanOption, choiceOption, numberOption, StateReader } from './validate.ts';
+import { assertKnownOptions, booleanOption, choiceOption, parseConfidences, StateReader } from './validate.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type HddmAOptions, type HddmAState } from './types.ts';
 
 const NAME = 'HDDM_A';
@@ -69,7 +69,7 @@ export class HddmA implements ChangeDetector {
 
   constructor(options: HddmAOptions = {}) {
     assertKnownOptions(NAME, options, OPTION_NAMES);
-    const confidences = parseConfidences(NAME, options);
+    const confidences = parseConfidences(NAME, options, { drift: HDDM_DRIFT_CONFIDENCE, warning: HDDM_WARNING_CONFIDENCE });
     this.driftConfidence = confidences.driftConfidence;
     this.warningConfidence = confidences.warningConfidence;
     this.twoSidedTest = booleanOption(NAME, 'twoSidedTest', options.twoSidedTest, false);
@@ -215,24 +215,3 @@ export class HddmA implements ChangeDetector {
     return detector;
   }
 }
-
-/** Shared by HDDM_A and HDDM_W: both confidences in (0, 1), the warning one the looser. */
-export function parseConfidences(
-  name: string,
-  options: { driftConfidence?: number; warningConfidence?: number },
-  defaults: { drift: number; warning: number } = { drift: HDDM_DRIFT_CONFIDENCE, warning: HDDM_WARNING_CONFIDENCE },
-): { driftConfidence: number; warningConfidence: number } {
-  const bounds = { min: 0, minExclusive: true, max: 1, maxExclusive: true };
-  const driftConfidence = numberOption(name, 'driftConfidence', options.driftConfidence, defaults.drift, bounds);
-  // An explicit drift confidence without a warning one keeps River's 5:1 ratio (capped below 1),
-  // so lowering only the drift confidence never makes the warning the stricter test.
-  const defaultWarning = options.driftConfidence === undefined ? defaults.warning : Math.min(5 * driftConfidence, 0.5);
-  const warningConfidence = numberOption(name, 'warningConfidence', options.warningConfidence, defaultWarning, bounds);
-  if (warningConfidence < driftConfidence) {
-    throw new RangeError(
-      `${name}: option 'warningConfidence' (${warningConfidence}) must be >= 'driftConfidence' (${driftConfidence}); a warning must come no later than a drift`,
-    );
-  }
-  return { driftConfidence, warningConfidence };
-}
-

@@ -34,8 +34,7 @@
  * that knows both rates, with threshold ln(1e6), only reaches it at 1146 on that stream).
  */
 
-import { assertKnownOptions, booleanOption, choiceOption, numberOption, StateReader } from './validate.ts';
-import { parseConfidences } from './hddm-a.ts';
+import { assertKnownOptions, booleanOption, choiceOption, numberOption, parseConfidences, StateReader } from './validate.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type HddmWOptions, type HddmWSampleState, type HddmWState } from './types.ts';
 
 const NAME = 'HDDM_W';

@@ -140,3 +140,23 @@ export function choiceOption<T extends string>(name: string, option: string, val
   }
   return value as T;
 }
+
+/** HDDM_A's and HDDM_W's two confidences: both in (0, 1), the warning one the looser. */
+export function parseConfidences(
+  name: string,
+  options: { driftConfidence?: number; warningConfidence?: number },
+  defaults: { drift: number; warning: number },
+): { driftConfidence: number; warningConfidence: number } {
+  const bounds = { min: 0, minExclusive: true, max: 1, maxExclusive: true };
+  const driftConfidence = numberOption(name, 'driftConfidence', options.driftConfidence, defaults.drift, bounds);
+  // An explicit drift confidence without a warning one keeps River's 5:1 ratio (capped below 1),
+  // so lowering only the drift confidence never makes the warning the stricter test.
+  const defaultWarning = options.driftConfidence === undefined ? defaults.warning : Math.min(5 * driftConfidence, 0.5);
+  const warningConfidence = numberOption(name, 'warningConfidence', options.warningConfidence, defaultWarning, bounds);
+  if (warningConfidence < driftConfidence) {
+    throw new RangeError(
+      `${name}: option 'warningConfidence' (${warningConfidence}) must be >= 'driftConfidence' (${driftConfidence}); a warning must come no later than a drift`,
+    );
+  }
+  return { driftConfidence, warningConfidence };
+}
