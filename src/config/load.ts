@@ -164,7 +164,15 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     };
   }
 
-  const falseAlarmsPerMillion = number(drift.falseAlarmsPerMillion, 'drift.falseAlarmsPerMillion', src, Number.MIN_VALUE, 1e6);
+  const falseAlarmsPerMillion = drift.falseAlarmsPerMillion;
+  if (typeof falseAlarmsPerMillion !== 'number' || !(falseAlarmsPerMillion > 0 && falseAlarmsPerMillion <= 1e6)) {
+    throw new ConfigError(
+      'drift.falseAlarmsPerMillion',
+      falseAlarmsPerMillion,
+      'a number of false alarms per million values greater than 0 and at most 1000000 (default 0.5)',
+      src.of('drift.falseAlarmsPerMillion'),
+    );
+  }
 
   const level = log.level;
   if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {

@@ -37,7 +37,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { DRIFTWATCH_OWNED_PARTITIONS: '1,99' } })).toThrow(/partitions.owned\[1\] = 99/);
     expect(() => loadConfig({ env: {}, overrides: { windows: ['1m', '15s'] } })).toThrow(/windows\[1\] = "15s".*whole multiple of panes.paneMs/);
     expect(() => loadConfig({ env: {}, overrides: { drift: { features: { a: { test: 'magic' } } } } })).toThrow(/drift.features.a.test = "magic"/);
-    expect(() => loadConfig({ env: {}, overrides: { drift: { falseAlarmsPerMillion: 0 } } })).toThrow(/drift.falseAlarmsPerMillion = 0.*expected a number between/);
+    expect(() => loadConfig({ env: {}, overrides: { drift: { falseAlarmsPerMillion: 0 } } })).toThrow(/drift.falseAlarmsPerMillion = 0 .*expected a number of false alarms per million values greater than 0 and at most 1000000/);
     expect(loadConfig({ env: {} }).drift.falseAlarmsPerMillion).toBe(0.5);
     expect(loadConfig({ env: {}, overrides: { drift: { features: {} , falseAlarmsPerMillion: 50 } } }).drift.falseAlarmsPerMillion).toBe(50);
     expect(() => loadConfig({ env: { LOG_LEVEL: 'loud' } })).toThrow(ConfigError);
