@@ -14,4 +14,4 @@ export type { DriftTestName, FeatureReference, FeatureWindow, DriftOptions } fro
 export * from './stats/quality.ts';
 export * from './stats/fairness.ts';
 export * from './stats/detectors/index.ts';
-export type { ModelMetrics, AlertEvent, DriftEntry, DriftTestResult } from './window/metrics-types.ts';
+export type { ModelMetrics, AlertEvent, DriftEntry, DriftTestResult } from './contract/metrics.ts';

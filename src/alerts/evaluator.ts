@@ -1,5 +1,5 @@
 import type { AlertRule } from './rules.ts';
-import type { AlertEvent, DriftEntry, ModelMetrics } from '../window/metrics-types.ts';
+import type { AlertEvent, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
 
 /**
  * Alert lifecycle per (rule, model, scope): ok -> pending (condition holds) -> firing (held for

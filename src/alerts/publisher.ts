@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
-import type { AlertEvent } from '../window/metrics-types.ts';
+import type { AlertEvent } from '../contract/metrics.ts';
 import { alertSubject, ALERTS_STREAM } from '../cluster/subjects.ts';
 
 /**

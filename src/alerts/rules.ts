@@ -1,4 +1,4 @@
-import { parseDuration } from '../config/duration.ts';
+import { parseDuration } from '../contract/duration.ts';
 
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 export type AlertOp = '>' | '<' | '>=' | '<=';

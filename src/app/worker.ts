@@ -8,7 +8,7 @@ import type { RunnerOptions } from '../partition/runner.ts';
 import { PartitionThreadPool } from '../partition/pool.ts';
 import { PipelineStatsExporter } from '../partition/stats.ts';
 import type { RunnerStats } from '../partition/stats.ts';
-import type { PipelineMetrics } from '../gateway/prometheus.ts';
+import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { PaneLimits } from '../window/pane.ts';
 
 export function paneLimitsOf(config: DriftwatchConfig): PaneLimits {

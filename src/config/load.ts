@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { DriftwatchConfig } from './types.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../contract/duration.ts';
 import { validateAlertRules } from '../alerts/rules.ts';
 
 /** A config value that is not what it should be: names the key, the value and what was expected. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { WindowSource } from '../window/source.ts';
+import type { WindowSource } from './window-source.ts';
 import type { ReferenceStore } from '../reference/store.ts';
 import { newProfileId } from '../reference/store.ts';
 import { describeProfile, profileFromRows, profileFromWindow } from '../reference/profile.ts';

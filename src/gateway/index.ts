@@ -1,7 +1,7 @@
 export { buildGateway } from './server.ts';
 export type { GatewayOptions } from './server.ts';
-export { MetricsSourceEmitter } from './source.ts';
-export type { MetricsSource, MetricsSourceEvents, MetricsSourceListener } from './source.ts';
+export { MetricsSourceEmitter } from '../contract/metrics-source.ts';
+export type { MetricsSource, MetricsSourceEvents, MetricsSourceListener } from '../contract/metrics-source.ts';
 export { createPipelineMetrics, ALL_VERSIONS_LABEL } from './prometheus.ts';
 export type { PipelineMetrics, ModelGaugeLimits } from './prometheus.ts';
 export { LiveFeed } from './live.ts';

@@ -7,52 +7,10 @@
  */
 import { Counter, Gauge } from 'prom-client';
 import type { Registry, RegistryContentType } from 'prom-client';
-import type { ModelMetrics } from '../window/metrics-types.ts';
+import type { ModelMetrics } from '../contract/metrics.ts';
+import type { ModelGaugeLimits, PipelineMetrics } from '../contract/pipeline-metrics.ts';
 
-export interface ModelGaugeLimits {
-  /** Distinct models exported; the rest are dropped and counted. Default 100. */
-  maxModels?: number;
-  /** Feature PSI series per model (highest PSI kept); the rest are dropped and counted. Default 50. */
-  maxFeaturesPerModel?: number;
-}
-
-export interface PipelineMetrics {
-  readonly registry: Registry<RegistryContentType>;
-  // worker
-  eventsConsumed: Counter<'kind'>;
-  eventsRejected: Counter<'reason'>;
-  eventsLate: Counter<string>;
-  pendingJoins: Gauge<'partition'>;
-  earlyLabels: Gauge<'partition'>;
-  labelsJoined: Counter<string>;
-  labelsExpired: Counter<string>;
-  labelsUnmatched: Counter<string>;
-  consumerLag: Gauge<'partition'>;
-  partitionSequence: Gauge<'partition'>;
-  paneFlushes: Counter<string>;
-  // gateway / WebSocket feed
-  wsClients: Gauge<string>;
-  wsConnections: Counter<'result'>;
-  wsFramesSent: Counter<'type'>;
-  wsFramesCoalesced: Counter<string>;
-  wsClientsDropped: Counter<'reason'>;
-  alerts: Counter<'rule' | 'state'>;
-  // model-level gauges, set by updateModelGauges
-  modelPredictions: Gauge<'model' | 'version' | 'window'>;
-  modelErrorRate: Gauge<'model' | 'version' | 'window'>;
-  modelLatencySeconds: Gauge<'model' | 'version' | 'window' | 'quantile'>;
-  modelAccuracy: Gauge<'model' | 'version' | 'window'>;
-  modelLabelCoverage: Gauge<'model' | 'version' | 'window'>;
-  outputPsi: Gauge<'model' | 'version' | 'window'>;
-  featurePsi: Gauge<'model' | 'version' | 'window' | 'feature'>;
-  seriesDropped: Counter<'kind'>;
-  /**
-   * Replace every model-level series with the values of `metrics` (one entry per model, version
-   * and window). Series of models no longer present disappear. Cardinality is capped by
-   * `limits`; dropped series are counted in `drift_metric_series_dropped_total{kind}`.
-   */
-  updateModelGauges(metrics: readonly ModelMetrics[]): void;
-}
+export type { ModelGaugeLimits, PipelineMetrics };
 
 type AnyRegistry = Registry<RegistryContentType>;
 

@@ -6,7 +6,7 @@
  */
 import type {
   AlertEvent, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
-} from '../window/metrics-types.ts';
+} from '../contract/metrics.ts';
 
 /** Model and version names end up in NATS subject tokens: no whitespace, '.', '*' or '>'. */
 export const NAME_PATTERN = '^[^\\s.*>]+$';

@@ -13,7 +13,8 @@ import {
   outcomeToWire,
   outcomeFromWire,
 } from '../window/pane.ts';
-import type { PaneLimits, PaneInputWire, PaneOutcomeWire } from '../window/pane.ts';
+import type { PaneLimits } from '../window/pane.ts';
+import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { addBinaryOutcome, addRegressionOutcome, addPredictionScore } from '../stats/quality.ts';
 import { createDetector, detectorFromJSON } from '../stats/detectors/index.ts';
 import type { ChangeDetector, DetectorKind, DetectorState } from '../stats/detectors/index.ts';
@@ -68,23 +69,6 @@ export interface PaneUpdate {
   part: 'in' | 'out';
 }
 
-/** What a pane message on `drift.pane.>` carries. */
-export interface PaneMessage {
-  model: string;
-  version: string;
-  partition: number;
-  paneStart: number;
-  paneMs: number;
-  part: 'in' | 'out';
-  /** The stream sequence this state reflects. */
-  seq: number;
-  /**
-   * The pane is closed (past the allowed lateness for inputs, the label horizon for outcomes):
-   * this state is its last, unless a restore from a checkpoint republishes what was published before.
-   */
-  final: boolean;
-  state: PaneInputWire | PaneOutcomeWire;
-}
 
 class GroupState {
   readonly inputs = new Map<number, PaneInput>();

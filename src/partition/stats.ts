@@ -1,5 +1,5 @@
 import type { RejectReason } from '../events/types.ts';
-import type { PipelineMetrics } from '../gateway/prometheus.ts';
+import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 
 /** Totals and levels of one partition runner, as plain data (it crosses thread boundaries). */
 export interface RunnerStats {

@@ -9,7 +9,7 @@
  * qualify (at least `minCount` predictions; for TPR at least one actual positive), or when the
  * ratio is undefined (every selection rate 0).
  */
-import type { FairnessSummary } from '../window/metrics-types.ts';
+import type { FairnessSummary } from '../contract/metrics.ts';
 
 export interface GroupCounts {
   /** Predictions in the group. */

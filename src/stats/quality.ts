@@ -21,7 +21,7 @@
  * log-loss clips probabilities to [eps, 1 - eps] with eps = 2^-52; MAPE is a fraction (not %)
  * over the non-zero truths (see addRegressionOutcome for why truths of 0 are skipped).
  */
-import type { QualitySummary } from '../window/metrics-types.ts';
+import type { QualitySummary } from '../contract/metrics.ts';
 
 const EPS = 2.220446049250313e-16;
 

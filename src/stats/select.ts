@@ -47,7 +47,7 @@
  * the bounds documented in sketch-distance.ts.
  */
 import type { QuantileSummary } from '../sketch/types.ts';
-import type { DriftEntry, DriftTestResult } from '../window/metrics-types.ts';
+import type { DriftEntry, DriftTestResult } from '../contract/metrics.ts';
 import {
   binCounts as binCountsOf,
   chiSquaredContingency,

@@ -1,5 +1,5 @@
 import type { PaneInput, PaneOutcome } from './pane.ts';
-import type { FairnessSummary } from './metrics-types.ts';
+import type { FairnessSummary } from '../contract/metrics.ts';
 import { fairnessSummary } from '../stats/fairness.ts';
 import type { GroupCounts } from '../stats/fairness.ts';
 

@@ -1,6 +1,6 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
-import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
+import type { FeatureWire, PaneInputWire, PaneOutcomeWire, SummaryWire } from '../contract/pane-wire.ts';
 import {
   createBinaryOutcomeSummary,
   mergeBinaryOutcome,
@@ -285,12 +285,6 @@ export function addOutcome(target: PaneOutcome, source: PaneOutcome, sign: 1 | -
 // ---------------------------------------------------------------------------------------------
 // Wire form: plain objects of numbers, strings and byte arrays, for MessagePack.
 
-/**
- * A summary array on the wire: dense, or sparse as (length, indexes, values) when most cells are
- * zero, as the score histograms of one pane of one partition are (a few dozen events over 100
- * bins): the pane changelog and the gateway's memory shrink accordingly.
- */
-export type SummaryWire = number[] | { n: number; i: number[]; v: number[] };
 
 export function summaryToWire(summary: Float64Array): SummaryWire {
   // a cell is left out only when it is +0 exactly, so -0 (a sum that went through subtraction) survives
@@ -315,37 +309,8 @@ export function summaryFromWire(wire: SummaryWire): Float64Array {
   return out;
 }
 
-export interface FeatureWire {
-  n: Uint8Array | null;
-  c: CategoryCounterJSON | null;
-  z: number;
-}
 
-export interface PaneInputWire {
-  count: number;
-  errors: number;
-  late: number;
-  dropped: number;
-  scores: SummaryWire | null;
-  latency: Uint8Array;
-  outputNumeric: Uint8Array | null;
-  outputCategories: CategoryCounterJSON | null;
-  features: Record<string, FeatureWire>;
-  segments: Record<string, Record<string, number[]>>;
-}
 
-export interface PaneOutcomeWire {
-  joined: number;
-  early: number;
-  expired: number;
-  correct: number;
-  binary: SummaryWire | null;
-  regression: SummaryWire | null;
-  confusion: CategoryCounterJSON | null;
-  labelDelay: Uint8Array;
-  segments: Record<string, Record<string, number[]>>;
-  detections: Record<string, number>;
-}
 
 function segmentsToWire(segments: Map<string, Map<string, Float64Array>>): Record<string, Record<string, number[]>> {
   const out: Record<string, Record<string, number[]>> = {};

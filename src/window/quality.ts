@@ -1,5 +1,5 @@
 import type { PaneOutcome } from './pane.ts';
-import type { QualitySummary } from './metrics-types.ts';
+import type { QualitySummary } from '../contract/metrics.ts';
 import { binaryQuality, binaryConfusion, regressionQuality, multiclassQuality, createMulticlassOutcomeSummary, addMulticlassOutcome } from '../stats/quality.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { PaneInput, PaneOutcome, addInput, addOutcome, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire } from './pane.ts';
-import type { PaneLimits, PaneInputWire, PaneOutcomeWire } from './pane.ts';
-import type { PaneMessage } from '../partition/processor.ts';
+import type { PaneLimits } from './pane.ts';
+import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 
 /**
  * Sliding windows of one model, kept incrementally from the pane changelog: a window is the sum of

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEvaluator } from '../../src/alerts/evaluator.ts';
 import { validateAlertRules } from '../../src/alerts/rules.ts';
-import type { ModelMetrics, DriftEntry } from '../../src/window/metrics-types.ts';
+import type { ModelMetrics, DriftEntry } from '../../src/contract/metrics.ts';
 
 const WINDOWS = ['1m', '5m'];
 const fail = (key: string, value: unknown, expected: string) => new Error(`${key} = ${JSON.stringify(value)}: expected ${expected}`);

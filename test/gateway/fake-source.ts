@@ -1,6 +1,6 @@
 /** In-memory MetricsSource for gateway tests. */
-import { MetricsSourceEmitter } from '../../src/gateway/source.ts';
-import type { AlertEvent, DriftEntry, ModelMetrics, ModelSummary } from '../../src/window/metrics-types.ts';
+import { MetricsSourceEmitter } from '../../src/contract/metrics-source.ts';
+import type { AlertEvent, DriftEntry, ModelMetrics, ModelSummary } from '../../src/contract/metrics.ts';
 
 const WINDOW_MS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000 };
 

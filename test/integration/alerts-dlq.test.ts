@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { startGateway } from '../../src/app/gateway.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { SeededRandom } from '../../src/simulator/random.ts';
-import type { AlertEvent, ModelMetrics } from '../../src/window/metrics-types.ts';
+import type { AlertEvent, ModelMetrics } from '../../src/contract/metrics.ts';
 
 const RULES = [
   { name: 'feature_psi', description: 'PSI of a feature above 0.2', metric: 'drift.feature.psi', scope: 'feature', window: '1m', op: '>', threshold: 0.2, minCount: 100, for: '0s', severity: 'warning' },

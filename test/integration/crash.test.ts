@@ -15,7 +15,7 @@ import { provision } from '../../src/cluster/provision.ts';
 import { startGateway } from '../../src/app/gateway.ts';
 import type { Gateway } from '../../src/app/gateway.ts';
 import { DriftPublisher } from '../../src/client/index.ts';
-import type { ModelMetrics } from '../../src/window/metrics-types.ts';
+import type { ModelMetrics } from '../../src/contract/metrics.ts';
 
 describe('worker crash (kill -9) while consuming', () => {
   let server: NatsServerHandle;

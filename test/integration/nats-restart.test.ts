@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
-import type { ModelMetrics } from '../../src/window/metrics-types.ts';
+import type { ModelMetrics } from '../../src/contract/metrics.ts';
 
 describe('NATS restart', () => {
   let pipeline: Pipeline;

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { SeededRandom } from '../../src/simulator/random.ts';
-import type { ModelMetrics } from '../../src/window/metrics-types.ts';
+import type { ModelMetrics } from '../../src/contract/metrics.ts';
 
 /** The order statistic LogHistogram.quantile is documented against: sorted[floor(q * (n - 1))]. */
 function exactQuantile(values: number[], q: number): number {

@@ -5,7 +5,7 @@ import type { Pipeline } from '../helpers/pipeline.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startGateway } from '../../src/app/gateway.ts';
 import type { Gateway } from '../../src/app/gateway.ts';
-import type { ModelMetrics } from '../../src/window/metrics-types.ts';
+import type { ModelMetrics } from '../../src/contract/metrics.ts';
 
 describe('gateway replicas', () => {
   let pipeline: Pipeline;

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { startAllInOne } from '../../src/app/all-in-one.ts';
 import type { AllInOne } from '../../src/app/all-in-one.ts';
 import { DriftPublisher } from '../../src/client/index.ts';
-import type { ModelMetrics } from '../../src/window/metrics-types.ts';
+import type { ModelMetrics } from '../../src/contract/metrics.ts';
 
 describe('restarts: state resumes from checkpoints and the pane changelog', () => {
   let server: NatsServerHandle;

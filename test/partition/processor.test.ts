@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { decode } from '@msgpack/msgpack';
 import { PartitionProcessor } from '../../src/partition/processor.ts';
-import type { ProcessorOptions, PaneMessage } from '../../src/partition/processor.ts';
+import type { ProcessorOptions } from '../../src/partition/processor.ts';
+import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 import { encodePrediction, encodeLabel } from '../../src/events/encode.ts';
 import { DEFAULT_PANE_LIMITS, inputFromWire, outcomeFromWire } from '../../src/window/pane.ts';
-import type { PaneInputWire, PaneOutcomeWire } from '../../src/window/pane.ts';
+import type { PaneInputWire, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
 
 const T0 = 1_700_000_000_000;
 const options: ProcessorOptions = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { driftRecomputeMs } from '../../src/window/source.ts';
+import { driftRecomputeMs } from '../../src/gateway/window-source.ts';
 
 describe('driftRecomputeMs', () => {
   it('recomputes a window every sixtieth of it, between 1 s and 10 s', () => {

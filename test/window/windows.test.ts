@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ModelWindows } from '../../src/window/windows.ts';
 import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire, summaryToWire, summaryFromWire } from '../../src/window/pane.ts';
-import type { PaneMessage } from '../../src/partition/processor.ts';
+import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 
 const PANE = 10_000;
 const WINDOWS = new Map([['1m', 60_000], ['5m', 300_000]]);

@@ -1,6 +1,6 @@
 /** REST API over the metrics source: models, per-model window metrics, alerts. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { MetricsSource } from '../source.ts';
+import type { MetricsSource } from '../../contract/metrics-source.ts';
 import { errorBody } from '../errors.ts';
 import { errorResponses, nameSchema, versionSchema } from '../schemas.ts';
 

@@ -1,6 +1,6 @@
 /** Liveness and readiness probes: never behind auth (orchestrators call them without a token). */
 import type { FastifyPluginAsync } from 'fastify';
-import type { MetricsSource } from '../source.ts';
+import type { MetricsSource } from '../../contract/metrics-source.ts';
 import { errorBody } from '../errors.ts';
 
 export interface HealthRoutesOptions {

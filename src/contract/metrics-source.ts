@@ -4,7 +4,7 @@
  * reaches into window state, so the computation can live in-process or behind a cache.
  */
 import { EventEmitter } from 'node:events';
-import type { AlertEvent, ModelMetrics, ModelSummary } from '../window/metrics-types.ts';
+import type { AlertEvent, ModelMetrics, ModelSummary } from './metrics.ts';
 
 /** Event name -> listener arguments, in the shape node's typed `EventEmitter<T>` expects. */
 export interface MetricsSourceEvents {

@@ -1,20 +1,20 @@
 import type { Logger } from 'pino';
-import { MetricsSourceEmitter } from '../gateway/source.ts';
-import type { MetricsOptions } from '../gateway/source.ts';
-import type { AlertEvent, ModelMetrics, ModelSummary } from './metrics-types.ts';
-import { ModelWindows } from './windows.ts';
-import type { WindowAggregate } from './windows.ts';
+import { MetricsSourceEmitter } from '../contract/metrics-source.ts';
+import type { MetricsOptions } from '../contract/metrics-source.ts';
+import type { AlertEvent, ModelMetrics, ModelSummary } from '../contract/metrics.ts';
+import { ModelWindows } from '../window/windows.ts';
+import type { WindowAggregate } from '../window/windows.ts';
 import { buildModelMetrics } from './metrics.ts';
-import type { PaneLimits } from './pane.ts';
-import type { PaneMessage } from '../partition/processor.ts';
+import type { PaneLimits } from '../window/pane.ts';
+import type { PaneMessage } from '../contract/pane-wire.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { profileFromWindow } from '../reference/profile.ts';
 import { newProfileId } from '../reference/store.ts';
 import { AlertEvaluator } from '../alerts/evaluator.ts';
 import type { AlertRule } from '../alerts/rules.ts';
 import type { DriftTestOverride } from '../stats/select.ts';
-import { parseDuration } from '../config/duration.ts';
-import type { PipelineMetrics } from '../gateway/prometheus.ts';
+import { parseDuration } from '../contract/duration.ts';
+import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 
 /**
  * The gateway's view of every model: windows kept from the pane changelog, metrics computed on

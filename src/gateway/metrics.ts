@@ -1,13 +1,13 @@
-import type { DriftEntry, ModelMetrics, FairnessSummary } from './metrics-types.ts';
-import type { WindowAggregate } from './windows.ts';
+import type { DriftEntry, ModelMetrics, FairnessSummary } from '../contract/metrics.ts';
+import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges } from '../reference/profile.ts';
 import { evaluateDrift } from '../stats/select.ts';
 import type { DriftOptions, DriftTestOverride, FeatureReference } from '../stats/select.ts';
-import type { FeatureSummary } from './pane.ts';
-import { qualityOf } from './quality.ts';
+import type { FeatureSummary } from '../window/pane.ts';
+import { qualityOf } from '../window/quality.ts';
 import { estimatedAccuracy } from '../stats/quality.ts';
-import { fairnessOf } from './fairness.ts';
+import { fairnessOf } from '../window/fairness.ts';
 
 export interface MetricsContext {
   model: string;

@@ -4,8 +4,8 @@ import type { ConsumerMessages } from '@nats-io/jetstream';
 import { decode } from '@msgpack/msgpack';
 import type { Logger } from 'pino';
 import { PANES_STREAM } from '../cluster/subjects.ts';
-import type { PaneMessage } from '../partition/processor.ts';
-import type { WindowSource } from './source.ts';
+import type { PaneMessage } from '../contract/pane-wire.ts';
+import type { WindowSource } from './window-source.ts';
 
 /**
  * Follows the pane changelog (DRIFT_PANES, latest state per pane subject) with an ordered consumer

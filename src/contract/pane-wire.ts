@@ -1,0 +1,62 @@
+/**
+ * The pane changelog's wire form: what a worker publishes on `drift.pane.<model>.<version>.<partition>.<part>.<paneStart>`
+ * and a gateway reads back. Plain objects of numbers, strings and byte arrays, for MessagePack.
+ */
+import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
+
+/**
+ * A summary array on the wire: dense, or sparse as (length, indexes, values) when most cells are
+ * zero, as the score histograms of one pane of one partition are (a few dozen events over 100
+ * bins): the pane changelog and the gateway's memory shrink accordingly.
+ */
+export type SummaryWire = number[] | { n: number; i: number[]; v: number[] };
+
+export interface FeatureWire {
+  n: Uint8Array | null;
+  c: CategoryCounterJSON | null;
+  z: number;
+}
+
+export interface PaneInputWire {
+  count: number;
+  errors: number;
+  late: number;
+  dropped: number;
+  scores: SummaryWire | null;
+  latency: Uint8Array;
+  outputNumeric: Uint8Array | null;
+  outputCategories: CategoryCounterJSON | null;
+  features: Record<string, FeatureWire>;
+  segments: Record<string, Record<string, number[]>>;
+}
+
+export interface PaneOutcomeWire {
+  joined: number;
+  early: number;
+  expired: number;
+  correct: number;
+  binary: SummaryWire | null;
+  regression: SummaryWire | null;
+  confusion: CategoryCounterJSON | null;
+  labelDelay: Uint8Array;
+  segments: Record<string, Record<string, number[]>>;
+  detections: Record<string, number>;
+}
+
+/** What a pane message on `drift.pane.>` carries. */
+export interface PaneMessage {
+  model: string;
+  version: string;
+  partition: number;
+  paneStart: number;
+  paneMs: number;
+  part: 'in' | 'out';
+  /** The stream sequence this state reflects. */
+  seq: number;
+  /**
+   * The pane is closed (past the allowed lateness for inputs, the label horizon for outcomes):
+   * this state is its last, unless a restore from a checkpoint republishes what was published before.
+   */
+  final: boolean;
+  state: PaneInputWire | PaneOutcomeWire;
+}
