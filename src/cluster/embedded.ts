@@ -104,9 +104,9 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions): Promise<Embe
       '-P', path.join(storeDir, PID_FILE),
       ...(opts.args ?? []),
     ];
-    const spawned: SpawnedNatsServer = spawnNatsServer(binary, args, (line) =>
-      opts.logger.debug({ component: 'nats-server' }, line),
-    );
+    const spawned: SpawnedNatsServer = spawnNatsServer(binary, args, (line) => opts.logger.debug({ component: 'nats-server' }, line), {
+      ownProcessGroup: true,
+    });
     try {
       await waitForNatsReady(url, {
         timeoutMs: opts.readyTimeoutMs ?? 20_000,

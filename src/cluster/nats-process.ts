@@ -125,8 +125,11 @@ export function spawnNatsServer(
   binary: string,
   args: readonly string[],
   onLogLine?: (line: string) => void,
+  options: { ownProcessGroup?: boolean } = {},
 ): SpawnedNatsServer {
-  const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // In its own process group the server does not get the terminal's Ctrl-C: the parent drains its
+  // clients first (flush, checkpoint) and stops the server last.
+  const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup === true });
   const tail: string[] = [];
   const handleChunk = (buffered: { rest: string }) => (chunk: Buffer) => {
     const text = buffered.rest + chunk.toString('utf8');
