@@ -35,7 +35,9 @@ import {
   META_BUCKET,
   META_KEY,
   PANES_STREAM,
+  RETIRED_EVENTS_SUBJECTS,
   SCHEMA_VERSION,
+  eventsSubjects,
 } from './subjects.ts';
 
 export const DEFAULT_PARTITIONS = 16;
@@ -47,7 +49,6 @@ export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Lease TTL: a lease not renewed within this time expires (renew well inside it). */
 export const LEASE_TTL_MS = 15_000;
 
-export const EVENTS_SUBJECTS = ['drift.in.>'];
 export const ALERTS_SUBJECTS = ['drift.alert.>'];
 export const DLQ_SUBJECTS = ['drift.dlq.>'];
 export const PANES_SUBJECTS = ['drift.pane.>'];
@@ -116,6 +117,8 @@ export interface DesiredStream {
   duplicateWindowMs: number;
   maxMsgsPerSubject: number;
   replicas: number | undefined;
+  /** Subjects driftwatch itself used to configure on this stream, replaced by `subjects` when found. */
+  retiredSubjects?: readonly string[];
 }
 
 function streamConfig(d: DesiredStream): Partial<StreamConfig> & { name: string } {
@@ -160,11 +163,14 @@ export function diffStream(
   const update: Partial<StreamUpdateConfig> = {};
   const differences: string[] = [];
   const conflicts: string[] = [];
-  const missing = desired.subjects.filter((s) => !(existing.subjects ?? []).includes(s));
-  if (missing.length > 0) {
+  const retired = (existing.subjects ?? []).filter((s) => desired.retiredSubjects?.includes(s));
+  const kept = (existing.subjects ?? []).filter((s) => !retired.includes(s));
+  const missing = desired.subjects.filter((s) => !kept.includes(s));
+  if (missing.length > 0 || retired.length > 0) {
     // Keep the extra subjects someone added: removing them could strand their publishers.
-    update.subjects = [...(existing.subjects ?? []), ...missing];
-    differences.push(`subjects ${JSON.stringify(existing.subjects ?? [])} lack ${JSON.stringify(missing)}: added`);
+    update.subjects = [...kept, ...missing];
+    if (retired.length > 0) differences.push(`subjects ${JSON.stringify(retired)} of an earlier driftwatch: replaced by the ${missing.length} subjects of the partitions`);
+    else differences.push(`subjects ${JSON.stringify(existing.subjects ?? [])} lack ${JSON.stringify(missing)}: added`);
   }
   if (existing.retention !== RetentionPolicy.Limits) {
     conflicts.push(
@@ -363,7 +369,15 @@ export async function provision(nc: NatsConnection, opts: ProvisionOptions = {})
   await ensureKvLimits(jsm, META_BUCKET, { ttlMs: 0, history: 1, replicas }, logger);
 
   const streams: DesiredStream[] = [
-    { name: EVENTS_STREAM, subjects: EVENTS_SUBJECTS, maxAgeMs: eventsMaxAgeMs, duplicateWindowMs, maxMsgsPerSubject: -1, replicas },
+    {
+      name: EVENTS_STREAM,
+      subjects: eventsSubjects(metadata.partitions),
+      retiredSubjects: RETIRED_EVENTS_SUBJECTS,
+      maxAgeMs: eventsMaxAgeMs,
+      duplicateWindowMs,
+      maxMsgsPerSubject: -1,
+      replicas,
+    },
     { name: ALERTS_STREAM, subjects: ALERTS_SUBJECTS, maxAgeMs: alertsMaxAgeMs, duplicateWindowMs, maxMsgsPerSubject: -1, replicas },
     { name: DLQ_STREAM, subjects: DLQ_SUBJECTS, maxAgeMs: dlqMaxAgeMs, duplicateWindowMs, maxMsgsPerSubject: -1, replicas },
     // The changelog of pane states: only the latest state of each pane matters.

@@ -32,6 +32,21 @@ export function labelSubject(partition: number, model: string): string {
   return `drift.in.${partition}.${model}.label`;
 }
 
+/**
+ * The subjects the events stream stores: exactly those a worker consumes. An event published on
+ * any other `drift.in.` subject (a partition out of range, a malformed token, a kind other than
+ * pred/label) is refused by JetStream at publish time (no stream answers), instead of being stored
+ * and never read.
+ */
+export function eventsSubjects(partitions: number): string[] {
+  const subjects: string[] = [];
+  for (let p = 0; p < partitions; p++) subjects.push(`drift.in.${p}.*.pred`, `drift.in.${p}.*.label`);
+  return subjects;
+}
+
+/** What earlier versions stored on the events stream: replaced by eventsSubjects(P) when found. */
+export const RETIRED_EVENTS_SUBJECTS: readonly string[] = ['drift.in.>'];
+
 export function partitionFilter(partition: number): string {
   return `drift.in.${partition}.>`;
 }

@@ -22,6 +22,7 @@ import {
   META_KEY,
   PANES_STREAM,
   SCHEMA_VERSION,
+  eventsSubjects,
 } from '../../src/cluster/subjects.ts';
 
 const NS_PER_MS = 1_000_000;
@@ -60,7 +61,8 @@ describe('provision (single server)', () => {
 
       const jsm = await jetstreamManager(nc);
       const events = (await jsm.streams.info(EVENTS_STREAM)).config;
-      expect(events.subjects).toEqual(['drift.in.>']);
+      expect(events.subjects).toEqual(eventsSubjects(8));
+      expect(events.subjects).toContain('drift.in.7.*.label');
       expect(events.storage).toBe(StorageType.File);
       expect(events.retention).toBe(RetentionPolicy.Limits);
       expect(events.max_age).toBe(7 * 24 * 3600_000 * NS_PER_MS);
@@ -116,6 +118,7 @@ describe('provision (single server)', () => {
   it('updates what is safe on an existing stream and reports it', async () => {
     await withConnection(async (nc) => {
       const jsm = await jetstreamManager(nc);
+      // a stream provisioned by an earlier driftwatch stored every drift.in.> subject
       await jsm.streams.update(EVENTS_STREAM, { subjects: ['drift.in.>', 'legacy.in.>'], max_age: 600_000 * NS_PER_MS });
       await jsm.streams.update(PANES_STREAM, { max_msgs_per_subject: 5 });
       const warnings: string[][] = [];
@@ -125,10 +128,11 @@ describe('provision (single server)', () => {
       };
       await provision(nc, { partitions: 8, panesMaxAgeMs: 3_600_000, logger });
       const events = (await jsm.streams.info(EVENTS_STREAM)).config;
-      expect(events.subjects).toEqual(['drift.in.>', 'legacy.in.>']);
+      expect(events.subjects).toEqual(['legacy.in.>', ...eventsSubjects(8)]);
       expect(events.max_age).toBe(7 * 24 * 3600_000 * NS_PER_MS);
       expect((await jsm.streams.info(PANES_STREAM)).config.max_msgs_per_subject).toBe(1);
       expect(warnings.flat()).toEqual([
+        'subjects ["drift.in.>"] of an earlier driftwatch: replaced by the 16 subjects of the partitions',
         'max_age 600000 ms -> 604800000 ms',
         'max_msgs_per_subject 5 -> 1',
       ]);
@@ -148,6 +152,19 @@ describe('provision (single server)', () => {
       await jsm.streams.add({ name: DLQ_STREAM, subjects: ['other.dlq.>'] });
       await provision(nc, { partitions: 8, panesMaxAgeMs: 3_600_000 });
       expect((await jsm.streams.info(DLQ_STREAM)).config.subjects).toEqual(['other.dlq.>', 'drift.dlq.>']);
+    });
+  });
+
+  it('refuses events no worker would consume: a partition out of range or a malformed subject', async () => {
+    await withConnection(async (nc) => {
+      const js = (await jetstreamManager(nc)).jetstream();
+      const before = (await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.messages;
+      for (const subject of ['drift.in.8.fraud.pred', 'drift.in.99.fraud.label', 'drift.in.x.fraud.pred', 'drift.in.1.fraud.score', 'drift.in.1.fraud']) {
+        await expect(js.publish(subject, 'x', { timeout: 2_000 }), subject).rejects.toThrow();
+      }
+      await js.publish('drift.in.7.fraud.pred', 'x');
+      await js.publish('drift.in.0.fraud.label', 'x');
+      expect((await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.messages).toBe(before + 2);
     });
   });
 
