@@ -1,4 +1,5 @@
 import type { AlertRule } from './rules.ts';
+import type { DriftReading, MetricSelector } from './selector.ts';
 import type { AlertEvent, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
 
 /**
@@ -23,64 +24,43 @@ export interface Observation {
   enough: boolean;
 }
 
-function valueAt(metrics: ModelMetrics, path: string): number | null {
-  switch (path) {
+/** The value a (non-feature) selector names in one window's metrics; null when the window has none. */
+function valueAt(metrics: ModelMetrics, selector: MetricSelector): number | null {
+  switch (selector.kind) {
     case 'count':
-      return metrics.count;
     case 'errorRate':
-      return metrics.errorRate;
     case 'accuracy':
-      return metrics.accuracy;
-    case 'labelCoverage':
-      return metrics.labelCoverage;
-    case 'latency.p50':
-      return metrics.latency.p50;
-    case 'latency.p95':
-      return metrics.latency.p95;
-    case 'latency.p99':
-      return metrics.latency.p99;
-    case 'latency.mean':
-      return metrics.latency.mean;
     case 'estimatedAccuracy':
-      return metrics.estimatedAccuracy;
+    case 'labelCoverage':
+      return metrics[selector.kind];
+    case 'latency':
+      return metrics.latency[selector.quantile];
+    case 'quality':
+      return metrics.quality[selector.metric] ?? null;
+    case 'detector':
+      // only detectors that signalled in the window are listed
+      return metrics.detectors[selector.detector] ?? 0;
+    case 'fairness':
+      return metrics.fairness?.[selector.segmentKey]?.[selector.metric] ?? null;
+    case 'drift':
+      // per-feature readings are observed feature by feature (observe)
+      return selector.target === 'output' && metrics.drift.output !== null ? driftValue(metrics.drift.output, selector.reading) : null;
   }
-  if (path.startsWith('detector.')) return metrics.detectors[path.slice(9)] ?? 0;
-  if (path.startsWith('fairness.')) {
-    const [, key, name] = path.split('.');
-    const summary = metrics.fairness?.[key];
-    const value = summary ? (summary as unknown as Record<string, unknown>)[name] : null;
-    return typeof value === 'number' ? value : null;
-  }
-  if (path.startsWith('quality.')) {
-    const value = (metrics.quality as unknown as Record<string, unknown>)[path.slice(8)];
-    return typeof value === 'number' ? value : null;
-  }
-  if (path.startsWith('drift.output.')) {
-    const entry = metrics.drift.output;
-    if (entry === null) return null;
-    return driftValue(entry, path.slice(13));
-  }
-  return null;
 }
 
-/** 'psi' -> the statistic, 'ks.pvalue' -> the p-value, 'drift' -> 1 when the deciding test says drift. */
-function driftValue(entry: DriftEntry, test: string): number | null {
-  if (test === 'drift') return entry.drift ? 1 : 0;
-  if (test.endsWith('.pvalue')) return entry.tests[test.slice(0, -7)]?.pValue ?? null;
-  return entry.tests[test]?.statistic ?? null;
-}
-
-function referenceValue(metrics: ModelMetrics, path: string): number | null {
-  const reference = metrics.reference;
-  if (reference === null) return null;
-  if (path === 'accuracy') return reference.accuracy;
-  if (path === 'errorRate') return reference.errorRate;
-  if (path === 'latency.p99') return reference.latencyP99;
-  return null;
+function driftValue(entry: DriftEntry, reading: DriftReading): number | null {
+  switch (reading.field) {
+    case 'verdict':
+      return entry.drift ? 1 : 0;
+    case 'pValue':
+      return entry.tests[reading.test]?.pValue ?? null;
+    case 'statistic':
+      return entry.tests[reading.test]?.statistic ?? null;
+  }
 }
 
 function supportCount(metrics: ModelMetrics, rule: AlertRule): number {
-  return rule.metric === 'accuracy' || rule.metric.startsWith('quality.') ? metrics.quality.labeled : metrics.count;
+  return rule.selector.kind === 'accuracy' || rule.selector.kind === 'quality' ? metrics.quality.labeled : metrics.count;
 }
 
 /**
@@ -91,21 +71,26 @@ export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'm
   const enough = supportCount(metrics, rule) >= rule.minCount;
   let threshold = rule.threshold;
   if (rule.baseline !== null) {
-    const base = rule.baseline === 'reference' ? referenceValue(metrics, rule.metric) : stable && supportCount(stable, rule) >= rule.minCount ? valueAt(stable, rule.metric) : null;
+    const base =
+      rule.baseline.kind === 'reference'
+        ? (metrics.reference?.[rule.baseline.field] ?? null)
+        : stable && supportCount(stable, rule) >= rule.minCount
+          ? valueAt(stable, rule.selector)
+          : null;
     if (base === null) return [];
     threshold = rule.ratio !== null ? base * rule.ratio : base + rule.delta;
   }
   if (threshold === null) return [];
-  if (rule.scope === 'feature') {
-    const test = rule.metric.slice('drift.feature.'.length);
+  const selector = rule.selector;
+  if (selector.kind === 'drift' && selector.target === 'feature') {
     return Object.entries(metrics.drift.features).map(([name, entry]) => ({
       scope: `feature:${name}`,
-      value: driftValue(entry, test),
+      value: driftValue(entry, selector.reading),
       threshold: threshold as number,
       enough: enough && entry.count >= rule.minCount,
     }));
   }
-  return [{ scope: scopePrefix, value: valueAt(metrics, rule.metric), threshold, enough }];
+  return [{ scope: scopePrefix, value: valueAt(metrics, selector), threshold, enough }];
 }
 
 function holds(op: AlertRule['op'], value: number, threshold: number): boolean {
@@ -145,7 +130,7 @@ export class AlertEvaluator {
           const metrics = metricsFor(rule.window, version);
           if (metrics) targets.push({ metrics, prefix: `version:${version}` });
         }
-        if (rule.baseline === 'stable') {
+        if (rule.baseline?.kind === 'stable') {
           // the stable version is the one serving most traffic in the window; canaries are compared with it
           stable = targets.reduce<ModelMetrics | undefined>((best, t) => (best === undefined || t.metrics.count > best.count ? t.metrics : best), undefined);
           targets.splice(0, targets.length, ...targets.filter((t) => t.metrics !== stable));

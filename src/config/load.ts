@@ -180,7 +180,12 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   }
 
   const alertsSection = isPlainObject(raw.alerts) ? raw.alerts : { rules: raw.alerts };
-  const rules = validateAlertRules(alertsSection.rules, windows, (key, value, expected) => new ConfigError(key, value, expected, src.of('alerts')));
+  const rules = validateAlertRules(
+    alertsSection.rules,
+    windows,
+    (key, value, expected) => new ConfigError(key, value, expected, src.of('alerts')),
+    errorStream as DriftwatchConfig['detectors']['errorStream'],
+  );
 
   return {
     nats: { url: string(nats.url, 'nats.url', src, true), replicas, name: string(nats.name, 'nats.name', src, false) as string },
@@ -260,6 +265,7 @@ export function loadConfig(options: LoadOptions = {}): DriftwatchConfig {
   let merged = (options.defaults ?? readJsonFile(join(CONFIG_DIR, 'default.json'), 'default config')) as Json;
   if (!isPlainObject(merged) || !('alerts' in merged)) {
     merged = deepMerge(merged, { alerts: { rules: readJsonFile(join(CONFIG_DIR, 'alert-rules.json'), 'default alert rules') } });
+    origins.set('alerts', 'config/alert-rules.json');
   }
   let partitionsExplicit = false;
   const file = env.DRIFTWATCH_CONFIG;

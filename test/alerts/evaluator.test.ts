@@ -85,6 +85,47 @@ describe('alert lifecycle', () => {
   });
 });
 
+describe('every metric form resolves to the value it names', () => {
+  const ksEntry = (pValue: number, drift: boolean): DriftEntry => ({
+    type: 'numeric', count: 1000, reference: 'ref', primary: 'ks', drift,
+    tests: { psi: { test: 'psi', statistic: 0.01, threshold: 0.2, drift: false }, ks: { test: 'ks', statistic: 0.2, pValue, threshold: 0.0005, drift } },
+  });
+  const fairness = { group: { groups: {}, demographicParityDifference: 0.3, disparateImpactRatio: 0.6, equalOpportunityDifference: 0.1 } };
+  it.each<[string, '>' | '<', number, Partial<ModelMetrics>, number]>([
+    ['count', '<', 10, { count: 5 }, 5],
+    ['labelCoverage', '<', 0.2, { labelCoverage: 0.1 }, 0.1],
+    ['estimatedAccuracy', '<', 0.8, { estimatedAccuracy: 0.7 }, 0.7],
+    ['latency.mean', '>', 100, { latency: { p50: 1, p95: 2, p99: 3, mean: 150 } }, 150],
+    ['quality.f1', '<', 0.5, { quality: { labeled: 1000, accuracy: 0.9, f1: 0.4 } }, 0.4],
+    ['detector.hddm_a', '>', 0, { detectors: { hddm_a: 2 } }, 2],
+    ['fairness.group.disparateImpactRatio', '<', 0.8, { fairness }, 0.6],
+    ['drift.output.ks.pvalue', '<', 0.01, { drift: { reference: 'ref', output: ksEntry(0.001, true), features: {} } }, 0.001],
+    ['drift.output.ks', '>', 0.1, { drift: { reference: 'ref', output: ksEntry(0.001, true), features: {} } }, 0.2],
+    ['drift.output.drift', '>', 0, { drift: { reference: 'ref', output: ksEntry(0.001, true), features: {} } }, 1],
+  ])('%s', (metric, op, threshold, fields, value) => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'r', metric, op, threshold, minCount: 0, for: '0s' }]));
+    const fired = evaluator.evaluate('m', () => metrics(0, fields), []);
+    expect(fired.map((a) => [a.scope, a.value])).toEqual([['model', value]]);
+  });
+
+  it('per-feature p-values and verdicts', () => {
+    const features = { a: ksEntry(0.001, true), b: ksEntry(0.5, false) };
+    const pValues = new AlertEvaluator(rules([{ name: 'p', metric: 'drift.feature.ks.pvalue', op: '<', threshold: 0.01, for: '0s' }]));
+    expect(pValues.evaluate('m', () => metrics(0, { drift: { reference: 'ref', output: null, features } }), []).map((a) => [a.scope, a.value])).toEqual([['feature:a', 0.001]]);
+    const verdicts = new AlertEvaluator(rules([{ name: 'v', metric: 'drift.feature.drift', op: '>=', threshold: 1, for: '0s' }]));
+    expect(verdicts.evaluate('m', () => metrics(0, { drift: { reference: 'ref', output: null, features } }), []).map((a) => a.scope)).toEqual(['feature:a']);
+  });
+
+  it('latency and error rate compare with the reference profile', () => {
+    const latency = new AlertEvaluator(rules([{ name: 'l', metric: 'latency.p99', op: '>', baseline: 'reference', delta: 50, for: '0s' }]));
+    expect(latency.evaluate('m', () => metrics(0, { latency: { p50: 1, p95: 2, p99: 79, mean: 5 } }), [])).toEqual([]);
+    expect(latency.evaluate('m', () => metrics(1, { latency: { p50: 1, p95: 2, p99: 81, mean: 5 } }), [])[0]).toMatchObject({ value: 81, threshold: 80 });
+    const errors = new AlertEvaluator(rules([{ name: 'e', metric: 'errorRate', op: '>', baseline: 'reference', ratio: 3, for: '0s' }]));
+    expect(errors.evaluate('m', () => metrics(0, { errorRate: 0.05 }), [])[0].threshold).toBeCloseTo(0.03, 12);
+    expect(errors.evaluate('m', () => metrics(0, { reference: null, errorRate: 0.05 }), [])).toEqual([]);
+  });
+});
+
 describe('restoring alert state', () => {
   it('an alert restored as firing is neither announced again nor resolved with another start', () => {
     const evaluator = new AlertEvaluator(rules([{ name: 'errors', metric: 'errorRate', op: '>', threshold: 0.05, for: '0s' }]));

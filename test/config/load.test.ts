@@ -43,4 +43,27 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { LOG_LEVEL: 'loud' } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { DRIFTWATCH_CONFIG: '/nonexistent/c.json' } })).toThrow(/cannot read DRIFTWATCH_CONFIG file \/nonexistent\/c.json/);
   });
+
+  it('refuses at start an alert rule that could never fire, naming the file, the rule, the field and what is allowed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dw-config-'));
+    try {
+      const file = join(dir, 'rules.json');
+      const rules = [
+        { name: 'error_rate_spike', metric: 'errorRate', op: '>', threshold: 0.05 },
+        { name: 'feature_psi', metric: 'drift.feature.psii', op: '>', threshold: 0.2 },
+      ];
+      writeFileSync(file, JSON.stringify({ alerts: { rules } }));
+      expect(() => loadConfig({ env: { DRIFTWATCH_CONFIG: file } })).toThrow(
+        `invalid config alerts.rules[1].metric = "drift.feature.psii" (from ${file}): expected drift.feature.<test> with a test from psi, ks, wasserstein_normed, jensen_shannon, hellinger, chi2, chi2_gof, z (optionally .pvalue), or drift.feature.drift (1 when the deciding test finds drift) (rule "feature_psi")`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const rule = { name: 'coverage_drop', metric: 'labelCoverage', op: '<', baseline: 'reference', delta: -0.1 };
+    expect(() => loadConfig({ env: {}, overrides: { alerts: { rules: [rule] } } })).toThrow(/alerts.rules\[0\].baseline = "reference" .*expected 'reference' only on a metric the reference profile has \(accuracy, errorRate, latency.p99\)/);
+    // the default rules watch ADWIN: without it on the error stream that rule could never fire
+    expect(() => loadConfig({ env: {}, overrides: { detectors: { errorStream: ['ddm'] } } })).toThrow(
+      /alerts.rules\[5\].metric = "detector.adwin" \(from config\/alert-rules.json\): expected a detector running on the error stream \(detectors.errorStream: ddm\) \(rule "error_stream_change"\)/,
+    );
+  });
 });
