@@ -46,9 +46,16 @@ const rowSchema = {
   },
 } as const;
 
-export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (app, { windows, references, profiles }) => {
+/** Capture from a live window: the default window and its current bounds unless given. */
+interface CaptureBody {
+  window?: string;
+  version?: string;
+  from?: number;
+  to?: number;
+}
 
-  app.get(
+export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (app, { windows, references, profiles }) => {
+  app.get<{ Querystring: { model?: string } }>(
     '/v1/baselines',
     {
       schema: {
@@ -57,13 +64,13 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       },
     },
     async (request) => {
-      const { model } = request.query as { model?: string };
+      const { model } = request.query;
       const all = await profiles.list();
       return { baselines: all.filter((p) => model === undefined || p.model === model).map(describeProfile) };
     },
   );
 
-  app.post(
+  app.post<{ Params: { model: string }; Body: CaptureBody | undefined }>(
     '/v1/models/:model/baseline',
     {
       schema: {
@@ -82,8 +89,8 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      const { model } = request.params as { model: string };
-      const body = (request.body ?? {}) as { window?: string; version?: string; from?: number; to?: number };
+      const { model } = request.params;
+      const body = request.body ?? {};
       const window = body.window ?? windows.summaryWindow();
       if (windows.lengthOf(window) === undefined) throw httpError(400, `body/window must be one of ${windows.windowNames().join(', ')}, got '${window}'`);
       const bounds = windows.bounds(model, window);
@@ -101,7 +108,7 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
     },
   );
 
-  app.post(
+  app.post<{ Body: { model: string; version?: string; rows: TrainingRow[] } }>(
     '/v1/baselines',
     {
       bodyLimit: 64 * 1024 * 1024,
@@ -120,7 +127,7 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      const { model, version, rows } = request.body as { model: string; version?: string; rows: TrainingRow[] };
+      const { model, version, rows } = request.body;
       const profile = profileFromRows(newProfileId(model, version ?? null, 'file', Date.now()), model, version ?? null, rows);
       await profiles.put(profile);
       references.setReference(profile);
@@ -128,7 +135,7 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
     },
   );
 
-  app.delete(
+  app.delete<{ Params: { id: string } }>(
     '/v1/baselines/:id',
     {
       schema: {
@@ -137,7 +144,7 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       if (!(await profiles.delete(id))) throw httpError(404, `no baseline '${id}'`);
       references.removeReference(id);
       return { deleted: id };
