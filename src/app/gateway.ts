@@ -6,16 +6,19 @@ import type { DriftwatchConfig } from '../config/types.ts';
 import { buildGateway } from '../gateway/server.ts';
 import { createPipelineMetrics } from '../gateway/prometheus.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
-import { WindowSource } from '../gateway/window-source.ts';
+import { WindowStore } from '../gateway/window-store.ts';
+import { ReferenceRegistry } from '../gateway/reference-registry.ts';
+import { MetricsView } from '../gateway/metrics-view.ts';
+import { AlertLog } from '../gateway/alert-log.ts';
+import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { ReferenceStore } from '../reference/store.ts';
-import { baselineRoutes } from '../gateway/baselines.ts';
 import { paneLimitsOf } from './worker.ts';
 
 export interface Gateway {
   app: FastifyInstance;
-  source: WindowSource;
+  source: GatewaySource;
   references: ReferenceStore;
   url: string;
   stop(): Promise<void>;
@@ -27,7 +30,11 @@ export function createMetrics(): { registry: Registry; metrics: PipelineMetrics 
   return { registry, metrics: createPipelineMetrics(registry) };
 }
 
-/** Window source + changelog reader + HTTP/WebSocket server, listening on config.http. */
+/**
+ * The gateway composed: a window store fed by the pane changelog, the active reference profiles
+ * (from the object store, followed live), metrics computed over both, the alert log (continued
+ * from the alerts stream), the source that ties them on a tick, and the HTTP/WebSocket server.
+ */
 export async function startGateway(
   nc: NatsConnection,
   config: DriftwatchConfig,
@@ -36,29 +43,26 @@ export async function startGateway(
 ): Promise<Gateway> {
   const { registry, metrics } = shared ?? createMetrics();
   const references = await ReferenceStore.open(nc);
-  const source = new WindowSource({
-    windows: config.windows,
-    limits: paneLimitsOf(config),
-    rules: config.alerts.rules,
-    overrides: config.drift.features,
-    falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion,
+  const unitLogger = logger.child({ component: 'windows' });
+  const windows = new WindowStore({ windows: config.windows, limits: paneLimitsOf(config), maxModels: config.limits.maxModels });
+  const active = new ReferenceRegistry({
     autoCaptureMs: config.reference.autoCaptureMs,
-    maxModels: config.limits.maxModels,
-    logger: logger.child({ component: 'windows' }),
-    metrics,
-    publishAlert: natsAlertPublisher(nc),
+    logger: unitLogger,
     saveReference: (profile) => references.put(profile),
   });
-  for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) source.setReference(profile);
+  const view = new MetricsView(windows, active, { overrides: config.drift.features, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
+  const alerts = new AlertLog({ rules: config.alerts.rules, logger: unitLogger, metrics, publishAlert: natsAlertPublisher(nc) });
+  const source = new GatewaySource({ windows, references: active, view, alerts });
+  for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) active.setReference(profile);
   // continue the lifecycle of alerts already firing (published before a restart, or by another replica)
-  const restored = await readRecentAlerts(nc, 7 * 24 * 3600_000, (alert) => source.restoreAlert(alert));
+  const restored = await readRecentAlerts(nc, 7 * 24 * 3600_000, (alert) => alerts.restore(alert));
   if (restored > 0) logger.info({ transitions: restored }, 'restored alert states from DRIFT_ALERTS');
   const stopFollowing = await references.follow(
-    (profile) => source.setReference(profile),
-    (id) => source.removeReference(id),
+    (profile) => active.setReference(profile),
+    (id) => active.removeReference(id),
     (error) => logger.warn({ err: error.message }, 'reading a changed reference profile failed'),
   );
-  const reader = new PaneChangelogReader(nc, source, logger.child({ component: 'changelog' }));
+  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }));
   await reader.start();
   source.start();
   const app = await buildGateway({
@@ -68,7 +72,7 @@ export async function startGateway(
     token: config.auth.token ?? undefined,
     logger: logger.child({ component: 'http' }),
     ws: { maxBufferedBytes: config.ws.maxBufferedBytes, maxSubscriptions: config.ws.maxSubscriptions },
-    extraRoutes: (instance) => baselineRoutes(instance, { source, references }),
+    baselines: { windows, references: active, profiles: references },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'gateway listening');

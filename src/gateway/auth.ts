@@ -7,7 +7,8 @@
  * of equal length (no early exit that would leak the token's length).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import { httpError } from './errors.ts';
 
 export type AuthResult = { ok: true } | { ok: false; message: string };
 
@@ -49,15 +50,14 @@ export function queryTokenOf(url: string | undefined): string | null {
   return new URLSearchParams(url.slice(q + 1)).get('token');
 }
 
+/** The WWW-Authenticate challenge of a 401, over HTTP and on a refused WebSocket upgrade. */
+export const BEARER_CHALLENGE = 'Bearer realm="driftwatch"';
+
 /** fastify onRequest hook enforcing the token on every route of the scope it is added to. */
 export function requireToken(auth: TokenAuthenticator) {
-  return async function checkToken(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  return async function checkToken(request: FastifyRequest): Promise<void> {
     const result = auth.check(request.headers.authorization, queryTokenOf(request.raw.url));
-    if (result.ok) return undefined;
-    // Returning the reply tells fastify the hook answered: the route handler is skipped.
-    return reply
-      .code(401)
-      .header('www-authenticate', 'Bearer realm="driftwatch"')
-      .send({ error: 'Unauthorized', message: result.message, statusCode: 401 });
+    // A hook that throws skips the route handler; the error handler writes the 401.
+    if (!result.ok) throw httpError(401, result.message, { 'www-authenticate': BEARER_CHALLENGE });
   };
 }

@@ -5,7 +5,7 @@ import { decode } from '@msgpack/msgpack';
 import type { Logger } from 'pino';
 import { PANES_STREAM } from '../cluster/subjects.ts';
 import type { PaneMessage } from '../contract/pane-wire.ts';
-import type { WindowSource } from './window-source.ts';
+import type { WindowStore } from './window-store.ts';
 
 /**
  * Follows the pane changelog (DRIFT_PANES, latest state per pane subject) with an ordered consumer
@@ -20,7 +20,7 @@ export class PaneChangelogReader {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly source: WindowSource,
+    private readonly source: WindowStore,
     private readonly logger: Logger,
   ) {}
 

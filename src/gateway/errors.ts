@@ -1,5 +1,7 @@
 /**
- * One error shape for every failure: `{ error, message, statusCode }`.
+ * One error shape for every failure: `{ error, message, statusCode }`, written by one error
+ * handler. Routes and hooks throw `httpError(status, message)`; fastify's own errors (schema
+ * validation, body too large, bad JSON) and unexpected exceptions reach the same handler.
  * Validation messages name the part and field (`querystring/window must be one of: 1m, 5m`).
  */
 import { STATUS_CODES } from 'node:http';
@@ -15,8 +17,26 @@ export interface ErrorBody {
   statusCode: number;
 }
 
+/** The body of an error response (also written by the WebSocket upgrade and the readiness probe). */
 export function errorBody(statusCode: number, message: string): ErrorBody {
   return { error: STATUS_CODES[statusCode] ?? 'Error', message, statusCode };
+}
+
+/** A failure a route or hook reports to the client: its status, message and extra response headers. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** Throw it from a handler or hook: the error handler answers `errorBody(statusCode, message)`. */
+export function httpError(statusCode: number, message: string, headers?: Readonly<Record<string, string>>): HttpError {
+  return new HttpError(statusCode, message, headers);
 }
 
 function describeValidationError(e: FastifySchemaValidationError, dataVar: SchemaErrorDataVar): string {
@@ -55,6 +75,7 @@ export function safePath(url: string): string {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: { statusCode?: number; message?: string }, request, reply) => {
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (err instanceof HttpError) reply.headers(err.headers);
     if (status >= 500) {
       request.log.error({ err }, 'request failed');
       // Internal details stay in the log, not in the response.

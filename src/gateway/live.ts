@@ -34,7 +34,7 @@ import type { AlertEvent } from '../contract/metrics.ts';
 import type { MetricsSource } from '../contract/metrics-source.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { TokenAuthenticator } from './auth.ts';
-import { queryTokenOf } from './auth.ts';
+import { BEARER_CHALLENGE, queryTokenOf } from './auth.ts';
 import { NAME_MAX_LENGTH, NAME_PATTERN, VERSION_MAX_LENGTH } from './schemas.ts';
 import { errorBody, safePath } from './errors.ts';
 
@@ -647,6 +647,6 @@ function rejectUpgrade(socket: Duplex, statusCode: number, message: string): voi
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
   ];
-  if (statusCode === 401) head.push('WWW-Authenticate: Bearer realm="driftwatch"');
+  if (statusCode === 401) head.push(`WWW-Authenticate: ${BEARER_CHALLENGE}`);
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -1,12 +1,13 @@
 /**
  * Gateway HTTP server factory.
  *
- * Plugin boundaries (fastify encapsulation):
- *   root            error/not-found handlers, shared JSON schemas, request logging (token-free)
+ * Plugin boundaries (fastify encapsulation); every route group is a plugin in routes/:
+ *   root            error/not-found handlers (errors.ts), shared JSON schemas, request logging (token-free)
  *   ├─ health       /healthz, /readyz                  never authenticated
  *   └─ protected    onRequest token check when `token` is set
  *       ├─ api      /v1/models, /v1/models/:model/metrics, /v1/alerts
  *       ├─ /metrics Prometheus exposition (Prometheus supports `authorization: {credentials: ...}`)
+ *       ├─ baselines /v1/baselines, /v1/models/:model/baseline (when `baselines` is given)
  *       └─ extraRoutes (dashboard, admin...) registered by the caller: authenticated as well
  *   upgrade         /v1/live WebSocket feed (LiveFeed), path and token checked before upgrading
  */
@@ -26,6 +27,8 @@ import { sharedSchemas } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
 import { apiRoutes } from './routes/api.ts';
 import { prometheusRoute } from './routes/prometheus-endpoint.ts';
+import { baselineRoutes } from './routes/baselines.ts';
+import type { BaselineRoutesOptions } from './routes/baselines.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,6 +49,8 @@ export interface GatewayOptions {
   /** A pino logger, or false for none. Default: none. */
   logger?: Logger | false;
   ws?: LiveFeedOptions;
+  /** Reference-profile routes over these units; omitted, the gateway serves no /v1/baselines. */
+  baselines?: BaselineRoutesOptions;
   /** Routes added by the caller inside the authenticated scope (dashboard, admin API...). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
   /**
@@ -56,7 +61,7 @@ export interface GatewayOptions {
   modelGauges?: false | { windows?: string[]; versions?: boolean };
   /** Metrics objects to use; default `createPipelineMetrics(registry)` (reuses already-registered ones). */
   metrics?: PipelineMetrics;
-  /** Largest accepted request body (e.g. reference-profile uploads through extraRoutes). Default 1 MiB. */
+  /** Largest accepted request body (routes may raise it: training-row uploads do). Default 1 MiB. */
   bodyLimit?: number;
 }
 
@@ -102,6 +107,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       registry,
       beforeScrape: opts.modelGauges === false ? undefined : () => metrics.updateModelGauges(collectModelMetrics(source, opts.modelGauges || {}, windows)),
     });
+    if (opts.baselines !== undefined) await scope.register(baselineRoutes, opts.baselines);
     if (opts.extraRoutes !== undefined) await scope.register(async (extra) => opts.extraRoutes?.(extra));
   });
 

@@ -1,7 +1,7 @@
 /** REST API over the metrics source: models, per-model window metrics, alerts. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { MetricsSource } from '../../contract/metrics-source.ts';
-import { errorBody } from '../errors.ts';
+import { httpError } from '../errors.ts';
 import { errorResponses, nameSchema, versionSchema } from '../schemas.ts';
 
 export interface ApiRoutesOptions {
@@ -42,11 +42,11 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
       },
       response: { 200: { $ref: 'driftwatch.ModelMetrics#' }, ...errorResponses },
     },
-    handler: async (request, reply) => {
+    handler: async (request) => {
       const { model } = request.params;
       const { window, version, reference } = request.query;
       const metrics = source.getMetrics(model, window, version, { reference });
-      if (metrics === undefined) return reply.code(404).send(errorBody(404, `unknown model '${model}'`));
+      if (metrics === undefined) throw httpError(404, `unknown model '${model}'`);
       return metrics;
     },
   });

@@ -1,15 +1,25 @@
-import type { FastifyInstance } from 'fastify';
-import type { WindowSource } from './window-source.ts';
-import type { ReferenceStore } from '../reference/store.ts';
-import { newProfileId } from '../reference/store.ts';
-import { describeProfile, profileFromRows, profileFromWindow } from '../reference/profile.ts';
-import type { TrainingRow } from '../reference/profile.ts';
-import { nameSchema, errorResponses } from './schemas.ts';
-
 /**
  * Reference profiles over REST: list, capture from a live window, upload training rows, delete.
  * The newest profile of a model (and version) is the one drift is computed against.
  */
+import type { FastifyPluginAsync } from 'fastify';
+import type { ReferenceStore } from '../../reference/store.ts';
+import { newProfileId } from '../../reference/store.ts';
+import { describeProfile, profileFromRows, profileFromWindow } from '../../reference/profile.ts';
+import type { TrainingRow } from '../../reference/profile.ts';
+import { httpError } from '../errors.ts';
+import { nameSchema, errorResponses } from '../schemas.ts';
+import type { WindowStore } from '../window-store.ts';
+import type { ReferenceRegistry } from '../reference-registry.ts';
+
+export interface BaselineRoutesOptions {
+  /** Live windows a profile is captured from. */
+  windows: WindowStore;
+  /** Where a new profile becomes active at once (other replicas follow the object store). */
+  references: ReferenceRegistry;
+  /** The persisted profiles (the NATS object store). */
+  profiles: Pick<ReferenceStore, 'put' | 'list' | 'delete'>;
+}
 
 const profileSchema = {
   type: 'object',
@@ -36,10 +46,16 @@ const rowSchema = {
   },
 } as const;
 
-export async function baselineRoutes(app: FastifyInstance, deps: { source: WindowSource; references: ReferenceStore }): Promise<void> {
-  const { source, references } = deps;
+/** Capture from a live window: the default window and its current bounds unless given. */
+interface CaptureBody {
+  window?: string;
+  version?: string;
+  from?: number;
+  to?: number;
+}
 
-  app.get(
+export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (app, { windows, references, profiles }) => {
+  app.get<{ Querystring: { model?: string } }>(
     '/v1/baselines',
     {
       schema: {
@@ -48,13 +64,13 @@ export async function baselineRoutes(app: FastifyInstance, deps: { source: Windo
       },
     },
     async (request) => {
-      const { model } = request.query as { model?: string };
-      const all = await references.list();
+      const { model } = request.query;
+      const all = await profiles.list();
       return { baselines: all.filter((p) => model === undefined || p.model === model).map(describeProfile) };
     },
   );
 
-  app.post(
+  app.post<{ Params: { model: string }; Body: CaptureBody | undefined }>(
     '/v1/models/:model/baseline',
     {
       schema: {
@@ -73,30 +89,26 @@ export async function baselineRoutes(app: FastifyInstance, deps: { source: Windo
       },
     },
     async (request, reply) => {
-      const { model } = request.params as { model: string };
-      const body = (request.body ?? {}) as { window?: string; version?: string; from?: number; to?: number };
-      const window = body.window ?? (source.windows().includes('5m') ? '5m' : source.windows()[0]);
-      if (!source.windows().includes(window)) {
-        return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `body/window must be one of ${source.windows().join(', ')}, got '${window}'` });
-      }
-      const bounds = source.windowBounds(model, window);
-      if (bounds === undefined) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `unknown model '${model}'` });
+      const { model } = request.params;
+      const body = request.body ?? {};
+      const window = body.window ?? windows.summaryWindow();
+      if (windows.lengthOf(window) === undefined) throw httpError(400, `body/window must be one of ${windows.windowNames().join(', ')}, got '${window}'`);
+      const bounds = windows.bounds(model, window);
+      if (bounds === undefined) throw httpError(404, `unknown model '${model}'`);
       const from = body.from ?? bounds.from;
       const to = body.to ?? bounds.to;
-      if (!(to > from)) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `body/to (${to}) must be after body/from (${from})` });
-      const aggregate = source.aggregateRange(model, from, to, body.version);
-      if (aggregate === undefined || aggregate.input.count === 0) {
-        return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `model '${model}' has no predictions between ${from} and ${to} to capture` });
-      }
+      if (!(to > from)) throw httpError(400, `body/to (${to}) must be after body/from (${from})`);
+      const aggregate = windows.aggregateRange(model, from, to, body.version);
+      if (aggregate === undefined || aggregate.input.count === 0) throw httpError(409, `model '${model}' has no predictions between ${from} and ${to} to capture`);
       const now = Date.now();
       const profile = profileFromWindow(newProfileId(model, body.version ?? null, 'window', now), model, body.version ?? null, 'window', aggregate.input, aggregate.outcome, from, to);
-      await references.put(profile);
-      source.setReference(profile);
+      await profiles.put(profile);
+      references.setReference(profile);
       return reply.code(201).send(describeProfile(profile));
     },
   );
 
-  app.post(
+  app.post<{ Body: { model: string; version?: string; rows: TrainingRow[] } }>(
     '/v1/baselines',
     {
       bodyLimit: 64 * 1024 * 1024,
@@ -115,15 +127,15 @@ export async function baselineRoutes(app: FastifyInstance, deps: { source: Windo
       },
     },
     async (request, reply) => {
-      const { model, version, rows } = request.body as { model: string; version?: string; rows: TrainingRow[] };
+      const { model, version, rows } = request.body;
       const profile = profileFromRows(newProfileId(model, version ?? null, 'file', Date.now()), model, version ?? null, rows);
-      await references.put(profile);
-      source.setReference(profile);
+      await profiles.put(profile);
+      references.setReference(profile);
       return reply.code(201).send(describeProfile(profile));
     },
   );
 
-  app.delete(
+  app.delete<{ Params: { id: string } }>(
     '/v1/baselines/:id',
     {
       schema: {
@@ -131,11 +143,11 @@ export async function baselineRoutes(app: FastifyInstance, deps: { source: Windo
         response: { 200: { type: 'object', properties: { deleted: { type: 'string' } } }, ...errorResponses },
       },
     },
-    async (request, reply) => {
-      const { id } = request.params as { id: string };
-      if (!(await references.delete(id))) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no baseline '${id}'` });
-      source.removeReference(id);
+    async (request) => {
+      const { id } = request.params;
+      if (!(await profiles.delete(id))) throw httpError(404, `no baseline '${id}'`);
+      references.removeReference(id);
       return { deleted: id };
     },
   );
-}
+};

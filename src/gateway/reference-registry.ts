@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import type { ReferenceProfile } from '../reference/profile.ts';
+import { profileFromWindow } from '../reference/profile.ts';
+import { newProfileId } from '../reference/store.ts';
+import type { ModelWindows } from '../window/windows.ts';
+import { ModelSignal } from './model-signal.ts';
+import type { ModelListener } from './model-signal.ts';
+
+export interface ReferenceRegistryOptions {
+  /** Length of the automatic reference taken from a model's first minutes; 0 disables it. */
+  autoCaptureMs: number;
+  logger: Logger;
+  /** Persists an automatically captured profile; a failure is logged, the profile stays active. */
+  saveReference?: (profile: ReferenceProfile) => Promise<void>;
+}
+
+/**
+ * The active reference profile of each model, and of each version that has one of its own. A
+ * profile replaces the active one unless it is older (profiles arrive from uploads, captures,
+ * the object store's history and its watcher, in any order: the newest wins everywhere).
+ */
+export class ReferenceRegistry {
+  /** Keyed by model, or `${model}\0${version}` for a version's own profile. */
+  private readonly active = new Map<string, ReferenceProfile>();
+  private readonly changed = new ModelSignal();
+
+  constructor(private readonly options: ReferenceRegistryOptions) {}
+
+  /** Called with the model's name whenever its active reference (or a version's) changes. */
+  onReferenceChanged(listener: ModelListener): void {
+    this.changed.subscribe(listener);
+  }
+
+  /** The version's own profile, else the model's; null when there is none. */
+  referenceFor(model: string, version?: string): ReferenceProfile | null {
+    if (version !== undefined) {
+      const own = this.active.get(`${model}\u0000${version}`);
+      if (own) return own;
+    }
+    return this.active.get(model) ?? null;
+  }
+
+  /** Makes a profile the active reference of its model (and version), unless a newer one is active. */
+  setReference(profile: ReferenceProfile): void {
+    const key = profile.version === null ? profile.model : `${profile.model}\u0000${profile.version}`;
+    const current = this.active.get(key);
+    if (current !== undefined && current.createdAt > profile.createdAt && current.id !== profile.id) return;
+    this.active.set(key, profile);
+    this.changed.notify(profile.model);
+  }
+
+  /** Forgets a deleted profile if it was active (the model then has no reference until another is set). */
+  removeReference(id: string): void {
+    for (const [key, profile] of this.active) {
+      if (profile.id !== id) continue;
+      this.active.delete(key);
+      this.changed.notify(profile.model);
+    }
+  }
+
+  /**
+   * Takes a model's first `autoCaptureMs` of traffic as its reference when it has none, once event
+   * time has passed that range by one pane (so its panes are complete). Returns the captured profile.
+   */
+  captureIfDue(windows: ModelWindows): ReferenceProfile | null {
+    const autoMs = this.options.autoCaptureMs;
+    if (autoMs <= 0 || this.active.has(windows.model) || !Number.isFinite(windows.firstPaneStart)) return null;
+    const from = windows.firstPaneStart;
+    const to = from + autoMs;
+    if (windows.end < to + windows.paneMs) return null;
+    const aggregate = windows.sumRange(from, to);
+    if (aggregate.input.count === 0) return null;
+    // deterministic id and creation time: every gateway replica captures the same profile under the same name
+    const id = newProfileId(windows.model, null, 'auto', from);
+    const profile = profileFromWindow(id, windows.model, null, 'auto', aggregate.input, aggregate.outcome, from, to);
+    profile.createdAt = to;
+    this.setReference(profile);
+    const { logger, saveReference } = this.options;
+    logger.info({ model: windows.model, reference: id, count: profile.count }, 'captured automatic reference profile');
+    saveReference?.(profile).catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'saving reference failed'));
+    return profile;
+  }
+}

@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { buildGateway } from '../../src/gateway/server.ts';
+import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
+import { WindowStore } from '../../src/gateway/window-store.ts';
+import type { ReferenceProfile } from '../../src/reference/profile.ts';
+import { FakeSource } from './fake-source.ts';
+import { LIMITS, PANE_MS, inputPane, recordingLogger, spread } from './panes.ts';
+
+/** The object store's part the routes use, in memory. */
+class MemoryProfiles {
+  readonly byId = new Map<string, ReferenceProfile>();
+  async put(profile: ReferenceProfile): Promise<void> {
+    this.byId.set(profile.id, profile);
+  }
+  async list(): Promise<ReferenceProfile[]> {
+    return [...this.byId.values()];
+  }
+  async delete(id: string): Promise<boolean> {
+    return this.byId.delete(id);
+  }
+}
+
+describe('baseline routes', () => {
+  let app: FastifyInstance;
+  let references: ReferenceRegistry;
+  let profiles: MemoryProfiles;
+
+  beforeEach(async () => {
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    for (let i = 0; i < 12; i++) windows.applyPaneMessage(inputPane('churn', 100_000 + i * PANE_MS, spread(10, 0, 50)));
+    references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
+    profiles = new MemoryProfiles();
+    app = await buildGateway({ source: new FakeSource(), registry: new Registry(), baselines: { windows, references, profiles } });
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it('captures a live window as the active reference, stores it and lists it', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: { window: '1m' } });
+    expect(res.statusCode).toBe(201);
+    const created = res.json();
+    expect(created).toMatchObject({ model: 'churn', version: null, source: 'window', count: 60 });
+    expect(references.referenceFor('churn')?.id).toBe(created.id);
+    expect([...profiles.byId.keys()]).toEqual([created.id]);
+    // the default window is 5m, and from/to pick a range inside it
+    const ranged = await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: { from: 100_000, to: 100_000 + 3 * PANE_MS } });
+    expect(ranged.json().count).toBe(30);
+    const listed = await app.inject({ url: '/v1/baselines?model=churn' });
+    expect(listed.json().baselines.map((p: { count: number }) => p.count)).toEqual([60, 30]);
+    expect((await app.inject({ url: '/v1/baselines?model=fraud' })).json()).toEqual({ baselines: [] });
+  });
+
+  it('uploads training rows as a file profile', async () => {
+    const rows = Array.from({ length: 20 }, (_, i) => ({ features: { x: i, plan: i % 2 ? 'pro' : 'free' }, output: i % 2 }));
+    const res = await app.inject({ method: 'POST', url: '/v1/baselines', payload: { model: 'churn', version: 'v2', rows } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ model: 'churn', version: 'v2', source: 'file', count: 20 });
+    expect(references.referenceFor('churn', 'v2')?.id).toBe(res.json().id);
+    expect(references.referenceFor('churn', 'v1')).toBeNull();
+  });
+
+  it('deletes a profile and drops it when active; an unknown id is a 404', async () => {
+    const { id } = (await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: {} })).json();
+    const deleted = await app.inject({ method: 'DELETE', url: `/v1/baselines/${id}` });
+    expect(deleted.json()).toEqual({ deleted: id });
+    expect(references.referenceFor('churn')).toBeNull();
+    const again = await app.inject({ method: 'DELETE', url: `/v1/baselines/${id}` });
+    expect(again.statusCode).toBe(404);
+    expect(again.json()).toEqual({ error: 'Not Found', message: `no baseline '${id}'`, statusCode: 404 });
+  });
+
+  it('answers every refusal with the one error body', async () => {
+    const cases: Array<[string, unknown, number, string, string]> = [
+      ['/v1/models/nope/baseline', {}, 404, 'Not Found', "unknown model 'nope'"],
+      ['/v1/models/churn/baseline', { window: '2m' }, 400, 'Bad Request', "body/window must be one of 1m, 5m, got '2m'"],
+      ['/v1/models/churn/baseline', { from: 200_000, to: 150_000 }, 400, 'Bad Request', 'body/to (150000) must be after body/from (200000)'],
+      ['/v1/models/churn/baseline', { from: 0, to: 50_000 }, 409, 'Conflict', "model 'churn' has no predictions between 0 and 50000 to capture"],
+      ['/v1/models/churn/baseline', { from: 'yesterday' }, 400, 'Bad Request', 'body/from must be number'],
+      ['/v1/baselines', { model: 'churn' }, 400, 'Bad Request', 'body/rows is required'],
+      ['/v1/baselines', { model: 'a.b', rows: [{ features: {} }] }, 400, 'Bad Request', "body/model must be a name without whitespace, '.', '*' or '>'"],
+    ];
+    for (const [url, payload, statusCode, error, message] of cases) {
+      const res = await app.inject({ method: 'POST', url, payload: payload as object });
+      expect({ url, status: res.statusCode, body: res.json() }).toEqual({ url, status: statusCode, body: { error, message, statusCode } });
+    }
+    expect(profiles.byId.size).toBe(0);
+  });
+
+  it('refuses a capture request over the body limit with 413', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: { window: 'x'.repeat(2 * 1024 * 1024) } });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ error: 'Payload Too Large', statusCode: 413 });
+  });
+});
+
+describe('baseline routes behind a token', () => {
+  it('require it like every other route', async () => {
+    const windows = new WindowStore({ windows: ['5m'], limits: LIMITS, maxModels: 1 });
+    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
+    const app = await buildGateway({ source: new FakeSource(), registry: new Registry(), token: 'tok', baselines: { windows, references, profiles: new MemoryProfiles() } });
+    const res = await app.inject({ url: '/v1/baselines' });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="driftwatch"');
+    expect((await app.inject({ url: '/v1/baselines', headers: { authorization: 'Bearer tok' } })).json()).toEqual({ baselines: [] });
+    await app.close();
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { AlertLog } from '../../src/gateway/alert-log.ts';
+import { GatewaySource } from '../../src/gateway/gateway-source.ts';
+import { MetricsView } from '../../src/gateway/metrics-view.ts';
+import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
+import { WindowStore } from '../../src/gateway/window-store.ts';
+import { validateAlertRules } from '../../src/alerts/rules.ts';
+import type { AlertEvent } from '../../src/contract/metrics.ts';
+import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread } from './panes.ts';
+
+/** The units composed as app/gateway.ts does, with one rule: more than 100 predictions in 1m. */
+function compose(autoCaptureMs = 0) {
+  const { logger } = recordingLogger();
+  const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+  const references = new ReferenceRegistry({ autoCaptureMs, logger });
+  const clock = { now: 0 };
+  const view = new MetricsView(windows, references, { overrides: {}, now: () => clock.now });
+  const rules = validateAlertRules([{ name: 'busy', metric: 'count', window: '1m', op: '>', threshold: 100, minCount: 0 }], ['1m', '5m'], (key) => new Error(key));
+  const alerts = new AlertLog({ rules, logger });
+  const source = new GatewaySource({ windows, references, view, alerts });
+  const announced: string[] = [];
+  const transitions: AlertEvent[] = [];
+  source.on('metrics', (model) => announced.push(model));
+  source.on('alert', (alert) => transitions.push(alert));
+  return { windows, references, view, alerts, source, clock, announced, transitions };
+}
+
+describe('GatewaySource', () => {
+  it('reads through the units: windows, models, metrics, alerts, readiness', () => {
+    const { windows, source } = compose();
+    windows.applyPaneMessage(inputPane('churn', 0, [1, 2]));
+    expect(source.windows()).toEqual(['1m', '5m']);
+    expect(source.listModels().map((m) => m.model)).toEqual(['churn']);
+    expect(source.getMetrics('churn', '5m')?.count).toBe(2);
+    expect(source.recentAlerts()).toEqual([]);
+    expect(source.ready()).toBe(false);
+    expect(source.notReadyReason()).toBe('replaying the pane changelog (DRIFT_PANES)');
+    windows.markCaughtUp();
+    expect(source.ready()).toBe(true);
+  });
+
+  it('on a tick announces each changed model once, and only changed models', () => {
+    const { windows, source, announced } = compose();
+    windows.applyPaneMessage(inputPane('churn', 0, [1]));
+    windows.applyPaneMessage(inputPane('churn', PANE_MS, [1]));
+    windows.applyPaneMessage(inputPane('fraud', 0, [1]));
+    source.tick();
+    expect(announced).toEqual(['churn', 'fraud']);
+    source.tick();
+    expect(announced).toEqual(['churn', 'fraud']);
+    windows.applyPaneMessage(inputPane('fraud', PANE_MS, [1]));
+    source.tick();
+    expect(announced).toEqual(['churn', 'fraud', 'fraud']);
+  });
+
+  it('evaluates the rules of a changed model and announces the transitions, which the alert log lists', () => {
+    const { windows, source, transitions } = compose();
+    windows.applyPaneMessage(inputPane('churn', 0, spread(150, 0, 10)));
+    source.tick();
+    expect(transitions.map((a) => [a.model, a.rule, a.state])).toEqual([['churn', 'busy', 'firing']]);
+    expect(source.recentAlerts('churn')).toEqual(transitions);
+  });
+
+  it('a reference change makes the model due again; a new reference shows in the next metrics', () => {
+    const { windows, references, source, announced } = compose();
+    windows.applyPaneMessage(inputPane('churn', 0, [1]));
+    source.tick();
+    references.setReference(profile('uploaded', 'churn', 1));
+    source.tick();
+    expect(announced).toEqual(['churn', 'churn']);
+    expect(source.getMetrics('churn', '1m')?.drift.reference).toBe('uploaded');
+  });
+
+  it('captures an automatic reference on the tick once the first minute is complete', () => {
+    const { windows, references, source, announced } = compose(60_000);
+    for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(10, 0, 100)));
+    source.tick();
+    expect(references.referenceFor('churn')?.id).toBe('churn.all.auto.0');
+    expect(source.getMetrics('churn', '1m')?.drift.reference).toBe('churn.all.auto.0');
+    // the capture changed the model again: it is re-announced on the next tick
+    source.tick();
+    expect(announced).toEqual(['churn', 'churn']);
+  });
+
+  it('evaluates a model again while its metrics carry reused drift, until the drift is recomputed', () => {
+    const { windows, references, source, clock, announced } = compose();
+    references.setReference(profile('uploaded', 'churn', 1));
+    windows.applyPaneMessage(inputPane('churn', 0, [1]));
+    source.tick();
+    windows.applyPaneMessage(inputPane('churn', PANE_MS, [2]));
+    source.tick(); // drift reused (clock unchanged): due again
+    source.tick(); // and again, while the clock stands still
+    expect(announced).toEqual(['churn', 'churn', 'churn']);
+    clock.now = 1000;
+    source.tick(); // drift recomputed: final
+    source.tick();
+    expect(announced).toEqual(['churn', 'churn', 'churn', 'churn']);
+  });
+});

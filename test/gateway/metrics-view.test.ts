@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { MetricsView, driftRecomputeMs } from '../../src/gateway/metrics-view.ts';
+import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
+import { WindowStore } from '../../src/gateway/window-store.ts';
+import { profileFromWindow } from '../../src/reference/profile.ts';
+import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread } from './panes.ts';
+
+/** Six panes (one minute) of model `m` with x spread over [0, 100), and a view whose clock the test sets. */
+function setup() {
+  const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+  const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
+  const clock = { now: 0 };
+  const view = new MetricsView(windows, references, { overrides: {}, now: () => clock.now });
+  const reused: string[] = [];
+  view.onDriftReused((model) => reused.push(model));
+  for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('m', i * PANE_MS, spread(50, 0, 100)));
+  const aggregate = windows.aggregateRange('m', 0, 6 * PANE_MS)!;
+  const baseline = profileFromWindow('baseline', 'm', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS);
+  return { windows, references, view, clock, reused, baseline };
+}
+
+describe('driftRecomputeMs', () => {
+  it('recomputes a window every sixtieth of it, between 1 s and 10 s', () => {
+    expect(driftRecomputeMs(60_000)).toBe(1000);
+    expect(driftRecomputeMs(300_000)).toBe(5000);
+    expect(driftRecomputeMs(3_600_000)).toBe(10_000);
+    expect(driftRecomputeMs(10_000)).toBe(1000);
+  });
+});
+
+describe('MetricsView', () => {
+  it('serves a window\'s metrics, undefined for an unknown model or window', () => {
+    const { view } = setup();
+    const metrics = view.getMetrics('m', '1m');
+    expect(metrics).toMatchObject({ model: 'm', version: null, window: '1m', windowMs: 60_000, from: 0, to: 60_000, count: 300 });
+    expect(view.getMetrics('m', '1m', 'v1')?.count).toBe(300);
+    expect(view.getMetrics('m', '1m', 'v2')?.count).toBe(0);
+    expect(view.getMetrics('other', '1m')).toBeUndefined();
+    expect(view.getMetrics('m', '2m')).toBeUndefined();
+  });
+
+  it('answers from its cache until a pane changes the model', () => {
+    const { view, windows } = setup();
+    const first = view.getMetrics('m', '5m');
+    expect(view.getMetrics('m', '5m')).toBe(first);
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, [1, 2]));
+    expect(view.getMetrics('m', '5m')?.count).toBe(302);
+  });
+
+  it('computes drift against the active reference, and again as soon as the reference changes', () => {
+    const { view, references, baseline } = setup();
+    expect(view.getMetrics('m', '1m')?.drift).toEqual({ reference: null, output: null, features: {} });
+    references.setReference(baseline);
+    const against = view.getMetrics('m', '1m');
+    expect(against?.drift.reference).toBe('baseline');
+    expect(against?.reference?.id).toBe('baseline');
+    // the window is the reference's own data: no drift
+    expect(against?.drift.features.x.tests.psi.statistic).toBeLessThan(0.01);
+    references.setReference(profile('newer', 'm', baseline.createdAt + 1));
+    expect(view.getMetrics('m', '1m')?.drift.reference).toBe('newer');
+    references.removeReference('newer');
+    expect(view.getMetrics('m', '1m')?.drift.reference).toBeNull();
+  });
+
+  it('reuses drift within driftRecomputeMs of computing it and recomputes it after', () => {
+    const { view, windows, references, clock, reused, baseline } = setup();
+    references.setReference(baseline);
+    const before = view.getMetrics('m', '1m')!;
+    // the next pane is far from the reference: counts change at once, drift only when due
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
+    clock.now = driftRecomputeMs(60_000) - 1;
+    const within = view.getMetrics('m', '1m')!;
+    expect(within.count).toBe(300);
+    expect(within.from).toBe(PANE_MS);
+    expect(within.drift).toBe(before.drift);
+    expect(reused).toEqual(['m']);
+    clock.now = driftRecomputeMs(60_000);
+    const after = view.getMetrics('m', '1m')!;
+    // a sixth of the window moved far away
+    expect(before.drift.features.x.tests.psi.statistic).toBeLessThan(0.01);
+    expect(after.drift.features.x.tests.psi.statistic).toBeGreaterThan(0.1);
+    expect(reused).toEqual(['m']);
+    expect(view.getMetrics('m', '1m')).toBe(after);
+  });
+
+  it('compares with the previous period of the same length when asked for a rolling reference', () => {
+    const { view, windows } = setup();
+    expect(view.getMetrics('m', '1m', undefined, { reference: 'rolling' })?.drift.reference).toBeNull();
+    for (let i = 6; i < 12; i++) windows.applyPaneMessage(inputPane('m', i * PANE_MS, spread(50, 0, 100)));
+    const rolling = view.getMetrics('m', '1m', undefined, { reference: 'rolling' })!;
+    expect(rolling.drift.reference).toBe('m.all.rolling-1m.0');
+    expect(rolling.drift.features.x.tests.psi.statistic).toBeLessThan(0.01);
+    // the profile mode is cached separately
+    expect(view.getMetrics('m', '1m')?.drift.reference).toBeNull();
+  });
+});

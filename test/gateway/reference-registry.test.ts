@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
+import { WindowStore } from '../../src/gateway/window-store.ts';
+import type { ReferenceProfile } from '../../src/reference/profile.ts';
+import { LIMITS, PANE_MS, inputPane, profile, recordingLogger } from './panes.ts';
+
+function registry(autoCaptureMs = 0, saveReference?: (p: ReferenceProfile) => Promise<void>) {
+  const { logger, lines } = recordingLogger();
+  const references = new ReferenceRegistry({ autoCaptureMs, logger, saveReference });
+  const changed: string[] = [];
+  references.onReferenceChanged((model) => changed.push(model));
+  return { references, changed, lines };
+}
+
+describe('ReferenceRegistry: the active reference', () => {
+  it('a newer profile replaces the active one, an older one does not', () => {
+    const { references, changed } = registry();
+    references.setReference(profile('p2', 'churn', 2000));
+    references.setReference(profile('p1', 'churn', 1000));
+    expect(references.referenceFor('churn')?.id).toBe('p2');
+    references.setReference(profile('p3', 'churn', 3000));
+    expect(references.referenceFor('churn')?.id).toBe('p3');
+    expect(changed).toEqual(['churn', 'churn']);
+  });
+
+  it('the same profile read again (object store history, then its watcher) stays active', () => {
+    const { references } = registry();
+    references.setReference(profile('p2', 'churn', 2000));
+    references.setReference({ ...profile('p2', 'churn', 1500), count: 7 });
+    expect(references.referenceFor('churn')?.count).toBe(7);
+  });
+
+  it('a version\'s own profile wins for that version; other versions use the model\'s', () => {
+    const { references } = registry();
+    references.setReference(profile('model-wide', 'churn', 1000));
+    references.setReference(profile('canary', 'churn', 500, 'v2'));
+    expect(references.referenceFor('churn', 'v2')?.id).toBe('canary');
+    expect(references.referenceFor('churn', 'v1')?.id).toBe('model-wide');
+    expect(references.referenceFor('churn')?.id).toBe('model-wide');
+    expect(references.referenceFor('fraud')).toBeNull();
+  });
+
+  it('removing the active profile drops it; removing another one changes nothing', () => {
+    const { references, changed } = registry();
+    references.setReference(profile('p1', 'churn', 1000));
+    references.setReference(profile('v2-own', 'churn', 1000, 'v2'));
+    changed.length = 0;
+    references.removeReference('unknown');
+    expect(changed).toEqual([]);
+    references.removeReference('v2-own');
+    expect(references.referenceFor('churn', 'v2')?.id).toBe('p1');
+    references.removeReference('p1');
+    expect(references.referenceFor('churn', 'v2')).toBeNull();
+    expect(changed).toEqual(['churn', 'churn']);
+  });
+});
+
+describe('ReferenceRegistry: automatic capture', () => {
+  const AUTO_MS = 60_000;
+
+  function windowsWithPanes(panes: number) {
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    for (let i = 0; i < panes; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1]));
+    return windows.windowsOf('m')!;
+  }
+
+  it('captures the first autoCaptureMs once event time is a pane past them, and saves it', async () => {
+    const saved: ReferenceProfile[] = [];
+    const { references, lines } = registry(AUTO_MS, async (p) => {
+      saved.push(p);
+    });
+    // panes up to 160 s: the capture range [100 s, 160 s) is not yet a pane behind
+    expect(references.captureIfDue(windowsWithPanes(6))).toBeNull();
+    expect(references.referenceFor('m')).toBeNull();
+    const captured = references.captureIfDue(windowsWithPanes(7));
+    expect(captured).toMatchObject({ id: 'm.all.auto.100000', model: 'm', version: null, source: 'auto', from: 100_000, to: 160_000, createdAt: 160_000, count: 12 });
+    expect(references.referenceFor('m')).toBe(captured);
+    expect(saved).toEqual([captured]);
+    expect(lines.some((l) => l.msg === 'captured automatic reference profile' && l.reference === 'm.all.auto.100000')).toBe(true);
+  });
+
+  it('does not capture for a model that has a reference, nor when disabled', () => {
+    const { references } = registry(AUTO_MS);
+    references.setReference(profile('uploaded', 'm', 1));
+    expect(references.captureIfDue(windowsWithPanes(10))).toBeNull();
+    expect(references.referenceFor('m')?.id).toBe('uploaded');
+    expect(registry(0).references.captureIfDue(windowsWithPanes(10))).toBeNull();
+  });
+
+  it('keeps the captured profile active when saving it fails, and logs the failure', async () => {
+    const { references, lines } = registry(AUTO_MS, async () => {
+      throw new Error('object store unavailable');
+    });
+    references.captureIfDue(windowsWithPanes(7));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(references.referenceFor('m')?.id).toBe('m.all.auto.100000');
+    expect(lines.find((l) => l.msg === 'saving reference failed')?.err).toBe('object store unavailable');
+  });
+});

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { WindowStore } from '../../src/gateway/window-store.ts';
+import { LIMITS, PANE_MS, inputPane } from './panes.ts';
+
+function store(maxModels = 10): WindowStore {
+  return new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels });
+}
+
+describe('WindowStore', () => {
+  it('keeps each model\'s windows from its pane messages and lists the models', () => {
+    const windows = store();
+    windows.applyPaneMessage(inputPane('churn', 0, [1, 2, 3], 'v2'));
+    windows.applyPaneMessage(inputPane('churn', PANE_MS, [4], 'v1'));
+    windows.applyPaneMessage(inputPane('fraud', 0, [5, 6]));
+    expect(windows.listModels()).toEqual([
+      { model: 'churn', versions: ['v1', 'v2'], lastEventAt: 2 * PANE_MS, count5m: 4 },
+      { model: 'fraud', versions: ['v1'], lastEventAt: PANE_MS, count5m: 2 },
+    ]);
+    expect(windows.windowsOf('churn')?.get('1m', 'v2')?.input.count).toBe(3);
+    expect(windows.windowsOf('nope')).toBeUndefined();
+  });
+
+  it('gives window bounds and the sum of panes over an event-time range', () => {
+    const windows = store();
+    for (let i = 0; i < 9; i++) windows.applyPaneMessage(inputPane('m', i * PANE_MS, [i + 1]));
+    expect(windows.bounds('m', '1m')).toEqual({ from: 9 * PANE_MS - 60_000, to: 9 * PANE_MS });
+    // panes starting in [20 s, 50 s): the 3rd, 4th and 5th
+    expect(windows.aggregateRange('m', 2 * PANE_MS, 5 * PANE_MS)?.input.latency.sum).toBe(3 + 4 + 5);
+    expect(windows.aggregateRange('m', 2 * PANE_MS, 5 * PANE_MS, 'v9')?.input.count).toBe(0);
+    expect(windows.bounds('other', '1m')).toBeUndefined();
+    expect(windows.aggregateRange('other', 0, PANE_MS)).toBeUndefined();
+  });
+
+  it('keeps at most maxModels models, counting the messages of the models it drops', () => {
+    const windows = store(2);
+    const changed: string[] = [];
+    windows.onModelChanged((model) => changed.push(model));
+    windows.applyPaneMessage(inputPane('a', 0, [1]));
+    windows.applyPaneMessage(inputPane('b', 0, [1]));
+    windows.applyPaneMessage(inputPane('c', 0, [1]));
+    windows.applyPaneMessage(inputPane('c', PANE_MS, [1]));
+    windows.applyPaneMessage(inputPane('a', PANE_MS, [1, 2]));
+    expect(windows.listModels().map((m) => [m.model, m.count5m])).toEqual([['a', 3], ['b', 1]]);
+    expect(windows.droppedMessages).toBe(2);
+    expect(changed).toEqual(['a', 'b', 'a']);
+  });
+
+  it('is caught up only once the changelog reader says so', () => {
+    const windows = store();
+    windows.applyPaneMessage(inputPane('a', 0, [1]));
+    expect(windows.isCaughtUp()).toBe(false);
+    windows.markCaughtUp();
+    expect(windows.isCaughtUp()).toBe(true);
+  });
+
+  it('names its windows and summarizes the 5m one when configured, else the first', () => {
+    expect(store().windowNames()).toEqual(['1m', '5m']);
+    expect(store().summaryWindow()).toBe('5m');
+    expect(store().lengthOf('5m')).toBe(300_000);
+    expect(store().lengthOf('2m')).toBeUndefined();
+    const hourly = new WindowStore({ windows: ['1h', '1d'], limits: LIMITS, maxModels: 1 });
+    expect(hourly.summaryWindow()).toBe('1h');
+  });
+});
