@@ -55,6 +55,11 @@ export interface QualitySummary {
   mape?: number | null;
   /** Rows are labels (truth), columns are predictions, in the order of `classes`. */
   confusion?: { classes: string[]; matrix: number[][] };
+  /** Binary scores, before labels (CBPE through the reference's calibration, see ModelMetrics.estimatedAccuracy). */
+  estimatedPrecision?: number | null;
+  estimatedRecall?: number | null;
+  estimatedF1?: number | null;
+  estimatedAuc?: number | null;
 }
 
 export interface LabelSummary {
@@ -92,7 +97,11 @@ export interface ModelMetrics {
   latency: LatencySummary;
   accuracy: number | null;
   quality: QualitySummary;
-  /** Accuracy estimated from the scores alone (confidence-based, before labels arrive): mean max(p, 1 - p). */
+  /**
+   * Accuracy estimated from the scores alone (CBPE, before labels arrive): the expected share of
+   * correct predictions when each score is the probability of label 1, after the reference's
+   * isotonic calibration when it has labelled outcomes (else the scores as they are).
+   */
   estimatedAccuracy: number | null;
   labelCoverage: number | null;
   labels: LabelSummary;

@@ -6,7 +6,8 @@ import { evaluateDrift } from '../stats/select.ts';
 import type { DriftOptions, DriftTestOverride, FeatureReference } from '../stats/select.ts';
 import type { FeatureSummary } from '../window/pane.ts';
 import { qualityOf } from '../window/quality.ts';
-import { estimatedAccuracy } from '../stats/quality.ts';
+import { predictionScoreBins } from '../stats/quality.ts';
+import { estimatePerformance } from '../stats/cbpe.ts';
 import { fairnessOf } from '../window/fairness.ts';
 
 export interface MetricsContext {
@@ -80,6 +81,14 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
 
   const latency = input?.latency;
   const quality = outcome ? qualityOf(outcome) : { labeled: 0, accuracy: null };
+  // CBPE: performance expected from the scores alone, through the reference's calibration map
+  const estimated = input?.scores ? estimatePerformance(predictionScoreBins(input.scores), reference?.scoreCalibration ?? null) : null;
+  if (estimated !== null && estimated.count > 0) {
+    quality.estimatedPrecision = estimated.precision;
+    quality.estimatedRecall = estimated.recall;
+    quality.estimatedF1 = estimated.f1;
+    quality.estimatedAuc = estimated.auc;
+  }
   return {
     model: ctx.model,
     version: ctx.version,
@@ -99,7 +108,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     },
     accuracy: quality.accuracy,
     quality,
-    estimatedAccuracy: input?.scores ? estimatedAccuracy(input.scores, reference?.calibration ?? undefined) : null,
+    estimatedAccuracy: estimated?.accuracy ?? null,
     labelCoverage: count > 0 ? joined / count : null,
     labels: { joined, pending: Math.max(0, count - joined - expired), expired, early: outcome?.early ?? 0 },
     labelDelayMs: {

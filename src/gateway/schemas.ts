@@ -101,6 +101,10 @@ const qualityProperties = {
   mae: nullableNumber,
   rmse: nullableNumber,
   mape: nullableNumber,
+  estimatedPrecision: nullableNumber,
+  estimatedRecall: nullableNumber,
+  estimatedF1: nullableNumber,
+  estimatedAuc: nullableNumber,
   confusion: {
     type: 'object',
     required: ['classes', 'matrix'],

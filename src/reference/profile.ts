@@ -5,6 +5,10 @@ import { numericReferenceFromValues } from '../stats/select.ts';
 import { binCountsFromSummary, quantileEdgesFromSummary, summaryMeanAndStd } from '../stats/sketch-distance.ts';
 import type { PaneInput, PaneOutcome } from '../window/pane.ts';
 import { accuracyOf } from '../window/quality.ts';
+import { SCORE_BINS } from '../window/pane.ts';
+import { addBinaryOutcome, binaryScoreBins, createBinaryOutcomeSummary } from '../stats/quality.ts';
+import type { IsotonicCalibration } from '../stats/calibration.ts';
+import { calibrationFromHistogram, calibrationFromPairs, isIsotonicCalibration } from '../stats/calibration.ts';
 
 /**
  * A reference profile: what "normal" looks like for a model (optionally one version). Drift
@@ -29,6 +33,12 @@ export interface ReferenceProfile {
   latencyP99: number | null;
   /** Labelled binary outcomes of the reference (score histograms per class): calibrates the accuracy estimate before labels. */
   calibration: Float64Array | null;
+  /**
+   * Isotonic map from a raw score to the probability that the label is 1, fitted on the labelled
+   * reference (CBPE, src/stats/cbpe.ts). null: no labels, one class only, or (for a file) the
+   * scores were already as well calibrated as a fit could make them.
+   */
+  scoreCalibration: IsotonicCalibration | null;
 }
 
 /**
@@ -90,6 +100,7 @@ export function profileFromWindow(
     errorRate: input.count > 0 ? input.errors / input.count : null,
     latencyP99: input.latency.count > 0 ? input.latency.quantile(0.99) : null,
     calibration: outcome.binary ? Float64Array.from(outcome.binary) : null,
+    scoreCalibration: outcome.binary ? calibrationFromHistogram(binaryScoreBins(outcome.binary)) : null,
   };
 }
 
@@ -118,11 +129,18 @@ export function profileFromRows(id: string, model: string, version: string | nul
   const OUTPUT = '\u0000output';
   let correct = 0;
   let labeled = 0;
+  // Binary outcomes (a score in [0, 1] and a 0/1 label), as the worker counts them: they calibrate CBPE.
+  const scores: number[] = [];
+  const labels: (0 | 1)[] = [];
   for (const row of rows) {
     for (const [name, value] of Object.entries(row.features)) add(name, value);
     add(OUTPUT, row.output);
     if (row.label !== undefined && row.label !== null && row.output !== undefined && row.output !== null) {
       labeled++;
+      if (typeof row.output === 'number' && row.output >= 0 && row.output <= 1 && (row.label === 0 || row.label === 1)) {
+        scores.push(row.output);
+        labels.push(row.label);
+      }
       const predicted = typeof row.output === 'number' && typeof row.label === 'number' && (row.label === 0 || row.label === 1) ? (row.output >= 0.5 ? 1 : 0) : row.output;
       if (String(predicted) === String(row.label)) correct++;
     }
@@ -158,8 +176,16 @@ export function profileFromRows(id: string, model: string, version: string | nul
     accuracy: labeled > 0 ? correct / labeled : null,
     errorRate: null,
     latencyP99: null,
-    calibration: null,
+    calibration: scores.length > 0 ? binaryOutcomeHistogram(scores, labels) : null,
+    scoreCalibration: scores.length > 0 ? calibrationFromPairs(scores, labels) : null,
   };
+}
+
+/** The labelled score histogram a window capture would have held for these outcomes (threshold 0.5). */
+function binaryOutcomeHistogram(scores: readonly number[], labels: readonly (0 | 1)[]): Float64Array {
+  const summary = createBinaryOutcomeSummary(SCORE_BINS, 0.5);
+  for (let i = 0; i < scores.length; i++) addBinaryOutcome(summary, scores[i], labels[i]);
+  return summary;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,8 +244,9 @@ export function profileToBytes(profile: ReferenceProfile): Uint8Array {
 }
 
 export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
-  const raw = decode(bytes) as Omit<ReferenceProfile, 'output' | 'features' | 'calibration'> & {
+  const raw = decode(bytes) as Omit<ReferenceProfile, 'output' | 'features' | 'calibration' | 'scoreCalibration'> & {
     calibration?: number[] | null;
+    scoreCalibration?: unknown;
     v: number;
     output: FeatureReferenceWire | null;
     features: Record<string, FeatureReferenceWire>;
@@ -228,7 +255,25 @@ export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
   const features: Record<string, FeatureReference> = {};
   for (const [name, wire] of Object.entries(raw.features)) features[name] = featureFromWire(raw.id, wire);
   const { v: _v, ...rest } = raw;
-  return { ...rest, calibration: raw.calibration ? Float64Array.from(raw.calibration) : null, output: raw.output ? featureFromWire(raw.id, raw.output) : null, features };
+  const calibration = raw.calibration ? Float64Array.from(raw.calibration) : null;
+  return {
+    ...rest,
+    calibration,
+    scoreCalibration: scoreCalibrationFromWire(raw.scoreCalibration, calibration),
+    output: raw.output ? featureFromWire(raw.id, raw.output) : null,
+    features,
+  };
+}
+
+/**
+ * The stored calibration map; profiles stored before maps existed carry only the labelled
+ * histogram, so their map is fitted from it (what a window capture fits today).
+ */
+function scoreCalibrationFromWire(wire: unknown, histogram: Float64Array | null): IsotonicCalibration | null {
+  if (wire === undefined) return histogram !== null ? calibrationFromHistogram(binaryScoreBins(histogram)) : null;
+  if (wire === null) return null;
+  if (!isIsotonicCalibration(wire)) throw new Error('reference profile: scoreCalibration is not an ascending map of scores to probabilities');
+  return { x: [...wire.x], y: [...wire.y] };
 }
 
 /** Public description of a profile (REST listing): no sketches. */

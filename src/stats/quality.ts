@@ -22,6 +22,10 @@
  * over the non-zero truths (see addRegressionOutcome for why truths of 0 are skipped).
  */
 import type { QualitySummary } from '../contract/metrics.ts';
+import type { LabelledScoreBins } from './calibration.ts';
+import { calibrationFromHistogram } from './calibration.ts';
+import type { ScoreBins } from './cbpe.ts';
+import { estimatePerformance } from './cbpe.ts';
 
 const EPS = 2.220446049250313e-16;
 
@@ -449,42 +453,38 @@ export function subtractPredictionScores(target: PredictionScoreSummary, source:
   addCells(target, source, SCORES_HEADER, -1);
 }
 
+/** A score summary's bins for CBPE (src/stats/cbpe.ts): views, not copies. */
+export function predictionScoreBins(scores: PredictionScoreSummary): ScoreBins {
+  const bins = scores[0];
+  return { threshold: scores[1], counts: scores.subarray(S_ARRAYS, S_ARRAYS + bins), scoreSums: scores.subarray(S_ARRAYS + bins, S_ARRAYS + 2 * bins) };
+}
+
+/** A binary outcome summary's per-class score histogram, for fitting a calibration map (views). */
+export function binaryScoreBins(summary: BinaryOutcomeSummary): LabelledScoreBins {
+  const bins = summary[0];
+  return {
+    negatives: summary.subarray(B_ARRAYS, B_ARRAYS + bins),
+    positives: summary.subarray(B_ARRAYS + bins, B_ARRAYS + 2 * bins),
+    scoreSums: summary.subarray(B_ARRAYS + 2 * bins, B_ARRAYS + 3 * bins),
+  };
+}
+
 /**
  * CBPE-estimated accuracy of unlabelled predictions.
  * Without a calibration reference the scores are taken as calibrated: the expected accuracy is
  * the mean of max(p, 1 - p) (exact, from sums; assumes threshold 0.5).
  * With `calibration` (a BinaryOutcomeSummary of labelled reference data with the same bins and
- * threshold), each score bin's probability is replaced by the reference's observed positive
- * rate in that bin (histogram binning calibration; bins with fewer than `minBinCount`
- * reference outcomes keep their mean score), and the expected accuracy is
- * sum_b n_b * (bin predicts positive ? c_b : 1 - c_b) / N. A bin predicts positive when its
- * mean score is >= threshold (exact when the threshold is a bin edge, e.g. 0.5 with 100 bins).
+ * threshold), the scores go through the isotonic calibration fitted on its histogram
+ * (src/stats/calibration.ts) and the accuracy is estimated as src/stats/cbpe.ts does.
  */
-export function estimatedAccuracy(
-  scores: PredictionScoreSummary,
-  calibration?: BinaryOutcomeSummary,
-  minBinCount = 20,
-): number | null {
+export function estimatedAccuracy(scores: PredictionScoreSummary, calibration?: BinaryOutcomeSummary): number | null {
   const count = scores[S_COUNT];
   if (!(count > 0)) return null;
   if (calibration === undefined) return scores[S_CONFIDENCE] / count;
-  const bins = scores[0];
-  const threshold = scores[1];
-  if (calibration[0] !== bins || calibration[1] !== threshold) {
+  if (calibration[0] !== scores[0] || calibration[1] !== scores[1]) {
     throw new RangeError(
-      `estimatedAccuracy: calibration has ${calibration[0]} bins / threshold ${calibration[1]}, scores have ${bins} / ${threshold}`,
+      `estimatedAccuracy: calibration has ${calibration[0]} bins / threshold ${calibration[1]}, scores have ${scores[0]} / ${scores[1]}`,
     );
   }
-  let expectedCorrect = 0;
-  for (let b = 0; b < bins; b++) {
-    const n = scores[S_ARRAYS + b];
-    if (!(n > 0)) continue;
-    const meanScore = scores[S_ARRAYS + bins + b] / n;
-    const refNegatives = calibration[B_ARRAYS + b];
-    const refPositives = calibration[B_ARRAYS + bins + b];
-    const refCount = refNegatives + refPositives;
-    const calibrated = refCount >= minBinCount ? refPositives / refCount : meanScore;
-    expectedCorrect += n * (meanScore >= threshold ? calibrated : 1 - calibrated);
-  }
-  return expectedCorrect / count;
+  return estimatePerformance(predictionScoreBins(scores), calibrationFromHistogram(binaryScoreBins(calibration))).accuracy;
 }
