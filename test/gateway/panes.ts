@@ -28,7 +28,7 @@ export function spread(n: number, from: number, width: number): number[] {
 export function profile(id: string, model: string, createdAt: number, version: string | null = null): ReferenceProfile {
   return {
     id, model, version, source: 'file', createdAt, from: null, to: null, count: 1,
-    output: null, features: {}, accuracy: null, errorRate: null, latencyP99: null, calibration: null,
+    output: null, features: {}, accuracy: null, errorRate: null, latencyP99: null, calibration: null, scoreCalibration: null,
   };
 }
 
