@@ -173,8 +173,8 @@ describe('parseTrainingFile: csv', () => {
       for (let i = 0; i < n; i++) parts.push(`${i},"c, ${i % 3}",${i % 2}\n`);
       return parts.join('');
     };
-    // best of three, so a busy machine's pauses do not count: a quadratic parser takes 16 times as
-    // long on 4 times the rows, a linear one about 4 times
+    // best of three after a warm-up, so a busy machine's pauses and the JIT do not count: on 8 times
+    // the rows a linear parser takes about 8 times as long, a quadratic one 64 times
     const bestMs = (text: string): number => {
       let best = Infinity;
       for (let run = 0; run < 3; run++) {
@@ -184,11 +184,12 @@ describe('parseTrainingFile: csv', () => {
       }
       return best;
     };
-    const small = fileOf(50_000);
+    const small = fileOf(25_000);
     const large = fileOf(200_000);
+    parseTrainingFile(small, 'csv');
     const rows = parseTrainingFile(large, 'csv');
     expect(rows).toHaveLength(200_000);
     expect(rows[199_999]).toEqual({ features: { x: 199_999, cat: 'c, 1' }, output: 1 });
-    expect(bestMs(large) / bestMs(small)).toBeLessThan(9);
+    expect(bestMs(large) / bestMs(small)).toBeLessThan(24);
   });
 });
