@@ -33,7 +33,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { CategoryCounter } from '../src/sketch/category-counter.ts';
 import { LogHistogram } from '../src/sketch/log-histogram.ts';
-import { DETECTOR_KINDS, type DetectorKind } from '../src/stats/detectors/index.ts';
+import { DETECTOR_KINDS } from '../src/stats/detectors/index.ts';
 import {
   evaluateDrift,
   numericReferenceFromValues,
@@ -702,7 +702,7 @@ export async function main(): Promise<void> {
 
   // Targets
   const targets: TargetResult[] = [];
-  for (const kind of DETECTOR_KINDS as readonly DetectorKind[]) {
+  for (const kind of DETECTOR_KINDS) {
     const s = detectors.seaAbrupt[kind];
     targets.push({
       target: `SEA abrupt: all ${SEEDS * 3} detected, mean delay < ${SEA_DELAY_TARGET}`,
@@ -711,7 +711,7 @@ export async function main(): Promise<void> {
       pass: s.missed === 0 && s.meanDelay < SEA_DELAY_TARGET,
     });
   }
-  for (const kind of DETECTOR_KINDS as readonly DetectorKind[]) {
+  for (const kind of DETECTOR_KINDS) {
     const worst = Math.max(...Object.values(detectors.stationaryAlarmsPerMillion[kind]));
     targets.push({
       target: `<= ${FALSE_ALARM_TARGET_PER_MILLION} false alarm / M stationary events (long streams, worst error rate)`,
@@ -720,7 +720,7 @@ export async function main(): Promise<void> {
       pass: worst <= FALSE_ALARM_TARGET_PER_MILLION,
     });
   }
-  for (const kind of DETECTOR_KINDS as readonly DetectorKind[]) {
+  for (const kind of DETECTOR_KINDS) {
     const worst = Math.max(...Object.values(detectors.startupAlarmsPerMillion[kind]));
     targets.push({
       target: `<= ${FALSE_ALARM_TARGET_PER_MILLION} false alarm / M stationary events (first ${STARTUP_EVENTS} of a fresh detector, worst rate)`,
