@@ -5,6 +5,7 @@ import type { DriftwatchConfig } from './types.ts';
 import { parseDuration } from '../contract/duration.ts';
 import { validateAlertRules } from '../alerts/rules.ts';
 import { DETECTOR_KINDS, isDetectorKind } from '../stats/detectors/index.ts';
+import { DRIFT_TEST_NAMES, isDriftTestName } from '../stats/select.ts';
 
 /** A config value that is not what it should be: names the key, the value and what was expected. */
 export class ConfigError extends Error {
@@ -93,7 +94,6 @@ function section(root: Record<string, unknown>, key: string, src: Source): Recor
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-const DRIFT_TESTS = ['psi', 'ks', 'wasserstein_normed', 'jensen_shannon', 'chi2', 'chi2_gof', 'hellinger', 'z'] as const;
 
 /** Checks every key of a merged raw config and returns the typed config, or throws ConfigError. */
 export function validateConfig(raw: unknown, src: Source = { of: () => 'config' }): DriftwatchConfig {
@@ -155,11 +155,11 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     const key = `drift.features.${name}`;
     if (!isPlainObject(override)) throw new ConfigError(key, override, '{test, threshold}', src.of(key));
     const test = override.test;
-    if (typeof test !== 'string' || !(DRIFT_TESTS as readonly string[]).includes(test)) {
-      throw new ConfigError(`${key}.test`, test, `one of ${DRIFT_TESTS.join(', ')}`, src.of(key));
+    if (!isDriftTestName(test)) {
+      throw new ConfigError(`${key}.test`, test, `one of ${DRIFT_TEST_NAMES.join(', ')}`, src.of(key));
     }
     featureOverrides[name] = {
-      test: test as DriftwatchConfig['drift']['features'][string]['test'],
+      test,
       threshold: override.threshold === undefined ? undefined : number(override.threshold, `${key}.threshold`, src, 0, Number.MAX_VALUE),
     };
   }
