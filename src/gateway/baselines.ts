@@ -4,7 +4,8 @@ import type { ReferenceStore } from '../reference/store.ts';
 import { newProfileId } from '../reference/store.ts';
 import { describeProfile, profileFromRows, profileFromWindow } from '../reference/profile.ts';
 import type { TrainingRow } from '../reference/profile.ts';
-import { nameSchema, errorResponses } from './schemas.ts';
+import { nameSchema, errorResponses, versionSchema } from './schemas.ts';
+import { defaultWindowOf } from '../contract/limits.ts';
 
 /**
  * Reference profiles over REST: list, capture from a live window, upload training rows, delete.
@@ -64,7 +65,7 @@ export async function baselineRoutes(app: FastifyInstance, deps: { source: Windo
           additionalProperties: false,
           properties: {
             window: { type: 'string', minLength: 1 },
-            version: { type: 'string', minLength: 1, maxLength: 64 },
+            version: versionSchema,
             from: { type: 'number' },
             to: { type: 'number' },
           },
@@ -75,7 +76,7 @@ export async function baselineRoutes(app: FastifyInstance, deps: { source: Windo
     async (request, reply) => {
       const { model } = request.params as { model: string };
       const body = (request.body ?? {}) as { window?: string; version?: string; from?: number; to?: number };
-      const window = body.window ?? (source.windows().includes('5m') ? '5m' : source.windows()[0]);
+      const window = body.window ?? defaultWindowOf(source.windows());
       if (!source.windows().includes(window)) {
         return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `body/window must be one of ${source.windows().join(', ')}, got '${window}'` });
       }
@@ -107,7 +108,7 @@ export async function baselineRoutes(app: FastifyInstance, deps: { source: Windo
           additionalProperties: false,
           properties: {
             model: nameSchema,
-            version: { type: 'string', minLength: 1, maxLength: 64 },
+            version: versionSchema,
             rows: { type: 'array', minItems: 1, items: rowSchema },
           },
         },

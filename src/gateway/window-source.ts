@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { MetricsSourceEmitter } from '../contract/metrics-source.ts';
 import type { MetricsOptions } from '../contract/metrics-source.ts';
 import type { AlertEvent, ModelMetrics, ModelSummary } from '../contract/metrics.ts';
+import { defaultWindowOf } from '../contract/limits.ts';
 import { ModelWindows } from '../window/windows.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import { buildModelMetrics } from './metrics.ts';
@@ -121,7 +122,7 @@ export class WindowSource extends MetricsSourceEmitter {
   }
 
   listModels(): ModelSummary[] {
-    const summaryWindow = this.windowMs.has('5m') ? '5m' : this.windows()[0];
+    const summaryWindow = defaultWindowOf(this.windows());
     return [...this.models.values()].map((w) => ({
       model: w.model,
       versions: [...w.versions].sort(),
