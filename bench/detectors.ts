@@ -25,7 +25,7 @@
 
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { createDetector, DETECTOR_KINDS, type ChangeDetector, type DetectorKind } from '../src/stats/detectors/index.ts';
+import { createDetector, DETECTOR_KINDS, DETECTORS, type ChangeDetector, type DetectorKind } from '../src/stats/detectors/index.ts';
 import {
   bernoulliErrors,
   ERROR_STREAM_AFTER,
@@ -248,13 +248,9 @@ export async function main(): Promise<void> {
   // River's own settings, for comparison: the options that reproduce River's behaviour exactly
   // (test/detectors/golden.test.ts); the class comments say why driftwatch's defaults differ.
   console.log("\nRiver's settings, for comparison (SEA abrupt; stationary alarms at the worst of the two rates):");
-  const riverSettings: { kind: DetectorKind; options: object }[] = [
-    { kind: 'page_hinkley', options: { standardize: false, alpha: 0.9999, delta: 0.005, threshold: 50 } },
-    { kind: 'ddm', options: { warmStart: 30 } },
-    { kind: 'eddm', options: { alpha: 0.95, beta: 0.9, minErrors: 0, zThreshold: 0 } },
-    { kind: 'hddm_a', options: { bound: 'hoeffding', driftConfidence: 0.001, warningConfidence: 0.005 } },
-    { kind: 'hddm_w', options: { bound: 'mcdiarmid', weighting: 'river', cutExpiry: 0, lambda: 0.05, driftConfidence: 0.001, warningConfidence: 0.005 } },
-  ];
+  const riverSettings: { kind: DetectorKind; options: object }[] = DETECTORS.flatMap((definition) =>
+    definition.riverOptions === undefined ? [] : [{ kind: definition.kind, options: definition.riverOptions }],
+  );
   const riverResults: { kind: DetectorKind; options: object; seaAbruptMeanDelay: number; seaAbruptMissed: number; preChangeFalseAlarms: number; falseAlarmsPerMillion: number }[] = [];
   for (const { kind, options } of riverSettings) {
     const delays: number[] = [];

@@ -6,13 +6,13 @@ import { parseArgs } from 'node:util';
 import { detectFormat, parseTrainingFile, TrainingFileError } from '../src/reference/training-file.ts';
 import type { TrainingFileFormat } from '../src/reference/training-file.ts';
 import { isValidModelName } from '../src/cluster/subjects.ts';
+import { VERSION_MAX_LENGTH } from '../src/contract/limits.ts';
 
 /** More rows than this is a sampling job, not an upload (and would not fit the 64 MiB body limit). */
 export const MAX_TRAINING_ROWS = 2_000_000;
 /** The gateway's body limit on POST /v1/baselines. */
 const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 /** Versions are free-form like the wire format's ('1.2.0'), up to this length. */
-const VERSION_MAX_LENGTH = 64;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

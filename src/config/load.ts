@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import type { DriftwatchConfig } from './types.ts';
 import { parseDuration } from '../contract/duration.ts';
 import { validateAlertRules } from '../alerts/rules.ts';
+import { DETECTOR_KINDS, isDetectorKind } from '../stats/detectors/index.ts';
+import { DRIFT_TEST_NAMES, isDriftTestName } from '../stats/select.ts';
 
 /** A config value that is not what it should be: names the key, the value and what was expected. */
 export class ConfigError extends Error {
@@ -92,8 +94,6 @@ function section(root: Record<string, unknown>, key: string, src: Source): Recor
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-const DETECTORS = ['adwin', 'page_hinkley', 'ddm', 'eddm', 'hddm_a', 'hddm_w'] as const;
-const DRIFT_TESTS = ['psi', 'ks', 'wasserstein_normed', 'jensen_shannon', 'chi2', 'chi2_gof', 'hellinger', 'z'] as const;
 
 /** Checks every key of a merged raw config and returns the typed config, or throws ConfigError. */
 export function validateConfig(raw: unknown, src: Source = { of: () => 'config' }): DriftwatchConfig {
@@ -119,8 +119,8 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   }
   const detectors = section(raw, 'detectors', src);
   const errorStream = detectors.errorStream;
-  if (!Array.isArray(errorStream) || !errorStream.every((k) => typeof k === 'string' && (DETECTORS as readonly string[]).includes(k))) {
-    throw new ConfigError('detectors.errorStream', errorStream, `a list of detectors from ${DETECTORS.join(', ')}`, src.of('detectors.errorStream'));
+  if (!Array.isArray(errorStream) || !errorStream.every(isDetectorKind)) {
+    throw new ConfigError('detectors.errorStream', errorStream, `a list of detectors from ${DETECTOR_KINDS.join(', ')}`, src.of('detectors.errorStream'));
   }
 
   const replicas = nats.replicas;
@@ -155,11 +155,11 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     const key = `drift.features.${name}`;
     if (!isPlainObject(override)) throw new ConfigError(key, override, '{test, threshold}', src.of(key));
     const test = override.test;
-    if (typeof test !== 'string' || !(DRIFT_TESTS as readonly string[]).includes(test)) {
-      throw new ConfigError(`${key}.test`, test, `one of ${DRIFT_TESTS.join(', ')}`, src.of(key));
+    if (!isDriftTestName(test)) {
+      throw new ConfigError(`${key}.test`, test, `one of ${DRIFT_TEST_NAMES.join(', ')}`, src.of(key));
     }
     featureOverrides[name] = {
-      test: test as DriftwatchConfig['drift']['features'][string]['test'],
+      test,
       threshold: override.threshold === undefined ? undefined : number(override.threshold, `${key}.threshold`, src, 0, Number.MAX_VALUE),
     };
   }
@@ -225,7 +225,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     },
     drift: { features: featureOverrides, falseAlarmsPerMillion },
     worker: { threads: threads as number | 'auto' },
-    detectors: { errorStream: errorStream as DriftwatchConfig['detectors']['errorStream'] },
+    detectors: { errorStream },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,
     log: { level: level as DriftwatchConfig['log']['level'] },
     alerts: { rules },

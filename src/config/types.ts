@@ -1,6 +1,7 @@
 import type { AlertRule } from '../alerts/rules.ts';
 
 import type { DriftTestOverride } from '../stats/select.ts';
+import type { DetectorKind } from '../stats/detectors/index.ts';
 
 export interface DriftwatchConfig {
   nats: { url: string | null; replicas: 1 | 3; name: string };
@@ -33,7 +34,7 @@ export interface DriftwatchConfig {
   /** Partition threads: 'auto' = one per core when several partitions are owned; 0 or 1 = the main thread. */
   worker: { threads: number | 'auto' };
   /** Sequential change detectors run on every model version's error stream in the worker. */
-  detectors: { errorStream: Array<'adwin' | 'page_hinkley' | 'ddm' | 'eddm' | 'hddm_a' | 'hddm_w'> };
+  detectors: { errorStream: DetectorKind[] };
   dataDir: string;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
   alerts: { rules: AlertRule[] };

@@ -8,6 +8,7 @@
  * object untouched and ignored by every stage.
  */
 import { MODEL_NAME_PATTERN } from '../cluster/subjects.ts';
+import { VERSION_MAX_LENGTH } from '../contract/limits.ts';
 import type { DecodeResult, LabelEvent, PredictionEvent, RejectReason } from './types.ts';
 
 /** Limits of the wire format. Changing one changes the contract: update docs/wire-format.md. */
@@ -19,7 +20,7 @@ export const WIRE_LIMITS = {
   /** Characters (UTF-16 code units) in an id. */
   maxIdLength: 256,
   /** Characters in a version. */
-  maxVersionLength: 64,
+  maxVersionLength: VERSION_MAX_LENGTH,
   /** Numbers in an array output (class probabilities, embeddings). */
   maxOutputLength: 1024,
   /** Characters in a feature name or segment name. */

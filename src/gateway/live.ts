@@ -35,7 +35,8 @@ import type { MetricsSource } from '../contract/metrics-source.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { TokenAuthenticator } from './auth.ts';
 import { BEARER_CHALLENGE, queryTokenOf } from './auth.ts';
-import { NAME_MAX_LENGTH, NAME_PATTERN, VERSION_MAX_LENGTH } from './schemas.ts';
+import { NAME_MAX_LENGTH, NAME_PATTERN } from './schemas.ts';
+import { defaultWindowOf, VERSION_MAX_LENGTH } from '../contract/limits.ts';
 import { errorBody, safePath } from './errors.ts';
 
 export interface LiveFeedOptions {
@@ -61,7 +62,7 @@ export interface LiveFeedOptions {
   badMessageWindowMs?: number;
   /** Concurrent clients; further upgrades get 503. Default 10000. */
   maxClients?: number;
-  /** Window used when a subscribe names none: '5m' when the source has it, else its first window. */
+  /** Window used when a subscribe names none (default: defaultWindowOf the source's windows). */
   defaultWindow?: string;
 }
 
@@ -571,7 +572,7 @@ export class LiveFeed {
       topics = [...new Set(m.topics as Topic[])];
     }
     const windows = this.source.windows();
-    const window = m.window ?? this.opts.defaultWindow ?? (windows.includes('5m') ? '5m' : windows[0]);
+    const window = m.window ?? this.opts.defaultWindow ?? defaultWindowOf(windows);
     if (typeof window !== 'string' || !windows.includes(window)) {
       return { kind: 'error', message: `subscribe.window must be one of: ${windows.join(', ')}` };
     }

@@ -7,6 +7,7 @@
 import type {
   AlertEvent, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
 } from '../contract/metrics.ts';
+import { VERSION_MAX_LENGTH } from '../contract/limits.ts';
 
 /** Model and version names end up in NATS subject tokens: no whitespace, '.', '*' or '>'. */
 export const NAME_PATTERN = '^[^\\s.*>]+$';
@@ -15,7 +16,6 @@ export const NAME_MAX_LENGTH = 128;
 export const nameSchema = { type: 'string', minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN } as const;
 
 /** Versions may hold dots ('1.2.0'): they travel hex-encoded in subjects. Same limit as the wire format. */
-export const VERSION_MAX_LENGTH = 64;
 export const versionSchema = { type: 'string', minLength: 1, maxLength: VERSION_MAX_LENGTH } as const;
 
 /** Hints replacing ajv's "must match pattern" for fields whose pattern means something. */

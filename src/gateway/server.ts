@@ -24,6 +24,7 @@ import { LiveFeed } from './live.ts';
 import { createTokenAuthenticator, requireToken } from './auth.ts';
 import { formatSchemaErrors, installErrorHandling, safePath } from './errors.ts';
 import { sharedSchemas } from './schemas.ts';
+import { defaultWindowOf } from '../contract/limits.ts';
 import { healthRoutes } from './routes/health.ts';
 import { apiRoutes } from './routes/api.ts';
 import { prometheusRoute } from './routes/prometheus-endpoint.ts';
@@ -71,7 +72,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   if (!Array.isArray(windows) || windows.length === 0 || !windows.every((w) => typeof w === 'string' && w.length > 0)) {
     throw new Error(`buildGateway: source.windows() must return a non-empty array of window names, got ${JSON.stringify(windows)}`);
   }
-  const defaultWindow = opts.ws?.defaultWindow ?? (windows.includes('5m') ? '5m' : windows[0]);
+  const defaultWindow = opts.ws?.defaultWindow ?? defaultWindowOf(windows);
   if (!windows.includes(defaultWindow)) {
     throw new Error(`buildGateway: ws.defaultWindow '${defaultWindow}' is not one of the source windows: ${windows.join(', ')}`);
   }

@@ -1,6 +1,7 @@
 import type { ModelSummary } from '../contract/metrics.ts';
 import type { PaneMessage } from '../contract/pane-wire.ts';
 import { parseDuration } from '../contract/duration.ts';
+import { defaultWindowOf } from '../contract/limits.ts';
 import { ModelWindows } from '../window/windows.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { PaneLimits } from '../window/pane.ts';
@@ -42,7 +43,7 @@ export class WindowStore {
 
   /** The window the model list summarizes (and the default of the REST routes): 5m when configured. */
   summaryWindow(): string {
-    return this.windowMs.has('5m') ? '5m' : this.windowNames()[0];
+    return defaultWindowOf(this.windowNames());
   }
 
   /** Called with the model's name after each pane message folded into its windows. */

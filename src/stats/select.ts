@@ -42,67 +42,34 @@
  *    goodness-of-fit form is reported as 'chi2_gof'.
  * Thresholds are inclusive (p <= t, distance >= t).
  *
+ * The tests themselves (statistic, p-value or effect size, default threshold, feature types) are
+ * defined one per file in drift-tests/ and listed once in drift-tests/registry.ts; this module
+ * prepares the samples, runs every registered test that applies and applies the rule above.
+ *
  * Exactness: KS and Wasserstein are computed on raw values when both a raw reference sample and
  * a raw current sample are given (exact, SciPy-equal), else from the two quantile summaries with
  * the bounds documented in sketch-distance.ts.
  */
 import type { QuantileSummary } from '../sketch/types.ts';
 import type { DriftEntry, DriftTestResult } from '../contract/metrics.ts';
-import {
-  binCounts as binCountsOf,
-  chiSquaredContingency,
-  chiSquaredGoodnessOfFit,
-  GATEWAY_KS_MAX_EXACT_WORK,
-  hellingerDistance,
-  jensenShannonDistance,
-  ks2Samp,
-  normByStd,
-  psi,
-  quantileEdges as quantileEdgesOf,
-  twoProportionZTest,
-  wassersteinDistance,
-} from './distribution.ts';
-import { binCountsFromSummary, ksFromSummaries, wassersteinFromSummaries } from './sketch-distance.ts';
+import { binCounts as binCountsOf, quantileEdges as quantileEdgesOf } from './distribution.ts';
+import { binCountsFromSummary } from './sketch-distance.ts';
+import { DRIFT_TESTS, driftTestsFor, type DriftTestName } from './drift-tests/registry.ts';
+import type { CategoricalSamples, DriftMeasurement, NumericSamples } from './drift-tests/types.ts';
 
-export type DriftTestName =
-  | 'psi'
-  | 'ks'
-  | 'wasserstein_normed'
-  | 'jensen_shannon'
-  | 'hellinger'
-  | 'chi2'
-  | 'chi2_gof'
-  | 'z';
+export { DRIFT_TEST_NAMES, DRIFT_TESTS, driftTestDefinition, isDriftTestName, type DriftTestName } from './drift-tests/registry.ts';
 
 /** Tests that produce a p-value: drift when pValue <= threshold. The others: statistic >= threshold. */
-export const P_VALUE_TESTS: ReadonlySet<DriftTestName> = new Set<DriftTestName>(['ks', 'chi2', 'chi2_gof', 'z']);
+export const P_VALUE_TESTS: ReadonlySet<DriftTestName> = new Set(
+  DRIFT_TESTS.filter((test) => test.decision === 'p-value').map((test) => test.name),
+);
 
-export const NUMERIC_DRIFT_TESTS: readonly DriftTestName[] = [
-  'psi',
-  'ks',
-  'wasserstein_normed',
-  'jensen_shannon',
-  'hellinger',
-];
-export const CATEGORICAL_DRIFT_TESTS: readonly DriftTestName[] = [
-  'psi',
-  'chi2',
-  'chi2_gof',
-  'z',
-  'jensen_shannon',
-  'hellinger',
-];
+export const NUMERIC_DRIFT_TESTS: readonly DriftTestName[] = driftTestsFor('numeric').map((test) => test.name);
+export const CATEGORICAL_DRIFT_TESTS: readonly DriftTestName[] = driftTestsFor('categorical').map((test) => test.name);
 
-export const DEFAULT_DRIFT_THRESHOLDS: Readonly<Record<DriftTestName, number>> = {
-  psi: 0.2,
-  ks: 0.05,
-  wasserstein_normed: 0.1,
-  jensen_shannon: 0.1,
-  hellinger: 0.1,
-  chi2: 0.05,
-  chi2_gof: 0.05,
-  z: 0.05,
-};
+export const DEFAULT_DRIFT_THRESHOLDS = Object.fromEntries(
+  DRIFT_TESTS.map((test) => [test.name, test.defaultThreshold]),
+) as Readonly<Record<DriftTestName, number>>;
 
 /** Largest significance level the false-alarm budget grants (Evidently's fixed level). */
 export const MAX_SIGNIFICANCE = 0.05;
@@ -250,18 +217,13 @@ function thresholdFor(test: DriftTestName, count: number, options: DriftOptions 
   return Math.min(DEFAULT_DRIFT_THRESHOLDS[test], budgetSignificance(count, budget, evaluations));
 }
 
-function result(
-  test: DriftTestName,
-  statistic: number,
-  pValue: number | undefined,
-  count: number,
-  options: DriftOptions | undefined,
-): DriftTestResult {
+function result(test: DriftTestName, measured: DriftMeasurement, count: number, options: DriftOptions | undefined): DriftTestResult {
   const threshold = thresholdFor(test, count, options);
   const isPValueTest = P_VALUE_TESTS.has(test);
-  const drift = isPValueTest ? (pValue as number) <= threshold : statistic >= threshold;
-  const out: DriftTestResult = { test, statistic, threshold, drift: drift === true };
-  if (isPValueTest) out.pValue = pValue;
+  const drift = isPValueTest ? (measured.pValue as number) <= threshold : measured.statistic >= threshold;
+  const out: DriftTestResult = { test, statistic: measured.statistic, threshold, drift: drift === true };
+  if (isPValueTest) out.pValue = measured.pValue;
+  if (measured.errorBound !== undefined) out.errorBound = measured.errorBound;
   return out;
 }
 
@@ -332,27 +294,20 @@ function evaluateNumeric(
         `define ${reference.innerEdges.length + 1}`,
     );
   }
-  const currentBins = current.binCounts ?? binCountsFromSummary(current.summary, reference.innerEdges);
-  const tests: Record<string, DriftTestResult> = {};
-  tests.psi = result('psi', psi(reference.binCounts, currentBins), undefined, count, options);
-
-  const raw = reference.sample !== undefined && reference.sample.length > 0 && current.sample !== undefined;
-  if (raw) {
-    const ks = ks2Samp(reference.sample as ArrayLike<number>, current.sample as ArrayLike<number>, 'auto', GATEWAY_KS_MAX_EXACT_WORK);
-    tests.ks = result('ks', ks.statistic, ks.pValue, count, options);
-    const w = wassersteinDistance(reference.sample as ArrayLike<number>, current.sample as ArrayLike<number>);
-    tests.wasserstein_normed = result('wasserstein_normed', normByStd(w, reference.std), undefined, count, options);
-  } else {
-    const ks = ksFromSummaries(reference.summary, current.summary);
-    tests.ks = { ...result('ks', ks.statistic, ks.pValue, count, options), errorBound: ks.errorBound };
-    const w = wassersteinFromSummaries(reference.summary, current.summary);
-    tests.wasserstein_normed = {
-      ...result('wasserstein_normed', normByStd(w.statistic, reference.std), undefined, count, options),
-      errorBound: normByStd(w.errorBound, reference.std),
-    };
+  const samples: NumericSamples = {
+    referenceBins: reference.binCounts,
+    currentBins: current.binCounts ?? binCountsFromSummary(current.summary, reference.innerEdges),
+    referenceStd: reference.std,
+    referenceSummary: reference.summary,
+    currentSummary: current.summary,
+  };
+  if (reference.sample !== undefined && reference.sample.length > 0 && current.sample !== undefined) {
+    samples.raw = { reference: reference.sample, current: current.sample };
   }
-  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(reference.binCounts, currentBins), undefined, count, options);
-  tests.hellinger = result('hellinger', hellingerDistance(reference.binCounts, currentBins), undefined, count, options);
+  const tests: Record<string, DriftTestResult> = {};
+  for (const test of DRIFT_TESTS) {
+    if (test.numeric !== undefined) tests[test.name] = result(test.name, test.numeric(samples), count, options);
+  }
 
   if (options?.override) validateDriftOverride('numeric', options.override);
   const primary = options?.override?.test ?? defaultDriftTest('numeric', reference.count, 0, options?.smallReferenceMax);
@@ -368,22 +323,14 @@ function evaluateCategorical(
   const count = totalOf(aligned.current);
   const referenceCount = totalOf(aligned.reference);
   if (!(count > 0) || !(referenceCount > 0)) return null;
-  const tests: Record<string, DriftTestResult> = {};
-  tests.psi = result('psi', psi(aligned.reference, aligned.current), undefined, count, options);
-  const contingency = chiSquaredContingency(aligned.reference, aligned.current);
-  tests.chi2 = result('chi2', contingency.statistic, contingency.pValue, count, options);
-  const gof = chiSquaredGoodnessOfFit(aligned.reference, aligned.current);
-  tests.chi2_gof = result('chi2_gof', gof.statistic, gof.pValue, count, options);
   const categoryCount = aligned.categories.length;
-  if (categoryCount === 2 || options?.override?.test === 'z') {
-    // The share of the reference's most frequent category (with exactly two, either is the same test).
-    let top = 0;
-    for (let i = 1; i < categoryCount; i++) if (aligned.reference[i] > aligned.reference[top]) top = i;
-    const z = twoProportionZTest(aligned.reference[top], referenceCount, aligned.current[top], count);
-    tests.z = result('z', z.statistic, z.pValue, count, options);
+  const samples: CategoricalSamples = { ...aligned, referenceCount, count };
+  const tests: Record<string, DriftTestResult> = {};
+  for (const test of DRIFT_TESTS) {
+    if (test.categorical === undefined) continue;
+    if (test.onlyForTwoCategories && categoryCount !== 2 && options?.override?.test !== test.name) continue;
+    tests[test.name] = result(test.name, test.categorical(samples), count, options);
   }
-  tests.jensen_shannon = result('jensen_shannon', jensenShannonDistance(aligned.reference, aligned.current), undefined, count, options);
-  tests.hellinger = result('hellinger', hellingerDistance(aligned.reference, aligned.current), undefined, count, options);
 
   if (options?.override) validateDriftOverride('categorical', options.override);
   const primary =

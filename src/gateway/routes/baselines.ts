@@ -8,7 +8,7 @@ import { newProfileId } from '../../reference/store.ts';
 import { describeProfile, profileFromRows, profileFromWindow } from '../../reference/profile.ts';
 import type { TrainingRow } from '../../reference/profile.ts';
 import { httpError } from '../errors.ts';
-import { nameSchema, errorResponses } from '../schemas.ts';
+import { nameSchema, errorResponses, versionSchema } from '../schemas.ts';
 import type { WindowStore } from '../window-store.ts';
 import type { ReferenceRegistry } from '../reference-registry.ts';
 
@@ -80,7 +80,7 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
           additionalProperties: false,
           properties: {
             window: { type: 'string', minLength: 1 },
-            version: { type: 'string', minLength: 1, maxLength: 64 },
+            version: versionSchema,
             from: { type: 'number' },
             to: { type: 'number' },
           },
@@ -119,7 +119,7 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
           additionalProperties: false,
           properties: {
             model: nameSchema,
-            version: { type: 'string', minLength: 1, maxLength: 64 },
+            version: versionSchema,
             rows: { type: 'array', minItems: 1, items: rowSchema },
           },
         },

@@ -21,7 +21,32 @@
  */
 
 import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
-import { DETECTOR_STATE_VERSION, type AdwinOptions, type AdwinState, type ChangeDetector } from './types.ts';
+import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
+
+export interface AdwinOptions {
+  /** Confidence of each cut test (River: delta). */
+  delta?: number;
+  /** Check for change every `clock` updates (River: clock). */
+  clock?: number;
+  /** Summaries kept per bucket row before two are merged (River: max_buckets). */
+  maxBuckets?: number;
+  /** Shortest sub-window a cut may compare (River: min_window_length). */
+  minWindowLength?: number;
+  /** No check until the window holds more than this many values (River: grace_period). */
+  gracePeriod?: number;
+}
+
+export interface AdwinState extends DetectorStateBase {
+  kind: 'adwin';
+  options: Required<AdwinOptions>;
+  tick: number;
+  width: number;
+  total: number;
+  variance: number;
+  nDetections: number;
+  /** Bucket rows from newest (row 0, single values) to oldest; each entry holds 2^row values. */
+  rows: { totals: number[]; variances: number[] }[];
+}
 
 const NAME = 'ADWIN';
 const OPTION_NAMES = ['delta', 'clock', 'maxBuckets', 'minWindowLength', 'gracePeriod'] as const;
@@ -308,3 +333,11 @@ export class Adwin implements ChangeDetector {
     return detector;
   }
 }
+
+export const ADWIN: DetectorDefinition<'adwin', Adwin, AdwinOptions> = {
+  kind: 'adwin',
+  description: 'ADWIN: adaptive window, drift when two sub-windows have significantly different means (any numeric stream)',
+  create: (options) => new Adwin(options),
+  fromJSON: (state) => Adwin.fromJSON(state),
+  // Its defaults are River's, so no riverOptions.
+};

@@ -25,7 +25,28 @@
  */
 
 import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
-import { DETECTOR_STATE_VERSION, type ChangeDetector, type DdmOptions, type DdmState } from './types.ts';
+import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
+
+export interface DdmOptions {
+  /** Values seen before warnings/drifts may be signalled (River: warm_start; default here 200, River 30). */
+  warmStart?: number;
+  /** Standard deviations above the best p+s for a warning (River: warning_threshold). */
+  warningThreshold?: number;
+  /** Standard deviations above the best p+s for a drift (River: drift_threshold). */
+  driftThreshold?: number;
+}
+
+export interface DdmState extends DetectorStateBase {
+  kind: 'ddm';
+  options: Required<DdmOptions>;
+  warningDetected: boolean;
+  n: number;
+  p: number;
+  /** null until the warm start is over (River: p_min/s_min None and ps_min +infinity). */
+  pMin: number | null;
+  sMin: number | null;
+  psMin: number | null;
+}
 
 const NAME = 'DDM';
 const OPTION_NAMES = ['warmStart', 'warningThreshold', 'driftThreshold'] as const;
@@ -137,3 +158,11 @@ export class Ddm implements ChangeDetector {
     return detector;
   }
 }
+
+export const DDM: DetectorDefinition<'ddm', Ddm, DdmOptions> = {
+  kind: 'ddm',
+  description: 'DDM: error rate p + s against its lowest value, warning at 2 and drift at 3 standard deviations (0/1 errors)',
+  create: (options) => new Ddm(options),
+  fromJSON: (state) => Ddm.fromJSON(state),
+  riverOptions: { warmStart: 30 },
+};

@@ -47,7 +47,40 @@
  */
 
 import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
-import { DETECTOR_STATE_VERSION, type ChangeDetector, type EddmOptions, type EddmState } from './types.ts';
+import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
+
+export interface EddmOptions {
+  /** Values and errors seen before warnings/drifts may be signalled (River: warm_start). */
+  warmStart?: number;
+  /** Warning when (p'+2s')/(p'max+2s'max) falls below alpha (River: alpha; default 0.6 here, River's 0.95). */
+  alpha?: number;
+  /** Drift when that ratio falls below beta (River: beta; default 0.5 here, River's 0.9). */
+  beta?: number;
+  /** Errors since the (re)start before the maximum of p'+2s' is taken (not in River: 0 there). */
+  minErrors?: number;
+  /**
+   * z of the significance test on the distances after a cut point, which also moves the cut
+   * (not in River: 0 turns the test off).
+   */
+  zThreshold?: number;
+}
+
+export interface EddmState extends DetectorStateBase {
+  kind: 'eddm';
+  options: Required<EddmOptions>;
+  warningDetected: boolean;
+  n: number;
+  nErrors: number;
+  lastError: number;
+  distanceCount: number;
+  distanceMean: number;
+  distanceVariance: number;
+  p2sMax: number;
+  /** Significance test's cut point: update index and errors there (0 errors: no cut yet), s' there. */
+  cutN: number;
+  cutErrors: number;
+  cutStd: number;
+}
 
 const NAME = 'EDDM';
 const OPTION_NAMES = ['warmStart', 'alpha', 'beta', 'minErrors', 'zThreshold'] as const;
@@ -214,3 +247,11 @@ export class Eddm implements ChangeDetector {
     return detector;
   }
 }
+
+export const EDDM: DetectorDefinition<'eddm', Eddm, EddmOptions> = {
+  kind: 'eddm',
+  description: 'EDDM: distance between consecutive errors against its largest mean + 2 std (0/1 errors)',
+  create: (options) => new Eddm(options),
+  fromJSON: (state) => Eddm.fromJSON(state),
+  riverOptions: { alpha: 0.95, beta: 0.9, minErrors: 0, zThreshold: 0 },
+};

@@ -1,66 +1,44 @@
 /**
  * Builds a detector by name, and restores any detector from its `toJSON()` state, so callers
- * (config, checkpoints) need not know the classes.
+ * (config, checkpoints) need not know the classes. Both look the kind up in a registry
+ * (registry.ts by default; tests pass an extended copy to show a new definition needs nothing else).
  */
 
-import { Adwin } from './adwin.ts';
-import { Ddm } from './ddm.ts';
-import { Eddm } from './eddm.ts';
-import { HddmA } from './hddm-a.ts';
-import { HddmW } from './hddm-w.ts';
-import { PageHinkley } from './page-hinkley.ts';
-import { DETECTOR_KINDS, type DetectorKind, type DetectorOptionsByKind } from './types.ts';
+import { DETECTORS, type DetectorByKind, type DetectorKind, type DetectorOptionsByKind } from './registry.ts';
+import type { ChangeDetector, DetectorDefinition } from './types.ts';
 
-export interface DetectorByKind {
-  adwin: Adwin;
-  page_hinkley: PageHinkley;
-  ddm: Ddm;
-  eddm: Eddm;
-  hddm_a: HddmA;
-  hddm_w: HddmW;
+function definitionOf<D extends DetectorDefinition>(registry: readonly D[], kind: unknown): D | undefined {
+  return registry.find((definition) => definition.kind === kind);
+}
+
+function kindList(registry: readonly DetectorDefinition[]): string {
+  return registry.map((definition) => definition.kind).join(', ');
 }
 
 export function createDetector<K extends DetectorKind>(kind: K, options?: DetectorOptionsByKind[K]): DetectorByKind[K] {
-  const detector = buildDetector(kind, options ?? {});
-  return detector as DetectorByKind[K];
+  return createDetectorFrom(DETECTORS, kind, options) as DetectorByKind[K];
 }
 
-function buildDetector(kind: DetectorKind, options: object): DetectorByKind[DetectorKind] {
-  switch (kind) {
-    case 'adwin':
-      return new Adwin(options);
-    case 'page_hinkley':
-      return new PageHinkley(options);
-    case 'ddm':
-      return new Ddm(options);
-    case 'eddm':
-      return new Eddm(options);
-    case 'hddm_a':
-      return new HddmA(options);
-    case 'hddm_w':
-      return new HddmW(options);
-    default:
-      throw new RangeError(`createDetector: unknown detector kind ${JSON.stringify(kind)}; expected one of ${DETECTOR_KINDS.join(', ')}`);
+/** `createDetector` over any registry of definitions. */
+export function createDetectorFrom(registry: readonly DetectorDefinition[], kind: string, options?: object): ChangeDetector {
+  const definition = definitionOf(registry, kind);
+  if (definition === undefined) {
+    throw new RangeError(`createDetector: unknown detector kind ${JSON.stringify(kind)}; expected one of ${kindList(registry)}`);
   }
+  return definition.create(options ?? {});
 }
 
 /** Restores a detector from any detector's `toJSON()` output, dispatching on `state.kind`. */
 export function detectorFromJSON(state: unknown): DetectorByKind[DetectorKind] {
+  return detectorFromJSONIn(DETECTORS, state) as DetectorByKind[DetectorKind];
+}
+
+/** `detectorFromJSON` over any registry of definitions. */
+export function detectorFromJSONIn(registry: readonly DetectorDefinition[], state: unknown): ChangeDetector {
   const kind = typeof state === 'object' && state !== null ? (state as { kind?: unknown }).kind : undefined;
-  switch (kind) {
-    case 'adwin':
-      return Adwin.fromJSON(state);
-    case 'page_hinkley':
-      return PageHinkley.fromJSON(state);
-    case 'ddm':
-      return Ddm.fromJSON(state);
-    case 'eddm':
-      return Eddm.fromJSON(state);
-    case 'hddm_a':
-      return HddmA.fromJSON(state);
-    case 'hddm_w':
-      return HddmW.fromJSON(state);
-    default:
-      throw new RangeError(`detectorFromJSON: state.kind must be one of ${DETECTOR_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  const definition = definitionOf(registry, kind);
+  if (definition === undefined) {
+    throw new RangeError(`detectorFromJSON: state.kind must be one of ${kindList(registry)}, got ${JSON.stringify(kind)}`);
   }
+  return definition.fromJSON(state);
 }

@@ -34,7 +34,33 @@
  */
 
 import { assertKnownOptions, booleanOption, choiceOption, parseConfidences, StateReader } from './validate.ts';
-import { DETECTOR_STATE_VERSION, type ChangeDetector, type HddmAOptions, type HddmAState } from './types.ts';
+import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
+
+export interface HddmAOptions {
+  /** Confidence of the drift test (River: drift_confidence; default here 1e-4, River 0.001). */
+  driftConfidence?: number;
+  /** Confidence of the warning test (River: warning_confidence; default here 5e-4, River 0.005). */
+  warningConfidence?: number;
+  /** Also watch for decreases of the mean (River: two_sided_test). */
+  twoSidedTest?: boolean;
+  /**
+   * Bound of the drift/warning tests: 'bernstein' (default; variance-aware, tighter at low error
+   * rates) or 'hoeffding' (River's).
+   */
+  bound?: 'bernstein' | 'hoeffding';
+}
+
+export interface HddmAState extends DetectorStateBase {
+  kind: 'hddm_a';
+  options: Required<HddmAOptions>;
+  warningDetected: boolean;
+  zN: number;
+  zMean: number;
+  minN: number;
+  minMean: number;
+  maxN: number;
+  maxMean: number;
+}
 
 const NAME = 'HDDM_A';
 const OPTION_NAMES = ['driftConfidence', 'warningConfidence', 'twoSidedTest', 'bound'] as const;
@@ -215,3 +241,11 @@ export class HddmA implements ChangeDetector {
     return detector;
   }
 }
+
+export const HDDM_A: DetectorDefinition<'hddm_a', HddmA, HddmAOptions> = {
+  kind: 'hddm_a',
+  description: 'HDDM_A: concentration bound on the mean since the last reset against its best snapshot (0/1 errors)',
+  create: (options) => new HddmA(options),
+  fromJSON: (state) => HddmA.fromJSON(state),
+  riverOptions: { bound: 'hoeffding', driftConfidence: 0.001, warningConfidence: 0.005 },
+};

@@ -35,7 +35,55 @@
  */
 
 import { assertKnownOptions, booleanOption, choiceOption, numberOption, parseConfidences, StateReader } from './validate.ts';
-import { DETECTOR_STATE_VERSION, type ChangeDetector, type HddmWOptions, type HddmWSampleState, type HddmWState } from './types.ts';
+import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
+
+export interface HddmWOptions {
+  /** Confidence of the drift test (River: drift_confidence; default here 3e-5, River 0.001). */
+  driftConfidence?: number;
+  /** Confidence of the warning test (River: warning_confidence; default here 1.5e-4, River 0.005). */
+  warningConfidence?: number;
+  /** Also watch for decreases of the mean (River: two_sided_test). */
+  twoSidedTest?: boolean;
+  /** Weight of the newest value in the EWMA (River: lambda_val; default here 0.0005, River 0.05). */
+  lambda?: number;
+  /** Bound of the tests: 'bernstein' (default; variance-aware) or 'mcdiarmid' (River's). */
+  bound?: 'bernstein' | 'mcdiarmid';
+  /**
+   * EWMA weights: 'normalized' (default; weights lambda (1 - lambda)^age divided by their sum, so a
+   * young EWMA is the plain mean of its values) or 'river' (the first value taken as is).
+   */
+  weighting?: 'normalized' | 'river';
+  /**
+   * Age, in EWMA memories (1 / lambda events), after which the reference snapshot is renewed from
+   * the current EWMA; 0 never renews (River). Default 4.
+   */
+  cutExpiry?: number;
+}
+
+export interface HddmWSampleState {
+  ewma: number;
+  initialized: boolean;
+  ibc: number;
+  /** Sum of the unnormalized weights (normalized weighting; 0 with River's). */
+  weightSum: number;
+}
+
+export interface HddmWState extends DetectorStateBase {
+  kind: 'hddm_w';
+  options: Required<HddmWOptions>;
+  warningDetected: boolean;
+  total: HddmWSampleState;
+  s1Incr: HddmWSampleState;
+  s2Incr: HddmWSampleState;
+  s1Decr: HddmWSampleState;
+  s2Decr: HddmWSampleState;
+  /** null while unset (River: +infinity / -infinity). */
+  incrCutpoint: number | null;
+  decrCutpoint: number | null;
+  /** Updates since the increase / decrease snapshot was taken (for cutExpiry). */
+  incrAge: number;
+  decrAge: number;
+}
 
 const NAME = 'HDDM_W';
 const OPTION_NAMES = ['driftConfidence', 'warningConfidence', 'lambda', 'twoSidedTest', 'bound', 'weighting', 'cutExpiry'] as const;
@@ -320,3 +368,11 @@ function bernsteinBound(ibc: number, variance: number, range: number, logInverse
   const r = (range * logInverseConfidence) / 3;
   return r + Math.sqrt(r * r + 2 * variance * ibc * logInverseConfidence);
 }
+
+export const HDDM_W: DetectorDefinition<'hddm_w', HddmW, HddmWOptions> = {
+  kind: 'hddm_w',
+  description: 'HDDM_W: concentration bound on exponentially weighted moving averages (0/1 errors)',
+  create: (options) => new HddmW(options),
+  fromJSON: (state) => HddmW.fromJSON(state),
+  riverOptions: { bound: 'mcdiarmid', weighting: 'river', cutExpiry: 0, lambda: 0.05, driftConfidence: 0.001, warningConfidence: 0.005 },
+};

@@ -24,7 +24,39 @@
  */
 
 import { assertKnownOptions, booleanOption, choiceOption, numberOption, StateReader } from './validate.ts';
-import { DETECTOR_STATE_VERSION, type ChangeDetector, type PageHinkleyOptions, type PageHinkleyState } from './types.ts';
+import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
+
+export interface PageHinkleyOptions {
+  /** Values seen before a change may be signalled (River: min_instances). */
+  minInstances?: number;
+  /** Tolerated magnitude of change (River: delta; default here 0.1 standard deviations, River 0.005). */
+  delta?: number;
+  /** Detection threshold lambda (River: threshold; default here 80 standard deviations, River 50). */
+  threshold?: number;
+  /** Forgetting factor of the cumulative sums (River: alpha; default here 1, no forgetting, River 0.9999). */
+  alpha?: number;
+  /** Watch increases, decreases or both (River: mode). */
+  mode?: 'up' | 'down' | 'both';
+  /**
+   * Divide each deviation by the running standard deviation, so delta and threshold are in
+   * standard deviations (default true; false is River's test on raw deviations).
+   */
+  standardize?: boolean;
+}
+
+export interface PageHinkleyState extends DetectorStateBase {
+  kind: 'page_hinkley';
+  options: Required<PageHinkleyOptions>;
+  n: number;
+  mean: number;
+  /** Sum of squared deviations from the running mean (Welford); absent in states written before standardization. */
+  sumSquares?: number;
+  sumIncrease: number;
+  sumDecrease: number;
+  /** null while no value was seen (River starts it at +infinity). */
+  minIncrease: number | null;
+  maxDecrease: number;
+}
 
 const NAME = 'PageHinkley';
 const OPTION_NAMES = ['minInstances', 'delta', 'threshold', 'alpha', 'mode', 'standardize'] as const;
@@ -151,3 +183,11 @@ export class PageHinkley implements ChangeDetector {
     return detector;
   }
 }
+
+export const PAGE_HINKLEY: DetectorDefinition<'page_hinkley', PageHinkley, PageHinkleyOptions> = {
+  kind: 'page_hinkley',
+  description: 'Page–Hinkley: cumulative deviations from the running mean, drift when they pass a threshold (any numeric stream)',
+  create: (options) => new PageHinkley(options),
+  fromJSON: (state) => PageHinkley.fromJSON(state),
+  riverOptions: { standardize: false, alpha: 0.9999, delta: 0.005, threshold: 50 },
+};

@@ -4,7 +4,7 @@
  * corrupted checkpoint says exactly what is wrong.
  */
 
-import { DETECTOR_STATE_VERSION, type DetectorKind } from './types.ts';
+import { DETECTOR_STATE_VERSION } from './types.ts';
 
 export function assertKnownOptions(detector: string, options: object, allowed: readonly string[]): void {
   for (const key of Object.keys(options)) {
@@ -61,7 +61,7 @@ export class StateReader {
   constructor(
     private readonly where: string,
     state: unknown,
-    kind: DetectorKind,
+    kind: string,
   ) {
     if (typeof state !== 'object' || state === null || Array.isArray(state)) {
       throw new TypeError(`${where}: state must be an object, got ${state === null ? 'null' : typeof state}`);

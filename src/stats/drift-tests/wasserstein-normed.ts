@@ -1,0 +1,15 @@
+import { normByStd, wassersteinDistance } from '../distribution.ts';
+import { wassersteinFromSummaries } from '../sketch-distance.ts';
+import type { DriftTestDefinition } from './types.ts';
+
+export const WASSERSTEIN_NORMED: DriftTestDefinition<'wasserstein_normed'> = {
+  name: 'wasserstein_normed',
+  description: 'Wasserstein-1 distance divided by the reference population std (exact on raw samples, bounded from sketches)',
+  decision: 'effect-size',
+  defaultThreshold: 0.1,
+  numeric: (s) => {
+    if (s.raw !== undefined) return { statistic: normByStd(wassersteinDistance(s.raw.reference, s.raw.current), s.referenceStd) };
+    const w = wassersteinFromSummaries(s.referenceSummary, s.currentSummary);
+    return { statistic: normByStd(w.statistic, s.referenceStd), errorBound: normByStd(w.errorBound, s.referenceStd) };
+  },
+};
