@@ -5,6 +5,8 @@ import { numericReferenceFromValues } from '../stats/select.ts';
 import { binCountsFromSummary, quantileEdgesFromSummary, summaryMeanAndStd } from '../stats/sketch-distance.ts';
 import type { PaneInput, PaneOutcome } from '../window/pane.ts';
 import { accuracyOf } from '../window/quality.ts';
+import { binaryOutcomeSummaryFrom, copyOutcomeSummary } from '../stats/quality.ts';
+import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 
 /**
  * A reference profile: what "normal" looks like for a model (optionally one version). Drift
@@ -28,7 +30,7 @@ export interface ReferenceProfile {
   errorRate: number | null;
   latencyP99: number | null;
   /** Labelled binary outcomes of the reference (score histograms per class): calibrates the accuracy estimate before labels. */
-  calibration: Float64Array | null;
+  calibration: BinaryOutcomeSummary | null;
 }
 
 /**
@@ -89,7 +91,7 @@ export function profileFromWindow(
     accuracy: accuracyOf(outcome),
     errorRate: input.count > 0 ? input.errors / input.count : null,
     latencyP99: input.latency.count > 0 ? input.latency.quantile(0.99) : null,
-    calibration: outcome.binary ? Float64Array.from(outcome.binary) : null,
+    calibration: outcome.binary ? copyOutcomeSummary(outcome.binary) : null,
   };
 }
 
@@ -228,7 +230,7 @@ export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
   const features: Record<string, FeatureReference> = {};
   for (const [name, wire] of Object.entries(raw.features)) features[name] = featureFromWire(raw.id, wire);
   const { v: _v, ...rest } = raw;
-  return { ...rest, calibration: raw.calibration ? Float64Array.from(raw.calibration) : null, output: raw.output ? featureFromWire(raw.id, raw.output) : null, features };
+  return { ...rest, calibration: raw.calibration ? binaryOutcomeSummaryFrom(Float64Array.from(raw.calibration)) : null, output: raw.output ? featureFromWire(raw.id, raw.output) : null, features };
 }
 
 /** Public description of a profile (REST listing): no sketches. */
