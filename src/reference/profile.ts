@@ -6,7 +6,8 @@ import { binCountsFromSummary, quantileEdgesFromSummary, summaryMeanAndStd } fro
 import type { PaneInput, PaneOutcome } from '../window/pane.ts';
 import { accuracyOf } from '../window/quality.ts';
 import { SCORE_BINS } from '../window/pane.ts';
-import { addBinaryOutcome, binaryScoreBins, createBinaryOutcomeSummary } from '../stats/quality.ts';
+import { addBinaryOutcome, binaryOutcomeSummaryFrom, binaryScoreBins, copyOutcomeSummary, createBinaryOutcomeSummary } from '../stats/quality.ts';
+import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 import type { IsotonicCalibration } from '../stats/calibration.ts';
 import { calibrationFromHistogram, calibrationFromPairs, isIsotonicCalibration } from '../stats/calibration.ts';
 
@@ -32,7 +33,7 @@ export interface ReferenceProfile {
   errorRate: number | null;
   latencyP99: number | null;
   /** Labelled binary outcomes of the reference (score histograms per class): calibrates the accuracy estimate before labels. */
-  calibration: Float64Array | null;
+  calibration: BinaryOutcomeSummary | null;
   /**
    * Isotonic map from a raw score to the probability that the label is 1, fitted on the labelled
    * reference (CBPE, src/stats/cbpe.ts). null: no labels, one class only, or (for a file) the
@@ -99,7 +100,7 @@ export function profileFromWindow(
     accuracy: accuracyOf(outcome),
     errorRate: input.count > 0 ? input.errors / input.count : null,
     latencyP99: input.latency.count > 0 ? input.latency.quantile(0.99) : null,
-    calibration: outcome.binary ? Float64Array.from(outcome.binary) : null,
+    calibration: outcome.binary ? copyOutcomeSummary(outcome.binary) : null,
     scoreCalibration: outcome.binary ? calibrationFromHistogram(binaryScoreBins(outcome.binary)) : null,
   };
 }
@@ -182,7 +183,7 @@ export function profileFromRows(id: string, model: string, version: string | nul
 }
 
 /** The labelled score histogram a window capture would have held for these outcomes (threshold 0.5). */
-function binaryOutcomeHistogram(scores: readonly number[], labels: readonly (0 | 1)[]): Float64Array {
+function binaryOutcomeHistogram(scores: readonly number[], labels: readonly (0 | 1)[]): BinaryOutcomeSummary {
   const summary = createBinaryOutcomeSummary(SCORE_BINS, 0.5);
   for (let i = 0; i < scores.length; i++) addBinaryOutcome(summary, scores[i], labels[i]);
   return summary;
@@ -255,7 +256,7 @@ export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
   const features: Record<string, FeatureReference> = {};
   for (const [name, wire] of Object.entries(raw.features)) features[name] = featureFromWire(raw.id, wire);
   const { v: _v, ...rest } = raw;
-  const calibration = raw.calibration ? Float64Array.from(raw.calibration) : null;
+  const calibration = raw.calibration ? binaryOutcomeSummaryFrom(Float64Array.from(raw.calibration)) : null;
   return {
     ...rest,
     calibration,
@@ -269,7 +270,7 @@ export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
  * The stored calibration map; profiles stored before maps existed carry only the labelled
  * histogram, so their map is fitted from it (what a window capture fits today).
  */
-function scoreCalibrationFromWire(wire: unknown, histogram: Float64Array | null): IsotonicCalibration | null {
+function scoreCalibrationFromWire(wire: unknown, histogram: BinaryOutcomeSummary | null): IsotonicCalibration | null {
   if (wire === undefined) return histogram !== null ? calibrationFromHistogram(binaryScoreBins(histogram)) : null;
   if (wire === null) return null;
   if (!isIsotonicCalibration(wire)) throw new Error('reference profile: scoreCalibration is not an ascending map of scores to probabilities');

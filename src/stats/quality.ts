@@ -20,6 +20,12 @@
  * (zero_division=0), macro averages run over the classes present in truth or prediction,
  * log-loss clips probabilities to [eps, 1 - eps] with eps = 2^-52; MAPE is a fraction (not %)
  * over the non-zero truths (see addRegressionOutcome for why truths of 0 are skipped).
+ *
+ * Each kind is a branded (nominal) Float64Array type: the arrays are indistinguishable at run
+ * time, so the brand makes the compiler refuse a regression summary where a binary one is
+ * expected. A branded array comes only from this module: the create... functions, the copy of a
+ * summary (copyOutcomeSummary) and the ...From functions that check a decoded array's layout. The
+ * brands are types only: no wrapper object, no extra allocation on the hot path.
  */
 import type { QualitySummary } from '../contract/metrics.ts';
 import type { LabelledScoreBins } from './calibration.ts';
@@ -28,6 +34,26 @@ import type { ScoreBins } from './cbpe.ts';
 import { estimatePerformance } from './cbpe.ts';
 
 const EPS = 2.220446049250313e-16;
+
+// ---------------------------------------------------------------------------------------------
+// Brands (compile time only: these symbols never exist at run time)
+
+declare const binaryOutcomeBrand: unique symbol;
+declare const multiclassOutcomeBrand: unique symbol;
+declare const regressionOutcomeBrand: unique symbol;
+declare const predictionScoreBrand: unique symbol;
+
+/** Any of the four summary kinds. */
+export type OutcomeSummary = BinaryOutcomeSummary | MulticlassOutcomeSummary | RegressionOutcomeSummary | PredictionScoreSummary;
+
+/** A copy of a summary, of the same kind (a pane starting from another pane's summary). */
+export function copyOutcomeSummary<S extends OutcomeSummary>(summary: S): S {
+  return Float64Array.from(summary) as S;
+}
+
+function layoutError(kind: string, cells: Float64Array, expected: string): RangeError {
+  return new RangeError(`${kind}: ${cells.length} cells do not have the layout ${expected}`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Shared additive helpers
@@ -79,15 +105,26 @@ const B_CONFIDENCE = 9;
 const B_ARRAYS = 10;
 
 /** Binary outcome summary (see the module comment for the layout). */
-export type BinaryOutcomeSummary = Float64Array;
+export type BinaryOutcomeSummary = Float64Array & { readonly [binaryOutcomeBrand]: true };
 
 export function createBinaryOutcomeSummary(bins = 100, threshold = 0.5): BinaryOutcomeSummary {
   if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`binary outcome summary: bins must be an integer >= 1, got ${bins}`);
   checkProbability('binary outcome summary threshold', threshold);
-  const summary = new Float64Array(B_ARRAYS + 3 * bins);
+  const summary = new Float64Array(B_ARRAYS + 3 * bins) as BinaryOutcomeSummary;
   summary[0] = bins;
   summary[1] = threshold;
   return summary;
+}
+
+/**
+ * The cells of a binary outcome summary (decoded from the wire) as one, after checking that
+ * their header and size agree; the array itself is kept, not copied.
+ */
+export function binaryOutcomeSummaryFrom(cells: Float64Array): BinaryOutcomeSummary {
+  const bins = cells[0];
+  const ok = Number.isInteger(bins) && bins >= 1 && cells[1] >= 0 && cells[1] <= 1 && cells.length === B_ARRAYS + 3 * bins;
+  if (!ok) throw layoutError('binary outcome summary', cells, `[bins, threshold in [0, 1] | ${B_ARRAYS - BINARY_HEADER} sums, 3 * bins histogram cells]`);
+  return cells as BinaryOutcomeSummary;
 }
 
 /** Folds one labelled prediction in (weight -1 removes it again). */
@@ -274,15 +311,23 @@ const M_LOG_LOSS = 2;
 const M_CONFUSION = 3;
 
 /** Multiclass outcome summary (see the module comment for the layout). */
-export type MulticlassOutcomeSummary = Float64Array;
+export type MulticlassOutcomeSummary = Float64Array & { readonly [multiclassOutcomeBrand]: true };
 
 export function createMulticlassOutcomeSummary(classes: number): MulticlassOutcomeSummary {
   if (!Number.isInteger(classes) || classes < 2) {
     throw new RangeError(`multiclass outcome summary: classes must be an integer >= 2, got ${classes}`);
   }
-  const summary = new Float64Array(M_CONFUSION + classes * classes);
+  const summary = new Float64Array(M_CONFUSION + classes * classes) as MulticlassOutcomeSummary;
   summary[0] = classes;
   return summary;
+}
+
+/** The cells of a multiclass outcome summary as one, after checking the layout (not copied). */
+export function multiclassOutcomeSummaryFrom(cells: Float64Array): MulticlassOutcomeSummary {
+  const k = cells[0];
+  const ok = Number.isInteger(k) && k >= 2 && cells.length === M_CONFUSION + k * k;
+  if (!ok) throw layoutError('multiclass outcome summary', cells, '[classes k >= 2 | count, logLossSum, k * k confusion cells]');
+  return cells as MulticlassOutcomeSummary;
 }
 
 /**
@@ -362,11 +407,19 @@ export function multiclassQuality(summary: MulticlassOutcomeSummary, classes: re
 // ---------------------------------------------------------------------------------------------
 // Regression
 
+const REGRESSION_CELLS = 5;
+
 /** [count, absErrorSum, squaredErrorSum, absPercentErrorSum, nonZeroTruthCount] */
-export type RegressionOutcomeSummary = Float64Array;
+export type RegressionOutcomeSummary = Float64Array & { readonly [regressionOutcomeBrand]: true };
 
 export function createRegressionOutcomeSummary(): RegressionOutcomeSummary {
-  return new Float64Array(5);
+  return new Float64Array(REGRESSION_CELLS) as RegressionOutcomeSummary;
+}
+
+/** The cells of a regression outcome summary as one, after checking the layout (not copied). */
+export function regressionOutcomeSummaryFrom(cells: Float64Array): RegressionOutcomeSummary {
+  if (cells.length !== REGRESSION_CELLS) throw layoutError('regression outcome summary', cells, '[count, absErrorSum, squaredErrorSum, absPercentErrorSum, nonZeroTruthCount]');
+  return cells as RegressionOutcomeSummary;
 }
 
 /**
@@ -422,15 +475,23 @@ const S_CONFIDENCE = 3;
 const S_ARRAYS = 4;
 
 /** Unlabelled binary prediction scores (see the module comment for the layout). */
-export type PredictionScoreSummary = Float64Array;
+export type PredictionScoreSummary = Float64Array & { readonly [predictionScoreBrand]: true };
 
 export function createPredictionScoreSummary(bins = 100, threshold = 0.5): PredictionScoreSummary {
   if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`prediction score summary: bins must be an integer >= 1, got ${bins}`);
   checkProbability('prediction score summary threshold', threshold);
-  const summary = new Float64Array(S_ARRAYS + 2 * bins);
+  const summary = new Float64Array(S_ARRAYS + 2 * bins) as PredictionScoreSummary;
   summary[0] = bins;
   summary[1] = threshold;
   return summary;
+}
+
+/** The cells of a prediction score summary as one, after checking the layout (not copied). */
+export function predictionScoreSummaryFrom(cells: Float64Array): PredictionScoreSummary {
+  const bins = cells[0];
+  const ok = Number.isInteger(bins) && bins >= 1 && cells[1] >= 0 && cells[1] <= 1 && cells.length === S_ARRAYS + 2 * bins;
+  if (!ok) throw layoutError('prediction score summary', cells, '[bins, threshold in [0, 1] | count, confidenceSum, 2 * bins histogram cells]');
+  return cells as PredictionScoreSummary;
 }
 
 export function addPredictionScore(summary: PredictionScoreSummary, score: number, weight = 1): void {

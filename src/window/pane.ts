@@ -11,8 +11,12 @@ import {
   createPredictionScoreSummary,
   mergePredictionScores,
   subtractPredictionScores,
+  copyOutcomeSummary,
+  binaryOutcomeSummaryFrom,
+  regressionOutcomeSummaryFrom,
+  predictionScoreSummaryFrom,
 } from '../stats/quality.ts';
-import type { BinaryOutcomeSummary, RegressionOutcomeSummary, PredictionScoreSummary } from '../stats/quality.ts';
+import type { BinaryOutcomeSummary, RegressionOutcomeSummary, PredictionScoreSummary, OutcomeSummary } from '../stats/quality.ts';
 
 /**
  * The state of one (model, version, pane) in two additive parts:
@@ -54,10 +58,13 @@ export class FeatureSummary {
   nulls = 0;
 }
 
+// Brands (types only) so the two kinds of per-segment counters cannot be swapped.
+declare const segmentInputBrand: unique symbol;
+declare const segmentOutcomeBrand: unique symbol;
 /** Per segment value: [predictions, predicted positive]. */
-export type SegmentInputCounts = Float64Array;
+export type SegmentInputCounts = Float64Array & { readonly [segmentInputBrand]: true };
 /** Per segment value: [labeled, actual positive, true positive, predicted positive among labeled, correct]. */
-export type SegmentOutcomeCounts = Float64Array;
+export type SegmentOutcomeCounts = Float64Array & { readonly [segmentOutcomeBrand]: true };
 
 export class PaneInput {
   count = 0;
@@ -113,7 +120,7 @@ export class PaneInput {
   }
 
   segmentInput(key: string, value: string): SegmentInputCounts | null {
-    return segmentSlot(this.segments, key, value, this.limits, 2);
+    return segmentSlot(this.segments, key, value, this.limits, 2) as SegmentInputCounts | null;
   }
 }
 
@@ -154,7 +161,7 @@ export class PaneOutcome {
   }
 
   segmentOutcome(key: string, value: string): SegmentOutcomeCounts | null {
-    return segmentSlot(this.segments, key, value, this.limits, 5);
+    return segmentSlot(this.segments, key, value, this.limits, 5) as SegmentOutcomeCounts | null;
   }
 }
 
@@ -213,17 +220,17 @@ function addArray(target: Float64Array | null, source: Float64Array | null, sign
 }
 
 /** Adds or subtracts a stats/quality summary (header cells are configuration, checked by merge). */
-function addSummary(
-  target: Float64Array | null,
-  source: Float64Array | null,
+function addSummary<S extends OutcomeSummary>(
+  target: S | null,
+  source: S | null,
   sign: 1 | -1,
-  merge: (t: Float64Array, s: Float64Array) => void,
-  subtract: (t: Float64Array, s: Float64Array) => void,
-): Float64Array | null {
+  merge: (t: S, s: S) => void,
+  subtract: (t: S, s: S) => void,
+): S | null {
   if (source === null) return target;
   if (target === null) {
-    if (sign > 0) return Float64Array.from(source);
-    target = Float64Array.from(source);
+    if (sign > 0) return copyOutcomeSummary(source);
+    target = copyOutcomeSummary(source);
     subtract(target, source);
   }
   if (sign > 0) merge(target, source);
@@ -359,7 +366,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits): PaneInpu
   pane.errors = wire.errors;
   pane.late = wire.late;
   pane.dropped = wire.dropped;
-  pane.scores = wire.scores ? summaryFromWire(wire.scores) : null;
+  pane.scores = wire.scores ? predictionScoreSummaryFrom(summaryFromWire(wire.scores)) : null;
   pane.latency.merge(LogHistogram.fromBytes(wire.latency));
   pane.outputNumeric = wire.outputNumeric ? LogHistogram.fromBytes(wire.outputNumeric) : null;
   pane.outputCategories = wire.outputCategories ? CategoryCounter.fromJSON(wire.outputCategories) : null;
@@ -395,8 +402,8 @@ export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits): Pane
   pane.early = wire.early;
   pane.expired = wire.expired;
   pane.correct = wire.correct;
-  pane.binary = wire.binary ? summaryFromWire(wire.binary) : null;
-  pane.regression = wire.regression ? summaryFromWire(wire.regression) : null;
+  pane.binary = wire.binary ? binaryOutcomeSummaryFrom(summaryFromWire(wire.binary)) : null;
+  pane.regression = wire.regression ? regressionOutcomeSummaryFrom(summaryFromWire(wire.regression)) : null;
   pane.confusion = wire.confusion ? CategoryCounter.fromJSON(wire.confusion) : null;
   pane.labelDelay.merge(LogHistogram.fromBytes(wire.labelDelay));
   segmentsFromWire(wire.segments, pane.segments);
