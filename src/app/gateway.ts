@@ -11,7 +11,7 @@ import { PaneChangelogReader } from '../gateway/changelog.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import { baselineRoutes } from '../gateway/baselines.ts';
-import { paneLimitsOf } from './worker.ts';
+import { paneLimitsOf } from '../config/options.ts';
 
 export interface Gateway {
   app: FastifyInstance;
