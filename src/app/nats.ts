@@ -32,8 +32,11 @@ export function natsAuthFromEnv(env: NodeJS.ProcessEnv): Omit<NatsConnectOptions
   };
 }
 
-/** Connects to NATS_URL, or starts an embedded nats-server under dataDir when none is configured. */
-export async function openNats(config: DriftwatchConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env, allowEmbedded = true): Promise<NatsHandle> {
+/**
+ * Connects to NATS_URL, or starts an embedded nats-server under dataDir when none is configured and
+ * that is allowed. Not exported: entry points go through openProvisionedNats, so none skips provisioning.
+ */
+async function openNats(config: DriftwatchConfig, logger: Logger, env: NodeJS.ProcessEnv, allowEmbedded: boolean): Promise<NatsHandle> {
   let embedded: EmbeddedNats | null = null;
   let url = config.nats.url;
   if (url === null) {

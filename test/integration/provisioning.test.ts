@@ -7,10 +7,13 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { pino } from 'pino';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServerHandle } from '../helpers/nats-server.ts';
 import { provision, DEFAULT_PANES_MAX_AGE_MS } from '../../src/cluster/provision.ts';
 import { PANES_STREAM } from '../../src/cluster/subjects.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { openProvisionedNats } from '../../src/app/nats.ts';
 
 const NS_PER_MS = 1_000_000;
 const LABEL_HORIZON_MS = 3 * 3600_000;
@@ -80,5 +83,11 @@ describe('separately started worker and gateway processes', () => {
     // the gateway agreed with the worker: nothing to update, so no reset and no differences reported
     expect(await panesMaxAgeMs()).toBe(DERIVED_PANES_MAX_AGE_MS);
     expect(gateway.output).not.toMatch(/stream DRIFT_PANES differs/);
+
+    // npm start's first step (src/app/all-in-one.ts) against the same cluster agrees too
+    const config = loadConfig({ env: { NATS_URL: server.url, DRIFTWATCH_CONFIG: configFile } });
+    const allInOne = await openProvisionedNats('all-in-one', config, pino({ level: 'silent' }));
+    await allInOne.nats.close();
+    expect(await panesMaxAgeMs()).toBe(DERIVED_PANES_MAX_AGE_MS);
   }, 120_000);
 });
