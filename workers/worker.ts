@@ -3,10 +3,9 @@
 import Fastify from 'fastify';
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/app/logger.ts';
-import { openNats } from '../src/app/nats.ts';
+import { openProvisionedNats } from '../src/app/nats.ts';
 import { startWorker } from '../src/app/worker.ts';
 import { createMetrics } from '../src/app/gateway.ts';
-import { provision } from '../src/cluster/provision.ts';
 import { failStartup, runUntilSignal } from './shutdown.ts';
 
 let config;
@@ -18,14 +17,9 @@ try {
 }
 const logger = createLogger(config, 'driftwatch-worker');
 try {
-  const nats = await openNats(config, logger, process.env, false);
-  const meta = await provision(nats.nc, {
-    partitions: config.partitionsExplicit ? config.partitions.count : undefined,
-    replicas: config.nats.replicas,
-    logger: logger.child({ component: 'provision' }),
-  });
+  const { nats, partitions } = await openProvisionedNats('worker', config, logger);
   const { registry, metrics } = createMetrics();
-  const worker = await startWorker({ nc: nats.nc, connect: nats.connect, config, partitions: meta.partitions, logger, metrics });
+  const worker = await startWorker({ nc: nats.nc, connect: nats.connect, config, partitions, logger, metrics });
   const http = Fastify();
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));

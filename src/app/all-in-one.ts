@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { DriftwatchConfig } from '../config/types.ts';
-import { provision } from '../cluster/provision.ts';
-import { openNats } from './nats.ts';
+import { openProvisionedNats } from './nats.ts';
 import type { NatsHandle } from './nats.ts';
 import { startWorker } from './worker.ts';
 import type { Worker } from './worker.ts';
@@ -22,20 +21,14 @@ export interface AllInOne {
  * worker stops consuming and flushes + checkpoints, then the gateway closes, then NATS.
  */
 export async function startAllInOne(config: DriftwatchConfig, logger: Logger): Promise<AllInOne> {
-  const nats = await openNats(config, logger);
+  const { nats, partitions } = await openProvisionedNats('all-in-one', config, logger);
   try {
-    const meta = await provision(nats.nc, {
-      partitions: config.partitionsExplicit ? config.partitions.count : undefined,
-      replicas: config.nats.replicas,
-      panesMaxAgeMs: Math.max(2 * 3600_000, config.join.labelHorizonMs + 600_000),
-      logger: logger.child({ component: 'provision' }),
-    });
     const shared = createMetrics();
     const worker = await startWorker({
       nc: nats.nc,
       connect: nats.connect,
       config,
-      partitions: meta.partitions,
+      partitions,
       logger: logger.child({ component: 'worker' }),
       metrics: shared.metrics,
     });
@@ -44,7 +37,7 @@ export async function startAllInOne(config: DriftwatchConfig, logger: Logger): P
       nats,
       worker,
       gateway,
-      partitions: meta.partitions,
+      partitions,
       async stop() {
         await worker.stop();
         await gateway.stop();

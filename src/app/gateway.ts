@@ -14,7 +14,7 @@ import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { ReferenceStore } from '../reference/store.ts';
-import { paneLimitsOf } from './worker.ts';
+import { paneLimitsOf } from '../config/options.ts';
 
 export interface Gateway {
   app: FastifyInstance;

@@ -6,6 +6,9 @@ import type { NatsConnectOptions } from '../cluster/connect.ts';
 import { startEmbeddedNats } from '../cluster/embedded.ts';
 import type { EmbeddedNats } from '../cluster/embedded.ts';
 import type { DriftwatchConfig } from '../config/types.ts';
+import { provisionOptionsOf } from '../config/options.ts';
+import type { ClusterProvisioning } from '../config/options.ts';
+import { provision } from '../cluster/provision.ts';
 
 export interface NatsHandle {
   nc: NatsConnection;
@@ -29,8 +32,11 @@ export function natsAuthFromEnv(env: NodeJS.ProcessEnv): Omit<NatsConnectOptions
   };
 }
 
-/** Connects to NATS_URL, or starts an embedded nats-server under dataDir when none is configured. */
-export async function openNats(config: DriftwatchConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env, allowEmbedded = true): Promise<NatsHandle> {
+/**
+ * Connects to NATS_URL, or starts an embedded nats-server under dataDir when none is configured and
+ * that is allowed. Not exported: entry points go through openProvisionedNats, so none skips provisioning.
+ */
+async function openNats(config: DriftwatchConfig, logger: Logger, env: NodeJS.ProcessEnv, allowEmbedded: boolean): Promise<NatsHandle> {
   let embedded: EmbeddedNats | null = null;
   let url = config.nats.url;
   if (url === null) {
@@ -51,4 +57,40 @@ export async function openNats(config: DriftwatchConfig, logger: Logger, env: No
       await embedded?.stop();
     },
   };
+}
+
+/** The processes driftwatch runs as: `npm start`, `npm run worker`, `npm run gateway`. */
+export type EntryPoint = 'all-in-one' | 'worker' | 'gateway';
+
+export interface StartupPlan {
+  /** Only `npm start` may start its own nats-server; a worker or gateway joins an existing cluster. */
+  allowEmbeddedNats: boolean;
+  provision: ClusterProvisioning;
+}
+
+/**
+ * How an entry point connects and provisions. The provisioning options do not depend on the entry
+ * point: each start updates stream limits in place, so differing options would undo each other.
+ */
+export function startupPlanOf(entry: EntryPoint, config: DriftwatchConfig): StartupPlan {
+  return { allowEmbeddedNats: entry === 'all-in-one', provision: provisionOptionsOf(config) };
+}
+
+export interface ProvisionedNats {
+  nats: NatsHandle;
+  /** The cluster's partition count (DRIFT_EVENTS), as stored or just created. */
+  partitions: number;
+}
+
+/** Every entry point's first step: connect (or embed) NATS, then create or reconcile the resources. */
+export async function openProvisionedNats(entry: EntryPoint, config: DriftwatchConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ProvisionedNats> {
+  const plan = startupPlanOf(entry, config);
+  const nats = await openNats(config, logger, env, plan.allowEmbeddedNats);
+  try {
+    const meta = await provision(nats.nc, { ...plan.provision, logger: logger.child({ component: 'provision' }) });
+    return { nats, partitions: meta.partitions };
+  } catch (error) {
+    await nats.close();
+    throw error;
+  }
 }

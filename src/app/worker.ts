@@ -4,25 +4,11 @@ import type { Logger } from 'pino';
 import type { DriftwatchConfig } from '../config/types.ts';
 import type { NatsConnectOptions } from '../cluster/connect.ts';
 import { PartitionRunner } from '../partition/runner.ts';
-import type { RunnerOptions } from '../partition/runner.ts';
 import { PartitionThreadPool } from '../partition/pool.ts';
 import { PipelineStatsExporter } from '../partition/stats.ts';
 import type { RunnerStats } from '../partition/stats.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
-import type { PaneLimits } from '../window/pane.ts';
-
-export function paneLimitsOf(config: DriftwatchConfig): PaneLimits {
-  const { limits, sketch } = config;
-  return {
-    relativeAccuracy: sketch.relativeAccuracy,
-    maxFeatures: limits.maxFeatures,
-    maxCategories: limits.maxCategories,
-    maxSegmentKeys: limits.maxSegmentKeys,
-    maxSegmentValues: limits.maxSegmentValues,
-    maxClasses: limits.maxClasses,
-    threshold: config.classification.threshold,
-  };
-}
+import { runnerOptionsOf } from '../config/options.ts';
 
 export interface Worker {
   /** Runners in this thread (empty when partitions run on worker threads). */
@@ -59,25 +45,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   for (const p of owned) {
     if (p >= partitions) throw new Error(`partitions.owned lists partition ${p}, but DRIFT_EVENTS has ${partitions} partitions (0..${partitions - 1})`);
   }
-  const runnerOptions: Omit<RunnerOptions, 'nc' | 'partition' | 'logger'> = {
-    flushIntervalMs: config.panes.flushIntervalMs,
-    checkpointIntervalMs: config.checkpoint.intervalMs,
-    processor: {
-      paneMs: config.panes.paneMs,
-      allowedLatenessMs: config.panes.allowedLatenessMs,
-      maxFutureMs: config.panes.maxFutureMs,
-      maxClockSkewMs: config.panes.maxClockSkewMs,
-      labelHorizonMs: config.join.labelHorizonMs,
-      maxPending: config.join.maxPending,
-      maxEarlyLabels: config.join.maxEarlyLabels,
-      maxEventBytes: config.limits.maxEventBytes,
-      maxModels: config.limits.maxModels,
-      maxVersionsPerModel: config.limits.maxVersionsPerModel,
-      threshold: config.classification.threshold,
-      limits: paneLimitsOf(config),
-      errorDetectors: config.detectors.errorStream,
-    },
-  };
+  const runnerOptions = runnerOptionsOf(config);
   const threads = threadCount(config, owned.length);
   let runners: PartitionRunner[] = [];
   let pool: PartitionThreadPool | null = null;

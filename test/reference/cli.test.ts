@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../workers/cli.ts';
+import { main } from '../../src/cli/main.ts';
 import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 
@@ -99,6 +99,16 @@ describe('driftwatch CLI: command line errors (exit 2, no gateway needed)', () =
     const viaPort = await run(['baseline', 'list'], { PORT: String(port) });
     expect(viaPort.stderr).toContain(`cannot reach the gateway at http://127.0.0.1:${port}:`);
   });
+
+  it("the driftwatch executable (workers/cli.ts, the package bin) exits with the command's code", async () => {
+    const { spawnSync } = await import('node:child_process');
+    const usage = spawnSync(process.execPath, ['--import', 'tsx', 'workers/cli.ts', 'baseline', 'frobnicate'], { encoding: 'utf8' });
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/unknown subcommand 'baseline frobnicate'/);
+    const help = spawnSync(process.execPath, ['--import', 'tsx', 'workers/cli.ts', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: driftwatch <command>/);
+  }, 30_000);
 });
 
 describe('driftwatch CLI against a real gateway', () => {

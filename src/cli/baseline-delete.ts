@@ -1,0 +1,15 @@
+import type { Subcommand } from './command.ts';
+import { UsageError } from './errors.ts';
+import { request } from './gateway-client.ts';
+
+/** `baseline delete ID`: removes one reference profile. */
+export const baselineDelete: Subcommand = {
+  options: [],
+  positionals: ['ID'],
+  async run(ctx, _options, positionals) {
+    const [id] = positionals;
+    if (id.trim() === '') throw new UsageError('ID must not be empty');
+    const { deleted } = await request<{ deleted: string }>(ctx, `/v1/baselines/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    ctx.out(`deleted baseline ${deleted ?? id}`);
+  },
+};

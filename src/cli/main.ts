@@ -1,0 +1,116 @@
+import { parseArgs } from 'node:util';
+import { TrainingFileError } from '../reference/training-file.ts';
+import { describeParseArgsError, gatewayUrl, GLOBAL_OPTIONS, nonEmpty, OPTIONS } from './args.ts';
+import type { CliEnv, OptionName, ParsedOptions } from './args.ts';
+import type { Subcommand } from './command.ts';
+import { CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
+import type { Context } from './gateway-client.ts';
+import { baselineCreate } from './baseline-create.ts';
+import { baselineCapture } from './baseline-capture.ts';
+import { baselineList } from './baseline-list.ts';
+import { baselineDelete } from './baseline-delete.ts';
+
+export type { CliEnv } from './args.ts';
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors.ts';
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  fetch?: typeof globalThis.fetch;
+}
+
+const USAGE = `Usage: driftwatch <command> [options]
+
+Commands:
+  baseline create --model M --file F [--version V] [--format jsonl|csv]
+                  [--output-column C] [--label-column C] [--ignore C,...]
+                                   build a reference profile from a training file and upload it
+  baseline capture --model M [--window 5m] [--version V]
+                                   capture a reference profile from a live window
+  baseline list [--model M]        list reference profiles
+  baseline delete ID               delete a reference profile
+
+Global options:
+  --gateway URL   gateway address (default: $DRIFTWATCH_GATEWAY or http://127.0.0.1:$PORT, port 8080)
+  --token T       bearer token (default: $DRIFTWATCH_TOKEN)
+  --help          show this help
+
+Training files: JSON Lines (.jsonl/.ndjson/.json), one object per line, either
+{"features": {...}, "output": ..., "label": ...} or a flat object whose keys other than the
+output/label columns are features; or CSV (.csv) with a header row. Numeric-looking CSV cells
+are numbers, empty cells are missing, anything else is a category.
+`;
+
+const BASELINE_COMMANDS: Record<string, Subcommand> = {
+  create: baselineCreate,
+  capture: baselineCapture,
+  list: baselineList,
+  delete: baselineDelete,
+};
+
+/** Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 bad command line). */
+export async function main(argv: string[], env: CliEnv = process.env, io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const err = (text: string) => io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError(describeParseArgsError(error as Error & { code?: string }));
+    }
+    const options = parsed.values as ParsedOptions;
+    const positionals = parsed.positionals;
+    if (positionals.length === 0) {
+      if (options.help) {
+        io.stdout.write(USAGE);
+        return EXIT_OK;
+      }
+      throw new UsageError('missing command');
+    }
+    const [group, name, ...rest] = positionals;
+    if (group !== 'baseline') throw new UsageError(`unknown command '${group}' (commands: baseline)`);
+    if (name === undefined) {
+      if (options.help) {
+        io.stdout.write(USAGE);
+        return EXIT_OK;
+      }
+      throw new UsageError(`missing subcommand: baseline ${Object.keys(BASELINE_COMMANDS).join('|')}`);
+    }
+    const command = BASELINE_COMMANDS[name];
+    if (command === undefined || !Object.hasOwn(BASELINE_COMMANDS, name)) {
+      throw new UsageError(`unknown subcommand 'baseline ${name}' (subcommands: ${Object.keys(BASELINE_COMMANDS).join(', ')})`);
+    }
+    if (options.help) {
+      io.stdout.write(USAGE);
+      return EXIT_OK;
+    }
+    for (const option of Object.keys(options) as OptionName[]) {
+      if (!GLOBAL_OPTIONS.includes(option) && !command.options.includes(option)) {
+        throw new UsageError(`option --${option} does not apply to 'baseline ${name}'`);
+      }
+    }
+    if (rest.length > command.positionals.length) {
+      throw new UsageError(`unexpected argument '${rest[command.positionals.length]}' for 'baseline ${name}'`);
+    }
+    if (rest.length < command.positionals.length) throw new UsageError(`missing ${command.positionals[rest.length]}: driftwatch baseline ${name} ${command.positionals.join(' ')}`);
+    const ctx: Context = {
+      gateway: gatewayUrl(options.gateway, env),
+      token: nonEmpty(options.token, '--token') ?? (env.DRIFTWATCH_TOKEN || undefined),
+      fetch: io.fetch ?? globalThis.fetch,
+      out: (text) => io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    };
+    await command.run(ctx, options, rest);
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`driftwatch: ${error.message}\nRun 'driftwatch --help' for usage.`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof CommandError || error instanceof TrainingFileError) {
+      err(`driftwatch: ${error.message}`);
+      return EXIT_FAILURE;
+    }
+    err(`driftwatch: unexpected error: ${(error as Error).stack ?? String(error)}`);
+    return EXIT_FAILURE;
+  }
+}
