@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'dist/**', '.prof/**', 'src/gateway/static/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'packages/*/dist/**', '.prof/**', 'src/gateway/static/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,5 +1,7 @@
 /**
- * driftwatch publisher SDK (`import { DriftPublisher } from 'driftwatch/client'`).
+ * driftwatch publisher SDK: `import { DriftPublisher } from 'driftwatch/client'`, or from the light
+ * package 'driftwatch-client' (packages/client: src/client and what it imports,
+ * compiled on their own; it depends on the NATS client and msgpack only).
  * The wire format it writes is documented in docs/wire-format.md.
  */
 export { DriftPublisher, PublishError, NOT_PROVISIONED_MESSAGE } from './publisher.ts';

@@ -16,8 +16,13 @@ import { partitionOf } from '../partition/hash.ts';
 import { EventEncoder } from '../events/encode.ts';
 import { checkLabel, checkPrediction, DEFAULT_VERSION, WIRE_LIMITS } from '../events/validate.ts';
 import type { LabelEvent, PredictionEvent } from '../events/types.ts';
+import { labelMsgId, predictionMsgId } from './msg-id.ts';
 
-/** A prediction as a caller writes it: `version` defaults to 'default', `ts` to Date.now(). */
+/**
+ * A prediction as a caller writes it: `version` defaults to 'default', `ts` to Date.now().
+ * `output` is required unless `error` is present (checked when published): a failed inference
+ * may have none, and then counts in volume and error rate only.
+ */
 export type PredictionInput = Omit<PredictionEvent, 'version' | 'ts'> & { version?: string; ts?: number };
 
 /** A label as a caller writes it: `ts` defaults to Date.now(). */
@@ -35,10 +40,18 @@ export interface PublisherOptions {
   /**
    * How long a publish keeps retrying while NATS is unreachable or JetStream does not answer
    * (a server restart, a stream leader election), with backoff, before it counts as failed
-   * (default 30000; 0 = no retry). A retried publish may store the event twice when only the ack
-   * was lost; the worker counts a repeated prediction id once, so this cannot inflate the figures.
+   * (default 30000; 0 = no retry). A retry whose first attempt was stored (only the ack was lost)
+   * carries the same `Nats-Msg-Id`, so JetStream drops it; keep retryForMs below the stream's
+   * duplicate window (2 minutes) for that to hold.
    */
   retryForMs?: number;
+  /**
+   * Set `Nats-Msg-Id` to `<model>:<id>:pred` / `<model>:<id>:label` (default true), so that
+   * JetStream stores a retried or re-published event once within the stream's duplicate window
+   * (2 minutes). JetStream keeps each id of the window in memory: at very high rates you may turn
+   * this off and rely on the worker, which counts a prediction id that is still pending once.
+   */
+  deduplicate?: boolean;
 }
 
 /** Failures that a server restart or a leader election causes, and that a retry can outlive. */
@@ -91,6 +104,7 @@ export class DriftPublisher {
   readonly #maxInFlight: number;
   readonly #publishOptions: Partial<JetStreamPublishOptions> | undefined;
   readonly #retryForMs: number;
+  readonly #deduplicate: boolean;
   /** Ring buffer of pending acks in publish order; its length is the in-flight window. */
   readonly #window: Array<PendingAck | undefined>;
   #head = 0;
@@ -108,6 +122,7 @@ export class DriftPublisher {
     this.#maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#publishOptions = opts.timeoutMs === undefined ? undefined : { timeout: opts.timeoutMs };
     this.#retryForMs = opts.retryForMs ?? 30_000;
+    this.#deduplicate = opts.deduplicate ?? true;
     this.#window = new Array<PendingAck | undefined>(this.#maxInFlight);
   }
 
@@ -170,7 +185,8 @@ export class DriftPublisher {
     const checked = checkPrediction(event, WIRE_LIMITS.maxFeatures, undefined);
     if (!checked.ok) throw new TypeError(`invalid prediction: ${checked.detail}`);
     const payload = this.#json ? this.#encoder.encodeJson(event) : this.#encoder.encodePrediction(event);
-    await this.#publish(predictionSubject(partitionOf(event.id, this.partitions), event.model), payload, event.id, 'prediction');
+    const msgId = this.#deduplicate ? predictionMsgId(event.model, event.id) : undefined;
+    await this.#publish(predictionSubject(partitionOf(event.id, this.partitions), event.model), payload, msgId, event.id, 'prediction');
   }
 
   /** Validates, encodes and publishes one label to `drift.in.<partition>.<model>.label`. */
@@ -181,7 +197,8 @@ export class DriftPublisher {
     const checked = checkLabel(event, undefined);
     if (!checked.ok) throw new TypeError(`invalid label: ${checked.detail}`);
     const payload = this.#json ? this.#encoder.encodeJson(event) : this.#encoder.encodeLabel(event);
-    await this.#publish(labelSubject(partitionOf(event.id, this.partitions), event.model), payload, event.id, 'label');
+    const msgId = this.#deduplicate ? labelMsgId(event.model, event.id) : undefined;
+    await this.#publish(labelSubject(partitionOf(event.id, this.partitions), event.model), payload, msgId, event.id, 'label');
   }
 
   /**
@@ -211,7 +228,7 @@ export class DriftPublisher {
     if (this.#closed) throw new Error('DriftPublisher is closed');
   }
 
-  async #publish(subject: string, payload: Uint8Array, id: string, kind: string): Promise<void> {
+  async #publish(subject: string, payload: Uint8Array, msgId: string | undefined, id: string, kind: string): Promise<void> {
     if (payload.byteLength > WIRE_LIMITS.maxBytes) {
       throw new TypeError(`invalid ${kind}: it encodes to ${payload.byteLength} bytes, the limit is ${WIRE_LIMITS.maxBytes}`);
     }
@@ -224,7 +241,7 @@ export class DriftPublisher {
     this.#unsettled++;
     const pending: PendingAck = {
       settled: false,
-      done: this.#publishRetrying(subject, payload).then(
+      done: this.#publishRetrying(subject, payload, msgId).then(
         () => {
           pending.settled = true;
           this.#unsettled--;
@@ -245,12 +262,17 @@ export class DriftPublisher {
     this.#dropSettledHead();
   }
 
-  /** One JetStream publish, retried with backoff while the failure looks transient. */
-  async #publishRetrying(subject: string, payload: Uint8Array): Promise<unknown> {
+  /**
+   * One JetStream publish, retried with backoff while the failure looks transient. Every attempt
+   * carries the same message id: when an earlier attempt was stored and only its ack was lost,
+   * JetStream answers the retry with a duplicate ack instead of storing the event again.
+   */
+  async #publishRetrying(subject: string, payload: Uint8Array, msgId: string | undefined): Promise<unknown> {
     const deadline = Date.now() + this.#retryForMs;
+    const options = msgId === undefined ? this.#publishOptions : { ...this.#publishOptions, msgID: msgId };
     for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
       try {
-        return await this.#js.publish(subject, payload, this.#publishOptions);
+        return await this.#js.publish(subject, payload, options);
       } catch (error) {
         if (Date.now() + wait > deadline || !isTransient(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, wait));

@@ -10,9 +10,14 @@ export interface PredictionEvent {
   version: string;
   /** Event time, epoch milliseconds. */
   ts: number;
-  output: Output;
+  /**
+   * What the model returned. Absent only for a failed inference (`error` present): such an event
+   * counts in volume and error rate, not in output statistics or accuracy.
+   */
+  output?: Output;
   features?: Record<string, FeatureValue>;
   latencyMs?: number;
+  /** Present when the inference failed: counts toward the error rate. */
   error?: string;
   segment?: Record<string, string>;
 }
@@ -31,7 +36,7 @@ export type EventKind = 'pred' | 'label';
 export type RejectReason =
   | 'undecodable' // neither valid MessagePack nor valid JSON
   | 'not_an_object' // decoded, but not a map/object
-  | 'missing_field' // id, model, ts, output or label absent
+  | 'missing_field' // id, model, ts or label absent, or output absent without an error
   | 'wrong_type' // a field of the wrong type
   | 'non_finite' // NaN or +-Infinity in a numeric field
   | 'oversized' // payload larger than the configured limit

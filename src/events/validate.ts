@@ -215,12 +215,23 @@ export function validatePrediction(value: unknown, opts?: ValidateOptions): Deco
 /** validatePrediction with its options as arguments, so a hot loop allocates no options object. */
 export function checkPrediction(value: unknown, maxFeatures: number, expectedModel: string | undefined): DecodeResult<PredictionEvent> {
   if (!isPlainObject(value)) return reject('not_an_object', `expected a map/object at the top level, got ${describeValue(value)}`);
-  const problem =
-    checkId(value.id) ??
-    checkModel(value.model, expectedModel) ??
-    checkTs(value.ts) ??
-    checkOutput(value.output);
+  const problem = checkId(value.id) ?? checkModel(value.model, expectedModel) ?? checkTs(value.ts);
   if (problem !== null) return problem;
+
+  // A failed inference may have no output: with an error present, output is optional (and null
+  // is then the same as absent); without one it is required.
+  const error = value.error;
+  if (error === null) value.error = undefined;
+  else if (error !== undefined && typeof error !== 'string') {
+    return reject('wrong_type', `field 'error': expected a string, got ${describeValue(error)}`);
+  }
+  const output = value.output;
+  if (typeof value.error === 'string' && (output === undefined || output === null)) {
+    value.output = undefined;
+  } else {
+    const bad = checkOutput(output);
+    if (bad !== null) return bad;
+  }
 
   const version = value.version;
   if (version === undefined || version === null) {
@@ -244,12 +255,6 @@ export function checkPrediction(value: unknown, maxFeatures: number, expectedMod
     const bad = checkFiniteNumber(latencyMs, 'latencyMs');
     if (bad !== null) return bad;
     if ((latencyMs as number) < 0) return reject('invalid_value', `field 'latencyMs': expected a number >= 0, got ${describeValue(latencyMs)}`);
-  }
-
-  const error = value.error;
-  if (error === null) value.error = undefined;
-  else if (error !== undefined && typeof error !== 'string') {
-    return reject('wrong_type', `field 'error': expected a string, got ${describeValue(error)}`);
   }
 
   const segment = value.segment;

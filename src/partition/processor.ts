@@ -261,7 +261,11 @@ export class PartitionProcessor {
     const output = event.output;
     let joinOutput: number | string;
     let score = NaN;
-    if (typeof output === 'number') {
+    if (output === undefined) {
+      // a failed inference without output: NaN marks it in the join table, so that its label
+      // still joins (label coverage) but is not graded (see applyOutcome)
+      joinOutput = NaN;
+    } else if (typeof output === 'number') {
       joinOutput = output;
       if (output >= 0 && output <= 1) score = output;
     } else if (typeof output === 'string') {
@@ -288,7 +292,7 @@ export class PartitionProcessor {
     if (event.latencyMs !== undefined) pane.latency.add(event.latencyMs);
     if (typeof output === 'number') {
       pane.numericOutput().add(output);
-    } else {
+    } else if (output !== undefined) {
       pane.categoricalOutput().add(joinOutput as string);
     }
     if (score >= 0 && score <= 1) addPredictionScore(pane.scoreSummary(), score);
@@ -298,7 +302,8 @@ export class PartitionProcessor {
       for (const name in features) pane.addFeature(name, features[name]);
     }
 
-    if (event.segment !== undefined) {
+    // fairness compares decisions: a failed inference without output made none
+    if (event.segment !== undefined && output !== undefined) {
       let keys = 0;
       for (const key in event.segment) {
         if (keys++ >= this.options.limits.maxSegmentKeys) {
@@ -353,6 +358,8 @@ export class PartitionProcessor {
     pane.joined++;
     if (early) pane.early++;
     pane.labelDelay.add(Math.max(0, labelTs - predictionTs));
+    // the prediction failed without an output: the label is matched, there is nothing to grade
+    if (typeof output === 'number' && Number.isNaN(output)) return;
 
     let correct = -1; // -1: not a classification
     let predictedPositive = -1;

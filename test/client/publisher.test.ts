@@ -149,6 +149,32 @@ describe('provisioned', () => {
     expect(JSON.parse(new TextDecoder().decode(label?.data))).toEqual({ id: 'json-1', model: 'fraud', ts: 43, label: 'approve' });
   });
 
+  it("sets Nats-Msg-Id '<model>:<id>:pred' / ':label', so the stream stores a re-published event once", async () => {
+    const jsm = await jetstreamManager(nc);
+    const firstSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq + 1;
+    const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await publisher.publishPrediction({ id: 'dedup 1', model: 'fraud', ts: 42, error: 'timeout' });
+      await publisher.publishLabel({ id: 'dedup 1', model: 'fraud', ts: 43, label: 0 });
+    }
+    await publisher.flush();
+    const stream = await jetstream(nc).streams.get(EVENTS_STREAM);
+    expect((await jsm.streams.info(EVENTS_STREAM)).state.last_seq).toBe(firstSeq + 1);
+    const pred = await stream.getMessage({ seq: firstSeq });
+    const label = await stream.getMessage({ seq: firstSeq + 1 });
+    expect(pred?.header.get('Nats-Msg-Id')).toBe('fraud:dedup%201:pred');
+    expect(label?.header.get('Nats-Msg-Id')).toBe('fraud:dedup%201:label');
+    // a failed inference without output travels without one
+    expect(new EventDecoder().decodePrediction(pred!.data)).toEqual({ ok: true, event: { id: 'dedup 1', model: 'fraud', version: 'default', ts: 42, error: 'timeout' } });
+
+    const plain = await DriftPublisher.connect(nc, { partitions: PARTITIONS, deduplicate: false });
+    await plain.publishPrediction({ id: 'dedup 1', model: 'fraud', ts: 42, error: 'timeout' });
+    await plain.close();
+    const third = await stream.getMessage({ seq: firstSeq + 2 });
+    expect(third?.subject).toBe(pred?.subject);
+    expect(third?.header?.get('Nats-Msg-Id') ?? '').toBe('');
+  });
+
   it('rejects invalid events with a TypeError naming the field, and publishes nothing', async () => {
     const jsm = await jetstreamManager(nc);
     const before = (await jsm.streams.info(EVENTS_STREAM)).state.messages;

@@ -71,5 +71,16 @@ describe.skipIf(!pythonReady)('the Python example in docs/wire-format.md', () =>
     expect(decodedPrediction.event.ts).toBeLessThanOrEqual(Date.now());
     const decodedLabel = decoder.decodeLabel(label!.data, { expectedModel: 'fraud_v2' });
     expect(decodedLabel.ok && decodedLabel.event.label).toBe(1);
+    // every publish carries its Nats-Msg-Id, as the TypeScript SDK writes it
+    expect(pred?.header.get('Nats-Msg-Id')).toBe('fraud_v2:req-8f3a:pred');
+    expect(label?.header.get('Nats-Msg-Id')).toBe('fraud_v2:req-8f3a:label');
+    // the failed inference: an error, no output
+    const failed = await stream.getMessage({ seq: 3 });
+    expect(failed?.subject).toBe(`drift.in.${partitionOf('req-8f3b', PARTITIONS)}.fraud_v2.pred`);
+    expect(failed?.header.get('Nats-Msg-Id')).toBe('fraud_v2:req-8f3b:pred');
+    const decodedFailure = decoder.decodePrediction(failed!.data, { expectedModel: 'fraud_v2' });
+    if (!decodedFailure.ok) throw new Error(decodedFailure.detail);
+    expect(decodedFailure.event).toMatchObject({ id: 'req-8f3b', error: 'timeout' });
+    expect(decodedFailure.event.output).toBeUndefined();
   });
 });

@@ -112,6 +112,35 @@ describe('decodePrediction: accepted events', () => {
   });
 });
 
+describe('decodePrediction: a failed inference', () => {
+  it('accepts a prediction without output when error is present (output null is the same as absent)', () => {
+    for (const value of [{ id: 'f1', model: 'm', ts: 5, error: 'timeout' }, { id: 'f1', model: 'm', ts: 5, error: 'timeout', output: null }]) {
+      for (const payload of bothFormats(value)) {
+        const result = decodePrediction(payload);
+        if (!result.ok) throw new Error(result.detail);
+        expect(result.event.output).toBeUndefined();
+        expect(result.event).toMatchObject({ id: 'f1', model: 'm', ts: 5, error: 'timeout', version: 'default' });
+      }
+    }
+  });
+
+  it('keeps features, latency and segment of a failed inference', () => {
+    const value = { id: 'f2', model: 'm', ts: 5, error: 'OOM', features: { amount: 3 }, latencyMs: 900, segment: { region: 'eu' } };
+    for (const payload of bothFormats(value)) expect(decodePrediction(payload)).toEqual({ ok: true, event: { ...value, version: 'default' } });
+  });
+
+  it('still requires output without an error, and still checks an output sent with an error', () => {
+    for (const value of [{ id: 'f3', model: 'm', ts: 5 }, { id: 'f3', model: 'm', ts: 5, error: null }]) {
+      for (const payload of bothFormats(value)) expectRejected(decodePrediction(payload), 'missing_field', "field 'output' is missing");
+    }
+    for (const payload of bothFormats({ id: 'f4', model: 'm', ts: 5, error: 'x', output: true })) {
+      expectRejected(decodePrediction(payload), 'wrong_type', "field 'output': expected a number, a string or an array of numbers, got boolean true");
+    }
+    // a wrong-typed error does not excuse a missing output: the error is named
+    expectRejected(decodePrediction(msgpack({ id: 'f5', model: 'm', ts: 5, error: 500 })), 'wrong_type', "field 'error': expected a string, got number 500");
+  });
+});
+
 describe('decodePrediction: content type', () => {
   it('honours an explicit JSON content type', () => {
     expect(decodePrediction(json(basePrediction), { contentType: 'application/json; charset=utf-8' }).ok).toBe(true);

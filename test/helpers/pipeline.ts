@@ -32,7 +32,9 @@ export async function startPipeline(overrides: Record<string, unknown> = {}, env
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   const app = await startAllInOne(config, logger);
   const nc = await connect({ servers: server.url });
-  const publisher = await DriftPublisher.connect(nc, { maxInFlight: 128 });
+  // tests re-send predictions on purpose to exercise the worker's duplicate handling, so the
+  // stream must not drop them by Nats-Msg-Id (tested in test/integration/idempotent-publish.test.ts)
+  const publisher = await DriftPublisher.connect(nc, { maxInFlight: 128, deduplicate: false });
   return {
     server,
     app,

@@ -67,7 +67,8 @@ describe('simulator -> DriftPublisher -> JetStream', () => {
   });
 
   it('publishes every prediction and label to its partition subject', async () => {
-    const publisher = await DriftPublisher.connect(nc, { maxInFlight: 256 });
+    // the simulator's duplicate predictions are meant for the worker: keep them in the stream
+    const publisher = await DriftPublisher.connect(nc, { maxInFlight: 256, deduplicate: false });
     expect(publisher.partitions).toBe(4);
     const summary = await runSimulator({
       publisher,
