@@ -15,7 +15,7 @@ import {
 } from '../window/pane.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
-import { addBinaryOutcome, addRegressionOutcome, addPredictionScore } from '../stats/quality.ts';
+import { encodePaneMessage } from '../contract/pane-codec.ts';
 import { createDetector, detectorFromJSON } from '../stats/detectors/index.ts';
 import type { ChangeDetector, DetectorKind, DetectorState } from '../stats/detectors/index.ts';
 
@@ -254,7 +254,7 @@ export class PartitionProcessor {
     if (paneStart + paneMs + allowedLatenessMs <= groupTime) {
       // its pane is closed: count it where event time is now, never fold it into a closed pane
       this.counters.late++;
-      this.inputPane(group, this.paneStartOf(groupTime)).late++;
+      this.inputPane(group, this.paneStartOf(groupTime)).countLate();
       return null;
     }
     // output: a number (score or regression value), a class, or class probabilities
@@ -272,7 +272,6 @@ export class PartitionProcessor {
       joinOutput = String(best);
       score = output.length > 0 ? output[best] : NaN;
     }
-    const predictedPositive = typeof output === 'number' && score === score ? (score >= threshold ? 1 : 0) : -1;
     const segmentText = event.segment === undefined ? null : this.segmentText(event.segment);
 
     const status = this.join.addPrediction(event.id, event.ts, group.key, joinOutput, score, segmentText, this.watermark);
@@ -283,38 +282,15 @@ export class PartitionProcessor {
     }
 
     const pane = this.inputPane(group, paneStart);
-    pane.count++;
-    if (event.error !== undefined) pane.errors++;
-    if (event.latencyMs !== undefined) pane.latency.add(event.latencyMs);
-    if (typeof output === 'number') {
-      pane.numericOutput().add(output);
-    } else {
-      pane.categoricalOutput().add(joinOutput as string);
-    }
-    if (score >= 0 && score <= 1) addPredictionScore(pane.scoreSummary(), score);
-
+    pane.addPrediction(joinOutput, score, threshold, event.latencyMs, event.error !== undefined, event.segment);
     const features = event.features;
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
     }
 
-    if (event.segment !== undefined) {
-      let keys = 0;
-      for (const key in event.segment) {
-        if (keys++ >= this.options.limits.maxSegmentKeys) {
-          pane.dropped++;
-          break;
-        }
-        const slot = pane.segmentInput(key, event.segment[key]);
-        if (slot === null) continue;
-        slot[0]++;
-        if (predictedPositive === 1) slot[1]++;
-      }
-    }
-
     if (status === AddPredictionStatus.MatchedEarlyLabel) {
       const labelValue = this.join.lastLabelString ?? this.join.lastLabel;
-      this.applyOutcome(group, event.ts, joinOutput, score, segmentText, labelValue, this.join.lastLabelTs, true);
+      this.applyOutcome(group, event.ts, joinOutput, segmentText, labelValue, this.join.lastLabelTs, true);
     } else if (status === AddPredictionStatus.AddedEvictedOldest) {
       this.countExpired(this.join.groupKeyOf(this.join.evictedGroup), this.join.evictedTs);
     }
@@ -332,7 +308,7 @@ export class PartitionProcessor {
       const group = this.groups.get(join.lastGroupKey);
       if (group !== undefined) {
         const output = join.lastOutputIsClass ? (join.lastOutputClass as string) : join.lastOutput;
-        this.applyOutcome(group, join.lastTs, output, join.lastScore, join.lastSegmentName, event.label, event.ts, false);
+        this.applyOutcome(group, join.lastTs, output, join.lastSegmentName, event.label, event.ts, false);
       }
     }
     return null;
@@ -342,55 +318,18 @@ export class PartitionProcessor {
     group: GroupState,
     predictionTs: number,
     output: number | string,
-    score: number,
     segmentText: string | null,
     label: number | string,
     labelTs: number,
     early: boolean,
   ): void {
-    const paneStart = this.paneStartOf(predictionTs);
-    const pane = this.outcomePane(group, paneStart);
-    pane.joined++;
-    if (early) pane.early++;
-    pane.labelDelay.add(Math.max(0, labelTs - predictionTs));
-
-    let correct = -1; // -1: not a classification
-    let predictedPositive = -1;
-    let actualPositive = -1;
-    if (typeof output === 'number' && typeof label === 'number') {
-      if ((label === 0 || label === 1) && output >= 0 && output <= 1) {
-        const predicted = output >= this.options.threshold ? 1 : 0;
-        predictedPositive = predicted;
-        actualPositive = label;
-        correct = predicted === label ? 1 : 0;
-        addBinaryOutcome(pane.binaryOutcomes(), output, label);
-      } else {
-        addRegressionOutcome(pane.regressionOutcomes(), label, output);
-      }
-    } else {
-      const predicted = String(output);
-      const truth = String(label);
-      correct = predicted === truth ? 1 : 0;
-      pane.confusionCounts().add(`${truth}\u0001${predicted}`);
-    }
-    if (correct === 1) pane.correct++;
+    const pane = this.outcomePane(group, this.paneStartOf(predictionTs));
+    const segmentPairs = segmentText === null ? null : segmentText.split(SEGMENT_SEPARATOR);
+    const correct = pane.addJoined(output, label, this.options.threshold, Math.max(0, labelTs - predictionTs), early, segmentPairs);
     if (correct >= 0) {
       for (const detector of group.detectors) {
         detector.update(1 - correct);
-        if (detector.driftDetected) pane.detections.set(detector.kind, (pane.detections.get(detector.kind) ?? 0) + 1);
-      }
-    }
-
-    if (segmentText !== null) {
-      const parts = segmentText.split(SEGMENT_SEPARATOR);
-      for (let i = 0; i + 1 < parts.length; i += 2) {
-        const slot = pane.segmentOutcome(parts[i], parts[i + 1]);
-        if (slot === null) continue;
-        slot[0]++;
-        if (actualPositive === 1) slot[1]++;
-        if (actualPositive === 1 && predictedPositive === 1) slot[2]++;
-        if (predictedPositive === 1) slot[3]++;
-        if (correct === 1) slot[4]++;
+        if (detector.driftDetected) pane.addDetection(detector.kind);
       }
     }
   }
@@ -399,7 +338,7 @@ export class PartitionProcessor {
     const group = this.groups.get(groupKey);
     if (group === undefined) return;
     const paneStart = this.paneStartOf(predictionTs);
-    this.outcomePane(group, paneStart).expired++;
+    this.outcomePane(group, paneStart).countExpired();
   }
 
   private readonly onExpired = (groupKey: string, ts: number): void => this.countExpired(groupKey, ts);
@@ -448,7 +387,7 @@ export class PartitionProcessor {
 
   private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire, final: boolean): PaneUpdate {
     const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, state, final };
-    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encode(message), groupKey: group.key, paneStart, part };
+    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encodePaneMessage(message), groupKey: group.key, paneStart, part };
   }
 
   /** Marks updates dirty again (their publication failed). */
