@@ -84,18 +84,9 @@ export function checkPaneMessage(raw: unknown): PaneMessage {
   };
 }
 
+/** Checks an input state; fields are checked in declaration order, so the first bad one is named. */
 export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
   const s = record(raw, path);
-  const features: Record<string, FeatureWire> = {};
-  for (const [feature, value] of entries(s.features, `${path}.features`)) {
-    const at = `${path}.features[${JSON.stringify(feature)}]`;
-    const f = record(value, at);
-    features[feature] = {
-      n: f.n === null ? null : sketch(f.n, `${at}.n`),
-      c: f.c === null ? null : categories(f.c, `${at}.c`),
-      z: count(f.z, `${at}.z`),
-    };
-  }
   return {
     count: count(s.count, `${path}.count`),
     errors: count(s.errors, `${path}.errors`),
@@ -105,17 +96,14 @@ export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
     latency: sketch(s.latency, `${path}.latency`),
     outputNumeric: s.outputNumeric === null ? null : sketch(s.outputNumeric, `${path}.outputNumeric`),
     outputCategories: s.outputCategories === null ? null : categories(s.outputCategories, `${path}.outputCategories`),
-    features,
+    features: features(s.features, `${path}.features`),
     segments: segments(s.segments, `${path}.segments`),
   };
 }
 
+/** Checks an outcome state, like checkPaneInputWire; a missing `detections` (older workers) reads as none. */
 export function checkPaneOutcomeWire(raw: unknown, path: string): PaneOutcomeWire {
   const s = record(raw, path);
-  const detections: Record<string, number> = {};
-  if (s.detections !== undefined) {
-    for (const [kind, n] of entries(s.detections, `${path}.detections`)) detections[kind] = count(n, `${path}.detections[${JSON.stringify(kind)}]`);
-  }
   return {
     joined: count(s.joined, `${path}.joined`),
     early: count(s.early, `${path}.early`),
@@ -126,7 +114,7 @@ export function checkPaneOutcomeWire(raw: unknown, path: string): PaneOutcomeWir
     confusion: s.confusion === null ? null : categories(s.confusion, `${path}.confusion`),
     labelDelay: sketch(s.labelDelay, `${path}.labelDelay`),
     segments: segments(s.segments, `${path}.segments`),
-    detections,
+    detections: s.detections === undefined ? {} : detections(s.detections, `${path}.detections`),
   };
 }
 
@@ -238,6 +226,26 @@ function categories(value: unknown, path: string): CategoryCounterJSON {
     if (typeof key !== 'string' || key.length > PANE_WIRE_BOUNDS.nameLength) throw new PaneMessageError(`${path}.keys[${k}]`, `expected a category name, got ${describe(key)}`);
   }
   return { cap, keys: keys as string[], counts };
+}
+
+function features(value: unknown, path: string): Record<string, FeatureWire> {
+  const out: Record<string, FeatureWire> = {};
+  for (const [feature, raw] of entries(value, path)) {
+    const at = `${path}[${JSON.stringify(feature)}]`;
+    const f = record(raw, at);
+    out[feature] = {
+      n: f.n === null ? null : sketch(f.n, `${at}.n`),
+      c: f.c === null ? null : categories(f.c, `${at}.c`),
+      z: count(f.z, `${at}.z`),
+    };
+  }
+  return out;
+}
+
+function detections(value: unknown, path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [kind, n] of entries(value, path)) out[kind] = count(n, `${path}[${JSON.stringify(kind)}]`);
+  return out;
 }
 
 function segments(value: unknown, path: string): Record<string, Record<string, number[]>> {

@@ -113,9 +113,11 @@ export class WindowSource extends MetricsSourceEmitter {
         return;
       }
       windows = new ModelWindows(message.model, this.windowMs, this.options.limits);
+      windows.applyMessage(message); // a malformed first message throws before the model is listed
       this.models.set(message.model, windows);
+    } else {
+      windows.applyMessage(message);
     }
-    windows.applyMessage(message);
     this.changed.add(message.model);
     this.cache.delete(message.model);
   }
