@@ -1,23 +1,18 @@
-import { encode, decode } from '@msgpack/msgpack';
 import { EventDecoder } from '../events/decode.ts';
 import type { LabelEvent, PredictionEvent, RejectReason } from '../events/types.ts';
 import { REJECT_REASONS } from '../events/types.ts';
 import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
 import type { InputSubject } from '../cluster/subjects.ts';
 import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
-import {
-  PaneInput,
-  PaneOutcome,
-  inputToWire,
-  inputFromWire,
-  outcomeToWire,
-  outcomeFromWire,
-} from '../window/pane.ts';
+import { PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../window/pane.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import type { CheckpointWire } from './checkpoint.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
+export { CheckpointError } from './checkpoint.ts';
 import { encodePaneMessage } from '../contract/pane-codec.ts';
-import { createDetector, detectorFromJSON } from '../stats/detectors/index.ts';
-import type { ChangeDetector, DetectorKind, DetectorState } from '../stats/detectors/index.ts';
+import { createDetector } from '../stats/detectors/index.ts';
+import type { ChangeDetector, DetectorKind } from '../stats/detectors/index.ts';
 
 /**
  * The processor of one partition: decode -> validate -> panes + late-label join, in stream order.
@@ -99,7 +94,6 @@ export interface ProcessorCounters {
 }
 
 const SEGMENT_SEPARATOR = '\u0001';
-const SNAPSHOT_VERSION = 1;
 
 export function groupKeyOf(model: string, version: string): string {
   return `${model}\u0000${version}`;
@@ -440,20 +434,20 @@ export class PartitionProcessor {
   // -------------------------------------------------------------------------------------------
   // Checkpoints
 
+  /** The checkpoint bytes of this processor (src/partition/checkpoint.ts: framed and checksummed). */
   snapshot(): Uint8Array {
-    const groups = [];
+    const groups: CheckpointWire['groups'] = [];
     for (const group of this.groups.values()) {
       groups.push({
         model: group.model,
         version: group.version,
-        inputs: [...group.inputs].map(([start, pane]) => [start, inputToWire(pane)]),
-        outcomes: [...group.outcomes].map(([start, pane]) => [start, outcomeToWire(pane)]),
+        inputs: [...group.inputs].map(([start, pane]): [number, PaneInputWire] => [start, inputToWire(pane)]),
+        outcomes: [...group.outcomes].map(([start, pane]): [number, PaneOutcomeWire] => [start, outcomeToWire(pane)]),
         detectors: group.detectors.map((d) => d.toJSON()),
         watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
-    return encode({
-      v: SNAPSHOT_VERSION,
+    return encodeCheckpoint({
       partition: this.partition,
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
@@ -463,38 +457,35 @@ export class PartitionProcessor {
     });
   }
 
-  /** Rebuilds a processor from snapshot() bytes; every restored pane is marked dirty (republished). */
+  /**
+   * Rebuilds a processor from snapshot() bytes (or a checkpoint of the unframed format 1); every
+   * restored pane is marked dirty (republished). A corrupted, truncated or foreign checkpoint
+   * throws a CheckpointError naming what is wrong, before a processor is built.
+   */
   static restore(bytes: Uint8Array, options: ProcessorOptions): PartitionProcessor {
-    const raw = decode(bytes) as {
-      v: number;
-      partition: number;
-      seq: number;
-      watermark: number | null;
-      counters: ProcessorCounters;
-      groups: Array<{ model: string; version: string; inputs: Array<[number, PaneInputWire]>; outcomes: Array<[number, PaneOutcomeWire]>; detectors: DetectorState[]; watermark: number | null }>;
-      join: Uint8Array;
-    };
-    if (raw.v !== SNAPSHOT_VERSION) throw new Error(`checkpoint of partition ${options.partition}: unsupported snapshot version ${raw.v}`);
-    if (raw.partition !== options.partition) throw new Error(`checkpoint is of partition ${raw.partition}, expected ${options.partition}`);
+    const checkpoint = decodeCheckpoint(bytes, options.partition, options.limits);
     const processor = new PartitionProcessor(options);
-    processor.seq = raw.seq;
-    processor.watermark = raw.watermark ?? -Infinity;
-    processor.counters.predictions = raw.counters.predictions;
-    processor.counters.labels = raw.counters.labels;
-    processor.counters.late = raw.counters.late;
-    processor.counters.duplicates = raw.counters.duplicates;
-    Object.assign(processor.counters.rejected, raw.counters.rejected);
-    (processor as { join: PendingJoinTable }).join = PendingJoinTable.fromBytes(raw.join);
-    for (const g of raw.groups) {
-      const group = processor.group(g.model, g.version) as GroupState;
-      group.detectors = g.detectors.map((state) => detectorFromJSON(state));
-      group.watermark = g.watermark ?? -Infinity;
-      for (const [start, wire] of g.inputs) {
-        group.inputs.set(start, inputFromWire(wire, options.limits));
+    processor.seq = checkpoint.seq;
+    processor.watermark = checkpoint.watermark;
+    processor.counters.predictions = checkpoint.counters.predictions;
+    processor.counters.labels = checkpoint.counters.labels;
+    processor.counters.late = checkpoint.counters.late;
+    processor.counters.duplicates = checkpoint.counters.duplicates;
+    Object.assign(processor.counters.rejected, checkpoint.counters.rejected);
+    (processor as { join: PendingJoinTable }).join = checkpoint.join;
+    for (const [k, saved] of checkpoint.groups.entries()) {
+      const group = processor.group(saved.model, saved.version);
+      if (group === null) {
+        throw new CheckpointError(options.partition, `groups[${k}]: model ${JSON.stringify(saved.model)} version ${JSON.stringify(saved.version)} exceeds limits.maxModels or limits.maxVersionsPerModel`);
+      }
+      group.detectors = saved.detectors;
+      group.watermark = saved.watermark;
+      for (const [start, pane] of saved.inputs) {
+        group.inputs.set(start, pane);
         group.dirtyInputs.add(start);
       }
-      for (const [start, wire] of g.outcomes) {
-        group.outcomes.set(start, outcomeFromWire(wire, options.limits));
+      for (const [start, pane] of saved.outcomes) {
+        group.outcomes.set(start, pane);
         group.dirtyOutcomes.add(start);
       }
     }
