@@ -62,7 +62,7 @@ export async function startGateway(
     (id) => active.removeReference(id),
     (error) => logger.warn({ err: error.message }, 'reading a changed reference profile failed'),
   );
-  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }));
+  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics);
   await reader.start();
   source.start();
   const app = await buildGateway({

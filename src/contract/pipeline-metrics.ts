@@ -27,7 +27,8 @@ export interface PipelineMetrics {
   consumerLag: Gauge<'partition'>;
   partitionSequence: Gauge<'partition'>;
   paneFlushes: Counter<string>;
-  // gateway / WebSocket feed
+  // gateway: pane changelog and WebSocket feed
+  paneMessagesRejected: Counter<string>;
   wsClients: Gauge<string>;
   wsConnections: Counter<'result'>;
   wsFramesSent: Counter<'type'>;

@@ -1,27 +1,31 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { decode } from '@msgpack/msgpack';
 import type { Logger } from 'pino';
 import { PANES_STREAM } from '../cluster/subjects.ts';
-import type { PaneMessage } from '../contract/pane-wire.ts';
+import { decodePaneMessage, PaneMessageError } from '../contract/pane-codec.ts';
+import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { WindowStore } from './window-store.ts';
 
 /**
  * Follows the pane changelog (DRIFT_PANES, latest state per pane subject) with an ordered consumer
  * from the beginning: a gateway that starts, restarts or scales out rebuilds every window from it
  * and then stays live. The source is marked ready once the replay has caught up.
+ * Every message goes through the pane codec, and the windows convert its state before they change:
+ * a malformed message is counted, logged with its subject, and changes nothing.
  */
 export class PaneChangelogReader {
   private messages: ConsumerMessages | null = null;
   private loop: Promise<void> | null = null;
   applied = 0;
+  /** Messages refused (malformed, or failing to apply): each is logged with its subject. */
   malformed = 0;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly source: WindowStore,
     private readonly logger: Logger,
+    private readonly metrics?: Pick<PipelineMetrics, 'paneMessagesRejected'>,
   ) {}
 
   async start(): Promise<void> {
@@ -36,15 +40,24 @@ export class PaneChangelogReader {
       for await (const msg of messages) {
         try {
           // a copy: decoded sketches are views into it, and the client may reuse its read buffers
-          this.source.applyPaneMessage(decode(msg.data.slice()) as PaneMessage);
+          this.source.applyPaneMessage(decodePaneMessage(msg.data.slice()));
           this.applied++;
         } catch (error) {
-          this.malformed++;
-          this.logger.warn({ subject: msg.subject, err: (error as Error).message }, 'skipping malformed pane message');
+          this.refused(msg.subject, msg.seq, error);
         }
         if (msg.info.pending === 0) this.source.markCaughtUp();
       }
     })();
+  }
+
+  private refused(subject: string, seq: number, error: unknown): void {
+    this.malformed++;
+    this.metrics?.paneMessagesRejected.inc();
+    if (error instanceof PaneMessageError) {
+      this.logger.warn({ subject, seq, field: error.field, err: error.message }, 'skipping malformed pane message; the windows are unchanged');
+    } else {
+      this.logger.error({ subject, seq, err: error }, 'pane message failed to apply; skipped');
+    }
   }
 
   async stop(): Promise<void> {

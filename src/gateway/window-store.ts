@@ -59,9 +59,11 @@ export class WindowStore {
         return;
       }
       windows = new ModelWindows(message.model, this.windowMs, this.options.limits);
+      windows.applyMessage(message); // a malformed first message throws before the model is listed
       this.models.set(message.model, windows);
+    } else {
+      windows.applyMessage(message);
     }
-    windows.applyMessage(message);
     this.changed.notify(message.model);
   }
 

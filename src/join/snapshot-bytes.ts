@@ -1,4 +1,4 @@
-/** Little-endian byte writer/reader for the join table snapshot, with bounds-checked reads. */
+/** Little-endian byte writer/reader for snapshots (the join table's, the partition checkpoint's frame), with bounds-checked reads. */
 import { decodeWtf8, encodeWtf8, checkWtf8 } from './id-key.ts';
 
 export class SnapshotWriter {
@@ -127,4 +127,61 @@ export class SnapshotReader {
     this.pos += length;
     return at;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framing: magic, format version and checksum around a body, for any snapshot kept in storage.
+
+/** FNV-1a (32 bit) of bytes[0, end): catches flipped bytes and truncation of a stored snapshot. */
+export function snapshotChecksum(bytes: Uint8Array, end = bytes.length): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < end; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
+}
+
+/** Bytes of the frame around a body: u32 magic, u16 version, u16 0 before it; u32 checksum after. */
+export const FRAME_HEADER_BYTES = 8;
+export const FRAME_BYTES = FRAME_HEADER_BYTES + 4;
+
+/** `body` framed: u32 magic, u16 version, u16 0, body, u32 FNV-1a of everything before it (little-endian). */
+export function frameSnapshot(magic: number, version: number, body: Uint8Array): Uint8Array {
+  const w = new SnapshotWriter(body.length + FRAME_BYTES);
+  w.u32(magic);
+  w.u16(version);
+  w.u16(0);
+  const at = w.reserve(body.length);
+  w.bytes.set(body, at);
+  w.u32(snapshotChecksum(w.bytes, w.pos));
+  return w.finish();
+}
+
+/** True when `bytes` start with `magic`: a framed snapshot of that kind (maybe damaged), not something older. */
+export function hasSnapshotMagic(bytes: Uint8Array, magic: number): boolean {
+  return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === magic;
+}
+
+/**
+ * The version and body of a framed snapshot. `fail` makes the error to throw, from a sentence
+ * saying what is wrong: too short, another magic, a version this build does not read, or a
+ * checksum mismatch (flipped bytes or a truncated copy).
+ */
+export function openSnapshotFrame(
+  bytes: Uint8Array,
+  magic: number,
+  versions: readonly number[],
+  fail: (problem: string) => Error,
+): { version: number; body: Uint8Array } {
+  if (!(bytes instanceof Uint8Array)) throw fail(`expected bytes, got ${typeof bytes}`);
+  if (bytes.length < FRAME_BYTES) throw fail(`only ${bytes.length} bytes, too short for the ${FRAME_BYTES}-byte frame`);
+  if (!hasSnapshotMagic(bytes, magic)) throw fail('bad magic: not this kind of snapshot');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(4, true);
+  if (!versions.includes(version)) throw fail(`unsupported format version ${version} (this build reads ${versions.join(', ')})`);
+  const bodyEnd = bytes.length - 4;
+  const stored = view.getUint32(bodyEnd, true);
+  const actual = snapshotChecksum(bytes, bodyEnd);
+  if (stored !== actual) {
+    throw fail(`checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)}): corrupted or truncated`);
+  }
+  return { version, body: bytes.subarray(FRAME_HEADER_BYTES, bodyEnd) };
 }

@@ -1,23 +1,18 @@
-import { encode, decode } from '@msgpack/msgpack';
 import { EventDecoder } from '../events/decode.ts';
 import type { LabelEvent, PredictionEvent, RejectReason } from '../events/types.ts';
 import { REJECT_REASONS } from '../events/types.ts';
 import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
 import type { InputSubject } from '../cluster/subjects.ts';
 import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
-import {
-  PaneInput,
-  PaneOutcome,
-  inputToWire,
-  inputFromWire,
-  outcomeToWire,
-  outcomeFromWire,
-} from '../window/pane.ts';
+import { PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../window/pane.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import type { CheckpointWire } from './checkpoint.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
-import { addBinaryOutcome, addRegressionOutcome, addPredictionScore } from '../stats/quality.ts';
-import { createDetector, detectorFromJSON } from '../stats/detectors/index.ts';
-import type { ChangeDetector, DetectorKind, DetectorState } from '../stats/detectors/index.ts';
+export { CheckpointError } from './checkpoint.ts';
+import { encodePaneMessage } from '../contract/pane-codec.ts';
+import { createDetector } from '../stats/detectors/index.ts';
+import type { ChangeDetector, DetectorKind } from '../stats/detectors/index.ts';
 
 /**
  * The processor of one partition: decode -> validate -> panes + late-label join, in stream order.
@@ -99,7 +94,6 @@ export interface ProcessorCounters {
 }
 
 const SEGMENT_SEPARATOR = '\u0001';
-const SNAPSHOT_VERSION = 1;
 
 export function groupKeyOf(model: string, version: string): string {
   return `${model}\u0000${version}`;
@@ -254,7 +248,7 @@ export class PartitionProcessor {
     if (paneStart + paneMs + allowedLatenessMs <= groupTime) {
       // its pane is closed: count it where event time is now, never fold it into a closed pane
       this.counters.late++;
-      this.inputPane(group, this.paneStartOf(groupTime)).late++;
+      this.inputPane(group, this.paneStartOf(groupTime)).countLate();
       return null;
     }
     // output: a number (score or regression value), a class, or class probabilities
@@ -263,7 +257,7 @@ export class PartitionProcessor {
     let score = NaN;
     if (output === undefined) {
       // a failed inference without output: NaN marks it in the join table, so that its label
-      // still joins (label coverage) but is not graded (see applyOutcome)
+      // still joins (label coverage) but is not graded (see PaneOutcome.addJoined)
       joinOutput = NaN;
     } else if (typeof output === 'number') {
       joinOutput = output;
@@ -276,7 +270,6 @@ export class PartitionProcessor {
       joinOutput = String(best);
       score = output.length > 0 ? output[best] : NaN;
     }
-    const predictedPositive = typeof output === 'number' && score === score ? (score >= threshold ? 1 : 0) : -1;
     const segmentText = event.segment === undefined ? null : this.segmentText(event.segment);
 
     const status = this.join.addPrediction(event.id, event.ts, group.key, joinOutput, score, segmentText, this.watermark);
@@ -287,39 +280,15 @@ export class PartitionProcessor {
     }
 
     const pane = this.inputPane(group, paneStart);
-    pane.count++;
-    if (event.error !== undefined) pane.errors++;
-    if (event.latencyMs !== undefined) pane.latency.add(event.latencyMs);
-    if (typeof output === 'number') {
-      pane.numericOutput().add(output);
-    } else if (output !== undefined) {
-      pane.categoricalOutput().add(joinOutput as string);
-    }
-    if (score >= 0 && score <= 1) addPredictionScore(pane.scoreSummary(), score);
-
+    pane.addPrediction(joinOutput, score, threshold, event.latencyMs, event.error !== undefined, event.segment);
     const features = event.features;
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
     }
 
-    // fairness compares decisions: a failed inference without output made none
-    if (event.segment !== undefined && output !== undefined) {
-      let keys = 0;
-      for (const key in event.segment) {
-        if (keys++ >= this.options.limits.maxSegmentKeys) {
-          pane.dropped++;
-          break;
-        }
-        const slot = pane.segmentInput(key, event.segment[key]);
-        if (slot === null) continue;
-        slot[0]++;
-        if (predictedPositive === 1) slot[1]++;
-      }
-    }
-
     if (status === AddPredictionStatus.MatchedEarlyLabel) {
       const labelValue = this.join.lastLabelString ?? this.join.lastLabel;
-      this.applyOutcome(group, event.ts, joinOutput, score, segmentText, labelValue, this.join.lastLabelTs, true);
+      this.applyOutcome(group, event.ts, joinOutput, segmentText, labelValue, this.join.lastLabelTs, true);
     } else if (status === AddPredictionStatus.AddedEvictedOldest) {
       this.countExpired(this.join.groupKeyOf(this.join.evictedGroup), this.join.evictedTs);
     }
@@ -337,7 +306,7 @@ export class PartitionProcessor {
       const group = this.groups.get(join.lastGroupKey);
       if (group !== undefined) {
         const output = join.lastOutputIsClass ? (join.lastOutputClass as string) : join.lastOutput;
-        this.applyOutcome(group, join.lastTs, output, join.lastScore, join.lastSegmentName, event.label, event.ts, false);
+        this.applyOutcome(group, join.lastTs, output, join.lastSegmentName, event.label, event.ts, false);
       }
     }
     return null;
@@ -347,57 +316,18 @@ export class PartitionProcessor {
     group: GroupState,
     predictionTs: number,
     output: number | string,
-    score: number,
     segmentText: string | null,
     label: number | string,
     labelTs: number,
     early: boolean,
   ): void {
-    const paneStart = this.paneStartOf(predictionTs);
-    const pane = this.outcomePane(group, paneStart);
-    pane.joined++;
-    if (early) pane.early++;
-    pane.labelDelay.add(Math.max(0, labelTs - predictionTs));
-    // the prediction failed without an output: the label is matched, there is nothing to grade
-    if (typeof output === 'number' && Number.isNaN(output)) return;
-
-    let correct = -1; // -1: not a classification
-    let predictedPositive = -1;
-    let actualPositive = -1;
-    if (typeof output === 'number' && typeof label === 'number') {
-      if ((label === 0 || label === 1) && output >= 0 && output <= 1) {
-        const predicted = output >= this.options.threshold ? 1 : 0;
-        predictedPositive = predicted;
-        actualPositive = label;
-        correct = predicted === label ? 1 : 0;
-        addBinaryOutcome(pane.binaryOutcomes(), output, label);
-      } else {
-        addRegressionOutcome(pane.regressionOutcomes(), label, output);
-      }
-    } else {
-      const predicted = String(output);
-      const truth = String(label);
-      correct = predicted === truth ? 1 : 0;
-      pane.confusionCounts().add(`${truth}\u0001${predicted}`);
-    }
-    if (correct === 1) pane.correct++;
+    const pane = this.outcomePane(group, this.paneStartOf(predictionTs));
+    const segmentPairs = segmentText === null ? null : segmentText.split(SEGMENT_SEPARATOR);
+    const correct = pane.addJoined(output, label, this.options.threshold, Math.max(0, labelTs - predictionTs), early, segmentPairs);
     if (correct >= 0) {
       for (const detector of group.detectors) {
         detector.update(1 - correct);
-        if (detector.driftDetected) pane.detections.set(detector.kind, (pane.detections.get(detector.kind) ?? 0) + 1);
-      }
-    }
-
-    if (segmentText !== null) {
-      const parts = segmentText.split(SEGMENT_SEPARATOR);
-      for (let i = 0; i + 1 < parts.length; i += 2) {
-        const slot = pane.segmentOutcome(parts[i], parts[i + 1]);
-        if (slot === null) continue;
-        slot[0]++;
-        if (actualPositive === 1) slot[1]++;
-        if (actualPositive === 1 && predictedPositive === 1) slot[2]++;
-        if (predictedPositive === 1) slot[3]++;
-        if (correct === 1) slot[4]++;
+        if (detector.driftDetected) pane.addDetection(detector.kind);
       }
     }
   }
@@ -406,7 +336,7 @@ export class PartitionProcessor {
     const group = this.groups.get(groupKey);
     if (group === undefined) return;
     const paneStart = this.paneStartOf(predictionTs);
-    this.outcomePane(group, paneStart).expired++;
+    this.outcomePane(group, paneStart).countExpired();
   }
 
   private readonly onExpired = (groupKey: string, ts: number): void => this.countExpired(groupKey, ts);
@@ -455,7 +385,7 @@ export class PartitionProcessor {
 
   private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire, final: boolean): PaneUpdate {
     const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, state, final };
-    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encode(message), groupKey: group.key, paneStart, part };
+    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encodePaneMessage(message), groupKey: group.key, paneStart, part };
   }
 
   /** Marks updates dirty again (their publication failed). */
@@ -508,20 +438,20 @@ export class PartitionProcessor {
   // -------------------------------------------------------------------------------------------
   // Checkpoints
 
+  /** The checkpoint bytes of this processor (src/partition/checkpoint.ts: framed and checksummed). */
   snapshot(): Uint8Array {
-    const groups = [];
+    const groups: CheckpointWire['groups'] = [];
     for (const group of this.groups.values()) {
       groups.push({
         model: group.model,
         version: group.version,
-        inputs: [...group.inputs].map(([start, pane]) => [start, inputToWire(pane)]),
-        outcomes: [...group.outcomes].map(([start, pane]) => [start, outcomeToWire(pane)]),
+        inputs: [...group.inputs].map(([start, pane]): [number, PaneInputWire] => [start, inputToWire(pane)]),
+        outcomes: [...group.outcomes].map(([start, pane]): [number, PaneOutcomeWire] => [start, outcomeToWire(pane)]),
         detectors: group.detectors.map((d) => d.toJSON()),
         watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
-    return encode({
-      v: SNAPSHOT_VERSION,
+    return encodeCheckpoint({
       partition: this.partition,
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
@@ -531,38 +461,35 @@ export class PartitionProcessor {
     });
   }
 
-  /** Rebuilds a processor from snapshot() bytes; every restored pane is marked dirty (republished). */
+  /**
+   * Rebuilds a processor from snapshot() bytes (or a checkpoint of the unframed format 1); every
+   * restored pane is marked dirty (republished). A corrupted, truncated or foreign checkpoint
+   * throws a CheckpointError naming what is wrong, before a processor is built.
+   */
   static restore(bytes: Uint8Array, options: ProcessorOptions): PartitionProcessor {
-    const raw = decode(bytes) as {
-      v: number;
-      partition: number;
-      seq: number;
-      watermark: number | null;
-      counters: ProcessorCounters;
-      groups: Array<{ model: string; version: string; inputs: Array<[number, PaneInputWire]>; outcomes: Array<[number, PaneOutcomeWire]>; detectors: DetectorState[]; watermark: number | null }>;
-      join: Uint8Array;
-    };
-    if (raw.v !== SNAPSHOT_VERSION) throw new Error(`checkpoint of partition ${options.partition}: unsupported snapshot version ${raw.v}`);
-    if (raw.partition !== options.partition) throw new Error(`checkpoint is of partition ${raw.partition}, expected ${options.partition}`);
+    const checkpoint = decodeCheckpoint(bytes, options.partition, options.limits);
     const processor = new PartitionProcessor(options);
-    processor.seq = raw.seq;
-    processor.watermark = raw.watermark ?? -Infinity;
-    processor.counters.predictions = raw.counters.predictions;
-    processor.counters.labels = raw.counters.labels;
-    processor.counters.late = raw.counters.late;
-    processor.counters.duplicates = raw.counters.duplicates;
-    Object.assign(processor.counters.rejected, raw.counters.rejected);
-    (processor as { join: PendingJoinTable }).join = PendingJoinTable.fromBytes(raw.join);
-    for (const g of raw.groups) {
-      const group = processor.group(g.model, g.version) as GroupState;
-      group.detectors = g.detectors.map((state) => detectorFromJSON(state));
-      group.watermark = g.watermark ?? -Infinity;
-      for (const [start, wire] of g.inputs) {
-        group.inputs.set(start, inputFromWire(wire, options.limits));
+    processor.seq = checkpoint.seq;
+    processor.watermark = checkpoint.watermark;
+    processor.counters.predictions = checkpoint.counters.predictions;
+    processor.counters.labels = checkpoint.counters.labels;
+    processor.counters.late = checkpoint.counters.late;
+    processor.counters.duplicates = checkpoint.counters.duplicates;
+    Object.assign(processor.counters.rejected, checkpoint.counters.rejected);
+    (processor as { join: PendingJoinTable }).join = checkpoint.join;
+    for (const [k, saved] of checkpoint.groups.entries()) {
+      const group = processor.group(saved.model, saved.version);
+      if (group === null) {
+        throw new CheckpointError(options.partition, `groups[${k}]: model ${JSON.stringify(saved.model)} version ${JSON.stringify(saved.version)} exceeds limits.maxModels or limits.maxVersionsPerModel`);
+      }
+      group.detectors = saved.detectors;
+      group.watermark = saved.watermark;
+      for (const [start, pane] of saved.inputs) {
+        group.inputs.set(start, pane);
         group.dirtyInputs.add(start);
       }
-      for (const [start, wire] of g.outcomes) {
-        group.outcomes.set(start, outcomeFromWire(wire, options.limits));
+      for (const [start, pane] of saved.outcomes) {
+        group.outcomes.set(start, pane);
         group.dirtyOutcomes.add(start);
       }
     }

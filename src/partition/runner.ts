@@ -62,7 +62,17 @@ export class PartitionRunner {
     this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
     const saved = await this.store.getBlob(checkpointName(partition));
     if (saved !== null) {
-      this.processor = PartitionProcessor.restore(saved, processorOptions);
+      try {
+        this.processor = PartitionProcessor.restore(saved, processorOptions);
+      } catch (error) {
+        // as before, the partition does not start from a checkpoint it cannot trust (nor silently
+        // from the stream's beginning): the operator decides, and the log says what is wrong
+        this.log.error(
+          { partition, checkpoint: checkpointName(partition), bytes: saved.length, err: (error as Error).message },
+          'partition checkpoint refused; the partition does not start (fix or delete the checkpoint object to replay its stream)',
+        );
+        throw error;
+      }
       this.lastCheckpointSeq = this.processor.seq;
       this.log.info({ partition, seq: this.processor.seq }, 'restored partition checkpoint');
     } else {

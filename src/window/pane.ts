@@ -1,7 +1,12 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
+import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
 import type { FeatureWire, PaneInputWire, PaneOutcomeWire, SummaryWire } from '../contract/pane-wire.ts';
+import { PaneMessageError } from '../contract/pane-codec.ts';
 import {
+  addBinaryOutcome,
+  addPredictionScore,
+  addRegressionOutcome,
   createBinaryOutcomeSummary,
   mergeBinaryOutcome,
   subtractBinaryOutcome,
@@ -12,9 +17,6 @@ import {
   mergePredictionScores,
   subtractPredictionScores,
   copyOutcomeSummary,
-  binaryOutcomeSummaryFrom,
-  regressionOutcomeSummaryFrom,
-  predictionScoreSummaryFrom,
 } from '../stats/quality.ts';
 import type { BinaryOutcomeSummary, RegressionOutcomeSummary, PredictionScoreSummary, OutcomeSummary } from '../stats/quality.ts';
 
@@ -120,9 +122,70 @@ export class PaneInput {
   }
 
   segmentInput(key: string, value: string): SegmentInputCounts | null {
-    return segmentSlot(this.segments, key, value, this.limits, 2) as SegmentInputCounts | null;
+    return segmentSlot(this.segments, key, value, this.limits, SEGMENT_INPUT_WIDTH) as SegmentInputCounts | null;
+  }
+
+  /**
+   * Folds one prediction in (its features go through addFeature). `output` is a number (score or
+   * regression value), a class, or NaN for a failed inference that returned none; `score` the probability in [0, 1] it carries (a binary score,
+   * the top class probability), NaN when none. A numeric output in [0, 1] is a binary score:
+   * `score >= threshold` counts as predicted positive in its segments. Segments beyond
+   * limits.maxSegmentKeys are dropped and counted. Allocates nothing once the pane has its slots.
+   */
+  addPrediction(
+    output: number | string,
+    score: number,
+    threshold: number,
+    latencyMs: number | undefined,
+    error: boolean,
+    segment: Readonly<Record<string, string>> | undefined,
+  ): void {
+    this.count++;
+    if (error) this.errors++;
+    if (latencyMs !== undefined) this.latency.add(latencyMs);
+    // NaN: a failed inference without output. It counts in volume, errors and latency only; it made
+    // no decision, so it stays out of output statistics, scores and fairness.
+    if (typeof output === 'number') {
+      if (output !== output) return;
+      this.numericOutput().add(output);
+    } else this.categoricalOutput().add(output);
+    if (score >= 0 && score <= 1) addPredictionScore(this.scoreSummary(), score);
+    if (segment === undefined) return;
+    const predictedPositive = typeof output === 'number' && score === score && score >= threshold;
+    let keys = 0;
+    for (const key in segment) {
+      if (keys++ >= this.limits.maxSegmentKeys) {
+        this.dropped++;
+        break;
+      }
+      const slot = this.segmentInput(key, segment[key]);
+      if (slot === null) continue;
+      slot[SI_PREDICTIONS]++;
+      if (predictedPositive) slot[SI_PREDICTED_POSITIVE]++;
+    }
+  }
+
+  /** A prediction that came after the allowed lateness of its own pane, counted in this one. */
+  countLate(): void {
+    this.late++;
   }
 }
+
+/** Segment input slots: [predictions, predicted positive]. */
+const SEGMENT_INPUT_WIDTH = 2;
+const SI_PREDICTIONS = 0;
+const SI_PREDICTED_POSITIVE = 1;
+
+/** Segment outcome slots: [labeled, actual positive, true positive, predicted positive among labeled, correct]. */
+const SEGMENT_OUTCOME_WIDTH = 5;
+const SO_LABELED = 0;
+const SO_ACTUAL_POSITIVE = 1;
+const SO_TRUE_POSITIVE = 2;
+const SO_PREDICTED_POSITIVE = 3;
+const SO_CORRECT = 4;
+
+/** Correctness of one joined label: 1 correct, 0 wrong, -1 not a classification (regression). */
+export type JoinedCorrectness = -1 | 0 | 1;
 
 export class PaneOutcome {
   /** Labels joined to a prediction of this pane. */
@@ -161,7 +224,71 @@ export class PaneOutcome {
   }
 
   segmentOutcome(key: string, value: string): SegmentOutcomeCounts | null {
-    return segmentSlot(this.segments, key, value, this.limits, 5) as SegmentOutcomeCounts | null;
+    return segmentSlot(this.segments, key, value, this.limits, SEGMENT_OUTCOME_WIDTH) as SegmentOutcomeCounts | null;
+  }
+
+  /**
+   * Folds one label joined to its prediction in. A numeric output in [0, 1] with a 0/1 label is a
+   * binary outcome (predicted positive when output >= threshold), other numeric pairs are
+   * regression, anything else is a class pair. `segmentPairs` is [key1, value1, key2, value2, ...]
+   * of the prediction's segments, or null. Returns the correctness, for the error-stream detectors.
+   */
+  addJoined(
+    output: number | string,
+    label: number | string,
+    threshold: number,
+    delayMs: number,
+    early: boolean,
+    segmentPairs: readonly string[] | null,
+  ): JoinedCorrectness {
+    this.joined++;
+    if (early) this.early++;
+    this.labelDelay.add(delayMs);
+    // the prediction failed without an output: the label is matched (coverage), there is nothing to grade
+    if (typeof output === 'number' && output !== output) return -1;
+
+    let correct: JoinedCorrectness = -1;
+    let predictedPositive = false;
+    let actualPositive = false;
+    if (typeof output === 'number' && typeof label === 'number') {
+      if ((label === 0 || label === 1) && output >= 0 && output <= 1) {
+        predictedPositive = output >= threshold;
+        actualPositive = label === 1;
+        correct = predictedPositive === actualPositive ? 1 : 0;
+        addBinaryOutcome(this.binaryOutcomes(), output, label);
+      } else {
+        addRegressionOutcome(this.regressionOutcomes(), label, output);
+      }
+    } else {
+      const predicted = String(output);
+      const truth = String(label);
+      correct = predicted === truth ? 1 : 0;
+      this.confusionCounts().add(`${truth}\u0001${predicted}`);
+    }
+    if (correct === 1) this.correct++;
+
+    if (segmentPairs !== null) {
+      for (let i = 0; i + 1 < segmentPairs.length; i += 2) {
+        const slot = this.segmentOutcome(segmentPairs[i], segmentPairs[i + 1]);
+        if (slot === null) continue;
+        slot[SO_LABELED]++;
+        if (actualPositive) slot[SO_ACTUAL_POSITIVE]++;
+        if (actualPositive && predictedPositive) slot[SO_TRUE_POSITIVE]++;
+        if (predictedPositive) slot[SO_PREDICTED_POSITIVE]++;
+        if (correct === 1) slot[SO_CORRECT]++;
+      }
+    }
+    return correct;
+  }
+
+  /** A change signalled by an error-stream detector of this kind. */
+  addDetection(kind: string): void {
+    this.detections.set(kind, (this.detections.get(kind) ?? 0) + 1);
+  }
+
+  /** A prediction of this pane whose label did not come within the horizon. */
+  countExpired(): void {
+    this.expired++;
   }
 }
 
@@ -329,12 +456,59 @@ function segmentsToWire(segments: Map<string, Map<string, Float64Array>>): Recor
   return out;
 }
 
-function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: Map<string, Map<string, Float64Array>>): void {
+/** Rebuilds segment counts, each `width` finite counts wide (the pane's layout for that part). */
+function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: Map<string, Map<string, Float64Array>>, width: number, path: string): void {
   for (const [key, values] of Object.entries(wire)) {
     const byValue = new Map<string, Float64Array>();
-    for (const [value, counts] of Object.entries(values)) byValue.set(value, Float64Array.from(counts));
+    for (const [value, counts] of Object.entries(values)) {
+      if (counts.length !== width) {
+        throw new PaneMessageError(`${path}[${JSON.stringify(key)}][${JSON.stringify(value)}]`, `expected ${width} counts, got ${counts.length}`);
+      }
+      byValue.set(value, Float64Array.from(counts));
+    }
     into.set(key, byValue);
   }
+}
+
+/** A sketch from its bytes, refused (naming `path`) when the bytes are bad or the sketch cannot combine with `like`. */
+function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string): LogHistogram {
+  let histogram: LogHistogram;
+  try {
+    histogram = LogHistogram.fromBytes(bytes);
+  } catch (error) {
+    throw new PaneMessageError(path, (error as Error).message);
+  }
+  if (histogram.relativeAccuracy !== like.relativeAccuracy || histogram.minIndexable !== like.minIndexable) {
+    throw new PaneMessageError(
+      path,
+      `sketch settings (relativeAccuracy ${histogram.relativeAccuracy}, minIndexable ${histogram.minIndexable}) differ from this reader's ` +
+        `(${like.relativeAccuracy}, ${like.minIndexable}): it would not combine with the windows`,
+    );
+  }
+  return histogram;
+}
+
+function counterFromWire(json: CategoryCounterJSON, path: string): CategoryCounter {
+  try {
+    return CategoryCounter.fromJSON(json);
+  } catch (error) {
+    throw new PaneMessageError(path, (error as Error).message);
+  }
+}
+
+/**
+ * A summary from its wire form, refused (naming `path`) unless it has the layout of `empty` (the
+ * summary this pane would create): one that merges into it merges into every window.
+ */
+/** A summary of `empty`'s kind from the wire: it must merge into an empty one of this pane's layout. */
+function layoutSummaryFromWire<S extends Float64Array>(wire: SummaryWire, empty: S, merge: (t: S, s: S) => void, path: string): S {
+  const summary = summaryFromWire(wire) as S;
+  try {
+    merge(empty, summary);
+  } catch (error) {
+    throw new PaneMessageError(path, (error as Error).message);
+  }
+  return summary;
 }
 
 export function inputToWire(pane: PaneInput): PaneInputWire {
@@ -360,24 +534,33 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
   };
 }
 
-export function inputFromWire(wire: PaneInputWire, limits: PaneLimits): PaneInput {
+/**
+ * The pane a wire state describes. Checks what needs the pane's layout and limits (summary
+ * layouts, segment widths, sketch bytes and settings) and throws a PaneMessageError naming the
+ * field under `path`; the wire's own shape is checked by decodePaneMessage (src/contract/pane-codec.ts).
+ * Builds a new pane and changes nothing else, so a caller that converts first cannot be left half-updated.
+ */
+export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 'state'): PaneInput {
   const pane = new PaneInput(limits);
   pane.count = wire.count;
   pane.errors = wire.errors;
   pane.late = wire.late;
   pane.dropped = wire.dropped;
-  pane.scores = wire.scores ? predictionScoreSummaryFrom(summaryFromWire(wire.scores)) : null;
-  pane.latency.merge(LogHistogram.fromBytes(wire.latency));
-  pane.outputNumeric = wire.outputNumeric ? LogHistogram.fromBytes(wire.outputNumeric) : null;
-  pane.outputCategories = wire.outputCategories ? CategoryCounter.fromJSON(wire.outputCategories) : null;
+  pane.scores = wire.scores
+    ? layoutSummaryFromWire(wire.scores, createPredictionScoreSummary(SCORE_BINS, limits.threshold), mergePredictionScores, `${path}.scores`)
+    : null;
+  pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`));
+  pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`) : null;
+  pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   for (const [name, feature] of Object.entries(wire.features)) {
+    const at = `${path}.features[${JSON.stringify(name)}]`;
     const summary = new FeatureSummary();
-    summary.numeric = feature.n ? LogHistogram.fromBytes(feature.n) : null;
-    summary.categories = feature.c ? CategoryCounter.fromJSON(feature.c) : null;
+    summary.numeric = feature.n ? histogramFromWire(feature.n, pane.latency, `${at}.n`) : null;
+    summary.categories = feature.c ? counterFromWire(feature.c, `${at}.c`) : null;
     summary.nulls = feature.z;
     pane.features.set(name, summary);
   }
-  segmentsFromWire(wire.segments, pane.segments);
+  segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   return pane;
 }
 
@@ -396,17 +579,20 @@ export function outcomeToWire(pane: PaneOutcome): PaneOutcomeWire {
   };
 }
 
-export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits): PaneOutcome {
+/** The pane a wire outcome state describes; checked like inputFromWire. */
+export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits, path = 'state'): PaneOutcome {
   const pane = new PaneOutcome(limits);
   pane.joined = wire.joined;
   pane.early = wire.early;
   pane.expired = wire.expired;
   pane.correct = wire.correct;
-  pane.binary = wire.binary ? binaryOutcomeSummaryFrom(summaryFromWire(wire.binary)) : null;
-  pane.regression = wire.regression ? regressionOutcomeSummaryFrom(summaryFromWire(wire.regression)) : null;
-  pane.confusion = wire.confusion ? CategoryCounter.fromJSON(wire.confusion) : null;
-  pane.labelDelay.merge(LogHistogram.fromBytes(wire.labelDelay));
-  segmentsFromWire(wire.segments, pane.segments);
+  pane.binary = wire.binary
+    ? layoutSummaryFromWire(wire.binary, createBinaryOutcomeSummary(SCORE_BINS, limits.threshold), mergeBinaryOutcome, `${path}.binary`)
+    : null;
+  pane.regression = wire.regression ? layoutSummaryFromWire(wire.regression, createRegressionOutcomeSummary(), mergeRegressionOutcome, `${path}.regression`) : null;
+  pane.confusion = wire.confusion ? counterFromWire(wire.confusion, `${path}.confusion`) : null;
+  pane.labelDelay.merge(histogramFromWire(wire.labelDelay, pane.labelDelay, `${path}.labelDelay`));
+  segmentsFromWire(wire.segments, pane.segments, SEGMENT_OUTCOME_WIDTH, `${path}.segments`);
   for (const [kind, n] of Object.entries(wire.detections ?? {})) pane.detections.set(kind, n);
   return pane;
 }

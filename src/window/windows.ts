@@ -1,6 +1,7 @@
 import { PaneInput, PaneOutcome, addInput, addOutcome, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire } from './pane.ts';
 import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
+import { checkPaneMessage } from '../contract/pane-codec.ts';
 
 /**
  * Sliding windows of one model, kept incrementally from the pane changelog: a window is the sum of
@@ -84,9 +85,8 @@ export class ModelWindows {
       : { input: null, outcome: outcomeFromWire(pane.state as PaneOutcomeWire, this.limits) };
   }
 
-  /** Adds (or subtracts) a pane to every window that holds it. */
-  private apply(pane: StoredPane, sign: 1 | -1): void {
-    let decoded: DecodedPane | null = null;
+  /** Adds (or subtracts) a pane to every window that holds it; `decoded` when the caller already has it. */
+  private apply(pane: StoredPane, sign: 1 | -1, decoded: DecodedPane | null = null): void {
     for (const [name, length] of this.windowMs) {
       if (pane.paneStart < this.end - length || pane.paneStart >= this.end) continue;
       decoded ??= this.decode(pane);
@@ -102,18 +102,27 @@ export class ModelWindows {
     }
   }
 
-  /** Folds one pane message from the changelog in. */
+  /**
+   * Folds one pane message from the changelog in. The message is checked and its state decoded
+   * before anything changes: a malformed one throws (PaneMessageError naming the field) and leaves
+   * every window, stored pane and bound as it was, so a later valid state of the same pane applies
+   * as if the bad one never came. A stored pane was decoded once already, so taking it out again
+   * cannot throw.
+   */
   applyMessage(message: PaneMessage): void {
-    this.paneMs = message.paneMs;
-    this.versions.add(message.version);
-    const key = `${message.partition}|${message.version}|${message.paneStart}|${message.part}`;
-    const next: StoredPane = { version: message.version, paneStart: message.paneStart, part: message.part, state: message.state, final: message.final === true };
-    const paneEnd = message.paneStart + message.paneMs;
+    const checked = checkPaneMessage(message);
+    const next: StoredPane = { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: checked.state, final: checked.final };
+    const decoded = this.decode(next);
+
+    this.paneMs = checked.paneMs;
+    this.versions.add(checked.version);
+    const key = `${checked.partition}|${checked.version}|${checked.paneStart}|${checked.part}`;
+    const paneEnd = checked.paneStart + checked.paneMs;
     if (paneEnd > this.end) this.advanceTo(paneEnd);
-    if (message.paneStart < this.end - this.retentionMs) return; // older than every window and its rolling reference
-    if (message.paneStart < this.firstPaneStart && message.part === 'in') this.firstPaneStart = message.paneStart;
-    const folded = this.folded.get(`${message.version}|${message.paneStart}|${message.part}`);
-    if (folded?.partitions?.has(message.partition)) {
+    if (checked.paneStart < this.end - this.retentionMs) return; // older than every window and its rolling reference
+    if (checked.paneStart < this.firstPaneStart && checked.part === 'in') this.firstPaneStart = checked.paneStart;
+    const folded = this.folded.get(`${checked.version}|${checked.paneStart}|${checked.part}`);
+    if (folded?.partitions?.has(checked.partition)) {
       // a worker restored from a checkpoint republishes what it already published: the folded
       // state holds this partition's final contribution
       this.staleIgnored++;
@@ -122,7 +131,7 @@ export class ModelWindows {
     const previous = this.panes.get(key);
     if (previous !== undefined) this.apply(previous, -1);
     this.panes.set(key, next);
-    this.apply(next, 1);
+    this.apply(next, 1, decoded);
   }
 
   /** Moves the windows' end forward: panes that fall out of a window are subtracted from it. */

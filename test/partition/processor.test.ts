@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decode } from '@msgpack/msgpack';
+import { decodePaneMessage } from '../../src/contract/pane-codec.ts';
 import { PartitionProcessor } from '../../src/partition/processor.ts';
 import type { ProcessorOptions } from '../../src/partition/processor.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
@@ -63,7 +63,7 @@ function run(processor: PartitionProcessor, messages: Message[], from: number, t
 }
 
 function flush(processor: PartitionProcessor, sink: Map<string, PaneMessage>): void {
-  for (const update of processor.drainDirty()) sink.set(update.subject, decode(update.payload) as PaneMessage);
+  for (const update of processor.drainDirty()) sink.set(update.subject, decodePaneMessage(update.payload));
   processor.dropClosed();
 }
 
@@ -95,7 +95,7 @@ describe('PartitionProcessor checkpoints', () => {
     const rejected = processor.process(2, 'drift.in.0.m.pred', encodePrediction({ id: 'old', model: 'm', version: 'v1', ts: T0, output: 0.2 }));
     expect(rejected).toBeNull();
     expect(processor.counters.late).toBe(1);
-    const updates = processor.drainDirty().map((u) => decode(u.payload) as PaneMessage);
+    const updates = processor.drainDirty().map((u) => decodePaneMessage(u.payload));
     expect(updates.map((u) => u.paneStart)).toEqual([T0 + 600_000]);
     expect((updates[0].state as PaneInputWire).count).toBe(1);
     expect((updates[0].state as PaneInputWire).late).toBe(1);
@@ -153,14 +153,14 @@ describe('final publications', () => {
     // a long label horizon keeps the join (and outcome panes) out of this
     const processor = new PartitionProcessor({ ...options, labelHorizonMs: 3_600_000 });
     processor.process(1, 'drift.in.0.m.pred', encodePrediction({ id: 'a', model: 'm', version: 'v1', ts: T0, output: 0.2 }));
-    let updates = processor.drainDirty().map((u) => decode(u.payload) as PaneMessage);
+    let updates = processor.drainDirty().map((u) => decodePaneMessage(u.payload));
     expect(updates.map((u) => [u.part, u.final])).toEqual([['in', false]]);
     processor.dropClosed();
     // event time passes the allowed lateness: the pane closes without changing
     processor.process(2, 'drift.in.0.m.pred', encodePrediction({ id: 'b', model: 'm', version: 'v1', ts: T0 + 200_000, output: 0.2 }));
     processor.drainDirty();
     expect(processor.dropClosed()).toBe(0); // not dropped yet: its last publication was not final
-    updates = processor.drainDirty().map((u) => decode(u.payload) as PaneMessage);
+    updates = processor.drainDirty().map((u) => decodePaneMessage(u.payload));
     expect(updates.filter((u) => u.paneStart === T0).map((u) => [u.part, u.final, (u.state as PaneInputWire).count])).toEqual([['in', true, 1]]);
     expect(processor.dropClosed()).toBe(1);
   });

@@ -1,0 +1,262 @@
+/**
+ * The one codec of the pane changelog: `encodePaneMessage` is what a worker publishes, and
+ * `decodePaneMessage` is the only way back. Decoding checks every field's type and shape against
+ * the wire types of pane-wire.ts and throws a PaneMessageError naming the field path, so a reader
+ * never folds in a message it has not checked. What needs the pane layout or the sketch format
+ * (summary lengths and headers, segment widths, LogHistogram bytes) is checked where the wire
+ * state becomes pane objects (src/window/pane.ts), still before anything changes.
+ */
+import { encode, decode } from '@msgpack/msgpack';
+import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
+import type { FeatureWire, PaneInputWire, PaneMessage, PaneOutcomeWire, SummaryWire } from './pane-wire.ts';
+
+/** A pane message or state that does not have the wire shape; `field` is the path of the first bad field. */
+export class PaneMessageError extends Error {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`malformed pane message: ${field}: ${problem}`);
+    this.name = 'PaneMessageError';
+  }
+}
+
+/**
+ * Bounds on what one message may hold. A pane of one partition is capped far below these by the
+ * worker's limits (features, categories, segment keys and values); they only stop a foreign or
+ * corrupted message from making the reader allocate without bound.
+ */
+export const PANE_WIRE_BOUNDS = {
+  /** Bytes of one encoded message. */
+  messageBytes: 16 << 20,
+  /** Characters of a model, version, feature, category, segment key or value. */
+  nameLength: 4096,
+  /** Cells of one summary array (score histograms: a few hundred). */
+  summaryCells: 1 << 16,
+  /** Entries of one map (features, segment keys, segment values, detectors, categories). */
+  entries: 1 << 16,
+  /** Bytes of one sketch. */
+  sketchBytes: 4 << 20,
+} as const;
+
+export function encodePaneMessage(message: PaneMessage): Uint8Array {
+  return encode(message);
+}
+
+/**
+ * Decodes and checks one message. Throws PaneMessageError for anything that is not a PaneMessage.
+ * Byte arrays in the result are views into `bytes`: pass a copy if the caller reuses its buffer.
+ * Messages of older workers without `final` or `detections` read as not final / no detections.
+ */
+export function decodePaneMessage(bytes: Uint8Array): PaneMessage {
+  if (!(bytes instanceof Uint8Array)) throw new PaneMessageError('(message)', `expected bytes, got ${describe(bytes)}`);
+  if (bytes.length > PANE_WIRE_BOUNDS.messageBytes) {
+    throw new PaneMessageError('(message)', `${bytes.length} bytes, more than ${PANE_WIRE_BOUNDS.messageBytes}`);
+  }
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch (error) {
+    throw new PaneMessageError('(message)', `not MessagePack: ${(error as Error).message}`);
+  }
+  return checkPaneMessage(raw);
+}
+
+/** Checks a decoded value against the PaneMessage shape; returns it typed (missing `final` read as false). */
+export function checkPaneMessage(raw: unknown): PaneMessage {
+  const m = record(raw, '(message)');
+  const part = m.part;
+  if (part !== 'in' && part !== 'out') throw new PaneMessageError('part', `expected 'in' or 'out', got ${describe(part)}`);
+  const paneMs = integer(m.paneMs, 'paneMs', 1);
+  const paneStart = integer(m.paneStart, 'paneStart', Number.MIN_SAFE_INTEGER);
+  if (paneStart % paneMs !== 0) throw new PaneMessageError('paneStart', `${paneStart} is not a multiple of paneMs ${paneMs}`);
+  if (m.final !== undefined && typeof m.final !== 'boolean') throw new PaneMessageError('final', `expected a boolean, got ${describe(m.final)}`);
+  return {
+    model: name(m.model, 'model'),
+    version: name(m.version, 'version'),
+    partition: integer(m.partition, 'partition', 0),
+    paneStart,
+    paneMs,
+    part,
+    seq: integer(m.seq, 'seq', 0),
+    final: m.final === true,
+    state: part === 'in' ? checkPaneInputWire(m.state, 'state') : checkPaneOutcomeWire(m.state, 'state'),
+  };
+}
+
+/** Checks an input state; fields are checked in declaration order, so the first bad one is named. */
+export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
+  const s = record(raw, path);
+  return {
+    count: count(s.count, `${path}.count`),
+    errors: count(s.errors, `${path}.errors`),
+    late: count(s.late, `${path}.late`),
+    dropped: count(s.dropped, `${path}.dropped`),
+    scores: s.scores === null ? null : summary(s.scores, `${path}.scores`),
+    latency: sketch(s.latency, `${path}.latency`),
+    outputNumeric: s.outputNumeric === null ? null : sketch(s.outputNumeric, `${path}.outputNumeric`),
+    outputCategories: s.outputCategories === null ? null : categories(s.outputCategories, `${path}.outputCategories`),
+    features: features(s.features, `${path}.features`),
+    segments: segments(s.segments, `${path}.segments`),
+  };
+}
+
+/** Checks an outcome state, like checkPaneInputWire; a missing `detections` (older workers) reads as none. */
+export function checkPaneOutcomeWire(raw: unknown, path: string): PaneOutcomeWire {
+  const s = record(raw, path);
+  return {
+    joined: count(s.joined, `${path}.joined`),
+    early: count(s.early, `${path}.early`),
+    expired: count(s.expired, `${path}.expired`),
+    correct: count(s.correct, `${path}.correct`),
+    binary: s.binary === null ? null : summary(s.binary, `${path}.binary`),
+    regression: s.regression === null ? null : summary(s.regression, `${path}.regression`),
+    confusion: s.confusion === null ? null : categories(s.confusion, `${path}.confusion`),
+    labelDelay: sketch(s.labelDelay, `${path}.labelDelay`),
+    segments: segments(s.segments, `${path}.segments`),
+    detections: s.detections === undefined ? {} : detections(s.detections, `${path}.detections`),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field checks: each returns the value typed or throws naming `path`.
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  return `a ${typeof value}`;
+}
+
+function record(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new PaneMessageError(path, `expected an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function entries(value: unknown, path: string): Array<[string, unknown]> {
+  const out = Object.entries(record(value, path));
+  if (out.length > PANE_WIRE_BOUNDS.entries) throw new PaneMessageError(path, `${out.length} entries, more than ${PANE_WIRE_BOUNDS.entries}`);
+  for (const [key] of out) {
+    if (key.length > PANE_WIRE_BOUNDS.nameLength) throw new PaneMessageError(path, `a key of ${key.length} characters, more than ${PANE_WIRE_BOUNDS.nameLength}`);
+    // a worker cannot publish this key (its wire objects are plain objects), and copying it would set a prototype
+    if (key === '__proto__') throw new PaneMessageError(path, 'a key named __proto__');
+  }
+  return out;
+}
+
+function name(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new PaneMessageError(path, `expected a non-empty string, got ${describe(value)}`);
+  if (value.length > PANE_WIRE_BOUNDS.nameLength) throw new PaneMessageError(path, `${value.length} characters, more than ${PANE_WIRE_BOUNDS.nameLength}`);
+  return value;
+}
+
+function integer(value: unknown, path: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new PaneMessageError(path, `expected an integer >= ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A sum of events: finite and not negative (panes only ever add). */
+function count(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < Infinity)) {
+    throw new PaneMessageError(path, `expected a finite count >= 0, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function finite(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new PaneMessageError(path, `expected a finite number, got ${describe(value)}`);
+  return value;
+}
+
+function sketch(value: unknown, path: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new PaneMessageError(path, `expected sketch bytes, got ${describe(value)}`);
+  if (value.length > PANE_WIRE_BOUNDS.sketchBytes) throw new PaneMessageError(path, `${value.length} bytes, more than ${PANE_WIRE_BOUNDS.sketchBytes}`);
+  return value;
+}
+
+function numbers(value: unknown, path: string, max: number, check: (v: unknown, path: string) => number): number[] {
+  if (!Array.isArray(value)) throw new PaneMessageError(path, `expected an array of numbers, got ${describe(value)}`);
+  if (value.length > max) throw new PaneMessageError(path, `${value.length} cells, more than ${max}`);
+  for (let k = 0; k < value.length; k++) check(value[k], `${path}[${k}]`);
+  return value as number[];
+}
+
+function summary(value: unknown, path: string): SummaryWire {
+  if (Array.isArray(value)) return numbers(value, path, PANE_WIRE_BOUNDS.summaryCells, finite);
+  const s = record(value, path);
+  const n = s.n;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > PANE_WIRE_BOUNDS.summaryCells) {
+    throw new PaneMessageError(`${path}.n`, `expected a length in [1, ${PANE_WIRE_BOUNDS.summaryCells}], got ${describe(n)}`);
+  }
+  const i = numbers(s.i, `${path}.i`, n, (v, at) => integer(v, at, 0));
+  const v = numbers(s.v, `${path}.v`, n, finite);
+  if (i.length !== v.length) throw new PaneMessageError(`${path}.v`, `${v.length} values for ${i.length} indexes`);
+  for (let k = 0; k < i.length; k++) {
+    // strictly ascending, as summaryToWire writes them: no cell is set twice
+    if (i[k] >= n) throw new PaneMessageError(`${path}.i[${k}]`, `index ${i[k]} out of range for length ${n}`);
+    if (k > 0 && i[k] <= i[k - 1]) throw new PaneMessageError(`${path}.i[${k}]`, `index ${i[k]} does not follow ${i[k - 1]}`);
+  }
+  return { n, i, v };
+}
+
+function categories(value: unknown, path: string): CategoryCounterJSON {
+  const c = record(value, path);
+  const cap = c.cap;
+  if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1 || cap > PANE_WIRE_BOUNDS.entries) {
+    throw new PaneMessageError(`${path}.cap`, `expected an integer in [1, ${PANE_WIRE_BOUNDS.entries}], got ${describe(cap)}`);
+  }
+  // at most cap categories and '__other__'
+  const counts = numbers(c.counts, `${path}.counts`, cap + 1, (v, at) => {
+    if (typeof v !== 'number' || !(v > 0 && v < Infinity)) throw new PaneMessageError(at, `expected a positive finite weight, got ${describe(v)}`);
+    return v;
+  });
+  const keys = c.keys;
+  if (!Array.isArray(keys) || keys.length !== counts.length) {
+    throw new PaneMessageError(`${path}.keys`, `expected an array of ${counts.length} strings (one per count), got ${describe(keys)}`);
+  }
+  for (let k = 0; k < keys.length; k++) {
+    const key: unknown = keys[k];
+    if (typeof key !== 'string' || key.length > PANE_WIRE_BOUNDS.nameLength) throw new PaneMessageError(`${path}.keys[${k}]`, `expected a category name, got ${describe(key)}`);
+  }
+  return { cap, keys: keys as string[], counts };
+}
+
+function features(value: unknown, path: string): Record<string, FeatureWire> {
+  const out: Record<string, FeatureWire> = {};
+  for (const [feature, raw] of entries(value, path)) {
+    const at = `${path}[${JSON.stringify(feature)}]`;
+    const f = record(raw, at);
+    out[feature] = {
+      n: f.n === null ? null : sketch(f.n, `${at}.n`),
+      c: f.c === null ? null : categories(f.c, `${at}.c`),
+      z: count(f.z, `${at}.z`),
+    };
+  }
+  return out;
+}
+
+function detections(value: unknown, path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [kind, n] of entries(value, path)) out[kind] = count(n, `${path}[${JSON.stringify(kind)}]`);
+  return out;
+}
+
+function segments(value: unknown, path: string): Record<string, Record<string, number[]>> {
+  const out: Record<string, Record<string, number[]>> = {};
+  for (const [key, byValue] of entries(value, path)) {
+    const values: Record<string, number[]> = {};
+    const at = `${path}[${JSON.stringify(key)}]`;
+    for (const [segmentValue, counts] of entries(byValue, at)) {
+      values[segmentValue] = numbers(counts, `${at}[${JSON.stringify(segmentValue)}]`, 16, count);
+    }
+    out[key] = values;
+  }
+  return out;
+}

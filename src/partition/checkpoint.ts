@@ -1,0 +1,227 @@
+/**
+ * The partition checkpoint's bytes: a MessagePack body (stream sequence, event time, counters, the
+ * panes of every model version, its error-stream detectors, the join table) in the frame the join
+ * table's snapshot uses too (magic 'DWPC', format version, FNV-1a checksum; src/join/snapshot-bytes.ts).
+ * Decoding checks every field and converts every pane before it returns, so a corrupted or
+ * truncated checkpoint is refused with a CheckpointError naming what is wrong, and nothing is built
+ * from it.
+ *
+ * Format 1 (before the frame) was the bare MessagePack body with `v: 1`. It is still read: a
+ * MessagePack map starts with a byte in 0x80-0x8f, 0xde or 0xdf, never with 'D' (0x44), the first
+ * byte of the magic, so the two cannot be mistaken for each other. Format 1 has no checksum: its
+ * damage is caught only where it breaks a field's type or shape (or the join table's own checksum).
+ */
+import { encode, decode } from '@msgpack/msgpack';
+import { checkPaneInputWire, checkPaneOutcomeWire, PaneMessageError } from '../contract/pane-codec.ts';
+import type { PaneInputWire, PaneOutcomeWire } from '../contract/pane-wire.ts';
+import { REJECT_REASONS } from '../events/types.ts';
+import type { RejectReason } from '../events/types.ts';
+import { PendingJoinTable } from '../join/pending-table.ts';
+import { frameSnapshot, hasSnapshotMagic, openSnapshotFrame } from '../join/snapshot-bytes.ts';
+import { detectorFromJSON } from '../stats/detectors/index.ts';
+import type { ChangeDetector, DetectorStateBase } from '../stats/detectors/index.ts';
+import { inputFromWire, outcomeFromWire } from '../window/pane.ts';
+import type { PaneInput, PaneLimits, PaneOutcome } from '../window/pane.ts';
+
+const CHECKPOINT_MAGIC = 0x43505744; // 'DWPC' little-endian
+export const CHECKPOINT_VERSION = 2;
+/** The unframed MessagePack checkpoint written before the frame. */
+const LEGACY_VERSION = 1;
+
+/** A checkpoint that cannot be restored; the message says which partition, and what is wrong where. */
+export class CheckpointError extends Error {
+  constructor(
+    readonly partition: number,
+    problem: string,
+  ) {
+    super(`checkpoint of partition ${partition} is invalid: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+export interface CheckpointCounters {
+  predictions: number;
+  labels: number;
+  late: number;
+  duplicates: number;
+  rejected: Record<RejectReason, number>;
+}
+
+/** What a processor writes: plain data, panes in their wire form. */
+export interface CheckpointWire {
+  partition: number;
+  seq: number;
+  watermark: number | null;
+  counters: CheckpointCounters;
+  groups: Array<{
+    model: string;
+    version: string;
+    inputs: Array<[number, PaneInputWire]>;
+    outcomes: Array<[number, PaneOutcomeWire]>;
+    detectors: DetectorStateBase[];
+    watermark: number | null;
+  }>;
+  join: Uint8Array;
+}
+
+/** What a processor restores: every part checked and converted. */
+export interface Checkpoint {
+  /** The format it was read from (1: unframed, without checksum). */
+  format: number;
+  partition: number;
+  seq: number;
+  watermark: number;
+  counters: CheckpointCounters;
+  groups: Array<{
+    model: string;
+    version: string;
+    inputs: Array<[number, PaneInput]>;
+    outcomes: Array<[number, PaneOutcome]>;
+    detectors: ChangeDetector[];
+    watermark: number;
+  }>;
+  join: PendingJoinTable;
+}
+
+export function encodeCheckpoint(checkpoint: CheckpointWire): Uint8Array {
+  return frameSnapshot(CHECKPOINT_MAGIC, CHECKPOINT_VERSION, encode(checkpoint));
+}
+
+/** Reads checkpoint bytes of `partition` (format 2, or 1); throws CheckpointError before building anything it cannot trust. */
+export function decodeCheckpoint(bytes: Uint8Array, partition: number, limits: PaneLimits): Checkpoint {
+  const fail = (problem: string): CheckpointError => new CheckpointError(partition, problem);
+  let format: number;
+  let body: Uint8Array;
+  if (bytes instanceof Uint8Array && !hasSnapshotMagic(bytes, CHECKPOINT_MAGIC) && bytes.length > 0 && isMsgpackMap(bytes[0])) {
+    format = LEGACY_VERSION;
+    body = bytes;
+  } else {
+    ({ version: format, body } = openSnapshotFrame(bytes, CHECKPOINT_MAGIC, [CHECKPOINT_VERSION], fail));
+  }
+  let raw: unknown;
+  try {
+    raw = decode(body);
+  } catch (error) {
+    throw fail(`body is not MessagePack: ${(error as Error).message}`);
+  }
+  const c = record(raw, '(checkpoint)', fail);
+  if (format === LEGACY_VERSION && c.v !== LEGACY_VERSION) throw fail(`unsupported snapshot version ${String(c.v)}`);
+  const saved = integer(c.partition, 'partition', fail);
+  if (saved !== partition) throw fail(`it is of partition ${saved}, expected ${partition}`);
+  const groups = array(c.groups, 'groups', fail).map((g, k) => group(g, `groups[${k}]`, limits, fail));
+  const keys = new Set<string>();
+  for (const [k, g] of groups.entries()) {
+    const key = `${g.model}\u0000${g.version}`;
+    if (keys.has(key)) throw fail(`groups[${k}]: model ${JSON.stringify(g.model)} version ${JSON.stringify(g.version)} appears twice`);
+    keys.add(key);
+  }
+  if (!(c.join instanceof Uint8Array)) throw fail(`join: expected the join table's bytes, got ${typeof c.join}`);
+  let join: PendingJoinTable;
+  try {
+    join = PendingJoinTable.fromBytes(c.join);
+  } catch (error) {
+    throw fail(`join: ${(error as Error).message}`);
+  }
+  return {
+    format,
+    partition,
+    seq: integer(c.seq, 'seq', fail),
+    watermark: time(c.watermark, 'watermark', fail),
+    counters: counters(c.counters, 'counters', fail),
+    groups,
+    join,
+  };
+}
+
+type Fail = (problem: string) => CheckpointError;
+
+function isMsgpackMap(first: number): boolean {
+  return (first >= 0x80 && first <= 0x8f) || first === 0xde || first === 0xdf;
+}
+
+function record(value: unknown, path: string, fail: Fail): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) throw fail(`${path}: expected an object`);
+  return value as Record<string, unknown>;
+}
+
+function array(value: unknown, path: string, fail: Fail): unknown[] {
+  if (!Array.isArray(value)) throw fail(`${path}: expected an array`);
+  return value;
+}
+
+function integer(value: unknown, path: string, fail: Fail): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw fail(`${path}: expected an integer >= 0, got ${String(value)}`);
+  return value;
+}
+
+/** An event time: finite, or null for none yet (-Infinity). */
+function time(value: unknown, path: string, fail: Fail): number {
+  if (value === null) return -Infinity;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw fail(`${path}: expected a time or null, got ${String(value)}`);
+  return value;
+}
+
+function count(value: unknown, path: string, fail: Fail): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < Infinity)) throw fail(`${path}: expected a count, got ${String(value)}`);
+  return value;
+}
+
+function name(value: unknown, path: string, fail: Fail): string {
+  if (typeof value !== 'string' || value.length === 0) throw fail(`${path}: expected a non-empty string`);
+  return value;
+}
+
+function counters(value: unknown, path: string, fail: Fail): CheckpointCounters {
+  const c = record(value, path, fail);
+  const rejected = {} as Record<RejectReason, number>;
+  const saved = record(c.rejected, `${path}.rejected`, fail);
+  for (const reason of Object.keys(saved)) {
+    if (!(REJECT_REASONS as readonly string[]).includes(reason)) throw fail(`${path}.rejected: unknown reason ${JSON.stringify(reason)}`);
+  }
+  // reasons added since the checkpoint was written start at 0
+  for (const reason of REJECT_REASONS) rejected[reason] = saved[reason] === undefined ? 0 : count(saved[reason], `${path}.rejected.${reason}`, fail);
+  return {
+    predictions: count(c.predictions, `${path}.predictions`, fail),
+    labels: count(c.labels, `${path}.labels`, fail),
+    late: count(c.late, `${path}.late`, fail),
+    duplicates: count(c.duplicates, `${path}.duplicates`, fail),
+    rejected,
+  };
+}
+
+/** [paneStart, state] pairs, each state checked and converted by `convert`. */
+function panes<T>(value: unknown, path: string, fail: Fail, convert: (state: unknown, path: string) => T): Array<[number, T]> {
+  const seen = new Set<number>();
+  return array(value, path, fail).map((entry, k) => {
+    const at = `${path}[${k}]`;
+    if (!Array.isArray(entry) || entry.length !== 2) throw fail(`${at}: expected [paneStart, state]`);
+    const start: unknown = entry[0];
+    if (typeof start !== 'number' || !Number.isSafeInteger(start)) throw fail(`${at}[0]: expected a pane start, got ${String(start)}`);
+    if (seen.has(start)) throw fail(`${at}: pane ${start} appears twice`);
+    seen.add(start);
+    try {
+      return [start, convert(entry[1], `${at}[1]`)];
+    } catch (error) {
+      if (error instanceof PaneMessageError) throw fail(error.message.replace('malformed pane message: ', ''));
+      throw error;
+    }
+  });
+}
+
+function group(value: unknown, path: string, limits: PaneLimits, fail: Fail): Checkpoint['groups'][number] {
+  const g = record(value, path, fail);
+  return {
+    model: name(g.model, `${path}.model`, fail),
+    version: name(g.version, `${path}.version`, fail),
+    inputs: panes(g.inputs, `${path}.inputs`, fail, (state, at) => inputFromWire(checkPaneInputWire(state, at), limits, at)),
+    outcomes: panes(g.outcomes, `${path}.outcomes`, fail, (state, at) => outcomeFromWire(checkPaneOutcomeWire(state, at), limits, at)),
+    detectors: array(g.detectors, `${path}.detectors`, fail).map((state, k) => {
+      try {
+        return detectorFromJSON(state);
+      } catch (error) {
+        throw fail(`${path}.detectors[${k}]: ${(error as Error).message}`);
+      }
+    }),
+    watermark: time(g.watermark, `${path}.watermark`, fail),
+  };
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { decode, encode } from '@msgpack/msgpack';
+import { decodePaneMessage, encodePaneMessage, PaneMessageError } from '../../src/contract/pane-codec.ts';
+import type { PaneInputWire, PaneMessage, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
+import { DEFAULT_PANE_LIMITS, inputFromWire, inputToWire, outcomeFromWire, outcomeToWire } from '../../src/window/pane.ts';
+import { paneUpdates } from './pane-stream.ts';
+
+const updates = paneUpdates();
+const messages = updates.map((u) => decodePaneMessage(u.payload));
+const input = messages.find((m) => m.part === 'in' && m.model === 'scores' && (m.state as PaneInputWire).scores !== null) as PaneMessage;
+const outcome = messages.find((m) => m.part === 'out' && m.model === 'scores' && (m.state as PaneOutcomeWire).binary !== null) as PaneMessage;
+
+const REMOVE = Symbol('remove');
+/** A new value, REMOVE, or a function of the old value (typed by the test that edits). */
+type Edit = unknown;
+
+/**
+ * The message as plain MessagePack data with the field at a dotted path (`state.features.a.z`)
+ * replaced by `edit` (a value, a function of the old value, or REMOVE), encoded again.
+ */
+function tampered(message: PaneMessage, path: string, edit: Edit): Uint8Array {
+  const raw = decode(encodePaneMessage(message)) as Record<string, unknown>;
+  const keys = path.split('.');
+  let at = raw;
+  for (const key of keys.slice(0, -1)) at = at[key] as Record<string, unknown>;
+  const last = keys[keys.length - 1];
+  const value = typeof edit === 'function' ? (edit as (old: unknown) => unknown)(at[last]) : edit;
+  if (value === REMOVE) delete at[last];
+  else at[last] = value;
+  return encode(raw);
+}
+
+function refusal(bytes: Uint8Array): PaneMessageError {
+  try {
+    decodePaneMessage(bytes);
+  } catch (error) {
+    expect(error).toBeInstanceOf(PaneMessageError);
+    return error as PaneMessageError;
+  }
+  throw new Error('the message was accepted');
+}
+
+describe('pane message codec', () => {
+  it('gives back exactly what a processor published, for every kind of pane', () => {
+    expect(new Set(messages.map((m) => `${m.model}/${m.part}`))).toEqual(
+      new Set(['scores/in', 'scores/out', 'prices/in', 'prices/out', 'classes/in', 'classes/out']),
+    );
+    for (let k = 0; k < updates.length; k++) {
+      const message = messages[k];
+      expect(message).toEqual(decode(updates[k].payload));
+      expect(decodePaneMessage(encodePaneMessage(message))).toEqual(message);
+      // and the state converts to a pane whose wire form is the state again
+      const state = message.part === 'in'
+        ? inputToWire(inputFromWire(message.state as PaneInputWire, DEFAULT_PANE_LIMITS))
+        : outcomeToWire(outcomeFromWire(message.state as PaneOutcomeWire, DEFAULT_PANE_LIMITS));
+      expect(state).toEqual(message.state);
+    }
+  });
+
+  it('reads a message without `final` or `detections` (older workers) as not final, with no detections', () => {
+    const raw = decode(encodePaneMessage(outcome)) as { final?: boolean; state: { detections?: unknown } };
+    delete raw.final;
+    delete raw.state.detections;
+    const message = decodePaneMessage(encode(raw));
+    expect(message.final).toBe(false);
+    expect((message.state as PaneOutcomeWire).detections).toEqual({});
+  });
+
+  it('refuses a field of the wrong type, naming it', () => {
+    expect(refusal(tampered(input, 'state.count', '12')).field).toBe('state.count');
+    expect(refusal(tampered(input, 'model', 7)).field).toBe('model');
+    expect(refusal(tampered(input, 'state.latency', [1, 2, 3])).field).toBe('state.latency');
+    expect(refusal(tampered(input, 'state.features.a.z', null)).field).toBe('state.features["a"].z');
+    expect(refusal(tampered(outcome, 'final', 'yes')).field).toBe('final');
+    expect(refusal(tampered(input, 'state.segments', REMOVE)).field).toBe('state.segments');
+    const error = refusal(tampered(input, 'state.count', '12'));
+    expect(error.message).toContain('state.count');
+    expect(error.message).toContain('"12"');
+  });
+
+  it('refuses a NaN, infinite or negative count', () => {
+    for (const bad of [NaN, Infinity, -1]) {
+      expect(refusal(tampered(input, 'state.count', bad)).field).toBe('state.count');
+      expect(refusal(tampered(outcome, 'state.joined', bad)).field).toBe('state.joined');
+    }
+    expect(refusal(tampered(input, 'state.segments.region.eu.0', NaN)).field).toBe('state.segments["region"]["eu"][0]');
+  });
+
+  it('refuses an unknown part, and a state that is not of its part', () => {
+    expect(refusal(tampered(input, 'part', 'both')).field).toBe('part');
+    // an outcome state under part 'in' misses the input fields
+    expect(refusal(tampered(input, 'state', decode(encode(outcome.state)))).field).toBe('state.count');
+    expect(refusal(tampered(outcome, 'part', 'in')).field).toBe('state.count');
+  });
+
+  it('refuses sparse summaries whose indexes are out of range, repeated or mismatched', () => {
+    const sparse = tampered(input, 'state.scores', { n: 204, i: [3, 9], v: [1, 2] });
+    expect(decodePaneMessage(sparse).state).toMatchObject({ scores: { n: 204, i: [3, 9], v: [1, 2] } });
+    expect(refusal(tampered(input, 'state.scores', { n: 204, i: [3, 204], v: [1, 2] })).field).toBe('state.scores.i[1]');
+    expect(refusal(tampered(input, 'state.scores', { n: 204, i: [-1], v: [1] })).field).toBe('state.scores.i[0]');
+    expect(refusal(tampered(input, 'state.scores', { n: 204, i: [9, 3], v: [1, 2] })).field).toBe('state.scores.i[1]');
+    expect(refusal(tampered(input, 'state.scores', { n: 204, i: [3, 9], v: [1] })).field).toBe('state.scores.v');
+    expect(refusal(tampered(input, 'state.scores', { n: 1e9, i: [], v: [] })).field).toBe('state.scores.n');
+    expect(refusal(tampered(outcome, 'state.binary', [1, 2, NaN])).field).toBe('state.binary[2]');
+  });
+
+  it('refuses category counts that do not pair up', () => {
+    expect(refusal(tampered(input, 'state.features.c.c.keys', (keys: string[]) => [...keys, 'z'])).field).toBe('state.features["c"].c.keys');
+    expect(refusal(tampered(input, 'state.features.c.c.counts.0', 0)).field).toBe('state.features["c"].c.counts[0]');
+    expect(refusal(tampered(input, 'state.features.c.c.keys.0', 5)).field).toBe('state.features["c"].c.keys[0]');
+  });
+
+  it('refuses bytes that are not a message, and header fields out of shape', () => {
+    expect(refusal(Uint8Array.of(0xc1)).field).toBe('(message)');
+    expect(refusal(encode([1, 2, 3])).field).toBe('(message)');
+    expect(refusal(tampered(input, 'paneStart', (start: number) => start + 1)).field).toBe('paneStart');
+    expect(refusal(tampered(input, 'paneMs', 0)).field).toBe('paneMs');
+    expect(refusal(tampered(input, 'partition', 1.5)).field).toBe('partition');
+  });
+});
+
+describe('pane states the codec passes but the pane layout refuses', () => {
+  it('truncated or foreign sketch bytes name the field', () => {
+    const state = decodePaneMessage(tampered(input, 'state.latency', (bytes: Uint8Array) => bytes.subarray(0, bytes.length - 3))).state;
+    expect(() => inputFromWire(state as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(PaneMessageError);
+    expect(() => inputFromWire(state as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.latency: .*truncated/);
+    const foreign = decodePaneMessage(tampered(input, 'state.features.a.n', Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))).state;
+    expect(() => inputFromWire(foreign as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.features\["a"\]\.n: /);
+  });
+
+  it('a sketch of other settings, a summary of another layout, or segment counts of the wrong width', () => {
+    const coarser = { ...DEFAULT_PANE_LIMITS, relativeAccuracy: 0.02 };
+    expect(() => inputFromWire(input.state as PaneInputWire, coarser)).toThrow(/state\.latency: sketch settings/);
+    const otherThreshold = { ...DEFAULT_PANE_LIMITS, threshold: 0.7 };
+    expect(() => inputFromWire(input.state as PaneInputWire, otherThreshold)).toThrow(/state\.scores: .*configuration cell 1/);
+    expect(() => outcomeFromWire(outcome.state as PaneOutcomeWire, otherThreshold)).toThrow(/state\.binary: /);
+    const short = decodePaneMessage(tampered(outcome, 'state.binary', [100, 0.5, ...new Array<number>(98).fill(0)])).state;
+    expect(() => outcomeFromWire(short as PaneOutcomeWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.binary: .*size/);
+    const wide = decodePaneMessage(tampered(input, 'state.segments.region.eu', (counts: number[]) => [...counts, 1])).state;
+    expect(() => inputFromWire(wide as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.segments\["region"\]\["eu"\]: expected 2 counts, got 3/);
+  });
+});
