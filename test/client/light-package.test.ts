@@ -50,7 +50,7 @@ describe('the light client package', () => {
     for (const [name, range] of Object.entries(pkg.dependencies)) expect(range, name).toBe(rootPkg.dependencies[name]);
     // the closure stays within the bottom layers a publisher needs
     const folders = new Set([...files].map((f) => path.relative(path.join(root, 'src'), f).split(path.sep)[0]));
-    expect([...folders].sort()).toEqual(['client', 'cluster', 'events', 'partition']);
+    expect([...folders].sort()).toEqual(['client', 'cluster', 'contract', 'events', 'partition']);
   });
 
   describe('packed, installed into an empty project', () => {
