@@ -6,24 +6,9 @@ import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 import { encodePrediction, encodeLabel } from '../../src/events/encode.ts';
 import { DEFAULT_PANE_LIMITS, inputFromWire, outcomeFromWire } from '../../src/window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
+import { T0, processorOptions } from '../contract/pane-stream.ts';
 
-const T0 = 1_700_000_000_000;
-const options: ProcessorOptions = {
-  partition: 0,
-  paneMs: 10_000,
-  allowedLatenessMs: 60_000,
-  maxFutureMs: 300_000,
-  labelHorizonMs: 120_000,
-  maxPending: 10_000,
-  maxEarlyLabels: 1_000,
-  maxEventBytes: 65_536,
-  maxModels: 10,
-  maxVersionsPerModel: 5,
-  threshold: 0.5,
-  limits: DEFAULT_PANE_LIMITS,
-  errorDetectors: ['adwin', 'ddm'],
-  now: () => T0 + 3_600_000,
-};
+const options: ProcessorOptions = processorOptions;
 
 interface Message {
   subject: string;
