@@ -9,6 +9,7 @@ import { PipelineStatsExporter } from '../partition/stats.ts';
 import type { RunnerStats } from '../partition/stats.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import { runnerOptionsOf } from '../config/options.ts';
+import { resolveLogFormat } from '../logging/logger.ts';
 
 export interface Worker {
   /** Runners in this thread (empty when partitions run on worker threads). */
@@ -53,7 +54,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     pool = await PartitionThreadPool.start(
       owned,
       threads,
-      { connect: options.connect, runner: runnerOptions, logLevel: config.log.level, statsIntervalMs: options.statsIntervalMs ?? Math.min(1000, config.panes.flushIntervalMs) },
+      { connect: options.connect, runner: runnerOptions, logLevel: config.log.level, logFormat: resolveLogFormat(config.log.format), statsIntervalMs: options.statsIntervalMs ?? Math.min(1000, config.panes.flushIntervalMs) },
       logger,
     );
   } else {

@@ -6,6 +6,8 @@ import { parseDuration } from '../contract/duration.ts';
 import { validateAlertRules } from '../alerts/rules.ts';
 import { DETECTOR_KINDS, isDetectorKind } from '../stats/detectors/index.ts';
 import { DRIFT_TEST_NAMES, isDriftTestName } from '../stats/select.ts';
+import { LOG_FORMAT_SETTINGS } from '../logging/logger.ts';
+import type { LogFormatSetting } from '../logging/logger.ts';
 
 /** A config value that is not what it should be: names the key, the value and what was expected. */
 export class ConfigError extends Error {
@@ -179,6 +181,11 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     throw new ConfigError('log.level', level, `one of ${LOG_LEVELS.join(', ')}`, src.of('log.level'));
   }
 
+  const format = log.format ?? 'auto';
+  if (typeof format !== 'string' || !(LOG_FORMAT_SETTINGS as readonly string[]).includes(format)) {
+    throw new ConfigError('log.format', format, `one of ${LOG_FORMAT_SETTINGS.join(', ')} (auto: readable lines on a terminal, JSON otherwise)`, src.of('log.format'));
+  }
+
   const alertsSection = isPlainObject(raw.alerts) ? raw.alerts : { rules: raw.alerts };
   const rules = validateAlertRules(
     alertsSection.rules,
@@ -227,7 +234,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     worker: { threads: threads as number | 'auto' },
     detectors: { errorStream },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,
-    log: { level: level as DriftwatchConfig['log']['level'] },
+    log: { level: level as DriftwatchConfig['log']['level'], format: format as LogFormatSetting },
     alerts: { rules },
     partitionsExplicit: false,
   };
@@ -248,6 +255,7 @@ const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> =
   DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },
   DRIFTWATCH_WORKER_THREADS: { path: ['worker', 'threads'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   LOG_LEVEL: { path: ['log', 'level'], parse: (v) => v },
+  LOG_FORMAT: { path: ['log', 'format'], parse: (v) => v },
 };
 
 export interface LoadOptions {

@@ -1,3 +1,4 @@
+import type { LogFormatSetting } from '../logging/logger.ts';
 import type { AlertRule } from '../alerts/rules.ts';
 
 import type { DriftTestOverride } from '../stats/select.ts';
@@ -36,7 +37,8 @@ export interface DriftwatchConfig {
   /** Sequential change detectors run on every model version's error stream in the worker. */
   detectors: { errorStream: DetectorKind[] };
   dataDir: string;
-  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  /** format: 'auto' (readable lines on a terminal, JSON otherwise), 'json' or 'pretty'. */
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; format: LogFormatSetting };
   alerts: { rules: AlertRule[] };
   /** Whether DRIFTWATCH_PARTITIONS (or a config file) asked for a partition count explicitly. */
   partitionsExplicit: boolean;

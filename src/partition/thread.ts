@@ -4,7 +4,8 @@
  * spreading them over threads uses every core without sharing any state between threads.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pino } from 'pino';
+import { createProcessLogger } from '../logging/logger.ts';
+import type { LogFormat } from '../logging/logger.ts';
 import { connectNats } from '../cluster/connect.ts';
 import type { NatsConnectOptions } from '../cluster/connect.ts';
 import { PartitionRunner } from './runner.ts';
@@ -15,6 +16,8 @@ export interface ThreadInit {
   partitions: number[];
   runner: Omit<RunnerOptions, 'nc' | 'partition' | 'logger'>;
   logLevel: string;
+  /** Decided by the main thread: a partition thread's stdout is never a terminal. */
+  logFormat: LogFormat;
   statsIntervalMs: number;
 }
 
@@ -28,7 +31,7 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('src/partition/thread.ts must run as a worker thread');
   const init = workerData as ThreadInit;
-  const logger = pino({ level: init.logLevel, name: 'driftwatch-worker' }).child({ thread: init.partitions.join(',') });
+  const logger = createProcessLogger({ level: init.logLevel, name: 'driftwatch-worker', format: init.logFormat }).child({ thread: init.partitions.join(',') });
   const nc = await connectNats(init.connect);
   const runners = init.partitions.map((partition) => new PartitionRunner({ ...init.runner, nc, partition, logger: logger.child({ partition }) }));
   await Promise.all(runners.map((r) => r.start()));
