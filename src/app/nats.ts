@@ -43,9 +43,10 @@ async function openNats(config: DriftwatchConfig, logger: Logger, env: NodeJS.Pr
     if (!allowEmbedded) throw new Error('NATS_URL is not set: this process needs an existing NATS server (only `npm start` embeds one)');
     embedded = await startEmbeddedNats({ storeDir: join(config.dataDir, 'nats'), logger: logger.child({ component: 'nats-server' }) });
     url = embedded.url;
-    logger.info({ url }, 'started embedded nats-server (set NATS_URL to use your own)');
+    logger.info({ url, credentials: embedded.credentialsFile }, 'started embedded nats-server (set NATS_URL to use your own; publishers connect as the publisher user in the credentials file)');
   }
-  const connect: NatsConnectOptions = { url, name: config.nats.name, ...natsAuthFromEnv(env) };
+  const own = embedded?.credentials?.driftwatch;
+  const connect: NatsConnectOptions = { url, name: config.nats.name, ...(own ? { user: own.user, pass: own.password } : natsAuthFromEnv(env)) };
   const nc = await connectNats(connect);
   return {
     nc,

@@ -16,6 +16,8 @@ import {
   type FindNatsServerOptions,
   type SpawnedNatsServer,
 } from './nats-process.ts';
+import { CREDENTIALS_FILE, embeddedCredentials, writeServerAuthConfig } from './embedded-auth.ts';
+import type { EmbeddedCredentials } from './embedded-auth.ts';
 
 export type EmbeddedNatsLogger = Pick<Logger, 'debug' | 'info' | 'warn'>;
 
@@ -31,10 +33,19 @@ export interface EmbeddedNatsOptions {
   find?: FindNatsServerOptions;
   /** How long to wait for the server to serve JetStream (default 20 s). */
   readyTimeoutMs?: number;
+  /**
+   * Require the generated credentials of the data directory (default true): closed by default.
+   * false leaves the loopback server open to every local process.
+   */
+  authenticate?: boolean;
 }
 
 export interface EmbeddedNats {
   url: string;
+  /** The generated users (null when started without authentication). */
+  credentials: EmbeddedCredentials | null;
+  /** Where they are kept, for local publishers to read. */
+  credentialsFile: string | null;
   port: number;
   pid: number;
   /** SIGTERM, wait for exit. Safe to call twice. */
@@ -90,6 +101,8 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions): Promise<Embe
   const storeDir = path.resolve(opts.storeDir);
   mkdirSync(storeDir, { recursive: true });
   await stopOrphanedServer(storeDir, opts.logger);
+  const credentials = opts.authenticate === false ? null : embeddedCredentials(storeDir);
+  const authArgs = credentials === null ? [] : ['-c', writeServerAuthConfig(storeDir, credentials)];
 
   const fixedPort = opts.port !== undefined && opts.port !== 0;
   // A picked port can be taken by someone else before nats-server binds it; retry a few times.
@@ -102,6 +115,7 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions): Promise<Embe
       '-js',
       '-sd', storeDir,
       '-P', path.join(storeDir, PID_FILE),
+      ...authArgs,
       ...(opts.args ?? []),
     ];
     const spawned: SpawnedNatsServer = spawnNatsServer(binary, args, (line) => opts.logger.debug({ component: 'nats-server' }, line), {
@@ -112,6 +126,7 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions): Promise<Embe
         timeoutMs: opts.readyTimeoutMs ?? 20_000,
         exited: spawned.exited,
         logTail: spawned.logTail,
+        ...(credentials === null ? {} : { user: credentials.driftwatch.user, pass: credentials.driftwatch.password }),
       });
     } catch (err) {
       await stopNatsProcess(spawned, 'SIGKILL');
@@ -123,6 +138,8 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions): Promise<Embe
     let stopping: Promise<void> | undefined;
     return {
       url,
+      credentials,
+      credentialsFile: credentials === null ? null : path.join(storeDir, CREDENTIALS_FILE),
       port,
       pid,
       stop: () => {

@@ -66,7 +66,8 @@ describe('startEmbeddedNats', () => {
     const first = await startEmbeddedNats({ storeDir, logger });
     expect(first.url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
     expect(first.port).not.toBe(4222);
-    const nc = await connect({ servers: first.url });
+    const own = { user: first.credentials!.driftwatch.user, pass: first.credentials!.driftwatch.password };
+    const nc = await connect({ servers: first.url, ...own });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'EMBEDDED_TEST', subjects: ['embedded.test'] });
     await jsm.jetstream().publish('embedded.test', 'hello');
@@ -79,7 +80,9 @@ describe('startEmbeddedNats', () => {
 
     const second = await startEmbeddedNats({ storeDir, logger });
     try {
-      const nc2 = await connect({ servers: second.url });
+      // the same credentials: generated once, kept in the data directory
+      expect(second.credentials).toEqual(first.credentials);
+      const nc2 = await connect({ servers: second.url, ...own });
       const info = await (await jetstreamManager(nc2)).streams.info('EMBEDDED_TEST');
       expect(info.state.messages).toBe(1);
       await nc2.close();
@@ -97,7 +100,7 @@ describe('startEmbeddedNats', () => {
     try {
       expect(() => process.kill(orphan.pid, 0)).toThrow(); // the orphan is gone
       expect(lines.some((l) => l.level === 'warn' && /orphaned embedded nats-server/.test(l.msg))).toBe(true);
-      const nc = await connect({ servers: next.url });
+      const nc = await connect({ servers: next.url, user: 'driftwatch', pass: next.credentials!.driftwatch.password });
       await (await jetstreamManager(nc)).getAccountInfo();
       await nc.close();
     } finally {
