@@ -8,6 +8,11 @@ import { startEmbeddedNats, type EmbeddedNats } from '../../src/cluster/embedded
 import { provision } from '../../src/cluster/provision.ts';
 import { DriftPublisher } from '../../src/client/index.ts';
 import { EVENTS_STREAM, PANES_STREAM } from '../../src/cluster/subjects.ts';
+import { PUBLISHER_PUBLISH_ALLOW, PUBLISHER_SUBSCRIBE_ALLOW } from '../../src/cluster/embedded-auth.ts';
+import { findNatsServerBinary } from '../../src/cluster/nats-process.ts';
+import { spawnSync } from 'node:child_process';
+
+const natsServerBinary = (): string => findNatsServerBinary();
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {} };
 
@@ -63,4 +68,20 @@ describe('embedded nats-server credentials', () => {
       await publisher.close();
     }
   }, 60_000);
+});
+
+describe('config/nats/permissions.conf (the example for your own NATS)', () => {
+  const example = readFileSync(path.join(import.meta.dirname, '..', '..', 'config', 'nats', 'permissions.conf'), 'utf8');
+
+  it('gives publishers exactly what the embedded server gives them', () => {
+    const publisherBlock = example.slice(example.indexOf('user: "publisher"'), example.indexOf('user: "alerts"'));
+    for (const subject of PUBLISHER_PUBLISH_ALLOW) expect(publisherBlock).toContain(`"${subject}"`);
+    for (const subject of PUBLISHER_SUBSCRIBE_ALLOW) expect(publisherBlock).toContain(`"${subject}"`);
+  });
+
+  it('is a configuration nats-server accepts', () => {
+    const env = { ...process.env, DRIFTWATCH_NATS_PASSWORD: 'a-long-password-1', PUBLISHER_NATS_PASSWORD: 'a-long-password-2', ALERTS_NATS_PASSWORD: 'a-long-password-3' };
+    const checked = spawnSync(natsServerBinary(), ['-c', path.join(import.meta.dirname, '..', '..', 'config', 'nats', 'permissions.conf'), '-t'], { env, encoding: 'utf8' });
+    expect(checked.status, checked.stderr + checked.stdout).toBe(0);
+  });
 });
