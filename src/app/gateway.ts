@@ -15,6 +15,7 @@ import { PaneChangelogReader } from '../gateway/changelog.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import { paneLimitsOf } from '../config/options.ts';
+import { isLoopbackHost } from '../config/load.ts';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -76,6 +77,9 @@ export async function startGateway(
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'gateway listening');
+  if (!isLoopbackHost(config.http.host) && config.auth.token === null) {
+    logger.warn({ host: config.http.host }, 'serving on a non-loopback address without a token (DRIFTWATCH_ALLOW_UNAUTHENTICATED=true): anyone who reaches it can read every model and change references');
+  }
   return {
     app,
     source,

@@ -196,7 +196,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
 
   return {
     nats: { url: string(nats.url, 'nats.url', src, true), replicas, name: string(nats.name, 'nats.name', src, false) as string },
-    http: { host: string(http.host, 'http.host', src, false) as string, port: integer(http.port, 'http.port', src, 0, 65535) },
+    http: httpSettings(http, auth, src),
     auth: { token: string(auth.token, 'auth.token', src, true) },
     partitions: { count, owned },
     panes: {
@@ -245,6 +245,7 @@ const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> =
   NATS_URL: { path: ['nats', 'url'], parse: (v) => v },
   PORT: { path: ['http', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   HOST: { path: ['http', 'host'], parse: (v) => v },
+  DRIFTWATCH_ALLOW_UNAUTHENTICATED: { path: ['http', 'allowUnauthenticated'], parse: (v) => (v === 'true' ? true : v === 'false' ? false : v) },
   DRIFTWATCH_PARTITIONS: { path: ['partitions', 'count'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_OWNED_PARTITIONS: {
     path: ['partitions', 'owned'],
@@ -267,6 +268,32 @@ export interface LoadOptions {
 }
 
 /** Defaults, then the DRIFTWATCH_CONFIG file, then overrides, then environment variables; validated. */
+/** Loopback addresses: only local processes can reach a server bound there. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Closed by default: a server reachable from other machines needs a token, unless the operator
+ * says explicitly that something in front of it (a proxy, a private network) does the guarding.
+ */
+function httpSettings(http: Record<string, unknown>, auth: Record<string, unknown>, src: Source): DriftwatchConfig['http'] {
+  const host = string(http.host, 'http.host', src, false) as string;
+  const port = integer(http.port, 'http.port', src, 0, 65535);
+  const allowUnauthenticated = http.allowUnauthenticated ?? false;
+  if (typeof allowUnauthenticated !== 'boolean') throw new ConfigError('http.allowUnauthenticated', allowUnauthenticated, 'true or false', src.of('http.allowUnauthenticated'));
+  const token = string(auth.token, 'auth.token', src, true);
+  if (!isLoopbackHost(host) && token === null && !allowUnauthenticated) {
+    throw new ConfigError(
+      'http.host',
+      host,
+      'a loopback address (127.0.0.1, ::1, localhost) while no token is set: set DRIFTWATCH_TOKEN to serve on a network, or DRIFTWATCH_ALLOW_UNAUTHENTICATED=true if something in front of driftwatch guards it',
+      src.of('http.host'),
+    );
+  }
+  return { host, port, allowUnauthenticated };
+}
+
 export function loadConfig(options: LoadOptions = {}): DriftwatchConfig {
   const env = options.env ?? process.env;
   const origins = new Map<string, string>();

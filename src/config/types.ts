@@ -6,7 +6,8 @@ import type { DetectorKind } from '../stats/detectors/index.ts';
 
 export interface DriftwatchConfig {
   nats: { url: string | null; replicas: 1 | 3; name: string };
-  http: { host: string; port: number };
+  /** allowUnauthenticated: serve a non-loopback host without a token (logged as a warning at start). */
+  http: { host: string; port: number; allowUnauthenticated: boolean };
   auth: { token: string | null };
   partitions: { count: number; owned: 'all' | number[] };
   panes: { paneMs: number; allowedLatenessMs: number; flushIntervalMs: number; maxFutureMs: number; maxClockSkewMs: number };
