@@ -34,6 +34,7 @@
  */
 
 import { assertKnownOptions, booleanOption, choiceOption, parseConfidences, StateReader } from './validate.ts';
+import { riverMeanStep } from './river-mean.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
 
 export interface HddmAOptions {
@@ -95,11 +96,13 @@ export class HddmA implements ChangeDetector {
 
   constructor(options: HddmAOptions = {}) {
     assertKnownOptions(NAME, options, OPTION_NAMES);
-    const confidences = parseConfidences(NAME, options, { drift: HDDM_DRIFT_CONFIDENCE, warning: HDDM_WARNING_CONFIDENCE });
+    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
+    // With River's bound, River's confidence defaults and accepted pairs (see parseConfidences).
+    const defaults = { drift: HDDM_DRIFT_CONFIDENCE, warning: HDDM_WARNING_CONFIDENCE };
+    const confidences = parseConfidences(NAME, options, defaults, this.bound === 'hoeffding');
     this.driftConfidence = confidences.driftConfidence;
     this.warningConfidence = confidences.warningConfidence;
     this.twoSidedTest = booleanOption(NAME, 'twoSidedTest', options.twoSidedTest, false);
-    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
     this.bernstein = this.bound === 'bernstein';
     this.logInverseDriftConfidence = Math.log(1 / this.driftConfidence);
     this.logTwoOverDrift = Math.log(2 / this.driftConfidence);
@@ -124,7 +127,7 @@ export class HddmA implements ChangeDetector {
     if (this.drift) this.reset();
 
     this.zN += 1;
-    this.zMean += (x - this.zMean) / this.zN;
+    this.zMean = riverMeanStep(this.zMean, x, this.zN);
     if (this.minN === 0) {
       this.minN = this.zN;
       this.minMean = this.zMean;

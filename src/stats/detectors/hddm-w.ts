@@ -184,13 +184,14 @@ export class HddmW implements ChangeDetector {
 
   constructor(options: HddmWOptions = {}) {
     assertKnownOptions(NAME, options, OPTION_NAMES);
-    // Defaults 3e-5 / 1.5e-4: see the class comment.
-    const confidences = parseConfidences(NAME, options, { drift: 3e-5, warning: 1.5e-4 });
+    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
+    // Defaults 3e-5 / 1.5e-4: see the class comment; with River's bound, River's defaults and
+    // accepted pairs (see parseConfidences).
+    const confidences = parseConfidences(NAME, options, { drift: 3e-5, warning: 1.5e-4 }, this.bound === 'mcdiarmid');
     this.driftConfidence = confidences.driftConfidence;
     this.warningConfidence = confidences.warningConfidence;
     this.lambda = numberOption(NAME, 'lambda', options.lambda, 0.0005, { min: 0, minExclusive: true, max: 1 });
     this.twoSidedTest = booleanOption(NAME, 'twoSidedTest', options.twoSidedTest, false);
-    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
     this.weighting = choiceOption(NAME, 'weighting', options.weighting, WEIGHTINGS, 'normalized');
     this.cutExpiry = numberOption(NAME, 'cutExpiry', options.cutExpiry, 4, { min: 0 });
     this.bernstein = this.bound === 'bernstein';
