@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DDM, Ddm, EDDM, Eddm, HDDM_A, HddmA, HddmW, PAGE_HINKLEY, PageHinkley } from '../../src/stats/detectors/index.ts';
-import { NaiveMean, RiverDdm, RiverEddm, RiverHddmA, RiverPageHinkley, type MeanFactory, type RiverFlags } from './river-oracle.ts';
+import { NaiveMean, NaiveVar, RiverDdm, RiverEddm, RiverHddmA, RiverPageHinkley, type MeanFactory, type RiverFlags } from './river-oracle.ts';
 import { bernoulliStream, mulberry32 } from './streams.ts';
 
 const bits = new Float64Array(1);
@@ -127,6 +127,51 @@ describe('River mode at a threshold: the verdict of every input a few ULPs eithe
     }
     expect(found).toBe(20);
     expect(naiveWouldDiffer).toBeGreaterThan(0);
+  });
+});
+
+describe('River mode with a threshold placed at the statistic: the verdict is River’s a few ULPs either side', () => {
+  it('EDDM (riverOptions): beta set within 2 ULPs of a level River computed', () => {
+    let probed = 0;
+    let naiveWouldDiffer = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const errors = bernoulliStream(seed, 3000, 1500, 0.15, 0.3);
+      // beta near 0 never drifts, so every level of the stream is listed.
+      const survey = new RiverEddm(30, 0.95, Number.MIN_VALUE);
+      for (const x of errors) survey.update(x);
+      const levels = survey.levels.filter((l) => l.level < 0.95).slice(0, 6);
+      for (const { level } of levels) {
+        for (let k = -2; k <= 2; k++) {
+          const beta = stepUlps(level, k);
+          const expected = oracleFlags(new RiverEddm(30, 0.95, beta), errors);
+          expect(flagsOf(new Eddm({ ...EDDM.riverOptions, beta }), errors), `seed ${seed}, beta ${beta}`).toBe(expected);
+          if (oracleFlags(new RiverEddm(30, 0.95, beta, () => new NaiveVar()), errors) !== expected) naiveWouldDiffer += 1;
+          probed += 1;
+        }
+      }
+    }
+    expect(probed).toBeGreaterThan(100);
+    // The probes tell River's Var from the variance recurrence driftwatch used before.
+    expect(naiveWouldDiffer).toBeGreaterThan(0);
+  });
+
+  it('DDM (riverOptions): the drift threshold set within 3 ULPs of where p + s sits', () => {
+    let probed = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const errors = bernoulliStream(seed, 3000, 1500, 0.15, 0.3);
+      const survey = new RiverDdm(30, 2, 1e9);
+      for (const x of errors) survey.update(x);
+      const ratios = survey.ratios.filter((r) => r > 2 && r < 6).slice(0, 6);
+      for (const ratio of ratios) {
+        for (let k = -3; k <= 3; k++) {
+          const driftThreshold = stepUlps(ratio, k);
+          const expected = oracleFlags(new RiverDdm(30, 2, driftThreshold), errors);
+          expect(flagsOf(new Ddm({ ...DDM.riverOptions, driftThreshold }), errors), `seed ${seed}, driftThreshold ${driftThreshold}`).toBe(expected);
+          probed += 1;
+        }
+      }
+    }
+    expect(probed).toBeGreaterThan(100);
   });
 });
 

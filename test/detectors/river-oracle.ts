@@ -45,7 +45,7 @@ const riverMean: MeanFactory = () => new RiverMean();
 
 /** river/stats/var.py, ddof 1, with w = 1.0. */
 export class RiverVar {
-  readonly meanOf = new RiverMean();
+  readonly meanOf: RiverMean = new RiverMean();
   private s = 0;
   update(x: number): void {
     const w = 1.0;
@@ -62,6 +62,23 @@ export class RiverVar {
 export interface RiverFlags {
   drift: boolean;
   warning: boolean;
+}
+
+/**
+ * What driftwatch's EDDM did before: the mean as `(x - mean) / n` and the variance by
+ * `var += ((x - mean_old) (x - mean_new) - var) / (n - 1)` — the same statistics, other roundings.
+ */
+export class NaiveVar extends RiverVar {
+  override readonly meanOf: RiverMean = new NaiveMean();
+  private variance = 0;
+  override update(x: number): void {
+    const meanOld = this.meanOf.mean;
+    this.meanOf.update(x);
+    if (this.meanOf.n > 1) this.variance += ((x - meanOld) * (x - this.meanOf.mean) - this.variance) / (this.meanOf.n - 1);
+  }
+  override get(): number {
+    return this.variance;
+  }
 }
 
 /** river/drift/page_hinkley.py, mode "both". */
@@ -176,20 +193,25 @@ export class RiverHddmA implements RiverFlags {
 export class RiverDdm implements RiverFlags {
   drift = false;
   warning = false;
-  private p = new RiverMean();
+  private p: RiverMean;
   private pMin = NaN;
+  /** (p_i + s_i - p_min) / s_min after the warm start: the drift threshold that update sits at. */
+  readonly ratios: number[] = [];
   private sMin = NaN;
   private psMin = Infinity;
   constructor(
     private readonly warmStart = 30,
     private readonly warningThreshold = 2.0,
     private readonly driftThreshold = 3.0,
-  ) {}
+    private readonly newMean: MeanFactory = riverMean,
+  ) {
+    this.p = newMean();
+  }
   update(x: number): void {
     if (this.drift) {
       this.drift = false;
       this.warning = false;
-      this.p = new RiverMean();
+      this.p = this.newMean();
       this.pMin = NaN;
       this.sMin = NaN;
       this.psMin = Infinity;
@@ -204,6 +226,7 @@ export class RiverDdm implements RiverFlags {
         this.sMin = sI;
         this.psMin = this.pMin + this.sMin;
       }
+      if (this.sMin > 0) this.ratios.push((pI + sI - this.pMin) / this.sMin);
       this.warning = pI + sI > this.pMin + this.warningThreshold * this.sMin;
       if (pI + sI > this.pMin + this.driftThreshold * this.sMin) {
         this.drift = true;
@@ -217,7 +240,9 @@ export class RiverDdm implements RiverFlags {
 export class RiverEddm implements RiverFlags {
   drift = false;
   warning = false;
-  private distances = new RiverVar();
+  private distances: RiverVar;
+  /** Every `level` the ratio test computed, with the update index (0-based) it was computed at. */
+  readonly levels: { index: number; level: number }[] = [];
   private n = 0;
   private lastError = 0;
   private nErrors = 0;
@@ -226,12 +251,17 @@ export class RiverEddm implements RiverFlags {
     private readonly warmStart = 30,
     private readonly alpha = 0.95,
     private readonly beta = 0.9,
-  ) {}
+    private readonly newVar: () => RiverVar = () => new RiverVar(),
+  ) {
+    this.distances = newVar();
+  }
+  private updates = 0;
   update(x: number): void {
+    this.updates += 1;
     if (this.drift) {
       this.drift = false;
       this.warning = false;
-      this.distances = new RiverVar();
+      this.distances = this.newVar();
       this.n = 0;
       this.lastError = 0;
       this.nErrors = 0;
@@ -250,6 +280,7 @@ export class RiverEddm implements RiverFlags {
         this.p2sMax = p2sPrime;
       } else if (this.nErrors > this.warmStart) {
         const level = p2sPrime / this.p2sMax;
+        this.levels.push({ index: this.updates - 1, level });
         if (level < this.beta) this.drift = true;
         else if (level < this.alpha) this.warning = true;
         else this.warning = false;
