@@ -8,8 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DDM, Ddm, EDDM, Eddm, HDDM_A, HddmA, HddmW, PAGE_HINKLEY, PageHinkley } from '../../src/stats/detectors/index.ts';
-import { NaiveMean, NaiveVar, RiverDdm, RiverEddm, RiverHddmA, RiverPageHinkley, type MeanFactory, type RiverFlags } from './river-oracle.ts';
+import { DDM, Ddm, EDDM, Eddm, HDDM_A, HDDM_W, HddmA, HddmW, PAGE_HINKLEY, PageHinkley } from '../../src/stats/detectors/index.ts';
+import { NaiveMean, NaiveVar, RiverDdm, RiverEddm, RiverHddmA, RiverHddmW, RiverPageHinkley, type MeanFactory, type RiverFlags } from './river-oracle.ts';
 import { bernoulliStream, mulberry32 } from './streams.ts';
 
 const bits = new Float64Array(1);
@@ -128,6 +128,24 @@ describe('River mode at a threshold: the verdict of every input a few ULPs eithe
     expect(found).toBe(20);
     expect(naiveWouldDiffer).toBeGreaterThan(0);
   });
+
+  it('HDDM_W (riverOptions): 20 streams whose last value puts the EWMA rise at the McDiarmid bound', () => {
+    let found = 0;
+    for (let seed = 1; found < 20 && seed < 5000; seed++) {
+      const random = mulberry32(seed);
+      // A calm stretch, then higher values until a last value of 1 would be a drift.
+      const prefix = Array.from({ length: 60 + (seed % 50) }, () => random() * 0.4);
+      const runOracle = (x: number): string => oracleFlags(new RiverHddmW(), [...prefix, x]);
+      while (prefix.length < 400 && !runOracle(1).endsWith('D')) prefix.push(0.3 + random() * 0.6);
+      if (runOracle(0).includes('D') || !runOracle(1).endsWith('D') || runOracle(1).slice(0, -1).includes('D')) continue;
+      found += 1;
+      const atRiver = crossing((x) => runOracle(x).endsWith('D'), 0, 1);
+      for (const x of probesAround(atRiver).filter((v) => v >= 0 && v <= 1)) {
+        expect(flagsOf(new HddmW(HDDM_W.riverOptions), [...prefix, x]), `seed ${seed}, last value ${x}`).toBe(runOracle(x));
+      }
+    }
+    expect(found).toBe(20);
+  });
 });
 
 describe('River mode with a threshold placed at the statistic: the verdict is River’s a few ULPs either side', () => {
@@ -188,7 +206,7 @@ describe('River mode on whole streams: every drift and warning flag equals River
     }
   });
 
-  it('HDDM_A one- and two-sided, DDM and EDDM on error streams with a change', () => {
+  it('HDDM_A and HDDM_W one- and two-sided, DDM and EDDM on error streams with a change', () => {
     for (const seed of seeds) {
       const errors = bernoulliStream(seed, 4000, 2000, 0.2, 0.45);
       expect(flagsOf(new HddmA(HDDM_A.riverOptions), errors)).toBe(oracleFlags(new RiverHddmA(), errors));
@@ -197,6 +215,10 @@ describe('River mode on whole streams: every drift and warning flag equals River
       );
       expect(flagsOf(new Ddm(DDM.riverOptions), errors)).toBe(oracleFlags(new RiverDdm(), errors));
       expect(flagsOf(new Eddm(EDDM.riverOptions), errors)).toBe(oracleFlags(new RiverEddm(), errors));
+      expect(flagsOf(new HddmW(HDDM_W.riverOptions), errors)).toBe(oracleFlags(new RiverHddmW(), errors));
+      expect(flagsOf(new HddmW({ ...HDDM_W.riverOptions, twoSidedTest: true }), errors)).toBe(
+        oracleFlags(new RiverHddmW(0.001, 0.005, 0.05, true), errors),
+      );
     }
   });
 
@@ -216,6 +238,7 @@ describe('River mode on whole streams: every drift and warning flag equals River
       ['DDM', new RiverDdm()],
       ['EDDM', new RiverEddm(30, 0.8, 0.75)],
       ['HDDM_A', new RiverHddmA()],
+      ['HDDM_W', new RiverHddmW()],
     ] as const) {
       const flags = oracleFlags(oracle, binary);
       expect(indices(flags, 'D'), name).toEqual(example(name).drift_at);

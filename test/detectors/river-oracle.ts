@@ -13,6 +13,9 @@
  * - river/drift/binary/hddm_a.py `HDDM_A.update` / `_hoeffding_bound` / `_mean_incr` / `_mean_decr`
  * - river/drift/binary/ddm.py `DDM.update`
  * - river/drift/binary/eddm.py `EDDM.update`
+ * - river/drift/binary/hddm_w.py `HDDM_W.update` / `SampleInfo`, whose EWMA is River's Rust
+ *   EWMean (rust_src/ewmean.rs: the first value as is, then `alpha * x + (1 - alpha) * mean`,
+ *   `1 - alpha` computed once)
  * Every detector resets at the top of the update after a drift (`if self.drift_detected: self._reset()`).
  */
 
@@ -287,5 +290,102 @@ export class RiverEddm implements RiverFlags {
       }
     }
     this.lastError = this.n;
+  }
+}
+
+/** river/drift/binary/hddm_w.py `SampleInfo` over rust_src/ewmean.rs. */
+class RiverSampleInfo {
+  ewma = 0;
+  isInit = false;
+  ibc = 1.0;
+  private readonly lambdSq: number;
+  private readonly cLambdSq: number;
+  private readonly oneMinusAlpha: number;
+  constructor(private readonly lambd: number) {
+    this.lambdSq = lambd * lambd;
+    this.cLambdSq = (1 - lambd) ** 2;
+    this.oneMinusAlpha = 1.0 - lambd;
+  }
+  update(x: number): void {
+    this.ewma = this.isInit ? this.lambd * x + this.oneMinusAlpha * this.ewma : x;
+    this.isInit = true;
+    this.ibc = this.lambdSq + this.cLambdSq * this.ibc;
+  }
+  copy(): RiverSampleInfo {
+    return Object.assign(new RiverSampleInfo(this.lambd), this);
+  }
+}
+
+/** river/drift/binary/hddm_w.py. */
+export class RiverHddmW implements RiverFlags {
+  drift = false;
+  warning = false;
+  private total!: RiverSampleInfo;
+  private s1Decr!: RiverSampleInfo;
+  private s1Incr!: RiverSampleInfo;
+  private s2Decr!: RiverSampleInfo;
+  private s2Incr!: RiverSampleInfo;
+  private incrCutpoint = Infinity;
+  private decrCutpoint = -Infinity;
+  constructor(
+    private readonly driftConfidence = 0.001,
+    private readonly warningConfidence = 0.005,
+    private readonly lambdaVal = 0.05,
+    private readonly twoSidedTest = false,
+  ) {
+    this.reset();
+  }
+  private reset(): void {
+    this.drift = false;
+    this.warning = false;
+    this.total = new RiverSampleInfo(this.lambdaVal);
+    this.s1Decr = new RiverSampleInfo(this.lambdaVal);
+    this.s1Incr = new RiverSampleInfo(this.lambdaVal);
+    this.s2Decr = new RiverSampleInfo(this.lambdaVal);
+    this.s2Incr = new RiverSampleInfo(this.lambdaVal);
+    this.incrCutpoint = Infinity;
+    this.decrCutpoint = -Infinity;
+  }
+  private mcdiarmidBound(ibc: number, confidence: number): number {
+    return Math.sqrt((ibc * Math.log(1 / confidence)) / 2);
+  }
+  private hasMeanChanged(sample1: RiverSampleInfo, sample2: RiverSampleInfo, confidence: number): boolean {
+    if (!(sample1.isInit && sample2.isInit)) return false;
+    const ibcSum = sample1.ibc + sample2.ibc;
+    return sample2.ewma - sample1.ewma > this.mcdiarmidBound(ibcSum, confidence);
+  }
+  update(x: number): void {
+    if (this.drift) this.reset();
+    this.total.update(x);
+    let eps = this.mcdiarmidBound(this.total.ibc, this.driftConfidence);
+    if (this.total.ewma + eps < this.incrCutpoint) {
+      this.incrCutpoint = this.total.ewma + eps;
+      this.s1Incr = this.total.copy();
+      this.s2Incr = new RiverSampleInfo(this.lambdaVal);
+    } else {
+      this.s2Incr.update(x);
+    }
+    if (this.hasMeanChanged(this.s1Incr, this.s2Incr, this.driftConfidence)) {
+      this.warning = false;
+      this.drift = true;
+    } else if (this.hasMeanChanged(this.s1Incr, this.s2Incr, this.warningConfidence)) {
+      this.warning = true;
+      this.drift = false;
+    } else {
+      this.warning = false;
+      this.drift = false;
+    }
+    eps = this.mcdiarmidBound(this.total.ibc, this.driftConfidence);
+    if (this.total.ewma - eps > this.decrCutpoint) {
+      this.decrCutpoint = this.total.ewma - eps;
+      this.s1Decr = this.total.copy();
+      this.s2Decr = new RiverSampleInfo(this.lambdaVal);
+    } else {
+      this.s2Decr.update(x);
+    }
+    if (this.twoSidedTest) {
+      if (this.hasMeanChanged(this.s2Decr, this.s1Decr, this.driftConfidence)) this.drift = true;
+      else if (this.hasMeanChanged(this.s2Decr, this.s1Decr, this.warningConfidence)) this.warning = true;
+    }
   }
 }
