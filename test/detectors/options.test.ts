@@ -18,7 +18,6 @@ describe('constructor options are validated', () => {
     ['page_hinkley', { minInstances: 0 }, /option 'minInstances'/],
     ['page_hinkley', { mode: 'sideways' }, /PageHinkley: option 'mode' must be one of up, down, both, got sideways/],
     ['ddm', { warmStart: -1 }, /DDM: option 'warmStart'/],
-    ['ddm', { warningThreshold: 4 }, /DDM: option 'warningThreshold' \(4\) must not exceed 'driftThreshold' \(3\)/],
     ['ddm', { driftThreshold: Number.NaN }, /option 'driftThreshold' must be a finite number > 0, got NaN/],
     ['eddm', { alpha: 0.8, beta: 0.9 }, /EDDM: option 'alpha' \(0.8\) must be greater than or equal to 'beta' \(0.9\)/],
     ['eddm', { beta: 0 }, /option 'beta'/],

@@ -25,6 +25,7 @@
  */
 
 import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
+import { riverMeanStep } from './river-mean.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
 
 export interface DdmOptions {
@@ -73,11 +74,9 @@ export class Ddm implements ChangeDetector {
     this.warmStart = numberOption(NAME, 'warmStart', options.warmStart, 200, { min: 0, integer: true });
     this.warningThreshold = numberOption(NAME, 'warningThreshold', options.warningThreshold, 2, { min: 0, minExclusive: true });
     this.driftThreshold = numberOption(NAME, 'driftThreshold', options.driftThreshold, 3, { min: 0, minExclusive: true });
-    if (this.warningThreshold > this.driftThreshold) {
-      throw new RangeError(
-        `${NAME}: option 'warningThreshold' (${this.warningThreshold}) must not exceed 'driftThreshold' (${this.driftThreshold})`,
-      );
-    }
+    // A warning threshold above the drift one is accepted, as River accepts it: the drift test
+    // then fires first and clears the warning, so the warning is never signalled, which is
+    // harmless and is what River does with the same pair.
   }
 
   get driftDetected(): boolean {
@@ -98,7 +97,7 @@ export class Ddm implements ChangeDetector {
     if (this.drift) this.reset();
 
     this.n += 1;
-    this.p += (x - this.p) / this.n;
+    this.p = riverMeanStep(this.p, x, this.n);
     const p = this.p;
     const s = Math.sqrt((p * (1 - p)) / this.n);
 

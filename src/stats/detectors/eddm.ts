@@ -47,6 +47,7 @@
  */
 
 import { assertKnownOptions, numberOption, StateReader } from './validate.ts';
+import { riverMeanStep } from './river-mean.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
 
 export interface EddmOptions {
@@ -74,7 +75,13 @@ export interface EddmState extends DetectorStateBase {
   lastError: number;
   distanceCount: number;
   distanceMean: number;
+  /** Sample variance (ddof 1) of the distances; derived from distanceSumSquares, kept for readers. */
   distanceVariance: number;
+  /**
+   * Sum of squared deviations of the distances (River's `stats.Var._S`); absent in states written
+   * before it, which are restored from the variance as River's `Var._from_state` does.
+   */
+  distanceSumSquares?: number;
   p2sMax: number;
   /** Significance test's cut point: update index and errors there (0 errors: no cut yet), s' there. */
   cutN: number;
@@ -100,10 +107,12 @@ export class Eddm implements ChangeDetector {
   private n = 0;
   private nErrors = 0;
   private lastError = 0;
-  // Welford running mean/variance (ddof 1) of the distances between errors, as River's stats.Var.
+  // Running mean and sum of squared deviations of the distances between errors, with River's
+  // stats.Var arithmetic (river/stats/var.py: `_S += w * (x - mean_old) * (x - mean_new)`,
+  // variance `_S / (n - ddof)`, ddof 1), so the ratio test sees River's bits.
   private distanceCount = 0;
   private distanceMean = 0;
-  private distanceVariance = 0;
+  private distanceSumSquares = 0;
   private p2sMax = -1;
   // Cut point of the significance test: update index and error count at the cut (0 errors = no cut
   // yet) and s' there. The distances sum to the index of the last error, so the means before and
@@ -143,16 +152,15 @@ export class Eddm implements ChangeDetector {
     const distance = this.n - this.lastError;
     const previousMean = this.distanceMean;
     this.distanceCount += 1;
-    this.distanceMean += (distance - this.distanceMean) / this.distanceCount;
-    if (this.distanceCount > 1) {
-      this.distanceVariance +=
-        ((distance - previousMean) * (distance - this.distanceMean) - this.distanceVariance) / (this.distanceCount - 1);
-    }
+    this.distanceMean = riverMeanStep(this.distanceMean, distance, this.distanceCount);
+    this.distanceSumSquares += (distance - previousMean) * (distance - this.distanceMean);
     this.lastError = this.n;
 
     if (this.n <= this.warmStart || this.nErrors < this.minErrors) return;
 
-    const std = Math.sqrt(this.distanceVariance);
+    // River: `self._error_distances.get() ** 0.5`; Python's ** 0.5 is C pow(v, 0.5), which glibc
+    // rounds correctly, as Math.sqrt does.
+    const std = Math.sqrt(this.distanceVariance());
     const p2s = this.distanceMean + 2 * std;
     if (p2s > this.p2sMax) {
       this.p2sMax = p2s;
@@ -164,6 +172,11 @@ export class Eddm implements ChangeDetector {
 
     // A deviation from a single distance is 0: the test needs two errors before and after the cut.
     if (this.zThreshold > 0 && !this.drift && this.nErrors >= 2) this.significanceTest(std);
+  }
+
+  /** River's `Var.get()`: `_S / (n - ddof)` once n > ddof (1), else 0. */
+  private distanceVariance(): number {
+    return this.distanceCount > 1 ? this.distanceSumSquares / (this.distanceCount - 1) : 0;
   }
 
   /** The second drift test (see the class comment): moves the cut point or tests the distances after it. */
@@ -189,7 +202,7 @@ export class Eddm implements ChangeDetector {
     this.lastError = 0;
     this.distanceCount = 0;
     this.distanceMean = 0;
-    this.distanceVariance = 0;
+    this.distanceSumSquares = 0;
     this.p2sMax = -1;
     this.cutN = 0;
     this.cutErrors = 0;
@@ -214,7 +227,8 @@ export class Eddm implements ChangeDetector {
       lastError: this.lastError,
       distanceCount: this.distanceCount,
       distanceMean: this.distanceMean,
-      distanceVariance: this.distanceVariance,
+      distanceVariance: this.distanceVariance(),
+      distanceSumSquares: this.distanceSumSquares,
       p2sMax: this.p2sMax,
       cutN: this.cutN,
       cutErrors: this.cutErrors,
@@ -235,7 +249,9 @@ export class Eddm implements ChangeDetector {
     detector.lastError = reader.nonNegativeInteger('lastError');
     detector.distanceCount = reader.nonNegativeInteger('distanceCount');
     detector.distanceMean = reader.number('distanceMean');
-    detector.distanceVariance = reader.number('distanceVariance');
+    const variance = reader.number('distanceVariance');
+    const sumSquares = reader.optionalNumber('distanceSumSquares');
+    detector.distanceSumSquares = sumSquares ?? variance * Math.max(detector.distanceCount - 1, 0);
     detector.p2sMax = reader.number('p2sMax');
     if (before) return detector;
     detector.cutN = reader.nonNegativeInteger('cutN');

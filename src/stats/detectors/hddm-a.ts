@@ -25,7 +25,11 @@
  *   reference point, and measured, a Bernstein cut rule gave slower detection (mean delay 504 vs
  *   420) for a small gain in false alarms.
  * - Smaller default confidences (1e-4 / 5e-4, the warning 5 times looser as in River), because the
- *   tighter bound is tested at every update.
+ *   tighter bound is tested at every update. With River's bound (`bound: 'hoeffding'`) the
+ *   confidences are River's: each one not given takes River's default (0.001 / 0.005) and any
+ *   pair is accepted, as River's constructor does.
+ * With River's options the running means and every test are River's floating-point operations in
+ * River's order (test/detectors/river-bit-exact.test.ts), so verdicts agree at a threshold too.
  * Measured (bench streams, 10 x 1M stationary events): SEA abrupt changes mean delay ~530 events
  * (River ~870), none missed; false alarms per million 0.3 at error rate 0.1, 0.2 at 0.3 (River 0.5
  * and 4.1). On River's documented example stream (0.5 -> 0.7 at index 1000) the first drift is at
@@ -34,6 +38,7 @@
  */
 
 import { assertKnownOptions, booleanOption, choiceOption, parseConfidences, StateReader } from './validate.ts';
+import { riverMeanStep } from './river-mean.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
 
 export interface HddmAOptions {
@@ -95,11 +100,13 @@ export class HddmA implements ChangeDetector {
 
   constructor(options: HddmAOptions = {}) {
     assertKnownOptions(NAME, options, OPTION_NAMES);
-    const confidences = parseConfidences(NAME, options, { drift: HDDM_DRIFT_CONFIDENCE, warning: HDDM_WARNING_CONFIDENCE });
+    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
+    // With River's bound, River's confidence defaults and accepted pairs (see parseConfidences).
+    const defaults = { drift: HDDM_DRIFT_CONFIDENCE, warning: HDDM_WARNING_CONFIDENCE };
+    const confidences = parseConfidences(NAME, options, defaults, this.bound === 'hoeffding');
     this.driftConfidence = confidences.driftConfidence;
     this.warningConfidence = confidences.warningConfidence;
     this.twoSidedTest = booleanOption(NAME, 'twoSidedTest', options.twoSidedTest, false);
-    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
     this.bernstein = this.bound === 'bernstein';
     this.logInverseDriftConfidence = Math.log(1 / this.driftConfidence);
     this.logTwoOverDrift = Math.log(2 / this.driftConfidence);
@@ -124,7 +131,7 @@ export class HddmA implements ChangeDetector {
     if (this.drift) this.reset();
 
     this.zN += 1;
-    this.zMean += (x - this.zMean) / this.zN;
+    this.zMean = riverMeanStep(this.zMean, x, this.zN);
     if (this.minN === 0) {
       this.minN = this.zN;
       this.minMean = this.zMean;

@@ -26,7 +26,9 @@
  *   (measured at these defaults without expiry: 1.3 false alarms per million at p = 0.3). Renewing the snapshot from the current
  *   EWMA once it is 4 memories (4 / lambda events) old bounds that selection bias.
  * - Confidences 3e-5 / 1.5e-4 (the warning 5 times looser, as in River); 1e-4 gave 0.9 false
- *   alarms per million at p = 0.3, too close to the target of 1.
+ *   alarms per million at p = 0.3, too close to the target of 1. With River's bound
+ *   (`bound: 'mcdiarmid'`) the confidences are River's: each one not given takes River's default
+ *   (0.001 / 0.005) and any pair is accepted, as River's constructor does.
  * Measured (bench streams, 10 x 1M stationary events): SEA abrupt mean delay ~620 events, none
  * missed; false alarms per million 0.2 at error rate 0.1 and 0.3 at 0.3. On River's documented
  * example stream (0.5 -> 0.7 at index 1000) the first drift is at 1256, not River's 1077: no
@@ -184,13 +186,14 @@ export class HddmW implements ChangeDetector {
 
   constructor(options: HddmWOptions = {}) {
     assertKnownOptions(NAME, options, OPTION_NAMES);
-    // Defaults 3e-5 / 1.5e-4: see the class comment.
-    const confidences = parseConfidences(NAME, options, { drift: 3e-5, warning: 1.5e-4 });
+    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
+    // Defaults 3e-5 / 1.5e-4: see the class comment; with River's bound, River's defaults and
+    // accepted pairs (see parseConfidences).
+    const confidences = parseConfidences(NAME, options, { drift: 3e-5, warning: 1.5e-4 }, this.bound === 'mcdiarmid');
     this.driftConfidence = confidences.driftConfidence;
     this.warningConfidence = confidences.warningConfidence;
     this.lambda = numberOption(NAME, 'lambda', options.lambda, 0.0005, { min: 0, minExclusive: true, max: 1 });
     this.twoSidedTest = booleanOption(NAME, 'twoSidedTest', options.twoSidedTest, false);
-    this.bound = choiceOption(NAME, 'bound', options.bound, BOUNDS, 'bernstein');
     this.weighting = choiceOption(NAME, 'weighting', options.weighting, WEIGHTINGS, 'normalized');
     this.cutExpiry = numberOption(NAME, 'cutExpiry', options.cutExpiry, 4, { min: 0 });
     this.bernstein = this.bound === 'bernstein';

@@ -24,6 +24,7 @@
  */
 
 import { assertKnownOptions, booleanOption, choiceOption, numberOption, StateReader } from './validate.ts';
+import { riverMeanStep } from './river-mean.ts';
 import { DETECTOR_STATE_VERSION, type ChangeDetector, type DetectorDefinition, type DetectorStateBase } from './types.ts';
 
 export interface PageHinkleyOptions {
@@ -113,7 +114,7 @@ export class PageHinkley implements ChangeDetector {
     if (this.drift) this.reset();
     this.n += 1;
     const previousMean = this.mean;
-    this.mean += (x - this.mean) / this.n;
+    this.mean = riverMeanStep(this.mean, x, this.n);
     let deviation = x - this.mean;
     if (this.standardize) {
       this.sumSquares += (x - previousMean) * deviation;

@@ -105,6 +105,11 @@ export class StateReader {
     return this.record[field] === null ? null : this.number(field);
   }
 
+  /** A number, or undefined when the field is absent (a state written before the field existed). */
+  optionalNumber(field: string): number | undefined {
+    return this.record[field] === undefined ? undefined : this.number(field);
+  }
+
   boolean(field: string, from: Record<string, unknown> = this.record, path = `state.${field}`): boolean {
     const value = from[field];
     if (typeof value !== 'boolean') {
@@ -141,21 +146,40 @@ export function choiceOption<T extends string>(name: string, option: string, val
   return value as T;
 }
 
-/** HDDM_A's and HDDM_W's two confidences: both in (0, 1), the warning one the looser. */
+/** River's HDDM_A / HDDM_W confidences (river/drift/binary/hddm_a.py, hddm_w.py `__init__`). */
+export const RIVER_HDDM_CONFIDENCES = { drift: 0.001, warning: 0.005 } as const;
+
+/**
+ * HDDM_A's and HDDM_W's two confidences, both in (0, 1).
+ *
+ * driftwatch's own bounds: the warning one must be the looser, and an explicit drift confidence
+ * without a warning one keeps River's 5:1 ratio (capped below 1), so lowering only the drift
+ * confidence never makes the warning the stricter test.
+ *
+ * River's bound (`riverBound`): River's behaviour, as River's `__init__` has it: each confidence
+ * missing takes River's default on its own (a drift confidence alone leaves the warning at 0.005),
+ * and any pair is accepted — River checks no order (a warning confidence below the drift one only
+ * means the warning test is the stricter; the drift test still decides drifts).
+ */
 export function parseConfidences(
   name: string,
   options: { driftConfidence?: number; warningConfidence?: number },
   defaults: { drift: number; warning: number },
+  riverBound = false,
 ): { driftConfidence: number; warningConfidence: number } {
   const bounds = { min: 0, minExclusive: true, max: 1, maxExclusive: true };
+  if (riverBound) {
+    return {
+      driftConfidence: numberOption(name, 'driftConfidence', options.driftConfidence, RIVER_HDDM_CONFIDENCES.drift, bounds),
+      warningConfidence: numberOption(name, 'warningConfidence', options.warningConfidence, RIVER_HDDM_CONFIDENCES.warning, bounds),
+    };
+  }
   const driftConfidence = numberOption(name, 'driftConfidence', options.driftConfidence, defaults.drift, bounds);
-  // An explicit drift confidence without a warning one keeps River's 5:1 ratio (capped below 1),
-  // so lowering only the drift confidence never makes the warning the stricter test.
   const defaultWarning = options.driftConfidence === undefined ? defaults.warning : Math.min(5 * driftConfidence, 0.5);
   const warningConfidence = numberOption(name, 'warningConfidence', options.warningConfidence, defaultWarning, bounds);
   if (warningConfidence < driftConfidence) {
     throw new RangeError(
-      `${name}: option 'warningConfidence' (${warningConfidence}) must be >= 'driftConfidence' (${driftConfidence}); a warning must come no later than a drift`,
+      `${name}: option 'warningConfidence' (${warningConfidence}) must be >= 'driftConfidence' (${driftConfidence}); a warning must come no later than a drift (or use River's bound, which accepts any pair)`,
     );
   }
   return { driftConfidence, warningConfidence };
