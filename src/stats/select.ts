@@ -10,7 +10,7 @@
  * - larger reference:
  *     numeric     -> 'wasserstein_normed' (W1 / reference population std) >= 0.1, confirmed by KS
  *                    p <= alpha;
- *     categorical -> 'jensen_shannon' (base 2 distance on category shares) >= 0.1, confirmed by
+ *     categorical -> 'jensen_shannon' (natural-log distance on category shares, as Evidently) >= 0.1, confirmed by
  *                    chi2 p <= alpha.
  * - 'psi' (threshold 0.2, on the reference decile bins or on the categories) is always computed,
  *   and so is every other statistic that applies to the type, so dashboards and alert rules can
