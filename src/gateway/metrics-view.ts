@@ -82,7 +82,8 @@ export class MetricsView {
     const reference = rolling ? rollingReference(windows, window, from, to, version) : this.references.referenceFor(model, version);
     const recent = modelDrift.get(key);
     const maxAge = driftRecomputeMs(windowMs);
-    const reuse = recent !== undefined && this.now() - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
+    const now = this.now();
+    const reuse = recent !== undefined && now - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
     const metrics = buildModelMetrics(windows.get(window, version), {
       model,
       version: version ?? null,
@@ -95,12 +96,13 @@ export class MetricsView {
       falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
       evaluationsPerWindow: Math.max(1, windowMs / maxAge),
       drift: reuse ? recent.drift : undefined,
+      now,
     });
     if (reuse) {
       // not cached: computed again on a later request, when the drift is due for recomputation
       this.reused.notify(model);
     } else {
-      modelDrift.set(key, { drift: metrics.drift, at: this.now() });
+      modelDrift.set(key, { drift: metrics.drift, at: now });
       modelCache.set(key, metrics);
     }
     return metrics;

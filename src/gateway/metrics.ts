@@ -25,6 +25,8 @@ export interface MetricsContext {
   evaluationsPerWindow?: number;
   /** Drift computed recently for the same window and reference: reused instead of recomputed. */
   drift?: ModelMetrics['drift'];
+  /** Wall-clock time of this computation (epoch ms), stamped on fresh drift entries; default Date.now(). */
+  now?: number;
 }
 
 function quantileOrNull(sketch: { count: number; quantile(q: number): number }, q: number): number | null {
@@ -73,6 +75,13 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       if (summary === undefined) continue;
       const entry = driftOf(featureReference, summary, optionsFor(ctx.overrides[name]));
       if (entry !== null) drift.features[name] = entry;
+    }
+    // freshness: reused drift keeps these, so a reader can tell it describes an earlier state
+    const computedAt = ctx.now ?? Date.now();
+    for (const entry of [drift.output, ...Object.values(drift.features)]) {
+      if (entry === null) continue;
+      entry.computedAt = computedAt;
+      entry.computedOn = input.count;
     }
   }
 
