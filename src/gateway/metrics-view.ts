@@ -24,6 +24,8 @@ export interface MetricsViewOptions {
   overrides: Readonly<Record<string, DriftTestOverride>>;
   /** Budget for the default significance level of the p-value tests (default 0.5 per million values). */
   falseAlarmsPerMillion?: number;
+  /** Largest number of distinct reference values of a discrete numeric feature (default 5). */
+  discreteMaxValues?: number;
   /** Wall clock deciding when reused drift is due again; default Date.now. */
   now?: () => number;
 }
@@ -94,6 +96,7 @@ export class MetricsView {
       reference,
       overrides: this.options.overrides,
       falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
+      discreteMaxValues: this.options.discreteMaxValues,
       evaluationsPerWindow: Math.max(1, windowMs / maxAge),
       drift: reuse ? recent.drift : undefined,
       now,
