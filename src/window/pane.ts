@@ -585,7 +585,8 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
 }
 
 function exactToWire(exact: ExactValueCounts): ExactValuesWire {
-  return { v: [...exact.counts.keys()], c: [...exact.counts.values()], o: exact.other };
+  const counts = exact.counts;
+  return { v: [...counts.keys()], c: [...counts.values()], o: exact.other };
 }
 
 /**
@@ -600,7 +601,7 @@ function exactFromWire(wire: ExactValuesWire | null | undefined, numeric: LogHis
     return unknown;
   }
   const exact = new ExactValueCounts(EXACT_VALUES_CAP);
-  for (let k = 0; k < wire.v.length; k++) if (wire.c[k] !== 0) exact.counts.set(wire.v[k], wire.c[k]);
+  for (let k = 0; k < wire.v.length; k++) exact.addCount(wire.v[k], wire.c[k]);
   exact.other = wire.o;
   return exact;
 }
