@@ -12,6 +12,9 @@
  *                    p <= alpha;
  *     categorical -> 'jensen_shannon' (natural-log distance on category shares, as Evidently) >= 0.1, confirmed by
  *                    chi2 p <= alpha.
+ * - a numeric feature whose reference holds at most `discreteMaxValues` (default 5, Evidently's)
+ *   distinct values, counted exactly on both sides (NumericReference.exactCounts,
+ *   NumericCurrent.exactCounts), is 'discrete': the categorical rule and tests on the counts per value;
  * - 'psi' (threshold 0.2, on the reference decile bins or on the categories) is always computed,
  *   and so is every other statistic that applies to the type, so dashboards and alert rules can
  *   use any of them; only `primary` (and `confirmedBy`, when set) decides `drift`.
