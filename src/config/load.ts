@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { EXACT_VALUES_CAP } from '../window/pane.ts';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { DriftwatchConfig } from './types.ts';
 import { parseDuration } from '../contract/duration.ts';
 import { validateAlertRules } from '../alerts/rules.ts';
 import { DETECTOR_KINDS, isDetectorKind } from '../stats/detectors/index.ts';
-import { DRIFT_TEST_NAMES, isDriftTestName } from '../stats/select.ts';
+import { DEFAULT_DISCRETE_MAX_VALUES, DRIFT_TEST_NAMES, isDriftTestName } from '../stats/select.ts';
 import { LOG_FORMAT_SETTINGS } from '../logging/logger.ts';
 import type { LogFormatSetting } from '../logging/logger.ts';
 
@@ -176,6 +177,13 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     );
   }
 
+  // a numeric feature with at most this many distinct reference values is discrete (counted per
+  // value, categorical tests); panes count up to EXACT_VALUES_CAP distinct values exactly
+  const discreteMaxValues =
+    drift.discreteMaxValues === undefined
+      ? DEFAULT_DISCRETE_MAX_VALUES
+      : integer(drift.discreteMaxValues, 'drift.discreteMaxValues', src, 0, EXACT_VALUES_CAP - 1);
+
   const level = log.level;
   if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError('log.level', level, `one of ${LOG_LEVELS.join(', ')}`, src.of('log.level'));
@@ -230,7 +238,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxBufferedBytes: integer(ws.maxBufferedBytes, 'ws.maxBufferedBytes', src, 1024),
       maxSubscriptions: integer(ws.maxSubscriptions, 'ws.maxSubscriptions', src, 1, 100_000),
     },
-    drift: { features: featureOverrides, falseAlarmsPerMillion },
+    drift: { features: featureOverrides, falseAlarmsPerMillion, discreteMaxValues },
     worker: { threads: threads as number | 'auto' },
     detectors: { errorStream },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,

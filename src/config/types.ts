@@ -30,9 +30,11 @@ export interface DriftwatchConfig {
   ws: { maxBufferedBytes: number; maxSubscriptions: number };
   /**
    * features: per-feature choice of the deciding test; falseAlarmsPerMillion: the budget that sets
-   * the default significance level of the p-value tests (see budgetSignificance in stats/select.ts).
+   * the default significance level of the p-value tests (see budgetSignificance in stats/select.ts);
+   * discreteMaxValues: a numeric feature with at most this many distinct reference values is
+   * discrete (exact counts per value, categorical tests; default 5, as Evidently).
    */
-  drift: { features: Record<string, DriftTestOverride>; falseAlarmsPerMillion: number };
+  drift: { features: Record<string, DriftTestOverride>; falseAlarmsPerMillion: number; discreteMaxValues: number };
   /** Partition threads: 'auto' = one per core when several partitions are owned; 0 or 1 = the main thread. */
   worker: { threads: number | 'auto' };
   /** Sequential change detectors run on every model version's error stream in the worker. */

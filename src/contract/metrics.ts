@@ -16,7 +16,11 @@ export interface DriftTestResult {
 }
 
 export interface DriftEntry {
-  type: 'numeric' | 'categorical';
+  /**
+   * 'discrete': a numeric feature whose reference holds few distinct values
+   * (`drift.discreteMaxValues`), counted exactly per value and tested with the categorical tests.
+   */
+  type: 'numeric' | 'categorical' | 'discrete';
   /** Values in the current window. */
   count: number;
   /** Id of the reference profile the statistics were computed against. */
@@ -31,6 +35,16 @@ export interface DriftEntry {
   drift: boolean;
   /** Every applicable statistic by test name (`psi` is always present). */
   tests: Record<string, DriftTestResult>;
+  /**
+   * When the statistics were computed (epoch ms, gateway clock). Drift is reused for a few seconds
+   * while the counts beside it are exact, so it may describe an older state of the window.
+   */
+  computedAt?: number;
+  /**
+   * Predictions in the window when the statistics were computed: equal to ModelMetrics.count when
+   * the drift is fresh, smaller or larger when it was reused from an earlier state of the window.
+   */
+  computedOn?: number;
 }
 
 export interface LatencySummary {

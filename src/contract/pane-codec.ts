@@ -8,7 +8,7 @@
  */
 import { encode, decode } from '@msgpack/msgpack';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
-import type { FeatureWire, PaneInputWire, PaneMessage, PaneOutcomeWire, SummaryWire } from './pane-wire.ts';
+import type { ExactValuesWire, FeatureWire, PaneInputWire, PaneMessage, PaneOutcomeWire, SummaryWire } from './pane-wire.ts';
 
 /** A pane message or state that does not have the wire shape; `field` is the path of the first bad field. */
 export class PaneMessageError extends Error {
@@ -238,8 +238,19 @@ function features(value: unknown, path: string): Record<string, FeatureWire> {
       c: f.c === null ? null : categories(f.c, `${at}.c`),
       z: count(f.z, `${at}.z`),
     };
+    if (f.x !== undefined) out[feature].x = f.x === null ? null : exactValues(f.x, `${at}.x`);
   }
   return out;
+}
+
+/** Exact value counts: distinct finite values, one finite count each, and a count of the rest. */
+function exactValues(value: unknown, path: string): ExactValuesWire {
+  const x = record(value, path);
+  const v = numbers(x.v, `${path}.v`, PANE_WIRE_BOUNDS.entries, finite);
+  const c = numbers(x.c, `${path}.c`, PANE_WIRE_BOUNDS.entries, count);
+  if (v.length !== c.length) throw new PaneMessageError(`${path}.c`, `expected ${v.length} counts (one per value), got ${c.length}`);
+  if (new Set(v).size !== v.length) throw new PaneMessageError(`${path}.v`, 'values repeat: each value must be listed once');
+  return { v, c, o: count(x.o, `${path}.o`) };
 }
 
 function detections(value: unknown, path: string): Record<string, number> {

@@ -11,10 +11,22 @@ import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
  */
 export type SummaryWire = number[] | { n: number; i: number[]; v: number[] };
 
+/**
+ * Exact counts of a numeric feature's values: `v` the distinct values, `c` their counts, `o` the
+ * values not counted one by one (a pane that saw too many distinct values counts them all here).
+ */
+export interface ExactValuesWire {
+  v: number[];
+  c: number[];
+  o: number;
+}
+
 export interface FeatureWire {
   n: Uint8Array | null;
   c: CategoryCounterJSON | null;
   z: number;
+  /** Exact value counts of the numeric values; absent in messages of older workers. */
+  x?: ExactValuesWire | null;
 }
 
 export interface PaneInputWire {

@@ -24,6 +24,8 @@ export interface MetricsViewOptions {
   overrides: Readonly<Record<string, DriftTestOverride>>;
   /** Budget for the default significance level of the p-value tests (default 0.5 per million values). */
   falseAlarmsPerMillion?: number;
+  /** Largest number of distinct reference values of a discrete numeric feature (default 5). */
+  discreteMaxValues?: number;
   /** Wall clock deciding when reused drift is due again; default Date.now. */
   now?: () => number;
 }
@@ -82,7 +84,8 @@ export class MetricsView {
     const reference = rolling ? rollingReference(windows, window, from, to, version) : this.references.referenceFor(model, version);
     const recent = modelDrift.get(key);
     const maxAge = driftRecomputeMs(windowMs);
-    const reuse = recent !== undefined && this.now() - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
+    const now = this.now();
+    const reuse = recent !== undefined && now - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
     const metrics = buildModelMetrics(windows.get(window, version), {
       model,
       version: version ?? null,
@@ -93,14 +96,16 @@ export class MetricsView {
       reference,
       overrides: this.options.overrides,
       falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
+      discreteMaxValues: this.options.discreteMaxValues,
       evaluationsPerWindow: Math.max(1, windowMs / maxAge),
       drift: reuse ? recent.drift : undefined,
+      now,
     });
     if (reuse) {
       // not cached: computed again on a later request, when the drift is due for recomputation
       this.reused.notify(model);
     } else {
-      modelDrift.set(key, { drift: metrics.drift, at: this.now() });
+      modelDrift.set(key, { drift: metrics.drift, at: now });
       modelCache.set(key, metrics);
     }
     return metrics;

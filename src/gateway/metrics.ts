@@ -3,7 +3,7 @@ import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges } from '../reference/profile.ts';
 import { evaluateDrift } from '../stats/select.ts';
-import type { DriftOptions, DriftTestOverride, FeatureReference } from '../stats/select.ts';
+import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent } from '../stats/select.ts';
 import type { FeatureSummary } from '../window/pane.ts';
 import { qualityOf } from '../window/quality.ts';
 import { predictionScoreBins } from '../stats/quality.ts';
@@ -21,10 +21,14 @@ export interface MetricsContext {
   overrides: Readonly<Record<string, DriftTestOverride>>;
   /** Budget for the default significance level of the p-value tests (default 0.5 per million values). */
   falseAlarmsPerMillion?: number;
+  /** Largest number of distinct reference values of a discrete numeric feature (default 5). */
+  discreteMaxValues?: number;
   /** Times a window is evaluated per window length as it slides (divides the budget's alpha). */
   evaluationsPerWindow?: number;
   /** Drift computed recently for the same window and reference: reused instead of recomputed. */
   drift?: ModelMetrics['drift'];
+  /** Wall-clock time of this computation (epoch ms), stamped on fresh drift entries; default Date.now(). */
+  now?: number;
 }
 
 function quantileOrNull(sketch: { count: number; quantile(q: number): number }, q: number): number | null {
@@ -37,7 +41,10 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, options: 
       if (summary.numeric === null || summary.numeric.count === 0) return null;
       // PSI on the reference's bins, counted from the window's sketch (a value within one bucket width of an edge may fall on either side)
       const binCounts = binCountsOnEdges(summary.numeric, reference.innerEdges);
-      return evaluateDrift(reference, { type: 'numeric', summary: summary.numeric, binCounts }, options);
+      const current: NumericCurrent = { type: 'numeric', summary: summary.numeric, binCounts };
+      // exact per-value counts: a discrete feature (few reference values) is tested on them
+      if (summary.exact !== null) current.exactCounts = { counts: summary.exact.counts, other: summary.exact.other };
+      return evaluateDrift(reference, current, options);
     }
     if (summary.categories === null || summary.categories.total === 0) return null;
     return evaluateDrift(reference, { type: 'categorical', counts: new Map(summary.categories.entries()) }, options);
@@ -63,9 +70,10 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       override,
       falseAlarmsPerMillion: ctx.falseAlarmsPerMillion,
       evaluationsPerWindow: ctx.evaluationsPerWindow,
+      discreteMaxValues: ctx.discreteMaxValues,
     });
     if (reference.output !== null) {
-      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, categories: input.outputCategories, nulls: 0 };
+      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, exact: null, categories: input.outputCategories, nulls: 0 };
       drift.output = driftOf(reference.output, outputSummary, optionsFor(ctx.overrides.output));
     }
     for (const [name, featureReference] of Object.entries(reference.features)) {
@@ -73,6 +81,13 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       if (summary === undefined) continue;
       const entry = driftOf(featureReference, summary, optionsFor(ctx.overrides[name]));
       if (entry !== null) drift.features[name] = entry;
+    }
+    // freshness: reused drift keeps these, so a reader can tell it describes an earlier state
+    const computedAt = ctx.now ?? Date.now();
+    for (const entry of [drift.output, ...Object.values(drift.features)]) {
+      if (entry === null) continue;
+      entry.computedAt = computedAt;
+      entry.computedOn = input.count;
     }
   }
 

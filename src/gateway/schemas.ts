@@ -56,13 +56,15 @@ const driftTestResultSchema = {
 } as const;
 
 const driftEntryProperties = {
-  type: { type: 'string', enum: ['numeric', 'categorical'] },
+  type: { type: 'string', enum: ['numeric', 'categorical', 'discrete'] },
   count: { type: 'integer' },
   reference: { type: 'string' },
   primary: { type: 'string' },
   confirmedBy: { type: 'string', description: 'p-value test that must agree when the default rule decides by an effect size' },
   drift: { type: 'boolean' },
   tests: { type: 'object', additionalProperties: driftTestResultSchema },
+  computedAt: { type: 'integer', description: 'when the statistics were computed (epoch ms); drift is reused for a few seconds' },
+  computedOn: { type: 'integer', description: 'predictions in the window when the statistics were computed (compare with count)' },
 } as const;
 const driftEntryRequired = ['type', 'count', 'reference', 'primary', 'drift', 'tests'] as const;
 

@@ -4,8 +4,9 @@ import type { FeatureReference, NumericReference, CategoricalReference } from '.
 import { numericReferenceFromValues } from '../stats/select.ts';
 import { binCountsFromSummary, quantileEdgesFromSummary, summaryMeanAndStd } from '../stats/sketch-distance.ts';
 import type { PaneInput, PaneOutcome } from '../window/pane.ts';
+import type { ExactValueCounts } from '../sketch/exact-values.ts';
 import { accuracyOf } from '../window/quality.ts';
-import { SCORE_BINS } from '../window/pane.ts';
+import { EXACT_VALUES_CAP, SCORE_BINS } from '../window/pane.ts';
 import { addBinaryOutcome, binaryOutcomeSummaryFrom, binaryScoreBins, copyOutcomeSummary, createBinaryOutcomeSummary } from '../stats/quality.ts';
 import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 import type { IsotonicCalibration } from '../stats/calibration.ts';
@@ -54,9 +55,9 @@ export function binCountsOnEdges(sketch: LogHistogram, innerEdges: ArrayLike<num
   return ascending ? sketch.countsBetweenEdges(edges) : binCountsFromSummary(sketch, edges);
 }
 
-function numericFromSketch(id: string, sketch: LogHistogram): NumericReference {
+function numericFromSketch(id: string, sketch: LogHistogram, exact: ExactValueCounts | null): NumericReference {
   const innerEdges = quantileEdgesFromSummary(sketch, 10);
-  return {
+  const reference: NumericReference = {
     type: 'numeric',
     id,
     count: sketch.count,
@@ -65,6 +66,25 @@ function numericFromSketch(id: string, sketch: LogHistogram): NumericReference {
     innerEdges,
     binCounts: binCountsOnEdges(sketch, innerEdges),
   };
+  // a window whose panes all counted every value: the reference can judge the feature as discrete
+  const counts = exact?.exact();
+  if (counts && counts.size > 0 && counts.size <= EXACT_VALUES_CAP) reference.exactCounts = new Map(counts);
+  return reference;
+}
+
+/** Exact counts per value when the values hold at most EXACT_VALUES_CAP distinct ones, else undefined. */
+function exactCountsOf(values: readonly number[]): Map<number, number> | undefined {
+  const counts = new Map<number, number>();
+  for (const v of values) {
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+    if (counts.size > EXACT_VALUES_CAP) return undefined;
+  }
+  return counts;
+}
+
+function hasRepeatedEdges(edges: ArrayLike<number>): boolean {
+  for (let i = 1; i < edges.length; i++) if (!(edges[i] > edges[i - 1])) return true;
+  return false;
 }
 
 /** Captures a profile from a window's merged panes. */
@@ -80,11 +100,11 @@ export function profileFromWindow(
 ): ReferenceProfile {
   const features: Record<string, FeatureReference> = {};
   for (const [name, summary] of input.features) {
-    if (summary.numeric !== null && summary.numeric.count > 0) features[name] = numericFromSketch(id, summary.numeric.clone());
+    if (summary.numeric !== null && summary.numeric.count > 0) features[name] = numericFromSketch(id, summary.numeric.clone(), summary.exact);
     else if (summary.categories !== null && summary.categories.total > 0) features[name] = { type: 'categorical', id, counts: new Map(summary.categories.entries()) };
   }
   let output: FeatureReference | null = null;
-  if (input.outputNumeric !== null && input.outputNumeric.count > 0) output = numericFromSketch(id, input.outputNumeric.clone());
+  if (input.outputNumeric !== null && input.outputNumeric.count > 0) output = numericFromSketch(id, input.outputNumeric.clone(), null);
   else if (input.outputCategories !== null && input.outputCategories.total > 0) output = { type: 'categorical', id, counts: new Map(input.outputCategories.entries()) };
   return {
     id,
@@ -151,7 +171,14 @@ export function profileFromRows(id: string, model: string, version: string | nul
     if (values && values.length > 0) {
       const sketch = new LogHistogram(relativeAccuracy);
       for (const v of values) sketch.add(v);
-      return numericReferenceFromValues(id, values, sketch);
+      const reference = numericReferenceFromValues(id, values, sketch);
+      const exactCounts = exactCountsOf(values);
+      if (exactCounts !== undefined) reference.exactCounts = exactCounts;
+      // Repeated decile edges (mostly one value): the window's bins come from its sketch through
+      // binCountsOnEdges, which cannot split such edges exactly; the reference's bins are counted
+      // the same way from its own sketch, so identical data gets identical bins on both sides.
+      if (hasRepeatedEdges(reference.innerEdges)) reference.binCounts = binCountsOnEdges(sketch, reference.innerEdges);
+      return reference;
     }
     const counts = categorical.get(name);
     if (counts && counts.size > 0) return { type: 'categorical', id, counts } satisfies CategoricalReference;
@@ -201,6 +228,8 @@ interface FeatureReferenceWire {
   binCounts?: number[];
   sample?: number[];
   counts?: Record<string, number>;
+  /** Exact counts per value of a numeric feature with few distinct values: [values, counts]. */
+  exact?: [number[], number[]];
 }
 
 function featureToWire(reference: FeatureReference): FeatureReferenceWire {
@@ -218,6 +247,7 @@ function featureToWire(reference: FeatureReference): FeatureReferenceWire {
     innerEdges: Array.from(reference.innerEdges),
     binCounts: Array.from(reference.binCounts),
     sample: reference.sample ? Array.from(reference.sample) : undefined,
+    exact: reference.exactCounts ? [[...reference.exactCounts.keys()], [...reference.exactCounts.values()]] : undefined,
   };
 }
 
@@ -232,7 +262,13 @@ function featureFromWire(id: string, wire: FeatureReferenceWire): FeatureReferen
     innerEdges: wire.innerEdges ?? [],
     binCounts: wire.binCounts ?? [],
     sample: wire.sample,
+    ...(wire.exact ? { exactCounts: exactCountsFromWire(wire.exact) } : {}),
   };
+}
+
+function exactCountsFromWire([values, counts]: [number[], number[]]): Map<number, number> {
+  if (values.length !== counts.length) throw new Error(`reference profile: ${values.length} exact values but ${counts.length} counts`);
+  return new Map(values.map((value, i) => [value, counts[i]]));
 }
 
 export function profileToBytes(profile: ReferenceProfile): Uint8Array {

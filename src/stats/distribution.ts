@@ -325,8 +325,11 @@ export function chiSquaredContingency(
 // Distances between count vectors
 
 /**
- * Jensen–Shannon distance, base 2 (in [0, 1]), between the normalised count vectors, as
- * scipy.spatial.distance.jensenshannon(p / sum p, q / sum q, base=2). NaN if a side is empty.
+ * Jensen–Shannon distance in natural-log units (in [0, sqrt(ln 2)]), between the normalised count
+ * vectors, as scipy.spatial.distance.jensenshannon(p / sum p, q / sum q) with SciPy's default base
+ * e, which is what Evidently computes and what its 0.1 threshold is set for (a base-2 distance is
+ * 1/sqrt(ln 2) ~ 1.20 times larger, so 0.1 on it would alarm at 0.083 in Evidently's units).
+ * NaN if a side is empty.
  */
 export function jensenShannonDistance(
   referenceCounts: ArrayLike<number>,
@@ -345,7 +348,7 @@ export function jensenShannonDistance(
     if (q > 0) divergence += q * Math.log(q / m);
   }
   // Rounding can leave a -1e-17 divergence for identical inputs.
-  return Math.sqrt(Math.max(0, divergence / 2 / Math.LN2));
+  return Math.sqrt(Math.max(0, divergence / 2));
 }
 
 /** Hellinger distance sqrt(1/2 sum (sqrt p - sqrt q)^2) on normalised counts, in [0, 1]. */

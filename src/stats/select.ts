@@ -10,8 +10,11 @@
  * - larger reference:
  *     numeric     -> 'wasserstein_normed' (W1 / reference population std) >= 0.1, confirmed by KS
  *                    p <= alpha;
- *     categorical -> 'jensen_shannon' (base 2 distance on category shares) >= 0.1, confirmed by
+ *     categorical -> 'jensen_shannon' (natural-log distance on category shares, as Evidently) >= 0.1, confirmed by
  *                    chi2 p <= alpha.
+ * - a numeric feature whose reference holds at most `discreteMaxValues` (default 5, Evidently's)
+ *   distinct values, counted exactly on both sides (NumericReference.exactCounts,
+ *   NumericCurrent.exactCounts), is 'discrete': the categorical rule and tests on the counts per value;
  * - 'psi' (threshold 0.2, on the reference decile bins or on the categories) is always computed,
  *   and so is every other statistic that applies to the type, so dashboards and alert rules can
  *   use any of them; only `primary` (and `confirmedBy`, when set) decides `drift`.
@@ -114,6 +117,11 @@ export interface NumericReference {
   binCounts: ArrayLike<number>;
   /** Optional raw reference values (at most ~1000, e.g. a seeded subsample) for exact KS/W1. */
   sample?: ArrayLike<number>;
+  /**
+   * Exact count per distinct value, kept when the reference holds few distinct values: with at most
+   * `discreteMaxValues` of them the feature is discrete and is tested on these counts.
+   */
+  exactCounts?: ReadonlyMap<number, number>;
 }
 
 export interface NumericCurrent {
@@ -124,6 +132,11 @@ export interface NumericCurrent {
   binCounts?: ArrayLike<number>;
   /** Optional raw current values (small windows), enabling exact KS/W1 with reference.sample. */
   sample?: ArrayLike<number>;
+  /**
+   * Exact count per distinct value of the window (`counts`) and how many values were not counted
+   * one by one (`other`); a discrete feature is tested on them when present.
+   */
+  exactCounts?: { counts: ReadonlyMap<number, number>; other: number };
 }
 
 export interface CategoricalReference {
@@ -166,7 +179,18 @@ export interface DriftOptions {
    * do not overlap); the budget's alpha is divided by it.
    */
   evaluationsPerWindow?: number;
+  /**
+   * A numeric feature whose reference holds at most this many distinct values (default 5, as
+   * Evidently) is discrete: counted per value and tested with the categorical tests.
+   */
+  discreteMaxValues?: number;
 }
+
+/** Default largest number of distinct reference values of a discrete numeric feature (Evidently's). */
+export const DEFAULT_DISCRETE_MAX_VALUES = 5;
+
+/** Category under which a discrete window's values that were not counted one by one are tested. */
+export const UNCOUNTED_VALUES_CATEGORY = '__other__';
 
 /** The p-value test that must agree with an effect-size primary chosen by the default rule. */
 export function confirmingTest(type: 'numeric' | 'categorical'): DriftTestName {
@@ -265,7 +289,7 @@ export function alignCategoryCounts(
 }
 
 function finish(
-  type: 'numeric' | 'categorical',
+  type: 'numeric' | 'categorical' | 'discrete',
   count: number,
   referenceId: string,
   primary: DriftTestName,
@@ -274,7 +298,7 @@ function finish(
 ): DriftEntry {
   const entry: DriftEntry = { type, count, reference: referenceId, primary, drift: tests[primary].drift, tests };
   if (byDefaultRule && !P_VALUE_TESTS.has(primary)) {
-    const confirmedBy = confirmingTest(type);
+    const confirmedBy = confirmingTest(type === 'discrete' ? 'categorical' : type);
     entry.confirmedBy = confirmedBy;
     entry.drift = entry.drift && tests[confirmedBy].drift;
   }
@@ -314,6 +338,39 @@ function evaluateNumeric(
   return finish('numeric', count, reference.id, primary, tests, options?.override === undefined);
 }
 
+/** Whether a numeric reference is discrete under `options` (few distinct values, counted exactly). */
+export function isDiscreteReference(reference: NumericReference, options?: DriftOptions): boolean {
+  const limit = options?.discreteMaxValues ?? DEFAULT_DISCRETE_MAX_VALUES;
+  return reference.exactCounts !== undefined && reference.exactCounts.size > 0 && reference.exactCounts.size <= limit;
+}
+
+/** Exact per-value counts as category counts (values as their shortest decimal strings). */
+function valueCategories(counts: ReadonlyMap<number, number>, other = 0): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [value, n] of counts) if (n !== 0) out.set(String(value), (out.get(String(value)) ?? 0) + n);
+  if (other > 0) out.set(UNCOUNTED_VALUES_CATEGORY, other);
+  return out;
+}
+
+/**
+ * A discrete feature: the categorical tests on exact counts per value. Values of the window that
+ * were not counted one by one (a pane saw more than EXACT_VALUES_CAP distinct values) are tested
+ * as one category the reference does not have: they are new values, which is drift.
+ */
+function evaluateDiscrete(
+  reference: NumericReference,
+  current: NonNullable<NumericCurrent['exactCounts']>,
+  options: DriftOptions | undefined,
+): DriftEntry | null {
+  const entry = evaluateCategorical(
+    { type: 'categorical', id: reference.id, counts: valueCategories(reference.exactCounts as ReadonlyMap<number, number>) },
+    { type: 'categorical', counts: valueCategories(current.counts, current.other) },
+    options,
+  );
+  if (entry !== null) entry.type = 'discrete';
+  return entry;
+}
+
 function evaluateCategorical(
   reference: CategoricalReference,
   current: CategoricalCurrent,
@@ -351,6 +408,11 @@ export function evaluateDrift(
   options?: DriftOptions,
 ): DriftEntry | null {
   if (reference.type === 'numeric' && current.type === 'numeric') {
+    // an override naming a numeric-only test (ks, wasserstein) keeps the numeric evaluation
+    const overrideFits = options?.override === undefined || CATEGORICAL_DRIFT_TESTS.includes(options.override.test);
+    if (current.exactCounts !== undefined && overrideFits && isDiscreteReference(reference, options)) {
+      return evaluateDiscrete(reference, current.exactCounts, options);
+    }
     return evaluateNumeric(reference, current, options);
   }
   if (reference.type === 'categorical' && current.type === 'categorical') {

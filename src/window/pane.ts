@@ -1,7 +1,8 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
-import type { FeatureWire, PaneInputWire, PaneOutcomeWire, SummaryWire } from '../contract/pane-wire.ts';
+import { ExactValueCounts } from '../sketch/exact-values.ts';
+import type { ExactValuesWire, FeatureWire, PaneInputWire, PaneOutcomeWire, SummaryWire } from '../contract/pane-wire.ts';
 import { PaneMessageError } from '../contract/pane-codec.ts';
 import {
   addBinaryOutcome,
@@ -54,8 +55,17 @@ export const DEFAULT_PANE_LIMITS: PaneLimits = {
 /** Score histogram resolution for AUC and calibration (bins over [0, 1]). */
 export const SCORE_BINS = 100;
 
+/**
+ * Distinct numeric values a pane counts exactly per feature before it gives up (ExactValueCounts):
+ * more than any sensible `drift.discreteMaxValues`, so a window can tell a discrete feature that
+ * gained a few new values (drift) from one that has many.
+ */
+export const EXACT_VALUES_CAP = 16;
+
 export class FeatureSummary {
   numeric: LogHistogram | null = null;
+  /** Exact counts of the numeric values while they are few (discrete features); see ExactValueCounts. */
+  exact: ExactValueCounts | null = null;
   categories: CategoryCounter | null = null;
   nulls = 0;
 }
@@ -117,7 +127,10 @@ export class PaneInput {
       return;
     }
     if (value === null) summary.nulls++;
-    else if (typeof value === 'number') (summary.numeric ??= new LogHistogram(this.limits.relativeAccuracy)).add(value);
+    else if (typeof value === 'number') {
+      (summary.numeric ??= new LogHistogram(this.limits.relativeAccuracy)).add(value);
+      (summary.exact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(value);
+    }
     else (summary.categories ??= new CategoryCounter(this.limits.maxCategories)).add(value);
   }
 
@@ -397,6 +410,11 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
     }
     into.nulls += sign * summary.nulls;
     into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeHistogram);
+    if (summary.exact !== null) {
+      into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP);
+      if (sign > 0) into.exact.merge(summary.exact);
+      else into.exact.subtract(summary.exact);
+    }
     into.categories = addCounter(into.categories, summary.categories, sign, limits.maxCategories);
   }
   addSegments(target.segments, source.segments, sign);
@@ -518,6 +536,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
       n: summary.numeric ? summary.numeric.toBytes() : null,
       c: summary.categories ? summary.categories.toJSON() : null,
       z: summary.nulls,
+      x: summary.exact ? exactToWire(summary.exact) : null,
     };
   }
   return {
@@ -558,10 +577,33 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     summary.numeric = feature.n ? histogramFromWire(feature.n, pane.latency, `${at}.n`) : null;
     summary.categories = feature.c ? counterFromWire(feature.c, `${at}.c`) : null;
     summary.nulls = feature.z;
+    summary.exact = exactFromWire(feature.x, summary.numeric);
     pane.features.set(name, summary);
   }
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   return pane;
+}
+
+function exactToWire(exact: ExactValueCounts): ExactValuesWire {
+  const counts = exact.counts;
+  return { v: [...counts.keys()], c: [...counts.values()], o: exact.other };
+}
+
+/**
+ * Exact value counts from the wire. A message of an older worker has none: all its numeric values
+ * count as not counted one by one, so a window holding that pane knows its counts are not exact.
+ */
+function exactFromWire(wire: ExactValuesWire | null | undefined, numeric: LogHistogram | null): ExactValueCounts | null {
+  if (wire === null || wire === undefined) {
+    if (numeric === null || numeric.count === 0) return null;
+    const unknown = new ExactValueCounts(EXACT_VALUES_CAP);
+    unknown.other = numeric.count;
+    return unknown;
+  }
+  const exact = new ExactValueCounts(EXACT_VALUES_CAP);
+  for (let k = 0; k < wire.v.length; k++) exact.addCount(wire.v[k], wire.c[k]);
+  exact.other = wire.o;
+  return exact;
 }
 
 export function outcomeToWire(pane: PaneOutcome): PaneOutcomeWire {

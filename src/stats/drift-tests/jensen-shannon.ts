@@ -3,7 +3,7 @@ import type { DriftTestDefinition } from './types.ts';
 
 export const JENSEN_SHANNON: DriftTestDefinition<'jensen_shannon'> = {
   name: 'jensen_shannon',
-  description: 'Jensen–Shannon distance (base 2) between the bin or category shares',
+  description: 'Jensen–Shannon distance (natural log, as SciPy and Evidently) between the bin or category shares',
   decision: 'effect-size',
   defaultThreshold: 0.1,
   numeric: (s) => ({ statistic: jensenShannonDistance(s.referenceBins, s.currentBins) }),

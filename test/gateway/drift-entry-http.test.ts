@@ -1,0 +1,39 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import type { ModelMetrics } from '../../src/contract/metrics.ts';
+import { buildGateway } from '../../src/gateway/server.ts';
+import { FakeSource } from './fake-source.ts';
+
+/** A source whose features are a discrete one with freshness fields. */
+class DiscreteSource extends FakeSource {
+  override getMetrics(model: string, window: string, version?: string): ModelMetrics | undefined {
+    const metrics = super.getMetrics(model, window, version);
+    if (metrics === undefined) return undefined;
+    metrics.drift.features.rating = {
+      type: 'discrete',
+      count: 90,
+      reference: 'ref-1',
+      primary: 'chi2',
+      drift: false,
+      tests: { chi2: { test: 'chi2', statistic: 3.1, pValue: 0.54, threshold: 0.05, drift: false } },
+      computedAt: 1_700_000_123_456,
+      computedOn: 95,
+    };
+    return metrics;
+  }
+}
+
+describe('drift entries over HTTP', () => {
+  let app: FastifyInstance | undefined;
+  afterEach(async () => {
+    await app?.close();
+  });
+
+  it("keep type 'discrete', computedAt and computedOn through the response schema", async () => {
+    app = await buildGateway({ source: new DiscreteSource(), registry: new Registry() });
+    const res = await app.inject({ url: '/v1/models/churn/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().drift.features.rating).toMatchObject({ type: 'discrete', computedAt: 1_700_000_123_456, computedOn: 95 });
+  });
+});

@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
+import type { PaneInputWire } from '../../src/contract/pane-wire.ts';
+import { buildModelMetrics } from '../../src/gateway/metrics.ts';
+import { profileFromBytes, profileFromRows, profileFromWindow, profileToBytes } from '../../src/reference/profile.ts';
+import type { ReferenceProfile } from '../../src/reference/profile.ts';
+import { ExactValueCounts } from '../../src/sketch/exact-values.ts';
+import { mulberry32 } from '../../src/simulator/random.ts';
+import { chiSquaredContingency, psi } from '../../src/stats/distribution.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
+import { WindowAggregate } from '../../src/window/windows.ts';
+
+type Draw = (random: () => number) => number;
+
+const SHAPES: Record<string, { draw: Draw; shifted: Draw }> = {
+  // P(1) = 0.3; shifted: 0.5
+  flag: { draw: (r) => (r() < 0.3 ? 1 : 0), shifted: (r) => (r() < 0.5 ? 1 : 0) },
+  // counts 0..4, skewed to low counts; shifted: one more on a third of the events, capped at 4
+  count: {
+    draw: (r) => Math.min(4, Math.floor(-Math.log(1 - r()) * 1.2)),
+    shifted: (r) => Math.min(4, Math.floor(-Math.log(1 - r()) * 1.2) + (r() < 0.33 ? 1 : 0)),
+  },
+  // ratings 1..5 with shares 5/10/20/35/30 %; shifted: shares 15/15/20/25/25 %
+  rating: {
+    draw: (r) => pick(r(), [0.05, 0.1, 0.2, 0.35, 0.3]),
+    shifted: (r) => pick(r(), [0.15, 0.15, 0.2, 0.25, 0.25]),
+  },
+};
+
+function pick(u: number, shares: number[]): number {
+  let cumulative = 0;
+  for (let i = 0; i < shares.length; i++) {
+    cumulative += shares[i];
+    if (u < cumulative) return i + 1;
+  }
+  return shares.length;
+}
+
+function values(draw: Draw, n: number, seed: number): number[] {
+  const random = mulberry32(seed);
+  return Array.from({ length: n }, () => draw(random));
+}
+
+/** A pane as the gateway receives it: filled by a worker, encoded, decoded and checked. */
+function paneOf(xs: readonly number[]): PaneInput {
+  const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+  for (const x of xs) {
+    pane.count++;
+    pane.addFeature('x', x);
+  }
+  const message = decodePaneMessage(
+    encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state: inputToWire(pane) }),
+  );
+  return inputFromWire(message.state as PaneInputWire, DEFAULT_PANE_LIMITS);
+}
+
+/** The live path: panes -> window (one extra pane added, then subtracted as it leaves) -> metrics. */
+function liveMetrics(reference: ReferenceProfile, window: readonly number[], panes = 6) {
+  const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
+  const leaving = paneOf([7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+  addInput(aggregate.input, leaving, 1);
+  const size = Math.ceil(window.length / panes);
+  for (let i = 0; i < window.length; i += size) addInput(aggregate.input, paneOf(window.slice(i, i + size)), 1);
+  addInput(aggregate.input, leaving, -1);
+  return buildModelMetrics(aggregate, { model: 'm', version: null, window: '5m', windowMs: 300_000, from: 0, to: 300_000, reference, overrides: {} });
+}
+
+function windowReference(xs: readonly number[]): ReferenceProfile {
+  const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
+  for (let i = 0; i < xs.length; i += 1000) addInput(aggregate.input, paneOf(xs.slice(i, i + 1000)), 1);
+  // stored and read back, as the registry does
+  return profileFromBytes(profileToBytes(profileFromWindow('w', 'm', null, 'window', aggregate.input, aggregate.outcome, 0, 1)));
+}
+
+function fileReference(xs: readonly number[]): ReferenceProfile {
+  return profileFromBytes(profileToBytes(profileFromRows('f', 'm', null, xs.map((x) => ({ features: { x } })))));
+}
+
+/** Exact statistics on the raw values, counted per distinct value. */
+function exact(reference: readonly number[], current: readonly number[]) {
+  const keys = [...new Set([...reference, ...current])].sort((a, b) => a - b);
+  const count = (xs: readonly number[]) => keys.map((k) => xs.filter((x) => x === k).length);
+  const r = count(reference);
+  const c = count(current);
+  return { psi: psi(r, c), chi2: chiSquaredContingency(r, c) };
+}
+
+describe('discrete numeric features on the live path', () => {
+  for (const [name, shape] of Object.entries(SHAPES)) {
+    for (const [source, build] of [['file', fileReference], ['window', windowReference]] as const) {
+      it(`${name} against a ${source} reference: exact PSI and chi-squared, no feature_psi alarm when stationary, drift when shifted`, () => {
+        const referenceValues = values(shape.draw, 20_000, 1);
+        const reference = build(referenceValues);
+        for (const [seed, draw, shifted] of [[2, shape.draw, false], [3, shape.shifted, true]] as const) {
+          const current = values(draw, 3000, seed);
+          const entry = liveMetrics(reference, current).drift.features.x;
+          const expected = exact(referenceValues, current);
+          expect(entry.type).toBe('discrete');
+          expect(entry.count).toBe(current.length);
+          expect(entry.tests.psi.statistic).toBeCloseTo(expected.psi, 10);
+          expect(entry.tests.chi2.statistic).toBeCloseTo(expected.chi2.statistic, 8);
+          if (shifted) {
+            expect(entry.tests.psi.statistic).toBeGreaterThan(0.1);
+            expect(entry.drift).toBe(true);
+          } else {
+            // the default feature_psi rule alarms at 0.2; stationary discrete data stays far below 0.1
+            expect(entry.tests.psi.statistic).toBeLessThan(0.1);
+            expect(entry.drift).toBe(false);
+          }
+        }
+      });
+    }
+  }
+
+  it('a value the reference never had is a new category: drift', () => {
+    const reference = fileReference(values(SHAPES.flag.draw, 5000, 4));
+    const current = values(SHAPES.flag.draw, 2000, 5).map((x, i) => (i % 10 === 0 ? 2 : x));
+    const entry = liveMetrics(reference, current).drift.features.x;
+    expect(entry.type).toBe('discrete');
+    expect(entry.drift).toBe(true);
+  });
+
+  it('a window whose panes saw many distinct values is drift against a discrete reference', () => {
+    const reference = fileReference(values(SHAPES.rating.draw, 5000, 6));
+    const current = values((r) => r() * 5, 2000, 7);
+    const entry = liveMetrics(reference, current).drift.features.x;
+    expect(entry.type).toBe('discrete');
+    expect(entry.drift).toBe(true);
+  });
+
+  it('discreteMaxValues sets the limit: a 5-value rating is numeric at 4', () => {
+    const referenceValues = values(SHAPES.rating.draw, 5000, 8);
+    const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
+    addInput(aggregate.input, paneOf(values(SHAPES.rating.draw, 2000, 9)), 1);
+    const ctx = { model: 'm', version: null, window: '5m', windowMs: 300_000, from: 0, to: 300_000, reference: fileReference(referenceValues), overrides: {} };
+    expect(buildModelMetrics(aggregate, { ...ctx, discreteMaxValues: 4 }).drift.features.x.type).toBe('numeric');
+    expect(buildModelMetrics(aggregate, { ...ctx, discreteMaxValues: 5 }).drift.features.x.type).toBe('discrete');
+  });
+
+  it('a continuous feature stays numeric', () => {
+    const reference = fileReference(values((r) => r(), 5000, 10));
+    expect(liveMetrics(reference, values((r) => r(), 2000, 11)).drift.features.x.type).toBe('numeric');
+  });
+
+  it('a mostly-zero feature (repeated decile edges) is binned alike on both sides of a file reference', () => {
+    const draw: Draw = (r) => (r() < 0.8 ? 0 : Math.round(r() * 1000) / 10 + 1);
+    const reference = fileReference(values(draw, 20_000, 12));
+    const entry = liveMetrics(reference, values(draw, 3000, 13)).drift.features.x;
+    expect(entry.type).toBe('numeric');
+    expect(entry.tests.psi.statistic).toBeLessThan(0.05);
+  });
+});
+
+describe('ExactValueCounts', () => {
+  it('sums and differences of panes are exact, and giving up is sticky within a pane', () => {
+    const random = mulberry32(14);
+    const panes = Array.from({ length: 8 }, (_, p) => {
+      const counts = new ExactValueCounts(4);
+      for (let i = 0; i < 50; i++) counts.add(p === 3 ? Math.floor(random() * 10) : Math.floor(random() * 3));
+      return counts;
+    });
+    expect(panes[3].exact()).toBeNull();
+    expect(panes[3].other).toBe(50);
+    const window = new ExactValueCounts(4);
+    for (const pane of panes) window.merge(pane);
+    expect(window.exact()).toBeNull();
+    window.subtract(panes[3]);
+    const expected = new ExactValueCounts(4);
+    for (const [p, pane] of panes.entries()) if (p !== 3) expected.merge(pane);
+    expect(window.exact()).toEqual(expected.exact());
+    expect(window.total).toBe(350);
+  });
+
+  it('a pane message of an older worker (no exact counts) decodes and makes the window inexact', () => {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    pane.addFeature('x', 1);
+    const wire = inputToWire(pane);
+    delete wire.features.x.x;
+    const decoded = decodePaneMessage(encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state: wire }));
+    const restored = inputFromWire(decoded.state as PaneInputWire, DEFAULT_PANE_LIMITS);
+    expect(restored.features.get('x')?.exact?.exact()).toBeNull();
+  });
+
+  it('refuses exact counts whose values and counts disagree, naming the field', () => {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    pane.addFeature('x', 1);
+    const wire = inputToWire(pane);
+    wire.features.x.x = { v: [1, 2], c: [1], o: 0 };
+    const bytes = encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state: wire });
+    expect(() => decodePaneMessage(bytes)).toThrow(/features\["x"\]\.x\.c/);
+  });
+});
