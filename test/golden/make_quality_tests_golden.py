@@ -28,7 +28,9 @@ def restricted(x1, n1, x2, n2, margin):
         return -(x1 * np.log(p1) + (n1 - x1) * np.log(1 - p1) + x2 * np.log(p2) + (n2 - x2) * np.log(1 - p2))
 
     res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-13, "maxiter": 2000})
-    return res.x + margin, res.x
+    # the bounded search stops short of an end point; the maximum may sit on one (a side at 0 % or 100 %)
+    best = min([res.x, lo, hi], key=nll)
+    return best + margin, best
 
 
 def fm(x1, n1, x2, n2, margin):
