@@ -76,6 +76,8 @@ export interface LabelSummary {
 export interface ReferenceSummary {
   id: string;
   accuracy: number | null;
+  /** Labelled outcomes behind `accuracy` (quality rules weigh a drop by it); absent or null: unknown (a profile stored before it was kept). */
+  labeled?: number | null;
   errorRate: number | null;
   latencyP99: number | null;
 }

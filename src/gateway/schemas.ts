@@ -122,7 +122,7 @@ const labelProperties = {
   early: { type: 'integer' },
 } as const;
 
-const referenceProperties = { id: { type: 'string' }, accuracy: nullableNumber, errorRate: nullableNumber, latencyP99: nullableNumber } as const;
+const referenceProperties = { id: { type: 'string' }, accuracy: nullableNumber, labeled: nullableNumber, errorRate: nullableNumber, latencyP99: nullableNumber } as const;
 
 const modelMetricsProperties = {
   model: { type: 'string' },
