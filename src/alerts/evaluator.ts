@@ -1,7 +1,7 @@
 import type { AlertRule } from './rules.ts';
 import type { DriftReading, MetricSelector } from './selector.ts';
 import { dropEvidence, type DropEvidence } from './drop-evidence.ts';
-import type { AlertEvent, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
+import type { AlertEvent, AlertRuleStatus, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
 import { budgetSignificance, DEFAULT_FALSE_ALARMS_PER_MILLION } from '../stats/select.ts';
 
 /**
@@ -40,19 +40,8 @@ export interface AlertEvaluatorOptions {
   evaluationsPerWindow?: (windowMs: number) => number;
 }
 
-/** A rule whose baseline is too small to judge against on a scope, and why (logged once by the gateway's alert log). */
-export interface RuleStatus {
-  rule: string;
-  model: string;
-  scope: string;
-  state: 'insufficient_reference';
-  /** Labels the baseline has, and what a drop of twice the margin would need to be significant (null: unknown). */
-  baselineLabels: number | null;
-  neededLabels: number | null;
-  /** When the condition was first seen (event time, epoch ms). */
-  since: number;
-  message: string;
-}
+/** A rule whose baseline is too small to judge against on a scope, and why (served by GET /v1/alerts, logged once by the alert log). */
+export type RuleStatus = AlertRuleStatus;
 
 /** The value a (non-feature) selector names in one window's metrics; null when the window has none. */
 function valueAt(metrics: ModelMetrics, selector: MetricSelector): number | null {
