@@ -1,6 +1,8 @@
 import type { AlertRule } from './rules.ts';
 import type { DriftReading, MetricSelector } from './selector.ts';
-import type { AlertEvent, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
+import { dropEvidence, type DropEvidence } from './drop-evidence.ts';
+import type { AlertEvent, AlertRuleStatus, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
+import { budgetSignificance, DEFAULT_FALSE_ALARMS_PER_MILLION } from '../stats/select.ts';
 
 /**
  * Alert lifecycle per (rule, model, scope): ok -> pending (condition holds) -> firing (held for
@@ -22,7 +24,24 @@ export interface Observation {
   threshold: number;
   /** Whether enough data backs the value (rule.minCount). */
   enough: boolean;
+  /**
+   * For a quality rule relative to a baseline (accuracy, F1, AUC below the reference's or the
+   * stable version's): whether the drop is significant given both sides' sample sizes, or that the
+   * baseline is too small to judge against. Absent for every other rule (the value alone decides).
+   */
+  evidence?: DropEvidence;
 }
+
+/** How much false-alarm budget a significance-gated rule may spend (the drift tests' budget, see budgetSignificance). */
+export interface AlertEvaluatorOptions {
+  /** False alarms per million labels a stationary model may raise; default the drift default (0.5). */
+  falseAlarmsPerMillion?: number;
+  /** How many times a window of this length is evaluated per window length (the gateway re-evaluates as it slides); default 1. */
+  evaluationsPerWindow?: (windowMs: number) => number;
+}
+
+/** A rule whose baseline is too small to judge against on a scope, and why (served by GET /v1/alerts, logged once by the alert log). */
+export type RuleStatus = AlertRuleStatus;
 
 /** The value a (non-feature) selector names in one window's metrics; null when the window has none. */
 function valueAt(metrics: ModelMetrics, selector: MetricSelector): number | null {
@@ -67,18 +86,22 @@ function supportCount(metrics: ModelMetrics, rule: AlertRule): number {
  * The values a rule looks at in one window's metrics: one per scope (the model, or each feature).
  * `stable` is the metrics of the model's stable version, for rules with baseline 'stable'.
  */
-export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'model', stable?: ModelMetrics): Observation[] {
+export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'model', stable?: ModelMetrics, options: AlertEvaluatorOptions = {}): Observation[] {
   const enough = supportCount(metrics, rule) >= rule.minCount;
   let threshold = rule.threshold;
+  let evidence: DropEvidence | undefined;
   if (rule.baseline !== null) {
+    const stableBase = stable && supportCount(stable, rule) >= rule.minCount ? stable : undefined;
     const base =
-      rule.baseline.kind === 'reference'
-        ? (metrics.reference?.[rule.baseline.field] ?? null)
-        : stable && supportCount(stable, rule) >= rule.minCount
-          ? valueAt(stable, rule.selector)
-          : null;
+      rule.baseline.kind === 'reference' ? (metrics.reference?.[rule.baseline.field] ?? null) : stableBase ? valueAt(stableBase, rule.selector) : null;
     if (base === null) return [];
     threshold = rule.ratio !== null ? base * rule.ratio : base + rule.delta;
+    const alpha = budgetSignificance(
+      metrics.quality.labeled,
+      options.falseAlarmsPerMillion ?? DEFAULT_FALSE_ALARMS_PER_MILLION,
+      options.evaluationsPerWindow?.(metrics.windowMs) ?? 1,
+    );
+    evidence = dropEvidence(rule, metrics, base, threshold, rule.baseline.kind === 'reference' ? { kind: 'reference' } : { kind: 'stable', metrics: stableBase as ModelMetrics }, alpha) ?? undefined;
   }
   if (threshold === null) return [];
   const selector = rule.selector;
@@ -90,7 +113,7 @@ export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'm
       enough: enough && entry.count >= rule.minCount,
     }));
   }
-  return [{ scope: scopePrefix, value: valueAt(metrics, selector), threshold, enough }];
+  return [{ scope: scopePrefix, value: valueAt(metrics, selector), threshold, enough, ...(evidence ? { evidence } : {}) }];
 }
 
 function holds(op: AlertRule['op'], value: number, threshold: number): boolean {
@@ -113,8 +136,13 @@ function recovered(op: AlertRule['op'], value: number, threshold: number, hyster
 
 export class AlertEvaluator {
   private readonly states = new Map<string, RuleState>();
+  /** Rules (per model and scope) whose baseline is too small to judge against, until it is not. */
+  private readonly unjudged = new Map<string, RuleStatus>();
 
-  constructor(private readonly rules: readonly AlertRule[]) {}
+  constructor(
+    private readonly rules: readonly AlertRule[],
+    private readonly options: AlertEvaluatorOptions = {},
+  ) {}
 
   /**
    * Evaluates every rule of one model. `metricsFor(window, version?)` gives the metrics the rules
@@ -141,7 +169,7 @@ export class AlertEvaluator {
       }
       for (const { metrics, prefix } of targets) {
         const now = metrics.to;
-        for (const observation of observe(rule, metrics, prefix, stable)) {
+        for (const observation of observe(rule, metrics, prefix, stable, this.options)) {
           const key = `${model}|${rule.name}|${observation.scope}`;
           const transition = this.step(rule, model, key, observation, now);
           if (transition) transitions.push(transition);
@@ -152,10 +180,26 @@ export class AlertEvaluator {
   }
 
   private step(rule: AlertRule, model: string, key: string, observation: Observation, now: number): AlertEvent | null {
-    const { value, threshold, enough, scope } = observation;
+    const { value, threshold, enough, scope, evidence } = observation;
     const current = this.states.get(key);
     if (!enough || value === null || !Number.isFinite(value)) return null;
-    const bad = holds(rule.op, value, threshold);
+    if (evidence?.insufficient) {
+      // the baseline cannot tell a drop near the margin from its own noise: say so (a drop large enough still fires)
+      this.unjudged.set(key, {
+        rule: rule.name,
+        model,
+        scope,
+        state: 'insufficient_reference',
+        baselineLabels: evidence.insufficient.baselineLabels,
+        neededLabels: evidence.insufficient.neededLabels,
+        since: this.unjudged.get(key)?.since ?? now,
+        message: `${rule.name} (${model}, ${scope}) cannot judge its baseline: ${evidence.insufficient.reason}`,
+      });
+    } else {
+      this.unjudged.delete(key);
+    }
+    // a baseline-relative quality drop counts only when it is significant given both sample sizes
+    const bad = holds(rule.op, value, threshold) && (evidence === undefined || evidence.significant);
     if (current === undefined) {
       if (!bad) return null;
       const state: RuleState = { state: 'pending', startsAt: now, value };
@@ -193,6 +237,11 @@ export class AlertEvaluator {
     const key = `${alert.model}|${alert.rule}|${alert.scope}`;
     if (alert.state === 'firing') this.states.set(key, { state: 'firing', startsAt: alert.startsAt, value: alert.value });
     else if (this.states.get(key)?.startsAt === alert.startsAt) this.states.delete(key);
+  }
+
+  /** Rules whose baseline was too small to judge against on their latest evaluation, for one model or all. */
+  ruleStatuses(model?: string): RuleStatus[] {
+    return [...this.unjudged.values()].filter((status) => model === undefined || status.model === model);
   }
 
   /** Alerts currently firing, as firing events. */

@@ -52,7 +52,7 @@ export async function startGateway(
     saveReference: (profile) => references.put(profile),
   });
   const view = new MetricsView(windows, active, { overrides: config.drift.features, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion, discreteMaxValues: config.drift.discreteMaxValues });
-  const alerts = new AlertLog({ rules: config.alerts.rules, logger: unitLogger, metrics, publishAlert: natsAlertPublisher(nc) });
+  const alerts = new AlertLog({ rules: config.alerts.rules, logger: unitLogger, metrics, publishAlert: natsAlertPublisher(nc), falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
   const source = new GatewaySource({ windows, references: active, view, alerts });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) active.setReference(profile);
   // continue the lifecycle of alerts already firing (published before a restart, or by another replica)

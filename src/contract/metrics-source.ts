@@ -4,7 +4,7 @@
  * reaches into window state, so the computation can live in-process or behind a cache.
  */
 import { EventEmitter } from 'node:events';
-import type { AlertEvent, ModelMetrics, ModelSummary } from './metrics.ts';
+import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSummary } from './metrics.ts';
 
 /** Event name -> listener arguments, in the shape node's typed `EventEmitter<T>` expects. */
 export interface MetricsSourceEvents {
@@ -30,6 +30,8 @@ export interface MetricsSource {
   getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined;
   /** Alerts currently firing plus recent transitions, for one model or all. */
   recentAlerts(model?: string): AlertEvent[];
+  /** Rules that cannot judge their baseline (e.g. a reference with too few labels), for one model or all; optional. */
+  ruleStatuses?(model?: string): AlertRuleStatus[];
   /** Whether the source can answer queries (state restored, partitions assigned...). */
   ready(): boolean;
   /** Optional human-readable reason served by /readyz while not ready. */

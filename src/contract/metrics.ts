@@ -90,6 +90,8 @@ export interface LabelSummary {
 export interface ReferenceSummary {
   id: string;
   accuracy: number | null;
+  /** Labelled outcomes behind `accuracy` (quality rules weigh a drop by it); absent or null: unknown (a profile stored before it was kept). */
+  labeled?: number | null;
   errorRate: number | null;
   latencyP99: number | null;
 }
@@ -145,6 +147,24 @@ export interface ModelSummary {
   /** Last event time seen, epoch ms. */
   lastEventAt: number | null;
   count5m: number;
+}
+
+/**
+ * An alert rule that cannot judge its baseline for one model and scope: a quality rule whose
+ * reference (or stable version) holds too few labels for a drop near the margin to be
+ * significant (GET /v1/alerts `rules`).
+ */
+export interface AlertRuleStatus {
+  rule: string;
+  model: string;
+  scope: string;
+  state: 'insufficient_reference';
+  /** Labels the baseline has (null: unknown), and what a drop of twice the margin would need to be significant (null: unknown). */
+  baselineLabels: number | null;
+  neededLabels: number | null;
+  /** When the condition was first seen (event time, epoch ms). */
+  since: number;
+  message: string;
 }
 
 export interface AlertEvent {

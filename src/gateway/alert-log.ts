@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { AlertEvent, ModelMetrics } from '../contract/metrics.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
-import { AlertEvaluator } from '../alerts/evaluator.ts';
+import { AlertEvaluator, type RuleStatus } from '../alerts/evaluator.ts';
+import { driftRecomputeMs } from './metrics-view.ts';
 import type { AlertRule } from '../alerts/rules.ts';
 
 export interface AlertLogOptions {
@@ -13,6 +14,8 @@ export interface AlertLogOptions {
   publishAlert?: (alert: AlertEvent) => Promise<void>;
   /** Transitions kept in the history; default 200. */
   historyLimit?: number;
+  /** The drift false-alarm budget, which baseline-relative quality rules spend too (config drift.falseAlarmsPerMillion). */
+  falseAlarmsPerMillion?: number;
 }
 
 /** Transitions served per request besides the firing alerts. */
@@ -28,9 +31,15 @@ export class AlertLog {
   private readonly firing = new Map<string, AlertEvent>();
   private readonly history: AlertEvent[] = [];
   private readonly historyLimit: number;
+  /** (model, rule, scope) keys reported as unable to judge, so the log says it once. */
+  private readonly unjudged = new Set<string>();
 
   constructor(private readonly options: AlertLogOptions) {
-    this.evaluator = new AlertEvaluator(options.rules);
+    // windows are re-evaluated as often as their drift is recomputed (metrics-view): the same budget split
+    this.evaluator = new AlertEvaluator(options.rules, {
+      falseAlarmsPerMillion: options.falseAlarmsPerMillion,
+      evaluationsPerWindow: (windowMs) => Math.max(1, windowMs / driftRecomputeMs(windowMs)),
+    });
     this.historyLimit = options.historyLimit ?? 200;
   }
 
@@ -41,7 +50,30 @@ export class AlertLog {
   evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions = this.evaluator.evaluate(model, metricsFor, versions);
     for (const alert of transitions) this.announce(alert);
+    this.reportUnjudged(model);
     return transitions;
+  }
+
+  /** Rules that cannot judge their latest window (state 'insufficient_reference'), for one model or all. */
+  ruleStatuses(model?: string): RuleStatus[] {
+    return this.evaluator.ruleStatuses(model);
+  }
+
+  /** Logs once when a rule starts (and stops) being unable to judge a model, not on every evaluation. */
+  private reportUnjudged(model: string): void {
+    const now = new Set<string>();
+    for (const status of this.evaluator.ruleStatuses(model)) {
+      const key = `${status.model}|${status.rule}|${status.scope}`;
+      now.add(key);
+      if (!this.unjudged.has(key)) this.options.logger.warn({ rule: status.rule, model, scope: status.scope, state: status.state }, status.message);
+      this.unjudged.add(key);
+    }
+    for (const key of this.unjudged) {
+      if (key.startsWith(`${model}|`) && !now.has(key)) {
+        this.unjudged.delete(key);
+        this.options.logger.info({ key }, 'alert rule can judge its baseline again');
+      }
+    }
   }
 
   /** A transition read back from the alerts stream at start-up: the rule continues from it (same start, same id). */

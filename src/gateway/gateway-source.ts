@@ -1,6 +1,6 @@
 import { MetricsSourceEmitter } from '../contract/metrics-source.ts';
 import type { MetricsOptions } from '../contract/metrics-source.ts';
-import type { AlertEvent, ModelMetrics, ModelSummary } from '../contract/metrics.ts';
+import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSummary } from '../contract/metrics.ts';
 import type { AlertLog } from './alert-log.ts';
 import type { MetricsView } from './metrics-view.ts';
 import type { ReferenceRegistry } from './reference-registry.ts';
@@ -58,6 +58,10 @@ export class GatewaySource extends MetricsSourceEmitter {
 
   recentAlerts(model?: string): AlertEvent[] {
     return this.units.alerts.recentAlerts(model);
+  }
+
+  ruleStatuses(model?: string): AlertRuleStatus[] {
+    return this.units.alerts.ruleStatuses(model);
   }
 
   ready(): boolean {

@@ -131,7 +131,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       p95: outcome ? quantileOrNull(outcome.labelDelay, 0.95) : null,
     },
     drift,
-    reference: reference ? { id: reference.id, accuracy: reference.accuracy, errorRate: reference.errorRate, latencyP99: reference.latencyP99 } : null,
+    reference: reference ? { id: reference.id, accuracy: reference.accuracy, labeled: reference.labeled ?? null, errorRate: reference.errorRate, latencyP99: reference.latencyP99 } : null,
     detectors: outcome ? Object.fromEntries([...outcome.detections].filter(([, n]) => n > 0)) : {},
     fairness,
   };

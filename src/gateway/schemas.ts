@@ -5,7 +5,7 @@
  * Nested open-ended parts (drift tests, fairness groups, quality extras) allow extra properties.
  */
 import type {
-  AlertEvent, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
+  AlertEvent, AlertRuleStatus, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
 } from '../contract/metrics.ts';
 import { VERSION_MAX_LENGTH } from '../contract/limits.ts';
 
@@ -124,7 +124,7 @@ const labelProperties = {
   early: { type: 'integer' },
 } as const;
 
-const referenceProperties = { id: { type: 'string' }, accuracy: nullableNumber, errorRate: nullableNumber, latencyP99: nullableNumber } as const;
+const referenceProperties = { id: { type: 'string' }, accuracy: nullableNumber, labeled: nullableNumber, errorRate: nullableNumber, latencyP99: nullableNumber } as const;
 
 const modelMetricsProperties = {
   model: { type: 'string' },
@@ -213,6 +213,26 @@ export const alertEventSchema = {
   properties: alertEventProperties,
 } as const;
 
+const alertRuleStatusProperties = {
+  rule: { type: 'string' },
+  model: { type: 'string' },
+  scope: { type: 'string' },
+  state: { type: 'string', enum: ['insufficient_reference'] },
+  baselineLabels: nullableNumber,
+  neededLabels: nullableNumber,
+  since: { type: 'integer' },
+  message: { type: 'string' },
+} as const;
+
+/** A rule that cannot judge its baseline (GET /v1/alerts `rules`). */
+export const alertRuleStatusSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(alertRuleStatusProperties),
+  properties: alertRuleStatusProperties,
+} as const;
+const alertRuleStatusKeysMatch: SameKeys<keyof typeof alertRuleStatusProperties, keyof AlertRuleStatus> = true;
+
 /** Shared schemas registered with `app.addSchema` and referenced as `{ $ref: '<id>#' }`. */
 export const sharedSchemas = [modelMetricsSchema, modelSummarySchema, alertEventSchema] as const;
 
@@ -230,4 +250,4 @@ const nestedKeysMatch: [
   SameKeys<keyof typeof labelProperties, keyof LabelSummary>,
   SameKeys<keyof typeof referenceProperties, keyof ReferenceSummary>,
 ] = [true, true, true, true, true, true];
-export const contractKeysMatch = modelMetricsKeysMatch && modelSummaryKeysMatch && alertEventKeysMatch && nestedKeysMatch.every(Boolean);
+export const contractKeysMatch = alertRuleStatusKeysMatch && modelMetricsKeysMatch && modelSummaryKeysMatch && alertEventKeysMatch && nestedKeysMatch.every(Boolean);

@@ -31,6 +31,8 @@ export interface ReferenceProfile {
   output: FeatureReference | null;
   features: Record<string, FeatureReference>;
   accuracy: number | null;
+  /** Labelled outcomes behind `accuracy`; absent on profiles stored before it was kept. */
+  labeled?: number;
   errorRate: number | null;
   latencyP99: number | null;
   /** Labelled binary outcomes of the reference (score histograms per class): calibrates the accuracy estimate before labels. */
@@ -118,6 +120,7 @@ export function profileFromWindow(
     output,
     features,
     accuracy: accuracyOf(outcome),
+    labeled: outcome.joined,
     errorRate: input.count > 0 ? input.errors / input.count : null,
     latencyP99: input.latency.count > 0 ? input.latency.quantile(0.99) : null,
     calibration: outcome.binary ? copyOutcomeSummary(outcome.binary) : null,
@@ -202,6 +205,7 @@ export function profileFromRows(id: string, model: string, version: string | nul
     output: toReference(OUTPUT),
     features,
     accuracy: labeled > 0 ? correct / labeled : null,
+    labeled,
     errorRate: null,
     latencyP99: null,
     calibration: scores.length > 0 ? binaryOutcomeHistogram(scores, labels) : null,

@@ -52,7 +52,9 @@ describe('alert lifecycle', () => {
     const evaluator = new AlertEvaluator(rules([{ name: 'acc', metric: 'accuracy', op: '<', baseline: 'reference', delta: -0.05, minCount: 100, for: '0s' }]));
     expect(evaluator.evaluate('m', () => metrics(0, { accuracy: 0.5, quality: { labeled: 50, accuracy: 0.5 } }), [])).toEqual([]);
     expect(evaluator.evaluate('m', () => metrics(1, { accuracy: 0.86 }), [])).toEqual([]);
-    const fired = evaluator.evaluate('m', () => metrics(2, { accuracy: 0.84 }), []);
+    // a drop counts only when significant given both label counts (reference of 5,000 labels)
+    const reference = { id: 'ref', accuracy: 0.9, labeled: 5000, errorRate: 0.01, latencyP99: 30 };
+    const fired = evaluator.evaluate('m', () => metrics(2, { accuracy: 0.8, quality: { labeled: 1000, accuracy: 0.8 }, reference }), []);
     expect(fired[0].threshold).toBeCloseTo(0.85, 12);
   });
 
@@ -66,11 +68,12 @@ describe('alert lifecycle', () => {
     const evaluator = new AlertEvaluator(rules([{ name: 'canary', metric: 'accuracy', scope: 'version', op: '<', baseline: 'stable', delta: -0.05, for: '0s' }]));
     const byVersion: Record<string, ModelMetrics> = {
       v1: metrics(0, { version: 'v1', count: 900, accuracy: 0.9 }),
-      v2: metrics(0, { version: 'v2', count: 100, accuracy: 0.8 }),
+      // 20 points below the stable version on 1,000 labels each: beyond the 5-point margin with significance
+      v2: metrics(0, { version: 'v2', count: 100, accuracy: 0.7 }),
     };
     const fired = evaluator.evaluate('m', (_w, version) => (version ? byVersion[version] : metrics(0)), ['v1', 'v2']);
     expect(fired).toHaveLength(1);
-    expect(fired[0]).toMatchObject({ scope: 'version:v2', value: 0.8 });
+    expect(fired[0]).toMatchObject({ scope: 'version:v2', value: 0.7 });
     expect(fired[0].threshold).toBeCloseTo(0.85, 12);
   });
 

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { MetricsSource } from '../../contract/metrics-source.ts';
 import { httpError } from '../errors.ts';
-import { errorResponses, nameSchema, versionSchema } from '../schemas.ts';
+import { alertRuleStatusSchema, errorResponses, nameSchema, versionSchema } from '../schemas.ts';
 
 export interface ApiRoutesOptions {
   source: MetricsSource;
@@ -56,10 +56,11 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
       // Alerts currently firing and recent transitions, optionally for one model.
       querystring: { type: 'object', properties: { model: nameSchema, token: tokenQuery } },
       response: {
-        200: { type: 'object', required: ['alerts'], properties: { alerts: { type: 'array', items: { $ref: 'driftwatch.AlertEvent#' } } } },
+        200: { type: 'object', required: ['alerts'], properties: { alerts: { type: 'array', items: { $ref: 'driftwatch.AlertEvent#' } }, rules: { type: 'array', items: alertRuleStatusSchema } } },
         ...errorResponses,
       },
     },
-    handler: async (request) => ({ alerts: source.recentAlerts(request.query.model) }),
+    // `rules`: rules that cannot judge their baseline (state 'insufficient_reference'), when the source reports them
+    handler: async (request) => ({ alerts: source.recentAlerts(request.query.model), ...(source.ruleStatuses ? { rules: source.ruleStatuses(request.query.model) } : {}) }),
   });
 };
