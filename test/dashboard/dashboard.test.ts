@@ -10,6 +10,8 @@ import type { Browser, Page } from 'playwright-core';
 import { startPipeline } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { runSimulator } from '../../src/simulator/run.ts';
+import { LiveFeed } from '../../src/gateway/live.ts';
+import { createTokenAuthenticator } from '../../src/gateway/auth.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
@@ -26,6 +28,7 @@ describe('dashboard in headless Chromium', () => {
   const pageErrors: string[] = [];
   const simulation = new AbortController();
   let simulator: Promise<unknown> | undefined;
+  let restartedFeed: LiveFeed | undefined;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -57,6 +60,7 @@ describe('dashboard in headless Chromium', () => {
     simulation.abort();
     await simulator?.catch(() => undefined);
     await browser?.close();
+    await restartedFeed?.stop();
     // A connection that never sent a request (seen once Chromium is gone) would hold the gateway's
     // close until Node's 60 s headersTimeout: drop what is left, the page is closed anyway.
     pipeline?.app.gateway.app.server.closeAllConnections();
@@ -125,11 +129,19 @@ describe('dashboard in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('shows a lost feed when the gateway stops its WebSocket', async () => {
+  it('shows a lost feed when the gateway stops its WebSocket, and recovers when it is back', async () => {
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
-    await pipeline.app.gateway.app.liveFeed.stop();
+    const gateway = pipeline.app.gateway.app;
+    await gateway.liveFeed.stop();
     await page.locator('#connection[data-state="lost"]').waitFor({ timeout: 10_000 });
     expect(await page.locator('#connection').textContent()).toMatch(/feed lost.*reconnecting/);
     await page.screenshot({ path: `${SCREENSHOT_DIR}/dashboard-lost.png` });
+
+    // a new feed on the same HTTP server, as after a gateway restart: the page reconnects by itself
+    restartedFeed = new LiveFeed(pipeline.app.gateway.source, gateway.pipelineMetrics, createTokenAuthenticator(TOKEN), gateway.log);
+    restartedFeed.start(gateway.server);
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 30_000 });
+    const before = Number(await page.locator('#chart-volume path.series').getAttribute('data-points'));
+    await page.waitForFunction(`Number(document.querySelector('#chart-volume path.series').getAttribute('data-points')) > ${before}`, undefined, { timeout: 20_000 });
   });
 });
