@@ -4,6 +4,7 @@
  * Plugin boundaries (fastify encapsulation); every route group is a plugin in routes/:
  *   root            error/not-found handlers (errors.ts), shared JSON schemas, request logging (token-free)
  *   ├─ health       /healthz, /readyz                  never authenticated
+ *   ├─ dashboard    /, /static/*  the page holds no data: it asks for the token, then uses the API
  *   └─ protected    onRequest token check when `token` is set
  *       ├─ api      /v1/models, /v1/models/:model/metrics, /v1/alerts
  *       ├─ /metrics Prometheus exposition (Prometheus supports `authorization: {credentials: ...}`)
@@ -29,6 +30,7 @@ import { healthRoutes } from './routes/health.ts';
 import { apiRoutes } from './routes/api.ts';
 import { prometheusRoute } from './routes/prometheus-endpoint.ts';
 import { baselineRoutes } from './routes/baselines.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import type { BaselineRoutesOptions } from './routes/baselines.ts';
 
 declare module 'fastify' {
@@ -101,6 +103,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
 
   await app.register(healthRoutes, { source });
+  await app.register(dashboardRoutes);
   await app.register(async (scope) => {
     if (auth !== undefined) scope.addHook('onRequest', requireToken(auth));
     await scope.register(apiRoutes, { source, windows, defaultWindow });

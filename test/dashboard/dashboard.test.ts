@@ -1,0 +1,147 @@
+/**
+ * The dashboard in a real headless Chromium against a running pipeline (nats-server, worker and
+ * gateway in-process) fed by the simulator: token prompt and 401, models list, live charts, a
+ * drift alert in the timeline, and the lost-feed indicator when the gateway's WebSocket stops.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { startPipeline } from '../helpers/pipeline.ts';
+import type { Pipeline } from '../helpers/pipeline.ts';
+import { runSimulator } from '../../src/simulator/run.ts';
+import { LiveFeed } from '../../src/gateway/live.ts';
+import { createTokenAuthenticator } from '../../src/gateway/auth.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOKEN = 'dashboard-test-token';
+const SCREENSHOT_DIR = process.env.DASHBOARD_SCREENSHOT_DIR ?? '/tmp/driftwatch-dashboard';
+// A fast PSI rule on the 1m window so the simulator's covariate drift fires within seconds.
+const RULES = [
+  { name: 'feature_psi', description: 'PSI of a feature above 0.2', metric: 'drift.feature.psi', scope: 'feature', window: '1m', op: '>', threshold: 0.2, minCount: 100, for: '0s', severity: 'warning' },
+];
+
+describe('dashboard in headless Chromium', () => {
+  let pipeline: Pipeline;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const simulation = new AbortController();
+  let simulator: Promise<unknown> | undefined;
+  let restartedFeed: LiveFeed | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+    }
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    pipeline = await startPipeline(
+      { partitions: { count: 2 }, reference: { autoCaptureMs: 4000 }, alerts: { rules: RULES } },
+      { DRIFTWATCH_TOKEN: TOKEN },
+    );
+    simulator = runSimulator({
+      publisher: pipeline.publisher,
+      rate: 200,
+      seed: 5,
+      models: ['fraud', 'churn'],
+      canaryFraction: 0.2,
+      labels: { delayMedianMs: 300 },
+      // after the 4 s reference is captured, f0 of fraud shifts by 3 standard deviations
+      drift: [{ at: 8000, kind: 'covariate', feature: 'f0', magnitude: 3, model: 'fraud' }],
+      logger: { info: () => {} },
+      signal: simulation.signal,
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+  }, 90_000);
+
+  afterAll(async () => {
+    simulation.abort();
+    await simulator?.catch(() => undefined);
+    await browser?.close();
+    await restartedFeed?.stop();
+    // A connection that never sent a request (seen once Chromium is gone) would hold the gateway's
+    // close until Node's 60 s headersTimeout: drop what is left, the page is closed anyway.
+    pipeline?.app.gateway.app.server.closeAllConnections();
+    await pipeline?.stop();
+  }, 120_000);
+
+  it('serves the page and its assets with content types, cache headers and no traversal', async () => {
+    const index = await fetch(`${pipeline.baseUrl}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    const etag = index.headers.get('etag') as string;
+    expect((await fetch(`${pipeline.baseUrl}/`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const script = await fetch(`${pipeline.baseUrl}/static/app.js`);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(script.headers.get('cache-control')).toMatch(/max-age=\d+/);
+    for (const bad of ['/static/..%2Fserver.ts', '/static/%2E%2E%2F%2E%2E%2Fpackage.json', '/static/.hidden.js', '/static/missing.js']) {
+      expect((await fetch(`${pipeline.baseUrl}${bad}`)).status, bad).toBe(404);
+    }
+  });
+
+  it('asks for the token on 401, then works with it', async () => {
+    expect((await fetch(`${pipeline.baseUrl}/v1/models`)).status).toBe(401);
+    await page.goto(pipeline.baseUrl);
+    await page.locator('#auth-error').getByText('401').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#connection').getAttribute('data-state')).toBe('lost');
+    expect(await page.locator('#models tbody tr').count()).toBe(0);
+
+    await page.fill('#token-input', TOKEN);
+    await page.click('#token-form button');
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('#auth-error').isHidden()).toBe(true);
+  });
+
+  it('lists the simulated models and fills the live charts', async () => {
+    await page.locator('#models tr[data-model="fraud"]').waitFor({ timeout: 30_000 });
+    await page.locator('#models tr[data-model="churn"]').waitFor({ timeout: 30_000 });
+    await page.click('#models tr[data-model="fraud"]');
+    // each chart's series is an SVG path through the points received on the feed
+    for (const chart of ['#chart-volume', '#chart-errors', '#chart-latency', '#chart-quality']) {
+      // a string expression: the test is compiled without the DOM library
+      await page.waitForFunction(
+        `[...document.querySelectorAll('${chart} path.series')].some((p) => Number(p.getAttribute('data-points')) >= 3 && p.getAttribute('d').split('L').length >= 3)`,
+        undefined,
+        { timeout: 30_000 },
+      );
+    }
+    expect(await page.locator('#chart-latency path.series').count()).toBe(3);
+    await page.locator('#versions tr[data-version="v2"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('#versions tr[data-version="v1"] td').nth(1).textContent()).toBe('stable');
+  });
+
+  it('shows the simulated covariate drift in the drift table and as an alert in the timeline', async () => {
+    const alert = page.locator('#alert-timeline li[data-rule="feature_psi"][data-state="firing"][data-model="fraud"]');
+    await alert.first().waitFor({ timeout: 90_000 });
+    const text = await alert.first().textContent();
+    expect(text).toContain('feature:f0');
+    expect(text).toContain('threshold 0.200');
+    expect(await page.locator('#models tr[data-model="fraud"]').textContent()).toContain('f0');
+    expect(text).toContain('warning');
+    await page.locator('#drift-table tr[data-feature="f0"] td.drift-yes').waitFor({ timeout: 30_000 });
+    // most drifted first
+    expect(await page.locator('#drift-table tbody tr').first().getAttribute('data-feature')).toBe('f0');
+    expect(await page.locator('#drift-reference').textContent()).toMatch(/reference fraud\./);
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/dashboard.png`, fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a lost feed when the gateway stops its WebSocket, and recovers when it is back', async () => {
+    expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
+    const gateway = pipeline.app.gateway.app;
+    await gateway.liveFeed.stop();
+    await page.locator('#connection[data-state="lost"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#connection').textContent()).toMatch(/feed lost.*reconnecting/);
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/dashboard-lost.png` });
+
+    // a new feed on the same HTTP server, as after a gateway restart: the page reconnects by itself
+    restartedFeed = new LiveFeed(pipeline.app.gateway.source, gateway.pipelineMetrics, createTokenAuthenticator(TOKEN), gateway.log);
+    restartedFeed.start(gateway.server);
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 30_000 });
+    const before = Number(await page.locator('#chart-volume path.series').getAttribute('data-points'));
+    await page.waitForFunction(`Number(document.querySelector('#chart-volume path.series').getAttribute('data-points')) > ${before}`, undefined, { timeout: 20_000 });
+  });
+});
