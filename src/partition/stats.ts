@@ -15,6 +15,8 @@ export interface RunnerStats {
   pendingJoins: number;
   earlyLabels: number;
   lag: number;
+  /** The partition's consumer is receiving messages or heartbeats (false while NATS is away). */
+  live: boolean;
   seq: number;
   paneFlushes: number;
 }
