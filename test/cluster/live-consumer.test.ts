@@ -4,8 +4,8 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
-import { startNatsServer } from '../helpers/nats-server.ts';
-import type { NatsServerHandle } from '../helpers/nats-server.ts';
+import { startNatsServer, startNatsCluster } from '../helpers/nats-server.ts';
+import type { NatsCluster, NatsServerHandle } from '../helpers/nats-server.ts';
 import { eventually } from '../helpers/pipeline.ts';
 import { LiveConsumer } from '../../src/cluster/live-consumer.ts';
 
@@ -110,4 +110,77 @@ describe('LiveConsumer', () => {
     release();
     await eventually(() => (handled === 251 && consumer!.pending === 0 ? true : undefined), 10_000, 'all handled and pending 0');
   });
+});
+
+describe('LiveConsumer on a 3-node cluster', () => {
+  let cluster: NatsCluster;
+  let nc: NatsConnection;
+  let consumer: LiveConsumer | null = null;
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  });
+
+  afterAll(async () => {
+    await consumer?.stop();
+    await nc?.close();
+    await cluster?.stop('SIGKILL');
+  });
+
+  /** Publishes n messages retrying each; resolves with the time the first one was stored. */
+  async function publishRetrying(from: number, n: number): Promise<number> {
+    const js = jetstream(nc, { timeout: 2000 });
+    let firstStored = 0;
+    for (let i = from; i < from + n; i++) {
+      for (;;) {
+        try {
+          await js.publish('r3.m', new TextEncoder().encode(String(i)), { msgID: `r${i}` });
+          if (firstStored === 0) firstStored = Date.now();
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+    return firstStored;
+  }
+
+  it('keeps handing on every message exactly once when the stream leader is killed', async () => {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    await eventually(async () => {
+      await jsm.streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 });
+      return true;
+    }, 30_000, 'an R3 stream');
+    const received: number[] = [];
+    const seen = { last: 0 };
+    consumer = new LiveConsumer({
+      nc,
+      stream: 'R3',
+      nextSeq: () => seen.last + 1,
+      onMessage: (msg) => {
+        received.push(Number(new TextDecoder().decode(msg.data)));
+        seen.last = msg.seq;
+      },
+      logger,
+      heartbeatMs: 500,
+    });
+    await consumer.start();
+    await publishRetrying(0, 200);
+    await eventually(() => (received.length === 200 ? true : undefined), 20_000, '200 messages');
+
+    const leaderName = (await jsm.streams.info('R3')).cluster?.leader;
+    const leader = cluster.find((s) => s.serverName === leaderName);
+    expect(leader).toBeDefined();
+    await leader!.kill('SIGKILL');
+    const killed = Date.now();
+    const publishing = publishRetrying(200, 200);
+    await eventually(() => (received.length > 200 ? true : undefined), 30_000, 'a message after the leader was killed');
+    const firstReceived = Date.now();
+    const firstStored = await publishing;
+    console.log(`LiveConsumer (R3): stream leader killed; a new write stored after ${firstStored - killed} ms, handed on after ${firstReceived - killed} ms`);
+    await eventually(() => (received.length >= 400 ? true : undefined), 30_000, '400 messages');
+    expect(received).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    await leader!.restart({ waitJetStream: false });
+  }, 120_000);
 });
