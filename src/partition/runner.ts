@@ -165,6 +165,7 @@ export class PartitionRunner {
       earlyLabels: join.earlySize,
       lag: this.lag,
       live: this.live,
+      recreations: this.consumer?.recreations ?? 0,
       seq: this.processor.seq,
       paneFlushes: this.flushed,
     };

@@ -80,6 +80,11 @@ describe('NATS restart under load', () => {
     return status === 200 ? body.count : 0;
   };
   const readyz = async () => (await fetch(`${pipeline.baseUrl}/readyz`)).status;
+  /** Values of one pipeline series in /metrics, in order of appearance. */
+  const series = async (name: string) => {
+    const text = await (await fetch(`${pipeline.baseUrl}/metrics`)).text();
+    return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
+  };
 
   /** Polls until `value()` exceeds `before`; resolves with the milliseconds it took. */
   async function advancedBeyond(value: () => number | Promise<number>, before: number, what: string): Promise<number> {
@@ -97,6 +102,7 @@ describe('NATS restart under load', () => {
     const down = Date.now();
     await eventually(async () => ((await readyz()) === 503 ? true : undefined), 10_000, '/readyz 503 during the outage');
     await eventually(() => (pipeline.app.worker.ready() ? undefined : true), 10_000, 'the worker not ready during the outage');
+    await eventually(async () => ((await series('drift_consumer_live')).join() === '0,0' ? true : undefined), 10_000, 'drift_consumer_live 0 during the outage');
     const appliedDuringOutage = applied();
     const countDuringOutage = await restCount();
     await new Promise((r) => setTimeout(r, Math.max(0, 3000 - (Date.now() - down))));
@@ -117,15 +123,13 @@ describe('NATS restart under load', () => {
     expect(gatewayMs).toBeLessThan(10_000);
     expect(readyMs).toBeLessThan(10_000);
     expect(pipeline.app.worker.ready()).toBe(true);
+    await eventually(async () => ((await series('drift_consumer_live')).join() === '1,1' ? true : undefined), 10_000, 'drift_consumer_live 1 after');
+    expect((await series('drift_consumer_recreations_total'))[0]).toBeGreaterThanOrEqual(2);
 
     await publishing;
     await eventually(async () => ((await restCount()) === TOTAL ? true : undefined), 60_000, `all ${TOTAL} predictions counted`);
     // no traffic any more: the lag gauge is refreshed from the consumers all the same and reads 0
-    await eventually(async () => {
-      const text = await (await fetch(`${pipeline.baseUrl}/metrics`)).text();
-      const lags = [...text.matchAll(/^drift_consumer_lag\{partition="\d+"\} (\d+)$/gm)].map((m) => Number(m[1]));
-      return lags.length === 2 && lags.every((l) => l === 0) ? true : undefined;
-    }, 20_000, 'drift_consumer_lag 0 on both partitions');
+    await eventually(async () => ((await series('drift_consumer_lag')).join() === '0,0' ? true : undefined), 20_000, 'drift_consumer_lag 0 on both partitions');
     expect(await restCount()).toBe(TOTAL);
   });
 });
