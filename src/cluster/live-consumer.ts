@@ -53,6 +53,7 @@ export class LiveConsumer {
   private session: Session | null = null;
   private generation = 0;
   private lastActivity = 0;
+  private lastCheck = 0;
   private lastHanded = 0;
   private liveState = false;
   private connected = true;
@@ -74,13 +75,18 @@ export class LiveConsumer {
     this.setLive(true);
     this.connectionStatus = this.options.nc.status() as AsyncIterable<Status> & { stop?: () => void };
     this.statusLoop = this.followConnection(this.connectionStatus);
-    this.watchdog = setInterval(() => this.checkAlive(), this.heartbeatMs / 2);
+    this.lastCheck = Date.now();
+    this.watchdog = setInterval(() => this.checkAlive(), this.checkEveryMs);
     this.lagTimer = setInterval(() => void this.refreshPending(), this.options.lagRefreshMs ?? 2000);
   }
 
   /** A consumer exists and a message or heartbeat arrived recently, over a connected client. */
   get live(): boolean {
     return this.liveState;
+  }
+
+  private get checkEveryMs(): number {
+    return this.heartbeatMs / 2;
   }
 
   private get staleAfterMs(): number {
@@ -135,9 +141,9 @@ export class LiveConsumer {
         if (s.type === 'heartbeat') {
           this.lastActivity = Date.now();
           if (this.connected) this.setLive(true);
-        } else if (s.type === 'heartbeats_missed') {
-          void this.recreate('heartbeats missed');
         }
+        // 'heartbeats_missed' is left to the watchdog, which does not mistake a blocked event
+        // loop for a silent server
       }
     } catch {
       // the status iterator ends with its consumer
@@ -162,8 +168,14 @@ export class LiveConsumer {
   }
 
   private checkAlive(): void {
+    const now = Date.now();
+    const late = now - this.lastCheck - this.checkEveryMs;
+    this.lastCheck = now;
     if (this.stopped || this.recreating !== null) return;
-    if (Date.now() - this.lastActivity > this.staleAfterMs) {
+    // after the event loop was blocked, timers run before the socket is read: heartbeats may be
+    // waiting there, so judge on the next tick, once they had a chance to arrive
+    if (late > this.checkEveryMs) return;
+    if (now - this.lastActivity > this.staleAfterMs) {
       this.setLive(false);
       void this.recreate(`no message or heartbeat for ${this.staleAfterMs} ms`);
     }

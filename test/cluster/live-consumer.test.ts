@@ -87,6 +87,17 @@ describe('LiveConsumer', () => {
     expect(consumer.recreations).toBeGreaterThanOrEqual(1);
   });
 
+  it('stays live on an idle stream: heartbeats, not messages, keep it from being recreated', async () => {
+    stream = await freshStream();
+    const seen = { last: 0 };
+    consumer = follow(stream, () => undefined, seen);
+    await consumer.start();
+    // 10 heartbeats of 500 ms with nothing to deliver
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(consumer.live).toBe(true);
+    expect(consumer.recreations).toBe(0);
+  });
+
   it('reports messages pending behind a stuck handler, refreshed while nothing is delivered', async () => {
     stream = await freshStream();
     const prefix = `live${streams}`;
