@@ -114,6 +114,7 @@ export class LiveConsumer {
   }
 
   private async followMessages(session: Session): Promise<void> {
+    let handlerError: unknown = undefined;
     try {
       for await (const msg of session.messages) {
         if (this.stopped || session.generation !== this.generation) break;
@@ -122,13 +123,26 @@ export class LiveConsumer {
         this.lastHanded = msg.seq;
         session.handed++;
         this.pending = msg.info.pending;
-        const handled = this.options.onMessage(msg);
-        if (handled !== undefined) await handled;
+        try {
+          const handled = this.options.onMessage(msg);
+          if (handled !== undefined) await handled;
+        } catch (error) {
+          handlerError = error ?? new Error('message handler failed');
+          this.options.logger.fatal({ stream: this.options.stream, seq: msg.seq, err: error }, 'message handler failed; consumer stopped');
+          break;
+        }
       }
     } catch (error) {
       if (!this.stopped && session.generation === this.generation) {
         this.options.logger.warn({ stream: this.options.stream, err: (error as Error).message }, 'consumer ended; recreating it');
       }
+    }
+    if (handlerError !== undefined) {
+      // a handler that throws is a bug: recreating would skip or repeat the message, so stop and
+      // fail loudly (an unhandled rejection): the process restarts from its checkpoint instead of
+      // going quiet
+      void this.stop();
+      throw handlerError;
     }
     // whatever ended the current session's messages (an error, the library giving up), recreate
     if (!this.stopped && session.generation === this.generation) void this.recreate('consumer ended');
