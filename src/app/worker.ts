@@ -18,6 +18,8 @@ export interface Worker {
   /** The partition threads, when partitions run on worker threads. */
   pool: PartitionThreadPool | null;
   stats(): RunnerStats[];
+  /** Every partition's consumer is live (receiving messages or heartbeats): for /readyz. */
+  ready(): boolean;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     threads,
     pool,
     stats,
+    ready: () => stats().every((s) => s.live),
     async stop() {
       clearInterval(timer);
       if (pool !== null) await pool.stop();

@@ -25,6 +25,8 @@ export interface PipelineMetrics {
   labelsExpired: Counter<string>;
   labelsUnmatched: Counter<string>;
   consumerLag: Gauge<'partition'>;
+  consumerLive: Gauge<'partition'>;
+  consumerRecreations: Counter<string>;
   partitionSequence: Gauge<'partition'>;
   paneFlushes: Counter<string>;
   // gateway: pane changelog and WebSocket feed

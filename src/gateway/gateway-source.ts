@@ -65,11 +65,11 @@ export class GatewaySource extends MetricsSourceEmitter {
   }
 
   ready(): boolean {
-    return this.units.windows.isCaughtUp();
+    return this.units.windows.isReady();
   }
 
   notReadyReason(): string {
-    return 'replaying the pane changelog (DRIFT_PANES)';
+    return this.units.windows.notReadyReason();
   }
 
   /** Per changed model: capture an automatic reference, evaluate the rules, announce metrics and transitions. */

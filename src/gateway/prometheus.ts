@@ -55,6 +55,8 @@ export function createPipelineMetrics(registry: AnyRegistry, limits: ModelGaugeL
     labelsExpired: counter(registry, 'drift_labels_expired_total', 'Predictions whose label did not come within the label horizon.'),
     labelsUnmatched: counter(registry, 'drift_labels_unmatched_total', 'Labels whose prediction never came (or came twice): dropped after the label horizon, or when the early-label buffer was full.'),
     consumerLag: gauge(registry, 'drift_consumer_lag', 'Messages between the consumer position and the end of the stream, per partition.', ['partition']),
+    consumerLive: gauge(registry, 'drift_consumer_live', 'Whether the partition consumer receives messages or heartbeats (1) or has lost its server and is being recreated (0).', ['partition']),
+    consumerRecreations: counter(registry, 'drift_consumer_recreations_total', 'Partition consumers recreated from their last applied sequence (NATS restart, leader change, stall).'),
     partitionSequence: gauge(registry, 'drift_partition_sequence', 'Last stream sequence applied, per partition.', ['partition']),
     paneFlushes: counter(registry, 'drift_pane_flushes_total', 'Pane state flushes (checkpoints).'),
     paneMessagesRejected: counter(registry, 'drift_pane_messages_rejected_total', 'Pane changelog messages the gateway refused as malformed (logged with their subject); its windows are left as they were.'),

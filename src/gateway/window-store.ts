@@ -18,13 +18,16 @@ export interface WindowStoreOptions {
 
 /**
  * Every model's sliding windows, folded from the pane changelog (the changelog reader calls
- * `applyPaneMessage` and, once the replay has caught up, `markCaughtUp`).
+ * `applyPaneMessage`, once the replay has caught up `markCaughtUp`, and `markLive` as its consumer
+ * loses and regains its server).
  */
 export class WindowStore {
   private readonly models = new Map<string, ModelWindows>();
   private readonly windowMs: ReadonlyMap<string, number>;
   private readonly changed = new ModelSignal();
   private caughtUp = false;
+  /** The changelog consumer is receiving; only a consumer that lost its server says otherwise. */
+  private live = true;
   private dropped = 0;
 
   constructor(private readonly options: WindowStoreOptions) {
@@ -74,6 +77,22 @@ export class WindowStore {
 
   isCaughtUp(): boolean {
     return this.caughtUp;
+  }
+
+  /** The changelog consumer receives (true), or lost its server and is being recreated (false). */
+  markLive(live: boolean): void {
+    this.live = live;
+  }
+
+  /** Caught up and live: what the windows hold is current. */
+  isReady(): boolean {
+    return this.caughtUp && this.live;
+  }
+
+  /** Why the windows are not current, for /readyz. */
+  notReadyReason(): string {
+    if (!this.caughtUp) return 'replaying the pane changelog (DRIFT_PANES)';
+    return 'the pane changelog consumer is not live (NATS unreachable or the consumer is being recreated); figures may be stale';
   }
 
   /** Pane messages dropped because they were for a model beyond `maxModels`. */

@@ -1,11 +1,12 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
-import type { JetStreamClient, ConsumerMessages, PubAck } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg, PubAck } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import type { ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
+import { LiveConsumer } from '../cluster/live-consumer.ts';
 import { PartitionProcessor } from './processor.ts';
 import type { ProcessorOptions, Rejected } from './processor.ts';
 import type { RunnerStats } from './stats.ts';
@@ -35,17 +36,23 @@ export class PartitionRunner {
   processor!: PartitionProcessor;
   private readonly js: JetStreamClient;
   private store!: ObjectStore;
-  private messages: ConsumerMessages | null = null;
-  private loop: Promise<void> | null = null;
+  private consumer: LiveConsumer | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private stopped = false;
   private pendingDlq = new Set<Promise<unknown>>();
   private lastCheckpointSeq = -1;
-  /** Messages behind the end of the partition, as the consumer last reported. */
-  lag = 0;
   private flushed = 0;
+  /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
+  get lag(): number {
+    return this.consumer?.pending ?? 0;
+  }
+
+  /** The partition's consumer is receiving (messages or heartbeats); false during an outage until it is recreated. */
+  get live(): boolean {
+    return this.consumer?.live ?? false;
+  }
 
   constructor(private readonly options: RunnerOptions) {
     this.partition = options.partition;
@@ -78,32 +85,27 @@ export class PartitionRunner {
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
-    const consumer = await this.js.consumers.get(EVENTS_STREAM, {
-      filter_subjects: partitionFilter(partition),
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.processor.seq + 1,
+    // an ordered consumer from the checkpointed sequence + 1, recreated from the last applied
+    // sequence + 1 whenever it stalls (server restart, leader change): see LiveConsumer
+    this.consumer = new LiveConsumer({
+      nc: this.options.nc,
+      stream: EVENTS_STREAM,
+      filterSubjects: partitionFilter(partition),
+      nextSeq: () => this.processor.seq + 1,
+      onMessage: (msg) => this.consumeOne(msg),
+      logger: this.log,
+      maxMessages: 1024,
     });
-    this.messages = await consumer.consume({ max_messages: 1024 });
-    // the consumer recovers from disconnects itself; anything that ends this loop otherwise is a
-    // bug, and the process (or partition thread) must restart from the checkpoint, not go quiet
-    this.loop = this.consumeLoop(this.messages).catch((error: unknown) => {
-      if (this.stopped) return;
-      this.log.fatal({ partition: this.partition, err: error }, 'partition consumer failed');
-      throw error;
-    });
+    await this.consumer.start();
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointIntervalMs);
   }
 
-  private async consumeLoop(messages: ConsumerMessages): Promise<void> {
-    const processor = this.processor;
-    for await (const msg of messages) {
-      const contentType = msg.headers === undefined ? undefined : msg.headers.get('content-type') || undefined;
-      const rejected = processor.process(msg.seq, msg.subject, msg.data, contentType);
-      this.lag = msg.info.pending;
-      if (rejected !== null) this.deadLetter(rejected);
-      if (this.stopped) break;
-    }
+  private consumeOne(msg: JsMsg): void {
+    if (this.stopped) return;
+    const contentType = msg.headers === undefined ? undefined : msg.headers.get('content-type') || undefined;
+    const rejected = this.processor.process(msg.seq, msg.subject, msg.data, contentType);
+    if (rejected !== null) this.deadLetter(rejected);
   }
 
   /** Copies a rejected event to `drift.dlq.<reason>`, with why, where from, and a stable id. */
@@ -162,6 +164,8 @@ export class PartitionRunner {
       pendingJoins: join.size,
       earlyLabels: join.earlySize,
       lag: this.lag,
+      live: this.live,
+      recreations: this.consumer?.recreations ?? 0,
       seq: this.processor.seq,
       paneFlushes: this.flushed,
     };
@@ -186,8 +190,7 @@ export class PartitionRunner {
     this.stopped = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-    if (this.messages) await this.messages.close().catch(() => undefined);
-    await this.loop?.catch(() => undefined);
+    await this.consumer?.stop();
     await this.flush();
     await Promise.allSettled([...this.pendingDlq]);
     await this.checkpoint();

@@ -15,6 +15,10 @@ export interface RunnerStats {
   pendingJoins: number;
   earlyLabels: number;
   lag: number;
+  /** The partition's consumer is receiving messages or heartbeats (false while NATS is away). */
+  live: boolean;
+  /** Consumers recreated after the first (NATS restarts, leader changes, stalls). */
+  recreations: number;
   seq: number;
   paneFlushes: number;
 }
@@ -44,10 +48,12 @@ export class PipelineStatsExporter {
     m.labelsExpired.inc(delta(stats.expired, previous?.expired));
     m.labelsUnmatched.inc(delta(stats.unmatchedLabels, previous?.unmatchedLabels));
     m.paneFlushes.inc(delta(stats.paneFlushes, previous?.paneFlushes));
+    m.consumerRecreations.inc(delta(stats.recreations, previous?.recreations));
     const p = String(stats.partition);
     m.pendingJoins.set({ partition: p }, stats.pendingJoins);
     m.earlyLabels.set({ partition: p }, stats.earlyLabels);
     m.consumerLag.set({ partition: p }, stats.lag);
+    m.consumerLive.set({ partition: p }, stats.live ? 1 : 0);
     m.partitionSequence.set({ partition: p }, stats.seq);
     this.last.set(stats.partition, stats);
   }

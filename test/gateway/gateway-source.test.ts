@@ -37,6 +37,9 @@ describe('GatewaySource', () => {
     expect(source.notReadyReason()).toBe('replaying the pane changelog (DRIFT_PANES)');
     windows.markCaughtUp();
     expect(source.ready()).toBe(true);
+    windows.markLive(false);
+    expect(source.ready()).toBe(false);
+    expect(source.notReadyReason()).toMatch(/pane changelog consumer is not live/);
   });
 
   it('on a tick announces each changed model once, and only changed models', () => {

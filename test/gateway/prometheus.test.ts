@@ -25,6 +25,7 @@ describe('createPipelineMetrics', () => {
     for (const name of [
       'drift_events_consumed_total', 'drift_events_rejected_total', 'drift_events_late_total', 'drift_pending_joins',
       'drift_early_labels', 'drift_labels_joined_total', 'drift_labels_expired_total', 'drift_consumer_lag',
+      'drift_consumer_live', 'drift_consumer_recreations_total',
       'drift_partition_sequence', 'drift_pane_flushes_total', 'drift_ws_clients', 'drift_ws_frames_sent_total',
       'drift_ws_clients_dropped_total', 'drift_alerts_total', 'drift_model_predictions', 'drift_model_error_rate',
       'drift_model_latency_seconds', 'drift_model_accuracy', 'drift_model_label_coverage', 'drift_feature_psi',

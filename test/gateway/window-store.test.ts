@@ -53,6 +53,20 @@ describe('WindowStore', () => {
     expect(windows.isCaughtUp()).toBe(true);
   });
 
+  it('is ready while caught up and its consumer live, and says which is missing', () => {
+    const windows = store();
+    expect(windows.isReady()).toBe(false);
+    expect(windows.notReadyReason()).toMatch(/replaying the pane changelog/);
+    windows.markCaughtUp();
+    expect(windows.isReady()).toBe(true);
+    windows.markLive(false);
+    expect(windows.isReady()).toBe(false);
+    expect(windows.isCaughtUp()).toBe(true);
+    expect(windows.notReadyReason()).toMatch(/not live.*figures may be stale/);
+    windows.markLive(true);
+    expect(windows.isReady()).toBe(true);
+  });
+
   it('names its windows and summarizes the 5m one when configured, else the first', () => {
     expect(store().windowNames()).toEqual(['1m', '5m']);
     expect(store().summaryWindow()).toBe('5m');

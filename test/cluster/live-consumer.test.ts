@@ -1,0 +1,197 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
+import { startNatsServer, startNatsCluster } from '../helpers/nats-server.ts';
+import type { NatsCluster, NatsServerHandle } from '../helpers/nats-server.ts';
+import { eventually } from '../helpers/pipeline.ts';
+import { LiveConsumer } from '../../src/cluster/live-consumer.ts';
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+describe('LiveConsumer', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let consumer: LiveConsumer | null = null;
+  let stream = '';
+  let streams = 0;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  });
+
+  afterEach(async () => {
+    await consumer?.stop();
+    consumer = null;
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  async function freshStream(): Promise<string> {
+    const name = `LIVE_${++streams}`;
+    await (await jetstreamManager(nc)).streams.add({ name, subjects: [`live${streams}.>`] });
+    return name;
+  }
+
+  /** Publishes n messages, retrying each while the server comes back (same id: stored once). */
+  async function publish(subjectPrefix: string, from: number, n: number): Promise<void> {
+    const js = jetstream(nc, { timeout: 2000 });
+    for (let i = from; i < from + n; i++) {
+      for (;;) {
+        try {
+          await js.publish(`${subjectPrefix}.m`, new TextEncoder().encode(String(i)), { msgID: `m${i}` });
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+  }
+
+  function follow(name: string, onMessage: (msg: JsMsg) => void | Promise<void>, seen: { last: number }): LiveConsumer {
+    return new LiveConsumer({ nc, stream: name, nextSeq: () => seen.last + 1, onMessage, logger, heartbeatMs: 500, lagRefreshMs: 300 });
+  }
+
+  it('hands on every message exactly once across a kill -9 and restart, and is not live while the server is away', async () => {
+    stream = await freshStream();
+    const prefix = `live${streams}`;
+    const received: number[] = [];
+    const seen = { last: 0 };
+    consumer = follow(stream, (msg) => {
+      received.push(Number(new TextDecoder().decode(msg.data)));
+      seen.last = msg.seq;
+    }, seen);
+    await consumer.start();
+    expect(consumer.live).toBe(true);
+    await publish(prefix, 0, 300);
+    await eventually(() => (received.length === 300 ? true : undefined), 20_000, '300 messages');
+
+    await server.kill('SIGKILL');
+    await eventually(() => (consumer!.live ? undefined : true), 10_000, 'the consumer to report not live');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(consumer.live).toBe(false);
+    await server.restart();
+    const back = Date.now();
+    const publishing = publish(prefix, 300, 300);
+    await eventually(() => (received.length > 300 ? true : undefined), 20_000, 'the first message after the restart');
+    console.log(`LiveConsumer: first message ${Date.now() - back} ms after the server was back`);
+    await publishing;
+    await eventually(() => (received.length >= 600 && consumer!.live ? true : undefined), 20_000, '600 messages and live again');
+    expect(received).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    expect(consumer.recreations).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stays live on an idle stream: heartbeats, not messages, keep it from being recreated', async () => {
+    stream = await freshStream();
+    const seen = { last: 0 };
+    consumer = follow(stream, () => undefined, seen);
+    await consumer.start();
+    // 10 heartbeats of 500 ms with nothing to deliver
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(consumer.live).toBe(true);
+    expect(consumer.recreations).toBe(0);
+  });
+
+  it('reports messages pending behind a stuck handler, refreshed while nothing is delivered', async () => {
+    stream = await freshStream();
+    const prefix = `live${streams}`;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const seen = { last: 0 };
+    let handled = 0;
+    consumer = follow(stream, async (msg) => {
+      seen.last = msg.seq;
+      handled++;
+      if (handled === 1) await gate;
+    }, seen);
+    await consumer.start();
+    await publish(prefix, 0, 1);
+    await eventually(() => (handled === 1 ? true : undefined), 10_000, 'the first message');
+    expect(consumer.pending).toBe(0);
+    // the handler is stuck on the first message: no message reaches it, yet the figure follows
+    await publish(prefix, 1, 250);
+    await eventually(() => (consumer!.pending === 250 ? true : undefined), 10_000, 'pending 250 while the handler is stuck');
+    expect(handled).toBe(1);
+    release();
+    await eventually(() => (handled === 251 && consumer!.pending === 0 ? true : undefined), 10_000, 'all handled and pending 0');
+  });
+});
+
+describe('LiveConsumer on a 3-node cluster', () => {
+  let cluster: NatsCluster;
+  let nc: NatsConnection;
+  let consumer: LiveConsumer | null = null;
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  });
+
+  afterAll(async () => {
+    await consumer?.stop();
+    await nc?.close();
+    await cluster?.stop('SIGKILL');
+  });
+
+  /** Publishes n messages retrying each; resolves with the time the first one was stored. */
+  async function publishRetrying(from: number, n: number): Promise<number> {
+    const js = jetstream(nc, { timeout: 2000 });
+    let firstStored = 0;
+    for (let i = from; i < from + n; i++) {
+      for (;;) {
+        try {
+          await js.publish('r3.m', new TextEncoder().encode(String(i)), { msgID: `r${i}` });
+          if (firstStored === 0) firstStored = Date.now();
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+    return firstStored;
+  }
+
+  it('keeps handing on every message exactly once when the stream leader is killed', async () => {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    await eventually(async () => {
+      await jsm.streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 });
+      return true;
+    }, 30_000, 'an R3 stream');
+    const received: number[] = [];
+    const seen = { last: 0 };
+    consumer = new LiveConsumer({
+      nc,
+      stream: 'R3',
+      nextSeq: () => seen.last + 1,
+      onMessage: (msg) => {
+        received.push(Number(new TextDecoder().decode(msg.data)));
+        seen.last = msg.seq;
+      },
+      logger,
+      heartbeatMs: 500,
+    });
+    await consumer.start();
+    await publishRetrying(0, 200);
+    await eventually(() => (received.length === 200 ? true : undefined), 20_000, '200 messages');
+
+    const leaderName = (await jsm.streams.info('R3')).cluster?.leader;
+    const leader = cluster.find((s) => s.serverName === leaderName);
+    expect(leader).toBeDefined();
+    await leader!.kill('SIGKILL');
+    const killed = Date.now();
+    const publishing = publishRetrying(200, 200);
+    await eventually(() => (received.length > 200 ? true : undefined), 30_000, 'a message after the leader was killed');
+    const firstReceived = Date.now();
+    const firstStored = await publishing;
+    console.log(`LiveConsumer (R3): stream leader killed; a new write stored after ${firstStored - killed} ms, handed on after ${firstReceived - killed} ms`);
+    await eventually(() => (received.length >= 400 ? true : undefined), 30_000, '400 messages');
+    expect(received).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    await leader!.restart({ waitJetStream: false });
+  }, 120_000);
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { createPipelineMetrics } from '../../src/gateway/prometheus.ts';
+import { PipelineStatsExporter } from '../../src/partition/stats.ts';
+import type { RunnerStats } from '../../src/partition/stats.ts';
+
+function stats(partition: number, over: Partial<RunnerStats> = {}): RunnerStats {
+  return {
+    partition, predictions: 0, labels: 0, late: 0, duplicates: 0,
+    rejected: {} as RunnerStats['rejected'],
+    joined: 0, expired: 0, unmatchedLabels: 0, pendingJoins: 0, earlyLabels: 0,
+    lag: 0, live: true, recreations: 0, seq: 0, paneFlushes: 0, ...over,
+  };
+}
+
+async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+  return metric?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+}
+
+describe('PipelineStatsExporter', () => {
+  it('exports consumer lag, liveness and recreations per partition, counting recreations once', async () => {
+    const registry = new Registry();
+    const exporter = new PipelineStatsExporter(createPipelineMetrics(registry));
+    exporter.apply(stats(0, { lag: 1200, live: false, recreations: 1 }));
+    exporter.apply(stats(1, { lag: 0, live: true, recreations: 2 }));
+    expect(await value(registry, 'drift_consumer_lag', { partition: '0' })).toBe(1200);
+    expect(await value(registry, 'drift_consumer_live', { partition: '0' })).toBe(0);
+    expect(await value(registry, 'drift_consumer_live', { partition: '1' })).toBe(1);
+    expect(await value(registry, 'drift_consumer_recreations_total')).toBe(3);
+    // the same totals again add nothing; the lag follows the latest report
+    exporter.apply(stats(0, { lag: 0, live: true, recreations: 1 }));
+    expect(await value(registry, 'drift_consumer_recreations_total')).toBe(3);
+    expect(await value(registry, 'drift_consumer_lag', { partition: '0' })).toBe(0);
+    expect(await value(registry, 'drift_consumer_live', { partition: '0' })).toBe(1);
+  });
+});
