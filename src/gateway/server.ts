@@ -88,6 +88,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     // Long enough for any name the params schemas accept, so an over-long one gets a 400 naming the field.
     routerOptions: { maxParamLength: 512 },
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // close() ends idle keep-alive connections too (a browser that opened one and went quiet would
+    // otherwise hold shutdown for the 60 s headers timeout)
+    forceCloseConnections: 'idle',
     schemaErrorFormatter: formatSchemaErrors,
     ajv: { customOptions: { allErrors: false } },
   }) as unknown as FastifyInstance;
