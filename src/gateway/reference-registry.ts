@@ -54,6 +54,15 @@ export class ReferenceRegistry {
     this.changed.notify(profile.model);
   }
 
+  /** A known profile (active or not) by id. */
+  profileById(id: string): ReferenceProfile | null {
+    for (const known of this.known.values()) {
+      const profile = known.get(id);
+      if (profile !== undefined) return profile;
+    }
+    return null;
+  }
+
   /**
    * Forgets a deleted profile; if it was in force, the newest remaining profile of its model (and
    * version) takes over, else the model has no reference until another is set.

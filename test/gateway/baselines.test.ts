@@ -69,7 +69,7 @@ describe('baseline routes', () => {
   it('deletes a profile and drops it when active; an unknown id is a 404', async () => {
     const { id } = (await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: {} })).json();
     const deleted = await app.inject({ method: 'DELETE', url: `/v1/baselines/${id}` });
-    expect(deleted.json()).toEqual({ deleted: id });
+    expect(deleted.json()).toEqual({ deleted: id, inForce: null });
     expect(references.referenceFor('churn')).toBeNull();
     const again = await app.inject({ method: 'DELETE', url: `/v1/baselines/${id}` });
     expect(again.statusCode).toBe(404);
@@ -151,7 +151,8 @@ describe('safe activation of uploaded profiles', () => {
     expect(forced.json().inForce.id).toBe(forced.json().id);
     expect(forced.json().problems).toHaveLength(2);
 
-    expect((await app.inject({ method: 'DELETE', url: `/v1/baselines/${forced.json().id}` })).statusCode).toBe(200);
+    const deleted = await app.inject({ method: 'DELETE', url: `/v1/baselines/${forced.json().id}` });
+    expect(deleted.json()).toEqual({ deleted: forced.json().id, inForce: { id: first.json().id, model: 'churn', version: null } });
     expect(references.referenceFor('churn')?.id).toBe(first.json().id);
     await app.close();
   });

@@ -158,7 +158,7 @@ describe('driftwatch CLI against a real gateway', () => {
     expect(more).toEqual([]);
 
     const deleted = await run(['baseline', 'delete', id as string, '--gateway', pipeline.baseUrl], env);
-    expect(deleted).toEqual({ code: 0, stdout: `deleted baseline ${id}\n`, stderr: '' });
+    expect(deleted).toEqual({ code: 0, stdout: `deleted baseline ${id}\nin force: no reference left for its model\n`, stderr: '' });
 
     const after = await run(['baseline', 'list', '--gateway', pipeline.baseUrl], env);
     expect(after).toEqual({ code: 0, stdout: 'no baselines\n', stderr: '' });
@@ -333,6 +333,7 @@ describe('driftwatch CLI against a real gateway', () => {
 
     const deleted = await run(['baseline', 'delete', forcedId, '--gateway', pipeline.baseUrl], env);
     expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toBe(`deleted baseline ${forcedId}\nin force: ${firstId} for model safe (all versions)\n`);
     await eventually(async () => (await inForce('safe')) === firstId || undefined, 10_000, 'the fallback to the newest remaining profile');
     expect((await list('safe')).map((p) => p.id)).toEqual([firstId]);
   }, 60_000);

@@ -216,14 +216,17 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
     {
       schema: {
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } },
-        response: { 200: { type: 'object', properties: { deleted: { type: 'string' } } }, ...errorResponses },
+        response: { 200: { type: 'object', properties: { deleted: { type: 'string' }, inForce: uploadResponseSchema.properties.inForce } }, ...errorResponses },
       },
     },
     async (request) => {
       const { id } = request.params;
+      // Looked up first: the object store's watcher may forget the profile before the delete resolves.
+      const deleted = references.profileById(id);
       if (!(await profiles.delete(id))) throw httpError(404, `no baseline '${id}'`);
       references.removeReference(id);
-      return { deleted: id };
+      // What drift of that model (and version) is computed against now: the newest remaining profile, or none.
+      return deleted === null ? { deleted: id } : { deleted: id, inForce: inForceOf(references, deleted.model, deleted.version) };
     },
   );
 };
