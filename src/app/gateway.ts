@@ -73,7 +73,7 @@ export async function startGateway(
     token: config.auth.token ?? undefined,
     logger: logger.child({ component: 'http' }),
     ws: { maxBufferedBytes: config.ws.maxBufferedBytes, maxSubscriptions: config.ws.maxSubscriptions },
-    baselines: { windows, references: active, profiles: references },
+    baselines: { windows, references: active, profiles: references, minRows: config.reference.minRows },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'gateway listening');

@@ -15,6 +15,8 @@ export const OPTIONS = {
   'label-column': { type: 'string' },
   ignore: { type: 'string' },
   window: { type: 'string' },
+  force: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -1,21 +1,28 @@
-import { readFileSync } from 'node:fs';
-import { detectFormat, parseTrainingFile, TrainingFileError } from '../reference/training-file.ts';
+import { profileToBytes } from '../reference/profile.ts';
+import { ProfileBuilder } from '../reference/profile-builder.ts';
+import { detectFormat, TrainingFileError } from '../reference/training-file.ts';
 import type { TrainingFileFormat } from '../reference/training-file.ts';
+import { summarizeColumns } from '../reference/column-table.ts';
 import { checkModel, checkVersion, nonEmpty, requireOption } from './args.ts';
 import type { Subcommand } from './command.ts';
 import { CommandError, UsageError } from './errors.ts';
-import { describeCreated } from './format.ts';
+import { describeChecks, describeCreated, describeInForce, formatColumnTable } from './format.ts';
 import { request } from './gateway-client.ts';
-import type { ProfileDescription } from './gateway-client.ts';
+import type { UploadAnswer } from './gateway-client.ts';
+import { createProgress } from './progress.ts';
+import { fileSize, readTrainingFile } from './training-source.ts';
 
-/** More rows than this is a sampling job, not an upload (and would not fit the 64 MiB body limit). */
-export const MAX_TRAINING_ROWS = 2_000_000;
-/** The gateway's body limit on POST /v1/baselines. */
-const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+const FORMATS: readonly TrainingFileFormat[] = ['jsonl', 'csv', 'msgpack'];
 
-/** `baseline create`: builds a reference profile from a training file and uploads it. */
+/** The gateway's message when it refuses a profile (src/gateway/routes/baselines.ts). */
+const REFUSED = /^gateway answered 409 Conflict: refused \(pass force to upload anyway\): (.*)$/s;
+
+/**
+ * `baseline create`: streams a training file into a reference profile (src/reference/profile-builder.ts)
+ * and uploads the profile, not the rows: the upload stays small whatever the file's size.
+ */
 export const baselineCreate: Subcommand = {
-  options: ['model', 'version', 'file', 'format', 'output-column', 'label-column', 'ignore'],
+  options: ['model', 'version', 'file', 'format', 'output-column', 'label-column', 'ignore', 'force', 'dry-run'],
   positionals: [],
   async run(ctx, options) {
     const model = checkModel(requireOption(options, 'model', 'create')) as string;
@@ -23,8 +30,8 @@ export const baselineCreate: Subcommand = {
     const file = requireOption(options, 'file', 'create');
     let format: TrainingFileFormat;
     if (options.format !== undefined) {
-      if (options.format !== 'jsonl' && options.format !== 'csv') throw new UsageError(`--format must be jsonl or csv, got '${options.format}'`);
-      format = options.format;
+      if (!FORMATS.includes(options.format as TrainingFileFormat)) throw new UsageError(`--format must be jsonl, csv or msgpack, got '${options.format}'`);
+      format = options.format as TrainingFileFormat;
     } else {
       try {
         format = detectFormat(file);
@@ -36,30 +43,39 @@ export const baselineCreate: Subcommand = {
     const labelColumn = nonEmpty(options['label-column'], '--label-column');
     const ignore = options.ignore === undefined ? undefined : options.ignore.split(',').map((c) => c.trim()).filter((c) => c !== '');
     if (outputColumn !== undefined && outputColumn === labelColumn) throw new UsageError(`--output-column and --label-column are both '${outputColumn}'`);
+    const force = options.force === true;
+    const dryRun = options['dry-run'] === true;
 
-    let text: string;
+    const size = fileSize(file);
+    // The gateway names and dates the profile; these are placeholders.
+    const builder = new ProfileBuilder('upload', model, version ?? null);
+    let read;
     try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-      throw new CommandError(`cannot read --file ${file}: ${reason}`);
-    }
-    let rows;
-    try {
-      rows = parseTrainingFile(text, format, { outputColumn, labelColumn, ignore, maxRows: MAX_TRAINING_ROWS });
+      read = await readTrainingFile(file, format, { outputColumn, labelColumn, ignore }, (row) => builder.add(row), createProgress({ write: ctx.err, isTTY: ctx.errIsTTY }, size));
     } catch (error) {
       if (error instanceof TrainingFileError) throw new CommandError(`${file}: ${error.message}`);
       throw error;
     }
-    const body = JSON.stringify({ model, version, rows });
-    const bytes = Buffer.byteLength(body);
-    if (bytes > MAX_UPLOAD_BYTES) {
-      throw new CommandError(
-        `${file}: ${rows.length.toLocaleString('en-US')} rows make a ${(bytes / 1024 / 1024).toFixed(1)} MiB upload, over the gateway's 64 MiB limit; sample the file down`,
-      );
+    ctx.out(`${file}: ${read.rows.toLocaleString('en-US')} rows${read.labelEvents > 0 ? ` (${read.labelEvents.toLocaleString('en-US')} label events skipped)` : ''}`);
+    ctx.out(formatColumnTable(summarizeColumns(read.columns, read.rows)));
+    const profile = builder.build();
+    const body = JSON.stringify({ model, version, profile: Buffer.from(profileToBytes(profile)).toString('base64'), force: force || undefined, dryRun: dryRun || undefined });
+
+    let answer: UploadAnswer;
+    try {
+      answer = await request<UploadAnswer>(ctx, '/v1/baselines', { method: 'POST', body, timeoutMs: 120_000 });
+    } catch (error) {
+      const refused = error instanceof CommandError ? REFUSED.exec(error.message) : null;
+      if (refused === null) throw error;
+      throw new CommandError(`the gateway refused the profile:\n${refused[1].split('; ').map((p) => `  - ${p}`).join('\n')}\nnothing was changed; check the file, or pass --force to upload it anyway`);
     }
-    const profile = await request<ProfileDescription>(ctx, '/v1/baselines', { method: 'POST', body, timeoutMs: 300_000 });
-    ctx.out(describeCreated(profile, 'created'));
+    if (answer.dryRun) {
+      ctx.out(describeCreated(answer, 'dry run: would create').replace(/^dry run: would create baseline \S+/, 'dry run: nothing uploaded'));
+      ctx.out(describeChecks(answer.problems));
+      return;
+    }
+    ctx.out(describeCreated(answer, 'created'));
+    if (answer.problems.length > 0) ctx.out(`${describeChecks(answer.problems)}\n  (uploaded anyway: --force)`);
+    ctx.out(describeInForce(answer.inForce, model));
   },
 };

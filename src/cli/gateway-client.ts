@@ -6,6 +6,9 @@ export interface Context {
   token: string | undefined;
   fetch: typeof globalThis.fetch;
   out(text: string): void;
+  /** Progress and notes (stderr); `errIsTTY`: it is a terminal (a progress bar redrawn in place). */
+  err(text: string): void;
+  errIsTTY: boolean;
 }
 
 export interface RequestOptions {
@@ -29,6 +32,13 @@ export interface ProfileDescription {
   accuracy?: number | null;
   errorRate?: number | null;
   latencyP99?: number | null;
+}
+
+/** POST /v1/baselines' answer: the profile, the problems of its checks, and the profile now in force. */
+export interface UploadAnswer extends ProfileDescription {
+  dryRun: boolean;
+  problems: string[];
+  inForce: { id: string; model: string; version: string | null } | null;
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -15,16 +15,16 @@ export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors.ts';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
   fetch?: typeof globalThis.fetch;
 }
 
 const USAGE = `Usage: driftwatch <command> [options]
 
 Commands:
-  baseline create --model M --file F [--version V] [--format jsonl|csv]
-                  [--output-column C] [--label-column C] [--ignore C,...]
-                                   build a reference profile from a training file and upload it
+  baseline create --model M --file F [--version V] [--format jsonl|csv|msgpack]
+                  [--output-column C] [--label-column C] [--ignore C,...] [--dry-run] [--force]
+                                   summarise a training file into a reference profile and upload it
   baseline capture --model M [--window 5m] [--version V]
                                    capture a reference profile from a live window
   baseline list [--model M]        list reference profiles
@@ -35,10 +35,15 @@ Global options:
   --token T       bearer token (default: $DRIFTWATCH_TOKEN)
   --help          show this help
 
-Training files: JSON Lines (.jsonl/.ndjson/.json), one object per line, either
-{"features": {...}, "output": ..., "label": ...} or a flat object whose keys other than the
-output/label columns are features; or CSV (.csv) with a header row. Numeric-looking CSV cells
-are numbers, empty cells are missing, anything else is a category.
+Training files: JSON Lines (.jsonl/.ndjson/.json), CSV with a header row (.csv) or a
+MessagePack stream (.msgpack/.mpk), of any size: the file is streamed and summarised here, only
+the profile is uploaded. A record is a row {"features": {...}, "output": ..., "label": ...}, a
+logged prediction event {"id", "model", "ts", "features", "output", ...} (only its features are
+features), or a flat object / CSV row whose columns other than output, label and those named like
+ids or timestamps are features. Numeric-looking CSV cells are numbers, empty cells are missing,
+anything else is a category. The columns, their roles and types are printed before the upload.
+The gateway refuses a profile of fewer rows than reference.minRows (500) or whose features differ
+from the model's live ones: --dry-run shows the checks without uploading, --force uploads anyway.
 `;
 
 const BASELINE_COMMANDS: Record<string, Subcommand> = {
@@ -98,6 +103,8 @@ export async function main(argv: string[], env: CliEnv = process.env, io: CliIo 
       token: nonEmpty(options.token, '--token') ?? (env.DRIFTWATCH_TOKEN || undefined),
       fetch: io.fetch ?? globalThis.fetch,
       out: (text) => io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+      err: (text) => io.stderr.write(text),
+      errIsTTY: io.stderr.isTTY === true,
     };
     await command.run(ctx, options, rest);
     return EXIT_OK;

@@ -232,7 +232,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     },
     sketch: { relativeAccuracy: number(sketch.relativeAccuracy, 'sketch.relativeAccuracy', src, 0.0001, 0.2) },
     classification: { threshold: number(classification.threshold, 'classification.threshold', src, 0, 1) },
-    reference: { autoCaptureMs: duration(reference.autoCaptureMs, 'reference.autoCaptureMs', src, 0) },
+    reference: { autoCaptureMs: duration(reference.autoCaptureMs, 'reference.autoCaptureMs', src, 0), minRows: integer(reference.minRows, 'reference.minRows', src, 1) },
     checkpoint: { intervalMs: duration(checkpoint.intervalMs, 'checkpoint.intervalMs', src, 100) },
     ws: {
       maxBufferedBytes: integer(ws.maxBufferedBytes, 'ws.maxBufferedBytes', src, 1024),

@@ -25,7 +25,7 @@ export interface DriftwatchConfig {
   };
   sketch: { relativeAccuracy: number };
   classification: { threshold: number };
-  reference: { autoCaptureMs: number };
+  reference: { autoCaptureMs: number; minRows: number };
   checkpoint: { intervalMs: number };
   ws: { maxBufferedBytes: number; maxSubscriptions: number };
   /**

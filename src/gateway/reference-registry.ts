@@ -22,6 +22,8 @@ export interface ReferenceRegistryOptions {
 export class ReferenceRegistry {
   /** Keyed by model, or `${model}\0${version}` for a version's own profile. */
   private readonly active = new Map<string, ReferenceProfile>();
+  /** Every profile known for a key (by id): deleting the one in force falls back to the newest remaining. */
+  private readonly known = new Map<string, Map<string, ReferenceProfile>>();
   private readonly changed = new ModelSignal();
 
   constructor(private readonly options: ReferenceRegistryOptions) {}
@@ -43,17 +45,36 @@ export class ReferenceRegistry {
   /** Makes a profile the active reference of its model (and version), unless a newer one is active. */
   setReference(profile: ReferenceProfile): void {
     const key = profile.version === null ? profile.model : `${profile.model}\u0000${profile.version}`;
+    let known = this.known.get(key);
+    if (known === undefined) this.known.set(key, (known = new Map()));
+    known.set(profile.id, profile);
     const current = this.active.get(key);
     if (current !== undefined && current.createdAt > profile.createdAt && current.id !== profile.id) return;
     this.active.set(key, profile);
     this.changed.notify(profile.model);
   }
 
-  /** Forgets a deleted profile if it was active (the model then has no reference until another is set). */
+  /** A known profile (active or not) by id. */
+  profileById(id: string): ReferenceProfile | null {
+    for (const known of this.known.values()) {
+      const profile = known.get(id);
+      if (profile !== undefined) return profile;
+    }
+    return null;
+  }
+
+  /**
+   * Forgets a deleted profile; if it was in force, the newest remaining profile of its model (and
+   * version) takes over, else the model has no reference until another is set.
+   */
   removeReference(id: string): void {
+    for (const known of this.known.values()) known.delete(id);
     for (const [key, profile] of this.active) {
       if (profile.id !== id) continue;
-      this.active.delete(key);
+      let newest: ReferenceProfile | undefined;
+      for (const candidate of this.known.get(key)?.values() ?? []) if (newest === undefined || candidate.createdAt > newest.createdAt) newest = candidate;
+      if (newest === undefined) this.active.delete(key);
+      else this.active.set(key, newest);
       this.changed.notify(profile.model);
     }
   }

@@ -1,13 +1,19 @@
 import { extname } from 'node:path';
+import { decodeMultiStream } from '@msgpack/msgpack';
 import type { TrainingRow } from './profile.ts';
+import { excludedByName, newColumnStats, observeCell } from './column-table.ts';
+import type { ColumnStats, IgnoredReason } from './column-table.ts';
 
 /**
- * Training data files for `driftwatch baseline create --file`: JSON Lines or CSV, turned into the
- * rows `POST /v1/baselines` takes. The whole file is in memory (files up to ~100 MB); the parsers
- * scan it once and slice cells out of it, so the work is linear in its size.
+ * Training data files for `driftwatch baseline create --file`: JSON Lines, CSV or a MessagePack
+ * stream, turned into training rows one record at a time (readers take the file in chunks, so a
+ * file of any size streams through). A record is either a row (`features` + `output` + `label`),
+ * a logged wire-format prediction event (`{id, model, ts, features, output, ...}`: only
+ * `features` are features), or a flat object/CSV row whose columns other than output, label,
+ * ids and timestamps are features. Every column is counted for the column table (column-table.ts).
  */
 
-export type TrainingFileFormat = 'jsonl' | 'csv';
+export type TrainingFileFormat = 'jsonl' | 'csv' | 'msgpack';
 
 export interface TrainingFileOptions {
   /** Column (flat JSONL key, CSV header) holding the model output. Default 'output'. */
@@ -33,27 +39,28 @@ export class TrainingFileError extends Error {
   }
 }
 
-const FORMAT_BY_EXTENSION: Record<string, TrainingFileFormat> = { '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.json': 'jsonl', '.csv': 'csv' };
+const FORMAT_BY_EXTENSION: Record<string, TrainingFileFormat> = { '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.json': 'jsonl', '.csv': 'csv', '.msgpack': 'msgpack', '.mpk': 'msgpack' };
 
-/** The format of a training file from its extension (.jsonl/.ndjson/.json: jsonl, .csv: csv). */
+/** The format of a training file from its extension (.jsonl/.ndjson/.json: jsonl, .csv: csv, .msgpack/.mpk: msgpack). */
 export function detectFormat(path: string): TrainingFileFormat {
   const extension = extname(path).toLowerCase();
   const format = FORMAT_BY_EXTENSION[extension];
   if (format === undefined) {
     throw new TrainingFileError(
-      `cannot tell the format of '${path}' from its extension ${extension === '' ? '(none)' : `'${extension}'`}: use .jsonl, .ndjson, .json or .csv, or pass --format jsonl|csv`,
+      `cannot tell the format of '${path}' from its extension ${extension === '' ? '(none)' : `'${extension}'`}: use .jsonl, .ndjson, .json, .csv, .msgpack or .mpk, or pass --format jsonl|csv|msgpack`,
     );
   }
   return format;
 }
 
-/** Parses a whole training file into rows. Throws TrainingFileError naming the line (and column). */
+/** Parses a whole training file (text: JSON Lines or CSV) into rows. Throws TrainingFileError naming the line (and column). */
 export function parseTrainingFile(text: string, format: TrainingFileFormat, opts: TrainingFileOptions = {}): TrainingRow[] {
-  // A UTF-8 byte order mark (Excel writes one) would otherwise become part of the first key.
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (format === 'jsonl') return parseJsonLines(body, opts);
-  if (format === 'csv') return parseCsvTraining(body, opts);
-  throw new TrainingFileError(`unknown training file format '${String(format)}': expected jsonl or csv`);
+  if (format !== 'jsonl' && format !== 'csv') throw new TrainingFileError(`parseTrainingFile reads text formats (jsonl or csv), not '${String(format)}'`);
+  const rows: TrainingRow[] = [];
+  const reader = format === 'jsonl' ? new JsonLinesReader(opts, (row) => rows.push(row)) : new CsvReader(opts, (row) => rows.push(row));
+  reader.push(text);
+  reader.end();
+  return rows;
 }
 
 function checkRowLimit(count: number, opts: TrainingFileOptions, line: number): void {
@@ -71,80 +78,200 @@ function describeJsonType(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-/** A JSON value as a cell: numbers and strings as they are, booleans as categories. */
-function jsonCell(value: unknown, line: number, where: string): CellValue {
-  if (value === null || typeof value === 'string') return value;
+/** A JSON or MessagePack value as a cell: numbers and strings as they are, booleans as categories. */
+function jsonCell(value: unknown, place: string, line: number | null, where: string): CellValue {
+  if (value === null || value === undefined || typeof value === 'string') return value ?? null;
   if (typeof value === 'number') {
     // JSON.parse turns 1e999 into Infinity.
-    if (!Number.isFinite(value)) throw new TrainingFileError(`line ${line}: ${where} is a non-finite number`, line);
+    if (!Number.isFinite(value)) throw new TrainingFileError(`${place}: ${where} is a non-finite number`, line);
     return value;
   }
   if (typeof value === 'boolean') return String(value);
-  throw new TrainingFileError(`line ${line}: ${where} must be a number, a string or null, got ${describeJsonType(value)}`, line);
+  throw new TrainingFileError(`${place}: ${where} must be a number, a string or null, got ${describeJsonType(value)}`, line);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
-function parseJsonLines(text: string, opts: TrainingFileOptions): TrainingRow[] {
-  const outputColumn = opts.outputColumn ?? 'output';
-  const labelColumn = opts.labelColumn ?? 'label';
-  const ignored = new Set(opts.ignore ?? []);
-  const rows: TrainingRow[] = [];
-  let sawOutputColumn = false;
-  let sawLabelColumn = false;
-  let start = 0;
-  let line = 0;
-  while (start < text.length) {
-    line++;
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const raw = text.slice(start, end).trim();
-    start = end + 1;
-    if (raw === '') continue;
+/** The keys of a logged wire-format event (docs/wire-format.md): together they mark one. */
+const EVENT_KEYS = ['id', 'model', 'ts'] as const;
+
+/** Output, label and ignored columns, as TrainingFileOptions name them. */
+interface ColumnNames {
+  outputColumn: string;
+  labelColumn: string;
+  ignored: Set<string>;
+}
+
+function columnNames(opts: TrainingFileOptions): ColumnNames {
+  return { outputColumn: opts.outputColumn ?? 'output', labelColumn: opts.labelColumn ?? 'label', ignored: new Set(opts.ignore ?? []) };
+}
+
+/** Throws when --output-column, --label-column or --ignore names a column the file does not have. */
+function checkNamedColumns(opts: TrainingFileOptions, has: (name: string) => boolean, columns: readonly string[], where: string, line: number | null): void {
+  const named: Array<[string, string | undefined]> = [
+    ['output column', opts.outputColumn],
+    ['label column', opts.labelColumn],
+    ...(opts.ignore ?? []).map((name): [string, string] => ['ignored column', name]),
+  ];
+  for (const [what, name] of named) {
+    if (name !== undefined && !has(name)) throw new TrainingFileError(`${where}the ${what} '${name}' is not in the file (columns: ${columns.join(', ')})`, line);
+  }
+}
+
+/**
+ * Turns parsed objects (JSON Lines, MessagePack records) into training rows. An object with a
+ * `features` map, or with a wire event's id, model and ts, is a row or an event: its `features`
+ * are the features, and every other key except output and label is ignored. Any other object is
+ * flat: its keys are columns, and those named like ids or timestamps are ignored.
+ */
+export class ObjectRowReader {
+  private readonly names: ColumnNames;
+  /** Feature, output and label columns by name; ignored top-level keys under '\u0000' + name. */
+  private readonly columns = new Map<string, ColumnStats>();
+  private rowCount = 0;
+  /** Label events (`{id, model, ts, label}` without features or output) met: not rows of a profile. */
+  labelEvents = 0;
+
+  constructor(
+    private readonly opts: TrainingFileOptions,
+    private readonly onRow: (row: TrainingRow) => void,
+  ) {
+    this.names = columnNames(opts);
+  }
+
+  get rows(): number {
+    return this.rowCount;
+  }
+
+  /** The columns met so far, in the order first seen. */
+  columnStats(): ColumnStats[] {
+    return [...this.columns.values()];
+  }
+
+  add(parsed: unknown, place: string, line: number | null): void {
+    if (!isPlainObject(parsed)) throw new TrainingFileError(`${place}: expected an object, got ${describeJsonType(parsed)}`, line);
+    const { outputColumn, labelColumn, ignored } = this.names;
+    const isEvent = EVENT_KEYS.every((key) => Object.hasOwn(parsed, key));
+    const nested = isPlainObject(parsed.features) || isEvent;
+    if (isEvent && !Object.hasOwn(parsed, 'features') && !Object.hasOwn(parsed, outputColumn) && !Object.hasOwn(parsed, 'error') && Object.hasOwn(parsed, labelColumn)) {
+      // A label event: its outcome belongs to a prediction elsewhere in the log.
+      this.labelEvents++;
+      return;
+    }
+    checkRowLimit(this.rowCount + 1, this.opts, line ?? this.rowCount + 1);
+    const row: TrainingRow = { features: {} };
+    if (nested) {
+      const features = parsed.features;
+      if (features !== undefined && features !== null && !isPlainObject(features)) throw new TrainingFileError(`${place}: 'features' must be a map of name to value, got ${describeJsonType(features)}`, line);
+      for (const key in features ?? {}) {
+        if (ignored.has(key)) continue;
+        const value = jsonCell((features as Record<string, unknown>)[key], place, line, `features.${key}`);
+        row.features[key] = value;
+        observeCell(this.column(key, key, 'feature', null), value);
+      }
+      for (const key in parsed) {
+        if (key === 'features' || key === outputColumn || key === labelColumn) continue;
+        this.observeIgnored(key, parsed[key], ignored.has(key) ? '--ignore' : 'not a feature');
+      }
+    } else {
+      for (const key in parsed) {
+        if (key === outputColumn || key === labelColumn) continue;
+        const reason: IgnoredReason | null = ignored.has(key) ? '--ignore' : excludedByName(key);
+        if (reason !== null) {
+          this.observeIgnored(key, parsed[key], reason);
+          continue;
+        }
+        const value = jsonCell(parsed[key], place, line, `'${key}'`);
+        row.features[key] = value;
+        observeCell(this.column(key, key, 'feature', null), value);
+      }
+    }
+    if (Object.hasOwn(parsed, outputColumn)) {
+      const raw = parsed[outputColumn];
+      // A wire event's output may be a vector of class probabilities: not profiled as one value.
+      const value = nested && Array.isArray(raw) ? null : jsonCell(raw, place, line, `'${outputColumn}'`);
+      row.output = value;
+      observeCell(this.column(`\u0001${outputColumn}`, outputColumn, 'output', null), value);
+    }
+    if (Object.hasOwn(parsed, labelColumn)) {
+      const value = jsonCell(parsed[labelColumn], place, line, `'${labelColumn}'`);
+      row.label = value;
+      observeCell(this.column(`\u0002${labelColumn}`, labelColumn, 'label', null), value);
+    }
+    this.rowCount++;
+    this.onRow(row);
+  }
+
+  /** Checks the whole file: rows found, every column named on the command line present. */
+  end(what: string): void {
+    if (this.rowCount === 0) {
+      throw new TrainingFileError(this.labelEvents > 0 ? `the file has ${this.labelEvents} label events but no predictions to profile` : `the file has no rows (expected ${what})`);
+    }
+    const names = [...new Set([...this.columns.values()].map((c) => c.name))];
+    checkNamedColumns(this.opts, (name) => names.includes(name), names, '', null);
+  }
+
+  private column(key: string, name: string, role: ColumnStats['role'], reason: IgnoredReason | null): ColumnStats {
+    let stats = this.columns.get(key);
+    if (stats === undefined) this.columns.set(key, (stats = newColumnStats(name, role, reason)));
+    return stats;
+  }
+
+  private observeIgnored(key: string, value: unknown, reason: IgnoredReason): void {
+    const stats = this.column(`\u0000${key}`, key, 'ignored', reason);
+    observeCell(stats, value === null || value === undefined || typeof value === 'number' || typeof value === 'string' ? value : describeJsonType(value));
+  }
+}
+
+/** JSON Lines, pushed in chunks of text of any size; lines are counted across chunks. */
+export class JsonLinesReader {
+  readonly objects: ObjectRowReader;
+  private tail = '';
+  private line = 0;
+  private started = false;
+
+  constructor(opts: TrainingFileOptions, onRow: (row: TrainingRow) => void) {
+    this.objects = new ObjectRowReader(opts, onRow);
+  }
+
+  push(chunk: string): void {
+    let text = this.tail + chunk;
+    if (!this.started && text.length > 0) {
+      this.started = true;
+      // A UTF-8 byte order mark (Excel writes one) would otherwise become part of the first key.
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n', start);
+      if (end < 0) break;
+      this.addLine(text.slice(start, end));
+      start = end + 1;
+    }
+    this.tail = text.slice(start);
+  }
+
+  end(): void {
+    if (this.tail !== '') this.addLine(this.tail);
+    this.tail = '';
+    this.objects.end('one JSON object per line');
+  }
+
+  private addLine(text: string): void {
+    this.line++;
+    const raw = text.trim();
+    if (raw === '') return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch (error) {
-      throw new TrainingFileError(`line ${line}: invalid JSON (${(error as Error).message})`, line);
+      throw new TrainingFileError(`line ${this.line}: invalid JSON (${(error as Error).message})`, this.line);
     }
-    if (!isPlainObject(parsed)) throw new TrainingFileError(`line ${line}: expected a JSON object, got ${describeJsonType(parsed)}`, line);
-    checkRowLimit(rows.length + 1, opts, line);
-
-    const row: TrainingRow = { features: {} };
-    const nested = isPlainObject(parsed.features);
-    const featureSource = nested ? (parsed.features as Record<string, unknown>) : parsed;
-    if (nested) {
-      // The API's own row shape: anything next to `features` other than output/label is a mistake.
-      for (const key of Object.keys(parsed)) {
-        if (key !== 'features' && key !== outputColumn && key !== labelColumn && !ignored.has(key)) {
-          throw new TrainingFileError(
-            `line ${line}: unexpected key '${key}' next to 'features' (a row is either {"features": {...}, "${outputColumn}": ..., "${labelColumn}": ...} or a flat object of columns)`,
-            line,
-          );
-        }
-      }
-    }
-    for (const key of Object.keys(featureSource)) {
-      if (!nested && (key === outputColumn || key === labelColumn)) continue;
-      if (ignored.has(key)) continue;
-      row.features[key] = jsonCell(featureSource[key], line, nested ? `features.${key}` : `'${key}'`);
-    }
-    if (Object.hasOwn(parsed, outputColumn)) {
-      sawOutputColumn = true;
-      row.output = jsonCell(parsed[outputColumn], line, `'${outputColumn}'`);
-    }
-    if (Object.hasOwn(parsed, labelColumn)) {
-      sawLabelColumn = true;
-      row.label = jsonCell(parsed[labelColumn], line, `'${labelColumn}'`);
-    }
-    rows.push(row);
+    if (!isPlainObject(parsed)) throw new TrainingFileError(`line ${this.line}: expected a JSON object, got ${describeJsonType(parsed)}`, this.line);
+    this.objects.add(parsed, `line ${this.line}`, this.line);
   }
-  if (rows.length === 0) throw new TrainingFileError('the file has no rows (expected one JSON object per line)');
-  if (opts.outputColumn !== undefined && !sawOutputColumn) throw new TrainingFileError(`no row has the output column '${opts.outputColumn}'`);
-  if (opts.labelColumn !== undefined && !sawLabelColumn) throw new TrainingFileError(`no row has the label column '${opts.labelColumn}'`);
-  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,12 +307,13 @@ export function splitCsv(text: string): CsvRecord[] {
  * commas, line breaks and doubled quotes; CRLF or LF line ends) and the line it starts on. Blank
  * lines are skipped. Cells are sliced out of the text; a quoted cell is joined from pieces only
  * when it contains an escaped quote. Records are handed over one by one so a caller converting
- * them never holds every raw cell of a large file at once.
+ * them never holds every raw cell of a large file at once. Returns the line after the text
+ * (`firstLine` numbers the text's first line: a chunk of a longer file).
  */
-export function forEachCsvRecord(text: string, onRecord: (cells: string[], line: number) => void): void {
+export function forEachCsvRecord(text: string, onRecord: (cells: string[], line: number) => void, firstLine = 1): number {
   const length = text.length;
   let i = 0;
-  let line = 1;
+  let line = firstLine;
   while (i < length) {
     const recordLine = line;
     const first = text.charCodeAt(i);
@@ -254,6 +382,7 @@ export function forEachCsvRecord(text: string, onRecord: (cells: string[], line:
     }
     onRecord(cells, recordLine);
   }
+  return line;
 }
 
 function csvCell(raw: string, line: number, columnIndex: number, columnName: string): CellValue {
@@ -269,44 +398,104 @@ function csvCell(raw: string, line: number, columnIndex: number, columnName: str
   return raw;
 }
 
-type ColumnRole = 'feature' | 'output' | 'label' | 'ignored';
+/** Offset just past the last line end outside quotes in text: where a chunk can be cut safely. */
+function lastCompleteRecordEnd(text: string): number {
+  let inQuotes = false;
+  let cut = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) inQuotes = !inQuotes;
+    else if (c === LF && !inQuotes) cut = i + 1;
+  }
+  return cut;
+}
 
-function parseCsvTraining(text: string, opts: TrainingFileOptions): TrainingRow[] {
-  const outputColumn = opts.outputColumn ?? 'output';
-  const labelColumn = opts.labelColumn ?? 'label';
-  const ignored = new Set(opts.ignore ?? []);
-  let names: string[] | null = null;
-  let headerLine = 0;
-  let roles: ColumnRole[] = [];
-  const rows: TrainingRow[] = [];
-  forEachCsvRecord(text, (cells, line) => {
+/**
+ * CSV with a header row, pushed in chunks of text of any size: records are cut at line ends
+ * outside quotes, so a quoted cell may span chunks. Columns named like ids or timestamps are
+ * ignored; every column is counted for the column table.
+ */
+export class CsvReader {
+  private tail = '';
+  private line = 1;
+  private started = false;
+  private names: string[] | null = null;
+  private headerLine = 0;
+  private roles: ColumnStats['role'][] = [];
+  private stats: ColumnStats[] = [];
+  private rowCount = 0;
+
+  constructor(
+    private readonly opts: TrainingFileOptions,
+    private readonly onRow: (row: TrainingRow) => void,
+  ) {}
+
+  get rows(): number {
+    return this.rowCount;
+  }
+
+  /** The header's columns (empty before the header is read). */
+  columnStats(): ColumnStats[] {
+    return this.stats;
+  }
+
+  push(chunk: string): void {
+    let text = this.tail + chunk;
+    if (!this.started && text.length > 0) {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    const cut = lastCompleteRecordEnd(text);
+    if (cut === 0) {
+      this.tail = text;
+      return;
+    }
+    this.tail = text.slice(cut);
+    this.line = forEachCsvRecord(text.slice(0, cut), (cells, line) => this.record(cells, line), this.line);
+  }
+
+  end(): void {
+    if (this.tail !== '') this.line = forEachCsvRecord(this.tail, (cells, line) => this.record(cells, line), this.line);
+    this.tail = '';
+    if (this.names === null) throw new TrainingFileError('the file is empty: a CSV training file needs a header row and at least one data row');
+    if (this.rowCount === 0) throw new TrainingFileError(`the file has a header (line ${this.headerLine}) but no data rows`);
+  }
+
+  private record(cells: string[], line: number): void {
+    const names = this.names;
     if (names === null) {
-      names = cells;
-      headerLine = line;
-      roles = rolesOfHeader(cells, line, opts, outputColumn, labelColumn, ignored);
+      this.names = cells;
+      this.headerLine = line;
+      this.stats = statsOfHeader(cells, line, this.opts);
+      this.roles = this.stats.map((s) => s.role);
       return;
     }
     if (cells.length !== names.length) {
       throw new TrainingFileError(`line ${line}: the row has ${cells.length} cell${cells.length === 1 ? '' : 's'} but the header has ${names.length} columns`, line);
     }
-    checkRowLimit(rows.length + 1, opts, line);
+    checkRowLimit(this.rowCount + 1, this.opts, line);
     const row: TrainingRow = { features: {} };
+    const roles = this.roles;
     for (let c = 0; c < cells.length; c++) {
       const role = roles[c];
-      if (role === 'ignored') continue;
+      if (role === 'ignored') {
+        // Typed for the table only: an ignored cell is never refused.
+        observeCell(this.stats[c], NUMERIC.test(cells[c]) ? Number(cells[c]) : cells[c]);
+        continue;
+      }
       const value = csvCell(cells[c], line, c, names[c]);
+      observeCell(this.stats[c], value);
       if (role === 'feature') row.features[names[c]] = value;
       else if (role === 'output') row.output = value;
       else row.label = value;
     }
-    rows.push(row);
-  });
-  if (names === null) throw new TrainingFileError('the file is empty: a CSV training file needs a header row and at least one data row');
-  if (rows.length === 0) throw new TrainingFileError(`the file has a header (line ${headerLine}) but no data rows`);
-  return rows;
+    this.rowCount++;
+    this.onRow(row);
+  }
 }
 
-function rolesOfHeader(names: string[], line: number, opts: TrainingFileOptions, outputColumn: string, labelColumn: string, ignored: Set<string>): ColumnRole[] {
+function statsOfHeader(names: string[], line: number, opts: TrainingFileOptions): ColumnStats[] {
+  const { outputColumn, labelColumn, ignored } = columnNames(opts);
   const seen = new Map<string, number>();
   for (let c = 0; c < names.length; c++) {
     const name = names[c];
@@ -315,8 +504,30 @@ function rolesOfHeader(names: string[], line: number, opts: TrainingFileOptions,
     if (previous !== undefined) throw new TrainingFileError(`line ${line}: duplicate column '${name}' (columns ${previous + 1} and ${c + 1})`, line);
     seen.set(name, c);
   }
-  for (const [what, name] of [['output', opts.outputColumn], ['label', opts.labelColumn]] as const) {
-    if (name !== undefined && !seen.has(name)) throw new TrainingFileError(`line ${line}: the ${what} column '${name}' is not in the header (columns: ${names.join(', ')})`, line);
+  checkNamedColumns(opts, (name) => seen.has(name), names, `line ${line}: `, line);
+  return names.map((name) => {
+    if (ignored.has(name)) return newColumnStats(name, 'ignored', '--ignore');
+    if (name === outputColumn) return newColumnStats(name, 'output');
+    if (name === labelColumn) return newColumnStats(name, 'label');
+    const reason = excludedByName(name);
+    return reason === null ? newColumnStats(name, 'feature') : newColumnStats(name, 'ignored', reason);
+  });
+}
+
+/**
+ * A MessagePack stream (records one after another, as a publisher's log writes them) into rows.
+ * Records are numbered from 1 in error messages.
+ */
+export async function readMessagePackRecords(chunks: AsyncIterable<Uint8Array>, reader: ObjectRowReader): Promise<void> {
+  let record = 0;
+  try {
+    for await (const value of decodeMultiStream(chunks)) {
+      record++;
+      reader.add(value, `record ${record}`, record);
+    }
+  } catch (error) {
+    if (error instanceof TrainingFileError) throw error;
+    throw new TrainingFileError(`record ${record + 1}: invalid MessagePack (${(error as Error).message})`, record + 1);
   }
-  return names.map((name) => (ignored.has(name) ? 'ignored' : name === outputColumn ? 'output' : name === labelColumn ? 'label' : 'feature'));
+  reader.end('one MessagePack map per record');
 }

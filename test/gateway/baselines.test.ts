@@ -53,11 +53,15 @@ describe('baseline routes', () => {
     expect((await app.inject({ url: '/v1/baselines?model=fraud' })).json()).toEqual({ baselines: [] });
   });
 
-  it('uploads training rows as a file profile', async () => {
+  it('uploads training rows as a file profile (20 rows: below the minimum, so forced)', async () => {
     const rows = Array.from({ length: 20 }, (_, i) => ({ features: { x: i, plan: i % 2 ? 'pro' : 'free' }, output: i % 2 }));
-    const res = await app.inject({ method: 'POST', url: '/v1/baselines', payload: { model: 'churn', version: 'v2', rows } });
+    const refused = await app.inject({ method: 'POST', url: '/v1/baselines', payload: { model: 'churn', version: 'v2', rows } });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().message).toMatch(/^refused \(pass force to upload anyway\): the profile describes 20 rows, fewer than the minimum of 500/);
+    expect(profiles.byId.size).toBe(0);
+    const res = await app.inject({ method: 'POST', url: '/v1/baselines', payload: { model: 'churn', version: 'v2', rows, force: true } });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ model: 'churn', version: 'v2', source: 'file', count: 20 });
+    expect(res.json()).toMatchObject({ model: 'churn', version: 'v2', source: 'file', count: 20, inForce: { id: res.json().id, model: 'churn', version: 'v2' } });
     expect(references.referenceFor('churn', 'v2')?.id).toBe(res.json().id);
     expect(references.referenceFor('churn', 'v1')).toBeNull();
   });
@@ -65,7 +69,7 @@ describe('baseline routes', () => {
   it('deletes a profile and drops it when active; an unknown id is a 404', async () => {
     const { id } = (await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: {} })).json();
     const deleted = await app.inject({ method: 'DELETE', url: `/v1/baselines/${id}` });
-    expect(deleted.json()).toEqual({ deleted: id });
+    expect(deleted.json()).toEqual({ deleted: id, inForce: null });
     expect(references.referenceFor('churn')).toBeNull();
     const again = await app.inject({ method: 'DELETE', url: `/v1/baselines/${id}` });
     expect(again.statusCode).toBe(404);
@@ -79,7 +83,8 @@ describe('baseline routes', () => {
       ['/v1/models/churn/baseline', { from: 200_000, to: 150_000 }, 400, 'Bad Request', 'body/to (150000) must be after body/from (200000)'],
       ['/v1/models/churn/baseline', { from: 0, to: 50_000 }, 409, 'Conflict', "model 'churn' has no predictions between 0 and 50000 to capture"],
       ['/v1/models/churn/baseline', { from: 'yesterday' }, 400, 'Bad Request', 'body/from must be number'],
-      ['/v1/baselines', { model: 'churn' }, 400, 'Bad Request', 'body/rows is required'],
+      ['/v1/baselines', { model: 'churn' }, 400, 'Bad Request', 'body must have either rows (training rows) or profile (a profile summarised from a file, base64 of its MessagePack bytes)'],
+      ['/v1/baselines', { model: 'churn', profile: Buffer.from('not msgpack').toString('base64') }, 400, 'Bad Request', 'body/profile: not a reference profile: Extra 10 of 11 byte(s) found at buffer[1]'],
       ['/v1/baselines', { model: 'a.b', rows: [{ features: {} }] }, 400, 'Bad Request', "body/model must be a name without whitespace, '.', '*' or '>'"],
     ];
     for (const [url, payload, statusCode, error, message] of cases) {
@@ -105,6 +110,50 @@ describe('baseline routes behind a token', () => {
     expect(res.statusCode).toBe(401);
     expect(res.headers['www-authenticate']).toBe('Bearer realm="driftwatch"');
     expect((await app.inject({ url: '/v1/baselines', headers: { authorization: 'Bearer tok' } })).json()).toEqual({ baselines: [] });
+    await app.close();
+  });
+});
+
+describe('safe activation of uploaded profiles', () => {
+  it('checks an upload against the live features: missing, new and retyped ones refused unless forced; dry run stores nothing; deleting the profile in force falls back to the newest remaining', async () => {
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    // live traffic of churn: one numeric feature, 'f' (see panes.ts spread)
+    for (let i = 0; i < 12; i++) windows.applyPaneMessage(inputPane('churn', 100_000 + i * PANE_MS, spread(10, 0, 50)));
+    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
+    const profiles = new MemoryProfiles();
+    const app = await buildGateway({ source: new FakeSource(), registry: new Registry(), baselines: { windows, references, profiles, minRows: 5 } });
+    const live = [...(windows.aggregateRange('churn', 0, 1e9)?.input.features.keys() ?? [])];
+    expect(live.length).toBeGreaterThan(0);
+    const rowsWith = (features: (i: number) => Record<string, number | string>) => Array.from({ length: 10 }, (_, i) => ({ features: features(i), output: i / 10 }));
+    const matching = rowsWith((i) => Object.fromEntries(live.map((name) => [name, i])));
+    const post = (payload: object) => app.inject({ method: 'POST', url: '/v1/baselines', payload: { model: 'churn', ...payload } });
+
+    const first = await post({ rows: matching });
+    expect(first.statusCode).toBe(201);
+    expect(first.json()).toMatchObject({ problems: [], inForce: { id: first.json().id, model: 'churn', version: null } });
+
+    const mismatched = rowsWith((i) => ({ [live[0]]: `c${i}`, extra: i }));
+    const refused = await post({ rows: mismatched });
+    expect(refused.statusCode).toBe(409);
+    const message: string = refused.json().message;
+    expect(message).toContain(`features in the profile the model does not send: extra`);
+    expect(message).toContain(`feature '${live[0]}' is categorical in the profile but numeric in live traffic`);
+    expect(references.referenceFor('churn')?.id).toBe(first.json().id);
+
+    const dry = await post({ rows: mismatched, dryRun: true });
+    expect(dry.statusCode).toBe(200);
+    expect(dry.json()).toMatchObject({ dryRun: true, inForce: null });
+    expect(dry.json().problems).toHaveLength(2);
+    expect(profiles.byId.size).toBe(1);
+
+    const forced = await post({ rows: mismatched, force: true });
+    expect(forced.statusCode).toBe(201);
+    expect(forced.json().inForce.id).toBe(forced.json().id);
+    expect(forced.json().problems).toHaveLength(2);
+
+    const deleted = await app.inject({ method: 'DELETE', url: `/v1/baselines/${forced.json().id}` });
+    expect(deleted.json()).toEqual({ deleted: forced.json().id, inForce: { id: first.json().id, model: 'churn', version: null } });
+    expect(references.referenceFor('churn')?.id).toBe(first.json().id);
     await app.close();
   });
 });

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { encode } from '@msgpack/msgpack';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +45,7 @@ describe('driftwatch CLI: command line errors (exit 2, no gateway needed)', () =
     [['baseline', 'create', '--model', 'm'], /missing --file/],
     [['baseline', 'create', '--model'], /option --model needs a value/],
     [['baseline', 'create', '--model', 'a.b', '--file', csv], /--model 'a\.b' must be 1-128 letters, digits, '_' or '-'/],
-    [['baseline', 'create', '--model', 'm', '--file', csv, '--format', 'xml'], /--format must be jsonl or csv, got 'xml'/],
+    [['baseline', 'create', '--model', 'm', '--file', csv, '--format', 'xml'], /--format must be jsonl, csv or msgpack, got 'xml'/],
     [['baseline', 'create', '--model', 'm', '--file', join(tmp, 'train.txt')], /--file: cannot tell the format of .*train\.txt/],
     [['baseline', 'capture'], /missing --model/],
     [['baseline', 'list', '--file', csv], /option --file does not apply to 'baseline list'/],
@@ -117,7 +118,7 @@ describe('driftwatch CLI against a real gateway', () => {
   const env = { DRIFTWATCH_TOKEN: TOKEN };
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ partitions: { count: 1 }, reference: { autoCaptureMs: 0 } }, { DRIFTWATCH_TOKEN: TOKEN });
+    pipeline = await startPipeline({ partitions: { count: 1 }, reference: { autoCaptureMs: 0, minRows: 10 } }, { DRIFTWATCH_TOKEN: TOKEN });
   });
 
   afterAll(async () => {
@@ -157,7 +158,7 @@ describe('driftwatch CLI against a real gateway', () => {
     expect(more).toEqual([]);
 
     const deleted = await run(['baseline', 'delete', id as string, '--gateway', pipeline.baseUrl], env);
-    expect(deleted).toEqual({ code: 0, stdout: `deleted baseline ${id}\n`, stderr: '' });
+    expect(deleted).toEqual({ code: 0, stdout: `deleted baseline ${id}\nin force: no reference left for its model\n`, stderr: '' });
 
     const after = await run(['baseline', 'list', '--gateway', pipeline.baseUrl], env);
     expect(after).toEqual({ code: 0, stdout: 'no baselines\n', stderr: '' });
@@ -215,4 +216,126 @@ describe('driftwatch CLI against a real gateway', () => {
     const listed = await run(['baseline', 'list', '--model', 'live', '--gateway', pipeline.baseUrl], env);
     expect(listed.stdout.split('\n')[1].split(/ {2,}/).slice(1, 5)).toEqual(['live', '*', 'window', '30']);
   });
+
+  const list = async (model: string) =>
+    (await getJson<{ baselines: Array<{ id: string; count: number; createdAt: number; features: Record<string, string> }> }>(`${pipeline.baseUrl}/v1/baselines?model=${model}`, { authorization: `Bearer ${TOKEN}` })).body.baselines;
+  const inForce = async (model: string) => (await getJson<{ drift: { reference: string | null } }>(`${pipeline.baseUrl}/v1/models/${model}/metrics?window=5m`, { authorization: `Bearer ${TOKEN}` })).body.drift.reference;
+
+  it('builds a reference from a JSONL log of wire-format events: exactly their features keys, whatever else each event carries', async () => {
+    const events = Array.from({ length: 40 }, (_, i) => ({
+      id: `req-${i}`,
+      model: 'logged',
+      version: 'v7',
+      ts: 1717171717171 + i,
+      output: i / 40,
+      latencyMs: 12.5,
+      segment: { region: 'eu' },
+      trace: `t${i}`,
+      features: { amount: i * 2.5, country: i % 3 === 0 ? 'FR' : 'DE' },
+    }));
+    events.push({ id: 'req-0', model: 'logged', ts: 1717171799999, label: 1 } as never);
+    const file = writeTmp('events.jsonl', events.map((e) => JSON.stringify(e)).join('\n'));
+    const created = await run(['baseline', 'create', '--model', 'logged', '--file', file, '--gateway', pipeline.baseUrl], env);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain('40 rows (1 label events skipped)');
+    expect(created.stdout).toMatch(/^trace +ignored \(not a feature\)/m);
+    const [profile] = await list('logged');
+    expect(Object.keys(profile.features).sort()).toEqual(['amount', 'country']);
+    expect(profile.count).toBe(40);
+    expect(created.stdout).toContain(`in force: ${profile.id} for model logged (all versions)`);
+  });
+
+  it('a CSV with id and timestamp columns: they are not features, and the column table is printed before the upload', async () => {
+    const lines = ['row_id,event_time,amount,plan,empty,score'];
+    for (let i = 0; i < 30; i++) lines.push(`${1000 + i},2024-05-0${1 + (i % 9)}T10:00:00Z,${i * 1.5},${i % 2 ? 'pro' : 'free'},,${(i % 10) / 10}`);
+    const file = writeTmp('ids.csv', lines.join('\n'));
+    const created = await run(['baseline', 'create', '--model', 'csvids', '--file', file, '--output-column', 'score', '--gateway', pipeline.baseUrl], env);
+    expect(created.code).toBe(0);
+    const table = created.stdout.slice(0, created.stdout.indexOf('created baseline')).trimEnd().split('\n').slice(1);
+    expect(table.map((line) => line.split(/ {2,}/))).toEqual([
+      ['COLUMN', 'ROLE', 'TYPE', 'VALUES', 'MISSING'],
+      ['row_id', 'ignored (id)', 'numeric', '30', '0.0%'],
+      ['event_time', 'ignored (timestamp)', 'categorical', '30', '0.0%'],
+      ['amount', 'feature', 'numeric', '30', '0.0%'],
+      ['plan', 'feature', 'categorical', '30', '0.0%'],
+      ['empty', 'feature', 'empty', '0', '100.0%'],
+      ['score', 'output', 'numeric', '30', '0.0%'],
+    ]);
+    const [profile] = await list('csvids');
+    expect(profile.features).toEqual({ amount: 'numeric', plan: 'categorical' });
+  });
+
+  it('a typo in --ignore, --output-column or --label-column is an error listing the columns (nothing uploaded)', async () => {
+    const file = writeTmp('typo.csv', 'id,amount,output\n1,2,0.5\n');
+    const ignore = await run(['baseline', 'create', '--model', 'typo', '--file', file, '--ignore', 'idd', '--gateway', pipeline.baseUrl], env);
+    expect(ignore).toEqual({ code: 1, stdout: '', stderr: `driftwatch: ${file}: line 1: the ignored column 'idd' is not in the file (columns: id, amount, output)\n` });
+    const label = await run(['baseline', 'create', '--model', 'typo', '--file', file, '--label-column', 'truth', '--gateway', pipeline.baseUrl], env);
+    expect(label.stderr).toContain("the label column 'truth' is not in the file (columns: id, amount, output)");
+    expect(await list('typo')).toEqual([]);
+  });
+
+  it('reads a MessagePack stream of events', async () => {
+    const events = Array.from({ length: 25 }, (_, i) => encode({ id: `m${i}`, model: 'packed', ts: 1717171717171 + i, output: i % 2 === 0 ? 'yes' : 'no', features: { x: i, tier: i < 12 ? 'a' : 'b' } }));
+    const file = join(tmp, 'events.msgpack');
+    writeFileSync(file, Buffer.concat(events));
+    const created = await run(['baseline', 'create', '--model', 'packed', '--file', file, '--gateway', pipeline.baseUrl], env);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/output: +categorical/);
+    const [profile] = await list('packed');
+    expect(profile).toMatchObject({ count: 25, features: { x: 'numeric', tier: 'categorical' } });
+  });
+
+  it('refuses a one-row or mismatched upload (the reference in force stays), shows checks on --dry-run, takes --force, and deleting the one in force falls back to the newest remaining', async () => {
+    const now = Date.now();
+    for (let i = 0; i < 30; i++) await pipeline.publisher.publishPrediction({ id: `s${i}`, model: 'safe', ts: now - 20_000 + i * 100, output: i / 30, latencyMs: 5, features: { amount: i, plan: i % 2 ? 'pro' : 'free' } });
+    await pipeline.publisher.flush();
+    await eventually(async () => {
+      const { status, body } = await getJson<{ count: number }>(`${pipeline.baseUrl}/v1/models/safe/metrics?window=5m`, { authorization: `Bearer ${TOKEN}` });
+      return status === 200 && body.count === 30 ? true : undefined;
+    }, 15_000, 'the predictions to reach the 5m window');
+    const rows = (n: number, row: (i: number) => string, header: string) => writeTmp(`safe-${header.replace(/\W/g, '')}-${n}.csv`, [header, ...Array.from({ length: n }, (_, i) => row(i))].join('\n'));
+    const good = rows(50, (i) => `${i},${i % 2 ? 'pro' : 'free'},${i / 50}`, 'amount,plan,output');
+    const create = (file: string, ...flags: string[]) => run(['baseline', 'create', '--model', 'safe', '--file', file, '--gateway', pipeline.baseUrl, ...flags], env);
+
+    const first = await create(good);
+    expect(first.code).toBe(0);
+    const firstId = /^created baseline (\S+)$/m.exec(first.stdout)?.[1] as string;
+    expect(first.stdout).toContain(`in force: ${firstId} for model safe (all versions)`);
+    expect(first.stdout).not.toContain('checks: problems');
+
+    const oneRow = await create(rows(1, () => '3,pro,0.5', 'amount,plan,output'));
+    expect(oneRow.code).toBe(1);
+    expect(oneRow.stderr).toContain('the gateway refused the profile:\n  - the profile describes 1 row, fewer than the minimum of 10 (reference.minRows)');
+    expect(oneRow.stderr).toContain('pass --force to upload it anyway');
+
+    const mismatched = rows(50, (i) => `${i},c${i % 3},${i / 50}`, 'amount,plan_code,output');
+    const refused = await create(mismatched);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('  - features the model sends but the profile lacks (their drift would not be checked): plan');
+    expect(refused.stderr).toContain('  - features in the profile the model does not send: plan_code');
+    expect((await list('safe')).map((p) => p.id)).toEqual([firstId]);
+    expect(await inForce('safe')).toBe(firstId);
+
+    const dry = await create(mismatched, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^dry run: nothing uploaded$/m);
+    expect(dry.stdout).toContain('checks: problems\n  - features the model sends but the profile lacks');
+    expect((await list('safe')).map((p) => p.id)).toEqual([firstId]);
+
+    const forced = await create(mismatched, '--force');
+    expect(forced.code).toBe(0);
+    const forcedId = /^created baseline (\S+)$/m.exec(forced.stdout)?.[1] as string;
+    expect(forced.stdout).toContain('(uploaded anyway: --force)');
+    expect(forced.stdout).toContain(`in force: ${forcedId} for model safe (all versions)`);
+    await eventually(async () => (await inForce('safe')) === forcedId || undefined, 10_000, 'the forced profile in force');
+
+    const deleted = await run(['baseline', 'delete', forcedId, '--gateway', pipeline.baseUrl], env);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toBe(`deleted baseline ${forcedId}\nin force: ${firstId} for model safe (all versions)\n`);
+    await eventually(async () => (await inForce('safe')) === firstId || undefined, 10_000, 'the fallback to the newest remaining profile');
+    expect((await list('safe')).map((p) => p.id)).toEqual([firstId]);
+  }, 60_000);
 });
+

@@ -1,0 +1,75 @@
+import { createReadStream, statSync } from 'node:fs';
+import { CsvReader, JsonLinesReader, ObjectRowReader, readMessagePackRecords } from '../reference/training-file.ts';
+import type { TrainingFileFormat, TrainingFileOptions } from '../reference/training-file.ts';
+import type { ColumnStats } from '../reference/column-table.ts';
+import type { TrainingRow } from '../reference/profile.ts';
+import { CommandError } from './errors.ts';
+import type { Progress } from './progress.ts';
+
+/** What reading a training file found besides its rows. */
+export interface TrainingFileRead {
+  rows: number;
+  bytes: number;
+  columns: ColumnStats[];
+  /** Label events of a logged event stream: not rows of a profile. */
+  labelEvents: number;
+}
+
+/** Size of a file, as a CommandError that says why it cannot be read. */
+export function fileSize(file: string): number {
+  try {
+    const stats = statSync(file);
+    if (stats.isDirectory()) throw new CommandError(`cannot read --file ${file}: it is a directory`);
+    return stats.size;
+  } catch (error) {
+    if (error instanceof CommandError) throw error;
+    const code = (error as { code?: string }).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new CommandError(`cannot read --file ${file}: ${reason}`);
+  }
+}
+
+/**
+ * Streams a training file through its reader, one row at a time to `onRow`: memory stays bounded
+ * by the chunk size and what `onRow` keeps, whatever the size of the file.
+ */
+export async function readTrainingFile(
+  file: string,
+  format: TrainingFileFormat,
+  opts: TrainingFileOptions,
+  onRow: (row: TrainingRow) => void,
+  progress: Progress,
+): Promise<TrainingFileRead> {
+  let bytes = 0;
+  let rows = 0;
+  const countRow = (row: TrainingRow) => {
+    rows++;
+    onRow(row);
+  };
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      progress.update(rows, bytes);
+      yield chunk;
+    }
+  }
+  try {
+    if (format === 'msgpack') {
+      const reader = new ObjectRowReader(opts, countRow);
+      await readMessagePackRecords(chunks(), reader);
+      return { rows, bytes, columns: reader.columnStats(), labelEvents: reader.labelEvents };
+    }
+    const decoder = new TextDecoder('utf-8');
+    const reader = format === 'jsonl' ? new JsonLinesReader(opts, countRow) : new CsvReader(opts, countRow);
+    for await (const chunk of chunks()) reader.push(decoder.decode(chunk, { stream: true }));
+    reader.push(decoder.decode());
+    reader.end();
+    return reader instanceof JsonLinesReader
+      ? { rows, bytes, columns: reader.objects.columnStats(), labelEvents: reader.objects.labelEvents }
+      : { rows, bytes, columns: reader.columnStats(), labelEvents: 0 };
+  } finally {
+    stream.destroy();
+    progress.done(rows, bytes);
+  }
+}

@@ -1,0 +1,208 @@
+import { LogHistogram } from '../sketch/log-histogram.ts';
+import type { FeatureReference, NumericReference } from '../stats/select.ts';
+import { numericReferenceFromValues, SMALL_REFERENCE_MAX } from '../stats/select.ts';
+import { quantileEdgesFromSummary } from '../stats/sketch-distance.ts';
+import { addBinaryOutcome, binaryScoreBins, createBinaryOutcomeSummary } from '../stats/quality.ts';
+import type { BinaryOutcomeSummary } from '../stats/quality.ts';
+import { calibrationFromHistogram, calibrationFromPairs } from '../stats/calibration.ts';
+import { SCORE_BINS } from '../window/pane.ts';
+import { binCountsOnEdges } from './profile.ts';
+import type { ReferenceProfile, TrainingRow } from './profile.ts';
+
+/**
+ * Builds a reference profile one training row at a time, so a file of any size is summarised in
+ * bounded memory. While the file is small (at most `exactValuesMax` numbers held in all), it keeps
+ * the exact values and produces exactly what profileFromRows produces for the same rows. Past
+ * that, it drops them and continues at the fidelity of a window capture: deciles and PSI bins from
+ * the sketch, the standard deviation from a running (Welford) sum, a seeded reservoir sample, and
+ * the score calibration fitted on the labelled score histogram.
+ */
+
+export interface ProfileBuilderOptions {
+  /** Relative accuracy of the numeric sketches (profileFromRows' default). */
+  relativeAccuracy?: number;
+  /** Numbers (feature values, outputs, labelled scores) held exactly before switching to sketches. */
+  exactValuesMax?: number;
+}
+
+/** About 16 MB of doubles: exact up to ~1M rows of a few numeric columns, bounded beyond. */
+export const DEFAULT_EXACT_VALUES_MAX = 2_000_000;
+
+/** The key the output is counted under next to the features (profileFromRows' convention). */
+const OUTPUT = '\u0000output';
+
+/** One numeric column: its sketch always, its exact values while the builder is exact. */
+interface NumericColumn {
+  sketch: LogHistogram;
+  values: number[] | null;
+  count: number;
+  mean: number;
+  m2: number;
+  reservoir: Float64Array;
+  random: () => number;
+}
+
+/** mulberry32: a small seeded stream, so a profile of the same file is the same profile. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class ProfileBuilder {
+  private readonly numeric = new Map<string, NumericColumn>();
+  private readonly categorical = new Map<string, Map<string, number>>();
+  private readonly relativeAccuracy: number;
+  private readonly exactValuesMax: number;
+  private exact = true;
+  private heldValues = 0;
+  private rowCount = 0;
+  private correct = 0;
+  private labeled = 0;
+  private scores: number[] | null = [];
+  private labels: (0 | 1)[] | null = [];
+  private readonly outcomes: BinaryOutcomeSummary = createBinaryOutcomeSummary(SCORE_BINS, 0.5);
+  private labelledScores = 0;
+
+  constructor(
+    private readonly id: string,
+    private readonly model: string,
+    private readonly version: string | null,
+    options: ProfileBuilderOptions = {},
+  ) {
+    this.relativeAccuracy = options.relativeAccuracy ?? 0.01;
+    this.exactValuesMax = options.exactValuesMax ?? DEFAULT_EXACT_VALUES_MAX;
+  }
+
+  /** Rows added so far. */
+  get rows(): number {
+    return this.rowCount;
+  }
+
+  /** Whether the profile will still be exactly profileFromRows' (no sketch-only summaries yet). */
+  get isExact(): boolean {
+    return this.exact;
+  }
+
+  add(row: TrainingRow): void {
+    this.rowCount++;
+    for (const name in row.features) this.addValue(name, row.features[name]);
+    this.addValue(OUTPUT, row.output);
+    const { output, label } = row;
+    if (label === undefined || label === null || output === undefined || output === null) return;
+    this.labeled++;
+    if (typeof output === 'number' && output >= 0 && output <= 1 && (label === 0 || label === 1)) {
+      // Binary outcomes, as the worker counts them: they calibrate CBPE.
+      addBinaryOutcome(this.outcomes, output, label);
+      this.labelledScores++;
+      if (this.scores !== null && this.labels !== null) {
+        this.scores.push(output);
+        this.labels.push(label);
+        this.hold(2);
+      }
+    }
+    const predicted = typeof output === 'number' && typeof label === 'number' && (label === 0 || label === 1) ? (output >= 0.5 ? 1 : 0) : output;
+    if (String(predicted) === String(label)) this.correct++;
+  }
+
+  build(): ReferenceProfile {
+    const features: Record<string, FeatureReference> = {};
+    for (const name of new Set([...this.numeric.keys(), ...this.categorical.keys()])) {
+      if (name === OUTPUT) continue;
+      const reference = this.reference(name);
+      if (reference) features[name] = reference;
+    }
+    const hasScores = this.labelledScores > 0;
+    return {
+      id: this.id,
+      model: this.model,
+      version: this.version,
+      source: 'file',
+      createdAt: Date.now(),
+      from: null,
+      to: null,
+      count: this.rowCount,
+      output: this.reference(OUTPUT),
+      features,
+      accuracy: this.labeled > 0 ? this.correct / this.labeled : null,
+      errorRate: null,
+      latencyP99: null,
+      calibration: hasScores ? this.outcomes.slice() as BinaryOutcomeSummary : null,
+      scoreCalibration: !hasScores
+        ? null
+        : this.scores !== null && this.labels !== null
+          ? calibrationFromPairs(this.scores, this.labels)
+          : calibrationFromHistogram(binaryScoreBins(this.outcomes)),
+    };
+  }
+
+  private addValue(name: string, value: number | string | null | undefined): void {
+    if (value === null || value === undefined || value === '') return;
+    if (typeof value === 'number') {
+      let column = this.numeric.get(name);
+      if (!column) {
+        column = { sketch: new LogHistogram(this.relativeAccuracy), values: this.exact ? [] : null, count: 0, mean: 0, m2: 0, reservoir: new Float64Array(SMALL_REFERENCE_MAX), random: seededRandom(1) };
+        this.numeric.set(name, column);
+      }
+      column.sketch.add(value);
+      column.count++;
+      const delta = value - column.mean;
+      column.mean += delta / column.count;
+      column.m2 += delta * (value - column.mean);
+      // Reservoir sampling (algorithm R): every value has the same chance to be in the sample.
+      if (column.count <= SMALL_REFERENCE_MAX) column.reservoir[column.count - 1] = value;
+      else {
+        const slot = Math.floor(column.random() * column.count);
+        if (slot < SMALL_REFERENCE_MAX) column.reservoir[slot] = value;
+      }
+      if (column.values !== null) {
+        column.values.push(value);
+        this.hold(1);
+      }
+    } else {
+      let counts = this.categorical.get(name);
+      if (!counts) this.categorical.set(name, (counts = new Map()));
+      counts.set(value, (counts.get(value) ?? 0) + 1);
+    }
+  }
+
+  /** Counts numbers held exactly; past the budget, lets go of all of them for good. */
+  private hold(count: number): void {
+    this.heldValues += count;
+    if (this.heldValues <= this.exactValuesMax) return;
+    this.exact = false;
+    for (const column of this.numeric.values()) column.values = null;
+    this.scores = null;
+    this.labels = null;
+  }
+
+  private reference(name: string): FeatureReference | null {
+    const column = this.numeric.get(name);
+    if (column && column.count > 0) {
+      if (column.values !== null) return numericReferenceFromValues(this.id, column.values, column.sketch);
+      return this.sketchReference(column);
+    }
+    const counts = this.categorical.get(name);
+    if (counts && counts.size > 0) return { type: 'categorical', id: this.id, counts };
+    return null;
+  }
+
+  private sketchReference(column: NumericColumn): NumericReference {
+    const innerEdges = quantileEdgesFromSummary(column.sketch, 10);
+    return {
+      type: 'numeric',
+      id: this.id,
+      count: column.count,
+      summary: column.sketch,
+      std: Math.sqrt(column.m2 / column.count),
+      innerEdges,
+      binCounts: binCountsOnEdges(column.sketch, innerEdges),
+      sample: column.reservoir.slice(0, Math.min(column.count, SMALL_REFERENCE_MAX)),
+    };
+  }
+}

@@ -1,0 +1,116 @@
+import { encode } from '@msgpack/msgpack';
+import { describe, expect, it } from 'vitest';
+import { CsvReader, JsonLinesReader, ObjectRowReader, parseTrainingFile, readMessagePackRecords, TrainingFileError } from '../../src/reference/training-file.ts';
+import type { TrainingFileOptions } from '../../src/reference/training-file.ts';
+import { excludedByName, summarizeColumns } from '../../src/reference/column-table.ts';
+import type { TrainingRow } from '../../src/reference/profile.ts';
+
+function csvInChunks(text: string, size: number, opts: TrainingFileOptions = {}): { rows: TrainingRow[]; reader: CsvReader } {
+  const rows: TrainingRow[] = [];
+  const reader = new CsvReader(opts, (row) => rows.push(row));
+  for (let i = 0; i < text.length; i += size) reader.push(text.slice(i, i + size));
+  reader.end();
+  return { rows, reader };
+}
+
+describe('streaming readers', () => {
+  it('a CSV cut into chunks anywhere (inside quoted cells, between CR and LF) reads as the whole text', () => {
+    const text = 'amount,note,output\r\n1.5,"a, ""quoted""\nnote",0.2\r\n2,plain,0.9\r\n\r\n3,"x",\r\n';
+    const whole = parseTrainingFile(text, 'csv');
+    expect(whole).toHaveLength(3);
+    for (const size of [1, 2, 3, 5, 7, 64]) expect(csvInChunks(text, size).rows).toEqual(whole);
+  });
+
+  it('keeps CSV line numbers across chunks', () => {
+    expect(() => csvInChunks('a,b\n1,2\n"x\ny",3\n4\n', 3)).toThrow(/^line 5: the row has 1 cell but the header has 2 columns/);
+  });
+
+  it('JSON Lines in chunks, with lines split across them', () => {
+    const text = '{"a": 1, "output": 0.5}\n\n{"a": 2, "output": 0.7}\n{"a": 3}';
+    const rows: TrainingRow[] = [];
+    const reader = new JsonLinesReader({}, (row) => rows.push(row));
+    for (let i = 0; i < text.length; i += 4) reader.push(text.slice(i, i + 4));
+    reader.end();
+    expect(rows).toEqual(parseTrainingFile(text, 'jsonl'));
+    expect(() => {
+      const r = new JsonLinesReader({}, () => undefined);
+      r.push('{"a": 1}\n\n{"a": 2,}\n');
+      r.end();
+    }).toThrow(/^line 3: invalid JSON/);
+  });
+});
+
+describe('what a record is', () => {
+  it('a logged wire-format prediction event: exactly its features are features, label events are skipped', () => {
+    const text = [
+      { id: 'r1', model: 'fraud', version: 'v7', ts: 1717171717171, output: 0.83, features: { amount: 120.5, country: 'FR', merchant: null }, latencyMs: 12.5, segment: { region: 'eu' } },
+      { id: 'r2', model: 'fraud', ts: 1717171717172, error: 'timeout', features: { amount: 3 } },
+      { id: 'r3', model: 'fraud', ts: 1717171717173, output: [0.1, 0.9], features: { amount: 4, country: 'DE' } },
+      { id: 'r1', model: 'fraud', ts: 1717171719999, label: 1 },
+    ]
+      .map((event) => JSON.stringify(event))
+      .join('\n');
+    const rows: TrainingRow[] = [];
+    const reader = new JsonLinesReader({}, (row) => rows.push(row));
+    reader.push(text);
+    reader.end();
+    expect(rows).toEqual([
+      { features: { amount: 120.5, country: 'FR', merchant: null }, output: 0.83 },
+      { features: { amount: 3 } },
+      { features: { amount: 4, country: 'DE' }, output: null },
+    ]);
+    expect(reader.objects.labelEvents).toBe(1);
+    const table = summarizeColumns(reader.objects.columnStats(), rows.length);
+    expect(table.filter((c) => c.role === 'feature').map((c) => c.name)).toEqual(['amount', 'country', 'merchant']);
+    expect(table.find((c) => c.name === 'merchant')).toMatchObject({ type: 'empty', count: 0, missingShare: 1 });
+    expect(table.filter((c) => c.role === 'ignored').map((c) => [c.name, c.reason])).toEqual([
+      ['id', 'not a feature'],
+      ['model', 'not a feature'],
+      ['version', 'not a feature'],
+      ['ts', 'not a feature'],
+      ['latencyMs', 'not a feature'],
+      ['segment', 'not a feature'],
+      ['error', 'not a feature'],
+    ]);
+  });
+
+  it('flat objects and CSV rows: columns named like ids and timestamps are not features', () => {
+    for (const name of ['id', 'ID', 'user_id', 'userId', 'request-id', 'uuid', 'ts', 'timestamp', 'created_at', 'createdAt', 'event_time']) expect(excludedByName(name), name).not.toBeNull();
+    for (const name of ['amount', 'paid', 'valid', 'format', 'flat', 'idle', 'tsunami', 'country']) expect(excludedByName(name), name).toBeNull();
+    const { rows, reader } = csvInChunks('id,amount,kind,n_items,empty,created_at,output\nr1,1.5,a,1,,2024-01-01,0.1\nr2,2.5,b,2,,2024-01-02,0.9\nr3,,a,1,,2024-01-03,0.4\n', 1000);
+    expect(rows[0]).toEqual({ features: { amount: 1.5, kind: 'a', n_items: 1, empty: null }, output: 0.1 });
+    expect(summarizeColumns(reader.columnStats(), rows.length).map((c) => [c.name, c.role, c.reason, c.type, c.count, Number(c.missingShare.toFixed(3))])).toEqual([
+      ['id', 'ignored', 'id', 'categorical', 3, 0],
+      ['amount', 'feature', null, 'numeric', 2, 0.333],
+      ['kind', 'feature', null, 'categorical', 3, 0],
+      ['n_items', 'feature', null, 'discrete', 3, 0],
+      // An all-null column is not typed numeric.
+      ['empty', 'feature', null, 'empty', 0, 1],
+      ['created_at', 'ignored', 'timestamp', 'categorical', 3, 0],
+      ['output', 'output', null, 'numeric', 3, 0],
+    ]);
+  });
+
+  it('a column named on the command line that the file does not have is an error listing the columns', () => {
+    expect(() => csvInChunks('id,amount,output\n1,2,3\n', 100, { ignore: ['idd'] })).toThrow("line 1: the ignored column 'idd' is not in the file (columns: id, amount, output)");
+    expect(() => parseTrainingFile('{"amount": 1, "score": 2}', 'jsonl', { ignore: ['amout'] })).toThrow("the ignored column 'amout' is not in the file (columns: amount, score)");
+    expect(() => parseTrainingFile('{"features": {"a": 1}, "output": 1}', 'jsonl', { labelColumn: 'truth' })).toThrow("the label column 'truth' is not in the file (columns: a, output)");
+  });
+
+  it('a MessagePack stream of events, in chunks of any size', async () => {
+    const events = Array.from({ length: 50 }, (_, i) => ({ id: `e${i}`, model: 'm', ts: 1_700_000_000_000 + i, output: i / 50, features: { x: i, c: i % 2 === 0 ? 'even' : 'odd' } }));
+    const bytes = Buffer.concat(events.map((e) => encode(e)));
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < bytes.length; i += 13) yield bytes.subarray(i, i + 13);
+    }
+    const rows: TrainingRow[] = [];
+    const reader = new ObjectRowReader({}, (row) => rows.push(row));
+    await readMessagePackRecords(chunks(), reader);
+    expect(rows).toHaveLength(50);
+    expect(rows[7]).toEqual({ features: { x: 7, c: 'odd' }, output: 7 / 50 });
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield Uint8Array.from([...encode({ id: 'a', model: 'm', ts: 1, features: { x: [1] }, output: 1 })]);
+    }
+    await expect(readMessagePackRecords(broken(), new ObjectRowReader({}, () => undefined))).rejects.toThrow(new TrainingFileError('record 1: features.x must be a number, a string or null, got an array', 1));
+  });
+});
