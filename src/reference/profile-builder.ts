@@ -1,12 +1,12 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import type { FeatureReference, NumericReference } from '../stats/select.ts';
-import { numericReferenceFromValues, SMALL_REFERENCE_MAX } from '../stats/select.ts';
+import { SMALL_REFERENCE_MAX } from '../stats/select.ts';
 import { quantileEdgesFromSummary } from '../stats/sketch-distance.ts';
 import { addBinaryOutcome, binaryScoreBins, createBinaryOutcomeSummary } from '../stats/quality.ts';
 import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 import { calibrationFromHistogram, calibrationFromPairs } from '../stats/calibration.ts';
-import { SCORE_BINS } from '../window/pane.ts';
-import { binCountsOnEdges } from './profile.ts';
+import { EXACT_VALUES_CAP, SCORE_BINS } from '../window/pane.ts';
+import { binCountsOnEdges, numericReferenceOfFileValues } from './profile.ts';
 import type { ReferenceProfile, TrainingRow } from './profile.ts';
 
 /**
@@ -40,6 +40,8 @@ interface NumericColumn {
   m2: number;
   reservoir: Float64Array;
   random: () => number;
+  /** Exact counts per value while there are at most EXACT_VALUES_CAP distinct ones; null after. */
+  exactCounts: Map<number, number> | null;
 }
 
 /** mulberry32: a small seeded stream, so a profile of the same file is the same profile. */
@@ -130,6 +132,7 @@ export class ProfileBuilder {
       output: this.reference(OUTPUT),
       features,
       accuracy: this.labeled > 0 ? this.correct / this.labeled : null,
+      labeled: this.labeled,
       errorRate: null,
       latencyP99: null,
       calibration: hasScores ? this.outcomes.slice() as BinaryOutcomeSummary : null,
@@ -146,11 +149,15 @@ export class ProfileBuilder {
     if (typeof value === 'number') {
       let column = this.numeric.get(name);
       if (!column) {
-        column = { sketch: new LogHistogram(this.relativeAccuracy), values: this.exact ? [] : null, count: 0, mean: 0, m2: 0, reservoir: new Float64Array(SMALL_REFERENCE_MAX), random: seededRandom(1) };
+        column = { sketch: new LogHistogram(this.relativeAccuracy), values: this.exact ? [] : null, count: 0, mean: 0, m2: 0, reservoir: new Float64Array(SMALL_REFERENCE_MAX), random: seededRandom(1), exactCounts: new Map() };
         this.numeric.set(name, column);
       }
       column.sketch.add(value);
       column.count++;
+      if (column.exactCounts !== null) {
+        column.exactCounts.set(value, (column.exactCounts.get(value) ?? 0) + 1);
+        if (column.exactCounts.size > EXACT_VALUES_CAP) column.exactCounts = null;
+      }
       const delta = value - column.mean;
       column.mean += delta / column.count;
       column.m2 += delta * (value - column.mean);
@@ -184,7 +191,7 @@ export class ProfileBuilder {
   private reference(name: string): FeatureReference | null {
     const column = this.numeric.get(name);
     if (column && column.count > 0) {
-      if (column.values !== null) return numericReferenceFromValues(this.id, column.values, column.sketch);
+      if (column.values !== null) return numericReferenceOfFileValues(this.id, column.values, column.sketch);
       return this.sketchReference(column);
     }
     const counts = this.categorical.get(name);
@@ -194,7 +201,7 @@ export class ProfileBuilder {
 
   private sketchReference(column: NumericColumn): NumericReference {
     const innerEdges = quantileEdgesFromSummary(column.sketch, 10);
-    return {
+    const reference: NumericReference = {
       type: 'numeric',
       id: this.id,
       count: column.count,
@@ -204,5 +211,8 @@ export class ProfileBuilder {
       binCounts: binCountsOnEdges(column.sketch, innerEdges),
       sample: column.reservoir.slice(0, Math.min(column.count, SMALL_REFERENCE_MAX)),
     };
+    // few distinct values: kept exactly, as profileFromRows keeps them (discrete features)
+    if (column.exactCounts !== null && column.exactCounts.size > 0) reference.exactCounts = new Map(column.exactCounts);
+    return reference;
   }
 }

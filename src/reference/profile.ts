@@ -84,7 +84,23 @@ function exactCountsOf(values: readonly number[]): Map<number, number> | undefin
   return counts;
 }
 
-function hasRepeatedEdges(edges: ArrayLike<number>): boolean {
+/**
+ * The reference of a file column held whole (`sketch` holds the same values): exact statistics,
+ * exact counts when the values are few, and bins counted like the window's when edges repeat.
+ * The streaming ProfileBuilder uses it too, so both give the same profile.
+ */
+export function numericReferenceOfFileValues(id: string, values: readonly number[], sketch: LogHistogram): NumericReference {
+  const reference = numericReferenceFromValues(id, values, sketch);
+  const exactCounts = exactCountsOf(values);
+  if (exactCounts !== undefined) reference.exactCounts = exactCounts;
+  // Repeated decile edges (mostly one value): the window's bins come from its sketch through
+  // binCountsOnEdges, which cannot split such edges exactly; the reference's bins are counted
+  // the same way from its own sketch, so identical data gets identical bins on both sides.
+  if (hasRepeatedEdges(reference.innerEdges)) reference.binCounts = binCountsOnEdges(sketch, reference.innerEdges);
+  return reference;
+}
+
+export function hasRepeatedEdges(edges: ArrayLike<number>): boolean {
   for (let i = 1; i < edges.length; i++) if (!(edges[i] > edges[i - 1])) return true;
   return false;
 }
@@ -174,14 +190,7 @@ export function profileFromRows(id: string, model: string, version: string | nul
     if (values && values.length > 0) {
       const sketch = new LogHistogram(relativeAccuracy);
       for (const v of values) sketch.add(v);
-      const reference = numericReferenceFromValues(id, values, sketch);
-      const exactCounts = exactCountsOf(values);
-      if (exactCounts !== undefined) reference.exactCounts = exactCounts;
-      // Repeated decile edges (mostly one value): the window's bins come from its sketch through
-      // binCountsOnEdges, which cannot split such edges exactly; the reference's bins are counted
-      // the same way from its own sketch, so identical data gets identical bins on both sides.
-      if (hasRepeatedEdges(reference.innerEdges)) reference.binCounts = binCountsOnEdges(sketch, reference.innerEdges);
-      return reference;
+      return numericReferenceOfFileValues(id, values, sketch);
     }
     const counts = categorical.get(name);
     if (counts && counts.size > 0) return { type: 'categorical', id, counts } satisfies CategoricalReference;

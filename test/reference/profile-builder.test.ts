@@ -17,6 +17,7 @@ function rows(n: number, seed = 7): TrainingRow[] {
         country: i % 7 === 0 ? null : ['de', 'fr', 'es'][i % 3],
         age: i % 11 === 0 ? '' : 18 + (i % 60),
         mixed: i % 2 === 0 ? i : `c${i % 5}`,
+        rating: 1 + (i % 5),
       },
       output: score,
       label: i % 5 === 0 ? null : random() < score ? 1 : 0,
@@ -63,6 +64,10 @@ describe('ProfileBuilder', () => {
     expect(sketched.accuracy).toBe(exact.accuracy);
     expect(sketched.calibration).toEqual(exact.calibration);
     expect(sketched.features.country).toEqual(exact.features.country);
+    // a discrete feature keeps its exact counts past the budget, as profileFromRows keeps them
+    expect((sketched.features.rating as NumericReference).exactCounts).toEqual((exact.features.rating as NumericReference).exactCounts);
+    expect((sketched.features.rating as NumericReference).exactCounts?.get(3)).toBe(4_000);
+    expect((sketched.features.amount as NumericReference).exactCounts).toBeUndefined();
     for (const name of ['amount', 'age', 'mixed']) {
       const a = sketched.features[name] as NumericReference;
       const b = exact.features[name] as NumericReference;
