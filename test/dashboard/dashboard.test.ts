@@ -114,7 +114,8 @@ describe('dashboard in headless Chromium', () => {
   });
 
   it('shows the simulated covariate drift in the drift table and as an alert in the timeline', async () => {
-    const alert = page.locator('#alert-timeline li[data-rule="feature_psi"][data-state="firing"][data-model="fraud"]');
+    // the drifted feature's alert (with a 4-second reference, another feature may alert on noise too)
+    const alert = page.locator('#alert-timeline li[data-rule="feature_psi"][data-state="firing"][data-model="fraud"]', { hasText: 'feature:f0' });
     await alert.first().waitFor({ timeout: 90_000 });
     const text = await alert.first().textContent();
     expect(text).toContain('feature:f0');

@@ -58,7 +58,10 @@ describe('MetricsView', () => {
     expect(against?.drift.features.x.tests.psi.statistic).toBeLessThan(0.01);
     references.setReference(profile('newer', 'm', baseline.createdAt + 1));
     expect(view.getMetrics('m', '1m')?.drift.reference).toBe('newer');
+    // deleting the profile in force falls back to the newest remaining one (issue 10)
     references.removeReference('newer');
+    expect(view.getMetrics('m', '1m')?.drift.reference).toBe('baseline');
+    references.removeReference('baseline');
     expect(view.getMetrics('m', '1m')?.drift.reference).toBeNull();
   });
 
