@@ -1,10 +1,11 @@
-// `npm run worker`: consumes the partitions this process owns (DRIFTWATCH_OWNED_PARTITIONS, default all)
-// and publishes pane states; serves /healthz and /metrics for its own pipeline figures.
+// `npm run worker`: consumes the partitions it holds KV leases for (spread over the live workers;
+// DRIFTWATCH_OWNED_PARTITIONS lists them by hand instead) and publishes pane states; serves
+// /healthz and /metrics for its own pipeline figures on worker.port (8081, or a free one if taken).
 import Fastify from 'fastify';
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/app/logger.ts';
 import { openProvisionedNats } from '../src/app/nats.ts';
-import { startWorker } from '../src/app/worker.ts';
+import { startWorker, workerIdentity, listenWithFallback } from '../src/app/worker.ts';
 import { createMetrics } from '../src/app/gateway.ts';
 import { failStartup, runUntilSignal } from './shutdown.ts';
 
@@ -19,12 +20,13 @@ const logger = createLogger(config, 'driftwatch-worker');
 try {
   const { nats, partitions } = await openProvisionedNats('worker', config, logger);
   const { registry, metrics } = createMetrics();
-  const worker = await startWorker({ nc: nats.nc, connect: nats.connect, config, partitions, logger, metrics });
   const http = Fastify();
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
-  const url = await http.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ url }, 'worker health and metrics endpoint');
+  const { url, port } = await listenWithFallback(http, config.http.host, config.worker.port, logger);
+  const identity = workerIdentity(config, port);
+  logger.info({ url, workerId: identity.id, generated: config.worker.id === null }, 'worker health and metrics endpoint');
+  const worker = await startWorker({ nc: nats.nc, connect: nats.connect, config, partitions, logger, metrics, identity });
   runUntilSignal(logger, async () => {
     await worker.stop();
     await http.close();
