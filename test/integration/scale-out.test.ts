@@ -184,7 +184,7 @@ describe('two workers sharing 16 partitions through leases', () => {
     expect(new Set([...split[0], ...split[1]]).size).toBe(16);
 
     // phase 1: both consume, no partition twice
-    const N1 = 4000;
+    const N1 = 1000;
     await publish(0, N1);
     const first = await totals(N1);
     expect(first.count).toBe(N1);
@@ -197,7 +197,7 @@ describe('two workers sharing 16 partitions through leases', () => {
     expect(consumed.cb).toBeGreaterThan(0);
 
     // phase 2: kill -9 worker b mid-stream; its partitions resume on a within the lease expiry
-    const N2 = 8000;
+    const N2 = 2000;
     const publishing = publish(N1, N2);
     b.proc.child.kill('SIGKILL');
     await b.proc.exited;
@@ -214,7 +214,7 @@ describe('two workers sharing 16 partitions through leases', () => {
       const owned = await Promise.all([a, c].map(async (w) => partitionsIn(await metricsOf(w.url))));
       return owned.every((o) => o.length === 8) ? true : undefined;
     }, 60_000, 'a and c to split 8/8');
-    const N3 = 10_000;
+    const N3 = 2500;
     await publish(N2, N3);
     await totals(N3);
     const before = await eventually(async () => {
@@ -228,7 +228,7 @@ describe('two workers sharing 16 partitions through leases', () => {
     expect(await c.proc.exited).toBe(0);
     expect(before.cc).toBeGreaterThan(0);
     await eventually(async () => ((partitionsIn(await metricsOf(a.url))).length === 16 ? true : undefined), 15_000, "a to take c's partitions after its graceful stop");
-    const N4 = 12_000;
+    const N4 = 3000;
     await publish(N3, N4);
     const final = await totals(N4);
     // a consumed exactly the new events: nothing of c's partitions was replayed
