@@ -1,10 +1,12 @@
-// `npm run worker`: consumes the partitions this process owns (DRIFTWATCH_OWNED_PARTITIONS, default all)
-// and publishes pane states; serves /healthz, /readyz and /metrics for its own pipeline figures.
-import Fastify from 'fastify';
+// `npm run worker`: consumes the partitions it holds KV leases for (spread over the live workers;
+// DRIFTWATCH_OWNED_PARTITIONS lists them by hand instead) and publishes pane states; serves
+// /healthz, /readyz and /metrics for its own pipeline figures on worker.port (8081, or a free one if taken).
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/app/logger.ts';
 import { openProvisionedNats } from '../src/app/nats.ts';
-import { startWorker } from '../src/app/worker.ts';
+import { startWorker, workerIdentity, listenWithFallback } from '../src/app/worker.ts';
+import type { Worker } from '../src/app/worker.ts';
+import { buildWorkerHttp } from '../src/app/worker-http.ts';
 import { createMetrics } from '../src/app/gateway.ts';
 import { failStartup, runUntilSignal } from './shutdown.ts';
 
@@ -19,17 +21,15 @@ const logger = createLogger(config, 'driftwatch-worker');
 try {
   const { nats, partitions } = await openProvisionedNats('worker', config, logger);
   const { registry, metrics } = createMetrics();
-  const worker = await startWorker({ nc: nats.nc, connect: nats.connect, config, partitions, logger, metrics });
-  const http = Fastify();
-  http.get('/healthz', async () => ({ status: 'ok' }));
-  http.get('/readyz', async (_request, reply) =>
-    worker.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not_ready', message: 'a partition consumer is not live (NATS unreachable or the consumer is being recreated)' }),
-  );
-  http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
-  const url = await http.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ url }, 'worker health and metrics endpoint');
+  const started: { worker?: Worker } = {};
+  const http = buildWorkerHttp({ token: config.auth.token, registry, ready: () => started.worker?.ready() ?? null });
+  const { url, port } = await listenWithFallback(http, config.http.host, config.worker.port, logger);
+  const identity = workerIdentity(config, port);
+  logger.info({ url, workerId: identity.id, generated: config.worker.id === null }, 'worker health and metrics endpoint');
+  const running = await startWorker({ nc: nats.nc, connect: nats.connect, config, partitions, logger, metrics, identity });
+  started.worker = running;
   runUntilSignal(logger, async () => {
-    await worker.stop();
+    await running.stop();
     await http.close();
     await nats.close();
   });

@@ -1,4 +1,6 @@
-import { cpus } from 'node:os';
+import { cpus, hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { DriftwatchConfig } from '../config/types.ts';
@@ -10,6 +12,10 @@ import type { RunnerStats } from '../partition/stats.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import { runnerOptionsOf } from '../config/options.ts';
 import { resolveLogFormat } from '../logging/logger.ts';
+import { LeaseTable } from '../cluster/leases.ts';
+import type { WorkerIdentity } from '../cluster/leases.ts';
+import { OwnershipLoop } from './ownership.ts';
+import type { PartitionHost } from './ownership.ts';
 
 export interface Worker {
   /** Runners in this thread (empty when partitions run on worker threads). */
@@ -17,6 +23,9 @@ export interface Worker {
   threads: number;
   /** The partition threads, when partitions run on worker threads. */
   pool: PartitionThreadPool | null;
+  ownership: Ownership;
+  /** Partitions running here now. */
+  owned(): number[];
   stats(): RunnerStats[];
   /** Every partition's consumer is live (receiving messages or heartbeats): for /readyz. */
   ready(): boolean;
@@ -31,8 +40,34 @@ export interface WorkerOptions {
   partitions: number;
   logger: Logger;
   metrics?: PipelineMetrics;
+  /** Set: take partitions by lease as this worker (unless partitions.owned lists them by hand). */
+  identity?: WorkerIdentity;
   /** How often threads report their counters (default 1 s). */
   statsIntervalMs?: number;
+}
+
+/**
+ * This worker's identity in the cluster. Without worker.id it is `<hostname>-<port>`: stable across
+ * restarts (the same process comes back as the same member and takes its own leases back at once),
+ * and unique among the live processes of a host, since only one of them can listen on that port.
+ */
+export function workerIdentity(config: DriftwatchConfig, port: number): WorkerIdentity {
+  const id = config.worker.id ?? `${hostname()}-${port}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+  return { id, instance: randomUUID(), host: hostname(), startedAt: new Date().toISOString() };
+}
+
+/** Listens on `port`; if another process has it (a gateway, another worker), on a free one. */
+export async function listenWithFallback(http: FastifyInstance, host: string, port: number, logger: Logger): Promise<{ url: string; port: number }> {
+  let url: string;
+  try {
+    url = await http.listen({ host, port });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw error;
+    url = await http.listen({ host, port: 0 });
+    logger.warn({ wanted: port, url }, `port ${port} is in use: serving health and metrics on a free port instead (set DRIFTWATCH_WORKER_PORT to choose)`);
+  }
+  const address = http.server.address();
+  return { url, port: typeof address === 'object' && address !== null ? address.port : port };
 }
 
 /** 'auto': one thread per core when there are several partitions; 0 keeps them on this thread. */
@@ -41,45 +76,97 @@ export function threadCount(config: DriftwatchConfig, owned: number): number {
   return wanted <= 1 ? 0 : Math.min(wanted, owned);
 }
 
-/** Starts one runner per owned partition (all of them by default), on worker threads or in-process. */
+/** How this process takes part in the cluster: by leases (default) or a fixed, manual list. */
+export type Ownership = { mode: 'leased'; identity: WorkerIdentity; loop: OwnershipLoop } | { mode: 'manual'; partitions: number[] };
+
+/**
+ * Starts the worker's partitions, on worker threads or in-process. With `partitions.owned` = "all"
+ * and a worker identity, partitions come and go with their KV leases (spread over the live workers);
+ * a list (DRIFTWATCH_OWNED_PARTITIONS), or no identity (`npm start`, one process owning everything),
+ * runs exactly those partitions with no leases.
+ */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { nc, config, partitions, logger, metrics } = options;
-  const owned = config.partitions.owned === 'all' ? Array.from({ length: partitions }, (_, p) => p) : config.partitions.owned;
+  const all = Array.from({ length: partitions }, (_, p) => p);
+  const manual = config.partitions.owned !== 'all';
+  const owned = config.partitions.owned === 'all' ? all : config.partitions.owned;
   for (const p of owned) {
     if (p >= partitions) throw new Error(`partitions.owned lists partition ${p}, but DRIFT_EVENTS has ${partitions} partitions (0..${partitions - 1})`);
   }
+  const leased = !manual && options.identity !== undefined;
+  const initial = leased ? [] : owned;
   const runnerOptions = runnerOptionsOf(config);
   const threads = threadCount(config, owned.length);
-  let runners: PartitionRunner[] = [];
+  const exporter = metrics ? new PipelineStatsExporter(metrics) : null;
+  const runners = new Map<number, PartitionRunner>();
   let pool: PartitionThreadPool | null = null;
   if (threads > 0) {
     pool = await PartitionThreadPool.start(
-      owned,
+      initial,
       threads,
       { connect: options.connect, runner: runnerOptions, logLevel: config.log.level, logFormat: resolveLogFormat(config.log.format), statsIntervalMs: options.statsIntervalMs ?? Math.min(1000, config.panes.flushIntervalMs) },
       logger,
     );
   } else {
-    runners = owned.map((partition) => new PartitionRunner({ ...runnerOptions, nc, partition, logger: logger.child({ partition }) }));
-    await Promise.all(runners.map((r) => r.start()));
+    for (const partition of initial) runners.set(partition, new PartitionRunner({ ...runnerOptions, nc, partition, logger: logger.child({ partition }) }));
+    await Promise.all([...runners.values()].map((r) => r.start()));
   }
-  const stats = () => (pool !== null ? pool.stats() : runners.map((r) => r.stats()));
-  const exporter = metrics ? new PipelineStatsExporter(metrics) : null;
+  const stats = () => (pool !== null ? pool.stats() : [...runners.values()].map((r) => r.stats()));
   const exportStats = () => {
     if (exporter) for (const s of stats()) exporter.apply(s);
   };
+  const host: PartitionHost = {
+    async start(partition) {
+      if (pool !== null) {
+        const restored = await pool.startPartition(partition);
+        exporter?.rebase(restored);
+        return;
+      }
+      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, logger: logger.child({ partition }) });
+      await runner.start();
+      exporter?.rebase(runner.stats());
+      runners.set(partition, runner);
+    },
+    async stop(partition, abandon) {
+      if (pool !== null) {
+        exporter?.forget(partition, await pool.stopPartition(partition, abandon));
+        return;
+      }
+      const runner = runners.get(partition);
+      if (runner === undefined) return;
+      runners.delete(partition);
+      await (abandon ? runner.abandon() : runner.stop());
+      exporter?.forget(partition, runner.stats());
+    },
+  };
+  let ownership: Ownership;
+  if (leased && options.identity !== undefined) {
+    const leases = await LeaseTable.open(nc, options.identity, config.worker.leaseMs);
+    const loop = new OwnershipLoop({ leases, host, partitions, logger: logger.child({ component: 'leases' }) });
+    ownership = { mode: 'leased', identity: options.identity, loop };
+    await loop.start();
+    logger.info({ workerId: options.identity.id, partitions: loop.owned(), threads, leaseMs: config.worker.leaseMs }, 'worker consuming the partitions it holds leases for');
+  } else {
+    ownership = { mode: 'manual', partitions: owned };
+    if (manual) logger.info({ partitions: owned, threads }, 'worker consuming a manual partition list (partitions.owned / DRIFTWATCH_OWNED_PARTITIONS): no leases, no failover');
+    else logger.info({ partitions: owned.length, threads }, 'worker consuming');
+  }
   const timer = setInterval(exportStats, Math.min(1000, config.panes.flushIntervalMs));
-  logger.info({ partitions: owned.length, threads }, 'worker consuming');
   return {
-    runners,
+    get runners() {
+      return [...runners.values()];
+    },
     threads,
     pool,
+    ownership,
+    owned: () => (ownership.mode === 'leased' ? ownership.loop.owned() : ownership.partitions),
     stats,
     ready: () => stats().every((s) => s.live),
     async stop() {
       clearInterval(timer);
+      if (ownership.mode === 'leased') await ownership.loop.stop();
       if (pool !== null) await pool.stop();
-      else await Promise.all(runners.map((r) => r.stop()));
+      else await Promise.all([...runners.values()].map((r) => r.stop()));
       exportStats();
     },
   };

@@ -9,6 +9,7 @@ import { DETECTOR_KINDS, isDetectorKind } from '../stats/detectors/index.ts';
 import { DEFAULT_DISCRETE_MAX_VALUES, DRIFT_TEST_NAMES, isDriftTestName } from '../stats/select.ts';
 import { LOG_FORMAT_SETTINGS } from '../logging/logger.ts';
 import type { LogFormatSetting } from '../logging/logger.ts';
+import { LEASE_TTL_MS } from '../cluster/provision.ts';
 
 /** A config value that is not what it should be: names the key, the value and what was expected. */
 export class ConfigError extends Error {
@@ -94,6 +95,23 @@ function section(root: Record<string, unknown>, key: string, src: Source): Recor
   const value = root[key];
   if (!isPlainObject(value)) throw new ConfigError(key, value, 'an object', src.of(key));
   return value;
+}
+
+/** A worker id is part of NATS KV keys: letters, digits, `-` and `_` only. */
+function workerId(value: unknown, src: Source): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(value)) {
+    throw new ConfigError('worker.id', value, 'null or 1 to 64 letters, digits, "-" or "_"', src.of('worker.id'));
+  }
+  return value;
+}
+
+function leaseDuration(value: unknown, src: Source): number {
+  const ms = duration(value, 'worker.leaseMs', src, 1000);
+  if (ms > LEASE_TTL_MS) {
+    throw new ConfigError('worker.leaseMs', value, `a duration between 1000 and ${LEASE_TTL_MS} ms (the lease bucket's TTL)`, src.of('worker.leaseMs'));
+  }
+  return ms;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -239,7 +257,13 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxSubscriptions: integer(ws.maxSubscriptions, 'ws.maxSubscriptions', src, 1, 100_000),
     },
     drift: { features: featureOverrides, falseAlarmsPerMillion, discreteMaxValues },
-    worker: { threads: threads as number | 'auto' },
+    worker: {
+      threads: threads as number | 'auto',
+      id: workerId(worker.id, src),
+      port: integer(worker.port, 'worker.port', src, 0, 65535),
+      // the lease bucket's TTL is the backstop: a lease must expire by its own clock before that
+      leaseMs: leaseDuration(worker.leaseMs, src),
+    },
     detectors: { errorStream },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,
     log: { level: level as DriftwatchConfig['log']['level'], format: format as LogFormatSetting },
@@ -262,6 +286,8 @@ const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> =
   DRIFTWATCH_TOKEN: { path: ['auth', 'token'], parse: (v) => v },
   DRIFTWATCH_REPLICAS: { path: ['nats', 'replicas'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },
+  DRIFTWATCH_WORKER_ID: { path: ['worker', 'id'], parse: (v) => v },
+  DRIFTWATCH_WORKER_PORT: { path: ['worker', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_WORKER_THREADS: { path: ['worker', 'threads'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   LOG_LEVEL: { path: ['log', 'level'], parse: (v) => v },
   LOG_FORMAT: { path: ['log', 'format'], parse: (v) => v },

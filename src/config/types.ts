@@ -35,8 +35,13 @@ export interface DriftwatchConfig {
    * discrete (exact counts per value, categorical tests; default 5, as Evidently).
    */
   drift: { features: Record<string, DriftTestOverride>; falseAlarmsPerMillion: number; discreteMaxValues: number };
-  /** Partition threads: 'auto' = one per core when several partitions are owned; 0 or 1 = the main thread. */
-  worker: { threads: number | 'auto' };
+  /**
+   * threads: partition threads ('auto' = one per core when several partitions are owned; 0 or 1 =
+   * the main thread). id: this worker's name in the cluster (null: `<hostname>-<port>`, stable
+   * across restarts and unique among the live processes of a host). port: the worker's health and
+   * metrics port (a free one when it is taken). leaseMs: how long a partition lease lasts unrenewed.
+   */
+  worker: { threads: number | 'auto'; id: string | null; port: number; leaseMs: number };
   /** Sequential change detectors run on every model version's error stream in the worker. */
   detectors: { errorStream: DetectorKind[] };
   dataDir: string;

@@ -1,14 +1,24 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ThreadInit, ThreadMessage } from './thread.ts';
+import type { ThreadCommand, ThreadInit, ThreadMessage } from './thread.ts';
 import type { RunnerStats } from './stats.ts';
 
 /** Spreads partitions round-robin over `threads` worker threads, each running their runners. */
 const RESTART_DELAY_MS = 1000;
 
+interface PendingRequest {
+  slot: number;
+  resolve(stats: RunnerStats | null): void;
+  reject(error: Error): void;
+}
+
 export class PartitionThreadPool {
   private readonly workers: Worker[] = [];
   private readonly latest = new Map<number, RunnerStats>();
+  /** Which thread runs each partition (partitions started and stopped one by one move in and out). */
+  private readonly slotOf = new Map<number, number>();
+  /** Start and stop requests awaiting their thread's answer, by partition. */
+  private readonly pending = new Map<number, PendingRequest>();
   private stopping = false;
   /** Threads replaced after a crash. */
   restarts = 0;
@@ -20,8 +30,10 @@ export class PartitionThreadPool {
 
   static async start(partitions: readonly number[], threads: number, init: Omit<ThreadInit, 'partitions'>, logger: Logger): Promise<PartitionThreadPool> {
     const pool = new PartitionThreadPool(logger, init);
-    const groups: number[][] = Array.from({ length: Math.min(threads, partitions.length) }, () => []);
+    // no partitions yet (they come with leases): every thread starts empty
+    const groups: number[][] = Array.from({ length: partitions.length === 0 ? threads : Math.min(threads, partitions.length) }, () => []);
     partitions.forEach((p, i) => groups[i % groups.length].push(p));
+    groups.forEach((group, slot) => group.forEach((p) => pool.slotOf.set(p, slot)));
     try {
       await Promise.all(groups.map((group, slot) => pool.spawn(group, slot)));
     } catch (error) {
@@ -36,7 +48,8 @@ export class PartitionThreadPool {
    * Starts the thread of one group of partitions. A thread that dies after its start is replaced:
    * its partitions resume from their checkpoints, so nothing is lost or counted twice.
    */
-  private spawn(group: number[], slot: number): Promise<void> {
+  private spawn(initial: number[], slot: number): Promise<void> {
+    let group = initial;
     const entry = new URL('./thread-entry.mjs', import.meta.url);
     return new Promise<void>((resolve, reject) => {
       let started = false;
@@ -46,8 +59,11 @@ export class PartitionThreadPool {
         if (message.type === 'ready') {
           started = true;
           resolve();
-        } else if (message.type === 'stats') for (const s of message.stats) this.latest.set(s.partition, s);
-        else if (message.type === 'error') {
+        } else if (message.type === 'stats') {
+          for (const s of message.stats) if (this.slotOf.has(s.partition)) this.latest.set(s.partition, s);
+        } else if (message.type === 'partition-started' || message.type === 'partition-stopped' || message.type === 'partition-failed') {
+          this.answer(message);
+        } else if (message.type === 'error') {
           this.logger.error({ partitions: group, err: message.message }, 'partition thread failed');
           if (!started) reject(new Error(`partition thread for ${group.join(',')} failed: ${message.message}`));
           else void worker.terminate();
@@ -58,7 +74,13 @@ export class PartitionThreadPool {
         if (!started) reject(error);
       });
       worker.on('exit', (code) => {
+        for (const [partition, request] of this.pending) {
+          if (request.slot !== slot) continue;
+          this.pending.delete(partition);
+          request.reject(new Error(`partition thread exited (code ${code}) before answering for partition ${partition}`));
+        }
         if (!started || this.stopping) return;
+        group = this.partitionsOf(slot);
         this.logger.error({ partitions: group, code }, `partition thread exited; restarting it in ${RESTART_DELAY_MS} ms`);
         this.restarts++;
         setTimeout(() => {
@@ -67,6 +89,54 @@ export class PartitionThreadPool {
         }, RESTART_DELAY_MS);
       });
     });
+  }
+
+  private partitionsOf(slot: number): number[] {
+    return [...this.slotOf].filter(([, s]) => s === slot).map(([p]) => p);
+  }
+
+  private answer(message: Extract<ThreadMessage, { partition: number }>): void {
+    const request = this.pending.get(message.partition);
+    if (request === undefined) return;
+    this.pending.delete(message.partition);
+    if (message.type === 'partition-failed') {
+      this.slotOf.delete(message.partition);
+      request.reject(new Error(`partition ${message.partition} did not start: ${message.message}`));
+    } else request.resolve(message.stats);
+  }
+
+  private request(partition: number, slot: number, command: ThreadCommand): Promise<RunnerStats | null> {
+    if (this.pending.has(partition)) return Promise.reject(new Error(`partition ${partition} is already starting or stopping`));
+    return new Promise((resolve, reject) => {
+      this.pending.set(partition, { slot, resolve, reject });
+      this.workers[slot].postMessage(command);
+    });
+  }
+
+  /** Starts one partition on the least loaded thread; resolves with its stats as restored. */
+  async startPartition(partition: number): Promise<RunnerStats> {
+    if (this.slotOf.has(partition)) throw new Error(`partition ${partition} already runs here`);
+    const load = this.workers.map((_, slot) => this.partitionsOf(slot).length);
+    const slot = load.indexOf(Math.min(...load));
+    this.slotOf.set(partition, slot);
+    const stats = await this.request(partition, slot, { type: 'start-partition', partition });
+    if (stats === null) throw new Error(`partition ${partition}: no stats after start`);
+    return stats;
+  }
+
+  /**
+   * Stops one partition: hand-over (flush, checkpoint) or abandon (write nothing: the lease is gone).
+   * Resolves with its last stats (null if it was not running).
+   */
+  async stopPartition(partition: number, abandon: boolean): Promise<RunnerStats | null> {
+    const slot = this.slotOf.get(partition);
+    if (slot === undefined) return null;
+    try {
+      return await this.request(partition, slot, { type: 'stop-partition', partition, abandon });
+    } finally {
+      this.slotOf.delete(partition);
+      this.latest.delete(partition);
+    }
   }
 
   /** Kills one thread abruptly, as a crash would (for failure tests): the pool replaces it. */
@@ -105,7 +175,7 @@ export class PartitionThreadPool {
               clearTimeout(timeout);
               resolve();
             });
-            worker.postMessage({ type: 'stop' });
+            worker.postMessage({ type: 'stop' } satisfies ThreadCommand);
           }),
       ),
     );

@@ -187,12 +187,24 @@ export class PartitionRunner {
 
   /** Stops consuming, then flushes and checkpoints what was consumed. */
   async stop(): Promise<void> {
+    await this.stopConsuming();
+    await this.flush();
+    await Promise.allSettled([...this.pendingDlq]);
+    await this.checkpoint();
+  }
+
+  /**
+   * Stops consuming at once and writes nothing more (no flush, no checkpoint): the partition's lease
+   * was lost, so another worker may own it already and its checkpoint is the one that counts.
+   */
+  async abandon(): Promise<void> {
+    await this.stopConsuming();
+  }
+
+  private async stopConsuming(): Promise<void> {
     this.stopped = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.consumer?.stop();
-    await this.flush();
-    await Promise.allSettled([...this.pendingDlq]);
-    await this.checkpoint();
   }
 }

@@ -57,4 +57,21 @@ export class PipelineStatsExporter {
     m.partitionSequence.set({ partition: p }, stats.seq);
     this.last.set(stats.partition, stats);
   }
+
+  /**
+   * A partition just started here from a checkpoint: its restored totals were counted by whoever
+   * consumed them, so only what this process consumes from now on is added.
+   */
+  rebase(stats: RunnerStats): void {
+    this.last.set(stats.partition, stats);
+  }
+
+  /** A partition stopped running here: count its last totals and drop its gauges. */
+  forget(partition: number, last: RunnerStats | null): void {
+    if (last !== null) this.apply(last);
+    this.last.delete(partition);
+    const labels = { partition: String(partition) };
+    const m = this.metrics;
+    for (const gauge of [m.pendingJoins, m.earlyLabels, m.consumerLag, m.partitionSequence]) gauge.remove(labels);
+  }
 }

@@ -26,12 +26,12 @@ describe('worker /readyz across a NATS restart', () => {
 
   it('answers 200 while consuming, 503 while NATS is away, and 200 again once it is back', async () => {
     worker = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
-      env: { ...process.env, NATS_URL: server.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DRIFTWATCH_WORKER_THREADS: '0' },
+      env: { ...process.env, NATS_URL: server.url, DRIFTWATCH_WORKER_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LOG_FORMAT: 'json', DRIFTWATCH_WORKER_THREADS: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
     worker.stdout?.on('data', (data: Buffer) => (output += data.toString()));
-    const url = await eventually(() => /"url":"(http:[^"]+)","msg":"worker health and metrics endpoint"/.exec(output)?.[1], 60_000, 'the worker endpoint');
+    const url = await eventually(() => /"url":"(http:[^"]+)".*"msg":"worker health and metrics endpoint"/.exec(output)?.[1], 60_000, 'the worker endpoint');
     const readyz = async () => (await fetch(`${url}/readyz`)).status;
     await eventually(async () => ((await readyz()) === 200 ? true : undefined), 20_000, 'worker ready');
 
@@ -45,4 +45,34 @@ describe('worker /readyz across a NATS restart', () => {
     await eventually(async () => ((await readyz()) === 200 ? true : undefined), 30_000, 'worker ready again');
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   }, 120_000);
+});
+
+describe('worker endpoints with a token', () => {
+  it('/metrics and /readyz require the token; /healthz stays open for liveness probes', async () => {
+    const server = await startNatsServer();
+    const nc = await connect({ servers: server.url });
+    await provision(nc, { partitions: 2 });
+    await nc.close();
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
+      env: { ...process.env, NATS_URL: server.url, DRIFTWATCH_WORKER_PORT: '0', DRIFTWATCH_TOKEN: 's3cret', LOG_FORMAT: 'json', DRIFTWATCH_WORKER_THREADS: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let output = '';
+      worker.stdout?.on('data', (data: Buffer) => (output += data.toString()));
+      const url = await eventually(() => /"url":"(http:[^"]+)".*"msg":"worker health and metrics endpoint"/.exec(output)?.[1], 60_000, 'the worker endpoint');
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const refused = await fetch(`${url}/metrics`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect((await fetch(`${url}/readyz`)).status).toBe(401);
+      const metrics = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer s3cret' } });
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/drift_events_consumed_total/);
+      expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    } finally {
+      worker.kill('SIGKILL');
+      await server.stop();
+    }
+  }, 90_000);
 });

@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import { desiredPartitions } from '../cluster/leases.ts';
+import type { HeldLease, LeaseTable } from '../cluster/leases.ts';
+
+/** Where partitions run once their lease is held: runners on this thread or on partition threads. */
+export interface PartitionHost {
+  start(partition: number, epoch: number): Promise<void>;
+  /** abandon: the lease is lost, write nothing more; otherwise drain, flush and checkpoint. */
+  stop(partition: number, abandon: boolean): Promise<void>;
+}
+
+export interface OwnershipOptions {
+  leases: LeaseTable;
+  host: PartitionHost;
+  partitions: number;
+  logger: Logger;
+  /** How often membership is refreshed and leases are checked (default min(1 s, lease / 4)). */
+  tickMs?: number;
+  now?: () => number;
+}
+
+type Slot = { lease: HeldLease; state: 'starting' | 'running' | 'stopping' };
+
+/**
+ * Keeps this worker's partitions in line with the cluster: every tick it refreshes its membership,
+ * renews its leases (well inside their expiry; a failed renew or a lease past its expiry is lost
+ * at once, and the partition is abandoned without another write), hands over the partitions that
+ * rendezvous hashing gives to another live member (stop, checkpoint, then release), and acquires
+ * the ones it should own that are free. Starting and stopping run beside the ticks, so a slow
+ * checkpoint never delays the renewal of the other leases.
+ */
+export class OwnershipLoop {
+  private readonly held = new Map<number, Slot>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private readonly busy = new Set<Promise<void>>();
+  private closed = false;
+  /** Partitions moved in and out since the start (for logs and metrics). */
+  rebalances = 0;
+
+  constructor(private readonly options: OwnershipOptions) {}
+
+  private get now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** Partitions this worker runs now, ascending. */
+  owned(): number[] {
+    return [...this.held.entries()].filter(([, s]) => s.state === 'running').map(([p]) => p).sort((a, b) => a - b);
+  }
+
+  /** Epoch of each partition running here. */
+  epochs(): Map<number, number> {
+    return new Map([...this.held.entries()].filter(([, s]) => s.state === 'running').map(([p, s]) => [p, s.lease.epoch]));
+  }
+
+  async start(): Promise<void> {
+    await this.options.leases.register([]);
+    await this.tick();
+    const tickMs = this.options.tickMs ?? Math.min(1000, Math.floor(this.options.leases.leaseMs / 4));
+    this.timer = setInterval(() => void this.tick(), tickMs);
+  }
+
+  /** One round; never overlaps itself. */
+  tick(): Promise<void> {
+    if (this.ticking) return this.ticking;
+    this.ticking = this.round()
+      .catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'lease round failed; retrying'))
+      .finally(() => {
+        this.ticking = null;
+      });
+    return this.ticking;
+  }
+
+  private track(work: Promise<void>): void {
+    this.busy.add(work);
+    void work.finally(() => this.busy.delete(work));
+  }
+
+  private async round(): Promise<void> {
+    if (this.closed) return;
+    const { leases, partitions, logger } = this.options;
+    await this.renewDue();
+    if (this.closed) return;
+    const members = await leases.members();
+    const desired = new Set(desiredPartitions(leases.self.id, members.map((m) => m.id), partitions));
+    for (const [partition, slot] of this.held) {
+      if (!desired.has(partition) && slot.state === 'running') this.track(this.handOver(partition, slot));
+    }
+    const wanted = [...desired].filter((p) => !this.held.has(p));
+    const acquired = await Promise.all(wanted.map((p) => leases.acquire(p)));
+    for (const lease of acquired) {
+      if (lease === null || this.closed) {
+        if (lease !== null) await leases.release(lease);
+        continue;
+      }
+      const slot: Slot = { lease, state: 'starting' };
+      this.held.set(lease.partition, slot);
+      this.track(this.startPartition(slot));
+    }
+    if (acquired.some((l) => l !== null)) logger.info({ acquired: acquired.filter((l) => l !== null).map((l) => l.partition) }, 'acquired partition leases');
+    await leases.register([...this.held.keys()].sort((a, b) => a - b));
+  }
+
+  /** Renews leases past half their life; drops the ones that are lost. */
+  private async renewDue(): Promise<void> {
+    const { leases, logger } = this.options;
+    const due = [...this.held.values()].filter((s) => s.lease.expiresAt - this.now < leases.leaseMs / 2);
+    await Promise.all(
+      due.map(async (slot) => {
+        const { partition } = slot.lease;
+        // a lease past its own expiry may already be someone else's: stop before trying to renew
+        const renewed = slot.lease.expiresAt <= this.now ? null : await leases.renew(slot.lease);
+        if (this.held.get(partition) !== slot) return;
+        if (renewed !== null) {
+          slot.lease = renewed;
+          return;
+        }
+        logger.warn({ partition, epoch: slot.lease.epoch }, 'partition lease lost: abandoning the partition without further writes');
+        this.held.delete(partition);
+        this.rebalances++;
+        this.track(this.options.host.stop(partition, true).catch((error: unknown) => logger.error({ partition, err: (error as Error).message }, 'abandoning partition failed')));
+      }),
+    );
+  }
+
+  private async startPartition(slot: Slot): Promise<void> {
+    const { host, leases, logger } = this.options;
+    const { partition, epoch } = slot.lease;
+    try {
+      await host.start(partition, epoch);
+      if (this.held.get(partition) !== slot) {
+        // lost while starting
+        await host.stop(partition, true);
+        return;
+      }
+      slot.state = 'running';
+      this.rebalances++;
+      logger.info({ partition, epoch }, 'partition started under lease');
+    } catch (error) {
+      logger.error({ partition, err: (error as Error).message }, 'partition did not start: releasing its lease');
+      if (this.held.get(partition) === slot) this.held.delete(partition);
+      await leases.release(slot.lease);
+    }
+  }
+
+  /** Drain, checkpoint, then release: the next owner restores exactly where this one stopped. */
+  private async handOver(partition: number, slot: Slot): Promise<void> {
+    const { host, leases, logger } = this.options;
+    slot.state = 'stopping';
+    try {
+      await host.stop(partition, false);
+    } catch (error) {
+      logger.error({ partition, err: (error as Error).message }, 'partition did not stop cleanly');
+    }
+    if (this.held.get(partition) !== slot) return;
+    this.held.delete(partition);
+    await leases.release(slot.lease);
+    this.rebalances++;
+    logger.info({ partition, epoch: slot.lease.epoch }, 'partition handed over');
+  }
+
+  /** Graceful stop: hands every partition over at once and leaves the membership. */
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+    await Promise.allSettled([...this.busy]);
+    await Promise.all([...this.held.entries()].map(([p, slot]) => this.handOver(p, slot)));
+    await this.options.leases.deregister();
+  }
+}
