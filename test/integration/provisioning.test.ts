@@ -74,7 +74,7 @@ describe('separately started worker and gateway processes', () => {
   it('npm run worker then npm run gateway both leave DRIFT_PANES at the retention derived from the label horizon', async () => {
     expect(await panesMaxAgeMs()).toBe(DEFAULT_PANES_MAX_AGE_MS);
 
-    const worker = await runUntilReady('workers/worker.ts', /worker health and metrics endpoint/);
+    const worker = await runUntilReady('workers/worker.ts', /worker consuming/);
     expect(worker.code).toBe(0);
     expect(await panesMaxAgeMs()).toBe(DERIVED_PANES_MAX_AGE_MS);
 
