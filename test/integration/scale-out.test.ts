@@ -49,6 +49,19 @@ function spawnEntry(entry: 'worker' | 'gateway', env: NodeJS.ProcessEnv): Proc {
   return { child, lines, exited, output: () => text.slice(-2000) };
 }
 
+/** A graceful stop must end the process: fail with its log, not at the test's time limit. */
+async function exitWithin(proc: { exited: Promise<number | null>; output: () => string }, ms: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the worker did not exit within ${ms} ms of SIGTERM:\n${proc.output()}`)), ms);
+  });
+  try {
+    return await Promise.race([proc.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const logged = (proc: Proc, msg: string) => eventually(() => proc.lines.find((l) => l.msg === msg), 60_000, `"${msg}" in the log (${proc.output()})`);
 
 async function metricsOf(url: string): Promise<string> {
@@ -225,7 +238,7 @@ describe('two workers sharing 16 partitions through leases', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const aBefore = consumedIn(await metricsOf(a.url));
     c.proc.child.kill('SIGTERM');
-    expect(await c.proc.exited).toBe(0);
+    expect(await exitWithin(c.proc, 30_000)).toBe(0);
     expect(before.cc).toBeGreaterThan(0);
     await eventually(async () => ((partitionsIn(await metricsOf(a.url))).length === 16 ? true : undefined), 15_000, "a to take c's partitions after its graceful stop");
     const N4 = 3000;
@@ -248,7 +261,7 @@ describe('two workers sharing 16 partitions through leases', () => {
     expect(settled.count).toBe(N4);
     expect(settled.labels.joined).toBe(N4);
     a.proc.child.kill('SIGTERM');
-    expect(await a.proc.exited).toBe(0);
+    expect(await exitWithin(a.proc, 30_000)).toBe(0);
     await publisher.close();
   }, 300_000);
 });
