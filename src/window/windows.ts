@@ -112,14 +112,17 @@ export class ModelWindows {
   applyMessage(message: PaneMessage): void {
     const checked = checkPaneMessage(message);
     const next: StoredPane = { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: checked.state, final: checked.final };
+    const paneEnd = checked.paneStart + checked.paneMs;
+    // A pane older than every window and its rolling reference (a changelog replay reads hours of
+    // them) changes nothing: its shape is checked above, its sketches need not be decoded. Any
+    // other state is decoded in full before anything changes.
+    if (checked.paneStart < Math.max(this.end, paneEnd) - this.retentionMs) return;
     const decoded = this.decode(next);
 
     this.paneMs = checked.paneMs;
     this.versions.add(checked.version);
     const key = `${checked.partition}|${checked.version}|${checked.paneStart}|${checked.part}`;
-    const paneEnd = checked.paneStart + checked.paneMs;
     if (paneEnd > this.end) this.advanceTo(paneEnd);
-    if (checked.paneStart < this.end - this.retentionMs) return; // older than every window and its rolling reference
     if (checked.paneStart < this.firstPaneStart && checked.part === 'in') this.firstPaneStart = checked.paneStart;
     const folded = this.folded.get(`${checked.version}|${checked.paneStart}|${checked.part}`);
     if (folded?.partitions?.has(checked.partition)) {
