@@ -1,4 +1,5 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import { mulberry32 } from '../sketch/random.ts';
 import type { FeatureReference, NumericReference } from '../stats/select.ts';
 import { SMALL_REFERENCE_MAX } from '../stats/select.ts';
 import { quantileEdgesFromSummary } from '../stats/sketch-distance.ts';
@@ -42,18 +43,6 @@ interface NumericColumn {
   random: () => number;
   /** Exact counts per value while there are at most EXACT_VALUES_CAP distinct ones; null after. */
   exactCounts: Map<number, number> | null;
-}
-
-/** mulberry32: a small seeded stream, so a profile of the same file is the same profile. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class ProfileBuilder {
@@ -149,7 +138,7 @@ export class ProfileBuilder {
     if (typeof value === 'number') {
       let column = this.numeric.get(name);
       if (!column) {
-        column = { sketch: new LogHistogram(this.relativeAccuracy), values: this.exact ? [] : null, count: 0, mean: 0, m2: 0, reservoir: new Float64Array(SMALL_REFERENCE_MAX), random: seededRandom(1), exactCounts: new Map() };
+        column = { sketch: new LogHistogram(this.relativeAccuracy), values: this.exact ? [] : null, count: 0, mean: 0, m2: 0, reservoir: new Float64Array(SMALL_REFERENCE_MAX), random: mulberry32(1), exactCounts: new Map() };
         this.numeric.set(name, column);
       }
       column.sketch.add(value);

@@ -3,17 +3,7 @@
  * normals. The simulator never touches Math.random, so one seed reproduces a whole traffic run.
  * Not cryptographic; 32 bits of state is plenty for synthetic traffic.
  */
-/** mulberry32 as a function: a 32-bit seeded PRNG returning floats in [0, 1) (tests, benchmarks). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../sketch/random.ts';
 
 export class SeededRandom {
   private state: number;
