@@ -13,6 +13,7 @@ import { AlertLog } from '../gateway/alert-log.ts';
 import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
+import { NatsAlertStream } from '../alerts/alert-stream.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import { paneLimitsOf } from '../config/options.ts';
 import { isLoopbackHost } from '../config/load.ts';
@@ -72,7 +73,12 @@ export async function startGateway(
     metrics,
     token: config.auth.token ?? undefined,
     logger: logger.child({ component: 'http' }),
-    ws: { maxBufferedBytes: config.ws.maxBufferedBytes, maxSubscriptions: config.ws.maxSubscriptions },
+    ws: {
+      maxBufferedBytes: config.ws.maxBufferedBytes,
+      maxSubscriptions: config.ws.maxSubscriptions,
+      // alert frames come from DRIFT_ALERTS with its sequence, so a client can resume after a reconnect
+      alertStream: new NatsAlertStream(nc, logger.child({ component: 'live-alerts' })),
+    },
     baselines: { windows, references: active, profiles: references, minRows: config.reference.minRows },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });

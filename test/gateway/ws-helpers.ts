@@ -9,8 +9,18 @@ export interface Frame {
   message?: string;
   metrics?: { count: number; window: string; version: string | null } | null;
   alerts?: unknown[];
-  alert?: { rule: string; at: number; message: string };
+  alert?: { rule: string; at: number; message: string; model: string; id: string };
+  seq?: number;
+  code?: string;
+  drift?: { reference: string | null; features: Record<string, unknown> };
+  cluster?: unknown;
   models?: string[];
+  topics?: string[];
+  lastSeq?: number;
+  to?: number;
+  replayed?: number;
+  complete?: boolean;
+  id?: string | number;
   receivedAt: number;
 }
 
@@ -27,9 +37,14 @@ export class TestClient {
   readonly closed: Promise<number>;
   private waiters: Array<() => void> = [];
 
+  /** Answer the server's JSON pings (as every client must); off to test the heartbeat. */
+  autoPong = true;
+
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      this.frames.push({ ...(JSON.parse(data.toString()) as Omit<Frame, 'receivedAt'>), receivedAt: Date.now() });
+      const frame = { ...(JSON.parse(data.toString()) as Omit<Frame, 'receivedAt'>), receivedAt: Date.now() };
+      if (frame.type === 'ping' && this.autoPong && ws.readyState === WebSocket.OPEN) ws.send('{"type":"pong"}');
+      this.frames.push(frame);
       for (const w of this.waiters) w();
     });
     this.closed = new Promise((resolve) =>

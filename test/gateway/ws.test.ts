@@ -54,7 +54,7 @@ describe('live feed: subscriptions', () => {
     const c = await connect();
     c.send({ type: 'subscribe', models: ['churn', 'fraud'], window: '1h' });
     const snaps = await c.untilCount('snapshot', 2);
-    expect(c.frames[0]).toMatchObject({ type: 'subscribed', models: ['churn', 'fraud'], topics: ['metrics', 'alerts'], window: '1h', version: null });
+    expect(c.frames[0]).toMatchObject({ type: 'subscribed', models: ['churn', 'fraud'], topics: ['metrics', 'drift', 'alerts'], window: '1h', version: null });
     const churn = snaps.find((s) => s.model === 'churn');
     expect(churn?.window).toBe('1h');
     expect(churn?.metrics).toMatchObject({ model: 'churn', window: '1h', count: 100 });
@@ -165,10 +165,10 @@ describe('live feed: bad client messages', () => {
     const bad: Array<[unknown, string | RegExp]> = [
       ['{"type": "subscribe", ', /^invalid JSON: /],
       [[1, 2], 'message must be a JSON object with a "type" field'],
-      [{ type: 'hello' }, 'unknown message type "hello": expected "subscribe" or "unsubscribe"'],
+      [{ type: 'hello' }, 'unknown message type "hello": expected one of "subscribe", "unsubscribe", "ping", "pong"'],
       [{ type: 'subscribe' }, 'subscribe.models must be a non-empty array of model names or "*"'],
       [{ type: 'subscribe', models: ['ok', 'a.b'] }, /^subscribe\.models\[1\] must be "\*" or a model name/],
-      [{ type: 'subscribe', models: ['churn'], topics: ['prices'] }, 'subscribe.topics must be a non-empty array of "metrics" and/or "alerts"'],
+      [{ type: 'subscribe', models: ['churn'], topics: ['prices'] }, 'subscribe.topics must be a non-empty array of "metrics", "drift", "alerts", "cluster"'],
       [{ type: 'subscribe', models: ['churn'], window: '2m' }, 'subscribe.window must be one of: 1m, 5m, 1h'],
       [{ type: 'subscribe', models: ['churn'], version: 3 }, /^subscribe\.version must be a version name/],
       [{ type: 'subscribe', models: ['a', 'b', 'c', 'd'] }, 'subscribe.models has 4 entries, more than maxSubscriptions 3'],
@@ -274,13 +274,13 @@ describe('live feed: slow and dead clients', () => {
     const { source, connect, app, registry } = await setup({ maxBufferedBytes, slowClientTimeoutMs: 400, metricsIntervalMs: 20 }, undefined, models);
     source.featureCount = 400; // ~100 KB frames
     const healthy = await connect();
-    healthy.send({ type: 'subscribe', models: ['m0'], topics: ['metrics'] });
+    healthy.send({ type: 'subscribe', models: ['m0'], topics: ['metrics', 'drift'] });
     const slow = await connect();
-    slow.send({ type: 'subscribe', models: ['*'], topics: ['metrics'] });
+    slow.send({ type: 'subscribe', models: ['*'], topics: ['metrics', 'drift'] });
     await slow.untilCount('snapshot', 10);
     await healthy.untilCount('snapshot', 1);
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const frameBytes = JSON.stringify(source.getMetrics('m0', '5m')).length;
+    const frameBytes = JSON.stringify(source.getMetrics('m0', '5m')?.drift).length;
 
     let maxBuffered = 0;
     let maxPending = 0;
@@ -338,7 +338,7 @@ describe('live feed: slow and dead clients', () => {
     const { source, connect, app } = await setup({ maxBufferedBytes: 16 * 1024, metricsIntervalMs: 20 });
     source.featureCount = 400;
     const c = await connect();
-    c.send({ type: 'subscribe', models: ['churn'], topics: ['metrics'] });
+    c.send({ type: 'subscribe', models: ['churn'], topics: ['metrics', 'drift'] });
     await c.untilCount('snapshot', 1);
     const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     socket.pause();

@@ -76,9 +76,14 @@ function connect() {
   state.ws = ws;
   setConnection('connecting', 'connecting…');
   ws.onopen = () => {
-    ws.send(JSON.stringify({ type: 'subscribe', models: ['*'], topics: ['metrics', 'alerts'] }));
+    ws.send(JSON.stringify({ type: 'subscribe', models: ['*'], topics: ['metrics', 'drift', 'alerts'] }));
   };
-  ws.onmessage = (event) => onFrame(JSON.parse(event.data));
+  ws.onmessage = (event) => {
+    const frame = JSON.parse(event.data);
+    // the gateway closes a client that does not answer its JSON pings
+    if (frame.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+    else onFrame(frame);
+  };
   ws.onclose = (event) => {
     if (state.ws !== ws) return;
     const delay = Math.round(state.backoffMs * (0.8 + Math.random() * 0.4));
@@ -117,10 +122,18 @@ function onFrame(frame) {
       renderAll();
       break;
     case 'metrics':
-      recordMetrics(frame.model, frame.metrics);
+      // metrics frames carry no drift: it comes in drift frames, only when it changed
+      recordMetrics(frame.model, { ...frame.metrics, drift: modelEntry(frame.model).metrics?.drift ?? { reference: null, output: null, features: {} } });
       renderOverview();
       if (frame.model === state.selected) renderDetail();
       break;
+    case 'drift': {
+      const entry = modelEntry(frame.model);
+      if (entry.metrics) entry.metrics = { ...entry.metrics, drift: frame.drift };
+      renderOverview();
+      if (frame.model === state.selected) renderDetail();
+      break;
+    }
     case 'alert':
       state.alerts.set(frame.alert.id, frame.alert);
       renderOverview();
