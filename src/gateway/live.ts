@@ -81,6 +81,12 @@ export interface LiveFeedOptions {
   clusterSnapshot?: () => unknown;
   /** How often the cluster view is polled for changes (sent only when it changed). Default 2000 ms. */
   clusterIntervalMs?: number;
+  /**
+   * How long a client closed by the gateway (slow, flood, heartbeat) has to read what is still
+   * buffered for it and the close frame before its socket is destroyed. Nothing more is queued
+   * meanwhile, so memory stays bounded. Default 1000 ms.
+   */
+  closeGraceMs?: number;
 }
 
 type ResolvedOptions = Required<Omit<LiveFeedOptions, 'defaultWindow' | 'alertStream' | 'clusterSnapshot'>> & { defaultWindow: string | undefined };
@@ -95,8 +101,6 @@ const CLOSE_REASON: Record<DropReason, string> = {
   rate_limit: 'message rate limit exceeded',
   heartbeat: 'no pong: answer {"type":"ping"} with {"type":"pong"}',
 };
-/** How long a closing client may take to finish the close handshake before its socket is destroyed. */
-const CLOSE_GRACE_MS = 1000;
 
 export interface LiveClientStats {
   subscriptions: number;
@@ -186,6 +190,7 @@ export class LiveFeed {
       maxClients: positiveInt('maxClients', options.maxClients ?? 10_000),
       replayBufferSize: positiveInt('replayBufferSize', options.replayBufferSize ?? 1024),
       clusterIntervalMs: positiveInt('clusterIntervalMs', options.clusterIntervalMs ?? 2000),
+      closeGraceMs: positiveInt('closeGraceMs', options.closeGraceMs ?? 1000),
       defaultWindow: options.defaultWindow,
     };
     this.wss = new WebSocketServer({
@@ -326,7 +331,7 @@ export class LiveFeed {
       closed.push(new Promise((resolve) => client.ws.once('close', () => resolve())));
       this.closeClient(client, 1001, 'server shutting down');
     }
-    await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
+    await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, Math.min(this.opts.closeGraceMs, 1000)).unref())]);
     for (const client of this.clients) client.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -679,7 +684,7 @@ export class LiveFeed {
     client.release();
     client.ws.close(code, reason);
     // The close frame sits behind a full buffer for a slow client: do not wait for it long.
-    client.closeTimer = setTimeout(() => client.ws.terminate(), CLOSE_GRACE_MS);
+    client.closeTimer = setTimeout(() => client.ws.terminate(), this.opts.closeGraceMs);
     client.closeTimer.unref();
   }
 

@@ -34,6 +34,7 @@ export function baseUrl(app: FastifyInstance): string {
 export class TestClient {
   readonly frames: Frame[] = [];
   closeCode: number | undefined;
+  closeReason: string | undefined;
   readonly closed: Promise<number>;
   private waiters: Array<() => void> = [];
 
@@ -48,8 +49,9 @@ export class TestClient {
       for (const w of this.waiters) w();
     });
     this.closed = new Promise((resolve) =>
-      ws.on('close', (code) => {
+      ws.on('close', (code, reason) => {
         this.closeCode = code;
+        this.closeReason = reason.toString();
         resolve(code);
       }),
     );
