@@ -13,18 +13,20 @@ export type ModelTopic = (typeof MODEL_TOPICS)[number];
 export const TOPICS = [...MODEL_TOPICS, 'cluster'] as const;
 export type Topic = (typeof TOPICS)[number];
 
-/** `code` of an error frame: what kind of thing was wrong. */
-export type ErrorCode =
-  | 'invalid_json'
-  | 'invalid_message'
-  | 'unknown_type'
-  | 'too_large'
-  | 'binary'
-  | 'too_many_subscriptions'
-  | 'rate_limited'
-  | 'cluster_unavailable'
-  | 'resume_unavailable'
-  | 'internal';
+/** `code` of an error frame: what kind of thing was wrong (each is documented in docs/websocket.md). */
+export const ERROR_CODES = [
+  'invalid_json',
+  'invalid_message',
+  'unknown_type',
+  'too_large',
+  'binary',
+  'too_many_subscriptions',
+  'rate_limited',
+  'cluster_unavailable',
+  'resume_unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ProtocolError {
   kind: 'error';
