@@ -287,15 +287,7 @@ export class LiveFeed {
     const stream = this.options.alertStream;
     if (stream === undefined) this.source.on('alert', this.onSourceAlert);
     else {
-      this.followReady = (async () => {
-        const last = await stream.lastSeq();
-        this.ringFloor = last;
-        this.headSeq = last;
-        const stop = await stream.follow(last, this.onStreamAlert);
-        if (this.stopped) await stop();
-        else this.stopFollowing = stop;
-      })();
-      this.followReady.catch((err: unknown) => this.log.error({ err }, 'live feed: cannot follow DRIFT_ALERTS: alert frames and resume are unavailable'));
+      this.followReady = this.follow(stream);
     }
     this.heartbeatTimer = setInterval(() => this.guard('sending heartbeats', () => this.heartbeat()), this.opts.pingIntervalMs);
     this.heartbeatTimer.unref();
@@ -305,6 +297,32 @@ export class LiveFeed {
     if (this.options.clusterSnapshot !== undefined) {
       this.clusterTimer = setInterval(() => this.guard('broadcasting the cluster view', () => this.broadcastCluster()), this.opts.clusterIntervalMs);
       this.clusterTimer.unref();
+    }
+  }
+
+  /**
+   * Starts following the stream from its current end; retried every 2 s while NATS cannot answer
+   * (alert frames and resumes wait for it), until the feed stops.
+   */
+  private async follow(stream: AlertStream): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        const last = await stream.lastSeq();
+        const stop = await stream.follow(last, this.onStreamAlert);
+        if (this.stopped) {
+          await stop();
+          return;
+        }
+        // the follower delivers from last + 1 on: set the head before the first one arrives
+        this.ringFloor = Math.max(this.ringFloor, last);
+        this.headSeq ??= last;
+        this.stopFollowing = stop;
+        if (attempt > 1) this.log.info({ lastSeq: last }, 'live feed: following DRIFT_ALERTS');
+        return;
+      } catch (err) {
+        this.log.error({ err, attempt }, 'live feed: cannot follow DRIFT_ALERTS yet (no alert frames, resumes wait); retrying in 2 s');
+        await new Promise((resolve) => setTimeout(resolve, 2000).unref());
+      }
     }
   }
 

@@ -324,6 +324,24 @@ describe('live feed: alert sequence and resume', () => {
     expect(ahead.message).toContain('beyond the last alert sequence 8');
   });
 
+  it('keeps trying to follow the stream when it cannot answer at start', async () => {
+    const stream = new MemoryAlertStream();
+    let failures = 1;
+    const lastSeq = stream.lastSeq.bind(stream);
+    stream.lastSeq = async () => {
+      if (failures-- > 0) throw new Error('no responders');
+      return lastSeq();
+    };
+    stream.append(alertN('churn', 1));
+    const { connect } = await setup({ alertStream: stream });
+    const c = await connect();
+    c.send({ type: 'subscribe', models: ['churn'], topics: ['alerts'] });
+    await c.untilCount('subscribed', 1);
+    stream.append(alertN('churn', 2));
+    const [frame] = await c.untilCount('alert', 1, 10_000);
+    expect(frame.seq).toBe(2);
+  }, 20_000);
+
   it('without an alerts stream a resume is answered with an error frame, the subscription stands', async () => {
     const { source, connect } = await setup();
     const c = await connect();
