@@ -16,6 +16,8 @@ const state = {
   selectedFeature: null,
   baselines: [],
   ws: null,
+  // the largest alert seq seen: a reconnect asks for the alerts missed since (exactly once)
+  lastAlertSeq: undefined,
   backoffMs: BACKOFF_MIN_MS,
   reconnectTimer: null,
   versionsTimer: null,
@@ -76,7 +78,8 @@ function connect() {
   state.ws = ws;
   setConnection('connecting', 'connecting…');
   ws.onopen = () => {
-    ws.send(JSON.stringify({ type: 'subscribe', models: ['*'], topics: ['metrics', 'drift', 'alerts'] }));
+    const resume = state.lastAlertSeq === undefined ? {} : { lastSeq: state.lastAlertSeq };
+    ws.send(JSON.stringify({ type: 'subscribe', models: ['*'], topics: ['metrics', 'drift', 'alerts'], ...resume }));
   };
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
@@ -111,6 +114,7 @@ async function reconnect() {
 function onFrame(frame) {
   switch (frame.type) {
     case 'subscribed':
+      if (frame.lastSeq !== undefined && state.lastAlertSeq === undefined) state.lastAlertSeq = frame.lastSeq;
       state.backoffMs = BACKOFF_MIN_MS;
       state.window = frame.window;
       $('window-label').textContent = `window ${frame.window}`;
@@ -135,6 +139,7 @@ function onFrame(frame) {
       break;
     }
     case 'alert':
+      if (typeof frame.seq === 'number') state.lastAlertSeq = Math.max(state.lastAlertSeq ?? 0, frame.seq);
       state.alerts.set(frame.alert.id, frame.alert);
       renderOverview();
       renderAlerts();
