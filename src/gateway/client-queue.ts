@@ -56,6 +56,8 @@ export class LiveClient {
   wsAlive = true;
   /** A JSON ping was sent and its pong has not come yet. */
   awaitingPong = false;
+  /** Set by the client's first JSON pong: from then on it must answer every JSON ping. */
+  answersPings = false;
   /** When the send buffer was first seen above the limit; 0 = not slow. */
   slowSince = 0;
   readonly bucket: TokenBucket;

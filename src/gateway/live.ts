@@ -52,7 +52,8 @@ export interface LiveFeedOptions {
   /** Heartbeats: a protocol ping and a JSON ping every interval; a client that answered either
    *  previous one late is closed. Default 30 s. */
   pingIntervalMs?: number;
-  /** Whether a client must answer JSON pings with JSON pongs (else only protocol pongs count). Default true. */
+  /** Whether a client that has answered a JSON ping must go on answering them (a frozen page is then
+   *  closed with 4000); a client that never answers one is judged by protocol pongs only. Default true. */
   requireJsonPong?: boolean;
   /** Minimum interval between two update frames of one model to one client. Default 1000 ms. */
   metricsIntervalMs?: number;
@@ -677,7 +678,7 @@ export class LiveFeed {
         client.ws.terminate();
         continue;
       }
-      if (client.awaitingPong && this.opts.requireJsonPong) {
+      if (client.awaitingPong && client.answersPings && this.opts.requireJsonPong) {
         this.drop(client, 'heartbeat');
         continue;
       }
@@ -789,6 +790,7 @@ export class LiveFeed {
   private onHeartbeat(client: LiveClient, msg: HeartbeatMessage): void {
     if (msg.kind === 'pong') {
       client.awaitingPong = false;
+      client.answersPings = true;
       return;
     }
     this.sendControl(client, JSON.stringify(msg.id === undefined ? { type: 'pong' } : { type: 'pong', id: msg.id }), this.sent.pong);

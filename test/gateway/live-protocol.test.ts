@@ -203,17 +203,23 @@ describe('live feed: heartbeats', () => {
     expect(pongs.map((p) => p.id)).toEqual(['abc', undefined]);
   });
 
-  it('closes a client that answers protocol pings but not JSON pings (4000); one that answers stays', async () => {
+  it('closes a client that stopped answering JSON pings (4000); one that answers stays, one that never did is judged by protocol pongs', async () => {
     const { connect, app, registry } = await setup({ pingIntervalMs: 150 });
     const mute = await connect();
-    mute.autoPong = false;
+    await mute.untilCount('ping', 1);
+    await sleep(20);
+    mute.autoPong = false; // answered once, then froze
     const answering = await connect();
+    const naive = await connect();
+    naive.autoPong = false; // a plain client that ignores JSON pings: protocol pongs keep it alive
     expect(await mute.closed).toBe(4000);
     expect(await metricValue(registry, 'drift_ws_clients_dropped_total', { reason: 'heartbeat' })).toBe(1);
     await sleep(400);
     expect(answering.closeCode).toBeUndefined();
     expect(answering.ofType('ping').length).toBeGreaterThanOrEqual(2);
-    expect(app.liveFeed.clientCount).toBe(1);
+    expect(naive.closeCode).toBeUndefined();
+    expect(naive.ofType('ping').length).toBeGreaterThanOrEqual(2);
+    expect(app.liveFeed.clientCount).toBe(2);
   });
 });
 
