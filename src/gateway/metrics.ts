@@ -73,7 +73,8 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       discreteMaxValues: ctx.discreteMaxValues,
     });
     if (reference.output !== null) {
-      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, exact: null, categories: input.outputCategories, nulls: 0 };
+      // a numeric output with few distinct values is discrete like a feature: exact counts decide
+      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, exact: input.outputExact, categories: input.outputCategories, nulls: 0 };
       drift.output = driftOf(reference.output, outputSummary, optionsFor(ctx.overrides.output));
     }
     for (const [name, featureReference] of Object.entries(reference.features)) {
