@@ -483,6 +483,11 @@ export class PendingJoinTable {
     return this.joinedIds.size;
   }
 
+  /** Bytes of typed arrays held by the joined-id memory alone (part of memoryBytes()). */
+  joinedMemoryBytes(): number {
+    return this.joinedIds.memoryBytes();
+  }
+
   /** Width of a time bucket of the joined-id memory (1/16 of the horizon, at least 1 ms). */
   get joinedBucketMs(): number {
     return this.joinedIds.bucketMs;
