@@ -174,6 +174,21 @@ describe('estimated accuracy and F1/AUC against the reference (SciPy goldens: te
     expect(observation.evidence).toMatchObject({ significant: false, insufficient: { reason: expect.stringMatching(/^the reference's f1 has no sampling variance/) } });
   });
 
+  it('estimatedAccuracy against the stable version weighs both versions\' scored predictions', () => {
+    const rules = validateAlertRules([{ name: 'canary_estimated', metric: 'estimatedAccuracy', scope: 'version', window: '1h', op: '<', baseline: 'stable', delta: -0.03, for: '0s' }], ['1h'], fail);
+    const versionWindow = (version: string, estimated: number, scored: number) =>
+      window(0, null as unknown as number, 0, null, { version, window: '1h', windowMs: 3_600_000, count: scored, estimatedAccuracy: estimated, quality: { labeled: 0, accuracy: null, estimatedOn: scored } });
+    const versions = (v1: ModelMetrics, v2: ModelMetrics) => (_w: string, version?: string) => (version === 'v1' ? v1 : version === 'v2' ? v2 : undefined);
+    const stable = versionWindow('v1', 0.85, 50_000);
+    // 0.80 over 300 scored predictions: below 0.82, within noise
+    expect(new AlertEvaluator(rules, GATEWAY).evaluate('m', versions(stable, versionWindow('v2', 0.8, 300)), ['v1', 'v2'])).toEqual([]);
+    const [quiet] = observe(rules[0], versionWindow('v2', 0.8, 300), 'version:v2', stable, GATEWAY);
+    expect(quiet.value).toBeLessThan(quiet.threshold); // below the threshold: only the test keeps it quiet
+    expect(quiet.evidence?.significant).toBe(false);
+    // 0.75 over 20,000: a real drop
+    expect(new AlertEvaluator(rules, GATEWAY).evaluate('m', versions(stable, versionWindow('v2', 0.75, 20_000)), ['v1', 'v2'])).toMatchObject([{ scope: 'version:v2', state: 'firing', value: 0.75 }]);
+  });
+
   it('refuses at load a reference-relative rule on a metric the reference has no value of', () => {
     expect(() => rule('quality.precision', -0.05)).toThrow(/'reference' only on a metric the reference profile has \(accuracy, estimatedAccuracy, quality.accuracy, quality.f1, quality.auc, errorRate, latency.p99\)/);
   });
