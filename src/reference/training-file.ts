@@ -292,6 +292,9 @@ export class ObjectRowReader {
     if (joinStatus === AddPredictionStatus.MatchedEarlyLabel && row.label === undefined) {
       this.joinStats.joined++;
       this.emitOutcome(joinOutput, this.eventJoin?.lastLabelString ?? this.eventJoin?.lastLabel);
+    } else if (this.eventJoin !== null && (joinStatus === AddPredictionStatus.Added || joinStatus === AddPredictionStatus.AddedEvictedOldest) && row.label !== undefined && row.label !== null) {
+      // an event that carries its own label is graded as a row: a label event for it later is a copy
+      this.eventJoin.addLabel(parsed.id as string, row.label, parsed.ts as number, parsed.ts as number, parsed.model as string);
     }
   }
 

@@ -75,6 +75,16 @@ describe('label events of a log, joined to their predictions', () => {
     expect(stats).toEqual({ labelEvents: 6, joined: 4, duplicatePredictions: 1, duplicateLabels: 1 });
   });
 
+  it('a prediction event that carries its own label is graded once, even when a label event for it follows', () => {
+    const { rows, outcomes, stats } = read([
+      { id: 'x', model: 'm', ts: T, output: 0.9, label: 1, features: { x: 1 } },
+      { id: 'x', model: 'm', ts: T + 5, label: 1 },
+    ]);
+    expect(rows).toEqual([{ features: { x: 1 }, output: 0.9, label: 1 }]);
+    expect(outcomes).toEqual([]);
+    expect(stats).toMatchObject({ labelEvents: 1, joined: 0, duplicateLabels: 1 });
+  });
+
   it('a profile built from a log of predictions and labels carries the accuracy and calibration of the same rows labelled', () => {
     const events: object[] = [];
     const labelled: TrainingRow[] = [];
