@@ -1,6 +1,8 @@
 /**
  * Late-label join bench: memory per pending entry at 1M entries, and the cost of addPrediction
- * and of a join (addLabel that finds its prediction) at that size.
+ * and of a join (addLabel that finds its prediction) at that size; and the joined-id memory
+ * (what lets a copy arriving after the join count once): bytes per joined id at 1M joined, and
+ * the cost of recognising a copy.
  *
  *   npx tsx bench/join.ts                      (gc enabled at runtime through v8 flags when possible)
  *   node --expose-gc --import tsx bench/join.ts
@@ -14,7 +16,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { LabelJoinStatus, PendingJoinTable } from '../src/join/pending-table.ts';
+import { AddPredictionStatus, LabelJoinStatus, PendingJoinTable } from '../src/join/pending-table.ts';
 
 const ENTRIES = 1_000_000;
 const BATCH = 200_000;
@@ -179,6 +181,35 @@ function uuidPhase(gc: (() => void) | null) {
   return { uuid, hot, snapshotBytesPerEntry: snapshot.length / restored.size, saveMs: save.cpuNs / 1e6, restoreMs: restore.cpuNs / 1e6 };
 }
 
+/** 1M predictions joined (half label-first), then 200k copies of joined predictions: bytes per remembered id, ns per copy recognised. */
+function joinedPhase(): { bytesPerJoinedId: number; copy: Timing } {
+  const table = new PendingJoinTable({ capacity: ENTRIES, horizonMs: 3_600_000 });
+  const ids: string[] = [];
+  for (let i = 0; i < ENTRIES; i++) ids.push(flatId(randomUUID()));
+  for (let i = 0; i < ENTRIES; i++) {
+    const ts = T0 + Math.floor(i * 3.6); // 1M predictions over the hour
+    if ((i & 1) === 0) {
+      table.addPrediction(ids[i], ts, 'fraud:v3', 0.5, 0.5, null, ts, 'fraud');
+      table.addLabel(ids[i], 1, ts + 1, ts, 'fraud');
+    } else {
+      table.addLabel(ids[i], 1, ts + 1, ts, 'fraud');
+      table.addPrediction(ids[i], ts, 'fraud:v3', 0.5, 0.5, null, ts, 'fraud');
+    }
+  }
+  if (table.joinedSize !== ENTRIES) throw new Error(`${table.joinedSize} joined ids remembered, expected ${ENTRIES}`);
+  const bytesPerJoinedId = table.joinedMemoryBytes() / table.joinedSize;
+  const copies = Array.from({ length: BATCH }, (_, k) => flatId(ids[(k * 7919) % ENTRIES]));
+  const tsOf = (k: number) => T0 + Math.floor(((k * 7919) % ENTRIES) * 3.6);
+  const now = T0 + Math.floor(ENTRIES * 3.6);
+  const stop = startTimer();
+  let recognised = 0;
+  for (let k = 0; k < copies.length; k++) if (table.addPrediction(copies[k], tsOf(k), 'fraud:v3', 0.5, 0.5, null, now, 'fraud') === AddPredictionStatus.DuplicateJoined) recognised++;
+  const copy = perOp(stop(), copies.length);
+  if (recognised !== copies.length) throw new Error(`only ${recognised} of ${copies.length} copies recognised`);
+  console.log(`joined ids  : ${bytesPerJoinedId.toFixed(1)} B per remembered id at ${ENTRIES.toLocaleString()}; a copy after its join recognised in ${fmt(copy)}`);
+  return { bytesPerJoinedId, copy };
+}
+
 export function main(): void {
   const { gc, method } = findGc();
   console.log(
@@ -194,6 +225,7 @@ export function main(): void {
   for (let i = 0; i < ENTRIES; i++) ids.push(flatId(randomUUID().toUpperCase()));
   const { figures: text } = measureFill(ids, gc);
   console.log(memoryLine('text36 ids ', text));
+  const joined = joinedPhase();
   const worst = Math.max(uuid.typedBytesPerEntry, uuid.processBytesPerEntry ?? 0, text.typedBytesPerEntry, text.processBytesPerEntry ?? 0);
   console.log(`budget      : worst ${worst.toFixed(1)} B/entry = ${(worst / BUDGET_BYTES_PER_ENTRY).toFixed(2)} x the ${BUDGET_BYTES_PER_ENTRY} B budget`);
 
@@ -216,6 +248,8 @@ export function main(): void {
       snapshotBytesPerEntry: round1(snapshotBytesPerEntry),
       snapshotCpuMs: Math.round(saveMs),
       restoreCpuMs: Math.round(restoreMs),
+      joinedBytesPerId: round1(joined.bytesPerJoinedId),
+      cpuNsPerCopyAfterJoin: Math.round(joined.copy.cpuNs),
       loadAverage1m: Math.round(os.loadavg()[0] * 10) / 10,
       cores: os.cpus().length,
     }),

@@ -7,8 +7,14 @@
  * (budgetSignificance over the window's labels, divided by the evaluations per window length).
  *
  * - accuracy: Farrington–Manning score test of two proportions with a margin (both label counts);
+ * - estimatedAccuracy (CBPE, before labels): the same test, the window side being the estimate
+ *   over its n scored predictions. The realised accuracy of n predictions with calibrated
+ *   confidences c_i varies by Σc_i(1−c_i)/n², which is at most c̄(1−c̄)/n (Jensen): treating the
+ *   estimate as a proportion of n trials is conservative. Against the reference, the baseline is
+ *   the accuracy it realised (its labels); against the stable version, the stable's estimate;
  * - quality.f1, quality.auc (binary models): Wald z with delta-method (F1) and Hanley–McNeil (AUC)
- *   variances from each side's confusion counts.
+ *   variances from each side's confusion counts (the reference's from its labelled score
+ *   histogram, ReferenceSummary.confusion).
  *
  * A baseline is too small to judge against when a drop of twice the margin could not be
  * significant even against a window of unlimited labels: the rule is then reported as such
@@ -31,13 +37,13 @@ export interface DropEvidence {
 
 export type DropBaseline = { kind: 'reference' } | { kind: 'stable'; metrics: ModelMetrics };
 
-type GatedMetric = 'accuracy' | 'f1' | 'auc';
+type GatedMetric = 'accuracy' | 'estimatedAccuracy' | 'f1' | 'auc';
 
 /** The quality metric a rule watches for a drop, when it is one this module can test. */
 function gatedMetric(rule: AlertRule): GatedMetric | null {
   if (rule.op !== '<' && rule.op !== '<=') return null;
   const selector = rule.selector;
-  if (selector.kind === 'accuracy') return 'accuracy';
+  if (selector.kind === 'accuracy' || selector.kind === 'estimatedAccuracy') return selector.kind;
   if (selector.kind !== 'quality') return null;
   return selector.metric === 'accuracy' || selector.metric === 'f1' || selector.metric === 'auc' ? selector.metric : null;
 }
@@ -50,13 +56,16 @@ function binaryCounts(quality: QualitySummary): { tp: number; fp: number; fn: nu
   return { tp, fp, fn, tn };
 }
 
+/** Sampling variance of an F1 or AUC from its binary confusion counts, or null when it has none (one class only). */
+function varianceFrom(metric: 'f1' | 'auc', counts: { tp: number; fp: number; fn: number; tn: number } | null | undefined, auc: number | null | undefined): number | null {
+  if (counts === null || counts === undefined) return null;
+  if (metric === 'f1') return f1Variance(counts.tp, counts.fp, counts.fn);
+  return auc === null || auc === undefined ? null : aucVariance(auc, counts.tp + counts.fn, counts.tn + counts.fp);
+}
+
 /** Sampling variance of a window's F1 or AUC, or null when it has none (no binary confusion, one class only). */
 function varianceOf(metric: 'f1' | 'auc', quality: QualitySummary): number | null {
-  const counts = binaryCounts(quality);
-  if (counts === null) return null;
-  if (metric === 'f1') return f1Variance(counts.tp, counts.fp, counts.fn);
-  const auc = quality.auc;
-  return auc === null || auc === undefined ? null : aucVariance(auc, counts.tp + counts.fn, counts.tn + counts.fp);
+  return varianceFrom(metric, binaryCounts(quality), quality.auc);
 }
 
 /**
@@ -77,12 +86,24 @@ export function dropEvidence(rule: AlertRule, window: ModelMetrics, base: number
   });
   // no labels in the window, no budget to spend: nothing can be significant
   if (!(alpha > 0)) return { significant: false, pValue: 1, alpha, insufficient: null };
-  if (metric === 'accuracy') {
-    const windowLabels = window.quality.labeled;
-    const accuracy = window.accuracy;
-    const baseLabels = baseline.kind === 'reference' ? (window.reference?.labeled ?? null) : baseline.metrics.quality.labeled;
+  if (metric === 'accuracy' || metric === 'estimatedAccuracy') {
+    const estimated = metric === 'estimatedAccuracy';
+    // the window's side: labels, or for an estimate the scored predictions it averages over
+    const windowLabels = estimated ? (window.quality.estimatedOn ?? 0) : window.quality.labeled;
+    const accuracy = estimated ? window.estimatedAccuracy : window.accuracy;
+    const baseLabels =
+      baseline.kind === 'reference'
+        ? (window.reference?.labeled ?? null)
+        : estimated
+          ? (baseline.metrics.quality.estimatedOn ?? null)
+          : baseline.metrics.quality.labeled;
     if (baseLabels === null || !(baseLabels > 0)) {
-      return untestable(baseLabels, `the ${baseline.kind} does not say how many labels its accuracy rests on (a profile stored before labelled counts were kept: capture or upload it again)`);
+      return untestable(
+        baseLabels,
+        baseline.kind === 'reference'
+          ? `the reference does not say how many labels its accuracy rests on (a profile stored before labelled counts were kept, or one without labels: capture or upload it again)`
+          : `the stable version's ${estimated ? 'estimated accuracy does not say how many scored predictions it rests on' : 'accuracy rests on no labels'}`,
+      );
     }
     const needed = minimumBaselineLabels(base, margin, alpha);
     const insufficient =
@@ -98,11 +119,12 @@ export function dropEvidence(rule: AlertRule, window: ModelMetrics, base: number
     const { pValue } = proportionDropTest(successes(base, baseLabels), baseLabels, successes(accuracy, windowLabels), windowLabels, Math.min(margin, 0.999));
     return { significant: pValue <= alpha, pValue, alpha, insufficient };
   }
-  // F1 and AUC have no reference value, so their baseline is the stable version's window
-  if (baseline.kind !== 'stable') return null;
-  const baseVariance = varianceOf(metric, baseline.metrics.quality);
-  const baseLabels = baseline.metrics.quality.labeled;
-  if (baseVariance === null) return untestable(baseLabels, `the stable version's ${metric} has no sampling variance (binary confusion counts with both classes are needed)`);
+  // F1 and AUC: the reference's from its labelled score histogram, or the stable version's window
+  const reference = window.reference;
+  const baseVariance = baseline.kind === 'reference' ? varianceFrom(metric, reference?.confusion, reference?.auc) : varianceOf(metric, baseline.metrics.quality);
+  const baseLabels = baseline.kind === 'reference' ? (reference?.labeled ?? 0) : baseline.metrics.quality.labeled;
+  const baseName = baseline.kind === 'reference' ? 'reference' : 'stable version';
+  if (baseVariance === null) return untestable(baseLabels, `the ${baseName}'s ${metric} has no sampling variance (binary confusion counts with both classes are needed)`);
   const z = normalUpperQuantile(alpha);
   // the variance scales as 1 / labels: the labels at which z·se falls to the margin
   const insufficient =
@@ -110,7 +132,7 @@ export function dropEvidence(rule: AlertRule, window: ModelMetrics, base: number
       ? {
           baselineLabels: baseLabels,
           neededLabels: Math.ceil((baseLabels * z * z * baseVariance) / (margin * margin)),
-          reason: `the stable version's ${metric} rests on ${baseLabels} labels; telling a drop of ${round(margin)} from noise at alpha ${alpha.toPrecision(2)} needs about ${Math.ceil((baseLabels * z * z * baseVariance) / (margin * margin))}`,
+          reason: `the ${baseName}'s ${metric} rests on ${baseLabels} labels; telling a drop of ${round(margin)} from noise at alpha ${alpha.toPrecision(2)} needs about ${Math.ceil((baseLabels * z * z * baseVariance) / (margin * margin))}`,
         }
       : null;
   const value = window.quality[metric];

@@ -78,6 +78,11 @@ function driftValue(entry: DriftEntry, reading: DriftReading): number | null {
   }
 }
 
+/** What a quality rule's significance budget is spent over: the window's labels, or its scored predictions for an estimate. */
+function evidenceCount(metrics: ModelMetrics, rule: AlertRule): number {
+  return rule.selector.kind === 'estimatedAccuracy' ? (metrics.quality.estimatedOn ?? 0) : metrics.quality.labeled;
+}
+
 function supportCount(metrics: ModelMetrics, rule: AlertRule): number {
   return rule.selector.kind === 'accuracy' || rule.selector.kind === 'quality' ? metrics.quality.labeled : metrics.count;
 }
@@ -97,7 +102,7 @@ export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'm
     if (base === null) return [];
     threshold = rule.ratio !== null ? base * rule.ratio : base + rule.delta;
     const alpha = budgetSignificance(
-      metrics.quality.labeled,
+      evidenceCount(metrics, rule),
       options.falseAlarmsPerMillion ?? DEFAULT_FALSE_ALARMS_PER_MILLION,
       options.evaluationsPerWindow?.(metrics.windowMs) ?? 1,
     );

@@ -128,24 +128,29 @@ export function parseMetricSelector(metric: string): ParsedMetric {
 }
 
 /** A value the reference profile keeps (ReferenceSummary), which `baseline: 'reference'` compares with. */
-export type ReferenceField = Exclude<keyof ReferenceSummary, 'id'>;
+export type ReferenceField = keyof Pick<ReferenceSummary, 'accuracy' | 'errorRate' | 'latencyP99' | 'f1' | 'auc'>;
 
 /** The reference profile's value compared with this metric under `baseline: 'reference'`, when the profile has one. */
 export function referenceFieldOf(selector: MetricSelector): ReferenceField | null {
   switch (selector.kind) {
     case 'accuracy':
       return 'accuracy';
+    case 'estimatedAccuracy':
+      // the estimate before labels is compared with the accuracy the reference realised (NannyML's CBPE does the same)
+      return 'accuracy';
     case 'errorRate':
       return 'errorRate';
     case 'latency':
       return selector.quantile === 'p99' ? 'latencyP99' : null;
+    case 'quality':
+      return selector.metric === 'accuracy' ? 'accuracy' : selector.metric === 'f1' ? 'f1' : selector.metric === 'auc' ? 'auc' : null;
     default:
       return null;
   }
 }
 
 /** Metrics that `baseline: 'reference'` supports, for messages. */
-export const REFERENCE_METRICS = 'accuracy, errorRate, latency.p99';
+export const REFERENCE_METRICS = 'accuracy, estimatedAccuracy, quality.accuracy, quality.f1, quality.auc, errorRate, latency.p99';
 
 /** The values a metric can take. */
 export function valueRangeOf(selector: MetricSelector): ValueRange {

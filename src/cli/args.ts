@@ -14,6 +14,7 @@ export const OPTIONS = {
   'output-column': { type: 'string' },
   'label-column': { type: 'string' },
   ignore: { type: 'string' },
+  'feature-column': { type: 'string' },
   window: { type: 'string' },
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },

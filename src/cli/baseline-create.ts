@@ -11,8 +11,23 @@ import { request } from './gateway-client.ts';
 import type { UploadAnswer } from './gateway-client.ts';
 import { createProgress } from './progress.ts';
 import { fileSize, readTrainingFile } from './training-source.ts';
+import type { TrainingFileRead } from './training-source.ts';
 
 const FORMATS: readonly TrainingFileFormat[] = ['jsonl', 'csv', 'msgpack'];
+
+/** A comma-separated list of column names (--ignore, --feature-column). */
+function columnList(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : value.split(',').map((c) => c.trim()).filter((c) => c !== '');
+}
+
+/** What an event log's labels gave, after the row count. */
+function describeEvents(read: TrainingFileRead): string {
+  const parts: string[] = [];
+  const n = (x: number) => x.toLocaleString('en-US');
+  if (read.labelEvents > 0) parts.push(`${n(read.labelEvents)} label events, ${n(read.joinedLabels)} joined to their prediction`);
+  if (read.duplicatePredictions > 0) parts.push(`${n(read.duplicatePredictions)} repeated predictions counted once`);
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
 
 /** The gateway's message when it refuses a profile (src/gateway/routes/baselines.ts). */
 const REFUSED = /^gateway answered 409 Conflict: refused \(pass force to upload anyway\): (.*)$/s;
@@ -22,7 +37,7 @@ const REFUSED = /^gateway answered 409 Conflict: refused \(pass force to upload 
  * and uploads the profile, not the rows: the upload stays small whatever the file's size.
  */
 export const baselineCreate: Subcommand = {
-  options: ['model', 'version', 'file', 'format', 'output-column', 'label-column', 'ignore', 'force', 'dry-run'],
+  options: ['model', 'version', 'file', 'format', 'output-column', 'label-column', 'ignore', 'feature-column', 'force', 'dry-run'],
   positionals: [],
   async run(ctx, options) {
     const model = checkModel(requireOption(options, 'model', 'create')) as string;
@@ -41,7 +56,12 @@ export const baselineCreate: Subcommand = {
     }
     const outputColumn = nonEmpty(options['output-column'], '--output-column');
     const labelColumn = nonEmpty(options['label-column'], '--label-column');
-    const ignore = options.ignore === undefined ? undefined : options.ignore.split(',').map((c) => c.trim()).filter((c) => c !== '');
+    const ignore = columnList(options.ignore);
+    const featureColumns = columnList(options['feature-column']);
+    for (const name of featureColumns ?? []) {
+      if (ignore?.includes(name)) throw new UsageError(`--feature-column and --ignore both name '${name}'`);
+      if (name === outputColumn || name === labelColumn) throw new UsageError(`--feature-column '${name}' is also the ${name === outputColumn ? 'output' : 'label'} column`);
+    }
     if (outputColumn !== undefined && outputColumn === labelColumn) throw new UsageError(`--output-column and --label-column are both '${outputColumn}'`);
     const force = options.force === true;
     const dryRun = options['dry-run'] === true;
@@ -51,12 +71,19 @@ export const baselineCreate: Subcommand = {
     const builder = new ProfileBuilder('upload', model, version ?? null);
     let read;
     try {
-      read = await readTrainingFile(file, format, { outputColumn, labelColumn, ignore }, (row) => builder.add(row), createProgress({ write: ctx.err, isTTY: ctx.errIsTTY }, size));
+      read = await readTrainingFile(
+        file,
+        format,
+        { outputColumn, labelColumn, ignore, featureColumns },
+        (row) => builder.add(row),
+        createProgress({ write: ctx.err, isTTY: ctx.errIsTTY }, size),
+        ({ output, label }) => builder.addOutcome(output, label),
+      );
     } catch (error) {
       if (error instanceof TrainingFileError) throw new CommandError(`${file}: ${error.message}`);
       throw error;
     }
-    ctx.out(`${file}: ${read.rows.toLocaleString('en-US')} rows${read.labelEvents > 0 ? ` (${read.labelEvents.toLocaleString('en-US')} label events skipped)` : ''}`);
+    ctx.out(`${file}: ${read.rows.toLocaleString('en-US')} rows${describeEvents(read)}`);
     ctx.out(formatColumnTable(summarizeColumns(read.columns, read.rows)));
     const profile = builder.build();
     const body = JSON.stringify({ model, version, profile: Buffer.from(profileToBytes(profile)).toString('base64'), force: force || undefined, dryRun: dryRun || undefined });

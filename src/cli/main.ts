@@ -23,7 +23,8 @@ const USAGE = `Usage: driftwatch <command> [options]
 
 Commands:
   baseline create --model M --file F [--version V] [--format jsonl|csv|msgpack]
-                  [--output-column C] [--label-column C] [--ignore C,...] [--dry-run] [--force]
+                  [--output-column C] [--label-column C] [--ignore C,...]
+                  [--feature-column C,...] [--dry-run] [--force]
                                    summarise a training file into a reference profile and upload it
   baseline capture --model M [--window 5m] [--version V]
                                    capture a reference profile from a live window
@@ -39,8 +40,9 @@ Training files: JSON Lines (.jsonl/.ndjson/.json), CSV with a header row (.csv) 
 MessagePack stream (.msgpack/.mpk), of any size: the file is streamed and summarised here, only
 the profile is uploaded. A record is a row {"features": {...}, "output": ..., "label": ...}, a
 logged prediction event {"id", "model", "ts", "features", "output", ...} (only its features are
-features), or a flat object / CSV row whose columns other than output, label and those named like
-ids or timestamps are features. Numeric-looking CSV cells are numbers, empty cells are missing,
+features; label events {"id", "model", "ts", "label"} in the log are joined to their predictions
+by model and id), or a flat object / CSV row whose columns other than output, label and those
+named like ids or timestamps are features (--feature-column keeps such a column as a feature). Numeric-looking CSV cells are numbers, empty cells are missing,
 anything else is a category. The columns, their roles and types are printed before the upload.
 The gateway refuses a profile of fewer rows than reference.minRows (500) or whose features differ
 from the model's live ones: --dry-run shows the checks without uploading, --force uploads anyway.

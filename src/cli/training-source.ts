@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { CsvReader, JsonLinesReader, ObjectRowReader, readMessagePackRecords } from '../reference/training-file.ts';
-import type { TrainingFileFormat, TrainingFileOptions } from '../reference/training-file.ts';
+import type { JoinedOutcome, TrainingFileFormat, TrainingFileOptions } from '../reference/training-file.ts';
 import type { ColumnStats } from '../reference/column-table.ts';
 import type { TrainingRow } from '../reference/profile.ts';
 import { CommandError } from './errors.ts';
@@ -13,6 +13,15 @@ export interface TrainingFileRead {
   columns: ColumnStats[];
   /** Label events of a logged event stream: not rows of a profile. */
   labelEvents: number;
+  /** Of them, joined to their prediction (their outcome went to `onOutcome`). */
+  joinedLabels: number;
+  /** Copies of a prediction event already read: not profiled twice. */
+  duplicatePredictions: number;
+}
+
+function eventsRead(reader: ObjectRowReader): Pick<TrainingFileRead, 'labelEvents' | 'joinedLabels' | 'duplicatePredictions'> {
+  const { labelEvents, joined, duplicatePredictions } = reader.joinStats;
+  return { labelEvents, joinedLabels: joined, duplicatePredictions };
 }
 
 /** Size of a file, as a CommandError that says why it cannot be read. */
@@ -39,6 +48,7 @@ export async function readTrainingFile(
   opts: TrainingFileOptions,
   onRow: (row: TrainingRow) => void,
   progress: Progress,
+  onOutcome?: (outcome: JoinedOutcome) => void,
 ): Promise<TrainingFileRead> {
   let bytes = 0;
   let rows = 0;
@@ -56,18 +66,18 @@ export async function readTrainingFile(
   }
   try {
     if (format === 'msgpack') {
-      const reader = new ObjectRowReader(opts, countRow);
+      const reader = new ObjectRowReader(opts, countRow, onOutcome);
       await readMessagePackRecords(chunks(), reader);
-      return { rows, bytes, columns: reader.columnStats(), labelEvents: reader.labelEvents };
+      return { rows, bytes, columns: reader.columnStats(), ...eventsRead(reader) };
     }
     const decoder = new TextDecoder('utf-8');
-    const reader = format === 'jsonl' ? new JsonLinesReader(opts, countRow) : new CsvReader(opts, countRow);
+    const reader = format === 'jsonl' ? new JsonLinesReader(opts, countRow, onOutcome) : new CsvReader(opts, countRow);
     for await (const chunk of chunks()) reader.push(decoder.decode(chunk, { stream: true }));
     reader.push(decoder.decode());
     reader.end();
     return reader instanceof JsonLinesReader
-      ? { rows, bytes, columns: reader.objects.columnStats(), labelEvents: reader.objects.labelEvents }
-      : { rows, bytes, columns: reader.columnStats(), labelEvents: 0 };
+      ? { rows, bytes, columns: reader.objects.columnStats(), ...eventsRead(reader.objects) }
+      : { rows, bytes, columns: reader.columnStats(), labelEvents: 0, joinedLabels: 0, duplicatePredictions: 0 };
   } finally {
     stream.destroy();
     progress.done(rows, bytes);

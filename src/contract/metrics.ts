@@ -74,6 +74,8 @@ export interface QualitySummary {
   estimatedRecall?: number | null;
   estimatedF1?: number | null;
   estimatedAuc?: number | null;
+  /** Scored predictions the estimates (and ModelMetrics.estimatedAccuracy) average over. */
+  estimatedOn?: number;
 }
 
 export interface LabelSummary {
@@ -94,6 +96,14 @@ export interface ReferenceSummary {
   labeled?: number | null;
   errorRate: number | null;
   latencyP99: number | null;
+  /**
+   * F1 and ROC AUC of the reference's labelled binary scores (at threshold 0.5, from its score
+   * histogram as a window's are), and the confusion counts their sampling variances rest on; absent
+   * or null when the reference has no labelled binary scores.
+   */
+  f1?: number | null;
+  auc?: number | null;
+  confusion?: { tp: number; fp: number; fn: number; tn: number } | null;
 }
 
 export interface ModelMetrics {

@@ -96,6 +96,7 @@ export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
     latency: sketch(s.latency, `${path}.latency`),
     outputNumeric: s.outputNumeric === null ? null : sketch(s.outputNumeric, `${path}.outputNumeric`),
     outputCategories: s.outputCategories === null ? null : categories(s.outputCategories, `${path}.outputCategories`),
+    ...(s.outputExact === undefined ? {} : { outputExact: s.outputExact === null ? null : exactValues(s.outputExact, `${path}.outputExact`) }),
     features: features(s.features, `${path}.features`),
     segments: segments(s.segments, `${path}.segments`),
   };

@@ -38,6 +38,8 @@ export interface PaneInputWire {
   latency: Uint8Array;
   outputNumeric: Uint8Array | null;
   outputCategories: CategoryCounterJSON | null;
+  /** Exact value counts of the numeric outputs; absent in messages of older workers. */
+  outputExact?: ExactValuesWire | null;
   features: Record<string, FeatureWire>;
   segments: Record<string, Record<string, number[]>>;
 }

@@ -19,6 +19,7 @@ export interface PipelineMetrics {
   eventsConsumed: Counter<'kind'>;
   eventsRejected: Counter<'reason'>;
   eventsLate: Counter<string>;
+  eventsDuplicate: Counter<'kind'>;
   pendingJoins: Gauge<'partition'>;
   earlyLabels: Gauge<'partition'>;
   labelsJoined: Counter<string>;

@@ -1,4 +1,4 @@
-import type { DriftEntry, ModelMetrics, FairnessSummary } from '../contract/metrics.ts';
+import type { DriftEntry, ModelMetrics, FairnessSummary, ReferenceSummary } from '../contract/metrics.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges } from '../reference/profile.ts';
@@ -6,7 +6,7 @@ import { evaluateDrift } from '../stats/select.ts';
 import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent } from '../stats/select.ts';
 import type { FeatureSummary } from '../window/pane.ts';
 import { qualityOf } from '../window/quality.ts';
-import { predictionScoreBins } from '../stats/quality.ts';
+import { binaryConfusion, binaryQuality, predictionScoreBins } from '../stats/quality.ts';
 import { estimatePerformance } from '../stats/cbpe.ts';
 import { fairnessOf } from '../window/fairness.ts';
 
@@ -73,7 +73,8 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       discreteMaxValues: ctx.discreteMaxValues,
     });
     if (reference.output !== null) {
-      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, exact: null, categories: input.outputCategories, nulls: 0 };
+      // a numeric output with few distinct values is discrete like a feature: exact counts decide
+      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, exact: input.outputExact, categories: input.outputCategories, nulls: 0 };
       drift.output = driftOf(reference.output, outputSummary, optionsFor(ctx.overrides.output));
     }
     for (const [name, featureReference] of Object.entries(reference.features)) {
@@ -103,6 +104,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     quality.estimatedRecall = estimated.recall;
     quality.estimatedF1 = estimated.f1;
     quality.estimatedAuc = estimated.auc;
+    quality.estimatedOn = estimated.count;
   }
   return {
     model: ctx.model,
@@ -131,8 +133,26 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       p95: outcome ? quantileOrNull(outcome.labelDelay, 0.95) : null,
     },
     drift,
-    reference: reference ? { id: reference.id, accuracy: reference.accuracy, labeled: reference.labeled ?? null, errorRate: reference.errorRate, latencyP99: reference.latencyP99 } : null,
+    reference: reference ? referenceSummaryOf(reference) : null,
     detectors: outcome ? Object.fromEntries([...outcome.detections].filter(([, n]) => n > 0)) : {},
     fairness,
   };
+}
+
+/**
+ * What quality rules compare with: the reference's accuracy, error rate and latency, and for
+ * labelled binary scores its F1, AUC and confusion counts, computed from its score histogram as a
+ * window's are (binaryQuality), so both sides of a comparison are the same statistic.
+ */
+export function referenceSummaryOf(reference: ReferenceProfile): ReferenceSummary {
+  const summary: ReferenceSummary = { id: reference.id, accuracy: reference.accuracy, labeled: reference.labeled ?? null, errorRate: reference.errorRate, latencyP99: reference.latencyP99 };
+  const calibration = reference.calibration;
+  if (calibration !== null && calibration !== undefined) {
+    const binary = binaryQuality(calibration);
+    const { tp, fp, fn, tn } = binaryConfusion(calibration);
+    summary.f1 = binary.f1 ?? null;
+    summary.auc = binary.auc ?? null;
+    summary.confusion = { tp, fp, fn, tn };
+  }
+  return summary;
 }

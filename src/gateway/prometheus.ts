@@ -49,6 +49,7 @@ export function createPipelineMetrics(registry: AnyRegistry, limits: ModelGaugeL
     eventsConsumed: counter(registry, 'drift_events_consumed_total', 'Events decoded and applied, by kind (pred|label).', ['kind']),
     eventsRejected: counter(registry, 'drift_events_rejected_total', 'Events rejected and sent to the dead-letter subject, by reason.', ['reason']),
     eventsLate: counter(registry, 'drift_events_late_total', 'Predictions later than the allowed lateness (counted, not folded into panes).'),
+    eventsDuplicate: counter(registry, 'drift_events_duplicate_total', 'Copies of an event the worker counted once, by kind: a prediction whose model + id was already pending or joined, a label already waiting or joined.', ['kind']),
     pendingJoins: gauge(registry, 'drift_pending_joins', 'Predictions waiting for their label, per partition.', ['partition']),
     earlyLabels: gauge(registry, 'drift_early_labels', 'Labels waiting for their prediction, per partition.', ['partition']),
     labelsJoined: counter(registry, 'drift_labels_joined_total', 'Labels joined to their prediction.'),

@@ -49,7 +49,7 @@ export class ReferenceRegistry {
     if (known === undefined) this.known.set(key, (known = new Map()));
     known.set(profile.id, profile);
     const current = this.active.get(key);
-    if (current !== undefined && current.createdAt > profile.createdAt && current.id !== profile.id) return;
+    if (current !== undefined && current.id !== profile.id && isNewer(current, profile)) return;
     this.active.set(key, profile);
     this.changed.notify(profile.model);
   }
@@ -72,7 +72,7 @@ export class ReferenceRegistry {
     for (const [key, profile] of this.active) {
       if (profile.id !== id) continue;
       let newest: ReferenceProfile | undefined;
-      for (const candidate of this.known.get(key)?.values() ?? []) if (newest === undefined || candidate.createdAt > newest.createdAt) newest = candidate;
+      for (const candidate of this.known.get(key)?.values() ?? []) if (newest === undefined || isNewer(candidate, newest)) newest = candidate;
       if (newest === undefined) this.active.delete(key);
       else this.active.set(key, newest);
       this.changed.notify(profile.model);
@@ -101,4 +101,12 @@ export class ReferenceRegistry {
     saveReference?.(profile).catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'saving reference failed'));
     return profile;
   }
+}
+
+/**
+ * Whether profile a is newer than b: by creation time, then by id (uploaded ids sort in creation
+ * order, src/reference/store.ts), so every replica picks the same one whatever order it learns them in.
+ */
+function isNewer(a: ReferenceProfile, b: ReferenceProfile): boolean {
+  return a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.id > b.id);
 }

@@ -107,6 +107,7 @@ const qualityProperties = {
   estimatedRecall: nullableNumber,
   estimatedF1: nullableNumber,
   estimatedAuc: nullableNumber,
+  estimatedOn: { type: 'integer' },
   confusion: {
     type: 'object',
     required: ['classes', 'matrix'],
@@ -124,7 +125,20 @@ const labelProperties = {
   early: { type: 'integer' },
 } as const;
 
-const referenceProperties = { id: { type: 'string' }, accuracy: nullableNumber, labeled: nullableNumber, errorRate: nullableNumber, latencyP99: nullableNumber } as const;
+const referenceProperties = {
+  id: { type: 'string' },
+  accuracy: nullableNumber,
+  labeled: nullableNumber,
+  errorRate: nullableNumber,
+  latencyP99: nullableNumber,
+  f1: nullableNumber,
+  auc: nullableNumber,
+  confusion: {
+    type: ['object', 'null'],
+    required: ['tp', 'fp', 'fn', 'tn'],
+    properties: { tp: { type: 'number' }, fp: { type: 'number' }, fn: { type: 'number' }, tn: { type: 'number' } },
+  },
+} as const;
 
 const modelMetricsProperties = {
   model: { type: 'string' },

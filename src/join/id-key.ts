@@ -20,13 +20,18 @@ export const PACKED_UUID_FLAG = 0x8000;
 /** The largest byte length a tag can carry (15 bits). */
 export const MAX_ID_BYTES_LIMIT = 0x7fff;
 const TAG_LENGTH_MASK = 0x7fff;
+/** The largest scope (the join table's model code) a tag carries in its upper 16 bits. */
+export const MAX_SCOPE = 0xffff;
 
 const FNV_OFFSET_BASIS_32 = 0x811c9dc5;
 const FNV_PRIME_32 = 0x01000193;
 
-/** FNV-1a over bytes[start, start+length) with the tag mixed in, then the murmur3 fmix32 finalizer. */
+/**
+ * FNV-1a over bytes[start, start+length) with the tag's flag and scope mixed in, then the murmur3
+ * fmix32 finalizer.
+ */
 export function hashIdBytes(bytes: Uint8Array, start: number, length: number, tag: number): number {
-  let h = FNV_OFFSET_BASIS_32 ^ (tag & PACKED_UUID_FLAG);
+  let h = FNV_OFFSET_BASIS_32 ^ (tag & ~TAG_LENGTH_MASK);
   for (let i = start, end = start + length; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME_32);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -34,6 +39,34 @@ export function hashIdBytes(bytes: Uint8Array, start: number, length: number, ta
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * A second 32-bit hash of the same bytes and tag, independent of hashIdBytes (murmur3's per-block
+ * mixing, one byte per block, then fmix32): with it a key's 64-bit fingerprint is what the
+ * joined-id memory keeps instead of the id bytes.
+ */
+export function hashIdBytes2(bytes: Uint8Array, start: number, length: number, tag: number): number {
+  let h = 0x9747b28c ^ (tag & ~TAG_LENGTH_MASK);
+  for (let i = start, end = start + length; i < end; i++) {
+    let k = Math.imul(bytes[i] + 0x100 * (i - start), 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Scope (model code) carried by a tag. */
+export function tagScope(tag: number): number {
+  return tag >>> 16;
 }
 
 /** Byte length carried by a tag. */
@@ -173,9 +206,12 @@ export function decodeId(bytes: Uint8Array, start: number, tag: number): string 
 }
 
 /**
- * A reusable encoded id: `set(id)` fills `bytes[0..length)`, `tag` and `hash`. One instance is
+ * A reusable encoded id: `set(id, scope)` fills `bytes[0..length)`, `tag` and `hash`. One instance is
  * shared by the tables of a partition, so a lookup in the pending table and then in the early
  * label buffer encodes the id once.
+ *
+ * The scope (the join table's code of the event's model) is part of the key: it sits in the tag's
+ * upper 16 bits and in both hashes, so the same id under two models is two keys.
  */
 export class IdKey {
   readonly bytes: Uint8Array;
@@ -192,27 +228,48 @@ export class IdKey {
     this.bytes = new Uint8Array(maxBytes + 4);
   }
 
-  /** Encodes `id`; false when its encoding is longer than maxBytes (the key is then unusable). */
-  set(id: string): boolean {
+  /** Encodes `id` in `scope`; false when its encoding is longer than maxBytes (the key is then unusable). */
+  set(id: string, scope = 0): boolean {
+    let tag: number;
     if (id.length === 36 && packUuid(id, this.bytes)) {
       this.length = 16;
-      this.tag = 16 | PACKED_UUID_FLAG;
+      tag = 16 | PACKED_UUID_FLAG;
     } else {
       const length = encodeWtf8Into(id, this.bytes, this.maxBytes);
       if (length < 0) return false;
       this.length = length;
-      this.tag = length;
+      tag = length;
     }
+    this.tag = (tag | (scope << 16)) | 0;
     this.hash = hashIdBytes(this.bytes, 0, this.length, this.tag);
     return true;
   }
 
-  /** Loads an already-encoded id (from a snapshot). The caller has checked length <= maxBytes. */
-  setEncoded(source: Uint8Array, start: number, tag: number): void {
+  /** The same id bytes in another scope (rehashes; no re-encoding). */
+  setScope(scope: number): void {
+    this.tag = ((this.tag & 0xffff) | (scope << 16)) | 0;
+    this.hash = hashIdBytes(this.bytes, 0, this.length, this.tag);
+  }
+
+  /** The scope of the key. */
+  get scope(): number {
+    return this.tag >>> 16;
+  }
+
+  /** The second hash of the key (see hashIdBytes2): with `hash`, its 64-bit fingerprint. */
+  hash2(): number {
+    return hashIdBytes2(this.bytes, 0, this.length, this.tag);
+  }
+
+  /**
+   * Loads an already-encoded id (from a snapshot) in `scope`. The caller has checked
+   * length <= maxBytes; `tag` is the stored 16-bit tag.
+   */
+  setEncoded(source: Uint8Array, start: number, tag: number, scope = 0): void {
     const length = tag & TAG_LENGTH_MASK;
     for (let i = 0; i < length; i++) this.bytes[i] = source[start + i];
     this.length = length;
-    this.tag = tag;
-    this.hash = hashIdBytes(this.bytes, 0, length, tag);
+    this.tag = ((tag & 0xffff) | (scope << 16)) | 0;
+    this.hash = hashIdBytes(this.bytes, 0, length, this.tag);
   }
 }

@@ -11,12 +11,15 @@
  *   the caller counts it as expired right away). When the table is full, the OLDEST pending entry
  *   is evicted to make room (the caller counts it like an expired one): memory stays bounded and
  *   the entry given up is the one closest to expiry anyway.
+ * - Keys are (model, id): two models may use the same ids and each label joins its own model's
+ *   prediction. Models are interned to 16-bit scopes that are part of the id key.
  * - addLabel: joins with the pending prediction and removes it. Otherwise the label is buffered as
  *   early; a second label for an id already buffered is counted as a duplicate and dropped (first
  *   label wins). When the buffer is full its oldest label is dropped, counted as expired.
- *   A second label for an id that has ALREADY JOINED cannot be recognised (the entry is gone):
- *   it is buffered as early and expires unmatched (counted in expiredLabels). Likewise a duplicate
- *   prediction arriving after its id joined is stored as a new pending entry.
+ * - Joined keys are remembered (JoinedIdSet: 64-bit fingerprints in time buckets) until their
+ *   prediction leaves the horizon: a copy of the prediction or of the label arriving after the
+ *   join is a duplicate (DuplicateJoined), counted in duplicatePredictions / duplicateLabels and
+ *   in the *AfterJoin counters, never joined or stored again.
  * - expire(nowMs): `nowMs` is the partition's event-time watermark, not the wall clock. Pending
  *   predictions expire when nowMs - ts > horizonMs, early labels when nowMs - (watermark when the
  *   label arrived) > horizonMs. Both are removed from the oldest-inserted end and the scan stops at
@@ -35,7 +38,8 @@
  * 36-character text ids. Categorical outputs, groups (model+version) and segments are interned to
  * small integers; their name tables are capped (maxClassesPerGroup, maxGroups, maxSegments).
  */
-import { IdKey, MAX_ID_BYTES_LIMIT, PACKED_UUID_FLAG, checkWtf8, tagLength } from './id-key.ts';
+import { IdKey, MAX_ID_BYTES_LIMIT, MAX_SCOPE, PACKED_UUID_FLAG, checkWtf8, tagLength, tagScope } from './id-key.ts';
+import { JoinedIdSet } from './joined-ids.ts';
 import { OWNER_F64_START, OWNER_I32_START, OrderedIdIndex } from './ordered-id-index.ts';
 import { JoinSnapshotError, SnapshotReader, SnapshotWriter } from './snapshot-bytes.ts';
 
@@ -51,8 +55,13 @@ export const AddPredictionStatus = {
   AddedEvictedOldest: 3,
   /** Already older than the horizon and no label waiting: not stored, counted in stats.tooLate. */
   TooLate: 4,
-  /** Not stored: id longer than maxIdBytes, non-finite ts, or too many groups. stats.rejected. */
+  /** Not stored: id longer than maxIdBytes, non-finite ts, too many groups or models. stats.rejected. */
   Rejected: 5,
+  /**
+   * This (model, id) already joined with its label (a copy arriving after the join): ignored,
+   * counted in stats.duplicatePredictions and stats.duplicatePredictionsAfterJoin.
+   */
+  DuplicateJoined: 6,
 } as const;
 export type AddPredictionResult = (typeof AddPredictionStatus)[keyof typeof AddPredictionStatus];
 
@@ -66,8 +75,10 @@ export const LabelJoinStatus = {
   BufferedEarlyDroppedOldest: 2,
   /** A label for this id is already buffered: dropped, counted in stats.duplicateLabels. */
   DuplicateEarly: 3,
-  /** Not buffered: id longer than maxIdBytes or non-finite labelTs. stats.rejected. */
+  /** Not buffered: id longer than maxIdBytes, non-finite labelTs or too many models. stats.rejected. */
   Rejected: 4,
+  /** This (model, id) already joined: a copy of its label, dropped, counted in stats.duplicateLabels and stats.duplicateLabelsAfterJoin. */
+  DuplicateJoined: 5,
 } as const;
 export type LabelJoinResult = (typeof LabelJoinStatus)[keyof typeof LabelJoinStatus];
 
@@ -86,6 +97,11 @@ export interface PendingJoinTableOptions {
   maxClassesPerGroup?: number;
   /** Distinct segments (default 4096, at most 32767); beyond, they map to OTHER_SEGMENT. */
   maxSegments?: number;
+  /**
+   * Joined keys remembered to recognise copies arriving after the join (default: capacity); beyond,
+   * the oldest time bucket of them is forgotten.
+   */
+  joinedCapacity?: number;
 }
 
 export interface JoinStats {
@@ -107,8 +123,12 @@ export interface JoinStats {
   evicted: number;
   /** Predictions older than the horizon on arrival, not stored. */
   tooLate: number;
-  /** Events refused: id too long, non-finite time, group limit. */
+  /** Events refused: id too long, non-finite time, group or model limit. */
   rejected: number;
+  /** Of `duplicatePredictions`, copies of a prediction that had already joined. */
+  duplicatePredictionsAfterJoin: number;
+  /** Of `duplicateLabels`, copies of a label that had already joined. */
+  duplicateLabelsAfterJoin: number;
 }
 
 const STAT_KEYS: readonly (keyof JoinStats)[] = [
@@ -124,11 +144,14 @@ const STAT_KEYS: readonly (keyof JoinStats)[] = [
   'tooLate',
   'rejected',
 ];
+/** Counters added in snapshot format 2 (format 1 restores them as 0). */
+const STAT_KEYS_V2: readonly (keyof JoinStats)[] = ['duplicatePredictionsAfterJoin', 'duplicateLabelsAfterJoin'];
+const ALL_STAT_KEYS = [...STAT_KEYS, ...STAT_KEYS_V2];
 
 /** All counters at zero (also the snapshot's field order: STAT_KEYS). */
 export function emptyJoinStats(): JoinStats {
   const stats = {} as JoinStats;
-  for (const key of STAT_KEYS) stats[key] = 0;
+  for (const key of ALL_STAT_KEYS) stats[key] = 0;
   return stats;
 }
 
@@ -139,7 +162,15 @@ export const OTHER_SEGMENT = '__other__';
 
 const FLAG_OUTPUT_IS_CLASS = 1; // snapshot flag byte
 const SNAPSHOT_MAGIC = 0x544a5744; // 'DWJT' little-endian
-const SNAPSHOT_VERSION = 1;
+/**
+ * Format 2 adds the model table, a model scope per entry and the joined-id memory. Format 1 (keys
+ * were ids alone) still restores: its entries get the "unknown model" scope 0, which any model's
+ * lookup falls back to until the last of them has left the table.
+ */
+const SNAPSHOT_VERSION = 2;
+const LEGACY_SNAPSHOT_VERSION = 1;
+/** Scope of entries restored from format 1, whose model is unknown. */
+const LEGACY_SCOPE = 0;
 const MAX_NAME_BYTES = 1 << 16;
 
 function positiveInt(value: number | undefined, fallback: number, name: string, max: number): number {
@@ -183,6 +214,7 @@ export class PendingJoinTable {
   readonly maxGroups: number;
   readonly maxClassesPerGroup: number;
   readonly maxSegments: number;
+  readonly joinedCapacity: number;
 
   /** Counters, updated in place. */
   readonly stats: JoinStats = emptyJoinStats();
@@ -212,6 +244,14 @@ export class PendingJoinTable {
   evictedSegment = 0;
 
   private readonly key: IdKey;
+  private readonly joinedIds: JoinedIdSet;
+  /** Model names by scope; scope 0 is the unknown model of entries restored from format 1. */
+  private readonly modelNames: string[] = [''];
+  private readonly modelScopeByName = new Map<string, number>();
+  private cachedModel = '';
+  private cachedScope = -1;
+  /** Entries (pending or early) still in the legacy scope: while > 0, lookups fall back to it. */
+  private legacyLive = 0;
   private readonly pending: OrderedIdIndex;
   private readonly early: OrderedIdIndex;
   /** String labels by early slot (bounded by earlyCapacity); null for numeric labels. */
@@ -239,7 +279,9 @@ export class PendingJoinTable {
     this.maxGroups = positiveInt(options.maxGroups, 4096, 'maxGroups', 65536);
     this.maxClassesPerGroup = positiveInt(options.maxClassesPerGroup, 1024, 'maxClassesPerGroup', 0x7fffffff);
     this.maxSegments = positiveInt(options.maxSegments, 4096, 'maxSegments', MAX_SEGMENT_CODE);
+    this.joinedCapacity = positiveInt(options.joinedCapacity, this.capacity, 'joinedCapacity', 0x7fffffff);
     this.key = new IdKey(Math.max(16, this.maxIdBytes));
+    this.joinedIds = new JoinedIdSet(this.horizonMs, this.joinedCapacity);
 
     this.pending = new OrderedIdIndex(this.capacity, RECORD_BYTES);
     this.early = new OrderedIdIndex(this.earlyCapacity, RECORD_BYTES, 256);
@@ -266,13 +308,15 @@ export class PendingJoinTable {
     score: number,
     segment: string | null,
     nowMs: number,
+    model = '',
   ): AddPredictionResult {
     const key = this.key;
-    if (!Number.isFinite(ts) || !key.set(id)) {
+    const scope = this.internModel(model);
+    if (scope < 0 || !Number.isFinite(ts) || !key.set(id, scope)) {
       this.stats.rejected++;
       return AddPredictionStatus.Rejected;
     }
-    if (this.pending.find(key) !== -1) {
+    if (this.findIn(this.pending) !== -1) {
       this.stats.duplicatePredictions++;
       return AddPredictionStatus.Duplicate;
     }
@@ -291,7 +335,7 @@ export class PendingJoinTable {
     }
     const segmentCode = segment === null ? 0 : this.internSegment(segment);
 
-    const earlySlot = this.early.find(key);
+    const earlySlot = this.findIn(this.early);
     if (earlySlot !== -1) {
       const labelString = this.eLabelString[earlySlot];
       this.lastTs = ts;
@@ -303,6 +347,7 @@ export class PendingJoinTable {
       const er = earlySlot * F64_STRIDE;
       this.setLastLabel(group, this.early.f64[er + E_LABEL], labelString, this.early.f64[er + E_LABEL_TS]);
       this.removeEarly(earlySlot);
+      this.joinedIds.add(ts, key.hash, key.hash2());
       this.stats.joined++;
       this.stats.joinedEarly++;
       return AddPredictionStatus.MatchedEarlyLabel;
@@ -312,6 +357,11 @@ export class PendingJoinTable {
       this.stats.tooLate++;
       return AddPredictionStatus.TooLate;
     }
+    if (this.joinedIds.size > 0 && this.joinedIds.hasAt(ts, key.hash, key.hash2())) {
+      this.stats.duplicatePredictions++;
+      this.stats.duplicatePredictionsAfterJoin++;
+      return AddPredictionStatus.DuplicateJoined;
+    }
 
     let status: AddPredictionResult = AddPredictionStatus.Added;
     if (this.pending.size >= this.capacity) {
@@ -320,7 +370,7 @@ export class PendingJoinTable {
       this.evictedTs = this.pending.f64[oldest * F64_STRIDE + P_TS];
       this.evictedGroup = meta & 0xffff;
       this.evictedSegment = (meta >>> 16) & MAX_SEGMENT_CODE;
-      this.pending.remove(oldest);
+      this.removePending(oldest);
       this.stats.evicted++;
       status = AddPredictionStatus.AddedEvictedOldest;
     }
@@ -329,13 +379,14 @@ export class PendingJoinTable {
     return status;
   }
 
-  addLabel(id: string, label: number | string, labelTs: number, nowMs: number): LabelJoinResult {
+  addLabel(id: string, label: number | string, labelTs: number, nowMs: number, model = ''): LabelJoinResult {
     const key = this.key;
-    if (!Number.isFinite(labelTs) || !key.set(id)) {
+    const scope = this.internModel(model);
+    if (scope < 0 || !Number.isFinite(labelTs) || !key.set(id, scope)) {
       this.stats.rejected++;
       return LabelJoinStatus.Rejected;
     }
-    const slot = this.pending.find(key);
+    const slot = this.findIn(this.pending);
     if (slot !== -1) {
       const f64 = this.pending.f64;
       const r = slot * F64_STRIDE;
@@ -349,13 +400,19 @@ export class PendingJoinTable {
       this.lastSegment = (meta >>> 16) & MAX_SEGMENT_CODE;
       if (typeof label === 'string') this.setLastLabel(group, NaN, label, labelTs);
       else this.setLastLabel(group, label, null, labelTs);
-      this.pending.remove(slot);
+      this.removePending(slot);
+      this.joinedIds.add(this.lastTs, key.hash, key.hash2());
       this.stats.joined++;
       return LabelJoinStatus.Joined;
     }
-    if (this.early.find(key) !== -1) {
+    if (this.findIn(this.early) !== -1) {
       this.stats.duplicateLabels++;
       return LabelJoinStatus.DuplicateEarly;
+    }
+    if (this.joinedIds.hasAny(key.hash, key.hash2())) {
+      this.stats.duplicateLabels++;
+      this.stats.duplicateLabelsAfterJoin++;
+      return LabelJoinStatus.DuplicateJoined;
     }
     let status: LabelJoinResult = LabelJoinStatus.BufferedEarly;
     if (this.early.size >= this.earlyCapacity) {
@@ -388,7 +445,7 @@ export class PendingJoinTable {
       const meta = this.pending.i32[slot * I32_STRIDE + P_META];
       const group = meta & 0xffff;
       const segment = (meta >>> 16) & MAX_SEGMENT_CODE;
-      this.pending.remove(slot);
+      this.removePending(slot);
       predictions++;
       if (onExpired !== undefined) onExpired(this.groupKeys[group], ts, segment === 0 ? null : this.segmentNames[segment]);
     }
@@ -398,6 +455,7 @@ export class PendingJoinTable {
       this.removeEarly(slot);
       earlyLabels++;
     }
+    this.joinedIds.expire(nowMs);
     this.stats.expiredPredictions += predictions;
     this.stats.expiredLabels += earlyLabels;
     return { predictions, earlyLabels };
@@ -405,14 +463,34 @@ export class PendingJoinTable {
 
   // ---------------------------------------------------------------- lookups
 
-  /** Whether a prediction with this id is pending (false for an id too long to store). */
-  hasPending(id: string): boolean {
-    return this.key.set(id) && this.pending.find(this.key) !== -1;
+  /** Whether a prediction with this model and id is pending (false for an id too long to store). */
+  hasPending(id: string, model = ''): boolean {
+    return this.setLookupKey(id, model) && this.findIn(this.pending) !== -1;
   }
 
-  /** Whether a label with this id is buffered as early. */
-  hasEarly(id: string): boolean {
-    return this.key.set(id) && this.early.find(this.key) !== -1;
+  /** Whether a label with this model and id is buffered as early. */
+  hasEarly(id: string, model = ''): boolean {
+    return this.setLookupKey(id, model) && this.findIn(this.early) !== -1;
+  }
+
+  /** Whether this model and id has joined and is still remembered (a copy of it is a duplicate). */
+  hasJoined(id: string, model = ''): boolean {
+    return this.setLookupKey(id, model) && this.joinedIds.hasAny(this.key.hash, this.key.hash2());
+  }
+
+  /** Joined keys remembered, and the buckets holding them. */
+  get joinedSize(): number {
+    return this.joinedIds.size;
+  }
+
+  /** Bytes of typed arrays held by the joined-id memory alone (part of memoryBytes()). */
+  joinedMemoryBytes(): number {
+    return this.joinedIds.memoryBytes();
+  }
+
+  /** Width of a time bucket of the joined-id memory (1/16 of the horizon, at least 1 ms). */
+  get joinedBucketMs(): number {
+    return this.joinedIds.bucketMs;
   }
 
   get groupCount(): number {
@@ -461,6 +539,8 @@ export class PendingJoinTable {
    */
   *pendingEntries(): IterableIterator<{
     id: string;
+    /** The model of the key ('' for an entry restored from format 1, whose model is unknown). */
+    model: string;
     ts: number;
     groupKey: string;
     output: number | string;
@@ -474,6 +554,7 @@ export class PendingJoinTable {
       const output = this.pending.f64[r + P_OUTPUT];
       yield {
         id: this.pending.idOf(slot),
+        model: this.modelNames[tagScope(this.pending.tagOf(slot))],
         ts: this.pending.f64[r + P_TS],
         groupKey: this.groupKeys[group],
         output: meta < 0 ? this.classNames[group][output] : output,
@@ -484,11 +565,12 @@ export class PendingJoinTable {
   }
 
   /** Early labels oldest first, decoded (allocates). */
-  *earlyEntries(): IterableIterator<{ id: string; label: number | string; labelTs: number; arrivedAt: number }> {
+  *earlyEntries(): IterableIterator<{ id: string; model: string; label: number | string; labelTs: number; arrivedAt: number }> {
     for (let slot = this.early.head; slot !== -1; slot = this.early.next(slot)) {
       const r = slot * F64_STRIDE;
       yield {
         id: this.early.idOf(slot),
+        model: this.modelNames[tagScope(this.early.tagOf(slot))],
         label: this.eLabelString[slot] ?? this.early.f64[r + E_LABEL],
         labelTs: this.early.f64[r + E_LABEL_TS],
         arrivedAt: this.early.f64[r + E_ARRIVED],
@@ -501,7 +583,7 @@ export class PendingJoinTable {
    * needs). Not counted: the JS strings of buffered string labels and the name tables.
    */
   memoryBytes(): number {
-    return this.pending.memoryBytes() + this.early.memoryBytes();
+    return this.pending.memoryBytes() + this.early.memoryBytes() + this.joinedIds.memoryBytes();
   }
 
   // ---------------------------------------------------------------- snapshot
@@ -522,7 +604,8 @@ export class PendingJoinTable {
     w.u32(this.maxGroups);
     w.u32(this.maxClassesPerGroup);
     w.u32(this.maxSegments);
-    for (const name of STAT_KEYS) w.f64(this.stats[name]);
+    w.u32(this.joinedCapacity);
+    for (const name of ALL_STAT_KEYS) w.f64(this.stats[name]);
 
     w.u32(this.groupKeys.length);
     for (let g = 0; g < this.groupKeys.length; g++) {
@@ -533,11 +616,14 @@ export class PendingJoinTable {
     }
     w.u32(this.segmentNames.length - 1);
     for (let s = 1; s < this.segmentNames.length; s++) w.str(this.segmentNames[s]);
+    w.u32(this.modelNames.length - 1);
+    for (let m = 1; m < this.modelNames.length; m++) w.str(this.modelNames[m]);
 
     w.u32(this.pending.size);
     for (let slot = this.pending.head; slot !== -1; slot = this.pending.next(slot)) {
       const tag = this.pending.tagOf(slot);
-      w.u16(tag);
+      w.u16(tag & 0xffff);
+      w.u16(tagScope(tag));
       const at = w.reserve(tagLength(tag));
       this.pending.copyIdBytes(slot, w.bytes, at);
       const r = slot * F64_STRIDE;
@@ -552,7 +638,8 @@ export class PendingJoinTable {
     w.u32(this.early.size);
     for (let slot = this.early.head; slot !== -1; slot = this.early.next(slot)) {
       const tag = this.early.tagOf(slot);
-      w.u16(tag);
+      w.u16(tag & 0xffff);
+      w.u16(tagScope(tag));
       const at = w.reserve(tagLength(tag));
       this.early.copyIdBytes(slot, w.bytes, at);
       const r = slot * F64_STRIDE;
@@ -567,6 +654,14 @@ export class PendingJoinTable {
       w.f64(this.early.f64[r + E_LABEL_TS]);
       w.f64(this.early.f64[r + E_ARRIVED]);
     }
+    w.u32(this.joinedIds.bucketCount);
+    // each bucket's exact slot layout, so that a restored table goes on exactly like this one
+    for (const { bucket, slotCount, triples } of this.joinedIds.bucketEntries()) {
+      w.f64(bucket);
+      w.u32(slotCount);
+      w.u32(triples.length / 3);
+      for (let i = 0; i < triples.length; i++) w.u32(triples[i]);
+    }
     w.u32(checksum(w.bytes, w.pos));
     return w.finish();
   }
@@ -578,7 +673,10 @@ export class PendingJoinTable {
     const header = new SnapshotReader(bytes, bytes.length);
     if (header.u32('magic') !== SNAPSHOT_MAGIC) throw new JoinSnapshotError('bad magic: not a driftwatch join table snapshot');
     const version = header.u16('format version');
-    if (version !== SNAPSHOT_VERSION) throw new JoinSnapshotError(`unsupported format version ${version} (this build reads ${SNAPSHOT_VERSION})`);
+    if (version !== SNAPSHOT_VERSION && version !== LEGACY_SNAPSHOT_VERSION) {
+      throw new JoinSnapshotError(`unsupported format version ${version} (this build reads ${LEGACY_SNAPSHOT_VERSION} and ${SNAPSHOT_VERSION})`);
+    }
+    const legacy = version === LEGACY_SNAPSHOT_VERSION;
     const bodyEnd = bytes.length - 4;
     const stored = new DataView(bytes.buffer, bytes.byteOffset + bodyEnd, 4).getUint32(0, true);
     const actual = checksum(bytes, bodyEnd);
@@ -599,12 +697,13 @@ export class PendingJoinTable {
         maxGroups: option('maxGroups'),
         maxClassesPerGroup: option('maxClassesPerGroup'),
         maxSegments: option('maxSegments'),
+        joinedCapacity: legacy ? undefined : option('joinedCapacity'),
       });
     } catch (error) {
       if (error instanceof JoinSnapshotError) throw error;
       throw new JoinSnapshotError(`bad options in header: ${(error as Error).message}`);
     }
-    for (const name of STAT_KEYS) {
+    for (const name of legacy ? STAT_KEYS : ALL_STAT_KEYS) {
       const value = r.f64(`stats.${name}`);
       if (!Number.isInteger(value) || value < 0) throw new JoinSnapshotError(`stats.${name} is ${value}, expected a count`);
       table.stats[name] = value;
@@ -640,10 +739,22 @@ export class PendingJoinTable {
       table.segmentCodeByName.set(name, s);
       table.segmentNames.push(name);
     }
+    if (!legacy) {
+      const modelCount = r.u32('model count');
+      if (modelCount > MAX_SCOPE) throw new JoinSnapshotError(`${modelCount} models, more than ${MAX_SCOPE}`);
+      for (let m = 1; m <= modelCount; m++) {
+        const name = r.str(`model ${m}`, MAX_NAME_BYTES);
+        if (table.modelScopeByName.has(name)) throw new JoinSnapshotError(`model ${JSON.stringify(name)} appears twice`);
+        table.modelScopeByName.set(name, m);
+        table.modelNames.push(name);
+      }
+    }
 
     const key = table.key;
     const readId = (what: string): void => {
       const tag = r.u16(`${what} id tag`);
+      const scope = legacy ? LEGACY_SCOPE : r.u16(`${what} model`);
+      if (scope >= table.modelNames.length) throw new JoinSnapshotError(`${what}: model ${scope} does not exist (${table.modelNames.length - 1} models)`);
       const length = tagLength(tag);
       const packed = (tag & PACKED_UUID_FLAG) !== 0;
       if (packed ? length !== 16 : length > table.maxIdBytes) {
@@ -654,7 +765,8 @@ export class PendingJoinTable {
         const problem = checkWtf8(bytes, at, length);
         if (problem !== null) throw new JoinSnapshotError(`${what} id at offset ${at} is not valid text: ${problem}`);
       }
-      key.setEncoded(bytes, at, tag);
+      key.setEncoded(bytes, at, tag, scope);
+      if (scope === LEGACY_SCOPE) table.legacyLive++;
     };
 
     const pendingCount = r.u32('pending count');
@@ -698,6 +810,25 @@ export class PendingJoinTable {
       const slot = table.early.insert(key);
       table.writeEarly(slot, labelString ?? label, labelTs, arrivedAt);
     }
+    if (!legacy) {
+      const bucketCount = r.u32('joined bucket count');
+      let held = 0;
+      for (let b = 0; b < bucketCount; b++) {
+        const what = `joined bucket ${b}`;
+        const bucket = r.f64(`${what} number`);
+        if (!Number.isInteger(bucket)) throw new JoinSnapshotError(`${what}: number ${bucket} is not an integer`);
+        const slotCount = r.u32(`${what} slot count`);
+        const count = r.u32(`${what} size`);
+        if (count * 12 > bodyEnd - r.pos) throw new JoinSnapshotError(`${what}: ${count} entries do not fit in the ${bodyEnd - r.pos} bytes left`);
+        held += count;
+        if (held > table.joinedCapacity) throw new JoinSnapshotError(`${what}: more joined ids than joinedCapacity ${table.joinedCapacity}`);
+        const triples = new Uint32Array(count * 3);
+        for (let i = 0; i < count * 3; i++) triples[i] = r.u32(`${what} entry`);
+        if (!table.joinedIds.restoreBucket(bucket, slotCount, triples)) {
+          throw new JoinSnapshotError(`${what}: its slot layout is not a valid set (slot order, probe runs, load), or the bucket appears twice`);
+        }
+      }
+    }
     if (r.pos !== bodyEnd) throw new JoinSnapshotError(`${bodyEnd - r.pos} unexpected bytes after the last entry at offset ${r.pos}`);
     return table;
   }
@@ -713,7 +844,50 @@ export class PendingJoinTable {
 
   private removeEarly(slot: number): void {
     this.eLabelString[slot] = null; // let the string go
+    if (this.legacyLive > 0 && tagScope(this.early.tagOf(slot)) === LEGACY_SCOPE) this.legacyLive--;
     this.early.remove(slot);
+  }
+
+  private removePending(slot: number): void {
+    if (this.legacyLive > 0 && tagScope(this.pending.tagOf(slot)) === LEGACY_SCOPE) this.legacyLive--;
+    this.pending.remove(slot);
+  }
+
+  /**
+   * The slot of the current key in `index`; while entries restored from format 1 (model unknown)
+   * are live, a miss falls back to them. The key keeps its own scope afterwards.
+   */
+  private findIn(index: OrderedIdIndex): number {
+    const key = this.key;
+    const slot = index.find(key);
+    if (slot !== -1 || this.legacyLive === 0 || key.scope === LEGACY_SCOPE) return slot;
+    const scope = key.scope;
+    key.setScope(LEGACY_SCOPE);
+    const legacySlot = index.find(key);
+    key.setScope(scope);
+    return legacySlot;
+  }
+
+  /** Sets the key for a read-only lookup (no model is interned); false when it cannot exist. */
+  private setLookupKey(id: string, model: string): boolean {
+    const scope = this.modelScopeByName.get(model);
+    if (scope === undefined && this.legacyLive === 0) return false;
+    return this.key.set(id, scope ?? LEGACY_SCOPE);
+  }
+
+  /** Scope of a model, interning it; -1 when MAX_SCOPE models are known already. */
+  private internModel(model: string): number {
+    if (model === this.cachedModel && this.cachedScope >= 0) return this.cachedScope;
+    let scope = this.modelScopeByName.get(model);
+    if (scope === undefined) {
+      if (this.modelNames.length > MAX_SCOPE) return -1;
+      scope = this.modelNames.length;
+      this.modelNames.push(model);
+      this.modelScopeByName.set(model, scope);
+    }
+    this.cachedModel = model;
+    this.cachedScope = scope;
+    return scope;
   }
 
   /** Group index of a key, interning it; -1 when maxGroups groups already exist. */

@@ -88,7 +88,7 @@ export interface ProcessorCounters {
   predictions: number;
   labels: number;
   late: number;
-  /** Predictions whose id was already pending (re-sent): counted once. */
+  /** Predictions whose model + id was already pending or joined (re-sent): counted once. */
   duplicates: number;
   rejected: Record<RejectReason, number>;
 }
@@ -272,9 +272,9 @@ export class PartitionProcessor {
     }
     const segmentText = event.segment === undefined ? null : this.segmentText(event.segment);
 
-    const status = this.join.addPrediction(event.id, event.ts, group.key, joinOutput, score, segmentText, this.watermark);
-    if (status === AddPredictionStatus.Duplicate) {
-      // a re-sent prediction (publisher retry): counted once
+    const status = this.join.addPrediction(event.id, event.ts, group.key, joinOutput, score, segmentText, this.watermark, event.model);
+    if (status === AddPredictionStatus.Duplicate || status === AddPredictionStatus.DuplicateJoined) {
+      // a re-sent prediction (publisher retry), still pending or already joined: counted once
       this.counters.duplicates++;
       return null;
     }
@@ -300,7 +300,8 @@ export class PartitionProcessor {
     this.counters.labels++;
     // an early label's arrival is stamped with the prediction watermark; before any prediction, with its own time
     const now = Number.isFinite(this.watermark) ? this.watermark : event.ts;
-    const status = this.join.addLabel(event.id, event.label, event.ts, now);
+    // keyed on model + id: two models may reuse ids; a copy of a joined label is a duplicate (join.stats)
+    const status = this.join.addLabel(event.id, event.label, event.ts, now, event.model);
     if (status === LabelJoinStatus.Joined) {
       const join = this.join;
       const group = this.groups.get(join.lastGroupKey);

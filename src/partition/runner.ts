@@ -157,6 +157,7 @@ export class PartitionRunner {
       labels: counters.labels,
       late: counters.late,
       duplicates: counters.duplicates,
+      duplicateLabels: join.stats.duplicateLabels,
       rejected: { ...counters.rejected },
       joined: join.stats.joined,
       expired: join.stats.expiredPredictions,

@@ -8,6 +8,8 @@ export interface RunnerStats {
   labels: number;
   late: number;
   duplicates: number;
+  /** Label copies dropped: one already waiting for its prediction, or already joined. */
+  duplicateLabels: number;
   rejected: Record<RejectReason, number>;
   joined: number;
   expired: number;
@@ -40,6 +42,8 @@ export class PipelineStatsExporter {
     m.eventsConsumed.inc({ kind: 'pred' }, delta(stats.predictions, previous?.predictions));
     m.eventsConsumed.inc({ kind: 'label' }, delta(stats.labels, previous?.labels));
     m.eventsLate.inc(delta(stats.late, previous?.late));
+    m.eventsDuplicate.inc({ kind: 'pred' }, delta(stats.duplicates, previous?.duplicates));
+    m.eventsDuplicate.inc({ kind: 'label' }, delta(stats.duplicateLabels, previous?.duplicateLabels));
     for (const [reason, n] of Object.entries(stats.rejected)) {
       const d = delta(n, previous?.rejected[reason as RejectReason]);
       if (d > 0) m.eventsRejected.inc({ reason }, d);

@@ -86,6 +86,15 @@ export class ProfileBuilder {
     this.addValue(OUTPUT, row.output);
     const { output, label } = row;
     if (label === undefined || label === null || output === undefined || output === null) return;
+    this.addOutcome(output, label);
+  }
+
+  /**
+   * One labelled outcome of a row added earlier without its label (a label event of a log joined
+   * to its prediction): it counts in accuracy and the score calibration, not in the row count or
+   * the output distribution.
+   */
+  addOutcome(output: number | string, label: number | string): void {
     this.labeled++;
     if (typeof output === 'number' && output >= 0 && output <= 1 && (label === 0 || label === 1)) {
       // Binary outcomes, as the worker counts them: they calibrate CBPE.

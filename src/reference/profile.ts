@@ -122,7 +122,7 @@ export function profileFromWindow(
     else if (summary.categories !== null && summary.categories.total > 0) features[name] = { type: 'categorical', id, counts: new Map(summary.categories.entries()) };
   }
   let output: FeatureReference | null = null;
-  if (input.outputNumeric !== null && input.outputNumeric.count > 0) output = numericFromSketch(id, input.outputNumeric.clone(), null);
+  if (input.outputNumeric !== null && input.outputNumeric.count > 0) output = numericFromSketch(id, input.outputNumeric.clone(), input.outputExact);
   else if (input.outputCategories !== null && input.outputCategories.total > 0) output = { type: 'categorical', id, counts: new Map(input.outputCategories.entries()) };
   return {
     id,

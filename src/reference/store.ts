@@ -67,7 +67,46 @@ export class ReferenceStore {
   }
 }
 
-/** Profile id: model, version and creation time, readable and unique enough per model. */
+/**
+ * Deterministic profile id: model, version, source and a time. For profiles every gateway replica
+ * derives alike (the automatic capture, a rolling reference), so they share one name.
+ */
 export function newProfileId(model: string, version: string | null, source: string, at: number): string {
   return `${model}.${version ?? 'all'}.${source}.${at}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/** Digits of a millisecond time in an id: up to year 33658, so ids of any time sort as text. */
+const TIME_DIGITS = 15;
+
+/**
+ * Ids of uploaded and captured profiles: `<model>.<version|all>.<source>.<time>-<seq><random>`, with
+ * the time zero-padded to 15 digits, a per-generator sequence (base 36, 4 characters) and 6 random
+ * base-36 characters. Two uploads in the same millisecond (on one gateway or on two replicas) get
+ * different ids, so neither overwrites the other in the object store; and ids sort as text in
+ * creation order (on one gateway; across replicas, to the millisecond).
+ */
+export class ProfileIdGenerator {
+  private lastMs = -1;
+  private sequence = 0;
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  next(model: string, version: string | null, source: string): { id: string; at: number } {
+    let at = Math.floor(this.now());
+    // never behind the last id, even if the clock steps back: the order stays the creation order
+    if (at <= this.lastMs) {
+      at = this.lastMs;
+      this.sequence++;
+    } else {
+      this.lastMs = at;
+      this.sequence = 0;
+    }
+    let suffix = '';
+    for (let i = 0; i < 6; i++) suffix += Math.floor(this.random() * 36).toString(36);
+    const stamp = `${String(at).padStart(TIME_DIGITS, '0')}-${this.sequence.toString(36).padStart(4, '0')}${suffix}`;
+    return { id: `${model}.${version ?? 'all'}.${source}.${stamp}`.replace(/[^A-Za-z0-9_.-]/g, '_'), at };
+  }
 }

@@ -1,5 +1,6 @@
 import { extname } from 'node:path';
 import { decodeMultiStream } from '@msgpack/msgpack';
+import { AddPredictionStatus, LabelJoinStatus, PendingJoinTable } from '../join/pending-table.ts';
 import type { TrainingRow } from './profile.ts';
 import { excludedByName, newColumnStats, observeCell } from './column-table.ts';
 import type { ColumnStats, IgnoredReason } from './column-table.ts';
@@ -11,6 +12,13 @@ import type { ColumnStats, IgnoredReason } from './column-table.ts';
  * a logged wire-format prediction event (`{id, model, ts, features, output, ...}`: only
  * `features` are features), or a flat object/CSV row whose columns other than output, label,
  * ids and timestamps are features. Every column is counted for the column table (column-table.ts).
+ *
+ * In a log of wire events, label events (`{id, model, ts, label}`) are joined to their
+ * predictions by model + id, in either order, with the worker's join table (bounded: at most
+ * `maxPendingPredictions` predictions wait for their label, the oldest given up beyond), and each
+ * join is handed to `onOutcome` (accuracy and score calibration of the profile). A copy of a
+ * prediction or label already seen is counted once. A vector output (class probabilities) is
+ * profiled as the worker profiles it: its most probable class index, as a class.
  */
 
 export type TrainingFileFormat = 'jsonl' | 'csv' | 'msgpack';
@@ -24,6 +32,27 @@ export interface TrainingFileOptions {
   ignore?: string[];
   /** Stop with an error as soon as the file has more rows than this. */
   maxRows?: number;
+  /** Predictions of an event log waiting for their label event at most (default 1,000,000, ~75 MB). */
+  maxPendingPredictions?: number;
+  /** Columns named like ids or timestamps to keep as features all the same (`--feature-column`). */
+  featureColumns?: string[];
+}
+
+/** A prediction's output as the worker joins and profiles it: a vector becomes its most probable class index. */
+export interface JoinedOutcome {
+  output: number | string;
+  label: number | string;
+}
+
+/** What the join of an event log's labels found. */
+export interface EventJoinStats {
+  /** Label events met. */
+  labelEvents: number;
+  /** Of them, joined to their prediction. */
+  joined: number;
+  /** Copies of a prediction already seen (not profiled twice) and of a label already seen. */
+  duplicatePredictions: number;
+  duplicateLabels: number;
 }
 
 export type CellValue = number | string | null;
@@ -102,10 +131,19 @@ interface ColumnNames {
   outputColumn: string;
   labelColumn: string;
   ignored: Set<string>;
+  /** Kept as features although named like ids or timestamps. */
+  kept: Set<string>;
 }
 
 function columnNames(opts: TrainingFileOptions): ColumnNames {
-  return { outputColumn: opts.outputColumn ?? 'output', labelColumn: opts.labelColumn ?? 'label', ignored: new Set(opts.ignore ?? []) };
+  return { outputColumn: opts.outputColumn ?? 'output', labelColumn: opts.labelColumn ?? 'label', ignored: new Set(opts.ignore ?? []), kept: new Set(opts.featureColumns ?? []) };
+}
+
+/** Why a flat column is not a feature, or null: --ignore first, then --feature-column, then its name. */
+function exclusionOf(name: string, names: ColumnNames): IgnoredReason | null {
+  if (names.ignored.has(name)) return '--ignore';
+  if (names.kept.has(name)) return null;
+  return excludedByName(name);
 }
 
 /** Throws when --output-column, --label-column or --ignore names a column the file does not have. */
@@ -114,6 +152,7 @@ function checkNamedColumns(opts: TrainingFileOptions, has: (name: string) => boo
     ['output column', opts.outputColumn],
     ['label column', opts.labelColumn],
     ...(opts.ignore ?? []).map((name): [string, string] => ['ignored column', name]),
+    ...(opts.featureColumns ?? []).map((name): [string, string] => ['feature column', name]),
   ];
   for (const [what, name] of named) {
     if (name !== undefined && !has(name)) throw new TrainingFileError(`${where}the ${what} '${name}' is not in the file (columns: ${columns.join(', ')})`, line);
@@ -131,14 +170,35 @@ export class ObjectRowReader {
   /** Feature, output and label columns by name; ignored top-level keys under '\u0000' + name. */
   private readonly columns = new Map<string, ColumnStats>();
   private rowCount = 0;
-  /** Label events (`{id, model, ts, label}` without features or output) met: not rows of a profile. */
-  labelEvents = 0;
+  /** The join of an event log's labels to its predictions (created at the first event). */
+  private eventJoin: PendingJoinTable | null = null;
+  readonly joinStats: EventJoinStats = { labelEvents: 0, joined: 0, duplicatePredictions: 0, duplicateLabels: 0 };
 
   constructor(
     private readonly opts: TrainingFileOptions,
     private readonly onRow: (row: TrainingRow) => void,
+    /** Called with each (output, label) of a label event joined to its prediction. */
+    private readonly onOutcome?: (outcome: JoinedOutcome) => void,
   ) {
     this.names = columnNames(opts);
+  }
+
+  /** Label events (`{id, model, ts, label}` without features or output) met: not rows of a profile. */
+  get labelEvents(): number {
+    return this.joinStats.labelEvents;
+  }
+
+  private join(): PendingJoinTable {
+    // event time never runs past the horizon: a log's labels may come any time after their prediction
+    this.eventJoin ??= new PendingJoinTable({ capacity: this.opts.maxPendingPredictions ?? 1_000_000, earlyCapacity: 100_000, horizonMs: Number.MAX_SAFE_INTEGER });
+    return this.eventJoin;
+  }
+
+  private emitOutcome(output: number | string, label: unknown): void {
+    // a failed inference (no output) made no decision: its label is matched, not graded
+    if (this.onOutcome === undefined || (typeof output === 'number' && Number.isNaN(output))) return;
+    if (typeof label !== 'number' && typeof label !== 'string') return;
+    this.onOutcome({ output, label });
   }
 
   get rows(): number {
@@ -155,10 +215,37 @@ export class ObjectRowReader {
     const { outputColumn, labelColumn, ignored } = this.names;
     const isEvent = EVENT_KEYS.every((key) => Object.hasOwn(parsed, key));
     const nested = isPlainObject(parsed.features) || isEvent;
-    if (isEvent && !Object.hasOwn(parsed, 'features') && !Object.hasOwn(parsed, outputColumn) && !Object.hasOwn(parsed, 'error') && Object.hasOwn(parsed, labelColumn)) {
-      // A label event: its outcome belongs to a prediction elsewhere in the log.
-      this.labelEvents++;
-      return;
+    let joinStatus: number = -1;
+    let joinOutput: number | string = NaN;
+    if (isEvent) {
+      const { id, model, ts } = parsed;
+      if (typeof id !== 'string' || id === '') throw new TrainingFileError(`${place}: an event's 'id' must be a non-empty string, got ${describeJsonType(id)}`, line);
+      if (typeof model !== 'string' || model === '') throw new TrainingFileError(`${place}: an event's 'model' must be a non-empty string, got ${describeJsonType(model)}`, line);
+      if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new TrainingFileError(`${place}: an event's 'ts' must be a finite number (epoch ms), got ${describeJsonType(ts)}`, line);
+      if (!Object.hasOwn(parsed, 'features') && !Object.hasOwn(parsed, outputColumn) && !Object.hasOwn(parsed, 'error') && Object.hasOwn(parsed, labelColumn)) {
+        // A label event: its outcome belongs to its prediction, before or after it in the log.
+        const label = jsonCell(parsed[labelColumn], place, line, `'${labelColumn}'`);
+        this.joinStats.labelEvents++;
+        if (label === null) return;
+        const join = this.join();
+        const status = join.addLabel(id, label, ts, ts, model);
+        if (status === LabelJoinStatus.Joined) {
+          this.joinStats.joined++;
+          this.emitOutcome(join.lastOutputIsClass ? (join.lastOutputClass as string) : join.lastOutput, label);
+        } else if (status === LabelJoinStatus.DuplicateEarly || status === LabelJoinStatus.DuplicateJoined) {
+          this.joinStats.duplicateLabels++;
+        }
+        return;
+      }
+      const raw = parsed[outputColumn];
+      joinOutput = outputOfEvent(raw, place, line, outputColumn);
+      const join = this.join();
+      joinStatus = join.addPrediction(id, ts, model, joinOutput, NaN, null, ts, model);
+      if (joinStatus === AddPredictionStatus.Duplicate || joinStatus === AddPredictionStatus.DuplicateJoined) {
+        // a copy of a prediction already profiled (a publisher retry logged twice)
+        this.joinStats.duplicatePredictions++;
+        return;
+      }
     }
     checkRowLimit(this.rowCount + 1, this.opts, line ?? this.rowCount + 1);
     const row: TrainingRow = { features: {} };
@@ -178,7 +265,7 @@ export class ObjectRowReader {
     } else {
       for (const key in parsed) {
         if (key === outputColumn || key === labelColumn) continue;
-        const reason: IgnoredReason | null = ignored.has(key) ? '--ignore' : excludedByName(key);
+        const reason = exclusionOf(key, this.names);
         if (reason !== null) {
           this.observeIgnored(key, parsed[key], reason);
           continue;
@@ -190,8 +277,8 @@ export class ObjectRowReader {
     }
     if (Object.hasOwn(parsed, outputColumn)) {
       const raw = parsed[outputColumn];
-      // A wire event's output may be a vector of class probabilities: not profiled as one value.
-      const value = nested && Array.isArray(raw) ? null : jsonCell(raw, place, line, `'${outputColumn}'`);
+      // A vector of class probabilities is profiled as the worker profiles it: its most probable class.
+      const value = nested && Array.isArray(raw) ? argmaxClass(raw, place, line, outputColumn) : jsonCell(raw, place, line, `'${outputColumn}'`);
       row.output = value;
       observeCell(this.column(`\u0001${outputColumn}`, outputColumn, 'output', null), value);
     }
@@ -202,6 +289,13 @@ export class ObjectRowReader {
     }
     this.rowCount++;
     this.onRow(row);
+    if (joinStatus === AddPredictionStatus.MatchedEarlyLabel && row.label === undefined) {
+      this.joinStats.joined++;
+      this.emitOutcome(joinOutput, this.eventJoin?.lastLabelString ?? this.eventJoin?.lastLabel);
+    } else if (this.eventJoin !== null && (joinStatus === AddPredictionStatus.Added || joinStatus === AddPredictionStatus.AddedEvictedOldest) && row.label !== undefined && row.label !== null) {
+      // an event that carries its own label is graded as a row: a label event for it later is a copy
+      this.eventJoin.addLabel(parsed.id as string, row.label, parsed.ts as number, parsed.ts as number, parsed.model as string);
+    }
   }
 
   /** Checks the whole file: rows found, every column named on the command line present. */
@@ -225,6 +319,25 @@ export class ObjectRowReader {
   }
 }
 
+/** The most probable class of a probability vector, as the worker names it (its index, as a string). */
+function argmaxClass(raw: unknown[], place: string, line: number | null, outputColumn: string): string | null {
+  if (raw.length === 0) return null;
+  let best = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const p = raw[i];
+    if (typeof p !== 'number' || !Number.isFinite(p)) throw new TrainingFileError(`${place}: '${outputColumn}[${i}]' must be a finite number (a vector output holds class probabilities)`, line);
+    if (p > (raw[best] as number)) best = i;
+  }
+  return String(best);
+}
+
+/** A prediction event's output as the join keeps it: a number, a class, or NaN when it has none (a failed inference). */
+function outputOfEvent(raw: unknown, place: string, line: number | null, outputColumn: string): number | string {
+  if (Array.isArray(raw)) return argmaxClass(raw, place, line, outputColumn) ?? NaN;
+  const value = jsonCell(raw, place, line, `'${outputColumn}'`);
+  return value ?? NaN;
+}
+
 /** JSON Lines, pushed in chunks of text of any size; lines are counted across chunks. */
 export class JsonLinesReader {
   readonly objects: ObjectRowReader;
@@ -232,8 +345,8 @@ export class JsonLinesReader {
   private line = 0;
   private started = false;
 
-  constructor(opts: TrainingFileOptions, onRow: (row: TrainingRow) => void) {
-    this.objects = new ObjectRowReader(opts, onRow);
+  constructor(opts: TrainingFileOptions, onRow: (row: TrainingRow) => void, onOutcome?: (outcome: JoinedOutcome) => void) {
+    this.objects = new ObjectRowReader(opts, onRow, onOutcome);
   }
 
   push(chunk: string): void {
@@ -505,11 +618,12 @@ function statsOfHeader(names: string[], line: number, opts: TrainingFileOptions)
     seen.set(name, c);
   }
   checkNamedColumns(opts, (name) => seen.has(name), names, `line ${line}: `, line);
+  const names_ = columnNames(opts);
   return names.map((name) => {
     if (ignored.has(name)) return newColumnStats(name, 'ignored', '--ignore');
     if (name === outputColumn) return newColumnStats(name, 'output');
     if (name === labelColumn) return newColumnStats(name, 'label');
-    const reason = excludedByName(name);
+    const reason = exclusionOf(name, names_);
     return reason === null ? newColumnStats(name, 'feature') : newColumnStats(name, 'ignored', reason);
   });
 }

@@ -89,6 +89,8 @@ export class PaneInput {
   scores: PredictionScoreSummary | null = null;
   readonly latency: LogHistogram;
   outputNumeric: LogHistogram | null = null;
+  /** Exact counts of the numeric outputs while they are few (a discrete output: 0/1, class ids as numbers). */
+  outputExact: ExactValueCounts | null = null;
   outputCategories: CategoryCounter | null = null;
   readonly features = new Map<string, FeatureSummary>();
   readonly segments = new Map<string, Map<string, SegmentInputCounts>>();
@@ -161,6 +163,7 @@ export class PaneInput {
     if (typeof output === 'number') {
       if (output !== output) return;
       this.numericOutput().add(output);
+      (this.outputExact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(output);
     } else this.categoricalOutput().add(output);
     if (score >= 0 && score <= 1) addPredictionScore(this.scoreSummary(), score);
     if (segment === undefined) return;
@@ -400,6 +403,11 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
   else target.latency.subtract(source.latency);
   const makeHistogram = () => new LogHistogram(limits.relativeAccuracy);
   target.outputNumeric = addHistogram(target.outputNumeric, source.outputNumeric, sign, makeHistogram);
+  if (source.outputExact !== null) {
+    target.outputExact ??= new ExactValueCounts(EXACT_VALUES_CAP);
+    if (sign > 0) target.outputExact.merge(source.outputExact);
+    else target.outputExact.subtract(source.outputExact);
+  }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
   for (const [name, summary] of source.features) {
     let into = target.features.get(name);
@@ -548,6 +556,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
     latency: pane.latency.toBytes(),
     outputNumeric: pane.outputNumeric ? pane.outputNumeric.toBytes() : null,
     outputCategories: pane.outputCategories ? pane.outputCategories.toJSON() : null,
+    outputExact: pane.outputExact ? exactToWire(pane.outputExact) : null,
     features,
     segments: segmentsToWire(pane.segments),
   };
@@ -571,6 +580,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`));
   pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`) : null;
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
+  pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
   for (const [name, feature] of Object.entries(wire.features)) {
     const at = `${path}.features[${JSON.stringify(name)}]`;
     const summary = new FeatureSummary();

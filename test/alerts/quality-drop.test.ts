@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AlertEvaluator } from '../../src/alerts/evaluator.ts';
+import { AlertEvaluator, observe } from '../../src/alerts/evaluator.ts';
 import { validateAlertRules } from '../../src/alerts/rules.ts';
 import type { ModelMetrics, ReferenceSummary } from '../../src/contract/metrics.ts';
 
@@ -108,5 +108,88 @@ describe('canary_accuracy (stable baseline) and F1/AUC drops', () => {
     expect(new AlertEvaluator(rules, GATEWAY).evaluate('m', versions(stable, binary(40, 15, 15, 30, 'v2')), ['v1', 'v2'])).toEqual([]);
     // F1 0.5 on 2,000 labels: a real drop
     expect(new AlertEvaluator(rules, GATEWAY).evaluate('m', versions(stable, binary(500, 500, 500, 500, 'v2')), ['v1', 'v2'])).toMatchObject([{ state: 'firing' }]);
+  });
+});
+
+describe('estimated accuracy and F1/AUC against the reference (SciPy goldens: test/golden/make_quality_drop_golden.py)', () => {
+  const golden = JSON.parse(readFileSync(new URL('../golden/quality-drop.json', import.meta.url), 'utf8')) as {
+    estimatedAccuracy: Array<{ referenceAccuracy: number; referenceLabels: number; estimated: number; scored: number; margin: number; pValue: number }>;
+    f1: Array<{ reference: Counts; window: Counts; margin: number; base: number; value: number; pValue: number }>;
+    auc: Array<{ referenceAuc: number; reference: Counts; windowAuc: number; window: Counts; margin: number; pValue: number }>;
+  };
+  type Counts = { tp: number; fp: number; fn: number; tn: number };
+  const rule = (metric: string, delta: number) =>
+    validateAlertRules([{ name: `${metric.replace('.', '_')}_drop`, metric, scope: 'model', window: '5m', op: '<', baseline: 'reference', delta, for: '0s' }], ['5m'], fail)[0];
+  const binaryWindow = (c: Counts, reference: ReferenceSummary, auc?: number) => {
+    const labeled = c.tp + c.fp + c.fn + c.tn;
+    return window(0, (c.tp + c.tn) / labeled, labeled, reference, {
+      quality: { labeled, accuracy: (c.tp + c.tn) / labeled, f1: (2 * c.tp) / (2 * c.tp + c.fp + c.fn), auc, confusion: { classes: ['0', '1'], matrix: [[c.tn, c.fp], [c.fn, c.tp]] } },
+    });
+  };
+
+  it('weighs an estimated-accuracy drop by the reference labels and the scored predictions: p-values as SciPy', () => {
+    for (const c of golden.estimatedAccuracy) {
+      const metrics = window(0, null as unknown as number, 0, reference(c.referenceAccuracy, c.referenceLabels), { estimatedAccuracy: c.estimated, count: c.scored, quality: { labeled: 0, accuracy: null, estimatedOn: c.scored } });
+      const [observation] = observe(rule('estimatedAccuracy', -c.margin), metrics, 'model', undefined, { falseAlarmsPerMillion: 0.5 });
+      expect(observation.threshold).toBeCloseTo(c.referenceAccuracy - c.margin, 12);
+      // the closed form against SciPy's numerical restricted MLE
+      expect(observation.evidence?.pValue).toBeCloseTo(c.pValue, 8);
+      // the budget is spent over the scored predictions: 0.5 per million of them
+      expect(observation.evidence?.alpha).toBeCloseTo(Math.min(0.5 * c.scored / 1e6, 0.05), 15);
+    }
+  });
+
+  it('estimatedAccuracy against the reference fires on a real drop and stays quiet on a drop within noise', () => {
+    const estimatedRule = rule('estimatedAccuracy', -0.03);
+    const real = window(0, null as unknown as number, 0, reference(0.85, 4000), { estimatedAccuracy: 0.78, count: 6000, quality: { labeled: 0, accuracy: null, estimatedOn: 6000 } });
+    expect(new AlertEvaluator([estimatedRule], GATEWAY).evaluate('m', (w) => (w === '5m' ? real : undefined), [])).toMatchObject([{ state: 'firing', value: 0.78 }]);
+    // 0.80 against a threshold of 0.82, but the reference's 300 labels cannot tell that from noise
+    const noisy = window(0, null as unknown as number, 0, reference(0.85, 300), { estimatedAccuracy: 0.8, count: 6000, quality: { labeled: 0, accuracy: null, estimatedOn: 6000 } });
+    const evaluator = new AlertEvaluator([estimatedRule], GATEWAY);
+    expect(evaluator.evaluate('m', (w) => (w === '5m' ? noisy : undefined), [])).toEqual([]);
+    expect(evaluator.ruleStatuses('m')).toMatchObject([{ rule: 'estimatedAccuracy_drop', state: 'insufficient_reference', baselineLabels: 300 }]);
+  });
+
+  it('tests an F1 drop against the reference with its confusion counts: p-values as SciPy', () => {
+    for (const c of golden.f1) {
+      const ref: ReferenceSummary = { ...reference(0.78, c.reference.tp + c.reference.fp + c.reference.fn + c.reference.tn), f1: c.base, confusion: c.reference };
+      const [observation] = observe(rule('quality.f1', -c.margin), binaryWindow(c.window, ref), 'model', undefined, { falseAlarmsPerMillion: 0.5 });
+      expect(observation.value).toBeCloseTo(c.value, 12);
+      expect(observation.threshold).toBeCloseTo(c.base - c.margin, 12);
+      expect(observation.evidence?.pValue).toBeCloseTo(c.pValue, 7);
+    }
+  });
+
+  it('tests an AUC drop against the reference (Hanley–McNeil on both sides): p-values as SciPy', () => {
+    for (const c of golden.auc) {
+      const ref: ReferenceSummary = { ...reference(0.78, c.reference.tp + c.reference.fp + c.reference.fn + c.reference.tn), auc: c.referenceAuc, confusion: c.reference };
+      const [observation] = observe(rule('quality.auc', -c.margin), binaryWindow(c.window, ref, c.windowAuc), 'model', undefined, { falseAlarmsPerMillion: 0.5 });
+      expect(observation.evidence?.pValue).toBeCloseTo(c.pValue, 9);
+    }
+  });
+
+  it('reports a reference without labelled binary scores as insufficient for F1, instead of comparing with nothing', () => {
+    const ref: ReferenceSummary = { ...reference(0.8, 5000), f1: 0.8, confusion: { tp: 0, fp: 0, fn: 0, tn: 5000 } };
+    const [observation] = observe(rule('quality.f1', -0.05), binaryWindow({ tp: 300, fp: 150, fn: 200, tn: 350 }, ref), 'model', undefined, { falseAlarmsPerMillion: 0.5 });
+    expect(observation.evidence).toMatchObject({ significant: false, insufficient: { reason: expect.stringMatching(/^the reference's f1 has no sampling variance/) } });
+  });
+
+  it('estimatedAccuracy against the stable version weighs both versions\' scored predictions', () => {
+    const rules = validateAlertRules([{ name: 'canary_estimated', metric: 'estimatedAccuracy', scope: 'version', window: '1h', op: '<', baseline: 'stable', delta: -0.03, for: '0s' }], ['1h'], fail);
+    const versionWindow = (version: string, estimated: number, scored: number) =>
+      window(0, null as unknown as number, 0, null, { version, window: '1h', windowMs: 3_600_000, count: scored, estimatedAccuracy: estimated, quality: { labeled: 0, accuracy: null, estimatedOn: scored } });
+    const versions = (v1: ModelMetrics, v2: ModelMetrics) => (_w: string, version?: string) => (version === 'v1' ? v1 : version === 'v2' ? v2 : undefined);
+    const stable = versionWindow('v1', 0.85, 50_000);
+    // 0.80 over 300 scored predictions: below 0.82, within noise
+    expect(new AlertEvaluator(rules, GATEWAY).evaluate('m', versions(stable, versionWindow('v2', 0.8, 300)), ['v1', 'v2'])).toEqual([]);
+    const [quiet] = observe(rules[0], versionWindow('v2', 0.8, 300), 'version:v2', stable, GATEWAY);
+    expect(quiet.value).toBeLessThan(quiet.threshold); // below the threshold: only the test keeps it quiet
+    expect(quiet.evidence?.significant).toBe(false);
+    // 0.75 over 20,000: a real drop
+    expect(new AlertEvaluator(rules, GATEWAY).evaluate('m', versions(stable, versionWindow('v2', 0.75, 20_000)), ['v1', 'v2'])).toMatchObject([{ scope: 'version:v2', state: 'firing', value: 0.75 }]);
+  });
+
+  it('refuses at load a reference-relative rule on a metric the reference has no value of', () => {
+    expect(() => rule('quality.precision', -0.05)).toThrow(/'reference' only on a metric the reference profile has \(accuracy, estimatedAccuracy, quality.accuracy, quality.f1, quality.auc, errorRate, latency.p99\)/);
   });
 });

@@ -60,7 +60,7 @@ describe('configuration', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     const rule = { name: 'coverage_drop', metric: 'labelCoverage', op: '<', baseline: 'reference', delta: -0.1 };
-    expect(() => loadConfig({ env: {}, overrides: { alerts: { rules: [rule] } } })).toThrow(/alerts.rules\[0\].baseline = "reference" .*expected 'reference' only on a metric the reference profile has \(accuracy, errorRate, latency.p99\)/);
+    expect(() => loadConfig({ env: {}, overrides: { alerts: { rules: [rule] } } })).toThrow(/alerts.rules\[0\].baseline = "reference" .*expected 'reference' only on a metric the reference profile has \(accuracy, estimatedAccuracy, quality.accuracy, quality.f1, quality.auc, errorRate, latency.p99\)/);
     // the default rules watch ADWIN: without it on the error stream that rule could never fire
     expect(() => loadConfig({ env: {}, overrides: { detectors: { errorStream: ['ddm'] } } })).toThrow(
       /alerts.rules\[5\].metric = "detector.adwin" \(from config\/alert-rules.json\): expected a detector running on the error stream \(detectors.errorStream: ddm\) \(rule "error_stream_change"\)/,

@@ -66,6 +66,21 @@ describe('baseline routes', () => {
     expect(references.referenceFor('churn', 'v1')).toBeNull();
   });
 
+  it('gives uploads made in the same millisecond distinct ids that sort in upload order; the last one is in force', async () => {
+    const rows = Array.from({ length: 5 }, (_, i) => ({ features: { x: i }, output: i % 2 }));
+    const ids: string[] = [];
+    for (let k = 0; k < 5; k++) {
+      const res = await app.inject({ method: 'POST', url: '/v1/baselines', payload: { model: 'churn', rows, force: true } });
+      expect(res.statusCode).toBe(201);
+      ids.push(res.json().id);
+    }
+    expect(new Set(ids).size).toBe(5);
+    expect([...ids].sort()).toEqual(ids);
+    expect(profiles.byId.size).toBe(5);
+    for (const id of ids) expect(id).toMatch(/^churn\.all\.file\.\d{15}-[0-9a-z]{10}$/);
+    expect(references.referenceFor('churn')?.id).toBe(ids[4]);
+  });
+
   it('deletes a profile and drops it when active; an unknown id is a 404', async () => {
     const { id } = (await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: {} })).json();
     const deleted = await app.inject({ method: 'DELETE', url: `/v1/baselines/${id}` });

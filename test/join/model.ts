@@ -3,6 +3,11 @@
  * property test. It has no capacity tricks beyond the documented rules (Maps keep insertion order,
  * which is the table's expiry/eviction order). Name caps (classes, segments, groups) and id length
  * limits are not modelled: the property test stays below them.
+ *
+ * Keys are `model NUL id`. The joined-id memory is modelled as the documented time buckets of key
+ * sets (bucket = floor(prediction ts / bucketMs), dropped whole once past the horizon, the oldest
+ * dropped when more than joinedCapacity keys are held); a prediction looks in its own ts's bucket,
+ * a label in all of them.
  */
 import { AddPredictionStatus, LabelJoinStatus, emptyJoinStats, type AddPredictionResult, type JoinStats, type LabelJoinResult } from '../../src/join/pending-table.ts';
 
@@ -26,9 +31,16 @@ export interface ModelJoinResult {
   labelTs: number;
 }
 
+export function modelKey(model: string, id: string): string {
+  return `${model}\u0000${id}`;
+}
+
 export class ModelJoinTable {
   readonly pending = new Map<string, ModelPrediction>();
   readonly early = new Map<string, ModelLabel>();
+  readonly joined = new Map<number, Set<string>>();
+  private joinedCount = 0;
+  readonly bucketMs: number;
   readonly stats: JoinStats = emptyJoinStats();
   /** The join of the last call, or the evicted prediction for AddedEvictedOldest. */
   last: ModelJoinResult | null = null;
@@ -38,7 +50,30 @@ export class ModelJoinTable {
     readonly capacity: number,
     readonly earlyCapacity: number,
     readonly horizonMs: number,
-  ) {}
+    readonly joinedCapacity = capacity,
+  ) {
+    this.bucketMs = Math.max(1, Math.ceil(horizonMs / 16));
+  }
+
+  private remember(id: string, ts: number): void {
+    const b = Math.floor(ts / this.bucketMs);
+    let set = this.joined.get(b);
+    if (set === undefined) this.joined.set(b, (set = new Set()));
+    if (set.has(id)) return;
+    set.add(id);
+    this.joinedCount++;
+    while (this.joinedCount > this.joinedCapacity) this.dropBucket(Math.min(...this.joined.keys()));
+  }
+
+  private dropBucket(b: number): void {
+    this.joinedCount -= this.joined.get(b)?.size ?? 0;
+    this.joined.delete(b);
+  }
+
+  hasJoined(id: string): boolean {
+    for (const set of this.joined.values()) if (set.has(id)) return true;
+    return false;
+  }
 
   addPrediction(id: string, prediction: ModelPrediction, nowMs: number): AddPredictionResult {
     this.last = null;
@@ -52,11 +87,17 @@ export class ModelJoinTable {
       this.stats.joined++;
       this.stats.joinedEarly++;
       this.last = { prediction, label: waiting.label, labelTs: waiting.labelTs };
+      this.remember(id, prediction.ts);
       return AddPredictionStatus.MatchedEarlyLabel;
     }
     if (nowMs - prediction.ts > this.horizonMs) {
       this.stats.tooLate++;
       return AddPredictionStatus.TooLate;
+    }
+    if (this.joined.get(Math.floor(prediction.ts / this.bucketMs))?.has(id) === true) {
+      this.stats.duplicatePredictions++;
+      this.stats.duplicatePredictionsAfterJoin++;
+      return AddPredictionStatus.DuplicateJoined;
     }
     let status: AddPredictionResult = AddPredictionStatus.Added;
     if (this.pending.size >= this.capacity) {
@@ -77,11 +118,17 @@ export class ModelJoinTable {
       this.pending.delete(id);
       this.stats.joined++;
       this.last = { prediction, label, labelTs };
+      this.remember(id, prediction.ts);
       return LabelJoinStatus.Joined;
     }
     if (this.early.has(id)) {
       this.stats.duplicateLabels++;
       return LabelJoinStatus.DuplicateEarly;
+    }
+    if (this.hasJoined(id)) {
+      this.stats.duplicateLabels++;
+      this.stats.duplicateLabelsAfterJoin++;
+      return LabelJoinStatus.DuplicateJoined;
     }
     let status: LabelJoinResult = LabelJoinStatus.BufferedEarly;
     if (this.early.size >= this.earlyCapacity) {
@@ -109,6 +156,7 @@ export class ModelJoinTable {
       this.early.delete(id);
       earlyLabels++;
     }
+    for (const b of [...this.joined.keys()]) if ((b + 1) * this.bucketMs <= nowMs - this.horizonMs) this.dropBucket(b);
     this.stats.expiredPredictions += expired.length;
     this.stats.expiredLabels += earlyLabels;
     return { predictions: expired.length, earlyLabels, expired };

@@ -7,7 +7,7 @@ import {
   OTHER_SEGMENT,
   PendingJoinTable,
 } from '../../src/join/pending-table.ts';
-import { JoinSnapshotError } from '../../src/join/snapshot-bytes.ts';
+import { JoinSnapshotError, SnapshotWriter } from '../../src/join/snapshot-bytes.ts';
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000;
@@ -116,7 +116,7 @@ describe('PendingJoinTable: joins', () => {
     expect(t.lastTs).toBe(T0);
   });
 
-  it('keeps the first of duplicate early labels; a label for an already joined id expires unmatched', () => {
+  it('keeps the first of duplicate early labels; a copy of a label that already joined is a duplicate, not an unmatched label', () => {
     const t = new PendingJoinTable({ horizonMs: 1000 });
     expect(t.addLabel('e', 'yes', T0, T0)).toBe(L.BufferedEarly);
     expect(t.addLabel('e', 'no', T0, T0)).toBe(L.DuplicateEarly);
@@ -126,11 +126,50 @@ describe('PendingJoinTable: joins', () => {
 
     t.addPrediction('j', T0, 'm:v', 'no', NaN, null, T0);
     expect(t.addLabel('j', 'no', T0 + 1, T0 + 1)).toBe(L.Joined);
-    // The second label cannot be told from an early one: it waits, then expires unmatched.
-    expect(t.addLabel('j', 'no', T0 + 2, T0 + 2)).toBe(L.BufferedEarly);
-    expect(t.expire(T0 + 1002)).toEqual({ predictions: 0, earlyLabels: 0 });
-    expect(t.expire(T0 + 1003)).toEqual({ predictions: 0, earlyLabels: 1 });
-    expect(t.stats).toMatchObject({ joined: 2, expiredLabels: 1, early: 2 });
+    // The joined id is remembered: a second label is a duplicate, neither buffered nor expired later.
+    expect(t.addLabel('j', 'no', T0 + 2, T0 + 2)).toBe(L.DuplicateJoined);
+    expect(t.addLabel('e', 'no', T0 + 2, T0 + 2)).toBe(L.DuplicateJoined);
+    expect(t.earlySize).toBe(0);
+    expect(t.expire(T0 + 1003)).toEqual({ predictions: 0, earlyLabels: 0 });
+    expect(t.stats).toMatchObject({ joined: 2, expiredLabels: 0, early: 1, duplicateLabels: 3, duplicateLabelsAfterJoin: 2 });
+  });
+
+  it('counts a copy of a prediction that arrives after its label joined once, in both join orders, until the horizon', () => {
+    const t = new PendingJoinTable({ horizonMs: HOUR });
+    expect(t.addPrediction('late-copy', T0, 'm:v', 0.7, 0.7, null, T0, 'm')).toBe(P.Added);
+    expect(t.addLabel('late-copy', 1, T0 + 5000, T0 + 5000, 'm')).toBe(L.Joined);
+    // the copy arrives ten minutes later (after JetStream's 2-minute duplicate window)
+    expect(t.addPrediction('late-copy', T0, 'm:v', 0.7, 0.7, null, T0 + 600_000, 'm')).toBe(P.DuplicateJoined);
+    expect(t.size).toBe(0);
+    // label first, then the prediction, then its copy
+    expect(t.addLabel('label-first', 0, T0 + 1, T0 + 1, 'm')).toBe(L.BufferedEarly);
+    expect(t.addPrediction('label-first', T0 + 2, 'm:v', 0.2, 0.2, null, T0 + 2, 'm')).toBe(P.MatchedEarlyLabel);
+    expect(t.addPrediction('label-first', T0 + 2, 'm:v', 0.2, 0.2, null, T0 + 900_000, 'm')).toBe(P.DuplicateJoined);
+    expect(t.stats).toMatchObject({ joined: 2, duplicatePredictions: 2, duplicatePredictionsAfterJoin: 2 });
+    expect(t.hasJoined('late-copy', 'm')).toBe(true);
+
+    // past the horizon (plus one bucket) the memory lets go; such a copy is too late anyway
+    t.expire(T0 + HOUR + t.joinedBucketMs + 10);
+    expect(t.joinedSize).toBe(0);
+    expect(t.hasJoined('late-copy', 'm')).toBe(false);
+    expect(t.addPrediction('late-copy', T0, 'm:v', 0.7, 0.7, null, T0 + HOUR + t.joinedBucketMs + 10, 'm')).toBe(P.TooLate);
+  });
+
+  it('keys on model and id: two models with the same ids each join their own predictions', () => {
+    const t = new PendingJoinTable();
+    expect(t.addPrediction('req-1', T0, 'fraud\u0000v1', 0.9, 0.9, null, T0, 'fraud')).toBe(P.Added);
+    expect(t.addPrediction('req-1', T0 + 1, 'churn\u0000v1', 'stay', NaN, null, T0 + 1, 'churn')).toBe(P.Added);
+    expect(t.size).toBe(2);
+    expect(t.hasPending('req-1', 'fraud')).toBe(true);
+    expect(t.hasPending('req-1', 'other')).toBe(false);
+    expect(t.addLabel('req-1', 'stay', T0 + 5, T0 + 5, 'churn')).toBe(L.Joined);
+    expect(lastJoin(t)).toMatchObject({ groupKey: 'churn\u0000v1', output: 'stay', label: 'stay', ts: T0 + 1 });
+    expect(t.addLabel('req-1', 1, T0 + 6, T0 + 6, 'fraud')).toBe(L.Joined);
+    expect(lastJoin(t)).toMatchObject({ groupKey: 'fraud\u0000v1', output: 0.9, label: 1, ts: T0 });
+    // a label for a third model waits for that model's prediction
+    expect(t.addLabel('req-1', 1, T0 + 7, T0 + 7, 'spam')).toBe(L.BufferedEarly);
+    expect([...t.earlyEntries()].map((e) => [e.id, e.model])).toEqual([['req-1', 'spam']]);
+    expect(t.stats).toMatchObject({ joined: 2, duplicatePredictions: 0, duplicateLabels: 0 });
   });
 });
 
@@ -353,6 +392,86 @@ describe('PendingJoinTable: hashing', () => {
   });
 });
 
+/**
+ * A format-1 snapshot (before keys carried the model), written field by field as the format-1
+ * writer did: pending entries and early labels with text ids, no model table, no joined ids.
+ */
+function formatOneSnapshot(pending: Array<{ id: string; ts: number; output: number; group: number }>, early: Array<{ id: string; label: number; labelTs: number; arrivedAt: number }>, groups: string[]): Uint8Array {
+  const w = new SnapshotWriter(256);
+  w.u32(0x544a5744);
+  w.u16(1);
+  w.u16(0);
+  for (const option of [1000, 100]) w.u32(option); // capacity, earlyCapacity
+  w.f64(HOUR);
+  for (const option of [1024, 4096, 1024, 4096]) w.u32(option); // maxIdBytes, maxGroups, maxClassesPerGroup, maxSegments
+  for (let k = 0; k < 11; k++) w.f64(k === 0 ? 5 : 0); // stats: joined = 5
+  w.u32(groups.length);
+  for (const g of groups) {
+    w.str(g);
+    w.u32(0);
+  }
+  w.u32(0); // segments
+  const id = (text: string): void => {
+    const bytes = new TextEncoder().encode(text);
+    w.u16(bytes.length);
+    for (const b of bytes) w.u8(b);
+  };
+  w.u32(pending.length);
+  for (const p of pending) {
+    id(p.id);
+    w.f64(p.ts);
+    w.f64(p.output);
+    w.f64(NaN);
+    w.u16(p.group);
+    w.u16(0);
+    w.u8(0);
+  }
+  w.u32(early.length);
+  for (const e of early) {
+    id(e.id);
+    w.u8(0);
+    w.f64(e.label);
+    w.f64(e.labelTs);
+    w.f64(e.arrivedAt);
+  }
+  return resealed(new Uint8Array([...w.finish(), 0, 0, 0, 0]));
+}
+
+describe('PendingJoinTable: format-1 snapshots (keys without the model)', () => {
+  it('restore, and their entries join with any model until the last of them is gone', () => {
+    const bytes = formatOneSnapshot(
+      [
+        { id: 'old-1', ts: T0, output: 0.25, group: 0 },
+        { id: 'old-2', ts: T0 + 1, output: 0.75, group: 1 },
+      ],
+      [{ id: 'early-1', label: 1, labelTs: T0, arrivedAt: T0 }],
+      ['fraud\u0000v1', 'churn\u0000v1'],
+    );
+    const t = PendingJoinTable.fromBytes(bytes);
+    expect(t.stats.joined).toBe(5);
+    expect([...t.pendingEntries()].map((e) => [e.id, e.model, e.groupKey])).toEqual([
+      ['old-1', '', 'fraud\u0000v1'],
+      ['old-2', '', 'churn\u0000v1'],
+    ]);
+    // a label of the new kind (with its model) finds the restored prediction
+    expect(t.addLabel('old-1', 1, T0 + 10, T0 + 10, 'fraud')).toBe(L.Joined);
+    expect(lastJoin(t)).toMatchObject({ groupKey: 'fraud\u0000v1', output: 0.25, label: 1 });
+    // its copy is then a duplicate under the label's model
+    expect(t.addLabel('old-1', 1, T0 + 11, T0 + 11, 'fraud')).toBe(L.DuplicateJoined);
+    // a new prediction meets the restored early label
+    expect(t.addPrediction('early-1', T0 + 2, 'fraud\u0000v1', 0.9, 0.9, null, T0 + 12, 'fraud')).toBe(P.MatchedEarlyLabel);
+    expect(t.lastLabel).toBe(1);
+    // and the table writes format 2 from now on, which restores to the same state
+    const again = PendingJoinTable.fromBytes(t.toBytes());
+    expect(again.toBytes()).toEqual(t.toBytes());
+    expect(again.addLabel('old-2', 0, T0 + 20, T0 + 20, 'churn')).toBe(L.Joined);
+    expect(again.size).toBe(0);
+    // with no restored entry left, keys are strictly per model
+    again.addPrediction('shared', T0 + 30, 'fraud\u0000v1', 0.5, 0.5, null, T0 + 30, 'fraud');
+    expect(again.addLabel('shared', 1, T0 + 31, T0 + 31, 'churn')).toBe(L.BufferedEarly);
+  });
+});
+
 describe('PendingJoinTable: snapshots', () => {
   function drive(t: PendingJoinTable, seed: number, steps: number, log: unknown[]): void {
     const next = rng(seed);
@@ -415,7 +534,8 @@ describe('PendingJoinTable: snapshots', () => {
     t.addPrediction('f47ac10b-58cc-4372-a567-0e02b2c3d479', T0, 'g', 1, NaN, null, T0);
     const one = t.toBytes().length;
     t.addPrediction('0f47ac10-58cc-4372-a567-0e02b2c3d479', T0, 'g', 1, NaN, null, T0);
-    expect(t.toBytes().length - one).toBe(2 + 16 + 8 * 3 + 2 + 2 + 1);
+    // tag, model, packed UUID, ts/output/score, group, segment, flags
+    expect(t.toBytes().length - one).toBe(2 + 2 + 16 + 8 * 3 + 2 + 2 + 1);
   });
 
   it('rejects corrupted input with a message saying what is wrong', () => {
@@ -436,7 +556,7 @@ describe('PendingJoinTable: snapshots', () => {
     expect(() => PendingJoinTable.fromBytes(badVersion)).toThrow(/unsupported format version 9/);
 
     // A well-sealed snapshot whose pending entry points at a group that does not exist.
-    const groupAt = bytes.length - 4 /* checksum */ - 4 /* early count */ - (2 + 5 + 1 + 4 + 1 + 8 + 8) /* early label */ - 5;
+    const groupAt = bytes.length - 4 /* checksum */ - 4 /* joined bucket count */ - 4 /* early count */ - (2 + 2 + 5 + 1 + 4 + 1 + 8 + 8) /* early label */ - 5;
     const badGroup = bytes.slice();
     badGroup[groupAt] = 7;
     expect(() => PendingJoinTable.fromBytes(resealed(badGroup))).toThrow(/pending entry 0: group 7 does not exist/);

@@ -6,7 +6,7 @@ import type { RunnerStats } from '../../src/partition/stats.ts';
 
 function stats(partition: number, over: Partial<RunnerStats> = {}): RunnerStats {
   return {
-    partition, predictions: 0, labels: 0, late: 0, duplicates: 0,
+    partition, predictions: 0, labels: 0, late: 0, duplicates: 0, duplicateLabels: 0,
     rejected: {} as RunnerStats['rejected'],
     joined: 0, expired: 0, unmatchedLabels: 0, pendingJoins: 0, earlyLabels: 0,
     lag: 0, live: true, recreations: 0, seq: 0, paneFlushes: 0, ...over,

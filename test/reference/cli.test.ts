@@ -234,15 +234,19 @@ describe('driftwatch CLI against a real gateway', () => {
       features: { amount: i * 2.5, country: i % 3 === 0 ? 'FR' : 'DE' },
     }));
     events.push({ id: 'req-0', model: 'logged', ts: 1717171799999, label: 1 } as never);
+    events.push({ id: 'req-39', model: 'logged', ts: 1717171799999, label: 0 } as never);
+    events.push({ id: 'unknown', model: 'logged', ts: 1717171799999, label: 0 } as never);
     const file = writeTmp('events.jsonl', events.map((e) => JSON.stringify(e)).join('\n'));
     const created = await run(['baseline', 'create', '--model', 'logged', '--file', file, '--gateway', pipeline.baseUrl], env);
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
-    expect(created.stdout).toContain('40 rows (1 label events skipped)');
+    expect(created.stdout).toContain('40 rows (3 label events, 2 joined to their prediction)');
     expect(created.stdout).toMatch(/^trace +ignored \(not a feature\)/m);
     const [profile] = await list('logged');
     expect(Object.keys(profile.features).sort()).toEqual(['amount', 'country']);
     expect(profile.count).toBe(40);
+    // req-0 (output 0) with label 1 is wrong, req-39 (output 0.975) with label 0 is wrong
+    expect((profile as unknown as { accuracy: number }).accuracy).toBe(0);
     expect(created.stdout).toContain(`in force: ${profile.id} for model logged (all versions)`);
   });
 
@@ -273,6 +277,25 @@ describe('driftwatch CLI against a real gateway', () => {
     const label = await run(['baseline', 'create', '--model', 'typo', '--file', file, '--label-column', 'truth', '--gateway', pipeline.baseUrl], env);
     expect(label.stderr).toContain("the label column 'truth' is not in the file (columns: id, amount, output)");
     expect(await list('typo')).toEqual([]);
+  });
+
+  it('--feature-column keeps a column named like an id as a feature; naming a missing column, or one also ignored, is an error', async () => {
+    const lines = ['user_id,amount,output'];
+    for (let i = 0; i < 20; i++) lines.push(`${i % 4},${i * 1.5},${(i % 10) / 10}`);
+    const file = writeTmp('keep.csv', lines.join('\n'));
+    const created = await run(['baseline', 'create', '--model', 'keepid', '--file', file, '--feature-column', 'user_id', '--force', '--gateway', pipeline.baseUrl], env);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^user_id +feature +discrete/m);
+    const [profile] = await list('keepid');
+    expect(Object.keys(profile.features).sort()).toEqual(['amount', 'user_id']);
+
+    const missing = await run(['baseline', 'create', '--model', 'keepid2', '--file', file, '--feature-column', 'userid', '--gateway', pipeline.baseUrl], env);
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: `driftwatch: ${file}: line 1: the feature column 'userid' is not in the file (columns: user_id, amount, output)\n` });
+    const both = await run(['baseline', 'create', '--model', 'keepid2', '--file', file, '--feature-column', 'user_id', '--ignore', 'user_id', '--gateway', pipeline.baseUrl], env);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--feature-column and --ignore both name 'user_id'");
+    expect(await list('keepid2')).toEqual([]);
   });
 
   it('reads a MessagePack stream of events', async () => {

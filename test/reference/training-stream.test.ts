@@ -4,6 +4,7 @@ import { CsvReader, JsonLinesReader, ObjectRowReader, parseTrainingFile, readMes
 import type { TrainingFileOptions } from '../../src/reference/training-file.ts';
 import { excludedByName, summarizeColumns } from '../../src/reference/column-table.ts';
 import type { TrainingRow } from '../../src/reference/profile.ts';
+import { ProfileBuilder } from '../../src/reference/profile-builder.ts';
 
 function csvInChunks(text: string, size: number, opts: TrainingFileOptions = {}): { rows: TrainingRow[]; reader: CsvReader } {
   const rows: TrainingRow[] = [];
@@ -40,8 +41,89 @@ describe('streaming readers', () => {
   });
 });
 
+describe('label events of a log, joined to their predictions', () => {
+  const T = 1717171717171;
+  function read(events: object[], opts: TrainingFileOptions = {}) {
+    const rows: TrainingRow[] = [];
+    const outcomes: unknown[] = [];
+    const reader = new JsonLinesReader(opts, (row) => rows.push(row), (outcome) => outcomes.push(outcome));
+    reader.push(events.map((e) => JSON.stringify(e)).join('\n'));
+    reader.end();
+    return { rows, outcomes, stats: reader.objects.joinStats };
+  }
+
+  it('by model and id, in either order; copies count once; a failed inference is matched, not graded', () => {
+    const { rows, outcomes, stats } = read([
+      { id: 'a', model: 'm1', ts: T, output: 0.9, features: { x: 1 } },
+      { id: 'a', model: 'm2', ts: T, output: 0.2, features: { x: 2 } }, // the same id under another model
+      { id: 'b', model: 'm1', ts: T + 5, label: 0 }, // label before its prediction
+      { id: 'a', model: 'm2', ts: T + 9, label: 1 },
+      { id: 'b', model: 'm1', ts: T + 1, output: [0.3, 0.7], features: { x: 3 } },
+      { id: 'a', model: 'm1', ts: T, output: 0.9, features: { x: 1 } }, // a copy of a logged prediction
+      { id: 'a', model: 'm1', ts: T + 20, label: 1 },
+      { id: 'a', model: 'm1', ts: T + 21, label: 1 }, // a copy of a label
+      { id: 'c', model: 'm1', ts: T + 2, error: 'timeout', features: { x: 4 } },
+      { id: 'c', model: 'm1', ts: T + 22, label: 0 },
+      { id: 'never', model: 'm1', ts: T + 23, label: 1 }, // its prediction is not in the log
+    ]);
+    expect(rows.map((r) => r.features.x)).toEqual([1, 2, 3, 4]);
+    expect(outcomes).toEqual([
+      { output: 0.2, label: 1 }, // m2's own prediction, not m1's
+      { output: '1', label: 0 }, // b: the vector's most probable class
+      { output: 0.9, label: 1 },
+    ]);
+    expect(stats).toEqual({ labelEvents: 6, joined: 4, duplicatePredictions: 1, duplicateLabels: 1 });
+  });
+
+  it('a prediction event that carries its own label is graded once, even when a label event for it follows', () => {
+    const { rows, outcomes, stats } = read([
+      { id: 'x', model: 'm', ts: T, output: 0.9, label: 1, features: { x: 1 } },
+      { id: 'x', model: 'm', ts: T + 5, label: 1 },
+    ]);
+    expect(rows).toEqual([{ features: { x: 1 }, output: 0.9, label: 1 }]);
+    expect(outcomes).toEqual([]);
+    expect(stats).toMatchObject({ labelEvents: 1, joined: 0, duplicateLabels: 1 });
+  });
+
+  it('a profile built from a log of predictions and labels carries the accuracy and calibration of the same rows labelled', () => {
+    const events: object[] = [];
+    const labelled: TrainingRow[] = [];
+    let state = 7;
+    const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let i = 0; i < 3000; i++) {
+      const score = Math.round(random() * 1000) / 1000;
+      const label = random() < score * score ? 1 : 0; // over-confident scores: calibration matters
+      const features = { amount: Math.round(random() * 500) / 10 };
+      events.push({ id: `r${i}`, model: 'fraud', ts: T + i, output: score, features });
+      labelled.push({ features, output: score, label });
+      // labels arrive later in the log, some before their prediction
+      if (i % 10 === 0) events.splice(Math.max(0, events.length - 3), 0, { id: `r${i}`, model: 'fraud', ts: T + i + 1, label });
+      else events.push({ id: `r${i}`, model: 'fraud', ts: T + i + 50, label });
+    }
+    const fromLog = new ProfileBuilder('p', 'fraud', null);
+    const reader = new JsonLinesReader({}, (row) => fromLog.add(row), ({ output, label }) => fromLog.addOutcome(output, label));
+    reader.push(events.map((e) => JSON.stringify(e)).join('\n'));
+    reader.end();
+    const fromRows = new ProfileBuilder('p', 'fraud', null);
+    for (const row of labelled) fromRows.add(row);
+    const a = fromLog.build();
+    const b = fromRows.build();
+    expect(reader.objects.joinStats.joined).toBe(3000);
+    expect(a.count).toBe(3000);
+    expect(a.labeled).toBe(3000);
+    expect(a.accuracy).toBe(b.accuracy);
+    expect(a.accuracy).toBeGreaterThan(0.5);
+    expect(a.calibration).toEqual(b.calibration);
+    expect(a.scoreCalibration).toEqual(b.scoreCalibration);
+    expect(a.scoreCalibration).not.toBeNull();
+    // the accuracy, counted here independently: score >= 0.5 predicts 1
+    const correct = labelled.filter((r) => ((r.output as number) >= 0.5 ? 1 : 0) === r.label).length;
+    expect(a.accuracy).toBe(correct / 3000);
+  });
+});
+
 describe('what a record is', () => {
-  it('a logged wire-format prediction event: exactly its features are features, label events are skipped', () => {
+  it('a logged wire-format prediction event: exactly its features are features; label events are not rows; a vector output is its most probable class', () => {
     const text = [
       { id: 'r1', model: 'fraud', version: 'v7', ts: 1717171717171, output: 0.83, features: { amount: 120.5, country: 'FR', merchant: null }, latencyMs: 12.5, segment: { region: 'eu' } },
       { id: 'r2', model: 'fraud', ts: 1717171717172, error: 'timeout', features: { amount: 3 } },
@@ -57,7 +139,7 @@ describe('what a record is', () => {
     expect(rows).toEqual([
       { features: { amount: 120.5, country: 'FR', merchant: null }, output: 0.83 },
       { features: { amount: 3 } },
-      { features: { amount: 4, country: 'DE' }, output: null },
+      { features: { amount: 4, country: 'DE' }, output: '1' },
     ]);
     expect(reader.objects.labelEvents).toBe(1);
     const table = summarizeColumns(reader.objects.columnStats(), rows.length);

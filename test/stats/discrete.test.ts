@@ -190,3 +190,64 @@ describe('ExactValueCounts', () => {
     expect(() => decodePaneMessage(bytes)).toThrow(/features\["x"\]\.x\.c/);
   });
 });
+
+describe('a discrete model output on the live path (0/1 regression outputs, class ids as numbers)', () => {
+  /** A pane of predictions with these numeric outputs, through the wire as the gateway gets it. */
+  function outputPane(outputs: readonly number[]): PaneInput {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const output of outputs) pane.addPrediction(output, NaN, 0.5, undefined, false, undefined);
+    const message = decodePaneMessage(
+      encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state: inputToWire(pane) }),
+    );
+    return inputFromWire(message.state as PaneInputWire, DEFAULT_PANE_LIMITS);
+  }
+  function outputMetrics(reference: ReferenceProfile, outputs: readonly number[]) {
+    const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
+    // a pane of many distinct outputs enters and leaves the window: its counts are subtracted exactly
+    const leaving = outputPane(Array.from({ length: 30 }, (_, i) => i + 0.5));
+    addInput(aggregate.input, leaving, 1);
+    for (let i = 0; i < outputs.length; i += 500) addInput(aggregate.input, outputPane(outputs.slice(i, i + 500)), 1);
+    addInput(aggregate.input, leaving, -1);
+    return buildModelMetrics(aggregate, { model: 'm', version: null, window: '5m', windowMs: 300_000, from: 0, to: 300_000, reference, overrides: {} });
+  }
+  const fileOutputReference = (ys: readonly number[]) => profileFromBytes(profileToBytes(profileFromRows('f', 'm', null, ys.map((output) => ({ features: {}, output })))));
+  function windowOutputReference(ys: readonly number[]): ReferenceProfile {
+    const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
+    for (let i = 0; i < ys.length; i += 1000) addInput(aggregate.input, outputPane(ys.slice(i, i + 1000)), 1);
+    return profileFromBytes(profileToBytes(profileFromWindow('w', 'm', null, 'window', aggregate.input, aggregate.outcome, 0, 1)));
+  }
+  const OUTPUTS: Record<string, { draw: Draw; shifted: Draw }> = {
+    'a 0/1 regression output': SHAPES.flag,
+    'class ids 0-4 as numbers': { draw: (r) => SHAPES.rating.draw(r) - 1, shifted: (r) => SHAPES.rating.shifted(r) - 1 },
+  };
+
+  for (const [name, shape] of Object.entries(OUTPUTS)) {
+    for (const [source, build] of [['file', fileOutputReference], ['window', windowOutputReference]] as const) {
+      it(`${name} against a ${source} reference: reported as discrete, exact PSI and chi-squared, drift only when shifted`, () => {
+        const referenceValues = values(shape.draw, 20_000, 21);
+        const reference = build(referenceValues);
+        for (const [seed, draw, shifted] of [[22, shape.draw, false], [23, shape.shifted, true]] as const) {
+          const current = values(draw, 3000, seed);
+          const entry = outputMetrics(reference, current).drift.output;
+          const expected = exact(referenceValues, current);
+          expect(entry?.type).toBe('discrete');
+          expect(entry?.count).toBe(current.length);
+          expect(entry?.tests.psi.statistic).toBeCloseTo(expected.psi, 10);
+          expect(entry?.tests.chi2.statistic).toBeCloseTo(expected.chi2.statistic, 8);
+          expect(entry?.drift).toBe(shifted);
+        }
+      });
+    }
+  }
+
+  it('a continuous output stays numeric, and a message of an older worker (no output counts) decodes', () => {
+    const reference = fileOutputReference(values((r) => r(), 5000, 24));
+    expect(outputMetrics(reference, values((r) => r(), 2000, 25)).drift.output?.type).toBe('numeric');
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    pane.addPrediction(1, NaN, 0.5, undefined, false, undefined);
+    const wire = inputToWire(pane);
+    delete wire.outputExact;
+    const decoded = decodePaneMessage(encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state: wire }));
+    expect(inputFromWire(decoded.state as PaneInputWire, DEFAULT_PANE_LIMITS).outputExact?.exact()).toBeNull();
+  });
+});

@@ -7,7 +7,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ReferenceStore } from '../../reference/store.ts';
-import { newProfileId } from '../../reference/store.ts';
+import { ProfileIdGenerator } from '../../reference/store.ts';
 import { describeProfile, profileFromRows, profileFromWindow } from '../../reference/profile.ts';
 import type { ReferenceProfile, TrainingRow } from '../../reference/profile.ts';
 import { activationProblems, profileFromUpload } from '../../reference/profile-check.ts';
@@ -109,6 +109,8 @@ function inForceOf(references: ReferenceRegistry, model: string, version: string
 }
 
 export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (app, { windows, references, profiles, minRows = DEFAULT_MIN_ROWS }) => {
+  // unique and sortable ids: two uploads in one millisecond must not overwrite each other
+  const profileIds = new ProfileIdGenerator();
   app.get<{ Querystring: { model?: string } }>(
     '/v1/baselines',
     {
@@ -154,8 +156,9 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       if (!(to > from)) throw httpError(400, `body/to (${to}) must be after body/from (${from})`);
       const aggregate = windows.aggregateRange(model, from, to, body.version);
       if (aggregate === undefined || aggregate.input.count === 0) throw httpError(409, `model '${model}' has no predictions between ${from} and ${to} to capture`);
-      const now = Date.now();
-      const profile = profileFromWindow(newProfileId(model, body.version ?? null, 'window', now), model, body.version ?? null, 'window', aggregate.input, aggregate.outcome, from, to);
+      const { id, at } = profileIds.next(model, body.version ?? null, 'window');
+      const profile = profileFromWindow(id, model, body.version ?? null, 'window', aggregate.input, aggregate.outcome, from, to);
+      profile.createdAt = at;
       await profiles.put(profile);
       references.setReference(profile);
       return reply.code(201).send(describeProfile(profile));
@@ -187,8 +190,7 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       const { model, rows, profile: encoded, force = false, dryRun = false } = request.body;
       const version = request.body.version ?? null;
       if ((rows === undefined) === (encoded === undefined)) throw httpError(400, 'body must have either rows (training rows) or profile (a profile summarised from a file, base64 of its MessagePack bytes)');
-      const now = Date.now();
-      const id = newProfileId(model, version, 'file', now);
+      const { id, at: now } = profileIds.next(model, version, 'file');
       let profile: ReferenceProfile;
       if (rows !== undefined) profile = profileFromRows(id, model, version, rows);
       else {
