@@ -13,6 +13,9 @@ import { AlertLog } from '../gateway/alert-log.ts';
 import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
+import { AlertStateStore } from '../alerts/alert-store.ts';
+import { natsAuditPublisher, readAudit } from '../alerts/audit.ts';
+import { AlertActions } from '../gateway/alert-actions.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import { paneLimitsOf } from '../config/options.ts';
 import { isLoopbackHost } from '../config/load.ts';
@@ -21,6 +24,8 @@ export interface Gateway {
   app: FastifyInstance;
   source: GatewaySource;
   references: ReferenceStore;
+  /** Silences, acknowledgements, webhooks and the audit trail. */
+  actions: AlertActions;
   url: string;
   stop(): Promise<void>;
 }
@@ -52,7 +57,25 @@ export async function startGateway(
     saveReference: (profile) => references.put(profile),
   });
   const view = new MetricsView(windows, active, { overrides: config.drift.features, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion, discreteMaxValues: config.drift.discreteMaxValues });
-  const alerts = new AlertLog({ rules: config.alerts.rules, logger: unitLogger, metrics, publishAlert: natsAlertPublisher(nc), falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
+  const alertLogger = logger.child({ component: 'alerts' });
+  const alertState = await AlertStateStore.open(nc, (error) => alertLogger.warn({ err: error.message }, 'following silences and acknowledgements failed'));
+  const actions = new AlertActions({
+    store: alertState,
+    logger: alertLogger,
+    receivers: config.alerts.webhooks,
+    publishAudit: natsAuditPublisher(nc),
+    readAudit: (filter) => readAudit(nc, filter),
+  });
+  const alerts = new AlertLog({
+    rules: config.alerts.rules,
+    overrides: config.alerts.overrides,
+    logger: unitLogger,
+    metrics,
+    publishAlert: natsAlertPublisher(nc),
+    falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion,
+    annotations: actions,
+    onTransition: (alert) => actions.onTransition(alert),
+  });
   const source = new GatewaySource({ windows, references: active, view, alerts });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) active.setReference(profile);
   // continue the lifecycle of alerts already firing (published before a restart, or by another replica)
@@ -74,6 +97,7 @@ export async function startGateway(
     logger: logger.child({ component: 'http' }),
     ws: { maxBufferedBytes: config.ws.maxBufferedBytes, maxSubscriptions: config.ws.maxSubscriptions },
     baselines: { windows, references: active, profiles: references, minRows: config.reference.minRows },
+    alerting: { actions, alerts },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'gateway listening');
@@ -84,11 +108,14 @@ export async function startGateway(
     app,
     source,
     references,
+    actions,
     url: address,
     async stop() {
       stopFollowing();
       source.stop();
       await app.close();
+      await actions.stop();
+      alertState.stop();
       await reader.stop();
     },
   };
