@@ -335,9 +335,9 @@ export const silenceRequestSchema = {
   required: ['matchers', 'comment', 'createdBy'],
   properties: {
     matchers: matchersSchema,
-    duration: { type: ['string', 'integer'], description: "how long, e.g. '2h' or milliseconds (or give endsAt)" },
-    endsAt: { type: ['string', 'integer'], description: 'epoch ms or ISO 8601 time (or give duration)' },
-    startsAt: { type: ['string', 'integer'], description: 'default now' },
+    duration: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: "how long, e.g. '2h' or milliseconds (or give endsAt)" },
+    endsAt: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'epoch ms or ISO 8601 time (or give duration)' },
+    startsAt: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'default now' },
     comment: { type: 'string', minLength: 1, maxLength: 1000 },
     createdBy: { type: 'string', minLength: 1, maxLength: 200 },
   },
