@@ -136,7 +136,17 @@ export interface DeliveryOptions {
  */
 export async function deliverWebhook(receiver: WebhookReceiver, alert: AlertEvent, options: DeliveryOptions = {}): Promise<DeliveryResult> {
   const doFetch = options.fetch ?? fetch;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // the default wait ends early when the gateway stops (the signal), so shutdown does not wait out a backoff
+  const sleep =
+    options.sleep ??
+    ((ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        options.signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      }));
   const body = webhookBody(receiver, alert);
   let status: number | null = null;
   let error: string | null = null;

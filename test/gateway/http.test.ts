@@ -47,6 +47,8 @@ describe('gateway REST routes (no auth)', () => {
         { model: 'churn', versions: ['v1', 'v2'], lastEventAt: 1_700_000_300_000, count5m: 100 },
         { model: 'fraud', versions: ['v1', 'v2'], lastEventAt: 1_700_000_300_000, count5m: 100 },
       ],
+      windows: ['1m', '5m', '1h'],
+      defaultWindow: '5m',
     });
   });
 

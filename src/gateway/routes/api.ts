@@ -23,11 +23,19 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
       // Models seen in the retained windows.
       querystring: { type: 'object', properties: { token: tokenQuery } },
       response: {
-        200: { type: 'object', required: ['models'], properties: { models: { type: 'array', items: { $ref: 'driftwatch.ModelSummary#' } } } },
+        200: {
+          type: 'object',
+          required: ['models', 'windows'],
+          properties: {
+            models: { type: 'array', items: { $ref: 'driftwatch.ModelSummary#' } },
+            windows: { type: 'array', items: { type: 'string' }, description: 'the sliding windows served (?window= of the metrics, the feed)' },
+            defaultWindow: { type: 'string' },
+          },
+        },
         ...errorResponses,
       },
     },
-    handler: async () => ({ models: source.listModels() }),
+    handler: async () => ({ models: source.listModels(), windows: [...windows], defaultWindow }),
   });
 
   app.get<{ Params: { model: string }; Querystring: { window: string; version?: string; reference?: 'profile' | 'rolling' } }>('/v1/models/:model/metrics', {
