@@ -22,11 +22,13 @@ const RULES = [{ name: 'error_burst', description: 'Error rate above 50 %', metr
 interface Received {
   attempts: Map<string, number>;
   delivered: Array<{ receiver: string; alert: AlertEvent }>;
+  /** The configured header of each delivered request. */
+  teams: string[];
 }
 
 /** A receiver that answers 503 to the first two attempts of each transition id, then 200. */
 async function startReceiver(): Promise<{ server: Server; url: string; received: Received }> {
-  const received: Received = { attempts: new Map(), delivered: [] };
+  const received: Received = { attempts: new Map(), delivered: [], teams: [] };
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -39,6 +41,7 @@ async function startReceiver(): Promise<{ server: Server; url: string; received:
         return;
       }
       received.delivered.push(JSON.parse(body) as { receiver: string; alert: AlertEvent });
+      received.teams.push(String(req.headers['x-team']));
       res.writeHead(200).end('ok');
     });
   });
@@ -100,6 +103,7 @@ describe('silences, acknowledgements, webhooks and audit with two gateway replic
       [resolved.id, 'resolved'],
     ]);
     expect(pay[0].receiver).toBe('oncall');
+    expect(receiver.received.teams).toEqual(['ml', 'ml']);
     // two refusals and one success per transition: one replica delivered, and retried
     expect(receiver.received.attempts.get(firing.id)).toBe(3);
     expect(receiver.received.attempts.get(resolved.id)).toBe(3);
