@@ -3,6 +3,7 @@ import type { DriftReading, MetricSelector } from './selector.ts';
 import { dropEvidence, type DropEvidence } from './drop-evidence.ts';
 import type { AlertEvent, AlertRuleStatus, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
 import { budgetSignificance, DEFAULT_FALSE_ALARMS_PER_MILLION } from '../stats/select.ts';
+import { rulesForModel, type RuleOverrides } from './overrides.ts';
 
 /**
  * Alert lifecycle per (rule, model, scope): ok -> pending (condition holds) -> firing (held for
@@ -16,6 +17,22 @@ interface RuleState {
   state: 'pending' | 'firing';
   startsAt: number;
   value: number | null;
+  /** The effective threshold at the latest evaluation (null for a state restored from the stream and not evaluated since). */
+  threshold: number | null;
+  /** Event time of the firing transition. */
+  firedAt: number | null;
+}
+
+/** An alert the evaluator holds now: pending (the condition holds, not yet for `for`) or firing. */
+export interface HeldAlert {
+  model: string;
+  rule: string;
+  scope: string;
+  state: 'pending' | 'firing';
+  startsAt: number;
+  firedAt: number | null;
+  value: number | null;
+  threshold: number | null;
 }
 
 export interface Observation {
@@ -38,6 +55,8 @@ export interface AlertEvaluatorOptions {
   falseAlarmsPerMillion?: number;
   /** How many times a window of this length is evaluated per window length (the gateway re-evaluates as it slides); default 1. */
   evaluationsPerWindow?: (windowMs: number) => number;
+  /** Per-model changes of named rules (config alerts.overrides); default none. */
+  overrides?: RuleOverrides;
 }
 
 /** A rule whose baseline is too small to judge against on a scope, and why (served by GET /v1/alerts, logged once by the alert log). */
@@ -143,6 +162,8 @@ export class AlertEvaluator {
   private readonly states = new Map<string, RuleState>();
   /** Rules (per model and scope) whose baseline is too small to judge against, until it is not. */
   private readonly unjudged = new Map<string, RuleStatus>();
+  /** The rules as they apply to each model evaluated so far (overrides resolved once). */
+  private readonly modelRules = new Map<string, AlertRule[]>();
 
   constructor(
     private readonly rules: readonly AlertRule[],
@@ -155,7 +176,7 @@ export class AlertEvaluator {
    */
   evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions: AlertEvent[] = [];
-    for (const rule of this.rules) {
+    for (const rule of this.rulesOf(model)) {
       const targets: Array<{ metrics: ModelMetrics; prefix: string }> = [];
       let stable: ModelMetrics | undefined;
       if (rule.scope === 'version') {
@@ -184,6 +205,16 @@ export class AlertEvaluator {
     return transitions;
   }
 
+  /** The rules as they apply to `model`: its overrides applied, its disabled rules left out. */
+  rulesOf(model: string): readonly AlertRule[] {
+    let rules = this.modelRules.get(model);
+    if (rules === undefined) {
+      rules = this.options.overrides === undefined ? [...this.rules] : rulesForModel(this.rules, this.options.overrides, model);
+      this.modelRules.set(model, rules);
+    }
+    return rules;
+  }
+
   private step(rule: AlertRule, model: string, key: string, observation: Observation, now: number): AlertEvent | null {
     const { value, threshold, enough, scope, evidence } = observation;
     const current = this.states.get(key);
@@ -207,12 +238,13 @@ export class AlertEvaluator {
     const bad = holds(rule.op, value, threshold) && (evidence === undefined || evidence.significant);
     if (current === undefined) {
       if (!bad) return null;
-      const state: RuleState = { state: 'pending', startsAt: now, value };
+      const state: RuleState = { state: 'pending', startsAt: now, value, threshold, firedAt: null };
       this.states.set(key, state);
       if (rule.forMs === 0) return this.fire(rule, model, scope, state, threshold, now);
       return null;
     }
     current.value = value;
+    current.threshold = threshold;
     if (current.state === 'pending') {
       if (!bad) {
         this.states.delete(key);
@@ -230,6 +262,7 @@ export class AlertEvaluator {
 
   private fire(rule: AlertRule, model: string, scope: string, state: RuleState, threshold: number, now: number): AlertEvent {
     state.state = 'firing';
+    state.firedAt = now;
     return makeAlert(rule, model, scope, 'firing', state.startsAt, state.value, threshold, now);
   }
 
@@ -240,13 +273,24 @@ export class AlertEvaluator {
    */
   restore(alert: AlertEvent): void {
     const key = `${alert.model}|${alert.rule}|${alert.scope}`;
-    if (alert.state === 'firing') this.states.set(key, { state: 'firing', startsAt: alert.startsAt, value: alert.value });
+    if (alert.state === 'firing') this.states.set(key, { state: 'firing', startsAt: alert.startsAt, value: alert.value, threshold: alert.threshold, firedAt: alert.at });
     else if (this.states.get(key)?.startsAt === alert.startsAt) this.states.delete(key);
   }
 
   /** Rules whose baseline was too small to judge against on their latest evaluation, for one model or all. */
   ruleStatuses(model?: string): RuleStatus[] {
     return [...this.unjudged.values()].filter((status) => model === undefined || status.model === model);
+  }
+
+  /** Alerts pending or firing now, for one model or all. */
+  held(model?: string): HeldAlert[] {
+    const out: HeldAlert[] = [];
+    for (const [key, state] of this.states) {
+      const [m, rule, scope] = key.split('|');
+      if (model !== undefined && m !== model) continue;
+      out.push({ model: m, rule, scope, state: state.state, startsAt: state.startsAt, firedAt: state.firedAt, value: state.value, threshold: state.threshold });
+    }
+    return out;
   }
 
   /** Alerts currently firing, as firing events. */

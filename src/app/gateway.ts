@@ -14,6 +14,9 @@ import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { NatsAlertStream } from '../alerts/alert-stream.ts';
+import { AlertStateStore } from '../alerts/alert-store.ts';
+import { natsAuditPublisher, readAudit } from '../alerts/audit.ts';
+import { AlertActions } from '../gateway/alert-actions.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import { paneLimitsOf } from '../config/options.ts';
 import { isLoopbackHost } from '../config/load.ts';
@@ -22,6 +25,8 @@ export interface Gateway {
   app: FastifyInstance;
   source: GatewaySource;
   references: ReferenceStore;
+  /** Silences, acknowledgements, webhooks and the audit trail. */
+  actions: AlertActions;
   url: string;
   stop(): Promise<void>;
 }
@@ -53,7 +58,25 @@ export async function startGateway(
     saveReference: (profile) => references.put(profile),
   });
   const view = new MetricsView(windows, active, { overrides: config.drift.features, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion, discreteMaxValues: config.drift.discreteMaxValues });
-  const alerts = new AlertLog({ rules: config.alerts.rules, logger: unitLogger, metrics, publishAlert: natsAlertPublisher(nc), falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
+  const alertLogger = logger.child({ component: 'alerts' });
+  const alertState = await AlertStateStore.open(nc, (error) => alertLogger.warn({ err: error.message }, 'following silences and acknowledgements failed'));
+  const actions = new AlertActions({
+    store: alertState,
+    logger: alertLogger,
+    receivers: config.alerts.webhooks,
+    publishAudit: natsAuditPublisher(nc),
+    readAudit: (filter) => readAudit(nc, filter),
+  });
+  const alerts = new AlertLog({
+    rules: config.alerts.rules,
+    overrides: config.alerts.overrides,
+    logger: unitLogger,
+    metrics,
+    publishAlert: natsAlertPublisher(nc),
+    falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion,
+    annotations: actions,
+    onTransition: (alert) => actions.onTransition(alert),
+  });
   const source = new GatewaySource({ windows, references: active, view, alerts });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) active.setReference(profile);
   // continue the lifecycle of alerts already firing (published before a restart, or by another replica)
@@ -80,6 +103,7 @@ export async function startGateway(
       alertStream: new NatsAlertStream(nc, logger.child({ component: 'live-alerts' })),
     },
     baselines: { windows, references: active, profiles: references, minRows: config.reference.minRows },
+    alerting: { actions, alerts },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'gateway listening');
@@ -90,11 +114,14 @@ export async function startGateway(
     app,
     source,
     references,
+    actions,
     url: address,
     async stop() {
       stopFollowing();
       source.stop();
       await app.close();
+      await actions.stop();
+      alertState.stop();
       await reader.stop();
     },
   };

@@ -27,6 +27,9 @@ import {
 } from './metadata.ts';
 import {
   ALERTS_STREAM,
+  ALERT_STATE_BUCKET,
+  AUDIT_STREAM,
+  WEBHOOK_CLAIMS_BUCKET,
   BASELINES_BUCKET,
   CHECKPOINTS_BUCKET,
   DLQ_STREAM,
@@ -50,6 +53,10 @@ export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
 export const LEASE_TTL_MS = 15_000;
 
 export const ALERTS_SUBJECTS = ['drift.alert.>'];
+export const AUDIT_SUBJECTS = ['drift.audit.>'];
+export const DEFAULT_AUDIT_MAX_AGE_MS = 90 * 24 * 3600_000;
+/** How long a webhook delivery claim is kept: far beyond any replay or duplicate window. */
+export const WEBHOOK_CLAIM_TTL_MS = 7 * 24 * 3600_000;
 export const DLQ_SUBJECTS = ['drift.dlq.>'];
 export const PANES_SUBJECTS = ['drift.pane.>'];
 
@@ -379,6 +386,7 @@ export async function provision(nc: NatsConnection, opts: ProvisionOptions = {})
       replicas,
     },
     { name: ALERTS_STREAM, subjects: ALERTS_SUBJECTS, maxAgeMs: alertsMaxAgeMs, duplicateWindowMs, maxMsgsPerSubject: -1, replicas },
+    { name: AUDIT_STREAM, subjects: AUDIT_SUBJECTS, maxAgeMs: DEFAULT_AUDIT_MAX_AGE_MS, duplicateWindowMs, maxMsgsPerSubject: -1, replicas },
     { name: DLQ_STREAM, subjects: DLQ_SUBJECTS, maxAgeMs: dlqMaxAgeMs, duplicateWindowMs, maxMsgsPerSubject: -1, replicas },
     // The changelog of pane states: only the latest state of each pane matters.
     { name: PANES_STREAM, subjects: PANES_SUBJECTS, maxAgeMs: panesMaxAgeMs, duplicateWindowMs, maxMsgsPerSubject: 1, replicas },
@@ -388,6 +396,8 @@ export async function provision(nc: NatsConnection, opts: ProvisionOptions = {})
   const kvm = new Kvm(nc);
   await kvm.create(LEASES_BUCKET, { history: 1, ttl: LEASE_TTL_MS, replicas: replicas ?? 1 });
   await ensureKvLimits(jsm, LEASES_BUCKET, { ttlMs: LEASE_TTL_MS, history: 1, replicas }, logger);
+  await kvm.create(ALERT_STATE_BUCKET, { history: 1, replicas: replicas ?? 1 });
+  await kvm.create(WEBHOOK_CLAIMS_BUCKET, { history: 1, ttl: WEBHOOK_CLAIM_TTL_MS, replicas: replicas ?? 1 });
 
   const objm = new Objm(nc);
   for (const bucket of [CHECKPOINTS_BUCKET, BASELINES_BUCKET]) {

@@ -14,6 +14,12 @@ export const META_KEY = 'cluster';
 export const LEASES_BUCKET = 'DRIFT_LEASES';
 export const CHECKPOINTS_BUCKET = 'DRIFT_CHECKPOINTS';
 export const BASELINES_BUCKET = 'DRIFT_BASELINES';
+/** Silences (`silence.<id>`) and acknowledgements (`ack.<episode hash>`), shared by gateway replicas. */
+export const ALERT_STATE_BUCKET = 'DRIFT_ALERT_STATE';
+/** One key per (webhook receiver, transition): the gateway replica whose KV create wins delivers it. */
+export const WEBHOOK_CLAIMS_BUCKET = 'DRIFT_WEBHOOK_CLAIMS';
+/** Audit trail of alert transitions, silences and acknowledgements (`drift.audit.<kind>`). */
+export const AUDIT_STREAM = 'DRIFT_AUDIT';
 
 export const SCHEMA_VERSION = 1;
 
@@ -53,6 +59,10 @@ export function partitionFilter(partition: number): string {
 
 export function alertSubject(model: string, rule: string): string {
   return `drift.alert.${model}.${rule}`;
+}
+
+export function auditSubject(kind: 'transition' | 'silence' | 'ack'): string {
+  return `drift.audit.${kind}`;
 }
 
 export function dlqSubject(reason: string): string {

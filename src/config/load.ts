@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import type { DriftwatchConfig } from './types.ts';
 import { parseDuration } from '../contract/duration.ts';
 import { validateAlertRules } from '../alerts/rules.ts';
+import { validateRuleOverrides } from '../alerts/overrides.ts';
+import { validateWebhookReceivers } from '../alerts/webhooks.ts';
 import { DETECTOR_KINDS, isDetectorKind } from '../stats/detectors/index.ts';
 import { DEFAULT_DISCRETE_MAX_VALUES, DRIFT_TEST_NAMES, isDriftTestName } from '../stats/select.ts';
 import { LOG_FORMAT_SETTINGS } from '../logging/logger.ts';
@@ -219,6 +221,9 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     (key, value, expected) => new ConfigError(key, value, expected, src.of('alerts')),
     errorStream as DriftwatchConfig['detectors']['errorStream'],
   );
+  const alertError = (key: string, value: unknown, expected: string): ConfigError => new ConfigError(key, value, expected, src.of(key));
+  const overrides = validateRuleOverrides(alertsSection.overrides, rules, alertError);
+  const webhooks = validateWebhookReceivers(alertsSection.webhooks, alertError);
 
   return {
     nats: { url: string(nats.url, 'nats.url', src, true), replicas, name: string(nats.name, 'nats.name', src, false) as string },
@@ -267,7 +272,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
     detectors: { errorStream },
     dataDir: string(raw.dataDir, 'dataDir', src, false) as string,
     log: { level: level as DriftwatchConfig['log']['level'], format: format as LogFormatSetting },
-    alerts: { rules },
+    alerts: { rules, overrides, webhooks },
     partitionsExplicit: false,
   };
 }

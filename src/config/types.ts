@@ -1,5 +1,7 @@
 import type { LogFormatSetting } from '../logging/logger.ts';
 import type { AlertRule } from '../alerts/rules.ts';
+import type { RuleOverrides } from '../alerts/overrides.ts';
+import type { WebhookReceiver } from '../alerts/webhooks.ts';
 
 import type { DriftTestOverride } from '../stats/select.ts';
 import type { DetectorKind } from '../stats/detectors/index.ts';
@@ -47,7 +49,8 @@ export interface DriftwatchConfig {
   dataDir: string;
   /** format: 'auto' (readable lines on a terminal, JSON otherwise), 'json' or 'pretty'. */
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; format: LogFormatSetting };
-  alerts: { rules: AlertRule[] };
+  /** rules; per-model overrides of named rules; webhook receivers of transitions. */
+  alerts: { rules: AlertRule[]; overrides: RuleOverrides; webhooks: WebhookReceiver[] };
   /** Whether DRIFTWATCH_PARTITIONS (or a config file) asked for a partition count explicitly. */
   partitionsExplicit: boolean;
 }

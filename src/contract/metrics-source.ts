@@ -5,6 +5,17 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSummary } from './metrics.ts';
+import type { ActiveAlert } from './alerting.ts';
+
+/** Filters of the transition history (GET /v1/alerts). */
+export interface AlertHistoryQuery {
+  model?: string;
+  rule?: string;
+  state?: 'firing' | 'resolved';
+  /** Transitions at or after this event time (epoch ms). */
+  since?: number;
+  limit?: number;
+}
 
 /** Event name -> listener arguments, in the shape node's typed `EventEmitter<T>` expects. */
 export interface MetricsSourceEvents {
@@ -30,6 +41,10 @@ export interface MetricsSource {
   getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined;
   /** Alerts currently firing plus recent transitions, for one model or all. */
   recentAlerts(model?: string): AlertEvent[];
+  /** Alerts pending or firing now, with silences and acknowledgements; optional (derived from recentAlerts when absent). */
+  activeAlerts?(model?: string): ActiveAlert[];
+  /** Past transitions, newest first, filtered; optional (recentAlerts when absent). */
+  alertHistory?(query: AlertHistoryQuery): AlertEvent[];
   /** Rules that cannot judge their baseline (e.g. a reference with too few labels), for one model or all; optional. */
   ruleStatuses?(model?: string): AlertRuleStatus[];
   /** Whether the source can answer queries (state restored, partitions assigned...). */

@@ -45,6 +45,22 @@ export interface DriftEntry {
    * the drift is fresh, smaller or larger when it was reused from an earlier state of the window.
    */
   computedOn?: number;
+  /**
+   * The distributions compared, as shares: for a numeric feature the reference's PSI bins (`edges`:
+   * the inner edges, bins [e_i, e_i+1) with open ends) and for a categorical or discrete one its
+   * categories (`labels`), with the reference's and the window's share in each.
+   */
+  bins?: DriftBins;
+}
+
+export interface DriftBins {
+  kind: 'numeric' | 'categorical';
+  /** numeric: ascending inner edges (bins = edges.length + 1). */
+  edges?: number[];
+  /** categorical: the category of each bin. */
+  labels?: string[];
+  reference: number[];
+  window: number[];
 }
 
 export interface LatencySummary {
@@ -194,4 +210,10 @@ export interface AlertEvent {
   /** When this transition happened (epoch ms). */
   at: number;
   message: string;
+  /**
+   * Set when an active silence covered the transition when it happened: it is recorded, published
+   * on NATS and shown, but not sent to webhook receivers. `silencedBy` names the silences.
+   */
+  silenced?: boolean;
+  silencedBy?: string[];
 }

@@ -1,5 +1,9 @@
 import type { Logger } from 'pino';
 import type { AlertEvent, ModelMetrics } from '../contract/metrics.ts';
+import type { Acknowledgement, ActiveAlert } from '../contract/alerting.ts';
+import type { RuleOverrides } from '../alerts/overrides.ts';
+import type { AlertIdentity } from '../alerts/matchers.ts';
+import { episodeOf } from '../alerts/alert-store.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import { AlertEvaluator, type RuleStatus } from '../alerts/evaluator.ts';
 import { driftRecomputeMs } from './metrics-view.ts';
@@ -16,6 +20,33 @@ export interface AlertLogOptions {
   historyLimit?: number;
   /** The drift false-alarm budget, which baseline-relative quality rules spend too (config drift.falseAlarmsPerMillion). */
   falseAlarmsPerMillion?: number;
+  /** Per-model changes of named rules (config alerts.overrides). */
+  overrides?: RuleOverrides;
+  /** Silences and acknowledgements shown on alerts; a transition covered by a silence is marked silenced. */
+  annotations?: AlertAnnotations;
+  /** Called with every transition this log announces (after it is recorded and published): audit, webhooks. */
+  onTransition?: (alert: AlertEvent) => void;
+  /** Wall clock for silences; default Date.now. */
+  now?: () => number;
+}
+
+/** What operators attached to alerts (AlertActions over the shared KV store). */
+export interface AlertAnnotations {
+  /** Ids of the silences covering an alert at `now` (wall clock). */
+  silencedBy(alert: AlertIdentity, now: number): string[];
+  /** The acknowledgement of an episode (`model:rule:scope:startsAt`), if any. */
+  acknowledgement(episode: string): Acknowledgement | null;
+}
+
+/** Filters of the transition history (GET /v1/alerts). */
+export interface AlertHistoryFilter {
+  model?: string;
+  rule?: string;
+  state?: 'firing' | 'resolved';
+  /** Transitions at or after this event time (epoch ms). */
+  since?: number;
+  /** The latest this many (default 50). */
+  limit?: number;
 }
 
 /** Transitions served per request besides the firing alerts. */
@@ -29,7 +60,7 @@ export class AlertLog {
   private readonly evaluator: AlertEvaluator;
   /** Latest firing transition per model, rule and scope, until it resolves. */
   private readonly firing = new Map<string, AlertEvent>();
-  private readonly history: AlertEvent[] = [];
+  private readonly past: AlertEvent[] = [];
   private readonly historyLimit: number;
   /** (model, rule, scope) keys reported as unable to judge, so the log says it once. */
   private readonly unjudged = new Set<string>();
@@ -39,8 +70,9 @@ export class AlertLog {
     this.evaluator = new AlertEvaluator(options.rules, {
       falseAlarmsPerMillion: options.falseAlarmsPerMillion,
       evaluationsPerWindow: (windowMs) => Math.max(1, windowMs / driftRecomputeMs(windowMs)),
+      overrides: options.overrides,
     });
-    this.historyLimit = options.historyLimit ?? 200;
+    this.historyLimit = options.historyLimit ?? 1000;
   }
 
   /**
@@ -48,8 +80,7 @@ export class AlertLog {
    * published. Returns the transitions, for the caller to announce.
    */
   evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
-    const transitions = this.evaluator.evaluate(model, metricsFor, versions);
-    for (const alert of transitions) this.announce(alert);
+    const transitions = this.evaluator.evaluate(model, metricsFor, versions).map((alert) => this.announce(alert));
     this.reportUnjudged(model);
     return transitions;
   }
@@ -88,11 +119,71 @@ export class AlertLog {
   /** Alerts firing now, then the latest transitions that are not among them; for one model or all. */
   recentAlerts(model?: string): AlertEvent[] {
     const firing = [...this.firing.values()].filter((a) => model === undefined || a.model === model);
-    const recent = this.history.filter((a) => (model === undefined || a.model === model) && !firing.includes(a));
+    const recent = this.past.filter((a) => (model === undefined || a.model === model) && !firing.includes(a));
     return [...firing, ...recent.slice(-SERVED_HISTORY)];
   }
 
-  private announce(alert: AlertEvent): void {
+  /**
+   * Alerts pending or firing now (newest first), each with whether a silence covers it and its
+   * acknowledgement; for one model or all.
+   */
+  activeAlerts(model?: string): ActiveAlert[] {
+    const now = (this.options.now ?? Date.now)();
+    const out: ActiveAlert[] = [];
+    for (const held of this.evaluator.held(model)) {
+      const rule = this.evaluator.rulesOf(held.model).find((r) => r.name === held.rule) ?? this.options.rules.find((r) => r.name === held.rule);
+      const firing = this.firing.get(keyOf(held));
+      const episode = episodeOf(held);
+      const silencedBy = this.options.annotations?.silencedBy(held, now) ?? [];
+      const threshold = held.threshold ?? firing?.threshold ?? rule?.threshold ?? 0;
+      out.push({
+        id: held.state === 'firing' ? (firing?.id ?? `${episode}:firing`) : `${episode}:pending`,
+        model: held.model,
+        rule: held.rule,
+        scope: held.scope,
+        state: held.state,
+        severity: firing?.severity ?? rule?.severity ?? 'warning',
+        value: held.value,
+        threshold,
+        window: firing?.window ?? rule?.window ?? '',
+        startsAt: held.startsAt,
+        firedAt: held.state === 'firing' ? (held.firedAt ?? firing?.at ?? null) : null,
+        message:
+          held.state === 'firing' && firing
+            ? firing.message
+            : `pending: ${rule?.description ?? held.rule} (${held.model}, ${held.scope}) holds since ${new Date(held.startsAt).toISOString()}, fires after ${rule ? rule.forMs / 1000 : '?'} s`,
+        silenced: silencedBy.length > 0,
+        silencedBy,
+        acknowledged: held.state === 'firing' ? (this.options.annotations?.acknowledgement(episode) ?? null) : null,
+      });
+    }
+    return out.sort((a, b) => b.startsAt - a.startsAt || a.id.localeCompare(b.id));
+  }
+
+  /** The firing alert with this id (its firing transition's id), or undefined. */
+  findFiring(id: string): ActiveAlert | undefined {
+    return this.activeAlerts().find((a) => a.state === 'firing' && a.id === id);
+  }
+
+  /** Past transitions, newest first, filtered (the alerts stream keeps them all: see the audit trail). */
+  history(filter: AlertHistoryFilter = {}): AlertEvent[] {
+    const out: AlertEvent[] = [];
+    const limit = filter.limit ?? SERVED_HISTORY;
+    for (let i = this.past.length - 1; i >= 0 && out.length < limit; i--) {
+      const a = this.past[i];
+      if (filter.model !== undefined && a.model !== filter.model) continue;
+      if (filter.rule !== undefined && a.rule !== filter.rule) continue;
+      if (filter.state !== undefined && a.state !== filter.state) continue;
+      if (filter.since !== undefined && a.at < filter.since) continue;
+      out.push(a);
+    }
+    return out;
+  }
+
+  private announce(original: AlertEvent): AlertEvent {
+    // a silence stops notifications, not the record: the transition is marked and still published
+    const silencedBy = this.options.annotations?.silencedBy(original, (this.options.now ?? Date.now)()) ?? [];
+    const alert: AlertEvent = silencedBy.length > 0 ? { ...original, silenced: true, silencedBy } : original;
     const key = keyOf(alert);
     if (alert.state === 'firing') this.firing.set(key, alert);
     else this.firing.delete(key);
@@ -101,14 +192,16 @@ export class AlertLog {
     metrics?.alerts.inc({ rule: alert.rule, state: alert.state });
     logger.info({ alert: alert.id, message: alert.message }, `alert ${alert.state}`);
     publishAlert?.(alert).catch((error: unknown) => logger.warn({ err: (error as Error).message, alert: alert.id }, 'alert publish failed'));
+    this.options.onTransition?.(alert);
+    return alert;
   }
 
   private remember(alert: AlertEvent): void {
-    this.history.push(alert);
-    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    this.past.push(alert);
+    if (this.past.length > this.historyLimit) this.past.splice(0, this.past.length - this.historyLimit);
   }
 }
 
-function keyOf(alert: AlertEvent): string {
+function keyOf(alert: AlertIdentity): string {
   return `${alert.model}|${alert.rule}|${alert.scope}`;
 }

@@ -1,5 +1,6 @@
 import { MetricsSourceEmitter } from '../contract/metrics-source.ts';
-import type { MetricsOptions } from '../contract/metrics-source.ts';
+import type { AlertHistoryQuery, MetricsOptions } from '../contract/metrics-source.ts';
+import type { ActiveAlert } from '../contract/alerting.ts';
 import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSummary } from '../contract/metrics.ts';
 import type { AlertLog } from './alert-log.ts';
 import type { MetricsView } from './metrics-view.ts';
@@ -58,6 +59,14 @@ export class GatewaySource extends MetricsSourceEmitter {
 
   recentAlerts(model?: string): AlertEvent[] {
     return this.units.alerts.recentAlerts(model);
+  }
+
+  activeAlerts(model?: string): ActiveAlert[] {
+    return this.units.alerts.activeAlerts(model);
+  }
+
+  alertHistory(query: AlertHistoryQuery): AlertEvent[] {
+    return this.units.alerts.history(query);
   }
 
   ruleStatuses(model?: string): AlertRuleStatus[] {

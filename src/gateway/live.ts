@@ -480,7 +480,9 @@ export class LiveFeed {
       const key = `${model}\u0000${sub.window}\u0000${sub.version ?? ''}`;
       client.lastDriftStamp.set(model, this.driftFrame(key, model, sub, metrics).stamp);
     }
-    return JSON.stringify({ type: 'snapshot', model, window: sub.window, version: sub.version ?? null, metrics, alerts });
+    // `active` is what is pending or firing now, as GET /v1/alerts's `active` (absent from sources without it)
+    const active = this.source.activeAlerts?.(model);
+    return JSON.stringify({ type: 'snapshot', model, window: sub.window, version: sub.version ?? null, metrics, alerts, ...(active ? { active } : {}) });
   }
 
   private markPending(client: LiveClient, model: string, kind: PendingKind, now: number): void {

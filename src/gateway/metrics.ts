@@ -1,8 +1,8 @@
-import type { DriftEntry, ModelMetrics, FairnessSummary, ReferenceSummary } from '../contract/metrics.ts';
+import type { DriftBins, DriftEntry, ModelMetrics, FairnessSummary, ReferenceSummary } from '../contract/metrics.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges } from '../reference/profile.ts';
-import { evaluateDrift } from '../stats/select.ts';
+import { alignCategoryCounts, evaluateDrift, UNCOUNTED_VALUES_CATEGORY } from '../stats/select.ts';
 import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent } from '../stats/select.ts';
 import type { FeatureSummary } from '../window/pane.ts';
 import { qualityOf } from '../window/quality.ts';
@@ -35,6 +35,18 @@ function quantileOrNull(sketch: { count: number; quantile(q: number): number }, 
   return sketch.count > 0 ? sketch.quantile(q) : null;
 }
 
+function shares(counts: ArrayLike<number>): number[] {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  return Array.from(counts, (c) => (total > 0 ? c / total : 0));
+}
+
+/** The bins PSI compared, as shares of each side (what the dashboard draws as a histogram). */
+function categoricalBins(reference: Iterable<[string, number]>, window: Iterable<[string, number]>): DriftBins {
+  const aligned = alignCategoryCounts(new Map(reference), new Map(window));
+  return { kind: 'categorical', labels: aligned.categories, reference: shares(aligned.reference), window: shares(aligned.current) };
+}
+
 function driftOf(reference: FeatureReference, summary: FeatureSummary, options: DriftOptions): DriftEntry | null {
   try {
     if (reference.type === 'numeric') {
@@ -44,10 +56,22 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, options: 
       const current: NumericCurrent = { type: 'numeric', summary: summary.numeric, binCounts };
       // exact per-value counts: a discrete feature (few reference values) is tested on them
       if (summary.exact !== null) current.exactCounts = { counts: summary.exact.counts, other: summary.exact.other };
-      return evaluateDrift(reference, current, options);
+      const entry = evaluateDrift(reference, current, options);
+      if (entry === null) return null;
+      if (entry.type === 'discrete' && reference.exactCounts !== undefined && current.exactCounts !== undefined) {
+        const windowValues: Array<[string, number]> = [...current.exactCounts.counts].map(([v, n]) => [String(v), n]);
+        if (current.exactCounts.other > 0) windowValues.push([UNCOUNTED_VALUES_CATEGORY, current.exactCounts.other]);
+        entry.bins = categoricalBins([...reference.exactCounts].map(([v, n]) => [String(v), n]), windowValues);
+      } else {
+        entry.bins = { kind: 'numeric', edges: Array.from(reference.innerEdges), reference: shares(reference.binCounts), window: shares(binCounts) };
+      }
+      return entry;
     }
     if (summary.categories === null || summary.categories.total === 0) return null;
-    return evaluateDrift(reference, { type: 'categorical', counts: new Map(summary.categories.entries()) }, options);
+    const windowCounts = new Map(summary.categories.entries());
+    const entry = evaluateDrift(reference, { type: 'categorical', counts: windowCounts }, options);
+    if (entry !== null) entry.bins = categoricalBins(reference.counts instanceof Map ? (reference.counts as ReadonlyMap<string, number>).entries() : Object.entries(reference.counts), windowCounts);
+    return entry;
   } catch {
     // the feature changed type against its reference: report no statistic rather than a wrong one
     return null;

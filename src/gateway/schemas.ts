@@ -7,6 +7,7 @@
 import type {
   AlertEvent, AlertRuleStatus, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
 } from '../contract/metrics.ts';
+import type { Acknowledgement, ActiveAlert, AuditEntry, Silence } from '../contract/alerting.ts';
 import { VERSION_MAX_LENGTH } from '../contract/limits.ts';
 
 /** Model and version names end up in NATS subject tokens: no whitespace, '.', '*' or '>'. */
@@ -65,6 +66,18 @@ const driftEntryProperties = {
   tests: { type: 'object', additionalProperties: driftTestResultSchema },
   computedAt: { type: 'integer', description: 'when the statistics were computed (epoch ms); drift is reused for a few seconds' },
   computedOn: { type: 'integer', description: 'predictions in the window when the statistics were computed (compare with count)' },
+  bins: {
+    type: 'object',
+    description: "the distributions compared, as shares: numeric, the reference's PSI bins (inner edges); categorical or discrete, the categories",
+    required: ['kind', 'reference', 'window'],
+    properties: {
+      kind: { type: 'string', enum: ['numeric', 'categorical'] },
+      edges: { type: 'array', items: { type: 'number' } },
+      labels: { type: 'array', items: { type: 'string' } },
+      reference: { type: 'array', items: { type: 'number' } },
+      window: { type: 'array', items: { type: 'number' } },
+    },
+  },
 } as const;
 const driftEntryRequired = ['type', 'count', 'reference', 'primary', 'drift', 'tests'] as const;
 
@@ -217,6 +230,8 @@ const alertEventProperties = {
   startsAt: { type: 'integer' },
   at: { type: 'integer' },
   message: { type: 'string' },
+  silenced: { type: 'boolean', description: 'an active silence covered the transition: recorded and published on NATS, not sent to webhooks' },
+  silencedBy: { type: 'array', items: { type: 'string' } },
 } as const;
 
 export const alertEventSchema = {
@@ -249,6 +264,7 @@ const alertRuleStatusKeysMatch: SameKeys<keyof typeof alertRuleStatusProperties,
 
 /** Shared schemas registered with `app.addSchema` and referenced as `{ $ref: '<id>#' }`. */
 export const sharedSchemas = [modelMetricsSchema, modelSummarySchema, alertEventSchema] as const;
+// (activeAlertSchema, silenceSchema and auditEntrySchema are registered too: see alertingSchemas below)
 
 // Compile-time check: the listed top-level properties are exactly the fields of the contract
 // types, so adding a field to a type without serving it (or the reverse) fails `tsc`.
@@ -265,3 +281,110 @@ const nestedKeysMatch: [
   SameKeys<keyof typeof referenceProperties, keyof ReferenceSummary>,
 ] = [true, true, true, true, true, true];
 export const contractKeysMatch = alertRuleStatusKeysMatch && modelMetricsKeysMatch && modelSummaryKeysMatch && alertEventKeysMatch && nestedKeysMatch.every(Boolean);
+
+// ---- alerting: active alerts, silences, acknowledgements, audit -------------------------------
+
+const matchersSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string', minLength: 1, maxLength: 256 },
+    rule: { type: 'string', minLength: 1, maxLength: 256 },
+    scope: { type: 'string', minLength: 1, maxLength: 256 },
+  },
+} as const;
+
+const acknowledgementProperties = { by: { type: 'string' }, comment: { type: 'string' }, at: { type: 'integer' } } as const;
+const acknowledgementSchema = { type: 'object', additionalProperties: false, required: ['by', 'comment', 'at'], properties: acknowledgementProperties } as const;
+
+const activeAlertProperties = {
+  id: { type: 'string', description: "the firing transition's id (model:rule:scope:startsAt:firing); ...:pending while pending" },
+  model: { type: 'string' },
+  rule: { type: 'string' },
+  scope: { type: 'string' },
+  state: { type: 'string', enum: ['pending', 'firing'] },
+  severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
+  value: nullableNumber,
+  threshold: { type: 'number' },
+  window: { type: 'string' },
+  startsAt: { type: 'integer' },
+  firedAt: { type: ['integer', 'null'] },
+  message: { type: 'string' },
+  silenced: { type: 'boolean' },
+  silencedBy: { type: 'array', items: { type: 'string' } },
+  acknowledged: { anyOf: [acknowledgementSchema, { type: 'null' }] },
+} as const;
+
+export const activeAlertSchema = {
+  $id: 'driftwatch.ActiveAlert',
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(activeAlertProperties),
+  properties: activeAlertProperties,
+} as const;
+
+const silenceProperties = {
+  id: { type: 'string' },
+  matchers: matchersSchema,
+  startsAt: { type: 'integer' },
+  endsAt: { type: 'integer' },
+  comment: { type: 'string' },
+  createdBy: { type: 'string' },
+  createdAt: { type: 'integer' },
+  expiredAt: { type: ['integer', 'null'] },
+  expiredBy: nullableString,
+} as const;
+
+export const silenceSchema = {
+  $id: 'driftwatch.Silence',
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(silenceProperties),
+  properties: { ...silenceProperties, state: { type: 'string', enum: ['active', 'pending', 'expired'] } },
+} as const;
+
+export const silenceRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['matchers', 'comment', 'createdBy'],
+  properties: {
+    matchers: matchersSchema,
+    duration: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: "how long, e.g. '2h' or milliseconds (or give endsAt)" },
+    endsAt: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'epoch ms or ISO 8601 time (or give duration)' },
+    startsAt: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'default now' },
+    comment: { type: 'string', minLength: 1, maxLength: 1000 },
+    createdBy: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+} as const;
+
+const auditEntryProperties = {
+  id: { type: 'string' },
+  kind: { type: 'string', enum: ['transition', 'silence', 'ack'] },
+  action: { type: 'string' },
+  at: { type: 'integer' },
+  actor: { type: 'string' },
+  model: nullableString,
+  rule: nullableString,
+  scope: nullableString,
+  alertId: nullableString,
+  silenceId: nullableString,
+  comment: nullableString,
+  detail: { type: 'object', additionalProperties: true },
+} as const;
+
+export const auditEntrySchema = {
+  $id: 'driftwatch.AuditEntry',
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(auditEntryProperties),
+  properties: auditEntryProperties,
+} as const;
+
+export const alertingSchemas = [activeAlertSchema, silenceSchema, auditEntrySchema] as const;
+const alertingKeysMatch: [
+  SameKeys<keyof typeof activeAlertProperties, keyof ActiveAlert>,
+  SameKeys<keyof typeof silenceProperties, keyof Silence>,
+  SameKeys<keyof typeof auditEntryProperties, keyof AuditEntry>,
+  SameKeys<keyof typeof acknowledgementProperties, keyof Acknowledgement>,
+] = [true, true, true, true];
+export const alertingContractKeysMatch = alertingKeysMatch.every(Boolean);

@@ -9,6 +9,7 @@
  *       ├─ api      /v1/models, /v1/models/:model/metrics, /v1/alerts
  *       ├─ /metrics Prometheus exposition (Prometheus supports `authorization: {credentials: ...}`)
  *       ├─ baselines /v1/baselines, /v1/models/:model/baseline (when `baselines` is given)
+ *       ├─ alerting /v1/silences, /v1/alerts/:id/ack, /v1/audit (when `alerting` is given)
  *       └─ extraRoutes (dashboard, admin...) registered by the caller: authenticated as well
  *   upgrade         /v1/live WebSocket feed (LiveFeed), path and token checked before upgrading
  */
@@ -24,7 +25,7 @@ import { createPipelineMetrics } from './prometheus.ts';
 import { LiveFeed } from './live.ts';
 import { createTokenAuthenticator, requireToken } from './auth.ts';
 import { formatSchemaErrors, installErrorHandling, safePath } from './errors.ts';
-import { sharedSchemas } from './schemas.ts';
+import { alertingSchemas, sharedSchemas } from './schemas.ts';
 import { defaultWindowOf } from '../contract/limits.ts';
 import { healthRoutes } from './routes/health.ts';
 import { apiRoutes } from './routes/api.ts';
@@ -32,6 +33,8 @@ import { prometheusRoute } from './routes/prometheus-endpoint.ts';
 import { baselineRoutes } from './routes/baselines.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import type { BaselineRoutesOptions } from './routes/baselines.ts';
+import { alertingRoutes } from './routes/alerting.ts';
+import type { AlertingRoutesOptions } from './routes/alerting.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,6 +57,8 @@ export interface GatewayOptions {
   ws?: LiveFeedOptions;
   /** Reference-profile routes over these units; omitted, the gateway serves no /v1/baselines. */
   baselines?: BaselineRoutesOptions;
+  /** Silences, acknowledgements and the audit trail over these units; omitted, the gateway serves none of them. */
+  alerting?: AlertingRoutesOptions;
   /** Routes added by the caller inside the authenticated scope (dashboard, admin API...). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
   /**
@@ -96,7 +101,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   }) as unknown as FastifyInstance;
 
   installErrorHandling(app);
-  for (const schema of sharedSchemas) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...alertingSchemas]) app.addSchema(schema);
   app.addHook('onResponse', async (request, reply) => {
     const path = safePath(request.url);
     const line = { method: request.method, path, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) };
@@ -115,6 +120,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       beforeScrape: opts.modelGauges === false ? undefined : () => metrics.updateModelGauges(collectModelMetrics(source, opts.modelGauges || {}, windows)),
     });
     if (opts.baselines !== undefined) await scope.register(baselineRoutes, opts.baselines);
+    if (opts.alerting !== undefined) await scope.register(alertingRoutes, opts.alerting);
     if (opts.extraRoutes !== undefined) await scope.register(async (extra) => opts.extraRoutes?.(extra));
   });
 

@@ -13,6 +13,9 @@ import {
 import { readClusterMetadata } from '../../src/cluster/metadata.ts';
 import {
   ALERTS_STREAM,
+  ALERT_STATE_BUCKET,
+  AUDIT_STREAM,
+  WEBHOOK_CLAIMS_BUCKET,
   BASELINES_BUCKET,
   CHECKPOINTS_BUCKET,
   DLQ_STREAM,
@@ -92,8 +95,8 @@ describe('provision (single server)', () => {
       const names: string[] = [];
       for await (const name of jsm.streams.names()) names.push(name);
       expect(names.sort()).toEqual(
-        [ALERTS_STREAM, DLQ_STREAM, EVENTS_STREAM, PANES_STREAM, `KV_${META_BUCKET}`, `KV_${LEASES_BUCKET}`,
-          `OBJ_${CHECKPOINTS_BUCKET}`, `OBJ_${BASELINES_BUCKET}`].sort(),
+        [ALERTS_STREAM, AUDIT_STREAM, DLQ_STREAM, EVENTS_STREAM, PANES_STREAM, `KV_${META_BUCKET}`, `KV_${LEASES_BUCKET}`,
+          `KV_${ALERT_STATE_BUCKET}`, `KV_${WEBHOOK_CLAIMS_BUCKET}`, `OBJ_${CHECKPOINTS_BUCKET}`, `OBJ_${BASELINES_BUCKET}`].sort(),
       );
 
       // panes keep only the latest state per subject

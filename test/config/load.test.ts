@@ -44,6 +44,28 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { DRIFTWATCH_CONFIG: '/nonexistent/c.json' } })).toThrow(/cannot read DRIFTWATCH_CONFIG file \/nonexistent\/c.json/);
   });
 
+  it('reads webhook receivers and per-model rule overrides from the config file, and refuses bad ones naming the file, key and receiver', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dw-config-'));
+    try {
+      const file = join(dir, 'alerts.json');
+      writeFileSync(file, JSON.stringify({ alerts: { webhooks: [{ name: 'chat', url: 'http://127.0.0.1:9000/hook', backoff: '2s' }], overrides: { ads: { error_rate_spike: { threshold: 0.2, for: '2m' } } } } }));
+      const config = loadConfig({ env: { DRIFTWATCH_CONFIG: file } });
+      // the default rules are kept beside them
+      expect(config.alerts.rules.map((r) => r.name)).toContain('feature_psi');
+      expect(config.alerts.webhooks).toMatchObject([{ name: 'chat', url: 'http://127.0.0.1:9000/hook', backoffMs: 2000, retries: 3, timeoutMs: 5000 }]);
+      expect(config.alerts.overrides).toEqual({ ads: { error_rate_spike: { threshold: 0.2, forMs: 120_000 } } });
+
+      writeFileSync(file, JSON.stringify({ alerts: { webhooks: [{ name: 'chat', url: 'chat.example' }] } }));
+      expect(() => loadConfig({ env: { DRIFTWATCH_CONFIG: file } })).toThrow(
+        `invalid config alerts.webhooks[0].url = "chat.example" (from ${file}): expected an http:// or https:// URL (receiver "chat")`,
+      );
+      writeFileSync(file, JSON.stringify({ alerts: { overrides: { ads: { error_rate_spik: { threshold: 0.2 } } } } }));
+      expect(() => loadConfig({ env: { DRIFTWATCH_CONFIG: file } })).toThrow(/invalid config alerts\.overrides\.ads\.error_rate_spik = .* \(from .*alerts\.json\): expected an override of a configured rule \(accuracy_drop, /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses at start an alert rule that could never fire, naming the file, the rule, the field and what is allowed', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dw-config-'));
     try {

@@ -135,6 +135,55 @@ describe('dashboard in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('draws the window-vs-reference histogram of the selected feature', async () => {
+    await page.click('#drift-table tr[data-feature="f0"]');
+    // ten decile bins of the reference, each with the reference's and the window's share
+    await page.waitForFunction(`document.querySelector('#chart-histogram svg')?.getAttribute('data-bins') === '10'`, undefined, { timeout: 15_000 });
+    expect(await page.locator('#chart-histogram rect.bar-reference').count()).toBe(10);
+    expect(await page.locator('#chart-histogram rect.bar-window').count()).toBe(10);
+    // f0 shifted by 3 standard deviations after 8 s: the window's share of the reference's top decile
+    // is far above the reference's own tenth (the 5m window also holds the traffic before the shift)
+    const share = async (kind: string) => Number(/ ([\d.]+) %/.exec((await page.locator(`#chart-histogram rect.bar-${kind}`).nth(9).locator('title').textContent()) ?? '')?.[1]);
+    expect(await share('reference')).toBeLessThan(15);
+    expect(await share('window')).toBeGreaterThan(30);
+    expect(await page.locator('#drift-detail figcaption').textContent()).toMatch(/Feature f0: window vs reference fraud\./);
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/dashboard-histogram.png`, fullPage: true });
+  });
+
+  it('silences and acknowledges the drift alert from the page, which then shows it silenced and acknowledged', async () => {
+    await page.fill('#operator-input', 'ana');
+    await page.press('#operator-input', 'Enter');
+    const item = () => page.locator('#alert-timeline li[data-rule="feature_psi"][data-state="firing"][data-model="fraud"][data-active="true"]', { hasText: 'feature:f0' }).first();
+    await item().locator('button.silence').waitFor({ timeout: 20_000 });
+    expect(await item().getAttribute('data-silenced')).toBe('false');
+    await item().locator('button.silence').click();
+    await page.locator('#alert-timeline li[data-rule="feature_psi"][data-model="fraud"][data-silenced="true"]', { hasText: 'feature:f0' }).first().waitFor({ timeout: 15_000 });
+    expect(await item().locator('.state-silenced').textContent()).toBe('silenced');
+    // the API says the same: a silence by the operator, covering that alert
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    const silences = (await (await fetch(`${pipeline.baseUrl}/v1/silences?state=active`, { headers })).json()) as { silences: Array<{ id: string; createdBy: string; matchers: Record<string, string> }> };
+    expect(silences.silences).toHaveLength(1);
+    expect(silences.silences[0]).toMatchObject({ createdBy: 'ana', matchers: { model: 'fraud', rule: 'feature_psi', scope: 'feature:f0' } });
+    const alerts = (await (await fetch(`${pipeline.baseUrl}/v1/alerts?model=fraud&rule=feature_psi`, { headers })).json()) as { active: Array<{ scope: string; silencedBy: string[] }> };
+    expect(alerts.active.find((a) => a.scope === 'feature:f0')?.silencedBy).toEqual([silences.silences[0].id]);
+
+    await item().locator('button.ack').click();
+    await page.locator('#alert-timeline li[data-rule="feature_psi"][data-model="fraud"][data-acknowledged="true"]', { hasText: 'feature:f0' }).first().waitFor({ timeout: 15_000 });
+    expect(await item().locator('.state-acked').textContent()).toBe('acknowledged by ana');
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/dashboard-silenced.png`, fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('switches the window: the selector lists the gateway windows and the charts refill from the chosen one', async () => {
+    expect(await page.locator('#window-select option').allTextContents()).toEqual(['1m', '5m', '1h']);
+    expect(await page.locator('#window-select').inputValue()).toBe('5m');
+    await page.selectOption('#window-select', '1m');
+    await page.waitForFunction(`Number(document.querySelector('#chart-volume path.series')?.getAttribute('data-points')) >= 2`, undefined, { timeout: 20_000 });
+    expect(await page.locator('#window-select').inputValue()).toBe('1m');
+    expect(await page.locator('#drift-reference').textContent()).toMatch(/reference fraud\./);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('shows a lost feed when the gateway stops its WebSocket, and recovers when it is back', async () => {
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
     const gateway = pipeline.app.gateway.app;

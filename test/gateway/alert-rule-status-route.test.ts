@@ -30,7 +30,7 @@ describe('GET /v1/alerts: rules that cannot judge their baseline', () => {
     app = await buildGateway({ source, registry: new Registry() });
     const all = await app.inject({ url: '/v1/alerts' });
     expect(all.statusCode).toBe(200);
-    expect(all.json()).toEqual({ alerts: [], rules: source.statuses });
-    expect((await app.inject({ url: '/v1/alerts?model=fraud' })).json()).toEqual({ alerts: [], rules: [] });
+    expect(all.json()).toEqual({ active: [], history: [], rules: source.statuses });
+    expect((await app.inject({ url: '/v1/alerts?model=fraud' })).json()).toEqual({ active: [], history: [], rules: [] });
   });
 });

@@ -47,6 +47,8 @@ describe('gateway REST routes (no auth)', () => {
         { model: 'churn', versions: ['v1', 'v2'], lastEventAt: 1_700_000_300_000, count5m: 100 },
         { model: 'fraud', versions: ['v1', 'v2'], lastEventAt: 1_700_000_300_000, count5m: 100 },
       ],
+      windows: ['1m', '5m', '1h'],
+      defaultWindow: '5m',
     });
   });
 
@@ -101,13 +103,24 @@ describe('gateway REST routes (no auth)', () => {
     expect(res.json()).toEqual({ error: 'Not Found', message: 'no route GET /v2/whatever', statusCode: 404 });
   });
 
-  it('GET /v1/alerts returns all alerts or those of one model', async () => {
+  it('GET /v1/alerts returns the active alerts and, separately, the history, for all models or one', async () => {
     source.alerts.push(alert('churn', 'psi', 5000), alert('fraud', 'accuracy_drop', 6000, 'resolved'));
     const all = await app.inject({ url: '/v1/alerts' });
     expect(all.statusCode).toBe(200);
-    expect(all.json()).toEqual({ alerts: source.alerts });
+    const body = all.json();
+    // a source that reports transitions only: its latest firing ones are the active alerts
+    expect(body.active.map((a: { model: string; state: string; silenced: boolean }) => [a.model, a.state, a.silenced])).toEqual([['churn', 'firing', false]]);
+    expect(body.history).toEqual([...source.alerts].reverse());
     const one = await app.inject({ url: '/v1/alerts?model=fraud' });
-    expect(one.json().alerts.map((a: { rule: string; state: string }) => [a.rule, a.state])).toEqual([['accuracy_drop', 'resolved']]);
+    expect(one.json().active).toEqual([]);
+    expect(one.json().history.map((a: { rule: string; state: string }) => [a.rule, a.state])).toEqual([['accuracy_drop', 'resolved']]);
+    const resolvedOnly = await app.inject({ url: '/v1/alerts?state=resolved' });
+    expect(resolvedOnly.json().history.map((a: { model: string }) => a.model)).toEqual(['fraud']);
+    expect(resolvedOnly.json().active).toEqual([]);
+    expect((await app.inject({ url: '/v1/alerts?since=5500' })).json().history.map((a: { model: string }) => a.model)).toEqual(['fraud']);
+    const badSince = await app.inject({ url: '/v1/alerts?since=yesterday' });
+    expect(badSince.statusCode).toBe(400);
+    expect(badSince.json().message).toMatch(/since/);
   });
 
   it('turns a source exception into a JSON 500 without internals', async () => {
@@ -220,7 +233,7 @@ describe('gateway auth', () => {
     if (address === null || typeof address === 'string') throw new Error('no port');
     const res = await fetch(`http://127.0.0.1:${address.port}/v1/alerts`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ alerts: [] });
+    expect(await res.json()).toEqual({ active: [], history: [] });
   });
 });
 

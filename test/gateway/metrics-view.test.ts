@@ -3,6 +3,7 @@ import { MetricsView, driftRecomputeMs } from '../../src/gateway/metrics-view.ts
 import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import { profileFromWindow } from '../../src/reference/profile.ts';
+import { psi } from '../../src/stats/distribution.ts';
 import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread } from './panes.ts';
 
 /** Six panes (one minute) of model `m` with x spread over [0, 100), and a view whose clock the test sets. */
@@ -95,5 +96,24 @@ describe('MetricsView', () => {
     expect(rolling.drift.features.x.tests.psi.statistic).toBeLessThan(0.01);
     // the profile mode is cached separately
     expect(view.getMetrics('m', '1m')?.drift.reference).toBeNull();
+  });
+
+  it("exposes the bins PSI compared: the reference's decile edges and both sides' shares, which give the reported PSI", () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    // a sixth of the window far above the reference
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
+    clock.now = 10_000;
+    const entry = view.getMetrics('m', '1m')!.drift.features.x;
+    const bins = entry.bins!;
+    expect(bins.kind).toBe('numeric');
+    expect(bins.edges).toHaveLength(9);
+    expect(bins.edges).toEqual([...bins.edges!].sort((a, b) => a - b));
+    expect(bins.reference).toHaveLength(10);
+    for (const shares of [bins.reference, bins.window]) expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    for (const share of bins.reference) expect(Math.abs(share - 0.1)).toBeLessThan(0.02); // deciles of a sketch-captured reference
+    // the new pane's values all lie above the top edge: the top bin holds them
+    expect(bins.window[9]).toBeGreaterThan(1 / 6);
+    expect(psi(bins.reference, bins.window)).toBeCloseTo(entry.tests.psi.statistic, 9);
   });
 });

@@ -9,6 +9,7 @@ import { startGateway } from '../../src/app/gateway.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { SeededRandom } from '../../src/simulator/random.ts';
 import type { AlertEvent, ModelMetrics } from '../../src/contract/metrics.ts';
+import type { ActiveAlert } from '../../src/contract/alerting.ts';
 
 const RULES = [
   { name: 'feature_psi', description: 'PSI of a feature above 0.2', metric: 'drift.feature.psi', scope: 'feature', window: '1m', op: '>', threshold: 0.2, minCount: 100, for: '0s', severity: 'warning' },
@@ -97,8 +98,8 @@ describe('alerts and dead letters against a real nats-server', () => {
     const replica = await startGateway(pipeline.nc, config, pino({ level: 'warn' }));
     try {
       const replayed = await eventually(async () => {
-        const { body } = await getJson<{ alerts: AlertEvent[] }>(`${replica.url}/v1/alerts?model=credit`);
-        return body.alerts.find((a) => a.state === 'firing');
+        const { body } = await getJson<{ active: ActiveAlert[] }>(`${replica.url}/v1/alerts?model=credit`);
+        return body.active.find((a) => a.state === 'firing');
       }, 10_000, 'the replica to know the firing alert');
       expect(replayed.id).toBe(firing.alert?.id);
       await new Promise((r) => setTimeout(r, 2500)); // a few evaluation ticks of the replica
@@ -108,8 +109,8 @@ describe('alerts and dead letters against a real nats-server', () => {
       const resolved = await eventually(() => frames.find((f) => f.type === 'alert' && f.alert?.state === 'resolved'), 20_000, 'a resolved alert frame');
       expect(resolved.alert?.startsAt).toBe(firing.alert?.startsAt);
       await eventually(async () => {
-        const { body } = await getJson<{ alerts: AlertEvent[] }>(`${replica.url}/v1/alerts?model=credit`);
-        return body.alerts.some((a) => a.state === 'resolved') ? true : undefined;
+        const { body } = await getJson<{ active: ActiveAlert[]; history: AlertEvent[] }>(`${replica.url}/v1/alerts?model=credit`);
+        return body.history.some((a) => a.state === 'resolved') && body.active.length === 0 ? true : undefined;
       }, 20_000, 'the replica to resolve the alert too');
     } finally {
       await replica.stop();

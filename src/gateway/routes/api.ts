@@ -2,6 +2,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { MetricsSource } from '../../contract/metrics-source.ts';
 import { httpError } from '../errors.ts';
+import type { ActiveAlert } from '../../contract/alerting.ts';
+import type { AlertEvent } from '../../contract/metrics.ts';
+import { parseDuration } from '../../contract/duration.ts';
 import { alertRuleStatusSchema, errorResponses, nameSchema, versionSchema } from '../schemas.ts';
 
 export interface ApiRoutesOptions {
@@ -20,11 +23,19 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
       // Models seen in the retained windows.
       querystring: { type: 'object', properties: { token: tokenQuery } },
       response: {
-        200: { type: 'object', required: ['models'], properties: { models: { type: 'array', items: { $ref: 'driftwatch.ModelSummary#' } } } },
+        200: {
+          type: 'object',
+          required: ['models', 'windows'],
+          properties: {
+            models: { type: 'array', items: { $ref: 'driftwatch.ModelSummary#' } },
+            windows: { type: 'array', items: { type: 'string' }, description: 'the sliding windows served (?window= of the metrics, the feed)' },
+            defaultWindow: { type: 'string' },
+          },
+        },
         ...errorResponses,
       },
     },
-    handler: async () => ({ models: source.listModels() }),
+    handler: async () => ({ models: source.listModels(), windows: [...windows], defaultWindow }),
   });
 
   app.get<{ Params: { model: string }; Querystring: { window: string; version?: string; reference?: 'profile' | 'rolling' } }>('/v1/models/:model/metrics', {
@@ -51,16 +62,75 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
     },
   });
 
-  app.get<{ Querystring: { model?: string } }>('/v1/alerts', {
+  app.get<{ Querystring: { model?: string; rule?: string; state?: 'pending' | 'firing' | 'resolved'; since?: string; limit: number } }>('/v1/alerts', {
     schema: {
-      // Alerts currently firing and recent transitions, optionally for one model.
-      querystring: { type: 'object', properties: { model: nameSchema, token: tokenQuery } },
+      // `active`: alerts pending or firing now (silenced, acknowledged); `history`: past transitions, newest first.
+      querystring: {
+        type: 'object',
+        properties: {
+          model: nameSchema,
+          rule: { type: 'string', minLength: 1, maxLength: 64 },
+          state: { type: 'string', enum: ['pending', 'firing', 'resolved'], description: 'pending/firing filter active; firing/resolved filter history' },
+          since: { type: 'string', description: 'history: transitions at or after this time (epoch ms, ISO 8601, or a duration back from now like 1h)' },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'history: at most this many' },
+          token: tokenQuery,
+        },
+      },
       response: {
-        200: { type: 'object', required: ['alerts'], properties: { alerts: { type: 'array', items: { $ref: 'driftwatch.AlertEvent#' } }, rules: { type: 'array', items: alertRuleStatusSchema } } },
+        200: {
+          type: 'object',
+          required: ['active', 'history'],
+          properties: {
+            active: { type: 'array', items: { $ref: 'driftwatch.ActiveAlert#' } },
+            history: { type: 'array', items: { $ref: 'driftwatch.AlertEvent#' } },
+            rules: { type: 'array', items: alertRuleStatusSchema },
+          },
+        },
         ...errorResponses,
       },
     },
     // `rules`: rules that cannot judge their baseline (state 'insufficient_reference'), when the source reports them
-    handler: async (request) => ({ alerts: source.recentAlerts(request.query.model), ...(source.ruleStatuses ? { rules: source.ruleStatuses(request.query.model) } : {}) }),
+    handler: async (request) => {
+      const { model, rule, state, limit } = request.query;
+      const since = request.query.since === undefined ? undefined : parseSince(request.query.since, 'since');
+      const active = (source.activeAlerts ? source.activeAlerts(model) : activeFromRecent(source.recentAlerts(model))).filter(
+        (a) => (rule === undefined || a.rule === rule) && (state === undefined || a.state === state),
+      );
+      const historyState = state === 'firing' || state === 'resolved' ? state : undefined;
+      const history =
+        state === 'pending'
+          ? []
+          : source.alertHistory
+            ? source.alertHistory({ model, rule, state: historyState, since, limit })
+            : source
+                .recentAlerts(model)
+                .filter((a) => (rule === undefined || a.rule === rule) && (historyState === undefined || a.state === historyState) && (since === undefined || a.at >= since))
+                .sort((a, b) => b.at - a.at)
+                .slice(0, limit);
+      return { active, history, ...(source.ruleStatuses ? { rules: source.ruleStatuses(model) } : {}) };
+    },
   });
 };
+
+/** A time in a query: epoch ms, an ISO 8601 time, or a duration back from now ('1h'). */
+export function parseSince(text: string, field: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const back = parseDuration(text);
+  if (back !== null) return Date.now() - back;
+  const at = Date.parse(text);
+  if (Number.isFinite(at)) return at;
+  throw httpError(400, `querystring/${field} must be epoch ms, an ISO 8601 time or a duration like '1h', got '${text}'`);
+}
+
+/** For a source that reports transitions only: its latest firing transitions stand for the active alerts. */
+function activeFromRecent(recent: AlertEvent[]): ActiveAlert[] {
+  const latest = new Map<string, AlertEvent>();
+  for (const a of recent) {
+    const key = `${a.model}|${a.rule}|${a.scope}`;
+    const prev = latest.get(key);
+    if (!prev || a.at > prev.at || (a.at === prev.at && a.state === 'resolved')) latest.set(key, a);
+  }
+  return [...latest.values()]
+    .filter((a) => a.state === 'firing')
+    .map((a) => ({ ...a, state: 'firing' as const, firedAt: a.at, silenced: a.silenced ?? false, silencedBy: a.silencedBy ?? [], acknowledged: null }));
+}

@@ -1,6 +1,8 @@
 // driftwatch dashboard: plain ES module, no dependencies. Reads the public REST API and the
 // /v1/live WebSocket feed only. Charts are hand-written SVG.
 const TOKEN_KEY = 'driftwatch.token';
+const OPERATOR_KEY = 'driftwatch.operator';
+const SILENCE_FOR = '1h';
 const HISTORY_POINTS = 300;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
@@ -10,8 +12,11 @@ const COLORS = ['#2563eb', '#d97706', '#c62828', '#059669', '#7c3aed'];
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY) ?? '',
   window: null,
+  windows: [],
+  operator: localStorage.getItem(OPERATOR_KEY) ?? '',
   models: new Map(), // model -> { summary, metrics, history: [] }
   alerts: new Map(), // id -> AlertEvent
+  active: new Map(), // episode (model, rule, scope, startsAt) -> ActiveAlert (GET /v1/alerts `active`)
   selected: null,
   selectedFeature: null,
   baselines: [],
@@ -47,11 +52,12 @@ const fmt = {
 
 class AuthError extends Error {}
 
-async function api(path) {
+async function api(path, method = 'GET', body = undefined) {
   const headers = state.token ? { authorization: `Bearer ${state.token}` } : {};
-  const res = await fetch(path, { headers });
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status === 401) throw new AuthError((await res.json().catch(() => ({}))).message ?? 'unauthorized');
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${(await res.json().catch(() => ({}))).message ?? ''}`);
   return res.json();
 }
 
@@ -77,13 +83,10 @@ function connect() {
   const ws = new WebSocket(`${proto}//${location.host}/v1/live${query}`);
   state.ws = ws;
   setConnection('connecting', 'connecting…');
-  ws.onopen = () => {
-    const resume = state.lastAlertSeq === undefined ? {} : { lastSeq: state.lastAlertSeq };
-    ws.send(JSON.stringify({ type: 'subscribe', models: ['*'], topics: ['metrics', 'drift', 'alerts'], ...resume }));
-  };
+  ws.onopen = () => subscribe(ws);
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
-    // the gateway closes a client that does not answer its JSON pings
+    // having answered one JSON ping, the page must answer them all (a frozen page is closed)
     if (frame.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
     else onFrame(frame);
   };
@@ -94,6 +97,13 @@ function connect() {
     setConnection('lost', `feed lost${event.reason ? ` (${event.reason})` : ''}, reconnecting in ${(delay / 1000).toFixed(1)} s`);
     state.reconnectTimer = setTimeout(reconnect, delay);
   };
+}
+
+function subscribe(ws) {
+  const frame = { type: 'subscribe', models: ['*'], topics: ['metrics', 'drift', 'alerts'] };
+  if (state.window) frame.window = state.window;
+  if (state.lastAlertSeq !== undefined) frame.lastSeq = state.lastAlertSeq;
+  ws.send(JSON.stringify(frame));
 }
 
 async function reconnect() {
@@ -117,21 +127,25 @@ function onFrame(frame) {
       if (frame.lastSeq !== undefined && state.lastAlertSeq === undefined) state.lastAlertSeq = frame.lastSeq;
       state.backoffMs = BACKOFF_MIN_MS;
       state.window = frame.window;
-      $('window-label').textContent = `window ${frame.window}`;
+      $('window-select').value = frame.window;
+      $('window-label').textContent = '';
       setConnection('live', 'live');
       break;
     case 'snapshot':
-      if (frame.metrics) recordMetrics(frame.model, frame.metrics);
+      // metrics of another window than the one selected (a re-subscribe in flight) are not mixed in
+      if (frame.metrics && frame.window === state.window) recordMetrics(frame.model, frame.metrics);
       for (const a of frame.alerts) state.alerts.set(a.id, a);
       renderAll();
       break;
     case 'metrics':
+      if (frame.metrics.window !== state.window) break;
       // metrics frames carry no drift: it comes in drift frames, only when it changed
       recordMetrics(frame.model, { ...frame.metrics, drift: modelEntry(frame.model).metrics?.drift ?? { reference: null, output: null, features: {} } });
       renderOverview();
       if (frame.model === state.selected) renderDetail();
       break;
     case 'drift': {
+      if (frame.window !== state.window) break;
       const entry = modelEntry(frame.model);
       if (entry.metrics) entry.metrics = { ...entry.metrics, drift: frame.drift };
       renderOverview();
@@ -143,6 +157,7 @@ function onFrame(frame) {
       state.alerts.set(frame.alert.id, frame.alert);
       renderOverview();
       renderAlerts();
+      refreshAlerts().catch(() => undefined);
       break;
     case 'error':
       console.warn('live feed error:', frame.message);
@@ -281,6 +296,56 @@ function testBars(container, entry) {
   container.replaceChildren(svg);
 }
 
+/** Window vs reference shares per bin of the selected feature (the bins PSI compares). */
+function histogram(container, bins) {
+  const n = bins.reference.length;
+  const W = 400, H = 180, L = 46, R = 8, T = 8, B = 34;
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('data-bins', String(n));
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+    return node;
+  };
+  const top = Math.max(0.01, ...bins.reference, ...bins.window);
+  const slot = (W - L - R) / Math.max(1, n);
+  const y = (v) => T + (1 - v / top) * (H - T - B);
+  for (const v of [0, top / 2, top]) {
+    add('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: '#e5e7eb' });
+    add('text', { x: L - 4, y: y(v) + 3, 'text-anchor': 'end' }, fmt.pct(v));
+  }
+  const label = (i) => {
+    if (bins.kind === 'categorical') return bins.labels[i];
+    const e = bins.edges;
+    if (i === 0) return `< ${fmt.num(e[0])}`;
+    if (i === e.length) return `≥ ${fmt.num(e[e.length - 1])}`;
+    return `${fmt.num(e[i - 1])}–${fmt.num(e[i])}`;
+  };
+  for (let i = 0; i < n; i++) {
+    const x = L + i * slot;
+    const w = Math.max(1, slot / 2 - 2);
+    add('rect', { x: x + 1, y: y(bins.reference[i]), width: w, height: H - B - y(bins.reference[i]), fill: '#9ca3af', class: 'bar-reference' }).append(
+      Object.assign(document.createElementNS(ns, 'title'), { textContent: `${label(i)}: reference ${fmt.pct(bins.reference[i])}` }));
+    add('rect', { x: x + 1 + w, y: y(bins.window[i]), width: w, height: H - B - y(bins.window[i]), fill: '#2563eb', class: 'bar-window' }).append(
+      Object.assign(document.createElementNS(ns, 'title'), { textContent: `${label(i)}: window ${fmt.pct(bins.window[i])}` }));
+    if (bins.kind === 'categorical' && n <= 12) add('text', { x: x + slot / 2, y: H - B + 12, 'text-anchor': 'middle' }, String(label(i)).slice(0, 10));
+  }
+  // numeric bins: the reference's edges under the boundaries (every other one when crowded)
+  if (bins.kind === 'numeric') {
+    const step = bins.edges.length > 6 ? 2 : 1;
+    bins.edges.forEach((edge, i) => {
+      if (i % step === 0) add('text', { x: L + (i + 1) * slot, y: H - B + 12, 'text-anchor': 'middle' }, fmt.num(edge, 2));
+    });
+  }
+  const legend = el('div', { class: 'legend' }, el('span', {}, el('i', { style: 'background:#9ca3af' }), 'reference'), el('span', {}, el('i', { style: 'background:#2563eb' }), 'window'));
+  container.replaceChildren(svg, legend);
+}
+
 // ---- rendering -------------------------------------------------------------------------------
 
 function renderOverview() {
@@ -332,9 +397,16 @@ function renderDrift(m) {
     el('td', {}, fmt.num(test?.statistic)), el('td', {}, test?.pValue === undefined ? fmt.num(test?.threshold) : `p < ${fmt.num(test.threshold, 2)}`), el('td', {}, test?.pValue === undefined ? '–' : fmt.num(test.pValue, 2)),
     el('td', { class: entry.drift ? 'drift-yes' : '' }, entry.drift ? 'DRIFT' : 'ok'), el('td', {}, fmt.int(entry.count)))));
   const chosen = ranked.find((r) => r.name === state.selectedFeature);
-  $('drift-detail').querySelector('figcaption').textContent = chosen ? `Feature ${chosen.name}: statistic vs threshold per test (reference ${chosen.entry.reference})` : 'Selected feature';
+  $('drift-detail').querySelector('figcaption').textContent = chosen ? `Feature ${chosen.name}: window vs reference ${chosen.entry.reference}, and each test's statistic vs its threshold` : 'Selected feature';
   if (chosen) testBars($('chart-feature'), chosen.entry);
   else $('chart-feature').replaceChildren();
+  if (chosen?.entry.bins) {
+    histogram($('chart-histogram'), chosen.entry.bins);
+    $('histogram-note').textContent = chosen.entry.bins.kind === 'numeric' ? "shares of the window and of the reference in the reference's decile (PSI) bins" : 'shares per category';
+  } else {
+    $('chart-histogram').replaceChildren();
+    $('histogram-note').textContent = chosen ? 'no bins for this feature' : '';
+  }
 }
 
 async function renderVersions() {
@@ -353,15 +425,70 @@ async function renderVersions() {
     el('td', {}, Object.entries(m.drift.features).filter(([, e]) => e.drift).map(([n]) => n).join(', ') || 'none'))));
 }
 
+const episodeOf = (a) => `${a.model}:${a.rule}:${a.scope}:${a.startsAt}`;
+
+/** What an operator can do on a timeline item: silence or acknowledge the alert while it fires, end its silence. */
+function alertActions(a) {
+  const active = a.state === 'firing' ? state.active.get(episodeOf(a)) : undefined;
+  if (!active || active.state !== 'firing') return [];
+  const out = [];
+  if (active.silenced) {
+    out.push(el('span', { class: 'badge state-silenced' }, 'silenced'));
+    out.push(el('button', { class: 'unsilence', onclick: () => act(() => Promise.all(active.silencedBy.map((id) => api(`/v1/silences/${encodeURIComponent(id)}?by=${encodeURIComponent(operator())}`, 'DELETE')))) }, 'End silence'));
+  } else {
+    out.push(el('button', { class: 'silence', title: `silence ${a.model} · ${a.rule} · ${a.scope} for ${SILENCE_FOR}`, onclick: () => act(() => api('/v1/silences', 'POST', {
+      matchers: { model: a.model, rule: a.rule, scope: a.scope }, duration: SILENCE_FOR, comment: 'silenced from the dashboard', createdBy: operator(),
+    })) }, `Silence ${SILENCE_FOR}`));
+  }
+  if (active.acknowledged) out.push(el('span', { class: 'badge state-acked', title: active.acknowledged.comment }, `acknowledged by ${active.acknowledged.by}`));
+  else out.push(el('button', { class: 'ack', onclick: () => act(() => api(`/v1/alerts/${encodeURIComponent(active.id)}/ack`, 'POST', { by: operator(), comment: 'acknowledged from the dashboard' })) }, 'Acknowledge'));
+  return [el('span', { class: 'actions' }, ...out)];
+}
+
+function operator() {
+  return state.operator.trim() || 'dashboard';
+}
+
+async function act(request) {
+  try {
+    await request();
+    $('alerts-status').textContent = '';
+  } catch (err) {
+    $('alerts-status').textContent = err.message;
+  }
+  await refreshAlerts().catch(() => undefined);
+}
+
 function renderAlerts() {
   const items = [...state.alerts.values()].sort((a, b) => b.at - a.at).slice(0, 200);
-  $('alert-timeline').replaceChildren(...items.map((a) => el('li', { 'data-rule': a.rule, 'data-state': a.state, 'data-model': a.model },
-    el('time', { datetime: new Date(a.at).toISOString() }, fmt.time(a.at)),
-    el('span', { class: `badge ${a.state === 'firing' ? `sev-${a.severity}` : 'state-resolved'}` }, a.state === 'firing' ? a.severity : 'resolved'),
-    el('strong', {}, a.rule), el('span', {}, `${a.model} · ${a.scope}`),
-    el('span', {}, `value ${fmt.num(a.value)} vs threshold ${fmt.num(a.threshold)} (${a.window})`),
-    el('span', { class: 'muted' }, a.message))));
+  $('alert-timeline').replaceChildren(...items.map((a) => {
+    const active = a.state === 'firing' ? state.active.get(episodeOf(a)) : undefined;
+    const silenced = active ? active.silenced : a.silenced === true;
+    return el('li', { 'data-rule': a.rule, 'data-state': a.state, 'data-model': a.model, 'data-silenced': String(silenced), 'data-acknowledged': String(Boolean(active?.acknowledged)), 'data-active': String(Boolean(active)) },
+      el('time', { datetime: new Date(a.at).toISOString() }, fmt.time(a.at)),
+      el('span', { class: `badge ${a.state === 'firing' ? `sev-${a.severity}` : 'state-resolved'}` }, a.state === 'firing' ? a.severity : 'resolved'),
+      el('strong', {}, a.rule), el('span', {}, `${a.model} · ${a.scope}`),
+      el('span', {}, `value ${fmt.num(a.value)} vs threshold ${fmt.num(a.threshold)} (${a.window})`),
+      el('span', { class: 'muted' }, a.message),
+      ...(active ? [] : silenced ? [el('span', { class: 'badge state-silenced' }, 'silenced')] : []),
+      ...alertActions(a));
+  }));
+  const pending = [...state.active.values()].filter((a) => a.state === 'pending').length;
   $('alerts-empty').hidden = items.length > 0;
+  $('alerts-empty').textContent = pending > 0 ? `No alerts; ${pending} pending.` : 'No alerts.';
+}
+
+/** Active alerts (with silences and acknowledgements) and the recent history, from the REST API. */
+async function refreshAlerts() {
+  const { active, history } = await api('/v1/alerts?limit=200');
+  for (const a of history) state.alerts.set(a.id, a);
+  state.active = new Map(active.map((a) => [episodeOf(a), a]));
+  // an alert firing since before the history kept: shown from its active entry
+  for (const a of active) {
+    if (a.state === 'firing' && !state.alerts.has(a.id)) state.alerts.set(a.id, { ...a, at: a.firedAt ?? a.startsAt });
+  }
+  renderAlerts();
+  renderOverview();
 }
 
 function renderAll() {
@@ -381,15 +508,33 @@ function select(model) {
 // ---- start -----------------------------------------------------------------------------------
 
 async function refreshModels() {
-  const { models } = await api('/v1/models');
+  const { models, windows, defaultWindow } = await api('/v1/models');
   for (const summary of models) modelEntry(summary.model).summary = summary;
+  if (Array.isArray(windows) && windows.join() !== state.windows.join()) {
+    state.windows = windows;
+    $('window-select').replaceChildren(...windows.map((w) => el('option', { value: w }, w)));
+  }
+  if (!state.window && defaultWindow) state.window = defaultWindow;
+  $('window-select').value = state.window ?? '';
+}
+
+/** Another window: the charts start over (their points were of the old one) and the feed is re-subscribed. */
+function selectWindow(window) {
+  if (window === state.window) return;
+  state.window = window;
+  for (const entry of state.models.values()) {
+    entry.history = [];
+    entry.metrics = null;
+  }
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) subscribe(state.ws);
+  renderAll();
+  renderVersions().catch(() => undefined);
 }
 
 async function start() {
   try {
     await refreshModels();
-    const { alerts } = await api('/v1/alerts');
-    for (const a of alerts) state.alerts.set(a.id, a);
+    await refreshAlerts();
     state.baselines = (await api('/v1/baselines').catch(() => ({ baselines: [] }))).baselines;
     showAuthError(null);
   } catch (err) {
@@ -406,9 +551,17 @@ async function start() {
   state.versionsTimer = setInterval(() => {
     renderVersions().catch(() => undefined);
     refreshModels().then(renderOverview).catch(() => undefined);
+    refreshAlerts().catch(() => undefined);
     api('/v1/baselines').then((b) => { state.baselines = b.baselines; }).catch(() => undefined);
   }, VERSIONS_POLL_MS);
 }
+
+$('window-select').addEventListener('change', (event) => selectWindow(event.target.value));
+$('operator-input').value = state.operator;
+$('operator-input').addEventListener('change', (event) => {
+  state.operator = event.target.value;
+  localStorage.setItem(OPERATOR_KEY, state.operator);
+});
 
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();
