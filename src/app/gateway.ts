@@ -1,11 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { DriftwatchConfig } from '../config/types.ts';
 import { buildGateway } from '../gateway/server.ts';
-import { createPipelineMetrics } from '../gateway/prometheus.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
+import { gatewayMetrics } from './metrics.ts';
 import { WindowStore } from '../gateway/window-store.ts';
 import { ReferenceRegistry } from '../gateway/reference-registry.ts';
 import { MetricsView } from '../gateway/metrics-view.ts';
@@ -25,12 +25,6 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-export function createMetrics(): { registry: Registry; metrics: PipelineMetrics } {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return { registry, metrics: createPipelineMetrics(registry) };
-}
-
 /**
  * The gateway composed: a window store fed by the pane changelog, the active reference profiles
  * (from the object store, followed live), metrics computed over both, the alert log (continued
@@ -40,9 +34,10 @@ export async function startGateway(
   nc: NatsConnection,
   config: DriftwatchConfig,
   logger: Logger,
-  shared?: { registry: Registry; metrics: PipelineMetrics },
+  /** The registry to serve and the series to fill (the all-in-one process shares its worker's); default the gateway's own. */
+  shared?: { registry: Registry; metrics: GatewayMetrics },
 ): Promise<Gateway> {
-  const { registry, metrics } = shared ?? createMetrics();
+  const { registry, metrics } = shared ?? gatewayMetrics();
   const references = await ReferenceStore.open(nc);
   const unitLogger = logger.child({ component: 'windows' });
   const windows = new WindowStore({ windows: config.windows, limits: paneLimitsOf(config), maxModels: config.limits.maxModels });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AlertEvent, ModelMetrics } from '../contract/metrics.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
 import { AlertEvaluator, type RuleStatus } from '../alerts/evaluator.ts';
 import { driftRecomputeMs } from './metrics-view.ts';
 import type { AlertRule } from '../alerts/rules.ts';
@@ -9,7 +9,7 @@ export interface AlertLogOptions {
   rules: readonly AlertRule[];
   logger: Logger;
   /** Counts transitions per rule and state (drift_alerts_total). */
-  metrics?: PipelineMetrics;
+  metrics?: GatewayMetrics;
   /** Publishes a transition (NATS); a failure is logged, the transition is still recorded and returned. */
   publishAlert?: (alert: AlertEvent) => Promise<void>;
   /** Transitions kept in the history; default 200. */
