@@ -100,6 +100,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const runnerOptions = runnerOptionsOf(config);
   const threads = threadCount(config, owned.length);
   const exporter = metrics ? new PipelineStatsExporter(metrics) : null;
+  metrics?.partitions.set(partitions);
   const runners = new Map<number, PartitionRunner>();
   let pool: PartitionThreadPool | null = null;
   if (threads > 0) {

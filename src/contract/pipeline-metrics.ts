@@ -39,6 +39,8 @@ export interface WorkerMetrics {
   consumerRecreations: Counter<string>;
   partitionSequence: Gauge<'partition'>;
   paneFlushes: Counter<string>;
+  /** Partitions of DRIFT_EVENTS (fixed when the stream was created): what the owner gauges should sum to. */
+  partitions: Gauge<string>;
   /** 1 for every partition running in this process, labelled with this worker's id. */
   partitionOwner: Gauge<'partition' | 'worker'>;
   /** Seconds since the partition's stored checkpoint was last known to be current. */

@@ -19,6 +19,7 @@ export function createWorkerMetrics(registry: AnyRegistry): WorkerMetrics {
     consumerRecreations: counter(registry, 'drift_consumer_recreations_total', 'Partition consumers recreated from their last applied sequence (NATS restart, leader change, stall).'),
     partitionSequence: gauge(registry, 'drift_partition_sequence', 'Last stream sequence applied, per partition.', ['partition']),
     paneFlushes: counter(registry, 'drift_pane_flushes_total', 'Pane state flushes (checkpoints).'),
+    partitions: gauge(registry, 'drift_partitions', 'Partitions of DRIFT_EVENTS (fixed when the stream was created); the drift_partition_owner series of all workers should add up to it.'),
     partitionOwner: gauge(registry, 'drift_partition_owner', '1 for each partition running in this worker (summed over workers: 1 per partition when every partition has exactly one owner).', ['partition', 'worker']),
     checkpointAgeSeconds: gauge(registry, 'drift_checkpoint_age_seconds', 'Seconds since the partition checkpoint was last written (or last found current, when nothing changed), per partition running here.', ['partition']),
     checkpointBytes: gauge(registry, 'drift_checkpoint_bytes', 'Size of the partition checkpoint last written or restored here, bytes.', ['partition']),

@@ -93,6 +93,7 @@ describe('Prometheus series of a split deployment (2 workers, 1 gateway, real na
     });
     // a worker exports the pipeline's series and none of the gateway's; lag per partition it runs
     for (const scraped of owners.scrapes) {
+      expect(samplesOf(scraped, 'drift_partitions')[0]?.value).toBe(PARTITIONS);
       expect(samplesOf(scraped, 'drift_consumer_lag')).toHaveLength(PARTITIONS / 2);
       expect(samplesOf(scraped, 'drift_model_predictions')).toHaveLength(0);
       expect(scraped.some((s) => s.name.startsWith('drift_ws_') || s.name.startsWith('drift_alerts'))).toBe(false);
