@@ -127,7 +127,7 @@ describe('Prometheus series of a split deployment (2 workers, 1 gateway, real na
       expect(quietSeries.value).toBe(0);
       expect(quietSeries.labels.test).toBe(quiet.drift.features.x.primary);
 
-      // checkpoint age: the partition holding 'credit' has just checkpointed what it consumed
+      // checkpoint age: every partition has just checkpointed what it consumed (events spread over all by id)
       const checkpoints = await new Objm(nc).open(CHECKPOINTS_BUCKET);
       const ages = await eventually(async () => {
         const scrapes = await Promise.all(workers.map((w) => scrape(w.url)));
