@@ -60,6 +60,9 @@ export async function startGateway(
   );
   const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics);
   await reader.start();
+  const exportChangelog = changelogExporter(reader, windows, metrics);
+  exportChangelog();
+  const changelogTimer = setInterval(exportChangelog, 1000);
   source.start();
   const app = await buildGateway({
     source,
@@ -81,10 +84,25 @@ export async function startGateway(
     references,
     url: address,
     async stop() {
+      clearInterval(changelogTimer);
       stopFollowing();
       source.stop();
       await app.close();
       await reader.stop();
     },
+  };
+}
+
+/** The changelog reader counts in plain fields; this turns them into the gateway's series (counters by difference). */
+function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, metrics: GatewayMetrics): () => void {
+  let applied = 0;
+  let dropped = 0;
+  return () => {
+    metrics.paneMessagesApplied.inc(Math.max(0, reader.applied - applied));
+    metrics.paneMessagesDropped.inc(Math.max(0, windows.droppedMessages - dropped));
+    applied = reader.applied;
+    dropped = windows.droppedMessages;
+    metrics.changelogLag.set(reader.pending);
+    metrics.changelogReady.set(windows.isReady() ? 1 : 0);
   };
 }

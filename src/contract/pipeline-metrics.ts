@@ -53,8 +53,15 @@ export interface WorkerMetrics {
 
 export interface GatewayMetrics {
   readonly registry: Registry<RegistryContentType>;
-  // pane changelog and WebSocket feed
+  // the pane changelog this gateway follows (its part of the pipeline)
   paneMessagesRejected: Counter<string>;
+  paneMessagesApplied: Counter<string>;
+  /** Pane messages of models beyond the gateway's model cap (limits.maxModels), not applied. */
+  paneMessagesDropped: Counter<string>;
+  changelogLag: Gauge<string>;
+  /** 1 when the changelog replay has caught up and its consumer is live: the figures are current. */
+  changelogReady: Gauge<string>;
+  // WebSocket feed
   wsClients: Gauge<string>;
   wsConnections: Counter<'result'>;
   wsFramesSent: Counter<'type'>;

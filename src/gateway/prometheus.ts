@@ -41,6 +41,10 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
   const m = {
     registry,
     paneMessagesRejected: counter(registry, 'drift_pane_messages_rejected_total', 'Pane changelog messages the gateway refused as malformed (logged with their subject); its windows are left as they were.'),
+    paneMessagesApplied: counter(registry, 'drift_pane_messages_applied_total', 'Pane changelog messages applied to the windows of this gateway.'),
+    paneMessagesDropped: counter(registry, 'drift_pane_messages_dropped_total', 'Pane changelog messages not applied because their model is beyond limits.maxModels on this gateway.'),
+    changelogLag: gauge(registry, 'drift_changelog_lag', 'Pane changelog messages this gateway has not applied yet.'),
+    changelogReady: gauge(registry, 'drift_changelog_ready', 'Whether the pane changelog replay has caught up and its consumer is live (1): the figures served are current.'),
     wsClients: gauge(registry, 'drift_ws_clients', 'WebSocket clients connected to /v1/live.'),
     wsConnections: counter(registry, 'drift_ws_connections_total', 'WebSocket upgrade attempts on this gateway, by result.', ['result']),
     wsFramesSent: counter(registry, 'drift_ws_frames_sent_total', 'WebSocket frames sent, by frame type.', ['type']),

@@ -167,6 +167,9 @@ describe('Prometheus series of a split deployment (2 workers, 1 gateway, real na
       const gatewaySamples = await scrape(gatewayUrl);
       expect(samplesOf(gatewaySamples, 'drift_events_consumed_total')).toHaveLength(0);
       expect(samplesOf(gatewaySamples, 'drift_partition_owner')).toHaveLength(0);
+      // and the part of the pipeline it follows: the pane changelog
+      expect(samplesOf(gatewaySamples, 'drift_changelog_ready')[0]?.value).toBe(1);
+      expect(samplesOf(gatewaySamples, 'drift_pane_messages_applied_total')[0]?.value).toBeGreaterThan(0);
 
       await publishPhase('calm', T1 + 240_000, 0);
       await eventually(async () => {
