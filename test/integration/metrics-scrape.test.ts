@@ -211,4 +211,20 @@ describe('start-up checks the events retention against checkpoints plus failover
     const info = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
     expect(info.config.max_age / 1e6).toBe(7 * 24 * 3600_000);
   }, 120_000);
+
+  it('a size limit set on the stream by hand starts with a warning: it gives no time guarantee', async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.update(EVENTS_STREAM, { max_msgs: 1_000_000 });
+    const proc = spawnEntry('worker', cleanEnv({ NATS_URL: server.url, DRIFTWATCH_WORKER_PORT: '0', DRIFTWATCH_WORKER_THREADS: '0', LOG_LEVEL: 'info' }));
+    try {
+      await logged(proc, 'worker health and metrics endpoint');
+      const warning = proc.lines.find((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.startsWith('DRIFT_EVENTS also has max_msgs 1000000'));
+      expect(warning, proc.output()).toBeDefined();
+      // provisioning leaves a size limit alone: the operator set it
+      expect((await jsm.streams.info(EVENTS_STREAM)).config.max_msgs).toBe(1_000_000);
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+  }, 120_000);
 });
