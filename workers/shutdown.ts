@@ -28,7 +28,7 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>): void 
 }
 
 /** Errors that explain themselves (missing binary, partition mismatch, bad credentials...): no stack trace. */
-const SELF_EXPLAINING = new Set(['NatsServerNotFoundError', 'PartitionMismatchError', 'StreamConfigConflictError', 'NatsConfigError', 'ConfigError']);
+const SELF_EXPLAINING = new Set(['NatsServerNotFoundError', 'PartitionMismatchError', 'StreamConfigConflictError', 'NatsConfigError', 'ConfigError', 'EventsRetentionError']);
 
 /** Logs why start-up failed, as a user needs it, and exits non-zero. */
 export function failStartup(logger: Logger, error: unknown): never {

@@ -7,7 +7,7 @@ import { openProvisionedNats } from '../src/app/nats.ts';
 import { startWorker, workerIdentity, listenWithFallback } from '../src/app/worker.ts';
 import type { Worker } from '../src/app/worker.ts';
 import { buildWorkerHttp } from '../src/app/worker-http.ts';
-import { createMetrics } from '../src/app/gateway.ts';
+import { workerMetrics } from '../src/app/metrics.ts';
 import { failStartup, runUntilSignal } from './shutdown.ts';
 
 let config;
@@ -20,9 +20,9 @@ try {
 const logger = createLogger(config, 'driftwatch-worker');
 try {
   const { nats, partitions } = await openProvisionedNats('worker', config, logger);
-  const { registry, metrics } = createMetrics();
+  const { registry, metrics } = workerMetrics();
   const started: { worker?: Worker } = {};
-  const http = buildWorkerHttp({ token: config.auth.token, registry, ready: () => started.worker?.ready() ?? null });
+  const http = buildWorkerHttp({ token: config.auth.token, registry, ready: () => started.worker?.ready() ?? null, beforeScrape: () => started.worker?.exportMetrics() });
   const { url, port } = await listenWithFallback(http, config.http.host, config.worker.port, logger);
   const identity = workerIdentity(config, port);
   logger.info({ url, workerId: identity.id, generated: config.worker.id === null }, 'worker health and metrics endpoint');

@@ -4,7 +4,8 @@ import { openProvisionedNats } from './nats.ts';
 import type { NatsHandle } from './nats.ts';
 import { startWorker } from './worker.ts';
 import type { Worker } from './worker.ts';
-import { startGateway, createMetrics } from './gateway.ts';
+import { startGateway } from './gateway.ts';
+import { allInOneMetrics } from './metrics.ts';
 import type { Gateway } from './gateway.ts';
 
 export interface AllInOne {
@@ -23,7 +24,7 @@ export interface AllInOne {
 export async function startAllInOne(config: DriftwatchConfig, logger: Logger): Promise<AllInOne> {
   const { nats, partitions } = await openProvisionedNats('all-in-one', config, logger);
   try {
-    const shared = createMetrics();
+    const shared = allInOneMetrics();
     const worker = await startWorker({
       nc: nats.nc,
       connect: nats.connect,

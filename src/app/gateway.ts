@@ -1,11 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { DriftwatchConfig } from '../config/types.ts';
 import { buildGateway } from '../gateway/server.ts';
-import { createPipelineMetrics } from '../gateway/prometheus.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
+import { gatewayMetrics } from './metrics.ts';
 import { WindowStore } from '../gateway/window-store.ts';
 import { ReferenceRegistry } from '../gateway/reference-registry.ts';
 import { MetricsView } from '../gateway/metrics-view.ts';
@@ -31,12 +31,6 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-export function createMetrics(): { registry: Registry; metrics: PipelineMetrics } {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return { registry, metrics: createPipelineMetrics(registry) };
-}
-
 /**
  * The gateway composed: a window store fed by the pane changelog, the active reference profiles
  * (from the object store, followed live), metrics computed over both, the alert log (continued
@@ -46,9 +40,10 @@ export async function startGateway(
   nc: NatsConnection,
   config: DriftwatchConfig,
   logger: Logger,
-  shared?: { registry: Registry; metrics: PipelineMetrics },
+  /** The registry to serve and the series to fill (the all-in-one process shares its worker's); default the gateway's own. */
+  shared?: { registry: Registry; metrics: GatewayMetrics },
 ): Promise<Gateway> {
-  const { registry, metrics } = shared ?? createMetrics();
+  const { registry, metrics } = shared ?? gatewayMetrics();
   const references = await ReferenceStore.open(nc);
   const unitLogger = logger.child({ component: 'windows' });
   const windows = new WindowStore({ windows: config.windows, limits: paneLimitsOf(config), maxModels: config.limits.maxModels });
@@ -89,6 +84,9 @@ export async function startGateway(
   );
   const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics);
   await reader.start();
+  const exportChangelog = changelogExporter(reader, windows, metrics);
+  exportChangelog();
+  const changelogTimer = setInterval(exportChangelog, 1000);
   source.start();
   const app = await buildGateway({
     source,
@@ -117,6 +115,7 @@ export async function startGateway(
     actions,
     url: address,
     async stop() {
+      clearInterval(changelogTimer);
       stopFollowing();
       source.stop();
       await app.close();
@@ -124,5 +123,19 @@ export async function startGateway(
       alertState.stop();
       await reader.stop();
     },
+  };
+}
+
+/** The changelog reader counts in plain fields; this turns them into the gateway's series (counters by difference). */
+function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, metrics: GatewayMetrics): () => void {
+  let applied = 0;
+  let dropped = 0;
+  return () => {
+    metrics.paneMessagesApplied.inc(Math.max(0, reader.applied - applied));
+    metrics.paneMessagesDropped.inc(Math.max(0, windows.droppedMessages - dropped));
+    applied = reader.applied;
+    dropped = windows.droppedMessages;
+    metrics.changelogLag.set(reader.pending);
+    metrics.changelogReady.set(windows.isReady() ? 1 : 0);
   };
 }

@@ -9,6 +9,10 @@ import type { DriftwatchConfig } from '../config/types.ts';
 import { provisionOptionsOf } from '../config/options.ts';
 import type { ClusterProvisioning } from '../config/options.ts';
 import { provision } from '../cluster/provision.ts';
+import { EVENTS_STREAM } from '../cluster/subjects.ts';
+import { EventsRetentionError, checkEventsRetention } from '../cluster/retention.ts';
+import type { EventsStreamLimits, RetentionNeeds } from '../cluster/retention.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
 
 export interface NatsHandle {
   nc: NatsConnection;
@@ -86,12 +90,26 @@ export interface ProvisionedNats {
 /** Every entry point's first step: connect (or embed) NATS, then create or reconcile the resources. */
 export async function openProvisionedNats(entry: EntryPoint, config: DriftwatchConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ProvisionedNats> {
   const plan = startupPlanOf(entry, config);
+  const needs: RetentionNeeds = { checkpointIntervalMs: config.checkpoint.intervalMs, leaseMs: config.worker.leaseMs };
+  // before connecting: provisioning would apply a too-short max age, and delete events at once
+  const configured = checkEventsRetention({ maxAgeMs: config.nats.eventsRetentionMs, maxBytes: -1, maxMsgs: -1 }, needs, 'nats.eventsRetentionMs / DRIFTWATCH_EVENTS_RETENTION');
+  if (configured.refusal !== null) throw new EventsRetentionError(configured.refusal);
   const nats = await openNats(config, logger, env, plan.allowEmbeddedNats);
   try {
     const meta = await provision(nats.nc, { ...plan.provision, logger: logger.child({ component: 'provision' }) });
+    // and the stream as it is (its limits may be managed outside driftwatch, or the update refused)
+    const stream = await eventsStreamLimits(nats.nc);
+    const found = checkEventsRetention(stream, needs, 'the stream as found after provisioning');
+    if (found.refusal !== null) throw new EventsRetentionError(found.refusal);
+    for (const warning of found.warnings) logger.warn({ stream: EVENTS_STREAM, maxAgeMs: stream.maxAgeMs }, warning);
     return { nats, partitions: meta.partitions };
   } catch (error) {
     await nats.close();
     throw error;
   }
+}
+
+async function eventsStreamLimits(nc: NatsConnection): Promise<EventsStreamLimits> {
+  const { config } = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
+  return { maxAgeMs: config.max_age / 1e6, maxBytes: config.max_bytes, maxMsgs: config.max_msgs };
 }

@@ -12,6 +12,8 @@ export interface WorkerHttpOptions {
   registry: Registry;
   /** null while the worker is still starting. */
   ready: () => boolean | null;
+  /** Called before each scrape of /metrics, e.g. to bring checkpoint ages up to the second. */
+  beforeScrape?: () => void;
 }
 
 export function buildWorkerHttp(options: WorkerHttpOptions): FastifyInstance {
@@ -29,6 +31,9 @@ export function buildWorkerHttp(options: WorkerHttpOptions): FastifyInstance {
     const message = ready === null ? 'the worker is starting' : 'a partition consumer is not live (NATS unreachable or the consumer is being recreated)';
     return reply.code(503).send({ status: 'not_ready', message });
   });
-  http.get('/metrics', async (_request, reply) => reply.type(options.registry.contentType).send(await options.registry.metrics()));
+  http.get('/metrics', async (_request, reply) => {
+    options.beforeScrape?.();
+    return reply.type(options.registry.contentType).send(await options.registry.metrics());
+  });
   return http;
 }

@@ -9,7 +9,7 @@ import { PartitionRunner } from '../partition/runner.ts';
 import { PartitionThreadPool } from '../partition/pool.ts';
 import { PipelineStatsExporter } from '../partition/stats.ts';
 import type { RunnerStats } from '../partition/stats.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { WorkerMetrics } from '../contract/pipeline-metrics.ts';
 import { runnerOptionsOf } from '../config/options.ts';
 import { resolveLogFormat } from '../logging/logger.ts';
 import { LeaseTable } from '../cluster/leases.ts';
@@ -29,6 +29,8 @@ export interface Worker {
   stats(): RunnerStats[];
   /** Every partition's consumer is live (receiving messages or heartbeats): for /readyz. */
   ready(): boolean;
+  /** Brings the Prometheus series up to date (called every second, and before a scrape). */
+  exportMetrics(): void;
   stop(): Promise<void>;
 }
 
@@ -39,7 +41,7 @@ export interface WorkerOptions {
   config: DriftwatchConfig;
   partitions: number;
   logger: Logger;
-  metrics?: PipelineMetrics;
+  metrics?: WorkerMetrics;
   /** Set: take partitions by lease as this worker (unless partitions.owned lists them by hand). */
   identity?: WorkerIdentity;
   /** How often threads report their counters (default 1 s). */
@@ -98,6 +100,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const runnerOptions = runnerOptionsOf(config);
   const threads = threadCount(config, owned.length);
   const exporter = metrics ? new PipelineStatsExporter(metrics) : null;
+  metrics?.partitions.set(partitions);
   const runners = new Map<number, PartitionRunner>();
   let pool: PartitionThreadPool | null = null;
   if (threads > 0) {
@@ -112,24 +115,36 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     await Promise.all([...runners.values()].map((r) => r.start()));
   }
   const stats = () => (pool !== null ? pool.stats() : [...runners.values()].map((r) => r.stats()));
+  // the owner gauge's worker label: the lease identity, or for a process without leases its
+  // configured id or host name (npm start, a manual partition list)
+  const ownerId = options.identity?.id ?? config.worker.id ?? hostname();
+  let ownedNow: () => number[] = () => initial;
   const exportStats = () => {
     if (exporter) for (const s of stats()) exporter.apply(s);
+    if (metrics) {
+      metrics.partitionOwner.reset();
+      for (const partition of ownedNow()) metrics.partitionOwner.set({ partition: String(partition), worker: ownerId }, 1);
+    }
   };
   const host: PartitionHost = {
     async start(partition) {
       if (pool !== null) {
         const restored = await pool.startPartition(partition);
         exporter?.rebase(restored);
+        metrics?.rebalances.inc({ direction: 'in' });
         return;
       }
       const runner = new PartitionRunner({ ...runnerOptions, nc, partition, logger: logger.child({ partition }) });
       await runner.start();
       exporter?.rebase(runner.stats());
       runners.set(partition, runner);
+      metrics?.rebalances.inc({ direction: 'in' });
     },
     async stop(partition, abandon) {
       if (pool !== null) {
-        exporter?.forget(partition, await pool.stopPartition(partition, abandon));
+        const last = await pool.stopPartition(partition, abandon);
+        exporter?.forget(partition, last);
+        if (last !== null) metrics?.rebalances.inc({ direction: 'out' });
         return;
       }
       const runner = runners.get(partition);
@@ -137,6 +152,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       runners.delete(partition);
       await (abandon ? runner.abandon() : runner.stop());
       exporter?.forget(partition, runner.stats());
+      metrics?.rebalances.inc({ direction: 'out' });
     },
   };
   let ownership: Ownership;
@@ -151,6 +167,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     if (manual) logger.info({ partitions: owned, threads }, 'worker consuming a manual partition list (partitions.owned / DRIFTWATCH_OWNED_PARTITIONS): no leases, no failover');
     else logger.info({ partitions: owned.length, threads }, 'worker consuming');
   }
+  const settled = ownership;
+  ownedNow = () => (settled.mode === 'leased' ? settled.loop.owned() : settled.partitions);
+  exportStats();
   const timer = setInterval(exportStats, Math.min(1000, config.panes.flushIntervalMs));
   return {
     get runners() {
@@ -159,9 +178,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     threads,
     pool,
     ownership,
-    owned: () => (ownership.mode === 'leased' ? ownership.loop.owned() : ownership.partitions),
+    owned: ownedNow,
     stats,
     ready: () => stats().every((s) => s.live),
+    exportMetrics: exportStats,
     async stop() {
       clearInterval(timer);
       if (ownership.mode === 'leased') await ownership.loop.stop();

@@ -226,7 +226,12 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   const webhooks = validateWebhookReceivers(alertsSection.webhooks, alertError);
 
   return {
-    nats: { url: string(nats.url, 'nats.url', src, true), replicas, name: string(nats.name, 'nats.name', src, false) as string },
+    nats: {
+      url: string(nats.url, 'nats.url', src, true),
+      replicas,
+      name: string(nats.name, 'nats.name', src, false) as string,
+      eventsRetentionMs: duration(nats.eventsRetentionMs, 'nats.eventsRetentionMs', src, 1000),
+    },
     http: httpSettings(http, auth, src),
     auth: { token: string(auth.token, 'auth.token', src, true) },
     partitions: { count, owned },
@@ -290,6 +295,7 @@ const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> =
   },
   DRIFTWATCH_TOKEN: { path: ['auth', 'token'], parse: (v) => v },
   DRIFTWATCH_REPLICAS: { path: ['nats', 'replicas'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  DRIFTWATCH_EVENTS_RETENTION: { path: ['nats', 'eventsRetentionMs'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },
   DRIFTWATCH_WORKER_ID: { path: ['worker', 'id'], parse: (v) => v },
   DRIFTWATCH_WORKER_PORT: { path: ['worker', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },

@@ -24,7 +24,7 @@ export function panesRetentionMs(labelHorizonMs: number): number {
 }
 
 /** What provisioning needs from the configuration (the logger is the caller's). */
-export type ClusterProvisioning = Pick<ProvisionOptions, 'partitions' | 'replicas' | 'panesMaxAgeMs'>;
+export type ClusterProvisioning = Pick<ProvisionOptions, 'partitions' | 'replicas' | 'panesMaxAgeMs' | 'eventsMaxAgeMs'>;
 
 export function provisionOptionsOf(config: DriftwatchConfig): ClusterProvisioning {
   return {
@@ -32,6 +32,7 @@ export function provisionOptionsOf(config: DriftwatchConfig): ClusterProvisionin
     partitions: config.partitionsExplicit ? config.partitions.count : undefined,
     replicas: config.nats.replicas,
     panesMaxAgeMs: panesRetentionMs(config.join.labelHorizonMs),
+    eventsMaxAgeMs: config.nats.eventsRetentionMs,
   };
 }
 

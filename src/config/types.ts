@@ -7,7 +7,8 @@ import type { DriftTestOverride } from '../stats/select.ts';
 import type { DetectorKind } from '../stats/detectors/index.ts';
 
 export interface DriftwatchConfig {
-  nats: { url: string | null; replicas: 1 | 3; name: string };
+  /** eventsRetentionMs: DRIFT_EVENTS max age, checked at start against checkpoint interval + failover. */
+  nats: { url: string | null; replicas: 1 | 3; name: string; eventsRetentionMs: number };
   /** allowUnauthenticated: serve a non-loopback host without a token (logged as a warning at start). */
   http: { host: string; port: number; allowUnauthenticated: boolean };
   auth: { token: string | null };

@@ -1,21 +1,31 @@
 /**
- * The Prometheus series every process exports: workers count the pipeline, gateways the feed,
- * alerts and model-level gauges. Producers depend on this interface; `createPipelineMetrics`
- * (src/gateway/prometheus.ts) builds it on a registry.
+ * The Prometheus series each kind of process exports: a worker counts what its partitions consume
+ * and where they run (`WorkerMetrics`); a gateway the pane changelog it reads, its WebSocket feed,
+ * its alerts and the model-level gauges (`GatewayMetrics`). A process registers only the series it
+ * fills, so a scrape never shows a worker series frozen at zero on a gateway or the reverse; the
+ * all-in-one process (`npm start`) registers both on one registry (`PipelineMetrics`). Producers
+ * depend on these interfaces; the factories are `createWorkerMetrics` (src/partition/worker-metrics.ts)
+ * and `createGatewayMetrics` (src/gateway/prometheus.ts). Every series name here is also used by
+ * config/prometheus/*.yml and config/grafana/*.json, which tests check against the registries.
  */
 import type { Counter, Gauge, Registry, RegistryContentType } from 'prom-client';
-import type { ModelMetrics } from './metrics.ts';
+import type { AlertEvent, ModelMetrics } from './metrics.ts';
 
 export interface ModelGaugeLimits {
   /** Distinct models exported; the rest are dropped and counted. Default 100. */
   maxModels?: number;
-  /** Feature PSI series per model (highest PSI kept); the rest are dropped and counted. Default 50. */
+  /**
+   * Features per model with series (`drift_feature_psi`, `drift_feature_drift`,
+   * `drift_feature_drift_statistic`); drifting features first, then by PSI. The rest are dropped
+   * and counted. Default 50.
+   */
   maxFeaturesPerModel?: number;
 }
 
-export interface PipelineMetrics {
+type ModelLabel = 'model' | 'version' | 'window';
+
+export interface WorkerMetrics {
   readonly registry: Registry<RegistryContentType>;
-  // worker
   eventsConsumed: Counter<'kind'>;
   eventsRejected: Counter<'reason'>;
   eventsLate: Counter<string>;
@@ -30,22 +40,50 @@ export interface PipelineMetrics {
   consumerRecreations: Counter<string>;
   partitionSequence: Gauge<'partition'>;
   paneFlushes: Counter<string>;
-  // gateway: pane changelog and WebSocket feed
+  /** Partitions of DRIFT_EVENTS (fixed when the stream was created): what the owner gauges should sum to. */
+  partitions: Gauge<string>;
+  /** 1 for every partition running in this process, labelled with this worker's id. */
+  partitionOwner: Gauge<'partition' | 'worker'>;
+  /** Seconds since the partition's stored checkpoint was last known to be current. */
+  checkpointAgeSeconds: Gauge<'partition'>;
+  /** Size of the partition's last checkpoint written or restored here, bytes. */
+  checkpointBytes: Gauge<'partition'>;
+  /** Partitions that started (in) or stopped (out) running here because of lease changes. */
+  rebalances: Counter<'direction'>;
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry<RegistryContentType>;
+  // the pane changelog this gateway follows (its part of the pipeline)
   paneMessagesRejected: Counter<string>;
+  paneMessagesApplied: Counter<string>;
+  /** Pane messages of models beyond the gateway's model cap (limits.maxModels), not applied. */
+  paneMessagesDropped: Counter<string>;
+  changelogLag: Gauge<string>;
+  /** 1 when the changelog replay has caught up and its consumer is live: the figures are current. */
+  changelogReady: Gauge<string>;
+  // WebSocket feed
   wsClients: Gauge<string>;
   wsConnections: Counter<'result'>;
   wsFramesSent: Counter<'type'>;
   wsFramesCoalesced: Counter<string>;
   wsClientsDropped: Counter<'reason'>;
   alerts: Counter<'rule' | 'state'>;
+  /** Alerts firing now per model, rule and severity (0 once they resolve), set by updateAlertGauges. */
+  alertsFiring: Gauge<'model' | 'rule' | 'severity'>;
   // model-level gauges, set by updateModelGauges
-  modelPredictions: Gauge<'model' | 'version' | 'window'>;
-  modelErrorRate: Gauge<'model' | 'version' | 'window'>;
-  modelLatencySeconds: Gauge<'model' | 'version' | 'window' | 'quantile'>;
-  modelAccuracy: Gauge<'model' | 'version' | 'window'>;
-  modelLabelCoverage: Gauge<'model' | 'version' | 'window'>;
-  outputPsi: Gauge<'model' | 'version' | 'window'>;
-  featurePsi: Gauge<'model' | 'version' | 'window' | 'feature'>;
+  modelPredictions: Gauge<ModelLabel>;
+  modelErrorRate: Gauge<ModelLabel>;
+  modelLatencySeconds: Gauge<ModelLabel | 'quantile'>;
+  modelAccuracy: Gauge<ModelLabel>;
+  modelLabelCoverage: Gauge<ModelLabel>;
+  outputPsi: Gauge<ModelLabel>;
+  featurePsi: Gauge<ModelLabel | 'feature'>;
+  /** The default (primary) drift test's verdict: 1 drifting, 0 not; `test` names it. */
+  outputDrift: Gauge<ModelLabel | 'test'>;
+  outputDriftStatistic: Gauge<ModelLabel | 'test'>;
+  featureDrift: Gauge<ModelLabel | 'feature' | 'test'>;
+  featureDriftStatistic: Gauge<ModelLabel | 'feature' | 'test'>;
   seriesDropped: Counter<'kind'>;
   /**
    * Replace every model-level series with the values of `metrics` (one entry per model, version
@@ -53,5 +91,13 @@ export interface PipelineMetrics {
    * `limits`; dropped series are counted in `drift_metric_series_dropped_total{kind}`.
    */
   updateModelGauges(metrics: readonly ModelMetrics[]): void;
+  /**
+   * Set `drift_alerts_firing` from the alerts firing now and the recent transitions: a rule that
+   * fired for a model keeps its series at 0 after it resolves, so `rate`/`changes` and absence
+   * checks work; models beyond the model cap are left out, as for the model gauges.
+   */
+  updateAlertGauges(alerts: readonly AlertEvent[]): void;
 }
 
+/** Both sets on one registry: the all-in-one process. */
+export type PipelineMetrics = WorkerMetrics & GatewayMetrics;

@@ -4,7 +4,7 @@ import type { Acknowledgement, ActiveAlert } from '../contract/alerting.ts';
 import type { RuleOverrides } from '../alerts/overrides.ts';
 import type { AlertIdentity } from '../alerts/matchers.ts';
 import { episodeOf } from '../alerts/alert-store.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
 import { AlertEvaluator, type RuleStatus } from '../alerts/evaluator.ts';
 import { driftRecomputeMs } from './metrics-view.ts';
 import type { AlertRule } from '../alerts/rules.ts';
@@ -13,7 +13,7 @@ export interface AlertLogOptions {
   rules: readonly AlertRule[];
   logger: Logger;
   /** Counts transitions per rule and state (drift_alerts_total). */
-  metrics?: PipelineMetrics;
+  metrics?: GatewayMetrics;
   /** Publishes a transition (NATS); a failure is logged, the transition is still recorded and returned. */
   publishAlert?: (alert: AlertEvent) => Promise<void>;
   /** Transitions kept in the history; default 200. */

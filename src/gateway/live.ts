@@ -28,7 +28,7 @@ import type { RawData } from 'ws';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AlertEvent, ModelMetrics } from '../contract/metrics.ts';
 import type { MetricsSource } from '../contract/metrics-source.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
 import type { AlertStream, SequencedAlert } from '../alerts/alert-stream.ts';
 import type { TokenAuthenticator } from './auth.ts';
 import { BEARER_CHALLENGE, queryTokenOf } from './auth.ts';
@@ -167,7 +167,7 @@ export class LiveFeed {
 
   constructor(
     private readonly source: MetricsSource,
-    private readonly metrics: PipelineMetrics,
+    private readonly metrics: GatewayMetrics,
     private readonly auth: TokenAuthenticator | undefined,
     private readonly log: FastifyBaseLogger,
     private readonly options: LiveFeedOptions = {},

@@ -1,72 +1,57 @@
 /**
- * Prometheus metrics of the pipeline (worker) and the gateway, on a caller-supplied registry.
+ * The gateway's Prometheus series on a caller-supplied registry: the pane changelog it reads, its
+ * WebSocket feed, its alerts, and the model-level gauges refreshed from its windows on each scrape.
+ * The worker's series are in src/partition/worker-metrics.ts; src/contract/pipeline-metrics.ts says
+ * which process exports what.
  *
- * `createPipelineMetrics` is idempotent per registry: a metric that is already registered under
- * the same name is reused, so the worker and the gateway of an all-in-one process can both call it
- * on one registry without "already registered" errors.
+ * `createGatewayMetrics` is idempotent per registry: a metric that is already registered under the
+ * same name is reused.
  */
-import { Counter, Gauge } from 'prom-client';
-import type { Registry, RegistryContentType } from 'prom-client';
-import type { ModelMetrics } from '../contract/metrics.ts';
-import type { ModelGaugeLimits, PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { Gauge } from 'prom-client';
+import type { AlertEvent, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
+import type { GatewayMetrics, ModelGaugeLimits } from '../contract/pipeline-metrics.ts';
+import { counterOn as counter, gaugeOn as gauge } from '../contract/metric-registration.ts';
+import type { AnyRegistry } from '../contract/metric-registration.ts';
 
-export type { ModelGaugeLimits, PipelineMetrics };
-
-type AnyRegistry = Registry<RegistryContentType>;
-
-function counter<L extends string>(registry: AnyRegistry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing !== undefined) {
-    if (existing instanceof Counter) return existing as Counter<L>;
-    throw new Error(`metric ${name} is already registered in this registry with another type`);
-  }
-  return new Counter<L>({ name, help, labelNames, registers: [registry] });
-}
-
-function gauge<L extends string>(registry: AnyRegistry, name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing !== undefined) {
-    if (existing instanceof Gauge) return existing as Gauge<L>;
-    throw new Error(`metric ${name} is already registered in this registry with another type`);
-  }
-  return new Gauge<L>({ name, help, labelNames, registers: [registry] });
-}
+export type { GatewayMetrics, ModelGaugeLimits };
 
 const MODEL_LABELS = ['model', 'version', 'window'] as const;
 /** Label value for metrics merged over all versions (ModelMetrics.version === null). */
 export const ALL_VERSIONS_LABEL = 'all';
 
-export function createPipelineMetrics(registry: AnyRegistry, limits: ModelGaugeLimits = {}): PipelineMetrics {
+interface FeatureSeries {
+  feature: string;
+  psi: number | undefined;
+  entry: DriftEntry;
+}
+
+/** Drifting features first, then the highest PSI: the series an operator looks for survive the cap. */
+function byConcern(a: FeatureSeries, b: FeatureSeries): number {
+  return Number(b.entry.drift) - Number(a.entry.drift) || (b.psi ?? -Infinity) - (a.psi ?? -Infinity) || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0);
+}
+
+export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLimits = {}): GatewayMetrics {
   const maxModels = limits.maxModels ?? 100;
   const maxFeaturesPerModel = limits.maxFeaturesPerModel ?? 50;
-  if (!Number.isInteger(maxModels) || maxModels < 0) throw new Error(`createPipelineMetrics: limits.maxModels must be a non-negative integer, got ${maxModels}`);
+  if (!Number.isInteger(maxModels) || maxModels < 0) throw new Error(`createGatewayMetrics: limits.maxModels must be a non-negative integer, got ${maxModels}`);
   if (!Number.isInteger(maxFeaturesPerModel) || maxFeaturesPerModel < 0) {
-    throw new Error(`createPipelineMetrics: limits.maxFeaturesPerModel must be a non-negative integer, got ${maxFeaturesPerModel}`);
+    throw new Error(`createGatewayMetrics: limits.maxFeaturesPerModel must be a non-negative integer, got ${maxFeaturesPerModel}`);
   }
 
   const m = {
     registry,
-    eventsConsumed: counter(registry, 'drift_events_consumed_total', 'Events decoded and applied, by kind (pred|label).', ['kind']),
-    eventsRejected: counter(registry, 'drift_events_rejected_total', 'Events rejected and sent to the dead-letter subject, by reason.', ['reason']),
-    eventsLate: counter(registry, 'drift_events_late_total', 'Predictions later than the allowed lateness (counted, not folded into panes).'),
-    eventsDuplicate: counter(registry, 'drift_events_duplicate_total', 'Copies of an event the worker counted once, by kind: a prediction whose model + id was already pending or joined, a label already waiting or joined.', ['kind']),
-    pendingJoins: gauge(registry, 'drift_pending_joins', 'Predictions waiting for their label, per partition.', ['partition']),
-    earlyLabels: gauge(registry, 'drift_early_labels', 'Labels waiting for their prediction, per partition.', ['partition']),
-    labelsJoined: counter(registry, 'drift_labels_joined_total', 'Labels joined to their prediction.'),
-    labelsExpired: counter(registry, 'drift_labels_expired_total', 'Predictions whose label did not come within the label horizon.'),
-    labelsUnmatched: counter(registry, 'drift_labels_unmatched_total', 'Labels whose prediction never came (or came twice): dropped after the label horizon, or when the early-label buffer was full.'),
-    consumerLag: gauge(registry, 'drift_consumer_lag', 'Messages between the consumer position and the end of the stream, per partition.', ['partition']),
-    consumerLive: gauge(registry, 'drift_consumer_live', 'Whether the partition consumer receives messages or heartbeats (1) or has lost its server and is being recreated (0).', ['partition']),
-    consumerRecreations: counter(registry, 'drift_consumer_recreations_total', 'Partition consumers recreated from their last applied sequence (NATS restart, leader change, stall).'),
-    partitionSequence: gauge(registry, 'drift_partition_sequence', 'Last stream sequence applied, per partition.', ['partition']),
-    paneFlushes: counter(registry, 'drift_pane_flushes_total', 'Pane state flushes (checkpoints).'),
     paneMessagesRejected: counter(registry, 'drift_pane_messages_rejected_total', 'Pane changelog messages the gateway refused as malformed (logged with their subject); its windows are left as they were.'),
+    paneMessagesApplied: counter(registry, 'drift_pane_messages_applied_total', 'Pane changelog messages applied to the windows of this gateway.'),
+    paneMessagesDropped: counter(registry, 'drift_pane_messages_dropped_total', 'Pane changelog messages not applied because their model is beyond limits.maxModels on this gateway.'),
+    changelogLag: gauge(registry, 'drift_changelog_lag', 'Pane changelog messages this gateway has not applied yet.'),
+    changelogReady: gauge(registry, 'drift_changelog_ready', 'Whether the pane changelog replay has caught up and its consumer is live (1): the figures served are current.'),
     wsClients: gauge(registry, 'drift_ws_clients', 'WebSocket clients connected to /v1/live.'),
     wsConnections: counter(registry, 'drift_ws_connections_total', 'WebSocket upgrade attempts on this gateway, by result.', ['result']),
     wsFramesSent: counter(registry, 'drift_ws_frames_sent_total', 'WebSocket frames sent, by frame type.', ['type']),
     wsFramesCoalesced: counter(registry, 'drift_ws_frames_coalesced_total', 'Metrics updates replaced by a newer one before they were sent (throttling or a slow client).'),
     wsClientsDropped: counter(registry, 'drift_ws_clients_dropped_total', 'WebSocket clients closed by the gateway, by reason.', ['reason']),
     alerts: counter(registry, 'drift_alerts_total', 'Alert transitions, by rule and state.', ['rule', 'state']),
+    alertsFiring: gauge(registry, 'drift_alerts_firing', 'Alerts firing now, by model, rule and severity (scopes of one rule add up; 0 after they resolve).', ['model', 'rule', 'severity']),
     modelPredictions: gauge(registry, 'drift_model_predictions', 'Predictions in the window.', MODEL_LABELS),
     modelErrorRate: gauge(registry, 'drift_model_error_rate', 'Share of predictions that reported an error, in the window.', MODEL_LABELS),
     modelLatencySeconds: gauge(registry, 'drift_model_latency_seconds', 'Serving latency quantiles in the window, seconds.', [...MODEL_LABELS, 'quantile']),
@@ -74,23 +59,32 @@ export function createPipelineMetrics(registry: AnyRegistry, limits: ModelGaugeL
     modelLabelCoverage: gauge(registry, 'drift_model_label_coverage', 'Share of predictions in the window that received a label.', MODEL_LABELS),
     outputPsi: gauge(registry, 'drift_output_psi', 'Population stability index of the model output against the reference.', MODEL_LABELS),
     featurePsi: gauge(registry, 'drift_feature_psi', 'Population stability index of a feature against the reference.', [...MODEL_LABELS, 'feature']),
+    outputDrift: gauge(registry, 'drift_output_drift', "The default drift test's verdict on the model output (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'test']),
+    outputDriftStatistic: gauge(registry, 'drift_output_drift_statistic', "The default drift test's statistic on the model output; test names it.", [...MODEL_LABELS, 'test']),
+    featureDrift: gauge(registry, 'drift_feature_drift', "The default drift test's verdict on a feature (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'feature', 'test']),
+    featureDriftStatistic: gauge(registry, 'drift_feature_drift_statistic', "The default drift test's statistic on a feature; test names it.", [...MODEL_LABELS, 'feature', 'test']),
     seriesDropped: counter(registry, 'drift_metric_series_dropped_total', 'Model-level series not exported because of the cardinality caps, by kind (model|feature).', ['kind']),
   };
 
-  const modelGauges = [m.modelPredictions, m.modelErrorRate, m.modelLatencySeconds, m.modelAccuracy, m.modelLabelCoverage, m.outputPsi, m.featurePsi];
+  const modelGauges = [
+    m.modelPredictions, m.modelErrorRate, m.modelLatencySeconds, m.modelAccuracy, m.modelLabelCoverage,
+    m.outputPsi, m.featurePsi, m.outputDrift, m.outputDriftStatistic, m.featureDrift, m.featureDriftStatistic,
+  ];
+  /** Models given model-level series by the last update (the alert gauge follows the same cap). */
+  let exportedModels = new Set<string>();
 
   function updateModelGauges(metrics: readonly ModelMetrics[]): void {
     for (const g of modelGauges) g.reset();
-    const exportedModels = new Set<string>();
+    const exported = new Set<string>();
     const droppedModels = new Set<string>();
     let droppedFeatures = 0;
     for (const mm of metrics) {
-      if (!exportedModels.has(mm.model)) {
-        if (exportedModels.size >= maxModels) {
+      if (!exported.has(mm.model)) {
+        if (exported.size >= maxModels) {
           droppedModels.add(mm.model);
           continue;
         }
-        exportedModels.add(mm.model);
+        exported.add(mm.model);
       }
       const labels = { model: mm.model, version: mm.version ?? ALL_VERSIONS_LABEL, window: mm.window };
       m.modelPredictions.set(labels, mm.count);
@@ -102,25 +96,71 @@ export function createPipelineMetrics(registry: AnyRegistry, limits: ModelGaugeL
       if (lat.p50 !== null) m.modelLatencySeconds.set({ ...labels, quantile: '0.5' }, lat.p50 / 1000);
       if (lat.p95 !== null) m.modelLatencySeconds.set({ ...labels, quantile: '0.95' }, lat.p95 / 1000);
       if (lat.p99 !== null) m.modelLatencySeconds.set({ ...labels, quantile: '0.99' }, lat.p99 / 1000);
-      const outputPsi = mm.drift.output?.tests.psi?.statistic;
-      if (outputPsi !== undefined && Number.isFinite(outputPsi)) m.outputPsi.set(labels, outputPsi);
+      const output = mm.drift.output;
+      if (output !== null) {
+        const outputPsi = output.tests.psi?.statistic;
+        if (outputPsi !== undefined && Number.isFinite(outputPsi)) m.outputPsi.set(labels, outputPsi);
+        setVerdict(m.outputDrift, m.outputDriftStatistic, labels, output);
+      }
 
-      const psiByFeature: Array<[string, number]> = [];
-      for (const [feature, entry] of Object.entries(mm.drift.features)) {
+      const features: FeatureSeries[] = Object.entries(mm.drift.features).map(([feature, entry]) => {
         const psi = entry.tests.psi?.statistic;
-        if (psi !== undefined && Number.isFinite(psi)) psiByFeature.push([feature, psi]);
+        return { feature, psi: psi !== undefined && Number.isFinite(psi) ? psi : undefined, entry };
+      });
+      if (features.length > maxFeaturesPerModel) {
+        features.sort(byConcern);
+        droppedFeatures += features.length - maxFeaturesPerModel;
+        features.length = maxFeaturesPerModel;
       }
-      if (psiByFeature.length > maxFeaturesPerModel) {
-        // Keep the most drifted features: those are the series an operator looks for.
-        psiByFeature.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-        droppedFeatures += psiByFeature.length - maxFeaturesPerModel;
-        psiByFeature.length = maxFeaturesPerModel;
+      for (const { feature, psi, entry } of features) {
+        if (psi !== undefined) m.featurePsi.set({ ...labels, feature }, psi);
+        setVerdict(m.featureDrift, m.featureDriftStatistic, { ...labels, feature }, entry);
       }
-      for (const [feature, psi] of psiByFeature) m.featurePsi.set({ ...labels, feature }, psi);
     }
+    exportedModels = exported;
     if (droppedModels.size > 0) m.seriesDropped.inc({ kind: 'model' }, droppedModels.size);
     if (droppedFeatures > 0) m.seriesDropped.inc({ kind: 'feature' }, droppedFeatures);
   }
 
-  return { ...m, updateModelGauges };
+  /** (model, rule, severity) combinations seen firing: kept at 0 once resolved. */
+  const alertSeries = new Map<string, { model: string; rule: string; severity: string }>();
+
+  function updateAlertGauges(alerts: readonly AlertEvent[]): void {
+    // the newest transition of each (model, rule, scope) says whether it fires now
+    const latest = new Map<string, AlertEvent>();
+    for (const alert of alerts) {
+      const key = `${alert.model}\u0000${alert.rule}\u0000${alert.scope}`;
+      const before = latest.get(key);
+      if (before === undefined || alert.at >= before.at) latest.set(key, alert);
+    }
+    const firing = new Map<string, number>();
+    for (const alert of latest.values()) {
+      const labels = { model: alert.model, rule: alert.rule, severity: alert.severity };
+      const key = `${labels.model}\u0000${labels.rule}\u0000${labels.severity}`;
+      if (!alertSeries.has(key)) {
+        // the same model cap as the model gauges (before the first scrape, the first models seen)
+        const models = new Set([...alertSeries.values()].map((s) => s.model));
+        const capped = exportedModels.size > 0 ? !exportedModels.has(labels.model) : !models.has(labels.model) && models.size >= maxModels;
+        if (capped) continue;
+        alertSeries.set(key, labels);
+      }
+      if (alert.state === 'firing') firing.set(key, (firing.get(key) ?? 0) + 1);
+    }
+    if (exportedModels.size > 0) {
+      for (const [key, labels] of alertSeries) if (!exportedModels.has(labels.model)) alertSeries.delete(key);
+    }
+    m.alertsFiring.reset();
+    for (const [key, labels] of alertSeries) m.alertsFiring.set(labels, firing.get(key) ?? 0);
+  }
+
+  return { ...m, updateModelGauges, updateAlertGauges };
+}
+
+function setVerdict(verdict: Gauge<string>, statistic: Gauge<string>, labels: Record<string, string>, entry: DriftEntry): void {
+  const primary = entry.tests[entry.primary];
+  if (primary === undefined || !Number.isFinite(primary.statistic)) return;
+  const withTest = { ...labels, test: entry.primary };
+  // entry.drift, not primary.drift: the verdict includes the confirming p-value test when there is one
+  verdict.set(withTest, entry.drift ? 1 : 0);
+  statistic.set(withTest, primary.statistic);
 }

@@ -19,9 +19,9 @@ import type { Logger } from 'pino';
 import type { Registry, RegistryContentType } from 'prom-client';
 import type { ModelMetrics } from '../contract/metrics.ts';
 import type { MetricsSource } from '../contract/metrics-source.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
 import type { LiveFeedOptions } from './live.ts';
-import { createPipelineMetrics } from './prometheus.ts';
+import { createGatewayMetrics } from './prometheus.ts';
 import { LiveFeed } from './live.ts';
 import { createTokenAuthenticator, requireToken } from './auth.ts';
 import { formatSchemaErrors, installErrorHandling, safePath } from './errors.ts';
@@ -40,8 +40,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The WebSocket feed of this gateway (client counts and buffer figures). */
     liveFeed: LiveFeed;
-    /** The pipeline/gateway Prometheus metrics on the gateway's registry. */
-    pipelineMetrics: PipelineMetrics;
+    /** The gateway's Prometheus metrics on its registry. */
+    pipelineMetrics: GatewayMetrics;
   }
 }
 
@@ -67,8 +67,8 @@ export interface GatewayOptions {
    * versions merged. `false` leaves them to the caller (`pipelineMetrics.updateModelGauges`).
    */
   modelGauges?: false | { windows?: string[]; versions?: boolean };
-  /** Metrics objects to use; default `createPipelineMetrics(registry)` (reuses already-registered ones). */
-  metrics?: PipelineMetrics;
+  /** Metrics objects to use; default `createGatewayMetrics(registry)` (reuses already-registered ones). */
+  metrics?: GatewayMetrics;
   /** Largest accepted request body (routes may raise it: training-row uploads do). Default 1 MiB. */
   bodyLimit?: number;
 }
@@ -84,7 +84,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     throw new Error(`buildGateway: ws.defaultWindow '${defaultWindow}' is not one of the source windows: ${windows.join(', ')}`);
   }
   const auth = opts.token === undefined ? undefined : createTokenAuthenticator(opts.token);
-  const metrics = opts.metrics ?? createPipelineMetrics(registry);
+  const metrics = opts.metrics ?? createGatewayMetrics(registry);
 
   const app: FastifyInstance = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -117,7 +117,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     await scope.register(apiRoutes, { source, windows, defaultWindow });
     await scope.register(prometheusRoute, {
       registry,
-      beforeScrape: opts.modelGauges === false ? undefined : () => metrics.updateModelGauges(collectModelMetrics(source, opts.modelGauges || {}, windows)),
+      beforeScrape: () => {
+        if (opts.modelGauges !== false) metrics.updateModelGauges(collectModelMetrics(source, opts.modelGauges || {}, windows));
+        metrics.updateAlertGauges(source.recentAlerts());
+      },
     });
     if (opts.baselines !== undefined) await scope.register(baselineRoutes, opts.baselines);
     if (opts.alerting !== undefined) await scope.register(alertingRoutes, opts.alerting);

@@ -43,6 +43,9 @@ export class PartitionRunner {
   private stopped = false;
   private pendingDlq = new Set<Promise<unknown>>();
   private lastCheckpointSeq = -1;
+  /** When the stored checkpoint was last known current (written, restored, or found unchanged); epoch ms. */
+  private checkpointCurrentAt: number | null = null;
+  private checkpointBytes = 0;
   private flushed = 0;
   /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
   get lag(): number {
@@ -81,6 +84,8 @@ export class PartitionRunner {
         throw error;
       }
       this.lastCheckpointSeq = this.processor.seq;
+      this.checkpointCurrentAt = Date.now();
+      this.checkpointBytes = saved.length;
       this.log.info({ partition, seq: this.processor.seq }, 'restored partition checkpoint');
     } else {
       this.processor = new PartitionProcessor(processorOptions);
@@ -169,18 +174,27 @@ export class PartitionRunner {
       recreations: this.consumer?.recreations ?? 0,
       seq: this.processor.seq,
       paneFlushes: this.flushed,
+      checkpointAt: this.checkpointCurrentAt,
+      checkpointBytes: this.checkpointBytes,
     };
   }
 
   /** Saves state and the sequence it reflects, atomically as one object. */
   async checkpoint(): Promise<void> {
     const processor = this.processor;
-    if (processor.seq === this.lastCheckpointSeq) return;
+    if (processor.seq === this.lastCheckpointSeq) {
+      // nothing consumed since: the stored checkpoint is still the partition's state (an idle
+      // partition's checkpoint does not age)
+      if (this.checkpointCurrentAt !== null) this.checkpointCurrentAt = Date.now();
+      return;
+    }
     const seq = processor.seq;
     const bytes = processor.snapshot();
     try {
       await this.store.putBlob({ name: checkpointName(this.partition) }, bytes);
       this.lastCheckpointSeq = seq;
+      this.checkpointCurrentAt = Date.now();
+      this.checkpointBytes = bytes.length;
     } catch (error) {
       this.log.warn({ partition: this.partition, err: (error as Error).message }, 'checkpoint failed; will retry');
     }

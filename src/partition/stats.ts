@@ -1,5 +1,5 @@
 import type { RejectReason } from '../events/types.ts';
-import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
+import type { WorkerMetrics } from '../contract/pipeline-metrics.ts';
 
 /** Totals and levels of one partition runner, as plain data (it crosses thread boundaries). */
 export interface RunnerStats {
@@ -23,6 +23,10 @@ export interface RunnerStats {
   recreations: number;
   seq: number;
   paneFlushes: number;
+  /** When the partition's stored checkpoint was last known current (epoch ms); null before the first one. */
+  checkpointAt: number | null;
+  /** Size of the last checkpoint written or restored, bytes (0 before the first one). */
+  checkpointBytes: number;
 }
 
 /**
@@ -33,7 +37,11 @@ export interface RunnerStats {
 export class PipelineStatsExporter {
   private readonly last = new Map<number, RunnerStats>();
 
-  constructor(private readonly metrics: PipelineMetrics) {}
+  /** now: the clock checkpoint ages are measured with (tests pass their own). */
+  constructor(
+    private readonly metrics: WorkerMetrics,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   apply(stats: RunnerStats): void {
     const previous = this.last.get(stats.partition);
@@ -59,6 +67,10 @@ export class PipelineStatsExporter {
     m.consumerLag.set({ partition: p }, stats.lag);
     m.consumerLive.set({ partition: p }, stats.live ? 1 : 0);
     m.partitionSequence.set({ partition: p }, stats.seq);
+    if (stats.checkpointAt !== null) {
+      m.checkpointAgeSeconds.set({ partition: p }, Math.max(0, (this.now() - stats.checkpointAt) / 1000));
+      m.checkpointBytes.set({ partition: p }, stats.checkpointBytes);
+    }
     this.last.set(stats.partition, stats);
   }
 
@@ -76,6 +88,6 @@ export class PipelineStatsExporter {
     this.last.delete(partition);
     const labels = { partition: String(partition) };
     const m = this.metrics;
-    for (const gauge of [m.pendingJoins, m.earlyLabels, m.consumerLag, m.partitionSequence]) gauge.remove(labels);
+    for (const gauge of [m.pendingJoins, m.earlyLabels, m.consumerLag, m.consumerLive, m.partitionSequence, m.checkpointAgeSeconds, m.checkpointBytes]) gauge.remove(labels);
   }
 }

@@ -13,10 +13,10 @@ describe('options derived from the configuration', () => {
     expect(panesRetentionMs(3 * HOUR)).toBe(3 * HOUR + 600_000);
   });
 
-  it('provisioning: partitions only when set explicitly, replicas as configured, panes retention from join.labelHorizonMs', () => {
-    expect(provisionOptionsOf(loadConfig({ env: {} }))).toEqual({ partitions: undefined, replicas: 1, panesMaxAgeMs: 2 * HOUR });
-    const config = loadConfig({ env: { DRIFTWATCH_PARTITIONS: '4', DRIFTWATCH_REPLICAS: '3' }, overrides: { join: { labelHorizonMs: '6h' } } });
-    expect(provisionOptionsOf(config)).toEqual({ partitions: 4, replicas: 3, panesMaxAgeMs: 6 * HOUR + 600_000 });
+  it('provisioning: partitions only when set explicitly, replicas and events retention as configured, panes retention from join.labelHorizonMs', () => {
+    expect(provisionOptionsOf(loadConfig({ env: {} }))).toEqual({ partitions: undefined, replicas: 1, panesMaxAgeMs: 2 * HOUR, eventsMaxAgeMs: 7 * 24 * HOUR });
+    const config = loadConfig({ env: { DRIFTWATCH_PARTITIONS: '4', DRIFTWATCH_REPLICAS: '3', DRIFTWATCH_EVENTS_RETENTION: '2d' }, overrides: { join: { labelHorizonMs: '6h' } } });
+    expect(provisionOptionsOf(config)).toEqual({ partitions: 4, replicas: 3, panesMaxAgeMs: 6 * HOUR + 600_000, eventsMaxAgeMs: 48 * HOUR });
   });
 
   it('npm start, npm run worker and npm run gateway provision with identical options for the same config', () => {

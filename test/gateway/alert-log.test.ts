@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { AlertLog } from '../../src/gateway/alert-log.ts';
-import { createPipelineMetrics } from '../../src/gateway/prometheus.ts';
+import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
 import { validateAlertRules } from '../../src/alerts/rules.ts';
 import type { AlertEvent } from '../../src/contract/metrics.ts';
 import { fullMetrics } from './fake-source.ts';
@@ -12,7 +12,7 @@ const rules = validateAlertRules([{ name: 'busy', metric: 'count', window: '5m',
 
 function log(publishAlert?: (alert: AlertEvent) => Promise<void>, historyLimit?: number) {
   const { logger, lines } = recordingLogger();
-  const metrics = createPipelineMetrics(new Registry());
+  const metrics = createGatewayMetrics(new Registry());
   return { alerts: new AlertLog({ rules, logger, metrics, publishAlert, historyLimit }), lines, metrics };
 }
 

@@ -146,8 +146,11 @@ describe('gateway REST routes (no auth)', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe(registry.contentType);
     const text = res.body;
-    expect(text).toContain('# TYPE drift_events_consumed_total counter');
+    // a gateway exports what it knows: no worker series frozen at zero
+    expect(text).not.toContain('drift_events_consumed_total');
     expect(text).toContain('# TYPE drift_ws_clients gauge');
+    expect(text).toContain('drift_feature_drift{model="fraud",version="all",window="1m",feature="f2",test="psi"} 0');
+    expect(text).toContain('drift_output_drift{model="churn",version="all",window="5m",test="psi"} 1');
     expect(text).toContain('drift_model_predictions{model="churn",version="all",window="5m"} 100');
     expect(text).toContain('drift_model_latency_seconds{model="churn",version="all",window="1h",quantile="0.99"} 0.08825');
     expect(text).toContain('drift_feature_psi{model="fraud",version="all",window="1m",feature="f2"} 0.03');

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createPipelineMetrics } from '../../src/gateway/prometheus.ts';
-import { fullMetrics } from './fake-source.ts';
+import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
+import { createWorkerMetrics } from '../../src/partition/worker-metrics.ts';
+import { createPipelineMetrics } from '../../src/app/metrics.ts';
+import { alert, fullMetrics } from './fake-source.ts';
 
 async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
@@ -13,48 +15,62 @@ async function seriesCount(registry: Registry, name: string): Promise<number> {
   return metric?.values.length ?? 0;
 }
 
-describe('createPipelineMetrics', () => {
-  it('registers every pipeline metric under its documented name', async () => {
+const WORKER_SERIES = [
+  'drift_events_consumed_total', 'drift_events_rejected_total', 'drift_events_late_total', 'drift_pending_joins',
+  'drift_early_labels', 'drift_labels_joined_total', 'drift_labels_expired_total', 'drift_labels_unmatched_total', 'drift_consumer_lag',
+  'drift_consumer_live', 'drift_consumer_recreations_total', 'drift_partition_sequence', 'drift_pane_flushes_total',
+  'drift_partitions', 'drift_partition_owner', 'drift_checkpoint_age_seconds', 'drift_checkpoint_bytes', 'drift_partition_rebalances_total',
+];
+const GATEWAY_SERIES = [
+  'drift_pane_messages_rejected_total', 'drift_pane_messages_applied_total', 'drift_pane_messages_dropped_total', 'drift_changelog_lag', 'drift_changelog_ready', 'drift_ws_clients', 'drift_ws_connections_total', 'drift_ws_frames_sent_total',
+  'drift_ws_frames_coalesced_total', 'drift_ws_clients_dropped_total', 'drift_alerts_total', 'drift_alerts_firing',
+  'drift_model_predictions', 'drift_model_error_rate', 'drift_model_latency_seconds', 'drift_model_accuracy',
+  'drift_model_label_coverage', 'drift_output_psi', 'drift_feature_psi', 'drift_output_drift', 'drift_output_drift_statistic',
+  'drift_feature_drift', 'drift_feature_drift_statistic', 'drift_metric_series_dropped_total',
+];
+const namesIn = (registry: Registry) => registry.getMetricsAsArray().map((m) => m.name).sort();
+
+describe('each process registers the series it fills', () => {
+  it('a worker registers the pipeline series and no gateway series', async () => {
     const registry = new Registry();
-    const m = createPipelineMetrics(registry);
+    const m = createWorkerMetrics(registry);
     m.eventsConsumed.inc({ kind: 'pred' }, 3);
-    m.eventsRejected.inc({ reason: 'decode' });
     m.consumerLag.set({ partition: '2' }, 42);
-    m.alerts.inc({ rule: 'psi', state: 'firing' });
+    m.partitionOwner.set({ partition: '2', worker: 'w1' }, 1);
+    expect(namesIn(registry)).toEqual([...WORKER_SERIES].sort());
     const text = await registry.metrics();
-    for (const name of [
-      'drift_events_consumed_total', 'drift_events_rejected_total', 'drift_events_late_total', 'drift_pending_joins',
-      'drift_early_labels', 'drift_labels_joined_total', 'drift_labels_expired_total', 'drift_consumer_lag',
-      'drift_consumer_live', 'drift_consumer_recreations_total',
-      'drift_partition_sequence', 'drift_pane_flushes_total', 'drift_ws_clients', 'drift_ws_frames_sent_total',
-      'drift_ws_clients_dropped_total', 'drift_alerts_total', 'drift_model_predictions', 'drift_model_error_rate',
-      'drift_model_latency_seconds', 'drift_model_accuracy', 'drift_model_label_coverage', 'drift_feature_psi',
-      'drift_metric_series_dropped_total',
-    ]) {
-      expect(text).toContain(`# TYPE ${name} `);
-    }
     expect(text).toContain('drift_events_consumed_total{kind="pred"} 3');
     expect(text).toContain('drift_consumer_lag{partition="2"} 42');
-    expect(text).toContain('drift_alerts_total{rule="psi",state="firing"} 1');
+    expect(text).toContain('drift_partition_owner{partition="2",worker="w1"} 1');
   });
 
-  it('is idempotent per registry: a second call reuses the same metric objects', () => {
+  it('a gateway registers its changelog, feed, alert and model series and no worker series', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry);
+    m.alerts.inc({ rule: 'psi', state: 'firing' });
+    expect(namesIn(registry)).toEqual([...GATEWAY_SERIES].sort());
+    expect(await registry.metrics()).toContain('drift_alerts_total{rule="psi",state="firing"} 1');
+  });
+
+  it('the all-in-one process registers both sets on one registry, once each, and a second call reuses them', () => {
     const registry = new Registry();
     const a = createPipelineMetrics(registry);
+    expect(namesIn(registry)).toEqual([...WORKER_SERIES, ...GATEWAY_SERIES].sort());
     const b = createPipelineMetrics(registry);
     expect(b.eventsConsumed).toBe(a.eventsConsumed);
     expect(b.featurePsi).toBe(a.featurePsi);
+    expect(createWorkerMetrics(registry).partitionOwner).toBe(a.partitionOwner);
   });
 
   it('rejects invalid limits', () => {
-    expect(() => createPipelineMetrics(new Registry(), { maxModels: -1 })).toThrow(/maxModels must be a non-negative integer, got -1/);
+    expect(() => createGatewayMetrics(new Registry(), { maxModels: -1 })).toThrow(/maxModels must be a non-negative integer, got -1/);
   });
 });
 
 describe('updateModelGauges', () => {
   it('sets model gauges from ModelMetrics, skipping null statistics', async () => {
     const registry = new Registry();
-    const m = createPipelineMetrics(registry);
+    const m = createGatewayMetrics(registry);
     const mm = fullMetrics('churn', '5m', 250, 'v2');
     mm.accuracy = null;
     m.updateModelGauges([mm]);
@@ -69,7 +85,7 @@ describe('updateModelGauges', () => {
 
   it('removes series of models that disappeared', async () => {
     const registry = new Registry();
-    const m = createPipelineMetrics(registry);
+    const m = createGatewayMetrics(registry);
     m.updateModelGauges([fullMetrics('a', '5m', 1), fullMetrics('b', '5m', 2)]);
     m.updateModelGauges([fullMetrics('b', '5m', 3)]);
     expect(await seriesCount(registry, 'drift_model_predictions')).toBe(1);
@@ -78,7 +94,7 @@ describe('updateModelGauges', () => {
 
   it('caps models and features per model, keeping the most drifted features, and counts the dropped series', async () => {
     const registry = new Registry();
-    const m = createPipelineMetrics(registry, { maxModels: 3, maxFeaturesPerModel: 4 });
+    const m = createGatewayMetrics(registry, { maxModels: 3, maxFeaturesPerModel: 4 });
     const metrics = [];
     for (let i = 0; i < 5; i++) {
       // two windows per model: a model counts once against the cap whatever its windows
@@ -96,5 +112,72 @@ describe('updateModelGauges', () => {
       .sort();
     expect(kept).toEqual(['f6', 'f7', 'f8', 'f9']);
     expect(await value(registry, 'drift_metric_series_dropped_total', { kind: 'feature' })).toBe(3 * 2 * 6);
+  });
+
+  it("exports the default test's verdict and statistic per feature and for the output, naming the test", async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry);
+    const mm = fullMetrics('churn', '5m', 250, null, 3);
+    // f2: the default test is KS here, and its confirmed verdict says drifting
+    mm.drift.features.f2 = { ...mm.drift.features.f2, primary: 'ks', drift: true };
+    m.updateModelGauges([mm]);
+    const labels = { model: 'churn', version: 'all', window: '5m' };
+    expect(await value(registry, 'drift_feature_drift', { ...labels, feature: 'f2', test: 'ks' })).toBe(1);
+    expect(await value(registry, 'drift_feature_drift_statistic', { ...labels, feature: 'f2', test: 'ks' })).toBe(0.11);
+    expect(await value(registry, 'drift_feature_drift', { ...labels, feature: 'f0', test: 'psi' })).toBe(0);
+    expect(await value(registry, 'drift_feature_drift_statistic', { ...labels, feature: 'f0', test: 'psi' })).toBe(0.01);
+    // the output's PSI is 0.3, above its 0.2 threshold
+    expect(await value(registry, 'drift_output_drift', { ...labels, test: 'psi' })).toBe(1);
+    expect(await value(registry, 'drift_output_drift_statistic', { ...labels, test: 'psi' })).toBe(0.3);
+    expect(await seriesCount(registry, 'drift_feature_drift')).toBe(3);
+  });
+
+  it('caps verdict series like the PSI series, keeping drifting features before higher PSI', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry, { maxFeaturesPerModel: 2 });
+    const mm = fullMetrics('churn', '5m', 250, null, 6);
+    mm.drift.features.f0 = { ...mm.drift.features.f0, drift: true }; // lowest PSI, but drifting
+    m.updateModelGauges([mm]);
+    const json = await registry.getMetricsAsJSON();
+    const features = (name: string) => json.find((x) => x.name === name)?.values.map((v) => v.labels.feature).sort();
+    expect(features('drift_feature_drift')).toEqual(['f0', 'f5']);
+    expect(features('drift_feature_drift_statistic')).toEqual(['f0', 'f5']);
+    expect(features('drift_feature_psi')).toEqual(['f0', 'f5']);
+    expect(await value(registry, 'drift_metric_series_dropped_total', { kind: 'feature' })).toBe(4);
+  });
+});
+
+describe('updateAlertGauges', () => {
+  it('is 1 while an alert fires, 0 after it resolves, by model, rule and severity', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry);
+    const firing = alert('churn', 'feature_psi', 2000);
+    m.updateAlertGauges([firing]);
+    const labels = { model: 'churn', rule: 'feature_psi', severity: 'warning' };
+    expect(await value(registry, 'drift_alerts_firing', labels)).toBe(1);
+    // the firing transition stays in the history beside the resolution: the newest one counts
+    m.updateAlertGauges([alert('churn', 'feature_psi', 3000, 'resolved'), firing]);
+    expect(await value(registry, 'drift_alerts_firing', labels)).toBe(0);
+    // once the transitions have left the history, the series stays at 0
+    m.updateAlertGauges([]);
+    expect(await value(registry, 'drift_alerts_firing', labels)).toBe(0);
+  });
+
+  it('adds up the scopes of one rule that fire at once', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry);
+    const scoped = (scope: string) => ({ ...alert('churn', 'feature_psi', 2000), scope, id: `churn:feature_psi:${scope}` });
+    m.updateAlertGauges([scoped('feature:a'), scoped('feature:b'), { ...alert('fraud', 'latency', 2000), severity: 'critical' as const }]);
+    expect(await value(registry, 'drift_alerts_firing', { model: 'churn', rule: 'feature_psi' })).toBe(2);
+    expect(await value(registry, 'drift_alerts_firing', { model: 'fraud', rule: 'latency', severity: 'critical' })).toBe(1);
+  });
+
+  it('follows the model cap of the model gauges', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry, { maxModels: 1 });
+    m.updateModelGauges([fullMetrics('a', '5m', 1), fullMetrics('b', '5m', 1)]);
+    m.updateAlertGauges([alert('a', 'psi', 1), alert('b', 'psi', 1)]);
+    expect(await seriesCount(registry, 'drift_alerts_firing')).toBe(1);
+    expect(await value(registry, 'drift_alerts_firing', { model: 'a' })).toBe(1);
   });
 });

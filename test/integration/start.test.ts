@@ -24,6 +24,17 @@ describe('npm start', () => {
       }, 60_000, `/readyz (output so far: ${output.slice(-500)})`);
       expect(ready).toEqual({ status: 'ready' });
       expect(output).toMatch(/started embedded nats-server/);
+      // one process, one /metrics with the worker's and the gateway's series, each registered once
+      const text = await eventually(async () => {
+        const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /^drift_partition_owner\{/m.test(body) ? body : undefined;
+      }, 10_000, 'the owner gauge on /metrics');
+      const types = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+      expect(types.length).toBe(new Set(types).size);
+      expect(types).toEqual(expect.arrayContaining(['drift_events_consumed_total', 'drift_partition_owner', 'drift_checkpoint_age_seconds', 'drift_alerts_firing', 'drift_feature_drift', 'drift_ws_clients']));
+      const owned = [...text.matchAll(/^drift_partition_owner\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      expect(owned).toBe(16);
+      expect(output).not.toMatch(/already registered/);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(output).toMatch(/stopped cleanly/);

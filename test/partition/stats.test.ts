@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createPipelineMetrics } from '../../src/gateway/prometheus.ts';
+import { createWorkerMetrics } from '../../src/partition/worker-metrics.ts';
 import { PipelineStatsExporter } from '../../src/partition/stats.ts';
 import type { RunnerStats } from '../../src/partition/stats.ts';
 
@@ -9,7 +9,7 @@ function stats(partition: number, over: Partial<RunnerStats> = {}): RunnerStats 
     partition, predictions: 0, labels: 0, late: 0, duplicates: 0, duplicateLabels: 0,
     rejected: {} as RunnerStats['rejected'],
     joined: 0, expired: 0, unmatchedLabels: 0, pendingJoins: 0, earlyLabels: 0,
-    lag: 0, live: true, recreations: 0, seq: 0, paneFlushes: 0, ...over,
+    lag: 0, live: true, recreations: 0, seq: 0, paneFlushes: 0, checkpointAt: null, checkpointBytes: 0, ...over,
   };
 }
 
@@ -21,7 +21,7 @@ async function value(registry: Registry, name: string, labels: Record<string, st
 describe('PipelineStatsExporter', () => {
   it('exports consumer lag, liveness and recreations per partition, counting recreations once', async () => {
     const registry = new Registry();
-    const exporter = new PipelineStatsExporter(createPipelineMetrics(registry));
+    const exporter = new PipelineStatsExporter(createWorkerMetrics(registry));
     exporter.apply(stats(0, { lag: 1200, live: false, recreations: 1 }));
     exporter.apply(stats(1, { lag: 0, live: true, recreations: 2 }));
     expect(await value(registry, 'drift_consumer_lag', { partition: '0' })).toBe(1200);
@@ -33,5 +33,23 @@ describe('PipelineStatsExporter', () => {
     expect(await value(registry, 'drift_consumer_recreations_total')).toBe(3);
     expect(await value(registry, 'drift_consumer_lag', { partition: '0' })).toBe(0);
     expect(await value(registry, 'drift_consumer_live', { partition: '0' })).toBe(1);
+  });
+
+  it('exports checkpoint age and size per partition from the time the checkpoint was last current, and drops them with the partition', async () => {
+    const registry = new Registry();
+    let now = 1_000_000;
+    const exporter = new PipelineStatsExporter(createWorkerMetrics(registry), () => now);
+    exporter.apply(stats(3));
+    // no checkpoint yet: no age to report
+    expect(await value(registry, 'drift_checkpoint_age_seconds', { partition: '3' })).toBeUndefined();
+    exporter.apply(stats(3, { checkpointAt: now - 2500, checkpointBytes: 4096 }));
+    expect(await value(registry, 'drift_checkpoint_age_seconds', { partition: '3' })).toBe(2.5);
+    expect(await value(registry, 'drift_checkpoint_bytes', { partition: '3' })).toBe(4096);
+    now += 10_000;
+    exporter.apply(stats(3, { checkpointAt: now - 10_000 - 2500, checkpointBytes: 4096 }));
+    expect(await value(registry, 'drift_checkpoint_age_seconds', { partition: '3' })).toBe(12.5);
+    exporter.forget(3, null);
+    expect(await value(registry, 'drift_checkpoint_age_seconds', { partition: '3' })).toBeUndefined();
+    expect(await value(registry, 'drift_consumer_live', { partition: '3' })).toBeUndefined();
   });
 });
