@@ -14,6 +14,8 @@ export const META_KEY = 'cluster';
 export const LEASES_BUCKET = 'DRIFT_LEASES';
 export const CHECKPOINTS_BUCKET = 'DRIFT_CHECKPOINTS';
 export const BASELINES_BUCKET = 'DRIFT_BASELINES';
+/** Cluster-wide model and version admission (src/cluster/model-registry.ts). */
+export const MODELS_BUCKET = 'DRIFT_MODELS';
 
 export const SCHEMA_VERSION = 1;
 

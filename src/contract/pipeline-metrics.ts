@@ -18,6 +18,8 @@ export interface PipelineMetrics {
   // worker
   eventsConsumed: Counter<'kind'>;
   eventsRejected: Counter<'reason'>;
+  /** Refused events (limit_exceeded, model_not_allowed) by model: the first 20 models refused, then `other`. */
+  modelEventsRefused: Counter<'model' | 'reason'>;
   eventsLate: Counter<string>;
   pendingJoins: Gauge<'partition'>;
   earlyLabels: Gauge<'partition'>;
@@ -31,6 +33,8 @@ export interface PipelineMetrics {
   paneFlushes: Counter<string>;
   // gateway: pane changelog and WebSocket feed
   paneMessagesRejected: Counter<string>;
+  /** Pane messages a gateway dropped because their model is beyond its limits.maxModels. */
+  paneMessagesDropped: Counter<'reason'>;
   wsClients: Gauge<string>;
   wsConnections: Counter<'result'>;
   wsFramesSent: Counter<'type'>;
