@@ -45,7 +45,14 @@ export async function startGateway(
   const { registry, metrics } = shared ?? createMetrics();
   const references = await ReferenceStore.open(nc);
   const unitLogger = logger.child({ component: 'windows' });
-  const windows = new WindowStore({ windows: config.windows, limits: paneLimitsOf(config), maxModels: config.limits.maxModels });
+  const windows = new WindowStore({
+    windows: config.windows,
+    limits: paneLimitsOf(config),
+    maxModels: config.limits.maxModels,
+    idleMs: config.models.idleMs,
+    metrics,
+    logger: unitLogger,
+  });
   const active = new ReferenceRegistry({
     autoCaptureMs: config.reference.autoCaptureMs,
     logger: unitLogger,
