@@ -266,8 +266,12 @@ export class ModelRegistry {
     const idle = [...this.records].filter(([, { record }]) => now - record.seen > this.options.idleMs);
     // versions first, so a model is never released while a version record of it remains
     idle.sort(([a], [b]) => (a.startsWith('v.') === b.startsWith('v.') ? 0 : a.startsWith('v.') ? -1 : 1));
+    const modelOf = (versionRecord: string) => versionRecord.slice(2, versionRecord.indexOf('.', 2));
+    const versionRecords = new Map<string, number>();
+    for (const key of this.records.keys()) if (key.startsWith('v.')) versionRecords.set(modelOf(key), (versionRecords.get(modelOf(key)) ?? 0) + 1);
     for (const [key, { record, revision }] of idle) {
-      if (key.startsWith('m.') && [...this.records.keys()].some((k) => k.startsWith(`v.${key.slice(2)}.`) && !released.includes(k))) continue;
+      // a model whose versions could not all be released (one was touched) stays
+      if (key.startsWith('m.') && (versionRecords.get(key.slice(2)) ?? 0) > 0) continue;
       try {
         await this.kv.delete(key, { previousSeq: revision });
       } catch {
@@ -275,6 +279,7 @@ export class ModelRegistry {
       }
       this.applyEntry({ key, revision: revision + 1, operation: 'DEL', value: new Uint8Array() } as unknown as KvEntry);
       released.push(key);
+      if (key.startsWith('v.')) versionRecords.set(modelOf(key), (versionRecords.get(modelOf(key)) ?? 1) - 1);
       if (record.slot !== null) await this.freeSlot(this.slotKeyOf(key, record.slot));
     }
     // slots whose claimer never wrote its record (it crashed, or lost the race and could not free it)
