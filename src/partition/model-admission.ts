@@ -122,11 +122,18 @@ export interface ClusterAdmissionOptions {
   now?: () => number;
 }
 
+/** A registry key as the hot path uses it: built once, marked seen once per touch round. */
+interface KeyState {
+  key: string;
+  /** The touch round in which it was last added to `seen`. */
+  seenRound: number;
+}
+
 /** Names used on the hot path, computed once per model (keys, the allow-list's answer). */
 interface ModelNames {
-  key: string;
+  model: KeyState;
   allowed: boolean;
-  versionKeys: Map<string, string>;
+  versions: Map<string, KeyState>;
 }
 
 /** Distinct names whose refusal or allow-list verdict is logged; then one line says logging stopped. */
@@ -143,6 +150,8 @@ export class ClusterAdmission implements AdmissionGate {
   private readonly names = new Map<string, ModelNames>();
   /** Keys seen since the last touch round. */
   private seen = new Set<string>();
+  /** Counts touch rounds: a key is added to `seen` once per round, not once per event. */
+  private round = 1;
   /** Settlements in flight, by key. */
   private readonly settling = new Map<string, Promise<void>>();
   /** Refused without a record (too many refusal records): until when that answer holds. */
@@ -183,7 +192,7 @@ export class ClusterAdmission implements AdmissionGate {
     let names = this.names.get(model);
     if (names === undefined) {
       if (this.names.size >= MAX_CACHED_NAMES) this.names.clear();
-      names = { key: modelKey(model), allowed: this.options.allow === null || this.options.allow.allows(model), versionKeys: new Map() };
+      names = { model: { key: modelKey(model), seenRound: 0 }, allowed: this.options.allow === null || this.options.allow.allows(model), versions: new Map() };
       this.names.set(model, names);
     }
     return names;
@@ -196,18 +205,19 @@ export class ClusterAdmission implements AdmissionGate {
       return 'not_allowed';
     }
     const now = this.now();
-    const modelVerdict = this.recordVerdict(names.key, model, null, now);
+    const modelVerdict = this.recordVerdict(names.model, model, null, now);
     if (modelVerdict !== 'admitted' || version === null) return modelVerdict;
-    let key = names.versionKeys.get(version);
-    if (key === undefined) {
-      if (names.versionKeys.size >= MAX_CACHED_NAMES) names.versionKeys.clear();
-      key = versionKey(model, version);
-      names.versionKeys.set(version, key);
+    let state = names.versions.get(version);
+    if (state === undefined) {
+      if (names.versions.size >= MAX_CACHED_NAMES) names.versions.clear();
+      state = { key: versionKey(model, version), seenRound: 0 };
+      names.versions.set(version, state);
     }
-    return this.recordVerdict(key, model, version, now);
+    return this.recordVerdict(state, model, version, now);
   }
 
-  private recordVerdict(key: string, model: string, version: string | null, now: number): AdmissionVerdict {
+  private recordVerdict(state: KeyState, model: string, version: string | null, now: number): AdmissionVerdict {
+    const key = state.key;
     const mirrored = this.options.registry.lookup(key);
     if (mirrored === undefined || now - mirrored.record.seen > this.trustMs) {
       const until = this.unrecorded.get(key);
@@ -215,7 +225,10 @@ export class ClusterAdmission implements AdmissionGate {
       this.settle(key, model, version);
       return 'pending';
     }
-    this.seen.add(key);
+    if (state.seenRound !== this.round) {
+      state.seenRound = this.round;
+      this.seen.add(key);
+    }
     return mirrored.record.decision === 'admitted' ? 'admitted' : 'refused';
   }
 
@@ -276,6 +289,7 @@ export class ClusterAdmission implements AdmissionGate {
     if (this.touching !== null || this.closed) return;
     const keys = this.seen;
     this.seen = new Set();
+    this.round++;
     this.touching = (async () => {
       for (const key of keys) {
         if (this.closed) return;
