@@ -112,7 +112,8 @@ export class ModelRegistry {
 
   /** Opens the bucket (provisioning creates it) and mirrors it; resolves once the mirror holds every existing record. */
   static async open(nc: NatsConnection, options: ModelRegistryOptions): Promise<ModelRegistry> {
-    const kv = await new Kvm(nc).create(MODELS_BUCKET, { history: 1 });
+    // provisioning created it (with the cluster's replicas): bind to it as it is
+    const kv = await new Kvm(nc).open(MODELS_BUCKET);
     const registry = new ModelRegistry(kv, options);
     await registry.follow();
     return registry;
@@ -155,6 +156,13 @@ export class ModelRegistry {
       if (value === null) this.slots.delete(key);
       else this.slots.set(key, { value, revision: entry.revision });
     }
+  }
+
+  private forget(key: string): void {
+    const before = this.records.get(key);
+    if (before === undefined) return;
+    if (before.record.decision === 'refused') this.refusals--;
+    this.records.delete(key);
   }
 
   /** The mirrored record of a key (`modelKey` / `versionKey`), synchronously; undefined when none. */
@@ -200,7 +208,11 @@ export class ModelRegistry {
   /** Reads a record from the server (and into the mirror); null when there is none. */
   private async fetch(key: string): Promise<MirroredRecord | null> {
     const entry = await this.kv.get(key);
-    if (entry === null) return null;
+    if (entry === null) {
+      // purged (a released record whose marker was purged): the mirror must not keep it
+      this.forget(key);
+      return null;
+    }
     this.applyEntry(entry);
     if (entry.operation !== 'PUT') return null;
     const record = parseRecord(entry.value);
