@@ -99,6 +99,7 @@ export class ModelRegistry {
   private readonly slots = new Map<string, { value: SlotValue; revision: number }>();
   private refusals = 0;
   private watcher: { stop(): void } | null = null;
+  private closed = false;
   private readonly now: () => number;
   readonly maxRefusalRecords: number;
 
@@ -132,8 +133,22 @@ export class ModelRegistry {
         // delta: messages still pending for the watcher; 0 = every stored record is mirrored
         if (entry.delta === 0 || entry.isUpdate) caughtUp();
       }
-    })().catch(() => undefined);
+    })()
+      .catch(() => undefined)
+      .then(() => this.refollow());
     await ready;
+  }
+
+  /**
+   * The watch ended (its consumer lost with the server, say): watch again. Meanwhile decisions stay
+   * right without it: a record not confirmed lately is touched (or fetched) before it is trusted.
+   */
+  private refollow(): void {
+    if (this.closed) return;
+    setTimeout(() => {
+      if (this.closed) return;
+      this.follow().catch(() => this.refollow());
+    }, 1000);
   }
 
   private applyEntry(entry: KvEntry): void {
@@ -320,6 +335,7 @@ export class ModelRegistry {
   }
 
   close(): void {
+    this.closed = true;
     this.watcher?.stop();
     this.watcher = null;
   }
