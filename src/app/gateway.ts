@@ -46,7 +46,14 @@ export async function startGateway(
   const { registry, metrics } = shared ?? gatewayMetrics();
   const references = await ReferenceStore.open(nc);
   const unitLogger = logger.child({ component: 'windows' });
-  const windows = new WindowStore({ windows: config.windows, limits: paneLimitsOf(config), maxModels: config.limits.maxModels });
+  const windows = new WindowStore({
+    windows: config.windows,
+    limits: paneLimitsOf(config),
+    maxModels: config.limits.maxModels,
+    idleMs: config.models.idleMs,
+    metrics,
+    logger: unitLogger,
+  });
   const active = new ReferenceRegistry({
     autoCaptureMs: config.reference.autoCaptureMs,
     logger: unitLogger,
@@ -129,12 +136,10 @@ export async function startGateway(
 /** The changelog reader counts in plain fields; this turns them into the gateway's series (counters by difference). */
 function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, metrics: GatewayMetrics): () => void {
   let applied = 0;
-  let dropped = 0;
+  // drops beyond limits.maxModels are counted by the window store itself, with their reason
   return () => {
     metrics.paneMessagesApplied.inc(Math.max(0, reader.applied - applied));
-    metrics.paneMessagesDropped.inc(Math.max(0, windows.droppedMessages - dropped));
     applied = reader.applied;
-    dropped = windows.droppedMessages;
     metrics.changelogLag.set(reader.pending);
     metrics.changelogReady.set(windows.isReady() ? 1 : 0);
   };

@@ -15,6 +15,7 @@ import { resolveLogFormat } from '../logging/logger.ts';
 import { LeaseTable } from '../cluster/leases.ts';
 import type { WorkerIdentity } from '../cluster/leases.ts';
 import { OwnershipLoop } from './ownership.ts';
+import { ClusterAdmission } from '../partition/model-admission.ts';
 import type { PartitionHost } from './ownership.ts';
 
 export interface Worker {
@@ -97,8 +98,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   }
   const leased = !manual && options.identity !== undefined;
   const initial = leased ? [] : owned;
-  const runnerOptions = runnerOptionsOf(config);
   const threads = threadCount(config, owned.length);
+  // partitions on this thread share one admission (one registry mirror); threads open their own
+  const settings = runnerOptionsOf(config);
+  const admission = threads === 0 && settings.admissionSettings !== undefined ? await ClusterAdmission.open(nc, settings.admissionSettings, logger.child({ component: 'models' })) : null;
+  const runnerOptions = admission === null ? settings : { ...settings, admission };
   const exporter = metrics ? new PipelineStatsExporter(metrics) : null;
   metrics?.partitions.set(partitions);
   const runners = new Map<number, PartitionRunner>();
@@ -187,6 +191,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       if (ownership.mode === 'leased') await ownership.loop.stop();
       if (pool !== null) await pool.stop();
       else await Promise.all([...runners.values()].map((r) => r.stop()));
+      await admission?.close();
       exportStats();
     },
   };

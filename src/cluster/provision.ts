@@ -36,6 +36,7 @@ import {
   EVENTS_STREAM,
   LEASES_BUCKET,
   META_BUCKET,
+  MODELS_BUCKET,
   META_KEY,
   PANES_STREAM,
   RETIRED_EVENTS_SUBJECTS,
@@ -398,6 +399,10 @@ export async function provision(nc: NatsConnection, opts: ProvisionOptions = {})
   await ensureKvLimits(jsm, LEASES_BUCKET, { ttlMs: LEASE_TTL_MS, history: 1, replicas }, logger);
   await kvm.create(ALERT_STATE_BUCKET, { history: 1, replicas: replicas ?? 1 });
   await kvm.create(WEBHOOK_CLAIMS_BUCKET, { history: 1, ttl: WEBHOOK_CLAIM_TTL_MS, replicas: replicas ?? 1 });
+  // model admission records: no TTL (an idle record is released by the registry's sweep, with a
+  // compare-and-set delete that loses to any partition touching it)
+  await kvm.create(MODELS_BUCKET, { history: 1, replicas: replicas ?? 1 });
+  await ensureKvLimits(jsm, MODELS_BUCKET, { ttlMs: 0, history: 1, replicas }, logger);
 
   const objm = new Objm(nc);
   for (const bucket of [CHECKPOINTS_BUCKET, BASELINES_BUCKET]) {

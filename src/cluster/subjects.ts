@@ -20,6 +20,8 @@ export const ALERT_STATE_BUCKET = 'DRIFT_ALERT_STATE';
 export const WEBHOOK_CLAIMS_BUCKET = 'DRIFT_WEBHOOK_CLAIMS';
 /** Audit trail of alert transitions, silences and acknowledgements (`drift.audit.<kind>`). */
 export const AUDIT_STREAM = 'DRIFT_AUDIT';
+/** Cluster-wide model and version admission (src/cluster/model-registry.ts). */
+export const MODELS_BUCKET = 'DRIFT_MODELS';
 
 export const SCHEMA_VERSION = 1;
 

@@ -12,6 +12,7 @@ import { DEFAULT_DISCRETE_MAX_VALUES, DRIFT_TEST_NAMES, isDriftTestName } from '
 import { LOG_FORMAT_SETTINGS } from '../logging/logger.ts';
 import type { LogFormatSetting } from '../logging/logger.ts';
 import { LEASE_TTL_MS } from '../cluster/provision.ts';
+import { ALLOW_ENTRY_PATTERN } from '../partition/model-admission.ts';
 
 /** A config value that is not what it should be: names the key, the value and what was expected. */
 export class ConfigError extends Error {
@@ -116,6 +117,19 @@ function leaseDuration(value: unknown, src: Source): number {
   return ms;
 }
 
+/** models.allow (names or globs of a model name's characters plus `*` and `?`) and models.idleMs. */
+function modelSettings(models: Record<string, unknown>, src: Source, labelHorizonMs: number): DriftwatchConfig['models'] {
+  const allow = models.allow ?? [];
+  if (!Array.isArray(allow)) throw new ConfigError('models.allow', allow, 'a list of model names or glob patterns (`*`, `?`), e.g. ["fraud", "churn-*"]', src.of('models.allow'));
+  allow.forEach((entry, i) => {
+    if (typeof entry !== 'string' || !ALLOW_ENTRY_PATTERN.test(entry)) {
+      throw new ConfigError(`models.allow[${i}]`, entry, 'a model name or glob pattern: 1 to 128 letters, digits, "_", "-", "*" or "?"', src.of('models.allow'));
+    }
+  });
+  const idleMs = models.idleMs === undefined || models.idleMs === null ? labelHorizonMs : duration(models.idleMs, 'models.idleMs', src, 1000);
+  return { allow: allow as string[], idleMs };
+}
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** Checks every key of a merged raw config and returns the typed config, or throws ConfigError. */
@@ -136,6 +150,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   const drift = section(raw, 'drift', src);
   const log = section(raw, 'log', src);
   const worker = section(raw, 'worker', src);
+  const models = raw.models === undefined ? {} : section(raw, 'models', src);
   const threads = worker.threads;
   if (threads !== 'auto' && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 0 || threads > 64)) {
     throw new ConfigError('worker.threads', threads, '"auto" or an integer between 0 and 64', src.of('worker.threads'));
@@ -258,6 +273,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxVersionsPerModel: integer(limits.maxVersionsPerModel, 'limits.maxVersionsPerModel', src, 1, 1000),
       maxClasses: integer(limits.maxClasses, 'limits.maxClasses', src, 2, 1000),
     },
+    models: modelSettings(models, src, duration(join.labelHorizonMs, 'join.labelHorizonMs', src, 1000)),
     sketch: { relativeAccuracy: number(sketch.relativeAccuracy, 'sketch.relativeAccuracy', src, 0.0001, 0.2) },
     classification: { threshold: number(classification.threshold, 'classification.threshold', src, 0, 1) },
     reference: { autoCaptureMs: duration(reference.autoCaptureMs, 'reference.autoCaptureMs', src, 0), minRows: integer(reference.minRows, 'reference.minRows', src, 1) },
@@ -294,6 +310,7 @@ const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> =
     parse: (v) => (v === 'all' ? 'all' : v.split(',').map((p) => (/^\s*\d+\s*$/.test(p) ? Number(p) : p))),
   },
   DRIFTWATCH_TOKEN: { path: ['auth', 'token'], parse: (v) => v },
+  DRIFTWATCH_MODELS_ALLOW: { path: ['models', 'allow'], parse: (v) => v.split(',').map((m) => m.trim()).filter((m) => m.length > 0) },
   DRIFTWATCH_REPLICAS: { path: ['nats', 'replicas'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_EVENTS_RETENTION: { path: ['nats', 'eventsRetentionMs'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },

@@ -1,6 +1,7 @@
 import { DEFAULT_PANES_MAX_AGE_MS } from '../cluster/provision.ts';
 import type { ProvisionOptions } from '../cluster/provision.ts';
 import type { RunnerOptions } from '../partition/runner.ts';
+import type { AdmissionSettings } from '../partition/model-admission.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { DriftwatchConfig } from './types.ts';
 
@@ -72,5 +73,16 @@ export function runnerOptionsOf(config: DriftwatchConfig): PartitionRunnerSettin
       limits: paneLimitsOf(config),
       errorDetectors: config.detectors.errorStream,
     },
+    admissionSettings: admissionSettingsOf(config),
+  };
+}
+
+/** Cluster-wide model admission: the caps of limits.*, models.allow and models.idleMs. */
+export function admissionSettingsOf(config: DriftwatchConfig): AdmissionSettings {
+  return {
+    maxModels: config.limits.maxModels,
+    maxVersionsPerModel: config.limits.maxVersionsPerModel,
+    idleMs: config.models.idleMs,
+    allow: config.models.allow,
   };
 }

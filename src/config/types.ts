@@ -26,6 +26,12 @@ export interface DriftwatchConfig {
     maxVersionsPerModel: number;
     maxClasses: number;
   };
+  /**
+   * Cluster-wide model admission: allow: model names or glob patterns (`*`, `?`) whose events are
+   * accepted (empty: every model, within limits.maxModels); idleMs: a model or version without an
+   * event for this long is released cluster-wide (its slot is free again). Default: the label horizon.
+   */
+  models: { allow: string[]; idleMs: number };
   sketch: { relativeAccuracy: number };
   classification: { threshold: number };
   reference: { autoCaptureMs: number; minRows: number };

@@ -28,6 +28,8 @@ export interface WorkerMetrics {
   readonly registry: Registry<RegistryContentType>;
   eventsConsumed: Counter<'kind'>;
   eventsRejected: Counter<'reason'>;
+  /** Refused events (limit_exceeded, model_not_allowed) by model: the first 20 models refused, then `other`. */
+  modelEventsRefused: Counter<'model' | 'reason'>;
   eventsLate: Counter<string>;
   eventsDuplicate: Counter<'kind'>;
   pendingJoins: Gauge<'partition'>;
@@ -57,8 +59,8 @@ export interface GatewayMetrics {
   // the pane changelog this gateway follows (its part of the pipeline)
   paneMessagesRejected: Counter<string>;
   paneMessagesApplied: Counter<string>;
-  /** Pane messages of models beyond the gateway's model cap (limits.maxModels), not applied. */
-  paneMessagesDropped: Counter<string>;
+  /** Pane messages a gateway dropped, by reason (model_limit: its model is beyond limits.maxModels). */
+  paneMessagesDropped: Counter<'reason'>;
   changelogLag: Gauge<string>;
   /** 1 when the changelog replay has caught up and its consumer is live: the figures are current. */
   changelogReady: Gauge<string>;

@@ -44,7 +44,8 @@ export type RejectReason =
   | 'model_mismatch' // model in the payload differs from the model in the subject
   | 'invalid_value' // right type, outside its limits (empty or too long id, bad model name, too many features, ...)
   | 'future_timestamp' // ts further in the future than panes.maxFutureMs (a clock bug would close every pane)
-  | 'limit_exceeded'; // a new model or version beyond limits.maxModels / maxVersionsPerModel
+  | 'limit_exceeded' // a model or version refused cluster-wide: beyond limits.maxModels / maxVersionsPerModel
+  | 'model_not_allowed'; // a model not on models.allow
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'undecodable',
@@ -58,6 +59,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'invalid_value',
   'future_timestamp',
   'limit_exceeded',
+  'model_not_allowed',
 ];
 
 export type DecodeResult<T> =

@@ -55,6 +55,10 @@ export class MetricsView {
   ) {
     this.now = options.now ?? Date.now;
     store.onModelChanged((model) => this.cache.delete(model));
+    store.onModelEvicted((model) => {
+      this.cache.delete(model);
+      this.driftCache.delete(model);
+    });
     references.onReferenceChanged((model) => {
       this.cache.delete(model);
       this.driftCache.delete(model);

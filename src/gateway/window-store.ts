@@ -5,6 +5,7 @@ import { defaultWindowOf } from '../contract/limits.ts';
 import { ModelWindows } from '../window/windows.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { PaneLimits } from '../window/pane.ts';
+import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import { ModelSignal } from './model-signal.ts';
 import type { ModelListener } from './model-signal.ts';
 
@@ -12,9 +13,21 @@ export interface WindowStoreOptions {
   /** Window names, e.g. ['1m', '5m', '1h']. */
   windows: readonly string[];
   limits: PaneLimits;
-  /** Models kept at most; panes of further models are dropped (and counted). */
+  /** Models kept at most; panes of further models are dropped (counted, and logged once per model). */
   maxModels: number;
+  /**
+   * A model without a pane message for this long (wall clock) gives its place to a new model when
+   * the store is full (models.idleMs, the workers' release time). Default: never.
+   */
+  idleMs?: number;
+  /** Where drops are counted (drift_pane_messages_dropped_total) and logged. */
+  metrics?: Pick<PipelineMetrics, 'paneMessagesDropped'>;
+  logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  now?: () => number;
 }
+
+/** Distinct dropped models logged; after that one line says further drops are only counted. */
+const MAX_LOGGED_DROPS = 100;
 
 /**
  * Every model's sliding windows, folded from the pane changelog (the changelog reader calls
@@ -29,6 +42,10 @@ export class WindowStore {
   /** The changelog consumer is receiving; only a consumer that lost its server says otherwise. */
   private live = true;
   private dropped = 0;
+  /** Wall-clock time of each model's latest pane message, to find idle ones. */
+  private readonly lastMessageAt = new Map<string, number>();
+  private readonly loggedDrops = new Set<string>();
+  private readonly evicted = new ModelSignal();
 
   constructor(private readonly options: WindowStoreOptions) {
     this.windowMs = new Map(options.windows.map((w) => [w, parseDuration(w) as number]));
@@ -56,9 +73,10 @@ export class WindowStore {
 
   applyPaneMessage(message: PaneMessage): void {
     let windows = this.models.get(message.model);
+    const now = (this.options.now ?? Date.now)();
     if (windows === undefined) {
-      if (this.models.size >= this.options.maxModels) {
-        this.dropped++;
+      if (this.models.size >= this.options.maxModels && this.evictIdle(now) === 0) {
+        this.drop(message.model);
         return;
       }
       windows = new ModelWindows(message.model, this.windowMs, this.options.limits);
@@ -67,7 +85,39 @@ export class WindowStore {
     } else {
       windows.applyMessage(message);
     }
+    this.lastMessageAt.set(message.model, now);
     this.changed.notify(message.model);
+  }
+
+  /** Removes models idle for `idleMs` (their windows, their place); returns how many. */
+  private evictIdle(now: number): number {
+    const idleMs = this.options.idleMs;
+    if (idleMs === undefined) return 0;
+    const idle = [...this.lastMessageAt].filter(([, at]) => now - at > idleMs).map(([model]) => model);
+    for (const model of idle) {
+      this.models.delete(model);
+      this.lastMessageAt.delete(model);
+      this.evicted.notify(model);
+    }
+    if (idle.length > 0) this.options.logger?.info({ models: idle.length, idleMs }, 'idle models removed from the gateway to make room for new ones');
+    return idle.length;
+  }
+
+  private drop(model: string): void {
+    this.dropped++;
+    this.options.metrics?.paneMessagesDropped.inc({ reason: 'model_limit' });
+    if (this.loggedDrops.has(model) || this.options.logger === undefined) return;
+    this.loggedDrops.add(model);
+    if (this.loggedDrops.size <= MAX_LOGGED_DROPS) {
+      this.options.logger.warn({ model, maxModels: this.options.maxModels }, `pane states of model '${model}' dropped: the gateway holds limits.maxModels (${this.options.maxModels}) models, none idle for models.idleMs`);
+    } else if (this.loggedDrops.size === MAX_LOGGED_DROPS + 1) {
+      this.options.logger.warn({ models: MAX_LOGGED_DROPS }, 'further dropped models are counted (drift_pane_messages_dropped_total) but not logged');
+    }
+  }
+
+  /** Called with the name of a model removed for idleness (caches of it can go). */
+  onModelEvicted(listener: ModelListener): void {
+    this.evicted.subscribe(listener);
   }
 
   /** The changelog replay has caught up: the windows hold everything published so far. */

@@ -62,6 +62,8 @@ export interface CheckpointWire {
     watermark: number | null;
   }>;
   join: Uint8Array;
+  /** Events held while their model's admission was asked: [seq, subject, data, content type]. */
+  held: Array<[number, string, Uint8Array, string | null]>;
 }
 
 /** What a processor restores: every part checked and converted. */
@@ -81,6 +83,7 @@ export interface Checkpoint {
     watermark: number;
   }>;
   join: PendingJoinTable;
+  held: Array<{ seq: number; subject: string; data: Uint8Array; contentType: string | undefined }>;
 }
 
 export function encodeCheckpoint(checkpoint: CheckpointWire): Uint8Array {
@@ -130,7 +133,18 @@ export function decodeCheckpoint(bytes: Uint8Array, partition: number, limits: P
     counters: counters(c.counters, 'counters', fail),
     groups,
     join,
+    // absent in checkpoints written before model admission held events
+    held: c.held === undefined ? [] : array(c.held, 'held', fail).map((entry, k) => heldEvent(entry, `held[${k}]`, fail)),
   };
+}
+
+function heldEvent(value: unknown, path: string, fail: Fail): Checkpoint['held'][number] {
+  if (!Array.isArray(value) || value.length !== 4) throw fail(`${path}: expected [seq, subject, data, contentType]`);
+  const [seq, subject, data, contentType] = value as unknown[];
+  if (typeof subject !== 'string') throw fail(`${path}[1]: expected a subject`);
+  if (!(data instanceof Uint8Array)) throw fail(`${path}[2]: expected the event's bytes`);
+  if (contentType !== null && typeof contentType !== 'string') throw fail(`${path}[3]: expected a content type or null`);
+  return { seq: integer(seq, `${path}[0]`, fail), subject, data, contentType: contentType ?? undefined };
 }
 
 type Fail = (problem: string) => CheckpointError;

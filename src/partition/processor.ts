@@ -5,7 +5,7 @@ import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
 import type { InputSubject } from '../cluster/subjects.ts';
 import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
 import { PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../window/pane.ts';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import type { CheckpointWire } from './checkpoint.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
@@ -13,6 +13,8 @@ export { CheckpointError } from './checkpoint.ts';
 import { encodePaneMessage } from '../contract/pane-codec.ts';
 import { createDetector } from '../stats/detectors/index.ts';
 import type { ChangeDetector, DetectorKind } from '../stats/detectors/index.ts';
+import { LocalAdmission } from './model-admission.ts';
+import type { AdmissionGate } from './model-admission.ts';
 
 /**
  * The processor of one partition: decode -> validate -> panes + late-label join, in stream order.
@@ -46,7 +48,24 @@ export interface ProcessorOptions {
   errorDetectors?: readonly DetectorKind[];
   /** Wall clock, for rejecting timestamps from the future only. */
   now?: () => number;
+  /**
+   * Which models and versions are counted (src/partition/model-admission.ts). Default: caps of
+   * this partition alone (maxModels, maxVersionsPerModel), as a processor on its own has no cluster.
+   */
+  admission?: AdmissionGate;
 }
+
+/** An event held while its model's admission is asked (kept, in order, in the checkpoint). */
+export interface HeldEvent {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  contentType: string | undefined;
+}
+
+/** Distinct models counted in `refusedByModel`; further ones are counted under REFUSED_OTHER. */
+export const MAX_REFUSED_MODELS_COUNTED = 1000;
+export const REFUSED_OTHER = '(other)';
 
 export interface Rejected {
   seq: number;
@@ -114,7 +133,12 @@ export class PartitionProcessor {
   readonly counters: ProcessorCounters = { predictions: 0, labels: 0, late: 0, duplicates: 0, rejected: emptyRejected() };
   readonly join: PendingJoinTable;
   private readonly groups = new Map<string, GroupState>();
-  private readonly versionsByModel = new Map<string, number>();
+  readonly admission: AdmissionGate;
+  /** Events held per model while its admission is asked, in stream order. */
+  private readonly held = new Map<string, HeldEvent[]>();
+  private heldEvents = 0;
+  /** Refused events by `${reason}|${model}` (bounded): for the per-model refusal metric. */
+  readonly refusedByModel = new Map<string, number>();
   private readonly decoder: EventDecoder;
   private readonly now: () => number;
   /** Segment key/value pairs of the event being processed, reused between events. */
@@ -141,6 +165,7 @@ export class PartitionProcessor {
     });
     this.decoder = new EventDecoder({ maxBytes: options.maxEventBytes, maxFeatures: options.limits.maxFeatures * 4 });
     this.now = options.now ?? Date.now;
+    this.admission = options.admission ?? new LocalAdmission(options.maxModels, options.maxVersionsPerModel);
   }
 
   /**
@@ -149,18 +174,92 @@ export class PartitionProcessor {
    */
   process(seq: number, subject: string, data: Uint8Array, contentType?: string): Rejected | null {
     this.seq = seq;
+    return this.apply(seq, subject, data, contentType);
+  }
+
+  private apply(seq: number, subject: string, data: Uint8Array, contentType: string | undefined): Rejected | null {
     const parsed = this.subjectOf(subject);
     if (parsed === null || parsed.partition !== this.partition) {
       return this.rejected(seq, subject, data, 'bad_subject', `subject '${subject}' is not drift.in.${this.partition}.<model>.pred|label`);
     }
+    // a model with held events: later ones wait behind them, so each model's events apply in order
+    if (this.held.has(parsed.model)) return this.hold(parsed.model, seq, subject, data, contentType);
     if (parsed.kind === 'pred') {
       const result = this.decoder.decodePrediction(data, { expectedModel: parsed.model, contentType });
       if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
+      const verdict = this.admission.verdict(result.event.model, result.event.version);
+      if (verdict !== 'admitted') return this.notAdmitted(verdict, result.event.model, result.event.version, seq, subject, data, contentType);
       return this.applyPrediction(seq, subject, data, result.event);
     }
     const result = this.decoder.decodeLabel(data, { expectedModel: parsed.model, contentType });
     if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
+    const verdict = this.admission.verdict(result.event.model, null);
+    if (verdict !== 'admitted') return this.notAdmitted(verdict, result.event.model, null, seq, subject, data, contentType);
     return this.applyLabel(seq, subject, data, result.event);
+  }
+
+  private notAdmitted(
+    verdict: 'refused' | 'not_allowed' | 'pending',
+    model: string,
+    version: string | null,
+    seq: number,
+    subject: string,
+    data: Uint8Array,
+    contentType: string | undefined,
+  ): Rejected | null {
+    if (verdict === 'pending') return this.hold(model, seq, subject, data, contentType);
+    const reason: RejectReason = verdict === 'refused' ? 'limit_exceeded' : 'model_not_allowed';
+    const byModel = this.refusedByModel;
+    let name = `${reason}|${model}`;
+    if (!byModel.has(name) && byModel.size >= MAX_REFUSED_MODELS_COUNTED) name = `${reason}|${REFUSED_OTHER}`;
+    byModel.set(name, (byModel.get(name) ?? 0) + 1);
+    const detail =
+      verdict === 'not_allowed'
+        ? `model '${model}' is not on models.allow`
+        : version === null
+          ? `model '${model}' is refused: limits.maxModels (${this.options.maxModels}) models are admitted cluster-wide`
+          : `model '${model}' version '${version}' is refused: limits.maxModels (${this.options.maxModels}) models or limits.maxVersionsPerModel (${this.options.maxVersionsPerModel}) versions per model are admitted cluster-wide`;
+    return this.rejected(seq, subject, data, reason, detail);
+  }
+
+  private hold(model: string, seq: number, subject: string, data: Uint8Array, contentType: string | undefined): null {
+    let queue = this.held.get(model);
+    if (queue === undefined) this.held.set(model, (queue = []));
+    queue.push({ seq, subject, data, contentType });
+    this.heldEvents++;
+    return null;
+  }
+
+  /** Events held while admissions are asked. */
+  get heldCount(): number {
+    return this.heldEvents;
+  }
+
+  /**
+   * Applies the events held for `model` now that its admission was settled (in their stream order;
+   * those still undecided, e.g. a new version of it, stay held). Returns their rejections.
+   */
+  releaseHeld(model: string): Rejected[] {
+    const queue = this.held.get(model);
+    if (queue === undefined) return [];
+    this.held.delete(model);
+    this.heldEvents -= queue.length;
+    const rejected: Rejected[] = [];
+    for (const event of queue) {
+      const outcome = this.apply(event.seq, event.subject, event.data, event.contentType);
+      if (outcome !== null) rejected.push(outcome);
+    }
+    return rejected;
+  }
+
+  /** Models with held events. */
+  heldModels(): string[] {
+    return [...this.held.keys()];
+  }
+
+  /** Every held event, in stream order (for the checkpoint). */
+  heldEventsInOrder(): HeldEvent[] {
+    return [...this.held.values()].flat().sort((a, b) => a.seq - b.seq);
   }
 
   /** Subjects repeat (a few models per partition): parse each once. Bounded, like everything else. */
@@ -181,14 +280,11 @@ export class PartitionProcessor {
     return { seq, subject, data, reason, detail };
   }
 
-  private group(model: string, version: string): GroupState | null {
+  /** The state of an admitted model version (admission decides before any group is made). */
+  private group(model: string, version: string): GroupState {
     const key = groupKeyOf(model, version);
     let group = this.groups.get(key);
     if (group === undefined) {
-      const versions = this.versionsByModel.get(model);
-      if (versions === undefined && this.versionsByModel.size >= this.options.maxModels) return null;
-      if (versions !== undefined && versions >= this.options.maxVersionsPerModel) return null;
-      this.versionsByModel.set(model, (versions ?? 0) + 1);
       group = new GroupState(key, model, version);
       group.detectors = (this.options.errorDetectors ?? []).map((kind) => createDetector(kind));
       this.groups.set(key, group);
@@ -231,15 +327,6 @@ export class PartitionProcessor {
       return this.rejected(seq, subject, data, 'future_timestamp', `field 'ts': ${event.ts} is more than ${maxFutureMs} ms in the future`);
     }
     const group = this.group(event.model, event.version);
-    if (group === null) {
-      return this.rejected(
-        seq,
-        subject,
-        data,
-        'limit_exceeded',
-        `model '${event.model}' version '${event.version}' exceeds limits.maxModels (${this.options.maxModels}) or limits.maxVersionsPerModel (${this.options.maxVersionsPerModel})`,
-      );
-    }
     this.counters.predictions++;
     if (event.ts > this.watermark) this.watermark = event.ts;
     if (event.ts > group.watermark) group.watermark = event.ts;
@@ -425,8 +512,25 @@ export class PartitionProcessor {
           group.dirtyOutcomes.add(paneStart);
         }
       }
+      // a model version with nothing left to publish and no event for the label horizon leaves
+      // memory and the checkpoint (the cluster registry releases its slot on its own clock)
+      if (
+        group.inputs.size === 0 &&
+        group.outcomes.size === 0 &&
+        group.dirtyInputs.size === 0 &&
+        group.dirtyOutcomes.size === 0 &&
+        this.watermark - group.watermark > this.options.labelHorizonMs
+      ) {
+        this.groups.delete(group.key);
+        this.admission.release?.(group.model, group.version);
+      }
     }
     return dropped;
+  }
+
+  /** Model versions held in memory (and in the checkpoint). */
+  get groupCount(): number {
+    return this.groups.size;
   }
 
   /** Panes held in memory (inputs + outcomes), for metrics and tests. */
@@ -459,6 +563,7 @@ export class PartitionProcessor {
       counters: this.counters,
       groups,
       join: this.join.toBytes(),
+      held: this.heldEventsInOrder().map((e): [number, string, Uint8Array, string | null] => [e.seq, e.subject, e.data, e.contentType ?? null]),
     });
   }
 
@@ -478,11 +583,9 @@ export class PartitionProcessor {
     processor.counters.duplicates = checkpoint.counters.duplicates;
     Object.assign(processor.counters.rejected, checkpoint.counters.rejected);
     (processor as { join: PendingJoinTable }).join = checkpoint.join;
-    for (const [k, saved] of checkpoint.groups.entries()) {
+    for (const saved of checkpoint.groups) {
       const group = processor.group(saved.model, saved.version);
-      if (group === null) {
-        throw new CheckpointError(options.partition, `groups[${k}]: model ${JSON.stringify(saved.model)} version ${JSON.stringify(saved.version)} exceeds limits.maxModels or limits.maxVersionsPerModel`);
-      }
+      processor.admission.adopt?.(saved.model, saved.version);
       group.detectors = saved.detectors;
       group.watermark = saved.watermark;
       for (const [start, pane] of saved.inputs) {
@@ -493,6 +596,11 @@ export class PartitionProcessor {
         group.outcomes.set(start, pane);
         group.dirtyOutcomes.add(start);
       }
+    }
+    // events held at checkpoint time wait again for their model's admission
+    for (const event of checkpoint.held) {
+      const model = processor.subjectOf(event.subject)?.model;
+      if (model !== undefined) processor.hold(model, event.seq, event.subject, event.data, event.contentType);
     }
     return processor;
   }

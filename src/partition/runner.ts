@@ -10,6 +10,14 @@ import { LiveConsumer } from '../cluster/live-consumer.ts';
 import { PartitionProcessor } from './processor.ts';
 import type { ProcessorOptions, Rejected } from './processor.ts';
 import type { RunnerStats } from './stats.ts';
+import { ClusterAdmission } from './model-admission.ts';
+import type { AdmissionGate, AdmissionSettings } from './model-admission.ts';
+
+/**
+ * Events held (waiting for their models' admission) beyond which the partition stops taking more
+ * until some are settled: the hold is a brief wait for a KV answer, not a buffer for an outage.
+ */
+const MAX_HELD_EVENTS = 10_000;
 
 /**
  * Runs one partition: restores its checkpoint, reads `drift.in.<p>.>` with an ordered consumer
@@ -25,6 +33,13 @@ export interface RunnerOptions {
   flushIntervalMs: number;
   checkpointIntervalMs: number;
   logger: Logger;
+  /**
+   * Cluster-wide model admission (src/partition/model-admission.ts). `admission`: a gate shared with
+   * the other partitions of this thread (its owner closes it); else `admissionSettings`: the runner
+   * opens its own; neither: the processor's per-partition caps.
+   */
+  admission?: AdmissionGate;
+  admissionSettings?: AdmissionSettings;
 }
 
 export function checkpointName(partition: number): string {
@@ -47,6 +62,10 @@ export class PartitionRunner {
   private checkpointCurrentAt: number | null = null;
   private checkpointBytes = 0;
   private flushed = 0;
+  private ownAdmission: ClusterAdmission | null = null;
+  private unsubscribeAdmission: (() => void) | null = null;
+  /** Resolves the wait of a consumer stopped while too many events are held. */
+  private heldDrained: (() => void) | null = null;
   /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
   get lag(): number {
     return this.consumer?.pending ?? 0;
@@ -68,7 +87,11 @@ export class PartitionRunner {
 
   async start(): Promise<void> {
     const { partition } = this;
-    const processorOptions: ProcessorOptions = { ...this.options.processor, partition };
+    let admission = this.options.admission;
+    if (admission === undefined && this.options.admissionSettings !== undefined) {
+      admission = this.ownAdmission = await ClusterAdmission.open(this.options.nc, this.options.admissionSettings, this.log);
+    }
+    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission };
     this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
     const saved = await this.store.getBlob(checkpointName(partition));
     if (saved !== null) {
@@ -90,6 +113,9 @@ export class PartitionRunner {
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
+    this.unsubscribeAdmission = this.processor.admission.onResolved((model) => this.admissionSettled(model));
+    // events held at the last checkpoint ask for their models' admission again
+    for (const model of this.processor.heldModels()) this.admissionSettled(model);
     // an ordered consumer from the checkpointed sequence + 1, recreated from the last applied
     // sequence + 1 whenever it stalls (server restart, leader change): see LiveConsumer
     this.consumer = new LiveConsumer({
@@ -106,11 +132,25 @@ export class PartitionRunner {
     this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointIntervalMs);
   }
 
-  private consumeOne(msg: JsMsg): void {
+  private consumeOne(msg: JsMsg): void | Promise<void> {
     if (this.stopped) return;
     const contentType = msg.headers === undefined ? undefined : msg.headers.get('content-type') || undefined;
     const rejected = this.processor.process(msg.seq, msg.subject, msg.data, contentType);
     if (rejected !== null) this.deadLetter(rejected);
+    if (this.processor.heldCount >= MAX_HELD_EVENTS) {
+      this.log.warn({ partition: this.partition, held: this.processor.heldCount }, 'too many events wait for their models\' admission: pausing this partition until some are settled');
+      return new Promise<void>((resolve) => (this.heldDrained = resolve));
+    }
+  }
+
+  /** A model's admission was settled: apply (or dead-letter) the events held for it. */
+  private admissionSettled(model: string): void {
+    if (this.stopped) return;
+    for (const rejected of this.processor.releaseHeld(model)) this.deadLetter(rejected);
+    if (this.heldDrained !== null && this.processor.heldCount < MAX_HELD_EVENTS / 2) {
+      this.heldDrained();
+      this.heldDrained = null;
+    }
   }
 
   /** Copies a rejected event to `drift.dlq.<reason>`, with why, where from, and a stable id. */
@@ -176,6 +216,8 @@ export class PartitionRunner {
       paneFlushes: this.flushed,
       checkpointAt: this.checkpointCurrentAt,
       checkpointBytes: this.checkpointBytes,
+      refusedByModel: [...this.processor.refusedByModel],
+      held: this.processor.heldCount,
     };
   }
 
@@ -220,6 +262,10 @@ export class PartitionRunner {
     this.stopped = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.unsubscribeAdmission?.();
+    this.heldDrained?.();
+    this.heldDrained = null;
     await this.consumer?.stop();
+    await this.ownAdmission?.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { RejectReason } from '../events/types.ts';
 import type { WorkerMetrics } from '../contract/pipeline-metrics.ts';
+import { REFUSED_OTHER } from './processor.ts';
 
 /** Totals and levels of one partition runner, as plain data (it crosses thread boundaries). */
 export interface RunnerStats {
@@ -27,7 +28,14 @@ export interface RunnerStats {
   checkpointAt: number | null;
   /** Size of the last checkpoint written or restored, bytes (0 before the first one). */
   checkpointBytes: number;
+  /** Refused events by `${reason}|${model}` (bounded per partition), since the partition started. */
+  refusedByModel: Array<[string, number]>;
+  /** Events waiting for their models' admission. */
+  held: number;
 }
+
+/** Models refused that get their own label in drift_model_events_refused_total; later ones are `other`. */
+export const MAX_REFUSED_MODEL_LABELS = 20;
 
 /**
  * Turns runner totals into Prometheus counters and gauges. Runners only count (cheaply, in
@@ -36,6 +44,8 @@ export interface RunnerStats {
  */
 export class PipelineStatsExporter {
   private readonly last = new Map<number, RunnerStats>();
+  /** Models with their own refusal series (the first MAX_REFUSED_MODEL_LABELS refused). */
+  private readonly refusedLabels = new Set<string>();
 
   /** now: the clock checkpoint ages are measured with (tests pass their own). */
   constructor(
@@ -61,6 +71,21 @@ export class PipelineStatsExporter {
     m.labelsUnmatched.inc(delta(stats.unmatchedLabels, previous?.unmatchedLabels));
     m.paneFlushes.inc(delta(stats.paneFlushes, previous?.paneFlushes));
     m.consumerRecreations.inc(delta(stats.recreations, previous?.recreations));
+    if (stats.refusedByModel.length > 0) {
+      const before = new Map(previous?.refusedByModel ?? []);
+      for (const [name, n] of stats.refusedByModel) {
+        const d = delta(n, before.get(name));
+        if (d === 0) continue;
+        const bar = name.indexOf('|');
+        const reason = name.slice(0, bar);
+        let model = name.slice(bar + 1);
+        if (!this.refusedLabels.has(model)) {
+          if (this.refusedLabels.size < MAX_REFUSED_MODEL_LABELS && model !== REFUSED_OTHER) this.refusedLabels.add(model);
+          else model = 'other';
+        }
+        m.modelEventsRefused.inc({ model, reason }, d);
+      }
+    }
     const p = String(stats.partition);
     m.pendingJoins.set({ partition: p }, stats.pendingJoins);
     m.earlyLabels.set({ partition: p }, stats.earlyLabels);

@@ -9,6 +9,7 @@ import type { LogFormat } from '../logging/logger.ts';
 import { connectNats } from '../cluster/connect.ts';
 import type { NatsConnectOptions } from '../cluster/connect.ts';
 import { PartitionRunner } from './runner.ts';
+import { ClusterAdmission } from './model-admission.ts';
 import type { RunnerOptions } from './runner.ts';
 import type { RunnerStats } from './stats.ts';
 
@@ -44,7 +45,10 @@ async function main(): Promise<void> {
   const logger = createProcessLogger({ level: init.logLevel, name: 'driftwatch-worker', format: init.logFormat }).child({ thread: init.partitions.join(',') });
   const nc = await connectNats(init.connect);
   const runners = new Map<number, PartitionRunner>();
-  const runnerOf = (partition: number) => new PartitionRunner({ ...init.runner, nc, partition, logger: logger.child({ partition }) });
+  // the thread's partitions share one admission (one mirror of the model registry)
+  const settings = init.runner.admissionSettings;
+  const admission = settings === undefined ? undefined : await ClusterAdmission.open(nc, settings, logger.child({ component: 'models' }));
+  const runnerOf = (partition: number) => new PartitionRunner({ ...init.runner, admission, nc, partition, logger: logger.child({ partition }) });
   for (const p of init.partitions) runners.set(p, runnerOf(p));
   await Promise.all([...runners.values()].map((r) => r.start()));
   const post = (message: ThreadMessage) => port.postMessage(message);
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
     void (async () => {
       const all = [...runners.values()];
       await Promise.all(all.map((r) => r.stop()));
+      await admission?.close();
       post({ type: 'stats', stats: all.map((r) => r.stats()) });
       await nc.drain().catch(() => undefined);
       post({ type: 'stopped' });

@@ -8,6 +8,12 @@ export function createWorkerMetrics(registry: AnyRegistry): WorkerMetrics {
     registry,
     eventsConsumed: counter(registry, 'drift_events_consumed_total', 'Events decoded and applied, by kind (pred|label).', ['kind']),
     eventsRejected: counter(registry, 'drift_events_rejected_total', 'Events rejected and sent to the dead-letter subject, by reason.', ['reason']),
+    modelEventsRefused: counter(
+      registry,
+      'drift_model_events_refused_total',
+      'Events of models (or versions) refused cluster-wide (limit_exceeded: beyond limits.maxModels / maxVersionsPerModel; model_not_allowed: not on models.allow), by model: the first 20 models refused have their own series, the others are counted as model="other".',
+      ['model', 'reason'],
+    ),
     eventsLate: counter(registry, 'drift_events_late_total', 'Predictions later than the allowed lateness (counted, not folded into panes).'),
     eventsDuplicate: counter(registry, 'drift_events_duplicate_total', 'Copies of an event the worker counted once, by kind: a prediction whose model + id was already pending or joined, a label already waiting or joined.', ['kind']),
     pendingJoins: gauge(registry, 'drift_pending_joins', 'Predictions waiting for their label, per partition.', ['partition']),

@@ -122,7 +122,7 @@ export class ModelWindows {
     this.paneMs = checked.paneMs;
     this.versions.add(checked.version);
     const key = `${checked.partition}|${checked.version}|${checked.paneStart}|${checked.part}`;
-    if (paneEnd > this.end) this.advanceTo(paneEnd);
+    if (paneEnd > this.end) this.advanceTo(paneEnd, checked.version);
     if (checked.paneStart < this.firstPaneStart && checked.part === 'in') this.firstPaneStart = checked.paneStart;
     const folded = this.folded.get(`${checked.version}|${checked.paneStart}|${checked.part}`);
     if (folded?.partitions?.has(checked.partition)) {
@@ -138,10 +138,12 @@ export class ModelWindows {
   }
 
   /** Moves the windows' end forward: panes that fall out of a window are subtracted from it. */
-  private advanceTo(end: number): void {
+  private advanceTo(end: number, arriving: string): void {
     const oldEnd = this.end;
     this.end = end;
     if (!Number.isFinite(oldEnd)) return;
+    // the arriving pane is stored after this: its version stays
+    const retained = new Set<string>([arriving]);
     for (const store of [this.panes, this.folded]) {
       for (const [key, pane] of store) {
         let decoded: DecodedPane | null = null;
@@ -153,7 +155,15 @@ export class ModelWindows {
           this.applyDecoded(name, pane.version, decoded, isIn ? 1 : -1);
         }
         if (pane.paneStart < end - this.retentionMs) store.delete(key);
+        else retained.add(pane.version);
       }
+    }
+    // a version with no pane left in any window or the retention is gone: its (empty) aggregates
+    // and its name go too, so memory follows the versions alive, not every version ever seen
+    for (const version of this.versions) {
+      if (retained.has(version)) continue;
+      this.versions.delete(version);
+      for (const byVersion of this.aggregates.values()) byVersion.delete(version);
     }
     this.fold();
   }

@@ -23,6 +23,7 @@ import {
   LEASES_BUCKET,
   META_BUCKET,
   META_KEY,
+  MODELS_BUCKET,
   PANES_STREAM,
   SCHEMA_VERSION,
   eventsSubjects,
@@ -96,7 +97,7 @@ describe('provision (single server)', () => {
       for await (const name of jsm.streams.names()) names.push(name);
       expect(names.sort()).toEqual(
         [ALERTS_STREAM, AUDIT_STREAM, DLQ_STREAM, EVENTS_STREAM, PANES_STREAM, `KV_${META_BUCKET}`, `KV_${LEASES_BUCKET}`,
-          `KV_${ALERT_STATE_BUCKET}`, `KV_${WEBHOOK_CLAIMS_BUCKET}`, `OBJ_${CHECKPOINTS_BUCKET}`, `OBJ_${BASELINES_BUCKET}`].sort(),
+          `KV_${ALERT_STATE_BUCKET}`, `KV_${WEBHOOK_CLAIMS_BUCKET}`, `KV_${MODELS_BUCKET}`, `OBJ_${CHECKPOINTS_BUCKET}`, `OBJ_${BASELINES_BUCKET}`].sort(),
       );
 
       // panes keep only the latest state per subject

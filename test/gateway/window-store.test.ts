@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { WindowStore } from '../../src/gateway/window-store.ts';
-import { LIMITS, PANE_MS, inputPane } from './panes.ts';
+import { Registry } from 'prom-client';
+import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
+import { LIMITS, PANE_MS, inputPane, recordingLogger } from './panes.ts';
 
 function store(maxModels = 10): WindowStore {
   return new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels });
@@ -43,6 +45,49 @@ describe('WindowStore', () => {
     expect(windows.listModels().map((m) => [m.model, m.count5m])).toEqual([['a', 3], ['b', 1]]);
     expect(windows.droppedMessages).toBe(2);
     expect(changed).toEqual(['a', 'b', 'a']);
+  });
+
+  it('counts dropped pane messages in drift_pane_messages_dropped_total and logs each dropped model once', async () => {
+    const { logger, lines } = recordingLogger();
+    const registry = new Registry();
+    const metrics = createGatewayMetrics(registry);
+    const windows = new WindowStore({ windows: ['1m'], limits: LIMITS, maxModels: 1, metrics, logger });
+    windows.applyPaneMessage(inputPane('a', 0, [1]));
+    for (let i = 0; i < 3; i++) windows.applyPaneMessage(inputPane('b', i * PANE_MS, [1]));
+    windows.applyPaneMessage(inputPane('c', 0, [1]));
+    const dropped = (await registry.getSingleMetric('drift_pane_messages_dropped_total')?.get())?.values;
+    expect(dropped).toEqual([{ labels: { reason: 'model_limit' }, value: 4 }]);
+    const logged = lines.filter((l) => String(l.msg).includes('dropped'));
+    expect(logged.map((l) => l.model)).toEqual(['b', 'c']);
+  });
+
+  it('gives the place of a model idle for idleMs to a new model, and forgets the idle one', () => {
+    let now = 0;
+    const evicted: string[] = [];
+    const windows = new WindowStore({ windows: ['1m'], limits: LIMITS, maxModels: 2, idleMs: 5000, now: () => now });
+    windows.onModelEvicted((model) => evicted.push(model));
+    windows.applyPaneMessage(inputPane('a', 0, [1]));
+    now = 3000;
+    windows.applyPaneMessage(inputPane('b', 0, [1]));
+    windows.applyPaneMessage(inputPane('c', 0, [1]));
+    expect(windows.droppedMessages).toBe(1);
+    now = 5001 + 1;
+    windows.applyPaneMessage(inputPane('c', 0, [1, 2]));
+    expect(evicted).toEqual(['a']);
+    expect(windows.listModels().map((m) => [m.model, m.count5m])).toEqual([['b', 1], ['c', 2]]);
+    expect(windows.windowsOf('c')?.get('1m')?.input.count).toBe(2);
+    expect(windows.windowsOf('a')).toBeUndefined();
+  });
+
+  it('forgets a version once none of its panes is retained', () => {
+    const windows = new WindowStore({ windows: ['1m'], limits: LIMITS, maxModels: 2 });
+    windows.applyPaneMessage(inputPane('m', 0, [1], 'old'));
+    windows.applyPaneMessage(inputPane('m', PANE_MS, [1], 'new'));
+    expect(windows.listModels()[0].versions).toEqual(['new', 'old']);
+    // panes are retained for two lengths of the longest window (2 minutes here)
+    windows.applyPaneMessage(inputPane('m', 200_000, [1], 'new'));
+    expect(windows.listModels()[0].versions).toEqual(['new']);
+    expect(windows.windowsOf('m')?.get('1m', 'old')).toBeUndefined();
   });
 
   it('is caught up only once the changelog reader says so', () => {

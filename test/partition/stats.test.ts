@@ -9,7 +9,7 @@ function stats(partition: number, over: Partial<RunnerStats> = {}): RunnerStats 
     partition, predictions: 0, labels: 0, late: 0, duplicates: 0, duplicateLabels: 0,
     rejected: {} as RunnerStats['rejected'],
     joined: 0, expired: 0, unmatchedLabels: 0, pendingJoins: 0, earlyLabels: 0,
-    lag: 0, live: true, recreations: 0, seq: 0, paneFlushes: 0, checkpointAt: null, checkpointBytes: 0, ...over,
+    lag: 0, live: true, recreations: 0, seq: 0, paneFlushes: 0, checkpointAt: null, checkpointBytes: 0, refusedByModel: [], held: 0, ...over,
   };
 }
 

@@ -1,0 +1,97 @@
+/**
+ * Gateway memory under unbounded model cardinality: rounds of valid traffic, each from models and
+ * versions never seen before, through a real nats-server and workers. The partitions run on their
+ * own threads (their own heaps), so the heap measured here after a forced GC is the gateway's
+ * (windows, caches, metrics) plus the test's publisher. It must level off: the workers admit at most
+ * limits.maxModels models at a time, the gateway keeps at most as many and gives an idle model's
+ * place to the next, so the heap after the last rounds stays within a fixed bound of the heap
+ * after the first ones, however many models went through.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPipeline, eventually } from '../helpers/pipeline.ts';
+import type { Pipeline } from '../helpers/pipeline.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+async function heapAfterGc(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+async function counterSum(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+const ROUNDS = 10;
+const MODELS_PER_ROUND = 150;
+const VERSIONS = 3;
+const EVENTS = 2;
+/** Growth allowed from the heap after round 4 to the heap after any later round. */
+const BOUND_BYTES = 12 * 1024 * 1024;
+
+describe('gateway memory under unbounded model cardinality (real nats-server)', () => {
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    pipeline = await startPipeline({
+      partitions: { count: 2 },
+      worker: { threads: 2 },
+      limits: { maxModels: 60, maxVersionsPerModel: 3 },
+      models: { idleMs: 2000 },
+      reference: { autoCaptureMs: 0 },
+      alerts: { rules: [] },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it(`the heap levels off over ${ROUNDS} rounds of ${MODELS_PER_ROUND} new models × ${VERSIONS} versions`, async () => {
+    const heaps: number[] = [];
+    let published = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const ts = Date.now();
+      for (let e = 0; e < EVENTS; e++) {
+        for (let m = 0; m < MODELS_PER_ROUND; m++) {
+          for (let v = 0; v < VERSIONS; v++) {
+            await pipeline.publisher.publishPrediction({
+              id: `r${round}-m${m}-v${v}-e${e}`,
+              model: `r${round}-m${m}`,
+              version: `v${round}.${v}`,
+              ts,
+              output: Math.random(),
+              features: { amount: Math.random() * 100, country: `c${m % 7}`, score: Math.random() },
+              latencyMs: 5 + Math.random() * 10,
+            });
+            published++;
+          }
+        }
+      }
+      await pipeline.publisher.flush();
+      await eventually(
+        async () => ((await counterSum(pipeline.baseUrl, 'drift_events_consumed_total')) + (await counterSum(pipeline.baseUrl, 'drift_events_rejected_total')) === published ? true : undefined),
+        120_000,
+        `round ${round} consumed`,
+      );
+      // the gateway has folded the round's panes, and the round's models have gone idle
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const models = (await (await fetch(`${pipeline.baseUrl}/v1/models`)).json()) as { models: unknown[] };
+      expect(models.models.length).toBeLessThanOrEqual(60);
+      heaps.push(await heapAfterGc());
+    }
+    const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+    console.log(`gateway heap after GC per round (MB): ${heaps.map(mb).join(', ')}; ${published} events from ${ROUNDS * MODELS_PER_ROUND} models`);
+    const settled = heaps[3];
+    for (let round = 4; round < ROUNDS; round++) expect(heaps[round] - settled, `round ${round}: ${mb(heaps[round])} MB vs ${mb(settled)} MB after round 3`).toBeLessThan(BOUND_BYTES);
+  }, 600_000);
+});
