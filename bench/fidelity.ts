@@ -1,12 +1,15 @@
 /**
  * Fidelity of the live drift path against exact statistics, on every feature shape.
  *
- * The live side is what the gateway computes: events go into pane summaries (PaneInput, as the
- * worker fills them), each pane goes through its changelog wire form (inputToWire /
- * inputFromWire) and is added into a WindowAggregate (addInput), and buildModelMetrics turns the
- * window and a reference profile into drift entries. The reference is built either from a file
- * (profileFromRows: exact deciles, a 1000-value sample, a sketch) or captured from a window
- * (profileFromWindow: sketch only). The exact side runs src/stats/distribution.ts on the raw
+ * The live side is what the gateway computes: events are spread over 16 partitions (the default
+ * partition count; events go by id, so every partition sees every model) and go into pane
+ * summaries (PaneInput, as the worker fills them: each partition's panes share that partition's
+ * feature centers, the first value it saw of each feature), each pane goes through its changelog
+ * wire form (inputToWire / inputFromWire) and is added into a WindowAggregate (addInput, which
+ * rebins panes of other centers onto the window's), and buildModelMetrics turns the window and a
+ * reference profile into drift entries. The reference is built either from a file
+ * (profileFromRows: exact deciles, a sketch of every value centered on the median) or captured
+ * from a window (profileFromWindow: sketch only). The exact side runs src/stats/distribution.ts on the raw
  * arrays: KS statistic (ks2Samp), Wasserstein-1 over the reference's population std, PSI on the
  * reference's exact decile edges (categories: on the categories).
  *
@@ -32,6 +35,7 @@ import { SeededRandom } from '../src/simulator/random.ts';
 import { profileFromRows, profileFromWindow } from '../src/reference/profile.ts';
 import type { ReferenceProfile, TrainingRow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput, inputFromWire, inputToWire } from '../src/window/pane.ts';
+import type { FeatureCenters } from '../src/window/pane.ts';
 import { WindowAggregate } from '../src/window/windows.ts';
 import { buildModelMetrics } from '../src/gateway/metrics.ts';
 import { binCounts, ks2Samp, populationStd, psi, quantileEdges, wassersteinDistance, normByStd } from '../src/stats/distribution.ts';
@@ -83,6 +87,8 @@ export const SHAPES: Shape[] = [
 
 const FEATURE = 'f';
 const PANES_PER_WINDOW = 10;
+/** Partitions (producers of panes, each with its own feature centers): the default partition count. */
+const PARTITIONS = 16;
 const PSI_RULE = { threshold: 0.2, minCount: 200 };
 
 interface Protocol {
@@ -101,17 +107,26 @@ const QUICK: Protocol = { windowSizes: [1000, 10_000], referenceSizes: [1000, 50
 // ---------------------------------------------------------------------------------------------
 // Live path
 
-/** A window as the gateway holds it: panes filled like the worker's, through their wire form, added up. */
-function liveWindow(values: readonly Value[]): WindowAggregate {
+/** The partitions' feature centers, kept for a whole cell as a worker keeps them while it runs. */
+function partitionCenters(): FeatureCenters[] {
+  return Array.from({ length: PARTITIONS }, () => new Map<string, number>());
+}
+
+/**
+ * A window as the gateway holds it: panes filled like the worker's (one per partition and pane
+ * time, events spread over the partitions), through their wire form, added up.
+ */
+function liveWindow(values: readonly Value[], centers: FeatureCenters[]): WindowAggregate {
   const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
   const paneSize = Math.ceil(values.length / PANES_PER_WINDOW);
   for (let start = 0; start < values.length; start += paneSize) {
-    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    const panes = centers.map((partition) => new PaneInput(DEFAULT_PANE_LIMITS, partition));
     for (let i = start; i < Math.min(values.length, start + paneSize); i++) {
+      const pane = panes[i % PARTITIONS];
       pane.count++;
       pane.addFeature(FEATURE, values[i]);
     }
-    addInput(aggregate.input, inputFromWire(inputToWire(pane), DEFAULT_PANE_LIMITS), 1);
+    for (const pane of panes) if (pane.count > 0) addInput(aggregate.input, inputFromWire(inputToWire(pane), DEFAULT_PANE_LIMITS), 1);
   }
   return aggregate;
 }
@@ -121,8 +136,8 @@ function fileReference(values: readonly Value[]): ReferenceProfile {
   return profileFromRows('file', 'bench', null, rows);
 }
 
-function windowReference(values: readonly Value[]): ReferenceProfile {
-  const input = liveWindow(values).input;
+function windowReference(values: readonly Value[], centers: FeatureCenters[]): ReferenceProfile {
+  const input = liveWindow(values, centers).input;
   return profileFromWindow('window', 'bench', null, 'window', input, new PaneOutcome(DEFAULT_PANE_LIMITS), 0, 1);
 }
 
@@ -220,7 +235,8 @@ function maxOrNull(a: number | null, b: number | null): number | null {
 function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, referenceSize: number, protocol: Protocol, seed: number): Cell {
   const random = new SeededRandom(seed);
   const referenceValues = draws(random, shape, referenceSize);
-  const reference = source === 'file' ? fileReference(referenceValues) : windowReference(referenceValues);
+  const centers = partitionCenters();
+  const reference = source === 'file' ? fileReference(referenceValues) : windowReference(referenceValues, centers);
   const exact = exactReference(referenceValues);
 
   const maxError: Cell['maxError'] = { ks: null, wasserstein: null, psi: 0 };
@@ -229,7 +245,7 @@ function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, re
   const windows = protocol.stationaryWindows[windowSize];
   for (let w = 0; w < windows; w++) {
     const values = draws(random, shape, windowSize);
-    const entry = liveDrift(liveWindow(values), reference);
+    const entry = liveDrift(liveWindow(values, centers), reference);
     const live = liveStatistics(entry);
     const truth = exactStatistics(exact, values);
     if (truth.ks !== null && live.ks !== null) maxError.ks = maxOrNull(maxError.ks, Math.abs(live.ks - truth.ks));
@@ -248,7 +264,7 @@ function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, re
       const changeAt = Math.floor(random.uniform(0.1, 0.9) * windowSize);
       const first = [...draws(random, shape, changeAt), ...draws(random, shape, windowSize - changeAt, shift)];
       const second = draws(random, shape, windowSize, shift);
-      if (liveDrift(liveWindow(first), reference).drift || liveDrift(liveWindow(second), reference).drift) detected++;
+      if (liveDrift(liveWindow(first, centers), reference).drift || liveDrift(liveWindow(second, centers), reference).drift) detected++;
     }
   }
   return { shape: shape.name, source, windowSize, referenceSize, maxError, stationaryEvents: windows * windowSize, alarmsDefault, alarmsPsiRule, detected, shiftTrials: protocol.shiftTrials };
@@ -266,7 +282,7 @@ function cpuNs(): number {
 function workerNsPerValue(shape: Shape, count: number): number {
   const values = (draws(new SeededRandom(7), shape, count) as number[]).map(Number);
   const run = (): number => {
-    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS, new Map());
     const start = cpuNs();
     for (let i = 0; i < values.length; i++) pane.addFeature(FEATURE, values[i]);
     return (cpuNs() - start) / values.length;

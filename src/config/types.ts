@@ -23,7 +23,7 @@ export interface DriftwatchConfig {
     maxVersionsPerModel: number;
     maxClasses: number;
   };
-  sketch: { relativeAccuracy: number };
+  sketch: { relativeAccuracy: number; featureRelativeAccuracy: number };
   classification: { threshold: number };
   reference: { autoCaptureMs: number; minRows: number };
   checkpoint: { intervalMs: number };

@@ -1,7 +1,7 @@
 import type { DriftEntry, ModelMetrics, FairnessSummary } from '../contract/metrics.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
-import { binCountsOnEdges } from '../reference/profile.ts';
+import { binCountsOnEdges, onBucketsOf } from '../reference/profile.ts';
 import { evaluateDrift } from '../stats/select.ts';
 import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent } from '../stats/select.ts';
 import type { FeatureSummary } from '../window/pane.ts';
@@ -41,7 +41,8 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, options: 
       if (summary.numeric === null || summary.numeric.count === 0) return null;
       // PSI on the reference's bins, counted from the window's sketch (a value within one bucket width of an edge may fall on either side)
       const binCounts = binCountsOnEdges(summary.numeric, reference.innerEdges);
-      const current: NumericCurrent = { type: 'numeric', summary: summary.numeric, binCounts };
+      // KS and Wasserstein on the reference's buckets: with shared buckets the sketch's KS never exceeds the exact one
+      const current: NumericCurrent = { type: 'numeric', summary: onBucketsOf(summary.numeric, reference.summary), binCounts };
       // exact per-value counts: a discrete feature (few reference values) is tested on them
       if (summary.exact !== null) current.exactCounts = { counts: summary.exact.counts, other: summary.exact.other };
       return evaluateDrift(reference, current, options);
