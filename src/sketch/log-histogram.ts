@@ -3,22 +3,26 @@ import { DenseBucketStore, NO_INDEX } from './dense-bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
 /**
- * A DDSketch-style quantile sketch: values go to logarithmically sized buckets so that every
- * quantile is reported within a relative error alpha (default 1 %) of a true value:
+ * A DDSketch-style quantile sketch: values go to logarithmically sized buckets of their distance
+ * to a fixed `center` (default 0) so that every quantile is reported within a relative error alpha
+ * (default 1 %) of that distance:
  *
- *   |quantile(q) - x| <= alpha * |x|, x being the exact order statistic of rank floor(q*(n-1)),
+ *   |quantile(q) - x| <= alpha * |x - center|, x being the exact order statistic of rank floor(q*(n-1)),
  *
- * for every value with |x| > minIndexable (magnitudes up to minIndexable count as 0 in a zero
- * bucket, so their absolute error is at most minIndexable), as long as no bucket was collapsed (below).
+ * for every value with |x - center| > minIndexable (values that close count as the center itself,
+ * so their absolute error is at most minIndexable), as long as no bucket was collapsed (below).
+ * With center 0 this is DDSketch's relative error, right for latency; a feature sketch centers
+ * inside its data, so a bucket is a small share of the spread wherever the data lie. Values exactly
+ * 0 are kept exact apart from the buckets when the center is not 0 (`originCount`).
  *
  * Bucket weights are plain sums, so the sketch is ADDITIVE: merge adds, subtract removes, and a
  * sliding window is a running merge of panes minus the panes that leave it. `count` and `sum`
  * are additive too; min and max are not (they cannot be un-merged), so they are not kept:
  * quantile(0) and quantile(1) give them within alpha.
  *
- * Memory: at most `maxBuckets` (default 2048) buckets per sign. At alpha = 1 % a bucket spans
- * a factor of about 1.02, so 2048 buckets cover magnitudes over about 17 decades (e.g. 1e-6 to
- * 1e11) before anything collapses; the span shrinks in proportion to alpha (0.1 % covers only
+ * Memory: at most `maxBuckets` (default 2048) buckets per sign (of x - center). At alpha = 1 % a
+ * bucket spans a factor of about 1.02, so 2048 buckets cover magnitudes over about 17 decades (e.g.
+ * 1e-6 to 1e11) before anything collapses; the span shrinks in proportion to alpha (0.1 % covers only
  * about 1.8 decades: raise maxBuckets with the accuracy). When a sign's range would exceed
  * maxBuckets, its lowest-magnitude buckets are merged into the lowest kept one: quantiles whose
  * value lies in the kept range (the large magnitudes, the tail that latency and drift care
