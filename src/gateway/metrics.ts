@@ -39,10 +39,13 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, options: 
   try {
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;
-      // PSI on the reference's bins, counted from the window's sketch (a value within one bucket width of an edge may fall on either side)
-      const binCounts = binCountsOnEdges(summary.numeric, reference.innerEdges);
-      // KS and Wasserstein on the reference's buckets: with shared buckets the sketch's KS never exceeds the exact one
-      const current: NumericCurrent = { type: 'numeric', summary: onBucketsOf(summary.numeric, reference.summary), binCounts };
+      // The window on the reference's buckets (rebinned when its center differs): KS, Wasserstein and
+      // the PSI bins then see the same bucket edges on both sides, so identical data compares equal
+      // even where many values sit on one value (an edge through an atom is split alike on both sides).
+      const onReferenceBuckets = onBucketsOf(summary.numeric, reference.summary);
+      // PSI on the reference's bins, counted from the sketch (a value within one bucket width of an edge may fall on either side)
+      const binCounts = binCountsOnEdges(onReferenceBuckets, reference.innerEdges);
+      const current: NumericCurrent = { type: 'numeric', summary: onReferenceBuckets, binCounts };
       // exact per-value counts: a discrete feature (few reference values) is tested on them
       if (summary.exact !== null) current.exactCounts = { counts: summary.exact.counts, other: summary.exact.other };
       return evaluateDrift(reference, current, options);
