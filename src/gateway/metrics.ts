@@ -39,12 +39,14 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, options: 
   try {
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;
-      // The window on the reference's buckets (rebinned when its center differs): KS, Wasserstein and
-      // the PSI bins then see the same bucket edges on both sides, so identical data compares equal
-      // even where many values sit on one value (an edge through an atom is split alike on both sides).
+      // The window on the reference's buckets (rebinned when its center differs): KS and Wasserstein
+      // see the same bucket edges on both sides.
       const onReferenceBuckets = onBucketsOf(summary.numeric, reference.summary);
-      // PSI on the reference's bins, counted from the sketch (a value within one bucket width of an edge may fall on either side)
-      const binCounts = binCountsOnEdges(onReferenceBuckets, reference.innerEdges);
+      // PSI on the reference's bins, counted from a sketch (a value within one bucket width of an edge
+      // may fall on either side): on the reference's buckets when its bins came from its sketch, so
+      // identical data gives identical bins even where an edge runs through an atom (a replica holding
+      // the window on another center); else from the window's own sketch, centered in its own data.
+      const binCounts = binCountsOnEdges(reference.binsFromSummary === true ? onReferenceBuckets : summary.numeric, reference.innerEdges);
       const current: NumericCurrent = { type: 'numeric', summary: onReferenceBuckets, binCounts };
       // exact per-value counts: a discrete feature (few reference values) is tested on them
       if (summary.exact !== null) current.exactCounts = { counts: summary.exact.counts, other: summary.exact.other };

@@ -221,6 +221,7 @@ export class ProfileBuilder {
       std: Math.sqrt(column.m2 / column.count),
       innerEdges,
       binCounts: binCountsOnEdges(sketch, innerEdges),
+      binsFromSummary: true,
       sample: column.reservoir.slice(0, Math.min(column.count, SMALL_REFERENCE_MAX)),
     };
     // few distinct values: kept exactly, as profileFromRows keeps them (discrete features)

@@ -68,6 +68,7 @@ function numericFromSketch(id: string, sketch: LogHistogram, exact: ExactValueCo
     std: summaryMeanAndStd(sketch).std,
     innerEdges,
     binCounts: binCountsOnEdges(sketch, innerEdges),
+    binsFromSummary: true,
   };
   // a window whose panes all counted every value: the reference can judge the feature as discrete
   const counts = exact?.exact();
@@ -124,7 +125,10 @@ export function numericReferenceOfFileValues(id: string, values: readonly number
   // Repeated decile edges (mostly one value): the window's bins come from its sketch through
   // binCountsOnEdges, which cannot split such edges exactly; the reference's bins are counted
   // the same way from its own sketch, so identical data gets identical bins on both sides.
-  if (hasRepeatedEdges(reference.innerEdges)) reference.binCounts = binCountsOnEdges(sketch, reference.innerEdges);
+  if (hasRepeatedEdges(reference.innerEdges)) {
+    reference.binCounts = binCountsOnEdges(sketch, reference.innerEdges);
+    reference.binsFromSummary = true;
+  }
   return reference;
 }
 
@@ -283,6 +287,8 @@ interface FeatureReferenceWire {
   counts?: Record<string, number>;
   /** Exact counts per value of a numeric feature with few distinct values: [values, counts]. */
   exact?: [number[], number[]];
+  /** NumericReference.binsFromSummary (absent in profiles stored before it: bins from values). */
+  binsFromSummary?: boolean;
 }
 
 function featureToWire(reference: FeatureReference): FeatureReferenceWire {
@@ -301,6 +307,7 @@ function featureToWire(reference: FeatureReference): FeatureReferenceWire {
     binCounts: Array.from(reference.binCounts),
     sample: reference.sample ? Array.from(reference.sample) : undefined,
     exact: reference.exactCounts ? [[...reference.exactCounts.keys()], [...reference.exactCounts.values()]] : undefined,
+    binsFromSummary: reference.binsFromSummary ? true : undefined,
   };
 }
 
@@ -316,6 +323,7 @@ function featureFromWire(id: string, wire: FeatureReferenceWire): FeatureReferen
     binCounts: wire.binCounts ?? [],
     sample: wire.sample,
     ...(wire.exact ? { exactCounts: exactCountsFromWire(wire.exact) } : {}),
+    ...(wire.binsFromSummary === true ? { binsFromSummary: true } : {}),
   };
 }
 

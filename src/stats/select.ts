@@ -123,6 +123,12 @@ export interface NumericReference {
    * `discreteMaxValues` of them the feature is discrete and is tested on these counts.
    */
   exactCounts?: ReadonlyMap<number, number>;
+  /**
+   * Whether `binCounts` were counted from `summary` (a window capture, or edges that repeat) rather
+   * than from the values: a window's bins are then counted on the same buckets, so identical data
+   * gives identical bins; otherwise from the window's own, finer-placed sketch.
+   */
+  binsFromSummary?: boolean;
 }
 
 export interface NumericCurrent {

@@ -132,3 +132,17 @@ describe('drift statistics on the live path do not depend on location or scale',
     expect(same.tests.psi.statistic).toBeLessThan(0.1);
   });
 });
+
+describe('where a reference\'s PSI bins came from', () => {
+  it('a window capture counts its bins from its sketch and says so, also once stored; a file reference from its values', async () => {
+    const { profileToBytes, profileFromBytes } = await import('../../src/reference/profile.ts');
+    const values = draw('normal', 2000, 293, 0.3, 5);
+    const centers = Array.from({ length: PARTITIONS }, () => new Map<string, number>());
+    const captured = profileFromWindow('w', 'm', null, 'window', liveWindow(values, centers).input, new PaneOutcome(DEFAULT_PANE_LIMITS), 0, 1);
+    const file = profileFromRows('f', 'm', null, Array.from(values, (x) => ({ features: { x } })));
+    expect(captured.features.x).toMatchObject({ binsFromSummary: true });
+    expect(profileFromBytes(profileToBytes(captured)).features.x).toMatchObject({ binsFromSummary: true });
+    expect((file.features.x as { binsFromSummary?: boolean }).binsFromSummary).toBeUndefined();
+    expect((profileFromBytes(profileToBytes(file)).features.x as { binsFromSummary?: boolean }).binsFromSummary).toBeUndefined();
+  });
+});
