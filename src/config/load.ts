@@ -274,7 +274,10 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxClasses: integer(limits.maxClasses, 'limits.maxClasses', src, 2, 1000),
     },
     models: modelSettings(models, src, duration(join.labelHorizonMs, 'join.labelHorizonMs', src, 1000)),
-    sketch: { relativeAccuracy: number(sketch.relativeAccuracy, 'sketch.relativeAccuracy', src, 0.0001, 0.2) },
+    sketch: {
+      relativeAccuracy: number(sketch.relativeAccuracy, 'sketch.relativeAccuracy', src, 0.0001, 0.2),
+      featureRelativeAccuracy: number(sketch.featureRelativeAccuracy, 'sketch.featureRelativeAccuracy', src, 0.0001, 0.2),
+    },
     classification: { threshold: number(classification.threshold, 'classification.threshold', src, 0, 1) },
     reference: { autoCaptureMs: duration(reference.autoCaptureMs, 'reference.autoCaptureMs', src, 0), minRows: integer(reference.minRows, 'reference.minRows', src, 1) },
     checkpoint: { intervalMs: duration(checkpoint.intervalMs, 'checkpoint.intervalMs', src, 100) },

@@ -42,6 +42,7 @@ export function paneLimitsOf(config: DriftwatchConfig): PaneLimits {
   const { limits, sketch } = config;
   return {
     relativeAccuracy: sketch.relativeAccuracy,
+    featureRelativeAccuracy: sketch.featureRelativeAccuracy,
     maxFeatures: limits.maxFeatures,
     maxCategories: limits.maxCategories,
     maxSegmentKeys: limits.maxSegmentKeys,

@@ -32,7 +32,7 @@ export interface DriftwatchConfig {
    * event for this long is released cluster-wide (its slot is free again). Default: the label horizon.
    */
   models: { allow: string[]; idleMs: number };
-  sketch: { relativeAccuracy: number };
+  sketch: { relativeAccuracy: number; featureRelativeAccuracy: number };
   classification: { threshold: number };
   reference: { autoCaptureMs: number; minRows: number };
   checkpoint: { intervalMs: number };

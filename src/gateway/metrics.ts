@@ -1,7 +1,7 @@
 import type { DriftBins, DriftEntry, ModelMetrics, FairnessSummary, ReferenceSummary } from '../contract/metrics.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
-import { binCountsOnEdges } from '../reference/profile.ts';
+import { binCountsOnEdges, onBucketsOf } from '../reference/profile.ts';
 import { alignCategoryCounts, evaluateDrift, UNCOUNTED_VALUES_CATEGORY } from '../stats/select.ts';
 import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent } from '../stats/select.ts';
 import type { FeatureSummary } from '../window/pane.ts';
@@ -51,9 +51,15 @@ function driftOf(reference: FeatureReference, summary: FeatureSummary, options: 
   try {
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;
-      // PSI on the reference's bins, counted from the window's sketch (a value within one bucket width of an edge may fall on either side)
-      const binCounts = binCountsOnEdges(summary.numeric, reference.innerEdges);
-      const current: NumericCurrent = { type: 'numeric', summary: summary.numeric, binCounts };
+      // The window on the reference's buckets (rebinned when its center differs): KS and Wasserstein
+      // see the same bucket edges on both sides.
+      const onReferenceBuckets = onBucketsOf(summary.numeric, reference.summary);
+      // PSI on the reference's bins, counted from a sketch (a value within one bucket width of an edge
+      // may fall on either side): on the reference's buckets when its bins came from its sketch, so
+      // identical data gives identical bins even where an edge runs through an atom (a replica holding
+      // the window on another center); else from the window's own sketch, centered in its own data.
+      const binCounts = binCountsOnEdges(reference.binsFromSummary === true ? onReferenceBuckets : summary.numeric, reference.innerEdges);
+      const current: NumericCurrent = { type: 'numeric', summary: onReferenceBuckets, binCounts };
       // exact per-value counts: a discrete feature (few reference values) is tested on them
       if (summary.exact !== null) current.exactCounts = { counts: summary.exact.counts, other: summary.exact.other };
       const entry = evaluateDrift(reference, current, options);

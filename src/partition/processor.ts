@@ -7,7 +7,7 @@ import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/
 import { PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../window/pane.ts';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import type { CheckpointWire } from './checkpoint.ts';
-import type { PaneLimits } from '../window/pane.ts';
+import type { FeatureCenters, PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 export { CheckpointError } from './checkpoint.ts';
 import { encodePaneMessage } from '../contract/pane-codec.ts';
@@ -96,6 +96,8 @@ class GroupState {
   detectors: ChangeDetector[] = [];
   /** Highest prediction time of this model version. */
   watermark = -Infinity;
+  /** Center of each numeric feature's sketches in this version's panes (see FeatureCenters in window/pane.ts). */
+  readonly featureCenters: FeatureCenters = new Map();
   constructor(
     readonly key: string,
     readonly model: string,
@@ -295,7 +297,7 @@ export class PartitionProcessor {
   private inputPane(group: GroupState, paneStart: number): PaneInput {
     let pane = group.inputs.get(paneStart);
     if (pane === undefined) {
-      pane = new PaneInput(this.options.limits);
+      pane = new PaneInput(this.options.limits, group.featureCenters);
       group.inputs.set(paneStart, pane);
     }
     group.dirtyInputs.add(paneStart);
@@ -589,6 +591,8 @@ export class PartitionProcessor {
       group.detectors = saved.detectors;
       group.watermark = saved.watermark;
       for (const [start, pane] of saved.inputs) {
+        // the centers are not in the checkpoint: the panes' sketches carry them
+        pane.shareFeatureCenters(group.featureCenters);
         group.inputs.set(start, pane);
         group.dirtyInputs.add(start);
       }

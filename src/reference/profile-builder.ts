@@ -6,8 +6,8 @@ import { quantileEdgesFromSummary } from '../stats/sketch-distance.ts';
 import { addBinaryOutcome, binaryScoreBins, createBinaryOutcomeSummary } from '../stats/quality.ts';
 import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 import { calibrationFromHistogram, calibrationFromPairs } from '../stats/calibration.ts';
-import { EXACT_VALUES_CAP, SCORE_BINS } from '../window/pane.ts';
-import { binCountsOnEdges, numericReferenceOfFileValues } from './profile.ts';
+import { CENTER_SAMPLE, DEFAULT_FEATURE_RELATIVE_ACCURACY, EXACT_VALUES_CAP, SCORE_BINS } from '../window/pane.ts';
+import { binCountsOnEdges, featureSketchOfValues, numericReferenceOfFileValues } from './profile.ts';
 import type { ReferenceProfile, TrainingRow } from './profile.ts';
 
 /**
@@ -20,8 +20,10 @@ import type { ReferenceProfile, TrainingRow } from './profile.ts';
  */
 
 export interface ProfileBuilderOptions {
-  /** Relative accuracy of the numeric sketches (profileFromRows' default). */
+  /** Relative accuracy of the output sketch (profileFromRows' default). */
   relativeAccuracy?: number;
+  /** Relative accuracy of the feature sketches, relative to the distance from their center (profileFromRows' default). */
+  featureRelativeAccuracy?: number;
   /** Numbers (feature values, outputs, labelled scores) held exactly before switching to sketches. */
   exactValuesMax?: number;
 }
@@ -34,7 +36,8 @@ const OUTPUT = '\u0000output';
 
 /** One numeric column: its sketch always, its exact values while the builder is exact. */
 interface NumericColumn {
-  sketch: LogHistogram;
+  /** null while a feature's first CENTER_SAMPLE values decide its center (they wait in the reservoir). */
+  sketch: LogHistogram | null;
   values: number[] | null;
   count: number;
   mean: number;
@@ -49,6 +52,7 @@ export class ProfileBuilder {
   private readonly numeric = new Map<string, NumericColumn>();
   private readonly categorical = new Map<string, Map<string, number>>();
   private readonly relativeAccuracy: number;
+  private readonly featureRelativeAccuracy: number;
   private readonly exactValuesMax: number;
   private exact = true;
   private heldValues = 0;
@@ -67,6 +71,7 @@ export class ProfileBuilder {
     options: ProfileBuilderOptions = {},
   ) {
     this.relativeAccuracy = options.relativeAccuracy ?? 0.01;
+    this.featureRelativeAccuracy = options.featureRelativeAccuracy ?? DEFAULT_FEATURE_RELATIVE_ACCURACY;
     this.exactValuesMax = options.exactValuesMax ?? DEFAULT_EXACT_VALUES_MAX;
   }
 
@@ -147,10 +152,11 @@ export class ProfileBuilder {
     if (typeof value === 'number') {
       let column = this.numeric.get(name);
       if (!column) {
-        column = { sketch: new LogHistogram(this.relativeAccuracy), values: this.exact ? [] : null, count: 0, mean: 0, m2: 0, reservoir: new Float64Array(SMALL_REFERENCE_MAX), random: mulberry32(1), exactCounts: new Map() };
+        // a feature's sketch is centered on the median of its first values (as a worker's), the output's on 0 (as a window's)
+        const sketch = name === OUTPUT ? new LogHistogram(this.relativeAccuracy) : null;
+        column = { sketch, values: this.exact ? [] : null, count: 0, mean: 0, m2: 0, reservoir: new Float64Array(SMALL_REFERENCE_MAX), random: mulberry32(1), exactCounts: new Map() };
         this.numeric.set(name, column);
       }
-      column.sketch.add(value);
       column.count++;
       if (column.exactCounts !== null) {
         column.exactCounts.set(value, (column.exactCounts.get(value) ?? 0) + 1);
@@ -165,6 +171,9 @@ export class ProfileBuilder {
         const slot = Math.floor(column.random() * column.count);
         if (slot < SMALL_REFERENCE_MAX) column.reservoir[slot] = value;
       }
+      // the first CENTER_SAMPLE values wait in the reservoir (still in arrival order) for the center
+      if (column.sketch !== null) column.sketch.add(value);
+      else if (column.count >= CENTER_SAMPLE) this.startSketch(column);
       if (column.values !== null) {
         column.values.push(value);
         this.hold(1);
@@ -186,10 +195,23 @@ export class ProfileBuilder {
     this.labels = null;
   }
 
+  /** The feature's sketch, centered on the median of its first values (still all in the reservoir). */
+  private startSketch(column: NumericColumn): LogHistogram {
+    const first = column.reservoir.slice(0, Math.min(column.count, SMALL_REFERENCE_MAX));
+    const sketch = featureSketchOfValues(first, this.featureRelativeAccuracy);
+    column.sketch = sketch;
+    return sketch;
+  }
+
   private reference(name: string): FeatureReference | null {
     const column = this.numeric.get(name);
     if (column && column.count > 0) {
-      if (column.values !== null) return numericReferenceOfFileValues(this.id, column.values, column.sketch);
+      if (column.sketch === null) this.startSketch(column);
+      if (column.values !== null) {
+        // every value is still held: the sketch profileFromRows builds (centered on the median)
+        const sketch = name === OUTPUT ? (column.sketch as LogHistogram) : featureSketchOfValues(column.values, this.featureRelativeAccuracy);
+        return numericReferenceOfFileValues(this.id, column.values, sketch);
+      }
       return this.sketchReference(column);
     }
     const counts = this.categorical.get(name);
@@ -198,15 +220,17 @@ export class ProfileBuilder {
   }
 
   private sketchReference(column: NumericColumn): NumericReference {
-    const innerEdges = quantileEdgesFromSummary(column.sketch, 10);
+    const sketch = column.sketch ?? this.startSketch(column);
+    const innerEdges = quantileEdgesFromSummary(sketch, 10);
     const reference: NumericReference = {
       type: 'numeric',
       id: this.id,
       count: column.count,
-      summary: column.sketch,
+      summary: sketch,
       std: Math.sqrt(column.m2 / column.count),
       innerEdges,
-      binCounts: binCountsOnEdges(column.sketch, innerEdges),
+      binCounts: binCountsOnEdges(sketch, innerEdges),
+      binsFromSummary: true,
       sample: column.reservoir.slice(0, Math.min(column.count, SMALL_REFERENCE_MAX)),
     };
     // few distinct values: kept exactly, as profileFromRows keeps them (discrete features)

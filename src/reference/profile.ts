@@ -1,12 +1,13 @@
 import { encode, decode } from '@msgpack/msgpack';
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import type { QuantileSummary } from '../sketch/types.ts';
 import type { FeatureReference, NumericReference, CategoricalReference } from '../stats/select.ts';
 import { numericReferenceFromValues } from '../stats/select.ts';
 import { binCountsFromSummary, quantileEdgesFromSummary, summaryMeanAndStd } from '../stats/sketch-distance.ts';
 import type { PaneInput, PaneOutcome } from '../window/pane.ts';
 import type { ExactValueCounts } from '../sketch/exact-values.ts';
 import { accuracyOf } from '../window/quality.ts';
-import { EXACT_VALUES_CAP, SCORE_BINS } from '../window/pane.ts';
+import { DEFAULT_FEATURE_RELATIVE_ACCURACY, EXACT_VALUES_CAP, FEATURE_MIN_INDEXABLE, SCORE_BINS } from '../window/pane.ts';
 import { addBinaryOutcome, binaryOutcomeSummaryFrom, binaryScoreBins, copyOutcomeSummary, createBinaryOutcomeSummary } from '../stats/quality.ts';
 import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 import type { IsotonicCalibration } from '../stats/calibration.ts';
@@ -67,11 +68,39 @@ function numericFromSketch(id: string, sketch: LogHistogram, exact: ExactValueCo
     std: summaryMeanAndStd(sketch).std,
     innerEdges,
     binCounts: binCountsOnEdges(sketch, innerEdges),
+    binsFromSummary: true,
   };
   // a window whose panes all counted every value: the reference can judge the feature as discrete
   const counts = exact?.exact();
   if (counts && counts.size > 0 && counts.size <= EXACT_VALUES_CAP) reference.exactCounts = new Map(counts);
   return reference;
+}
+
+/**
+ * The sketch of a feature column held whole, at the windows' fidelity: log buckets around the
+ * column's median (lower middle value), so a bucket is a small share of the spread wherever the
+ * data lie, as in the worker's feature sketches (window/pane.ts). Windows of another center are
+ * compared with it on bucket representatives (stats/sketch-distance.ts).
+ */
+export function featureSketchOfValues(values: ArrayLike<number>, relativeAccuracy = DEFAULT_FEATURE_RELATIVE_ACCURACY): LogHistogram {
+  const sorted = Float64Array.from(values).sort();
+  const sketch = featureSketch(sorted.length > 0 ? sorted[(sorted.length - 1) >> 1] : 0, relativeAccuracy);
+  for (let i = 0; i < values.length; i++) sketch.add(values[i]);
+  return sketch;
+}
+
+/** An empty feature sketch around `center` (the settings of the worker's feature sketches). */
+export function featureSketch(center: number, relativeAccuracy = DEFAULT_FEATURE_RELATIVE_ACCURACY): LogHistogram {
+  return new LogHistogram(relativeAccuracy, { center: Number.isFinite(center) ? center : 0, minIndexable: FEATURE_MIN_INDEXABLE });
+}
+
+/**
+ * A window's sketch on the buckets of a reference's (rebinned when their centers differ): KS and
+ * Wasserstein between sketches of the same buckets are bounded one-sided (sketch KS <= exact KS,
+ * stats/sketch-distance.ts), so bucketing can hide a little drift but never invent it.
+ */
+export function onBucketsOf(window: LogHistogram, reference: QuantileSummary): LogHistogram {
+  return reference instanceof LogHistogram ? LogHistogram.rebinnedLike(window, reference) : window;
 }
 
 /** Exact counts per value when the values hold at most EXACT_VALUES_CAP distinct ones, else undefined. */
@@ -96,7 +125,10 @@ export function numericReferenceOfFileValues(id: string, values: readonly number
   // Repeated decile edges (mostly one value): the window's bins come from its sketch through
   // binCountsOnEdges, which cannot split such edges exactly; the reference's bins are counted
   // the same way from its own sketch, so identical data gets identical bins on both sides.
-  if (hasRepeatedEdges(reference.innerEdges)) reference.binCounts = binCountsOnEdges(sketch, reference.innerEdges);
+  if (hasRepeatedEdges(reference.innerEdges)) {
+    reference.binCounts = binCountsOnEdges(sketch, reference.innerEdges);
+    reference.binsFromSummary = true;
+  }
   return reference;
 }
 
@@ -116,6 +148,7 @@ export function profileFromWindow(
   from: number,
   to: number,
 ): ReferenceProfile {
+  input.settleCenters();
   const features: Record<string, FeatureReference> = {};
   for (const [name, summary] of input.features) {
     if (summary.numeric !== null && summary.numeric.count > 0) features[name] = numericFromSketch(id, summary.numeric.clone(), summary.exact);
@@ -151,7 +184,14 @@ export interface TrainingRow {
 }
 
 /** Builds a profile from training rows (the `baseline create --file` path): exact samples, deciles from values. */
-export function profileFromRows(id: string, model: string, version: string | null, rows: readonly TrainingRow[], relativeAccuracy = 0.01): ReferenceProfile {
+export function profileFromRows(
+  id: string,
+  model: string,
+  version: string | null,
+  rows: readonly TrainingRow[],
+  relativeAccuracy = 0.01,
+  featureRelativeAccuracy = DEFAULT_FEATURE_RELATIVE_ACCURACY,
+): ReferenceProfile {
   const numeric = new Map<string, number[]>();
   const categorical = new Map<string, Map<string, number>>();
   const add = (name: string, value: number | string | null | undefined) => {
@@ -188,8 +228,12 @@ export function profileFromRows(id: string, model: string, version: string | nul
   const toReference = (name: string): FeatureReference | null => {
     const values = numeric.get(name);
     if (values && values.length > 0) {
-      const sketch = new LogHistogram(relativeAccuracy);
-      for (const v of values) sketch.add(v);
+      // features: centered like the worker's feature sketches; the output like the window's output sketch (center 0)
+      let sketch: LogHistogram;
+      if (name === OUTPUT) {
+        sketch = new LogHistogram(relativeAccuracy);
+        for (const v of values) sketch.add(v);
+      } else sketch = featureSketchOfValues(values, featureRelativeAccuracy);
       return numericReferenceOfFileValues(id, values, sketch);
     }
     const counts = categorical.get(name);
@@ -243,6 +287,8 @@ interface FeatureReferenceWire {
   counts?: Record<string, number>;
   /** Exact counts per value of a numeric feature with few distinct values: [values, counts]. */
   exact?: [number[], number[]];
+  /** NumericReference.binsFromSummary (absent in profiles stored before it: bins from values). */
+  binsFromSummary?: boolean;
 }
 
 function featureToWire(reference: FeatureReference): FeatureReferenceWire {
@@ -261,6 +307,7 @@ function featureToWire(reference: FeatureReference): FeatureReferenceWire {
     binCounts: Array.from(reference.binCounts),
     sample: reference.sample ? Array.from(reference.sample) : undefined,
     exact: reference.exactCounts ? [[...reference.exactCounts.keys()], [...reference.exactCounts.values()]] : undefined,
+    binsFromSummary: reference.binsFromSummary ? true : undefined,
   };
 }
 
@@ -276,6 +323,7 @@ function featureFromWire(id: string, wire: FeatureReferenceWire): FeatureReferen
     binCounts: wire.binCounts ?? [],
     sample: wire.sample,
     ...(wire.exact ? { exactCounts: exactCountsFromWire(wire.exact) } : {}),
+    ...(wire.binsFromSummary === true ? { binsFromSummary: true } : {}),
   };
 }
 

@@ -3,22 +3,26 @@ import { DenseBucketStore, NO_INDEX } from './dense-bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
 /**
- * A DDSketch-style quantile sketch: values go to logarithmically sized buckets so that every
- * quantile is reported within a relative error alpha (default 1 %) of a true value:
+ * A DDSketch-style quantile sketch: values go to logarithmically sized buckets of their distance
+ * to a fixed `center` (default 0) so that every quantile is reported within a relative error alpha
+ * (default 1 %) of that distance:
  *
- *   |quantile(q) - x| <= alpha * |x|, x being the exact order statistic of rank floor(q*(n-1)),
+ *   |quantile(q) - x| <= alpha * |x - center|, x being the exact order statistic of rank floor(q*(n-1)),
  *
- * for every value with |x| > minIndexable (magnitudes up to minIndexable count as 0 in a zero
- * bucket, so their absolute error is at most minIndexable), as long as no bucket was collapsed (below).
+ * for every value with |x - center| > minIndexable (values that close count as the center itself,
+ * so their absolute error is at most minIndexable), as long as no bucket was collapsed (below).
+ * With center 0 this is DDSketch's relative error, right for latency; a feature sketch centers
+ * inside its data, so a bucket is a small share of the spread wherever the data lie. Values exactly
+ * 0 are kept exact apart from the buckets when the center is not 0 (`originCount`).
  *
  * Bucket weights are plain sums, so the sketch is ADDITIVE: merge adds, subtract removes, and a
  * sliding window is a running merge of panes minus the panes that leave it. `count` and `sum`
  * are additive too; min and max are not (they cannot be un-merged), so they are not kept:
  * quantile(0) and quantile(1) give them within alpha.
  *
- * Memory: at most `maxBuckets` (default 2048) buckets per sign. At alpha = 1 % a bucket spans
- * a factor of about 1.02, so 2048 buckets cover magnitudes over about 17 decades (e.g. 1e-6 to
- * 1e11) before anything collapses; the span shrinks in proportion to alpha (0.1 % covers only
+ * Memory: at most `maxBuckets` (default 2048) buckets per sign (of x - center). At alpha = 1 % a
+ * bucket spans a factor of about 1.02, so 2048 buckets cover magnitudes over about 17 decades (e.g.
+ * 1e-6 to 1e11) before anything collapses; the span shrinks in proportion to alpha (0.1 % covers only
  * about 1.8 decades: raise maxBuckets with the accuracy). When a sign's range would exceed
  * maxBuckets, its lowest-magnitude buckets are merged into the lowest kept one: quantiles whose
  * value lies in the kept range (the large magnitudes, the tail that latency and drift care
@@ -35,8 +39,16 @@ import type { QuantileSummary } from './types.ts';
 export interface LogHistogramOptions {
   /** Maximum buckets per sign before the lowest magnitudes collapse (default 2048, at least 2). */
   maxBuckets?: number;
-  /** Values with |x| up to this count as zero (default 1e-9; at least 2.3e-308, below 1e300). */
+  /** Values with |x - center| up to this count as the center itself (default 1e-9; at least 2.3e-308, below 1e300). */
   minIndexable?: number;
+  /**
+   * The point the log buckets are laid around (default 0, finite). Buckets over (x - center) make
+   * the relative error relative to the distance from the center: with the center inside the data,
+   * a bucket is a small share of the spread, whatever the data's location (293 +- 0.3, epoch
+   * seconds, 101325 Pa). Only sketches with the same center merge bucket by bucket
+   * (rebinnedLike moves a sketch onto another center).
+   */
+  center?: number;
 }
 
 const DEFAULT_MAX_BUCKETS = 2048;
@@ -47,9 +59,13 @@ const MAX_MAX_BUCKETS = 1 << 24;
 const RESIDUE_FRACTION = 1e-12;
 
 const FORMAT_MAGIC = 0x484c5744; // 'DWLH' read as a little-endian uint32
+/** Version 1: center 0, no origin weight (what every sketch wrote before centers). Version 2 adds both. */
 const FORMAT_VERSION = 1;
+const FORMAT_VERSION_CENTERED = 2;
 const MAPPING_CUBIC = 1;
 const HEADER_BYTES = 56;
+/** Version 2 appends f64 center and f64 origin weight to the version-1 header. */
+const HEADER_BYTES_CENTERED = 72;
 const STORE_HEADER_BYTES = 13;
 const STORE_EMPTY = 0;
 const STORE_VARINT = 1;
@@ -60,10 +76,17 @@ export class LogHistogram implements QuantileSummary {
   readonly relativeAccuracy: number;
   readonly maxBuckets: number;
   readonly minIndexable: number;
+  readonly center: number;
   private readonly mapping: CubicLogMapping;
   private readonly positive: DenseBucketStore;
   private readonly negative: DenseBucketStore;
   private zeroWeight = 0;
+  /**
+   * Weight of values exactly 0 when the center is not 0. Zero is the one atom that features share
+   * across sketches of any center (mostly-zero features, sparse inputs): kept exact, it stays
+   * exactly 0 when sketches of different centers are compared or rebinned.
+   */
+  private originWeight = 0;
   private totalWeight = 0;
   private valueSum = 0;
 
@@ -81,9 +104,15 @@ export class LogHistogram implements QuantileSummary {
     if (typeof minIndexable !== 'number' || !(minIndexable >= 2.3e-308 && minIndexable < 1e300)) {
       throw new RangeError(`LogHistogram: options.minIndexable must be a number in [2.3e-308, 1e300), got ${String(minIndexable)}`);
     }
+    const center = options.center ?? 0;
+    if (typeof center !== 'number' || !Number.isFinite(center)) {
+      throw new RangeError(`LogHistogram: options.center must be a finite number, got ${String(center)}`);
+    }
     this.relativeAccuracy = relativeAccuracy;
     this.maxBuckets = maxBuckets;
     this.minIndexable = minIndexable;
+    // -0 and 0 are one center (Object.is would tell them apart in comparisons)
+    this.center = center === 0 ? 0 : center;
     this.mapping = new CubicLogMapping(relativeAccuracy);
     this.positive = new DenseBucketStore(maxBuckets);
     this.negative = new DenseBucketStore(maxBuckets);
@@ -99,9 +128,24 @@ export class LogHistogram implements QuantileSummary {
     return this.valueSum;
   }
 
-  /** Weight of values with |x| <= minIndexable. */
+  /** Weight of values with |x - center| <= minIndexable (counted as the center). */
   get zeroCount(): number {
     return this.zeroWeight;
+  }
+
+  /** Weight of values exactly 0 held apart from the buckets (only when the center is not 0). */
+  get originCount(): number {
+    return this.originWeight;
+  }
+
+  /** Options that build an empty sketch with this one's settings (same buckets, same center). */
+  get options(): Required<LogHistogramOptions> {
+    return { maxBuckets: this.maxBuckets, minIndexable: this.minIndexable, center: this.center };
+  }
+
+  /** Whether `other` has the same buckets (accuracy, zero threshold, center): merge and subtract need it. */
+  sameBuckets(other: LogHistogram): boolean {
+    return other.relativeAccuracy === this.relativeAccuracy && other.minIndexable === this.minIndexable && other.center === this.center;
   }
 
   get isEmpty(): boolean {
@@ -127,13 +171,16 @@ export class LogHistogram implements QuantileSummary {
     if (!(weight > 0 && weight < Infinity)) {
       throw new RangeError(`LogHistogram.add: weight must be a positive finite number, got ${String(weight)}`);
     }
-    if (x > this.minIndexable) {
-      if (x === Infinity) return;
-      this.positive.add(this.mapping.index(x), weight);
-    } else if (x < -this.minIndexable) {
-      if (x === -Infinity) return;
-      this.negative.add(this.mapping.index(-x), weight);
-    } else if (x === x) {
+    const d = x - this.center;
+    if (d > this.minIndexable) {
+      if (d === Infinity) return;
+      if (x === 0) this.originWeight += weight;
+      else this.positive.add(this.mapping.index(d), weight);
+    } else if (d < -this.minIndexable) {
+      if (d === -Infinity) return;
+      if (x === 0) this.originWeight += weight;
+      else this.negative.add(this.mapping.index(-d), weight);
+    } else if (d === d) {
       this.zeroWeight += weight;
     } else {
       return; // NaN
@@ -142,12 +189,13 @@ export class LogHistogram implements QuantileSummary {
     this.valueSum += x * weight;
   }
 
-  /** Adds every value of `other` (same relativeAccuracy and minIndexable). */
+  /** Adds every value of `other` (same relativeAccuracy, minIndexable and center: see rebinnedLike). */
   merge(other: LogHistogram): this {
     this.checkCompatible(other, 'merge');
     this.positive.merge(other.positive);
     this.negative.merge(other.negative);
     this.zeroWeight += other.zeroWeight;
+    this.originWeight += other.originWeight;
     this.totalWeight += other.totalWeight;
     this.valueSum += other.valueSum;
     return this;
@@ -164,16 +212,18 @@ export class LogHistogram implements QuantileSummary {
     this.positive.subtract(other.positive);
     this.negative.subtract(other.negative);
     this.zeroWeight = subtractClamped(this.zeroWeight, other.zeroWeight);
+    this.originWeight = subtractClamped(this.originWeight, other.originWeight);
     this.totalWeight = subtractClamped(this.totalWeight, other.totalWeight);
     this.valueSum = this.totalWeight === 0 ? 0 : this.valueSum - other.valueSum;
     return this;
   }
 
   clone(): LogHistogram {
-    const copy = new LogHistogram(this.relativeAccuracy, { maxBuckets: this.maxBuckets, minIndexable: this.minIndexable });
+    const copy = new LogHistogram(this.relativeAccuracy, this.options);
     copy.positive.copyFrom(this.positive);
     copy.negative.copyFrom(this.negative);
     copy.zeroWeight = this.zeroWeight;
+    copy.originWeight = this.originWeight;
     copy.totalWeight = this.totalWeight;
     copy.valueSum = this.valueSum;
     return copy;
@@ -184,8 +234,26 @@ export class LogHistogram implements QuantileSummary {
     this.positive.clear();
     this.negative.clear();
     this.zeroWeight = 0;
+    this.originWeight = 0;
     this.totalWeight = 0;
     this.valueSum = 0;
+  }
+
+  /**
+   * `other`'s values on the buckets of `like` (its accuracy, zero threshold and center): every
+   * bucket's weight goes, whole, to the bucket of `like` that holds its representative; exact zeros
+   * stay exact. A deterministic function of `other`, so subtracting the rebinned sketch removes
+   * exactly what merging it added. Each value moves by at most alpha |x - other.center| (to its
+   * representative) plus one bucket of `like` (2 alpha / (1 - alpha) |x - like.center|). `other`
+   * itself when it already has like's buckets.
+   */
+  static rebinnedLike(other: LogHistogram, like: LogHistogram): LogHistogram {
+    if (like.sameBuckets(other)) return other;
+    const moved = new LogHistogram(like.relativeAccuracy, like.options);
+    other.forEachBucket((value, weight) => moved.add(value, weight));
+    // representatives carry no sum: keep the exact one
+    moved.valueSum = other.valueSum;
+    return moved;
   }
 
   /**
@@ -198,22 +266,19 @@ export class LogHistogram implements QuantileSummary {
     if (this.totalWeight <= 0) return NaN;
     const rank = q * (this.totalWeight - 1);
     let cumulative = 0;
-    const negative = this.negative;
-    for (let index = negative.high; index >= negative.low; index--) {
-      cumulative += negative.counts[index - negative.offset];
-      if (cumulative > rank) return -this.mapping.value(index);
-    }
-    cumulative += this.zeroWeight;
-    if (cumulative > rank) return 0;
-    const positive = this.positive;
-    for (let index = positive.low; index <= positive.high; index++) {
-      cumulative += positive.counts[index - positive.offset];
-      if (cumulative > rank) return this.mapping.value(index);
-    }
-    // Only reached when float sums fall a hair short of count: the top bucket holds the answer.
-    if (!positive.isEmpty) return this.mapping.value(positive.high);
-    if (this.zeroWeight > 0) return 0;
-    return negative.isEmpty ? NaN : -this.mapping.value(negative.low);
+    let answer = NaN;
+    let last = NaN;
+    this.visitAscending((value, weight) => {
+      cumulative += weight;
+      last = value;
+      if (cumulative > rank) {
+        answer = value;
+        return false;
+      }
+      return true;
+    });
+    // NaN only when float sums fall a hair short of count: the top bucket holds the answer.
+    return answer === answer ? answer : last;
   }
 
   /**
@@ -224,28 +289,60 @@ export class LogHistogram implements QuantileSummary {
    */
   rank(x: number): number {
     if (x !== x) return NaN;
-    let below = 0;
+    const d = x - this.center;
+    let below = x >= 0 ? this.originWeight : 0;
     this.forEachBucketRange((lower, upper, weight) => {
-      if (upper <= x) below += weight;
-      else if (lower < x) below += weight * fractionBelow(lower, upper, x);
+      if (upper <= d) below += weight;
+      else if (lower < d) below += weight * fractionBelow(lower, upper, d);
     });
     return below;
   }
 
   /** Every non-empty bucket in ascending value order: its representative value and its weight. */
   forEachBucket(visit: (value: number, weight: number) => void): void {
+    this.visitAscending((value, weight) => {
+      visit(value, weight);
+      return true;
+    });
+  }
+
+  /**
+   * Every non-empty bucket ascending (value = center +- representative offset; the exact zeros at
+   * their place), until `visit` returns false. Representatives of buckets near a far center can
+   * round to the same double: they come out equal, never descending.
+   */
+  private visitAscending(visit: (value: number, weight: number) => boolean): void {
     const mapping = this.mapping;
+    const center = this.center;
+    let origin = this.originWeight;
     const negative = this.negative;
     for (let index = negative.high; index >= negative.low; index--) {
       const weight = negative.counts[index - negative.offset];
-      if (weight !== 0) visit(-mapping.value(index), weight);
+      if (weight === 0) continue;
+      const value = center - mapping.value(index);
+      if (origin !== 0 && value > 0) {
+        if (!visit(0, origin)) return;
+        origin = 0;
+      }
+      if (!visit(value, weight)) return;
     }
-    if (this.zeroWeight !== 0) visit(0, this.zeroWeight);
+    if (origin !== 0 && center > 0) {
+      if (!visit(0, origin)) return;
+      origin = 0;
+    }
+    if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
     const positive = this.positive;
     for (let index = positive.low; index <= positive.high; index++) {
       const weight = positive.counts[index - positive.offset];
-      if (weight !== 0) visit(mapping.value(index), weight);
+      if (weight === 0) continue;
+      const value = center + mapping.value(index);
+      if (origin !== 0 && value > 0) {
+        if (!visit(0, origin)) return;
+        origin = 0;
+      }
+      if (!visit(value, weight)) return;
     }
+    if (origin !== 0) visit(0, origin);
   }
 
   /**
@@ -275,18 +372,26 @@ export class LogHistogram implements QuantileSummary {
       bins = out;
       bins.fill(0);
     }
+    // buckets are ranges of x - center: the edges go there too (x - c is monotone in x)
+    const center = this.center;
+    const offsets = center === 0 ? edges : edges.map((edge) => edge - center);
     let bin = 0;
     this.forEachBucketRange((lower, upper, weight) => {
-      while (bin < edgeCount && edges[bin] <= lower) bin++;
+      while (bin < edgeCount && offsets[bin] <= lower) bin++;
       let doneFraction = 0;
-      while (bin < edgeCount && edges[bin] < upper) {
-        const fraction = fractionBelow(lower, upper, edges[bin]);
+      while (bin < edgeCount && offsets[bin] < upper) {
+        const fraction = fractionBelow(lower, upper, offsets[bin]);
         bins[bin] += weight * (fraction - doneFraction);
         doneFraction = fraction;
         bin++;
       }
       bins[bin] += weight * (1 - doneFraction);
     });
+    if (this.originWeight !== 0) {
+      let originBin = 0;
+      while (originBin < edgeCount && edges[originBin] <= 0) originBin++;
+      bins[originBin] += this.originWeight;
+    }
     return bins;
   }
 
@@ -302,11 +407,13 @@ export class LogHistogram implements QuantileSummary {
   toBytes(): Uint8Array {
     const negativeEncoding = storeEncoding(this.negative);
     const positiveEncoding = storeEncoding(this.positive);
-    const size = HEADER_BYTES + storeByteLength(this.negative, negativeEncoding) + storeByteLength(this.positive, positiveEncoding);
+    const centered = this.center !== 0 || this.originWeight !== 0;
+    const headerBytes = centered ? HEADER_BYTES_CENTERED : HEADER_BYTES;
+    const size = headerBytes + storeByteLength(this.negative, negativeEncoding) + storeByteLength(this.positive, positiveEncoding);
     const bytes = new Uint8Array(size);
     const view = new DataView(bytes.buffer);
     view.setUint32(0, FORMAT_MAGIC, true);
-    view.setUint8(4, FORMAT_VERSION);
+    view.setUint8(4, centered ? FORMAT_VERSION_CENTERED : FORMAT_VERSION);
     view.setUint8(5, MAPPING_CUBIC);
     view.setFloat64(8, this.relativeAccuracy, true);
     view.setFloat64(16, this.minIndexable, true);
@@ -314,7 +421,11 @@ export class LogHistogram implements QuantileSummary {
     view.setFloat64(32, this.totalWeight, true);
     view.setFloat64(40, this.valueSum, true);
     view.setFloat64(48, this.zeroWeight, true);
-    let offset = writeStore(view, bytes, HEADER_BYTES, this.negative, negativeEncoding);
+    if (centered) {
+      view.setFloat64(56, this.center, true);
+      view.setFloat64(64, this.originWeight, true);
+    }
+    let offset = writeStore(view, bytes, headerBytes, this.negative, negativeEncoding);
     offset = writeStore(view, bytes, offset, this.positive, positiveEncoding);
     if (offset !== size) throw new Error(`LogHistogram.toBytes: wrote ${offset} bytes, expected ${size} (bug)`);
     return bytes;
@@ -329,9 +440,17 @@ export class LogHistogram implements QuantileSummary {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (view.getUint32(0, true) !== FORMAT_MAGIC) throw new RangeError('LogHistogram.fromBytes: not a LogHistogram (bad magic bytes)');
     const version = view.getUint8(4);
-    if (version !== FORMAT_VERSION) {
-      throw new RangeError(`LogHistogram.fromBytes: unsupported format version ${version} (this build reads ${FORMAT_VERSION})`);
+    if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_CENTERED) {
+      throw new RangeError(
+        `LogHistogram.fromBytes: unsupported format version ${version} (this build reads ${FORMAT_VERSION} and ${FORMAT_VERSION_CENTERED})`,
+      );
     }
+    const headerBytes = version === FORMAT_VERSION_CENTERED ? HEADER_BYTES_CENTERED : HEADER_BYTES;
+    if (bytes.length < headerBytes) {
+      throw new RangeError(`LogHistogram.fromBytes: truncated: ${bytes.length} bytes, the version-${version} header alone is ${headerBytes}`);
+    }
+    const center = headerBytes === HEADER_BYTES_CENTERED ? view.getFloat64(56, true) : 0;
+    const originCount = headerBytes === HEADER_BYTES_CENTERED ? view.getFloat64(64, true) : 0;
     const mappingKind = view.getUint8(5);
     if (mappingKind !== MAPPING_CUBIC) throw new RangeError(`LogHistogram.fromBytes: unknown mapping kind ${mappingKind}`);
     let histogram: LogHistogram;
@@ -339,6 +458,7 @@ export class LogHistogram implements QuantileSummary {
       histogram = new LogHistogram(view.getFloat64(8, true), {
         minIndexable: view.getFloat64(16, true),
         maxBuckets: view.getUint32(24, true),
+        center,
       });
     } catch (error) {
       throw new RangeError(`LogHistogram.fromBytes: bad header: ${(error as Error).message}`);
@@ -349,7 +469,9 @@ export class LogHistogram implements QuantileSummary {
     if (!(count >= 0 && count < Infinity)) throw new RangeError(`LogHistogram.fromBytes: bad count ${count}`);
     if (!Number.isFinite(sum)) throw new RangeError(`LogHistogram.fromBytes: bad sum ${sum}`);
     if (!(zeroCount >= 0 && zeroCount < Infinity)) throw new RangeError(`LogHistogram.fromBytes: bad zero count ${zeroCount}`);
-    let offset = readStore(view, bytes, HEADER_BYTES, histogram.negative, 'negative');
+    if (!(originCount >= 0 && originCount < Infinity)) throw new RangeError(`LogHistogram.fromBytes: bad origin count ${originCount}`);
+    if (originCount > 0 && center === 0) throw new RangeError('LogHistogram.fromBytes: an origin count with center 0 (zeros belong in the zero count)');
+    let offset = readStore(view, bytes, headerBytes, histogram.negative, 'negative');
     offset = readStore(view, bytes, offset, histogram.positive, 'positive');
     if (offset !== bytes.length) {
       throw new RangeError(`LogHistogram.fromBytes: ${bytes.length - offset} unexpected bytes after the data (at offset ${offset})`);
@@ -357,10 +479,11 @@ export class LogHistogram implements QuantileSummary {
     histogram.totalWeight = count;
     histogram.valueSum = sum;
     histogram.zeroWeight = zeroCount;
+    histogram.originWeight = originCount;
     return histogram;
   }
 
-  /** Visits every non-empty bucket ascending as its signed value range [lower, upper] and weight. */
+  /** Visits every non-empty bucket ascending as its signed range [lower, upper] of x - center and weight (exact zeros not included). */
   private forEachBucketRange(visit: (lower: number, upper: number, weight: number) => void): void {
     const mapping = this.mapping;
     const negative = this.negative;
@@ -378,10 +501,11 @@ export class LogHistogram implements QuantileSummary {
 
   private checkCompatible(other: LogHistogram, operation: string): void {
     if (!(other instanceof LogHistogram)) throw new TypeError(`LogHistogram.${operation}: expected a LogHistogram`);
-    if (other.relativeAccuracy !== this.relativeAccuracy || other.minIndexable !== this.minIndexable) {
+    if (!this.sameBuckets(other)) {
       throw new RangeError(
         `LogHistogram.${operation}: sketches differ (relativeAccuracy ${this.relativeAccuracy} vs ${other.relativeAccuracy}, ` +
-          `minIndexable ${this.minIndexable} vs ${other.minIndexable}); only sketches built with the same settings combine`,
+          `minIndexable ${this.minIndexable} vs ${other.minIndexable}, center ${this.center} vs ${other.center}); ` +
+          'only sketches built with the same settings combine (LogHistogram.rebinnedLike moves one onto the other\'s buckets)',
       );
     }
   }

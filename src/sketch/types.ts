@@ -5,8 +5,13 @@
 export interface QuantileSummary {
   /** Total weight added (minus weight subtracted). */
   readonly count: number;
-  /** The documented relative accuracy alpha: every reported value is within alpha*|v| of a true one. */
+  /**
+   * The documented relative accuracy alpha: every reported value is within alpha * |v - center| of a
+   * true one.
+   */
   readonly relativeAccuracy: number;
+  /** The point the buckets are laid around (LogHistogram's center); absent means 0. */
+  readonly center?: number;
   /** Value v such that about q*count values are <= v (q in [0,1]); NaN when empty. */
   quantile(q: number): number;
   /** Estimated number of values <= x (a CDF times count). */

@@ -49,9 +49,10 @@
  * defined one per file in drift-tests/ and listed once in drift-tests/registry.ts; this module
  * prepares the samples, runs every registered test that applies and applies the rule above.
  *
- * Exactness: KS and Wasserstein are computed on raw values when both a raw reference sample and
- * a raw current sample are given (exact, SciPy-equal), else from the two quantile summaries with
- * the bounds documented in sketch-distance.ts.
+ * Exactness: KS and Wasserstein are computed on raw values when the reference's raw sample holds
+ * every reference value and a raw current sample is given (exact, SciPy-equal), else from the two
+ * quantile summaries (every value of both sides, at the sketches' fidelity) with the bounds
+ * documented in sketch-distance.ts; a subsample of a larger reference never decides them.
  */
 import type { QuantileSummary } from '../sketch/types.ts';
 import type { DriftEntry, DriftTestResult } from '../contract/metrics.ts';
@@ -122,6 +123,12 @@ export interface NumericReference {
    * `discreteMaxValues` of them the feature is discrete and is tested on these counts.
    */
   exactCounts?: ReadonlyMap<number, number>;
+  /**
+   * Whether `binCounts` were counted from `summary` (a window capture, or edges that repeat) rather
+   * than from the values: a window's bins are then counted on the same buckets, so identical data
+   * gives identical bins; otherwise from the window's own, finer-placed sketch.
+   */
+  binsFromSummary?: boolean;
 }
 
 export interface NumericCurrent {
@@ -325,7 +332,10 @@ function evaluateNumeric(
     referenceSummary: reference.summary,
     currentSummary: current.summary,
   };
-  if (reference.sample !== undefined && reference.sample.length > 0 && current.sample !== undefined) {
+  // Raw values decide only when the reference's sample is all of it: a subsample of a larger
+  // reference (the 1000 values kept for small-sample tests) would let its sampling noise decide
+  // KS and Wasserstein; the reference sketch holds every value at the windows' fidelity.
+  if (reference.sample !== undefined && reference.sample.length > 0 && reference.sample.length >= reference.count && current.sample !== undefined) {
     samples.raw = { reference: reference.sample, current: current.sample };
   }
   const tests: Record<string, DriftTestResult> = {};

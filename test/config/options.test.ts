@@ -49,6 +49,13 @@ describe('options derived from the configuration', () => {
     expect(runnerOptionsOf(config).processor.limits).toEqual(limits);
   });
 
+  it('feature sketches get their own accuracy (default 0.5 % of the distance to the center), validated', () => {
+    expect(paneLimitsOf(loadConfig({ env: {} })).featureRelativeAccuracy).toBe(0.005);
+    const config = loadConfig({ env: {}, overrides: { sketch: { featureRelativeAccuracy: 0.01 } } });
+    expect(paneLimitsOf(config)).toMatchObject({ relativeAccuracy: 0.01, featureRelativeAccuracy: 0.01 });
+    expect(() => loadConfig({ env: {}, overrides: { sketch: { featureRelativeAccuracy: 0.5 } } })).toThrow(/sketch.featureRelativeAccuracy = 0.5/);
+  });
+
   it('runner options carry the panes, join, checkpoint and detector settings', () => {
     const config = loadConfig({
       env: {},

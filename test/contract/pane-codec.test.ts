@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
 import { decodePaneMessage, encodePaneMessage, PaneMessageError } from '../../src/contract/pane-codec.ts';
 import type { PaneInputWire, PaneMessage, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
-import { DEFAULT_PANE_LIMITS, inputFromWire, inputToWire, outcomeFromWire, outcomeToWire } from '../../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, addInput, inputFromWire, inputToWire, outcomeFromWire, outcomeToWire } from '../../src/window/pane.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/partition/checkpoint.ts';
+import { PendingJoinTable } from '../../src/join/pending-table.ts';
+import { REJECT_REASONS } from '../../src/events/types.ts';
+import type { RejectReason } from '../../src/events/types.ts';
 import { paneUpdates } from './pane-stream.ts';
 
 const updates = paneUpdates();
@@ -138,5 +143,72 @@ describe('pane states the codec passes but the pane layout refuses', () => {
     expect(() => outcomeFromWire(short as PaneOutcomeWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.binary: .*size/);
     const wide = decodePaneMessage(tampered(input, 'state.segments.region.eu', (counts: number[]) => [...counts, 1])).state;
     expect(() => inputFromWire(wide as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.segments\["region"\]\["eu"\]: expected 2 counts, got 3/);
+  });
+});
+
+describe('feature centers in pane messages (sketch bytes format 2) and older panes without them', () => {
+  function paneOf(values: number[], centers: Map<string, number> | null): PaneInput {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS, centers);
+    for (const v of values) {
+      pane.count++;
+      pane.addFeature('t', v);
+    }
+    return pane;
+  }
+
+  it('round-trips a feature sketch with its center and exact zeros through the codec', () => {
+    const centers = new Map<string, number>();
+    const pane = paneOf([293.1, 292.8, 0, 293.4, 293.05], centers);
+    const message: PaneMessage = { model: 'm', version: 'v', partition: 3, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, state: inputToWire(pane), final: false };
+    const back = inputFromWire(decodePaneMessage(encodePaneMessage(message)).state as PaneInputWire, DEFAULT_PANE_LIMITS);
+    const sketch = back.features.get('t')?.numeric;
+    expect(sketch?.center).toBe(centers.get('t'));
+    expect(sketch?.center).toBe(293.05); // median (lower middle) of the five values
+    expect(sketch?.originCount).toBe(1);
+    expect(sketch?.count).toBe(5);
+    expect(inputToWire(back)).toEqual(message.state);
+  });
+
+  it('decodes a pane of an older worker (format-1 sketch, center 0, 1 %) and windows rebin it with exact counts', () => {
+    const old = new LogHistogram(0.01);
+    for (const v of [293.1, 292.8, 293.4]) old.add(v);
+    const oldBytes = old.toBytes();
+    expect(oldBytes[4]).toBe(1);
+    const state = inputToWire(paneOf([293.1, 292.8, 293.4], null));
+    state.features.t = { ...state.features.t, n: oldBytes };
+    const message: PaneMessage = { model: 'm', version: 'v', partition: 1, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, state, final: false };
+    const oldPane = inputFromWire(decodePaneMessage(encodePaneMessage(message)).state as PaneInputWire, DEFAULT_PANE_LIMITS);
+    expect(oldPane.features.get('t')?.numeric?.center).toBe(0);
+
+    const window = new PaneInput(DEFAULT_PANE_LIMITS);
+    const newPane = paneOf([293.2, 293.0, 292.9, 293.3], new Map());
+    addInput(window, newPane, 1);
+    addInput(window, oldPane, 1);
+    const sketch = window.features.get('t')?.numeric;
+    expect(sketch?.center).toBe(293); // the window keeps the first pane's center and rebins the old one
+    expect(sketch?.count).toBe(7);
+    addInput(window, oldPane, -1);
+    expect(sketch?.count).toBe(4);
+    expect(window.features.get('t')?.numeric?.quantile(0)).toBeCloseTo(292.9, 2);
+  });
+
+  it('restores a checkpoint whose panes hold format-1 sketches, and keeps their center for the pane', () => {
+    const old = new LogHistogram(0.01);
+    old.add(5);
+    const state = inputToWire(paneOf([5], null));
+    state.features.t = { ...state.features.t, n: old.toBytes() };
+    const bytes = encodeCheckpoint({
+      partition: 0, seq: 7, watermark: 10, counters: { predictions: 1, labels: 0, late: 0, duplicates: 0, rejected: Object.fromEntries(REJECT_REASONS.map((reason) => [reason, 0])) as Record<RejectReason, number> },
+      groups: [{ model: 'm', version: 'v', inputs: [[0, state]], outcomes: [], detectors: [], watermark: 10 }],
+      join: new PendingJoinTable().toBytes(),
+      held: [],
+    });
+    const checkpoint = decodeCheckpoint(bytes, 0, DEFAULT_PANE_LIMITS);
+    const pane = checkpoint.groups[0].inputs[0][1];
+    const centers = new Map<string, number>();
+    pane.shareFeatureCenters(centers);
+    expect(centers.get('t')).toBe(0);
+    pane.addFeature('t', 6);
+    expect(pane.features.get('t')?.numeric?.count).toBe(2);
   });
 });

@@ -496,3 +496,123 @@ describe('LogHistogram at the zero-bucket boundary', () => {
     expect(indexed.zeroCount).toBe(0);
   });
 });
+
+describe('LogHistogram around a center (buckets over x - center)', () => {
+  /** |estimate - exact| within alpha |exact - center|, plus the rounding of center + offset. */
+  function expectWithinCenteredAccuracy(estimate: number, exact: number, histogram: LogHistogram, context: string): void {
+    const allowed = histogram.relativeAccuracy * Math.abs(exact - histogram.center) * (1 + 1e-9) + 4 * Number.EPSILON * Math.abs(histogram.center);
+    if (!(Math.abs(estimate - exact) <= allowed)) {
+      throw new Error(`${context}: estimate ${estimate} vs exact ${exact}, allowed ${allowed}`);
+    }
+  }
+
+  const affine = fc.record({
+    location: fc.double({ min: -6, max: 9, noNaN: true }).map((e) => 10 ** e),
+    negative: fc.boolean(),
+    // spread relative to the location: from 1e-7 (a sensor at 293 +- 3e-5) to 10
+    spread: fc.double({ min: -7, max: 1, noNaN: true }).map((e) => 10 ** e),
+    n: fc.integer({ min: 1, max: 2000 }),
+    centerAt: fc.double({ min: -2, max: 2, noNaN: true }),
+    seed: fc.integer({ min: 1, max: 2 ** 30 }),
+  });
+
+  it('gives every quantile within alpha of its distance to the center, for any location and scale (property)', () => {
+    fc.assert(
+      fc.property(affine, ({ location, negative, spread, n, centerAt, seed }) => {
+        const mean = negative ? -location : location;
+        const sigma = location * spread;
+        const normal = seededNormal(seed);
+        const values = Array.from({ length: n }, () => mean + sigma * normal());
+        const histogram = new LogHistogram(0.005, { center: mean + centerAt * sigma, minIndexable: 1e-300 });
+        for (const v of values) histogram.add(v);
+        const sorted = [...values].sort((a, b) => a - b);
+        for (const q of QUANTILES) expectWithinCenteredAccuracy(histogram.quantile(q), exactQuantile(sorted, q), histogram, `q=${q}`);
+        expect(histogram.count).toBe(n);
+        // rank brackets as documented, in terms of distance to the center: never off by more than a bucket's values
+        const probe = sorted[Math.floor(n / 2)];
+        const rank = histogram.rank(probe);
+        expect(rank).toBeGreaterThanOrEqual(countAtMost(sorted, probe - 2 * histogram.relativeAccuracy * Math.abs(probe - histogram.center) - 1e-300) - 1e-9);
+        expect(rank).toBeLessThanOrEqual(countAtMost(sorted, probe + 2 * histogram.relativeAccuracy * Math.abs(probe - histogram.center)) + 1e-9);
+      }),
+      { numRuns: 200, seed: 20261130 },
+    );
+  });
+
+  it('sees a 0.3-wide spread at 293 that the uncentered sketch lumps into a few buckets', () => {
+    const normal = seededNormal(3);
+    const values = Array.from({ length: 5000 }, () => 293 + 0.3 * normal());
+    const plain = histogramOf(values);
+    const centered = new LogHistogram(0.005, { center: values[0] });
+    for (const v of values) centered.add(v);
+    expect(bucketsOf(plain).length).toBeLessThanOrEqual(5);
+    expect(bucketsOf(centered).length).toBeGreaterThan(500);
+    const sorted = [...values].sort((a, b) => a - b);
+    expect(Math.abs(centered.quantile(0.25) - exactQuantile(sorted, 0.25))).toBeLessThan(0.01);
+  });
+
+  it('keeps exact zeros apart from the buckets, in value order', () => {
+    const histogram = new LogHistogram(0.01, { center: 5 });
+    for (const v of [0, 0, 0, -1, 5, 6, 0.5]) histogram.add(v);
+    expect(histogram.originCount).toBe(3);
+    expect(histogram.zeroCount).toBe(1);
+    const buckets = bucketsOf(histogram);
+    expect(buckets.map(([value]) => value)).toEqual([...buckets.map(([value]) => value)].sort((a, b) => a - b));
+    expect(buckets).toContainEqual([0, 3]);
+    expect(buckets).toContainEqual([5, 1]);
+    expect(histogram.rank(0)).toBeCloseTo(4, 9); // -1 and the three zeros
+    expect(histogram.quantile(0.2)).toBe(0);
+    expect(histogram.countsBetweenEdges([-0.5, 0.0005, 5.5])).toEqual(Float64Array.from([1, 3, 2, 1]));
+  });
+
+  it('merges only with the same center, naming it; rebinnedLike moves a sketch onto another center and back out exactly', () => {
+    const a = new LogHistogram(0.005, { center: 100 });
+    const b = new LogHistogram(0.005, { center: 101 });
+    const normal = seededNormal(9);
+    for (let i = 0; i < 1000; i++) {
+      a.add(100 + normal());
+      b.add(100 + normal());
+    }
+    b.add(0);
+    expect(() => a.merge(b)).toThrow(/center 100 vs 101/);
+    const before = bucketsOf(a);
+    const moved = LogHistogram.rebinnedLike(b, a);
+    expect(moved.center).toBe(100);
+    expect(moved.count).toBe(b.count);
+    expect(moved.sum).toBe(b.sum);
+    expect(moved.originCount).toBe(1);
+    a.merge(moved);
+    expect(a.count).toBe(2001);
+    a.subtract(LogHistogram.rebinnedLike(b, a));
+    expect(bucketsOf(a)).toEqual(before);
+    expect(LogHistogram.rebinnedLike(a, a)).toBe(a);
+  });
+
+  it('round-trips its center and exact zeros in format version 2; a center-0 sketch still writes version 1', () => {
+    const centered = new LogHistogram(0.005, { center: 1.7e9, minIndexable: 1e-300 });
+    for (const v of [1.7e9 + 0.25, 1.7e9 - 3, 0, 1.7e9]) centered.add(v);
+    const bytes = centered.toBytes();
+    expect(bytes[4]).toBe(2);
+    const back = LogHistogram.fromBytes(bytes);
+    expect(back.center).toBe(1.7e9);
+    expect(back.minIndexable).toBe(1e-300);
+    expect(back.originCount).toBe(1);
+    expect(bucketsOf(back)).toEqual(bucketsOf(centered));
+    expect(back.toBytes()).toEqual(bytes);
+
+    const plain = histogramOf([1, 2, 3]);
+    const v1 = plain.toBytes();
+    expect(v1[4]).toBe(1);
+    const old = LogHistogram.fromBytes(v1);
+    expect(old.center).toBe(0);
+    expect(bucketsOf(old)).toEqual(bucketsOf(plain));
+  });
+
+  it('refuses bad centered bytes with a reason', () => {
+    const bytes = new LogHistogram(0.01, { center: 2 }).toBytes();
+    expect(() => LogHistogram.fromBytes(bytes.slice(0, 60))).toThrow(/version-2 header alone is 72/);
+    const view = new DataView(bytes.buffer);
+    view.setFloat64(56, Infinity, true);
+    expect(() => LogHistogram.fromBytes(bytes)).toThrow(/center must be a finite number/);
+    expect(() => new LogHistogram(0.01, { center: NaN })).toThrow(/options.center must be a finite number, got NaN/);
+  });
+});

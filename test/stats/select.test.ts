@@ -18,6 +18,7 @@ import {
   type NumericReference,
 } from '../../src/stats/select.ts';
 import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 
 function normals(n: number, mean: number, std: number, seed: number): Float64Array {
   const next = normalSampler(seededRandom(seed));
@@ -246,5 +247,34 @@ describe('numericReferenceFromValues / seededSubsample', () => {
     expect(Array.from(seededSubsample(values, 5, 1))).toEqual(Array.from(seededSubsample(values, 5, 1)));
     const small = seededSubsample([3, 1, 2], 10, 1);
     expect(Array.from(small)).toEqual([3, 1, 2]);
+  });
+});
+
+describe('references at full fidelity', () => {
+  it('a subsample of a larger reference never decides KS or Wasserstein: the sketch of every value does', () => {
+    const random = seededRandom(42);
+    const normal = normalSampler(random);
+    const values = Float64Array.from({ length: 20_000 }, () => 100 + 10 * normal());
+    const current = Float64Array.from({ length: 500 }, () => 100 + 10 * normal());
+    const summary = new LogHistogram(0.005, { center: 100 });
+    values.forEach((v) => summary.add(v));
+    const reference = numericReferenceFromValues('big', values, summary);
+    expect(reference.sample?.length).toBe(1000);
+    const currentSummary = new LogHistogram(0.005, { center: 100 });
+    current.forEach((v) => currentSummary.add(v));
+    const entry = evaluateDrift(reference, { type: 'numeric', summary: currentSummary, sample: current });
+    // from the sketches (they carry an error bound), on all 20,000 values
+    expect(entry?.tests.ks.errorBound).toBeDefined();
+    const full = ks2Samp(values, current).statistic;
+    expect(Math.abs((entry?.tests.ks.statistic as number) - full)).toBeLessThanOrEqual(entry?.tests.ks.errorBound as number);
+  });
+
+  it('a reference whose sample is all of it is compared exactly on raw values', () => {
+    const values = Float64Array.from({ length: 300 }, (_, i) => Math.sin(i) * 5);
+    const current = Float64Array.from({ length: 200 }, (_, i) => Math.cos(i) * 5 + 1);
+    const reference = numericReferenceFromValues('small', values, ExactLogSketch.of(values));
+    const entry = evaluateDrift(reference, { type: 'numeric', summary: ExactLogSketch.of(current), sample: current });
+    expect(entry?.tests.ks.errorBound).toBeUndefined();
+    expect(entry?.tests.ks.statistic).toBe(ks2Samp(values, current).statistic);
   });
 });
