@@ -12,6 +12,11 @@ import { MetricsView } from '../gateway/metrics-view.ts';
 import { AlertLog } from '../gateway/alert-log.ts';
 import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
+import { PaneFence } from '../gateway/pane-fence.ts';
+import { ClusterView } from '../gateway/cluster-view.ts';
+import { LeaseDirectory, LeaseDirectoryState } from '../cluster/lease-directory.ts';
+import { LEASES_BUCKET } from '../cluster/subjects.ts';
+import { readClusterMetadata } from '../cluster/metadata.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import { paneLimitsOf } from '../config/options.ts';
@@ -21,6 +26,8 @@ export interface Gateway {
   app: FastifyInstance;
   source: GatewaySource;
   references: ReferenceStore;
+  /** Workers, partition owners and epochs, rebalances: `GET /v1/cluster` (and the WebSocket's cluster topic). */
+  cluster: ClusterView;
   url: string;
   stop(): Promise<void>;
 }
@@ -63,7 +70,15 @@ export async function startGateway(
     (id) => active.removeReference(id),
     (error) => logger.warn({ err: error.message }, 'reading a changed reference profile failed'),
   );
-  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics);
+  // the lease directory first: the changelog replay judges every pane against it (pane-fence.ts)
+  const directory = await LeaseDirectory.open(nc, { logger: logger.child({ component: 'lease-directory' }) }).catch((error: unknown) => {
+    logger.warn({ err: (error as Error).message }, `cannot follow ${LEASES_BUCKET}: panes are fenced by stream order only, and /v1/cluster lists no workers`);
+    return null;
+  });
+  const fence = new PaneFence(directory ?? undefined);
+  const partitions = (await readClusterMetadata(nc).catch(() => null))?.partitions;
+  const cluster = new ClusterView({ directory: directory ?? new LeaseDirectoryState(), fence, partitions });
+  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics, fence);
   await reader.start();
   source.start();
   const app = await buildGateway({
@@ -74,6 +89,7 @@ export async function startGateway(
     logger: logger.child({ component: 'http' }),
     ws: { maxBufferedBytes: config.ws.maxBufferedBytes, maxSubscriptions: config.ws.maxSubscriptions },
     baselines: { windows, references: active, profiles: references, minRows: config.reference.minRows },
+    cluster: { view: cluster },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'gateway listening');
@@ -84,12 +100,14 @@ export async function startGateway(
     app,
     source,
     references,
+    cluster,
     url: address,
     async stop() {
       stopFollowing();
       source.stop();
       await app.close();
       await reader.stop();
+      await directory?.stop();
     },
   };
 }

@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import { desiredPartitions } from '../cluster/leases.ts';
-import type { HeldLease, LeaseTable } from '../cluster/leases.ts';
+import type { HeldLease, LeaseTable, PartitionReport } from '../cluster/leases.ts';
 
 /** Where partitions run once their lease is held: runners on this thread or on partition threads. */
 export interface PartitionHost {
   start(partition: number, epoch: number): Promise<void>;
   /** abandon: the lease is lost, write nothing more; otherwise drain, flush and checkpoint. */
   stop(partition: number, abandon: boolean): Promise<void>;
+  /** Lag and checkpoint figures of the partitions running here, published in the membership record. */
+  reports?(): Array<Omit<PartitionReport, 'epoch'>>;
 }
 
 export interface OwnershipOptions {
@@ -54,11 +56,14 @@ export class OwnershipLoop {
     return new Map([...this.held.entries()].filter(([, s]) => s.state === 'running').map(([p, s]) => [p, s.lease.epoch]));
   }
 
+  /** Registers, takes the first leases, and resolves once their partitions have started (or failed to). */
   async start(): Promise<void> {
     await this.options.leases.register([]);
     await this.tick();
     const tickMs = this.options.tickMs ?? Math.min(1000, Math.floor(this.options.leases.leaseMs / 4));
     this.timer = setInterval(() => void this.tick(), tickMs);
+    // renewals already run on the timer: a slow first restore cannot let the leases expire
+    await Promise.allSettled([...this.busy]);
   }
 
   /** One round; never overlaps itself. */
@@ -99,7 +104,16 @@ export class OwnershipLoop {
       this.track(this.startPartition(slot));
     }
     if (acquired.some((l) => l !== null)) logger.info({ acquired: acquired.filter((l) => l !== null).map((l) => l.partition) }, 'acquired partition leases');
-    await leases.register([...this.held.keys()].sort((a, b) => a - b));
+    await leases.register([...this.held.keys()].sort((a, b) => a - b), this.reports());
+  }
+
+  /** What the membership record says about each running partition (for the cluster view). */
+  private reports(): PartitionReport[] {
+    const epochs = this.epochs();
+    return (this.options.host.reports?.() ?? []).flatMap((r) => {
+      const epoch = epochs.get(r.partition);
+      return epoch === undefined ? [] : [{ ...r, epoch }];
+    });
   }
 
   /** Renews leases past half their life; drops the ones that are lost. */

@@ -115,14 +115,16 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const exportStats = () => {
     if (exporter) for (const s of stats()) exporter.apply(s);
   };
+  const workerId = options.identity?.id;
   const host: PartitionHost = {
-    async start(partition) {
+    async start(partition, epoch) {
+      const owner = workerId === undefined ? undefined : { worker: workerId, epoch };
       if (pool !== null) {
-        const restored = await pool.startPartition(partition);
+        const restored = await pool.startPartition(partition, owner);
         exporter?.rebase(restored);
         return;
       }
-      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, logger: logger.child({ partition }) });
+      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, owner, logger: logger.child({ partition }) });
       await runner.start();
       exporter?.rebase(runner.stats());
       runners.set(partition, runner);
@@ -138,6 +140,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await (abandon ? runner.abandon() : runner.stop());
       exporter?.forget(partition, runner.stats());
     },
+    reports: () =>
+      stats().map((s) => ({ partition: s.partition, lag: s.lag, seq: s.seq, checkpointAt: s.checkpointAt ?? null, checkpointBytes: s.checkpointBytes ?? null })),
   };
   let ownership: Ownership;
   if (leased && options.identity !== undefined) {

@@ -24,16 +24,40 @@ export interface WorkerIdentity {
   startedAt: string;
 }
 
+/** What a worker publishes about one partition it runs, in its membership record (for the cluster view). */
+export interface PartitionReport {
+  partition: number;
+  epoch: number;
+  /** Messages of the partition not yet consumed (the consumer's pending count). */
+  lag: number;
+  /** Last stream sequence applied. */
+  seq: number;
+  /** Epoch ms of the last checkpoint written (or restored), null before the first. */
+  checkpointAt: number | null;
+  checkpointBytes: number | null;
+}
+
 export interface MemberRecord extends WorkerIdentity {
   owned: number[];
   /** Epoch ms after which the member counts as gone, whatever the bucket's TTL does. */
   expiresAt: number;
+  /** Per-partition lag and checkpoint figures (absent in records of older workers). */
+  partitions?: PartitionReport[];
 }
 
 export interface LeaseRecord {
   owner: string;
   instance: string;
   expiresAt: number;
+  /**
+   * The lease's epoch (the revision it was acquired at) and the server time of that acquisition:
+   * written on every renewal (the acquiring write cannot know its own revision), so a reader that
+   * starts watching mid-lease learns both. Absent in the acquiring write and in older workers' leases.
+   */
+  epoch?: number;
+  acquiredAt?: number;
+  /** Set by workers that stamp their panes and checkpoints with worker id and epoch. */
+  fenced?: true;
 }
 
 /** A lease this worker holds. */
@@ -44,6 +68,8 @@ export interface HeldLease {
   /** The latest revision written (renewals move it; the next renew must name it). */
   revision: number;
   expiresAt: number;
+  /** Server time (epoch ms) the lease was acquired at, when known. */
+  acquiredAt?: number;
 }
 
 const MEMBER_PREFIX = 'member.';
@@ -129,8 +155,8 @@ export class LeaseTable {
   }
 
   /** Writes (or refreshes) this worker's membership record. */
-  async register(owned: number[]): Promise<void> {
-    const record: MemberRecord = { ...this.self, owned, expiresAt: this.now() + this.leaseMs };
+  async register(owned: number[], partitions: PartitionReport[] = []): Promise<void> {
+    const record: MemberRecord = { ...this.self, owned, expiresAt: this.now() + this.leaseMs, partitions };
     await this.kv.put(memberKey(this.self.id), encode(record));
   }
 
@@ -161,8 +187,21 @@ export class LeaseTable {
     return record !== null && record.expiresAt > this.now() ? record : null;
   }
 
-  private value(expiresAt: number): Uint8Array {
-    return encode({ owner: this.self.id, instance: this.self.instance, expiresAt } satisfies LeaseRecord);
+  private value(expiresAt: number, held?: HeldLease): Uint8Array {
+    const record: LeaseRecord = { owner: this.self.id, instance: this.self.instance, expiresAt, fenced: true };
+    if (held !== undefined) {
+      record.epoch = held.epoch;
+      if (held.acquiredAt !== undefined) record.acquiredAt = held.acquiredAt;
+    }
+    return encode(record);
+  }
+
+  /** The lease as acquired at `revision`, with the server time of that write when it can be read back. */
+  private async acquired(partition: number, revision: number, expiresAt: number): Promise<HeldLease> {
+    const lease: HeldLease = { partition, epoch: revision, revision, expiresAt };
+    const entry = await this.kv.get(leaseKey(partition)).catch(() => null);
+    if (entry !== null && entry.revision === revision) lease.acquiredAt = entry.created.getTime();
+    return lease;
   }
 
   /**
@@ -177,13 +216,13 @@ export class LeaseTable {
     try {
       if (entry === null || entry.operation !== 'PUT') {
         const revision = await this.kv.create(key, this.value(expiresAt));
-        return { partition, epoch: revision, revision, expiresAt };
+        return await this.acquired(partition, revision, expiresAt);
       }
       const held = parseJson<LeaseRecord>(entry.value);
       const free = held === null || held.expiresAt <= this.now() || (held.owner === this.self.id && held.instance !== this.self.instance);
       if (!free) return null;
       const revision = await this.kv.update(key, this.value(expiresAt), entry.revision);
-      return { partition, epoch: revision, revision, expiresAt };
+      return await this.acquired(partition, revision, expiresAt);
     } catch {
       // someone else wrote the key between our read and our write: theirs
       return null;
@@ -194,7 +233,7 @@ export class LeaseTable {
   async renew(lease: HeldLease): Promise<HeldLease | null> {
     const expiresAt = this.now() + this.leaseMs;
     try {
-      const revision = await this.kv.update(leaseKey(lease.partition), this.value(expiresAt), lease.revision);
+      const revision = await this.kv.update(leaseKey(lease.partition), this.value(expiresAt, lease), lease.revision);
       return { ...lease, revision, expiresAt };
     } catch {
       return null;

@@ -9,6 +9,7 @@
  *       ├─ api      /v1/models, /v1/models/:model/metrics, /v1/alerts
  *       ├─ /metrics Prometheus exposition (Prometheus supports `authorization: {credentials: ...}`)
  *       ├─ baselines /v1/baselines, /v1/models/:model/baseline (when `baselines` is given)
+ *       ├─ cluster  /v1/cluster (when `cluster` is given)
  *       └─ extraRoutes (dashboard, admin...) registered by the caller: authenticated as well
  *   upgrade         /v1/live WebSocket feed (LiveFeed), path and token checked before upgrading
  */
@@ -32,6 +33,8 @@ import { prometheusRoute } from './routes/prometheus-endpoint.ts';
 import { baselineRoutes } from './routes/baselines.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import type { BaselineRoutesOptions } from './routes/baselines.ts';
+import { clusterRoutes } from './routes/cluster.ts';
+import type { ClusterRoutesOptions } from './routes/cluster.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,6 +57,8 @@ export interface GatewayOptions {
   ws?: LiveFeedOptions;
   /** Reference-profile routes over these units; omitted, the gateway serves no /v1/baselines. */
   baselines?: BaselineRoutesOptions;
+  /** The cluster view (workers, partition owners, rebalances); omitted, the gateway serves no /v1/cluster. */
+  cluster?: ClusterRoutesOptions;
   /** Routes added by the caller inside the authenticated scope (dashboard, admin API...). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
   /**
@@ -115,6 +120,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       beforeScrape: opts.modelGauges === false ? undefined : () => metrics.updateModelGauges(collectModelMetrics(source, opts.modelGauges || {}, windows)),
     });
     if (opts.baselines !== undefined) await scope.register(baselineRoutes, opts.baselines);
+    if (opts.cluster !== undefined) await scope.register(clusterRoutes, opts.cluster);
     if (opts.extraRoutes !== undefined) await scope.register(async (extra) => opts.extraRoutes?.(extra));
   });
 

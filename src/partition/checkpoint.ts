@@ -62,6 +62,8 @@ export interface CheckpointWire {
     watermark: number | null;
   }>;
   join: Uint8Array;
+  /** The worker and lease epoch that wrote it (absent in older checkpoints and without a lease). */
+  owner?: { worker: string; epoch: number };
 }
 
 /** What a processor restores: every part checked and converted. */
@@ -81,6 +83,8 @@ export interface Checkpoint {
     watermark: number;
   }>;
   join: PendingJoinTable;
+  /** Who wrote it under which lease epoch; null for older checkpoints and manual partition lists. */
+  owner: { worker: string; epoch: number } | null;
 }
 
 export function encodeCheckpoint(checkpoint: CheckpointWire): Uint8Array {
@@ -130,7 +134,14 @@ export function decodeCheckpoint(bytes: Uint8Array, partition: number, limits: P
     counters: counters(c.counters, 'counters', fail),
     groups,
     join,
+    owner: c.owner === undefined ? null : checkpointOwner(c.owner, fail),
   };
+}
+
+function checkpointOwner(value: unknown, fail: Fail): { worker: string; epoch: number } {
+  const o = record(value, 'owner', fail);
+  if (typeof o.worker !== 'string' || o.worker.length === 0) throw fail(`owner.worker: expected a worker id, got ${String(o.worker)}`);
+  return { worker: o.worker, epoch: integer(o.epoch, 'owner.epoch', fail) };
 }
 
 type Fail = (problem: string) => CheckpointError;

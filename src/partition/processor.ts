@@ -46,6 +46,14 @@ export interface ProcessorOptions {
   errorDetectors?: readonly DetectorKind[];
   /** Wall clock, for rejecting timestamps from the future only. */
   now?: () => number;
+  /** The lease this partition runs under: stamped on every pane message (and its subject) and checkpoint. */
+  owner?: PartitionOwner;
+}
+
+/** Who runs a partition, under which lease epoch (fencing; src/cluster/leases.ts). */
+export interface PartitionOwner {
+  worker: string;
+  epoch: number;
 }
 
 export interface Rejected {
@@ -384,8 +392,9 @@ export class PartitionProcessor {
   }
 
   private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire, final: boolean): PaneUpdate {
-    const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, state, final };
-    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encodePaneMessage(message), groupKey: group.key, paneStart, part };
+    const owner = this.options.owner;
+    const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, final, ...owner, state };
+    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part, owner?.epoch), payload: encodePaneMessage(message), groupKey: group.key, paneStart, part };
   }
 
   /** Marks updates dirty again (their publication failed). */
@@ -458,6 +467,7 @@ export class PartitionProcessor {
       counters: this.counters,
       groups,
       join: this.join.toBytes(),
+      ...(this.options.owner === undefined ? {} : { owner: this.options.owner }),
     });
   }
 

@@ -21,6 +21,9 @@ export interface RunnerStats {
   recreations: number;
   seq: number;
   paneFlushes: number;
+  /** When the partition's last checkpoint was written or restored (epoch ms; null before), and its bytes. */
+  checkpointAt?: number | null;
+  checkpointBytes?: number | null;
 }
 
 /**

@@ -11,10 +11,13 @@ import type { NatsConnectOptions } from '../cluster/connect.ts';
 import { PartitionRunner } from './runner.ts';
 import type { RunnerOptions } from './runner.ts';
 import type { RunnerStats } from './stats.ts';
+import type { PartitionOwner } from './processor.ts';
 
 export interface ThreadInit {
   connect: NatsConnectOptions;
   partitions: number[];
+  /** The lease each partition runs under (partitions restarted after a thread crash keep theirs). */
+  owners?: Array<[number, PartitionOwner]>;
   runner: Omit<RunnerOptions, 'nc' | 'partition' | 'logger'>;
   logLevel: string;
   /** Decided by the main thread: a partition thread's stdout is never a terminal. */
@@ -34,7 +37,7 @@ export type ThreadMessage =
 /** What the pool asks of a thread: start or stop one partition (leases move them), or stop all. */
 export type ThreadCommand =
   | { type: 'stop' }
-  | { type: 'start-partition'; partition: number }
+  | { type: 'start-partition'; partition: number; owner?: PartitionOwner }
   | { type: 'stop-partition'; partition: number; abandon: boolean };
 
 async function main(): Promise<void> {
@@ -44,15 +47,16 @@ async function main(): Promise<void> {
   const logger = createProcessLogger({ level: init.logLevel, name: 'driftwatch-worker', format: init.logFormat }).child({ thread: init.partitions.join(',') });
   const nc = await connectNats(init.connect);
   const runners = new Map<number, PartitionRunner>();
-  const runnerOf = (partition: number) => new PartitionRunner({ ...init.runner, nc, partition, logger: logger.child({ partition }) });
-  for (const p of init.partitions) runners.set(p, runnerOf(p));
+  const runnerOf = (partition: number, owner?: PartitionOwner) => new PartitionRunner({ ...init.runner, nc, partition, owner, logger: logger.child({ partition }) });
+  const owners = new Map(init.owners ?? []);
+  for (const p of init.partitions) runners.set(p, runnerOf(p, owners.get(p)));
   await Promise.all([...runners.values()].map((r) => r.start()));
   const post = (message: ThreadMessage) => port.postMessage(message);
   const allStats = () => [...runners.values()].map((r) => r.stats());
   const timer = setInterval(() => post({ type: 'stats', stats: allStats() }), init.statsIntervalMs);
   port.on('message', (message: ThreadCommand) => {
     if (message.type === 'start-partition') {
-      const runner = runnerOf(message.partition);
+      const runner = runnerOf(message.partition, message.owner);
       runner.start().then(
         () => {
           runners.set(message.partition, runner);
