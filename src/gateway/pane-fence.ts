@@ -14,8 +14,9 @@
  * - a pane of an epoch newer than the directory knows from a worker that is not a member (no known
  *   owner: forged). A member's newer epoch is accepted: the new owner's first panes may arrive
  *   before the directory reports its lease;
- * - a pane without worker and epoch (an older worker) once the partition has fenced panes, or while
- *   a fencing worker holds its lease.
+ * - a pane without worker and epoch (an older worker, or a forger) stored while a fencing worker
+ *   holds the partition's lease. Without a current lease (older workers only, a manual partition
+ *   list) such panes are accepted: nothing could judge them.
  *
  * Panes of epochs older than the current lease stored before it (history, replayed by a starting
  * gateway) are accepted: the directory keeps only the current lease, and stream order fences them.
@@ -87,8 +88,10 @@ export class PaneFence {
     const newest = this.newest.get(partition);
     const lease = this.directory?.lease(partition);
     if (worker === undefined || epoch === undefined) {
-      if (newest !== undefined) return { reason: 'unfenced', detail: `a pane without worker and epoch after panes of epoch ${newest.epoch} (${newest.worker})` };
-      if (lease?.fenced === true && lease.acquiredAt !== null && storedAt > lease.acquiredAt + this.skewMs) {
+      // the lease's expiry is on its worker's clock: a lease left behind by a killed worker stops
+      // counting once expired (a directory is not told when the bucket's TTL removes it)
+      const held = lease !== undefined && storedAt <= lease.expiresAt + this.skewMs;
+      if (held && lease.fenced && lease.acquiredAt !== null && storedAt > lease.acquiredAt + this.skewMs) {
         return { reason: 'unfenced', detail: `a pane without worker and epoch while ${lease.owner} holds the lease (epoch ${lease.epoch})` };
       }
       return null;

@@ -39,11 +39,11 @@ describe('gateway pane fencing', () => {
     expect(fence.refused).toBe(2);
   });
 
-  it('accepts panes without worker and epoch (older workers) only until the partition has fenced ones', () => {
+  it('without a lease directory, accepts panes without worker and epoch (older workers): nothing could judge them', () => {
     const fence = new PaneFence();
     expect(fence.check({ partition: 0 }, T)).toBeNull();
     expect(fence.check({ partition: 0, worker: 'a', epoch: 2 }, T + 1)).toBeNull();
-    expect(fence.check({ partition: 0 }, T + 2)?.reason).toBe('unfenced');
+    expect(fence.check({ partition: 0 }, T + 2)).toBeNull();
   });
 
   it('refuses the current epoch from anyone but the lease holder, and a stale owner writing after the hand-over', () => {
@@ -94,6 +94,11 @@ describe('gateway pane fencing', () => {
     const fence = new PaneFence(d.state);
     expect(fence.check({ partition: 0 }, T + 5)).toBeNull(); // stored before: an older worker's history
     expect(fence.check({ partition: 0 }, T + 5_000)?.reason).toBe('unfenced');
+    // the lease expired (its worker was killed; a manual partition list runs now): accepted again
+    expect(fence.check({ partition: 0 }, T + 200_000)).toBeNull();
+    // a lease of an older worker (not fencing) does not judge them either
+    d.put('lease.1', { owner: 'old', instance: 'o1', expiresAt: T + 120_000 }, T + 10);
+    expect(fence.check({ partition: 1 }, T + 5_000)).toBeNull();
   });
 });
 
