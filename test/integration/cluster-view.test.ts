@@ -19,6 +19,10 @@ import type { AllInOne } from '../../src/app/all-in-one.ts';
 import { DriftPublisher } from '../../src/client/index.ts';
 import type { ModelMetrics } from '../../src/contract/metrics.ts';
 import type { ClusterSnapshot } from '../../src/gateway/cluster-view.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { PANES_STREAM, paneSubject } from '../../src/cluster/subjects.ts';
+import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
+import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 
 const TOKEN = 'cluster-view-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -91,6 +95,24 @@ describe('two all-in-one processes against one NATS', () => {
     expect(consumed).toBe(N);
     expect(first.worker.stats().reduce((s, r) => s + r.predictions, 0)).toBeGreaterThan(0);
     expect(second.worker.stats().reduce((s, r) => s + r.predictions, 0)).toBeGreaterThan(0);
+
+    // forged panes (issue 13): one naming no member under an epoch far ahead, one without worker and
+    // epoch while fencing workers hold every lease; neither model shows up, both are counted as refused
+    const js = jetstream(nc);
+    const jsm = await js.jetstreamManager();
+    const subjects = Object.keys((await jsm.streams.info(PANES_STREAM, { subjects_filter: 'drift.pane.0.risk.>' })).state.subjects ?? {});
+    const real = decodePaneMessage((await jsm.streams.getMessage(PANES_STREAM, { last_by_subj: subjects[0] }))!.data);
+    const forged = { ...real, model: 'forged', worker: 'mallory', epoch: 1_000_000_000, state: { ...real.state, count: 999_999 } };
+    await js.publish(paneSubject(0, 'forged', real.version, real.paneStart, real.part, forged.epoch), encodePaneMessage(forged as PaneMessage));
+    const { worker: _w, epoch: _e, ...unfenced } = { ...real, model: 'unfenced' };
+    await js.publish(paneSubject(0, 'unfenced', real.version, real.paneStart, real.part), encodePaneMessage(unfenced));
+    const refused = await eventually(async () => {
+      const { fencedPanes } = await cluster(first);
+      return fencedPanes.byReason.unknown_owner >= 1 && fencedPanes.byReason.unfenced >= 1 ? fencedPanes : undefined;
+    }, 30_000, 'the forged panes to be refused');
+    expect(refused.total).toBe(2);
+    const { body: listed } = await getJson<{ models: Array<{ model: string }> }>(`${first.gateway.url}/v1/models`, auth);
+    expect(listed.models.map((m) => m.model)).toEqual(['risk']);
 
     // the token is honoured
     expect((await fetch(`${first.gateway.url}/v1/cluster`)).status).toBe(401);
