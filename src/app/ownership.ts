@@ -4,7 +4,10 @@ import type { HeldLease, LeaseTable, PartitionReport } from '../cluster/leases.t
 
 /** Where partitions run once their lease is held: runners on this thread or on partition threads. */
 export interface PartitionHost {
-  start(partition: number, epoch: number): Promise<void>;
+  /** expiresAt: the lease's expiry on this process's clock; past it the partition writes nothing (see renewed). */
+  start(partition: number, epoch: number, expiresAt: number): Promise<void>;
+  /** The lease was renewed until `expiresAt`. */
+  renewed?(partition: number, expiresAt: number): void;
   /** abandon: the lease is lost, write nothing more; otherwise drain, flush and checkpoint. */
   stop(partition: number, abandon: boolean): Promise<void>;
   /** Lag and checkpoint figures of the partitions running here, published in the membership record. */
@@ -117,9 +120,9 @@ export class OwnershipLoop {
   }
 
   /** Renews leases past half their life; drops the ones that are lost. */
-  private async renewDue(): Promise<void> {
+  private async renewDue(all = false): Promise<void> {
     const { leases, logger } = this.options;
-    const due = [...this.held.values()].filter((s) => s.lease.expiresAt - this.now < leases.leaseMs / 2);
+    const due = [...this.held.values()].filter((s) => all || s.lease.expiresAt - this.now < leases.leaseMs / 2);
     await Promise.all(
       due.map(async (slot) => {
         const { partition } = slot.lease;
@@ -128,6 +131,7 @@ export class OwnershipLoop {
         if (this.held.get(partition) !== slot) return;
         if (renewed !== null) {
           slot.lease = renewed;
+          this.options.host.renewed?.(partition, renewed.expiresAt);
           return;
         }
         logger.warn({ partition, epoch: slot.lease.epoch }, 'partition lease lost: abandoning the partition without further writes');
@@ -142,7 +146,9 @@ export class OwnershipLoop {
     const { host, leases, logger } = this.options;
     const { partition, epoch } = slot.lease;
     try {
-      await host.start(partition, epoch);
+      await host.start(partition, epoch, slot.lease.expiresAt);
+      // renewed while starting: the runner learns the newer expiry
+      host.renewed?.(partition, slot.lease.expiresAt);
       if (this.held.get(partition) !== slot) {
         // lost while starting
         await host.stop(partition, true);
@@ -180,6 +186,8 @@ export class OwnershipLoop {
     if (this.timer) clearInterval(this.timer);
     await this.ticking;
     await Promise.allSettled([...this.busy]);
+    // the renewal timer is gone: a fresh lease term covers the last flushes and checkpoints
+    await this.renewDue(true).catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'renewing leases before the hand-over failed'));
     await Promise.all([...this.held.entries()].map(([p, slot]) => this.handOver(p, slot)));
     await this.options.leases.deregister();
   }

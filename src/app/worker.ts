@@ -117,14 +117,14 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   };
   const workerId = options.identity?.id;
   const host: PartitionHost = {
-    async start(partition, epoch) {
+    async start(partition, epoch, leaseExpiresAt) {
       const owner = workerId === undefined ? undefined : { worker: workerId, epoch };
       if (pool !== null) {
-        const restored = await pool.startPartition(partition, owner);
+        const restored = await pool.startPartition(partition, owner, leaseExpiresAt);
         exporter?.rebase(restored);
         return;
       }
-      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, owner, logger: logger.child({ partition }) });
+      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, owner, leaseExpiresAt, logger: logger.child({ partition }) });
       await runner.start();
       exporter?.rebase(runner.stats());
       runners.set(partition, runner);
@@ -139,6 +139,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       runners.delete(partition);
       await (abandon ? runner.abandon() : runner.stop());
       exporter?.forget(partition, runner.stats());
+    },
+    renewed(partition, expiresAt) {
+      if (pool !== null) pool.extendLease(partition, expiresAt);
+      else runners.get(partition)?.extendLease(expiresAt);
     },
     reports: () =>
       stats().map((s) => ({ partition: s.partition, lag: s.lag, seq: s.seq, checkpointAt: s.checkpointAt ?? null, checkpointBytes: s.checkpointBytes ?? null })),

@@ -122,13 +122,13 @@ export class PartitionThreadPool {
   }
 
   /** Starts one partition on the least loaded thread; resolves with its stats as restored. */
-  async startPartition(partition: number, owner?: PartitionOwner): Promise<RunnerStats> {
+  async startPartition(partition: number, owner?: PartitionOwner, leaseExpiresAt?: number): Promise<RunnerStats> {
     if (this.slotOf.has(partition)) throw new Error(`partition ${partition} already runs here`);
     const load = this.workers.map((_, slot) => this.partitionsOf(slot).length);
     const slot = load.indexOf(Math.min(...load));
     this.slotOf.set(partition, slot);
     if (owner !== undefined) this.ownerOf.set(partition, owner);
-    const stats = await this.request(partition, slot, { type: 'start-partition', partition, owner });
+    const stats = await this.request(partition, slot, { type: 'start-partition', partition, owner, leaseExpiresAt });
     if (stats === null) throw new Error(`partition ${partition}: no stats after start`);
     return stats;
   }
@@ -147,6 +147,12 @@ export class PartitionThreadPool {
       this.ownerOf.delete(partition);
       this.latest.delete(partition);
     }
+  }
+
+  /** Tells the partition's thread its lease now runs until `expiresAt`. */
+  extendLease(partition: number, expiresAt: number): void {
+    const slot = this.slotOf.get(partition);
+    if (slot !== undefined) this.workers[slot]?.postMessage({ type: 'extend-lease', partition, expiresAt } satisfies ThreadCommand);
   }
 
   /** Kills one thread abruptly, as a crash would (for failure tests): the pool replaces it. */

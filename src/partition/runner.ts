@@ -31,6 +31,12 @@ export interface RunnerOptions {
    * a newer owner's checkpoint is never overwritten, and a runner that finds one stops writing.
    */
   owner?: PartitionOwner;
+  /**
+   * When the lease expires on this process's clock (extended by extendLease on every renewal). Past
+   * it the runner flushes and checkpoints nothing: a process resumed after a pause past its lease
+   * (SIGSTOP, a long stall) may run a flush timer before its lease loop notices the loss.
+   */
+  leaseExpiresAt?: number;
 }
 
 export function checkpointName(partition: number): string {
@@ -72,6 +78,8 @@ export class PartitionRunner {
   /** When the last checkpoint was written or restored (epoch ms), and its size. */
   private checkpointAt: number | null = null;
   private checkpointBytes: number | null = null;
+  private leaseExpiresAt: number | undefined;
+  private checkpointing: Promise<void> | null = null;
   /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
   get lag(): number {
     return this.consumer?.pending ?? 0;
@@ -84,6 +92,7 @@ export class PartitionRunner {
 
   constructor(private readonly options: RunnerOptions) {
     this.partition = options.partition;
+    this.leaseExpiresAt = options.leaseExpiresAt;
     this.js = jetstream(options.nc);
   }
 
@@ -136,7 +145,10 @@ export class PartitionRunner {
     });
     await this.consumer.start();
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
-    this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointIntervalMs);
+    // a write slower than the interval is not overlapped by the next one (they would race on the revision)
+    this.checkpointTimer = setInterval(() => {
+      if (this.checkpointing === null) void this.checkpoint();
+    }, this.options.checkpointIntervalMs);
   }
 
   private consumeOne(msg: JsMsg): void {
@@ -169,8 +181,18 @@ export class PartitionRunner {
     return this.flushing;
   }
 
+  /** The lease was renewed until `expiresAt` (this process's clock). */
+  extendLease(expiresAt: number): void {
+    this.leaseExpiresAt = Math.max(this.leaseExpiresAt ?? 0, expiresAt);
+  }
+
+  /** Past its lease's expiry the runner writes nothing: the partition may be another worker's already. */
+  private leaseLapsed(): boolean {
+    return this.leaseExpiresAt !== undefined && Date.now() >= this.leaseExpiresAt;
+  }
+
   private async flushOnce(): Promise<void> {
-    if (this.fenced !== null) return;
+    if (this.fenced !== null || this.leaseLapsed()) return;
     const processor = this.processor;
     const updates = processor.drainDirty();
     if (updates.length > 0) {
@@ -218,9 +240,19 @@ export class PartitionRunner {
    * the object's metadata says who. An older epoch (a stale owner that wrote after losing its lease)
    * is overwritten; a newer one means this runner's lease is stale, and it stops writing.
    */
-  async checkpoint(): Promise<void> {
+  checkpoint(): Promise<void> {
+    // one write at a time: each expects the revision the previous one wrote
+    const run = (this.checkpointing ?? Promise.resolve()).then(() => this.checkpointOnce());
+    const tracked = run.finally(() => {
+      if (this.checkpointing === tracked) this.checkpointing = null;
+    });
+    this.checkpointing = tracked;
+    return tracked;
+  }
+
+  private async checkpointOnce(): Promise<void> {
     const processor = this.processor;
-    if (this.fenced !== null || processor.seq === this.lastCheckpointSeq) return;
+    if (this.fenced !== null || this.leaseLapsed() || processor.seq === this.lastCheckpointSeq) return;
     const seq = processor.seq;
     const bytes = processor.snapshot();
     const { owner } = this.options;
@@ -255,7 +287,9 @@ export class PartitionRunner {
       this.log.error({ partition: this.partition, epoch: owner.epoch, newerEpoch: writer.epoch, newerOwner: writer.worker }, 'checkpoint refused: a newer lease holder owns this partition; writing nothing more');
       return true;
     }
-    this.log.warn({ partition: this.partition, epoch: owner.epoch, staleWriter: writer ?? 'unknown' }, 'checkpoint object was overwritten by an older epoch (a stale owner): overwriting it');
+    if (writer?.worker !== owner.worker || writer.epoch !== owner.epoch) {
+      this.log.warn({ partition: this.partition, epoch: owner.epoch, staleWriter: writer ?? 'unknown' }, 'checkpoint object was overwritten by an older epoch (a stale owner): overwriting it');
+    }
     this.checkpointRevision = info.revision;
     return true;
   }

@@ -37,7 +37,8 @@ export type ThreadMessage =
 /** What the pool asks of a thread: start or stop one partition (leases move them), or stop all. */
 export type ThreadCommand =
   | { type: 'stop' }
-  | { type: 'start-partition'; partition: number; owner?: PartitionOwner }
+  | { type: 'start-partition'; partition: number; owner?: PartitionOwner; leaseExpiresAt?: number }
+  | { type: 'extend-lease'; partition: number; expiresAt: number }
   | { type: 'stop-partition'; partition: number; abandon: boolean };
 
 async function main(): Promise<void> {
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const logger = createProcessLogger({ level: init.logLevel, name: 'driftwatch-worker', format: init.logFormat }).child({ thread: init.partitions.join(',') });
   const nc = await connectNats(init.connect);
   const runners = new Map<number, PartitionRunner>();
-  const runnerOf = (partition: number, owner?: PartitionOwner) => new PartitionRunner({ ...init.runner, nc, partition, owner, logger: logger.child({ partition }) });
+  const runnerOf = (partition: number, owner?: PartitionOwner, leaseExpiresAt?: number) => new PartitionRunner({ ...init.runner, nc, partition, owner, leaseExpiresAt, logger: logger.child({ partition }) });
   const owners = new Map(init.owners ?? []);
   for (const p of init.partitions) runners.set(p, runnerOf(p, owners.get(p)));
   await Promise.all([...runners.values()].map((r) => r.start()));
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const timer = setInterval(() => post({ type: 'stats', stats: allStats() }), init.statsIntervalMs);
   port.on('message', (message: ThreadCommand) => {
     if (message.type === 'start-partition') {
-      const runner = runnerOf(message.partition, message.owner);
+      const runner = runnerOf(message.partition, message.owner, message.leaseExpiresAt);
       runner.start().then(
         () => {
           runners.set(message.partition, runner);
@@ -64,6 +65,10 @@ async function main(): Promise<void> {
         },
         (error: unknown) => post({ type: 'partition-failed', partition: message.partition, message: (error as Error).message }),
       );
+      return;
+    }
+    if (message.type === 'extend-lease') {
+      runners.get(message.partition)?.extendLease(message.expiresAt);
       return;
     }
     if (message.type === 'stop-partition') {

@@ -28,7 +28,7 @@ describe('checkpoint writes under a lease epoch (real nats-server)', () => {
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
-    await provision(nc, { partitions: 1 });
+    await provision(nc, { partitions: 2 });
     store = await new Objm(nc).open(CHECKPOINTS_BUCKET);
   });
   afterAll(async () => {
@@ -37,25 +37,25 @@ describe('checkpoint writes under a lease epoch (real nats-server)', () => {
     await server?.stop();
   });
 
-  const runner = (owner?: PartitionOwner) => {
+  const runner = (owner?: PartitionOwner, partition = 0, leaseExpiresAt?: number) => {
     // timers far away: the test flushes and checkpoints by hand
-    const r = new PartitionRunner({ nc, processor, partition: 0, flushIntervalMs: 3_600_000, checkpointIntervalMs: 3_600_000, logger: pino({ level: 'silent' }), owner });
+    const r = new PartitionRunner({ nc, processor, partition, flushIntervalMs: 3_600_000, checkpointIntervalMs: 3_600_000, logger: pino({ level: 'silent' }), owner, leaseExpiresAt });
     runners.push(r);
     return r;
   };
-  const publish = async (from: number, to: number) => {
+  const publish = async (from: number, to: number, partition = 0) => {
     const js = jetstream(nc);
-    for (let i = from; i < to; i++) await js.publish(stream[i].subject, stream[i].data);
+    for (let i = from; i < to; i++) await js.publish(stream[i].subject.replace('drift.in.0.', `drift.in.${partition}.`), stream[i].data);
   };
   const consumed = (r: PartitionRunner, seq: number) => eventually(() => (r.processor.seq >= seq ? true : undefined), 30_000, `runner to reach sequence ${seq}`);
-  const stored = async () => {
-    const info = await store.info(checkpointName(0));
-    const bytes = await store.getBlob(checkpointName(0));
-    return { info, owner: checkpointOwnerOf(info), checkpoint: bytes === null ? null : decodeCheckpoint(bytes, 0, DEFAULT_PANE_LIMITS) };
+  const stored = async (partition = 0) => {
+    const info = await store.info(checkpointName(partition));
+    const bytes = await store.getBlob(checkpointName(partition));
+    return { info, owner: checkpointOwnerOf(info), checkpoint: bytes === null ? null : decodeCheckpoint(bytes, partition, DEFAULT_PANE_LIMITS) };
   };
-  const panesOfEpoch = async (epoch: number) => {
+  const panesOfEpoch = async (epoch: number, partition = 0) => {
     const jsm = await jetstream(nc).jetstreamManager();
-    const info = await jsm.streams.info(PANES_STREAM, { subjects_filter: `drift.pane.0.*.*.*.*.${epoch}` });
+    const info = await jsm.streams.info(PANES_STREAM, { subjects_filter: `drift.pane.${partition}.*.*.*.*.${epoch}` });
     return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
   };
 
@@ -108,4 +108,21 @@ describe('checkpoint writes under a lease epoch (real nats-server)', () => {
     expect(afterOld.checkpoint?.seq).toBe(450);
     expect(b.fencedBy).toBeNull();
   }, 120_000);
+
+  it('writes nothing past its lease expiry on its own clock (a resumed process may flush before its lease loop runs)', async () => {
+    const r = runner({ worker: 'd', epoch: 3 }, 1, Date.now() - 1);
+    await r.start();
+    await publish(0, 100, 1);
+    await consumed(r, 100);
+    await r.flush();
+    await r.checkpoint();
+    expect(await panesOfEpoch(3, 1)).toBe(0);
+    expect((await stored(1)).info).toBeNull();
+    // renewed: it writes again
+    r.extendLease(Date.now() + 60_000);
+    await r.flush();
+    await r.checkpoint();
+    expect(await panesOfEpoch(3, 1)).toBeGreaterThan(0);
+    expect((await stored(1)).owner).toEqual({ worker: 'd', epoch: 3 });
+  }, 60_000);
 });
