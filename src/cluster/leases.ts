@@ -13,6 +13,8 @@ import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { LEASES_BUCKET } from './subjects.ts';
 
 /** Who a worker is, as recorded in its membership entry and in the leases it holds. */
@@ -144,6 +146,7 @@ const encode = (value: object): Uint8Array => new TextEncoder().encode(JSON.stri
 export class LeaseTable {
   private constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
     readonly self: WorkerIdentity,
     readonly leaseMs: number,
     private readonly now: () => number,
@@ -151,7 +154,7 @@ export class LeaseTable {
 
   static async open(nc: NatsConnection, self: WorkerIdentity, leaseMs: number, now: () => number = Date.now): Promise<LeaseTable> {
     const kv = await new Kvm(nc).open(LEASES_BUCKET);
-    return new LeaseTable(kv, self, leaseMs, now);
+    return new LeaseTable(kv, await jetstream(nc).jetstreamManager(), self, leaseMs, now);
   }
 
   /** Writes (or refreshes) this worker's membership record. */
@@ -167,8 +170,12 @@ export class LeaseTable {
   /** Membership records not past their expiry. */
   async members(): Promise<MemberRecord[]> {
     const now = this.now();
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys(`${MEMBER_PREFIX}>`)) keys.push(key);
+    // the keys from one stream-info request (bounded by its timeout), not kv.keys(): that iterates
+    // an ephemeral consumer, and one lost while this process was paused (SIGSTOP, a stall) never
+    // ends, which froze the lease loop for good
+    const prefix = `$KV.${LEASES_BUCKET}.`;
+    const info = await this.jsm.streams.info(`KV_${LEASES_BUCKET}`, { subjects_filter: `${prefix}${MEMBER_PREFIX}>` });
+    const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
     const records = await Promise.all(keys.map((k) => this.kv.get(k)));
     const live: MemberRecord[] = [];
     for (const entry of records) {
