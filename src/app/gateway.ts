@@ -12,6 +12,11 @@ import { MetricsView } from '../gateway/metrics-view.ts';
 import { AlertLog } from '../gateway/alert-log.ts';
 import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
+import { PaneFence } from '../gateway/pane-fence.ts';
+import { ClusterView } from '../gateway/cluster-view.ts';
+import { LeaseDirectory, LeaseDirectoryState } from '../cluster/lease-directory.ts';
+import { LEASES_BUCKET } from '../cluster/subjects.ts';
+import { readClusterMetadata } from '../cluster/metadata.ts';
 import { natsAlertPublisher, readRecentAlerts } from '../alerts/publisher.ts';
 import { NatsAlertStream } from '../alerts/alert-stream.ts';
 import { AlertStateStore } from '../alerts/alert-store.ts';
@@ -27,6 +32,8 @@ export interface Gateway {
   references: ReferenceStore;
   /** Silences, acknowledgements, webhooks and the audit trail. */
   actions: AlertActions;
+  /** Workers, partition owners and epochs, rebalances: `GET /v1/cluster` (and the WebSocket's cluster topic). */
+  cluster: ClusterView;
   url: string;
   stop(): Promise<void>;
 }
@@ -89,7 +96,15 @@ export async function startGateway(
     (id) => active.removeReference(id),
     (error) => logger.warn({ err: error.message }, 'reading a changed reference profile failed'),
   );
-  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics);
+  // the lease directory first: the changelog replay judges every pane against it (pane-fence.ts)
+  const directory = await LeaseDirectory.open(nc, { logger: logger.child({ component: 'lease-directory' }) }).catch((error: unknown) => {
+    logger.warn({ err: (error as Error).message }, `cannot follow ${LEASES_BUCKET}: panes are fenced by stream order only, and /v1/cluster lists no workers`);
+    return null;
+  });
+  const fence = new PaneFence(directory ?? undefined);
+  const partitions = (await readClusterMetadata(nc).catch(() => null))?.partitions;
+  const cluster = new ClusterView({ directory: directory ?? new LeaseDirectoryState(), fence, partitions });
+  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics, fence);
   await reader.start();
   const exportChangelog = changelogExporter(reader, windows, metrics);
   exportChangelog();
@@ -109,6 +124,7 @@ export async function startGateway(
     },
     baselines: { windows, references: active, profiles: references, minRows: config.reference.minRows },
     alerting: { actions, alerts },
+    cluster: { view: cluster },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'gateway listening');
@@ -120,6 +136,7 @@ export async function startGateway(
     source,
     references,
     actions,
+    cluster,
     url: address,
     async stop() {
       clearInterval(changelogTimer);
@@ -129,6 +146,7 @@ export async function startGateway(
       await actions.stop();
       alertState.stop();
       await reader.stop();
+      await directory?.stop();
     },
   };
 }

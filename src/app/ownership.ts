@@ -1,12 +1,17 @@
 import type { Logger } from 'pino';
 import { desiredPartitions } from '../cluster/leases.ts';
-import type { HeldLease, LeaseTable } from '../cluster/leases.ts';
+import type { HeldLease, LeaseTable, PartitionReport } from '../cluster/leases.ts';
 
 /** Where partitions run once their lease is held: runners on this thread or on partition threads. */
 export interface PartitionHost {
-  start(partition: number, epoch: number): Promise<void>;
+  /** expiresAt: the lease's expiry on this process's clock; past it the partition writes nothing (see renewed). */
+  start(partition: number, epoch: number, expiresAt: number): Promise<void>;
+  /** The lease was renewed until `expiresAt`. */
+  renewed?(partition: number, expiresAt: number): void;
   /** abandon: the lease is lost, write nothing more; otherwise drain, flush and checkpoint. */
   stop(partition: number, abandon: boolean): Promise<void>;
+  /** Lag and checkpoint figures of the partitions running here, published in the membership record. */
+  reports?(): Array<Omit<PartitionReport, 'epoch'>>;
 }
 
 export interface OwnershipOptions {
@@ -54,11 +59,14 @@ export class OwnershipLoop {
     return new Map([...this.held.entries()].filter(([, s]) => s.state === 'running').map(([p, s]) => [p, s.lease.epoch]));
   }
 
+  /** Registers, takes the first leases, and resolves once their partitions have started (or failed to). */
   async start(): Promise<void> {
     await this.options.leases.register([]);
     await this.tick();
     const tickMs = this.options.tickMs ?? Math.min(1000, Math.floor(this.options.leases.leaseMs / 4));
     this.timer = setInterval(() => void this.tick(), tickMs);
+    // renewals already run on the timer: a slow first restore cannot let the leases expire
+    await Promise.allSettled([...this.busy]);
   }
 
   /** One round; never overlaps itself. */
@@ -99,13 +107,22 @@ export class OwnershipLoop {
       this.track(this.startPartition(slot));
     }
     if (acquired.some((l) => l !== null)) logger.info({ acquired: acquired.filter((l) => l !== null).map((l) => l.partition) }, 'acquired partition leases');
-    await leases.register([...this.held.keys()].sort((a, b) => a - b));
+    await leases.register([...this.held.keys()].sort((a, b) => a - b), this.reports());
+  }
+
+  /** What the membership record says about each running partition (for the cluster view). */
+  private reports(): PartitionReport[] {
+    const epochs = this.epochs();
+    return (this.options.host.reports?.() ?? []).flatMap((r) => {
+      const epoch = epochs.get(r.partition);
+      return epoch === undefined ? [] : [{ ...r, epoch }];
+    });
   }
 
   /** Renews leases past half their life; drops the ones that are lost. */
-  private async renewDue(): Promise<void> {
+  private async renewDue(all = false): Promise<void> {
     const { leases, logger } = this.options;
-    const due = [...this.held.values()].filter((s) => s.lease.expiresAt - this.now < leases.leaseMs / 2);
+    const due = [...this.held.values()].filter((s) => all || s.lease.expiresAt - this.now < leases.leaseMs / 2);
     await Promise.all(
       due.map(async (slot) => {
         const { partition } = slot.lease;
@@ -114,6 +131,7 @@ export class OwnershipLoop {
         if (this.held.get(partition) !== slot) return;
         if (renewed !== null) {
           slot.lease = renewed;
+          this.options.host.renewed?.(partition, renewed.expiresAt);
           return;
         }
         logger.warn({ partition, epoch: slot.lease.epoch }, 'partition lease lost: abandoning the partition without further writes');
@@ -128,7 +146,9 @@ export class OwnershipLoop {
     const { host, leases, logger } = this.options;
     const { partition, epoch } = slot.lease;
     try {
-      await host.start(partition, epoch);
+      await host.start(partition, epoch, slot.lease.expiresAt);
+      // renewed while starting: the runner learns the newer expiry
+      host.renewed?.(partition, slot.lease.expiresAt);
       if (this.held.get(partition) !== slot) {
         // lost while starting
         await host.stop(partition, true);
@@ -166,6 +186,8 @@ export class OwnershipLoop {
     if (this.timer) clearInterval(this.timer);
     await this.ticking;
     await Promise.allSettled([...this.busy]);
+    // the renewal timer is gone: a fresh lease term covers the last flushes and checkpoints
+    await this.renewDue(true).catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'renewing leases before the hand-over failed'));
     await Promise.all([...this.held.entries()].map(([p, slot]) => this.handOver(p, slot)));
     await this.options.leases.deregister();
   }

@@ -130,15 +130,17 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       for (const partition of ownedNow()) metrics.partitionOwner.set({ partition: String(partition), worker: ownerId }, 1);
     }
   };
+  const workerId = options.identity?.id;
   const host: PartitionHost = {
-    async start(partition) {
+    async start(partition, epoch, leaseExpiresAt) {
+      const owner = workerId === undefined ? undefined : { worker: workerId, epoch };
       if (pool !== null) {
-        const restored = await pool.startPartition(partition);
+        const restored = await pool.startPartition(partition, owner, leaseExpiresAt);
         exporter?.rebase(restored);
         metrics?.rebalances.inc({ direction: 'in' });
         return;
       }
-      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, logger: logger.child({ partition }) });
+      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, owner, leaseExpiresAt, logger: logger.child({ partition }) });
       await runner.start();
       exporter?.rebase(runner.stats());
       runners.set(partition, runner);
@@ -158,6 +160,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       exporter?.forget(partition, runner.stats());
       metrics?.rebalances.inc({ direction: 'out' });
     },
+    renewed(partition, expiresAt) {
+      if (pool !== null) pool.extendLease(partition, expiresAt);
+      else runners.get(partition)?.extendLease(expiresAt);
+    },
+    reports: () =>
+      stats().map((s) => ({ partition: s.partition, lag: s.lag, seq: s.seq, checkpointAt: s.checkpointAt ?? null, checkpointBytes: s.checkpointBytes ?? null })),
   };
   let ownership: Ownership;
   if (leased && options.identity !== undefined) {

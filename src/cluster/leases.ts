@@ -13,6 +13,8 @@ import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { LEASES_BUCKET } from './subjects.ts';
 
 /** Who a worker is, as recorded in its membership entry and in the leases it holds. */
@@ -24,16 +26,40 @@ export interface WorkerIdentity {
   startedAt: string;
 }
 
+/** What a worker publishes about one partition it runs, in its membership record (for the cluster view). */
+export interface PartitionReport {
+  partition: number;
+  epoch: number;
+  /** Messages of the partition not yet consumed (the consumer's pending count). */
+  lag: number;
+  /** Last stream sequence applied. */
+  seq: number;
+  /** Epoch ms of the last checkpoint written (or restored), null before the first. */
+  checkpointAt: number | null;
+  checkpointBytes: number | null;
+}
+
 export interface MemberRecord extends WorkerIdentity {
   owned: number[];
   /** Epoch ms after which the member counts as gone, whatever the bucket's TTL does. */
   expiresAt: number;
+  /** Per-partition lag and checkpoint figures (absent in records of older workers). */
+  partitions?: PartitionReport[];
 }
 
 export interface LeaseRecord {
   owner: string;
   instance: string;
   expiresAt: number;
+  /**
+   * The lease's epoch (the revision it was acquired at) and the server time of that acquisition:
+   * written on every renewal (the acquiring write cannot know its own revision), so a reader that
+   * starts watching mid-lease learns both. Absent in the acquiring write and in older workers' leases.
+   */
+  epoch?: number;
+  acquiredAt?: number;
+  /** Set by workers that stamp their panes and checkpoints with worker id and epoch. */
+  fenced?: true;
 }
 
 /** A lease this worker holds. */
@@ -44,6 +70,8 @@ export interface HeldLease {
   /** The latest revision written (renewals move it; the next renew must name it). */
   revision: number;
   expiresAt: number;
+  /** Server time (epoch ms) the lease was acquired at, when known. */
+  acquiredAt?: number;
 }
 
 const MEMBER_PREFIX = 'member.';
@@ -118,6 +146,7 @@ const encode = (value: object): Uint8Array => new TextEncoder().encode(JSON.stri
 export class LeaseTable {
   private constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
     readonly self: WorkerIdentity,
     readonly leaseMs: number,
     private readonly now: () => number,
@@ -125,12 +154,12 @@ export class LeaseTable {
 
   static async open(nc: NatsConnection, self: WorkerIdentity, leaseMs: number, now: () => number = Date.now): Promise<LeaseTable> {
     const kv = await new Kvm(nc).open(LEASES_BUCKET);
-    return new LeaseTable(kv, self, leaseMs, now);
+    return new LeaseTable(kv, await jetstream(nc).jetstreamManager(), self, leaseMs, now);
   }
 
   /** Writes (or refreshes) this worker's membership record. */
-  async register(owned: number[]): Promise<void> {
-    const record: MemberRecord = { ...this.self, owned, expiresAt: this.now() + this.leaseMs };
+  async register(owned: number[], partitions: PartitionReport[] = []): Promise<void> {
+    const record: MemberRecord = { ...this.self, owned, expiresAt: this.now() + this.leaseMs, partitions };
     await this.kv.put(memberKey(this.self.id), encode(record));
   }
 
@@ -141,8 +170,12 @@ export class LeaseTable {
   /** Membership records not past their expiry. */
   async members(): Promise<MemberRecord[]> {
     const now = this.now();
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys(`${MEMBER_PREFIX}>`)) keys.push(key);
+    // the keys from one stream-info request (bounded by its timeout), not kv.keys(): that iterates
+    // an ephemeral consumer, and one lost while this process was paused (SIGSTOP, a stall) never
+    // ends, which froze the lease loop for good
+    const prefix = `$KV.${LEASES_BUCKET}.`;
+    const info = await this.jsm.streams.info(`KV_${LEASES_BUCKET}`, { subjects_filter: `${prefix}${MEMBER_PREFIX}>` });
+    const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
     const records = await Promise.all(keys.map((k) => this.kv.get(k)));
     const live: MemberRecord[] = [];
     for (const entry of records) {
@@ -161,8 +194,21 @@ export class LeaseTable {
     return record !== null && record.expiresAt > this.now() ? record : null;
   }
 
-  private value(expiresAt: number): Uint8Array {
-    return encode({ owner: this.self.id, instance: this.self.instance, expiresAt } satisfies LeaseRecord);
+  private value(expiresAt: number, held?: HeldLease): Uint8Array {
+    const record: LeaseRecord = { owner: this.self.id, instance: this.self.instance, expiresAt, fenced: true };
+    if (held !== undefined) {
+      record.epoch = held.epoch;
+      if (held.acquiredAt !== undefined) record.acquiredAt = held.acquiredAt;
+    }
+    return encode(record);
+  }
+
+  /** The lease as acquired at `revision`, with the server time of that write when it can be read back. */
+  private async acquired(partition: number, revision: number, expiresAt: number): Promise<HeldLease> {
+    const lease: HeldLease = { partition, epoch: revision, revision, expiresAt };
+    const entry = await this.kv.get(leaseKey(partition)).catch(() => null);
+    if (entry !== null && entry.revision === revision) lease.acquiredAt = entry.created.getTime();
+    return lease;
   }
 
   /**
@@ -177,13 +223,13 @@ export class LeaseTable {
     try {
       if (entry === null || entry.operation !== 'PUT') {
         const revision = await this.kv.create(key, this.value(expiresAt));
-        return { partition, epoch: revision, revision, expiresAt };
+        return await this.acquired(partition, revision, expiresAt);
       }
       const held = parseJson<LeaseRecord>(entry.value);
       const free = held === null || held.expiresAt <= this.now() || (held.owner === this.self.id && held.instance !== this.self.instance);
       if (!free) return null;
       const revision = await this.kv.update(key, this.value(expiresAt), entry.revision);
-      return { partition, epoch: revision, revision, expiresAt };
+      return await this.acquired(partition, revision, expiresAt);
     } catch {
       // someone else wrote the key between our read and our write: theirs
       return null;
@@ -194,7 +240,7 @@ export class LeaseTable {
   async renew(lease: HeldLease): Promise<HeldLease | null> {
     const expiresAt = this.now() + this.leaseMs;
     try {
-      const revision = await this.kv.update(leaseKey(lease.partition), this.value(expiresAt), lease.revision);
+      const revision = await this.kv.update(leaseKey(lease.partition), this.value(expiresAt, lease), lease.revision);
       return { ...lease, revision, expiresAt };
     } catch {
       return null;

@@ -76,8 +76,15 @@ export function versionToken(version: string): string {
   return Buffer.from(version, 'utf8').toString('hex');
 }
 
-export function paneSubject(partition: number, model: string, version: string, paneStart: number, part: 'in' | 'out'): string {
-  return `drift.pane.${partition}.${model}.${versionToken(version)}.${paneStart}.${part}`;
+/**
+ * The subject of a pane's state. DRIFT_PANES keeps the latest message per subject, so the lease
+ * epoch is part of it: a worker that lost its lease (paused past the expiry, then resumed) can only
+ * replace its own older states, never the new owner's; gateways pick between epochs (pane-fence.ts).
+ * Without an epoch (older workers, manual partition lists) the subject has no epoch token.
+ */
+export function paneSubject(partition: number, model: string, version: string, paneStart: number, part: 'in' | 'out', epoch?: number): string {
+  const base = `drift.pane.${partition}.${model}.${versionToken(version)}.${paneStart}.${part}`;
+  return epoch === undefined ? base : `${base}.${epoch}`;
 }
 
 /** Parsed `drift.in.<p>.<model>.<kind>`; null when the subject is not of that shape. */

@@ -46,7 +46,8 @@ export function encodePaneMessage(message: PaneMessage): Uint8Array {
 /**
  * Decodes and checks one message. Throws PaneMessageError for anything that is not a PaneMessage.
  * Byte arrays in the result are views into `bytes`: pass a copy if the caller reuses its buffer.
- * Messages of older workers without `final` or `detections` read as not final / no detections.
+ * Messages of older workers without `final` or `detections` read as not final / no detections, and
+ * without `worker`/`epoch` as unfenced (no such keys in the result).
  */
 export function decodePaneMessage(bytes: Uint8Array): PaneMessage {
   if (!(bytes instanceof Uint8Array)) throw new PaneMessageError('(message)', `expected bytes, got ${describe(bytes)}`);
@@ -71,6 +72,11 @@ export function checkPaneMessage(raw: unknown): PaneMessage {
   const paneStart = integer(m.paneStart, 'paneStart', Number.MIN_SAFE_INTEGER);
   if (paneStart % paneMs !== 0) throw new PaneMessageError('paneStart', `${paneStart} is not a multiple of paneMs ${paneMs}`);
   if (m.final !== undefined && typeof m.final !== 'boolean') throw new PaneMessageError('final', `expected a boolean, got ${describe(m.final)}`);
+  // worker and epoch come together: one without the other cannot be fenced
+  if ((m.worker === undefined) !== (m.epoch === undefined)) {
+    throw new PaneMessageError(m.worker === undefined ? 'worker' : 'epoch', 'worker and epoch must both be present or both absent');
+  }
+  const fencing = m.worker === undefined ? {} : { worker: name(m.worker, 'worker'), epoch: integer(m.epoch, 'epoch', 1) };
   return {
     model: name(m.model, 'model'),
     version: name(m.version, 'version'),
@@ -80,6 +86,7 @@ export function checkPaneMessage(raw: unknown): PaneMessage {
     part,
     seq: integer(m.seq, 'seq', 0),
     final: m.final === true,
+    ...fencing,
     state: part === 'in' ? checkPaneInputWire(m.state, 'state') : checkPaneOutcomeWire(m.state, 'state'),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The pane changelog's wire form: what a worker publishes on `drift.pane.<model>.<version>.<partition>.<part>.<paneStart>`
+ * The pane changelog's wire form: what a worker publishes on `drift.pane.<partition>.<model>.<version>.<paneStart>.<part>[.<epoch>]`
  * and a gateway reads back. Plain objects of numbers, strings and byte arrays, for MessagePack.
  */
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
@@ -72,5 +72,12 @@ export interface PaneMessage {
    * this state is its last, unless a restore from a checkpoint republishes what was published before.
    */
   final: boolean;
+  /**
+   * The producing worker's id and the epoch of its lease on the partition (fencing: a gateway
+   * refuses a pane of an older epoch than one it has seen, or from no known owner). Absent in
+   * messages of older workers and of workers on a manual partition list (no lease).
+   */
+  worker?: string;
+  epoch?: number;
   state: PaneInputWire | PaneOutcomeWire;
 }

@@ -7,6 +7,11 @@ import { LiveConsumer } from '../cluster/live-consumer.ts';
 import { decodePaneMessage, PaneMessageError } from '../contract/pane-codec.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { WindowStore } from './window-store.ts';
+import { PaneFence } from './pane-fence.ts';
+import type { FenceRefusal } from './pane-fence.ts';
+
+/** Distinct (partition, worker, epoch, reason) refusals logged at most; later ones are only counted. */
+const MAX_FENCE_LOG_KEYS = 1000;
 
 /**
  * Follows the pane changelog (DRIFT_PANES, latest state per pane subject) with an ordered consumer
@@ -15,7 +20,8 @@ import type { WindowStore } from './window-store.ts';
  * while its consumer receives: after a NATS restart the consumer is recreated from the last pane
  * message seen + 1 (pane messages are full states, so nothing is lost or counted twice).
  * Every message goes through the pane codec, and the windows convert its state before they change:
- * a malformed message is counted, logged with its subject, and changes nothing.
+ * a malformed message is counted, logged with its subject, and changes nothing. A well-formed pane
+ * the fence refuses (a stale lease epoch, no known owner: see pane-fence.ts) changes nothing either.
  */
 export class PaneChangelogReader {
   private consumer: LiveConsumer | null = null;
@@ -24,12 +30,15 @@ export class PaneChangelogReader {
   applied = 0;
   /** Messages refused (malformed, or failing to apply): each is logged with its subject. */
   malformed = 0;
+  private readonly fenceLogged = new Set<string>();
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly source: WindowStore,
     private readonly logger: Logger,
     private readonly metrics?: Pick<PipelineMetrics, 'paneMessagesRejected'>,
+    /** Judges each pane's worker and epoch; default: stream order only, no directory. */
+    readonly fence: PaneFence = new PaneFence(),
   ) {}
 
   /** Pane messages not yet applied, from the consumer's pending count. */
@@ -57,12 +66,26 @@ export class PaneChangelogReader {
     this.lastSeq = msg.seq;
     try {
       // a copy: decoded sketches are views into it, and the client may reuse its read buffers
-      this.source.applyPaneMessage(decodePaneMessage(msg.data.slice()));
-      this.applied++;
+      const message = decodePaneMessage(msg.data.slice());
+      const refusal = this.fence.check(message, msg.time.getTime());
+      if (refusal === null) {
+        this.source.applyPaneMessage(message);
+        this.applied++;
+      } else {
+        this.fenced(msg.subject, msg.seq, message, refusal);
+      }
     } catch (error) {
       this.refused(msg.subject, msg.seq, error);
     }
     if (msg.info.pending === 0) this.source.markCaughtUp();
+  }
+
+  /** Logged once per partition, worker, epoch and reason (a stale owner's flush is many panes). */
+  private fenced(subject: string, seq: number, message: { partition: number; worker?: string; epoch?: number }, refusal: FenceRefusal): void {
+    const key = `${message.partition}|${message.worker ?? ''}|${message.epoch ?? ''}|${refusal.reason}`;
+    if (this.fenceLogged.has(key) || this.fenceLogged.size >= MAX_FENCE_LOG_KEYS) return;
+    this.fenceLogged.add(key);
+    this.logger.warn({ subject, seq, partition: message.partition, worker: message.worker, epoch: message.epoch, reason: refusal.reason, detail: refusal.detail }, 'pane refused by fencing; the windows are unchanged (further refusals of this worker and epoch are only counted)');
   }
 
   private refused(subject: string, seq: number, error: unknown): void {

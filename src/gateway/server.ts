@@ -10,6 +10,7 @@
  *       ├─ /metrics Prometheus exposition (Prometheus supports `authorization: {credentials: ...}`)
  *       ├─ baselines /v1/baselines, /v1/models/:model/baseline (when `baselines` is given)
  *       ├─ alerting /v1/silences, /v1/alerts/:id/ack, /v1/audit (when `alerting` is given)
+ *       ├─ cluster  /v1/cluster (when `cluster` is given)
  *       └─ extraRoutes (dashboard, admin...) registered by the caller: authenticated as well
  *   upgrade         /v1/live WebSocket feed (LiveFeed), path and token checked before upgrading
  */
@@ -35,6 +36,8 @@ import { dashboardRoutes } from './routes/dashboard.ts';
 import type { BaselineRoutesOptions } from './routes/baselines.ts';
 import { alertingRoutes } from './routes/alerting.ts';
 import type { AlertingRoutesOptions } from './routes/alerting.ts';
+import { clusterRoutes } from './routes/cluster.ts';
+import type { ClusterRoutesOptions } from './routes/cluster.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -59,6 +62,8 @@ export interface GatewayOptions {
   baselines?: BaselineRoutesOptions;
   /** Silences, acknowledgements and the audit trail over these units; omitted, the gateway serves none of them. */
   alerting?: AlertingRoutesOptions;
+  /** The cluster view (workers, partition owners, rebalances); omitted, the gateway serves no /v1/cluster. */
+  cluster?: ClusterRoutesOptions;
   /** Routes added by the caller inside the authenticated scope (dashboard, admin API...). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
   /**
@@ -124,6 +129,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     });
     if (opts.baselines !== undefined) await scope.register(baselineRoutes, opts.baselines);
     if (opts.alerting !== undefined) await scope.register(alertingRoutes, opts.alerting);
+    if (opts.cluster !== undefined) await scope.register(clusterRoutes, opts.cluster);
     if (opts.extraRoutes !== undefined) await scope.register(async (extra) => opts.extraRoutes?.(extra));
   });
 

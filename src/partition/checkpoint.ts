@@ -64,6 +64,8 @@ export interface CheckpointWire {
   join: Uint8Array;
   /** Events held while their model's admission was asked: [seq, subject, data, content type]. */
   held: Array<[number, string, Uint8Array, string | null]>;
+  /** The worker and lease epoch that wrote it (absent in older checkpoints and without a lease). */
+  owner?: { worker: string; epoch: number };
 }
 
 /** What a processor restores: every part checked and converted. */
@@ -84,6 +86,8 @@ export interface Checkpoint {
   }>;
   join: PendingJoinTable;
   held: Array<{ seq: number; subject: string; data: Uint8Array; contentType: string | undefined }>;
+  /** Who wrote it under which lease epoch; null for older checkpoints and manual partition lists. */
+  owner: { worker: string; epoch: number } | null;
 }
 
 export function encodeCheckpoint(checkpoint: CheckpointWire): Uint8Array {
@@ -135,6 +139,7 @@ export function decodeCheckpoint(bytes: Uint8Array, partition: number, limits: P
     join,
     // absent in checkpoints written before model admission held events
     held: c.held === undefined ? [] : array(c.held, 'held', fail).map((entry, k) => heldEvent(entry, `held[${k}]`, fail)),
+    owner: c.owner === undefined ? null : checkpointOwner(c.owner, fail),
   };
 }
 
@@ -145,6 +150,12 @@ function heldEvent(value: unknown, path: string, fail: Fail): Checkpoint['held']
   if (!(data instanceof Uint8Array)) throw fail(`${path}[2]: expected the event's bytes`);
   if (contentType !== null && typeof contentType !== 'string') throw fail(`${path}[3]: expected a content type or null`);
   return { seq: integer(seq, `${path}[0]`, fail), subject, data, contentType: contentType ?? undefined };
+}
+
+function checkpointOwner(value: unknown, fail: Fail): { worker: string; epoch: number } {
+  const o = record(value, 'owner', fail);
+  if (typeof o.worker !== 'string' || o.worker.length === 0) throw fail(`owner.worker: expected a worker id, got ${String(o.worker)}`);
+  return { worker: o.worker, epoch: integer(o.epoch, 'owner.epoch', fail) };
 }
 
 type Fail = (problem: string) => CheckpointError;

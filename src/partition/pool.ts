@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ThreadCommand, ThreadInit, ThreadMessage } from './thread.ts';
 import type { RunnerStats } from './stats.ts';
+import type { PartitionOwner } from './processor.ts';
 
 /** Spreads partitions round-robin over `threads` worker threads, each running their runners. */
 const RESTART_DELAY_MS = 1000;
@@ -17,6 +18,8 @@ export class PartitionThreadPool {
   private readonly latest = new Map<number, RunnerStats>();
   /** Which thread runs each partition (partitions started and stopped one by one move in and out). */
   private readonly slotOf = new Map<number, number>();
+  /** The lease each partition runs under, to restart it under the same one after a thread crash. */
+  private readonly ownerOf = new Map<number, PartitionOwner>();
   /** Start and stop requests awaiting their thread's answer, by partition. */
   private readonly pending = new Map<number, PendingRequest>();
   private stopping = false;
@@ -53,7 +56,11 @@ export class PartitionThreadPool {
     const entry = new URL('./thread-entry.mjs', import.meta.url);
     return new Promise<void>((resolve, reject) => {
       let started = false;
-      const worker = new Worker(entry, { workerData: { ...this.init, partitions: group } satisfies ThreadInit, execArgv: [] });
+      const owners = group.flatMap((p): Array<[number, PartitionOwner]> => {
+        const owner = this.ownerOf.get(p);
+        return owner === undefined ? [] : [[p, owner]];
+      });
+      const worker = new Worker(entry, { workerData: { ...this.init, partitions: group, owners } satisfies ThreadInit, execArgv: [] });
       this.workers[slot] = worker;
       worker.on('message', (message: ThreadMessage) => {
         if (message.type === 'ready') {
@@ -101,6 +108,7 @@ export class PartitionThreadPool {
     this.pending.delete(message.partition);
     if (message.type === 'partition-failed') {
       this.slotOf.delete(message.partition);
+      this.ownerOf.delete(message.partition);
       request.reject(new Error(`partition ${message.partition} did not start: ${message.message}`));
     } else request.resolve(message.stats);
   }
@@ -114,12 +122,13 @@ export class PartitionThreadPool {
   }
 
   /** Starts one partition on the least loaded thread; resolves with its stats as restored. */
-  async startPartition(partition: number): Promise<RunnerStats> {
+  async startPartition(partition: number, owner?: PartitionOwner, leaseExpiresAt?: number): Promise<RunnerStats> {
     if (this.slotOf.has(partition)) throw new Error(`partition ${partition} already runs here`);
     const load = this.workers.map((_, slot) => this.partitionsOf(slot).length);
     const slot = load.indexOf(Math.min(...load));
     this.slotOf.set(partition, slot);
-    const stats = await this.request(partition, slot, { type: 'start-partition', partition });
+    if (owner !== undefined) this.ownerOf.set(partition, owner);
+    const stats = await this.request(partition, slot, { type: 'start-partition', partition, owner, leaseExpiresAt });
     if (stats === null) throw new Error(`partition ${partition}: no stats after start`);
     return stats;
   }
@@ -135,8 +144,15 @@ export class PartitionThreadPool {
       return await this.request(partition, slot, { type: 'stop-partition', partition, abandon });
     } finally {
       this.slotOf.delete(partition);
+      this.ownerOf.delete(partition);
       this.latest.delete(partition);
     }
+  }
+
+  /** Tells the partition's thread its lease now runs until `expiresAt`. */
+  extendLease(partition: number, expiresAt: number): void {
+    const slot = this.slotOf.get(partition);
+    if (slot !== undefined) this.workers[slot]?.postMessage({ type: 'extend-lease', partition, expiresAt } satisfies ThreadCommand);
   }
 
   /** Kills one thread abruptly, as a crash would (for failure tests): the pool replaces it. */

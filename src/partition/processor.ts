@@ -53,6 +53,14 @@ export interface ProcessorOptions {
    * this partition alone (maxModels, maxVersionsPerModel), as a processor on its own has no cluster.
    */
   admission?: AdmissionGate;
+  /** The lease this partition runs under: stamped on every pane message (and its subject) and checkpoint. */
+  owner?: PartitionOwner;
+}
+
+/** Who runs a partition, under which lease epoch (fencing; src/cluster/leases.ts). */
+export interface PartitionOwner {
+  worker: string;
+  epoch: number;
 }
 
 /** An event held while its model's admission is asked (kept, in order, in the checkpoint). */
@@ -474,8 +482,9 @@ export class PartitionProcessor {
   }
 
   private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire, final: boolean): PaneUpdate {
-    const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, state, final };
-    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part), payload: encodePaneMessage(message), groupKey: group.key, paneStart, part };
+    const owner = this.options.owner;
+    const message: PaneMessage = { model: group.model, version: group.version, partition: this.partition, paneStart, paneMs, part, seq: this.seq, final, ...owner, state };
+    return { subject: paneSubject(this.partition, group.model, group.version, paneStart, part, owner?.epoch), payload: encodePaneMessage(message), groupKey: group.key, paneStart, part };
   }
 
   /** Marks updates dirty again (their publication failed). */
@@ -566,6 +575,7 @@ export class PartitionProcessor {
       groups,
       join: this.join.toBytes(),
       held: this.heldEventsInOrder().map((e): [number, string, Uint8Array, string | null] => [e.seq, e.subject, e.data, e.contentType ?? null]),
+      ...(this.options.owner === undefined ? {} : { owner: this.options.owner }),
     });
   }
 

@@ -3,12 +3,12 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import type { JetStreamClient, JsMsg, PubAck } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import type { ObjectStore } from '@nats-io/obj';
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
 import { PartitionProcessor } from './processor.ts';
-import type { ProcessorOptions, Rejected } from './processor.ts';
+import type { PartitionOwner, ProcessorOptions, Rejected } from './processor.ts';
 import type { RunnerStats } from './stats.ts';
 import { ClusterAdmission } from './model-admission.ts';
 import type { AdmissionGate, AdmissionSettings } from './model-admission.ts';
@@ -40,10 +40,37 @@ export interface RunnerOptions {
    */
   admission?: AdmissionGate;
   admissionSettings?: AdmissionSettings;
+  /**
+   * The lease this partition runs under. Set, every pane message and checkpoint carries it, and a
+   * checkpoint is written only over the revision this runner last read or wrote (a compare-and-set):
+   * a newer owner's checkpoint is never overwritten, and a runner that finds one stops writing.
+   */
+  owner?: PartitionOwner;
+  /**
+   * When the lease expires on this process's clock (extended by extendLease on every renewal). Past
+   * it the runner flushes and checkpoints nothing: a process resumed after a pause past its lease
+   * (SIGSTOP, a long stall) may run a flush timer before its lease loop notices the loss.
+   */
+  leaseExpiresAt?: number;
 }
 
 export function checkpointName(partition: number): string {
   return `partition-${partition}`;
+}
+
+/** The worker and epoch recorded in a checkpoint object's metadata; null when it has none (older or manual). */
+export function checkpointOwnerOf(info: ObjectInfo | null): PartitionOwner | null {
+  const worker = info?.metadata?.worker;
+  const epoch = Number(info?.metadata?.epoch);
+  return worker === undefined || !Number.isSafeInteger(epoch) ? null : { worker, epoch };
+}
+
+/** A newer lease holder wrote this partition's checkpoint: this runner's lease is stale. */
+export class FencedError extends Error {
+  constructor(partition: number, mine: PartitionOwner, theirs: PartitionOwner) {
+    super(`partition ${partition}: its checkpoint was written by ${theirs.worker} under lease epoch ${theirs.epoch}, newer than this runner's epoch ${mine.epoch}: this lease is stale, nothing more is written`);
+    this.name = 'FencedError';
+  }
 }
 
 export class PartitionRunner {
@@ -66,6 +93,12 @@ export class PartitionRunner {
   private unsubscribeAdmission: (() => void) | null = null;
   /** Resolves the wait of a consumer stopped while too many events are held. */
   private heldDrained: (() => void) | null = null;
+  /** Revision of the checkpoint object as last read or written by this runner (0: none): the next write's expected revision. */
+  private checkpointRevision = 0;
+  /** Set once a newer owner's checkpoint was found: this runner writes nothing more. */
+  private fenced: FencedError | null = null;
+  private leaseExpiresAt: number | undefined;
+  private checkpointing: Promise<void> | null = null;
   /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
   get lag(): number {
     return this.consumer?.pending ?? 0;
@@ -78,6 +111,7 @@ export class PartitionRunner {
 
   constructor(private readonly options: RunnerOptions) {
     this.partition = options.partition;
+    this.leaseExpiresAt = options.leaseExpiresAt;
     this.js = jetstream(options.nc);
   }
 
@@ -91,8 +125,16 @@ export class PartitionRunner {
     if (admission === undefined && this.options.admissionSettings !== undefined) {
       admission = this.ownAdmission = await ClusterAdmission.open(this.options.nc, this.options.admissionSettings, this.log);
     }
-    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission };
+    const { owner } = this.options;
+    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner };
     this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
+    const info = await this.store.info(checkpointName(partition));
+    const writer = checkpointOwnerOf(info);
+    if (owner !== undefined && writer !== null && writer.epoch > owner.epoch) {
+      // the lease was lost before the partition even started: a newer owner has written already
+      throw new FencedError(partition, owner, writer);
+    }
+    this.checkpointRevision = info?.revision ?? 0;
     const saved = await this.store.getBlob(checkpointName(partition));
     if (saved !== null) {
       try {
@@ -109,7 +151,7 @@ export class PartitionRunner {
       this.lastCheckpointSeq = this.processor.seq;
       this.checkpointCurrentAt = Date.now();
       this.checkpointBytes = saved.length;
-      this.log.info({ partition, seq: this.processor.seq }, 'restored partition checkpoint');
+      this.log.info({ partition, seq: this.processor.seq, writtenBy: writer ?? undefined }, 'restored partition checkpoint');
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
@@ -129,7 +171,10 @@ export class PartitionRunner {
     });
     await this.consumer.start();
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
-    this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointIntervalMs);
+    // a write slower than the interval is not overlapped by the next one (they would race on the revision)
+    this.checkpointTimer = setInterval(() => {
+      if (this.checkpointing === null) void this.checkpoint();
+    }, this.options.checkpointIntervalMs);
   }
 
   private consumeOne(msg: JsMsg): void | Promise<void> {
@@ -176,7 +221,18 @@ export class PartitionRunner {
     return this.flushing;
   }
 
+  /** The lease was renewed until `expiresAt` (this process's clock). */
+  extendLease(expiresAt: number): void {
+    this.leaseExpiresAt = Math.max(this.leaseExpiresAt ?? 0, expiresAt);
+  }
+
+  /** Past its lease's expiry the runner writes nothing: the partition may be another worker's already. */
+  private leaseLapsed(): boolean {
+    return this.leaseExpiresAt !== undefined && Date.now() >= this.leaseExpiresAt;
+  }
+
   private async flushOnce(): Promise<void> {
+    if (this.fenced !== null || this.leaseLapsed()) return;
     const processor = this.processor;
     const updates = processor.drainDirty();
     if (updates.length > 0) {
@@ -221,9 +277,25 @@ export class PartitionRunner {
     };
   }
 
-  /** Saves state and the sequence it reflects, atomically as one object. */
-  async checkpoint(): Promise<void> {
+  /**
+   * Saves state and the sequence it reflects, atomically as one object. Under a lease the write
+   * expects the object's revision this runner last read or wrote: when another writer came between,
+   * the object's metadata says who. An older epoch (a stale owner that wrote after losing its lease)
+   * is overwritten; a newer one means this runner's lease is stale, and it stops writing.
+   */
+  checkpoint(): Promise<void> {
+    // one write at a time: each expects the revision the previous one wrote
+    const run = (this.checkpointing ?? Promise.resolve()).then(() => this.checkpointOnce());
+    const tracked = run.finally(() => {
+      if (this.checkpointing === tracked) this.checkpointing = null;
+    });
+    this.checkpointing = tracked;
+    return tracked;
+  }
+
+  private async checkpointOnce(): Promise<void> {
     const processor = this.processor;
+    if (this.fenced !== null || this.leaseLapsed()) return;
     if (processor.seq === this.lastCheckpointSeq) {
       // nothing consumed since: the stored checkpoint is still the partition's state (an idle
       // partition's checkpoint does not age)
@@ -232,14 +304,48 @@ export class PartitionRunner {
     }
     const seq = processor.seq;
     const bytes = processor.snapshot();
-    try {
-      await this.store.putBlob({ name: checkpointName(this.partition) }, bytes);
-      this.lastCheckpointSeq = seq;
-      this.checkpointCurrentAt = Date.now();
-      this.checkpointBytes = bytes.length;
-    } catch (error) {
-      this.log.warn({ partition: this.partition, err: (error as Error).message }, 'checkpoint failed; will retry');
+    const { owner } = this.options;
+    const name = checkpointName(this.partition);
+    const meta = owner === undefined ? { name } : { name, metadata: { worker: owner.worker, epoch: String(owner.epoch) } };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const written = await this.store.putBlob(meta, bytes, owner === undefined ? undefined : { previousRevision: this.checkpointRevision });
+        this.checkpointRevision = written.revision;
+        this.lastCheckpointSeq = seq;
+        this.checkpointCurrentAt = Date.now();
+        this.checkpointBytes = bytes.length;
+        return;
+      } catch (error) {
+        if (owner !== undefined && (await this.checkpointTakenOver(owner))) {
+          if (this.fenced !== null) return;
+          continue;
+        }
+        this.log.warn({ partition: this.partition, err: (error as Error).message }, 'checkpoint failed; will retry');
+        return;
+      }
     }
+  }
+
+  /** After a failed write: true when someone else wrote the object (this.fenced is set when it was a newer owner). */
+  private async checkpointTakenOver(owner: PartitionOwner): Promise<boolean> {
+    const info = await this.store.info(checkpointName(this.partition)).catch(() => null);
+    if (info === null || info.revision === this.checkpointRevision) return false;
+    const writer = checkpointOwnerOf(info);
+    if (writer !== null && writer.epoch > owner.epoch) {
+      this.fenced = new FencedError(this.partition, owner, writer);
+      this.log.error({ partition: this.partition, epoch: owner.epoch, newerEpoch: writer.epoch, newerOwner: writer.worker }, 'checkpoint refused: a newer lease holder owns this partition; writing nothing more');
+      return true;
+    }
+    if (writer?.worker !== owner.worker || writer.epoch !== owner.epoch) {
+      this.log.warn({ partition: this.partition, epoch: owner.epoch, staleWriter: writer ?? 'unknown' }, 'checkpoint object was overwritten by an older epoch (a stale owner): overwriting it');
+    }
+    this.checkpointRevision = info.revision;
+    return true;
+  }
+
+  /** Set when this runner found a newer owner's checkpoint and stopped writing. */
+  get fencedBy(): FencedError | null {
+    return this.fenced;
   }
 
   /** Stops consuming, then flushes and checkpoints what was consumed. */

@@ -12,10 +12,13 @@ import { PartitionRunner } from './runner.ts';
 import { ClusterAdmission } from './model-admission.ts';
 import type { RunnerOptions } from './runner.ts';
 import type { RunnerStats } from './stats.ts';
+import type { PartitionOwner } from './processor.ts';
 
 export interface ThreadInit {
   connect: NatsConnectOptions;
   partitions: number[];
+  /** The lease each partition runs under (partitions restarted after a thread crash keep theirs). */
+  owners?: Array<[number, PartitionOwner]>;
   runner: Omit<RunnerOptions, 'nc' | 'partition' | 'logger'>;
   logLevel: string;
   /** Decided by the main thread: a partition thread's stdout is never a terminal. */
@@ -35,7 +38,8 @@ export type ThreadMessage =
 /** What the pool asks of a thread: start or stop one partition (leases move them), or stop all. */
 export type ThreadCommand =
   | { type: 'stop' }
-  | { type: 'start-partition'; partition: number }
+  | { type: 'start-partition'; partition: number; owner?: PartitionOwner; leaseExpiresAt?: number }
+  | { type: 'extend-lease'; partition: number; expiresAt: number }
   | { type: 'stop-partition'; partition: number; abandon: boolean };
 
 async function main(): Promise<void> {
@@ -48,15 +52,17 @@ async function main(): Promise<void> {
   // the thread's partitions share one admission (one mirror of the model registry)
   const settings = init.runner.admissionSettings;
   const admission = settings === undefined ? undefined : await ClusterAdmission.open(nc, settings, logger.child({ component: 'models' }));
-  const runnerOf = (partition: number) => new PartitionRunner({ ...init.runner, admission, nc, partition, logger: logger.child({ partition }) });
-  for (const p of init.partitions) runners.set(p, runnerOf(p));
+  const runnerOf = (partition: number, owner?: PartitionOwner, leaseExpiresAt?: number) =>
+    new PartitionRunner({ ...init.runner, admission, nc, partition, owner, leaseExpiresAt, logger: logger.child({ partition }) });
+  const owners = new Map(init.owners ?? []);
+  for (const p of init.partitions) runners.set(p, runnerOf(p, owners.get(p)));
   await Promise.all([...runners.values()].map((r) => r.start()));
   const post = (message: ThreadMessage) => port.postMessage(message);
   const allStats = () => [...runners.values()].map((r) => r.stats());
   const timer = setInterval(() => post({ type: 'stats', stats: allStats() }), init.statsIntervalMs);
   port.on('message', (message: ThreadCommand) => {
     if (message.type === 'start-partition') {
-      const runner = runnerOf(message.partition);
+      const runner = runnerOf(message.partition, message.owner, message.leaseExpiresAt);
       runner.start().then(
         () => {
           runners.set(message.partition, runner);
@@ -64,6 +70,10 @@ async function main(): Promise<void> {
         },
         (error: unknown) => post({ type: 'partition-failed', partition: message.partition, message: (error as Error).message }),
       );
+      return;
+    }
+    if (message.type === 'extend-lease') {
+      runners.get(message.partition)?.extendLease(message.expiresAt);
       return;
     }
     if (message.type === 'stop-partition') {
