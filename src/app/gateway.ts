@@ -121,6 +121,8 @@ export async function startGateway(
       maxSubscriptions: config.ws.maxSubscriptions,
       // alert frames come from DRIFT_ALERTS with its sequence, so a client can resume after a reconnect
       alertStream: new NatsAlertStream(nc, logger.child({ component: 'live-alerts' })),
+      // the WebSocket `cluster` topic: the same snapshot as GET /v1/cluster
+      clusterSnapshot: () => cluster.snapshot(),
     },
     baselines: { windows, references: active, profiles: references, minRows: config.reference.minRows },
     alerting: { actions, alerts },

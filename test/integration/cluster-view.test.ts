@@ -19,6 +19,7 @@ import type { AllInOne } from '../../src/app/all-in-one.ts';
 import { DriftPublisher } from '../../src/client/index.ts';
 import type { ModelMetrics } from '../../src/contract/metrics.ts';
 import type { ClusterSnapshot } from '../../src/gateway/cluster-view.ts';
+import { TestClient } from '../gateway/ws-helpers.ts';
 import { jetstream } from '@nats-io/jetstream';
 import { PANES_STREAM, paneSubject } from '../../src/cluster/subjects.ts';
 import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
@@ -139,6 +140,14 @@ describe('two all-in-one processes against one NATS', () => {
       expect(p.lag).toBeGreaterThanOrEqual(0);
       expect(p.checkpointAgeMs).toBeGreaterThanOrEqual(0);
     }
+    // the WebSocket's cluster topic carries the same view
+    const feed = await TestClient.connect(`${first.gateway.url.replace(/^http/, 'ws')}/v1/live`, auth);
+    feed.send({ type: 'subscribe', topics: ['cluster'] });
+    const [frame] = await feed.untilCount('cluster', 1, 15_000);
+    const pushed = frame.cluster as ClusterSnapshot;
+    expect(pushed.workers.map((w) => w.id).sort()).toEqual([...ids].sort());
+    expect(pushed.partitions.map((p) => [p.owner, p.epoch])).toEqual(view.partitions.map((p) => [p.owner, p.epoch]));
+    feed.ws.close();
     // the second gateway sees the same owners and epochs
     const other = await cluster(second);
     expect(other.partitions.map((p) => [p.owner, p.epoch])).toEqual(view.partitions.map((p) => [p.owner, p.epoch]));
