@@ -79,7 +79,7 @@ export class AlertLog {
    * Evaluates every rule on one model; each transition is recorded, counted, logged and
    * published. Returns the transitions, for the caller to announce.
    */
-  evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
+  evaluate(model: string, metricsFor: (window: string, version: string | undefined, readsDrift: boolean) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions = this.evaluator.evaluate(model, metricsFor, versions).map((alert) => this.announce(alert));
     this.reportUnjudged(model);
     return transitions;
