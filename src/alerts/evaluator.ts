@@ -171,17 +171,20 @@ export class AlertEvaluator {
   ) {}
 
   /**
-   * Evaluates every rule of one model. `metricsFor(window, version?)` gives the metrics the rules
-   * need; `versions` lists the model's versions for version-scoped rules. Returns transitions.
+   * Evaluates every rule of one model. `metricsFor(window, version?, readsDrift)` gives the metrics
+   * the rules need (`readsDrift` false: the rule looks at no drift statistic, which the source
+   * need not compute for it); `versions` lists the model's versions for version-scoped rules.
+   * Returns transitions.
    */
-  evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
+  evaluate(model: string, metricsFor: (window: string, version: string | undefined, readsDrift: boolean) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions: AlertEvent[] = [];
     for (const rule of this.rulesOf(model)) {
       const targets: Array<{ metrics: ModelMetrics; prefix: string }> = [];
       let stable: ModelMetrics | undefined;
+      const readsDrift = rule.selector.kind === 'drift';
       if (rule.scope === 'version') {
         for (const version of versions) {
-          const metrics = metricsFor(rule.window, version);
+          const metrics = metricsFor(rule.window, version, readsDrift);
           if (metrics) targets.push({ metrics, prefix: `version:${version}` });
         }
         if (rule.baseline?.kind === 'stable') {
@@ -190,7 +193,7 @@ export class AlertEvaluator {
           targets.splice(0, targets.length, ...targets.filter((t) => t.metrics !== stable));
         }
       } else {
-        const metrics = metricsFor(rule.window);
+        const metrics = metricsFor(rule.window, undefined, readsDrift);
         if (metrics) targets.push({ metrics, prefix: 'model' });
       }
       for (const { metrics, prefix } of targets) {

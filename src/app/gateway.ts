@@ -26,6 +26,9 @@ import { ReferenceStore } from '../reference/store.ts';
 import { paneLimitsOf } from '../config/options.ts';
 import { isLoopbackHost } from '../config/load.ts';
 
+/** Statistics work done in one go before the gateway yields to its changelog consumer and API. */
+const STATISTICS_SLICE_MS = 25;
+
 export interface Gateway {
   app: FastifyInstance;
   source: GatewaySource;
@@ -86,7 +89,8 @@ export async function startGateway(
     annotations: actions,
     onTransition: (alert) => actions.onTransition(alert),
   });
-  const source = new GatewaySource({ windows, references: active, view, alerts });
+  // statistics in slices of 25 ms, so the changelog consumer and the API run between them
+  const source = new GatewaySource({ windows, references: active, view, alerts }, { sliceMs: STATISTICS_SLICE_MS });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) active.setReference(profile);
   // continue the lifecycle of alerts already firing (published before a restart, or by another replica)
   const restored = await readRecentAlerts(nc, 7 * 24 * 3600_000, (alert) => alerts.restore(alert));
@@ -106,7 +110,7 @@ export async function startGateway(
   const cluster = new ClusterView({ directory: directory ?? new LeaseDirectoryState(), fence, partitions });
   const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics, fence);
   await reader.start();
-  const exportChangelog = changelogExporter(reader, windows, metrics);
+  const exportChangelog = changelogExporter(reader, windows, source, metrics);
   exportChangelog();
   const changelogTimer = setInterval(exportChangelog, 1000);
   source.start();
@@ -154,7 +158,7 @@ export async function startGateway(
 }
 
 /** The changelog reader counts in plain fields; this turns them into the gateway's series (counters by difference). */
-function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, metrics: GatewayMetrics): () => void {
+function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, source: GatewaySource, metrics: GatewayMetrics): () => void {
   let applied = 0;
   // drops beyond limits.maxModels are counted by the window store itself, with their reason
   return () => {
@@ -162,5 +166,8 @@ function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, me
     applied = reader.applied;
     metrics.changelogLag.set(reader.pending);
     metrics.changelogReady.set(windows.isReady() ? 1 : 0);
+    const backlog = source.backlog();
+    metrics.driftBacklogModels.set(backlog.models);
+    metrics.driftBacklogAge.set(backlog.oldestAgeMs / 1000);
   };
 }

@@ -152,6 +152,13 @@ export interface ModelMetrics {
     reference: string | null;
     output: DriftEntry | null;
     features: Record<string, DriftEntry>;
+    /**
+     * True when the entries describe an earlier state of the window: its panes changed since they
+     * were computed (each entry's computedAt/computedOn say when and on what), because drift is
+     * recomputed at most every windowMs / 60 or a busy gateway has not reached this window yet.
+     * Absent or false when they describe the window as it is.
+     */
+    stale?: boolean;
   };
   reference: ReferenceSummary | null;
   /** Changes signalled in this window by the sequential detectors (ADWIN, DDM, ...) on the error stream. */

@@ -64,6 +64,10 @@ export interface GatewayMetrics {
   changelogLag: Gauge<string>;
   /** 1 when the changelog replay has caught up and its consumer is live: the figures are current. */
   changelogReady: Gauge<string>;
+  /** Models whose drift and rules wait for the gateway's next slices of statistics work. */
+  driftBacklogModels: Gauge<string>;
+  /** How long the oldest of them has waited, in seconds (0 when none waits). */
+  driftBacklogAge: Gauge<string>;
   // WebSocket feed
   wsClients: Gauge<string>;
   wsConnections: Counter<'result'>;

@@ -79,7 +79,21 @@ export class AlertLog {
    * Evaluates every rule on one model; each transition is recorded, counted, logged and
    * published. Returns the transitions, for the caller to announce.
    */
-  evaluate(model: string, metricsFor: (window: string, version?: string) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
+  /**
+   * The windows whose drift `model`'s rules read, each over all versions merged ('model' scope) or
+   * per version ('version' scope): what the gateway keeps fresh for it.
+   */
+  driftReads(model: string): Array<{ window: string; perVersion: boolean }> {
+    const reads = new Map<string, { window: string; perVersion: boolean }>();
+    for (const rule of this.evaluator.rulesOf(model)) {
+      if (rule.selector.kind !== 'drift') continue;
+      const perVersion = rule.scope === 'version';
+      reads.set(`${rule.window}\u0000${perVersion}`, { window: rule.window, perVersion });
+    }
+    return [...reads.values()];
+  }
+
+  evaluate(model: string, metricsFor: (window: string, version: string | undefined, readsDrift: boolean) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions = this.evaluator.evaluate(model, metricsFor, versions).map((alert) => this.announce(alert));
     this.reportUnjudged(model);
     return transitions;

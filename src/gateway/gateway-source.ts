@@ -14,20 +14,57 @@ export interface GatewaySourceUnits {
   alerts: AlertLog;
 }
 
+export interface GatewaySourceOptions {
+  /** How often the changed models are collected and a pass over them starts (default 1000 ms). */
+  tickMs?: number;
+  /**
+   * Statistics work done before yielding to the event loop (default Infinity: a pass in one go).
+   * The gateway sets a few tens of ms, so the changelog consumer, REST and the WebSocket feed run
+   * between slices however many models changed.
+   */
+  sliceMs?: number;
+  /** Wall clock for the backlog's age; default Date.now. */
+  now?: () => number;
+}
+
+/** Statistics work not done yet: models waiting for their evaluation, and how long the oldest has waited. */
+export interface ComputationBacklog {
+  models: number;
+  oldestAgeMs: number;
+}
+
 /**
  * The MetricsSource the REST routes and the WebSocket feed read, over the gateway's units. Once a
- * tick it visits the models that changed (new panes, a new reference, drift due again): captures
- * an automatic reference if due, evaluates the alert rules, and announces the model's metrics.
+ * tick it queues the models that changed (new panes, a new reference, drift due again) behind
+ * those still waiting, and works through the queue in slices: per model, captures an automatic
+ * reference if due, evaluates the alert rules (computing drift only where a rule reads it), and
+ * announces the model's metrics. The queue is first in, first out, and a model that changes again
+ * while queued keeps its place, so a busy gateway serves every model a little late rather than
+ * some not at all, and `backlog()` says how late.
  */
 export class GatewaySource extends MetricsSourceEmitter {
   private readonly changed = new Set<string>();
+  /** Models waiting for their evaluation, in arrival order, with when each was queued. */
+  private readonly queue = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  private continuation: NodeJS.Immediate | null = null;
+  private readonly tickMs: number;
+  private readonly sliceMs: number;
+  private readonly now: () => number;
+  /** The units left of the model being worked on (see unitsOf). */
+  private current: Array<() => void> | null = null;
+  /** Time spent in the statistics slices so far (ms), for the benchmark. */
+  workMs = 0;
 
   constructor(
     private readonly units: GatewaySourceUnits,
-    private readonly tickMs = 1000,
+    options: GatewaySourceOptions | number = {},
   ) {
     super();
+    const resolved = typeof options === 'number' ? { tickMs: options } : options;
+    this.tickMs = resolved.tickMs ?? 1000;
+    this.sliceMs = resolved.sliceMs ?? Infinity;
+    this.now = resolved.now ?? Date.now;
     const markChanged = (model: string): void => {
       this.changed.add(model);
     };
@@ -43,6 +80,9 @@ export class GatewaySource extends MetricsSourceEmitter {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.continuation) clearImmediate(this.continuation);
+    this.continuation = null;
+    this.current = null;
   }
 
   windows(): string[] {
@@ -81,20 +121,69 @@ export class GatewaySource extends MetricsSourceEmitter {
     return this.units.windows.notReadyReason();
   }
 
-  /** Per changed model: capture an automatic reference, evaluate the rules, announce metrics and transitions. */
+  /** Models waiting for their evaluation and the age of the oldest (for the gateway's /metrics). */
+  backlog(): ComputationBacklog {
+    const oldest = this.queue.values().next();
+    const inProgress = (this.current?.length ?? 0) > 0 ? 1 : 0;
+    return { models: this.queue.size + inProgress, oldestAgeMs: oldest.done === true ? 0 : Math.max(0, this.now() - oldest.value) };
+  }
+
+  /**
+   * Queues the models changed since the last tick and works through the queue: within one slice
+   * of `sliceMs`, then the rest after yielding to the event loop (setImmediate), slice by slice.
+   * A slice yields between (model, window) units, so one large model does not hold the loop either.
+   */
   tick(): void {
-    if (this.changed.size === 0) return;
-    const models = [...this.changed];
+    const queuedAt = this.now();
+    for (const model of this.changed) if (!this.queue.has(model)) this.queue.set(model, queuedAt);
     this.changed.clear();
-    // metrics computed below may mark their model changed again (drift still being reused)
-    const { windows: store, references, view, alerts } = this.units;
-    for (const model of models) {
-      const windows = store.windowsOf(model);
-      if (windows === undefined) continue;
-      references.captureIfDue(windows);
-      const transitions = alerts.evaluate(model, (window, version) => view.getMetrics(model, window, version), [...windows.versions]);
-      for (const alert of transitions) this.emitAlert(alert);
-      this.emitMetrics(model);
+    if (this.continuation === null) this.runSlice();
+  }
+
+  private runSlice(): void {
+    this.continuation = null;
+    const started = performance.now();
+    for (;;) {
+      if (this.current === null || this.current.length === 0) {
+        const next = this.queue.keys().next();
+        if (next.done === true) break;
+        this.queue.delete(next.value);
+        this.current = this.unitsOf(next.value);
+        continue;
+      }
+      this.current.shift()?.();
+      if (performance.now() - started >= this.sliceMs) break;
     }
+    this.workMs += performance.now() - started;
+    if (this.queue.size > 0 || (this.current?.length ?? 0) > 0) this.continuation = setImmediate(() => this.runSlice());
+  }
+
+  /**
+   * A model's work as units between which a slice may yield: an automatic reference capture if
+   * due, the drift of each (window, version) a rule reads, one unit each (the expensive part),
+   * then the rules and the announcement, which find that drift computed.
+   */
+  private unitsOf(model: string): Array<() => void> {
+    const windows = this.units.windows.windowsOf(model);
+    if (windows === undefined) return [];
+    const { view, alerts } = this.units;
+    // an automatic reference first: the drift below is computed against it
+    const units: Array<() => void> = [() => this.units.references.captureIfDue(windows)];
+    for (const { window, perVersion } of alerts.driftReads(model)) {
+      for (const version of perVersion ? [...windows.versions] : [undefined]) units.push(() => view.getMetrics(model, window, version, undefined, 'refresh'));
+    }
+    units.push(() => this.evaluateModel(model));
+    return units;
+  }
+
+  /** A model's last unit: evaluate the rules, announce metrics and transitions. */
+  private evaluateModel(model: string): void {
+    const { windows: store, view, alerts } = this.units;
+    const windows = store.windowsOf(model);
+    if (windows === undefined) return;
+    // drift is kept fresh only where a rule reads it; other rules see exact counts without computing it
+    const transitions = alerts.evaluate(model, (window, version, readsDrift) => view.getMetrics(model, window, version, undefined, readsDrift ? 'refresh' : 'none'), [...windows.versions]);
+    for (const alert of transitions) this.emitAlert(alert);
+    this.emitMetrics(model);
   }
 }

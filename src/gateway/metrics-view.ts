@@ -33,20 +33,48 @@ export interface MetricsViewOptions {
 type Drift = ModelMetrics['drift'];
 
 /**
+ * How a reader needs a window's drift statistics (the expensive part of its metrics):
+ * - 'refresh': the gateway's tick keeping the pair fresh for a rule that reads drift. Recomputed
+ *   once its panes changed and the last computation is older than driftRecomputeMs; the pair is
+ *   then "kept fresh" and requests serve its latest computation without computing.
+ * - 'request': a REST request or a WebSocket frame. A kept-fresh pair is served as last computed
+ *   (`stale` when its panes changed since); any other pair is computed on demand when due, and
+ *   cached like a kept-fresh one.
+ * - 'none': the reader looks at no drift statistic (a count, latency or quality rule): counts,
+ *   latency and quality are exact, drift is whatever was last computed (or empty), never computed.
+ */
+export type DriftDemand = 'refresh' | 'request' | 'none';
+
+interface DriftComputation {
+  drift: Drift;
+  /** Wall-clock time of the computation. */
+  at: number;
+  /** The model's pane generation it was computed on: equal to the current one while no pane changed. */
+  generation: number;
+}
+
+/**
  * Model metrics computed on demand from a WindowStore against the ReferenceRegistry (or a rolling
  * reference), and cached until the model's windows or reference change.
  */
 export class MetricsView {
-  /** Computed metrics per model, then per window, version and reference mode: dropped when the model changes. */
+  /** Computed metrics per model, then per window, version, reference mode and demand: dropped when the model changes. */
   private readonly cache = new Map<string, Map<string, ModelMetrics>>();
   /**
    * Drift statistics are most of a metrics computation (every test on every feature); counts,
-   * latency and quality are cheap. Drift is therefore reused for driftRecomputeMs per window
-   * while the rest stays exact on every change; a reference change drops it at once.
+   * latency and quality are cheap. Drift is therefore computed only when its window's panes
+   * changed and someone reads it, at most once per driftRecomputeMs per window, while the rest
+   * stays exact on every change; a reference change drops it at once.
    */
-  private readonly driftCache = new Map<string, Map<string, { drift: Drift; at: number }>>();
+  private readonly driftCache = new Map<string, Map<string, DriftComputation>>();
+  /** Pane messages folded into each model so far: what a drift computation was made on. */
+  private readonly generations = new Map<string, number>();
+  /** (window, version, reference mode) keys per model that the tick keeps fresh ('refresh' reads). */
+  private readonly keptFresh = new Map<string, Set<string>>();
   private readonly reused = new ModelSignal();
   private readonly now: () => number;
+  /** Drift computations made (each is every test on every feature of one window), for the benchmark and tests. */
+  computations = 0;
 
   constructor(
     private readonly store: WindowStore,
@@ -54,10 +82,14 @@ export class MetricsView {
     private readonly options: MetricsViewOptions,
   ) {
     this.now = options.now ?? Date.now;
-    store.onModelChanged((model) => this.cache.delete(model));
+    store.onModelChanged((model) => {
+      this.cache.delete(model);
+      this.generations.set(model, (this.generations.get(model) ?? 0) + 1);
+    });
     store.onModelEvicted((model) => {
       this.cache.delete(model);
       this.driftCache.delete(model);
+      this.generations.delete(model);
     });
     references.onReferenceChanged((model) => {
       this.cache.delete(model);
@@ -66,15 +98,18 @@ export class MetricsView {
   }
 
   /**
-   * Called with a model's name when metrics were served with reused drift: they are not final,
-   * and the model should be evaluated again once the drift is due for recomputation.
+   * Called with a model's name when metrics were served with drift older than its window's panes:
+   * the model should be evaluated again once the drift is due for recomputation.
    */
   onDriftReused(listener: ModelListener): void {
     this.reused.subscribe(listener);
   }
 
-  /** `undefined` for an unknown model or window; `version` undefined means all versions merged. */
-  getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined {
+  /**
+   * `undefined` for an unknown model or window; `version` undefined means all versions merged.
+   * `demand` says whether and how fresh the drift must be (see DriftDemand); default 'request'.
+   */
+  getMetrics(model: string, window: string, version?: string, options?: MetricsOptions, demand: DriftDemand = 'request'): ModelMetrics | undefined {
     const windows = this.store.windowsOf(model);
     const windowMs = this.store.lengthOf(window);
     if (windows === undefined || windowMs === undefined) return undefined;
@@ -82,14 +117,25 @@ export class MetricsView {
     const key = `${window}\u0000${version ?? ''}\u0000${rolling ? 'r' : 'p'}`;
     const modelCache = getOrAdd(this.cache, model);
     const modelDrift = getOrAdd(this.driftCache, model);
-    const cached = modelCache.get(key);
+    // metrics with final drift answer every demand; those built without computing drift answer only 'none'
+    const cached = modelCache.get(key) ?? (demand === 'none' ? modelCache.get(`${key}\u0000n`) : undefined);
     if (cached) return cached;
+    if (demand === 'refresh') getOrAdd(this.keptFresh, model, () => new Set<string>()).add(key);
     const { from, to } = windows.bounds(window);
     const reference = rolling ? rollingReference(windows, window, from, to, version) : this.references.referenceFor(model, version);
-    const recent = modelDrift.get(key);
+    const generation = this.generations.get(model) ?? 0;
     const maxAge = driftRecomputeMs(windowMs);
     const now = this.now();
-    const reuse = recent !== undefined && now - recent.at < maxAge && recent.drift.reference === (reference?.id ?? null);
+    const candidate = modelDrift.get(key);
+    const recent = candidate !== undefined && candidate.drift.reference === (reference?.id ?? null) ? candidate : undefined;
+    const current = recent !== undefined && recent.generation === generation;
+    let compute: boolean;
+    if (demand === 'none') compute = false;
+    else if (recent === undefined) compute = true;
+    else if (current) compute = false;
+    else if (demand === 'request' && this.keptFresh.get(model)?.has(key) === true) compute = false;
+    else compute = now - recent.at >= maxAge;
+    const drift: Drift | undefined = compute ? undefined : recent === undefined ? emptyDrift(reference) : current ? recent.drift : { ...recent.drift, stale: true };
     const metrics = buildModelMetrics(windows.get(window, version), {
       model,
       version: version ?? null,
@@ -102,23 +148,32 @@ export class MetricsView {
       falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
       discreteMaxValues: this.options.discreteMaxValues,
       evaluationsPerWindow: Math.max(1, windowMs / maxAge),
-      drift: reuse ? recent.drift : undefined,
+      drift,
       now,
     });
-    if (reuse) {
-      // not cached: computed again on a later request, when the drift is due for recomputation
-      this.reused.notify(model);
-    } else {
-      modelDrift.set(key, { drift: metrics.drift, at: now });
+    if (compute) {
+      this.computations++;
+      modelDrift.set(key, { drift: metrics.drift, at: now, generation });
       modelCache.set(key, metrics);
+    } else if (current) {
+      modelCache.set(key, metrics);
+    } else if (demand === 'none') {
+      modelCache.set(`${key}\u0000n`, metrics);
+    } else {
+      // not cached: computed again on a later read, when the drift is due for recomputation
+      this.reused.notify(model);
     }
     return metrics;
   }
 }
 
-function getOrAdd<V>(maps: Map<string, Map<string, V>>, model: string): Map<string, V> {
+function emptyDrift(reference: ReferenceProfile | null): Drift {
+  return { reference: reference?.id ?? null, output: null, features: {} };
+}
+
+function getOrAdd<V, C = Map<string, V>>(maps: Map<string, C>, model: string, create: () => C = () => new Map<string, V>() as C): C {
   let inner = maps.get(model);
-  if (inner === undefined) maps.set(model, (inner = new Map()));
+  if (inner === undefined) maps.set(model, (inner = create()));
   return inner;
 }
 

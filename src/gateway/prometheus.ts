@@ -45,6 +45,8 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     paneMessagesDropped: counter(registry, 'drift_pane_messages_dropped_total', 'Pane changelog messages the gateway dropped, by reason (model_limit: a model beyond its limits.maxModels; logged once per model).', ['reason']),
     changelogLag: gauge(registry, 'drift_changelog_lag', 'Pane changelog messages this gateway has not applied yet.'),
     changelogReady: gauge(registry, 'drift_changelog_ready', 'Whether the pane changelog replay has caught up and its consumer is live (1): the figures served are current.'),
+    driftBacklogModels: gauge(registry, 'drift_computation_backlog_models', 'Models whose drift statistics and alert rules wait for the next slices of the gateway\'s statistics work (a busy gateway serves older drift, flagged stale).'),
+    driftBacklogAge: gauge(registry, 'drift_computation_backlog_age_seconds', 'How long the oldest model waiting for its drift statistics and rules has waited (0 when none waits).'),
     wsClients: gauge(registry, 'drift_ws_clients', 'WebSocket clients connected to /v1/live.'),
     wsConnections: counter(registry, 'drift_ws_connections_total', 'WebSocket upgrade attempts on this gateway, by result.', ['result']),
     wsFramesSent: counter(registry, 'drift_ws_frames_sent_total', 'WebSocket frames sent, by frame type.', ['type']),

@@ -184,6 +184,7 @@ const modelMetricsProperties = {
       reference: nullableString,
       output: nullableDriftEntrySchema,
       features: { type: 'object', additionalProperties: driftEntrySchema },
+      stale: { type: 'boolean', description: "true when the window's panes changed since the entries were computed (see each entry's computedAt/computedOn): drift is recomputed at most every windowMs / 60, later when the gateway is busy" },
     },
   },
   reference: { type: ['object', 'null'], required: ['id', 'accuracy', 'errorRate', 'latencyP99'], additionalProperties: true, properties: referenceProperties },

@@ -205,10 +205,17 @@ export function ksExactWork(n1: number, n2: number, d: number): number {
 }
 
 /**
- * Work budget (see ksExactWork) the gateway allows one exact KS p-value, ~10 ms. Above it the
- * statistic is large or the samples big, and the asymptotic p-value is used.
+ * Work budget (see ksExactWork) the gateway allows one exact KS p-value: about 1 ms (10–35 ns a
+ * step measured on the 2-core development machine under load). Above it the statistic is large
+ * or the samples big, and the asymptotic p-value is used. Sizes with (min + 1) x max <= 100,000
+ * (90 x 1,000, 300 x 330) stay exact whatever the statistic, and so do equal sizes up to 10,000. Where the budget switches to
+ * the asymptotic p-value (sizes 20..10,000, measured against the exact one), it differs by at most
+ * 0.0073 absolute, at most 0.0014 where the exact p-value is <= 0.05, and by at most 18 % relative
+ * for exact p-values in [1e-8, 0.05] (where it differed most, the asymptotic one was the smaller).
+ * It used to be 1,000,000 (~10 ms): an automatically captured reference of a few thousand values
+ * against a busy window cost 2–3 ms per feature, half of a gateway's CPU at 100 models x 30 features.
  */
-export const GATEWAY_KS_MAX_EXACT_WORK = 1_000_000;
+export const GATEWAY_KS_MAX_EXACT_WORK = 100_000;
 
 /** p-value of a two-sample statistic d, exact when SciPy's 'auto' would be and within budget. */
 export function ksPValue(d: number, n1: number, n2: number, maxExactWork = Infinity): KsResult {

@@ -20,6 +20,7 @@ class DiscreteSource extends FakeSource {
       computedAt: 1_700_000_123_456,
       computedOn: 95,
     };
+    metrics.drift.stale = true;
     return metrics;
   }
 }
@@ -30,11 +31,12 @@ describe('drift entries over HTTP', () => {
     await app?.close();
   });
 
-  it("keep type 'discrete', computedAt and computedOn through the response schema", async () => {
+  it("keep type 'discrete', computedAt, computedOn and the drift's stale flag through the response schema", async () => {
     app = await buildGateway({ source: new DiscreteSource(), registry: new Registry() });
     const res = await app.inject({ url: '/v1/models/churn/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.json().drift.features.rating).toMatchObject({ type: 'discrete', computedAt: 1_700_000_123_456, computedOn: 95 });
+    expect(res.json().drift.stale).toBe(true);
   });
 });
 

@@ -7,17 +7,21 @@ import { WindowStore } from '../../src/gateway/window-store.ts';
 import { validateAlertRules } from '../../src/alerts/rules.ts';
 import type { AlertEvent } from '../../src/contract/metrics.ts';
 import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread } from './panes.ts';
+import { profileFromWindow } from '../../src/reference/profile.ts';
 
 /** The units composed as app/gateway.ts does, with one rule: more than 100 predictions in 1m. */
-function compose(autoCaptureMs = 0) {
+const BUSY_RULE = { name: 'busy', metric: 'count', window: '1m', op: '>', threshold: 100, minCount: 0 };
+const DRIFT_RULE = { name: 'x_psi', metric: 'drift.feature.psi', window: '1m', op: '>', threshold: 0.2, minCount: 0 };
+
+function compose(extraRules: Array<Record<string, unknown>> = [], autoCaptureMs = 0, sliceMs?: number) {
   const { logger } = recordingLogger();
   const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
   const references = new ReferenceRegistry({ autoCaptureMs, logger });
   const clock = { now: 0 };
   const view = new MetricsView(windows, references, { overrides: {}, now: () => clock.now });
-  const rules = validateAlertRules([{ name: 'busy', metric: 'count', window: '1m', op: '>', threshold: 100, minCount: 0 }], ['1m', '5m'], (key) => new Error(key));
+  const rules = validateAlertRules([BUSY_RULE, ...extraRules], ['1m', '5m'], (key) => new Error(key));
   const alerts = new AlertLog({ rules, logger });
-  const source = new GatewaySource({ windows, references, view, alerts });
+  const source = new GatewaySource({ windows, references, view, alerts }, { sliceMs, now: () => clock.now });
   const announced: string[] = [];
   const transitions: AlertEvent[] = [];
   source.on('metrics', (model) => announced.push(model));
@@ -75,7 +79,7 @@ describe('GatewaySource', () => {
   });
 
   it('captures an automatic reference on the tick once the first minute is complete', () => {
-    const { windows, references, source, announced } = compose(60_000);
+    const { windows, references, source, announced } = compose([], 60_000);
     for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(10, 0, 100)));
     source.tick();
     expect(references.referenceFor('churn')?.id).toBe('churn.all.auto.0');
@@ -85,8 +89,8 @@ describe('GatewaySource', () => {
     expect(announced).toEqual(['churn', 'churn']);
   });
 
-  it('evaluates a model again while its metrics carry reused drift, until the drift is recomputed', () => {
-    const { windows, references, source, clock, announced } = compose();
+  it('evaluates a model again while a drift rule sees reused drift, until the drift is recomputed', () => {
+    const { windows, references, source, clock, announced } = compose([DRIFT_RULE]);
     references.setReference(profile('uploaded', 'churn', 1));
     windows.applyPaneMessage(inputPane('churn', 0, [1]));
     source.tick();
@@ -98,5 +102,56 @@ describe('GatewaySource', () => {
     source.tick(); // drift recomputed: final
     source.tick();
     expect(announced).toEqual(['churn', 'churn', 'churn', 'churn']);
+  });
+
+  it('computes drift on the tick only for the pairs a rule reads; another pair is computed on a request', () => {
+    const { windows, references, view, source } = compose([DRIFT_RULE]);
+    for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(50, 0, 100)));
+    const aggregate = windows.aggregateRange('churn', 0, 6 * PANE_MS)!;
+    references.setReference(profileFromWindow('baseline', 'churn', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
+    source.tick();
+    // the count rule reads no drift; the psi rule reads 1m over all versions: one computation
+    expect(view.computations).toBe(1);
+    source.tick();
+    expect(view.computations).toBe(1);
+    const requested = source.getMetrics('churn', '5m')!;
+    expect(view.computations).toBe(2);
+    expect(requested.drift.features.x.tests.psi.statistic).toBeLessThan(0.01);
+  });
+
+  it('works through many changed models in slices, the changelog applying between them, and reports the backlog', async () => {
+    const { windows, references, view, source, clock, announced } = compose([DRIFT_RULE], 0, 0);
+    const models = Array.from({ length: 10 }, (_, i) => `m${i}`); // the store's maxModels
+    for (const model of models) {
+      for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane(model, i * PANE_MS, spread(50, 0, 100)));
+      const aggregate = windows.aggregateRange(model, 0, 6 * PANE_MS)!;
+      references.setReference(profileFromWindow(`ref-${model}`, model, null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
+    }
+    clock.now = 5000;
+    source.tick();
+    // a slice of 0 ms does one unit (m0's reference check), then yields; m0 is in progress
+    expect(announced).toEqual([]);
+    expect(view.computations).toBe(0);
+    clock.now = 7000;
+    expect(source.backlog()).toEqual({ models: 10, oldestAgeMs: 2000 });
+    // the changelog keeps applying while the pass goes on: one pane message per turn of the event loop
+    const appliedDuringPass: number[] = [];
+    let pane = 6;
+    while (source.backlog().models > 0) {
+      windows.applyPaneMessage(inputPane('m0', pane++ * PANE_MS, spread(50, 0, 100)));
+      appliedDuringPass.push(announced.length);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // three units per model (reference check, the 1m drift the rule reads, the rules): the
+    // changelog applied a pane message between every two of them
+    expect(appliedDuringPass.length).toBeGreaterThanOrEqual(29);
+    expect(new Set(appliedDuringPass).size).toBe(10); // 0..9 models announced when a pane message was applied
+    expect(view.computations).toBeGreaterThanOrEqual(10);
+    expect([...announced].sort()).toEqual([...models].sort());
+    expect(source.backlog()).toEqual({ models: 0, oldestAgeMs: 0 });
+    // m0 changed meanwhile: the next tick queues it again
+    source.tick();
+    while (source.backlog().models > 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(announced.slice(10)).toEqual(['m0']);
   });
 });

@@ -76,7 +76,10 @@ describe('MetricsView', () => {
     const within = view.getMetrics('m', '1m')!;
     expect(within.count).toBe(300);
     expect(within.from).toBe(PANE_MS);
-    expect(within.drift).toBe(before.drift);
+    // the same computation, flagged stale: the window's panes changed since
+    expect(within.drift.features).toBe(before.drift.features);
+    expect(before.drift.stale).toBeUndefined();
+    expect(within.drift.stale).toBe(true);
     expect(reused).toEqual(['m']);
     clock.now = driftRecomputeMs(60_000);
     const after = view.getMetrics('m', '1m')!;
@@ -115,5 +118,72 @@ describe('MetricsView', () => {
     // the new pane's values all lie above the top edge: the top bin holds them
     expect(bins.window[9]).toBeGreaterThan(1 / 6);
     expect(psi(bins.reference, bins.window)).toBeCloseTo(entry.tests.psi.statistic, 9);
+  });
+
+  it('does not recompute a window whose panes did not change, however old its drift', () => {
+    const { view, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    const first = view.getMetrics('m', '5m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(1);
+    clock.now = 3_600_000;
+    for (const demand of ['refresh', 'request', 'none'] as const) {
+      const again = view.getMetrics('m', '5m', undefined, undefined, demand)!;
+      expect(again.drift).toBe(first.drift);
+      expect(again.drift.stale).toBeUndefined();
+    }
+    expect(view.computations).toBe(1);
+  });
+
+  it('computes no drift for a reader that reads none, but serves exact counts', () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    const counts = view.getMetrics('m', '1m', undefined, undefined, 'none')!;
+    expect(counts.count).toBe(300);
+    expect(counts.drift).toEqual({ reference: 'baseline', output: null, features: {} });
+    expect(view.computations).toBe(0);
+    // once computed, a 'none' reader sees the last drift, stale after a pane, still without computing
+    const computed = view.getMetrics('m', '1m')!;
+    expect(view.computations).toBe(1);
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 0, 100)));
+    clock.now = 60_000;
+    const later = view.getMetrics('m', '1m', undefined, undefined, 'none')!;
+    expect(later.count).toBe(300);
+    expect(later.drift.features).toBe(computed.drift.features);
+    expect(later.drift.stale).toBe(true);
+    expect(view.computations).toBe(1);
+  });
+
+  it('a kept-fresh pair is served as last computed to requests (stale), and recomputed by the tick when due', () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    const kept = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
+    clock.now = 60_000; // long past driftRecomputeMs: a request still does not compute a kept-fresh pair
+    const requested = view.getMetrics('m', '1m')!;
+    expect(requested.count).toBe(300);
+    expect(requested.drift.features).toBe(kept.drift.features);
+    expect(requested.drift.stale).toBe(true);
+    expect(view.computations).toBe(1);
+    const refreshed = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(2);
+    expect(refreshed.drift.stale).toBeUndefined();
+    expect(refreshed.drift.features.x.computedOn).toBe(300);
+    expect(view.getMetrics('m', '1m')).toBe(refreshed);
+  });
+
+  it('a request for a pair nobody keeps fresh computes it on demand and caches it', () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    view.getMetrics('m', '1m', undefined, undefined, 'refresh');
+    expect(view.computations).toBe(1);
+    const onDemand = view.getMetrics('m', '5m')!;
+    expect(view.computations).toBe(2);
+    expect(onDemand.drift.features.x.computedOn).toBe(300);
+    expect(view.getMetrics('m', '5m')).toBe(onDemand);
+    // after a pane it is recomputed on the next request once due (5 s for 5m)
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 0, 100)));
+    clock.now = driftRecomputeMs(300_000);
+    expect(view.getMetrics('m', '5m')!.drift.features.x.computedOn).toBe(350);
+    expect(view.computations).toBe(3);
   });
 });

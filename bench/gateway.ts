@@ -1,0 +1,307 @@
+/**
+ * The gateway's cost at model × feature scale: 1 / 20 / 100 / 300 models × 30 numeric features ×
+ * 3 windows (1m, 5m, 1h) with a steady publisher, and the default alert rules.
+ *
+ * In process, over the gateway's real units (WindowStore, ReferenceRegistry, MetricsView,
+ * AlertLog, GatewaySource with 25 ms slices): every model's current pane is folded by the real
+ * pane code (PaneInput, as a worker's processor does), and once a second each model's pane state
+ * is encoded with the pane codec and queued as a changelog message. A changelog consumer decodes
+ * and applies up to 512 queued messages per turn of the event loop, as the gateway's consumer
+ * does with its pull batches. Each model has a reference of 600 values per feature (about a
+ * minute of traffic, as an automatic capture).
+ *
+ * Figures per size, over the measured seconds (after a warm-up):
+ * - gateway busy: the share of wall time spent decoding + applying pane messages, in the
+ *   statistics slices (GatewaySource.workMs) and answering requests, timed by the wall clock (on
+ *   a loaded machine it includes time the process was preempted); process CPU (CPU time over
+ *   wall time, which includes the in-process publisher) beside it;
+ * - RSS of the process; changelog pending (max, and at the end: growing means falling behind);
+ * - freshness of the 5m drift the default rules read: for each model, sampled every 500 ms, the
+ *   age of the oldest published pane message its drift does not yet reflect (0 when current);
+ * - REST latency: a request every 100 ms (round robin over models and the three windows) builds
+ *   the metrics and serializes them (computing drift on demand for a pair no rule keeps fresh);
+ *   latency counts from when it was due (one interval after the previous one), so event-loop
+ *   waits behind statistics work are included;
+ * - the raw limit: decoding + applying the same pane messages into a bare WindowStore, no
+ *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate.
+ *
+ *   npm run bench -- gateway                  1, 20, 100, 300 models; 5 s warm-up, 30 s measured
+ *   npm run bench -- gateway --quick          1, 20 models; 2 s warm-up, 5 s measured
+ *   npm run bench -- gateway --models 100 --seconds 20 --rate 20
+ */
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load.ts';
+import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
+import type { PaneMessage } from '../src/contract/pane-wire.ts';
+import { AlertLog } from '../src/gateway/alert-log.ts';
+import { GatewaySource } from '../src/gateway/gateway-source.ts';
+import { MetricsView } from '../src/gateway/metrics-view.ts';
+import { ReferenceRegistry } from '../src/gateway/reference-registry.ts';
+import { WindowStore } from '../src/gateway/window-store.ts';
+import { profileFromWindow } from '../src/reference/profile.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
+
+const FEATURES = 30;
+const WINDOWS = ['1m', '5m', '1h'];
+const PANE_MS = 10_000;
+const FLUSH_MS = 1000;
+const BATCH = 512;
+const REFERENCE_VALUES = 600;
+const REST_EVERY_MS = 100;
+const SAMPLE_EVERY_MS = 500;
+const SLICE_MS = 25;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    models: { type: 'string' },
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    rate: { type: 'string', default: '20' },
+  },
+});
+const sizes = args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
+const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
+const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
+const ratePerModel = Number(args.rate);
+for (const [name, value] of [['models', sizes[0]], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
+  if (!(Number.isFinite(value) && value > 0)) throw new Error(`--${name} must be a positive number, got ${String(value)}`);
+}
+
+const silent = pino({ level: 'silent' });
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A deterministic value stream: feature f is spread around its own centre. */
+function featureValue(f: number, i: number): number {
+  const u = ((i * 2654435761 + f * 97) >>> 0) / 4294967296;
+  return 10 * f + 5 * Math.tan(Math.PI * (u - 0.5)) * 0.2;
+}
+
+function fill(pane: PaneInput, events: number, offset: number): void {
+  for (let e = 0; e < events; e++) {
+    const i = offset + e;
+    pane.addPrediction(featureValue(99, i) > 990 ? 1 : 0, (i % 100) / 100, 0.5, 20 + (i % 50), false, undefined);
+    for (let f = 0; f < FEATURES; f++) pane.addFeature(`f${f}`, featureValue(f, i));
+  }
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+interface Published {
+  pub: number;
+  applied?: number;
+}
+
+interface SizeResult {
+  models: number;
+  features: number;
+  windows: number;
+  eventsPerSecond: number;
+  paneMessagesPerSecond: number;
+  /** Share of wall time the gateway's work held the event loop (wall clock: includes preemption on a loaded machine). */
+  gatewayBusy: number;
+  /** Process CPU time over wall time: the gateway's work plus the in-process publisher. */
+  processCpu: number;
+  rawCpu: number;
+  ratioToRaw: number;
+  rssMB: number;
+  pendingMax: number;
+  pendingEnd: number;
+  freshness5mP50Ms: number;
+  freshness5mP99Ms: number;
+  restP50Ms: number;
+  restP99Ms: number;
+  driftComputations: number;
+  backlogMaxModels: number;
+}
+
+async function runSize(models: number): Promise<SizeResult> {
+  const config = loadConfig({ env: {} });
+  const windows = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
+  const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: silent });
+  const view = new MetricsView(windows, references, { overrides: {}, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
+  const alerts = new AlertLog({ rules: config.alerts.rules, logger: silent, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
+  const source = new GatewaySource({ windows, references, view, alerts }, { sliceMs: SLICE_MS });
+  const names = Array.from({ length: models }, (_, m) => `model-${m}`);
+
+  // a reference of REFERENCE_VALUES per feature, from a pane folded the same way
+  const referenceStore = new WindowStore({ windows: ['1m'], limits: DEFAULT_PANE_LIMITS, maxModels: 1 });
+  const referencePane = new PaneInput(DEFAULT_PANE_LIMITS);
+  fill(referencePane, REFERENCE_VALUES, 1_000_000);
+  referenceStore.applyPaneMessage({ model: 'ref', version: 'v1', partition: 0, paneStart: 0, paneMs: PANE_MS, part: 'in', seq: 0, state: inputToWire(referencePane), final: true });
+  const aggregate = referenceStore.aggregateRange('ref', 0, PANE_MS);
+  if (aggregate === undefined) throw new Error('reference aggregate missing');
+  for (const model of names) references.setReference(profileFromWindow(`ref-${model}`, model, null, 'window', aggregate.input, aggregate.outcome, 0, PANE_MS));
+
+  // gateway busy time: the changelog consumer, the statistics slices, the requests
+  let busyMs = 0;
+  const timed = <T>(work: () => T): T => {
+    const started = performance.now();
+    try {
+      return work();
+    } finally {
+      busyMs += performance.now() - started;
+    }
+  };
+  // the changelog: encoded pane messages, applied in batches by a consumer loop
+  const queue: Array<{ bytes: Uint8Array; model: number; item: Published }> = [];
+  const unreflected: Published[][] = names.map(() => []);
+  const rawSamples: Uint8Array[] = [];
+  let consumerScheduled = false;
+  const consume = (): void => {
+    consumerScheduled = false;
+    timed(() => {
+      for (let n = 0; n < BATCH && queue.length > 0; n++) {
+        const next = queue.shift();
+        if (next === undefined) break;
+        windows.applyPaneMessage(decodePaneMessage(next.bytes.slice()));
+        next.item.applied = Date.now();
+      }
+    });
+    if (queue.length > 0) scheduleConsumer();
+  };
+  const scheduleConsumer = (): void => {
+    if (consumerScheduled) return;
+    consumerScheduled = true;
+    setImmediate(consume);
+  };
+
+  // the publisher: each model's current pane, flushed once a second as a worker does
+  const panes = names.map(() => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 }));
+  let offset = 0;
+  let published = 0;
+  let measuring = false;
+  const publish = (): void => {
+    const now = Date.now();
+    const paneStart = now - (now % PANE_MS);
+    for (let m = 0; m < models; m++) {
+      const current = panes[m];
+      if (current.start !== paneStart) {
+        current.start = paneStart;
+        current.pane = new PaneInput(DEFAULT_PANE_LIMITS);
+      }
+      const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
+      fill(current.pane, events, offset);
+      offset += events;
+      const message: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
+      const bytes = encodePaneMessage(message);
+      const item: Published = { pub: now };
+      queue.push({ bytes, model: m, item });
+      unreflected[m].push(item);
+      if (measuring && rawSamples.length < 2000) rawSamples.push(bytes);
+      if (measuring) published++;
+    }
+    scheduleConsumer();
+  };
+
+  // requests and freshness samples
+  const restLatencies: number[] = [];
+  const freshness: number[] = [];
+  let restIndex = 0;
+  let pendingMax = 0;
+  let backlogMax = 0;
+  const publisher = setInterval(publish, FLUSH_MS);
+  publish();
+  source.start();
+  let lastFired = performance.now();
+  const rest = setInterval(() => {
+    // due one interval after the previous request: a later start is time spent waiting for the event loop
+    const due = Math.min(performance.now(), lastFired + REST_EVERY_MS);
+    lastFired = performance.now();
+    const model = names[restIndex % models];
+    const window = WINDOWS[Math.floor(restIndex / models) % WINDOWS.length];
+    restIndex++;
+    timed(() => JSON.stringify(source.getMetrics(model, window)));
+    if (measuring) restLatencies.push(Math.max(0, performance.now() - due));
+  }, REST_EVERY_MS);
+  const sampler = setInterval(() => {
+    if (!measuring) return;
+    pendingMax = Math.max(pendingMax, queue.length);
+    backlogMax = Math.max(backlogMax, source.backlog().models);
+    const now = Date.now();
+    for (let m = 0; m < models; m++) {
+      const drift = view.getMetrics(names[m], '5m', undefined, undefined, 'none')?.drift;
+      const entry = drift === undefined ? undefined : Object.values(drift.features)[0];
+      const computedAt = entry?.computedAt ?? -Infinity;
+      const pending = unreflected[m];
+      while (pending.length > 0 && pending[0].applied !== undefined && pending[0].applied <= computedAt) pending.shift();
+      freshness.push(pending.length > 0 ? now - pending[0].pub : 0);
+    }
+  }, SAMPLE_EVERY_MS);
+
+  await sleep(warmupSeconds * 1000);
+  measuring = true;
+  const computationsBefore = view.computations;
+  busyMs = 0;
+  const workBefore = source.workMs;
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
+  let rssMax = 0;
+  for (let s = 0; s < seconds; s++) {
+    await sleep(1000);
+    rssMax = Math.max(rssMax, process.memoryUsage().rss);
+  }
+  const wallMs = performance.now() - wallBefore;
+  const cpu = process.cpuUsage(cpuBefore);
+  const gatewayBusy = busyMs + (source.workMs - workBefore);
+  const pendingEnd = queue.length;
+  const computations = view.computations - computationsBefore;
+  measuring = false;
+  clearInterval(publisher);
+  clearInterval(rest);
+  clearInterval(sampler);
+  source.stop();
+
+  // the raw limit: the same messages decoded and applied into a bare store
+  const raw = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
+  const rawStarted = performance.now();
+  for (const bytes of rawSamples) raw.applyPaneMessage(decodePaneMessage(bytes.slice()));
+  const rawMsPerMessage = rawSamples.length > 0 ? (performance.now() - rawStarted) / rawSamples.length : 0;
+
+  const messagesPerSecond = (published * 1000) / wallMs;
+  const rawCpu = (rawMsPerMessage * messagesPerSecond) / 1000;
+  const gatewayBusyShare = gatewayBusy / wallMs;
+  restLatencies.sort((a, b) => a - b);
+  freshness.sort((a, b) => a - b);
+  return {
+    models,
+    features: FEATURES,
+    windows: WINDOWS.length,
+    eventsPerSecond: models * ratePerModel,
+    paneMessagesPerSecond: Number(messagesPerSecond.toFixed(1)),
+    gatewayBusy: Number(gatewayBusyShare.toFixed(3)),
+    processCpu: Number(((cpu.user + cpu.system) / 1000 / wallMs).toFixed(3)),
+    rawCpu: Number(rawCpu.toFixed(4)),
+    ratioToRaw: Number((rawCpu > 0 ? gatewayBusyShare / rawCpu : 0).toFixed(2)),
+    rssMB: Math.round(rssMax / 2 ** 20),
+    pendingMax,
+    pendingEnd,
+    freshness5mP50Ms: Math.round(quantile(freshness, 0.5)),
+    freshness5mP99Ms: Math.round(quantile(freshness, 0.99)),
+    restP50Ms: Number(quantile(restLatencies, 0.5).toFixed(2)),
+    restP99Ms: Number(quantile(restLatencies, 0.99).toFixed(2)),
+    driftComputations: computations,
+    backlogMaxModels: backlogMax,
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model, ${warmupSeconds} s warm-up, ${seconds} s measured`);
+  const results: SizeResult[] = [];
+  for (const models of sizes) {
+    const r = await runSize(models);
+    results.push(r);
+    console.log(
+      `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
+        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, ` +
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models`,
+    );
+  }
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, results }));
+}
+
+await main();
