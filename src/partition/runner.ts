@@ -40,9 +40,15 @@ export class PartitionRunner {
   private flushTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  private checkpointing: Promise<void> | null = null;
   private stopped = false;
   private pendingDlq = new Set<Promise<unknown>>();
   private lastCheckpointSeq = -1;
+  /**
+   * The partition's counters as its checkpoint restored them (zero without one), taken before
+   * consuming starts: the previous owner counted those events, so exporters count from here.
+   */
+  restoredStats: RunnerStats | null = null;
   private flushed = 0;
   /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
   get lag(): number {
@@ -85,6 +91,8 @@ export class PartitionRunner {
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
+    // counters as restored, before the first message: what a stats exporter starts counting from
+    this.restoredStats = this.stats();
     // an ordered consumer from the checkpointed sequence + 1, recreated from the last applied
     // sequence + 1 whenever it stalls (server restart, leader change): see LiveConsumer
     this.consumer = new LiveConsumer({
@@ -171,8 +179,21 @@ export class PartitionRunner {
     };
   }
 
-  /** Saves state and the sequence it reflects, atomically as one object. */
-  async checkpoint(): Promise<void> {
+  /**
+   * Saves state and the sequence it reflects, atomically as one object. Writes are serialised: a
+   * hand-over's final checkpoint issued while a periodic one is still being written would otherwise
+   * race it, and the older snapshot could land last, so the next owner would replay from it.
+   */
+  checkpoint(): Promise<void> {
+    const next = (this.checkpointing ?? Promise.resolve()).then(() => this.checkpointOnce());
+    const tracked = next.finally(() => {
+      if (this.checkpointing === tracked) this.checkpointing = null;
+    });
+    this.checkpointing = tracked;
+    return next;
+  }
+
+  private async checkpointOnce(): Promise<void> {
     const processor = this.processor;
     if (processor.seq === this.lastCheckpointSeq) return;
     const seq = processor.seq;
@@ -188,9 +209,13 @@ export class PartitionRunner {
   /** Stops consuming, then flushes and checkpoints what was consumed. */
   async stop(): Promise<void> {
     await this.stopConsuming();
+    // a flush already under way drained the dirty panes before the last messages came in: let it
+    // end, then publish what is left, so the final pane states are out before the lease goes
+    await this.flushing;
     await this.flush();
     await Promise.allSettled([...this.pendingDlq]);
     await this.checkpoint();
+    this.log.info({ partition: this.partition, seq: this.processor.seq }, 'partition stopped after its final checkpoint');
   }
 
   /**
@@ -199,6 +224,7 @@ export class PartitionRunner {
    */
   async abandon(): Promise<void> {
     await this.stopConsuming();
+    this.log.warn({ partition: this.partition, seq: this.processor.seq }, 'partition abandoned');
   }
 
   private async stopConsuming(): Promise<void> {
