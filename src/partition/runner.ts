@@ -27,6 +27,10 @@ export interface RunnerOptions {
   logger: Logger;
 }
 
+/** Deadline of one checkpoint read, and reads before a partition start gives up (see readCheckpoint). */
+const CHECKPOINT_READ_TIMEOUT_MS = 15_000;
+const CHECKPOINT_READ_ATTEMPTS = 4;
+
 export function checkpointName(partition: number): string {
   return `partition-${partition}`;
 }
@@ -73,7 +77,7 @@ export class PartitionRunner {
     const { partition } = this;
     const processorOptions: ProcessorOptions = { ...this.options.processor, partition };
     this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
-    const saved = await this.store.getBlob(checkpointName(partition));
+    const saved = await this.readCheckpoint();
     if (saved !== null) {
       try {
         this.processor = PartitionProcessor.restore(saved, processorOptions);
@@ -107,6 +111,31 @@ export class PartitionRunner {
     await this.consumer.start();
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointIntervalMs);
+  }
+
+  /**
+   * Reads the partition's checkpoint. A read that overlaps a write of the same object (a previous
+   * owner's last periodic checkpoint still under way when the lease moved) can wait forever for
+   * chunks the write has just purged (seen with @nats-io/obj 3.x): each read gets a deadline and is
+   * retried; the last failure stops the start, so the lease is released and taken again later
+   * instead of being held by a partition that never runs.
+   */
+  private async readCheckpoint(): Promise<Uint8Array | null> {
+    const name = checkpointName(this.partition);
+    for (let attempt = 1; ; attempt++) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`reading checkpoint ${name} took over ${CHECKPOINT_READ_TIMEOUT_MS} ms`)), CHECKPOINT_READ_TIMEOUT_MS);
+      });
+      try {
+        return await Promise.race([this.store.getBlob(name), deadline]);
+      } catch (error) {
+        if (attempt >= CHECKPOINT_READ_ATTEMPTS) throw error;
+        this.log.warn({ partition: this.partition, attempt, err: (error as Error).message }, 'checkpoint read failed; retrying');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
   }
 
   private consumeOne(msg: JsMsg): void {
@@ -215,7 +244,8 @@ export class PartitionRunner {
     await this.flush();
     await Promise.allSettled([...this.pendingDlq]);
     await this.checkpoint();
-    this.log.info({ partition: this.partition, seq: this.processor.seq }, 'partition stopped after its final checkpoint');
+    // checkpointed < seq: the final checkpoint failed, and the next owner replays from the older one
+    this.log.info({ partition: this.partition, seq: this.processor.seq, checkpointed: this.lastCheckpointSeq }, 'partition stopped');
   }
 
   /**

@@ -87,15 +87,20 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
       worker.url = await endpointOf(proc);
       return worker;
     },
-    async waitForCoverage(partitions, timeoutMs = 60_000) {
+    async waitForCoverage(partitions, timeoutMs = 120_000) {
+      let seen = '';
       await eventually(
         async () => {
-          const owned = (await scrape()).flatMap((s) => s.metrics.partitions);
+          const scraped = await scrape();
+          seen = scraped.map((s) => `${s.worker.id}: ${s.metrics.partitions.join(',')}`).join('; ');
+          const owned = scraped.flatMap((s) => s.metrics.partitions);
           return owned.length === partitions && new Set(owned).size === partitions ? true : undefined;
         },
         timeoutMs,
         `the live workers to run all ${partitions} partitions, each once`,
-      );
+      ).catch((error: unknown) => {
+        throw new Error(`${(error as Error).message} (last seen: ${seen})`);
+      });
     },
     async stopAll() {
       const running = [...live().map((w) => ({ proc: w.proc, what: `worker ${w.id}` })), { proc: gateway, what: 'the gateway' }].filter((r) => r.proc.child.exitCode === null);
@@ -144,7 +149,7 @@ export interface PartitionExit {
 
 export function exitsIn(proc: Proc): PartitionExit[] {
   return proc.lines.flatMap((l) =>
-    l.msg === 'partition stopped after its final checkpoint' || l.msg === 'partition abandoned' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time) }] : [],
+    l.msg === 'partition stopped' || l.msg === 'partition abandoned' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time) }] : [],
   );
 }
 
