@@ -58,7 +58,31 @@ export class OwnershipLoop {
     await this.options.leases.register([]);
     await this.tick();
     const tickMs = this.options.tickMs ?? Math.min(1000, Math.floor(this.options.leases.leaseMs / 4));
-    this.timer = setInterval(() => void this.tick(), tickMs);
+    this.timer = setInterval(() => {
+      this.dropExpired();
+      void this.tick();
+    }, tickMs);
+  }
+
+  /**
+   * Abandons every lease past its expiry by this worker's clock, whether or not a round is under
+   * way: a round waits on KV calls, and one that hangs (a KV listing under heavy load) must not
+   * leave this worker consuming partitions whose leases others have taken since.
+   */
+  private dropExpired(): void {
+    if (this.closed) return;
+    for (const [partition, slot] of this.held) {
+      if (slot.lease.expiresAt > this.now) continue;
+      this.lose(partition, slot, 'partition lease expired before it was renewed: abandoning the partition without further writes');
+    }
+  }
+
+  private lose(partition: number, slot: Slot, message: string): void {
+    const { logger, host } = this.options;
+    logger.warn({ partition, epoch: slot.lease.epoch }, message);
+    this.held.delete(partition);
+    this.rebalances++;
+    this.track(host.stop(partition, true).catch((error: unknown) => logger.error({ partition, err: (error as Error).message }, 'abandoning partition failed')));
   }
 
   /** One round; never overlaps itself. */
@@ -104,7 +128,7 @@ export class OwnershipLoop {
 
   /** Renews leases past half their life; drops the ones that are lost. */
   private async renewDue(): Promise<void> {
-    const { leases, logger } = this.options;
+    const { leases } = this.options;
     const due = [...this.held.values()].filter((s) => s.lease.expiresAt - this.now < leases.leaseMs / 2);
     await Promise.all(
       due.map(async (slot) => {
@@ -116,10 +140,7 @@ export class OwnershipLoop {
           slot.lease = renewed;
           return;
         }
-        logger.warn({ partition, epoch: slot.lease.epoch }, 'partition lease lost: abandoning the partition without further writes');
-        this.held.delete(partition);
-        this.rebalances++;
-        this.track(this.options.host.stop(partition, true).catch((error: unknown) => logger.error({ partition, err: (error as Error).message }, 'abandoning partition failed')));
+        this.lose(partition, slot, 'partition lease lost: abandoning the partition without further writes');
       }),
     );
   }
@@ -164,7 +185,10 @@ export class OwnershipLoop {
   async stop(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.ticking;
+    // a round stuck on a KV call must not keep the process from stopping (a SIGTERM that never ends)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.ticking, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.leases.leaseMs)))]);
+    clearTimeout(timer);
     await Promise.allSettled([...this.busy]);
     await Promise.all([...this.held.entries()].map(([p, slot]) => this.handOver(p, slot)));
     await this.options.leases.deregister();
