@@ -33,6 +33,7 @@ export class OwnershipLoop {
   private readonly held = new Map<number, Slot>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private renewing: Promise<void> | null = null;
   private readonly busy = new Set<Promise<void>>();
   private closed = false;
   /** Partitions moved in and out since the start (for logs and metrics). */
@@ -60,6 +61,7 @@ export class OwnershipLoop {
     const tickMs = this.options.tickMs ?? Math.min(1000, Math.floor(this.options.leases.leaseMs / 4));
     this.timer = setInterval(() => {
       this.dropExpired();
+      this.renewTick();
       void this.tick();
     }, tickMs);
   }
@@ -85,6 +87,20 @@ export class OwnershipLoop {
     this.track(host.stop(partition, true).catch((error: unknown) => logger.error({ partition, err: (error as Error).message }, 'abandoning partition failed')));
   }
 
+  /**
+   * Renewals run on their own, beside the rounds: a round lists members and acquires leases (several
+   * KV calls, seconds under load), and renewals queued behind it expired (seen under load: a worker
+   * losing and retaking its leases over and over, replaying from its checkpoints each time).
+   */
+  private renewTick(): void {
+    if (this.renewing || this.closed) return;
+    this.renewing = this.renewDue()
+      .catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'lease renewal failed; retrying'))
+      .finally(() => {
+        this.renewing = null;
+      });
+  }
+
   /** One round; never overlaps itself. */
   tick(): Promise<void> {
     if (this.ticking) return this.ticking;
@@ -104,8 +120,6 @@ export class OwnershipLoop {
   private async round(): Promise<void> {
     if (this.closed) return;
     const { leases, partitions, logger } = this.options;
-    await this.renewDue();
-    if (this.closed) return;
     const members = await leases.members();
     const desired = new Set(desiredPartitions(leases.self.id, members.map((m) => m.id), partitions));
     for (const [partition, slot] of this.held) {
@@ -187,7 +201,7 @@ export class OwnershipLoop {
     if (this.timer) clearInterval(this.timer);
     // a round stuck on a KV call must not keep the process from stopping (a SIGTERM that never ends)
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.ticking, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.leases.leaseMs)))]);
+    await Promise.race([Promise.all([this.ticking, this.renewing]), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.leases.leaseMs)))]);
     clearTimeout(timer);
     await Promise.allSettled([...this.busy]);
     await Promise.all([...this.held.entries()].map(([p, slot]) => this.handOver(p, slot)));
