@@ -136,7 +136,7 @@ async function measureFailover(natsUrl: string, kills: number): Promise<number[]
   const times: number[] = [];
   try {
     for (let k = 0; k < kills; k++) {
-      await until(async () => (await ownedBy(workers)).every((n) => n === PARTITIONS / 2), 120_000, 'an 8/8 split');
+      await until(async () => (await ownedBy(workers)).every((n) => n === PARTITIONS / 2), 300_000, 'an 8/8 split');
       const [survivor, victim] = workers;
       victim.proc.child.kill('SIGKILL');
       const killedAt = Date.now();
@@ -157,7 +157,7 @@ async function measureHandOver(natsUrl: string, rounds: number): Promise<number[
   const times: number[] = [];
   try {
     for (let k = 0; k < rounds; k++) {
-      await until(async () => (await ownedBy(workers)).every((n) => n === PARTITIONS / 2), 120_000, 'an 8/8 split');
+      await until(async () => (await ownedBy(workers)).every((n) => n === PARTITIONS / 2), 300_000, 'an 8/8 split');
       const [survivor, leaving] = workers;
       leaving.proc.child.kill('SIGTERM');
       const stoppedAt = Date.now();

@@ -7,6 +7,7 @@
  *   const m = parseWorkerMetrics(await metricsText(url)); // partitions, consumed, per-partition sequence
  */
 import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { eventually } from './pipeline.ts';
 
@@ -20,8 +21,14 @@ export interface Proc {
   output(): string;
 }
 
-export function spawnEntry(entry: 'worker' | 'gateway', env: NodeJS.ProcessEnv): Proc {
+/** `logFile`: also append everything the process writes there (kept for a failure's post-mortem). */
+export function spawnEntry(entry: 'worker' | 'gateway', env: NodeJS.ProcessEnv, logFile?: string): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', `workers/${entry}.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (logFile !== undefined) {
+    const file = createWriteStream(logFile, { flags: 'a' });
+    child.stdout!.pipe(file);
+    child.stderr!.pipe(file);
+  }
   const lines: Array<Record<string, unknown>> = [];
   let text = '';
   let partial = '';

@@ -45,6 +45,8 @@ export interface DeploymentOptions {
   config?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
   logLevel?: string;
+  /** Where each worker's log is also written (`<id>.log`), e.g. for a failure's post-mortem. */
+  logDir?: string;
 }
 
 function baseEnv(options: DeploymentOptions, configFile: string): NodeJS.ProcessEnv {
@@ -81,7 +83,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     scrape,
     scrapeSome,
     async startWorker(id) {
-      const proc = spawnEntry('worker', { ...env, DRIFTWATCH_WORKER_ID: id, DRIFTWATCH_WORKER_PORT: '0', DRIFTWATCH_WORKER_THREADS: '0' });
+      const proc = spawnEntry('worker', { ...env, DRIFTWATCH_WORKER_ID: id, DRIFTWATCH_WORKER_PORT: '0', DRIFTWATCH_WORKER_THREADS: '0' }, options.logDir === undefined ? undefined : join(options.logDir, `${id}.log`));
       const worker: RunningWorker = { id, proc, url: '' };
       workers.push(worker);
       worker.url = await endpointOf(proc);
