@@ -156,19 +156,26 @@ export function exitsIn(proc: Proc): PartitionExit[] {
 }
 
 /**
- * Events consumed twice because a new owner restored an older checkpoint than where the previous
- * owner had got to: for every checkpoint restore, the events between the restored sequence and the
- * previous owner's last applied sequence (the latest exit of that partition before the restore).
+ * Replay accounting over every checkpoint restore, against the latest exit of that partition
+ * before it (a logged stop or abandon, or a killed worker's last scrape):
+ * - replayed: events between the restored sequence and where the previous owner had got to, which
+ *   the new owner consumes a second time;
+ * - unseen: for a killed worker, events between its last scrape and a newer restored checkpoint:
+ *   it consumed them (its checkpoint says so) after its counter was last read.
  */
-export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[], kills: readonly PartitionExit[]): Promise<number> {
+export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[], kills: readonly PartitionExit[]): Promise<{ replayed: number; unseen: number }> {
+  const killed = new Set(kills);
   const exits = [...kills, ...workers.flatMap(exitsIn)];
   const restores = workers.flatMap((proc) =>
     proc.lines.flatMap((l) => (l.msg === 'restored partition checkpoint' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time) }] : [])),
   );
   let replayed = 0;
+  let unseen = 0;
   for (const r of restores) {
     const before = exits.filter((e) => e.partition === r.partition && e.time <= r.time).sort((a, b) => b.time - a.time)[0];
-    if (before !== undefined && before.seq > r.seq) replayed += await eventsBetween(nc, r.partition, r.seq, before.seq);
+    if (before === undefined) continue;
+    if (before.seq > r.seq) replayed += await eventsBetween(nc, r.partition, r.seq, before.seq);
+    else if (killed.has(before) && r.seq > before.seq) unseen += await eventsBetween(nc, r.partition, before.seq, r.seq);
   }
-  return replayed;
+  return { replayed, unseen };
 }
