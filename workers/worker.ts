@@ -30,6 +30,9 @@ try {
   started.worker = running;
   runUntilSignal(logger, async () => {
     await running.stop();
+    // what this process consumed in all, its last counters included (it no longer serves /metrics)
+    const consumed = (await metrics.eventsConsumed.get()).values.reduce((sum, v) => sum + v.value, 0);
+    logger.info({ workerId: identity.id, consumed }, 'worker partitions handed over');
     await http.close();
     await nats.close();
   });

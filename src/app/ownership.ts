@@ -38,6 +38,7 @@ export class OwnershipLoop {
   private readonly held = new Map<number, Slot>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private renewing: Promise<void> | null = null;
   private readonly busy = new Set<Promise<void>>();
   private closed = false;
   /** Partitions moved in and out since the start (for logs and metrics). */
@@ -64,9 +65,48 @@ export class OwnershipLoop {
     await this.options.leases.register([]);
     await this.tick();
     const tickMs = this.options.tickMs ?? Math.min(1000, Math.floor(this.options.leases.leaseMs / 4));
-    this.timer = setInterval(() => void this.tick(), tickMs);
+    this.timer = setInterval(() => {
+      this.dropExpired();
+      this.renewTick();
+      void this.tick();
+    }, tickMs);
     // renewals already run on the timer: a slow first restore cannot let the leases expire
     await Promise.allSettled([...this.busy]);
+  }
+
+  /**
+   * Abandons every lease past its expiry by this worker's clock, whether or not a round is under
+   * way: a round waits on KV calls, and one that hangs (a KV listing under heavy load) must not
+   * leave this worker consuming partitions whose leases others have taken since.
+   */
+  private dropExpired(): void {
+    if (this.closed) return;
+    for (const [partition, slot] of this.held) {
+      if (slot.lease.expiresAt > this.now) continue;
+      this.lose(partition, slot, 'partition lease expired before it was renewed: abandoning the partition without further writes');
+    }
+  }
+
+  private lose(partition: number, slot: Slot, message: string): void {
+    const { logger, host } = this.options;
+    logger.warn({ partition, epoch: slot.lease.epoch }, message);
+    this.held.delete(partition);
+    this.rebalances++;
+    this.track(host.stop(partition, true).catch((error: unknown) => logger.error({ partition, err: (error as Error).message }, 'abandoning partition failed')));
+  }
+
+  /**
+   * Renewals run on their own, beside the rounds: a round lists members and acquires leases (several
+   * KV calls, seconds under load), and renewals queued behind it expired (seen under load: a worker
+   * losing and retaking its leases over and over, replaying from its checkpoints each time).
+   */
+  private renewTick(): void {
+    if (this.renewing || this.closed) return;
+    this.renewing = this.renewDue()
+      .catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'lease renewal failed; retrying'))
+      .finally(() => {
+        this.renewing = null;
+      });
   }
 
   /** One round; never overlaps itself. */
@@ -88,8 +128,6 @@ export class OwnershipLoop {
   private async round(): Promise<void> {
     if (this.closed) return;
     const { leases, partitions, logger } = this.options;
-    await this.renewDue();
-    if (this.closed) return;
     const members = await leases.members();
     const desired = new Set(desiredPartitions(leases.self.id, members.map((m) => m.id), partitions));
     for (const [partition, slot] of this.held) {
@@ -121,7 +159,7 @@ export class OwnershipLoop {
 
   /** Renews leases past half their life; drops the ones that are lost. */
   private async renewDue(all = false): Promise<void> {
-    const { leases, logger } = this.options;
+    const { leases } = this.options;
     const due = [...this.held.values()].filter((s) => all || s.lease.expiresAt - this.now < leases.leaseMs / 2);
     await Promise.all(
       due.map(async (slot) => {
@@ -134,10 +172,7 @@ export class OwnershipLoop {
           this.options.host.renewed?.(partition, renewed.expiresAt);
           return;
         }
-        logger.warn({ partition, epoch: slot.lease.epoch }, 'partition lease lost: abandoning the partition without further writes');
-        this.held.delete(partition);
-        this.rebalances++;
-        this.track(this.options.host.stop(partition, true).catch((error: unknown) => logger.error({ partition, err: (error as Error).message }, 'abandoning partition failed')));
+        this.lose(partition, slot, 'partition lease lost: abandoning the partition without further writes');
       }),
     );
   }
@@ -184,7 +219,10 @@ export class OwnershipLoop {
   async stop(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.ticking;
+    // a round stuck on a KV call must not keep the process from stopping (a SIGTERM that never ends)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([this.ticking, this.renewing]), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.leases.leaseMs)))]);
+    clearTimeout(timer);
     await Promise.allSettled([...this.busy]);
     // the renewal timer is gone: a fresh lease term covers the last flushes and checkpoints
     await this.renewDue(true).catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'renewing leases before the hand-over failed'));

@@ -142,7 +142,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       }
       const runner = new PartitionRunner({ ...runnerOptions, nc, partition, owner, leaseExpiresAt, logger: logger.child({ partition }) });
       await runner.start();
-      exporter?.rebase(runner.stats());
+      // from the restored counters, not the current ones: messages may have arrived since
+      exporter?.rebase(runner.restoredStats ?? runner.stats());
       runners.set(partition, runner);
       metrics?.rebalances.inc({ direction: 'in' });
     },

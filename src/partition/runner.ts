@@ -54,6 +54,10 @@ export interface RunnerOptions {
   leaseExpiresAt?: number;
 }
 
+/** Deadline of one checkpoint read, and reads before a partition start gives up (see readCheckpoint). */
+const CHECKPOINT_READ_TIMEOUT_MS = 15_000;
+const CHECKPOINT_READ_ATTEMPTS = 4;
+
 export function checkpointName(partition: number): string {
   return `partition-${partition}`;
 }
@@ -82,12 +86,18 @@ export class PartitionRunner {
   private flushTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  private checkpointing: Promise<void> | null = null;
   private stopped = false;
   private pendingDlq = new Set<Promise<unknown>>();
   private lastCheckpointSeq = -1;
   /** When the stored checkpoint was last known current (written, restored, or found unchanged); epoch ms. */
   private checkpointCurrentAt: number | null = null;
   private checkpointBytes = 0;
+  /**
+   * The partition's counters as its checkpoint restored them (zero without one), taken before
+   * consuming starts: the previous owner counted those events, so exporters count from here.
+   */
+  restoredStats: RunnerStats | null = null;
   private flushed = 0;
   private ownAdmission: ClusterAdmission | null = null;
   private unsubscribeAdmission: (() => void) | null = null;
@@ -98,7 +108,6 @@ export class PartitionRunner {
   /** Set once a newer owner's checkpoint was found: this runner writes nothing more. */
   private fenced: FencedError | null = null;
   private leaseExpiresAt: number | undefined;
-  private checkpointing: Promise<void> | null = null;
   /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
   get lag(): number {
     return this.consumer?.pending ?? 0;
@@ -135,7 +144,7 @@ export class PartitionRunner {
       throw new FencedError(partition, owner, writer);
     }
     this.checkpointRevision = info?.revision ?? 0;
-    const saved = await this.store.getBlob(checkpointName(partition));
+    const saved = await this.readCheckpoint();
     if (saved !== null) {
       try {
         this.processor = PartitionProcessor.restore(saved, processorOptions);
@@ -158,6 +167,8 @@ export class PartitionRunner {
     this.unsubscribeAdmission = this.processor.admission.onResolved((model) => this.admissionSettled(model));
     // events held at the last checkpoint ask for their models' admission again
     for (const model of this.processor.heldModels()) this.admissionSettled(model);
+    // counters as restored, before the first message: what a stats exporter starts counting from
+    this.restoredStats = this.stats();
     // an ordered consumer from the checkpointed sequence + 1, recreated from the last applied
     // sequence + 1 whenever it stalls (server restart, leader change): see LiveConsumer
     this.consumer = new LiveConsumer({
@@ -175,6 +186,31 @@ export class PartitionRunner {
     this.checkpointTimer = setInterval(() => {
       if (this.checkpointing === null) void this.checkpoint();
     }, this.options.checkpointIntervalMs);
+  }
+
+  /**
+   * Reads the partition's checkpoint. A read that overlaps a write of the same object (a previous
+   * owner's last periodic checkpoint still under way when the lease moved) can wait forever for
+   * chunks the write has just purged (seen with @nats-io/obj 3.x): each read gets a deadline and is
+   * retried; the last failure stops the start, so the lease is released and taken again later
+   * instead of being held by a partition that never runs.
+   */
+  private async readCheckpoint(): Promise<Uint8Array | null> {
+    const name = checkpointName(this.partition);
+    for (let attempt = 1; ; attempt++) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`reading checkpoint ${name} took over ${CHECKPOINT_READ_TIMEOUT_MS} ms`)), CHECKPOINT_READ_TIMEOUT_MS);
+      });
+      try {
+        return await Promise.race([this.store.getBlob(name), deadline]);
+      } catch (error) {
+        if (attempt >= CHECKPOINT_READ_ATTEMPTS) throw error;
+        this.log.warn({ partition: this.partition, attempt, err: (error as Error).message }, 'checkpoint read failed; retrying');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
   }
 
   private consumeOne(msg: JsMsg): void | Promise<void> {
@@ -281,7 +317,9 @@ export class PartitionRunner {
    * Saves state and the sequence it reflects, atomically as one object. Under a lease the write
    * expects the object's revision this runner last read or wrote: when another writer came between,
    * the object's metadata says who. An older epoch (a stale owner that wrote after losing its lease)
-   * is overwritten; a newer one means this runner's lease is stale, and it stops writing.
+   * is overwritten; a newer one means this runner's lease is stale, and it stops writing. Writes are
+   * serialised: a hand-over's final checkpoint issued while a periodic one is still being written
+   * would otherwise race it, and the older snapshot could land last.
    */
   checkpoint(): Promise<void> {
     // one write at a time: each expects the revision the previous one wrote
@@ -351,9 +389,14 @@ export class PartitionRunner {
   /** Stops consuming, then flushes and checkpoints what was consumed. */
   async stop(): Promise<void> {
     await this.stopConsuming();
+    // a flush already under way drained the dirty panes before the last messages came in: let it
+    // end, then publish what is left, so the final pane states are out before the lease goes
+    await this.flushing;
     await this.flush();
     await Promise.allSettled([...this.pendingDlq]);
     await this.checkpoint();
+    // checkpointed < seq: the final checkpoint failed, and the next owner replays from the older one
+    this.log.info({ partition: this.partition, seq: this.processor.seq, checkpointed: this.lastCheckpointSeq }, 'partition stopped');
   }
 
   /**
@@ -362,6 +405,7 @@ export class PartitionRunner {
    */
   async abandon(): Promise<void> {
     await this.stopConsuming();
+    this.log.warn({ partition: this.partition, seq: this.processor.seq }, 'partition abandoned');
   }
 
   private async stopConsuming(): Promise<void> {

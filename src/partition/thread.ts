@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       runner.start().then(
         () => {
           runners.set(message.partition, runner);
-          post({ type: 'partition-started', partition: message.partition, stats: runner.stats() });
+          post({ type: 'partition-started', partition: message.partition, stats: runner.restoredStats ?? runner.stats() });
         },
         (error: unknown) => post({ type: 'partition-failed', partition: message.partition, message: (error as Error).message }),
       );
