@@ -15,7 +15,15 @@
  *
  * Refusal records are kept too, so a refused model stays refused everywhere until it has been idle
  * for `idleMs` (never counted by one partition and refused by another); at most `maxRefusalRecords`
- * of them exist at once, beyond which a model is refused without a record (see the README).
+ * of them exist at once. Beyond that a model is refused without a record of its own, but not
+ * without a trace: its key goes into a shared Bloom filter (the `overflow.<shard>` keys, two generations of
+ * `idleMs` each, re-added while it keeps being refused), and no process admits a key the filter
+ * may hold. A filter alone would not do: a process that found a free slot a moment ago could still
+ * write its admission after another one refused the same model without a record. So every new
+ * decision is first announced in its key's `overflow.<shard>` (`deciding`, a compare-and-set update), a process that
+ * finds another one deciding the same key waits for its answer, and the refusal without a record is
+ * written into the filter in the same update that ends its announcement: the two cannot interleave.
+ * A false positive of the filter only refuses a model in full that a slot could have admitted.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
@@ -67,6 +75,20 @@ export interface Resolution {
 export const modelKey = (model: string): string => `m.${model}`;
 export const versionKey = (model: string, version: string): string => `v.${model}.${versionToken(version)}`;
 const modelSlotPrefix = 'ms.';
+/**
+ * The shared state of decisions in flight and of refusals without a record, sharded by key so that
+ * processes deciding different models rarely contend for one compare-and-set.
+ */
+const OVERFLOW_SHARDS = 64;
+export const overflowKey = (key: string): string => `overflow.${hashOf(key, 0) % OVERFLOW_SHARDS}`;
+/**
+ * An announced decision older than this is presumed dead (its process crashed between announcing
+ * and deciding): another process may then decide the key. Far above any KV round trip.
+ */
+export const DECIDING_MS = 60_000;
+/** Bloom filter (per shard) of keys refused without a record: bits per generation and hashes per key. */
+const FILTER_BITS = 4096;
+const FILTER_HASHES = 4;
 const versionSlotPrefix = (model: string): string => `vs.${model}.`;
 /** A slot claimed but never named by a record (its claimer died in between) is freed after this. */
 const ORPHAN_SLOT_MS = 30_000;
@@ -94,6 +116,66 @@ function parseSlot(bytes: Uint8Array): SlotValue | null {
   }
 }
 
+/** What is stored under `overflow.<shard>`. */
+export interface OverflowState {
+  /** Keys being decided now: who announced it and when (epoch ms). */
+  deciding: Record<string, { by: string; at: number }>;
+  /** Start of the current filter generation (epoch ms). */
+  since: number;
+  /** Keys refused without a record: this generation and the one before (base64 bits; null: empty). */
+  current: string | null;
+  previous: string | null;
+}
+
+/** FNV-1a, seeded. */
+function hashOf(key: string, seed: number): number {
+  let hash = 0x811c9dc5 ^ Math.imul(seed, 0x9e3779b1);
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function filterPositions(key: string): number[] {
+  const positions: number[] = [];
+  for (let seed = 1; seed <= FILTER_HASHES; seed++) positions.push(hashOf(key, seed) % FILTER_BITS);
+  return positions;
+}
+
+export function filterHas(bits: string | null, key: string): boolean {
+  if (bits === null) return false;
+  const bytes = Buffer.from(bits, 'base64');
+  return filterPositions(key).every((p) => (bytes[p >> 3] & (1 << (p & 7))) !== 0);
+}
+
+export function filterAdd(bits: string | null, key: string): string {
+  const bytes = bits === null ? Buffer.alloc(FILTER_BITS / 8) : Buffer.from(bits, 'base64');
+  for (const p of filterPositions(key)) bytes[p >> 3] |= 1 << (p & 7);
+  return bytes.toString('base64');
+}
+
+/** The state with its generations turned and dead announcements dropped, as of `now`. */
+export function currentOverflow(state: OverflowState | null, now: number, idleMs: number): OverflowState {
+  if (state === null) return { deciding: {}, since: now, current: null, previous: null };
+  let { since, current, previous } = state;
+  if (now - since >= 2 * idleMs) [since, current, previous] = [now, null, null];
+  else if (now - since >= idleMs) [since, current, previous] = [now, null, current];
+  const deciding: OverflowState['deciding'] = {};
+  for (const [key, claim] of Object.entries(state.deciding)) if (now - claim.at < DECIDING_MS) deciding[key] = claim;
+  return { deciding, since, current, previous };
+}
+
+function parseOverflow(bytes: Uint8Array): OverflowState | null {
+  try {
+    const value = JSON.parse(decoder.decode(bytes)) as Partial<OverflowState>;
+    if (typeof value.since !== 'number' || typeof value.deciding !== 'object' || value.deciding === null) return null;
+    return { deciding: value.deciding, since: value.since, current: value.current ?? null, previous: value.previous ?? null };
+  } catch {
+    return null;
+  }
+}
+
 export class ModelRegistry {
   private readonly records = new Map<string, MirroredRecord>();
   private readonly slots = new Map<string, { value: SlotValue; revision: number }>();
@@ -115,6 +197,11 @@ export class ModelRegistry {
   static async open(nc: NatsConnection, options: ModelRegistryOptions): Promise<ModelRegistry> {
     // provisioning created it (with the cluster's replicas): bind to it as it is
     const kv = await new Kvm(nc).open(MODELS_BUCKET);
+    return ModelRegistry.openOn(kv, options);
+  }
+
+  /** The same on a bucket already opened (tests give a KV with controlled latency). */
+  static async openOn(kv: KV, options: ModelRegistryOptions): Promise<ModelRegistry> {
     const registry = new ModelRegistry(kv, options);
     await registry.follow();
     return registry;
@@ -198,12 +285,63 @@ export class ModelRegistry {
    */
   async resolve(model: string, version: string | null): Promise<Resolution> {
     const key = version === null ? modelKey(model) : versionKey(model, version);
+    for (;;) {
+      const existing = await this.fetch(key);
+      if (existing !== null) return { decision: existing.record.decision, decidedHere: false, recorded: true };
+      // announce the decision, unless the key was refused without a record or is being decided elsewhere
+      // one name per attempt: two asks in one process wait for each other like two processes
+      const announcement = { by: Math.random().toString(36).slice(2, 12), at: this.now() };
+      let answer = 'decide' as 'refused' | 'busy' | 'decide';
+      await this.changeOverflow(key, (state) => {
+        if (filterHas(state.current, key) || filterHas(state.previous, key)) {
+          answer = 'refused';
+          // still refused: it stays in the filter for as long as it keeps being refused
+          return filterHas(state.current, key) ? null : { ...state, current: filterAdd(state.current, key) };
+        }
+        const other = state.deciding[key];
+        if (other !== undefined) {
+          answer = 'busy';
+          return null;
+        }
+        answer = 'decide';
+        return { ...state, deciding: { ...state.deciding, [key]: announcement } };
+      });
+      // another process is deciding it: its record (or its refusal into the filter) comes shortly
+      if (answer === 'busy') {
+        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
+        continue;
+      }
+      if (answer === 'refused') return { decision: 'refused', decidedHere: false, recorded: false };
+      try {
+        return await this.decide(key, model, version, announcement.by);
+      } finally {
+        // the decision is written (or failed): end the announcement, in the background (whoever
+        // reads it meanwhile looks for the record again and finds it)
+        void this.changeOverflow(key, (state) => {
+          if (state.deciding[key]?.by !== announcement.by) return null;
+          const deciding = { ...state.deciding };
+          delete deciding[key];
+          return { ...state, deciding };
+        }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Decides a key nobody else is deciding (announced in its overflow shard). */
+  private async decide(key: string, model: string, version: string | null, announced: string): Promise<Resolution> {
+    // decided between the first look and the announcement (by a process that announced before us)
     const existing = await this.fetch(key);
     if (existing !== null) return { decision: existing.record.decision, decidedHere: false, recorded: true };
     const [prefix, cap] = version === null ? [modelSlotPrefix, this.options.maxModels] : [versionSlotPrefix(model), this.options.maxVersionsPerModel];
     const owner = version === null ? model : `${model}.${versionToken(version)}`;
     const slot = await this.claimSlot(prefix, cap, owner);
     if (slot === null && this.refusals >= this.maxRefusalRecords) {
+      // refused without a record of its own: into the filter, in the write that ends the announcement
+      await this.changeOverflow(key, (state) => {
+        const deciding = { ...state.deciding };
+        if (deciding[key]?.by === announced) delete deciding[key];
+        return { ...state, deciding, current: filterAdd(state.current, key) };
+      });
       return { decision: 'refused', decidedHere: true, recorded: false };
     }
     const now = this.now();
@@ -218,6 +356,31 @@ export class ModelRegistry {
       if (theirs === null) throw error;
       return { decision: theirs.record.decision, decidedHere: false, recorded: true };
     }
+  }
+
+  /**
+   * Applies `change` to the `overflow` state with compare-and-set, reading it afresh on a conflict;
+   * `change` returns null when nothing needs writing. Returns the state in force afterwards.
+   */
+  private async changeOverflow(key: string, change: (state: OverflowState) => OverflowState | null): Promise<OverflowState> {
+    const shard = overflowKey(key);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const entry = await this.kv.get(shard);
+      const live = entry !== null && entry.operation === 'PUT';
+      const stored = live ? parseOverflow(entry.value) : null;
+      const state = currentOverflow(stored, this.now(), this.options.idleMs);
+      const next = change(state);
+      if (next === null) return state;
+      try {
+        if (entry === null) await this.kv.create(shard, encode(next));
+        else await this.kv.update(shard, encode(next), entry.revision);
+        return next;
+      } catch {
+        // another process changed it in between: read again
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
+      }
+    }
+    throw new Error(`the model registry's '${shard}' key stayed contended`);
   }
 
   /** Reads a record from the server (and into the mirror); null when there is none. */
@@ -252,7 +415,12 @@ export class ModelRegistry {
         return { key, index, revision };
       } catch (error) {
         const entry = await this.kv.get(key);
-        if (entry === null || entry.operation !== 'PUT') throw error;
+        // freed again in between: another slot will do (or none, which is a decision too)
+        if (entry === null || entry.operation !== 'PUT') {
+          if (entry === null) throw error;
+          this.applyEntry(entry);
+          continue;
+        }
         this.applyEntry(entry);
       }
     }
@@ -313,8 +481,17 @@ export class ModelRegistry {
     for (const [slotKey, { value }] of [...this.slots]) {
       if (now - value.claimedAt < ORPHAN_SLOT_MS) continue;
       const recordKey = slotKey.startsWith('ms.') ? modelKey(value.owner) : `v.${value.owner}`;
-      const named = this.records.get(recordKey);
-      if (named === undefined || named.record.slot === null || this.slotKeyOf(recordKey, named.record.slot) !== slotKey) await this.freeSlot(slotKey);
+      const names = (named: MirroredRecord | null | undefined): boolean =>
+        named !== undefined && named !== null && named.record.slot !== null && this.slotKeyOf(recordKey, named.record.slot) === slotKey;
+      if (names(this.records.get(recordKey))) continue;
+      // the mirror may lag behind the claimer's record (a loaded process): ask the server before freeing
+      let fresh: MirroredRecord | null;
+      try {
+        fresh = await this.fetch(recordKey);
+      } catch {
+        continue;
+      }
+      if (!names(fresh)) await this.freeSlot(slotKey);
     }
     // the delete markers of released keys would otherwise pile up with every name ever seen
     const purgeable = this.kv as KV & { purgeDeletes?(olderMillis?: number): Promise<unknown> };
@@ -331,7 +508,13 @@ export class ModelRegistry {
   private async freeSlot(slotKey: string): Promise<void> {
     const slot = this.slots.get(slotKey);
     if (slot === undefined) return;
-    await this.kv.delete(slotKey, { previousSeq: slot.revision }).catch(() => undefined);
+    try {
+      await this.kv.delete(slotKey, { previousSeq: slot.revision });
+    } catch {
+      return;
+    }
+    // as the watch will: the mirror must not keep a freed slot taken (this process would refuse for want of it)
+    this.applyEntry({ key: slotKey, revision: slot.revision + 1, operation: 'DEL', value: new Uint8Array() } as unknown as KvEntry);
   }
 
   close(): void {

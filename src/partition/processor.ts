@@ -72,7 +72,7 @@ export interface HeldEvent {
 }
 
 /** Distinct models counted in `refusedByModel`; further ones are counted under REFUSED_OTHER. */
-export const MAX_REFUSED_MODELS_COUNTED = 1000;
+export const MAX_REFUSED_MODELS_COUNTED = 4096;
 export const REFUSED_OTHER = '(other)';
 
 export interface Rejected {
@@ -193,7 +193,15 @@ export class PartitionProcessor {
       return this.rejected(seq, subject, data, 'bad_subject', `subject '${subject}' is not drift.in.${this.partition}.<model>.pred|label`);
     }
     // a model with held events: later ones wait behind them, so each model's events apply in order
-    if (this.held.has(parsed.model)) return this.hold(parsed.model, seq, subject, data, contentType);
+    if (this.held.has(parsed.model)) {
+      // but the decision for their version is asked now, not one version after another as the
+      // queue drains (500 new versions would otherwise take 500 sequential registry decisions)
+      if (parsed.kind === 'pred') {
+        const result = this.decoder.decodePrediction(data, { expectedModel: parsed.model, contentType });
+        if (result.ok) this.admission.verdict(result.event.model, result.event.version);
+      }
+      return this.hold(parsed.model, seq, subject, data, contentType);
+    }
     if (parsed.kind === 'pred') {
       const result = this.decoder.decodePrediction(data, { expectedModel: parsed.model, contentType });
       if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
