@@ -164,11 +164,12 @@ export class PartitionRunner {
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
+    // counters as restored, before the first message and before the held events below are applied
+    // (they are counted when applied, here: the previous owner consumed them but did not count them)
+    this.restoredStats = this.stats();
     this.unsubscribeAdmission = this.processor.admission.onResolved((model) => this.admissionSettled(model));
     // events held at the last checkpoint ask for their models' admission again
     for (const model of this.processor.heldModels()) this.admissionSettled(model);
-    // counters as restored, before the first message: what a stats exporter starts counting from
-    this.restoredStats = this.stats();
     // an ordered consumer from the checkpointed sequence + 1, recreated from the last applied
     // sequence + 1 whenever it stalls (server restart, leader change): see LiveConsumer
     this.consumer = new LiveConsumer({
