@@ -29,10 +29,15 @@ export async function readRecentAlerts(nc: NatsConnection, lookbackMs: number, o
     opt_start_time: new Date(Date.now() - lookbackMs).toISOString(),
   });
   let read = 0;
+  // an empty fetch is not the end: on a loaded server the first batch may take longer than its
+  // expiry (restoring nothing would let this gateway announce a firing alert again); read until the
+  // stream's last sequence as it was at the start, or until a deadline
+  const lastSeq = info.state.last_seq;
+  const deadline = Date.now() + 30_000;
   for (;;) {
-    const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
-    let inBatch = 0;
+    const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
     let caughtUp = false;
+    let inBatch = 0;
     for await (const msg of batch) {
       inBatch++;
       read++;
@@ -41,8 +46,10 @@ export async function readRecentAlerts(nc: NatsConnection, lookbackMs: number, o
       } catch {
         // not an alert of ours: skip it
       }
-      if (msg.info.pending === 0) caughtUp = true;
+      if (msg.info.pending === 0 || msg.seq >= lastSeq) caughtUp = true;
     }
-    if (caughtUp || inBatch === 0) return read;
+    if (caughtUp || Date.now() > deadline) return read;
+    // nothing delivered: done only if nothing is left (every alert older than the lookback)
+    if (inBatch === 0 && (await consumer.info()).num_pending === 0) return read;
   }
 }
