@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +8,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServerHandle } from '../helpers/nats-server.ts';
 import { getJson, eventually } from '../helpers/pipeline.ts';
+import { exitWithin, loggedLine, spawnEntry } from '../helpers/processes.ts';
+import type { Proc } from '../helpers/processes.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { provision } from '../../src/cluster/provision.ts';
 import { pickFreePort } from '../../src/cluster/nats-process.ts';
@@ -18,51 +18,7 @@ import type { Gateway } from '../../src/app/gateway.ts';
 import { DriftPublisher } from '../../src/client/index.ts';
 import type { ModelMetrics } from '../../src/contract/metrics.ts';
 
-/** A `npm run worker` or `npm run gateway` process, with its log lines (pino JSON) collected. */
-interface Proc {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-  output(): string;
-}
-
-function spawnEntry(entry: 'worker' | 'gateway', env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', `workers/${entry}.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  let text = '';
-  let partial = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d;
-    partial += d;
-    const parts = partial.split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) {
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => (text += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, exited, output: () => text.slice(-2000) };
-}
-
-/** A graceful stop must end the process: fail with its log, not at the test's time limit. */
-async function exitWithin(proc: { exited: Promise<number | null>; output: () => string }, ms: number): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the worker did not exit within ${ms} ms of SIGTERM:\n${proc.output()}`)), ms);
-  });
-  try {
-    return await Promise.race([proc.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const logged = (proc: Proc, msg: string) => eventually(() => proc.lines.find((l) => l.msg === msg), 60_000, `"${msg}" in the log (${proc.output()})`);
+const logged = (proc: Proc, msg: string) => loggedLine(proc, msg, 60_000);
 
 async function metricsOf(url: string): Promise<string> {
   const response = await fetch(`${url}/metrics`);
