@@ -218,6 +218,11 @@ export class LogHistogram implements QuantileSummary {
     return this;
   }
 
+  /** An empty sketch with the same buckets (accuracy, range and center): a template for rebinnedLike. */
+  emptyLike(): LogHistogram {
+    return new LogHistogram(this.relativeAccuracy, this.options);
+  }
+
   clone(): LogHistogram {
     const copy = new LogHistogram(this.relativeAccuracy, this.options);
     copy.positive.copyFrom(this.positive);

@@ -2,6 +2,7 @@ import { PaneInput, PaneOutcome, addInput, addOutcome, inputFromWire, outcomeFro
 import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
+import { LogHistogram } from '../sketch/log-histogram.ts';
 
 /**
  * Sliding windows of one model, kept incrementally from the pane changelog: a window is the sum of
@@ -59,6 +60,14 @@ export class ModelWindows {
   firstPaneStart = Infinity;
   /** Panes are kept for two lengths of the longest window: the window and its rolling reference. */
   private readonly retentionMs: number;
+  /**
+   * Per numeric feature, the buckets every decoded pane sketch is moved onto (those of the first
+   * sketch seen). Partitions pick their own feature centers, so a pane's sketch seldom shares the
+   * window's buckets; moving it once when it is decoded, instead of in each of the window x version
+   * aggregates it enters and leaves, took the gateway's pane apply from ~43 % of its CPU (20 models
+   * x 30 features, bench gateway profile) to a merge of typed arrays.
+   */
+  private readonly featureBuckets = new Map<string, LogHistogram>();
 
   constructor(
     readonly model: string,
@@ -81,8 +90,20 @@ export class ModelWindows {
 
   private decode(pane: StoredPane): DecodedPane {
     return pane.part === 'in'
-      ? { input: inputFromWire(pane.state as PaneInputWire, this.limits), outcome: null }
+      ? { input: this.onFeatureBuckets(inputFromWire(pane.state as PaneInputWire, this.limits)), outcome: null }
       : { input: null, outcome: outcomeFromWire(pane.state as PaneOutcomeWire, this.limits) };
+  }
+
+  /** Moves each numeric feature sketch onto the model's buckets for that feature (see featureBuckets). */
+  private onFeatureBuckets(input: PaneInput): PaneInput {
+    for (const [name, summary] of input.features) {
+      const sketch = summary.numeric;
+      if (sketch === null) continue;
+      const like = this.featureBuckets.get(name);
+      if (like === undefined) this.featureBuckets.set(name, sketch.emptyLike());
+      else if (!like.sameBuckets(sketch)) summary.numeric = LogHistogram.rebinnedLike(sketch, like);
+    }
+    return input;
   }
 
   /** Adds (or subtracts) a pane to every window that holds it; `decoded` when the caller already has it. */
@@ -188,8 +209,8 @@ export class ModelWindows {
       const partitions = existing?.partitions ?? new Set<number>();
       let state: PaneInputWire | PaneOutcomeWire;
       if (first.part === 'in') {
-        const merged = existing ? inputFromWire(existing.state as PaneInputWire, this.limits) : new PaneInput(this.limits);
-        for (const [, pane] of members) addInput(merged, inputFromWire(pane.state as PaneInputWire, this.limits), 1);
+        const merged = existing ? (this.decode(existing).input as PaneInput) : new PaneInput(this.limits);
+        for (const [, pane] of members) addInput(merged, this.decode(pane).input as PaneInput, 1);
         state = inputToWire(merged);
       } else {
         const merged = existing ? outcomeFromWire(existing.state as PaneOutcomeWire, this.limits) : new PaneOutcome(this.limits);

@@ -106,3 +106,34 @@ describe('summary arrays on the wire', () => {
     expect(Array.from(summaryFromWire(summaryToWire(Float64Array.from([-0, 0, 0, 0]))))).toEqual([-0, 0, 0, 0]);
   });
 });
+
+describe('numeric feature sketches of partitions with different centers', () => {
+  function paneOf(partition: number, paneStart: number, values: number[]): PaneMessage {
+    return inputMessage(partition, 'v1', paneStart, values);
+  }
+
+  it('are moved onto one set of buckets: a window holds their exact sum, and nothing is left once they all leave it', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    // each partition's pane picks its feature center from its own first values: 100, 300, 1000
+    const byPartition = [0, 1, 2].map((p) => Array.from({ length: 40 }, (_, i) => [100, 300, 1000][p] + ((i * 7) % 40) - 20));
+    for (let pane = 0; pane < 3; pane++) {
+      for (const [p, values] of byPartition.entries()) windows.applyMessage(paneOf(p, pane * PANE, values));
+    }
+    const sketch = windows.get('1m')?.input.features.get('x')?.numeric;
+    expect(sketch?.count).toBe(3 * 3 * 40);
+    // every value within the sketch's accuracy after the move: the median and the extremes
+    const all = byPartition.flat().sort((a, b) => a - b);
+    expect(Math.abs((sketch?.quantile(0.5) ?? NaN) - all[Math.floor((all.length - 1) / 2)])).toBeLessThan(5);
+    expect(Math.abs((sketch?.quantile(0) ?? NaN) - all[0])).toBeLessThan(1);
+    expect(Math.abs((sketch?.quantile(1) ?? NaN) - all[all.length - 1])).toBeLessThan(2);
+
+    // event time moves past every window: each pane is subtracted exactly as it was added
+    windows.applyMessage(paneOf(0, 100 * PANE, [5]));
+    windows.applyMessage(paneOf(0, 200 * PANE, [5]));
+    const emptied = windows.get('5m')?.input.features.get('x')?.numeric;
+    let buckets = 0;
+    emptied?.forEachBucket(() => buckets++);
+    expect(emptied?.count).toBe(1);
+    expect(buckets).toBe(1);
+  });
+});
