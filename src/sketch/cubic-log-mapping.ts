@@ -69,11 +69,19 @@ export class CubicLogMapping {
    * same, (hi - lo) / (hi + lo) <= (gamma - 1) / (gamma + 1) = alpha.
    */
   value(index: number): number {
-    const lo = this.lowerBound(index);
+    return this.valueBetween(this.lowerBound(index), this.upperBound(index));
+  }
+
+  /**
+   * The representative of a bucket from its bounds (as lowerBound and upperBound give them): for
+   * callers that walk consecutive buckets, whose shared bound (upperBound(i) = lowerBound(i + 1))
+   * is then computed once. Bit for bit what value(index) gives.
+   */
+  valueBetween(lower: number, upper: number): number {
     // The top bucket's upper bound can lie beyond the largest double: cap it there.
-    const hi = Math.min(this.upperBound(index), Number.MAX_VALUE);
+    const hi = Math.min(upper, Number.MAX_VALUE);
     // 2*lo*hi/(lo+hi) written so that it does not overflow near 1e308.
-    return lo * (2 / (1 + lo / hi));
+    return lower * (2 / (1 + lower / hi));
   }
 
   /** Inverse of e + P(s): the cubic is solved with Cardano's formula (one real root in [0,1)). */

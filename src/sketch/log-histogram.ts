@@ -321,10 +321,18 @@ export class LogHistogram implements QuantileSummary {
     const center = this.center;
     let origin = this.originWeight;
     const negative = this.negative;
+    // consecutive buckets share a bound (upperBound(i) = lowerBound(i + 1)): computed once, it halves
+    // the cost of the walk (the bounds' cube roots are most of it) where the buckets are dense
+    let sharedIndex = NaN;
+    let sharedBound = NaN;
     for (let index = negative.high; index >= negative.low; index--) {
       const weight = negative.counts[index - negative.offset];
       if (weight === 0) continue;
-      const value = center - mapping.value(index);
+      const upper = index + 1 === sharedIndex ? sharedBound : mapping.upperBound(index);
+      const lower = mapping.lowerBound(index);
+      sharedIndex = index;
+      sharedBound = lower;
+      const value = center - mapping.valueBetween(lower, upper);
       if (origin !== 0 && value > 0) {
         if (!visit(0, origin)) return;
         origin = 0;
@@ -337,10 +345,15 @@ export class LogHistogram implements QuantileSummary {
     }
     if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
     const positive = this.positive;
+    sharedIndex = NaN;
     for (let index = positive.low; index <= positive.high; index++) {
       const weight = positive.counts[index - positive.offset];
       if (weight === 0) continue;
-      const value = center + mapping.value(index);
+      const lower = index - 1 === sharedIndex ? sharedBound : mapping.lowerBound(index);
+      const upper = mapping.upperBound(index);
+      sharedIndex = index;
+      sharedBound = upper;
+      const value = center + mapping.valueBetween(lower, upper);
       if (origin !== 0 && value > 0) {
         if (!visit(0, origin)) return;
         origin = 0;

@@ -616,3 +616,33 @@ describe('LogHistogram around a center (buckets over x - center)', () => {
     expect(() => new LogHistogram(0.01, { center: NaN })).toThrow(/options.center must be a finite number, got NaN/);
   });
 });
+
+describe('bucket walks that share the bound of consecutive buckets', () => {
+  it('give bit for bit the representative of each bucket: upperBound(i) is lowerBound(i + 1)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(0.001, 0.005, 0.01, 0.05), fc.integer({ min: -200_000, max: 200_000 }), (alpha, index) => {
+        const mapping = new CubicLogMapping(alpha);
+        expect(mapping.upperBound(index)).toBe(mapping.lowerBound(index + 1));
+        expect(mapping.valueBetween(mapping.lowerBound(index), mapping.upperBound(index))).toBe(mapping.value(index));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('visit every value a bucket-by-bucket walk gives, on both sides of a center', () => {
+    const sketch = new LogHistogram(0.005, { center: 100.3 });
+    for (let i = 0; i < 3000; i++) sketch.add(100 + 3 * Math.sin(i * 12.9898) * Math.cos(i * 78.233));
+    const walked: number[] = [];
+    sketch.forEachBucket((value) => walked.push(value));
+    const mapping = new CubicLogMapping(0.005);
+    // the same values, each from its own index: ascending, and each one a representative
+    for (let i = 1; i < walked.length; i++) expect(walked[i]).toBeGreaterThanOrEqual(walked[i - 1]);
+    for (const value of walked) {
+      const d = value - 100.3;
+      if (Math.abs(d) < 1e-9) continue;
+      const index = mapping.index(Math.abs(d));
+      const candidates = [index - 1, index, index + 1].map((k) => 100.3 + Math.sign(d) * mapping.value(k));
+      expect(candidates).toContain(value);
+    }
+  });
+});
