@@ -117,8 +117,10 @@ describe('gateway pane fencing', () => {
   });
 
   it('refuses an unfenced pane stored after the lease expiry the directory last saw (its view lags the renewals)', () => {
-    // renewals are due every half lease; a directory whose consumer is a few seconds behind (a loaded
-    // gateway, a consumer being recreated) still has the previous expiry when the pane arrives
+    // renewals are due every half lease; when the process stalls (GC, a loaded machine) or the
+    // directory's consumer falls behind, the pane is stored past the last expiry the directory saw.
+    // Seen on a real nats-server: an all-in-one process with 10 s leases blocked for 14 s while another
+    // process published 16 unfenced panes; the previous rule let all 16 into both gateways
     const d = directory();
     d.put('member.a', member('a'), T);
     d.put('lease.0', lease('a', { expiresAt: T + 15_000 }), T + 10);

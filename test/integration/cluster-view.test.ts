@@ -50,8 +50,8 @@ describe('two all-in-one processes against one NATS', () => {
   const start = async () => {
     const config = loadConfig({
       env: { NATS_URL: server.url, DRIFTWATCH_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', DRIFTWATCH_WORKER_THREADS: '0', DRIFTWATCH_TOKEN: TOKEN },
-      // a long lease: renewals starved on a loaded machine must not let a lease lapse (the forged-pane
-      // check needs every lease held); graceful hand-overs release leases at once anyway
+      // a long lease: renewals starved on a loaded machine must not let a lease lapse (the 8/8 split
+      // and the owners below are checked); graceful hand-overs release leases at once anyway
       overrides: { partitions: { count: 16 }, panes: { flushIntervalMs: 100 }, checkpoint: { intervalMs: 200 }, reference: { autoCaptureMs: 0 }, worker: { leaseMs: 15_000 } },
     });
     config.partitionsExplicit = true;
