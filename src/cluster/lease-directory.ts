@@ -71,6 +71,8 @@ export class LeaseDirectoryState {
   private readonly memberMap = new Map<string, DirectoryMember>();
   private readonly leaseMap = new Map<number, DirectoryLease>();
   private readonly changeLog: OwnershipChange[] = [];
+  /** Partitions a fencing worker's lease was seen for (kept after the lease is released or expires). */
+  private readonly fencedPartitions = new Set<number>();
   /** Highest bucket revision folded: every epoch ever granted is at or below it. */
   lastRevision = 0;
 
@@ -107,12 +109,16 @@ export class LeaseDirectoryState {
     }
     const record = parse<LeaseRecord>(entry.value);
     if (record === null || typeof record.owner !== 'string' || typeof record.instance !== 'string') return;
+    const fenced = record.fenced === true;
     const sameHolder = previous !== undefined && previous.owner === record.owner && previous.instance === record.instance;
-    // a renewal names its epoch; the acquiring write does not, and its own revision is the epoch
-    const epoch = typeof record.epoch === 'number' ? record.epoch : sameHolder ? previous.epoch : entry.revision;
+    // a fencing worker's renewal names its epoch, so its write without one is an acquisition (also when
+    // the same worker retakes its own lapsed lease), whose own revision is the epoch. An older worker's
+    // renewals name none: the same holder keeps its epoch
+    const epoch = typeof record.epoch === 'number' ? record.epoch : sameHolder && !fenced ? previous.epoch : entry.revision;
     const acquiredAt = epoch === entry.revision ? entry.storedAt : typeof record.acquiredAt === 'number' ? record.acquiredAt : sameHolder && previous.epoch === epoch ? previous.acquiredAt : null;
-    const lease: DirectoryLease = { partition, owner: record.owner, instance: record.instance, epoch, acquiredAt, expiresAt: Number(record.expiresAt), fenced: record.fenced === true };
+    const lease: DirectoryLease = { partition, owner: record.owner, instance: record.instance, epoch, acquiredAt, expiresAt: Number(record.expiresAt), fenced };
     this.leaseMap.set(partition, lease);
+    if (fenced) this.fencedPartitions.add(partition);
     if (previous === undefined || previous.epoch !== epoch) {
       this.record({ partition, at: acquiredAt ?? entry.storedAt, from: previous?.owner ?? null, to: record.owner, epoch });
     }
@@ -137,6 +143,19 @@ export class LeaseDirectoryState {
   /** The partition's lease as last written (possibly past its expiry: nobody has taken it over yet). */
   lease(partition: number): DirectoryLease | undefined {
     return this.leaseMap.get(partition);
+  }
+
+  /**
+   * A fencing worker holds or has held the partition's lease, as far as this directory has seen (the
+   * bucket's entries when it opened, and every write since): its panes carry worker and epoch.
+   */
+  everFenced(partition: number): boolean {
+    return this.fencedPartitions.has(partition);
+  }
+
+  /** Some fencing worker's lease was seen: the deployment uses leases, and its panes carry worker and epoch. */
+  get fencing(): boolean {
+    return this.fencedPartitions.size > 0;
   }
 
   leases(): DirectoryLease[] {

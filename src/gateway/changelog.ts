@@ -36,7 +36,7 @@ export class PaneChangelogReader {
     private readonly nc: NatsConnection,
     private readonly source: WindowStore,
     private readonly logger: Logger,
-    private readonly metrics?: Pick<PipelineMetrics, 'paneMessagesRejected'>,
+    private readonly metrics?: Pick<PipelineMetrics, 'paneMessagesRejected' | 'paneMessagesDropped'>,
     /** Judges each pane's worker and epoch; default: stream order only, no directory. */
     readonly fence: PaneFence = new PaneFence(),
   ) {}
@@ -72,6 +72,7 @@ export class PaneChangelogReader {
         this.source.applyPaneMessage(message);
         this.applied++;
       } else {
+        this.metrics?.paneMessagesDropped.inc({ reason: `fenced_${refusal.reason}` });
         this.fenced(msg.subject, msg.seq, message, refusal);
       }
     } catch (error) {

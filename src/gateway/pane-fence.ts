@@ -14,9 +14,17 @@
  * - a pane of an epoch newer than the directory knows from a worker that is not a member (no known
  *   owner: forged). A member's newer epoch is accepted: the new owner's first panes may arrive
  *   before the directory reports its lease;
- * - a pane without worker and epoch (an older worker, or a forger) stored while a fencing worker
- *   holds the partition's lease. Without a current lease (older workers only, a manual partition
- *   list) such panes are accepted: nothing could judge them.
+ * - in a deployment whose workers fence (the directory has seen a fencing worker's lease), a pane
+ *   without worker and epoch (an older worker, or a forger): `unfenced` when a fencing worker holds
+ *   or has held the partition's lease, or wrote a pane of it earlier in the stream; `unknown_owner`
+ *   when nobody ever held it. Closed by default: neither the lease's expiry (the directory's view
+ *   of it lags behind renewals on a loaded gateway) nor an unknown acquisition time lets one in.
+ *   Accepted only when an older, non-fencing worker holds the lease, or as history: stored before
+ *   the current fencing lease was acquired (its time known) and before any fenced pane of the
+ *   partition. Without a fencing deployment (a manual partition list or `npm start`, which take no
+ *   leases and stamp no worker or epoch; older workers only) such panes are accepted: nothing could
+ *   judge them. A switch from leases to a manual list needs the gateways restarted once the lease
+ *   entries have aged out of the bucket.
  *
  * Panes of epochs older than the current lease stored before it (history, replayed by a starting
  * gateway) are accepted: the directory keeps only the current lease, and stream order fences them.
@@ -31,6 +39,10 @@ export interface OwnershipOracle {
   lease(partition: number): DirectoryLease | undefined;
   /** The worker has a membership record (it took part in the cluster). */
   knows(worker: string): boolean;
+  /** A fencing worker holds or has held the partition's lease (as far as the directory has seen). */
+  everFenced(partition: number): boolean;
+  /** Some fencing worker's lease was seen: the deployment's panes carry worker and epoch. */
+  readonly fencing: boolean;
   /** Highest bucket revision seen: no epoch above it has been granted yet, as far as the directory knows. */
   readonly lastRevision: number;
 }
@@ -87,15 +99,7 @@ export class PaneFence {
   private judge({ partition, worker, epoch }: Pick<PaneMessage, 'partition' | 'worker' | 'epoch'>, storedAt: number): FenceRefusal | null {
     const newest = this.newest.get(partition);
     const lease = this.directory?.lease(partition);
-    if (worker === undefined || epoch === undefined) {
-      // the lease's expiry is on its worker's clock: a lease left behind by a killed worker stops
-      // counting once expired (a directory is not told when the bucket's TTL removes it)
-      const held = lease !== undefined && storedAt <= lease.expiresAt + this.skewMs;
-      if (held && lease.fenced && lease.acquiredAt !== null && storedAt > lease.acquiredAt + this.skewMs) {
-        return { reason: 'unfenced', detail: `a pane without worker and epoch while ${lease.owner} holds the lease (epoch ${lease.epoch})` };
-      }
-      return null;
-    }
+    if (worker === undefined || epoch === undefined) return this.judgeUnfenced(partition, newest, lease, storedAt);
     if (newest !== undefined && epoch < newest.epoch) return { reason: 'stale_epoch', detail: `epoch ${epoch} of ${worker} is older than epoch ${newest.epoch} of ${newest.worker}` };
     if (newest !== undefined && epoch === newest.epoch && worker !== newest.worker) return { reason: 'not_owner', detail: `epoch ${epoch} belongs to ${newest.worker}, not ${worker}` };
     if (this.directory === undefined) return null;
@@ -113,5 +117,19 @@ export class PaneFence {
     // an epoch the directory has not reported yet: the new owner's first panes, if it is a member
     if (newest?.epoch === epoch || this.directory.knows(worker)) return null;
     return { reason: 'unknown_owner', detail: `${worker} is no known member, and epoch ${epoch} is newer than the partition's lease (${lease === undefined ? 'none' : lease.epoch})` };
+  }
+
+  /** A pane without worker and epoch: see the rules at the top. */
+  private judgeUnfenced(partition: number, newest: { epoch: number; worker: string } | undefined, lease: DirectoryLease | undefined, storedAt: number): FenceRefusal | null {
+    if (this.directory === undefined || !this.directory.fencing) return null;
+    if (lease !== undefined && !lease.fenced) return null;
+    if (newest !== undefined) return { reason: 'unfenced', detail: `a pane without worker and epoch after panes of ${newest.worker} under epoch ${newest.epoch}` };
+    if (lease !== undefined) {
+      if (lease.acquiredAt !== null && storedAt <= lease.acquiredAt + this.skewMs) return null;
+      const since = lease.acquiredAt === null ? 'since an unknown time' : `since ${new Date(lease.acquiredAt).toISOString()}`;
+      return { reason: 'unfenced', detail: `a pane without worker and epoch while ${lease.owner} holds the lease (epoch ${lease.epoch}, ${since})` };
+    }
+    if (this.directory.everFenced(partition)) return { reason: 'unfenced', detail: `a pane without worker and epoch for a partition fencing workers have held` };
+    return { reason: 'unknown_owner', detail: `a pane without worker and epoch for partition ${partition}, which no worker holds, in a deployment whose workers hold leases` };
   }
 }

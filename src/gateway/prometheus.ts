@@ -42,7 +42,7 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     registry,
     paneMessagesRejected: counter(registry, 'drift_pane_messages_rejected_total', 'Pane changelog messages the gateway refused as malformed (logged with their subject); its windows are left as they were.'),
     paneMessagesApplied: counter(registry, 'drift_pane_messages_applied_total', 'Pane changelog messages applied to the windows of this gateway.'),
-    paneMessagesDropped: counter(registry, 'drift_pane_messages_dropped_total', 'Pane changelog messages the gateway dropped, by reason (model_limit: a model beyond its limits.maxModels; logged once per model).', ['reason']),
+    paneMessagesDropped: counter(registry, 'drift_pane_messages_dropped_total', 'Pane changelog messages the gateway dropped, by reason (model_limit: a model beyond its limits.maxModels, logged once per model; fenced_<reason>: refused by pane fencing, e.g. fenced_unfenced, fenced_unknown_owner).', ['reason']),
     changelogLag: gauge(registry, 'drift_changelog_lag', 'Pane changelog messages this gateway has not applied yet.'),
     changelogReady: gauge(registry, 'drift_changelog_ready', 'Whether the pane changelog replay has caught up and its consumer is live (1): the figures served are current.'),
     driftBacklogModels: gauge(registry, 'drift_computation_backlog_models', 'Models whose drift statistics and alert rules wait for the next slices of the gateway\'s statistics work (a busy gateway serves older drift, flagged stale).'),

@@ -87,18 +87,71 @@ describe('gateway pane fencing', () => {
     expect(fence.refusedBy.unknown_owner).toBe(2);
   });
 
-  it('refuses a pane without worker and epoch while a fencing worker holds the lease', () => {
+  it('refuses a pane without worker and epoch while a fencing worker holds the lease, expired or not', () => {
     const d = directory();
     d.put('member.a', member('a'), T);
     d.put('lease.0', lease('a'), T + 10);
     const fence = new PaneFence(d.state);
     expect(fence.check({ partition: 0 }, T + 5)).toBeNull(); // stored before: an older worker's history
     expect(fence.check({ partition: 0 }, T + 5_000)?.reason).toBe('unfenced');
-    // the lease expired (its worker was killed; a manual partition list runs now): accepted again
-    expect(fence.check({ partition: 0 }, T + 200_000)).toBeNull();
-    // a lease of an older worker (not fencing) does not judge them either
+    // past the lease's expiry as last seen: refused all the same (see the next test for why)
+    expect(fence.check({ partition: 0 }, T + 200_000)?.reason).toBe('unfenced');
+    // a lease of an older worker (not fencing): its panes carry no worker/epoch, and are accepted
     d.put('lease.1', { owner: 'old', instance: 'o1', expiresAt: T + 120_000 }, T + 10);
     expect(fence.check({ partition: 1 }, T + 5_000)).toBeNull();
+    expect(fence.refusedBy.unfenced).toBe(2);
+  });
+
+  // the gap of issue 13: in the two-process cluster test the unfenced pane was accepted in some runs.
+  // Each case below was accepted by the previous rule (refuse only while the lease is unexpired as
+  // last seen, and its acquisition time is known)
+  it('refuses an unfenced pane when the directory saw the lease only through a renewal without its acquisition time', () => {
+    // a gateway started after the acquisition: the bucket keeps one entry per key, a renewal whose
+    // owner could not read its acquisition time back
+    const state = new LeaseDirectoryState(100, () => T + 60_000);
+    state.apply({ key: 'member.a', revision: 1, operation: 'PUT', storedAt: T, value: json(member('a')) });
+    state.apply({ key: 'lease.0', revision: 9, operation: 'PUT', storedAt: T + 5_000, value: json(lease('a', { epoch: 4 })) });
+    expect(state.lease(0)).toMatchObject({ owner: 'a', epoch: 4, acquiredAt: null, fenced: true });
+    const fence = new PaneFence(state);
+    expect(fence.check({ partition: 0 }, T + 6_000)).toMatchObject({ reason: 'unfenced' });
+  });
+
+  it('refuses an unfenced pane stored after the lease expiry the directory last saw (its view lags the renewals)', () => {
+    // renewals are due every half lease; when the process stalls (GC, a loaded machine) or the
+    // directory's consumer falls behind, the pane is stored past the last expiry the directory saw.
+    // Seen on a real nats-server: an all-in-one process with 10 s leases blocked for 14 s while another
+    // process published 16 unfenced panes; the previous rule let all 16 into both gateways
+    const d = directory();
+    d.put('member.a', member('a'), T);
+    d.put('lease.0', lease('a', { expiresAt: T + 15_000 }), T + 10);
+    const fence = new PaneFence(d.state);
+    expect(fence.check({ partition: 0 }, T + 17_000)?.reason).toBe('unfenced');
+  });
+
+  it('refuses unfenced panes of a released partition, of one nobody holds, and after a fenced pane in the stream', () => {
+    const d = directory();
+    d.put('member.a', member('a'), T);
+    const epochA = d.put('lease.0', lease('a'), T + 10);
+    d.put('lease.2', lease('a'), T + 10);
+    const fence = new PaneFence(d.state);
+    expect(fence.check({ partition: 2, worker: 'a', epoch: epochA + 1 }, T + 20)).toBeNull();
+    // stored before partition 2's current lease by the server's clock, but after a fenced pane of it
+    expect(fence.check({ partition: 2 }, T + 15)?.reason).toBe('unfenced');
+    d.del('lease.0', T + 1_000); // a graceful hand-over, before the next owner's acquisition
+    expect(fence.check({ partition: 0 }, T + 1_500)?.reason).toBe('unfenced');
+    expect(fence.check({ partition: 9 }, T + 1_500)?.reason).toBe('unknown_owner');
+    expect(fence.refusedBy).toMatchObject({ unfenced: 2, unknown_owner: 1 });
+  });
+
+  it('accepts unfenced panes where no fencing lease exists (npm start, a manual partition list, older workers only)', () => {
+    const d = directory();
+    const fence = new PaneFence(d.state);
+    expect(fence.check({ partition: 0 }, T)).toBeNull();
+    d.put('member.old', member('old'), T);
+    d.put('lease.0', { owner: 'old', instance: 'o1', expiresAt: T + 120_000 }, T + 10);
+    expect(fence.check({ partition: 0 }, T + 5_000)).toBeNull();
+    expect(fence.check({ partition: 5 }, T + 5_000)).toBeNull();
+    expect(fence.refused).toBe(0);
   });
 });
 
@@ -121,6 +174,22 @@ describe('lease directory state', () => {
     d.del('member.a', T + 3000);
     expect(d.state.members()).toEqual([]);
     expect(d.state.knows('a')).toBe(false);
+  });
+
+  it("takes a fencing worker's write without an epoch as a new acquisition, also when it retakes its own lapsed lease", () => {
+    const d = directory();
+    const first = d.put('lease.0', lease('a'), T);
+    d.put('lease.0', lease('a', { epoch: first, acquiredAt: T }), T + 5_000);
+    // a's renewals starved past the expiry; it retakes the lease (same worker and instance)
+    const second = d.put('lease.0', lease('a'), T + 200_000);
+    expect(d.state.lease(0)).toMatchObject({ epoch: second, acquiredAt: T + 200_000 });
+    expect(d.state.changes().map((c) => c.epoch)).toEqual([first, second]);
+    // an older worker's renewals carry no epoch: the same holder keeps its epoch
+    const old = d.put('lease.1', { owner: 'old', instance: 'o1', expiresAt: T + 120_000 }, T);
+    d.put('lease.1', { owner: 'old', instance: 'o1', expiresAt: T + 130_000 }, T + 5_000);
+    expect(d.state.lease(1)).toMatchObject({ epoch: old, acquiredAt: T, fenced: false });
+    expect(d.state.everFenced(0)).toBe(true);
+    expect(d.state.everFenced(1)).toBe(false);
   });
 
   it('keeps a bounded list of changes', () => {
