@@ -1,0 +1,127 @@
+import type { DataQualitySummary, FeatureDataQuality } from '../contract/metrics.ts';
+import type { ReferenceProfile } from '../reference/profile.ts';
+import { onBucketsOf } from '../reference/profile.ts';
+import type { CategoricalReference, CategoryCounts, FeatureReference, NumericReference } from '../stats/select.ts';
+import { categoryNovelty, hasVanished, missingShare, outsideShare, shareOf } from '../stats/data-quality.ts';
+import type { LogHistogram } from '../sketch/log-histogram.ts';
+import type { FeatureSummary, PaneInput } from './pane.ts';
+
+/**
+ * Data quality of a window's features against a reference profile, from what the window already
+ * holds: its prediction count, and per feature the null count, the numeric sketch and the category
+ * counts. Nothing is counted in the worker for it: a feature absent from an event leaves no trace
+ * in the pane, so "missing" is the window's predictions less the feature's non-null values, and a
+ * string sent for a numeric feature (or a number for a categorical one) is already counted apart
+ * from the other type by the pane.
+ *
+ * Out-of-range shares are read on the reference's sketch buckets (the window's sketch is rebinned
+ * onto them): a window value counts as outside when its bucket lies wholly beyond the bucket of the
+ * reference's extreme, so identical data gives exactly 0, and only values within one bucket of the
+ * bound (about 2 x featureRelativeAccuracy x their distance to the center, 1 % at the default) can
+ * be counted inside when they are just outside: the share is never overstated by the sketch.
+ */
+
+/** Non-null values of a feature in a window. */
+function valuesOf(summary: FeatureSummary | undefined): { numeric: number; categorical: number } {
+  return { numeric: summary?.numeric?.count ?? 0, categorical: summary?.categories?.total ?? 0 };
+}
+
+/** Values the reference holds for a feature (its rows with a value). */
+function referenceValues(reference: FeatureReference): number {
+  if (reference.type === 'numeric') return reference.count;
+  let total = 0;
+  for (const [, count] of countEntries(reference.counts)) total += count;
+  return total;
+}
+
+/** A reference's category counts (a Map, or a plain record from an older profile) as pairs. */
+function countEntries(counts: CategoryCounts): Iterable<[string, number]> {
+  return counts instanceof Map ? (counts as ReadonlyMap<string, number>).entries() : Object.entries(counts);
+}
+
+/** The window's numeric values on the reference's buckets, as parallel arrays of representatives and weights. */
+function bucketsOnReference(window: LogHistogram, reference: NumericReference): { values: number[]; weights: number[] } {
+  const values: number[] = [];
+  const weights: number[] = [];
+  onBucketsOf(window, reference.summary).forEachBucket((value, weight) => {
+    values.push(value);
+    weights.push(weight);
+  });
+  return { values, weights };
+}
+
+function numericShares(window: LogHistogram | null, reference: NumericReference): Pick<FeatureDataQuality, 'outOfRangeShare' | 'outOfQuantileShare'> {
+  const summary = reference.summary;
+  if (window === null || window.count <= 0 || !(summary.count > 0)) return { outOfRangeShare: null, outOfQuantileShare: null };
+  const { values, weights } = bucketsOnReference(window, reference);
+  return {
+    outOfRangeShare: outsideShare(values, weights, summary.quantile(0), summary.quantile(1)),
+    outOfQuantileShare: outsideShare(values, weights, summary.quantile(0.001), summary.quantile(0.999)),
+  };
+}
+
+function categoricalShares(
+  window: FeatureSummary | undefined,
+  reference: CategoricalReference,
+): Pick<FeatureDataQuality, 'newCategoryShare' | 'unknownCategoryShare' | 'newCategories'> {
+  const categories = window?.categories;
+  if (categories === null || categories === undefined || categories.total <= 0) return { newCategoryShare: null, unknownCategoryShare: null, newCategories: [] };
+  const novelty = categoryNovelty(categories.entries(), new Map(countEntries(reference.counts)));
+  return { newCategoryShare: novelty.newShare, unknownCategoryShare: novelty.unknownShare, newCategories: novelty.newCategories };
+}
+
+function featureQuality(
+  events: number,
+  window: FeatureSummary | undefined,
+  reference: FeatureReference | undefined,
+  referenceRows: number,
+): FeatureDataQuality {
+  const { numeric, categorical } = valuesOf(window);
+  const values = numeric + categorical;
+  const missing = missingShare(events, values);
+  const referencePresent = reference === undefined ? 0 : referenceValues(reference);
+  const referenceMissing = reference === undefined ? null : missingShare(referenceRows, Math.min(referencePresent, referenceRows));
+  const quality: FeatureDataQuality = {
+    values,
+    missingShare: missing,
+    referenceMissingShare: referenceMissing,
+    missingIncrease: missing !== null && referenceMissing !== null ? missing - referenceMissing : null,
+    wrongTypeShare: null,
+    newCategoryShare: null,
+    unknownCategoryShare: null,
+    newCategories: [],
+    outOfRangeShare: null,
+    outOfQuantileShare: null,
+    appeared: reference === undefined && values > 0,
+    vanished: reference !== undefined && hasVanished(shareOf(referencePresent, referenceRows) ?? 0, referenceRows, events, values),
+  };
+  if (reference === undefined) return quality;
+  if (reference.type === 'numeric') {
+    quality.wrongTypeShare = shareOf(categorical, values);
+    Object.assign(quality, numericShares(window?.numeric ?? null, reference));
+  } else {
+    quality.wrongTypeShare = shareOf(numeric, values);
+    Object.assign(quality, categoricalShares(window, reference));
+  }
+  return quality;
+}
+
+/** The window's data quality against `reference` (null: only missing shares, nothing appears or vanishes). */
+export function dataQualityOf(input: PaneInput | undefined, reference: ReferenceProfile | null): DataQualitySummary {
+  const summary: DataQualitySummary = { reference: reference?.id ?? null, appeared: [], vanished: [], features: {} };
+  const events = input?.count ?? 0;
+  if (input === undefined || events <= 0) return summary;
+  input.settleCenters();
+  const names = new Set<string>(input.features.keys());
+  if (reference !== null) for (const name of Object.keys(reference.features)) names.add(name);
+  for (const name of [...names].sort()) {
+    const featureReference = reference === null ? undefined : Object.hasOwn(reference.features, name) ? reference.features[name] : undefined;
+    const quality = featureQuality(events, input.features.get(name), featureReference, reference?.count ?? 0);
+    // without a reference a feature neither appears nor vanishes: there is nothing to compare with
+    if (reference === null) quality.appeared = false;
+    summary.features[name] = quality;
+    if (quality.appeared) summary.appeared.push(name);
+    if (quality.vanished) summary.vanished.push(name);
+  }
+  return summary;
+}
