@@ -21,16 +21,24 @@ import type { FeatureSummary, PaneInput } from './pane.ts';
  * be counted inside when they are just outside: the share is never overstated by the sketch.
  */
 
-/** Non-null values of a feature in a window. */
+/**
+ * An empty string counts as missing, as in a training file (profileFromRows skips it): a window
+ * and a reference built from the same rows then agree.
+ */
+const EMPTY_CATEGORY = '';
+
+/** Non-null, non-empty values of a feature in a window. */
 function valuesOf(summary: FeatureSummary | undefined): { numeric: number; categorical: number } {
-  return { numeric: summary?.numeric?.count ?? 0, categorical: summary?.categories?.total ?? 0 };
+  const categories = summary?.categories;
+  const categorical = categories ? categories.total - categories.get(EMPTY_CATEGORY) : 0;
+  return { numeric: summary?.numeric?.count ?? 0, categorical };
 }
 
 /** Values the reference holds for a feature (its rows with a value). */
 function referenceValues(reference: FeatureReference): number {
   if (reference.type === 'numeric') return reference.count;
   let total = 0;
-  for (const [, count] of countEntries(reference.counts)) total += count;
+  for (const [category, count] of countEntries(reference.counts)) if (category !== EMPTY_CATEGORY) total += count;
   return total;
 }
 
@@ -65,8 +73,11 @@ function categoricalShares(
   reference: CategoricalReference,
 ): Pick<FeatureDataQuality, 'newCategoryShare' | 'unknownCategoryShare' | 'newCategories'> {
   const categories = window?.categories;
-  if (categories === null || categories === undefined || categories.total <= 0) return { newCategoryShare: null, unknownCategoryShare: null, newCategories: [] };
-  const novelty = categoryNovelty(categories.entries(), new Map(countEntries(reference.counts)));
+  if (categories === null || categories === undefined || categories.total - categories.get(EMPTY_CATEGORY) <= 0) return { newCategoryShare: null, unknownCategoryShare: null, newCategories: [] };
+  const novelty = categoryNovelty(
+    categories.entries().filter(([category]) => category !== EMPTY_CATEGORY),
+    new Map(countEntries(reference.counts)),
+  );
   return { newCategoryShare: novelty.newShare, unknownCategoryShare: novelty.unknownShare, newCategories: novelty.newCategories };
 }
 

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput } from '../../src/window/pane.ts';
+import { dataQualityOf } from '../../src/window/data-quality.ts';
+import { profileFromRows, profileFromWindow } from '../../src/reference/profile.ts';
+import type { TrainingRow } from '../../src/reference/profile.ts';
+
+type Features = Record<string, number | string | null>;
+
+/** A deterministic uniform generator (mulberry32), so every run sees the same values. */
+function uniform(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PLANS = ['basic', 'plus', 'pro'];
+
+/** n events: amount in [10, 110), plan one of PLANS, region always 'eu'. */
+function events(n: number, seed: number): Features[] {
+  const next = uniform(seed);
+  const out: Features[] = [];
+  for (let i = 0; i < n; i++) out.push({ amount: 10 + 100 * next(), plan: PLANS[Math.floor(next() * PLANS.length)], region: 'eu' });
+  return out;
+}
+
+/** The window the worker would hold for these events: two panes (two producers), merged as the gateway merges them. */
+function windowOf(rows: readonly Features[]): PaneInput {
+  const panes = [new PaneInput(DEFAULT_PANE_LIMITS), new PaneInput(DEFAULT_PANE_LIMITS)];
+  rows.forEach((features, i) => {
+    const pane = panes[i % 2];
+    pane.addPrediction(0.5, 0.5, 0.5, undefined, false, undefined);
+    for (const name in features) pane.addFeature(name, features[name]);
+  });
+  const window = new PaneInput(DEFAULT_PANE_LIMITS);
+  for (const pane of panes) addInput(window, pane, 1);
+  return window;
+}
+
+const referenceRows = events(2000, 1);
+const fileReference = profileFromRows('ref-file', 'm', null, referenceRows.map((features): TrainingRow => ({ features, output: 0.5 })));
+
+describe('data quality of a window against its reference', () => {
+  it('reports nothing wrong for fresh data of the same distribution', () => {
+    const quality = dataQualityOf(windowOf(events(1000, 2)), fileReference);
+    expect(quality.reference).toBe('ref-file');
+    expect(quality.appeared).toEqual([]);
+    expect(quality.vanished).toEqual([]);
+    const amount = quality.features.amount;
+    expect(amount.missingShare).toBe(0);
+    expect(amount.missingIncrease).toBe(0);
+    expect(amount.wrongTypeShare).toBe(0);
+    // the same range: values beyond the reference's extremes only by chance, at most a few
+    expect(amount.outOfRangeShare).toBeLessThan(0.005);
+    expect(amount.outOfQuantileShare).toBeLessThan(0.01);
+    expect(quality.features.plan.newCategoryShare).toBe(0);
+    expect(quality.features.plan.newCategories).toEqual([]);
+  });
+
+  it('gives exactly 0 outside the range for the very data of a window-captured reference', () => {
+    const window = windowOf(events(1000, 3));
+    const reference = profileFromWindow('ref-window', 'm', null, 'window', window, new PaneOutcome(DEFAULT_PANE_LIMITS), 0, 1);
+    const quality = dataQualityOf(window, reference);
+    expect(quality.features.amount.outOfRangeShare).toBe(0);
+    expect(quality.features.amount.outOfQuantileShare).toBeLessThanOrEqual(0.002 + 1e-12);
+    expect(quality.features.amount.missingIncrease).toBe(0);
+  });
+
+  it('counts absent and null values as missing: 30 % missing raises the share by 0.3 over the reference', () => {
+    const rows = events(1000, 4).map((features, i) => {
+      if (i % 10 < 2) return { plan: features.plan, region: features.region }; // absent
+      if (i % 10 === 2) return { ...features, amount: null }; // null
+      return features;
+    });
+    const amount = dataQualityOf(windowOf(rows), fileReference).features.amount;
+    expect(amount.missingShare).toBeCloseTo(0.3, 12);
+    expect(amount.referenceMissingShare).toBe(0);
+    expect(amount.missingIncrease).toBeCloseTo(0.3, 12);
+    expect(amount.values).toBe(700);
+    expect(amount.vanished).toBe(false);
+  });
+
+  it('names a category the reference never held, with its share of the values', () => {
+    const rows = events(1000, 5).map((features, i) => (i % 20 === 0 ? { ...features, plan: 'enterprise' } : features));
+    const plan = dataQualityOf(windowOf(rows), fileReference).features.plan;
+    expect(plan.newCategoryShare).toBeCloseTo(0.05, 12);
+    expect(plan.newCategories).toEqual(['enterprise']);
+    expect(plan.unknownCategoryShare).toBe(0);
+  });
+
+  it('counts strings sent for a numeric feature as the wrong type, apart from its numbers', () => {
+    const rows = events(1000, 6).map((features, i) => (i % 10 === 0 ? { ...features, amount: 'n/a' } : features));
+    const amount = dataQualityOf(windowOf(rows), fileReference).features.amount;
+    expect(amount.wrongTypeShare).toBeCloseTo(0.1, 12);
+    expect(amount.missingShare).toBe(0);
+    // the numbers alone are judged for their range
+    expect(amount.outOfRangeShare).toBeLessThan(0.005);
+  });
+
+  it('counts values beyond the reference range, within one sketch bucket of the bound', () => {
+    // a quarter of the values between 150 and 250: far beyond the reference's maximum (about 110)
+    const rows = events(1000, 7).map((features, i) => (i % 4 === 0 ? { ...features, amount: 150 + (i % 100) } : features));
+    const amount = dataQualityOf(windowOf(rows), fileReference).features.amount;
+    expect(amount.outOfRangeShare).toBeGreaterThanOrEqual(0.25);
+    expect(amount.outOfRangeShare).toBeLessThan(0.255);
+    expect(amount.outOfQuantileShare).toBeGreaterThanOrEqual(0.25);
+  });
+
+  it('flags a feature that appeared and one that vanished, and lists them', () => {
+    const rows = events(500, 8).map(({ amount, plan }) => ({ amount, plan, channel: 'web' }));
+    const quality = dataQualityOf(windowOf(rows), fileReference);
+    expect(quality.appeared).toEqual(['channel']);
+    expect(quality.vanished).toEqual(['region']);
+    expect(quality.features.region.missingShare).toBe(1);
+    expect(quality.features.region.values).toBe(0);
+    expect(quality.features.channel.referenceMissingShare).toBeNull();
+  });
+
+  it('does not call a feature vanished from a window too short to tell', () => {
+    const quality = dataQualityOf(windowOf([{ amount: 50, plan: 'basic' }]), fileReference);
+    expect(quality.vanished).toEqual([]);
+    expect(quality.features.region.missingShare).toBe(1);
+  });
+
+  it('without a reference reports missing shares only', () => {
+    const quality = dataQualityOf(windowOf(events(10, 9).map(({ amount }, i): Features => (i < 3 ? {} : { amount }))), null);
+    expect(quality.reference).toBeNull();
+    expect(quality.appeared).toEqual([]);
+    expect(quality.features.amount.missingShare).toBeCloseTo(0.3, 12);
+    expect(quality.features.amount.missingIncrease).toBeNull();
+    expect(quality.features.amount.wrongTypeShare).toBeNull();
+  });
+
+  it('is empty for a window without predictions', () => {
+    expect(dataQualityOf(undefined, fileReference).features).toEqual({});
+    expect(dataQualityOf(new PaneInput(DEFAULT_PANE_LIMITS), fileReference).features).toEqual({});
+  });
+});
