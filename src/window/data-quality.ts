@@ -127,9 +127,17 @@ export function dataQualityOf(input: PaneInput | undefined, reference: Reference
   if (reference !== null) for (const name of Object.keys(reference.features)) names.add(name);
   for (const name of [...names].sort()) {
     const featureReference = reference === null ? undefined : Object.hasOwn(reference.features, name) ? reference.features[name] : undefined;
-    const quality = featureQuality(events, input.features.get(name), featureReference, reference?.count ?? 0);
+    const window = input.features.get(name);
+    const quality = featureQuality(events, window, featureReference, reference?.count ?? 0);
     // without a reference a feature neither appears nor vanishes: there is nothing to compare with
     if (reference === null) quality.appeared = false;
+    if (window === undefined && input.dropped > 0) {
+      // the panes dropped features beyond limits.maxFeatures (or segments beyond their caps): one
+      // they never tracked may have been sent all along, so its absence says nothing
+      quality.missingShare = null;
+      quality.missingIncrease = null;
+      quality.vanished = false;
+    }
     summary.features[name] = quality;
     if (quality.appeared) summary.appeared.push(name);
     if (quality.vanished) summary.vanished.push(name);

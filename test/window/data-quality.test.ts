@@ -120,6 +120,14 @@ describe('data quality of a window against its reference', () => {
     expect(quality.features.channel.referenceMissingShare).toBeNull();
   });
 
+  it('does not judge a feature the panes never tracked when they dropped some beyond their feature cap', () => {
+    const window = windowOf(events(500, 10).map(({ amount, plan }) => ({ amount, plan })));
+    window.dropped = 500;
+    const region = dataQualityOf(window, fileReference).features.region;
+    expect(region.vanished).toBe(false);
+    expect(region.missingShare).toBeNull();
+  });
+
   it('does not call a feature vanished from a window too short to tell', () => {
     const quality = dataQualityOf(windowOf([{ amount: 50, plan: 'basic' }]), fileReference);
     expect(quality.vanished).toEqual([]);
