@@ -183,8 +183,10 @@ export interface FeatureDataQuality {
   /** missingShare - referenceMissingShare: what the "jump in missing share" rule reads. */
   missingIncrease: number | null;
   /**
-   * Share of the feature's values of the other type than the reference's: strings for a numeric
-   * feature, numbers for a categorical one.
+   * Share of the feature's values of the wrong type: of the other type than the reference's
+   * (strings for a numeric feature, numbers for a categorical one) or of a type no feature can
+   * have (a boolean, an array, a map: the worker keeps their event and counts them). Without a
+   * reference, the latter only.
    */
   wrongTypeShare: number | null;
   /** Categorical: share of the window's categorical values in categories the reference never held. */

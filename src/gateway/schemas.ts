@@ -158,7 +158,7 @@ const featureDataQualityProperties = {
   missingShare: { ...nullableNumber, description: "share of the window's predictions without a value (absent or null)" },
   referenceMissingShare: { ...nullableNumber, description: "the reference's share of rows without a value" },
   missingIncrease: { ...nullableNumber, description: 'missingShare - referenceMissingShare' },
-  wrongTypeShare: { ...nullableNumber, description: "share of the values of the other type than the reference's (strings for a numeric feature, numbers for a categorical one)" },
+  wrongTypeShare: { ...nullableNumber, description: "share of the values of the wrong type: the other type than the reference's (strings for a numeric feature, numbers for a categorical one), or a type no feature can have (boolean, array, map)" },
   newCategoryShare: { ...nullableNumber, description: 'share of categorical values in categories the reference never held' },
   unknownCategoryShare: { ...nullableNumber, description: 'share the category caps leave undecided (folded __other__ values)' },
   newCategories: { type: 'array', items: { type: 'string' }, description: 'the heaviest new categories (at most 10)' },

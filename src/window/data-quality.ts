@@ -9,10 +9,11 @@ import type { FeatureSummary, PaneInput } from './pane.ts';
 /**
  * Data quality of a window's features against a reference profile, from what the window already
  * holds: its prediction count, and per feature the null count, the numeric sketch and the category
- * counts. Nothing is counted in the worker for it: a feature absent from an event leaves no trace
- * in the pane, so "missing" is the window's predictions less the feature's non-null values, and a
- * string sent for a numeric feature (or a number for a categorical one) is already counted apart
- * from the other type by the pane.
+ * counts. A feature absent from an event leaves no trace in the pane, so "missing" is the window's
+ * predictions less the feature's non-null values; a string sent for a numeric feature (or a number
+ * for a categorical one) is already counted apart from the other type by the pane. The one count
+ * kept for data quality alone is PaneInput.invalidFeatures: values of a type no feature can have
+ * (a boolean, an array), which the worker takes out of their event instead of rejecting it.
  *
  * Out-of-range shares are read on the reference's sketch buckets (the window's sketch is rebinned
  * onto them): a window value counts as outside when its bucket lies wholly beyond the bucket of the
@@ -84,12 +85,14 @@ function categoricalShares(
 function featureQuality(
   events: number,
   window: FeatureSummary | undefined,
+  invalid: number,
   reference: FeatureReference | undefined,
   referenceRows: number,
 ): FeatureDataQuality {
   const { numeric, categorical } = valuesOf(window);
   const values = numeric + categorical;
-  const missing = missingShare(events, values);
+  // a value of a type no feature can have was sent: wrong, not missing
+  const missing = missingShare(events, values + invalid);
   const referencePresent = reference === undefined ? 0 : referenceValues(reference);
   const referenceMissing = reference === undefined ? null : missingShare(referenceRows, Math.min(referencePresent, referenceRows));
   const quality: FeatureDataQuality = {
@@ -97,21 +100,21 @@ function featureQuality(
     missingShare: missing,
     referenceMissingShare: referenceMissing,
     missingIncrease: missing !== null && referenceMissing !== null ? missing - referenceMissing : null,
-    wrongTypeShare: null,
+    wrongTypeShare: shareOf(invalid, values + invalid),
     newCategoryShare: null,
     unknownCategoryShare: null,
     newCategories: [],
     outOfRangeShare: null,
     outOfQuantileShare: null,
     appeared: reference === undefined && values > 0,
-    vanished: reference !== undefined && hasVanished(shareOf(referencePresent, referenceRows) ?? 0, referenceRows, events, values),
+    vanished: reference !== undefined && hasVanished(shareOf(referencePresent, referenceRows) ?? 0, referenceRows, events, values + invalid),
   };
   if (reference === undefined) return quality;
   if (reference.type === 'numeric') {
-    quality.wrongTypeShare = shareOf(categorical, values);
+    quality.wrongTypeShare = shareOf(categorical + invalid, values + invalid);
     Object.assign(quality, numericShares(window?.numeric ?? null, reference));
   } else {
-    quality.wrongTypeShare = shareOf(numeric, values);
+    quality.wrongTypeShare = shareOf(numeric + invalid, values + invalid);
     Object.assign(quality, categoricalShares(window, reference));
   }
   return quality;
@@ -123,15 +126,17 @@ export function dataQualityOf(input: PaneInput | undefined, reference: Reference
   const events = input?.count ?? 0;
   if (input === undefined || events <= 0) return summary;
   input.settleCenters();
-  const names = new Set<string>(input.features.keys());
+  const invalidFeatures = input.invalidFeatures;
+  const names = new Set<string>([...input.features.keys(), ...(invalidFeatures?.keys() ?? [])]);
   if (reference !== null) for (const name of Object.keys(reference.features)) names.add(name);
   for (const name of [...names].sort()) {
     const featureReference = reference === null ? undefined : Object.hasOwn(reference.features, name) ? reference.features[name] : undefined;
     const window = input.features.get(name);
-    const quality = featureQuality(events, window, featureReference, reference?.count ?? 0);
+    const invalid = invalidFeatures?.get(name) ?? 0;
+    const quality = featureQuality(events, window, invalid > 0 ? invalid : 0, featureReference, reference?.count ?? 0);
     // without a reference a feature neither appears nor vanishes: there is nothing to compare with
     if (reference === null) quality.appeared = false;
-    if (window === undefined && input.dropped > 0) {
+    if (window === undefined && invalid <= 0 && input.dropped > 0) {
       // the panes dropped features beyond limits.maxFeatures (or segments beyond their caps): one
       // they never tracked may have been sent all along, so its absence says nothing
       quality.missingShare = null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput } from '../../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
+import { checkPaneInputWire } from '../../src/contract/pane-codec.ts';
 import { dataQualityOf } from '../../src/window/data-quality.ts';
 import { profileFromRows, profileFromWindow } from '../../src/reference/profile.ts';
 import type { TrainingRow } from '../../src/reference/profile.ts';
@@ -99,6 +100,29 @@ describe('data quality of a window against its reference', () => {
     expect(amount.missingShare).toBe(0);
     // the numbers alone are judged for their range
     expect(amount.outOfRangeShare).toBeLessThan(0.005);
+  });
+
+  it('counts values of a type no feature can have (kept out of their events by the worker) as the wrong type, not as missing', () => {
+    const rows = events(1000, 11);
+    const panes = [new PaneInput(DEFAULT_PANE_LIMITS), new PaneInput(DEFAULT_PANE_LIMITS)];
+    rows.forEach((features, i) => {
+      const pane = panes[i % 2];
+      pane.addPrediction(0.5, 0.5, 0.5, undefined, false, undefined);
+      // every 20th event sent plan as a boolean: the validator took it out and named it
+      if (i % 20 === 0) pane.countInvalidFeatures(['plan']);
+      for (const name in features) if (!(i % 20 === 0 && name === 'plan')) pane.addFeature(name, features[name]);
+    });
+    // through the pane wire and its checks, as a gateway receives a worker's panes
+    const window = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const pane of panes) addInput(window, inputFromWire(checkPaneInputWire(inputToWire(pane), 'state'), DEFAULT_PANE_LIMITS), 1);
+    expect(window.invalidFeatures?.get('plan')).toBe(50);
+    const plan = dataQualityOf(window, fileReference).features.plan;
+    expect(plan.wrongTypeShare).toBeCloseTo(0.05, 12);
+    expect(plan.missingShare).toBe(0);
+    expect(plan.values).toBe(950);
+    // a pane removed from the window takes its counts back
+    addInput(window, panes[0], -1);
+    expect(window.invalidFeatures?.get('plan')).toBe(25);
   });
 
   it('counts values beyond the reference range, within one sketch bucket of the bound', () => {
