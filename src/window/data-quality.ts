@@ -1,9 +1,7 @@
 import type { DataQualitySummary, FeatureDataQuality } from '../contract/metrics.ts';
-import type { ReferenceProfile } from '../reference/profile.ts';
-import { onBucketsOf } from '../reference/profile.ts';
 import type { CategoricalReference, CategoryCounts, FeatureReference, NumericReference } from '../stats/select.ts';
 import { categoryNovelty, hasVanished, missingShare, outsideShare, shareOf } from '../stats/data-quality.ts';
-import type { LogHistogram } from '../sketch/log-histogram.ts';
+import { LogHistogram } from '../sketch/log-histogram.ts';
 import type { FeatureSummary, PaneInput } from './pane.ts';
 
 /**
@@ -21,6 +19,17 @@ import type { FeatureSummary, PaneInput } from './pane.ts';
  * bound (about 2 x featureRelativeAccuracy x their distance to the center, 1 % at the default) can
  * be counted inside when they are just outside: the share is never overstated by the sketch.
  */
+
+/**
+ * What data quality reads of a reference profile (src/reference/profile.ts's ReferenceProfile has
+ * it; the reference layer builds on this one, so it is named here, not imported).
+ */
+export interface QualityReference {
+  id: string;
+  /** Rows (predictions) the profile was built from. */
+  count: number;
+  features: Readonly<Record<string, FeatureReference>>;
+}
 
 /**
  * An empty string counts as missing, as in a training file (profileFromRows skips it): a window
@@ -52,7 +61,10 @@ function countEntries(counts: CategoryCounts): Iterable<[string, number]> {
 function bucketsOnReference(window: LogHistogram, reference: NumericReference): { values: number[]; weights: number[] } {
   const values: number[] = [];
   const weights: number[] = [];
-  onBucketsOf(window, reference.summary).forEachBucket((value, weight) => {
+  // on the reference's buckets (as the drift statistics compare them), when it is a sketch of buckets
+  const summary = reference.summary;
+  const onReference = summary instanceof LogHistogram ? LogHistogram.rebinnedLike(window, summary) : window;
+  onReference.forEachBucket((value, weight) => {
     values.push(value);
     weights.push(weight);
   });
@@ -121,7 +133,7 @@ function featureQuality(
 }
 
 /** The window's data quality against `reference` (null: only missing shares, nothing appears or vanishes). */
-export function dataQualityOf(input: PaneInput | undefined, reference: ReferenceProfile | null): DataQualitySummary {
+export function dataQualityOf(input: PaneInput | undefined, reference: QualityReference | null): DataQualitySummary {
   const summary: DataQualitySummary = { reference: reference?.id ?? null, appeared: [], vanished: [], features: {} };
   const events = input?.count ?? 0;
   if (input === undefined || events <= 0) return summary;
