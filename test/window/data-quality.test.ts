@@ -108,21 +108,22 @@ describe('data quality of a window against its reference', () => {
     rows.forEach((features, i) => {
       const pane = panes[i % 2];
       pane.addPrediction(0.5, 0.5, 0.5, undefined, false, undefined);
-      // every 20th event sent plan as a boolean: the validator took it out and named it
-      if (i % 20 === 0) pane.countInvalidFeatures(['plan']);
-      for (const name in features) if (!(i % 20 === 0 && name === 'plan')) pane.addFeature(name, features[name]);
+      // 2 events in 20 sent plan as a boolean: the validator took it out and named it
+      const invalid = i % 20 < 2;
+      if (invalid) pane.countInvalidFeatures(['plan']);
+      for (const name in features) if (!(invalid && name === 'plan')) pane.addFeature(name, features[name]);
     });
     // through the pane wire and its checks, as a gateway receives a worker's panes
     const window = new PaneInput(DEFAULT_PANE_LIMITS);
     for (const pane of panes) addInput(window, inputFromWire(checkPaneInputWire(inputToWire(pane), 'state'), DEFAULT_PANE_LIMITS), 1);
-    expect(window.invalidFeatures?.get('plan')).toBe(50);
+    expect(window.invalidFeatures?.get('plan')).toBe(100);
     const plan = dataQualityOf(window, fileReference).features.plan;
-    expect(plan.wrongTypeShare).toBeCloseTo(0.05, 12);
+    expect(plan.wrongTypeShare).toBeCloseTo(0.1, 12);
     expect(plan.missingShare).toBe(0);
-    expect(plan.values).toBe(950);
+    expect(plan.values).toBe(900);
     // a pane removed from the window takes its counts back
     addInput(window, panes[0], -1);
-    expect(window.invalidFeatures?.get('plan')).toBe(25);
+    expect(window.invalidFeatures?.get('plan')).toBe(50);
   });
 
   it('counts values beyond the reference range, within one sketch bucket of the bound', () => {
@@ -164,7 +165,9 @@ describe('data quality of a window against its reference', () => {
     expect(quality.appeared).toEqual([]);
     expect(quality.features.amount.missingShare).toBeCloseTo(0.3, 12);
     expect(quality.features.amount.missingIncrease).toBeNull();
-    expect(quality.features.amount.wrongTypeShare).toBeNull();
+    // only a type no feature can have is wrong without a reference: none was sent
+    expect(quality.features.amount.wrongTypeShare).toBe(0);
+    expect(quality.features.amount.outOfRangeShare).toBeNull();
   });
 
   it('is empty for a window without predictions', () => {
