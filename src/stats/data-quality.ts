@@ -75,27 +75,6 @@ export function categoryNovelty(window: Iterable<readonly [string, number]>, ref
 }
 
 /**
- * Weight of `values` (with `weights`) strictly below `low` or strictly above `high`, as a share of
- * the total weight: the window's values outside a reference's range. Null when the total is 0 or a
- * bound is not a number.
- */
-export function outsideShare(values: ArrayLike<number>, weights: ArrayLike<number>, low: number, high: number): number | null {
-  if (values.length !== weights.length) {
-    throw new RangeError(`outsideShare: values has ${values.length} entries but weights has ${weights.length}`);
-  }
-  if (Number.isNaN(low) || Number.isNaN(high)) return null;
-  let total = 0;
-  let outside = 0;
-  for (let i = 0; i < values.length; i++) {
-    const weight = weights[i];
-    if (!(weight > 0)) continue;
-    total += weight;
-    if (values[i] < low || values[i] > high) outside += weight;
-  }
-  return shareOf(outside, total);
-}
-
-/**
  * Probability that a window of `events` predictions holds no value of a feature the reference had
  * in a share `referencePresent` of its events, if nothing changed: (1 - p)^n. The reference share
  * is an estimate, so a feature present in every reference row is taken as present in

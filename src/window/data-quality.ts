@@ -1,7 +1,8 @@
 import type { DataQualitySummary, FeatureDataQuality } from '../contract/metrics.ts';
 import type { CategoricalReference, CategoryCounts, FeatureReference, NumericReference } from '../stats/select.ts';
-import { categoryNovelty, hasVanished, missingShare, outsideShare, shareOf } from '../stats/data-quality.ts';
+import { categoryNovelty, hasVanished, missingShare, shareOf } from '../stats/data-quality.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import type { QuantileSummary } from '../sketch/types.ts';
 import type { FeatureSummary, PaneInput } from './pane.ts';
 
 /**
@@ -57,28 +58,33 @@ function countEntries(counts: CategoryCounts): Iterable<[string, number]> {
   return counts instanceof Map ? (counts as ReadonlyMap<string, number>).entries() : Object.entries(counts);
 }
 
-/** The window's numeric values on the reference's buckets, as parallel arrays of representatives and weights. */
-function bucketsOnReference(window: LogHistogram, reference: NumericReference): { values: number[]; weights: number[] } {
-  const values: number[] = [];
-  const weights: number[] = [];
-  // on the reference's buckets (as the drift statistics compare them), when it is a sketch of buckets
-  const summary = reference.summary;
-  const onReference = summary instanceof LogHistogram ? LogHistogram.rebinnedLike(window, summary) : window;
-  onReference.forEachBucket((value, weight) => {
-    values.push(value);
-    weights.push(weight);
-  });
-  return { values, weights };
+/**
+ * Share of the window's numeric values outside the reference's q and 1 - q quantiles. On a
+ * reference sketch of buckets, a window value is outside when it would land (rebinnedLike, as the
+ * drift statistics compare them) in a bucket beyond the bucket of the bound: its bucket
+ * representative lies outside that bucket's range. Both sketches are read from their ends inwards
+ * only as far as the bounds, so the cost is the tails, not every bucket (data quality is computed
+ * with every metrics build). Another summary: its quantiles are the bounds.
+ */
+function shareOutside(window: LogHistogram, reference: QuantileSummary, q: number): number | null {
+  let low: number;
+  let high: number;
+  if (reference instanceof LogHistogram) {
+    const [lowQuantile, highQuantile] = reference.tailQuantiles(q);
+    low = reference.bucketRange(lowQuantile)[0];
+    high = reference.bucketRange(highQuantile)[1];
+  } else {
+    low = reference.quantile(q);
+    high = reference.quantile(1 - q);
+  }
+  if (Number.isNaN(low) || Number.isNaN(high)) return null;
+  return shareOf(window.weightOutside(low, high), window.count);
 }
 
 function numericShares(window: LogHistogram | null, reference: NumericReference): Pick<FeatureDataQuality, 'outOfRangeShare' | 'outOfQuantileShare'> {
   const summary = reference.summary;
   if (window === null || window.count <= 0 || !(summary.count > 0)) return { outOfRangeShare: null, outOfQuantileShare: null };
-  const { values, weights } = bucketsOnReference(window, reference);
-  return {
-    outOfRangeShare: outsideShare(values, weights, summary.quantile(0), summary.quantile(1)),
-    outOfQuantileShare: outsideShare(values, weights, summary.quantile(0.001), summary.quantile(0.999)),
-  };
+  return { outOfRangeShare: shareOutside(window, summary, 0), outOfQuantileShare: shareOutside(window, summary, 0.001) };
 }
 
 function categoricalShares(

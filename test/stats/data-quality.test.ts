@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { absenceProbability, categoryNovelty, hasVanished, missingShare, outsideShare, shareOf } from '../../src/stats/data-quality.ts';
+import { absenceProbability, categoryNovelty, hasVanished, missingShare, shareOf } from '../../src/stats/data-quality.ts';
 
 describe('missing share', () => {
   it('is the events without a value over all events', () => {
@@ -51,19 +51,6 @@ describe('new categories', () => {
 
   it('has no share without categorical values', () => {
     expect(categoryNovelty([], reference).newShare).toBeNull();
-  });
-});
-
-describe('values outside a range', () => {
-  it('counts the weight strictly below the low bound or strictly above the high bound', () => {
-    expect(outsideShare([1, 2, 3, 4, 5], [1, 1, 1, 1, 6], 2, 4)).toBeCloseTo(7 / 10, 12);
-    expect(outsideShare([2, 4], [3, 3], 2, 4)).toBe(0);
-  });
-
-  it('is null for no weight or an unknown bound, and refuses arrays of different lengths', () => {
-    expect(outsideShare([], [], 0, 1)).toBeNull();
-    expect(outsideShare([1], [1], NaN, 2)).toBeNull();
-    expect(() => outsideShare([1, 2], [1], 0, 1)).toThrow(/outsideShare: values has 2 entries but weights has 1/);
   });
 });
 

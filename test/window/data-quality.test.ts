@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
 import { checkPaneInputWire } from '../../src/contract/pane-codec.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 import { dataQualityOf } from '../../src/window/data-quality.ts';
 import { profileFromRows, profileFromWindow } from '../../src/reference/profile.ts';
 import type { TrainingRow } from '../../src/reference/profile.ts';
@@ -133,6 +134,25 @@ describe('data quality of a window against its reference', () => {
     expect(amount.outOfRangeShare).toBeGreaterThanOrEqual(0.25);
     expect(amount.outOfRangeShare).toBeLessThan(0.255);
     expect(amount.outOfQuantileShare).toBeGreaterThanOrEqual(0.25);
+  });
+
+  it('reads the tails as a window rebinned onto the reference buckets would count them', () => {
+    // shifted data: both tails of the window reach beyond the reference's, on other sketch centers
+    const rows = events(3000, 12).map((features, i) => ({ ...features, amount: (features.amount as number) * 1.3 - 20 + (i % 7) }));
+    const window = windowOf(rows);
+    const reference = fileReference.features.amount;
+    if (reference.type !== 'numeric' || !(reference.summary instanceof LogHistogram)) throw new Error('a numeric sketch reference');
+    const summary = reference.summary;
+    const moved = LogHistogram.rebinnedLike(window.features.get('amount')?.numeric as LogHistogram, summary);
+    const countBeyond = (low: number, high: number) => {
+      let n = 0;
+      moved.forEachBucket((v, w) => (n += v < low || v > high ? w : 0));
+      return n / moved.count;
+    };
+    const amount = dataQualityOf(window, fileReference).features.amount;
+    expect(amount.outOfRangeShare).toBeGreaterThan(0.1);
+    expect(amount.outOfRangeShare).toBeCloseTo(countBeyond(summary.quantile(0), summary.quantile(1)), 12);
+    expect(amount.outOfQuantileShare).toBeCloseTo(countBeyond(summary.quantile(0.001), summary.quantile(0.999)), 12);
   });
 
   it('flags a feature that appeared and one that vanished, and lists them', () => {
