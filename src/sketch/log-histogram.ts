@@ -347,23 +347,66 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /**
-   * Weight of the buckets whose representative lies below `low` or above `high`, visiting buckets
-   * from each end inwards only as far as those bounds: a range check costs the tails, not a walk
-   * of every bucket.
+   * Weight of the buckets whose representative lies below `low` or above `high` (the same as a
+   * walk of forEachBucket comparing each value). Counted in bucket-index space from each end of
+   * the stores inwards, as far as the bound's bucket only: a range check costs a sum over the
+   * tails' slots and one representative per bound, not a representative per bucket.
    */
   weightOutside(low: number, high: number): number {
-    let outside = 0;
-    this.visitAscending((value, weight) => {
-      if (!(value < low)) return false;
-      outside += weight;
-      return true;
-    });
-    this.visitDescending((value, weight) => {
-      if (!(value > high) || value < low) return false;
-      outside += weight;
-      return true;
-    });
-    return outside;
+    if (!(low <= high)) return this.weightBelow(low) + this.weightAbove(Math.max(low, high));
+    return this.weightBelow(low) + this.weightAbove(high);
+  }
+
+  /** Weight of the buckets whose representative is < x. */
+  private weightBelow(x: number): number {
+    if (x !== x) return 0;
+    const d = x - this.center;
+    let below = this.originWeight !== 0 && 0 < x ? this.originWeight : 0;
+    if (this.center < x) below += this.zeroWeight;
+    // negative side: value center - m(i) < x  <=>  m(i) > -d
+    const negative = this.negative;
+    if (!negative.isEmpty) {
+      if (-d <= this.minIndexable) below += sumSlots(negative, negative.low, negative.high);
+      else {
+        const j = this.mapping.index(-d);
+        below += sumSlots(negative, j + 1, negative.high);
+        if (this.mapping.value(j) > -d) below += negative.weightAt(j);
+      }
+    }
+    // positive side: value center + m(i) < x  <=>  m(i) < d
+    const positive = this.positive;
+    if (!positive.isEmpty && d > this.minIndexable) {
+      const j = this.mapping.index(d);
+      below += sumSlots(positive, positive.low, j - 1);
+      if (this.mapping.value(j) < d) below += positive.weightAt(j);
+    }
+    return below;
+  }
+
+  /** Weight of the buckets whose representative is > x. */
+  private weightAbove(x: number): number {
+    if (x !== x) return 0;
+    const d = x - this.center;
+    let above = this.originWeight !== 0 && 0 > x ? this.originWeight : 0;
+    if (this.center > x) above += this.zeroWeight;
+    // positive side: value center + m(i) > x  <=>  m(i) > d
+    const positive = this.positive;
+    if (!positive.isEmpty) {
+      if (d <= this.minIndexable) above += sumSlots(positive, positive.low, positive.high);
+      else {
+        const j = this.mapping.index(d);
+        above += sumSlots(positive, j + 1, positive.high);
+        if (this.mapping.value(j) > d) above += positive.weightAt(j);
+      }
+    }
+    // negative side: value center - m(i) > x  <=>  m(i) < -d
+    const negative = this.negative;
+    if (!negative.isEmpty && -d > this.minIndexable) {
+      const j = this.mapping.index(-d);
+      above += sumSlots(negative, negative.low, j - 1);
+      if (this.mapping.value(j) < -d) above += negative.weightAt(j);
+    }
+    return above;
   }
 
   /** Every non-empty bucket in ascending value order: its representative value and its weight. */
@@ -612,6 +655,15 @@ export class LogHistogram implements QuantileSummary {
       );
     }
   }
+}
+
+/** Sum of a store's weights at indexes from..to (clamped to the store's range). */
+function sumSlots(store: DenseBucketStore, from: number, to: number): number {
+  const start = Math.max(from, store.low) - store.offset;
+  const end = Math.min(to, store.high) - store.offset;
+  let total = 0;
+  for (let i = start; i <= end; i++) total += store.counts[i];
+  return total;
 }
 
 function subtractClamped(before: number, removed: number): number {

@@ -666,6 +666,22 @@ describe('LogHistogram tails: tailQuantiles, bucketRange, weightOutside', () => 
         });
         expect(sketch.weightOutside(low, high)).toBe(expected);
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('weightOutside agrees with the walk on a sketch whose low magnitudes collapsed (maxBuckets)', () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 300 }), value, value, (values, a, b) => {
+        const sketch = new LogHistogram(0.01, { maxBuckets: 16 });
+        for (const v of values) sketch.add(v);
+        const [low, high] = a <= b ? [a, b] : [b, a];
+        let expected = 0;
+        sketch.forEachBucket((v, w) => {
+          if (v < low || v > high) expected += w;
+        });
+        expect(sketch.weightOutside(low, high)).toBe(expected);
+      }),
     );
   });
 });
