@@ -80,6 +80,9 @@ function valueAt(metrics: ModelMetrics, selector: MetricSelector): number | null
       return metrics.detectors[selector.detector] ?? 0;
     case 'fairness':
       return metrics.fairness?.[selector.segmentKey]?.[selector.metric] ?? null;
+    case 'dataQuality':
+      // per feature: observed feature by feature (observe)
+      return null;
     case 'drift':
       // per-feature readings are observed feature by feature (observe)
       return selector.target === 'output' && metrics.drift.output !== null ? driftValue(metrics.drift.output, selector.reading) : null;
@@ -95,6 +98,11 @@ function driftValue(entry: DriftEntry, reading: DriftReading): number | null {
     case 'statistic':
       return entry.tests[reading.test]?.statistic ?? null;
   }
+}
+
+/** A data-quality reading as a number: a flag (appeared, vanished) is 1 or 0. */
+function dataQualityValue(value: number | boolean | null): number | null {
+  return typeof value === 'boolean' ? (value ? 1 : 0) : value;
 }
 
 /** What a quality rule's significance budget is spent over: the window's labels, or its scored predictions for an estimate. */
@@ -135,6 +143,14 @@ export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'm
       value: driftValue(entry, selector.reading),
       threshold: threshold as number,
       enough: enough && entry.count >= rule.minCount,
+    }));
+  }
+  if (selector.kind === 'dataQuality') {
+    return Object.entries(metrics.dataQuality?.features ?? {}).map(([name, entry]) => ({
+      scope: `feature:${name}`,
+      value: dataQualityValue(entry[selector.metric]),
+      threshold: threshold as number,
+      enough,
     }));
   }
   return [{ scope: scopePrefix, value: valueAt(metrics, selector), threshold, enough, ...(evidence ? { evidence } : {}) }];

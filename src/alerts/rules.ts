@@ -87,11 +87,11 @@ export function validateAlertRules(raw: unknown, windows: readonly string[], fai
     if (selector.kind === 'detector' && !runningDetectors.includes(selector.detector)) {
       throw bad('metric', metric, `a detector running on the error stream (detectors.errorStream: ${runningDetectors.join(', ') || 'none'})`);
     }
-    const perFeature = selector.kind === 'drift' && selector.target === 'feature';
+    const perFeature = (selector.kind === 'drift' && selector.target === 'feature') || selector.kind === 'dataQuality';
 
     const scope = rule.scope ?? (perFeature ? 'feature' : 'model');
     if (scope !== 'model' && scope !== 'version' && scope !== 'feature') throw bad('scope', scope, "'model', 'version' or 'feature'");
-    if ((scope === 'feature') !== perFeature) throw bad('scope', scope, "'feature' exactly when the metric is drift.feature.<...>");
+    if ((scope === 'feature') !== perFeature) throw bad('scope', scope, "'feature' exactly when the metric is drift.feature.<...> or dataQuality.<...>");
     const window = rule.window ?? windows[0];
     if (typeof window !== 'string' || !windows.includes(window)) throw bad('window', window, `one of the configured windows (${windows.join(', ')})`);
     const op = rule.op;

@@ -4,7 +4,7 @@
  * quality metric that does not exist, a p-value of a test that has none) is refused at start
  * instead of silently never firing.
  */
-import type { FairnessSummary, QualitySummary, ReferenceSummary } from '../contract/metrics.ts';
+import type { FairnessSummary, FeatureDataQuality, QualitySummary, ReferenceSummary } from '../contract/metrics.ts';
 import { DETECTOR_KINDS, type DetectorKind } from '../stats/detectors/index.ts';
 import { CATEGORICAL_DRIFT_TESTS, NUMERIC_DRIFT_TESTS, P_VALUE_TESTS, type DriftTestName } from '../stats/select.ts';
 
@@ -51,6 +51,20 @@ export type QualityMetric = keyof typeof QUALITY_METRICS;
 const FAIRNESS_METRICS = ['demographicParityDifference', 'disparateImpactRatio', 'equalOpportunityDifference'] as const satisfies ReadonlyArray<keyof FairnessSummary>;
 export type FairnessMetric = (typeof FAIRNESS_METRICS)[number];
 
+/** The per-feature fields of FeatureDataQuality an alert rule can read (booleans read as 1/0), and their values. */
+const DATA_QUALITY_METRICS = {
+  missingShare: UNIT,
+  missingIncrease: { min: -1, max: 1 },
+  wrongTypeShare: UNIT,
+  newCategoryShare: UNIT,
+  unknownCategoryShare: UNIT,
+  outOfRangeShare: UNIT,
+  outOfQuantileShare: UNIT,
+  appeared: UNIT,
+  vanished: UNIT,
+} as const satisfies Partial<Record<keyof FeatureDataQuality, ValueRange>>;
+export type DataQualityMetric = keyof typeof DATA_QUALITY_METRICS;
+
 /** Segment keys are single tokens (a '.' would make the metric ambiguous). */
 const SEGMENT_KEY = /^[A-Za-z0-9_-]+$/;
 
@@ -67,7 +81,8 @@ export type MetricSelector =
   | { kind: 'quality'; metric: QualityMetric }
   | { kind: 'detector'; detector: DetectorKind }
   | { kind: 'fairness'; segmentKey: string; metric: FairnessMetric }
-  | { kind: 'drift'; target: 'output' | 'feature'; reading: DriftReading };
+  | { kind: 'drift'; target: 'output' | 'feature'; reading: DriftReading }
+  | { kind: 'dataQuality'; metric: DataQualityMetric };
 
 export type ParsedMetric = { ok: true; selector: MetricSelector } | { ok: false; expected: string };
 
@@ -118,6 +133,12 @@ export function parseMetricSelector(metric: string): ParsedMetric {
         ? { ok: true, selector: { kind: 'fairness', segmentKey, metric: name } }
         : { ok: false, expected: `fairness.<segment key>.<metric> with a segment key of letters, digits, _ and - and a metric from ${FAIRNESS_METRICS.join(', ')}` };
     }
+    case 'dataQuality': {
+      const names = Object.keys(DATA_QUALITY_METRICS) as DataQualityMetric[];
+      return isOneOf(names, one)
+        ? { ok: true, selector: { kind: 'dataQuality', metric: one } }
+        : { ok: false, expected: `dataQuality.<metric> (per feature) with a metric from ${names.join(', ')}` };
+    }
     case 'drift': {
       const [target, ...reading] = rest;
       if (target === 'output' || target === 'feature') return parseDrift(target, reading);
@@ -164,6 +185,8 @@ export function valueRangeOf(selector: MetricSelector): ValueRange {
       return NON_NEGATIVE;
     case 'fairness':
       return UNIT;
+    case 'dataQuality':
+      return DATA_QUALITY_METRICS[selector.metric];
     case 'drift':
       // a statistic's range depends on the test (z is signed, psi unbounded): only verdicts and p-values are bounded here
       return selector.reading.field === 'statistic' ? ANY : UNIT;

@@ -165,6 +165,55 @@ export interface ModelMetrics {
   detectors: Record<string, number>;
   /** Fairness across segments, by segment key (e.g. 'group'), once labels are joined. */
   fairness?: Record<string, FairnessSummary>;
+  /** Data quality per feature against the reference: missing values, new categories, out-of-range values, wrong types, features that appear or vanish. */
+  dataQuality?: DataQualitySummary;
+}
+
+/**
+ * Data quality of one feature in a window against the reference (src/window/data-quality.ts).
+ * Shares are null when their denominator is 0 or the reference says nothing about them.
+ */
+export interface FeatureDataQuality {
+  /** Non-null values of the feature in the window (numeric and categorical). */
+  values: number;
+  /** Share of the window's predictions without a value of the feature (absent or null). */
+  missingShare: number | null;
+  /** The same share in the reference (its rows without a value). */
+  referenceMissingShare: number | null;
+  /** missingShare - referenceMissingShare: what the "jump in missing share" rule reads. */
+  missingIncrease: number | null;
+  /**
+   * Share of the feature's values of the wrong type: of the other type than the reference's
+   * (strings for a numeric feature, numbers for a categorical one) or of a type no feature can
+   * have (a boolean, an array, a map: the worker keeps their event and counts them). Without a
+   * reference, the latter only.
+   */
+  wrongTypeShare: number | null;
+  /** Categorical: share of the window's categorical values in categories the reference never held. */
+  newCategoryShare: number | null;
+  /** Categorical: share the category caps leave undecided (folded `__other__` values). */
+  unknownCategoryShare: number | null;
+  /** Categorical: the heaviest new categories (at most 10). */
+  newCategories: string[];
+  /** Numeric: share of the window's numeric values outside the reference's [min, max], on the reference's sketch buckets. */
+  outOfRangeShare: number | null;
+  /** Numeric: share outside the reference's 0.1 %–99.9 % quantiles, on the same buckets. */
+  outOfQuantileShare: number | null;
+  /** Not in the reference, with values in the window. */
+  appeared: boolean;
+  /** In the reference, no value in a window where its absence is not chance (probability <= 1e-6). */
+  vanished: boolean;
+}
+
+export interface DataQualitySummary {
+  /** Reference profile the figures are relative to (null: none; only missingShare is then known). */
+  reference: string | null;
+  /** Features with values in the window and none in the reference. */
+  appeared: string[];
+  /** Features of the reference that vanished from the window. */
+  vanished: string[];
+  /** Every feature of the reference or the window. */
+  features: Record<string, FeatureDataQuality>;
 }
 
 export interface FairnessSummary {

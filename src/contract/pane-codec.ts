@@ -106,6 +106,8 @@ export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
     ...(s.outputExact === undefined ? {} : { outputExact: s.outputExact === null ? null : exactValues(s.outputExact, `${path}.outputExact`) }),
     features: features(s.features, `${path}.features`),
     segments: segments(s.segments, `${path}.segments`),
+    // counts by feature name, checked as the detections' counts by kind are; absent from older workers and when none
+    ...(s.invalidFeatures === undefined ? {} : { invalidFeatures: detections(s.invalidFeatures, `${path}.invalidFeatures`) }),
   };
 }
 

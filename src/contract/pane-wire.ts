@@ -42,6 +42,8 @@ export interface PaneInputWire {
   outputExact?: ExactValuesWire | null;
   features: Record<string, FeatureWire>;
   segments: Record<string, Record<string, number[]>>;
+  /** Values per feature of a type no feature can have (PaneInput.invalidFeatures); absent when none, and in messages of older workers. */
+  invalidFeatures?: Record<string, number>;
 }
 
 export interface PaneOutcomeWire {

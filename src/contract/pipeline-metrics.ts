@@ -90,6 +90,8 @@ export interface GatewayMetrics {
   outputDriftStatistic: Gauge<ModelLabel | 'test'>;
   featureDrift: Gauge<ModelLabel | 'feature' | 'test'>;
   featureDriftStatistic: Gauge<ModelLabel | 'feature' | 'test'>;
+  /** Data quality per feature (`drift_data_quality_*`): capped at maxFeaturesPerModel like the drift series. */
+  dataQuality: DataQualityGauges;
   seriesDropped: Counter<'kind'>;
   /**
    * Replace every model-level series with the values of `metrics` (one entry per model, version
@@ -103,6 +105,18 @@ export interface GatewayMetrics {
    * checks work; models beyond the model cap are left out, as for the model gauges.
    */
   updateAlertGauges(alerts: readonly AlertEvent[]): void;
+}
+
+/** One gauge per data-quality reading of a feature (ModelMetrics.dataQuality); flags are 1/0. */
+export interface DataQualityGauges {
+  missingShare: Gauge<ModelLabel | 'feature'>;
+  missingIncrease: Gauge<ModelLabel | 'feature'>;
+  wrongTypeShare: Gauge<ModelLabel | 'feature'>;
+  newCategoryShare: Gauge<ModelLabel | 'feature'>;
+  outOfRangeShare: Gauge<ModelLabel | 'feature'>;
+  outOfQuantileShare: Gauge<ModelLabel | 'feature'>;
+  appeared: Gauge<ModelLabel | 'feature'>;
+  vanished: Gauge<ModelLabel | 'feature'>;
 }
 
 /** Both sets on one registry: the all-in-one process. */

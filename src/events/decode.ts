@@ -113,7 +113,7 @@ export class EventDecoder {
   decodePrediction(data: Uint8Array, opts?: DecodeOptions): DecodeResult<PredictionEvent> {
     const decoded = decodePayload(data, opts?.maxBytes ?? this.#maxBytes, opts?.contentType, this.#decoders);
     if (decoded instanceof PayloadRejection) return decoded.rejection;
-    return checkPrediction(decoded, opts?.maxFeatures ?? this.#maxFeatures, opts?.expectedModel);
+    return checkPrediction(decoded, opts?.maxFeatures ?? this.#maxFeatures, opts?.expectedModel, 'count');
   }
 
   decodeLabel(data: Uint8Array, opts?: DecodeOptions): DecodeResult<LabelEvent> {
@@ -131,7 +131,7 @@ function oneShotDecoders(): PayloadDecoders {
 export function decodePrediction(data: Uint8Array, opts?: DecodeOptions): DecodeResult<PredictionEvent> {
   const decoded = decodePayload(data, opts?.maxBytes ?? WIRE_LIMITS.maxBytes, opts?.contentType, oneShotDecoders());
   if (decoded instanceof PayloadRejection) return decoded.rejection;
-  return checkPrediction(decoded, opts?.maxFeatures ?? WIRE_LIMITS.maxFeatures, opts?.expectedModel);
+  return checkPrediction(decoded, opts?.maxFeatures ?? WIRE_LIMITS.maxFeatures, opts?.expectedModel, 'count');
 }
 
 /** One-shot decode of a label (builds a MessagePack decoder per call: use EventDecoder in loops). */

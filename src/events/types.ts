@@ -3,6 +3,14 @@
 export type FeatureValue = number | string | null;
 export type Output = number | string | number[];
 
+/**
+ * Features of an event whose value was of a type no feature can have (a boolean, an array, a map,
+ * binary, a timestamp): the validator takes them out of `features` and names them under this key,
+ * so the event and its other features still count and the worker counts these per feature (data
+ * quality). A symbol: a decoded payload cannot carry it.
+ */
+export const INVALID_FEATURES: unique symbol = Symbol('driftwatch.invalidFeatures');
+
 export interface PredictionEvent {
   id: string;
   model: string;
@@ -20,6 +28,8 @@ export interface PredictionEvent {
   /** Present when the inference failed: counts toward the error rate. */
   error?: string;
   segment?: Record<string, string>;
+  /** Set by the validator only: see INVALID_FEATURES. */
+  [INVALID_FEATURES]?: string[];
 }
 
 export interface LabelEvent {

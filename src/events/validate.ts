@@ -10,6 +10,7 @@
 import { MODEL_NAME_PATTERN } from '../cluster/subjects.ts';
 import { VERSION_MAX_LENGTH } from '../contract/limits.ts';
 import type { DecodeResult, LabelEvent, PredictionEvent, RejectReason } from './types.ts';
+import { INVALID_FEATURES } from './types.ts';
 
 /** Limits of the wire format. Changing one changes the contract: update docs/wire-format.md. */
 export const WIRE_LIMITS = {
@@ -157,7 +158,13 @@ function checkOutput(value: unknown): Rejection | null {
   return reject('wrong_type', `field 'output': expected a number, a string or an array of numbers, got ${describeValue(value)}`);
 }
 
-function checkFeatures(value: unknown, maxFeatures: number): Rejection | null {
+/**
+ * Checks the features in place. A feature whose value no feature can hold (a boolean, an array, a
+ * map, binary, a timestamp) does not reject the event when `invalid` is given (the worker): it is
+ * taken out and named there (the event's INVALID_FEATURES), so the other features and the
+ * prediction still count. Without it (a publisher checking its own event) it rejects as wrong_type.
+ */
+function checkFeatures(value: unknown, maxFeatures: number, invalid: string[] | null): Rejection | null {
   if (!isPlainObject(value)) {
     return reject('wrong_type', `field 'features': expected a map of name to number, string or null, got ${describeValue(value)}`);
   }
@@ -173,7 +180,10 @@ function checkFeatures(value: unknown, maxFeatures: number): Rejection | null {
     } else if (typeof feature === 'string') {
       if (feature.length > WIRE_LIMITS.maxCategoryLength) return checkCategory(feature, `features.${name}`);
     } else if (feature !== null) {
-      return reject('wrong_type', `field 'features.${name}': expected a number, a string or null, got ${describeValue(feature)}`);
+      if (invalid === null) return reject('wrong_type', `field 'features.${name}': expected a number, a string or null, got ${describeValue(feature)}`);
+      // deleting the property being visited is safe in for-in
+      delete value[name];
+      invalid.push(name);
     }
   }
   if (count > maxFeatures) {
@@ -212,8 +222,20 @@ export function validatePrediction(value: unknown, opts?: ValidateOptions): Deco
   return checkPrediction(value, opts?.maxFeatures ?? WIRE_LIMITS.maxFeatures, opts?.expectedModel);
 }
 
+/**
+ * What a feature value of a type no feature can have does to an event: 'reject' it (wrong_type:
+ * a publisher checking its own event), or 'count' it (the worker: the feature is taken out and
+ * named in INVALID_FEATURES, the event kept).
+ */
+export type InvalidFeaturePolicy = 'reject' | 'count';
+
 /** validatePrediction with its options as arguments, so a hot loop allocates no options object. */
-export function checkPrediction(value: unknown, maxFeatures: number, expectedModel: string | undefined): DecodeResult<PredictionEvent> {
+export function checkPrediction(
+  value: unknown,
+  maxFeatures: number,
+  expectedModel: string | undefined,
+  invalidFeatures: InvalidFeaturePolicy = 'reject',
+): DecodeResult<PredictionEvent> {
   if (!isPlainObject(value)) return reject('not_an_object', `expected a map/object at the top level, got ${describeValue(value)}`);
   const problem = checkId(value.id) ?? checkModel(value.model, expectedModel) ?? checkTs(value.ts);
   if (problem !== null) return problem;
@@ -245,8 +267,10 @@ export function checkPrediction(value: unknown, maxFeatures: number, expectedMod
   const features = value.features;
   if (features === null) value.features = undefined;
   else if (features !== undefined) {
-    const bad = checkFeatures(features, maxFeatures);
+    const invalid: string[] | null = invalidFeatures === 'count' ? [] : null;
+    const bad = checkFeatures(features, maxFeatures, invalid);
     if (bad !== null) return bad;
+    if (invalid !== null && invalid.length > 0) (value as { [INVALID_FEATURES]?: string[] })[INVALID_FEATURES] = invalid;
   }
 
   const latencyMs = value.latencyMs;

@@ -1,3 +1,4 @@
+import { dataQualityOf } from '../window/data-quality.ts';
 import type { DriftBins, DriftEntry, ModelMetrics, FairnessSummary, ReferenceSummary } from '../contract/metrics.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
@@ -166,6 +167,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     reference: reference ? referenceSummaryOf(reference) : null,
     detectors: outcome ? Object.fromEntries([...outcome.detections].filter(([, n]) => n > 0)) : {},
     fairness,
+    dataQuality: dataQualityOf(input, reference),
   };
 }
 

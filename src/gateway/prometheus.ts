@@ -8,8 +8,8 @@
  * same name is reused.
  */
 import type { Gauge } from 'prom-client';
-import type { AlertEvent, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
-import type { GatewayMetrics, ModelGaugeLimits } from '../contract/pipeline-metrics.ts';
+import type { AlertEvent, DataQualitySummary, DriftEntry, FeatureDataQuality, ModelMetrics } from '../contract/metrics.ts';
+import type { DataQualityGauges, GatewayMetrics, ModelGaugeLimits } from '../contract/pipeline-metrics.ts';
 import { counterOn as counter, gaugeOn as gauge } from '../contract/metric-registration.ts';
 import type { AnyRegistry } from '../contract/metric-registration.ts';
 
@@ -65,12 +65,14 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     outputDriftStatistic: gauge(registry, 'drift_output_drift_statistic', "The default drift test's statistic on the model output; test names it.", [...MODEL_LABELS, 'test']),
     featureDrift: gauge(registry, 'drift_feature_drift', "The default drift test's verdict on a feature (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'feature', 'test']),
     featureDriftStatistic: gauge(registry, 'drift_feature_drift_statistic', "The default drift test's statistic on a feature; test names it.", [...MODEL_LABELS, 'feature', 'test']),
-    seriesDropped: counter(registry, 'drift_metric_series_dropped_total', 'Model-level series not exported because of the cardinality caps, by kind (model|feature).', ['kind']),
+    dataQuality: dataQualityGauges(registry),
+    seriesDropped: counter(registry, 'drift_metric_series_dropped_total', 'Model-level series not exported because of the cardinality caps, by kind (model|feature|data_quality_feature).', ['kind']),
   };
 
   const modelGauges = [
     m.modelPredictions, m.modelErrorRate, m.modelLatencySeconds, m.modelAccuracy, m.modelLabelCoverage,
     m.outputPsi, m.featurePsi, m.outputDrift, m.outputDriftStatistic, m.featureDrift, m.featureDriftStatistic,
+    ...Object.values(m.dataQuality),
   ];
   /** Models given model-level series by the last update (the alert gauge follows the same cap). */
   let exportedModels = new Set<string>();
@@ -80,6 +82,7 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     const exported = new Set<string>();
     const droppedModels = new Set<string>();
     let droppedFeatures = 0;
+    let droppedQualityFeatures = 0;
     for (const mm of metrics) {
       if (!exported.has(mm.model)) {
         if (exported.size >= maxModels) {
@@ -118,10 +121,12 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
         if (psi !== undefined) m.featurePsi.set({ ...labels, feature }, psi);
         setVerdict(m.featureDrift, m.featureDriftStatistic, { ...labels, feature }, entry);
       }
+      if (mm.dataQuality !== undefined) droppedQualityFeatures += setDataQuality(m.dataQuality, labels, mm.dataQuality, maxFeaturesPerModel);
     }
     exportedModels = exported;
     if (droppedModels.size > 0) m.seriesDropped.inc({ kind: 'model' }, droppedModels.size);
     if (droppedFeatures > 0) m.seriesDropped.inc({ kind: 'feature' }, droppedFeatures);
+    if (droppedQualityFeatures > 0) m.seriesDropped.inc({ kind: 'data_quality_feature' }, droppedQualityFeatures);
   }
 
   /** (model, rule, severity) combinations seen firing: kept at 0 once resolved. */
@@ -165,4 +170,53 @@ function setVerdict(verdict: Gauge<string>, statistic: Gauge<string>, labels: Re
   // entry.drift, not primary.drift: the verdict includes the confirming p-value test when there is one
   verdict.set(withTest, entry.drift ? 1 : 0);
   statistic.set(withTest, primary.statistic);
+}
+
+function dataQualityGauges(registry: AnyRegistry): DataQualityGauges {
+  const labels = [...MODEL_LABELS, 'feature'];
+  const of = (name: string, help: string) => gauge(registry, `drift_data_quality_${name}`, help, labels);
+  return {
+    missingShare: of('missing_share', "Share of the window's predictions without a value of the feature (absent or null)."),
+    missingIncrease: of('missing_increase', "The feature's missing share in the window minus the reference's."),
+    wrongTypeShare: of('wrong_type_share', "Share of the feature's values of the other type than the reference's (strings for a numeric feature, numbers for a categorical one)."),
+    newCategoryShare: of('new_category_share', "Share of a categorical feature's values in categories the reference never held."),
+    outOfRangeShare: of('out_of_range_share', "Share of a numeric feature's values outside the reference's [min, max]."),
+    outOfQuantileShare: of('out_of_quantile_share', "Share of a numeric feature's values outside the reference's 0.1 %-99.9 % quantiles."),
+    appeared: of('appeared', 'Whether the feature has values in the window and none in the reference (1) or not (0).'),
+    vanished: of('vanished', 'Whether a feature of the reference has no value in the window, beyond chance (1), or not (0).'),
+  };
+}
+
+/** The largest share a feature's data quality reports: how much it concerns an operator. */
+function qualityConcern(entry: FeatureDataQuality): number {
+  if (entry.vanished || entry.appeared) return Infinity;
+  return Math.max(entry.missingIncrease ?? 0, entry.wrongTypeShare ?? 0, entry.newCategoryShare ?? 0, entry.outOfRangeShare ?? 0);
+}
+
+/** Sets the data-quality gauges of one window, the most concerning maxFeatures features first; returns how many were left out. */
+function setDataQuality(gauges: DataQualityGauges, labels: Record<string, string>, quality: DataQualitySummary, maxFeatures: number): number {
+  const features = Object.entries(quality.features);
+  if (features.length > maxFeatures) {
+    features.sort(([a, x], [b, y]) => qualityConcern(y) - qualityConcern(x) || (a < b ? -1 : a > b ? 1 : 0));
+  }
+  const kept = features.slice(0, maxFeatures);
+  const withReference = quality.reference !== null;
+  for (const [feature, entry] of kept) {
+    const at = { ...labels, feature };
+    const set = (g: Gauge<string>, value: number | null) => {
+      if (value !== null && Number.isFinite(value)) g.set(at, value);
+    };
+    set(gauges.missingShare, entry.missingShare);
+    set(gauges.missingIncrease, entry.missingIncrease);
+    set(gauges.wrongTypeShare, entry.wrongTypeShare);
+    set(gauges.newCategoryShare, entry.newCategoryShare);
+    set(gauges.outOfRangeShare, entry.outOfRangeShare);
+    set(gauges.outOfQuantileShare, entry.outOfQuantileShare);
+    // without a reference nothing can appear or vanish: no flag rather than a 0 that claims to know
+    if (withReference) {
+      gauges.appeared.set(at, entry.appeared ? 1 : 0);
+      gauges.vanished.set(at, entry.vanished ? 1 : 0);
+    }
+  }
+  return features.length - kept.length;
 }

@@ -5,7 +5,7 @@
  * Nested open-ended parts (drift tests, fairness groups, quality extras) allow extra properties.
  */
 import type {
-  AlertEvent, AlertRuleStatus, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
+  DataQualitySummary, FeatureDataQuality, AlertEvent, AlertRuleStatus, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
 } from '../contract/metrics.ts';
 import type { Acknowledgement, ActiveAlert, AuditEntry, Silence } from '../contract/alerting.ts';
 import { VERSION_MAX_LENGTH } from '../contract/limits.ts';
@@ -153,6 +153,35 @@ const referenceProperties = {
   },
 } as const;
 
+const featureDataQualityProperties = {
+  values: { type: 'number', description: 'non-null values of the feature in the window' },
+  missingShare: { ...nullableNumber, description: "share of the window's predictions without a value (absent or null)" },
+  referenceMissingShare: { ...nullableNumber, description: "the reference's share of rows without a value" },
+  missingIncrease: { ...nullableNumber, description: 'missingShare - referenceMissingShare' },
+  wrongTypeShare: { ...nullableNumber, description: "share of the values of the wrong type: the other type than the reference's (strings for a numeric feature, numbers for a categorical one), or a type no feature can have (boolean, array, map)" },
+  newCategoryShare: { ...nullableNumber, description: 'share of categorical values in categories the reference never held' },
+  unknownCategoryShare: { ...nullableNumber, description: 'share the category caps leave undecided (folded __other__ values)' },
+  newCategories: { type: 'array', items: { type: 'string' }, description: 'the heaviest new categories (at most 10)' },
+  outOfRangeShare: { ...nullableNumber, description: "share of numeric values outside the reference's [min, max] (on the reference's sketch buckets)" },
+  outOfQuantileShare: { ...nullableNumber, description: "share of numeric values outside the reference's 0.1 %-99.9 % quantiles" },
+  appeared: { type: 'boolean', description: 'not in the reference, with values in the window' },
+  vanished: { type: 'boolean', description: 'in the reference, no value in a window where that is not chance (probability <= 1e-6)' },
+} as const;
+
+const featureDataQualitySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(featureDataQualityProperties),
+  properties: featureDataQualityProperties,
+} as const;
+
+const dataQualityProperties = {
+  reference: nullableString,
+  appeared: { type: 'array', items: { type: 'string' } },
+  vanished: { type: 'array', items: { type: 'string' } },
+  features: { type: 'object', additionalProperties: featureDataQualitySchema },
+} as const;
+
 const modelMetricsProperties = {
   model: { type: 'string' },
   version: { ...nullableString, description: 'null = all versions merged' },
@@ -190,6 +219,13 @@ const modelMetricsProperties = {
   reference: { type: ['object', 'null'], required: ['id', 'accuracy', 'errorRate', 'latencyP99'], additionalProperties: true, properties: referenceProperties },
   detectors: { type: 'object', additionalProperties: { type: 'number' }, description: 'error-stream detector signals in the window, by detector' },
   fairness: { type: 'object', additionalProperties: fairnessSummarySchema },
+  dataQuality: {
+    type: 'object',
+    required: Object.keys(dataQualityProperties),
+    additionalProperties: false,
+    properties: dataQualityProperties,
+    description: 'data quality per feature against the reference (README "Data quality")',
+  },
 } as const;
 
 export const modelMetricsSchema = {
@@ -280,7 +316,9 @@ const nestedKeysMatch: [
   SameKeys<keyof typeof qualityProperties, keyof QualitySummary>,
   SameKeys<keyof typeof labelProperties, keyof LabelSummary>,
   SameKeys<keyof typeof referenceProperties, keyof ReferenceSummary>,
-] = [true, true, true, true, true, true];
+  SameKeys<keyof typeof featureDataQualityProperties, keyof FeatureDataQuality>,
+  SameKeys<keyof typeof dataQualityProperties, keyof DataQualitySummary>,
+] = [true, true, true, true, true, true, true, true];
 export const contractKeysMatch = alertRuleStatusKeysMatch && modelMetricsKeysMatch && modelSummaryKeysMatch && alertEventKeysMatch && nestedKeysMatch.every(Boolean);
 
 // ---- alerting: active alerts, silences, acknowledgements, audit -------------------------------

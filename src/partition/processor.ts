@@ -1,6 +1,6 @@
 import { EventDecoder } from '../events/decode.ts';
 import type { LabelEvent, PredictionEvent, RejectReason } from '../events/types.ts';
-import { REJECT_REASONS } from '../events/types.ts';
+import { INVALID_FEATURES, REJECT_REASONS } from '../events/types.ts';
 import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
 import type { InputSubject } from '../cluster/subjects.ts';
 import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
@@ -390,6 +390,8 @@ export class PartitionProcessor {
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
     }
+    const invalidFeatures = event[INVALID_FEATURES];
+    if (invalidFeatures !== undefined) pane.countInvalidFeatures(invalidFeatures);
 
     if (status === AddPredictionStatus.MatchedEarlyLabel) {
       const labelValue = this.join.lastLabelString ?? this.join.lastLabel;

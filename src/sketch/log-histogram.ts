@@ -303,6 +303,117 @@ export class LogHistogram implements QuantileSummary {
     return below;
   }
 
+  /**
+   * quantile(q) and quantile(1 - q), each found by walking in from its own end of the sketch only
+   * as far as needed (the same answers as quantile): cheap for tail quantiles (q near 0), where
+   * quantile(1 - q) walks every bucket. NaN when empty; RangeError when q is not in [0, 0.5].
+   */
+  tailQuantiles(q: number): [number, number] {
+    if (!(q >= 0 && q <= 0.5)) throw new RangeError(`LogHistogram.tailQuantiles: q must be in [0, 0.5], got ${String(q)}`);
+    const n = this.totalWeight;
+    if (n <= 0) return [NaN, NaN];
+    const low = this.quantile(q);
+    // quantile(1 - q) is the bucket where the ascending sum first exceeds r = (1 - q)(n - 1): walking
+    // down, the first bucket whose weight and all above it reach n - r
+    const fromTop = n - (1 - q) * (n - 1);
+    let above = 0;
+    let high = NaN;
+    let last = NaN;
+    this.visitDescending((value, weight) => {
+      above += weight;
+      last = value;
+      if (above >= fromTop) {
+        high = value;
+        return false;
+      }
+      return true;
+    });
+    return [low, high === high ? high : last];
+  }
+
+  /**
+   * The values the bucket holding `x` covers, [lower, upper] (a value exactly 0 off a non-zero
+   * center is its own atom [0, 0]; values within minIndexable of the center share the center's).
+   * A value moved onto this sketch's buckets (rebinnedLike) lands beyond `x`'s bucket exactly when
+   * it lies outside this range.
+   */
+  bucketRange(x: number): [number, number] {
+    const d = x - this.center;
+    if (x === 0 && this.center !== 0 && (d > this.minIndexable || d < -this.minIndexable)) return [0, 0];
+    if (d > this.minIndexable) {
+      const index = this.mapping.index(d);
+      return [this.center + this.mapping.lowerBound(index), this.center + this.mapping.upperBound(index)];
+    }
+    if (d < -this.minIndexable) {
+      const index = this.mapping.index(-d);
+      return [this.center - this.mapping.upperBound(index), this.center - this.mapping.lowerBound(index)];
+    }
+    return [this.center - this.minIndexable, this.center + this.minIndexable];
+  }
+
+  /**
+   * Weight of the buckets whose representative lies below `low` or above `high` (the same as a
+   * walk of forEachBucket comparing each value). Counted in bucket-index space from each end of
+   * the stores inwards, as far as the bound's bucket only: a range check costs a sum over the
+   * tails' slots and one representative per bound, not a representative per bucket.
+   */
+  weightOutside(low: number, high: number): number {
+    if (!(low <= high)) return this.weightBelow(low) + this.weightAbove(Math.max(low, high));
+    return this.weightBelow(low) + this.weightAbove(high);
+  }
+
+  /** Weight of the buckets whose representative is < x. */
+  private weightBelow(x: number): number {
+    if (x !== x) return 0;
+    const d = x - this.center;
+    let below = this.originWeight !== 0 && 0 < x ? this.originWeight : 0;
+    if (this.center < x) below += this.zeroWeight;
+    // negative side: value center - m(i) < x  <=>  m(i) > -d
+    const negative = this.negative;
+    if (!negative.isEmpty) {
+      if (-d <= this.minIndexable) below += sumSlots(negative, negative.low, negative.high);
+      else {
+        const j = this.mapping.index(-d);
+        below += sumSlots(negative, j + 1, negative.high);
+        if (this.mapping.value(j) > -d) below += negative.weightAt(j);
+      }
+    }
+    // positive side: value center + m(i) < x  <=>  m(i) < d
+    const positive = this.positive;
+    if (!positive.isEmpty && d > this.minIndexable) {
+      const j = this.mapping.index(d);
+      below += sumSlots(positive, positive.low, j - 1);
+      if (this.mapping.value(j) < d) below += positive.weightAt(j);
+    }
+    return below;
+  }
+
+  /** Weight of the buckets whose representative is > x. */
+  private weightAbove(x: number): number {
+    if (x !== x) return 0;
+    const d = x - this.center;
+    let above = this.originWeight !== 0 && 0 > x ? this.originWeight : 0;
+    if (this.center > x) above += this.zeroWeight;
+    // positive side: value center + m(i) > x  <=>  m(i) > d
+    const positive = this.positive;
+    if (!positive.isEmpty) {
+      if (d <= this.minIndexable) above += sumSlots(positive, positive.low, positive.high);
+      else {
+        const j = this.mapping.index(d);
+        above += sumSlots(positive, j + 1, positive.high);
+        if (this.mapping.value(j) > d) above += positive.weightAt(j);
+      }
+    }
+    // negative side: value center - m(i) > x  <=>  m(i) < -d
+    const negative = this.negative;
+    if (!negative.isEmpty && -d > this.minIndexable) {
+      const j = this.mapping.index(-d);
+      above += sumSlots(negative, negative.low, j - 1);
+      if (this.mapping.value(j) < -d) above += negative.weightAt(j);
+    }
+    return above;
+  }
+
   /** Every non-empty bucket in ascending value order: its representative value and its weight. */
   forEachBucket(visit: (value: number, weight: number) => void): void {
     this.visitAscending((value, weight) => {
@@ -355,6 +466,41 @@ export class LogHistogram implements QuantileSummary {
       sharedBound = upper;
       const value = center + mapping.valueBetween(lower, upper);
       if (origin !== 0 && value > 0) {
+        if (!visit(0, origin)) return;
+        origin = 0;
+      }
+      if (!visit(value, weight)) return;
+    }
+    if (origin !== 0) visit(0, origin);
+  }
+
+  /** visitAscending in the other direction: every non-empty bucket descending, until `visit` returns false. */
+  private visitDescending(visit: (value: number, weight: number) => boolean): void {
+    const mapping = this.mapping;
+    const center = this.center;
+    let origin = this.originWeight;
+    const positive = this.positive;
+    for (let index = positive.high; index >= positive.low; index--) {
+      const weight = positive.counts[index - positive.offset];
+      if (weight === 0) continue;
+      const value = center + mapping.value(index);
+      if (origin !== 0 && value < 0) {
+        if (!visit(0, origin)) return;
+        origin = 0;
+      }
+      if (!visit(value, weight)) return;
+    }
+    if (origin !== 0 && center < 0) {
+      if (!visit(0, origin)) return;
+      origin = 0;
+    }
+    if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
+    const negative = this.negative;
+    for (let index = negative.low; index <= negative.high; index++) {
+      const weight = negative.counts[index - negative.offset];
+      if (weight === 0) continue;
+      const value = center - mapping.value(index);
+      if (origin !== 0 && value < 0) {
         if (!visit(0, origin)) return;
         origin = 0;
       }
@@ -527,6 +673,15 @@ export class LogHistogram implements QuantileSummary {
       );
     }
   }
+}
+
+/** Sum of a store's weights at indexes from..to (clamped to the store's range). */
+function sumSlots(store: DenseBucketStore, from: number, to: number): number {
+  const start = Math.max(from, store.low) - store.offset;
+  const end = Math.min(to, store.high) - store.offset;
+  let total = 0;
+  for (let i = start; i <= end; i++) total += store.counts[i];
+  return total;
 }
 
 function subtractClamped(before: number, removed: number): number {

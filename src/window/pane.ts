@@ -149,6 +149,12 @@ export class PaneInput {
   outputCategories: CategoryCounter | null = null;
   readonly features = new Map<string, FeatureSummary>();
   readonly segments = new Map<string, Map<string, SegmentInputCounts>>();
+  /**
+   * Values per feature of a type no feature can have (a boolean, an array, a map), taken out of
+   * their events by the validator (INVALID_FEATURES): data quality's wrong-type count. At most
+   * limits.maxFeatures names; null until the first one.
+   */
+  invalidFeatures: Map<string, number> | null = null;
 
   /**
    * Values of numeric features whose center is not decided yet (at most CENTER_SAMPLE each, see
@@ -298,6 +304,17 @@ export class PaneInput {
       if (slot === null) continue;
       slot[SI_PREDICTIONS]++;
       if (predictedPositive) slot[SI_PREDICTED_POSITIVE]++;
+    }
+  }
+
+  /** Counts one value of each named feature that had a type no feature can have; names beyond limits.maxFeatures are dropped and counted. */
+  countInvalidFeatures(names: readonly string[]): void {
+    const counts = (this.invalidFeatures ??= new Map());
+    for (const name of names) {
+      const before = counts.get(name);
+      if (before !== undefined) counts.set(name, before + 1);
+      else if (counts.size < this.limits.maxFeatures) counts.set(name, 1);
+      else this.dropped++;
     }
   }
 
@@ -565,6 +582,11 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
     }
     into.categories = addCounter(into.categories, summary.categories, sign, limits.maxCategories);
   }
+  if (source.invalidFeatures !== null) {
+    // windows are not capped by maxFeatures: every pane already was
+    const into = (target.invalidFeatures ??= new Map());
+    for (const [name, n] of source.invalidFeatures) into.set(name, (into.get(name) ?? 0) + sign * n);
+  }
   addSegments(target.segments, source.segments, sign);
 }
 
@@ -705,6 +727,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
     outputExact: pane.outputExact ? exactToWire(pane.outputExact) : null,
     features,
     segments: segmentsToWire(pane.segments),
+    ...(pane.invalidFeatures === null ? {} : { invalidFeatures: Object.fromEntries(pane.invalidFeatures) }),
   };
 }
 
@@ -737,6 +760,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     pane.features.set(name, summary);
   }
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
+  if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
   return pane;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEvaluator } from '../../src/alerts/evaluator.ts';
 import { validateAlertRules } from '../../src/alerts/rules.ts';
-import type { ModelMetrics, DriftEntry } from '../../src/contract/metrics.ts';
+import type { ModelMetrics, DriftEntry, FeatureDataQuality } from '../../src/contract/metrics.ts';
 
 const WINDOWS = ['1m', '5m'];
 const fail = (key: string, value: unknown, expected: string) => new Error(`${key} = ${JSON.stringify(value)}: expected ${expected}`);
@@ -62,6 +62,25 @@ describe('alert lifecycle', () => {
     const evaluator = new AlertEvaluator(rules([{ name: 'psi', metric: 'drift.feature.psi', op: '>', threshold: 0.2, for: '0s' }]));
     const fired = evaluator.evaluate('m', () => metrics(0, { drift: { reference: 'ref', output: null, features: { a: psiEntry(0.5), b: psiEntry(0.1), c: psiEntry(0.9) } } }), []);
     expect(fired.map((a) => a.scope).sort()).toEqual(['feature:a', 'feature:c']);
+  });
+
+  it('data-quality rules fire per feature, a flag reading as 1, and resolve when the feature is back', () => {
+    const evaluator = new AlertEvaluator(rules([
+      { name: 'missing', metric: 'dataQuality.missingIncrease', op: '>', threshold: 0.1, for: '0s' },
+      { name: 'vanished', metric: 'dataQuality.vanished', op: '>', threshold: 0, for: '0s', minCount: 50 },
+    ]));
+    const entry = (missingIncrease: number, vanished: boolean): FeatureDataQuality => ({
+      values: vanished ? 0 : 100, missingShare: missingIncrease, referenceMissingShare: 0, missingIncrease, wrongTypeShare: 0, newCategoryShare: null,
+      unknownCategoryShare: null, newCategories: [], outOfRangeShare: 0, outOfQuantileShare: 0, appeared: false, vanished,
+    });
+    const at = (t: number, count: number, features: Record<string, FeatureDataQuality>) =>
+      evaluator.evaluate('m', () => metrics(t, { count, dataQuality: { reference: 'ref', appeared: [], vanished: [], features } }), []);
+    const fired = at(0, 1000, { a: entry(0.3, false), b: entry(0.05, false), c: entry(1, true) });
+    expect(fired.map((a) => `${a.rule} ${a.scope} ${a.value}`).sort()).toEqual(['missing feature:a 0.3', 'missing feature:c 1', 'vanished feature:c 1']);
+    // below minCount the vanished rule does not change state
+    expect(at(1000, 10, { a: entry(0.3, false), c: entry(1, true), d: entry(1, true) }).map((a) => `${a.rule} ${a.scope}`)).toEqual(['missing feature:d']);
+    const resolved = at(2000, 1000, { a: entry(0.3, false), c: entry(0, false) });
+    expect(resolved.map((a) => `${a.rule} ${a.scope} ${a.state}`).sort()).toEqual(['missing feature:c resolved', 'vanished feature:c resolved']);
   });
 
   it('a canary is compared with the stable version (the one with the most traffic)', () => {

@@ -29,6 +29,9 @@ describe('alert rule metrics parse once into a selector', () => {
       disparate_impact: { selector: { kind: 'fairness', segmentKey: 'group', metric: 'disparateImpactRatio' }, baseline: null, scope: 'model' },
       canary_accuracy: { selector: { kind: 'accuracy' }, baseline: { kind: 'stable' }, scope: 'version' },
       canary_error_rate: { selector: { kind: 'errorRate' }, baseline: { kind: 'stable' }, scope: 'version' },
+      missing_share_jump: { selector: { kind: 'dataQuality', metric: 'missingIncrease' }, baseline: null, scope: 'feature' },
+      new_categories: { selector: { kind: 'dataQuality', metric: 'newCategoryShare' }, baseline: null, scope: 'feature' },
+      feature_vanished: { selector: { kind: 'dataQuality', metric: 'vanished' }, baseline: null, scope: 'feature' },
     });
   });
 
@@ -46,6 +49,9 @@ describe('alert rule metrics parse once into a selector', () => {
     ['drift.feature.wasserstein_normed', { kind: 'drift', target: 'feature', reading: { field: 'statistic', test: 'wasserstein_normed' } }],
     ['drift.feature.chi2_gof.pvalue', { kind: 'drift', target: 'feature', reading: { field: 'pValue', test: 'chi2_gof' } }],
     ['drift.feature.drift', { kind: 'drift', target: 'feature', reading: { field: 'verdict' } }],
+    ['dataQuality.missingShare', { kind: 'dataQuality', metric: 'missingShare' }],
+    ['dataQuality.outOfQuantileShare', { kind: 'dataQuality', metric: 'outOfQuantileShare' }],
+    ['dataQuality.appeared', { kind: 'dataQuality', metric: 'appeared' }],
   ])('%s', (metric, selector) => {
     expect(parseMetricSelector(metric)).toEqual({ ok: true, selector });
   });
@@ -71,6 +77,9 @@ describe('a rule that could never fire is refused with its index, name, field an
     ['a rate above 1', { metric: 'errorRate', threshold: 5 }, /threshold = 5: expected a threshold errorRate can cross with '>': its values lie in \[0, 1\] \(rule "r"\)/],
     ['a coverage below 0', { metric: 'labelCoverage', op: '<', threshold: 0 }, /threshold = 0: expected a threshold labelCoverage can cross with '<'/],
     ['a p-value above 1', { metric: 'drift.feature.ks.pvalue', op: '>=', threshold: 1.5 }, /threshold = 1.5: expected a threshold drift\.feature\.ks\.pvalue can cross/],
+    ['a typo in a data-quality metric', { metric: 'dataQuality.missing_share', scope: 'feature', threshold: 0.1 }, /metric = "dataQuality\.missing_share": expected dataQuality\.<metric> \(per feature\) with a metric from missingShare, missingIncrease, /],
+    ['a data-quality metric on the model scope', { metric: 'dataQuality.missingShare', scope: 'model', threshold: 0.1 }, /scope = "model": expected 'feature' exactly when the metric is drift\.feature\.<\.\.\.> or dataQuality\.<\.\.\.>/],
+    ['a share above 1', { metric: 'dataQuality.newCategoryShare', threshold: 1 }, /threshold = 1: expected a threshold dataQuality\.newCategoryShare can cross with '>': its values lie in \[0, 1\]/],
     ['a negative count', { metric: 'count', op: '<=', threshold: -1 }, /threshold = -1: expected a threshold count can cross with '<=': its values lie in \[0, Infinity\]/],
   ])('%s', (_what, fields, message) => {
     expect(() => validate(fields)).toThrow(message);

@@ -91,6 +91,15 @@ describe('pane message codec', () => {
     expect(refusal(tampered(input, 'state.segments.region.eu.0', NaN)).field).toBe('state.segments["region"]["eu"][0]');
   });
 
+  it('carries the counts of feature values of a type no feature can have, and refuses a bad one', () => {
+    const withInvalid = decodePaneMessage(tampered(input, 'state.invalidFeatures', { vip: 3 }));
+    expect((withInvalid.state as PaneInputWire).invalidFeatures).toEqual({ vip: 3 });
+    expect(inputFromWire(withInvalid.state as PaneInputWire, DEFAULT_PANE_LIMITS).invalidFeatures).toEqual(new Map([['vip', 3]]));
+    // absent (older workers, or none): no counts
+    expect((input.state as PaneInputWire).invalidFeatures).toBeUndefined();
+    expect(refusal(tampered(input, 'state.invalidFeatures', { vip: -1 })).field).toBe('state.invalidFeatures["vip"]');
+  });
+
   it('refuses an unknown part, and a state that is not of its part', () => {
     expect(refusal(tampered(input, 'part', 'both')).field).toBe('part');
     // an outcome state under part 'in' misses the input fields

@@ -7,6 +7,7 @@ import {
   encodeJson,
   encodeLabel,
   encodePrediction,
+  INVALID_FEATURES,
   REJECT_REASONS,
   validatePrediction,
   WIRE_LIMITS,
@@ -105,6 +106,26 @@ describe('decodePrediction: accepted events', () => {
     expect(result.ok && [result.event.error, result.event.latencyMs]).toEqual(['timeout', 0]);
   });
 
+  it('keeps an event whose feature has a type no feature can have, without that feature, and names it', () => {
+    const patch = { features: { amount: 120.5, flag: true, nested: { x: 1 }, list: [1, 2], country: 'FR' } };
+    for (const payload of bothFormats(predictionWith(patch))) {
+      const result = decodePrediction(payload);
+      if (!result.ok) throw new Error(`expected the event to be kept, got ${result.reason}: ${result.detail}`);
+      expect(result.event.features).toEqual({ amount: 120.5, country: 'FR' });
+      expect(result.event[INVALID_FEATURES]).toEqual(['flag', 'nested', 'list']);
+      expect(result.event.output).toBe(0.83);
+    }
+    // an event without such values carries no list
+    const clean = decodePrediction(msgpack(basePrediction));
+    expect(clean.ok && clean.event[INVALID_FEATURES]).toBeUndefined();
+  });
+
+  it('validatePrediction (a publisher checking its own event) still refuses such a feature, leaving the event as it was', () => {
+    const value = predictionWith({ features: { a: 1, flag: true } });
+    expectRejected(validatePrediction(value), 'wrong_type', "field 'features.flag': expected a number, a string or null, got boolean true");
+    expect(value.features).toEqual({ a: 1, flag: true });
+  });
+
   it('returns the decoded object itself (validatePrediction does not copy)', () => {
     const value = { id: 'a', model: 'm', ts: 1, output: 1 };
     const result = validatePrediction(value);
@@ -195,8 +216,6 @@ describe('decodePrediction: rejections', () => {
       [{ output: { p: 1 } }, "field 'output': expected a number, a string or an array of numbers, got object"],
       [{ output: [0.5, 'x'] }, `field 'output[1]': expected a finite number, got string "x"`],
       [{ features: [1, 2] }, "field 'features': expected a map of name to number, string or null, got array of length 2"],
-      [{ features: { a: 1, flag: true } }, "field 'features.flag': expected a number, a string or null, got boolean true"],
-      [{ features: { nested: { x: 1 } } }, "field 'features.nested': expected a number, a string or null, got object"],
       [{ latencyMs: '12' }, `field 'latencyMs': expected a finite number, got string "12"`],
       [{ error: 500 }, "field 'error': expected a string, got number 500"],
       [{ segment: 'eu' }, `field 'segment': expected a map of name to string, got string "eu"`],

@@ -4,6 +4,7 @@ import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
 import { createWorkerMetrics } from '../../src/partition/worker-metrics.ts';
 import { createPipelineMetrics } from '../../src/app/metrics.ts';
 import { alert, fullMetrics } from './fake-source.ts';
+import type { FeatureDataQuality } from '../../src/contract/metrics.ts';
 
 async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
@@ -27,6 +28,8 @@ const GATEWAY_SERIES = [
   'drift_model_predictions', 'drift_model_error_rate', 'drift_model_latency_seconds', 'drift_model_accuracy',
   'drift_model_label_coverage', 'drift_output_psi', 'drift_feature_psi', 'drift_output_drift', 'drift_output_drift_statistic',
   'drift_feature_drift', 'drift_feature_drift_statistic', 'drift_metric_series_dropped_total',
+  'drift_data_quality_missing_share', 'drift_data_quality_missing_increase', 'drift_data_quality_wrong_type_share', 'drift_data_quality_new_category_share',
+  'drift_data_quality_out_of_range_share', 'drift_data_quality_out_of_quantile_share', 'drift_data_quality_appeared', 'drift_data_quality_vanished',
 ];
 const namesIn = (registry: Registry) => registry.getMetricsAsArray().map((m) => m.name).sort();
 
@@ -144,6 +147,61 @@ describe('updateModelGauges', () => {
     expect(features('drift_feature_drift_statistic')).toEqual(['f0', 'f5']);
     expect(features('drift_feature_psi')).toEqual(['f0', 'f5']);
     expect(await value(registry, 'drift_metric_series_dropped_total', { kind: 'feature' })).toBe(4);
+  });
+});
+
+describe('data-quality gauges', () => {
+  function quality(overrides: Partial<FeatureDataQuality> = {}): FeatureDataQuality {
+    return {
+      values: 100, missingShare: 0.02, referenceMissingShare: 0.01, missingIncrease: 0.01, wrongTypeShare: 0, newCategoryShare: null,
+      unknownCategoryShare: null, newCategories: [], outOfRangeShare: 0, outOfQuantileShare: 0.002, appeared: false, vanished: false, ...overrides,
+    };
+  }
+
+  it('exports each reading per feature, flags as 1/0, and leaves null readings out', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry);
+    const mm = fullMetrics('churn', '5m', 250);
+    mm.dataQuality = {
+      reference: 'ref-1',
+      appeared: [],
+      vanished: ['age'],
+      features: { age: quality({ values: 0, missingShare: 1, missingIncrease: 0.99, vanished: true, outOfRangeShare: null, outOfQuantileShare: null }), plan: quality({ newCategoryShare: 0.3, outOfRangeShare: null, outOfQuantileShare: null }) },
+    };
+    m.updateModelGauges([mm]);
+    const labels = { model: 'churn', version: 'all', window: '5m' };
+    expect(await value(registry, 'drift_data_quality_missing_share', { ...labels, feature: 'age' })).toBe(1);
+    expect(await value(registry, 'drift_data_quality_missing_increase', { ...labels, feature: 'age' })).toBe(0.99);
+    expect(await value(registry, 'drift_data_quality_vanished', { ...labels, feature: 'age' })).toBe(1);
+    expect(await value(registry, 'drift_data_quality_vanished', { ...labels, feature: 'plan' })).toBe(0);
+    expect(await value(registry, 'drift_data_quality_new_category_share', { ...labels, feature: 'plan' })).toBe(0.3);
+    expect(await seriesCount(registry, 'drift_data_quality_new_category_share')).toBe(1);
+    expect(await seriesCount(registry, 'drift_data_quality_out_of_range_share')).toBe(0);
+  });
+
+  it('without a reference, exports no appeared/vanished flag', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry);
+    const mm = fullMetrics('churn', '5m', 250);
+    mm.dataQuality = { reference: null, appeared: [], vanished: [], features: { age: quality({ referenceMissingShare: null, missingIncrease: null }) } };
+    m.updateModelGauges([mm]);
+    expect(await seriesCount(registry, 'drift_data_quality_missing_share')).toBe(1);
+    expect(await seriesCount(registry, 'drift_data_quality_vanished')).toBe(0);
+    expect(await seriesCount(registry, 'drift_data_quality_missing_increase')).toBe(0);
+  });
+
+  it('caps features per model, keeping vanished features and the largest shares, and counts the dropped ones', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry, { maxFeaturesPerModel: 2 });
+    const mm = fullMetrics('churn', '5m', 250);
+    const features: Record<string, FeatureDataQuality> = {};
+    for (let i = 0; i < 6; i++) features[`f${i}`] = quality({ missingIncrease: 0.01 * i });
+    features.f0 = quality({ vanished: true, missingIncrease: 0 });
+    mm.dataQuality = { reference: 'ref-1', appeared: [], vanished: ['f0'], features };
+    m.updateModelGauges([mm]);
+    const json = await registry.getMetricsAsJSON();
+    expect(json.find((x) => x.name === 'drift_data_quality_missing_share')?.values.map((v) => v.labels.feature).sort()).toEqual(['f0', 'f5']);
+    expect(await value(registry, 'drift_metric_series_dropped_total', { kind: 'data_quality_feature' })).toBe(4);
   });
 });
 

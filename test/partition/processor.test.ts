@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encode } from '@msgpack/msgpack';
 import { decodePaneMessage } from '../../src/contract/pane-codec.ts';
 import { PartitionProcessor } from '../../src/partition/processor.ts';
 import type { ProcessorOptions } from '../../src/partition/processor.ts';
@@ -84,6 +85,18 @@ describe('PartitionProcessor checkpoints', () => {
     expect(updates.map((u) => u.paneStart)).toEqual([T0 + 600_000]);
     expect((updates[0].state as PaneInputWire).count).toBe(1);
     expect((updates[0].state as PaneInputWire).late).toBe(1);
+  });
+
+  it('keeps a prediction with a feature of a type no feature can have, counting that value per feature in its pane', () => {
+    const processor = new PartitionProcessor(options);
+    const payload = encode({ id: 'b', model: 'm', version: 'v1', ts: T0, output: 0.7, features: { amount: 12, vip: true } });
+    expect(processor.process(1, 'drift.in.0.m.pred', payload)).toBeNull();
+    expect(processor.counters.rejected.wrong_type).toBe(0);
+    const [update] = processor.drainDirty().map((u) => decodePaneMessage(u.payload));
+    const state = update.state as PaneInputWire;
+    expect(state.count).toBe(1);
+    expect(Object.keys(state.features)).toEqual(['amount']);
+    expect(state.invalidFeatures).toEqual({ vip: 1 });
   });
 
   it('rejects a timestamp from the future and a wrong subject with a reason', () => {

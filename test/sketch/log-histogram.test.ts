@@ -646,3 +646,72 @@ describe('bucket walks that share the bound of consecutive buckets', () => {
     }
   });
 });
+
+describe('LogHistogram tails: tailQuantiles, bucketRange, weightOutside', () => {
+  // centered sketches with values on both sides of the center, exact zeros off center, and a center of 0
+  const value = fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.constant(0), fc.integer({ min: -50, max: 50 }));
+  const sketchOf = (values: readonly number[], center: number): LogHistogram => {
+    const sketch = new LogHistogram(0.005, { center, minIndexable: 1e-300 });
+    for (const v of values) sketch.add(v);
+    return sketch;
+  };
+
+  it('tailQuantiles(q) gives exactly quantile(q) and quantile(1 - q)', () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 300 }), fc.constantFrom(0, 3.5, -20), fc.constantFrom(0, 0.001, 0.01, 0.25, 0.5), (values, center, q) => {
+        const sketch = sketchOf(values, center);
+        expect(sketch.tailQuantiles(q)).toEqual([sketch.quantile(q), sketch.quantile(1 - q)]);
+      }),
+    );
+    expect(new LogHistogram().tailQuantiles(0)).toEqual([NaN, NaN]);
+    expect(() => new LogHistogram().tailQuantiles(0.6)).toThrow(/q must be in \[0, 0.5\], got 0.6/);
+  });
+
+  it('bucketRange(x) holds x, and a value lands in the same bucket as x exactly when it lies in the range', () => {
+    fc.assert(
+      fc.property(value, value, fc.constantFrom(0, 3.5, -20), (x, y, center) => {
+        const sketch = sketchOf([x], center);
+        const [lower, upper] = sketch.bucketRange(x);
+        expect(lower <= x && x <= upper).toBe(true);
+        const both = sketchOf([x, y], center);
+        let buckets = 0;
+        both.forEachBucket(() => buckets++);
+        // strictly inside: one bucket; strictly outside: two (the bounds themselves are left out: either
+        // side may own them; an exact 0 off a non-zero center is an atom of its own, in no bucket's range)
+        const atom = (v: number) => v === 0 && center !== 0;
+        if (y > lower && y < upper && atom(x) === atom(y)) expect(buckets).toBe(1);
+        if (y < lower || y > upper) expect(buckets).toBe(2);
+      }),
+    );
+  });
+
+  it('weightOutside counts the buckets whose representative lies beyond the bounds, as a walk of every bucket would', () => {
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 300 }), fc.constantFrom(0, 3.5, -20), value, value, (values, center, a, b) => {
+        const sketch = sketchOf(values, center);
+        const [low, high] = a <= b ? [a, b] : [b, a];
+        let expected = 0;
+        sketch.forEachBucket((v, w) => {
+          if (v < low || v > high) expected += w;
+        });
+        expect(sketch.weightOutside(low, high)).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('weightOutside agrees with the walk on a sketch whose low magnitudes collapsed (maxBuckets)', () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 300 }), value, value, (values, a, b) => {
+        const sketch = new LogHistogram(0.01, { maxBuckets: 16 });
+        for (const v of values) sketch.add(v);
+        const [low, high] = a <= b ? [a, b] : [b, a];
+        let expected = 0;
+        sketch.forEachBucket((v, w) => {
+          if (v < low || v > high) expected += w;
+        });
+        expect(sketch.weightOutside(low, high)).toBe(expected);
+      }),
+    );
+  });
+});
