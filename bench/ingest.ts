@@ -16,9 +16,10 @@
  *
  * Features axis (no NATS, `--processor-only` runs it alone): one PartitionProcessor fed
  * pre-encoded predictions of each shape (`--features` numeric x `--categorical` categorical
- * features, plus 0 numeric as the base of each categorical count) in a tight loop: decode +
- * validate + pane updates, µs per event (median of 3 rounds) and ns per numeric feature per event
- * (the shape's cost over its 0-numeric base, divided by the numeric count).
+ * features, plus 0 numeric as the base of each categorical count) in a tight loop, in time order
+ * with 1 s of jitter as a live producer sends them: decode + validate + pane updates, µs per event
+ * (median of 3 rounds) and ns per numeric feature per event (the shape's cost over its 0-numeric
+ * base, divided by the numeric count).
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -297,14 +298,21 @@ export interface ShapeFigures extends FeatureShape {
 /** A UUID-length id whose last 12 characters the loop overwrites with the event number. */
 const ID_PLACEHOLDER = '00000000-0000-4000-8000-000000000000';
 const ID_DIGITS = 12;
+/** A timestamp the loop overwrites (a uint64 in MessagePack: 0xcf and 8 bytes big-endian). */
+const TS_PLACEHOLDER = 1_111_111_111_111;
+/** Jitter of the axis' event times: a live producer's events arrive in time order, give or take. */
+const AXIS_JITTER_MS = 1000;
 
 interface Template {
   bytes: Uint8Array;
+  view: DataView;
   /** Offset of the id's last ID_DIGITS bytes. */
   digitsAt: number;
+  /** Offset of the timestamp's 8 bytes. */
+  tsAt: number;
 }
 
-function shapedPrediction(i: number, shape: FeatureShape, now: number): PredictionEvent {
+function shapedPrediction(i: number, shape: FeatureShape): PredictionEvent {
   const features: Record<string, number | string> = {};
   // deterministic values of different scales and shapes, rounded as a producer would send them
   for (let f = 0; f < shape.numeric; f++) {
@@ -316,21 +324,26 @@ function shapedPrediction(i: number, shape: FeatureShape, now: number): Predicti
     id: ID_PLACEHOLDER,
     model: MODEL,
     version: 'v1',
-    ts: now - 1 - ((i * 104_723) % SPREAD_MS),
+    ts: TS_PLACEHOLDER,
     output: ((i * 13) % 1000) / 1000,
     features,
     latencyMs: ((i * 17) % 5000) / 100,
   };
 }
 
-function templatesOf(shape: FeatureShape, now: number): Template[] {
+function templatesOf(shape: FeatureShape): Template[] {
   const encoder = new EventEncoder();
-  const placeholder = Buffer.from(ID_PLACEHOLDER, 'latin1');
+  const idBytes = Buffer.from(ID_PLACEHOLDER, 'latin1');
+  const tsBytes = Buffer.alloc(9);
+  tsBytes[0] = 0xcf;
+  tsBytes.writeBigUInt64BE(BigInt(TS_PLACEHOLDER), 1);
   return Array.from({ length: AXIS_TEMPLATES }, (_, i) => {
-    const bytes = encoder.encodePrediction(shapedPrediction(i, shape, now));
-    const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(placeholder);
-    if (at < 0) throw new Error('features axis: id placeholder not found in the encoded event');
-    return { bytes, digitsAt: at + ID_PLACEHOLDER.length - ID_DIGITS };
+    const bytes = encoder.encodePrediction(shapedPrediction(i, shape));
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const idAt = buffer.indexOf(idBytes);
+    const tsAt = buffer.indexOf(tsBytes);
+    if (idAt < 0 || tsAt < 0) throw new Error('features axis: id or ts placeholder not found in the encoded event');
+    return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), digitsAt: idAt + ID_PLACEHOLDER.length - ID_DIGITS, tsAt: tsAt + 1 };
   });
 }
 
@@ -343,22 +356,29 @@ function writeDigits(bytes: Uint8Array, at: number, n: number): void {
   }
 }
 
-/** µs per event of one fresh processor fed AXIS_EVENTS events of the shape (decode + validate + update). */
-function processorRound(templates: readonly Template[], shape: FeatureShape, firstId: number): number {
+/**
+ * µs per event of one fresh processor fed `events` events of the shape (decode + validate +
+ * update), in time order with jitter over SPREAD_MS (30 panes of 10 s) ending 1 s ago.
+ */
+function processorRound(templates: readonly Template[], shape: FeatureShape, firstId: number, events = AXIS_EVENTS): number {
   const processor = new PartitionProcessor(processorOptions(0, Math.max(64, shape.numeric + shape.categorical)));
   const subject = predictionSubject(0, MODEL);
+  const start = Date.now() - SPREAD_MS - 1000;
   const started = process.hrtime.bigint();
-  for (let i = 0; i < AXIS_EVENTS; i++) {
+  for (let i = 0; i < events; i++) {
     const template = templates[i % templates.length];
     writeDigits(template.bytes, template.digitsAt, firstId + i);
+    const ts = start + Math.floor((i * SPREAD_MS) / events) - ((i * 7919) % AXIS_JITTER_MS);
+    template.view.setUint32(template.tsAt, Math.floor(ts / 4294967296));
+    template.view.setUint32(template.tsAt + 4, ts >>> 0);
     const rejected = processor.process(i + 1, subject, template.bytes);
     if (rejected !== null) throw new Error(`features axis: event ${i} rejected (${rejected.reason}: ${rejected.detail})`);
   }
   const ns = Number(process.hrtime.bigint() - started);
-  if (processor.counters.predictions !== AXIS_EVENTS) {
-    throw new Error(`features axis: ${processor.counters.predictions} of ${AXIS_EVENTS} predictions applied (late ${processor.counters.late}, duplicates ${processor.counters.duplicates})`);
+  if (processor.counters.predictions !== events || processor.counters.late > 0) {
+    throw new Error(`features axis: ${processor.counters.predictions} of ${events} predictions applied (late ${processor.counters.late}, duplicates ${processor.counters.duplicates})`);
   }
-  return ns / AXIS_EVENTS / 1000;
+  return ns / events / 1000;
 }
 
 function median(values: readonly number[]): number {
@@ -372,14 +392,13 @@ function median(values: readonly number[]): number {
  * every shape rather than one shape's median.
  */
 export function runFeaturesAxis(numeric: readonly number[], categorical: readonly number[]): ShapeFigures[] {
-  const now = Date.now();
   const shapes: FeatureShape[] = [];
   for (const c of categorical) {
     for (const n of [0, ...numeric.filter((n) => n > 0)]) shapes.push({ numeric: n, categorical: c });
   }
-  const templates = shapes.map((shape) => templatesOf(shape, now));
+  const templates = shapes.map((shape) => templatesOf(shape));
   // warm-up: one short pass of every shape, so the first shape measured does not pay for compilation
-  shapes.forEach((shape, s) => processorRound(templates[s].slice(0, 50), shape, 0));
+  shapes.forEach((shape, s) => processorRound(templates[s], shape, 0, 2000));
   const times: number[][] = shapes.map(() => []);
   let nextId = 1_000_000;
   for (let round = 0; round < AXIS_ROUNDS; round++) {
@@ -394,7 +413,10 @@ export function runFeaturesAxis(numeric: readonly number[], categorical: readonl
     const base = figures.find((f) => f.numeric === 0 && f.categorical === figure.categorical);
     if (base !== undefined) figure.nsPerNumericFeature = ((figure.usPerEvent - base.usPerEvent) * 1000) / figure.numeric;
   }
-  console.log(`features    : the processor alone (decode + validate + pane updates), ${AXIS_EVENTS.toLocaleString()} events per shape and round, median of ${AXIS_ROUNDS}`);
+  console.log(
+    `features    : the processor alone (decode + validate + pane updates), ${AXIS_EVENTS.toLocaleString()} events per shape and round ` +
+      `in time order over ${SPREAD_MS / 60_000} min (${AXIS_JITTER_MS} ms jitter), median of ${AXIS_ROUNDS}`,
+  );
   for (const f of figures) {
     const perFeature = f.nsPerNumericFeature === null ? 'base' : `${f.nsPerNumericFeature.toFixed(0)} ns per numeric feature (target <= ${TARGET_NS_PER_NUMERIC})`;
     const at200 = f.numeric === 200 ? `; target <= ${TARGET_US_AT_200} µs/event` : '';
