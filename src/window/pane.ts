@@ -151,6 +151,14 @@ export class PaneInput {
   readonly segments = new Map<string, Map<string, SegmentInputCounts>>();
 
   /**
+   * `features` by the producer's feature index (src/events/feature-schema.ts): the same summary
+   * objects, found by an array load instead of a name lookup; null where the pane was full
+   * (maxFeatures) when the feature first came, as a full pane never takes a new feature. Filled
+   * on first use by name, so a pane restored from a checkpoint (names only) fills it again.
+   */
+  private readonly slots: (FeatureSummary | null | undefined)[] = [];
+
+  /**
    * Values of numeric features whose center is not decided yet (at most CENTER_SAMPLE each, see
    * settleCenters). Only ever non-empty on a producer's pane, for a feature's first few values.
    */
@@ -239,6 +247,48 @@ export class PaneInput {
       this.features.set(name, summary);
     }
     return summary;
+  }
+
+  /**
+   * The summary of the feature at `index` of the producer's feature schema, named `name` (one
+   * schema per pane: an index always names the same feature), or null when the pane is full.
+   */
+  featureAt(index: number, name: string): FeatureSummary | null {
+    const slot = this.slots[index];
+    if (slot !== undefined) return slot;
+    return (this.slots[index] = this.feature(name));
+  }
+
+  /** addFeature of a finite number, by schema index: the worker's hot path. */
+  addNumberAt(index: number, name: string, value: number): void {
+    let summary = this.slots[index];
+    if (summary === undefined) summary = this.featureAt(index, name);
+    if (summary === null) {
+      this.dropped++;
+      return;
+    }
+    if (summary.numeric !== null) summary.numeric.add(value);
+    else this.addUndecided(name, summary, value);
+    (summary.exact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(value);
+  }
+
+  /** addFeature of a category, by schema index. */
+  addCategoryAt(index: number, name: string, value: string): void {
+    let summary = this.slots[index];
+    if (summary === undefined) summary = this.featureAt(index, name);
+    if (summary === null) {
+      this.dropped++;
+      return;
+    }
+    (summary.categories ??= new CategoryCounter(this.limits.maxCategories)).add(value);
+  }
+
+  /** addFeature of a null, by schema index. */
+  addNullAt(index: number, name: string): void {
+    let summary = this.slots[index];
+    if (summary === undefined) summary = this.featureAt(index, name);
+    if (summary === null) this.dropped++;
+    else summary.nulls++;
   }
 
   addFeature(name: string, value: number | string | null): void {
