@@ -167,7 +167,18 @@ export class MsgpackReader {
       if (schema.repeatedKey(index)) throw UNSUPPORTED_ERROR;
       indexes[position] = index;
       const v = bytes[this.pos];
-      if (v === 0xc0) {
+      // the common encodings first, read in place: a float64, a small integer
+      if (v === 0xcb) {
+        const x = this.view.getFloat64(this.pos + 1);
+        this.pos += 9;
+        if (x - x !== 0) throw UNSUPPORTED_ERROR; // NaN or +-Infinity: the validator names it
+        kinds[position] = FEATURE_NUMBER;
+        into.numbers[position] = x;
+      } else if (v <= 0x7f) {
+        this.pos++;
+        kinds[position] = FEATURE_NUMBER;
+        into.numbers[position] = v;
+      } else if (v === 0xc0) {
         this.pos++;
         kinds[position] = FEATURE_NULL;
       } else if ((v & 0xe0) === 0xa0 || v === 0xd9 || v === 0xda || v === 0xdb) {

@@ -1,4 +1,5 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
 import { ExactValueCounts } from '../sketch/exact-values.ts';
@@ -157,6 +158,14 @@ export class PaneInput {
    * on first use by name, so a pane restored from a checkpoint (names only) fills it again.
    */
   private readonly slots: (FeatureSummary | null | undefined)[] = [];
+  /** One bucket mapping for all of this pane's feature sketches (they share the accuracy). */
+  private featureMapping: CubicLogMapping | null = null;
+
+  private featureSketch(center: number): LogHistogram {
+    const accuracy = featureAccuracyOf(this.limits);
+    const mapping = (this.featureMapping ??= new CubicLogMapping(accuracy));
+    return new LogHistogram(accuracy, { center, minIndexable: FEATURE_MIN_INDEXABLE, mapping });
+  }
 
   /**
    * Values of numeric features whose center is not decided yet (at most CENTER_SAMPLE each, see
@@ -208,7 +217,7 @@ export class PaneInput {
       center = medianOf(held);
       if (centers !== null && centers.size < MAX_FEATURE_CENTERS) centers.set(name, center);
     }
-    const sketch = new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE });
+    const sketch = this.featureSketch(center);
     for (const value of held) sketch.add(value);
     summary.numeric = sketch;
   }
@@ -217,7 +226,7 @@ export class PaneInput {
   private addUndecided(name: string, summary: FeatureSummary, value: number): void {
     const center = this.featureCenters?.get(name);
     if (center !== undefined) {
-      (summary.numeric = new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE })).add(value);
+      (summary.numeric = this.featureSketch(center)).add(value);
       return;
     }
     let held = this.undecided.get(name);
