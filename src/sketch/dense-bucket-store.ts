@@ -226,12 +226,28 @@ export class DenseBucketStore {
     if (newLow >= this.offset && newHigh < this.offset + length) return;
     const span = newHigh - newLow + 1;
     let capacity = length;
-    if (span > length) capacity = Math.max(span, Math.min(Math.max(2 * length, INITIAL_CAPACITY), this.maxBuckets));
+    // a range that fills 3/4 of the array would soon move again if re-centred: grow it instead
+    // (a pane's feature sketch grows from empty to a few thousand buckets, 30 panes per 5 minutes)
+    if (span > length || (span * 4 > length * 3 && length < this.maxBuckets)) {
+      capacity = Math.max(span, Math.min(Math.max(2 * length, INITIAL_CAPACITY), this.maxBuckets));
+    }
     const newOffset = newLow - ((capacity - span) >> 1);
-    const used = this.isEmpty ? null : this.counts.slice(this.low - this.offset, this.high - this.offset + 1);
-    if (capacity === length) this.counts.fill(0);
-    else this.counts = new Float64Array(capacity);
-    if (used !== null) this.counts.set(used, this.low - newOffset);
+    const from = this.low - this.offset;
+    const to = this.high - this.offset + 1;
+    const target = this.low - newOffset;
+    if (capacity === length) {
+      // re-centred in place (no copy to allocate); everything outside the used range is 0
+      if (this.isEmpty) this.counts.fill(0);
+      else {
+        this.counts.copyWithin(target, from, to);
+        this.counts.fill(0, 0, target);
+        this.counts.fill(0, target + (to - from));
+      }
+    } else {
+      const grown = new Float64Array(capacity);
+      if (!this.isEmpty) grown.set(this.counts.subarray(from, to), target);
+      this.counts = grown;
+    }
     this.offset = newOffset;
   }
 }
