@@ -2,7 +2,7 @@
  * Ingest bench: how fast one worker process consumes DRIFT_EVENTS, against the raw limit of the
  * NATS client on the same machine, and what a pending prediction costs in the join table.
  *
- *   npm run bench -- ingest [--count 1000000] [--partitions 4]
+ *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--features 10,50,200] [--categorical 2,20] [--processor-only]
  *   node --expose-gc --import tsx bench/ingest.ts --count 100000
  *
  * Steps: start a private nats-server (loopback, temp storage), provision, load N predictions
@@ -13,6 +13,13 @@
  * does (without the publish). a, b, a, b: the best of each is reported (the machine is shared).
  * Last, the bytes per pending join entry: from the processors of (b), and from a fresh
  * PendingJoinTable filled with 1M UUID ids (typed-array count, and heap delta when gc is reachable).
+ *
+ * Features axis (no NATS, `--processor-only` runs it alone): one PartitionProcessor fed
+ * pre-encoded predictions of each shape (`--features` numeric x `--categorical` categorical
+ * features, plus 0 numeric as the base of each categorical count) in a tight loop, in time order
+ * with 1 s of jitter as a live producer sends them: decode + validate + pane updates, µs per event
+ * of process CPU time (median of 3 rounds) and ns per numeric feature per event (the shape's cost over its 0-numeric
+ * base, divided by the numeric count).
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -48,17 +55,50 @@ const BUDGET_BYTES_PER_ENTRY = 200;
 const COUNTRIES = ['US', 'FR', 'DE', 'GB', 'IN', 'BR', 'JP', 'CA', 'ES', 'IT'];
 const DEVICES = ['ios', 'android', 'web', 'desktop'];
 
+/** Features axis: numeric and categorical counts per event (every numeric count with every categorical one). */
+const AXIS_NUMERIC = [10, 50, 200];
+const AXIS_CATEGORICAL = [2, 20];
+const AXIS_EVENTS = 50_000;
+const AXIS_TEMPLATES = 500;
+const AXIS_ROUNDS = 3;
+const TARGET_NS_PER_NUMERIC = 60;
+const TARGET_US_AT_200 = 15;
+
 export interface IngestArgs {
   count: number;
   partitions: number;
+  numeric: number[];
+  categorical: number[];
+  /** Only the features axis: no nats-server, no consumers. */
+  processorOnly: boolean;
+}
+
+function countList(flag: string, raw: string | undefined): number[] {
+  const values = (raw ?? '').split(',').map((part) => Number(part));
+  if (raw === undefined || raw === '' || values.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new Error(`bench ingest: ${flag} needs a comma-separated list of integers >= 0, got '${raw ?? ''}'`);
+  }
+  return values;
 }
 
 export function parseArgs(argv: readonly string[]): IngestArgs {
-  const out: IngestArgs = { count: DEFAULT_COUNT, partitions: DEFAULT_PARTITIONS };
+  const out: IngestArgs = { count: DEFAULT_COUNT, partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, processorOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
+    if (flag === '--processor-only') {
+      out.processorOnly = true;
+      continue;
+    }
+    if (flag === '--features' || flag === '--categorical') {
+      const list = countList(flag, argv[++i]);
+      if (flag === '--features') out.numeric = list;
+      else out.categorical = list;
+      continue;
+    }
     if (flag !== '--count' && flag !== '--partitions') {
-      throw new Error(`bench ingest: unknown argument '${flag}' (expected --count N, --partitions P)`);
+      throw new Error(
+        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --features N,N,..., --categorical N,N,..., --processor-only)`,
+      );
     }
     const raw = argv[++i];
     const value = Number(raw);
@@ -71,7 +111,7 @@ export function parseArgs(argv: readonly string[]): IngestArgs {
   return out;
 }
 
-function processorOptions(partition: number): ProcessorOptions {
+function processorOptions(partition: number, maxFeatures = 64): ProcessorOptions {
   return {
     partition,
     paneMs: 10_000,
@@ -84,7 +124,7 @@ function processorOptions(partition: number): ProcessorOptions {
     maxModels: 100,
     maxVersionsPerModel: 10,
     threshold: 0.5,
-    limits: { relativeAccuracy: 0.01, maxFeatures: 64, maxCategories: 50, maxSegmentKeys: 4, maxSegmentValues: 20, maxClasses: 20, threshold: 0.5 },
+    limits: { relativeAccuracy: 0.01, maxFeatures, maxCategories: 50, maxSegmentKeys: 4, maxSegmentValues: 20, maxClasses: 20, threshold: 0.5 },
   };
 }
 
@@ -241,6 +281,160 @@ async function runWorker(js: JetStreamClient, perPartition: number[]): Promise<{
   return { msgsPerSec, processors };
 }
 
+// -------------------------------------------------------------------------------------------
+// Features axis: the processor alone
+
+interface FeatureShape {
+  numeric: number;
+  categorical: number;
+}
+
+export interface ShapeFigures extends FeatureShape {
+  usPerEvent: number;
+  /** Over the 0-numeric shape with the same categorical count; null for that base itself. */
+  nsPerNumericFeature: number | null;
+}
+
+/** A UUID-length id whose last 12 characters the loop overwrites with the event number. */
+const ID_PLACEHOLDER = '00000000-0000-4000-8000-000000000000';
+const ID_DIGITS = 12;
+/** A timestamp the loop overwrites (a uint64 in MessagePack: 0xcf and 8 bytes big-endian). */
+const TS_PLACEHOLDER = 1_111_111_111_111;
+/** Jitter of the axis' event times: a live producer's events arrive in time order, give or take. */
+const AXIS_JITTER_MS = 1000;
+
+interface Template {
+  bytes: Uint8Array;
+  view: DataView;
+  /** Offset of the id's last ID_DIGITS bytes. */
+  digitsAt: number;
+  /** Offset of the timestamp's 8 bytes. */
+  tsAt: number;
+}
+
+function shapedPrediction(i: number, shape: FeatureShape): PredictionEvent {
+  const features: Record<string, number | string> = {};
+  // deterministic values of different scales and shapes, rounded as a producer would send them
+  for (let f = 0; f < shape.numeric; f++) {
+    const u = ((i * 7919 + f * 104_729) % 10_007) / 10_007;
+    features[`num_${f}`] = Math.round((f % 3 === 0 ? u * 100 : f % 3 === 1 ? Math.log(1 + u * 1000) : u * u - 0.5) * 1000) / 1000;
+  }
+  for (let c = 0; c < shape.categorical; c++) features[`cat_${c}`] = COUNTRIES[(i * 31 + c * 7) % COUNTRIES.length];
+  return {
+    id: ID_PLACEHOLDER,
+    model: MODEL,
+    version: 'v1',
+    ts: TS_PLACEHOLDER,
+    output: ((i * 13) % 1000) / 1000,
+    features,
+    latencyMs: ((i * 17) % 5000) / 100,
+  };
+}
+
+function templatesOf(shape: FeatureShape): Template[] {
+  const encoder = new EventEncoder();
+  const idBytes = Buffer.from(ID_PLACEHOLDER, 'latin1');
+  const tsBytes = Buffer.alloc(9);
+  tsBytes[0] = 0xcf;
+  tsBytes.writeBigUInt64BE(BigInt(TS_PLACEHOLDER), 1);
+  return Array.from({ length: AXIS_TEMPLATES }, (_, i) => {
+    const bytes = encoder.encodePrediction(shapedPrediction(i, shape));
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const idAt = buffer.indexOf(idBytes);
+    const tsAt = buffer.indexOf(tsBytes);
+    if (idAt < 0 || tsAt < 0) throw new Error('features axis: id or ts placeholder not found in the encoded event');
+    return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), digitsAt: idAt + ID_PLACEHOLDER.length - ID_DIGITS, tsAt: tsAt + 1 };
+  });
+}
+
+/** Writes n as ID_DIGITS decimal digits: every event gets its own id (a repeated one is a duplicate). */
+function writeDigits(bytes: Uint8Array, at: number, n: number): void {
+  let rest = n;
+  for (let k = ID_DIGITS - 1; k >= 0; k--) {
+    bytes[at + k] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+}
+
+/**
+ * CPU µs per event of one fresh processor fed `events` events of the shape (decode + validate +
+ * update), in time order with jitter over SPREAD_MS (30 panes of 10 s) ending 1 s ago.
+ */
+function processorRound(templates: readonly Template[], shape: FeatureShape, firstId: number, events = AXIS_EVENTS): number {
+  const processor = new PartitionProcessor(processorOptions(0, Math.max(64, shape.numeric + shape.categorical)));
+  const subject = predictionSubject(0, MODEL);
+  const start = Date.now() - SPREAD_MS - 1000;
+  // CPU time, not wall time: on the shared machine a wall clock mostly measures the other sessions
+  const started = process.cpuUsage();
+  for (let i = 0; i < events; i++) {
+    const template = templates[i % templates.length];
+    writeDigits(template.bytes, template.digitsAt, firstId + i);
+    const ts = start + Math.floor((i * SPREAD_MS) / events) - ((i * 7919) % AXIS_JITTER_MS);
+    template.view.setUint32(template.tsAt, Math.floor(ts / 4294967296));
+    template.view.setUint32(template.tsAt + 4, ts >>> 0);
+    const rejected = processor.process(i + 1, subject, template.bytes);
+    if (rejected !== null) throw new Error(`features axis: event ${i} rejected (${rejected.reason}: ${rejected.detail})`);
+  }
+  const used = process.cpuUsage(started);
+  const ns = (used.user + used.system) * 1000;
+  if (processor.counters.predictions !== events || processor.counters.late > 0) {
+    throw new Error(`features axis: ${processor.counters.predictions} of ${events} predictions applied (late ${processor.counters.late}, duplicates ${processor.counters.duplicates})`);
+  }
+  return ns / events / 1000;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+/**
+ * Every numeric count with every categorical count, plus each categorical count's 0-numeric base.
+ * Rounds are interleaved across shapes, so a load spike of the shared machine hurts one round of
+ * every shape rather than one shape's median.
+ */
+export function runFeaturesAxis(numeric: readonly number[], categorical: readonly number[]): ShapeFigures[] {
+  const shapes: FeatureShape[] = [];
+  for (const c of categorical) {
+    for (const n of [0, ...numeric.filter((n) => n > 0)]) shapes.push({ numeric: n, categorical: c });
+  }
+  const templates = shapes.map((shape) => templatesOf(shape));
+  // warm-up: one short pass of every shape, so the first shape measured does not pay for compilation
+  shapes.forEach((shape, s) => processorRound(templates[s], shape, 0, 2000));
+  const times: number[][] = shapes.map(() => []);
+  let nextId = 1_000_000;
+  for (let round = 0; round < AXIS_ROUNDS; round++) {
+    shapes.forEach((shape, s) => {
+      times[s].push(processorRound(templates[s], shape, nextId));
+      nextId += AXIS_EVENTS;
+    });
+  }
+  const figures = shapes.map((shape, s): ShapeFigures => ({ ...shape, usPerEvent: median(times[s]), nsPerNumericFeature: null }));
+  for (const figure of figures) {
+    if (figure.numeric === 0) continue;
+    const base = figures.find((f) => f.numeric === 0 && f.categorical === figure.categorical);
+    if (base !== undefined) figure.nsPerNumericFeature = ((figure.usPerEvent - base.usPerEvent) * 1000) / figure.numeric;
+  }
+  console.log(
+    `features    : the processor alone (decode + validate + pane updates; process CPU time), ${AXIS_EVENTS.toLocaleString()} events per shape and round ` +
+      `in time order over ${SPREAD_MS / 60_000} min (${AXIS_JITTER_MS} ms jitter), median of ${AXIS_ROUNDS}`,
+  );
+  for (const f of figures) {
+    const perFeature = f.nsPerNumericFeature === null ? 'base' : `${f.nsPerNumericFeature.toFixed(0)} ns per numeric feature (target <= ${TARGET_NS_PER_NUMERIC})`;
+    const at200 = f.numeric === 200 ? `; target <= ${TARGET_US_AT_200} µs/event` : '';
+    console.log(`  ${String(f.numeric).padStart(3)} numeric + ${String(f.categorical).padStart(2)} categorical: ${f.usPerEvent.toFixed(2)} µs/event; ${perFeature}${at200}`);
+  }
+  return figures;
+}
+
+function roundFigures(figures: readonly ShapeFigures[]): ShapeFigures[] {
+  return figures.map((f) => ({
+    ...f,
+    usPerEvent: Math.round(f.usPerEvent * 100) / 100,
+    nsPerNumericFeature: f.nsPerNumericFeature === null ? null : Math.round(f.nsPerNumericFeature),
+  }));
+}
+
 type Gc = () => void;
 
 /** global.gc when run with --expose-gc, else one obtained through the v8 flag, else null. */
@@ -317,9 +511,15 @@ async function runThreadedWorker(nc: NatsConnection, url: string, count: number,
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  const { count, partitions } = parseArgs(argv);
+  const { count, partitions, numeric, categorical, processorOnly } = parseArgs(argv);
+  if (processorOnly) {
+    console.log(`ingest bench, features axis only: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const figures = runFeaturesAxis(numeric, categorical);
+    console.log(JSON.stringify({ name: 'ingest', processorOnly: true, features: roundFigures(figures), cores: os.cpus().length, loadAverage: os.loadavg()[0] }));
+    return;
+  }
   const { gc, method } = findGc();
-  console.log(`ingest bench: ${count.toLocaleString()} predictions, ${partitions} partitions, ${os.cpus().length} cores, gc: ${method}`);
+  console.log(`ingest bench: ${count.toLocaleString()} predictions, ${partitions} partitions, ${os.cpus().length} cores, gc: ${method}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const server = await startNatsServer();
   let nc: NatsConnection | null = null;
   try {
@@ -363,6 +563,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     nc = null;
     await server.stop();
 
+    const figures = runFeaturesAxis(numeric, categorical);
+
     const fresh = freshTableMemory(gc);
     console.log(
       `join fresh  : ${TABLE_ENTRIES.toLocaleString()} UUID ids, ${fresh.typed.toFixed(1)} B/entry (memoryBytes), ` +
@@ -386,6 +588,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         pendingJoinBytesPerEntry: round1(fresh.typed),
         pendingJoinBytesPerEntryHeap: fresh.heap === null ? null : round1(fresh.heap),
         workerPendingJoinBytesPerEntry: round1(workerBytesPerEntry),
+        features: roundFigures(figures),
         cores: os.cpus().length,
       }),
     );

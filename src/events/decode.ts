@@ -15,6 +15,7 @@ import type { DecodeResult, LabelEvent, PredictionEvent } from './types.ts';
 import { WIRE_LIMITS, checkLabel, checkPrediction, reject } from './validate.ts';
 import type { Rejection, ValidateOptions } from './validate.ts';
 import { MsgpackReader, UNSUPPORTED } from './msgpack-reader.ts';
+import type { FeatureBuffer, FeatureSchema } from './feature-schema.ts';
 
 export interface DecodeOptions extends ValidateOptions {
   /** Payloads larger than this many bytes are rejected as 'oversized' (default 64 KiB). */
@@ -70,7 +71,15 @@ class PayloadRejection {
   constructor(readonly rejection: Rejection) {}
 }
 
-function decodePayload(data: Uint8Array, maxBytes: number, contentType: string | null | undefined, decoders: PayloadDecoders): unknown {
+function decodePayload(
+  data: Uint8Array,
+  maxBytes: number,
+  contentType: string | null | undefined,
+  decoders: PayloadDecoders,
+  /** Where a prediction's features go on the fast path (see feature-schema.ts); null: into the event object. */
+  schema: FeatureSchema | null = null,
+  into: FeatureBuffer | null = null,
+): unknown {
   if (data.byteLength > maxBytes) {
     return new PayloadRejection(reject('oversized', `payload is ${data.byteLength} bytes, the limit is ${maxBytes}`));
   }
@@ -85,7 +94,7 @@ function decodePayload(data: Uint8Array, maxBytes: number, contentType: string |
     }
   }
   if (decoders.fast !== null) {
-    const value = decoders.fast.read(data);
+    const value = schema === null || into === null ? decoders.fast.read(data) : decoders.fast.readEvent(data, schema, into);
     if (value !== UNSUPPORTED) return value;
   }
   try {
@@ -114,6 +123,30 @@ export class EventDecoder {
     const decoded = decodePayload(data, opts?.maxBytes ?? this.#maxBytes, opts?.contentType, this.#decoders);
     if (decoded instanceof PayloadRejection) return decoded.rejection;
     return checkPrediction(decoded, opts?.maxFeatures ?? this.#maxFeatures, opts?.expectedModel, 'count');
+  }
+
+  /**
+   * decodePrediction for a hot loop: the features of a MessagePack event go into `into` by `schema`
+   * index (`into.count` of them) and the event has no `features` field; when the fast path cannot
+   * take the event (JSON, unusual encodings or values, names beyond the schema), `into.count` is 0
+   * and the features are on the event as decodePrediction returns them. Either way the result, and
+   * every rejection with its message, is decodePrediction's. `into` must hold this decoder's
+   * maxFeatures, so an event with more is left to the validator's count check.
+   */
+  decodePredictionInto(
+    data: Uint8Array,
+    schema: FeatureSchema,
+    into: FeatureBuffer,
+    expectedModel: string | undefined,
+    contentType: string | undefined,
+  ): DecodeResult<PredictionEvent> {
+    if (into.capacity < this.#maxFeatures) {
+      throw new RangeError(`decodePredictionInto: the feature buffer holds ${into.capacity} features, the decoder accepts ${this.#maxFeatures}`);
+    }
+    into.count = 0;
+    const decoded = decodePayload(data, this.#maxBytes, contentType, this.#decoders, schema, into);
+    if (decoded instanceof PayloadRejection) return decoded.rejection;
+    return checkPrediction(decoded, this.#maxFeatures, expectedModel, 'count');
   }
 
   decodeLabel(data: Uint8Array, opts?: DecodeOptions): DecodeResult<LabelEvent> {

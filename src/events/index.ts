@@ -4,3 +4,5 @@ export type { DecodeOptions } from './decode.ts';
 export { EventEncoder, encodePrediction, encodeLabel, encodeJson } from './encode.ts';
 export { WIRE_LIMITS, DEFAULT_VERSION, validatePrediction, validateLabel, checkPrediction, checkLabel, describeValue } from './validate.ts';
 export type { ValidateOptions, Rejection } from './validate.ts';
+export { FeatureSchema, FeatureBuffer, FEATURE_NUMBER, FEATURE_STRING, FEATURE_NULL } from './feature-schema.ts';
+export type { FeatureKind } from './feature-schema.ts';

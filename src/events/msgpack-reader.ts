@@ -9,7 +9,14 @@
  * invalid UTF-8) makes `read` return UNSUPPORTED, and the caller falls back to @msgpack/msgpack,
  * which decides what the value is; so both paths produce the same objects and the same rejections.
  * One reader per consumer: it is not reentrant.
+ *
+ * `readEvent` reads a top-level map the same way, except that a `features` map goes into a
+ * FeatureBuffer by schema index instead of into an object (src/events/feature-schema.ts); an event
+ * whose features it cannot buffer exactly is UNSUPPORTED, and the caller decodes it by name.
  */
+import { FEATURE_NULL, FEATURE_NUMBER, FEATURE_STRING } from './feature-schema.ts';
+import type { FeatureBuffer, FeatureSchema } from './feature-schema.ts';
+import { WIRE_LIMITS } from './validate.ts';
 
 export const UNSUPPORTED: unique symbol = Symbol('unsupported msgpack');
 
@@ -49,6 +56,144 @@ export class MsgpackReader {
       // truncated input (RangeError from DataView) or an unsupported type
       return UNSUPPORTED;
     }
+  }
+
+  /**
+   * Like `read`, for an event: its `features` map (when it is one) is decoded into `into` by
+   * `schema` index and left off the returned object. UNSUPPORTED (with `into.count` 0) when the
+   * payload or its features are outside what the buffer represents exactly: a feature value that
+   * is not a finite number, a string within the category limit or nil; a name the schema does not
+   * intern; a key repeated; more features than `into` holds. The by-name path then decides.
+   */
+  readEvent(bytes: Uint8Array, schema: FeatureSchema, into: FeatureBuffer): unknown {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+    into.count = 0;
+    try {
+      const value = this.eventMap(schema, into);
+      if (this.pos === bytes.length) return value;
+    } catch {
+      // truncated input or an unsupported type: as in read()
+    }
+    into.count = 0;
+    return UNSUPPORTED;
+  }
+
+  private eventMap(schema: FeatureSchema, into: FeatureBuffer): unknown {
+    const bytes = this.bytes;
+    if (this.pos >= bytes.length) throw UNSUPPORTED_ERROR;
+    const b = bytes[this.pos];
+    let size: number;
+    if ((b & 0xf0) === 0x80) {
+      size = b & 0x0f;
+      this.pos++;
+    } else if (b === 0xde) {
+      size = this.view.getUint16(this.pos + 1);
+      this.pos += 3;
+    } else {
+      // not a map (or a 32-bit sized one): read() makes the value and the validator judges it
+      return this.value(0);
+    }
+    if (size > bytes.length - this.pos) throw UNSUPPORTED_ERROR;
+    const out: Record<string, unknown> = {};
+    let sawFeatures = false;
+    for (let i = 0; i < size; i++) {
+      const k = bytes[this.pos++];
+      let length: number;
+      if ((k & 0xe0) === 0xa0) length = k & 0x1f;
+      else if (k === 0xd9) length = bytes[this.pos++];
+      else throw UNSUPPORTED_ERROR; // non-string keys
+      const key = this.key(length, i & (KEY_SLOTS - 1));
+      if (key === '__proto__') throw UNSUPPORTED_ERROR;
+      if (key === 'features') {
+        if (sawFeatures) throw UNSUPPORTED_ERROR; // a repeated key: the last one wins in an object
+        sawFeatures = true;
+        // an empty map stays an (empty) object, as read() makes it
+        const next = bytes[this.pos];
+        if (((next & 0xf0) === 0x80 && next !== 0x80) || (next === 0xde && (bytes[this.pos + 1] | bytes[this.pos + 2]) !== 0)) {
+          this.features(schema, into);
+          continue;
+        }
+      }
+      out[key] = this.value(1);
+    }
+    return out;
+  }
+
+  private features(schema: FeatureSchema, into: FeatureBuffer): void {
+    const bytes = this.bytes;
+    const b = bytes[this.pos++];
+    let size: number;
+    if (b === 0xde) {
+      size = this.view.getUint16(this.pos);
+      this.pos += 2;
+    } else size = b & 0x0f;
+    // more than the buffer holds is more than the decoder accepts: the validator says so
+    if (size > into.capacity || size > bytes.length - this.pos) throw UNSUPPORTED_ERROR;
+    schema.beginEvent();
+    const keyBytes = schema.keyBytes;
+    const indexes = into.indexes;
+    const kinds = into.kinds;
+    for (let position = 0; position < size; position++) {
+      const k = bytes[this.pos++];
+      let length: number;
+      if ((k & 0xe0) === 0xa0) length = k & 0x1f;
+      else if (k === 0xd9) length = bytes[this.pos++];
+      else throw UNSUPPORTED_ERROR;
+      const start = this.pos;
+      let index = -1;
+      const cached = keyBytes[position];
+      if (cached !== undefined && cached.length === length && start + length <= bytes.length) {
+        let same = true;
+        for (let i = 0; i < length; i++) {
+          if (cached[i] !== bytes[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) {
+          index = schema.keyIndexes[position];
+          this.pos = start + length;
+        }
+      }
+      if (index < 0) {
+        index = schema.indexOf(this.string(length));
+        if (index < 0) throw UNSUPPORTED_ERROR;
+        keyBytes[position] = bytes.slice(start, start + length);
+        schema.keyIndexes[position] = index;
+      }
+      if (schema.repeatedKey(index)) throw UNSUPPORTED_ERROR;
+      indexes[position] = index;
+      const v = bytes[this.pos];
+      // the common encodings first, read in place: a float64, a small integer
+      if (v === 0xcb) {
+        const x = this.view.getFloat64(this.pos + 1);
+        this.pos += 9;
+        if (x - x !== 0) throw UNSUPPORTED_ERROR; // NaN or +-Infinity: the validator names it
+        kinds[position] = FEATURE_NUMBER;
+        into.numbers[position] = x;
+      } else if (v <= 0x7f) {
+        this.pos++;
+        kinds[position] = FEATURE_NUMBER;
+        into.numbers[position] = v;
+      } else if (v === 0xc0) {
+        this.pos++;
+        kinds[position] = FEATURE_NULL;
+      } else if ((v & 0xe0) === 0xa0 || v === 0xd9 || v === 0xda || v === 0xdb) {
+        const text = this.value(2) as string;
+        if (text.length > WIRE_LIMITS.maxCategoryLength) throw UNSUPPORTED_ERROR;
+        kinds[position] = FEATURE_STRING;
+        into.strings[position] = text;
+      } else if (v <= 0x7f || v >= 0xe0 || (v >= 0xca && v <= 0xd3)) {
+        const x = this.value(2) as number;
+        if (x - x !== 0) throw UNSUPPORTED_ERROR; // NaN or +-Infinity: the validator names it
+        kinds[position] = FEATURE_NUMBER;
+        into.numbers[position] = x;
+      } else throw UNSUPPORTED_ERROR;
+    }
+    into.count = size;
   }
 
   private value(depth: number): unknown {

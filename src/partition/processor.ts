@@ -1,4 +1,5 @@
 import { EventDecoder } from '../events/decode.ts';
+import { FEATURE_NUMBER, FEATURE_STRING, FeatureBuffer, FeatureSchema } from '../events/feature-schema.ts';
 import type { LabelEvent, PredictionEvent, RejectReason } from '../events/types.ts';
 import { INVALID_FEATURES, REJECT_REASONS } from '../events/types.ts';
 import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
@@ -153,6 +154,13 @@ export class PartitionProcessor {
   private readonly now: () => number;
   /** Segment key/value pairs of the event being processed, reused between events. */
   private readonly segmentScratch: string[] = [];
+  /**
+   * Feature schema of each model with state here (made with its first group, dropped with its
+   * last): its events' features are decoded into `featureBuffer` by index (events/feature-schema.ts).
+   */
+  private readonly schemas = new Map<string, FeatureSchema>();
+  /** The features of the prediction being processed, when its decode buffered them. */
+  private readonly featureBuffer: FeatureBuffer;
 
   /** `k1\u0001v1\u0001k2\u0001v2` of the first maxSegmentKeys keys: one interned string in the join table. */
   private segmentText(segment: Record<string, string>): string | null {
@@ -173,9 +181,19 @@ export class PartitionProcessor {
       earlyCapacity: options.maxEarlyLabels,
       horizonMs: options.labelHorizonMs,
     });
-    this.decoder = new EventDecoder({ maxBytes: options.maxEventBytes, maxFeatures: options.limits.maxFeatures * 4 });
+    this.decoder = new EventDecoder({ maxBytes: options.maxEventBytes, maxFeatures: this.maxFeaturesPerEvent });
+    this.featureBuffer = new FeatureBuffer(this.maxFeaturesPerEvent);
     this.now = options.now ?? Date.now;
     this.admission = options.admission ?? new LocalAdmission(options.maxModels, options.maxVersionsPerModel);
+  }
+
+  /**
+   * Features an event may carry (more is a rejection), and names a model's schema interns: beyond
+   * the pane's maxFeatures, so a pane drops (and counts) what it does not track instead of the
+   * whole event being refused.
+   */
+  private get maxFeaturesPerEvent(): number {
+    return this.options.limits.maxFeatures * 4;
   }
 
   /**
@@ -203,11 +221,15 @@ export class PartitionProcessor {
       return this.hold(parsed.model, seq, subject, data, contentType);
     }
     if (parsed.kind === 'pred') {
-      const result = this.decoder.decodePrediction(data, { expectedModel: parsed.model, contentType });
+      const schema = this.schemas.get(parsed.model);
+      const result =
+        schema === undefined
+          ? this.decoder.decodePrediction(data, { expectedModel: parsed.model, contentType })
+          : this.decoder.decodePredictionInto(data, schema, this.featureBuffer, parsed.model, contentType);
       if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
       const verdict = this.admission.verdict(result.event.model, result.event.version);
       if (verdict !== 'admitted') return this.notAdmitted(verdict, result.event.model, result.event.version, seq, subject, data, contentType);
-      return this.applyPrediction(seq, subject, data, result.event);
+      return this.applyPrediction(seq, subject, data, result.event, schema ?? null);
     }
     const result = this.decoder.decodeLabel(data, { expectedModel: parsed.model, contentType });
     if (!result.ok) return this.rejected(seq, subject, data, result.reason, result.detail);
@@ -306,6 +328,7 @@ export class PartitionProcessor {
       group = new GroupState(key, model, version);
       group.detectors = (this.options.errorDetectors ?? []).map((kind) => createDetector(kind));
       this.groups.set(key, group);
+      if (!this.schemas.has(model)) this.schemas.set(model, new FeatureSchema(this.maxFeaturesPerEvent));
     }
     return group;
   }
@@ -339,7 +362,8 @@ export class PartitionProcessor {
     return Math.floor(ts / this.options.paneMs) * this.options.paneMs;
   }
 
-  private applyPrediction(seq: number, subject: string, data: Uint8Array, event: PredictionEvent): Rejected | null {
+  /** `schema`: the one the event was decoded with; its features are in featureBuffer unless they are on the event. */
+  private applyPrediction(seq: number, subject: string, data: Uint8Array, event: PredictionEvent, schema: FeatureSchema | null): Rejected | null {
     const { paneMs, allowedLatenessMs, maxFutureMs, threshold } = this.options;
     if (event.ts > this.now() + maxFutureMs) {
       return this.rejected(seq, subject, data, 'future_timestamp', `field 'ts': ${event.ts} is more than ${maxFutureMs} ms in the future`);
@@ -389,6 +413,8 @@ export class PartitionProcessor {
     const features = event.features;
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
+    } else if (schema !== null && this.featureBuffer.count > 0) {
+      this.addBufferedFeatures(pane, schema.names, this.featureBuffer);
     }
     const invalidFeatures = event[INVALID_FEATURES];
     if (invalidFeatures !== undefined) pane.countInvalidFeatures(invalidFeatures);
@@ -401,6 +427,18 @@ export class PartitionProcessor {
     }
     this.expire();
     return null;
+  }
+
+  /** The features of featureBuffer into `pane`, in the event's order (the order addFeature would see). */
+  private addBufferedFeatures(pane: PaneInput, names: readonly string[], buffer: FeatureBuffer): void {
+    const { indexes, kinds, numbers, strings } = buffer;
+    for (let k = 0, n = buffer.count; k < n; k++) {
+      const index = indexes[k];
+      const kind = kinds[k];
+      if (kind === FEATURE_NUMBER) pane.addNumberAt(index, names[index], numbers[k]);
+      else if (kind === FEATURE_STRING) pane.addCategoryAt(index, names[index], strings[k]);
+      else pane.addNullAt(index, names[index]);
+    }
   }
 
   private applyLabel(_seq: number, _subject: string, _data: Uint8Array, event: LabelEvent): Rejected | null {
@@ -544,6 +582,8 @@ export class PartitionProcessor {
       ) {
         this.groups.delete(group.key);
         this.admission.release?.(group.model, group.version);
+        // the schema goes with the model's last group: no pane indexes by it any more
+        if (![...this.groups.values()].some((other) => other.model === group.model)) this.schemas.delete(group.model);
       }
     }
     return dropped;

@@ -235,10 +235,22 @@ export class DenseBucketStore {
     const growsUp = !this.isEmpty && newHigh >= this.offset + length && newLow >= this.offset;
     const below = growsDown ? free - (free >> 2) : growsUp ? free >> 2 : free >> 1;
     const newOffset = newLow - below;
-    const used = this.isEmpty ? null : this.counts.slice(this.low - this.offset, this.high - this.offset + 1);
-    if (capacity === length) this.counts.fill(0);
-    else this.counts = new Float64Array(capacity);
-    if (used !== null) this.counts.set(used, this.low - newOffset);
+    const from = this.low - this.offset;
+    const to = this.high - this.offset + 1;
+    const target = this.low - newOffset;
+    if (capacity === length) {
+      // moved in place (no copy to allocate); everything outside the used range is 0
+      if (this.isEmpty) this.counts.fill(0);
+      else {
+        this.counts.copyWithin(target, from, to);
+        this.counts.fill(0, 0, target);
+        this.counts.fill(0, target + (to - from));
+      }
+    } else {
+      const grown = new Float64Array(capacity);
+      if (!this.isEmpty) grown.set(this.counts.subarray(from, to), target);
+      this.counts = grown;
+    }
     this.offset = newOffset;
   }
 }

@@ -49,6 +49,11 @@ export interface LogHistogramOptions {
    * (rebinnedLike moves a sketch onto another center).
    */
   center?: number;
+  /**
+   * The bucket mapping, shared with other sketches of the same relativeAccuracy (a pane's feature
+   * sketches share one): fewer objects, and cache lines, touched per value added. Default: its own.
+   */
+  mapping?: CubicLogMapping;
 }
 
 const DEFAULT_MAX_BUCKETS = 2048;
@@ -113,7 +118,11 @@ export class LogHistogram implements QuantileSummary {
     this.minIndexable = minIndexable;
     // -0 and 0 are one center (Object.is would tell them apart in comparisons)
     this.center = center === 0 ? 0 : center;
-    this.mapping = new CubicLogMapping(relativeAccuracy);
+    const mapping = options.mapping;
+    if (mapping !== undefined && mapping.relativeAccuracy !== relativeAccuracy) {
+      throw new RangeError(`LogHistogram: options.mapping has relativeAccuracy ${mapping.relativeAccuracy}, the sketch ${relativeAccuracy}`);
+    }
+    this.mapping = mapping ?? new CubicLogMapping(relativeAccuracy);
     this.positive = new DenseBucketStore(maxBuckets);
     this.negative = new DenseBucketStore(maxBuckets);
   }
@@ -140,7 +149,7 @@ export class LogHistogram implements QuantileSummary {
 
   /** Options that build an empty sketch with this one's settings (same buckets, same center). */
   get options(): Required<LogHistogramOptions> {
-    return { maxBuckets: this.maxBuckets, minIndexable: this.minIndexable, center: this.center };
+    return { maxBuckets: this.maxBuckets, minIndexable: this.minIndexable, center: this.center, mapping: this.mapping };
   }
 
   /** Whether `other` has the same buckets (accuracy, zero threshold, center): merge and subtract need it. */

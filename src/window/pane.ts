@@ -1,4 +1,5 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
 import { ExactValueCounts } from '../sketch/exact-values.ts';
@@ -157,6 +158,22 @@ export class PaneInput {
   invalidFeatures: Map<string, number> | null = null;
 
   /**
+   * `features` by the producer's feature index (src/events/feature-schema.ts): the same summary
+   * objects, found by an array load instead of a name lookup; null where the pane was full
+   * (maxFeatures) when the feature first came, as a full pane never takes a new feature. Filled
+   * on first use by name, so a pane restored from a checkpoint (names only) fills it again.
+   */
+  private readonly slots: (FeatureSummary | null | undefined)[] = [];
+  /** One bucket mapping for all of this pane's feature sketches (they share the accuracy). */
+  private featureMapping: CubicLogMapping | null = null;
+
+  private featureSketch(center: number): LogHistogram {
+    const accuracy = featureAccuracyOf(this.limits);
+    const mapping = (this.featureMapping ??= new CubicLogMapping(accuracy));
+    return new LogHistogram(accuracy, { center, minIndexable: FEATURE_MIN_INDEXABLE, mapping });
+  }
+
+  /**
    * Values of numeric features whose center is not decided yet (at most CENTER_SAMPLE each, see
    * settleCenters). Only ever non-empty on a producer's pane, for a feature's first few values.
    */
@@ -206,7 +223,7 @@ export class PaneInput {
       center = medianOf(held);
       if (centers !== null && centers.size < MAX_FEATURE_CENTERS) centers.set(name, center);
     }
-    const sketch = new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE });
+    const sketch = this.featureSketch(center);
     for (const value of held) sketch.add(value);
     summary.numeric = sketch;
   }
@@ -215,7 +232,7 @@ export class PaneInput {
   private addUndecided(name: string, summary: FeatureSummary, value: number): void {
     const center = this.featureCenters?.get(name);
     if (center !== undefined) {
-      (summary.numeric = new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE })).add(value);
+      (summary.numeric = this.featureSketch(center)).add(value);
       return;
     }
     let held = this.undecided.get(name);
@@ -245,6 +262,48 @@ export class PaneInput {
       this.features.set(name, summary);
     }
     return summary;
+  }
+
+  /**
+   * The summary of the feature at `index` of the producer's feature schema, named `name` (one
+   * schema per pane: an index always names the same feature), or null when the pane is full.
+   */
+  featureAt(index: number, name: string): FeatureSummary | null {
+    const slot = this.slots[index];
+    if (slot !== undefined) return slot;
+    return (this.slots[index] = this.feature(name));
+  }
+
+  /** addFeature of a finite number, by schema index: the worker's hot path. */
+  addNumberAt(index: number, name: string, value: number): void {
+    let summary = this.slots[index];
+    if (summary === undefined) summary = this.featureAt(index, name);
+    if (summary === null) {
+      this.dropped++;
+      return;
+    }
+    if (summary.numeric !== null) summary.numeric.add(value);
+    else this.addUndecided(name, summary, value);
+    (summary.exact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(value);
+  }
+
+  /** addFeature of a category, by schema index. */
+  addCategoryAt(index: number, name: string, value: string): void {
+    let summary = this.slots[index];
+    if (summary === undefined) summary = this.featureAt(index, name);
+    if (summary === null) {
+      this.dropped++;
+      return;
+    }
+    (summary.categories ??= new CategoryCounter(this.limits.maxCategories)).add(value);
+  }
+
+  /** addFeature of a null, by schema index. */
+  addNullAt(index: number, name: string): void {
+    let summary = this.slots[index];
+    if (summary === undefined) summary = this.featureAt(index, name);
+    if (summary === null) this.dropped++;
+    else summary.nulls++;
   }
 
   addFeature(name: string, value: number | string | null): void {
