@@ -309,16 +309,16 @@ export class PaneInput {
 
 /** Segment input slots: [predictions, predicted positive]. */
 const SEGMENT_INPUT_WIDTH = 2;
-const SI_PREDICTIONS = 0;
+export const SI_PREDICTIONS = 0;
 const SI_PREDICTED_POSITIVE = 1;
 
 /** Segment outcome slots: [labeled, actual positive, true positive, predicted positive among labeled, correct]. */
 const SEGMENT_OUTCOME_WIDTH = 5;
-const SO_LABELED = 0;
+export const SO_LABELED = 0;
 const SO_ACTUAL_POSITIVE = 1;
 const SO_TRUE_POSITIVE = 2;
 const SO_PREDICTED_POSITIVE = 3;
-const SO_CORRECT = 4;
+export const SO_CORRECT = 4;
 
 /** Correctness of one joined label: 1 correct, 0 wrong, -1 not a classification (regression). */
 export type JoinedCorrectness = -1 | 0 | 1;
