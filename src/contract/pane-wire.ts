@@ -42,6 +42,11 @@ export interface PaneInputWire {
   outputExact?: ExactValuesWire | null;
   features: Record<string, FeatureWire>;
   segments: Record<string, Record<string, number[]>>;
+  /**
+   * Segment key -> value -> feature summaries of that segment's predictions (limits.segmentSketchValues);
+   * absent when the worker keeps none, and in messages of older workers.
+   */
+  segmentFeatures?: Record<string, Record<string, Record<string, FeatureWire>>>;
 }
 
 export interface PaneOutcomeWire {

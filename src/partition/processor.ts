@@ -389,6 +389,7 @@ export class PartitionProcessor {
     const features = event.features;
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
+      if (event.segment !== undefined) pane.addSegmentFeatures(event.segment, features);
     }
 
     if (status === AddPredictionStatus.MatchedEarlyLabel) {

@@ -82,3 +82,71 @@ describe('GET /v1/models/:model/segments', () => {
     expect((await app.inject({ url: '/v1/models/churn/segments?window=2h' })).statusCode).toBe(400);
   });
 });
+
+describe('GET /v1/models/:model/segments: the features that drifted inside the worst segment', () => {
+  const limits = { ...LIMITS, segmentSketchValues: 4 };
+  let app: FastifyInstance;
+
+  /**
+   * Two minutes of panes: north and east at 90 % in the first; in the second east falls to 75 % and
+   * its feature x moves from [0, 10) to [5, 15) while its y and north's x stay as they were.
+   */
+  function panesWithFeatures(): PaneMessage[] {
+    const out: PaneMessage[] = [];
+    for (let p = 0; p < 12; p++) {
+      const input = new PaneInput(limits);
+      const outcome = new PaneOutcome(limits);
+      const shifted = p >= 6;
+      for (const region of ['north', 'east']) {
+        const correct = region === 'east' && shifted ? 75 : 90;
+        for (let i = 0; i < 100; i++) {
+          const label = (i % 2) as 0 | 1;
+          const score = i < correct === (label === 1) ? 0.9 : 0.1;
+          const features = { x: (region === 'east' && shifted ? 5 : 0) + (i % 10) + i / 100, y: ['u', 'v', 'w'][i % 3] };
+          input.addPrediction(score, score, limits.threshold, 10, false, { region });
+          for (const [name, v] of Object.entries(features)) input.addFeature(name, v);
+          input.addSegmentFeatures({ region }, features);
+          outcome.addJoined(score, label, limits.threshold, 500, false, ['region', region]);
+        }
+      }
+      const base = { model: 'churn', version: 'v1', partition: 0, paneStart: p * PANE_MS, paneMs: PANE_MS, seq: 0, final: false };
+      out.push({ ...base, part: 'in', state: inputToWire(input) }, { ...base, part: 'out', state: outcomeToWire(outcome) });
+    }
+    return out;
+  }
+
+  beforeEach(async () => {
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits, maxModels: 10 });
+    for (const message of panesWithFeatures()) windows.applyPaneMessage(message);
+    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
+    const view = new MetricsView(windows, references, { overrides: {} });
+    const source = Object.assign(new FakeSource(['churn']), { getSegments: view.getSegments.bind(view) });
+    app = await buildGateway({ source, registry: new Registry() });
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it("names x, shifted inside east, first, against east's own window before", async () => {
+    const body = (await app.inject({ url: '/v1/models/churn/segments?window=1m' })).json() as ModelSegments;
+    expect(body.keys.region.map((r) => [r.value, r.significant])).toEqual([['east', true], ['north', false]]);
+    const worst = body.worst!;
+    expect(worst).toMatchObject({ key: 'region', value: 'east' });
+    expect(worst.featuresNote).toBeUndefined();
+    expect(worst.features.map((f) => f.feature)).toEqual(['x', 'y']);
+    const [x, y] = worst.features;
+    expect(x).toMatchObject({ type: 'numeric', count: 600, referenceCount: 600, drift: true });
+    expect(x.psi).toBeGreaterThan(1);
+    expect(y).toMatchObject({ type: 'categorical', count: 600, referenceCount: 600, drift: false });
+    expect(y.psi).toBeLessThan(0.01);
+  });
+
+  it('says why the list is empty when the panes keep no per-segment features', async () => {
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    for (const message of panes('churn')) windows.applyPaneMessage(message);
+    const view = new MetricsView(windows, new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger }), { overrides: {} });
+    const worst = view.getSegments('churn', '1m')?.worst;
+    expect(worst).toMatchObject({ key: 'region', value: 'east', features: [] });
+    expect(worst?.featuresNote).toMatch(/limits\.segmentSketchValues/);
+  });
+});
