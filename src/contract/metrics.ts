@@ -236,8 +236,9 @@ export interface SegmentRank {
   accuracy: number | null;
   /** The window's overall accuracy minus the segment's (0.15 = 15 points lower); null without labels. */
   drop: number | null;
-  /** One-sided two-proportion z of the segment against the rest of the window (positive: worse). */
+  /** Pooled two-proportion z of the segment against the rest of the window (positive: worse): an effect size in standard errors. */
   z: number | null;
+  /** One-sided Fisher's exact test of the segment against the rest (H1: less accurate). */
   pValue: number | null;
   /** Holm-adjusted over the key's segments. */
   adjustedPValue: number | null;

@@ -271,8 +271,8 @@ const segmentRankProperties = {
   correct: { type: 'number' },
   accuracy: nullableNumber,
   drop: { ...nullableNumber, description: "the window's overall accuracy minus the segment's (0.15 = 15 points lower)" },
-  z: { ...nullableNumber, description: 'one-sided pooled two-proportion z of the segment against the rest of the window (positive: worse)' },
-  pValue: nullableNumber,
+  z: { ...nullableNumber, description: 'pooled two-proportion z of the segment against the rest of the window (positive: worse): an effect size beside pValue' },
+  pValue: { ...nullableNumber, description: "one-sided Fisher's exact test of the segment against the rest (lower accuracy)" },
   adjustedPValue: { ...nullableNumber, description: "Holm-adjusted over the key's segments" },
   significant: { type: 'boolean', description: 'adjustedPValue <= alpha with a positive drop: listed first' },
 } as const;

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { holmAdjusted, rankSegments } from '../../src/stats/segments.ts';
+import { fisherLowerTail, holmAdjusted, rankSegments } from '../../src/stats/segments.ts';
 import type { SegmentCounts } from '../../src/stats/segments.ts';
 import { budgetSignificance } from '../../src/stats/select.ts';
-import { normalUpperTail } from '../../src/stats/proportion-tests.ts';
 
 const seg = (labeled: number, correct: number, predictions = labeled): SegmentCounts => ({ predictions, labeled, correct });
 
@@ -16,6 +15,30 @@ function overallOf(segments: Record<string, SegmentCounts>): { labeled: number; 
   }
   return { labeled, correct };
 }
+
+describe('fisherLowerTail', () => {
+  it("equals SciPy's fisher_exact([[x, n - x], [y, m - y]], alternative='less')", () => {
+    // scipy.stats.fisher_exact(table, alternative='less').pvalue (SciPy 1.x)
+    const cases: Array<[number, number, number, number, number]> = [
+      [3, 10, 18, 20, 0.0016572133513662747],
+      [9, 10, 10, 20, 0.9969253468503844],
+      [0, 5, 30, 30, 3.080411050050519e-6],
+      [14, 20, 2070, 2400, 0.04821643529020054],
+      [450, 600, 1634, 1820, 5.627020265697635e-18],
+      [20, 20, 50, 100, 1],
+      [100, 100, 0, 100, 1],
+    ];
+    for (const [x, n, y, m, expected] of cases) expect(fisherLowerTail(x, n, y, m)).toBeCloseTo(expected, expected < 1e-3 ? 17 : 12);
+    for (const [x, n, y, m, expected] of cases.filter((c) => c[4] > 0 && c[4] < 1)) {
+      expect(Math.abs(fisherLowerTail(x, n, y, m) / expected - 1)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('refuses counts that are not whole or exceed their trials', () => {
+    expect(() => fisherLowerTail(1.5, 10, 3, 10)).toThrow(/x must be a whole count >= 0, got 1.5/);
+    expect(() => fisherLowerTail(11, 10, 3, 10)).toThrow(/successes exceed trials \(11 of 10, 3 of 10\)/);
+  });
+});
 
 describe('holmAdjusted', () => {
   it('multiplies the i-th smallest of m by m - i, keeps the order monotone and leaves untested entries null', () => {
@@ -63,7 +86,7 @@ describe('rankSegments', () => {
     }
   });
 
-  it('tests the segment against the rest with the pooled two-proportion z (one-sided)', () => {
+  it("tests the segment against the rest with Fisher's exact test (one-sided), the pooled z beside it", () => {
     const ranked = rankSegments(overall, segments, alpha);
     const east = ranked.find((r) => r.value === 'east')!;
     const n1 = overall.labeled - 1000;
@@ -71,16 +94,19 @@ describe('rankSegments', () => {
     const pooled = (x1 + 750) / (n1 + 1000);
     const z = (x1 / n1 - 0.75) / Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / 1000));
     expect(east.z).toBeCloseTo(z, 10);
-    expect(east.pValue).toBeCloseTo(normalUpperTail(z), 15);
+    expect(east.pValue).toBe(fisherLowerTail(750, 1000, x1, n1));
+    // scipy.stats.fisher_exact([[14, 6], [5250, 750]], alternative='less').pvalue
+    const tiny = ranked.find((r) => r.value === 'tiny')!;
+    expect(tiny.pValue).toBeCloseTo(0.03156769448746235, 12);
     // Holm: east's p is the smallest of five tested segments
     expect(east.adjustedPValue).toBeCloseTo(Math.min(1, 5 * (east.pValue as number)), 15);
   });
 
   it('keeps the correction: a drop significant alone is not when many segments are tested', () => {
-    // one segment at p ~ 0.03 among ten: alone significant at 0.05, not after Holm (x10)
+    // one segment at p ~ 0.02 among ten: alone significant at 0.05, not after Holm (x10)
     const many: Record<string, SegmentCounts> = {};
     for (let i = 0; i < 9; i++) many[`s${i}`] = seg(1000, 900);
-    many.worse = seg(200, 172); // 86 % vs 90 %: z ~ 1.9, p ~ 0.03
+    many.worse = seg(200, 170); // 85 % vs 90 %: p ~ 0.02
     const ranked = rankSegments(overallOf(many), many, 0.05);
     const worse = ranked[0];
     expect(worse.value).toBe('worse');
