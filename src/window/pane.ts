@@ -317,6 +317,7 @@ export class PaneInput {
    * limits.segmentSketchValues values of each key (first come: usually the most frequent) and the
    * first SEGMENT_SKETCH_FEATURES features of each. A numeric sketch is laid around the feature's
    * center in this pane (else the value itself), so it merges with the window's like any other.
+   * Call it after addPrediction of the same prediction.
    */
   addSegmentFeatures(segment: Readonly<Record<string, string>>, features: Readonly<Record<string, number | string | null>>): void {
     const perKey = this.limits.segmentSketchValues ?? 0;
@@ -324,6 +325,9 @@ export class PaneInput {
     let keys = 0;
     for (const key in segment) {
       if (keys++ >= this.limits.maxSegmentKeys) break;
+      // only keys the pane counts (addPrediction admitted them, within maxSegmentKeys): a stream of
+      // ever-new key names cannot grow this map
+      if (!this.segments.has(key)) continue;
       let byValue = this.segmentFeatures.get(key);
       if (byValue === undefined) this.segmentFeatures.set(key, (byValue = new Map()));
       const value = segment[key];

@@ -39,8 +39,20 @@ describe('PaneInput.addSegmentFeatures', () => {
   it('keeps at most SEGMENT_SKETCH_FEATURES features per segment', () => {
     const p = new PaneInput(LIMITS);
     const features = Object.fromEntries(Array.from({ length: SEGMENT_SKETCH_FEATURES + 4 }, (_, i) => [`f${i}`, i]));
+    p.addPrediction(0.7, 0.7, 0.5, 5, false, { region: 'a' });
     p.addSegmentFeatures({ region: 'a' }, features);
     expect(p.segmentFeatures.get('region')!.get('a')!.size).toBe(SEGMENT_SKETCH_FEATURES);
+  });
+
+  it('follows the segment keys the pane counts: ever-new key names do not grow it', () => {
+    const p = new PaneInput(LIMITS);
+    for (let i = 0; i < 50; i++) {
+      const segment = { [`key${i}`]: 'v' };
+      p.addPrediction(0.7, 0.7, 0.5, 5, false, segment);
+      p.addSegmentFeatures(segment, { x: i });
+    }
+    expect(p.segments.size).toBe(LIMITS.maxSegmentKeys);
+    expect([...p.segmentFeatures.keys()]).toEqual([...p.segments.keys()]);
   });
 
   it('keeps none by default, and the wire form then has no segmentFeatures field', () => {
