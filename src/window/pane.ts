@@ -345,8 +345,11 @@ export class PaneInput {
         const v = features[name];
         if (v === null) summary.nulls++;
         else if (typeof v === 'number') {
-          const center = this.features.get(name)?.numeric?.center ?? this.featureCenters?.get(name) ?? (Number.isFinite(v) ? v : 0);
-          (summary.numeric ??= new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE })).add(v);
+          if (summary.numeric === null) {
+            const center = this.features.get(name)?.numeric?.center ?? this.featureCenters?.get(name) ?? (Number.isFinite(v) ? v : 0);
+            summary.numeric = new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE });
+          }
+          summary.numeric.add(v);
           (summary.exact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(v);
         } else (summary.categories ??= new CategoryCounter(this.limits.maxCategories)).add(v);
       }
