@@ -316,7 +316,8 @@ export class PaneInput {
    * Folds one prediction's features into the summaries of its segments, for the first
    * limits.segmentSketchValues values of each key (first come: usually the most frequent) and the
    * first SEGMENT_SKETCH_FEATURES features of each. A numeric sketch is laid around the feature's
-   * center in this pane (else the value itself), so it merges with the window's like any other.
+   * center in this pane or its producer; a numeric value that comes before that center is decided
+   * (the producer's first CENTER_SAMPLE of the feature) is left out.
    * Call it after addPrediction of the same prediction.
    */
   addSegmentFeatures(segment: Readonly<Record<string, string>>, features: Readonly<Record<string, number | string | null>>): void {
@@ -346,7 +347,12 @@ export class PaneInput {
         if (v === null) summary.nulls++;
         else if (typeof v === 'number') {
           if (summary.numeric === null) {
-            const center = this.features.get(name)?.numeric?.center ?? this.featureCenters?.get(name) ?? (Number.isFinite(v) ? v : 0);
+            // the feature's own center, so a segment's sketches share buckets with each other
+            // across panes (sketches on other centers are rebinned where they meet, which moves an
+            // atom across a PSI edge: a discrete feature then "drifts"); values that come before
+            // the producer decided the center (its first CENTER_SAMPLE) are left out
+            const center = this.features.get(name)?.numeric?.center ?? this.featureCenters?.get(name);
+            if (center === undefined) continue;
             summary.numeric = new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE });
           }
           summary.numeric.add(v);

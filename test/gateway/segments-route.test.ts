@@ -93,8 +93,10 @@ describe('GET /v1/models/:model/segments: the features that drifted inside the w
    */
   function panesWithFeatures(): PaneMessage[] {
     const out: PaneMessage[] = [];
+    // one producer (a partition's model version) whose center of x is decided
+    const centers = new Map([['x', 5]]);
     for (let p = 0; p < 12; p++) {
-      const input = new PaneInput(limits);
+      const input = new PaneInput(limits, centers);
       const outcome = new PaneOutcome(limits);
       const shifted = p >= 6;
       for (const region of ['north', 'east']) {

@@ -7,9 +7,13 @@ import type { PaneLimits } from '../../src/window/pane.ts';
 
 const LIMITS: PaneLimits = { ...DEFAULT_PANE_LIMITS, segmentSketchValues: 2 };
 
-/** 30 predictions over regions a, b, c (10 each) with a numeric x, a categorical plan and a null. */
+/**
+ * 30 predictions over regions a, b, c (10 each) with a numeric x, a categorical plan and a null,
+ * from a producer whose center of x is decided (a pane's first values of a feature without one
+ * stay out of the segments' sketches: see the test below).
+ */
 function pane(limits: PaneLimits = LIMITS): PaneInput {
-  const p = new PaneInput(limits);
+  const p = new PaneInput(limits, new Map([['x', 15]]));
   for (let i = 0; i < 30; i++) {
     const region = ['a', 'b', 'c'][i % 3];
     const features = { x: i, plan: i % 2 ? 'pro' : 'free', gone: null };
@@ -34,6 +38,19 @@ describe('PaneInput.addSegmentFeatures', () => {
     expect(a.get('x')!.exact!.counts.get(0)).toBe(1);
     expect(a.get('plan')!.categories!.total).toBe(10);
     expect(a.get('gone')!.nulls).toBe(10);
+  });
+
+  it("lays a segment's numeric sketch on the feature's own center, leaving out values that come before it is decided", () => {
+    const p = new PaneInput(LIMITS);
+    for (let i = 0; i < 20; i++) {
+      p.addPrediction(0.7, 0.7, 0.5, 5, false, { region: 'a' });
+      p.addFeature('x', 100 + i);
+      p.addSegmentFeatures({ region: 'a' }, { x: 100 + i });
+    }
+    // the pane decided x's center at its 16th value (the median of the first 16): from it on, 5 values are in
+    const x = p.segmentFeatures.get('region')!.get('a')!.get('x')!;
+    expect(x.numeric!.count).toBe(5);
+    expect(x.numeric!.center).toBe(p.features.get('x')!.numeric!.center);
   });
 
   it('keeps at most SEGMENT_SKETCH_FEATURES features per segment', () => {
