@@ -269,6 +269,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxCategories: integer(limits.maxCategories, 'limits.maxCategories', src, 2, 10_000),
       maxSegmentKeys: integer(limits.maxSegmentKeys, 'limits.maxSegmentKeys', src, 0, 64),
       maxSegmentValues: integer(limits.maxSegmentValues, 'limits.maxSegmentValues', src, 1, 1000),
+      segmentSketchValues: integer(limits.segmentSketchValues, 'limits.segmentSketchValues', src, 0, 100),
       maxModels: integer(limits.maxModels, 'limits.maxModels', src, 1, 100_000),
       maxVersionsPerModel: integer(limits.maxVersionsPerModel, 'limits.maxVersionsPerModel', src, 1, 1000),
       maxClasses: integer(limits.maxClasses, 'limits.maxClasses', src, 2, 1000),

@@ -47,6 +47,7 @@ export function paneLimitsOf(config: DriftwatchConfig): PaneLimits {
     maxCategories: limits.maxCategories,
     maxSegmentKeys: limits.maxSegmentKeys,
     maxSegmentValues: limits.maxSegmentValues,
+    segmentSketchValues: limits.segmentSketchValues,
     maxClasses: limits.maxClasses,
     threshold: config.classification.threshold,
   };

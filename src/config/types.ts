@@ -22,6 +22,8 @@ export interface DriftwatchConfig {
     maxCategories: number;
     maxSegmentKeys: number;
     maxSegmentValues: number;
+    /** Segment values per key whose features panes summarize on their own (worst-segment feature drift); 0: none. */
+    segmentSketchValues: number;
     maxModels: number;
     maxVersionsPerModel: number;
     maxClasses: number;

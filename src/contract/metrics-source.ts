@@ -4,7 +4,7 @@
  * reaches into window state, so the computation can live in-process or behind a cache.
  */
 import { EventEmitter } from 'node:events';
-import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSummary } from './metrics.ts';
+import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSegments, ModelSummary } from './metrics.ts';
 import type { ActiveAlert } from './alerting.ts';
 
 /** Filters of the transition history (GET /v1/alerts). */
@@ -39,6 +39,8 @@ export interface MetricsSource {
   listModels(): ModelSummary[];
   /** `undefined` means the model is unknown. `version` undefined means all versions merged. */
   getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined;
+  /** The window's segments ranked by accuracy drop (`undefined`: unknown model); optional (the route answers 404 without it). */
+  getSegments?(model: string, window: string, version?: string): ModelSegments | undefined;
   /** Alerts currently firing plus recent transitions, for one model or all. */
   recentAlerts(model?: string): AlertEvent[];
   /** Alerts pending or firing now, with silences and acknowledgements; optional (derived from recentAlerts when absent). */

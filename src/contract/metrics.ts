@@ -273,3 +273,69 @@ export interface AlertEvent {
   silenced?: boolean;
   silencedBy?: string[];
 }
+
+/** One value of a segment key, ranked by its accuracy drop (GET /v1/models/:model/segments). */
+export interface SegmentRank {
+  value: string;
+  /** Predictions in the segment in this window. */
+  predictions: number;
+  /** Labelled classifications joined to them, and of those correct. */
+  labeled: number;
+  correct: number;
+  accuracy: number | null;
+  /** The window's overall accuracy minus the segment's (0.15 = 15 points lower); null without labels. */
+  drop: number | null;
+  /** Pooled two-proportion z of the segment against the rest of the window (positive: worse): an effect size in standard errors. */
+  z: number | null;
+  /** One-sided Fisher's exact test of the segment against the rest (H1: less accurate). */
+  pValue: number | null;
+  /** Holm-adjusted over the key's segments. */
+  adjustedPValue: number | null;
+  /** adjustedPValue <= alpha with a positive drop: listed first. */
+  significant: boolean;
+}
+
+/** Drift of one feature inside one segment: the segment in this window against the same segment in the window before. */
+export interface SegmentFeatureDrift {
+  feature: string;
+  type: 'numeric' | 'categorical' | 'discrete';
+  /** Values of the feature in the segment, this window and the window before. */
+  count: number;
+  referenceCount: number;
+  /** PSI (always computed, comparable across features): what the list is ranked by. */
+  psi: number;
+  /** The default test's name, statistic and verdict, as in ModelMetrics.drift. */
+  primary: string;
+  statistic: number;
+  drift: boolean;
+}
+
+export interface ModelSegments {
+  model: string;
+  /** null = all versions merged. */
+  version: string | null;
+  window: string;
+  windowMs: number;
+  from: number;
+  to: number;
+  /** Labelled classifications of the whole window and their accuracy: what each drop is measured from. */
+  overall: { labeled: number; correct: number; accuracy: number | null };
+  /** Family-wise significance level per segment key (the drift tests' false-alarm budget). */
+  alpha: number;
+  correction: 'holm';
+  /** Segment key -> its values, worst first. */
+  keys: Record<string, SegmentRank[]>;
+  /**
+   * The significant segment with the largest drop over every key, and the features that drifted
+   * most inside it; null when no segment's drop is significant.
+   */
+  worst: {
+    key: string;
+    value: string;
+    drop: number;
+    /** Largest PSI first; empty when the panes hold no per-segment feature sketches for it. */
+    features: SegmentFeatureDrift[];
+    /** Why `features` is empty, when it is. */
+    featuresNote?: string;
+  } | null;
+}

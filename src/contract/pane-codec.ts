@@ -108,6 +108,7 @@ export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
     segments: segments(s.segments, `${path}.segments`),
     // counts by feature name, checked as the detections' counts by kind are; absent from older workers and when none
     ...(s.invalidFeatures === undefined ? {} : { invalidFeatures: detections(s.invalidFeatures, `${path}.invalidFeatures`) }),
+    ...(s.segmentFeatures === undefined ? {} : { segmentFeatures: segmentFeatures(s.segmentFeatures, `${path}.segmentFeatures`) }),
   };
 }
 
@@ -266,6 +267,17 @@ function exactValues(value: unknown, path: string): ExactValuesWire {
 function detections(value: unknown, path: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [kind, n] of entries(value, path)) out[kind] = count(n, `${path}[${JSON.stringify(kind)}]`);
+  return out;
+}
+
+function segmentFeatures(value: unknown, path: string): Record<string, Record<string, Record<string, FeatureWire>>> {
+  const out: Record<string, Record<string, Record<string, FeatureWire>>> = {};
+  for (const [key, byValue] of entries(value, path)) {
+    const values: Record<string, Record<string, FeatureWire>> = {};
+    const at = `${path}[${JSON.stringify(key)}]`;
+    for (const [segmentValue, raw] of entries(byValue, at)) values[segmentValue] = features(raw, `${at}[${JSON.stringify(segmentValue)}]`);
+    out[key] = values;
+  }
   return out;
 }
 

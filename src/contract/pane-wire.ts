@@ -44,6 +44,11 @@ export interface PaneInputWire {
   segments: Record<string, Record<string, number[]>>;
   /** Values per feature of a type no feature can have (PaneInput.invalidFeatures); absent when none, and in messages of older workers. */
   invalidFeatures?: Record<string, number>;
+  /**
+   * Segment key -> value -> feature summaries of that segment's predictions (limits.segmentSketchValues);
+   * absent when the worker keeps none, and in messages of older workers.
+   */
+  segmentFeatures?: Record<string, Record<string, Record<string, FeatureWire>>>;
 }
 
 export interface PaneOutcomeWire {

@@ -1,7 +1,7 @@
 import { MetricsSourceEmitter } from '../contract/metrics-source.ts';
 import type { AlertHistoryQuery, MetricsOptions } from '../contract/metrics-source.ts';
 import type { ActiveAlert } from '../contract/alerting.ts';
-import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSummary } from '../contract/metrics.ts';
+import type { AlertEvent, AlertRuleStatus, ModelMetrics, ModelSegments, ModelSummary } from '../contract/metrics.ts';
 import type { AlertLog } from './alert-log.ts';
 import type { MetricsView } from './metrics-view.ts';
 import type { ReferenceRegistry } from './reference-registry.ts';
@@ -95,6 +95,10 @@ export class GatewaySource extends MetricsSourceEmitter {
 
   getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined {
     return this.units.view.getMetrics(model, window, version, options);
+  }
+
+  getSegments(model: string, window: string, version?: string): ModelSegments | undefined {
+    return this.units.view.getSegments(model, window, version);
   }
 
   recentAlerts(model?: string): AlertEvent[] {

@@ -1,11 +1,13 @@
 import type { MetricsOptions } from '../contract/metrics-source.ts';
-import type { ModelMetrics } from '../contract/metrics.ts';
+import type { ModelMetrics, ModelSegments } from '../contract/metrics.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { profileFromWindow } from '../reference/profile.ts';
 import { newProfileId } from '../reference/store.ts';
 import type { DriftTestOverride } from '../stats/select.ts';
 import type { ModelWindows } from '../window/windows.ts';
 import { buildModelMetrics } from './metrics.ts';
+import { worstSegmentsOf } from '../window/segments.ts';
+import { segmentFeatureDrift } from './segment-drift.ts';
 import { ModelSignal } from './model-signal.ts';
 import type { ModelListener } from './model-signal.ts';
 import type { ReferenceRegistry } from './reference-registry.ts';
@@ -164,6 +166,35 @@ export class MetricsView {
       this.reused.notify(model);
     }
     return metrics;
+  }
+
+  /**
+   * The worst segments of a window (GET /v1/models/:model/segments), computed on each request from
+   * the pane counters (a few keys of a few dozen values: cheap), at the drift tests' false-alarm
+   * budget, with the feature drift inside the worst one (segment-drift.ts). `undefined` for an
+   * unknown model or window.
+   */
+  getSegments(model: string, window: string, version?: string): ModelSegments | undefined {
+    const windows = this.store.windowsOf(model);
+    const windowMs = this.store.lengthOf(window);
+    if (windows === undefined || windowMs === undefined) return undefined;
+    const { from, to } = windows.bounds(window);
+    const budget = {
+      overrides: this.options.overrides,
+      falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
+      discreteMaxValues: this.options.discreteMaxValues,
+      evaluationsPerWindow: Math.max(1, windowMs / driftRecomputeMs(windowMs)),
+    };
+    return worstSegmentsOf(windows.get(window, version), {
+      model,
+      version: version ?? null,
+      window,
+      windowMs,
+      from,
+      to,
+      ...budget,
+      featureDrift: (key, value) => segmentFeatureDrift(windows, window, version, key, value, budget),
+    });
   }
 }
 

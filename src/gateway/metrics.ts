@@ -48,7 +48,7 @@ function categoricalBins(reference: Iterable<[string, number]>, window: Iterable
   return { kind: 'categorical', labels: aligned.categories, reference: shares(aligned.reference), window: shares(aligned.current) };
 }
 
-function driftOf(reference: FeatureReference, summary: FeatureSummary, options: DriftOptions): DriftEntry | null {
+export function driftOf(reference: FeatureReference, summary: FeatureSummary, options: DriftOptions): DriftEntry | null {
   try {
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;

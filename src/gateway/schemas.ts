@@ -5,7 +5,8 @@
  * Nested open-ended parts (drift tests, fairness groups, quality extras) allow extra properties.
  */
 import type {
-  DataQualitySummary, FeatureDataQuality, AlertEvent, AlertRuleStatus, DriftEntry, DriftTestResult, LabelSummary, LatencySummary, ModelMetrics, ModelSummary, QualitySummary, ReferenceSummary,
+  AlertEvent, AlertRuleStatus, DataQualitySummary, DriftEntry, DriftTestResult, FeatureDataQuality, LabelSummary, LatencySummary, ModelMetrics, ModelSegments, ModelSummary, QualitySummary, ReferenceSummary,
+  SegmentFeatureDrift, SegmentRank,
 } from '../contract/metrics.ts';
 import type { Acknowledgement, ActiveAlert, AuditEntry, Silence } from '../contract/alerting.ts';
 import { VERSION_MAX_LENGTH } from '../contract/limits.ts';
@@ -299,8 +300,80 @@ export const alertRuleStatusSchema = {
 } as const;
 const alertRuleStatusKeysMatch: SameKeys<keyof typeof alertRuleStatusProperties, keyof AlertRuleStatus> = true;
 
+const segmentRankProperties = {
+  value: { type: 'string' },
+  predictions: { type: 'number', description: 'predictions in the segment in this window' },
+  labeled: { type: 'number', description: 'labelled classifications joined to them' },
+  correct: { type: 'number' },
+  accuracy: nullableNumber,
+  drop: { ...nullableNumber, description: "the window's overall accuracy minus the segment's (0.15 = 15 points lower)" },
+  z: { ...nullableNumber, description: 'pooled two-proportion z of the segment against the rest of the window (positive: worse): an effect size beside pValue' },
+  pValue: { ...nullableNumber, description: "one-sided Fisher's exact test of the segment against the rest (lower accuracy)" },
+  adjustedPValue: { ...nullableNumber, description: "Holm-adjusted over the key's segments" },
+  significant: { type: 'boolean', description: 'adjustedPValue <= alpha with a positive drop: listed first' },
+} as const;
+
+const segmentFeatureDriftProperties = {
+  feature: { type: 'string' },
+  type: { type: 'string', enum: ['numeric', 'categorical', 'discrete'] },
+  count: { type: 'number' },
+  referenceCount: { type: 'number', description: 'values of the feature in the segment in the window before' },
+  psi: { type: 'number' },
+  primary: { type: 'string' },
+  statistic: { type: 'number' },
+  drift: { type: 'boolean' },
+} as const;
+
+const modelSegmentsProperties = {
+  model: { type: 'string' },
+  version: nullableString,
+  window: { type: 'string' },
+  windowMs: { type: 'integer' },
+  from: { type: 'number' },
+  to: { type: 'number' },
+  overall: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['labeled', 'correct', 'accuracy'],
+    properties: { labeled: { type: 'number' }, correct: { type: 'number' }, accuracy: nullableNumber },
+  },
+  alpha: { type: 'number', description: "family-wise significance level of each key's list (the drift tests' false-alarm budget)" },
+  correction: { type: 'string', enum: ['holm'] },
+  keys: {
+    type: 'object',
+    description: 'segment key -> its values, significant drops first (largest first), then the rest by drop',
+    additionalProperties: { type: 'array', items: { type: 'object', additionalProperties: false, required: Object.keys(segmentRankProperties), properties: segmentRankProperties } },
+  },
+  worst: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    required: ['key', 'value', 'drop', 'features'],
+    properties: {
+      key: { type: 'string' },
+      value: { type: 'string' },
+      drop: { type: 'number' },
+      features: { type: 'array', items: { type: 'object', additionalProperties: false, required: Object.keys(segmentFeatureDriftProperties), properties: segmentFeatureDriftProperties } },
+      featuresNote: { type: 'string' },
+    },
+  },
+} as const;
+
+/** GET /v1/models/:model/segments. */
+export const modelSegmentsSchema = {
+  $id: 'driftwatch.ModelSegments',
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(modelSegmentsProperties),
+  properties: modelSegmentsProperties,
+} as const;
+const segmentKeysMatch: [
+  SameKeys<keyof typeof modelSegmentsProperties, keyof ModelSegments>,
+  SameKeys<keyof typeof segmentRankProperties, keyof SegmentRank>,
+  SameKeys<keyof typeof segmentFeatureDriftProperties, keyof SegmentFeatureDrift>,
+] = [true, true, true];
+
 /** Shared schemas registered with `app.addSchema` and referenced as `{ $ref: '<id>#' }`. */
-export const sharedSchemas = [modelMetricsSchema, modelSummarySchema, alertEventSchema] as const;
+export const sharedSchemas = [modelMetricsSchema, modelSummarySchema, alertEventSchema, modelSegmentsSchema] as const;
 // (activeAlertSchema, silenceSchema and auditEntrySchema are registered too: see alertingSchemas below)
 
 // Compile-time check: the listed top-level properties are exactly the fields of the contract
@@ -319,7 +392,7 @@ const nestedKeysMatch: [
   SameKeys<keyof typeof featureDataQualityProperties, keyof FeatureDataQuality>,
   SameKeys<keyof typeof dataQualityProperties, keyof DataQualitySummary>,
 ] = [true, true, true, true, true, true, true, true];
-export const contractKeysMatch = alertRuleStatusKeysMatch && modelMetricsKeysMatch && modelSummaryKeysMatch && alertEventKeysMatch && nestedKeysMatch.every(Boolean);
+export const contractKeysMatch = segmentKeysMatch.every(Boolean) && alertRuleStatusKeysMatch && modelMetricsKeysMatch && modelSummaryKeysMatch && alertEventKeysMatch && nestedKeysMatch.every(Boolean);
 
 // ---- alerting: active alerts, silences, acknowledgements, audit -------------------------------
 

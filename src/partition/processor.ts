@@ -413,8 +413,11 @@ export class PartitionProcessor {
     const features = event.features;
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
+      if (event.segment !== undefined) pane.addSegmentFeatures(event.segment, features);
     } else if (schema !== null && this.featureBuffer.count > 0) {
       this.addBufferedFeatures(pane, schema.names, this.featureBuffer);
+      // per-segment summaries are opt-in (limits.segmentSketchValues): only then is the record built
+      if (event.segment !== undefined && pane.keepsSegmentFeatures) pane.addSegmentFeatures(event.segment, bufferedFeatureRecord(schema.names, this.featureBuffer));
     }
     const invalidFeatures = event[INVALID_FEATURES];
     if (invalidFeatures !== undefined) pane.countInvalidFeatures(invalidFeatures);
@@ -668,4 +671,15 @@ export class PartitionProcessor {
     }
     return processor;
   }
+}
+
+/** The features of a schema-decoded event as a record (name -> value), as the by-name path has them. */
+function bufferedFeatureRecord(names: readonly string[], buffer: FeatureBuffer): Record<string, number | string | null> {
+  const record: Record<string, number | string | null> = {};
+  const { indexes, kinds, numbers, strings } = buffer;
+  for (let k = 0, n = buffer.count; k < n; k++) {
+    const kind = kinds[k];
+    record[names[indexes[k]]] = kind === FEATURE_NUMBER ? numbers[k] : kind === FEATURE_STRING ? strings[k] : null;
+  }
+  return record;
 }

@@ -37,7 +37,7 @@ Options:
   --rate N               predictions per second (default 200); labels come on top
   --duration D           stop after D (60, 90s, 2m, 1h; bare number = seconds); default: run until Ctrl-C
   --drift SPEC           scheduled drift, repeatable: kind@time[:key=value,...]
-                           kinds: covariate prior concept latency error_rate fairness canary
+                           kinds: covariate prior concept latency error_rate fairness canary segment
                            keys:  feature (covariate), magnitude, until, model
                            e.g.   covariate@60s:feature=f0,magnitude=1
                                   latency@90s:magnitude=80,until=150s

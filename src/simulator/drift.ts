@@ -3,7 +3,7 @@
  * Times are milliseconds from the start of the run, so a schedule reads the same in every run.
  */
 
-export const DRIFT_KINDS = ['covariate', 'prior', 'concept', 'latency', 'error_rate', 'fairness', 'canary'] as const;
+export const DRIFT_KINDS = ['covariate', 'prior', 'concept', 'latency', 'error_rate', 'fairness', 'canary', 'segment'] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 export interface DriftSpec {
@@ -20,6 +20,8 @@ export interface DriftSpec {
    * - error_rate: the error probability while active, 0..1 (default 0.1).
    * - fairness: logit units taken off group b's positive-class score (default 1.5).
    * - canary: degradation of version v2's scores, in units of extra logit noise (default 1).
+   * - segment: share of segment group b's answers made wrong, 0..1 (default 0.15: group b's
+   *   accuracy falls by 15 % of itself, ~13 points at 90 %), a worst segment to find.
    */
   magnitude?: number;
   /** covariate only: the feature to shift (default 'f0'). */
@@ -40,6 +42,7 @@ export const DEFAULT_MAGNITUDE: Readonly<Record<DriftKind, number>> = {
   error_rate: 0.1,
   fairness: 1.5,
   canary: 1,
+  segment: 0.15,
 };
 
 export const DEFAULT_COVARIATE_FEATURE = 'f0';
@@ -97,6 +100,9 @@ export function validateDriftSchedule(
     const m = driftMagnitude(spec);
     if (spec.kind === 'error_rate' && (m < 0 || m > 1)) {
       throw new RangeError(`${where}: magnitude is an error probability and must be in [0, 1], got ${m}`);
+    }
+    if (spec.kind === 'segment' && (m < 0 || m > 1)) {
+      throw new RangeError(`${where}: magnitude is the share of group b's answers made wrong and must be in [0, 1], got ${m}`);
     }
     if (spec.kind === 'concept' && (m < 0 || m > 1)) {
       throw new RangeError(`${where}: magnitude is the flipped share of the relation and must be in [0, 1], got ${m}`);

@@ -126,6 +126,8 @@ interface ModelRuntime {
   errorRate: number;
   fairnessShift: number;
   canary: number;
+  /** Share of group b's answers made wrong (segment drift). */
+  segmentWrong: number;
 }
 
 function resolveLabelOptions(partial: Partial<LabelOptions> | undefined): LabelOptions {
@@ -288,6 +290,7 @@ export class Scenario {
       errorRate: this.baseErrorRate,
       fairnessShift: 0,
       canary: 0,
+      segmentWrong: 0,
     };
     // Class rates without drift, for prior drift's acceptance weights. A fixed pilot seed keeps
     // them identical across runs and leaves the main random sequence untouched.
@@ -313,6 +316,7 @@ export class Scenario {
       r.errorRate = this.baseErrorRate;
       r.fairnessShift = 0;
       r.canary = 0;
+      r.segmentWrong = 0;
       let prior = 0;
       let errorOverride = -1;
       for (const d of this.schedule) {
@@ -344,6 +348,9 @@ export class Scenario {
             break;
           case 'canary':
             r.canary += m;
+            break;
+          case 'segment':
+            r.segmentWrong = Math.min(1, r.segmentWrong + m);
             break;
         }
       }
@@ -432,13 +439,24 @@ export class Scenario {
     const noiseStd = model.modelNoise + (canary ? r.canary * CANARY_NOISE_PER_UNIT : 0);
     for (let k = 1; k < logits.length; k++) logits[k] += noiseStd * rng.normal();
     if (groupB) logits[model.targetClass] -= r.fairnessShift;
+    // segment drift: a share of group b's answers made wrong (the coin is drawn only while it is
+    // active, so every other scenario keeps its random sequence)
+    const madeWrong = groupB && r.segmentWrong > 0 && rng.chance(r.segmentWrong);
     let output: number | string;
     if (model.outputKind === 'score') {
       softmaxInPlace(logits);
-      output = round(logits[model.targetClass], 6);
+      let score = logits[model.targetClass];
+      // the score on the wrong side of 0.5 for label y
+      if (madeWrong) score = y === model.targetClass ? Math.min(score, 1 - score) : Math.max(score, 1 - score);
+      output = round(score, 6);
     } else {
       let best = 0;
       for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
+      // the most likely class other than the label
+      if (madeWrong && best === y) {
+        best = y === 0 ? 1 : 0;
+        for (let k = 0; k < logits.length; k++) if (k !== y && logits[k] > logits[best]) best = k;
+      }
       output = model.classes[best];
     }
 

@@ -45,6 +45,12 @@ export interface PaneLimits {
   maxSegmentKeys: number;
   maxSegmentValues: number;
   maxClasses: number;
+  /**
+   * Segment values per key whose predictions' features a pane also summarizes on their own (for
+   * the feature drift inside the worst segment): the first this many values of each key a pane
+   * sees, each with at most SEGMENT_SKETCH_FEATURES features. 0 or absent: none (the default).
+   */
+  segmentSketchValues?: number;
   /** Binary classification: score >= threshold predicts the positive class. */
   threshold: number;
 }
@@ -118,6 +124,9 @@ export const MAX_FEATURE_CENTERS = 1024;
  */
 export type FeatureCenters = Map<string, number>;
 
+/** Features summarized per segment value (segmentSketchValues): the first this many a segment sees. */
+export const SEGMENT_SKETCH_FEATURES = 16;
+
 export class FeatureSummary {
   numeric: LogHistogram | null = null;
   /** Exact counts of the numeric values while they are few (discrete features); see ExactValueCounts. */
@@ -172,6 +181,8 @@ export class PaneInput {
     const mapping = (this.featureMapping ??= new CubicLogMapping(accuracy));
     return new LogHistogram(accuracy, { center, minIndexable: FEATURE_MIN_INDEXABLE, mapping });
   }
+  /** Segment key -> value -> feature -> summary, for the values limits.segmentSketchValues admits. */
+  readonly segmentFeatures = new Map<string, Map<string, Map<string, FeatureSummary>>>();
 
   /**
    * Values of numeric features whose center is not decided yet (at most CENTER_SAMPLE each, see
@@ -377,6 +388,61 @@ export class PaneInput {
     }
   }
 
+  /**
+   * Folds one prediction's features into the summaries of its segments, for the first
+   * limits.segmentSketchValues values of each key (first come: usually the most frequent) and the
+   * first SEGMENT_SKETCH_FEATURES features of each. A numeric sketch is laid around the feature's
+   * center in this pane or its producer; a numeric value that comes before that center is decided
+   * (the producer's first CENTER_SAMPLE of the feature) is left out.
+   * Call it after addPrediction of the same prediction.
+   */
+  /** Whether addSegmentFeatures keeps anything (limits.segmentSketchValues > 0). */
+  get keepsSegmentFeatures(): boolean {
+    return (this.limits.segmentSketchValues ?? 0) > 0;
+  }
+
+  addSegmentFeatures(segment: Readonly<Record<string, string>>, features: Readonly<Record<string, number | string | null>>): void {
+    const perKey = this.limits.segmentSketchValues ?? 0;
+    if (perKey <= 0) return;
+    let keys = 0;
+    for (const key in segment) {
+      if (keys++ >= this.limits.maxSegmentKeys) break;
+      // only keys the pane counts (addPrediction admitted them, within maxSegmentKeys): a stream of
+      // ever-new key names cannot grow this map
+      if (!this.segments.has(key)) continue;
+      let byValue = this.segmentFeatures.get(key);
+      if (byValue === undefined) this.segmentFeatures.set(key, (byValue = new Map()));
+      const value = segment[key];
+      let summaries = byValue.get(value);
+      if (summaries === undefined) {
+        if (byValue.size >= perKey) continue;
+        byValue.set(value, (summaries = new Map()));
+      }
+      for (const name in features) {
+        let summary = summaries.get(name);
+        if (summary === undefined) {
+          if (summaries.size >= SEGMENT_SKETCH_FEATURES) continue;
+          summaries.set(name, (summary = new FeatureSummary()));
+        }
+        const v = features[name];
+        if (v === null) summary.nulls++;
+        else if (typeof v === 'number') {
+          if (summary.numeric === null) {
+            // the feature's own center, so a segment's sketches share buckets with each other
+            // across panes (sketches on other centers are rebinned where they meet, which moves an
+            // atom across a PSI edge: a discrete feature then "drifts"); values that come before
+            // the producer decided the center (its first CENTER_SAMPLE) are left out
+            const center = this.features.get(name)?.numeric?.center ?? this.featureCenters?.get(name);
+            if (center === undefined) continue;
+            summary.numeric = new LogHistogram(featureAccuracyOf(this.limits), { center, minIndexable: FEATURE_MIN_INDEXABLE });
+          }
+          summary.numeric.add(v);
+          (summary.exact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(v);
+        } else (summary.categories ??= new CategoryCounter(this.limits.maxCategories)).add(v);
+      }
+    }
+  }
+
   /** A prediction that came after the allowed lateness of its own pane, counted in this one. */
   countLate(): void {
     this.late++;
@@ -385,16 +451,16 @@ export class PaneInput {
 
 /** Segment input slots: [predictions, predicted positive]. */
 const SEGMENT_INPUT_WIDTH = 2;
-const SI_PREDICTIONS = 0;
+export const SI_PREDICTIONS = 0;
 const SI_PREDICTED_POSITIVE = 1;
 
 /** Segment outcome slots: [labeled, actual positive, true positive, predicted positive among labeled, correct]. */
 const SEGMENT_OUTCOME_WIDTH = 5;
-const SO_LABELED = 0;
+export const SO_LABELED = 0;
 const SO_ACTUAL_POSITIVE = 1;
 const SO_TRUE_POSITIVE = 2;
 const SO_PREDICTED_POSITIVE = 3;
-const SO_CORRECT = 4;
+export const SO_CORRECT = 4;
 
 /** Correctness of one joined label: 1 correct, 0 wrong, -1 not a classification (regression). */
 export type JoinedCorrectness = -1 | 0 | 1;
@@ -647,6 +713,37 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
     for (const [name, n] of source.invalidFeatures) into.set(name, (into.get(name) ?? 0) + sign * n);
   }
   addSegments(target.segments, source.segments, sign);
+  for (const [key, byValue] of source.segmentFeatures) {
+    let intoValues = target.segmentFeatures.get(key);
+    if (intoValues === undefined) target.segmentFeatures.set(key, (intoValues = new Map()));
+    for (const [value, summaries] of byValue) {
+      let into = intoValues.get(value);
+      if (into === undefined) intoValues.set(value, (into = new Map()));
+      addFeatureSummaries(into, summaries, sign, limits, makeFeature);
+    }
+  }
+}
+
+/** Adds (or removes) one set of feature summaries to another (a segment's: see addSegmentFeatures). */
+function addFeatureSummaries(
+  target: Map<string, FeatureSummary>,
+  source: ReadonlyMap<string, FeatureSummary>,
+  sign: 1 | -1,
+  limits: PaneLimits,
+  makeFeature: (like: LogHistogram) => LogHistogram,
+): void {
+  for (const [name, summary] of source) {
+    let into = target.get(name);
+    if (into === undefined) target.set(name, (into = new FeatureSummary()));
+    into.nulls += sign * summary.nulls;
+    into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature);
+    if (summary.exact !== null) {
+      into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP);
+      if (sign > 0) into.exact.merge(summary.exact);
+      else into.exact.subtract(summary.exact);
+    }
+    into.categories = addCounter(into.categories, summary.categories, sign, limits.maxCategories);
+  }
 }
 
 export function addOutcome(target: PaneOutcome, source: PaneOutcome, sign: 1 | -1): void {
@@ -763,16 +860,32 @@ function layoutSummaryFromWire<S extends Float64Array>(wire: SummaryWire, empty:
   return summary;
 }
 
+function featureToWire(summary: FeatureSummary): FeatureWire {
+  return {
+    n: summary.numeric ? summary.numeric.toBytes() : null,
+    c: summary.categories ? summary.categories.toJSON() : null,
+    z: summary.nulls,
+    x: summary.exact ? exactToWire(summary.exact) : null,
+  };
+}
+
 export function inputToWire(pane: PaneInput): PaneInputWire {
   pane.settleCenters();
   const features: Record<string, FeatureWire> = {};
-  for (const [name, summary] of pane.features) {
-    features[name] = {
-      n: summary.numeric ? summary.numeric.toBytes() : null,
-      c: summary.categories ? summary.categories.toJSON() : null,
-      z: summary.nulls,
-      x: summary.exact ? exactToWire(summary.exact) : null,
-    };
+  for (const [name, summary] of pane.features) features[name] = featureToWire(summary);
+  // per-segment features only when a pane keeps them: messages stay as they were otherwise
+  let segmentFeatures: PaneInputWire['segmentFeatures'];
+  if (pane.segmentFeatures.size > 0) {
+    segmentFeatures = {};
+    for (const [key, byValue] of pane.segmentFeatures) {
+      const values: Record<string, Record<string, FeatureWire>> = {};
+      for (const [value, summaries] of byValue) {
+        const wire: Record<string, FeatureWire> = {};
+        for (const [name, summary] of summaries) wire[name] = featureToWire(summary);
+        values[value] = wire;
+      }
+      segmentFeatures[key] = values;
+    }
   }
   return {
     count: pane.count,
@@ -787,6 +900,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
     features,
     segments: segmentsToWire(pane.segments),
     ...(pane.invalidFeatures === null ? {} : { invalidFeatures: Object.fromEntries(pane.invalidFeatures) }),
+    ...(segmentFeatures === undefined ? {} : { segmentFeatures }),
   };
 }
 
@@ -810,17 +924,30 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
   for (const [name, feature] of Object.entries(wire.features)) {
-    const at = `${path}.features[${JSON.stringify(name)}]`;
-    const summary = new FeatureSummary();
-    summary.numeric = feature.n ? histogramFromWire(feature.n, pane.latency, `${at}.n`, true) : null;
-    summary.categories = feature.c ? counterFromWire(feature.c, `${at}.c`) : null;
-    summary.nulls = feature.z;
-    summary.exact = exactFromWire(feature.x, summary.numeric);
-    pane.features.set(name, summary);
+    pane.features.set(name, featureFromWire(feature, pane.latency, `${path}.features[${JSON.stringify(name)}]`));
   }
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
+  for (const [key, byValue] of Object.entries(wire.segmentFeatures ?? {})) {
+    const values = new Map<string, Map<string, FeatureSummary>>();
+    for (const [value, features] of Object.entries(byValue)) {
+      const summaries = new Map<string, FeatureSummary>();
+      const at = `${path}.segmentFeatures[${JSON.stringify(key)}][${JSON.stringify(value)}]`;
+      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, `${at}[${JSON.stringify(name)}]`));
+      values.set(value, summaries);
+    }
+    pane.segmentFeatures.set(key, values);
+  }
   return pane;
+}
+
+function featureFromWire(feature: FeatureWire, like: LogHistogram, at: string): FeatureSummary {
+  const summary = new FeatureSummary();
+  summary.numeric = feature.n ? histogramFromWire(feature.n, like, `${at}.n`, true) : null;
+  summary.categories = feature.c ? counterFromWire(feature.c, `${at}.c`) : null;
+  summary.nulls = feature.z;
+  summary.exact = exactFromWire(feature.x, summary.numeric);
+  return summary;
 }
 
 function exactToWire(exact: ExactValueCounts): ExactValuesWire {

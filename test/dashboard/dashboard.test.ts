@@ -36,7 +36,8 @@ describe('dashboard in headless Chromium', () => {
     }
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     pipeline = await startPipeline(
-      { partitions: { count: 2 }, reference: { autoCaptureMs: 4000 }, alerts: { rules: RULES } },
+      // segmentSketchValues: the workers keep per-segment feature summaries (worst-segment feature drift)
+      { partitions: { count: 2 }, reference: { autoCaptureMs: 4000 }, alerts: { rules: RULES }, limits: { segmentSketchValues: 2 } },
       { DRIFTWATCH_TOKEN: TOKEN },
     );
     simulator = runSimulator({
@@ -47,7 +48,11 @@ describe('dashboard in headless Chromium', () => {
       canaryFraction: 0.2,
       labels: { delayMedianMs: 300 },
       // after the 4 s reference is captured, f0 of fraud shifts by 3 standard deviations
-      drift: [{ at: 8000, kind: 'covariate', feature: 'f0', magnitude: 3, model: 'fraud' }],
+      drift: [
+        { at: 8000, kind: 'covariate', feature: 'f0', magnitude: 3, model: 'fraud' },
+        // churn's segment group=b gets 30 % of its answers wrong from the start: its worst segment
+        { at: 0, kind: 'segment', magnitude: 0.3, model: 'churn' },
+      ],
       logger: { info: () => {} },
       signal: simulation.signal,
     });
@@ -199,5 +204,21 @@ describe('dashboard in headless Chromium', () => {
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 30_000 });
     const before = Number(await page.locator('#chart-volume path.series').getAttribute('data-points'));
     await page.waitForFunction(`Number(document.querySelector('#chart-volume path.series').getAttribute('data-points')) > ${before}`, undefined, { timeout: 20_000 });
+  });
+
+  it("shows churn's simulated worst segment (group b, 30 % of answers made wrong) first in the worst-segments table", async () => {
+    await page.click('#models tr[data-model="churn"]');
+    const first = page.locator('#segments tbody tr').first();
+    await expect.poll(async () => [await first.getAttribute('data-key'), await first.getAttribute('data-segment'), await first.getAttribute('data-significant')], { timeout: 30_000, interval: 1000 })
+      .toEqual(['group', 'b', 'true']);
+    expect(await first.locator('td').nth(7).textContent()).toBe('DROP');
+    expect(await first.locator('td').nth(3).textContent()).toMatch(/^\d+\.\d pts$/);
+    expect(await page.locator('#segments tbody tr[data-segment="a"]').getAttribute('data-significant')).toBe('false');
+    // the workers' panes carry group b's feature summaries: the page lists the features against the
+    // window before, or (a run younger than two windows) says that window holds none yet
+    await expect.poll(() => page.locator('#segment-features').textContent(), { timeout: 15_000 })
+      .toMatch(/^Drift inside group=b(: no feature summaries of segment group=b in the window before this one| \(vs the window before\): \w+ PSI)/);
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/dashboard-segments.png`, fullPage: true });
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -185,6 +185,18 @@ describe('Scenario: scheduled drift moves its target after `at`, not before, and
     expect(Math.abs(during.positiveLabelRate - before.positiveLabelRate)).toBeLessThan(0.02);
   });
 
+  it('segment makes 15 % of group b\'s answers wrong while group a stays as it was', () => {
+    const { before, during, after } = phases({ kind: 'segment' });
+    const a = (p: PredictionEvent) => p.segment?.group === 'a';
+    const b = (p: PredictionEvent) => p.segment?.group === 'b';
+    // group b keeps 85 % of its correct answers: a drop of 0.15 x its accuracy
+    const expected = 0.15 * before.accuracyWhere(b);
+    expect(before.accuracyWhere(b) - during.accuracyWhere(b)).toBeGreaterThan(expected - 0.03);
+    expect(before.accuracyWhere(b) - during.accuracyWhere(b)).toBeLessThan(expected + 0.03);
+    expect(Math.abs(during.accuracyWhere(a) - before.accuracyWhere(a))).toBeLessThan(0.015);
+    expect(Math.abs(after.accuracyWhere(b) - before.accuracyWhere(b))).toBeLessThan(0.03);
+  });
+
   it('canary makes v2 worse than v1 while v1 stays as it was', () => {
     const { before, during, after } = phases({ kind: 'canary' });
     const v1 = (p: PredictionEvent) => p.version === 'v1';

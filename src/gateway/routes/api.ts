@@ -62,6 +62,31 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
     },
   });
 
+  app.get<{ Params: { model: string }; Querystring: { window: string; version?: string } }>('/v1/models/:model/segments', {
+    schema: {
+      // Per segment key, the segment values ranked by accuracy drop against the model's overall
+      // accuracy in the window, with a significance test (README "Worst segments").
+      params: { type: 'object', required: ['model'], properties: { model: nameSchema } },
+      querystring: {
+        type: 'object',
+        properties: {
+          window: { type: 'string', enum: [...windows], default: defaultWindow },
+          version: versionSchema,
+          token: tokenQuery,
+        },
+      },
+      response: { 200: { $ref: 'driftwatch.ModelSegments#' }, ...errorResponses },
+    },
+    handler: async (request) => {
+      const { model } = request.params;
+      const { window, version } = request.query;
+      if (source.getSegments === undefined) throw httpError(404, 'this metrics source does not rank segments');
+      const segments = source.getSegments(model, window, version);
+      if (segments === undefined) throw httpError(404, `unknown model '${model}'`);
+      return segments;
+    },
+  });
+
   app.get<{ Querystring: { model?: string; rule?: string; state?: 'pending' | 'firing' | 'resolved'; since?: string; limit: number } }>('/v1/alerts', {
     schema: {
       // `active`: alerts pending or firing now (silenced, acknowledged); `history`: past transitions, newest first.

@@ -425,6 +425,30 @@ async function renderVersions() {
     el('td', {}, Object.entries(m.drift.features).filter(([, e]) => e.drift).map(([n]) => n).join(', ') || 'none'))));
 }
 
+/** Rows shown per segment key: the worst few (the API returns them all). */
+const SEGMENT_ROWS_PER_KEY = 5;
+
+async function renderSegments() {
+  const model = state.selected;
+  if (!model || !state.window) return;
+  const s = await api(`/v1/models/${encodeURIComponent(model)}/segments?window=${encodeURIComponent(state.window)}`).catch(() => null);
+  if (model !== state.selected) return;
+  const keys = s ? Object.entries(s.keys) : [];
+  $('segments-note').textContent = !s ? '' : keys.length === 0 ? '— no segments in this window'
+    : `against overall accuracy ${fmt.pct(s.overall.accuracy)} on ${fmt.int(s.overall.labeled)} labels; significant at ${fmt.num(s.alpha, 2)} per key (Holm)`;
+  $('segments').tBodies[0].replaceChildren(...keys.flatMap(([key, ranked]) => ranked.slice(0, SEGMENT_ROWS_PER_KEY).map((r) =>
+    el('tr', { 'data-key': key, 'data-segment': r.value, 'data-significant': String(r.significant) },
+      el('td', {}, key), el('td', {}, r.value), el('td', {}, fmt.pct(r.accuracy)),
+      el('td', { class: r.significant ? 'drift-yes' : '' }, r.drop === null ? '–' : `${(r.drop * 100).toFixed(1)} pts`),
+      el('td', {}, fmt.int(r.labeled)), el('td', {}, fmt.int(r.predictions)), el('td', {}, fmt.num(r.adjustedPValue, 2)),
+      el('td', { class: r.significant ? 'drift-yes' : '' }, r.significant ? 'DROP' : 'no')))));
+  const worst = s?.worst;
+  $('segment-features').textContent = !worst ? ''
+    : worst.features.length > 0
+      ? `Drift inside ${worst.key}=${worst.value} (vs the window before): ${worst.features.slice(0, 5).map((f) => `${f.feature} PSI ${fmt.num(f.psi)}${f.drift ? ' (drift)' : ''}`).join(', ')}`
+      : `Drift inside ${worst.key}=${worst.value}: ${worst.featuresNote ?? 'no per-segment feature data'}`;
+}
+
 const episodeOf = (a) => `${a.model}:${a.rule}:${a.scope}:${a.startsAt}`;
 
 /** What an operator can do on a timeline item: silence or acknowledge the alert while it fires, end its silence. */
@@ -503,6 +527,7 @@ function select(model) {
   renderOverview();
   renderDetail();
   renderVersions().catch(() => undefined);
+  renderSegments().catch(() => undefined);
 }
 
 // ---- start -----------------------------------------------------------------------------------
@@ -529,6 +554,7 @@ function selectWindow(window) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) subscribe(state.ws);
   renderAll();
   renderVersions().catch(() => undefined);
+  renderSegments().catch(() => undefined);
 }
 
 async function start() {
@@ -550,6 +576,7 @@ async function start() {
   clearInterval(state.versionsTimer);
   state.versionsTimer = setInterval(() => {
     renderVersions().catch(() => undefined);
+    renderSegments().catch(() => undefined);
     refreshModels().then(renderOverview).catch(() => undefined);
     refreshAlerts().catch(() => undefined);
     api('/v1/baselines').then((b) => { state.baselines = b.baselines; }).catch(() => undefined);
