@@ -59,6 +59,13 @@ export class ModelWindows {
   firstPaneStart = Infinity;
   /** Panes are kept for two lengths of the longest window: the window and its rolling reference. */
   private readonly retentionMs: number;
+  /**
+   * When each (window, version key) aggregate last changed, as a stamp from `changeClock`: a stamp
+   * is never reused (a version that goes and comes back gets a new one), so an equal stamp means
+   * the aggregate is the one a cached statistic was computed on.
+   */
+  private readonly changes = new Map<string, Map<string, number>>();
+  private changeClock = 0;
 
   constructor(
     readonly model: string,
@@ -95,7 +102,10 @@ export class ModelWindows {
   }
 
   private applyDecoded(window: string, paneVersion: string, pane: DecodedPane, sign: 1 | -1): void {
+    const stamps = this.changes.get(window) ?? new Map<string, number>();
+    this.changes.set(window, stamps);
     for (const version of [paneVersion, ALL_VERSIONS]) {
+      stamps.set(version, ++this.changeClock);
       const aggregate = this.aggregate(window, version);
       if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
       if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
@@ -164,6 +174,7 @@ export class ModelWindows {
       if (retained.has(version)) continue;
       this.versions.delete(version);
       for (const byVersion of this.aggregates.values()) byVersion.delete(version);
+      for (const stamps of this.changes.values()) stamps.delete(version);
     }
     this.fold();
   }
@@ -212,6 +223,14 @@ export class ModelWindows {
   /** The aggregate of a window; `version` undefined = all versions. */
   get(window: string, version?: string): WindowAggregate | undefined {
     return this.aggregates.get(window)?.get(version ?? ALL_VERSIONS);
+  }
+
+  /**
+   * A stamp that changes whenever a pane enters, leaves or replaces itself in the aggregate of
+   * `window` for `version` (undefined = all versions), and only then: 0 for one never filled.
+   */
+  changeOf(window: string, version?: string): number {
+    return this.changes.get(window)?.get(version ?? ALL_VERSIONS) ?? 0;
   }
 
   bounds(window: string): { from: number; to: number } {
