@@ -138,17 +138,10 @@ async function runRate(nc: NatsConnection, publisher: DriftPublisher, gatewayUrl
   let current: Jump | undefined;
   let firstJumpId: string | undefined;
 
-  // the raw limit and the pane changelog, seen by plain core subscribers
+  // the pane changelog, seen by a plain core subscriber
   const subscriptions: Subscription[] = [];
   for (const model of models) {
     subscriptions.push(
-      nc.subscribe(`drift.in.*.${model}.pred`, {
-        callback: (_err, msg) => {
-          if (current === undefined || current.model !== model || current.rawAt !== undefined || firstJumpId === undefined) return;
-          // the first jump event is the only one of this model carrying an error before its alert
-          if (msg.data.length > 0 && Buffer.from(msg.data).includes(Buffer.from(firstJumpId))) current.rawAt = Date.now();
-        },
-      }),
       nc.subscribe(`drift.pane.*.${model}.>`, {
         callback: (_err, msg) => {
           const at = Date.now();
@@ -224,12 +217,21 @@ async function runRate(nc: NatsConnection, publisher: DriftPublisher, gatewayUrl
   for (let j = 0; j < jumps; j++) {
     await sleep(2000 + Math.random() * 3000);
     const jump: Jump = { model: models[BACKGROUND_MODELS + j], startedAt: NaN };
+    // the raw limit: a plain core subscriber on the jumping model's subjects, subscribed before the jump
+    const raw = nc.subscribe(`drift.in.*.${jump.model}.pred`, {
+      callback: (_err, msg) => {
+        if (jump.rawAt !== undefined || firstJumpId === undefined) return;
+        if (Buffer.from(msg.data).includes(Buffer.from(firstJumpId))) jump.rawAt = Date.now();
+      },
+    });
+    await nc.flush();
     current = jump;
     firstJumpId = undefined;
     failing.add(jump.model);
     const deadline = Date.now() + 60_000;
     while (jump.alertAt === undefined && Date.now() < deadline) await sleep(20);
     failing.delete(jump.model);
+    raw.unsubscribe();
     (jump.alertAt === undefined ? pending : done).push(jump);
     const ms = (at: number | undefined) => (at === undefined ? 'n/a' : `${at - jump.startedAt} ms`);
     console.log(`    jump ${j + 1}/${jumps} (${jump.model}): alert after ${ms(jump.alertAt)} (stream met the rule after ${ms(jump.crossedAt)}, raw NATS ${ms(jump.rawAt)}, pane on the changelog ${ms(jump.paneAt)})`);
