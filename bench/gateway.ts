@@ -23,13 +23,21 @@
  *   latency counts from when it was due (one interval after the previous one), so event-loop
  *   waits behind statistics work are included;
  * - the raw limit: decoding + applying the same pane messages into a bare WindowStore, no
- *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate.
+ *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate;
+ * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
+ *   growth over the run without the bench's own queues and the publisher's panes, per model x
+ *   feature x window, with the pane states held per model and their wire bytes per pane per
+ *   feature (what grows with a longer run: panes are held for twice the longest window); and the
+ *   worker's bytes per pane per feature (PaneInputs of 200 events, as the publisher folds them).
  *
  *   npm run bench -- gateway                  1, 20, 100, 300 models; 5 s warm-up, 30 s measured
  *   npm run bench -- gateway --quick          1, 20 models; 2 s warm-up, 5 s measured
  *   npm run bench -- gateway --models 100 --seconds 20 --rate 20
+ *   npm run bench -- gateway --quick --tick 1000    GatewaySource ticking every 1000 ms
  */
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
@@ -51,6 +59,30 @@ const REFERENCE_VALUES = 600;
 const REST_EVERY_MS = 100;
 const SAMPLE_EVERY_MS = 500;
 const SLICE_MS = 25;
+/**
+ * Memory budgets the README states and this bench checks (heap bytes, after a full GC): the gateway
+ * per model x feature x window (window aggregates of the all-versions and per-version keys, the
+ * pane states held, the reference, the metrics and drift caches; the whole gateway heap growth
+ * divided by models x features x windows), and the worker per pane per feature (a PaneInput
+ * holding one 10 s pane of 200 events).
+ */
+const GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET = 16_384;
+const WORKER_BYTES_PER_PANE_FEATURE_BUDGET = 4096;
+/** Worker panes built to measure one (a single pane is within the heap's noise). */
+const WORKER_PANES_MEASURED = 20;
+/** Below this many models the gateway's fixed heap (compiled code, first-use caches) outweighs the per-model share: printed, not checked. */
+const MEMORY_CHECKED_FROM_MODELS = 20;
+/** Pane states a model holds at steady state: panes are kept for twice the longest window (1h). */
+const STEADY_STATE_PANES = (2 * 3_600_000) / PANE_MS;
+
+// a full GC before each heap reading, so the figures are live bytes, not garbage not yet collected
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+function liveHeapBytes(): number {
+  collectGarbage();
+  collectGarbage();
+  return process.memoryUsage().heapUsed;
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -59,12 +91,16 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     warmup: { type: 'string' },
     rate: { type: 'string', default: '20' },
+    tick: { type: 'string' },
   },
 });
 const sizes = args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
 const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
 const ratePerModel = Number(args.rate);
+/** GatewaySource's tick (how often changed models are collected); default: the gateway's own default. */
+const tickMs = args.tick === undefined ? undefined : Number(args.tick);
+if (tickMs !== undefined && !(tickMs > 0)) throw new Error(`--tick must be a positive number of ms, got ${String(args.tick)}`);
 for (const [name, value] of [['models', sizes[0]], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
   if (!(Number.isFinite(value) && value > 0)) throw new Error(`--${name} must be a positive number, got ${String(value)}`);
 }
@@ -117,15 +153,49 @@ interface SizeResult {
   restP99Ms: number;
   driftComputations: number;
   backlogMaxModels: number;
+  /** Gateway heap growth (live bytes) per model x feature x window, and its ratio to the budget. */
+  gatewayBytesPerModelFeatureWindow: number;
+  gatewayMemoryRatioToBudget: number;
+  /** Pane states the gateway held per model at the end, and their wire bytes per pane per feature. */
+  heldPanesPerModel: number;
+  heldPaneWireBytesPerFeature: number;
+  /** Projection at full retention: windows x the measured share + STEADY_STATE_PANES pane states in wire form. */
+  steadyStateBytesPerModelFeature: number;
+  /** Worker: live bytes of one pane (PaneInput, 200 events) per feature, and its ratio to the budget. */
+  workerBytesPerPaneFeature: number;
+  workerMemoryRatioToBudget: number;
+}
+
+/** Live heap bytes of `models` worker panes of 30 features, each holding 200 events (a 10 s pane at 20 events/s). */
+function workerPaneBytes(models: number): number {
+  const before = liveHeapBytes();
+  const panes: PaneInput[] = [];
+  for (let m = 0; m < models; m++) {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    fill(pane, 200, m * 200);
+    panes.push(pane);
+  }
+  const bytes = liveHeapBytes() - before;
+  if (panes.length !== models) throw new Error('panes were not kept'); // keeps them alive until measured
+  return bytes / models;
+}
+
+/** Mean ms to decode and apply one of `samples` into a bare store (a function of its own, so the store is garbage once it returns). */
+function rawApplyMs(samples: readonly Uint8Array[], models: number): number {
+  const raw = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
+  const started = performance.now();
+  for (const bytes of samples) raw.applyPaneMessage(decodePaneMessage(bytes.slice()));
+  return samples.length > 0 ? (performance.now() - started) / samples.length : 0;
 }
 
 async function runSize(models: number): Promise<SizeResult> {
   const config = loadConfig({ env: {} });
+  const heapBaseline = liveHeapBytes();
   const windows = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
   const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: silent });
   const view = new MetricsView(windows, references, { overrides: {}, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
   const alerts = new AlertLog({ rules: config.alerts.rules, logger: silent, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
-  const source = new GatewaySource({ windows, references, view, alerts }, { sliceMs: SLICE_MS });
+  const source = new GatewaySource({ windows, references, view, alerts }, { sliceMs: SLICE_MS, tickMs });
   const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 
   // a reference of REFERENCE_VALUES per feature, from a pane folded the same way
@@ -257,10 +327,22 @@ async function runSize(models: number): Promise<SizeResult> {
   source.stop();
 
   // the raw limit: the same messages decoded and applied into a bare store
-  const raw = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
-  const rawStarted = performance.now();
-  for (const bytes of rawSamples) raw.applyPaneMessage(decodePaneMessage(bytes.slice()));
-  const rawMsPerMessage = rawSamples.length > 0 ? (performance.now() - rawStarted) / rawSamples.length : 0;
+  const rawMsPerMessage = rawApplyMs(rawSamples, models);
+
+  // memory: what the gateway's units hold, without the bench's own queues and samples, and
+  // without the publisher's panes (the worker's share, measured apart below)
+  const wireBytes = rawSamples.length > 0 ? rawSamples.reduce((sum, bytes) => sum + bytes.length, 0) / rawSamples.length : 0;
+  rawSamples.length = 0;
+  queue.length = 0;
+  for (const pending of unreflected) pending.length = 0;
+  const publisherPaneBytes = workerPaneBytes(WORKER_PANES_MEASURED);
+  const gatewayBytes = liveHeapBytes() - heapBaseline - models * publisherPaneBytes;
+  const held = names.reduce((sum, name) => {
+    const states = windows.windowsOf(name)?.heldStates;
+    return sum + (states === undefined ? 0 : states.perPartition + states.folded);
+  }, 0);
+  const gatewayBytesPerCell = gatewayBytes / (models * FEATURES * WINDOWS.length);
+  const workerBytesPerFeature = publisherPaneBytes / FEATURES;
 
   const messagesPerSecond = (published * 1000) / wallMs;
   const rawCpu = (rawMsPerMessage * messagesPerSecond) / 1000;
@@ -286,6 +368,13 @@ async function runSize(models: number): Promise<SizeResult> {
     restP99Ms: Number(quantile(restLatencies, 0.99).toFixed(2)),
     driftComputations: computations,
     backlogMaxModels: backlogMax,
+    gatewayBytesPerModelFeatureWindow: Math.round(gatewayBytesPerCell),
+    gatewayMemoryRatioToBudget: Number((gatewayBytesPerCell / GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)),
+    steadyStateBytesPerModelFeature: Math.round(WINDOWS.length * gatewayBytesPerCell + STEADY_STATE_PANES * (wireBytes / FEATURES)),
+    heldPanesPerModel: Number((held / models).toFixed(1)),
+    heldPaneWireBytesPerFeature: Math.round(wireBytes / FEATURES),
+    workerBytesPerPaneFeature: Math.round(workerBytesPerFeature),
+    workerMemoryRatioToBudget: Number((workerBytesPerFeature / WORKER_BYTES_PER_PANE_FEATURE_BUDGET).toFixed(2)),
   };
 }
 
@@ -300,8 +389,17 @@ async function main(): Promise<void> {
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, ` +
         `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models`,
     );
+    console.log(
+      `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +
+        `${r.models < MEMORY_CHECKED_FROM_MODELS ? 'not checked below ' + MEMORY_CHECKED_FROM_MODELS + ' models: fixed heap; ' : ''}` +
+        `${r.heldPanesPerModel} pane states held per model, ${r.heldPaneWireBytesPerFeature} wire B per pane per feature; ` +
+        `at full retention (${STEADY_STATE_PANES} panes) ~${(r.steadyStateBytesPerModelFeature / 2 ** 20).toFixed(2)} MB per model x feature); ` +
+        `worker ${r.workerBytesPerPaneFeature} B per pane per feature (x${r.workerMemoryRatioToBudget} of the ${WORKER_BYTES_PER_PANE_FEATURE_BUDGET} B budget)`,
+    );
   }
-  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, results }));
+  const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
+  if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, tickMs: tickMs ?? 'default', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 }, results }));
 }
 
 await main();

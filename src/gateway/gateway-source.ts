@@ -15,7 +15,11 @@ export interface GatewaySourceUnits {
 }
 
 export interface GatewaySourceOptions {
-  /** How often the changed models are collected and a pass over them starts (default 1000 ms). */
+  /**
+   * How often the changed models are collected and a pass over them starts (default
+   * DEFAULT_TICK_MS). It bounds how late an alert is (the alert-latency bench); drift is not
+   * recomputed more often for it (driftRecomputeMs throttles that), only counts and rules.
+   */
   tickMs?: number;
   /**
    * Statistics work done before yielding to the event loop (default Infinity: a pass in one go).
@@ -26,6 +30,13 @@ export interface GatewaySourceOptions {
   /** Wall clock for the backlog's age; default Date.now. */
   now?: () => number;
 }
+
+/**
+ * 250 ms: at 1 s the wait for the next tick was most of an alert's latency (pane on the changelog
+ * to alert frame p50 0.9 s in `npm run bench -- alert-latency`); a model is still evaluated at
+ * most once per tick, and its drift no more often than before.
+ */
+export const DEFAULT_TICK_MS = 250;
 
 /** Statistics work not done yet: models waiting for their evaluation, and how long the oldest has waited. */
 export interface ComputationBacklog {
@@ -62,7 +73,7 @@ export class GatewaySource extends MetricsSourceEmitter {
   ) {
     super();
     const resolved = typeof options === 'number' ? { tickMs: options } : options;
-    this.tickMs = resolved.tickMs ?? 1000;
+    this.tickMs = resolved.tickMs ?? DEFAULT_TICK_MS;
     this.sliceMs = resolved.sliceMs ?? Infinity;
     this.now = resolved.now ?? Date.now;
     const markChanged = (model: string): void => {

@@ -51,7 +51,7 @@ interface DriftComputation {
   drift: Drift;
   /** Wall-clock time of the computation. */
   at: number;
-  /** The model's pane generation it was computed on: equal to the current one while no pane changed. */
+  /** The window's change stamp it was computed on (the model's pane generation for a rolling reference): equal while nothing it reads changed. */
   generation: number;
 }
 
@@ -125,7 +125,9 @@ export class MetricsView {
     if (demand === 'refresh') getOrAdd(this.keptFresh, model, () => new Set<string>()).add(key);
     const { from, to } = windows.bounds(window);
     const reference = rolling ? rollingReference(windows, window, from, to, version) : this.references.referenceFor(model, version);
-    const generation = this.generations.get(model) ?? 0;
+    // drift against a profile changes only with its own window's aggregate (a pane of another
+    // version or outside this window leaves it as it was); a rolling reference slides with the model
+    const generation = rolling ? (this.generations.get(model) ?? 0) : windows.changeOf(window, version);
     const maxAge = driftRecomputeMs(windowMs);
     const now = this.now();
     const candidate = modelDrift.get(key);

@@ -279,6 +279,10 @@ export class LogHistogram implements QuantileSummary {
     if (!(q >= 0 && q <= 1)) throw new RangeError(`LogHistogram.quantile: q must be in [0, 1], got ${String(q)}`);
     if (this.totalWeight <= 0) return NaN;
     const rank = q * (this.totalWeight - 1);
+    // The gateway reads several quantiles of every window on each evaluation: without an origin
+    // bucket to place between values, walk the weights alone and map only the answer's index to
+    // its value (the same buckets in the same order as visitAscending, so the same answer).
+    if (this.originWeight === 0) return this.quantileByWeights(rank);
     let cumulative = 0;
     let answer = NaN;
     let last = NaN;
@@ -293,6 +297,36 @@ export class LogHistogram implements QuantileSummary {
     });
     // NaN only when float sums fall a hair short of count: the top bucket holds the answer.
     return answer === answer ? answer : last;
+  }
+
+  /** quantile() for a sketch without origin weight: negative buckets, the zero bucket, positive buckets. */
+  private quantileByWeights(rank: number): number {
+    let cumulative = 0;
+    let last = NaN;
+    const negative = this.negative;
+    for (let index = negative.high; index >= negative.low; index--) {
+      const weight = negative.counts[index - negative.offset];
+      if (weight === 0) continue;
+      cumulative += weight;
+      if (cumulative > rank) return this.center - this.mapping.value(index);
+      last = this.center - this.mapping.value(index);
+    }
+    if (this.zeroWeight !== 0) {
+      cumulative += this.zeroWeight;
+      if (cumulative > rank) return this.center;
+      last = this.center;
+    }
+    const positive = this.positive;
+    let lastPositive = NaN;
+    for (let index = positive.low; index <= positive.high; index++) {
+      const weight = positive.counts[index - positive.offset];
+      if (weight === 0) continue;
+      cumulative += weight;
+      if (cumulative > rank) return this.center + this.mapping.value(index);
+      lastPositive = index;
+    }
+    // float sums a hair short of the count: the top bucket holds the answer
+    return lastPositive === lastPositive ? this.center + this.mapping.value(lastPositive) : last;
   }
 
   /**

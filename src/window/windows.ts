@@ -68,6 +68,13 @@ export class ModelWindows {
    * x 30 features, bench gateway profile) to a merge of typed arrays.
    */
   private readonly featureBuckets = new Map<string, LogHistogram>();
+  /**
+   * When each (window, version key) aggregate last changed, as a stamp from `changeClock`: a stamp
+   * is never reused (a version that goes and comes back gets a new one), so an equal stamp means
+   * the aggregate is the one a cached statistic was computed on.
+   */
+  private readonly changes = new Map<string, Map<string, number>>();
+  private changeClock = 0;
 
   constructor(
     readonly model: string,
@@ -116,7 +123,10 @@ export class ModelWindows {
   }
 
   private applyDecoded(window: string, paneVersion: string, pane: DecodedPane, sign: 1 | -1): void {
+    const stamps = this.changes.get(window) ?? new Map<string, number>();
+    this.changes.set(window, stamps);
     for (const version of [paneVersion, ALL_VERSIONS]) {
+      stamps.set(version, ++this.changeClock);
       const aggregate = this.aggregate(window, version);
       if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
       if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
@@ -185,6 +195,7 @@ export class ModelWindows {
       if (retained.has(version)) continue;
       this.versions.delete(version);
       for (const byVersion of this.aggregates.values()) byVersion.delete(version);
+      for (const stamps of this.changes.values()) stamps.delete(version);
     }
     this.fold();
   }
@@ -233,6 +244,14 @@ export class ModelWindows {
   /** The aggregate of a window; `version` undefined = all versions. */
   get(window: string, version?: string): WindowAggregate | undefined {
     return this.aggregates.get(window)?.get(version ?? ALL_VERSIONS);
+  }
+
+  /**
+   * A stamp that changes whenever a pane enters, leaves or replaces itself in the aggregate of
+   * `window` for `version` (undefined = all versions), and only then: 0 for one never filled.
+   */
+  changeOf(window: string, version?: string): number {
+    return this.changes.get(window)?.get(version ?? ALL_VERSIONS) ?? 0;
   }
 
   bounds(window: string): { from: number; to: number } {

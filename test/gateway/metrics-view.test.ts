@@ -134,6 +134,41 @@ describe('MetricsView', () => {
     expect(view.computations).toBe(1);
   });
 
+  it('recomputes only the windows a pane changed: a late pane outside the 1m window leaves its drift current', () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    windows.applyPaneMessage(inputPane('m', 9 * PANE_MS, spread(50, 0, 100))); // windows end at 100 s: 1m holds [40 s, 100 s)
+    const short = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    const long = view.getMetrics('m', '5m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(2);
+    // a late pane at 10 s (another partition): inside 5m, before 1m's start
+    windows.applyPaneMessage(inputPane('m', PANE_MS, spread(50, 1000, 100), 'v1', 1));
+    clock.now = 3_600_000;
+    const shortAgain = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    expect(shortAgain.drift).toBe(short.drift);
+    expect(shortAgain.drift.stale).toBeUndefined();
+    expect(view.computations).toBe(2);
+    const longAgain = view.getMetrics('m', '5m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(3);
+    expect(longAgain.count).toBe(long.count + 50);
+    expect(longAgain.drift.features.x.computedOn).toBe(long.count + 50);
+  });
+
+  it("recomputes a version's drift only when a pane of that version changed it", () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    const v1 = view.getMetrics('m', '1m', 'v1', undefined, 'refresh')!;
+    const all = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(2);
+    windows.applyPaneMessage(inputPane('m', 5 * PANE_MS, spread(50, 1000, 100), 'v2'));
+    clock.now = 3_600_000;
+    expect(view.getMetrics('m', '1m', 'v1', undefined, 'refresh')!.drift).toBe(v1.drift);
+    expect(view.computations).toBe(2);
+    const allAgain = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(3);
+    expect(allAgain.drift.features.x.computedOn).toBe(all.count + 50);
+  });
+
   it('computes no drift for a reader that reads none, but serves exact counts', () => {
     const { view, windows, references, clock, baseline } = setup();
     references.setReference(baseline);

@@ -162,6 +162,43 @@ describe('LogHistogram quantiles', () => {
   });
 });
 
+describe('LogHistogram quantile: the bucket of the order statistic', () => {
+  /** The definition: walk the buckets in ascending order until the cumulative weight passes rank q (n - 1). */
+  function byDefinition(histogram: LogHistogram, q: number): number {
+    const rank = q * (histogram.count - 1);
+    let cumulative = 0;
+    let answer = NaN;
+    let last = NaN;
+    histogram.forEachBucket((value, weight) => {
+      last = value;
+      cumulative += weight;
+      if (cumulative > rank && answer !== answer) answer = value;
+    });
+    return answer === answer ? answer : last;
+  }
+
+  it('is the representative the ascending walk finds, with any center, negatives, zeros and subtracted panes', () => {
+    const value = fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.constantFrom(0, 1, -1, 5));
+    fc.assert(
+      fc.property(
+        fc.array(value, { minLength: 1, maxLength: 200 }),
+        fc.array(value, { maxLength: 50 }),
+        fc.constantFrom(0, 3, -40.5),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 5 }),
+        (kept, removed, center, qs) => {
+          const histogram = new LogHistogram(0.01, { center });
+          for (const v of [...kept, ...removed]) histogram.add(v);
+          const pane = new LogHistogram(0.01, { center });
+          for (const v of removed) pane.add(v);
+          histogram.subtract(pane);
+          for (const q of [0, 1, 0.5, 0.99, ...qs]) expect(histogram.quantile(q), `q=${q}`).toBe(byDefinition(histogram, q));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('LogHistogram.rank', () => {
   it('lies between the exact counts at x / gamma and x * gamma', () => {
     for (const distribution of distributions) {

@@ -63,6 +63,60 @@ describe('sliding windows kept by add and subtract', () => {
   });
 });
 
+describe('change stamps of window aggregates', () => {
+  /** Everything a window aggregate holds, as bytes: two equal snapshots are the same aggregate. */
+  function snapshot(windows: ModelWindows, name: string, version: string | undefined): string {
+    const aggregate = windows.get(name, version);
+    if (aggregate === undefined) return 'absent';
+    return `${Buffer.from(JSON.stringify(inputToWire(aggregate.input))).toString('base64')}|${Buffer.from(JSON.stringify(outcomeToWire(aggregate.outcome))).toString('base64')}`;
+  }
+
+  it('a (window, version) aggregate whose content changed always has a new stamp; a stamp is never reused', () => {
+    const update = fc.record({
+      partition: fc.integer({ min: 0, max: 2 }),
+      version: fc.constantFrom('v1', 'v2'),
+      pane: fc.integer({ min: 0, max: 80 }),
+      values: fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 4 }),
+      outcome: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(update, { minLength: 1, maxLength: 60 }), (updates) => {
+        const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const keys = [...WINDOWS.keys()].flatMap((name) => [undefined, 'v1', 'v2'].map((version) => ({ name, version })));
+        const seen = new Map<number, string>();
+        let before = keys.map(({ name, version }) => ({ stamp: windows.changeOf(name, version), content: snapshot(windows, name, version) }));
+        for (const u of updates) {
+          const paneStart = u.pane * PANE;
+          windows.applyMessage(u.outcome ? outcomeMessage(u.partition, u.version, paneStart, u.values.length) : inputMessage(u.partition, u.version, paneStart, u.values));
+          const after = keys.map(({ name, version }) => ({ stamp: windows.changeOf(name, version), content: snapshot(windows, name, version) }));
+          keys.forEach(({ name, version }, i) => {
+            if (after[i].content !== before[i].content) expect(after[i].stamp, `${name} ${version ?? 'all'}`).not.toBe(before[i].stamp);
+            // one stamp names one aggregate: never given to another (window, version)
+            if (after[i].stamp !== 0) {
+              const owner = `${name}|${version ?? ''}`;
+              expect(seen.get(after[i].stamp) ?? owner).toBe(owner);
+              seen.set(after[i].stamp, owner);
+            }
+          });
+          before = after;
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('a pane changes the stamps of the windows that hold it, and only theirs', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    windows.applyMessage(inputMessage(0, 'v1', 9 * PANE, [1, 2])); // windows end at 100 s: 1m holds [40 s, 100 s)
+    const [short, long, v2] = [windows.changeOf('1m'), windows.changeOf('5m'), windows.changeOf('5m', 'v2')];
+    expect(v2).toBe(0);
+    windows.applyMessage(inputMessage(1, 'v1', PANE, [3])); // late: inside 5m only
+    expect(windows.changeOf('1m')).toBe(short);
+    expect(windows.changeOf('5m')).not.toBe(long);
+    expect(windows.changeOf('5m', 'v2')).toBe(0);
+  });
+});
+
 describe('folding final pane states', () => {
   function finalInput(partition: number, paneStart: number, values: number[], final: boolean): PaneMessage {
     return { ...inputMessage(partition, 'v1', paneStart, values), final };
