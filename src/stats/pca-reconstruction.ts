@@ -319,10 +319,13 @@ function meanAndSampleStd(values: ArrayLike<number>): { mean: number; std: numbe
 
 /**
  * Chunk statistics of the reference's errors (in row order), as NannyML's thresholds: the chunks'
- * mean errors, their mean and sample std. With fewer than 2 full chunks the chunk std is the
- * sampling error of a chunk's mean, rowStd / sqrt(chunkSize) (NannyML's sampling error).
+ * mean errors, their mean and sample std. With fewer than 10 full chunks the chunk std is the
+ * sampling error of a chunk's mean, rowStd / sqrt(chunkSize) (NannyML's sampling error), since
+ * the std of a handful of chunk means would make the bounds a matter of luck.
  */
 export function referenceChunkStatistics(errors: ArrayLike<number>, chunkSize: number): ReconstructionErrorReference {
+  // fewer chunks than this: their std is too noisy a bound, the sampling error of a chunk mean is used
+  const minChunks = 10;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`PCA reconstruction: chunkSize must be a positive integer, got ${chunkSize}`);
   if (errors.length === 0) throw new Error('PCA reconstruction: no reference errors to summarize');
   const rows = meanAndSampleStd(errors);
@@ -333,7 +336,7 @@ export function referenceChunkStatistics(errors: ArrayLike<number>, chunkSize: n
     for (let i = c * chunkSize; i < (c + 1) * chunkSize; i++) sum += errors[i];
     chunkMeans[c] = sum / chunkSize;
   }
-  if (chunks >= 2) {
+  if (chunks >= minChunks) {
     const { mean, std } = meanAndSampleStd(chunkMeans);
     return { chunkSize, chunks, chunkMean: mean, chunkStd: std, rowMean: rows.mean, rowStd: rows.std };
   }
@@ -359,6 +362,41 @@ export function multivariateVerdict(reference: ReconstructionErrorReference, err
   const lower = Math.max(0, reference.chunkMean - BOUND_STDS * std);
   const upper = reference.chunkMean + BOUND_STDS * std;
   return { errorMean, lower, upper, drift: errorMean < lower || errorMean > upper };
+}
+
+/** What a reference profile keeps for multivariate drift: the model and its errors' chunk statistics. */
+export interface MultivariateReference {
+  model: PcaReconstructionModel;
+  errors: ReconstructionErrorReference;
+}
+
+/** Rows per reference chunk by default: a window of a busy model; windows of other sizes scale the bounds. */
+export const DEFAULT_MULTIVARIATE_CHUNK_SIZE = 1000;
+
+/**
+ * Fits the model on the reference rows (in their order) and summarizes their errors per chunk;
+ * null when there is nothing to fit (fewer than 2 rows, or no usable feature).
+ */
+export function fitMultivariateReference(rows: readonly FeatureRow[], chunkSize = DEFAULT_MULTIVARIATE_CHUNK_SIZE, options: PcaFitOptions = {}): MultivariateReference | null {
+  if (rows.length < 2) return null;
+  const model = fitPcaReconstruction(rows, options);
+  if (encodedWidth(model) === 0) return null;
+  return { model, errors: referenceChunkStatistics(reconstructionErrors(model, rows), chunkSize) };
+}
+
+/** Checks a stored multivariate reference; a clear error names what is wrong. */
+export function multivariateReferenceFromJson(raw: unknown, where: string): MultivariateReference {
+  if (typeof raw !== 'object' || raw === null) throw new Error(`${where}: multivariate is not an object`);
+  const { model, errors } = raw as { model?: unknown; errors?: Record<string, unknown> };
+  const fitted = pcaModelFromJson(model, `${where}: multivariate model`);
+  const fields = ['chunkSize', 'chunks', 'chunkMean', 'chunkStd', 'rowMean', 'rowStd'] as const;
+  if (typeof errors !== 'object' || errors === null || !fields.every((field) => typeof errors[field] === 'number' && Number.isFinite(errors[field]))) {
+    throw new Error(`${where}: multivariate errors need finite ${fields.join(', ')}`);
+  }
+  const statistics = errors as unknown as ReconstructionErrorReference;
+  if (!(statistics.chunkSize >= 1)) throw new Error(`${where}: multivariate chunkSize must be at least 1, got ${statistics.chunkSize}`);
+  const { chunkSize, chunks, chunkMean, chunkStd, rowMean, rowStd } = statistics;
+  return { model: fitted, errors: { chunkSize, chunks, chunkMean, chunkStd, rowMean, rowStd } };
 }
 
 // ---------------------------------------------------------------------------------------------
