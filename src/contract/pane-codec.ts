@@ -106,7 +106,15 @@ export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
     ...(s.outputExact === undefined ? {} : { outputExact: s.outputExact === null ? null : exactValues(s.outputExact, `${path}.outputExact`) }),
     features: features(s.features, `${path}.features`),
     segments: segments(s.segments, `${path}.segments`),
+    ...(s.multivariate === undefined ? {} : { multivariate: multivariateSums(s.multivariate, `${path}.multivariate`) }),
   };
+}
+
+/** Reconstruction error sums per reference id: a few cells of finite sums each. */
+function multivariateSums(value: unknown, path: string): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [reference, cells] of entries(value, path)) out[reference] = numbers(cells, `${path}[${JSON.stringify(reference)}]`, PANE_WIRE_BOUNDS.summaryCells, count);
+  return out;
 }
 
 /** Checks an outcome state, like checkPaneInputWire; a missing `detections` (older workers) reads as none. */

@@ -42,6 +42,8 @@ export interface PaneInputWire {
   outputExact?: ExactValuesWire | null;
   features: Record<string, FeatureWire>;
   segments: Record<string, Record<string, number[]>>;
+  /** Reconstruction error sums per reference id (PaneInput.multivariate); absent when none (and in messages of older workers). */
+  multivariate?: Record<string, number[]>;
 }
 
 export interface PaneOutcomeWire {

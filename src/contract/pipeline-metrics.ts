@@ -90,6 +90,10 @@ export interface GatewayMetrics {
   outputDriftStatistic: Gauge<ModelLabel | 'test'>;
   featureDrift: Gauge<ModelLabel | 'feature' | 'test'>;
   featureDriftStatistic: Gauge<ModelLabel | 'feature' | 'test'>;
+  /** Multivariate drift: the window's mean PCA reconstruction error, its bounds (bound=lower|upper) and verdict. */
+  multivariateError: Gauge<ModelLabel>;
+  multivariateBound: Gauge<ModelLabel | 'bound'>;
+  multivariateDrift: Gauge<ModelLabel>;
   seriesDropped: Counter<'kind'>;
   /**
    * Replace every model-level series with the values of `metrics` (one entry per model, version

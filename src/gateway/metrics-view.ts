@@ -9,6 +9,7 @@ import { buildModelMetrics } from './metrics.ts';
 import { ModelSignal } from './model-signal.ts';
 import type { ModelListener } from './model-signal.ts';
 import type { ReferenceRegistry } from './reference-registry.ts';
+import { multivariateDriftOf } from './multivariate-drift.ts';
 import type { WindowStore } from './window-store.ts';
 
 /**
@@ -136,7 +137,8 @@ export class MetricsView {
     else if (demand === 'request' && this.keptFresh.get(model)?.has(key) === true) compute = false;
     else compute = now - recent.at >= maxAge;
     const drift: Drift | undefined = compute ? undefined : recent === undefined ? emptyDrift(reference) : current ? recent.drift : { ...recent.drift, stale: true };
-    const metrics = buildModelMetrics(windows.get(window, version), {
+    const aggregate = windows.get(window, version);
+    const metrics = buildModelMetrics(aggregate, {
       model,
       version: version ?? null,
       window,
@@ -151,6 +153,10 @@ export class MetricsView {
       drift,
       now,
     });
+    // exact on every read (a few sums), also when the rest of the drift is reused
+    const { multivariate: _reused, ...driftWithout } = metrics.drift;
+    const multivariate = multivariateDriftOf(aggregate?.input, reference);
+    metrics.drift = multivariate === null ? driftWithout : { ...driftWithout, multivariate };
     if (compute) {
       this.computations++;
       modelDrift.set(key, { drift: metrics.drift, at: now, generation });

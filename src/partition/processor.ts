@@ -9,6 +9,7 @@ import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import type { CheckpointWire } from './checkpoint.ts';
 import type { FeatureCenters, PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
+import type { MultivariateScorers } from '../reference/multivariate-scorers.ts';
 export { CheckpointError } from './checkpoint.ts';
 import { encodePaneMessage } from '../contract/pane-codec.ts';
 import { createDetector } from '../stats/detectors/index.ts';
@@ -55,6 +56,12 @@ export interface ProcessorOptions {
   admission?: AdmissionGate;
   /** The lease this partition runs under: stamped on every pane message (and its subject) and checkpoint. */
   owner?: PartitionOwner;
+  /**
+   * Multivariate drift: scores each event's features against its model's reference PCA model
+   * (src/reference/multivariate-scorers.ts). Absent: not scored. Replay after a restore scores
+   * against the references known then, which may be newer than at first processing.
+   */
+  multivariate?: MultivariateScorers;
 }
 
 /** Who runs a partition, under which lease epoch (fencing; src/cluster/leases.ts). */
@@ -389,6 +396,7 @@ export class PartitionProcessor {
     const features = event.features;
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
+      this.options.multivariate?.observe(pane, event.model, event.version, features);
     }
 
     if (status === AddPredictionStatus.MatchedEarlyLabel) {

@@ -149,6 +149,12 @@ export class PaneInput {
   outputCategories: CategoryCounter | null = null;
   readonly features = new Map<string, FeatureSummary>();
   readonly segments = new Map<string, Map<string, SegmentInputCounts>>();
+  /**
+   * Multivariate drift: each event's PCA reconstruction error (src/stats/pca-reconstruction.ts),
+   * summed per reference profile id (a reference replaced mid-pane does not mix its errors with
+   * the old one's): cells MV_EVENTS, MV_ERROR_SUM, MV_ERROR_SQUARES, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES.
+   */
+  multivariate: Map<string, Float64Array> | null = null;
 
   /**
    * Values of numeric features whose center is not decided yet (at most CENTER_SAMPLE each, see
@@ -305,7 +311,35 @@ export class PaneInput {
   countLate(): void {
     this.late++;
   }
+
+  /** One event's reconstruction error against reference `reference`, and its imputed features. */
+  addReconstructionError(reference: string, error: number, imputed: number): void {
+    const byReference = (this.multivariate ??= new Map());
+    let cells = byReference.get(reference);
+    if (cells === undefined) {
+      // references change rarely: a pane over the cap (a flapping reference) keeps its first ones
+      if (byReference.size >= MAX_MULTIVARIATE_REFERENCES) return;
+      byReference.set(reference, (cells = new Float64Array(MULTIVARIATE_WIDTH)));
+    }
+    cells[MV_EVENTS]++;
+    cells[MV_ERROR_SUM] += error;
+    cells[MV_ERROR_SQUARES] += error * error;
+    if (imputed > 0) {
+      cells[MV_IMPUTED_EVENTS]++;
+      cells[MV_IMPUTED_VALUES] += imputed;
+    }
+  }
 }
+
+/** Cells of a pane's multivariate summary per reference (PaneInput.multivariate). */
+export const MV_EVENTS = 0;
+export const MV_ERROR_SUM = 1;
+export const MV_ERROR_SQUARES = 2;
+export const MV_IMPUTED_EVENTS = 3;
+export const MV_IMPUTED_VALUES = 4;
+export const MULTIVARIATE_WIDTH = 5;
+/** Reference ids a pane sums errors for at most. */
+export const MAX_MULTIVARIATE_REFERENCES = 4;
 
 /** Segment input slots: [predictions, predicted positive]. */
 const SEGMENT_INPUT_WIDTH = 2;
@@ -566,6 +600,11 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
     into.categories = addCounter(into.categories, summary.categories, sign, limits.maxCategories);
   }
   addSegments(target.segments, source.segments, sign);
+  if (source.multivariate !== null) {
+    // windows are not capped: every pane already was
+    const into = (target.multivariate ??= new Map());
+    for (const [reference, cells] of source.multivariate) into.set(reference, addArray(into.get(reference) ?? null, cells, sign) as Float64Array);
+  }
 }
 
 export function addOutcome(target: PaneOutcome, source: PaneOutcome, sign: 1 | -1): void {
@@ -705,6 +744,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
     outputExact: pane.outputExact ? exactToWire(pane.outputExact) : null,
     features,
     segments: segmentsToWire(pane.segments),
+    ...(pane.multivariate !== null ? { multivariate: Object.fromEntries([...pane.multivariate].map(([reference, cells]) => [reference, Array.from(cells)])) } : {}),
   };
 }
 
@@ -737,6 +777,13 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     pane.features.set(name, summary);
   }
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
+  if (wire.multivariate !== undefined) {
+    pane.multivariate = new Map();
+    for (const [reference, cells] of Object.entries(wire.multivariate)) {
+      if (cells.length !== MULTIVARIATE_WIDTH) throw new PaneMessageError(`${path}.multivariate[${JSON.stringify(reference)}]`, `${cells.length} cells, expected ${MULTIVARIATE_WIDTH}`);
+      pane.multivariate.set(reference, Float64Array.from(cells));
+    }
+  }
   return pane;
 }
 
