@@ -138,12 +138,17 @@ export class PartitionRunner {
       admission = this.ownAdmission = await ClusterAdmission.open(this.options.nc, this.options.admissionSettings, this.log);
     }
     const { owner } = this.options;
-    // multivariate drift: events are scored against the references the gateway judges them by
-    const followed = await followMultivariateReferences(await ReferenceStore.open(this.options.nc), (error) =>
-      this.log.warn({ partition, err: error.message }, 'reading a changed reference profile failed'),
-    );
-    this.stopFollowingReferences = followed.stop;
-    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner, multivariate: followed.scorers };
+    // multivariate drift: events are scored against the references the gateway judges them by;
+    // without the reference store the partition still runs, without multivariate drift
+    const onReferenceError = (error: Error) => this.log.warn({ partition, err: error.message }, 'reading a changed reference profile failed');
+    const followed = await ReferenceStore.open(this.options.nc)
+      .then((store) => followMultivariateReferences(store, onReferenceError))
+      .catch((error: unknown) => {
+        this.log.warn({ partition, err: (error as Error).message }, 'cannot follow reference profiles: no multivariate drift from this partition');
+        return null;
+      });
+    this.stopFollowingReferences = followed?.stop ?? null;
+    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner, multivariate: followed?.scorers };
     this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
     const info = await this.store.info(checkpointName(partition));
     const writer = checkpointOwnerOf(info);
