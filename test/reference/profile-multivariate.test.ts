@@ -8,6 +8,8 @@ import { profileFromBytes, profileFromRows, profileToBytes } from '../../src/ref
 import type { TrainingRow } from '../../src/reference/profile.ts';
 import { ProfileBuilder } from '../../src/reference/profile-builder.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
+import { MultivariateScorers } from '../../src/reference/multivariate-scorers.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput } from '../../src/window/pane.ts';
 
 function correlatedRows(n: number, seed: number): TrainingRow[] {
   const random = mulberry32(seed);
@@ -61,5 +63,34 @@ describe('multivariate reference', () => {
     const sampled = bounded.build().multivariate;
     expect(sampled?.model.fittedOn).toBe(500);
     expect(sampled?.errors.chunks).toBe(10);
+  });
+});
+
+describe('a worker follows the active reference for multivariate scoring', () => {
+  const rows = correlatedRows(500, 3);
+  const scored = (scorers: MultivariateScorers, version = 'v1') => {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    scorers.observe(pane, 'm', version, { a: 0, b: 0, c: 0, plan: 'pro' });
+    return [...(pane.multivariate?.keys() ?? [])];
+  };
+
+  it('scores against the newest profile, a version against its own, and stops when the profile goes', () => {
+    const scorers = new MultivariateScorers();
+    expect(scored(scorers)).toEqual([]);
+    const older = { ...profileFromRows('old', 'm', null, rows), createdAt: 1 };
+    const newer = { ...profileFromRows('new', 'm', null, rows), createdAt: 2 };
+    scorers.setReference(newer);
+    scorers.setReference(older);
+    expect(scored(scorers)).toEqual(['new']);
+    scorers.setReference({ ...profileFromRows('own', 'm', 'v2', rows), createdAt: 3 });
+    expect(scored(scorers, 'v2')).toEqual(['own']);
+    expect(scored(scorers, 'v1')).toEqual(['new']);
+    // a version's own profile without a model (a window capture) shadows the model's, as in the gateway
+    scorers.setReference({ ...profileFromRows('capture', 'm', 'v3', rows), createdAt: 4, multivariate: null });
+    expect(scored(scorers, 'v3')).toEqual([]);
+    scorers.removeReference('new');
+    expect(scored(scorers)).toEqual(['old']);
+    scorers.removeReference('old');
+    expect(scored(scorers)).toEqual([]);
   });
 });
