@@ -86,6 +86,11 @@ function valueAt(metrics: ModelMetrics, selector: MetricSelector): number | null
     case 'drift':
       // per-feature readings are observed feature by feature (observe)
       return selector.target === 'output' && metrics.drift.output !== null ? driftValue(metrics.drift.output, selector.reading) : null;
+    case 'multivariate': {
+      const multivariate = metrics.drift.multivariate;
+      if (multivariate === undefined || multivariate === null) return null;
+      return selector.reading === 'verdict' ? (multivariate.drift ? 1 : 0) : multivariate.errorMean;
+    }
   }
 }
 

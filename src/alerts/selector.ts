@@ -82,12 +82,14 @@ export type MetricSelector =
   | { kind: 'detector'; detector: DetectorKind }
   | { kind: 'fairness'; segmentKey: string; metric: FairnessMetric }
   | { kind: 'drift'; target: 'output' | 'feature'; reading: DriftReading }
-  | { kind: 'dataQuality'; metric: DataQualityMetric };
+  | { kind: 'dataQuality'; metric: DataQualityMetric }
+  /** Multivariate drift (ModelMetrics.drift.multivariate): its verdict (1 = drift) or its mean reconstruction error. */
+  | { kind: 'multivariate'; reading: 'verdict' | 'error' };
 
 export type ParsedMetric = { ok: true; selector: MetricSelector } | { ok: false; expected: string };
 
 export const METRIC_FORMS =
-  'one of count, errorRate, accuracy, estimatedAccuracy, labelCoverage, latency.p50|p95|p99|mean, quality.<name>, detector.<kind>, fairness.<segment key>.<metric>, drift.output.<test>[.pvalue], drift.output.drift, drift.feature.<test>[.pvalue], drift.feature.drift';
+  'one of count, errorRate, accuracy, estimatedAccuracy, labelCoverage, latency.p50|p95|p99|mean, quality.<name>, detector.<kind>, fairness.<segment key>.<metric>, drift.output.<test>[.pvalue], drift.output.drift, drift.feature.<test>[.pvalue], drift.feature.drift, drift.multivariate[.drift], drift.multivariate.error, dataQuality.<metric>';
 
 function isOneOf<T extends string>(list: readonly T[], value: string): value is T {
   return (list as readonly string[]).includes(value);
@@ -142,7 +144,12 @@ export function parseMetricSelector(metric: string): ParsedMetric {
     case 'drift': {
       const [target, ...reading] = rest;
       if (target === 'output' || target === 'feature') return parseDrift(target, reading);
-      return { ok: false, expected: 'drift.output.<...> or drift.feature.<...>' };
+      if (target === 'multivariate') {
+        if (reading.length === 0 || (reading.length === 1 && reading[0] === 'drift')) return { ok: true, selector: { kind: 'multivariate', reading: 'verdict' } };
+        if (reading.length === 1 && reading[0] === 'error') return { ok: true, selector: { kind: 'multivariate', reading: 'error' } };
+        return { ok: false, expected: 'drift.multivariate or drift.multivariate.drift (1 when the mean reconstruction error is outside its bounds), or drift.multivariate.error (the mean error)' };
+      }
+      return { ok: false, expected: 'drift.output.<...>, drift.feature.<...> or drift.multivariate[.drift|.error]' };
     }
   }
   return { ok: false, expected: METRIC_FORMS };
@@ -190,6 +197,8 @@ export function valueRangeOf(selector: MetricSelector): ValueRange {
     case 'drift':
       // a statistic's range depends on the test (z is signed, psi unbounded): only verdicts and p-values are bounded here
       return selector.reading.field === 'statistic' ? ANY : UNIT;
+    case 'multivariate':
+      return selector.reading === 'verdict' ? UNIT : NON_NEGATIVE;
     default:
       return PLAIN_METRICS[selector.kind];
   }

@@ -63,6 +63,25 @@ export interface DriftBins {
   window: number[];
 }
 
+export interface MultivariateDrift {
+  /** Id of the reference profile whose PCA model scored the events. */
+  reference: string;
+  /** Events of the window scored against it. */
+  count: number;
+  /** Mean reconstruction error of those events. */
+  errorMean: number;
+  /** The reference chunks' mean error +- 3 std, scaled to the window's count. */
+  lower: number;
+  upper: number;
+  /** errorMean outside [lower, upper] on at least MULTIVARIATE_MIN_EVENTS events. */
+  drift: boolean;
+  /** Events with at least one feature imputed (reference mean / most frequent), and features imputed in all. */
+  imputedEvents: number;
+  imputedValues: number;
+  /** Principal components the model keeps. */
+  components: number;
+}
+
 export interface LatencySummary {
   p50: number | null;
   p95: number | null;
@@ -159,6 +178,12 @@ export interface ModelMetrics {
      * Absent or false when they describe the window as it is.
      */
     stale?: boolean;
+    /**
+     * Multivariate drift (PCA reconstruction error, as NannyML): null or absent when the reference
+     * has no multivariate model (a window capture, a profile stored before it) or no event of
+     * the window was scored against it.
+     */
+    multivariate?: MultivariateDrift | null;
   };
   reference: ReferenceSummary | null;
   /** Changes signalled in this window by the sequential detectors (ADWIN, DDM, ...) on the error stream. */

@@ -109,7 +109,15 @@ export function checkPaneInputWire(raw: unknown, path: string): PaneInputWire {
     // counts by feature name, checked as the detections' counts by kind are; absent from older workers and when none
     ...(s.invalidFeatures === undefined ? {} : { invalidFeatures: detections(s.invalidFeatures, `${path}.invalidFeatures`) }),
     ...(s.segmentFeatures === undefined ? {} : { segmentFeatures: segmentFeatures(s.segmentFeatures, `${path}.segmentFeatures`) }),
+    ...(s.multivariate === undefined ? {} : { multivariate: multivariateSums(s.multivariate, `${path}.multivariate`) }),
   };
+}
+
+/** Reconstruction error sums per reference id: a few cells of finite sums each. */
+function multivariateSums(value: unknown, path: string): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [reference, cells] of entries(value, path)) out[reference] = numbers(cells, `${path}[${JSON.stringify(reference)}]`, PANE_WIRE_BOUNDS.summaryCells, count);
+  return out;
 }
 
 /** Checks an outcome state, like checkPaneInputWire; a missing `detections` (older workers) reads as none. */

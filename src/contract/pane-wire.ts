@@ -49,6 +49,8 @@ export interface PaneInputWire {
    * absent when the worker keeps none, and in messages of older workers.
    */
   segmentFeatures?: Record<string, Record<string, Record<string, FeatureWire>>>;
+  /** Reconstruction error sums per reference id (PaneInput.multivariate); absent when none (and in messages of older workers). */
+  multivariate?: Record<string, number[]>;
 }
 
 export interface PaneOutcomeWire {

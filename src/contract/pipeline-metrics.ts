@@ -92,6 +92,10 @@ export interface GatewayMetrics {
   featureDriftStatistic: Gauge<ModelLabel | 'feature' | 'test'>;
   /** Data quality per feature (`drift_data_quality_*`): capped at maxFeaturesPerModel like the drift series. */
   dataQuality: DataQualityGauges;
+  /** Multivariate drift: the window's mean PCA reconstruction error, its bounds (bound=lower|upper) and verdict. */
+  multivariateError: Gauge<ModelLabel>;
+  multivariateBound: Gauge<ModelLabel | 'bound'>;
+  multivariateDrift: Gauge<ModelLabel>;
   seriesDropped: Counter<'kind'>;
   /**
    * Replace every model-level series with the values of `metrics` (one entry per model, version

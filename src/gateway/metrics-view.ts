@@ -11,6 +11,7 @@ import { segmentFeatureDrift } from './segment-drift.ts';
 import { ModelSignal } from './model-signal.ts';
 import type { ModelListener } from './model-signal.ts';
 import type { ReferenceRegistry } from './reference-registry.ts';
+import { multivariateDriftOf } from './multivariate-drift.ts';
 import type { WindowStore } from './window-store.ts';
 
 /**
@@ -140,7 +141,8 @@ export class MetricsView {
     else if (demand === 'request' && this.keptFresh.get(model)?.has(key) === true) compute = false;
     else compute = now - recent.at >= maxAge;
     const drift: Drift | undefined = compute ? undefined : recent === undefined ? emptyDrift(reference) : current ? recent.drift : { ...recent.drift, stale: true };
-    const metrics = buildModelMetrics(windows.get(window, version), {
+    const aggregate = windows.get(window, version);
+    const metrics = buildModelMetrics(aggregate, {
       model,
       version: version ?? null,
       window,
@@ -155,6 +157,14 @@ export class MetricsView {
       drift,
       now,
     });
+    // exact on every read (a few sums), also when the rest of the drift is reused
+    // (a reused drift without one stays the same object)
+    const multivariate = multivariateDriftOf(aggregate?.input, reference);
+    if (multivariate !== null) metrics.drift = { ...metrics.drift, multivariate };
+    else if (metrics.drift.multivariate !== undefined) {
+      const { multivariate: _reused, ...driftWithout } = metrics.drift;
+      metrics.drift = driftWithout;
+    }
     if (compute) {
       this.computations++;
       modelDrift.set(key, { drift: metrics.drift, at: now, generation });

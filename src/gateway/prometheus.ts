@@ -66,6 +66,9 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     featureDrift: gauge(registry, 'drift_feature_drift', "The default drift test's verdict on a feature (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'feature', 'test']),
     featureDriftStatistic: gauge(registry, 'drift_feature_drift_statistic', "The default drift test's statistic on a feature; test names it.", [...MODEL_LABELS, 'feature', 'test']),
     dataQuality: dataQualityGauges(registry),
+    multivariateError: gauge(registry, 'drift_multivariate_reconstruction_error', 'Mean PCA reconstruction error of the window\'s events against the reference\'s multivariate model (NannyML\'s data reconstruction drift).', MODEL_LABELS),
+    multivariateBound: gauge(registry, 'drift_multivariate_reconstruction_error_bound', 'Bounds of the mean reconstruction error: the reference chunks\' mean +- 3 std, scaled to the window\'s count (bound=lower|upper).', [...MODEL_LABELS, 'bound']),
+    multivariateDrift: gauge(registry, 'drift_multivariate_drift', 'Multivariate drift verdict (1: the mean reconstruction error is outside its bounds, 0: inside).', MODEL_LABELS),
     seriesDropped: counter(registry, 'drift_metric_series_dropped_total', 'Model-level series not exported because of the cardinality caps, by kind (model|feature|data_quality_feature).', ['kind']),
   };
 
@@ -73,6 +76,7 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     m.modelPredictions, m.modelErrorRate, m.modelLatencySeconds, m.modelAccuracy, m.modelLabelCoverage,
     m.outputPsi, m.featurePsi, m.outputDrift, m.outputDriftStatistic, m.featureDrift, m.featureDriftStatistic,
     ...Object.values(m.dataQuality),
+    m.multivariateError, m.multivariateBound, m.multivariateDrift,
   ];
   /** Models given model-level series by the last update (the alert gauge follows the same cap). */
   let exportedModels = new Set<string>();
@@ -106,6 +110,13 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
         const outputPsi = output.tests.psi?.statistic;
         if (outputPsi !== undefined && Number.isFinite(outputPsi)) m.outputPsi.set(labels, outputPsi);
         setVerdict(m.outputDrift, m.outputDriftStatistic, labels, output);
+      }
+      const multivariate = mm.drift.multivariate;
+      if (multivariate !== undefined && multivariate !== null) {
+        m.multivariateError.set(labels, multivariate.errorMean);
+        m.multivariateBound.set({ ...labels, bound: 'lower' }, multivariate.lower);
+        m.multivariateBound.set({ ...labels, bound: 'upper' }, multivariate.upper);
+        m.multivariateDrift.set(labels, multivariate.drift ? 1 : 0);
       }
 
       const features: FeatureSeries[] = Object.entries(mm.drift.features).map(([feature, entry]) => {

@@ -10,6 +10,7 @@ import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import type { CheckpointWire } from './checkpoint.ts';
 import type { FeatureCenters, PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
+import type { MultivariateScorers } from '../reference/multivariate-scorers.ts';
 export { CheckpointError } from './checkpoint.ts';
 import { encodePaneMessage } from '../contract/pane-codec.ts';
 import { createDetector } from '../stats/detectors/index.ts';
@@ -56,6 +57,12 @@ export interface ProcessorOptions {
   admission?: AdmissionGate;
   /** The lease this partition runs under: stamped on every pane message (and its subject) and checkpoint. */
   owner?: PartitionOwner;
+  /**
+   * Multivariate drift: scores each event's features against its model's reference PCA model
+   * (src/reference/multivariate-scorers.ts). Absent: not scored. Replay after a restore scores
+   * against the references known then, which may be newer than at first processing.
+   */
+  multivariate?: MultivariateScorers;
 }
 
 /** Who runs a partition, under which lease epoch (fencing; src/cluster/leases.ts). */
@@ -414,10 +421,18 @@ export class PartitionProcessor {
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
       if (event.segment !== undefined) pane.addSegmentFeatures(event.segment, features);
+      this.options.multivariate?.observe(pane, event.model, event.version, features);
     } else if (schema !== null && this.featureBuffer.count > 0) {
       this.addBufferedFeatures(pane, schema.names, this.featureBuffer);
-      // per-segment summaries are opt-in (limits.segmentSketchValues): only then is the record built
-      if (event.segment !== undefined && pane.keepsSegmentFeatures) pane.addSegmentFeatures(event.segment, bufferedFeatureRecord(schema.names, this.featureBuffer));
+      // per-segment summaries (opt-in: limits.segmentSketchValues) and multivariate scoring take the
+      // features by name: the record is built only for them
+      const segment = event.segment !== undefined && pane.keepsSegmentFeatures ? event.segment : undefined;
+      const multivariate = this.options.multivariate?.follows(event.model, event.version) === true ? this.options.multivariate : undefined;
+      if (segment !== undefined || multivariate !== undefined) {
+        const record = bufferedFeatureRecord(schema.names, this.featureBuffer);
+        if (segment !== undefined) pane.addSegmentFeatures(segment, record);
+        multivariate?.observe(pane, event.model, event.version, record);
+      }
     }
     const invalidFeatures = event[INVALID_FEATURES];
     if (invalidFeatures !== undefined) pane.countInvalidFeatures(invalidFeatures);

@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
 import { PartitionProcessor } from './processor.ts';
+import { followMultivariateReferences } from '../reference/multivariate-scorers.ts';
+import { ReferenceStore } from '../reference/store.ts';
 import type { PartitionOwner, ProcessorOptions, Rejected } from './processor.ts';
 import type { RunnerStats } from './stats.ts';
 import { ClusterAdmission } from './model-admission.ts';
@@ -101,6 +103,7 @@ export class PartitionRunner {
   private flushed = 0;
   private ownAdmission: ClusterAdmission | null = null;
   private unsubscribeAdmission: (() => void) | null = null;
+  private stopFollowingReferences: (() => void) | null = null;
   /** Resolves the wait of a consumer stopped while too many events are held. */
   private heldDrained: (() => void) | null = null;
   /** Revision of the checkpoint object as last read or written by this runner (0: none): the next write's expected revision. */
@@ -135,7 +138,17 @@ export class PartitionRunner {
       admission = this.ownAdmission = await ClusterAdmission.open(this.options.nc, this.options.admissionSettings, this.log);
     }
     const { owner } = this.options;
-    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner };
+    // multivariate drift: events are scored against the references the gateway judges them by;
+    // without the reference store the partition still runs, without multivariate drift
+    const onReferenceError = (error: Error) => this.log.warn({ partition, err: error.message }, 'reading a changed reference profile failed');
+    const followed = await ReferenceStore.open(this.options.nc)
+      .then((store) => followMultivariateReferences(store, onReferenceError))
+      .catch((error: unknown) => {
+        this.log.warn({ partition, err: (error as Error).message }, 'cannot follow reference profiles: no multivariate drift from this partition');
+        return null;
+      });
+    this.stopFollowingReferences = followed?.stop ?? null;
+    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner, multivariate: followed?.scorers };
     this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
     const info = await this.store.info(checkpointName(partition));
     const writer = checkpointOwnerOf(info);
@@ -414,6 +427,7 @@ export class PartitionRunner {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.unsubscribeAdmission?.();
+    this.stopFollowingReferences?.();
     this.heldDrained?.();
     this.heldDrained = null;
     await this.consumer?.stop();

@@ -7,6 +7,8 @@ import { addBinaryOutcome, binaryScoreBins, createBinaryOutcomeSummary } from '.
 import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 import { calibrationFromHistogram, calibrationFromPairs } from '../stats/calibration.ts';
 import { CENTER_SAMPLE, DEFAULT_FEATURE_RELATIVE_ACCURACY, EXACT_VALUES_CAP, SCORE_BINS } from '../window/pane.ts';
+import { DEFAULT_MULTIVARIATE_CHUNK_SIZE, fitMultivariateReference } from '../stats/pca-reconstruction.ts';
+import type { FeatureRow } from '../stats/pca-reconstruction.ts';
 import { binCountsOnEdges, featureSketchOfValues, numericReferenceOfFileValues } from './profile.ts';
 import type { ReferenceProfile, TrainingRow } from './profile.ts';
 
@@ -26,7 +28,17 @@ export interface ProfileBuilderOptions {
   featureRelativeAccuracy?: number;
   /** Numbers (feature values, outputs, labelled scores) held exactly before switching to sketches. */
   exactValuesMax?: number;
+  /** Rows per chunk of the multivariate reference's error statistics. Default DEFAULT_MULTIVARIATE_CHUNK_SIZE. */
+  multivariateChunkSize?: number;
+  /**
+   * Feature rows the multivariate (PCA) model is fitted on: every row, in order, up to this many
+   * (what NannyML fits on); past it, a seeded uniform reservoir sample of this many rows.
+   */
+  multivariateRowsMax?: number;
 }
+
+/** Rows held for the multivariate model: 100k rows of a few dozen features is some tens of MB. */
+export const DEFAULT_MULTIVARIATE_ROWS_MAX = 100_000;
 
 /** About 16 MB of doubles: exact up to ~1M rows of a few numeric columns, bounded beyond. */
 export const DEFAULT_EXACT_VALUES_MAX = 2_000_000;
@@ -63,6 +75,10 @@ export class ProfileBuilder {
   private labels: (0 | 1)[] | null = [];
   private readonly outcomes: BinaryOutcomeSummary = createBinaryOutcomeSummary(SCORE_BINS, 0.5);
   private labelledScores = 0;
+  private readonly multivariateRows: FeatureRow[] = [];
+  private readonly multivariateRandom = mulberry32(2);
+  private readonly multivariateRowsMax: number;
+  private readonly multivariateChunkSize: number;
 
   constructor(
     private readonly id: string,
@@ -73,6 +89,8 @@ export class ProfileBuilder {
     this.relativeAccuracy = options.relativeAccuracy ?? 0.01;
     this.featureRelativeAccuracy = options.featureRelativeAccuracy ?? DEFAULT_FEATURE_RELATIVE_ACCURACY;
     this.exactValuesMax = options.exactValuesMax ?? DEFAULT_EXACT_VALUES_MAX;
+    this.multivariateRowsMax = options.multivariateRowsMax ?? DEFAULT_MULTIVARIATE_ROWS_MAX;
+    this.multivariateChunkSize = options.multivariateChunkSize ?? DEFAULT_MULTIVARIATE_CHUNK_SIZE;
   }
 
   /** Rows added so far. */
@@ -87,6 +105,7 @@ export class ProfileBuilder {
 
   add(row: TrainingRow): void {
     this.rowCount++;
+    this.holdMultivariateRow(row.features);
     for (const name in row.features) this.addValue(name, row.features[name]);
     this.addValue(OUTPUT, row.output);
     const { output, label } = row;
@@ -144,7 +163,23 @@ export class ProfileBuilder {
         : this.scores !== null && this.labels !== null
           ? calibrationFromPairs(this.scores, this.labels)
           : calibrationFromHistogram(binaryScoreBins(this.outcomes)),
+      multivariate: fitMultivariateReference(this.multivariateRows, this.multivariateChunkSize),
     };
+  }
+
+  /** Whether the multivariate model is fitted on every row (else on a sample of multivariateRowsMax). */
+  get multivariateIsExact(): boolean {
+    return this.rowCount <= this.multivariateRowsMax;
+  }
+
+  /** Every row while they fit in multivariateRowsMax, then a uniform reservoir sample (algorithm R). */
+  private holdMultivariateRow(features: TrainingRow['features']): void {
+    if (this.rowCount <= this.multivariateRowsMax) {
+      this.multivariateRows.push({ ...features });
+      return;
+    }
+    const slot = Math.floor(this.multivariateRandom() * this.rowCount);
+    if (slot < this.multivariateRowsMax) this.multivariateRows[slot] = { ...features };
   }
 
   private addValue(name: string, value: number | string | null | undefined): void {

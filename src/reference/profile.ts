@@ -12,6 +12,8 @@ import { addBinaryOutcome, binaryOutcomeSummaryFrom, binaryScoreBins, copyOutcom
 import type { BinaryOutcomeSummary } from '../stats/quality.ts';
 import type { IsotonicCalibration } from '../stats/calibration.ts';
 import { calibrationFromHistogram, calibrationFromPairs, isIsotonicCalibration } from '../stats/calibration.ts';
+import type { MultivariateReference } from '../stats/pca-reconstruction.ts';
+import { DEFAULT_MULTIVARIATE_CHUNK_SIZE, fitMultivariateReference, multivariateReferenceFromJson } from '../stats/pca-reconstruction.ts';
 
 /**
  * A reference profile: what "normal" looks like for a model (optionally one version). Drift
@@ -44,6 +46,12 @@ export interface ReferenceProfile {
    * scores were already as well calibrated as a fit could make them.
    */
   scoreCalibration: IsotonicCalibration | null;
+  /**
+   * Multivariate drift (src/stats/pca-reconstruction.ts): the PCA model fitted on the reference's
+   * feature rows and its reconstruction errors per chunk. Only a file reference has rows: absent
+   * or null for window captures and for profiles stored before it existed.
+   */
+  multivariate?: MultivariateReference | null;
 }
 
 /**
@@ -191,6 +199,7 @@ export function profileFromRows(
   rows: readonly TrainingRow[],
   relativeAccuracy = 0.01,
   featureRelativeAccuracy = DEFAULT_FEATURE_RELATIVE_ACCURACY,
+  multivariateChunkSize = DEFAULT_MULTIVARIATE_CHUNK_SIZE,
 ): ReferenceProfile {
   const numeric = new Map<string, number[]>();
   const categorical = new Map<string, Map<string, number>>();
@@ -263,6 +272,8 @@ export function profileFromRows(
     latencyP99: null,
     calibration: scores.length > 0 ? binaryOutcomeHistogram(scores, labels) : null,
     scoreCalibration: scores.length > 0 ? calibrationFromPairs(scores, labels) : null,
+    // NannyML fits on the whole reference: every row, in order
+    multivariate: fitMultivariateReference(rows.map((row) => row.features), multivariateChunkSize),
   };
 }
 
@@ -342,13 +353,15 @@ export function profileToBytes(profile: ReferenceProfile): Uint8Array {
 }
 
 export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
-  const raw = decode(bytes) as Omit<ReferenceProfile, 'output' | 'features' | 'calibration' | 'scoreCalibration'> & {
+  const raw = decode(bytes) as Omit<ReferenceProfile, 'output' | 'features' | 'calibration' | 'scoreCalibration' | 'multivariate'> & {
+    multivariate?: unknown;
     calibration?: number[] | null;
     scoreCalibration?: unknown;
     v: number;
     output: FeatureReferenceWire | null;
     features: Record<string, FeatureReferenceWire>;
   };
+  // v stays 1: `multivariate` is an optional addition (absent on older profiles, ignored by older readers)
   if (raw.v !== 1) throw new Error(`reference profile ${raw.id}: unsupported format version ${raw.v}`);
   const features: Record<string, FeatureReference> = {};
   for (const [name, wire] of Object.entries(raw.features)) features[name] = featureFromWire(raw.id, wire);
@@ -358,6 +371,7 @@ export function profileFromBytes(bytes: Uint8Array): ReferenceProfile {
     ...rest,
     calibration,
     scoreCalibration: scoreCalibrationFromWire(raw.scoreCalibration, calibration),
+    multivariate: raw.multivariate === undefined || raw.multivariate === null ? null : multivariateReferenceFromJson(raw.multivariate, `reference profile ${raw.id}`),
     output: raw.output ? featureFromWire(raw.id, raw.output) : null,
     features,
   };

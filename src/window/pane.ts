@@ -183,6 +183,12 @@ export class PaneInput {
   }
   /** Segment key -> value -> feature -> summary, for the values limits.segmentSketchValues admits. */
   readonly segmentFeatures = new Map<string, Map<string, Map<string, FeatureSummary>>>();
+  /**
+   * Multivariate drift: each event's PCA reconstruction error (src/stats/pca-reconstruction.ts),
+   * summed per reference profile id (a reference replaced mid-pane does not mix its errors with
+   * the old one's): cells MV_EVENTS, MV_ERROR_SUM, MV_ERROR_SQUARES, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES.
+   */
+  multivariate: Map<string, Float64Array> | null = null;
 
   /**
    * Values of numeric features whose center is not decided yet (at most CENTER_SAMPLE each, see
@@ -447,7 +453,35 @@ export class PaneInput {
   countLate(): void {
     this.late++;
   }
+
+  /** One event's reconstruction error against reference `reference`, and its imputed features. */
+  addReconstructionError(reference: string, error: number, imputed: number): void {
+    const byReference = (this.multivariate ??= new Map());
+    let cells = byReference.get(reference);
+    if (cells === undefined) {
+      // references change rarely: a pane over the cap (a flapping reference) keeps its first ones
+      if (byReference.size >= MAX_MULTIVARIATE_REFERENCES) return;
+      byReference.set(reference, (cells = new Float64Array(MULTIVARIATE_WIDTH)));
+    }
+    cells[MV_EVENTS]++;
+    cells[MV_ERROR_SUM] += error;
+    cells[MV_ERROR_SQUARES] += error * error;
+    if (imputed > 0) {
+      cells[MV_IMPUTED_EVENTS]++;
+      cells[MV_IMPUTED_VALUES] += imputed;
+    }
+  }
 }
+
+/** Cells of a pane's multivariate summary per reference (PaneInput.multivariate). */
+export const MV_EVENTS = 0;
+export const MV_ERROR_SUM = 1;
+export const MV_ERROR_SQUARES = 2;
+export const MV_IMPUTED_EVENTS = 3;
+export const MV_IMPUTED_VALUES = 4;
+export const MULTIVARIATE_WIDTH = 5;
+/** Reference ids a pane sums errors for at most. */
+export const MAX_MULTIVARIATE_REFERENCES = 4;
 
 /** Segment input slots: [predictions, predicted positive]. */
 const SEGMENT_INPUT_WIDTH = 2;
@@ -713,6 +747,11 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
     for (const [name, n] of source.invalidFeatures) into.set(name, (into.get(name) ?? 0) + sign * n);
   }
   addSegments(target.segments, source.segments, sign);
+  if (source.multivariate !== null) {
+    // windows are not capped: every pane already was
+    const into = (target.multivariate ??= new Map());
+    for (const [reference, cells] of source.multivariate) into.set(reference, addArray(into.get(reference) ?? null, cells, sign) as Float64Array);
+  }
   for (const [key, byValue] of source.segmentFeatures) {
     let intoValues = target.segmentFeatures.get(key);
     if (intoValues === undefined) target.segmentFeatures.set(key, (intoValues = new Map()));
@@ -901,6 +940,7 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
     segments: segmentsToWire(pane.segments),
     ...(pane.invalidFeatures === null ? {} : { invalidFeatures: Object.fromEntries(pane.invalidFeatures) }),
     ...(segmentFeatures === undefined ? {} : { segmentFeatures }),
+    ...(pane.multivariate !== null ? { multivariate: Object.fromEntries([...pane.multivariate].map(([reference, cells]) => [reference, Array.from(cells)])) } : {}),
   };
 }
 
@@ -937,6 +977,13 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
       values.set(value, summaries);
     }
     pane.segmentFeatures.set(key, values);
+  }
+  if (wire.multivariate !== undefined) {
+    pane.multivariate = new Map();
+    for (const [reference, cells] of Object.entries(wire.multivariate)) {
+      if (cells.length !== MULTIVARIATE_WIDTH) throw new PaneMessageError(`${path}.multivariate[${JSON.stringify(reference)}]`, `${cells.length} cells, expected ${MULTIVARIATE_WIDTH}`);
+      pane.multivariate.set(reference, Float64Array.from(cells));
+    }
   }
   return pane;
 }

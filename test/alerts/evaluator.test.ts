@@ -83,6 +83,14 @@ describe('alert lifecycle', () => {
     expect(resolved.map((a) => `${a.rule} ${a.scope} ${a.state}`).sort()).toEqual(['missing feature:c resolved', 'vanished feature:c resolved']);
   });
 
+  it('a drift.multivariate rule fires on the verdict, and not on a window without a multivariate model', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'mv', metric: 'drift.multivariate', op: '>=', threshold: 1, for: '0s' }]));
+    const multivariate = { reference: 'ref', count: 1000, errorMean: 2.1, lower: 1.4, upper: 1.7, drift: true, imputedEvents: 3, imputedValues: 4, components: 3 };
+    expect(evaluator.evaluate('m', () => metrics(0), [])).toEqual([]);
+    const fired = evaluator.evaluate('m', () => metrics(1, { drift: { reference: 'ref', output: null, features: {}, multivariate } }), []);
+    expect(fired.map((a) => [a.rule, a.scope, a.state, a.value])).toEqual([['mv', 'model', 'firing', 1]]);
+  });
+
   it('a canary is compared with the stable version (the one with the most traffic)', () => {
     const evaluator = new AlertEvaluator(rules([{ name: 'canary', metric: 'accuracy', scope: 'version', op: '<', baseline: 'stable', delta: -0.05, for: '0s' }]));
     const byVersion: Record<string, ModelMetrics> = {

@@ -27,7 +27,8 @@ const GATEWAY_SERIES = [
   'drift_ws_frames_coalesced_total', 'drift_ws_clients_dropped_total', 'drift_alerts_total', 'drift_alerts_firing',
   'drift_model_predictions', 'drift_model_error_rate', 'drift_model_latency_seconds', 'drift_model_accuracy',
   'drift_model_label_coverage', 'drift_output_psi', 'drift_feature_psi', 'drift_output_drift', 'drift_output_drift_statistic',
-  'drift_feature_drift', 'drift_feature_drift_statistic', 'drift_metric_series_dropped_total',
+  'drift_feature_drift', 'drift_feature_drift_statistic', 'drift_multivariate_reconstruction_error', 'drift_multivariate_reconstruction_error_bound',
+  'drift_multivariate_drift', 'drift_metric_series_dropped_total',
   'drift_data_quality_missing_share', 'drift_data_quality_missing_increase', 'drift_data_quality_wrong_type_share', 'drift_data_quality_new_category_share',
   'drift_data_quality_out_of_range_share', 'drift_data_quality_out_of_quantile_share', 'drift_data_quality_appeared', 'drift_data_quality_vanished',
 ];
@@ -115,6 +116,20 @@ describe('updateModelGauges', () => {
       .sort();
     expect(kept).toEqual(['f6', 'f7', 'f8', 'f9']);
     expect(await value(registry, 'drift_metric_series_dropped_total', { kind: 'feature' })).toBe(3 * 2 * 6);
+  });
+
+  it('exports the multivariate reconstruction error, its bounds and verdict; none without a multivariate model', async () => {
+    const registry = new Registry();
+    const m = createGatewayMetrics(registry);
+    const mm = fullMetrics('churn', '5m', 250, null, 3);
+    mm.drift.multivariate = { reference: 'ref', count: 250, errorMean: 2.1, lower: 1.4, upper: 1.7, drift: true, imputedEvents: 3, imputedValues: 4, components: 3 };
+    m.updateModelGauges([mm, fullMetrics('other', '5m', 250, null, 3)]);
+    const labels = { model: 'churn', version: 'all', window: '5m' };
+    expect(await value(registry, 'drift_multivariate_reconstruction_error', labels)).toBe(2.1);
+    expect(await value(registry, 'drift_multivariate_reconstruction_error_bound', { ...labels, bound: 'upper' })).toBe(1.7);
+    expect(await value(registry, 'drift_multivariate_reconstruction_error_bound', { ...labels, bound: 'lower' })).toBe(1.4);
+    expect(await value(registry, 'drift_multivariate_drift', labels)).toBe(1);
+    expect(await seriesCount(registry, 'drift_multivariate_drift')).toBe(1);
   });
 
   it("exports the default test's verdict and statistic per feature and for the output, naming the test", async () => {

@@ -1,0 +1,510 @@
+/**
+ * Multivariate drift by PCA reconstruction error, after NannyML's DataReconstructionDriftCalculator:
+ * the reference's features are imputed (numeric: mean; categorical: most frequent), encoded,
+ * standardized (StandardScaler: reference mean, population std), and PCA keeps the fewest
+ * components whose cumulative explained variance ratio exceeds a share (0.65 by default,
+ * scikit-learn's rule for a float n_components). An event's reconstruction error is the Euclidean
+ * distance between its standardized row and that row projected onto the components and back. A
+ * change in how features move together raises the mean error of a window even when no feature's
+ * own distribution moves. A window's verdict compares its mean error with the reference's
+ * window-sized chunks: mean +- 3 std of the chunk means.
+ *
+ * One difference from NannyML: categoricals are one-hot encoded (the frequent categories of a
+ * low-cardinality categorical, one 0/1 column each), where NannyML uses a frequency (count)
+ * encoding, one column per categorical. High-cardinality categoricals are left out.
+ *
+ * Everything here is pure; the model is plain JSON so it can be stored with the reference.
+ */
+
+export type FeatureValue = number | string | null | undefined;
+export type FeatureRow = Readonly<Record<string, FeatureValue>>;
+
+export interface PcaFitOptions {
+  /** Share of the variance the kept components explain (strictly more than it, as scikit-learn's PCA). Default 0.65. */
+  varianceShare?: number;
+  /** One-hot columns per categorical at most (its most frequent categories). Default 10. */
+  maxCategories?: number;
+  /** Categories rarer than this share of the reference get no column. Default 0.01. */
+  minCategoryShare?: number;
+  /** Categoricals with more distinct values than this are left out of the model. Default 50. */
+  maxCardinality?: number;
+}
+
+export const DEFAULT_VARIANCE_SHARE = 0.65;
+export const DEFAULT_MAX_CATEGORIES = 10;
+export const DEFAULT_MIN_CATEGORY_SHARE = 0.01;
+export const DEFAULT_MAX_CARDINALITY = 50;
+/** NannyML's bounds: the reference chunks' mean error +- 3 standard deviations. */
+export const BOUND_STDS = 3;
+
+export interface NumericColumnModel {
+  name: string;
+  /** Reference mean: the imputed value and the standardization's center. */
+  mean: number;
+  /** Population standard deviation of the imputed reference column (1 when it is 0, as StandardScaler). */
+  scale: number;
+}
+
+export interface CategoricalColumnModel {
+  name: string;
+  /** Imputed for a missing value (ties: the smallest, as scikit-learn's SimpleImputer). */
+  mostFrequent: string;
+  /** One 0/1 column each; any other category is all zeros. */
+  categories: string[];
+  /** Share of each category in the imputed reference (the column's mean). */
+  means: number[];
+  scales: number[];
+}
+
+export interface PcaReconstructionModel {
+  v: 1;
+  varianceShare: number;
+  /** Reference rows the model was fitted on. */
+  fittedOn: number;
+  numeric: NumericColumnModel[];
+  categorical: CategoricalColumnModel[];
+  /** Categoricals left out for having more than maxCardinality distinct values. */
+  excluded: string[];
+  /** Mean of the standardized reference columns (0 up to rounding; PCA centers on it). */
+  center: number[];
+  /** Kept principal axes, one row each (orthonormal), in the order of the encoded columns. */
+  components: number[][];
+  /** Explained variance ratio of every component (not only the kept ones), descending. */
+  explainedVarianceRatio: number[];
+}
+
+/** The encoded columns of a model: numeric features, then each categorical's categories. */
+export function encodedWidth(model: PcaReconstructionModel): number {
+  let width = model.numeric.length;
+  for (const column of model.categorical) width += column.categories.length;
+  return width;
+}
+
+function isMissingNumber(value: FeatureValue): boolean {
+  return typeof value !== 'number' || !Number.isFinite(value);
+}
+
+function isMissingCategory(value: FeatureValue): boolean {
+  return value === null || value === undefined || value === '' || (typeof value === 'number' && !Number.isFinite(value));
+}
+
+/**
+ * Fits the model on reference rows. A feature is numeric when every present value is a finite
+ * number, categorical otherwise (numbers among strings count as their text).
+ */
+export function fitPcaReconstruction(rows: readonly FeatureRow[], options: PcaFitOptions = {}): PcaReconstructionModel {
+  const varianceShare = options.varianceShare ?? DEFAULT_VARIANCE_SHARE;
+  if (!(varianceShare > 0 && varianceShare < 1)) throw new Error(`PCA reconstruction: varianceShare must be in (0, 1), got ${varianceShare}`);
+  const maxCategories = options.maxCategories ?? DEFAULT_MAX_CATEGORIES;
+  const minCategoryShare = options.minCategoryShare ?? DEFAULT_MIN_CATEGORY_SHARE;
+  const maxCardinality = options.maxCardinality ?? DEFAULT_MAX_CARDINALITY;
+  const n = rows.length;
+  if (n < 2) throw new Error(`PCA reconstruction: at least 2 reference rows are needed, got ${n}`);
+
+  // pass 1: which features are numeric, their present values' mean and squared deviations; category counts
+  const isNumeric = new Map<string, boolean>();
+  const sums = new Map<string, { count: number; mean: number; m2: number }>();
+  const counts = new Map<string, Map<string, number>>();
+  for (const row of rows) {
+    for (const name in row) {
+      const value = row[name];
+      if (isMissingCategory(value)) {
+        if (!isNumeric.has(name)) isNumeric.set(name, true);
+        continue;
+      }
+      if (typeof value !== 'number') isNumeric.set(name, false);
+      else if (!isNumeric.has(name)) isNumeric.set(name, true);
+      let sum = sums.get(name);
+      if (sum === undefined) sums.set(name, (sum = { count: 0, mean: 0, m2: 0 }));
+      if (typeof value === 'number') {
+        sum.count++;
+        const delta = value - sum.mean;
+        sum.mean += delta / sum.count;
+        sum.m2 += delta * (value - sum.mean);
+      }
+      let byCategory = counts.get(name);
+      if (byCategory === undefined) counts.set(name, (byCategory = new Map()));
+      const text = String(value);
+      byCategory.set(text, (byCategory.get(text) ?? 0) + 1);
+    }
+  }
+  const names = [...isNumeric.keys()].sort();
+  const numeric: NumericColumnModel[] = [];
+  const categorical: CategoricalColumnModel[] = [];
+  const excluded: string[] = [];
+  for (const name of names) {
+    const sum = sums.get(name);
+    if (sum === undefined) continue; // never present: nothing to learn
+    if (isNumeric.get(name) === true) {
+      // imputing the mean adds no deviation: the imputed column's variance is m2 / n
+      const std = Math.sqrt(sum.m2 / n);
+      numeric.push({ name, mean: sum.mean, scale: std > 0 ? std : 1 });
+      continue;
+    }
+    const byCategory = counts.get(name) as Map<string, number>;
+    if (byCategory.size > maxCardinality) {
+      excluded.push(name);
+      continue;
+    }
+    let present = 0;
+    for (const count of byCategory.values()) present += count;
+    const sorted = [...byCategory.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const mostFrequent = sorted[0][0];
+    const imputedCounts = new Map(byCategory);
+    imputedCounts.set(mostFrequent, (imputedCounts.get(mostFrequent) ?? 0) + (n - present));
+    const kept = [...imputedCounts.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .filter(([, count]) => count / n >= minCategoryShare)
+      .slice(0, maxCategories);
+    const means = kept.map(([, count]) => count / n);
+    const scales = means.map((p) => (p > 0 && p < 1 ? Math.sqrt(p * (1 - p)) : 1));
+    categorical.push({ name, mostFrequent, categories: kept.map(([category]) => category), means, scales });
+  }
+
+  const partial: PcaReconstructionModel = { v: 1, varianceShare, fittedOn: n, numeric, categorical, excluded, center: [], components: [], explainedVarianceRatio: [] };
+  const width = encodedWidth(partial);
+  // pass 2: the standardized rows' mean and covariance
+  const encoded = new Float64Array(width);
+  const center = new Float64Array(width);
+  for (const row of rows) {
+    encodeRow(partial, row, encoded);
+    for (let i = 0; i < width; i++) center[i] += encoded[i];
+  }
+  for (let i = 0; i < width; i++) center[i] /= n;
+  const covariance = new Float64Array(width * width);
+  for (const row of rows) {
+    encodeRow(partial, row, encoded);
+    for (let i = 0; i < width; i++) encoded[i] -= center[i];
+    for (let i = 0; i < width; i++) {
+      const zi = encoded[i];
+      if (zi === 0) continue;
+      for (let j = i; j < width; j++) covariance[i * width + j] += zi * encoded[j];
+    }
+  }
+  for (let i = 0; i < width; i++) {
+    for (let j = i; j < width; j++) {
+      const value = covariance[i * width + j] / (n - 1);
+      covariance[i * width + j] = value;
+      covariance[j * width + i] = value;
+    }
+  }
+  const { values, vectors } = symmetricEigen(covariance, width);
+  let total = 0;
+  for (const value of values) total += Math.max(0, value);
+  const explainedVarianceRatio = values.map((value) => (total > 0 ? Math.max(0, value) / total : 0));
+  const keep = componentsForShare(explainedVarianceRatio, varianceShare);
+  const components: number[][] = [];
+  for (let k = 0; k < keep; k++) components.push(Array.from(vectors[k]));
+  return { ...partial, center: Array.from(center), components, explainedVarianceRatio };
+}
+
+/**
+ * The fewest components whose cumulative explained variance ratio is strictly above `share`
+ * (scikit-learn: searchsorted(cumsum, share, side='right') + 1), at most all of them.
+ */
+export function componentsForShare(ratios: readonly number[], share: number): number {
+  let cumulative = 0;
+  for (let k = 0; k < ratios.length; k++) {
+    cumulative += ratios[k];
+    if (cumulative > share) return k + 1;
+  }
+  return ratios.length;
+}
+
+/**
+ * Writes a row's standardized encoding into `out` (length encodedWidth) and returns how many of
+ * the model's features were missing and imputed.
+ */
+export function encodeRow(model: PcaReconstructionModel, row: FeatureRow, out: Float64Array): number {
+  let imputed = 0;
+  let column = 0;
+  for (const feature of model.numeric) {
+    let value = row[feature.name];
+    if (isMissingNumber(value)) {
+      imputed++;
+      value = feature.mean;
+    }
+    out[column++] = ((value as number) - feature.mean) / feature.scale;
+  }
+  for (const feature of model.categorical) {
+    const value = row[feature.name];
+    let category: string;
+    if (isMissingCategory(value)) {
+      imputed++;
+      category = feature.mostFrequent;
+    } else category = String(value);
+    for (let i = 0; i < feature.categories.length; i++) {
+      out[column++] = ((feature.categories[i] === category ? 1 : 0) - feature.means[i]) / feature.scales[i];
+    }
+  }
+  return imputed;
+}
+
+/** A row's reconstruction error and how many of its features were imputed. */
+export interface ReconstructionResult {
+  error: number;
+  imputed: number;
+}
+
+/**
+ * Scores rows against one model, reusing its buffers (one per worker and model: the hot path
+ * allocates nothing per event). Not shared across threads.
+ */
+export class ReconstructionScorer {
+  private readonly encoded: Float64Array;
+  private readonly width: number;
+  private readonly components: Float64Array[];
+  private readonly center: Float64Array;
+
+  constructor(readonly model: PcaReconstructionModel) {
+    this.width = encodedWidth(model);
+    this.encoded = new Float64Array(this.width);
+    this.components = model.components.map((row) => Float64Array.from(row));
+    this.center = Float64Array.from(model.center);
+  }
+
+  /** Euclidean distance between the row's standardized encoding and its PCA reconstruction. */
+  score(row: FeatureRow): ReconstructionResult {
+    const imputed = encodeRow(this.model, row, this.encoded);
+    const { encoded, width, center } = this;
+    for (let i = 0; i < width; i++) encoded[i] -= center[i];
+    // the residual is the centered row minus its projection on the kept (orthonormal) axes
+    let squared = 0;
+    for (let i = 0; i < width; i++) squared += encoded[i] * encoded[i];
+    let projected = 0;
+    for (const axis of this.components) {
+      let dot = 0;
+      for (let i = 0; i < width; i++) dot += axis[i] * encoded[i];
+      projected += dot * dot;
+    }
+    return { error: Math.sqrt(Math.max(0, squared - projected)), imputed };
+  }
+}
+
+/** Reconstruction errors of rows, in order (the reference's, for its chunk statistics). */
+export function reconstructionErrors(model: PcaReconstructionModel, rows: readonly FeatureRow[]): Float64Array {
+  const scorer = new ReconstructionScorer(model);
+  const errors = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) errors[i] = scorer.score(rows[i]).error;
+  return errors;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunks, bounds, verdict
+
+/** The reference's reconstruction errors summarized for the verdict: per row and per chunk. */
+export interface ReconstructionErrorReference {
+  /** Rows per chunk (a window's expected event count). */
+  chunkSize: number;
+  /** Full chunks the chunk statistics come from (a last partial chunk is left out). */
+  chunks: number;
+  /** Mean and sample standard deviation of the chunks' mean errors. */
+  chunkMean: number;
+  chunkStd: number;
+  /** Mean and sample standard deviation of the rows' errors. */
+  rowMean: number;
+  rowStd: number;
+}
+
+function meanAndSampleStd(values: ArrayLike<number>): { mean: number; std: number } {
+  let mean = 0;
+  let m2 = 0;
+  for (let i = 0; i < values.length; i++) {
+    const delta = values[i] - mean;
+    mean += delta / (i + 1);
+    m2 += delta * (values[i] - mean);
+  }
+  return { mean, std: values.length > 1 ? Math.sqrt(m2 / (values.length - 1)) : 0 };
+}
+
+/**
+ * Chunk statistics of the reference's errors (in row order), as NannyML's thresholds: the chunks'
+ * mean errors, their mean and sample std. With fewer than 10 full chunks the chunk std is the
+ * sampling error of a chunk's mean, rowStd / sqrt(chunkSize) (NannyML's sampling error), since
+ * the std of a handful of chunk means would make the bounds a matter of luck.
+ */
+export function referenceChunkStatistics(errors: ArrayLike<number>, chunkSize: number): ReconstructionErrorReference {
+  // fewer chunks than this: their std is too noisy a bound, the sampling error of a chunk mean is used
+  const minChunks = 10;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`PCA reconstruction: chunkSize must be a positive integer, got ${chunkSize}`);
+  if (errors.length === 0) throw new Error('PCA reconstruction: no reference errors to summarize');
+  const rows = meanAndSampleStd(errors);
+  const chunks = Math.floor(errors.length / chunkSize);
+  const chunkMeans = new Float64Array(chunks);
+  for (let c = 0; c < chunks; c++) {
+    let sum = 0;
+    for (let i = c * chunkSize; i < (c + 1) * chunkSize; i++) sum += errors[i];
+    chunkMeans[c] = sum / chunkSize;
+  }
+  if (chunks >= minChunks) {
+    const { mean, std } = meanAndSampleStd(chunkMeans);
+    return { chunkSize, chunks, chunkMean: mean, chunkStd: std, rowMean: rows.mean, rowStd: rows.std };
+  }
+  return { chunkSize, chunks, chunkMean: rows.mean, chunkStd: rows.std / Math.sqrt(chunkSize), rowMean: rows.mean, rowStd: rows.std };
+}
+
+export interface MultivariateVerdict {
+  /** Mean reconstruction error of the window's events. */
+  errorMean: number;
+  lower: number;
+  upper: number;
+  drift: boolean;
+}
+
+/**
+ * Bounds for a window of `count` events: the chunks' mean +- 3 std, the std scaled from the chunk
+ * size to the window's count (sqrt(chunkSize / count), the sampling error of a mean), so a window
+ * of exactly chunkSize events gets NannyML's bounds. The lower bound stops at 0.
+ */
+export function multivariateVerdict(reference: ReconstructionErrorReference, errorMean: number, count: number): MultivariateVerdict {
+  if (!(count > 0)) throw new Error(`PCA reconstruction: a verdict needs events, got count ${count}`);
+  const std = reference.chunkStd * Math.sqrt(reference.chunkSize / count);
+  const lower = Math.max(0, reference.chunkMean - BOUND_STDS * std);
+  const upper = reference.chunkMean + BOUND_STDS * std;
+  return { errorMean, lower, upper, drift: errorMean < lower || errorMean > upper };
+}
+
+/** What a reference profile keeps for multivariate drift: the model and its errors' chunk statistics. */
+export interface MultivariateReference {
+  model: PcaReconstructionModel;
+  errors: ReconstructionErrorReference;
+}
+
+/** Rows per reference chunk by default: a window of a busy model; windows of other sizes scale the bounds. */
+export const DEFAULT_MULTIVARIATE_CHUNK_SIZE = 1000;
+
+/**
+ * Fits the model on the reference rows (in their order) and summarizes their errors per chunk;
+ * null when there is nothing to fit (fewer than 2 rows, or no usable feature).
+ */
+export function fitMultivariateReference(rows: readonly FeatureRow[], chunkSize = DEFAULT_MULTIVARIATE_CHUNK_SIZE, options: PcaFitOptions = {}): MultivariateReference | null {
+  if (rows.length < 2) return null;
+  const model = fitPcaReconstruction(rows, options);
+  if (encodedWidth(model) === 0) return null;
+  return { model, errors: referenceChunkStatistics(reconstructionErrors(model, rows), chunkSize) };
+}
+
+/** Checks a stored multivariate reference; a clear error names what is wrong. */
+export function multivariateReferenceFromJson(raw: unknown, where: string): MultivariateReference {
+  if (typeof raw !== 'object' || raw === null) throw new Error(`${where}: multivariate is not an object`);
+  const { model, errors } = raw as { model?: unknown; errors?: Record<string, unknown> };
+  const fitted = pcaModelFromJson(model, `${where}: multivariate model`);
+  const fields = ['chunkSize', 'chunks', 'chunkMean', 'chunkStd', 'rowMean', 'rowStd'] as const;
+  if (typeof errors !== 'object' || errors === null || !fields.every((field) => typeof errors[field] === 'number' && Number.isFinite(errors[field]))) {
+    throw new Error(`${where}: multivariate errors need finite ${fields.join(', ')}`);
+  }
+  const statistics = errors as unknown as ReconstructionErrorReference;
+  if (!(statistics.chunkSize >= 1)) throw new Error(`${where}: multivariate chunkSize must be at least 1, got ${statistics.chunkSize}`);
+  const { chunkSize, chunks, chunkMean, chunkStd, rowMean, rowStd } = statistics;
+  return { model: fitted, errors: { chunkSize, chunks, chunkMean, chunkStd, rowMean, rowStd } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eigen-decomposition
+
+/**
+ * Eigenvalues (descending) and unit eigenvectors of a symmetric n x n matrix (row-major), by
+ * cyclic Jacobi rotations: robust and accurate for the modest sizes of a feature covariance.
+ */
+export function symmetricEigen(matrix: ArrayLike<number>, n: number): { values: number[]; vectors: Float64Array[] } {
+  if (matrix.length !== n * n) throw new Error(`symmetricEigen: expected ${n * n} entries, got ${matrix.length}`);
+  const a = Float64Array.from(matrix);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let diagonal = 0;
+    for (let i = 0; i < n; i++) {
+      diagonal += a[i * n + i] * a[i * n + i];
+      for (let j = i + 1; j < n; j++) off += a[i * n + j] * a[i * n + j];
+    }
+    if (off <= 1e-30 * Math.max(diagonal, 1e-300)) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q];
+        if (apq === 0) continue;
+        const app = a[p * n + p];
+        const aqq = a[q * n + q];
+        const theta = (aqq - app) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p];
+          const akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k];
+          const aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p];
+          const vkq = v[k * n + q];
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[y * n + y] - a[x * n + x]);
+  return {
+    values: order.map((i) => a[i * n + i]),
+    vectors: order.map((i) => {
+      const vector = new Float64Array(n);
+      for (let k = 0; k < n; k++) vector[k] = v[k * n + i];
+      return vector;
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored form
+
+function isNumberArray(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x));
+}
+
+/** Checks a stored model (JSON) and returns it; a clear error names what is wrong. */
+export function pcaModelFromJson(raw: unknown, where = 'PCA reconstruction model'): PcaReconstructionModel {
+  const fail = (what: string): never => {
+    throw new Error(`${where}: ${what}`);
+  };
+  if (typeof raw !== 'object' || raw === null) return fail('not an object');
+  const model = raw as Record<string, unknown>;
+  if (model.v !== 1) fail(`unsupported version ${String(model.v)}`);
+  if (typeof model.varianceShare !== 'number') fail('varianceShare is not a number');
+  if (!Array.isArray(model.numeric)) fail('numeric is not a list');
+  if (!Array.isArray(model.categorical)) fail('categorical is not a list');
+  for (const [i, column] of (model.numeric as Record<string, unknown>[]).entries()) {
+    if (typeof column?.name !== 'string' || typeof column.mean !== 'number' || typeof column.scale !== 'number' || !(column.scale > 0)) fail(`numeric[${i}] needs a name, a mean and a positive scale`);
+  }
+  for (const [i, column] of (model.categorical as Record<string, unknown>[]).entries()) {
+    const categories = column?.categories;
+    if (typeof column?.name !== 'string' || typeof column.mostFrequent !== 'string' || !Array.isArray(categories) || !categories.every((c) => typeof c === 'string')) {
+      fail(`categorical[${i}] needs a name, mostFrequent and string categories`);
+    }
+    if (!isNumberArray(column.means) || !isNumberArray(column.scales) || column.means.length !== (categories as string[]).length || column.scales.length !== (categories as string[]).length) {
+      fail(`categorical[${i}]: means and scales must be numbers, one per category`);
+    }
+  }
+  const typed = model as unknown as PcaReconstructionModel;
+  const width = encodedWidth(typed);
+  if (!isNumberArray(model.center) || model.center.length !== width) fail(`center must hold ${width} numbers`);
+  if (!Array.isArray(model.components) || !model.components.every((row) => isNumberArray(row) && row.length === width)) fail(`components must be rows of ${width} numbers`);
+  if (!isNumberArray(model.explainedVarianceRatio)) fail('explainedVarianceRatio is not a list of numbers');
+  return {
+    v: 1,
+    varianceShare: typed.varianceShare,
+    fittedOn: typeof model.fittedOn === 'number' ? model.fittedOn : 0,
+    numeric: typed.numeric.map((c) => ({ name: c.name, mean: c.mean, scale: c.scale })),
+    categorical: typed.categorical.map((c) => ({ name: c.name, mostFrequent: c.mostFrequent, categories: [...c.categories], means: [...c.means], scales: [...c.scales] })),
+    excluded: Array.isArray(model.excluded) ? (model.excluded as unknown[]).map(String) : [],
+    center: [...typed.center],
+    components: typed.components.map((row) => [...row]),
+    explainedVarianceRatio: [...typed.explainedVarianceRatio],
+  };
+}

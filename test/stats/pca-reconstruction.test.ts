@@ -1,0 +1,131 @@
+/**
+ * PCA reconstruction error (multivariate drift) against scikit-learn: test/golden/pca-reconstruction.json
+ * (see test/golden/make_pca_golden.py), with the imputation, standardization, component count,
+ * per-row errors and the reference chunks' bounds; and the pure pieces on their own.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  componentsForShare,
+  fitPcaReconstruction,
+  multivariateVerdict,
+  pcaModelFromJson,
+  ReconstructionScorer,
+  reconstructionErrors,
+  referenceChunkStatistics,
+  symmetricEigen,
+} from '../../src/stats/pca-reconstruction.ts';
+import type { FeatureRow } from '../../src/stats/pca-reconstruction.ts';
+
+interface Golden {
+  varianceShare: number;
+  chunkSize: number;
+  reference: FeatureRow[];
+  current: FeatureRow[];
+  keptCategories: string[];
+  mostFrequent: string;
+  numericMeans: number[];
+  scales: number[];
+  components: number;
+  explainedVarianceRatio: number[];
+  referenceErrors: number[];
+  currentErrors: number[];
+  chunkMean: number;
+  chunkStd: number;
+  lower: number;
+  upper: number;
+  currentChunkMeans: number[];
+}
+
+const golden = JSON.parse(readFileSync(new URL('../golden/pca-reconstruction.json', import.meta.url), 'utf8')) as Golden;
+
+describe('PCA reconstruction error against scikit-learn', () => {
+  const model = fitPcaReconstruction(golden.reference, { varianceShare: golden.varianceShare });
+
+  it('imputes and standardizes as SimpleImputer and StandardScaler', () => {
+    expect(model.numeric.map((c) => c.name)).toEqual(['x1', 'x2', 'x3', 'x4', 'x5']);
+    model.numeric.forEach((column, i) => {
+      expect(column.mean).toBeCloseTo(golden.numericMeans[i], 9);
+      expect(column.scale).toBeCloseTo(golden.scales[i], 9);
+    });
+    expect(model.categorical).toHaveLength(1);
+    const segment = model.categorical[0];
+    expect(segment.mostFrequent).toBe(golden.mostFrequent);
+    // the rare category (0.5 %) gets no column
+    expect(segment.categories).toEqual(golden.keptCategories);
+    segment.scales.forEach((scale, i) => expect(scale).toBeCloseTo(golden.scales[5 + i], 9));
+  });
+
+  it('keeps the component count of PCA(n_components=0.65) and its explained variance ratios', () => {
+    expect(model.components).toHaveLength(golden.components);
+    golden.explainedVarianceRatio.forEach((ratio, i) => expect(model.explainedVarianceRatio[i]).toBeCloseTo(ratio, 9));
+  });
+
+  it('gives each row the error of inverse_transform, reference and current (missing, unseen category)', () => {
+    const reference = reconstructionErrors(model, golden.reference);
+    golden.referenceErrors.forEach((error, i) => expect(reference[i]).toBeCloseTo(error, 8));
+    const current = reconstructionErrors(model, golden.current);
+    golden.currentErrors.forEach((error, i) => expect(current[i]).toBeCloseTo(error, 8));
+  });
+
+  it("bounds the reference chunks' mean error at +-3 std and flags only the flipped-correlation chunks", () => {
+    const chunks = referenceChunkStatistics(reconstructionErrors(model, golden.reference), golden.chunkSize);
+    expect(chunks.chunks).toBe(golden.reference.length / golden.chunkSize);
+    expect(chunks.chunkMean).toBeCloseTo(golden.chunkMean, 8);
+    expect(chunks.chunkStd).toBeCloseTo(golden.chunkStd, 8);
+    const verdicts = golden.currentChunkMeans.map((mean) => multivariateVerdict(chunks, mean, golden.chunkSize));
+    expect(verdicts[0].lower).toBeCloseTo(golden.lower, 8);
+    expect(verdicts[0].upper).toBeCloseTo(golden.upper, 8);
+    // the first two chunks are drawn like the reference, the last two with the x1-x2 correlation flipped
+    expect(verdicts.map((v) => v.drift)).toEqual([false, false, true, true]);
+  });
+
+  it('counts imputed features per row', () => {
+    const scorer = new ReconstructionScorer(model);
+    expect(scorer.score({ x1: 10, x2: null, x3: -3, x4: 0, x5: 0, segment: 'mid' }).imputed).toBe(1);
+    expect(scorer.score({ x1: 10, x3: -3, x4: 0 }).imputed).toBe(3);
+    expect(scorer.score({ x1: 10, x2: 0, x3: -3, x4: 0, x5: 0, segment: 'mid' }).imputed).toBe(0);
+  });
+
+  it('survives a JSON round trip and refuses a malformed model with where and what', () => {
+    const stored = pcaModelFromJson(JSON.parse(JSON.stringify(model)));
+    expect(reconstructionErrors(stored, golden.current.slice(0, 5))).toEqual(reconstructionErrors(model, golden.current.slice(0, 5)));
+    expect(() => pcaModelFromJson({ ...model, components: [[1, 2]] }, 'profile p1')).toThrow(/profile p1: components must be rows of 9 numbers/);
+    expect(() => pcaModelFromJson({ ...model, v: 2 })).toThrow(/unsupported version 2/);
+  });
+});
+
+describe('PCA reconstruction pieces', () => {
+  it('symmetricEigen recovers a known decomposition', () => {
+    // eigenvalues 3 and 1 of [[2, 1], [1, 2]], axes (1, 1) and (1, -1)
+    const { values, vectors } = symmetricEigen([2, 1, 1, 2], 2);
+    expect(values[0]).toBeCloseTo(3, 12);
+    expect(values[1]).toBeCloseTo(1, 12);
+    expect(Math.abs(vectors[0][0])).toBeCloseTo(Math.SQRT1_2, 12);
+    expect(vectors[0][0] * vectors[0][1]).toBeGreaterThan(0);
+  });
+
+  it('componentsForShare needs strictly more than the share, as scikit-learn', () => {
+    expect(componentsForShare([0.5, 0.15, 0.35], 0.65)).toBe(3);
+    expect(componentsForShare([0.5, 0.2, 0.3], 0.65)).toBe(2);
+    expect(componentsForShare([0.7, 0.3], 0.65)).toBe(1);
+  });
+
+  it('widens the bounds for a window smaller than a chunk', () => {
+    const reference = { chunkSize: 100, chunks: 10, chunkMean: 1, chunkStd: 0.1, rowMean: 1, rowStd: 1 };
+    const full = multivariateVerdict(reference, 1.25, 100);
+    const quarter = multivariateVerdict(reference, 1.25, 25);
+    expect(full.upper).toBeCloseTo(1.3, 12);
+    expect(quarter.upper).toBeCloseTo(1.6, 12);
+    expect(full.drift).toBe(false);
+    expect(multivariateVerdict(reference, 1.35, 100).drift).toBe(true);
+    expect(quarter.lower).toBeCloseTo(0.4, 12);
+    expect(multivariateVerdict({ ...reference, chunkStd: 1 }, 0.5, 100).lower).toBe(0);
+  });
+
+  it('refuses bad input with a clear error', () => {
+    expect(() => fitPcaReconstruction([{ a: 1 }])).toThrow(/at least 2 reference rows/);
+    expect(() => fitPcaReconstruction([{ a: 1 }, { a: 2 }], { varianceShare: 1.5 })).toThrow(/varianceShare must be in \(0, 1\)/);
+    expect(() => referenceChunkStatistics([1, 2], 0)).toThrow(/chunkSize must be a positive integer/);
+  });
+});
