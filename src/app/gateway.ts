@@ -133,7 +133,8 @@ export async function startGateway(
     cluster: { view: cluster },
   });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ url: address }, 'gateway listening');
+  // a newcomer reads this line to find the page, the API and the feed
+  logger.info({ url: address, dashboard: `${address}/`, api: `${address}/v1/models`, live: `${address.replace(/^http/, 'ws')}/v1/live` }, 'gateway listening');
   if (!isLoopbackHost(config.http.host) && config.auth.token === null) {
     logger.warn({ host: config.http.host }, 'serving on a non-loopback address without a token (DRIFTWATCH_ALLOW_UNAUTHENTICATED=true): anyone who reaches it can read every model and change references');
   }

@@ -389,7 +389,8 @@ export function loadConfig(options: LoadOptions = {}): DriftwatchConfig {
   }
   const src: Source = {
     of(key: string) {
-      for (let k = key; k; k = k.includes('.') ? k.slice(0, k.lastIndexOf('.')) : '') {
+      // origins are recorded per object path: 'partitions.owned[1]' came from wherever 'partitions.owned' did
+      for (let k = key.replace(/\[\d+\]/g, ''); k; k = k.includes('.') ? k.slice(0, k.lastIndexOf('.')) : '') {
         const origin = origins.get(k);
         if (origin) return origin;
       }

@@ -34,7 +34,10 @@ describe('configuration', () => {
   it('refuses a bad value with the key, the value, its source and what was expected', () => {
     expect(() => loadConfig({ env: { PORT: 'eighty' } })).toThrow('invalid config http.port = "eighty" (from environment variable PORT): expected an integer between 0 and 65535');
     expect(() => loadConfig({ env: { DRIFTWATCH_PARTITIONS: '0' } })).toThrow(/partitions.count = 0 \(from environment variable DRIFTWATCH_PARTITIONS\)/);
-    expect(() => loadConfig({ env: { DRIFTWATCH_OWNED_PARTITIONS: '1,99' } })).toThrow(/partitions.owned\[1\] = 99/);
+    expect(() => loadConfig({ env: { DRIFTWATCH_OWNED_PARTITIONS: '1,99' } })).toThrow(
+      'invalid config partitions.owned[1] = 99 (from environment variable DRIFTWATCH_OWNED_PARTITIONS): expected an integer between 0 and 15',
+    );
+    expect(() => loadConfig({ env: { DRIFTWATCH_MODELS_ALLOW: 'fraud,a.b' } })).toThrow(/models.allow\[1\] = "a.b" \(from environment variable DRIFTWATCH_MODELS_ALLOW\)/);
     expect(() => loadConfig({ env: {}, overrides: { windows: ['1m', '15s'] } })).toThrow(/windows\[1\] = "15s".*whole multiple of panes.paneMs/);
     expect(() => loadConfig({ env: {}, overrides: { drift: { features: { a: { test: 'magic' } } } } })).toThrow(/drift.features.a.test = "magic"/);
     expect(() => loadConfig({ env: {}, overrides: { drift: { falseAlarmsPerMillion: 0 } } })).toThrow(/drift.falseAlarmsPerMillion = 0 .*expected a number of false alarms per million values greater than 0 and at most 1000000/);

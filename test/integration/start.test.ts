@@ -24,6 +24,13 @@ describe('npm start', () => {
       }, 60_000, `/readyz (output so far: ${output.slice(-500)})`);
       expect(ready).toEqual({ status: 'ready' });
       expect(output).toMatch(/started embedded nats-server/);
+      // where to go next: the dashboard, the API and the live feed
+      const listening = output.split('\n').find((line) => line.includes('"gateway listening"'));
+      expect(listening && JSON.parse(listening)).toMatchObject({
+        dashboard: `http://127.0.0.1:${port}/`,
+        api: `http://127.0.0.1:${port}/v1/models`,
+        live: `ws://127.0.0.1:${port}/v1/live`,
+      });
       // one process, one /metrics with the worker's and the gateway's series, each registered once
       const text = await eventually(async () => {
         const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
