@@ -106,7 +106,7 @@ describe('incremental checkpoints (base + deltas)', () => {
       // the same run checkpointed in full each time (taking a checkpoint settles the panes' sketch
       // centers, so the reference takes its checkpoints at the same points)
       const reference = new PartitionProcessor(options);
-      let fullCheckpoint = new Uint8Array(0);
+      let fullCheckpoint: Uint8Array = new Uint8Array(0);
       for (let k = 0; k < crashAfter; k++) {
         feed(live, messages, k * 150, (k + 1) * 150);
         feed(reference, messages, k * 150, (k + 1) * 150);
