@@ -173,7 +173,8 @@ async function main(): Promise<void> {
     let lastAt = Date.now();
     console.log(`steady run: ${values.minutes} min, horizon ${horizonMs / 1000} s (labels after ${labelDelayMs / 1000} s for half), ${rate} predictions/s, ${models} models x ${features} features, ${partitions} partitions, one worker; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)} at start`);
     console.log('minute  cpu%   rssMB  pending  checkpointMB  load1');
-    while (Date.now() < end) {
+    // every sample lies inside the run: one taken after the publisher stopped would read an idle worker
+    while (Date.now() + sampleMs <= end) {
       await sleep(sampleMs);
       const usage = processUsage(pid);
       const at = Date.now();
