@@ -34,7 +34,8 @@
  * Memory per pending entry: one 48-byte record (hash, arena offset, id tag, insertion-order links,
  * ts, output, score, group/segment/flags) + hash buckets (4 bytes each, load <= 1/2: ~8 bytes at
  * full capacity) + id bytes in the arena (16 for a lowercase UUID, else the WTF-8 length; up to
- * 1.5x slack after growth). Measured at 1M entries (bench/join.ts): ~73 B for UUID ids, ~93 B for
+ * 1.5x slack after growth) + 4 bytes of checkpoint generation per slot (incremental checkpoints:
+ * markCheckpoint / deltaBytes). Measured at 1M entries (bench/join.ts): ~73 B for UUID ids, ~93 B for
  * 36-character text ids. Categorical outputs, groups (model+version) and segments are interned to
  * small integers; their name tables are capped (maxClassesPerGroup, maxGroups, maxSegments).
  */
