@@ -154,6 +154,12 @@ export class JoinedIdSet {
   dropped = 0;
   private readonly buckets = new Map<number, FingerprintSet>();
   private oldest = Infinity;
+  /**
+   * Keys added since mark() as (bucket, hi, lo) triples in f64s, and buckets removed since; null
+   * until the first mark(). Bounded by the size: a removed bucket's journaled keys leave with it.
+   */
+  private addedJournal: number[] | null = null;
+  private readonly removedSinceMark = new Set<number>();
 
   constructor(horizonMs: number, capacity: number) {
     this.horizonMs = horizonMs;
@@ -176,6 +182,7 @@ export class JoinedIdSet {
       if (b < this.oldest) this.oldest = b;
     }
     if (set.add(hash >>> 0, hash2 >>> 0)) {
+      this.addedJournal?.push(b, hash >>> 0, hash2 >>> 0);
       this.size++;
       while (this.size > this.capacity) this.dropOldest();
     }
@@ -234,6 +241,40 @@ export class JoinedIdSet {
     return true;
   }
 
+  /** Starts journaling changes for the next checkpoint delta (see delta()). */
+  mark(): void {
+    this.addedJournal = [];
+    this.removedSinceMark.clear();
+  }
+
+  /**
+   * The change since mark(): buckets removed since (to clear before the additions, since a bucket
+   * may have been dropped and begun again), the buckets live now (any other is dropped), and the
+   * keys added since as (bucket, hi, lo).
+   */
+  delta(): { removed: number[]; live: number[]; added: readonly number[] } {
+    return { removed: [...this.removedSinceMark], live: [...this.buckets.keys()], added: this.addedJournal ?? [] };
+  }
+
+  /** Applies delta() to the state it was taken after; false when an added key is malformed. */
+  applyDelta(removed: readonly number[], live: readonly number[], added: readonly number[]): boolean {
+    const keep = new Set(live);
+    for (const b of removed) this.removeBucket(b);
+    for (const b of [...this.buckets.keys()]) if (!keep.has(b)) this.removeBucket(b);
+    for (let i = 0; i + 2 < added.length; i += 3) {
+      const b = added[i];
+      if (!keep.has(b)) return false;
+      let set = this.buckets.get(b);
+      if (set === undefined) {
+        set = new FingerprintSet();
+        this.buckets.set(b, set);
+        if (b < this.oldest) this.oldest = b;
+      }
+      if (set.add(added[i + 1], added[i + 2])) this.size++;
+    }
+    return true;
+  }
+
   get bucketCount(): number {
     return this.buckets.size;
   }
@@ -245,11 +286,24 @@ export class JoinedIdSet {
 
   private removeBucket(bucket: number): number {
     const set = this.buckets.get(bucket);
+    if (set === undefined) return 0;
     this.buckets.delete(bucket);
+    if (this.addedJournal !== null) {
+      this.removedSinceMark.add(bucket);
+      const journal = this.addedJournal;
+      let kept = 0;
+      for (let i = 0; i < journal.length; i += 3) {
+        if (journal[i] === bucket) continue;
+        journal[kept++] = journal[i];
+        journal[kept++] = journal[i + 1];
+        journal[kept++] = journal[i + 2];
+      }
+      journal.length = kept;
+    }
     let oldest = Infinity;
     for (const b of this.buckets.keys()) if (b < oldest) oldest = b;
     this.oldest = oldest;
-    const count = set === undefined ? 0 : set.size;
+    const count = set.size;
     this.size -= count;
     return count;
   }

@@ -16,8 +16,16 @@
  * is reclaimed when the arena is full and at least 1/8 of it is garbage; otherwise it grows by 1.5.
  * Slots grow by doubling up to `maxSlots` and are reused through a free list, so memory follows the
  * live size and never exceeds what `maxSlots` ids need.
+ *
+ * Incremental checkpoints (mark()): every slot remembers the checkpoint generation it was inserted
+ * in (4 bytes a slot). After mark(), the entries inserted since are the newest ones (insertion is
+ * always at the tail), and removing an entry inserted before the mark journals its id, so that a
+ * checkpoint delta is "remove these ids, append those entries", O(change) and not O(size). The
+ * journal is bounded by the size at the mark: an entry is journaled at most once, since a
+ * re-inserted id is an entry of the new generation.
  */
-import { decodeId, tagLength, type IdKey } from './id-key.ts';
+import { decodeId, tagLength, tagScope, type IdKey } from './id-key.ts';
+import { SnapshotWriter } from './snapshot-bytes.ts';
 
 /** First i32 of a record available to the owner. */
 export const OWNER_I32_START = 5;
@@ -67,6 +75,13 @@ export class OrderedIdIndex {
   private arena: Uint8Array;
   private arenaEnd = 0;
   private liveBytes = 0;
+  /** Generation (see mark()) in which each slot's entry was inserted. */
+  private generations: Uint32Array;
+  private generation = 0;
+  /** Ids removed since mark() that were inserted before it, as [u16 tag][u16 scope][id bytes]; null until the first mark(). */
+  private removedJournal: SnapshotWriter | null = null;
+  /** Entries in the removed journal. */
+  removedSinceMark = 0;
 
   constructor(maxSlots: number, recordBytes: number, initialSlots = 1024) {
     if (!Number.isInteger(maxSlots) || maxSlots < 1 || maxSlots > 0x7fffffff) {
@@ -86,6 +101,35 @@ export class OrderedIdIndex {
     this.buckets = new Uint32Array(bucketCountFor(this.slotCapacity));
     this.mask = this.buckets.length - 1;
     this.arena = new Uint8Array(this.slotCapacity * 24);
+    this.generations = new Uint32Array(this.slotCapacity);
+  }
+
+  /**
+   * Starts a new checkpoint generation: entries inserted from now on are "since the mark", and
+   * removals of older entries are journaled (journaling starts with the first mark).
+   */
+  mark(): void {
+    this.generation = (this.generation + 1) >>> 0;
+    if (this.removedJournal === null) this.removedJournal = new SnapshotWriter(256);
+    else this.removedJournal.pos = 0;
+    this.removedSinceMark = 0;
+  }
+
+  /** Whether the entry of a live slot was inserted since the last mark(). */
+  insertedSinceMark(slot: number): boolean {
+    return this.generations[slot] === this.generation;
+  }
+
+  /** The oldest live slot inserted since the last mark() (the newer ones follow it), or -1. */
+  firstSinceMark(): number {
+    let first = -1;
+    for (let slot = this.tail; slot !== -1 && this.generations[slot] === this.generation; slot = this.i32[slot * this.i32Stride + PREV]) first = slot;
+    return first;
+  }
+
+  /** The removed journal's bytes ([u16 tag][u16 scope][id bytes] each, removedSinceMark of them); empty before the first mark(). */
+  removedIds(): Uint8Array {
+    return this.removedJournal === null ? new Uint8Array(0) : this.removedJournal.bytes.subarray(0, this.removedJournal.pos);
   }
 
   /** Slot holding the key's id, or -1. */
@@ -145,6 +189,7 @@ export class OrderedIdIndex {
     i32[r + TAG] = key.tag;
     i32[r + PREV] = this.tail;
     i32[r + NEXT] = -1;
+    this.generations[slot] = this.generation;
     if (this.tail === -1) this.head = slot;
     else i32[this.tail * stride + NEXT] = slot;
     this.tail = slot;
@@ -164,6 +209,7 @@ export class OrderedIdIndex {
     const i32 = this.i32;
     const stride = this.i32Stride;
     const r = slot * stride;
+    if (this.removedJournal !== null && this.generations[slot] !== this.generation) this.journalRemoval(slot);
     let hole = i32[r + HASH] & mask;
     while (buckets[hole] !== slot + 1) hole = (hole + 1) & mask;
     // Backward-shift deletion: pull later entries of the probe run into the hole unless their
@@ -199,6 +245,16 @@ export class OrderedIdIndex {
     }
   }
 
+  private journalRemoval(slot: number): void {
+    const journal = this.removedJournal as SnapshotWriter;
+    const tag = this.tagOf(slot);
+    journal.u16(tag & 0xffff);
+    journal.u16(tagScope(tag));
+    const at = journal.reserve(tagLength(tag));
+    this.copyIdBytes(slot, journal.bytes, at);
+    this.removedSinceMark++;
+  }
+
   /** The next newer slot in insertion order, or -1. */
   next(slot: number): number {
     return this.i32[slot * this.i32Stride + NEXT];
@@ -226,7 +282,7 @@ export class OrderedIdIndex {
 
   /** Bytes of typed arrays held. */
   memoryBytes(): number {
-    return this.buckets.byteLength + this.f64.byteLength + this.arena.byteLength;
+    return this.buckets.byteLength + this.f64.byteLength + this.arena.byteLength + this.generations.byteLength + (this.removedJournal?.bytes.byteLength ?? 0);
   }
 
   /** Stored id bytes of live entries (for metrics and the bench). */
@@ -244,6 +300,9 @@ export class OrderedIdIndex {
     this.f64 = f64;
     this.i32 = new Int32Array(records);
     this.slotCapacity = capacity;
+    const generations = new Uint32Array(capacity);
+    generations.set(this.generations);
+    this.generations = generations;
 
     const bucketCount = bucketCountFor(capacity);
     if (bucketCount !== this.buckets.length) {

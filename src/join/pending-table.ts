@@ -34,7 +34,8 @@
  * Memory per pending entry: one 48-byte record (hash, arena offset, id tag, insertion-order links,
  * ts, output, score, group/segment/flags) + hash buckets (4 bytes each, load <= 1/2: ~8 bytes at
  * full capacity) + id bytes in the arena (16 for a lowercase UUID, else the WTF-8 length; up to
- * 1.5x slack after growth). Measured at 1M entries (bench/join.ts): ~73 B for UUID ids, ~93 B for
+ * 1.5x slack after growth) + 4 bytes of checkpoint generation per slot (incremental checkpoints:
+ * markCheckpoint / deltaBytes). Measured at 1M entries (bench/join.ts): ~73 B for UUID ids, ~93 B for
  * 36-character text ids. Categorical outputs, groups (model+version) and segments are interned to
  * small integers; their name tables are capped (maxClassesPerGroup, maxGroups, maxSegments).
  */
@@ -171,6 +172,8 @@ const SNAPSHOT_VERSION = 2;
 const LEGACY_SNAPSHOT_VERSION = 1;
 /** Scope of entries restored from format 1, whose model is unknown. */
 const LEGACY_SCOPE = 0;
+const DELTA_MAGIC = 0x444a5744; // 'DWJD' little-endian
+const DELTA_VERSION = 1;
 const MAX_NAME_BYTES = 1 << 16;
 
 function positiveInt(value: number | undefined, fallback: number, name: string, max: number): number {
@@ -266,6 +269,8 @@ export class PendingJoinTable {
   private readonly segmentCodeByName = new Map<string, number>();
   private cachedGroupKey = '';
   private cachedGroup = -1;
+  /** markCheckpoint() was called: changes are journaled for deltaBytes(). */
+  private checkpointMarked = false;
 
   constructor(options: PendingJoinTableOptions = {}) {
     this.capacity = positiveInt(options.capacity, 1_000_000, 'capacity', 0x7fffffff);
@@ -605,55 +610,11 @@ export class PendingJoinTable {
     w.u32(this.maxClassesPerGroup);
     w.u32(this.maxSegments);
     w.u32(this.joinedCapacity);
-    for (const name of ALL_STAT_KEYS) w.f64(this.stats[name]);
-
-    w.u32(this.groupKeys.length);
-    for (let g = 0; g < this.groupKeys.length; g++) {
-      w.str(this.groupKeys[g]);
-      const classes = this.classNames[g];
-      w.u32(classes.length);
-      for (const name of classes) w.str(name);
-    }
-    w.u32(this.segmentNames.length - 1);
-    for (let s = 1; s < this.segmentNames.length; s++) w.str(this.segmentNames[s]);
-    w.u32(this.modelNames.length - 1);
-    for (let m = 1; m < this.modelNames.length; m++) w.str(this.modelNames[m]);
-
+    this.writeCountersAndNames(w);
     w.u32(this.pending.size);
-    for (let slot = this.pending.head; slot !== -1; slot = this.pending.next(slot)) {
-      const tag = this.pending.tagOf(slot);
-      w.u16(tag & 0xffff);
-      w.u16(tagScope(tag));
-      const at = w.reserve(tagLength(tag));
-      this.pending.copyIdBytes(slot, w.bytes, at);
-      const r = slot * F64_STRIDE;
-      const meta = this.pending.i32[slot * I32_STRIDE + P_META];
-      w.f64(this.pending.f64[r + P_TS]);
-      w.f64(this.pending.f64[r + P_OUTPUT]);
-      w.f64(this.pending.f64[r + P_SCORE]);
-      w.u16(meta & 0xffff);
-      w.u16((meta >>> 16) & MAX_SEGMENT_CODE);
-      w.u8(meta < 0 ? FLAG_OUTPUT_IS_CLASS : 0);
-    }
+    for (let slot = this.pending.head; slot !== -1; slot = this.pending.next(slot)) this.writePendingEntry(w, slot);
     w.u32(this.early.size);
-    for (let slot = this.early.head; slot !== -1; slot = this.early.next(slot)) {
-      const tag = this.early.tagOf(slot);
-      w.u16(tag & 0xffff);
-      w.u16(tagScope(tag));
-      const at = w.reserve(tagLength(tag));
-      this.early.copyIdBytes(slot, w.bytes, at);
-      const r = slot * F64_STRIDE;
-      const labelString = this.eLabelString[slot];
-      if (labelString === null) {
-        w.u8(0);
-        w.f64(this.early.f64[r + E_LABEL]);
-      } else {
-        w.u8(1);
-        w.str(labelString);
-      }
-      w.f64(this.early.f64[r + E_LABEL_TS]);
-      w.f64(this.early.f64[r + E_ARRIVED]);
-    }
+    for (let slot = this.early.head; slot !== -1; slot = this.early.next(slot)) this.writeEarlyEntry(w, slot);
     w.u32(this.joinedIds.bucketCount);
     // each bucket's exact slot layout, so that a restored table goes on exactly like this one
     for (const { bucket, slotCount, triples } of this.joinedIds.bucketEntries()) {
@@ -664,6 +625,125 @@ export class PendingJoinTable {
     }
     w.u32(checksum(w.bytes, w.pos));
     return w.finish();
+  }
+
+  /**
+   * Starts a checkpoint generation: deltaBytes() will hold what changes from now on. Call it right
+   * after taking toBytes() or deltaBytes() for a checkpoint. Until the first call nothing is
+   * journaled (a table that is never checkpointed pays nothing).
+   */
+  markCheckpoint(): void {
+    this.checkpointMarked = true;
+    this.pending.mark();
+    this.early.mark();
+    this.joinedIds.mark();
+  }
+
+  /**
+   * What changed since markCheckpoint(), for an incremental checkpoint: counters and name tables
+   * (small, whole), the ids removed since (pending and early), the entries inserted since, and the
+   * joined-id memory's change. applyDelta() on the state at the mark gives this table's state.
+   * Size is O(changes) plus the name tables; throws when markCheckpoint() was never called.
+   */
+  deltaBytes(): Uint8Array {
+    if (!this.checkpointMarked) throw new Error('PendingJoinTable.deltaBytes: markCheckpoint() was never called');
+    const pendingRemoved = this.pending.removedIds();
+    const earlyRemoved = this.early.removedIds();
+    const joined = this.joinedIds.delta();
+    const w = new SnapshotWriter(256 + pendingRemoved.length + earlyRemoved.length + joined.added.length * 6);
+    w.u32(DELTA_MAGIC);
+    w.u16(DELTA_VERSION);
+    w.u16(0);
+    this.writeCountersAndNames(w);
+    w.u32(this.pending.removedSinceMark);
+    w.raw(pendingRemoved);
+    const firstPending = this.pending.firstSinceMark();
+    let added = 0;
+    for (let slot = firstPending; slot !== -1; slot = this.pending.next(slot)) added++;
+    w.u32(added);
+    for (let slot = firstPending; slot !== -1; slot = this.pending.next(slot)) this.writePendingEntry(w, slot);
+    w.u32(this.early.removedSinceMark);
+    w.raw(earlyRemoved);
+    const firstEarly = this.early.firstSinceMark();
+    added = 0;
+    for (let slot = firstEarly; slot !== -1; slot = this.early.next(slot)) added++;
+    w.u32(added);
+    for (let slot = firstEarly; slot !== -1; slot = this.early.next(slot)) this.writeEarlyEntry(w, slot);
+    w.u32(joined.removed.length);
+    for (const b of joined.removed) w.f64(b);
+    w.u32(joined.live.length);
+    for (const b of joined.live) w.f64(b);
+    w.u32(joined.added.length / 3);
+    for (let i = 0; i < joined.added.length; i += 3) {
+      w.f64(joined.added[i]);
+      w.u32(joined.added[i + 1]);
+      w.u32(joined.added[i + 2]);
+    }
+    w.u32(checksum(w.bytes, w.pos));
+    return w.finish();
+  }
+
+  /**
+   * Applies deltaBytes() taken from the table this one restores (base + earlier deltas, in order).
+   * Throws JoinSnapshotError saying what is wrong and where; the table is then not to be used.
+   */
+  applyDelta(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new JoinSnapshotError(`delta: expected a Uint8Array, got ${typeof bytes}`);
+    if (bytes.length < 12) throw new JoinSnapshotError(`delta: only ${bytes.length} bytes, too short for a header`);
+    const header = new SnapshotReader(bytes, bytes.length);
+    if (header.u32('magic') !== DELTA_MAGIC) throw new JoinSnapshotError('delta: bad magic: not a driftwatch join table delta');
+    const version = header.u16('format version');
+    if (version !== DELTA_VERSION) throw new JoinSnapshotError(`delta: unsupported format version ${version} (this build reads ${DELTA_VERSION})`);
+    const bodyEnd = bytes.length - 4;
+    const stored = new DataView(bytes.buffer, bytes.byteOffset + bodyEnd, 4).getUint32(0, true);
+    const actual = checksum(bytes, bodyEnd);
+    if (stored !== actual) {
+      throw new JoinSnapshotError(`delta: checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)}): corrupted or truncated`);
+    }
+    const r = new SnapshotReader(bytes, bodyEnd);
+    r.pos = 8;
+    this.readCountersAndNames(r, false);
+    const key = this.key;
+    const removedPending = r.u32('removed pending count');
+    for (let i = 0; i < removedPending; i++) {
+      const what = `delta removed pending ${i}`;
+      this.readId(r, bytes, what, false);
+      const slot = this.pending.find(key);
+      if (slot === -1) throw new JoinSnapshotError(`${what}: the id is not pending in the state the delta follows`);
+      this.removePending(slot);
+    }
+    const addedPending = r.u32('added pending count');
+    for (let i = 0; i < addedPending; i++) this.readPendingEntry(r, bytes, `delta added pending ${i}`, false);
+    const removedEarly = r.u32('removed early count');
+    for (let i = 0; i < removedEarly; i++) {
+      const what = `delta removed early label ${i}`;
+      this.readId(r, bytes, what, false);
+      const slot = this.early.find(key);
+      if (slot === -1) throw new JoinSnapshotError(`${what}: the id is not buffered in the state the delta follows`);
+      this.removeEarly(slot);
+    }
+    const addedEarly = r.u32('added early count');
+    for (let i = 0; i < addedEarly; i++) this.readEarlyEntry(r, bytes, `delta added early label ${i}`, false);
+    const bucketList = (what: string): number[] => {
+      const count = r.u32(`${what} count`);
+      if (count * 8 > bodyEnd - r.pos) throw new JoinSnapshotError(`delta: ${count} ${what} do not fit in the ${bodyEnd - r.pos} bytes left`);
+      const out: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const b = r.f64(what);
+        if (!Number.isInteger(b)) throw new JoinSnapshotError(`delta: ${what} ${b} is not an integer`);
+        out.push(b);
+      }
+      return out;
+    };
+    const removedBuckets = bucketList('removed joined buckets');
+    const liveBuckets = bucketList('live joined buckets');
+    const addedJoined = r.u32('added joined count');
+    if (addedJoined * 16 > bodyEnd - r.pos) throw new JoinSnapshotError(`delta: ${addedJoined} joined ids do not fit in the ${bodyEnd - r.pos} bytes left`);
+    const triples: number[] = [];
+    for (let i = 0; i < addedJoined; i++) triples.push(r.f64('joined bucket'), r.u32('joined hi'), r.u32('joined lo'));
+    if (!this.joinedIds.applyDelta(removedBuckets, liveBuckets, triples)) throw new JoinSnapshotError('delta: a joined id is in a bucket that is not live');
+    if (r.pos !== bodyEnd) throw new JoinSnapshotError(`delta: ${bodyEnd - r.pos} unexpected bytes after the last entry at offset ${r.pos}`);
+    if (this.pending.size > this.capacity) throw new JoinSnapshotError(`delta: ${this.pending.size} pending entries, more than capacity ${this.capacity}`);
   }
 
   /** Restores a table from toBytes(); throws JoinSnapshotError saying what is wrong and where. */
@@ -703,113 +783,15 @@ export class PendingJoinTable {
       if (error instanceof JoinSnapshotError) throw error;
       throw new JoinSnapshotError(`bad options in header: ${(error as Error).message}`);
     }
-    for (const name of legacy ? STAT_KEYS : ALL_STAT_KEYS) {
-      const value = r.f64(`stats.${name}`);
-      if (!Number.isInteger(value) || value < 0) throw new JoinSnapshotError(`stats.${name} is ${value}, expected a count`);
-      table.stats[name] = value;
-    }
-
-    const groupCount = r.u32('group count');
-    if (groupCount > table.maxGroups) throw new JoinSnapshotError(`${groupCount} groups, more than maxGroups ${table.maxGroups}`);
-    for (let g = 0; g < groupCount; g++) {
-      const groupKey = r.str(`group ${g} key`, MAX_NAME_BYTES);
-      if (table.groupIndexByKey.has(groupKey)) throw new JoinSnapshotError(`group key ${JSON.stringify(groupKey)} appears twice`);
-      table.groupIndexByKey.set(groupKey, g);
-      table.groupKeys.push(groupKey);
-      const classCount = r.u32(`group ${g} class count`);
-      if (classCount > table.maxClassesPerGroup) {
-        throw new JoinSnapshotError(`group ${g} has ${classCount} classes, more than maxClassesPerGroup ${table.maxClassesPerGroup}`);
-      }
-      const names: string[] = [];
-      const index = new Map<string, number>();
-      for (let c = 0; c < classCount; c++) {
-        const name = r.str(`group ${g} class ${c}`, MAX_NAME_BYTES);
-        if (index.has(name)) throw new JoinSnapshotError(`group ${g} class ${JSON.stringify(name)} appears twice`);
-        index.set(name, c);
-        names.push(name);
-      }
-      table.classNames.push(names);
-      table.classIndexByName.push(index);
-    }
-    const segmentCount = r.u32('segment count');
-    if (segmentCount > table.maxSegments) throw new JoinSnapshotError(`${segmentCount} segments, more than maxSegments ${table.maxSegments}`);
-    for (let s = 1; s <= segmentCount; s++) {
-      const name = r.str(`segment ${s}`, MAX_NAME_BYTES);
-      if (table.segmentCodeByName.has(name)) throw new JoinSnapshotError(`segment ${JSON.stringify(name)} appears twice`);
-      table.segmentCodeByName.set(name, s);
-      table.segmentNames.push(name);
-    }
-    if (!legacy) {
-      const modelCount = r.u32('model count');
-      if (modelCount > MAX_SCOPE) throw new JoinSnapshotError(`${modelCount} models, more than ${MAX_SCOPE}`);
-      for (let m = 1; m <= modelCount; m++) {
-        const name = r.str(`model ${m}`, MAX_NAME_BYTES);
-        if (table.modelScopeByName.has(name)) throw new JoinSnapshotError(`model ${JSON.stringify(name)} appears twice`);
-        table.modelScopeByName.set(name, m);
-        table.modelNames.push(name);
-      }
-    }
-
-    const key = table.key;
-    const readId = (what: string): void => {
-      const tag = r.u16(`${what} id tag`);
-      const scope = legacy ? LEGACY_SCOPE : r.u16(`${what} model`);
-      if (scope >= table.modelNames.length) throw new JoinSnapshotError(`${what}: model ${scope} does not exist (${table.modelNames.length - 1} models)`);
-      const length = tagLength(tag);
-      const packed = (tag & PACKED_UUID_FLAG) !== 0;
-      if (packed ? length !== 16 : length > table.maxIdBytes) {
-        throw new JoinSnapshotError(`${what} id length ${length} at offset ${r.pos - 2} is invalid (maxIdBytes ${table.maxIdBytes})`);
-      }
-      const at = r.skip(length, `${what} id`);
-      if (!packed) {
-        const problem = checkWtf8(bytes, at, length);
-        if (problem !== null) throw new JoinSnapshotError(`${what} id at offset ${at} is not valid text: ${problem}`);
-      }
-      key.setEncoded(bytes, at, tag, scope);
-      if (scope === LEGACY_SCOPE) table.legacyLive++;
-    };
+    table.readCountersAndNames(r, legacy);
 
     const pendingCount = r.u32('pending count');
     if (pendingCount > table.capacity) throw new JoinSnapshotError(`${pendingCount} pending entries, more than capacity ${table.capacity}`);
-    for (let i = 0; i < pendingCount; i++) {
-      const what = `pending entry ${i}`;
-      readId(what);
-      if (table.pending.find(key) !== -1) throw new JoinSnapshotError(`${what}: id appears twice`);
-      const ts = r.f64(`${what} ts`);
-      const output = r.f64(`${what} output`);
-      const score = r.f64(`${what} score`);
-      const group = r.u16(`${what} group`);
-      const segment = r.u16(`${what} segment`);
-      const flags = r.u8(`${what} flags`);
-      if (!Number.isFinite(ts)) throw new JoinSnapshotError(`${what}: ts ${ts} is not finite`);
-      if (group >= groupCount) throw new JoinSnapshotError(`${what}: group ${group} does not exist (${groupCount} groups)`);
-      if (segment > segmentCount) throw new JoinSnapshotError(`${what}: segment ${segment} does not exist (${segmentCount} segments)`);
-      if (flags > FLAG_OUTPUT_IS_CLASS) throw new JoinSnapshotError(`${what}: unknown flags ${flags}`);
-      if (flags === FLAG_OUTPUT_IS_CLASS && !(Number.isInteger(output) && output >= 0 && output < table.classNames[group].length)) {
-        throw new JoinSnapshotError(`${what}: class ${output} does not exist in group ${group}`);
-      }
-      const slot = table.pending.insert(key);
-      table.writePending(slot, ts, output, score, group, segment, flags);
-    }
+    for (let i = 0; i < pendingCount; i++) table.readPendingEntry(r, bytes, `pending entry ${i}`, legacy);
 
     const earlyCount = r.u32('early label count');
     if (earlyCount > table.earlyCapacity) throw new JoinSnapshotError(`${earlyCount} early labels, more than earlyCapacity ${table.earlyCapacity}`);
-    for (let i = 0; i < earlyCount; i++) {
-      const what = `early label ${i}`;
-      readId(what);
-      if (table.early.find(key) !== -1) throw new JoinSnapshotError(`${what}: id appears twice`);
-      if (table.pending.find(key) !== -1) throw new JoinSnapshotError(`${what}: id is also pending`);
-      const kind = r.u8(`${what} kind`);
-      let label = NaN;
-      let labelString: string | null = null;
-      if (kind === 0) label = r.f64(`${what} value`);
-      else if (kind === 1) labelString = r.str(`${what} value`, MAX_NAME_BYTES);
-      else throw new JoinSnapshotError(`${what}: unknown label kind ${kind}`);
-      const labelTs = r.f64(`${what} labelTs`);
-      const arrivedAt = r.f64(`${what} arrival`);
-      const slot = table.early.insert(key);
-      table.writeEarly(slot, labelString ?? label, labelTs, arrivedAt);
-    }
+    for (let i = 0; i < earlyCount; i++) table.readEarlyEntry(r, bytes, `early label ${i}`, legacy);
     if (!legacy) {
       const bucketCount = r.u32('joined bucket count');
       let held = 0;
@@ -831,6 +813,187 @@ export class PendingJoinTable {
     }
     if (r.pos !== bodyEnd) throw new JoinSnapshotError(`${bodyEnd - r.pos} unexpected bytes after the last entry at offset ${r.pos}`);
     return table;
+  }
+
+  // ---------------------------------------------------------------- snapshot parts
+
+  /** Counters, then the name tables (groups with their classes, segments, models): whole, in a snapshot and in a delta. */
+  private writeCountersAndNames(w: SnapshotWriter): void {
+    for (const name of ALL_STAT_KEYS) w.f64(this.stats[name]);
+    w.u32(this.groupKeys.length);
+    for (let g = 0; g < this.groupKeys.length; g++) {
+      w.str(this.groupKeys[g]);
+      const classes = this.classNames[g];
+      w.u32(classes.length);
+      for (const name of classes) w.str(name);
+    }
+    w.u32(this.segmentNames.length - 1);
+    for (let s = 1; s < this.segmentNames.length; s++) w.str(this.segmentNames[s]);
+    w.u32(this.modelNames.length - 1);
+    for (let m = 1; m < this.modelNames.length; m++) w.str(this.modelNames[m]);
+  }
+
+  /**
+   * Reads writeCountersAndNames() into this table. Names only ever grow: the ones this table has
+   * must come first, in the same order (a delta that does not follow this state is refused).
+   */
+  private readCountersAndNames(r: SnapshotReader, legacy: boolean): void {
+    for (const name of legacy ? STAT_KEYS : ALL_STAT_KEYS) {
+      const value = r.f64(`stats.${name}`);
+      if (!Number.isInteger(value) || value < 0) throw new JoinSnapshotError(`stats.${name} is ${value}, expected a count`);
+      this.stats[name] = value;
+    }
+    const known = (what: string, name: string, index: number, names: readonly string[]): boolean => {
+      if (index >= names.length) return false;
+      if (names[index] !== name) throw new JoinSnapshotError(`${what} is ${JSON.stringify(name)}, but the state it follows has ${JSON.stringify(names[index])} there`);
+      return true;
+    };
+    const groupCount = r.u32('group count');
+    if (groupCount > this.maxGroups) throw new JoinSnapshotError(`${groupCount} groups, more than maxGroups ${this.maxGroups}`);
+    if (groupCount < this.groupKeys.length) throw new JoinSnapshotError(`${groupCount} groups, fewer than the ${this.groupKeys.length} of the state it follows`);
+    for (let g = 0; g < groupCount; g++) {
+      const groupKey = r.str(`group ${g} key`, MAX_NAME_BYTES);
+      if (!known(`group ${g} key`, groupKey, g, this.groupKeys)) {
+        if (this.groupIndexByKey.has(groupKey)) throw new JoinSnapshotError(`group key ${JSON.stringify(groupKey)} appears twice`);
+        this.groupIndexByKey.set(groupKey, g);
+        this.groupKeys.push(groupKey);
+        this.classNames.push([]);
+        this.classIndexByName.push(new Map());
+      }
+      const classCount = r.u32(`group ${g} class count`);
+      if (classCount > this.maxClassesPerGroup) {
+        throw new JoinSnapshotError(`group ${g} has ${classCount} classes, more than maxClassesPerGroup ${this.maxClassesPerGroup}`);
+      }
+      const names = this.classNames[g];
+      const index = this.classIndexByName[g];
+      if (classCount < names.length) throw new JoinSnapshotError(`group ${g} has ${classCount} classes, fewer than the ${names.length} of the state it follows`);
+      for (let c = 0; c < classCount; c++) {
+        const name = r.str(`group ${g} class ${c}`, MAX_NAME_BYTES);
+        if (known(`group ${g} class ${c}`, name, c, names)) continue;
+        if (index.has(name)) throw new JoinSnapshotError(`group ${g} class ${JSON.stringify(name)} appears twice`);
+        index.set(name, c);
+        names.push(name);
+      }
+    }
+    const segmentCount = r.u32('segment count');
+    if (segmentCount > this.maxSegments) throw new JoinSnapshotError(`${segmentCount} segments, more than maxSegments ${this.maxSegments}`);
+    if (segmentCount < this.segmentNames.length - 1) throw new JoinSnapshotError(`${segmentCount} segments, fewer than the state it follows`);
+    for (let s = 1; s <= segmentCount; s++) {
+      const name = r.str(`segment ${s}`, MAX_NAME_BYTES);
+      if (known(`segment ${s}`, name, s, this.segmentNames)) continue;
+      if (this.segmentCodeByName.has(name)) throw new JoinSnapshotError(`segment ${JSON.stringify(name)} appears twice`);
+      this.segmentCodeByName.set(name, s);
+      this.segmentNames.push(name);
+    }
+    if (!legacy) {
+      const modelCount = r.u32('model count');
+      if (modelCount > MAX_SCOPE) throw new JoinSnapshotError(`${modelCount} models, more than ${MAX_SCOPE}`);
+      if (modelCount < this.modelNames.length - 1) throw new JoinSnapshotError(`${modelCount} models, fewer than the state it follows`);
+      for (let m = 1; m <= modelCount; m++) {
+        const name = r.str(`model ${m}`, MAX_NAME_BYTES);
+        if (known(`model ${m}`, name, m, this.modelNames)) continue;
+        if (this.modelScopeByName.has(name)) throw new JoinSnapshotError(`model ${JSON.stringify(name)} appears twice`);
+        this.modelScopeByName.set(name, m);
+        this.modelNames.push(name);
+      }
+    }
+  }
+
+  /** Writes an id as [u16 tag][u16 scope][bytes] (the journal of OrderedIdIndex uses the same form). */
+  private static writeId(w: SnapshotWriter, index: OrderedIdIndex, slot: number): void {
+    const tag = index.tagOf(slot);
+    w.u16(tag & 0xffff);
+    w.u16(tagScope(tag));
+    const at = w.reserve(tagLength(tag));
+    index.copyIdBytes(slot, w.bytes, at);
+  }
+
+  private writePendingEntry(w: SnapshotWriter, slot: number): void {
+    PendingJoinTable.writeId(w, this.pending, slot);
+    const r = slot * F64_STRIDE;
+    const meta = this.pending.i32[slot * I32_STRIDE + P_META];
+    w.f64(this.pending.f64[r + P_TS]);
+    w.f64(this.pending.f64[r + P_OUTPUT]);
+    w.f64(this.pending.f64[r + P_SCORE]);
+    w.u16(meta & 0xffff);
+    w.u16((meta >>> 16) & MAX_SEGMENT_CODE);
+    w.u8(meta < 0 ? FLAG_OUTPUT_IS_CLASS : 0);
+  }
+
+  private writeEarlyEntry(w: SnapshotWriter, slot: number): void {
+    PendingJoinTable.writeId(w, this.early, slot);
+    const r = slot * F64_STRIDE;
+    const labelString = this.eLabelString[slot];
+    if (labelString === null) {
+      w.u8(0);
+      w.f64(this.early.f64[r + E_LABEL]);
+    } else {
+      w.u8(1);
+      w.str(labelString);
+    }
+    w.f64(this.early.f64[r + E_LABEL_TS]);
+    w.f64(this.early.f64[r + E_ARRIVED]);
+  }
+
+  /** Reads an id into this.key (legacy: no scope, the unknown model's). */
+  private readId(r: SnapshotReader, bytes: Uint8Array, what: string, legacy: boolean): void {
+    const tag = r.u16(`${what} id tag`);
+    const scope = legacy ? LEGACY_SCOPE : r.u16(`${what} model`);
+    if (scope >= this.modelNames.length) throw new JoinSnapshotError(`${what}: model ${scope} does not exist (${this.modelNames.length - 1} models)`);
+    const length = tagLength(tag);
+    const packed = (tag & PACKED_UUID_FLAG) !== 0;
+    if (packed ? length !== 16 : length > this.maxIdBytes) {
+      throw new JoinSnapshotError(`${what} id length ${length} at offset ${r.pos - 2} is invalid (maxIdBytes ${this.maxIdBytes})`);
+    }
+    const at = r.skip(length, `${what} id`);
+    if (!packed) {
+      const problem = checkWtf8(bytes, at, length);
+      if (problem !== null) throw new JoinSnapshotError(`${what} id at offset ${at} is not valid text: ${problem}`);
+    }
+    this.key.setEncoded(bytes, at, tag, scope);
+  }
+
+  private readPendingEntry(r: SnapshotReader, bytes: Uint8Array, what: string, legacy: boolean): void {
+    this.readId(r, bytes, what, legacy);
+    if (this.pending.find(this.key) !== -1) throw new JoinSnapshotError(`${what}: id appears twice`);
+    if (this.pending.size >= this.capacity) throw new JoinSnapshotError(`${what}: more pending entries than capacity ${this.capacity}`);
+    const ts = r.f64(`${what} ts`);
+    const output = r.f64(`${what} output`);
+    const score = r.f64(`${what} score`);
+    const group = r.u16(`${what} group`);
+    const segment = r.u16(`${what} segment`);
+    const flags = r.u8(`${what} flags`);
+    const groupCount = this.groupKeys.length;
+    const segmentCount = this.segmentNames.length - 1;
+    if (!Number.isFinite(ts)) throw new JoinSnapshotError(`${what}: ts ${ts} is not finite`);
+    if (group >= groupCount) throw new JoinSnapshotError(`${what}: group ${group} does not exist (${groupCount} groups)`);
+    if (segment > segmentCount) throw new JoinSnapshotError(`${what}: segment ${segment} does not exist (${segmentCount} segments)`);
+    if (flags > FLAG_OUTPUT_IS_CLASS) throw new JoinSnapshotError(`${what}: unknown flags ${flags}`);
+    if (flags === FLAG_OUTPUT_IS_CLASS && !(Number.isInteger(output) && output >= 0 && output < this.classNames[group].length)) {
+      throw new JoinSnapshotError(`${what}: class ${output} does not exist in group ${group}`);
+    }
+    if (this.key.scope === LEGACY_SCOPE) this.legacyLive++;
+    const slot = this.pending.insert(this.key);
+    this.writePending(slot, ts, output, score, group, segment, flags);
+  }
+
+  private readEarlyEntry(r: SnapshotReader, bytes: Uint8Array, what: string, legacy: boolean): void {
+    this.readId(r, bytes, what, legacy);
+    const key = this.key;
+    if (this.early.find(key) !== -1) throw new JoinSnapshotError(`${what}: id appears twice`);
+    if (this.pending.find(key) !== -1) throw new JoinSnapshotError(`${what}: id is also pending`);
+    if (this.early.size >= this.earlyCapacity) throw new JoinSnapshotError(`${what}: more early labels than earlyCapacity ${this.earlyCapacity}`);
+    const kind = r.u8(`${what} kind`);
+    let label = NaN;
+    let labelString: string | null = null;
+    if (kind === 0) label = r.f64(`${what} value`);
+    else if (kind === 1) labelString = r.str(`${what} value`, MAX_NAME_BYTES);
+    else throw new JoinSnapshotError(`${what}: unknown label kind ${kind}`);
+    const labelTs = r.f64(`${what} labelTs`);
+    const arrivedAt = r.f64(`${what} arrival`);
+    if (key.scope === LEGACY_SCOPE) this.legacyLive++;
+    const slot = this.early.insert(key);
+    this.writeEarly(slot, labelString ?? label, labelTs, arrivedAt);
   }
 
   // ---------------------------------------------------------------- internals

@@ -46,6 +46,12 @@ export class SnapshotWriter {
     this.buffer.set(bytes, this.pos);
     this.pos += bytes.length;
   }
+  /** Appends raw bytes. */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buffer.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
   /** Reserves `length` raw bytes and returns their offset in `bytes` (valid until the next write). */
   reserve(length: number): number {
     this.ensure(length);

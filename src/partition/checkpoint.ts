@@ -10,6 +10,13 @@
  * MessagePack map starts with a byte in 0x80-0x8f, 0xde or 0xdf, never with 'D' (0x44), the first
  * byte of the magic, so the two cannot be mistaken for each other. Format 1 has no checksum: its
  * damage is caught only where it breaks a field's type or shape (or the join table's own checksum).
+ *
+ * Incremental checkpoints: a base (this format, with a `baseId`) followed by deltas (magic 'DWPD'),
+ * each holding what changed since the previous one: counters, the panes changed (and the starts of
+ * all live panes, so dropped ones go), detectors, the held events, and the join table's delta
+ * (PendingJoinTable.deltaBytes). A delta names its base, its place in the chain and the sequence
+ * it follows (`fromSeq`), so a delta is applied only in order onto the state it was taken after.
+ * A base without `baseId` (written before deltas existed) restores alone.
  */
 import { encode, decode } from '@msgpack/msgpack';
 import { checkPaneInputWire, checkPaneOutcomeWire, PaneMessageError } from '../contract/pane-codec.ts';
@@ -25,6 +32,8 @@ import type { PaneInput, PaneLimits, PaneOutcome } from '../window/pane.ts';
 
 const CHECKPOINT_MAGIC = 0x43505744; // 'DWPC' little-endian
 export const CHECKPOINT_VERSION = 2;
+const DELTA_MAGIC = 0x44505744; // 'DWPD' little-endian
+const DELTA_VERSION = 1;
 /** The unframed MessagePack checkpoint written before the frame. */
 const LEGACY_VERSION = 1;
 
@@ -66,6 +75,50 @@ export interface CheckpointWire {
   held: Array<[number, string, Uint8Array, string | null]>;
   /** The worker and lease epoch that wrote it (absent in older checkpoints and without a lease). */
   owner?: { worker: string; epoch: number };
+  /** Names the chain of deltas that may follow this base (absent in checkpoints written before deltas). */
+  baseId?: string;
+}
+
+/** A checkpoint delta: what changed since the previous checkpoint of a chain (base, then deltas 1, 2, ...). */
+export interface CheckpointDeltaWire {
+  partition: number;
+  baseId: string;
+  /** Its place in the chain: 1 for the first delta after the base. */
+  index: number;
+  /** The sequence of the checkpoint it follows; it brings the state to `seq`. */
+  fromSeq: number;
+  seq: number;
+  watermark: number | null;
+  counters: CheckpointCounters;
+  /** Every live model version: its changed panes, the starts of all its live panes, its detectors. */
+  groups: Array<{
+    model: string;
+    version: string;
+    inputs: Array<[number, PaneInputWire]>;
+    outcomes: Array<[number, PaneOutcomeWire]>;
+    inputStarts: number[];
+    outcomeStarts: number[];
+    detectors: DetectorStateBase[];
+    watermark: number | null;
+  }>;
+  /** PendingJoinTable.deltaBytes(). */
+  join: Uint8Array;
+  held: Array<[number, string, Uint8Array, string | null]>;
+  owner?: { worker: string; epoch: number };
+}
+
+export interface CheckpointDelta {
+  partition: number;
+  baseId: string;
+  index: number;
+  fromSeq: number;
+  seq: number;
+  watermark: number;
+  counters: CheckpointCounters;
+  groups: Array<Checkpoint['groups'][number] & { inputStarts: number[]; outcomeStarts: number[] }>;
+  join: Uint8Array;
+  held: Checkpoint['held'];
+  owner: { worker: string; epoch: number } | null;
 }
 
 /** What a processor restores: every part checked and converted. */
@@ -88,6 +141,8 @@ export interface Checkpoint {
   held: Array<{ seq: number; subject: string; data: Uint8Array; contentType: string | undefined }>;
   /** Who wrote it under which lease epoch; null for older checkpoints and manual partition lists. */
   owner: { worker: string; epoch: number } | null;
+  /** The chain its deltas name; null for checkpoints written before deltas (no delta follows them). */
+  baseId: string | null;
 }
 
 export function encodeCheckpoint(checkpoint: CheckpointWire): Uint8Array {
@@ -139,6 +194,60 @@ export function decodeCheckpoint(bytes: Uint8Array, partition: number, limits: P
     join,
     // absent in checkpoints written before model admission held events
     held: c.held === undefined ? [] : array(c.held, 'held', fail).map((entry, k) => heldEvent(entry, `held[${k}]`, fail)),
+    owner: c.owner === undefined ? null : checkpointOwner(c.owner, fail),
+    baseId: c.baseId === undefined ? null : name(c.baseId, 'baseId', fail),
+  };
+}
+
+export function encodeCheckpointDelta(delta: CheckpointDeltaWire): Uint8Array {
+  return frameSnapshot(DELTA_MAGIC, DELTA_VERSION, encode(delta));
+}
+
+/** Whether bytes are a checkpoint delta (by its magic), not a base. */
+export function isCheckpointDelta(bytes: Uint8Array): boolean {
+  return hasSnapshotMagic(bytes, DELTA_MAGIC);
+}
+
+/** Reads a checkpoint delta of `partition`; throws CheckpointError before anything is built from bytes it cannot trust. */
+export function decodeCheckpointDelta(bytes: Uint8Array, partition: number, limits: PaneLimits): CheckpointDelta {
+  const fail = (problem: string): CheckpointError => new CheckpointError(partition, `delta: ${problem}`);
+  const { body } = openSnapshotFrame(bytes, DELTA_MAGIC, [DELTA_VERSION], fail);
+  let raw: unknown;
+  try {
+    raw = decode(body);
+  } catch (error) {
+    throw fail(`body is not MessagePack: ${(error as Error).message}`);
+  }
+  const c = record(raw, '(delta)', fail);
+  const saved = integer(c.partition, 'partition', fail);
+  if (saved !== partition) throw fail(`it is of partition ${saved}, expected ${partition}`);
+  const groups = array(c.groups, 'groups', fail).map((g, k) => {
+    const path = `groups[${k}]`;
+    const base = group(g, path, limits, fail);
+    const r = record(g, path, fail);
+    const starts = (value: unknown, at: string, changed: Array<[number, unknown]>): number[] => {
+      const list = array(value, at, fail).map((start, i) => {
+        if (typeof start !== 'number' || !Number.isSafeInteger(start)) throw fail(`${at}[${i}]: expected a pane start, got ${String(start)}`);
+        return start;
+      });
+      const live = new Set(list);
+      for (const [start] of changed) if (!live.has(start)) throw fail(`${at}: changed pane ${start} is not among the live ones`);
+      return list;
+    };
+    return { ...base, inputStarts: starts(r.inputStarts, `${path}.inputStarts`, base.inputs), outcomeStarts: starts(r.outcomeStarts, `${path}.outcomeStarts`, base.outcomes) };
+  });
+  if (!(c.join instanceof Uint8Array)) throw fail(`join: expected the join table's delta bytes, got ${typeof c.join}`);
+  return {
+    partition,
+    baseId: name(c.baseId, 'baseId', fail),
+    index: integer(c.index, 'index', fail),
+    fromSeq: integer(c.fromSeq, 'fromSeq', fail),
+    seq: integer(c.seq, 'seq', fail),
+    watermark: time(c.watermark, 'watermark', fail),
+    counters: counters(c.counters, 'counters', fail),
+    groups,
+    join: c.join,
+    held: array(c.held, 'held', fail).map((entry, k) => heldEvent(entry, `held[${k}]`, fail)),
     owner: c.owner === undefined ? null : checkpointOwner(c.owner, fail),
   };
 }

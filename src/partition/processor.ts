@@ -6,8 +6,8 @@ import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
 import type { InputSubject } from '../cluster/subjects.ts';
 import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
 import { PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../window/pane.ts';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
-import type { CheckpointWire } from './checkpoint.ts';
+import { CheckpointError, decodeCheckpoint, decodeCheckpointDelta, encodeCheckpoint, encodeCheckpointDelta } from './checkpoint.ts';
+import type { Checkpoint, CheckpointDeltaWire, CheckpointWire } from './checkpoint.ts';
 import type { FeatureCenters, PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import type { MultivariateScorers } from '../reference/multivariate-scorers.ts';
@@ -105,6 +105,9 @@ class GroupState {
   readonly outcomes = new Map<number, PaneOutcome>();
   readonly dirtyInputs = new Set<number>();
   readonly dirtyOutcomes = new Set<number>();
+  /** Panes changed since the last checkpoint (base or delta) was taken: what a delta carries. */
+  readonly changedInputs = new Set<number>();
+  readonly changedOutcomes = new Set<number>();
   /** Panes whose last publication was marked final: they may be dropped. */
   readonly finalInputs = new Set<number>();
   readonly finalOutcomes = new Set<number>();
@@ -347,6 +350,7 @@ export class PartitionProcessor {
       group.inputs.set(paneStart, pane);
     }
     group.dirtyInputs.add(paneStart);
+    group.changedInputs.add(paneStart);
     return pane;
   }
 
@@ -357,6 +361,7 @@ export class PartitionProcessor {
       group.outcomes.set(paneStart, pane);
     }
     group.dirtyOutcomes.add(paneStart);
+    group.changedOutcomes.add(paneStart);
     return pane;
   }
 
@@ -622,8 +627,11 @@ export class PartitionProcessor {
   // -------------------------------------------------------------------------------------------
   // Checkpoints
 
-  /** The checkpoint bytes of this processor (src/partition/checkpoint.ts: framed and checksummed). */
-  snapshot(): Uint8Array {
+  /**
+   * The checkpoint bytes of this processor (src/partition/checkpoint.ts: framed and checksummed):
+   * the whole state, a base that deltas naming `baseId` may follow. Starts a new delta generation.
+   */
+  snapshot(baseId?: string): Uint8Array {
     const groups: CheckpointWire['groups'] = [];
     for (const group of this.groups.values()) {
       groups.push({
@@ -635,7 +643,7 @@ export class PartitionProcessor {
         watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
-    return encodeCheckpoint({
+    const bytes = encodeCheckpoint({
       partition: this.partition,
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
@@ -644,7 +652,66 @@ export class PartitionProcessor {
       join: this.join.toBytes(),
       held: this.heldEventsInOrder().map((e): [number, string, Uint8Array, string | null] => [e.seq, e.subject, e.data, e.contentType ?? null]),
       ...(this.options.owner === undefined ? {} : { owner: this.options.owner }),
+      ...(baseId === undefined ? {} : { baseId }),
     });
+    this.markCheckpoint();
+    return bytes;
+  }
+
+  /**
+   * A checkpoint delta: what changed since the last snapshot() or snapshotDelta() (panes changed,
+   * live pane starts, detectors, counters, held events, the join table's delta). Its size follows
+   * the change, not the state. `link` places it in its chain; the caller makes sure the previous
+   * checkpoint it follows was stored (else it writes a base instead). Starts a new delta generation.
+   */
+  snapshotDelta(link: { baseId: string; index: number; fromSeq: number }): Uint8Array {
+    const groups: CheckpointDeltaWire['groups'] = [];
+    for (const group of this.groups.values()) {
+      const inputs: Array<[number, PaneInputWire]> = [];
+      for (const start of group.changedInputs) {
+        const pane = group.inputs.get(start);
+        if (pane !== undefined) inputs.push([start, inputToWire(pane)]);
+      }
+      const outcomes: Array<[number, PaneOutcomeWire]> = [];
+      for (const start of group.changedOutcomes) {
+        const pane = group.outcomes.get(start);
+        if (pane !== undefined) outcomes.push([start, outcomeToWire(pane)]);
+      }
+      groups.push({
+        model: group.model,
+        version: group.version,
+        inputs,
+        outcomes,
+        inputStarts: [...group.inputs.keys()],
+        outcomeStarts: [...group.outcomes.keys()],
+        detectors: group.detectors.map((d) => d.toJSON()),
+        watermark: Number.isFinite(group.watermark) ? group.watermark : null,
+      });
+    }
+    const bytes = encodeCheckpointDelta({
+      partition: this.partition,
+      ...link,
+      seq: this.seq,
+      watermark: Number.isFinite(this.watermark) ? this.watermark : null,
+      counters: this.counters,
+      groups,
+      join: this.join.deltaBytes(),
+      held: this.heldEventsInOrder().map((e): [number, string, Uint8Array, string | null] => [e.seq, e.subject, e.data, e.contentType ?? null]),
+      ...(this.options.owner === undefined ? {} : { owner: this.options.owner }),
+    });
+    this.markCheckpoint();
+    return bytes;
+  }
+
+  /** The base this processor was restored from and the deltas applied on it (null when not restored). */
+  private restoredChain: { baseId: string | null; owner: PartitionOwner | null; applied: number } | null = null;
+
+  private markCheckpoint(): void {
+    this.join.markCheckpoint();
+    for (const group of this.groups.values()) {
+      group.changedInputs.clear();
+      group.changedOutcomes.clear();
+    }
   }
 
   /**
@@ -652,7 +719,7 @@ export class PartitionProcessor {
    * restored pane is marked dirty (republished). A corrupted, truncated or foreign checkpoint
    * throws a CheckpointError naming what is wrong, before a processor is built.
    */
-  static restore(bytes: Uint8Array, options: ProcessorOptions): PartitionProcessor {
+  static restore(bytes: Uint8Array, options: ProcessorOptions, deltas: readonly Uint8Array[] = []): PartitionProcessor {
     const checkpoint = decodeCheckpoint(bytes, options.partition, options.limits);
     const processor = new PartitionProcessor(options);
     processor.seq = checkpoint.seq;
@@ -679,12 +746,87 @@ export class PartitionProcessor {
         group.dirtyOutcomes.add(start);
       }
     }
-    // events held at checkpoint time wait again for their model's admission
-    for (const event of checkpoint.held) {
-      const model = processor.subjectOf(event.subject)?.model;
-      if (model !== undefined) processor.hold(model, event.seq, event.subject, event.data, event.contentType);
-    }
+    processor.restoreHeld(checkpoint.held);
+    processor.restoredChain = { baseId: checkpoint.baseId, owner: checkpoint.owner, applied: 0 };
+    for (const delta of deltas) processor.applyCheckpointDelta(delta);
     return processor;
+  }
+
+  /**
+   * Applies the next delta of the restored base's chain (restore() does it for the deltas it is
+   * given; the runner reads them one by one). A delta of another chain, out
+   * of order, not following this state's sequence, or written by another owner than the base's (a
+   * fenced-out one: each owner starts its own chain) is refused with a CheckpointError.
+   */
+  applyCheckpointDelta(bytes: Uint8Array): void {
+    const { partition } = this;
+    const base = this.restoredChain;
+    if (base === null) throw new CheckpointError(partition, 'a delta can only follow a restored base checkpoint');
+    const index = base.applied + 1;
+    const delta = decodeCheckpointDelta(bytes, partition, this.options.limits);
+    const refuse = (problem: string): CheckpointError => new CheckpointError(partition, `delta ${index}: ${problem}`);
+    if (base.baseId === null || delta.baseId !== base.baseId) throw refuse(`it follows base ${delta.baseId}, not ${base.baseId ?? '(a base without deltas)'}`);
+    if (delta.index !== index) throw refuse(`it is delta ${delta.index} of its chain`);
+    if (delta.fromSeq !== this.seq) throw refuse(`it follows sequence ${delta.fromSeq}, the state is at ${this.seq}`);
+    const sameOwner = delta.owner === null ? base.owner === null : base.owner !== null && delta.owner.worker === base.owner.worker && delta.owner.epoch === base.owner.epoch;
+    if (!sameOwner) throw refuse(`written by ${JSON.stringify(delta.owner)}, the base by ${JSON.stringify(base.owner)}`);
+    try {
+      this.join.applyDelta(delta.join);
+    } catch (error) {
+      throw refuse(`join: ${(error as Error).message}`);
+    }
+    this.seq = delta.seq;
+    this.watermark = delta.watermark;
+    this.counters.predictions = delta.counters.predictions;
+    this.counters.labels = delta.counters.labels;
+    this.counters.late = delta.counters.late;
+    this.counters.duplicates = delta.counters.duplicates;
+    Object.assign(this.counters.rejected, delta.counters.rejected);
+    const live = new Set(delta.groups.map((g) => groupKeyOf(g.model, g.version)));
+    for (const key of [...this.groups.keys()]) if (!live.has(key)) this.groups.delete(key);
+    for (const saved of delta.groups) {
+      const group = this.group(saved.model, saved.version);
+      this.admission.adopt?.(saved.model, saved.version);
+      group.detectors = saved.detectors;
+      group.watermark = saved.watermark;
+      const inputStarts = new Set(saved.inputStarts);
+      for (const start of [...group.inputs.keys()]) if (!inputStarts.has(start)) {
+        group.inputs.delete(start);
+        group.dirtyInputs.delete(start);
+      }
+      for (const [start, pane] of saved.inputs) {
+        pane.shareFeatureCenters(group.featureCenters);
+        group.inputs.set(start, pane);
+      }
+      const outcomeStarts = new Set(saved.outcomeStarts);
+      for (const start of [...group.outcomes.keys()]) if (!outcomeStarts.has(start)) {
+        group.outcomes.delete(start);
+        group.dirtyOutcomes.delete(start);
+      }
+      for (const [start, pane] of saved.outcomes) group.outcomes.set(start, pane);
+      for (const start of inputStarts) if (!group.inputs.has(start)) throw refuse(`input pane ${start} of ${saved.model}/${saved.version} is live but neither in the state it follows nor in the delta`);
+      for (const start of outcomeStarts) if (!group.outcomes.has(start)) throw refuse(`outcome pane ${start} of ${saved.model}/${saved.version} is live but neither in the state it follows nor in the delta`);
+      // every restored pane is republished, as after a base
+      for (const start of group.inputs.keys()) group.dirtyInputs.add(start);
+      for (const start of group.outcomes.keys()) group.dirtyOutcomes.add(start);
+    }
+    this.held.clear();
+    this.heldEvents = 0;
+    this.restoreHeld(delta.held);
+    base.applied = index;
+  }
+
+  /** Deltas applied after the restored base (0 without any, or when not restored). */
+  get deltasApplied(): number {
+    return this.restoredChain?.applied ?? 0;
+  }
+
+  /** Events held at checkpoint time wait again for their model's admission. */
+  private restoreHeld(held: Checkpoint['held']): void {
+    for (const event of held) {
+      const model = this.subjectOf(event.subject)?.model;
+      if (model !== undefined) this.hold(model, event.seq, event.subject, event.data, event.contentType);
+    }
   }
 }
 

@@ -13,6 +13,9 @@ import { ReferenceStore } from '../reference/store.ts';
 import type { PartitionOwner, ProcessorOptions, Rejected } from './processor.ts';
 import type { RunnerStats } from './stats.ts';
 import { ClusterAdmission } from './model-admission.ts';
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_COMPACTION, deltaCheckpointName, readCheckpointChain, restoreCheckpointChain, shouldCompact } from './checkpoint-chain.ts';
+import type { ChainPosition, CompactionPolicy } from './checkpoint-chain.ts';
 import type { AdmissionGate, AdmissionSettings } from './model-admission.ts';
 
 /**
@@ -54,6 +57,8 @@ export interface RunnerOptions {
    * (SIGSTOP, a long stall) may run a flush timer before its lease loop notices the loss.
    */
   leaseExpiresAt?: number;
+  /** When the chain of checkpoint deltas is compacted into a new base (default DEFAULT_COMPACTION). */
+  compaction?: CompactionPolicy;
 }
 
 /** Deadline of one checkpoint read, and reads before a partition start gives up (see readCheckpoint). */
@@ -110,6 +115,10 @@ export class PartitionRunner {
   private checkpointRevision = 0;
   /** Set once a newer owner's checkpoint was found: this runner writes nothing more. */
   private fenced: FencedError | null = null;
+  /** The chain this runner appends deltas to: only one whose base it wrote itself (null: the next checkpoint is a base). */
+  private chain: ChainPosition | null = null;
+  /** A chain whose deltas are deleted once a base of this runner replaced it (the restored one, or this runner's previous). */
+  private replacedChain: { baseId: string; index: number } | null = null;
   private leaseExpiresAt: number | undefined;
   /** Messages behind the end of the partition, from the consumer's pending count (refreshed every few seconds). */
   get lag(): number {
@@ -157,23 +166,30 @@ export class PartitionRunner {
       throw new FencedError(partition, owner, writer);
     }
     this.checkpointRevision = info?.revision ?? 0;
-    const saved = await this.readCheckpoint();
+    const saved = await readCheckpointChain(this.store, partition, (name) => this.readCheckpoint(name));
     if (saved !== null) {
       try {
-        this.processor = PartitionProcessor.restore(saved, processorOptions);
+        const restored = restoreCheckpointChain(saved.base, saved.deltas, processorOptions);
+        this.processor = restored.processor;
+        if (restored.refused !== null) {
+          // a consistent earlier state: the stream replays what the refused deltas held
+          this.log.warn({ partition, deltas: saved.deltas.length, applied: restored.applied, err: restored.refused.message }, 'checkpoint delta refused: restored the chain up to it');
+        }
+        const baseId = info?.metadata?.baseId;
+        if (baseId !== undefined) this.replacedChain = { baseId, index: saved.deltas.length };
       } catch (error) {
         // as before, the partition does not start from a checkpoint it cannot trust (nor silently
         // from the stream's beginning): the operator decides, and the log says what is wrong
         this.log.error(
-          { partition, checkpoint: checkpointName(partition), bytes: saved.length, err: (error as Error).message },
+          { partition, checkpoint: checkpointName(partition), bytes: saved.base.length, err: (error as Error).message },
           'partition checkpoint refused; the partition does not start (fix or delete the checkpoint object to replay its stream)',
         );
         throw error;
       }
       this.lastCheckpointSeq = this.processor.seq;
       this.checkpointCurrentAt = Date.now();
-      this.checkpointBytes = saved.length;
-      this.log.info({ partition, seq: this.processor.seq, writtenBy: writer ?? undefined }, 'restored partition checkpoint');
+      this.checkpointBytes = saved.base.length;
+      this.log.info({ partition, seq: this.processor.seq, deltas: this.processor.deltasApplied, writtenBy: writer ?? undefined }, 'restored partition checkpoint');
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
@@ -209,8 +225,7 @@ export class PartitionRunner {
    * retried; the last failure stops the start, so the lease is released and taken again later
    * instead of being held by a partition that never runs.
    */
-  private async readCheckpoint(): Promise<Uint8Array | null> {
-    const name = checkpointName(this.partition);
+  private async readCheckpoint(name: string): Promise<Uint8Array | null> {
     for (let attempt = 1; ; attempt++) {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
@@ -355,10 +370,16 @@ export class PartitionRunner {
       return;
     }
     const seq = processor.seq;
-    const bytes = processor.snapshot();
+    if (!shouldCompact(this.chain, this.options.compaction ?? DEFAULT_COMPACTION) && (await this.checkpointDelta(seq))) return;
+    // a base: the first of this runner, or compacting its chain (or a delta could not be written)
+    if (this.chain !== null) this.replacedChain = this.chain;
+    this.chain = null;
+    const baseId = randomUUID();
+    const bytes = processor.snapshot(baseId);
     const { owner } = this.options;
     const name = checkpointName(this.partition);
-    const meta = owner === undefined ? { name } : { name, metadata: { worker: owner.worker, epoch: String(owner.epoch) } };
+    const metadata: Record<string, string> = owner === undefined ? { baseId } : { worker: owner.worker, epoch: String(owner.epoch), baseId };
+    const meta = { name, metadata };
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const written = await this.store.putBlob(meta, bytes, owner === undefined ? undefined : { previousRevision: this.checkpointRevision });
@@ -366,6 +387,10 @@ export class PartitionRunner {
         this.lastCheckpointSeq = seq;
         this.checkpointCurrentAt = Date.now();
         this.checkpointBytes = bytes.length;
+        this.chain = { baseId, index: 0, baseBytes: bytes.length, deltaBytes: 0 };
+        // the replaced chain's deltas can never be read again (they name the old base)
+        if (this.replacedChain !== null) void this.deleteDeltas(this.replacedChain);
+        this.replacedChain = null;
         return;
       } catch (error) {
         if (owner !== undefined && (await this.checkpointTakenOver(owner))) {
@@ -375,6 +400,45 @@ export class PartitionRunner {
         this.log.warn({ partition: this.partition, err: (error as Error).message }, 'checkpoint failed; will retry');
         return;
       }
+    }
+  }
+
+  /**
+   * Appends a delta to this runner's chain; false when it must write a base instead (the base
+   * object changed under it: a takeover or a stale writer, which the base's compare-and-set sorts
+   * out; or the write failed, so the chain would have a gap).
+   */
+  private async checkpointDelta(seq: number): Promise<boolean> {
+    const chain = this.chain as ChainPosition;
+    const { owner } = this.options;
+    if (owner !== undefined) {
+      // fencing: deltas are new objects, so the base object tells whether another writer came between
+      const info = await this.store.info(checkpointName(this.partition)).catch(() => null);
+      if (info === null || info.revision !== this.checkpointRevision) return false;
+    }
+    const index = chain.index + 1;
+    const bytes = this.processor.snapshotDelta({ baseId: chain.baseId, index, fromSeq: this.lastCheckpointSeq });
+    const metadata: Record<string, string> = owner === undefined ? { baseId: chain.baseId } : { worker: owner.worker, epoch: String(owner.epoch), baseId: chain.baseId };
+    try {
+      // created only if absent: a chain's delta is never overwritten
+      await this.store.putBlob({ name: deltaCheckpointName(this.partition, chain.baseId, index), metadata }, bytes, { previousRevision: 0 });
+    } catch (error) {
+      this.log.warn({ partition: this.partition, delta: index, err: (error as Error).message }, 'checkpoint delta failed; writing a base instead');
+      return false;
+    }
+    chain.index = index;
+    chain.deltaBytes += bytes.length;
+    this.lastCheckpointSeq = seq;
+    this.checkpointCurrentAt = Date.now();
+    return true;
+  }
+
+  /** Deletes the deltas of a chain replaced by a newer base (best effort: a leftover is never read). */
+  private async deleteDeltas(chain: { baseId: string; index: number }): Promise<void> {
+    for (let index = 1; index <= chain.index; index++) {
+      await this.store.delete(deltaCheckpointName(this.partition, chain.baseId, index)).catch((error: unknown) => {
+        this.log.debug({ partition: this.partition, err: (error as Error).message }, 'could not delete a replaced checkpoint delta');
+      });
     }
   }
 
