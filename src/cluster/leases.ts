@@ -74,6 +74,15 @@ export interface HeldLease {
   acquiredAt?: number;
 }
 
+/** What an attempt to take a lease found: the lease, or (when known) until when its holder has it. */
+export type AcquireAttempt = { lease: HeldLease; previous?: PreviousHolder } | { lease: null; heldUntil: number | null };
+
+/** Whose lease an acquisition took over, and when it had expired (its holder's clock): for failover logs. */
+export interface PreviousHolder {
+  owner: string;
+  expiresAt: number;
+}
+
 const MEMBER_PREFIX = 'member.';
 const LEASE_PREFIX = 'lease.';
 
@@ -217,22 +226,31 @@ export class LeaseTable {
    * another worker holds it or won the race.
    */
   async acquire(partition: number): Promise<HeldLease | null> {
+    return (await this.tryAcquire(partition)).lease;
+  }
+
+  /**
+   * As acquire, and when the lease is held by someone else, until when (by the holder's word):
+   * the caller can try again the moment it expires instead of on its next round.
+   */
+  async tryAcquire(partition: number): Promise<AcquireAttempt> {
     const key = leaseKey(partition);
     const expiresAt = this.now() + this.leaseMs;
     const entry = await this.kv.get(key);
     try {
       if (entry === null || entry.operation !== 'PUT') {
         const revision = await this.kv.create(key, this.value(expiresAt));
-        return await this.acquired(partition, revision, expiresAt);
+        return { lease: await this.acquired(partition, revision, expiresAt) };
       }
       const held = parseJson<LeaseRecord>(entry.value);
       const free = held === null || held.expiresAt <= this.now() || (held.owner === this.self.id && held.instance !== this.self.instance);
-      if (!free) return null;
+      if (!free) return { lease: null, heldUntil: held.expiresAt };
       const revision = await this.kv.update(key, this.value(expiresAt), entry.revision);
-      return await this.acquired(partition, revision, expiresAt);
+      const lease = await this.acquired(partition, revision, expiresAt);
+      return held === null ? { lease } : { lease, previous: { owner: held.owner, expiresAt: held.expiresAt } };
     } catch {
       // someone else wrote the key between our read and our write: theirs
-      return null;
+      return { lease: null, heldUntil: null };
     }
   }
 

@@ -88,6 +88,8 @@ export class PartitionRunner {
   private flushing: Promise<void> | null = null;
   private checkpointing: Promise<void> | null = null;
   private stopped = false;
+  /** start() has completed: the partition is consuming. */
+  private started = false;
   private pendingDlq = new Set<Promise<unknown>>();
   private lastCheckpointSeq = -1;
   /** When the stored checkpoint was last known current (written, restored, or found unchanged); epoch ms. */
@@ -164,6 +166,7 @@ export class PartitionRunner {
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
+    await this.endStartIfAbandoned();
     // counters as restored, before the first message and before the held events below are applied
     // (they are counted when applied, here: the previous owner consumed them but did not count them)
     this.restoredStats = this.stats();
@@ -182,11 +185,26 @@ export class PartitionRunner {
       maxMessages: 1024,
     });
     await this.consumer.start();
+    // abandoned while the consumer was being created: stop the consumer that start just opened
+    await this.endStartIfAbandoned();
+    this.started = true;
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     // a write slower than the interval is not overlapped by the next one (they would race on the revision)
     this.checkpointTimer = setInterval(() => {
       if (this.checkpointing === null) void this.checkpoint();
     }, this.options.checkpointIntervalMs);
+  }
+
+  /**
+   * abandon() during start() (the lease was lost, or the start overran its deadline): stop what the
+   * start opened since, and fail the start, so an abandoned start never leaves a consumer running.
+   */
+  private async endStartIfAbandoned(): Promise<void> {
+    if (!this.stopped) return;
+    this.unsubscribeAdmission?.();
+    await this.consumer?.stop();
+    await this.ownAdmission?.close();
+    throw new Error(`partition ${this.partition} was abandoned while starting`);
   }
 
   /**
@@ -405,8 +423,10 @@ export class PartitionRunner {
    * was lost, so another worker may own it already and its checkpoint is the one that counts.
    */
   async abandon(): Promise<void> {
+    const starting = !this.started;
     await this.stopConsuming();
-    this.log.warn({ partition: this.partition, seq: this.processor.seq }, 'partition abandoned');
+    if (starting) this.log.warn({ partition: this.partition }, 'partition start abandoned');
+    else this.log.warn({ partition: this.partition, seq: this.processor.seq }, 'partition abandoned');
   }
 
   private async stopConsuming(): Promise<void> {

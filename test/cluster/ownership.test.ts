@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { OwnershipLoop } from '../../src/app/ownership.ts';
 import type { PartitionHost } from '../../src/app/ownership.ts';
-import type { HeldLease, LeaseTable, MemberRecord } from '../../src/cluster/leases.ts';
+import type { AcquireAttempt, HeldLease, LeaseTable, MemberRecord } from '../../src/cluster/leases.ts';
 
 /** A lease table in memory whose calls can be made to hang, as KV calls can under heavy load. */
 function fakeLeases(leaseMs: number, clock: { now: number }) {
@@ -14,7 +14,7 @@ function fakeLeases(leaseMs: number, clock: { now: number }) {
     register: async () => undefined,
     deregister: async () => undefined,
     members: (): Promise<MemberRecord[]> => (hang ? new Promise<MemberRecord[]>(() => undefined) : Promise.resolve([])),
-    acquire: async (partition: number): Promise<HeldLease> => ({ partition, epoch: ++revision, revision, expiresAt: clock.now + leaseMs }),
+    tryAcquire: async (partition: number): Promise<AcquireAttempt> => ({ lease: { partition, epoch: ++revision, revision, expiresAt: clock.now + leaseMs } }),
     renew: (lease: HeldLease): Promise<HeldLease> => (hang ? new Promise<HeldLease>(() => undefined) : Promise.resolve({ ...lease, revision: ++revision, expiresAt: clock.now + leaseMs })),
     release: async () => undefined,
   };
@@ -65,7 +65,7 @@ describe('lease renewals', () => {
       register: async () => undefined,
       deregister: async () => undefined,
       members: (): Promise<MemberRecord[]> => (listingHangs ? new Promise<MemberRecord[]>(() => undefined) : Promise.resolve([])),
-      acquire: async (partition: number): Promise<HeldLease> => ({ partition, epoch: ++revision, revision, expiresAt: clock.now + 1_000 }),
+      tryAcquire: async (partition: number): Promise<AcquireAttempt> => ({ lease: { partition, epoch: ++revision, revision, expiresAt: clock.now + 1_000 } }),
       renew: async (lease: HeldLease): Promise<HeldLease> => ({ ...lease, revision: ++revision, expiresAt: clock.now + 1_000 }),
       release: async () => undefined,
     } as unknown as LeaseTable;
