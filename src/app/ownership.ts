@@ -39,7 +39,12 @@ export interface OwnershipOptions {
   now?: () => number;
 }
 
-type Slot = { lease: HeldLease; state: 'starting' | 'running' | 'stopping' };
+type Slot = {
+  lease: HeldLease;
+  state: 'starting' | 'running' | 'stopping';
+  /** A renewal still awaiting its answer: no second one is sent beside it (it would be refused). */
+  renewal?: Promise<unknown>;
+};
 
 /** A call that had not settled by its deadline. */
 export class DeadlineError extends Error {
@@ -85,6 +90,8 @@ export class OwnershipLoop {
   private roundAgain = false;
   private renewing: Promise<void> | null = null;
   private readonly busy = new Set<Promise<void>>();
+  /** The members the last round saw (to log who left). */
+  private lastMembers = new Set<string>();
   private closed = false;
   /** Partitions moved in and out since the start (for logs and metrics). */
   rebalances = 0;
@@ -148,7 +155,7 @@ export class OwnershipLoop {
     }
   }
 
-  /** The lease is gone: forget it and abandon the partition (after its start, if it is starting). */
+  /** The lease is gone: forget it and abandon the partition at once (cancelling its start if it is starting). */
   private lose(partition: number, slot: Slot, message: string): void {
     const { logger, host } = this.options;
     logger.warn({ partition, epoch: slot.lease.epoch, state: slot.state }, message);
@@ -177,7 +184,11 @@ export class OwnershipLoop {
       }
       await call();
     })();
-    const settled = Promise.all([previous, run.catch(() => undefined)]).then(() => undefined);
+    const mine = run.catch(() => undefined);
+    // an abandon did not wait for the previous call: the next one waits for both (bounded, so a
+    // call that never settles delays the partition's next start once, not every one after it)
+    const settled =
+      previous === undefined || !cancels ? mine : Promise.all([withDeadline(previous, this.startTimeoutMs, 'a previous call').catch(() => undefined), mine]).then(() => undefined);
     this.hostWork.set(partition, settled);
     void settled.then(() => {
       if (this.hostWork.get(partition) === settled) this.hostWork.delete(partition);
@@ -244,6 +255,10 @@ export class OwnershipLoop {
     if (this.closed) return;
     const { leases, partitions, logger } = this.options;
     const members = await this.kv(leases.members(), 'listing the members');
+    const memberIds = new Set(members.map((m) => m.id));
+    const gone = [...this.lastMembers].filter((id) => !memberIds.has(id));
+    if (gone.length > 0) logger.info({ gone }, 'workers left the membership (deregistered, or their records expired)');
+    this.lastMembers = memberIds;
     const desired = new Set(desiredPartitions(leases.self.id, members.map((m) => m.id), partitions));
     for (const [partition, slot] of this.held) {
       if (!desired.has(partition) && slot.state === 'running') this.track(this.handOver(partition, slot));
@@ -316,8 +331,15 @@ export class OwnershipLoop {
       if (this.held.get(partition) === slot) this.lose(partition, slot, 'partition lease lost: abandoning the partition without further writes');
       return;
     }
+    if (slot.renewal !== undefined) return;
     const before = slot.lease;
     const renewal = leases.renew(before);
+    slot.renewal = renewal;
+    void renewal
+      .catch(() => undefined)
+      .finally(() => {
+        if (slot.renewal === renewal) slot.renewal = undefined;
+      });
     const adopt = (renewed: HeldLease): void => {
       slot.lease = renewed;
       this.options.host.renewed?.(partition, renewed.expiresAt);
@@ -326,12 +348,15 @@ export class OwnershipLoop {
     try {
       renewed = await this.kv(renewal, `renewing the lease of partition ${partition}`);
     } catch (error) {
-      // no answer is not a refusal: the update may yet land. Adopted if it does; else the next
-      // renewal tries again, and the expiry check abandons the partition if none gets through
-      logger.warn({ partition, err: errorText(error) }, 'lease renewal got no answer in time; retrying');
-      void renewal.then((late) => {
-        if (late !== null && this.held.get(partition) === slot && slot.lease === before) adopt(late);
-      });
+      // no answer is not a refusal (NATS restarting, a reply lost): the lease is still ours until
+      // its expiry, and the update may yet land. Adopted if it does; else the next renewal tries
+      // again, and the expiry check abandons the partition if none gets through in time
+      logger.warn({ partition, err: errorText(error), expiresInMs: slot.lease.expiresAt - this.now }, 'lease renewal got no answer; retrying until the lease expires');
+      void renewal
+        .then((late) => {
+          if (late !== null && this.held.get(partition) === slot && slot.lease === before) adopt(late);
+        })
+        .catch(() => undefined);
       return;
     }
     if (this.held.get(partition) !== slot) return;

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { LEASES_BUCKET } from './subjects.ts';
 
@@ -254,14 +254,21 @@ export class LeaseTable {
     }
   }
 
-  /** Extends a held lease; null when it was lost (another writer, or the update failed). */
+  /**
+   * Extends a held lease; null when it was lost: the update was refused because the key changed
+   * since our last write (another owner took it, or a NATS restart lost our last renewal). Throws
+   * when there was no answer (NATS unreachable, JetStream still recovering): the lease may still be
+   * ours until its expiry, and the caller tries again. Treating no answer as a loss abandoned every
+   * partition of every worker on each NATS restart, and restarted them all from their checkpoints.
+   */
   async renew(lease: HeldLease): Promise<HeldLease | null> {
     const expiresAt = this.now() + this.leaseMs;
     try {
       const revision = await this.kv.update(leaseKey(lease.partition), this.value(expiresAt, lease), lease.revision);
       return { ...lease, revision, expiresAt };
-    } catch {
-      return null;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) return null;
+      throw error;
     }
   }
 
