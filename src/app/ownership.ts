@@ -32,7 +32,7 @@ export interface OwnershipOptions {
   callTimeoutMs?: number;
   /**
    * Deadline of a partition's start or graceful stop on the host (checkpoint restore, consumer
-   * creation; flush and final checkpoint; default 60 s): a start past it is abandoned and its lease
+   * creation; flush and final checkpoint; default 90 s): a start past it is abandoned and its lease
    * released, to be taken again; a stop past it gives the lease up to expire.
    */
   startTimeoutMs?: number;
@@ -111,7 +111,8 @@ export class OwnershipLoop {
   }
 
   private get startTimeoutMs(): number {
-    return this.options.startTimeoutMs ?? 60_000;
+    // beyond the runner's own checkpoint-read retries (4 × 15 s): this is the last resort
+    return this.options.startTimeoutMs ?? 90_000;
   }
 
   /** One KV call of the loop, failed if it has not settled within callTimeoutMs. */
