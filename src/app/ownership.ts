@@ -90,6 +90,9 @@ export class OwnershipLoop {
   private roundAgain = false;
   private renewing: Promise<void> | null = null;
   private readonly busy = new Set<Promise<void>>();
+  /** When the tick timer last fired, and how late (ms; an event loop held up by CPU work delays renewals). */
+  private lastTickAt = 0;
+  private tickLateMs = 0;
   /** The members the last round saw (to log who left). */
   private lastMembers = new Set<string>();
   private closed = false;
@@ -134,7 +137,10 @@ export class OwnershipLoop {
   async start(): Promise<void> {
     await this.kv(this.options.leases.register([]), 'registering this worker');
     await this.tick();
+    this.lastTickAt = Date.now();
     this.timer = setInterval(() => {
+      this.tickLateMs = Date.now() - this.lastTickAt - this.tickMs;
+      this.lastTickAt = Date.now();
       this.dropExpired();
       this.renewTick();
       void this.tick();
@@ -159,7 +165,7 @@ export class OwnershipLoop {
   /** The lease is gone: forget it and abandon the partition at once (cancelling its start if it is starting). */
   private lose(partition: number, slot: Slot, message: string): void {
     const { logger, host } = this.options;
-    logger.warn({ partition, epoch: slot.lease.epoch, state: slot.state }, message);
+    logger.warn({ partition, epoch: slot.lease.epoch, state: slot.state, tickLateMs: this.tickLateMs, renewing: slot.renewal !== undefined }, message);
     this.held.delete(partition);
     this.rebalances++;
     this.track(this.onHost(partition, () => host.stop(partition, true), true).catch((error: unknown) => logger.error({ partition, err: errorText(error) }, 'abandoning partition failed')));

@@ -19,6 +19,9 @@ import type { AdmissionGate, AdmissionSettings } from './model-admission.ts';
  */
 const MAX_HELD_EVENTS = 10_000;
 
+/** Longest run of messages handled without letting timers and I/O run (ms). */
+const GIVE_WAY_EVERY_MS = 50;
+
 /**
  * Runs one partition: restores its checkpoint, reads `drift.in.<p>.>` with an ordered consumer
  * from the checkpointed sequence + 1, feeds the processor, publishes pane states at least once per
@@ -88,6 +91,8 @@ export class PartitionRunner {
   private flushing: Promise<void> | null = null;
   private checkpointing: Promise<void> | null = null;
   private stopped = false;
+  /** When consuming last gave way to timers and I/O (epoch ms). */
+  private gaveWayAt = 0;
   /** start() has completed: the partition is consuming. */
   private started = false;
   private pendingDlq = new Set<Promise<unknown>>();
@@ -237,6 +242,13 @@ export class PartitionRunner {
     const contentType = msg.headers === undefined ? undefined : msg.headers.get('content-type') || undefined;
     const rejected = this.processor.process(msg.seq, msg.subject, msg.data, contentType);
     if (rejected !== null) this.deadLetter(rejected);
+    if (Date.now() - this.gaveWayAt >= GIVE_WAY_EVERY_MS) {
+      // a backlog (the replay after a failover) comes in full batches handled in microtasks, with no
+      // timer in between: seen under CPU load, lease renewals ran seconds late and the leases
+      // expired, the partitions restarted and replayed again. Give way so timers and I/O run.
+      this.gaveWayAt = Date.now();
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    }
     if (this.processor.heldCount >= MAX_HELD_EVENTS) {
       this.log.warn({ partition: this.partition, held: this.processor.heldCount }, 'too many events wait for their models\' admission: pausing this partition until some are settled');
       return new Promise<void>((resolve) => (this.heldDrained = resolve));
