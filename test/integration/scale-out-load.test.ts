@@ -257,7 +257,7 @@ describe(`scale-out under load: ${PREDICTIONS.toLocaleString('en')} predictions 
       await server.restart();
     });
     console.log(`[scale-out, NATS restart] published ${r.published}, consumed ${r.consumed}, replayed ${r.replayed}, failover ${r.resumedMs} ms`);
-    // the NATS outage (kill, 2 s, restart) comes after the failover here: measured 7.4 s alone and
+    // the NATS outage (kill, 2 s, restart) comes after the failover here: measured 7.4 and 8.8 s alone,
     // 11.6 s on a machine loaded by other sessions; the bound catches a hang. Under two extra
     // busy loops the publishing outlasted the test's 600 s (every partition was still owned)
     expect(r.resumedMs).toBeLessThanOrEqual(120_000);
