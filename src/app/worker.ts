@@ -17,6 +17,7 @@ import type { WorkerIdentity } from '../cluster/leases.ts';
 import { OwnershipLoop } from './ownership.ts';
 import { ClusterAdmission } from '../partition/model-admission.ts';
 import type { PartitionHost } from './ownership.ts';
+import type { PartitionOwner } from '../partition/processor.ts';
 
 export interface Worker {
   /** Runners in this thread (empty when partitions run on worker threads). */
@@ -79,6 +80,65 @@ export function threadCount(config: DriftwatchConfig, owned: number): number {
   return wanted <= 1 ? 0 : Math.min(wanted, owned);
 }
 
+/** What localRunners needs of a partition runner. */
+export type LocalRunner = Pick<PartitionRunner, 'start' | 'stop' | 'abandon'>;
+
+/** The partitions run on this thread, started and stopped as their leases come and go. */
+export interface LocalRunners<R extends LocalRunner> {
+  /** The runners that started, by partition. */
+  readonly running: Map<number, R>;
+  /** Starts a runner for the partition; fails if the partition is stopped before the start completes. */
+  start(partition: number, owner: PartitionOwner | undefined, leaseExpiresAt: number): Promise<R>;
+  /** Stops (or abandons) the partition's runner, and cancels its start if one is under way; the runner stopped, or null. */
+  stop(partition: number, abandon: boolean): Promise<R | null>;
+}
+
+/**
+ * One runner per partition on this thread. A stop also cancels a start under way: without that, a
+ * lease lost while its partition was starting and taken again ran two starts at once, and when the
+ * first was the slower, its runner replaced the second's, the abandon meant for the first stopped
+ * the second, and the partition stayed leased but unconsumed (issue 11's NATS-restart defect).
+ */
+export function localRunners<R extends LocalRunner>(create: (partition: number, owner: PartitionOwner | undefined, leaseExpiresAt: number | undefined) => R): LocalRunners<R> {
+  const running = new Map<number, R>();
+  /** Runners whose start is under way, by partition. */
+  const starting = new Map<number, R>();
+  return {
+    running,
+    async start(partition, owner, leaseExpiresAt) {
+      if (running.has(partition) || starting.has(partition)) throw new Error(`partition ${partition} already runs or starts here`);
+      const runner = create(partition, owner, leaseExpiresAt);
+      starting.set(partition, runner);
+      try {
+        await runner.start();
+      } catch (error) {
+        if (starting.get(partition) === runner) starting.delete(partition);
+        throw error;
+      }
+      if (starting.get(partition) !== runner) {
+        // stopped just as its start completed
+        await runner.abandon();
+        throw new Error(`partition ${partition} was stopped while starting`);
+      }
+      starting.delete(partition);
+      running.set(partition, runner);
+      return runner;
+    },
+    async stop(partition, abandon) {
+      // both taken at once, before any await: a start begun meanwhile is not this stop's to end
+      const unstarted = starting.get(partition);
+      const runner = running.get(partition);
+      starting.delete(partition);
+      running.delete(partition);
+      // a start under way is cancelled: it fails instead of consuming (see PartitionRunner.start)
+      await unstarted?.abandon();
+      if (runner === undefined) return null;
+      await (abandon ? runner.abandon() : runner.stop());
+      return runner;
+    },
+  };
+}
+
 /** How this process takes part in the cluster: by leases (default) or a fixed, manual list. */
 export type Ownership = { mode: 'leased'; identity: WorkerIdentity; loop: OwnershipLoop } | { mode: 'manual'; partitions: number[] };
 
@@ -105,7 +165,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const runnerOptions = admission === null ? settings : { ...settings, admission };
   const exporter = metrics ? new PipelineStatsExporter(metrics) : null;
   metrics?.partitions.set(partitions);
-  const runners = new Map<number, PartitionRunner>();
+  const local = localRunners((partition, owner, leaseExpiresAt) => new PartitionRunner({ ...runnerOptions, nc, partition, owner, leaseExpiresAt, logger: logger.child({ partition }) }));
+  const runners = local.running;
   let pool: PartitionThreadPool | null = null;
   if (threads > 0) {
     pool = await PartitionThreadPool.start(
@@ -140,11 +201,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         metrics?.rebalances.inc({ direction: 'in' });
         return;
       }
-      const runner = new PartitionRunner({ ...runnerOptions, nc, partition, owner, leaseExpiresAt, logger: logger.child({ partition }) });
-      await runner.start();
+      const runner = await local.start(partition, owner, leaseExpiresAt);
       // from the restored counters, not the current ones: messages may have arrived since
       exporter?.rebase(runner.restoredStats ?? runner.stats());
-      runners.set(partition, runner);
       metrics?.rebalances.inc({ direction: 'in' });
     },
     async stop(partition, abandon) {
@@ -154,10 +213,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         if (last !== null) metrics?.rebalances.inc({ direction: 'out' });
         return;
       }
-      const runner = runners.get(partition);
-      if (runner === undefined) return;
-      runners.delete(partition);
-      await (abandon ? runner.abandon() : runner.stop());
+      const runner = await local.stop(partition, abandon);
+      if (runner === null) return;
       exporter?.forget(partition, runner.stats());
       metrics?.rebalances.inc({ direction: 'out' });
     },

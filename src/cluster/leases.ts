@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { LEASES_BUCKET } from './subjects.ts';
 
@@ -72,6 +72,15 @@ export interface HeldLease {
   expiresAt: number;
   /** Server time (epoch ms) the lease was acquired at, when known. */
   acquiredAt?: number;
+}
+
+/** What an attempt to take a lease found: the lease, or (when known) until when its holder has it. */
+export type AcquireAttempt = { lease: HeldLease; previous?: PreviousHolder } | { lease: null; heldUntil: number | null };
+
+/** Whose lease an acquisition took over, and when it had expired (its holder's clock): for failover logs. */
+export interface PreviousHolder {
+  owner: string;
+  expiresAt: number;
 }
 
 const MEMBER_PREFIX = 'member.';
@@ -217,33 +226,49 @@ export class LeaseTable {
    * another worker holds it or won the race.
    */
   async acquire(partition: number): Promise<HeldLease | null> {
+    return (await this.tryAcquire(partition)).lease;
+  }
+
+  /**
+   * As acquire, and when the lease is held by someone else, until when (by the holder's word):
+   * the caller can try again the moment it expires instead of on its next round.
+   */
+  async tryAcquire(partition: number): Promise<AcquireAttempt> {
     const key = leaseKey(partition);
     const expiresAt = this.now() + this.leaseMs;
     const entry = await this.kv.get(key);
     try {
       if (entry === null || entry.operation !== 'PUT') {
         const revision = await this.kv.create(key, this.value(expiresAt));
-        return await this.acquired(partition, revision, expiresAt);
+        return { lease: await this.acquired(partition, revision, expiresAt) };
       }
       const held = parseJson<LeaseRecord>(entry.value);
       const free = held === null || held.expiresAt <= this.now() || (held.owner === this.self.id && held.instance !== this.self.instance);
-      if (!free) return null;
+      if (!free) return { lease: null, heldUntil: held.expiresAt };
       const revision = await this.kv.update(key, this.value(expiresAt), entry.revision);
-      return await this.acquired(partition, revision, expiresAt);
+      const lease = await this.acquired(partition, revision, expiresAt);
+      return held === null ? { lease } : { lease, previous: { owner: held.owner, expiresAt: held.expiresAt } };
     } catch {
       // someone else wrote the key between our read and our write: theirs
-      return null;
+      return { lease: null, heldUntil: null };
     }
   }
 
-  /** Extends a held lease; null when it was lost (another writer, or the update failed). */
+  /**
+   * Extends a held lease; null when it was lost: the update was refused because the key changed
+   * since our last write (another owner took it, or a NATS restart lost our last renewal). Throws
+   * when there was no answer (NATS unreachable, JetStream still recovering): the lease may still be
+   * ours until its expiry, and the caller tries again. Treating no answer as a loss abandoned every
+   * partition of every worker on each NATS restart, and restarted them all from their checkpoints.
+   */
   async renew(lease: HeldLease): Promise<HeldLease | null> {
     const expiresAt = this.now() + this.leaseMs;
     try {
       const revision = await this.kv.update(leaseKey(lease.partition), this.value(expiresAt, lease), lease.revision);
       return { ...lease, revision, expiresAt };
-    } catch {
-      return null;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) return null;
+      throw error;
     }
   }
 

@@ -13,6 +13,8 @@ interface PendingRequest {
   reject(error: Error): void;
 }
 
+const requestKey = (type: 'start-partition' | 'stop-partition', partition: number): string => `${type}:${partition}`;
+
 export class PartitionThreadPool {
   private readonly workers: Worker[] = [];
   private readonly latest = new Map<number, RunnerStats>();
@@ -20,8 +22,11 @@ export class PartitionThreadPool {
   private readonly slotOf = new Map<number, number>();
   /** The lease each partition runs under, to restart it under the same one after a thread crash. */
   private readonly ownerOf = new Map<number, PartitionOwner>();
-  /** Start and stop requests awaiting their thread's answer, by partition. */
-  private readonly pending = new Map<number, PendingRequest>();
+  /**
+   * Start and stop requests awaiting their thread's answer, by kind and partition: a stop may be sent
+   * while the same partition's start is under way (the thread then cancels the start).
+   */
+  private readonly pending = new Map<string, PendingRequest>();
   private stopping = false;
   /** Threads replaced after a crash. */
   restarts = 0;
@@ -81,10 +86,10 @@ export class PartitionThreadPool {
         if (!started) reject(error);
       });
       worker.on('exit', (code) => {
-        for (const [partition, request] of this.pending) {
+        for (const [key, request] of this.pending) {
           if (request.slot !== slot) continue;
-          this.pending.delete(partition);
-          request.reject(new Error(`partition thread exited (code ${code}) before answering for partition ${partition}`));
+          this.pending.delete(key);
+          request.reject(new Error(`partition thread exited (code ${code}) before answering (${key})`));
         }
         if (!started || this.stopping) return;
         group = this.partitionsOf(slot);
@@ -103,9 +108,10 @@ export class PartitionThreadPool {
   }
 
   private answer(message: Extract<ThreadMessage, { partition: number }>): void {
-    const request = this.pending.get(message.partition);
+    const key = requestKey(message.type === 'partition-stopped' ? 'stop-partition' : 'start-partition', message.partition);
+    const request = this.pending.get(key);
     if (request === undefined) return;
-    this.pending.delete(message.partition);
+    this.pending.delete(key);
     if (message.type === 'partition-failed') {
       this.slotOf.delete(message.partition);
       this.ownerOf.delete(message.partition);
@@ -113,10 +119,11 @@ export class PartitionThreadPool {
     } else request.resolve(message.stats);
   }
 
-  private request(partition: number, slot: number, command: ThreadCommand): Promise<RunnerStats | null> {
-    if (this.pending.has(partition)) return Promise.reject(new Error(`partition ${partition} is already starting or stopping`));
+  private request(partition: number, slot: number, command: Extract<ThreadCommand, { type: 'start-partition' | 'stop-partition' }>): Promise<RunnerStats | null> {
+    const key = requestKey(command.type, partition);
+    if (this.pending.has(key)) return Promise.reject(new Error(`partition ${partition} is already ${command.type === 'start-partition' ? 'starting' : 'stopping'}`));
     return new Promise((resolve, reject) => {
-      this.pending.set(partition, { slot, resolve, reject });
+      this.pending.set(key, { slot, resolve, reject });
       this.workers[slot].postMessage(command);
     });
   }

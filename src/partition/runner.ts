@@ -24,6 +24,9 @@ import type { AdmissionGate, AdmissionSettings } from './model-admission.ts';
  */
 const MAX_HELD_EVENTS = 10_000;
 
+/** Longest run of messages handled without letting timers and I/O run (ms). */
+const GIVE_WAY_EVERY_MS = 50;
+
 /**
  * Runs one partition: restores its checkpoint, reads `drift.in.<p>.>` with an ordered consumer
  * from the checkpointed sequence + 1, feeds the processor, publishes pane states at least once per
@@ -95,6 +98,10 @@ export class PartitionRunner {
   private flushing: Promise<void> | null = null;
   private checkpointing: Promise<void> | null = null;
   private stopped = false;
+  /** When consuming last gave way to timers and I/O (epoch ms). */
+  private gaveWayAt = 0;
+  /** start() has completed: the partition is consuming. */
+  private started = false;
   private pendingDlq = new Set<Promise<unknown>>();
   private lastCheckpointSeq = -1;
   /** When the stored checkpoint was last known current (written, restored, or found unchanged); epoch ms. */
@@ -193,6 +200,7 @@ export class PartitionRunner {
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }
+    await this.endStartIfAbandoned();
     // counters as restored, before the first message and before the held events below are applied
     // (they are counted when applied, here: the previous owner consumed them but did not count them)
     this.restoredStats = this.stats();
@@ -211,11 +219,26 @@ export class PartitionRunner {
       maxMessages: 1024,
     });
     await this.consumer.start();
+    // abandoned while the consumer was being created: stop the consumer that start just opened
+    await this.endStartIfAbandoned();
+    this.started = true;
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     // a write slower than the interval is not overlapped by the next one (they would race on the revision)
     this.checkpointTimer = setInterval(() => {
       if (this.checkpointing === null) void this.checkpoint();
     }, this.options.checkpointIntervalMs);
+  }
+
+  /**
+   * abandon() during start() (the lease was lost, or the start overran its deadline): stop what the
+   * start opened since, and fail the start, so an abandoned start never leaves a consumer running.
+   */
+  private async endStartIfAbandoned(): Promise<void> {
+    if (!this.stopped) return;
+    this.unsubscribeAdmission?.();
+    await this.consumer?.stop();
+    await this.ownAdmission?.close();
+    throw new Error(`partition ${this.partition} was abandoned while starting`);
   }
 
   /**
@@ -247,6 +270,13 @@ export class PartitionRunner {
     const contentType = msg.headers === undefined ? undefined : msg.headers.get('content-type') || undefined;
     const rejected = this.processor.process(msg.seq, msg.subject, msg.data, contentType);
     if (rejected !== null) this.deadLetter(rejected);
+    if (Date.now() - this.gaveWayAt >= GIVE_WAY_EVERY_MS) {
+      // a backlog (the replay after a failover) comes in full batches handled in microtasks, with no
+      // timer in between: seen under CPU load, lease renewals ran seconds late and the leases
+      // expired, the partitions restarted and replayed again. Give way so timers and I/O run.
+      this.gaveWayAt = Date.now();
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    }
     if (this.processor.heldCount >= MAX_HELD_EVENTS) {
       this.log.warn({ partition: this.partition, held: this.processor.heldCount }, 'too many events wait for their models\' admission: pausing this partition until some are settled');
       return new Promise<void>((resolve) => (this.heldDrained = resolve));
@@ -482,8 +512,10 @@ export class PartitionRunner {
    * was lost, so another worker may own it already and its checkpoint is the one that counts.
    */
   async abandon(): Promise<void> {
+    const starting = !this.started;
     await this.stopConsuming();
-    this.log.warn({ partition: this.partition, seq: this.processor.seq }, 'partition abandoned');
+    if (starting) this.log.warn({ partition: this.partition }, 'partition start abandoned');
+    else this.log.warn({ partition: this.partition, seq: this.processor.seq }, 'partition abandoned');
   }
 
   private async stopConsuming(): Promise<void> {

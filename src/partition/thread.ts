@@ -49,6 +49,8 @@ async function main(): Promise<void> {
   const logger = createProcessLogger({ level: init.logLevel, name: 'driftwatch-worker', format: init.logFormat }).child({ thread: init.partitions.join(',') });
   const nc = await connectNats(init.connect);
   const runners = new Map<number, PartitionRunner>();
+  /** Runners whose start is under way, by partition. */
+  const starting = new Map<number, PartitionRunner>();
   // the thread's partitions share one admission (one mirror of the model registry)
   const settings = init.runner.admissionSettings;
   const admission = settings === undefined ? undefined : await ClusterAdmission.open(nc, settings, logger.child({ component: 'models' }));
@@ -62,13 +64,25 @@ async function main(): Promise<void> {
   const timer = setInterval(() => post({ type: 'stats', stats: allStats() }), init.statsIntervalMs);
   port.on('message', (message: ThreadCommand) => {
     if (message.type === 'start-partition') {
-      const runner = runnerOf(message.partition, message.owner, message.leaseExpiresAt);
+      const { partition } = message;
+      const runner = runnerOf(partition, message.owner, message.leaseExpiresAt);
+      // known while starting, so that a stop of the partition meanwhile cancels this start
+      starting.set(partition, runner);
       runner.start().then(
         () => {
-          runners.set(message.partition, runner);
-          post({ type: 'partition-started', partition: message.partition, stats: runner.restoredStats ?? runner.stats() });
+          if (starting.get(partition) !== runner) {
+            void runner.abandon();
+            post({ type: 'partition-failed', partition, message: 'stopped while starting' });
+            return;
+          }
+          starting.delete(partition);
+          runners.set(partition, runner);
+          post({ type: 'partition-started', partition, stats: runner.restoredStats ?? runner.stats() });
         },
-        (error: unknown) => post({ type: 'partition-failed', partition: message.partition, message: (error as Error).message }),
+        (error: unknown) => {
+          if (starting.get(partition) === runner) starting.delete(partition);
+          post({ type: 'partition-failed', partition, message: (error as Error).message });
+        },
       );
       return;
     }
@@ -77,16 +91,21 @@ async function main(): Promise<void> {
       return;
     }
     if (message.type === 'stop-partition') {
+      // a start under way is cancelled (its start then fails): it must not begin consuming after this stop
+      const unstarted = starting.get(message.partition);
+      starting.delete(message.partition);
       const runner = runners.get(message.partition);
       runners.delete(message.partition);
-      const stopping = runner === undefined ? Promise.resolve() : message.abandon ? runner.abandon() : runner.stop();
+      const stopping = Promise.all([unstarted?.abandon(), runner === undefined ? undefined : message.abandon ? runner.abandon() : runner.stop()]);
       void stopping.then(() => post({ type: 'partition-stopped', partition: message.partition, stats: runner?.stats() ?? null }));
       return;
     }
     clearInterval(timer);
     void (async () => {
       const all = [...runners.values()];
-      await Promise.all(all.map((r) => r.stop()));
+      const unstarted = [...starting.values()];
+      starting.clear();
+      await Promise.all([...all.map((r) => r.stop()), ...unstarted.map((r) => r.abandon())]);
       await admission?.close();
       post({ type: 'stats', stats: all.map((r) => r.stats()) });
       await nc.drain().catch(() => undefined);

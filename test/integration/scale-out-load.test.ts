@@ -118,6 +118,7 @@ async function killAndJoinScenario(
   const gone = new Map<string, number>();
   const kills: PartitionExit[] = [];
   let resumed: Promise<number> | null = null;
+  let failover: { partitions: number[]; killedAt: number } | null = null;
   let joined: Promise<RunningWorker> | null = null;
   let disrupted: Promise<void> | null = null;
   const victim = deployment.workers[1];
@@ -134,6 +135,7 @@ async function killAndJoinScenario(
         gone.set(victim.id, last.consumed);
         progress(`killed ${victim.id} (-9) at ${n} events`);
         for (const [partition, seq] of last.sequence) kills.push({ partition, seq, time: killedAt });
+        failover = { partitions: last.partitions, killedAt };
         let seen: number[] = [];
         resumed = eventually(
           async () => {
@@ -160,6 +162,8 @@ async function killAndJoinScenario(
   await joined;
   await disrupted;
   progress(`failover took ${resumedMs} ms; w4 joined`);
+  const { partitions: moved, killedAt } = failover!;
+  progress(describeFailover(failoverSteps(deployment.workers, moved, killedAt), resumedMs));
   await expectExactTotals(deployment.gatewayUrl, PREDICTIONS);
   progress('the gateway reports the exact totals');
   await deployment.waitForCoverage(PARTITIONS);
@@ -172,6 +176,53 @@ async function killAndJoinScenario(
   const churn = deployment.workers.map((w) => `${w.id}: ${w.proc.lines.filter((l) => l.msg === 'partition abandoned').length} abandoned, ${w.proc.lines.filter((l) => l.msg === 'restored partition checkpoint').length} restored`);
   progress(`consumed ${consumed} (${unseen} of them by the killed worker after its last scrape), replayed ${replayed}; ${churn.join('; ')}`);
   return { published: events, consumed, replayed, resumedMs };
+}
+
+/** One partition's failover after the kill: ms from the kill to each step (null: not seen in the logs). */
+interface FailoverSteps {
+  partition: number;
+  by: string;
+  memberGone: number | null;
+  leaseExpired: number | null;
+  acquired: number;
+  restored: number | null;
+  started: number | null;
+}
+
+/**
+ * Where each of the killed worker's partitions spent its failover, from the survivors' logs: the
+ * kill, the survivor seeing the member gone, the lease's expiry (as the acquisition found it), the
+ * acquisition, the checkpoint restored, the consumer running ('partition started under lease').
+ */
+function failoverSteps(workers: readonly RunningWorker[], partitions: readonly number[], killedAt: number): FailoverSteps[] {
+  const after = (l: Record<string, unknown>) => Number(l.time) >= killedAt;
+  return partitions.map((partition) => {
+    for (const w of workers) {
+      const acquiredLine = w.proc.lines.find((l) => after(l) && l.msg === 'acquired partition leases' && (l.acquired as number[]).includes(partition));
+      if (acquiredLine === undefined) continue;
+      const at = Number(acquiredLine.time);
+      const taken = (acquiredLine.takenOver as Array<{ partition: number; expiredAgoMs: number }>).find((t) => t.partition === partition);
+      const gone = w.proc.lines.find((l) => after(l) && l.msg === 'workers left the membership (deregistered, or their records expired)');
+      const next = (msg: string) => w.proc.lines.find((l) => Number(l.time) >= at && l.msg === msg && Number(l.partition) === partition);
+      const since = (line: Record<string, unknown> | undefined) => (line === undefined ? null : Number(line.time) - killedAt);
+      return {
+        partition,
+        by: w.id,
+        memberGone: since(gone),
+        leaseExpired: taken === undefined ? null : at - taken.expiredAgoMs - killedAt,
+        acquired: at - killedAt,
+        restored: since(next('restored partition checkpoint')),
+        started: since(next('partition started under lease')),
+      };
+    }
+    return { partition, by: 'nobody', memberGone: null, leaseExpired: null, acquired: NaN, restored: null, started: null };
+  });
+}
+
+function describeFailover(steps: readonly FailoverSteps[], resumedMs: number): string {
+  const s = (ms: number | null) => (ms === null || Number.isNaN(ms) ? '?' : `${(ms / 1000).toFixed(1)}`);
+  const rows = steps.map((x) => `p${x.partition} (${x.by}): member gone ${s(x.memberGone)}, lease expired ${s(x.leaseExpired)}, acquired ${s(x.acquired)}, restored ${s(x.restored)}, started ${s(x.started)}`);
+  return `failover after the kill, in s: ${rows.join('; ')}; all seen running in /metrics ${s(resumedMs)}`;
 }
 
 function expectConsumedOnce(r: { published: number; consumed: number; replayed: number }): void {
@@ -187,29 +238,28 @@ describe(`scale-out under load: ${PREDICTIONS.toLocaleString('en')} predictions 
     res.deployment = await startDeployment({ natsUrl: res.server.url, config: FAILOVER_CONFIG, logDir: process.env.SCALE_TEST_LOG_DIR });
     const r = await killAndJoinScenario(res.deployment, res.nc!, res.publisher!);
     console.log(`[scale-out] published ${r.published}, consumed ${r.consumed}, replayed after the kill ${r.replayed}, failover ${r.resumedMs} ms`);
-    // issue 11 asks for 15 s; measured here 6–16 s with a 6 s lease when this test runs alone, and
-    // up to 43 s inside the full suite on 2 cores (not yet met: see the README's Scaling out
-    // section), so this bound catches a failover that hangs, not the target
+    // issue 11 asks for 15 s; measured here 7.4 s with a 6 s lease alone and 11.7 s on a machine
+    // loaded by other sessions (load average ~25), but earlier builds took up to 43 s inside the
+    // full suite on 2 cores: this bound catches a failover that hangs, not the target
     expect(r.resumedMs).toBeLessThanOrEqual(90_000);
     expectConsumedOnce(r);
     const codes = await res.deployment.stopAll();
     expect(codes.every((c) => c === 0)).toBe(true);
   }, 600_000);
 
-  // Known defect (issue 11, open): with the NATS restart inside a worker's failover, one partition
-  // was left unowned for over 120 s in 1 of 3 full-suite runs (partition 15: its lease neither
-  // renewed nor taken). Skipped, not passing, until that is fixed; it passed alone and in 2 runs.
-  it.skip('the same while nats-server is killed -9 and restarted on its storage', async () => {
+  it('the same while nats-server is killed -9 and restarted on its storage', async () => {
     const server = (res.server = await startNatsServer());
     Object.assign(res, await openClient(server.url, 1));
-    res.deployment = await startDeployment({ natsUrl: server.url, config: FAILOVER_CONFIG });
+    res.deployment = await startDeployment({ natsUrl: server.url, config: FAILOVER_CONFIG, logDir: process.env.SCALE_TEST_LOG_DIR });
     const r = await killAndJoinScenario(res.deployment, res.nc!, res.publisher!, async () => {
       await server.kill('SIGKILL');
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       await server.restart();
     });
     console.log(`[scale-out, NATS restart] published ${r.published}, consumed ${r.consumed}, replayed ${r.replayed}, failover ${r.resumedMs} ms`);
-    // the NATS outage (kill, 2 s, restart) falls inside the failover: measured 15–29 s here alone
+    // the NATS outage (kill, 2 s, restart) comes after the failover here: measured 7.4 and 8.8 s alone,
+    // 11.6 s on a machine loaded by other sessions; the bound catches a hang. Under two extra
+    // busy loops the publishing outlasted the test's 600 s (every partition was still owned)
     expect(r.resumedMs).toBeLessThanOrEqual(120_000);
     expectConsumedOnce(r);
     const codes = await res.deployment.stopAll();
