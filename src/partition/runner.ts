@@ -399,12 +399,13 @@ export class PartitionRunner {
       if (this.checkpointCurrentAt !== null) this.checkpointCurrentAt = Date.now();
       return;
     }
-    const seq = processor.seq;
-    if (!shouldCompact(this.chain, this.options.compaction ?? DEFAULT_COMPACTION) && (await this.checkpointDelta(seq))) return;
+    if (!shouldCompact(this.chain, this.options.compaction ?? DEFAULT_COMPACTION) && (await this.checkpointDelta())) return;
     // a base: the first of this runner, or compacting its chain (or a delta could not be written)
     if (this.chain !== null) this.replacedChain = this.chain;
     this.chain = null;
     const baseId = randomUUID();
+    // the sequence the snapshot covers, read with it: events consumed while a delta was tried are in it
+    const seq = processor.seq;
     const bytes = processor.snapshot(baseId);
     const { owner } = this.options;
     const name = checkpointName(this.partition);
@@ -438,7 +439,7 @@ export class PartitionRunner {
    * object changed under it: a takeover or a stale writer, which the base's compare-and-set sorts
    * out; or the write failed, so the chain would have a gap).
    */
-  private async checkpointDelta(seq: number): Promise<boolean> {
+  private async checkpointDelta(): Promise<boolean> {
     const chain = this.chain as ChainPosition;
     const { owner } = this.options;
     if (owner !== undefined) {
@@ -447,6 +448,10 @@ export class PartitionRunner {
       if (info === null || info.revision !== this.checkpointRevision) return false;
     }
     const index = chain.index + 1;
+    // the sequence this delta reaches, read with its snapshot: events were consumed during the
+    // await above, and the next delta must follow exactly this one (it was read before the await,
+    // and the next delta then claimed to follow a sequence this one had gone past: refused at restore)
+    const seq = this.processor.seq;
     const bytes = this.processor.snapshotDelta({ baseId: chain.baseId, index, fromSeq: this.lastCheckpointSeq });
     const metadata: Record<string, string> = owner === undefined ? { baseId: chain.baseId } : { worker: owner.worker, epoch: String(owner.epoch), baseId: chain.baseId };
     try {
