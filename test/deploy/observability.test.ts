@@ -151,7 +151,9 @@ interface ComposeService {
 describe('docker-compose.yml and config/prometheus.yml', () => {
   const compose = yaml('docker-compose.yml') as { services: Record<string, ComposeService> };
   const services = compose.services;
-  const running = (script: string) => Object.keys(services).filter((name) => services[name].command?.join(' ') === `npm run ${script}`).sort();
+  // node itself, not `npm run`: npm does not pass docker's SIGTERM on to node, which would then be
+  // killed without draining (no hand-over, no final checkpoint)
+  const running = (script: string) => Object.keys(services).filter((name) => services[name].command?.join(' ') === `node --import tsx workers/${script}.ts`).sort();
   const prometheus = yaml('config/prometheus.yml') as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> };
   const targetsOf = (job: string) => prometheus.scrape_configs.find((c) => c.job_name === job)?.static_configs.flatMap((s) => s.targets).sort();
 
@@ -159,6 +161,7 @@ describe('docker-compose.yml and config/prometheus.yml', () => {
     expect(Object.keys(services).filter((n) => services[n].image?.startsWith('nats:'))).toHaveLength(3);
     expect(running('worker')).toEqual(['worker1', 'worker2', 'worker3']);
     expect(running('gateway')).toEqual(['gateway1', 'gateway2']);
+    expect(Object.keys(services).filter((name) => services[name].command?.[0] === 'npm')).toEqual([]);
     expect(new Set(running('worker').map((w) => services[w].environment?.DRIFTWATCH_WORKER_ID)).size).toBe(3);
     expect(services.prometheus.image).toMatch(/^prom\/prometheus:/);
     expect(services.grafana.image).toMatch(/^grafana\/grafana:/);
