@@ -432,11 +432,12 @@ export class PartitionProcessor {
       // per-segment summaries (opt-in: limits.segmentSketchValues) and multivariate scoring take the
       // features by name: the record is built only for them
       const segment = event.segment !== undefined && pane.keepsSegmentFeatures ? event.segment : undefined;
-      const multivariate = this.options.multivariate?.follows(event.model, event.version) === true ? this.options.multivariate : undefined;
-      if (segment !== undefined || multivariate !== undefined) {
+      const scorers = this.options.multivariate;
+      const scorer = scorers?.scorerFor(event.model, event.version) ?? null;
+      if (segment !== undefined || scorer !== null) {
         const record = bufferedFeatureRecord(schema.names, this.featureBuffer);
         if (segment !== undefined) pane.addSegmentFeatures(segment, record);
-        multivariate?.observe(pane, event.model, event.version, record);
+        if (scorer !== null) scorers?.observeWith(pane, scorer, record);
       }
     }
     const invalidFeatures = event[INVALID_FEATURES];
@@ -643,17 +644,7 @@ export class PartitionProcessor {
         watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
-    const bytes = encodeCheckpoint({
-      partition: this.partition,
-      seq: this.seq,
-      watermark: Number.isFinite(this.watermark) ? this.watermark : null,
-      counters: this.counters,
-      groups,
-      join: this.join.toBytes(),
-      held: this.heldEventsInOrder().map((e): [number, string, Uint8Array, string | null] => [e.seq, e.subject, e.data, e.contentType ?? null]),
-      ...(this.options.owner === undefined ? {} : { owner: this.options.owner }),
-      ...(baseId === undefined ? {} : { baseId }),
-    });
+    const bytes = encodeCheckpoint({ ...this.checkpointCommon(), groups, join: this.join.toBytes(), ...(baseId === undefined ? {} : { baseId }) });
     this.markCheckpoint();
     return bytes;
   }
@@ -688,19 +679,21 @@ export class PartitionProcessor {
         watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
-    const bytes = encodeCheckpointDelta({
+    const bytes = encodeCheckpointDelta({ ...this.checkpointCommon(), ...link, groups, join: this.join.deltaBytes() });
+    this.markCheckpoint();
+    return bytes;
+  }
+
+  /** What a base and a delta both carry: position, counters, held events, the writer. */
+  private checkpointCommon(): Pick<CheckpointWire, 'partition' | 'seq' | 'watermark' | 'counters' | 'held' | 'owner'> {
+    return {
       partition: this.partition,
-      ...link,
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
       counters: this.counters,
-      groups,
-      join: this.join.deltaBytes(),
       held: this.heldEventsInOrder().map((e): [number, string, Uint8Array, string | null] => [e.seq, e.subject, e.data, e.contentType ?? null]),
       ...(this.options.owner === undefined ? {} : { owner: this.options.owner }),
-    });
-    this.markCheckpoint();
-    return bytes;
+    };
   }
 
   /** The base this processor was restored from and the deltas applied on it (null when not restored). */

@@ -19,7 +19,7 @@ interface KnownReference {
   multivariate: MultivariateReference | null;
 }
 
-interface ActiveScorer {
+export interface ActiveScorer {
   id: string;
   scorer: ReconstructionScorer;
 }
@@ -42,23 +42,24 @@ export class MultivariateScorers {
   }
 
   /**
-   * The one call of the worker's hot path: scores an event's features against its model's active
-   * reference (the version's own, else the model's) and adds the error to the pane. Nothing when the
-   * reference has no multivariate model (a window capture, an older profile).
+   * The scorer of a model version's active reference (the version's own, else the model's); null
+   * when that reference has no multivariate model (a window capture, an older profile) or there is none.
    */
-  /** Whether events of this model and version are scored (a reference with a multivariate model is active). */
-  follows(model: string, version: string): boolean {
+  scorerFor(model: string, version: string): ActiveScorer | null {
     const own = keyOf(model, version);
-    const active = this.active.has(own) ? this.active.get(own) : this.active.get(model);
-    return active !== undefined && active !== null;
+    return (this.active.has(own) ? this.active.get(own) : this.active.get(model)) ?? null;
   }
 
-  observe(pane: PaneInput, model: string, version: string, features: FeatureRow): void {
-    const own = keyOf(model, version);
-    const active = this.active.has(own) ? this.active.get(own) : this.active.get(model);
-    if (active === undefined || active === null) return;
+  /** Scores an event's features with `active` (from scorerFor) and adds the error to the pane. */
+  observeWith(pane: PaneInput, active: ActiveScorer, features: FeatureRow): void {
     const { error, imputed } = active.scorer.score(features);
     pane.addReconstructionError(active.id, error, imputed);
+  }
+
+  /** The worker's hot-path call for events decoded by name: scorerFor, then observeWith. */
+  observe(pane: PaneInput, model: string, version: string, features: FeatureRow): void {
+    const active = this.scorerFor(model, version);
+    if (active !== null) this.observeWith(pane, active, features);
   }
 
   /** Makes the newest known profile of a key active; a profile without a model means none. */

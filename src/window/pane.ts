@@ -725,22 +725,8 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
     else target.outputExact.subtract(source.outputExact);
   }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
-  for (const [name, summary] of source.features) {
-    let into = target.features.get(name);
-    if (into === undefined) {
-      // windows are not capped by maxFeatures: every pane already was
-      into = new FeatureSummary();
-      target.features.set(name, into);
-    }
-    into.nulls += sign * summary.nulls;
-    into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature);
-    if (summary.exact !== null) {
-      into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP);
-      if (sign > 0) into.exact.merge(summary.exact);
-      else into.exact.subtract(summary.exact);
-    }
-    into.categories = addCounter(into.categories, summary.categories, sign, limits.maxCategories);
-  }
+  // windows are not capped by maxFeatures: every pane already was
+  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature);
   if (source.invalidFeatures !== null) {
     // windows are not capped by maxFeatures: every pane already was
     const into = (target.invalidFeatures ??= new Map());
@@ -763,7 +749,7 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
   }
 }
 
-/** Adds (or removes) one set of feature summaries to another (a segment's: see addSegmentFeatures). */
+/** Adds (or removes) one set of feature summaries to another: a pane's, or a segment's (see addSegmentFeatures). */
 function addFeatureSummaries(
   target: Map<string, FeatureSummary>,
   source: ReadonlyMap<string, FeatureSummary>,
