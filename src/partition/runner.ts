@@ -509,7 +509,7 @@ export class PartitionRunner {
     await Promise.allSettled([...this.pendingDlq]);
     await this.checkpoint();
     // checkpointed < seq: the final checkpoint failed, and the next owner replays from the older one
-    this.log.info({ partition: this.partition, seq: this.processor.seq, checkpointed: this.lastCheckpointSeq }, 'partition stopped');
+    this.log.info({ partition: this.partition, seq: this.processor.seq, checkpointed: this.lastCheckpointSeq, held: this.processor.heldCount }, 'partition stopped');
   }
 
   /**
@@ -520,7 +520,9 @@ export class PartitionRunner {
     const starting = !this.started;
     await this.stopConsuming();
     if (starting) this.log.warn({ partition: this.partition }, 'partition start abandoned');
-    else this.log.warn({ partition: this.partition, seq: this.processor.seq }, 'partition abandoned');
+    // held: events consumed (seq counts them) but not yet applied or counted, waiting for their
+    // models' admission; the next owner applies them (from its checkpoint or the stream)
+    else this.log.warn({ partition: this.partition, seq: this.processor.seq, held: this.processor.heldCount }, 'partition abandoned');
   }
 
   private async stopConsuming(): Promise<void> {

@@ -147,16 +147,38 @@ export interface PartitionExit {
   partition: number;
   seq: number;
   time: number;
+  /** Events consumed up to `seq` but held for their models' admission, so not counted by that owner. */
+  held?: number;
 }
 
 export function exitsIn(proc: Proc): PartitionExit[] {
   return proc.lines.flatMap((l) =>
-    l.msg === 'partition stopped' || l.msg === 'partition abandoned' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time) }] : [],
+    l.msg === 'partition stopped' || l.msg === 'partition abandoned' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0) }] : [],
   );
 }
 
 /**
- * Replay accounting over every checkpoint restore, against the latest exit of that partition
+ * A worker's checkpoint restores that went on to run: a start abandoned after its restore (its lease
+ * lost meanwhile, or its deadline passed) counted nothing, and the next restore of that partition
+ * pairs with the same exit as it would have.
+ */
+function startedRestores(proc: Proc): Array<{ partition: number; seq: number; time: number }> {
+  const out: Array<{ partition: number; seq: number; time: number }> = [];
+  const open = new Map<number, { partition: number; seq: number; time: number }>();
+  for (const l of proc.lines) {
+    const partition = Number(l.partition);
+    if (l.msg === 'restored partition checkpoint') open.set(partition, { partition, seq: Number(l.seq), time: Number(l.time) });
+    else if (l.msg === 'partition start abandoned') open.delete(partition);
+    else if (l.msg === 'partition started under lease' && open.has(partition)) {
+      out.push(open.get(partition)!);
+      open.delete(partition);
+    }
+  }
+  return out;
+}
+
+/**
+ * Replay accounting over every checkpoint restore that went on to run, against the latest exit of that partition
  * before it (a logged stop or abandon, or a killed worker's last scrape):
  * - replayed: events between the restored sequence and where the previous owner had got to, which
  *   the new owner consumes a second time;
@@ -166,15 +188,15 @@ export function exitsIn(proc: Proc): PartitionExit[] {
 export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[], kills: readonly PartitionExit[]): Promise<{ replayed: number; unseen: number }> {
   const killed = new Set(kills);
   const exits = [...kills, ...workers.flatMap(exitsIn)];
-  const restores = workers.flatMap((proc) =>
-    proc.lines.flatMap((l) => (l.msg === 'restored partition checkpoint' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time) }] : [])),
-  );
+  const restores = workers.flatMap(startedRestores);
   let replayed = 0;
   let unseen = 0;
   for (const r of restores) {
     const before = exits.filter((e) => e.partition === r.partition && e.time <= r.time).sort((a, b) => b.time - a.time)[0];
     if (before === undefined) continue;
-    if (before.seq > r.seq) replayed += await eventsBetween(nc, r.partition, r.seq, before.seq);
+    // events an abandoning owner held for admission were consumed but never counted by it: the
+    // next owner counts them once, so they are not a replay
+    if (before.seq > r.seq) replayed += Math.max(0, (await eventsBetween(nc, r.partition, r.seq, before.seq)) - (before.held ?? 0));
     else if (killed.has(before) && r.seq > before.seq) unseen += await eventsBetween(nc, r.partition, before.seq, r.seq);
   }
   return { replayed, unseen };

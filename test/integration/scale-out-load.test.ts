@@ -227,7 +227,7 @@ function describeFailover(steps: readonly FailoverSteps[], resumedMs: number): s
 
 function expectConsumedOnce(r: { published: number; consumed: number; replayed: number }): void {
   // every event consumed at least once, and no more than 5 % beyond the replay after the failures
-  expect(r.consumed - r.replayed).toBeGreaterThanOrEqual(r.published);
+  expect(r.consumed - r.replayed, `consumed ${r.consumed} − replayed ${r.replayed} against ${r.published} published`).toBeGreaterThanOrEqual(r.published);
   expect(r.consumed).toBeLessThanOrEqual(1.05 * r.published + r.replayed);
 }
 
