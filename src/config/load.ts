@@ -254,6 +254,8 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       paneMs,
       allowedLatenessMs: duration(panes.allowedLatenessMs, 'panes.allowedLatenessMs', src, 0),
       flushIntervalMs: duration(panes.flushIntervalMs, 'panes.flushIntervalMs', src, 50),
+      minFlushIntervalMs: duration(panes.minFlushIntervalMs, 'panes.minFlushIntervalMs', src, 10),
+      flushMessagesPerSecond: number(panes.flushMessagesPerSecond, 'panes.flushMessagesPerSecond', src, 0.1, 100_000),
       maxFutureMs: duration(panes.maxFutureMs, 'panes.maxFutureMs', src, 0),
       maxClockSkewMs: duration(panes.maxClockSkewMs, 'panes.maxClockSkewMs', src, 0),
     },

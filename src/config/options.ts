@@ -59,6 +59,7 @@ export type PartitionRunnerSettings = Omit<RunnerOptions, 'nc' | 'partition' | '
 export function runnerOptionsOf(config: DriftwatchConfig): PartitionRunnerSettings {
   return {
     flushIntervalMs: config.panes.flushIntervalMs,
+    flushPacing: { minIntervalMs: config.panes.minFlushIntervalMs, messagesPerSecond: config.panes.flushMessagesPerSecond },
     checkpointIntervalMs: config.checkpoint.intervalMs,
     processor: {
       paneMs: config.panes.paneMs,

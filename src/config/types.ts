@@ -13,7 +13,18 @@ export interface DriftwatchConfig {
   http: { host: string; port: number; allowUnauthenticated: boolean };
   auth: { token: string | null };
   partitions: { count: number; owned: 'all' | number[] };
-  panes: { paneMs: number; allowedLatenessMs: number; flushIntervalMs: number; maxFutureMs: number; maxClockSkewMs: number };
+  panes: {
+    paneMs: number;
+    allowedLatenessMs: number;
+    /** The longest a changed pane waits to be published. */
+    flushIntervalMs: number;
+    /** The shortest flush interval, while few panes changed (src/partition/flush-pacing.ts). */
+    minFlushIntervalMs: number;
+    /** Pane messages per second a partition sends before its flush interval lengthens toward flushIntervalMs. */
+    flushMessagesPerSecond: number;
+    maxFutureMs: number;
+    maxClockSkewMs: number;
+  };
   windows: string[];
   join: { labelHorizonMs: number; maxPending: number; maxEarlyLabels: number };
   limits: {

@@ -518,6 +518,13 @@ export class PartitionProcessor {
   // -------------------------------------------------------------------------------------------
   // Flushing
 
+  /** Panes changed since the last drain (what the next flush would publish). */
+  get dirtyPanes(): number {
+    let n = 0;
+    for (const group of this.groups.values()) n += group.dirtyInputs.size + group.dirtyOutcomes.size;
+    return n;
+  }
+
   /** Pane states changed since the last drain, encoded for `drift.pane.>`; clears their dirty marks. */
   drainDirty(): PaneUpdate[] {
     const updates: PaneUpdate[] = [];

@@ -1,3 +1,5 @@
+import { flushDue, flushTickMs } from './flush-pacing.ts';
+import type { FlushPacing } from './flush-pacing.ts';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
@@ -39,6 +41,12 @@ export interface RunnerOptions {
   processor: Omit<ProcessorOptions, 'partition'>;
   partition: number;
   flushIntervalMs: number;
+  /**
+   * Flush sooner while few panes changed (src/partition/flush-pacing.ts): the shortest interval and
+   * the pane messages per second allowed before it lengthens to flushIntervalMs. Unset: every
+   * flushIntervalMs.
+   */
+  flushPacing?: { minIntervalMs: number; messagesPerSecond: number };
   checkpointIntervalMs: number;
   logger: Logger;
   /**
@@ -94,6 +102,8 @@ export class PartitionRunner {
   private store!: ObjectStore;
   private consumer: LiveConsumer | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** When the last flush began (epoch ms): the pacing counts from it. */
+  private lastFlushAt = Date.now();
   private checkpointTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private checkpointing: Promise<void> | null = null;
@@ -222,7 +232,11 @@ export class PartitionRunner {
     // abandoned while the consumer was being created: stop the consumer that start just opened
     await this.endStartIfAbandoned();
     this.started = true;
-    this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    const { flushIntervalMs, flushPacing } = this.options;
+    const pacing: FlushPacing = { minIntervalMs: flushPacing?.minIntervalMs ?? flushIntervalMs, maxIntervalMs: flushIntervalMs, messagesPerSecond: flushPacing?.messagesPerSecond ?? Infinity };
+    this.flushTimer = setInterval(() => {
+      if (this.flushing === null && flushDue(Date.now() - this.lastFlushAt, this.processor.dirtyPanes, pacing)) void this.flush();
+    }, flushTickMs(pacing));
     // a write slower than the interval is not overlapped by the next one (they would race on the revision)
     this.checkpointTimer = setInterval(() => {
       if (this.checkpointing === null) void this.checkpoint();
@@ -327,6 +341,7 @@ export class PartitionRunner {
   }
 
   private async flushOnce(): Promise<void> {
+    this.lastFlushAt = Date.now();
     if (this.fenced !== null || this.leaseLapsed()) return;
     const processor = this.processor;
     const updates = processor.drainDirty();
