@@ -1,7 +1,7 @@
 /** REST API over the metrics source: models, per-model window metrics, alerts. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { MetricsSource } from '../../contract/metrics-source.ts';
-import { httpError } from '../errors.ts';
+import { httpError, unknownVersionError } from '../errors.ts';
 import type { ActiveAlert } from '../../contract/alerting.ts';
 import type { AlertEvent } from '../../contract/metrics.ts';
 import { parseDuration } from '../../contract/duration.ts';
@@ -17,9 +17,6 @@ export interface ApiRoutesOptions {
 /** The 404 of the per-model routes, documented with its two causes. */
 const unknownModelOrVersion = { ...errorSchema, description: "unknown model, or a ?version= never seen of it (the message lists the model's known versions)" } as const;
 
-/** Known versions listed in a 404 at most: the message stays readable for a model with many versions. */
-const LISTED_VERSIONS = 20;
-
 /**
  * Answers 404 for a model the source does not know, or a version of it never seen: empty metrics
  * for a misspelt version looked like a version without traffic. A version seen whose panes left
@@ -29,9 +26,7 @@ export function checkModelVersion(source: MetricsSource, model: string, version:
   if (source.knownVersions === undefined) return;
   const known = source.knownVersions(model);
   if (known === undefined) throw httpError(404, `unknown model '${model}'`);
-  if (version === undefined || known.includes(version)) return;
-  const listed = known.length === 0 ? 'none' : known.slice(0, LISTED_VERSIONS).join(', ') + (known.length > LISTED_VERSIONS ? ` and ${known.length - LISTED_VERSIONS} more` : '');
-  throw httpError(404, `unknown version '${version}' of model '${model}' (known versions: ${listed})`);
+  if (version !== undefined && !known.includes(version)) throw unknownVersionError(model, version, known);
 }
 
 /** `token` is accepted in every query string (auth runs before validation); listed for documentation. */
