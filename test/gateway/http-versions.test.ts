@@ -10,7 +10,8 @@ import { buildGateway } from '../../src/gateway/server.ts';
 import { MetricsView } from '../../src/gateway/metrics-view.ts';
 import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { REMEMBERED_VERSIONS, WindowStore } from '../../src/gateway/window-store.ts';
-import { FakeSource } from './fake-source.ts';
+import { AlertLog } from '../../src/gateway/alert-log.ts';
+import { GatewaySource } from '../../src/gateway/gateway-source.ts';
 import { LIMITS, PANE_MS, inputPane, recordingLogger, spread } from './panes.ts';
 
 const MINUTE = 60_000;
@@ -23,14 +24,8 @@ describe('?version= over the gateway windows', () => {
     windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
     const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
     const view = new MetricsView(windows, references, { overrides: {} });
-    // the fake supplies alerts and readiness; figures and versions come from the real windows
-    const source = Object.assign(new FakeSource([]), {
-      getMetrics: view.getMetrics.bind(view),
-      getSegments: view.getSegments.bind(view),
-      knownVersions: windows.knownVersions.bind(windows),
-      listModels: windows.listModels.bind(windows),
-    });
-    app = await buildGateway({ source, registry: new Registry() });
+    const alerts = new AlertLog({ rules: [], logger: recordingLogger().logger });
+    app = await buildGateway({ source: new GatewaySource({ windows, references, view, alerts }), registry: new Registry() });
   });
   afterEach(async () => {
     await app.close();
