@@ -36,7 +36,7 @@ const LISTED_MODELS = 10;
  * The file's rows that name a model other than `model`, described with the counts per model, or
  * null when every row naming a model names this one (rows naming none are taken as its own).
  */
-export function otherModelsProblem(models: RowModels, model: string, rows: number): string | null {
+function otherModelsProblem(models: RowModels, model: string, rows: number): string | null {
   const others = [...models.rows].filter(([name]) => name !== model).reduce((sum, [, n]) => sum + n, 0) + models.uncountedRows;
   if (others === 0) return null;
   const n = (x: number) => x.toLocaleString('en-US');

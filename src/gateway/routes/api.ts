@@ -22,7 +22,7 @@ const unknownModelOrVersion = { ...errorSchema, description: "unknown model, or 
  * for a misspelt version looked like a version without traffic. A version seen whose panes left
  * the window is known (empty metrics). Not checked when the source cannot tell (no knownVersions).
  */
-export function checkModelVersion(source: MetricsSource, model: string, version: string | undefined): void {
+function checkModelVersion(source: MetricsSource, model: string, version: string | undefined): void {
   if (source.knownVersions === undefined) return;
   const known = source.knownVersions(model);
   if (known === undefined) throw httpError(404, `unknown model '${model}'`);
