@@ -1,7 +1,7 @@
 import { profileToBytes } from '../reference/profile.ts';
 import { ProfileBuilder } from '../reference/profile-builder.ts';
 import { detectFormat, TrainingFileError } from '../reference/training-file.ts';
-import type { TrainingFileFormat } from '../reference/training-file.ts';
+import type { RowModels, TrainingFileFormat } from '../reference/training-file.ts';
 import { summarizeColumns } from '../reference/column-table.ts';
 import { checkModel, checkVersion, nonEmpty, requireOption } from './args.ts';
 import type { Subcommand } from './command.ts';
@@ -27,6 +27,28 @@ function describeEvents(read: TrainingFileRead): string {
   if (read.labelEvents > 0) parts.push(`${n(read.labelEvents)} label events, ${n(read.joinedLabels)} joined to their prediction`);
   if (read.duplicatePredictions > 0) parts.push(`${n(read.duplicatePredictions)} repeated predictions counted once`);
   return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
+/** Models listed by name when a file names others than --model; the rest are summed up. */
+const LISTED_MODELS = 10;
+
+/**
+ * The file's rows that name a model other than `model`, described with the counts per model, or
+ * null when every row naming a model names this one (rows naming none are taken as its own).
+ */
+function otherModelsProblem(models: RowModels, model: string, rows: number): string | null {
+  const others = [...models.rows].filter(([name]) => name !== model).reduce((sum, [, n]) => sum + n, 0) + models.uncountedRows;
+  if (others === 0) return null;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const byCount = [...models.rows].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const listed = byCount.slice(0, LISTED_MODELS).map(([name, count]) => `${name} ${n(count)}`);
+  const unlisted = byCount.slice(LISTED_MODELS).reduce((sum, [, count]) => sum + count, 0) + models.uncountedRows;
+  if (unlisted > 0) listed.push(`other models ${n(unlisted)}`);
+  const unnamed = rows - [...models.rows.values()].reduce((a, b) => a + b, 0) - models.uncountedRows;
+  if (unnamed > 0) listed.push(`no model named ${n(unnamed)}`);
+  const own = models.rows.get(model) ?? 0;
+  const what = own === 0 && unnamed === 0 ? `none of the ${n(rows)} rows are of model '${model}' (is --model right?)` : `${n(others)} of the ${n(rows)} rows are of another model than '${model}'`;
+  return `${what}: rows by model: ${listed.join(', ')}`;
 }
 
 /** The gateway's message when it refuses a profile (src/gateway/routes/baselines.ts). */
@@ -85,6 +107,15 @@ export const baselineCreate: Subcommand = {
     }
     ctx.out(`${file}: ${read.rows.toLocaleString('en-US')} rows${describeEvents(read)}`);
     ctx.out(formatColumnTable(summarizeColumns(read.columns, read.rows)));
+    // Refused rather than only warned about: the upload is in force at once, and drift judged
+    // against another model's distribution raises false alerts or hides real ones; the cause (a
+    // typo in --model, the wrong file, a log of every model) is nearly always a mistake.
+    const otherModels = otherModelsProblem(read.models, model, read.rows);
+    if (otherModels !== null && !force && !dryRun) {
+      const filter = format === 'jsonl' ? ` (for JSON Lines: jq -c 'select(.model == "${model}")' ${file} > ${model}.jsonl)` : '';
+      throw new CommandError(`${file}: ${otherModels}\nnothing was uploaded: keep only model ${model}'s rows${filter}, or pass --force to upload every row anyway`);
+    }
+    if (otherModels !== null && force) ctx.err(`warning: ${file}: ${otherModels} (uploading anyway: --force)\n`);
     const profile = builder.build();
     const body = JSON.stringify({ model, version, profile: Buffer.from(profileToBytes(profile)).toString('base64'), force: force || undefined, dryRun: dryRun || undefined });
 
@@ -98,11 +129,12 @@ export const baselineCreate: Subcommand = {
     }
     if (answer.dryRun) {
       ctx.out(describeCreated(answer, 'dry run: would create').replace(/^dry run: would create baseline \S+/, 'dry run: nothing uploaded'));
-      ctx.out(describeChecks(answer.problems));
+      ctx.out(describeChecks(otherModels === null ? answer.problems : [otherModels, ...answer.problems]));
       return;
     }
     ctx.out(describeCreated(answer, 'created'));
-    if (answer.problems.length > 0) ctx.out(`${describeChecks(answer.problems)}\n  (uploaded anyway: --force)`);
+    const problems = otherModels === null ? answer.problems : [otherModels, ...answer.problems];
+    if (problems.length > 0) ctx.out(`${describeChecks(problems)}\n  (uploaded anyway: --force)`);
     ctx.out(describeInForce(answer.inForce, model));
   },
 };

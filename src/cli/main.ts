@@ -45,7 +45,9 @@ by model and id), or a flat object / CSV row whose columns other than output, la
 named like ids or timestamps are features (--feature-column keeps such a column as a feature). Numeric-looking CSV cells are numbers, empty cells are missing,
 anything else is a category. The columns, their roles and types are printed before the upload.
 The gateway refuses a profile of fewer rows than reference.minRows (500) or whose features differ
-from the model's live ones: --dry-run shows the checks without uploading, --force uploads anyway.
+from the model's live ones, and baseline create a file whose rows name another model than --model
+(an event's "model", a "model" column), with the rows per model: --dry-run shows the checks
+without uploading, --force uploads anyway.
 `;
 
 const BASELINE_COMMANDS: Record<string, Subcommand> = {

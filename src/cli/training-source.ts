@@ -1,5 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { CsvReader, JsonLinesReader, ObjectRowReader, readMessagePackRecords } from '../reference/training-file.ts';
+import type { RowModels } from '../reference/training-file.ts';
 import type { JoinedOutcome, TrainingFileFormat, TrainingFileOptions } from '../reference/training-file.ts';
 import type { ColumnStats } from '../reference/column-table.ts';
 import type { TrainingRow } from '../reference/profile.ts';
@@ -17,6 +18,8 @@ export interface TrainingFileRead {
   joinedLabels: number;
   /** Copies of a prediction event already read: not profiled twice. */
   duplicatePredictions: number;
+  /** Rows per model the file names (events' `model`, a `model` column). */
+  models: RowModels;
 }
 
 function eventsRead(reader: ObjectRowReader): Pick<TrainingFileRead, 'labelEvents' | 'joinedLabels' | 'duplicatePredictions'> {
@@ -68,7 +71,7 @@ export async function readTrainingFile(
     if (format === 'msgpack') {
       const reader = new ObjectRowReader(opts, countRow, onOutcome);
       await readMessagePackRecords(chunks(), reader);
-      return { rows, bytes, columns: reader.columnStats(), ...eventsRead(reader) };
+      return { rows, bytes, columns: reader.columnStats(), ...eventsRead(reader), models: reader.models };
     }
     const decoder = new TextDecoder('utf-8');
     const reader = format === 'jsonl' ? new JsonLinesReader(opts, countRow, onOutcome) : new CsvReader(opts, countRow);
@@ -76,8 +79,8 @@ export async function readTrainingFile(
     reader.push(decoder.decode());
     reader.end();
     return reader instanceof JsonLinesReader
-      ? { rows, bytes, columns: reader.objects.columnStats(), ...eventsRead(reader.objects) }
-      : { rows, bytes, columns: reader.columnStats(), labelEvents: 0, joinedLabels: 0, duplicatePredictions: 0 };
+      ? { rows, bytes, columns: reader.objects.columnStats(), ...eventsRead(reader.objects), models: reader.objects.models }
+      : { rows, bytes, columns: reader.columnStats(), labelEvents: 0, joinedLabels: 0, duplicatePredictions: 0, models: reader.models };
   } finally {
     stream.destroy();
     progress.done(rows, bytes);

@@ -39,6 +39,12 @@ export interface MetricsSource {
   listModels(): ModelSummary[];
   /** `undefined` means the model is unknown. `version` undefined means all versions merged. */
   getMetrics(model: string, window: string, version?: string, options?: MetricsOptions): ModelMetrics | undefined;
+  /**
+   * The versions of `model` the source has seen, also those whose panes have left every window
+   * (their metrics are empty, not unknown); `undefined` for an unknown model. Optional: without it
+   * a version query is not checked (every version answers, empty when never seen).
+   */
+  knownVersions?(model: string): string[] | undefined;
   /** The window's segments ranked by accuracy drop (`undefined`: unknown model); optional (the route answers 404 without it). */
   getSegments?(model: string, window: string, version?: string): ModelSegments | undefined;
   /** Alerts currently firing plus recent transitions, for one model or all. */

@@ -39,6 +39,15 @@ export function httpError(statusCode: number, message: string, headers?: Readonl
   return new HttpError(statusCode, message, headers);
 }
 
+/** Known versions listed in a 404 at most: the message stays readable for a model with many versions. */
+const LISTED_VERSIONS = 20;
+
+/** 404 for a version never seen of a known model, listing the versions that are known. */
+export function unknownVersionError(model: string, version: string, known: readonly string[]): HttpError {
+  const listed = known.length === 0 ? 'none' : known.slice(0, LISTED_VERSIONS).join(', ') + (known.length > LISTED_VERSIONS ? ` and ${known.length - LISTED_VERSIONS} more` : '');
+  return httpError(404, `unknown version '${version}' of model '${model}' (known versions: ${listed})`);
+}
+
 function describeValidationError(e: FastifySchemaValidationError, dataVar: SchemaErrorDataVar): string {
   const where = `${dataVar}${e.instancePath}`;
   switch (e.keyword) {

@@ -108,6 +108,10 @@ export class GatewaySource extends MetricsSourceEmitter {
     return this.units.view.getMetrics(model, window, version, options);
   }
 
+  knownVersions(model: string): string[] | undefined {
+    return this.units.windows.knownVersions(model);
+  }
+
   getSegments(model: string, window: string, version?: string): ModelSegments | undefined {
     return this.units.view.getSegments(model, window, version);
   }

@@ -30,6 +30,13 @@ export interface WindowStoreOptions {
 const MAX_LOGGED_DROPS = 100;
 
 /**
+ * Versions of a model remembered after their panes left the windows' retention, the latest first
+ * seen kept: a query for such a version answers empty metrics rather than "unknown version",
+ * while memory stays bounded however many versions a model goes through.
+ */
+export const REMEMBERED_VERSIONS = 64;
+
+/**
  * Every model's sliding windows, folded from the pane changelog (the changelog reader calls
  * `applyPaneMessage`, once the replay has caught up `markCaughtUp`, and `markLive` as its consumer
  * loses and regains its server).
@@ -46,6 +53,8 @@ export class WindowStore {
   private readonly lastMessageAt = new Map<string, number>();
   private readonly loggedDrops = new Set<string>();
   private readonly evicted = new ModelSignal();
+  /** Per model, versions seen in its pane messages (at most REMEMBERED_VERSIONS, oldest first seen dropped). */
+  private readonly seenVersions = new Map<string, Set<string>>();
 
   constructor(private readonly options: WindowStoreOptions) {
     this.windowMs = new Map(options.windows.map((w) => [w, parseDuration(w) as number]));
@@ -85,8 +94,27 @@ export class WindowStore {
     } else {
       windows.applyMessage(message);
     }
+    this.rememberVersion(message.model, message.version);
     this.lastMessageAt.set(message.model, now);
     this.changed.notify(message.model);
+  }
+
+  private rememberVersion(model: string, version: string): void {
+    let seen = this.seenVersions.get(model);
+    if (seen === undefined) this.seenVersions.set(model, (seen = new Set()));
+    if (seen.has(version)) return;
+    seen.add(version);
+    if (seen.size > REMEMBERED_VERSIONS) seen.delete(seen.values().next().value as string);
+  }
+
+  /**
+   * The versions of a model seen (those its windows hold, and the latest REMEMBERED_VERSIONS seen
+   * before), sorted; undefined for an unknown model.
+   */
+  knownVersions(model: string): string[] | undefined {
+    const windows = this.models.get(model);
+    if (windows === undefined) return undefined;
+    return [...new Set([...windows.versions, ...(this.seenVersions.get(model) ?? [])])].sort();
   }
 
   /** Removes models idle for `idleMs` (their windows, their place); returns how many. */
@@ -97,6 +125,7 @@ export class WindowStore {
     for (const model of idle) {
       this.models.delete(model);
       this.lastMessageAt.delete(model);
+      this.seenVersions.delete(model);
       this.evicted.notify(model);
     }
     if (idle.length > 0) this.options.logger?.info({ models: idle.length, idleMs }, 'idle models removed from the gateway to make room for new ones');

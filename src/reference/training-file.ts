@@ -57,6 +57,28 @@ export interface EventJoinStats {
 
 export type CellValue = number | string | null;
 
+/** Distinct model names counted one by one; rows naming further ones are counted together. */
+export const MAX_COUNTED_MODELS = 100;
+
+/**
+ * Rows per model named in the file (a wire event's or an object's top-level `model`, a CSV
+ * `model` column): a file of another model, or of several, is told apart from the one it is
+ * uploaded for (`baseline create --model`). Rows naming no model are not counted.
+ */
+export class RowModels {
+  readonly rows = new Map<string, number>();
+  /** Rows naming a model beyond the first MAX_COUNTED_MODELS distinct ones. */
+  uncountedRows = 0;
+
+  add(model: unknown): void {
+    if (typeof model !== 'string' || model === '') return;
+    const count = this.rows.get(model);
+    if (count !== undefined) this.rows.set(model, count + 1);
+    else if (this.rows.size < MAX_COUNTED_MODELS) this.rows.set(model, 1);
+    else this.uncountedRows++;
+  }
+}
+
 /** A file that cannot be turned into training rows; `line` is 1-based when the problem has one. */
 export class TrainingFileError extends Error {
   constructor(
@@ -173,6 +195,7 @@ export class ObjectRowReader {
   /** The join of an event log's labels to its predictions (created at the first event). */
   private eventJoin: PendingJoinTable | null = null;
   readonly joinStats: EventJoinStats = { labelEvents: 0, joined: 0, duplicatePredictions: 0, duplicateLabels: 0 };
+  readonly models = new RowModels();
 
   constructor(
     private readonly opts: TrainingFileOptions,
@@ -288,6 +311,7 @@ export class ObjectRowReader {
       observeCell(this.column(`\u0002${labelColumn}`, labelColumn, 'label', null), value);
     }
     this.rowCount++;
+    this.models.add(parsed.model);
     this.onRow(row);
     if (joinStatus === AddPredictionStatus.MatchedEarlyLabel && row.label === undefined) {
       this.joinStats.joined++;
@@ -537,6 +561,9 @@ export class CsvReader {
   private roles: ColumnStats['role'][] = [];
   private stats: ColumnStats[] = [];
   private rowCount = 0;
+  /** Index of the column named `model`, -1 without one. */
+  private modelColumn = -1;
+  readonly models = new RowModels();
 
   constructor(
     private readonly opts: TrainingFileOptions,
@@ -581,6 +608,7 @@ export class CsvReader {
       this.headerLine = line;
       this.stats = statsOfHeader(cells, line, this.opts);
       this.roles = this.stats.map((s) => s.role);
+      this.modelColumn = cells.indexOf('model');
       return;
     }
     if (cells.length !== names.length) {
@@ -603,6 +631,7 @@ export class CsvReader {
       else row.label = value;
     }
     this.rowCount++;
+    if (this.modelColumn >= 0) this.models.add(cells[this.modelColumn].trim());
     this.onRow(row);
   }
 }

@@ -94,6 +94,8 @@ export class FakeSource extends MetricsSourceEmitter {
   readonly alerts: AlertEvent[] = [];
   featureCount = 2;
   getMetricsCalls = 0;
+  /** Versions every model has been seen with (listed by listModels, known to ?version=). */
+  versions = ['v1', 'v2'];
 
   constructor(models: string[] = ['churn', 'fraud']) {
     super();
@@ -105,7 +107,7 @@ export class FakeSource extends MetricsSourceEmitter {
   }
 
   listModels(): ModelSummary[] {
-    return [...this.counts].map(([model, count]) => ({ model, versions: ['v1', 'v2'], lastEventAt: 1_700_000_300_000, count5m: count }));
+    return [...this.counts].map(([model, count]) => ({ model, versions: [...this.versions], lastEventAt: 1_700_000_300_000, count5m: count }));
   }
 
   getMetrics(model: string, window: string, version?: string): ModelMetrics | undefined {
@@ -113,6 +115,10 @@ export class FakeSource extends MetricsSourceEmitter {
     const count = this.counts.get(model);
     if (count === undefined) return undefined;
     return fullMetrics(model, window, count, version ?? null, this.featureCount);
+  }
+
+  knownVersions(model: string): string[] | undefined {
+    return this.counts.has(model) ? [...this.versions] : undefined;
   }
 
   recentAlerts(model?: string): AlertEvent[] {

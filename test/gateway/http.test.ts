@@ -68,6 +68,7 @@ describe('gateway REST routes (no auth)', () => {
     expect(body.windowMs).toBe(3_600_000);
     expect(body.version).toBe('v2');
     // versions are free-form like the wire format's ('1.2.0'): they never become a subject token as such
+    source.versions.push('1.2.0');
     const dotted = await app.inject({ url: '/v1/models/churn/metrics?version=1.2.0' });
     expect(dotted.statusCode).toBe(200);
     expect(dotted.json().version).toBe('1.2.0');
@@ -95,6 +96,24 @@ describe('gateway REST routes (no auth)', () => {
     const res = await app.inject({ url: '/v1/models/nope/metrics?window=1m' });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: 'Not Found', message: "unknown model 'nope'", statusCode: 404 });
+  });
+
+  it('answers 404 for a version never seen of a known model, listing the known ones', async () => {
+    const res = await app.inject({ url: '/v1/models/churn/metrics?window=1m&version=nope' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'Not Found', message: "unknown version 'nope' of model 'churn' (known versions: v1, v2)", statusCode: 404 });
+    // the model is checked first: an unknown model is not reported as an unknown version
+    const model = await app.inject({ url: '/v1/models/nope/metrics?version=v1' });
+    expect(model.json().message).toBe("unknown model 'nope'");
+    // no metrics were computed for either
+    expect(source.getMetricsCalls).toBe(0);
+  });
+
+  it('lists at most 20 known versions in the 404', async () => {
+    source.versions = Array.from({ length: 25 }, (_, i) => `v${String(i).padStart(2, '0')}`);
+    const res = await app.inject({ url: '/v1/models/fraud/metrics?version=v99' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().message).toBe(`unknown version 'v99' of model 'fraud' (known versions: ${source.versions.slice(0, 20).join(', ')} and 5 more)`);
   });
 
   it('answers 404 JSON for an unknown route without echoing the query', async () => {

@@ -1,17 +1,32 @@
 /** REST API over the metrics source: models, per-model window metrics, alerts. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { MetricsSource } from '../../contract/metrics-source.ts';
-import { httpError } from '../errors.ts';
+import { httpError, unknownVersionError } from '../errors.ts';
 import type { ActiveAlert } from '../../contract/alerting.ts';
 import type { AlertEvent } from '../../contract/metrics.ts';
 import { parseDuration } from '../../contract/duration.ts';
-import { alertRuleStatusSchema, errorResponses, nameSchema, versionSchema } from '../schemas.ts';
+import { alertRuleStatusSchema, errorResponses, errorSchema, nameSchema, versionSchema } from '../schemas.ts';
 
 export interface ApiRoutesOptions {
   source: MetricsSource;
   /** Valid values of ?window=, from source.windows() at start. */
   windows: readonly string[];
   defaultWindow: string;
+}
+
+/** The 404 of the per-model routes, documented with its two causes. */
+const unknownModelOrVersion = { ...errorSchema, description: "unknown model, or a ?version= never seen of it (the message lists the model's known versions)" } as const;
+
+/**
+ * Answers 404 for a model the source does not know, or a version of it never seen: empty metrics
+ * for a misspelt version looked like a version without traffic. A version seen whose panes left
+ * the window is known (empty metrics). Not checked when the source cannot tell (no knownVersions).
+ */
+function checkModelVersion(source: MetricsSource, model: string, version: string | undefined): void {
+  if (source.knownVersions === undefined) return;
+  const known = source.knownVersions(model);
+  if (known === undefined) throw httpError(404, `unknown model '${model}'`);
+  if (version !== undefined && !known.includes(version)) throw unknownVersionError(model, version, known);
 }
 
 /** `token` is accepted in every query string (auth runs before validation); listed for documentation. */
@@ -51,11 +66,12 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
           token: tokenQuery,
         },
       },
-      response: { 200: { $ref: 'driftwatch.ModelMetrics#' }, ...errorResponses },
+      response: { 200: { $ref: 'driftwatch.ModelMetrics#' }, 404: unknownModelOrVersion, ...errorResponses },
     },
     handler: async (request) => {
       const { model } = request.params;
       const { window, version, reference } = request.query;
+      checkModelVersion(source, model, version);
       const metrics = source.getMetrics(model, window, version, { reference });
       if (metrics === undefined) throw httpError(404, `unknown model '${model}'`);
       return metrics;
@@ -75,12 +91,13 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { sou
           token: tokenQuery,
         },
       },
-      response: { 200: { $ref: 'driftwatch.ModelSegments#' }, ...errorResponses },
+      response: { 200: { $ref: 'driftwatch.ModelSegments#' }, 404: unknownModelOrVersion, ...errorResponses },
     },
     handler: async (request) => {
       const { model } = request.params;
       const { window, version } = request.query;
       if (source.getSegments === undefined) throw httpError(404, 'this metrics source does not rank segments');
+      checkModelVersion(source, model, version);
       const segments = source.getSegments(model, window, version);
       if (segments === undefined) throw httpError(404, `unknown model '${model}'`);
       return segments;

@@ -12,8 +12,8 @@ import { describeProfile, profileFromRows, profileFromWindow } from '../../refer
 import type { ReferenceProfile, TrainingRow } from '../../reference/profile.ts';
 import { activationProblems, profileFromUpload } from '../../reference/profile-check.ts';
 import type { FeatureKind } from '../../reference/profile-check.ts';
-import { httpError } from '../errors.ts';
-import { nameSchema, errorResponses, versionSchema } from '../schemas.ts';
+import { httpError, unknownVersionError } from '../errors.ts';
+import { nameSchema, errorResponses, errorSchema, versionSchema } from '../schemas.ts';
 import type { WindowStore } from '../window-store.ts';
 import type { ReferenceRegistry } from '../reference-registry.ts';
 
@@ -102,6 +102,12 @@ const uploadResponseSchema = {
   },
 } as const;
 
+/** An event time for a message; a body's from/to may be any number. */
+function isoTime(ms: number): string {
+  const at = new Date(ms);
+  return Number.isNaN(at.getTime()) ? 'not a valid time' : at.toISOString();
+}
+
 /** The profile drift of this model (and version) is now computed against. */
 function inForceOf(references: ReferenceRegistry, model: string, version: string | null): { id: string; model: string; version: string | null } | null {
   const profile = references.referenceFor(model, version ?? undefined);
@@ -141,7 +147,12 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
             to: { type: 'number' },
           },
         },
-        response: { 201: profileSchema, ...errorResponses },
+        response: {
+          201: profileSchema,
+          404: { ...errorSchema, description: "unknown model, or a version never seen of it (the message lists the model's known versions)" },
+          409: { ...errorSchema, description: 'no prediction of the model (version) in the range to capture' },
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
@@ -151,11 +162,13 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       if (windows.lengthOf(window) === undefined) throw httpError(400, `body/window must be one of ${windows.windowNames().join(', ')}, got '${window}'`);
       const bounds = windows.bounds(model, window);
       if (bounds === undefined) throw httpError(404, `unknown model '${model}'`);
+      const known = windows.knownVersions(model) ?? [];
+      if (body.version !== undefined && !known.includes(body.version)) throw unknownVersionError(model, body.version, known);
       const from = body.from ?? bounds.from;
       const to = body.to ?? bounds.to;
       if (!(to > from)) throw httpError(400, `body/to (${to}) must be after body/from (${from})`);
       const aggregate = windows.aggregateRange(model, from, to, body.version);
-      if (aggregate === undefined || aggregate.input.count === 0) throw httpError(409, `model '${model}' has no predictions between ${from} and ${to} to capture`);
+      if (aggregate === undefined || aggregate.input.count === 0) throw httpError(409, `model '${model}'${body.version === undefined ? '' : ` version '${body.version}'`} has no predictions between ${from} (${isoTime(from)}) and ${to} (${isoTime(to)}) to capture`);
       const { id, at } = profileIds.next(model, body.version ?? null, 'window');
       const profile = profileFromWindow(id, model, body.version ?? null, 'window', aggregate.input, aggregate.outcome, from, to);
       profile.createdAt = at;
