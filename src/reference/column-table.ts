@@ -6,8 +6,8 @@
  */
 
 export type ColumnRole = 'feature' | 'output' | 'label' | 'ignored';
-/** Why a column is ignored: named like an id or a timestamp, --ignore, or outside features/output/label of a row object. */
-export type IgnoredReason = 'id' | 'timestamp' | '--ignore' | 'not a feature';
+/** Why a column is ignored: named like an id or a timestamp, the model column (rows of several models), --ignore, or outside features/output/label of a row object. */
+export type IgnoredReason = 'id' | 'timestamp' | 'model' | '--ignore' | 'not a feature';
 /** numeric: numbers; discrete: few distinct integers; categorical: strings; mixed: both (numbers win); empty: no value at all. */
 export type ColumnType = 'numeric' | 'discrete' | 'categorical' | 'mixed' | 'empty';
 
@@ -46,7 +46,9 @@ const TIMESTAMP_NAME = /^(?:ts|time|timestamp|date|datetime|(?:.+[_\-. ])(?:at|t
 const TIMESTAMP_CAMEL = /^[a-z].*(?:At|Ts|Time|Timestamp|Date|DateTime)$/;
 
 /** Whether a column's name says it is an id or a timestamp (never a feature: each row's is new). */
-export function excludedByName(name: string): 'id' | 'timestamp' | null {
+export function excludedByName(name: string): 'id' | 'timestamp' | 'model' | null {
+  // the model a row belongs to (baseline create checks it against --model), never a feature
+  if (/^model$/i.test(name)) return 'model';
   if (ID_NAME.test(name) || ID_CAMEL.test(name)) return 'id';
   if (TIMESTAMP_NAME.test(name) || TIMESTAMP_CAMEL.test(name)) return 'timestamp';
   return null;

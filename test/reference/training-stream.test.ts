@@ -173,6 +173,15 @@ describe('what a record is', () => {
     ]);
   });
 
+  it("a CSV's model column names the rows' model: it is not profiled as a feature", () => {
+    expect(excludedByName('model')).toBe('model');
+    expect(excludedByName('Model')).toBe('model');
+    expect(excludedByName('model_family')).toBeNull();
+    const { rows, reader } = csvInChunks('id,model,amount,output\nr1,fraud,1.5,0.1\nr2,fraud,2.5,0.9\n', 1000);
+    expect(rows[0]).toEqual({ features: { amount: 1.5 }, output: 0.1 });
+    expect(summarizeColumns(reader.columnStats(), rows.length).find((c) => c.name === 'model')).toMatchObject({ role: 'ignored', reason: 'model' });
+  });
+
   it('a column named on the command line that the file does not have is an error listing the columns', () => {
     expect(() => csvInChunks('id,amount,output\n1,2,3\n', 100, { ignore: ['idd'] })).toThrow("line 1: the ignored column 'idd' is not in the file (columns: id, amount, output)");
     expect(() => parseTrainingFile('{"amount": 1, "score": 2}', 'jsonl', { ignore: ['amout'] })).toThrow("the ignored column 'amout' is not in the file (columns: amount, score)");
