@@ -7,7 +7,7 @@
  * Real processes, as deployed: a private nats-server (loopback, temp storage, 16 partitions), one
  * `npm run worker` process (one partition thread), one `npm run gateway` process (the spawning
  * code of the scale-out tests, test/helpers/scale-cluster.ts), production pane settings (10 s
- * panes flushed every 1 s) and one alert rule: error rate of the 1m window above 0.1 % over at
+ * panes, flushed within 1 s, every 250 ms while few panes changed: panes.minFlushIntervalMs) and one alert rule: error rate of the 1m window above 0.1 % over at
  * least 50 predictions, `for: 0s` (so nothing is subtracted: the rule's `for` counts in event-time
  * pane ends, see the README, and a `for` of 0 measures the pipeline alone). A WebSocket client
  * subscribes to every model's alerts.
