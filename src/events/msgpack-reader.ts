@@ -24,15 +24,27 @@ const CACHE_SIZE = 4096; // entries, power of two
 const CACHE_MAX_LENGTH = 24; // bytes: longer strings (ids) are rarely repeated
 const MAX_DEPTH = 8;
 const KEY_SLOTS = 1024; // power of two
+/** Whether this host stores numbers little-endian (MessagePack's are big-endian). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 class Unsupported extends Error {}
 const UNSUPPORTED_ERROR = new Unsupported('unsupported');
 
 export class MsgpackReader {
   private bytes: Uint8Array = new Uint8Array(0);
-  private view: DataView = new DataView(new ArrayBuffer(0));
-  private buffer: Buffer = Buffer.alloc(0);
   private pos = 0;
+  /**
+   * A Buffer over the whole ArrayBuffer the current payload lies in (for native text decoding),
+   * made only when a string is decoded and kept while payloads come from the same ArrayBuffer:
+   * a NATS client cuts the messages of one socket read from one chunk. A DataView and a Buffer
+   * made per payload cost more than the rest of decoding a small event.
+   */
+  private text: Buffer = Buffer.alloc(0);
+  private textSource: ArrayBufferLike | null = null;
+  // Scratch for big-endian floats, per instance (not module state): bytes in, the float out.
+  private readonly scratch = new Uint8Array(8);
+  private readonly scratchF64 = new Float64Array(this.scratch.buffer);
+  private readonly scratchF32 = new Float32Array(this.scratch.buffer, 0, 1);
   private readonly cacheStrings: (string | undefined)[] = new Array(CACHE_SIZE);
   private readonly cacheBytes: (Uint8Array | undefined)[] = new Array(CACHE_SIZE);
   /**
@@ -46,8 +58,6 @@ export class MsgpackReader {
   /** The decoded value, or UNSUPPORTED (fall back to a general decoder). Throws nothing. */
   read(bytes: Uint8Array): unknown {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
     try {
       const value = this.value(0);
@@ -67,8 +77,6 @@ export class MsgpackReader {
    */
   readEvent(bytes: Uint8Array, schema: FeatureSchema, into: FeatureBuffer): unknown {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
     into.count = 0;
     try {
@@ -90,7 +98,7 @@ export class MsgpackReader {
       size = b & 0x0f;
       this.pos++;
     } else if (b === 0xde) {
-      size = this.view.getUint16(this.pos + 1);
+      size = this.uint16(this.pos + 1);
       this.pos += 3;
     } else {
       // not a map (or a 32-bit sized one): read() makes the value and the validator judges it
@@ -127,7 +135,7 @@ export class MsgpackReader {
     const b = bytes[this.pos++];
     let size: number;
     if (b === 0xde) {
-      size = this.view.getUint16(this.pos);
+      size = this.uint16(this.pos);
       this.pos += 2;
     } else size = b & 0x0f;
     // more than the buffer holds is more than the decoder accepts: the validator says so
@@ -169,7 +177,7 @@ export class MsgpackReader {
       const v = bytes[this.pos];
       // the common encodings first, read in place: a float64, a small integer
       if (v === 0xcb) {
-        const x = this.view.getFloat64(this.pos + 1);
+        const x = this.float64(this.pos + 1);
         this.pos += 9;
         if (x - x !== 0) throw UNSUPPORTED_ERROR; // NaN or +-Infinity: the validator names it
         kinds[position] = FEATURE_NUMBER;
@@ -206,7 +214,6 @@ export class MsgpackReader {
     if ((b & 0xf0) === 0x80) return this.map(b & 0x0f, depth);
     if ((b & 0xf0) === 0x90) return this.array(b & 0x0f, depth);
     if ((b & 0xe0) === 0xa0) return this.string(b & 0x1f);
-    const view = this.view;
     let v: number;
     switch (b) {
       case 0xc0:
@@ -216,65 +223,66 @@ export class MsgpackReader {
       case 0xc3:
         return true;
       case 0xca:
-        v = view.getFloat32(this.pos);
+        v = this.float32(this.pos);
         this.pos += 4;
         return v;
       case 0xcb:
-        v = view.getFloat64(this.pos);
+        v = this.float64(this.pos);
         this.pos += 8;
         return v;
       case 0xcc:
         return bytes[this.pos++];
       case 0xcd:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return v;
       case 0xce:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return v;
       case 0xcf:
-        v = view.getUint32(this.pos) * 4294967296 + view.getUint32(this.pos + 4);
+        v = this.uint32(this.pos) * 4294967296 + this.uint32(this.pos + 4);
         this.pos += 8;
         return v;
       case 0xd0:
-        return view.getInt8(this.pos++);
+        v = (this.uint8(this.pos++) << 24) >> 24;
+        return v;
       case 0xd1:
-        v = view.getInt16(this.pos);
+        v = (this.uint16(this.pos) << 16) >> 16;
         this.pos += 2;
         return v;
       case 0xd2:
-        v = view.getInt32(this.pos);
+        v = this.uint32(this.pos) | 0;
         this.pos += 4;
         return v;
       case 0xd3:
-        v = view.getInt32(this.pos) * 4294967296 + view.getUint32(this.pos + 4);
+        v = (this.uint32(this.pos) | 0) * 4294967296 + this.uint32(this.pos + 4);
         this.pos += 8;
         return v;
       case 0xd9:
         return this.string(bytes[this.pos++]);
       case 0xda:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return this.string(v);
       case 0xdb:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return this.string(v);
       case 0xdc:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return this.array(v, depth);
       case 0xdd:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return this.array(v, depth);
       case 0xde:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return this.map(v, depth);
       case 0xdf:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return this.map(v, depth);
       default:
@@ -364,9 +372,52 @@ export class MsgpackReader {
     return this.decodeText(start, end, ascii);
   }
 
+  // Big-endian reads of the payload. Reading past its end throws (as a DataView would): the
+  // caller turns that into UNSUPPORTED, and the general decoder names the truncation.
+  private uint8(at: number): number {
+    if (at >= this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.bytes[at];
+  }
+
+  private uint16(at: number): number {
+    const bytes = this.bytes;
+    if (at + 2 > bytes.length) throw UNSUPPORTED_ERROR;
+    return (bytes[at] << 8) | bytes[at + 1];
+  }
+
+  private uint32(at: number): number {
+    const bytes = this.bytes;
+    if (at + 4 > bytes.length) throw UNSUPPORTED_ERROR;
+    return bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+  }
+
+  private float64(at: number): number {
+    const bytes = this.bytes;
+    if (at + 8 > bytes.length) throw UNSUPPORTED_ERROR;
+    const scratch = this.scratch;
+    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) scratch[i] = bytes[at + 7 - i];
+    else for (let i = 0; i < 8; i++) scratch[i] = bytes[at + i];
+    return this.scratchF64[0];
+  }
+
+  private float32(at: number): number {
+    const bytes = this.bytes;
+    if (at + 4 > bytes.length) throw UNSUPPORTED_ERROR;
+    const scratch = this.scratch;
+    if (LITTLE_ENDIAN) for (let i = 0; i < 4; i++) scratch[i] = bytes[at + 3 - i];
+    else for (let i = 0; i < 4; i++) scratch[i] = bytes[at + i];
+    return this.scratchF32[0];
+  }
+
   private decodeText(start: number, end: number, ascii: boolean): string {
-    if (ascii) return this.buffer.toString('latin1', start, end);
-    const text = this.buffer.toString('utf8', start, end);
+    const bytes = this.bytes;
+    if (bytes.buffer !== this.textSource) {
+      this.textSource = bytes.buffer;
+      this.text = Buffer.from(bytes.buffer);
+    }
+    const offset = bytes.byteOffset;
+    if (ascii) return this.text.toString('latin1', offset + start, offset + end);
+    const text = this.text.toString('utf8', offset + start, offset + end);
     // invalid UTF-8 decodes to U+FFFD here; let the strict general decoder judge it
     if (text.includes('\ufffd') && !validUtf8(this.bytes, start, end)) throw UNSUPPORTED_ERROR;
     return text;
