@@ -429,15 +429,13 @@ export class PartitionProcessor {
       this.options.multivariate?.observe(pane, event.model, event.version, features);
     } else if (schema !== null && this.featureBuffer.count > 0) {
       this.addBufferedFeatures(pane, schema.names, this.featureBuffer);
-      // per-segment summaries (opt-in: limits.segmentSketchValues) and multivariate scoring take the
-      // features by name: the record is built only for them
-      const segment = event.segment !== undefined && pane.keepsSegmentFeatures ? event.segment : undefined;
+      // per-segment summaries (opt-in: limits.segmentSketchValues) take the features by name: the
+      // record is built only for them; multivariate scoring reads the buffer by schema index
+      if (event.segment !== undefined && pane.keepsSegmentFeatures) pane.addSegmentFeatures(event.segment, bufferedFeatureRecord(schema.names, this.featureBuffer));
       const scorers = this.options.multivariate;
-      const scorer = scorers?.scorerFor(event.model, event.version) ?? null;
-      if (segment !== undefined || scorer !== null) {
-        const record = bufferedFeatureRecord(schema.names, this.featureBuffer);
-        if (segment !== undefined) pane.addSegmentFeatures(segment, record);
-        if (scorer !== null) scorers?.observeWith(pane, scorer, record);
+      if (scorers !== undefined) {
+        const scorer = scorers.scorerFor(event.model, event.version);
+        if (scorer !== null) scorers.observeBuffered(pane, scorer, schema, this.featureBuffer);
       }
     }
     const invalidFeatures = event[INVALID_FEATURES];
