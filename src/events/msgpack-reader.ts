@@ -24,8 +24,6 @@ const CACHE_SIZE = 4096; // entries, power of two
 const CACHE_MAX_LENGTH = 24; // bytes: longer strings (ids) are rarely repeated
 const MAX_DEPTH = 8;
 const KEY_SLOTS = 1024; // power of two
-/** Whether this host stores numbers little-endian (MessagePack's are big-endian). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 class Unsupported extends Error {}
 const UNSUPPORTED_ERROR = new Unsupported('unsupported');
@@ -34,17 +32,26 @@ export class MsgpackReader {
   private bytes: Uint8Array = new Uint8Array(0);
   private pos = 0;
   /**
-   * A Buffer over the whole ArrayBuffer the current payload lies in (for native text decoding),
-   * made only when a string is decoded and kept while payloads come from the same ArrayBuffer:
-   * a NATS client cuts the messages of one socket read from one chunk. A DataView and a Buffer
-   * made per payload cost more than the rest of decoding a small event.
+   * A DataView (numbers) and a Buffer (native text decoding) over the whole ArrayBuffer the
+   * payload lies in, at `base`, kept while payloads come from the same ArrayBuffer: a NATS client
+   * cuts the messages of one socket read from one chunk. Made per payload, the two cost more than
+   * the rest of decoding a small event. The Buffer is made only when a string needs it.
    */
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private base = 0;
+  private viewSource: ArrayBufferLike | null = null;
   private text: Buffer = Buffer.alloc(0);
   private textSource: ArrayBufferLike | null = null;
-  // Scratch for big-endian floats, per instance (not module state): bytes in, the float out.
-  private readonly scratch = new Uint8Array(8);
-  private readonly scratchF64 = new Float64Array(this.scratch.buffer);
-  private readonly scratchF32 = new Float32Array(this.scratch.buffer, 0, 1);
+
+  private begin(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.pos = 0;
+    if (bytes.buffer !== this.viewSource) {
+      this.viewSource = bytes.buffer;
+      this.view = new DataView(bytes.buffer);
+    }
+    this.base = bytes.byteOffset;
+  }
   private readonly cacheStrings: (string | undefined)[] = new Array(CACHE_SIZE);
   private readonly cacheBytes: (Uint8Array | undefined)[] = new Array(CACHE_SIZE);
   /**
@@ -57,8 +64,7 @@ export class MsgpackReader {
 
   /** The decoded value, or UNSUPPORTED (fall back to a general decoder). Throws nothing. */
   read(bytes: Uint8Array): unknown {
-    this.bytes = bytes;
-    this.pos = 0;
+    this.begin(bytes);
     try {
       const value = this.value(0);
       return this.pos === bytes.length ? value : UNSUPPORTED;
@@ -76,8 +82,7 @@ export class MsgpackReader {
    * intern; a key repeated; more features than `into` holds. The by-name path then decides.
    */
   readEvent(bytes: Uint8Array, schema: FeatureSchema, into: FeatureBuffer): unknown {
-    this.bytes = bytes;
-    this.pos = 0;
+    this.begin(bytes);
     into.count = 0;
     try {
       const value = this.eventMap(schema, into);
@@ -372,41 +377,32 @@ export class MsgpackReader {
     return this.decodeText(start, end, ascii);
   }
 
-  // Big-endian reads of the payload. Reading past its end throws (as a DataView would): the
-  // caller turns that into UNSUPPORTED, and the general decoder names the truncation.
+  // Big-endian reads of the payload. Reading past its end throws (the view reaches beyond the
+  // payload, to the end of its ArrayBuffer): the caller turns that into UNSUPPORTED, and the
+  // general decoder names the truncation.
   private uint8(at: number): number {
     if (at >= this.bytes.length) throw UNSUPPORTED_ERROR;
     return this.bytes[at];
   }
 
   private uint16(at: number): number {
-    const bytes = this.bytes;
-    if (at + 2 > bytes.length) throw UNSUPPORTED_ERROR;
-    return (bytes[at] << 8) | bytes[at + 1];
+    if (at + 2 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getUint16(this.base + at);
   }
 
   private uint32(at: number): number {
-    const bytes = this.bytes;
-    if (at + 4 > bytes.length) throw UNSUPPORTED_ERROR;
-    return bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+    if (at + 4 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getUint32(this.base + at);
   }
 
   private float64(at: number): number {
-    const bytes = this.bytes;
-    if (at + 8 > bytes.length) throw UNSUPPORTED_ERROR;
-    const scratch = this.scratch;
-    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) scratch[i] = bytes[at + 7 - i];
-    else for (let i = 0; i < 8; i++) scratch[i] = bytes[at + i];
-    return this.scratchF64[0];
+    if (at + 8 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getFloat64(this.base + at);
   }
 
   private float32(at: number): number {
-    const bytes = this.bytes;
-    if (at + 4 > bytes.length) throw UNSUPPORTED_ERROR;
-    const scratch = this.scratch;
-    if (LITTLE_ENDIAN) for (let i = 0; i < 4; i++) scratch[i] = bytes[at + 3 - i];
-    else for (let i = 0; i < 4; i++) scratch[i] = bytes[at + i];
-    return this.scratchF32[0];
+    if (at + 4 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getFloat32(this.base + at);
   }
 
   private decodeText(start: number, end: number, ascii: boolean): string {
