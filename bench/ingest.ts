@@ -658,7 +658,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       bestThreaded = Math.max(bestThreaded, threaded.msgsPerSec);
       threads = threaded.threads;
       lastProcessors = [];
-      bestWorkerMv = Math.max(bestWorkerMv, (await runWorker(js, perPartition, reference)).msgsPerSec);
+      const workerMv = await runWorker(js, perPartition, reference);
+      bestWorkerMv = Math.max(bestWorkerMv, workerMv.msgsPerSec);
+      lastProcessors = workerMv.processors;
       await references.put(reference);
       try {
         bestThreadedMv = Math.max(bestThreadedMv, (await runThreadedWorker(nc, server.url, count, partitions, '(c) worker mv')).msgsPerSec);

@@ -119,6 +119,10 @@ export async function followMultivariateReferences(store: ReferenceStore, onErro
  * with the same operations as encodeRow and ReconstructionScorer.score, so the error is the same
  * double (test/reference/multivariate-buffered.test.ts compares them bit for bit).
  */
+// Module constants read in the hot loop (an imported binding is loaded through its module cell)
+const NUMBER = FEATURE_NUMBER;
+const STRING = FEATURE_STRING;
+
 export class BufferedScorer {
   /** Features of the last event scored that were missing and imputed. */
   imputed = 0;
@@ -175,8 +179,8 @@ export class BufferedScorer {
       seenIn[index] = stamp;
       const kind = kinds[k];
       kindAt[index] = kind;
-      if (kind === FEATURE_NUMBER) numberAt[index] = numbers[k];
-      else if (kind === FEATURE_STRING) stringAt[index] = strings[k];
+      if (kind === NUMBER) numberAt[index] = numbers[k];
+      else if (kind === STRING) stringAt[index] = strings[k];
     }
     // encodeRow: a numeric column takes a finite number (the buffer holds no other), else its
     // mean; a categorical one its text (a number's as String gives it), else the most frequent
@@ -188,7 +192,7 @@ export class BufferedScorer {
       const feature = numeric[c];
       const index = this.numericAt[c];
       let value: number;
-      if (index >= 0 && seenIn[index] === stamp && kindAt[index] === FEATURE_NUMBER) value = numberAt[index];
+      if (index >= 0 && seenIn[index] === stamp && kindAt[index] === NUMBER) value = numberAt[index];
       else {
         imputed++;
         value = feature.mean;
@@ -202,8 +206,8 @@ export class BufferedScorer {
       let category: string | null = null;
       if (index >= 0 && seenIn[index] === stamp) {
         const kind = kindAt[index];
-        if (kind === FEATURE_STRING) category = stringAt[index] === '' ? null : stringAt[index];
-        else if (kind === FEATURE_NUMBER) category = String(numberAt[index]);
+        if (kind === STRING) category = stringAt[index] === '' ? null : stringAt[index];
+        else if (kind === NUMBER) category = String(numberAt[index]);
       }
       if (category === null) {
         imputed++;
@@ -220,7 +224,9 @@ export class BufferedScorer {
     let squared = 0;
     for (let i = 0; i < width; i++) squared += encoded[i] * encoded[i];
     let projected = 0;
-    for (const axis of this.components) {
+    const components = this.components;
+    for (let k = 0; k < components.length; k++) {
+      const axis = components[k];
       let dot = 0;
       for (let i = 0; i < width; i++) dot += axis[i] * encoded[i];
       projected += dot * dot;
