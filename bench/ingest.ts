@@ -2,7 +2,7 @@
  * Ingest bench: how fast one worker process consumes DRIFT_EVENTS, against the raw limit of the
  * NATS client on the same machine, and what a pending prediction costs in the join table.
  *
- *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--features 10,50,200] [--categorical 2,20] [--processor-only]
+ *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--features 10,50,200] [--categorical 2,20] [--multivariate 10,50] [--processor-only]
  *   node --expose-gc --import tsx bench/ingest.ts --count 100000
  *
  * Steps: start a private nats-server (loopback, temp storage), provision, load N predictions
@@ -16,10 +16,18 @@
  *
  * Features axis (no NATS, `--processor-only` runs it alone): one PartitionProcessor fed
  * pre-encoded predictions of each shape (`--features` numeric x `--categorical` categorical
- * features, plus 0 numeric as the base of each categorical count) in a tight loop, in time order
+ * features, plus 0 numeric as the base of each categorical count; 500 distinct payloads cut from one
+ * chunk, as the NATS client cuts a socket read's messages) in a tight loop, in time order
  * with 1 s of jitter as a live producer sends them: decode + validate + pane updates, µs per event
  * of process CPU time (median of 3 rounds) and ns per numeric feature per event (the shape's cost over its 0-numeric
  * base, divided by the numeric count).
+ *
+ * Multivariate drift (issue 15): the worker scores every event's PCA reconstruction error against
+ * its model's reference. The features axis runs each `--multivariate` numeric count (with the first
+ * categorical count) twice per round, without and with a reference fitted on 5,000 events of the
+ * shape: the difference is the reconstruction error's cost per event. The NATS part runs (b) and
+ * (c) once more with such a reference (10 numeric + 2 categorical, uploaded to the reference store,
+ * which the production worker follows): the ratio with it on.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -37,9 +45,16 @@ import type { PredictionEvent } from '../src/events/types.ts';
 import { PartitionProcessor, type ProcessorOptions } from '../src/partition/processor.ts';
 import { PendingJoinTable } from '../src/join/pending-table.ts';
 import { Objm } from '@nats-io/obj';
+import { decodePaneMessage } from '../src/contract/pane-codec.ts';
+import type { PaneInputWire } from '../src/contract/pane-wire.ts';
+import { MV_EVENTS } from '../src/window/pane.ts';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { startWorker } from '../src/app/worker.ts';
+import { profileFromRows } from '../src/reference/profile.ts';
+import type { ReferenceProfile } from '../src/reference/profile.ts';
+import { MultivariateScorers } from '../src/reference/multivariate-scorers.ts';
+import { ReferenceStore } from '../src/reference/store.ts';
 
 const DEFAULT_COUNT = 1_000_000;
 const DEFAULT_PARTITIONS = 4;
@@ -63,12 +78,20 @@ const AXIS_TEMPLATES = 500;
 const AXIS_ROUNDS = 3;
 const TARGET_NS_PER_NUMERIC = 60;
 const TARGET_US_AT_200 = 15;
+/** Numeric counts the features axis also measures with multivariate scoring on. */
+const AXIS_MULTIVARIATE = [10, 50];
+/** Events a multivariate reference is fitted on. */
+const REFERENCE_ROWS = 5000;
+/** Issue 15: the ingest ratio with multivariate scoring on at 10 features. */
+const TARGET_RATIO_MULTIVARIATE = 0.55;
 
 export interface IngestArgs {
   count: number;
   partitions: number;
   numeric: number[];
   categorical: number[];
+  /** Numeric counts measured with multivariate scoring on as well (features axis). */
+  multivariate: number[];
   /** Only the features axis: no nats-server, no consumers. */
   processorOnly: boolean;
 }
@@ -82,22 +105,23 @@ function countList(flag: string, raw: string | undefined): number[] {
 }
 
 export function parseArgs(argv: readonly string[]): IngestArgs {
-  const out: IngestArgs = { count: DEFAULT_COUNT, partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, processorOnly: false };
+  const out: IngestArgs = { count: DEFAULT_COUNT, partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, multivariate: AXIS_MULTIVARIATE, processorOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--processor-only') {
       out.processorOnly = true;
       continue;
     }
-    if (flag === '--features' || flag === '--categorical') {
+    if (flag === '--features' || flag === '--categorical' || flag === '--multivariate') {
       const list = countList(flag, argv[++i]);
       if (flag === '--features') out.numeric = list;
-      else out.categorical = list;
+      else if (flag === '--categorical') out.categorical = list;
+      else out.multivariate = list.filter((n) => n > 0);
       continue;
     }
     if (flag !== '--count' && flag !== '--partitions') {
       throw new Error(
-        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --features N,N,..., --categorical N,N,..., --processor-only)`,
+        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --features N,N,..., --categorical N,N,..., --multivariate N,N,..., --processor-only)`,
       );
     }
     const raw = argv[++i];
@@ -111,9 +135,10 @@ export function parseArgs(argv: readonly string[]): IngestArgs {
   return out;
 }
 
-function processorOptions(partition: number, maxFeatures = 64): ProcessorOptions {
+function processorOptions(partition: number, maxFeatures = 64, multivariate?: MultivariateScorers): ProcessorOptions {
   return {
     partition,
+    ...(multivariate === undefined ? {} : { multivariate }),
     paneMs: 10_000,
     allowedLatenessMs: 600_000, // longer than the 5-minute spread: nothing is late
     maxFutureMs: 300_000,
@@ -240,13 +265,28 @@ async function runRaw(js: JetStreamClient, perPartition: number[]): Promise<numb
 }
 
 /** (b): all partitions concurrently, each message through its partition's processor. */
-async function runWorker(js: JetStreamClient, perPartition: number[]): Promise<{ msgsPerSec: number; processors: PartitionProcessor[] }> {
-  const processors = perPartition.map((_, p) => new PartitionProcessor(processorOptions(p)));
+async function runWorker(js: JetStreamClient, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; processors: PartitionProcessor[] }> {
+  // one set of scorers per partition, as each partition runner follows the references itself
+  const scorersOf = (): MultivariateScorers | undefined => {
+    if (reference === null) return undefined;
+    const scorers = new MultivariateScorers();
+    scorers.setReference(reference);
+    return scorers;
+  };
+  const processors = perPartition.map((_, p) => new PartitionProcessor(processorOptions(p, 64, scorersOf())));
   let rejections = 0;
   const rejectionSamples: string[] = [];
   let drained = 0;
+  // each pane's latest input state (its payload, decoded after the run): what multivariate scoring summed
+  const latestInputs = new Map<string, Uint8Array>();
+  const drain = (processor: PartitionProcessor): void => {
+    for (const update of processor.drainDirty()) {
+      drained++;
+      if (update.part === 'in') latestInputs.set(`${processor.partition} ${update.groupKey} ${update.paneStart}`, update.payload);
+    }
+  };
   const drainTimer = setInterval(() => {
-    for (const processor of processors) drained += processor.drainDirty().length;
+    for (const processor of processors) drain(processor);
   }, DRAIN_INTERVAL_MS);
   const started = performance.now();
   let counts: number[];
@@ -267,18 +307,38 @@ async function runWorker(js: JetStreamClient, perPartition: number[]): Promise<{
     clearInterval(drainTimer);
   }
   // the last flush of the run is part of the work
-  for (const processor of processors) drained += processor.drainDirty().length;
+  for (const processor of processors) drain(processor);
   const ms = performance.now() - started;
   const total = counts.reduce((a, b) => a + b, 0);
   const msgsPerSec = rate(total, ms);
+  const scored = scoredEvents(latestInputs.values());
   console.log(
     `(b) worker  : ${total.toLocaleString()} msgs in ${(ms / 1000).toFixed(2)} s = ${msgsPerSec.toLocaleString()} msgs/s; ` +
-      `${drained.toLocaleString()} pane states drained; ${rejections} rejected`,
+      `${drained.toLocaleString()} pane states drained; ${rejections} rejected` +
+      (reference === null ? '' : `; multivariate on: ${scored.toLocaleString()} events scored`),
   );
+  if (reference !== null && scored !== total) throw new Error(`(b) multivariate: ${scored} of ${total} events scored`);
   if (rejections > 0) for (const sample of rejectionSamples) console.log(`    rejected: ${sample}`);
   const late = processors.reduce((a, p) => a + p.counters.late, 0);
   if (late > 0) console.log(`    warning: ${late} predictions counted late`);
   return { msgsPerSec, processors };
+}
+
+/** Events the pane states hold a reconstruction error for (what multivariate scoring did). */
+function scoredEvents(payloads: Iterable<Uint8Array>): number {
+  let scored = 0;
+  for (const payload of payloads) {
+    const state = decodePaneMessage(payload).state as PaneInputWire;
+    for (const cells of Object.values(state.multivariate ?? {})) scored += cells[MV_EVENTS];
+  }
+  return scored;
+}
+
+/** A reference with a multivariate (PCA) model fitted on `rows` events' features. */
+function referenceOf(id: string, rows: readonly Record<string, number | string>[]): ReferenceProfile {
+  const profile = profileFromRows(id, MODEL, null, rows.map((features) => ({ features })));
+  if (profile.multivariate === undefined || profile.multivariate === null) throw new Error(`reference ${id}: no multivariate model was fitted`);
+  return profile;
 }
 
 // -------------------------------------------------------------------------------------------
@@ -287,12 +347,19 @@ async function runWorker(js: JetStreamClient, perPartition: number[]): Promise<{
 interface FeatureShape {
   numeric: number;
   categorical: number;
+  /** Scored against a multivariate reference of the shape (its PCA reconstruction error). */
+  multivariate: boolean;
 }
 
 export interface ShapeFigures extends FeatureShape {
   usPerEvent: number;
-  /** Over the 0-numeric shape with the same categorical count; null for that base itself. */
+  /** Over the 0-numeric shape with the same categorical count; null for that base itself and for multivariate shapes. */
   nsPerNumericFeature: number | null;
+  /** Multivariate shapes: over the same shape without scoring, ns per event; else null. */
+  nsMultivariatePerEvent: number | null;
+  /** Multivariate shapes: the reference's kept components over its encoded columns. */
+  components?: number;
+  columns?: number;
 }
 
 /** A UUID-length id whose last 12 characters the loop overwrites with the event number. */
@@ -337,8 +404,13 @@ function templatesOf(shape: FeatureShape): Template[] {
   const tsBytes = Buffer.alloc(9);
   tsBytes[0] = 0xcf;
   tsBytes.writeBigUInt64BE(BigInt(TS_PLACEHOLDER), 1);
-  return Array.from({ length: AXIS_TEMPLATES }, (_, i) => {
-    const bytes = encoder.encodePrediction(shapedPrediction(i, shape));
+  // cut from one chunk, as a NATS client hands on the messages of one socket read
+  const encoded = Array.from({ length: AXIS_TEMPLATES }, (_, i) => encoder.encodePrediction(shapedPrediction(i, shape)));
+  const chunk = new Uint8Array(encoded.reduce((n, e) => n + e.length, 0));
+  let at = 0;
+  return encoded.map((one) => {
+    chunk.set(one, at);
+    const bytes = chunk.subarray(at, (at += one.length));
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const idAt = buffer.indexOf(idBytes);
     const tsAt = buffer.indexOf(tsBytes);
@@ -360,8 +432,13 @@ function writeDigits(bytes: Uint8Array, at: number, n: number): void {
  * CPU µs per event of one fresh processor fed `events` events of the shape (decode + validate +
  * update), in time order with jitter over SPREAD_MS (30 panes of 10 s) ending 1 s ago.
  */
-function processorRound(templates: readonly Template[], shape: FeatureShape, firstId: number, events = AXIS_EVENTS): number {
-  const processor = new PartitionProcessor(processorOptions(0, Math.max(64, shape.numeric + shape.categorical)));
+function processorRound(templates: readonly Template[], shape: FeatureShape, firstId: number, events = AXIS_EVENTS, reference: ReferenceProfile | null = null): number {
+  let scorers: MultivariateScorers | undefined;
+  if (reference !== null) {
+    scorers = new MultivariateScorers();
+    scorers.setReference(reference);
+  }
+  const processor = new PartitionProcessor(processorOptions(0, Math.max(64, shape.numeric + shape.categorical), scorers));
   const subject = predictionSubject(0, MODEL);
   const start = Date.now() - SPREAD_MS - 1000;
   // CPU time, not wall time: on the shared machine a wall clock mostly measures the other sessions
@@ -380,6 +457,10 @@ function processorRound(templates: readonly Template[], shape: FeatureShape, fir
   if (processor.counters.predictions !== events || processor.counters.late > 0) {
     throw new Error(`features axis: ${processor.counters.predictions} of ${events} predictions applied (late ${processor.counters.late}, duplicates ${processor.counters.duplicates})`);
   }
+  if (reference !== null) {
+    const scored = scoredEvents(processor.drainDirty().filter((u) => u.part === 'in').map((u) => u.payload));
+    if (scored !== events) throw new Error(`features axis: ${scored} of ${events} events scored against the multivariate reference`);
+  }
   return ns / events / 1000;
 }
 
@@ -393,26 +474,45 @@ function median(values: readonly number[]): number {
  * Rounds are interleaved across shapes, so a load spike of the shared machine hurts one round of
  * every shape rather than one shape's median.
  */
-export function runFeaturesAxis(numeric: readonly number[], categorical: readonly number[]): ShapeFigures[] {
+export function runFeaturesAxis(numeric: readonly number[], categorical: readonly number[], multivariate: readonly number[] = []): ShapeFigures[] {
   const shapes: FeatureShape[] = [];
+  const plain = (n: number, c: number): FeatureShape | undefined => shapes.find((s) => s.numeric === n && s.categorical === c && !s.multivariate);
   for (const c of categorical) {
-    for (const n of [0, ...numeric.filter((n) => n > 0)]) shapes.push({ numeric: n, categorical: c });
+    for (const n of [0, ...numeric.filter((n) => n > 0)]) shapes.push({ numeric: n, categorical: c, multivariate: false });
+  }
+  // multivariate: with the first categorical count, each next to its shape without scoring
+  const withCategorical = categorical[0] ?? 0;
+  for (const n of multivariate) {
+    if (plain(n, withCategorical) === undefined) shapes.push({ numeric: n, categorical: withCategorical, multivariate: false });
+    shapes.push({ numeric: n, categorical: withCategorical, multivariate: true });
   }
   const templates = shapes.map((shape) => templatesOf(shape));
+  const references = shapes.map((shape) =>
+    shape.multivariate ? referenceOf(`bench-${shape.numeric}-${shape.categorical}`, Array.from({ length: REFERENCE_ROWS }, (_, i) => shapedPrediction(i, shape).features as Record<string, number | string>)) : null,
+  );
   // warm-up: one short pass of every shape, so the first shape measured does not pay for compilation
-  shapes.forEach((shape, s) => processorRound(templates[s], shape, 0, 2000));
+  shapes.forEach((shape, s) => processorRound(templates[s], shape, 0, 2000, references[s]));
   const times: number[][] = shapes.map(() => []);
   let nextId = 1_000_000;
   for (let round = 0; round < AXIS_ROUNDS; round++) {
     shapes.forEach((shape, s) => {
-      times[s].push(processorRound(templates[s], shape, nextId));
+      times[s].push(processorRound(templates[s], shape, nextId, AXIS_EVENTS, references[s]));
       nextId += AXIS_EVENTS;
     });
   }
-  const figures = shapes.map((shape, s): ShapeFigures => ({ ...shape, usPerEvent: median(times[s]), nsPerNumericFeature: null }));
+  const figures = shapes.map((shape, s): ShapeFigures => {
+    const model = references[s]?.multivariate?.model;
+    const fitted = model === undefined ? {} : { components: model.components.length, columns: model.center.length };
+    return { ...shape, usPerEvent: median(times[s]), nsPerNumericFeature: null, nsMultivariatePerEvent: null, ...fitted };
+  });
   for (const figure of figures) {
     if (figure.numeric === 0) continue;
-    const base = figures.find((f) => f.numeric === 0 && f.categorical === figure.categorical);
+    if (figure.multivariate) {
+      const without = figures.find((f) => f.numeric === figure.numeric && f.categorical === figure.categorical && !f.multivariate);
+      if (without !== undefined) figure.nsMultivariatePerEvent = (figure.usPerEvent - without.usPerEvent) * 1000;
+      continue;
+    }
+    const base = figures.find((f) => f.numeric === 0 && f.categorical === figure.categorical && !f.multivariate);
     if (base !== undefined) figure.nsPerNumericFeature = ((figure.usPerEvent - base.usPerEvent) * 1000) / figure.numeric;
   }
   console.log(
@@ -420,9 +520,15 @@ export function runFeaturesAxis(numeric: readonly number[], categorical: readonl
       `in time order over ${SPREAD_MS / 60_000} min (${AXIS_JITTER_MS} ms jitter), median of ${AXIS_ROUNDS}`,
   );
   for (const f of figures) {
+    const shape = `  ${String(f.numeric).padStart(3)} numeric + ${String(f.categorical).padStart(2)} categorical`;
+    if (f.multivariate) {
+      const cost = f.nsMultivariatePerEvent === null ? 'n/a' : `${f.nsMultivariatePerEvent.toFixed(0)} ns per event for the reconstruction error`;
+      console.log(`${shape}, multivariate on (${f.components} components over ${f.columns} columns): ${f.usPerEvent.toFixed(2)} µs/event; ${cost}`);
+      continue;
+    }
     const perFeature = f.nsPerNumericFeature === null ? 'base' : `${f.nsPerNumericFeature.toFixed(0)} ns per numeric feature (target <= ${TARGET_NS_PER_NUMERIC})`;
     const at200 = f.numeric === 200 ? `; target <= ${TARGET_US_AT_200} µs/event` : '';
-    console.log(`  ${String(f.numeric).padStart(3)} numeric + ${String(f.categorical).padStart(2)} categorical: ${f.usPerEvent.toFixed(2)} µs/event; ${perFeature}${at200}`);
+    console.log(`${shape}: ${f.usPerEvent.toFixed(2)} µs/event; ${perFeature}${at200}`);
   }
   return figures;
 }
@@ -432,6 +538,7 @@ function roundFigures(figures: readonly ShapeFigures[]): ShapeFigures[] {
     ...f,
     usPerEvent: Math.round(f.usPerEvent * 100) / 100,
     nsPerNumericFeature: f.nsPerNumericFeature === null ? null : Math.round(f.nsPerNumericFeature),
+    nsMultivariatePerEvent: f.nsMultivariatePerEvent === null ? null : Math.round(f.nsMultivariatePerEvent),
   }));
 }
 
@@ -480,7 +587,7 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
  * previous round's checkpoints are deleted). The rate is measured from the moment the worker is
  * started until every prediction was applied.
  */
-async function runThreadedWorker(nc: NatsConnection, url: string, count: number, partitions: number): Promise<{ msgsPerSec: number; threads: number }> {
+async function runThreadedWorker(nc: NatsConnection, url: string, count: number, partitions: number, label = '(c) worker  '): Promise<{ msgsPerSec: number; threads: number }> {
   const store = await new Objm(nc).open(CHECKPOINTS_BUCKET);
   for (const info of await store.list()) await store.delete(info.name);
   const config = loadConfig({ env: { NATS_URL: url, LOG_LEVEL: 'warn' }, overrides: { partitions: { count: partitions }, panes: { allowedLatenessMs: 600_000 } } });
@@ -504,17 +611,17 @@ async function runThreadedWorker(nc: NatsConnection, url: string, count: number,
   const withStartup = rate(count, ended - started);
   const msgsPerSec = rate(count - firstDone, ended - firstAt);
   console.log(
-    `(c) worker  : ${count.toLocaleString()} msgs in ${((ended - started) / 1000).toFixed(2)} s = ${withStartup.toLocaleString()} msgs/s including thread start-up; ` +
+    `${label}: ${count.toLocaleString()} msgs in ${((ended - started) / 1000).toFixed(2)} s = ${withStartup.toLocaleString()} msgs/s including thread start-up; ` +
       `${msgsPerSec.toLocaleString()} msgs/s once running (${worker.threads} partition threads, panes published, checkpoints)`,
   );
   return { msgsPerSec, threads: worker.threads };
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  const { count, partitions, numeric, categorical, processorOnly } = parseArgs(argv);
+  const { count, partitions, numeric, categorical, multivariate, processorOnly } = parseArgs(argv);
   if (processorOnly) {
     console.log(`ingest bench, features axis only: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    const figures = runFeaturesAxis(numeric, categorical);
+    const figures = runFeaturesAxis(numeric, categorical, multivariate);
     console.log(JSON.stringify({ name: 'ingest', processorOnly: true, features: roundFigures(figures), cores: os.cpus().length, loadAverage: os.loadavg()[0] }));
     return;
   }
@@ -528,9 +635,17 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     const js = jetstream(nc);
     const perPartition = await load(js, count, partitions);
 
+    // multivariate drift on: a reference fitted on events like the loaded ones, which (b) scores
+    // against directly and the production worker (c) finds in the reference store
+    const now = Date.now();
+    const reference = referenceOf('bench-ingest', Array.from({ length: REFERENCE_ROWS }, () => prediction(now).features as Record<string, number | string>));
+    const references = await ReferenceStore.open(nc);
+
     let bestRaw = 0;
     let bestWorker = 0;
     let bestThreaded = 0;
+    let bestWorkerMv = 0;
+    let bestThreadedMv = 0;
     let threads = 0;
     let lastProcessors: PartitionProcessor[] = [];
     for (let round = 0; round < 2; round++) {
@@ -542,12 +657,28 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       const threaded = await runThreadedWorker(nc, server.url, count, partitions);
       bestThreaded = Math.max(bestThreaded, threaded.msgsPerSec);
       threads = threaded.threads;
+      lastProcessors = [];
+      const workerMv = await runWorker(js, perPartition, reference);
+      bestWorkerMv = Math.max(bestWorkerMv, workerMv.msgsPerSec);
+      lastProcessors = workerMv.processors;
+      await references.put(reference);
+      try {
+        bestThreadedMv = Math.max(bestThreadedMv, (await runThreadedWorker(nc, server.url, count, partitions, '(c) worker mv')).msgsPerSec);
+      } finally {
+        await references.delete(reference.id);
+      }
     }
+    const model = reference.multivariate?.model;
     const singleRatio = bestWorker / bestRaw;
     const ratio = Math.max(bestWorker, bestThreaded) / bestRaw;
     console.log(
       `best        : raw ${bestRaw.toLocaleString()} msgs/s; processors on the receiving thread ${bestWorker.toLocaleString()} msgs/s (ratio ${singleRatio.toFixed(2)}); ` +
         `production worker ${bestThreaded.toLocaleString()} msgs/s on ${threads} threads (ratio ${(bestThreaded / bestRaw).toFixed(2)}); target >= ${TARGET_RATIO}`,
+    );
+    console.log(
+      `multivariate: reference of ${REFERENCE_ROWS.toLocaleString()} events, ${model?.components.length} components over ${model?.center.length} columns: ` +
+        `processors on the receiving thread ${bestWorkerMv.toLocaleString()} msgs/s (ratio ${(bestWorkerMv / bestRaw).toFixed(2)}); ` +
+        `production worker ${bestThreadedMv.toLocaleString()} msgs/s (ratio ${(bestThreadedMv / bestRaw).toFixed(2)}); target >= ${TARGET_RATIO_MULTIVARIATE}`,
     );
 
     const pendingBytes = lastProcessors.reduce((a, p) => a + p.join.memoryBytes(), 0);
@@ -563,7 +694,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     nc = null;
     await server.stop();
 
-    const figures = runFeaturesAxis(numeric, categorical);
+    const figures = runFeaturesAxis(numeric, categorical, multivariate);
 
     const fresh = freshTableMemory(gc);
     console.log(
@@ -581,10 +712,17 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         rawMsgsPerSec: bestRaw,
         workerMsgsPerSec: Math.max(bestWorker, bestThreaded),
         ratio: Math.round(ratio * 1000) / 1000,
+        threadedRatio: Math.round((bestThreaded / bestRaw) * 1000) / 1000,
         singleThreadWorkerMsgsPerSec: bestWorker,
         singleThreadRatio: Math.round(singleRatio * 1000) / 1000,
         threadedWorkerMsgsPerSec: bestThreaded,
         workerThreads: threads,
+        multivariate: {
+          singleThreadWorkerMsgsPerSec: bestWorkerMv,
+          threadedWorkerMsgsPerSec: bestThreadedMv,
+          ratio: Math.round((Math.max(bestWorkerMv, bestThreadedMv) / bestRaw) * 1000) / 1000,
+          threadedRatio: Math.round((bestThreadedMv / bestRaw) * 1000) / 1000,
+        },
         pendingJoinBytesPerEntry: round1(fresh.typed),
         pendingJoinBytesPerEntryHeap: fresh.heap === null ? null : round1(fresh.heap),
         workerPendingJoinBytesPerEntry: round1(workerBytesPerEntry),

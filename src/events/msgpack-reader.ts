@@ -30,9 +30,28 @@ const UNSUPPORTED_ERROR = new Unsupported('unsupported');
 
 export class MsgpackReader {
   private bytes: Uint8Array = new Uint8Array(0);
-  private view: DataView = new DataView(new ArrayBuffer(0));
-  private buffer: Buffer = Buffer.alloc(0);
   private pos = 0;
+  /**
+   * A DataView (numbers) and a Buffer (native text decoding) over the whole ArrayBuffer the
+   * payload lies in, at `base`, kept while payloads come from the same ArrayBuffer: a NATS client
+   * cuts the messages of one socket read from one chunk. Made per payload, the two cost more than
+   * the rest of decoding a small event. The Buffer is made only when a string needs it.
+   */
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private base = 0;
+  private viewSource: ArrayBufferLike | null = null;
+  private text: Buffer = Buffer.alloc(0);
+  private textSource: ArrayBufferLike | null = null;
+
+  private begin(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.pos = 0;
+    if (bytes.buffer !== this.viewSource) {
+      this.viewSource = bytes.buffer;
+      this.view = new DataView(bytes.buffer);
+    }
+    this.base = bytes.byteOffset;
+  }
   private readonly cacheStrings: (string | undefined)[] = new Array(CACHE_SIZE);
   private readonly cacheBytes: (Uint8Array | undefined)[] = new Array(CACHE_SIZE);
   /**
@@ -45,10 +64,7 @@ export class MsgpackReader {
 
   /** The decoded value, or UNSUPPORTED (fall back to a general decoder). Throws nothing. */
   read(bytes: Uint8Array): unknown {
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.pos = 0;
+    this.begin(bytes);
     try {
       const value = this.value(0);
       return this.pos === bytes.length ? value : UNSUPPORTED;
@@ -66,10 +82,7 @@ export class MsgpackReader {
    * intern; a key repeated; more features than `into` holds. The by-name path then decides.
    */
   readEvent(bytes: Uint8Array, schema: FeatureSchema, into: FeatureBuffer): unknown {
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.pos = 0;
+    this.begin(bytes);
     into.count = 0;
     try {
       const value = this.eventMap(schema, into);
@@ -90,7 +103,7 @@ export class MsgpackReader {
       size = b & 0x0f;
       this.pos++;
     } else if (b === 0xde) {
-      size = this.view.getUint16(this.pos + 1);
+      size = this.uint16(this.pos + 1);
       this.pos += 3;
     } else {
       // not a map (or a 32-bit sized one): read() makes the value and the validator judges it
@@ -127,7 +140,7 @@ export class MsgpackReader {
     const b = bytes[this.pos++];
     let size: number;
     if (b === 0xde) {
-      size = this.view.getUint16(this.pos);
+      size = this.uint16(this.pos);
       this.pos += 2;
     } else size = b & 0x0f;
     // more than the buffer holds is more than the decoder accepts: the validator says so
@@ -169,7 +182,7 @@ export class MsgpackReader {
       const v = bytes[this.pos];
       // the common encodings first, read in place: a float64, a small integer
       if (v === 0xcb) {
-        const x = this.view.getFloat64(this.pos + 1);
+        const x = this.float64(this.pos + 1);
         this.pos += 9;
         if (x - x !== 0) throw UNSUPPORTED_ERROR; // NaN or +-Infinity: the validator names it
         kinds[position] = FEATURE_NUMBER;
@@ -206,7 +219,6 @@ export class MsgpackReader {
     if ((b & 0xf0) === 0x80) return this.map(b & 0x0f, depth);
     if ((b & 0xf0) === 0x90) return this.array(b & 0x0f, depth);
     if ((b & 0xe0) === 0xa0) return this.string(b & 0x1f);
-    const view = this.view;
     let v: number;
     switch (b) {
       case 0xc0:
@@ -216,65 +228,66 @@ export class MsgpackReader {
       case 0xc3:
         return true;
       case 0xca:
-        v = view.getFloat32(this.pos);
+        v = this.float32(this.pos);
         this.pos += 4;
         return v;
       case 0xcb:
-        v = view.getFloat64(this.pos);
+        v = this.float64(this.pos);
         this.pos += 8;
         return v;
       case 0xcc:
         return bytes[this.pos++];
       case 0xcd:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return v;
       case 0xce:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return v;
       case 0xcf:
-        v = view.getUint32(this.pos) * 4294967296 + view.getUint32(this.pos + 4);
+        v = this.uint32(this.pos) * 4294967296 + this.uint32(this.pos + 4);
         this.pos += 8;
         return v;
       case 0xd0:
-        return view.getInt8(this.pos++);
+        v = (this.uint8(this.pos++) << 24) >> 24;
+        return v;
       case 0xd1:
-        v = view.getInt16(this.pos);
+        v = (this.uint16(this.pos) << 16) >> 16;
         this.pos += 2;
         return v;
       case 0xd2:
-        v = view.getInt32(this.pos);
+        v = this.uint32(this.pos) | 0;
         this.pos += 4;
         return v;
       case 0xd3:
-        v = view.getInt32(this.pos) * 4294967296 + view.getUint32(this.pos + 4);
+        v = (this.uint32(this.pos) | 0) * 4294967296 + this.uint32(this.pos + 4);
         this.pos += 8;
         return v;
       case 0xd9:
         return this.string(bytes[this.pos++]);
       case 0xda:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return this.string(v);
       case 0xdb:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return this.string(v);
       case 0xdc:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return this.array(v, depth);
       case 0xdd:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return this.array(v, depth);
       case 0xde:
-        v = view.getUint16(this.pos);
+        v = this.uint16(this.pos);
         this.pos += 2;
         return this.map(v, depth);
       case 0xdf:
-        v = view.getUint32(this.pos);
+        v = this.uint32(this.pos);
         this.pos += 4;
         return this.map(v, depth);
       default:
@@ -364,9 +377,43 @@ export class MsgpackReader {
     return this.decodeText(start, end, ascii);
   }
 
+  // Big-endian reads of the payload. Reading past its end throws (the view reaches beyond the
+  // payload, to the end of its ArrayBuffer): the caller turns that into UNSUPPORTED, and the
+  // general decoder names the truncation.
+  private uint8(at: number): number {
+    if (at >= this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.bytes[at];
+  }
+
+  private uint16(at: number): number {
+    if (at + 2 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getUint16(this.base + at);
+  }
+
+  private uint32(at: number): number {
+    if (at + 4 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getUint32(this.base + at);
+  }
+
+  private float64(at: number): number {
+    if (at + 8 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getFloat64(this.base + at);
+  }
+
+  private float32(at: number): number {
+    if (at + 4 > this.bytes.length) throw UNSUPPORTED_ERROR;
+    return this.view.getFloat32(this.base + at);
+  }
+
   private decodeText(start: number, end: number, ascii: boolean): string {
-    if (ascii) return this.buffer.toString('latin1', start, end);
-    const text = this.buffer.toString('utf8', start, end);
+    const bytes = this.bytes;
+    if (bytes.buffer !== this.textSource) {
+      this.textSource = bytes.buffer;
+      this.text = Buffer.from(bytes.buffer);
+    }
+    const offset = bytes.byteOffset;
+    if (ascii) return this.text.toString('latin1', offset + start, offset + end);
+    const text = this.text.toString('utf8', offset + start, offset + end);
     // invalid UTF-8 decodes to U+FFFD here; let the strict general decoder judge it
     if (text.includes('\ufffd') && !validUtf8(this.bytes, start, end)) throw UNSUPPORTED_ERROR;
     return text;

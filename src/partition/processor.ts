@@ -330,8 +330,18 @@ export class PartitionProcessor {
     return { seq, subject, data, reason, detail };
   }
 
+  /**
+   * The group of the last event: a producer's events come in runs of one model version, and its
+   * key made per event (a string concatenated, then hashed) costs more than comparing the two
+   * names, which the decoder's string cache usually hands out as the same objects. Dropped with
+   * any group removed.
+   */
+  private lastGroup: GroupState | null = null;
+
   /** The state of an admitted model version (admission decides before any group is made). */
   private group(model: string, version: string): GroupState {
+    const last = this.lastGroup;
+    if (last !== null && last.model === model && last.version === version) return last;
     const key = groupKeyOf(model, version);
     let group = this.groups.get(key);
     if (group === undefined) {
@@ -340,6 +350,7 @@ export class PartitionProcessor {
       this.groups.set(key, group);
       if (!this.schemas.has(model)) this.schemas.set(model, new FeatureSchema(this.maxFeaturesPerEvent));
     }
+    this.lastGroup = group;
     return group;
   }
 
@@ -429,15 +440,13 @@ export class PartitionProcessor {
       this.options.multivariate?.observe(pane, event.model, event.version, features);
     } else if (schema !== null && this.featureBuffer.count > 0) {
       this.addBufferedFeatures(pane, schema.names, this.featureBuffer);
-      // per-segment summaries (opt-in: limits.segmentSketchValues) and multivariate scoring take the
-      // features by name: the record is built only for them
-      const segment = event.segment !== undefined && pane.keepsSegmentFeatures ? event.segment : undefined;
+      // per-segment summaries (opt-in: limits.segmentSketchValues) take the features by name: the
+      // record is built only for them; multivariate scoring reads the buffer by schema index
+      if (event.segment !== undefined && pane.keepsSegmentFeatures) pane.addSegmentFeatures(event.segment, bufferedFeatureRecord(schema.names, this.featureBuffer));
       const scorers = this.options.multivariate;
-      const scorer = scorers?.scorerFor(event.model, event.version) ?? null;
-      if (segment !== undefined || scorer !== null) {
-        const record = bufferedFeatureRecord(schema.names, this.featureBuffer);
-        if (segment !== undefined) pane.addSegmentFeatures(segment, record);
-        if (scorer !== null) scorers?.observeWith(pane, scorer, record);
+      if (scorers !== undefined) {
+        const scorer = scorers.scorerFor(event.model, event.version);
+        if (scorer !== null) scorers.observeBuffered(pane, scorer, schema, this.featureBuffer);
       }
     }
     const invalidFeatures = event[INVALID_FEATURES];
@@ -612,6 +621,7 @@ export class PartitionProcessor {
         this.watermark - group.watermark > this.options.labelHorizonMs
       ) {
         this.groups.delete(group.key);
+        this.lastGroup = null;
         this.admission.release?.(group.model, group.version);
         // the schema goes with the model's last group: no pane indexes by it any more
         if (![...this.groups.values()].some((other) => other.model === group.model)) this.schemas.delete(group.model);
@@ -784,6 +794,7 @@ export class PartitionProcessor {
     Object.assign(this.counters.rejected, delta.counters.rejected);
     const live = new Set(delta.groups.map((g) => groupKeyOf(g.model, g.version)));
     for (const key of [...this.groups.keys()]) if (!live.has(key)) this.groups.delete(key);
+    this.lastGroup = null;
     for (const saved of delta.groups) {
       const group = this.group(saved.model, saved.version);
       this.admission.adopt?.(saved.model, saved.version);

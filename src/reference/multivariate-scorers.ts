@@ -1,5 +1,7 @@
-import { ReconstructionScorer } from '../stats/pca-reconstruction.ts';
-import type { FeatureRow, MultivariateReference } from '../stats/pca-reconstruction.ts';
+import { ReconstructionScorer, encodedWidth } from '../stats/pca-reconstruction.ts';
+import type { FeatureRow, MultivariateReference, PcaReconstructionModel } from '../stats/pca-reconstruction.ts';
+import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
+import type { FeatureBuffer, FeatureSchema } from '../events/feature-schema.ts';
 import type { PaneInput } from '../window/pane.ts';
 import type { ReferenceProfile } from './profile.ts';
 import type { ReferenceStore } from './store.ts';
@@ -22,6 +24,8 @@ interface KnownReference {
 export interface ActiveScorer {
   id: string;
   scorer: ReconstructionScorer;
+  /** Scores schema-decoded events (BufferedScorer), one per feature schema, made on first use. */
+  buffered: WeakMap<FeatureSchema, BufferedScorer>;
 }
 
 export class MultivariateScorers {
@@ -56,6 +60,17 @@ export class MultivariateScorers {
     pane.addReconstructionError(active.id, error, imputed);
   }
 
+  /**
+   * observeWith for an event the worker decoded into `buffer` by `schema` index: the same error
+   * and imputed count as scoring its features by name, without building a record of them.
+   */
+  observeBuffered(pane: PaneInput, active: ActiveScorer, schema: FeatureSchema, buffer: FeatureBuffer): void {
+    let scorer = active.buffered.get(schema);
+    if (scorer === undefined) active.buffered.set(schema, (scorer = new BufferedScorer(active.scorer.model, schema)));
+    const error = scorer.score(buffer);
+    pane.addReconstructionError(active.id, error, scorer.imputed);
+  }
+
   /** The worker's hot-path call for events decoded by name: scorerFor, then observeWith. */
   observe(pane: PaneInput, model: string, version: string, features: FeatureRow): void {
     const active = this.scorerFor(model, version);
@@ -74,7 +89,7 @@ export class MultivariateScorers {
     }
     // the active profile of a version shadows the model's even without a model of its own, as in the gateway
     if (this.active.get(key)?.id === newest.id) return;
-    this.active.set(key, newest.multivariate === null ? null : { id: newest.id, scorer: new ReconstructionScorer(newest.multivariate.model) });
+    this.active.set(key, newest.multivariate === null ? null : { id: newest.id, scorer: new ReconstructionScorer(newest.multivariate.model), buffered: new WeakMap() });
   }
 }
 
@@ -95,4 +110,127 @@ export async function followMultivariateReferences(store: ReferenceStore, onErro
     onError,
   );
   return { scorers, stop };
+}
+
+/**
+ * ReconstructionScorer.score for an event held in a FeatureBuffer: each model column is found by
+ * its feature's schema index (bound once, again when the schema grows), the event's values are
+ * spread by index, and the encoding, centering and residual are computed in the same order and
+ * with the same operations as encodeRow and ReconstructionScorer.score, so the error is the same
+ * double (test/reference/multivariate-buffered.test.ts compares them bit for bit).
+ */
+// Module constants read in the hot loop (an imported binding is loaded through its module cell)
+const NUMBER = FEATURE_NUMBER;
+const STRING = FEATURE_STRING;
+
+export class BufferedScorer {
+  /** Features of the last event scored that were missing and imputed. */
+  imputed = 0;
+  private readonly numericAt: Int32Array;
+  private readonly categoricalAt: Int32Array;
+  /** schema.size when the columns were bound: a name interned since may be one of the model's. */
+  private boundSize = -1;
+  // The event's values by schema index; `seenIn` stamps the indexes it carries.
+  private readonly seenIn: Uint32Array;
+  private readonly kindAt: Uint8Array;
+  private readonly numberAt: Float64Array;
+  private readonly stringAt: string[];
+  private stamp = 0;
+  private readonly encoded: Float64Array;
+  private readonly components: Float64Array[];
+  private readonly center: Float64Array;
+
+  constructor(
+    readonly model: PcaReconstructionModel,
+    readonly schema: FeatureSchema,
+  ) {
+    this.numericAt = new Int32Array(model.numeric.length).fill(-1);
+    this.categoricalAt = new Int32Array(model.categorical.length).fill(-1);
+    this.seenIn = new Uint32Array(schema.maxNames);
+    this.kindAt = new Uint8Array(schema.maxNames);
+    this.numberAt = new Float64Array(schema.maxNames);
+    this.stringAt = new Array<string>(schema.maxNames).fill('');
+    this.encoded = new Float64Array(encodedWidth(model));
+    this.components = model.components.map((row) => Float64Array.from(row));
+    this.center = Float64Array.from(model.center);
+  }
+
+  private bind(): void {
+    const { model, schema } = this;
+    // indexOf would intern a name no event carried: look the names up among those interned
+    const indexOf = new Map(schema.names.map((name, index) => [name, index]));
+    model.numeric.forEach((column, c) => (this.numericAt[c] = indexOf.get(column.name) ?? -1));
+    model.categorical.forEach((column, c) => (this.categoricalAt[c] = indexOf.get(column.name) ?? -1));
+    this.boundSize = schema.size;
+  }
+
+  /** The reconstruction error of the buffered event; `imputed` is set alongside. */
+  score(buffer: FeatureBuffer): number {
+    if (this.schema.size !== this.boundSize) this.bind();
+    this.stamp = (this.stamp + 1) >>> 0;
+    if (this.stamp === 0) {
+      this.seenIn.fill(0);
+      this.stamp = 1;
+    }
+    const { stamp, seenIn, kindAt, numberAt, stringAt } = this;
+    const { indexes, kinds, numbers, strings } = buffer;
+    for (let k = 0, n = buffer.count; k < n; k++) {
+      const index = indexes[k];
+      seenIn[index] = stamp;
+      const kind = kinds[k];
+      kindAt[index] = kind;
+      if (kind === NUMBER) numberAt[index] = numbers[k];
+      else if (kind === STRING) stringAt[index] = strings[k];
+    }
+    // encodeRow: a numeric column takes a finite number (the buffer holds no other), else its
+    // mean; a categorical one its text (a number's as String gives it), else the most frequent
+    const { model, encoded } = this;
+    let imputed = 0;
+    let column = 0;
+    const numeric = model.numeric;
+    for (let c = 0; c < numeric.length; c++) {
+      const feature = numeric[c];
+      const index = this.numericAt[c];
+      let value: number;
+      if (index >= 0 && seenIn[index] === stamp && kindAt[index] === NUMBER) value = numberAt[index];
+      else {
+        imputed++;
+        value = feature.mean;
+      }
+      encoded[column++] = (value - feature.mean) / feature.scale;
+    }
+    const categorical = model.categorical;
+    for (let c = 0; c < categorical.length; c++) {
+      const feature = categorical[c];
+      const index = this.categoricalAt[c];
+      let category: string | null = null;
+      if (index >= 0 && seenIn[index] === stamp) {
+        const kind = kindAt[index];
+        if (kind === STRING) category = stringAt[index] === '' ? null : stringAt[index];
+        else if (kind === NUMBER) category = String(numberAt[index]);
+      }
+      if (category === null) {
+        imputed++;
+        category = feature.mostFrequent;
+      }
+      const { categories, means, scales } = feature;
+      for (let i = 0; i < categories.length; i++) encoded[column++] = ((categories[i] === category ? 1 : 0) - means[i]) / scales[i];
+    }
+    this.imputed = imputed;
+    // ReconstructionScorer.score from here on
+    const { center } = this;
+    const width = encoded.length;
+    for (let i = 0; i < width; i++) encoded[i] -= center[i];
+    let squared = 0;
+    for (let i = 0; i < width; i++) squared += encoded[i] * encoded[i];
+    let projected = 0;
+    const components = this.components;
+    for (let k = 0; k < components.length; k++) {
+      const axis = components[k];
+      let dot = 0;
+      for (let i = 0; i < width; i++) dot += axis[i] * encoded[i];
+      projected += dot * dot;
+    }
+    return Math.sqrt(Math.max(0, squared - projected));
+  }
 }

@@ -41,6 +41,34 @@ describe('MsgpackReader', () => {
     );
   });
 
+  it('reads payloads cut from one shared buffer at any offset, as a NATS client hands them on', () => {
+    const reader = new MsgpackReader();
+    fc.assert(
+      fc.property(fc.array(fc.tuple(eventLike, fc.boolean()), { minLength: 1, maxLength: 8 }), fc.nat({ max: 7 }), (values, lead) => {
+        // float32 too (forceFloat32), and every integer width through fc.integer / maxSafeInteger
+        const payloads = values.map(([value, float32]) => encode(value, { forceFloat32: float32 }));
+        const chunk = new Uint8Array(lead + payloads.reduce((n, p) => n + p.length, 0));
+        let at = lead;
+        const cut = payloads.map((p) => {
+          chunk.set(p, at);
+          at += p.length;
+          return chunk.subarray(at - p.length, at);
+        });
+        for (const bytes of cut) {
+          const mine = reader.read(bytes);
+          if (mine !== UNSUPPORTED) expect(mine).toStrictEqual(decode(bytes));
+        }
+        // a truncated payload (its last byte cut) is never read as something else
+        for (const bytes of cut) {
+          const truncated = bytes.subarray(0, bytes.length - 1);
+          const mine = reader.read(truncated);
+          if (mine !== UNSUPPORTED) expect({ value: mine }).toStrictEqual(general(truncated));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('on arbitrary bytes either defers to the general decoder or agrees with it', () => {
     const reader = new MsgpackReader();
     fc.assert(
