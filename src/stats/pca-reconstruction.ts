@@ -7,7 +7,10 @@
  * distance between its standardized row and that row projected onto the components and back. A
  * change in how features move together raises the mean error of a window even when no feature's
  * own distribution moves. A window's verdict compares its mean error with the reference's
- * window-sized chunks: mean +- 3 std of the chunk means.
+ * window-sized chunks. NannyML's bounds are the chunk means' mean +- 3 std; driftwatch's default
+ * spends the drift tests' false-alarm budget instead (see multivariateVerdict): +-3 std is a
+ * two-sided 2.7e-3 per window, a few false alarms per million events on 1000-event windows, and
+ * many more when a sliding window is re-evaluated every few seconds.
  *
  * One difference from NannyML: categoricals are one-hot encoded (the frequent categories of a
  * low-cardinality categorical, one 0/1 column each), where NannyML uses a frequency (count)
@@ -15,6 +18,8 @@
  *
  * Everything here is pure; the model is plain JSON so it can be stored with the reference.
  */
+
+import { normalTwoSidedPValue } from './special.ts';
 
 export type FeatureValue = number | string | null | undefined;
 export type FeatureRow = Readonly<Record<string, FeatureValue>>;
@@ -352,15 +357,74 @@ export interface MultivariateVerdict {
 }
 
 /**
- * Bounds for a window of `count` events: the chunks' mean +- 3 std, the std scaled from the chunk
- * size to the window's count (sqrt(chunkSize / count), the sampling error of a mean), so a window
- * of exactly chunkSize events gets NannyML's bounds. The lower bound stops at 0.
+ * How wide a window's bounds are:
+ * - 'nannyml': NannyML's, the chunks' mean +- 3 chunk std (BOUND_STDS), whatever the window's
+ *   count or how often it is evaluated: ~2.7e-3 false verdicts per evaluation on stationary data.
+ * - 'budget' (driftwatch's default): the two-sided normal quantile of `alpha`, the significance
+ *   the drift tests' false-alarm budget grants a window of this count (stats/select.ts
+ *   budgetSignificance), times the larger of the chunk std and a chunk mean's sampling error
+ *   (rowStd / sqrt(chunkSize)), widened by the uncertainty of the reference's own mean error
+ *   (`referenceRows` rows). The chunk std of ~20 chunks is itself off by ~16 % either way, and at
+ *   the budget's alpha (~1e-5) an underestimate by that much multiplies the false alarms ~40-fold;
+ *   the sampling error of a mean of i.i.d. rows is estimated from every reference row and cannot
+ *   be smaller than the truth for long, while a reference whose chunks vary more than that (a
+ *   reference with drift of its own inside) keeps its wider chunk std.
  */
-export function multivariateVerdict(reference: ReconstructionErrorReference, errorMean: number, count: number): MultivariateVerdict {
+export type MultivariateBound = { kind: 'nannyml' } | { kind: 'budget'; alpha: number; referenceRows?: number };
+
+export const NANNYML_BOUND: MultivariateBound = { kind: 'nannyml' };
+
+/**
+ * Upper-tail standard normal quantile: z with P(Z > z) = p, for p in (0, 1). Acklam's rational
+ * approximation (relative error 1.2e-9), refined by one Halley step on the incomplete-gamma tail
+ * (normalTwoSidedPValue), which keeps relative accuracy in the far tail the budget reaches.
+ */
+export function normalUpperQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalUpperQuantile: p must be in (0, 1), got ${p}`);
+  if (p > 0.5) return -normalUpperQuantile(1 - p);
+  // Acklam's lower-tail form for q = p (z = -x(q)), tail region when q < 0.02425
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  let x: number;
+  if (p < 0.02425) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  } else {
+    const q = p - 0.5;
+    const r = q * q;
+    x = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  }
+  // x approximates the lower-tail quantile (negative); z = -x is the upper-tail one
+  const z = -x;
+  const error = normalTwoSidedPValue(z) / 2 - p;
+  const u = error * Math.sqrt(2 * Math.PI) * Math.exp((z * z) / 2);
+  return z + u / (1 + (z * u) / 2);
+}
+
+/**
+ * Bounds for a window of `count` events. The spread of a window's mean error is the chunk-level
+ * std scaled from the chunk size to the window's count (sqrt(chunkSize / count), the sampling
+ * error of a mean), so a window of exactly chunkSize events gets NannyML's bounds under
+ * NANNYML_BOUND (the default here, as NannyML computes them); the gateway passes the budget's
+ * bound (MultivariateBound). The lower bound stops at 0.
+ */
+export function multivariateVerdict(reference: ReconstructionErrorReference, errorMean: number, count: number, bound: MultivariateBound = NANNYML_BOUND): MultivariateVerdict {
   if (!(count > 0)) throw new Error(`PCA reconstruction: a verdict needs events, got count ${count}`);
-  const std = reference.chunkStd * Math.sqrt(reference.chunkSize / count);
-  const lower = Math.max(0, reference.chunkMean - BOUND_STDS * std);
-  const upper = reference.chunkMean + BOUND_STDS * std;
+  let half: number;
+  if (bound.kind === 'nannyml') {
+    half = BOUND_STDS * reference.chunkStd * Math.sqrt(reference.chunkSize / count);
+  } else {
+    if (!(bound.alpha > 0 && bound.alpha < 1)) throw new RangeError(`PCA reconstruction: alpha must be in (0, 1), got ${bound.alpha}`);
+    const chunkStd = Math.max(reference.chunkStd, reference.rowStd / Math.sqrt(reference.chunkSize));
+    const windowVariance = (chunkStd * chunkStd * reference.chunkSize) / count;
+    const rows = bound.referenceRows;
+    const referenceVariance = rows !== undefined && rows > 0 ? (reference.rowStd * reference.rowStd) / rows : 0;
+    half = normalUpperQuantile(bound.alpha / 2) * Math.sqrt(windowVariance + referenceVariance);
+  }
+  const lower = Math.max(0, reference.chunkMean - half);
+  const upper = reference.chunkMean + half;
   return { errorMean, lower, upper, drift: errorMean < lower || errorMean > upper };
 }
 
