@@ -143,7 +143,7 @@ interface ModelRuntime {
   z: Float64Array;
 }
 
-/** Standard normal CDF; the upper tail through 1 - p/2 would lose digits, so each side uses its own tail. */
+/** Standard normal CDF from the incomplete-gamma tail: accurate far out on the lower side (the tail itself). */
 function normalCdf(z: number): number {
   const tails = normalTwoSidedPValue(z) / 2;
   return z < 0 ? tails : 1 - tails;
