@@ -180,7 +180,7 @@ describe('multivariate bounds at the false-alarm budget', () => {
     const model = fitPcaReconstruction(reference);
     const inSample = mean(reconstructionErrors(model, reference));
     const fresh = mean(reconstructionErrors(model, rows(50_000)));
-    const crossFitted = mean(crossFittedErrors(reference));
+    const crossFitted = mean(crossFittedErrors(model, reference));
     expect(fresh - inSample).toBeGreaterThan(0.02);
     expect(Math.abs(fresh - crossFitted)).toBeLessThan((fresh - inSample) / 3);
     expect(fitMultivariateReference(reference, 100)?.errors.rowMean).toBeCloseTo(crossFitted, 12);
