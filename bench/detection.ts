@@ -30,6 +30,11 @@
  *    of 300 and 5,000 labels, windows of 200-2,000 labels): exact false alarms per million
  *    evaluations, simulated runs through the AlertEvaluator, and the delay to a 10-point drop
  *    (see qualityRuleSection).
+ * 5. Multivariate drift (PCA reconstruction error, src/stats/pca-reconstruction.ts) on the
+ *    simulator's fraud traffic with f0 and f3 correlated (correlation drift): false alarms per
+ *    million stationary events under the default bound (the drift budget's alpha) and NannyML's
+ *    +-3 std, sliding and tumbling windows, and the delay to detect the correlation flip (see
+ *    multivariateSection).
  * Ends with one JSON line.
  */
 
@@ -39,6 +44,13 @@ import { pathToFileURL } from 'node:url';
 import { AlertEvaluator } from '../src/alerts/evaluator.ts';
 import { validateAlertRules, type AlertRule } from '../src/alerts/rules.ts';
 import type { ModelMetrics } from '../src/contract/metrics.ts';
+import type { PredictionEvent } from '../src/events/types.ts';
+import { driftOf } from '../src/gateway/metrics.ts';
+import { multivariateDriftOf, type MultivariateDriftOptions } from '../src/gateway/multivariate-drift.ts';
+import { profileFromRows, type ReferenceProfile, type TrainingRow } from '../src/reference/profile.ts';
+import { Scenario, type SimEvent } from '../src/simulator/scenario.ts';
+import { ReconstructionScorer, type FeatureRow } from '../src/stats/pca-reconstruction.ts';
+import { DEFAULT_PANE_LIMITS, MULTIVARIATE_WIDTH, MV_ERROR_SQUARES, MV_ERROR_SUM, MV_EVENTS, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES, PaneInput } from '../src/window/pane.ts';
 import { lnGamma } from '../src/stats/special.ts';
 import { CategoryCounter } from '../src/sketch/category-counter.ts';
 import { LogHistogram } from '../src/sketch/log-histogram.ts';
@@ -920,6 +932,188 @@ export function qualityRuleSection(): QualityRuleFigures {
   return { exact, worstFalseAlarmsPerMillion: worst, simulated, simulatedStationaryWindows };
 }
 
+// ---------------------------------------------------------------- 5. multivariate drift
+
+/** Reference rows the PCA model and its chunk statistics are fitted on (20 chunks of 1000). */
+const MV_REFERENCE_ROWS = 20_000;
+const MV_REFERENCE_SEEDS = 6;
+/** Stationary events scored per reference seed, in panes of MV_PANE_EVENTS. */
+const MV_STATIONARY_EVENTS = 1_020_000;
+const MV_PANES = 60;
+const MV_PANE_EVENTS = 17;
+const MV_WINDOW_EVENTS = MV_PANES * MV_PANE_EVENTS;
+/** Detection runs per reference seed: two stationary windows, then the flip inside the third. */
+const MV_CHANGE_RUNS = 10;
+const MV_CHANGE_LEAD_PANES = 2 * MV_PANES;
+const MV_POST_WINDOWS = 5;
+const MV_BUDGET = 0.5;
+
+interface MultivariateFigures {
+  referenceRows: number;
+  components: number[];
+  stationaryEvents: number;
+  /** False alarms per million stationary events, by protocol and bound. */
+  falseAlarmsPerMillion: Record<string, number>;
+  /** Flip of the f0-f3 correlation: delay in windows from the change (1 = the window holding it). */
+  delayWindows: Record<string, { mean: number; max: number; withinTwo: number; runs: number }>;
+  /** Univariate verdicts (default rule) on f0 and f3 in the first tumbling window wholly after the flip: should be 0. */
+  univariateAlarmsOnFlip: number;
+}
+
+/** The fraud model's events with f0 and f3 correlated +0.8, flipped to -0.8 from pane `flipPane` (1 ms per pane). */
+function correlatedScenario(seed: number, flipPane: number): Scenario {
+  return new Scenario({
+    seed,
+    startMs: 0,
+    drift: [{ kind: 'correlation', at: flipPane, features: ['f0', 'f3'], magnitude: 0.8 }],
+    labels: { earlyFraction: 0, neverFraction: 1, duplicateFraction: 0 },
+  });
+}
+
+function paneFeatures(scenario: Scenario, pane: number, out: SimEvent[]): FeatureRow[] {
+  out.length = 0;
+  scenario.tick(pane, MV_PANE_EVENTS, out);
+  return out.map((e) => (e.event as PredictionEvent).features as FeatureRow);
+}
+
+/**
+ * Windows of panes as the gateway keeps them: a sliding window of the last MV_PANES panes, its
+ * multivariate cells summed and subtracted, evaluated after every pane (evaluationsPerWindow 60,
+ * as the gateway for a 1m window) and, every MV_PANES panes, as a tumbling window evaluated once.
+ */
+class MultivariateWindow {
+  readonly pane = new PaneInput(DEFAULT_PANE_LIMITS);
+  private readonly cells = new Float64Array(MULTIVARIATE_WIDTH);
+  private readonly panes: Float64Array[] = [];
+
+  constructor(private readonly reference: ReferenceProfile) {
+    this.pane.multivariate = new Map([[reference.id, this.cells]]);
+  }
+
+  push(scorer: ReconstructionScorer, rows: readonly FeatureRow[]): void {
+    const cells = new Float64Array(MULTIVARIATE_WIDTH);
+    for (const row of rows) {
+      const { error, imputed } = scorer.score(row);
+      cells[MV_EVENTS]++;
+      cells[MV_ERROR_SUM] += error;
+      cells[MV_ERROR_SQUARES] += error * error;
+      if (imputed > 0) {
+        cells[MV_IMPUTED_EVENTS]++;
+        cells[MV_IMPUTED_VALUES] += imputed;
+      }
+    }
+    this.panes.push(cells);
+    for (let i = 0; i < MULTIVARIATE_WIDTH; i++) this.cells[i] += cells[i];
+    if (this.panes.length > MV_PANES) {
+      const old = this.panes.shift() as Float64Array;
+      for (let i = 0; i < MULTIVARIATE_WIDTH; i++) this.cells[i] -= old[i];
+    }
+  }
+
+  get full(): boolean {
+    return this.panes.length === MV_PANES;
+  }
+
+  verdict(options: MultivariateDriftOptions): boolean {
+    return multivariateDriftOf(this.pane, this.reference, options)?.drift === true;
+  }
+}
+
+const MV_PROTOCOLS = {
+  'sliding, budget': { sliding: true, options: { falseAlarmsPerMillion: MV_BUDGET, evaluationsPerWindow: MV_PANES } },
+  'tumbling, budget': { sliding: false, options: { falseAlarmsPerMillion: MV_BUDGET, evaluationsPerWindow: 1 } },
+  'sliding, NannyML 3 std': { sliding: true, options: { bound: 'nannyml' } },
+  'tumbling, NannyML 3 std': { sliding: false, options: { bound: 'nannyml' } },
+} as const satisfies Record<string, { sliding: boolean; options: MultivariateDriftOptions }>;
+type MvProtocol = keyof typeof MV_PROTOCOLS;
+const MV_PROTOCOL_NAMES = Object.keys(MV_PROTOCOLS) as MvProtocol[];
+
+export function multivariateSection(): MultivariateFigures {
+  const alarms = Object.fromEntries(MV_PROTOCOL_NAMES.map((name) => [name, 0])) as Record<MvProtocol, number>;
+  const delays = Object.fromEntries(MV_PROTOCOL_NAMES.map((name) => [name, [] as number[]])) as Record<MvProtocol, number[]>;
+  const components: number[] = [];
+  let stationaryEvents = 0;
+  let univariateAlarmsOnFlip = 0;
+  const scratch: SimEvent[] = [];
+  for (let seed = 0; seed < MV_REFERENCE_SEEDS; seed++) {
+    const source = correlatedScenario(61_000 + seed, 1e12);
+    const rows: TrainingRow[] = [];
+    for (let pane = 0; rows.length < MV_REFERENCE_ROWS; pane++) for (const features of paneFeatures(source, pane, scratch)) rows.push({ features: features as TrainingRow['features'] });
+    const reference = profileFromRows(`mv${seed}`, 'fraud', null, rows.slice(0, MV_REFERENCE_ROWS));
+    const model = reference.multivariate?.model;
+    if (model === undefined) throw new Error('multivariate bench: the reference has no PCA model');
+    components.push(model.components.length);
+    const scorer = new ReconstructionScorer(model);
+
+    // stationary: false alarms (sliding: episodes, a verdict turning to drift)
+    const stream = correlatedScenario(71_000 + seed, 1e12);
+    const window = new MultivariateWindow(reference);
+    const previous = Object.fromEntries(MV_PROTOCOL_NAMES.map((name) => [name, false])) as Record<MvProtocol, boolean>;
+    const panes = MV_STATIONARY_EVENTS / MV_PANE_EVENTS;
+    for (let pane = 0; pane < panes; pane++) {
+      window.push(scorer, paneFeatures(stream, pane, scratch));
+      if (!window.full) continue;
+      const closing = (pane + 1) % MV_PANES === 0;
+      for (const name of MV_PROTOCOL_NAMES) {
+        const { sliding, options } = MV_PROTOCOLS[name];
+        if (!sliding && !closing) continue;
+        const drift = window.verdict(options);
+        if (drift && (!sliding || !previous[name])) alarms[name]++;
+        previous[name] = drift;
+      }
+    }
+    stationaryEvents += panes * MV_PANE_EVENTS;
+
+    // the flip, somewhere inside the third window
+    for (let run = 0; run < MV_CHANGE_RUNS; run++) {
+      const changePane = MV_CHANGE_LEAD_PANES + ((run * 23 + seed * 7) % MV_PANES);
+      const flipped = correlatedScenario(81_000 + seed * 100 + run, changePane);
+      const changing = new MultivariateWindow(reference);
+      const detected = Object.fromEntries(MV_PROTOCOL_NAMES.map((name) => [name, -1])) as Record<MvProtocol, number>;
+      const firstWindow = new PaneInput(DEFAULT_PANE_LIMITS);
+      const lastPane = MV_CHANGE_LEAD_PANES + (MV_POST_WINDOWS + 1) * MV_PANES;
+      for (let pane = 0; pane < lastPane; pane++) {
+        const features = paneFeatures(flipped, pane, scratch);
+        changing.push(scorer, features);
+        if (pane >= MV_CHANGE_LEAD_PANES + MV_PANES && pane < MV_CHANGE_LEAD_PANES + 2 * MV_PANES) {
+          for (const row of features) {
+            firstWindow.addFeature('f0', row.f0 as number);
+            firstWindow.addFeature('f3', row.f3 as number);
+          }
+        }
+        if (pane < changePane || !changing.full) continue;
+        const closing = (pane + 1) % MV_PANES === 0;
+        for (const name of MV_PROTOCOL_NAMES) {
+          const { sliding, options } = MV_PROTOCOLS[name];
+          if (detected[name] >= 0 || (!sliding && !closing) || !changing.verdict(options)) continue;
+          // sliding: window lengths from the change; tumbling: 1 = the window holding the change
+          detected[name] = sliding ? (pane - changePane + 1) / MV_PANES : Math.floor(pane / MV_PANES) - Math.floor(changePane / MV_PANES) + 1;
+        }
+      }
+      for (const name of MV_PROTOCOL_NAMES) delays[name].push(detected[name] < 0 ? Infinity : detected[name]);
+      // the default univariate rule on f0 and f3 in the first tumbling window wholly after the flip
+      for (const name of ['f0', 'f3']) {
+        const summary = firstWindow.features.get(name);
+        if (summary === undefined) throw new Error(`multivariate bench: no ${name} in the window`);
+        if (driftOf(reference.features[name], summary, { falseAlarmsPerMillion: MV_BUDGET })?.drift === true) univariateAlarmsOnFlip++;
+      }
+    }
+  }
+  const falseAlarmsPerMillion: Record<string, number> = {};
+  const delayWindows: MultivariateFigures['delayWindows'] = {};
+  for (const name of MV_PROTOCOL_NAMES) {
+    falseAlarmsPerMillion[name] = round((alarms[name] / stationaryEvents) * 1e6, 2);
+    const found = delays[name].filter(Number.isFinite);
+    delayWindows[name] = { mean: round(mean(found), 2), max: round(Math.max(...delays[name]), 2), withinTwo: delays[name].filter((d) => d <= 2).length, runs: delays[name].length };
+    console.log(
+      `  ${name.padEnd(24)} false alarms ${fmt(falseAlarmsPerMillion[name], 2).padStart(6)}/M (${alarms[name]} over ${(stationaryEvents / 1e6).toFixed(1)}M events);` +
+        ` flip: mean ${fmt(delayWindows[name].mean, 2)} / max ${fmt(delayWindows[name].max, 2)} windows, ${delayWindows[name].withinTwo}/${delayWindows[name].runs} within two`,
+    );
+  }
+  console.log(`  univariate default-rule verdicts on f0 and f3 in the first window wholly after the flip: ${univariateAlarmsOnFlip} of ${2 * MV_REFERENCE_SEEDS * MV_CHANGE_RUNS}`);
+  return { referenceRows: MV_REFERENCE_ROWS, components, stationaryEvents, falseAlarmsPerMillion, delayWindows, univariateAlarmsOnFlip };
+}
+
 export async function main(): Promise<void> {
   const started = performance.now();
   console.log(`Drift-detection quality and cost (node ${process.version}, ${os.cpus().length} cores, ${SEEDS} seeds)\n`);
@@ -975,6 +1169,15 @@ export async function main(): Promise<void> {
 
   console.log('');
   const qualityRules = qualityRuleSection();
+
+  console.log(
+    `\nMultivariate drift (PCA reconstruction error) on the simulator's fraud traffic, f0 and f3 correlated +0.8` +
+      ` (correlation@...:features=f0+f3): references of ${MV_REFERENCE_ROWS} events, ${MV_REFERENCE_SEEDS} seeds; windows of ${MV_WINDOW_EVENTS} events` +
+      ` in ${MV_PANES} panes, sliding (re-evaluated after every pane, alpha divided by ${MV_PANES}) and tumbling (each evaluated once);` +
+      ` false alarms per million stationary events (sliding: episodes), and the flip to -0.8 inside the third window of ${MV_CHANGE_RUNS} runs per seed` +
+      ' (delay in windows: sliding from the change, tumbling 1 = the window holding it). Budget = the drift tests\' default (0.5 per million):',
+  );
+  const multivariate = multivariateSection();
 
   // Targets
   const targets: TargetResult[] = [];
@@ -1056,6 +1259,28 @@ export async function main(): Promise<void> {
     value: `${qualityRules.worstFalseAlarmsPerMillion.toExponential(1)}/M`,
     pass: qualityRules.worstFalseAlarmsPerMillion <= FALSE_ALARM_TARGET_PER_MILLION,
   });
+  for (const name of MV_PROTOCOL_NAMES) {
+    const budget = name.includes('budget');
+    targets.push({
+      target: `<= ${FALSE_ALARM_TARGET_PER_MILLION} false alarm / M stationary events (multivariate${budget ? '' : ', NannyML bound for comparison'})`,
+      subject: name,
+      value: `${fmt(multivariate.falseAlarmsPerMillion[name], 2)}/M`,
+      pass: multivariate.falseAlarmsPerMillion[name] <= FALSE_ALARM_TARGET_PER_MILLION,
+    });
+    const d = multivariate.delayWindows[name];
+    targets.push({
+      target: 'correlation flip detected within two windows (multivariate, every run)',
+      subject: name,
+      value: `${d.withinTwo}/${d.runs} within 2, mean ${fmt(d.mean, 2)} windows`,
+      pass: d.withinTwo === d.runs,
+    });
+  }
+  targets.push({
+    target: 'correlation flip: no univariate verdict on f0 or f3 (default rule, first window after it)',
+    subject: 'f0, f3',
+    value: `${multivariate.univariateAlarmsOnFlip} of ${2 * MV_REFERENCE_SEEDS * MV_CHANGE_RUNS}`,
+    pass: multivariate.univariateAlarmsOnFlip === 0,
+  });
   console.log('\nTargets:');
   for (const t of targets) {
     console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.target.padEnd(80)} ${t.subject.padEnd(15)} ${t.value}`);
@@ -1092,6 +1317,7 @@ export async function main(): Promise<void> {
       },
       cost,
       qualityRules,
+      multivariate,
       targets: targets.map((t) => ({ target: t.target, subject: t.subject, value: t.value, pass: t.pass })),
       seconds: round(seconds),
       cores: os.cpus().length,

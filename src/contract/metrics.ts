@@ -70,7 +70,7 @@ export interface MultivariateDrift {
   count: number;
   /** Mean reconstruction error of those events. */
   errorMean: number;
-  /** The reference chunks' mean error +- 3 std, scaled to the window's count. */
+  /** Bounds of the mean error: the reference chunks' mean error +- the normal quantile of the drift budget's alpha times its spread, scaled to the window's count (src/stats/pca-reconstruction.ts multivariateVerdict). */
   lower: number;
   upper: number;
   /** errorMean outside [lower, upper] on at least MULTIVARIATE_MIN_EVENTS events. */

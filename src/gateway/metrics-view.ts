@@ -159,7 +159,10 @@ export class MetricsView {
     });
     // exact on every read (a few sums), also when the rest of the drift is reused
     // (a reused drift without one stays the same object)
-    const multivariate = multivariateDriftOf(aggregate?.input, reference);
+    const multivariate = multivariateDriftOf(aggregate?.input, reference, {
+      falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
+      evaluationsPerWindow: Math.max(1, windowMs / maxAge),
+    });
     if (multivariate !== null) metrics.drift = { ...metrics.drift, multivariate };
     else if (metrics.drift.multivariate !== undefined) {
       const { multivariate: _reused, ...driftWithout } = metrics.drift;

@@ -67,7 +67,7 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     featureDriftStatistic: gauge(registry, 'drift_feature_drift_statistic', "The default drift test's statistic on a feature; test names it.", [...MODEL_LABELS, 'feature', 'test']),
     dataQuality: dataQualityGauges(registry),
     multivariateError: gauge(registry, 'drift_multivariate_reconstruction_error', 'Mean PCA reconstruction error of the window\'s events against the reference\'s multivariate model (NannyML\'s data reconstruction drift).', MODEL_LABELS),
-    multivariateBound: gauge(registry, 'drift_multivariate_reconstruction_error_bound', 'Bounds of the mean reconstruction error: the reference chunks\' mean +- 3 std, scaled to the window\'s count (bound=lower|upper).', [...MODEL_LABELS, 'bound']),
+    multivariateBound: gauge(registry, 'drift_multivariate_reconstruction_error_bound', 'Bounds of the mean reconstruction error: the reference chunks\' mean +- the normal quantile of the drift budget\'s alpha times the spread of a window\'s mean (bound=lower|upper).', [...MODEL_LABELS, 'bound']),
     multivariateDrift: gauge(registry, 'drift_multivariate_drift', 'Multivariate drift verdict (1: the mean reconstruction error is outside its bounds, 0: inside).', MODEL_LABELS),
     seriesDropped: counter(registry, 'drift_metric_series_dropped_total', 'Model-level series not exported because of the cardinality caps, by kind (model|feature|data_quality_feature).', ['kind']),
   };

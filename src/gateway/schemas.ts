@@ -217,7 +217,7 @@ const modelMetricsProperties = {
       stale: { type: 'boolean', description: "true when the window's panes changed since the entries were computed (see each entry's computedAt/computedOn): drift is recomputed at most every windowMs / 60, later when the gateway is busy" },
       multivariate: {
         type: ['object', 'null'],
-        description: "multivariate drift (PCA reconstruction error, as NannyML): the window's mean error against the reference chunks' mean +- 3 std; null when the reference has no multivariate model or no event was scored",
+        description: "multivariate drift (PCA reconstruction error, as NannyML): the window's mean error against the reference chunks' mean +- the normal quantile of the drift false-alarm budget's alpha times the spread of a window's mean (NannyML uses 3 std); null when the reference has no multivariate model or no event was scored",
         required: ['reference', 'count', 'errorMean', 'lower', 'upper', 'drift', 'imputedEvents', 'imputedValues', 'components'],
         additionalProperties: false,
         properties: {

@@ -37,10 +37,12 @@ Options:
   --rate N               predictions per second (default 200); labels come on top
   --duration D           stop after D (60, 90s, 2m, 1h; bare number = seconds); default: run until Ctrl-C
   --drift SPEC           scheduled drift, repeatable: kind@time[:key=value,...]
-                           kinds: covariate prior concept latency error_rate fairness canary segment
-                           keys:  feature (covariate), magnitude, until, model
+                           kinds: covariate prior concept latency error_rate fairness canary segment correlation
+                           keys:  feature (covariate), features (correlation), magnitude, until, model
                            e.g.   covariate@60s:feature=f0,magnitude=1
                                   latency@90s:magnitude=80,until=150s
+                                  correlation@60s:features=f0+f3,magnitude=0.8  (f0, f3 correlated
+                                    +0.8 from the start, -0.8 from 60s; each keeps its distribution)
   --demo                 add the demo schedule (covariate drift on f0 at 60s, latency +80ms 75s-300s)
   --seed N               integer seed of the generator (default 1)
   --models LIST          comma-separated kind[:name], kinds fraud and churn (default fraud)

@@ -3,7 +3,7 @@
  * Times are milliseconds from the start of the run, so a schedule reads the same in every run.
  */
 
-export const DRIFT_KINDS = ['covariate', 'prior', 'concept', 'latency', 'error_rate', 'fairness', 'canary', 'segment'] as const;
+export const DRIFT_KINDS = ['covariate', 'prior', 'concept', 'latency', 'error_rate', 'fairness', 'canary', 'segment', 'correlation'] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 export interface DriftSpec {
@@ -22,10 +22,17 @@ export interface DriftSpec {
    * - canary: degradation of version v2's scores, in units of extra logit noise (default 1).
    * - segment: share of segment group b's answers made wrong, 0..1 (default 0.15: group b's
    *   accuracy falls by 15 % of itself, ~13 points at 90 %), a worst segment to find.
+   * - correlation: the correlation rho of the two `features` (Gaussian copula), in (-1, 1)
+   *   (default 0.8). Unlike the other kinds it shapes the whole run: the pair moves together with
+   *   +rho from the start, with -rho while the drift is active, and with +rho again after
+   *   `until`. Each feature keeps its own distribution exactly; only how they move together
+   *   changes, which no single-feature test can see.
    */
   magnitude?: number;
   /** covariate only: the feature to shift (default 'f0'). */
   feature?: string;
+  /** correlation only: the two numeric features whose correlation flips (default ['f0', 'f3']). */
+  features?: readonly [string, string];
   /** End, ms from the start of the run (exclusive); absent = until the run ends. */
   until?: number;
   /** Only this model drifts; absent = every model. */
@@ -43,9 +50,21 @@ export const DEFAULT_MAGNITUDE: Readonly<Record<DriftKind, number>> = {
   fairness: 1.5,
   canary: 1,
   segment: 0.15,
+  correlation: 0.8,
 };
 
 export const DEFAULT_COVARIATE_FEATURE = 'f0';
+/**
+ * The fraud model's f0 drives its score and f3 does not enter it at all: flipping their
+ * correlation changes neither feature, nor the scores, nor the labels, only the joint distribution.
+ */
+export const DEFAULT_CORRELATION_FEATURES: readonly [string, string] = ['f0', 'f3'];
+/** Numeric distributions the correlation drift can couple while keeping each exactly (by inverse CDF). */
+export const CORRELATABLE_DISTRIBUTIONS: readonly string[] = ['normal', 'uniform', 'lognormal', 'exponential'];
+
+export function correlationFeatures(spec: DriftSpec): readonly [string, string] {
+  return spec.features ?? DEFAULT_CORRELATION_FEATURES;
+}
 
 export function driftMagnitude(spec: DriftSpec): number {
   return spec.magnitude ?? DEFAULT_MAGNITUDE[spec.kind];
@@ -70,6 +89,8 @@ export function describeDrift(spec: DriftSpec): string {
       return `${scope}latency(${m >= 0 ? '+' : ''}${m}ms)`;
     case 'error_rate':
       return `${scope}error_rate(${m})`;
+    case 'correlation':
+      return `${scope}correlation(${correlationFeatures(spec).join('+')},${m}->${-m})`;
     default:
       return `${scope}${spec.kind}(${m})`;
   }
@@ -81,8 +102,10 @@ export function describeDrift(spec: DriftSpec): string {
  */
 export function validateDriftSchedule(
   schedule: DriftSchedule,
-  models: readonly { name: string; features: readonly string[] }[],
+  models: readonly { name: string; features: readonly string[]; numeric?: readonly { name: string; distribution: { kind: string } }[] }[],
 ): void {
+  /** Features already in a correlation entry, and which: a feature follows one partner only. */
+  const correlated = new Map<string, number>();
   schedule.forEach((spec, i) => {
     const where = `drift[${i}] (${String(spec.kind)}@${spec.at}ms)`;
     if (!isDriftKind(String(spec.kind))) {
@@ -110,6 +133,9 @@ export function validateDriftSchedule(
     if (spec.kind === 'prior' && (m <= -1 || m >= 1)) {
       throw new RangeError(`${where}: magnitude is a change of a class rate and must be in (-1, 1), got ${m}`);
     }
+    if (spec.kind === 'correlation' && !(m > -1 && m < 1)) {
+      throw new RangeError(`${where}: magnitude is a correlation and must be in (-1, 1), got ${m}`);
+    }
     if (spec.kind === 'canary' && m < 0) {
       throw new RangeError(`${where}: magnitude must be >= 0 for canary drift, got ${m}`);
     }
@@ -120,7 +146,37 @@ export function validateDriftSchedule(
       );
     }
     if (spec.feature !== undefined && spec.kind !== 'covariate') {
-      throw new RangeError(`${where}: feature only applies to covariate drift`);
+      throw new RangeError(`${where}: feature only applies to covariate drift${spec.kind === 'correlation' ? ' (correlation drift takes features=a+b)' : ''}`);
+    }
+    if (spec.features !== undefined && spec.kind !== 'correlation') {
+      throw new RangeError(`${where}: features only applies to correlation drift`);
+    }
+    if (spec.kind === 'correlation') {
+      const pair = correlationFeatures(spec);
+      if (pair.length !== 2 || pair[0] === pair[1]) {
+        throw new RangeError(`${where}: features must name two different features, got "${pair.join('+')}"`);
+      }
+      const holders = scoped.filter((model) => pair.every((name) => model.features.includes(name)));
+      if (holders.length === 0) {
+        const known = [...new Set(scoped.flatMap((model) => (model.numeric ?? []).map((f) => f.name)))].join(', ');
+        throw new RangeError(`${where}: features "${pair.join('+')}" are not both features of one simulated model; numeric features: ${known}`);
+      }
+      for (const model of holders) {
+        for (const name of pair) {
+          const numeric = model.numeric?.find((f) => f.name === name);
+          if (numeric === undefined) throw new RangeError(`${where}: feature "${name}" of model ${model.name} is categorical; correlation drift needs numeric features`);
+          if (!CORRELATABLE_DISTRIBUTIONS.includes(numeric.distribution.kind)) {
+            throw new RangeError(
+              `${where}: feature "${name}" of model ${model.name} is ${numeric.distribution.kind}; correlation drift keeps a marginal exactly only for ${CORRELATABLE_DISTRIBUTIONS.join(', ')} features`,
+            );
+          }
+        }
+      }
+      for (const name of pair) {
+        const other = correlated.get(name);
+        if (other !== undefined) throw new RangeError(`${where}: feature "${name}" is already in correlation drift[${other}]; a feature can follow one partner only`);
+        correlated.set(name, i);
+      }
     }
     if (spec.kind === 'covariate') {
       const feature = spec.feature ?? DEFAULT_COVARIATE_FEATURE;
@@ -148,8 +204,9 @@ export function parseDurationMs(text: string, what: string, bareUnit: 'ms' | 's'
 }
 
 /**
- * Parses `kind@time[:key=value,...]`, e.g. `covariate@60s:feature=f0,magnitude=1` or
- * `latency@90s:magnitude=80,until=150s`. Keys: feature, magnitude, until, model.
+ * Parses `kind@time[:key=value,...]`, e.g. `covariate@60s:feature=f0,magnitude=1`,
+ * `latency@90s:magnitude=80,until=150s` or `correlation@60s:features=f0+f3,magnitude=0.8`.
+ * Keys: feature, features, magnitude, until, model.
  */
 export function parseDriftSpec(text: string): DriftSpec {
   const where = `drift "${text}"`;
@@ -180,6 +237,14 @@ export function parseDriftSpec(text: string): DriftSpec {
         if (value === '') throw new RangeError(`${where}: ${key} must not be empty`);
         mutable[key] = value;
         break;
+      case 'features': {
+        const names = value.split('+').map((name) => name.trim());
+        if (names.length !== 2 || names.some((name) => name === '')) {
+          throw new RangeError(`${where}: features must be two feature names joined by '+', e.g. features=f0+f3, got "${value}"`);
+        }
+        mutable.features = [names[0], names[1]];
+        break;
+      }
       case 'magnitude': {
         const magnitude = Number(value);
         if (value === '' || !Number.isFinite(magnitude)) {
@@ -192,7 +257,7 @@ export function parseDriftSpec(text: string): DriftSpec {
         mutable.until = parseDurationMs(value, `${where}: until`);
         break;
       default:
-        throw new RangeError(`${where}: unknown key "${key}" (expected feature, magnitude, until or model)`);
+        throw new RangeError(`${where}: unknown key "${key}" (expected feature, features, magnitude, until or model)`);
     }
   }
   if (spec.until !== undefined && spec.until <= spec.at) {

@@ -4,7 +4,9 @@
  * many predictions to make, so a seed and a sequence of `tick` calls reproduce a run exactly.
  */
 import type { LabelEvent, PredictionEvent } from '../events/types.ts';
+import { normalTwoSidedPValue } from '../stats/special.ts';
 import {
+  correlationFeatures,
   DEFAULT_COVARIATE_FEATURE,
   describeDrift,
   driftMagnitude,
@@ -128,6 +130,23 @@ interface ModelRuntime {
   canary: number;
   /** Share of group b's answers made wrong (segment drift). */
   segmentWrong: number;
+  /**
+   * Correlation drift (Gaussian copula): a numeric feature drawn from a standard normal z through
+   * its inverse CDF, so its distribution is exactly its own (1 = coupled, drawn that way).
+   */
+  coupled: Uint8Array;
+  /** The earlier feature whose z a coupled feature follows, -1 for none. */
+  partner: Int32Array;
+  /** Correlation with the partner in force now (+rho, or -rho while the drift is active). */
+  rho: Float64Array;
+  /** The coupled features' z of the event being drawn. */
+  z: Float64Array;
+}
+
+/** Standard normal CDF from the incomplete-gamma tail: accurate far out on the lower side (the tail itself). */
+function normalCdf(z: number): number {
+  const tails = normalTwoSidedPValue(z) / 2;
+  return z < 0 ? tails : 1 - tails;
 }
 
 function resolveLabelOptions(partial: Partial<LabelOptions> | undefined): LabelOptions {
@@ -220,8 +239,25 @@ export class Scenario {
     this.schedule = [...(options.drift ?? [])];
     validateDriftSchedule(
       this.schedule,
-      this.runtimes.map((r) => ({ name: r.model.name, features: r.names })),
+      this.runtimes.map((r) => ({ name: r.model.name, features: r.names, numeric: r.model.numeric })),
     );
+    for (const r of this.runtimes) this.coupleFeatures(r);
+  }
+
+  /**
+   * Marks the pairs of correlation drift on a model: the later feature of a pair follows the
+   * earlier one's z. Only coupled features are drawn through a normal, so a run without
+   * correlation drift keeps its random sequence.
+   */
+  private coupleFeatures(r: ModelRuntime): void {
+    for (const d of this.schedule) {
+      if (d.kind !== 'correlation' || (d.model !== undefined && d.model !== r.model.name)) continue;
+      const [a, b] = correlationFeatures(d).map((name) => r.model.numeric.findIndex((f) => f.name === name));
+      if (a < 0 || b < 0) continue;
+      r.coupled[a] = 1;
+      r.coupled[b] = 1;
+      r.partner[Math.max(a, b)] = Math.min(a, b);
+    }
   }
 
   get models(): readonly SimulatedModel[] {
@@ -291,6 +327,10 @@ export class Scenario {
       fairnessShift: 0,
       canary: 0,
       segmentWrong: 0,
+      coupled: new Uint8Array(model.numeric.length),
+      partner: new Int32Array(model.numeric.length).fill(-1),
+      rho: new Float64Array(model.numeric.length),
+      z: new Float64Array(model.numeric.length),
     };
     // Class rates without drift, for prior drift's acceptance weights. A fixed pilot seed keeps
     // them identical across runs and leaves the main random sequence untouched.
@@ -320,8 +360,15 @@ export class Scenario {
       let prior = 0;
       let errorOverride = -1;
       for (const d of this.schedule) {
-        if (!isDriftActive(d, offset) || (d.model !== undefined && d.model !== r.model.name)) continue;
+        if (d.model !== undefined && d.model !== r.model.name) continue;
         const m = driftMagnitude(d);
+        // correlation drift holds +rho outside its span, so it applies active or not
+        if (d.kind === 'correlation') {
+          const [a, b] = correlationFeatures(d).map((name) => r.model.numeric.findIndex((f) => f.name === name));
+          if (a >= 0 && b >= 0) r.rho[Math.max(a, b)] = isDriftActive(d, offset) ? -m : m;
+          continue;
+        }
+        if (!isDriftActive(d, offset)) continue;
         switch (d.kind) {
           case 'covariate': {
             const feature = d.feature ?? DEFAULT_COVARIATE_FEATURE;
@@ -385,21 +432,24 @@ export class Scenario {
       const spec = specs[i];
       const d = spec.distribution;
       let v: number;
+      const shift = r.numericShift[i];
+      // poisson features are never coupled (validateDriftSchedule)
+      const coupled = r.coupled[i] === 1;
       switch (d.kind) {
         case 'normal':
-          v = rng.gaussian(d.mean, d.std) + r.numericShift[i];
+          v = (coupled ? this.coupledValue(r, i, rng) : rng.gaussian(d.mean, d.std)) + shift;
           break;
         case 'uniform':
-          v = rng.uniform(d.lo, d.hi) + r.numericShift[i];
+          v = (coupled ? this.coupledValue(r, i, rng) : rng.uniform(d.lo, d.hi)) + shift;
           break;
         case 'lognormal':
-          v = Math.max(0, rng.lognormal(d.mu, d.sigma) + r.numericShift[i]);
+          v = Math.max(0, (coupled ? this.coupledValue(r, i, rng) : rng.lognormal(d.mu, d.sigma)) + shift);
           break;
         case 'exponential':
-          v = Math.max(0, rng.exponential(d.mean) + r.numericShift[i]);
+          v = Math.max(0, (coupled ? this.coupledValue(r, i, rng) : rng.exponential(d.mean)) + shift);
           break;
         case 'poisson':
-          v = Math.max(0, Math.round(rng.poisson(d.mean) + r.numericShift[i]));
+          v = Math.max(0, Math.round(rng.poisson(d.mean) + shift));
           break;
       }
       // Draw the null coin for every feature that has one so the sequence does not depend on v.
@@ -410,6 +460,35 @@ export class Scenario {
       const tilt = r.categoricalTilt[i];
       const reversed = tilt > 0 && rng.chance(tilt);
       r.categorical[i] = rng.pickCumulative(reversed ? r.reversedCumulative[i] : r.categoryCumulative[i]);
+    }
+  }
+
+  /**
+   * A coupled feature's value: z = rho z_partner + sqrt(1 - rho^2) e is standard normal whatever
+   * rho, so the value through the feature's inverse CDF has exactly its distribution, and
+   * corr(z, z_partner) = rho (normalCdf takes each side from its own tail, so exponential's
+   * log(1 - CDF) loses no digits). The caller adds the covariate shift and clamps as for any draw.
+   */
+  private coupledValue(r: ModelRuntime, i: number, rng: SeededRandom): number {
+    let z = rng.normal();
+    const partner = r.partner[i];
+    if (partner >= 0) {
+      const rho = r.rho[i];
+      z = rho * r.z[partner] + Math.sqrt(1 - rho * rho) * z;
+    }
+    r.z[i] = z;
+    const d = r.model.numeric[i].distribution;
+    switch (d.kind) {
+      case 'normal':
+        return d.mean + d.std * z;
+      case 'uniform':
+        return d.lo + (d.hi - d.lo) * normalCdf(z);
+      case 'lognormal':
+        return Math.exp(d.mu + d.sigma * z);
+      case 'exponential':
+        return -d.mean * Math.log(normalCdf(-z));
+      case 'poisson':
+        throw new RangeError(`feature ${r.model.numeric[i].name}: correlation drift cannot couple a poisson feature`);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MetricsView } from '../../src/gateway/metrics-view.ts';
+import { multivariateDriftOf } from '../../src/gateway/multivariate-drift.ts';
 import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import { parseMetricSelector } from '../../src/alerts/selector.ts';
@@ -54,7 +55,7 @@ function setup() {
     windows.applyPaneMessage({ model: 'm', version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: 0, state: inputToWire(pane), final: false });
     paneStart += PANE_MS;
   };
-  return { reference, view, addPane };
+  return { reference, view, windows, addPane };
 }
 
 function univariateDrifting(metrics: ReturnType<MetricsView['getMetrics']>): string[] {
@@ -94,6 +95,25 @@ describe('multivariate drift (PCA reconstruction error)', () => {
       verdicts.push(multivariate?.drift ?? true);
     }
     expect(verdicts).toEqual(Array(10).fill(false));
+  });
+
+  it("bounds the window at the drift budget's alpha by default, NannyML's 3 std on request", () => {
+    const { reference, windows, addPane } = setup();
+    for (let i = 0; i < 2; i++) addPane(false);
+    const input = windows.windowsOf('m')?.get('1m', undefined)?.input;
+    const errors = reference.multivariate?.errors;
+    if (errors === undefined) throw new Error('no multivariate reference');
+    const count = 2 * EVENTS_PER_PANE;
+    const once = multivariateDriftOf(input, reference, { evaluationsPerWindow: 1 });
+    const sliding = multivariateDriftOf(input, reference, { evaluationsPerWindow: 60 });
+    const nannyml = multivariateDriftOf(input, reference, { bound: 'nannyml' });
+    // alpha = 0.5 x 1000 / 1e6 = 5e-4 two-sided: z = 3.48; re-evaluated 60 times per window: alpha / 60, z = 4.46
+    const spread = Math.max(errors.chunkStd, errors.rowStd / Math.sqrt(errors.chunkSize)) * Math.sqrt(errors.chunkSize / count);
+    const referenceSpread = errors.rowStd / Math.sqrt(reference.multivariate?.model.fittedOn ?? NaN);
+    expect(once?.upper).toBeCloseTo(errors.chunkMean + 3.4808 * Math.hypot(spread, referenceSpread), 3);
+    expect(sliding?.upper).toBeCloseTo(errors.chunkMean + 4.4566 * Math.hypot(spread, referenceSpread), 3);
+    expect(nannyml?.upper).toBeCloseTo(errors.chunkMean + 3 * errors.chunkStd * Math.sqrt(errors.chunkSize / count), 9);
+    expect(once?.errorMean).toBe(nannyml?.errorMean);
   });
 
   it('a reference without a multivariate model reports none', () => {

@@ -12,7 +12,7 @@ describe('parseDriftSpec', () => {
 
   it('says what is wrong', () => {
     expect(() => parseDriftSpec('covariate')).toThrow(/expected kind@time/);
-    expect(() => parseDriftSpec('drifty@10s')).toThrow(/kind must be one of covariate, prior, concept, latency, error_rate, fairness, canary, segment, got "drifty"/);
+    expect(() => parseDriftSpec('drifty@10s')).toThrow(/kind must be one of covariate, prior, concept, latency, error_rate, fairness, canary, segment, correlation, got "drifty"/);
     expect(() => parseDriftSpec('latency@soon')).toThrow(/start time: expected a duration like 500ms.*got "soon"/);
     expect(() => parseDriftSpec('latency@10s:magnitude=big')).toThrow(/magnitude must be a finite number, got "big"/);
     expect(() => parseDriftSpec('latency@10s:size=3')).toThrow(/unknown key "size"/);

@@ -7,8 +7,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   componentsForShare,
+  crossFittedErrors,
+  fitMultivariateReference,
   fitPcaReconstruction,
   multivariateVerdict,
+  normalUpperQuantile,
   pcaModelFromJson,
   ReconstructionScorer,
   reconstructionErrors,
@@ -16,6 +19,7 @@ import {
   symmetricEigen,
 } from '../../src/stats/pca-reconstruction.ts';
 import type { FeatureRow } from '../../src/stats/pca-reconstruction.ts';
+import { mulberry32 } from '../../src/sketch/random.ts';
 
 interface Golden {
   varianceShare: number;
@@ -127,5 +131,58 @@ describe('PCA reconstruction pieces', () => {
     expect(() => fitPcaReconstruction([{ a: 1 }])).toThrow(/at least 2 reference rows/);
     expect(() => fitPcaReconstruction([{ a: 1 }, { a: 2 }], { varianceShare: 1.5 })).toThrow(/varianceShare must be in \(0, 1\)/);
     expect(() => referenceChunkStatistics([1, 2], 0)).toThrow(/chunkSize must be a positive integer/);
+  });
+});
+
+describe('multivariate bounds at the false-alarm budget', () => {
+  it('normalUpperQuantile matches scipy.stats.norm.isf, far into the tail', () => {
+    // scipy.stats.norm.isf(p)
+    const cases: Array<[number, number]> = [
+      [0.3, 0.5244005127080409],
+      [0.025, 1.9599639845400545],
+      [0.0013498980316301, 3],
+      [1e-5, 4.264890793922825],
+      [4.166e-6, 4.456470655476292],
+      [1e-20, 9.262340089798409],
+      [0.9, -1.2815515655446004],
+    ];
+    for (const [p, z] of cases) expect(normalUpperQuantile(p)).toBeCloseTo(z, 10);
+    expect(normalUpperQuantile(0.5)).toBe(0);
+    expect(() => normalUpperQuantile(0)).toThrow(/p must be in \(0, 1\), got 0/);
+  });
+
+  it("spends alpha two-sided on the larger of the chunk std and a chunk mean's sampling error", () => {
+    const reference = { chunkSize: 100, chunks: 20, chunkMean: 1, chunkStd: 0.1, rowMean: 1, rowStd: 0.5 };
+    // 0.1 > 0.5 / sqrt(100): the chunk std; z for alpha 1e-4 two-sided is 3.8906
+    const budget = multivariateVerdict(reference, 1.35, 100, { kind: 'budget', alpha: 1e-4 });
+    expect(budget.upper).toBeCloseTo(1 + 0.38906, 4);
+    expect(budget.lower).toBeCloseTo(1 - 0.38906, 4);
+    expect(budget.drift).toBe(false);
+    expect(multivariateVerdict(reference, 1.35, 100).drift).toBe(true); // outside NannyML's 1 +- 3 x 0.1
+    // a chunk std below the sampling error of a mean of rows (a lucky reference) is floored at it
+    const lucky = multivariateVerdict({ ...reference, chunkStd: 0.01 }, 1, 100, { kind: 'budget', alpha: 1e-4 });
+    expect(lucky.upper).toBeCloseTo(1 + 3.8906 * 0.05, 4);
+    // the reference's own mean error is uncertain too: 100 reference rows add var 0.25 / 100
+    const small = multivariateVerdict(reference, 1, 100, { kind: 'budget', alpha: 1e-4, referenceRows: 100 });
+    expect(small.upper).toBeCloseTo(1 + 3.8906 * Math.sqrt(0.01 + 0.0025), 4);
+    // a window of a quarter chunk: twice the spread
+    expect(multivariateVerdict(reference, 1, 25, { kind: 'budget', alpha: 1e-4 }).upper).toBeCloseTo(1 + 2 * 0.38906, 4);
+    expect(() => multivariateVerdict(reference, 1, 100, { kind: 'budget', alpha: 0 })).toThrow(/alpha must be in \(0, 1\), got 0/);
+  });
+
+  it('takes the reference errors out of sample: in-sample ones are biased low against new rows', () => {
+    const random = mulberry32(5);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    // 12 independent features: PCA keeps 8 near-equal axes, chosen partly by the reference's own noise
+    const rows = (n: number): FeatureRow[] => Array.from({ length: n }, () => Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`x${i}`, normal()])));
+    const reference = rows(2000);
+    const mean = (v: ArrayLike<number>) => Array.from(v).reduce((s, x) => s + x, 0) / v.length;
+    const model = fitPcaReconstruction(reference);
+    const inSample = mean(reconstructionErrors(model, reference));
+    const fresh = mean(reconstructionErrors(model, rows(50_000)));
+    const crossFitted = mean(crossFittedErrors(model, reference));
+    expect(fresh - inSample).toBeGreaterThan(0.02);
+    expect(Math.abs(fresh - crossFitted)).toBeLessThan((fresh - inSample) / 3);
+    expect(fitMultivariateReference(reference, 100)?.errors.rowMean).toBeCloseTo(crossFitted, 12);
   });
 });
