@@ -1,4 +1,4 @@
-import { ReconstructionScorer, encodedWidth } from '../stats/pca-reconstruction.ts';
+import { ReconstructionScorer, encodedWidth, residualNorm } from '../stats/pca-reconstruction.ts';
 import type { FeatureRow, MultivariateReference, PcaReconstructionModel } from '../stats/pca-reconstruction.ts';
 import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
 import type { FeatureBuffer, FeatureSchema } from '../events/feature-schema.ts';
@@ -217,20 +217,6 @@ export class BufferedScorer {
       for (let i = 0; i < categories.length; i++) encoded[column++] = ((categories[i] === category ? 1 : 0) - means[i]) / scales[i];
     }
     this.imputed = imputed;
-    // ReconstructionScorer.score from here on
-    const { center } = this;
-    const width = encoded.length;
-    for (let i = 0; i < width; i++) encoded[i] -= center[i];
-    let squared = 0;
-    for (let i = 0; i < width; i++) squared += encoded[i] * encoded[i];
-    let projected = 0;
-    const components = this.components;
-    for (let k = 0; k < components.length; k++) {
-      const axis = components[k];
-      let dot = 0;
-      for (let i = 0; i < width; i++) dot += axis[i] * encoded[i];
-      projected += dot * dot;
-    }
-    return Math.sqrt(Math.max(0, squared - projected));
+    return residualNorm(encoded, this.center, this.components);
   }
 }

@@ -268,13 +268,11 @@ export interface ReconstructionResult {
  */
 export class ReconstructionScorer {
   private readonly encoded: Float64Array;
-  private readonly width: number;
   private readonly components: Float64Array[];
   private readonly center: Float64Array;
 
   constructor(readonly model: PcaReconstructionModel) {
-    this.width = encodedWidth(model);
-    this.encoded = new Float64Array(this.width);
+    this.encoded = new Float64Array(encodedWidth(model));
     this.components = model.components.map((row) => Float64Array.from(row));
     this.center = Float64Array.from(model.center);
   }
@@ -282,19 +280,28 @@ export class ReconstructionScorer {
   /** Euclidean distance between the row's standardized encoding and its PCA reconstruction. */
   score(row: FeatureRow): ReconstructionResult {
     const imputed = encodeRow(this.model, row, this.encoded);
-    const { encoded, width, center } = this;
-    for (let i = 0; i < width; i++) encoded[i] -= center[i];
-    // the residual is the centered row minus its projection on the kept (orthonormal) axes
-    let squared = 0;
-    for (let i = 0; i < width; i++) squared += encoded[i] * encoded[i];
-    let projected = 0;
-    for (const axis of this.components) {
-      let dot = 0;
-      for (let i = 0; i < width; i++) dot += axis[i] * encoded[i];
-      projected += dot * dot;
-    }
-    return { error: Math.sqrt(Math.max(0, squared - projected)), imputed };
+    return { error: residualNorm(this.encoded, this.center, this.components), imputed };
   }
+}
+
+/**
+ * The reconstruction error of an encoded row: centers `encoded` in place, then takes the norm of
+ * the centered row minus its projection on the kept (orthonormal) axes. Every scorer goes through
+ * this one loop, so a row scored by name or by schema index gives the same bits.
+ */
+export function residualNorm(encoded: Float64Array, center: Float64Array, components: readonly Float64Array[]): number {
+  const width = encoded.length;
+  for (let i = 0; i < width; i++) encoded[i] -= center[i];
+  let squared = 0;
+  for (let i = 0; i < width; i++) squared += encoded[i] * encoded[i];
+  let projected = 0;
+  for (let k = 0; k < components.length; k++) {
+    const axis = components[k];
+    let dot = 0;
+    for (let i = 0; i < width; i++) dot += axis[i] * encoded[i];
+    projected += dot * dot;
+  }
+  return Math.sqrt(Math.max(0, squared - projected));
 }
 
 /** Reconstruction errors of rows, in order (the reference's, for its chunk statistics). */
