@@ -41,6 +41,7 @@
  *   npm run bench -- gateway --models 100 --seconds 20 --rate 20
  *   npm run bench -- gateway --quick --tick 1000    GatewaySource ticking every 1000 ms
  *   npm run bench -- gateway --models 300 --memory-models 20   steady-state memory over 20 models
+ *   npm run bench -- gateway --memory-only     the steady-state memory alone
  */
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -109,9 +110,10 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '20' },
     tick: { type: 'string' },
     'memory-models': { type: 'string' },
+    'memory-only': { type: 'boolean', default: false },
   },
 });
-const sizes = args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
+const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
 const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
 const ratePerModel = Number(args.rate);
@@ -120,7 +122,7 @@ const tickMs = args.tick === undefined ? undefined : Number(args.tick);
 const memoryModels = Number(args['memory-models'] ?? (args.quick ? 4 : 10));
 if (!(Number.isInteger(memoryModels) && memoryModels > 0)) throw new Error(`--memory-models must be a positive whole number, got ${String(args['memory-models'])}`);
 if (tickMs !== undefined && !(tickMs > 0)) throw new Error(`--tick must be a positive number of ms, got ${String(args.tick)}`);
-for (const [name, value] of [['models', sizes[0]], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
+for (const [name, value] of [['models', sizes[0] ?? 1], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
   if (!(Number.isFinite(value) && value > 0)) throw new Error(`--${name} must be a positive number, got ${String(value)}`);
 }
 
