@@ -40,7 +40,9 @@
  *   npm run bench -- gateway --quick          1, 20 models; 2 s warm-up, 5 s measured
  *   npm run bench -- gateway --models 100 --seconds 20 --rate 20
  *   npm run bench -- gateway --quick --tick 1000    GatewaySource ticking every 1000 ms
- *   npm run bench -- gateway --models 300 --memory-models 20   steady-state memory over 20 models
+ *   npm run bench -- gateway --models 300 --memory-models 10   steady-state memory over 10 models
+ *     (default 2: on the bench's heavy-tailed features a pane state costs ~20-80 ms to apply on a
+ *     loaded 2-core machine, and the feed is 790 messages per model and layout)
  *   npm run bench -- gateway --memory-only     the steady-state memory alone
  */
 import { parseArgs } from 'node:util';
@@ -92,13 +94,15 @@ const WORKER_PANES_MEASURED = 20;
 /** Below this many models the gateway's fixed heap (compiled code, first-use caches) outweighs the per-model share: printed, not checked. */
 const MEMORY_CHECKED_FROM_MODELS = 20;
 
-// a full GC before each heap reading, so the figures are live bytes, not garbage not yet collected
+// a full GC before each heap reading, so the figures are live bytes, not garbage not yet collected;
+// ArrayBuffers count too: a sketch's bytes on the wire (a few KB) live outside the V8 heap
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 function liveHeapBytes(): number {
   collectGarbage();
   collectGarbage();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }
 
 const { values: args } = parseArgs({
@@ -119,7 +123,7 @@ const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
 const ratePerModel = Number(args.rate);
 /** GatewaySource's tick (how often changed models are collected); default: the gateway's own default. */
 const tickMs = args.tick === undefined ? undefined : Number(args.tick);
-const memoryModels = Number(args['memory-models'] ?? (args.quick ? 4 : 10));
+const memoryModels = Number(args['memory-models'] ?? (args.quick ? 1 : 2));
 if (!(Number.isInteger(memoryModels) && memoryModels > 0)) throw new Error(`--memory-models must be a positive whole number, got ${String(args['memory-models'])}`);
 if (tickMs !== undefined && !(tickMs > 0)) throw new Error(`--tick must be a positive number of ms, got ${String(args.tick)}`);
 for (const [name, value] of [['models', sizes[0] ?? 1], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
