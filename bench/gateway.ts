@@ -27,13 +27,23 @@
  * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
  *   growth over the run without the bench's own queues and the publisher's panes, per model x
  *   feature x window, with the pane states held per model and their wire bytes per pane per
- *   feature (what grows with a longer run: panes are held for twice the longest window); and the
- *   worker's bytes per pane per feature (PaneInputs of 200 events, as the publisher folds them).
+ *   feature; and the worker's bytes per pane per feature (PaneInputs of 200 events, as the
+ *   publisher folds them);
+ * - steady-state memory: a 30 s run holds a few panes per model, while a gateway holds twice the
+ *   longest window (2h of 10 s panes). So a separate store is fed 2h10m of event time of final
+ *   pane states (--memory-models models, through the pane codec and the real WindowStore, as fast
+ *   as it applies them), once with coarse panes (the default, 1 min) and once without (every fine
+ *   pane kept: the layout before coarse panes), and its live heap is reported per model x feature
+ *   and per model x feature x window, with the pane states held per model, fine and coarse.
  *
  *   npm run bench -- gateway                  1, 20, 100, 300 models; 5 s warm-up, 30 s measured
  *   npm run bench -- gateway --quick          1, 20 models; 2 s warm-up, 5 s measured
  *   npm run bench -- gateway --models 100 --seconds 20 --rate 20
  *   npm run bench -- gateway --quick --tick 1000    GatewaySource ticking every 1000 ms
+ *   npm run bench -- gateway --models 300 --memory-models 10   steady-state memory over 10 models
+ *     (default 2: on the bench's heavy-tailed features a pane state costs ~20-80 ms to apply on a
+ *     loaded 2-core machine, and the feed is 790 messages per model and layout)
+ *   npm run bench -- gateway --memory-only     the steady-state memory alone
  */
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -41,12 +51,13 @@ import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
-import type { PaneMessage } from '../src/contract/pane-wire.ts';
+import type { PaneInputWire, PaneMessage } from '../src/contract/pane-wire.ts';
 import { AlertLog } from '../src/gateway/alert-log.ts';
 import { GatewaySource } from '../src/gateway/gateway-source.ts';
 import { MetricsView } from '../src/gateway/metrics-view.ts';
 import { ReferenceRegistry } from '../src/gateway/reference-registry.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
+import { DEFAULT_COARSE_PANE_MS } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
 
@@ -68,20 +79,30 @@ const SLICE_MS = 25;
  */
 const GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET = 16_384;
 const WORKER_BYTES_PER_PANE_FEATURE_BUDGET = 4096;
+/**
+ * The gateway's steady-state heap per model x feature x window (windows, every pane state it holds
+ * for twice the longest window, fine and coarse): what 300 models x 30 features x 3 windows must
+ * fit in (300 x 30 x 3 x 64 KB = 1.7 GB).
+ */
+const GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET = 65_536;
+/** Event time the steady-state store is fed: the retention (2 x 1h) and the fine span (10 min) past it, so the oldest panes have gone. */
+const HISTORY_MS = 2 * 3_600_000 + 600_000;
+/** Distinct pane states the steady-state feed cycles through (each a 10 s pane of 200 events). */
+const HISTORY_STATES = 12;
 /** Worker panes built to measure one (a single pane is within the heap's noise). */
 const WORKER_PANES_MEASURED = 20;
 /** Below this many models the gateway's fixed heap (compiled code, first-use caches) outweighs the per-model share: printed, not checked. */
 const MEMORY_CHECKED_FROM_MODELS = 20;
-/** Pane states a model holds at steady state: panes are kept for twice the longest window (1h). */
-const STEADY_STATE_PANES = (2 * 3_600_000) / PANE_MS;
 
-// a full GC before each heap reading, so the figures are live bytes, not garbage not yet collected
+// a full GC before each heap reading, so the figures are live bytes, not garbage not yet collected;
+// ArrayBuffers count too: a sketch's bytes on the wire (a few KB) live outside the V8 heap
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 function liveHeapBytes(): number {
   collectGarbage();
   collectGarbage();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }
 
 const { values: args } = parseArgs({
@@ -92,16 +113,20 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     rate: { type: 'string', default: '20' },
     tick: { type: 'string' },
+    'memory-models': { type: 'string' },
+    'memory-only': { type: 'boolean', default: false },
   },
 });
-const sizes = args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
+const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
 const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
 const ratePerModel = Number(args.rate);
 /** GatewaySource's tick (how often changed models are collected); default: the gateway's own default. */
 const tickMs = args.tick === undefined ? undefined : Number(args.tick);
+const memoryModels = Number(args['memory-models'] ?? (args.quick ? 1 : 2));
+if (!(Number.isInteger(memoryModels) && memoryModels > 0)) throw new Error(`--memory-models must be a positive whole number, got ${String(args['memory-models'])}`);
 if (tickMs !== undefined && !(tickMs > 0)) throw new Error(`--tick must be a positive number of ms, got ${String(args.tick)}`);
-for (const [name, value] of [['models', sizes[0]], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
+for (const [name, value] of [['models', sizes[0] ?? 1], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
   if (!(Number.isFinite(value) && value > 0)) throw new Error(`--${name} must be a positive number, got ${String(value)}`);
 }
 
@@ -159,8 +184,6 @@ interface SizeResult {
   /** Pane states the gateway held per model at the end, and their wire bytes per pane per feature. */
   heldPanesPerModel: number;
   heldPaneWireBytesPerFeature: number;
-  /** Projection at full retention: windows x the measured share + STEADY_STATE_PANES pane states in wire form. */
-  steadyStateBytesPerModelFeature: number;
   /** Worker: live bytes of one pane (PaneInput, 200 events) per feature, and its ratio to the budget. */
   workerBytesPerPaneFeature: number;
   workerMemoryRatioToBudget: number;
@@ -251,6 +274,11 @@ async function runSize(models: number): Promise<SizeResult> {
     for (let m = 0; m < models; m++) {
       const current = panes[m];
       if (current.start !== paneStart) {
+        // the closed pane's last state, marked final as a worker publishes it (the gateway folds it)
+        if (current.start >= 0) {
+          const closed: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true };
+          queue.push({ bytes: encodePaneMessage(closed), model: m, item: { pub: now, applied: now } });
+        }
         current.start = paneStart;
         current.pane = new PaneInput(DEFAULT_PANE_LIMITS);
       }
@@ -339,7 +367,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const gatewayBytes = liveHeapBytes() - heapBaseline - models * publisherPaneBytes;
   const held = names.reduce((sum, name) => {
     const states = windows.windowsOf(name)?.heldStates;
-    return sum + (states === undefined ? 0 : states.perPartition + states.folded);
+    return sum + (states === undefined ? 0 : states.perPartition + states.folded + states.coarse);
   }, 0);
   const gatewayBytesPerCell = gatewayBytes / (models * FEATURES * WINDOWS.length);
   const workerBytesPerFeature = publisherPaneBytes / FEATURES;
@@ -370,11 +398,83 @@ async function runSize(models: number): Promise<SizeResult> {
     backlogMaxModels: backlogMax,
     gatewayBytesPerModelFeatureWindow: Math.round(gatewayBytesPerCell),
     gatewayMemoryRatioToBudget: Number((gatewayBytesPerCell / GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)),
-    steadyStateBytesPerModelFeature: Math.round(WINDOWS.length * gatewayBytesPerCell + STEADY_STATE_PANES * (wireBytes / FEATURES)),
     heldPanesPerModel: Number((held / models).toFixed(1)),
     heldPaneWireBytesPerFeature: Math.round(wireBytes / FEATURES),
     workerBytesPerPaneFeature: Math.round(workerBytesPerFeature),
     workerMemoryRatioToBudget: Number((workerBytesPerFeature / WORKER_BYTES_PER_PANE_FEATURE_BUDGET).toFixed(2)),
+  };
+}
+
+interface SteadyStateMemory {
+  coarsePaneMs: number;
+  models: number;
+  /** Live heap of the store (windows and every pane state held) per model x feature, and per model x feature x window. */
+  bytesPerModelFeature: number;
+  bytesPerModelFeatureWindow: number;
+  /** Pane states held per model at the end: fine (per partition or folded) and coarse. */
+  finePanesPerModel: number;
+  coarsePanesPerModel: number;
+  /** Mean wire bytes per feature of a fine and of a coarse pane state held. */
+  fineStateBytesPerFeature: number;
+  coarseStateBytesPerFeature: number;
+  /** Wall time to feed the history (decode + apply), ms per message. */
+  applyMsPerMessage: number;
+}
+
+/** Bytes of a pane state's sketches and exact values (what dominates its size), divided by its features. */
+function stateBytesPerFeature(state: PaneInputWire): number {
+  let bytes = 0;
+  const features = Object.values(state.features);
+  for (const feature of features) bytes += (feature.n?.length ?? 0) + 16 * (feature.x?.v.length ?? 0);
+  return features.length > 0 ? bytes / features.length : 0;
+}
+
+/**
+ * The gateway's heap at steady state: `models` models fed HISTORY_MS of event time of final pane
+ * states (one partition, one version), time-major as a changelog delivers them, into a WindowStore
+ * with coarse panes of `coarsePaneMs` (0: none).
+ */
+function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMemory {
+  const states = Array.from({ length: HISTORY_STATES }, (_, k) => {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    fill(pane, 200, 5_000_000 + k * 200);
+    return inputToWire(pane);
+  });
+  const t0 = 1_700_000_000_000 - (1_700_000_000_000 % 3_600_000);
+  const before = liveHeapBytes();
+  const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models, coarsePaneMs });
+  let messages = 0;
+  const started = performance.now();
+  for (let paneStart = t0; paneStart < t0 + HISTORY_MS; paneStart += PANE_MS) {
+    for (let m = 0; m < models; m++) {
+      const state = states[(paneStart / PANE_MS + m) % HISTORY_STATES];
+      const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state, final: true });
+      store.applyPaneMessage(decodePaneMessage(bytes));
+      messages++;
+    }
+  }
+  const applyMs = performance.now() - started;
+  const bytes = liveHeapBytes() - before;
+  let fine = 0;
+  let coarse = 0;
+  for (let m = 0; m < models; m++) {
+    const held = store.windowsOf(`model-${m}`)?.heldStates;
+    fine += (held?.perPartition ?? 0) + (held?.folded ?? 0);
+    coarse += held?.coarse ?? 0;
+  }
+  // what one coarse pane state weighs: six fine states merged (on the store's buckets, as it holds them)
+  const coarseSample = coarsePaneMs > 0 ? store.aggregateRange('model-0', t0 + 3_600_000, t0 + 3_600_000 + coarsePaneMs) : undefined;
+  if (store.windowsOf('model-0') === undefined) throw new Error('steady-state store lost its models'); // keeps it alive until measured
+  return {
+    coarsePaneMs,
+    models,
+    bytesPerModelFeature: Math.round(bytes / (models * FEATURES)),
+    bytesPerModelFeatureWindow: Math.round(bytes / (models * FEATURES * WINDOWS.length)),
+    finePanesPerModel: Number((fine / models).toFixed(1)),
+    coarsePanesPerModel: Number((coarse / models).toFixed(1)),
+    fineStateBytesPerFeature: Math.round(states.reduce((sum, state) => sum + stateBytesPerFeature(state), 0) / states.length),
+    coarseStateBytesPerFeature: coarseSample === undefined ? 0 : Math.round(stateBytesPerFeature(inputToWire(coarseSample.input))),
+    applyMsPerMessage: Number((applyMs / messages).toFixed(3)),
   };
 }
 
@@ -392,14 +492,25 @@ async function main(): Promise<void> {
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +
         `${r.models < MEMORY_CHECKED_FROM_MODELS ? 'not checked below ' + MEMORY_CHECKED_FROM_MODELS + ' models: fixed heap; ' : ''}` +
-        `${r.heldPanesPerModel} pane states held per model, ${r.heldPaneWireBytesPerFeature} wire B per pane per feature; ` +
-        `at full retention (${STEADY_STATE_PANES} panes) ~${(r.steadyStateBytesPerModelFeature / 2 ** 20).toFixed(2)} MB per model x feature); ` +
+        `${r.heldPanesPerModel} pane states held per model, ${r.heldPaneWireBytesPerFeature} wire B per pane per feature); ` +
         `worker ${r.workerBytesPerPaneFeature} B per pane per feature (x${r.workerMemoryRatioToBudget} of the ${WORKER_BYTES_PER_PANE_FEATURE_BUDGET} B budget)`,
     );
   }
+  const steady = [DEFAULT_COARSE_PANE_MS, 0].map((coarsePaneMs) => steadyStateMemory(memoryModels, coarsePaneMs));
+  for (const r of steady) {
+    console.log(
+      `steady state (${HISTORY_MS / 60_000} min of event time, ${r.models} models, ${r.coarsePaneMs > 0 ? `coarse panes of ${r.coarsePaneMs / 1000} s` : 'no coarse panes'}): ` +
+        `${r.bytesPerModelFeature} B per model x feature, ${r.bytesPerModelFeatureWindow} B per model x feature x window ` +
+        `(x${(r.bytesPerModelFeatureWindow / GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)} of the ${GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget); ` +
+        `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} sketch B per feature); ` +
+        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message`,
+    );
+  }
+  const steadyOverBudget = steady[0].bytesPerModelFeatureWindow > GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET;
+  if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);
-  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, tickMs: tickMs ?? 'default', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 }, results }));
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, tickMs: tickMs ?? 'default', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
 }
 
 await main();

@@ -229,5 +229,6 @@ function rollingReference(windows: ModelWindows, window: string, from: number, t
   const aggregate = windows.sumRange(from - length, from, version);
   if (aggregate.input.count === 0) return null;
   const id = newProfileId(windows.model, version ?? null, `rolling-${window}`, from - length);
-  return profileFromWindow(id, windows.model, version ?? null, 'window', aggregate.input, aggregate.outcome, from - length, from);
+  const covered = windows.coveredRange(from - length, from, version);
+  return profileFromWindow(id, windows.model, version ?? null, 'window', aggregate.input, aggregate.outcome, covered.from, covered.to);
 }

@@ -91,9 +91,11 @@ export class ReferenceRegistry {
     if (windows.end < to + windows.paneMs) return null;
     const aggregate = windows.sumRange(from, to);
     if (aggregate.input.count === 0) return null;
+    // a capture that runs late (a gateway replaying hours of changelog) may find the range in coarse panes
+    const covered = windows.coveredRange(from, to);
     // deterministic id and creation time: every gateway replica captures the same profile under the same name
     const id = newProfileId(windows.model, null, 'auto', from);
-    const profile = profileFromWindow(id, windows.model, null, 'auto', aggregate.input, aggregate.outcome, from, to);
+    const profile = profileFromWindow(id, windows.model, null, 'auto', aggregate.input, aggregate.outcome, covered.from, covered.to);
     profile.createdAt = to;
     this.setReference(profile);
     const { logger, saveReference } = this.options;

@@ -24,6 +24,12 @@ export interface WindowStoreOptions {
   metrics?: Pick<PipelineMetrics, 'paneMessagesDropped'>;
   logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
   now?: () => number;
+  /**
+   * Final pane states older than twice the longest short window are merged into coarse panes of
+   * this length, which windows of at least 30 of them (1h) slide over (src/window/coarse-panes.ts);
+   * 0: never. Default 60 s.
+   */
+  coarsePaneMs?: number;
 }
 
 /** Distinct dropped models logged; after that one line says further drops are only counted. */
@@ -88,7 +94,7 @@ export class WindowStore {
         this.drop(message.model);
         return;
       }
-      windows = new ModelWindows(message.model, this.windowMs, this.options.limits);
+      windows = new ModelWindows(message.model, this.windowMs, this.options.limits, { coarsePaneMs: this.options.coarsePaneMs });
       windows.applyMessage(message); // a malformed first message throws before the model is listed
       this.models.set(message.model, windows);
     } else {
@@ -196,6 +202,11 @@ export class WindowStore {
   /** Event-time bounds of one of a model's windows; undefined for an unknown model. */
   bounds(model: string, window: string): { from: number; to: number } | undefined {
     return this.models.get(model)?.bounds(window);
+  }
+
+  /** The range aggregateRange(model, from, to) really holds (coarse panes cut it: ModelWindows.coveredRange). */
+  coveredRange(model: string, from: number, to: number, version?: string): { from: number; to: number } | undefined {
+    return this.models.get(model)?.coveredRange(from, to, version);
   }
 
   /** The merged panes of a model between two event times, for capturing a reference. */

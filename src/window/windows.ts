@@ -3,13 +3,16 @@ import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import { DEFAULT_COARSE_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
+import type { PaneLayout } from './coarse-panes.ts';
 
 /**
  * Sliding windows of one model, kept incrementally from the pane changelog: a window is the sum of
  * the latest state of every pane inside it. When a pane's state is replaced, the old state is
  * subtracted and the new one added; when event time moves on, panes leaving a window are
  * subtracted. Nothing is ever recomputed from events, and a replayed (identical) pane state
- * replaces itself, so re-deliveries cannot double count.
+ * replaces itself, so re-deliveries cannot double count. Older final panes are folded into coarse
+ * ones that long windows slide over (coarse-panes.ts), so memory per model x feature is bounded.
  */
 
 /** Aggregates of all versions merged carry this version key. */
@@ -37,6 +40,13 @@ interface StoredPane {
   final: boolean;
   /** For a folded pane: the partitions whose final states it holds. */
   partitions?: Set<number>;
+  /** For a coarse pane: the (partition, fine pane) final states it holds. */
+  members?: PaneMembers;
+}
+
+export interface ModelWindowsOptions {
+  /** Coarse pane length (ms) older final panes are folded into; 0: never (default DEFAULT_COARSE_PANE_MS). */
+  coarsePaneMs?: number;
 }
 
 interface DecodedPane {
@@ -49,6 +59,8 @@ export class ModelWindows {
   private readonly panes = new Map<string, StoredPane>();
   /** Final states merged over partitions, per `${version}|${paneStart}|${part}`. */
   private readonly folded = new Map<string, StoredPane>();
+  /** Folded states older than the fine span merged per coarse pane, per `${version}|${coarseStart}|${part}`. */
+  private readonly coarse = new Map<string, StoredPane>();
   /** Pane states that arrived for a partition already folded in: stale re-publications, ignored. */
   staleIgnored = 0;
   /** window name -> version key -> aggregate */
@@ -58,8 +70,11 @@ export class ModelWindows {
   end = -Infinity;
   paneMs = 0;
   firstPaneStart = Infinity;
-  /** Panes are kept for two lengths of the longest window: the window and its rolling reference. */
-  private readonly retentionMs: number;
+  /** Which windows slide over coarse panes, how long fine panes are kept, and the retention. */
+  private readonly layout: PaneLayout;
+  /** The coarse pane length in use: the layout's, rounded up to whole fine panes once paneMs is known; 0 = none. */
+  private coarseMs = 0;
+  private fineSpanMs = Infinity;
   /**
    * Per numeric feature, the buckets every decoded pane sketch is moved onto (those of the first
    * sketch seen). Partitions pick their own feature centers, so a pane's sketch seldom shares the
@@ -80,9 +95,33 @@ export class ModelWindows {
     readonly model: string,
     private readonly windowMs: ReadonlyMap<string, number>,
     private readonly limits: PaneLimits,
+    options: ModelWindowsOptions = {},
   ) {
     for (const name of windowMs.keys()) this.aggregates.set(name, new Map());
-    this.retentionMs = 2 * Math.max(...windowMs.values());
+    this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS);
+  }
+
+  /** Fixes the coarse pane length on whole fine panes, so coarse boundaries are fine boundaries. */
+  private learnPaneMs(paneMs: number): void {
+    this.paneMs = paneMs;
+    if (this.layout.coarseMs === 0 || this.coarseMs > 0) return;
+    this.coarseMs = paneMs * Math.ceil(this.layout.coarseMs / paneMs);
+    this.fineSpanMs = Math.ceil(this.layout.fineSpanMs / this.coarseMs) * this.coarseMs;
+  }
+
+  /**
+   * Where a window ending at `end` starts: `end - length`, aligned down on a coarse pane for a
+   * window kept on coarse panes (so folding never changes which states it holds).
+   */
+  private windowStart(window: string, length: number, end: number): number {
+    const start = end - length;
+    return this.coarseMs > 0 && this.layout.coarseWindows.has(window) ? alignDown(start, this.coarseMs) : start;
+  }
+
+  /** States starting before this are gone: the longest window and its rolling reference lie after it. */
+  private retainedFrom(end: number): number {
+    const from = end - this.layout.retentionMs;
+    return this.coarseMs > 0 ? alignDown(from, this.coarseMs) : from;
   }
 
   private aggregate(window: string, version: string): WindowAggregate {
@@ -116,7 +155,7 @@ export class ModelWindows {
   /** Adds (or subtracts) a pane to every window that holds it; `decoded` when the caller already has it. */
   private apply(pane: StoredPane, sign: 1 | -1, decoded: DecodedPane | null = null): void {
     for (const [name, length] of this.windowMs) {
-      if (pane.paneStart < this.end - length || pane.paneStart >= this.end) continue;
+      if (pane.paneStart < this.windowStart(name, length, this.end) || pane.paneStart >= this.end) continue;
       decoded ??= this.decode(pane);
       this.applyDecoded(name, pane.version, decoded, sign);
     }
@@ -147,16 +186,15 @@ export class ModelWindows {
     // A pane older than every window and its rolling reference (a changelog replay reads hours of
     // them) changes nothing: its shape is checked above, its sketches need not be decoded. Any
     // other state is decoded in full before anything changes.
-    if (checked.paneStart < Math.max(this.end, paneEnd) - this.retentionMs) return;
+    if (checked.paneStart < this.retainedFrom(Math.max(this.end, paneEnd))) return;
     const decoded = this.decode(next);
 
-    this.paneMs = checked.paneMs;
+    this.learnPaneMs(checked.paneMs);
     this.versions.add(checked.version);
     const key = `${checked.partition}|${checked.version}|${checked.paneStart}|${checked.part}`;
     if (paneEnd > this.end) this.advanceTo(paneEnd, checked.version);
     if (checked.paneStart < this.firstPaneStart && checked.part === 'in') this.firstPaneStart = checked.paneStart;
-    const folded = this.folded.get(`${checked.version}|${checked.paneStart}|${checked.part}`);
-    if (folded?.partitions?.has(checked.partition)) {
+    if (this.holdsFinal(checked.partition, checked.version, checked.paneStart, checked.part)) {
       // a worker restored from a checkpoint republishes what it already published: the folded
       // state holds this partition's final contribution
       this.staleIgnored++;
@@ -175,17 +213,19 @@ export class ModelWindows {
     if (!Number.isFinite(oldEnd)) return;
     // the arriving pane is stored after this: its version stays
     const retained = new Set<string>([arriving]);
-    for (const store of [this.panes, this.folded]) {
+    const starts = [...this.windowMs].map(([name, length]) => ({ name, was: this.windowStart(name, length, oldEnd), is: this.windowStart(name, length, end) }));
+    const retainedFrom = this.retainedFrom(end);
+    for (const store of [this.panes, this.folded, this.coarse]) {
       for (const [key, pane] of store) {
         let decoded: DecodedPane | null = null;
-        for (const [name, length] of this.windowMs) {
-          const wasIn = pane.paneStart >= oldEnd - length && pane.paneStart < oldEnd;
-          const isIn = pane.paneStart >= end - length && pane.paneStart < end;
+        for (const { name, was, is } of starts) {
+          const wasIn = pane.paneStart >= was && pane.paneStart < oldEnd;
+          const isIn = pane.paneStart >= is && pane.paneStart < end;
           if (wasIn === isIn) continue;
           decoded ??= this.decode(pane);
           this.applyDecoded(name, pane.version, decoded, isIn ? 1 : -1);
         }
-        if (pane.paneStart < end - this.retentionMs) store.delete(key);
+        if (pane.paneStart < retainedFrom) store.delete(key);
         else retained.add(pane.version);
       }
     }
@@ -198,6 +238,61 @@ export class ModelWindows {
       for (const stamps of this.changes.values()) stamps.delete(version);
     }
     this.fold();
+    this.coarsen();
+  }
+
+  /** Whether a final state of this partition's pane is already merged in (a later one is a stale republication). */
+  private holdsFinal(partition: number, version: string, paneStart: number, part: 'in' | 'out'): boolean {
+    if (this.folded.get(`${version}|${paneStart}|${part}`)?.partitions?.has(partition) === true) return true;
+    if (this.coarseMs === 0) return false;
+    const coarseStart = alignDown(paneStart, this.coarseMs);
+    const members = this.coarse.get(`${version}|${coarseStart}|${part}`)?.members;
+    return members !== undefined && members.has(partition, (paneStart - coarseStart) / this.paneMs);
+  }
+
+  /**
+   * Merges folded (final) states older than the fine span into their coarse pane. The windows
+   * need no change: a coarse window holds all of a coarse interval's fine panes or none (its start
+   * is aligned), and no fine window reaches back this far. A pane of a partition still open there
+   * (late events, labels up to the horizon) stays per partition, is counted as any other, and
+   * joins its coarse pane once final.
+   */
+  private coarsen(): void {
+    if (this.coarseMs === 0) return;
+    const before = alignDown(this.end - this.fineSpanMs, this.coarseMs);
+    const groups = new Map<string, Array<[string, StoredPane]>>();
+    for (const [key, pane] of this.folded) {
+      if (pane.paneStart >= before) continue;
+      const coarseKey = `${pane.version}|${alignDown(pane.paneStart, this.coarseMs)}|${pane.part}`;
+      let group = groups.get(coarseKey);
+      if (group === undefined) groups.set(coarseKey, (group = []));
+      group.push([key, pane]);
+    }
+    const finePerCoarse = this.coarseMs / this.paneMs;
+    for (const [coarseKey, members] of groups) {
+      const first = members[0][1];
+      const coarseStart = alignDown(first.paneStart, this.coarseMs);
+      const existing = this.coarse.get(coarseKey);
+      const held = existing?.members ?? new PaneMembers(finePerCoarse);
+      for (const [key, pane] of members) {
+        for (const partition of pane.partitions ?? []) held.add(partition, (pane.paneStart - coarseStart) / this.paneMs);
+        this.folded.delete(key);
+      }
+      const state = this.merged(first.part, existing, members.map(([, pane]) => pane));
+      this.coarse.set(coarseKey, { version: first.version, paneStart: coarseStart, part: first.part, state, final: true, members: held });
+    }
+  }
+
+  /** The wire state of `existing` (if any) plus `panes`, all of one part. */
+  private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[]): PaneInputWire | PaneOutcomeWire {
+    if (part === 'in') {
+      const merged = existing ? (this.decode(existing).input as PaneInput) : new PaneInput(this.limits);
+      for (const pane of panes) addInput(merged, this.decode(pane).input as PaneInput, 1);
+      return inputToWire(merged);
+    }
+    const merged = existing ? outcomeFromWire(existing.state as PaneOutcomeWire, this.limits) : new PaneOutcome(this.limits);
+    for (const pane of panes) addOutcome(merged, outcomeFromWire(pane.state as PaneOutcomeWire, this.limits), 1);
+    return outcomeToWire(merged);
   }
 
   /**
@@ -218,16 +313,7 @@ export class ModelWindows {
       const first = members[0][1];
       const existing = this.folded.get(foldKey);
       const partitions = existing?.partitions ?? new Set<number>();
-      let state: PaneInputWire | PaneOutcomeWire;
-      if (first.part === 'in') {
-        const merged = existing ? (this.decode(existing).input as PaneInput) : new PaneInput(this.limits);
-        for (const [, pane] of members) addInput(merged, this.decode(pane).input as PaneInput, 1);
-        state = inputToWire(merged);
-      } else {
-        const merged = existing ? outcomeFromWire(existing.state as PaneOutcomeWire, this.limits) : new PaneOutcome(this.limits);
-        for (const [, pane] of members) addOutcome(merged, outcomeFromWire(pane.state as PaneOutcomeWire, this.limits), 1);
-        state = outcomeToWire(merged);
-      }
+      const state = this.merged(first.part, existing, members.map(([, pane]) => pane));
       for (const [key] of members) {
         partitions.add(Number(key.slice(0, key.indexOf('|'))));
         this.panes.delete(key);
@@ -236,9 +322,14 @@ export class ModelWindows {
     }
   }
 
-  /** Pane states held: per partition while they may change, then folded (for metrics and tests). */
-  get heldStates(): { perPartition: number; folded: number } {
-    return { perPartition: this.panes.size, folded: this.folded.size };
+  /** Pane states held: per partition while they may change, then folded, then merged per coarse pane (for metrics and tests). */
+  get heldStates(): { perPartition: number; folded: number; coarse: number } {
+    return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size };
+  }
+
+  /** The coarse pane length in use (0: none) and the windows that slide over coarse panes. */
+  get coarsening(): { coarseMs: number; fineSpanMs: number; windows: string[] } {
+    return { coarseMs: this.coarseMs, fineSpanMs: this.fineSpanMs, windows: [...this.layout.coarseWindows] };
   }
 
   /** The aggregate of a window; `version` undefined = all versions. */
@@ -256,13 +347,40 @@ export class ModelWindows {
 
   bounds(window: string): { from: number; to: number } {
     const length = this.windowMs.get(window) ?? 0;
-    return { from: this.end - length, to: this.end };
+    return { from: this.windowStart(window, length, this.end), to: this.end };
   }
 
-  /** Sum of the panes in [from, to) for one version key: for capturing a reference from history. */
+  private *storedPanes(): IterableIterator<StoredPane> {
+    yield* this.panes.values();
+    yield* this.folded.values();
+    yield* this.coarse.values();
+  }
+
+  /**
+   * The event-time range sumRange(from, to) really holds, where coarse panes cut [from, to): a
+   * coarse pane counts where it starts, so one straddling `from` is left out (the range starts at
+   * its end) and one straddling `to` is taken whole (the range ends at its end).
+   */
+  coveredRange(from: number, to: number, version?: string): { from: number; to: number } {
+    let coveredFrom = from;
+    let coveredTo = to;
+    for (const pane of this.coarse.values()) {
+      if (version !== undefined && pane.version !== version) continue;
+      const paneEnd = pane.paneStart + this.coarseMs;
+      if (pane.paneStart < from && paneEnd > from) coveredFrom = Math.max(coveredFrom, paneEnd);
+      if (pane.paneStart >= from && pane.paneStart < to) coveredTo = Math.max(coveredTo, paneEnd);
+    }
+    return { from: Math.min(coveredFrom, coveredTo), to: coveredTo };
+  }
+
+  /**
+   * Sum of the panes starting in [from, to) for one version key: for capturing a reference from
+   * history. Older history is held in coarse panes, so the sum can reach up to a coarse pane past
+   * `to` and start up to one after `from`: coveredRange says which range it really holds.
+   */
   sumRange(from: number, to: number, version?: string): WindowAggregate {
     const aggregate = new WindowAggregate(this.limits);
-    for (const pane of [...this.panes.values(), ...this.folded.values()]) {
+    for (const pane of this.storedPanes()) {
       if (pane.paneStart < from || pane.paneStart >= to) continue;
       if (version !== undefined && pane.version !== version) continue;
       const decoded = this.decode(pane);
@@ -272,3 +390,4 @@ export class ModelWindows {
     return aggregate;
   }
 }
+

@@ -1,0 +1,95 @@
+/**
+ * How a model's pane states are kept by age: fine panes (the workers' own, e.g. 10 s) for the
+ * recent span the short windows and their rolling references read, and coarse panes (e.g. 1 min,
+ * the merge of the final states of their fine panes) for the older part only long windows read.
+ * Memory per model x feature is then bounded by fineSpan / paneMs + retention / coarseMs sketches
+ * instead of retention / paneMs (720 at 10 s panes and a 1h window kept twice).
+ *
+ * Exactness: a long window's start is aligned down on a coarse boundary, so every fine pane of a
+ * coarse interval is in a given window exactly when the coarse pane is: folding them changes no
+ * window, and a window's counts are exactly those of the range bounds() states. The long window
+ * thus covers its length plus up to one coarse pane less one fine pane (a 1h window over 60 s
+ * coarse panes and 10 s fine panes covers 60:00 to 60:50 and slides by a minute). Aligning down
+ * rather than up means a window never holds less than its length: a 1h figure always sees an hour.
+ */
+
+/** Coarse pane length the gateway uses unless told otherwise: a 1h window slides by a minute. */
+export const DEFAULT_COARSE_PANE_MS = 60_000;
+/**
+ * A window is kept on coarse panes only when it spans at least this many of them, so that it
+ * slides in steps of at most 1/30 of its length (1h over 1 min: yes; 5m over 1 min: no, it stays
+ * on fine panes and slides by one fine pane).
+ */
+export const COARSE_WINDOW_MIN_PANES = 30;
+
+export interface PaneLayout {
+  /** Coarse pane length in ms; 0 when no window is long enough (nothing is folded coarser). */
+  readonly coarseMs: number;
+  /** Windows whose start is aligned on coarse panes. */
+  readonly coarseWindows: ReadonlySet<string>;
+  /**
+   * Fine panes younger than this (from the windows' end, rounded to coarse panes) are kept as
+   * they are: twice the longest fine window, so it and its rolling reference are exact.
+   */
+  readonly fineSpanMs: number;
+  /** Pane states are kept this long behind the windows' end: twice the longest window (the window and its rolling reference). */
+  readonly retentionMs: number;
+}
+
+/**
+ * The layout for `windows` (name -> length ms) and a wished coarse pane length (0: never fold).
+ * Throws for a coarse length that is not a positive whole number of ms, naming it.
+ */
+export function paneLayout(windows: ReadonlyMap<string, number>, coarseMs: number): PaneLayout {
+  if (!(Number.isInteger(coarseMs) && coarseMs >= 0)) throw new RangeError(`coarse pane length must be a whole number of ms >= 0 (0: no coarse panes), got ${coarseMs}`);
+  const retentionMs = 2 * Math.max(...windows.values());
+  const coarseWindows = new Set<string>();
+  let longestFine = 0;
+  for (const [name, length] of windows) {
+    if (coarseMs > 0 && length >= COARSE_WINDOW_MIN_PANES * coarseMs) coarseWindows.add(name);
+    else longestFine = Math.max(longestFine, length);
+  }
+  if (coarseWindows.size === 0) return { coarseMs: 0, coarseWindows, fineSpanMs: retentionMs, retentionMs };
+  return { coarseMs, coarseWindows, fineSpanMs: Math.max(coarseMs, Math.ceil((2 * longestFine) / coarseMs) * coarseMs), retentionMs };
+}
+
+/** The largest multiple of `step` at or below `t` (also for negative t). */
+export function alignDown(t: number, step: number): number {
+  return t - (((t % step) + step) % step);
+}
+
+/**
+ * Which (partition, fine pane) final states a coarse pane holds, one bit each: a later state of
+ * one of them is a stale republication (a worker restored from a checkpoint) and must not count
+ * again. Bits, not a Set of keys, since a coarse pane of 6 fine panes over 256 partitions would
+ * otherwise hold 1,536 entries.
+ */
+export class PaneMembers {
+  private bits = new Uint8Array(0);
+
+  constructor(private readonly finePerCoarse: number) {}
+
+  private indexOf(partition: number, sub: number): number {
+    if (!(Number.isInteger(partition) && partition >= 0 && sub >= 0 && sub < this.finePerCoarse)) {
+      throw new RangeError(`pane member out of range: partition ${partition}, fine pane ${sub} of ${this.finePerCoarse}`);
+    }
+    return partition * this.finePerCoarse + sub;
+  }
+
+  add(partition: number, sub: number): void {
+    const index = this.indexOf(partition, sub);
+    const byte = index >> 3;
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, 2 * this.bits.length));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[byte] |= 1 << (index & 7);
+  }
+
+  has(partition: number, sub: number): boolean {
+    const index = this.indexOf(partition, sub);
+    const byte = index >> 3;
+    return byte < this.bits.length && (this.bits[byte] & (1 << (index & 7))) !== 0;
+  }
+}

@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ModelWindows, WindowAggregate } from '../../src/window/windows.ts';
+import { PaneMembers, alignDown, paneLayout } from '../../src/window/coarse-panes.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
+import type { PaneMessage } from '../../src/contract/pane-wire.ts';
+
+const PANE = 10_000;
+const MINUTE = 60_000;
+const WINDOWS = new Map([['1m', MINUTE], ['5m', 5 * MINUTE], ['1h', 60 * MINUTE]]);
+
+/** An input pane: one prediction per value, its latency and numeric feature `x` the value, category `c` by parity. */
+function input(partition: number, version: string, paneStart: number, values: readonly number[], final = false): PaneMessage {
+  const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+  for (const v of values) {
+    pane.count++;
+    pane.latency.add(v);
+    pane.addFeature('x', v);
+    pane.addFeature('c', v % 2 === 0 ? 'even' : 'odd');
+  }
+  return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane), final };
+}
+
+/** What a drift test reads of a window: counts, the numeric sketch's buckets, exact values, categories. */
+function driftInputs(held: WindowAggregate | undefined): object {
+  const aggregate = held ?? new WindowAggregate(DEFAULT_PANE_LIMITS);
+  const x = aggregate.input.features.get('x');
+  const buckets: Array<[number, number]> = [];
+  x?.numeric?.forEachBucket((value, weight) => {
+    if (weight !== 0) buckets.push([value, weight]);
+  });
+  const exact = [...(x?.exact?.counts ?? new Map<number, number>())].filter(([, n]) => n !== 0).sort((a, b) => a[0] - b[0]);
+  const categories = aggregate.input.features.get('c')?.categories;
+  return {
+    count: aggregate.input.count,
+    latencyCount: aggregate.input.latency.count,
+    xCount: x?.numeric?.count ?? 0,
+    buckets,
+    exact,
+    even: categories?.get('even') ?? 0,
+    odd: categories?.get('odd') ?? 0,
+  };
+}
+
+/** Every window of `folding` against the same range summed from `plain` (no coarse panes: every fine state kept). */
+function expectSameAsFine(folding: ModelWindows, plain: ModelWindows): void {
+  for (const name of WINDOWS.keys()) {
+    for (const version of [undefined, 'v1', 'v2']) {
+      const { from, to } = folding.bounds(name);
+      expect(driftInputs(folding.get(name, version)), `${name} ${version ?? 'all'} [${from}, ${to})`).toEqual(driftInputs(plain.sumRange(from, to, version)));
+    }
+  }
+}
+
+describe('pane layout', () => {
+  it('keeps windows of at least 30 coarse panes on coarse panes and fine panes for twice the longest other window', () => {
+    const layout = paneLayout(WINDOWS, MINUTE);
+    expect([...layout.coarseWindows]).toEqual(['1h']);
+    expect(layout.fineSpanMs).toBe(10 * MINUTE);
+    expect(layout.retentionMs).toBe(120 * MINUTE);
+    expect(paneLayout(new Map([['1m', MINUTE], ['5m', 5 * MINUTE]]), MINUTE).coarseMs).toBe(0);
+    expect(paneLayout(WINDOWS, 0).coarseMs).toBe(0);
+  });
+
+  it('refuses a coarse length that is not a whole number of ms, naming it', () => {
+    expect(() => paneLayout(WINDOWS, 1.5)).toThrow(/coarse pane length .* got 1.5/);
+    expect(() => paneLayout(WINDOWS, -1)).toThrow(/got -1/);
+  });
+
+  it('aligns down, also before the epoch', () => {
+    expect(alignDown(125_000, MINUTE)).toBe(120_000);
+    expect(alignDown(-5_000, MINUTE)).toBe(-MINUTE);
+    expect(alignDown(MINUTE, MINUTE)).toBe(MINUTE);
+  });
+
+  it('remembers members by partition and fine pane', () => {
+    const members = new PaneMembers(6);
+    members.add(200, 5);
+    expect(members.has(200, 5)).toBe(true);
+    expect(members.has(200, 4)).toBe(false);
+    expect(members.has(0, 0)).toBe(false);
+    expect(() => members.add(1, 6)).toThrow(/fine pane 6 of 6/);
+  });
+});
+
+describe('a 1h window over coarse panes', () => {
+  it('starts on a minute, holds exactly the panes it says, and is unchanged by the fold', () => {
+    const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const plain = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { coarsePaneMs: 0 });
+    const both = (message: PaneMessage): void => {
+      folding.applyMessage(message);
+      plain.applyMessage(message);
+    };
+    // partition 0: final states of every pane over 70 min; partition 1: pane 20 s stays open (late events)
+    both(input(1, 'v1', 20_000, [1, 2, 3]));
+    for (let t = 0; t < 70 * MINUTE; t += PANE) {
+      both(input(0, 'v1', t, [t / PANE, t / PANE + 1], true));
+      if (t === 15 * MINUTE) {
+        // folded: [0, 60 s) is one coarse pane, partition 1's open pane beside it
+        expect(folding.heldStates.coarse).toBeGreaterThan(0);
+        expect(folding.heldStates.perPartition).toBeGreaterThan(0);
+        // late events of the open pane after the fold: replaced exactly
+        both(input(1, 'v1', 20_000, [1, 2, 3, 4, 5]));
+        expect(folding.get('1h')?.input.count).toBe(2 * (t / PANE + 1) + 5);
+      }
+      if (t === 20 * MINUTE) {
+        // the open pane closes: it joins its coarse pane, and a stale republication is ignored
+        both(input(1, 'v1', 20_000, [1, 2, 3, 4, 5, 6], true));
+      }
+      if (t === 25 * MINUTE) {
+        both(input(1, 'v1', 20_000, [1], false));
+        expect(folding.staleIgnored).toBe(1);
+        expect(plain.staleIgnored).toBe(1);
+      }
+      if (t % (3 * MINUTE) === 0 || (t >= 60 * MINUTE && t <= 62 * MINUTE)) expectSameAsFine(folding, plain);
+    }
+    // the end is 70 min: the 1h window starts at 10 min exactly, holding 60 min of panes
+    expect(folding.bounds('1h')).toEqual({ from: 10 * MINUTE, to: 70 * MINUTE });
+    expect(folding.get('1h')?.input.count).toBe(2 * 360);
+    // one pane later it still starts at 10 min (60:10 of panes): it slides by whole minutes
+    both(input(0, 'v1', 70 * MINUTE, [1], true));
+    expect(folding.bounds('1h').from).toBe(10 * MINUTE);
+    expect(folding.get('1h')?.input.count).toBe(2 * 360 + 1);
+    expectSameAsFine(folding, plain);
+    // fine windows still slide by a fine pane
+    expect(folding.bounds('5m')).toEqual({ from: 70 * MINUTE + PANE - 5 * MINUTE, to: 70 * MINUTE + PANE });
+    // what the fold saved: about 10 min of fine panes and a coarse pane per older minute, instead of 70 min of fine panes
+    const held = folding.heldStates;
+    expect(held.perPartition + held.folded).toBeLessThanOrEqual(10 * 6 + 6 + 1);
+    expect(held.coarse).toBeLessThanOrEqual(61);
+    expect(plain.heldStates.folded).toBeGreaterThan(400);
+  });
+
+  it('sums a range cut by coarse panes by where each pane starts, and says which range that is', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    for (let t = 0; t < 20 * MINUTE; t += PANE) windows.applyMessage(input(0, 'v1', t, [1], true));
+    // [30 s, 90 s): the coarse pane [0, 60 s) starts before it (left out), [60 s, 120 s) inside it (taken whole)
+    expect(windows.sumRange(30_000, 90_000).input.count).toBe(6);
+    expect(windows.coveredRange(30_000, 90_000)).toEqual({ from: MINUTE, to: 2 * MINUTE });
+    // within the fine span, ranges are exact as before
+    expect(windows.sumRange(15 * MINUTE + PANE, 15 * MINUTE + 4 * PANE).input.count).toBe(3);
+    expect(windows.coveredRange(15 * MINUTE + PANE, 15 * MINUTE + 4 * PANE)).toEqual({ from: 15 * MINUTE + PANE, to: 15 * MINUTE + 4 * PANE });
+  });
+});
+
+describe('windows over fine and coarse panes (property)', () => {
+  it('hold exactly what a store keeping every fine pane holds for the same range: counts and drift inputs, with late and open panes', () => {
+    // steps through 80 min of event time; each step some partitions publish, some close panes,
+    // some publish late events of a pane up to 20 min old (open or never closed)
+    const step = fc.record({
+      advance: fc.integer({ min: 0, max: 9 }),
+      partition: fc.integer({ min: 0, max: 2 }),
+      version: fc.constantFrom('v1', 'v2'),
+      lateBy: fc.integer({ min: 0, max: 120 }),
+      values: fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 4 }),
+      final: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 200, maxLength: 600 }), (steps) => {
+        const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const plain = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { coarsePaneMs: 0 });
+        const closed = new Set<string>();
+        let now = 0;
+        for (const s of steps) {
+          now += s.advance;
+          const pane = Math.max(0, now - s.lateBy);
+          const key = `${s.partition}|${s.version}|${pane}`;
+          // a closed pane gets no further state here (the stale case has its own test)
+          if (closed.has(key)) continue;
+          if (s.final) closed.add(key);
+          const message = input(s.partition, s.version, pane * PANE, s.values, s.final);
+          folding.applyMessage(message);
+          plain.applyMessage(message);
+        }
+        expectSameAsFine(folding, plain);
+      }),
+      { numRuns: 20 },
+    );
+  });
+});
