@@ -118,6 +118,31 @@ describe('baseline routes', () => {
   });
 });
 
+describe('a capture from history older than the fine panes', () => {
+  it('records the range the coarse (1-minute) panes it summed really cover, not the range asked', async () => {
+    const MINUTE = 60_000;
+    const windows = new WindowStore({ windows: ['1m', '5m', '1h'], limits: LIMITS, maxModels: 10 });
+    const t0 = 100 * MINUTE;
+    // 70 minutes of closed panes, 10 predictions each: the first hour's fold into 1-minute panes
+    for (let t = t0; t < t0 + 70 * MINUTE; t += PANE_MS) windows.applyPaneMessage({ ...inputPane('churn', t, spread(10, 0, 50)), final: true });
+    const app = await buildGateway({ source: new FakeSource(), registry: new Registry(), baselines: { windows, references: new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger }), profiles: new MemoryProfiles() } });
+    try {
+      // asked: 20 s into minute 10 to 20 s into minute 13; held: minutes 11 and 12 whole, and minute 13
+      // whole (a coarse pane starting inside the range is taken whole)
+      const from = t0 + 10 * MINUTE + 20_000;
+      const to = t0 + 13 * MINUTE + 20_000;
+      const res = await app.inject({ method: 'POST', url: '/v1/models/churn/baseline', payload: { from, to } });
+      expect(res.statusCode).toBe(201);
+      const created = res.json();
+      expect(created.count).toBe(3 * 6 * 10);
+      expect(created.from).toBe(t0 + 11 * MINUTE);
+      expect(created.to).toBe(t0 + 14 * MINUTE);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('baseline routes behind a token', () => {
   it('require it like every other route', async () => {
     const windows = new WindowStore({ windows: ['5m'], limits: LIMITS, maxModels: 1 });

@@ -170,7 +170,9 @@ export const baselineRoutes: FastifyPluginAsync<BaselineRoutesOptions> = async (
       const aggregate = windows.aggregateRange(model, from, to, body.version);
       if (aggregate === undefined || aggregate.input.count === 0) throw httpError(409, `model '${model}'${body.version === undefined ? '' : ` version '${body.version}'`} has no predictions between ${from} (${isoTime(from)}) and ${to} (${isoTime(to)}) to capture`);
       const { id, at } = profileIds.next(model, body.version ?? null, 'window');
-      const profile = profileFromWindow(id, model, body.version ?? null, 'window', aggregate.input, aggregate.outcome, from, to);
+      // older history is held in coarse panes: the profile records the range it really summarizes
+      const covered = windows.coveredRange(model, from, to, body.version) ?? { from, to };
+      const profile = profileFromWindow(id, model, body.version ?? null, 'window', aggregate.input, aggregate.outcome, covered.from, covered.to);
       profile.createdAt = at;
       await profiles.put(profile);
       references.setReference(profile);
