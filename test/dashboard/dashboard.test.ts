@@ -103,6 +103,11 @@ describe('dashboard in headless Chromium', () => {
   it('lists the simulated models and fills the live charts', async () => {
     await page.locator('#models tr[data-model="fraud"]').waitFor({ timeout: 30_000 });
     await page.locator('#models tr[data-model="churn"]').waitFor({ timeout: 30_000 });
+    // the rows stay put while frames update them (a row rebuilt on every frame slips out from under a click)
+    const row = await page.$('#models tr[data-model="fraud"]');
+    const framesBefore = await page.evaluate('document.querySelector(\'#models tr[data-model="fraud"] td:nth-child(4)\').textContent');
+    await page.waitForFunction(`document.querySelector('#models tr[data-model="fraud"] td:nth-child(4)').textContent !== ${JSON.stringify(framesBefore)}`, undefined, { timeout: 30_000 });
+    expect(await row!.evaluate((e: { isConnected: boolean }) => e.isConnected)).toBe(true);
     await page.click('#models tr[data-model="fraud"]');
     // each chart's series is an SVG path through the points received on the feed
     for (const chart of ['#chart-volume', '#chart-errors', '#chart-latency', '#chart-quality']) {

@@ -350,13 +350,14 @@ function histogram(container, bins) {
 
 function renderOverview() {
   const firing = currentAlerts();
+  const shownRows = new Map([...$('models').tBodies[0].rows].map((row) => [row.dataset.model, row]));
   const rows = [...state.models.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([model, entry]) => {
     const m = entry.metrics;
     const worst = rankedFeatures(m)[0];
     const nFiring = firing.filter((a) => a.model === model).length;
     const acc = m?.accuracy ?? null;
     const accText = acc !== null ? fmt.pct(acc) : m?.estimatedAccuracy != null ? `${fmt.pct(m.estimatedAccuracy)} (est.)` : '–';
-    return el('tr', { 'data-model': model, class: model === state.selected ? 'selected' : '', onclick: () => select(model) },
+    const fresh = el('tr', { 'data-model': model, class: model === state.selected ? 'selected' : '', onclick: () => select(model) },
       el('td', {}, el('strong', {}, model)),
       el('td', {}, entry.summary.versions.join(', ') || '–'),
       el('td', {}, nFiring > 0 ? el('span', { class: 'badge sev-critical' }, nFiring) : '0'),
@@ -364,8 +365,17 @@ function renderOverview() {
       el('td', {}, fmt.pct(m?.errorRate)),
       el('td', {}, accText),
       el('td', {}, worst ? el('span', { class: worst.entry.drift ? 'drift-yes' : '' }, `${worst.name} ${worst.test?.test ?? ''} ${fmt.num(worst.test?.statistic)}${worst.entry.drift ? ' (drift)' : ''}`) : '–'));
+    // a row stays the same element while its model is listed, its cells replaced only when they
+    // changed: frames arrive several times a second, and a row rebuilt on each would slip out
+    // from under the pointer of an operator about to click it
+    const shown = shownRows.get(model);
+    if (shown === undefined) return fresh;
+    shown.className = fresh.className;
+    if (shown.innerHTML !== fresh.innerHTML) shown.replaceChildren(...fresh.childNodes);
+    return shown;
   });
-  $('models').tBodies[0].replaceChildren(...rows);
+  const body = $('models').tBodies[0];
+  if (rows.length !== body.rows.length || rows.some((row, i) => body.rows[i] !== row)) body.replaceChildren(...rows);
   $('models-empty').hidden = rows.length > 0;
   if (state.selected === null && rows.length > 0) select(rows[0].dataset.model);
 }
