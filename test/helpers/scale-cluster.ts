@@ -61,7 +61,9 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   const configFile = join(dir, 'config.json');
   writeFileSync(
     configFile,
-    JSON.stringify({ panes: { flushIntervalMs: 500, allowedLatenessMs: '10m' }, checkpoint: { intervalMs: 1000 }, reference: { autoCaptureMs: 0 }, ...options.config }),
+    // a fixed 500 ms flush (no pacing): these tests measure failover and exactness on a loaded machine,
+    // not alert latency, and pacing would double the few models' pane messages
+    JSON.stringify({ panes: { flushIntervalMs: 500, minFlushIntervalMs: 500, allowedLatenessMs: '10m' }, checkpoint: { intervalMs: 1000 }, reference: { autoCaptureMs: 0 }, ...options.config }),
   );
   const env = baseEnv(options, configFile);
   const gatewayPort = await pickFreePort();

@@ -137,17 +137,21 @@ async function killAndJoinScenario(
         for (const [partition, seq] of last.sequence) kills.push({ partition, seq, time: killedAt });
         failover = { partitions: last.partitions, killedAt };
         let seen: number[] = [];
+        // a worker that does not answer its /metrics (a blocked event loop) hides its partitions
+        let answered: string[] = [];
         resumed = eventually(
           async () => {
-            const running = new Set((await deployment.scrapeSome()).flatMap((s) => s.metrics.partitions));
+            const scraped = await deployment.scrapeSome();
+            const running = new Set(scraped.flatMap((s) => s.metrics.partitions));
             seen = [...running].sort((a, b) => a - b);
+            answered = scraped.map((s) => s.worker.id);
             return last.partitions.every((p) => running.has(p)) ? Date.now() - killedAt : undefined;
           },
           120_000,
           "the killed worker's partitions to run elsewhere",
         ).catch((error: unknown) => {
           const complaints = deployment.live().flatMap((w) => w.proc.lines.filter((l) => Number(l.level) >= 40).slice(-10).map((l) => `${w.id}: ${JSON.stringify(l)}`));
-          throw new Error(`${(error as Error).message}: ${victim.id} ran ${last.partitions.join(',')}, running now ${seen.join(',')}\n${complaints.join('\n')}`);
+          throw new Error(`${(error as Error).message}: ${victim.id} ran ${last.partitions.join(',')}, running now ${seen.join(',')} on the workers that answered (${answered.join(', ')})\n${complaints.join('\n')}`);
         });
         // awaited after publishing: keep a failure until then
         resumed.catch(() => undefined);
