@@ -50,7 +50,7 @@ import { multivariateDriftOf, type MultivariateDriftOptions } from '../src/gatew
 import { profileFromRows, type ReferenceProfile, type TrainingRow } from '../src/reference/profile.ts';
 import { Scenario, type SimEvent } from '../src/simulator/scenario.ts';
 import { ReconstructionScorer, type FeatureRow } from '../src/stats/pca-reconstruction.ts';
-import { DEFAULT_PANE_LIMITS, MULTIVARIATE_WIDTH, MV_ERROR_SQUARES, MV_ERROR_SUM, MV_EVENTS, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES, PaneInput } from '../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, MULTIVARIATE_WIDTH, PaneInput } from '../src/window/pane.ts';
 import { lnGamma } from '../src/stats/special.ts';
 import { CategoryCounter } from '../src/sketch/category-counter.ts';
 import { LogHistogram } from '../src/sketch/log-histogram.ts';
@@ -991,17 +991,13 @@ class MultivariateWindow {
   }
 
   push(scorer: ReconstructionScorer, rows: readonly FeatureRow[]): void {
-    const cells = new Float64Array(MULTIVARIATE_WIDTH);
+    // each pane's cells accumulated as the worker's pane does
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
     for (const row of rows) {
       const { error, imputed } = scorer.score(row);
-      cells[MV_EVENTS]++;
-      cells[MV_ERROR_SUM] += error;
-      cells[MV_ERROR_SQUARES] += error * error;
-      if (imputed > 0) {
-        cells[MV_IMPUTED_EVENTS]++;
-        cells[MV_IMPUTED_VALUES] += imputed;
-      }
+      pane.addReconstructionError(this.reference.id, error, imputed);
     }
+    const cells = pane.multivariate?.get(this.reference.id) ?? new Float64Array(MULTIVARIATE_WIDTH);
     this.panes.push(cells);
     for (let i = 0; i < MULTIVARIATE_WIDTH; i++) this.cells[i] += cells[i];
     if (this.panes.length > MV_PANES) {
