@@ -28,6 +28,13 @@ const KEY_SLOTS = 1024; // power of two
 class Unsupported extends Error {}
 const UNSUPPORTED_ERROR = new Unsupported('unsupported');
 
+/** Whether `cached` holds the `length` bytes of `bytes` from `start` (which must lie within it). */
+function sameBytes(cached: Uint8Array | undefined, length: number, bytes: Uint8Array, start: number): boolean {
+  if (cached === undefined || cached.length !== length || start + length > bytes.length) return false;
+  for (let i = 0; i < length; i++) if (cached[i] !== bytes[start + i]) return false;
+  return true;
+}
+
 export class MsgpackReader {
   private bytes: Uint8Array = new Uint8Array(0);
   private pos = 0;
@@ -158,18 +165,9 @@ export class MsgpackReader {
       const start = this.pos;
       let index = -1;
       const cached = keyBytes[position];
-      if (cached !== undefined && cached.length === length && start + length <= bytes.length) {
-        let same = true;
-        for (let i = 0; i < length; i++) {
-          if (cached[i] !== bytes[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) {
-          index = schema.keyIndexes[position];
-          this.pos = start + length;
-        }
+      if (sameBytes(cached, length, bytes, start)) {
+        index = schema.keyIndexes[position];
+        this.pos = start + length;
       }
       if (index < 0) {
         index = schema.indexOf(this.string(length));
@@ -316,18 +314,9 @@ export class MsgpackReader {
     const bytes = this.bytes;
     const start = this.pos;
     const cached = this.keyBytes[slot];
-    if (cached !== undefined && cached.length === length && start + length <= bytes.length) {
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (cached[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
-        this.pos = start + length;
-        return this.keyStrings[slot] as string;
-      }
+    if (sameBytes(cached, length, bytes, start)) {
+      this.pos = start + length;
+      return this.keyStrings[slot] as string;
     }
     const key = this.string(length);
     this.keyBytes[slot] = bytes.slice(start, start + length);
@@ -358,17 +347,7 @@ export class MsgpackReader {
     }
     if (length <= CACHE_MAX_LENGTH) {
       const slot = (hash >>> 0) & (CACHE_SIZE - 1);
-      const cachedBytes = this.cacheBytes[slot];
-      if (cachedBytes !== undefined && cachedBytes.length === length) {
-        let same = true;
-        for (let i = 0; i < length; i++) {
-          if (cachedBytes[i] !== bytes[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return this.cacheStrings[slot] as string;
-      }
+      if (sameBytes(this.cacheBytes[slot], length, bytes, start)) return this.cacheStrings[slot] as string;
       const text = this.decodeText(start, end, ascii);
       this.cacheBytes[slot] = bytes.slice(start, end);
       this.cacheStrings[slot] = text;
