@@ -2,12 +2,16 @@
  * Ingest bench: how fast one worker process consumes DRIFT_EVENTS, against the raw limit of the
  * NATS client on the same machine, and what a pending prediction costs in the join table.
  *
- *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--features 10,50,200] [--categorical 2,20] [--multivariate 10,50] [--processor-only]
+ *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--order time|random] [--features 10,50,200] [--categorical 2,20] [--multivariate 10,50] [--processor-only]
  *   node --expose-gc --import tsx bench/ingest.ts --count 100000
  *
  * Steps: start a private nats-server (loopback, temp storage), provision, load N predictions
  * (10 numeric + 2 categorical features, score output, latency) spread over the partitions by the
- * real partition function; then, per partition and all partitions concurrently in this process,
+ * real partition function, their timestamps over the last 5 minutes. `--order time` (the default):
+ * in publish order with up to 1 s of jitter, as live producers send them (and as a backlog replays
+ * them); `--order random`: each event anywhere in the 5 minutes, so consecutive events land in any
+ * of the 30 panes (the shape of this bench before 2026-12-01: every pane's sketches stay hot at
+ * once, a cache-miss worst case that live traffic does not have); then, per partition and all partitions concurrently in this process,
  * (a) ordered consumers that only count messages, (b) the same consumers feeding a
  * PartitionProcessor each, with a drainDirty() per partition every second as the worker's flush
  * does (without the publish). a, b, a, b: the best of each is reported (the machine is shared).
@@ -61,6 +65,8 @@ const DEFAULT_PARTITIONS = 4;
 const MODEL = 'bench';
 const PUBLISH_WINDOW = 2000;
 const SPREAD_MS = 5 * 60_000;
+/** `--order time`: an event's timestamp is up to this much before its place in publish order. */
+const LOAD_JITTER_MS = 1000;
 const DRAIN_INTERVAL_MS = 1000;
 /** A consumer that delivers nothing for this long has stalled: fail rather than hang. */
 const STALL_MS = 60_000;
@@ -85,8 +91,12 @@ const REFERENCE_ROWS = 5000;
 /** Issue 15: the ingest ratio with multivariate scoring on at 10 features. */
 const TARGET_RATIO_MULTIVARIATE = 0.55;
 
+/** The order of the loaded events' timestamps (see the header). */
+export type EventOrder = 'time' | 'random';
+
 export interface IngestArgs {
   count: number;
+  order: EventOrder;
   partitions: number;
   numeric: number[];
   categorical: number[];
@@ -105,11 +115,17 @@ function countList(flag: string, raw: string | undefined): number[] {
 }
 
 export function parseArgs(argv: readonly string[]): IngestArgs {
-  const out: IngestArgs = { count: DEFAULT_COUNT, partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, multivariate: AXIS_MULTIVARIATE, processorOnly: false };
+  const out: IngestArgs = { count: DEFAULT_COUNT, order: 'time', partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, multivariate: AXIS_MULTIVARIATE, processorOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--processor-only') {
       out.processorOnly = true;
+      continue;
+    }
+    if (flag === '--order') {
+      const order = argv[++i];
+      if (order !== 'time' && order !== 'random') throw new Error(`bench ingest: --order needs 'time' or 'random', got '${order ?? ''}'`);
+      out.order = order;
       continue;
     }
     if (flag === '--features' || flag === '--categorical' || flag === '--multivariate') {
@@ -121,7 +137,7 @@ export function parseArgs(argv: readonly string[]): IngestArgs {
     }
     if (flag !== '--count' && flag !== '--partitions') {
       throw new Error(
-        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --features N,N,..., --categorical N,N,..., --multivariate N,N,..., --processor-only)`,
+        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --order time|random, --features N,N,..., --categorical N,N,..., --multivariate N,N,..., --processor-only)`,
       );
     }
     const raw = argv[++i];
@@ -161,7 +177,8 @@ function flatId(id: string): string {
   return Buffer.from(id, 'latin1').toString('latin1');
 }
 
-function prediction(now: number): PredictionEvent {
+/** `ts`: when omitted, anywhere in the SPREAD_MS before `now` (`--order random`). */
+function prediction(now: number, ts?: number): PredictionEvent {
   const features: Record<string, number | string> = {};
   for (let f = 0; f < 10; f++) features[`f${f}`] = Math.round((Math.random() * 4 - 2 + f) * 1000) / 1000;
   features.country = COUNTRIES[(Math.random() * COUNTRIES.length) | 0];
@@ -171,7 +188,7 @@ function prediction(now: number): PredictionEvent {
     model: MODEL,
     version: 'v1',
     // strictly in the past, spread over the last ~5 minutes
-    ts: now - 1 - Math.floor(Math.random() * SPREAD_MS),
+    ts: ts ?? now - 1 - Math.floor(Math.random() * SPREAD_MS),
     output: Math.random(),
     features,
     latencyMs: Math.round(Math.random() * 5000) / 100,
@@ -179,7 +196,7 @@ function prediction(now: number): PredictionEvent {
 }
 
 /** Publishes N predictions with at most PUBLISH_WINDOW unacknowledged; returns per-partition counts. */
-async function load(js: JetStreamClient, count: number, partitions: number): Promise<number[]> {
+async function load(js: JetStreamClient, count: number, partitions: number, order: EventOrder): Promise<number[]> {
   const perPartition = new Array<number>(partitions).fill(0);
   const encoder = new EventEncoder();
   const window: Promise<PubAck>[] = [];
@@ -188,7 +205,8 @@ async function load(js: JetStreamClient, count: number, partitions: number): Pro
   const started = performance.now();
   let lastReport = started;
   for (let i = 0; i < count; i++) {
-    const event = prediction(now);
+    // time order: the i-th event at its share of the spread, less up to LOAD_JITTER_MS, ending 1 s ago
+    const event = prediction(now, order === 'time' ? now - SPREAD_MS - 1000 + Math.floor((i * SPREAD_MS) / count) - Math.floor(Math.random() * LOAD_JITTER_MS) : undefined);
     const p = partitionOf(event.id, partitions);
     perPartition[p]++;
     window.push(js.publish(predictionSubject(p, MODEL), encoder.encodePrediction(event)));
@@ -208,7 +226,7 @@ async function load(js: JetStreamClient, count: number, partitions: number): Pro
   const seconds = (performance.now() - started) / 1000;
   console.log(
     `load        : ${count.toLocaleString()} predictions in ${seconds.toFixed(1)} s = ${Math.round(count / seconds).toLocaleString()} msgs/s ` +
-      `(window ${PUBLISH_WINDOW}); per partition ${perPartition.join(' / ')}`,
+      `(window ${PUBLISH_WINDOW}, ${order === 'time' ? `in time order with ${LOAD_JITTER_MS} ms jitter` : 'random timestamps'} over ${SPREAD_MS / 60_000} min); per partition ${perPartition.join(' / ')}`,
   );
   return perPartition;
 }
@@ -618,7 +636,7 @@ async function runThreadedWorker(nc: NatsConnection, url: string, count: number,
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  const { count, partitions, numeric, categorical, multivariate, processorOnly } = parseArgs(argv);
+  const { count, partitions, order, numeric, categorical, multivariate, processorOnly } = parseArgs(argv);
   if (processorOnly) {
     console.log(`ingest bench, features axis only: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const figures = runFeaturesAxis(numeric, categorical, multivariate);
@@ -633,7 +651,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     nc = await connect({ servers: server.url });
     await provision(nc, { partitions });
     const js = jetstream(nc);
-    const perPartition = await load(js, count, partitions);
+    const perPartition = await load(js, count, partitions, order);
 
     // multivariate drift on: a reference fitted on events like the loaded ones, which (b) scores
     // against directly and the production worker (c) finds in the reference store
@@ -709,6 +727,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         name: 'ingest',
         count,
         partitions,
+        order,
         rawMsgsPerSec: bestRaw,
         workerMsgsPerSec: Math.max(bestWorker, bestThreaded),
         ratio: Math.round(ratio * 1000) / 1000,
