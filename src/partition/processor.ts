@@ -111,6 +111,8 @@ class GroupState {
   /** Panes whose last publication was marked final: they may be dropped. */
   readonly finalInputs = new Set<number>();
   readonly finalOutcomes = new Set<number>();
+  /** The input pane dropped last, published final and held nowhere: the next new pane reuses its sketches. */
+  droppedInput: PaneInput | null = null;
   /** Error-stream detectors, in stream order of joined labels: part of the checkpoint. */
   detectors: ChangeDetector[] = [];
   /** Highest prediction time of this model version. */
@@ -358,6 +360,10 @@ export class PartitionProcessor {
     let pane = group.inputs.get(paneStart);
     if (pane === undefined) {
       pane = new PaneInput(this.options.limits, group.featureCenters);
+      if (group.droppedInput !== null) {
+        pane.reuseSketchesOf(group.droppedInput);
+        group.droppedInput = null;
+      }
       group.inputs.set(paneStart, pane);
     }
     group.dirtyInputs.add(paneStart);
@@ -595,6 +601,7 @@ export class PartitionProcessor {
       for (const paneStart of group.inputs.keys()) {
         if (group.dirtyInputs.has(paneStart) || !this.inputClosed(group, paneStart)) continue;
         if (group.finalInputs.delete(paneStart)) {
+          group.droppedInput = group.inputs.get(paneStart) ?? null;
           group.inputs.delete(paneStart);
           dropped++;
         } else {

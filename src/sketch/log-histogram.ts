@@ -244,13 +244,14 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /** Empties the sketch, keeping its arrays for reuse. */
-  clear(): void {
+  clear(): this {
     this.positive.clear();
     this.negative.clear();
     this.zeroWeight = 0;
     this.originWeight = 0;
     this.totalWeight = 0;
     this.valueSum = 0;
+    return this;
   }
 
   /**

@@ -176,11 +176,25 @@ export class PaneInput {
   /** One bucket mapping for all of this pane's feature sketches (they share the accuracy). */
   private featureMapping: CubicLogMapping | null = null;
 
-  private featureSketch(center: number): LogHistogram {
+  private featureSketch(name: string, center: number): LogHistogram {
     const accuracy = featureAccuracyOf(this.limits);
+    const spare = this.spareFeatures?.get(name);
+    const sketch = spare?.numeric;
+    if (spare !== undefined && sketch != null && sketch.center === center && sketch.relativeAccuracy === accuracy && sketch.minIndexable === FEATURE_MIN_INDEXABLE) {
+      spare.numeric = null; // taken once
+      this.reusedSketches++;
+      return sketch.clear();
+    }
     const mapping = (this.featureMapping ??= new CubicLogMapping(accuracy));
     return new LogHistogram(accuracy, { center, minIndexable: FEATURE_MIN_INDEXABLE, mapping });
   }
+  /**
+   * The features of a pane its producer dropped, whose sketches this pane's features take over as
+   * they come (see reuseSketchesOf); let go at the first read (settleCenters).
+   */
+  private spareFeatures: Map<string, FeatureSummary> | null = null;
+  /** Feature sketches taken over from a dropped pane rather than made (for tests and benchmarks). */
+  reusedSketches = 0;
   /** Segment key -> value -> feature -> summary, for the values limits.segmentSketchValues admits. */
   readonly segmentFeatures = new Map<string, Map<string, Map<string, FeatureSummary>>>();
   /**
@@ -208,6 +222,16 @@ export class PaneInput {
   }
 
   /**
+   * Lets this new pane's feature sketches be those of `dropped`, a pane of the same producer that
+   * nothing holds any more, cleared (same buckets, so the same figures as new ones): a feature's
+   * bucket arrays are then allocated once, not for every pane, each grown by doubling as its values
+   * come (at 200 features, most of the cost of a pane's first events, and garbage for the collector).
+   */
+  reuseSketchesOf(dropped: PaneInput): void {
+    this.spareFeatures = dropped.features;
+  }
+
+  /**
    * Joins a producer's centers (a pane restored from a checkpoint): the centers of this pane's
    * sketches go into `centers` where it has none yet, and features new to the pane take theirs from it.
    */
@@ -225,6 +249,7 @@ export class PaneInput {
    * first, so a reader never sees a value missing.
    */
   settleCenters(): void {
+    this.spareFeatures = null;
     if (this.undecided.size === 0) return;
     for (const name of [...this.undecided.keys()]) this.decideCenter(name);
   }
@@ -240,7 +265,7 @@ export class PaneInput {
       center = medianOf(held);
       if (centers !== null && centers.size < MAX_FEATURE_CENTERS) centers.set(name, center);
     }
-    const sketch = this.featureSketch(center);
+    const sketch = this.featureSketch(name, center);
     for (const value of held) sketch.add(value);
     summary.numeric = sketch;
   }
@@ -249,7 +274,7 @@ export class PaneInput {
   private addUndecided(name: string, summary: FeatureSummary, value: number): void {
     const center = this.featureCenters?.get(name);
     if (center !== undefined) {
-      (summary.numeric = this.featureSketch(center)).add(value);
+      (summary.numeric = this.featureSketch(name, center)).add(value);
       return;
     }
     let held = this.undecided.get(name);
