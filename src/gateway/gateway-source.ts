@@ -102,6 +102,7 @@ export class GatewaySource extends MetricsSourceEmitter {
     references.releaseModel(model);
     this.changed.delete(model);
     this.queue.delete(model);
+    this.emitReleased(model);
   }
 
   start(): void {

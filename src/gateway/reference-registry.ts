@@ -159,7 +159,11 @@ export class ReferenceRegistry {
         (error: unknown) => this.options.logger.warn({ err: (error as Error).message, models: batch.size }, 'reading the reference profiles of arriving models failed: they have none until one is set'),
       )
       .finally(() => {
-        for (const model of batch) this.loading.delete(model);
+        for (const model of batch) {
+          if (!this.loading.delete(model)) continue;
+          // due again: a capture skipped while the store was read can be taken now (if none was found)
+          this.changed.notify(model);
+        }
         this.loadRun = null;
         this.startLoading();
       });

@@ -150,6 +150,19 @@ describe('a model the gateway gives up for idleness', () => {
     expect(stored.size).toBe(1);
   });
 
+  it('a new model whose capture was due while the store was read is captured once the read finds nothing, without more traffic', async () => {
+    const { references, stored, loads, source, traffic } = compose({ autoCaptureMs: AUTO_MS, gatedLoads: true });
+    traffic('a', 0);
+    traffic('a', 1, 3 * PANE_MS);
+    source.tick();
+    expect(references.referenceFor('a')).toBeNull();
+    loads.shift()?.release();
+    await references.settled();
+    source.tick();
+    expect(references.referenceFor('a')?.source).toBe('auto');
+    expect(stored.size).toBe(1);
+  });
+
   it('a read of the store still running when the model is given up again sets nothing', async () => {
     const units = compose({ gatedLoads: true });
     const { references, stored, loads, traffic } = units;
