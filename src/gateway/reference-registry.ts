@@ -139,7 +139,7 @@ export class ReferenceRegistry {
     this.startLoading();
   }
 
-  /** Resolves once no look-up is waiting or running (for tests, and for a start-up that waits for them). */
+  /** Resolves once no look-up is waiting or running (for tests). */
   async settled(): Promise<void> {
     while (this.loadRun !== null) await this.loadRun;
   }
