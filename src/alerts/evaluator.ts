@@ -301,6 +301,31 @@ export class AlertEvaluator {
     else if (this.states.get(key)?.startsAt === alert.startsAt) this.states.delete(key);
   }
 
+  /**
+   * Forgets everything held for a model the gateway no longer holds (released for idleness): its
+   * pending alerts go without a word (they never fired), each firing one resolves with `reason`
+   * at event time `at` (returned, to be announced like any resolution: same id as an ordinary
+   * resolution of that episode, so replicas releasing it too publish the same transition).
+   */
+  releaseModel(model: string, at: number, reason: string): AlertEvent[] {
+    const prefix = `${model}|`;
+    const resolutions: AlertEvent[] = [];
+    for (const [key, state] of this.states) {
+      if (!key.startsWith(prefix)) continue;
+      this.states.delete(key);
+      if (state.state !== 'firing') continue;
+      const [, ruleName, scope] = key.split('|');
+      const rule = this.rulesOf(model).find((r) => r.name === ruleName) ?? this.rules.find((r) => r.name === ruleName);
+      // a rule gone from the configuration since the alert fired is no longer evaluated: nothing to resolve
+      if (rule === undefined) continue;
+      const threshold = state.threshold ?? rule.threshold ?? 0;
+      resolutions.push(makeAlert(rule, model, scope, 'resolved', state.startsAt, state.value, threshold, Math.max(at, state.firedAt ?? at), reason));
+    }
+    for (const key of this.unjudged.keys()) if (key.startsWith(prefix)) this.unjudged.delete(key);
+    this.modelRules.delete(model);
+    return resolutions;
+  }
+
   /** Rules whose baseline was too small to judge against on their latest evaluation, for one model or all. */
   ruleStatuses(model?: string): RuleStatus[] {
     return [...this.unjudged.values()].filter((status) => model === undefined || status.model === model);
@@ -339,6 +364,8 @@ function makeAlert(
   value: number | null,
   threshold: number,
   at: number,
+  /** Why a resolution happened other than by the value recovering (said in its message). */
+  reason?: string,
 ): AlertEvent {
   const shown = value === null ? 'n/a' : Number(value.toPrecision(4));
   return {
@@ -356,6 +383,8 @@ function makeAlert(
     message:
       state === 'firing'
         ? `${rule.description} (${model}, ${scope}): ${rule.metric} = ${shown} ${rule.op} ${Number(threshold.toPrecision(4))} over ${rule.window}`
-        : `resolved: ${rule.description} (${model}, ${scope}): ${rule.metric} = ${shown}`,
+        : reason !== undefined
+          ? `resolved (${reason}): ${rule.description} (${model}, ${scope}): ${rule.metric} was ${shown}`
+          : `resolved: ${rule.description} (${model}, ${scope}): ${rule.metric} = ${shown}`,
   };
 }

@@ -68,6 +68,8 @@ export async function startGateway(
     autoCaptureMs: config.reference.autoCaptureMs,
     logger: unitLogger,
     saveReference: (profile) => references.put(profile),
+    // the registry holds the profiles of the models the window store holds; a model's come back from the store with it
+    loadReferences: (models) => references.profilesOf(models),
   });
   const view = new MetricsView(windows, active, { overrides: config.drift.features, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion, discreteMaxValues: config.drift.discreteMaxValues });
   const alertLogger = logger.child({ component: 'alerts' });
@@ -96,7 +98,10 @@ export async function startGateway(
   const restored = await readRecentAlerts(nc, 7 * 24 * 3600_000, (alert) => alerts.restore(alert));
   if (restored > 0) logger.info({ transitions: restored }, 'restored alert states from DRIFT_ALERTS');
   const stopFollowing = await references.follow(
-    (profile) => active.setReference(profile),
+    // a profile of a model this gateway does not hold (released, or no traffic yet) is read when the model arrives
+    (profile) => {
+      if (windows.windowsOf(profile.model) !== undefined || active.knowsModel(profile.model)) active.setReference(profile);
+    },
     (id) => active.removeReference(id),
     (error) => logger.warn({ err: error.message }, 'reading a changed reference profile failed'),
   );
@@ -111,8 +116,18 @@ export async function startGateway(
   const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics, fence);
   await reader.start();
   const exportChangelog = changelogExporter(reader, windows, source, metrics);
-  exportChangelog();
-  const changelogTimer = setInterval(exportChangelog, 1000);
+  let startupProfilesReleased = false;
+  const everySecond = () => {
+    exportChangelog();
+    if (startupProfilesReleased || !windows.isCaughtUp()) return;
+    // every stored profile was read at start-up; once the replay has caught up, those of models
+    // with no retained panes go (read back if the model returns), as if released for idleness
+    startupProfilesReleased = true;
+    const released = active.releaseModelsExcept((model) => windows.windowsOf(model) !== undefined);
+    if (released > 0) logger.info({ models: released }, 'reference profiles of models without retained panes released from memory (read again when a model returns)');
+  };
+  everySecond();
+  const changelogTimer = setInterval(everySecond, 1000);
   source.start();
   const app = await buildGateway({
     source,

@@ -24,6 +24,8 @@ export interface MetricsSourceEvents {
   metrics: [model: string];
   /** An alert transition (pending -> firing, firing -> resolved). */
   alert: [alert: AlertEvent];
+  /** The source no longer holds `model` (given up for idleness): what a listener keeps for it can go. */
+  released: [model: string];
 }
 
 export type MetricsSourceListener<E extends keyof MetricsSourceEvents> = (...args: MetricsSourceEvents[E]) => void;
@@ -80,5 +82,9 @@ export abstract class MetricsSourceEmitter extends EventEmitter<MetricsSourceEve
 
   emitAlert(alert: AlertEvent): void {
     this.emit('alert', alert);
+  }
+
+  emitReleased(model: string): void {
+    this.emit('released', model);
   }
 }

@@ -99,6 +99,21 @@ export class AlertLog {
     return transitions;
   }
 
+  /**
+   * Forgets a model the gateway no longer holds: each of its firing alerts is resolved with
+   * `reason` and announced (recorded, counted, logged, published, webhooks) like any resolution,
+   * so it leaves operators' view with a trace; its pending alerts and rule states go. Returns the
+   * resolutions, for the caller to announce on the live feed.
+   */
+  releaseModel(model: string, at: number, reason: string): AlertEvent[] {
+    const resolutions = this.evaluator.releaseModel(model, at, reason).map((alert) => this.announce(alert));
+    const prefix = `${model}|`;
+    // a firing alert restored from the stream whose rule is gone from the configuration: nothing evaluates it any more
+    for (const key of this.firing.keys()) if (key.startsWith(prefix)) this.firing.delete(key);
+    for (const key of this.unjudged) if (key.startsWith(prefix)) this.unjudged.delete(key);
+    return resolutions;
+  }
+
   /** Rules that cannot judge their latest window (state 'insufficient_reference'), for one model or all. */
   ruleStatuses(model?: string): RuleStatus[] {
     return this.evaluator.ruleStatuses(model);

@@ -82,6 +82,27 @@ export class GatewaySource extends MetricsSourceEmitter {
     units.windows.onModelChanged(markChanged);
     units.references.onReferenceChanged(markChanged);
     units.view.onDriftReused(markChanged);
+    units.windows.onModelAdded((model) => units.references.modelArrived(model));
+    units.windows.onModelEvicted((model) => this.release(model));
+  }
+
+  /**
+   * A model the window store gave up for idleness (called while its windows can still be read):
+   * its references leave memory (read back from the store if it returns), its firing alerts
+   * resolve with the reason, and it leaves the queue.
+   */
+  private release(model: string): void {
+    const { windows, references, alerts } = this.units;
+    const end = windows.windowsOf(model)?.end;
+    // the event time the model's data stops at: the same on every replica, like any transition's
+    const at = end !== undefined && Number.isFinite(end) ? end : this.now();
+    const idleMs = windows.idleMs;
+    const reason = `model evicted: no data for models.idleMs${idleMs === undefined ? '' : ` (${idleMs / 1000} s)`}`;
+    for (const alert of alerts.releaseModel(model, at, reason)) this.emitAlert(alert);
+    references.releaseModel(model);
+    this.changed.delete(model);
+    this.queue.delete(model);
+    this.emitReleased(model);
   }
 
   start(): void {
@@ -187,7 +208,8 @@ export class GatewaySource extends MetricsSourceEmitter {
     if (windows === undefined) return [];
     const { view, alerts } = this.units;
     // an automatic reference first: the drift below is computed against it
-    const units: Array<() => void> = [() => this.units.references.captureIfDue(windows)];
+    // (not for a model released meanwhile: its windows are no longer the store's)
+    const units: Array<() => void> = [() => this.units.windows.windowsOf(model) === windows && this.units.references.captureIfDue(windows)];
     for (const { window, perVersion } of alerts.driftReads(model)) {
       for (const version of perVersion ? [...windows.versions] : [undefined]) units.push(() => view.getMetrics(model, window, version, undefined, 'refresh'));
     }

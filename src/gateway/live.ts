@@ -254,6 +254,20 @@ export class LiveFeed {
     this.guard('broadcasting metrics', () => this.broadcastUpdates(model));
   };
 
+  /** A model the source gave up: its throttle, drift stamps and every client's bookkeeping of it go (a subscription by name stays). */
+  private readonly onSourceReleased = (model: string): void => {
+    const state = this.throttle.get(model);
+    if (state !== undefined) clearTimeout(state.timer);
+    this.throttle.delete(model);
+    const prefix = `${model}\u0000`;
+    for (const key of this.driftState.keys()) if (key.startsWith(prefix)) this.driftState.delete(key);
+    for (const client of this.clients) {
+      client.lastMetricsAt.delete(model);
+      client.lastDriftStamp.delete(model);
+      client.pending.delete(model);
+    }
+  };
+
   /** The source's own transitions: used only when the feed does not follow DRIFT_ALERTS. */
   private readonly onSourceAlert = (alert: AlertEvent): void => {
     this.guard('broadcasting an alert', () => this.broadcastAlert({ seq: undefined, model: alert.model, frame: JSON.stringify({ type: 'alert', model: alert.model, alert }) }));
@@ -285,6 +299,7 @@ export class LiveFeed {
     this.server = server;
     server.on('upgrade', this.onUpgrade);
     this.source.on('metrics', this.onSourceMetrics);
+    this.source.on('released', this.onSourceReleased);
     const stream = this.options.alertStream;
     if (stream === undefined) this.source.on('alert', this.onSourceAlert);
     else {
@@ -337,6 +352,7 @@ export class LiveFeed {
     this.stopped = true;
     this.server?.off('upgrade', this.onUpgrade);
     this.source.off('metrics', this.onSourceMetrics);
+    this.source.off('released', this.onSourceReleased);
     this.source.off('alert', this.onSourceAlert);
     clearInterval(this.heartbeatTimer);
     clearInterval(this.drainTimer);

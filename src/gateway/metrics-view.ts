@@ -93,6 +93,7 @@ export class MetricsView {
       this.cache.delete(model);
       this.driftCache.delete(model);
       this.generations.delete(model);
+      this.keptFresh.delete(model);
     });
     references.onReferenceChanged((model) => {
       this.cache.delete(model);

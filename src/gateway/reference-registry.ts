@@ -12,6 +12,12 @@ export interface ReferenceRegistryOptions {
   logger: Logger;
   /** Persists an automatically captured profile; a failure is logged, the profile stays active. */
   saveReference?: (profile: ReferenceProfile) => Promise<void>;
+  /**
+   * Reads the stored profiles of these models (the object store). With it, a model the registry
+   * knows nothing of is looked up when it arrives (`modelArrived`), so the profiles of a released
+   * model come back with it; without it, nothing is looked up.
+   */
+  loadReferences?: (models: ReadonlySet<string>) => Promise<ReferenceProfile[]>;
 }
 
 /**
@@ -24,7 +30,13 @@ export class ReferenceRegistry {
   private readonly active = new Map<string, ReferenceProfile>();
   /** Every profile known for a key (by id): deleting the one in force falls back to the newest remaining. */
   private readonly known = new Map<string, Map<string, ReferenceProfile>>();
+  /** The keys of `known` (and `active`) of each model, so a model's entries can be found without a scan. */
+  private readonly keysOf = new Map<string, Set<string>>();
   private readonly changed = new ModelSignal();
+  /** Models waiting to be looked up in the store, and models being looked up now (no capture meanwhile). */
+  private readonly toLoad = new Set<string>();
+  private readonly loading = new Set<string>();
+  private loadRun: Promise<void> | null = null;
 
   constructor(private readonly options: ReferenceRegistryOptions) {}
 
@@ -47,6 +59,9 @@ export class ReferenceRegistry {
     const key = profile.version === null ? profile.model : `${profile.model}\u0000${profile.version}`;
     let known = this.known.get(key);
     if (known === undefined) this.known.set(key, (known = new Map()));
+    let keys = this.keysOf.get(profile.model);
+    if (keys === undefined) this.keysOf.set(profile.model, (keys = new Set()));
+    keys.add(key);
     known.set(profile.id, profile);
     const current = this.active.get(key);
     if (current !== undefined && current.id !== profile.id && isNewer(current, profile)) return;
@@ -79,6 +94,81 @@ export class ReferenceRegistry {
     }
   }
 
+  /** Whether the registry holds any profile of the model (its own or a version's). */
+  knowsModel(model: string): boolean {
+    return this.keysOf.has(model);
+  }
+
+  /**
+   * Forgets every profile of a model (its own and its versions'), for a model the gateway no longer
+   * holds. Nothing is lost: every profile the registry holds is in the object store (uploads are
+   * stored before they are set, automatic captures are saved as they are taken, the rest were read
+   * from it), and `modelArrived` reads them back when the model returns. Listeners are not told:
+   * nothing is computed for a model that is not held.
+   */
+  releaseModel(model: string): void {
+    for (const key of this.keysOf.get(model) ?? []) {
+      this.active.delete(key);
+      this.known.delete(key);
+    }
+    this.keysOf.delete(model);
+    this.toLoad.delete(model);
+    this.loading.delete(model);
+  }
+
+  /** Forgets the profiles of every model but those `keep` says (once, after start-up: see the gateway). */
+  releaseModelsExcept(keep: (model: string) => boolean): number {
+    let released = 0;
+    for (const model of [...this.keysOf.keys()]) {
+      if (keep(model)) continue;
+      this.releaseModel(model);
+      released++;
+    }
+    return released;
+  }
+
+  /**
+   * A model the gateway starts holding: if the registry knows none of its profiles (a new model, or
+   * one released), they are read from the store, with those of other models arriving meanwhile in
+   * one read. Until the read is done the model is not captured automatically (its stored reference
+   * may be on its way); a failed read is logged and the model is treated as having none.
+   */
+  modelArrived(model: string): void {
+    if (this.options.loadReferences === undefined || this.knowsModel(model) || this.loading.has(model)) return;
+    this.toLoad.add(model);
+    this.startLoading();
+  }
+
+  /** Resolves once no look-up is waiting or running (for tests). */
+  async settled(): Promise<void> {
+    while (this.loadRun !== null) await this.loadRun;
+  }
+
+  private startLoading(): void {
+    const load = this.options.loadReferences;
+    if (load === undefined || this.loadRun !== null || this.toLoad.size === 0) return;
+    const batch = new Set(this.toLoad);
+    this.toLoad.clear();
+    for (const model of batch) this.loading.add(model);
+    this.loadRun = load(batch)
+      .then(
+        (profiles) => {
+          // a model released while its read ran is left out (its place has gone to another)
+          for (const profile of profiles.sort((a, b) => a.createdAt - b.createdAt)) if (this.loading.has(profile.model)) this.setReference(profile);
+        },
+        (error: unknown) => this.options.logger.warn({ err: (error as Error).message, models: batch.size }, 'reading the reference profiles of arriving models failed: they have none until one is set'),
+      )
+      .finally(() => {
+        for (const model of batch) {
+          if (!this.loading.delete(model)) continue;
+          // due again: a capture skipped while the store was read can be taken now (if none was found)
+          this.changed.notify(model);
+        }
+        this.loadRun = null;
+        this.startLoading();
+      });
+  }
+
   /**
    * Takes a model's first `autoCaptureMs` of traffic as its reference when it has none, once event
    * time has passed that range by one pane (so its panes are complete). Returns the captured profile.
@@ -86,6 +176,7 @@ export class ReferenceRegistry {
   captureIfDue(windows: ModelWindows): ReferenceProfile | null {
     const autoMs = this.options.autoCaptureMs;
     if (autoMs <= 0 || this.active.has(windows.model) || !Number.isFinite(windows.firstPaneStart)) return null;
+    if (this.toLoad.has(windows.model) || this.loading.has(windows.model)) return null;
     const from = windows.firstPaneStart;
     const to = from + autoMs;
     if (windows.end < to + windows.paneMs) return null;

@@ -59,6 +59,7 @@ export class WindowStore {
   private readonly lastMessageAt = new Map<string, number>();
   private readonly loggedDrops = new Set<string>();
   private readonly evicted = new ModelSignal();
+  private readonly added = new ModelSignal();
   /** Per model, versions seen in its pane messages (at most REMEMBERED_VERSIONS, oldest first seen dropped). */
   private readonly seenVersions = new Map<string, Set<string>>();
 
@@ -97,6 +98,7 @@ export class WindowStore {
       windows = new ModelWindows(message.model, this.windowMs, this.options.limits, { coarsePaneMs: this.options.coarsePaneMs });
       windows.applyMessage(message); // a malformed first message throws before the model is listed
       this.models.set(message.model, windows);
+      this.added.notify(message.model);
     } else {
       windows.applyMessage(message);
     }
@@ -129,10 +131,11 @@ export class WindowStore {
     if (idleMs === undefined) return 0;
     const idle = [...this.lastMessageAt].filter(([, at]) => now - at > idleMs).map(([model]) => model);
     for (const model of idle) {
+      // listeners are told first, so they can still read the model's windows (its last event time)
+      this.evicted.notify(model);
       this.models.delete(model);
       this.lastMessageAt.delete(model);
       this.seenVersions.delete(model);
-      this.evicted.notify(model);
     }
     if (idle.length > 0) this.options.logger?.info({ models: idle.length, idleMs }, 'idle models removed from the gateway to make room for new ones');
     return idle.length;
@@ -141,7 +144,8 @@ export class WindowStore {
   private drop(model: string): void {
     this.dropped++;
     this.options.metrics?.paneMessagesDropped.inc({ reason: 'model_limit' });
-    if (this.loggedDrops.has(model) || this.options.logger === undefined) return;
+    // past the logged ones only the count grows, so a flood of dropped models takes no memory per model
+    if (this.loggedDrops.size > MAX_LOGGED_DROPS || this.loggedDrops.has(model) || this.options.logger === undefined) return;
     this.loggedDrops.add(model);
     if (this.loggedDrops.size <= MAX_LOGGED_DROPS) {
       this.options.logger.warn({ model, maxModels: this.options.maxModels }, `pane states of model '${model}' dropped: the gateway holds limits.maxModels (${this.options.maxModels}) models, none idle for models.idleMs`);
@@ -150,9 +154,22 @@ export class WindowStore {
     }
   }
 
-  /** Called with the name of a model removed for idleness (caches of it can go). */
+  /**
+   * Called with the name of a model removed for idleness, just before its windows go (they can
+   * still be read): whatever else is kept for the model can go too.
+   */
   onModelEvicted(listener: ModelListener): void {
     this.evicted.subscribe(listener);
+  }
+
+  /** Called with the name of a model the store starts holding (new, or back after its eviction), after its first pane message. */
+  onModelAdded(listener: ModelListener): void {
+    this.added.subscribe(listener);
+  }
+
+  /** How long a model may go without a pane message before it can give its place (models.idleMs); undefined: never. */
+  get idleMs(): number | undefined {
+    return this.options.idleMs;
   }
 
   /** The changelog replay has caught up: the windows hold everything published so far. */

@@ -55,6 +55,20 @@ export class ReferenceStore {
     return () => watcher.stop();
   }
 
+  /**
+   * The stored profiles of these models. Only the objects' metadata is listed (each names its
+   * model in its description, `put` above); the profiles themselves are read for the models asked.
+   */
+  async profilesOf(models: ReadonlySet<string>): Promise<ReferenceProfile[]> {
+    const out: ReferenceProfile[] = [];
+    for (const info of await this.store.list()) {
+      if (info.deleted || !describesOneOf(info.description, models)) continue;
+      const profile = await this.get(info.name);
+      if (profile !== null && models.has(profile.model)) out.push(profile);
+    }
+    return out;
+  }
+
   async list(): Promise<ReferenceProfile[]> {
     const infos = await this.store.list();
     const out: ReferenceProfile[] = [];
@@ -65,6 +79,18 @@ export class ReferenceStore {
     }
     return out;
   }
+}
+
+/**
+ * Whether an object's description (`<model>/<version or *>`) may name one of the models: a model
+ * name may itself hold a '/', so every split is tried. No description (not written by `put`): maybe.
+ */
+function describesOneOf(description: string | undefined, models: ReadonlySet<string>): boolean {
+  if (description === undefined || description === '') return true;
+  for (let slash = description.indexOf('/'); slash >= 0; slash = description.indexOf('/', slash + 1)) {
+    if (models.has(description.slice(0, slash))) return true;
+  }
+  return false;
 }
 
 /**

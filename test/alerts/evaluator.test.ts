@@ -165,3 +165,29 @@ describe('restoring alert state', () => {
     expect(resolved.map((a) => a.id)).toEqual(['m:errors:model:5000:resolved']);
   });
 });
+
+describe('a model released (the gateway gave it up for idleness)', () => {
+  it('its firing alerts resolve with the reason and the episode\'s id, its pending ones and other models\' stay untouched', () => {
+    const evaluator = new AlertEvaluator(
+      rules([
+        { name: 'errors', metric: 'errorRate', op: '>', threshold: 0.05 },
+        { name: 'slow', metric: 'latency.p99', op: '>', threshold: 20, for: '1h' },
+      ]),
+    );
+    evaluator.evaluate('m', () => metrics(10_000, { errorRate: 0.1 }), []);
+    evaluator.evaluate('other', () => metrics(10_000, { errorRate: 0.1 }), []);
+    // a firing alert restored from the stream whose rule has left the configuration since
+    evaluator.restore({ id: 'm:gone:model:1:firing', model: 'm', rule: 'gone', scope: 'model', state: 'firing', severity: 'warning', value: 1, threshold: 0, window: '1m', startsAt: 1, at: 1, message: '' });
+    expect(evaluator.held('m').map((h) => [h.rule, h.state]).sort()).toEqual([['errors', 'firing'], ['gone', 'firing'], ['slow', 'pending']]);
+
+    const resolved = evaluator.releaseModel('m', 25_000, 'model evicted: no data for models.idleMs (1 s)');
+    expect(resolved).toHaveLength(1);
+    expect(resolved[0]).toMatchObject({ id: 'm:errors:model:10000:resolved', state: 'resolved', startsAt: 10_000, at: 25_000, value: 0.1, threshold: 0.05 });
+    expect(resolved[0].message).toBe('resolved (model evicted: no data for models.idleMs (1 s)): errorRate > 0.05 (m, model): errorRate was 0.1');
+    expect(evaluator.held('m')).toEqual([]);
+    expect(evaluator.held('other').map((h) => h.rule).sort()).toEqual(['errors', 'slow']);
+    // back: a new episode, announced as such
+    const again = evaluator.evaluate('m', () => metrics(90_000, { errorRate: 0.1 }), []);
+    expect(again.map((a) => a.id)).toEqual(['m:errors:model:90000:firing']);
+  });
+});

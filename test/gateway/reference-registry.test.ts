@@ -97,3 +97,28 @@ describe('ReferenceRegistry: automatic capture', () => {
     expect(lines.find((l) => l.msg === 'saving reference failed')?.err).toBe('object store unavailable');
   });
 });
+
+describe('ReferenceRegistry: releasing models', () => {
+  it('forgets every profile of a released model (its own and its versions\'), and only that model\'s', () => {
+    const { references, changed } = registry();
+    references.setReference(profile('a-all', 'a', 1));
+    references.setReference(profile('a-v2', 'a', 1, 'v2'));
+    references.setReference(profile('b-all', 'b', 1));
+    changed.length = 0;
+    references.releaseModel('a');
+    expect(references.knowsModel('a')).toBe(false);
+    expect(references.referenceFor('a', 'v2')).toBeNull();
+    expect(references.profileById('a-v2')).toBeNull();
+    expect(references.referenceFor('b')?.id).toBe('b-all');
+    expect(changed).toEqual([]);
+  });
+
+  it('after start-up, the profiles of models the gateway does not hold go; those it holds stay', () => {
+    const { references } = registry();
+    for (const model of ['held', 'gone-1', 'gone-2']) references.setReference(profile(`${model}-p`, model, 1));
+    expect(references.releaseModelsExcept((model) => model === 'held')).toBe(2);
+    expect(references.referenceFor('held')?.id).toBe('held-p');
+    expect(references.knowsModel('gone-1')).toBe(false);
+    expect(references.knowsModel('gone-2')).toBe(false);
+  });
+});

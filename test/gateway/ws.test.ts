@@ -393,3 +393,38 @@ describe('live feed: slow and dead clients', () => {
     expect(await metricValue(registry, 'drift_ws_clients_dropped_total', { reason: 'heartbeat' })).toBe(1);
   });
 });
+
+describe('live feed: models the source gives up', () => {
+  /** Entries the feed and its clients keep per model. */
+  function perModelEntries(app: FastifyInstance): number {
+    const feed = app.liveFeed as unknown as Record<string, unknown>;
+    let entries = (feed.driftState as Map<string, unknown>).size + (feed.throttle as Map<string, unknown>).size;
+    for (const client of feed.clients as Set<{ lastMetricsAt: Map<string, number>; lastDriftStamp: Map<string, number>; pending: Map<string, unknown> }>) {
+      entries += client.lastMetricsAt.size + client.lastDriftStamp.size + client.pending.size;
+    }
+    return entries;
+  }
+
+  it('forgets what it kept for each released model, and sends a model that comes back afresh', async () => {
+    const { app, source, connect } = await setup({ metricsIntervalMs: 20 }, undefined, []);
+    const c = await connect();
+    c.send({ type: 'subscribe', models: ['*'], topics: ['metrics', 'drift'] });
+    await c.untilCount('subscribed', 1);
+    const MODELS = 200;
+    for (let i = 0; i < MODELS; i++) source.bump(`m${i}`, 5);
+    await c.untilCount('metrics', MODELS);
+    await c.untilCount('drift', MODELS);
+    await sleep(50); // the throttles' intervals pass
+    expect(perModelEntries(app)).toBeGreaterThanOrEqual(3 * MODELS);
+    for (let i = 0; i < MODELS; i++) {
+      source.counts.delete(`m${i}`);
+      source.emitReleased(`m${i}`);
+    }
+    expect(perModelEntries(app)).toBe(0);
+
+    const before = c.frames.length;
+    source.bump('m0', 9);
+    await c.until((frames) => frames.slice(before).some((f) => f.type === 'drift' && f.model === 'm0'));
+    expect(c.frames.slice(before).find((f) => f.type === 'metrics' && f.model === 'm0')?.metrics?.count).toBe(9);
+  });
+});
