@@ -367,6 +367,12 @@ interface FeatureShape {
   categorical: number;
   /** Scored against a multivariate reference of the shape (its PCA reconstruction error). */
   multivariate: boolean;
+  /**
+   * As a runner runs it: pane states drained every second of event time and closed panes dropped
+   * (60 s allowed lateness, the default), so new panes reuse dropped ones' sketches and the flush's
+   * serialization is part of the cost. Otherwise every pane stays (10 min lateness, no flush).
+   */
+  cycle: boolean;
 }
 
 export interface ShapeFigures extends FeatureShape {
@@ -387,6 +393,8 @@ const ID_DIGITS = 12;
 const TS_PLACEHOLDER = 1_111_111_111_111;
 /** Jitter of the axis' event times: a live producer's events arrive in time order, give or take. */
 const AXIS_JITTER_MS = 1000;
+/** Allowed lateness of the features axis's runner-cycle shape: the configured default. */
+const CYCLE_LATENESS_MS = 60_000;
 
 interface Template {
   bytes: Uint8Array;
@@ -456,7 +464,10 @@ function processorRound(templates: readonly Template[], shape: FeatureShape, fir
     scorers = new MultivariateScorers();
     scorers.setReference(reference);
   }
-  const processor = new PartitionProcessor(processorOptions(0, Math.max(64, shape.numeric + shape.categorical), scorers));
+  const options = processorOptions(0, Math.max(64, shape.numeric + shape.categorical), scorers);
+  const processor = new PartitionProcessor(shape.cycle ? { ...options, allowedLatenessMs: CYCLE_LATENESS_MS } : options);
+  // events per second of event time: a runner's flush (drain, then drop what closed) after each
+  const flushEvery = shape.cycle ? Math.max(1, Math.round((events * 1000) / SPREAD_MS)) : 0;
   const subject = predictionSubject(0, MODEL);
   const start = Date.now() - SPREAD_MS - 1000;
   // CPU time, not wall time: on the shared machine a wall clock mostly measures the other sessions
@@ -469,6 +480,10 @@ function processorRound(templates: readonly Template[], shape: FeatureShape, fir
     template.view.setUint32(template.tsAt + 4, ts >>> 0);
     const rejected = processor.process(i + 1, subject, template.bytes);
     if (rejected !== null) throw new Error(`features axis: event ${i} rejected (${rejected.reason}: ${rejected.detail})`);
+    if (flushEvery > 0 && i % flushEvery === flushEvery - 1) {
+      processor.drainDirty();
+      processor.dropClosed();
+    }
   }
   const used = process.cpuUsage(started);
   const ns = (used.user + used.system) * 1000;
@@ -494,16 +509,19 @@ function median(values: readonly number[]): number {
  */
 export function runFeaturesAxis(numeric: readonly number[], categorical: readonly number[], multivariate: readonly number[] = []): ShapeFigures[] {
   const shapes: FeatureShape[] = [];
-  const plain = (n: number, c: number): FeatureShape | undefined => shapes.find((s) => s.numeric === n && s.categorical === c && !s.multivariate);
+  const plain = (n: number, c: number): FeatureShape | undefined => shapes.find((s) => s.numeric === n && s.categorical === c && !s.multivariate && !s.cycle);
   for (const c of categorical) {
-    for (const n of [0, ...numeric.filter((n) => n > 0)]) shapes.push({ numeric: n, categorical: c, multivariate: false });
+    for (const n of [0, ...numeric.filter((n) => n > 0)]) shapes.push({ numeric: n, categorical: c, multivariate: false, cycle: false });
   }
   // multivariate: with the first categorical count, each next to its shape without scoring
   const withCategorical = categorical[0] ?? 0;
   for (const n of multivariate) {
-    if (plain(n, withCategorical) === undefined) shapes.push({ numeric: n, categorical: withCategorical, multivariate: false });
-    shapes.push({ numeric: n, categorical: withCategorical, multivariate: true });
+    if (plain(n, withCategorical) === undefined) shapes.push({ numeric: n, categorical: withCategorical, multivariate: false, cycle: false });
+    shapes.push({ numeric: n, categorical: withCategorical, multivariate: true, cycle: false });
   }
+  // the largest numeric count once more as a runner runs it (flushes, panes dropped and reused)
+  const largest = Math.max(0, ...numeric);
+  if (largest > 0) shapes.push({ numeric: largest, categorical: withCategorical, multivariate: false, cycle: true });
   const templates = shapes.map((shape) => templatesOf(shape));
   const references = shapes.map((shape) =>
     shape.multivariate ? referenceOf(`bench-${shape.numeric}-${shape.categorical}`, Array.from({ length: REFERENCE_ROWS }, (_, i) => shapedPrediction(i, shape).features as Record<string, number | string>)) : null,
@@ -524,13 +542,13 @@ export function runFeaturesAxis(numeric: readonly number[], categorical: readonl
     return { ...shape, usPerEvent: median(times[s]), nsPerNumericFeature: null, nsMultivariatePerEvent: null, ...fitted };
   });
   for (const figure of figures) {
-    if (figure.numeric === 0) continue;
+    if (figure.numeric === 0 || figure.cycle) continue;
     if (figure.multivariate) {
-      const without = figures.find((f) => f.numeric === figure.numeric && f.categorical === figure.categorical && !f.multivariate);
+      const without = figures.find((f) => f.numeric === figure.numeric && f.categorical === figure.categorical && !f.multivariate && !f.cycle);
       if (without !== undefined) figure.nsMultivariatePerEvent = (figure.usPerEvent - without.usPerEvent) * 1000;
       continue;
     }
-    const base = figures.find((f) => f.numeric === 0 && f.categorical === figure.categorical && !f.multivariate);
+    const base = figures.find((f) => f.numeric === 0 && f.categorical === figure.categorical && !f.multivariate && !f.cycle);
     if (base !== undefined) figure.nsPerNumericFeature = ((figure.usPerEvent - base.usPerEvent) * 1000) / figure.numeric;
   }
   console.log(
@@ -539,6 +557,12 @@ export function runFeaturesAxis(numeric: readonly number[], categorical: readonl
   );
   for (const f of figures) {
     const shape = `  ${String(f.numeric).padStart(3)} numeric + ${String(f.categorical).padStart(2)} categorical`;
+    if (f.cycle) {
+      const kept = figures.find((g) => g.numeric === f.numeric && g.categorical === f.categorical && !g.multivariate && !g.cycle);
+      const versus = kept === undefined ? '' : ` (every pane kept, no flush: ${kept.usPerEvent.toFixed(2)})`;
+      console.log(`${shape}, as a runner runs it (drained each second, dropped ${CYCLE_LATENESS_MS / 1000} s after closing, sketches reused): ${f.usPerEvent.toFixed(2)} µs/event${versus}`);
+      continue;
+    }
     if (f.multivariate) {
       const cost = f.nsMultivariatePerEvent === null ? 'n/a' : `${f.nsMultivariatePerEvent.toFixed(0)} ns per event for the reconstruction error`;
       console.log(`${shape}, multivariate on (${f.components} components over ${f.columns} columns): ${f.usPerEvent.toFixed(2)} µs/event; ${cost}`);
