@@ -613,11 +613,13 @@ export class LogHistogram implements QuantileSummary {
    * low .. low + n - 1 (zeros inside the range included: a varint zero is one byte).
    */
   toBytes(): Uint8Array {
-    const negativeEncoding = storeEncoding(this.negative);
-    const positiveEncoding = storeEncoding(this.positive);
+    const negativeVarints = varintStoreLength(this.negative);
+    const positiveVarints = varintStoreLength(this.positive);
+    const negativeEncoding = storeEncodingOf(this.negative, negativeVarints);
+    const positiveEncoding = storeEncodingOf(this.positive, positiveVarints);
     const centered = this.center !== 0 || this.originWeight !== 0;
     const headerBytes = centered ? HEADER_BYTES_CENTERED : HEADER_BYTES;
-    const size = headerBytes + storeByteLength(this.negative, negativeEncoding) + storeByteLength(this.positive, positiveEncoding);
+    const size = headerBytes + storeByteLength(this.negative, negativeEncoding, negativeVarints) + storeByteLength(this.positive, positiveEncoding, positiveVarints);
     const bytes = new Uint8Array(size);
     const view = new DataView(bytes.buffer);
     view.setUint32(0, FORMAT_MAGIC, true);
@@ -744,22 +746,31 @@ function fractionBelow(lower: number, upper: number, x: number): number {
   return Math.log(lower / x) / Math.log(lower / upper);
 }
 
-function storeEncoding(store: DenseBucketStore): number {
-  if (store.isEmpty) return STORE_EMPTY;
+/**
+ * The bytes of a store's weights as varints, or -1 when one is not an integer a varint holds
+ * exactly (then they go as float64): one pass decides the encoding and measures it.
+ */
+function varintStoreLength(store: DenseBucketStore): number {
+  if (store.isEmpty) return 0;
+  const counts = store.counts;
+  let length = 0;
   for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) {
-    const weight = store.counts[i];
-    if (!Number.isInteger(weight) || weight > MAX_SAFE_COUNT) return STORE_FLOAT64;
+    const weight = counts[i];
+    if (weight < 128 && weight >= 0 && weight === Math.floor(weight)) length++;
+    else if (!Number.isInteger(weight) || weight < 0 || weight > MAX_SAFE_COUNT) return -1;
+    else length += varintLength(weight);
   }
-  return STORE_VARINT;
+  return length;
 }
 
-function storeByteLength(store: DenseBucketStore, encoding: number): number {
+function storeEncodingOf(store: DenseBucketStore, varintBytes: number): number {
+  return store.isEmpty ? STORE_EMPTY : varintBytes < 0 ? STORE_FLOAT64 : STORE_VARINT;
+}
+
+function storeByteLength(store: DenseBucketStore, encoding: number, varintBytes: number): number {
   if (encoding === STORE_EMPTY) return STORE_HEADER_BYTES;
-  const n = store.high - store.low + 1;
-  if (encoding === STORE_FLOAT64) return STORE_HEADER_BYTES + 8 * n;
-  let length = STORE_HEADER_BYTES;
-  for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) length += varintLength(store.counts[i]);
-  return length;
+  if (encoding === STORE_FLOAT64) return STORE_HEADER_BYTES + 8 * (store.high - store.low + 1);
+  return STORE_HEADER_BYTES + varintBytes;
 }
 
 function varintLength(value: number): number {
