@@ -76,8 +76,15 @@ export class ModelWindows {
   private readonly coarse = new Map<string, StoredPane>();
   /** Pane states that arrived for a partition already folded in: stale re-publications, ignored. */
   staleIgnored = 0;
-  /** window name -> version key -> aggregate */
+  /** window name -> version -> aggregate of that version's panes. */
   private readonly aggregates = new Map<string, Map<string, WindowAggregate>>();
+  /**
+   * window name -> the aggregate of all versions' panes, kept only while the window has aggregates
+   * of two versions or more. With one version (most models, most of the time) it would be that
+   * version's aggregate twice over: ~23 KB of bucket weights per model x feature x window on
+   * heavy-tailed features, a third of the steady-state memory once held states are packed.
+   */
+  private readonly allVersions = new Map<string, WindowAggregate>();
   readonly versions = new Set<string>();
   /** End of the newest pane seen (exclusive), epoch ms of event time. */
   end = -Infinity;
@@ -177,12 +184,31 @@ export class ModelWindows {
   private applyDecoded(window: string, paneVersion: string, pane: DecodedPane, sign: 1 | -1): void {
     const stamps = this.changes.get(window) ?? new Map<string, number>();
     this.changes.set(window, stamps);
-    for (const version of [paneVersion, ALL_VERSIONS]) {
-      stamps.set(version, ++this.changeClock);
-      const aggregate = this.aggregate(window, version);
+    stamps.set(paneVersion, ++this.changeClock);
+    stamps.set(ALL_VERSIONS, ++this.changeClock);
+    const targets = [this.aggregate(window, paneVersion)];
+    const all = this.allVersions.get(window);
+    if (all !== undefined) targets.push(all);
+    for (const aggregate of targets) {
       if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
       if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
     }
+    if (all === undefined) this.keepAllVersionsIfNeeded(window);
+  }
+
+  /**
+   * Starts keeping a window's all-versions aggregate once it has aggregates of two versions: the
+   * sum of theirs, so it holds exactly what adding every pane to it would have.
+   */
+  private keepAllVersionsIfNeeded(window: string): void {
+    const byVersion = this.aggregates.get(window) as Map<string, WindowAggregate>;
+    if (byVersion.size < 2) return;
+    const all = new WindowAggregate(this.limits);
+    for (const aggregate of byVersion.values()) {
+      addInput(all.input, aggregate.input, 1);
+      addOutcome(all.outcome, aggregate.outcome, 1);
+    }
+    this.allVersions.set(window, all);
   }
 
   /**
@@ -250,6 +276,8 @@ export class ModelWindows {
       for (const byVersion of this.aggregates.values()) byVersion.delete(version);
       for (const stamps of this.changes.values()) stamps.delete(version);
     }
+    // down to one version: the all-versions aggregate is that version's again (its panes are all that is left in it)
+    for (const [window, byVersion] of this.aggregates) if (byVersion.size < 2) this.allVersions.delete(window);
     this.fold();
     this.coarsen();
   }
@@ -345,9 +373,22 @@ export class ModelWindows {
     return { coarseMs: this.coarseMs, fineSpanMs: this.fineSpanMs, windows: [...this.layout.coarseWindows] };
   }
 
-  /** The aggregate of a window; `version` undefined = all versions. */
+  /**
+   * The aggregate of a window; `version` undefined = all versions (with one version, that
+   * version's aggregate itself). Undefined for a window no pane entered, or whose versions all
+   * left the retention.
+   */
   get(window: string, version?: string): WindowAggregate | undefined {
-    return this.aggregates.get(window)?.get(version ?? ALL_VERSIONS);
+    const byVersion = this.aggregates.get(window);
+    if (version !== undefined || byVersion === undefined) return byVersion?.get(version as string);
+    return this.allVersions.get(window) ?? (byVersion.size === 1 ? byVersion.values().next().value : undefined);
+  }
+
+  /** Window aggregates held, per version and all-versions ones kept apart (for tests and the memory bench). */
+  get heldAggregates(): { perVersion: number; allVersions: number } {
+    let perVersion = 0;
+    for (const byVersion of this.aggregates.values()) perVersion += byVersion.size;
+    return { perVersion, allVersions: this.allVersions.size };
   }
 
   /**

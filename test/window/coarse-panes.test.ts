@@ -143,10 +143,45 @@ describe('a 1h window over coarse panes', () => {
   });
 });
 
+describe('the all-versions aggregate', () => {
+  it('is the version\'s own while a window has one version, kept apart while it has two, and always the sum of every pane in it', () => {
+    const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const plain = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { coarsePaneMs: 0 });
+    const both = (message: PaneMessage): void => {
+      folding.applyMessage(message);
+      plain.applyMessage(message);
+    };
+    let t = 0;
+    for (; t < 20 * MINUTE; t += PANE) both(input(0, 'v1', t, [t / PANE, 3], true));
+    expect(folding.heldAggregates).toEqual({ perVersion: 3, allVersions: 0 });
+    expect(folding.get('5m')).toBe(folding.get('5m', 'v1'));
+    expectSameAsFine(folding, plain);
+    // v2 rolls out beside v1: each window that holds both keeps their sum apart
+    for (; t < 30 * MINUTE; t += PANE) {
+      both(input(0, 'v1', t, [t / PANE], true));
+      both(input(1, 'v2', t, [t / PANE + 1, 7], true));
+    }
+    expect(folding.heldAggregates).toEqual({ perVersion: 6, allVersions: 3 });
+    expect(folding.get('5m')?.input.count).toBe(2 * 30 + 30);
+    expectSameAsFine(folding, plain);
+    // v1 is retired: once its last pane leaves the retention (2 h), the windows hold v2 alone again
+    for (; t < 160 * MINUTE; t += PANE) {
+      both(input(1, 'v2', t, [t / PANE + 1, 7], true));
+      if (t % (20 * MINUTE) === 0) expectSameAsFine(folding, plain);
+    }
+    expect([...folding.versions]).toEqual(['v2']);
+    expect(folding.heldAggregates).toEqual({ perVersion: 3, allVersions: 0 });
+    expect(folding.get('1h')).toBe(folding.get('1h', 'v2'));
+    expectSameAsFine(folding, plain);
+  });
+});
+
 describe('windows over fine and coarse panes (property)', () => {
-  it('hold exactly what a store keeping every fine pane holds for the same range: counts and drift inputs, with late and open panes', () => {
-    // steps through 80 min of event time; each step some partitions publish, some close panes,
-    // some publish late events of a pane up to 20 min old (open or never closed)
+  it('hold exactly what a store keeping every fine pane holds for the same range: counts and drift inputs, with late and open panes, versions rolled out and retired', () => {
+    // steps through up to 7 h of event time; each step some partitions publish, some close panes,
+    // some publish late events of a pane up to 20 min old (open or never closed); versions come in
+    // phases of 2.5 h: v1 alone, v1 and v2, v2 alone (v1 leaves the retention: the all-versions
+    // aggregate is v2's again), so the all-versions aggregate is checked kept apart and not
     const step = fc.record({
       advance: fc.integer({ min: 0, max: 9 }),
       partition: fc.integer({ min: 0, max: 2 }),
@@ -156,7 +191,7 @@ describe('windows over fine and coarse panes (property)', () => {
       final: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(step, { minLength: 200, maxLength: 600 }), (steps) => {
+      fc.property(fc.array(step, { minLength: 200, maxLength: 900 }), (steps) => {
         const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
         const plain = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { coarsePaneMs: 0 });
         const closed = new Set<string>();
@@ -164,13 +199,16 @@ describe('windows over fine and coarse panes (property)', () => {
         for (const s of steps) {
           now += s.advance;
           const pane = Math.max(0, now - s.lateBy);
-          const key = `${s.partition}|${s.version}|${pane}`;
+          const phase = Math.floor(pane / 900) % 3;
+          const version = phase === 0 ? 'v1' : phase === 1 ? s.version : 'v2';
+          const key = `${s.partition}|${version}|${pane}`;
           // a closed pane gets no further state here (the stale case has its own test)
           if (closed.has(key)) continue;
           if (s.final) closed.add(key);
-          const message = input(s.partition, s.version, pane * PANE, s.values, s.final);
+          const message = input(s.partition, version, pane * PANE, s.values, s.final);
           folding.applyMessage(message);
           plain.applyMessage(message);
+          if (now % 97 === 0) expectSameAsFine(folding, plain);
         }
         expectSameAsFine(folding, plain);
       }),
