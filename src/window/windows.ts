@@ -3,7 +3,7 @@ import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import { DEFAULT_COARSE_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
+import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
 import { packPaneState, unpackPaneState } from './packed-state.ts';
 
@@ -44,13 +44,18 @@ interface StoredPane {
   final: boolean;
   /** For a folded pane: the partitions whose final states it holds. */
   partitions?: Set<number>;
-  /** For a coarse pane: the (partition, fine pane) final states it holds. */
+  /** For a coarse or history pane: the (partition, fine pane) final states it holds. */
   members?: PaneMembers;
 }
 
 export interface ModelWindowsOptions {
   /** Coarse pane length (ms) older final panes are folded into; 0: never (default DEFAULT_COARSE_PANE_MS). */
   coarsePaneMs?: number;
+  /**
+   * History pane length (ms) coarse panes before the longest coarse window are folded into; 0, or
+   * not longer than a coarse pane: never (default DEFAULT_HISTORY_PANE_MS).
+   */
+  historyPaneMs?: number;
 }
 
 /** A folded or coarse state, packed (packPaneState). */
@@ -74,6 +79,8 @@ export class ModelWindows {
   private readonly folded = new Map<string, StoredPane>();
   /** Folded states older than the fine span merged per coarse pane, per `${version}|${coarseStart}|${part}`. */
   private readonly coarse = new Map<string, StoredPane>();
+  /** Coarse states before the longest coarse window merged per history pane, per `${version}|${historyStart}|${part}`. */
+  private readonly history = new Map<string, StoredPane>();
   /** Pane states that arrived for a partition already folded in: stale re-publications, ignored. */
   staleIgnored = 0;
   /** window name -> version -> aggregate of that version's panes. */
@@ -95,6 +102,8 @@ export class ModelWindows {
   /** The coarse pane length in use: the layout's, rounded up to whole fine panes once paneMs is known; 0 = none. */
   private coarseMs = 0;
   private fineSpanMs = Infinity;
+  /** The history pane length in use: the layout's, rounded up to whole coarse panes; 0 = none. */
+  private historyMs = 0;
   /**
    * Per numeric feature, the buckets every decoded pane sketch is moved onto (those of the first
    * sketch seen). Partitions pick their own feature centers, so a pane's sketch seldom shares the
@@ -118,7 +127,7 @@ export class ModelWindows {
     options: ModelWindowsOptions = {},
   ) {
     for (const name of windowMs.keys()) this.aggregates.set(name, new Map());
-    this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS);
+    this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS, options.historyPaneMs ?? DEFAULT_HISTORY_PANE_MS);
   }
 
   /** Fixes the coarse pane length on whole fine panes, so coarse boundaries are fine boundaries. */
@@ -127,6 +136,8 @@ export class ModelWindows {
     if (this.layout.coarseMs === 0 || this.coarseMs > 0) return;
     this.coarseMs = paneMs * Math.ceil(this.layout.coarseMs / paneMs);
     this.fineSpanMs = Math.ceil(this.layout.fineSpanMs / this.coarseMs) * this.coarseMs;
+    const historyMs = this.coarseMs * Math.ceil(this.layout.historyMs / this.coarseMs);
+    this.historyMs = historyMs > this.coarseMs ? historyMs : 0;
   }
 
   /**
@@ -138,10 +149,15 @@ export class ModelWindows {
     return this.coarseMs > 0 && this.layout.coarseWindows.has(window) ? alignDown(start, this.coarseMs) : start;
   }
 
-  /** States starting before this are gone: the longest window and its rolling reference lie after it. */
+  /**
+   * States starting before this are gone: the longest window and its rolling reference lie after
+   * it. Aligned down on the longest pane held, so no pane straddles it: every state from it on is
+   * there, whole.
+   */
   private retainedFrom(end: number): number {
     const from = end - this.layout.retentionMs;
-    return this.coarseMs > 0 ? alignDown(from, this.coarseMs) : from;
+    const grain = this.historyMs > 0 ? this.historyMs : this.coarseMs;
+    return grain > 0 ? alignDown(from, grain) : from;
   }
 
   private aggregate(window: string, version: string): WindowAggregate {
@@ -254,7 +270,7 @@ export class ModelWindows {
     const retained = new Set<string>([arriving]);
     const starts = [...this.windowMs].map(([name, length]) => ({ name, was: this.windowStart(name, length, oldEnd), is: this.windowStart(name, length, end) }));
     const retainedFrom = this.retainedFrom(end);
-    for (const store of [this.panes, this.folded, this.coarse]) {
+    for (const store of [this.panes, this.folded, this.coarse, this.history]) {
       for (const [key, pane] of store) {
         let decoded: DecodedPane | null = null;
         for (const { name, was, is } of starts) {
@@ -280,6 +296,7 @@ export class ModelWindows {
     for (const [window, byVersion] of this.aggregates) if (byVersion.size < 2) this.allVersions.delete(window);
     this.fold();
     this.coarsen();
+    this.toHistory();
   }
 
   /** Whether a final state of this partition's pane is already merged in (a later one is a stale republication). */
@@ -288,7 +305,11 @@ export class ModelWindows {
     if (this.coarseMs === 0) return false;
     const coarseStart = alignDown(paneStart, this.coarseMs);
     const members = this.coarse.get(`${version}|${coarseStart}|${part}`)?.members;
-    return members !== undefined && members.has(partition, (paneStart - coarseStart) / this.paneMs);
+    if (members !== undefined && members.has(partition, (paneStart - coarseStart) / this.paneMs)) return true;
+    if (this.historyMs === 0) return false;
+    const historyStart = alignDown(paneStart, this.historyMs);
+    const historyMembers = this.history.get(`${version}|${historyStart}|${part}`)?.members;
+    return historyMembers !== undefined && historyMembers.has(partition, (paneStart - historyStart) / this.paneMs);
   }
 
   /**
@@ -321,6 +342,39 @@ export class ModelWindows {
       }
       const state = this.merged(first.part, existing, members.map(([, pane]) => pane));
       this.coarse.set(coarseKey, { version: first.version, paneStart: coarseStart, part: first.part, state, final: true, members: held });
+    }
+  }
+
+  /**
+   * Merges coarse states lying wholly before the longest coarse window's start into their history
+   * pane. No window holds them, before or after: a window's start only moves forward. A coarse
+   * pane made there later (a partition's pane that closed late) joins its history pane the same way.
+   */
+  private toHistory(): void {
+    if (this.historyMs === 0) return;
+    const windowsFrom = alignDown(this.end - this.layout.longestCoarseMs, this.coarseMs);
+    const groups = new Map<string, Array<[string, StoredPane]>>();
+    for (const [key, pane] of this.coarse) {
+      const historyStart = alignDown(pane.paneStart, this.historyMs);
+      if (historyStart + this.historyMs > windowsFrom) continue;
+      const historyKey = `${pane.version}|${historyStart}|${pane.part}`;
+      let group = groups.get(historyKey);
+      if (group === undefined) groups.set(historyKey, (group = []));
+      group.push([key, pane]);
+    }
+    const finePerHistory = this.historyMs / this.paneMs;
+    for (const [historyKey, members] of groups) {
+      const first = members[0][1];
+      const historyStart = alignDown(first.paneStart, this.historyMs);
+      const existing = this.history.get(historyKey);
+      const held = existing?.members ?? new PaneMembers(finePerHistory);
+      for (const [key, pane] of members) {
+        const offset = (pane.paneStart - historyStart) / this.paneMs;
+        pane.members?.forEach((partition, sub) => held.add(partition, offset + sub));
+        this.coarse.delete(key);
+      }
+      const state = this.merged(first.part, existing, members.map(([, pane]) => pane));
+      this.history.set(historyKey, { version: first.version, paneStart: historyStart, part: first.part, state, final: true, members: held });
     }
   }
 
@@ -363,14 +417,14 @@ export class ModelWindows {
     }
   }
 
-  /** Pane states held: per partition while they may change, then folded, then merged per coarse pane (for metrics and tests). */
-  get heldStates(): { perPartition: number; folded: number; coarse: number } {
-    return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size };
+  /** Pane states held: per partition while they may change, then folded, then merged per coarse pane, then per history pane (for metrics and tests). */
+  get heldStates(): { perPartition: number; folded: number; coarse: number; history: number } {
+    return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size, history: this.history.size };
   }
 
-  /** The coarse pane length in use (0: none) and the windows that slide over coarse panes. */
-  get coarsening(): { coarseMs: number; fineSpanMs: number; windows: string[] } {
-    return { coarseMs: this.coarseMs, fineSpanMs: this.fineSpanMs, windows: [...this.layout.coarseWindows] };
+  /** The coarse and history pane lengths in use (0: none) and the windows that slide over coarse panes. */
+  get coarsening(): { coarseMs: number; fineSpanMs: number; historyMs: number; windows: string[] } {
+    return { coarseMs: this.coarseMs, fineSpanMs: this.fineSpanMs, historyMs: this.historyMs, windows: [...this.layout.coarseWindows] };
   }
 
   /**
@@ -408,34 +462,43 @@ export class ModelWindows {
     yield* this.panes.values();
     yield* this.folded.values();
     yield* this.coarse.values();
+    yield* this.history.values();
   }
 
   /**
-   * The event-time range sumRange(from, to) really holds, where coarse panes cut [from, to): a
-   * coarse pane counts where it starts, so one straddling `from` is left out (the range starts at
-   * its end) and one straddling `to` is taken whole (the range ends at its end).
+   * The event-time range sumRange(from, to) really holds, where coarse and history panes cut
+   * [from, to): such a pane counts where it starts, so one straddling `from` is left out (the
+   * range starts at its end) and one straddling `to` is taken whole (the range ends at its end).
+   * A range reaching back past the retention holds only the states still there: it starts there.
    */
   coveredRange(from: number, to: number, version?: string): { from: number; to: number } {
     let coveredFrom = from;
     let coveredTo = to;
-    for (const pane of this.coarse.values()) {
-      if (version !== undefined && pane.version !== version) continue;
-      const paneEnd = pane.paneStart + this.coarseMs;
-      if (pane.paneStart < from && paneEnd > from) coveredFrom = Math.max(coveredFrom, paneEnd);
-      if (pane.paneStart >= from && pane.paneStart < to) coveredTo = Math.max(coveredTo, paneEnd);
+    const cut: Array<[Map<string, StoredPane>, number]> = [[this.coarse, this.coarseMs], [this.history, this.historyMs]];
+    for (const [store, length] of cut) {
+      for (const pane of store.values()) {
+        if (version !== undefined && pane.version !== version) continue;
+        const paneEnd = pane.paneStart + length;
+        if (pane.paneStart < from && paneEnd > from) coveredFrom = Math.max(coveredFrom, paneEnd);
+        if (pane.paneStart >= from && pane.paneStart < to) coveredTo = Math.max(coveredTo, paneEnd);
+      }
     }
+    if (Number.isFinite(this.end)) coveredFrom = Math.max(coveredFrom, this.retainedFrom(this.end));
     return { from: Math.min(coveredFrom, coveredTo), to: coveredTo };
   }
 
   /**
-   * Sum of the panes starting in [from, to) for one version key: for capturing a reference from
-   * history. Older history is held in coarse panes, so the sum can reach up to a coarse pane past
-   * `to` and start up to one after `from`: coveredRange says which range it really holds.
+   * Sum of the panes in [from, to) for one version key: for capturing a reference from history.
+   * Older history is held in coarse and history panes, so the sum can reach up to one of them past
+   * `to` and start up to one after `from`: it is the sum of every state starting in the range
+   * coveredRange says it holds (a partition's pane still open inside a coarse pane left out at
+   * `from` is left out too, one inside a pane taken whole at `to` is taken).
    */
   sumRange(from: number, to: number, version?: string): WindowAggregate {
     const aggregate = new WindowAggregate(this.limits);
+    const covered = this.coveredRange(from, to, version);
     for (const pane of this.storedPanes()) {
-      if (pane.paneStart < from || pane.paneStart >= to) continue;
+      if (pane.paneStart < covered.from || pane.paneStart >= covered.to) continue;
       if (version !== undefined && pane.version !== version) continue;
       const decoded = this.decode(pane);
       if (decoded.input !== null) addInput(aggregate.input, decoded.input, 1);
