@@ -23,10 +23,17 @@ const SKETCH_RAW = 0;
 const SKETCH_DEFLATED = 1;
 /** Below this a sketch (an empty or one-value one: a 56-72 byte header and a few buckets) is kept raw. */
 const DEFLATE_FROM_BYTES = 128;
+/**
+ * A 512-byte window and the smallest hash table: a sketch is a few KB, and zlib's defaults (32 KB,
+ * 128 KB of state set up per call) made deflating one cost ~140 us instead of ~40, for 2 % fewer bytes
+ * (bench sketches of 1,200 heavy-tailed values: 2,742 B -> 474 / 486 B). Packed states live in memory
+ * only, so the setting can change between versions.
+ */
+const DEFLATE_OPTIONS = { windowBits: 9, memLevel: 2 } as const;
 
 function packSketch(bytes: Uint8Array): Uint8Array {
   if (bytes.length >= DEFLATE_FROM_BYTES) {
-    const deflated = deflateRawSync(bytes);
+    const deflated = deflateRawSync(bytes, DEFLATE_OPTIONS);
     if (deflated.length < bytes.length) {
       const out = new Uint8Array(deflated.length + 1);
       out[0] = SKETCH_DEFLATED;
@@ -43,7 +50,7 @@ function packSketch(bytes: Uint8Array): Uint8Array {
 function unpackSketch(packed: Uint8Array): Uint8Array {
   const body = packed.subarray(1);
   if (packed[0] === SKETCH_RAW) return body;
-  if (packed[0] === SKETCH_DEFLATED) return inflateRawSync(body);
+  if (packed[0] === SKETCH_DEFLATED) return inflateRawSync(body, { windowBits: DEFLATE_OPTIONS.windowBits });
   throw new RangeError(`packed pane state: a sketch starts with ${packed[0]}, neither raw (${SKETCH_RAW}) nor deflated (${SKETCH_DEFLATED})`);
 }
 

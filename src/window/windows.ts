@@ -67,6 +67,15 @@ function wireOf(pane: StoredPane): PaneInputWire | PaneOutcomeWire {
   return 'packed' in pane.state ? unpackPaneState(pane.state.packed) : pane.state;
 }
 
+/** Bytes of every sketch in a wire state (its byte arrays). */
+function wireSketchBytes(value: unknown): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (typeof value !== 'object' || value === null) return 0;
+  let bytes = 0;
+  for (const item of Object.values(value)) bytes += wireSketchBytes(item);
+  return bytes;
+}
+
 interface DecodedPane {
   input: PaneInput | null;
   outcome: PaneOutcome | null;
@@ -420,6 +429,19 @@ export class ModelWindows {
   /** Pane states held: per partition while they may change, then folded, then merged per coarse pane, then per history pane (for metrics and tests). */
   get heldStates(): { perPartition: number; folded: number; coarse: number; history: number } {
     return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size, history: this.history.size };
+  }
+
+  /**
+   * Bytes of the states held, by kind: a partition's state counts its sketches' wire bytes, a
+   * folded, coarse or history state its packed bytes (for the memory bench).
+   */
+  get heldStateBytes(): { perPartition: number; folded: number; coarse: number; history: number } {
+    const bytesOf = (store: Map<string, StoredPane>): number => {
+      let bytes = 0;
+      for (const pane of store.values()) bytes += 'packed' in pane.state ? pane.state.packed.byteLength : wireSketchBytes(pane.state);
+      return bytes;
+    };
+    return { perPartition: bytesOf(this.panes), folded: bytesOf(this.folded), coarse: bytesOf(this.coarse), history: bytesOf(this.history) };
   }
 
   /** The coarse and history pane lengths in use (0: none) and the windows that slide over coarse panes. */
