@@ -428,6 +428,8 @@ interface SteadyStateMemory {
   aggregateBytesPerModelFeature: number;
   /** Wall time to feed the history (decode + apply), ms per message. */
   applyMsPerMessage: number;
+  /** Process CPU time to feed it, ms per message (less sensitive than wall time to a shared machine's load). */
+  applyCpuMsPerMessage: number;
 }
 
 /** Bytes of a pane state's sketches and exact values (what dominates its size), divided by its features. */
@@ -454,6 +456,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
   const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models, coarsePaneMs });
   let messages = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   for (let paneStart = t0; paneStart < t0 + HISTORY_MS; paneStart += PANE_MS) {
     for (let m = 0; m < models; m++) {
       const state = states[(paneStart / PANE_MS + m) % HISTORY_STATES];
@@ -463,6 +466,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
     }
   }
   const applyMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   const bytes = liveHeapBytes() - before;
   let fine = 0;
   let coarse = 0;
@@ -504,6 +508,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
     heldStateBytesPerModelFeature: Math.round(heldBytes / (models * FEATURES)),
     aggregateBytesPerModelFeature: Math.round(aggregateBytes / (models * FEATURES)),
     applyMsPerMessage: Number((applyMs / messages).toFixed(3)),
+    applyCpuMsPerMessage: Number(((cpu.user + cpu.system) / 1000 / messages).toFixed(3)),
   };
 }
 
@@ -533,7 +538,7 @@ async function main(): Promise<void> {
         `(x${(r.bytesPerModelFeatureWindow / GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)} of the ${GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget); ` +
         `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse + ${r.historyPanesPerModel} history pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} / ${r.historyStateBytesPerFeature} wire sketch B per feature); ` +
         `held states ${r.heldStateBytesPerModelFeature} B and window aggregates ${r.aggregateBytesPerModelFeature} B per model x feature; ` +
-        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message`,
+        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms)`,
     );
   }
   const steadyOverBudget = steady[0].bytesPerModelFeatureWindow > GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET;
