@@ -411,14 +411,25 @@ interface SteadyStateMemory {
   /** Live heap of the store (windows and every pane state held) per model x feature, and per model x feature x window. */
   bytesPerModelFeature: number;
   bytesPerModelFeatureWindow: number;
-  /** Pane states held per model at the end: fine (per partition or folded) and coarse. */
+  /** Pane states held per model at the end: fine (per partition or folded), coarse (1 min) and history (5 min). */
   finePanesPerModel: number;
   coarsePanesPerModel: number;
-  /** Mean wire bytes per feature of a fine and of a coarse pane state held. */
+  historyPanesPerModel: number;
+  /** Mean wire bytes per feature of a fine, a coarse and a history pane state (its sketches decoded and encoded again). */
   fineStateBytesPerFeature: number;
   coarseStateBytesPerFeature: number;
+  historyStateBytesPerFeature: number;
+  /**
+   * Where the bytes are, per model x feature: the states held (folded, coarse and history ones
+   * packed: ModelWindows.heldStateBytes) and the window aggregates' bucket arrays (their capacity;
+   * one aggregate per window with one version); the rest is object headers and the heap's share.
+   */
+  heldStateBytesPerModelFeature: number;
+  aggregateBytesPerModelFeature: number;
   /** Wall time to feed the history (decode + apply), ms per message. */
   applyMsPerMessage: number;
+  /** Process CPU time to feed it, ms per message (less sensitive than wall time to a shared machine's load). */
+  applyCpuMsPerMessage: number;
 }
 
 /** Bytes of a pane state's sketches and exact values (what dominates its size), divided by its features. */
@@ -445,6 +456,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
   const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models, coarsePaneMs });
   let messages = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   for (let paneStart = t0; paneStart < t0 + HISTORY_MS; paneStart += PANE_MS) {
     for (let m = 0; m < models; m++) {
       const state = states[(paneStart / PANE_MS + m) % HISTORY_STATES];
@@ -454,16 +466,33 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
     }
   }
   const applyMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   const bytes = liveHeapBytes() - before;
   let fine = 0;
   let coarse = 0;
+  let history = 0;
+  let heldBytes = 0;
+  let aggregateBytes = 0;
   for (let m = 0; m < models; m++) {
-    const held = store.windowsOf(`model-${m}`)?.heldStates;
+    const windows = store.windowsOf(`model-${m}`);
+    const held = windows?.heldStates;
     fine += (held?.perPartition ?? 0) + (held?.folded ?? 0);
     coarse += held?.coarse ?? 0;
+    history += held?.history ?? 0;
+    const bytes = windows?.heldStateBytes;
+    heldBytes += (bytes?.perPartition ?? 0) + (bytes?.folded ?? 0) + (bytes?.coarse ?? 0) + (bytes?.history ?? 0);
+    for (const window of WINDOWS) {
+      for (const version of [undefined, 'v1']) {
+        const aggregate = windows?.get(window, version);
+        if (aggregate === undefined || (version === undefined && aggregate === windows?.get(window, 'v1'))) continue;
+        for (const feature of aggregate.input.features.values()) aggregateBytes += feature.numeric?.bucketCapacityBytes ?? 0;
+      }
+    }
   }
-  // what one coarse pane state weighs: six fine states merged (on the store's buckets, as it holds them)
-  const coarseSample = coarsePaneMs > 0 ? store.aggregateRange('model-0', t0 + 3_600_000, t0 + 3_600_000 + coarsePaneMs) : undefined;
+  // what one coarse state weighs (six fine states merged, on the store's buckets, as it holds them),
+  // inside the 1h window; and one history state (five coarse ones), before it
+  const coarseSample = coarsePaneMs > 0 ? store.aggregateRange('model-0', t0 + 6_000_000, t0 + 6_000_000 + coarsePaneMs) : undefined;
+  const historySample = coarsePaneMs > 0 ? store.aggregateRange('model-0', t0 + 3_600_000, t0 + 3_600_000 + 300_000) : undefined;
   if (store.windowsOf('model-0') === undefined) throw new Error('steady-state store lost its models'); // keeps it alive until measured
   return {
     coarsePaneMs,
@@ -472,9 +501,14 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
     bytesPerModelFeatureWindow: Math.round(bytes / (models * FEATURES * WINDOWS.length)),
     finePanesPerModel: Number((fine / models).toFixed(1)),
     coarsePanesPerModel: Number((coarse / models).toFixed(1)),
+    historyPanesPerModel: Number((history / models).toFixed(1)),
     fineStateBytesPerFeature: Math.round(states.reduce((sum, state) => sum + stateBytesPerFeature(state), 0) / states.length),
     coarseStateBytesPerFeature: coarseSample === undefined ? 0 : Math.round(stateBytesPerFeature(inputToWire(coarseSample.input))),
+    historyStateBytesPerFeature: history === 0 || historySample === undefined ? 0 : Math.round(stateBytesPerFeature(inputToWire(historySample.input))),
+    heldStateBytesPerModelFeature: Math.round(heldBytes / (models * FEATURES)),
+    aggregateBytesPerModelFeature: Math.round(aggregateBytes / (models * FEATURES)),
     applyMsPerMessage: Number((applyMs / messages).toFixed(3)),
+    applyCpuMsPerMessage: Number(((cpu.user + cpu.system) / 1000 / messages).toFixed(3)),
   };
 }
 
@@ -502,8 +536,9 @@ async function main(): Promise<void> {
       `steady state (${HISTORY_MS / 60_000} min of event time, ${r.models} models, ${r.coarsePaneMs > 0 ? `coarse panes of ${r.coarsePaneMs / 1000} s` : 'no coarse panes'}): ` +
         `${r.bytesPerModelFeature} B per model x feature, ${r.bytesPerModelFeatureWindow} B per model x feature x window ` +
         `(x${(r.bytesPerModelFeatureWindow / GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)} of the ${GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget); ` +
-        `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} sketch B per feature); ` +
-        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message`,
+        `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse + ${r.historyPanesPerModel} history pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} / ${r.historyStateBytesPerFeature} wire sketch B per feature); ` +
+        `held states ${r.heldStateBytesPerModelFeature} B and window aggregates ${r.aggregateBytesPerModelFeature} B per model x feature; ` +
+        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms)`,
     );
   }
   const steadyOverBudget = steady[0].bytesPerModelFeatureWindow > GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET;

@@ -30,6 +30,11 @@ export interface WindowStoreOptions {
    * 0: never. Default 60 s.
    */
   coarsePaneMs?: number;
+  /**
+   * Coarse panes lying wholly before the longest coarse window (the 1h window's rolling reference,
+   * history for captures) are merged into history panes of this length; 0: never. Default 5 min.
+   */
+  historyPaneMs?: number;
 }
 
 /** Distinct dropped models logged; after that one line says further drops are only counted. */
@@ -95,7 +100,7 @@ export class WindowStore {
         this.drop(message.model);
         return;
       }
-      windows = new ModelWindows(message.model, this.windowMs, this.options.limits, { coarsePaneMs: this.options.coarsePaneMs });
+      windows = new ModelWindows(message.model, this.windowMs, this.options.limits, { coarsePaneMs: this.options.coarsePaneMs, historyPaneMs: this.options.historyPaneMs });
       windows.applyMessage(message); // a malformed first message throws before the model is listed
       this.models.set(message.model, windows);
       this.added.notify(message.model);

@@ -127,6 +127,11 @@ export class LogHistogram implements QuantileSummary {
     this.negative = new DenseBucketStore(maxBuckets);
   }
 
+  /** Bytes of the bucket arrays, as allocated (room to grow included): for memory accounting. */
+  get bucketCapacityBytes(): number {
+    return this.negative.counts.byteLength + this.positive.counts.byteLength;
+  }
+
   /** Total weight added minus weight subtracted. */
   get count(): number {
     return this.totalWeight;

@@ -11,6 +11,14 @@
  * thus covers its length plus up to one coarse pane less one fine pane (a 1h window over 60 s
  * coarse panes and 10 s fine panes covers 60:00 to 60:50 and slides by a minute). Aligning down
  * rather than up means a window never holds less than its length: a 1h figure always sees an hour.
+ *
+ * The older half of the retention (before the longest coarse window's start: the 1h window's
+ * rolling reference, history for captures) is read by no window, only summed as a range. There
+ * coarse panes are folded once more, into history panes (e.g. 5 min) once a history pane lies
+ * wholly before that start, which only moves forward: no window ever holds part of one. A range
+ * summed from there counts a history pane where it starts, as any coarse pane, so the 1h window's
+ * rolling reference covers its length less up to one history pane (55 to 60 min at 5 min), and
+ * says so (ModelWindows.coveredRange).
  */
 
 /** Coarse pane length the gateway uses unless told otherwise: a 1h window slides by a minute. */
@@ -21,6 +29,8 @@ export const DEFAULT_COARSE_PANE_MS = 60_000;
  * on fine panes and slides by one fine pane).
  */
 export const COARSE_WINDOW_MIN_PANES = 30;
+/** History pane length the gateway uses unless told otherwise: the 1h rolling reference slides by 5 minutes. */
+export const DEFAULT_HISTORY_PANE_MS = 300_000;
 
 export interface PaneLayout {
   /** Coarse pane length in ms; 0 when no window is long enough (nothing is folded coarser). */
@@ -34,23 +44,39 @@ export interface PaneLayout {
   readonly fineSpanMs: number;
   /** Pane states are kept this long behind the windows' end: twice the longest window (the window and its rolling reference). */
   readonly retentionMs: number;
+  /** History pane length in ms (coarse panes before the longest coarse window are folded into these); 0: none. */
+  readonly historyMs: number;
+  /** The longest coarse window's length: history panes lie wholly before its start. */
+  readonly longestCoarseMs: number;
 }
 
 /**
- * The layout for `windows` (name -> length ms) and a wished coarse pane length (0: never fold).
- * Throws for a coarse length that is not a positive whole number of ms, naming it.
+ * The layout for `windows` (name -> length ms), a wished coarse pane length (0: never fold) and a
+ * wished history pane length (0, or not longer than a coarse pane: no history panes). Throws for
+ * a length that is not a whole number of ms >= 0, naming it.
  */
-export function paneLayout(windows: ReadonlyMap<string, number>, coarseMs: number): PaneLayout {
+export function paneLayout(windows: ReadonlyMap<string, number>, coarseMs: number, historyMs = 0): PaneLayout {
   if (!(Number.isInteger(coarseMs) && coarseMs >= 0)) throw new RangeError(`coarse pane length must be a whole number of ms >= 0 (0: no coarse panes), got ${coarseMs}`);
+  if (!(Number.isInteger(historyMs) && historyMs >= 0)) throw new RangeError(`history pane length must be a whole number of ms >= 0 (0: no history panes), got ${historyMs}`);
   const retentionMs = 2 * Math.max(...windows.values());
   const coarseWindows = new Set<string>();
   let longestFine = 0;
+  let longestCoarseMs = 0;
   for (const [name, length] of windows) {
-    if (coarseMs > 0 && length >= COARSE_WINDOW_MIN_PANES * coarseMs) coarseWindows.add(name);
-    else longestFine = Math.max(longestFine, length);
+    if (coarseMs > 0 && length >= COARSE_WINDOW_MIN_PANES * coarseMs) {
+      coarseWindows.add(name);
+      longestCoarseMs = Math.max(longestCoarseMs, length);
+    } else longestFine = Math.max(longestFine, length);
   }
-  if (coarseWindows.size === 0) return { coarseMs: 0, coarseWindows, fineSpanMs: retentionMs, retentionMs };
-  return { coarseMs, coarseWindows, fineSpanMs: Math.max(coarseMs, Math.ceil((2 * longestFine) / coarseMs) * coarseMs), retentionMs };
+  if (coarseWindows.size === 0) return { coarseMs: 0, coarseWindows, fineSpanMs: retentionMs, retentionMs, historyMs: 0, longestCoarseMs: 0 };
+  return {
+    coarseMs,
+    coarseWindows,
+    fineSpanMs: Math.max(coarseMs, Math.ceil((2 * longestFine) / coarseMs) * coarseMs),
+    retentionMs,
+    historyMs: historyMs > coarseMs ? historyMs : 0,
+    longestCoarseMs,
+  };
 }
 
 /** The largest multiple of `step` at or below `t` (also for negative t). */
@@ -85,6 +111,18 @@ export class PaneMembers {
       this.bits = grown;
     }
     this.bits[byte] |= 1 << (index & 7);
+  }
+
+  /** Visits every (partition, fine pane) held. */
+  forEach(visit: (partition: number, sub: number) => void): void {
+    for (let byte = 0; byte < this.bits.length; byte++) {
+      if (this.bits[byte] === 0) continue;
+      for (let bit = 0; bit < 8; bit++) {
+        if ((this.bits[byte] & (1 << bit)) === 0) continue;
+        const index = 8 * byte + bit;
+        visit(Math.floor(index / this.finePerCoarse), index % this.finePerCoarse);
+      }
+    }
   }
 
   has(partition: number, sub: number): boolean {

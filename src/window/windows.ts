@@ -3,8 +3,9 @@ import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import { DEFAULT_COARSE_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
+import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
+import { packPaneState, unpackPaneState } from './packed-state.ts';
 
 /**
  * Sliding windows of one model, kept incrementally from the pane changelog: a window is the sum of
@@ -28,25 +29,51 @@ export class WindowAggregate {
 }
 
 /**
- * A pane as the changelog delivered it: kept in its compact wire form (sketches as bytes, about a
- * sixth of the decoded size) and decoded only when it enters or leaves a window.
+ * A pane state held: kept in its compact wire form (sketches as bytes, about a sixth of the
+ * decoded size) and decoded only when it enters or leaves a window or a range is summed. A
+ * partition's state, which the next message may replace, stays as the changelog delivered it;
+ * a folded or coarse state, held until it leaves the retention and seldom read, is packed
+ * (packed-state.ts: its sketches deflated, a fifth to a quarter of their wire bytes).
  */
 interface StoredPane {
   version: string;
   paneStart: number;
   part: 'in' | 'out';
-  state: PaneInputWire | PaneOutcomeWire;
+  state: PaneInputWire | PaneOutcomeWire | Packed;
   /** The worker marked this state final (its pane closed). */
   final: boolean;
   /** For a folded pane: the partitions whose final states it holds. */
   partitions?: Set<number>;
-  /** For a coarse pane: the (partition, fine pane) final states it holds. */
+  /** For a coarse or history pane: the (partition, fine pane) final states it holds. */
   members?: PaneMembers;
 }
 
 export interface ModelWindowsOptions {
   /** Coarse pane length (ms) older final panes are folded into; 0: never (default DEFAULT_COARSE_PANE_MS). */
   coarsePaneMs?: number;
+  /**
+   * History pane length (ms) coarse panes before the longest coarse window are folded into; 0, or
+   * not longer than a coarse pane: never (default DEFAULT_HISTORY_PANE_MS).
+   */
+  historyPaneMs?: number;
+}
+
+/** A folded or coarse state, packed (packPaneState). */
+interface Packed {
+  packed: Uint8Array;
+}
+
+function wireOf(pane: StoredPane): PaneInputWire | PaneOutcomeWire {
+  return 'packed' in pane.state ? unpackPaneState(pane.state.packed) : pane.state;
+}
+
+/** Bytes of every sketch in a wire state (its byte arrays). */
+function wireSketchBytes(value: unknown): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (typeof value !== 'object' || value === null) return 0;
+  let bytes = 0;
+  for (const item of Object.values(value)) bytes += wireSketchBytes(item);
+  return bytes;
 }
 
 interface DecodedPane {
@@ -61,10 +88,19 @@ export class ModelWindows {
   private readonly folded = new Map<string, StoredPane>();
   /** Folded states older than the fine span merged per coarse pane, per `${version}|${coarseStart}|${part}`. */
   private readonly coarse = new Map<string, StoredPane>();
+  /** Coarse states before the longest coarse window merged per history pane, per `${version}|${historyStart}|${part}`. */
+  private readonly history = new Map<string, StoredPane>();
   /** Pane states that arrived for a partition already folded in: stale re-publications, ignored. */
   staleIgnored = 0;
-  /** window name -> version key -> aggregate */
+  /** window name -> version -> aggregate of that version's panes. */
   private readonly aggregates = new Map<string, Map<string, WindowAggregate>>();
+  /**
+   * window name -> the aggregate of all versions' panes, kept only while the window has aggregates
+   * of two versions or more. With one version (most models, most of the time) it would be that
+   * version's aggregate twice over: ~23 KB of bucket weights per model x feature x window on
+   * heavy-tailed features, a third of the steady-state memory once held states are packed.
+   */
+  private readonly allVersions = new Map<string, WindowAggregate>();
   readonly versions = new Set<string>();
   /** End of the newest pane seen (exclusive), epoch ms of event time. */
   end = -Infinity;
@@ -75,6 +111,8 @@ export class ModelWindows {
   /** The coarse pane length in use: the layout's, rounded up to whole fine panes once paneMs is known; 0 = none. */
   private coarseMs = 0;
   private fineSpanMs = Infinity;
+  /** The history pane length in use: the layout's, rounded up to whole coarse panes; 0 = none. */
+  private historyMs = 0;
   /**
    * Per numeric feature, the buckets every decoded pane sketch is moved onto (those of the first
    * sketch seen). Partitions pick their own feature centers, so a pane's sketch seldom shares the
@@ -98,7 +136,7 @@ export class ModelWindows {
     options: ModelWindowsOptions = {},
   ) {
     for (const name of windowMs.keys()) this.aggregates.set(name, new Map());
-    this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS);
+    this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS, options.historyPaneMs ?? DEFAULT_HISTORY_PANE_MS);
   }
 
   /** Fixes the coarse pane length on whole fine panes, so coarse boundaries are fine boundaries. */
@@ -107,6 +145,8 @@ export class ModelWindows {
     if (this.layout.coarseMs === 0 || this.coarseMs > 0) return;
     this.coarseMs = paneMs * Math.ceil(this.layout.coarseMs / paneMs);
     this.fineSpanMs = Math.ceil(this.layout.fineSpanMs / this.coarseMs) * this.coarseMs;
+    const historyMs = this.coarseMs * Math.ceil(this.layout.historyMs / this.coarseMs);
+    this.historyMs = historyMs > this.coarseMs ? historyMs : 0;
   }
 
   /**
@@ -118,10 +158,15 @@ export class ModelWindows {
     return this.coarseMs > 0 && this.layout.coarseWindows.has(window) ? alignDown(start, this.coarseMs) : start;
   }
 
-  /** States starting before this are gone: the longest window and its rolling reference lie after it. */
+  /**
+   * States starting before this are gone: the longest window and its rolling reference lie after
+   * it. Aligned down on the longest pane held, so no pane straddles it: every state from it on is
+   * there, whole.
+   */
   private retainedFrom(end: number): number {
     const from = end - this.layout.retentionMs;
-    return this.coarseMs > 0 ? alignDown(from, this.coarseMs) : from;
+    const grain = this.historyMs > 0 ? this.historyMs : this.coarseMs;
+    return grain > 0 ? alignDown(from, grain) : from;
   }
 
   private aggregate(window: string, version: string): WindowAggregate {
@@ -136,8 +181,8 @@ export class ModelWindows {
 
   private decode(pane: StoredPane): DecodedPane {
     return pane.part === 'in'
-      ? { input: this.onFeatureBuckets(inputFromWire(pane.state as PaneInputWire, this.limits)), outcome: null }
-      : { input: null, outcome: outcomeFromWire(pane.state as PaneOutcomeWire, this.limits) };
+      ? { input: this.onFeatureBuckets(inputFromWire(wireOf(pane) as PaneInputWire, this.limits)), outcome: null }
+      : { input: null, outcome: outcomeFromWire(wireOf(pane) as PaneOutcomeWire, this.limits) };
   }
 
   /** Moves each numeric feature sketch onto the model's buckets for that feature (see featureBuckets). */
@@ -164,12 +209,31 @@ export class ModelWindows {
   private applyDecoded(window: string, paneVersion: string, pane: DecodedPane, sign: 1 | -1): void {
     const stamps = this.changes.get(window) ?? new Map<string, number>();
     this.changes.set(window, stamps);
-    for (const version of [paneVersion, ALL_VERSIONS]) {
-      stamps.set(version, ++this.changeClock);
-      const aggregate = this.aggregate(window, version);
+    stamps.set(paneVersion, ++this.changeClock);
+    stamps.set(ALL_VERSIONS, ++this.changeClock);
+    const targets = [this.aggregate(window, paneVersion)];
+    const all = this.allVersions.get(window);
+    if (all !== undefined) targets.push(all);
+    for (const aggregate of targets) {
       if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
       if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
     }
+    if (all === undefined) this.keepAllVersionsIfNeeded(window);
+  }
+
+  /**
+   * Starts keeping a window's all-versions aggregate once it has aggregates of two versions: the
+   * sum of theirs, so it holds exactly what adding every pane to it would have.
+   */
+  private keepAllVersionsIfNeeded(window: string): void {
+    const byVersion = this.aggregates.get(window) as Map<string, WindowAggregate>;
+    if (byVersion.size < 2) return;
+    const all = new WindowAggregate(this.limits);
+    for (const aggregate of byVersion.values()) {
+      addInput(all.input, aggregate.input, 1);
+      addOutcome(all.outcome, aggregate.outcome, 1);
+    }
+    this.allVersions.set(window, all);
   }
 
   /**
@@ -215,7 +279,7 @@ export class ModelWindows {
     const retained = new Set<string>([arriving]);
     const starts = [...this.windowMs].map(([name, length]) => ({ name, was: this.windowStart(name, length, oldEnd), is: this.windowStart(name, length, end) }));
     const retainedFrom = this.retainedFrom(end);
-    for (const store of [this.panes, this.folded, this.coarse]) {
+    for (const store of [this.panes, this.folded, this.coarse, this.history]) {
       for (const [key, pane] of store) {
         let decoded: DecodedPane | null = null;
         for (const { name, was, is } of starts) {
@@ -237,8 +301,11 @@ export class ModelWindows {
       for (const byVersion of this.aggregates.values()) byVersion.delete(version);
       for (const stamps of this.changes.values()) stamps.delete(version);
     }
+    // down to one version: the all-versions aggregate is that version's again (its panes are all that is left in it)
+    for (const [window, byVersion] of this.aggregates) if (byVersion.size < 2) this.allVersions.delete(window);
     this.fold();
     this.coarsen();
+    this.toHistory();
   }
 
   /** Whether a final state of this partition's pane is already merged in (a later one is a stale republication). */
@@ -247,7 +314,11 @@ export class ModelWindows {
     if (this.coarseMs === 0) return false;
     const coarseStart = alignDown(paneStart, this.coarseMs);
     const members = this.coarse.get(`${version}|${coarseStart}|${part}`)?.members;
-    return members !== undefined && members.has(partition, (paneStart - coarseStart) / this.paneMs);
+    if (members !== undefined && members.has(partition, (paneStart - coarseStart) / this.paneMs)) return true;
+    if (this.historyMs === 0) return false;
+    const historyStart = alignDown(paneStart, this.historyMs);
+    const historyMembers = this.history.get(`${version}|${historyStart}|${part}`)?.members;
+    return historyMembers !== undefined && historyMembers.has(partition, (paneStart - historyStart) / this.paneMs);
   }
 
   /**
@@ -283,16 +354,49 @@ export class ModelWindows {
     }
   }
 
-  /** The wire state of `existing` (if any) plus `panes`, all of one part. */
-  private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[]): PaneInputWire | PaneOutcomeWire {
+  /**
+   * Merges coarse states lying wholly before the longest coarse window's start into their history
+   * pane. No window holds them, before or after: a window's start only moves forward. A coarse
+   * pane made there later (a partition's pane that closed late) joins its history pane the same way.
+   */
+  private toHistory(): void {
+    if (this.historyMs === 0) return;
+    const windowsFrom = alignDown(this.end - this.layout.longestCoarseMs, this.coarseMs);
+    const groups = new Map<string, Array<[string, StoredPane]>>();
+    for (const [key, pane] of this.coarse) {
+      const historyStart = alignDown(pane.paneStart, this.historyMs);
+      if (historyStart + this.historyMs > windowsFrom) continue;
+      const historyKey = `${pane.version}|${historyStart}|${pane.part}`;
+      let group = groups.get(historyKey);
+      if (group === undefined) groups.set(historyKey, (group = []));
+      group.push([key, pane]);
+    }
+    const finePerHistory = this.historyMs / this.paneMs;
+    for (const [historyKey, members] of groups) {
+      const first = members[0][1];
+      const historyStart = alignDown(first.paneStart, this.historyMs);
+      const existing = this.history.get(historyKey);
+      const held = existing?.members ?? new PaneMembers(finePerHistory);
+      for (const [key, pane] of members) {
+        const offset = (pane.paneStart - historyStart) / this.paneMs;
+        pane.members?.forEach((partition, sub) => held.add(partition, offset + sub));
+        this.coarse.delete(key);
+      }
+      const state = this.merged(first.part, existing, members.map(([, pane]) => pane));
+      this.history.set(historyKey, { version: first.version, paneStart: historyStart, part: first.part, state, final: true, members: held });
+    }
+  }
+
+  /** The state of `existing` (if any) plus `panes`, all of one part, packed. */
+  private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[]): Packed {
     if (part === 'in') {
       const merged = existing ? (this.decode(existing).input as PaneInput) : new PaneInput(this.limits);
       for (const pane of panes) addInput(merged, this.decode(pane).input as PaneInput, 1);
-      return inputToWire(merged);
+      return { packed: packPaneState(inputToWire(merged)) };
     }
-    const merged = existing ? outcomeFromWire(existing.state as PaneOutcomeWire, this.limits) : new PaneOutcome(this.limits);
-    for (const pane of panes) addOutcome(merged, outcomeFromWire(pane.state as PaneOutcomeWire, this.limits), 1);
-    return outcomeToWire(merged);
+    const merged = existing ? (this.decode(existing).outcome as PaneOutcome) : new PaneOutcome(this.limits);
+    for (const pane of panes) addOutcome(merged, this.decode(pane).outcome as PaneOutcome, 1);
+    return { packed: packPaneState(outcomeToWire(merged)) };
   }
 
   /**
@@ -322,19 +426,45 @@ export class ModelWindows {
     }
   }
 
-  /** Pane states held: per partition while they may change, then folded, then merged per coarse pane (for metrics and tests). */
-  get heldStates(): { perPartition: number; folded: number; coarse: number } {
-    return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size };
+  /** Pane states held: per partition while they may change, then folded, then merged per coarse pane, then per history pane (for metrics and tests). */
+  get heldStates(): { perPartition: number; folded: number; coarse: number; history: number } {
+    return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size, history: this.history.size };
   }
 
-  /** The coarse pane length in use (0: none) and the windows that slide over coarse panes. */
-  get coarsening(): { coarseMs: number; fineSpanMs: number; windows: string[] } {
-    return { coarseMs: this.coarseMs, fineSpanMs: this.fineSpanMs, windows: [...this.layout.coarseWindows] };
+  /**
+   * Bytes of the states held, by kind: a partition's state counts its sketches' wire bytes, a
+   * folded, coarse or history state its packed bytes (for the memory bench).
+   */
+  get heldStateBytes(): { perPartition: number; folded: number; coarse: number; history: number } {
+    const bytesOf = (store: Map<string, StoredPane>): number => {
+      let bytes = 0;
+      for (const pane of store.values()) bytes += 'packed' in pane.state ? pane.state.packed.byteLength : wireSketchBytes(pane.state);
+      return bytes;
+    };
+    return { perPartition: bytesOf(this.panes), folded: bytesOf(this.folded), coarse: bytesOf(this.coarse), history: bytesOf(this.history) };
   }
 
-  /** The aggregate of a window; `version` undefined = all versions. */
+  /** The coarse and history pane lengths in use (0: none) and the windows that slide over coarse panes. */
+  get coarsening(): { coarseMs: number; fineSpanMs: number; historyMs: number; windows: string[] } {
+    return { coarseMs: this.coarseMs, fineSpanMs: this.fineSpanMs, historyMs: this.historyMs, windows: [...this.layout.coarseWindows] };
+  }
+
+  /**
+   * The aggregate of a window; `version` undefined = all versions (with one version, that
+   * version's aggregate itself). Undefined for a window no pane entered, or whose versions all
+   * left the retention.
+   */
   get(window: string, version?: string): WindowAggregate | undefined {
-    return this.aggregates.get(window)?.get(version ?? ALL_VERSIONS);
+    const byVersion = this.aggregates.get(window);
+    if (version !== undefined || byVersion === undefined) return byVersion?.get(version as string);
+    return this.allVersions.get(window) ?? (byVersion.size === 1 ? byVersion.values().next().value : undefined);
+  }
+
+  /** Window aggregates held, per version and all-versions ones kept apart (for tests and the memory bench). */
+  get heldAggregates(): { perVersion: number; allVersions: number } {
+    let perVersion = 0;
+    for (const byVersion of this.aggregates.values()) perVersion += byVersion.size;
+    return { perVersion, allVersions: this.allVersions.size };
   }
 
   /**
@@ -354,34 +484,43 @@ export class ModelWindows {
     yield* this.panes.values();
     yield* this.folded.values();
     yield* this.coarse.values();
+    yield* this.history.values();
   }
 
   /**
-   * The event-time range sumRange(from, to) really holds, where coarse panes cut [from, to): a
-   * coarse pane counts where it starts, so one straddling `from` is left out (the range starts at
-   * its end) and one straddling `to` is taken whole (the range ends at its end).
+   * The event-time range sumRange(from, to) really holds, where coarse and history panes cut
+   * [from, to): such a pane counts where it starts, so one straddling `from` is left out (the
+   * range starts at its end) and one straddling `to` is taken whole (the range ends at its end).
+   * A range reaching back past the retention holds only the states still there: it starts there.
    */
   coveredRange(from: number, to: number, version?: string): { from: number; to: number } {
     let coveredFrom = from;
     let coveredTo = to;
-    for (const pane of this.coarse.values()) {
-      if (version !== undefined && pane.version !== version) continue;
-      const paneEnd = pane.paneStart + this.coarseMs;
-      if (pane.paneStart < from && paneEnd > from) coveredFrom = Math.max(coveredFrom, paneEnd);
-      if (pane.paneStart >= from && pane.paneStart < to) coveredTo = Math.max(coveredTo, paneEnd);
+    const cut: Array<[Map<string, StoredPane>, number]> = [[this.coarse, this.coarseMs], [this.history, this.historyMs]];
+    for (const [store, length] of cut) {
+      for (const pane of store.values()) {
+        if (version !== undefined && pane.version !== version) continue;
+        const paneEnd = pane.paneStart + length;
+        if (pane.paneStart < from && paneEnd > from) coveredFrom = Math.max(coveredFrom, paneEnd);
+        if (pane.paneStart >= from && pane.paneStart < to) coveredTo = Math.max(coveredTo, paneEnd);
+      }
     }
+    if (Number.isFinite(this.end)) coveredFrom = Math.max(coveredFrom, this.retainedFrom(this.end));
     return { from: Math.min(coveredFrom, coveredTo), to: coveredTo };
   }
 
   /**
-   * Sum of the panes starting in [from, to) for one version key: for capturing a reference from
-   * history. Older history is held in coarse panes, so the sum can reach up to a coarse pane past
-   * `to` and start up to one after `from`: coveredRange says which range it really holds.
+   * Sum of the panes in [from, to) for one version key: for capturing a reference from history.
+   * Older history is held in coarse and history panes, so the sum can reach up to one of them past
+   * `to` and start up to one after `from`: it is the sum of every state starting in the range
+   * coveredRange says it holds (a partition's pane still open inside a coarse pane left out at
+   * `from` is left out too, one inside a pane taken whole at `to` is taken).
    */
   sumRange(from: number, to: number, version?: string): WindowAggregate {
     const aggregate = new WindowAggregate(this.limits);
+    const covered = this.coveredRange(from, to, version);
     for (const pane of this.storedPanes()) {
-      if (pane.paneStart < from || pane.paneStart >= to) continue;
+      if (pane.paneStart < covered.from || pane.paneStart >= covered.to) continue;
       if (version !== undefined && pane.version !== version) continue;
       const decoded = this.decode(pane);
       if (decoded.input !== null) addInput(aggregate.input, decoded.input, 1);

@@ -8,6 +8,13 @@ import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 const PANE = 10_000;
 const MINUTE = 60_000;
 const WINDOWS = new Map([['1m', MINUTE], ['5m', 5 * MINUTE], ['1h', 60 * MINUTE]]);
+/** The plain store's windows: a 4h one keeps every fine state for 8 h, longer than the folding store keeps any. */
+const KEEP_ALL = new Map([...WINDOWS, ['4h', 240 * MINUTE]]);
+
+/** A store keeping every fine pane state (no coarse or history panes) for longer than `folding` keeps anything. */
+function keepingEveryFinePane(): ModelWindows {
+  return new ModelWindows('m', KEEP_ALL, DEFAULT_PANE_LIMITS, { coarsePaneMs: 0 });
+}
 
 /** An input pane: one prediction per value, its latency and numeric feature `x` the value, category `c` by parity. */
 function input(partition: number, version: string, paneStart: number, values: readonly number[], final = false): PaneMessage {
@@ -42,12 +49,20 @@ function driftInputs(held: WindowAggregate | undefined): object {
   };
 }
 
-/** Every window of `folding` against the same range summed from `plain` (no coarse panes: every fine state kept). */
+/**
+ * Every window of `folding` against the same range summed from `plain` (no coarse panes: every
+ * fine state kept), and every window's rolling reference (the window's length just before it)
+ * against `plain` over the range coveredRange says it holds.
+ */
 function expectSameAsFine(folding: ModelWindows, plain: ModelWindows): void {
   for (const name of WINDOWS.keys()) {
     for (const version of [undefined, 'v1', 'v2']) {
       const { from, to } = folding.bounds(name);
       expect(driftInputs(folding.get(name, version)), `${name} ${version ?? 'all'} [${from}, ${to})`).toEqual(driftInputs(plain.sumRange(from, to, version)));
+      const covered = folding.coveredRange(from - (to - from), from, version);
+      expect(driftInputs(folding.sumRange(from - (to - from), from, version)), `rolling ${name} ${version ?? "all"} [${covered.from}, ${covered.to}) of [${from - (to - from)}, ${from}), end ${folding.end}, held ${JSON.stringify(folding.heldStates)}`).toEqual(
+        driftInputs(plain.sumRange(covered.from, covered.to, version)),
+      );
     }
   }
 }
@@ -62,9 +77,16 @@ describe('pane layout', () => {
     expect(paneLayout(WINDOWS, 0).coarseMs).toBe(0);
   });
 
-  it('refuses a coarse length that is not a whole number of ms, naming it', () => {
+  it('refuses a coarse or history length that is not a whole number of ms, naming it', () => {
     expect(() => paneLayout(WINDOWS, 1.5)).toThrow(/coarse pane length .* got 1.5/);
     expect(() => paneLayout(WINDOWS, -1)).toThrow(/got -1/);
+    expect(() => paneLayout(WINDOWS, MINUTE, -5)).toThrow(/history pane length .* got -5/);
+  });
+
+  it('folds the older half into history panes only beside coarse panes and when they are longer', () => {
+    expect(paneLayout(WINDOWS, MINUTE, 5 * MINUTE)).toMatchObject({ historyMs: 5 * MINUTE, longestCoarseMs: 60 * MINUTE });
+    expect(paneLayout(WINDOWS, MINUTE, MINUTE).historyMs).toBe(0);
+    expect(paneLayout(WINDOWS, 0, 5 * MINUTE).historyMs).toBe(0);
   });
 
   it('aligns down, also before the epoch', () => {
@@ -86,7 +108,7 @@ describe('pane layout', () => {
 describe('a 1h window over coarse panes', () => {
   it('starts on a minute, holds exactly the panes it says, and is unchanged by the fold', () => {
     const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
-    const plain = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { coarsePaneMs: 0 });
+    const plain = keepingEveryFinePane();
     const both = (message: PaneMessage): void => {
       folding.applyMessage(message);
       plain.applyMessage(message);
@@ -143,38 +165,128 @@ describe('a 1h window over coarse panes', () => {
   });
 });
 
+describe('history panes (the older half, read by rolling references and captures)', () => {
+  it('fold coarse panes before the 1h window into 5 minutes, keep every window, and give the 1h rolling reference exactly for the range they say', () => {
+    const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const plain = keepingEveryFinePane();
+    const both = (message: PaneMessage): void => {
+      folding.applyMessage(message);
+      plain.applyMessage(message);
+    };
+    // partition 1's pane at 70 min stays open into the history half (an outcome horizon, late events)
+    both(input(1, 'v1', 70 * MINUTE, [5, 6]));
+    let t = 0;
+    for (; t < 182 * MINUTE; t += PANE) {
+      both(input(0, 'v1', t, [t / PANE, 2], true));
+      if (t % (20 * MINUTE) === 0) expectSameAsFine(folding, plain);
+    }
+    expect(folding.coarsening.historyMs).toBe(5 * MINUTE);
+    // end 182 min: retention from 60 min (aligned down on 5 min), history panes of 60 to 120 min,
+    // coarse panes from 120 min (the 1h window's start, 122, cuts the history pane [120, 125)) to
+    // the fine span (the last 10 min), and partition 1's open pane
+    const held = folding.heldStates;
+    expect(held).toEqual({ perPartition: 2, folded: 59, coarse: 52, history: 12 }); // the last final state folds when the next pane arrives
+    expect(plain.heldStates.folded).toBeGreaterThan(1000);
+    // the 1h window is as before: from a minute, exactly its panes
+    expect(folding.bounds('1h')).toEqual({ from: 122 * MINUTE, to: 182 * MINUTE });
+    // one pane later its rolling reference [61:50, 122:00) starts inside the history pane [60, 65): it covers 57 min, exactly
+    both(input(0, 'v1', t, [1], true));
+    const { from, to } = folding.bounds('1h');
+    expect(from - (to - from)).toBe(61 * MINUTE + 50_000);
+    expect(folding.coveredRange(from - (to - from), from)).toEqual({ from: 65 * MINUTE, to: 122 * MINUTE });
+    // the open pane closes late: it joins its history pane, and its republication is ignored
+    both(input(1, 'v1', 70 * MINUTE, [5, 6, 7], true));
+    both(input(0, 'v1', t + PANE, [1], true)); // final states fold as event time moves on
+    expect(folding.heldStates.perPartition).toBe(1);
+    expect(folding.heldStates.history).toBe(12);
+    both(input(1, 'v1', 70 * MINUTE, [5], true));
+    expect(folding.staleIgnored).toBe(1);
+    expect(folding.sumRange(70 * MINUTE, 75 * MINUTE).input.count).toBe(30 * 2 + 3);
+    expectSameAsFine(folding, plain);
+  });
+
+  it('are not made when history panes are off or no longer than a coarse pane', () => {
+    for (const historyPaneMs of [0, MINUTE]) {
+      const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { historyPaneMs });
+      for (let t = 0; t < 150 * MINUTE; t += PANE) windows.applyMessage(input(0, 'v1', t, [1], true));
+      expect(windows.heldStates.history).toBe(0);
+      expect(windows.heldStates.coarse).toBeGreaterThan(100);
+    }
+  });
+});
+
+describe('the all-versions aggregate', () => {
+  it('is the version\'s own while a window has one version, kept apart while it has two, and always the sum of every pane in it', () => {
+    const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const plain = keepingEveryFinePane();
+    const both = (message: PaneMessage): void => {
+      folding.applyMessage(message);
+      plain.applyMessage(message);
+    };
+    let t = 0;
+    for (; t < 20 * MINUTE; t += PANE) both(input(0, 'v1', t, [t / PANE, 3], true));
+    expect(folding.heldAggregates).toEqual({ perVersion: 3, allVersions: 0 });
+    expect(folding.get('5m')).toBe(folding.get('5m', 'v1'));
+    expectSameAsFine(folding, plain);
+    // v2 rolls out beside v1: each window that holds both keeps their sum apart
+    for (; t < 30 * MINUTE; t += PANE) {
+      both(input(0, 'v1', t, [t / PANE], true));
+      both(input(1, 'v2', t, [t / PANE + 1, 7], true));
+    }
+    expect(folding.heldAggregates).toEqual({ perVersion: 6, allVersions: 3 });
+    expect(folding.get('5m')?.input.count).toBe(2 * 30 + 30);
+    expectSameAsFine(folding, plain);
+    // v1 is retired: once its last pane leaves the retention (2 h), the windows hold v2 alone again
+    for (; t < 160 * MINUTE; t += PANE) {
+      both(input(1, 'v2', t, [t / PANE + 1, 7], true));
+      if (t % (20 * MINUTE) === 0) expectSameAsFine(folding, plain);
+    }
+    expect([...folding.versions]).toEqual(['v2']);
+    expect(folding.heldAggregates).toEqual({ perVersion: 3, allVersions: 0 });
+    expect(folding.get('1h')).toBe(folding.get('1h', 'v2'));
+    expectSameAsFine(folding, plain);
+  });
+});
+
 describe('windows over fine and coarse panes (property)', () => {
-  it('hold exactly what a store keeping every fine pane holds for the same range: counts and drift inputs, with late and open panes', () => {
-    // steps through 80 min of event time; each step some partitions publish, some close panes,
-    // some publish late events of a pane up to 20 min old (open or never closed)
+  it('hold exactly what a store keeping every fine pane holds for the same range: counts and drift inputs, with late and open panes, versions rolled out and retired', () => {
+    // steps through up to 7 h of event time; each step some partitions publish, some close panes,
+    // some publish late events of a pane up to 20 min old, or older than the 1h window (open or
+    // never closed); versions come in
+    // phases of 2.5 h: v1 alone, v1 and v2, v2 alone (v1 leaves the retention: the all-versions
+    // aggregate is v2's again), so the all-versions aggregate is checked kept apart and not
     const step = fc.record({
       advance: fc.integer({ min: 0, max: 9 }),
       partition: fc.integer({ min: 0, max: 2 }),
       version: fc.constantFrom('v1', 'v2'),
-      lateBy: fc.integer({ min: 0, max: 120 }),
+      // up to 20 min late, or 50 to 117 min (a pane closing in the history half, or too old to keep)
+      lateBy: fc.oneof(fc.integer({ min: 0, max: 120 }), fc.integer({ min: 300, max: 700 })),
       values: fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 4 }),
       final: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(step, { minLength: 200, maxLength: 600 }), (steps) => {
+      fc.property(fc.array(step, { minLength: 200, maxLength: 900 }), (steps) => {
         const folding = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
-        const plain = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { coarsePaneMs: 0 });
+        const plain = keepingEveryFinePane();
         const closed = new Set<string>();
         let now = 0;
         for (const s of steps) {
           now += s.advance;
           const pane = Math.max(0, now - s.lateBy);
-          const key = `${s.partition}|${s.version}|${pane}`;
+          const phase = Math.floor(pane / 900) % 3;
+          const version = phase === 0 ? 'v1' : phase === 1 ? s.version : 'v2';
+          const key = `${s.partition}|${version}|${pane}`;
           // a closed pane gets no further state here (the stale case has its own test)
           if (closed.has(key)) continue;
           if (s.final) closed.add(key);
-          const message = input(s.partition, s.version, pane * PANE, s.values, s.final);
+          const message = input(s.partition, version, pane * PANE, s.values, s.final);
           folding.applyMessage(message);
           plain.applyMessage(message);
+          if (now % 97 === 0) expectSameAsFine(folding, plain);
         }
         expectSameAsFine(folding, plain);
       }),
-      { numRuns: 20 },
+      { numRuns: 20, endOnFailure: true },
     );
   });
 });

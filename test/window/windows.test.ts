@@ -128,7 +128,7 @@ describe('folding final pane states', () => {
     windows.applyMessage(finalInput(1, 0, [4, 5], true));
     windows.applyMessage(finalInput(2, 0, [6], false)); // not final: stays per partition
     windows.applyMessage(finalInput(0, PANE, [7], false)); // event time moves on: folding runs
-    expect(windows.heldStates).toEqual({ perPartition: 2, folded: 1, coarse: 0 });
+    expect(windows.heldStates).toEqual({ perPartition: 2, folded: 1, coarse: 0, history: 0 });
     expect(windows.get('5m')?.input.count).toBe(7);
 
     // a worker restored from a checkpoint republishes an older state of partition 0: ignored
@@ -140,7 +140,7 @@ describe('folding final pane states', () => {
     windows.applyMessage(finalInput(3, 0, [8, 9], true));
     expect(windows.get('5m')?.input.count).toBe(9);
     windows.applyMessage(finalInput(0, 2 * PANE, [10], false));
-    expect(windows.heldStates).toEqual({ perPartition: 3, folded: 1, coarse: 0 });
+    expect(windows.heldStates).toEqual({ perPartition: 3, folded: 1, coarse: 0, history: 0 });
     expect(windows.get('5m')?.input.latency.sum).toBeCloseTo(55, 9);
     expect(windows.sumRange(0, PANE).input.count).toBe(8);
   });

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { encode } from '@msgpack/msgpack';
+import { packPaneState, unpackPaneState } from '../../src/window/packed-state.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
+import type { PaneInputWire, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
+
+/** Byte arrays as plain arrays, so states compare by content (an inflated sketch is a Buffer). */
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { bytes: Array.from(value) };
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item)]));
+}
+
+/** A 10 s pane of 200 predictions: heavy-tailed numeric features (sketches spanning ~1,000 buckets), a flag, a category, segments. */
+function heavyTailedInput(): PaneInputWire {
+  const pane = new PaneInput({ ...DEFAULT_PANE_LIMITS, segmentSketchValues: 2 });
+  for (let i = 0; i < 200; i++) {
+    const u = ((i * 2654435761) >>> 0) / 4294967296;
+    const segment = { region: i % 3 === 0 ? 'eu' : 'us' };
+    pane.addPrediction(i % 7 === 0 ? 1 : 0, u, 0.5, 20 + (i % 50), i % 50 === 0, segment);
+    pane.addFeature('amount', Math.tan(Math.PI * (u - 0.5)));
+    pane.addFeature('wide', 1000 * Math.tan(Math.PI * (((u * 7) % 1) - 0.5)));
+    pane.addFeature('flag', i % 2);
+    pane.addFeature('country', i % 5 === 0 ? 'fr' : 'de');
+    pane.addFeature('missing', null);
+    pane.addSegmentFeatures(segment, { amount: Math.tan(Math.PI * (u - 0.5)) });
+  }
+  return inputToWire(pane);
+}
+
+function outcomeState(): PaneOutcomeWire {
+  const pane = new PaneOutcome(DEFAULT_PANE_LIMITS);
+  for (let i = 0; i < 100; i++) pane.addJoined(i % 3 === 0 ? 1 : 0, i % 4 === 0 ? 1 : 0, 0.5, 1000 * i, false, null);
+  return outcomeToWire(pane);
+}
+
+function sketchBytes(value: unknown): number {
+  if (value instanceof Uint8Array) return value.length;
+  if (typeof value !== 'object' || value === null) return 0;
+  return Object.values(value).reduce((sum: number, item) => sum + sketchBytes(item), 0);
+}
+
+describe('packed pane states', () => {
+  it('give back every field and byte-for-byte every sketch of an input and an outcome state', () => {
+    const input = heavyTailedInput();
+    expect(plain(unpackPaneState(packPaneState(input)))).toEqual(plain(input));
+    const outcome = outcomeState();
+    expect(plain(unpackPaneState(packPaneState(outcome)))).toEqual(plain(outcome));
+  });
+
+  it('hold a heavy-tailed pane in well under half of its sketch bytes, in a buffer of its own size', () => {
+    const input = heavyTailedInput();
+    const packed = packPaneState(input);
+    expect(packed.length).toBeLessThan(sketchBytes(input) / 2);
+    expect(packed.buffer.byteLength).toBe(packed.byteLength);
+  });
+
+  it('refuses a sketch it did not pack, saying so', () => {
+    const bogus = encode({ count: 1, latency: new Uint8Array([7, 1, 2, 3]) });
+    expect(() => unpackPaneState(bogus)).toThrow(/a sketch starts with 7, neither raw \(0\) nor deflated \(1\)/);
+  });
+});
