@@ -478,7 +478,7 @@ const CONSTANT_COLUMN_SHARE = 1e-12;
 
 /** One encoded column of a fold's model, as a combination of the cross-fit's raw columns. */
 interface FoldColumn {
-  /** Raw column indices and their coefficients. */
+  /** Raw column indices and their coefficients: the column's own (coefficient 1), then its missing flag's if it has one. */
   terms: [number, number][];
   /** Numeric: the full model's scale (a column constant on the fold stays in raw units); categorical: 0. */
   fullScale: number;
@@ -585,16 +585,24 @@ export function crossFittedErrors(model: PcaReconstructionModel, rows: readonly 
   const sums = Array.from({ length: k }, () => new Float64Array(width));
   const scatters = Array.from({ length: k }, () => new Float64Array(width * width));
   const raw = new Float64Array(width);
+  // a row's non-zero raw columns, ascending: the flags and most one-hot columns are 0, and the
+  // products of the rest alone are summed
+  const nonZero = new Int32Array(width);
   for (let fold = 0; fold < k; fold++) {
     const sum = sums[fold];
     const scatter = scatters[fold];
     for (let r = starts[fold]; r < starts[fold + 1]; r++) {
       encodeRaw(rows[r], raw);
-      for (let i = 0; i < width; i++) {
+      let count = 0;
+      for (let i = 0; i < width; i++) if (raw[i] !== 0) nonZero[count++] = i;
+      for (let a = 0; a < count; a++) {
+        const i = nonZero[a];
         const yi = raw[i];
-        if (yi === 0) continue;
         sum[i] += yi;
-        for (let j = i; j < width; j++) scatter[i * width + j] += yi * raw[j];
+        const rowStart = i * width;
+        // dense rows (numeric features, none missing) are faster without the indirection
+        if (2 * count >= width) for (let j = i; j < width; j++) scatter[rowStart + j] += yi * raw[j];
+        else for (let b = a; b < count; b++) scatter[rowStart + nonZero[b]] += yi * raw[nonZero[b]];
       }
     }
   }
@@ -660,12 +668,15 @@ export function crossFittedErrors(model: PcaReconstructionModel, rows: readonly 
     const keep = componentsForShare(values.map((value) => (varianceTotal > 0 ? Math.max(0, value) / varianceTotal : 0)), model.varianceShare);
     const axes = vectors.slice(0, keep);
     const encoded = new Float64Array(w);
+    // every column is one raw column plus at most one missing flag times a coefficient
+    const primary = Int32Array.from(columns, (column) => column.terms[0][0]);
+    const flag = Int32Array.from(columns, (column) => (column.terms.length > 1 ? column.terms[1][0] : -1));
+    const flagCoefficient = Float64Array.from(columns, (column) => (column.terms.length > 1 ? column.terms[1][1] : 0));
     for (let r = starts[fold]; r < starts[fold + 1]; r++) {
       encodeRaw(rows[r], raw);
       let squared = 0;
       for (let a = 0; a < w; a++) {
-        let x = 0;
-        for (const [i, coefficient] of columns[a].terms) x += coefficient * raw[i];
+        const x = flag[a] >= 0 ? raw[primary[a]] + flagCoefficient[a] * raw[flag[a]] : raw[primary[a]];
         encoded[a] = (x - center[a]) / scale[a];
         squared += encoded[a] * encoded[a];
       }
