@@ -34,7 +34,9 @@
  *    simulator's fraud traffic with f0 and f3 correlated (correlation drift): false alarms per
  *    million stationary events under the default bound (the drift budget's alpha) and NannyML's
  *    +-3 std, sliding and tumbling windows, and the delay to detect the correlation flip (see
- *    multivariateSection).
+ *    multivariateSection); then the gateway's 1m / 5m / 1h windows as it evaluates them
+ *    (gatewayWindowSection; `--mv-hours <h>` stationary hours per seed, default 300).
+ *    `--multivariate-only` runs section 5 alone.
  * Ends with one JSON line.
  */
 
@@ -51,6 +53,8 @@ import { profileFromRows, type ReferenceProfile, type TrainingRow } from '../src
 import { Scenario, type SimEvent } from '../src/simulator/scenario.ts';
 import { ReconstructionScorer, type FeatureRow } from '../src/stats/pca-reconstruction.ts';
 import { DEFAULT_PANE_LIMITS, MULTIVARIATE_WIDTH, PaneInput } from '../src/window/pane.ts';
+import { alignDown, DEFAULT_COARSE_PANE_MS, paneLayout } from '../src/window/coarse-panes.ts';
+import { driftRecomputeMs } from '../src/gateway/metrics-view.ts';
 import { lnGamma } from '../src/stats/special.ts';
 import { CategoryCounter } from '../src/sketch/category-counter.ts';
 import { LogHistogram } from '../src/sketch/log-histogram.ts';
@@ -1110,8 +1114,262 @@ export function multivariateSection(): MultivariateFigures {
   return { referenceRows: MV_REFERENCE_ROWS, components, stationaryEvents, falseAlarmsPerMillion, delayWindows, univariateAlarmsOnFlip };
 }
 
-export async function main(): Promise<void> {
+
+// ---------------------------------------------------------------- 5b. multivariate drift on the gateway's windows
+
+/** Events per second of the long-window streams: a 1m window holds 1,020 of them, as above. */
+const GW_EVENTS_PER_SECOND = MV_WINDOW_EVENTS / 60;
+/** The gateway's default pane length (config panes.paneMs). */
+const GW_PANE_SECONDS = 10;
+/** Stationary seconds per reference seed, each window kind evaluated on the same stream (`--mv-hours`). */
+const GW_DEFAULT_STATIONARY_HOURS = 300;
+
+interface GatewayWindowSpec {
+  name: string;
+  seconds: number;
+  /** The gateway re-evaluates a window's drift this often (driftRecomputeMs). */
+  evaluateEverySeconds: number;
+  /** windowMs / driftRecomputeMs, the alpha divisor the gateway passes. */
+  evaluationsPerWindow: number;
+  /** Kept on coarse panes: its start aligned down on a coarse pane (the 1h window). */
+  coarseSeconds: number;
+  /** Flip runs per reference seed. */
+  changeRuns: number;
+}
+
+/** The gateway's windows as src/gateway and src/window set them up with the default config. */
+function gatewayWindowSpecs(): GatewayWindowSpec[] {
+  const windows = new Map([['1m', 60_000], ['5m', 300_000], ['1h', 3_600_000]]);
+  const layout = paneLayout(windows, DEFAULT_COARSE_PANE_MS);
+  const runs: Record<string, number> = { '1m': 10, '5m': 10, '1h': 2 };
+  return [...windows].map(([name, windowMs]) => ({
+    name,
+    seconds: windowMs / 1000,
+    evaluateEverySeconds: driftRecomputeMs(windowMs) / 1000,
+    evaluationsPerWindow: Math.max(1, windowMs / driftRecomputeMs(windowMs)),
+    coarseSeconds: layout.coarseWindows.has(name) ? layout.coarseMs / 1000 : 0,
+    changeRuns: runs[name],
+  }));
+}
+
+/**
+ * Where the gateway's window starts at `seconds` into the stream: its end is the newest pane's end
+ * (the open pane counts as far as it got), its start that end minus the window length, aligned
+ * down on a coarse pane for a coarse window (WindowStore.windowStart).
+ */
+function gatewayWindowStart(spec: GatewayWindowSpec, seconds: number): number {
+  const end = Math.ceil(seconds / GW_PANE_SECONDS) * GW_PANE_SECONDS;
+  return spec.coarseSeconds > 0 ? alignDown(end - spec.seconds, spec.coarseSeconds) : end - spec.seconds;
+}
+
+/** Per-second multivariate cells of a stream, summed from its start: a window is a difference of two rows. */
+class CellPrefix {
+  private sums: Float64Array;
+  seconds = 0;
+
+  constructor(capacitySeconds: number) {
+    this.sums = new Float64Array((capacitySeconds + 1) * MULTIVARIATE_WIDTH);
+  }
+
+  push(referenceId: string, scorer: ReconstructionScorer, rows: readonly FeatureRow[]): void {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const row of rows) {
+      const { error, imputed } = scorer.score(row);
+      pane.addReconstructionError(referenceId, error, imputed);
+    }
+    const cells = pane.multivariate?.get(referenceId) ?? new Float64Array(MULTIVARIATE_WIDTH);
+    if ((this.seconds + 2) * MULTIVARIATE_WIDTH > this.sums.length) {
+      const grown = new Float64Array(this.sums.length * 2);
+      grown.set(this.sums);
+      this.sums = grown;
+    }
+    const from = this.seconds * MULTIVARIATE_WIDTH;
+    for (let i = 0; i < MULTIVARIATE_WIDTH; i++) this.sums[from + MULTIVARIATE_WIDTH + i] = this.sums[from + i] + cells[i];
+    this.seconds++;
+  }
+
+  /** The window [from, to) seconds into `out`'s cells. */
+  window(from: number, to: number, out: Float64Array): void {
+    for (let i = 0; i < MULTIVARIATE_WIDTH; i++) out[i] = this.sums[to * MULTIVARIATE_WIDTH + i] - this.sums[from * MULTIVARIATE_WIDTH + i];
+  }
+}
+
+interface GatewayWindowFigures {
+  window: string;
+  windowEvents: number;
+  evaluateEverySeconds: number;
+  evaluationsPerWindow: number;
+  /** Sliding (as the gateway): evaluations, false-drift episodes, evaluations with drift. */
+  slidingEvaluations: number;
+  slidingEpisodes: number;
+  slidingDriftEvaluations: number;
+  /** Tumbling (each window evaluated once, alpha not divided): windows and false alarms. */
+  tumblingWindows: number;
+  tumblingAlarms: number;
+  stationaryEvents: number;
+  slidingPerMillion: number;
+  tumblingPerMillion: number;
+  /** The flip: delay in window lengths from the change (sliding), in windows (tumbling, 1 = the one holding it). */
+  sliding: { mean: number; max: number; withinTwo: number; runs: number };
+  tumbling: { mean: number; max: number; withinTwo: number; runs: number };
+}
+
+/**
+ * Multivariate drift on the gateway's 1m / 5m / 1h windows, as it evaluates them: 10 s panes,
+ * the window ending at the newest (open) pane's end, the 1h one starting on a minute (coarse
+ * panes), re-evaluated every driftRecomputeMs (1 s / 5 s / 10 s) with alpha divided by the
+ * evaluations per window length (60 / 60 / 360), at 17 events per second (1,020 per minute).
+ * One stationary stream per reference seed serves every window; then flips of the f0-f3
+ * correlation one window length in, at a seeded point inside the second window.
+ */
+export function gatewayWindowSection(stationaryHours = GW_DEFAULT_STATIONARY_HOURS): GatewayWindowFigures[] {
+  const specs = gatewayWindowSpecs();
+  const stationarySeconds = Math.round(stationaryHours * 3600);
+  const episodes = specs.map(() => 0);
+  const driftEvaluations = specs.map(() => 0);
+  const evaluations = specs.map(() => 0);
+  const tumblingWindows = specs.map(() => 0);
+  const tumblingAlarms = specs.map(() => 0);
+  const slidingDelays = specs.map(() => [] as number[]);
+  const tumblingDelays = specs.map(() => [] as number[]);
+  const scratch: SimEvent[] = [];
+  const windowInput = new PaneInput(DEFAULT_PANE_LIMITS);
+  const windowCells = new Float64Array(MULTIVARIATE_WIDTH);
+  const verdict = (reference: ReferenceProfile, prefix: CellPrefix, from: number, to: number, evaluationsPerWindow: number): boolean => {
+    prefix.window(from, to, windowCells);
+    windowInput.multivariate = new Map([[reference.id, windowCells]]);
+    return multivariateDriftOf(windowInput, reference, { falseAlarmsPerMillion: MV_BUDGET, evaluationsPerWindow })?.drift === true;
+  };
+  const tick = (scenario: Scenario, second: number): FeatureRow[] => {
+    scratch.length = 0;
+    scenario.tick(second, GW_EVENTS_PER_SECOND, scratch);
+    return scratch.map((e) => (e.event as PredictionEvent).features as FeatureRow);
+  };
+  for (let seed = 0; seed < MV_REFERENCE_SEEDS; seed++) {
+    // the same references as the 1,020-event section
+    const source = correlatedScenario(61_000 + seed, 1e12);
+    const rows: TrainingRow[] = [];
+    for (let pane = 0; rows.length < MV_REFERENCE_ROWS; pane++) for (const features of paneFeatures(source, pane, scratch)) rows.push({ features: features as TrainingRow['features'] });
+    const reference = profileFromRows(`mv${seed}`, 'fraud', null, rows.slice(0, MV_REFERENCE_ROWS));
+    const model = reference.multivariate?.model;
+    if (model === undefined) throw new Error('multivariate bench: the reference has no PCA model');
+    const scorer = new ReconstructionScorer(model);
+
+    // the 1,020-event section's stationary stream (one tick of 17 events per second there per pane):
+    // its first 60 hours are the same events
+    const stream = correlatedScenario(71_000 + seed, 1e12);
+    const prefix = new CellPrefix(stationarySeconds);
+    const previous = specs.map(() => false);
+    for (let second = 0; second < stationarySeconds; second++) {
+      prefix.push(reference.id, scorer, tick(stream, second));
+      const now = second + 1;
+      specs.forEach((spec, w) => {
+        const from = gatewayWindowStart(spec, now);
+        if (now % spec.evaluateEverySeconds === 0 && from >= 0) {
+          const drift = verdict(reference, prefix, from, now, spec.evaluationsPerWindow);
+          evaluations[w]++;
+          if (drift) driftEvaluations[w]++;
+          if (drift && !previous[w]) episodes[w]++;
+          previous[w] = drift;
+        }
+        if (now % spec.seconds === 0) {
+          tumblingWindows[w]++;
+          if (verdict(reference, prefix, now - spec.seconds, now, 1)) tumblingAlarms[w]++;
+        }
+      });
+    }
+
+    // the flip: one window of lead, the change somewhere inside the second window
+    specs.forEach((spec, w) => {
+      for (let run = 0; run < spec.changeRuns; run++) {
+        const changeSecond = spec.seconds + Math.floor((((run * 23 + seed * 7) % 60) / 60) * spec.seconds);
+        const flipped = correlatedScenario(101_000 + seed * 100 + run + w * 10_000, changeSecond);
+        const changing = new CellPrefix(5 * spec.seconds);
+        let slidingDelay = -1;
+        let tumblingDelay = -1;
+        const lastSecond = spec.seconds * (2 + MV_POST_WINDOWS);
+        for (let second = 0; second < lastSecond && (slidingDelay < 0 || tumblingDelay < 0); second++) {
+          changing.push(reference.id, scorer, tick(flipped, second));
+          const now = second + 1;
+          if (now <= changeSecond) continue;
+          const from = gatewayWindowStart(spec, now);
+          if (slidingDelay < 0 && now % spec.evaluateEverySeconds === 0 && from >= 0 && verdict(reference, changing, from, now, spec.evaluationsPerWindow)) {
+            slidingDelay = (now - changeSecond) / spec.seconds;
+          }
+          if (tumblingDelay < 0 && now % spec.seconds === 0 && verdict(reference, changing, now - spec.seconds, now, 1)) {
+            tumblingDelay = now / spec.seconds - 1 - Math.floor(changeSecond / spec.seconds) + 1;
+          }
+        }
+        slidingDelays[w].push(slidingDelay < 0 ? Infinity : slidingDelay);
+        tumblingDelays[w].push(tumblingDelay < 0 ? Infinity : tumblingDelay);
+      }
+    });
+  }
+  const delayFigures = (delays: number[]) => {
+    const found = delays.filter(Number.isFinite);
+    return { mean: round(mean(found), 3), max: round(Math.max(...delays), 3), withinTwo: delays.filter((d) => d <= 2).length, runs: delays.length };
+  };
+  const stationaryEvents = MV_REFERENCE_SEEDS * stationarySeconds * GW_EVENTS_PER_SECOND;
+  return specs.map((spec, w) => {
+    const figures: GatewayWindowFigures = {
+      window: spec.name,
+      windowEvents: spec.seconds * GW_EVENTS_PER_SECOND,
+      evaluateEverySeconds: spec.evaluateEverySeconds,
+      evaluationsPerWindow: spec.evaluationsPerWindow,
+      slidingEvaluations: evaluations[w],
+      slidingEpisodes: episodes[w],
+      slidingDriftEvaluations: driftEvaluations[w],
+      tumblingWindows: tumblingWindows[w],
+      tumblingAlarms: tumblingAlarms[w],
+      stationaryEvents,
+      slidingPerMillion: round((episodes[w] / stationaryEvents) * 1e6, 3),
+      tumblingPerMillion: round((tumblingAlarms[w] / stationaryEvents) * 1e6, 3),
+      sliding: delayFigures(slidingDelays[w]),
+      tumbling: delayFigures(tumblingDelays[w]),
+    };
+    console.log(
+      `  ${spec.name.padEnd(3)} (${figures.windowEvents} events${spec.coarseSeconds > 0 ? ` + up to ${spec.coarseSeconds - GW_PANE_SECONDS} s, start on a ${spec.coarseSeconds} s pane` : ''}; every ${spec.evaluateEverySeconds} s, alpha / ${spec.evaluationsPerWindow}):` +
+        ` sliding ${figures.slidingEpisodes} false-drift episodes (${figures.slidingDriftEvaluations} of ${figures.slidingEvaluations} evaluations) = ${fmt(figures.slidingPerMillion, 3)}/M;` +
+        ` tumbling ${figures.tumblingAlarms} of ${figures.tumblingWindows} windows = ${fmt(figures.tumblingPerMillion, 3)}/M;` +
+        ` flip: sliding mean ${fmt(figures.sliding.mean, 3)} / max ${fmt(figures.sliding.max, 3)} window lengths, ${figures.sliding.withinTwo}/${figures.sliding.runs} within two;` +
+        ` tumbling mean ${fmt(figures.tumbling.mean, 2)} / max ${fmt(figures.tumbling.max, 2)}, ${figures.tumbling.withinTwo}/${figures.tumbling.runs} within two`,
+    );
+    return figures;
+  });
+}
+
+/** `--mv-hours <h>`: stationary hours per seed for the gateway-window section. */
+function stationaryHoursArgument(argv: readonly string[]): number {
+  const at = argv.indexOf('--mv-hours');
+  if (at < 0) return GW_DEFAULT_STATIONARY_HOURS;
+  const hours = Number(argv[at + 1]);
+  if (!(Number.isFinite(hours) && hours > 0)) throw new Error(`--mv-hours needs a positive number of hours, got ${argv[at + 1] ?? 'nothing'}`);
+  return hours;
+}
+
+/** Header of the gateway-window part of the multivariate section. */
+function gatewayWindowHeader(hours: number): string {
+  return (
+    `\nMultivariate drift on the gateway's windows (same references and traffic; ${GW_EVENTS_PER_SECOND} events/s in ${GW_PANE_SECONDS} s panes, the window ending at the open pane's end;` +
+    ` re-evaluated every driftRecomputeMs with alpha divided by windowMs / driftRecomputeMs; tumbling = each window evaluated once at the full budget);` +
+    ` ${hours} stationary hours per seed, ${MV_REFERENCE_SEEDS} seeds; flips one window in, inside the second window:`
+  );
+}
+
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const started = performance.now();
+  const stationaryHours = stationaryHoursArgument(argv);
+  if (argv.includes('--multivariate-only')) {
+    // the multivariate section alone (its counts come from seeded streams: the same on every run)
+    console.log(`Multivariate drift detection (node ${process.version}, ${os.cpus().length} cores)`);
+    const multivariate = multivariateSection();
+    console.log(gatewayWindowHeader(stationaryHours));
+    const gatewayWindows = gatewayWindowSection(stationaryHours);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`\n(${seconds.toFixed(1)} s)`);
+    console.log(JSON.stringify({ name: 'detection', multivariate: { ...multivariate, gatewayWindows }, seconds: round(seconds) }));
+    return;
+  }
   console.log(`Drift-detection quality and cost (node ${process.version}, ${os.cpus().length} cores, ${SEEDS} seeds)\n`);
 
   const detectors = detectorSection();
@@ -1174,6 +1432,8 @@ export async function main(): Promise<void> {
       ' (delay in windows: sliding from the change, tumbling 1 = the window holding it). Budget = the drift tests\' default (0.5 per million):',
   );
   const multivariate = multivariateSection();
+  console.log(gatewayWindowHeader(stationaryHours));
+  const gatewayWindows = gatewayWindowSection(stationaryHours);
 
   // Targets
   const targets: TargetResult[] = [];
@@ -1277,6 +1537,20 @@ export async function main(): Promise<void> {
     value: `${multivariate.univariateAlarmsOnFlip} of ${2 * MV_REFERENCE_SEEDS * MV_CHANGE_RUNS}`,
     pass: multivariate.univariateAlarmsOnFlip === 0,
   });
+  for (const figures of gatewayWindows) {
+    targets.push({
+      target: `<= ${FALSE_ALARM_TARGET_PER_MILLION} false alarm / M stationary events (multivariate, gateway's ${figures.window} window, sliding)`,
+      subject: `${figures.slidingEvaluations} evaluations`,
+      value: `${figures.slidingEpisodes} = ${fmt(figures.slidingPerMillion, 3)}/M`,
+      pass: figures.slidingPerMillion <= FALSE_ALARM_TARGET_PER_MILLION,
+    });
+    targets.push({
+      target: `correlation flip detected within two windows (multivariate, gateway's ${figures.window} window, sliding)`,
+      subject: `${figures.sliding.runs} runs`,
+      value: `${figures.sliding.withinTwo}/${figures.sliding.runs} within 2, mean ${fmt(figures.sliding.mean, 3)} windows`,
+      pass: figures.sliding.withinTwo === figures.sliding.runs,
+    });
+  }
   console.log('\nTargets:');
   for (const t of targets) {
     console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.target.padEnd(80)} ${t.subject.padEnd(15)} ${t.value}`);
@@ -1313,7 +1587,7 @@ export async function main(): Promise<void> {
       },
       cost,
       qualityRules,
-      multivariate,
+      multivariate: { ...multivariate, gatewayWindows },
       targets: targets.map((t) => ({ target: t.target, subject: t.subject, value: t.value, pass: t.pass })),
       seconds: round(seconds),
       cores: os.cpus().length,

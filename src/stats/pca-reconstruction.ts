@@ -162,16 +162,7 @@ export function fitPcaReconstruction(rows: readonly FeatureRow[], options: PcaFi
       excluded.push(name);
       continue;
     }
-    let present = 0;
-    for (const count of byCategory.values()) present += count;
-    const sorted = [...byCategory.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const mostFrequent = sorted[0][0];
-    const imputedCounts = new Map(byCategory);
-    imputedCounts.set(mostFrequent, (imputedCounts.get(mostFrequent) ?? 0) + (n - present));
-    const kept = [...imputedCounts.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .filter(([, count]) => count / n >= minCategoryShare)
-      .slice(0, maxCategories);
+    const { mostFrequent, kept } = chooseCategories(byCategory, n, maxCategories, minCategoryShare);
     const means = kept.map(([, count]) => count / n);
     const scales = means.map((p) => (p > 0 && p < 1 ? Math.sqrt(p * (1 - p)) : 1));
     categorical.push({ name, mostFrequent, categories: kept.map(([category]) => category), means, scales });
@@ -212,6 +203,26 @@ export function fitPcaReconstruction(rows: readonly FeatureRow[], options: PcaFi
   const components: number[][] = [];
   for (let k = 0; k < keep; k++) components.push(Array.from(vectors[k]));
   return { ...partial, center: Array.from(center), components, explainedVarianceRatio };
+}
+
+const byCountThenName = (a: [string, number], b: [string, number]): number => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/**
+ * A categorical's imputed value and one-hot categories from its present values' counts over `n`
+ * rows (the missing ones count for the most frequent category), with their imputed counts.
+ * Shared by the fit and each cross-fit fold, so a fold picks its categories by the same rule.
+ */
+function chooseCategories(byCategory: ReadonlyMap<string, number>, n: number, maxCategories: number, minCategoryShare: number): { mostFrequent: string; kept: [string, number][] } {
+  let present = 0;
+  for (const count of byCategory.values()) present += count;
+  const mostFrequent = [...byCategory.entries()].sort(byCountThenName)[0][0];
+  const imputedCounts = new Map(byCategory);
+  imputedCounts.set(mostFrequent, (imputedCounts.get(mostFrequent) ?? 0) + (n - present));
+  const kept = [...imputedCounts.entries()]
+    .sort(byCountThenName)
+    .filter(([, count]) => count / n >= minCategoryShare)
+    .slice(0, maxCategories);
+  return { mostFrequent, kept };
 }
 
 /**
@@ -459,39 +470,139 @@ export const DEFAULT_MULTIVARIATE_CHUNK_SIZE = 1000;
 export const CROSS_FIT_FOLDS = 10;
 
 /**
+ * A fold's pop variance at most this share of its column's mean square is taken as zero (the
+ * column is constant on the other folds): the difference of scatter sums leaves rounding of
+ * ~1e-16 of the mean square, and dividing by its root instead of 1 blew errors up to ~1e9.
+ */
+const CONSTANT_COLUMN_SHARE = 1e-12;
+
+/** One encoded column of a fold's model, as a combination of the cross-fit's raw columns. */
+interface FoldColumn {
+  /** Raw column indices and their coefficients: the column's own (coefficient 1), then its missing flag's if it has one. */
+  terms: [number, number][];
+  /** Numeric: the full model's scale (a column constant on the fold stays in raw units); categorical: 0. */
+  fullScale: number;
+}
+
+/**
  * The reference rows' reconstruction errors out of sample: the rows cut into `folds` contiguous
- * folds, each scored by PCA fitted on the other folds. In-sample errors (NannyML's) are biased
- * low: PCA picks the axes that fit its own rows best, so new rows from the same distribution
- * reconstruct worse. On the simulator's fraud traffic (20,000 rows, 11 of 21 encoded columns
- * kept) a new 1000-event window's mean error sat 0.5 of its own standard error above the
+ * folds, each scored by the model fitted on the other folds. In-sample errors (NannyML's) are
+ * biased low: PCA picks the axes that fit its own rows best, so new rows from the same
+ * distribution reconstruct worse. On the simulator's fraud traffic (20,000 rows, 11 of 21 encoded
+ * columns kept) a new 1000-event window's mean error sat 0.5 of its own standard error above the
  * in-sample chunk mean, which multiplied the false alarms about 8-fold (bench detection).
  *
- * Each fold's PCA comes from the folds' sums and scatter matrices, collected in one pass (the
- * other folds' covariance is the total minus the fold's), restandardized on the other folds; the
- * imputation and one-hot categories stay the model's. Refitting everything per fold cost 10 full
- * fits (minutes at 100,000 rows x 50 features). A fold's PCA sees 9/10 of the rows, so its errors run a little high rather
- * than low: a few hundredths of a window's standard error. Fewer than 4 rows: in sample.
+ * A fold's model is what fitPcaReconstruction would fit on the other folds (`options` must be the
+ * fit's): their imputation (numeric mean, most frequent category), their one-hot categories
+ * (a category only the held-out fold has gets no column: it encodes as unseen, as the live scorer
+ * encodes it), their standardization, component count and axes. The feature types and the
+ * categoricals left out for cardinality are the full model's. Refitting per fold cost 10 full fits
+ * (minutes at 100,000 rows x 50 features), so the rows are encoded once into raw columns (numeric
+ * values on the full model's scale, 0 when missing; a 0/1 column per category any fold keeps; a
+ * missing flag per feature that has missing values), their per-fold sums and scatter matrices
+ * collected in one pass, and each fold's encoding is a linear map of those columns (a missing value
+ * is the flag times the other folds' mean, or counts for their most frequent category), so its
+ * covariance is the map applied to the other folds' scatter. Fewer than 4 rows: in sample.
  */
-export function crossFittedErrors(model: PcaReconstructionModel, rows: readonly FeatureRow[], folds = CROSS_FIT_FOLDS): Float64Array {
+export function crossFittedErrors(model: PcaReconstructionModel, rows: readonly FeatureRow[], folds = CROSS_FIT_FOLDS, options: PcaFitOptions = {}): Float64Array {
   const n = rows.length;
   const k = Math.min(folds, Math.floor(n / 2));
   if (k < 2) return reconstructionErrors(model, rows);
-  const width = encodedWidth(model);
+  const maxCategories = options.maxCategories ?? DEFAULT_MAX_CATEGORIES;
+  const minCategoryShare = options.minCategoryShare ?? DEFAULT_MIN_CATEGORY_SHARE;
+  const maxCardinality = options.maxCardinality ?? DEFAULT_MAX_CARDINALITY;
   const starts = Array.from({ length: k + 1 }, (_, fold) => Math.floor((fold * n) / k));
+
+  // pass 1: per fold, missing values of each feature and the categoricals' category counts
+  const numeric = model.numeric;
+  const categoricalNames = [...model.categorical.map((column) => column.name), ...model.excluded];
+  const numericMissing = numeric.map(() => new Float64Array(k));
+  const categoryMissing = categoricalNames.map(() => new Float64Array(k));
+  const categoryCounts = categoricalNames.map(() => new Map<string, Float64Array>());
+  for (let fold = 0; fold < k; fold++) {
+    for (let r = starts[fold]; r < starts[fold + 1]; r++) {
+      const row = rows[r];
+      for (let i = 0; i < numeric.length; i++) if (isMissingNumber(row[numeric[i].name])) numericMissing[i][fold]++;
+      for (let c = 0; c < categoricalNames.length; c++) {
+        const value = row[categoricalNames[c]];
+        if (isMissingCategory(value)) {
+          categoryMissing[c][fold]++;
+          continue;
+        }
+        const text = String(value);
+        let counts = categoryCounts[c].get(text);
+        if (counts === undefined) categoryCounts[c].set(text, (counts = new Float64Array(k)));
+        counts[fold]++;
+      }
+    }
+  }
+  const total = (perFold: Float64Array): number => perFold.reduce((sum, x) => sum + x, 0);
+  // each fold's categories, chosen from the other folds' counts by the fit's rule (null: no column)
+  const foldCategories = Array.from({ length: k }, (_, fold) =>
+    categoricalNames.map((_, c) => {
+      const m = n - (starts[fold + 1] - starts[fold]);
+      const byCategory = new Map<string, number>();
+      for (const [category, counts] of categoryCounts[c]) {
+        const count = total(counts) - counts[fold];
+        if (count > 0) byCategory.set(category, count);
+      }
+      if (byCategory.size === 0 || byCategory.size > maxCardinality) return null;
+      const { mostFrequent, kept } = chooseCategories(byCategory, m, maxCategories, minCategoryShare);
+      return { mostFrequent, categories: kept.map(([category]) => category) };
+    }),
+  );
+
+  // the raw columns: numeric values, numeric missing flags, then per categorical its categories and missing flag
+  let width = numeric.length;
+  const numericFlag = numericMissing.map((perFold) => (total(perFold) > 0 ? width++ : -1));
+  const categoryColumn = categoricalNames.map(() => new Map<string, number>());
+  const categoryFlag = categoricalNames.map((_, c) => {
+    for (const chosen of foldCategories) for (const category of chosen[c]?.categories ?? []) if (!categoryColumn[c].has(category)) categoryColumn[c].set(category, width++);
+    return categoryColumn[c].size > 0 && total(categoryMissing[c]) > 0 ? width++ : -1;
+  });
+  const encodeRaw = (row: FeatureRow, out: Float64Array): void => {
+    out.fill(0);
+    for (let i = 0; i < numeric.length; i++) {
+      const value = row[numeric[i].name];
+      if (isMissingNumber(value)) {
+        if (numericFlag[i] >= 0) out[numericFlag[i]] = 1;
+      } else out[i] = ((value as number) - numeric[i].mean) / numeric[i].scale;
+    }
+    for (let c = 0; c < categoricalNames.length; c++) {
+      const columns = categoryColumn[c];
+      if (columns.size === 0) continue;
+      const value = row[categoricalNames[c]];
+      if (isMissingCategory(value)) {
+        if (categoryFlag[c] >= 0) out[categoryFlag[c]] = 1;
+        continue;
+      }
+      const column = columns.get(String(value));
+      if (column !== undefined) out[column] = 1;
+    }
+  };
+
+  // pass 2: per-fold sums and upper triangles of the sums of outer products of the raw columns
   const sums = Array.from({ length: k }, () => new Float64Array(width));
-  // upper triangles of the sums of outer products
   const scatters = Array.from({ length: k }, () => new Float64Array(width * width));
-  const encoded = new Float64Array(width);
+  const raw = new Float64Array(width);
+  // a row's non-zero raw columns, ascending: the flags and most one-hot columns are 0, and the
+  // products of the rest alone are summed
+  const nonZero = new Int32Array(width);
   for (let fold = 0; fold < k; fold++) {
     const sum = sums[fold];
     const scatter = scatters[fold];
     for (let r = starts[fold]; r < starts[fold + 1]; r++) {
-      encodeRow(model, rows[r], encoded);
-      for (let i = 0; i < width; i++) {
-        const zi = encoded[i];
-        sum[i] += zi;
-        if (zi === 0) continue;
-        for (let j = i; j < width; j++) scatter[i * width + j] += zi * encoded[j];
+      encodeRaw(rows[r], raw);
+      let count = 0;
+      for (let i = 0; i < width; i++) if (raw[i] !== 0) nonZero[count++] = i;
+      for (let a = 0; a < count; a++) {
+        const i = nonZero[a];
+        const yi = raw[i];
+        sum[i] += yi;
+        const rowStart = i * width;
+        // dense rows (numeric features, none missing) are faster without the indirection
+        if (2 * count >= width) for (let j = i; j < width; j++) scatter[rowStart + j] += yi * raw[j];
+        else for (let b = a; b < count; b++) scatter[rowStart + nonZero[b]] += yi * raw[nonZero[b]];
       }
     }
   }
@@ -501,44 +612,78 @@ export function crossFittedErrors(model: PcaReconstructionModel, rows: readonly 
     for (let i = 0; i < width; i++) totalSum[i] += sums[fold][i];
     for (let i = 0; i < width * width; i++) totalScatter[i] += scatters[fold][i];
   }
+
   const errors = new Float64Array(n);
-  const covariance = new Float64Array(width * width);
   for (let fold = 0; fold < k; fold++) {
     const m = n - (starts[fold + 1] - starts[fold]);
-    const center = new Float64Array(width);
-    for (let i = 0; i < width; i++) center[i] = (totalSum[i] - sums[fold][i]) / m;
-    for (let i = 0; i < width; i++) {
-      for (let j = i; j < width; j++) {
-        const value = (totalScatter[i * width + j] - scatters[fold][i * width + j] - m * center[i] * center[j]) / (m - 1);
-        covariance[i * width + j] = value;
-        covariance[j * width + i] = value;
+    const rawSum = (i: number): number => totalSum[i] - sums[fold][i];
+    const rawScatter = (i: number, j: number): number => {
+      const at = i <= j ? i * width + j : j * width + i;
+      return totalScatter[at] - scatters[fold][at];
+    };
+    // the fold model's encoded columns as combinations of the raw ones
+    const columns: FoldColumn[] = [];
+    for (let i = 0; i < numeric.length; i++) {
+      const flag = numericFlag[i];
+      const present = m - (flag >= 0 ? total(numericMissing[i]) - numericMissing[i][fold] : 0);
+      if (present === 0) continue; // never present on the other folds: the fit has no such column
+      columns.push({ terms: flag >= 0 ? [[i, 1], [flag, rawSum(i) / present]] : [[i, 1]], fullScale: numeric[i].scale });
+    }
+    for (let c = 0; c < categoricalNames.length; c++) {
+      const chosen = foldCategories[fold][c];
+      if (chosen === null) continue;
+      for (const category of chosen.categories) {
+        const column = categoryColumn[c].get(category) as number;
+        const imputed = category === chosen.mostFrequent && categoryFlag[c] >= 0;
+        columns.push({ terms: imputed ? [[column, 1], [categoryFlag[c], 1]] : [[column, 1]], fullScale: 0 });
       }
     }
-    // standardized on the other folds alone, as a model fitted on them would be: a fold whose rows
-    // stretch a column leaves that column narrower for the others' PCA, and keeping the full
-    // standardization would let its axes be picked against the fold (errors ~2 % too high)
-    const scale = new Float64Array(width);
-    for (let i = 0; i < width; i++) {
-      const std = Math.sqrt((covariance[i * width + i] * (m - 1)) / m);
-      scale[i] = std > 0 ? std : 1;
+    const w = columns.length;
+    if (w === 0) continue;
+    const center = new Float64Array(w);
+    for (let a = 0; a < w; a++) for (const [i, coefficient] of columns[a].terms) center[a] += (coefficient * rawSum(i)) / m;
+    const covariance = new Float64Array(w * w);
+    for (let a = 0; a < w; a++) {
+      for (let b = a; b < w; b++) {
+        let scatter = 0;
+        for (const [i, ci] of columns[a].terms) for (const [j, cj] of columns[b].terms) scatter += ci * cj * rawScatter(i, j);
+        const value = (scatter - m * center[a] * center[b]) / (m - 1);
+        covariance[a * w + b] = value;
+        covariance[b * w + a] = value;
+      }
     }
-    for (let i = 0; i < width; i++) for (let j = 0; j < width; j++) covariance[i * width + j] /= scale[i] * scale[j];
-    const { values, vectors } = symmetricEigen(covariance, width);
-    let total = 0;
-    for (const value of values) total += Math.max(0, value);
-    const keep = componentsForShare(values.map((value) => (total > 0 ? Math.max(0, value) / total : 0)), model.varianceShare);
+    // standardized on the other folds alone, as their model is: StandardScaler's population std,
+    // 1 in the column's own units (raw value, 0/1) when it is constant there
+    const scale = new Float64Array(w);
+    for (let a = 0; a < w; a++) {
+      const variance = (covariance[a * w + a] * (m - 1)) / m;
+      const meanSquare = variance + center[a] * center[a];
+      if (variance > CONSTANT_COLUMN_SHARE * meanSquare) scale[a] = Math.sqrt(variance);
+      else scale[a] = columns[a].fullScale > 0 ? 1 / columns[a].fullScale : 1;
+    }
+    for (let a = 0; a < w; a++) for (let b = 0; b < w; b++) covariance[a * w + b] /= scale[a] * scale[b];
+    const { values, vectors } = symmetricEigen(covariance, w);
+    let varianceTotal = 0;
+    for (const value of values) varianceTotal += Math.max(0, value);
+    const keep = componentsForShare(values.map((value) => (varianceTotal > 0 ? Math.max(0, value) / varianceTotal : 0)), model.varianceShare);
     const axes = vectors.slice(0, keep);
+    const encoded = new Float64Array(w);
+    // every column is one raw column plus at most one missing flag times a coefficient
+    const primary = Int32Array.from(columns, (column) => column.terms[0][0]);
+    const flag = Int32Array.from(columns, (column) => (column.terms.length > 1 ? column.terms[1][0] : -1));
+    const flagCoefficient = Float64Array.from(columns, (column) => (column.terms.length > 1 ? column.terms[1][1] : 0));
     for (let r = starts[fold]; r < starts[fold + 1]; r++) {
-      encodeRow(model, rows[r], encoded);
+      encodeRaw(rows[r], raw);
       let squared = 0;
-      for (let i = 0; i < width; i++) {
-        encoded[i] = (encoded[i] - center[i]) / scale[i];
-        squared += encoded[i] * encoded[i];
+      for (let a = 0; a < w; a++) {
+        const x = flag[a] >= 0 ? raw[primary[a]] + flagCoefficient[a] * raw[flag[a]] : raw[primary[a]];
+        encoded[a] = (x - center[a]) / scale[a];
+        squared += encoded[a] * encoded[a];
       }
       let projected = 0;
       for (const axis of axes) {
         let dot = 0;
-        for (let i = 0; i < width; i++) dot += axis[i] * encoded[i];
+        for (let a = 0; a < w; a++) dot += axis[a] * encoded[a];
         projected += dot * dot;
       }
       errors[r] = Math.sqrt(Math.max(0, squared - projected));
@@ -556,7 +701,7 @@ export function fitMultivariateReference(rows: readonly FeatureRow[], chunkSize 
   if (rows.length < 2) return null;
   const model = fitPcaReconstruction(rows, options);
   if (encodedWidth(model) === 0) return null;
-  return { model, errors: referenceChunkStatistics(crossFittedErrors(model, rows), chunkSize) };
+  return { model, errors: referenceChunkStatistics(crossFittedErrors(model, rows, CROSS_FIT_FOLDS, options), chunkSize) };
 }
 
 /** Checks a stored multivariate reference; a clear error names what is wrong. */

@@ -186,3 +186,67 @@ describe('multivariate bounds at the false-alarm budget', () => {
     expect(fitMultivariateReference(reference, 100)?.errors.rowMean).toBeCloseTo(crossFitted, 12);
   });
 });
+
+describe('out-of-sample reference errors encode each fold as a model fitted on the other folds would', () => {
+  const normal = (random: () => number) => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  /** Each fold scored by a model fitted from scratch on the other folds (what crossFittedErrors stands for). */
+  function refitErrors(rows: readonly FeatureRow[], folds: number): Float64Array {
+    const errors = new Float64Array(rows.length);
+    for (let fold = 0; fold < folds; fold++) {
+      const start = Math.floor((fold * rows.length) / folds);
+      const end = Math.floor(((fold + 1) * rows.length) / folds);
+      const model = fitPcaReconstruction([...rows.slice(0, start), ...rows.slice(end)]);
+      errors.set(reconstructionErrors(model, rows.slice(start, end)), start);
+    }
+    return errors;
+  }
+
+  // 1,000 rows in 10 folds of 100: 'rare' is in the last fold only (2 % of the reference, so the
+  // full model one-hots it), 'edge' sits at 1.0 % overall but above 1 % of the other folds' rows
+  // when its fold is held out, x2 and color go missing, and the most frequent color of the other
+  // folds differs when the first fold (full of 'green') is held out
+  function referenceRows(): FeatureRow[] {
+    const random = mulberry32(11);
+    return Array.from({ length: 1000 }, (_, i) => {
+      const a = normal(random);
+      const fold = Math.floor(i / 100);
+      let color: string | null = random() < 0.45 ? 'red' : random() < 0.6 ? 'blue' : 'green';
+      if (random() < 0.04) color = null;
+      if (fold === 0 && i % 2 === 0) color = 'green';
+      if (fold === 9 && i % 5 === 0) color = 'rare';
+      if (fold === 4 && i % 10 === 1) color = 'edge';
+      return {
+        x1: a + 0.3 * normal(random),
+        x2: random() < 0.05 ? null : -a + 0.5 * normal(random),
+        x3: normal(random),
+        color,
+        size: i % 3 === 0 ? 'S' : 'L',
+      };
+    });
+  }
+
+  it('gives every row the error of a model fitted on the other nine folds', () => {
+    const rows = referenceRows();
+    const full = fitPcaReconstruction(rows);
+    expect(full.categorical.find((c) => c.name === 'color')?.categories).toContain('rare');
+    const expected = refitErrors(rows, 10);
+    const actual = crossFittedErrors(full, rows, 10);
+    for (let i = 0; i < rows.length; i++) expect(actual[i], `row ${i}`).toBeCloseTo(expected[i], 9);
+  });
+
+  it('treats a category seen only in the held-out fold as unseen, as the live scorer treats an unknown one', () => {
+    const rows = referenceRows();
+    const errors = crossFittedErrors(fitPcaReconstruction(rows), rows, 10);
+    // the last fold holds every 'rare' row: the other folds' model has no column for it
+    const others = fitPcaReconstruction(rows.slice(0, 900));
+    expect(others.categorical.find((c) => c.name === 'color')?.categories).not.toContain('rare');
+    const live = new ReconstructionScorer(others);
+    const rareRows = rows.flatMap((row, i) => (row.color === 'rare' ? [i] : []));
+    expect(rareRows.length).toBe(20);
+    for (const i of rareRows) {
+      const unseen = live.score({ ...rows[i], color: 'never-seen' }).error;
+      expect(live.score(rows[i]).error).toBe(unseen);
+      expect(errors[i], `row ${i}`).toBeCloseTo(unseen, 9);
+    }
+  });
+});
