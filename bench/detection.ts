@@ -51,7 +51,7 @@ import { driftOf } from '../src/gateway/metrics.ts';
 import { multivariateDriftOf, type MultivariateDriftOptions } from '../src/gateway/multivariate-drift.ts';
 import { profileFromRows, type ReferenceProfile, type TrainingRow } from '../src/reference/profile.ts';
 import { Scenario, type SimEvent } from '../src/simulator/scenario.ts';
-import { ReconstructionScorer, type FeatureRow } from '../src/stats/pca-reconstruction.ts';
+import { ReconstructionScorer, type FeatureRow, type PcaReconstructionModel } from '../src/stats/pca-reconstruction.ts';
 import { DEFAULT_PANE_LIMITS, MULTIVARIATE_WIDTH, PaneInput } from '../src/window/pane.ts';
 import { alignDown, DEFAULT_COARSE_PANE_MS, paneLayout } from '../src/window/coarse-panes.ts';
 import { driftRecomputeMs } from '../src/gateway/metrics-view.ts';
@@ -980,6 +980,17 @@ function paneFeatures(scenario: Scenario, pane: number, out: SimEvent[]): Featur
   return out.map((e) => (e.event as PredictionEvent).features as FeatureRow);
 }
 
+/** Seed `seed`'s reference (MV_REFERENCE_ROWS events before any flip) and its PCA model. */
+function multivariateReference(seed: number, scratch: SimEvent[]): { reference: ReferenceProfile; model: PcaReconstructionModel } {
+  const source = correlatedScenario(61_000 + seed, 1e12);
+  const rows: TrainingRow[] = [];
+  for (let pane = 0; rows.length < MV_REFERENCE_ROWS; pane++) for (const features of paneFeatures(source, pane, scratch)) rows.push({ features: features as TrainingRow['features'] });
+  const reference = profileFromRows(`mv${seed}`, 'fraud', null, rows.slice(0, MV_REFERENCE_ROWS));
+  const model = reference.multivariate?.model;
+  if (model === undefined) throw new Error('multivariate bench: the reference has no PCA model');
+  return { reference, model };
+}
+
 /**
  * Windows of panes as the gateway keeps them: a sliding window of the last MV_PANES panes, its
  * multivariate cells summed and subtracted, evaluated after every pane (evaluationsPerWindow 60,
@@ -1036,12 +1047,7 @@ export function multivariateSection(): MultivariateFigures {
   let univariateAlarmsOnFlip = 0;
   const scratch: SimEvent[] = [];
   for (let seed = 0; seed < MV_REFERENCE_SEEDS; seed++) {
-    const source = correlatedScenario(61_000 + seed, 1e12);
-    const rows: TrainingRow[] = [];
-    for (let pane = 0; rows.length < MV_REFERENCE_ROWS; pane++) for (const features of paneFeatures(source, pane, scratch)) rows.push({ features: features as TrainingRow['features'] });
-    const reference = profileFromRows(`mv${seed}`, 'fraud', null, rows.slice(0, MV_REFERENCE_ROWS));
-    const model = reference.multivariate?.model;
-    if (model === undefined) throw new Error('multivariate bench: the reference has no PCA model');
+    const { reference, model } = multivariateReference(seed, scratch);
     components.push(model.components.length);
     const scorer = new ReconstructionScorer(model);
 
@@ -1247,12 +1253,7 @@ export function gatewayWindowSection(stationaryHours = GW_DEFAULT_STATIONARY_HOU
   };
   for (let seed = 0; seed < MV_REFERENCE_SEEDS; seed++) {
     // the same references as the 1,020-event section
-    const source = correlatedScenario(61_000 + seed, 1e12);
-    const rows: TrainingRow[] = [];
-    for (let pane = 0; rows.length < MV_REFERENCE_ROWS; pane++) for (const features of paneFeatures(source, pane, scratch)) rows.push({ features: features as TrainingRow['features'] });
-    const reference = profileFromRows(`mv${seed}`, 'fraud', null, rows.slice(0, MV_REFERENCE_ROWS));
-    const model = reference.multivariate?.model;
-    if (model === undefined) throw new Error('multivariate bench: the reference has no PCA model');
+    const { reference, model } = multivariateReference(seed, scratch);
     const scorer = new ReconstructionScorer(model);
 
     // the 1,020-event section's stationary stream (one tick of 17 events per second there per pane):
