@@ -331,14 +331,7 @@ export class ModelWindows {
   private coarsen(): void {
     if (this.coarseMs === 0) return;
     const before = alignDown(this.end - this.fineSpanMs, this.coarseMs);
-    const groups = new Map<string, Array<[string, StoredPane]>>();
-    for (const [key, pane] of this.folded) {
-      if (pane.paneStart >= before) continue;
-      const coarseKey = `${pane.version}|${alignDown(pane.paneStart, this.coarseMs)}|${pane.part}`;
-      let group = groups.get(coarseKey);
-      if (group === undefined) groups.set(coarseKey, (group = []));
-      group.push([key, pane]);
-    }
+    const groups = groupByAlignedPane(this.folded, this.coarseMs, (pane) => pane.paneStart < before);
     const finePerCoarse = this.coarseMs / this.paneMs;
     for (const [coarseKey, members] of groups) {
       const first = members[0][1];
@@ -362,15 +355,7 @@ export class ModelWindows {
   private toHistory(): void {
     if (this.historyMs === 0) return;
     const windowsFrom = alignDown(this.end - this.layout.longestCoarseMs, this.coarseMs);
-    const groups = new Map<string, Array<[string, StoredPane]>>();
-    for (const [key, pane] of this.coarse) {
-      const historyStart = alignDown(pane.paneStart, this.historyMs);
-      if (historyStart + this.historyMs > windowsFrom) continue;
-      const historyKey = `${pane.version}|${historyStart}|${pane.part}`;
-      let group = groups.get(historyKey);
-      if (group === undefined) groups.set(historyKey, (group = []));
-      group.push([key, pane]);
-    }
+    const groups = groupByAlignedPane(this.coarse, this.historyMs, (pane) => alignDown(pane.paneStart, this.historyMs) + this.historyMs <= windowsFrom);
     const finePerHistory = this.historyMs / this.paneMs;
     for (const [historyKey, members] of groups) {
       const first = members[0][1];
@@ -530,3 +515,18 @@ export class ModelWindows {
   }
 }
 
+/**
+ * The panes of `panes` that `take` selects, by the pane of `alignMs` they fall in (key
+ * `version|alignedStart|part`, as the coarse and history maps are keyed), with their own keys.
+ */
+function groupByAlignedPane(panes: ReadonlyMap<string, StoredPane>, alignMs: number, take: (pane: StoredPane) => boolean): Map<string, Array<[string, StoredPane]>> {
+  const groups = new Map<string, Array<[string, StoredPane]>>();
+  for (const [key, pane] of panes) {
+    if (!take(pane)) continue;
+    const groupKey = `${pane.version}|${alignDown(pane.paneStart, alignMs)}|${pane.part}`;
+    let group = groups.get(groupKey);
+    if (group === undefined) groups.set(groupKey, (group = []));
+    group.push([key, pane]);
+  }
+  return groups;
+}
