@@ -34,6 +34,7 @@ export interface WorkerMetrics {
   eventsDuplicate: Counter<'kind'>;
   pendingJoins: Gauge<'partition'>;
   earlyLabels: Gauge<'partition'>;
+  eventsHeld: Gauge<'partition'>;
   labelsJoined: Counter<string>;
   labelsExpired: Counter<string>;
   labelsUnmatched: Counter<string>;

@@ -206,7 +206,7 @@ export class PartitionRunner {
       this.lastCheckpointSeq = this.processor.seq;
       this.checkpointCurrentAt = Date.now();
       this.checkpointBytes = saved.base.length;
-      this.log.info({ partition, seq: this.processor.seq, deltas: this.processor.deltasApplied, writtenBy: writer ?? undefined }, 'restored partition checkpoint');
+      this.log.info({ partition, seq: this.processor.seq, held: this.processor.heldCount, deltas: this.processor.deltasApplied, writtenBy: writer ?? undefined }, 'restored partition checkpoint');
     } else {
       this.processor = new PartitionProcessor(processorOptions);
     }

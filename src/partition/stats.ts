@@ -89,6 +89,7 @@ export class PipelineStatsExporter {
     const p = String(stats.partition);
     m.pendingJoins.set({ partition: p }, stats.pendingJoins);
     m.earlyLabels.set({ partition: p }, stats.earlyLabels);
+    m.eventsHeld.set({ partition: p }, stats.held);
     m.consumerLag.set({ partition: p }, stats.lag);
     m.consumerLive.set({ partition: p }, stats.live ? 1 : 0);
     m.partitionSequence.set({ partition: p }, stats.seq);
@@ -113,6 +114,6 @@ export class PipelineStatsExporter {
     this.last.delete(partition);
     const labels = { partition: String(partition) };
     const m = this.metrics;
-    for (const gauge of [m.pendingJoins, m.earlyLabels, m.consumerLag, m.consumerLive, m.partitionSequence, m.checkpointAgeSeconds, m.checkpointBytes]) gauge.remove(labels);
+    for (const gauge of [m.pendingJoins, m.earlyLabels, m.eventsHeld, m.consumerLag, m.consumerLive, m.partitionSequence, m.checkpointAgeSeconds, m.checkpointBytes]) gauge.remove(labels);
   }
 }

@@ -18,6 +18,7 @@ export function createWorkerMetrics(registry: AnyRegistry): WorkerMetrics {
     eventsDuplicate: counter(registry, 'drift_events_duplicate_total', 'Copies of an event the worker counted once, by kind: a prediction whose model + id was already pending or joined, a label already waiting or joined.', ['kind']),
     pendingJoins: gauge(registry, 'drift_pending_joins', 'Predictions waiting for their label, per partition.', ['partition']),
     earlyLabels: gauge(registry, 'drift_early_labels', 'Labels waiting for their prediction, per partition.', ['partition']),
+    eventsHeld: gauge(registry, 'drift_events_held', "Events consumed but not yet counted, waiting for their model's cluster-wide admission, per partition (kept in the checkpoint; counted once admitted).", ['partition']),
     labelsJoined: counter(registry, 'drift_labels_joined_total', 'Labels joined to their prediction.'),
     labelsExpired: counter(registry, 'drift_labels_expired_total', 'Predictions whose label did not come within the label horizon.'),
     labelsUnmatched: counter(registry, 'drift_labels_unmatched_total', 'Labels whose prediction never came (or came twice): dropped after the label horizon, or when the early-label buffer was full.'),

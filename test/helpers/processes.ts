@@ -85,13 +85,17 @@ export interface WorkerMetrics {
   consumed: number;
   /** Last applied stream sequence of each partition running there. */
   sequence: Map<number, number>;
+  /** Events of each partition consumed (within `sequence`) but held for their model's admission, so not yet in `consumed`. */
+  held: Map<number, number>;
 }
 
 export function parseWorkerMetrics(text: string): WorkerMetrics {
   const sequence = new Map<number, number>();
   for (const m of text.matchAll(/^drift_partition_sequence\{partition="(\d+)"\} (\d+)/gm)) sequence.set(Number(m[1]), Number(m[2]));
   const consumed = [...text.matchAll(/^drift_events_consumed_total\{kind="(?:pred|label)"\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-  return { partitions: [...sequence.keys()].sort((a, b) => a - b), consumed, sequence };
+  const held = new Map<number, number>();
+  for (const m of text.matchAll(/^drift_events_held\{partition="(\d+)"\} (\d+)/gm)) held.set(Number(m[1]), Number(m[2]));
+  return { partitions: [...sequence.keys()].sort((a, b) => a - b), consumed, sequence, held };
 }
 
 export async function workerMetrics(url: string): Promise<WorkerMetrics> {

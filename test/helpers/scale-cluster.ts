@@ -164,12 +164,12 @@ export function exitsIn(proc: Proc): PartitionExit[] {
  * lost meanwhile, or its deadline passed) counted nothing, and the next restore of that partition
  * pairs with the same exit as it would have.
  */
-function startedRestores(proc: Proc): Array<{ partition: number; seq: number; time: number }> {
-  const out: Array<{ partition: number; seq: number; time: number }> = [];
-  const open = new Map<number, { partition: number; seq: number; time: number }>();
+function startedRestores(proc: Proc): PartitionExit[] {
+  const out: PartitionExit[] = [];
+  const open = new Map<number, PartitionExit>();
   for (const l of proc.lines) {
     const partition = Number(l.partition);
-    if (l.msg === 'restored partition checkpoint') open.set(partition, { partition, seq: Number(l.seq), time: Number(l.time) });
+    if (l.msg === 'restored partition checkpoint') open.set(partition, { partition, seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0) });
     else if (l.msg === 'partition start abandoned') open.delete(partition);
     else if (l.msg === 'partition started under lease' && open.has(partition)) {
       out.push(open.get(partition)!);
@@ -184,8 +184,9 @@ function startedRestores(proc: Proc): Array<{ partition: number; seq: number; ti
  * before it (a logged stop or abandon, or a killed worker's last scrape):
  * - replayed: events between the restored sequence and where the previous owner had got to, which
  *   the new owner consumes a second time;
- * - unseen: for a killed worker, events between its last scrape and a newer restored checkpoint:
- *   it consumed them (its checkpoint says so) after its counter was last read.
+ * - unseen: for a killed worker, events between its last scrape and a newer restored checkpoint,
+ *   and those it held at that scrape and admitted since: it counted them (its checkpoint says so)
+ *   after its counter was last read.
  */
 export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[], kills: readonly PartitionExit[]): Promise<{ replayed: number; unseen: number }> {
   const killed = new Set(kills);
@@ -196,10 +197,12 @@ export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[
   for (const r of restores) {
     const before = exits.filter((e) => e.partition === r.partition && e.time <= r.time).sort((a, b) => b.time - a.time)[0];
     if (before === undefined) continue;
-    // events an abandoning owner held for admission were consumed but never counted by it: the
-    // next owner counts them once, so they are not a replay
-    if (before.seq > r.seq) replayed += Math.max(0, (await eventsBetween(nc, r.partition, r.seq, before.seq)) - (before.held ?? 0));
-    else if (killed.has(before) && r.seq > before.seq) unseen += await eventsBetween(nc, r.partition, before.seq, r.seq);
+    // held events were consumed (seq covers them) but are counted only once admitted: those the
+    // previous owner still held at its exit it never counted, so they are not a replay; those held
+    // in the restored checkpoint the new owner counts, so they are one if the previous owner had
+    const held = (before.held ?? 0) - (r.held ?? 0);
+    if (before.seq > r.seq) replayed += Math.max(0, (await eventsBetween(nc, r.partition, r.seq, before.seq)) - held);
+    else if (killed.has(before)) unseen += (await eventsBetween(nc, r.partition, before.seq, r.seq)) + held;
   }
   return { replayed, unseen };
 }

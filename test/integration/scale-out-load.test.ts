@@ -134,7 +134,8 @@ async function killAndJoinScenario(
         await victim.proc.exited;
         gone.set(victim.id, last.consumed);
         progress(`killed ${victim.id} (-9) at ${n} events`);
-        for (const [partition, seq] of last.sequence) kills.push({ partition, seq, time: killedAt });
+        // held: consumed up to seq but waiting for admission, so not in last.consumed (the next owner counts them once)
+        for (const [partition, seq] of last.sequence) kills.push({ partition, seq, time: killedAt, held: last.held.get(partition) ?? 0 });
         failover = { partitions: last.partitions, killedAt };
         let seen: number[] = [];
         // a worker that does not answer its /metrics (a blocked event loop) hides its partitions

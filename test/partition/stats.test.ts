@@ -52,4 +52,18 @@ describe('PipelineStatsExporter', () => {
     expect(await value(registry, 'drift_checkpoint_age_seconds', { partition: '3' })).toBeUndefined();
     expect(await value(registry, 'drift_consumer_live', { partition: '3' })).toBeUndefined();
   });
+
+  it('exports the events held for their model\'s admission per partition, not yet counted as consumed, and drops the gauge with the partition', async () => {
+    const registry = new Registry();
+    const exporter = new PipelineStatsExporter(createWorkerMetrics(registry));
+    exporter.apply(stats(5, { predictions: 100, seq: 140, held: 40 }));
+    expect(await value(registry, 'drift_events_held', { partition: '5' })).toBe(40);
+    expect(await value(registry, 'drift_events_consumed_total', { kind: 'pred' })).toBe(100);
+    // admitted: the held events are counted and the gauge falls back to 0
+    exporter.apply(stats(5, { predictions: 140, seq: 140, held: 0 }));
+    expect(await value(registry, 'drift_events_held', { partition: '5' })).toBe(0);
+    expect(await value(registry, 'drift_events_consumed_total', { kind: 'pred' })).toBe(140);
+    exporter.forget(5, null);
+    expect(await value(registry, 'drift_events_held', { partition: '5' })).toBeUndefined();
+  });
 });
