@@ -1,4 +1,4 @@
-import { ReconstructionScorer, encodedWidth, residualNorm } from '../stats/pca-reconstruction.ts';
+import { CompiledReconstruction, ReconstructionScorer } from '../stats/pca-reconstruction.ts';
 import type { FeatureRow, MultivariateReference, PcaReconstructionModel } from '../stats/pca-reconstruction.ts';
 import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
 import type { FeatureBuffer, FeatureSchema } from '../events/feature-schema.ts';
@@ -66,7 +66,7 @@ export class MultivariateScorers {
    */
   observeBuffered(pane: PaneInput, active: ActiveScorer, schema: FeatureSchema, buffer: FeatureBuffer): void {
     let scorer = active.buffered.get(schema);
-    if (scorer === undefined) active.buffered.set(schema, (scorer = new BufferedScorer(active.scorer.model, schema)));
+    if (scorer === undefined) active.buffered.set(schema, (scorer = new BufferedScorer(active.scorer.compiled, schema)));
     const error = scorer.score(buffer);
     pane.addReconstructionError(active.id, error, scorer.imputed);
   }
@@ -115,9 +115,9 @@ export async function followMultivariateReferences(store: ReferenceStore, onErro
 /**
  * ReconstructionScorer.score for an event held in a FeatureBuffer: each model column is found by
  * its feature's schema index (bound once, again when the schema grows), the event's values are
- * spread by index, and the encoding, centering and residual are computed in the same order and
- * with the same operations as encodeRow and ReconstructionScorer.score, so the error is the same
- * double (test/reference/multivariate-buffered.test.ts compares them bit for bit).
+ * spread by index, and the imputation and category rows are the same as scoring by name, then
+ * the same CompiledReconstruction.error, so the error is the same double
+ * (test/reference/multivariate-buffered.test.ts compares them bit for bit).
  */
 // Module constants read in the hot loop (an imported binding is loaded through its module cell)
 const NUMBER = FEATURE_NUMBER;
@@ -126,6 +126,7 @@ const STRING = FEATURE_STRING;
 export class BufferedScorer {
   /** Features of the last event scored that were missing and imputed. */
   imputed = 0;
+  readonly model: PcaReconstructionModel;
   private readonly numericAt: Int32Array;
   private readonly categoricalAt: Int32Array;
   /** schema.size when the columns were bound: a name interned since may be one of the model's. */
@@ -136,23 +137,22 @@ export class BufferedScorer {
   private readonly numberAt: Float64Array;
   private readonly stringAt: string[];
   private stamp = 0;
-  private readonly encoded: Float64Array;
-  private readonly components: Float64Array[];
-  private readonly center: Float64Array;
+  private readonly values: Float64Array;
+  private readonly categoryRows: Int32Array;
 
   constructor(
-    readonly model: PcaReconstructionModel,
+    readonly compiled: CompiledReconstruction,
     readonly schema: FeatureSchema,
   ) {
+    const model = (this.model = compiled.model);
     this.numericAt = new Int32Array(model.numeric.length).fill(-1);
     this.categoricalAt = new Int32Array(model.categorical.length).fill(-1);
     this.seenIn = new Uint32Array(schema.maxNames);
     this.kindAt = new Uint8Array(schema.maxNames);
     this.numberAt = new Float64Array(schema.maxNames);
     this.stringAt = new Array<string>(schema.maxNames).fill('');
-    this.encoded = new Float64Array(encodedWidth(model));
-    this.components = model.components.map((row) => Float64Array.from(row));
-    this.center = Float64Array.from(model.center);
+    this.values = new Float64Array(model.numeric.length);
+    this.categoryRows = new Int32Array(model.categorical.length);
   }
 
   private bind(): void {
@@ -182,26 +182,22 @@ export class BufferedScorer {
       if (kind === NUMBER) numberAt[index] = numbers[k];
       else if (kind === STRING) stringAt[index] = strings[k];
     }
-    // encodeRow: a numeric column takes a finite number (the buffer holds no other), else its
-    // mean; a categorical one its text (a number's as String gives it), else the most frequent
-    const { model, encoded } = this;
+    // as ReconstructionScorer.score: a numeric column takes a finite number (the buffer holds no
+    // other), else its mean; a categorical one its text (a number's as String gives it), else the
+    // most frequent
+    const { model, compiled, values, categoryRows } = this;
     let imputed = 0;
-    let column = 0;
     const numeric = model.numeric;
     for (let c = 0; c < numeric.length; c++) {
-      const feature = numeric[c];
       const index = this.numericAt[c];
-      let value: number;
-      if (index >= 0 && seenIn[index] === stamp && kindAt[index] === NUMBER) value = numberAt[index];
+      if (index >= 0 && seenIn[index] === stamp && kindAt[index] === NUMBER) values[c] = numberAt[index];
       else {
         imputed++;
-        value = feature.mean;
+        values[c] = numeric[c].mean;
       }
-      encoded[column++] = (value - feature.mean) / feature.scale;
     }
     const categorical = model.categorical;
     for (let c = 0; c < categorical.length; c++) {
-      const feature = categorical[c];
       const index = this.categoricalAt[c];
       let category: string | null = null;
       if (index >= 0 && seenIn[index] === stamp) {
@@ -211,12 +207,11 @@ export class BufferedScorer {
       }
       if (category === null) {
         imputed++;
-        category = feature.mostFrequent;
+        category = categorical[c].mostFrequent;
       }
-      const { categories, means, scales } = feature;
-      for (let i = 0; i < categories.length; i++) encoded[column++] = ((categories[i] === category ? 1 : 0) - means[i]) / scales[i];
+      categoryRows[c] = compiled.categoryIndex(c, category);
     }
     this.imputed = imputed;
-    return residualNorm(encoded, this.center, this.components);
+    return compiled.error(values, categoryRows);
   }
 }

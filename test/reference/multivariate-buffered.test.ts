@@ -16,7 +16,7 @@ import { predictionSubject } from '../../src/cluster/subjects.ts';
 import { profileFromRows } from '../../src/reference/profile.ts';
 import type { TrainingRow } from '../../src/reference/profile.ts';
 import { BufferedScorer, MultivariateScorers } from '../../src/reference/multivariate-scorers.ts';
-import { ReconstructionScorer } from '../../src/stats/pca-reconstruction.ts';
+import { CompiledReconstruction, ReconstructionScorer } from '../../src/stats/pca-reconstruction.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
 import { DEFAULT_PANE_LIMITS, MV_ERROR_SQUARES, MV_ERROR_SUM, MV_EVENTS, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES } from '../../src/window/pane.ts';
 
@@ -61,7 +61,7 @@ describe('BufferedScorer', () => {
     const schema = new FeatureSchema(64);
     // names interned before the model's: the columns are bound by name, not by position
     schema.indexOf('unrelated');
-    const buffered = new BufferedScorer(model, schema);
+    const buffered = new BufferedScorer(new CompiledReconstruction(model), schema);
     const reader = new MsgpackReader();
     const buffer = new FeatureBuffer(64);
     const encoder = new EventEncoder();
