@@ -298,7 +298,7 @@ async function main(): Promise<void> {
   const load = os.loadavg()[0].toFixed(2);
   console.log(`alert-latency bench: rates ${rates.join(', ')} events/s, ${jumps} jumps each, ${os.cpus().length} cores, load average ${load} at start`);
   const server = await startNatsServer();
-  const nc = await connect({ servers: server.url });
+  const nc = await connect({ servers: server.url, noAsyncTraces: true });
   let deployment: Awaited<ReturnType<typeof startDeployment>> | undefined;
   try {
     await provision(nc, { partitions: PARTITIONS });

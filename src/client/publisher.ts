@@ -6,10 +6,15 @@
  * routes it to its partition subject and publishes it to JetStream with an asynchronous ack.
  * Up to `maxInFlight` acks may be outstanding; past that, a publish waits for the oldest ack:
  * that is the backpressure a service feels when JetStream cannot keep up.
+ *
+ * Acks come back on one wildcard subscription (a reply subject per publish under the
+ * publisher's own inbox), as the Go client's PublishAsync does, rather than through one
+ * `nc.request` per event: the NATS JavaScript client (3.4) builds an Error with its stack trace
+ * for every request, even a successful one (nats-io/nats.deno#614), which took about half of a
+ * publisher's CPU (`npm run bench -- publish`).
  */
-import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
-import type { JetStreamClient, JetStreamPublishOptions } from '@nats-io/jetstream';
+import { createInbox, headers as natsHeaders } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { readClusterMetadata, validatePartitionCount } from '../cluster/metadata.ts';
 import { labelSubject, predictionSubject, SCHEMA_VERSION } from '../cluster/subjects.ts';
 import { partitionOf } from '../partition/hash.ts';
@@ -35,7 +40,7 @@ export interface PublisherOptions {
   partitions?: number;
   /** Payload encoding (default 'msgpack'). */
   format?: 'msgpack' | 'json';
-  /** Milliseconds to wait for each JetStream ack (default: the client's, 5000). */
+  /** Milliseconds to wait for each JetStream ack (default 5000, as the NATS JetStream client). */
   timeoutMs?: number;
   /**
    * How long a publish keeps retrying while NATS is unreachable or JetStream does not answer
@@ -84,6 +89,22 @@ const DEFAULT_MAX_IN_FLIGHT = 1024;
 /** Failures kept with their message for the aggregated error; the rest are only counted. */
 const MAX_KEPT_ERRORS = 10;
 
+const DEFAULT_ACK_TIMEOUT_MS = 5000;
+
+/** One publish attempt waiting for its ack on the publisher's inbox. */
+interface AckWait {
+  resolve(): void;
+  reject(error: Error): void;
+  expiresAt: number;
+}
+
+/** A JetStream publish ack, or its refusal (the fields driftwatch reads). */
+interface PubAckBody {
+  stream?: string;
+  seq?: number;
+  error?: { code?: number; err_code?: number; description?: string };
+}
+
 /** One outstanding publish: settles (never rejects) when its ack or its failure arrives. */
 interface PendingAck {
   settled: boolean;
@@ -98,12 +119,19 @@ function checkPositiveInteger(value: number | undefined, name: string): void {
 
 export class DriftPublisher {
   readonly partitions: number;
-  readonly #js: JetStreamClient;
+  readonly #nc: NatsConnection;
   readonly #encoder = new EventEncoder();
   readonly #json: boolean;
   readonly #maxInFlight: number;
-  readonly #publishOptions: Partial<JetStreamPublishOptions> | undefined;
+  readonly #timeoutMs: number;
   readonly #retryForMs: number;
+  /** Reply subjects are `<inbox>.<token>`; one subscription on `<inbox>.*` receives every ack. */
+  readonly #inbox: string;
+  readonly #acks = new Map<string, AckWait>();
+  #nextToken = 0;
+  readonly #ackSubscription: Subscription;
+  /** Expires attempts whose ack did not come in time (they are in publish order in #acks). */
+  readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #deduplicate: boolean;
   /** Ring buffer of pending acks in publish order; its length is the in-flight window. */
   readonly #window: Array<PendingAck | undefined>;
@@ -115,15 +143,20 @@ export class DriftPublisher {
   #errors: Error[] = [];
   #closed = false;
 
-  private constructor(js: JetStreamClient, partitions: number, opts: PublisherOptions) {
-    this.#js = js;
+  private constructor(nc: NatsConnection, partitions: number, opts: PublisherOptions) {
+    this.#nc = nc;
     this.partitions = partitions;
     this.#json = opts.format === 'json';
     this.#maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-    this.#publishOptions = opts.timeoutMs === undefined ? undefined : { timeout: opts.timeoutMs };
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.#retryForMs = opts.retryForMs ?? 30_000;
     this.#deduplicate = opts.deduplicate ?? true;
     this.#window = new Array<PendingAck | undefined>(this.#maxInFlight);
+    // under the connection's inbox prefix, which its permissions may require for replies
+    this.#inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    this.#ackSubscription = nc.subscribe(`${this.#inbox}.*`, { callback: (error, msg) => this.#onAck(error, msg) });
+    this.#sweeper = setInterval(() => this.#expireAcks(), Math.max(20, Math.min(1000, Math.floor(this.#timeoutMs / 5))));
+    this.#sweeper.unref();
   }
 
   /**
@@ -152,7 +185,7 @@ export class DriftPublisher {
       }
       partitions = meta.partitions;
     }
-    return new DriftPublisher(jetstream(nc), partitions, opts);
+    return new DriftPublisher(nc, partitions, opts);
   }
 
   /** Publishes whose ack is outstanding. */
@@ -221,7 +254,12 @@ export class DriftPublisher {
   /** Flushes and refuses further publishes. The NATS connection stays open: it is the caller's. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      clearInterval(this.#sweeper);
+      if (!this.#nc.isClosed()) this.#ackSubscription.unsubscribe();
+    }
   }
 
   #checkOpen(): void {
@@ -267,16 +305,69 @@ export class DriftPublisher {
    * carries the same message id: when an earlier attempt was stored and only its ack was lost,
    * JetStream answers the retry with a duplicate ack instead of storing the event again.
    */
-  async #publishRetrying(subject: string, payload: Uint8Array, msgId: string | undefined): Promise<unknown> {
+  async #publishRetrying(subject: string, payload: Uint8Array, msgId: string | undefined): Promise<void> {
     const deadline = Date.now() + this.#retryForMs;
-    const options = msgId === undefined ? this.#publishOptions : { ...this.#publishOptions, msgID: msgId };
+    let messageHeaders: MsgHdrs | undefined;
+    if (msgId !== undefined) {
+      messageHeaders = natsHeaders();
+      messageHeaders.set('Nats-Msg-Id', msgId);
+    }
     for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
       try {
-        return await this.#js.publish(subject, payload, options);
+        await this.#attempt(subject, payload, messageHeaders);
+        return;
       } catch (error) {
         if (Date.now() + wait > deadline || !isTransient(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
+    }
+  }
+
+  /** Publishes once with a reply subject of its own; settles when its ack arrives or times out. */
+  #attempt(subject: string, payload: Uint8Array, messageHeaders: MsgHdrs | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const token = (this.#nextToken++).toString(36);
+      this.#acks.set(token, { resolve, reject, expiresAt: Date.now() + this.#timeoutMs });
+      try {
+        this.#nc.publish(subject, payload, { reply: `${this.#inbox}.${token}`, headers: messageHeaders });
+      } catch (error) {
+        this.#acks.delete(token);
+        reject(error as Error);
+      }
+    });
+  }
+
+  #onAck(error: Error | null, msg: Msg): void {
+    if (error !== null) return; // the subscription itself failed (connection closed): attempts time out
+    const token = msg.subject.slice(this.#inbox.length + 1);
+    const wait = this.#acks.get(token);
+    if (wait === undefined) return; // an ack after its attempt timed out (and was retried)
+    this.#acks.delete(token);
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      wait.reject(new Error('no responders: no JetStream stream takes this subject (is driftwatch provisioned, is JetStream up?)'));
+      return;
+    }
+    let ack: PubAckBody;
+    try {
+      ack = msg.json<PubAckBody>();
+    } catch {
+      wait.reject(new Error(`invalid JetStream ack: ${JSON.stringify(msg.string().slice(0, 200))}`));
+      return;
+    }
+    if (ack.error !== undefined) {
+      wait.reject(new Error(`JetStream refused the publish: ${ack.error.description ?? 'no description'} (code ${ack.error.code ?? '?'}, err_code ${ack.error.err_code ?? '?'})`));
+    } else if (typeof ack.stream !== 'string' || ack.stream === '') {
+      wait.reject(new Error(`invalid JetStream ack: ${JSON.stringify(msg.string().slice(0, 200))}`));
+    } else wait.resolve();
+  }
+
+  #expireAcks(): void {
+    if (this.#acks.size === 0) return;
+    const now = Date.now();
+    for (const [token, wait] of this.#acks) {
+      if (wait.expiresAt > now) return;
+      this.#acks.delete(token);
+      wait.reject(new Error(`timeout: no JetStream ack within ${this.#timeoutMs} ms`));
     }
   }
 

@@ -93,6 +93,10 @@ export function buildConnectionOptions(opts: NatsConnectOptions): NodeConnection
     timeout: opts.timeoutMs ?? 5_000,
     pingInterval: 20_000,
     maxPingOut: 3,
+    // the client otherwise builds an Error, stack trace and all, for every request and every
+    // request timer, even those that succeed (nats-io/nats.deno#614): pane publishes, KV and
+    // checkpoint writes pay for it; failures keep their message and cause without the caller's stack
+    noAsyncTraces: true,
   };
   if (opts.token) co.token = opts.token;
   if (opts.user) {

@@ -202,10 +202,31 @@ describe('provisioned', () => {
     );
     expect(error).toBeInstanceOf(PublishError);
     expect((error as PublishError).failed).toBe(6);
-    expect((error as PublishError).message).toMatch(/^6 publishes to JetStream failed since the last flush; first: prediction id="lost-0" on drift\.in\.\d\.fraud\.pred: /);
+    expect((error as PublishError).message).toMatch(/^6 publishes to JetStream failed since the last flush; first: prediction id="lost-0" on drift\.in\.\d\.fraud\.pred: no responders/);
     // the failures were reported once; the next flush starts clean
     await expect(publisher.flush()).resolves.toBeUndefined();
     expect(publisher.inFlight).toBe(0);
+  });
+
+  it("a publish JetStream refuses fails at flush with JetStream's reason, and only that one", async () => {
+    const jsm = await jetstreamManager(nc);
+    // a stream that stores two events and refuses more (discard new)
+    await jsm.streams.add({ name: 'REFUSING', subjects: ['drift.in.>'], max_msgs: 2, discard: 'new' as never });
+    try {
+      const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS, timeoutMs: 2000, retryForMs: 0 });
+      for (let i = 0; i < 3; i++) await publisher.publishPrediction({ id: `full-${i}`, model: 'fraud', output: 1 });
+      const error = (await publisher.flush().then(
+        () => null,
+        (err: unknown) => err,
+      )) as PublishError;
+      expect(error).toBeInstanceOf(PublishError);
+      expect(error.failed).toBe(1);
+      expect(error.message).toMatch(/^1 publish to JetStream failed since the last flush; first: prediction id="full-2" on drift\.in\.\d\.fraud\.pred: JetStream refused the publish: maximum messages exceeded \(code 503, err_code \d+\)/);
+      expect((await jsm.streams.info('REFUSING')).state.messages).toBe(2);
+      await publisher.close();
+    } finally {
+      await jsm.streams.delete('REFUSING');
+    }
   });
 
 });

@@ -61,6 +61,10 @@ describe('buildConnectionOptions', () => {
     expect(co.maxReconnectAttempts).toBe(-1);
   });
 
+  it('turns off the per-request async traces (an Error built for every successful request)', () => {
+    expect(buildConnectionOptions({ url: 'nats://h:4222' }).noAsyncTraces).toBe(true);
+  });
+
   it('names an unreadable file and the kind of file', () => {
     expect(() => buildConnectionOptions({ url: 'nats://h:4222', credsFile: '/nonexistent/user.creds' })).toThrow(
       /^cannot read the NATS credentials file "\/nonexistent\/user.creds": ENOENT/,
