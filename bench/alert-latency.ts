@@ -12,7 +12,8 @@
  * pane ends, see the README, and a `for` of 0 measures the pipeline alone). A WebSocket client
  * subscribes to every model's alerts.
  *
- * Per rate, a steady publisher (DriftPublisher, 10 ms ticks) spreads the rate over the rate's
+ * Per rate, a steady publisher (DriftPublisher, 10 ms ticks; a late tick is made up by the next
+ * ones, at most 100 ms of events at once) spreads the rate over the rate's
  * models with no errors; after a warm-up filling the 1m window, each jump, at a random moment
  * (2-5 s after the previous alert), makes every event of one model (a fresh one per jump) a failed
  * inference. Per jump:
@@ -47,6 +48,8 @@ const THRESHOLD = 0.001;
 const MIN_COUNT = 50;
 const RULE = 'bench_error_rate';
 const TICK_MS = 10;
+/** Ticks' worth of events a late publisher may catch up at once. */
+const CATCH_UP_TICKS = 10;
 const BACKGROUND_MODELS = 2;
 
 const { values: args } = parseArgs({
@@ -199,12 +202,16 @@ async function runRate(nc: NatsConnection, publisher: DriftPublisher, gatewayUrl
   let running = true;
   let sent = 0;
   let sequence = 0;
-  const perTick = (rate * TICK_MS) / 1000;
   let owed = 0;
   const publishing = (async () => {
     let next = Date.now();
+    let last = next;
     while (running) {
-      owed += perTick;
+      // what the elapsed time owes, so a tick that ran late (a GC pause, a burst of acks) is made
+      // up by the next ones; at most CATCH_UP_TICKS ticks' worth, so a long stall is not one burst
+      const now = Date.now();
+      owed = Math.min(owed + (rate * (now - last)) / 1000, (rate * TICK_MS * CATCH_UP_TICKS) / 1000);
+      last = now;
       const batch = Math.floor(owed);
       owed -= batch;
       const sends: Array<Promise<void>> = [];
@@ -228,7 +235,7 @@ async function runRate(nc: NatsConnection, publisher: DriftPublisher, gatewayUrl
       next += TICK_MS;
       const wait = next - Date.now();
       if (wait > 0) await sleep(wait);
-      else next = Date.now(); // behind: do not burst to catch up
+      else next = Date.now(); // behind: the next tick sends what the elapsed time owes
     }
   })();
 
