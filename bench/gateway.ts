@@ -6,7 +6,7 @@
  * AlertLog, GatewaySource with 25 ms slices): every model's current pane is folded by the real
  * pane code (PaneInput, as a worker's processor does), and once a second each model's pane state
  * is encoded with the pane codec and queued as a changelog message. A changelog consumer decodes
- * and applies up to 512 queued messages per turn of the event loop, as the gateway's consumer
+ * and applies up to 512 queued messages per turn of the event loop (within 256 of the head, a turn every 20 ms), as the gateway's consumer
  * does with its pull batches. Each model has a reference of 600 values per feature (about a
  * minute of traffic, as an automatic capture).
  *
@@ -50,6 +50,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
+import { PANE_APPLY_SLICE_MS, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import type { PaneInputWire, PaneMessage } from '../src/contract/pane-wire.ts';
 import { AlertLog } from '../src/gateway/alert-log.ts';
@@ -248,11 +249,15 @@ async function runSize(models: number): Promise<SizeResult> {
   const consume = (): void => {
     consumerScheduled = false;
     timed(() => {
+      // as the gateway's changelog consumer: a pull batch at most, and a turn of the event loop
+      // for REST and the statistics slices once PANE_APPLY_SLICE_MS is used up
+      const started = performance.now();
       for (let n = 0; n < BATCH && queue.length > 0; n++) {
         const next = queue.shift();
         if (next === undefined) break;
         windows.applyPaneMessage(decodePaneMessage(next.bytes.slice()));
         next.item.applied = Date.now();
+        if (queue.length <= YIELD_WITHIN_PENDING && performance.now() - started >= PANE_APPLY_SLICE_MS) break;
       }
     });
     if (queue.length > 0) scheduleConsumer();

@@ -9,6 +9,7 @@ import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { WindowStore } from './window-store.ts';
 import { PaneFence } from './pane-fence.ts';
 import type { FenceRefusal } from './pane-fence.ts';
+import { PANE_APPLY_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from './time-slice.ts';
 
 /** Distinct (partition, worker, epoch, reason) refusals logged at most; later ones are only counted. */
 const MAX_FENCE_LOG_KEYS = 1000;
@@ -31,6 +32,8 @@ export class PaneChangelogReader {
   /** Messages refused (malformed, or failing to apply): each is logged with its subject. */
   malformed = 0;
   private readonly fenceLogged = new Set<string>();
+  /** REST and the feed get a turn every slice while the consumer is near the head of the changelog. */
+  private readonly slices = new TimeSlicer(PANE_APPLY_SLICE_MS, YIELD_WITHIN_PENDING);
 
   constructor(
     private readonly nc: NatsConnection,
@@ -62,7 +65,8 @@ export class PaneChangelogReader {
     await this.consumer.start();
   }
 
-  private apply(msg: JsMsg): void {
+  /** Returns a promise when its slice of the event loop is used up: the consumer waits for it before the next message. */
+  private apply(msg: JsMsg): Promise<void> | undefined {
     this.lastSeq = msg.seq;
     try {
       // a copy: decoded sketches are views into it, and the client may reuse its read buffers
@@ -78,7 +82,9 @@ export class PaneChangelogReader {
     } catch (error) {
       this.refused(msg.subject, msg.seq, error);
     }
-    if (msg.info.pending === 0) this.source.markCaughtUp();
+    const pending = msg.info.pending;
+    if (pending === 0) this.source.markCaughtUp();
+    return this.slices.pause(pending);
   }
 
   /** Logged once per partition, worker, epoch and reason (a stale owner's flush is many panes). */
