@@ -1,7 +1,7 @@
 import { profileToBytes } from '../reference/profile.ts';
 import { ProfileBuilder } from '../reference/profile-builder.ts';
 import { detectFormat, TrainingFileError } from '../reference/training-file.ts';
-import type { RowModels, TrainingFileFormat } from '../reference/training-file.ts';
+import type { RowNames, TrainingFileFormat } from '../reference/training-file.ts';
 import { summarizeColumns } from '../reference/column-table.ts';
 import { checkModel, checkVersion, nonEmpty, requireOption } from './args.ts';
 import type { Subcommand } from './command.ts';
@@ -29,26 +29,28 @@ function describeEvents(read: TrainingFileRead): string {
   return parts.length > 0 ? ` (${parts.join('; ')})` : '';
 }
 
-/** Models listed by name when a file names others than --model; the rest are summed up. */
-const LISTED_MODELS = 10;
+/** Models (or versions) listed by name when a file names others than --model (--version); the rest are summed up. */
+const LISTED_NAMES = 10;
 
 /**
- * The file's rows that name a model other than `model`, described with the counts per model, or
- * null when every row naming a model names this one (rows naming none are taken as its own).
+ * The file's rows that name a `field` (model or version) other than `wanted`, described with the
+ * counts per name, or null when every row naming one names this one (rows naming none are taken
+ * as its own).
  */
-function otherModelsProblem(models: RowModels, model: string, rows: number): string | null {
-  const others = [...models.rows].filter(([name]) => name !== model).reduce((sum, [, n]) => sum + n, 0) + models.uncountedRows;
+function otherNamesProblem(field: 'model' | 'version', names: RowNames, wanted: string, rows: number): string | null {
+  const others = [...names.rows].filter(([name]) => name !== wanted).reduce((sum, [, n]) => sum + n, 0) + names.uncountedRows;
   if (others === 0) return null;
   const n = (x: number) => x.toLocaleString('en-US');
-  const byCount = [...models.rows].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  const listed = byCount.slice(0, LISTED_MODELS).map(([name, count]) => `${name} ${n(count)}`);
-  const unlisted = byCount.slice(LISTED_MODELS).reduce((sum, [, count]) => sum + count, 0) + models.uncountedRows;
-  if (unlisted > 0) listed.push(`other models ${n(unlisted)}`);
-  const unnamed = rows - [...models.rows.values()].reduce((a, b) => a + b, 0) - models.uncountedRows;
-  if (unnamed > 0) listed.push(`no model named ${n(unnamed)}`);
-  const own = models.rows.get(model) ?? 0;
-  const what = own === 0 && unnamed === 0 ? `none of the ${n(rows)} rows are of model '${model}' (is --model right?)` : `${n(others)} of the ${n(rows)} rows are of another model than '${model}'`;
-  return `${what}: rows by model: ${listed.join(', ')}`;
+  const byCount = [...names.rows].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const listed = byCount.slice(0, LISTED_NAMES).map(([name, count]) => `${name} ${n(count)}`);
+  const unlisted = byCount.slice(LISTED_NAMES).reduce((sum, [, count]) => sum + count, 0) + names.uncountedRows;
+  if (unlisted > 0) listed.push(`other ${field}s ${n(unlisted)}`);
+  const unnamed = rows - [...names.rows.values()].reduce((a, b) => a + b, 0) - names.uncountedRows;
+  if (unnamed > 0) listed.push(`no ${field} named ${n(unnamed)}`);
+  const own = names.rows.get(wanted) ?? 0;
+  const what =
+    own === 0 && unnamed === 0 ? `none of the ${n(rows)} rows are of ${field} '${wanted}' (is --${field} right?)` : `${n(others)} of the ${n(rows)} rows are of another ${field} than '${wanted}'`;
+  return `${what}: rows by ${field}: ${listed.join(', ')}`;
 }
 
 /** The gateway's message when it refuses a profile (src/gateway/routes/baselines.ts). */
@@ -108,14 +110,18 @@ export const baselineCreate: Subcommand = {
     ctx.out(`${file}: ${read.rows.toLocaleString('en-US')} rows${describeEvents(read)}`);
     ctx.out(formatColumnTable(summarizeColumns(read.columns, read.rows)));
     // Refused rather than only warned about: the upload is in force at once, and drift judged
-    // against another model's distribution raises false alerts or hides real ones; the cause (a
-    // typo in --model, the wrong file, a log of every model) is nearly always a mistake.
-    const otherModels = otherModelsProblem(read.models, model, read.rows);
-    if (otherModels !== null && !force && !dryRun) {
-      const filter = format === 'jsonl' ? ` (for JSON Lines: jq -c 'select(.model == "${model}")' ${file} > ${model}.jsonl)` : '';
-      throw new CommandError(`${file}: ${otherModels}\nnothing was uploaded: keep only model ${model}'s rows${filter}, or pass --force to upload every row anyway`);
+    // against another model's (or version's) distribution raises false alerts or hides real ones;
+    // the cause (a typo in --model, the wrong file, a log of every model) is nearly always a mistake.
+    const otherModels = otherNamesProblem('model', read.models, model, read.rows);
+    const otherVersions = version === undefined ? null : otherNamesProblem('version', read.versions, version, read.rows);
+    const fileProblems = [otherModels, otherVersions].filter((p): p is string => p !== null);
+    if (fileProblems.length > 0 && !force && !dryRun) {
+      const whose = otherVersions === null ? `model ${model}'s rows` : `the rows of model ${model}, version ${version}`;
+      const select = otherVersions === null ? `.model == "${model}"` : `.model == "${model}" and .version == "${version}"`;
+      const filter = format === 'jsonl' ? ` (for JSON Lines: jq -c 'select(${select})' ${file} > ${model}.jsonl)` : '';
+      throw new CommandError(`${file}: ${fileProblems.join('; ')}\nnothing was uploaded: keep only ${whose}${filter}, or pass --force to upload every row anyway`);
     }
-    if (otherModels !== null && force) ctx.err(`warning: ${file}: ${otherModels} (uploading anyway: --force)\n`);
+    for (const problem of fileProblems) if (force) ctx.err(`warning: ${file}: ${problem} (uploading anyway: --force)\n`);
     const profile = builder.build();
     const body = JSON.stringify({ model, version, profile: Buffer.from(profileToBytes(profile)).toString('base64'), force: force || undefined, dryRun: dryRun || undefined });
 
@@ -129,11 +135,11 @@ export const baselineCreate: Subcommand = {
     }
     if (answer.dryRun) {
       ctx.out(describeCreated(answer, 'dry run: would create').replace(/^dry run: would create baseline \S+/, 'dry run: nothing uploaded'));
-      ctx.out(describeChecks(otherModels === null ? answer.problems : [otherModels, ...answer.problems]));
+      ctx.out(describeChecks([...fileProblems, ...answer.problems]));
       return;
     }
     ctx.out(describeCreated(answer, 'created'));
-    const problems = otherModels === null ? answer.problems : [otherModels, ...answer.problems];
+    const problems = [...fileProblems, ...answer.problems];
     if (problems.length > 0) ctx.out(`${describeChecks(problems)}\n  (uploaded anyway: --force)`);
     ctx.out(describeInForce(answer.inForce, model));
   },

@@ -46,8 +46,9 @@ named like ids or timestamps are features (--feature-column keeps such a column 
 anything else is a category. The columns, their roles and types are printed before the upload.
 The gateway refuses a profile of fewer rows than reference.minRows (500) or whose features differ
 from the model's live ones, and baseline create a file whose rows name another model than --model
-(an event's "model", a "model" column), with the rows per model: --dry-run shows the checks
-without uploading, --force uploads anyway.
+(an event's "model", a "model" column) or another version than --version (an event's "version"),
+with the rows per model or version: --dry-run shows the checks without uploading, --force uploads
+anyway.
 `;
 
 const BASELINE_COMMANDS: Record<string, Subcommand> = {

@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { CsvReader, JsonLinesReader, ObjectRowReader, readMessagePackRecords } from '../reference/training-file.ts';
-import type { RowModels } from '../reference/training-file.ts';
+import type { RowNames } from '../reference/training-file.ts';
 import type { JoinedOutcome, TrainingFileFormat, TrainingFileOptions } from '../reference/training-file.ts';
 import type { ColumnStats } from '../reference/column-table.ts';
 import type { TrainingRow } from '../reference/profile.ts';
@@ -19,7 +19,9 @@ export interface TrainingFileRead {
   /** Copies of a prediction event already read: not profiled twice. */
   duplicatePredictions: number;
   /** Rows per model the file names (events' `model`, a `model` column). */
-  models: RowModels;
+  models: RowNames;
+  /** Rows per version named (wire events and row objects; a CSV names none). */
+  versions: RowNames;
 }
 
 function eventsRead(reader: ObjectRowReader): Pick<TrainingFileRead, 'labelEvents' | 'joinedLabels' | 'duplicatePredictions'> {
@@ -71,7 +73,7 @@ export async function readTrainingFile(
     if (format === 'msgpack') {
       const reader = new ObjectRowReader(opts, countRow, onOutcome);
       await readMessagePackRecords(chunks(), reader);
-      return { rows, bytes, columns: reader.columnStats(), ...eventsRead(reader), models: reader.models };
+      return { rows, bytes, columns: reader.columnStats(), ...eventsRead(reader), models: reader.models, versions: reader.versions };
     }
     const decoder = new TextDecoder('utf-8');
     const reader = format === 'jsonl' ? new JsonLinesReader(opts, countRow, onOutcome) : new CsvReader(opts, countRow);
@@ -79,8 +81,8 @@ export async function readTrainingFile(
     reader.push(decoder.decode());
     reader.end();
     return reader instanceof JsonLinesReader
-      ? { rows, bytes, columns: reader.objects.columnStats(), ...eventsRead(reader.objects), models: reader.objects.models }
-      : { rows, bytes, columns: reader.columnStats(), labelEvents: 0, joinedLabels: 0, duplicatePredictions: 0, models: reader.models };
+      ? { rows, bytes, columns: reader.objects.columnStats(), ...eventsRead(reader.objects), models: reader.objects.models, versions: reader.objects.versions }
+      : { rows, bytes, columns: reader.columnStats(), labelEvents: 0, joinedLabels: 0, duplicatePredictions: 0, models: reader.models, versions: reader.versions };
   } finally {
     stream.destroy();
     progress.done(rows, bytes);

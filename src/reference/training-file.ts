@@ -61,11 +61,12 @@ export type CellValue = number | string | null;
 export const MAX_COUNTED_MODELS = 100;
 
 /**
- * Rows per model named in the file (a wire event's or an object's top-level `model`, a CSV
- * `model` column): a file of another model, or of several, is told apart from the one it is
- * uploaded for (`baseline create --model`). Rows naming no model are not counted.
+ * Rows per name in one field of the file: the model (a wire event's or an object's top-level
+ * `model`, a CSV `model` column) or the version (a wire event's or an object's top-level
+ * `version`), so that a file of another model or version, or of several, is told apart from the
+ * one it is uploaded for (`baseline create --model / --version`). Rows naming none are not counted.
  */
-export class RowModels {
+export class RowNames {
   readonly rows = new Map<string, number>();
   /** Rows naming a model beyond the first MAX_COUNTED_MODELS distinct ones. */
   uncountedRows = 0;
@@ -195,7 +196,8 @@ export class ObjectRowReader {
   /** The join of an event log's labels to its predictions (created at the first event). */
   private eventJoin: PendingJoinTable | null = null;
   readonly joinStats: EventJoinStats = { labelEvents: 0, joined: 0, duplicatePredictions: 0, duplicateLabels: 0 };
-  readonly models = new RowModels();
+  readonly models = new RowNames();
+  readonly versions = new RowNames();
 
   constructor(
     private readonly opts: TrainingFileOptions,
@@ -312,6 +314,7 @@ export class ObjectRowReader {
     }
     this.rowCount++;
     this.models.add(parsed.model);
+    this.versions.add(parsed.version);
     this.onRow(row);
     if (joinStatus === AddPredictionStatus.MatchedEarlyLabel && row.label === undefined) {
       this.joinStats.joined++;
@@ -563,7 +566,8 @@ export class CsvReader {
   private rowCount = 0;
   /** Index of the column named `model`, -1 without one. */
   private modelColumn = -1;
-  readonly models = new RowModels();
+  readonly models = new RowNames();
+  readonly versions = new RowNames();
 
   constructor(
     private readonly opts: TrainingFileOptions,

@@ -1,6 +1,7 @@
 /**
- * `baseline create --model M` with a file whose rows name other models (a log of every model, the
- * wrong file, a typo in --model): refused with the rows per model before anything is uploaded;
+ * `baseline create --model M [--version V]` with a file whose rows name other models or versions (a
+ * log of every model, the wrong file, a typo in --model): refused with the rows per model (or
+ * version) before anything is uploaded;
  * --dry-run lists it among the checks; --force uploads every row with a warning.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -126,5 +127,29 @@ describe('baseline create with rows of other models', () => {
     const largest = ['fraud 50', ...Array.from({ length: 9 }, (_, m) => `m${String(m).padStart(3, '0')} ${20 - m}`)];
     // 106 models named: fraud and 99 others counted one by one, the last 6 together
     expect(result.stderr).toContain(`${others} of the ${others + 50} rows are of another model than 'fraud': rows by model: ${largest.join(', ')}, other models ${others - (20 + 19 + 18 + 17 + 16 + 15 + 14 + 13 + 12)}\n`);
+  });
+
+  it('with --version, refuses rows of other versions of the model the same way, and --force uploads them with a warning', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 90; i++) {
+      const version = i < 60 ? 'v2' : 'v1';
+      lines.push(JSON.stringify({ id: `e${i}`, model: 'fraud', version, ts: 1_717_171_717_171 + i, output: (i % 10) / 10, features: { amount: i % 37, plan: i % 2 ? 'pro' : 'free' } }));
+    }
+    const file = writeTmp('versions.jsonl', `${lines.join('\n')}\n`);
+    const refused = await create(file, '--version', 'v2');
+    expect(refused.code).toBe(1);
+    expect(refused.uploads).toEqual([]);
+    expect(refused.stderr).toBe(
+      `driftwatch: ${file}: 30 of the 90 rows are of another version than 'v2': rows by version: v2 60, v1 30\n` +
+        `nothing was uploaded: keep only the rows of model fraud, version v2 (for JSON Lines: jq -c 'select(.model == "fraud" and .version == "v2")' ${file} > fraud.jsonl), or pass --force to upload every row anyway\n`,
+    );
+    const typo = await create(file, '--version', 'v3');
+    expect(typo.stderr).toContain("none of the 90 rows are of version 'v3' (is --version right?): rows by version: v2 60, v1 30");
+    // without --version nothing is checked: the profile is the model's, over its versions
+    expect((await create(file)).code).toBe(0);
+    const forced = await create(file, '--version', 'v2', '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.uploads).toEqual([{ model: 'fraud', rows: 90, dryRun: false }]);
+    expect(forced.stderr).toBe(`warning: ${file}: 30 of the 90 rows are of another version than 'v2': rows by version: v2 60, v1 30 (uploading anyway: --force)\n`);
   });
 });
