@@ -121,7 +121,7 @@ export const baselineCreate: Subcommand = {
       const filter = format === 'jsonl' ? ` (for JSON Lines: jq -c 'select(${select})' ${file} > ${model}.jsonl)` : '';
       throw new CommandError(`${file}: ${fileProblems.join('; ')}\nnothing was uploaded: keep only ${whose}${filter}, or pass --force to upload every row anyway`);
     }
-    for (const problem of fileProblems) if (force) ctx.err(`warning: ${file}: ${problem} (uploading anyway: --force)\n`);
+    if (force) for (const problem of fileProblems) ctx.err(`warning: ${file}: ${problem} (uploading anyway: --force)\n`);
     const profile = builder.build();
     const body = JSON.stringify({ model, version, profile: Buffer.from(profileToBytes(profile)).toString('base64'), force: force || undefined, dryRun: dryRun || undefined });
 

@@ -172,15 +172,16 @@ export function fitPcaReconstruction(rows: readonly FeatureRow[], options: PcaFi
   const width = encodedWidth(partial);
   // pass 2: the standardized rows' mean and covariance
   const encoded = new Float64Array(width);
+  const imputed = imputedRowFor(partial);
   const center = new Float64Array(width);
   for (const row of rows) {
-    encodeRow(partial, row, encoded);
+    encodeRow(partial, row, imputed, encoded);
     for (let i = 0; i < width; i++) center[i] += encoded[i];
   }
   for (let i = 0; i < width; i++) center[i] /= n;
   const covariance = new Float64Array(width * width);
   for (const row of rows) {
-    encodeRow(partial, row, encoded);
+    encodeRow(partial, row, imputed, encoded);
     for (let i = 0; i < width; i++) encoded[i] -= center[i];
     for (let i = 0; i < width; i++) {
       const zi = encoded[i];
@@ -238,33 +239,55 @@ export function componentsForShare(ratios: readonly number[], share: number): nu
   return ratios.length;
 }
 
+/** A row's model features with the missing ones imputed: numeric columns, then one category per categorical. */
+interface ImputedRow {
+  values: Float64Array;
+  categories: string[];
+}
+
+function imputedRowFor(model: PcaReconstructionModel): ImputedRow {
+  return { values: new Float64Array(model.numeric.length), categories: new Array<string>(model.categorical.length).fill('') };
+}
+
 /**
- * Writes a row's standardized encoding into `out` (length encodedWidth) and returns how many of
- * the model's features were missing and imputed.
+ * Reads a row's model features into `into`, missing ones imputed as NannyML does (a numeric's
+ * reference mean, a categorical's most frequent category; a number's text is its category), and
+ * returns how many were missing. The fit's encoding and the by-name scorer both start from it.
  */
-export function encodeRow(model: PcaReconstructionModel, row: FeatureRow, out: Float64Array): number {
+function imputeRow(model: PcaReconstructionModel, row: FeatureRow, into: ImputedRow): number {
   let imputed = 0;
-  let column = 0;
-  for (const feature of model.numeric) {
-    let value = row[feature.name];
+  for (let c = 0; c < model.numeric.length; c++) {
+    const feature = model.numeric[c];
+    const value = row[feature.name];
     if (isMissingNumber(value)) {
       imputed++;
-      value = feature.mean;
-    }
-    out[column++] = ((value as number) - feature.mean) / feature.scale;
+      into.values[c] = feature.mean;
+    } else into.values[c] = value as number;
   }
-  for (const feature of model.categorical) {
+  for (let c = 0; c < model.categorical.length; c++) {
+    const feature = model.categorical[c];
     const value = row[feature.name];
-    let category: string;
     if (isMissingCategory(value)) {
       imputed++;
-      category = feature.mostFrequent;
-    } else category = String(value);
-    for (let i = 0; i < feature.categories.length; i++) {
-      out[column++] = ((feature.categories[i] === category ? 1 : 0) - feature.means[i]) / feature.scales[i];
-    }
+      into.categories[c] = feature.mostFrequent;
+    } else into.categories[c] = String(value);
   }
   return imputed;
+}
+
+/** Writes a row's standardized encoding into `out` (length encodedWidth), through `scratch`. */
+function encodeRow(model: PcaReconstructionModel, row: FeatureRow, scratch: ImputedRow, out: Float64Array): void {
+  imputeRow(model, row, scratch);
+  let column = 0;
+  for (let c = 0; c < model.numeric.length; c++) {
+    const feature = model.numeric[c];
+    out[column++] = (scratch.values[c] - feature.mean) / feature.scale;
+  }
+  for (let c = 0; c < model.categorical.length; c++) {
+    const { categories, means, scales } = model.categorical[c];
+    const category = scratch.categories[c];
+    for (let i = 0; i < categories.length; i++) out[column++] = ((categories[i] === category ? 1 : 0) - means[i]) / scales[i];
+  }
 }
 
 /** A row's reconstruction error and how many of its features were imputed. */
@@ -372,38 +395,21 @@ export class CompiledReconstruction {
  */
 export class ReconstructionScorer {
   readonly compiled: CompiledReconstruction;
-  private readonly values: Float64Array;
+  private readonly row: ImputedRow;
   private readonly categoryRows: Int32Array;
 
   constructor(readonly model: PcaReconstructionModel) {
     this.compiled = new CompiledReconstruction(model);
-    this.values = new Float64Array(model.numeric.length);
+    this.row = imputedRowFor(model);
     this.categoryRows = new Int32Array(model.categorical.length);
   }
 
   /** The row's reconstruction error, and how many of the model's features were missing and imputed. */
   score(row: FeatureRow): ReconstructionResult {
-    const { model, compiled, values, categoryRows } = this;
-    let imputed = 0;
-    for (let c = 0; c < model.numeric.length; c++) {
-      const feature = model.numeric[c];
-      const value = row[feature.name];
-      if (isMissingNumber(value)) {
-        imputed++;
-        values[c] = feature.mean;
-      } else values[c] = value as number;
-    }
-    for (let c = 0; c < model.categorical.length; c++) {
-      const feature = model.categorical[c];
-      const value = row[feature.name];
-      let category: string;
-      if (isMissingCategory(value)) {
-        imputed++;
-        category = feature.mostFrequent;
-      } else category = String(value);
-      categoryRows[c] = compiled.categoryIndex(c, category);
-    }
-    return { error: compiled.error(values, categoryRows), imputed };
+    const { model, compiled, categoryRows } = this;
+    const imputed = imputeRow(model, row, this.row);
+    for (let c = 0; c < model.categorical.length; c++) categoryRows[c] = compiled.categoryIndex(c, this.row.categories[c]);
+    return { error: compiled.error(this.row.values, categoryRows), imputed };
   }
 }
 
