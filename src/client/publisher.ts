@@ -132,6 +132,8 @@ export class DriftPublisher {
   readonly #ackSubscription: Subscription;
   /** Expires attempts whose ack did not come in time (they are in publish order in #acks). */
   readonly #sweeper: ReturnType<typeof setInterval>;
+  /** An expiry is waiting for this turn's I/O (see #expireAcks). */
+  #expiring = false;
   readonly #deduplicate: boolean;
   /** Ring buffer of pending acks in publish order; its length is the in-flight window. */
   readonly #window: Array<PendingAck | undefined>;
@@ -362,13 +364,21 @@ export class DriftPublisher {
   }
 
   #expireAcks(): void {
-    if (this.#acks.size === 0) return;
+    if (this.#expiring || this.#acks.size === 0) return;
     const now = Date.now();
-    for (const [token, wait] of this.#acks) {
-      if (wait.expiresAt > now) return;
-      this.#acks.delete(token);
-      wait.reject(new Error(`timeout: no JetStream ack within ${this.#timeoutMs} ms`));
-    }
+    if ((this.#acks.values().next().value as AckWait).expiresAt > now) return;
+    // Judged after this turn's I/O: timers run before sockets are read, so after a stalled event
+    // loop (a GC pause, a long synchronous task) acks that came in meanwhile would still be unread,
+    // and a retry without Nats-Msg-Id would store the event twice
+    this.#expiring = true;
+    setImmediate(() => {
+      this.#expiring = false;
+      for (const [token, wait] of this.#acks) {
+        if (wait.expiresAt > now) return;
+        this.#acks.delete(token);
+        wait.reject(new Error(`timeout: no JetStream ack within ${this.#timeoutMs} ms`));
+      }
+    });
   }
 
   /** Removes acknowledged entries from the front, so the window only spans unacked publishes. */

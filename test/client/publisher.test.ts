@@ -192,6 +192,16 @@ describe('provisioned', () => {
     expect((await jsm.streams.info(EVENTS_STREAM)).state.messages).toBe(before);
   });
 
+  it('an ack that arrived while the event loop was blocked past the timeout is not taken for a timeout', async () => {
+    const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS, timeoutMs: 300, retryForMs: 0, deduplicate: false });
+    await publisher.publishPrediction({ id: 'stalled', model: 'fraud', output: 1 });
+    // a long synchronous task: the ack comes in meanwhile and waits, unread, behind the overdue sweeper
+    const until = Date.now() + 1000;
+    while (Date.now() < until);
+    await expect(publisher.flush()).resolves.toBeUndefined();
+    await publisher.close();
+  });
+
   it('flush() rejects with the number of failed publishes when acks do not come', async () => {
     const publisher = await DriftPublisher.connect(nc, { partitions: PARTITIONS, timeoutMs: 1000, maxInFlight: 4, retryForMs: 0 });
     await (await jetstreamManager(nc)).streams.delete(EVENTS_STREAM);
