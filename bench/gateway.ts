@@ -44,6 +44,7 @@
  *     (default 2: on the bench's heavy-tailed features a pane state costs ~20-80 ms to apply on a
  *     loaded 2-core machine, and the feed is 790 messages per model and layout)
  *   npm run bench -- gateway --memory-only     the steady-state memory alone
+ *   npm run bench -- gateway --models 100 --no-steady   the live run alone (no steady-state memory feed: for a profile of it)
  */
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -116,6 +117,7 @@ const { values: args } = parseArgs({
     tick: { type: 'string' },
     'memory-models': { type: 'string' },
     'memory-only': { type: 'boolean', default: false },
+    'no-steady': { type: 'boolean', default: false },
   },
 });
 const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
@@ -535,7 +537,7 @@ async function main(): Promise<void> {
         `worker ${r.workerBytesPerPaneFeature} B per pane per feature (x${r.workerMemoryRatioToBudget} of the ${WORKER_BYTES_PER_PANE_FEATURE_BUDGET} B budget)`,
     );
   }
-  const steady = [DEFAULT_COARSE_PANE_MS, 0].map((coarsePaneMs) => steadyStateMemory(memoryModels, coarsePaneMs));
+  const steady = args['no-steady'] ? [] : [DEFAULT_COARSE_PANE_MS, 0].map((coarsePaneMs) => steadyStateMemory(memoryModels, coarsePaneMs));
   for (const r of steady) {
     console.log(
       `steady state (${HISTORY_MS / 60_000} min of event time, ${r.models} models, ${r.coarsePaneMs > 0 ? `coarse panes of ${r.coarsePaneMs / 1000} s` : 'no coarse panes'}): ` +
@@ -546,7 +548,7 @@ async function main(): Promise<void> {
         `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms)`,
     );
   }
-  const steadyOverBudget = steady[0].bytesPerModelFeatureWindow > GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET;
+  const steadyOverBudget = steady.length > 0 && steady[0].bytesPerModelFeatureWindow > GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET;
   if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);

@@ -43,6 +43,14 @@ export class DenseBucketStore {
     return this.low > this.high;
   }
 
+  /** Buckets with a weight. */
+  nonEmpty(): number {
+    let buckets = 0;
+    const counts = this.counts;
+    for (let i = this.low - this.offset, end = this.high - this.offset; i <= end; i++) if (counts[i] !== 0) buckets++;
+    return buckets;
+  }
+
   /** Hot path: one range check and one typed-array add unless the range must change. */
   add(index: number, weight: number): void {
     if (index < this.low || index > this.high) index = this.extendTo(index);
@@ -84,6 +92,39 @@ export class DenseBucketStore {
       const weight = other.counts[index - other.offset];
       if (weight !== 0) this.add(index, weight);
     }
+  }
+
+  /**
+   * Adds `weights[k]` at `indexes[k]` for k in [from, to): what add() per bucket gives, but the
+   * array is sized once for the whole range instead of growing (and, at maxBuckets, shifting) as
+   * indexes arrive one by one. Where the range would exceed maxBuckets, the buckets go in highest
+   * first through add(), so the lowest collapse once, as merge does.
+   */
+  addAll(indexes: Int32Array, weights: Float64Array, from: number, to: number): void {
+    if (from >= to) return;
+    let newLow = this.low;
+    let newHigh = this.high;
+    for (let k = from; k < to; k++) {
+      const index = indexes[k];
+      if (index < newLow) newLow = index;
+      if (index > newHigh) newHigh = index;
+    }
+    if (newHigh - newLow + 1 <= this.maxBuckets) {
+      if (this.isEmpty && this.counts.length < newHigh - newLow + 1) {
+        this.counts = new Float64Array(newHigh - newLow + 1);
+        this.offset = newLow;
+      } else {
+        this.ensureCapacity(newLow, newHigh);
+      }
+      this.low = newLow;
+      this.high = newHigh;
+      const counts = this.counts;
+      const offset = this.offset;
+      for (let k = from; k < to; k++) counts[indexes[k] - offset] += weights[k];
+      return;
+    }
+    const order = Array.from({ length: to - from }, (_, k) => from + k).sort((a, b) => indexes[b] - indexes[a]);
+    for (const k of order) this.add(indexes[k], weights[k]);
   }
 
   /**

@@ -270,7 +270,43 @@ export class LogHistogram implements QuantileSummary {
   static rebinnedLike(other: LogHistogram, like: LogHistogram): LogHistogram {
     if (like.sameBuckets(other)) return other;
     const moved = new LogHistogram(like.relativeAccuracy, like.options);
-    other.forEachBucket((value, weight) => moved.add(value, weight));
+    // What moved.add(value, weight) per bucket gives, with each store sized once for its whole
+    // range: added one by one, a store's range grew bucket by bucket and, near maxBuckets (heavy
+    // tails), shifted its whole array at each step (~300 ns per bucket, the gateway's largest cost).
+    const room = other.positive.nonEmpty() + other.negative.nonEmpty() + 2;
+    const positiveIndexes = new Int32Array(room);
+    const positiveWeights = new Float64Array(room);
+    const negativeIndexes = new Int32Array(room);
+    const negativeWeights = new Float64Array(room);
+    let positives = 0;
+    let negatives = 0;
+    const center = moved.center;
+    const minIndexable = moved.minIndexable;
+    const mapping = moved.mapping;
+    other.visitAscending((value, weight) => {
+      const d = value - center;
+      if (d > minIndexable) {
+        if (d === Infinity) return true;
+        if (value === 0) moved.originWeight += weight;
+        else {
+          positiveIndexes[positives] = mapping.index(d);
+          positiveWeights[positives++] = weight;
+        }
+      } else if (d < -minIndexable) {
+        if (d === -Infinity) return true;
+        if (value === 0) moved.originWeight += weight;
+        else {
+          negativeIndexes[negatives] = mapping.index(-d);
+          negativeWeights[negatives++] = weight;
+        }
+      } else {
+        moved.zeroWeight += weight;
+      }
+      moved.totalWeight += weight;
+      return true;
+    });
+    moved.positive.addAll(positiveIndexes, positiveWeights, 0, positives);
+    moved.negative.addAll(negativeIndexes, negativeWeights, 0, negatives);
     // representatives carry no sum: keep the exact one
     moved.valueSum = other.valueSum;
     return moved;

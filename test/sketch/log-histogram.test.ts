@@ -65,6 +65,26 @@ describe('CubicLogMapping', () => {
     }
   });
 
+  it('reads the tabulated accuracies\' bounds from its table bit for bit as it computes them, inside the table and past it', () => {
+    for (const alpha of [0.005, 0.01]) {
+      const tabulated = new CubicLogMapping(alpha);
+      const computed = new CubicLogMapping(alpha, new Float64Array(0));
+      const mismatches: string[] = [];
+      for (let index = -5000; index <= 5000; index++) {
+        if (!Object.is(tabulated.upperBound(index), computed.upperBound(index))) mismatches.push(`upperBound(${index})`);
+        if (!Object.is(tabulated.lowerBound(index), computed.lowerBound(index))) mismatches.push(`lowerBound(${index})`);
+        if (!Object.is(tabulated.value(index), computed.value(index))) mismatches.push(`value(${index})`);
+      }
+      expect(mismatches).toEqual([]);
+      // inside the table and past it, a value's bucket is the one whose bounds hold it
+      for (const x of [1e-12, 1e-3, 1, 7.5, 1e6, 1e40, 1e200]) {
+        const index = tabulated.index(x);
+        expect(tabulated.lowerBound(index)).toBeLessThan(x * (1 + 1e-12));
+        expect(tabulated.upperBound(index) * (1 + 1e-12)).toBeGreaterThanOrEqual(x);
+      }
+    }
+  });
+
   it('uses about 35 buckets per octave at 1 % (the exact log mapping needs 34.7)', () => {
     const mapping = new CubicLogMapping(0.01);
     expect(mapping.index(1024) - mapping.index(1)).toBe(350);
@@ -427,6 +447,58 @@ describe('LogHistogram collapse (maxBuckets)', () => {
     // 5e6 now shares the collapsed bucket at about 2e7 / 3.6: reported too large, not lost.
     expect(restored.quantile(1)).toBeGreaterThan(5e6);
     expect(restored.quantile(1)).toBeLessThan(2e7 / 3);
+  });
+});
+
+describe('LogHistogram.rebinnedLike', () => {
+  /** What rebinnedLike promises: every bucket of `other` added, as a value with its weight, to an empty sketch like `like`. */
+  function addedBucketByBucket(other: LogHistogram, like: LogHistogram): LogHistogram {
+    const moved = like.emptyLike();
+    other.forEachBucket((value, weight) => moved.add(value, weight));
+    return moved;
+  }
+
+  /** toBytes() output with its f64 sum (bytes 40-47 of the header) zeroed. */
+  function withoutSum(bytes: Uint8Array): Uint8Array {
+    const copy = bytes.slice();
+    copy.fill(0, 40, 48);
+    return copy;
+  }
+
+  it('gives the buckets, count and zeros that adding each bucket would, with any centers, heavy tails, exact zeros and collapses (property)', () => {
+    const value = fc.oneof(
+      fc.double({ min: -1e9, max: 1e9, noNaN: true }),
+      fc.constant(0),
+      fc.integer({ min: -50, max: 50 }).map((k) => Math.tan(k / 33)),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(value, { minLength: 0, maxLength: 300 }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        fc.constantFrom(0.005, 0.01, 0.02),
+        fc.constantFrom(16, 64, 2048),
+        (values, fromCenter, toCenter, alpha, maxBuckets) => {
+          const other = new LogHistogram(alpha, { center: fromCenter, maxBuckets });
+          for (const x of values) other.add(x);
+          const like = new LogHistogram(alpha, { center: toCenter, maxBuckets });
+          const moved = LogHistogram.rebinnedLike(other, like);
+          const expected = addedBucketByBucket(other, like);
+          expect(bucketsOf(moved)).toEqual(bucketsOf(expected));
+          expect(moved.count).toBe(expected.count);
+          expect(moved.zeroCount).toBe(expected.zeroCount);
+          expect(moved.originCount).toBe(expected.originCount);
+          expect(moved.sum).toBe(other.sum);
+          // the same stores, byte for byte (ranges, collapsed index); the sum differs by design: rebinnedLike keeps the exact one
+          expect(withoutSum(moved.toBytes())).toEqual(withoutSum(expected.toBytes()));
+          // merged in and subtracted out of a window on like's buckets, it leaves nothing behind
+          const window = like.emptyLike().merge(moved);
+          window.subtract(moved);
+          expect(window.count).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
