@@ -79,6 +79,18 @@ function wireSketchBytes(value: unknown): number {
 interface DecodedPane {
   input: PaneInput | null;
   outcome: PaneOutcome | null;
+  /** Numeric features whose sketches were moved onto the model's buckets while decoding (featureBuckets). */
+  moved: string[] | null;
+}
+
+/**
+ * `wire` with the numeric sketches of `moved` features replaced by those of `input` (their bytes
+ * on the model's buckets): stored so, the state decodes without moving them again.
+ */
+function withMovedSketches(wire: PaneInputWire, input: PaneInput, moved: readonly string[]): PaneInputWire {
+  const features = { ...wire.features };
+  for (const name of moved) features[name] = { ...features[name], n: (input.features.get(name)?.numeric as LogHistogram).toBytes() };
+  return { ...wire, features };
 }
 
 export class ModelWindows {
@@ -180,21 +192,28 @@ export class ModelWindows {
   }
 
   private decode(pane: StoredPane): DecodedPane {
-    return pane.part === 'in'
-      ? { input: this.onFeatureBuckets(inputFromWire(wireOf(pane) as PaneInputWire, this.limits)), outcome: null }
-      : { input: null, outcome: outcomeFromWire(wireOf(pane) as PaneOutcomeWire, this.limits) };
+    if (pane.part === 'out') return { input: null, outcome: outcomeFromWire(wireOf(pane) as PaneOutcomeWire, this.limits), moved: null };
+    const input = inputFromWire(wireOf(pane) as PaneInputWire, this.limits);
+    return { input, outcome: null, moved: this.onFeatureBuckets(input) };
   }
 
-  /** Moves each numeric feature sketch onto the model's buckets for that feature (see featureBuckets). */
-  private onFeatureBuckets(input: PaneInput): PaneInput {
+  /**
+   * Moves each numeric feature sketch onto the model's buckets for that feature (see
+   * featureBuckets); returns the names of those moved (null: none).
+   */
+  private onFeatureBuckets(input: PaneInput): string[] | null {
+    let moved: string[] | null = null;
     for (const [name, summary] of input.features) {
       const sketch = summary.numeric;
       if (sketch === null) continue;
       const like = this.featureBuckets.get(name);
       if (like === undefined) this.featureBuckets.set(name, sketch.emptyLike());
-      else if (!like.sameBuckets(sketch)) summary.numeric = LogHistogram.rebinnedLike(sketch, like);
+      else if (!like.sameBuckets(sketch)) {
+        summary.numeric = LogHistogram.rebinnedLike(sketch, like);
+        (moved ??= []).push(name);
+      }
     }
-    return input;
+    return moved;
   }
 
   /** Adds (or subtracts) a pane to every window that holds it; `decoded` when the caller already has it. */
@@ -252,6 +271,9 @@ export class ModelWindows {
     // other state is decoded in full before anything changes.
     if (checked.paneStart < this.retainedFrom(Math.max(this.end, paneEnd))) return;
     const decoded = this.decode(next);
+    // A partition's state is decoded again when the next one replaces it, when it leaves a window
+    // and when it is folded: kept with its sketches already on the model's buckets, it is moved once.
+    if (decoded.moved !== null) next.state = withMovedSketches(next.state as PaneInputWire, decoded.input as PaneInput, decoded.moved);
 
     this.learnPaneMs(checked.paneMs);
     this.versions.add(checked.version);
