@@ -24,6 +24,25 @@ function subtractClamped(before: number, removed: number): number {
   return after <= before * RESIDUE_FRACTION ? 0 : after;
 }
 
+/** A store whose weights fill at most this share of its range keeps their positions (see nonZero). */
+const SPARSE_SHARE = 0.5;
+
+/**
+ * The distinct slots (index - offset) of indexes[from..to), which run in one direction (ascending
+ * or descending, repeats allowed), in ascending order.
+ */
+function monotoneSlots(indexes: Int32Array, from: number, to: number, offset: number): Int32Array {
+  const slots = new Int32Array(to - from);
+  let distinct = 0;
+  for (let k = from; k < to; k++) {
+    const slot = indexes[k] - offset;
+    if (distinct === 0 || slots[distinct - 1] !== slot) slots[distinct++] = slot;
+  }
+  const used = slots.subarray(0, distinct);
+  if (distinct > 1 && used[0] > used[distinct - 1]) used.reverse();
+  return used;
+}
+
 export class DenseBucketStore {
   readonly maxBuckets: number;
   counts: Float64Array = new Float64Array(0);
@@ -34,6 +53,13 @@ export class DenseBucketStore {
   high = EMPTY_HIGH;
   /** Index that holds the weight of collapsed lower indexes, or NO_INDEX if none collapsed. */
   collapsedInto = NO_INDEX;
+  /**
+   * Slots of `counts` holding a weight, ascending, for a store read from bytes whose range is mostly
+   * empty (a pane of one partition: a few hundred values over a thousand buckets); null otherwise,
+   * and from the first change on. Merging or subtracting such a store into a window's then touches
+   * its weights alone, not every bucket of its range.
+   */
+  nonZero: Int32Array | null = null;
 
   constructor(maxBuckets: number) {
     this.maxBuckets = maxBuckets;
@@ -45,6 +71,7 @@ export class DenseBucketStore {
 
   /** Buckets with a weight. */
   nonEmpty(): number {
+    if (this.nonZero !== null) return this.nonZero.length;
     let buckets = 0;
     const counts = this.counts;
     for (let i = this.low - this.offset, end = this.high - this.offset; i <= end; i++) if (counts[i] !== 0) buckets++;
@@ -53,6 +80,7 @@ export class DenseBucketStore {
 
   /** Hot path: one range check and one typed-array add unless the range must change. */
   add(index: number, weight: number): void {
+    this.nonZero = null;
     if (index < this.low || index > this.high) index = this.extendTo(index);
     this.counts[index - this.offset] += weight;
   }
@@ -75,6 +103,7 @@ export class DenseBucketStore {
    */
   merge(other: DenseBucketStore): void {
     if (other.isEmpty) return;
+    this.nonZero = null;
     const newLow = Math.min(this.low, other.low);
     const newHigh = Math.max(this.high, other.high);
     if (newHigh - newLow + 1 <= this.maxBuckets) {
@@ -85,6 +114,11 @@ export class DenseBucketStore {
       const counts = this.counts;
       const source = other.counts;
       const shift = other.offset - this.offset;
+      const nonZero = other.nonZero;
+      if (nonZero !== null) {
+        for (let k = 0; k < nonZero.length; k++) counts[nonZero[k] + shift] += source[nonZero[k]];
+        return;
+      }
       for (let i = other.low - other.offset, end = other.high - other.offset; i <= end; i++) counts[i + shift] += source[i];
       return;
     }
@@ -102,6 +136,7 @@ export class DenseBucketStore {
    */
   addAll(indexes: Int32Array, weights: Float64Array, from: number, to: number): void {
     if (from >= to) return;
+    this.nonZero = null;
     let newLow = this.low;
     let newHigh = this.high;
     for (let k = from; k < to; k++) {
@@ -110,7 +145,8 @@ export class DenseBucketStore {
       if (index > newHigh) newHigh = index;
     }
     if (newHigh - newLow + 1 <= this.maxBuckets) {
-      if (this.isEmpty && this.counts.length < newHigh - newLow + 1) {
+      const wasEmpty = this.isEmpty;
+      if (wasEmpty && this.counts.length < newHigh - newLow + 1) {
         this.counts = new Float64Array(newHigh - newLow + 1);
         this.offset = newLow;
       } else {
@@ -121,6 +157,7 @@ export class DenseBucketStore {
       const counts = this.counts;
       const offset = this.offset;
       for (let k = from; k < to; k++) counts[indexes[k] - offset] += weights[k];
+      if (wasEmpty && to - from <= (newHigh - newLow + 1) * SPARSE_SHARE) this.nonZero = monotoneSlots(indexes, from, to, offset);
       return;
     }
     const order = Array.from({ length: to - from }, (_, k) => from + k).sort((a, b) => indexes[b] - indexes[a]);
@@ -134,6 +171,7 @@ export class DenseBucketStore {
    */
   subtract(other: DenseBucketStore): void {
     if (other.isEmpty || this.isEmpty) return;
+    this.nonZero = null;
     const counts = this.counts;
     const source = other.counts;
     // Indexes below our collapsed bucket are taken from it; the rest from their own bucket.
@@ -150,14 +188,25 @@ export class DenseBucketStore {
     const from = Math.max(first, this.low);
     const to = Math.min(other.high, this.high);
     const shift = other.offset - this.offset;
-    for (let i = from - other.offset, end = to - other.offset; i <= end; i++) {
-      const weight = source[i];
-      if (weight !== 0) counts[i + shift] = subtractClamped(counts[i + shift], weight);
+    const nonZero = other.nonZero;
+    if (nonZero !== null) {
+      const fromSlot = from - other.offset;
+      const toSlot = to - other.offset;
+      for (let k = 0; k < nonZero.length; k++) {
+        const slot = nonZero[k];
+        if (slot >= fromSlot && slot <= toSlot) counts[slot + shift] = subtractClamped(counts[slot + shift], source[slot]);
+      }
+    } else {
+      for (let i = from - other.offset, end = to - other.offset; i <= end; i++) {
+        const weight = source[i];
+        if (weight !== 0) counts[i + shift] = subtractClamped(counts[i + shift], weight);
+      }
     }
     this.trim();
   }
 
   clear(): void {
+    this.nonZero = null;
     if (!this.isEmpty) this.counts.fill(0, this.low - this.offset, this.high - this.offset + 1);
     this.low = EMPTY_LOW;
     this.high = EMPTY_HIGH;
@@ -178,9 +227,10 @@ export class DenseBucketStore {
 
   /**
    * Replaces the contents with `weights` for indexes low .. low + weights.length - 1
-   * (deserialization); trims zero ends.
+   * (deserialization); trims zero ends. `nonZero`: the positions in `weights` that hold a weight,
+   * ascending, when the caller has them (see the field).
    */
-  load(low: number, weights: Float64Array, collapsedInto: number): void {
+  load(low: number, weights: Float64Array, collapsedInto: number, nonZero: Int32Array | null = null): void {
     this.clear();
     if (weights.length === 0) return;
     this.counts = weights;
@@ -189,6 +239,8 @@ export class DenseBucketStore {
     this.high = low + weights.length - 1;
     this.collapsedInto = collapsedInto;
     this.trim();
+    // slots are relative to offset, which trimming leaves where it is
+    if (!this.isEmpty) this.nonZero = nonZero;
   }
 
   /** Shrinks [low, high] to the non-zero buckets after a subtraction. */

@@ -75,7 +75,18 @@ const STORE_HEADER_BYTES = 13;
 const STORE_EMPTY = 0;
 const STORE_VARINT = 1;
 const STORE_FLOAT64 = 2;
+/**
+ * Integer weights as (gap, weight) varint pairs for the weighted buckets alone: a pane of one
+ * partition spreads a few hundred values over a thousand buckets of a heavy-tailed feature, so
+ * its bytes, and the gateway's work to read them, follow the values instead of the range.
+ */
+const STORE_SPARSE = 3;
 const MAX_SAFE_COUNT = Number.MAX_SAFE_INTEGER;
+/**
+ * A store read from bytes with at most this share of its range weighted keeps the positions of its
+ * weights (DenseBucketStore.nonZero), so merging it into a window touches those alone.
+ */
+const SPARSE_SHARE = 0.5;
 
 export class LogHistogram implements QuantileSummary {
   readonly relativeAccuracy: number;
@@ -649,9 +660,12 @@ export class LogHistogram implements QuantileSummary {
    * options exactly. Layout: 56-byte header (magic 'DWLH', u8 version, u8 mapping, u16 0,
    * f64 relativeAccuracy, f64 minIndexable, u32 maxBuckets, u32 0, f64 count, f64 sum,
    * f64 zeroCount), then the negative and the positive store, each: u8 encoding (0 empty,
-   * 1 unsigned LEB128 varints, used when every weight is an integer, 2 float64), i32 lowest index,
-   * i32 collapsed index (-2^30 for none), u32 bucket count n, then n weights for indexes
-   * low .. low + n - 1 (zeros inside the range included: a varint zero is one byte).
+   * 1 unsigned LEB128 varints, used when every weight is an integer, 2 float64, 3 sparse varints),
+   * i32 lowest index, i32 collapsed index (-2^30 for none), u32 bucket count n, then for 1 and 2 n
+   * weights for indexes low .. low + n - 1 (zeros inside the range included: a varint zero is one
+   * byte), for 3 (integer weights, written when shorter than 1) the count m of weighted buckets and
+   * m pairs (gap: empty buckets since the previous weighted one, weight). Readers before
+   * encoding 3 refuse it with "unknown encoding 3": gateways are upgraded before workers.
    */
   toBytes(): Uint8Array {
     const negativeVarints = varintStoreLength(this.negative);
@@ -660,7 +674,7 @@ export class LogHistogram implements QuantileSummary {
     const positiveEncoding = storeEncodingOf(this.positive, positiveVarints);
     const centered = this.center !== 0 || this.originWeight !== 0;
     const headerBytes = centered ? HEADER_BYTES_CENTERED : HEADER_BYTES;
-    const size = headerBytes + storeByteLength(this.negative, negativeEncoding, negativeVarints) + storeByteLength(this.positive, positiveEncoding, positiveVarints);
+    const size = headerBytes + 2 * STORE_HEADER_BYTES + negativeEncoding.weightBytes + positiveEncoding.weightBytes;
     const bytes = new Uint8Array(size);
     const view = new DataView(bytes.buffer);
     view.setUint32(0, FORMAT_MAGIC, true);
@@ -676,8 +690,8 @@ export class LogHistogram implements QuantileSummary {
       view.setFloat64(56, this.center, true);
       view.setFloat64(64, this.originWeight, true);
     }
-    let offset = writeStore(view, bytes, headerBytes, this.negative, negativeEncoding);
-    offset = writeStore(view, bytes, offset, this.positive, positiveEncoding);
+    let offset = writeStore(view, bytes, headerBytes, this.negative, negativeEncoding.encoding);
+    offset = writeStore(view, bytes, offset, this.positive, positiveEncoding.encoding);
     if (offset !== size) throw new Error(`LogHistogram.toBytes: wrote ${offset} bytes, expected ${size} (bug)`);
     return bytes;
   }
@@ -804,14 +818,31 @@ function varintStoreLength(store: DenseBucketStore): number {
   return length;
 }
 
-function storeEncodingOf(store: DenseBucketStore, varintBytes: number): number {
-  return store.isEmpty ? STORE_EMPTY : varintBytes < 0 ? STORE_FLOAT64 : STORE_VARINT;
+/**
+ * Bytes of a store's weights written sparse (STORE_SPARSE: the count of weighted buckets, then a
+ * (gap, weight) pair per weighted bucket); only for integer weights (varintStoreLength >= 0).
+ */
+function sparseStoreLength(store: DenseBucketStore): number {
+  const counts = store.counts;
+  let length = 0;
+  let weighted = 0;
+  let previous = store.low - store.offset - 1;
+  for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) {
+    const weight = counts[i];
+    if (weight === 0) continue;
+    weighted++;
+    length += varintLength(i - previous - 1) + varintLength(weight);
+    previous = i;
+  }
+  return length + varintLength(weighted);
 }
 
-function storeByteLength(store: DenseBucketStore, encoding: number, varintBytes: number): number {
-  if (encoding === STORE_EMPTY) return STORE_HEADER_BYTES;
-  if (encoding === STORE_FLOAT64) return STORE_HEADER_BYTES + 8 * (store.high - store.low + 1);
-  return STORE_HEADER_BYTES + varintBytes;
+/** The encoding toBytes writes a store in, and its weights' byte length. */
+function storeEncodingOf(store: DenseBucketStore, varintBytes: number): { encoding: number; weightBytes: number } {
+  if (store.isEmpty) return { encoding: STORE_EMPTY, weightBytes: 0 };
+  if (varintBytes < 0) return { encoding: STORE_FLOAT64, weightBytes: 8 * (store.high - store.low + 1) };
+  const sparseBytes = sparseStoreLength(store);
+  return sparseBytes < varintBytes ? { encoding: STORE_SPARSE, weightBytes: sparseBytes } : { encoding: STORE_VARINT, weightBytes: varintBytes };
 }
 
 function varintLength(value: number): number {
@@ -841,14 +872,31 @@ function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: De
     for (let i = 0; i < n; i++) view.setFloat64(offset + 8 * i, store.counts[first + i], true);
     return offset + 8 * n;
   }
-  for (let i = 0; i < n; i++) {
-    let value = store.counts[first + i];
-    while (value >= 128) {
-      bytes[offset++] = (value % 128) | 128;
-      value = Math.floor(value / 128);
+  if (encoding === STORE_SPARSE) {
+    let weighted = 0;
+    for (let i = 0; i < n; i++) if (store.counts[first + i] !== 0) weighted++;
+    offset = writeVarint(bytes, offset, weighted);
+    let previous = -1;
+    for (let i = 0; i < n; i++) {
+      const weight = store.counts[first + i];
+      if (weight === 0) continue;
+      offset = writeVarint(bytes, offset, i - previous - 1);
+      offset = writeVarint(bytes, offset, weight);
+      previous = i;
     }
-    bytes[offset++] = value;
+    return offset;
   }
+  for (let i = 0; i < n; i++) offset = writeVarint(bytes, offset, store.counts[first + i]);
+  return offset;
+}
+
+/** Writes a non-negative integer as an unsigned LEB128 varint; returns the offset after it. */
+function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
+  while (value >= 128) {
+    bytes[offset++] = (value % 128) | 128;
+    value = Math.floor(value / 128);
+  }
+  bytes[offset++] = value;
   return offset;
 }
 
@@ -866,13 +914,16 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
     if (n !== 0) throw new RangeError(`${where}: empty store claims ${n} buckets`);
     return offset;
   }
-  if (encoding !== STORE_VARINT && encoding !== STORE_FLOAT64) throw new RangeError(`${where}: unknown encoding ${encoding}`);
+  if (encoding !== STORE_VARINT && encoding !== STORE_FLOAT64 && encoding !== STORE_SPARSE) {
+    throw new RangeError(`${where}: unknown encoding ${encoding}${encoding > STORE_SPARSE ? ' (written by a newer driftwatch?)' : ''}`);
+  }
   if (n === 0 || n > store.maxBuckets) throw new RangeError(`${where}: bucket count ${n} is not in [1, maxBuckets = ${store.maxBuckets}]`);
   if (low < NO_INDEX + 1 || low + n - 1 > -NO_INDEX) throw new RangeError(`${where}: bucket index range starting at ${low} is out of bounds`);
   if (collapsedInto !== NO_INDEX && (collapsedInto < low || collapsedInto >= low + n)) {
     throw new RangeError(`${where}: collapsed index ${collapsedInto} is outside the store's range`);
   }
   const weights = new Float64Array(n);
+  if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, where);
   if (encoding === STORE_FLOAT64) {
     if (offset + 8 * n > bytes.length) throw new RangeError(`${where}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);
     for (let i = 0; i < n; i++) weights[i] = view.getFloat64(offset + 8 * i, true);
@@ -892,10 +943,53 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
       weights[i] = value;
     }
   }
+  let weighted = 0;
   for (let i = 0; i < n; i++) {
     const weight = weights[i];
     if (!(weight >= 0 && weight < Infinity)) throw new RangeError(`${where}: weight ${i} is ${weight}, not a finite non-negative number`);
+    if (weight !== 0) weighted++;
   }
-  store.load(low, weights, collapsedInto);
+  store.load(low, weights, collapsedInto, weighted <= n * SPARSE_SHARE ? weightedSlots(weights, weighted) : null);
   return offset;
+}
+
+/** Reads a varint at `reader.offset` (moving it on); `what` names it in errors. */
+function readVarint(bytes: Uint8Array, reader: { offset: number }, where: string, what: string): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    if (reader.offset >= bytes.length) throw new RangeError(`${where}: truncated inside ${what}`);
+    const byte = bytes[reader.offset++];
+    value += (byte & 127) * scale;
+    if (byte < 128) return value;
+    scale *= 128;
+    if (scale > 2 ** 56) throw new RangeError(`${where}: ${what} is an over-long varint`);
+  }
+}
+
+/** The STORE_SPARSE part of readStore: (gap, weight) pairs into `weights`; returns the offset after them. */
+function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: DenseBucketStore, where: string): number {
+  const reader = { offset };
+  const weighted = readVarint(bytes, reader, where, 'the count of weighted buckets');
+  if (weighted === 0 || weighted > n) throw new RangeError(`${where}: ${weighted} weighted buckets in a range of ${n}`);
+  const slots = new Int32Array(weighted);
+  let position = -1;
+  for (let k = 0; k < weighted; k++) {
+    position += readVarint(bytes, reader, where, `the gap before weighted bucket ${k} of ${weighted}`) + 1;
+    if (position >= n) throw new RangeError(`${where}: weighted bucket ${k} of ${weighted} lies at ${position}, past the range of ${n}`);
+    const weight = readVarint(bytes, reader, where, `weight ${k} of ${weighted}`);
+    if (weight === 0) throw new RangeError(`${where}: weighted bucket ${k} of ${weighted} has weight 0`);
+    weights[position] = weight;
+    slots[k] = position;
+  }
+  store.load(low, weights, collapsedInto, weighted <= n * SPARSE_SHARE ? slots : null);
+  return reader.offset;
+}
+
+/** The positions in `weights` holding a weight (`weighted` of them), ascending. */
+function weightedSlots(weights: Float64Array, weighted: number): Int32Array {
+  const slots = new Int32Array(weighted);
+  let k = 0;
+  for (let i = 0; i < weights.length; i++) if (weights[i] !== 0) slots[k++] = i;
+  return slots;
 }
