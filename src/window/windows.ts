@@ -394,16 +394,20 @@ export class ModelWindows {
     }
   }
 
-  /** The state of `existing` (if any) plus `panes`, all of one part, packed. */
-  private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[]): Packed {
+  /**
+   * The state of `existing` (if any) plus `panes`, all of one part, packed; its sketches deflated
+   * (`deflate`, for coarse and history states, held long and seldom read) or raw (a folded fine
+   * state: see packPaneState).
+   */
+  private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[], deflate = true): Packed {
     if (part === 'in') {
       const merged = existing ? (this.decode(existing).input as PaneInput) : new PaneInput(this.limits);
       for (const pane of panes) addInput(merged, this.decode(pane).input as PaneInput, 1);
-      return { packed: packPaneState(inputToWire(merged)) };
+      return { packed: packPaneState(inputToWire(merged), deflate) };
     }
     const merged = existing ? (this.decode(existing).outcome as PaneOutcome) : new PaneOutcome(this.limits);
     for (const pane of panes) addOutcome(merged, this.decode(pane).outcome as PaneOutcome, 1);
-    return { packed: packPaneState(outcomeToWire(merged)) };
+    return { packed: packPaneState(outcomeToWire(merged), deflate) };
   }
 
   /**
@@ -424,7 +428,7 @@ export class ModelWindows {
       const first = members[0][1];
       const existing = this.folded.get(foldKey);
       const partitions = existing?.partitions ?? new Set<number>();
-      const state = this.merged(first.part, existing, members.map(([, pane]) => pane));
+      const state = this.merged(first.part, existing, members.map(([, pane]) => pane), false);
       for (const [key] of members) {
         partitions.add(Number(key.slice(0, key.indexOf('|'))));
         this.panes.delete(key);
