@@ -13,6 +13,8 @@ export const NO_INDEX = -0x40000000;
 const EMPTY_LOW = 0x3fffffff;
 const EMPTY_HIGH = -0x40000000;
 const INITIAL_CAPACITY = 64;
+/** An array that must grow is made this many times the range it must hold (room for a few more records at the growing end). */
+const GROWTH = 1.25;
 /**
  * A weight left after subtraction that is at most this fraction of the weight before it is
  * float residue (e.g. 0.1 + 0.2 - 0.2), not data, and is cleared to 0.
@@ -322,7 +324,7 @@ export class DenseBucketStore {
     if (newLow >= this.offset && newHigh < this.offset + length) return;
     const span = newHigh - newLow + 1;
     let capacity = length;
-    if (2 * span > length) capacity = Math.max(span, length, Math.min(Math.max(2 * span, INITIAL_CAPACITY), this.maxBuckets));
+    if (span * GROWTH > length) capacity = Math.max(span, length, Math.min(Math.max(Math.ceil(span * GROWTH), INITIAL_CAPACITY), this.maxBuckets));
     const free = capacity - span;
     const growsDown = !this.isEmpty && newLow < this.offset && newHigh < this.offset + length;
     const growsUp = !this.isEmpty && newHigh >= this.offset + length && newLow >= this.offset;
