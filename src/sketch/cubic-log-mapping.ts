@@ -47,6 +47,7 @@ export class CubicLogMapping {
   /** upperBound(i) at [i + BOUND_TABLE_REACH], for a tabulated accuracy (shared, never written after it is built). */
   private readonly bounds: Float64Array | null;
 
+  /** `bounds`: a bound table to use instead of the tabulated one (an empty one computes every bound: for tests and for building the tables). */
   constructor(relativeAccuracy: number, bounds?: Float64Array) {
     this.relativeAccuracy = relativeAccuracy;
     this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
@@ -103,7 +104,10 @@ export class CubicLogMapping {
     return lower * (2 / (1 + lower / hi));
   }
 
-  /** Inverse of e + P(s): the cubic is solved with Cardano's formula (one real root in [0,1)). */
+  /**
+   * Inverse of e + P(s): the cubic is solved with Cardano's formula (one real root in [0,1)).
+   * upperBound(i) is approxPow2(i / multiplier), read from the bound table where there is one.
+   */
   approxPow2(approxLog2: number): number {
     const exponent = Math.floor(approxLog2);
     const fraction = approxLog2 - exponent;
