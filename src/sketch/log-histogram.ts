@@ -808,6 +808,17 @@ function fractionBelow(lower: number, upper: number, x: number): number {
 function varintStoreLength(store: DenseBucketStore): number {
   if (store.isEmpty) return 0;
   const counts = store.counts;
+  const nonZero = store.nonZero;
+  if (nonZero !== null) {
+    // every other bucket of the range is an empty one: one byte each
+    let length = store.high - store.low + 1 - nonZero.length;
+    for (let k = 0; k < nonZero.length; k++) {
+      const weight = counts[nonZero[k]];
+      if (!Number.isInteger(weight) || weight < 0 || weight > MAX_SAFE_COUNT) return -1;
+      length += varintLength(weight);
+    }
+    return length;
+  }
   let length = 0;
   for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) {
     const weight = counts[i];
@@ -824,6 +835,16 @@ function varintStoreLength(store: DenseBucketStore): number {
  */
 function sparseStoreLength(store: DenseBucketStore): number {
   const counts = store.counts;
+  const nonZero = store.nonZero;
+  if (nonZero !== null) {
+    let length = varintLength(nonZero.length);
+    let previous = store.low - store.offset - 1;
+    for (let k = 0; k < nonZero.length; k++) {
+      length += varintLength(nonZero[k] - previous - 1) + varintLength(counts[nonZero[k]]);
+      previous = nonZero[k];
+    }
+    return length;
+  }
   let length = 0;
   let weighted = 0;
   let previous = store.low - store.offset - 1;
@@ -873,6 +894,18 @@ function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: De
     return offset + 8 * n;
   }
   if (encoding === STORE_SPARSE) {
+    const nonZero = store.nonZero;
+    if (nonZero !== null) {
+      offset = writeVarint(bytes, offset, nonZero.length);
+      let previous = -1;
+      for (let k = 0; k < nonZero.length; k++) {
+        const i = nonZero[k] - first;
+        offset = writeVarint(bytes, offset, i - previous - 1);
+        offset = writeVarint(bytes, offset, store.counts[nonZero[k]]);
+        previous = i;
+      }
+      return offset;
+    }
     let weighted = 0;
     for (let i = 0; i < n; i++) if (store.counts[first + i] !== 0) weighted++;
     offset = writeVarint(bytes, offset, weighted);

@@ -516,6 +516,8 @@ describe('LogHistogram read from bytes or rebinned (stores that keep the positio
         const like = new LogHistogram(0.005, { maxBuckets });
         // the same sketches three ways: as built, read back from bytes, and moved off another center and back
         const read = sketches.map((sketch) => LogHistogram.fromBytes(sketch.toBytes()));
+        // written again, a sketch read from bytes (walking its weighted buckets alone) gives the same bytes
+        read.forEach((sketch, i) => expect(sketch.toBytes()).toEqual(sketches[i].toBytes()));
         const moved = sketches.map((sketch) => {
           const elsewhere = new LogHistogram(0.005, { maxBuckets, center: otherCenter });
           sketch.forEachBucket((value, weight) => elsewhere.add(value, weight));
