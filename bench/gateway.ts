@@ -3,9 +3,10 @@
  * 3 windows (1m, 5m, 1h) with a steady publisher, and the default alert rules.
  *
  * In process, over the gateway's real units (WindowStore, ReferenceRegistry, MetricsView,
- * AlertLog, GatewaySource with 25 ms slices): every model's current pane is folded by the real
- * pane code (PaneInput, as a worker's processor does), and once a second each model's pane state
- * is encoded with the pane codec and queued as a changelog message. A changelog consumer decodes
+ * AlertLog, GatewaySource with 25 ms slices): on a thread of its own (bench/workers/
+ * gateway-publisher.ts, so the workers' share does not take the gateway's thread) every model's
+ * current pane is folded by the real pane code (PaneInput, as a worker's processor does), and once
+ * a second each model's pane state is encoded with the pane codec and queued as a changelog message. A changelog consumer decodes
  * and applies up to 512 queued messages per turn of the event loop (within 256 of the head, a turn every 20 ms), as the gateway's consumer
  * does with its pull batches. Each model has a reference of 600 values per feature (about a
  * minute of traffic, as an automatic capture).
@@ -14,7 +15,7 @@
  * - gateway busy: the share of wall time spent decoding + applying pane messages, in the
  *   statistics slices (GatewaySource.workMs) and answering requests, timed by the wall clock (on
  *   a loaded machine it includes time the process was preempted); process CPU (CPU time over
- *   wall time, which includes the in-process publisher) beside it;
+ *   wall time, which includes the publisher thread) beside it;
  * - RSS of the process; changelog pending (max, and at the end: growing means falling behind);
  * - freshness of the 5m drift the default rules read: for each model, sampled every 500 ms, the
  *   age of the oldest published pane message its drift does not yet reflect (0 when current);
@@ -47,13 +48,14 @@
  *   npm run bench -- gateway --models 100 --no-steady   the live run alone (no steady-state memory feed: for a profile of it)
  */
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { PANE_APPLY_SLICE_MS, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
-import type { PaneInputWire, PaneMessage } from '../src/contract/pane-wire.ts';
+import type { PaneInputWire } from '../src/contract/pane-wire.ts';
 import { AlertLog } from '../src/gateway/alert-log.ts';
 import { GatewaySource } from '../src/gateway/gateway-source.ts';
 import { MetricsView } from '../src/gateway/metrics-view.ts';
@@ -62,11 +64,10 @@ import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_COARSE_PANE_MS } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
+import { FEATURES, PANE_MS, fill } from './workers/gateway-panes.ts';
+import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
 
-const FEATURES = 30;
 const WINDOWS = ['1m', '5m', '1h'];
-const PANE_MS = 10_000;
-const FLUSH_MS = 1000;
 const BATCH = 512;
 const REFERENCE_VALUES = 600;
 const REST_EVERY_MS = 100;
@@ -136,20 +137,6 @@ for (const [name, value] of [['models', sizes[0] ?? 1], ['seconds', seconds], ['
 const silent = pino({ level: 'silent' });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A deterministic value stream: feature f is spread around its own centre. */
-function featureValue(f: number, i: number): number {
-  const u = ((i * 2654435761 + f * 97) >>> 0) / 4294967296;
-  return 10 * f + 5 * Math.tan(Math.PI * (u - 0.5)) * 0.2;
-}
-
-function fill(pane: PaneInput, events: number, offset: number): void {
-  for (let e = 0; e < events; e++) {
-    const i = offset + e;
-    pane.addPrediction(featureValue(99, i) > 990 ? 1 : 0, (i % 100) / 100, 0.5, 20 + (i % 50), false, undefined);
-    for (let f = 0; f < FEATURES; f++) pane.addFeature(`f${f}`, featureValue(f, i));
-  }
-}
-
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -168,7 +155,7 @@ interface SizeResult {
   paneMessagesPerSecond: number;
   /** Share of wall time the gateway's work held the event loop (wall clock: includes preemption on a loaded machine). */
   gatewayBusy: number;
-  /** Process CPU time over wall time: the gateway's work plus the in-process publisher. */
+  /** Process CPU time over wall time: the gateway's work plus the publisher thread. */
   processCpu: number;
   rawCpu: number;
   ratioToRaw: number;
@@ -270,38 +257,28 @@ async function runSize(models: number): Promise<SizeResult> {
     setImmediate(consume);
   };
 
-  // the publisher: each model's current pane, flushed once a second as a worker does
-  const panes = names.map(() => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 }));
-  let offset = 0;
+  // the publisher thread: each model's current pane, flushed once a second as a worker does; the
+  // closed pane's last state comes marked final (the gateway folds it) and is not a freshness sample
   let published = 0;
   let measuring = false;
-  const publish = (): void => {
-    const now = Date.now();
-    const paneStart = now - (now % PANE_MS);
-    for (let m = 0; m < models; m++) {
-      const current = panes[m];
-      if (current.start !== paneStart) {
-        // the closed pane's last state, marked final as a worker publishes it (the gateway folds it)
-        if (current.start >= 0) {
-          const closed: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true };
-          queue.push({ bytes: encodePaneMessage(closed), model: m, item: { pub: now, applied: now } });
-        }
-        current.start = paneStart;
-        current.pane = new PaneInput(DEFAULT_PANE_LIMITS);
+  const publisher = new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: { models, ratePerModel } satisfies PublisherInit, execArgv: [] });
+  publisher.on('error', (error) => {
+    throw error;
+  });
+  publisher.on('message', (batch: PublishedPane[]) => {
+    for (const { model, bytes, pub, final } of batch) {
+      if (final) {
+        queue.push({ bytes, model, item: { pub, applied: pub } });
+        continue;
       }
-      const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
-      fill(current.pane, events, offset);
-      offset += events;
-      const message: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
-      const bytes = encodePaneMessage(message);
-      const item: Published = { pub: now };
-      queue.push({ bytes, model: m, item });
-      unreflected[m].push(item);
+      const item: Published = { pub };
+      queue.push({ bytes, model, item });
+      unreflected[model].push(item);
       if (measuring && rawSamples.length < 2000) rawSamples.push(bytes);
       if (measuring) published++;
     }
     scheduleConsumer();
-  };
+  });
 
   // requests and freshness samples
   const restLatencies: number[] = [];
@@ -309,8 +286,6 @@ async function runSize(models: number): Promise<SizeResult> {
   let restIndex = 0;
   let pendingMax = 0;
   let backlogMax = 0;
-  const publisher = setInterval(publish, FLUSH_MS);
-  publish();
   source.start();
   let lastFired = performance.now();
   const rest = setInterval(() => {
@@ -356,7 +331,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const pendingEnd = queue.length;
   const computations = view.computations - computationsBefore;
   measuring = false;
-  clearInterval(publisher);
+  await publisher.terminate();
   clearInterval(rest);
   clearInterval(sampler);
   source.stop();
@@ -364,14 +339,14 @@ async function runSize(models: number): Promise<SizeResult> {
   // the raw limit: the same messages decoded and applied into a bare store
   const rawMsPerMessage = rawApplyMs(rawSamples, models);
 
-  // memory: what the gateway's units hold, without the bench's own queues and samples, and
-  // without the publisher's panes (the worker's share, measured apart below)
+  // memory: what the gateway's units hold, without the bench's own queues and samples (the
+  // publisher's panes live on its thread's heap; the worker's share is measured apart below)
   const wireBytes = rawSamples.length > 0 ? rawSamples.reduce((sum, bytes) => sum + bytes.length, 0) / rawSamples.length : 0;
   rawSamples.length = 0;
   queue.length = 0;
   for (const pending of unreflected) pending.length = 0;
   const publisherPaneBytes = workerPaneBytes(WORKER_PANES_MEASURED);
-  const gatewayBytes = liveHeapBytes() - heapBaseline - models * publisherPaneBytes;
+  const gatewayBytes = liveHeapBytes() - heapBaseline;
   const held = names.reduce((sum, name) => {
     const states = windows.windowsOf(name)?.heldStates;
     return sum + (states === undefined ? 0 : states.perPartition + states.folded + states.coarse);

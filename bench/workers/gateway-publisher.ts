@@ -1,0 +1,58 @@
+/**
+ * The gateway bench's publisher, on a thread of its own so that the workers' share of the work
+ * (folding events into panes, encoding pane states) does not take the gateway's thread: once a
+ * second each model's current pane gets `ratePerModel` events and its state is encoded and posted,
+ * with the closed pane's last state (final) first when the pane rolls over, as a worker flushes.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { encodePaneMessage } from '../../src/contract/pane-codec.ts';
+import type { PaneMessage } from '../../src/contract/pane-wire.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
+import { FLUSH_MS, PANE_MS, fill } from './gateway-panes.ts';
+
+export interface PublisherInit {
+  models: number;
+  ratePerModel: number;
+}
+
+/** A pane message as the bench's changelog queue takes it. */
+export interface PublishedPane {
+  model: number;
+  bytes: Uint8Array;
+  /** Wall-clock ms it was published. */
+  pub: number;
+  final: boolean;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('gateway-publisher runs as a worker thread');
+const { models, ratePerModel } = workerData as PublisherInit;
+const names = Array.from({ length: models }, (_, m) => `model-${m}`);
+const panes = names.map(() => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 }));
+let offset = 0;
+
+function publish(): void {
+  const now = Date.now();
+  const paneStart = now - (now % PANE_MS);
+  const batch: PublishedPane[] = [];
+  for (let m = 0; m < models; m++) {
+    const current = panes[m];
+    if (current.start !== paneStart) {
+      if (current.start >= 0) {
+        const closed: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true };
+        batch.push({ model: m, bytes: encodePaneMessage(closed), pub: now, final: true });
+      }
+      current.start = paneStart;
+      current.pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    }
+    const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
+    fill(current.pane, events, offset);
+    offset += events;
+    const message: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
+    batch.push({ model: m, bytes: encodePaneMessage(message), pub: now, final: false });
+  }
+  port?.postMessage(batch);
+}
+
+publish();
+setInterval(publish, FLUSH_MS);
