@@ -3,6 +3,7 @@ import type { PaneMessage } from '../contract/pane-wire.ts';
 import { parseDuration } from '../contract/duration.ts';
 import { defaultWindowOf } from '../contract/limits.ts';
 import { ModelWindows } from '../window/windows.ts';
+import { BucketScratch } from '../sketch/dense-bucket-store.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
@@ -54,6 +55,8 @@ export const REMEMBERED_VERSIONS = 64;
  */
 export class WindowStore {
   private readonly models = new Map<string, ModelWindows>();
+  /** Decoded pane states' bucket arrays, shared by every model's windows (ModelWindowsOptions.scratch). */
+  private readonly scratch = new BucketScratch();
   private readonly windowMs: ReadonlyMap<string, number>;
   private readonly changed = new ModelSignal();
   private caughtUp = false;
@@ -100,7 +103,7 @@ export class WindowStore {
         this.drop(message.model);
         return;
       }
-      windows = new ModelWindows(message.model, this.windowMs, this.options.limits, { coarsePaneMs: this.options.coarsePaneMs, historyPaneMs: this.options.historyPaneMs });
+      windows = new ModelWindows(message.model, this.windowMs, this.options.limits, { coarsePaneMs: this.options.coarsePaneMs, historyPaneMs: this.options.historyPaneMs, scratch: this.scratch });
       windows.applyMessage(message); // a malformed first message throws before the model is listed
       this.models.set(message.model, windows);
       this.added.notify(message.model);

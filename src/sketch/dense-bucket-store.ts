@@ -1,6 +1,8 @@
+import { CubicLogMapping } from './cubic-log-mapping.ts';
+
 /**
  * Bucket weights for a contiguous range of integer bucket indexes, in a Float64Array that
- * covers only the range in use and grows by doubling. At most `maxBuckets` indexes are kept:
+ * covers only the range in use and grows (grownCapacity) as it widens. At most `maxBuckets` indexes are kept:
  * when a new index would widen the range beyond that, the lowest indexes are collapsed into
  * the lowest kept one (so the high-magnitude end, the tail, stays exact).
  *
@@ -32,6 +34,51 @@ const RESIDUE_FRACTION = 1e-12;
 function subtractClamped(before: number, removed: number): number {
   const after = before - removed;
   return after <= before * RESIDUE_FRACTION ? 0 : after;
+}
+
+/**
+ * Zeroed bucket arrays for sketches read only for the length of one call (a pane state the
+ * gateway decodes to add to its windows and forgets): views into one array that is reused from
+ * call to call, instead of a new array per store. Decoding a 30-feature pane allocated 60 arrays
+ * of a few KB each, and at 300 models the gateway spent more time allocating and collecting them
+ * than reading their weights. Whoever resets it must know that no store read into it is still in
+ * use: a store grows out of it into an array of its own, but one that stays is overwritten.
+ */
+export class BucketScratch {
+  private array = new Float64Array(0);
+  private used = 0;
+  /** One bucket mapping per accuracy for the sketches read into this scratch (a mapping per sketch was 2 % of the gateway's CPU). */
+  private readonly mappings = new Map<number, CubicLogMapping>();
+
+  /** The shared mapping of `relativeAccuracy` (undefined for a value no sketch could have: the sketch's own checks say why). */
+  mappingFor(relativeAccuracy: number): CubicLogMapping | undefined {
+    if (!(relativeAccuracy > 0 && relativeAccuracy < 1)) return undefined;
+    let mapping = this.mappings.get(relativeAccuracy);
+    if (mapping === undefined) {
+      if (this.mappings.size >= 8) return undefined;
+      mapping = new CubicLogMapping(relativeAccuracy);
+      this.mappings.set(relativeAccuracy, mapping);
+    }
+    return mapping;
+  }
+
+  /** A zeroed view of `n` weights. */
+  take(n: number): Float64Array {
+    if (this.used + n > this.array.length) {
+      // the old array stays alive while views into it do; later takes come from the new one
+      this.array = new Float64Array(Math.max(2 * this.array.length, this.used + n, 1 << 16));
+      this.used = 0;
+    }
+    const view = this.array.subarray(this.used, this.used + n);
+    view.fill(0);
+    this.used += n;
+    return view;
+  }
+
+  /** Everything taken so far may be handed out again. */
+  reset(): void {
+    this.used = 0;
+  }
 }
 
 /** A store whose weights fill at most this share of its range keeps their positions (see nonZero). */

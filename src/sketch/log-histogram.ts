@@ -1,5 +1,6 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
 import { DenseBucketStore, NO_INDEX } from './dense-bucket-store.ts';
+import type { BucketScratch } from './dense-bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
 /**
@@ -696,8 +697,12 @@ export class LogHistogram implements QuantileSummary {
     return bytes;
   }
 
-  /** Reads toBytes() output; RangeError naming the problem for bad, truncated or foreign bytes. */
-  static fromBytes(bytes: Uint8Array): LogHistogram {
+  /**
+   * Reads toBytes() output; RangeError naming the problem for bad, truncated or foreign bytes.
+   * `scratch`: where the bucket arrays come from, for a sketch used only until the scratch is reset
+   * (see BucketScratch); default: arrays of its own.
+   */
+  static fromBytes(bytes: Uint8Array, scratch?: BucketScratch): LogHistogram {
     if (!(bytes instanceof Uint8Array)) throw new RangeError('LogHistogram.fromBytes: expected a Uint8Array');
     if (bytes.length < HEADER_BYTES) {
       throw new RangeError(`LogHistogram.fromBytes: truncated: ${bytes.length} bytes, the header alone is ${HEADER_BYTES}`);
@@ -720,10 +725,12 @@ export class LogHistogram implements QuantileSummary {
     if (mappingKind !== MAPPING_CUBIC) throw new RangeError(`LogHistogram.fromBytes: unknown mapping kind ${mappingKind}`);
     let histogram: LogHistogram;
     try {
-      histogram = new LogHistogram(view.getFloat64(8, true), {
+      const relativeAccuracy = view.getFloat64(8, true);
+      histogram = new LogHistogram(relativeAccuracy, {
         minIndexable: view.getFloat64(16, true),
         maxBuckets: view.getUint32(24, true),
         center,
+        mapping: scratch?.mappingFor(relativeAccuracy),
       });
     } catch (error) {
       throw new RangeError(`LogHistogram.fromBytes: bad header: ${(error as Error).message}`);
@@ -736,8 +743,8 @@ export class LogHistogram implements QuantileSummary {
     if (!(zeroCount >= 0 && zeroCount < Infinity)) throw new RangeError(`LogHistogram.fromBytes: bad zero count ${zeroCount}`);
     if (!(originCount >= 0 && originCount < Infinity)) throw new RangeError(`LogHistogram.fromBytes: bad origin count ${originCount}`);
     if (originCount > 0 && center === 0) throw new RangeError('LogHistogram.fromBytes: an origin count with center 0 (zeros belong in the zero count)');
-    let offset = readStore(view, bytes, headerBytes, histogram.negative, 'negative');
-    offset = readStore(view, bytes, offset, histogram.positive, 'positive');
+    let offset = readStore(view, bytes, headerBytes, histogram.negative, 'negative', scratch);
+    offset = readStore(view, bytes, offset, histogram.positive, 'positive', scratch);
     if (offset !== bytes.length) {
       throw new RangeError(`LogHistogram.fromBytes: ${bytes.length - offset} unexpected bytes after the data (at offset ${offset})`);
     }
@@ -933,7 +940,7 @@ function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
   return offset;
 }
 
-function readStore(view: DataView, bytes: Uint8Array, offset: number, store: DenseBucketStore, name: string): number {
+function readStore(view: DataView, bytes: Uint8Array, offset: number, store: DenseBucketStore, name: string, scratch?: BucketScratch): number {
   const where = `LogHistogram.fromBytes: ${name} store at offset ${offset}`;
   if (offset + STORE_HEADER_BYTES > bytes.length) {
     throw new RangeError(`${where}: truncated: needs a ${STORE_HEADER_BYTES}-byte store header, ${bytes.length - offset} bytes left`);
@@ -955,7 +962,7 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
   if (collapsedInto !== NO_INDEX && (collapsedInto < low || collapsedInto >= low + n)) {
     throw new RangeError(`${where}: collapsed index ${collapsedInto} is outside the store's range`);
   }
-  const weights = new Float64Array(n);
+  const weights = scratch === undefined ? new Float64Array(n) : scratch.take(n);
   if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, where);
   if (encoding === STORE_FLOAT64) {
     if (offset + 8 * n > bytes.length) throw new RangeError(`${where}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);

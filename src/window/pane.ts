@@ -1,4 +1,5 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import type { BucketScratch } from '../sketch/dense-bucket-store.ts';
 import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
@@ -869,10 +870,10 @@ function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: 
  * combine with `like`. A feature sketch (`centered`) may have any center, accuracy and zero
  * threshold (an older worker's has center 0, 1e-9 and the latency's accuracy): windows rebin it.
  */
-function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string, centered = false): LogHistogram {
+function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string, centered = false, scratch?: BucketScratch): LogHistogram {
   let histogram: LogHistogram;
   try {
-    histogram = LogHistogram.fromBytes(bytes);
+    histogram = LogHistogram.fromBytes(bytes, scratch);
   } catch (error) {
     throw new PaneMessageError(path, (error as Error).message);
   }
@@ -961,7 +962,11 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
  * field under `path`; the wire's own shape is checked by decodePaneMessage (src/contract/pane-codec.ts).
  * Builds a new pane and changes nothing else, so a caller that converts first cannot be left half-updated.
  */
-export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 'state'): PaneInput {
+/**
+ * A pane's input state from its wire form. `scratch`: where its feature sketches' bucket arrays
+ * come from, for a state used only until the scratch is reset (BucketScratch).
+ */
+export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 'state', scratch?: BucketScratch): PaneInput {
   const pane = new PaneInput(limits);
   pane.count = wire.count;
   pane.errors = wire.errors;
@@ -971,11 +976,11 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     ? layoutSummaryFromWire(wire.scores, createPredictionScoreSummary(SCORE_BINS, limits.threshold), mergePredictionScores, `${path}.scores`)
     : null;
   pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`));
-  pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`) : null;
+  pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`, false, scratch) : null;
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
   for (const [name, feature] of Object.entries(wire.features)) {
-    pane.features.set(name, featureFromWire(feature, pane.latency, `${path}.features[${JSON.stringify(name)}]`));
+    pane.features.set(name, featureFromWire(feature, pane.latency, `${path}.features[${JSON.stringify(name)}]`, scratch));
   }
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
@@ -984,7 +989,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     for (const [value, features] of Object.entries(byValue)) {
       const summaries = new Map<string, FeatureSummary>();
       const at = `${path}.segmentFeatures[${JSON.stringify(key)}][${JSON.stringify(value)}]`;
-      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, `${at}[${JSON.stringify(name)}]`));
+      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, `${at}[${JSON.stringify(name)}]`, scratch));
       values.set(value, summaries);
     }
     pane.segmentFeatures.set(key, values);
@@ -999,9 +1004,9 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   return pane;
 }
 
-function featureFromWire(feature: FeatureWire, like: LogHistogram, at: string): FeatureSummary {
+function featureFromWire(feature: FeatureWire, like: LogHistogram, at: string, scratch?: BucketScratch): FeatureSummary {
   const summary = new FeatureSummary();
-  summary.numeric = feature.n ? histogramFromWire(feature.n, like, `${at}.n`, true) : null;
+  summary.numeric = feature.n ? histogramFromWire(feature.n, like, `${at}.n`, true, scratch) : null;
   summary.categories = feature.c ? counterFromWire(feature.c, `${at}.c`) : null;
   summary.nulls = feature.z;
   summary.exact = exactFromWire(feature.x, summary.numeric);

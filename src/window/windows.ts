@@ -3,6 +3,7 @@ import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import { BucketScratch } from '../sketch/dense-bucket-store.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
 import { packPaneState, unpackPaneState } from './packed-state.ts';
@@ -56,6 +57,13 @@ export interface ModelWindowsOptions {
    * not longer than a coarse pane: never (default DEFAULT_HISTORY_PANE_MS).
    */
   historyPaneMs?: number;
+  /**
+   * Where decoded pane states' bucket arrays come from (BucketScratch): a state is decoded only to
+   * be added to or taken from the windows, or merged, within one applyMessage or sumRange call,
+   * so the arrays are taken again at the next call. One for every model of a store (the models'
+   * calls never overlap); default: one of its own.
+   */
+  scratch?: BucketScratch;
 }
 
 /** A folded or coarse state, packed (packPaneState). */
@@ -140,6 +148,7 @@ export class ModelWindows {
    */
   private readonly changes = new Map<string, Map<string, number>>();
   private changeClock = 0;
+  private readonly scratch: BucketScratch;
 
   constructor(
     readonly model: string,
@@ -148,6 +157,7 @@ export class ModelWindows {
     options: ModelWindowsOptions = {},
   ) {
     for (const name of windowMs.keys()) this.aggregates.set(name, new Map());
+    this.scratch = options.scratch ?? new BucketScratch();
     this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS, options.historyPaneMs ?? DEFAULT_HISTORY_PANE_MS);
   }
 
@@ -193,7 +203,7 @@ export class ModelWindows {
 
   private decode(pane: StoredPane): DecodedPane {
     if (pane.part === 'out') return { input: null, outcome: outcomeFromWire(wireOf(pane) as PaneOutcomeWire, this.limits), moved: null };
-    const input = inputFromWire(wireOf(pane) as PaneInputWire, this.limits);
+    const input = inputFromWire(wireOf(pane) as PaneInputWire, this.limits, 'state', this.scratch);
     return { input, outcome: null, moved: this.onFeatureBuckets(input) };
   }
 
@@ -263,6 +273,8 @@ export class ModelWindows {
    * cannot throw.
    */
   applyMessage(message: PaneMessage): void {
+    // every state decoded by the previous call is gone: its bucket arrays can be taken again
+    this.scratch.reset();
     const checked = checkPaneMessage(message);
     const next: StoredPane = { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: checked.state, final: checked.final };
     const paneEnd = checked.paneStart + checked.paneMs;
@@ -528,6 +540,7 @@ export class ModelWindows {
    * `from` is left out too, one inside a pane taken whole at `to` is taken).
    */
   sumRange(from: number, to: number, version?: string): WindowAggregate {
+    this.scratch.reset();
     const aggregate = new WindowAggregate(this.limits);
     const covered = this.coveredRange(from, to, version);
     for (const pane of this.storedPanes()) {

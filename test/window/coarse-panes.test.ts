@@ -4,6 +4,7 @@ import { ModelWindows, WindowAggregate } from '../../src/window/windows.ts';
 import { PaneMembers, alignDown, paneLayout } from '../../src/window/coarse-panes.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
+import { BucketScratch } from '../../src/sketch/dense-bucket-store.ts';
 
 const PANE = 10_000;
 const MINUTE = 60_000;
@@ -102,6 +103,56 @@ describe('pane layout', () => {
     expect(members.has(200, 4)).toBe(false);
     expect(members.has(0, 0)).toBe(false);
     expect(() => members.add(1, 6)).toThrow(/fine pane 6 of 6/);
+  });
+});
+
+describe('pane states decoded into a shared bucket scratch', () => {
+  it('leave every window of two models sharing one scratch as each holds it with its own (property)', () => {
+    const step = fc.record({
+      model: fc.integer({ min: 0, max: 1 }),
+      partition: fc.integer({ min: 0, max: 2 }),
+      version: fc.constantFrom('v1', 'v2'),
+      pane: fc.integer({ min: 0, max: 80 }),
+      values: fc.array(fc.oneof(fc.integer({ min: -50, max: 50 }), fc.double({ min: -1e4, max: 1e4, noNaN: true })), { minLength: 1, maxLength: 30 }),
+      final: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
+        const scratch = new BucketScratch();
+        const shared = [0, 1].map(() => new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { scratch }));
+        const own = [0, 1].map(() => new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS));
+        // panes move forward in time by a minute every few steps, so states are replaced, folded,
+        // coarsened and leave windows while the other model's calls take the scratch in between
+        steps.forEach((s, i) => {
+          const message = input(s.partition, s.version, (Math.floor(i / 3) * 6 + (s.pane % 6)) * PANE, s.values.map((v) => v * (s.model + 1)), s.final);
+          shared[s.model].applyMessage(message);
+          own[s.model].applyMessage(message);
+        });
+        for (const m of [0, 1]) {
+          for (const name of WINDOWS.keys()) {
+            for (const version of [undefined, 'v1', 'v2']) {
+              expect(driftInputs(shared[m].get(name, version)), `model ${m} ${name} ${version ?? 'all'}`).toEqual(driftInputs(own[m].get(name, version)));
+            }
+          }
+          const { from, to } = own[m].bounds('1h');
+          expect(driftInputs(shared[m].sumRange(from - 3_600_000, to))).toEqual(driftInputs(own[m].sumRange(from - 3_600_000, to)));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('hands out zeroed views that do not overlap until it is reset', () => {
+    const scratch = new BucketScratch();
+    const a = scratch.take(10);
+    a.fill(7);
+    const b = scratch.take(100_000);
+    expect([...b.subarray(0, 5)]).toEqual([0, 0, 0, 0, 0]);
+    b.fill(3);
+    expect(a.every((w) => w === 7)).toBe(true);
+    scratch.reset();
+    const c = scratch.take(10);
+    expect(c.every((w) => w === 0)).toBe(true);
   });
 });
 
