@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'too_many_subscriptions',
   'rate_limited',
   'cluster_unavailable',
+  'unknown_version',
   'resume_unavailable',
   'internal',
 ] as const;

@@ -790,6 +790,28 @@ export class LiveFeed {
     }
   }
 
+  /**
+   * A subscription to a version a held model has never shown (a typo, or a rollout still to come)
+   * stands, and its snapshot is empty; the client is told so, with the versions seen, as REST
+   * answers 404 for it. A model the gateway does not hold yet is not flagged: its versions are unknown.
+   */
+  private noticeUnseenVersion(client: LiveClient, models: readonly string[], version: string): void {
+    const knownVersions = this.source.knownVersions?.bind(this.source);
+    if (knownVersions === undefined) return;
+    for (const model of models) {
+      if (model === WILDCARD) continue;
+      const known = knownVersions(model);
+      if (known === undefined || known.includes(version)) continue;
+      const listed = known.length > 0 ? known.join(', ') : 'none';
+      this.sendErrorFrame(
+        client,
+        'unknown_version',
+        `version '${version}' of model '${model}' has not been seen (known versions: ${listed}): the subscription stands, and its frames stay empty until that version's events arrive`,
+        model,
+      );
+    }
+  }
+
   /** Over the rate: the message is dropped; the first drop of a run says so, sustained abuse closes. */
   private rateLimited(client: LiveClient, now: number): void {
     if (client.rateDrops.add(now) > this.opts.rateLimitDropLimit) {
@@ -842,6 +864,7 @@ export class LiveFeed {
     if (clusterAsked && !clusterAvailable) {
       this.sendErrorFrame(client, 'cluster_unavailable', 'cluster view is unavailable on this gateway: the "cluster" topic was not subscribed');
     }
+    if (msg.version !== undefined) this.noticeUnseenVersion(client, msg.models, msg.version);
 
     const snapshotModels = new Set(msg.models.filter((m) => m !== WILDCARD));
     if (msg.models.includes(WILDCARD)) {

@@ -193,6 +193,31 @@ describe('live feed: topics', () => {
   });
 });
 
+describe('live feed: a version never seen', () => {
+  it('is subscribed with an empty snapshot, and the client is told which versions were seen', async () => {
+    const { connect } = await setup();
+    const c = await connect();
+    c.send({ type: 'subscribe', models: ['churn', 'not-yet', '*'], topics: ['metrics'], version: 'v9' });
+    const [error] = await c.untilCount('error', 1);
+    expect(error).toMatchObject({
+      code: 'unknown_version',
+      model: 'churn',
+      message: "version 'v9' of model 'churn' has not been seen (known versions: v1, v2): the subscription stands, and its frames stay empty until that version's events arrive",
+    });
+    expect(c.ofType('subscribed')[0]).toMatchObject({ models: ['churn', 'not-yet', '*'], version: 'v9' });
+    await c.untilCount('snapshot', 2);
+    await sleep(100);
+    // one notice: a model the gateway does not hold yet has no versions to compare with, and '*' names none
+    expect(c.ofType('error')).toHaveLength(1);
+
+    const d = await connect();
+    d.send({ type: 'subscribe', models: ['churn'], topics: ['metrics'], version: 'v2' });
+    await d.untilCount('snapshot', 1);
+    await sleep(100);
+    expect(d.ofType('error')).toHaveLength(0);
+  });
+});
+
 describe('live feed: heartbeats', () => {
   it("answers a client's ping with a pong echoing its id", async () => {
     const { connect } = await setup();
