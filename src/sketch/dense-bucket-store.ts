@@ -47,6 +47,8 @@ function subtractClamped(before: number, removed: number): number {
 export class BucketScratch {
   private array = new Float64Array(0);
   private used = 0;
+  private ints = new Int32Array(0);
+  private intsUsed = 0;
   /** One bucket mapping per accuracy for the sketches read into this scratch (a mapping per sketch was 2 % of the gateway's CPU). */
   private readonly mappings = new Map<number, CubicLogMapping>();
 
@@ -75,9 +77,21 @@ export class BucketScratch {
     return view;
   }
 
+  /** A view of `n` integers (bucket indexes, slots), not zeroed: the caller writes each before reading it. */
+  takeInts(n: number): Int32Array {
+    if (this.intsUsed + n > this.ints.length) {
+      this.ints = new Int32Array(Math.max(2 * this.ints.length, this.intsUsed + n, 1 << 14));
+      this.intsUsed = 0;
+    }
+    const view = this.ints.subarray(this.intsUsed, this.intsUsed + n);
+    this.intsUsed += n;
+    return view;
+  }
+
   /** Everything taken so far may be handed out again. */
   reset(): void {
     this.used = 0;
+    this.intsUsed = 0;
   }
 }
 
@@ -88,8 +102,8 @@ const SPARSE_SHARE = 0.5;
  * The distinct slots (index - offset) of indexes[from..to), which run in one direction (ascending
  * or descending, repeats allowed), in ascending order.
  */
-function monotoneSlots(indexes: Int32Array, from: number, to: number, offset: number): Int32Array {
-  const slots = new Int32Array(to - from);
+function monotoneSlots(indexes: Int32Array, from: number, to: number, offset: number, scratch: BucketScratch | undefined): Int32Array {
+  const slots = scratch === undefined ? new Int32Array(to - from) : scratch.takeInts(to - from);
   let distinct = 0;
   for (let k = from; k < to; k++) {
     const slot = indexes[k] - offset;
@@ -189,9 +203,10 @@ export class DenseBucketStore {
    * Adds `weights[k]` at `indexes[k]` for k in [from, to): what add() per bucket gives, but the
    * array is sized once for the whole range instead of growing (and, at maxBuckets, shifting) as
    * indexes arrive one by one. Where the range would exceed maxBuckets, the buckets go in highest
-   * first through add(), so the lowest collapse once, as merge does.
+   * first through add(), so the lowest collapse once, as merge does. `scratch`: where an empty
+   * store's new array comes from (a store used until the scratch is reset; see BucketScratch).
    */
-  addAll(indexes: Int32Array, weights: Float64Array, from: number, to: number): void {
+  addAll(indexes: Int32Array, weights: Float64Array, from: number, to: number, scratch?: BucketScratch): void {
     if (from >= to) return;
     this.nonZero = null;
     let newLow = this.low;
@@ -204,7 +219,7 @@ export class DenseBucketStore {
     if (newHigh - newLow + 1 <= this.maxBuckets) {
       const wasEmpty = this.isEmpty;
       if (wasEmpty && this.counts.length < newHigh - newLow + 1) {
-        this.counts = new Float64Array(newHigh - newLow + 1);
+        this.counts = scratch === undefined ? new Float64Array(newHigh - newLow + 1) : scratch.take(newHigh - newLow + 1);
         this.offset = newLow;
       } else {
         this.ensureCapacity(newLow, newHigh);
@@ -214,7 +229,7 @@ export class DenseBucketStore {
       const counts = this.counts;
       const offset = this.offset;
       for (let k = from; k < to; k++) counts[indexes[k] - offset] += weights[k];
-      if (wasEmpty && to - from <= (newHigh - newLow + 1) * SPARSE_SHARE) this.nonZero = monotoneSlots(indexes, from, to, offset);
+      if (wasEmpty && to - from <= (newHigh - newLow + 1) * SPARSE_SHARE) this.nonZero = monotoneSlots(indexes, from, to, offset, scratch);
       return;
     }
     const order = Array.from({ length: to - from }, (_, k) => from + k).sort((a, b) => indexes[b] - indexes[a]);

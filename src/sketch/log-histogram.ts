@@ -277,19 +277,20 @@ export class LogHistogram implements QuantileSummary {
    * stay exact. A deterministic function of `other`, so subtracting the rebinned sketch removes
    * exactly what merging it added. Each value moves by at most alpha |x - other.center| (to its
    * representative) plus one bucket of `like` (2 alpha / (1 - alpha) |x - like.center|). `other`
-   * itself when it already has like's buckets.
+   * itself when it already has like's buckets. `scratch`: where the arrays come from, for a result
+   * used only until the scratch is reset (BucketScratch); default: arrays of its own.
    */
-  static rebinnedLike(other: LogHistogram, like: LogHistogram): LogHistogram {
+  static rebinnedLike(other: LogHistogram, like: LogHistogram, scratch?: BucketScratch): LogHistogram {
     if (like.sameBuckets(other)) return other;
     const moved = new LogHistogram(like.relativeAccuracy, like.options);
     // What moved.add(value, weight) per bucket gives, with each store sized once for its whole
     // range: added one by one, a store's range grew bucket by bucket and, near maxBuckets (heavy
     // tails), shifted its whole array at each step (~300 ns per bucket, the gateway's largest cost).
     const room = other.positive.nonEmpty() + other.negative.nonEmpty() + 2;
-    const positiveIndexes = new Int32Array(room);
-    const positiveWeights = new Float64Array(room);
-    const negativeIndexes = new Int32Array(room);
-    const negativeWeights = new Float64Array(room);
+    const positiveIndexes = scratch === undefined ? new Int32Array(room) : scratch.takeInts(room);
+    const positiveWeights = scratch === undefined ? new Float64Array(room) : scratch.take(room);
+    const negativeIndexes = scratch === undefined ? new Int32Array(room) : scratch.takeInts(room);
+    const negativeWeights = scratch === undefined ? new Float64Array(room) : scratch.take(room);
     let positives = 0;
     let negatives = 0;
     const center = moved.center;
@@ -317,8 +318,8 @@ export class LogHistogram implements QuantileSummary {
       moved.totalWeight += weight;
       return true;
     });
-    moved.positive.addAll(positiveIndexes, positiveWeights, 0, positives);
-    moved.negative.addAll(negativeIndexes, negativeWeights, 0, negatives);
+    moved.positive.addAll(positiveIndexes, positiveWeights, 0, positives, scratch);
+    moved.negative.addAll(negativeIndexes, negativeWeights, 0, negatives, scratch);
     // representatives carry no sum: keep the exact one
     moved.valueSum = other.valueSum;
     return moved;
@@ -963,7 +964,7 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
     throw new RangeError(`${where}: collapsed index ${collapsedInto} is outside the store's range`);
   }
   const weights = scratch === undefined ? new Float64Array(n) : scratch.take(n);
-  if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, where);
+  if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, where, scratch);
   if (encoding === STORE_FLOAT64) {
     if (offset + 8 * n > bytes.length) throw new RangeError(`${where}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);
     for (let i = 0; i < n; i++) weights[i] = view.getFloat64(offset + 8 * i, true);
@@ -989,7 +990,7 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
     if (!(weight >= 0 && weight < Infinity)) throw new RangeError(`${where}: weight ${i} is ${weight}, not a finite non-negative number`);
     if (weight !== 0) weighted++;
   }
-  store.load(low, weights, collapsedInto, weighted <= n * SPARSE_SHARE ? weightedSlots(weights, weighted) : null);
+  store.load(low, weights, collapsedInto, weighted <= n * SPARSE_SHARE ? weightedSlots(weights, weighted, scratch) : null);
   return offset;
 }
 
@@ -1008,11 +1009,11 @@ function readVarint(bytes: Uint8Array, reader: { offset: number }, where: string
 }
 
 /** The STORE_SPARSE part of readStore: (gap, weight) pairs into `weights`; returns the offset after them. */
-function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: DenseBucketStore, where: string): number {
+function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: DenseBucketStore, where: string, scratch: BucketScratch | undefined): number {
   const reader = { offset };
   const weighted = readVarint(bytes, reader, where, 'the count of weighted buckets');
   if (weighted === 0 || weighted > n) throw new RangeError(`${where}: ${weighted} weighted buckets in a range of ${n}`);
-  const slots = new Int32Array(weighted);
+  const slots = scratch === undefined ? new Int32Array(weighted) : scratch.takeInts(weighted);
   let position = -1;
   for (let k = 0; k < weighted; k++) {
     position += readVarint(bytes, reader, where, `the gap before weighted bucket ${k} of ${weighted}`) + 1;
@@ -1027,8 +1028,8 @@ function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: nu
 }
 
 /** The positions in `weights` holding a weight (`weighted` of them), ascending. */
-function weightedSlots(weights: Float64Array, weighted: number): Int32Array {
-  const slots = new Int32Array(weighted);
+function weightedSlots(weights: Float64Array, weighted: number, scratch: BucketScratch | undefined): Int32Array {
+  const slots = scratch === undefined ? new Int32Array(weighted) : scratch.takeInts(weighted);
   let k = 0;
   for (let i = 0; i < weights.length; i++) if (weights[i] !== 0) slots[k++] = i;
   return slots;

@@ -219,7 +219,7 @@ export class ModelWindows {
       const like = this.featureBuckets.get(name);
       if (like === undefined) this.featureBuckets.set(name, sketch.emptyLike());
       else if (!like.sameBuckets(sketch)) {
-        summary.numeric = LogHistogram.rebinnedLike(sketch, like);
+        summary.numeric = LogHistogram.rebinnedLike(sketch, like, this.scratch);
         (moved ??= []).push(name);
       }
     }

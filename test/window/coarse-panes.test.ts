@@ -150,6 +150,11 @@ describe('pane states decoded into a shared bucket scratch', () => {
     expect([...b.subarray(0, 5)]).toEqual([0, 0, 0, 0, 0]);
     b.fill(3);
     expect(a.every((w) => w === 7)).toBe(true);
+    const i = scratch.takeInts(4);
+    i.set([1, 2, 3, 4]);
+    const j = scratch.takeInts(50_000);
+    j.fill(-1);
+    expect([...i]).toEqual([1, 2, 3, 4]);
     scratch.reset();
     const c = scratch.take(10);
     expect(c.every((w) => w === 0)).toBe(true);
