@@ -92,7 +92,7 @@ export async function startGateway(
     onTransition: (alert) => actions.onTransition(alert),
   });
   // statistics in slices of 25 ms, so the changelog consumer and the API run between them
-  const source = new GatewaySource({ windows, references: active, view, alerts }, { sliceMs: STATISTICS_SLICE_MS });
+  const source = new GatewaySource({ windows, references: active, view, alerts }, { sliceMs: STATISTICS_SLICE_MS, logger: logger.child({ component: 'statistics' }) });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) active.setReference(profile);
   // continue the lifecycle of alerts already firing (published before a restart, or by another replica)
   const restored = await readRecentAlerts(nc, 7 * 24 * 3600_000, (alert) => alerts.restore(alert));

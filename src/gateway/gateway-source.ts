@@ -14,6 +14,9 @@ export interface GatewaySourceUnits {
   alerts: AlertLog;
 }
 
+/** Distinct (model, message) failures of statistics units logged; past them they are only counted. */
+const MAX_LOGGED_FAILURES = 100;
+
 export interface GatewaySourceOptions {
   /**
    * How often the changed models are collected and a pass over them starts (default
@@ -29,6 +32,11 @@ export interface GatewaySourceOptions {
   sliceMs?: number;
   /** Wall clock for the backlog's age; default Date.now. */
   now?: () => number;
+  /**
+   * Where a statistics unit that threw is logged (once per model and message). The unit's model
+   * goes on with its other units and the next tick; the other models are not held up.
+   */
+  logger?: { error(obj: object, msg: string): void };
 }
 
 /**
@@ -66,6 +74,12 @@ export class GatewaySource extends MetricsSourceEmitter {
   private current: Array<() => void> | null = null;
   /** Time spent in the statistics slices so far (ms), for the benchmark. */
   workMs = 0;
+  /** Statistics units that threw (each logged once per model and message, at most MAX_LOGGED_FAILURES). */
+  failedUnits = 0;
+  private readonly loggedFailures = new Set<string>();
+  private readonly logger: GatewaySourceOptions['logger'];
+  /** The model whose units are being worked on (for the failure log). */
+  private currentModel = '';
 
   constructor(
     private readonly units: GatewaySourceUnits,
@@ -76,6 +90,7 @@ export class GatewaySource extends MetricsSourceEmitter {
     this.tickMs = resolved.tickMs ?? DEFAULT_TICK_MS;
     this.sliceMs = resolved.sliceMs ?? Infinity;
     this.now = resolved.now ?? Date.now;
+    this.logger = resolved.logger;
     const markChanged = (model: string): void => {
       this.changed.add(model);
     };
@@ -188,14 +203,32 @@ export class GatewaySource extends MetricsSourceEmitter {
         const next = this.queue.keys().next();
         if (next.done === true) break;
         this.queue.delete(next.value);
+        this.currentModel = next.value;
         this.current = this.unitsOf(next.value);
         continue;
       }
-      this.current.shift()?.();
+      const unit = this.current.shift();
+      try {
+        unit?.();
+      } catch (error) {
+        this.unitFailed(this.currentModel, error as Error);
+      }
       if (performance.now() - started >= this.sliceMs) break;
     }
     this.workMs += performance.now() - started;
     if (this.queue.size > 0 || (this.current?.length ?? 0) > 0) this.continuation = setImmediate(() => this.runSlice());
+  }
+
+  /**
+   * A statistics unit threw (a bug, or data no statistic was written for): it is counted and logged
+   * once per model and message. Thrown out of a timer, it would have stopped the gateway process.
+   */
+  private unitFailed(model: string, error: Error): void {
+    this.failedUnits++;
+    const key = `${model}\u0000${error.message}`;
+    if (this.loggedFailures.has(key) || this.loggedFailures.size >= MAX_LOGGED_FAILURES) return;
+    this.loggedFailures.add(key);
+    this.logger?.error({ model, err: error.message, stack: error.stack }, `computing the metrics of model '${model}' failed; its other figures and the other models go on`);
   }
 
   /**

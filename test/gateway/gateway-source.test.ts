@@ -30,6 +30,35 @@ function compose(extraRules: Array<Record<string, unknown>> = [], autoCaptureMs 
 }
 
 describe('GatewaySource', () => {
+  it('goes on when a statistics unit throws: the other models are evaluated, the failure is counted and logged once', () => {
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    const { logger } = recordingLogger();
+    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger });
+    const view = new MetricsView(windows, references, { overrides: {} });
+    const rules = validateAlertRules([BUSY_RULE], ['1m', '5m'], (key) => new Error(key));
+    const alerts = new AlertLog({ rules, logger });
+    // the rules of 'broken' throw, as a statistic written for no such data would
+    const evaluate = alerts.evaluate.bind(alerts);
+    alerts.evaluate = ((...args: Parameters<typeof alerts.evaluate>) => {
+      if (args[0] === 'broken') throw new RangeError('no statistic for this data');
+      return evaluate(...args);
+    }) as typeof alerts.evaluate;
+    const errors: Array<{ obj: object; msg: string }> = [];
+    const source = new GatewaySource({ windows, references, view, alerts }, { logger: { error: (obj, msg) => errors.push({ obj, msg }) } });
+    const announced: string[] = [];
+    source.on('metrics', (model) => announced.push(model));
+    windows.applyPaneMessage(inputPane('broken', 0, [1]));
+    windows.applyPaneMessage(inputPane('churn', 0, [1]));
+    expect(() => source.tick()).not.toThrow();
+    expect(announced).toEqual(['churn']);
+    windows.applyPaneMessage(inputPane('broken', PANE_MS, [1]));
+    source.tick();
+    expect(source.failedUnits).toBe(2);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].msg).toBe("computing the metrics of model 'broken' failed; its other figures and the other models go on");
+    expect(errors[0].obj).toMatchObject({ model: 'broken', err: 'no statistic for this data' });
+  });
+
   it('reads through the units: windows, models, metrics, alerts, readiness', () => {
     const { windows, source } = compose();
     windows.applyPaneMessage(inputPane('churn', 0, [1, 2]));
