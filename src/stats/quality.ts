@@ -313,9 +313,13 @@ const M_CONFUSION = 3;
 /** Multiclass outcome summary (see the module comment for the layout). */
 export type MulticlassOutcomeSummary = Float64Array & { readonly [multiclassOutcomeBrand]: true };
 
+/**
+ * An empty summary of `classes` classes. One class is allowed: a window whose labels and outputs
+ * have all been one class so far (every graded prediction right).
+ */
 export function createMulticlassOutcomeSummary(classes: number): MulticlassOutcomeSummary {
-  if (!Number.isInteger(classes) || classes < 2) {
-    throw new RangeError(`multiclass outcome summary: classes must be an integer >= 2, got ${classes}`);
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new RangeError(`multiclass outcome summary: classes must be an integer >= 1, got ${classes}`);
   }
   const summary = new Float64Array(M_CONFUSION + classes * classes) as MulticlassOutcomeSummary;
   summary[0] = classes;
@@ -325,8 +329,8 @@ export function createMulticlassOutcomeSummary(classes: number): MulticlassOutco
 /** The cells of a multiclass outcome summary as one, after checking the layout (not copied). */
 export function multiclassOutcomeSummaryFrom(cells: Float64Array): MulticlassOutcomeSummary {
   const k = cells[0];
-  const ok = Number.isInteger(k) && k >= 2 && cells.length === M_CONFUSION + k * k;
-  if (!ok) throw layoutError('multiclass outcome summary', cells, '[classes k >= 2 | count, logLossSum, k * k confusion cells]');
+  const ok = Number.isInteger(k) && k >= 1 && cells.length === M_CONFUSION + k * k;
+  if (!ok) throw layoutError('multiclass outcome summary', cells, '[classes k >= 1 | count, logLossSum, k * k confusion cells]');
   return cells as MulticlassOutcomeSummary;
 }
 

@@ -30,11 +30,8 @@ function multiclassOf(outcome: PaneOutcome): QualitySummary | null {
   const entries = confusion.entries();
   const names = new Set<string>();
   for (const [key] of entries) for (const name of key.split('\u0001')) names.add(name);
+  // one class only (early in a window, or every label and output the same) is a 1 x 1 summary
   const classes = [...names].sort();
-  // one class seen so far (every label and output the same class: early in a window, or a model
-  // whose labels agree): every graded prediction is right. The summary layout needs two classes,
-  // and a window tick that threw here took the gateway's statistics down with it.
-  if (classes.length === 1) return singleClassQuality(classes[0], entries);
   const index = new Map(classes.map((name, i) => [name, i]));
   const summary = createMulticlassOutcomeSummary(classes.length);
   for (const [key, count] of entries) {
@@ -43,14 +40,6 @@ function multiclassOf(outcome: PaneOutcome): QualitySummary | null {
     addMulticlassOutcome(summary, index.get(truth) as number, index.get(predicted) as number, undefined, count);
   }
   return multiclassQuality(summary, classes, false);
-}
-
-/** multiclassQuality of a window whose labels and outputs are all `name`. */
-function singleClassQuality(name: string, entries: Iterable<[string, number]>): QualitySummary {
-  let graded = 0;
-  for (const [key, count] of entries) if (key.split('\u0001')[1] !== undefined) graded += count;
-  const all = graded > 0 ? 1 : null;
-  return { labeled: graded, accuracy: all, precision: all, recall: all, f1: all, logLoss: null, confusion: { classes: [name], matrix: [[graded]] } };
 }
 
 export function qualityOf(outcome: PaneOutcome): QualitySummary {
