@@ -44,11 +44,39 @@ function subtractClamped(before: number, removed: number): number {
  * than reading their weights. Whoever resets it must know that no store read into it is still in
  * use: a store grows out of it into an array of its own, but one that stays is overwritten.
  */
-export class BucketScratch {
-  private array = new Float64Array(0);
+/** Views into one typed array, handed out until reset; a new array once it is used up (the old stays alive while views into it do). */
+class ViewPool<T extends Float64Array | Int32Array> {
+  private array: T;
   private used = 0;
-  private ints = new Int32Array(0);
-  private intsUsed = 0;
+
+  constructor(
+    private readonly make: (length: number) => T,
+    private readonly minLength: number,
+  ) {
+    this.array = make(0);
+  }
+
+  take(n: number): T {
+    if (this.used + n > this.array.length) {
+      this.array = this.make(Math.max(2 * this.array.length, n, this.minLength));
+      this.used = 0;
+    }
+    const view = this.array.subarray(this.used, this.used + n) as T;
+    this.used += n;
+    return view;
+  }
+
+  reset(): void {
+    this.used = 0;
+  }
+}
+
+/** Accuracies a scratch keeps a shared mapping for; bytes claiming more are read with mappings of their own. */
+const MAX_SCRATCH_MAPPINGS = 8;
+
+export class BucketScratch {
+  private readonly weights = new ViewPool((length) => new Float64Array(length), 1 << 16);
+  private readonly ints = new ViewPool((length) => new Int32Array(length), 1 << 14);
   /** One bucket mapping per accuracy for the sketches read into this scratch (a mapping per sketch was 2 % of the gateway's CPU). */
   private readonly mappings = new Map<number, CubicLogMapping>();
 
@@ -57,7 +85,7 @@ export class BucketScratch {
     if (!(relativeAccuracy > 0 && relativeAccuracy < 1)) return undefined;
     let mapping = this.mappings.get(relativeAccuracy);
     if (mapping === undefined) {
-      if (this.mappings.size >= 8) return undefined;
+      if (this.mappings.size >= MAX_SCRATCH_MAPPINGS) return undefined;
       mapping = new CubicLogMapping(relativeAccuracy);
       this.mappings.set(relativeAccuracy, mapping);
     }
@@ -66,44 +94,43 @@ export class BucketScratch {
 
   /** A zeroed view of `n` weights. */
   take(n: number): Float64Array {
-    if (this.used + n > this.array.length) {
-      // the old array stays alive while views into it do; later takes come from the new one
-      this.array = new Float64Array(Math.max(2 * this.array.length, this.used + n, 1 << 16));
-      this.used = 0;
-    }
-    const view = this.array.subarray(this.used, this.used + n);
-    view.fill(0);
-    this.used += n;
-    return view;
+    return this.weights.take(n).fill(0);
   }
 
   /** A view of `n` integers (bucket indexes, slots), not zeroed: the caller writes each before reading it. */
   takeInts(n: number): Int32Array {
-    if (this.intsUsed + n > this.ints.length) {
-      this.ints = new Int32Array(Math.max(2 * this.ints.length, this.intsUsed + n, 1 << 14));
-      this.intsUsed = 0;
-    }
-    const view = this.ints.subarray(this.intsUsed, this.intsUsed + n);
-    this.intsUsed += n;
-    return view;
+    return this.ints.take(n);
   }
 
   /** Everything taken so far may be handed out again. */
   reset(): void {
-    this.used = 0;
-    this.intsUsed = 0;
+    this.weights.reset();
+    this.ints.reset();
   }
 }
 
-/** A store whose weights fill at most this share of its range keeps their positions (see nonZero). */
-const SPARSE_SHARE = 0.5;
+/** Zeroed weights: from `scratch` when there is one (see BucketScratch), else an array of their own. */
+export function newWeights(n: number, scratch: BucketScratch | undefined): Float64Array {
+  return scratch === undefined ? new Float64Array(n) : scratch.take(n);
+}
+
+/** Integers (written before they are read): from `scratch` when there is one, else an array of their own. */
+export function newInts(n: number, scratch: BucketScratch | undefined): Int32Array {
+  return scratch === undefined ? new Int32Array(n) : scratch.takeInts(n);
+}
+
+/**
+ * A store whose weights fill at most this share of its range keeps their positions (see nonZero),
+ * whether it was read from bytes or filled by addAll.
+ */
+export const SPARSE_SHARE = 0.5;
 
 /**
  * The distinct slots (index - offset) of indexes[from..to), which run in one direction (ascending
  * or descending, repeats allowed), in ascending order.
  */
 function monotoneSlots(indexes: Int32Array, from: number, to: number, offset: number, scratch: BucketScratch | undefined): Int32Array {
-  const slots = scratch === undefined ? new Int32Array(to - from) : scratch.takeInts(to - from);
+  const slots = newInts(to - from, scratch);
   let distinct = 0;
   for (let k = from; k < to; k++) {
     const slot = indexes[k] - offset;
@@ -219,7 +246,7 @@ export class DenseBucketStore {
     if (newHigh - newLow + 1 <= this.maxBuckets) {
       const wasEmpty = this.isEmpty;
       if (wasEmpty && this.counts.length < newHigh - newLow + 1) {
-        this.counts = scratch === undefined ? new Float64Array(newHigh - newLow + 1) : scratch.take(newHigh - newLow + 1);
+        this.counts = newWeights(newHigh - newLow + 1, scratch);
         this.offset = newLow;
       } else {
         this.ensureCapacity(newLow, newHigh);

@@ -1,5 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { DenseBucketStore, NO_INDEX } from './dense-bucket-store.ts';
+import { DenseBucketStore, NO_INDEX, SPARSE_SHARE, newInts, newWeights } from './dense-bucket-store.ts';
 import type { BucketScratch } from './dense-bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
@@ -83,11 +83,6 @@ const STORE_FLOAT64 = 2;
  */
 const STORE_SPARSE = 3;
 const MAX_SAFE_COUNT = Number.MAX_SAFE_INTEGER;
-/**
- * A store read from bytes with at most this share of its range weighted keeps the positions of its
- * weights (DenseBucketStore.nonZero), so merging it into a window touches those alone.
- */
-const SPARSE_SHARE = 0.5;
 
 export class LogHistogram implements QuantileSummary {
   readonly relativeAccuracy: number;
@@ -287,10 +282,10 @@ export class LogHistogram implements QuantileSummary {
     // range: added one by one, a store's range grew bucket by bucket and, near maxBuckets (heavy
     // tails), shifted its whole array at each step (~300 ns per bucket, the gateway's largest cost).
     const room = other.positive.nonEmpty() + other.negative.nonEmpty() + 2;
-    const positiveIndexes = scratch === undefined ? new Int32Array(room) : scratch.takeInts(room);
-    const positiveWeights = scratch === undefined ? new Float64Array(room) : scratch.take(room);
-    const negativeIndexes = scratch === undefined ? new Int32Array(room) : scratch.takeInts(room);
-    const negativeWeights = scratch === undefined ? new Float64Array(room) : scratch.take(room);
+    const positiveIndexes = newInts(room, scratch);
+    const positiveWeights = newWeights(room, scratch);
+    const negativeIndexes = newInts(room, scratch);
+    const negativeWeights = newWeights(room, scratch);
     let positives = 0;
     let negatives = 0;
     const center = moved.center;
@@ -963,7 +958,7 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
   if (collapsedInto !== NO_INDEX && (collapsedInto < low || collapsedInto >= low + n)) {
     throw new RangeError(`${where}: collapsed index ${collapsedInto} is outside the store's range`);
   }
-  const weights = scratch === undefined ? new Float64Array(n) : scratch.take(n);
+  const weights = newWeights(n, scratch);
   if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, where, scratch);
   if (encoding === STORE_FLOAT64) {
     if (offset + 8 * n > bytes.length) throw new RangeError(`${where}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);
@@ -1013,7 +1008,7 @@ function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: nu
   const reader = { offset };
   const weighted = readVarint(bytes, reader, where, 'the count of weighted buckets');
   if (weighted === 0 || weighted > n) throw new RangeError(`${where}: ${weighted} weighted buckets in a range of ${n}`);
-  const slots = scratch === undefined ? new Int32Array(weighted) : scratch.takeInts(weighted);
+  const slots = newInts(weighted, scratch);
   let position = -1;
   for (let k = 0; k < weighted; k++) {
     position += readVarint(bytes, reader, where, `the gap before weighted bucket ${k} of ${weighted}`) + 1;
@@ -1029,7 +1024,7 @@ function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: nu
 
 /** The positions in `weights` holding a weight (`weighted` of them), ascending. */
 function weightedSlots(weights: Float64Array, weighted: number, scratch: BucketScratch | undefined): Int32Array {
-  const slots = scratch === undefined ? new Int32Array(weighted) : scratch.takeInts(weighted);
+  const slots = newInts(weighted, scratch);
   let k = 0;
   for (let i = 0; i < weights.length; i++) if (weights[i] !== 0) slots[k++] = i;
   return slots;
