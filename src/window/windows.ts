@@ -440,7 +440,12 @@ export class ModelWindows {
       const first = members[0][1];
       const existing = this.folded.get(foldKey);
       const partitions = existing?.partitions ?? new Set<number>();
-      const state = this.merged(first.part, existing, members.map(([, pane]) => pane), false);
+      // one partition's final state and nothing folded yet (a model on one partition, or whose
+      // others sent nothing in this pane): the fold is that state itself, packed as it is
+      const state =
+        existing === undefined && members.length === 1 && !('packed' in first.state)
+          ? { packed: packPaneState(first.state, false) }
+          : this.merged(first.part, existing, members.map(([, pane]) => pane), false);
       for (const [key] of members) {
         partitions.add(Number(key.slice(0, key.indexOf('|'))));
         this.panes.delete(key);
