@@ -3,13 +3,15 @@
  * 3 windows (1m, 5m, 1h) with a steady publisher, and the default alert rules.
  *
  * In process, over the gateway's real units (WindowStore, ReferenceRegistry, MetricsView,
- * AlertLog, GatewaySource with 25 ms slices): on a thread of its own (bench/workers/
+ * AlertLog, GatewaySource in STATISTICS_SLICE_MS slices): on a thread of its own (bench/workers/
  * gateway-publisher.ts, so the workers' share does not take the gateway's thread) every model's
  * current pane is folded by the real pane code (PaneInput, as a worker's processor does), and once
- * a second each model's pane state is encoded with the pane codec and queued as a changelog message. A changelog consumer decodes
- * and applies up to 512 queued messages per turn of the event loop (within 256 of the head, a turn every 20 ms), as the gateway's consumer
- * does with its pull batches. Each model has a reference of 600 values per feature (about a
- * minute of traffic, as an automatic capture).
+ * a second each model's pane state is encoded with the pane codec and queued as a changelog
+ * message. A changelog consumer decodes and applies them in PANE_APPLY_SLICE_MS slices, taking
+ * turns of the event loop with the statistics slices (LoopTurns; the first turn while more than
+ * YIELD_WITHIN_PENDING wait) and one at least every 512 messages, as the gateway's consumer does
+ * with its pull batches. Each model has a reference of 600 values per feature (about a minute of
+ * traffic, as an automatic capture).
  *
  * Figures per size, over the measured seconds (after a warm-up):
  * - gateway busy: the share of wall time spent decoding + applying pane messages, in the
@@ -53,7 +55,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
-import { PANE_APPLY_SLICE_MS, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
+import { LoopTurns, PANE_APPLY_SLICE_MS, STATISTICS_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import type { PaneInputWire } from '../src/contract/pane-wire.ts';
 import { AlertLog } from '../src/gateway/alert-log.ts';
@@ -72,7 +74,6 @@ const BATCH = 512;
 const REFERENCE_VALUES = 600;
 const REST_EVERY_MS = 100;
 const SAMPLE_EVERY_MS = 500;
-const SLICE_MS = 25;
 /**
  * Memory budgets the README states and this bench checks (heap bytes, after a full GC): the gateway
  * per model x feature x window (window aggregates of the all-versions and per-version keys, the
@@ -208,7 +209,8 @@ async function runSize(models: number): Promise<SizeResult> {
   const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: silent });
   const view = new MetricsView(windows, references, { overrides: {}, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
   const alerts = new AlertLog({ rules: config.alerts.rules, logger: silent, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
-  const source = new GatewaySource({ windows, references, view, alerts }, { sliceMs: SLICE_MS, tickMs });
+  const turns = new LoopTurns();
+  const source = new GatewaySource({ windows, references, view, alerts }, { sliceMs: STATISTICS_SLICE_MS, tickMs, turns });
   const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 
   // a reference of REFERENCE_VALUES per feature, from a pane folded the same way
@@ -234,27 +236,31 @@ async function runSize(models: number): Promise<SizeResult> {
   const queue: Array<{ bytes: Uint8Array; model: number; item: Published }> = [];
   const unreflected: Published[][] = names.map(() => []);
   const rawSamples: Uint8Array[] = [];
-  let consumerScheduled = false;
-  const consume = (): void => {
-    consumerScheduled = false;
-    timed(() => {
-      // as the gateway's changelog consumer: a pull batch at most, and a turn of the event loop
-      // for REST and the statistics slices once PANE_APPLY_SLICE_MS is used up
-      const started = performance.now();
-      for (let n = 0; n < BATCH && queue.length > 0; n++) {
-        const next = queue.shift();
-        if (next === undefined) break;
-        windows.applyPaneMessage(decodePaneMessage(next.bytes.slice()));
-        next.item.applied = Date.now();
-        if (queue.length <= YIELD_WITHIN_PENDING && performance.now() - started >= PANE_APPLY_SLICE_MS) break;
+  // as the gateway's changelog consumer (PaneChangelogReader): its TimeSlicer, sharing the event
+  // loop's turns with the statistics slices, a turn at least every pull batch
+  const slicer = new TimeSlicer(PANE_APPLY_SLICE_MS, { yieldWithinBacklog: YIELD_WITHIN_PENDING, turns });
+  let consuming = false;
+  const consume = async (): Promise<void> => {
+    consuming = true;
+    let inBatch = 0;
+    while (queue.length > 0) {
+      const next = queue.shift();
+      if (next === undefined) break;
+      timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes.slice())));
+      next.item.applied = Date.now();
+      const pause = slicer.pause(queue.length);
+      if (pause !== undefined) {
+        inBatch = 0;
+        await pause;
+      } else if (++inBatch >= BATCH) {
+        inBatch = 0;
+        await new Promise((resolve) => setImmediate(resolve)); // the next pull batch's round trip
       }
-    });
-    if (queue.length > 0) scheduleConsumer();
+    }
+    consuming = false;
   };
   const scheduleConsumer = (): void => {
-    if (consumerScheduled) return;
-    consumerScheduled = true;
-    setImmediate(consume);
+    if (!consuming) void consume();
   };
 
   // the publisher thread: each model's current pane, flushed once a second as a worker does; the

@@ -12,6 +12,7 @@ import { MetricsView } from '../gateway/metrics-view.ts';
 import { AlertLog } from '../gateway/alert-log.ts';
 import { GatewaySource } from '../gateway/gateway-source.ts';
 import { PaneChangelogReader } from '../gateway/changelog.ts';
+import { LoopTurns, STATISTICS_SLICE_MS } from '../gateway/time-slice.ts';
 import { PaneFence } from '../gateway/pane-fence.ts';
 import { ClusterView } from '../gateway/cluster-view.ts';
 import { LeaseDirectory, LeaseDirectoryState } from '../cluster/lease-directory.ts';
@@ -27,7 +28,6 @@ import { paneLimitsOf } from '../config/options.ts';
 import { isLoopbackHost } from '../config/load.ts';
 
 /** Statistics work done in one go before the gateway yields to its changelog consumer and API. */
-const STATISTICS_SLICE_MS = 25;
 
 export interface Gateway {
   app: FastifyInstance;
@@ -91,8 +91,10 @@ export async function startGateway(
     annotations: actions,
     onTransition: (alert) => actions.onTransition(alert),
   });
-  // statistics in slices of 25 ms, so the changelog consumer and the API run between them
-  const source = new GatewaySource({ windows, references: active, view, alerts }, { sliceMs: STATISTICS_SLICE_MS, logger: logger.child({ component: 'statistics' }) });
+  // statistics in slices of 10 ms, so the changelog consumer and the API run between them; the
+  // consumer's and the statistics' slices take turns of the event loop, one slice a turn
+  const turns = new LoopTurns();
+  const source = new GatewaySource({ windows, references: active, view, alerts }, { sliceMs: STATISTICS_SLICE_MS, turns, logger: logger.child({ component: 'statistics' }) });
   for (const profile of (await references.list()).sort((a, b) => a.createdAt - b.createdAt)) active.setReference(profile);
   // continue the lifecycle of alerts already firing (published before a restart, or by another replica)
   const restored = await readRecentAlerts(nc, 7 * 24 * 3600_000, (alert) => alerts.restore(alert));
@@ -113,7 +115,7 @@ export async function startGateway(
   const fence = new PaneFence(directory ?? undefined);
   const partitions = (await readClusterMetadata(nc).catch(() => null))?.partitions;
   const cluster = new ClusterView({ directory: directory ?? new LeaseDirectoryState(), fence, partitions });
-  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics, fence);
+  const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics, fence, turns);
   await reader.start();
   const exportChangelog = changelogExporter(reader, windows, source, metrics);
   let startupProfilesReleased = false;

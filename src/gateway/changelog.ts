@@ -9,7 +9,7 @@ import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { WindowStore } from './window-store.ts';
 import { PaneFence } from './pane-fence.ts';
 import type { FenceRefusal } from './pane-fence.ts';
-import { PANE_APPLY_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from './time-slice.ts';
+import { LoopTurns, PANE_APPLY_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from './time-slice.ts';
 
 /** Distinct (partition, worker, epoch, reason) refusals logged at most; later ones are only counted. */
 const MAX_FENCE_LOG_KEYS = 1000;
@@ -32,8 +32,8 @@ export class PaneChangelogReader {
   /** Messages refused (malformed, or failing to apply): each is logged with its subject. */
   malformed = 0;
   private readonly fenceLogged = new Set<string>();
-  /** REST and the feed get a turn every slice while the consumer is near the head of the changelog. */
-  private readonly slices = new TimeSlicer(PANE_APPLY_SLICE_MS, YIELD_WITHIN_PENDING);
+  /** REST and the feed get a turn every slice; the statistics slices too while the consumer is near the head of the changelog. */
+  private readonly slices: TimeSlicer;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -42,7 +42,11 @@ export class PaneChangelogReader {
     private readonly metrics?: Pick<PipelineMetrics, 'paneMessagesRejected' | 'paneMessagesDropped'>,
     /** Judges each pane's worker and epoch; default: stream order only, no directory. */
     readonly fence: PaneFence = new PaneFence(),
-  ) {}
+    /** Event-loop turns shared with the statistics slices (GatewaySource's); default: turns of its own. */
+    turns: LoopTurns = new LoopTurns(),
+  ) {
+    this.slices = new TimeSlicer(PANE_APPLY_SLICE_MS, { yieldWithinBacklog: YIELD_WITHIN_PENDING, turns });
+  }
 
   /** Pane messages not yet applied, from the consumer's pending count. */
   get pending(): number {

@@ -6,6 +6,7 @@ import type { AlertLog } from './alert-log.ts';
 import type { MetricsView } from './metrics-view.ts';
 import type { ReferenceRegistry } from './reference-registry.ts';
 import type { WindowStore } from './window-store.ts';
+import type { LoopTurns } from './time-slice.ts';
 
 export interface GatewaySourceUnits {
   windows: WindowStore;
@@ -30,6 +31,12 @@ export interface GatewaySourceOptions {
    * between slices however many models changed.
    */
   sliceMs?: number;
+  /**
+   * Event-loop turns shared with the changelog consumer (LoopTurns): a statistics slice then never
+   * runs in the same turn as one of the consumer's, so REST and the feed wait behind one slice at
+   * most. Default: each slice after a setImmediate of its own.
+   */
+  turns?: LoopTurns;
   /** Wall clock for the backlog's age; default Date.now. */
   now?: () => number;
   /**
@@ -66,7 +73,11 @@ export class GatewaySource extends MetricsSourceEmitter {
   /** Models waiting for their evaluation, in arrival order, with when each was queued. */
   private readonly queue = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
-  private continuation: NodeJS.Immediate | null = null;
+  /** A slice is due on a later turn of the event loop (queued work left when the last one ended). */
+  private sliceScheduled = false;
+  /** Bumped by stop(): a slice scheduled before it does not run. */
+  private generation = 0;
+  private readonly turns: LoopTurns | undefined;
   private readonly tickMs: number;
   private readonly sliceMs: number;
   private readonly now: () => number;
@@ -89,6 +100,7 @@ export class GatewaySource extends MetricsSourceEmitter {
     const resolved = typeof options === 'number' ? { tickMs: options } : options;
     this.tickMs = resolved.tickMs ?? DEFAULT_TICK_MS;
     this.sliceMs = resolved.sliceMs ?? Infinity;
+    this.turns = resolved.turns;
     this.now = resolved.now ?? Date.now;
     this.logger = resolved.logger;
     const markChanged = (model: string): void => {
@@ -127,8 +139,8 @@ export class GatewaySource extends MetricsSourceEmitter {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.continuation) clearImmediate(this.continuation);
-    this.continuation = null;
+    this.generation++;
+    this.sliceScheduled = false;
     this.current = null;
   }
 
@@ -185,18 +197,28 @@ export class GatewaySource extends MetricsSourceEmitter {
 
   /**
    * Queues the models changed since the last tick and works through the queue: within one slice
-   * of `sliceMs`, then the rest after yielding to the event loop (setImmediate), slice by slice.
+   * of `sliceMs`, then the rest after yielding to the event loop (a later turn), slice by slice.
    * A slice yields between (model, window) units, so one large model does not hold the loop either.
    */
   tick(): void {
     const queuedAt = this.now();
     for (const model of this.changed) if (!this.queue.has(model)) this.queue.set(model, queuedAt);
     this.changed.clear();
-    if (this.continuation === null) this.runSlice();
+    if (!this.sliceScheduled) this.runSlice();
+  }
+
+  private scheduleSlice(): void {
+    this.sliceScheduled = true;
+    const generation = this.generation;
+    const run = (): void => {
+      if (generation === this.generation) this.runSlice();
+    };
+    if (this.turns === undefined) setImmediate(run);
+    else void this.turns.next().then(run);
   }
 
   private runSlice(): void {
-    this.continuation = null;
+    this.sliceScheduled = false;
     const started = performance.now();
     for (;;) {
       if (this.current === null || this.current.length === 0) {
@@ -216,7 +238,7 @@ export class GatewaySource extends MetricsSourceEmitter {
       if (performance.now() - started >= this.sliceMs) break;
     }
     this.workMs += performance.now() - started;
-    if (this.queue.size > 0 || (this.current?.length ?? 0) > 0) this.continuation = setImmediate(() => this.runSlice());
+    if (this.queue.size > 0 || (this.current?.length ?? 0) > 0) this.scheduleSlice();
   }
 
   /**

@@ -57,7 +57,8 @@
 import type { QuantileSummary } from '../sketch/types.ts';
 import type { DriftEntry, DriftTestResult } from '../contract/metrics.ts';
 import { binCounts as binCountsOf, quantileEdges as quantileEdgesOf } from './distribution.ts';
-import { binCountsFromSummary } from './sketch-distance.ts';
+import { binCountsFromSummary, checkComparable, summaryBuckets } from './sketch-distance.ts';
+import type { SummaryBuckets } from './sketch-distance.ts';
 import { DRIFT_TESTS, driftTestsFor, type DriftTestName } from './drift-tests/registry.ts';
 import type { CategoricalSamples, DriftMeasurement, NumericSamples } from './drift-tests/types.ts';
 
@@ -325,12 +326,20 @@ function evaluateNumeric(
         `define ${reference.innerEdges.length + 1}`,
     );
   }
+  let buckets: { reference: SummaryBuckets; current: SummaryBuckets } | undefined;
   const samples: NumericSamples = {
     referenceBins: reference.binCounts,
     currentBins: current.binCounts ?? binCountsFromSummary(current.summary, reference.innerEdges),
     referenceStd: reference.std,
     referenceSummary: reference.summary,
     currentSummary: current.summary,
+    summaryBuckets: () => {
+      if (buckets === undefined) {
+        checkComparable('numeric drift', reference.summary, current.summary);
+        buckets = { reference: summaryBuckets(reference.summary, 'reference summary'), current: summaryBuckets(current.summary, 'current summary') };
+      }
+      return buckets;
+    },
   };
   // Raw values decide only when the reference's sample is all of it: a subsample of a larger
   // reference (the 1000 values kept for small-sample tests) would let its sampling noise decide

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { TimeSlicer } from '../../src/gateway/time-slice.ts';
+import { LoopTurns, TimeSlicer } from '../../src/gateway/time-slice.ts';
 
 describe('TimeSlicer', () => {
   it('asks for no pause while the slice lasts, then for one; the next slice starts when the pause ends', async () => {
     let now = 0;
-    const slicer = new TimeSlicer(20, Infinity, () => now);
+    const slicer = new TimeSlicer(20, { now: () => now });
     now = 19;
     expect(slicer.pause()).toBeUndefined();
     now = 20;
@@ -39,7 +39,7 @@ describe('TimeSlicer', () => {
 
   it('does not yield while more than yieldWithinBacklog units wait: it runs on to the head first', () => {
     let now = 0;
-    const slicer = new TimeSlicer(20, 256, () => now);
+    const slicer = new TimeSlicer(20, { yieldWithinBacklog: 256, now: () => now });
     now = 100;
     expect(slicer.pause(257)).toBeUndefined();
     expect(slicer.pause(256)).toBeInstanceOf(Promise);
@@ -47,6 +47,67 @@ describe('TimeSlicer', () => {
 
   it('refuses a slice that is not a positive duration, or a negative backlog bound', () => {
     expect(() => new TimeSlicer(0)).toThrow('TimeSlicer: sliceMs must be > 0, got 0');
-    expect(() => new TimeSlicer(10, -1)).toThrow('TimeSlicer: yieldWithinBacklog must be >= 0, got -1');
+    expect(() => new TimeSlicer(10, { yieldWithinBacklog: -1 })).toThrow('TimeSlicer: yieldWithinBacklog must be >= 0, got -1');
+  });
+});
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+/** Runs `units` units of `unitMs` through `slicer`, logging each slice's start as [name, timer ticks then]. */
+async function sliced(name: string, slicer: TimeSlicer, units: number, unitMs: number, log: Array<[string, number]>, ticks: () => number, backlog: (left: number) => number = () => 0): Promise<void> {
+  log.push([name, ticks()]);
+  for (let unit = 0; unit < units; unit++) {
+    busy(unitMs);
+    const left = units - unit - 1;
+    const pause = slicer.pause(backlog(left));
+    if (pause !== undefined) {
+      await pause;
+      if (left > 0) log.push([name, ticks()]);
+    }
+  }
+}
+
+describe('LoopTurns', () => {
+  it('runs one slice per turn of the event loop: a timer fires between any two slices of the slicers sharing them', async () => {
+    const turns = new LoopTurns();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const log: Array<[string, number]> = [];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await Promise.all([
+      sliced('changelog', new TimeSlicer(4, { turns }), 20, 1, log, () => ticks),
+      sliced('statistics', new TimeSlicer(4, { turns }), 20, 1, log, () => ticks),
+    ]);
+    clearInterval(timer);
+    // both ran in slices, taking turns (first come, first served)
+    const resumed = log.slice(2).map(([name]) => name);
+    expect(resumed.filter((name) => name === 'changelog').length).toBeGreaterThanOrEqual(3);
+    expect(resumed.filter((name) => name === 'statistics').length).toBeGreaterThanOrEqual(3);
+    for (let k = 1; k < resumed.length; k++) expect(resumed[k], `slice ${k}`).not.toBe(resumed[k - 1]);
+    // and no slice started in the turn another ended in: timers ran in between
+    for (let k = 3; k < log.length; k++) expect(log[k][1], `slice ${k} (${log[k][0]})`).toBeGreaterThan(log[k - 1][1]);
+    expect(turns.waiters).toBe(0);
+  });
+
+  it('gives the next turn to a slicer that is behind before the others, still letting timers in', async () => {
+    const turns = new LoopTurns();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const log: Array<[string, number]> = [];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // the changelog is behind (more than 2 units wait) for its first 12 units of 20
+    const changelog = sliced('changelog', new TimeSlicer(3, { turns, yieldWithinBacklog: 2 }), 20, 1, log, () => ticks, (left) => (left > 7 ? 10 : 0));
+    const statistics = sliced('statistics', new TimeSlicer(3, { turns }), 12, 1, log, () => ticks);
+    await Promise.all([changelog, statistics]);
+    clearInterval(timer);
+    const resumed = log.slice(2).map(([name]) => name);
+    // while behind, every turn is the changelog's; then they alternate
+    const firstStatistics = resumed.indexOf('statistics');
+    expect(firstStatistics).toBeGreaterThanOrEqual(3);
+    expect(resumed.slice(0, firstStatistics).every((name) => name === 'changelog')).toBe(true);
+    for (let k = 3; k < log.length; k++) expect(log[k][1]).toBeGreaterThan(log[k - 1][1]);
   });
 });

@@ -19,6 +19,7 @@ import {
 } from '../../src/stats/select.ts';
 import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
+import { ksFromSummaries, wassersteinFromSummaries } from '../../src/stats/sketch-distance.ts';
 
 function normals(n: number, mean: number, std: number, seed: number): Float64Array {
   const next = normalSampler(seededRandom(seed));
@@ -40,6 +41,34 @@ describe('defaultDriftTest', () => {
 });
 
 describe('evaluateDrift: numeric', () => {
+  it('from sketches: KS and Wasserstein as the standalone functions give, each summary walked once for both', () => {
+    const ref = normals(3000, 10, 2, 5);
+    const cur = normals(6000, 10.4, 2.2, 6);
+    const refSketch = new LogHistogram(0.01, { center: 10 });
+    const curSketch = new LogHistogram(0.01, { center: 10 });
+    for (const v of ref) refSketch.add(v);
+    for (const v of cur) curSketch.add(v);
+    const walks = { reference: 0, current: 0 };
+    const counted = (sketch: LogHistogram, side: 'reference' | 'current'): LogHistogram =>
+      Object.assign(Object.create(sketch) as LogHistogram, {
+        forEachBucket(visit: (value: number, weight: number) => void): void {
+          walks[side]++;
+          sketch.forEachBucket(visit);
+        },
+      });
+    const profile = numericReferenceFromValues('ref-w', ref, counted(refSketch, 'reference'));
+    walks.reference = 0; // building the reference walked it: count the evaluation's walks only
+    const entry = evaluateDrift(profile, { type: 'numeric', summary: counted(curSketch, 'current'), binCounts: binCounts(cur, profile.innerEdges) });
+    expect(walks).toEqual({ reference: 1, current: 1 });
+    const ks = ksFromSummaries(refSketch, curSketch);
+    expect(entry?.tests.ks.statistic).toBe(ks.statistic);
+    expect(entry?.tests.ks.pValue).toBe(ks.pValue);
+    expect(entry?.tests.ks.errorBound).toBe(ks.errorBound);
+    const w = wassersteinFromSummaries(refSketch, curSketch);
+    expect(entry?.tests.wasserstein_normed.statistic).toBeCloseTo(w.statistic / profile.std, 14);
+    expect(entry?.tests.ks.drift).toBe(true);
+  });
+
   it('small reference with raw samples: exact KS decides, equal to ks2Samp', () => {
     const ref = normals(400, 50, 5, 1);
     const cur = normals(300, 55, 5, 2);

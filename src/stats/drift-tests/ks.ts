@@ -1,5 +1,5 @@
 import { GATEWAY_KS_MAX_EXACT_WORK, ks2Samp } from '../distribution.ts';
-import { ksFromSummaries } from '../sketch-distance.ts';
+import { ksFromBuckets } from '../sketch-distance.ts';
 import type { DriftTestDefinition } from './types.ts';
 
 export const KS: DriftTestDefinition<'ks'> = {
@@ -12,7 +12,8 @@ export const KS: DriftTestDefinition<'ks'> = {
       const ks = ks2Samp(s.raw.reference, s.raw.current, 'auto', GATEWAY_KS_MAX_EXACT_WORK);
       return { statistic: ks.statistic, pValue: ks.pValue };
     }
-    const ks = ksFromSummaries(s.referenceSummary, s.currentSummary);
+    const buckets = s.summaryBuckets();
+    const ks = ksFromBuckets(buckets.reference, buckets.current);
     return { statistic: ks.statistic, pValue: ks.pValue, errorBound: ks.errorBound };
   },
 };

@@ -4,6 +4,7 @@
  * definition is a pure function of them.
  */
 import type { QuantileSummary } from '../../sketch/types.ts';
+import type { SummaryBuckets } from '../sketch-distance.ts';
 
 /** What a test measured on one sample; `pValue` for p-value tests, `errorBound` when from sketches. */
 export interface DriftMeasurement {
@@ -23,6 +24,8 @@ export interface NumericSamples {
   referenceStd: number;
   referenceSummary: QuantileSummary;
   currentSummary: QuantileSummary;
+  /** Both summaries' weighted buckets, collected on the first call and shared by every test that walks them. */
+  summaryBuckets(): { reference: SummaryBuckets; current: SummaryBuckets };
   /** Raw values of both sides, when both are kept: KS and Wasserstein are then exact. */
   raw?: { reference: ArrayLike<number>; current: ArrayLike<number> };
 }

@@ -1,5 +1,5 @@
 import { normByStd, wassersteinDistance } from '../distribution.ts';
-import { wassersteinFromSummaries } from '../sketch-distance.ts';
+import { wassersteinFromBuckets } from '../sketch-distance.ts';
 import type { DriftTestDefinition } from './types.ts';
 
 export const WASSERSTEIN_NORMED: DriftTestDefinition<'wasserstein_normed'> = {
@@ -9,7 +9,8 @@ export const WASSERSTEIN_NORMED: DriftTestDefinition<'wasserstein_normed'> = {
   defaultThreshold: 0.1,
   numeric: (s) => {
     if (s.raw !== undefined) return { statistic: normByStd(wassersteinDistance(s.raw.reference, s.raw.current), s.referenceStd) };
-    const w = wassersteinFromSummaries(s.referenceSummary, s.currentSummary);
+    const buckets = s.summaryBuckets();
+    const w = wassersteinFromBuckets(s.referenceSummary, s.currentSummary, buckets.reference, buckets.current);
     return { statistic: normByStd(w.statistic, s.referenceStd), errorBound: normByStd(w.errorBound, s.referenceStd) };
   },
 };
