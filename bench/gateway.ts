@@ -205,8 +205,9 @@ function rawApplyMs(samples: readonly Uint8Array[], models: number): number {
 async function runSize(models: number): Promise<SizeResult> {
   const config = loadConfig({ env: {} });
   const heapBaseline = liveHeapBytes();
-  const windows = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
   const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: silent });
+  // as the gateway composes them: a feature's windows on its reference's buckets
+  const windows = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1), referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
   const view = new MetricsView(windows, references, { overrides: {}, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
   const alerts = new AlertLog({ rules: config.alerts.rules, logger: silent, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
   const turns = new LoopTurns();

@@ -56,6 +56,13 @@ export async function startGateway(
   const { registry, metrics } = shared ?? gatewayMetrics();
   const references = await ReferenceStore.open(nc);
   const unitLogger = logger.child({ component: 'windows' });
+  const active = new ReferenceRegistry({
+    autoCaptureMs: config.reference.autoCaptureMs,
+    logger: unitLogger,
+    saveReference: (profile) => references.put(profile),
+    // the registry holds the profiles of the models the window store holds; a model's come back from the store with it
+    loadReferences: (models) => references.profilesOf(models),
+  });
   const windows = new WindowStore({
     windows: config.windows,
     limits: paneLimitsOf(config),
@@ -63,13 +70,8 @@ export async function startGateway(
     idleMs: config.models.idleMs,
     metrics,
     logger: unitLogger,
-  });
-  const active = new ReferenceRegistry({
-    autoCaptureMs: config.reference.autoCaptureMs,
-    logger: unitLogger,
-    saveReference: (profile) => references.put(profile),
-    // the registry holds the profiles of the models the window store holds; a model's come back from the store with it
-    loadReferences: (models) => references.profilesOf(models),
+    // a feature's windows on its reference's buckets: drift then reads them without moving them
+    referenceBuckets: (model, feature) => active.featureBuckets(model, feature),
   });
   const view = new MetricsView(windows, active, { overrides: config.drift.features, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion, discreteMaxValues: config.drift.discreteMaxValues });
   const alertLogger = logger.child({ component: 'alerts' });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { profileFromWindow } from '../reference/profile.ts';
+import { LogHistogram } from '../sketch/log-histogram.ts';
 import { newProfileId } from '../reference/store.ts';
 import type { ModelWindows } from '../window/windows.ts';
 import { ModelSignal } from './model-signal.ts';
@@ -52,6 +53,17 @@ export class ReferenceRegistry {
       if (own) return own;
     }
     return this.active.get(model) ?? null;
+  }
+
+  /**
+   * The sketch of a numeric feature of a model's reference (the model's own, not a version's), for
+   * the windows to hold the feature on its buckets (WindowStoreOptions.referenceBuckets); undefined
+   * when there is none.
+   */
+  featureBuckets(model: string, feature: string): LogHistogram | undefined {
+    const features = this.active.get(model)?.features;
+    const reference = features !== undefined && Object.hasOwn(features, feature) ? features[feature] : undefined;
+    return reference?.type === 'numeric' && reference.summary instanceof LogHistogram ? reference.summary : undefined;
   }
 
   /** Makes a profile the active reference of its model (and version), unless a newer one is active. */

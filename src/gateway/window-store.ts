@@ -4,6 +4,7 @@ import { parseDuration } from '../contract/duration.ts';
 import { defaultWindowOf } from '../contract/limits.ts';
 import { ModelWindows } from '../window/windows.ts';
 import { BucketScratch } from '../sketch/dense-bucket-store.ts';
+import type { LogHistogram } from '../sketch/log-histogram.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
@@ -36,6 +37,11 @@ export interface WindowStoreOptions {
    * history for captures) are merged into history panes of this length; 0: never. Default 5 min.
    */
   historyPaneMs?: number;
+  /**
+   * A model's numeric feature's buckets to hold its windows on (its reference's: see
+   * ModelWindowsOptions.bucketsHint), asked when the feature's first sketch arrives. Default: none.
+   */
+  referenceBuckets?: (model: string, feature: string) => LogHistogram | undefined;
 }
 
 /** Distinct dropped models logged; after that one line says further drops are only counted. */
@@ -103,7 +109,14 @@ export class WindowStore {
         this.drop(message.model);
         return;
       }
-      windows = new ModelWindows(message.model, this.windowMs, this.options.limits, { coarsePaneMs: this.options.coarsePaneMs, historyPaneMs: this.options.historyPaneMs, scratch: this.scratch });
+      const { referenceBuckets } = this.options;
+      const model = message.model;
+      windows = new ModelWindows(model, this.windowMs, this.options.limits, {
+        coarsePaneMs: this.options.coarsePaneMs,
+        historyPaneMs: this.options.historyPaneMs,
+        scratch: this.scratch,
+        bucketsHint: referenceBuckets === undefined ? undefined : (feature) => referenceBuckets(model, feature),
+      });
       windows.applyMessage(message); // a malformed first message throws before the model is listed
       this.models.set(message.model, windows);
       this.added.notify(message.model);

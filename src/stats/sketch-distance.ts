@@ -114,13 +114,21 @@ export function ksFromSummaries(
   maxExactWork = GATEWAY_KS_MAX_EXACT_WORK,
 ): SketchKsResult {
   checkComparable('ksFromSummaries', ref, cur);
-  return ksFromBuckets(summaryBuckets(ref, 'ksFromSummaries(ref)'), summaryBuckets(cur, 'ksFromSummaries(cur)'), maxExactWork);
+  const a = summaryBuckets(ref, 'ksFromSummaries(ref)');
+  const b = summaryBuckets(cur, 'ksFromSummaries(cur)');
+  const ks = ksFromBuckets(a, b, maxExactWork);
+  const upper = Math.min(1, ks.statistic + ks.errorBound);
+  return { ...ks, pValueAtUpperBound: Number.isNaN(upper) ? NaN : ksAsymptoticPValue(upper, a.total, b.total) };
 }
 
-/** ksFromSummaries on buckets already collected (summaryBuckets) of the reference (`a`) and the current summary (`b`). */
-export function ksFromBuckets(a: SummaryBuckets, b: SummaryBuckets, maxExactWork = GATEWAY_KS_MAX_EXACT_WORK): SketchKsResult {
+/**
+ * ksFromSummaries on buckets already collected (summaryBuckets) of the reference (`a`) and the
+ * current summary (`b`), without the p-value at the upper bound (which the drift test does not read:
+ * a second p-value per feature and evaluation, ~6 % of the gateway's drift work at 300 models).
+ */
+export function ksFromBuckets(a: SummaryBuckets, b: SummaryBuckets, maxExactWork = GATEWAY_KS_MAX_EXACT_WORK): Omit<SketchKsResult, 'pValueAtUpperBound'> {
   if (a.total === 0 || b.total === 0) {
-    return { statistic: NaN, pValue: NaN, errorBound: NaN, pValueAtUpperBound: NaN };
+    return { statistic: NaN, pValue: NaN, errorBound: NaN };
   }
   let i = 0;
   let j = 0;
@@ -140,13 +148,7 @@ export function ksFromBuckets(a: SummaryBuckets, b: SummaryBuckets, maxExactWork
     if (diff > statistic) statistic = diff;
   }
   const errorBound = Math.min(1, a.largest / a.total + b.largest / b.total);
-  const upper = Math.min(1, statistic + errorBound);
-  return {
-    statistic,
-    pValue: ksPValue(statistic, a.total, b.total, maxExactWork).pValue,
-    errorBound,
-    pValueAtUpperBound: ksAsymptoticPValue(upper, a.total, b.total),
-  };
+  return { statistic, pValue: ksPValue(statistic, a.total, b.total, maxExactWork).pValue, errorBound };
 }
 
 /** Wasserstein-1 between two summaries, integrating |F - G| between representatives. */

@@ -3,6 +3,9 @@ import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import type { ReferenceProfile } from '../../src/reference/profile.ts';
 import { LIMITS, PANE_MS, inputPane, profile, recordingLogger } from './panes.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
+import { numericReferenceFromValues } from '../../src/stats/select.ts';
+import { FEATURE_MIN_INDEXABLE, featureAccuracyOf } from '../../src/window/pane.ts';
 
 function registry(autoCaptureMs = 0, saveReference?: (p: ReferenceProfile) => Promise<void>) {
   const { logger, lines } = recordingLogger();
@@ -120,5 +123,35 @@ describe('ReferenceRegistry: releasing models', () => {
     expect(references.referenceFor('held')?.id).toBe('held-p');
     expect(references.knowsModel('gone-1')).toBe(false);
     expect(references.knowsModel('gone-2')).toBe(false);
+  });
+});
+
+describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
+  function withFeature(id: string, model: string, center: number, version: string | null = null): ReferenceProfile {
+    const values = Array.from({ length: 200 }, (_, i) => center - 10 + i / 10);
+    const sketch = new LogHistogram(featureAccuracyOf(LIMITS), { center, minIndexable: FEATURE_MIN_INDEXABLE });
+    for (const v of values) sketch.add(v);
+    return { ...profile(id, model, 1000, version), features: { x: numericReferenceFromValues(id, values, sketch) } };
+  }
+
+  it('are the model\'s own reference\'s numeric sketch; none for a version\'s alone, another feature or model', () => {
+    const { references } = registry();
+    references.setReference(withFeature('canary', 'churn', 50, 'v2'));
+    expect(references.featureBuckets('churn', 'x')).toBeUndefined();
+    references.setReference(withFeature('p1', 'churn', 42));
+    expect(references.featureBuckets('churn', 'x')?.center).toBe(42);
+    expect(references.featureBuckets('churn', 'y')).toBeUndefined();
+    expect(references.featureBuckets('churn', 'toString')).toBeUndefined();
+    expect(references.featureBuckets('fraud', 'x')).toBeUndefined();
+  });
+
+  it('hold a window store\'s windows of the feature, when given as its referenceBuckets', () => {
+    const { references } = registry();
+    references.setReference(withFeature('p1', 'churn', 42));
+    const windows = new WindowStore({ windows: ['1m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
+    const plain = new WindowStore({ windows: ['1m'], limits: LIMITS, maxModels: 10 });
+    for (const store of [windows, plain]) store.applyPaneMessage(inputPane('churn', 0, [30, 31, 55, 70]));
+    expect(windows.windowsOf('churn')?.get('1m')?.input.features.get('x')?.numeric?.center).toBe(42);
+    expect(plain.windowsOf('churn')?.get('1m')?.input.features.get('x')?.numeric?.center).not.toBe(42);
   });
 });

@@ -86,7 +86,9 @@ describe('LoopTurns', () => {
     const resumed = log.slice(2).map(([name]) => name);
     expect(resumed.filter((name) => name === 'changelog').length).toBeGreaterThanOrEqual(3);
     expect(resumed.filter((name) => name === 'statistics').length).toBeGreaterThanOrEqual(3);
-    for (let k = 1; k < resumed.length; k++) expect(resumed[k], `slice ${k}`).not.toBe(resumed[k - 1]);
+    // alternating while both have work (under load one may need more slices than the other, and runs on alone)
+    const bothRunning = Math.min(resumed.lastIndexOf('changelog'), resumed.lastIndexOf('statistics'));
+    for (let k = 1; k <= bothRunning; k++) expect(resumed[k], `slice ${k}`).not.toBe(resumed[k - 1]);
     // and no slice started in the turn another ended in: timers ran in between
     for (let k = 3; k < log.length; k++) expect(log[k][1], `slice ${k} (${log[k][0]})`).toBeGreaterThan(log[k - 1][1]);
     expect(turns.waiters).toBe(0);

@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { ModelWindows } from '../../src/window/windows.ts';
 import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire, summaryToWire, summaryFromWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
+import { FEATURE_MIN_INDEXABLE, featureAccuracyOf } from '../../src/window/pane.ts';
 
 const PANE = 10_000;
 const WINDOWS = new Map([['1m', 60_000], ['5m', 300_000]]);
@@ -189,5 +191,45 @@ describe('numeric feature sketches of partitions with different centers', () => 
     emptied?.forEachBucket(() => buckets++);
     expect(emptied?.count).toBe(1);
     expect(buckets).toBe(1);
+  });
+});
+
+describe('a feature held on the buckets of its reference (bucketsHint)', () => {
+  const values = Array.from({ length: 40 }, (_, i) => 100 + ((i * 7) % 40) - 20);
+
+  it('holds the windows on the hinted center, with the same counts and quantiles as on its own', () => {
+    const reference = new LogHistogram(featureAccuracyOf(DEFAULT_PANE_LIMITS), { center: 97.5, minIndexable: FEATURE_MIN_INDEXABLE });
+    const asked: string[] = [];
+    const hinted = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { bucketsHint: (feature) => (asked.push(feature), reference) });
+    const own = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    for (let pane = 0; pane < 3; pane++) {
+      hinted.applyMessage(inputMessage(0, 'v1', pane * PANE, values));
+      own.applyMessage(inputMessage(0, 'v1', pane * PANE, values));
+    }
+    expect(asked).toEqual(['x']); // once, when the feature's first sketch came
+    const onHint = hinted.get('1m')?.input.features.get('x')?.numeric;
+    const onOwn = own.get('1m')?.input.features.get('x')?.numeric;
+    expect(onHint?.sameBuckets(reference)).toBe(true);
+    expect(onOwn?.sameBuckets(reference)).toBe(false);
+    expect(onHint?.count).toBe(120);
+    for (const q of [0, 0.1, 0.5, 0.9, 1]) expect(Math.abs((onHint?.quantile(q) ?? NaN) - (onOwn?.quantile(q) ?? NaN)), `q ${q}`).toBeLessThan(2.5);
+    // and everything leaves again exactly as it came
+    hinted.applyMessage(inputMessage(0, 'v1', 100 * PANE, [5]));
+    hinted.applyMessage(inputMessage(0, 'v1', 200 * PANE, [5]));
+    let buckets = 0;
+    hinted.get('5m')?.input.features.get('x')?.numeric?.forEachBucket(() => buckets++);
+    expect(buckets).toBe(1);
+  });
+
+  it('ignores a hint of another accuracy or zero threshold: the windows keep the first sketch\'s buckets', () => {
+    for (const reference of [new LogHistogram(0.05, { center: 97.5, minIndexable: FEATURE_MIN_INDEXABLE }), new LogHistogram(featureAccuracyOf(DEFAULT_PANE_LIMITS), { center: 97.5 })]) {
+      const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { bucketsHint: () => reference });
+      windows.applyMessage(inputMessage(0, 'v1', 0, values));
+      const sketch = windows.get('1m')?.input.features.get('x')?.numeric;
+      expect(sketch?.relativeAccuracy).toBe(featureAccuracyOf(DEFAULT_PANE_LIMITS));
+      expect(sketch?.minIndexable).toBe(FEATURE_MIN_INDEXABLE);
+      expect(sketch?.center).not.toBe(97.5);
+      expect(sketch?.count).toBe(40);
+    }
   });
 });
