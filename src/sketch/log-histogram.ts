@@ -529,7 +529,13 @@ export class LogHistogram implements QuantileSummary {
     // the cost of the walk (the bounds' cube roots are most of it) where the buckets are dense
     let sharedIndex = NaN;
     let sharedBound = NaN;
-    for (let index = negative.high; index >= negative.low; index--) {
+    // a store that keeps the positions of its weights (nonZero: a pane read from bytes, a sketch
+    // rebinned) is walked over those alone: a pane's few hundred weights lie over a thousand
+    // buckets or more, and walking every bucket was most of rebinning one (bench gateway)
+    let slots = negative.nonZero;
+    let steps = slots === null ? negative.high - negative.low + 1 : slots.length;
+    for (let step = steps - 1; step >= 0; step--) {
+      const index = slots === null ? negative.low + step : slots[step] + negative.offset;
       const weight = negative.counts[index - negative.offset];
       if (weight === 0) continue;
       const upper = index + 1 === sharedIndex ? sharedBound : mapping.upperBound(index);
@@ -550,7 +556,10 @@ export class LogHistogram implements QuantileSummary {
     if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
     const positive = this.positive;
     sharedIndex = NaN;
-    for (let index = positive.low; index <= positive.high; index++) {
+    slots = positive.nonZero;
+    steps = slots === null ? positive.high - positive.low + 1 : slots.length;
+    for (let step = 0; step < steps; step++) {
+      const index = slots === null ? positive.low + step : slots[step] + positive.offset;
       const weight = positive.counts[index - positive.offset];
       if (weight === 0) continue;
       const lower = index - 1 === sharedIndex ? sharedBound : mapping.lowerBound(index);
@@ -573,7 +582,11 @@ export class LogHistogram implements QuantileSummary {
     const center = this.center;
     let origin = this.originWeight;
     const positive = this.positive;
-    for (let index = positive.high; index >= positive.low; index--) {
+    // over the positions of the weights alone where the store keeps them (see visitAscending)
+    let slots = positive.nonZero;
+    let steps = slots === null ? positive.high - positive.low + 1 : slots.length;
+    for (let step = steps - 1; step >= 0; step--) {
+      const index = slots === null ? positive.low + step : slots[step] + positive.offset;
       const weight = positive.counts[index - positive.offset];
       if (weight === 0) continue;
       const value = center + mapping.value(index);
@@ -589,7 +602,10 @@ export class LogHistogram implements QuantileSummary {
     }
     if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
     const negative = this.negative;
-    for (let index = negative.low; index <= negative.high; index++) {
+    slots = negative.nonZero;
+    steps = slots === null ? negative.high - negative.low + 1 : slots.length;
+    for (let step = 0; step < steps; step++) {
+      const index = slots === null ? negative.low + step : slots[step] + negative.offset;
       const weight = negative.counts[index - negative.offset];
       if (weight === 0) continue;
       const value = center - mapping.value(index);

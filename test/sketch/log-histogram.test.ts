@@ -557,6 +557,28 @@ describe('LogHistogram read from bytes or rebinned (stores that keep the positio
       { numRuns: 200 },
     );
   });
+
+  it('are walked over their weights alone, in either direction, with what the sketches they were written from give (property)', () => {
+    const values = fc.array(fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.integer({ min: -40, max: 40 }).map((k) => Math.tan(k / 26))), { minLength: 1, maxLength: 150 });
+    fc.assert(
+      fc.property(values, fc.double({ min: -5, max: 5, noNaN: true }), (xs, center) => {
+        const built = new LogHistogram(0.01, { center });
+        for (const x of xs) built.add(x);
+        const read = LogHistogram.fromBytes(built.toBytes());
+        const ascending = (sketch: LogHistogram): Array<[number, number]> => {
+          const out: Array<[number, number]> = [];
+          sketch.forEachBucket((value, weight) => out.push([value, weight]));
+          return out;
+        };
+        expect(ascending(read)).toEqual(ascending(built));
+        for (const q of [0, 0.001, 0.01, 0.25, 0.5]) expect(read.tailQuantiles(q), `tails ${q}`).toEqual(built.tailQuantiles(q));
+        for (const q of [0, 0.1, 0.5, 0.9, 0.999, 1]) expect(read.quantile(q), `quantile ${q}`).toBe(built.quantile(q));
+        const [low, high] = built.tailQuantiles(0.1);
+        expect(read.weightOutside(low, high)).toBe(built.weightOutside(low, high));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe('LogHistogram bytes', () => {
