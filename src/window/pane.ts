@@ -870,17 +870,28 @@ function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: 
  * combine with `like`. A feature sketch (`centered`) may have any center, accuracy and zero
  * threshold (an older worker's has center 0, 1e-9 and the latency's accuracy): windows rebin it.
  */
-function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string, centered = false, scratch?: BucketScratch): LogHistogram {
+/**
+ * Where in a message a part lies, for its error: a function where building the text would cost
+ * on every read (a feature's path formats its name: per feature, twice per pane message in the
+ * gateway, for an error that almost never comes).
+ */
+type WirePath = string | (() => string);
+
+function pathText(path: WirePath): string {
+  return typeof path === 'string' ? path : path();
+}
+
+function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: WirePath, centered = false, scratch?: BucketScratch): LogHistogram {
   let histogram: LogHistogram;
   try {
     histogram = LogHistogram.fromBytes(bytes, scratch);
   } catch (error) {
-    throw new PaneMessageError(path, (error as Error).message);
+    throw new PaneMessageError(pathText(path), (error as Error).message);
   }
   if (centered) return histogram;
   if (!histogram.sameBuckets(like)) {
     throw new PaneMessageError(
-      path,
+      pathText(path),
       `sketch settings (relativeAccuracy ${histogram.relativeAccuracy}, minIndexable ${histogram.minIndexable}, center ${histogram.center}) ` +
         `differ from this reader's (${like.relativeAccuracy}, ${like.minIndexable}, ${like.center}): it would not combine with the windows`,
     );
@@ -888,11 +899,11 @@ function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string, 
   return histogram;
 }
 
-function counterFromWire(json: CategoryCounterJSON, path: string): CategoryCounter {
+function counterFromWire(json: CategoryCounterJSON, path: WirePath): CategoryCounter {
   try {
     return CategoryCounter.fromJSON(json);
   } catch (error) {
-    throw new PaneMessageError(path, (error as Error).message);
+    throw new PaneMessageError(pathText(path), (error as Error).message);
   }
 }
 
@@ -980,7 +991,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
   for (const [name, feature] of Object.entries(wire.features)) {
-    pane.features.set(name, featureFromWire(feature, pane.latency, `${path}.features[${JSON.stringify(name)}]`, scratch));
+    pane.features.set(name, featureFromWire(feature, pane.latency, () => `${path}.features[${JSON.stringify(name)}]`, scratch));
   }
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
@@ -989,7 +1000,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     for (const [value, features] of Object.entries(byValue)) {
       const summaries = new Map<string, FeatureSummary>();
       const at = `${path}.segmentFeatures[${JSON.stringify(key)}][${JSON.stringify(value)}]`;
-      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, `${at}[${JSON.stringify(name)}]`, scratch));
+      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, () => `${at}[${JSON.stringify(name)}]`, scratch));
       values.set(value, summaries);
     }
     pane.segmentFeatures.set(key, values);
@@ -1004,10 +1015,10 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   return pane;
 }
 
-function featureFromWire(feature: FeatureWire, like: LogHistogram, at: string, scratch?: BucketScratch): FeatureSummary {
+function featureFromWire(feature: FeatureWire, like: LogHistogram, at: () => string, scratch?: BucketScratch): FeatureSummary {
   const summary = new FeatureSummary();
-  summary.numeric = feature.n ? histogramFromWire(feature.n, like, `${at}.n`, true, scratch) : null;
-  summary.categories = feature.c ? counterFromWire(feature.c, `${at}.c`) : null;
+  summary.numeric = feature.n ? histogramFromWire(feature.n, like, () => `${at()}.n`, true, scratch) : null;
+  summary.categories = feature.c ? counterFromWire(feature.c, () => `${at()}.c`) : null;
   summary.nulls = feature.z;
   summary.exact = exactFromWire(feature.x, summary.numeric);
   return summary;

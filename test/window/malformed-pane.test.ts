@@ -68,6 +68,17 @@ const malformed: Array<[string, PaneMessage, PaneMessage, RegExp]> = [
     }),
     /state\.latency/,
   ],
+  [
+    'a truncated feature sketch (the refusal names the feature)',
+    laterIn,
+    unchecked(laterIn, (_, s) => {
+      const features = s.features as Record<string, { n: unknown }>;
+      const name = Object.keys(features).find((feature) => features[feature].n instanceof Uint8Array);
+      if (name === undefined) throw new Error('the stream has no numeric feature');
+      features[name].n = truncated(features[name].n);
+    }),
+    /state\.features\["[^"]+"\]\.n: .*truncated/,
+  ],
   ['a NaN count', laterIn, unchecked(laterIn, (_, s) => (s.count = NaN)), /state\.count: .*NaN/],
   ['a NaN outcome count', laterOut, unchecked(laterOut, (_, s) => (s.correct = NaN)), /state\.correct/],
   ['a count of the wrong type', laterIn, unchecked(laterIn, (_, s) => (s.errors = '3')), /state\.errors/],
