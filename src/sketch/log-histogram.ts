@@ -952,12 +952,16 @@ function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
   return offset;
 }
 
+/** Where a store read from bytes starts, for its errors. */
+function storeAt(name: string, start: number): string {
+  return `LogHistogram.fromBytes: ${name} store at offset ${start}`;
+}
+
 function readStore(view: DataView, bytes: Uint8Array, offset: number, store: DenseBucketStore, name: string, scratch?: BucketScratch): number {
-  // built only for an error: a pane of 30 features reads 60 stores, twice per message in the gateway
+  // `where` is built only for an error: a pane of 30 features reads 60 stores, twice per message in the gateway
   const start = offset;
-  const where = (): string => `LogHistogram.fromBytes: ${name} store at offset ${start}`;
   if (offset + STORE_HEADER_BYTES > bytes.length) {
-    throw new RangeError(`${where()}: truncated: needs a ${STORE_HEADER_BYTES}-byte store header, ${bytes.length - offset} bytes left`);
+    throw new RangeError(`${storeAt(name, start)}: truncated: needs a ${STORE_HEADER_BYTES}-byte store header, ${bytes.length - offset} bytes left`);
   }
   const encoding = view.getUint8(offset);
   const low = view.getInt32(offset + 1, true);
@@ -965,21 +969,21 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
   const n = view.getUint32(offset + 9, true);
   offset += STORE_HEADER_BYTES;
   if (encoding === STORE_EMPTY) {
-    if (n !== 0) throw new RangeError(`${where()}: empty store claims ${n} buckets`);
+    if (n !== 0) throw new RangeError(`${storeAt(name, start)}: empty store claims ${n} buckets`);
     return offset;
   }
   if (encoding !== STORE_VARINT && encoding !== STORE_FLOAT64 && encoding !== STORE_SPARSE) {
-    throw new RangeError(`${where()}: unknown encoding ${encoding}${encoding > STORE_SPARSE ? ' (written by a newer driftwatch?)' : ''}`);
+    throw new RangeError(`${storeAt(name, start)}: unknown encoding ${encoding}${encoding > STORE_SPARSE ? ' (written by a newer driftwatch?)' : ''}`);
   }
-  if (n === 0 || n > store.maxBuckets) throw new RangeError(`${where()}: bucket count ${n} is not in [1, maxBuckets = ${store.maxBuckets}]`);
-  if (low < NO_INDEX + 1 || low + n - 1 > -NO_INDEX) throw new RangeError(`${where()}: bucket index range starting at ${low} is out of bounds`);
+  if (n === 0 || n > store.maxBuckets) throw new RangeError(`${storeAt(name, start)}: bucket count ${n} is not in [1, maxBuckets = ${store.maxBuckets}]`);
+  if (low < NO_INDEX + 1 || low + n - 1 > -NO_INDEX) throw new RangeError(`${storeAt(name, start)}: bucket index range starting at ${low} is out of bounds`);
   if (collapsedInto !== NO_INDEX && (collapsedInto < low || collapsedInto >= low + n)) {
-    throw new RangeError(`${where()}: collapsed index ${collapsedInto} is outside the store's range`);
+    throw new RangeError(`${storeAt(name, start)}: collapsed index ${collapsedInto} is outside the store's range`);
   }
   const weights = newWeights(n, scratch);
-  if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, where, scratch);
+  if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, name, start, scratch);
   if (encoding === STORE_FLOAT64) {
-    if (offset + 8 * n > bytes.length) throw new RangeError(`${where()}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);
+    if (offset + 8 * n > bytes.length) throw new RangeError(`${storeAt(name, start)}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);
     for (let i = 0; i < n; i++) weights[i] = view.getFloat64(offset + 8 * i, true);
     offset += 8 * n;
   } else {
@@ -987,12 +991,12 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
       let value = 0;
       let scale = 1;
       for (;;) {
-        if (offset >= bytes.length) throw new RangeError(`${where()}: truncated inside weight ${i} of ${n}`);
+        if (offset >= bytes.length) throw new RangeError(`${storeAt(name, start)}: truncated inside weight ${i} of ${n}`);
         const byte = bytes[offset++];
         value += (byte & 127) * scale;
         if (byte < 128) break;
         scale *= 128;
-        if (scale > 2 ** 56) throw new RangeError(`${where()}: weight ${i} is an over-long varint`);
+        if (scale > 2 ** 56) throw new RangeError(`${storeAt(name, start)}: weight ${i} is an over-long varint`);
       }
       weights[i] = value;
     }
@@ -1000,7 +1004,7 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
   let weighted = 0;
   for (let i = 0; i < n; i++) {
     const weight = weights[i];
-    if (!(weight >= 0 && weight < Infinity)) throw new RangeError(`${where()}: weight ${i} is ${weight}, not a finite non-negative number`);
+    if (!(weight >= 0 && weight < Infinity)) throw new RangeError(`${storeAt(name, start)}: weight ${i} is ${weight}, not a finite non-negative number`);
     if (weight !== 0) weighted++;
   }
   store.load(low, weights, collapsedInto, weighted <= n * SPARSE_SHARE ? weightedSlots(weights, weighted, scratch) : null);
@@ -1012,31 +1016,31 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Den
  * names it in errors, built only for one: formatting it for every bucket of every store read was
  * a third of decoding a pane state.
  */
-function readVarint(bytes: Uint8Array, reader: { offset: number }, where: () => string, what: string, k = -1, n = 0): number {
+function readVarint(bytes: Uint8Array, reader: { offset: number }, name: string, start: number, what: string, k = -1, n = 0): number {
   let value = 0;
   let scale = 1;
   for (;;) {
-    if (reader.offset >= bytes.length) throw new RangeError(`${where()}: truncated inside ${what}${k >= 0 ? ` ${k} of ${n}` : ''}`);
+    if (reader.offset >= bytes.length) throw new RangeError(`${storeAt(name, start)}: truncated inside ${what}${k >= 0 ? ` ${k} of ${n}` : ''}`);
     const byte = bytes[reader.offset++];
     value += (byte & 127) * scale;
     if (byte < 128) return value;
     scale *= 128;
-    if (scale > 2 ** 56) throw new RangeError(`${where()}: ${what}${k >= 0 ? ` ${k} of ${n}` : ''} is an over-long varint`);
+    if (scale > 2 ** 56) throw new RangeError(`${storeAt(name, start)}: ${what}${k >= 0 ? ` ${k} of ${n}` : ''} is an over-long varint`);
   }
 }
 
 /** The STORE_SPARSE part of readStore: (gap, weight) pairs into `weights`; returns the offset after them. */
-function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: DenseBucketStore, where: () => string, scratch: BucketScratch | undefined): number {
+function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: DenseBucketStore, name: string, start: number, scratch: BucketScratch | undefined): number {
   const reader = { offset };
-  const weighted = readVarint(bytes, reader, where, 'the count of weighted buckets');
-  if (weighted === 0 || weighted > n) throw new RangeError(`${where()}: ${weighted} weighted buckets in a range of ${n}`);
+  const weighted = readVarint(bytes, reader, name, start, 'the count of weighted buckets');
+  if (weighted === 0 || weighted > n) throw new RangeError(`${storeAt(name, start)}: ${weighted} weighted buckets in a range of ${n}`);
   const slots = newInts(weighted, scratch);
   let position = -1;
   for (let k = 0; k < weighted; k++) {
-    position += readVarint(bytes, reader, where, 'the gap before weighted bucket', k, weighted) + 1;
-    if (position >= n) throw new RangeError(`${where()}: weighted bucket ${k} of ${weighted} lies at ${position}, past the range of ${n}`);
-    const weight = readVarint(bytes, reader, where, 'weight', k, weighted);
-    if (weight === 0) throw new RangeError(`${where()}: weighted bucket ${k} of ${weighted} has weight 0`);
+    position += readVarint(bytes, reader, name, start, 'the gap before weighted bucket', k, weighted) + 1;
+    if (position >= n) throw new RangeError(`${storeAt(name, start)}: weighted bucket ${k} of ${weighted} lies at ${position}, past the range of ${n}`);
+    const weight = readVarint(bytes, reader, name, start, 'weight', k, weighted);
+    if (weight === 0) throw new RangeError(`${storeAt(name, start)}: weighted bucket ${k} of ${weighted} has weight 0`);
     weights[position] = weight;
     slots[k] = position;
   }

@@ -871,14 +871,21 @@ function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: 
  * threshold (an older worker's has center 0, 1e-9 and the latency's accuracy): windows rebin it.
  */
 /**
- * Where in a message a part lies, for its error: a function where building the text would cost
- * on every read (a feature's path formats its name: per feature, twice per pane message in the
- * gateway, for an error that almost never comes).
+ * Where in a message a part of a feature lies (`${parent}["name"].part`), kept as its pieces and
+ * formatted only for an error: formatting it on every read (the name through JSON.stringify, per
+ * feature, twice per pane message in the gateway) cost more than reading the part. Not a closure:
+ * under tsx every closure made is also named, which costs more than the object.
  */
-type WirePath = string | (() => string);
+interface FeaturePath {
+  parent: string;
+  name: string;
+  part: string;
+}
+
+type WirePath = string | FeaturePath;
 
 function pathText(path: WirePath): string {
-  return typeof path === 'string' ? path : path();
+  return typeof path === 'string' ? path : `${path.parent}[${JSON.stringify(path.name)}].${path.part}`;
 }
 
 function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: WirePath, centered = false, scratch?: BucketScratch): LogHistogram {
@@ -991,7 +998,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
   for (const [name, feature] of Object.entries(wire.features)) {
-    pane.features.set(name, featureFromWire(feature, pane.latency, () => `${path}.features[${JSON.stringify(name)}]`, scratch));
+    pane.features.set(name, featureFromWire(feature, pane.latency, `${path}.features`, name, scratch));
   }
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
@@ -1000,7 +1007,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     for (const [value, features] of Object.entries(byValue)) {
       const summaries = new Map<string, FeatureSummary>();
       const at = `${path}.segmentFeatures[${JSON.stringify(key)}][${JSON.stringify(value)}]`;
-      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, () => `${at}[${JSON.stringify(name)}]`, scratch));
+      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, at, name, scratch));
       values.set(value, summaries);
     }
     pane.segmentFeatures.set(key, values);
@@ -1015,10 +1022,11 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   return pane;
 }
 
-function featureFromWire(feature: FeatureWire, like: LogHistogram, at: () => string, scratch?: BucketScratch): FeatureSummary {
+/** A feature of `parent` (the features' path) named `name`, from the wire. */
+function featureFromWire(feature: FeatureWire, like: LogHistogram, parent: string, name: string, scratch?: BucketScratch): FeatureSummary {
   const summary = new FeatureSummary();
-  summary.numeric = feature.n ? histogramFromWire(feature.n, like, () => `${at()}.n`, true, scratch) : null;
-  summary.categories = feature.c ? counterFromWire(feature.c, () => `${at()}.c`) : null;
+  summary.numeric = feature.n ? histogramFromWire(feature.n, like, { parent, name, part: 'n' }, true, scratch) : null;
+  summary.categories = feature.c ? counterFromWire(feature.c, { parent, name, part: 'c' }) : null;
   summary.nulls = feature.z;
   summary.exact = exactFromWire(feature.x, summary.numeric);
   return summary;
