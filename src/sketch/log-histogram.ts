@@ -1,5 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { DenseBucketStore, NO_INDEX, SPARSE_SHARE, newInts, newWeights } from './dense-bucket-store.ts';
+import { DenseBucketStore, NO_INDEX, SPARSE_SHARE, newInts, newRebinArrays, newWeights } from './dense-bucket-store.ts';
 import type { BucketScratch } from './dense-bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
@@ -282,37 +282,46 @@ export class LogHistogram implements QuantileSummary {
     // range: added one by one, a store's range grew bucket by bucket and, near maxBuckets (heavy
     // tails), shifted its whole array at each step (~300 ns per bucket, the gateway's largest cost).
     const room = other.positive.nonEmpty() + other.negative.nonEmpty() + 2;
-    const positiveIndexes = newInts(room, scratch);
-    const positiveWeights = newWeights(room, scratch);
-    const negativeIndexes = newInts(room, scratch);
-    const negativeWeights = newWeights(room, scratch);
+    // working arrays, only [0, room) of them used: the scratch's own, reused from call to call
+    const { positiveIndexes, positiveWeights, negativeIndexes, negativeWeights, values, weights } = scratch === undefined ? newRebinArrays(room) : scratch.rebinArraysFor(room);
+    // the source's buckets into arrays, not through a callback: a callback shared by many call
+    // sites gets each bucket's value and weight as boxed numbers (48 KB of garbage per 30-feature
+    // pane message in the gateway, most of what it allocated rebinning)
+    const buckets = other.ascendingBuckets(values, weights);
     let positives = 0;
     let negatives = 0;
     const center = moved.center;
     const minIndexable = moved.minIndexable;
     const mapping = moved.mapping;
-    other.visitAscending((value, weight) => {
+    let originWeight = 0;
+    let zeroWeight = 0;
+    let totalWeight = 0;
+    for (let k = 0; k < buckets; k++) {
+      const value = values[k];
+      const weight = weights[k];
       const d = value - center;
       if (d > minIndexable) {
-        if (d === Infinity) return true;
-        if (value === 0) moved.originWeight += weight;
+        if (d === Infinity) continue;
+        if (value === 0) originWeight += weight;
         else {
           positiveIndexes[positives] = mapping.index(d);
           positiveWeights[positives++] = weight;
         }
       } else if (d < -minIndexable) {
-        if (d === -Infinity) return true;
-        if (value === 0) moved.originWeight += weight;
+        if (d === -Infinity) continue;
+        if (value === 0) originWeight += weight;
         else {
           negativeIndexes[negatives] = mapping.index(-d);
           negativeWeights[negatives++] = weight;
         }
       } else {
-        moved.zeroWeight += weight;
+        zeroWeight += weight;
       }
-      moved.totalWeight += weight;
-      return true;
-    });
+      totalWeight += weight;
+    }
+    moved.originWeight = originWeight;
+    moved.zeroWeight = zeroWeight;
+    moved.totalWeight = totalWeight;
     moved.positive.addAll(positiveIndexes, positiveWeights, 0, positives, scratch);
     moved.negative.addAll(negativeIndexes, negativeWeights, 0, negatives, scratch);
     // representatives carry no sum: keep the exact one
@@ -520,6 +529,75 @@ export class LogHistogram implements QuantileSummary {
    * their place), until `visit` returns false. Representatives of buckets near a far center can
    * round to the same double: they come out equal, never descending.
    */
+  /**
+   * Every non-empty bucket in ascending value order, as visitAscending visits them, written into
+   * `values` (representatives) and `weights` (room for the non-empty buckets of both stores and 2
+   * more); returns how many.
+   */
+  private ascendingBuckets(values: Float64Array, weights: Float64Array): number {
+    let count = 0;
+    const mapping = this.mapping;
+    const center = this.center;
+    let origin = this.originWeight;
+    const negative = this.negative;
+    let sharedIndex = NaN;
+    let sharedBound = NaN;
+    let slots = negative.nonZero;
+    let steps = slots === null ? negative.high - negative.low + 1 : slots.length;
+    for (let step = steps - 1; step >= 0; step--) {
+      const index = slots === null ? negative.low + step : slots[step] + negative.offset;
+      const weight = negative.counts[index - negative.offset];
+      if (weight === 0) continue;
+      const upper = index + 1 === sharedIndex ? sharedBound : mapping.upperBound(index);
+      const lower = mapping.lowerBound(index);
+      sharedIndex = index;
+      sharedBound = lower;
+      const value = center - mapping.valueBetween(lower, upper);
+      if (origin !== 0 && value > 0) {
+        values[count] = 0;
+        weights[count++] = origin;
+        origin = 0;
+      }
+      values[count] = value;
+      weights[count++] = weight;
+    }
+    if (origin !== 0 && center > 0) {
+      values[count] = 0;
+      weights[count++] = origin;
+      origin = 0;
+    }
+    if (this.zeroWeight !== 0) {
+      values[count] = center;
+      weights[count++] = this.zeroWeight;
+    }
+    const positive = this.positive;
+    sharedIndex = NaN;
+    slots = positive.nonZero;
+    steps = slots === null ? positive.high - positive.low + 1 : slots.length;
+    for (let step = 0; step < steps; step++) {
+      const index = slots === null ? positive.low + step : slots[step] + positive.offset;
+      const weight = positive.counts[index - positive.offset];
+      if (weight === 0) continue;
+      const lower = index - 1 === sharedIndex ? sharedBound : mapping.lowerBound(index);
+      const upper = mapping.upperBound(index);
+      sharedIndex = index;
+      sharedBound = upper;
+      const value = center + mapping.valueBetween(lower, upper);
+      if (origin !== 0 && value > 0) {
+        values[count] = 0;
+        weights[count++] = origin;
+        origin = 0;
+      }
+      values[count] = value;
+      weights[count++] = weight;
+    }
+    if (origin !== 0) {
+      values[count] = 0;
+      weights[count++] = origin;
+    }
+    return count;
+  }
+
   private visitAscending(visit: (value: number, weight: number) => boolean): void {
     const mapping = this.mapping;
     const center = this.center;
