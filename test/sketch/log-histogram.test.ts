@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LogHistogram } from '../../src/sketch/index.ts';
 import { CubicLogMapping } from '../../src/sketch/cubic-log-mapping.ts';
+import { BucketScratch } from '../../src/sketch/dense-bucket-store.ts';
 import { distributions, seededNormal, seededUniform } from './distributions.ts';
 
 const QUANTILES = [0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
@@ -451,6 +452,29 @@ describe('LogHistogram collapse (maxBuckets)', () => {
 });
 
 describe('LogHistogram.rebinnedLike', () => {
+  it('gives the same sketch with a scratch as without, whatever size came before (its working arrays are reused and grown)', () => {
+    const like = new LogHistogram(0.01, { center: 3 });
+    const sketchOf = (n: number, seed: number): LogHistogram => {
+      const sketch = new LogHistogram(0.01, { center: -7 });
+      let state = seed;
+      for (let i = 0; i < n; i++) {
+        state = (state * 1103515245 + 12345) >>> 0;
+        sketch.add(Math.tan(Math.PI * (state / 4294967296 - 0.5)) * 50);
+      }
+      return sketch;
+    };
+    const scratch = new BucketScratch();
+    // a few weighted buckets, then thousands (past the arrays' first size), then few again
+    for (const [n, seed] of [[20, 1], [5000, 2], [30, 3], [8000, 4], [1, 5]] as const) {
+      scratch.reset();
+      const source = sketchOf(n, seed);
+      const withScratch = LogHistogram.rebinnedLike(source, like, scratch);
+      const without = LogHistogram.rebinnedLike(source, like);
+      expect(bucketsOf(withScratch), `${n} values`).toEqual(bucketsOf(without));
+      expect(withScratch.count).toBe(n);
+    }
+  });
+
   /** What rebinnedLike promises: every bucket of `other` added, as a value with its weight, to an empty sketch like `like`. */
   function addedBucketByBucket(other: LogHistogram, like: LogHistogram): LogHistogram {
     const moved = like.emptyLike();
