@@ -14,7 +14,7 @@ import type { ExactValuesWire, FeatureWire, PaneInputWire, PaneMessage, PaneOutc
 export class PaneMessageError extends Error {
   constructor(
     readonly field: string,
-    problem: string,
+    readonly problem: string,
   ) {
     super(`malformed pane message: ${field}: ${problem}`);
     this.name = 'PaneMessageError';
@@ -203,7 +203,16 @@ function sketch(value: unknown, path: string): Uint8Array {
 function numbers(value: unknown, path: string, max: number, check: (v: unknown, path: string) => number): number[] {
   if (!Array.isArray(value)) throw new PaneMessageError(path, `expected an array of numbers, got ${describe(value)}`);
   if (value.length > max) throw new PaneMessageError(path, `${value.length} cells, more than ${max}`);
-  for (let k = 0; k < value.length; k++) check(value[k], `${path}[${k}]`);
+  for (let k = 0; k < value.length; k++) {
+    // the cell's path is formatted only for its error (one per cell was most of what checking a
+    // pane message allocated): the check runs on the array's path, and a refusal is re-issued on the cell's
+    try {
+      check(value[k], path);
+    } catch (error) {
+      if (error instanceof PaneMessageError && error.field === path) throw new PaneMessageError(`${path}[${k}]`, error.problem);
+      throw error;
+    }
+  }
   return value as number[];
 }
 
@@ -250,14 +259,20 @@ function categories(value: unknown, path: string): CategoryCounterJSON {
 function features(value: unknown, path: string): Record<string, FeatureWire> {
   const out: Record<string, FeatureWire> = {};
   for (const [feature, raw] of entries(value, path)) {
-    const at = `${path}[${JSON.stringify(feature)}]`;
-    const f = record(raw, at);
-    out[feature] = {
-      n: f.n === null ? null : sketch(f.n, `${at}.n`),
-      c: f.c === null ? null : categories(f.c, `${at}.c`),
-      z: count(f.z, `${at}.z`),
-    };
-    if (f.x !== undefined) out[feature].x = f.x === null ? null : exactValues(f.x, `${at}.x`);
+    // checked on paths relative to the feature, which is named (JSON.stringify) only in a refusal:
+    // formatting it for every feature of every message cost more than checking the feature
+    try {
+      const f = record(raw, '');
+      out[feature] = {
+        n: f.n === null ? null : sketch(f.n, '.n'),
+        c: f.c === null ? null : categories(f.c, '.c'),
+        z: count(f.z, '.z'),
+      };
+      if (f.x !== undefined) out[feature].x = f.x === null ? null : exactValues(f.x, '.x');
+    } catch (error) {
+      if (error instanceof PaneMessageError) throw new PaneMessageError(`${path}[${JSON.stringify(feature)}]${error.field}`, error.problem);
+      throw error;
+    }
   }
   return out;
 }
@@ -268,8 +283,15 @@ function exactValues(value: unknown, path: string): ExactValuesWire {
   const v = numbers(x.v, `${path}.v`, PANE_WIRE_BOUNDS.entries, finite);
   const c = numbers(x.c, `${path}.c`, PANE_WIRE_BOUNDS.entries, count);
   if (v.length !== c.length) throw new PaneMessageError(`${path}.c`, `expected ${v.length} counts (one per value), got ${c.length}`);
-  if (new Set(v).size !== v.length) throw new PaneMessageError(`${path}.v`, 'values repeat: each value must be listed once');
+  if (repeats(v)) throw new PaneMessageError(`${path}.v`, 'values repeat: each value must be listed once');
   return { v, c, o: count(x.o, `${path}.o`) };
+}
+
+/** Whether a value is listed twice (exact values are a few per feature: pairs, not a Set per feature and message). */
+function repeats(values: readonly number[]): boolean {
+  if (values.length > 64) return new Set(values).size !== values.length;
+  for (let i = 1; i < values.length; i++) for (let j = 0; j < i; j++) if (values[i] === values[j]) return true;
+  return false;
 }
 
 function detections(value: unknown, path: string): Record<string, number> {
