@@ -517,6 +517,18 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /** Every non-empty bucket in ascending value order: its representative value and its weight. */
+  /**
+   * The buckets forEachBucket visits, in its order, as arrays: a callback shared by many callers
+   * gets each bucket's value and weight boxed, and the drift statistics walk every bucket of a
+   * window (thousands on a heavy-tailed feature) at each evaluation.
+   */
+  bucketArrays(): { values: Float64Array; weights: Float64Array; count: number } {
+    const room = this.positive.nonEmpty() + this.negative.nonEmpty() + 2;
+    const values = new Float64Array(room);
+    const weights = new Float64Array(room);
+    return { values, weights, count: this.ascendingBuckets(values, weights) };
+  }
+
   forEachBucket(visit: (value: number, weight: number) => void): void {
     this.visitAscending((value, weight) => {
       visit(value, weight);

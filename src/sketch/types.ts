@@ -18,4 +18,9 @@ export interface QuantileSummary {
   rank(x: number): number;
   /** Every non-empty bucket in ascending value order: its representative value and its weight. */
   forEachBucket(visit: (value: number, weight: number) => void): void;
+  /**
+   * Optional: the buckets forEachBucket visits, in the same order, as arrays (the first `count`
+   * entries of each). A statistic that walks every bucket reads them without a call per bucket.
+   */
+  bucketArrays?(): { values: Float64Array; weights: Float64Array; count: number };
 }

@@ -57,8 +57,8 @@ export interface SketchWassersteinResult {
 
 /** A summary's weighted buckets in ascending order, as KS and Wasserstein walk them (summaryBuckets). */
 export interface SummaryBuckets {
-  values: number[];
-  weights: number[];
+  values: ArrayLike<number>;
+  weights: ArrayLike<number>;
   total: number;
   /** Largest weight on one representative value. */
   largest: number;
@@ -71,6 +71,7 @@ export interface SummaryBuckets {
  * drift work at 300 models.
  */
 export function summaryBuckets(summary: QuantileSummary, name = 'summaryBuckets'): SummaryBuckets {
+  if (summary.bucketArrays !== undefined) return bucketsOfArrays(summary.bucketArrays(), name);
   const values: number[] = [];
   const weights: number[] = [];
   let total = 0;
@@ -91,6 +92,30 @@ export function summaryBuckets(summary: QuantileSummary, name = 'summaryBuckets'
     if (run > largest) largest = run;
   });
   return { values, weights, total, largest };
+}
+
+/** summaryBuckets of a summary's bucket arrays (QuantileSummary.bucketArrays): the same checks, in place. */
+function bucketsOfArrays(arrays: { values: Float64Array; weights: Float64Array; count: number }, name: string): SummaryBuckets {
+  const { values, weights, count } = arrays;
+  let kept = 0;
+  let total = 0;
+  let largest = 0;
+  let previous = -Infinity;
+  let run = 0;
+  for (let k = 0; k < count; k++) {
+    const value = values[k];
+    const weight = weights[k];
+    if (!(value >= previous)) throw new RangeError(`${name}: bucketArrays must hold buckets in ascending value order`);
+    if (value !== previous) run = 0;
+    previous = value;
+    if (weight <= 0) continue;
+    values[kept] = value;
+    weights[kept++] = weight;
+    total += weight;
+    run += weight;
+    if (run > largest) largest = run;
+  }
+  return { values: values.subarray(0, kept), weights: weights.subarray(0, kept), total, largest };
 }
 
 /** Both summaries' relative accuracies are in [0, 1); RangeError naming `where` and the side otherwise. */

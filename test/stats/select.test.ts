@@ -55,6 +55,10 @@ describe('evaluateDrift: numeric', () => {
           walks[side]++;
           sketch.forEachBucket(visit);
         },
+        bucketArrays(): ReturnType<LogHistogram['bucketArrays']> {
+          walks[side]++;
+          return sketch.bucketArrays();
+        },
       });
     const profile = numericReferenceFromValues('ref-w', ref, counted(refSketch, 'reference'));
     walks.reference = 0; // building the reference walked it: count the evaluation's walks only

@@ -4,6 +4,7 @@ import { ks2Samp, ksStatisticOfSorted, wassersteinDistance } from '../../src/sta
 import {
   ksFromSummaries,
   quantileEdgesFromSummary,
+  summaryBuckets,
   summaryMeanAndStd,
   wassersteinFromSummaries,
   wassersteinNormedFromSummaries,
@@ -189,6 +190,40 @@ describe('with the production LogHistogram (src/sketch/log-histogram.ts)', () =>
         expect(Math.abs(w.statistic - wassersteinDistance(ref, cur))).toBeLessThanOrEqual(w.errorBound * (1 + 1e-9) + 2e-9);
       }),
       { numRuns: 60, seed: 99 },
+    );
+  });
+});
+
+describe('summaryBuckets from a sketch\'s bucket arrays', () => {
+  it('are the buckets forEachBucket visits, and KS and Wasserstein do not change with the path (property)', () => {
+    const value = fc.oneof(fc.double({ min: -1e4, max: 1e4, noNaN: true }), fc.constantFrom(0, -0, 1e-300, 3), fc.integer({ min: -30, max: 30 }).map((k) => Math.tan(k / 19) * 100));
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 300 }), fc.array(value, { minLength: 1, maxLength: 300 }), fc.constantFrom(0, 3, -2.5), (a, b, center) => {
+        const sketches = [a, b].map((values) => {
+          const sketch = new LogHistogram(0.01, { center });
+          for (const v of values) sketch.add(v);
+          return sketch;
+        });
+        // the same sketches seen through forEachBucket alone (no bucketArrays): the callback path
+        const plain = sketches.map((sketch) => ({
+          count: sketch.count,
+          relativeAccuracy: sketch.relativeAccuracy,
+          center: sketch.center,
+          quantile: (q: number) => sketch.quantile(q),
+          rank: (x: number) => sketch.rank(x),
+          forEachBucket: (visit: (value: number, weight: number) => void) => sketch.forEachBucket(visit),
+        }));
+        for (let side = 0; side < 2; side++) {
+          const fromArrays = summaryBuckets(sketches[side]);
+          const fromVisits = summaryBuckets(plain[side]);
+          expect(Array.from(fromArrays.values)).toEqual(Array.from(fromVisits.values));
+          expect(Array.from(fromArrays.weights)).toEqual(Array.from(fromVisits.weights));
+          expect([fromArrays.total, fromArrays.largest]).toEqual([fromVisits.total, fromVisits.largest]);
+        }
+        expect(ksFromSummaries(sketches[0], sketches[1])).toEqual(ksFromSummaries(plain[0], plain[1]));
+        expect(wassersteinFromSummaries(sketches[0], sketches[1])).toEqual(wassersteinFromSummaries(plain[0], plain[1]));
+      }),
+      { numRuns: 300 },
     );
   });
 });
