@@ -538,13 +538,9 @@ export class LogHistogram implements QuantileSummary {
 
   /**
    * Every non-empty bucket ascending (value = center +- representative offset; the exact zeros at
-   * their place), until `visit` returns false. Representatives of buckets near a far center can
-   * round to the same double: they come out equal, never descending.
-   */
-  /**
-   * Every non-empty bucket in ascending value order, as visitAscending visits them, written into
-   * `values` (representatives) and `weights` (room for the non-empty buckets of both stores and 2
-   * more); returns how many.
+   * their place), written into `values` (representatives) and `weights` (room for the non-empty
+   * buckets of both stores and 2 more); returns how many. Representatives of buckets near a far
+   * center can round to the same double: they come out equal, never descending.
    */
   private ascendingBuckets(values: Float64Array, weights: Float64Array): number {
     let count = 0;
@@ -610,60 +606,10 @@ export class LogHistogram implements QuantileSummary {
     return count;
   }
 
+  /** Every non-empty bucket ascending (see ascendingBuckets), until `visit` returns false. */
   private visitAscending(visit: (value: number, weight: number) => boolean): void {
-    const mapping = this.mapping;
-    const center = this.center;
-    let origin = this.originWeight;
-    const negative = this.negative;
-    // consecutive buckets share a bound (upperBound(i) = lowerBound(i + 1)): computed once, it halves
-    // the cost of the walk (the bounds' cube roots are most of it) where the buckets are dense
-    let sharedIndex = NaN;
-    let sharedBound = NaN;
-    // a store that keeps the positions of its weights (nonZero: a pane read from bytes, a sketch
-    // rebinned) is walked over those alone: a pane's few hundred weights lie over a thousand
-    // buckets or more, and walking every bucket was most of rebinning one (bench gateway)
-    let slots = negative.nonZero;
-    let steps = slots === null ? negative.high - negative.low + 1 : slots.length;
-    for (let step = steps - 1; step >= 0; step--) {
-      const index = slots === null ? negative.low + step : slots[step] + negative.offset;
-      const weight = negative.counts[index - negative.offset];
-      if (weight === 0) continue;
-      const upper = index + 1 === sharedIndex ? sharedBound : mapping.upperBound(index);
-      const lower = mapping.lowerBound(index);
-      sharedIndex = index;
-      sharedBound = lower;
-      const value = center - mapping.valueBetween(lower, upper);
-      if (origin !== 0 && value > 0) {
-        if (!visit(0, origin)) return;
-        origin = 0;
-      }
-      if (!visit(value, weight)) return;
-    }
-    if (origin !== 0 && center > 0) {
-      if (!visit(0, origin)) return;
-      origin = 0;
-    }
-    if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
-    const positive = this.positive;
-    sharedIndex = NaN;
-    slots = positive.nonZero;
-    steps = slots === null ? positive.high - positive.low + 1 : slots.length;
-    for (let step = 0; step < steps; step++) {
-      const index = slots === null ? positive.low + step : slots[step] + positive.offset;
-      const weight = positive.counts[index - positive.offset];
-      if (weight === 0) continue;
-      const lower = index - 1 === sharedIndex ? sharedBound : mapping.lowerBound(index);
-      const upper = mapping.upperBound(index);
-      sharedIndex = index;
-      sharedBound = upper;
-      const value = center + mapping.valueBetween(lower, upper);
-      if (origin !== 0 && value > 0) {
-        if (!visit(0, origin)) return;
-        origin = 0;
-      }
-      if (!visit(value, weight)) return;
-    }
-    if (origin !== 0) visit(0, origin);
+    const { values, weights, count } = this.bucketArrays();
+    for (let k = 0; k < count; k++) if (!visit(values[k], weights[k])) return;
   }
 
   /** visitAscending in the other direction: every non-empty bucket descending, until `visit` returns false. */
@@ -672,7 +618,7 @@ export class LogHistogram implements QuantileSummary {
     const center = this.center;
     let origin = this.originWeight;
     const positive = this.positive;
-    // over the positions of the weights alone where the store keeps them (see visitAscending)
+    // over the positions of the weights alone where the store keeps them (see ascendingBuckets)
     let slots = positive.nonZero;
     let steps = slots === null ? positive.high - positive.low + 1 : slots.length;
     for (let step = steps - 1; step >= 0; step--) {
