@@ -1,0 +1,110 @@
+/**
+ * The gateway's cost per pane message at steady state, alone: a WindowStore (1m, 5m, 1h windows)
+ * fed the pane states of `--models` models over `--minutes` of event time, as the gateway bench's
+ * publisher makes them (30 heavy-tailed features, 20 events a second per model, each model's open
+ * pane flushed once a second of event time, a closed pane's final state first), as fast as it
+ * applies them. The messages are encoded before they are timed; the timed loop is decode + apply.
+ *
+ * Figures, per `--every` minutes of event time: ms per message applied. At the end: the same over
+ * the last third (steady state), and the raw limit measured in the same run, decoding the same
+ * messages alone (decodePaneMessage, no windows): the ratio says how much of the cost is the windows.
+ *
+ *   npm run bench -- pane-apply                         10 models, 20 minutes of event time
+ *   npm run bench -- pane-apply --models 300 --minutes 4 --every 1
+ */
+import { parseArgs } from 'node:util';
+import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
+import { WindowStore } from '../src/gateway/window-store.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
+import { FLUSH_MS, PANE_MS, fill } from './workers/gateway-panes.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    models: { type: 'string', default: '10' },
+    minutes: { type: 'string', default: '20' },
+    every: { type: 'string', default: '5' },
+    rate: { type: 'string', default: '20' },
+  },
+});
+
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`--${name} must be a positive integer, got '${text}'`);
+  return value;
+}
+
+const models = positive('models', args.models);
+const minutes = positive('minutes', args.minutes);
+const every = positive('every', args.every);
+const ratePerModel = positive('rate', args.rate);
+const START = 1_700_000_000_000;
+
+const names = Array.from({ length: models }, (_, m) => `model-${m}`);
+const panes = names.map(() => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 }));
+let offset = 0;
+
+/** One flush of every model at `now` (event time), encoded: a closed pane's final state first, then the open pane's. */
+function flush(now: number): Uint8Array[] {
+  const paneStart = now - (now % PANE_MS);
+  const batch: Uint8Array[] = [];
+  for (let m = 0; m < models; m++) {
+    const current = panes[m];
+    if (current.start !== paneStart) {
+      if (current.start >= 0) {
+        batch.push(encodePaneMessage({ model: names[m], version: 'v1', partition: 0, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true }));
+      }
+      current.start = paneStart;
+      current.pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    }
+    const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
+    fill(current.pane, events, offset);
+    offset += events;
+    batch.push(encodePaneMessage({ model: names[m], version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false }));
+  }
+  return batch;
+}
+
+console.log(`pane-apply bench: ${models} models x 30 heavy-tailed features x 3 windows, ${ratePerModel} events/s per model, ${minutes} min of event time`);
+const store = new WindowStore({ windows: ['1m', '5m', '1h'], limits: DEFAULT_PANE_LIMITS, maxModels: models });
+const seconds = minutes * 60;
+const steadyFrom = Math.floor((2 * seconds) / 3);
+const steadySamples: Uint8Array[] = [];
+let periodMs = 0;
+let periodMessages = 0;
+let steadyMs = 0;
+let steadyMessages = 0;
+const periods: Array<{ minute: number; msPerMessage: number }> = [];
+for (let second = 0; second < seconds; second++) {
+  const batch = flush(START + second * FLUSH_MS);
+  const started = performance.now();
+  for (const bytes of batch) store.applyPaneMessage(decodePaneMessage(bytes));
+  const elapsed = performance.now() - started;
+  periodMs += elapsed;
+  periodMessages += batch.length;
+  if (second >= steadyFrom) {
+    steadyMs += elapsed;
+    steadyMessages += batch.length;
+    if (steadySamples.length < 20_000) steadySamples.push(...batch);
+  }
+  if ((second + 1) % (every * 60) === 0) {
+    const msPerMessage = periodMs / periodMessages;
+    periods.push({ minute: (second + 1) / 60, msPerMessage: Number(msPerMessage.toFixed(3)) });
+    console.log(`  minute ${(second + 1) / 60}: ${msPerMessage.toFixed(3)} ms per message (${periodMessages} messages)`);
+    periodMs = 0;
+    periodMessages = 0;
+  }
+}
+
+// the raw limit: the same steady-state messages decoded alone, best of 3
+let rawMs = Infinity;
+for (let round = 0; round < 3; round++) {
+  const started = performance.now();
+  for (const bytes of steadySamples) decodePaneMessage(bytes);
+  rawMs = Math.min(rawMs, (performance.now() - started) / steadySamples.length);
+}
+const steadyMsPerMessage = steadyMs / steadyMessages;
+console.log(
+  `steady state (last third, ${steadyMessages} messages): ${steadyMsPerMessage.toFixed(3)} ms per message; raw limit (decoding alone) ${rawMs.toFixed(3)} ms: ` +
+    `x${(steadyMsPerMessage / rawMs).toFixed(1)} of the raw limit; at 300 messages/s ${(30 * steadyMsPerMessage).toFixed(1)} % of a core`,
+);
+console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));
