@@ -3,7 +3,7 @@ import type { PaneMessage } from '../contract/pane-wire.ts';
 import { parseDuration } from '../contract/duration.ts';
 import { defaultWindowOf } from '../contract/limits.ts';
 import { ModelWindows } from '../window/windows.ts';
-import { BucketScratch } from '../sketch/dense-bucket-store.ts';
+import { BucketScratch } from '../sketch/bucket-store.ts';
 import type { LogHistogram } from '../sketch/log-histogram.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { PaneLimits } from '../window/pane.ts';

@@ -113,6 +113,8 @@ class GroupState {
   readonly finalOutcomes = new Set<number>();
   /** The input pane dropped last, published final and held nowhere: the next new pane reuses its sketches. */
   droppedInput: PaneInput | null = null;
+  /** The input pane opened last: a new pane with no dropped one to reuse sizes its sketches like it. */
+  latestInput: PaneInput | null = null;
   /** Error-stream detectors, in stream order of joined labels: part of the checkpoint. */
   detectors: ChangeDetector[] = [];
   /** Highest prediction time of this model version. */
@@ -363,8 +365,11 @@ export class PartitionProcessor {
       if (group.droppedInput !== null) {
         pane.reuseSketchesOf(group.droppedInput);
         group.droppedInput = null;
+      } else if (group.latestInput !== null) {
+        pane.sizeSketchesLike(group.latestInput);
       }
       group.inputs.set(paneStart, pane);
+      group.latestInput = pane;
     }
     group.dirtyInputs.add(paneStart);
     group.changedInputs.add(paneStart);

@@ -1,6 +1,6 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { DenseBucketStore, NO_INDEX, SPARSE_SHARE, newInts, newRebinArrays, newWeights } from './dense-bucket-store.ts';
-import type { BucketScratch } from './dense-bucket-store.ts';
+import { BucketStore, NO_INDEX, SPARSE_SHARE, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
+import type { BucketScratch } from './bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
 /**
@@ -90,8 +90,8 @@ export class LogHistogram implements QuantileSummary {
   readonly minIndexable: number;
   readonly center: number;
   private readonly mapping: CubicLogMapping;
-  private readonly positive: DenseBucketStore;
-  private readonly negative: DenseBucketStore;
+  private readonly positive: BucketStore;
+  private readonly negative: BucketStore;
   private zeroWeight = 0;
   /**
    * Weight of values exactly 0 when the center is not 0. Zero is the one atom that features share
@@ -130,13 +130,13 @@ export class LogHistogram implements QuantileSummary {
       throw new RangeError(`LogHistogram: options.mapping has relativeAccuracy ${mapping.relativeAccuracy}, the sketch ${relativeAccuracy}`);
     }
     this.mapping = mapping ?? new CubicLogMapping(relativeAccuracy);
-    this.positive = new DenseBucketStore(maxBuckets);
-    this.negative = new DenseBucketStore(maxBuckets);
+    this.positive = new BucketStore(maxBuckets);
+    this.negative = new BucketStore(maxBuckets);
   }
 
   /** Bytes of the bucket arrays, as allocated (room to grow included): for memory accounting. */
   get bucketCapacityBytes(): number {
-    return this.negative.counts.byteLength + this.positive.counts.byteLength;
+    return this.negative.capacityBytes + this.positive.capacityBytes;
   }
 
   /** Total weight added minus weight subtracted. */
@@ -236,6 +236,18 @@ export class LogHistogram implements QuantileSummary {
     this.originWeight = subtractClamped(this.originWeight, other.originWeight);
     this.totalWeight = subtractClamped(this.totalWeight, other.totalWeight);
     this.valueSum = this.totalWeight === 0 ? 0 : this.valueSum - other.valueSum;
+    return this;
+  }
+
+  /**
+   * Sizes an empty sketch's bucket stores like `other`'s (see BucketStore.reserveLike): the
+   * same figures, fewer allocations as it fills. No-op once the sketch holds a value.
+   */
+  reserveLike(other: LogHistogram): this {
+    if (this.totalWeight === 0) {
+      this.positive.reserveLike(other.positive);
+      this.negative.reserveLike(other.negative);
+    }
     return this;
   }
 
@@ -360,6 +372,7 @@ export class LogHistogram implements QuantileSummary {
 
   /** quantile() for a sketch without origin weight: negative buckets, the zero bucket, positive buckets. */
   private quantileByWeights(rank: number): number {
+    this.densify();
     let cumulative = 0;
     let last = NaN;
     const negative = this.negative;
@@ -543,6 +556,7 @@ export class LogHistogram implements QuantileSummary {
    * center can round to the same double: they come out equal, never descending.
    */
   private ascendingBuckets(values: Float64Array, weights: Float64Array): number {
+    this.densify();
     let count = 0;
     const mapping = this.mapping;
     const center = this.center;
@@ -614,6 +628,7 @@ export class LogHistogram implements QuantileSummary {
 
   /** visitAscending in the other direction: every non-empty bucket descending, until `visit` returns false. */
   private visitDescending(visit: (value: number, weight: number) => boolean): void {
+    this.densify();
     const mapping = this.mapping;
     const center = this.center;
     let origin = this.originWeight;
@@ -717,10 +732,13 @@ export class LogHistogram implements QuantileSummary {
    * encoding 3 refuse it with "unknown encoding 3": gateways are upgraded before workers.
    */
   toBytes(): Uint8Array {
-    const negativeVarints = varintStoreLength(this.negative);
-    const positiveVarints = varintStoreLength(this.positive);
-    const negativeEncoding = storeEncodingOf(this.negative, negativeVarints);
-    const positiveEncoding = storeEncodingOf(this.positive, positiveVarints);
+    // a store still a table is written from its weighted buckets in order, and stays a table
+    const negativeEntries = tableEntriesOf(this.negative);
+    const positiveEntries = tableEntriesOf(this.positive);
+    const negativeVarints = varintStoreLength(this.negative, negativeEntries);
+    const positiveVarints = varintStoreLength(this.positive, positiveEntries);
+    const negativeEncoding = storeEncodingOf(this.negative, negativeVarints, negativeEntries);
+    const positiveEncoding = storeEncodingOf(this.positive, positiveVarints, positiveEntries);
     const centered = this.center !== 0 || this.originWeight !== 0;
     const headerBytes = centered ? HEADER_BYTES_CENTERED : HEADER_BYTES;
     const size = headerBytes + 2 * STORE_HEADER_BYTES + negativeEncoding.weightBytes + positiveEncoding.weightBytes;
@@ -739,8 +757,8 @@ export class LogHistogram implements QuantileSummary {
       view.setFloat64(56, this.center, true);
       view.setFloat64(64, this.originWeight, true);
     }
-    let offset = writeStore(view, bytes, headerBytes, this.negative, negativeEncoding.encoding);
-    offset = writeStore(view, bytes, offset, this.positive, positiveEncoding.encoding);
+    let offset = writeStore(view, bytes, headerBytes, this.negative, negativeEncoding.encoding, negativeEntries);
+    offset = writeStore(view, bytes, offset, this.positive, positiveEncoding.encoding, positiveEntries);
     if (offset !== size) throw new Error(`LogHistogram.toBytes: wrote ${offset} bytes, expected ${size} (bug)`);
     return bytes;
   }
@@ -805,6 +823,7 @@ export class LogHistogram implements QuantileSummary {
 
   /** Visits every non-empty bucket ascending as its signed range [lower, upper] of x - center and weight (exact zeros not included). */
   private forEachBucketRange(visit: (lower: number, upper: number, weight: number) => void): void {
+    this.densify();
     const mapping = this.mapping;
     const negative = this.negative;
     for (let index = negative.high; index >= negative.low; index--) {
@@ -817,6 +836,16 @@ export class LogHistogram implements QuantileSummary {
       const weight = positive.counts[index - positive.offset];
       if (weight !== 0) visit(mapping.lowerBound(index), mapping.upperBound(index), weight);
     }
+  }
+
+  /**
+   * Both stores as arrays, for the walks over a range (a store still a table of few buckets
+   * becomes one here: a sketch built by add is read, when at all, after its adds; a worker's pane
+   * is only serialized, which reads the table as it is).
+   */
+  private densify(): void {
+    this.negative.densify();
+    this.positive.densify();
   }
 
   private checkCompatible(other: LogHistogram, operation: string): void {
@@ -832,7 +861,8 @@ export class LogHistogram implements QuantileSummary {
 }
 
 /** Sum of a store's weights at indexes from..to (clamped to the store's range). */
-function sumSlots(store: DenseBucketStore, from: number, to: number): number {
+function sumSlots(store: BucketStore, from: number, to: number): number {
+  store.densify();
   const start = Math.max(from, store.low) - store.offset;
   const end = Math.min(to, store.high) - store.offset;
   let total = 0;
@@ -856,12 +886,38 @@ function fractionBelow(lower: number, upper: number, x: number): number {
   return Math.log(lower / x) / Math.log(lower / upper);
 }
 
+/** A table store's weighted buckets, ascending: what its serialization reads. */
+interface TableEntries {
+  indexes: Int32Array;
+  weights: Float64Array;
+}
+
+/** The weighted buckets of a store that is a table, else null (a dense store is read in place). */
+function tableEntriesOf(store: BucketStore): TableEntries | null {
+  if (!store.isTable || store.isEmpty) return null;
+  const indexes = store.tableIndexes();
+  const weights = new Float64Array(indexes.length);
+  for (let k = 0; k < indexes.length; k++) weights[k] = store.weightAt(indexes[k]);
+  return { indexes, weights };
+}
+
 /**
  * The bytes of a store's weights as varints, or -1 when one is not an integer a varint holds
  * exactly (then they go as float64): one pass decides the encoding and measures it.
  */
-function varintStoreLength(store: DenseBucketStore): number {
+function varintStoreLength(store: BucketStore, entries: TableEntries | null): number {
   if (store.isEmpty) return 0;
+  if (entries !== null) {
+    // every other bucket of the range is an empty one: one byte each
+    const weights = entries.weights;
+    let length = store.high - store.low + 1 - weights.length;
+    for (let k = 0; k < weights.length; k++) {
+      const weight = weights[k];
+      if (!Number.isInteger(weight) || weight < 0 || weight > MAX_SAFE_COUNT) return -1;
+      length += varintLength(weight);
+    }
+    return length;
+  }
   const counts = store.counts;
   const nonZero = store.nonZero;
   if (nonZero !== null) {
@@ -888,7 +944,17 @@ function varintStoreLength(store: DenseBucketStore): number {
  * Bytes of a store's weights written sparse (STORE_SPARSE: the count of weighted buckets, then a
  * (gap, weight) pair per weighted bucket); only for integer weights (varintStoreLength >= 0).
  */
-function sparseStoreLength(store: DenseBucketStore): number {
+function sparseStoreLength(store: BucketStore, entries: TableEntries | null): number {
+  if (entries !== null) {
+    const { indexes, weights } = entries;
+    let length = varintLength(indexes.length);
+    let previous = store.low - 1;
+    for (let k = 0; k < indexes.length; k++) {
+      length += varintLength(indexes[k] - previous - 1) + varintLength(weights[k]);
+      previous = indexes[k];
+    }
+    return length;
+  }
   const counts = store.counts;
   const nonZero = store.nonZero;
   if (nonZero !== null) {
@@ -914,10 +980,10 @@ function sparseStoreLength(store: DenseBucketStore): number {
 }
 
 /** The encoding toBytes writes a store in, and its weights' byte length. */
-function storeEncodingOf(store: DenseBucketStore, varintBytes: number): { encoding: number; weightBytes: number } {
+function storeEncodingOf(store: BucketStore, varintBytes: number, entries: TableEntries | null): { encoding: number; weightBytes: number } {
   if (store.isEmpty) return { encoding: STORE_EMPTY, weightBytes: 0 };
   if (varintBytes < 0) return { encoding: STORE_FLOAT64, weightBytes: 8 * (store.high - store.low + 1) };
-  const sparseBytes = sparseStoreLength(store);
+  const sparseBytes = sparseStoreLength(store, entries);
   return sparseBytes < varintBytes ? { encoding: STORE_SPARSE, weightBytes: sparseBytes } : { encoding: STORE_VARINT, weightBytes: varintBytes };
 }
 
@@ -930,7 +996,7 @@ function varintLength(value: number): number {
   return length;
 }
 
-function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: DenseBucketStore, encoding: number): number {
+function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: BucketStore, encoding: number, entries: TableEntries | null): number {
   view.setUint8(offset, encoding);
   if (encoding === STORE_EMPTY) {
     view.setInt32(offset + 1, 0, true);
@@ -943,6 +1009,7 @@ function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: De
   view.setInt32(offset + 5, store.collapsedInto, true);
   view.setUint32(offset + 9, n, true);
   offset += STORE_HEADER_BYTES;
+  if (entries !== null) return writeTableWeights(view, bytes, offset, store.low, n, encoding, entries);
   const first = store.low - store.offset;
   if (encoding === STORE_FLOAT64) {
     for (let i = 0; i < n; i++) view.setFloat64(offset + 8 * i, store.counts[first + i], true);
@@ -978,6 +1045,28 @@ function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: De
   return offset;
 }
 
+/** writeStore's weights for a table store: the same bytes a dense store of those weights writes. */
+function writeTableWeights(view: DataView, bytes: Uint8Array, offset: number, low: number, n: number, encoding: number, entries: TableEntries): number {
+  const { indexes, weights } = entries;
+  if (encoding === STORE_SPARSE) {
+    offset = writeVarint(bytes, offset, indexes.length);
+    let previous = low - 1;
+    for (let k = 0; k < indexes.length; k++) {
+      offset = writeVarint(bytes, offset, indexes[k] - previous - 1);
+      offset = writeVarint(bytes, offset, weights[k]);
+      previous = indexes[k];
+    }
+    return offset;
+  }
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const weight = indexes[k] === low + i ? weights[k++] : 0;
+    if (encoding === STORE_FLOAT64) view.setFloat64(offset + 8 * i, weight, true);
+    else offset = writeVarint(bytes, offset, weight);
+  }
+  return encoding === STORE_FLOAT64 ? offset + 8 * n : offset;
+}
+
 /** Writes a non-negative integer as an unsigned LEB128 varint; returns the offset after it. */
 function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
   while (value >= 128) {
@@ -993,7 +1082,7 @@ function storeAt(name: string, start: number): string {
   return `LogHistogram.fromBytes: ${name} store at offset ${start}`;
 }
 
-function readStore(view: DataView, bytes: Uint8Array, offset: number, store: DenseBucketStore, name: string, scratch?: BucketScratch): number {
+function readStore(view: DataView, bytes: Uint8Array, offset: number, store: BucketStore, name: string, scratch?: BucketScratch): number {
   // `where` is built only for an error: a pane of 30 features reads 60 stores, twice per message in the gateway
   const start = offset;
   if (offset + STORE_HEADER_BYTES > bytes.length) {
@@ -1066,7 +1155,7 @@ function readVarint(bytes: Uint8Array, reader: { offset: number }, name: string,
 }
 
 /** The STORE_SPARSE part of readStore: (gap, weight) pairs into `weights`; returns the offset after them. */
-function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: DenseBucketStore, name: string, start: number, scratch: BucketScratch | undefined): number {
+function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: BucketStore, name: string, start: number, scratch: BucketScratch | undefined): number {
   const reader = { offset };
   const weighted = readVarint(bytes, reader, name, start, 'the count of weighted buckets');
   if (weighted === 0 || weighted > n) throw new RangeError(`${storeAt(name, start)}: ${weighted} weighted buckets in a range of ${n}`);

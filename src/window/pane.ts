@@ -1,5 +1,5 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import type { BucketScratch } from '../sketch/dense-bucket-store.ts';
+import type { BucketScratch } from '../sketch/bucket-store.ts';
 import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
@@ -187,8 +187,15 @@ export class PaneInput {
       return sketch.clear();
     }
     const mapping = (this.featureMapping ??= new CubicLogMapping(accuracy));
-    return new LogHistogram(accuracy, { center, minIndexable: FEATURE_MIN_INDEXABLE, mapping });
+    const fresh = new LogHistogram(accuracy, { center, minIndexable: FEATURE_MIN_INDEXABLE, mapping });
+    const like = this.sizeHint?.features.get(name)?.numeric;
+    return like == null ? fresh : fresh.reserveLike(like);
   }
+  /**
+   * A pane of the same producer opened before this one, whose feature sketches' sizes this pane's
+   * new ones start at (see sizeSketchesLike); let go at the first read (settleCenters).
+   */
+  private sizeHint: PaneInput | null = null;
   /**
    * The features of a pane its producer dropped, whose sketches this pane's features take over as
    * they come (see reuseSketchesOf); let go at the first read (settleCenters).
@@ -233,6 +240,15 @@ export class PaneInput {
   }
 
   /**
+   * Lets this new pane's feature sketches start at the size of `previous`'s, a pane of the same
+   * producer (when none was dropped to reuse): a feature that filled a table of 183 slots, or an
+   * array, last time gets one at its first value instead of growing to it (LogHistogram.reserveLike).
+   */
+  sizeSketchesLike(previous: PaneInput): void {
+    this.sizeHint = previous;
+  }
+
+  /**
    * Joins a producer's centers (a pane restored from a checkpoint): the centers of this pane's
    * sketches go into `centers` where it has none yet, and features new to the pane take theirs from it.
    */
@@ -251,6 +267,7 @@ export class PaneInput {
    */
   settleCenters(): void {
     this.spareFeatures = null;
+    this.sizeHint = null;
     if (this.undecided.size === 0) return;
     for (const name of [...this.undecided.keys()]) this.decideCenter(name);
   }

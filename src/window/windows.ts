@@ -3,7 +3,7 @@ import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import { BucketScratch } from '../sketch/dense-bucket-store.ts';
+import { BucketScratch } from '../sketch/bucket-store.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
 import { packPaneState, unpackPaneState } from './packed-state.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LogHistogram } from '../../src/sketch/index.ts';
 import { CubicLogMapping } from '../../src/sketch/cubic-log-mapping.ts';
-import { BucketScratch } from '../../src/sketch/dense-bucket-store.ts';
+import { BucketScratch } from '../../src/sketch/bucket-store.ts';
 import { distributions, seededNormal, seededUniform } from './distributions.ts';
 
 const QUANTILES = [0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];

@@ -4,7 +4,7 @@ import { ModelWindows, WindowAggregate } from '../../src/window/windows.ts';
 import { PaneMembers, alignDown, paneLayout } from '../../src/window/coarse-panes.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
-import { BucketScratch } from '../../src/sketch/dense-bucket-store.ts';
+import { BucketScratch } from '../../src/sketch/bucket-store.ts';
 
 const PANE = 10_000;
 const MINUTE = 60_000;

@@ -1,8 +1,12 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
 
 /**
- * Bucket weights for a contiguous range of integer bucket indexes, in a Float64Array that
- * covers only the range in use and grows (grownCapacity) as it widens. At most `maxBuckets` indexes are kept:
+ * Bucket weights for a contiguous range of integer bucket indexes. While few buckets hold a
+ * weight, a store built by add() keeps them in a small hash table (index -> count, see
+ * `BucketStore.table`); otherwise (more than 137 buckets, or an array over the range no larger than
+ * the table, or at the first operation other than add, a count or a serialization) in a
+ * Float64Array that covers only the range in use and grows (grownCapacity) as it widens. At most
+ * `maxBuckets` indexes are kept:
  * when a new index would widen the range beyond that, the lowest indexes are collapsed into
  * the lowest kept one (so the high-magnitude end, the tail, stays exact).
  *
@@ -21,6 +25,48 @@ const INITIAL_CAPACITY = 64;
  * empty, nothing can be written into it.
  */
 const NO_WEIGHTS = new Float64Array(0);
+/** The table of every store before its first add (see BucketStore.table). */
+const NO_TABLE = new Int32Array(0);
+/** A table slot without a bucket: no bucket index can be NO_INDEX. */
+const EMPTY_KEY = NO_INDEX;
+const FIRST_TABLE_SLOTS = 16;
+/** Every slot of a table free (EMPTY_KEY at each index position, count 0). */
+function emptyTable(table: Int32Array): void {
+  for (let at = 0; at < table.length; at += 2) {
+    table[at] = EMPTY_KEY;
+    table[at + 1] = 0;
+  }
+}
+
+/** Fibonacci hashing: consecutive bucket indexes (the usual case) spread over the table. */
+const HASH_MULTIPLIER = 0x9e3779b1 | 0;
+const TWO_TO_MINUS_32 = 2 ** -32;
+/**
+ * The slot a bucket index hashes to in a table of `slots`: the top bits of its Fibonacci hash, as a
+ * fraction of the table (any size, not only powers of two: a table grows by half, not double).
+ */
+function homeSlot(index: number, slots: number): number {
+  return ((Math.imul(index, HASH_MULTIPLIER) >>> 0) * slots * TWO_TO_MINUS_32) | 0;
+}
+/**
+ * A full table grows by this factor: by half, so it is 1/2 to 3/4 full (a worker's 200 values of a
+ * heavy-tailed feature: 4.6 KB of tables per pane and feature when doubling, 1/3 to 3/4 full).
+ */
+function grownTableSlots(slots: number): number {
+  return slots === 0 ? FIRST_TABLE_SLOTS : Math.ceil(1.5 * slots);
+}
+/**
+ * A table that would grow beyond this many slots becomes an array instead (grown: 16, 24, 36, 54,
+ * 81, 122, 183 slots, so at most 137 buckets in 1.5 KB). Finding a bucket in a table costs a hash
+ * and a probe where an array costs an offset: ~5-12 ns more per add (bench: 200 sketches, 200 to
+ * 1,667 values each). A store with more buckets than that is a busy one, where the adds' time
+ * matters and an array is the cheaper; tables are for the many quiet panes, where memory does.
+ */
+const MAX_TABLE_SLOTS = 256;
+/** Bytes a table holds per slot (an Int32 index and an Int32 count). */
+const TABLE_BYTES_PER_SLOT = 8;
+/** Largest count a table slot holds: a weight that would take one beyond it makes the store dense. */
+const MAX_TABLE_COUNT = 0x7fffffff;
 /**
  * An array that must grow is made twice the range it must hold while that range is small (few
  * reallocations as a new sketch fills), and 1.25 times from LARGE_SPAN on: a window's sketch of a
@@ -183,7 +229,7 @@ function monotoneSlots(indexes: Int32Array, from: number, to: number, offset: nu
   return used;
 }
 
-export class DenseBucketStore {
+export class BucketStore {
   readonly maxBuckets: number;
   /** Starts as NO_WEIGHTS (nothing can be written into it) until a range needs an array of its own. */
   counts: Float64Array = NO_WEIGHTS;
@@ -201,6 +247,19 @@ export class DenseBucketStore {
    * its weights alone, not every bucket of its range.
    */
   nonZero: Int32Array | null = null;
+  /**
+   * While few buckets hold a weight (the pane of one worker: 200 values of a heavy-tailed feature
+   * spread over ~1,000 buckets per sign, 16 KB dense), the store is a hash table of their indexes
+   * and integer weights (counts), interleaved: slot s holds its index at 2s (EMPTY_KEY when free)
+   * and its count at 2s + 1 (open addressing, linear probing, 1/2 to 3/4 full), and `counts`
+   * stays empty: 8 bytes per slot. null once the store is dense, which it becomes (densify) when a
+   * dense array over its range would be no larger than the grown table, when its range would
+   * exceed maxBuckets (so collapsing works as it always did), at a weight that is not a whole
+   * number, or at any operation but add, the counts, weightAt, clear and serialization.
+   */
+  private table: Int32Array | null = NO_TABLE;
+  /** Buckets the table holds. */
+  private tableSize = 0;
 
   constructor(maxBuckets: number) {
     this.maxBuckets = maxBuckets;
@@ -212,6 +271,7 @@ export class DenseBucketStore {
 
   /** Buckets with a weight. */
   nonEmpty(): number {
+    if (this.table !== null) return this.tableSize;
     if (this.nonZero !== null) return this.nonZero.length;
     let buckets = 0;
     const counts = this.counts;
@@ -219,19 +279,68 @@ export class DenseBucketStore {
     return buckets;
   }
 
-  /** Hot path: one range check and one typed-array add unless the range must change. */
+  /** Hot path: one probe of the table, or one range check and one typed-array add unless the range must change. */
   add(index: number, weight: number): void {
     this.nonZero = null;
+    const table = this.table;
+    if (table !== null) {
+      // a bucket the table holds (the common case), inline; anything else in addToTable
+      const slots = table.length >> 1;
+      if (slots !== 0) {
+        for (let slot = homeSlot(index, slots); ; slot = slot + 1 === slots ? 0 : slot + 1) {
+          const key = table[2 * slot];
+          if (key === index) {
+            const count = table[2 * slot + 1] + weight;
+            if (count <= MAX_TABLE_COUNT && (weight | 0) === weight) {
+              table[2 * slot + 1] = count;
+              return;
+            }
+            break;
+          }
+          if (key === EMPTY_KEY) {
+            // a new bucket, while the table has room and the range stays within maxBuckets
+            if (4 * (this.tableSize + 1) > 3 * slots || (weight | 0) !== weight) break;
+            if (index < this.low) {
+              if (this.high - index >= this.maxBuckets) break;
+              this.low = index;
+              if (this.high < index) this.high = index; // the first bucket
+            } else if (index > this.high) {
+              if (index - this.low >= this.maxBuckets) break;
+              this.high = index;
+            }
+            table[2 * slot] = index;
+            table[2 * slot + 1] = weight;
+            this.tableSize++;
+            return;
+          }
+        }
+      }
+      if (this.addToTable(index, weight)) return;
+    }
+    this.addToArray(index, weight);
+  }
+
+  private addToArray(index: number, weight: number): void {
     if (index < this.low || index > this.high) index = this.extendTo(index);
     this.counts[index - this.offset] += weight;
   }
 
   weightAt(index: number): number {
-    return index < this.low || index > this.high ? 0 : this.counts[index - this.offset];
+    if (index < this.low || index > this.high) return 0;
+    if (this.table !== null) {
+      const slot = this.slotOf(index);
+      return slot < 0 ? 0 : this.table[2 * slot + 1];
+    }
+    return this.counts[index - this.offset];
   }
 
   total(): number {
     let total = 0;
+    const table = this.table;
+    if (table !== null) {
+      for (let at = 1; at < table.length; at += 2) total += table[at];
+      return total;
+    }
     for (let i = this.low - this.offset, end = this.high - this.offset; i <= end; i++) total += this.counts[i];
     return total;
   }
@@ -242,8 +351,9 @@ export class DenseBucketStore {
    * `other`'s own collapsed bucket is added at its index like any other (a later subtract of
    * `other` then takes it back from the same index).
    */
-  merge(other: DenseBucketStore): void {
+  merge(other: BucketStore): void {
     if (other.isEmpty) return;
+    this.densify();
     this.nonZero = null;
     const newLow = Math.min(this.low, other.low);
     const newHigh = Math.max(this.high, other.high);
@@ -254,6 +364,12 @@ export class DenseBucketStore {
       this.high = newHigh;
       const counts = this.counts;
       const source = other.counts;
+      const table = other.table;
+      if (table !== null) {
+        const offset = this.offset;
+        for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] += table[at + 1];
+        return;
+      }
       const shift = other.offset - this.offset;
       const nonZero = other.nonZero;
       if (nonZero !== null) {
@@ -261,6 +377,11 @@ export class DenseBucketStore {
         return;
       }
       for (let i = other.low - other.offset, end = other.high - other.offset; i <= end; i++) counts[i + shift] += source[i];
+      return;
+    }
+    if (other.table !== null) {
+      const indexes = other.tableIndexes();
+      for (let k = indexes.length - 1; k >= 0; k--) this.add(indexes[k], other.weightAt(indexes[k]));
       return;
     }
     for (let index = other.high; index >= other.low; index--) {
@@ -278,6 +399,7 @@ export class DenseBucketStore {
    */
   addAll(indexes: Int32Array, weights: Float64Array, from: number, to: number, scratch?: BucketScratch): void {
     if (from >= to) return;
+    this.densify();
     this.nonZero = null;
     let newLow = this.low;
     let newHigh = this.high;
@@ -311,8 +433,14 @@ export class DenseBucketStore {
    * is where merge put them). Weight that is not there (subtracting what was never merged) is a
    * caller error: the bucket is cleared to 0 rather than going negative.
    */
-  subtract(other: DenseBucketStore): void {
+  subtract(other: BucketStore): void {
     if (other.isEmpty || this.isEmpty) return;
+    this.densify();
+    // a table's weights are few: subtracted from the dense array of the same buckets, as below
+    if (other.table !== null) {
+      this.subtractTable(other);
+      return;
+    }
     this.nonZero = null;
     const counts = this.counts;
     const source = other.counts;
@@ -349,15 +477,29 @@ export class DenseBucketStore {
 
   clear(): void {
     this.nonZero = null;
-    if (!this.isEmpty) this.counts.fill(0, this.low - this.offset, this.high - this.offset + 1);
+    if (this.table !== null) {
+      if (this.tableSize > 0) {
+        emptyTable(this.table);
+        this.tableSize = 0;
+      }
+    } else if (!this.isEmpty) this.counts.fill(0, this.low - this.offset, this.high - this.offset + 1);
     this.low = EMPTY_LOW;
     this.high = EMPTY_HIGH;
     this.collapsedInto = NO_INDEX;
   }
 
-  copyFrom(other: DenseBucketStore): void {
+  copyFrom(other: BucketStore): void {
     this.clear();
     if (other.isEmpty) return;
+    if (other.table !== null) {
+      this.table = other.table.slice();
+      this.tableSize = other.tableSize;
+      this.counts = NO_WEIGHTS;
+      this.low = other.low;
+      this.high = other.high;
+      return;
+    }
+    this.densify();
     const span = other.high - other.low + 1;
     if (this.counts.length < span) this.counts = new Float64Array(Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
     this.offset = other.low;
@@ -374,6 +516,7 @@ export class DenseBucketStore {
    */
   load(low: number, weights: Float64Array, collapsedInto: number, nonZero: Int32Array | null = null): void {
     this.clear();
+    this.table = null;
     if (weights.length === 0) return;
     this.counts = weights;
     this.offset = low;
@@ -383,6 +526,199 @@ export class DenseBucketStore {
     this.trim();
     // slots are relative to offset, which trimming leaves where it is
     if (!this.isEmpty) this.nonZero = nonZero;
+  }
+
+  /**
+   * Makes an empty store that has never held a weight as large as `other` is: a table of as many
+   * slots, or an array of as many buckets. A worker's new pane sizes its feature sketches like the
+   * producer's previous pane: one array per store instead of growing through six tables or five
+   * arrays (each typed array above 64 bytes costs ~2 µs to allocate and collect, ~130 ns per value
+   * of a fresh pane of 200 values). No-op for a store that holds or held a weight.
+   */
+  reserveLike(other: BucketStore): void {
+    if (!this.isEmpty || this.table === null || this.table.length !== 0 || this.counts.length !== 0) return;
+    if (other.table !== null) {
+      if (other.table.length !== 0) emptyTable((this.table = new Int32Array(other.table.length)));
+      return;
+    }
+    if (other.counts.length !== 0) {
+      this.table = null;
+      this.counts = new Float64Array(other.counts.length);
+    }
+  }
+
+  /** Whether the store keeps its weights in a table (see `table`). */
+  get isTable(): boolean {
+    return this.table !== null;
+  }
+
+  /** Bytes of the weights' arrays as allocated (room to grow included): for memory accounting. */
+  get capacityBytes(): number {
+    return this.counts.byteLength + (this.table === null ? 0 : this.table.byteLength);
+  }
+
+  /** The indexes of a table store's weights, ascending (a new array); empty for a dense store. */
+  tableIndexes(): Int32Array {
+    const table = this.table;
+    if (table === null) return new Int32Array(0);
+    const indexes = new Int32Array(this.tableSize);
+    let k = 0;
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) indexes[k++] = table[at];
+    return indexes.sort();
+  }
+
+  /**
+   * Makes the store dense (a no-op when it is): its table's weights into an array over its range,
+   * with room to grow as ensureCapacity gives it. Every operation but the table's own calls it first.
+   */
+  densify(): void {
+    const table = this.table;
+    if (table === null) return;
+    this.table = null;
+    this.tableSize = 0;
+    if (this.isEmpty) return;
+    const low = this.low;
+    const high = this.high;
+    this.low = EMPTY_LOW;
+    this.high = EMPTY_HIGH;
+    this.ensureCapacity(low, high);
+    this.low = low;
+    this.high = high;
+    const counts = this.counts;
+    const offset = this.offset;
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] = table[at + 1];
+  }
+
+  /** The table slot holding `index`, or -1. */
+  private slotOf(index: number): number {
+    const table = this.table!;
+    const slots = table.length >> 1;
+    if (slots === 0) return -1;
+    for (let slot = homeSlot(index, slots); ; slot = slot + 1 === slots ? 0 : slot + 1) {
+      const key = table[2 * slot];
+      if (key === index) return slot;
+      if (key === EMPTY_KEY) return -1;
+    }
+  }
+
+  /**
+   * add() while the store is a table, for what add's inline probe leaves (a full table, a range to
+   * collapse, a weight that is not a count): false when the store became an array instead (the
+   * caller then adds to the array), which it does for a weight that is not a count or would take
+   * a count beyond a slot, or when a table with room for a new bucket would be larger than
+   * MAX_TABLE_SLOTS or no smaller than the array.
+   */
+  private addToTable(index: number, weight: number): boolean {
+    const slot = this.slotOf(index);
+    if ((weight | 0) !== weight || (slot >= 0 && this.table![2 * slot + 1] + weight > MAX_TABLE_COUNT)) {
+      this.densify();
+      return false;
+    }
+    if (slot >= 0) {
+      this.table![2 * slot + 1] += weight;
+      return true;
+    }
+    const low = index < this.low ? index : this.low;
+    const high = index > this.high ? index : this.high;
+    const span = high - low + 1;
+    if (span > this.maxBuckets) return this.addCollapsing(index, weight);
+    const slots = this.table!.length >> 1;
+    if (4 * (this.tableSize + 1) > 3 * slots) {
+      // full (or not made yet): a larger table, unless the array would be no larger
+      const grown = grownTableSlots(slots);
+      const arrayLength = Math.max(span, Math.min(Math.max(grownCapacity(span), INITIAL_CAPACITY), this.maxBuckets));
+      if (grown > MAX_TABLE_SLOTS || 8 * arrayLength <= TABLE_BYTES_PER_SLOT * grown) {
+        this.densify();
+        return false;
+      }
+      this.rehash(grown);
+    }
+    const free = this.freeSlotFor(index);
+    this.table![2 * free] = index;
+    this.table![2 * free + 1] = weight;
+    this.tableSize++;
+    this.low = low;
+    this.high = high;
+    return true;
+  }
+
+  /**
+   * addToTable of an index that would take the range beyond maxBuckets: the lowest buckets collapse
+   * into the lowest kept one, as the array's extendTo does (a feature whose values come close to
+   * its center reaches the smallest indexes, and its range reaches maxBuckets with few buckets
+   * weighted), then the weight goes in as into a range that fits.
+   */
+  private addCollapsing(index: number, weight: number): boolean {
+    if (index < this.low) {
+      // below what can be kept: into the lowest kept bucket
+      const floor = this.high - this.maxBuckets + 1;
+      this.collapsedInto = floor;
+      return this.addToTable(floor, weight);
+    }
+    const floor = index - this.maxBuckets + 1;
+    const table = this.table!;
+    let collapsed = 0;
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY && table[at] < floor) collapsed += table[at + 1];
+    if (collapsed + this.weightAt(floor) > MAX_TABLE_COUNT) {
+      this.densify();
+      return false;
+    }
+    // the lowest bucket held a weight, so some did collapse: the range restarts at the floor
+    this.rehash(table.length >> 1, floor);
+    this.low = floor;
+    this.high = Math.max(this.high, floor);
+    this.collapsedInto = floor;
+    if (!this.addToTable(floor, collapsed)) {
+      this.addToArray(floor, collapsed);
+      return false;
+    }
+    return this.addToTable(index, weight);
+  }
+
+  /** The free slot for `index` in the table (which has room and does not hold it). */
+  private freeSlotFor(index: number): number {
+    const table = this.table!;
+    const slots = table.length >> 1;
+    let slot = homeSlot(index, slots);
+    while (table[2 * slot] !== EMPTY_KEY) slot = slot + 1 === slots ? 0 : slot + 1;
+    return slot;
+  }
+
+  /** The table at `slots` slots, every bucket from `from` up moved over (the rest is dropped). */
+  private rehash(slots: number, from = NO_INDEX): void {
+    const old = this.table!;
+    const table = new Int32Array(2 * slots);
+    emptyTable(table);
+    this.table = table;
+    this.tableSize = 0;
+    for (let at = 0; at < old.length; at += 2) {
+      const key = old[at];
+      if (key === EMPTY_KEY || key < from) continue;
+      this.tableSize++;
+      const to = this.freeSlotFor(key);
+      table[2 * to] = key;
+      table[2 * to + 1] = old[at + 1];
+    }
+  }
+
+  /** subtract() of a table store from this dense one (see subtract). */
+  private subtractTable(other: BucketStore): void {
+    this.nonZero = null;
+    const counts = this.counts;
+    const table = other.table!;
+    // as subtract: what lies below our collapsed bucket is taken from it first, then the rest from their own
+    const collapsedInto = this.collapsedInto;
+    if (collapsedInto !== NO_INDEX && other.low < collapsedInto) {
+      let collapsedWeight = 0;
+      for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY && table[at] < collapsedInto) collapsedWeight += table[at + 1];
+      counts[collapsedInto - this.offset] = subtractClamped(counts[collapsedInto - this.offset], collapsedWeight);
+    }
+    const from = collapsedInto !== NO_INDEX && collapsedInto > this.low ? collapsedInto : this.low;
+    for (let at = 0; at < table.length; at += 2) {
+      const index = table[at];
+      if (index !== EMPTY_KEY && index >= from && index <= this.high) counts[index - this.offset] = subtractClamped(counts[index - this.offset], table[at + 1]);
+    }
+    this.trim();
   }
 
   /** Shrinks [low, high] to the non-zero buckets after a subtraction. */

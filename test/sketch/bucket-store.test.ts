@@ -1,22 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { DenseBucketStore, NO_INDEX } from '../../src/sketch/dense-bucket-store.ts';
+import { BucketStore, NO_INDEX } from '../../src/sketch/bucket-store.ts';
 
 /** Weights of every index in [low, high], as [index, weight] pairs with a weight. */
-function weightsOf(store: DenseBucketStore): Array<[number, number]> {
+function weightsOf(store: BucketStore): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (let index = store.low; index <= store.high; index++) if (store.weightAt(index) !== 0) out.push([index, store.weightAt(index)]);
   return out;
 }
 
-describe('DenseBucketStore array growth', () => {
+describe('BucketStore array growth', () => {
   it('moves a range that still fits within its array instead of making a new one', () => {
     // a window's sketch whose range slides (its lowest bucket leaves, a higher one arrives) at the
     // largest span it has had: each such step made a new, larger array (the gateway grew ~100k
     // bucket arrays a minute at 300 models), though the range never outgrew the one it had
-    const store = new DenseBucketStore(4096);
+    const store = new BucketStore(4096);
     store.load(0, new Float64Array(600).fill(1), NO_INDEX);
     const array = store.counts;
-    const lowest = new DenseBucketStore(4096);
+    const lowest = new BucketStore(4096);
     for (let step = 0; step < 50; step++) {
       lowest.clear();
       lowest.add(step, 1);
@@ -29,7 +29,7 @@ describe('DenseBucketStore array growth', () => {
   });
 
   it('grows an array the range outgrows, with room to spare, and keeps every weight', () => {
-    const store = new DenseBucketStore(4096);
+    const store = new BucketStore(4096);
     store.load(0, new Float64Array(600).fill(2), NO_INDEX);
     store.add(600, 1);
     expect(store.counts.length).toBe(Math.ceil(1.25 * 601));
@@ -40,7 +40,7 @@ describe('DenseBucketStore array growth', () => {
   });
 
   it('grows downwards too, and never past maxBuckets', () => {
-    const store = new DenseBucketStore(700);
+    const store = new BucketStore(700);
     store.load(100, new Float64Array(600).fill(1), NO_INDEX);
     store.add(99, 1);
     expect(store.counts.length).toBe(700);
