@@ -735,10 +735,8 @@ export class LogHistogram implements QuantileSummary {
     // a store still a table is written from its weighted buckets in order, and stays a table
     const negativeEntries = tableEntriesOf(this.negative);
     const positiveEntries = tableEntriesOf(this.positive);
-    const negativeVarints = varintStoreLength(this.negative, negativeEntries);
-    const positiveVarints = varintStoreLength(this.positive, positiveEntries);
-    const negativeEncoding = storeEncodingOf(this.negative, negativeVarints, negativeEntries);
-    const positiveEncoding = storeEncodingOf(this.positive, positiveVarints, positiveEntries);
+    const negativeEncoding = storeLayoutOf(this.negative, negativeEntries);
+    const positiveEncoding = storeLayoutOf(this.positive, positiveEntries);
     const centered = this.center !== 0 || this.originWeight !== 0;
     const headerBytes = centered ? HEADER_BYTES_CENTERED : HEADER_BYTES;
     const size = headerBytes + 2 * STORE_HEADER_BYTES + negativeEncoding.weightBytes + positiveEncoding.weightBytes;
@@ -757,8 +755,8 @@ export class LogHistogram implements QuantileSummary {
       view.setFloat64(56, this.center, true);
       view.setFloat64(64, this.originWeight, true);
     }
-    let offset = writeStore(view, bytes, headerBytes, this.negative, negativeEncoding.encoding, negativeEntries);
-    offset = writeStore(view, bytes, offset, this.positive, positiveEncoding.encoding, positiveEntries);
+    let offset = writeStore(view, bytes, headerBytes, this.negative, negativeEncoding, negativeEntries);
+    offset = writeStore(view, bytes, offset, this.positive, positiveEncoding, positiveEntries);
     if (offset !== size) throw new Error(`LogHistogram.toBytes: wrote ${offset} bytes, expected ${size} (bug)`);
     return bytes;
   }
@@ -902,89 +900,75 @@ function tableEntriesOf(store: BucketStore): TableEntries | null {
 }
 
 /**
- * The bytes of a store's weights as varints, or -1 when one is not an integer a varint holds
- * exactly (then they go as float64): one pass decides the encoding and measures it.
+ * The sizes of a store's weights in each encoding, taken one weighted bucket at a time in
+ * ascending position (its slot in the range): one pass decides the encoding and measures it
+ * (three passes over the whole range before, and a fourth to count the weighted buckets).
  */
-function varintStoreLength(store: BucketStore, entries: TableEntries | null): number {
-  if (store.isEmpty) return 0;
-  if (entries !== null) {
-    // every other bucket of the range is an empty one: one byte each
-    const weights = entries.weights;
-    let length = store.high - store.low + 1 - weights.length;
-    for (let k = 0; k < weights.length; k++) {
-      const weight = weights[k];
-      if (!Number.isInteger(weight) || weight < 0 || weight > MAX_SAFE_COUNT) return -1;
-      length += varintLength(weight);
+class StoreMeasure {
+  /** Every bucket of the range is one byte as a varint (an empty one is a 0): the weighted ones add theirs. */
+  varintBytes: number;
+  /** (gap, weight) pairs, without the count of pairs in front. */
+  pairBytes = 0;
+  weighted = 0;
+  /** Whether every weight is an integer a varint holds exactly (else they go as float64). */
+  integral = true;
+  private previous = -1;
+
+  constructor(readonly span: number) {
+    this.varintBytes = span;
+  }
+
+  weight(position: number, weight: number): void {
+    if (!(Number.isInteger(weight) && weight >= 0 && weight <= MAX_SAFE_COUNT)) {
+      this.integral = false;
+      return;
     }
-    return length;
+    const length = weight < 128 ? 1 : varintLength(weight);
+    const gap = position - this.previous - 1;
+    this.varintBytes += length - 1;
+    this.pairBytes += (gap < 128 ? 1 : varintLength(gap)) + length;
+    this.previous = position;
+    this.weighted++;
   }
-  const counts = store.counts;
-  const nonZero = store.nonZero;
-  if (nonZero !== null) {
-    // every other bucket of the range is an empty one: one byte each
-    let length = store.high - store.low + 1 - nonZero.length;
-    for (let k = 0; k < nonZero.length; k++) {
-      const weight = counts[nonZero[k]];
-      if (!Number.isInteger(weight) || weight < 0 || weight > MAX_SAFE_COUNT) return -1;
-      length += varintLength(weight);
-    }
-    return length;
+
+  /** The encoding toBytes writes the store in, and its weights' byte length. */
+  layout(): StoreLayout {
+    if (!this.integral) return { encoding: STORE_FLOAT64, weightBytes: 8 * this.span, weighted: this.weighted };
+    const sparseBytes = varintLength(this.weighted) + this.pairBytes;
+    return sparseBytes < this.varintBytes
+      ? { encoding: STORE_SPARSE, weightBytes: sparseBytes, weighted: this.weighted }
+      : { encoding: STORE_VARINT, weightBytes: this.varintBytes, weighted: this.weighted };
   }
-  let length = 0;
-  for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) {
-    const weight = counts[i];
-    if (weight < 128 && weight >= 0 && weight === Math.floor(weight)) length++;
-    else if (!Number.isInteger(weight) || weight < 0 || weight > MAX_SAFE_COUNT) return -1;
-    else length += varintLength(weight);
-  }
-  return length;
 }
 
-/**
- * Bytes of a store's weights written sparse (STORE_SPARSE: the count of weighted buckets, then a
- * (gap, weight) pair per weighted bucket); only for integer weights (varintStoreLength >= 0).
- */
-function sparseStoreLength(store: BucketStore, entries: TableEntries | null): number {
+interface StoreLayout {
+  encoding: number;
+  weightBytes: number;
+  /** Buckets with a weight (for the sparse encoding's count). */
+  weighted: number;
+}
+
+/** How toBytes writes a store (see StoreMeasure). */
+function storeLayoutOf(store: BucketStore, entries: TableEntries | null): StoreLayout {
+  if (store.isEmpty) return { encoding: STORE_EMPTY, weightBytes: 0, weighted: 0 };
+  const measure = new StoreMeasure(store.high - store.low + 1);
   if (entries !== null) {
     const { indexes, weights } = entries;
-    let length = varintLength(indexes.length);
-    let previous = store.low - 1;
-    for (let k = 0; k < indexes.length; k++) {
-      length += varintLength(indexes[k] - previous - 1) + varintLength(weights[k]);
-      previous = indexes[k];
-    }
-    return length;
+    for (let k = 0; k < indexes.length && measure.integral; k++) measure.weight(indexes[k] - store.low, weights[k]);
+    return measure.layout();
   }
   const counts = store.counts;
+  const first = store.low - store.offset;
   const nonZero = store.nonZero;
   if (nonZero !== null) {
-    let length = varintLength(nonZero.length);
-    let previous = store.low - store.offset - 1;
-    for (let k = 0; k < nonZero.length; k++) {
-      length += varintLength(nonZero[k] - previous - 1) + varintLength(counts[nonZero[k]]);
-      previous = nonZero[k];
-    }
-    return length;
+    for (let k = 0; k < nonZero.length && measure.integral; k++) measure.weight(nonZero[k] - first, counts[nonZero[k]]);
+    return measure.layout();
   }
-  let length = 0;
-  let weighted = 0;
-  let previous = store.low - store.offset - 1;
-  for (let i = store.low - store.offset, end = store.high - store.offset; i <= end; i++) {
+  for (let i = first, end = store.high - store.offset; i <= end && measure.integral; i++) {
     const weight = counts[i];
-    if (weight === 0) continue;
-    weighted++;
-    length += varintLength(i - previous - 1) + varintLength(weight);
-    previous = i;
+    if (weight !== 0) measure.weight(i - first, weight);
   }
-  return length + varintLength(weighted);
-}
-
-/** The encoding toBytes writes a store in, and its weights' byte length. */
-function storeEncodingOf(store: BucketStore, varintBytes: number, entries: TableEntries | null): { encoding: number; weightBytes: number } {
-  if (store.isEmpty) return { encoding: STORE_EMPTY, weightBytes: 0 };
-  if (varintBytes < 0) return { encoding: STORE_FLOAT64, weightBytes: 8 * (store.high - store.low + 1) };
-  const sparseBytes = sparseStoreLength(store, entries);
-  return sparseBytes < varintBytes ? { encoding: STORE_SPARSE, weightBytes: sparseBytes } : { encoding: STORE_VARINT, weightBytes: varintBytes };
+  return measure.layout();
 }
 
 function varintLength(value: number): number {
@@ -996,7 +980,8 @@ function varintLength(value: number): number {
   return length;
 }
 
-function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: BucketStore, encoding: number, entries: TableEntries | null): number {
+function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: BucketStore, layout: StoreLayout, entries: TableEntries | null): number {
+  const encoding = layout.encoding;
   view.setUint8(offset, encoding);
   if (encoding === STORE_EMPTY) {
     view.setInt32(offset + 1, 0, true);
@@ -1028,9 +1013,7 @@ function writeStore(view: DataView, bytes: Uint8Array, offset: number, store: Bu
       }
       return offset;
     }
-    let weighted = 0;
-    for (let i = 0; i < n; i++) if (store.counts[first + i] !== 0) weighted++;
-    offset = writeVarint(bytes, offset, weighted);
+    offset = writeVarint(bytes, offset, layout.weighted);
     let previous = -1;
     for (let i = 0; i < n; i++) {
       const weight = store.counts[first + i];
@@ -1069,6 +1052,11 @@ function writeTableWeights(view: DataView, bytes: Uint8Array, offset: number, lo
 
 /** Writes a non-negative integer as an unsigned LEB128 varint; returns the offset after it. */
 function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
+  if (value < 128) {
+    // most weights and gaps: one byte
+    bytes[offset] = value;
+    return offset + 1;
+  }
   while (value >= 128) {
     bytes[offset++] = (value % 128) | 128;
     value = Math.floor(value / 128);
