@@ -96,7 +96,13 @@ function subtractClamped(before: number, removed: number): number {
  * than reading their weights. Whoever resets it must know that no store read into it is still in
  * use: a store grows out of it into an array of its own, but one that stays is overwritten.
  */
-/** Views into one typed array, handed out until reset; a new array once it is used up (the old stays alive while views into it do). */
+/**
+ * Views into one typed array, handed out until reset; a new array, twice as long, once it is used
+ * up (the old stays alive while views into it do), up to `maxLength`: beyond it a call gets arrays
+ * of its own. Without the cap the array grew to what the largest call ever took and stayed: 16.8 MB
+ * in a steady-state gateway of three models (a fold decodes several coarse states in one call),
+ * which doubled its memory per model x feature x window (bench gateway --memory-only: 64 -> 126 KB).
+ */
 class ViewPool<T extends Float64Array | Int32Array> {
   private array: T;
   private used = 0;
@@ -104,13 +110,16 @@ class ViewPool<T extends Float64Array | Int32Array> {
   constructor(
     private readonly make: (length: number) => T,
     private readonly minLength: number,
+    private readonly maxLength: number,
   ) {
     this.array = make(0);
   }
 
   take(n: number): T {
     if (this.used + n > this.array.length) {
-      this.array = this.make(Math.max(2 * this.array.length, n, this.minLength));
+      const length = Math.max(2 * this.array.length, n, this.minLength);
+      if (length > this.maxLength) return this.make(n);
+      this.array = this.make(length);
       this.used = 0;
     }
     const view = this.array.subarray(this.used, this.used + n) as T;
@@ -127,8 +136,8 @@ class ViewPool<T extends Float64Array | Int32Array> {
 const MAX_SCRATCH_MAPPINGS = 8;
 
 export class BucketScratch {
-  private readonly weights = new ViewPool((length) => new Float64Array(length), 1 << 16);
-  private readonly ints = new ViewPool((length) => new Int32Array(length), 1 << 14);
+  private readonly weights = new ViewPool((length) => new Float64Array(length), 1 << 16, 1 << 17);
+  private readonly ints = new ViewPool((length) => new Int32Array(length), 1 << 14, 1 << 16);
   /** One bucket mapping per accuracy for the sketches read into this scratch (a mapping per sketch was 2 % of the gateway's CPU). */
   private readonly mappings = new Map<number, CubicLogMapping>();
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BucketStore, NO_INDEX } from '../../src/sketch/bucket-store.ts';
+import { BucketScratch, BucketStore, NO_INDEX } from '../../src/sketch/bucket-store.ts';
 
 /** Weights of every index in [low, high], as [index, weight] pairs with a weight. */
 function weightsOf(store: BucketStore): Array<[number, number]> {
@@ -49,5 +49,31 @@ describe('BucketStore array growth', () => {
     // 0 .. 699 spans 700 buckets: index 0 is kept, nothing collapsed
     expect([store.low, store.high, store.collapsedInto]).toEqual([0, 699, NO_INDEX]);
     expect(store.total()).toBe(602);
+  });
+});
+
+describe('BucketScratch', () => {
+  it('keeps at most 1 MB of weights however much one call takes, and hands out zeroed views', () => {
+    // a fold decodes several coarse states in one call: the pool grew to what the largest call
+    // took (16.8 MB in a steady-state gateway of three models) and kept it for good
+    const scratch = new BucketScratch();
+    const buffers = new Set<ArrayBufferLike>();
+    for (let round = 0; round < 3; round++) {
+      for (let k = 0; k < 200; k++) {
+        const view = scratch.take(4000);
+        expect(view.length).toBe(4000);
+        expect(view.every((w) => w === 0)).toBe(true);
+        view.fill(k + 1);
+        buffers.add(view.buffer);
+      }
+      scratch.reset();
+    }
+    const pooled = [...buffers].filter((buffer) => buffer.byteLength > 4000 * 8);
+    expect(pooled.length).toBeGreaterThan(0);
+    expect(Math.max(...pooled.map((buffer) => buffer.byteLength))).toBeLessThanOrEqual(1 << 20);
+    // once reset, the pool's array is handed out again rather than a new one
+    const first = scratch.take(10);
+    scratch.reset();
+    expect(scratch.take(10).buffer).toBe(first.buffer);
   });
 });
