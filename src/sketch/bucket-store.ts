@@ -506,6 +506,7 @@ export class BucketStore {
       this.counts = NO_WEIGHTS;
       this.low = other.low;
       this.high = other.high;
+      this.collapsedInto = other.collapsedInto;
       return;
     }
     this.densify();

@@ -65,6 +65,10 @@ describe('bucket stores kept as tables while few buckets hold a weight', () => {
           array.add(index, weight);
           if (k % 37 === 0 || k === adds - 1) expect(contents(table), `${stream.name}, seed ${seed}, add ${k}`).toEqual(contents(array));
         }
+        // a copy (LogHistogram.clone) holds the same, collapsed bucket included
+        const copy = new BucketStore(maxBuckets);
+        copy.copyFrom(table);
+        expect(contents(copy), `${stream.name}, seed ${seed}, copy`).toEqual(contents(array));
       }
     });
   }
