@@ -40,13 +40,13 @@ function emptyTable(table: Int32Array): void {
 
 /** Fibonacci hashing: consecutive bucket indexes (the usual case) spread over the table. */
 const HASH_MULTIPLIER = 0x9e3779b1 | 0;
-const TWO_TO_MINUS_32 = 2 ** -32;
 /**
  * The slot a bucket index hashes to in a table of `slots`: the top bits of its Fibonacci hash, as a
  * fraction of the table (any size, not only powers of two: a table grows by half, not double).
  */
 function homeSlot(index: number, slots: number): number {
-  return ((Math.imul(index, HASH_MULTIPLIER) >>> 0) * slots * TWO_TO_MINUS_32) | 0;
+  // the hash's top 16 bits times the table's size (at most MAX_TABLE_SLOTS < 2^16), in integers
+  return ((Math.imul(index, HASH_MULTIPLIER) >>> 16) * slots) >>> 16;
 }
 /**
  * A full table grows by this factor: by half, so it is 1/2 to 3/4 full (a worker's 200 values of a
