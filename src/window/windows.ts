@@ -105,7 +105,9 @@ interface DecodedPane {
  */
 function withMovedSketches(wire: PaneInputWire, input: PaneInput, moved: readonly string[]): PaneInputWire {
   const features = { ...wire.features };
-  for (const name of moved) features[name] = { ...features[name], n: (input.features.get(name)?.numeric as LogHistogram).toBytes() };
+  // written into one buffer: they are stored, and let go, together
+  const bytes = LogHistogram.toBytesMany(moved.map((name) => input.features.get(name)?.numeric as LogHistogram));
+  moved.forEach((name, k) => (features[name] = { ...features[name], n: bytes[k] }));
   return { ...wire, features };
 }
 

@@ -215,3 +215,21 @@ describe("a worker pane's memory", () => {
     expect(second.features.get('f')?.numeric?.bucketCapacityBytes).toBe(first.features.get('f')?.numeric?.bucketCapacityBytes);
   });
 });
+
+describe('LogHistogram.toBytesMany', () => {
+  it('writes each sketch as toBytes does, into one buffer', () => {
+    const rng = random(11);
+    const sketches = Array.from({ length: 7 }, (_, s) => {
+      const sketch = new LogHistogram(0.01, { center: s, minIndexable: 1e-6 });
+      for (let k = 0; k < 20 + 40 * s; k++) sketch.add(s + Math.tan(Math.PI * (rng() - 0.5)), s === 3 ? 0.5 : 1);
+      if (s % 2 === 0) sketch.quantile(0.5); // some as arrays, some as tables
+      return sketch;
+    });
+    sketches.push(new LogHistogram(0.01));
+    const many = LogHistogram.toBytesMany(sketches);
+    expect(many.map((bytes) => Array.from(bytes))).toEqual(sketches.map((sketch) => Array.from(sketch.toBytes())));
+    expect(new Set(many.map((bytes) => bytes.buffer)).size).toBe(1);
+    for (const [k, bytes] of many.entries()) expect(LogHistogram.fromBytes(bytes).count).toBe(sketches[k].count);
+    expect(LogHistogram.toBytesMany([])).toEqual([]);
+  });
+});
