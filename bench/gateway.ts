@@ -353,7 +353,8 @@ async function runSize(models: number): Promise<SizeResult> {
   queue.length = 0;
   for (const pending of unreflected) pending.length = 0;
   const publisherPaneBytes = workerPaneBytes(WORKER_PANES_MEASURED);
-  const gatewayBytes = liveHeapBytes() - heapBaseline;
+  // without the store's bucket scratch: a fixed cost of the process, not of its models (reported apart)
+  const gatewayBytes = liveHeapBytes() - heapBaseline - windows.scratchBytes;
   const held = names.reduce((sum, name) => {
     const states = windows.windowsOf(name)?.heldStates;
     return sum + (states === undefined ? 0 : states.perPartition + states.folded + states.coarse);
@@ -397,9 +398,15 @@ async function runSize(models: number): Promise<SizeResult> {
 interface SteadyStateMemory {
   coarsePaneMs: number;
   models: number;
-  /** Live heap of the store (windows and every pane state held) per model x feature, and per model x feature x window. */
+  /**
+   * Live heap of the store (windows and every pane state held) per model x feature, and per model x
+   * feature x window, without the store's bucket scratch (fixedScratchBytes: one per process, not
+   * per model; with three models it was a quarter of the figure).
+   */
   bytesPerModelFeature: number;
   bytesPerModelFeatureWindow: number;
+  /** The store's bucket scratch (WindowStore.scratchBytes): a fixed cost of the gateway, whatever its models. */
+  fixedScratchBytes: number;
   /** Pane states held per model at the end: fine (per partition or folded), coarse (1 min) and history (5 min). */
   finePanesPerModel: number;
   coarsePanesPerModel: number;
@@ -456,7 +463,8 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
   }
   const applyMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
-  const bytes = liveHeapBytes() - before;
+  const fixedScratchBytes = store.scratchBytes;
+  const bytes = liveHeapBytes() - before - fixedScratchBytes;
   let fine = 0;
   let coarse = 0;
   let history = 0;
@@ -488,6 +496,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
     models,
     bytesPerModelFeature: Math.round(bytes / (models * FEATURES)),
     bytesPerModelFeatureWindow: Math.round(bytes / (models * FEATURES * WINDOWS.length)),
+    fixedScratchBytes,
     finePanesPerModel: Number((fine / models).toFixed(1)),
     coarsePanesPerModel: Number((coarse / models).toFixed(1)),
     historyPanesPerModel: Number((history / models).toFixed(1)),
@@ -527,6 +536,7 @@ async function main(): Promise<void> {
         `(x${(r.bytesPerModelFeatureWindow / GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)} of the ${GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget); ` +
         `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse + ${r.historyPanesPerModel} history pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} / ${r.historyStateBytesPerFeature} wire sketch B per feature); ` +
         `held states ${r.heldStateBytesPerModelFeature} B and window aggregates ${r.aggregateBytesPerModelFeature} B per model x feature; ` +
+        `besides, the store's bucket scratch ${(r.fixedScratchBytes / 2 ** 20).toFixed(2)} MB (fixed, not per model); ` +
         `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms)`,
     );
   }

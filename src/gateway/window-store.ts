@@ -219,6 +219,11 @@ export class WindowStore {
   }
 
   /** Pane messages dropped because they were for a model beyond `maxModels`. */
+  /** Bytes the store's bucket scratch holds for good: a fixed cost of the process, not of its models (BucketScratch.capacityBytes). */
+  get scratchBytes(): number {
+    return this.scratch.capacityBytes;
+  }
+
   get droppedMessages(): number {
     return this.dropped;
   }

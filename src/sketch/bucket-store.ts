@@ -100,8 +100,9 @@ function subtractClamped(before: number, removed: number): number {
  * Views into one typed array, handed out until reset; a new array, twice as long, once it is used
  * up (the old stays alive while views into it do), up to `maxLength`: beyond it a call gets arrays
  * of its own. Without the cap the array grew to what the largest call ever took and stayed: 16.8 MB
- * in a steady-state gateway of three models (a fold decodes several coarse states in one call),
- * which doubled its memory per model x feature x window (bench gateway --memory-only: 64 -> 126 KB).
+ * in a steady-state gateway (a fold decodes several coarse states in one call). The weights' cap,
+ * 4 MB, holds what one pane message of 30 heavy-tailed features takes (its state and the one it
+ * replaces, decoded, and the moved sketches): at 1 MB, 23 arrays of their own per message.
  */
 class ViewPool<T extends Float64Array | Int32Array> {
   private array: T;
@@ -130,13 +131,18 @@ class ViewPool<T extends Float64Array | Int32Array> {
   reset(): void {
     this.used = 0;
   }
+
+  /** Bytes of the array handed out from. */
+  get capacityBytes(): number {
+    return this.array.byteLength;
+  }
 }
 
 /** Accuracies a scratch keeps a shared mapping for; bytes claiming more are read with mappings of their own. */
 const MAX_SCRATCH_MAPPINGS = 8;
 
 export class BucketScratch {
-  private readonly weights = new ViewPool((length) => new Float64Array(length), 1 << 16, 1 << 17);
+  private readonly weights = new ViewPool((length) => new Float64Array(length), 1 << 16, 1 << 19);
   private readonly ints = new ViewPool((length) => new Int32Array(length), 1 << 14, 1 << 16);
   /** One bucket mapping per accuracy for the sketches read into this scratch (a mapping per sketch was 2 % of the gateway's CPU). */
   private readonly mappings = new Map<number, CubicLogMapping>();
@@ -175,6 +181,16 @@ export class BucketScratch {
     if (current !== null && current.values.length >= room) return current;
     const length = Math.max(room, 2 * (current?.values.length ?? 256));
     return (this.rebinArrays = newRebinArrays(length));
+  }
+
+  /**
+   * Bytes the scratch holds for good: its pools and working arrays. A fixed cost of the process (one
+   * scratch per window store), not of its models: at most 4 MB + 256 KB of pools and the rebinning arrays.
+   */
+  get capacityBytes(): number {
+    const rebin = this.rebinArrays;
+    const rebinBytes = rebin === null ? 0 : rebin.positiveIndexes.byteLength + rebin.positiveWeights.byteLength + rebin.negativeIndexes.byteLength + rebin.negativeWeights.byteLength + rebin.values.byteLength + rebin.weights.byteLength;
+    return this.weights.capacityBytes + this.ints.capacityBytes + rebinBytes;
   }
 
   /** Everything taken so far may be handed out again. */
