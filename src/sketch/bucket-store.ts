@@ -3,7 +3,7 @@ import { CubicLogMapping } from './cubic-log-mapping.ts';
 /**
  * Bucket weights for a contiguous range of integer bucket indexes. While few buckets hold a
  * weight, a store built by add() keeps them in a small hash table (index -> count, see
- * `BucketStore.table`); otherwise (more than 137 buckets, or an array over the range no larger than
+ * `BucketStore.table`); otherwise (more than 150 buckets, or an array over the range no larger than
  * the table, or at the first operation other than add, a count or a serialization) in a
  * Float64Array that covers only the range in use and grows (grownCapacity) as it widens. At most
  * `maxBuckets` indexes are kept:
@@ -49,20 +49,22 @@ function homeSlot(index: number, slots: number): number {
   return ((Math.imul(index, HASH_MULTIPLIER) >>> 16) * slots) >>> 16;
 }
 /**
- * A full table grows by this factor: by half, so it is 1/2 to 3/4 full (a worker's 200 values of a
- * heavy-tailed feature: 4.6 KB of tables per pane and feature when doubling, 1/3 to 3/4 full).
+ * The size a full table grows to: by half while small (few rehashes as a store fills), by a quarter
+ * from 81 slots on, where a worker's quiet panes end (200 heavy-tailed values: ~120 and ~80 buckets
+ * per sign). Grown by half throughout, such a pane's tables took 305 slots per feature, by a quarter
+ * 288; doubling, 384.
  */
 function grownTableSlots(slots: number): number {
-  return slots === 0 ? FIRST_TABLE_SLOTS : Math.ceil(1.5 * slots);
+  return slots === 0 ? FIRST_TABLE_SLOTS : Math.ceil((slots < 81 ? 1.5 : 1.25) * slots);
 }
 /**
  * A table that would grow beyond this many slots becomes an array instead (grown: 16, 24, 36, 54,
- * 81, 122, 183 slots, so at most 137 buckets in 1.5 KB). Finding a bucket in a table costs a hash
- * and a probe where an array costs an offset: ~5-12 ns more per add (bench: 200 sketches, 200 to
- * 1,667 values each). A store with more buckets than that is a busy one, where the adds' time
- * matters and an array is the cheaper; tables are for the many quiet panes, where memory does.
+ * 81, 102, 128, 160, 200 slots, so at most 150 buckets in 1.6 KB). Finding a bucket in a table costs
+ * a hash and a probe where an array costs an offset: ~5-12 ns more per add (bench: 200 sketches,
+ * 200 to 1,667 values each). A store with more buckets than that is a busy one, where the adds'
+ * time matters and an array is the cheaper; tables are for the many quiet panes, where memory does.
  */
-const MAX_TABLE_SLOTS = 256;
+const MAX_TABLE_SLOTS = 200;
 /** Bytes a table holds per slot (an Int32 index and an Int32 count). */
 const TABLE_BYTES_PER_SLOT = 8;
 /** Largest count a table slot holds: a weight that would take one beyond it makes the store dense. */

@@ -241,7 +241,7 @@ export class PaneInput {
 
   /**
    * Lets this new pane's feature sketches start at the size of `previous`'s, a pane of the same
-   * producer (when none was dropped to reuse): a feature that filled a table of 183 slots, or an
+   * producer (when none was dropped to reuse): a feature that filled a table of 200 slots, or an
    * array, last time gets one at its first value instead of growing to it (LogHistogram.reserveLike).
    */
   sizeSketchesLike(previous: PaneInput): void {
