@@ -595,6 +595,14 @@ export class BucketStore {
     return indexes.sort();
   }
 
+  /** Writes the indexes of a table store's weights into `out` (room for nonEmpty() of them), in table order. */
+  tableIndexesInto(out: Int32Array): void {
+    const table = this.table;
+    if (table === null) return;
+    let k = 0;
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) out[k++] = table[at];
+  }
+
   /**
    * Makes the store dense (a no-op when it is): its table's weights into an array over its range,
    * with room to grow as ensureCapacity gives it. Every operation but the table's own calls it first.

@@ -763,8 +763,7 @@ export class LogHistogram implements QuantileSummary {
   /** What toBytes writes: each store's encoding and, for a store still a table, its buckets in order. */
   private bytesLayout(): SketchLayout {
     // a store still a table is written from its weighted buckets in order, and stays a table
-    const negativeEntries = tableEntriesOf(this.negative);
-    const positiveEntries = tableEntriesOf(this.positive);
+    const [negativeEntries, positiveEntries] = tableEntriesOf(this.negative, this.positive);
     const negative = storeLayoutOf(this.negative, negativeEntries);
     const positive = storeLayoutOf(this.positive, positiveEntries);
     const centered = this.center !== 0 || this.originWeight !== 0;
@@ -920,15 +919,31 @@ function fractionBelow(lower: number, upper: number, x: number): number {
 /** A table store's weighted buckets, ascending: what its serialization reads. */
 interface TableEntries {
   indexes: Int32Array;
-  weights: Float64Array;
+  /** Counts: a table's weights are whole numbers an Int32 holds. */
+  weights: Int32Array;
 }
 
-/** The weighted buckets of a store that is a table, else null (a dense store is read in place). */
-function tableEntriesOf(store: BucketStore): TableEntries | null {
-  if (!store.isTable || store.isEmpty) return null;
-  const indexes = store.tableIndexes();
-  const weights = new Float64Array(indexes.length);
-  for (let k = 0; k < indexes.length; k++) weights[k] = store.weightAt(indexes[k]);
+/**
+ * The weighted buckets of each store that is a table, else null (a dense store is read in place),
+ * in one array for both: each typed array above 64 bytes costs ~1.5 µs to make and collect, and a
+ * worker writes every feature sketch of a pane at each flush (four arrays per sketch before).
+ */
+function tableEntriesOf(negative: BucketStore, positive: BucketStore): [TableEntries | null, TableEntries | null] {
+  const negatives = negative.isTable ? negative.nonEmpty() : 0;
+  const positives = positive.isTable ? positive.nonEmpty() : 0;
+  if (negatives + positives === 0) return [null, null];
+  const buffer = new Int32Array(2 * (negatives + positives));
+  return [entriesInto(negative, buffer, 0, negatives), entriesInto(positive, buffer, 2 * negatives, positives)];
+}
+
+/** A table store's `count` weighted buckets, ascending, in buffer[at, at + 2 count): indexes, then their weights. */
+function entriesInto(store: BucketStore, buffer: Int32Array, at: number, count: number): TableEntries | null {
+  if (count === 0) return null;
+  const indexes = buffer.subarray(at, at + count);
+  store.tableIndexesInto(indexes);
+  indexes.sort();
+  const weights = buffer.subarray(at + count, at + 2 * count);
+  for (let k = 0; k < count; k++) weights[k] = store.weightAt(indexes[k]);
   return { indexes, weights };
 }
 
