@@ -64,7 +64,7 @@ function grownTableSlots(slots: number): number {
  * 200 to 1,667 values each). A store with more buckets than that is a busy one, where the adds'
  * time matters and an array is the cheaper; tables are for the many quiet panes, where memory does.
  */
-const MAX_TABLE_SLOTS = 200;
+const MAX_TABLE_SLOTS = 200; // below 256: sortedTableInto keys a bucket by its slot in 8 bits
 /** Bytes a table holds per slot (an Int32 index and an Int32 count). */
 const TABLE_BYTES_PER_SLOT = 8;
 /** Largest count a table slot holds: a weight that would take one beyond it makes the store dense. */
@@ -595,12 +595,25 @@ export class BucketStore {
     return indexes.sort();
   }
 
-  /** Writes the indexes of a table store's weights into `out` (room for nonEmpty() of them), in table order. */
-  tableIndexesInto(out: Int32Array): void {
+  /**
+   * A table store's weighted buckets in ascending order: their indexes into `indexes` and their
+   * counts into `weights` (room for nonEmpty() each). Sorted as one key per bucket, its position in
+   * the range times 256 plus its slot (a table has fewer than 256 slots, a range at most 2^24
+   * buckets: the key fits 32 bits), so no bucket is looked up again.
+   */
+  sortedTableInto(indexes: Int32Array, weights: Int32Array): void {
     const table = this.table;
     if (table === null) return;
+    const low = this.low;
+    const keys = new Uint32Array(indexes.buffer, indexes.byteOffset, indexes.length);
     let k = 0;
-    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) out[k++] = table[at];
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) keys[k++] = (table[at] - low) * 256 + (at >> 1);
+    keys.sort();
+    for (k = 0; k < keys.length; k++) {
+      const key = keys[k];
+      weights[k] = table[2 * (key & 255) + 1];
+      indexes[k] = low + (key >>> 8);
+    }
   }
 
   /**

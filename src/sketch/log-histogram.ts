@@ -744,9 +744,19 @@ export class LogHistogram implements QuantileSummary {
    * message's moved features (up to one per feature) together, and keeps them together.
    */
   static toBytesMany(sketches: readonly LogHistogram[]): Uint8Array[] {
-    const layouts = sketches.map((sketch) => sketch.bytesLayout());
+    // the buckets of every store still a table, sorted, in one array too
+    let entryInts = 0;
+    for (const sketch of sketches) entryInts += sketch.tableEntryInts();
+    const entries = entryInts === 0 ? null : new Int32Array(entryInts);
+    const layouts: SketchLayout[] = [];
     let total = 0;
-    for (const layout of layouts) total += layout.size;
+    let entriesAt = 0;
+    for (const sketch of sketches) {
+      const layout = sketch.bytesLayout(entries, entriesAt);
+      entriesAt += sketch.tableEntryInts();
+      layouts.push(layout);
+      total += layout.size;
+    }
     const buffer = new Uint8Array(total);
     const out: Uint8Array[] = [];
     let at = 0;
@@ -760,10 +770,23 @@ export class LogHistogram implements QuantileSummary {
     return out;
   }
 
-  /** What toBytes writes: each store's encoding and, for a store still a table, its buckets in order. */
-  private bytesLayout(): SketchLayout {
+  /** Int32s the sorted buckets of this sketch's table stores take when written (an index and a count each). */
+  private tableEntryInts(): number {
+    return 2 * ((this.negative.isTable ? this.negative.nonEmpty() : 0) + (this.positive.isTable ? this.positive.nonEmpty() : 0));
+  }
+
+  /**
+   * What toBytes writes: each store's encoding and, for a store still a table, its buckets in order
+   * (into `entries` from `entriesAt`, tableEntryInts() of them; an array of their own when null).
+   */
+  private bytesLayout(entries: Int32Array | null = null, entriesAt = 0): SketchLayout {
     // a store still a table is written from its weighted buckets in order, and stays a table
-    const [negativeEntries, positiveEntries] = tableEntriesOf(this.negative, this.positive);
+    const negatives = this.negative.isTable ? this.negative.nonEmpty() : 0;
+    const positives = this.positive.isTable ? this.positive.nonEmpty() : 0;
+    let buffer = entries;
+    if (buffer === null && negatives + positives > 0) buffer = new Int32Array(2 * (negatives + positives));
+    const negativeEntries = buffer === null ? null : entriesInto(this.negative, buffer, entriesAt, negatives);
+    const positiveEntries = buffer === null ? null : entriesInto(this.positive, buffer, entriesAt + 2 * negatives, positives);
     const negative = storeLayoutOf(this.negative, negativeEntries);
     const positive = storeLayoutOf(this.positive, positiveEntries);
     const centered = this.center !== 0 || this.originWeight !== 0;
@@ -924,26 +947,16 @@ interface TableEntries {
 }
 
 /**
- * The weighted buckets of each store that is a table, else null (a dense store is read in place),
- * in one array for both: each typed array above 64 bytes costs ~1.5 µs to make and collect, and a
- * worker writes every feature sketch of a pane at each flush (four arrays per sketch before).
+ * A table store's `count` weighted buckets, ascending, in buffer[at, at + 2 count): indexes, then
+ * their counts; null for none. One array holds them for both stores of a sketch, or for every
+ * sketch written together (toBytesMany): each typed array above 64 bytes costs ~1.5 µs to make
+ * and collect, and a worker writes every feature sketch of a pane at each flush.
  */
-function tableEntriesOf(negative: BucketStore, positive: BucketStore): [TableEntries | null, TableEntries | null] {
-  const negatives = negative.isTable ? negative.nonEmpty() : 0;
-  const positives = positive.isTable ? positive.nonEmpty() : 0;
-  if (negatives + positives === 0) return [null, null];
-  const buffer = new Int32Array(2 * (negatives + positives));
-  return [entriesInto(negative, buffer, 0, negatives), entriesInto(positive, buffer, 2 * negatives, positives)];
-}
-
-/** A table store's `count` weighted buckets, ascending, in buffer[at, at + 2 count): indexes, then their weights. */
 function entriesInto(store: BucketStore, buffer: Int32Array, at: number, count: number): TableEntries | null {
   if (count === 0) return null;
   const indexes = buffer.subarray(at, at + count);
-  store.tableIndexesInto(indexes);
-  indexes.sort();
   const weights = buffer.subarray(at + count, at + 2 * count);
-  for (let k = 0; k < count; k++) weights[k] = store.weightAt(indexes[k]);
+  store.sortedTableInto(indexes, weights);
   return { indexes, weights };
 }
 

@@ -946,9 +946,9 @@ function layoutSummaryFromWire<S extends Float64Array>(wire: SummaryWire, empty:
   return summary;
 }
 
-function featureToWire(summary: FeatureSummary): FeatureWire {
+function featureToWire(summary: FeatureSummary, numericBytes: Uint8Array | null = summary.numeric ? summary.numeric.toBytes() : null): FeatureWire {
   return {
-    n: summary.numeric ? summary.numeric.toBytes() : null,
+    n: numericBytes,
     c: summary.categories ? summary.categories.toJSON() : null,
     z: summary.nulls,
     x: summary.exact ? exactToWire(summary.exact) : null,
@@ -958,7 +958,12 @@ function featureToWire(summary: FeatureSummary): FeatureWire {
 export function inputToWire(pane: PaneInput): PaneInputWire {
   pane.settleCenters();
   const features: Record<string, FeatureWire> = {};
-  for (const [name, summary] of pane.features) features[name] = featureToWire(summary);
+  // the feature sketches written together, into one buffer (LogHistogram.toBytesMany)
+  const numeric: LogHistogram[] = [];
+  for (const summary of pane.features.values()) if (summary.numeric !== null) numeric.push(summary.numeric);
+  const bytes = LogHistogram.toBytesMany(numeric);
+  let next = 0;
+  for (const [name, summary] of pane.features) features[name] = featureToWire(summary, summary.numeric !== null ? bytes[next++] : null);
   // per-segment features only when a pane keeps them: messages stay as they were otherwise
   let segmentFeatures: PaneInputWire['segmentFeatures'];
   if (pane.segmentFeatures.size > 0) {
