@@ -179,6 +179,15 @@ function parseOverflow(bytes: Uint8Array): OverflowState | null {
 export class ModelRegistry {
   private readonly records = new Map<string, MirroredRecord>();
   private readonly slots = new Map<string, { value: SlotValue; revision: number }>();
+  /**
+   * Slots of released records whose delete failed (a timeout on a loaded server): tried again at
+   * every sweep. Left to the orphan check they stayed taken for ORPHAN_SLOT_MS, and every model that
+   * came meanwhile was refused for want of a slot that nothing held. Keyed by slot, with the
+   * revision of the claim that was to be freed: a slot claimed again since is someone else's.
+   */
+  private readonly unfreedSlots = new Map<string, number>();
+  /** The sweep under way: sweeps run one at a time (a loaded one can take longer than its interval). */
+  private sweeping: Promise<string[]> | null = null;
   private refusals = 0;
   private watcher: { stop(): void } | null = null;
   private closed = false;
@@ -455,7 +464,19 @@ export class ModelRegistry {
    * and frees slots no record names. Every delete is compare-and-set: a touch in between wins.
    * Returns the released keys.
    */
-  async sweep(): Promise<string[]> {
+  sweep(): Promise<string[]> {
+    this.sweeping ??= this.sweepOnce().finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<string[]> {
+    for (const [slotKey, revision] of [...this.unfreedSlots]) {
+      // freed meanwhile (the watch saw the delete that timed out land after all, and the slot may
+      // have been claimed again since: not ours to free), or freed now
+      if (this.slots.get(slotKey)?.revision !== revision || (await this.freeSlot(slotKey))) this.unfreedSlots.delete(slotKey);
+    }
     const now = this.now();
     const released: string[] = [];
     const idle = [...this.records].filter(([, { record }]) => now - record.seen > this.options.idleMs);
@@ -475,7 +496,11 @@ export class ModelRegistry {
       this.applyEntry({ key, revision: revision + 1, operation: 'DEL', value: new Uint8Array() } as unknown as KvEntry);
       released.push(key);
       if (key.startsWith('v.')) versionRecords.set(modelOf(key), (versionRecords.get(modelOf(key)) ?? 1) - 1);
-      if (record.slot !== null) await this.freeSlot(this.slotKeyOf(key, record.slot));
+      if (record.slot !== null) {
+        const slotKey = this.slotKeyOf(key, record.slot);
+        const revision = this.slots.get(slotKey)?.revision;
+        if (!(await this.freeSlot(slotKey)) && revision !== undefined) this.unfreedSlots.set(slotKey, revision);
+      }
     }
     // slots whose claimer never wrote its record (it crashed, or lost the race and could not free it)
     for (const [slotKey, { value }] of [...this.slots]) {
@@ -505,16 +530,18 @@ export class ModelRegistry {
     return `${versionSlotPrefix(model)}${slot}`;
   }
 
-  private async freeSlot(slotKey: string): Promise<void> {
+  /** Deletes a slot (compare-and-set on the mirror's revision); false when the delete failed. */
+  private async freeSlot(slotKey: string): Promise<boolean> {
     const slot = this.slots.get(slotKey);
-    if (slot === undefined) return;
+    if (slot === undefined) return true;
     try {
       await this.kv.delete(slotKey, { previousSeq: slot.revision });
     } catch {
-      return;
+      return false;
     }
     // as the watch will: the mirror must not keep a freed slot taken (this process would refuse for want of it)
     this.applyEntry({ key: slotKey, revision: slot.revision + 1, operation: 'DEL', value: new Uint8Array() } as unknown as KvEntry);
+    return true;
   }
 
   close(): void {

@@ -64,8 +64,20 @@ class FakeKv {
     return gate;
   }
 
+  private readonly failures: Array<(op: Op, key: string) => boolean> = [];
+
+  /** Fails the next operation matching `matches` (as a timeout on a loaded server would), without touching the bucket. */
+  failNext(matches: (op: Op, key: string) => boolean): void {
+    this.failures.push(matches);
+  }
+
   private async pass(op: Op, key: string): Promise<void> {
     this.ops.push({ op, key });
+    const failure = this.failures.findIndex((matches) => matches(op, key));
+    if (failure >= 0) {
+      this.failures.splice(failure, 1);
+      throw new Error(`TIMEOUT (injected): ${op} ${key}`);
+    }
     const delay = this.latency();
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const index = this.gates.findIndex((gate) => gate.matches(op, key));
@@ -234,6 +246,50 @@ describe('ModelRegistry under delayed KV operations (never split)', () => {
     await b.sweep();
     expect(bucket.entries.get('ms.0')?.operation).toBe('PUT');
     expect((await b.resolve('y', null)).decision).toBe('refused');
+    a.close();
+    b.close();
+  });
+
+  it('a slot whose free failed at the sweep is freed at the next sweep, not left to the orphan check 30 s later', async () => {
+    const bucket = new FakeBucket();
+    let now = 1_000_000;
+    const options = { maxModels: 1, maxVersionsPerModel: 1, idleMs: 10_000, maxRefusalRecords: 0, now: () => now };
+    const kv = new FakeKv(bucket);
+    const registry = await open(kv, options);
+    expect((await registry.resolve('x', null)).decision).toBe('admitted');
+    now += 11_000;
+    kv.failNext((op, key) => op === 'delete' && key === 'ms.0');
+    expect(await registry.sweep()).toEqual([modelKey('x')]);
+    // the record is gone, its slot is not: before, every model was refused for want of it until the orphan check
+    expect(bucket.entries.get('ms.0')?.operation).toBe('PUT');
+    now += 1_000;
+    await registry.sweep();
+    expect(bucket.entries.get('ms.0')?.operation).toBe('DEL');
+    expect((await registry.resolve('z', null)).decision).toBe('admitted');
+    registry.close();
+  });
+
+  it('a slot whose failed free landed after all, and was claimed again by another process, is not freed again', async () => {
+    const bucket = new FakeBucket();
+    let now = 1_000_000;
+    const options = { maxModels: 1, maxVersionsPerModel: 1, idleMs: 10_000, maxRefusalRecords: 0, now: () => now };
+    // the watches deliver slots: each mirror sees the other's claims and frees
+    const slotsOnly = (key: string): boolean => key.startsWith('ms.');
+    const kvA = new FakeKv(bucket, slotsOnly);
+    const [a, b] = await Promise.all([open(kvA, options), open(new FakeKv(bucket, slotsOnly), options)]);
+    expect((await a.resolve('x', null)).decision).toBe('admitted');
+    now += 11_000;
+    kvA.failNext((op, key) => op === 'delete' && key === 'ms.0');
+    await a.sweep();
+    // the delete that "timed out" landed after all, and B claims the slot for another model
+    bucket.write('ms.0', new Uint8Array(), 'DEL');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await b.resolve('y', null)).decision).toBe('admitted');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const claimed = bucket.entries.get('ms.0');
+    expect(claimed?.operation).toBe('PUT');
+    await a.sweep();
+    expect(bucket.entries.get('ms.0')).toBe(claimed);
     a.close();
     b.close();
   });
