@@ -186,8 +186,6 @@ export class ModelRegistry {
    * revision of the claim that was to be freed: a slot claimed again since is someone else's.
    */
   private readonly unfreedSlots = new Map<string, number>();
-  /** The sweep under way: sweeps run one at a time (a loaded one can take longer than its interval). */
-  private sweeping: Promise<string[]> | null = null;
   private refusals = 0;
   private watcher: { stop(): void } | null = null;
   private closed = false;
@@ -464,14 +462,7 @@ export class ModelRegistry {
    * and frees slots no record names. Every delete is compare-and-set: a touch in between wins.
    * Returns the released keys.
    */
-  sweep(): Promise<string[]> {
-    this.sweeping ??= this.sweepOnce().finally(() => {
-      this.sweeping = null;
-    });
-    return this.sweeping;
-  }
-
-  private async sweepOnce(): Promise<string[]> {
+  async sweep(): Promise<string[]> {
     for (const [slotKey, revision] of [...this.unfreedSlots]) {
       // freed meanwhile (the watch saw the delete that timed out land after all, and the slot may
       // have been claimed again since: not ours to free), or freed now
