@@ -91,14 +91,6 @@ function subtractClamped(before: number, removed: number): number {
 }
 
 /**
- * Zeroed bucket arrays for sketches read only for the length of one call (a pane state the
- * gateway decodes to add to its windows and forgets): views into one array that is reused from
- * call to call, instead of a new array per store. Decoding a 30-feature pane allocated 60 arrays
- * of a few KB each, and at 300 models the gateway spent more time allocating and collecting them
- * than reading their weights. Whoever resets it must know that no store read into it is still in
- * use: a store grows out of it into an array of its own, but one that stays is overwritten.
- */
-/**
  * Views into one typed array, handed out until reset; a new array, twice as long, once it is used
  * up (the old stays alive while views into it do), up to `maxLength`: beyond it a call gets arrays
  * of its own. Without the cap the array grew to what the largest call ever took and stayed: 16.8 MB
@@ -143,6 +135,14 @@ class ViewPool<T extends Float64Array | Int32Array> {
 /** Accuracies a scratch keeps a shared mapping for; bytes claiming more are read with mappings of their own. */
 const MAX_SCRATCH_MAPPINGS = 8;
 
+/**
+ * Zeroed bucket arrays for sketches read only for the length of one call (a pane state the
+ * gateway decodes to add to its windows and forgets): views into one array that is reused from
+ * call to call, instead of a new array per store. Decoding a 30-feature pane allocated 60 arrays
+ * of a few KB each, and at 300 models the gateway spent more time allocating and collecting them
+ * than reading their weights. Whoever resets it must know that no store read into it is still in
+ * use: a store grows out of it into an array of its own, but one that stays is overwritten.
+ */
 export class BucketScratch {
   private readonly weights = new ViewPool((length) => new Float64Array(length), 1 << 16, 1 << 19);
   private readonly ints = new ViewPool((length) => new Int32Array(length), 1 << 14, 1 << 16);
@@ -278,7 +278,7 @@ export class BucketStore {
    * While few buckets hold a weight (the pane of one worker: 200 values of a heavy-tailed feature
    * spread over ~1,000 buckets per sign, 16 KB dense), the store is a hash table of their indexes
    * and integer weights (counts), interleaved: slot s holds its index at 2s (EMPTY_KEY when free)
-   * and its count at 2s + 1 (open addressing, linear probing, 1/2 to 3/4 full), and `counts`
+   * and its count at 2s + 1 (open addressing, linear probing, at most 3/4 full), and `counts`
    * stays empty: 8 bytes per slot. null once the store is dense, which it becomes (densify) when a
    * dense array over its range would be no larger than the grown table, when its range would
    * exceed maxBuckets (so collapsing works as it always did), at a weight that is not a whole
@@ -407,8 +407,10 @@ export class BucketStore {
       return;
     }
     if (other.table !== null) {
-      const indexes = other.tableIndexes();
-      for (let k = indexes.length - 1; k >= 0; k--) this.add(indexes[k], other.weightAt(indexes[k]));
+      const indexes = new Int32Array(other.tableSize);
+      const counts = new Int32Array(other.tableSize);
+      other.sortedTableInto(indexes, counts);
+      for (let k = indexes.length - 1; k >= 0; k--) this.add(indexes[k], counts[k]);
       return;
     }
     for (let index = other.high; index >= other.low; index--) {
@@ -583,16 +585,6 @@ export class BucketStore {
   /** Bytes of the weights' arrays as allocated (room to grow included): for memory accounting. */
   get capacityBytes(): number {
     return this.counts.byteLength + (this.table === null ? 0 : this.table.byteLength);
-  }
-
-  /** The indexes of a table store's weights, ascending (a new array); empty for a dense store. */
-  tableIndexes(): Int32Array {
-    const table = this.table;
-    if (table === null) return new Int32Array(0);
-    const indexes = new Int32Array(this.tableSize);
-    let k = 0;
-    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) indexes[k++] = table[at];
-    return indexes.sort();
   }
 
   /**
