@@ -174,6 +174,20 @@ function seeded(seed: number): () => number {
   };
 }
 
+/**
+ * One model slot, no refusal records, records released after 10 s of a test clock (`advance`);
+ * `slotsOnly`: a watch that delivers slots (what each process learns of the others' claims and frees).
+ */
+function oneSlot(): { bucket: FakeBucket; options: ModelRegistryOptions; advance: (ms: number) => void } {
+  const bucket = new FakeBucket();
+  let now = 1_000_000;
+  const advance = (ms: number): void => {
+    now += ms;
+  };
+  return { bucket, options: { maxModels: 1, maxVersionsPerModel: 1, idleMs: 10_000, maxRefusalRecords: 0, now: () => now }, advance };
+}
+const slotsOnly = (key: string): boolean => key.startsWith('ms.');
+
 describe('ModelRegistry under delayed KV operations (never split)', () => {
   it('a process that finds every slot taken does not refuse, without a record, a model another process is admitting: it waits for that decision', async () => {
     const bucket = new FakeBucket();
@@ -202,20 +216,17 @@ describe('ModelRegistry under delayed KV operations (never split)', () => {
   });
 
   it('a model refused without a record stays refused while it keeps being refused, even when a slot frees up; it is admitted once it has been quiet', async () => {
-    const bucket = new FakeBucket();
-    let now = 1_000_000;
-    const options = { maxModels: 1, maxVersionsPerModel: 1, idleMs: 10_000, maxRefusalRecords: 0, now: () => now };
     // the watches deliver slots (the records each process learns by reading them)
-    const slotsOnly = (key: string): boolean => key.startsWith('ms.');
+    const { bucket, options, advance } = oneSlot();
     const [a, b] = await Promise.all([open(new FakeKv(bucket, slotsOnly), options), open(new FakeKv(bucket, slotsOnly), options)]);
 
     expect((await a.resolve('w', null)).decision).toBe('admitted');
     // 'z' finds the only slot taken and no room for a refusal record
     expect(await b.resolve('z', null)).toMatchObject({ decision: 'refused', recorded: false });
-    now += 6_000;
+    advance(6_000);
     // its events go on arriving: asked again after a touch interval, by any process
     expect(await a.resolve('z', null)).toMatchObject({ decision: 'refused', recorded: false });
-    now += 6_000;
+    advance(6_000);
     // 'w' has been idle for idleMs: released with its slot
     expect(await a.sweep()).toEqual([modelKey('w')]);
     // before the fix 'z' took the free slot here: its first events refused, the rest counted
@@ -226,7 +237,7 @@ describe('ModelRegistry under delayed KV operations (never split)', () => {
     expect(await a.sweep()).toEqual([]);
 
     // 'z' quiet for two filter generations (2 × idleMs), and 'newcomer' idle: 'z' is admitted anew
-    now += 25_000;
+    advance(25_000);
     expect(await a.sweep()).toEqual([modelKey('newcomer')]);
     expect(await b.resolve('z', null)).toMatchObject({ decision: 'admitted', recorded: true });
     a.close();
@@ -251,18 +262,16 @@ describe('ModelRegistry under delayed KV operations (never split)', () => {
   });
 
   it('a slot whose free failed at the sweep is freed at the next sweep, not left to the orphan check 30 s later', async () => {
-    const bucket = new FakeBucket();
-    let now = 1_000_000;
-    const options = { maxModels: 1, maxVersionsPerModel: 1, idleMs: 10_000, maxRefusalRecords: 0, now: () => now };
+    const { bucket, options, advance } = oneSlot();
     const kv = new FakeKv(bucket);
     const registry = await open(kv, options);
     expect((await registry.resolve('x', null)).decision).toBe('admitted');
-    now += 11_000;
+    advance(11_000);
     kv.failNext((op, key) => op === 'delete' && key === 'ms.0');
     expect(await registry.sweep()).toEqual([modelKey('x')]);
     // the record is gone, its slot is not: before, every model was refused for want of it until the orphan check
     expect(bucket.entries.get('ms.0')?.operation).toBe('PUT');
-    now += 1_000;
+    advance(1_000);
     await registry.sweep();
     expect(bucket.entries.get('ms.0')?.operation).toBe('DEL');
     expect((await registry.resolve('z', null)).decision).toBe('admitted');
@@ -270,15 +279,12 @@ describe('ModelRegistry under delayed KV operations (never split)', () => {
   });
 
   it('a slot whose failed free landed after all, and was claimed again by another process, is not freed again', async () => {
-    const bucket = new FakeBucket();
-    let now = 1_000_000;
-    const options = { maxModels: 1, maxVersionsPerModel: 1, idleMs: 10_000, maxRefusalRecords: 0, now: () => now };
     // the watches deliver slots: each mirror sees the other's claims and frees
-    const slotsOnly = (key: string): boolean => key.startsWith('ms.');
+    const { bucket, options, advance } = oneSlot();
     const kvA = new FakeKv(bucket, slotsOnly);
     const [a, b] = await Promise.all([open(kvA, options), open(new FakeKv(bucket, slotsOnly), options)]);
     expect((await a.resolve('x', null)).decision).toBe('admitted');
-    now += 11_000;
+    advance(11_000);
     kvA.failNext((op, key) => op === 'delete' && key === 'ms.0');
     await a.sweep();
     // the delete that "timed out" landed after all, and B claims the slot for another model
