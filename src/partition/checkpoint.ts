@@ -54,6 +54,11 @@ export interface CheckpointCounters {
   late: number;
   duplicates: number;
   rejected: Record<RejectReason, number>;
+  /**
+   * Refused events by `${reason}|${model}`: all of them in a base, those changed since the
+   * previous checkpoint in a delta (absent in checkpoints written before they were kept).
+   */
+  refusedByModel?: Array<[string, number]>;
 }
 
 /** What a processor writes: plain data, panes in their wire form. */
@@ -320,7 +325,15 @@ function counters(value: unknown, path: string, fail: Fail): CheckpointCounters 
     late: count(c.late, `${path}.late`, fail),
     duplicates: count(c.duplicates, `${path}.duplicates`, fail),
     rejected,
+    refusedByModel: c.refusedByModel === undefined ? [] : refusals(c.refusedByModel, `${path}.refusedByModel`, fail),
   };
+}
+
+function refusals(value: unknown, path: string, fail: Fail): Array<[string, number]> {
+  return array(value, path, fail).map((entry, k): [string, number] => {
+    if (!Array.isArray(entry) || entry.length !== 2) throw fail(`${path}[${k}]: expected [reason|model, count]`);
+    return [name(entry[0], `${path}[${k}][0]`, fail), count(entry[1], `${path}[${k}][1]`, fail)];
+  });
 }
 
 /** [paneStart, state] pairs, each state checked and converted by `convert`. */

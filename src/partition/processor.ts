@@ -162,8 +162,14 @@ export class PartitionProcessor {
   /** Events held per model while its admission is asked, in stream order. */
   private readonly held = new Map<string, HeldEvent[]>();
   private heldEvents = 0;
-  /** Refused events by `${reason}|${model}` (bounded): for the per-model refusal metric. */
+  /**
+   * Refused events by `${reason}|${model}` (bounded): for the per-model refusal metric. Kept in
+   * the checkpoint like the other counters, so that a partition replayed after a restore counts
+   * again exactly what its previous owner had counted, and the exporter can tell the two apart.
+   */
   readonly refusedByModel = new Map<string, number>();
+  /** Names in refusedByModel changed since the last checkpoint (what a delta carries). */
+  private readonly refusalsChanged = new Set<string>();
   private readonly decoder: EventDecoder;
   private readonly now: () => number;
   /** Segment key/value pairs of the event being processed, reused between events. */
@@ -267,6 +273,7 @@ export class PartitionProcessor {
     let name = `${reason}|${model}`;
     if (!byModel.has(name) && byModel.size >= MAX_REFUSED_MODELS_COUNTED) name = `${reason}|${REFUSED_OTHER}`;
     byModel.set(name, (byModel.get(name) ?? 0) + 1);
+    this.refusalsChanged.add(name);
     const detail =
       verdict === 'not_allowed'
         ? `model '${model}' is not on models.allow`
@@ -673,7 +680,7 @@ export class PartitionProcessor {
         watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
-    const bytes = encodeCheckpoint({ ...this.checkpointCommon(), groups, join: this.join.toBytes(), ...(baseId === undefined ? {} : { baseId }) });
+    const bytes = encodeCheckpoint({ ...this.checkpointCommon([...this.refusedByModel]), groups, join: this.join.toBytes(), ...(baseId === undefined ? {} : { baseId }) });
     this.markCheckpoint();
     return bytes;
   }
@@ -708,18 +715,19 @@ export class PartitionProcessor {
         watermark: Number.isFinite(group.watermark) ? group.watermark : null,
       });
     }
-    const bytes = encodeCheckpointDelta({ ...this.checkpointCommon(), ...link, groups, join: this.join.deltaBytes() });
+    const refusals = [...this.refusalsChanged].map((name): [string, number] => [name, this.refusedByModel.get(name) ?? 0]);
+    const bytes = encodeCheckpointDelta({ ...this.checkpointCommon(refusals), ...link, groups, join: this.join.deltaBytes() });
     this.markCheckpoint();
     return bytes;
   }
 
   /** What a base and a delta both carry: position, counters, held events, the writer. */
-  private checkpointCommon(): Pick<CheckpointWire, 'partition' | 'seq' | 'watermark' | 'counters' | 'held' | 'owner'> {
+  private checkpointCommon(refusedByModel: Array<[string, number]>): Pick<CheckpointWire, 'partition' | 'seq' | 'watermark' | 'counters' | 'held' | 'owner'> {
     return {
       partition: this.partition,
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
-      counters: this.counters,
+      counters: { ...this.counters, refusedByModel },
       held: this.heldEventsInOrder().map((e): [number, string, Uint8Array, string | null] => [e.seq, e.subject, e.data, e.contentType ?? null]),
       ...(this.options.owner === undefined ? {} : { owner: this.options.owner }),
     };
@@ -730,6 +738,7 @@ export class PartitionProcessor {
 
   private markCheckpoint(): void {
     this.join.markCheckpoint();
+    this.refusalsChanged.clear();
     for (const group of this.groups.values()) {
       group.changedInputs.clear();
       group.changedOutcomes.clear();
@@ -751,6 +760,7 @@ export class PartitionProcessor {
     processor.counters.late = checkpoint.counters.late;
     processor.counters.duplicates = checkpoint.counters.duplicates;
     Object.assign(processor.counters.rejected, checkpoint.counters.rejected);
+    for (const [name, n] of checkpoint.counters.refusedByModel ?? []) processor.refusedByModel.set(name, n);
     (processor as { join: PendingJoinTable }).join = checkpoint.join;
     for (const saved of checkpoint.groups) {
       const group = processor.group(saved.model, saved.version);
@@ -804,6 +814,7 @@ export class PartitionProcessor {
     this.counters.late = delta.counters.late;
     this.counters.duplicates = delta.counters.duplicates;
     Object.assign(this.counters.rejected, delta.counters.rejected);
+    for (const [name, n] of delta.counters.refusedByModel ?? []) this.refusedByModel.set(name, n);
     const live = new Set(delta.groups.map((g) => groupKeyOf(g.model, g.version)));
     for (const key of [...this.groups.keys()]) if (!live.has(key)) this.groups.delete(key);
     this.lastGroup = null;

@@ -37,13 +37,30 @@ export interface RunnerStats {
 /** Models refused that get their own label in drift_model_events_refused_total; later ones are `other`. */
 export const MAX_REFUSED_MODEL_LABELS = 20;
 
+/** The totals of a partition that follow from its stream, restored by its checkpoint and replayed alike. */
+const STREAM_TOTALS = ['predictions', 'labels', 'late', 'duplicates', 'duplicateLabels', 'joined', 'expired', 'unmatchedLabels'] as const;
+
+/** How much of a partition's stream-derived totals this process has counted (kept across owners). */
+interface CountedTotals {
+  totals: Record<(typeof STREAM_TOTALS)[number], number>;
+  rejected: Map<string, number>;
+  refusedByModel: Map<string, number>;
+}
+
 /**
  * Turns runner totals into Prometheus counters and gauges. Runners only count (cheaply, in
  * plain fields, possibly on another thread); this exporter adds the difference since the last
  * snapshot of each partition, so counters stay monotonic across polls.
+ *
+ * A partition that comes back to this process (its lease lost under load and taken again) restarts
+ * from its checkpoint and replays what its previous runner had already counted here: the totals
+ * that follow from the stream (restored by the checkpoint, replayed alike) are counted only beyond
+ * the highest this process has counted of them, so a replayed event is not counted twice. The
+ * runner's own totals (pane flushes, consumer recreations) start again with each runner.
  */
 export class PipelineStatsExporter {
   private readonly last = new Map<number, RunnerStats>();
+  private readonly counted = new Map<number, CountedTotals>();
   /** Models with their own refusal series (the first MAX_REFUSED_MODEL_LABELS refused). */
   private readonly refusedLabels = new Set<string>();
 
@@ -57,34 +74,40 @@ export class PipelineStatsExporter {
     const previous = this.last.get(stats.partition);
     const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? 0));
     const m = this.metrics;
-    m.eventsConsumed.inc({ kind: 'pred' }, delta(stats.predictions, previous?.predictions));
-    m.eventsConsumed.inc({ kind: 'label' }, delta(stats.labels, previous?.labels));
-    m.eventsLate.inc(delta(stats.late, previous?.late));
-    m.eventsDuplicate.inc({ kind: 'pred' }, delta(stats.duplicates, previous?.duplicates));
-    m.eventsDuplicate.inc({ kind: 'label' }, delta(stats.duplicateLabels, previous?.duplicateLabels));
+    const counted = this.countedOf(stats.partition);
+    const beyond = (key: (typeof STREAM_TOTALS)[number]): number => {
+      const d = delta(stats[key], counted.totals[key]);
+      counted.totals[key] += d;
+      return d;
+    };
+    m.eventsConsumed.inc({ kind: 'pred' }, beyond('predictions'));
+    m.eventsConsumed.inc({ kind: 'label' }, beyond('labels'));
+    m.eventsLate.inc(beyond('late'));
+    m.eventsDuplicate.inc({ kind: 'pred' }, beyond('duplicates'));
+    m.eventsDuplicate.inc({ kind: 'label' }, beyond('duplicateLabels'));
     for (const [reason, n] of Object.entries(stats.rejected)) {
-      const d = delta(n, previous?.rejected[reason as RejectReason]);
-      if (d > 0) m.eventsRejected.inc({ reason }, d);
+      const d = delta(n, counted.rejected.get(reason));
+      if (d === 0) continue;
+      counted.rejected.set(reason, n);
+      m.eventsRejected.inc({ reason }, d);
     }
-    m.labelsJoined.inc(delta(stats.joined, previous?.joined));
-    m.labelsExpired.inc(delta(stats.expired, previous?.expired));
-    m.labelsUnmatched.inc(delta(stats.unmatchedLabels, previous?.unmatchedLabels));
+    m.labelsJoined.inc(beyond('joined'));
+    m.labelsExpired.inc(beyond('expired'));
+    m.labelsUnmatched.inc(beyond('unmatchedLabels'));
     m.paneFlushes.inc(delta(stats.paneFlushes, previous?.paneFlushes));
     m.consumerRecreations.inc(delta(stats.recreations, previous?.recreations));
-    if (stats.refusedByModel.length > 0) {
-      const before = new Map(previous?.refusedByModel ?? []);
-      for (const [name, n] of stats.refusedByModel) {
-        const d = delta(n, before.get(name));
-        if (d === 0) continue;
-        const bar = name.indexOf('|');
-        const reason = name.slice(0, bar);
-        let model = name.slice(bar + 1);
-        if (!this.refusedLabels.has(model)) {
-          if (this.refusedLabels.size < MAX_REFUSED_MODEL_LABELS && model !== REFUSED_OTHER) this.refusedLabels.add(model);
-          else model = 'other';
-        }
-        m.modelEventsRefused.inc({ model, reason }, d);
+    for (const [name, n] of stats.refusedByModel) {
+      const d = delta(n, counted.refusedByModel.get(name));
+      if (d === 0) continue;
+      counted.refusedByModel.set(name, n);
+      const bar = name.indexOf('|');
+      const reason = name.slice(0, bar);
+      let model = name.slice(bar + 1);
+      if (!this.refusedLabels.has(model)) {
+        if (this.refusedLabels.size < MAX_REFUSED_MODEL_LABELS && model !== REFUSED_OTHER) this.refusedLabels.add(model);
+        else model = 'other';
       }
+      m.modelEventsRefused.inc({ model, reason }, d);
     }
     const p = String(stats.partition);
     m.pendingJoins.set({ partition: p }, stats.pendingJoins);
@@ -102,13 +125,32 @@ export class PipelineStatsExporter {
 
   /**
    * A partition just started here from a checkpoint: its restored totals were counted by whoever
-   * consumed them, so only what this process consumes from now on is added.
+   * consumed them, so only what this process consumes from now on is added; and of what it
+   * replays, only what goes beyond what this process counted of it before.
    */
   rebase(stats: RunnerStats): void {
     this.last.set(stats.partition, stats);
+    const counted = this.countedOf(stats.partition);
+    for (const key of STREAM_TOTALS) counted.totals[key] = Math.max(counted.totals[key], stats[key]);
+    for (const [reason, n] of Object.entries(stats.rejected)) counted.rejected.set(reason, Math.max(counted.rejected.get(reason) ?? 0, n));
+    for (const [name, n] of stats.refusedByModel) counted.refusedByModel.set(name, Math.max(counted.refusedByModel.get(name) ?? 0, n));
   }
 
-  /** A partition stopped running here: count its last totals and drop its gauges. */
+  private countedOf(partition: number): CountedTotals {
+    let counted = this.counted.get(partition);
+    if (counted === undefined) {
+      const totals = {} as CountedTotals['totals'];
+      for (const key of STREAM_TOTALS) totals[key] = 0;
+      counted = { totals, rejected: new Map(), refusedByModel: new Map() };
+      this.counted.set(partition, counted);
+    }
+    return counted;
+  }
+
+  /**
+   * A partition stopped running here: count its last totals and drop its gauges. What was counted
+   * of its stream stays known, should it come back here and replay from its checkpoint.
+   */
   forget(partition: number, last: RunnerStats | null): void {
     if (last !== null) this.apply(last);
     this.last.delete(partition);

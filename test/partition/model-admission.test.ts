@@ -9,6 +9,7 @@ import { PartitionProcessor } from '../../src/partition/processor.ts';
 import { AllowList, LocalAdmission } from '../../src/partition/model-admission.ts';
 import type { AdmissionGate, AdmissionVerdict } from '../../src/partition/model-admission.ts';
 import { encodeLabel, encodePrediction } from '../../src/events/encode.ts';
+import { decodeCheckpointDelta } from '../../src/partition/checkpoint.ts';
 import { T0, processorOptions } from '../contract/pane-stream.ts';
 
 /** A gate whose decisions the test sets; undecided models are pending. */
@@ -96,6 +97,25 @@ describe('model admission in the processor', () => {
     restoredGate.decide('held', 'admitted');
     restored.releaseHeld('held');
     expect(restored.counters.predictions).toBe(3);
+  });
+
+  it('keeps its refusals by model in the checkpoint: all of them in a base, the changed ones in a delta', () => {
+    const processor = new PartitionProcessor({ ...processorOptions, admission: new LocalAdmission(10, 10, new AllowList(['fraud'])) });
+    const send = (seq: number, m: { subject: string; data: Uint8Array }) => processor.process(seq, m.subject, m.data);
+    send(1, pred('a', 'stranger'));
+    send(2, pred('b', 'stranger'));
+    send(3, pred('c', 'other'));
+    const base = processor.snapshot('base-1');
+    send(4, pred('d', 'other'));
+    send(5, pred('e', 'third'));
+    const delta = processor.snapshotDelta({ baseId: 'base-1', index: 1, fromSeq: 3 });
+    const fromBase = PartitionProcessor.restore(base, processorOptions);
+    expect(new Map(fromBase.refusedByModel)).toEqual(new Map([['model_not_allowed|stranger', 2], ['model_not_allowed|other', 1]]));
+    const fromChain = PartitionProcessor.restore(base, processorOptions, [delta]);
+    expect(new Map(fromChain.refusedByModel)).toEqual(new Map(processor.refusedByModel));
+    expect(fromChain.refusedByModel.get('model_not_allowed|other')).toBe(2);
+    // the delta carries only the models refused since the base, with their totals
+    expect(decodeCheckpointDelta(delta, 0, processorOptions.limits).counters.refusedByModel).toEqual([['model_not_allowed|other', 2], ['model_not_allowed|third', 1]]);
   });
 
   it('refuses a model off the allow-list with its own reason', () => {
