@@ -151,11 +151,13 @@ export interface PartitionExit {
   time: number;
   /** Events consumed up to `seq` but held for their models' admission, so not counted by that owner. */
   held?: number;
+  /** The worker process it happened in (absent: one no longer running, e.g. killed). */
+  proc?: Proc;
 }
 
 export function exitsIn(proc: Proc): PartitionExit[] {
   return proc.lines.flatMap((l) =>
-    l.msg === 'partition stopped' || l.msg === 'partition abandoned' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0) }] : [],
+    l.msg === 'partition stopped' || l.msg === 'partition abandoned' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0), proc }] : [],
   );
 }
 
@@ -169,7 +171,7 @@ function startedRestores(proc: Proc): PartitionExit[] {
   const open = new Map<number, PartitionExit>();
   for (const l of proc.lines) {
     const partition = Number(l.partition);
-    if (l.msg === 'restored partition checkpoint') open.set(partition, { partition, seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0) });
+    if (l.msg === 'restored partition checkpoint') open.set(partition, { partition, seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0), proc });
     else if (l.msg === 'partition start abandoned') open.delete(partition);
     else if (l.msg === 'partition started under lease' && open.has(partition)) {
       out.push(open.get(partition)!);
@@ -183,7 +185,8 @@ function startedRestores(proc: Proc): PartitionExit[] {
  * Replay accounting over every checkpoint restore that went on to run, against the latest exit of that partition
  * before it (a logged stop or abandon, or a killed worker's last scrape):
  * - replayed: events between the restored sequence and where the previous owner had got to, which
- *   the new owner consumes a second time;
+ *   the new owner consumes a second time: counted twice when the two owners are different
+ *   processes (a worker taking back a partition it had lost counts its replay once);
  * - unseen: for a killed worker, events between its last scrape and a newer restored checkpoint,
  *   and those it held at that scrape and admitted since: it counted them (its checkpoint says so)
  *   after its counter was last read.
@@ -201,7 +204,7 @@ export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[
     // previous owner still held at its exit it never counted, so they are not a replay; those held
     // in the restored checkpoint the new owner counts, so they are one if the previous owner had
     const held = (before.held ?? 0) - (r.held ?? 0);
-    if (before.seq > r.seq) replayed += Math.max(0, (await eventsBetween(nc, r.partition, r.seq, before.seq)) - held);
+    if (before.seq > r.seq && before.proc !== r.proc) replayed += Math.max(0, (await eventsBetween(nc, r.partition, r.seq, before.seq)) - held);
     else if (killed.has(before)) unseen += (await eventsBetween(nc, r.partition, before.seq, r.seq)) + held;
   }
   return { replayed, unseen };
