@@ -27,6 +27,8 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { MODELS_BUCKET, versionToken } from './subjects.ts';
 
@@ -176,6 +178,36 @@ function parseOverflow(bytes: Uint8Array): OverflowState | null {
   }
 }
 
+/**
+ * Purges the bucket's delete markers older than `olderMs`, each with what came before it on its
+ * key, but never a value written after it. The client's purgeDeletes purges a marker's whole
+ * subject: a key created again between its read of the markers and the purge (a slot claimed by
+ * a newcomer, a returning model's record) vanished with it, with no marker for any mirror to see,
+ * so the claim was lost on the server and stayed taken in every mirror.
+ */
+async function purgeDeleteMarkers(kv: KV, jsm: JetStreamManager, olderMs: number): Promise<void> {
+  await purgeMarkersRead(jsm, await deleteMarkersOf(kv), Date.now() - olderMs);
+}
+
+/** The bucket's delete (and purge) markers, as its history holds them now. */
+export async function deleteMarkersOf(kv: KV): Promise<KvEntry[]> {
+  const history = await kv.history({ key: '>' });
+  const markers: KvEntry[] = [];
+  try {
+    for await (const entry of history) if (entry.operation !== 'PUT') markers.push(entry);
+  } finally {
+    history.stop();
+  }
+  return markers;
+}
+
+/** Purges the markers read (those created before `before`), each up to and including itself on its own subject. */
+export async function purgeMarkersRead(jsm: JetStreamManager, markers: readonly KvEntry[], before: number): Promise<void> {
+  const old = markers.filter((marker) => marker.created.getTime() < before);
+  // its stream sequence is its revision: `seq` purges below it + 1, a later value stays
+  await Promise.all(old.map((marker) => jsm.streams.purge(`KV_${MODELS_BUCKET}`, { filter: `$KV.${MODELS_BUCKET}.${marker.key}`, seq: marker.revision + 1 })));
+}
+
 export class ModelRegistry {
   private readonly records = new Map<string, MirroredRecord>();
   private readonly slots = new Map<string, { value: SlotValue; revision: number }>();
@@ -204,15 +236,22 @@ export class ModelRegistry {
   static async open(nc: NatsConnection, options: ModelRegistryOptions): Promise<ModelRegistry> {
     // provisioning created it (with the cluster's replicas): bind to it as it is
     const kv = await new Kvm(nc).open(MODELS_BUCKET);
-    return ModelRegistry.openOn(kv, options);
+    const jsm = await jetstreamManager(nc);
+    return ModelRegistry.openOn(kv, options, (olderMs) => purgeDeleteMarkers(kv, jsm, olderMs));
   }
 
-  /** The same on a bucket already opened (tests give a KV with controlled latency). */
-  static async openOn(kv: KV, options: ModelRegistryOptions): Promise<ModelRegistry> {
+  /**
+   * The same on a bucket already opened (tests give a KV with controlled latency); `purgeMarkers`
+   * purges delete markers older than its argument (none: markers are left).
+   */
+  static async openOn(kv: KV, options: ModelRegistryOptions, purgeMarkers?: (olderMs: number) => Promise<void>): Promise<ModelRegistry> {
     const registry = new ModelRegistry(kv, options);
+    registry.purgeMarkers = purgeMarkers ?? null;
     await registry.follow();
     return registry;
   }
+
+  private purgeMarkers: ((olderMs: number) => Promise<void>) | null = null;
 
   private async follow(): Promise<void> {
     const status = await this.kv.status();
@@ -482,6 +521,10 @@ export class ModelRegistry {
       try {
         await this.kv.delete(key, { previousSeq: revision });
       } catch {
+        // touched meanwhile (a newer revision), or gone without this mirror hearing of it: its delete
+        // marker purged before the watch delivered it (a watch behind on a loaded process, or being
+        // made again). Read afresh, or the mirror kept the record, and its slot, for good
+        await this.fetch(key).catch(() => undefined);
         continue;
       }
       this.applyEntry({ key, revision: revision + 1, operation: 'DEL', value: new Uint8Array() } as unknown as KvEntry);
@@ -510,8 +553,7 @@ export class ModelRegistry {
       if (!names(fresh)) await this.freeSlot(slotKey);
     }
     // the delete markers of released keys would otherwise pile up with every name ever seen
-    const purgeable = this.kv as KV & { purgeDeletes?(olderMillis?: number): Promise<unknown> };
-    if (released.length > 0) await purgeable.purgeDeletes?.(this.options.idleMs).catch(() => undefined);
+    if (released.length > 0) await this.purgeMarkers?.(this.options.idleMs).catch(() => undefined);
     return released;
   }
 
@@ -528,7 +570,18 @@ export class ModelRegistry {
     try {
       await this.kv.delete(slotKey, { previousSeq: slot.revision });
     } catch {
-      return false;
+      // a timeout, or the slot changed or went without this mirror hearing of it (see sweep): as the
+      // bucket has it now. A slot the mirror kept after its delete marker was purged counted as taken
+      // for good, and a process whose mirror held every slot so refused every new model
+      let entry: KvEntry | null;
+      try {
+        entry = await this.kv.get(slotKey);
+      } catch {
+        return false;
+      }
+      if (entry === null) this.slots.delete(slotKey);
+      else this.applyEntry(entry);
+      return entry === null || entry.operation !== 'PUT';
     }
     // as the watch will: the mirror must not keep a freed slot taken (this process would refuse for want of it)
     this.applyEntry({ key: slotKey, revision: slot.revision + 1, operation: 'DEL', value: new Uint8Array() } as unknown as KvEntry);

@@ -278,6 +278,26 @@ describe('ModelRegistry under delayed KV operations (never split)', () => {
     registry.close();
   });
 
+  it('a record and slot released by another process, whose delete markers were purged before this mirror heard of them, do not keep their place here for good', async () => {
+    const { bucket, options, advance } = oneSlot();
+    // A's watch delivers nothing: it misses the release, as a watch behind a loaded process or one
+    // being made again misses delete markers purged meanwhile
+    const a = await open(new FakeKv(bucket), options);
+    expect((await a.resolve('x', null)).decision).toBe('admitted');
+    // another process released 'x' and its slot, and purged the markers
+    bucket.write(modelKey('x'), new Uint8Array(), 'DEL');
+    bucket.write('ms.0', new Uint8Array(), 'DEL');
+    bucket.entries.delete(modelKey('x'));
+    bucket.entries.delete('ms.0');
+    expect((await a.resolve('y', null)).decision).toBe('refused');
+    advance(31_000);
+    await a.sweep();
+    // the slot is free in A's eyes again: a newcomer is admitted (before, every model was refused for good)
+    expect((await a.resolve('z', null)).decision).toBe('admitted');
+    expect(bucket.entries.get('ms.0')?.operation).toBe('PUT');
+    a.close();
+  });
+
   it('a slot whose failed free landed after all, and was claimed again by another process, is not freed again', async () => {
     // the watches deliver slots: each mirror sees the other's claims and frees
     const { bucket, options, advance } = oneSlot();

@@ -11,7 +11,10 @@ import { pino } from 'pino';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServerHandle } from '../helpers/nats-server.ts';
 import { provision } from '../../src/cluster/provision.ts';
-import { ModelRegistry, modelKey, versionKey } from '../../src/cluster/model-registry.ts';
+import { Kvm } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ModelRegistry, deleteMarkersOf, modelKey, purgeMarkersRead, versionKey } from '../../src/cluster/model-registry.ts';
+import { MODELS_BUCKET } from '../../src/cluster/subjects.ts';
 import { ClusterAdmission } from '../../src/partition/model-admission.ts';
 import { eventually } from '../helpers/pipeline.ts';
 
@@ -91,5 +94,24 @@ describe('ModelRegistry (real nats-server)', () => {
     expect(admission.verdict('ok-model', null)).toBe('admitted');
     expect(admission.verdict('stranger', 'v1')).toBe('not_allowed');
     await admission.close();
+  });
+
+  it('purges the delete markers it read, but not a key written again after the read (a slot claimed by a newcomer meanwhile)', async () => {
+    const kv = await new Kvm(a).open(MODELS_BUCKET);
+    const jsm = await jetstreamManager(a);
+    await kv.put('ms.purge-0', new TextEncoder().encode('{"owner":"gone","claimedAt":0}'));
+    await kv.put('ms.purge-1', new TextEncoder().encode('{"owner":"gone","claimedAt":0}'));
+    await kv.delete('ms.purge-0');
+    await kv.delete('ms.purge-1');
+    const markers = (await deleteMarkersOf(kv)).filter((m) => m.key.startsWith('ms.purge-'));
+    expect(markers.map((m) => m.key).sort()).toEqual(['ms.purge-0', 'ms.purge-1']);
+    // a newcomer claims slot purge-0 between the read of the markers and the purge
+    const claim = await kv.create('ms.purge-0', new TextEncoder().encode('{"owner":"newcomer","claimedAt":1}'));
+    await purgeMarkersRead(jsm, markers, Date.now() + 1);
+    const kept = await kv.get('ms.purge-0');
+    expect(kept?.operation).toBe('PUT');
+    expect(kept?.revision).toBe(claim);
+    // the other marker is gone with its key, as the client's purgeDeletes would do
+    expect(await kv.get('ms.purge-1')).toBeNull();
   });
 });

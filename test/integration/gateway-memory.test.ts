@@ -139,9 +139,15 @@ describe('gateway memory under unbounded model cardinality (real nats-server)', 
           returnedAt = Date.now();
         }
         const response = await fetch(`${pipeline.baseUrl}/v1/models/${model}/metrics?window=1m`);
-        if (response.status !== 200) return undefined;
-        const metrics = (await response.json()) as { drift: { reference: string | null } };
-        return metrics.drift.reference === id ? metrics.drift.reference : undefined;
+        const metrics = response.status === 200 ? ((await response.json()) as { drift: { reference: string | null } }) : null;
+        if (metrics?.drift.reference === id) return id;
+        // not yet: where it stands, for the timeout's message
+        const text = await (await fetch(`${pipeline.baseUrl}/metrics`)).text();
+        const samples = (name: string) => text.split('\n').filter((l) => l.startsWith(name) && (!l.includes("model=") || l.includes(`model="${model}"`) || l.includes(`model="other"`))).join(', ');
+        throw new Error(
+          `metrics ${response.status}, reference ${metrics === null ? '-' : String(metrics.drift.reference)}; ${samples('drift_model_events_refused_total') || 'no refusals'}; ` +
+            `${samples('drift_pane_messages_dropped_total') || 'no pane drops'}; ${samples('drift_events_held') || 'none held'}`,
+        );
       },
       90_000,
       `the uploaded baseline of ${model} in force again`,
