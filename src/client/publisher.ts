@@ -54,7 +54,10 @@ export interface PublisherOptions {
    * Set `Nats-Msg-Id` to `<model>:<id>:pred` / `<model>:<id>:label` (default true), so that
    * JetStream stores a retried or re-published event once within the stream's duplicate window
    * (2 minutes). JetStream keeps each id of the window in memory: at very high rates you may turn
-   * this off and rely on the worker, which counts a prediction id that is still pending once.
+   * this off and rely on the worker, which counts a prediction id that is still pending once. Off,
+   * a publish retried after its ack was lost (a loaded server) may be stored twice: the worker
+   * applies a copy of a prediction or label once (counted in drift_events_consumed_total and in
+   * drift_events_duplicate_total), but dead-letters both copies of a refused model's event.
    */
   deduplicate?: boolean;
 }

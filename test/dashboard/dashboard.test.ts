@@ -148,7 +148,11 @@ describe('dashboard in headless Chromium', () => {
   it('draws the window-vs-reference histogram of the selected feature', async () => {
     await page.click('#drift-table tr[data-feature="f0"]');
     // ten decile bins of the reference, each with the reference's and the window's share
-    await page.waitForFunction(`document.querySelector('#chart-histogram svg')?.getAttribute('data-bins') === '10'`, undefined, { timeout: 15_000 });
+    await page.waitForFunction(`document.querySelector('#chart-histogram svg')?.getAttribute('data-bins') === '10'`, undefined, { timeout: 15_000 }).catch(async (error: unknown) => {
+      // what was drawn instead, for the failure's message
+      const seen = await page.evaluate(`[document.querySelector('#chart-histogram svg')?.getAttribute('data-bins') ?? 'no chart', document.querySelector('#histogram-note')?.textContent, document.querySelector('#drift-table tr.selected')?.getAttribute('data-feature')]`);
+      throw new Error(`${(error as Error).message}; drawn: bins, note, selected feature = ${JSON.stringify(seen)}`);
+    });
     expect(await page.locator('#chart-histogram rect.bar-reference').count()).toBe(10);
     expect(await page.locator('#chart-histogram rect.bar-window').count()).toBe(10);
     // f0 shifted by 3 standard deviations after 8 s: the window's share of the reference's top decile

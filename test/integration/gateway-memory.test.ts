@@ -56,7 +56,7 @@ describe('gateway memory under unbounded model cardinality (real nats-server)', 
       models: { idleMs: 2000 },
       reference: { autoCaptureMs: AUTO_CAPTURE_MS },
       alerts: { rules: [ANY_TRAFFIC_RULE] },
-    });
+    }, {}, { deduplicate: true });
   }, 60_000);
 
   afterAll(async () => {

@@ -36,7 +36,7 @@ describe('a partition lost and taken again by the same worker (real nats-server,
       limits: { maxModels: 1 },
       reference: { autoCaptureMs: 0 },
       alerts: { rules: [] },
-    });
+    }, {}, { deduplicate: true });
   }, 60_000);
 
   afterAll(async () => {

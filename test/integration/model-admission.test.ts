@@ -94,7 +94,7 @@ describe('cluster-wide model admission (real nats-server, two partition threads)
   const VERSIONS = 500;
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ ...BASE, limits: { maxModels: 101, maxVersionsPerModel: 10 } });
+    pipeline = await startPipeline({ ...BASE, limits: { maxModels: 101, maxVersionsPerModel: 10 } }, {}, { deduplicate: true });
   }, 60_000);
 
   afterAll(async () => {
@@ -178,7 +178,7 @@ describe('release of idle models, and models.allow (real nats-server)', () => {
   let pipeline: Pipeline;
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ ...BASE, limits: { maxModels: 3 }, models: { idleMs: 8000, allow: ['flood-*', 'newcomer', 'late?'] } });
+    pipeline = await startPipeline({ ...BASE, limits: { maxModels: 3 }, models: { idleMs: 8000, allow: ['flood-*', 'newcomer', 'late?'] } }, {}, { deduplicate: true });
   }, 60_000);
 
   afterAll(async () => {
