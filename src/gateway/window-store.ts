@@ -218,12 +218,12 @@ export class WindowStore {
     return 'the pane changelog consumer is not live (NATS unreachable or the consumer is being recreated); figures may be stale';
   }
 
-  /** Pane messages dropped because they were for a model beyond `maxModels`. */
   /** Bytes the store's bucket scratch holds for good: a fixed cost of the process, not of its models (BucketScratch.capacityBytes). */
   get scratchBytes(): number {
     return this.scratch.capacityBytes;
   }
 
+  /** Pane messages dropped because they were for a model beyond `maxModels`. */
   get droppedMessages(): number {
     return this.dropped;
   }
