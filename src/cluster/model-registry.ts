@@ -227,6 +227,8 @@ export class ModelRegistry {
   private constructor(
     private readonly kv: KV,
     readonly options: ModelRegistryOptions,
+    /** Purges delete markers older than its argument (none: markers are left). */
+    private readonly purgeMarkers: ((olderMs: number) => Promise<void>) | null,
   ) {
     this.now = options.now ?? Date.now;
     this.maxRefusalRecords = options.maxRefusalRecords ?? Math.max(1000, 10 * options.maxModels);
@@ -245,13 +247,10 @@ export class ModelRegistry {
    * purges delete markers older than its argument (none: markers are left).
    */
   static async openOn(kv: KV, options: ModelRegistryOptions, purgeMarkers?: (olderMs: number) => Promise<void>): Promise<ModelRegistry> {
-    const registry = new ModelRegistry(kv, options);
-    registry.purgeMarkers = purgeMarkers ?? null;
+    const registry = new ModelRegistry(kv, options, purgeMarkers ?? null);
     await registry.follow();
     return registry;
   }
-
-  private purgeMarkers: ((olderMs: number) => Promise<void>) | null = null;
 
   private async follow(): Promise<void> {
     const status = await this.kv.status();
@@ -553,7 +552,7 @@ export class ModelRegistry {
       if (!names(fresh)) await this.freeSlot(slotKey);
     }
     // the delete markers of released keys would otherwise pile up with every name ever seen
-    if (released.length > 0) await this.purgeMarkers?.(this.options.idleMs).catch(() => undefined);
+    if (released.length > 0 && this.purgeMarkers !== null) await this.purgeMarkers(this.options.idleMs).catch(() => undefined);
     return released;
   }
 
@@ -563,7 +562,7 @@ export class ModelRegistry {
     return `${versionSlotPrefix(model)}${slot}`;
   }
 
-  /** Deletes a slot (compare-and-set on the mirror's revision); false when the delete failed. */
+  /** Deletes a slot (compare-and-set on the mirror's revision); false while the claim it deleted is still there (the delete failed). */
   private async freeSlot(slotKey: string): Promise<boolean> {
     const slot = this.slots.get(slotKey);
     if (slot === undefined) return true;
@@ -581,7 +580,8 @@ export class ModelRegistry {
       }
       if (entry === null) this.slots.delete(slotKey);
       else this.applyEntry(entry);
-      return entry === null || entry.operation !== 'PUT';
+      // still this claim (the delete timed out): false, to be tried again; else no longer ours to free
+      return entry === null || entry.operation !== 'PUT' || entry.revision !== slot.revision;
     }
     // as the watch will: the mirror must not keep a freed slot taken (this process would refuse for want of it)
     this.applyEntry({ key: slotKey, revision: slot.revision + 1, operation: 'DEL', value: new Uint8Array() } as unknown as KvEntry);
