@@ -47,6 +47,14 @@ interface CountedTotals {
   refusedByModel: Map<string, number>;
 }
 
+/** Raises `counted`'s total for `key` to `total` if below it; returns by how much (0 when not). */
+function countBeyond(counted: Map<string, number>, key: string, total: number): number {
+  const beyond = total - (counted.get(key) ?? 0);
+  if (beyond <= 0) return 0;
+  counted.set(key, total);
+  return beyond;
+}
+
 /**
  * Turns runner totals into Prometheus counters and gauges. Runners only count (cheaply, in
  * plain fields, possibly on another thread); this exporter adds the difference since the last
@@ -86,10 +94,8 @@ export class PipelineStatsExporter {
     m.eventsDuplicate.inc({ kind: 'pred' }, beyond('duplicates'));
     m.eventsDuplicate.inc({ kind: 'label' }, beyond('duplicateLabels'));
     for (const [reason, n] of Object.entries(stats.rejected)) {
-      const d = delta(n, counted.rejected.get(reason));
-      if (d === 0) continue;
-      counted.rejected.set(reason, n);
-      m.eventsRejected.inc({ reason }, d);
+      const d = countBeyond(counted.rejected, reason, n);
+      if (d > 0) m.eventsRejected.inc({ reason }, d);
     }
     m.labelsJoined.inc(beyond('joined'));
     m.labelsExpired.inc(beyond('expired'));
@@ -97,9 +103,8 @@ export class PipelineStatsExporter {
     m.paneFlushes.inc(delta(stats.paneFlushes, previous?.paneFlushes));
     m.consumerRecreations.inc(delta(stats.recreations, previous?.recreations));
     for (const [name, n] of stats.refusedByModel) {
-      const d = delta(n, counted.refusedByModel.get(name));
+      const d = countBeyond(counted.refusedByModel, name, n);
       if (d === 0) continue;
-      counted.refusedByModel.set(name, n);
       const bar = name.indexOf('|');
       const reason = name.slice(0, bar);
       let model = name.slice(bar + 1);
@@ -132,8 +137,8 @@ export class PipelineStatsExporter {
     this.last.set(stats.partition, stats);
     const counted = this.countedOf(stats.partition);
     for (const key of STREAM_TOTALS) counted.totals[key] = Math.max(counted.totals[key], stats[key]);
-    for (const [reason, n] of Object.entries(stats.rejected)) counted.rejected.set(reason, Math.max(counted.rejected.get(reason) ?? 0, n));
-    for (const [name, n] of stats.refusedByModel) counted.refusedByModel.set(name, Math.max(counted.refusedByModel.get(name) ?? 0, n));
+    for (const [reason, n] of Object.entries(stats.rejected)) countBeyond(counted.rejected, reason, n);
+    for (const [name, n] of stats.refusedByModel) countBeyond(counted.refusedByModel, name, n);
   }
 
   private countedOf(partition: number): CountedTotals {

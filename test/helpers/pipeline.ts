@@ -76,3 +76,22 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The samples of a Prometheus metric on `${baseUrl}/metrics`: their labels and values. */
+export async function metricSamples(baseUrl: string, name: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const samples: Array<{ labels: Record<string, string>; value: number }> = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of line.matchAll(/(\w+)="([^"]*)"/g)) labels[k] = v;
+    samples.push({ labels, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
+  }
+  return samples;
+}
+
+/** Sum of a Prometheus metric's samples whose labels include `labels`. */
+export async function metricSum(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const samples = await metricSamples(baseUrl, name);
+  return samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+}

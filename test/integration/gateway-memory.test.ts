@@ -12,7 +12,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, eventually } from '../helpers/pipeline.ts';
+import { startPipeline, eventually, metricSum } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 
 setFlagsFromString('--expose-gc');
@@ -24,13 +24,6 @@ async function heapAfterGc(): Promise<number> {
     await new Promise((resolve) => setImmediate(resolve));
   }
   return process.memoryUsage().heapUsed;
-}
-
-async function counterSum(baseUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 const ROUNDS = 10;
@@ -89,7 +82,7 @@ describe('gateway memory under unbounded model cardinality (real nats-server)', 
       }
       await pipeline.publisher.flush();
       await eventually(
-        async () => ((await counterSum(pipeline.baseUrl, 'drift_events_consumed_total')) + (await counterSum(pipeline.baseUrl, 'drift_events_rejected_total')) === published ? true : undefined),
+        async () => ((await metricSum(pipeline.baseUrl, 'drift_events_consumed_total')) + (await metricSum(pipeline.baseUrl, 'drift_events_rejected_total')) === published ? true : undefined),
         120_000,
         `round ${round} consumed`,
       );

@@ -7,22 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
-import { startPipeline, eventually } from '../helpers/pipeline.ts';
+import { startPipeline, eventually, metricSum } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { LEASES_BUCKET } from '../../src/cluster/subjects.ts';
 import { leaseKey } from '../../src/cluster/leases.ts';
-
-/** Sum of a Prometheus metric's samples whose labels include `labels`. */
-async function metricSum(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const found = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
-    if (Object.entries(labels).every(([k, v]) => found[k] === v)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 describe('a partition lost and taken again by the same worker (real nats-server, partition threads)', () => {
   let pipeline: Pipeline;

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, DeliverPolicy, AckPolicy } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { startPipeline, getJson, eventually } from '../helpers/pipeline.ts';
+import { startPipeline, getJson, eventually, metricSamples } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { DLQ_STREAM } from '../../src/cluster/subjects.ts';
 import type { ModelMetrics, ModelSummary } from '../../src/contract/metrics.ts';
@@ -72,19 +72,6 @@ function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
   const counts = new Map<string, number>();
   for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
   return counts;
-}
-
-/** Sum of a Prometheus counter's samples matching `labels`, and the distinct values of `label`. */
-async function metricSamples(baseUrl: string, name: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const samples: Array<{ labels: Record<string, string>; value: number }> = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of line.matchAll(/(\w+)="([^"]*)"/g)) labels[k] = v;
-    samples.push({ labels, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
-  }
-  return samples;
 }
 
 describe('cluster-wide model admission (real nats-server, two partition threads)', () => {

@@ -104,6 +104,8 @@ describe('partition checkpoints', () => {
       ['a detector state of an unknown kind', (b) => (b.groups[0].detectors[0] = { kind: 'nope' }), /groups\[0\]\.detectors\[0\]: /],
       ['damaged join table bytes', (b) => (b.join = b.join.subarray(0, b.join.length - 3)), /join: join table snapshot is invalid/],
       ['a counter of the wrong type', (b) => (b.counters.predictions = 'many'), /counters\.predictions/],
+      ['a refusal count that is not a count', (b) => (b.counters.refusedByModel = [['limit_exceeded|m', -1]]), /counters\.refusedByModel\[0\]\[1\]: expected a count/],
+      ['a refusal without its model', (b) => (b.counters.refusedByModel = [['', 3]]), /counters\.refusedByModel\[0\]\[0\]: expected a non-empty string/],
       ['a group listed twice', (b) => b.groups.push(b.groups[0]), /appears twice/],
       ['no sequence', (b) => delete b.seq, /seq: expected an integer/],
     ];
