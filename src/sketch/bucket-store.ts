@@ -256,6 +256,63 @@ function monotoneSlots(indexes: Int32Array, from: number, to: number, offset: nu
   return used;
 }
 
+/**
+ * How a later state of a store differs from an earlier one (a pane's state its worker republished
+ * with a second more of values, which replaces the earlier in every window holding it): the
+ * buckets whose weight changed, ascending, with the change. Applied to a window (applyDelta) it
+ * touches those buckets alone, where subtracting the earlier state and merging the later walked
+ * both states' buckets once per window and trimmed and widened the window's range in between.
+ */
+export interface BucketDelta {
+  readonly indexes: Int32Array;
+  readonly diffs: Float64Array;
+  readonly length: number;
+  /** Lowest and highest index whose weight grew (lowestGain > highestGain: none did). */
+  readonly lowestGain: number;
+  readonly highestGain: number;
+}
+
+/** `later` minus `earlier`, bucket by bucket (see BucketDelta); its arrays from `scratch` when given. */
+export function bucketDelta(earlier: BucketStore, later: BucketStore, scratch?: BucketScratch): BucketDelta {
+  const beforeRoom = earlier.weightedBound;
+  const afterRoom = later.weightedBound;
+  const beforeIndexes = newInts(beforeRoom, scratch);
+  const beforeWeights = newWeights(beforeRoom, scratch);
+  const afterIndexes = newInts(afterRoom, scratch);
+  const afterWeights = newWeights(afterRoom, scratch);
+  const before = earlier.weightedInto(beforeIndexes, beforeWeights);
+  const after = later.weightedInto(afterIndexes, afterWeights);
+  const indexes = newInts(before + after, scratch);
+  const diffs = newWeights(before + after, scratch);
+  let length = 0;
+  let lowestGain = EMPTY_LOW;
+  let highestGain = EMPTY_HIGH;
+  let b = 0;
+  let a = 0;
+  while (b < before || a < after) {
+    let index: number;
+    let diff: number;
+    if (a === after || (b < before && beforeIndexes[b] < afterIndexes[a])) {
+      index = beforeIndexes[b];
+      diff = -beforeWeights[b++];
+    } else if (b === before || afterIndexes[a] < beforeIndexes[b]) {
+      index = afterIndexes[a];
+      diff = afterWeights[a++];
+    } else {
+      index = afterIndexes[a];
+      diff = afterWeights[a++] - beforeWeights[b++];
+      if (diff === 0) continue;
+    }
+    if (diff > 0) {
+      if (index < lowestGain) lowestGain = index;
+      highestGain = index;
+    }
+    indexes[length] = index;
+    diffs[length++] = diff;
+  }
+  return { indexes, diffs, length, lowestGain, highestGain };
+}
+
 export class BucketStore {
   readonly maxBuckets: number;
   /** Starts as NO_WEIGHTS (nothing can be written into it) until a range needs an array of its own. */
@@ -588,12 +645,100 @@ export class BucketStore {
   }
 
   /**
+   * Buckets weightedInto may write: at least nonEmpty(), found without walking a dense range.
+   */
+  get weightedBound(): number {
+    if (this.isEmpty) return 0;
+    if (this.table !== null) return this.tableSize;
+    return this.nonZero !== null ? this.nonZero.length : this.high - this.low + 1;
+  }
+
+  /**
+   * The weighted buckets in ascending order, their indexes into `indexes` and weights into
+   * `weights` (room for weightedBound each), whatever the store's form; returns how many.
+   */
+  weightedInto(indexes: Int32Array, weights: Float64Array): number {
+    if (this.isEmpty) return 0;
+    if (this.table !== null) {
+      this.sortedTableInto(indexes.subarray(0, this.tableSize), weights);
+      return this.tableSize;
+    }
+    const counts = this.counts;
+    const offset = this.offset;
+    let n = 0;
+    const nonZero = this.nonZero;
+    if (nonZero !== null) {
+      for (let k = 0; k < nonZero.length; k++) {
+        const weight = counts[nonZero[k]];
+        if (weight === 0) continue;
+        indexes[n] = nonZero[k] + offset;
+        weights[n++] = weight;
+      }
+      return n;
+    }
+    for (let i = this.low - offset, end = this.high - offset; i <= end; i++) {
+      const weight = counts[i];
+      if (weight === 0) continue;
+      indexes[n] = i + offset;
+      weights[n++] = weight;
+    }
+    return n;
+  }
+
+  /**
+   * Whether applyDelta gives what subtracting the earlier state and merging the later one would:
+   * nothing collapsed here (a collapsed bucket takes the weight of lower indexes, which a delta
+   * does not know) and the range the gains widen it to within maxBuckets.
+   */
+  acceptsDelta(delta: BucketDelta): boolean {
+    if (this.collapsedInto !== NO_INDEX) return false;
+    if (delta.lowestGain > delta.highestGain) return true;
+    return Math.max(this.high, delta.highestGain) - Math.min(this.low, delta.lowestGain) + 1 <= this.maxBuckets;
+  }
+
+  /**
+   * Changes the weights by `delta` (a later state of a store merged here, minus the earlier one:
+   * see bucketDelta): what subtract(earlier) then merge(later) gives where acceptsDelta says so,
+   * touching the buckets that changed alone. A loss is clamped at 0 as subtract clamps it.
+   */
+  applyDelta(delta: BucketDelta): void {
+    const n = delta.length;
+    if (n === 0) return;
+    this.densify();
+    this.nonZero = null;
+    if (delta.lowestGain <= delta.highestGain) {
+      const newLow = Math.min(this.low, delta.lowestGain);
+      const newHigh = Math.max(this.high, delta.highestGain);
+      this.ensureCapacity(newLow, newHigh);
+      this.low = newLow;
+      this.high = newHigh;
+    } else if (this.isEmpty) return;
+    const counts = this.counts;
+    const offset = this.offset;
+    const low = this.low;
+    const high = this.high;
+    const indexes = delta.indexes;
+    const diffs = delta.diffs;
+    let lost = false;
+    for (let k = 0; k < n; k++) {
+      const index = indexes[k];
+      const diff = diffs[k];
+      if (diff > 0) counts[index - offset] += diff;
+      else if (index >= low && index <= high) {
+        counts[index - offset] = subtractClamped(counts[index - offset], -diff);
+        lost = true;
+      }
+    }
+    if (lost) this.trim();
+  }
+
+  /**
    * A table store's weighted buckets in ascending order: their indexes into `indexes` and their
    * counts into `weights` (room for nonEmpty() each). Sorted as one key per bucket, its position in
    * the range times 256 plus its slot (a table has fewer than 256 slots, a range at most 2^24
    * buckets: the key fits 32 bits), so no bucket is looked up again.
    */
-  sortedTableInto(indexes: Int32Array, weights: Int32Array): void {
+  sortedTableInto(indexes: Int32Array, weights: Int32Array | Float64Array): void {
     const table = this.table;
     if (table === null) return;
     const low = this.low;

@@ -1,6 +1,6 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { BucketStore, NO_INDEX, SPARSE_SHARE, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
-import type { BucketScratch } from './bucket-store.ts';
+import { BucketStore, NO_INDEX, SPARSE_SHARE, bucketDelta, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
+import type { BucketDelta, BucketScratch } from './bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
 /**
@@ -236,6 +236,52 @@ export class LogHistogram implements QuantileSummary {
     this.originWeight = subtractClamped(this.originWeight, other.originWeight);
     this.totalWeight = subtractClamped(this.totalWeight, other.totalWeight);
     this.valueSum = this.totalWeight === 0 ? 0 : this.valueSum - other.valueSum;
+    return this;
+  }
+
+  /**
+   * How `later` differs from `earlier`, two states of one sketch on the same buckets (a pane state
+   * and the state that replaces it): see SketchDelta. Its arrays from `scratch` when given.
+   */
+  static delta(earlier: LogHistogram, later: LogHistogram, scratch?: BucketScratch): SketchDelta {
+    later.checkCompatible(earlier, 'delta');
+    return {
+      buckets: later,
+      positive: bucketDelta(earlier.positive, later.positive, scratch),
+      negative: bucketDelta(earlier.negative, later.negative, scratch),
+      earlier: earlier.scalarWeights(),
+      later: later.scalarWeights(),
+    };
+  }
+
+  private scalarWeights(): SketchScalars {
+    return { zeroWeight: this.zeroWeight, originWeight: this.originWeight, totalWeight: this.totalWeight, valueSum: this.valueSum };
+  }
+
+  /**
+   * Whether applyDelta(delta) gives what subtract(earlier) then merge(later) would: a sketch on the
+   * delta's buckets that holds values (an empty one takes the later state whole) and whose stores
+   * take the delta (BucketStore.acceptsDelta: nothing collapsed, the range within maxBuckets).
+   */
+  acceptsDelta(delta: SketchDelta): boolean {
+    return !this.isEmpty && this.sameBuckets(delta.buckets) && this.positive.acceptsDelta(delta.positive) && this.negative.acceptsDelta(delta.negative);
+  }
+
+  /**
+   * subtract(earlier) then merge(later) as one change that touches the buckets that changed alone,
+   * where acceptsDelta says it gives the same (a RangeError otherwise: the caller checks first).
+   */
+  applyDelta(delta: SketchDelta): this {
+    if (!this.acceptsDelta(delta)) throw new RangeError('LogHistogram.applyDelta: this sketch does not take the delta (see acceptsDelta)');
+    this.positive.applyDelta(delta.positive);
+    this.negative.applyDelta(delta.negative);
+    // the scalars exactly as subtract then merge leave them
+    const { earlier, later } = delta;
+    this.zeroWeight = subtractClamped(this.zeroWeight, earlier.zeroWeight) + later.zeroWeight;
+    this.originWeight = subtractClamped(this.originWeight, earlier.originWeight) + later.originWeight;
+    const withoutEarlier = subtractClamped(this.totalWeight, earlier.totalWeight);
+    this.valueSum = (withoutEarlier === 0 ? 0 : this.valueSum - earlier.valueSum) + later.valueSum;
+    this.totalWeight = withoutEarlier + later.totalWeight;
     return this;
   }
 
@@ -926,6 +972,28 @@ function sumSlots(store: BucketStore, from: number, to: number): number {
 function subtractClamped(before: number, removed: number): number {
   const after = before - removed;
   return after <= before * RESIDUE_FRACTION ? 0 : after;
+}
+
+/**
+ * How a later state of a sketch differs from an earlier one (LogHistogram.delta): per store the
+ * buckets that changed (BucketDelta), and the changes of the scalar weights. A window applies it
+ * (applyDelta) instead of subtracting the earlier state and merging the later one.
+ */
+export interface SketchDelta {
+  /** The sketch whose buckets the delta is on (sameBuckets decides who takes it). */
+  readonly buckets: LogHistogram;
+  readonly positive: BucketDelta;
+  readonly negative: BucketDelta;
+  readonly earlier: SketchScalars;
+  readonly later: SketchScalars;
+}
+
+/** A sketch's weights outside its buckets, and its sum. */
+interface SketchScalars {
+  readonly zeroWeight: number;
+  readonly originWeight: number;
+  readonly totalWeight: number;
+  readonly valueSum: number;
 }
 
 /** Share of a bucket [lower, upper] (same sign, lower < x < upper) below x, on a log scale. */

@@ -1,4 +1,5 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import type { SketchDelta } from '../sketch/log-histogram.ts';
 import type { BucketScratch } from '../sketch/bucket-store.ts';
 import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
@@ -747,7 +748,44 @@ function addSegments(target: Map<string, Map<string, Float64Array>>, source: Map
   }
 }
 
-export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): void {
+/**
+ * How the feature sketches of `later`, a state of a pane that replaces `earlier`, differ from
+ * earlier's (LogHistogram.delta), for the features both have a sketch of on the same buckets.
+ * `scratch`: where the deltas' arrays come from (they live as long as the two states).
+ */
+export function featureDeltas(earlier: PaneInput, later: PaneInput, scratch?: BucketScratch): Map<string, SketchDelta> {
+  const deltas = new Map<string, SketchDelta>();
+  for (const [name, summary] of later.features) {
+    const next = summary.numeric;
+    const previous = earlier.features.get(name)?.numeric;
+    if (next === null || previous === undefined || previous === null || !next.sameBuckets(previous)) continue;
+    deltas.set(name, LogHistogram.delta(previous, next, scratch));
+  }
+  return deltas;
+}
+
+/**
+ * addInput(target, earlier, -1) then addInput(target, later, 1), for a state `later` of a pane that
+ * replaces `earlier` in a window: each feature sketch the window holds and whose delta it takes
+ * (`deltas`, from featureDeltas; LogHistogram.acceptsDelta) changes by that delta alone, the buckets
+ * a second of values changed, instead of losing the earlier state's buckets and gaining the later's.
+ */
+export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>): void {
+  let byDelta: Set<string> | null = null;
+  for (const [name, delta] of deltas) {
+    if (target.features.get(name)?.numeric?.acceptsDelta(delta) === true) (byDelta ??= new Set()).add(name);
+  }
+  addInput(target, earlier, -1, byDelta);
+  addInput(target, later, 1, byDelta);
+  if (byDelta === null) return;
+  for (const name of byDelta) (target.features.get(name) as FeatureSummary).numeric?.applyDelta(deltas.get(name) as SketchDelta);
+}
+
+/**
+ * Adds (sign 1) or removes (-1) `source`'s figures to `target`'s; `sketchesByDelta`: features whose
+ * numeric sketch the caller changes itself (replaceInput), left alone here.
+ */
+export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, sketchesByDelta: ReadonlySet<string> | null = null): void {
   source.settleCenters();
   target.settleCenters();
   const limits = target.limits;
@@ -769,7 +807,7 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1): vo
   }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
   // windows are not capped by maxFeatures: every pane already was
-  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature);
+  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature, sketchesByDelta);
   if (source.invalidFeatures !== null) {
     // windows are not capped by maxFeatures: every pane already was
     const into = (target.invalidFeatures ??= new Map());
@@ -799,12 +837,13 @@ function addFeatureSummaries(
   sign: 1 | -1,
   limits: PaneLimits,
   makeFeature: (like: LogHistogram) => LogHistogram,
+  sketchesByDelta: ReadonlySet<string> | null = null,
 ): void {
   for (const [name, summary] of source) {
     let into = target.get(name);
     if (into === undefined) target.set(name, (into = new FeatureSummary()));
     into.nulls += sign * summary.nulls;
-    into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature);
+    if (sketchesByDelta === null || !sketchesByDelta.has(name)) into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature);
     if (summary.exact !== null) {
       into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP);
       if (sign > 0) into.exact.merge(summary.exact);

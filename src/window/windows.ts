@@ -1,4 +1,5 @@
-import { PaneInput, PaneOutcome, addInput, addOutcome, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire } from './pane.ts';
+import { PaneInput, PaneOutcome, addInput, addOutcome, featureDeltas, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire, replaceInput } from './pane.ts';
+import type { SketchDelta } from '../sketch/log-histogram.ts';
 import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
@@ -266,6 +267,18 @@ export class ModelWindows {
     if (all === undefined) this.keepAllVersionsIfNeeded(window);
   }
 
+  /** applyDecoded of an earlier input state (-1) and its later one (1), by replaceInput. */
+  private replaceDecoded(window: string, paneVersion: string, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>): void {
+    const stamps = this.changes.get(window) ?? new Map<string, number>();
+    this.changes.set(window, stamps);
+    stamps.set(paneVersion, ++this.changeClock);
+    stamps.set(ALL_VERSIONS, ++this.changeClock);
+    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, deltas);
+    const all = this.allVersions.get(window);
+    if (all !== undefined) replaceInput(all.input, earlier, later, deltas);
+    else this.keepAllVersionsIfNeeded(window);
+  }
+
   /**
    * Starts keeping a window's all-versions aggregate once it has aggregates of two versions: the
    * sum of theirs, so it holds exactly what adding every pane to it would have.
@@ -315,9 +328,32 @@ export class ModelWindows {
       return;
     }
     const previous = this.panes.get(key);
-    if (previous !== undefined) this.apply(previous, -1);
     this.panes.set(key, next);
-    this.apply(next, 1, decoded);
+    if (previous !== undefined) this.replace(previous, next, decoded);
+    else this.apply(next, 1, decoded);
+  }
+
+  /**
+   * A partition's later state of a pane in place of its earlier one, in every window that holds the
+   * pane (the same windows: they hold a pane by its start): what apply(previous, -1) then
+   * apply(next, 1) give, with each feature sketch changed by its delta where the window's takes it
+   * (replaceInput). A worker republishes its open pane every second with a second more of values:
+   * the delta is those values' buckets, where the two states hold hundreds each.
+   */
+  private replace(previous: StoredPane, next: StoredPane, decodedNext: DecodedPane): void {
+    let decodedPrevious: DecodedPane | null = null;
+    let deltas: Map<string, SketchDelta> | null = null;
+    for (const [name, length] of this.windowMs) {
+      if (next.paneStart < this.windowStart(name, length, this.end) || next.paneStart >= this.end) continue;
+      decodedPrevious ??= this.decode(previous);
+      if (decodedPrevious.input === null || decodedNext.input === null) {
+        this.applyDecoded(name, previous.version, decodedPrevious, -1);
+        this.applyDecoded(name, next.version, decodedNext, 1);
+        continue;
+      }
+      deltas ??= featureDeltas(decodedPrevious.input, decodedNext.input, this.scratch);
+      this.replaceDecoded(name, next.version, decodedPrevious.input, decodedNext.input, deltas);
+    }
   }
 
   /** Moves the windows' end forward: panes that fall out of a window are subtracted from it. */
