@@ -21,6 +21,8 @@
  * - RSS of the process; changelog pending (max, and at the end: growing means falling behind);
  * - freshness of the 5m drift the default rules read: for each model, sampled every 500 ms, the
  *   age of the oldest published pane message its drift does not yet reflect (0 when current);
+ *   and of the windows' figures, which a request reads as they are (computing the 1m and 1h drift
+ *   on demand): the time from each pane message's publication to its application, p50 / p99;
  * - REST latency: a request every 100 ms (round robin over models and the three windows) builds
  *   the metrics and serializes them (computing drift on demand for a pair no rule keeps fresh);
  *   latency counts from when it was due (one interval after the previous one), so event-loop
@@ -165,6 +167,16 @@ interface SizeResult {
   pendingEnd: number;
   freshness5mP50Ms: number;
   freshness5mP99Ms: number;
+  /**
+   * Freshness of the windows' figures (counts, rates, quantiles of every window, and the drift a
+   * request computes on demand for the 1m and 1h windows no rule keeps fresh): the time from a
+   * pane message's publication to its application, p50 / p99.
+   */
+  windowFreshnessP50Ms: number;
+  windowFreshnessP99Ms: number;
+  /** The requests' own work (p50 / p99), without their wait for the event loop. */
+  restHandlerP50Ms: number;
+  restHandlerP99Ms: number;
   restP50Ms: number;
   restP99Ms: number;
   driftComputations: number;
@@ -234,7 +246,9 @@ async function runSize(models: number): Promise<SizeResult> {
     }
   };
   // the changelog: encoded pane messages, applied in batches by a consumer loop
-  const queue: Array<{ bytes: Uint8Array; model: number; item: Published }> = [];
+  const queue: Array<{ bytes: Uint8Array; model: number; item: Published; final: boolean }> = [];
+  // per non-final pane message applied while measuring: the time from its publication to its application
+  const applyLags: number[] = [];
   const unreflected: Published[][] = names.map(() => []);
   const rawSamples: Uint8Array[] = [];
   // as the gateway's changelog consumer (PaneChangelogReader): its TimeSlicer, sharing the event
@@ -249,6 +263,7 @@ async function runSize(models: number): Promise<SizeResult> {
       if (next === undefined) break;
       timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes.slice())));
       next.item.applied = Date.now();
+      if (measuring && !next.final) applyLags.push(next.item.applied - next.item.pub);
       const pause = slicer.pause(queue.length);
       if (pause !== undefined) {
         inBatch = 0;
@@ -275,11 +290,11 @@ async function runSize(models: number): Promise<SizeResult> {
   publisher.on('message', (batch: PublishedPane[]) => {
     for (const { model, bytes, pub, final } of batch) {
       if (final) {
-        queue.push({ bytes, model, item: { pub, applied: pub } });
+        queue.push({ bytes, model, item: { pub, applied: pub }, final });
         continue;
       }
       const item: Published = { pub };
-      queue.push({ bytes, model, item });
+      queue.push({ bytes, model, item, final });
       unreflected[model].push(item);
       if (measuring && rawSamples.length < 2000) rawSamples.push(bytes);
       if (measuring) published++;
@@ -289,6 +304,8 @@ async function runSize(models: number): Promise<SizeResult> {
 
   // requests and freshness samples
   const restLatencies: number[] = [];
+  // the request's own work (building the metrics, drift on demand included), without the wait for its turn
+  const restHandlerMs: number[] = [];
   const freshness: number[] = [];
   let restIndex = 0;
   let pendingMax = 0;
@@ -302,8 +319,12 @@ async function runSize(models: number): Promise<SizeResult> {
     const model = names[restIndex % models];
     const window = WINDOWS[Math.floor(restIndex / models) % WINDOWS.length];
     restIndex++;
+    const handlerStarted = performance.now();
     timed(() => JSON.stringify(source.getMetrics(model, window)));
-    if (measuring) restLatencies.push(Math.max(0, performance.now() - due));
+    if (measuring) {
+      restLatencies.push(Math.max(0, performance.now() - due));
+      restHandlerMs.push(performance.now() - handlerStarted);
+    }
   }, REST_EVERY_MS);
   const sampler = setInterval(() => {
     if (!measuring) return;
@@ -367,6 +388,8 @@ async function runSize(models: number): Promise<SizeResult> {
   const gatewayBusyShare = gatewayBusy / wallMs;
   restLatencies.sort((a, b) => a - b);
   freshness.sort((a, b) => a - b);
+  applyLags.sort((a, b) => a - b);
+  restHandlerMs.sort((a, b) => a - b);
   return {
     models,
     features: FEATURES,
@@ -382,8 +405,12 @@ async function runSize(models: number): Promise<SizeResult> {
     pendingEnd,
     freshness5mP50Ms: Math.round(quantile(freshness, 0.5)),
     freshness5mP99Ms: Math.round(quantile(freshness, 0.99)),
+    windowFreshnessP50Ms: Math.round(quantile(applyLags, 0.5)),
+    windowFreshnessP99Ms: Math.round(quantile(applyLags, 0.99)),
     restP50Ms: Number(quantile(restLatencies, 0.5).toFixed(2)),
     restP99Ms: Number(quantile(restLatencies, 0.99).toFixed(2)),
+    restHandlerP50Ms: Number(quantile(restHandlerMs, 0.5).toFixed(2)),
+    restHandlerP99Ms: Number(quantile(restHandlerMs, 0.99).toFixed(2)),
     driftComputations: computations,
     backlogMaxModels: backlogMax,
     gatewayBytesPerModelFeatureWindow: Math.round(gatewayBytesPerCell),
@@ -518,8 +545,8 @@ async function main(): Promise<void> {
     results.push(r);
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
-        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models`,
+        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models`,
     );
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +

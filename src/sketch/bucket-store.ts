@@ -999,12 +999,14 @@ export class BucketStore {
     const to = this.high - this.offset + 1;
     const target = this.low - newOffset;
     if (capacity === length) {
-      // moved in place (no copy to allocate); everything outside the used range is 0
-      if (this.isEmpty) this.counts.fill(0);
-      else {
+      // moved in place (no copy to allocate). Every weight outside the used range is 0 already (an
+      // empty store's are all 0), so only the old range's slots the moved one leaves are cleared:
+      // clearing the whole array at each move was a fifth of what the gateway wrote while its
+      // windows widened (bench gateway, 300 models)
+      if (!this.isEmpty) {
         this.counts.copyWithin(target, from, to);
-        this.counts.fill(0, 0, target);
-        this.counts.fill(0, target + (to - from));
+        if (target > from) this.counts.fill(0, from, Math.min(to, target));
+        else if (target < from) this.counts.fill(0, Math.max(from, target + (to - from)), to);
       }
     } else {
       const grown = new Float64Array(capacity);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { BucketScratch, BucketStore, NO_INDEX } from '../../src/sketch/bucket-store.ts';
 
 /** Weights of every index in [low, high], as [index, weight] pairs with a weight. */
@@ -78,5 +79,45 @@ describe('BucketScratch', () => {
     const first = scratch.take(10);
     scratch.reset();
     expect(scratch.take(10).buffer).toBe(first.buffer);
+  });
+});
+
+describe('BucketStore weights as its range slides and grows', () => {
+  it('holds exactly the weights added and not taken back, whatever moves its array made', () => {
+    // a window's store: values arrive around a centre that drifts, and leave again; its array
+    // moves within itself or grows as the range slides, and no weight may be left behind
+    const op = fc.record({ take: fc.boolean(), index: fc.integer({ min: -40, max: 40 }), weight: fc.integer({ min: 1, max: 5 }) });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 200 }), fc.integer({ min: -3, max: 3 }), (ops, drift) => {
+        const store = new BucketStore(4096);
+        const expected = new Map<number, number>();
+        const single = new BucketStore(4096);
+        ops.forEach((o, step) => {
+          const index = o.index + drift * step;
+          if (o.take) {
+            // take back what one earlier add put there (if any), as a window drops a pane
+            const held = [...expected.keys()];
+            if (held.length === 0) return;
+            const at = held[Math.abs(index) % held.length];
+            const weight = expected.get(at) as number;
+            single.clear();
+            single.add(at, weight);
+            store.subtract(single);
+            expected.delete(at);
+          } else {
+            store.add(index, o.weight);
+            expected.set(index, (expected.get(index) ?? 0) + o.weight);
+          }
+        });
+        const held = [...expected].filter(([, w]) => w !== 0).sort((a, b) => a[0] - b[0]);
+        expect(weightsOf(store)).toEqual(held);
+        // and beyond the range, nothing: the array's slots outside it hold no stale weight
+        for (let i = 0; i < store.counts.length; i++) {
+          const index = store.offset + i;
+          if (index < store.low || index > store.high) expect(store.counts[i]).toBe(0);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
