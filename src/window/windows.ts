@@ -246,17 +246,27 @@ export class ModelWindows {
   /** Adds (or subtracts) a pane to every window that holds it; `decoded` when the caller already has it. */
   private apply(pane: StoredPane, sign: 1 | -1, decoded: DecodedPane | null = null): void {
     for (const [name, length] of this.windowMs) {
-      if (pane.paneStart < this.windowStart(name, length, this.end) || pane.paneStart >= this.end) continue;
+      if (!this.holds(name, length, pane.paneStart)) continue;
       decoded ??= this.decode(pane);
       this.applyDecoded(name, pane.version, decoded, sign);
     }
   }
 
-  private applyDecoded(window: string, paneVersion: string, pane: DecodedPane, sign: 1 | -1): void {
+  /** Whether the window `name` (of `length`) holds a pane starting at `paneStart`, as it ends now. */
+  private holds(name: string, length: number, paneStart: number): boolean {
+    return paneStart >= this.windowStart(name, length, this.end) && paneStart < this.end;
+  }
+
+  /** New change stamps for the window's aggregate of `paneVersion` and its all-versions one. */
+  private stampChanged(window: string, paneVersion: string): void {
     const stamps = this.changes.get(window) ?? new Map<string, number>();
     this.changes.set(window, stamps);
     stamps.set(paneVersion, ++this.changeClock);
     stamps.set(ALL_VERSIONS, ++this.changeClock);
+  }
+
+  private applyDecoded(window: string, paneVersion: string, pane: DecodedPane, sign: 1 | -1): void {
+    this.stampChanged(window, paneVersion);
     const targets = [this.aggregate(window, paneVersion)];
     const all = this.allVersions.get(window);
     if (all !== undefined) targets.push(all);
@@ -269,10 +279,7 @@ export class ModelWindows {
 
   /** applyDecoded of an earlier input state (-1) and its later one (1), by replaceInput. */
   private replaceDecoded(window: string, paneVersion: string, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>): void {
-    const stamps = this.changes.get(window) ?? new Map<string, number>();
-    this.changes.set(window, stamps);
-    stamps.set(paneVersion, ++this.changeClock);
-    stamps.set(ALL_VERSIONS, ++this.changeClock);
+    this.stampChanged(window, paneVersion);
     replaceInput(this.aggregate(window, paneVersion).input, earlier, later, deltas);
     const all = this.allVersions.get(window);
     if (all !== undefined) replaceInput(all.input, earlier, later, deltas);
@@ -344,7 +351,7 @@ export class ModelWindows {
     let decodedPrevious: DecodedPane | null = null;
     let deltas: Map<string, SketchDelta> | null = null;
     for (const [name, length] of this.windowMs) {
-      if (next.paneStart < this.windowStart(name, length, this.end) || next.paneStart >= this.end) continue;
+      if (!this.holds(name, length, next.paneStart)) continue;
       decodedPrevious ??= this.decode(previous);
       if (decodedPrevious.input === null || decodedNext.input === null) {
         this.applyDecoded(name, previous.version, decodedPrevious, -1);
