@@ -3,8 +3,10 @@ import { CubicLogMapping } from './cubic-log-mapping.ts';
 /**
  * Bucket weights for a contiguous range of integer bucket indexes. While few buckets hold a
  * weight, a store built by add() keeps them in a small hash table (index -> count, see
- * `BucketStore.table`); otherwise (more than 150 buckets, or an array over the range no larger than
- * the table, or at the first operation other than add, a count or a serialization) in a
+ * `BucketStore.table`), and a store built by merging (a window's) keeps them sorted (see
+ * `BucketStore.sparseIndexes`); otherwise (more than 150 buckets, or an array over the range no
+ * larger than the table, or at the first operation other than add, a count or a serialization; for
+ * a sorted store, weights filling more than a quarter of the range) in a
  * Float64Array that covers only the range in use and grows (grownCapacity) as it widens. At most
  * `maxBuckets` indexes are kept:
  * when a new index would widen the range beyond that, the lowest indexes are collapsed into
@@ -88,6 +90,11 @@ const RESIDUE_FRACTION = 1e-12;
 function subtractClamped(before: number, removed: number): number {
   const after = before - removed;
   return after <= before * RESIDUE_FRACTION ? 0 : after;
+}
+
+/** A weight after a change: a gain adds, a loss subtracts clamped (see subtractClamped). */
+function changedWeight(weight: number, diff: number): number {
+  return diff > 0 ? weight + diff : subtractClamped(weight, -diff);
 }
 
 /**
@@ -241,6 +248,68 @@ export function newInts(n: number, scratch: BucketScratch | undefined): Int32Arr
 export const SPARSE_SHARE = 0.5;
 
 /**
+ * An empty store that merges another whose weighted buckets fill at most this share of its range
+ * takes the sorted sparse form (BucketStore.sparseIndexes), and keeps it until they fill more than
+ * SORTED_LEAVE_SHARE of its range. A young window of a heavy-tailed feature (a few panes of a few
+ * hundred values) holds ~200 weights per sign over ~1,200 buckets: ~19 KB as arrays over the range,
+ * ~3 KB sorted. Sorted, an entry costs 12 bytes to a dense slot's 8, so up to two thirds of the range
+ * it is the smaller; but a new bucket moves the entries above it, where an array writes one slot. At
+ * a third, then a half, the windows of bench pane-apply (300 models, 3 min) stayed sorted with ~350
+ * entries per store and a pane message cost 1.16-1.25 ms to apply (0.72 on arrays); at a quarter,
+ * 0.75, and a young window still holds a fifth of the bytes.
+ */
+const SORTED_ENTER_SHARE = 1 / 4;
+const SORTED_LEAVE_SHARE = 1 / 4;
+/**
+ * copyFrom makes a sorted copy of a dense store whose weights fill at most this share of its range:
+ * its arrays, 12 bytes per weight, are then smaller than the range's 8 bytes per bucket.
+ */
+const SORTED_COPY_SHARE = 1 / 2;
+/** A sorted store's update moves its entries block by block when it changes fewer than 1 in this many. */
+const BLOCK_MOVES_BELOW = 16;
+/** Entries a sorted store's arrays get room for when they must grow to hold `needed`. */
+function sortedRoom(needed: number): number {
+  return Math.max(16, Math.ceil(1.25 * needed));
+}
+
+/**
+ * The first position in sorted[from, to) whose value is >= x (to when none), searched outwards
+ * from `from` (galloping): a walk over ascending x's costs the log of each step, not of the array.
+ */
+export function lowerBound(sorted: Int32Array, from: number, to: number, x: number): number {
+  let low = from;
+  let step = 1;
+  let high = from;
+  while (high < to && sorted[high] < x) {
+    low = high + 1;
+    high += step;
+    step *= 2;
+  }
+  if (high > to) high = to;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle] < x) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** A store's weighted buckets, ascending: a sorted store's own arrays, else written into arrays from `scratch`. */
+interface SortedWeights {
+  readonly indexes: Int32Array;
+  readonly weights: Float64Array;
+  readonly length: number;
+}
+
+function sortedWeightsOf(store: BucketStore, scratch: BucketScratch | undefined): SortedWeights {
+  if (store.sparseIndexes !== null) return { indexes: store.sparseIndexes, weights: store.sparseWeights, length: store.sparseLength };
+  const room = store.weightedBound;
+  const indexes = newInts(room, scratch);
+  const weights = newWeights(room, scratch);
+  return { indexes, weights, length: store.weightedInto(indexes, weights) };
+}
+
+/**
  * The distinct slots (index - offset) of indexes[from..to), which run in one direction (ascending
  * or descending, repeats allowed), in ascending order.
  */
@@ -313,6 +382,9 @@ export function bucketDelta(earlier: BucketStore, later: BucketStore, scratch?: 
   return { indexes, diffs, length, lowestGain, highestGain };
 }
 
+/** See BucketStore.form. */
+export type StoreForm = 'empty' | 'table' | 'sorted' | 'array';
+
 export class BucketStore {
   readonly maxBuckets: number;
   /** Starts as NO_WEIGHTS (nothing can be written into it) until a range needs an array of its own. */
@@ -344,6 +416,18 @@ export class BucketStore {
   private table: Int32Array | null = NO_TABLE;
   /** Buckets the table holds. */
   private tableSize = 0;
+  /**
+   * The sorted sparse form, for a store built by merging (a window's) while few buckets of its
+   * range hold a weight: their indexes ascending in sparseIndexes[0, sparseLength), their weights at
+   * the same positions of sparseWeights, and `counts` stays empty. null otherwise. A store takes it
+   * when, empty, it merges a store whose weights fill at most SORTED_ENTER_SHARE of its range, and
+   * leaves it (densify) when they fill more than SORTED_LEAVE_SHARE of its own, when its range would
+   * exceed maxBuckets, or at an operation other than merge, subtract, applyDelta, the counts,
+   * weightAt, clear, copyFrom and the walks of LogHistogram, which read it as it is.
+   */
+  sparseIndexes: Int32Array | null = null;
+  sparseWeights: Float64Array = NO_WEIGHTS;
+  sparseLength = 0;
 
   constructor(maxBuckets: number) {
     this.maxBuckets = maxBuckets;
@@ -356,6 +440,7 @@ export class BucketStore {
   /** Buckets with a weight. */
   nonEmpty(): number {
     if (this.table !== null) return this.tableSize;
+    if (this.sparseIndexes !== null) return this.sparseLength;
     if (this.nonZero !== null) return this.nonZero.length;
     let buckets = 0;
     const counts = this.counts;
@@ -405,6 +490,7 @@ export class BucketStore {
   }
 
   private addToArray(index: number, weight: number): void {
+    if (this.sparseIndexes !== null) this.densify();
     if (index < this.low || index > this.high) index = this.extendTo(index);
     this.counts[index - this.offset] += weight;
   }
@@ -415,6 +501,11 @@ export class BucketStore {
       const slot = this.slotOf(index);
       return slot < 0 ? 0 : this.table[2 * slot + 1];
     }
+    const sorted = this.sparseIndexes;
+    if (sorted !== null) {
+      const at = lowerBound(sorted, 0, this.sparseLength, index);
+      return at < this.sparseLength && sorted[at] === index ? this.sparseWeights[at] : 0;
+    }
     return this.counts[index - this.offset];
   }
 
@@ -423,6 +514,10 @@ export class BucketStore {
     const table = this.table;
     if (table !== null) {
       for (let at = 1; at < table.length; at += 2) total += table[at];
+      return total;
+    }
+    if (this.sparseIndexes !== null) {
+      for (let k = 0; k < this.sparseLength; k++) total += this.sparseWeights[k];
       return total;
     }
     for (let i = this.low - this.offset, end = this.high - this.offset; i <= end; i++) total += this.counts[i];
@@ -435,8 +530,16 @@ export class BucketStore {
    * `other`'s own collapsed bucket is added at its index like any other (a later subtract of
    * `other` then takes it back from the same index).
    */
-  merge(other: BucketStore): void {
+  merge(other: BucketStore, scratch?: BucketScratch): void {
     if (other.isEmpty) return;
+    if (this.sparseIndexes !== null || (this.isEmpty && other.nonEmpty() <= (other.high - other.low + 1) * SORTED_ENTER_SHARE)) {
+      if (Math.max(this.high, other.high) - Math.min(this.low, other.low) + 1 <= this.maxBuckets) {
+        const sorted = sortedWeightsOf(other, scratch);
+        if (this.sparseIndexes === null) this.enterSorted(sorted.length);
+        this.addSorted(sorted.indexes, sorted.weights, sorted.length, 1);
+        return;
+      }
+    }
     this.densify();
     this.nonZero = null;
     const newLow = Math.min(this.low, other.low);
@@ -454,6 +557,13 @@ export class BucketStore {
         for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] += table[at + 1];
         return;
       }
+      const sorted = other.sparseIndexes;
+      if (sorted !== null) {
+        const offset = this.offset;
+        const weights = other.sparseWeights;
+        for (let k = 0; k < other.sparseLength; k++) counts[sorted[k] - offset] += weights[k];
+        return;
+      }
       const shift = other.offset - this.offset;
       const nonZero = other.nonZero;
       if (nonZero !== null) {
@@ -468,6 +578,10 @@ export class BucketStore {
       const counts = new Int32Array(other.tableSize);
       other.sortedTableInto(indexes, counts);
       for (let k = indexes.length - 1; k >= 0; k--) this.add(indexes[k], counts[k]);
+      return;
+    }
+    if (other.sparseIndexes !== null) {
+      for (let k = other.sparseLength - 1; k >= 0; k--) this.add(other.sparseIndexes[k], other.sparseWeights[k]);
       return;
     }
     for (let index = other.high; index >= other.low; index--) {
@@ -519,12 +633,21 @@ export class BucketStore {
    * is where merge put them). Weight that is not there (subtracting what was never merged) is a
    * caller error: the bucket is cleared to 0 rather than going negative.
    */
-  subtract(other: BucketStore): void {
+  subtract(other: BucketStore, scratch?: BucketScratch): void {
     if (other.isEmpty || this.isEmpty) return;
+    if (this.sparseIndexes !== null) {
+      const sorted = sortedWeightsOf(other, scratch);
+      this.addSorted(sorted.indexes, sorted.weights, sorted.length, -1);
+      return;
+    }
     this.densify();
     // a table's weights are few: subtracted from the dense array of the same buckets, as below
     if (other.table !== null) {
       this.subtractTable(other);
+      return;
+    }
+    if (other.sparseIndexes !== null) {
+      this.subtractSorted(other);
       return;
     }
     this.nonZero = null;
@@ -563,6 +686,7 @@ export class BucketStore {
 
   clear(): void {
     this.nonZero = null;
+    this.sparseLength = 0;
     if (this.table !== null) {
       if (this.tableSize > 0) {
         emptyTable(this.table);
@@ -577,7 +701,21 @@ export class BucketStore {
   copyFrom(other: BucketStore): void {
     this.clear();
     if (other.isEmpty) return;
+    if (other.sparseIndexes !== null) {
+      this.table = null;
+      this.tableSize = 0;
+      this.counts = NO_WEIGHTS;
+      this.offset = 0;
+      this.sparseIndexes = other.sparseIndexes.slice(0, other.sparseLength);
+      this.sparseWeights = other.sparseWeights.slice(0, other.sparseLength);
+      this.sparseLength = other.sparseLength;
+      this.low = other.low;
+      this.high = other.high;
+      return;
+    }
     if (other.table !== null) {
+      this.sparseIndexes = null;
+      this.sparseWeights = NO_WEIGHTS;
       this.table = other.table.slice();
       this.tableSize = other.tableSize;
       this.counts = NO_WEIGHTS;
@@ -586,8 +724,22 @@ export class BucketStore {
       this.collapsedInto = other.collapsedInto;
       return;
     }
-    this.densify();
     const span = other.high - other.low + 1;
+    const weighted = other.nonEmpty();
+    if (other.collapsedInto === NO_INDEX && weighted <= span * SORTED_COPY_SHARE) {
+      // a copy is seldom changed (a reference captured from a window): sorted wherever that is smaller
+      this.table = null;
+      this.tableSize = 0;
+      this.counts = NO_WEIGHTS;
+      this.offset = 0;
+      this.sparseIndexes = new Int32Array(weighted);
+      this.sparseWeights = new Float64Array(weighted);
+      this.sparseLength = other.weightedInto(this.sparseIndexes, this.sparseWeights);
+      this.low = other.low;
+      this.high = other.high;
+      return;
+    }
+    this.densify();
     if (this.counts.length < span) this.counts = new Float64Array(Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
     this.offset = other.low;
     this.counts.set(other.counts.subarray(other.low - other.offset, other.high - other.offset + 1), 0);
@@ -604,6 +756,8 @@ export class BucketStore {
   load(low: number, weights: Float64Array, collapsedInto: number, nonZero: Int32Array | null = null): void {
     this.clear();
     this.table = null;
+    this.sparseIndexes = null;
+    this.sparseWeights = NO_WEIGHTS;
     if (weights.length === 0) return;
     this.counts = weights;
     this.offset = low;
@@ -634,6 +788,18 @@ export class BucketStore {
     }
   }
 
+  /** How the store keeps its weights: nothing yet, a table, sorted, or an array over its range. */
+  get form(): StoreForm {
+    if (this.table !== null) return this.table.length === 0 ? 'empty' : 'table';
+    if (this.sparseIndexes !== null) return 'sorted';
+    return this.counts.length === 0 ? 'empty' : 'array';
+  }
+
+  /** Whether the store keeps its weights sorted (see `sparseIndexes`). */
+  get isSorted(): boolean {
+    return this.sparseIndexes !== null;
+  }
+
   /** Whether the store keeps its weights in a table (see `table`). */
   get isTable(): boolean {
     return this.table !== null;
@@ -641,7 +807,11 @@ export class BucketStore {
 
   /** Bytes of the weights' arrays as allocated (room to grow included): for memory accounting. */
   get capacityBytes(): number {
-    return this.counts.byteLength + (this.table === null ? 0 : this.table.byteLength);
+    return (
+      this.counts.byteLength +
+      (this.table === null ? 0 : this.table.byteLength) +
+      (this.sparseIndexes === null ? 0 : this.sparseIndexes.byteLength + this.sparseWeights.byteLength)
+    );
   }
 
   /**
@@ -650,6 +820,7 @@ export class BucketStore {
   get weightedBound(): number {
     if (this.isEmpty) return 0;
     if (this.table !== null) return this.tableSize;
+    if (this.sparseIndexes !== null) return this.sparseLength;
     return this.nonZero !== null ? this.nonZero.length : this.high - this.low + 1;
   }
 
@@ -662,6 +833,11 @@ export class BucketStore {
     if (this.table !== null) {
       this.sortedTableInto(indexes.subarray(0, this.tableSize), weights);
       return this.tableSize;
+    }
+    if (this.sparseIndexes !== null) {
+      indexes.set(this.sparseIndexes.subarray(0, this.sparseLength));
+      weights.set(this.sparseWeights.subarray(0, this.sparseLength));
+      return this.sparseLength;
     }
     const counts = this.counts;
     const offset = this.offset;
@@ -704,6 +880,11 @@ export class BucketStore {
   applyDelta(delta: BucketDelta): void {
     const n = delta.length;
     if (n === 0) return;
+    if (this.sparseIndexes !== null) {
+      // acceptsDelta said the gains keep the range within maxBuckets
+      this.addSorted(delta.indexes, delta.diffs, n, 1);
+      return;
+    }
     this.densify();
     this.nonZero = null;
     if (delta.lowestGain <= delta.highestGain) {
@@ -758,11 +939,30 @@ export class BucketStore {
    * with room to grow as ensureCapacity gives it. Every operation but the table's own calls it first.
    */
   densify(): void {
+    if (this.sparseIndexes !== null) {
+      this.leaveSorted();
+      return;
+    }
+    this.leaveTable();
+  }
+
+  /**
+   * A table store becomes an array (as densify); a sorted one stays as it is: what the walks of
+   * LogHistogram call first, which read both forms.
+   */
+  leaveTable(): void {
     const table = this.table;
     if (table === null) return;
     this.table = null;
     this.tableSize = 0;
     if (this.isEmpty) return;
+    const counts = this.zeroedArrayOverRange();
+    const offset = this.offset;
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] = table[at + 1];
+  }
+
+  /** An array of zeros over [low, high] for a store leaving its table or sorted form (whose weights it is to take). */
+  private zeroedArrayOverRange(): Float64Array {
     const low = this.low;
     const high = this.high;
     this.low = EMPTY_LOW;
@@ -770,9 +970,145 @@ export class BucketStore {
     this.ensureCapacity(low, high);
     this.low = low;
     this.high = high;
-    const counts = this.counts;
+    return this.counts;
+  }
+
+  /** An empty store of any form takes the sorted form, with room for `room` entries. */
+  private enterSorted(room: number): void {
+    this.table = null;
+    this.tableSize = 0;
+    this.nonZero = null;
+    this.counts = NO_WEIGHTS;
+    this.offset = 0;
+    this.collapsedInto = NO_INDEX;
+    if (this.sparseIndexes === null || this.sparseIndexes.length < room) {
+      const length = sortedRoom(room);
+      this.sparseIndexes = new Int32Array(length);
+      this.sparseWeights = new Float64Array(length);
+    }
+    this.sparseLength = 0;
+  }
+
+  /** A sorted store becomes an array over its range (see sparseIndexes). */
+  private leaveSorted(): void {
+    const indexes = this.sparseIndexes as Int32Array;
+    const weights = this.sparseWeights;
+    const n = this.sparseLength;
+    this.sparseIndexes = null;
+    this.sparseWeights = NO_WEIGHTS;
+    this.sparseLength = 0;
+    this.counts = NO_WEIGHTS;
+    this.offset = 0;
+    if (n === 0) return;
+    const counts = this.zeroedArrayOverRange();
     const offset = this.offset;
-    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] = table[at + 1];
+    for (let k = 0; k < n; k++) counts[indexes[k] - offset] = weights[k];
+  }
+
+  /**
+   * A sorted store's weights changed by sign * weights[k] at indexes[k] for k < count (ascending,
+   * distinct): a gain at an index not held is inserted, a loss is clamped at 0 as subtract clamps it
+   * (at an index not held it is dropped) and emptied entries go. Insertions are merged in from the
+   * top, each entry moved once; without any, the changed entries are found by galloping search. The
+   * store becomes an array when its weights fill more than SORTED_LEAVE_SHARE of its range.
+   */
+  private addSorted(indexes: Int32Array, weights: Float64Array, count: number, sign: 1 | -1): void {
+    let own = this.sparseIndexes as Int32Array;
+    let ownWeights = this.sparseWeights;
+    const n = this.sparseLength;
+    let inserts = 0;
+    if (sign > 0) {
+      for (let k = 0, at = 0; k < count; k++) {
+        if (!(weights[k] > 0)) continue;
+        at = lowerBound(own, at, n, indexes[k]);
+        if (at === n || own[at] !== indexes[k]) inserts++;
+      }
+    }
+    if (n + inserts > own.length) {
+      const length = sortedRoom(n + inserts);
+      const grownIndexes = new Int32Array(length);
+      grownIndexes.set(own.subarray(0, n));
+      const grownWeights = new Float64Array(length);
+      grownWeights.set(ownWeights.subarray(0, n));
+      this.sparseIndexes = own = grownIndexes;
+      this.sparseWeights = ownWeights = grownWeights;
+    }
+    let lost = false;
+    // merged from the top: own[0, read] not yet moved, the rest written down from `write`
+    let read = n - 1;
+    let write = n + inserts - 1;
+    let k = count - 1;
+    if (count * BLOCK_MOVES_BELOW < n) {
+      // few changes (a second's delta) into many entries: the entries between two changes move as
+      // one block (a memmove), not one by one
+      for (; k >= 0 && write > read; k--) {
+        const index = indexes[k];
+        const diff = sign * weights[k];
+        const at = lowerBound(own, 0, read + 1, index);
+        const held = at <= read && own[at] === index;
+        const shift = write - read;
+        if (at <= read) {
+          own.copyWithin(at + shift, at, read + 1);
+          ownWeights.copyWithin(at + shift, at, read + 1);
+        }
+        write = at + shift - 1;
+        read = at - 1;
+        if (held) {
+          const weight = changedWeight(ownWeights[at + shift], diff);
+          if (weight === 0) lost = true;
+          ownWeights[at + shift] = weight;
+        } else if (diff > 0) {
+          own[write] = index;
+          ownWeights[write--] = diff;
+        }
+      }
+    }
+    for (; k >= 0 && write > read; k--) {
+      const index = indexes[k];
+      const diff = sign * weights[k];
+      while (read >= 0 && own[read] > index) {
+        own[write] = own[read];
+        ownWeights[write--] = ownWeights[read--];
+      }
+      if (read >= 0 && own[read] === index) {
+        const weight = changedWeight(ownWeights[read], diff);
+        if (weight === 0) lost = true;
+        own[write] = index;
+        ownWeights[write--] = weight;
+        read--;
+      } else if (diff > 0) {
+        own[write] = index;
+        ownWeights[write--] = diff;
+      }
+    }
+    // every insertion placed: the rest, indexes[0, k], change in place (ascending, galloping)
+    for (let m = 0, at = 0; m <= k; m++) {
+      at = lowerBound(own, at, read + 1, indexes[m]);
+      if (at > read || own[at] !== indexes[m]) continue;
+      const diff = sign * weights[m];
+      const weight = changedWeight(ownWeights[at], diff);
+      if (weight === 0) lost = true;
+      ownWeights[at] = weight;
+    }
+    let length = n + inserts;
+    if (lost) {
+      let kept = 0;
+      for (let at = 0; at < length; at++) {
+        if (ownWeights[at] === 0) continue;
+        own[kept] = own[at];
+        ownWeights[kept++] = ownWeights[at];
+      }
+      length = kept;
+    }
+    this.sparseLength = length;
+    if (length === 0) {
+      this.low = EMPTY_LOW;
+      this.high = EMPTY_HIGH;
+      return;
+    }
+    this.low = own[0];
+    this.high = own[length - 1];
+    if (length > (this.high - this.low + 1) * SORTED_LEAVE_SHARE) this.leaveSorted();
   }
 
   /** The table slot holding `index`, or -1. */
@@ -903,6 +1239,28 @@ export class BucketStore {
     for (let at = 0; at < table.length; at += 2) {
       const index = table[at];
       if (index !== EMPTY_KEY && index >= from && index <= this.high) counts[index - this.offset] = subtractClamped(counts[index - this.offset], table[at + 1]);
+    }
+    this.trim();
+  }
+
+  /** subtract() of a sorted store from this dense one (see subtract and subtractTable). */
+  private subtractSorted(other: BucketStore): void {
+    this.nonZero = null;
+    const counts = this.counts;
+    const offset = this.offset;
+    const indexes = other.sparseIndexes as Int32Array;
+    const weights = other.sparseWeights;
+    const n = other.sparseLength;
+    const collapsedInto = this.collapsedInto;
+    let k = 0;
+    if (collapsedInto !== NO_INDEX) {
+      let collapsedWeight = 0;
+      for (; k < n && indexes[k] < collapsedInto; k++) collapsedWeight += weights[k];
+      if (collapsedWeight !== 0) counts[collapsedInto - offset] = subtractClamped(counts[collapsedInto - offset], collapsedWeight);
+    }
+    for (; k < n; k++) {
+      const index = indexes[k];
+      if (index >= this.low && index <= this.high) counts[index - offset] = subtractClamped(counts[index - offset], weights[k]);
     }
     this.trim();
   }

@@ -1,6 +1,6 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { BucketStore, NO_INDEX, SPARSE_SHARE, bucketDelta, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
-import type { BucketDelta, BucketScratch } from './bucket-store.ts';
+import { BucketStore, NO_INDEX, SPARSE_SHARE, bucketDelta, lowerBound, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
+import type { BucketDelta, BucketScratch, StoreForm } from './bucket-store.ts';
 import type { QuantileSummary } from './types.ts';
 
 /**
@@ -210,11 +210,15 @@ export class LogHistogram implements QuantileSummary {
     this.valueSum += x * weight;
   }
 
-  /** Adds every value of `other` (same relativeAccuracy, minIndexable and center: see rebinnedLike). */
-  merge(other: LogHistogram): this {
+  /**
+   * Adds every value of `other` (same relativeAccuracy, minIndexable and center: see rebinnedLike).
+   * `scratch`: where a sorted store (BucketStore.sparseIndexes) takes the arrays it reads `other`'s
+   * weighted buckets into, for the call's duration; default: arrays of its own.
+   */
+  merge(other: LogHistogram, scratch?: BucketScratch): this {
     this.checkCompatible(other, 'merge');
-    this.positive.merge(other.positive);
-    this.negative.merge(other.negative);
+    this.positive.merge(other.positive, scratch);
+    this.negative.merge(other.negative, scratch);
     this.zeroWeight += other.zeroWeight;
     this.originWeight += other.originWeight;
     this.totalWeight += other.totalWeight;
@@ -227,11 +231,12 @@ export class LogHistogram implements QuantileSummary {
    * the exact inverse of merge for integer weights (float residue is cleared, see above).
    * Subtracting values that are not there clears the affected buckets to 0 instead of going
    * negative, and `count` then no longer equals the sum of the buckets: a caller error.
+   * `scratch`: as merge's.
    */
-  subtract(other: LogHistogram): this {
+  subtract(other: LogHistogram, scratch?: BucketScratch): this {
     this.checkCompatible(other, 'subtract');
-    this.positive.subtract(other.positive);
-    this.negative.subtract(other.negative);
+    this.positive.subtract(other.positive, scratch);
+    this.negative.subtract(other.negative, scratch);
     this.zeroWeight = subtractClamped(this.zeroWeight, other.zeroWeight);
     this.originWeight = subtractClamped(this.originWeight, other.originWeight);
     this.totalWeight = subtractClamped(this.totalWeight, other.totalWeight);
@@ -295,6 +300,11 @@ export class LogHistogram implements QuantileSummary {
       this.negative.reserveLike(other.negative);
     }
     return this;
+  }
+
+  /** How each bucket store keeps its weights (BucketStore.form), and their arrays' bytes as allocated: for memory accounting. */
+  storeForms(): { negative: StoreForm; positive: StoreForm; bytes: number } {
+    return { negative: this.negative.form, positive: this.positive.form, bytes: this.negative.capacityBytes + this.positive.capacityBytes };
   }
 
   /** An empty sketch with the same buckets (accuracy, range and center): a template for rebinnedLike. */
@@ -422,8 +432,11 @@ export class LogHistogram implements QuantileSummary {
     let cumulative = 0;
     let last = NaN;
     const negative = this.negative;
-    for (let index = negative.high; index >= negative.low; index--) {
-      const weight = negative.counts[index - negative.offset];
+    let sorted = negative.sparseIndexes;
+    let slots = negative.nonZero;
+    for (let step = stepsOf(negative) - 1; step >= 0; step--) {
+      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
+      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
       if (weight === 0) continue;
       cumulative += weight;
       if (cumulative > rank) return this.center - this.mapping.value(index);
@@ -436,8 +449,11 @@ export class LogHistogram implements QuantileSummary {
     }
     const positive = this.positive;
     let lastPositive = NaN;
-    for (let index = positive.low; index <= positive.high; index++) {
-      const weight = positive.counts[index - positive.offset];
+    sorted = positive.sparseIndexes;
+    slots = positive.nonZero;
+    for (let step = 0, steps = stepsOf(positive); step < steps; step++) {
+      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
+      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
       if (weight === 0) continue;
       cumulative += weight;
       if (cumulative > rank) return this.center + this.mapping.value(index);
@@ -610,11 +626,12 @@ export class LogHistogram implements QuantileSummary {
     const negative = this.negative;
     let sharedIndex = NaN;
     let sharedBound = NaN;
+    let sorted = negative.sparseIndexes;
     let slots = negative.nonZero;
-    let steps = slots === null ? negative.high - negative.low + 1 : slots.length;
+    let steps = stepsOf(negative);
     for (let step = steps - 1; step >= 0; step--) {
-      const index = slots === null ? negative.low + step : slots[step] + negative.offset;
-      const weight = negative.counts[index - negative.offset];
+      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
+      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
       if (weight === 0) continue;
       const upper = index + 1 === sharedIndex ? sharedBound : mapping.upperBound(index);
       const lower = mapping.lowerBound(index);
@@ -640,11 +657,12 @@ export class LogHistogram implements QuantileSummary {
     }
     const positive = this.positive;
     sharedIndex = NaN;
+    sorted = positive.sparseIndexes;
     slots = positive.nonZero;
-    steps = slots === null ? positive.high - positive.low + 1 : slots.length;
+    steps = stepsOf(positive);
     for (let step = 0; step < steps; step++) {
-      const index = slots === null ? positive.low + step : slots[step] + positive.offset;
-      const weight = positive.counts[index - positive.offset];
+      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
+      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
       if (weight === 0) continue;
       const lower = index - 1 === sharedIndex ? sharedBound : mapping.lowerBound(index);
       const upper = mapping.upperBound(index);
@@ -680,11 +698,12 @@ export class LogHistogram implements QuantileSummary {
     let origin = this.originWeight;
     const positive = this.positive;
     // over the positions of the weights alone where the store keeps them (see ascendingBuckets)
+    let sorted = positive.sparseIndexes;
     let slots = positive.nonZero;
-    let steps = slots === null ? positive.high - positive.low + 1 : slots.length;
+    let steps = stepsOf(positive);
     for (let step = steps - 1; step >= 0; step--) {
-      const index = slots === null ? positive.low + step : slots[step] + positive.offset;
-      const weight = positive.counts[index - positive.offset];
+      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
+      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
       if (weight === 0) continue;
       const value = center + mapping.value(index);
       if (origin !== 0 && value < 0) {
@@ -699,11 +718,12 @@ export class LogHistogram implements QuantileSummary {
     }
     if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
     const negative = this.negative;
+    sorted = negative.sparseIndexes;
     slots = negative.nonZero;
-    steps = slots === null ? negative.high - negative.low + 1 : slots.length;
+    steps = stepsOf(negative);
     for (let step = 0; step < steps; step++) {
-      const index = slots === null ? negative.low + step : slots[step] + negative.offset;
-      const weight = negative.counts[index - negative.offset];
+      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
+      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
       if (weight === 0) continue;
       const value = center - mapping.value(index);
       if (origin !== 0 && value < 0) {
@@ -831,8 +851,9 @@ export class LogHistogram implements QuantileSummary {
     const positives = this.positive.isTable ? this.positive.nonEmpty() : 0;
     let buffer = entries;
     if (buffer === null && negatives + positives > 0) buffer = new Int32Array(2 * (negatives + positives));
-    const negativeEntries = buffer === null ? null : entriesInto(this.negative, buffer, entriesAt, negatives);
-    const positiveEntries = buffer === null ? null : entriesInto(this.positive, buffer, entriesAt + 2 * negatives, positives);
+    // a sorted store is written from its own arrays
+    const negativeEntries = this.negative.isSorted ? sortedEntries(this.negative) : buffer === null ? null : entriesInto(this.negative, buffer, entriesAt, negatives);
+    const positiveEntries = this.positive.isSorted ? sortedEntries(this.positive) : buffer === null ? null : entriesInto(this.positive, buffer, entriesAt + 2 * negatives, positives);
     const negative = storeLayoutOf(this.negative, negativeEntries);
     const positive = storeLayoutOf(this.positive, positiveEntries);
     const centered = this.center !== 0 || this.originWeight !== 0;
@@ -925,26 +946,32 @@ export class LogHistogram implements QuantileSummary {
     this.densify();
     const mapping = this.mapping;
     const negative = this.negative;
-    for (let index = negative.high; index >= negative.low; index--) {
-      const weight = negative.counts[index - negative.offset];
+    let sorted = negative.sparseIndexes;
+    let slots = negative.nonZero;
+    for (let step = stepsOf(negative) - 1; step >= 0; step--) {
+      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
+      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
       if (weight !== 0) visit(-mapping.upperBound(index), -mapping.lowerBound(index), weight);
     }
     if (this.zeroWeight !== 0) visit(0, 0, this.zeroWeight);
     const positive = this.positive;
-    for (let index = positive.low; index <= positive.high; index++) {
-      const weight = positive.counts[index - positive.offset];
+    sorted = positive.sparseIndexes;
+    slots = positive.nonZero;
+    for (let step = 0, steps = stepsOf(positive); step < steps; step++) {
+      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
+      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
       if (weight !== 0) visit(mapping.lowerBound(index), mapping.upperBound(index), weight);
     }
   }
 
   /**
-   * Both stores as arrays, for the walks over a range (a store still a table of few buckets
-   * becomes one here: a sketch built by add is read, when at all, after its adds; a worker's pane
-   * is only serialized, which reads the table as it is).
+   * Both stores readable by the walks over a range: a store still a table of few buckets becomes an
+   * array here (a sketch built by add is read, when at all, after its adds; a worker's pane is only
+   * serialized, which reads the table as it is); a sorted store (a young window's) is walked as it is.
    */
   private densify(): void {
-    this.negative.densify();
-    this.positive.densify();
+    this.negative.leaveTable();
+    this.positive.leaveTable();
   }
 
   private checkCompatible(other: LogHistogram, operation: string): void {
@@ -961,7 +988,13 @@ export class LogHistogram implements QuantileSummary {
 
 /** Sum of a store's weights at indexes from..to (clamped to the store's range). */
 function sumSlots(store: BucketStore, from: number, to: number): number {
-  store.densify();
+  store.leaveTable();
+  const sorted = store.sparseIndexes;
+  if (sorted !== null) {
+    let sum = 0;
+    for (let k = lowerBound(sorted, 0, store.sparseLength, from); k < store.sparseLength && sorted[k] <= to; k++) sum += store.sparseWeights[k];
+    return sum;
+  }
   const start = Math.max(from, store.low) - store.offset;
   const end = Math.min(to, store.high) - store.offset;
   let total = 0;
@@ -1010,8 +1043,21 @@ function fractionBelow(lower: number, upper: number, x: number): number {
 /** A table store's weighted buckets, ascending: what its serialization reads. */
 interface TableEntries {
   indexes: Int32Array;
-  /** Counts: a table's weights are whole numbers an Int32 holds. */
-  weights: Int32Array;
+  /** Counts (a table's weights are whole numbers an Int32 holds), or a sorted store's weights. */
+  weights: Int32Array | Float64Array;
+}
+
+/** A sorted store's weighted buckets as toBytes writes them (views of its arrays; null for none). */
+function sortedEntries(store: BucketStore): TableEntries | null {
+  const n = store.sparseLength;
+  if (n === 0) return null;
+  return { indexes: (store.sparseIndexes as Int32Array).subarray(0, n), weights: store.sparseWeights.subarray(0, n) };
+}
+
+/** Steps of a walk over a store's weights (see ascendingBuckets): sorted entries, weighted slots, or the whole range. */
+function stepsOf(store: BucketStore): number {
+  if (store.sparseIndexes !== null) return store.sparseLength;
+  return store.nonZero !== null ? store.nonZero.length : store.high - store.low + 1;
 }
 
 /**
