@@ -70,9 +70,10 @@ function shareOutside(window: LogHistogram, reference: QuantileSummary, q: numbe
   let low: number;
   let high: number;
   if (reference instanceof LogHistogram) {
-    const [lowQuantile, highQuantile] = reference.tailQuantiles(q);
-    low = reference.bucketRange(lowQuantile)[0];
-    high = reference.bucketRange(highQuantile)[1];
+    // a reference does not change: its bounds are found once (tailBucketBounds keeps them)
+    const bounds = reference.tailBucketBounds(q);
+    low = bounds[0];
+    high = bounds[1];
   } else {
     low = reference.quantile(q);
     high = reference.quantile(1 - q);

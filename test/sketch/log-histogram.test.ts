@@ -989,3 +989,51 @@ describe('LogHistogram tails: tailQuantiles, bucketRange, weightOutside', () => 
     );
   });
 });
+
+describe('LogHistogram.tailBucketBounds', () => {
+  /** What data quality read of a reference before the bounds were kept: tailQuantiles, then bucketRange. */
+  function boundsOf(sketch: LogHistogram, q: number): [number, number] {
+    const [low, high] = sketch.tailQuantiles(q);
+    return [sketch.bucketRange(low)[0], sketch.bucketRange(high)[1]];
+  }
+
+  /** Wide enough that no bucket collapses (a collapsed sketch refuses a delta). */
+  const wide = (): LogHistogram => new LogHistogram(0.005, { center: 10, maxBuckets: 16_384 });
+
+  it('is the bucket range of the tail quantiles, and follows every change of the sketch', () => {
+    const sketch = wide();
+    expect(sketch.tailBucketBounds(0)).toEqual([NaN, NaN]);
+    for (let i = 0; i < 600; i++) sketch.add(10 + Math.tan(Math.PI * ((i + 0.5) / 600 - 0.5)));
+    for (const q of [0, 0.001, 0.01]) expect(sketch.tailBucketBounds(q)).toEqual(boundsOf(sketch, q));
+    // asked again unchanged: the same answer, not computed again
+    expect(sketch.tailBucketBounds(0.001)).toBe(sketch.tailBucketBounds(0.001));
+    const changes: Array<[string, () => void]> = [
+      ['add', () => sketch.add(1e6)],
+      ['merge', () => {
+        const low = wide();
+        low.add(-1e7);
+        sketch.merge(low);
+      }],
+      ['subtract', () => {
+        const low = wide();
+        low.add(-1e7);
+        sketch.subtract(low);
+      }],
+      ['applyDelta', () => {
+        const earlier = wide();
+        earlier.add(1e6);
+        const later = earlier.clone();
+        later.add(2e6);
+        sketch.applyDelta(LogHistogram.delta(earlier, later));
+      }],
+      ['clear', () => sketch.clear()],
+    ];
+    for (const [name, change] of changes) {
+      const before = sketch.tailBucketBounds(0);
+      change();
+      const after = sketch.tailBucketBounds(0);
+      expect(after, name).toEqual(sketch.isEmpty ? [NaN, NaN] : boundsOf(sketch, 0));
+      if (name !== 'clear') expect(after, name).not.toEqual(before);
+    }
+  });
+});
