@@ -3,10 +3,10 @@ import { CubicLogMapping } from './cubic-log-mapping.ts';
 /**
  * Bucket weights for a contiguous range of integer bucket indexes. While few buckets hold a
  * weight, a store built by add() keeps them in a small hash table (index -> count, see
- * `BucketStore.table`), and a store built by merging (a window's) keeps them sorted (see
- * `BucketStore.sparseIndexes`); otherwise (more than 150 buckets, or an array over the range no
- * larger than the table, or at the first operation other than add, a count or a serialization; for
- * a sorted store, weights filling more than a quarter of the range) in a
+ * `BucketStore.table`), and a copy (a reference captured from a window) keeps them sorted while
+ * that is the smaller (see `BucketStore.sparseIndexes`); otherwise (more than 150 buckets, or an
+ * array over the range no larger than the table, or at the first operation other than add, a count
+ * or a serialization; for a sorted copy, at its first change) in a
  * Float64Array that covers only the range in use and grows (grownCapacity) as it widens. At most
  * `maxBuckets` indexes are kept:
  * when a new index would widen the range beyond that, the lowest indexes are collapsed into
@@ -90,11 +90,6 @@ const RESIDUE_FRACTION = 1e-12;
 function subtractClamped(before: number, removed: number): number {
   const after = before - removed;
   return after <= before * RESIDUE_FRACTION ? 0 : after;
-}
-
-/** A weight after a change: a gain adds, a loss subtracts clamped (see subtractClamped). */
-function changedWeight(weight: number, diff: number): number {
-  return diff > 0 ? weight + diff : subtractClamped(weight, -diff);
 }
 
 /**
@@ -248,33 +243,12 @@ export function newInts(n: number, scratch: BucketScratch | undefined): Int32Arr
 export const SPARSE_SHARE = 0.5;
 
 /**
- * An empty store that merges another whose weighted buckets fill at most this share of its range
- * takes the sorted sparse form (BucketStore.sparseIndexes), and keeps it until they fill more than
- * SORTED_LEAVE_SHARE of its range. A young window of a heavy-tailed feature (a few panes of a few
- * hundred values) holds ~200 weights per sign over ~1,200 buckets: ~19 KB as arrays over the range,
- * ~3 KB sorted. Sorted, an entry costs 12 bytes to a dense slot's 8, so up to two thirds of the range
- * it is the smaller; but a new bucket moves the entries above it, where an array writes one slot. At
- * a third, then a half, the windows of bench pane-apply (300 models, 3 min) stayed sorted with ~350
- * entries per store and a pane message cost 1.16-1.25 ms to apply (0.72 on arrays); at a quarter,
- * 0.75, and a young window still holds a fifth of the bytes.
- */
-const SORTED_ENTER_SHARE = 1 / 4;
-const SORTED_LEAVE_SHARE = 1 / 4;
-/**
- * copyFrom makes a sorted copy of a dense store whose weights fill at most this share of its range:
- * its arrays, 12 bytes per weight, are then smaller than the range's 8 bytes per bucket.
+ * copyFrom makes a sorted copy of a store whose weights fill at most this share of its range: its
+ * arrays, 12 bytes per weight, are then smaller than the range's 8 bytes per bucket. A reference
+ * captured from a young window (600 heavy-tailed values over ~1,500 buckets per sign) takes 3.7
+ * instead of 7.9 KB per model x feature x window of the gateway (bench gateway's live run).
  */
 const SORTED_COPY_SHARE = 1 / 2;
-/**
- * Entries a sorted store's arrays get room for when they must grow to hold `needed`: half as many
- * again. A young window gains ~5 buckets a second per store; grown by a quarter, its arrays were
- * made anew at 40 % of its updates (bench gateway, 300 models: 672,000 of 1.69M), two typed arrays
- * to make and collect each time, and the updates took 13 % of the gateway's CPU.
- */
-function sortedRoom(needed: number): number {
-  return Math.max(32, Math.ceil(1.5 * needed));
-}
-
 /**
  * The first position in sorted[from, to) whose value is >= x (to when none), searched outwards
  * from `from` (galloping): a walk over ascending x's costs the log of each step, not of the array.
@@ -295,21 +269,6 @@ export function lowerBound(sorted: Int32Array, from: number, to: number, x: numb
     else high = middle;
   }
   return low;
-}
-
-/** A store's weighted buckets, ascending: a sorted store's own arrays, else written into arrays from `scratch`. */
-interface SortedWeights {
-  readonly indexes: Int32Array;
-  readonly weights: Float64Array;
-  readonly length: number;
-}
-
-function sortedWeightsOf(store: BucketStore, scratch: BucketScratch | undefined): SortedWeights {
-  if (store.sparseIndexes !== null) return { indexes: store.sparseIndexes, weights: store.sparseWeights, length: store.sparseLength };
-  const room = store.weightedBound;
-  const indexes = newInts(room, scratch);
-  const weights = newWeights(room, scratch);
-  return { indexes, weights, length: store.weightedInto(indexes, weights) };
 }
 
 /**
@@ -420,13 +379,15 @@ export class BucketStore {
   /** Buckets the table holds. */
   private tableSize = 0;
   /**
-   * The sorted sparse form, for a store built by merging (a window's) while few buckets of its
-   * range hold a weight: their indexes ascending in sparseIndexes[0, sparseLength), their weights at
-   * the same positions of sparseWeights, and `counts` stays empty. null otherwise. A store takes it
-   * when, empty, it merges a store whose weights fill at most SORTED_ENTER_SHARE of its range, and
-   * leaves it (densify) when they fill more than SORTED_LEAVE_SHARE of its own, when its range would
-   * exceed maxBuckets, or at an operation other than merge, subtract, applyDelta, the counts,
-   * weightAt, clear, copyFrom and the walks of LogHistogram, which read it as it is.
+   * The sorted form of a copy (copyFrom) whose weights fill little of its range: their indexes
+   * ascending in sparseIndexes[0, sparseLength), their weights at the same positions of
+   * sparseWeights, and `counts` stays empty; null otherwise. Read as it is by the counts, weightAt,
+   * weightedInto, copyFrom, merging or subtracting it into another store, serialization and the
+   * walks of LogHistogram; any change makes it an array first (densify). Windows, which change
+   * every second, do not take it: kept sorted while young, their updates walked and moved their
+   * entries, 2.7x the time of an array's (a model's first 40 s of bench gateway's traffic: 1.06-1.39
+   * against 0.76-0.88 ms per pane message), and REST p99 at 300 models rose by 3-25 ms in six
+   * alternated runs, for memory a long-running gateway holds anyway (see README, Memory).
    */
   sparseIndexes: Int32Array | null = null;
   sparseWeights: Float64Array = NO_WEIGHTS;
@@ -533,16 +494,8 @@ export class BucketStore {
    * `other`'s own collapsed bucket is added at its index like any other (a later subtract of
    * `other` then takes it back from the same index).
    */
-  merge(other: BucketStore, scratch?: BucketScratch): void {
+  merge(other: BucketStore): void {
     if (other.isEmpty) return;
-    if (this.sparseIndexes !== null || (this.isEmpty && other.nonEmpty() <= (other.high - other.low + 1) * SORTED_ENTER_SHARE)) {
-      if (Math.max(this.high, other.high) - Math.min(this.low, other.low) + 1 <= this.maxBuckets) {
-        const sorted = sortedWeightsOf(other, scratch);
-        if (this.sparseIndexes === null) this.enterSorted(sorted.length);
-        this.addSorted(sorted.indexes, sorted.weights, sorted.length, 1);
-        return;
-      }
-    }
     this.densify();
     this.nonZero = null;
     const newLow = Math.min(this.low, other.low);
@@ -636,13 +589,8 @@ export class BucketStore {
    * is where merge put them). Weight that is not there (subtracting what was never merged) is a
    * caller error: the bucket is cleared to 0 rather than going negative.
    */
-  subtract(other: BucketStore, scratch?: BucketScratch): void {
+  subtract(other: BucketStore): void {
     if (other.isEmpty || this.isEmpty) return;
-    if (this.sparseIndexes !== null) {
-      const sorted = sortedWeightsOf(other, scratch);
-      this.addSorted(sorted.indexes, sorted.weights, sorted.length, -1);
-      return;
-    }
     this.densify();
     // a table's weights are few: subtracted from the dense array of the same buckets, as below
     if (other.table !== null) {
@@ -730,7 +678,7 @@ export class BucketStore {
     const span = other.high - other.low + 1;
     const weighted = other.nonEmpty();
     if (other.collapsedInto === NO_INDEX && weighted <= span * SORTED_COPY_SHARE) {
-      // a copy is seldom changed (a reference captured from a window): sorted wherever that is smaller
+      // a copy is seldom changed (a reference captured from a window): sorted wherever that is the smaller
       this.table = null;
       this.tableSize = 0;
       this.counts = NO_WEIGHTS;
@@ -883,11 +831,6 @@ export class BucketStore {
   applyDelta(delta: BucketDelta): void {
     const n = delta.length;
     if (n === 0) return;
-    if (this.sparseIndexes !== null) {
-      // acceptsDelta said the gains keep the range within maxBuckets
-      this.addSorted(delta.indexes, delta.diffs, n, 1);
-      return;
-    }
     this.densify();
     this.nonZero = null;
     if (delta.lowestGain <= delta.highestGain) {
@@ -951,7 +894,7 @@ export class BucketStore {
 
   /**
    * A table store becomes an array (as densify); a sorted one stays as it is: what the walks of
-   * LogHistogram call first, which read both forms.
+   * LogHistogram call first, which read arrays and sorted stores alike.
    */
   leaveTable(): void {
     const table = this.table;
@@ -976,22 +919,6 @@ export class BucketStore {
     return this.counts;
   }
 
-  /** An empty store of any form takes the sorted form, with room for `room` entries. */
-  private enterSorted(room: number): void {
-    this.table = null;
-    this.tableSize = 0;
-    this.nonZero = null;
-    this.counts = NO_WEIGHTS;
-    this.offset = 0;
-    this.collapsedInto = NO_INDEX;
-    if (this.sparseIndexes === null || this.sparseIndexes.length < room) {
-      const length = sortedRoom(room);
-      this.sparseIndexes = new Int32Array(length);
-      this.sparseWeights = new Float64Array(length);
-    }
-    this.sparseLength = 0;
-  }
-
   /** A sorted store becomes an array over its range (see sparseIndexes). */
   private leaveSorted(): void {
     const indexes = this.sparseIndexes as Int32Array;
@@ -1006,82 +933,6 @@ export class BucketStore {
     const counts = this.zeroedArrayOverRange();
     const offset = this.offset;
     for (let k = 0; k < n; k++) counts[indexes[k] - offset] = weights[k];
-  }
-
-  /**
-   * A sorted store's weights changed by sign * weights[k] at indexes[k] for k < count (ascending,
-   * distinct): a gain at an index not held is inserted, a loss is clamped at 0 as subtract clamps it
-   * (at an index not held it is dropped) and emptied entries go. One walk up the entries changes
-   * those held in place and counts the new ones; these are then merged in from the top, each entry
-   * above the lowest moved once. Walked, not searched: the entries are at most a quarter of a range
-   * of at most maxBuckets, and a search per change (two per change, galloping) cost 2-3x as much
-   * on a young window's ~200 entries and a second's ~10 changes, its branches mispredicted. The
-   * store becomes an array when its weights fill more than SORTED_LEAVE_SHARE of its range.
-   */
-  private addSorted(indexes: Int32Array, weights: Float64Array, count: number, sign: 1 | -1): void {
-    let own = this.sparseIndexes as Int32Array;
-    let ownWeights = this.sparseWeights;
-    const n = this.sparseLength;
-    let inserts = 0;
-    let lost = false;
-    for (let k = 0, at = 0; k < count; k++) {
-      const index = indexes[k];
-      // eight entries a step, then one: the walk's branches stay predictable, and short
-      while (at + 8 < n && own[at + 8] < index) at += 8;
-      while (at < n && own[at] < index) at++;
-      const diff = sign * weights[k];
-      if (at < n && own[at] === index) {
-        const weight = changedWeight(ownWeights[at], diff);
-        if (weight === 0) lost = true;
-        ownWeights[at] = weight;
-      } else if (diff > 0) inserts++;
-    }
-    if (inserts > 0) {
-      if (n + inserts > own.length) {
-        const length = sortedRoom(n + inserts);
-        const grownIndexes = new Int32Array(length);
-        grownIndexes.set(own.subarray(0, n));
-        const grownWeights = new Float64Array(length);
-        grownWeights.set(ownWeights.subarray(0, n));
-        this.sparseIndexes = own = grownIndexes;
-        this.sparseWeights = ownWeights = grownWeights;
-      }
-      // merged from the top: own[0, read] not yet moved, the rest written down from `write`; an
-      // entry the walk above changed moves as it is
-      let read = n - 1;
-      let write = n + inserts - 1;
-      for (let k = count - 1; k >= 0 && write > read; k--) {
-        const index = indexes[k];
-        while (read >= 0 && own[read] > index) {
-          own[write] = own[read];
-          ownWeights[write--] = ownWeights[read--];
-        }
-        if (read >= 0 && own[read] === index) continue;
-        if (sign * weights[k] > 0) {
-          own[write] = index;
-          ownWeights[write--] = sign * weights[k];
-        }
-      }
-    }
-    let length = n + inserts;
-    if (lost) {
-      let kept = 0;
-      for (let at = 0; at < length; at++) {
-        if (ownWeights[at] === 0) continue;
-        own[kept] = own[at];
-        ownWeights[kept++] = ownWeights[at];
-      }
-      length = kept;
-    }
-    this.sparseLength = length;
-    if (length === 0) {
-      this.low = EMPTY_LOW;
-      this.high = EMPTY_HIGH;
-      return;
-    }
-    this.low = own[0];
-    this.high = own[length - 1];
-    if (length > (this.high - this.low + 1) * SORTED_LEAVE_SHARE) this.leaveSorted();
   }
 
   /** The table slot holding `index`, or -1. */

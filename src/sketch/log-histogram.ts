@@ -215,16 +215,12 @@ export class LogHistogram implements QuantileSummary {
     this.changes++;
   }
 
-  /**
-   * Adds every value of `other` (same relativeAccuracy, minIndexable and center: see rebinnedLike).
-   * `scratch`: where a sorted store (BucketStore.sparseIndexes) takes the arrays it reads `other`'s
-   * weighted buckets into, for the call's duration; default: arrays of its own.
-   */
-  merge(other: LogHistogram, scratch?: BucketScratch): this {
+  /** Adds every value of `other` (same relativeAccuracy, minIndexable and center: see rebinnedLike). */
+  merge(other: LogHistogram): this {
     this.checkCompatible(other, 'merge');
     this.changes++;
-    this.positive.merge(other.positive, scratch);
-    this.negative.merge(other.negative, scratch);
+    this.positive.merge(other.positive);
+    this.negative.merge(other.negative);
     this.zeroWeight += other.zeroWeight;
     this.originWeight += other.originWeight;
     this.totalWeight += other.totalWeight;
@@ -237,13 +233,12 @@ export class LogHistogram implements QuantileSummary {
    * the exact inverse of merge for integer weights (float residue is cleared, see above).
    * Subtracting values that are not there clears the affected buckets to 0 instead of going
    * negative, and `count` then no longer equals the sum of the buckets: a caller error.
-   * `scratch`: as merge's.
    */
-  subtract(other: LogHistogram, scratch?: BucketScratch): this {
+  subtract(other: LogHistogram): this {
     this.checkCompatible(other, 'subtract');
     this.changes++;
-    this.positive.subtract(other.positive, scratch);
-    this.negative.subtract(other.negative, scratch);
+    this.positive.subtract(other.positive);
+    this.negative.subtract(other.negative);
     this.zeroWeight = subtractClamped(this.zeroWeight, other.zeroWeight);
     this.originWeight = subtractClamped(this.originWeight, other.originWeight);
     this.totalWeight = subtractClamped(this.totalWeight, other.totalWeight);

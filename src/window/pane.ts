@@ -690,7 +690,6 @@ function addHistogram(
   source: LogHistogram | null,
   sign: 1 | -1,
   make: (like: LogHistogram) => LogHistogram,
-  scratch?: BucketScratch,
 ): LogHistogram | null {
   if (source === null || source.count === 0) return target;
   let into = target;
@@ -699,8 +698,8 @@ function addHistogram(
     if (into === null || !into.sameBuckets(made)) into = made;
   }
   const moved = LogHistogram.rebinnedLike(source, into);
-  if (sign > 0) into.merge(moved, scratch);
-  else into.subtract(moved, scratch);
+  if (sign > 0) into.merge(moved);
+  else into.subtract(moved);
   return into;
 }
 
@@ -771,23 +770,22 @@ export function featureDeltas(earlier: PaneInput, later: PaneInput, scratch?: Bu
  * (`deltas`, from featureDeltas; LogHistogram.acceptsDelta) changes by that delta alone, the buckets
  * a second of values changed, instead of losing the earlier state's buckets and gaining the later's.
  */
-export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>, scratch?: BucketScratch): void {
+export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>): void {
   let byDelta: Set<string> | null = null;
   for (const [name, delta] of deltas) {
     if (target.features.get(name)?.numeric?.acceptsDelta(delta) === true) (byDelta ??= new Set()).add(name);
   }
-  addInput(target, earlier, -1, byDelta, scratch);
-  addInput(target, later, 1, byDelta, scratch);
+  addInput(target, earlier, -1, byDelta);
+  addInput(target, later, 1, byDelta);
   if (byDelta === null) return;
   for (const name of byDelta) (target.features.get(name) as FeatureSummary).numeric?.applyDelta(deltas.get(name) as SketchDelta);
 }
 
 /**
  * Adds (sign 1) or removes (-1) `source`'s figures to `target`'s; `sketchesByDelta`: features whose
- * numeric sketch the caller changes itself (replaceInput), left alone here. `scratch`: where sorted
- * sketch stores take the arrays they read a source's buckets into (LogHistogram.merge).
+ * numeric sketch the caller changes itself (replaceInput), left alone here.
  */
-export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, sketchesByDelta: ReadonlySet<string> | null = null, scratch?: BucketScratch): void {
+export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, sketchesByDelta: ReadonlySet<string> | null = null): void {
   source.settleCenters();
   target.settleCenters();
   const limits = target.limits;
@@ -801,7 +799,7 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, ske
   const makeOutput = () => new LogHistogram(limits.relativeAccuracy);
   const makeFeature = (like: LogHistogram) =>
     new LogHistogram(featureAccuracyOf(limits), { center: like.center, minIndexable: FEATURE_MIN_INDEXABLE });
-  target.outputNumeric = addHistogram(target.outputNumeric, source.outputNumeric, sign, makeOutput, scratch);
+  target.outputNumeric = addHistogram(target.outputNumeric, source.outputNumeric, sign, makeOutput);
   if (source.outputExact !== null) {
     target.outputExact ??= new ExactValueCounts(EXACT_VALUES_CAP);
     if (sign > 0) target.outputExact.merge(source.outputExact);
@@ -809,7 +807,7 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, ske
   }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
   // windows are not capped by maxFeatures: every pane already was
-  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature, sketchesByDelta, scratch);
+  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature, sketchesByDelta);
   if (source.invalidFeatures !== null) {
     // windows are not capped by maxFeatures: every pane already was
     const into = (target.invalidFeatures ??= new Map());
@@ -840,13 +838,12 @@ function addFeatureSummaries(
   limits: PaneLimits,
   makeFeature: (like: LogHistogram) => LogHistogram,
   sketchesByDelta: ReadonlySet<string> | null = null,
-  scratch?: BucketScratch,
 ): void {
   for (const [name, summary] of source) {
     let into = target.get(name);
     if (into === undefined) target.set(name, (into = new FeatureSummary()));
     into.nulls += sign * summary.nulls;
-    if (sketchesByDelta === null || !sketchesByDelta.has(name)) into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature, scratch);
+    if (sketchesByDelta === null || !sketchesByDelta.has(name)) into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature);
     if (summary.exact !== null) {
       into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP);
       if (sign > 0) into.exact.merge(summary.exact);

@@ -271,7 +271,7 @@ export class ModelWindows {
     const all = this.allVersions.get(window);
     if (all !== undefined) targets.push(all);
     for (const aggregate of targets) {
-      if (pane.input !== null) addInput(aggregate.input, pane.input, sign, null, this.scratch);
+      if (pane.input !== null) addInput(aggregate.input, pane.input, sign);
       if (pane.outcome !== null) addOutcome(aggregate.outcome, pane.outcome, sign);
     }
     if (all === undefined) this.keepAllVersionsIfNeeded(window);
@@ -280,9 +280,9 @@ export class ModelWindows {
   /** applyDecoded of an earlier input state (-1) and its later one (1), by replaceInput. */
   private replaceDecoded(window: string, paneVersion: string, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>): void {
     this.stampChanged(window, paneVersion);
-    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, deltas, this.scratch);
+    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, deltas);
     const all = this.allVersions.get(window);
-    if (all !== undefined) replaceInput(all.input, earlier, later, deltas, this.scratch);
+    if (all !== undefined) replaceInput(all.input, earlier, later, deltas);
     else this.keepAllVersionsIfNeeded(window);
   }
 
@@ -295,7 +295,7 @@ export class ModelWindows {
     if (byVersion.size < 2) return;
     const all = new WindowAggregate(this.limits);
     for (const aggregate of byVersion.values()) {
-      addInput(all.input, aggregate.input, 1, null, this.scratch);
+      addInput(all.input, aggregate.input, 1);
       addOutcome(all.outcome, aggregate.outcome, 1);
     }
     this.allVersions.set(window, all);
@@ -473,7 +473,7 @@ export class ModelWindows {
   private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[], deflate = true): Packed {
     if (part === 'in') {
       const merged = existing ? (this.decode(existing).input as PaneInput) : new PaneInput(this.limits);
-      for (const pane of panes) addInput(merged, this.decode(pane).input as PaneInput, 1, null, this.scratch);
+      for (const pane of panes) addInput(merged, this.decode(pane).input as PaneInput, 1);
       return { packed: packPaneState(inputToWire(merged), deflate) };
     }
     const merged = existing ? (this.decode(existing).outcome as PaneOutcome) : new PaneOutcome(this.limits);
@@ -611,7 +611,7 @@ export class ModelWindows {
       if (pane.paneStart < covered.from || pane.paneStart >= covered.to) continue;
       if (version !== undefined && pane.version !== version) continue;
       const decoded = this.decode(pane);
-      if (decoded.input !== null) addInput(aggregate.input, decoded.input, 1, null, this.scratch);
+      if (decoded.input !== null) addInput(aggregate.input, decoded.input, 1);
       if (decoded.outcome !== null) addOutcome(aggregate.outcome, decoded.outcome, 1);
     }
     return aggregate;
