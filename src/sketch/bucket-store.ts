@@ -391,7 +391,7 @@ export class BucketStore {
    * walks of LogHistogram; any change makes it an array first (densify). Windows, which change
    * every second, do not take it: kept sorted while young, their updates walked and moved their
    * entries, 2.7x the time of an array's (a model's first 40 s of bench gateway's traffic: 1.06-1.39
-   * against 0.76-0.88 ms per pane message), and REST p99 at 300 models rose by 3-25 ms in six
+   * against 0.76-0.88 ms per pane message), and REST p99 at 300 models rose by 3-27 ms in six
    * alternated runs, for memory a long-running gateway holds anyway (see README, Memory).
    */
   sparseIndexes: Int32Array | null = null;
