@@ -250,20 +250,10 @@ export const SPARSE_SHARE = 0.5;
  * instead of 7.9 KB per model x feature x window of the gateway (bench gateway's live run).
  */
 const SORTED_COPY_SHARE = 1 / 2;
-/**
- * The first position in sorted[from, to) whose value is >= x (to when none), searched outwards
- * from `from` (galloping): a walk over ascending x's costs the log of each step, not of the array.
- */
-export function lowerBound(sorted: Int32Array, from: number, to: number, x: number): number {
-  let low = from;
-  let step = 1;
-  let high = from;
-  while (high < to && sorted[high] < x) {
-    low = high + 1;
-    high += step;
-    step *= 2;
-  }
-  if (high > to) high = to;
+/** The first position in sorted[0, length) whose value is >= x (length when none). */
+export function lowerBound(sorted: Int32Array, length: number, x: number): number {
+  let low = 0;
+  let high = length;
   while (low < high) {
     const middle = (low + high) >>> 1;
     if (sorted[middle] < x) low = middle + 1;
@@ -472,7 +462,7 @@ export class BucketStore {
     }
     const sorted = this.sparseIndexes;
     if (sorted !== null) {
-      const at = lowerBound(sorted, 0, this.sparseLength, index);
+      const at = lowerBound(sorted, this.sparseLength, index);
       return at < this.sparseLength && sorted[at] === index ? this.sparseWeights[at] : 0;
     }
     return this.counts[index - this.offset];
@@ -751,9 +741,26 @@ export class BucketStore {
     return this.counts.length === 0 ? 'empty' : 'array';
   }
 
-  /** Whether the store keeps its weights sorted (see `sparseIndexes`). */
-  get isSorted(): boolean {
-    return this.sparseIndexes !== null;
+  /**
+   * Steps of a walk up the store's weights (the walks of LogHistogram): its sorted entries, its
+   * weighted slots (nonZero), or every bucket of its range. Step k's bucket is indexAtStep(k), its
+   * weight weightAtStep(k, index) (0 for an empty bucket of a range). The store must not be a table
+   * (leaveTable first).
+   */
+  get walkSteps(): number {
+    if (this.sparseIndexes !== null) return this.sparseLength;
+    return this.nonZero !== null ? this.nonZero.length : this.high - this.low + 1;
+  }
+
+  indexAtStep(step: number): number {
+    const sorted = this.sparseIndexes;
+    if (sorted !== null) return sorted[step];
+    const slots = this.nonZero;
+    return slots === null ? this.low + step : slots[step] + this.offset;
+  }
+
+  weightAtStep(step: number, index: number): number {
+    return this.sparseIndexes !== null ? this.sparseWeights[step] : this.counts[index - this.offset];
   }
 
   /** Whether the store keeps its weights in a table (see `table`). */
@@ -898,8 +905,8 @@ export class BucketStore {
   }
 
   /**
-   * A table store becomes an array (as densify); a sorted one stays as it is: what the walks of
-   * LogHistogram call first, which read arrays and sorted stores alike.
+   * A table store becomes an array (as densify); a sorted copy stays as it is: what the walks of
+   * LogHistogram call first, which read arrays and sorted stores alike (walkSteps).
    */
   leaveTable(): void {
     const table = this.table;

@@ -436,11 +436,9 @@ export class LogHistogram implements QuantileSummary {
     let cumulative = 0;
     let last = NaN;
     const negative = this.negative;
-    let sorted = negative.sparseIndexes;
-    let slots = negative.nonZero;
-    for (let step = stepsOf(negative) - 1; step >= 0; step--) {
-      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
-      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
+    for (let step = negative.walkSteps - 1; step >= 0; step--) {
+      const index = negative.indexAtStep(step);
+      const weight = negative.weightAtStep(step, index);
       if (weight === 0) continue;
       cumulative += weight;
       if (cumulative > rank) return this.center - this.mapping.value(index);
@@ -453,11 +451,9 @@ export class LogHistogram implements QuantileSummary {
     }
     const positive = this.positive;
     let lastPositive = NaN;
-    sorted = positive.sparseIndexes;
-    slots = positive.nonZero;
-    for (let step = 0, steps = stepsOf(positive); step < steps; step++) {
-      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
-      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
+    for (let step = 0, steps = positive.walkSteps; step < steps; step++) {
+      const index = positive.indexAtStep(step);
+      const weight = positive.weightAtStep(step, index);
       if (weight === 0) continue;
       cumulative += weight;
       if (cumulative > rank) return this.center + this.mapping.value(index);
@@ -657,12 +653,10 @@ export class LogHistogram implements QuantileSummary {
     const negative = this.negative;
     let sharedIndex = NaN;
     let sharedBound = NaN;
-    let sorted = negative.sparseIndexes;
-    let slots = negative.nonZero;
-    let steps = stepsOf(negative);
+    let steps = negative.walkSteps;
     for (let step = steps - 1; step >= 0; step--) {
-      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
-      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
+      const index = negative.indexAtStep(step);
+      const weight = negative.weightAtStep(step, index);
       if (weight === 0) continue;
       const upper = index + 1 === sharedIndex ? sharedBound : mapping.upperBound(index);
       const lower = mapping.lowerBound(index);
@@ -688,12 +682,10 @@ export class LogHistogram implements QuantileSummary {
     }
     const positive = this.positive;
     sharedIndex = NaN;
-    sorted = positive.sparseIndexes;
-    slots = positive.nonZero;
-    steps = stepsOf(positive);
+    steps = positive.walkSteps;
     for (let step = 0; step < steps; step++) {
-      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
-      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
+      const index = positive.indexAtStep(step);
+      const weight = positive.weightAtStep(step, index);
       if (weight === 0) continue;
       const lower = index - 1 === sharedIndex ? sharedBound : mapping.lowerBound(index);
       const upper = mapping.upperBound(index);
@@ -729,12 +721,10 @@ export class LogHistogram implements QuantileSummary {
     let origin = this.originWeight;
     const positive = this.positive;
     // over the positions of the weights alone where the store keeps them (see ascendingBuckets)
-    let sorted = positive.sparseIndexes;
-    let slots = positive.nonZero;
-    let steps = stepsOf(positive);
+    let steps = positive.walkSteps;
     for (let step = steps - 1; step >= 0; step--) {
-      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
-      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
+      const index = positive.indexAtStep(step);
+      const weight = positive.weightAtStep(step, index);
       if (weight === 0) continue;
       const value = center + mapping.value(index);
       if (origin !== 0 && value < 0) {
@@ -749,12 +739,10 @@ export class LogHistogram implements QuantileSummary {
     }
     if (this.zeroWeight !== 0 && !visit(center, this.zeroWeight)) return;
     const negative = this.negative;
-    sorted = negative.sparseIndexes;
-    slots = negative.nonZero;
-    steps = stepsOf(negative);
+    steps = negative.walkSteps;
     for (let step = 0; step < steps; step++) {
-      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
-      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
+      const index = negative.indexAtStep(step);
+      const weight = negative.weightAtStep(step, index);
       if (weight === 0) continue;
       const value = center - mapping.value(index);
       if (origin !== 0 && value < 0) {
@@ -883,8 +871,8 @@ export class LogHistogram implements QuantileSummary {
     let buffer = entries;
     if (buffer === null && negatives + positives > 0) buffer = new Int32Array(2 * (negatives + positives));
     // a sorted store is written from its own arrays
-    const negativeEntries = this.negative.isSorted ? sortedEntries(this.negative) : buffer === null ? null : entriesInto(this.negative, buffer, entriesAt, negatives);
-    const positiveEntries = this.positive.isSorted ? sortedEntries(this.positive) : buffer === null ? null : entriesInto(this.positive, buffer, entriesAt + 2 * negatives, positives);
+    const negativeEntries = this.negative.form === 'sorted' ? sortedEntries(this.negative) : buffer === null ? null : entriesInto(this.negative, buffer, entriesAt, negatives);
+    const positiveEntries = this.positive.form === 'sorted' ? sortedEntries(this.positive) : buffer === null ? null : entriesInto(this.positive, buffer, entriesAt + 2 * negatives, positives);
     const negative = storeLayoutOf(this.negative, negativeEntries);
     const positive = storeLayoutOf(this.positive, positiveEntries);
     const centered = this.center !== 0 || this.originWeight !== 0;
@@ -977,20 +965,16 @@ export class LogHistogram implements QuantileSummary {
     this.densify();
     const mapping = this.mapping;
     const negative = this.negative;
-    let sorted = negative.sparseIndexes;
-    let slots = negative.nonZero;
-    for (let step = stepsOf(negative) - 1; step >= 0; step--) {
-      const index = sorted !== null ? sorted[step] : slots === null ? negative.low + step : slots[step] + negative.offset;
-      const weight = sorted !== null ? negative.sparseWeights[step] : negative.counts[index - negative.offset];
+    for (let step = negative.walkSteps - 1; step >= 0; step--) {
+      const index = negative.indexAtStep(step);
+      const weight = negative.weightAtStep(step, index);
       if (weight !== 0) visit(-mapping.upperBound(index), -mapping.lowerBound(index), weight);
     }
     if (this.zeroWeight !== 0) visit(0, 0, this.zeroWeight);
     const positive = this.positive;
-    sorted = positive.sparseIndexes;
-    slots = positive.nonZero;
-    for (let step = 0, steps = stepsOf(positive); step < steps; step++) {
-      const index = sorted !== null ? sorted[step] : slots === null ? positive.low + step : slots[step] + positive.offset;
-      const weight = sorted !== null ? positive.sparseWeights[step] : positive.counts[index - positive.offset];
+    for (let step = 0, steps = positive.walkSteps; step < steps; step++) {
+      const index = positive.indexAtStep(step);
+      const weight = positive.weightAtStep(step, index);
       if (weight !== 0) visit(mapping.lowerBound(index), mapping.upperBound(index), weight);
     }
   }
@@ -998,7 +982,7 @@ export class LogHistogram implements QuantileSummary {
   /**
    * Both stores readable by the walks over a range: a store still a table of few buckets becomes an
    * array here (a sketch built by add is read, when at all, after its adds; a worker's pane is only
-   * serialized, which reads the table as it is); a sorted store (a young window's) is walked as it is.
+   * serialized, which reads the table as it is); a sorted copy (a reference's) is walked as it is.
    */
   private densify(): void {
     this.negative.leaveTable();
@@ -1023,7 +1007,7 @@ function sumSlots(store: BucketStore, from: number, to: number): number {
   const sorted = store.sparseIndexes;
   if (sorted !== null) {
     let sum = 0;
-    for (let k = lowerBound(sorted, 0, store.sparseLength, from); k < store.sparseLength && sorted[k] <= to; k++) sum += store.sparseWeights[k];
+    for (let k = lowerBound(sorted, store.sparseLength, from); k < store.sparseLength && sorted[k] <= to; k++) sum += store.sparseWeights[k];
     return sum;
   }
   const start = Math.max(from, store.low) - store.offset;
@@ -1095,11 +1079,6 @@ function sortedEntries(store: BucketStore): TableEntries | null {
   return { indexes: (store.sparseIndexes as Int32Array).subarray(0, n), weights: store.sparseWeights.subarray(0, n) };
 }
 
-/** Steps of a walk over a store's weights (see ascendingBuckets): sorted entries, weighted slots, or the whole range. */
-function stepsOf(store: BucketStore): number {
-  if (store.sparseIndexes !== null) return store.sparseLength;
-  return store.nonZero !== null ? store.nonZero.length : store.high - store.low + 1;
-}
 
 /**
  * A table store's `count` weighted buckets, ascending, in buffer[at, at + 2 count): indexes, then

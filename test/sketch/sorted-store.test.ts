@@ -88,7 +88,7 @@ describe('a sorted copy of a bucket store (a reference)', () => {
           const model = modelOf(stores[0]);
           expectHolds(window, model);
           // (a table is copied as the table it is)
-          if (stores[0].form !== 'table' && model.size * 2 <= window.high - window.low + 1) expect(window.isSorted).toBe(true);
+          if (stores[0].form !== 'table' && model.size * 2 <= window.high - window.low + 1) expect(window.form).toBe('sorted');
           const merged: BucketStore[] = [stores[0]];
           for (const [operation, pick, other, added] of operations) {
             if (operation === 'merge' || merged.length === 0) {
@@ -130,7 +130,7 @@ describe('a sorted copy of a bucket store (a reference)', () => {
       const target = paneStore(base, form);
       const model = modelOf(target);
       const sorted = paneStore(few, 'sorted');
-      expect(sorted.isSorted).toBe(true);
+      expect(sorted.form).toBe('sorted');
       target.merge(sorted);
       for (const [index, weight] of few) modelAdd(model, index, weight);
       expectHolds(target, model);
@@ -142,7 +142,7 @@ describe('a sorted copy of a bucket store (a reference)', () => {
 
   it('becomes an array at its first change, and an emptied copy takes whatever comes next', () => {
     const copy = paneStore(Array.from({ length: 100 }, (_, k) => [1000 + 20 * k, 1] as [number, number]), 'sorted');
-    expect(copy.isSorted).toBe(true);
+    expect(copy.form).toBe('sorted');
     // ~20 x fewer bytes than an array over its range
     expect(copy.capacityBytes).toBeLessThan((1981 * 8) / 10);
     const model = modelOf(copy);
