@@ -50,6 +50,9 @@
  *     loaded 2-core machine, and the feed is 790 messages per model and layout)
  *   npm run bench -- gateway --memory-only     the steady-state memory alone
  *   npm run bench -- gateway --models 100 --no-steady   the live run alone (no steady-state memory feed: for a profile of it)
+ *   npm run bench -- gateway --models 300 --own-centers   each pane sketch on centers of its own (as
+ *     partitions before their model has a reference), rebinned onto the windows' buckets; by default
+ *     the publisher centers them on the models' reference, as a worker following the reference store
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -122,8 +125,15 @@ const { values: args } = parseArgs({
     'memory-models': { type: 'string' },
     'memory-only': { type: 'boolean', default: false },
     'no-steady': { type: 'boolean', default: false },
+    'own-centers': { type: 'boolean', default: false },
   },
 });
+/**
+ * The publisher's panes centered each on its own first values (every pane a partition of its own,
+ * before the model has a reference: each pane sketch is rebinned onto the windows' buckets) instead
+ * of on the model's reference, as a worker that follows the reference store centers them.
+ */
+const ownCenters = args['own-centers'];
 const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
 const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
@@ -180,6 +190,8 @@ interface SizeResult {
   restP50Ms: number;
   restP99Ms: number;
   driftComputations: number;
+  /** Pane sketches the gateway moved onto its windows' buckets, per numeric feature of a pane message applied (0: the panes share the reference's centers). */
+  rebinnedSketchShare: number;
   backlogMaxModels: number;
   /** Gateway heap growth (live bytes) per model x feature x window, and its ratio to the budget. */
   gatewayBytesPerModelFeatureWindow: number;
@@ -234,6 +246,9 @@ async function runSize(models: number): Promise<SizeResult> {
   const aggregate = referenceStore.aggregateRange('ref', 0, PANE_MS);
   if (aggregate === undefined) throw new Error('reference aggregate missing');
   for (const model of names) references.setReference(profileFromWindow(`ref-${model}`, model, null, 'window', aggregate.input, aggregate.outcome, 0, PANE_MS));
+  // what a worker following the reference store centers its panes' feature sketches on (WorkerReferences.centersFor)
+  const referenceCenters: Array<[string, number]> = [];
+  for (const [name, summary] of aggregate.input.features) if (summary.numeric !== null) referenceCenters.push([name, summary.numeric.center]);
 
   // gateway busy time: the changelog consumer, the statistics slices, the requests
   let busyMs = 0;
@@ -283,7 +298,7 @@ async function runSize(models: number): Promise<SizeResult> {
   // closed pane's last state comes marked final (the gateway folds it) and is not a freshness sample
   let published = 0;
   let measuring = false;
-  const publisher = new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: { models, ratePerModel } satisfies PublisherInit, execArgv: [] });
+  const publisher = new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: { models, ratePerModel, centers: ownCenters ? null : referenceCenters } satisfies PublisherInit, execArgv: [] });
   publisher.on('error', (error) => {
     throw error;
   });
@@ -344,6 +359,7 @@ async function runSize(models: number): Promise<SizeResult> {
   await sleep(warmupSeconds * 1000);
   measuring = true;
   const computationsBefore = view.computations;
+  const rebinnedBefore = windows.rebinnedSketches;
   busyMs = 0;
   const workBefore = source.workMs;
   const cpuBefore = process.cpuUsage();
@@ -358,6 +374,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const gatewayBusy = busyMs + (source.workMs - workBefore);
   const pendingEnd = queue.length;
   const computations = view.computations - computationsBefore;
+  const rebinned = windows.rebinnedSketches - rebinnedBefore;
   measuring = false;
   await publisher.terminate();
   clearInterval(rest);
@@ -412,6 +429,7 @@ async function runSize(models: number): Promise<SizeResult> {
     restHandlerP50Ms: Number(quantile(restHandlerMs, 0.5).toFixed(2)),
     restHandlerP99Ms: Number(quantile(restHandlerMs, 0.99).toFixed(2)),
     driftComputations: computations,
+    rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
     backlogMaxModels: backlogMax,
     gatewayBytesPerModelFeatureWindow: Math.round(gatewayBytesPerCell),
     gatewayMemoryRatioToBudget: Number((gatewayBytesPerCell / GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)),
@@ -538,7 +556,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
 }
 
 async function main(): Promise<void> {
-  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model, ${warmupSeconds} s warm-up, ${seconds} s measured`);
+  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model, ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}`);
   const results: SizeResult[] = [];
   for (const models of sizes) {
     const r = await runSize(models);
@@ -546,7 +564,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +
@@ -571,7 +589,7 @@ async function main(): Promise<void> {
   if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);
-  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, tickMs: tickMs ?? 'default', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
 }
 
 await main();

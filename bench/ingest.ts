@@ -57,7 +57,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { startWorker } from '../src/app/worker.ts';
 import { profileFromRows } from '../src/reference/profile.ts';
 import type { ReferenceProfile } from '../src/reference/profile.ts';
-import { MultivariateScorers } from '../src/reference/multivariate-scorers.ts';
+import { WorkerReferences } from '../src/reference/worker-references.ts';
 import { ReferenceStore } from '../src/reference/store.ts';
 
 const DEFAULT_COUNT = 1_000_000;
@@ -151,10 +151,10 @@ export function parseArgs(argv: readonly string[]): IngestArgs {
   return out;
 }
 
-function processorOptions(partition: number, maxFeatures = 64, multivariate?: MultivariateScorers): ProcessorOptions {
+function processorOptions(partition: number, maxFeatures = 64, references?: WorkerReferences): ProcessorOptions {
   return {
     partition,
-    ...(multivariate === undefined ? {} : { multivariate }),
+    ...(references === undefined ? {} : { references }),
     paneMs: 10_000,
     allowedLatenessMs: 600_000, // longer than the 5-minute spread: nothing is late
     maxFutureMs: 300_000,
@@ -285,9 +285,9 @@ async function runRaw(js: JetStreamClient, perPartition: number[]): Promise<numb
 /** (b): all partitions concurrently, each message through its partition's processor. */
 async function runWorker(js: JetStreamClient, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; processors: PartitionProcessor[] }> {
   // one set of scorers per partition, as each partition runner follows the references itself
-  const scorersOf = (): MultivariateScorers | undefined => {
+  const scorersOf = (): WorkerReferences | undefined => {
     if (reference === null) return undefined;
-    const scorers = new MultivariateScorers();
+    const scorers = new WorkerReferences();
     scorers.setReference(reference);
     return scorers;
   };
@@ -459,9 +459,9 @@ function writeDigits(bytes: Uint8Array, at: number, n: number): void {
  * update), in time order with jitter over SPREAD_MS (30 panes of 10 s) ending 1 s ago.
  */
 function processorRound(templates: readonly Template[], shape: FeatureShape, firstId: number, events = AXIS_EVENTS, reference: ReferenceProfile | null = null): number {
-  let scorers: MultivariateScorers | undefined;
+  let scorers: WorkerReferences | undefined;
   if (reference !== null) {
-    scorers = new MultivariateScorers();
+    scorers = new WorkerReferences();
     scorers.setReference(reference);
   }
   const options = processorOptions(0, Math.max(64, shape.numeric + shape.categorical), scorers);

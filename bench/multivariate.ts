@@ -1,6 +1,6 @@
 /**
  * Worker cost of multivariate drift: ns per event to score an event's PCA reconstruction error and
- * add it to its pane (MultivariateScorers.observe), at 10 and 50 numeric features, next to the raw
+ * add it to its pane (WorkerReferences.observe), at 10 and 50 numeric features, next to the raw
  * limit measured in the same run: the per-feature pane work the worker does for the same event
  * anyway (PaneInput.addFeature for every feature). Best of several interleaved rounds over 1,000
  * distinct events. The figures are of a shared machine: read them as such.
@@ -10,7 +10,7 @@
 import os from 'node:os';
 import { profileFromRows } from '../src/reference/profile.ts';
 import type { TrainingRow } from '../src/reference/profile.ts';
-import { MultivariateScorers } from '../src/reference/multivariate-scorers.ts';
+import { WorkerReferences } from '../src/reference/worker-references.ts';
 import { mulberry32 } from '../src/sketch/random.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput } from '../src/window/pane.ts';
 
@@ -34,7 +34,7 @@ function rowsOf(width: number, n: number, seed: number): Record<string, number>[
 
 function measure(width: number) {
   const reference = profileFromRows('bench', 'm', null, rowsOf(width, 5_000, 1).map((features): TrainingRow => ({ features })));
-  const scorers = new MultivariateScorers();
+  const scorers = new WorkerReferences();
   scorers.setReference(reference);
   const events = rowsOf(width, DISTINCT_EVENTS, 2);
   const run = (score: boolean): number => {

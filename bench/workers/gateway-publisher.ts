@@ -13,6 +13,12 @@ import { FLUSH_MS, PANE_MS, fill } from './gateway-panes.ts';
 export interface PublisherInit {
   models: number;
   ratePerModel: number;
+  /**
+   * The feature centers of the models' reference, which a worker following the reference store
+   * centers each model's panes on (all models share one reference here); null: each pane on its own
+   * first values (a partition of its own before its model has a reference).
+   */
+  centers: Array<[string, number]> | null;
 }
 
 /** A pane message as the bench's changelog queue takes it. */
@@ -26,8 +32,9 @@ export interface PublishedPane {
 
 const port = parentPort;
 if (port === null) throw new Error('gateway-publisher runs as a worker thread');
-const { models, ratePerModel } = workerData as PublisherInit;
+const { models, ratePerModel, centers } = workerData as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
+const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
 const panes = names.map(() => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 }));
 let offset = 0;
 
@@ -43,7 +50,7 @@ function publish(): void {
         batch.push({ model: m, bytes: encodePaneMessage(closed), pub: now, final: true });
       }
       current.start = paneStart;
-      current.pane = new PaneInput(DEFAULT_PANE_LIMITS);
+      current.pane = new PaneInput(DEFAULT_PANE_LIMITS, modelCenters[m]);
     }
     const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
     fill(current.pane, events, offset);

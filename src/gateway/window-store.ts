@@ -223,6 +223,16 @@ export class WindowStore {
     return this.scratch.capacityBytes;
   }
 
+  /**
+   * Pane sketches moved onto their windows' buckets so far, over the models held now (see
+   * ModelWindows.rebinnedSketches): 0 while every partition centers its panes on the model's reference.
+   */
+  get rebinnedSketches(): number {
+    let total = 0;
+    for (const windows of this.models.values()) total += windows.rebinnedSketches;
+    return total;
+  }
+
   /** Pane messages dropped because they were for a model beyond `maxModels`. */
   get droppedMessages(): number {
     return this.dropped;

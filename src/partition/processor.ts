@@ -5,12 +5,12 @@ import { INVALID_FEATURES, REJECT_REASONS } from '../events/types.ts';
 import { parseInputSubject, paneSubject } from '../cluster/subjects.ts';
 import type { InputSubject } from '../cluster/subjects.ts';
 import { PendingJoinTable, AddPredictionStatus, LabelJoinStatus } from '../join/pending-table.ts';
-import { PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../window/pane.ts';
+import { MAX_FEATURE_CENTERS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../window/pane.ts';
 import { CheckpointError, decodeCheckpoint, decodeCheckpointDelta, encodeCheckpoint, encodeCheckpointDelta } from './checkpoint.ts';
 import type { Checkpoint, CheckpointDeltaWire, CheckpointWire } from './checkpoint.ts';
 import type { FeatureCenters, PaneLimits } from '../window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
-import type { MultivariateScorers } from '../reference/multivariate-scorers.ts';
+import type { WorkerReferences } from '../reference/worker-references.ts';
 export { CheckpointError } from './checkpoint.ts';
 import { encodePaneMessage } from '../contract/pane-codec.ts';
 import { createDetector } from '../stats/detectors/index.ts';
@@ -58,11 +58,13 @@ export interface ProcessorOptions {
   /** The lease this partition runs under: stamped on every pane message (and its subject) and checkpoint. */
   owner?: PartitionOwner;
   /**
-   * Multivariate drift: scores each event's features against its model's reference PCA model
-   * (src/reference/multivariate-scorers.ts). Absent: not scored. Replay after a restore scores
-   * against the references known then, which may be newer than at first processing.
+   * The models' active references (src/reference/worker-references.ts). Multivariate drift: each
+   * event's features are scored against its model's reference PCA model (absent: not scored; replay
+   * after a restore scores against the references known then, which may be newer than at first
+   * processing). Feature centers: a pane opened after a reference became active centers its
+   * feature sketches on the reference's (see WorkerReferences.centersFor).
    */
-  multivariate?: MultivariateScorers;
+  references?: WorkerReferences;
 }
 
 /** Who runs a partition, under which lease epoch (fencing; src/cluster/leases.ts). */
@@ -121,6 +123,8 @@ class GroupState {
   watermark = -Infinity;
   /** Center of each numeric feature's sketches in this version's panes (see FeatureCenters in window/pane.ts). */
   readonly featureCenters: FeatureCenters = new Map();
+  /** The reference profile whose centers featureCenters took last (adoptReferenceCenters). */
+  centersFrom: string | null = null;
   constructor(
     readonly key: string,
     readonly model: string,
@@ -365,9 +369,25 @@ export class PartitionProcessor {
     return group;
   }
 
+  /**
+   * Centers the group's panes opened from now on on its model's active reference, once per
+   * reference: every partition's panes then share the buckets of the gateway's windows. Panes
+   * already open keep the centers their sketches have.
+   */
+  private adoptReferenceCenters(group: GroupState): void {
+    const active = this.options.references?.centersFor(group.model, group.version);
+    if (active === undefined || active === null || active.id === group.centersFrom) return;
+    group.centersFrom = active.id;
+    const centers = group.featureCenters;
+    for (const [name, center] of active.centers) {
+      if (centers.has(name) || centers.size < MAX_FEATURE_CENTERS) centers.set(name, center);
+    }
+  }
+
   private inputPane(group: GroupState, paneStart: number): PaneInput {
     let pane = group.inputs.get(paneStart);
     if (pane === undefined) {
+      this.adoptReferenceCenters(group);
       pane = new PaneInput(this.options.limits, group.featureCenters);
       if (group.droppedInput !== null) {
         pane.reuseSketchesOf(group.droppedInput);
@@ -455,13 +475,13 @@ export class PartitionProcessor {
     if (features !== undefined) {
       for (const name in features) pane.addFeature(name, features[name]);
       if (event.segment !== undefined) pane.addSegmentFeatures(event.segment, features);
-      this.options.multivariate?.observe(pane, event.model, event.version, features);
+      this.options.references?.observe(pane, event.model, event.version, features);
     } else if (schema !== null && this.featureBuffer.count > 0) {
       this.addBufferedFeatures(pane, schema.names, this.featureBuffer);
       // per-segment summaries (opt-in: limits.segmentSketchValues) take the features by name: the
       // record is built only for them; multivariate scoring reads the buffer by schema index
       if (event.segment !== undefined && pane.keepsSegmentFeatures) pane.addSegmentFeatures(event.segment, bufferedFeatureRecord(schema.names, this.featureBuffer));
-      const scorers = this.options.multivariate;
+      const scorers = this.options.references;
       if (scorers !== undefined) {
         const scorer = scorers.scorerFor(event.model, event.version);
         if (scorer !== null) scorers.observeBuffered(pane, scorer, schema, this.featureBuffer);

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
 import { PartitionProcessor } from './processor.ts';
-import { followMultivariateReferences } from '../reference/multivariate-scorers.ts';
+import { followWorkerReferences } from '../reference/worker-references.ts';
 import { ReferenceStore } from '../reference/store.ts';
 import type { PartitionOwner, ProcessorOptions, Rejected } from './processor.ts';
 import type { RunnerStats } from './stats.ts';
@@ -164,17 +164,18 @@ export class PartitionRunner {
       admission = this.ownAdmission = await ClusterAdmission.open(this.options.nc, this.options.admissionSettings, this.log);
     }
     const { owner } = this.options;
-    // multivariate drift: events are scored against the references the gateway judges them by;
-    // without the reference store the partition still runs, without multivariate drift
+    // the models' references: multivariate drift scores events against those the gateway judges
+    // them by, and panes center their feature sketches on theirs; without the reference store the
+    // partition still runs, without multivariate drift and on centers of its own
     const onReferenceError = (error: Error) => this.log.warn({ partition, err: error.message }, 'reading a changed reference profile failed');
     const followed = await ReferenceStore.open(this.options.nc)
-      .then((store) => followMultivariateReferences(store, onReferenceError))
+      .then((store) => followWorkerReferences(store, onReferenceError))
       .catch((error: unknown) => {
-        this.log.warn({ partition, err: (error as Error).message }, 'cannot follow reference profiles: no multivariate drift from this partition');
+        this.log.warn({ partition, err: (error as Error).message }, 'cannot follow reference profiles: no multivariate drift from this partition, feature sketches on centers of its own');
         return null;
       });
     this.stopFollowingReferences = followed?.stop ?? null;
-    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner, multivariate: followed?.scorers };
+    const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner, references: followed?.references };
     this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
     const info = await this.store.info(checkpointName(partition));
     const writer = checkpointOwnerOf(info);

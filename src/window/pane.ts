@@ -118,11 +118,12 @@ export const MAX_FEATURE_CENTERS = 1024;
 
 /**
  * The center each numeric feature's sketch is laid around, shared by the panes of one producer
- * (a partition's model version): the median of the first values (up to CENTER_SAMPLE) the producer
- * saw of that feature. Panes of one
- * producer then merge bucket by bucket; panes of different producers are rebinned onto the
- * window's center where they meet (LogHistogram.rebinnedLike), and every sketch records its center
- * in its bytes, so none is ever merged onto the wrong buckets.
+ * (a partition's model version): the center of the feature in the model's reference once the
+ * producer knows one (WorkerReferences.centersFor, so that every partition agrees with the others
+ * and with the gateway's windows), else the median of the first values (up to CENTER_SAMPLE) the
+ * producer saw of that feature. Panes on one center merge bucket by bucket; panes on different
+ * centers are rebinned onto the window's center where they meet (LogHistogram.rebinnedLike), and
+ * every sketch records its center in its bytes, so none is ever merged onto the wrong buckets.
  */
 export type FeatureCenters = Map<string, number>;
 

@@ -145,13 +145,17 @@ export class ModelWindows {
   /** The history pane length in use: the layout's, rounded up to whole coarse panes; 0 = none. */
   private historyMs = 0;
   /**
-   * Per numeric feature, the buckets every decoded pane sketch is moved onto (those of the first
-   * sketch seen). Partitions pick their own feature centers, so a pane's sketch seldom shares the
-   * window's buckets; moving it once when it is decoded, instead of in each of the window x version
-   * aggregates it enters and leaves, took the gateway's pane apply from ~43 % of its CPU (20 models
-   * x 30 features, bench gateway profile) to a merge of typed arrays.
+   * Per numeric feature, the buckets every decoded pane sketch is moved onto (the hint's, those of
+   * the model's reference, else those of the first sketch seen). Partitions center a feature on
+   * their own first values until their model has a reference (then on its centers: see
+   * WorkerReferences.centersFor), so a pane's sketch may not share the window's buckets; moving it
+   * once when it is decoded, instead of in each of the window x version aggregates it enters and
+   * leaves, took the gateway's pane apply from ~43 % of its CPU (20 models x 30 features, bench
+   * gateway profile) to a merge of typed arrays.
    */
   private readonly featureBuckets = new Map<string, LogHistogram>();
+  /** Decoded pane sketches moved onto featureBuckets so far (each costs a rebinning and, when kept, a re-encoding). */
+  rebinnedSketches = 0;
   /**
    * When each (window, version key) aggregate last changed, as a stamp from `changeClock`: a stamp
    * is never reused (a version that goes and comes back gets a new one), so an equal stamp means
@@ -237,6 +241,7 @@ export class ModelWindows {
       }
       if (!like.sameBuckets(sketch)) {
         summary.numeric = LogHistogram.rebinnedLike(sketch, like, this.scratch);
+        this.rebinnedSketches++;
         (moved ??= []).push(name);
       }
     }

@@ -12,7 +12,7 @@ import { WindowStore } from '../../src/gateway/window-store.ts';
 import { parseMetricSelector } from '../../src/alerts/selector.ts';
 import { profileFromRows, profileFromBytes, profileToBytes } from '../../src/reference/profile.ts';
 import type { TrainingRow } from '../../src/reference/profile.ts';
-import { MultivariateScorers } from '../../src/reference/multivariate-scorers.ts';
+import { WorkerReferences } from '../../src/reference/worker-references.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
 import { PaneInput, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
 import type { FeatureRow } from '../../src/stats/pca-reconstruction.ts';
@@ -40,7 +40,7 @@ function setup() {
   const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
   references.setReference(reference);
   const view = new MetricsView(windows, references, { overrides: {} });
-  const scorers = new MultivariateScorers();
+  const scorers = new WorkerReferences();
   scorers.setReference(reference);
   let paneStart = 0;
   /** One pane of events as a worker builds it (features, then the one multivariate call), applied at the gateway. */

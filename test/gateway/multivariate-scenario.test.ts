@@ -14,7 +14,7 @@ import { MetricsView } from '../../src/gateway/metrics-view.ts';
 import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import { PartitionProcessor } from '../../src/partition/processor.ts';
-import { MultivariateScorers } from '../../src/reference/multivariate-scorers.ts';
+import { WorkerReferences } from '../../src/reference/worker-references.ts';
 import { profileFromBytes, profileFromRows, profileToBytes } from '../../src/reference/profile.ts';
 import type { ReferenceProfile, TrainingRow } from '../../src/reference/profile.ts';
 import { parseDriftSpec } from '../../src/simulator/drift.ts';
@@ -46,9 +46,9 @@ interface Evaluation {
 
 /** Publishes `minutes` of fraud traffic (the flip at `flipAt` minutes, if any) and evaluates the 1m window after every pane. */
 function live(profile: ReferenceProfile, minutes: number, flipAt: number | null): Evaluation[] {
-  const scorers = new MultivariateScorers();
+  const scorers = new WorkerReferences();
   scorers.setReference(profile);
-  const processor = new PartitionProcessor({ ...processorOptions, multivariate: scorers });
+  const processor = new PartitionProcessor({ ...processorOptions, references: scorers });
   const windows = new WindowStore({ windows: ['1m'], limits: LIMITS, maxModels: 10 });
   const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
   references.setReference(profile);

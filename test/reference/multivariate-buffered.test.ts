@@ -15,7 +15,7 @@ import type { ProcessorOptions } from '../../src/partition/processor.ts';
 import { predictionSubject } from '../../src/cluster/subjects.ts';
 import { profileFromRows } from '../../src/reference/profile.ts';
 import type { TrainingRow } from '../../src/reference/profile.ts';
-import { BufferedScorer, MultivariateScorers } from '../../src/reference/multivariate-scorers.ts';
+import { BufferedScorer, WorkerReferences } from '../../src/reference/worker-references.ts';
 import { CompiledReconstruction, ReconstructionScorer } from '../../src/stats/pca-reconstruction.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
 import { DEFAULT_PANE_LIMITS, MV_ERROR_SQUARES, MV_ERROR_SUM, MV_EVENTS, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES } from '../../src/window/pane.ts';
@@ -84,7 +84,7 @@ describe('BufferedScorer', () => {
   });
 
   it('the processor sums the same errors into its panes as scoring every event by name', () => {
-    const scorers = new MultivariateScorers();
+    const scorers = new WorkerReferences();
     scorers.setReference(profile);
     const options: ProcessorOptions = {
       partition: 0,
@@ -99,7 +99,7 @@ describe('BufferedScorer', () => {
       maxVersionsPerModel: 10,
       threshold: 0.5,
       limits: DEFAULT_PANE_LIMITS,
-      multivariate: scorers,
+      references: scorers,
       now: () => 2_000_000,
     };
     const processor = new PartitionProcessor(options);

@@ -8,7 +8,7 @@ import { profileFromBytes, profileFromRows, profileToBytes } from '../../src/ref
 import type { TrainingRow } from '../../src/reference/profile.ts';
 import { ProfileBuilder } from '../../src/reference/profile-builder.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
-import { MultivariateScorers } from '../../src/reference/multivariate-scorers.ts';
+import { WorkerReferences } from '../../src/reference/worker-references.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput } from '../../src/window/pane.ts';
 
 function correlatedRows(n: number, seed: number): TrainingRow[] {
@@ -68,14 +68,14 @@ describe('multivariate reference', () => {
 
 describe('a worker follows the active reference for multivariate scoring', () => {
   const rows = correlatedRows(500, 3);
-  const scored = (scorers: MultivariateScorers, version = 'v1') => {
+  const scored = (scorers: WorkerReferences, version = 'v1') => {
     const pane = new PaneInput(DEFAULT_PANE_LIMITS);
     scorers.observe(pane, 'm', version, { a: 0, b: 0, c: 0, plan: 'pro' });
     return [...(pane.multivariate?.keys() ?? [])];
   };
 
   it('scores against the newest profile, a version against its own, and stops when the profile goes', () => {
-    const scorers = new MultivariateScorers();
+    const scorers = new WorkerReferences();
     expect(scored(scorers)).toEqual([]);
     const older = { ...profileFromRows('old', 'm', null, rows), createdAt: 1 };
     const newer = { ...profileFromRows('new', 'm', null, rows), createdAt: 2 };

@@ -4,12 +4,14 @@ import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
 import type { FeatureBuffer, FeatureSchema } from '../events/feature-schema.ts';
 import type { PaneInput } from '../window/pane.ts';
 import type { ReferenceProfile } from './profile.ts';
+import { LogHistogram } from '../sketch/log-histogram.ts';
 import type { ReferenceStore } from './store.ts';
 
 /**
- * A worker's view of the active reference of each model (and of each version with its own), for
- * multivariate drift only: the PCA model to score events against. It follows the object store as
- * the gateway's ReferenceRegistry does and picks the same profile (the newest by creation time,
+ * A worker's view of the active reference of each model (and of each version with its own): the
+ * PCA model to score events against (multivariate drift), and the centers of its numeric feature
+ * sketches, which the worker's panes take as theirs (see centersFor). It follows the object store
+ * as the gateway's ReferenceRegistry does and picks the same profile (the newest by creation time,
  * then id), so the errors a worker sums are against the reference the gateway judges them by;
  * panes key their sums by profile id, so a worker that lags a change only adds sums the gateway
  * leaves aside.
@@ -19,6 +21,13 @@ interface KnownReference {
   id: string;
   createdAt: number;
   multivariate: MultivariateReference | null;
+  centers: ReadonlyMap<string, number>;
+}
+
+/** The centers of a reference's numeric feature sketches, with the profile they are from. */
+export interface ReferenceCenters {
+  id: string;
+  centers: ReadonlyMap<string, number>;
 }
 
 export interface ActiveScorer {
@@ -28,16 +37,17 @@ export interface ActiveScorer {
   buffered: WeakMap<FeatureSchema, BufferedScorer>;
 }
 
-export class MultivariateScorers {
+export class WorkerReferences {
   /** Keyed like the registry: model, or `${model}\0${version}` for a version's own profile. */
   private readonly known = new Map<string, Map<string, KnownReference>>();
   private readonly active = new Map<string, ActiveScorer | null>();
+  private readonly activeCenters = new Map<string, ReferenceCenters>();
 
   setReference(profile: ReferenceProfile): void {
     const key = keyOf(profile.model, profile.version);
     let known = this.known.get(key);
     if (known === undefined) this.known.set(key, (known = new Map()));
-    known.set(profile.id, { id: profile.id, createdAt: profile.createdAt, multivariate: profile.multivariate ?? null });
+    known.set(profile.id, { id: profile.id, createdAt: profile.createdAt, multivariate: profile.multivariate ?? null, centers: featureCentersOf(profile) });
     this.refresh(key);
   }
 
@@ -52,6 +62,19 @@ export class MultivariateScorers {
   scorerFor(model: string, version: string): ActiveScorer | null {
     const own = keyOf(model, version);
     return (this.active.has(own) ? this.active.get(own) : this.active.get(model)) ?? null;
+  }
+
+  /**
+   * The feature centers a worker's panes of a model version take (FeatureCenters in window/pane.ts):
+   * those of the model's active reference, else of the version's own; null when there is none.
+   * The gateway holds a model's windows on the buckets of its model reference where it has one
+   * (ReferenceRegistry.featureBuckets), and a reference captured from the windows is on theirs: panes
+   * of every partition centered alike then merge into the windows bucket by bucket, where panes
+   * centered on each partition's own first values were rebinned one by one (LogHistogram.rebinnedLike:
+   * with re-encoding the moved state, a quarter of the gateway's CPU per pane message).
+   */
+  centersFor(model: string, version: string): ReferenceCenters | null {
+    return this.activeCenters.get(model) ?? this.activeCenters.get(keyOf(model, version)) ?? null;
   }
 
   /** Scores an event's features with `active` (from scorerFor) and adds the error to the pane. */
@@ -85,12 +108,23 @@ export class MultivariateScorers {
     }
     if (newest === undefined) {
       this.active.delete(key);
+      this.activeCenters.delete(key);
       return;
     }
+    this.activeCenters.set(key, { id: newest.id, centers: newest.centers });
     // the active profile of a version shadows the model's even without a model of its own, as in the gateway
     if (this.active.get(key)?.id === newest.id) return;
     this.active.set(key, newest.multivariate === null ? null : { id: newest.id, scorer: new ReconstructionScorer(newest.multivariate.model), buffered: new WeakMap() });
   }
+}
+
+/** The center of each numeric feature's sketch in a profile (a profile read from bytes has them as LogHistograms). */
+function featureCentersOf(profile: ReferenceProfile): ReadonlyMap<string, number> {
+  const centers = new Map<string, number>();
+  for (const [name, reference] of Object.entries(profile.features)) {
+    if (reference.type === 'numeric' && reference.summary instanceof LogHistogram && Number.isFinite(reference.summary.center)) centers.set(name, reference.summary.center);
+  }
+  return centers;
 }
 
 function keyOf(model: string, version: string | null): string {
@@ -98,18 +132,18 @@ function keyOf(model: string, version: string | null): string {
 }
 
 /**
- * Scorers kept current from the reference object store: every stored profile, then each change
- * (the gateway's own sequence, src/app/gateway.ts). Returns them and a function that stops following.
+ * The references kept current from the reference object store: every stored profile, then each
+ * change (the gateway's own sequence, src/app/gateway.ts). Returns them and a function that stops following.
  */
-export async function followMultivariateReferences(store: ReferenceStore, onError: (error: Error) => void): Promise<{ scorers: MultivariateScorers; stop: () => void }> {
-  const scorers = new MultivariateScorers();
-  for (const profile of await store.list()) scorers.setReference(profile);
+export async function followWorkerReferences(store: ReferenceStore, onError: (error: Error) => void): Promise<{ references: WorkerReferences; stop: () => void }> {
+  const references = new WorkerReferences();
+  for (const profile of await store.list()) references.setReference(profile);
   const stop = await store.follow(
-    (profile) => scorers.setReference(profile),
-    (id) => scorers.removeReference(id),
+    (profile) => references.setReference(profile),
+    (id) => references.removeReference(id),
     onError,
   );
-  return { scorers, stop };
+  return { references, stop };
 }
 
 /**
