@@ -1299,8 +1299,8 @@ function readStore(view: DataView, bytes: Uint8Array, offset: number, store: Buc
   if (collapsedInto !== NO_INDEX && (collapsedInto < low || collapsedInto >= low + n)) {
     throw new RangeError(`${storeAt(name, start)}: collapsed index ${collapsedInto} is outside the store's range`);
   }
+  if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, store, name, start, scratch);
   const weights = newWeights(n, scratch);
-  if (encoding === STORE_SPARSE) return readSparseWeights(bytes, offset, low, n, collapsedInto, weights, store, name, start, scratch);
   if (encoding === STORE_FLOAT64) {
     if (offset + 8 * n > bytes.length) throw new RangeError(`${storeAt(name, start)}: truncated: needs ${8 * n} bytes of weights, ${bytes.length - offset} left`);
     for (let i = 0; i < n; i++) weights[i] = view.getFloat64(offset + 8 * i, true);
@@ -1348,22 +1348,35 @@ function readVarint(bytes: Uint8Array, reader: { offset: number }, name: string,
   }
 }
 
-/** The STORE_SPARSE part of readStore: (gap, weight) pairs into `weights`; returns the offset after them. */
-function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, weights: Float64Array, store: BucketStore, name: string, start: number, scratch: BucketScratch | undefined): number {
+/**
+ * The STORE_SPARSE part of readStore: (gap, weight) pairs; returns the offset after them. Weights
+ * that fill at most SPARSE_SHARE of their range (and none collapsed) are kept sorted as read
+ * (BucketStore.loadSorted), else spread over an array of the range.
+ */
+function readSparseWeights(bytes: Uint8Array, offset: number, low: number, n: number, collapsedInto: number, store: BucketStore, name: string, start: number, scratch: BucketScratch | undefined): number {
   const reader = { offset };
   const weighted = readVarint(bytes, reader, name, start, 'the count of weighted buckets');
   if (weighted === 0 || weighted > n) throw new RangeError(`${storeAt(name, start)}: ${weighted} weighted buckets in a range of ${n}`);
+  const sorted = collapsedInto === NO_INDEX && weighted <= n * SPARSE_SHARE;
+  // sorted: bucket indexes and their weights; else positions in the range and an array over it
   const slots = newInts(weighted, scratch);
+  const weights = sorted ? newWeights(weighted, scratch) : newWeights(n, scratch);
   let position = -1;
   for (let k = 0; k < weighted; k++) {
     position += readVarint(bytes, reader, name, start, 'the gap before weighted bucket', k, weighted) + 1;
     if (position >= n) throw new RangeError(`${storeAt(name, start)}: weighted bucket ${k} of ${weighted} lies at ${position}, past the range of ${n}`);
     const weight = readVarint(bytes, reader, name, start, 'weight', k, weighted);
     if (weight === 0) throw new RangeError(`${storeAt(name, start)}: weighted bucket ${k} of ${weighted} has weight 0`);
-    weights[position] = weight;
-    slots[k] = position;
+    if (sorted) {
+      slots[k] = low + position;
+      weights[k] = weight;
+    } else {
+      weights[position] = weight;
+      slots[k] = position;
+    }
   }
-  store.load(low, weights, collapsedInto, weighted <= n * SPARSE_SHARE ? slots : null);
+  if (sorted) store.loadSorted(slots, weights, weighted);
+  else store.load(low, weights, collapsedInto, null);
   return reader.offset;
 }
 

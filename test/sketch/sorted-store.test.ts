@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BucketStore, bucketDelta } from '../../src/sketch/bucket-store.ts';
+import { BucketScratch, BucketStore, bucketDelta } from '../../src/sketch/bucket-store.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 
 /**
@@ -168,12 +168,8 @@ describe('a sketch whose stores are sorted (a reference captured from a young wi
     return window;
   }
 
-  it('answers every reading as the same sketch on arrays does, in half the bytes or less', () => {
-    const dense = youngWindow();
-    const sorted = dense.clone();
-    expect(sorted.storeForms()).toMatchObject({ negative: 'sorted', positive: 'sorted' });
-    expect(dense.storeForms()).toMatchObject({ negative: 'array', positive: 'array' });
-    expect(sorted.storeForms().bytes).toBeLessThan(dense.storeForms().bytes / 2);
+  /** Every reading of `sorted` equals that of `dense`, the same sketch on arrays. */
+  function expectSameReadings(sorted: LogHistogram, dense: LogHistogram): void {
     for (const q of [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1]) expect(sorted.quantile(q)).toBe(dense.quantile(q));
     expect(sorted.tailQuantiles(0.01)).toEqual(dense.tailQuantiles(0.01));
     expect(sorted.tailBucketBounds(0.001)).toEqual(dense.tailBucketBounds(0.001));
@@ -194,8 +190,45 @@ describe('a sketch whose stores are sorted (a reference captured from a young wi
     for (let i = 0; i < 3000; i++) target.add(10 + (i - 1500) * 0.01);
     const other = target.clone();
     expect(Array.from(target.merge(sorted).toBytes())).toEqual(Array.from(other.merge(dense).toBytes()));
+  }
+
+  it('answers every reading as the same sketch on arrays does, in half the bytes or less', () => {
+    const dense = youngWindow();
+    const sorted = dense.clone();
+    expect(sorted.storeForms()).toMatchObject({ negative: 'sorted', positive: 'sorted' });
+    expect(dense.storeForms()).toMatchObject({ negative: 'array', positive: 'array' });
+    expect(sorted.storeForms().bytes).toBeLessThan(dense.storeForms().bytes / 2);
+    expectSameReadings(sorted, dense);
     // reading never changed the form
     expect(sorted.storeForms()).toMatchObject({ negative: 'sorted', positive: 'sorted' });
+  });
+
+  it('is what a sketch read from bytes holds where its weights fill little of its range (a pane the gateway decodes)', () => {
+    const dense = youngWindow();
+    const bytes = dense.toBytes();
+    for (const scratch of [undefined, new BucketScratch()]) {
+      const decoded = LogHistogram.fromBytes(bytes, scratch);
+      expect(decoded.storeForms()).toMatchObject({ negative: 'sorted', positive: 'sorted' });
+      expectSameReadings(decoded, dense);
+      // a delta between two decoded states, applied to a window, as between the states on arrays
+      const later = dense.clone();
+      for (const value of [10.01, 9.5, 250, -40]) later.add(value);
+      const window = new LogHistogram(0.005, { center: 10 });
+      for (let i = 0; i < 3000; i++) window.add(10 + (i - 1500) * 0.01);
+      window.merge(dense);
+      const expected = window.clone().subtract(dense).merge(later);
+      const delta = LogHistogram.delta(decoded, LogHistogram.fromBytes(later.toBytes(), scratch), scratch);
+      if (window.acceptsDelta(delta)) window.applyDelta(delta);
+      else window.subtract(decoded).merge(LogHistogram.fromBytes(later.toBytes(), scratch));
+      expect(Array.from(window.toBytes())).toEqual(Array.from(expected.toBytes()));
+    }
+    // weights over most of their range stay an array
+    const full = new LogHistogram(0.005, { center: 10 });
+    for (let k = 0; k < 3000; k++) {
+      full.add(10 + 1.005 ** k * 1e-3);
+      full.add(10 - 1.005 ** k * 1e-3);
+    }
+    expect(LogHistogram.fromBytes(full.toBytes()).storeForms()).toMatchObject({ positive: 'array', negative: 'array' });
   });
 
   it('is changed as the same sketch on arrays is', () => {
