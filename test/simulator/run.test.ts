@@ -50,7 +50,8 @@ describe('runSimulator', () => {
     // predictions spread over many ticks of the run, not sent in one burst (loose: CI machines stall)
     const ts = sink.predictions.map((p) => p.ts);
     expect(new Set(ts).size).toBeGreaterThanOrEqual(5);
-    expect(Math.max(...ts) - Math.min(...ts)).toBeGreaterThan(200);
+    // a fifth of the run at least: a stalled event loop is caught up in bursts (140 ms seen on a slow CI machine)
+    expect(Math.max(...ts) - Math.min(...ts)).toBeGreaterThan(100);
     expect(logger.lines.at(-1)?.message).toBe('finished');
   });
 
