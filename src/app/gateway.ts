@@ -180,10 +180,13 @@ export async function startGateway(
 /** The changelog reader counts in plain fields; this turns them into the gateway's series (counters by difference). */
 function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, source: GatewaySource, metrics: GatewayMetrics): () => void {
   let applied = 0;
+  let rebinned = 0;
   // drops beyond limits.maxModels are counted by the window store itself, with their reason
   return () => {
     metrics.paneMessagesApplied.inc(Math.max(0, reader.applied - applied));
     applied = reader.applied;
+    metrics.paneSketchesRebinned.inc(Math.max(0, windows.rebinnedSketches - rebinned));
+    rebinned = windows.rebinnedSketches;
     metrics.changelogLag.set(reader.pending);
     metrics.changelogReady.set(windows.isReady() ? 1 : 0);
     const backlog = source.backlog();

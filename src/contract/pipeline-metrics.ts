@@ -62,6 +62,8 @@ export interface GatewayMetrics {
   paneMessagesApplied: Counter<string>;
   /** Pane messages a gateway dropped, by reason (model_limit: its model is beyond limits.maxModels). */
   paneMessagesDropped: Counter<'reason'>;
+  /** Pane feature sketches moved onto the windows' buckets (partitions on centers of their own). */
+  paneSketchesRebinned: Counter<string>;
   changelogLag: Gauge<string>;
   /** 1 when the changelog replay has caught up and its consumer is live: the figures are current. */
   changelogReady: Gauge<string>;

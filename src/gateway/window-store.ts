@@ -61,6 +61,8 @@ export const REMEMBERED_VERSIONS = 64;
  */
 export class WindowStore {
   private readonly models = new Map<string, ModelWindows>();
+  /** rebinnedSketches of the models evicted so far. */
+  private rebinnedByEvicted = 0;
   /** Decoded pane states' bucket arrays, shared by every model's windows (ModelWindowsOptions.scratch). */
   private readonly scratch = new BucketScratch();
   private readonly windowMs: ReadonlyMap<string, number>;
@@ -154,6 +156,7 @@ export class WindowStore {
     for (const model of idle) {
       // listeners are told first, so they can still read the model's windows (its last event time)
       this.evicted.notify(model);
+      this.rebinnedByEvicted += this.models.get(model)?.rebinnedSketches ?? 0;
       this.models.delete(model);
       this.lastMessageAt.delete(model);
       this.seenVersions.delete(model);
@@ -224,11 +227,11 @@ export class WindowStore {
   }
 
   /**
-   * Pane sketches moved onto their windows' buckets so far, over the models held now (see
-   * ModelWindows.rebinnedSketches): 0 while every partition centers its panes on the model's reference.
+   * Pane sketches moved onto their windows' buckets so far (see ModelWindows.rebinnedSketches),
+   * evicted models' included: none while every partition centers its panes on the model's reference.
    */
   get rebinnedSketches(): number {
-    let total = 0;
+    let total = this.rebinnedByEvicted;
     for (const windows of this.models.values()) total += windows.rebinnedSketches;
     return total;
   }

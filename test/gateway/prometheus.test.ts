@@ -23,7 +23,7 @@ const WORKER_SERIES = [
   'drift_partitions', 'drift_partition_owner', 'drift_checkpoint_age_seconds', 'drift_checkpoint_bytes', 'drift_partition_rebalances_total',
 ];
 const GATEWAY_SERIES = [
-  'drift_pane_messages_rejected_total', 'drift_pane_messages_applied_total', 'drift_pane_messages_dropped_total', 'drift_changelog_lag', 'drift_changelog_ready', 'drift_computation_backlog_models', 'drift_computation_backlog_age_seconds', 'drift_ws_clients', 'drift_ws_connections_total', 'drift_ws_frames_sent_total',
+  'drift_pane_messages_rejected_total', 'drift_pane_messages_applied_total', 'drift_pane_messages_dropped_total', 'drift_pane_sketches_rebinned_total', 'drift_changelog_lag', 'drift_changelog_ready', 'drift_computation_backlog_models', 'drift_computation_backlog_age_seconds', 'drift_ws_clients', 'drift_ws_connections_total', 'drift_ws_frames_sent_total',
   'drift_ws_frames_coalesced_total', 'drift_ws_clients_dropped_total', 'drift_alerts_total', 'drift_alerts_firing',
   'drift_model_predictions', 'drift_model_error_rate', 'drift_model_latency_seconds', 'drift_model_accuracy',
   'drift_model_label_coverage', 'drift_output_psi', 'drift_feature_psi', 'drift_output_drift', 'drift_output_drift_statistic',
