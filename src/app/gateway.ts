@@ -185,8 +185,9 @@ function changelogExporter(reader: PaneChangelogReader, windows: WindowStore, so
   return () => {
     metrics.paneMessagesApplied.inc(Math.max(0, reader.applied - applied));
     applied = reader.applied;
-    metrics.paneSketchesRebinned.inc(Math.max(0, windows.rebinnedSketches - rebinned));
-    rebinned = windows.rebinnedSketches;
+    const rebinnedNow = windows.rebinnedSketches;
+    metrics.paneSketchesRebinned.inc(Math.max(0, rebinnedNow - rebinned));
+    rebinned = rebinnedNow;
     metrics.changelogLag.set(reader.pending);
     metrics.changelogReady.set(windows.isReady() ? 1 : 0);
     const backlog = source.backlog();

@@ -649,15 +649,7 @@ export class BucketStore {
     this.clear();
     if (other.isEmpty) return;
     if (other.sparseIndexes !== null) {
-      this.table = null;
-      this.tableSize = 0;
-      this.counts = NO_WEIGHTS;
-      this.offset = 0;
-      this.sparseIndexes = other.sparseIndexes.slice(0, other.sparseLength);
-      this.sparseWeights = other.sparseWeights.slice(0, other.sparseLength);
-      this.sparseLength = other.sparseLength;
-      this.low = other.low;
-      this.high = other.high;
+      this.loadSorted(other.sparseIndexes.slice(0, other.sparseLength), other.sparseWeights.slice(0, other.sparseLength), other.sparseLength);
       return;
     }
     if (other.table !== null) {
@@ -675,15 +667,9 @@ export class BucketStore {
     const weighted = other.nonEmpty();
     if (other.collapsedInto === NO_INDEX && weighted <= span * SORTED_COPY_SHARE) {
       // a copy is seldom changed (a reference captured from a window): sorted wherever that is the smaller
-      this.table = null;
-      this.tableSize = 0;
-      this.counts = NO_WEIGHTS;
-      this.offset = 0;
-      this.sparseIndexes = new Int32Array(weighted);
-      this.sparseWeights = new Float64Array(weighted);
-      this.sparseLength = other.weightedInto(this.sparseIndexes, this.sparseWeights);
-      this.low = other.low;
-      this.high = other.high;
+      const indexes = new Int32Array(weighted);
+      const weights = new Float64Array(weighted);
+      this.loadSorted(indexes, weights, other.weightedInto(indexes, weights));
       return;
     }
     this.densify();
@@ -718,10 +704,11 @@ export class BucketStore {
 
   /**
    * Takes `length` weights at `indexes` (ascending, each weight > 0) in the sorted form, as they are
-   * (the arrays become the store's): a store read from bytes whose weights fill little of its range
-   * (a partition's pane, decoded by the gateway to be merged into its windows) holds 12 bytes a
-   * weight and is never zeroed over its range, where an array over the range was ~20 % of the
-   * gateway's CPU per pane message (zeroing it, then scattering the weights into it).
+   * (the arrays become the store's): a copy (copyFrom), or a store read from bytes whose weights
+   * fill little of its range (a partition's pane, decoded by the gateway to be merged into its
+   * windows), which then holds 12 bytes a weight and is never zeroed over its range, where an array
+   * over the range was ~20 % of the gateway's CPU per pane message (zeroing it, then scattering the
+   * weights into it).
    */
   loadSorted(indexes: Int32Array, weights: Float64Array, length: number): void {
     this.clear();

@@ -19,29 +19,14 @@ import { WorkerReferences } from '../../src/reference/worker-references.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
 import { DEFAULT_PANE_LIMITS, inputFromWire } from '../../src/window/pane.ts';
 import { recordingLogger } from '../gateway/panes.ts';
+import { PANE_MS, processorOptions } from '../contract/pane-stream.ts';
 
-const PANE_MS = 10_000;
 /** Stream sequences, increasing across every feed of a test file (a processor takes each once). */
 let sequence = 0;
 const START = 1_000_000;
 
 function options(partition: number, references?: WorkerReferences): ProcessorOptions {
-  return {
-    partition,
-    paneMs: PANE_MS,
-    allowedLatenessMs: 60_000,
-    maxFutureMs: 600_000,
-    labelHorizonMs: 3_600_000,
-    maxPending: 10_000,
-    maxEarlyLabels: 1000,
-    maxEventBytes: 65_536,
-    maxModels: 10,
-    maxVersionsPerModel: 10,
-    threshold: 0.5,
-    limits: DEFAULT_PANE_LIMITS,
-    references,
-    now: () => START + 600_000,
-  };
+  return { ...processorOptions, partition, references, now: () => START + 600_000 };
 }
 
 /** Normal values around 50 (sd 10) from `seed`: each partition's first values, hence its own median, differ. */

@@ -13,12 +13,13 @@ import type { FeatureValue, PredictionEvent } from '../../src/events/types.ts';
 import { PartitionProcessor } from '../../src/partition/processor.ts';
 import type { ProcessorOptions } from '../../src/partition/processor.ts';
 import { predictionSubject } from '../../src/cluster/subjects.ts';
+import { processorOptions } from '../contract/pane-stream.ts';
 import { profileFromRows } from '../../src/reference/profile.ts';
 import type { TrainingRow } from '../../src/reference/profile.ts';
 import { BufferedScorer, WorkerReferences } from '../../src/reference/worker-references.ts';
 import { CompiledReconstruction, ReconstructionScorer } from '../../src/stats/pca-reconstruction.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
-import { DEFAULT_PANE_LIMITS, MV_ERROR_SQUARES, MV_ERROR_SUM, MV_EVENTS, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES } from '../../src/window/pane.ts';
+import { MV_ERROR_SQUARES, MV_ERROR_SUM, MV_EVENTS, MV_IMPUTED_EVENTS, MV_IMPUTED_VALUES } from '../../src/window/pane.ts';
 
 function referenceRows(n: number, seed: number): TrainingRow[] {
   const random = mulberry32(seed);
@@ -86,22 +87,7 @@ describe('BufferedScorer', () => {
   it('the processor sums the same errors into its panes as scoring every event by name', () => {
     const scorers = new WorkerReferences();
     scorers.setReference(profile);
-    const options: ProcessorOptions = {
-      partition: 0,
-      paneMs: 10_000,
-      allowedLatenessMs: 60_000,
-      maxFutureMs: 60_000,
-      labelHorizonMs: 3_600_000,
-      maxPending: 10_000,
-      maxEarlyLabels: 1000,
-      maxEventBytes: 65_536,
-      maxModels: 10,
-      maxVersionsPerModel: 10,
-      threshold: 0.5,
-      limits: DEFAULT_PANE_LIMITS,
-      references: scorers,
-      now: () => 2_000_000,
-    };
+    const options: ProcessorOptions = { ...processorOptions, references: scorers, now: () => 2_000_000 };
     const processor = new PartitionProcessor(options);
     const encoder = new EventEncoder();
     const random = mulberry32(9);
