@@ -12,6 +12,7 @@ import { ModelSignal } from './model-signal.ts';
 import type { ModelListener } from './model-signal.ts';
 import type { ReferenceRegistry } from './reference-registry.ts';
 import { multivariateDriftOf } from './multivariate-drift.ts';
+import { summaryBucketsRoom } from '../stats/sketch-distance.ts';
 import type { WindowStore } from './window-store.ts';
 
 /**
@@ -75,6 +76,8 @@ export class MetricsView {
   /** (window, version, reference mode) keys per model that the tick keeps fresh ('refresh' reads). */
   private readonly keptFresh = new Map<string, Set<string>>();
   private readonly reused = new ModelSignal();
+  /** The drift computations' bucket arrays, reused: they run one at a time. */
+  private readonly bucketsRoom = summaryBucketsRoom();
   private readonly now: () => number;
   /** Drift computations made (each is every test on every feature of one window), for the benchmark and tests. */
   computations = 0;
@@ -157,6 +160,7 @@ export class MetricsView {
       evaluationsPerWindow: Math.max(1, windowMs / maxAge),
       drift,
       now,
+      bucketsRoom: this.bucketsRoom,
     });
     // exact on every read (a few sums), also when the rest of the drift is reused
     // (a reused drift without one stays the same object)

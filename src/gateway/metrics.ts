@@ -9,6 +9,7 @@ import type { FeatureSummary } from '../window/pane.ts';
 import { qualityOf } from '../window/quality.ts';
 import { binaryConfusion, binaryQuality, predictionScoreBins } from '../stats/quality.ts';
 import { estimatePerformance } from '../stats/cbpe.ts';
+import type { SummaryBucketsRoom } from '../stats/sketch-distance.ts';
 import { fairnessOf } from '../window/fairness.ts';
 
 export interface MetricsContext {
@@ -30,6 +31,8 @@ export interface MetricsContext {
   drift?: ModelMetrics['drift'];
   /** Wall-clock time of this computation (epoch ms), stamped on fresh drift entries; default Date.now(). */
   now?: number;
+  /** Bucket arrays reused by the numeric tests from one computation to the next (see SummaryBucketsRoom). */
+  bucketsRoom?: SummaryBucketsRoom;
 }
 
 function quantileOrNull(sketch: { count: number; quantile(q: number): number }, q: number): number | null {
@@ -102,6 +105,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
       falseAlarmsPerMillion: ctx.falseAlarmsPerMillion,
       evaluationsPerWindow: ctx.evaluationsPerWindow,
       discreteMaxValues: ctx.discreteMaxValues,
+      bucketsRoom: ctx.bucketsRoom,
     });
     if (reference.output !== null) {
       // a numeric output with few distinct values is discrete like a feature: exact counts decide

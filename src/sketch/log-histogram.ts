@@ -1,7 +1,7 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
 import { BucketStore, NO_INDEX, SPARSE_SHARE, bucketDelta, lowerBound, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
 import type { BucketDelta, BucketScratch, StoreForm } from './bucket-store.ts';
-import type { QuantileSummary } from './types.ts';
+import type { BucketArrays, QuantileSummary } from './types.ts';
 
 /**
  * A DDSketch-style quantile sketch: values go to logarithmically sized buckets of their distance
@@ -618,17 +618,27 @@ export class LogHistogram implements QuantileSummary {
     return above;
   }
 
-  /** Every non-empty bucket in ascending value order: its representative value and its weight. */
   /**
    * The buckets forEachBucket visits, in its order, as arrays: a callback shared by many callers
    * gets each bucket's value and weight boxed, and the drift statistics walk every bucket of a
-   * window (thousands on a heavy-tailed feature) at each evaluation.
+   * window (thousands on a heavy-tailed feature) at each evaluation. Written into `into` when
+   * given (its arrays replaced by larger ones when the buckets do not fit: see BucketArrays).
    */
-  bucketArrays(): { values: Float64Array; weights: Float64Array; count: number } {
+  bucketArrays(into?: BucketArrays): BucketArrays {
     const room = this.positive.nonEmpty() + this.negative.nonEmpty() + 2;
-    const values = new Float64Array(room);
-    const weights = new Float64Array(room);
-    return { values, weights, count: this.ascendingBuckets(values, weights) };
+    if (into === undefined) {
+      const values = new Float64Array(room);
+      const weights = new Float64Array(room);
+      return { values, weights, count: this.ascendingBuckets(values, weights) };
+    }
+    if (into.values.length < room || into.weights.length < room) {
+      // with room to spare: a window's bucket count creeps up as it fills
+      const grown = Math.max(room + (room >> 1), 64);
+      into.values = new Float64Array(grown);
+      into.weights = new Float64Array(grown);
+    }
+    into.count = this.ascendingBuckets(into.values, into.weights);
+    return into;
   }
 
   forEachBucket(visit: (value: number, weight: number) => void): void {

@@ -22,5 +22,17 @@ export interface QuantileSummary {
    * Optional: the buckets forEachBucket visits, in the same order, as arrays (the first `count`
    * entries of each). A statistic that walks every bucket reads them without a call per bucket.
    */
-  bucketArrays?(): { values: Float64Array; weights: Float64Array; count: number };
+  bucketArrays?(into?: BucketArrays): BucketArrays;
+}
+
+/**
+ * A summary's buckets as arrays (QuantileSummary.bucketArrays): the first `count` entries of each.
+ * Passed back in as `into`, its arrays are written over (and replaced by larger ones when the
+ * buckets do not fit), so a caller walking many summaries one at a time allocates nothing once
+ * they fit: the gateway's drift statistics walk thousands of buckets per feature and evaluation.
+ */
+export interface BucketArrays {
+  values: Float64Array;
+  weights: Float64Array;
+  count: number;
 }

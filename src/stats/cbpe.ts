@@ -77,22 +77,25 @@ export function estimatePerformance(bins: ScoreBins, calibration: IsotonicCalibr
   };
 }
 
-/** Estimated ROC AUC: expected positives and negatives accumulated from the top score bin down. */
+/**
+ * Estimated ROC AUC: expected positives and negatives accumulated from the top score bin down.
+ * Each bin's probability is found twice (once for the totals, once for the curve) rather than kept
+ * in two arrays per call: those were made at every metrics build of every model.
+ */
 function estimatedRocAuc(bins: ScoreBins, calibration: IsotonicCalibration | null): number | null {
   const n = bins.counts.length;
-  const positives = new Float64Array(n);
-  const negatives = new Float64Array(n);
+  const positiveShare = (b: number): number => {
+    const meanScore = bins.scoreSums[b] / bins.counts[b];
+    return calibration === null ? meanScore : calibrate(calibration, meanScore);
+  };
   let totalPositive = 0;
   let totalNegative = 0;
   for (let b = 0; b < n; b++) {
     const c = bins.counts[b];
     if (!(c > 0)) continue;
-    const meanScore = bins.scoreSums[b] / c;
-    const p = calibration === null ? meanScore : calibrate(calibration, meanScore);
-    positives[b] = c * p;
-    negatives[b] = c * (1 - p);
-    totalPositive += positives[b];
-    totalNegative += negatives[b];
+    const p = positiveShare(b);
+    totalPositive += c * p;
+    totalNegative += c * (1 - p);
   }
   if (!(totalPositive > 0 && totalNegative > 0)) return null;
   let area = 0;
@@ -101,9 +104,11 @@ function estimatedRocAuc(bins: ScoreBins, calibration: IsotonicCalibration | nul
   let tpSum = 0;
   let fpSum = 0;
   for (let b = n - 1; b >= 0; b--) {
-    if (!(bins.counts[b] > 0)) continue;
-    tpSum += positives[b];
-    fpSum += negatives[b];
+    const c = bins.counts[b];
+    if (!(c > 0)) continue;
+    const p = positiveShare(b);
+    tpSum += c * p;
+    fpSum += c * (1 - p);
     const tpr = tpSum / totalPositive;
     const fpr = fpSum / totalNegative;
     area += ((fpr - fprBefore) * (tpr + tprBefore)) / 2;

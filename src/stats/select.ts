@@ -58,6 +58,7 @@ import type { QuantileSummary } from '../sketch/types.ts';
 import type { DriftEntry, DriftTestResult } from '../contract/metrics.ts';
 import { binCounts as binCountsOf, quantileEdges as quantileEdgesOf } from './distribution.ts';
 import { binCountsFromSummary, checkComparable, summaryBuckets } from './sketch-distance.ts';
+import type { SummaryBucketsRoom } from './sketch-distance.ts';
 import type { SummaryBuckets } from './sketch-distance.ts';
 import { DRIFT_TESTS, driftTestsFor, type DriftTestName } from './drift-tests/registry.ts';
 import type { CategoricalSamples, DriftMeasurement, NumericSamples } from './drift-tests/types.ts';
@@ -192,6 +193,11 @@ export interface DriftOptions {
    * Evidently) is discrete: counted per value and tested with the categorical tests.
    */
   discreteMaxValues?: number;
+  /**
+   * Where the numeric tests collect both summaries' buckets (see SummaryBucketsRoom): reused from
+   * one evaluation to the next by a caller that runs them one at a time; allocated anew without it.
+   */
+  bucketsRoom?: SummaryBucketsRoom;
 }
 
 /** Default largest number of distinct reference values of a discrete numeric feature (Evidently's). */
@@ -336,7 +342,8 @@ function evaluateNumeric(
     summaryBuckets: () => {
       if (buckets === undefined) {
         checkComparable('numeric drift', reference.summary, current.summary);
-        buckets = { reference: summaryBuckets(reference.summary, 'reference summary'), current: summaryBuckets(current.summary, 'current summary') };
+        const room = options?.bucketsRoom;
+        buckets = { reference: summaryBuckets(reference.summary, 'reference summary', room?.reference), current: summaryBuckets(current.summary, 'current summary', room?.current) };
       }
       return buckets;
     },

@@ -34,7 +34,7 @@
  * within a standard deviation of the mean, under 0.045 at alpha = 0.01 and typically a tenth of it.
  * (Values a sketch stores in its center bucket add at most its zero threshold.)
  */
-import type { QuantileSummary } from '../sketch/types.ts';
+import type { BucketArrays, QuantileSummary } from '../sketch/types.ts';
 import { binIndex, GATEWAY_KS_MAX_EXACT_WORK, ksAsymptoticPValue, ksPValue, normByStd } from './distribution.ts';
 
 export interface SketchKsResult {
@@ -68,10 +68,11 @@ export interface SummaryBuckets {
  * The weighted buckets of `summary` (representative value and weight, ascending, empty ones left
  * out). Collected once per side for both tests: a window's sketch of a heavy-tailed feature spans
  * thousands of buckets, and walking it twice (KS, then Wasserstein) was a third of the gateway's
- * drift work at 300 models.
+ * drift work at 300 models. With `room`, a summary's bucket arrays are written into it and the
+ * result is a view of it, valid until the room is used again (see SummaryBucketsRoom).
  */
-export function summaryBuckets(summary: QuantileSummary, name = 'summaryBuckets'): SummaryBuckets {
-  if (summary.bucketArrays !== undefined) return bucketsOfArrays(summary.bucketArrays(), name);
+export function summaryBuckets(summary: QuantileSummary, name = 'summaryBuckets', room?: BucketArrays): SummaryBuckets {
+  if (summary.bucketArrays !== undefined) return bucketsOfArrays(summary.bucketArrays(room), name);
   const values: number[] = [];
   const weights: number[] = [];
   let total = 0;
@@ -94,8 +95,25 @@ export function summaryBuckets(summary: QuantileSummary, name = 'summaryBuckets'
   return { values, weights, total, largest };
 }
 
+/**
+ * Room for both sides' buckets of one drift evaluation, reused by the next: an evaluator that runs
+ * them one at a time (the gateway's MetricsView) allocates no bucket arrays once they fit. Two
+ * reference and window arrays per numeric feature and evaluation were a quarter of the bytes the
+ * gateway allocated outside its heap at 300 models, and what V8 counts outside the heap starts its
+ * full collections (bench gateway: 19 of 20 marked "external memory pressure").
+ */
+export interface SummaryBucketsRoom {
+  reference: BucketArrays;
+  current: BucketArrays;
+}
+
+export function summaryBucketsRoom(): SummaryBucketsRoom {
+  const empty = (): BucketArrays => ({ values: new Float64Array(0), weights: new Float64Array(0), count: 0 });
+  return { reference: empty(), current: empty() };
+}
+
 /** summaryBuckets of a summary's bucket arrays (QuantileSummary.bucketArrays): the same checks, in place. */
-function bucketsOfArrays(arrays: { values: Float64Array; weights: Float64Array; count: number }, name: string): SummaryBuckets {
+function bucketsOfArrays(arrays: BucketArrays, name: string): SummaryBuckets {
   const { values, weights, count } = arrays;
   let kept = 0;
   let total = 0;

@@ -82,23 +82,28 @@ function shareOutside(window: LogHistogram, reference: QuantileSummary, q: numbe
   return shareOf(window.weightOutside(low, high), window.count);
 }
 
-function numericShares(window: LogHistogram | null, reference: NumericReference): Pick<FeatureDataQuality, 'outOfRangeShare' | 'outOfQuantileShare'> {
+/**
+ * The shares below are written into the feature's entry rather than returned in objects of their
+ * own: every metrics build (each rule evaluation of each changed model) makes one entry per
+ * feature, and what it made besides was most of what the gateway moved to its old heap.
+ */
+function setNumericShares(quality: FeatureDataQuality, window: LogHistogram | null, reference: NumericReference): void {
   const summary = reference.summary;
-  if (window === null || window.count <= 0 || !(summary.count > 0)) return { outOfRangeShare: null, outOfQuantileShare: null };
-  return { outOfRangeShare: shareOutside(window, summary, 0), outOfQuantileShare: shareOutside(window, summary, 0.001) };
+  if (window === null || window.count <= 0 || !(summary.count > 0)) return;
+  quality.outOfRangeShare = shareOutside(window, summary, 0);
+  quality.outOfQuantileShare = shareOutside(window, summary, 0.001);
 }
 
-function categoricalShares(
-  window: FeatureSummary | undefined,
-  reference: CategoricalReference,
-): Pick<FeatureDataQuality, 'newCategoryShare' | 'unknownCategoryShare' | 'newCategories'> {
+function setCategoricalShares(quality: FeatureDataQuality, window: FeatureSummary | undefined, reference: CategoricalReference): void {
   const categories = window?.categories;
-  if (categories === null || categories === undefined || categories.total - categories.get(EMPTY_CATEGORY) <= 0) return { newCategoryShare: null, unknownCategoryShare: null, newCategories: [] };
+  if (categories === null || categories === undefined || categories.total - categories.get(EMPTY_CATEGORY) <= 0) return;
   const novelty = categoryNovelty(
     categories.entries().filter(([category]) => category !== EMPTY_CATEGORY),
     new Map(countEntries(reference.counts)),
   );
-  return { newCategoryShare: novelty.newShare, unknownCategoryShare: novelty.unknownShare, newCategories: novelty.newCategories };
+  quality.newCategoryShare = novelty.newShare;
+  quality.unknownCategoryShare = novelty.unknownShare;
+  quality.newCategories = novelty.newCategories;
 }
 
 function featureQuality(
@@ -131,10 +136,10 @@ function featureQuality(
   if (reference === undefined) return quality;
   if (reference.type === 'numeric') {
     quality.wrongTypeShare = shareOf(categorical + invalid, values + invalid);
-    Object.assign(quality, numericShares(window?.numeric ?? null, reference));
+    setNumericShares(quality, window?.numeric ?? null, reference);
   } else {
     quality.wrongTypeShare = shareOf(numeric + invalid, values + invalid);
-    Object.assign(quality, categoricalShares(window, reference));
+    setCategoricalShares(quality, window, reference);
   }
   return quality;
 }
@@ -146,7 +151,8 @@ export function dataQualityOf(input: PaneInput | undefined, reference: QualityRe
   if (input === undefined || events <= 0) return summary;
   input.settleCenters();
   const invalidFeatures = input.invalidFeatures;
-  const names = new Set<string>([...input.features.keys(), ...(invalidFeatures?.keys() ?? [])]);
+  const names = new Set<string>(input.features.keys());
+  if (invalidFeatures !== null) for (const name of invalidFeatures.keys()) names.add(name);
   if (reference !== null) for (const name of Object.keys(reference.features)) names.add(name);
   for (const name of [...names].sort()) {
     const featureReference = reference === null ? undefined : Object.hasOwn(reference.features, name) ? reference.features[name] : undefined;

@@ -19,7 +19,7 @@ import {
 } from '../../src/stats/select.ts';
 import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
-import { ksFromSummaries, wassersteinFromSummaries } from '../../src/stats/sketch-distance.ts';
+import { ksFromSummaries, summaryBucketsRoom, wassersteinFromSummaries } from '../../src/stats/sketch-distance.ts';
 
 function normals(n: number, mean: number, std: number, seed: number): Float64Array {
   const next = normalSampler(seededRandom(seed));
@@ -71,6 +71,32 @@ describe('evaluateDrift: numeric', () => {
     const w = wassersteinFromSummaries(refSketch, curSketch);
     expect(entry?.tests.wasserstein_normed.statistic).toBeCloseTo(w.statistic / profile.std, 14);
     expect(entry?.tests.ks.drift).toBe(true);
+  });
+
+  it('with a room reused across evaluations: the same entries as without, whatever sizes came before', () => {
+    const referenceValues = normals(2000, 10, 2, 11);
+    const referenceSketch = new LogHistogram(0.01, { center: 10 });
+    for (const v of referenceValues) referenceSketch.add(v);
+    const profile = numericReferenceFromValues('ref-room', referenceValues, referenceSketch);
+    // a wide window, then narrow ones: a room sized by the wide one must be read only as far as
+    // each evaluation wrote it
+    const windows = [normals(8000, 12, 6, 12), normals(300, 10.2, 1, 13), normals(40, 9, 0.5, 14), normals(3000, 10, 2, 15)].map((values) => {
+      const sketch = new LogHistogram(0.01, { center: 10 });
+      for (const v of values) sketch.add(v);
+      return { values, sketch };
+    });
+    const room = summaryBucketsRoom();
+    for (const { values, sketch } of windows) {
+      const current = (): Parameters<typeof evaluateDrift>[1] => ({ type: 'numeric', summary: sketch, binCounts: binCounts(values, profile.innerEdges) });
+      const fresh = evaluateDrift(profile, current());
+      const reused = evaluateDrift(profile, current(), { bucketsRoom: room });
+      expect(reused).toEqual(fresh);
+    }
+    // the room kept the largest arrays it needed, and the next evaluation writes into them
+    const { values: kept } = room.current;
+    evaluateDrift(profile, { type: 'numeric', summary: windows[1].sketch, binCounts: binCounts(windows[1].values, profile.innerEdges) }, { bucketsRoom: room });
+    expect(room.current.values).toBe(kept);
+    expect(room.current.count).toBeLessThan(kept.length);
   });
 
   it('small reference with raw samples: exact KS decides, equal to ks2Samp', () => {
