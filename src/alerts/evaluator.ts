@@ -24,6 +24,25 @@ interface RuleState {
 }
 
 /** An alert the evaluator holds now: pending (the condition holds, not yet for `for`) or firing. */
+
+/**
+ * What a rule reads of a window's metrics besides its counts, latency and quality, which are exact
+ * and cheap: the drift statistics (every test on every feature) and the data quality of every
+ * feature are most of a metrics build, and a source computes them only for the rules that read them.
+ */
+export interface RuleReads {
+  drift: boolean;
+  dataQuality: boolean;
+}
+
+const READS_DRIFT: RuleReads = Object.freeze({ drift: true, dataQuality: false });
+const READS_DATA_QUALITY: RuleReads = Object.freeze({ drift: false, dataQuality: true });
+const READS_NEITHER: RuleReads = Object.freeze({ drift: false, dataQuality: false });
+
+function readsOf(selector: MetricSelector): RuleReads {
+  return selector.kind === 'drift' ? READS_DRIFT : selector.kind === 'dataQuality' ? READS_DATA_QUALITY : READS_NEITHER;
+}
+
 export interface HeldAlert {
   model: string;
   rule: string;
@@ -192,20 +211,19 @@ export class AlertEvaluator {
   ) {}
 
   /**
-   * Evaluates every rule of one model. `metricsFor(window, version?, readsDrift)` gives the metrics
-   * the rules need (`readsDrift` false: the rule looks at no drift statistic, which the source
-   * need not compute for it); `versions` lists the model's versions for version-scoped rules.
-   * Returns transitions.
+   * Evaluates every rule of one model. `metricsFor(window, version?, reads)` gives the metrics
+   * the rules need (see RuleReads: what the source need not compute for a rule); `versions` lists
+   * the model's versions for version-scoped rules. Returns transitions.
    */
-  evaluate(model: string, metricsFor: (window: string, version: string | undefined, readsDrift: boolean) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
+  evaluate(model: string, metricsFor: (window: string, version: string | undefined, reads: RuleReads) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions: AlertEvent[] = [];
     for (const rule of this.rulesOf(model)) {
       const targets: Array<{ metrics: ModelMetrics; prefix: string }> = [];
       let stable: ModelMetrics | undefined;
-      const readsDrift = rule.selector.kind === 'drift';
+      const reads = readsOf(rule.selector);
       if (rule.scope === 'version') {
         for (const version of versions) {
-          const metrics = metricsFor(rule.window, version, readsDrift);
+          const metrics = metricsFor(rule.window, version, reads);
           if (metrics) targets.push({ metrics, prefix: `version:${version}` });
         }
         if (rule.baseline?.kind === 'stable') {
@@ -214,7 +232,7 @@ export class AlertEvaluator {
           targets.splice(0, targets.length, ...targets.filter((t) => t.metrics !== stable));
         }
       } else {
-        const metrics = metricsFor(rule.window, undefined, readsDrift);
+        const metrics = metricsFor(rule.window, undefined, reads);
         if (metrics) targets.push({ metrics, prefix: 'model' });
       }
       for (const { metrics, prefix } of targets) {

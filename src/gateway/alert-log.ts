@@ -5,7 +5,7 @@ import type { RuleOverrides } from '../alerts/overrides.ts';
 import type { AlertIdentity } from '../alerts/matchers.ts';
 import { episodeOf } from '../alerts/alert-store.ts';
 import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
-import { AlertEvaluator, type RuleStatus } from '../alerts/evaluator.ts';
+import { AlertEvaluator, type RuleReads, type RuleStatus } from '../alerts/evaluator.ts';
 import { driftRecomputeMs } from './metrics-view.ts';
 import type { AlertRule } from '../alerts/rules.ts';
 
@@ -93,7 +93,7 @@ export class AlertLog {
     return [...reads.values()];
   }
 
-  evaluate(model: string, metricsFor: (window: string, version: string | undefined, readsDrift: boolean) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
+  evaluate(model: string, metricsFor: (window: string, version: string | undefined, reads: RuleReads) => ModelMetrics | undefined, versions: readonly string[]): AlertEvent[] {
     const transitions = this.evaluator.evaluate(model, metricsFor, versions).map((alert) => this.announce(alert));
     this.reportUnjudged(model);
     return transitions;

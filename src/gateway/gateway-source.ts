@@ -277,8 +277,13 @@ export class GatewaySource extends MetricsSourceEmitter {
     const { windows: store, view, alerts } = this.units;
     const windows = store.windowsOf(model);
     if (windows === undefined) return;
-    // drift is kept fresh only where a rule reads it; other rules see exact counts without computing it
-    const transitions = alerts.evaluate(model, (window, version, readsDrift) => view.getMetrics(model, window, version, undefined, readsDrift ? 'refresh' : 'none'), [...windows.versions]);
+    // drift is kept fresh only where a rule reads it, data quality built only where one reads it;
+    // other rules see exact counts without computing either
+    const transitions = alerts.evaluate(
+      model,
+      (window, version, reads) => view.getMetrics(model, window, version, undefined, reads.drift ? 'refresh' : 'none', reads.dataQuality),
+      [...windows.versions],
+    );
     for (const alert of transitions) this.emitAlert(alert);
     this.emitMetrics(model);
   }

@@ -33,6 +33,8 @@ export interface MetricsContext {
   now?: number;
   /** Bucket arrays reused by the numeric tests from one computation to the next (see SummaryBucketsRoom). */
   bucketsRoom?: SummaryBucketsRoom;
+  /** false: `dataQuality` left out (a reader that does not look at it); default true. */
+  dataQuality?: boolean;
 }
 
 function quantileOrNull(sketch: { count: number; quantile(q: number): number }, q: number): number | null {
@@ -141,7 +143,7 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     quality.estimatedAuc = estimated.auc;
     quality.estimatedOn = estimated.count;
   }
-  return {
+  const metrics: ModelMetrics = {
     model: ctx.model,
     version: ctx.version,
     window: ctx.window,
@@ -171,8 +173,9 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     reference: reference ? referenceSummaryOf(reference) : null,
     detectors: outcome ? Object.fromEntries([...outcome.detections].filter(([, n]) => n > 0)) : {},
     fairness,
-    dataQuality: dataQualityOf(input, reference),
   };
+  if (ctx.dataQuality !== false) metrics.dataQuality = dataQualityOf(input, reference);
+  return metrics;
 }
 
 /**

@@ -97,6 +97,31 @@ describe('GatewaySource', () => {
     expect(source.recentAlerts('churn')).toEqual(transitions);
   });
 
+  it('builds data quality for the rules that read it alone, and those fire on it', () => {
+    const outOfRange = { name: 'x_out_of_range', metric: 'dataQuality.outOfRangeShare', window: '5m', scope: 'feature', op: '>', threshold: 0.5, minCount: 0 };
+    const { windows, references, view, source, transitions } = compose([outOfRange]);
+    for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(50, 0, 100)));
+    const aggregate = windows.aggregateRange('churn', 0, 6 * PANE_MS)!;
+    references.setReference(profileFromWindow('baseline', 'churn', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
+    const reads: string[] = [];
+    const getMetrics = view.getMetrics.bind(view);
+    view.getMetrics = ((...args: Parameters<typeof view.getMetrics>) => {
+      const metrics = getMetrics(...args);
+      reads.push(`${args[1]} ${args[5] === false ? 'without' : 'with'} data quality: ${metrics?.dataQuality === undefined ? 'none' : 'built'}`);
+      return metrics;
+    }) as typeof view.getMetrics;
+    // values far beyond the reference's range: the 5m window is mostly out of range
+    windows.applyPaneMessage(inputPane('churn', 6 * PANE_MS, spread(400, 1000, 100)));
+    source.tick();
+    expect(reads).toEqual(['1m without data quality: none', '5m with data quality: built']);
+    expect(transitions.map((a) => [a.rule, a.scope, a.state])).toEqual([
+      ['busy', 'model', 'firing'],
+      ['x_out_of_range', 'feature:x', 'firing'],
+    ]);
+    // what the API serves has it, whatever the rules read
+    expect(source.getMetrics('churn', '1m')?.dataQuality?.features.x.outOfRangeShare).toBeGreaterThan(0.5);
+  });
+
   it('a reference change makes the model due again; a new reference shows in the next metrics', () => {
     const { windows, references, source, announced } = compose();
     windows.applyPaneMessage(inputPane('churn', 0, [1]));

@@ -188,6 +188,37 @@ describe('MetricsView', () => {
     expect(view.computations).toBe(1);
   });
 
+  it('leaves data quality out for a reader that does not read it, and builds it for one that does', () => {
+    const { view, windows, references, baseline } = setup();
+    references.setReference(baseline);
+    // rules on counts, latency or drift: no data quality (undefined, not an empty summary)
+    const lean = view.getMetrics('m', '1m', undefined, undefined, 'none', false)!;
+    expect(lean.count).toBe(300);
+    expect(lean.dataQuality).toBeUndefined();
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', false)).toBe(lean);
+    // a data-quality rule, the REST API, the feed: built, with every feature of the window
+    const full = view.getMetrics('m', '1m', undefined, undefined, 'none')!;
+    expect(full.dataQuality?.reference).toBe('baseline');
+    expect(Object.keys(full.dataQuality?.features ?? {})).toEqual(['x']);
+    expect(full.dataQuality?.features.x.outOfRangeShare).toBe(0);
+    const requested = view.getMetrics('m', '1m')!;
+    expect(requested.dataQuality?.features.x.values).toBe(300);
+    // metrics built with it answer a reader that does not read it: no second build
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', false)).toBe(requested);
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'refresh', false)).toBe(requested);
+    // a drift reader without data quality computes drift, and the lean result is not served to a request
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 0, 100)));
+    const computations = view.computations;
+    const leanDrift = view.getMetrics('m', '5m', undefined, undefined, 'refresh', false)!;
+    expect(view.computations).toBe(computations + 1);
+    expect(leanDrift.drift.features.x).toBeDefined();
+    expect(leanDrift.dataQuality).toBeUndefined();
+    const afterwards = view.getMetrics('m', '5m')!;
+    expect(afterwards.dataQuality?.features.x.values).toBe(350);
+    expect(afterwards.drift.features.x).toBe(leanDrift.drift.features.x);
+    expect(view.computations).toBe(computations + 1);
+  });
+
   it('a kept-fresh pair is served as last computed to requests (stale), and recomputed by the tick when due', () => {
     const { view, windows, references, clock, baseline } = setup();
     references.setReference(baseline);
