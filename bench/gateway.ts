@@ -27,6 +27,10 @@
  *   the metrics and serializes them (computing drift on demand for a pair no rule keeps fresh);
  *   latency counts from when it was due (one interval after the previous one), so event-loop
  *   waits behind statistics work are included;
+ * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
+ *   scrapes a gateway: the model gauges of every model and window collected as GET /metrics
+ *   collects them (collectModelMetrics, in slices on the same turns), then the registry's text;
+ *   its wall time is reported (it computes the drift of every pair no rule keeps fresh);
  * - the raw limit: decoding + applying the same pane messages into a bare WindowStore, no
  *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate;
  * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
@@ -50,6 +54,7 @@
  *     loaded 2-core machine, and the feed is 790 messages per model and layout)
  *   npm run bench -- gateway --memory-only     the steady-state memory alone
  *   npm run bench -- gateway --models 100 --no-steady   the live run alone (no steady-state memory feed: for a profile of it)
+ *   npm run bench -- gateway --models 300 --scrape-every 0   without the Prometheus scrape
  *   npm run bench -- gateway --models 300 --own-centers   each pane sketch on centers of its own (as
  *     partitions before their model has a reference), rebinned onto the windows' buckets; by default
  *     the publisher centers them on the models' reference, as a worker following the reference store
@@ -60,6 +65,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
+import { Registry } from 'prom-client';
+import { collectModelMetrics } from '../src/gateway/server.ts';
+import { createGatewayMetrics } from '../src/gateway/prometheus.ts';
 import { LoopTurns, PANE_APPLY_SLICE_MS, STATISTICS_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import type { PaneInputWire } from '../src/contract/pane-wire.ts';
@@ -126,8 +134,11 @@ const { values: args } = parseArgs({
     'memory-only': { type: 'boolean', default: false },
     'no-steady': { type: 'boolean', default: false },
     'own-centers': { type: 'boolean', default: false },
+    'scrape-every': { type: 'string', default: '15' },
   },
 });
+const scrapeEveryMs = Number(args['scrape-every']) * 1000;
+if (!(scrapeEveryMs >= 0)) throw new RangeError(`bench gateway: --scrape-every needs a number of seconds >= 0 (0: no scrape), got '${args['scrape-every']}'`);
 /**
  * The publisher's panes centered each on its own first values (every pane a partition of its own,
  * before the model has a reference: each pane sketch is rebinned onto the windows' buckets) instead
@@ -189,6 +200,21 @@ interface SizeResult {
   restHandlerP99Ms: number;
   restP50Ms: number;
   restP99Ms: number;
+  /**
+   * The slowest request: a block of the event loop delays every request arriving during it, but
+   * the bench's timer fires once after it, so a long block is one sample however long it lasts.
+   */
+  restMaxMs: number;
+  /**
+   * Prometheus scrapes during the measured seconds; the longest one's wall time (its model gauges
+   * collected in slices), and the longest blocks within them: updating the gauges, rendering the
+   * text; the text's size (0 without a scrape).
+   */
+  scrapes: number;
+  scrapeMaxMs: number;
+  scrapeGaugesMaxMs: number;
+  scrapeTextMaxMs: number;
+  scrapeBytes: number;
   driftComputations: number;
   /** Pane sketches the gateway moved onto its windows' buckets, per numeric feature of a pane message applied (0: the panes share the reference's centers). */
   rebinnedSketchShare: number;
@@ -341,6 +367,23 @@ async function runSize(models: number): Promise<SizeResult> {
       restHandlerMs.push(performance.now() - handlerStarted);
     }
   }, REST_EVERY_MS);
+  const registry = new Registry();
+  const gauges = createGatewayMetrics(registry);
+  // per scrape: its wall time, then the gauges' update and the text's rendering (each one block of the event loop)
+  const scrapes: Array<{ wallMs: number; gaugesMs: number; textMs: number; bytes: number }> = [];
+  const scrape = async (): Promise<void> => {
+    const started = performance.now();
+    const collected = await collectModelMetrics(source, {}, WINDOWS, turns);
+    const collectedAt = performance.now();
+    gauges.updateModelGauges(collected);
+    gauges.updateAlertGauges(source.recentAlerts());
+    const updatedAt = performance.now();
+    await turns.next(); // as GET /metrics does, between the two blocks
+    const text = await registry.metrics();
+    const done = performance.now();
+    if (measuring) scrapes.push({ wallMs: done - started, gaugesMs: updatedAt - collectedAt, textMs: done - updatedAt, bytes: text.length });
+  };
+  const scraper = scrapeEveryMs > 0 ? setInterval(() => void scrape(), scrapeEveryMs) : undefined;
   const sampler = setInterval(() => {
     if (!measuring) return;
     pendingMax = Math.max(pendingMax, queue.length);
@@ -379,6 +422,7 @@ async function runSize(models: number): Promise<SizeResult> {
   await publisher.terminate();
   clearInterval(rest);
   clearInterval(sampler);
+  clearInterval(scraper);
   source.stop();
 
   // the raw limit: the same messages decoded and applied into a bare store
@@ -426,8 +470,14 @@ async function runSize(models: number): Promise<SizeResult> {
     windowFreshnessP99Ms: Math.round(quantile(applyLags, 0.99)),
     restP50Ms: Number(quantile(restLatencies, 0.5).toFixed(2)),
     restP99Ms: Number(quantile(restLatencies, 0.99).toFixed(2)),
+    restMaxMs: Number((restLatencies.at(-1) ?? 0).toFixed(2)),
     restHandlerP50Ms: Number(quantile(restHandlerMs, 0.5).toFixed(2)),
     restHandlerP99Ms: Number(quantile(restHandlerMs, 0.99).toFixed(2)),
+    scrapes: scrapes.length,
+    scrapeMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.wallMs))),
+    scrapeGaugesMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.gaugesMs))),
+    scrapeTextMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.textMs))),
+    scrapeBytes: Math.max(0, ...scrapes.map((s) => s.bytes)),
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
     backlogMaxModels: backlogMax,
@@ -564,7 +614,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms, blocks: gauges ${r.scrapeGaugesMaxMs} ms, text ${r.scrapeTextMaxMs} ms, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +

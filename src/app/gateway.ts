@@ -137,6 +137,7 @@ export async function startGateway(
     source,
     registry,
     metrics,
+    turns,
     token: config.auth.token ?? undefined,
     logger: logger.child({ component: 'http' }),
     ws: {

@@ -178,6 +178,43 @@ describe('gateway REST routes (no auth)', () => {
   });
 });
 
+describe('GET /metrics at many models', () => {
+  it('collects the model gauges in slices: a request arriving during a long scrape is answered before it ends', async () => {
+    // 100 models x 3 windows whose metrics take ~2 ms each (drift computed on demand): ~0.6 s of work
+    const source = new FakeSource(Array.from({ length: 100 }, (_, i) => `model-${i}`));
+    const getMetrics = source.getMetrics.bind(source);
+    source.getMetrics = (...args) => {
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      return getMetrics(...args);
+    };
+    const app = await buildGateway({ source, registry: new Registry() });
+    try {
+      const finished: string[] = [];
+      const started = performance.now();
+      const scrape = app.inject({ url: '/metrics' }).then((res) => {
+        finished.push('scrape');
+        return res;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const requestedAt = performance.now();
+      const models = await app.inject({ url: '/v1/models' });
+      const answeredIn = performance.now() - requestedAt;
+      finished.push('request');
+      const res = await scrape;
+      expect(models.statusCode).toBe(200);
+      expect(res.statusCode).toBe(200);
+      expect(finished).toEqual(['request', 'scrape']);
+      expect(answeredIn).toBeLessThan((performance.now() - started) / 2);
+      // every model's gauges are there all the same
+      expect(res.body).toContain('drift_model_predictions{model="model-99",version="all",window="1h"} 100');
+      expect(res.body.match(/^drift_model_predictions\{/gm)).toHaveLength(300);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('gateway auth', () => {
   let app: FastifyInstance;
   const source = new FakeSource();

@@ -5,8 +5,8 @@ import { errorResponses } from '../schemas.ts';
 
 export interface PrometheusRouteOptions {
   registry: Registry<RegistryContentType>;
-  /** Called before each scrape, e.g. to refresh model-level gauges from the source. */
-  beforeScrape?: () => void;
+  /** Called (and awaited) before each scrape, e.g. to refresh model-level gauges from the source. */
+  beforeScrape?: () => void | Promise<void>;
 }
 
 export const prometheusRoute: FastifyPluginAsync<PrometheusRouteOptions> = async (app, { registry, beforeScrape }) => {
@@ -17,7 +17,7 @@ export const prometheusRoute: FastifyPluginAsync<PrometheusRouteOptions> = async
       response: { 200: { type: 'string' }, ...errorResponses },
     },
     handler: async (_request, reply) => {
-      beforeScrape?.();
+      await beforeScrape?.();
       const body = await registry.metrics();
       return reply.header('content-type', registry.contentType).send(body);
     },
