@@ -130,6 +130,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     await scope.register(apiRoutes, { source, windows, defaultWindow });
     await scope.register(prometheusRoute, {
       registry,
+      turns: opts.turns,
       beforeScrape: async () => {
         if (opts.modelGauges !== false) metrics.updateModelGauges(await collectModelMetrics(source, opts.modelGauges || {}, windows, opts.turns));
         metrics.updateAlertGauges(source.recentAlerts());

@@ -3,6 +3,8 @@ import { Registry } from 'prom-client';
 import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
 import { createWorkerMetrics } from '../../src/partition/worker-metrics.ts';
 import { createPipelineMetrics } from '../../src/app/metrics.ts';
+import { renderInSlices } from '../../src/gateway/routes/prometheus-endpoint.ts';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { alert, fullMetrics } from './fake-source.ts';
 import type { FeatureDataQuality } from '../../src/contract/metrics.ts';
 
@@ -252,5 +254,25 @@ describe('updateAlertGauges', () => {
     m.updateAlertGauges([alert('a', 'psi', 1), alert('b', 'psi', 1)]);
     expect(await seriesCount(registry, 'drift_alerts_firing')).toBe(1);
     expect(await value(registry, 'drift_alerts_firing', { model: 'a' })).toBe(1);
+  });
+});
+
+describe('renderInSlices', () => {
+  it('renders what registry.metrics() renders, metric by metric, with turns of the event loop between slices', async () => {
+    const registry = new Registry();
+    registry.setDefaultLabels({ instance: 'gw-1' });
+    const counter = new Counter({ name: 'c_total', help: 'a counter', labelNames: ['kind'], registers: [registry] });
+    const gauge = new Gauge({ name: 'g', help: 'a "gauge"\nwith a newline', labelNames: ['model', 'feature'], registers: [registry] });
+    const histogram = new Histogram({ name: 'h_seconds', help: 'a histogram', buckets: [0.1, 1], registers: [registry] });
+    counter.inc({ kind: 'a' }, 3);
+    for (let m = 0; m < 600; m++) for (let f = 0; f < 30; f++) gauge.set({ model: `m${m}`, feature: `f${f}` }, m + f / 100);
+    histogram.observe(0.5);
+    // the event loop turns while it renders 18,000 series: a timer set now fires before it ends
+    let turned = false;
+    setImmediate(() => (turned = true));
+    const sliced = await renderInSlices(registry);
+    expect(sliced).toBe(await registry.metrics());
+    expect(sliced).toContain('g{model="m599",feature="f29",instance="gw-1"} 599.29');
+    expect(turned).toBe(true);
   });
 });
