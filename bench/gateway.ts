@@ -28,9 +28,10 @@
  *   latency counts from when it was due (one interval after the previous one), so event-loop
  *   waits behind statistics work are included;
  * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
- *   scrapes a gateway: the model gauges of every model and window collected as GET /metrics
- *   collects them (collectModelMetrics, in slices on the same turns), then the registry's text;
- *   its wall time is reported (it computes the drift of every pair no rule keeps fresh);
+ *   scrapes a gateway: as GET /metrics runs one, the model gauges of every model and window
+ *   collected (collectModelMetrics: it computes the drift of every pair no rule keeps fresh), set
+ *   (updateModelGaugesInSlices) and rendered (renderInSlices), each in slices on the same turns;
+ *   its wall time is reported;
  * - the raw limit: decoding + applying the same pane messages into a bare WindowStore, no
  *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate;
  * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
@@ -66,7 +67,7 @@ import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { Registry } from 'prom-client';
-import { collectModelMetrics } from '../src/gateway/server.ts';
+import { collectModelMetrics, updateModelGaugesInSlices } from '../src/gateway/server.ts';
 import { renderInSlices } from '../src/gateway/routes/prometheus-endpoint.ts';
 import { createGatewayMetrics } from '../src/gateway/prometheus.ts';
 import { LoopTurns, PANE_APPLY_SLICE_MS, STATISTICS_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
@@ -207,9 +208,9 @@ interface SizeResult {
    */
   restMaxMs: number;
   /**
-   * Prometheus scrapes during the measured seconds; the longest one's wall time (its model gauges
-   * collected in slices); the longest update of the gauges (one block of the event loop) and the
-   * longest rendering of the text (in slices, wall time); the text's size (0 without a scrape).
+   * Prometheus scrapes during the measured seconds; the longest one's wall time, and the longest
+   * update of the gauges and rendering of the text within them (every step in slices: wall time);
+   * the text's size (0 without a scrape).
    */
   scrapes: number;
   scrapeMaxMs: number;
@@ -370,16 +371,15 @@ async function runSize(models: number): Promise<SizeResult> {
   }, REST_EVERY_MS);
   const registry = new Registry();
   const gauges = createGatewayMetrics(registry);
-  // per scrape: its wall time, the gauges' update (one block of the event loop), the text's rendering (in slices)
+  // per scrape (as GET /metrics runs one, each step in slices): its wall time, the gauges' update's, the text's rendering's
   const scrapes: Array<{ wallMs: number; gaugesMs: number; textMs: number; bytes: number }> = [];
   const scrape = async (): Promise<void> => {
     const started = performance.now();
     const collected = await collectModelMetrics(source, {}, WINDOWS, turns);
     const collectedAt = performance.now();
-    gauges.updateModelGauges(collected);
+    await updateModelGaugesInSlices(gauges, collected, turns);
     gauges.updateAlertGauges(source.recentAlerts());
     const updatedAt = performance.now();
-    await turns.next(); // as GET /metrics does, between the two blocks
     const text = await renderInSlices(registry, turns);
     const done = performance.now();
     if (measuring) scrapes.push({ wallMs: done - started, gaugesMs: updatedAt - collectedAt, textMs: done - updatedAt, bytes: text.length });
@@ -615,7 +615,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms, gauges updated in one block of ${r.scrapeGaugesMaxMs} ms, ${(r.scrapeBytes / 1e6).toFixed(1)} MB of text rendered in slices over ${r.scrapeTextMaxMs} ms), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms, gauges updated over ${r.scrapeGaugesMaxMs} ms, ${(r.scrapeBytes / 1e6).toFixed(1)} MB of text rendered over ${r.scrapeTextMaxMs} ms, in slices), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +

@@ -107,11 +107,24 @@ export interface GatewayMetrics {
    */
   updateModelGauges(metrics: readonly ModelMetrics[]): void;
   /**
+   * updateModelGauges in steps: every model-level series cleared now, then `add` each entry (in
+   * the order updateModelGauges takes them) and `finish`. Between steps the gauges hold part of
+   * the update: a caller that yields between them (the gateway's /metrics, in slices) renders
+   * nothing until `finish`.
+   */
+  modelGaugesUpdate(): ModelGaugesUpdate;
+  /**
    * Set `drift_alerts_firing` from the alerts firing now and the recent transitions: a rule that
    * fired for a model keeps its series at 0 after it resolves, so `rate`/`changes` and absence
    * checks work; models beyond the model cap are left out, as for the model gauges.
    */
   updateAlertGauges(alerts: readonly AlertEvent[]): void;
+}
+
+/** See GatewayMetrics.modelGaugesUpdate. */
+export interface ModelGaugesUpdate {
+  add(metrics: ModelMetrics): void;
+  finish(): void;
 }
 
 /** One gauge per data-quality reading of a feature (ModelMetrics.dataQuality); flags are 1/0. */

@@ -9,7 +9,7 @@
  */
 import type { Gauge } from 'prom-client';
 import type { AlertEvent, DataQualitySummary, DriftEntry, FeatureDataQuality, ModelMetrics } from '../contract/metrics.ts';
-import type { DataQualityGauges, GatewayMetrics, ModelGaugeLimits } from '../contract/pipeline-metrics.ts';
+import type { DataQualityGauges, GatewayMetrics, ModelGaugeLimits, ModelGaugesUpdate } from '../contract/pipeline-metrics.ts';
 import { counterOn as counter, gaugeOn as gauge } from '../contract/metric-registration.ts';
 import type { AnyRegistry } from '../contract/metric-registration.ts';
 
@@ -82,17 +82,17 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
   /** Models given model-level series by the last update (the alert gauge follows the same cap). */
   let exportedModels = new Set<string>();
 
-  function updateModelGauges(metrics: readonly ModelMetrics[]): void {
+  function modelGaugesUpdate(): ModelGaugesUpdate {
     for (const g of modelGauges) g.reset();
     const exported = new Set<string>();
     const droppedModels = new Set<string>();
     let droppedFeatures = 0;
     let droppedQualityFeatures = 0;
-    for (const mm of metrics) {
+    const add = (mm: ModelMetrics): void => {
       if (!exported.has(mm.model)) {
         if (exported.size >= maxModels) {
           droppedModels.add(mm.model);
-          continue;
+          return;
         }
         exported.add(mm.model);
       }
@@ -134,11 +134,20 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
         setVerdict(m.featureDrift, m.featureDriftStatistic, { ...labels, feature }, entry);
       }
       if (mm.dataQuality !== undefined) droppedQualityFeatures += setDataQuality(m.dataQuality, labels, mm.dataQuality, maxFeaturesPerModel);
-    }
-    exportedModels = exported;
-    if (droppedModels.size > 0) m.seriesDropped.inc({ kind: 'model' }, droppedModels.size);
-    if (droppedFeatures > 0) m.seriesDropped.inc({ kind: 'feature' }, droppedFeatures);
-    if (droppedQualityFeatures > 0) m.seriesDropped.inc({ kind: 'data_quality_feature' }, droppedQualityFeatures);
+    };
+    const finish = (): void => {
+      exportedModels = exported;
+      if (droppedModels.size > 0) m.seriesDropped.inc({ kind: 'model' }, droppedModels.size);
+      if (droppedFeatures > 0) m.seriesDropped.inc({ kind: 'feature' }, droppedFeatures);
+      if (droppedQualityFeatures > 0) m.seriesDropped.inc({ kind: 'data_quality_feature' }, droppedQualityFeatures);
+    };
+    return { add, finish };
+  }
+
+  function updateModelGauges(metrics: readonly ModelMetrics[]): void {
+    const update = modelGaugesUpdate();
+    for (const mm of metrics) update.add(mm);
+    update.finish();
   }
 
   /** (model, rule, severity) combinations seen firing: kept at 0 once resolved. */
@@ -172,7 +181,7 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     for (const [key, labels] of alertSeries) m.alertsFiring.set(labels, firing.get(key) ?? 0);
   }
 
-  return { ...m, updateModelGauges, updateAlertGauges };
+  return { ...m, updateModelGauges, modelGaugesUpdate, updateAlertGauges };
 }
 
 function setVerdict(verdict: Gauge<string>, statistic: Gauge<string>, labels: Record<string, string>, entry: DriftEntry): void {

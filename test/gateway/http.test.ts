@@ -213,6 +213,31 @@ describe('GET /metrics at many models', () => {
       await app.close();
     }
   });
+
+  it('answers scrapes arriving during one with its text: one refresh, never gauges half set', async () => {
+    const source = new FakeSource(Array.from({ length: 100 }, (_, i) => `model-${i}`));
+    const getMetrics = source.getMetrics.bind(source);
+    source.getMetrics = (...args) => {
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+      return getMetrics(...args);
+    };
+    const app = await buildGateway({ source, registry: new Registry() });
+    try {
+      const first = app.inject({ url: '/metrics' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = await app.inject({ url: '/metrics' });
+      const firstBody = (await first).body;
+      expect(second.body).toBe(firstBody);
+      expect(source.getMetricsCalls).toBe(300);
+      expect(firstBody.match(/^drift_model_predictions\{/gm)).toHaveLength(300);
+      // the next scrape is a new one
+      await app.inject({ url: '/metrics' });
+      expect(source.getMetricsCalls).toBe(600);
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('gateway auth', () => {

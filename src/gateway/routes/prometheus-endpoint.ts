@@ -33,6 +33,17 @@ export async function renderInSlices(registry: Registry<RegistryContentType>, tu
 }
 
 export const prometheusRoute: FastifyPluginAsync<PrometheusRouteOptions> = async (app, { registry, beforeScrape, turns }) => {
+  /**
+   * The scrape under way: one arriving meanwhile is answered with its text. A scrape's refresh and
+   * rendering both yield to the event loop, and a second refresh starting under the first's
+   * rendering would clear gauges it had not rendered yet (two Prometheus servers of a pair scrape
+   * at the same moment).
+   */
+  let scraping: Promise<string> | undefined;
+  const scrape = async (): Promise<string> => {
+    await beforeScrape?.();
+    return renderInSlices(registry, turns);
+  };
   app.get('/metrics', {
     schema: {
       // Prometheus metrics (text exposition format; the body is text, not JSON).
@@ -40,8 +51,10 @@ export const prometheusRoute: FastifyPluginAsync<PrometheusRouteOptions> = async
       response: { 200: { type: 'string' }, ...errorResponses },
     },
     handler: async (_request, reply) => {
-      await beforeScrape?.();
-      const body = await renderInSlices(registry, turns);
+      scraping ??= scrape().finally(() => {
+        scraping = undefined;
+      });
+      const body = await scraping;
       return reply.header('content-type', registry.contentType).send(body);
     },
   });
