@@ -28,10 +28,10 @@
  *   latency counts from when it was due (one interval after the previous one), so event-loop
  *   waits behind statistics work are included;
  * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
- *   scrapes a gateway: as GET /metrics runs one, the model gauges of every model and window
- *   collected (collectModelMetrics: it computes the drift of every pair no rule keeps fresh), set
- *   (updateModelGaugesInSlices) and rendered (renderInSlices), each in slices on the same turns;
- *   its wall time is reported;
+ *   scrapes a gateway: GET /metrics of the gateway's own HTTP server (buildGateway over the same
+ *   source and turns, called with inject: the route as it runs, its HTTP socket aside), which
+ *   collects the model gauges of every model and window (computing the drift of every pair no rule
+ *   keeps fresh), sets and renders them, each in slices; its wall time and size are reported;
  * - the raw limit: decoding + applying the same pane messages into a bare WindowStore, no
  *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate;
  * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
@@ -67,9 +67,7 @@ import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { Registry } from 'prom-client';
-import { collectModelMetrics, updateModelGaugesInSlices } from '../src/gateway/server.ts';
-import { renderInSlices } from '../src/gateway/routes/prometheus-endpoint.ts';
-import { createGatewayMetrics } from '../src/gateway/prometheus.ts';
+import { buildGateway } from '../src/gateway/server.ts';
 import { LoopTurns, PANE_APPLY_SLICE_MS, STATISTICS_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import type { PaneInputWire } from '../src/contract/pane-wire.ts';
@@ -207,15 +205,9 @@ interface SizeResult {
    * the bench's timer fires once after it, so a long block is one sample however long it lasts.
    */
   restMaxMs: number;
-  /**
-   * Prometheus scrapes during the measured seconds; the longest one's wall time, and the longest
-   * update of the gauges and rendering of the text within them (every step in slices: wall time);
-   * the text's size (0 without a scrape).
-   */
+  /** Prometheus scrapes during the measured seconds; the longest one's wall time; its text's size (0 without a scrape). */
   scrapes: number;
   scrapeMaxMs: number;
-  scrapeGaugesMaxMs: number;
-  scrapeTextMaxMs: number;
   scrapeBytes: number;
   driftComputations: number;
   /** Pane sketches the gateway moved onto its windows' buckets, per numeric feature of a pane message applied (0: the panes share the reference's centers). */
@@ -369,22 +361,18 @@ async function runSize(models: number): Promise<SizeResult> {
       restHandlerMs.push(performance.now() - handlerStarted);
     }
   }, REST_EVERY_MS);
-  const registry = new Registry();
-  const gauges = createGatewayMetrics(registry);
-  // per scrape (as GET /metrics runs one, each step in slices): its wall time, the gauges' update's, the text's rendering's
-  const scrapes: Array<{ wallMs: number; gaugesMs: number; textMs: number; bytes: number }> = [];
+  const http = await buildGateway({ source, registry: new Registry(), turns, logger: false });
+  // ready now, as a gateway is once it listens: the first inject would otherwise load every route (~0.15 s) mid-run
+  await http.ready();
+  const scrapes: Array<{ wallMs: number; bytes: number }> = [];
   const scrape = async (): Promise<void> => {
     const started = performance.now();
-    const collected = await collectModelMetrics(source, {}, WINDOWS, turns);
-    const collectedAt = performance.now();
-    await updateModelGaugesInSlices(gauges, collected, turns);
-    gauges.updateAlertGauges(source.recentAlerts());
-    const updatedAt = performance.now();
-    const text = await renderInSlices(registry, turns);
-    const done = performance.now();
-    if (measuring) scrapes.push({ wallMs: done - started, gaugesMs: updatedAt - collectedAt, textMs: done - updatedAt, bytes: text.length });
+    const res = await http.inject({ url: '/metrics' });
+    if (res.statusCode !== 200) throw new Error(`bench gateway: GET /metrics answered ${res.statusCode}: ${res.body.slice(0, 200)}`);
+    if (measuring) scrapes.push({ wallMs: performance.now() - started, bytes: res.body.length });
   };
-  const scraper = scrapeEveryMs > 0 ? setInterval(() => void scrape(), scrapeEveryMs) : undefined;
+  let scraping: Promise<void> = Promise.resolve();
+  const scraper = scrapeEveryMs > 0 ? setInterval(() => (scraping = scrape()), scrapeEveryMs) : undefined;
   const sampler = setInterval(() => {
     if (!measuring) return;
     pendingMax = Math.max(pendingMax, queue.length);
@@ -424,6 +412,8 @@ async function runSize(models: number): Promise<SizeResult> {
   clearInterval(rest);
   clearInterval(sampler);
   clearInterval(scraper);
+  await scraping; // a scrape under way ends before its server closes (a failed one fails the bench)
+  await http.close();
   source.stop();
 
   // the raw limit: the same messages decoded and applied into a bare store
@@ -476,8 +466,6 @@ async function runSize(models: number): Promise<SizeResult> {
     restHandlerP99Ms: Number(quantile(restHandlerMs, 0.99).toFixed(2)),
     scrapes: scrapes.length,
     scrapeMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.wallMs))),
-    scrapeGaugesMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.gaugesMs))),
-    scrapeTextMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.textMs))),
     scrapeBytes: Math.max(0, ...scrapes.map((s) => s.bytes)),
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
@@ -615,7 +603,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms, gauges updated over ${r.scrapeGaugesMaxMs} ms, ${(r.scrapeBytes / 1e6).toFixed(1)} MB of text rendered over ${r.scrapeTextMaxMs} ms, in slices), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +

@@ -167,7 +167,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
  * windows) it sets ~300,000 label sets, 0.15-0.22 s in one block. The route renders only after it
  * and runs one scrape at a time, so no scrape renders gauges half set.
  */
-export async function updateModelGaugesInSlices(metrics: GatewayMetrics, collected: readonly ModelMetrics[], turns?: LoopTurns): Promise<void> {
+async function updateModelGaugesInSlices(metrics: GatewayMetrics, collected: readonly ModelMetrics[], turns?: LoopTurns): Promise<void> {
   const slicer = new TimeSlicer(STATISTICS_SLICE_MS, { turns });
   const update = metrics.modelGaugesUpdate();
   for (const entry of collected) {
@@ -178,7 +178,7 @@ export async function updateModelGaugesInSlices(metrics: GatewayMetrics, collect
   update.finish();
 }
 
-export async function collectModelMetrics(source: MetricsSource, gauges: { windows?: string[]; versions?: boolean }, windows: readonly string[], turns?: LoopTurns): Promise<ModelMetrics[]> {
+async function collectModelMetrics(source: MetricsSource, gauges: { windows?: string[]; versions?: boolean }, windows: readonly string[], turns?: LoopTurns): Promise<ModelMetrics[]> {
   const out: ModelMetrics[] = [];
   const exported = gauges.windows ?? windows;
   const slicer = new TimeSlicer(STATISTICS_SLICE_MS, { turns });

@@ -179,15 +179,21 @@ describe('gateway REST routes (no auth)', () => {
 });
 
 describe('GET /metrics at many models', () => {
-  it('collects the model gauges in slices: a request arriving during a long scrape is answered before it ends', async () => {
-    // 100 models x 3 windows whose metrics take ~2 ms each (drift computed on demand): ~0.6 s of work
+  /** 100 models whose metrics take `ms` each to build (drift computed on demand): 300 builds a scrape. */
+  function slowSource(ms: number): FakeSource {
     const source = new FakeSource(Array.from({ length: 100 }, (_, i) => `model-${i}`));
     const getMetrics = source.getMetrics.bind(source);
     source.getMetrics = (...args) => {
-      const until = performance.now() + 2;
+      const until = performance.now() + ms;
       while (performance.now() < until);
       return getMetrics(...args);
     };
+    return source;
+  }
+
+  it('collects the model gauges in slices: a request arriving during a long scrape is answered before it ends', async () => {
+    // ~0.6 s of work in all
+    const source = slowSource(2);
     const app = await buildGateway({ source, registry: new Registry() });
     try {
       const finished: string[] = [];
@@ -215,13 +221,7 @@ describe('GET /metrics at many models', () => {
   });
 
   it('answers scrapes arriving during one with its text: one refresh, never gauges half set', async () => {
-    const source = new FakeSource(Array.from({ length: 100 }, (_, i) => `model-${i}`));
-    const getMetrics = source.getMetrics.bind(source);
-    source.getMetrics = (...args) => {
-      const until = performance.now() + 1;
-      while (performance.now() < until);
-      return getMetrics(...args);
-    };
+    const source = slowSource(1);
     const app = await buildGateway({ source, registry: new Registry() });
     try {
       const first = app.inject({ url: '/metrics' });
