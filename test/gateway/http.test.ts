@@ -238,6 +238,30 @@ describe('GET /metrics at many models', () => {
       await app.close();
     }
   });
+
+  it('a scrape that fails answers 500, and the next scrape is a fresh one', async () => {
+    const source = new FakeSource(['churn', 'fraud']);
+    const getMetrics = source.getMetrics.bind(source);
+    let failing = true;
+    source.getMetrics = (...args) => {
+      if (failing && args[0] === 'fraud') throw new Error('statistics failed');
+      return getMetrics(...args);
+    };
+    const app = await buildGateway({ source, registry: new Registry() });
+    try {
+      const failed = await app.inject({ url: '/metrics' });
+      expect(failed.statusCode).toBe(500);
+      expect(failed.body).not.toContain('drift_model_predictions');
+      failing = false;
+      const next = await app.inject({ url: '/metrics' });
+      expect(next.statusCode).toBe(200);
+      expect(next.body).toContain('drift_model_predictions{model="fraud",version="all",window="5m"} 100');
+      // the API is not held by the failed scrape
+      expect((await app.inject({ url: '/v1/models' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('gateway auth', () => {
