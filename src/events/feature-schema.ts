@@ -37,21 +37,43 @@ function internable(name: string): boolean {
   return true;
 }
 
+/** Bytes the key memory starts with; it doubles as keys come, and starts over when full. */
+const FIRST_KEY_BYTES = 1024;
+/** Most bytes the key memory holds by default: names churning at the positions start it over instead of growing it. */
+const MAX_KEY_BYTES = 1 << 20;
+
 export class FeatureSchema {
   /** Feature names by index. */
   readonly names: string[] = [];
   readonly #indexes = new Map<string, number>();
-  /** Per position in an event's `features` map: the key's bytes last seen there, and its index. */
-  readonly keyBytes: (Uint8Array | undefined)[] = [];
-  readonly keyIndexes: number[] = [];
-  /** The event (stamp) each index last appeared in: a repeated key in one map is seen by this. */
-  readonly #seenIn: Uint32Array;
-  #stamp = 0;
+  /**
+   * Per position in an event's `features` map, the key last seen there: its bytes at
+   * `keyBytes[keyAt[p]]`, `keyLength[p]` of them (-1: none yet), and its index `keyIndexes[p]`.
+   * All keys' bytes lie in one array, so the reader compares a key without loading an object per
+   * position (read them once per event: rememberKey may replace the arrays).
+   */
+  keyBytes: Uint8Array;
+  keyAt = new Int32Array(0);
+  keyLength = new Int32Array(0);
+  keyIndexes = new Int32Array(0);
+  #keyBytesUsed = 0;
+  /** The event (`stamp`) each index last appeared in: a repeated key in one map is seen by this (see beginEvent). */
+  readonly seenIn: Uint32Array;
+  /** The current event's stamp (see beginEvent). */
+  stamp = 0;
 
-  /** `maxNames`: names interned at most; events naming others take the by-name path. */
-  constructor(readonly maxNames: number) {
+  /**
+   * `maxNames`: names interned at most; events naming others take the by-name path. `maxKeyBytes`:
+   * the most bytes of keys remembered (at least 256, a key's most).
+   */
+  constructor(
+    readonly maxNames: number,
+    readonly maxKeyBytes = MAX_KEY_BYTES,
+  ) {
     if (!Number.isInteger(maxNames) || maxNames < 1) throw new RangeError(`FeatureSchema: maxNames must be a positive integer, got ${maxNames}`);
-    this.#seenIn = new Uint32Array(maxNames);
+    if (!Number.isInteger(maxKeyBytes) || maxKeyBytes < 256) throw new RangeError(`FeatureSchema: maxKeyBytes must be an integer of at least 256, got ${maxKeyBytes}`);
+    this.seenIn = new Uint32Array(maxNames);
+    this.keyBytes = new Uint8Array(Math.min(FIRST_KEY_BYTES, maxKeyBytes));
   }
 
   get size(): number {
@@ -69,20 +91,60 @@ export class FeatureSchema {
     return index;
   }
 
-  /** Starts a new event's `features` map (for repeatedKey). */
-  beginEvent(): void {
-    this.#stamp = (this.#stamp + 1) >>> 0;
-    if (this.#stamp === 0) {
-      this.#seenIn.fill(0);
-      this.#stamp = 1;
+  /**
+   * Starts a new event's `features` map of `size` keys: a new stamp (an index is repeated when
+   * `seenIn[index] === stamp`; the reader marks each as it comes), and room for its positions.
+   */
+  beginEvent(size = 0): void {
+    this.stamp = (this.stamp + 1) >>> 0;
+    if (this.stamp === 0) {
+      this.seenIn.fill(0);
+      this.stamp = 1;
     }
+    if (size > this.keyAt.length) this.growPositions(size);
   }
 
   /** True when `index` already appeared in the current event's map; marks it seen. */
   repeatedKey(index: number): boolean {
-    if (this.#seenIn[index] === this.#stamp) return true;
-    this.#seenIn[index] = this.#stamp;
+    if (this.seenIn[index] === this.stamp) return true;
+    this.seenIn[index] = this.stamp;
     return false;
+  }
+
+  /** Remembers that the key at `position` is `bytes[start, start + length)`, of index `index`. */
+  rememberKey(position: number, bytes: Uint8Array, start: number, length: number, index: number): void {
+    if (position >= this.keyAt.length) this.growPositions(position + 1);
+    if (this.#keyBytesUsed + length > this.keyBytes.length) {
+      const grownLength = Math.min(2 * this.keyBytes.length, this.maxKeyBytes);
+      if (this.#keyBytesUsed + length <= grownLength) {
+        const grown = new Uint8Array(grownLength);
+        grown.set(this.keyBytes.subarray(0, this.#keyBytesUsed));
+        this.keyBytes = grown;
+      } else {
+        // full of keys that changed at their positions: forget them all, the next events teach them again
+        this.keyLength.fill(-1);
+        this.#keyBytesUsed = 0;
+      }
+    }
+    const at = this.#keyBytesUsed;
+    this.keyBytes.set(bytes.subarray(start, start + length), at);
+    this.#keyBytesUsed += length;
+    this.keyAt[position] = at;
+    this.keyLength[position] = length;
+    this.keyIndexes[position] = index;
+  }
+
+  private growPositions(size: number): void {
+    const length = Math.max(size, 2 * this.keyAt.length, 16);
+    const keyAt = new Int32Array(length);
+    const keyLength = new Int32Array(length).fill(-1);
+    const keyIndexes = new Int32Array(length);
+    keyAt.set(this.keyAt);
+    keyLength.set(this.keyLength);
+    keyIndexes.set(this.keyIndexes);
+    this.keyAt = keyAt;
+    this.keyLength = keyLength;
+    this.keyIndexes = keyIndexes;
   }
 }
 

@@ -149,6 +149,38 @@ describe('decodePredictionInto (features by schema index)', () => {
     expect(schema.names).toEqual(['a', 'b', 'c']);
   });
 
+  it('decodes right, in bounded memory, when the key at each position keeps changing', () => {
+    // every event rotates the order of 16 long names: each key misses at its position, and is
+    // remembered again, until the schema's key memory (1 MB) is full and starts over
+    const names = Array.from({ length: MAX_FEATURES }, (_, i) => `feature_${i}_`.padEnd(120, 'x'));
+    const payloads = Array.from({ length: 1200 }, (_, e) => {
+      const features: Record<string, number> = {};
+      for (let i = 0; i < names.length; i++) features[names[(i + e) % names.length]] = e + i / 10;
+      return encodePrediction(event(features) as unknown as PredictionEvent);
+    });
+    const schema = new FeatureSchema(MAX_FEATURES * 4);
+    expect(expectSameDecodes(payloads, schema).every(Boolean)).toBe(true);
+    expect(schema.names).toHaveLength(MAX_FEATURES);
+    expect(schema.keyBytes.length).toBe(1 << 20);
+  });
+
+  it('forgets every remembered key when its key memory starts over', () => {
+    // position 0 keeps one name while position 1 alternates two until the key memory (here 1 KB)
+    // starts over; the next event brings at position 0 a name just remembered at the memory's
+    // start. Still remembered there from before, position 0 must not read it as its old name.
+    const name = (label: string): string => label.padEnd(100, '_');
+    const [a, x, y, c, z] = ['a', 'x', 'y', 'c', 'z'].map(name);
+    for (let churn = 1; churn <= 30; churn++) {
+      for (const first of [x, y]) {
+        const payloads = Array.from({ length: churn }, (_, e) => encodePrediction(event({ [a]: 1, [e % 2 === 0 ? x : y]: 2, [c]: 3 }) as unknown as PredictionEvent));
+        payloads.push(encodePrediction(event({ [first]: 4, [z]: 5, [c]: 6 }) as unknown as PredictionEvent));
+        const schema = new FeatureSchema(MAX_FEATURES * 4, 1024);
+        expect(expectSameDecodes(payloads, schema).every(Boolean)).toBe(true);
+        expect(schema.keyBytes.length).toBe(1024);
+      }
+    }
+  });
+
   it('refuses a buffer smaller than what the decoder accepts', () => {
     const decoder = new EventDecoder({ maxFeatures: MAX_FEATURES });
     expect(() => decoder.decodePredictionInto(encodePrediction(event({ a: 1 }) as unknown as PredictionEvent), new FeatureSchema(4), new FeatureBuffer(4), 'm', undefined)).toThrow(
