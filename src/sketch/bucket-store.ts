@@ -411,42 +411,48 @@ export class BucketStore {
   /** Hot path: one probe of the table, or one range check and one typed-array add unless the range must change. */
   add(index: number, weight: number): void {
     this.nonZero = null;
-    const table = this.table;
-    if (table !== null) {
-      // a bucket the table holds (the common case), inline; anything else in addToTable
-      const slots = table.length >> 1;
-      if (slots !== 0) {
-        for (let slot = homeSlot(index, slots); ; slot = slot + 1 === slots ? 0 : slot + 1) {
-          const key = table[2 * slot];
-          if (key === index) {
-            const count = table[2 * slot + 1] + weight;
-            if (count <= MAX_TABLE_COUNT && (weight | 0) === weight) {
-              table[2 * slot + 1] = count;
-              return;
-            }
-            break;
-          }
-          if (key === EMPTY_KEY) {
-            // a new bucket, while the table has room and the range stays within maxBuckets
-            if (4 * (this.tableSize + 1) > 3 * slots || (weight | 0) !== weight) break;
-            if (index < this.low) {
-              if (this.high - index >= this.maxBuckets) break;
-              this.low = index;
-              if (this.high < index) this.high = index; // the first bucket
-            } else if (index > this.high) {
-              if (index - this.low >= this.maxBuckets) break;
-              this.high = index;
-            }
-            table[2 * slot] = index;
-            table[2 * slot + 1] = weight;
-            this.tableSize++;
-            return;
-          }
-        }
-      }
-      if (this.addToTable(index, weight)) return;
+    if (this.table === null) {
+      // an array over a range holding the bucket (the common case of a busy store), inline
+      if (index >= this.low && index <= this.high && this.sparseIndexes === null) this.counts[index - this.offset] += weight;
+      else this.addToArray(index, weight);
+    } else if (!this.addToTableInPlace(index, weight) && !this.addToTable(index, weight)) {
+      this.addToArray(index, weight);
     }
-    this.addToArray(index, weight);
+  }
+
+  /**
+   * add() of a bucket a table holds, or of a new one while the table has room and the range stays
+   * within maxBuckets; false for anything else (left to addToTable). Apart from add, so that add
+   * stays small enough for V8 to inline into LogHistogram.add with the mapping.
+   */
+  private addToTableInPlace(index: number, weight: number): boolean {
+    const table = this.table!;
+    const slots = table.length >> 1;
+    if (slots === 0 || (weight | 0) !== weight) return false;
+    for (let slot = homeSlot(index, slots); ; slot = slot + 1 === slots ? 0 : slot + 1) {
+      const key = table[2 * slot];
+      if (key === index) {
+        const count = table[2 * slot + 1] + weight;
+        if (count > MAX_TABLE_COUNT) return false;
+        table[2 * slot + 1] = count;
+        return true;
+      }
+      if (key === EMPTY_KEY) {
+        if (4 * (this.tableSize + 1) > 3 * slots) return false;
+        if (index < this.low) {
+          if (this.high - index >= this.maxBuckets) return false;
+          this.low = index;
+          if (this.high < index) this.high = index; // the first bucket
+        } else if (index > this.high) {
+          if (index - this.low >= this.maxBuckets) return false;
+          this.high = index;
+        }
+        table[2 * slot] = index;
+        table[2 * slot + 1] = weight;
+        this.tableSize++;
+        return true;
+      }
+    }
   }
 
   private addToArray(index: number, weight: number): void {

@@ -197,19 +197,28 @@ export class LogHistogram implements QuantileSummary {
       throw new RangeError(`LogHistogram.add: weight must be a positive finite number, got ${String(weight)}`);
     }
     const d = x - this.center;
+    // one call of the mapping and one of a store, whichever the sign: with a call site for each
+    // sign, V8 inlined the store's add into one of them and not always the mapping into either
+    let store: BucketStore;
+    let distance: number;
     if (d > this.minIndexable) {
       if (d === Infinity) return;
-      if (x === 0) this.originWeight += weight;
-      else this.positive.add(this.mapping.index(d), weight);
+      store = this.positive;
+      distance = d;
     } else if (d < -this.minIndexable) {
       if (d === -Infinity) return;
-      if (x === 0) this.originWeight += weight;
-      else this.negative.add(this.mapping.index(-d), weight);
-    } else if (d === d) {
-      this.zeroWeight += weight;
+      store = this.negative;
+      distance = -d;
     } else {
-      return; // NaN
+      if (d !== d) return; // NaN
+      this.zeroWeight += weight;
+      this.totalWeight += weight;
+      this.valueSum += x * weight;
+      this.changes++;
+      return;
     }
+    if (x === 0) this.originWeight += weight;
+    else store.add(this.mapping.index(distance), weight);
     this.totalWeight += weight;
     this.valueSum += x * weight;
     this.changes++;
