@@ -53,6 +53,8 @@ export class FeatureSchema {
    * position (read them once per event: rememberKey may replace the arrays).
    */
   keyBytes: Uint8Array;
+  /** A view of keyBytes, to compare four bytes at a time. */
+  keyView: DataView;
   keyAt = new Int32Array(0);
   keyLength = new Int32Array(0);
   keyIndexes = new Int32Array(0);
@@ -74,6 +76,7 @@ export class FeatureSchema {
     if (!Number.isInteger(maxKeyBytes) || maxKeyBytes < 256) throw new RangeError(`FeatureSchema: maxKeyBytes must be an integer of at least 256, got ${maxKeyBytes}`);
     this.seenIn = new Uint32Array(maxNames);
     this.keyBytes = new Uint8Array(Math.min(FIRST_KEY_BYTES, maxKeyBytes));
+    this.keyView = new DataView(this.keyBytes.buffer);
   }
 
   get size(): number {
@@ -120,6 +123,7 @@ export class FeatureSchema {
         const grown = new Uint8Array(grownLength);
         grown.set(this.keyBytes.subarray(0, this.#keyBytesUsed));
         this.keyBytes = grown;
+        this.keyView = new DataView(grown.buffer);
       } else {
         // full of keys that changed at their positions: forget them all, the next events teach them again
         this.keyLength.fill(-1);
