@@ -477,7 +477,7 @@ export class PartitionProcessor {
       if (event.segment !== undefined) pane.addSegmentFeatures(event.segment, features);
       this.options.references?.observe(pane, event.model, event.version, features);
     } else if (schema !== null && this.featureBuffer.count > 0) {
-      this.addBufferedFeatures(pane, schema.names, this.featureBuffer);
+      pane.addBuffered(schema.names, this.featureBuffer);
       // per-segment summaries (opt-in: limits.segmentSketchValues) take the features by name: the
       // record is built only for them; multivariate scoring reads the buffer by schema index
       if (event.segment !== undefined && pane.keepsSegmentFeatures) pane.addSegmentFeatures(event.segment, bufferedFeatureRecord(schema.names, this.featureBuffer));
@@ -498,18 +498,6 @@ export class PartitionProcessor {
     }
     this.expire();
     return null;
-  }
-
-  /** The features of featureBuffer into `pane`, in the event's order (the order addFeature would see). */
-  private addBufferedFeatures(pane: PaneInput, names: readonly string[], buffer: FeatureBuffer): void {
-    const { indexes, kinds, numbers, strings } = buffer;
-    for (let k = 0, n = buffer.count; k < n; k++) {
-      const index = indexes[k];
-      const kind = kinds[k];
-      if (kind === FEATURE_NUMBER) pane.addNumberAt(index, names[index], numbers[k]);
-      else if (kind === FEATURE_STRING) pane.addCategoryAt(index, names[index], strings[k]);
-      else pane.addNullAt(index, names[index]);
-    }
   }
 
   private applyLabel(_seq: number, _subject: string, _data: Uint8Array, event: LabelEvent): Rejected | null {

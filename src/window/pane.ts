@@ -5,6 +5,8 @@ import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
 import { ExactValueCounts } from '../sketch/exact-values.ts';
+import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
+import type { FeatureBuffer } from '../events/feature-schema.ts';
 import type { ExactValuesWire, FeatureWire, PaneInputWire, PaneOutcomeWire, SummaryWire } from '../contract/pane-wire.ts';
 import { PaneMessageError } from '../contract/pane-codec.ts';
 import {
@@ -336,7 +338,30 @@ export class PaneInput {
     return (this.slots[index] = this.feature(name));
   }
 
-  /** addFeature of a finite number, by schema index: the worker's hot path. */
+  /**
+   * The features of `buffer` (names by schema index in `names`), in its order: addNumberAt,
+   * addCategoryAt or addNullAt of each. The worker's hot path: a number for a feature that has its
+   * sketch goes straight in, without a call per feature.
+   */
+  addBuffered(names: readonly string[], buffer: FeatureBuffer): void {
+    const { indexes, kinds, numbers, strings } = buffer;
+    const slots = this.slots;
+    for (let k = 0, n = buffer.count; k < n; k++) {
+      const index = indexes[k];
+      const kind = kinds[k];
+      if (kind === FEATURE_NUMBER) {
+        const summary = slots[index];
+        if (summary != null && summary.numeric !== null && summary.exact !== null) {
+          const value = numbers[k];
+          summary.numeric.add(value);
+          summary.exact.add(value);
+        } else this.addNumberAt(index, names[index], numbers[k]);
+      } else if (kind === FEATURE_STRING) this.addCategoryAt(index, names[index], strings[k]);
+      else this.addNullAt(index, names[index]);
+    }
+  }
+
+  /** addFeature of a finite number, by schema index. */
   addNumberAt(index: number, name: string, value: number): void {
     let summary = this.slots[index];
     if (summary === undefined) summary = this.featureAt(index, name);
