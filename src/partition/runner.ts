@@ -9,6 +9,7 @@ import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
+import { declaredContentType } from '../cluster/content-type.ts';
 import { PartitionProcessor } from './processor.ts';
 import { followWorkerReferences } from '../reference/worker-references.ts';
 import { ReferenceStore } from '../reference/store.ts';
@@ -282,8 +283,7 @@ export class PartitionRunner {
 
   private consumeOne(msg: JsMsg): void | Promise<void> {
     if (this.stopped) return;
-    const contentType = msg.headers === undefined ? undefined : msg.headers.get('content-type') || undefined;
-    const rejected = this.processor.process(msg.seq, msg.subject, msg.data, contentType);
+    const rejected = this.processor.process(msg.seq, msg.subject, msg.data, declaredContentType(msg));
     if (rejected !== null) this.deadLetter(rejected);
     if (Date.now() - this.gaveWayAt >= GIVE_WAY_EVERY_MS) {
       // a backlog (the replay after a failover) comes in full batches handled in microtasks, with no
