@@ -2,7 +2,7 @@
  * Ingest bench: how fast one worker process consumes DRIFT_EVENTS, against the raw limit of the
  * NATS client on the same machine, and what a pending prediction costs in the join table.
  *
- *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--order time|random] [--features 10,50,200] [--categorical 2,20] [--multivariate 10,50] [--processor-only]
+ *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--order time|random] [--features 10,50,200] [--categorical 2,20] [--multivariate 10,50] [--processor-only] [--no-msg-id]
  *   node --expose-gc --import tsx bench/ingest.ts --count 100000
  *
  * Steps: start a private nats-server (loopback, temp storage), provision, load N predictions
@@ -44,6 +44,7 @@ import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { provision } from '../src/cluster/provision.ts';
 import { CHECKPOINTS_BUCKET, EVENTS_STREAM, partitionFilter, predictionSubject } from '../src/cluster/subjects.ts';
 import { partitionOf } from '../src/partition/hash.ts';
+import { predictionMsgId } from '../src/client/msg-id.ts';
 import { EventEncoder } from '../src/events/encode.ts';
 import type { PredictionEvent } from '../src/events/types.ts';
 import { PartitionProcessor, type ProcessorOptions } from '../src/partition/processor.ts';
@@ -104,6 +105,8 @@ export interface IngestArgs {
   multivariate: number[];
   /** Only the features axis: no nats-server, no consumers. */
   processorOnly: boolean;
+  /** Each loaded event with a Nats-Msg-Id header, as the publisher SDK sends it. */
+  msgId: boolean;
 }
 
 function countList(flag: string, raw: string | undefined): number[] {
@@ -115,11 +118,15 @@ function countList(flag: string, raw: string | undefined): number[] {
 }
 
 export function parseArgs(argv: readonly string[]): IngestArgs {
-  const out: IngestArgs = { count: DEFAULT_COUNT, order: 'time', partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, multivariate: AXIS_MULTIVARIATE, processorOnly: false };
+  const out: IngestArgs = { count: DEFAULT_COUNT, order: 'time', partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, multivariate: AXIS_MULTIVARIATE, processorOnly: false, msgId: true };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--processor-only') {
       out.processorOnly = true;
+      continue;
+    }
+    if (flag === '--no-msg-id') {
+      out.msgId = false;
       continue;
     }
     if (flag === '--order') {
@@ -137,7 +144,7 @@ export function parseArgs(argv: readonly string[]): IngestArgs {
     }
     if (flag !== '--count' && flag !== '--partitions') {
       throw new Error(
-        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --order time|random, --features N,N,..., --categorical N,N,..., --multivariate N,N,..., --processor-only)`,
+        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --order time|random, --features N,N,..., --categorical N,N,..., --multivariate N,N,..., --processor-only, --no-msg-id)`,
       );
     }
     const raw = argv[++i];
@@ -196,7 +203,7 @@ function prediction(now: number, ts?: number): PredictionEvent {
 }
 
 /** Publishes N predictions with at most PUBLISH_WINDOW unacknowledged; returns per-partition counts. */
-async function load(js: JetStreamClient, count: number, partitions: number, order: EventOrder): Promise<number[]> {
+async function load(js: JetStreamClient, count: number, partitions: number, order: EventOrder, msgId: boolean): Promise<number[]> {
   const perPartition = new Array<number>(partitions).fill(0);
   const encoder = new EventEncoder();
   const window: Promise<PubAck>[] = [];
@@ -209,7 +216,8 @@ async function load(js: JetStreamClient, count: number, partitions: number, orde
     const event = prediction(now, order === 'time' ? now - SPREAD_MS - 1000 + Math.floor((i * SPREAD_MS) / count) - Math.floor(Math.random() * LOAD_JITTER_MS) : undefined);
     const p = partitionOf(event.id, partitions);
     perPartition[p]++;
-    window.push(js.publish(predictionSubject(p, MODEL), encoder.encodePrediction(event)));
+    const payload = encoder.encodePrediction(event);
+    window.push(js.publish(predictionSubject(p, MODEL), payload, msgId ? { msgID: predictionMsgId(MODEL, event.id) } : undefined));
     if (window.length - oldest >= PUBLISH_WINDOW) {
       await window[oldest++];
       if (oldest >= PUBLISH_WINDOW * 8) {
@@ -226,7 +234,7 @@ async function load(js: JetStreamClient, count: number, partitions: number, orde
   const seconds = (performance.now() - started) / 1000;
   console.log(
     `load        : ${count.toLocaleString()} predictions in ${seconds.toFixed(1)} s = ${Math.round(count / seconds).toLocaleString()} msgs/s ` +
-      `(window ${PUBLISH_WINDOW}, ${order === 'time' ? `in time order with ${LOAD_JITTER_MS} ms jitter` : 'random timestamps'} over ${SPREAD_MS / 60_000} min); per partition ${perPartition.join(' / ')}`,
+      `(window ${PUBLISH_WINDOW}, ${msgId ? 'a Nats-Msg-Id on each, ' : ''}${order === 'time' ? `in time order with ${LOAD_JITTER_MS} ms jitter` : 'random timestamps'} over ${SPREAD_MS / 60_000} min); per partition ${perPartition.join(' / ')}`,
   );
   return perPartition;
 }
@@ -660,7 +668,7 @@ async function runThreadedWorker(nc: NatsConnection, url: string, count: number,
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  const { count, partitions, order, numeric, categorical, multivariate, processorOnly } = parseArgs(argv);
+  const { count, partitions, order, numeric, categorical, multivariate, processorOnly, msgId } = parseArgs(argv);
   if (processorOnly) {
     console.log(`ingest bench, features axis only: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const figures = runFeaturesAxis(numeric, categorical, multivariate);
@@ -675,7 +683,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     nc = await connect({ servers: server.url });
     await provision(nc, { partitions });
     const js = jetstream(nc);
-    const perPartition = await load(js, count, partitions, order);
+    const perPartition = await load(js, count, partitions, order, msgId);
 
     // multivariate drift on: a reference fitted on events like the loaded ones, which (b) scores
     // against directly and the production worker (c) finds in the reference store
