@@ -49,7 +49,7 @@ import { EventEncoder } from '../src/events/encode.ts';
 import type { PredictionEvent } from '../src/events/types.ts';
 import { PartitionProcessor, type ProcessorOptions } from '../src/partition/processor.ts';
 import { PendingJoinTable } from '../src/join/pending-table.ts';
-import { Objm } from '@nats-io/obj';
+import { objectStores } from '../src/cluster/object-store.ts';
 import { decodePaneMessage } from '../src/contract/pane-codec.ts';
 import type { PaneInputWire } from '../src/contract/pane-wire.ts';
 import { MV_EVENTS } from '../src/window/pane.ts';
@@ -638,7 +638,7 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
  * started until every prediction was applied.
  */
 async function runThreadedWorker(nc: NatsConnection, url: string, count: number, partitions: number, label = '(c) worker  '): Promise<{ msgsPerSec: number; threads: number }> {
-  const store = await new Objm(nc).open(CHECKPOINTS_BUCKET);
+  const store = await objectStores(nc).open(CHECKPOINTS_BUCKET);
   for (const info of await store.list()) await store.delete(info.name);
   const config = loadConfig({ env: { NATS_URL: url, LOG_LEVEL: 'warn' }, overrides: { partitions: { count: partitions }, panes: { allowedLatenessMs: 600_000 } } });
   const started = performance.now();

@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Objm } from '@nats-io/obj';
+import { objectStores } from '../src/cluster/object-store.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { endpointOf, exitWithin, spawnEntry, workerMetrics } from '../test/helpers/processes.ts';
 import type { Proc } from '../test/helpers/processes.ts';
@@ -80,7 +80,7 @@ const ownedBy = async (workers: Worker[]) => (await Promise.all(workers.map(asyn
 
 /** Deletes every checkpoint and purges the pane changelog, so the next workers start from sequence 1. */
 async function cleanState(nc: NatsConnection): Promise<void> {
-  const store = await new Objm(nc).open(CHECKPOINTS_BUCKET);
+  const store = await objectStores(nc).open(CHECKPOINTS_BUCKET);
   for (const info of await store.list()) await store.delete(info.name);
   await (await jetstreamManager(nc)).streams.purge(PANES_STREAM);
 }
@@ -197,7 +197,7 @@ async function measureCheckpoint(nc: NatsConnection, pending: number): Promise<{
     processor.process(i + 1, predictionSubject(0, model), data);
   }
   if (processor.join.size !== pending) throw new Error(`expected ${pending} pending joins, the processor holds ${processor.join.size}`);
-  const store = await new Objm(nc).open(CHECKPOINTS_BUCKET);
+  const store = await objectStores(nc).open(CHECKPOINTS_BUCKET);
   const encodes: number[] = [];
   const writes: number[] = [];
   let bytes = 0;

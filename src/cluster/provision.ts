@@ -18,7 +18,7 @@ import {
   type StreamUpdateConfig,
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { Objm } from '@nats-io/obj';
+import { objectStores } from './object-store.ts';
 import {
   encodeClusterMetadata,
   parseClusterMetadata,
@@ -404,7 +404,7 @@ export async function provision(nc: NatsConnection, opts: ProvisionOptions = {})
   await kvm.create(MODELS_BUCKET, { history: 1, replicas: replicas ?? 1 });
   await ensureKvLimits(jsm, MODELS_BUCKET, { ttlMs: 0, history: 1, replicas }, logger);
 
-  const objm = new Objm(nc);
+  const objm = objectStores(nc);
   for (const bucket of [CHECKPOINTS_BUCKET, BASELINES_BUCKET]) {
     await objm.create(bucket, { storage: StorageType.File, replicas: replicas ?? 1 });
     await ensureObjReplicas(jsm, bucket, replicas, logger);

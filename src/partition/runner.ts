@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import type { JetStreamClient, JsMsg, PubAck } from '@nats-io/jetstream';
-import { Objm } from '@nats-io/obj';
+import { objectStores } from '../cluster/object-store.ts';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
@@ -177,7 +177,7 @@ export class PartitionRunner {
       });
     this.stopFollowingReferences = followed?.stop ?? null;
     const processorOptions: ProcessorOptions = { ...this.options.processor, partition, admission, owner, references: followed?.references };
-    this.store = await new Objm(this.options.nc).open(CHECKPOINTS_BUCKET);
+    this.store = await objectStores(this.options.nc).open(CHECKPOINTS_BUCKET);
     const info = await this.store.info(checkpointName(partition));
     const writer = checkpointOwnerOf(info);
     if (owner !== undefined && writer !== null && writer.epoch > owner.epoch) {

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Objm } from '@nats-io/obj';
+import { objectStores } from '../cluster/object-store.ts';
 import type { ObjectStore } from '@nats-io/obj';
 import { BASELINES_BUCKET } from '../cluster/subjects.ts';
 import { profileFromBytes, profileToBytes } from './profile.ts';
@@ -13,7 +13,7 @@ export class ReferenceStore {
   private constructor(private readonly store: ObjectStore) {}
 
   static async open(nc: NatsConnection): Promise<ReferenceStore> {
-    return new ReferenceStore(await new Objm(nc).open(BASELINES_BUCKET));
+    return new ReferenceStore(await objectStores(nc).open(BASELINES_BUCKET));
   }
 
   async put(profile: ReferenceProfile): Promise<void> {
