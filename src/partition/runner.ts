@@ -9,7 +9,7 @@ import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
-import { declaredContentType } from '../cluster/content-type.ts';
+import { declaredContentType } from './content-type.ts';
 import { PartitionProcessor } from './processor.ts';
 import { followWorkerReferences } from '../reference/worker-references.ts';
 import { ReferenceStore } from '../reference/store.ts';

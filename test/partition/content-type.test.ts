@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServerHandle } from '../helpers/nats-server.ts';
-import { declaredContentType } from '../../src/cluster/content-type.ts';
+import { declaredContentType } from '../../src/partition/content-type.ts';
 
 describe('declaredContentType (messages received from a real nats-server)', () => {
   let server: NatsServerHandle;
