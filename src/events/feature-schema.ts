@@ -107,13 +107,6 @@ export class FeatureSchema {
     if (size > this.keyAt.length) this.growPositions(size);
   }
 
-  /** True when `index` already appeared in the current event's map; marks it seen. */
-  repeatedKey(index: number): boolean {
-    if (this.seenIn[index] === this.stamp) return true;
-    this.seenIn[index] = this.stamp;
-    return false;
-  }
-
   /** Remembers that the key at `position` is `bytes[start, start + length)`, of index `index`. */
   rememberKey(position: number, bytes: Uint8Array, start: number, length: number, index: number): void {
     if (position >= this.keyAt.length) this.growPositions(position + 1);
