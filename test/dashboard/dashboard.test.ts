@@ -158,7 +158,9 @@ describe('dashboard in headless Chromium', () => {
     // f0 shifted by 3 standard deviations after 8 s: the window's share of the reference's top decile
     // is far above the reference's own tenth (the 5m window also holds the traffic before the shift)
     const share = async (kind: string) => Number(/ ([\d.]+) %/.exec((await page.locator(`#chart-histogram rect.bar-${kind}`).nth(9).locator('title').textContent()) ?? '')?.[1]);
-    expect(await share('reference')).toBeLessThan(15);
+    // (the reference holds a few seconds of traffic, so its own deciles are ~10 % give or take a
+    // few: 15.0 was seen once on a loaded CI run)
+    expect(await share('reference')).toBeLessThan(20);
     // drift is recomputed every few seconds (windowMs / 60) as the shifted traffic fills the window
     await expect.poll(() => share('window'), { timeout: 30_000, interval: 1000 }).toBeGreaterThan(30);
     expect(await page.locator('#drift-detail figcaption').textContent()).toMatch(/Feature f0: window vs reference fraud\./);
