@@ -158,18 +158,10 @@ export class MsgpackReader {
     // more than the buffer holds is more than the decoder accepts: the validator says so
     if (size > into.capacity || size > end - pos) throw UNSUPPORTED_ERROR;
     schema.beginEvent(size);
-    const seenIn = schema.seenIn;
-    const stamp = schema.stamp;
-    const keyAt = schema.keyAt;
-    const keyLength = schema.keyLength;
-    const keyIndexes = schema.keyIndexes;
-    let keyBytes = schema.keyBytes;
-    let keyView = schema.keyView;
-    const indexes = into.indexes;
-    const kinds = into.kinds;
-    const numbers = into.numbers;
-    const view = this.view;
-    const base = this.base;
+    const { seenIn, stamp, keyAt, keyLength, keyIndexes } = schema;
+    let { keyBytes, keyView } = schema;
+    const { indexes, kinds, numbers } = into;
+    const { view, base } = this;
     for (let position = 0; position < size; position++) {
       if (pos >= end) throw UNSUPPORTED_ERROR;
       const k = bytes[pos++];
