@@ -27,6 +27,11 @@ const INITIAL_CAPACITY = 64;
  * empty, nothing can be written into it.
  */
 const NO_WEIGHTS = new Float64Array(0);
+/**
+ * The counts of every store before its range needs an array (see BucketStore.counts): counts, not
+ * float64 weights, so that the array it grows into holds counts too.
+ */
+const NO_COUNTS = new Uint32Array(0);
 /** The table of every store before its first add (see BucketStore.table). */
 const NO_TABLE = new Int32Array(0);
 /** A table slot without a bucket: no bucket index can be NO_INDEX. */
@@ -344,8 +349,17 @@ export type StoreForm = 'empty' | 'table' | 'sorted' | 'array';
 
 export class BucketStore {
   readonly maxBuckets: number;
-  /** Starts as NO_WEIGHTS (nothing can be written into it) until a range needs an array of its own. */
-  counts: Float64Array = NO_WEIGHTS;
+  /**
+   * The weights over the range in use. Counts (a Uint32Array, 4 bytes a bucket) while every weight
+   * is a whole number below 2^32, which is what events give: a window's array spans ~1,200-1,500
+   * buckets per sign on heavy-tailed features, mostly zeros, and as float64 weights those arrays were
+   * two thirds of a gateway's heap (bench gateway, 100 models: 205 of 315 MB). A weight the counts
+   * cannot hold (a fraction, or beyond 2^32 - 1: a 1d window of a constant feature at 50k events/s)
+   * widens the store to a Float64Array for good (see put). Arrays read from bytes or taken from a
+   * scratch are Float64Arrays. Starts as NO_COUNTS (nothing can be written into it) until a range
+   * needs an array of its own.
+   */
+  counts: Float64Array | Uint32Array = NO_COUNTS;
   /** Bucket index stored at counts[0]. */
   offset = 0;
   /** Lowest and highest index in use; low > high when empty. */
@@ -386,7 +400,7 @@ export class BucketStore {
    * alternated runs, for memory a long-running gateway holds anyway (see README, Memory).
    */
   sparseIndexes: Int32Array | null = null;
-  sparseWeights: Float64Array = NO_WEIGHTS;
+  sparseWeights: Float64Array | Uint32Array = NO_WEIGHTS;
   sparseLength = 0;
 
   constructor(maxBuckets: number) {
@@ -413,8 +427,11 @@ export class BucketStore {
     this.nonZero = null;
     if (this.table === null) {
       // an array over a range holding the bucket (the common case of a busy store), inline
-      if (index >= this.low && index <= this.high && this.sparseIndexes === null) this.counts[index - this.offset] += weight;
-      else this.addToArray(index, weight);
+      if (index >= this.low && index <= this.high && this.sparseIndexes === null) {
+        const counts = this.counts;
+        const slot = index - this.offset;
+        this.put(counts, slot, counts[slot] + weight);
+      } else this.addToArray(index, weight);
     } else if (!this.addToTableInPlace(index, weight) && !this.addToTable(index, weight)) {
       this.addToArray(index, weight);
     }
@@ -458,7 +475,35 @@ export class BucketStore {
   private addToArray(index: number, weight: number): void {
     if (this.sparseIndexes !== null) this.densify();
     if (index < this.low || index > this.high) index = this.extendTo(index);
-    this.counts[index - this.offset] += weight;
+    const slot = index - this.offset;
+    this.put(this.counts, slot, this.counts[slot] + weight);
+  }
+
+  /**
+   * counts[slot] = weight, where `counts` is this.counts: the array to go on writing into, which is
+   * a new one when the counts could not hold the weight (a Uint32Array wraps or truncates what it
+   * is given: read back, it differs) and the store widened to float64 weights (see counts).
+   */
+  private put(counts: Float64Array | Uint32Array, slot: number, weight: number): Float64Array | Uint32Array {
+    counts[slot] = weight;
+    return counts[slot] === weight ? counts : this.widenWith(slot, weight);
+  }
+
+  /** The store's weights as float64 from now on, with `weight` at `slot` (see put). */
+  private widenWith(slot: number, weight: number): Float64Array {
+    let wide = this.counts;
+    if (!(wide instanceof Float64Array)) {
+      wide = new Float64Array(this.counts.length);
+      wide.set(this.counts);
+      this.counts = wide;
+    }
+    wide[slot] = weight;
+    return wide;
+  }
+
+  /** A zeroed array of `length` weights of the kind the store holds: counts until it widened. */
+  private newCounts(length: number): Float64Array | Uint32Array {
+    return this.counts instanceof Float64Array ? new Float64Array(length) : new Uint32Array(length);
   }
 
   weightAt(index: number): number {
@@ -507,28 +552,41 @@ export class BucketStore {
       this.ensureCapacity(newLow, newHigh);
       this.low = newLow;
       this.high = newHigh;
-      const counts = this.counts;
+      let counts = this.counts;
       const source = other.counts;
       const table = other.table;
       if (table !== null) {
         const offset = this.offset;
-        for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] += table[at + 1];
+        for (let at = 0; at < table.length; at += 2) {
+          if (table[at] === EMPTY_KEY) continue;
+          const slot = table[at] - offset;
+          counts = this.put(counts, slot, counts[slot] + table[at + 1]);
+        }
         return;
       }
       const sorted = other.sparseIndexes;
       if (sorted !== null) {
         const offset = this.offset;
         const weights = other.sparseWeights;
-        for (let k = 0; k < other.sparseLength; k++) counts[sorted[k] - offset] += weights[k];
+        for (let k = 0; k < other.sparseLength; k++) {
+          const slot = sorted[k] - offset;
+          counts = this.put(counts, slot, counts[slot] + weights[k]);
+        }
         return;
       }
       const shift = other.offset - this.offset;
       const nonZero = other.nonZero;
       if (nonZero !== null) {
-        for (let k = 0; k < nonZero.length; k++) counts[nonZero[k] + shift] += source[nonZero[k]];
+        for (let k = 0; k < nonZero.length; k++) {
+          const slot = nonZero[k] + shift;
+          counts = this.put(counts, slot, counts[slot] + source[nonZero[k]]);
+        }
         return;
       }
-      for (let i = other.low - other.offset, end = other.high - other.offset; i <= end; i++) counts[i + shift] += source[i];
+      for (let i = other.low - other.offset, end = other.high - other.offset; i <= end; i++) {
+        const weight = source[i];
+        if (weight !== 0) counts = this.put(counts, i + shift, counts[i + shift] + weight);
+      }
       return;
     }
     if (other.table !== null) {
@@ -569,16 +627,19 @@ export class BucketStore {
     if (newHigh - newLow + 1 <= this.maxBuckets) {
       const wasEmpty = this.isEmpty;
       if (wasEmpty && this.counts.length < newHigh - newLow + 1) {
-        this.counts = newWeights(newHigh - newLow + 1, scratch);
+        this.counts = scratch === undefined ? this.newCounts(newHigh - newLow + 1) : scratch.take(newHigh - newLow + 1);
         this.offset = newLow;
       } else {
         this.ensureCapacity(newLow, newHigh);
       }
       this.low = newLow;
       this.high = newHigh;
-      const counts = this.counts;
+      let counts = this.counts;
       const offset = this.offset;
-      for (let k = from; k < to; k++) counts[indexes[k] - offset] += weights[k];
+      for (let k = from; k < to; k++) {
+        const slot = indexes[k] - offset;
+        counts = this.put(counts, slot, counts[slot] + weights[k]);
+      }
       if (wasEmpty && to - from <= (newHigh - newLow + 1) * SPARSE_SHARE) this.nonZero = monotoneSlots(indexes, from, to, offset, scratch);
       return;
     }
@@ -604,7 +665,7 @@ export class BucketStore {
       return;
     }
     this.nonZero = null;
-    const counts = this.counts;
+    let counts = this.counts;
     const source = other.counts;
     // Indexes below our collapsed bucket are taken from it; the rest from their own bucket.
     const collapsedInto = this.collapsedInto;
@@ -614,7 +675,7 @@ export class BucketStore {
       const end = Math.min(other.high, collapsedInto - 1);
       for (let index = first; index <= end; index++) collapsedWeight += source[index - other.offset];
       const slot = collapsedInto - this.offset;
-      counts[slot] = subtractClamped(counts[slot], collapsedWeight);
+      counts = this.put(counts, slot, subtractClamped(counts[slot], collapsedWeight));
       first = end + 1;
     }
     const from = Math.max(first, this.low);
@@ -626,12 +687,12 @@ export class BucketStore {
       const toSlot = to - other.offset;
       for (let k = 0; k < nonZero.length; k++) {
         const slot = nonZero[k];
-        if (slot >= fromSlot && slot <= toSlot) counts[slot + shift] = subtractClamped(counts[slot + shift], source[slot]);
+        if (slot >= fromSlot && slot <= toSlot) counts = this.put(counts, slot + shift, subtractClamped(counts[slot + shift], source[slot]));
       }
     } else {
       for (let i = from - other.offset, end = to - other.offset; i <= end; i++) {
         const weight = source[i];
-        if (weight !== 0) counts[i + shift] = subtractClamped(counts[i + shift], weight);
+        if (weight !== 0) counts = this.put(counts, i + shift, subtractClamped(counts[i + shift], weight));
       }
     }
     this.trim();
@@ -663,7 +724,7 @@ export class BucketStore {
       this.sparseWeights = NO_WEIGHTS;
       this.table = other.table.slice();
       this.tableSize = other.tableSize;
-      this.counts = NO_WEIGHTS;
+      this.counts = NO_COUNTS;
       this.low = other.low;
       this.high = other.high;
       this.collapsedInto = other.collapsedInto;
@@ -673,13 +734,16 @@ export class BucketStore {
     const weighted = other.nonEmpty();
     if (other.collapsedInto === NO_INDEX && weighted <= span * SORTED_COPY_SHARE) {
       // a copy is seldom changed (a reference captured from a window): sorted wherever that is the smaller
+      // counts as counts (a reference of 1,500 buckets per sign keeps 8 bytes a weight, not 12)
       const indexes = new Int32Array(weighted);
-      const weights = new Float64Array(weighted);
+      const weights = other.counts instanceof Uint32Array ? new Uint32Array(weighted) : new Float64Array(weighted);
       this.loadSorted(indexes, weights, other.weightedInto(indexes, weights));
       return;
     }
     this.densify();
-    if (this.counts.length < span) this.counts = new Float64Array(Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
+    // counts stay counts, and weights that are not (a wide source) make a wide copy
+    const kind = other.counts instanceof Float64Array ? Float64Array : this.counts instanceof Float64Array ? Float64Array : Uint32Array;
+    if (this.counts.length < span || !(this.counts instanceof kind)) this.counts = new kind(Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
     this.offset = other.low;
     this.counts.set(other.counts.subarray(other.low - other.offset, other.high - other.offset + 1), 0);
     this.low = other.low;
@@ -716,11 +780,11 @@ export class BucketStore {
    * over the range was ~20 % of the gateway's CPU per pane message (zeroing it, then scattering the
    * weights into it).
    */
-  loadSorted(indexes: Int32Array, weights: Float64Array, length: number): void {
+  loadSorted(indexes: Int32Array, weights: Float64Array | Uint32Array, length: number): void {
     this.clear();
     this.table = null;
     this.tableSize = 0;
-    this.counts = NO_WEIGHTS;
+    this.counts = NO_COUNTS;
     this.offset = 0;
     if (length === 0) {
       this.sparseIndexes = null;
@@ -749,7 +813,7 @@ export class BucketStore {
     }
     if (other.counts.length !== 0) {
       this.table = null;
-      this.counts = new Float64Array(other.counts.length);
+      this.counts = other.counts instanceof Float64Array ? new Float64Array(other.counts.length) : new Uint32Array(other.counts.length);
     }
   }
 
@@ -808,9 +872,10 @@ export class BucketStore {
 
   /**
    * The weighted buckets in ascending order, their indexes into `indexes` and weights into
-   * `weights` (room for weightedBound each), whatever the store's form; returns how many.
+   * `weights` (room for weightedBound each), whatever the store's form; returns how many. A
+   * Uint32Array holds them only where the store's are counts (its counts, or a table's).
    */
-  weightedInto(indexes: Int32Array, weights: Float64Array): number {
+  weightedInto(indexes: Int32Array, weights: Float64Array | Uint32Array): number {
     if (this.isEmpty) return 0;
     if (this.table !== null) {
       this.sortedTableInto(indexes.subarray(0, this.tableSize), weights);
@@ -871,7 +936,7 @@ export class BucketStore {
       this.low = newLow;
       this.high = newHigh;
     } else if (this.isEmpty) return;
-    const counts = this.counts;
+    let counts = this.counts;
     const offset = this.offset;
     const low = this.low;
     const high = this.high;
@@ -879,11 +944,11 @@ export class BucketStore {
     const diffs = delta.diffs;
     let lost = false;
     for (let k = 0; k < n; k++) {
-      const index = indexes[k];
+      const slot = indexes[k] - offset;
       const diff = diffs[k];
-      if (diff > 0) counts[index - offset] += diff;
-      else if (index >= low && index <= high) {
-        counts[index - offset] = subtractClamped(counts[index - offset], -diff);
+      if (diff > 0) counts = this.put(counts, slot, counts[slot] + diff);
+      else if (indexes[k] >= low && indexes[k] <= high) {
+        counts = this.put(counts, slot, subtractClamped(counts[slot], -diff));
         lost = true;
       }
     }
@@ -896,7 +961,7 @@ export class BucketStore {
    * the range times 256 plus its slot (a table has fewer than 256 slots, a range at most 2^24
    * buckets: the key fits 32 bits), so no bucket is looked up again.
    */
-  sortedTableInto(indexes: Int32Array, weights: Int32Array | Float64Array): void {
+  sortedTableInto(indexes: Int32Array, weights: Int32Array | Float64Array | Uint32Array): void {
     const table = this.table;
     if (table === null) return;
     const low = this.low;
@@ -933,13 +998,14 @@ export class BucketStore {
     this.table = null;
     this.tableSize = 0;
     if (this.isEmpty) return;
+    // a table's counts are whole numbers below 2^31: any array holds them
     const counts = this.zeroedArrayOverRange();
     const offset = this.offset;
     for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] = table[at + 1];
   }
 
   /** An array of zeros over [low, high] for a store leaving its table or sorted form (whose weights it is to take). */
-  private zeroedArrayOverRange(): Float64Array {
+  private zeroedArrayOverRange(): Float64Array | Uint32Array {
     const low = this.low;
     const high = this.high;
     this.low = EMPTY_LOW;
@@ -958,12 +1024,12 @@ export class BucketStore {
     this.sparseIndexes = null;
     this.sparseWeights = NO_WEIGHTS;
     this.sparseLength = 0;
-    this.counts = NO_WEIGHTS;
+    this.counts = NO_COUNTS;
     this.offset = 0;
     if (n === 0) return;
-    const counts = this.zeroedArrayOverRange();
+    let counts = this.zeroedArrayOverRange();
     const offset = this.offset;
-    for (let k = 0; k < n; k++) counts[indexes[k] - offset] = weights[k];
+    for (let k = 0; k < n; k++) counts = this.put(counts, indexes[k] - offset, weights[k]);
   }
 
   /** The table slot holding `index`, or -1. */
@@ -1081,6 +1147,7 @@ export class BucketStore {
   /** subtract() of a table store from this dense one (see subtract). */
   private subtractTable(other: BucketStore): void {
     this.nonZero = null;
+    // a table's counts are whole: what is left of a count or a weight is as whole as it was
     const counts = this.counts;
     const table = other.table!;
     // as subtract: what lies below our collapsed bucket is taken from it first, then the rest from their own
@@ -1101,7 +1168,7 @@ export class BucketStore {
   /** subtract() of a sorted store from this dense one (see subtract and subtractTable). */
   private subtractSorted(other: BucketStore): void {
     this.nonZero = null;
-    const counts = this.counts;
+    let counts = this.counts;
     const offset = this.offset;
     const indexes = other.sparseIndexes as Int32Array;
     const weights = other.sparseWeights;
@@ -1111,11 +1178,11 @@ export class BucketStore {
     if (collapsedInto !== NO_INDEX) {
       let collapsedWeight = 0;
       for (; k < n && indexes[k] < collapsedInto; k++) collapsedWeight += weights[k];
-      if (collapsedWeight !== 0) counts[collapsedInto - offset] = subtractClamped(counts[collapsedInto - offset], collapsedWeight);
+      if (collapsedWeight !== 0) counts = this.put(counts, collapsedInto - offset, subtractClamped(counts[collapsedInto - offset], collapsedWeight));
     }
     for (; k < n; k++) {
       const index = indexes[k];
-      if (index >= this.low && index <= this.high) counts[index - offset] = subtractClamped(counts[index - offset], weights[k]);
+      if (index >= this.low && index <= this.high) counts = this.put(counts, index - offset, subtractClamped(counts[index - offset], weights[k]));
     }
     this.trim();
   }
@@ -1167,7 +1234,7 @@ export class BucketStore {
           this.low = floor;
         }
         this.ensureCapacity(floor, index);
-        this.counts[floor - this.offset] += collapsedWeight;
+        this.put(this.counts, floor - this.offset, this.counts[floor - this.offset] + collapsedWeight);
         this.low = floor;
         this.collapsedInto = floor;
       } else {
@@ -1222,7 +1289,7 @@ export class BucketStore {
         else if (target < from) this.counts.fill(0, Math.max(from, target + (to - from)), to);
       }
     } else {
-      const grown = new Float64Array(capacity);
+      const grown = this.newCounts(capacity);
       if (!this.isEmpty) grown.set(this.counts.subarray(from, to), target);
       this.counts = grown;
     }

@@ -1088,7 +1088,7 @@ function fractionBelow(lower: number, upper: number, x: number): number {
 interface TableEntries {
   indexes: Int32Array;
   /** Counts (a table's weights are whole numbers an Int32 holds), or a sorted store's weights. */
-  weights: Int32Array | Float64Array;
+  weights: Int32Array | Float64Array | Uint32Array;
 }
 
 /** A sorted store's weighted buckets as toBytes writes them (views of its arrays; null for none). */

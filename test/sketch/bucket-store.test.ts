@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BucketScratch, BucketStore, NO_INDEX } from '../../src/sketch/bucket-store.ts';
+import { BucketScratch, BucketStore, NO_INDEX, bucketDelta } from '../../src/sketch/bucket-store.ts';
 
 /** Weights of every index in [low, high], as [index, weight] pairs with a weight. */
 function weightsOf(store: BucketStore): Array<[number, number]> {
@@ -116,6 +116,124 @@ describe('BucketStore weights as its range slides and grows', () => {
           const index = store.offset + i;
           if (index < store.low || index > store.high) expect(store.counts[i]).toBe(0);
         }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('BucketStore counts', () => {
+  /** Every weight of the store, by index (its own reading, whatever its form). */
+  const held = (store: BucketStore): Map<number, number> => {
+    const out = new Map<number, number>();
+    if (store.isEmpty) return out;
+    for (let index = store.low; index <= store.high; index++) if (store.weightAt(index) !== 0) out.set(index, store.weightAt(index));
+    return out;
+  };
+  const dense = (entries: Array<[number, number]>): BucketStore => {
+    const store = new BucketStore(4096);
+    for (const [index, weight] of entries) store.add(index, weight);
+    store.densify();
+    return store;
+  };
+
+  it('keeps whole weights in 4 bytes a bucket, as a window built from events has them', () => {
+    // a window's arrays span ~1,500 buckets per sign, mostly zeros: as float64 they were two
+    // thirds of a gateway's heap
+    const store = new BucketStore(4096);
+    for (let i = 0; i < 3000; i++) store.add(i % 1500, 1 + (i % 3));
+    expect(store.form).toBe('array');
+    expect(store.counts).toBeInstanceOf(Uint32Array);
+    expect(store.capacityBytes).toBe(4 * store.counts.length);
+    const window = new BucketStore(4096);
+    window.merge(store);
+    window.merge(store);
+    expect(window.counts).toBeInstanceOf(Uint32Array);
+    expect(window.total()).toBe(2 * store.total());
+    // a copy of it (a reference captured from a window) keeps counts too, sorted or not
+    const sparse = dense(Array.from({ length: 100 }, (_, k): [number, number] => [20 * k, 5]));
+    const copy = new BucketStore(4096);
+    copy.copyFrom(sparse);
+    expect(copy.form).toBe('sorted');
+    expect(copy.sparseWeights).toBeInstanceOf(Uint32Array);
+    expect(held(copy)).toEqual(held(sparse));
+  });
+
+  it('widens to float64 weights, exactly, for a weight counts cannot hold, whichever way it arrives', () => {
+    const beyond = 2 ** 32; // one past what a count holds: a 1d window of a constant feature at 50k events/s
+    const cases: Array<[string, (store: BucketStore) => void, Map<number, number>]> = [
+      ['add of a fraction', (s) => s.add(10, 0.25), new Map([[10, 3.25], [11, 1]])],
+      ['add past 2^32 - 1', (s) => { s.add(10, 2 ** 32 - 1); s.add(10, 1); }, new Map([[10, beyond + 3], [11, 1]])],
+      ['merge of float weights', (s) => s.merge(dense([[10, 0.5], [12, 0.75]])), new Map([[10, 3.5], [11, 1], [12, 0.75]])],
+      ['merge of a huge count', (s) => s.merge(dense([[11, beyond]])), new Map([[10, 3], [11, beyond + 1]])],
+      ['subtract of a fraction', (s) => s.subtract(dense([[10, 0.5]])), new Map([[10, 2.5], [11, 1]])],
+      ['a delta of a fraction', (s) => s.applyDelta(bucketDelta(dense([[10, 1]]), dense([[10, 1.5], [12, 2]]))), new Map([[10, 3.5], [11, 1], [12, 2]])],
+      ['addAll of fractions', (s) => s.addAll(Int32Array.of(9, 10), Float64Array.of(0.5, 0.5), 0, 2), new Map([[9, 0.5], [10, 3.5], [11, 1]])],
+      [
+        'a sorted store of fractions merged in',
+        (s) => {
+          const sorted = new BucketStore(4096);
+          sorted.loadSorted(Int32Array.of(10, 40), Float64Array.of(1.5, 2.5), 2);
+          s.merge(sorted);
+        },
+        new Map([[10, 4.5], [11, 1], [40, 2.5]]),
+      ],
+    ];
+    for (const [name, change, expected] of cases) {
+      const store = dense([[10, 3], [11, 1]]);
+      expect(store.counts, name).toBeInstanceOf(Uint32Array);
+      change(store);
+      expect(held(store), name).toEqual(expected);
+      expect(store.counts, name).toBeInstanceOf(Float64Array);
+      // and it stays wide: what it grows into holds the same weights
+      store.add(store.high + 300, 0.5);
+      expect(store.weightAt(store.high), name).toBe(0.5);
+      expect(store.total(), name).toBeCloseTo([...expected.values()].reduce((a, b) => a + b, 0.5), 6);
+    }
+    // a copy of a wide store (its weights fill its range: copied as an array) keeps the fractions
+    const wide = dense(Array.from({ length: 40 }, (_, k): [number, number] => [k, 1 + k / 4]));
+    const copy = new BucketStore(4096);
+    copy.add(3, 1); // an array of counts of its own before
+    copy.densify();
+    copy.copyFrom(wide);
+    expect(copy.form).toBe('array');
+    expect(held(copy)).toEqual(held(wide));
+    // a sorted store of fractions that changes becomes a wide array, not truncated counts
+    const sorted = new BucketStore(4096);
+    sorted.loadSorted(Int32Array.of(5, 900), Float64Array.of(0.5, 1.75), 2);
+    sorted.add(6, 1);
+    expect(held(sorted)).toEqual(new Map([[5, 0.5], [6, 1], [900, 1.75]]));
+  });
+
+  it('holds exactly what was put in and taken out, counts or not (property)', () => {
+    // dyadic fractions and counts near 2^32 among whole weights: every sum is exact in float64,
+    // so the store must equal the map to the last bit whether or not it widened on the way
+    const weight = fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: 1, max: 9 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 64 }).map((k) => k / 8) },
+      { weight: 1, arbitrary: fc.integer({ min: 2 ** 31, max: 2 ** 33 }) },
+    );
+    const op = fc.record({ kind: fc.constantFrom('add', 'merge', 'take'), index: fc.integer({ min: -50, max: 50 }), weight });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 120 }), (ops) => {
+        const store = new BucketStore(4096);
+        const expected = new Map<number, number>();
+        for (const o of ops) {
+          if (o.kind === 'add') {
+            store.add(o.index, o.weight);
+            expected.set(o.index, (expected.get(o.index) ?? 0) + o.weight);
+          } else if (o.kind === 'merge') {
+            store.merge(dense([[o.index, o.weight], [o.index + 7, 1]]));
+            expected.set(o.index, (expected.get(o.index) ?? 0) + o.weight);
+            expected.set(o.index + 7, (expected.get(o.index + 7) ?? 0) + 1);
+          } else {
+            const at = [...expected.keys()][Math.abs(o.index) % Math.max(1, expected.size)];
+            if (at === undefined) continue;
+            store.subtract(dense([[at, expected.get(at) as number]]));
+            expected.delete(at);
+          }
+        }
+        expect(held(store)).toEqual(new Map([...expected].filter(([, w]) => w !== 0).sort((a, b) => a[0] - b[0])));
       }),
       { numRuns: 300 },
     );
