@@ -4,7 +4,7 @@
  * config are created once, and the metadata is written with a compare-and-set create so one
  * writer wins and the others read its value.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import { TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -17,7 +17,7 @@ import {
   type StreamInfo,
   type StreamUpdateConfig,
 } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { objectStores } from './object-store.ts';
 import {
   encodeClusterMetadata,
@@ -315,6 +315,25 @@ export async function waitForJetStream(nc: NatsConnection, timeoutMs = 30_000): 
   }
 }
 
+/** Tries of a read of the metadata that time out before provisioning gives up (see metadataEntry). */
+const METADATA_READ_TRIES = 3;
+
+/**
+ * The metadata's entry, read again when the request times out: every worker and gateway provisions
+ * at its start, and on a loaded machine (a CI run of the whole suite) the read of a bucket just
+ * created by two processes at once timed out once (the client's 5 s), which stopped that start.
+ * The read has no effect, so trying it again is safe.
+ */
+export async function metadataEntry(kv: KV): Promise<KvEntry | null> {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await kv.get(META_KEY);
+    } catch (err) {
+      if (!(err instanceof TimeoutError) || tried >= METADATA_READ_TRIES) throw err;
+    }
+  }
+}
+
 /** Creates the metadata once (compare-and-set) or reads the existing one, and checks it. */
 async function agreeOnMetadata(
   nc: NatsConnection,
@@ -324,7 +343,7 @@ async function agreeOnMetadata(
   logger?: ProvisionLogger,
 ): Promise<ClusterMetadata> {
   const kv = await new Kvm(nc).create(META_BUCKET, { history: 1, replicas: replicas ?? 1 });
-  let entry = await kv.get(META_KEY);
+  let entry = await metadataEntry(kv);
   if (entry === null || entry.operation !== 'PUT') {
     const candidate: ClusterMetadata = {
       partitions: requested ?? DEFAULT_PARTITIONS,
@@ -343,7 +362,7 @@ async function agreeOnMetadata(
       ) {
         throw err;
       }
-      entry = await kv.get(META_KEY);
+      entry = await metadataEntry(kv);
       if (entry === null || entry.operation !== 'PUT') throw new Error(`KV ${META_BUCKET}/${META_KEY} vanished while provisioning`, { cause: err });
     }
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { TimeoutError, connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
@@ -8,6 +8,7 @@ import {
   LEASE_TTL_MS,
   PartitionMismatchError,
   StreamConfigConflictError,
+  metadataEntry,
   provision,
 } from '../../src/cluster/provision.ts';
 import { readClusterMetadata } from '../../src/cluster/metadata.ts';
@@ -212,6 +213,38 @@ describe('provision without JetStream', () => {
 });
 
 describe('provision races', () => {
+  it('reads the metadata again when a read times out (a loaded machine), and gives up after three', async () => {
+    const srv = await startNatsServer();
+    const nc = await connect({ servers: srv.url });
+    try {
+      const stored = await provision(nc);
+      const kv = await new Kvm(nc).open(META_BUCKET);
+      const timingOut = (failures: number, error: () => Error = () => new TimeoutError()) => {
+        let reads = 0;
+        const flaky = new Proxy(kv, {
+          get: (target, key, receiver) =>
+            key === 'get'
+              ? (k: string) => (++reads <= failures ? Promise.reject(error()) : target.get(k))
+              : (Reflect.get(target, key, receiver) as unknown),
+        });
+        return { flaky, reads: () => reads };
+      };
+      const twice = timingOut(2);
+      expect(JSON.parse((await metadataEntry(twice.flaky))!.string())).toEqual(stored);
+      expect(twice.reads()).toBe(3);
+      const always = timingOut(3);
+      await expect(metadataEntry(always.flaky)).rejects.toBeInstanceOf(TimeoutError);
+      expect(always.reads()).toBe(3);
+      // any other error is not a reason to read again
+      const denied = timingOut(1, () => new Error('permissions violation'));
+      await expect(metadataEntry(denied.flaky)).rejects.toThrow('permissions violation');
+      expect(denied.reads()).toBe(1);
+    } finally {
+      await nc.close();
+      await srv.stop();
+    }
+  });
+
   it('two processes provisioning at once agree on one metadata', async () => {
     const srv = await startNatsServer();
     const conns = await Promise.all([connect({ servers: srv.url }), connect({ servers: srv.url })]);

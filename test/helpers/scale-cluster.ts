@@ -182,11 +182,12 @@ function startedRestores(proc: Proc): PartitionExit[] {
 }
 
 /**
- * Replay accounting over every checkpoint restore that went on to run, against the latest exit of that partition
- * before it (a logged stop or abandon, or a killed worker's last scrape):
- * - replayed: events between the restored sequence and where the previous owner had got to, which
- *   the new owner consumes a second time: counted twice when the two owners are different
- *   processes (a worker taking back a partition it had lost counts its replay once);
+ * Replay accounting over every checkpoint restore that went on to run, against the exits of that
+ * partition before it (a logged stop or abandon, or a killed worker's last scrape):
+ * - replayed: events between the restored sequence (or, above it, where the restoring process had
+ *   itself got to on the partition before) and the furthest any owner had got to, which the new
+ *   owner consumes and counts a second time (a worker taking back a partition it had lost does not
+ *   count again what it counted then);
  * - unseen: for a killed worker, events between its last scrape and a newer restored checkpoint,
  *   and those it held at that scrape and admitted since: it counted them (its checkpoint says so)
  *   after its counter was last read.
@@ -198,13 +199,21 @@ export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[
   let replayed = 0;
   let unseen = 0;
   for (const r of restores) {
-    const before = exits.filter((e) => e.partition === r.partition && e.time <= r.time).sort((a, b) => b.time - a.time)[0];
+    const earlier = exits.filter((e) => e.partition === r.partition && e.time <= r.time);
+    const before = [...earlier].sort((a, b) => b.time - a.time)[0];
     if (before === undefined) continue;
     // held events were consumed (seq covers them) but are counted only once admitted: those the
     // previous owner still held at its exit it never counted, so they are not a replay; those held
     // in the restored checkpoint the new owner counts, so they are one if the previous owner had
     const held = (before.held ?? 0) - (r.held ?? 0);
-    if (before.seq > r.seq && before.proc !== r.proc) replayed += Math.max(0, (await eventsBetween(nc, r.partition, r.seq, before.seq)) - held);
+    // a process counts what goes beyond what it counted of the partition before (PipelineStatsExporter.rebase),
+    // and someone had counted up to the furthest any owner got: with partitions abandoned and taken
+    // back during a NATS outage, the previous owner alone is not the whole story (an owner that
+    // restored an older checkpoint exits below where an earlier one got; a process taking back a
+    // partition it ran before does not count again what it counted then)
+    const countedUpTo = Math.max(...earlier.map((e) => e.seq));
+    const ownUpTo = Math.max(r.seq, ...earlier.filter((e) => e.proc === r.proc).map((e) => e.seq));
+    if (countedUpTo > ownUpTo && before.proc !== r.proc) replayed += Math.max(0, (await eventsBetween(nc, r.partition, ownUpTo, countedUpTo)) - held);
     else if (killed.has(before)) unseen += (await eventsBetween(nc, r.partition, before.seq, r.seq)) + held;
   }
   return { replayed, unseen };
