@@ -6,8 +6,9 @@ import { CubicLogMapping } from './cubic-log-mapping.ts';
  * `BucketStore.table`), and a copy (a reference captured from a window) keeps them sorted while
  * that is the smaller (see `BucketStore.sparseIndexes`); otherwise (more than 150 buckets, or an
  * array over the range no larger than the table, or at the first operation other than add, a count
- * or a serialization; for a sorted copy, at its first change) in a
- * Float64Array that covers only the range in use and grows (grownCapacity) as it widens. At most
+ * or a serialization; for a sorted copy, at its first change) in an
+ * array of counts (see `BucketStore.counts`) that covers only the range in use and grows
+ * (grownCapacity) as it widens. At most
  * `maxBuckets` indexes are kept:
  * when a new index would widen the range beyond that, the lowest indexes are collapsed into
  * the lowest kept one (so the high-magnitude end, the tail, stays exact).
@@ -28,10 +29,21 @@ const INITIAL_CAPACITY = 64;
  */
 const NO_WEIGHTS = new Float64Array(0);
 /**
- * The counts of every store before its range needs an array (see BucketStore.counts): counts, not
- * float64 weights, so that the array it grows into holds counts too.
+ * A store's weights over its range (see BucketStore.counts): counts in two bytes a bucket while each
+ * is below 2^16, in four below 2^32, float64 weights otherwise.
  */
-const NO_COUNTS = new Uint32Array(0);
+export type Counts = Uint16Array | Uint32Array | Float64Array;
+/**
+ * The counts of every store before its range needs an array (see BucketStore.counts): the
+ * narrowest counts, so that the array it grows into starts as those.
+ */
+const NO_COUNTS = new Uint16Array(0);
+
+/** A zeroed array of `length` weights of the kind `like` holds. */
+function countsLike(like: Counts, length: number): Counts {
+  if (like instanceof Uint16Array) return new Uint16Array(length);
+  return like instanceof Uint32Array ? new Uint32Array(length) : new Float64Array(length);
+}
 /** The table of every store before its first add (see BucketStore.table). */
 const NO_TABLE = new Int32Array(0);
 /** A table slot without a bucket: no bucket index can be NO_INDEX. */
@@ -249,12 +261,16 @@ export function newInts(n: number, scratch: BucketScratch | undefined): Int32Arr
 export const SPARSE_SHARE = 0.5;
 
 /**
- * copyFrom makes a sorted copy of a store whose weights fill at most this share of its range: its
- * arrays, 12 bytes per weight, are then smaller than the range's 8 bytes per bucket. A reference
- * captured from a young window (600 heavy-tailed values over ~1,500 buckets per sign) takes 3.7
- * instead of 7.9 KB per model x feature x window of the gateway (bench gateway's live run).
+ * copyFrom makes a sorted copy of a store whose weights fill at most this share of its range, and
+ * at most the share where its arrays (a 4-byte index and a weight each) are smaller than the
+ * range's array: float64 weights, 12 bytes per weight against 8 per bucket, at this half; counts of
+ * 2 bytes, 6 against 2, at a third. A reference captured from a young window (600 heavy-tailed
+ * values over ~1,500 buckets per sign) took 3.7 instead of 7.9 KB per model x feature x window of
+ * the gateway with float64 weights (bench gateway's live run).
  */
 const SORTED_COPY_SHARE = 1 / 2;
+/** Bytes of a sorted entry's index (see SORTED_COPY_SHARE). */
+const SORTED_INDEX_BYTES = 4;
 /** The first position in sorted[0, length) whose value is >= x (length when none). */
 export function lowerBound(sorted: Int32Array, length: number, x: number): number {
   let low = 0;
@@ -350,16 +366,17 @@ export type StoreForm = 'empty' | 'table' | 'sorted' | 'array';
 export class BucketStore {
   readonly maxBuckets: number;
   /**
-   * The weights over the range in use. Counts (a Uint32Array, 4 bytes a bucket) while every weight
-   * is a whole number below 2^32, which is what events give: a window's array spans ~1,200-1,500
-   * buckets per sign on heavy-tailed features, mostly zeros, and as float64 weights those arrays were
-   * two thirds of a gateway's heap (bench gateway, 100 models: 205 of 315 MB). A weight the counts
-   * cannot hold (a fraction, or beyond 2^32 - 1: a 1d window of a constant feature at 50k events/s)
-   * widens the store to a Float64Array for good (see put). Arrays read from bytes or taken from a
-   * scratch are Float64Arrays. Starts as NO_COUNTS (nothing can be written into it) until a range
-   * needs an array of its own.
+   * The weights over the range in use. Counts while every weight is a whole number, which is what
+   * events give: a Uint16Array (2 bytes a bucket) while each is below 2^16, a Uint32Array below
+   * 2^32. A window's array spans ~1,200-1,500 buckets per sign on heavy-tailed features, mostly
+   * zeros, and as float64 weights those arrays were two thirds of a gateway's heap (bench gateway,
+   * 100 models: 205 of 315 MB). A weight the counts cannot hold (a bucket of a busy window past
+   * 65,535; a fraction; past 2^32 - 1, a 1d window of a constant feature at 50k events/s) widens the
+   * store for good, to four-byte counts or float64 weights (see put). Arrays read from bytes or
+   * taken from a scratch are Float64Arrays. Starts as NO_COUNTS (nothing can be written into it)
+   * until a range needs an array of its own.
    */
-  counts: Float64Array | Uint32Array = NO_COUNTS;
+  counts: Counts = NO_COUNTS;
   /** Bucket index stored at counts[0]. */
   offset = 0;
   /** Lowest and highest index in use; low > high when empty. */
@@ -400,7 +417,7 @@ export class BucketStore {
    * alternated runs, for memory a long-running gateway holds anyway (see README, Memory).
    */
   sparseIndexes: Int32Array | null = null;
-  sparseWeights: Float64Array | Uint32Array = NO_WEIGHTS;
+  sparseWeights: Counts = NO_WEIGHTS;
   sparseLength = 0;
 
   constructor(maxBuckets: number) {
@@ -481,29 +498,29 @@ export class BucketStore {
 
   /**
    * counts[slot] = weight, where `counts` is this.counts: the array to go on writing into, which is
-   * a new one when the counts could not hold the weight (a Uint32Array wraps or truncates what it
-   * is given: read back, it differs) and the store widened to float64 weights (see counts).
+   * a new one when the counts could not hold the weight (a typed array of integers wraps or
+   * truncates what it is given: read back, it differs) and the store widened (see counts).
    */
-  private put(counts: Float64Array | Uint32Array, slot: number, weight: number): Float64Array | Uint32Array {
+  private put(counts: Counts, slot: number, weight: number): Counts {
     counts[slot] = weight;
     return counts[slot] === weight ? counts : this.widenWith(slot, weight);
   }
 
-  /** The store's weights as float64 from now on, with `weight` at `slot` (see put). */
-  private widenWith(slot: number, weight: number): Float64Array {
-    let wide = this.counts;
-    if (!(wide instanceof Float64Array)) {
-      wide = new Float64Array(this.counts.length);
-      wide.set(this.counts);
+  /** The store's weights in the next kind that holds `weight`, from now on, with it at `slot` (see put). */
+  private widenWith(slot: number, weight: number): Counts {
+    const narrow = this.counts;
+    const wide = narrow instanceof Float64Array ? narrow : narrow instanceof Uint16Array && Number.isInteger(weight) && weight >= 0 && weight <= 0xffffffff ? new Uint32Array(narrow.length) : new Float64Array(narrow.length);
+    if (wide !== narrow) {
+      wide.set(narrow);
       this.counts = wide;
     }
     wide[slot] = weight;
     return wide;
   }
 
-  /** A zeroed array of `length` weights of the kind the store holds: counts until it widened. */
-  private newCounts(length: number): Float64Array | Uint32Array {
-    return this.counts instanceof Float64Array ? new Float64Array(length) : new Uint32Array(length);
+  /** A zeroed array of `length` weights of the kind the store holds: its counts until it widened. */
+  private newCounts(length: number): Counts {
+    return countsLike(this.counts, length);
   }
 
   weightAt(index: number): number {
@@ -732,18 +749,18 @@ export class BucketStore {
     }
     const span = other.high - other.low + 1;
     const weighted = other.nonEmpty();
-    if (other.collapsedInto === NO_INDEX && weighted <= span * SORTED_COPY_SHARE) {
+    const weightBytes = other.counts.BYTES_PER_ELEMENT;
+    if (other.collapsedInto === NO_INDEX && weighted <= span * SORTED_COPY_SHARE && weighted * (SORTED_INDEX_BYTES + weightBytes) < span * weightBytes) {
       // a copy is seldom changed (a reference captured from a window): sorted wherever that is the smaller
       // counts as counts (a reference of 1,500 buckets per sign keeps 8 bytes a weight, not 12)
       const indexes = new Int32Array(weighted);
-      const weights = other.counts instanceof Uint32Array ? new Uint32Array(weighted) : new Float64Array(weighted);
+      const weights = countsLike(other.counts, weighted);
       this.loadSorted(indexes, weights, other.weightedInto(indexes, weights));
       return;
     }
     this.densify();
-    // counts stay counts, and weights that are not (a wide source) make a wide copy
-    const kind = other.counts instanceof Float64Array ? Float64Array : this.counts instanceof Float64Array ? Float64Array : Uint32Array;
-    if (this.counts.length < span || !(this.counts instanceof kind)) this.counts = new kind(Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
+    // weights of the kind the original holds (counts as counts, float64 weights as those)
+    if (this.counts.length < span || this.counts.constructor !== other.counts.constructor) this.counts = countsLike(other.counts, Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
     this.offset = other.low;
     this.counts.set(other.counts.subarray(other.low - other.offset, other.high - other.offset + 1), 0);
     this.low = other.low;
@@ -780,7 +797,7 @@ export class BucketStore {
    * over the range was ~20 % of the gateway's CPU per pane message (zeroing it, then scattering the
    * weights into it).
    */
-  loadSorted(indexes: Int32Array, weights: Float64Array | Uint32Array, length: number): void {
+  loadSorted(indexes: Int32Array, weights: Counts, length: number): void {
     this.clear();
     this.table = null;
     this.tableSize = 0;
@@ -813,7 +830,7 @@ export class BucketStore {
     }
     if (other.counts.length !== 0) {
       this.table = null;
-      this.counts = other.counts instanceof Float64Array ? new Float64Array(other.counts.length) : new Uint32Array(other.counts.length);
+      this.counts = countsLike(other.counts, other.counts.length);
     }
   }
 
@@ -873,9 +890,10 @@ export class BucketStore {
   /**
    * The weighted buckets in ascending order, their indexes into `indexes` and weights into
    * `weights` (room for weightedBound each), whatever the store's form; returns how many. A
-   * Uint32Array holds them only where the store's are counts (its counts, or a table's).
+   * typed array of integers holds them only where it holds the store's counts (an array of the
+   * kind of its counts).
    */
-  weightedInto(indexes: Int32Array, weights: Float64Array | Uint32Array): number {
+  weightedInto(indexes: Int32Array, weights: Counts): number {
     if (this.isEmpty) return 0;
     if (this.table !== null) {
       this.sortedTableInto(indexes.subarray(0, this.tableSize), weights);
@@ -961,7 +979,7 @@ export class BucketStore {
    * the range times 256 plus its slot (a table has fewer than 256 slots, a range at most 2^24
    * buckets: the key fits 32 bits), so no bucket is looked up again.
    */
-  sortedTableInto(indexes: Int32Array, weights: Int32Array | Float64Array | Uint32Array): void {
+  sortedTableInto(indexes: Int32Array, weights: Int32Array | Counts): void {
     const table = this.table;
     if (table === null) return;
     const low = this.low;
@@ -998,14 +1016,13 @@ export class BucketStore {
     this.table = null;
     this.tableSize = 0;
     if (this.isEmpty) return;
-    // a table's counts are whole numbers below 2^31: any array holds them
-    const counts = this.zeroedArrayOverRange();
+    let counts = this.zeroedArrayOverRange();
     const offset = this.offset;
-    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts[table[at] - offset] = table[at + 1];
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== EMPTY_KEY) counts = this.put(counts, table[at] - offset, table[at + 1]);
   }
 
   /** An array of zeros over [low, high] for a store leaving its table or sorted form (whose weights it is to take). */
-  private zeroedArrayOverRange(): Float64Array | Uint32Array {
+  private zeroedArrayOverRange(): Counts {
     const low = this.low;
     const high = this.high;
     this.low = EMPTY_LOW;
@@ -1070,6 +1087,9 @@ export class BucketStore {
       // full (or not made yet): a larger table, unless the array would be no larger
       const grown = grownTableSlots(slots);
       const arrayLength = Math.max(span, Math.min(Math.max(grownCapacity(span), INITIAL_CAPACITY), this.maxBuckets));
+      // arrays weighed at 8 bytes a bucket, as when they held float64 weights: at the 2 bytes of a
+      // new store's counts, stores left their tables earlier and a worker's pane of 200 heavy-tailed
+      // values took 4.7 KB per feature instead of 3.8 (its arrays grow with room to spare; tables do not)
       if (grown > MAX_TABLE_SLOTS || 8 * arrayLength <= TABLE_BYTES_PER_SLOT * grown) {
         this.densify();
         return false;

@@ -1,6 +1,6 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
 import { BucketStore, NO_INDEX, SPARSE_SHARE, bucketDelta, lowerBound, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
-import type { BucketDelta, BucketScratch, StoreForm } from './bucket-store.ts';
+import type { BucketDelta, BucketScratch, Counts, StoreForm } from './bucket-store.ts';
 import type { BucketArrays, QuantileSummary } from './types.ts';
 
 /**
@@ -1088,7 +1088,7 @@ function fractionBelow(lower: number, upper: number, x: number): number {
 interface TableEntries {
   indexes: Int32Array;
   /** Counts (a table's weights are whole numbers an Int32 holds), or a sorted store's weights. */
-  weights: Int32Array | Float64Array | Uint32Array;
+  weights: Int32Array | Counts;
 }
 
 /** A sorted store's weighted buckets as toBytes writes them (views of its arrays; null for none). */

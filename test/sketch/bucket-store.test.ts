@@ -137,32 +137,60 @@ describe('BucketStore counts', () => {
     return store;
   };
 
-  it('keeps whole weights in 4 bytes a bucket, as a window built from events has them', () => {
+  it('keeps whole weights in 2 bytes a bucket, as a window built from events has them, and in 4 past 65,535', () => {
     // a window's arrays span ~1,500 buckets per sign, mostly zeros: as float64 they were two
     // thirds of a gateway's heap
     const store = new BucketStore(4096);
     for (let i = 0; i < 3000; i++) store.add(i % 1500, 1 + (i % 3));
     expect(store.form).toBe('array');
-    expect(store.counts).toBeInstanceOf(Uint32Array);
-    expect(store.capacityBytes).toBe(4 * store.counts.length);
+    expect(store.counts).toBeInstanceOf(Uint16Array);
+    expect(store.capacityBytes).toBe(2 * store.counts.length);
     const window = new BucketStore(4096);
     window.merge(store);
     window.merge(store);
-    expect(window.counts).toBeInstanceOf(Uint32Array);
+    expect(window.counts).toBeInstanceOf(Uint16Array);
     expect(window.total()).toBe(2 * store.total());
+    // a busy bucket: counts of four bytes from then on, every weight kept
+    const before = new Map(Array.from({ length: 1500 }, (_, index): [number, number] => [index, window.weightAt(index)]));
+    window.add(700, 65_535);
+    expect(window.counts).toBeInstanceOf(Uint32Array);
+    expect(window.capacityBytes).toBe(4 * window.counts.length);
+    before.set(700, (before.get(700) as number) + 65_535);
+    expect(held(window)).toEqual(before);
+    window.add(-2000, 1); // grows: into counts of the same four bytes
+    expect(window.counts).toBeInstanceOf(Uint32Array);
+    expect(window.weightAt(-2000)).toBe(1);
     // a copy of it (a reference captured from a window) keeps counts too, sorted or not
     const sparse = dense(Array.from({ length: 100 }, (_, k): [number, number] => [20 * k, 5]));
     const copy = new BucketStore(4096);
     copy.copyFrom(sparse);
     expect(copy.form).toBe('sorted');
-    expect(copy.sparseWeights).toBeInstanceOf(Uint32Array);
+    expect(copy.sparseWeights).toBeInstanceOf(Uint16Array);
     expect(held(copy)).toEqual(held(sparse));
+    // sorted only where that is the smaller: 6 bytes a weight against 2 a bucket of the range
+    const twoFifths = dense(Array.from({ length: 400 }, (_, k): [number, number] => [(5 * k) >> 1, 5]));
+    const arrayCopy = new BucketStore(4096);
+    arrayCopy.copyFrom(twoFifths);
+    expect(arrayCopy.form).toBe('array');
+    expect(arrayCopy.capacityBytes).toBeLessThan(6 * 400);
+    expect(held(arrayCopy)).toEqual(held(twoFifths));
   });
 
   it('widens to float64 weights, exactly, for a weight counts cannot hold, whichever way it arrives', () => {
     const beyond = 2 ** 32; // one past what a count holds: a 1d window of a constant feature at 50k events/s
-    const cases: Array<[string, (store: BucketStore) => void, Map<number, number>]> = [
+    const cases: Array<[string, (store: BucketStore) => void, Map<number, number>, (typeof Uint32Array | typeof Float64Array)?]> = [
       ['add of a fraction', (s) => s.add(10, 0.25), new Map([[10, 3.25], [11, 1]])],
+      ['add past 2^16 - 1', (s) => s.add(11, 65_535), new Map([[10, 3], [11, 65_536]]), Uint32Array],
+      [
+        'a table merged in with a count past 2^16 - 1',
+        (s) => {
+          const table = new BucketStore(4096);
+          table.add(11, 70_000);
+          s.merge(table);
+        },
+        new Map([[10, 3], [11, 70_001]]),
+        Uint32Array,
+      ],
       ['add past 2^32 - 1', (s) => { s.add(10, 2 ** 32 - 1); s.add(10, 1); }, new Map([[10, beyond + 3], [11, 1]])],
       ['merge of float weights', (s) => s.merge(dense([[10, 0.5], [12, 0.75]])), new Map([[10, 3.5], [11, 1], [12, 0.75]])],
       ['merge of a huge count', (s) => s.merge(dense([[11, beyond]])), new Map([[10, 3], [11, beyond + 1]])],
@@ -179,17 +207,24 @@ describe('BucketStore counts', () => {
         new Map([[10, 4.5], [11, 1], [40, 2.5]]),
       ],
     ];
-    for (const [name, change, expected] of cases) {
+    for (const [name, change, expected, kind = Float64Array] of cases) {
       const store = dense([[10, 3], [11, 1]]);
-      expect(store.counts, name).toBeInstanceOf(Uint32Array);
+      expect(store.counts, name).toBeInstanceOf(Uint16Array);
       change(store);
       expect(held(store), name).toEqual(expected);
-      expect(store.counts, name).toBeInstanceOf(Float64Array);
+      expect(store.counts, name).toBeInstanceOf(kind);
       // and it stays wide: what it grows into holds the same weights
       store.add(store.high + 300, 0.5);
       expect(store.weightAt(store.high), name).toBe(0.5);
       expect(store.total(), name).toBeCloseTo([...expected.values()].reduce((a, b) => a + b, 0.5), 6);
     }
+    // a table whose count is past 2^16 - 1 becomes an array that holds it
+    const table = new BucketStore(4096);
+    table.add(3, 1);
+    table.add(5, 100_000);
+    expect(table.form).toBe('table');
+    table.densify();
+    expect(held(table)).toEqual(new Map([[3, 1], [5, 100_000]]));
     // a copy of a wide store (its weights fill its range: copied as an array) keeps the fractions
     const wide = dense(Array.from({ length: 40 }, (_, k): [number, number] => [k, 1 + k / 4]));
     const copy = new BucketStore(4096);
