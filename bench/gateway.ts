@@ -29,9 +29,13 @@
  *   waits behind statistics work are included;
  * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
  *   scrapes a gateway: GET /metrics of the gateway's own HTTP server (buildGateway over the same
- *   source and turns, called with inject: the route as it runs, its HTTP socket aside), which
- *   collects the model gauges of every model and window (computing the drift of every pair no rule
- *   keeps fresh), sets and renders them, each in slices; its wall time and size are reported;
+ *   source and turns, listening on loopback), fetched from a thread of its own as a Prometheus
+ *   server fetches it from another process, which collects the model gauges of every model and
+ *   window (computing the drift of every pair no rule keeps fresh), sets and renders them, each in
+ *   slices; its wall time and size are reported. (Through `inject`, until 2026-12-02, the 9 MB
+ *   answer was assembled into a string on the gateway's own thread, which a socket's write does
+ *   not do: the request behind it waited 200-340 ms, the one sample over 200 ms in REST max; a 5 ms
+ *   heartbeat on the gateway's thread saw those gaps, one in another process did not.)
  * - the raw limit: decoding + applying the same pane messages into a bare WindowStore, no
  *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate;
  * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
@@ -83,6 +87,30 @@ import { FEATURES, PANE_MS, fill } from './workers/gateway-panes.ts';
 import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
+
+/** What the scraper thread answers for one GET /metrics. */
+interface ScrapeAnswer {
+  status: number;
+  bytes: number;
+  /** Wall time from the request to the last byte of the answer. */
+  ms: number;
+  /** The answer's first 200 characters, or the error, when it was not a 200. */
+  head: string;
+}
+/** The scraper: fetches the URL it is sent and answers a ScrapeAnswer (a thread of its own, as Prometheus is another process). */
+const SCRAPER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', async (url) => {
+  const started = performance.now();
+  try {
+    const res = await fetch(url);
+    const body = Buffer.from(await res.arrayBuffer());
+    parentPort.postMessage({ status: res.status, bytes: body.length, ms: performance.now() - started, head: res.status === 200 ? '' : body.toString('utf8', 0, 200) });
+  } catch (error) {
+    parentPort.postMessage({ status: 0, bytes: 0, ms: performance.now() - started, head: String(error) });
+  }
+});
+`;
 const BATCH = 512;
 const REFERENCE_VALUES = 600;
 const REST_EVERY_MS = 100;
@@ -362,17 +390,19 @@ async function runSize(models: number): Promise<SizeResult> {
     }
   }, REST_EVERY_MS);
   const http = await buildGateway({ source, registry: new Registry(), turns, logger: false });
-  // ready now, as a gateway is once it listens: the first inject would otherwise load every route (~0.15 s) mid-run
-  await http.ready();
+  const metricsUrl = `${await http.listen({ host: '127.0.0.1', port: 0 })}/metrics`;
+  const scraper = scrapeEveryMs > 0 ? new Worker(SCRAPER_SOURCE, { eval: true }) : undefined;
   const scrapes: Array<{ wallMs: number; bytes: number }> = [];
   const scrape = async (): Promise<void> => {
-    const started = performance.now();
-    const res = await http.inject({ url: '/metrics' });
-    if (res.statusCode !== 200) throw new Error(`bench gateway: GET /metrics answered ${res.statusCode}: ${res.body.slice(0, 200)}`);
-    if (measuring) scrapes.push({ wallMs: performance.now() - started, bytes: res.body.length });
+    if (scraper === undefined) return;
+    const answer = new Promise<ScrapeAnswer>((resolve) => scraper.once('message', resolve));
+    scraper.postMessage(metricsUrl);
+    const { status, bytes, ms, head } = await answer;
+    if (status !== 200) throw new Error(`bench gateway: GET /metrics answered ${status}: ${head}`);
+    if (measuring) scrapes.push({ wallMs: ms, bytes });
   };
   let scraping: Promise<void> = Promise.resolve();
-  const scraper = scrapeEveryMs > 0 ? setInterval(() => (scraping = scrape()), scrapeEveryMs) : undefined;
+  const scrapeTimer = scrapeEveryMs > 0 ? setInterval(() => (scraping = scrape()), scrapeEveryMs) : undefined;
   const sampler = setInterval(() => {
     if (!measuring) return;
     pendingMax = Math.max(pendingMax, queue.length);
@@ -411,8 +441,9 @@ async function runSize(models: number): Promise<SizeResult> {
   await publisher.terminate();
   clearInterval(rest);
   clearInterval(sampler);
-  clearInterval(scraper);
+  clearInterval(scrapeTimer);
   await scraping; // a scrape under way ends before its server closes (a failed one fails the bench)
+  await scraper?.terminate();
   await http.close();
   source.stop();
 
