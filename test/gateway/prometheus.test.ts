@@ -264,15 +264,27 @@ describe('renderInSlices', () => {
     const counter = new Counter({ name: 'c_total', help: 'a counter', labelNames: ['kind'], registers: [registry] });
     const gauge = new Gauge({ name: 'g', help: 'a "gauge"\nwith a newline', labelNames: ['model', 'feature'], registers: [registry] });
     const histogram = new Histogram({ name: 'h_seconds', help: 'a histogram', buckets: [0.1, 1], registers: [registry] });
+    const odd = new Gauge({ name: 'odd', help: 'back\\slash', labelNames: ['v'], registers: [registry] });
+    const bare = new Gauge({ name: 'bare', help: 'no labels', registers: [registry] });
+    new Gauge({ name: 'empty', help: 'no series', labelNames: ['v'], registers: [registry] });
     counter.inc({ kind: 'a' }, 3);
     for (let m = 0; m < 600; m++) for (let f = 0; f < 30; f++) gauge.set({ model: `m${m}`, feature: `f${f}` }, m + f / 100);
+    odd.set({ v: 'a "quoted"\\ value\nover two lines' }, Number.NaN);
+    odd.set({ v: 'up' }, Number.POSITIVE_INFINITY);
+    odd.set({ v: 'down' }, Number.NEGATIVE_INFINITY);
+    odd.set({ v: 'tiny' }, 1e-300);
+    bare.set(-0.5);
     histogram.observe(0.5);
     // the event loop turns while it renders 18,000 series: a timer set now fires before it ends
     let turned = false;
     setImmediate(() => (turned = true));
     const parts = await renderInSlices(registry);
-    expect(parts.length).toBe(3); // one part per metric, not joined into one string
     const sliced = parts.join('');
+    // a large gauge is cut between slices too (not one block per metric): with slices of a
+    // microsecond, its 18,000 series come in a part per 512 of them, the same text
+    const fine = await renderInSlices(registry, undefined, 0.001);
+    expect(fine.filter((part) => part.includes('g{model=')).length).toBe(Math.ceil(18_000 / 512));
+    expect(fine.join('')).toBe(sliced);
     expect(sliced).toBe(await registry.metrics());
     expect(sliced).toContain('g{model="m599",feature="f29",instance="gw-1"} 599.29');
     expect(turned).toBe(true);
