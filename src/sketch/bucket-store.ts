@@ -509,18 +509,15 @@ export class BucketStore {
   /** The store's weights in the next kind that holds `weight`, from now on, with it at `slot` (see put). */
   private widenWith(slot: number, weight: number): Counts {
     const narrow = this.counts;
-    const wide = narrow instanceof Float64Array ? narrow : narrow instanceof Uint16Array && Number.isInteger(weight) && weight >= 0 && weight <= 0xffffffff ? new Uint32Array(narrow.length) : new Float64Array(narrow.length);
-    if (wide !== narrow) {
+    let wide: Counts = narrow; // a float64 array differs only for NaN, which it holds as it is
+    if (!(narrow instanceof Float64Array)) {
+      const fourBytes = narrow instanceof Uint16Array && Number.isInteger(weight) && weight >= 0 && weight <= 0xffffffff;
+      wide = fourBytes ? new Uint32Array(narrow.length) : new Float64Array(narrow.length);
       wide.set(narrow);
       this.counts = wide;
     }
     wide[slot] = weight;
     return wide;
-  }
-
-  /** A zeroed array of `length` weights of the kind the store holds: its counts until it widened. */
-  private newCounts(length: number): Counts {
-    return countsLike(this.counts, length);
   }
 
   weightAt(index: number): number {
@@ -644,7 +641,7 @@ export class BucketStore {
     if (newHigh - newLow + 1 <= this.maxBuckets) {
       const wasEmpty = this.isEmpty;
       if (wasEmpty && this.counts.length < newHigh - newLow + 1) {
-        this.counts = scratch === undefined ? this.newCounts(newHigh - newLow + 1) : scratch.take(newHigh - newLow + 1);
+        this.counts = scratch === undefined ? countsLike(this.counts, newHigh - newLow + 1) : scratch.take(newHigh - newLow + 1);
         this.offset = newLow;
       } else {
         this.ensureCapacity(newLow, newHigh);
@@ -1309,7 +1306,7 @@ export class BucketStore {
         else if (target < from) this.counts.fill(0, Math.max(from, target + (to - from)), to);
       }
     } else {
-      const grown = this.newCounts(capacity);
+      const grown = countsLike(this.counts, capacity);
       if (!this.isEmpty) grown.set(this.counts.subarray(from, to), target);
       this.counts = grown;
     }
