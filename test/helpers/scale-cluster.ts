@@ -138,83 +138,140 @@ async function pendingAfter(nc: NatsConnection, partition: number, afterSeq: num
   return info.num_pending;
 }
 
-/** Events of one partition with a stream sequence in (afterSeq, uptoSeq]. */
-export async function eventsBetween(nc: NatsConnection, partition: number, afterSeq: number, uptoSeq: number): Promise<number> {
-  if (uptoSeq <= afterSeq) return 0;
-  return (await pendingAfter(nc, partition, afterSeq)) - (await pendingAfter(nc, partition, uptoSeq));
-}
-
-/** Where an owner left a partition: its last applied sequence (from its log, or its last scrape before a kill -9). */
-export interface PartitionExit {
+/** Where a killed worker left a partition: its last applied sequence and held events, from its last scrape before the kill -9. */
+export interface PartitionKill {
   partition: number;
   seq: number;
   time: number;
   /** Events consumed up to `seq` but held for their models' admission, so not counted by that owner. */
-  held?: number;
-  /** The worker process it happened in (absent: one no longer running, e.g. killed). */
-  proc?: Proc;
-}
-
-export function exitsIn(proc: Proc): PartitionExit[] {
-  return proc.lines.flatMap((l) =>
-    l.msg === 'partition stopped' || l.msg === 'partition abandoned' ? [{ partition: Number(l.partition), seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0), proc }] : [],
-  );
+  held: number;
+  /** The killed worker's process. */
+  proc: Proc;
 }
 
 /**
- * A worker's checkpoint restores that went on to run: a start abandoned after its restore (its lease
- * lost meanwhile, or its deadline passed) counted nothing, and the next restore of that partition
- * pairs with the same exit as it would have.
+ * One partition's run in one process, from its start under lease to its stop or abandon (or the
+ * kill, or still running). It counts the events in (from, to]: a process counts a partition's
+ * stream only beyond the highest it counted of it before (PipelineStatsExporter.rebase), so `from`
+ * is the restored checkpoint's sequence or, above it, where this process had got to itself.
  */
-function startedRestores(proc: Proc): PartitionExit[] {
-  const out: PartitionExit[] = [];
-  const open = new Map<number, PartitionExit>();
+interface PartitionRun {
+  partition: number;
+  proc: Proc;
+  /** When its checkpoint was restored (or it started, without one). */
+  time: number;
+  restoredSeq: number;
+  from: number;
+  to: number;
+  /** Events held in the restored checkpoint (counted by this run once admitted) and at its end (not counted by it). */
+  restoredHeld: number;
+  endHeld: number;
+}
+
+/** The runs of one worker's partitions, from its log; runs still open end at `open` (a kill's last scrape, or the stream's end). */
+function runsIn(proc: Proc, open: (partition: number) => { seq: number; held: number }): PartitionRun[] {
+  const runs: PartitionRun[] = [];
+  const restored = new Map<number, { seq: number; held: number; time: number }>();
+  const running = new Map<number, PartitionRun>();
+  const highest = new Map<number, number>();
   for (const l of proc.lines) {
     const partition = Number(l.partition);
-    if (l.msg === 'restored partition checkpoint') open.set(partition, { partition, seq: Number(l.seq), time: Number(l.time), held: Number(l.held ?? 0), proc });
-    else if (l.msg === 'partition start abandoned') open.delete(partition);
-    else if (l.msg === 'partition started under lease' && open.has(partition)) {
-      out.push(open.get(partition)!);
-      open.delete(partition);
+    if (l.msg === 'restored partition checkpoint') restored.set(partition, { seq: Number(l.seq), held: Number(l.held ?? 0), time: Number(l.time) });
+    // a start abandoned after its restore (its lease lost meanwhile, or its deadline passed) counted nothing
+    else if (l.msg === 'partition start abandoned') restored.delete(partition);
+    else if (l.msg === 'partition started under lease') {
+      const from = restored.get(partition) ?? { seq: 0, held: 0, time: Number(l.time) };
+      restored.delete(partition);
+      const run: PartitionRun = {
+        partition,
+        proc,
+        time: from.time,
+        restoredSeq: from.seq,
+        from: Math.max(from.seq, highest.get(partition) ?? 0),
+        to: Infinity,
+        restoredHeld: from.held,
+        endHeld: 0,
+      };
+      highest.set(partition, run.from);
+      running.set(partition, run);
+      runs.push(run);
+    } else if ((l.msg === 'partition stopped' || l.msg === 'partition abandoned') && running.has(partition)) {
+      const run = running.get(partition)!;
+      running.delete(partition);
+      run.to = Number(l.seq);
+      run.endHeld = Number(l.held ?? 0);
+      highest.set(partition, Math.max(highest.get(partition) ?? 0, run.to));
     }
   }
-  return out;
+  for (const run of running.values()) {
+    const end = open(run.partition);
+    run.to = end.seq;
+    run.endHeld = end.held;
+  }
+  return runs;
+}
+
+/** Events of one partition with a stream sequence in (afterSeq, uptoSeq] (uptoSeq Infinity: to the stream's end). */
+async function eventsIn(nc: NatsConnection, partition: number, afterSeq: number, uptoSeq: number): Promise<number> {
+  if (uptoSeq <= afterSeq) return 0;
+  return (await pendingAfter(nc, partition, afterSeq)) - (uptoSeq === Infinity ? 0 : await pendingAfter(nc, partition, uptoSeq));
 }
 
 /**
- * Replay accounting over every checkpoint restore that went on to run, against the exits of that
- * partition before it (a logged stop or abandon, or a killed worker's last scrape):
- * - replayed: events between the restored sequence (or, above it, where the restoring process had
- *   itself got to on the partition before) and the furthest any owner had got to, which the new
- *   owner consumes and counts a second time (a worker taking back a partition it had lost does not
- *   count again what it counted then);
- * - unseen: for a killed worker, events between its last scrape and a newer restored checkpoint,
- *   and those it held at that scrape and admitted since: it counted them (its checkpoint says so)
- *   after its counter was last read.
+ * Replay accounting over every run of every partition (see PartitionRun), so that Σ consumed −
+ * replayed is what the workers consumed at least once:
+ * - replayed: Σ over runs of what each counted, less the events in the union of the runs' ranges
+ *   (each counted once); an event two owners count (an older checkpoint restored after a kill, or a
+ *   partition abandoned and taken back during a NATS outage) is a replay;
+ * - unseen: what the killed worker counted after its counter was last read, the events between its
+ *   last scrape and the newer checkpoint the partition's next owner restored (its checkpoint says it
+ *   consumed them).
+ * Held events (consumed, so within a run's range, but counted once their model is admitted) are
+ * counted by the run that admits them: not by one that ends holding them, by one that restores them.
  */
-export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[], kills: readonly PartitionExit[]): Promise<{ replayed: number; unseen: number }> {
-  const killed = new Set(kills);
-  const exits = [...kills, ...workers.flatMap(exitsIn)];
-  const restores = workers.flatMap(startedRestores);
-  let replayed = 0;
+export async function replayedEvents(nc: NatsConnection, workers: readonly Proc[], kills: readonly PartitionKill[]): Promise<{ replayed: number; unseen: number; details: string[] }> {
+  const runs = workers.flatMap((proc) => {
+    const killed = kills.filter((k) => k.proc === proc);
+    return runsIn(proc, (partition) => {
+      const kill = killed.find((k) => k.partition === partition);
+      if (kill !== undefined) return { seq: kill.seq, held: kill.held };
+      // a run the killed worker started after its last scrape: nothing of it was read
+      return { seq: killed.length > 0 ? 0 : Infinity, held: 0 };
+    });
+  });
   let unseen = 0;
-  for (const r of restores) {
-    const earlier = exits.filter((e) => e.partition === r.partition && e.time <= r.time);
-    const before = [...earlier].sort((a, b) => b.time - a.time)[0];
-    if (before === undefined) continue;
-    // held events were consumed (seq covers them) but are counted only once admitted: those the
-    // previous owner still held at its exit it never counted, so they are not a replay; those held
-    // in the restored checkpoint the new owner counts, so they are one if the previous owner had
-    const held = (before.held ?? 0) - (r.held ?? 0);
-    // a process counts what goes beyond what it counted of the partition before (PipelineStatsExporter.rebase),
-    // and someone had counted up to the furthest any owner got: with partitions abandoned and taken
-    // back during a NATS outage, the previous owner alone is not the whole story (an owner that
-    // restored an older checkpoint exits below where an earlier one got; a process taking back a
-    // partition it ran before does not count again what it counted then)
-    const countedUpTo = Math.max(...earlier.map((e) => e.seq));
-    const ownUpTo = Math.max(r.seq, ...earlier.filter((e) => e.proc === r.proc).map((e) => e.seq));
-    if (countedUpTo > ownUpTo && before.proc !== r.proc) replayed += Math.max(0, (await eventsBetween(nc, r.partition, ownUpTo, countedUpTo)) - held);
-    else if (killed.has(before)) unseen += (await eventsBetween(nc, r.partition, before.seq, r.seq)) + held;
+  const details: string[] = [];
+  const who = (proc: Proc) => `#${workers.indexOf(proc) + 1}`;
+  for (const kill of kills) {
+    const next = runs.filter((r) => r.partition === kill.partition && r.time >= kill.time).sort((a, b) => a.time - b.time)[0];
+    const run = runs.find((r) => r.proc === kill.proc && r.partition === kill.partition && r.to === kill.seq);
+    if (next === undefined || run === undefined || next.restoredSeq <= kill.seq) continue;
+    // the killed worker ran up to the checkpoint it wrote after its last scrape
+    const n = (await eventsIn(nc, kill.partition, kill.seq, next.restoredSeq)) + kill.held - next.restoredHeld;
+    details.push(`p${kill.partition}: killed ${who(kill.proc)} counted ${n} after its last scrape (${kill.seq} -> ${next.restoredSeq})`);
+    unseen += n;
+    run.to = next.restoredSeq;
+    run.endHeld = next.restoredHeld;
   }
-  return { replayed, unseen };
+  let counted = 0;
+  let once = 0;
+  for (const partition of [...new Set(runs.map((r) => r.partition))].sort((a, b) => a - b)) {
+    const own = runs.filter((r) => r.partition === partition && r.to > r.from).sort((a, b) => a.from - b.from);
+    for (const r of own) counted += (await eventsIn(nc, partition, r.from, r.to)) + (r.from === r.restoredSeq ? r.restoredHeld : 0) - r.endHeld;
+    let union = 0;
+    let at = -1;
+    let end = -1;
+    for (const r of [...own, null]) {
+      if (r !== null && r.from <= end) {
+        end = Math.max(end, r.to);
+        continue;
+      }
+      if (end > at) union += await eventsIn(nc, partition, at, end);
+      if (r !== null) [at, end] = [r.from, r.to];
+    }
+    once += union;
+    details.push(`p${partition}: ${own.map((r) => `${who(r.proc)} (${r.restoredSeq}) ${r.from}-${r.to}`).join(', ')}`);
+  }
+  details.push(`counted ${counted}, once ${once}`);
+  return { replayed: counted - once, unseen, details };
 }

@@ -13,7 +13,7 @@ import type { NatsCluster, NatsServerHandle } from '../helpers/nats-server.ts';
 import { eventually, getJson } from '../helpers/pipeline.ts';
 import { loggedLine } from '../helpers/processes.ts';
 import { replayedEvents, startDeployment } from '../helpers/scale-cluster.ts';
-import type { Deployment, PartitionExit, RunningWorker } from '../helpers/scale-cluster.ts';
+import type { Deployment, PartitionKill, RunningWorker } from '../helpers/scale-cluster.ts';
 import { SCALE_GROUPS, SCALE_MODELS, expectedTotals, publishWorkload } from '../helpers/scale-workload.ts';
 import { provision } from '../../src/cluster/provision.ts';
 import { DriftPublisher } from '../../src/client/index.ts';
@@ -109,14 +109,14 @@ async function killAndJoinScenario(
   nc: NatsConnection,
   publisher: DriftPublisher,
   disrupt?: () => Promise<void>,
-): Promise<{ published: number; consumed: number; replayed: number; resumedMs: number }> {
+): Promise<{ published: number; consumed: number; replayed: number; resumedMs: number; details: string[] }> {
   for (const id of ['w1', 'w2', 'w3']) await deployment.startWorker(id);
   await deployment.waitForCoverage(PARTITIONS, 90_000);
   progress('three workers run the 16 partitions');
   const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 20 * 60_000;
   const total = PREDICTIONS * 2 - Math.ceil(PREDICTIONS / 97); // failed inferences get no label
   const gone = new Map<string, number>();
-  const kills: PartitionExit[] = [];
+  const kills: PartitionKill[] = [];
   let resumed: Promise<number> | null = null;
   let failover: { partitions: number[]; killedAt: number } | null = null;
   let joined: Promise<RunningWorker> | null = null;
@@ -135,7 +135,7 @@ async function killAndJoinScenario(
         gone.set(victim.id, last.consumed);
         progress(`killed ${victim.id} (-9) at ${n} events`);
         // held: consumed up to seq but waiting for admission, so not in last.consumed (the next owner counts them once)
-        for (const [partition, seq] of last.sequence) kills.push({ partition, seq, time: killedAt, held: last.held.get(partition) ?? 0 });
+        for (const [partition, seq] of last.sequence) kills.push({ partition, seq, time: killedAt, held: last.held.get(partition) ?? 0, proc: victim.proc });
         failover = { partitions: last.partitions, killedAt };
         let seen: number[] = [];
         // a worker that does not answer its /metrics (a blocked event loop) hides its partitions
@@ -175,12 +175,12 @@ async function killAndJoinScenario(
   // w4 took partitions and consumed (how many it runs at this instant depends on how the leases moved)
   const w4 = deployment.workers.find((w) => w.id === 'w4')!;
   expect(w4.proc.lines.some((l) => l.msg === 'partition started under lease')).toBe(true);
-  const { replayed, unseen } = await replayedEvents(nc, deployment.workers.map((w) => w.proc), kills);
+  const { replayed, unseen, details } = await replayedEvents(nc, deployment.workers.map((w) => w.proc), kills);
   // the killed worker's counter was read before it died: add what its last checkpoint shows it consumed since
   const consumed = (await consumedInAll(deployment, gone)) + unseen;
   const churn = deployment.workers.map((w) => `${w.id}: ${w.proc.lines.filter((l) => l.msg === 'partition abandoned').length} abandoned, ${w.proc.lines.filter((l) => l.msg === 'restored partition checkpoint').length} restored`);
   progress(`consumed ${consumed} (${unseen} of them by the killed worker after its last scrape), replayed ${replayed}; ${churn.join('; ')}`);
-  return { published: events, consumed, replayed, resumedMs };
+  return { published: events, consumed, replayed, resumedMs, details };
 }
 
 /** One partition's failover after the kill: ms from the kill to each step (null: not seen in the logs). */
@@ -230,9 +230,9 @@ function describeFailover(steps: readonly FailoverSteps[], resumedMs: number): s
   return `failover after the kill, in s: ${rows.join('; ')}; all seen running in /metrics ${s(resumedMs)}`;
 }
 
-function expectConsumedOnce(r: { published: number; consumed: number; replayed: number }): void {
+function expectConsumedOnce(r: { published: number; consumed: number; replayed: number; details: string[] }): void {
   // every event consumed at least once, and no more than 5 % beyond the replay after the failures
-  expect(r.consumed - r.replayed, `consumed ${r.consumed} − replayed ${r.replayed} against ${r.published} published`).toBeGreaterThanOrEqual(r.published);
+  expect(r.consumed - r.replayed, `consumed ${r.consumed} − replayed ${r.replayed} against ${r.published} published; runs by partition:\n${r.details.join('\n')}`).toBeGreaterThanOrEqual(r.published);
   expect(r.consumed).toBeLessThanOrEqual(1.05 * r.published + r.replayed);
 }
 
