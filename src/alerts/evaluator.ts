@@ -138,47 +138,68 @@ function supportCount(metrics: ModelMetrics, rule: AlertRule): number {
   return rule.selector.kind === 'accuracy' || rule.selector.kind === 'quality' ? metrics.quality.labeled : metrics.count;
 }
 
+/** A rule's effective threshold on one window's metrics (its baseline applied), or null: nothing to judge against. */
+function thresholdOf(rule: AlertRule, metrics: ModelMetrics, stable: ModelMetrics | undefined, options: AlertEvaluatorOptions): { threshold: number; evidence: DropEvidence | undefined } | null {
+  if (rule.baseline === null) return rule.threshold === null ? null : { threshold: rule.threshold, evidence: undefined };
+  const stableBase = stable && supportCount(stable, rule) >= rule.minCount ? stable : undefined;
+  const base = rule.baseline.kind === 'reference' ? (metrics.reference?.[rule.baseline.field] ?? null) : stableBase ? valueAt(stableBase, rule.selector) : null;
+  if (base === null) return null;
+  const threshold = rule.ratio !== null ? base * rule.ratio : base + rule.delta;
+  const alpha = budgetSignificance(
+    evidenceCount(metrics, rule),
+    options.falseAlarmsPerMillion ?? DEFAULT_FALSE_ALARMS_PER_MILLION,
+    options.evaluationsPerWindow?.(metrics.windowMs) ?? 1,
+  );
+  const evidence = dropEvidence(rule, metrics, base, threshold, rule.baseline.kind === 'reference' ? { kind: 'reference' } : { kind: 'stable', metrics: stableBase as ModelMetrics }, alpha) ?? undefined;
+  return { threshold, evidence };
+}
+
 /**
  * The values a rule looks at in one window's metrics: one per scope (the model, or each feature).
  * `stable` is the metrics of the model's stable version, for rules with baseline 'stable'.
+ * (AlertEvaluator.evaluate visits the same values without building them: see forEachObservation.)
  */
 export function observe(rule: AlertRule, metrics: ModelMetrics, scopePrefix = 'model', stable?: ModelMetrics, options: AlertEvaluatorOptions = {}): Observation[] {
+  const out: Observation[] = [];
+  forEachObservation(rule, metrics, scopePrefix, stable, options, (feature, value, threshold, enough, evidence) => {
+    out.push({ scope: feature === null ? scopePrefix : `feature:${feature}`, value, threshold, enough, ...(evidence ? { evidence } : {}) });
+  });
+  return out;
+}
+
+/** Called once per scope a rule looks at: `feature` null for the rule's own scope (the model or a version). */
+type ObservationVisitor = (feature: string | null, value: number | null, threshold: number, enough: boolean, evidence: DropEvidence | undefined) => void;
+
+/**
+ * observe without its arrays and scope strings: at 300 models x 30 features the per-feature drift
+ * rule's observations (Object.entries, an object and two strings per feature and evaluation) were
+ * a fifth of everything a gateway allocated (bench gateway), and the young-generation collections
+ * they caused, 10-25 ms each on a loaded machine, most of its REST tail.
+ */
+function forEachObservation(rule: AlertRule, metrics: ModelMetrics, scopePrefix: string, stable: ModelMetrics | undefined, options: AlertEvaluatorOptions, visit: ObservationVisitor): void {
   const enough = supportCount(metrics, rule) >= rule.minCount;
-  let threshold = rule.threshold;
-  let evidence: DropEvidence | undefined;
-  if (rule.baseline !== null) {
-    const stableBase = stable && supportCount(stable, rule) >= rule.minCount ? stable : undefined;
-    const base =
-      rule.baseline.kind === 'reference' ? (metrics.reference?.[rule.baseline.field] ?? null) : stableBase ? valueAt(stableBase, rule.selector) : null;
-    if (base === null) return [];
-    threshold = rule.ratio !== null ? base * rule.ratio : base + rule.delta;
-    const alpha = budgetSignificance(
-      evidenceCount(metrics, rule),
-      options.falseAlarmsPerMillion ?? DEFAULT_FALSE_ALARMS_PER_MILLION,
-      options.evaluationsPerWindow?.(metrics.windowMs) ?? 1,
-    );
-    evidence = dropEvidence(rule, metrics, base, threshold, rule.baseline.kind === 'reference' ? { kind: 'reference' } : { kind: 'stable', metrics: stableBase as ModelMetrics }, alpha) ?? undefined;
-  }
-  if (threshold === null) return [];
+  const judged = thresholdOf(rule, metrics, stable, options);
+  if (judged === null) return;
+  const { threshold, evidence } = judged;
   const selector = rule.selector;
   if (selector.kind === 'drift' && selector.target === 'feature') {
-    return Object.entries(metrics.drift.features).map(([name, entry]) => ({
-      scope: `feature:${name}`,
-      value: driftValue(entry, selector.reading),
-      threshold: threshold as number,
-      enough: enough && entry.count >= rule.minCount,
-    }));
+    const features = metrics.drift.features;
+    for (const name in features) {
+      const entry = features[name];
+      visit(name, driftValue(entry, selector.reading), threshold, enough && entry.count >= rule.minCount, undefined);
+    }
+    return;
   }
   if (selector.kind === 'dataQuality') {
-    return Object.entries(metrics.dataQuality?.features ?? {}).map(([name, entry]) => ({
-      scope: `feature:${name}`,
-      value: dataQualityValue(entry[selector.metric]),
-      threshold: threshold as number,
-      enough,
-    }));
+    const features = metrics.dataQuality?.features;
+    for (const name in features) visit(name, dataQualityValue(features[name][selector.metric]), threshold, enough, undefined);
+    return;
   }
-  return [{ scope: scopePrefix, value: valueAt(metrics, selector), threshold, enough, ...(evidence ? { evidence } : {}) }];
+  visit(null, valueAt(metrics, selector), threshold, enough, evidence);
 }
+
+/** Feature keys kept per model and rule before they start again (above any feature cap a model has). */
+const MAX_FEATURE_KEYS = 4096;
 
 function holds(op: AlertRule['op'], value: number, threshold: number): boolean {
   switch (op) {
@@ -204,6 +225,8 @@ export class AlertEvaluator {
   private readonly unjudged = new Map<string, RuleStatus>();
   /** The rules as they apply to each model evaluated so far (overrides resolved once). */
   private readonly modelRules = new Map<string, AlertRule[]>();
+  /** Per model and rule, each feature's scope and state key (see forEachObservation); dropped with the model. */
+  private readonly featureKeys = new Map<string, Map<AlertRule, Map<string, { scope: string; key: string }>>>();
 
   constructor(
     private readonly rules: readonly AlertRule[],
@@ -237,14 +260,37 @@ export class AlertEvaluator {
       }
       for (const { metrics, prefix } of targets) {
         const now = metrics.to;
-        for (const observation of observe(rule, metrics, prefix, stable, this.options)) {
-          const key = `${model}|${rule.name}|${observation.scope}`;
-          const transition = this.step(rule, model, key, observation, now);
+        const ownKey = `${model}|${rule.name}|${prefix}`;
+        const featureKeys = this.featureKeysOf(model, rule);
+        forEachObservation(rule, metrics, prefix, stable, this.options, (feature, value, threshold, enough, evidence) => {
+          let key = ownKey;
+          let scope = prefix;
+          if (feature !== null) {
+            let known = featureKeys.get(feature);
+            if (known === undefined) {
+              // feature names come and go within the schema's cap; a map outgrowing it starts again
+              if (featureKeys.size >= MAX_FEATURE_KEYS) featureKeys.clear();
+              scope = `feature:${feature}`;
+              known = { scope, key: `${model}|${rule.name}|${scope}` };
+              featureKeys.set(feature, known);
+            }
+            ({ key, scope } = known);
+          }
+          const transition = this.step(rule, model, key, scope, value, threshold, enough, evidence, now);
           if (transition) transitions.push(transition);
-        }
+        });
       }
     }
     return transitions;
+  }
+
+  /** A per-feature scope's name and state key of (model, rule), made once (see forEachObservation). */
+  private featureKeysOf(model: string, rule: AlertRule): Map<string, { scope: string; key: string }> {
+    let byRule = this.featureKeys.get(model);
+    if (byRule === undefined) this.featureKeys.set(model, (byRule = new Map()));
+    let keys = byRule.get(rule);
+    if (keys === undefined) byRule.set(rule, (keys = new Map()));
+    return keys;
   }
 
   /** The rules as they apply to `model`: its overrides applied, its disabled rules left out. */
@@ -257,8 +303,17 @@ export class AlertEvaluator {
     return rules;
   }
 
-  private step(rule: AlertRule, model: string, key: string, observation: Observation, now: number): AlertEvent | null {
-    const { value, threshold, enough, scope, evidence } = observation;
+  private step(
+    rule: AlertRule,
+    model: string,
+    key: string,
+    scope: string,
+    value: number | null,
+    threshold: number,
+    enough: boolean,
+    evidence: DropEvidence | undefined,
+    now: number,
+  ): AlertEvent | null {
     const current = this.states.get(key);
     if (!enough || value === null || !Number.isFinite(value)) return null;
     if (evidence?.insufficient) {
@@ -341,6 +396,7 @@ export class AlertEvaluator {
     }
     for (const key of this.unjudged.keys()) if (key.startsWith(prefix)) this.unjudged.delete(key);
     this.modelRules.delete(model);
+    this.featureKeys.delete(model);
     return resolutions;
   }
 

@@ -64,6 +64,28 @@ describe('alert lifecycle', () => {
     expect(fired.map((a) => a.scope).sort()).toEqual(['feature:a', 'feature:c']);
   });
 
+  it('per-feature alerts keep their own state per model, feature and episode, also past thousands of feature names', () => {
+    const evaluator = new AlertEvaluator(rules([{ name: 'psi', metric: 'drift.feature.psi', op: '>', threshold: 0.2, for: '10s', resolveHysteresis: 0.05 }]));
+    const at = (model: string, t: number, features: Record<string, DriftEntry>) =>
+      evaluator.evaluate(model, () => metrics(t, { model, drift: { reference: 'ref', output: null, features } }), []).map((a) => `${a.id} ${a.scope}`);
+    expect(at('m', 0, { a: psiEntry(0.5), b: psiEntry(0.1) })).toEqual([]);
+    expect(at('n', 0, { a: psiEntry(0.1) })).toEqual([]);
+    expect(at('m', 10_000, { a: psiEntry(0.5), b: psiEntry(0.5) })).toEqual(['m:psi:feature:a:0:firing feature:a']);
+    // n's feature a never held: its own state, not m's
+    expect(at('n', 20_000, { a: psiEntry(0.5) })).toEqual([]);
+    // 5,000 other feature names come and go (more than the evaluator keeps keys for): a and b keep their state
+    for (let k = 0; k < 5; k++) {
+      const many: Record<string, DriftEntry> = { a: psiEntry(0.5), b: psiEntry(0.5) };
+      for (let f = 0; f < 1000; f++) many[`f${k}_${f}`] = psiEntry(0.1);
+      expect(at('m', 11_000 + k, many)).toEqual([]);
+    }
+    expect(at('m', 20_000, { a: psiEntry(0.1), b: psiEntry(0.5) })).toEqual(['m:psi:feature:a:0:resolved feature:a', 'm:psi:feature:b:10000:firing feature:b']);
+    expect(at('n', 30_000, { a: psiEntry(0.5) })).toEqual(['n:psi:feature:a:20000:firing feature:a']);
+    // a new episode of m's feature a after it resolved
+    expect(at('m', 40_000, { a: psiEntry(0.5), b: psiEntry(0.5) })).toEqual([]);
+    expect(at('m', 50_000, { a: psiEntry(0.5), b: psiEntry(0.5) })).toEqual(['m:psi:feature:a:40000:firing feature:a']);
+  });
+
   it('data-quality rules fire per feature, a flag reading as 1, and resolve when the feature is back', () => {
     const evaluator = new AlertEvaluator(rules([
       { name: 'missing', metric: 'dataQuality.missingIncrease', op: '>', threshold: 0.1, for: '0s' },
