@@ -123,6 +123,11 @@ export interface GatewayMetrics {
 
 /** See GatewayMetrics.modelGaugesUpdate. */
 export interface ModelGaugesUpdate {
+  /**
+   * Whether a model gets series in this update (the first limits.maxModels models do; one beyond
+   * is counted as dropped at `finish`): a caller asks before it computes the model's metrics.
+   */
+  admit(model: string): boolean;
   add(metrics: ModelMetrics): void;
   finish(): void;
 }

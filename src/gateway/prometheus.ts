@@ -88,14 +88,17 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     const droppedModels = new Set<string>();
     let droppedFeatures = 0;
     let droppedQualityFeatures = 0;
-    const add = (mm: ModelMetrics): void => {
-      if (!exported.has(mm.model)) {
-        if (exported.size >= maxModels) {
-          droppedModels.add(mm.model);
-          return;
-        }
-        exported.add(mm.model);
+    const admit = (model: string): boolean => {
+      if (exported.has(model)) return true;
+      if (exported.size >= maxModels) {
+        droppedModels.add(model);
+        return false;
       }
+      exported.add(model);
+      return true;
+    };
+    const add = (mm: ModelMetrics): void => {
+      if (!admit(mm.model)) return;
       const labels = { model: mm.model, version: mm.version ?? ALL_VERSIONS_LABEL, window: mm.window };
       m.modelPredictions.set(labels, mm.count);
       // A null statistic (no data yet) is left out rather than exported as NaN/0.
@@ -141,7 +144,7 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
       if (droppedFeatures > 0) m.seriesDropped.inc({ kind: 'feature' }, droppedFeatures);
       if (droppedQualityFeatures > 0) m.seriesDropped.inc({ kind: 'data_quality_feature' }, droppedQualityFeatures);
     };
-    return { add, finish };
+    return { admit, add, finish };
   }
 
   function updateModelGauges(metrics: readonly ModelMetrics[]): void {

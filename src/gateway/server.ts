@@ -18,7 +18,6 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry, RegistryContentType } from 'prom-client';
-import type { ModelMetrics } from '../contract/metrics.ts';
 import type { MetricsSource } from '../contract/metrics-source.ts';
 import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
 import type { LiveFeedOptions } from './live.ts';
@@ -80,7 +79,7 @@ export interface GatewayOptions {
   bodyLimit?: number;
   /**
    * Event-loop turns shared with the gateway's other slicers (the changelog consumer, the
-   * statistics): a scrape's model gauges are collected in slices on them (see collectModelMetrics).
+   * statistics): a scrape's model gauges are collected in slices on them (see refreshModelGauges).
    * Default: turns of its own (setImmediate).
    */
   turns?: LoopTurns;
@@ -132,7 +131,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       registry,
       turns: opts.turns,
       beforeScrape: async () => {
-        if (opts.modelGauges !== false) await updateModelGaugesInSlices(metrics, await collectModelMetrics(source, opts.modelGauges || {}, windows, opts.turns), opts.turns);
+        if (opts.modelGauges !== false) await refreshModelGauges(metrics, source, opts.modelGauges || {}, windows, opts.turns);
         metrics.updateAlertGauges(source.recentAlerts());
       },
     });
@@ -156,44 +155,40 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 }
 
 /**
- * Every exported model's metrics for a scrape, in slices (STATISTICS_SLICE_MS) between which REST
- * requests, feed frames and the changelog get turns of the event loop. A scrape computes the drift
- * of every window no rule keeps fresh: at 300 models x 30 features, ~600 drift computations taking
- * 0.8-1.8 s, which every request arriving meanwhile waited behind (bench gateway: REST p99 1.5 s
- * with a scrape every 7 s). A model released meanwhile is left out.
+ * The model gauges refreshed for a scrape: every exported model's metrics, computed and set in
+ * slices (STATISTICS_SLICE_MS) between which REST requests, feed frames and the changelog get
+ * turns of the event loop. A scrape computes the drift of every window no rule keeps fresh: at 300
+ * models x 30 features, ~600 drift computations taking 0.8-1.8 s, which every request arriving
+ * meanwhile waited behind (bench gateway: REST p99 1.5 s with a scrape every 7 s). Only the models
+ * that get series (limits.maxModels, 100 by default) are computed: at 300 models the scrape had
+ * computed every model's metrics and set a third of them. Setting ~300,000 label sets (100 models
+ * x 30 features x 3 windows) took 0.15-0.22 s in one block. The route renders only after
+ * `finish` and runs one scrape at a time, so no scrape renders gauges half set. A model released
+ * meanwhile is left out.
  */
-/**
- * updateModelGauges in slices (STATISTICS_SLICE_MS): at the cap (100 models x 30 features x 3
- * windows) it sets ~300,000 label sets, 0.15-0.22 s in one block. The route renders only after it
- * and runs one scrape at a time, so no scrape renders gauges half set.
- */
-async function updateModelGaugesInSlices(metrics: GatewayMetrics, collected: readonly ModelMetrics[], turns?: LoopTurns): Promise<void> {
-  const slicer = new TimeSlicer(STATISTICS_SLICE_MS, { turns });
-  const update = metrics.modelGaugesUpdate();
-  for (const entry of collected) {
-    update.add(entry);
-    const pause = slicer.pause();
-    if (pause !== undefined) await pause;
-  }
-  update.finish();
-}
-
-async function collectModelMetrics(source: MetricsSource, gauges: { windows?: string[]; versions?: boolean }, windows: readonly string[], turns?: LoopTurns): Promise<ModelMetrics[]> {
-  const out: ModelMetrics[] = [];
+async function refreshModelGauges(
+  metrics: GatewayMetrics,
+  source: MetricsSource,
+  gauges: { windows?: string[]; versions?: boolean },
+  windows: readonly string[],
+  turns?: LoopTurns,
+): Promise<void> {
   const exported = gauges.windows ?? windows;
   const slicer = new TimeSlicer(STATISTICS_SLICE_MS, { turns });
+  const update = metrics.modelGaugesUpdate();
   const collect = async (model: string, window: string, version?: string): Promise<void> => {
-    const metrics = source.getMetrics(model, window, version);
-    if (metrics !== undefined) out.push(metrics);
+    const entry = source.getMetrics(model, window, version);
+    if (entry !== undefined) update.add(entry);
     const pause = slicer.pause();
     if (pause !== undefined) await pause;
   };
   for (const summary of source.listModels()) {
+    if (!update.admit(summary.model)) continue;
     for (const window of exported) {
       await collect(summary.model, window);
       if (gauges.versions !== true) continue;
       for (const version of summary.versions) await collect(summary.model, window, version);
     }
   }
-  return out;
+  update.finish();
 }

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { buildGateway } from '../../src/gateway/server.ts';
+import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
 import { FakeSource, alert, fullMetrics } from './fake-source.ts';
 
 const TOKEN = 's3cret-token-value';
@@ -234,6 +235,24 @@ describe('GET /metrics at many models', () => {
       // the next scrape is a new one
       await app.inject({ url: '/metrics' });
       expect(source.getMetricsCalls).toBe(600);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('computes the metrics only of the models that get series (limits.maxModels): the others are counted as dropped', async () => {
+    const source = new FakeSource(['a', 'b', 'c', 'd', 'e']);
+    const registry = new Registry();
+    const app = await buildGateway({ source, registry, metrics: createGatewayMetrics(registry, { maxModels: 2 }) });
+    try {
+      const res = await app.inject({ url: '/metrics' });
+      expect(res.statusCode).toBe(200);
+      // two models x three windows computed, not five x three
+      expect(source.getMetricsCalls).toBe(6);
+      expect([...new Set([...res.body.matchAll(/^drift_model_predictions\{model="(\w+)"/gm)].map((m) => m[1]))]).toEqual(['a', 'b']);
+      expect(res.body).toContain('drift_metric_series_dropped_total{kind="model"} 3');
+      await app.inject({ url: '/metrics' });
+      expect(source.getMetricsCalls).toBe(12);
     } finally {
       await app.close();
     }
