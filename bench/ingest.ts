@@ -392,6 +392,18 @@ export interface ShapeFigures extends FeatureShape {
   /** Multivariate shapes: the reference's kept components over its encoded columns. */
   components?: number;
   columns?: number;
+  /** Runner shapes: events between two flushes, and the CPU of one flush (drain + drop) over the same shape without flushes. */
+  eventsPerFlush?: number;
+  msPerFlush?: number;
+}
+
+/**
+ * Events between two flushes in a runner-shaped round: a flush each second of event time, so at
+ * the round's rate (events over SPREAD_MS). The flushes' cost per event follows the rate, not the
+ * shape: a worker at 10,000 events/s per model pays a flush per 10,000 events.
+ */
+function eventsPerFlush(events: number): number {
+  return Math.max(1, Math.round((events * 1000) / SPREAD_MS));
 }
 
 /** A UUID-length id whose last 12 characters the loop overwrites with the event number. */
@@ -475,7 +487,7 @@ function processorRound(templates: readonly Template[], shape: FeatureShape, fir
   const options = processorOptions(0, Math.max(64, shape.numeric + shape.categorical), scorers);
   const processor = new PartitionProcessor(shape.cycle ? { ...options, allowedLatenessMs: CYCLE_LATENESS_MS } : options);
   // events per second of event time: a runner's flush (drain, then drop what closed) after each
-  const flushEvery = shape.cycle ? Math.max(1, Math.round((events * 1000) / SPREAD_MS)) : 0;
+  const flushEvery = shape.cycle ? eventsPerFlush(events) : 0;
   const subject = predictionSubject(0, MODEL);
   const start = Date.now() - SPREAD_MS - 1000;
   // CPU time, not wall time: on the shared machine a wall clock mostly measures the other sessions
@@ -550,6 +562,11 @@ export function runFeaturesAxis(numeric: readonly number[], categorical: readonl
     return { ...shape, usPerEvent: median(times[s]), nsPerNumericFeature: null, nsMultivariatePerEvent: null, ...fitted };
   });
   for (const figure of figures) {
+    if (figure.cycle) {
+      const kept = figures.find((f) => f.numeric === figure.numeric && f.categorical === figure.categorical && !f.multivariate && !f.cycle);
+      figure.eventsPerFlush = eventsPerFlush(AXIS_EVENTS);
+      if (kept !== undefined) figure.msPerFlush = ((figure.usPerEvent - kept.usPerEvent) * figure.eventsPerFlush) / 1000;
+    }
     if (figure.numeric === 0 || figure.cycle) continue;
     if (figure.multivariate) {
       const without = figures.find((f) => f.numeric === figure.numeric && f.categorical === figure.categorical && !f.multivariate && !f.cycle);
@@ -568,7 +585,11 @@ export function runFeaturesAxis(numeric: readonly number[], categorical: readonl
     if (f.cycle) {
       const kept = figures.find((g) => g.numeric === f.numeric && g.categorical === f.categorical && !g.multivariate && !g.cycle);
       const versus = kept === undefined ? '' : ` (every pane kept, no flush: ${kept.usPerEvent.toFixed(2)})`;
-      console.log(`${shape}, as a runner runs it (drained each second, dropped ${CYCLE_LATENESS_MS / 1000} s after closing, sketches reused): ${f.usPerEvent.toFixed(2)} µs/event${versus}`);
+      const flush =
+        f.msPerFlush === undefined
+          ? ''
+          : `; a flush ${f.msPerFlush.toFixed(2)} ms (${((f.msPerFlush * 1000) / f.numeric).toFixed(1)} µs per numeric feature): ${((f.msPerFlush * 1000) / (f.eventsPerFlush ?? 1)).toFixed(2)} µs per event at this round's ${f.eventsPerFlush} events per second of event time, ${((f.msPerFlush * 1000) / 10_000).toFixed(2)} at 10,000`;
+      console.log(`${shape}, as a runner runs it (drained each second of event time, dropped ${CYCLE_LATENESS_MS / 1000} s after closing, sketches reused): ${f.usPerEvent.toFixed(2)} µs/event${versus}${flush}`);
       continue;
     }
     if (f.multivariate) {
@@ -589,6 +610,7 @@ function roundFigures(figures: readonly ShapeFigures[]): ShapeFigures[] {
     usPerEvent: Math.round(f.usPerEvent * 100) / 100,
     nsPerNumericFeature: f.nsPerNumericFeature === null ? null : Math.round(f.nsPerNumericFeature),
     nsMultivariatePerEvent: f.nsMultivariatePerEvent === null ? null : Math.round(f.nsMultivariatePerEvent),
+    ...(f.msPerFlush === undefined ? {} : { msPerFlush: Math.round(f.msPerFlush * 100) / 100 }),
   }));
 }
 
