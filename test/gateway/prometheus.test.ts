@@ -267,6 +267,8 @@ describe('renderInSlices', () => {
     const odd = new Gauge({ name: 'odd', help: 'back\\slash', labelNames: ['v'], registers: [registry] });
     const bare = new Gauge({ name: 'bare', help: 'no labels', registers: [registry] });
     new Gauge({ name: 'empty', help: 'no series', labelNames: ['v'], registers: [registry] });
+    // a label of its own named as a default label: its own value, once
+    new Gauge({ name: 'shadow', help: 'its own instance', labelNames: ['instance', 'v'], registers: [registry] }).set({ v: 'x', instance: 'own' }, 2);
     counter.inc({ kind: 'a' }, 3);
     for (let m = 0; m < 600; m++) for (let f = 0; f < 30; f++) gauge.set({ model: `m${m}`, feature: `f${f}` }, m + f / 100);
     odd.set({ v: 'a "quoted"\\ value\nover two lines' }, Number.NaN);

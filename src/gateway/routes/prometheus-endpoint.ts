@@ -58,10 +58,13 @@ async function renderGaugeInSlices(registry: Registry<RegistryContentType>, gaug
   let text = `# HELP ${escapedName} ${escapeText(help)}\n# TYPE ${escapedName} gauge`;
   for (let k = 0; k < values.length; k++) {
     const { labels, value } = values[k];
+    // its own labels, then the registry's default labels it does not have (prom-client's order),
+    // without an object or an array per series: ~100,000 series a scrape at 300 models
     let line = '';
     const own = labels ?? {};
-    for (const [label, labelValue] of Object.entries(withDefaults ? { ...own, ...defaults, ...own } : own)) {
-      line += `${line === '' ? '' : ','}${label}="${typeof labelValue === 'string' ? escapeText(labelValue).replace(/"/g, '\\"') : String(labelValue)}"`;
+    for (const label in own) line += `${line === '' ? '' : ','}${label}="${labelValueText(own[label])}"`;
+    if (withDefaults) {
+      for (const label in defaults) if (!Object.hasOwn(own, label)) line += `${line === '' ? '' : ','}${label}="${labelValueText(defaults[label])}"`;
     }
     text += `\n${escapedName}${line === '' ? '' : `{${line}}`} ${valueText(value)}`;
     if (k % GAUGE_LINES_PER_CHECK === GAUGE_LINES_PER_CHECK - 1) {
@@ -80,6 +83,13 @@ async function renderGaugeInSlices(registry: Registry<RegistryContentType>, gaug
 function escapeText(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
+
+/** A label's value as prom-client writes it: a string escaped (only when it has something to escape), else as String gives it. */
+function labelValueText(value: unknown): string {
+  if (typeof value !== 'string') return String(value);
+  return LABEL_VALUE_TO_ESCAPE.test(value) ? escapeText(value).replace(/"/g, '\\"') : value;
+}
+const LABEL_VALUE_TO_ESCAPE = /[\\\n"]/;
 
 /** A sample's value as prom-client writes it. */
 function valueText(value: number): string {
