@@ -173,8 +173,8 @@ type ObservationVisitor = (feature: string | null, value: number | null, thresho
 /**
  * observe without its arrays and scope strings: at 300 models x 30 features the per-feature drift
  * rule's observations (Object.entries, an object and two strings per feature and evaluation) were
- * a fifth of everything a gateway allocated (bench gateway), and the young-generation collections
- * they caused, 10-25 ms each on a loaded machine, most of its REST tail.
+ * a fifth of everything a gateway allocated (bench gateway: young-generation collections 591-595
+ * -> 492-500 in 45 s without them; their total time stayed the same).
  */
 function forEachObservation(rule: AlertRule, metrics: ModelMetrics, scopePrefix: string, stable: ModelMetrics | undefined, options: AlertEvaluatorOptions, visit: ObservationVisitor): void {
   const enough = supportCount(metrics, rule) >= rule.minCount;
