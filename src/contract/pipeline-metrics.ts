@@ -80,7 +80,8 @@ export interface GatewayMetrics {
   alerts: Counter<'rule' | 'state'>;
   /** Alerts firing now per model, rule and severity (0 once they resolve), set by updateAlertGauges. */
   alertsFiring: Gauge<'model' | 'rule' | 'severity'>;
-  // model-level gauges, set by updateModelGauges
+  // model-level gauges, written only by updateModelGauges / modelGaugesUpdate (a `set` on one is
+  // overwritten: their series are the entries of the last update, src/gateway/model-series.ts)
   modelPredictions: Gauge<ModelLabel>;
   modelErrorRate: Gauge<ModelLabel>;
   modelLatencySeconds: Gauge<ModelLabel | 'quantile'>;
@@ -107,10 +108,9 @@ export interface GatewayMetrics {
    */
   updateModelGauges(metrics: readonly ModelMetrics[]): void;
   /**
-   * updateModelGauges in steps: every model-level series cleared now, then `add` each entry (in
-   * the order updateModelGauges takes them) and `finish`. Between steps the gauges hold part of
-   * the update: a caller that yields between them (the gateway's /metrics, in slices) renders
-   * nothing until `finish`.
+   * updateModelGauges in steps: `add` each entry (in the order updateModelGauges takes them),
+   * then `finish`, which replaces every model-level series at once. Until then the gauges show the
+   * previous update: a caller may yield between steps (the gateway's /metrics, in slices).
    */
   modelGaugesUpdate(): ModelGaugesUpdate;
   /**

@@ -7,28 +7,17 @@
  * `createGatewayMetrics` is idempotent per registry: a metric that is already registered under the
  * same name is reused.
  */
-import type { Gauge } from 'prom-client';
-import type { AlertEvent, DataQualitySummary, DriftEntry, FeatureDataQuality, ModelMetrics } from '../contract/metrics.ts';
+import type { AlertEvent, ModelMetrics } from '../contract/metrics.ts';
 import type { DataQualityGauges, GatewayMetrics, ModelGaugeLimits, ModelGaugesUpdate } from '../contract/pipeline-metrics.ts';
 import { counterOn as counter, gaugeOn as gauge } from '../contract/metric-registration.ts';
 import type { AnyRegistry } from '../contract/metric-registration.ts';
+import { ModelSeriesBook, ModelSeriesGauge, keptEntry, qualityVisitor, visitors } from './model-series.ts';
+import type { KeptEntry, SeriesVisitor } from './model-series.ts';
 
 export type { GatewayMetrics, ModelGaugeLimits };
+export { ALL_VERSIONS_LABEL } from './model-series.ts';
 
 const MODEL_LABELS = ['model', 'version', 'window'] as const;
-/** Label value for metrics merged over all versions (ModelMetrics.version === null). */
-export const ALL_VERSIONS_LABEL = 'all';
-
-interface FeatureSeries {
-  feature: string;
-  psi: number | undefined;
-  entry: DriftEntry;
-}
-
-/** Drifting features first, then the highest PSI: the series an operator looks for survive the cap. */
-function byConcern(a: FeatureSeries, b: FeatureSeries): number {
-  return Number(b.entry.drift) - Number(a.entry.drift) || (b.psi ?? -Infinity) - (a.psi ?? -Infinity) || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0);
-}
 
 export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLimits = {}): GatewayMetrics {
   const maxModels = limits.maxModels ?? 100;
@@ -37,6 +26,16 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
   if (!Number.isInteger(maxFeaturesPerModel) || maxFeaturesPerModel < 0) {
     throw new Error(`createGatewayMetrics: limits.maxFeaturesPerModel must be a non-negative integer, got ${maxFeaturesPerModel}`);
   }
+
+  // a second call on the registry (the all-in-one process) shares the first's gauges and their entries
+  const registered = registry.getSingleMetric('drift_model_predictions');
+  const book = registered instanceof ModelSeriesGauge ? registered.book : new ModelSeriesBook();
+  const modelGauge = <L extends string>(name: string, help: string, labelNames: readonly L[], visit: SeriesVisitor): ModelSeriesGauge<L> => {
+    const existing = registry.getSingleMetric(name);
+    if (existing === undefined) return new ModelSeriesGauge<L>({ name, help, labelNames, registers: [registry] }, book, visit);
+    if (existing instanceof ModelSeriesGauge) return existing as ModelSeriesGauge<L>;
+    throw new Error(`metric ${name} is already registered in this registry, not as a model-level gauge`);
+  };
 
   const m = {
     registry,
@@ -55,35 +54,29 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     wsClientsDropped: counter(registry, 'drift_ws_clients_dropped_total', 'WebSocket clients closed by the gateway, by reason.', ['reason']),
     alerts: counter(registry, 'drift_alerts_total', 'Alert transitions, by rule and state.', ['rule', 'state']),
     alertsFiring: gauge(registry, 'drift_alerts_firing', 'Alerts firing now, by model, rule and severity (scopes of one rule add up; 0 after they resolve).', ['model', 'rule', 'severity']),
-    modelPredictions: gauge(registry, 'drift_model_predictions', 'Predictions in the window.', MODEL_LABELS),
-    modelErrorRate: gauge(registry, 'drift_model_error_rate', 'Share of predictions that reported an error, in the window.', MODEL_LABELS),
-    modelLatencySeconds: gauge(registry, 'drift_model_latency_seconds', 'Serving latency quantiles in the window, seconds.', [...MODEL_LABELS, 'quantile']),
-    modelAccuracy: gauge(registry, 'drift_model_accuracy', 'Accuracy over labels joined in the window.', MODEL_LABELS),
-    modelLabelCoverage: gauge(registry, 'drift_model_label_coverage', 'Share of predictions in the window that received a label.', MODEL_LABELS),
-    outputPsi: gauge(registry, 'drift_output_psi', 'Population stability index of the model output against the reference.', MODEL_LABELS),
-    featurePsi: gauge(registry, 'drift_feature_psi', 'Population stability index of a feature against the reference.', [...MODEL_LABELS, 'feature']),
-    outputDrift: gauge(registry, 'drift_output_drift', "The default drift test's verdict on the model output (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'test']),
-    outputDriftStatistic: gauge(registry, 'drift_output_drift_statistic', "The default drift test's statistic on the model output; test names it.", [...MODEL_LABELS, 'test']),
-    featureDrift: gauge(registry, 'drift_feature_drift', "The default drift test's verdict on a feature (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'feature', 'test']),
-    featureDriftStatistic: gauge(registry, 'drift_feature_drift_statistic', "The default drift test's statistic on a feature; test names it.", [...MODEL_LABELS, 'feature', 'test']),
-    dataQuality: dataQualityGauges(registry),
-    multivariateError: gauge(registry, 'drift_multivariate_reconstruction_error', 'Mean PCA reconstruction error of the window\'s events against the reference\'s multivariate model (NannyML\'s data reconstruction drift).', MODEL_LABELS),
-    multivariateBound: gauge(registry, 'drift_multivariate_reconstruction_error_bound', 'Bounds of the mean reconstruction error: the reference chunks\' mean +- the normal quantile of the drift budget\'s alpha times the spread of a window\'s mean (bound=lower|upper).', [...MODEL_LABELS, 'bound']),
-    multivariateDrift: gauge(registry, 'drift_multivariate_drift', 'Multivariate drift verdict (1: the mean reconstruction error is outside its bounds, 0: inside).', MODEL_LABELS),
+    modelPredictions: modelGauge('drift_model_predictions', 'Predictions in the window.', MODEL_LABELS, visitors.predictions),
+    modelErrorRate: modelGauge('drift_model_error_rate', 'Share of predictions that reported an error, in the window.', MODEL_LABELS, visitors.errorRate),
+    modelLatencySeconds: modelGauge('drift_model_latency_seconds', 'Serving latency quantiles in the window, seconds.', [...MODEL_LABELS, 'quantile'], visitors.latency),
+    modelAccuracy: modelGauge('drift_model_accuracy', 'Accuracy over labels joined in the window.', MODEL_LABELS, visitors.accuracy),
+    modelLabelCoverage: modelGauge('drift_model_label_coverage', 'Share of predictions in the window that received a label.', MODEL_LABELS, visitors.labelCoverage),
+    outputPsi: modelGauge('drift_output_psi', 'Population stability index of the model output against the reference.', MODEL_LABELS, visitors.outputPsi),
+    featurePsi: modelGauge('drift_feature_psi', 'Population stability index of a feature against the reference.', [...MODEL_LABELS, 'feature'], visitors.featurePsi),
+    outputDrift: modelGauge('drift_output_drift', "The default drift test's verdict on the model output (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'test'], visitors.outputDrift),
+    outputDriftStatistic: modelGauge('drift_output_drift_statistic', "The default drift test's statistic on the model output; test names it.", [...MODEL_LABELS, 'test'], visitors.outputDriftStatistic),
+    featureDrift: modelGauge('drift_feature_drift', "The default drift test's verdict on a feature (1 drifting, 0 not); test names it.", [...MODEL_LABELS, 'feature', 'test'], visitors.featureDrift),
+    featureDriftStatistic: modelGauge('drift_feature_drift_statistic', "The default drift test's statistic on a feature; test names it.", [...MODEL_LABELS, 'feature', 'test'], visitors.featureDriftStatistic),
+    dataQuality: dataQualityGauges(modelGauge),
+    multivariateError: modelGauge('drift_multivariate_reconstruction_error', 'Mean PCA reconstruction error of the window\'s events against the reference\'s multivariate model (NannyML\'s data reconstruction drift).', MODEL_LABELS, visitors.multivariateError),
+    multivariateBound: modelGauge('drift_multivariate_reconstruction_error_bound', 'Bounds of the mean reconstruction error: the reference chunks\' mean +- the normal quantile of the drift budget\'s alpha times the spread of a window\'s mean (bound=lower|upper).', [...MODEL_LABELS, 'bound'], visitors.multivariateBound),
+    multivariateDrift: modelGauge('drift_multivariate_drift', 'Multivariate drift verdict (1: the mean reconstruction error is outside its bounds, 0: inside).', MODEL_LABELS, visitors.multivariateDrift),
     seriesDropped: counter(registry, 'drift_metric_series_dropped_total', 'Model-level series not exported because of the cardinality caps, by kind (model|feature|data_quality_feature).', ['kind']),
   };
 
-  const modelGauges = [
-    m.modelPredictions, m.modelErrorRate, m.modelLatencySeconds, m.modelAccuracy, m.modelLabelCoverage,
-    m.outputPsi, m.featurePsi, m.outputDrift, m.outputDriftStatistic, m.featureDrift, m.featureDriftStatistic,
-    ...Object.values(m.dataQuality),
-    m.multivariateError, m.multivariateBound, m.multivariateDrift,
-  ];
   /** Models given model-level series by the last update (the alert gauge follows the same cap). */
   let exportedModels = new Set<string>();
 
   function modelGaugesUpdate(): ModelGaugesUpdate {
-    for (const g of modelGauges) g.reset();
+    const entries: KeptEntry[] = [];
     const exported = new Set<string>();
     const droppedModels = new Set<string>();
     let droppedFeatures = 0;
@@ -99,46 +92,14 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
     };
     const add = (mm: ModelMetrics): void => {
       if (!admit(mm.model)) return;
-      const labels = { model: mm.model, version: mm.version ?? ALL_VERSIONS_LABEL, window: mm.window };
-      m.modelPredictions.set(labels, mm.count);
-      // A null statistic (no data yet) is left out rather than exported as NaN/0.
-      if (mm.errorRate !== null) m.modelErrorRate.set(labels, mm.errorRate);
-      if (mm.accuracy !== null) m.modelAccuracy.set(labels, mm.accuracy);
-      if (mm.labelCoverage !== null) m.modelLabelCoverage.set(labels, mm.labelCoverage);
-      const lat = mm.latency;
-      if (lat.p50 !== null) m.modelLatencySeconds.set({ ...labels, quantile: '0.5' }, lat.p50 / 1000);
-      if (lat.p95 !== null) m.modelLatencySeconds.set({ ...labels, quantile: '0.95' }, lat.p95 / 1000);
-      if (lat.p99 !== null) m.modelLatencySeconds.set({ ...labels, quantile: '0.99' }, lat.p99 / 1000);
-      const output = mm.drift.output;
-      if (output !== null) {
-        const outputPsi = output.tests.psi?.statistic;
-        if (outputPsi !== undefined && Number.isFinite(outputPsi)) m.outputPsi.set(labels, outputPsi);
-        setVerdict(m.outputDrift, m.outputDriftStatistic, labels, output);
-      }
-      const multivariate = mm.drift.multivariate;
-      if (multivariate !== undefined && multivariate !== null) {
-        m.multivariateError.set(labels, multivariate.errorMean);
-        m.multivariateBound.set({ ...labels, bound: 'lower' }, multivariate.lower);
-        m.multivariateBound.set({ ...labels, bound: 'upper' }, multivariate.upper);
-        m.multivariateDrift.set(labels, multivariate.drift ? 1 : 0);
-      }
-
-      const features: FeatureSeries[] = Object.entries(mm.drift.features).map(([feature, entry]) => {
-        const psi = entry.tests.psi?.statistic;
-        return { feature, psi: psi !== undefined && Number.isFinite(psi) ? psi : undefined, entry };
-      });
-      if (features.length > maxFeaturesPerModel) {
-        features.sort(byConcern);
-        droppedFeatures += features.length - maxFeaturesPerModel;
-        features.length = maxFeaturesPerModel;
-      }
-      for (const { feature, psi, entry } of features) {
-        if (psi !== undefined) m.featurePsi.set({ ...labels, feature }, psi);
-        setVerdict(m.featureDrift, m.featureDriftStatistic, { ...labels, feature }, entry);
-      }
-      if (mm.dataQuality !== undefined) droppedQualityFeatures += setDataQuality(m.dataQuality, labels, mm.dataQuality, maxFeaturesPerModel);
+      const kept = keptEntry(mm, maxFeaturesPerModel);
+      entries.push(kept.entry);
+      droppedFeatures += kept.droppedFeatures;
+      droppedQualityFeatures += kept.droppedQualityFeatures;
     };
     const finish = (): void => {
+      book.entries = entries;
+      book.version++;
       exportedModels = exported;
       if (droppedModels.size > 0) m.seriesDropped.inc({ kind: 'model' }, droppedModels.size);
       if (droppedFeatures > 0) m.seriesDropped.inc({ kind: 'feature' }, droppedFeatures);
@@ -187,60 +148,17 @@ export function createGatewayMetrics(registry: AnyRegistry, limits: ModelGaugeLi
   return { ...m, updateModelGauges, modelGaugesUpdate, updateAlertGauges };
 }
 
-function setVerdict(verdict: Gauge<string>, statistic: Gauge<string>, labels: Record<string, string>, entry: DriftEntry): void {
-  const primary = entry.tests[entry.primary];
-  if (primary === undefined || !Number.isFinite(primary.statistic)) return;
-  const withTest = { ...labels, test: entry.primary };
-  // entry.drift, not primary.drift: the verdict includes the confirming p-value test when there is one
-  verdict.set(withTest, entry.drift ? 1 : 0);
-  statistic.set(withTest, primary.statistic);
-}
-
-function dataQualityGauges(registry: AnyRegistry): DataQualityGauges {
+function dataQualityGauges(modelGauge: <L extends string>(name: string, help: string, labelNames: readonly L[], visit: SeriesVisitor) => ModelSeriesGauge<L>): DataQualityGauges {
   const labels = [...MODEL_LABELS, 'feature'];
-  const of = (name: string, help: string) => gauge(registry, `drift_data_quality_${name}`, help, labels);
+  const of = (name: string, help: string, visit: SeriesVisitor) => modelGauge(`drift_data_quality_${name}`, help, labels, visit);
   return {
-    missingShare: of('missing_share', "Share of the window's predictions without a value of the feature (absent or null)."),
-    missingIncrease: of('missing_increase', "The feature's missing share in the window minus the reference's."),
-    wrongTypeShare: of('wrong_type_share', "Share of the feature's values of the other type than the reference's (strings for a numeric feature, numbers for a categorical one)."),
-    newCategoryShare: of('new_category_share', "Share of a categorical feature's values in categories the reference never held."),
-    outOfRangeShare: of('out_of_range_share', "Share of a numeric feature's values outside the reference's [min, max]."),
-    outOfQuantileShare: of('out_of_quantile_share', "Share of a numeric feature's values outside the reference's 0.1 %-99.9 % quantiles."),
-    appeared: of('appeared', 'Whether the feature has values in the window and none in the reference (1) or not (0).'),
-    vanished: of('vanished', 'Whether a feature of the reference has no value in the window, beyond chance (1), or not (0).'),
+    missingShare: of('missing_share', "Share of the window's predictions without a value of the feature (absent or null).", qualityVisitor((q) => q.missingShare)),
+    missingIncrease: of('missing_increase', "The feature's missing share in the window minus the reference's.", qualityVisitor((q) => q.missingIncrease)),
+    wrongTypeShare: of('wrong_type_share', "Share of the feature's values of the other type than the reference's (strings for a numeric feature, numbers for a categorical one).", qualityVisitor((q) => q.wrongTypeShare)),
+    newCategoryShare: of('new_category_share', "Share of a categorical feature's values in categories the reference never held.", qualityVisitor((q) => q.newCategoryShare)),
+    outOfRangeShare: of('out_of_range_share', "Share of a numeric feature's values outside the reference's [min, max].", qualityVisitor((q) => q.outOfRangeShare)),
+    outOfQuantileShare: of('out_of_quantile_share', "Share of a numeric feature's values outside the reference's 0.1 %-99.9 % quantiles.", qualityVisitor((q) => q.outOfQuantileShare)),
+    appeared: of('appeared', 'Whether the feature has values in the window and none in the reference (1) or not (0).', qualityVisitor((q) => (q.appeared ? 1 : 0), true)),
+    vanished: of('vanished', 'Whether a feature of the reference has no value in the window, beyond chance (1), or not (0).', qualityVisitor((q) => (q.vanished ? 1 : 0), true)),
   };
-}
-
-/** The largest share a feature's data quality reports: how much it concerns an operator. */
-function qualityConcern(entry: FeatureDataQuality): number {
-  if (entry.vanished || entry.appeared) return Infinity;
-  return Math.max(entry.missingIncrease ?? 0, entry.wrongTypeShare ?? 0, entry.newCategoryShare ?? 0, entry.outOfRangeShare ?? 0);
-}
-
-/** Sets the data-quality gauges of one window, the most concerning maxFeatures features first; returns how many were left out. */
-function setDataQuality(gauges: DataQualityGauges, labels: Record<string, string>, quality: DataQualitySummary, maxFeatures: number): number {
-  const features = Object.entries(quality.features);
-  if (features.length > maxFeatures) {
-    features.sort(([a, x], [b, y]) => qualityConcern(y) - qualityConcern(x) || (a < b ? -1 : a > b ? 1 : 0));
-  }
-  const kept = features.slice(0, maxFeatures);
-  const withReference = quality.reference !== null;
-  for (const [feature, entry] of kept) {
-    const at = { ...labels, feature };
-    const set = (g: Gauge<string>, value: number | null) => {
-      if (value !== null && Number.isFinite(value)) g.set(at, value);
-    };
-    set(gauges.missingShare, entry.missingShare);
-    set(gauges.missingIncrease, entry.missingIncrease);
-    set(gauges.wrongTypeShare, entry.wrongTypeShare);
-    set(gauges.newCategoryShare, entry.newCategoryShare);
-    set(gauges.outOfRangeShare, entry.outOfRangeShare);
-    set(gauges.outOfQuantileShare, entry.outOfQuantileShare);
-    // without a reference nothing can appear or vanish: no flag rather than a 0 that claims to know
-    if (withReference) {
-      gauges.appeared.set(at, entry.appeared ? 1 : 0);
-      gauges.vanished.set(at, entry.vanished ? 1 : 0);
-    }
-  }
-  return features.length - kept.length;
 }

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
 import { createWorkerMetrics } from '../../src/partition/worker-metrics.ts';
 import { createPipelineMetrics } from '../../src/app/metrics.ts';
-import { renderInSlices } from '../../src/gateway/routes/prometheus-endpoint.ts';
+import { renderInSlices, writtenInSlices } from '../../src/gateway/routes/prometheus-endpoint.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { alert, fullMetrics } from './fake-source.ts';
 import type { FeatureDataQuality } from '../../src/contract/metrics.ts';
@@ -281,14 +281,89 @@ describe('renderInSlices', () => {
     let turned = false;
     setImmediate(() => (turned = true));
     const parts = await renderInSlices(registry);
-    const sliced = parts.join('');
+    const sliced = Buffer.concat(parts).toString();
     // a large gauge is cut between slices too (not one block per metric): with slices of a
     // microsecond, its 18,000 series come in a part per 512 of them, the same text
     const fine = await renderInSlices(registry, undefined, 0.001);
     expect(fine.filter((part) => part.includes('g{model=')).length).toBe(Math.ceil(18_000 / 512));
-    expect(fine.join('')).toBe(sliced);
+    expect(Buffer.concat(fine).toString()).toBe(sliced);
     expect(sliced).toBe(await registry.metrics());
     expect(sliced).toContain('g{model="m599",feature="f29",instance="gw-1"} 599.29');
     expect(turned).toBe(true);
+  });
+
+  it('writes the model-level series from the entries a scrape keeps, as registry.metrics() renders them, without label sets', async () => {
+    const registry = new Registry();
+    registry.setDefaultLabels({ instance: 'gw-1', window: 'shadowed' });
+    const m = createGatewayMetrics(registry, { maxModels: 3, maxFeaturesPerModel: 4 });
+    const withEverything = fullMetrics('churn', '5m', 250, 'v2', 6);
+    withEverything.drift.features['odd "name"\\x'] = { ...withEverything.drift.features.f0, drift: true };
+    withEverything.drift.multivariate = { reference: 'ref', count: 250, errorMean: 2.1, lower: 1.4, upper: 1.7, drift: true, imputedEvents: 3, imputedValues: 4, components: 3 };
+    withEverything.dataQuality = {
+      reference: 'ref-1',
+      appeared: [],
+      vanished: [],
+      features: {
+        age: { values: 100, missingShare: 0.02, referenceMissingShare: 0.01, missingIncrease: 0.01, wrongTypeShare: 0, newCategoryShare: null, unknownCategoryShare: null, newCategories: [], outOfRangeShare: 0, outOfQuantileShare: 0.002, appeared: false, vanished: true },
+      },
+    };
+    const sparse = fullMetrics('fraud', '1h', 0, null, 2);
+    sparse.errorRate = null;
+    sparse.accuracy = null;
+    sparse.latency = { p50: null, p95: 3, p99: null, mean: null };
+    sparse.drift.output = null;
+    const update = m.modelGaugesUpdate();
+    for (const mm of [withEverything, fullMetrics('churn', '1m', 10, null, 2), sparse, fullMetrics('ads', '5m', 1e-7, null, 1), fullMetrics('beyond', '5m', 1)]) update.add(mm);
+    update.finish();
+
+    const text = Buffer.concat(await renderInSlices(registry, undefined, 0.001)).toString();
+    // nothing read the gauges' own label sets: the text came from the entries
+    const predictions = registry.getSingleMetric('drift_model_predictions') as unknown as { hashMap: Record<string, unknown> };
+    expect(Object.keys(predictions.hashMap)).toEqual([]);
+    expect(text).toBe(await registry.metrics());
+    expect(text).toContain('drift_feature_drift{model="churn",version="v2",window="5m",feature="odd \\"name\\"\\\\x",test="psi",instance="gw-1"} 1');
+    expect(text).toContain('drift_model_latency_seconds{model="fraud",version="all",window="1h",quantile="0.95",instance="gw-1"} 0.003');
+    expect(text).toContain('drift_multivariate_reconstruction_error_bound{model="churn",version="v2",window="5m",bound="upper",instance="gw-1"} 1.7');
+    expect(text).toContain('drift_data_quality_vanished{model="churn",version="v2",window="5m",feature="age",instance="gw-1"} 1');
+    expect(text).toContain('drift_model_predictions{model="ads",version="all",window="5m",instance="gw-1"} 1e-7');
+    expect(text).not.toContain('model="beyond"');
+    expect(text).not.toMatch(/drift_model_error_rate\{model="fraud"/);
+    // a second update replaces the series, for both paths
+    m.updateModelGauges([fullMetrics('ads', '1m', 5, null, 1)]);
+    const after = Buffer.concat(await renderInSlices(registry)).toString();
+    expect(after).toBe(await registry.metrics());
+    expect(after).not.toContain('model="churn"');
+    expect(after).toContain('drift_model_predictions{model="ads",version="all",window="1m",instance="gw-1"} 5');
+  });
+});
+
+describe('writtenInSlices', () => {
+  async function consume(parts: Buffer[], sliceMs: number): Promise<{ text: string; turns: number }> {
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const chunks: Buffer[] = [];
+    for await (const chunk of writtenInSlices(parts, undefined, sliceMs)) chunks.push(chunk as Buffer);
+    counting = false;
+    return { text: Buffer.concat(chunks).toString(), turns };
+  }
+
+  it('hands the parts on in order, a slice at a time, with turns of the event loop between slices', async () => {
+    const parts = Array.from({ length: 2000 }, (_, k) => Buffer.from(`line ${k}\n`));
+    const expected = parts.map((part) => part.toString()).join('');
+    // slices of a microsecond: a turn of the event loop after every part
+    const fine = await consume(parts, 0.001);
+    expect(fine.text).toBe(expected);
+    expect(fine.turns).toBeGreaterThanOrEqual(2000);
+    // one slice for the lot: the parts go on without waiting for the event loop
+    const whole = await consume(parts, 60_000);
+    expect(whole.text).toBe(expected);
+    expect(whole.turns).toBeLessThan(200);
+    // nothing to write: an empty stream that ends
+    expect((await consume([], 10)).text).toBe('');
   });
 });
