@@ -47,6 +47,13 @@ export interface MetricsSource {
    * a version query is not checked (every version answers, empty when never seen).
    */
   knownVersions?(model: string): string[] | undefined;
+  /**
+   * The expensive part of `getMetrics(model, window, version, options)` (its drift), a step per
+   * call: call it until it returns true, yielding between calls, then getMetrics serves what it
+   * computed. `null` when getMetrics would compute nothing costly. Optional: without it a caller
+   * just calls getMetrics (the /metrics scrape and REST requests compute a window in one go then).
+   */
+  metricsSteps?(model: string, window: string, version?: string, options?: MetricsOptions): (() => boolean) | null;
   /** The window's segments ranked by accuracy drop (`undefined`: unknown model); optional (the route answers 404 without it). */
   getSegments?(model: string, window: string, version?: string): ModelSegments | undefined;
   /** Alerts currently firing plus recent transitions, for one model or all. */

@@ -5,7 +5,7 @@ import { profileFromWindow } from '../reference/profile.ts';
 import { newProfileId } from '../reference/store.ts';
 import type { DriftTestOverride } from '../stats/select.ts';
 import type { ModelWindows } from '../window/windows.ts';
-import { buildModelMetrics } from './metrics.ts';
+import { buildModelMetrics, driftSteps, emptyDrift } from './metrics.ts';
 import { worstSegmentsOf } from '../window/segments.ts';
 import { segmentFeatureDrift } from './segment-drift.ts';
 import { ModelSignal } from './model-signal.ts';
@@ -127,7 +127,6 @@ export class MetricsView {
     const rolling = options?.reference === 'rolling';
     const key = `${window}\u0000${version ?? ''}\u0000${rolling ? 'r' : 'p'}`;
     const modelCache = getOrAdd(this.cache, model);
-    const modelDrift = getOrAdd(this.driftCache, model);
     // metrics with final drift answer every demand, those built without computing drift only 'none';
     // metrics without data quality (suffix l) only a reader that does not look at it
     const cached =
@@ -136,23 +135,8 @@ export class MetricsView {
       (dataQuality ? undefined : (modelCache.get(`${key}\u0000l`) ?? (demand === 'none' ? modelCache.get(`${key}\u0000nl`) : undefined)));
     if (cached) return cached;
     const lean = dataQuality ? '' : '\u0000l';
-    if (demand === 'refresh') getOrAdd(this.keptFresh, model, () => new Set<string>()).add(key);
+    const { reference, generation, maxAge, now, recent, current, compute, modelDrift } = this.plan(model, windows, window, windowMs, version, key, rolling, demand);
     const { from, to } = windows.bounds(window);
-    const reference = rolling ? rollingReference(windows, window, from, to, version) : this.references.referenceFor(model, version);
-    // drift against a profile changes only with its own window's aggregate (a pane of another
-    // version or outside this window leaves it as it was); a rolling reference slides with the model
-    const generation = rolling ? (this.generations.get(model) ?? 0) : windows.changeOf(window, version);
-    const maxAge = driftRecomputeMs(windowMs);
-    const now = this.now();
-    const candidate = modelDrift.get(key);
-    const recent = candidate !== undefined && candidate.drift.reference === (reference?.id ?? null) ? candidate : undefined;
-    const current = recent !== undefined && recent.generation === generation;
-    let compute: boolean;
-    if (demand === 'none') compute = false;
-    else if (recent === undefined) compute = true;
-    else if (current) compute = false;
-    else if (demand === 'request' && this.keptFresh.get(model)?.has(key) === true) compute = false;
-    else compute = now - recent.at >= maxAge;
     const drift: Drift | undefined = compute ? undefined : recent === undefined ? emptyDrift(reference) : current ? recent.drift : { ...recent.drift, stale: true };
     const aggregate = windows.get(window, version);
     const metrics = buildModelMetrics(aggregate, {
@@ -199,6 +183,68 @@ export class MetricsView {
   }
 
   /**
+   * The drift computation `getMetrics(model, window, version, options, demand)` would make now, a
+   * feature per call (driftSteps in metrics.ts), so that a caller can yield between features:
+   * call it until it returns true, then getMetrics serves what it computed (flagged stale if the
+   * window changed meanwhile; due again driftRecomputeMs after). `null` when getMetrics would
+   * compute nothing (fresh or reused drift, unknown model or window, no reference or no data).
+   * A reference change or the model's eviction meanwhile ends it without storing anything.
+   */
+  driftSteps(model: string, window: string, version?: string, options?: MetricsOptions, demand: 'refresh' | 'request' = 'request'): (() => boolean) | null {
+    const windows = this.store.windowsOf(model);
+    const windowMs = this.store.lengthOf(window);
+    if (windows === undefined || windowMs === undefined) return null;
+    const rolling = options?.reference === 'rolling';
+    const key = `${window}\u0000${version ?? ''}\u0000${rolling ? 'r' : 'p'}`;
+    const { reference, generation, maxAge, compute, modelDrift } = this.plan(model, windows, window, windowMs, version, key, rolling, demand);
+    const input = windows.get(window, version)?.input;
+    if (!compute || reference === null || input === undefined) return null;
+    const step = driftSteps(input, reference, this.driftContext(windowMs, maxAge), this.now);
+    return () => {
+      // dropped meanwhile (a new reference, the model evicted): what was computed describes neither
+      if (this.driftCache.get(model) !== modelDrift || this.store.windowsOf(model) !== windows) return true;
+      const drift = step();
+      if (drift === undefined) return false;
+      this.computations++;
+      modelDrift.set(key, { drift, at: this.now(), generation });
+      return true;
+    };
+  }
+
+  /** Whether a read of (model, key) computes drift now, and what it reuses otherwise (see DriftDemand). */
+  private plan(model: string, windows: ModelWindows, window: string, windowMs: number, version: string | undefined, key: string, rolling: boolean, demand: DriftDemand) {
+    const modelDrift = getOrAdd(this.driftCache, model);
+    if (demand === 'refresh') getOrAdd(this.keptFresh, model, () => new Set<string>()).add(key);
+    const { from, to } = windows.bounds(window);
+    const reference = rolling ? rollingReference(windows, window, from, to, version) : this.references.referenceFor(model, version);
+    // drift against a profile changes only with its own window's aggregate (a pane of another
+    // version or outside this window leaves it as it was); a rolling reference slides with the model
+    const generation = rolling ? (this.generations.get(model) ?? 0) : windows.changeOf(window, version);
+    const maxAge = driftRecomputeMs(windowMs);
+    const now = this.now();
+    const candidate = modelDrift.get(key);
+    const recent = candidate !== undefined && candidate.drift.reference === (reference?.id ?? null) ? candidate : undefined;
+    const current = recent !== undefined && recent.generation === generation;
+    let compute: boolean;
+    if (demand === 'none') compute = false;
+    else if (recent === undefined) compute = true;
+    else if (current) compute = false;
+    else if (demand === 'request' && this.keptFresh.get(model)?.has(key) === true) compute = false;
+    else compute = now - recent.at >= maxAge;
+    return { modelDrift, reference, generation, maxAge, now, recent, current, compute };
+  }
+
+  private driftContext(windowMs: number, maxAge: number) {
+    return {
+      overrides: this.options.overrides,
+      falseAlarmsPerMillion: this.options.falseAlarmsPerMillion,
+      discreteMaxValues: this.options.discreteMaxValues,
+      evaluationsPerWindow: Math.max(1, windowMs / maxAge),
+      bucketsRoom: this.bucketsRoom,
+    };
+  }
+
+  /**
    * The worst segments of a window (GET /v1/models/:model/segments), computed on each request from
    * the pane counters (a few keys of a few dozen values: cheap), at the drift tests' false-alarm
    * budget, with the feature drift inside the worst one (segment-drift.ts). `undefined` for an
@@ -226,10 +272,6 @@ export class MetricsView {
       featureDrift: (key, value) => segmentFeatureDrift(windows, window, version, key, value, budget),
     });
   }
-}
-
-function emptyDrift(reference: ReferenceProfile | null): Drift {
-  return { reference: reference?.id ?? null, output: null, features: {} };
 }
 
 function getOrAdd<V, C = Map<string, V>>(maps: Map<string, C>, model: string, create: () => C = () => new Map<string, V>() as C): C {

@@ -155,16 +155,16 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 }
 
 /**
- * The model gauges refreshed for a scrape: every exported model's metrics, computed and set in
- * slices (STATISTICS_SLICE_MS) between which REST requests, feed frames and the changelog get
+ * The model gauges refreshed for a scrape: every exported model's metrics, computed (drift a
+ * feature at a time, MetricsSource.metricsSteps) and kept in slices (STATISTICS_SLICE_MS) between which REST requests, feed frames and the changelog get
  * turns of the event loop. A scrape computes the drift of every window no rule keeps fresh: at 300
  * models x 30 features, ~600 drift computations taking 0.8-1.8 s, which every request arriving
  * meanwhile waited behind (bench gateway: REST p99 1.5 s with a scrape every 7 s). Only the models
  * that get series (limits.maxModels, 100 by default) are computed: at 300 models the scrape had
- * computed every model's metrics and set a third of them. Setting ~300,000 label sets (100 models
- * x 30 features x 3 windows) took 0.15-0.22 s in one block. The route renders only after
- * `finish` and runs one scrape at a time, so no scrape renders gauges half set. A model released
- * meanwhile is left out.
+ * computed every model's metrics and set a third of them. The entries are kept as they are
+ * (src/gateway/model-series.ts: no label sets; at first ~300,000 of them took 0.15-0.22 s in one
+ * block). The route renders only after `finish` and runs one scrape at a time, so no scrape
+ * renders half an update. A model released meanwhile is left out.
  */
 async function refreshModelGauges(
   metrics: GatewayMetrics,
@@ -177,6 +177,12 @@ async function refreshModelGauges(
   const slicer = new TimeSlicer(STATISTICS_SLICE_MS, { turns });
   const update = metrics.modelGaugesUpdate();
   const collect = async (model: string, window: string, version?: string): Promise<void> => {
+    // the drift a feature at a time: a window's 30 features took up to 50 ms in one block
+    const step = source.metricsSteps?.(model, window, version) ?? null;
+    while (step !== null && !step()) {
+      const pause = slicer.pause();
+      if (pause !== undefined) await pause;
+    }
     const entry = source.getMetrics(model, window, version);
     if (entry !== undefined) update.add(entry);
     const pause = slicer.pause();

@@ -1,5 +1,6 @@
 /** In-memory MetricsSource for gateway tests. */
 import { MetricsSourceEmitter } from '../../src/contract/metrics-source.ts';
+import type { MetricsOptions } from '../../src/contract/metrics-source.ts';
 import type { AlertEvent, DriftEntry, ModelMetrics, ModelSummary } from '../../src/contract/metrics.ts';
 
 const WINDOW_MS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000 };
@@ -96,6 +97,8 @@ export class FakeSource extends MetricsSourceEmitter {
   getMetricsCalls = 0;
   /** Versions every model has been seen with (listed by listModels, known to ?version=). */
   versions = ['v1', 'v2'];
+  /** MetricsSource.metricsSteps, when a test gives it one. */
+  metricsSteps?: (model: string, window: string, version?: string, options?: MetricsOptions) => (() => boolean) | null;
 
   constructor(models: string[] = ['churn', 'fraud']) {
     super();

@@ -6,7 +6,7 @@ import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import { validateAlertRules } from '../../src/alerts/rules.ts';
 import type { AlertEvent } from '../../src/contract/metrics.ts';
-import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread } from './panes.ts';
+import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread, widePane } from './panes.ts';
 import { profileFromWindow } from '../../src/reference/profile.ts';
 
 /** The units composed as app/gateway.ts does, with one rule: more than 100 predictions in 1m. */
@@ -207,5 +207,24 @@ describe('GatewaySource', () => {
     source.tick();
     while (source.backlog().models > 0) await new Promise((resolve) => setImmediate(resolve));
     expect(announced.slice(10)).toEqual(['m0']);
+  });
+
+  it("works through a window's drift a feature per slice: the changelog applies between the features of one model", async () => {
+    const { windows, references, view, source, clock, announced } = compose([{ ...DRIFT_RULE, metric: 'drift.feature.psi' }], 0, 0);
+    for (let i = 0; i < 6; i++) windows.applyPaneMessage(widePane('wide', i * PANE_MS, spread(50, 0, 100), 30));
+    const aggregate = windows.aggregateRange('wide', 0, 6 * PANE_MS)!;
+    references.setReference(profileFromWindow('ref-wide', 'wide', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
+    clock.now = 5000;
+    source.tick();
+    let turns = 0;
+    while (source.backlog().models > 0) {
+      turns++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // a slice of 0 ms does one unit: the reference check, 30 features of the 1m drift, the rules
+    expect(turns).toBeGreaterThanOrEqual(31);
+    expect(announced).toEqual(['wide']);
+    expect(view.computations).toBe(1);
+    expect(Object.keys(view.getMetrics('wide', '1m')!.drift.features)).toHaveLength(30);
   });
 });

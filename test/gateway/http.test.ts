@@ -258,6 +258,46 @@ describe('GET /metrics at many models', () => {
     }
   });
 
+  it("computes a window's costly part in steps when the source offers them, yielding between steps, then reads its metrics", async () => {
+    const source = new FakeSource(['churn']);
+    const steps: string[] = [];
+    let turnsBetweenSteps = 0;
+    let stepping = false;
+    source.metricsSteps = (model, window) => {
+      let left = 3;
+      return () => {
+        // each step burns past the slice, so the scrape yields after every one
+        const until = performance.now() + 12;
+        while (performance.now() < until);
+        stepping = true;
+        steps.push(`${model}/${window}`);
+        return --left === 0;
+      };
+    };
+    const getMetrics = source.getMetrics.bind(source);
+    const readAfterSteps: boolean[] = [];
+    source.getMetrics = (model, window, ...rest) => {
+      readAfterSteps.push(steps.filter((s) => s === `${model}/${window}`).length === 3);
+      return getMetrics(model, window, ...rest);
+    };
+    const timer = setInterval(() => {
+      if (stepping) turnsBetweenSteps++;
+    }, 1);
+    const app = await buildGateway({ source, registry: new Registry() });
+    try {
+      const res = await app.inject({ url: '/metrics' });
+      expect(res.statusCode).toBe(200);
+      expect(steps).toEqual(['churn/1m', 'churn/1m', 'churn/1m', 'churn/5m', 'churn/5m', 'churn/5m', 'churn/1h', 'churn/1h', 'churn/1h']);
+      expect(readAfterSteps).toEqual([true, true, true]);
+      // a timer ran between the steps: the event loop turned
+      expect(turnsBetweenSteps).toBeGreaterThanOrEqual(6);
+      expect(res.body).toContain('drift_model_predictions{model="churn",version="all",window="1h"}');
+    } finally {
+      clearInterval(timer);
+      await app.close();
+    }
+  });
+
   it('a scrape that fails answers 500, and the next scrape is a fresh one', async () => {
     const source = new FakeSource(['churn', 'fraud']);
     const getMetrics = source.getMetrics.bind(source);

@@ -4,7 +4,7 @@ import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import { profileFromWindow } from '../../src/reference/profile.ts';
 import { psi } from '../../src/stats/distribution.ts';
-import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread } from './panes.ts';
+import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread, widePane } from './panes.ts';
 
 /** Six panes (one minute) of model `m` with x spread over [0, 100), and a view whose clock the test sets. */
 function setup() {
@@ -251,5 +251,77 @@ describe('MetricsView', () => {
     clock.now = driftRecomputeMs(300_000);
     expect(view.getMetrics('m', '5m')!.drift.features.x.computedOn).toBe(350);
     expect(view.computations).toBe(3);
+  });
+
+  describe('driftSteps', () => {
+    /** A view over six panes of model `m` with five features, against a reference of the same data moved by `shift`. */
+    function wide(shift = 0) {
+      const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+      const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
+      const clock = { now: 0 };
+      const view = new MetricsView(windows, references, { overrides: {}, now: () => clock.now });
+      const reused: string[] = [];
+      view.onDriftReused((model) => reused.push(model));
+      for (let i = 0; i < 6; i++) windows.applyPaneMessage(widePane('m', i * PANE_MS, spread(50, shift, 100), 5));
+      const other = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+      for (let i = 0; i < 6; i++) other.applyPaneMessage(widePane('m', i * PANE_MS, spread(50, 0, 100), 5));
+      const aggregate = other.aggregateRange('m', 0, 6 * PANE_MS)!;
+      references.setReference(profileFromWindow('baseline', 'm', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
+      return { windows, references, view, clock, reused };
+    }
+
+    it('computes a window\'s drift a feature per call, as getMetrics does in one go, which then serves it without computing', () => {
+      const direct = wide(20).view.getMetrics('m', '5m')!;
+      const { view } = wide(20);
+      const step = view.driftSteps('m', '5m')!;
+      let calls = 1;
+      while (!step()) calls++;
+      expect(calls).toBe(5);
+      expect(view.computations).toBe(1);
+      const served = view.getMetrics('m', '5m')!;
+      expect(view.computations).toBe(1);
+      expect(Object.keys(served.drift.features)).toEqual(['f0', 'f1', 'f2', 'f3', 'f4']);
+      expect(served.drift).toEqual(direct.drift);
+      expect(served.drift.features.f3.tests.psi.statistic).toBeGreaterThan(0.2);
+      expect(served.drift.stale).toBeUndefined();
+      // fresh now: nothing to step through, for a request or the tick
+      expect(view.driftSteps('m', '5m')).toBeNull();
+      expect(view.driftSteps('m', '5m', undefined, undefined, 'refresh')).toBeNull();
+    });
+
+    it('a pane applied between steps: the drift is served flagged stale and the model is due again', () => {
+      const { view, windows, clock, reused } = wide();
+      const step = view.driftSteps('m', '1m', undefined, undefined, 'refresh')!;
+      step();
+      step();
+      windows.applyPaneMessage(widePane('m', 6 * PANE_MS, spread(50, 0, 100), 5));
+      while (!step());
+      clock.now = 10;
+      const served = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+      expect(view.computations).toBe(1);
+      expect(served.drift.stale).toBe(true);
+      expect(reused).toEqual(['m']);
+      // due again once driftRecomputeMs has passed since it was stored
+      clock.now = driftRecomputeMs(60_000) + 10;
+      expect(view.getMetrics('m', '1m', undefined, undefined, 'refresh')!.drift.stale).toBeUndefined();
+      expect(view.computations).toBe(2);
+    });
+
+    it('a reference change between steps ends the computation without storing it', () => {
+      const { view, references } = wide();
+      const step = view.driftSteps('m', '5m')!;
+      step();
+      references.setReference(profile('newer', 'm', Date.now() + 1));
+      expect(step()).toBe(true);
+      expect(view.computations).toBe(0);
+      expect(view.getMetrics('m', '5m')!.drift.reference).toBe('newer');
+    });
+
+    it('nothing to step through without a reference, or for an unknown model or window', () => {
+      const { view } = setup();
+      expect(view.driftSteps('m', '5m')).toBeNull();
+      expect(view.driftSteps('other', '5m')).toBeNull();
+      expect(view.driftSteps('m', '2m')).toBeNull();
+    });
   });
 });

@@ -19,6 +19,17 @@ export function inputPane(model: string, paneStart: number, values: readonly num
   return { model, version, partition, paneStart, paneMs: PANE_MS, part: 'in', seq: 0, state: inputToWire(pane), final: false };
 }
 
+/** inputPane with `features` numeric features f0, f1, ... (feature k holds each value + k). */
+export function widePane(model: string, paneStart: number, values: readonly number[], features: number): PaneMessage {
+  const pane = new PaneInput(LIMITS);
+  for (const v of values) {
+    pane.count++;
+    pane.latency.add(v);
+    for (let k = 0; k < features; k++) pane.addFeature(`f${k}`, v + k);
+  }
+  return { model, version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: 0, state: inputToWire(pane), final: false };
+}
+
 /** `n` values spread evenly over [from, from + width). */
 export function spread(n: number, from: number, width: number): number[] {
   return Array.from({ length: n }, (_, i) => from + (width * i) / n);
