@@ -23,10 +23,16 @@
  *   age of the oldest published pane message its drift does not yet reflect (0 when current);
  *   and of the windows' figures, which a request reads as they are (computing the 1m and 1h drift
  *   on demand): the time from each pane message's publication to its application, p50 / p99;
- * - REST latency: a request every 100 ms (round robin over models and the three windows) builds
- *   the metrics and serializes them (computing drift on demand for a pair no rule keeps fresh);
- *   latency counts from when it was due (one interval after the previous one), so event-loop
- *   waits behind statistics work are included;
+ * - REST latency, two ways, each a request every 100 ms (round robin over models and the three
+ *   windows, computing drift on demand for a pair no rule keeps fresh): in process, a timer on the
+ *   gateway's thread builds the metrics and serializes them, its latency counted from when it was
+ *   due (one interval after the previous one), so event-loop waits behind statistics work are
+ *   included (and so is a timer's own lateness: libuv computes the poll's timeout from the loop's
+ *   time before that turn's callbacks, and a timer on an idle loop can fire tens of ms late after
+ *   a long callback, which an HTTP request, waking the poll, does not wait for); and over HTTP,
+ *   GET /v1/models/:model/metrics?window= on the gateway's own server from a client thread, on a
+ *   fixed schedule whether or not the previous answer is in, its latency from when it was due to
+ *   the last byte of the answer: what a dashboard or a script sees;
  * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
  *   scrapes a gateway: GET /metrics of the gateway's own HTTP server (buildGateway over the same
  *   source and turns, listening on loopback), fetched from a thread of its own as a Prometheus
@@ -111,6 +117,54 @@ parentPort.on('message', async (url) => {
   }
 });
 `;
+/**
+ * The REST client: GETs the URLs it is sent in turn, one every `everyMs` on a fixed schedule
+ * whether or not the previous answer is in (as independent users do), and, told to stop, answers
+ * each request's latency (ms from when it was due to the last byte of its answer) and failures.
+ * A thread of its own, as a dashboard or a script is another process.
+ */
+const REST_CLIENT_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+let running = false;
+parentPort.on('message', async (message) => {
+  if (message === 'stop') { running = false; return; }
+  running = true;
+  const { urls, everyMs } = message;
+  const latencies = [];
+  let failures = 0;
+  let firstFailure = '';
+  const inFlight = new Set();
+  const started = performance.now();
+  for (let k = 0; running; k++) {
+    const due = started + k * everyMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (!running) break;
+    const url = urls[k % urls.length];
+    const request = (async () => {
+      try {
+        const res = await fetch(url);
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error('GET ' + url + ' answered ' + res.status);
+        latencies.push(performance.now() - due);
+      } catch (error) {
+        failures++;
+        firstFailure ||= String(error);
+      }
+    })();
+    inFlight.add(request);
+    void request.finally(() => inFlight.delete(request));
+  }
+  await Promise.all(inFlight);
+  parentPort.postMessage({ latencies, failures, firstFailure });
+});
+`;
+/** What the REST client thread answers when stopped. */
+interface RestClientAnswer {
+  latencies: number[];
+  failures: number;
+  firstFailure: string;
+}
 const BATCH = 512;
 const REFERENCE_VALUES = 600;
 const REST_EVERY_MS = 100;
@@ -228,6 +282,11 @@ interface SizeResult {
   restHandlerP99Ms: number;
   restP50Ms: number;
   restP99Ms: number;
+  /** GET /v1/models/:model/metrics over loopback HTTP from a client thread, a request every REST_EVERY_MS. */
+  restHttpP50Ms: number;
+  restHttpP99Ms: number;
+  restHttpMaxMs: number;
+  restHttpRequests: number;
   /**
    * The slowest request: a block of the event loop delays every request arriving during it, but
    * the bench's timer fires once after it, so a long block is one sample however long it lasts.
@@ -390,7 +449,11 @@ async function runSize(models: number): Promise<SizeResult> {
     }
   }, REST_EVERY_MS);
   const http = await buildGateway({ source, registry: new Registry(), turns, logger: false });
-  const metricsUrl = `${await http.listen({ host: '127.0.0.1', port: 0 })}/metrics`;
+  const baseUrl = await http.listen({ host: '127.0.0.1', port: 0 });
+  const metricsUrl = `${baseUrl}/metrics`;
+  // the same round robin over models and windows as the in-process requests
+  const restUrls = WINDOWS.flatMap((window) => names.map((name) => `${baseUrl}/v1/models/${encodeURIComponent(name)}/metrics?window=${window}`));
+  const restClient = new Worker(REST_CLIENT_SOURCE, { eval: true });
   const scraper = scrapeEveryMs > 0 ? new Worker(SCRAPER_SOURCE, { eval: true }) : undefined;
   const scrapes: Array<{ wallMs: number; bytes: number }> = [];
   const scrape = async (): Promise<void> => {
@@ -420,6 +483,8 @@ async function runSize(models: number): Promise<SizeResult> {
 
   await sleep(warmupSeconds * 1000);
   measuring = true;
+  const restAnswer = new Promise<RestClientAnswer>((resolve) => restClient.once('message', resolve));
+  restClient.postMessage({ urls: restUrls, everyMs: REST_EVERY_MS });
   const computationsBefore = view.computations;
   const rebinnedBefore = windows.rebinnedSketches;
   busyMs = 0;
@@ -431,6 +496,7 @@ async function runSize(models: number): Promise<SizeResult> {
     await sleep(1000);
     rssMax = Math.max(rssMax, process.memoryUsage().rss);
   }
+  restClient.postMessage('stop');
   const wallMs = performance.now() - wallBefore;
   const cpu = process.cpuUsage(cpuBefore);
   const gatewayBusy = busyMs + (source.workMs - workBefore);
@@ -444,6 +510,10 @@ async function runSize(models: number): Promise<SizeResult> {
   clearInterval(scrapeTimer);
   await scraping; // a scrape under way ends before its server closes (a failed one fails the bench)
   await scraper?.terminate();
+  const restOverHttp = await restAnswer;
+  await restClient.terminate();
+  if (restOverHttp.failures > 0) throw new Error(`bench gateway: ${restOverHttp.failures} REST requests over HTTP failed, the first: ${restOverHttp.firstFailure}`);
+  const httpLatencies = restOverHttp.latencies.sort((a, b) => a - b);
   await http.close();
   source.stop();
 
@@ -492,6 +562,10 @@ async function runSize(models: number): Promise<SizeResult> {
     windowFreshnessP99Ms: Math.round(quantile(applyLags, 0.99)),
     restP50Ms: Number(quantile(restLatencies, 0.5).toFixed(2)),
     restP99Ms: Number(quantile(restLatencies, 0.99).toFixed(2)),
+    restHttpP50Ms: Number(quantile(httpLatencies, 0.5).toFixed(2)),
+    restHttpP99Ms: Number(quantile(httpLatencies, 0.99).toFixed(2)),
+    restHttpMaxMs: Number((httpLatencies.at(-1) ?? 0).toFixed(2)),
+    restHttpRequests: httpLatencies.length,
     restMaxMs: Number((restLatencies.at(-1) ?? 0).toFixed(2)),
     restHandlerP50Ms: Number(quantile(restHandlerMs, 0.5).toFixed(2)),
     restHandlerP99Ms: Number(quantile(restHandlerMs, 0.99).toFixed(2)),
@@ -634,7 +708,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +
