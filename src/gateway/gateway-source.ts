@@ -208,7 +208,11 @@ export class GatewaySource extends MetricsSourceEmitter {
     const queuedAt = this.now();
     for (const model of this.changed) if (!this.queue.has(model)) this.queue.set(model, queuedAt);
     this.changed.clear();
-    if (!this.sliceScheduled) this.runSlice();
+    if (this.sliceScheduled) return;
+    // sharing turns, the pass's first slice takes one too: run from the timer, it was a second
+    // slice in that turn of the event loop (the changelog's or the scrape's ran in its check phase)
+    if (this.turns !== undefined) this.scheduleSlice();
+    else this.runSlice();
   }
 
   private scheduleSlice(): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertLog } from '../../src/gateway/alert-log.ts';
 import { GatewaySource } from '../../src/gateway/gateway-source.ts';
+import { LoopTurns } from '../../src/gateway/time-slice.ts';
 import { MetricsView } from '../../src/gateway/metrics-view.ts';
 import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
@@ -226,5 +227,23 @@ describe('GatewaySource', () => {
     expect(announced).toEqual(['wide']);
     expect(view.computations).toBe(1);
     expect(Object.keys(view.getMetrics('wide', '1m')!.drift.features)).toHaveLength(30);
+  });
+
+  it('sharing turns of the event loop, a tick runs no slice itself: its first slice takes a turn like the others', async () => {
+    const { logger } = recordingLogger();
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger });
+    const view = new MetricsView(windows, references, { overrides: {} });
+    const alerts = new AlertLog({ rules: validateAlertRules([BUSY_RULE], ['1m', '5m'], (key) => new Error(key)), logger });
+    const source = new GatewaySource({ windows, references, view, alerts }, { sliceMs: 10, turns: new LoopTurns() });
+    const announced: string[] = [];
+    source.on('metrics', (model) => announced.push(model));
+    windows.applyPaneMessage(inputPane('churn', 0, [1, 2, 3]));
+    source.tick();
+    // run from a timer, a slice here would share that turn with another slicer's
+    expect(announced).toEqual([]);
+    expect(source.backlog().models).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(announced).toEqual(['churn']);
   });
 });
