@@ -192,6 +192,29 @@ describe('numeric feature sketches of partitions with different centers', () => 
     expect(emptied?.count).toBe(1);
     expect(buckets).toBe(1);
   });
+
+  it('a feature of few distinct values is moved value by value: the window holds what panes on its own center would give', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    // integer values (a count): each partition's pane centered on its own first value, 2, 7 and 0
+    const byPartition = [2, 7, 0].map((first) => [first, ...Array.from({ length: 300 }, (_, i) => (i * 7 + first) % 10)]);
+    for (const [p, values] of byPartition.entries()) windows.applyMessage(paneOf(p, 0, values));
+    const sketch = windows.get('1m')!.input.features.get('x')!.numeric!;
+    // what the window's buckets (those of partition 0's pane) give when every value is added to them
+    const first = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const v of byPartition[0]) first.addFeature('x', v);
+    const direct = first.features.get('x')!.numeric!.emptyLike();
+    for (const v of byPartition.flat()) direct.add(v);
+    const bucketsOf = (h: LogHistogram) => {
+      const out: Array<[number, number]> = [];
+      h.forEachBucket((value, weight) => out.push([value, weight]));
+      return out;
+    };
+    expect(bucketsOf(sketch)).toEqual(bucketsOf(direct));
+    // and every pane leaves exactly what it brought
+    windows.applyMessage(paneOf(0, 100 * PANE, [5]));
+    windows.applyMessage(paneOf(0, 200 * PANE, [5]));
+    expect(windows.get('5m')!.input.features.get('x')!.numeric!.count).toBe(1);
+  });
 });
 
 describe('a feature held on the buckets of its reference (bucketsHint)', () => {
