@@ -66,12 +66,16 @@
  *   npm run bench -- gateway --memory-only     the steady-state memory alone
  *   npm run bench -- gateway --models 100 --no-steady   the live run alone (no steady-state memory feed: for a profile of it)
  *   npm run bench -- gateway --models 300 --scrape-every 0   without the Prometheus scrape
+ *   npm run bench -- gateway --models 300 --publisher process   the publisher in a process of its own
+ *     (default `thread`: a worker thread of the bench's process, sharing its V8 platform threads)
  *   npm run bench -- gateway --models 300 --own-centers   each pane sketch on centers of its own (as
  *     partitions before their model has a reference), rebinned onto the windows' buckets; by default
  *     the publisher centers them on the models' reference, as a worker following the reference store
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
@@ -89,7 +93,7 @@ import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_COARSE_PANE_MS } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
-import { FEATURES, PANE_MS, fill } from './workers/gateway-panes.ts';
+import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill } from './workers/gateway-panes.ts';
 import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
@@ -216,6 +220,7 @@ const { values: args } = parseArgs({
     'memory-only': { type: 'boolean', default: false },
     'no-steady': { type: 'boolean', default: false },
     'own-centers': { type: 'boolean', default: false },
+    publisher: { type: 'string', default: 'thread' },
     'scrape-every': { type: 'string', default: '15' },
   },
 });
@@ -227,6 +232,8 @@ if (!(scrapeEveryMs >= 0)) throw new RangeError(`bench gateway: --scrape-every n
  * of on the model's reference, as a worker that follows the reference store centers them.
  */
 const ownCenters = args['own-centers'];
+const publisherIn = args.publisher;
+if (publisherIn !== 'thread' && publisherIn !== 'process') throw new RangeError(`bench gateway: --publisher must be thread or process, got '${publisherIn}'`);
 const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
 const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
@@ -405,7 +412,23 @@ async function runSize(models: number): Promise<SizeResult> {
   // closed pane's last state comes marked final (the gateway folds it) and is not a freshness sample
   let published = 0;
   let measuring = false;
-  const publisher = new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: { models, ratePerModel, centers: ownCenters ? null : referenceCenters } satisfies PublisherInit, execArgv: [] });
+  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters };
+  const publisher =
+    publisherIn === 'thread'
+      ? new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: publisherInit, execArgv: [] })
+      : fork(fileURLToPath(new URL('./workers/gateway-publisher.ts', import.meta.url)), [], {
+          execArgv: ['--import', 'tsx'],
+          serialization: 'advanced',
+          env: { ...process.env, [PUBLISHER_INIT_ENV]: JSON.stringify(publisherInit) },
+        });
+  const stopPublisher = async (): Promise<void> => {
+    if (publisher instanceof Worker) await publisher.terminate();
+    else if (publisher.exitCode === null) {
+      const exited = new Promise((resolve) => publisher.once('exit', resolve));
+      publisher.kill();
+      await exited;
+    }
+  };
   publisher.on('error', (error) => {
     throw error;
   });
@@ -504,7 +527,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const computations = view.computations - computationsBefore;
   const rebinned = windows.rebinnedSketches - rebinnedBefore;
   measuring = false;
-  await publisher.terminate();
+  await stopPublisher();
   clearInterval(rest);
   clearInterval(sampler);
   clearInterval(scrapeTimer);

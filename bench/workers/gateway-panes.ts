@@ -23,3 +23,6 @@ export function fill(pane: PaneInput, events: number, offset: number): void {
     for (let f = 0; f < FEATURES; f++) pane.addFeature(`f${f}`, featureValue(f, i));
   }
 }
+
+/** The environment variable a forked publisher (gateway-publisher.ts) reads its PublisherInit from, as JSON. */
+export const PUBLISHER_INIT_ENV = 'DRIFTWATCH_BENCH_PUBLISHER';

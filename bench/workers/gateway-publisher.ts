@@ -3,12 +3,15 @@
  * (folding events into panes, encoding pane states) does not take the gateway's thread: once a
  * second each model's current pane gets `ratePerModel` events and its state is encoded and posted,
  * with the closed pane's last state (final) first when the pane rolls over, as a worker flushes.
+ * Or in a process of its own (`--publisher process`: forked with advanced serialization, its
+ * PublisherInit in the environment), as workers are other processes than the gateway: a thread
+ * shares the gateway process's V8 platform (its GC's background threads) and its CPU share.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodePaneMessage } from '../../src/contract/pane-codec.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
-import { FLUSH_MS, PANE_MS, fill } from './gateway-panes.ts';
+import { FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill } from './gateway-panes.ts';
 
 export interface PublisherInit {
   models: number;
@@ -30,9 +33,13 @@ export interface PublishedPane {
   final: boolean;
 }
 
-const port = parentPort;
-if (port === null) throw new Error('gateway-publisher runs as a worker thread');
-const { models, ratePerModel, centers } = workerData as PublisherInit;
+const forked = parentPort === null && process.send !== undefined && process.env[PUBLISHER_INIT_ENV] !== undefined;
+if (parentPort === null && !forked) throw new Error('gateway-publisher runs as a worker thread or a forked process');
+const post = (batch: PublishedPane[]): void => {
+  if (parentPort !== null) parentPort.postMessage(batch);
+  else process.send?.(batch);
+};
+const { models, ratePerModel, centers } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
 const panes = names.map(() => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 }));
@@ -58,8 +65,10 @@ function publish(): void {
     const message: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
     batch.push({ model: m, bytes: encodePaneMessage(message), pub: now, final: false });
   }
-  port?.postMessage(batch);
+  post(batch);
 }
 
 publish();
-setInterval(publish, FLUSH_MS);
+const timer = setInterval(publish, FLUSH_MS);
+// a forked publisher ends with its parent's channel
+if (forked) process.on('disconnect', () => clearInterval(timer));
