@@ -116,7 +116,10 @@ describe('LiveConsumer', () => {
     expect(consumer.pending).toBe(0);
     // the handler is stuck on the first message: no message reaches it, yet the figure follows
     await publish(prefix, 1, 250);
-    await eventually(() => (consumer!.pending === 250 ? true : undefined), 10_000, 'pending 250 while the handler is stuck');
+    // a failure says what the figure was (it failed once in a loaded CI run; alone it passes)
+    await eventually(() => (consumer!.pending === 250 ? true : undefined), 10_000, 'pending 250 while the handler is stuck').catch((error: Error) => {
+      throw new Error(`${error.message}: pending ${consumer!.pending}, handled ${handled}`);
+    });
     expect(handled).toBe(1);
     release();
     await eventually(() => (handled === 251 && consumer!.pending === 0 ? true : undefined), 10_000, 'all handled and pending 0');
