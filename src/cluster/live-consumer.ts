@@ -62,6 +62,13 @@ export class LiveConsumer {
   private connected = true;
   private stopped = false;
   private recreating: Promise<void> | null = null;
+  /**
+   * The handler call in progress (whichever session's), until it settles. A session does not hand
+   * on a message before it: a consumer recreated while a handler was still running (its pull
+   * expired, the heartbeats stopped, the watchdog recreated it) handed the next messages on
+   * concurrently, out of order with the one still being handled.
+   */
+  private inFlight: Promise<unknown> | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
   private statusLoop: Promise<void> | null = null;
@@ -120,6 +127,7 @@ export class LiveConsumer {
     let handlerError: unknown = undefined;
     try {
       for await (const msg of session.messages) {
+        if (this.inFlight !== null) await this.inFlight;
         if (this.stopped || session.generation !== this.generation) break;
         this.lastActivity = Date.now();
         if (msg.seq <= this.lastHanded) continue;
@@ -130,7 +138,18 @@ export class LiveConsumer {
         if ((session.handed & PENDING_SAMPLE_MASK) === 1) this.pending = msg.info.pending;
         try {
           const handled = this.options.onMessage(msg);
-          if (handled !== undefined) await handled;
+          if (handled !== undefined) {
+            const settled = handled.then(
+              () => undefined,
+              () => undefined,
+            );
+            this.inFlight = settled;
+            try {
+              await handled;
+            } finally {
+              if (this.inFlight === settled) this.inFlight = null;
+            }
+          }
         } catch (error) {
           handlerError = error ?? new Error('message handler failed');
           this.options.logger.fatal({ stream: this.options.stream, seq: msg.seq, err: error }, 'message handler failed; consumer stopped');
@@ -191,6 +210,12 @@ export class LiveConsumer {
     const late = now - this.lastCheck - this.checkEveryMs;
     this.lastCheck = now;
     if (this.stopped || this.recreating !== null) return;
+    // a handler still at work draws no message, so the server may go quiet (its pull expires):
+    // that is the handler's time, not a dead consumer
+    if (this.inFlight !== null) {
+      this.lastActivity = now;
+      return;
+    }
     // after the event loop was blocked, timers run before the socket is read: heartbeats may be
     // waiting there, so judge on the next tick, once they had a chance to arrive
     if (late > this.checkEveryMs) return;

@@ -121,6 +121,11 @@ describe('LiveConsumer', () => {
       throw new Error(`${error.message}: pending ${consumer!.pending}, handled ${handled}`);
     });
     expect(handled).toBe(1);
+    // stuck past the pull's expiry (5 s) and the watchdog's silence (1.25 s): still one message at
+    // a time (a consumer recreated meanwhile handed the rest on beside the stuck handler)
+    await new Promise((resolve) => setTimeout(resolve, 7000));
+    expect(handled).toBe(1);
+    expect(consumer.pending).toBe(250);
     release();
     await eventually(() => (handled === 251 && consumer!.pending === 0 ? true : undefined), 10_000, 'all handled and pending 0');
   });
