@@ -45,6 +45,7 @@ interface Session {
 }
 
 const RETRY_MS = 250;
+const noop = (): void => {};
 /** `pending` is read from one message in 256 (the first of each run), between the timer's refreshes. */
 const PENDING_SAMPLE_MASK = 255;
 
@@ -127,7 +128,8 @@ export class LiveConsumer {
     let handlerError: unknown = undefined;
     try {
       for await (const msg of session.messages) {
-        if (this.inFlight !== null) await this.inFlight;
+        // settled either way: its failure is its own session's to report
+        if (this.inFlight !== null) await this.inFlight.then(noop, noop);
         if (this.stopped || session.generation !== this.generation) break;
         this.lastActivity = Date.now();
         if (msg.seq <= this.lastHanded) continue;
@@ -139,15 +141,11 @@ export class LiveConsumer {
         try {
           const handled = this.options.onMessage(msg);
           if (handled !== undefined) {
-            const settled = handled.then(
-              () => undefined,
-              () => undefined,
-            );
-            this.inFlight = settled;
+            this.inFlight = handled;
             try {
               await handled;
             } finally {
-              if (this.inFlight === settled) this.inFlight = null;
+              if (this.inFlight === handled) this.inFlight = null;
             }
           }
         } catch (error) {

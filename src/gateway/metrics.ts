@@ -11,8 +11,6 @@ import { binaryConfusion, binaryQuality, predictionScoreBins } from '../stats/qu
 import { estimatePerformance } from '../stats/cbpe.ts';
 import type { SummaryBucketsRoom } from '../stats/sketch-distance.ts';
 import { fairnessOf } from '../window/fairness.ts';
-import { rebinnedFromExact } from '../window/windows.ts';
-import { LogHistogram } from '../sketch/log-histogram.ts';
 
 export interface MetricsContext {
   model: string;
@@ -61,9 +59,7 @@ export function driftOf(reference: FeatureReference, summary: FeatureSummary, op
       if (summary.numeric === null || summary.numeric.count === 0) return null;
       // The window on the reference's buckets (rebinned when its center differs): KS and Wasserstein
       // see the same bucket edges on both sides.
-      // (from its exact counts per value when it has them all: see rebinnedFromExact)
-      const exactlyMoved = reference.summary instanceof LogHistogram && !reference.summary.sameBuckets(summary.numeric) ? rebinnedFromExact(summary.numeric, summary.exact, reference.summary) : null;
-      const onReferenceBuckets = exactlyMoved ?? onBucketsOf(summary.numeric, reference.summary);
+      const onReferenceBuckets = onBucketsOf(summary.numeric, reference.summary, summary.exact);
       // PSI on the reference's bins, counted from a sketch (a value within one bucket width of an edge
       // may fall on either side): on the reference's buckets when its bins came from its sketch, so
       // identical data gives identical bins even where an edge runs through an atom (a replica holding

@@ -1,3 +1,5 @@
+import type { LogHistogram } from './log-histogram.ts';
+
 /**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
@@ -104,4 +106,21 @@ export class ExactValueCounts {
     copy.merge(this);
     return copy;
   }
+}
+
+/**
+ * `sketch` moved onto `like`'s buckets from `exact`, the counts per value of the same values, when
+ * they hold every one of them (a feature of few distinct values: counts, ratings, flags): each
+ * value lands in the bucket it would have had in a sketch centered on `like`. null otherwise.
+ * rebinnedLike moves a bucket's whole weight to the bucket of its representative, which depends on
+ * the source's center: a value of panes centered on different first values lands in two adjacent
+ * buckets, and tests binned at that value (a reference's deciles sit on the values of a discrete
+ * feature) saw drift where there was none: a Poisson(3) feature against a reference of the same
+ * distribution gave PSI 1.05 and KS 0.18 on 18,000 values (0 and 0.001 on one center).
+ */
+export function rebinnedFromExact(sketch: LogHistogram, exact: ExactValueCounts | null, like: LogHistogram): LogHistogram | null {
+  if (exact === null || exact.other > 0 || exact.size === 0 || exact.total !== sketch.count) return null;
+  const moved = like.emptyLike();
+  for (const [value, count] of exact.counts) if (count > 0) moved.add(value, count);
+  return moved.count === sketch.count ? moved : null;
 }

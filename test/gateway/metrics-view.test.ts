@@ -7,14 +7,20 @@ import { psi } from '../../src/stats/distribution.ts';
 import { PaneInput, inputToWire } from '../../src/window/pane.ts';
 import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread, widePane } from './panes.ts';
 
-/** Six panes (one minute) of model `m` with x spread over [0, 100), and a view whose clock the test sets. */
-function setup() {
+/** A store of model `m`, a view whose clock the test sets, and the models whose drift it reused. */
+function viewOver() {
   const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
   const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
   const clock = { now: 0 };
   const view = new MetricsView(windows, references, { overrides: {}, now: () => clock.now });
   const reused: string[] = [];
   view.onDriftReused((model) => reused.push(model));
+  return { windows, references, view, clock, reused };
+}
+
+/** Six panes (one minute) of model `m` with x spread over [0, 100), and a view whose clock the test sets. */
+function setup() {
+  const { windows, references, view, clock, reused } = viewOver();
   for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('m', i * PANE_MS, spread(50, 0, 100)));
   const aggregate = windows.aggregateRange('m', 0, 6 * PANE_MS)!;
   const baseline = profileFromWindow('baseline', 'm', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS);
@@ -257,12 +263,7 @@ describe('MetricsView', () => {
   describe('driftSteps', () => {
     /** A view over six panes of model `m` with five features, against a reference of the same data moved by `shift`. */
     function wide(shift = 0) {
-      const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
-      const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
-      const clock = { now: 0 };
-      const view = new MetricsView(windows, references, { overrides: {}, now: () => clock.now });
-      const reused: string[] = [];
-      view.onDriftReused((model) => reused.push(model));
+      const { windows, references, view, clock, reused } = viewOver();
       for (let i = 0; i < 6; i++) windows.applyPaneMessage(widePane('m', i * PANE_MS, spread(50, shift, 100), 5));
       const other = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
       for (let i = 0; i < 6; i++) other.applyPaneMessage(widePane('m', i * PANE_MS, spread(50, 0, 100), 5));
@@ -344,9 +345,7 @@ describe('MetricsView', () => {
       }
       return { model: 'm', version: 'v1', partition: 0, paneStart: start, paneMs: PANE_MS, part: 'in' as const, seq: 0, state: inputToWire(input), final: false };
     };
-    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
-    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
-    const view = new MetricsView(windows, references, { overrides: {} });
+    const { windows, references, view } = viewOver();
     // the first minute before a reference: each pane on its own first value, captured as the reference
     for (let i = 0; i < 6; i++) windows.applyPaneMessage(pane(i * PANE_MS, null));
     const aggregate = windows.aggregateRange('m', 0, 6 * PANE_MS)!;
