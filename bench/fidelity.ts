@@ -13,7 +13,7 @@
  * arrays: KS statistic (ks2Samp), Wasserstein-1 over the reference's population std, PSI on the
  * reference's exact decile edges (categories: on the categories).
  *
- * Battery: shapes (normal, lognormal, bimodal, heavy-tailed t3, mostly-zero, offset with
+ * Battery: shapes (normal, lognormal, bimodal, heavy-tailed t3, mostly-zero, sentinels, offset with
  * mean/sigma = 1e4, discrete with 2 and 5 values, categorical with 2 and 50 categories) x
  * window sizes (1k, 10k) x reference sizes (1k, 50k) x reference source (file, window). Per cell:
  *   - max |live - exact| of KS, normed Wasserstein and PSI over the stationary windows;
@@ -28,7 +28,12 @@
  * False alarms per million are measured on far fewer than a million events per cell: the
  * counts are printed, and the total is the figure to judge.
  *
- *   npm run bench -- fidelity [--quick]
+ * Panes are centered on each partition's own first values (`--panes-on own`, the default: a worker
+ * before it knows the reference) or, for file references, on the reference's centers (`--panes-on
+ * reference`: a worker following the reference, what a window holds once it has been published for
+ * a window length). Shapes include sentinels (a value such as 999 or -1 holding a decile).
+ *
+ *   npm run bench -- fidelity [--quick] [--panes-on own|reference]
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -39,6 +44,7 @@ import type { ReferenceProfile, TrainingRow } from '../src/reference/profile.ts'
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput, inputFromWire, inputToWire } from '../src/window/pane.ts';
 import type { FeatureCenters } from '../src/window/pane.ts';
 import { WindowAggregate } from '../src/window/windows.ts';
+import { LogHistogram } from '../src/sketch/log-histogram.ts';
 import { buildModelMetrics } from '../src/gateway/metrics.ts';
 import { binCounts, ks2Samp, populationStd, psi, quantileEdges, wassersteinDistance, normByStd } from '../src/stats/distribution.ts';
 import { alignCategoryCounts } from '../src/stats/select.ts';
@@ -80,6 +86,9 @@ export const SHAPES: Shape[] = [
   { name: 'bimodal', kind: 'continuous', draw: (r) => (r.chance(0.5) ? r.gaussian(-2, 0.6) : r.gaussian(2, 0.6)) },
   { name: 'heavy-tailed', kind: 'continuous', draw: studentT3 },
   { name: 'mostly-zero', kind: 'continuous', draw: (r) => (r.chance(0.9) ? 0 : -10 * Math.log(1 - r.next())) },
+  // a sentinel (missing value coded as 999) holding a decile: an exact decile edge sits on it
+  { name: 'sentinel', kind: 'continuous', draw: (r) => (r.chance(0.15) ? 999 : r.gaussian(40, 12)) },
+  { name: 'sentinel-mix', kind: 'continuous', draw: (r) => (r.chance(0.15) ? -1 : r.chance(0.15) ? 0 : r.chance(0.1) ? 100 : r.lognormal(2, 0.8)) },
   { name: 'offset', kind: 'continuous', draw: (r) => r.gaussian(1e4, 1) },
   { name: 'discrete-2', kind: 'discrete', draw: (r) => (r.chance(0.3) ? 1 : 0) },
   { name: 'discrete-5', kind: 'discrete', draw: (r) => 1 + weightedIndex(r, FIVE_VALUES) },
@@ -109,9 +118,20 @@ const QUICK: Protocol = { windowSizes: [1000, 10_000], referenceSizes: [1000, 50
 // ---------------------------------------------------------------------------------------------
 // Live path
 
+/**
+ * Where the worker's panes are centered (`--panes-on`): `own`, each partition on the first values it
+ * saw (a worker before it knows the reference: up to one window length after a file reference is
+ * published, panes made before it are still in the window); `reference`, every partition on the
+ * file reference's centers (a worker that follows the reference: what the windows hold after that).
+ * Window captures are made of panes of their own centers either way.
+ */
+export type PanesOn = 'own' | 'reference';
+
 /** The partitions' feature centers, kept for a whole cell as a worker keeps them while it runs. */
-function partitionCenters(): FeatureCenters[] {
-  return Array.from({ length: PARTITIONS }, () => new Map<string, number>());
+function partitionCenters(reference: ReferenceProfile | null): FeatureCenters[] {
+  const summary = reference?.features[FEATURE];
+  const center = summary?.type === 'numeric' && summary.summary instanceof LogHistogram ? summary.summary.center : null;
+  return Array.from({ length: PARTITIONS }, () => new Map<string, number>(center === null ? [] : [[FEATURE, center]]));
 }
 
 /**
@@ -251,11 +271,12 @@ function maxOrNull(a: number | null, b: number | null): number | null {
   return Math.max(a, b);
 }
 
-function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, referenceSize: number, protocol: Protocol, seed: number): Cell {
+function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, referenceSize: number, protocol: Protocol, seed: number, panesOn: PanesOn): Cell {
   const random = new SeededRandom(seed);
   const referenceValues = draws(random, shape, referenceSize);
-  const centers = partitionCenters();
-  const reference = source === 'file' ? fileReference(referenceValues) : windowReference(referenceValues, centers);
+  const captureCenters = partitionCenters(null);
+  const reference = source === 'file' ? fileReference(referenceValues) : windowReference(referenceValues, captureCenters);
+  const centers = source === 'file' && panesOn === 'reference' ? partitionCenters(reference) : captureCenters;
   const exact = exactReference(referenceValues);
 
   const maxError: Cell['maxError'] = { ks: null, wasserstein: null, psi: 0 };
@@ -324,10 +345,12 @@ function fmt(x: number | null, digits = 4): string {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'panes-on': { type: 'string', default: 'own' } } });
   const protocol = values.quick ? QUICK : FULL;
+  const panesOn = values['panes-on'];
+  if (panesOn !== 'own' && panesOn !== 'reference') throw new RangeError(`bench fidelity: --panes-on needs 'own' or 'reference', got '${panesOn}'`);
   const started = Date.now();
-  console.log(`Fidelity of the live drift path (${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version})${values.quick ? ' --quick' : ''}`);
+  console.log(`Fidelity of the live drift path (${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version})${values.quick ? ' --quick' : ''}; panes on ${panesOn === 'own' ? "each partition's own centers" : "the file reference's centers (window captures: their own)"}`);
   console.log(
     `stationary windows per cell: ${protocol.windowSizes.map((w) => `${protocol.stationaryWindows[w]} x ${w}`).join(', ')}; 0.5 sigma trials per cell: ${protocol.shiftTrials}; panes per window: ${PANES_PER_WINDOW}`,
   );
@@ -338,7 +361,7 @@ function main(): void {
     for (const source of ['file', 'window'] as const) {
       for (const windowSize of protocol.windowSizes) {
         for (const referenceSize of protocol.referenceSizes) {
-          const cell = runCell(shape, source, windowSize, referenceSize, protocol, seed++);
+          const cell = runCell(shape, source, windowSize, referenceSize, protocol, seed++, panesOn);
           cells.push(cell);
           console.log(
             `${shape.name.padEnd(15)} ${source.padEnd(6)} ${String(windowSize).padStart(6)} ${String(referenceSize).padStart(6)}  ${fmt(cell.maxError.ks).padStart(7)}  ${fmt(cell.maxError.wasserstein).padStart(7)}  ${fmt(cell.maxError.psi).padStart(7)}   ${`${cell.alarmsDefault}/${cell.alarmsPsiRule}/${cell.stationaryEvents}`.padStart(18)}      ${cell.detected === null ? 'n/a' : `${cell.detected}/${cell.shiftTrials}`}`,
@@ -368,6 +391,7 @@ function main(): void {
   const figures = {
     bench: 'fidelity',
     quick: values.quick,
+    panesOn,
     cells: cells.length,
     maxKsError: worst((c) => c.maxError.ks),
     maxWassersteinNormedError: worst((c) => c.maxError.wasserstein),

@@ -134,15 +134,53 @@ describe('drift statistics on the live path do not depend on location or scale',
 });
 
 describe('where a reference\'s PSI bins came from', () => {
-  it('a window capture counts its bins from its sketch and says so, also once stored; a file reference from its values', async () => {
+  it('every reference counts its bins from its sketch and says so, also once stored; a profile stored without the flag is read as counted from values', async () => {
     const { profileToBytes, profileFromBytes } = await import('../../src/reference/profile.ts');
     const values = draw('normal', 2000, 293, 0.3, 5);
     const centers = Array.from({ length: PARTITIONS }, () => new Map<string, number>());
     const captured = profileFromWindow('w', 'm', null, 'window', liveWindow(values, centers).input, new PaneOutcome(DEFAULT_PANE_LIMITS), 0, 1);
     const file = profileFromRows('f', 'm', null, Array.from(values, (x) => ({ features: { x } })));
-    expect(captured.features.x).toMatchObject({ binsFromSummary: true });
-    expect(profileFromBytes(profileToBytes(captured)).features.x).toMatchObject({ binsFromSummary: true });
-    expect((file.features.x as { binsFromSummary?: boolean }).binsFromSummary).toBeUndefined();
-    expect((profileFromBytes(profileToBytes(file)).features.x as { binsFromSummary?: boolean }).binsFromSummary).toBeUndefined();
+    for (const profile of [captured, file]) {
+      expect(profile.features.x).toMatchObject({ binsFromSummary: true });
+      expect(profileFromBytes(profileToBytes(profile)).features.x).toMatchObject({ binsFromSummary: true });
+    }
+    const older = profileFromRows('o', 'm', null, Array.from(values, (x) => ({ features: { x } })));
+    delete (older.features.x as { binsFromSummary?: boolean }).binsFromSummary;
+    expect((profileFromBytes(profileToBytes(older)).features.x as { binsFromSummary?: boolean }).binsFromSummary).toBeUndefined();
   });
+
+  it('file columns whose sentinel value holds a decile (15 % of the rows at 999, -1, ...) show no drift against the same distribution', () => {
+    const random = seededRandom(11);
+    const normal = normalSampler(random);
+    // each column: its sentinel for 15 % of the rows (an exact decile edge sits on it), the rest N(40, 12)
+    const sentinels = [999, -1, 9999, 123.456, 7777, -250];
+    const rows = (n: number) => Array.from({ length: n }, () => ({ features: Object.fromEntries(sentinels.map((v, f) => [`x${f}`, random() < 0.15 ? v : 40 + 12 * normal()])) }));
+    const reference = profileFromRows('f', 'm', null, rows(2000));
+    // as a worker that follows the reference: every partition's panes on the reference's centers
+    const referenceCenters = new Map(sentinels.map((_, f) => [`x${f}`, (reference.features[`x${f}`] as { summary: { center: number } }).summary.center]));
+    const centers = Array.from({ length: PARTITIONS }, () => new Map(referenceCenters));
+    for (let round = 0; round < 3; round++) {
+      const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
+      const window = rows(2000);
+      for (let start = 0; start < window.length; start += 200) {
+        const panes = centers.map((partition) => new PaneInput(DEFAULT_PANE_LIMITS, partition));
+        window.slice(start, start + 200).forEach((row, i) => {
+          const pane = panes[i % PARTITIONS];
+          pane.count++;
+          for (const [name, value] of Object.entries(row.features)) pane.addFeature(name, value);
+        });
+        for (const pane of panes) if (pane.count > 0) addInput(aggregate.input, inputFromWire(inputToWire(pane), DEFAULT_PANE_LIMITS), 1);
+      }
+      const drift = buildModelMetrics(aggregate, { model: 'm', version: null, window: '5m', windowMs: 300_000, from: 0, to: 300_000, reference, overrides: {} }).drift.features;
+      for (let f = 0; f < sentinels.length; f++) {
+        const entry = drift[`x${f}`]!;
+        // counted from the values, the reference put the whole sentinel on one side of its edge and
+        // every window part of it on each side (the sketch splits the bucket the edge runs through)
+        expect(entry.tests.psi.statistic, `sentinel ${sentinels[f]}: PSI`).toBeLessThan(0.05);
+        expect(entry.tests.ks.statistic, `sentinel ${sentinels[f]}: KS`).toBeLessThan(0.05);
+        expect(entry.drift, `sentinel ${sentinels[f]}: drift`).toBe(false);
+      }
+    }
+  });
+
 });

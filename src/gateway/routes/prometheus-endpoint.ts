@@ -115,10 +115,10 @@ function anyLabelValueText(value: unknown): string {
  * `Readable.from(parts)` wrote most of a 9 MB answer in one run of microtasks: requests arriving
  * meanwhile waited 100-230 ms before they were read (bench gateway at 300 models, REST over HTTP).
  */
-export function writtenInSlices(parts: readonly Buffer[], turns?: LoopTurns, sliceMs = STATISTICS_SLICE_MS): Readable {
+export function writtenInSlices(parts: readonly Buffer[], turns?: LoopTurns, sliceMs = STATISTICS_SLICE_MS, now?: () => number): Readable {
   let next = 0;
   let writing = false;
-  const slicer = new TimeSlicer(sliceMs, { turns });
+  const slicer = new TimeSlicer(sliceMs, { turns, now });
   const stream = new Readable({
     read() {
       if (writing) return;
