@@ -73,6 +73,8 @@ export async function startGateway(
     // a feature's windows on its reference's buckets: drift then reads them without moving them
     referenceBuckets: (model, feature) => active.featureBuckets(model, feature),
   });
+  // a reference published after the model's first panes: its windows move onto its buckets
+  active.onReferenceChanged((model) => windows.followReferenceBuckets(model));
   const view = new MetricsView(windows, active, { overrides: config.drift.features, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion, discreteMaxValues: config.drift.discreteMaxValues });
   const alertLogger = logger.child({ component: 'alerts' });
   const alertState = await AlertStateStore.open(nc, (error) => alertLogger.warn({ err: error.message }, 'following silences and acknowledgements failed'));

@@ -103,6 +103,19 @@ export class WindowStore {
     this.changed.subscribe(listener);
   }
 
+  /**
+   * The model's reference changed: its windows move onto the new reference's buckets where they
+   * differ (ModelWindows.followBucketsHint; a reference captured from the windows has theirs).
+   * Returns the features moved.
+   */
+  followReferenceBuckets(model: string): number {
+    const windows = this.models.get(model);
+    if (windows === undefined) return 0;
+    const moved = windows.followBucketsHint();
+    if (moved > 0) this.changed.notify(model);
+    return moved;
+  }
+
   applyPaneMessage(message: PaneMessage): void {
     let windows = this.models.get(message.model);
     const now = (this.options.now ?? Date.now)();

@@ -154,4 +154,37 @@ describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
     expect(windows.windowsOf('churn')?.get('1m')?.input.features.get('x')?.numeric?.center).toBe(42);
     expect(plain.windowsOf('churn')?.get('1m')?.input.features.get('x')?.numeric?.center).not.toBe(42);
   });
+
+  it('published after the model\'s first panes, move its windows onto its buckets: each window holds what it held, and the panes that leave take away exactly what they brought', () => {
+    const { references } = registry();
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
+    references.onReferenceChanged((model) => windows.followReferenceBuckets(model));
+    const sketchOf = (window: string) => windows.windowsOf('churn')?.get(window)?.input.features.get('x')?.numeric;
+    // three panes on the buckets of the first (centered on its own first value), two of a second version
+    for (let i = 0; i < 3; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, [30 + i, 31, 55, 70.5]));
+    for (let i = 0; i < 2; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, [33, 47.25], 'v2', 1));
+    const before = { count: sketchOf('5m')!.count, sum: sketchOf('5m')!.sum, v1: windows.windowsOf('churn')!.get('1m', 'v1')!.input.count };
+    expect(sketchOf('5m')!.center).not.toBe(42);
+    references.setReference(withFeature('p1', 'churn', 42));
+    for (const window of ['1m', '5m']) {
+      expect(sketchOf(window)!.center).toBe(42);
+      expect(sketchOf(window)!.count).toBe(before.count);
+      expect(sketchOf(window)!.sum).toBeCloseTo(before.sum, 9);
+    }
+    expect(windows.windowsOf('churn')!.get('1m', 'v1')!.input.count).toBe(before.v1);
+    // the same reference again moves nothing
+    expect(windows.followReferenceBuckets('churn')).toBe(0);
+    // later panes, then time moves on until the first ones have left both windows
+    for (let i = 3; i < 40; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, [40, 41.5]));
+    const kept = sketchOf('5m')!;
+    // every value left in the 5m window is a later pane's: 30 panes of two values, nothing negative
+    expect(kept.count).toBe(60);
+    expect(kept.sum).toBeCloseTo(30 * 81.5, 6);
+    let negative = 0;
+    kept.forEachBucket((_, weight) => {
+      if (weight < 0) negative++;
+    });
+    expect(negative).toBe(0);
+    expect(kept.quantile(0)).toBeCloseTo(40, 0);
+  });
 });
