@@ -5,8 +5,9 @@
  * partition count; events go by id, so every partition sees every model) and go into pane
  * summaries (PaneInput, as the worker fills them: each partition's panes share that partition's
  * feature centers, the first value it saw of each feature), each pane goes through its changelog
- * wire form (inputToWire / inputFromWire) and is added into a WindowAggregate (addInput, which
- * rebins panes of other centers onto the window's), and buildModelMetrics turns the window and a
+ * wire form (inputToWire) into a model's windows (ModelWindows, as the gateway holds them: on the
+ * reference's buckets, panes of other centers moved onto them as they arrive; a window captured as
+ * a reference on the first pane's buckets), and buildModelMetrics turns the window and a
  * reference profile into drift entries. The reference is built either from a file
  * (profileFromRows: exact deciles, a sketch of every value centered on the median) or captured
  * from a window (profileFromWindow: sketch only). The exact side runs src/stats/distribution.ts on the raw
@@ -29,9 +30,9 @@
  * counts are printed, and the total is the figure to judge.
  *
  * Panes are centered on each partition's own first values (`--panes-on own`, the default: a worker
- * before it knows the reference) or, for file references, on the reference's centers (`--panes-on
- * reference`: a worker following the reference, what a window holds once it has been published for
- * a window length). Shapes include sentinels (a value such as 999 or -1 holding a decile).
+ * before it knows the reference) or on the reference's centers (`--panes-on reference`: a worker
+ * following the reference, what a window holds once it has been published for a window length).
+ * Shapes include sentinels (a value such as 999 or -1 holding a decile).
  *
  *   npm run bench -- fidelity [--quick] [--panes-on own|reference]
  */
@@ -41,9 +42,10 @@ import { pathToFileURL } from 'node:url';
 import { SeededRandom } from '../src/simulator/random.ts';
 import { profileFromRows, profileFromWindow } from '../src/reference/profile.ts';
 import type { ReferenceProfile, TrainingRow } from '../src/reference/profile.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput, inputFromWire, inputToWire } from '../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire } from '../src/window/pane.ts';
 import type { FeatureCenters } from '../src/window/pane.ts';
-import { WindowAggregate } from '../src/window/windows.ts';
+import { ModelWindows } from '../src/window/windows.ts';
+import type { WindowAggregate } from '../src/window/windows.ts';
 import { LogHistogram } from '../src/sketch/log-histogram.ts';
 import { buildModelMetrics } from '../src/gateway/metrics.ts';
 import { binCounts, ks2Samp, populationStd, psi, quantileEdges, wassersteinDistance, normByStd } from '../src/stats/distribution.ts';
@@ -98,6 +100,7 @@ export const SHAPES: Shape[] = [
 
 const FEATURE = 'f';
 const PANES_PER_WINDOW = 10;
+const PANE_MS = 10_000;
 /** Partitions (producers of panes, each with its own feature centers): the default partition count. */
 const PARTITIONS = 16;
 const PSI_RULE = { threshold: 0.2, minCount: 200 };
@@ -120,10 +123,11 @@ const QUICK: Protocol = { windowSizes: [1000, 10_000], referenceSizes: [1000, 50
 
 /**
  * Where the worker's panes are centered (`--panes-on`): `own`, each partition on the first values it
- * saw (a worker before it knows the reference: up to one window length after a file reference is
+ * saw (a worker before it knows the reference: up to one window length after a reference is
  * published, panes made before it are still in the window); `reference`, every partition on the
- * file reference's centers (a worker that follows the reference: what the windows hold after that).
- * Window captures are made of panes of their own centers either way.
+ * reference's centers (a worker that follows the reference, a file's or one captured from the
+ * windows: what the windows hold after that). A window captured as a reference is made of panes
+ * of their own centers either way (before it, the model had no reference to follow).
  */
 export type PanesOn = 'own' | 'reference';
 
@@ -136,20 +140,32 @@ function partitionCenters(reference: ReferenceProfile | null): FeatureCenters[] 
 
 /**
  * A window as the gateway holds it: panes filled like the worker's (one per partition and pane
- * time, events spread over the partitions), through their wire form, added up.
+ * time, events spread over the partitions), through their wire form, into a model's windows
+ * (ModelWindows, as the gateway's window store keeps them: each feature held on its reference's
+ * buckets when `reference` has a sketch of it, else on the first pane's, panes of other centers
+ * moved onto those as they arrive).
  */
-function liveWindow(values: readonly Value[], centers: FeatureCenters[]): WindowAggregate {
-  const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
+function liveWindow(values: readonly Value[], centers: FeatureCenters[], reference: ReferenceProfile | null = null): WindowAggregate {
+  const windows = new ModelWindows('bench', new Map([['window', PANES_PER_WINDOW * PANE_MS]]), DEFAULT_PANE_LIMITS, {
+    bucketsHint: (feature) => {
+      const summary = reference?.features[feature];
+      return summary?.type === 'numeric' && summary.summary instanceof LogHistogram ? summary.summary : undefined;
+    },
+  });
   const paneSize = Math.ceil(values.length / PANES_PER_WINDOW);
-  for (let start = 0; start < values.length; start += paneSize) {
+  for (let start = 0, k = 0; start < values.length; start += paneSize, k++) {
     const panes = centers.map((partition) => new PaneInput(DEFAULT_PANE_LIMITS, partition));
     for (let i = start; i < Math.min(values.length, start + paneSize); i++) {
       const pane = panes[i % PARTITIONS];
       pane.count++;
       pane.addFeature(FEATURE, values[i]);
     }
-    for (const pane of panes) if (pane.count > 0) addInput(aggregate.input, inputFromWire(inputToWire(pane), DEFAULT_PANE_LIMITS), 1);
+    panes.forEach((pane, partition) => {
+      if (pane.count > 0) windows.applyMessage({ model: 'bench', version: 'v1', partition, paneStart: k * PANE_MS, paneMs: PANE_MS, part: 'in', seq: 0, state: inputToWire(pane), final: true });
+    });
   }
+  const aggregate = windows.get('window');
+  if (aggregate === undefined) throw new Error('no window for a non-empty run of values');
   return aggregate;
 }
 
@@ -276,7 +292,7 @@ function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, re
   const referenceValues = draws(random, shape, referenceSize);
   const captureCenters = partitionCenters(null);
   const reference = source === 'file' ? fileReference(referenceValues) : windowReference(referenceValues, captureCenters);
-  const centers = source === 'file' && panesOn === 'reference' ? partitionCenters(reference) : captureCenters;
+  const centers = panesOn === 'reference' ? partitionCenters(reference) : captureCenters;
   const exact = exactReference(referenceValues);
 
   const maxError: Cell['maxError'] = { ks: null, wasserstein: null, psi: 0 };
@@ -286,7 +302,7 @@ function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, re
   const windows = protocol.stationaryWindows[windowSize];
   for (let w = 0; w < windows; w++) {
     const values = draws(random, shape, windowSize);
-    const entry = liveDrift(liveWindow(values, centers), reference);
+    const entry = liveDrift(liveWindow(values, centers, reference), reference);
     const live = liveStatistics(entry);
     const truth = exactStatistics(exact, values);
     if (truth.ks !== null && live.ks !== null) maxError.ks = maxOrNull(maxError.ks, Math.abs(live.ks - truth.ks));
@@ -308,7 +324,7 @@ function runCell(shape: Shape, source: 'file' | 'window', windowSize: number, re
       const changeAt = Math.floor(random.uniform(0.1, 0.9) * windowSize);
       const first = [...draws(random, shape, changeAt), ...draws(random, shape, windowSize - changeAt, shift)];
       const second = draws(random, shape, windowSize, shift);
-      if (liveDrift(liveWindow(first, centers), reference).drift || liveDrift(liveWindow(second, centers), reference).drift) detected++;
+      if (liveDrift(liveWindow(first, centers, reference), reference).drift || liveDrift(liveWindow(second, centers, reference), reference).drift) detected++;
     }
   }
   return { shape: shape.name, source, windowSize, referenceSize, maxError, stationaryEvents: windows * windowSize, alarmsDefault, alarmsDefaultAlsoExact, alarmsPsiRule, detected, shiftTrials: protocol.shiftTrials };
@@ -350,7 +366,7 @@ function main(): void {
   const panesOn = values['panes-on'];
   if (panesOn !== 'own' && panesOn !== 'reference') throw new RangeError(`bench fidelity: --panes-on needs 'own' or 'reference', got '${panesOn}'`);
   const started = Date.now();
-  console.log(`Fidelity of the live drift path (${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version})${values.quick ? ' --quick' : ''}; panes on ${panesOn === 'own' ? "each partition's own centers" : "the file reference's centers (window captures: their own)"}`);
+  console.log(`Fidelity of the live drift path (${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version})${values.quick ? ' --quick' : ''}; panes on ${panesOn === 'own' ? "each partition's own centers" : "the reference's centers (those of a window captured: their own)"}`);
   console.log(
     `stationary windows per cell: ${protocol.windowSizes.map((w) => `${protocol.stationaryWindows[w]} x ${w}`).join(', ')}; 0.5 sigma trials per cell: ${protocol.shiftTrials}; panes per window: ${PANES_PER_WINDOW}`,
   );
