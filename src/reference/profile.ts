@@ -6,7 +6,7 @@ import { numericReferenceFromValues } from '../stats/select.ts';
 import { binCountsFromSummary, quantileEdgesFromSummary, summaryMeanAndStd } from '../stats/sketch-distance.ts';
 import type { PaneInput, PaneOutcome } from '../window/pane.ts';
 import type { ExactValueCounts } from '../sketch/exact-values.ts';
-import { rebinnedFromExact } from '../sketch/exact-values.ts';
+import { movedOnto } from '../sketch/exact-values.ts';
 import { accuracyOf } from '../window/quality.ts';
 import { DEFAULT_FEATURE_RELATIVE_ACCURACY, EXACT_VALUES_CAP, FEATURE_MIN_INDEXABLE, SCORE_BINS } from '../window/pane.ts';
 import { addBinaryOutcome, binaryOutcomeSummaryFrom, binaryScoreBins, copyOutcomeSummary, createBinaryOutcomeSummary } from '../stats/quality.ts';
@@ -105,13 +105,13 @@ export function featureSketch(center: number, relativeAccuracy = DEFAULT_FEATURE
 
 /**
  * A window's sketch on the buckets of a reference's (rebinned when their centers differ; value by
- * value when `exact` holds every value of the window, see rebinnedFromExact): KS and Wasserstein
+ * value for the values `exact` counts one by one, see movedOnto): KS and Wasserstein
  * between sketches of the same buckets are bounded one-sided (sketch KS <= exact KS,
  * stats/sketch-distance.ts), so bucketing can hide a little drift but never invent it.
  */
 export function onBucketsOf(window: LogHistogram, reference: QuantileSummary, exact: ExactValueCounts | null = null): LogHistogram {
-  if (!(reference instanceof LogHistogram) || reference.sameBuckets(window)) return window;
-  return rebinnedFromExact(window, exact, reference) ?? LogHistogram.rebinnedLike(window, reference);
+  if (!(reference instanceof LogHistogram)) return window;
+  return movedOnto(window, exact, reference);
 }
 
 /** Exact counts per value when the values hold at most EXACT_VALUES_CAP distinct ones, else undefined. */

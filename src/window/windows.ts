@@ -4,7 +4,7 @@ import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import { rebinnedFromExact } from '../sketch/exact-values.ts';
+import { movedOnto } from '../sketch/exact-values.ts';
 import { BucketScratch } from '../sketch/bucket-store.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
@@ -241,7 +241,7 @@ export class ModelWindows {
         this.featureBuckets.set(name, like);
       }
       if (!like.sameBuckets(sketch)) {
-        summary.numeric = rebinnedFromExact(sketch, summary.exact, like) ?? LogHistogram.rebinnedLike(sketch, like, this.scratch);
+        summary.numeric = movedOnto(sketch, summary.exact, like, this.scratch);
         this.rebinnedSketches++;
         (moved ??= []).push(name);
       }
@@ -258,10 +258,9 @@ export class ModelWindows {
    * such as -1) landed in two buckets and KS read 0.16 on a stationary feature.
    *
    * Every state held is on the old buckets (moved there when it arrived, or merged from such), and
-   * each is moved onto the new ones when decoded from now on. Moving a sketch sends each bucket's
-   * weight to the bucket of its representative, so it is additive over sketches of the same
-   * buckets: each aggregate moved as it is equals the sum of its states moved one by one, and a
-   * state that leaves later takes away exactly what it brought. (Summing the windows again from
+   * each is moved onto the new ones when decoded from now on. Moving a sketch (movedOnto) is
+   * additive over sketches of the same buckets: each aggregate moved as it is equals the sum of its
+   * states moved one by one, and a state that leaves later takes away exactly what it brought. (Summing the windows again from
    * their states took 0.75 s per model of 30 features holding 2 h.) Returns the features moved.
    */
   followBucketsHint(): number {
@@ -274,7 +273,7 @@ export class ModelWindows {
       this.featureBuckets.set(name, next);
       for (const aggregate of this.allAggregates()) {
         const summary = aggregate.input.features.get(name);
-        if (summary?.numeric != null) summary.numeric = LogHistogram.rebinnedLike(summary.numeric, next);
+        if (summary?.numeric != null) summary.numeric = movedOnto(summary.numeric, summary.exact, next);
       }
       moved.push(name);
     }

@@ -3,10 +3,18 @@ import { MetricsView, driftRecomputeMs } from '../../src/gateway/metrics-view.ts
 import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import { profileFromRows, profileFromWindow } from '../../src/reference/profile.ts';
+import type { ReferenceProfile } from '../../src/reference/profile.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 import { psi } from '../../src/stats/distribution.ts';
 import { PaneInput, inputToWire } from '../../src/window/pane.ts';
 import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread, widePane } from './panes.ts';
+
+/** The center of a reference's sketch of a numeric feature (what a worker following it centers its panes on). */
+function sketchCenter(reference: ReferenceProfile, name: string): number {
+  const feature = reference.features[name];
+  if (feature?.type !== 'numeric' || !(feature.summary instanceof LogHistogram)) throw new Error(`${name}: no numeric sketch in the reference`);
+  return feature.summary.center;
+}
 
 /** A store of model `m`, a view whose clock the test sets, and the models whose drift it reused. */
 function viewOver() {
@@ -362,6 +370,43 @@ describe('MetricsView', () => {
     }
   });
 
+  it('a reference captured from the first minute of 16 partitions\' panes: once the workers follow it, sentinel values (15 % at 999, -1, ...) show no drift', () => {
+    let seed = 11;
+    const uniform = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+    const sentinels = [999, -1, 9999, 123.456, 7777, -250];
+    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
+    references.onReferenceChanged((model) => windows.followReferenceBuckets(model));
+    const view = new MetricsView(windows, references, { overrides: {} });
+    const pane = (start: number, partition: number, centers: Map<string, number>) => {
+      const input = new PaneInput(LIMITS, centers);
+      for (let i = 0; i < 100; i++) {
+        input.count++;
+        input.latency.add(5);
+        for (let f = 0; f < sentinels.length; f++) input.addFeature(`x${f}`, uniform() < 0.15 ? sentinels[f] : 40 + 12 * normal());
+      }
+      return { model: 'm', version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'in' as const, seq: 0, state: inputToWire(input), final: false };
+    };
+    // before a reference, each partition centers a feature on its own first values
+    const own = Array.from({ length: 16 }, () => new Map<string, number>());
+    for (let i = 0; i < 6; i++) for (let p = 0; p < 16; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, own[p]));
+    const aggregate = windows.aggregateRange('m', 0, 6 * PANE_MS)!;
+    const reference = profileFromWindow('auto', 'm', null, 'auto', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS);
+    references.setReference(reference);
+    const centers = new Map(sentinels.map((_, f) => [`x${f}`, sketchCenter(reference, `x${f}`)]));
+    for (let i = 6; i < 40; i++) for (let p = 0; p < 16; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, centers));
+    const drift = view.getMetrics('m', '5m')!.drift.features;
+    for (let f = 0; f < sentinels.length; f++) {
+      const entry = drift[`x${f}`]!;
+      // moved by bucket representative alone, each partition's sentinel went to one of two buckets
+      // in the captured reference, and to one bucket in every later window: KS up to 0.07
+      expect(entry.tests.ks.statistic, `sentinel ${sentinels[f]}: KS`).toBeLessThan(0.01);
+      expect(entry.tests.psi.statistic, `sentinel ${sentinels[f]}: PSI`).toBeLessThan(0.01);
+      expect(entry.drift, `sentinel ${sentinels[f]}: drift`).toBe(false);
+    }
+  });
+
   it('a file reference published while the model runs: once the windows hold only panes on its centers, sentinel values (15 % at 999, -1, ...) show no drift', () => {
     let seed = 7;
     const uniform = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -388,12 +433,7 @@ describe('MetricsView', () => {
     const reference = profileFromRows('file', 'm', null, Array.from({ length: 5000 }, () => ({ features: Object.fromEntries(sentinels.map((_, f) => [`x${f}`, draw(f)])) })));
     references.setReference(reference);
     // the workers follow the reference: their panes on its centers, past the 5m window
-    const centerOf = (name: string): number => {
-      const feature = reference.features[name];
-      if (feature?.type !== 'numeric' || !(feature.summary instanceof LogHistogram)) throw new Error(`${name}: no numeric sketch in the reference`);
-      return feature.summary.center;
-    };
-    const centers = new Map(sentinels.map((_, f) => [`x${f}`, centerOf(`x${f}`)]));
+    const centers = new Map(sentinels.map((_, f) => [`x${f}`, sketchCenter(reference, `x${f}`)]));
     for (let i = 6; i < 40; i++) for (let p = 0; p < 4; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, centers));
     const drift = view.getMetrics('m', '5m')!.drift.features;
     for (let f = 0; f < sentinels.length; f++) {

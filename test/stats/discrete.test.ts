@@ -4,10 +4,11 @@ import type { PaneInputWire } from '../../src/contract/pane-wire.ts';
 import { buildModelMetrics } from '../../src/gateway/metrics.ts';
 import { profileFromBytes, profileFromRows, profileFromWindow, profileToBytes } from '../../src/reference/profile.ts';
 import type { ReferenceProfile } from '../../src/reference/profile.ts';
-import { ExactValueCounts } from '../../src/sketch/exact-values.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
+import { ExactValueCounts, KEPT_AFTER_CAP, movedOnto } from '../../src/sketch/exact-values.ts';
 import { mulberry32 } from '../../src/simulator/random.ts';
 import { chiSquaredContingency, psi } from '../../src/stats/distribution.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, EXACT_VALUES_CAP, PaneInput, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
 import { WindowAggregate } from '../../src/window/windows.ts';
 
 type Draw = (random: () => number) => number;
@@ -152,15 +153,26 @@ describe('discrete numeric features on the live path', () => {
 });
 
 describe('ExactValueCounts', () => {
-  it('sums and differences of panes are exact, and giving up is sticky within a pane', () => {
+  it('sums and differences of panes are exact, and giving up is sticky within a pane: only values already seen repeated are counted one by one after it, exactly', () => {
     const random = mulberry32(14);
+    const truth = new Map<number, number>();
     const panes = Array.from({ length: 8 }, (_, p) => {
       const counts = new ExactValueCounts(4);
-      for (let i = 0; i < 50; i++) counts.add(p === 3 ? Math.floor(random() * 10) : Math.floor(random() * 3));
+      for (let i = 0; i < 50; i++) {
+        const value = p === 3 ? Math.floor(random() * 10) : Math.floor(random() * 3);
+        counts.add(value);
+        if (p === 3) truth.set(value, (truth.get(value) ?? 0) + 1);
+      }
       return counts;
     });
     expect(panes[3].exact()).toBeNull();
-    expect(panes[3].other).toBe(50);
+    // 10 values over a cap of 4: some kept (at most KEPT_AFTER_CAP), each with its true count, the rest in other
+    const kept = panes[3].counts;
+    expect(kept.size).toBeGreaterThan(0);
+    expect(kept.size).toBeLessThanOrEqual(KEPT_AFTER_CAP);
+    for (const [value, count] of kept) expect(count).toBe(truth.get(value));
+    expect(panes[3].other + [...kept.values()].reduce((a, b) => a + b, 0)).toBe(50);
+    expect(panes[3].other).toBeGreaterThan(0);
     const window = new ExactValueCounts(4);
     for (const pane of panes) window.merge(pane);
     expect(window.exact()).toBeNull();
@@ -169,6 +181,65 @@ describe('ExactValueCounts', () => {
     for (const [p, pane] of panes.entries()) if (p !== 3) expected.merge(pane);
     expect(window.exact()).toEqual(expected.exact());
     expect(window.total).toBe(350);
+  });
+
+  it('a value never repeated before the cap is not counted one by one after it (a continuous feature keeps one number)', () => {
+    const counts = new ExactValueCounts(16);
+    for (let i = 0; i < 1000; i++) counts.add(i + 0.5);
+    expect(counts.size).toBe(0);
+    expect(counts.other).toBe(1000);
+  });
+
+  it('movedOnto puts a value counted one by one in its own bucket whatever the source center, the rest by representative, and is additive', () => {
+    const like = new LogHistogram(0.005, { center: 37 });
+    const sentinel = -1;
+    // panes on other centers: -1 sits in a bucket whose representative may fall in either of two of like's
+    const moved = [3.1, 12.7, 40.4, 55.9, 71.3].map((center) => {
+      const sketch = new LogHistogram(0.005, { center });
+      const exact = new ExactValueCounts(EXACT_VALUES_CAP);
+      const random = mulberry32(Math.round(center * 10));
+      for (let i = 0; i < 400; i++) {
+        const value = random() < 0.2 ? sentinel : 40 + 30 * (random() - 0.5);
+        sketch.add(value);
+        exact.add(value);
+      }
+      const onLike = movedOnto(sketch, exact, like);
+      expect(onLike.sameBuckets(like)).toBe(true);
+      expect(onLike.count).toBe(400);
+      // the sentinel's weight (repeated before the cap: counted one by one) sits wholly in like's bucket of -1
+      const sentinels = exact.counts.get(sentinel);
+      const own = like.emptyLike();
+      own.add(sentinel);
+      const representative = own.quantile(0);
+      const weightAt = (moved: LogHistogram) => {
+        let at = 0;
+        moved.forEachBucket((value, weight) => {
+          if (value === representative) at += weight;
+        });
+        return at;
+      };
+      if (sentinels !== undefined) expect(weightAt(onLike)).toBe(sentinels);
+      return { sketch, exact, onLike, kept: sentinels !== undefined, byRepresentative: weightAt(LogHistogram.rebinnedLike(sketch, like)) };
+    });
+    expect(moved.filter((m) => m.kept).length).toBeGreaterThanOrEqual(4);
+    // moved by representative alone, some of these panes put the sentinel in the next bucket
+    expect(moved.some((m) => m.kept && m.byRepresentative === 0)).toBe(true);
+    // additive: two sketches of one center summed, then moved, equal the two moved one by one
+    const [a] = moved;
+    const b = a.sketch.emptyLike();
+    const bExact = new ExactValueCounts(EXACT_VALUES_CAP);
+    for (let i = 0; i < 300; i++) {
+      const value = i % 4 === 0 ? sentinel : 20 + i / 10;
+      b.add(value);
+      bExact.add(value);
+    }
+    const sum = a.sketch.clone().merge(b);
+    const sumExact = a.exact.clone();
+    sumExact.merge(bExact);
+    const movedSum = movedOnto(sum, sumExact, like);
+    const sumMoved = a.onLike.clone().merge(movedOnto(b, bExact, like));
+    expect(movedSum.countsBetweenEdges([-2, -0.5, 0, 20, 30, 40, 50])).toEqual(sumMoved.countsBetweenEdges([-2, -0.5, 0, 20, 30, 40, 50]));
+    expect(movedSum.count).toBe(sumMoved.count);
   });
 
   it('a pane message of an older worker (no exact counts) decodes and makes the window inexact', () => {
