@@ -14,7 +14,7 @@
  * arrays: KS statistic (ks2Samp), Wasserstein-1 over the reference's population std, PSI on the
  * reference's exact decile edges (categories: on the categories).
  *
- * Battery: shapes (normal, lognormal, bimodal, heavy-tailed t3, mostly-zero, sentinels, offset with
+ * Battery: shapes (normal, lognormal, bimodal, heavy-tailed t3, mostly-zero, integers of many values, sentinels, offset with
  * mean/sigma = 1e4, discrete with 2 and 5 values, categorical with 2 and 50 categories) x
  * window sizes (1k, 10k) x reference sizes (1k, 50k) x reference source (file, window). Per cell:
  *   - max |live - exact| of KS, normed Wasserstein and PSI over the stationary windows;
@@ -60,6 +60,13 @@ interface Shape {
   draw: (random: SeededRandom) => Value;
 }
 
+/** A Poisson draw (Knuth's product of uniforms: fine for small means). */
+function poisson(random: SeededRandom, mean: number): number {
+  let k = -1;
+  for (let p = 1; p > Math.exp(-mean); p *= random.next()) k++;
+  return k;
+}
+
 function studentT3(random: SeededRandom): number {
   const z = random.normal();
   const chi = random.normal() ** 2 + random.normal() ** 2 + random.normal() ** 2;
@@ -88,6 +95,9 @@ export const SHAPES: Shape[] = [
   { name: 'bimodal', kind: 'continuous', draw: (r) => (r.chance(0.5) ? r.gaussian(-2, 0.6) : r.gaussian(2, 0.6)) },
   { name: 'heavy-tailed', kind: 'continuous', draw: studentT3 },
   { name: 'mostly-zero', kind: 'continuous', draw: (r) => (r.chance(0.9) ? 0 : -10 * Math.log(1 - r.next())) },
+  // integers of many values (more than a pane counts one by one): every value an atom of 1-3 %
+  { name: 'age', kind: 'continuous', draw: (r) => Math.max(18, Math.round(r.gaussian(45, 15))) },
+  { name: 'count-20', kind: 'continuous', draw: (r) => poisson(r, 20) },
   // a sentinel (missing value coded as 999) holding a decile: an exact decile edge sits on it
   { name: 'sentinel', kind: 'continuous', draw: (r) => (r.chance(0.15) ? 999 : r.gaussian(40, 12)) },
   { name: 'sentinel-mix', kind: 'continuous', draw: (r) => (r.chance(0.15) ? -1 : r.chance(0.15) ? 0 : r.chance(0.1) ? 100 : r.lognormal(2, 0.8)) },
