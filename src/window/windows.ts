@@ -5,6 +5,7 @@ import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pa
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import { movedOnto } from '../sketch/exact-values.ts';
+import type { ExactValueCounts } from '../sketch/exact-values.ts';
 import { BucketScratch } from '../sketch/bucket-store.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
@@ -155,6 +156,8 @@ export class ModelWindows {
    * gateway profile) to a merge of typed arrays.
    */
   private readonly featureBuckets = new Map<string, LogHistogram>();
+  /** Per numeric feature, the buckets it was held on before featureBuckets', oldest first (see followBucketsHint). */
+  private readonly formerBuckets = new Map<string, LogHistogram[]>();
   /** Decoded pane sketches moved onto featureBuckets so far (each costs a rebinning and, when kept, a re-encoding). */
   rebinnedSketches = 0;
   /**
@@ -241,7 +244,7 @@ export class ModelWindows {
         this.featureBuckets.set(name, like);
       }
       if (!like.sameBuckets(sketch)) {
-        summary.numeric = movedOnto(sketch, summary.exact, like, this.scratch);
+        summary.numeric = this.movedOntoBuckets(name, sketch, summary.exact, like);
         this.rebinnedSketches++;
         (moved ??= []).push(name);
       }
@@ -265,20 +268,57 @@ export class ModelWindows {
    */
   followBucketsHint(): number {
     if (this.bucketsHint === undefined) return 0;
-    const moved: string[] = [];
+    let moved = 0;
+    let sumAgain = false;
     for (const [name, like] of this.featureBuckets) {
       const hinted = this.bucketsHint(name);
       if (hinted === undefined || !sameSettings(hinted, like) || hinted.sameBuckets(like)) continue;
       const next = hinted.emptyLike();
       this.featureBuckets.set(name, next);
-      for (const aggregate of this.allAggregates()) {
-        const summary = aggregate.input.features.get(name);
-        if (summary?.numeric != null) summary.numeric = movedOnto(summary.numeric, summary.exact, next);
+      const former = this.formerBuckets.get(name) ?? [];
+      former.push(like);
+      this.formerBuckets.set(name, former);
+      if (former.length > MAX_FORMER_BUCKETS) {
+        // states on the oldest buckets are moved onto the new ones directly from now on: the
+        // windows are summed again from their states, moved that way
+        former.shift();
+        sumAgain = true;
+      } else {
+        for (const aggregate of this.allAggregates()) {
+          const summary = aggregate.input.features.get(name);
+          if (summary?.numeric != null) summary.numeric = movedOnto(summary.numeric, summary.exact, next);
+        }
       }
-      moved.push(name);
+      moved++;
     }
-    if (moved.length > 0) for (const [window, byVersion] of this.aggregates) for (const version of byVersion.keys()) this.stampChanged(window, version);
-    return moved.length;
+    if (sumAgain) this.sumAgain();
+    else if (moved > 0) for (const [window, byVersion] of this.aggregates) for (const version of byVersion.keys()) this.stampChanged(window, version);
+    return moved;
+  }
+
+  /**
+   * A decoded sketch of feature `name` on the model's buckets `like`. A state held since before the
+   * model's buckets changed (followBucketsHint) is on former buckets: it is moved through each
+   * change in turn, as the windows were, so that what it takes away when it leaves is what it put
+   * in (moving from the first buckets to the last directly is not the same as moving step by step).
+   * Any other sketch (a worker's pane on centers of its own) is moved directly.
+   */
+  private movedOntoBuckets(name: string, sketch: LogHistogram, exact: ExactValueCounts | null, like: LogHistogram): LogHistogram {
+    const former = this.formerBuckets.get(name);
+    const from = former === undefined ? -1 : former.findIndex((buckets) => buckets.sameBuckets(sketch));
+    if (former === undefined || from < 0) return movedOnto(sketch, exact, like, this.scratch);
+    let moved = sketch;
+    // without the scratch: its arrays serve one move at a time
+    for (let k = from + 1; k < former.length; k++) moved = movedOnto(moved, exact, former[k]);
+    return movedOnto(moved, exact, like);
+  }
+
+  /** Every aggregate summed again from the states held (what applying each of them gives). */
+  private sumAgain(): void {
+    this.scratch.reset();
+    for (const byVersion of this.aggregates.values()) for (const version of byVersion.keys()) byVersion.set(version, new WindowAggregate(this.limits));
+    for (const window of this.allVersions.keys()) this.allVersions.set(window, new WindowAggregate(this.limits));
+    for (const pane of this.storedPanes()) this.apply(pane, 1);
   }
 
   private *allAggregates(): IterableIterator<WindowAggregate> {
@@ -660,6 +700,12 @@ export class ModelWindows {
     return aggregate;
   }
 }
+
+/**
+ * Bucket changes of a feature (references published with other centers) through which states held
+ * since are moved step by step; beyond, the windows are summed again from their states.
+ */
+const MAX_FORMER_BUCKETS = 4;
 
 /** Whether two sketches have the settings that let one's buckets hold the other's values alike. */
 function sameSettings(a: LogHistogram, b: LogHistogram): boolean {

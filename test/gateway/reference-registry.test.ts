@@ -155,6 +155,47 @@ describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
     expect(plain.windowsOf('churn')?.get('1m')?.input.features.get('x')?.numeric?.center).not.toBe(42);
   });
 
+  it('published one after another while the model runs: each window stays the sum of the states it holds, whatever buckets they were moved onto when they arrived', () => {
+    const { references } = registry();
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
+    references.onReferenceChanged((model) => windows.followReferenceBuckets(model));
+    const model = () => windows.windowsOf('churn')!;
+    /** The 5m window's sketch of x against the sum of the states it holds, bucket by bucket. */
+    const check = () => {
+      const held = model().get('5m')!.input.features.get('x')!.numeric!;
+      const { from, to } = model().bounds('5m');
+      const summed = model().sumRange(from, to).input.features.get('x')!.numeric!;
+      const buckets = (sketch: LogHistogram) => {
+        const out: Array<[number, number]> = [];
+        sketch.forEachBucket((value, weight) => out.push([value, weight]));
+        return out;
+      };
+      expect(held.sameBuckets(summed)).toBe(true);
+      expect(buckets(held)).toEqual(buckets(summed));
+    };
+    let v = 0;
+    const values = () => Array.from({ length: 40 }, () => 20 + ((v++ * 7919) % 61) + (v % 3) / 4);
+    let pane = 0;
+    const panes = (n: number) => {
+      for (let i = 0; i < n; i++, pane++) windows.applyPaneMessage(inputPane('churn', pane * PANE_MS, values()));
+    };
+    panes(8);
+    // six references of other centers, each after a few panes: more changes than states are moved
+    // through step by step (then the windows are summed again)
+    for (const [k, center] of [42, 63, 29, 51, 37, 70].entries()) {
+      references.setReference({ ...withFeature(`p${k}`, 'churn', center), createdAt: 1000 + k });
+      expect(model().get('5m')!.input.features.get('x')!.numeric!.center).toBe(center);
+      check();
+      panes(3);
+      check();
+    }
+    // the states of every center leave the window one by one
+    for (let i = 0; i < 40; i++) {
+      panes(1);
+      check();
+    }
+  });
+
   it('published after the model\'s first panes, move its windows onto its buckets: each window holds what it held, and the panes that leave take away exactly what they brought', () => {
     const { references } = registry();
     const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
