@@ -284,7 +284,11 @@ function exactValues(value: unknown, path: string): ExactValuesWire {
   const c = numbers(x.c, `${path}.c`, PANE_WIRE_BOUNDS.entries, count);
   if (v.length !== c.length) throw new PaneMessageError(`${path}.c`, `expected ${v.length} counts (one per value), got ${c.length}`);
   if (repeats(v)) throw new PaneMessageError(`${path}.v`, 'values repeat: each value must be listed once');
-  return { v, c, o: count(x.o, `${path}.o`) };
+  const o = count(x.o, `${path}.o`);
+  if (x.f === undefined) return { v, c, o };
+  const f = count(x.f, `${path}.f`);
+  if (f > o) throw new PaneMessageError(`${path}.f`, `expected at most the ${o} values not counted one by one, got ${f}`);
+  return { v, c, o, f };
 }
 
 /** Whether a value is listed twice (exact values are a few per feature: pairs, not a Set per feature and message). */

@@ -19,6 +19,8 @@ export interface ExactValuesWire {
   v: number[];
   c: number[];
   o: number;
+  /** Of `o`, the values that are not integers (absent from older workers: taken as all of `o`). */
+  f?: number;
 }
 
 export interface FeatureWire {

@@ -28,6 +28,8 @@ export class ExactValueCounts {
   private readonly tallies: number[] = [];
   /** Values not counted one by one. */
   other = 0;
+  /** Of `other`, the values that are not integers (a sum, like `other`: see integral()). */
+  fractionalOther = 0;
 
   constructor(readonly cap: number) {}
 
@@ -60,11 +62,20 @@ export class ExactValueCounts {
       }
     }
     if (!Number.isFinite(value)) return;
-    if (this.other > 0) this.other++;
-    else if (values.length < this.cap) {
+    if (this.other > 0) {
+      this.other++;
+      if (value !== Math.floor(value)) this.fractionalOther++;
+    } else if (values.length < this.cap) {
       values.push(value);
       this.tallies.push(1);
-    } else this.giveUp();
+    } else this.giveUp(value);
+  }
+
+  /** Whether every value counted (one by one or in `other`) is an integer: see movedOnto. */
+  integral(): boolean {
+    if (this.fractionalOther !== 0) return false;
+    for (const value of this.values) if (value !== Math.floor(value)) return false;
+    return true;
   }
 
   /**
@@ -72,11 +83,13 @@ export class ExactValueCounts {
    * one by one, at most KEPT_AFTER_CAP of them, the most frequent first; the others and this one
    * go to `other`.
    */
-  private giveUp(): void {
+  private giveUp(value: number): void {
     const order = this.tallies.map((_, i) => i).filter((i) => this.tallies[i] >= 2);
     order.sort((a, b) => this.tallies[b] - this.tallies[a]);
     const kept = order.slice(0, KEPT_AFTER_CAP);
     this.other = this.total + 1;
+    if (value !== Math.floor(value)) this.fractionalOther++;
+    for (let i = 0; i < this.values.length; i++) if (!kept.includes(i) && this.values[i] !== Math.floor(this.values[i])) this.fractionalOther += this.tallies[i];
     const values = kept.map((i) => this.values[i]);
     const tallies = kept.map((i) => this.tallies[i]);
     for (const n of tallies) this.other -= n;
@@ -115,6 +128,7 @@ export class ExactValueCounts {
 
   private addScaled(source: ExactValueCounts, sign: 1 | -1): void {
     this.other += sign * source.other;
+    this.fractionalOther += sign * source.fractionalOther;
     for (let i = 0; i < source.values.length; i++) this.addCount(source.values[i], sign * source.tallies[i]);
   }
 
@@ -145,16 +159,21 @@ export class ExactValueCounts {
  * Additive, like rebinnedLike: for sketches on the same buckets, moving their sum (counts summed)
  * gives the sum of each moved, so a window moved as it is holds what its panes moved one by one do.
  */
-export function movedOnto(sketch: LogHistogram, exact: ExactValueCounts | null, like: LogHistogram, scratch?: BucketScratch): LogHistogram {
+export function movedOnto(sketch: LogHistogram, exact: ExactValueCounts | null, like: LogHistogram, scratch?: BucketScratch, integers = true): LogHistogram {
   if (like.sameBuckets(sketch)) return sketch;
-  if (exact === null || exact.size === 0) return LogHistogram.rebinnedLike(sketch, like, scratch);
+  const ofIntegers = integers && exact !== null && exact.total === sketch.count && exact.integral();
+  if (exact === null || (exact.size === 0 && !ofIntegers)) return LogHistogram.rebinnedLike(sketch, like, scratch);
+  // the values whose weight is known exactly: those counted one by one, and for a sketch of
+  // integers the one integer of each bucket whose range holds one (it holds only that value)
+  const atoms = new Map<number, number>();
+  if (ofIntegers) for (const [value, weight] of sketch.singleIntegerBuckets()) atoms.set(value, weight);
+  for (const [value, count] of exact.counts) if (count > 0 && !atoms.has(value)) atoms.set(value, count);
   const counted = sketch.emptyLike();
-  const counts = exact.counts;
-  for (const [value, count] of counts) if (count > 0) counted.add(value, count);
+  for (const [value, count] of atoms) counted.add(value, count);
   // every value counted one by one is in the sketch too; the rest is what the sketch holds beyond them
   if (counted.count > sketch.count) return LogHistogram.rebinnedLike(sketch, like, scratch); // not counts of these values
   const rest = counted.count === sketch.count ? null : sketch.clone().subtract(counted);
   const moved = rest === null ? like.emptyLike() : LogHistogram.rebinnedLike(rest, like, scratch);
-  for (const [value, count] of counts) if (count > 0) moved.add(value, count);
+  for (const [value, count] of atoms) moved.add(value, count);
   return moved;
 }

@@ -980,6 +980,46 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /** Visits every non-empty bucket ascending as its signed range [lower, upper] of x - center and weight (exact zeros not included). */
+  /**
+   * For a sketch of integers only: each bucket that exactly one integer falls in (as add() places
+   * values), as that integer and the bucket's weight (all of it is that value); buckets that several
+   * integers fall in are left out. Values at the center (within minIndexable) and exact zeros count
+   * as the center's integer (when it is one) and 0.
+   */
+  singleIntegerBuckets(): Array<[number, number]> {
+    this.densify();
+    const out: Array<[number, number]> = [];
+    const { center, mapping, minIndexable } = this;
+    const visit = (store: BucketStore, side: 1 | -1): void => {
+      for (let step = 0, steps = store.walkSteps; step < steps; step++) {
+        const index = store.indexAtStep(step);
+        const weight = store.weightAtStep(step, index);
+        if (weight === 0) continue;
+        // the integers whose distance from the center is within the bucket's bounds, edges included
+        const near = center + side * mapping.lowerBound(index);
+        const far = center + side * mapping.upperBound(index);
+        const from = Math.ceil(Math.min(near, far));
+        const to = Math.floor(Math.max(near, far));
+        if (to - from > 2) continue; // several integers
+        let found = NaN;
+        let falling = 0;
+        for (let k = from; k <= to; k++) {
+          const distance = side * (k - center);
+          if (k !== 0 && distance > minIndexable && mapping.index(distance) === index) {
+            found = k;
+            falling++;
+          }
+        }
+        if (falling === 1) out.push([found, weight]);
+      }
+    };
+    visit(this.negative, -1);
+    if (this.zeroWeight !== 0 && center === Math.floor(center) && minIndexable < 0.5) out.push([center, this.zeroWeight]);
+    visit(this.positive, 1);
+    if (this.originWeight !== 0) out.push([0, this.originWeight]);
+    return out;
+  }
+
   private forEachBucketRange(visit: (lower: number, upper: number, weight: number) => void): void {
     this.densify();
     const mapping = this.mapping;

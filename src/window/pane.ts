@@ -1121,7 +1121,7 @@ function featureFromWire(feature: FeatureWire, like: LogHistogram, parent: strin
 
 function exactToWire(exact: ExactValueCounts): ExactValuesWire {
   const counts = exact.counts;
-  return { v: [...counts.keys()], c: [...counts.values()], o: exact.other };
+  return { v: [...counts.keys()], c: [...counts.values()], o: exact.other, f: exact.fractionalOther };
 }
 
 /**
@@ -1133,11 +1133,14 @@ function exactFromWire(wire: ExactValuesWire | null | undefined, numeric: LogHis
     if (numeric === null || numeric.count === 0) return null;
     const unknown = new ExactValueCounts(EXACT_VALUES_CAP);
     unknown.other = numeric.count;
+    unknown.fractionalOther = numeric.count;
     return unknown;
   }
   const exact = new ExactValueCounts(EXACT_VALUES_CAP);
   for (let k = 0; k < wire.v.length; k++) exact.addCount(wire.v[k], wire.c[k]);
   exact.other = wire.o;
+  // an older worker's: whether its values were integers is not known
+  exact.fractionalOther = wire.f ?? wire.o;
   return exact;
 }
 

@@ -286,7 +286,7 @@ export class ModelWindows {
       } else {
         for (const aggregate of this.allAggregates()) {
           const summary = aggregate.input.features.get(name);
-          if (summary?.numeric != null) summary.numeric = movedOnto(summary.numeric, summary.exact, next);
+          if (summary?.numeric != null) summary.numeric = movedOnto(summary.numeric, summary.exact, next, undefined, false);
         }
       }
       moved++;
@@ -309,8 +309,10 @@ export class ModelWindows {
     if (former === undefined || from < 0) return movedOnto(sketch, exact, like, this.scratch);
     let moved = sketch;
     // without the scratch: its arrays serve one move at a time
-    for (let k = from + 1; k < former.length; k++) moved = movedOnto(moved, exact, former[k]);
-    return movedOnto(moved, exact, like);
+    // by the same rule as the windows (not as integers: a window of integer and other panes is not
+    // one of integers, and must be moved as the sum of its panes)
+    for (let k = from + 1; k < former.length; k++) moved = movedOnto(moved, exact, former[k], undefined, false);
+    return movedOnto(moved, exact, like, undefined, false);
   }
 
   /** Every aggregate summed again from the states held (what applying each of them gives). */

@@ -242,6 +242,58 @@ describe('ExactValueCounts', () => {
     expect(movedSum.count).toBe(sumMoved.count);
   });
 
+  it('integral(): whether every value counted was an integer, also after giving up, summed over panes and through the wire', () => {
+    const ages = new ExactValueCounts(EXACT_VALUES_CAP);
+    for (let i = 0; i < 500; i++) ages.add(18 + ((i * 7919) % 70));
+    expect(ages.other).toBeGreaterThan(0);
+    expect(ages.integral()).toBe(true);
+    const amounts = new ExactValueCounts(EXACT_VALUES_CAP);
+    for (let i = 0; i < 500; i++) amounts.add(i === 250 ? 12.5 : 18 + ((i * 7919) % 70));
+    expect(amounts.integral()).toBe(false);
+    expect(amounts.fractionalOther).toBe(1);
+    const window = ages.clone();
+    window.merge(amounts);
+    expect(window.integral()).toBe(false);
+    window.subtract(amounts);
+    expect(window.integral()).toBe(true);
+    // through a pane message: kept; from an older worker (no count of fractional values): not known, so not integral
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (let i = 0; i < 500; i++) pane.addFeature('age', 18 + ((i * 7919) % 70));
+    const wire = inputToWire(pane);
+    const decoded = (bytes: Uint8Array) => inputFromWire(decodePaneMessage(bytes).state as PaneInputWire, DEFAULT_PANE_LIMITS).features.get('age')!.exact!;
+    const message = (state: PaneInputWire) => encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state });
+    expect(decoded(message(wire)).integral()).toBe(true);
+    delete wire.features.age.x!.f;
+    expect(decoded(message(wire)).integral()).toBe(false);
+    wire.features.age.x!.f = wire.features.age.x!.o + 1;
+    expect(() => decodePaneMessage(message(wire))).toThrow(/features\["age"\]\.x\.f/);
+  });
+
+  it('movedOnto moves a sketch of integers value by value where a bucket holds one integer (ages: all of them), by representative when told not to', () => {
+    const values = Array.from({ length: 3000 }, (_, i) => Math.max(18, Math.round(45 + 15 * Math.sin(i * 12.9898) * Math.cos(i * 78.233))));
+    const like = new LogHistogram(0.005, { center: 44 });
+    const direct = like.emptyLike();
+    for (const v of values) direct.add(v);
+    const buckets = (sketch: LogHistogram) => {
+      const out: Array<[number, number]> = [];
+      sketch.forEachBucket((value, weight) => out.push([value, weight]));
+      return out;
+    };
+    let byRepresentativeDiffers = 0;
+    for (const center of [37.25, 45.5, 51.8, 60.1]) {
+      const sketch = new LogHistogram(0.005, { center });
+      const exact = new ExactValueCounts(EXACT_VALUES_CAP);
+      for (const v of values) {
+        sketch.add(v);
+        exact.add(v);
+      }
+      // every integer's weight where a sketch centered on like's center would hold it
+      expect(buckets(movedOnto(sketch, exact, like))).toEqual(buckets(direct));
+      if (JSON.stringify(buckets(movedOnto(sketch, exact, like, undefined, false))) !== JSON.stringify(buckets(direct))) byRepresentativeDiffers++;
+    }
+    expect(byRepresentativeDiffers).toBeGreaterThan(0);
+  });
+
   it('a pane message of an older worker (no exact counts) decodes and makes the window inexact', () => {
     const pane = new PaneInput(DEFAULT_PANE_LIMITS);
     pane.addFeature('x', 1);
