@@ -2,6 +2,12 @@ import { LogHistogram } from './log-histogram.ts';
 import type { BucketScratch } from './bucket-store.ts';
 
 /**
+ * Values a pane keeps counting one by one once it has given up (see ExactValueCounts): a value
+ * tested against each of them costs a comparison per value folded in.
+ */
+export const KEPT_AFTER_CAP = 4;
+
+/**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
  * reference's exact edges puts every value one bin lower; counted per value, nothing moves.
@@ -14,13 +20,9 @@ import type { BucketScratch } from './bucket-store.ts';
  * (subtract): per-value counts and `other` are plain sums, so both directions are exact, and a
  * window's counts are exact per value for every value exactly when its `other` is 0 (no pane in
  * it gave up); with `other` > 0 the values listed are still counted exactly, the rest are not.
+ * Of `other`, the values that are not integers are counted too (fractionalOther, a sum as well):
+ * a sketch of integers is moved onto other buckets value by value (movedOnto).
  */
-/**
- * Values a pane keeps counting one by one once it has given up (see ExactValueCounts): a value
- * tested against each of them costs a comparison per value folded in.
- */
-export const KEPT_AFTER_CAP = 4;
-
 export class ExactValueCounts {
   // Parallel arrays, not a Map: a pane holds at most `cap` values, and a linear scan of a few
   // doubles is several times cheaper than hashing one on every value a worker folds in.
