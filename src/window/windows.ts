@@ -261,10 +261,11 @@ export class ModelWindows {
    * such as -1) landed in two buckets and KS read 0.16 on a stationary feature.
    *
    * Every state held is on the old buckets (moved there when it arrived, or merged from such), and
-   * each is moved onto the new ones when decoded from now on. Moving a sketch (movedOnto) is
-   * additive over sketches of the same buckets: each aggregate moved as it is equals the sum of its
-   * states moved one by one, and a state that leaves later takes away exactly what it brought. (Summing the windows again from
-   * their states took 0.75 s per model of 30 features holding 2 h.) Returns the features moved.
+   * each is moved onto the new ones when decoded from now on (movedOntoBuckets). Moving a sketch
+   * (movedOnto, not as integers) is additive over sketches of the same buckets: each aggregate
+   * moved as it is equals the sum of its states moved one by one, and a state that leaves later
+   * takes away exactly what it brought. (Summing the windows again from their states took 0.75 s
+   * per model of 30 features holding 2 h.) Returns the features moved.
    */
   followBucketsHint(): number {
     if (this.bucketsHint === undefined) return 0;
@@ -308,9 +309,9 @@ export class ModelWindows {
     const from = former === undefined ? -1 : former.findIndex((buckets) => buckets.sameBuckets(sketch));
     if (former === undefined || from < 0) return movedOnto(sketch, exact, like, this.scratch);
     let moved = sketch;
-    // without the scratch: its arrays serve one move at a time
     // by the same rule as the windows (not as integers: a window of integer and other panes is not
-    // one of integers, and must be moved as the sum of its panes)
+    // one of integers, and must be moved as the sum of its panes), and without the scratch, whose
+    // arrays serve one move at a time
     for (let k = from + 1; k < former.length; k++) moved = movedOnto(moved, exact, former[k], undefined, false);
     return movedOnto(moved, exact, like, undefined, false);
   }
