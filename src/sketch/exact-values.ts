@@ -158,8 +158,11 @@ export class ExactValueCounts {
  * center), and a sentinel among continuous values (-1 or 999 for 15 % of them) KS 0.07 in a window
  * of 16 partitions' panes against a reference captured from such a window (bench fidelity).
  *
- * Additive, like rebinnedLike: for sketches on the same buckets, moving their sum (counts summed)
- * gives the sum of each moved, so a window moved as it is holds what its panes moved one by one do.
+ * `integers` (default): a sketch whose values were all integers is moved value by value wherever
+ * one integer falls in a bucket. Without it (or among sketches of integers only) the move is
+ * additive, like rebinnedLike: for sketches on the same buckets, moving their sum (counts summed)
+ * gives the sum of each moved, so a window moved as it is holds what its panes moved one by one
+ * do. A sum of integer and other panes is not one of integers: windows move with `integers` false.
  */
 export function movedOnto(sketch: LogHistogram, exact: ExactValueCounts | null, like: LogHistogram, scratch?: BucketScratch, integers = true): LogHistogram {
   if (like.sameBuckets(sketch)) return sketch;

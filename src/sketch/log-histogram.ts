@@ -979,7 +979,6 @@ export class LogHistogram implements QuantileSummary {
     return histogram;
   }
 
-  /** Visits every non-empty bucket ascending as its signed range [lower, upper] of x - center and weight (exact zeros not included). */
   /**
    * For a sketch of integers only: each bucket that exactly one integer falls in (as add() places
    * values), as that integer and the bucket's weight (all of it is that value); buckets that several
@@ -1020,6 +1019,7 @@ export class LogHistogram implements QuantileSummary {
     return out;
   }
 
+  /** Visits every non-empty bucket ascending as its signed range [lower, upper] of x - center and weight (exact zeros not included). */
   private forEachBucketRange(visit: (lower: number, upper: number, weight: number) => void): void {
     this.densify();
     const mapping = this.mapping;

@@ -370,78 +370,76 @@ describe('MetricsView', () => {
     }
   });
 
-  it('a reference captured from the first minute of 16 partitions\' panes: once the workers follow it, sentinel values (15 % at 999, -1, ...) show no drift', () => {
-    let seed = 11;
-    const uniform = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-    const sentinels = [999, -1, 9999, 123.456, 7777, -250];
-    const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
-    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
-    references.onReferenceChanged((model) => windows.followReferenceBuckets(model));
-    const view = new MetricsView(windows, references, { overrides: {} });
-    const pane = (start: number, partition: number, centers: Map<string, number>) => {
-      const input = new PaneInput(LIMITS, centers);
-      for (let i = 0; i < 100; i++) {
-        input.count++;
-        input.latency.add(5);
-        for (let f = 0; f < sentinels.length; f++) input.addFeature(`x${f}`, uniform() < 0.15 ? sentinels[f] : 40 + 12 * normal());
-      }
-      return { model: 'm', version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'in' as const, seq: 0, state: inputToWire(input), final: false };
-    };
-    // before a reference, each partition centers a feature on its own first values
-    const own = Array.from({ length: 16 }, () => new Map<string, number>());
-    for (let i = 0; i < 6; i++) for (let p = 0; p < 16; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, own[p]));
-    const aggregate = windows.aggregateRange('m', 0, 6 * PANE_MS)!;
-    const reference = profileFromWindow('auto', 'm', null, 'auto', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS);
-    references.setReference(reference);
-    const centers = new Map(sentinels.map((_, f) => [`x${f}`, sketchCenter(reference, `x${f}`)]));
-    for (let i = 6; i < 40; i++) for (let p = 0; p < 16; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, centers));
-    const drift = view.getMetrics('m', '5m')!.drift.features;
-    for (let f = 0; f < sentinels.length; f++) {
-      const entry = drift[`x${f}`]!;
-      // moved by bucket representative alone, each partition's sentinel went to one of two buckets
-      // in the captured reference, and to one bucket in every later window: KS up to 0.07
-      expect(entry.tests.ks.statistic, `sentinel ${sentinels[f]}: KS`).toBeLessThan(0.01);
-      expect(entry.tests.psi.statistic, `sentinel ${sentinels[f]}: PSI`).toBeLessThan(0.01);
-      expect(entry.drift, `sentinel ${sentinels[f]}: drift`).toBe(false);
-    }
-  });
-
-  it('a file reference published while the model runs: once the windows hold only panes on its centers, sentinel values (15 % at 999, -1, ...) show no drift', () => {
-    let seed = 7;
-    const uniform = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  /**
+   * A store, registry and view wired as the gateway wires them (src/app/gateway.ts), six features
+   * x0..x5, each its sentinel for 15 % of the values and N(40, 12) otherwise, and panes of them.
+   */
+  function sentinelGateway(seed: number, valuesPerPane: number) {
+    let state = seed;
+    const uniform = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
     const sentinels = [999, -1, 9999, 123.456, 7777, -250];
     const draw = (f: number) => (uniform() < 0.15 ? sentinels[f] : 40 + 12 * normal());
     const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: recordingLogger().logger });
-    // wired as the gateway wires them (src/app/gateway.ts)
     const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
     references.onReferenceChanged((model) => windows.followReferenceBuckets(model));
     const view = new MetricsView(windows, references, { overrides: {} });
+    const row = () => Object.fromEntries(sentinels.map((_, f) => [`x${f}`, draw(f)]));
     const pane = (start: number, partition: number, centers: Map<string, number>) => {
       const input = new PaneInput(LIMITS, centers);
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < valuesPerPane; i++) {
         input.count++;
         input.latency.add(5);
         for (let f = 0; f < sentinels.length; f++) input.addFeature(`x${f}`, draw(f));
       }
       return { model: 'm', version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'in' as const, seq: 0, state: inputToWire(input), final: false };
     };
+    /** `partitions`' panes from pane `from` to `to` (exclusive), each partition on `centersOf(p)`. */
+    const apply = (from: number, to: number, partitions: number, centersOf: (partition: number) => Map<string, number>) => {
+      for (let i = from; i < to; i++) for (let p = 0; p < partitions; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, centersOf(p)));
+    };
+    /** The centers of the reference's sketches: what a worker following it centers its panes on. */
+    const centersOf = (reference: ReferenceProfile) => new Map(sentinels.map((_, f) => [`x${f}`, sketchCenter(reference, `x${f}`)]));
+    /** The 5m window's drift of every sentinel feature: no drift, KS and PSI within 0.01. */
+    const expectNoDrift = () => {
+      const drift = view.getMetrics('m', '5m')!.drift.features;
+      for (let f = 0; f < sentinels.length; f++) {
+        const entry = drift[`x${f}`]!;
+        expect(entry.tests.ks.statistic, `sentinel ${sentinels[f]}: KS`).toBeLessThan(0.01);
+        expect(entry.tests.psi.statistic, `sentinel ${sentinels[f]}: PSI`).toBeLessThan(0.01);
+        expect(entry.drift, `sentinel ${sentinels[f]}: drift`).toBe(false);
+      }
+    };
+    return { windows, references, row, apply, centersOf, expectNoDrift };
+  }
+
+  it('a reference captured from the first minute of 16 partitions\' panes: once the workers follow it, sentinel values (15 % at 999, -1, ...) show no drift', () => {
+    const { windows, references, apply, centersOf, expectNoDrift } = sentinelGateway(11, 100);
+    // before a reference, each partition centers a feature on its own first values
+    const own = Array.from({ length: 16 }, () => new Map<string, number>());
+    apply(0, 6, 16, (p) => own[p]);
+    const aggregate = windows.aggregateRange('m', 0, 6 * PANE_MS)!;
+    const reference = profileFromWindow('auto', 'm', null, 'auto', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS);
+    references.setReference(reference);
+    const centers = centersOf(reference);
+    apply(6, 40, 16, () => centers);
+    // moved by bucket representative alone, each partition's sentinel went to one of two buckets
+    // in the captured reference, and to one bucket in every later window: KS up to 0.07
+    expectNoDrift();
+  });
+
+  it('a file reference published while the model runs: once the windows hold only panes on its centers, sentinel values (15 % at 999, -1, ...) show no drift', () => {
+    const { references, row, apply, centersOf, expectNoDrift } = sentinelGateway(7, 300);
     // a minute of four partitions' panes, each on its own first values
     const own = Array.from({ length: 4 }, () => new Map<string, number>());
-    for (let i = 0; i < 6; i++) for (let p = 0; p < 4; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, own[p]));
-    const reference = profileFromRows('file', 'm', null, Array.from({ length: 5000 }, () => ({ features: Object.fromEntries(sentinels.map((_, f) => [`x${f}`, draw(f)])) })));
+    apply(0, 6, 4, (p) => own[p]);
+    const reference = profileFromRows('file', 'm', null, Array.from({ length: 5000 }, () => ({ features: row() })));
     references.setReference(reference);
     // the workers follow the reference: their panes on its centers, past the 5m window
-    const centers = new Map(sentinels.map((_, f) => [`x${f}`, sketchCenter(reference, `x${f}`)]));
-    for (let i = 6; i < 40; i++) for (let p = 0; p < 4; p++) windows.applyPaneMessage(pane(i * PANE_MS, p, centers));
-    const drift = view.getMetrics('m', '5m')!.drift.features;
-    for (let f = 0; f < sentinels.length; f++) {
-      const entry = drift[`x${f}`]!;
-      // held on the first pane's buckets, every pane was moved twice and -1 read KS 0.157, PSI 0.065
-      expect(entry.tests.ks.statistic, `sentinel ${sentinels[f]}: KS`).toBeLessThan(0.01);
-      expect(entry.tests.psi.statistic, `sentinel ${sentinels[f]}: PSI`).toBeLessThan(0.01);
-      expect(entry.drift, `sentinel ${sentinels[f]}: drift`).toBe(false);
-    }
+    const centers = centersOf(reference);
+    apply(6, 40, 4, () => centers);
+    // held on the first pane's buckets, every pane was moved twice: -1 read KS 0.157 (0.03 since
+    // values seen repeated are moved value by value)
+    expectNoDrift();
   });
 });
