@@ -192,6 +192,9 @@ const GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET = 65_536;
 const HISTORY_MS = 2 * 3_600_000 + 600_000;
 /** Distinct pane states the steady-state feed cycles through (each a 10 s pane of 200 events). */
 const HISTORY_STATES = 12;
+/** Sparse steady state: 20 events/s per model over the default 16 partitions, 12-13 events per 10 s pane. */
+const SPARSE_PARTITIONS = 16;
+const SPARSE_EVENTS_PER_PANE = 12;
 /** Worker panes built to measure one (a single pane is within the heap's noise). */
 const WORKER_PANES_MEASURED = 20;
 /** Below this many models the gateway's fixed heap (compiled code, first-use caches) outweighs the per-model share: printed, not checked. */
@@ -610,6 +613,10 @@ async function runSize(models: number): Promise<SizeResult> {
 interface SteadyStateMemory {
   coarsePaneMs: number;
   models: number;
+  /** busy: one partition's panes of 200 events each; sparse: SPARSE_PARTITIONS partitions' panes of SPARSE_EVENTS_PER_PANE each. */
+  traffic: 'busy' | 'sparse';
+  /** Values a window of feature f0 lists one by one at the end (ExactValueCounts), per window, of model-0. */
+  listedValues: Record<string, number>;
   /**
    * Live heap of the store (windows and every pane state held) per model x feature, and per model x
    * feature x window, without the store's bucket scratch (fixedScratchBytes: one per process, not
@@ -650,15 +657,23 @@ function stateBytesPerFeature(state: PaneInputWire): number {
 
 /**
  * The gateway's heap at steady state: `models` models fed HISTORY_MS of event time of final pane
- * states (one partition, one version), time-major as a changelog delivers them, into a WindowStore
- * with coarse panes of `coarsePaneMs` (0: none).
+ * states, time-major as a changelog delivers them, into a WindowStore with coarse panes of
+ * `coarsePaneMs` (0: none). Busy traffic: one partition's panes of 200 events (cycling through
+ * HISTORY_STATES states). Sparse: 20 events/s per model spread over 16 partitions, as most models
+ * of a gateway see them: panes of 12-13 events, each of whose values the pane lists one by one
+ * (ExactValueCounts: no more than 16 distinct), every pane's values its own.
  */
-function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMemory {
+function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy' | 'sparse' = 'busy'): SteadyStateMemory {
   const states = Array.from({ length: HISTORY_STATES }, (_, k) => {
     const pane = new PaneInput(DEFAULT_PANE_LIMITS);
     fill(pane, 200, 5_000_000 + k * 200);
     return inputToWire(pane);
   });
+  const sparseState = (paneIndex: number, partition: number): PaneInputWire => {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    fill(pane, SPARSE_EVENTS_PER_PANE, 9_000_000 + (paneIndex * SPARSE_PARTITIONS + partition) * SPARSE_EVENTS_PER_PANE);
+    return inputToWire(pane);
+  };
   const t0 = 1_700_000_000_000 - (1_700_000_000_000 % 3_600_000);
   const before = liveHeapBytes();
   const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models, coarsePaneMs });
@@ -667,10 +682,14 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
   const cpuBefore = process.cpuUsage();
   for (let paneStart = t0; paneStart < t0 + HISTORY_MS; paneStart += PANE_MS) {
     for (let m = 0; m < models; m++) {
-      const state = states[(paneStart / PANE_MS + m) % HISTORY_STATES];
-      const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state, final: true });
-      store.applyPaneMessage(decodePaneMessage(bytes));
-      messages++;
+      const partitions = traffic === 'busy' ? 1 : SPARSE_PARTITIONS;
+      for (let partition = 0; partition < partitions; partition++) {
+        const paneIndex = (paneStart - t0) / PANE_MS;
+        const state = traffic === 'busy' ? states[(paneIndex + m) % HISTORY_STATES] : sparseState(paneIndex + m, partition);
+        const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state, final: true });
+        store.applyPaneMessage(decodePaneMessage(bytes));
+        messages++;
+      }
     }
   }
   const applyMs = performance.now() - started;
@@ -703,9 +722,12 @@ function steadyStateMemory(models: number, coarsePaneMs: number): SteadyStateMem
   const coarseSample = coarsePaneMs > 0 ? store.aggregateRange('model-0', t0 + 6_000_000, t0 + 6_000_000 + coarsePaneMs) : undefined;
   const historySample = coarsePaneMs > 0 ? store.aggregateRange('model-0', t0 + 3_600_000, t0 + 3_600_000 + 300_000) : undefined;
   if (store.windowsOf('model-0') === undefined) throw new Error('steady-state store lost its models'); // keeps it alive until measured
+  const listedValues = Object.fromEntries(WINDOWS.map((window) => [window, store.windowsOf('model-0')?.get(window)?.input.features.get('f0')?.exact?.size ?? 0]));
   return {
     coarsePaneMs,
     models,
+    traffic,
+    listedValues,
     bytesPerModelFeature: Math.round(bytes / (models * FEATURES)),
     bytesPerModelFeatureWindow: Math.round(bytes / (models * FEATURES * WINDOWS.length)),
     fixedScratchBytes,
@@ -740,19 +762,23 @@ async function main(): Promise<void> {
         `worker ${r.workerBytesPerPaneFeature} B per pane per feature (x${r.workerMemoryRatioToBudget} of the ${WORKER_BYTES_PER_PANE_FEATURE_BUDGET} B budget)`,
     );
   }
-  const steady = args['no-steady'] ? [] : [DEFAULT_COARSE_PANE_MS, 0].map((coarsePaneMs) => steadyStateMemory(memoryModels, coarsePaneMs));
+  const steady = args['no-steady']
+    ? []
+    : [steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS), steadyStateMemory(memoryModels, 0), steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS, 'sparse')];
   for (const r of steady) {
+    const traffic = r.traffic === 'busy' ? 'one partition, 200 events per pane' : `${SPARSE_PARTITIONS} partitions, ${SPARSE_EVENTS_PER_PANE} events per pane`;
     console.log(
-      `steady state (${HISTORY_MS / 60_000} min of event time, ${r.models} models, ${r.coarsePaneMs > 0 ? `coarse panes of ${r.coarsePaneMs / 1000} s` : 'no coarse panes'}): ` +
+      `steady state (${HISTORY_MS / 60_000} min of event time, ${r.models} models, ${traffic}, ${r.coarsePaneMs > 0 ? `coarse panes of ${r.coarsePaneMs / 1000} s` : 'no coarse panes'}): ` +
         `${r.bytesPerModelFeature} B per model x feature, ${r.bytesPerModelFeatureWindow} B per model x feature x window ` +
         `(x${(r.bytesPerModelFeatureWindow / GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)} of the ${GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget); ` +
         `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse + ${r.historyPanesPerModel} history pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} / ${r.historyStateBytesPerFeature} wire sketch B per feature); ` +
         `held states ${r.heldStateBytesPerModelFeature} B and window aggregates ${r.aggregateBytesPerModelFeature} B per model x feature; ` +
         `besides, the store's bucket scratch ${(r.fixedScratchBytes / 2 ** 20).toFixed(2)} MB (fixed, not per model); ` +
-        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms)`,
+        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms); ` +
+        `values listed one by one by f0's windows: ${WINDOWS.map((window) => `${window} ${r.listedValues[window]}`).join(', ')}`,
     );
   }
-  const steadyOverBudget = steady.length > 0 && steady[0].bytesPerModelFeatureWindow > GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET;
+  const steadyOverBudget = steady.some((r) => r.coarsePaneMs > 0 && r.bytesPerModelFeatureWindow > GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET);
   if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);

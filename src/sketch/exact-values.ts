@@ -8,6 +8,17 @@ import type { BucketScratch } from './bucket-store.ts';
 export const KEPT_AFTER_CAP = 4;
 
 /**
+ * Values a sum of panes (a window, or a pane state a window store merged) lists one by one at most.
+ * A pane lists up to EXACT_VALUES_CAP values (KEPT_AFTER_CAP once it gave up), and where those
+ * differ pane by pane their union grew with the panes summed: a model of 20 events/s over 16
+ * partitions sends panes of 12 values, each listed, so its 5m window listed 5,760 values per
+ * feature and a 5-minute history state as many (`npm run bench -- gateway --memory-only`: 4-8× the
+ * steady-state memory budget). Beyond this many a value merged in is counted in `other`; a
+ * discrete feature (at most 15 values) stays well inside.
+ */
+export const SUM_VALUES_CAP = 32;
+
+/**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
  * reference's exact edges puts every value one bin lower; counted per value, nothing moves.
@@ -32,8 +43,23 @@ export class ExactValueCounts {
   other = 0;
   /** Of `other`, the values that are not integers (a sum, like `other`: see integral()). */
   fractionalOther = 0;
+  /**
+   * Of `other`, the values the states merged in listed that this sum could not (past `sumCap`):
+   * while it is 0, the sum lists every value as the states it holds list them, and moving it onto
+   * other buckets (movedOnto) equals moving them one by one. (A state's own `folded` is its own:
+   * in this sum it is part of what that state did not list, as its `other` is.)
+   */
+  folded = 0;
 
-  constructor(readonly cap: number) {}
+  /**
+   * @param cap distinct values a pane counts one by one before it gives up (add)
+   * @param sumCap values a sum of panes lists (merge): SUM_VALUES_CAP for windows and the states a
+   *   window store merges; unbounded (the default) for a pane, which lists at most `cap`
+   */
+  constructor(
+    readonly cap: number,
+    readonly sumCap = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Distinct values counted one by one. */
   get size(): number {
@@ -101,6 +127,19 @@ export class ExactValueCounts {
     this.tallies.push(...tallies);
   }
 
+  /**
+   * Counts of values known to be distinct and not yet listed (a pane's wire form, whose codec
+   * refuses repeats): listed without a search per value, so a list of 65,536 values (the wire's
+   * bound) costs as many steps, not 2 billion comparisons.
+   */
+  listDistinct(values: readonly number[], counts: readonly number[]): void {
+    for (let k = 0; k < values.length; k++) {
+      if (counts[k] === 0) continue;
+      this.values.push(values[k]);
+      this.tallies.push(counts[k]);
+    }
+  }
+
   /** Adds `n` to a value's count (negative to take away); a value whose count reaches 0 is dropped. */
   addCount(value: number, n: number): void {
     const i = this.values.indexOf(value);
@@ -128,10 +167,52 @@ export class ExactValueCounts {
     this.addScaled(source, -1);
   }
 
+  /**
+   * A sum lists at most `sumCap` values: a value merged in beyond them is counted in `other`
+   * (as a pane does past its cap). Taking a pane away takes each of its values from the value's
+   * listed count first and what that lacks from `other` (where the value was counted when the list
+   * was full), so the total and `other`'s integers stay exact and a listed count never exceeds the
+   * value's true count (it may be lower: the rest is in `other`, moved by representative). That
+   * holds as long as what is taken away is what was merged in: a pane, or a merged state the sum
+   * was restated to first (ModelWindows.restateExact); a window is never taken away from another.
+   */
   private addScaled(source: ExactValueCounts, sign: 1 | -1): void {
     this.other += sign * source.other;
     this.fractionalOther += sign * source.fractionalOther;
-    for (let i = 0; i < source.values.length; i++) this.addCount(source.values[i], sign * source.tallies[i]);
+    const values = this.values;
+    const tallies = this.tallies;
+    for (let k = 0; k < source.values.length; k++) {
+      const value = source.values[k];
+      const n = source.tallies[k];
+      if (n < 0) {
+        this.addCount(value, sign * n); // not a pane's count: taken as it is
+        continue;
+      }
+      const i = values.indexOf(value);
+      let toOther = n;
+      if (sign > 0) {
+        if (i >= 0) {
+          tallies[i] += n;
+          toOther = 0;
+        } else if (values.length < this.sumCap) {
+          values.push(value);
+          tallies.push(n);
+          toOther = 0;
+        }
+      } else if (i >= 0) {
+        const fromList = Math.min(n, tallies[i]);
+        toOther = n - fromList;
+        if (fromList === tallies[i]) {
+          // a value whose panes all left is dropped, so the sum holds only what its panes hold
+          values.splice(i, 1);
+          tallies.splice(i, 1);
+        } else tallies[i] -= fromList;
+      }
+      if (toOther === 0) continue;
+      this.other += sign * toOther;
+      this.folded += sign * toOther;
+      if (value !== Math.floor(value)) this.fractionalOther += sign * toOther;
+    }
   }
 
   /** The exact counts, or null when some values were not counted one by one. */
@@ -140,8 +221,9 @@ export class ExactValueCounts {
   }
 
   clone(): ExactValueCounts {
-    const copy = new ExactValueCounts(this.cap);
+    const copy = new ExactValueCounts(this.cap, this.sumCap);
     copy.merge(this);
+    copy.folded = this.folded;
     return copy;
   }
 }

@@ -170,6 +170,12 @@ export class PaneInput {
    * limits.maxFeatures names; null until the first one.
    */
   invalidFeatures: Map<string, number> | null = null;
+  /**
+   * Values a sum of panes lists one by one per feature and for the output (ExactValueCounts'
+   * sumCap; not per segment): windows and the sums of panes a window store holds set
+   * SUM_VALUES_CAP; a pane keeps the default, unbounded (it lists at most EXACT_VALUES_CAP).
+   */
+  exactSumCap = Number.POSITIVE_INFINITY;
 
   /**
    * `features` by the producer's feature index (src/events/feature-schema.ts): the same summary
@@ -827,13 +833,13 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, ske
     new LogHistogram(featureAccuracyOf(limits), { center: like.center, minIndexable: FEATURE_MIN_INDEXABLE });
   target.outputNumeric = addHistogram(target.outputNumeric, source.outputNumeric, sign, makeOutput);
   if (source.outputExact !== null) {
-    target.outputExact ??= new ExactValueCounts(EXACT_VALUES_CAP);
+    target.outputExact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap);
     if (sign > 0) target.outputExact.merge(source.outputExact);
     else target.outputExact.subtract(source.outputExact);
   }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
   // windows are not capped by maxFeatures: every pane already was
-  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature, sketchesByDelta);
+  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature, target.exactSumCap, sketchesByDelta);
   if (source.invalidFeatures !== null) {
     // windows are not capped by maxFeatures: every pane already was
     const into = (target.invalidFeatures ??= new Map());
@@ -851,7 +857,8 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, ske
     for (const [value, summaries] of byValue) {
       let into = intoValues.get(value);
       if (into === undefined) intoValues.set(value, (into = new Map()));
-      addFeatureSummaries(into, summaries, sign, limits, makeFeature);
+      // segments' values are not bounded by SUM_VALUES_CAP: their sums are held and taken away as they are
+      addFeatureSummaries(into, summaries, sign, limits, makeFeature, Number.POSITIVE_INFINITY);
     }
   }
 }
@@ -863,6 +870,7 @@ function addFeatureSummaries(
   sign: 1 | -1,
   limits: PaneLimits,
   makeFeature: (like: LogHistogram) => LogHistogram,
+  exactSumCap: number,
   sketchesByDelta: ReadonlySet<string> | null = null,
 ): void {
   for (const [name, summary] of source) {
@@ -871,7 +879,7 @@ function addFeatureSummaries(
     into.nulls += sign * summary.nulls;
     if (sketchesByDelta === null || !sketchesByDelta.has(name)) into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature);
     if (summary.exact !== null) {
-      into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP);
+      into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, exactSumCap);
       if (sign > 0) into.exact.merge(summary.exact);
       else into.exact.subtract(summary.exact);
     }
@@ -1137,7 +1145,7 @@ function exactFromWire(wire: ExactValuesWire | null | undefined, numeric: LogHis
     return unknown;
   }
   const exact = new ExactValueCounts(EXACT_VALUES_CAP);
-  for (let k = 0; k < wire.v.length; k++) exact.addCount(wire.v[k], wire.c[k]);
+  exact.listDistinct(wire.v, wire.c);
   exact.other = wire.o;
   // an older worker's: whether its values were integers is not known
   exact.fractionalOther = wire.f ?? wire.o;

@@ -1,11 +1,10 @@
-import { PaneInput, PaneOutcome, addInput, addOutcome, featureDeltas, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire, replaceInput } from './pane.ts';
+import { EXACT_VALUES_CAP, PaneInput, PaneOutcome, addInput, addOutcome, featureDeltas, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire, replaceInput } from './pane.ts';
 import type { SketchDelta } from '../sketch/log-histogram.ts';
 import type { PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import { movedOnto } from '../sketch/exact-values.ts';
-import type { ExactValueCounts } from '../sketch/exact-values.ts';
+import { ExactValueCounts, SUM_VALUES_CAP, movedOnto } from '../sketch/exact-values.ts';
 import { BucketScratch } from '../sketch/bucket-store.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
@@ -23,11 +22,18 @@ import { packPaneState, unpackPaneState } from './packed-state.ts';
 /** Aggregates of all versions merged carry this version key. */
 export const ALL_VERSIONS = '\u0000all';
 
+/** Whether a window's counts per value hold values it could not list though it has room again (see recountFoldedValues). */
+function stuck(exact: ExactValueCounts | null): boolean {
+  return exact !== null && exact.folded > 0 && exact.size <= EXACT_VALUES_CAP;
+}
+
+/** A window's sums: what its panes add up to (numeric values listed one by one: at most SUM_VALUES_CAP). */
 export class WindowAggregate {
   readonly input: PaneInput;
   readonly outcome: PaneOutcome;
   constructor(limits: PaneLimits) {
     this.input = new PaneInput(limits);
+    this.input.exactSumCap = SUM_VALUES_CAP;
     this.outcome = new PaneOutcome(limits);
   }
 }
@@ -284,6 +290,10 @@ export class ModelWindows {
         // windows are summed again from their states, moved that way
         former.shift();
         sumAgain = true;
+      } else if (this.foldedValues(name)) {
+        // a window that could not list every value its states list (SUM_VALUES_CAP) moves those
+        // values by representative where its states move them value by value: not their sum
+        sumAgain = true;
       } else {
         for (const aggregate of this.allAggregates()) {
           const summary = aggregate.input.features.get(name);
@@ -322,6 +332,47 @@ export class ModelWindows {
     for (const byVersion of this.aggregates.values()) for (const version of byVersion.keys()) byVersion.set(version, new WindowAggregate(this.limits));
     for (const window of this.allVersions.keys()) this.allVersions.set(window, new WindowAggregate(this.limits));
     for (const pane of this.storedPanes()) this.apply(pane, 1);
+  }
+
+  /** Whether some window of feature `name` holds values its states list but it does not (ExactValueCounts.folded). */
+  private foldedValues(name: string): boolean {
+    for (const aggregate of this.allAggregates()) if ((aggregate.input.features.get(name)?.exact?.folded ?? 0) > 0) return true;
+    return false;
+  }
+
+  /**
+   * A window's values it could not list (past SUM_VALUES_CAP: ExactValueCounts.folded) stay in its
+   * `other` for as long as panes of those values keep coming, since a pane that leaves takes its
+   * values from the list first: a discrete feature that once showed many values would read part of
+   * its own values as values the reference never had, for good. Once such a window lists no more
+   * values than a pane may, its counts are summed again from the states it holds (their union fits
+   * again: exact once more). Rare: a window's union has to pass the cap, then fall to what one
+   * pane may list.
+   */
+  private recountFoldedValues(): void {
+    for (const [window, length] of this.windowMs) {
+      const byVersion = this.aggregates.get(window);
+      if (byVersion === undefined) continue;
+      const all = this.allVersions.get(window);
+      for (const [version, aggregate] of all === undefined ? byVersion : [...byVersion, [ALL_VERSIONS, all] as const]) {
+        const input = aggregate.input;
+        if (stuck(input.outputExact)) input.outputExact = this.exactSum(window, length, version, null);
+        for (const [feature, summary] of input.features) if (stuck(summary.exact)) summary.exact = this.exactSum(window, length, version, feature);
+      }
+    }
+  }
+
+  /** Counts per value of a feature (null: the output) over the states window `name` holds, of one version or all. */
+  private exactSum(name: string, length: number, version: string, feature: string | null): ExactValueCounts {
+    const sum = new ExactValueCounts(EXACT_VALUES_CAP, SUM_VALUES_CAP);
+    this.scratch.reset(); // the states decoded here are let go before the next message
+    for (const pane of this.storedPanes()) {
+      if (pane.part !== 'in' || !this.holds(name, length, pane.paneStart) || (version !== ALL_VERSIONS && pane.version !== version)) continue;
+      const input = this.decode(pane).input as PaneInput;
+      const exact = feature === null ? input.outputExact : (input.features.get(feature)?.exact ?? null);
+      if (exact !== null) sum.merge(exact);
+    }
+    return sum;
   }
 
   private *allAggregates(): IterableIterator<WindowAggregate> {
@@ -383,6 +434,12 @@ export class ModelWindows {
     for (const aggregate of byVersion.values()) {
       addInput(all.input, aggregate.input, 1);
       addOutcome(all.outcome, aggregate.outcome, 1);
+      // what a version's window did not list of its states' values, this one does not either
+      if (all.input.outputExact !== null) all.input.outputExact.folded += aggregate.input.outputExact?.folded ?? 0;
+      for (const [feature, summary] of aggregate.input.features) {
+        const exact = all.input.features.get(feature)?.exact;
+        if (exact != null) exact.folded += summary.exact?.folded ?? 0;
+      }
     }
     this.allVersions.set(window, all);
   }
@@ -395,6 +452,11 @@ export class ModelWindows {
    * cannot throw.
    */
   applyMessage(message: PaneMessage): void {
+    this.applyState(message);
+    this.recountFoldedValues();
+  }
+
+  private applyState(message: PaneMessage): void {
     // every state decoded by the previous call is gone: its bucket arrays can be taken again
     this.scratch.reset();
     const checked = checkPaneMessage(message);
@@ -558,13 +620,39 @@ export class ModelWindows {
    */
   private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[], deflate = true): Packed {
     if (part === 'in') {
-      const merged = existing ? (this.decode(existing).input as PaneInput) : new PaneInput(this.limits);
-      for (const pane of panes) addInput(merged, this.decode(pane).input as PaneInput, 1);
+      const merged = new PaneInput(this.limits);
+      merged.exactSumCap = SUM_VALUES_CAP;
+      const sources = [...(existing ? [existing] : []), ...panes].map((pane) => this.decode(pane).input as PaneInput);
+      for (const source of sources) addInput(merged, source, 1);
+      this.restateExact(panes[0], sources, merged);
       return { packed: packPaneState(inputToWire(merged), deflate) };
     }
     const merged = existing ? (this.decode(existing).outcome as PaneOutcome) : new PaneOutcome(this.limits);
     for (const pane of panes) addOutcome(merged, this.decode(pane).outcome as PaneOutcome, 1);
     return { packed: packPaneState(outcomeToWire(merged), deflate) };
+  }
+
+  /**
+   * The windows that hold `sources` (states of one pane time, or of one coarse pane: a window holds
+   * all of them or none) hold their merged state from now on, and take it away whole when it
+   * leaves: their counts per value are restated from the sources' to the merged state's. The
+   * sums are the same; the values listed may not be (both list at most SUM_VALUES_CAP), and a
+   * window must list no more of a value than the states it will take away do.
+   */
+  private restateExact(at: StoredPane, sources: readonly PaneInput[], merged: PaneInput): void {
+    for (const [name, length] of this.windowMs) {
+      if (!this.holds(name, length, at.paneStart)) continue;
+      for (const aggregate of [this.aggregates.get(name)?.get(at.version), this.allVersions.get(name)]) {
+        if (aggregate === undefined) continue;
+        const window = aggregate.input;
+        for (const [source, sign] of [...sources.map((source) => [source, -1] as const), [merged, 1] as const]) {
+          if (source.outputExact !== null) window.outputExact?.[sign > 0 ? 'merge' : 'subtract'](source.outputExact);
+          for (const [feature, summary] of source.features) {
+            if (summary.exact !== null) window.features.get(feature)?.exact?.[sign > 0 ? 'merge' : 'subtract'](summary.exact);
+          }
+        }
+      }
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import { LIMITS, PANE_MS, inputPane, profile, recordingLogger } from './panes.ts
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 import { numericReferenceFromValues } from '../../src/stats/select.ts';
 import { FEATURE_MIN_INDEXABLE, featureAccuracyOf } from '../../src/window/pane.ts';
+import { SUM_VALUES_CAP } from '../../src/sketch/exact-values.ts';
 
 function registry(autoCaptureMs = 0, saveReference?: (p: ReferenceProfile) => Promise<void>) {
   const { logger, lines } = recordingLogger();
@@ -126,6 +127,20 @@ describe('ReferenceRegistry: releasing models', () => {
   });
 });
 
+/** A window's sketch of x against the sum of the states it holds, bucket by bucket. */
+function expectSumOfStates(windows: WindowStore, model: string, window: string): void {
+  const held = windows.windowsOf(model)!.get(window)!.input.features.get('x')!.numeric!;
+  const { from, to } = windows.windowsOf(model)!.bounds(window);
+  const summed = windows.windowsOf(model)!.sumRange(from, to).input.features.get('x')!.numeric!;
+  const buckets = (sketch: LogHistogram) => {
+    const out: Array<[number, number]> = [];
+    sketch.forEachBucket((value, weight) => out.push([value, weight]));
+    return out;
+  };
+  expect(held.sameBuckets(summed)).toBe(true);
+  expect(buckets(held)).toEqual(buckets(summed));
+}
+
 describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
   function withFeature(id: string, model: string, center: number, version: string | null = null): ReferenceProfile {
     const values = Array.from({ length: 200 }, (_, i) => center - 10 + i / 10);
@@ -160,19 +175,7 @@ describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
     const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
     references.onReferenceChanged((model) => windows.followReferenceBuckets(model));
     const model = () => windows.windowsOf('churn')!;
-    /** The 5m window's sketch of x against the sum of the states it holds, bucket by bucket. */
-    const check = () => {
-      const held = model().get('5m')!.input.features.get('x')!.numeric!;
-      const { from, to } = model().bounds('5m');
-      const summed = model().sumRange(from, to).input.features.get('x')!.numeric!;
-      const buckets = (sketch: LogHistogram) => {
-        const out: Array<[number, number]> = [];
-        sketch.forEachBucket((value, weight) => out.push([value, weight]));
-        return out;
-      };
-      expect(held.sameBuckets(summed)).toBe(true);
-      expect(buckets(held)).toEqual(buckets(summed));
-    };
+    const check = () => expectSumOfStates(windows, 'churn', '5m');
     let v = 0;
     const values = () => Array.from({ length: 40 }, () => 20 + ((v++ * 7919) % 61) + (v % 3) / 4);
     let pane = 0;
@@ -193,6 +196,38 @@ describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
     for (let i = 0; i < 40; i++) {
       panes(1);
       check();
+    }
+  });
+
+  it('published while a window lists fewer values than its states do (SUM_VALUES_CAP): the windows are summed again, and stay the sum of their states', () => {
+    const { references } = registry();
+    const windows = new WindowStore({ windows: ['5m'], limits: LIMITS, maxModels: 10, referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
+    references.onReferenceChanged((model) => windows.followReferenceBuckets(model));
+    const exact = () => windows.windowsOf('churn')!.get('5m')!.input.features.get('x')!.exact!;
+    // each pane 16 values of its own, each 3 times (counted one by one): a window's union of them
+    // passes the cap, and a value's count left out of its list is moved by representative
+    let pane = 0;
+    const panes = (n: number) => {
+      for (let i = 0; i < n; i++, pane++) {
+        const values = Array.from({ length: 48 }, (_, k) => 30 + (pane % 40) / 2 + (k % 16) * 0.013);
+        windows.applyPaneMessage(inputPane('churn', pane * PANE_MS, values));
+      }
+    };
+    panes(20);
+    expect(exact().size).toBe(SUM_VALUES_CAP);
+    expect(exact().folded).toBeGreaterThan(0);
+    for (const [k, center] of [42, 33, 51].entries()) {
+      references.setReference({ ...withFeature(`p${k}`, 'churn', center), createdAt: 1000 + k });
+      expect(windows.windowsOf('churn')!.get('5m')!.input.features.get('x')!.numeric!.center).toBe(center);
+      expectSumOfStates(windows, 'churn', '5m');
+      panes(4);
+      expectSumOfStates(windows, 'churn', '5m');
+    }
+    for (let i = 0; i < 40; i++) {
+      panes(1);
+      expectSumOfStates(windows, 'churn', '5m');
+      expect(exact().size).toBeLessThanOrEqual(SUM_VALUES_CAP);
+      expect(exact().total).toBe(windows.windowsOf('churn')!.get('5m')!.input.features.get('x')!.numeric!.count);
     }
   });
 

@@ -1,6 +1,7 @@
 /**
  * The live drift path (worker panes of 16 partitions, each with its own feature centers -> wire ->
- * window with rebinning -> drift entry against a file or window-captured reference) against the
+ * a model's windows as the gateway holds them, panes moved onto the reference's buckets as they
+ * arrive -> drift entry against a file or window-captured reference) against the
  * exact statistics, for data at any location and scale: the statistics may not depend on where the
  * data lie. Bounds are the README's ("Drift statistics"): KS 0.01, normed Wasserstein 0.02, PSI 0.01.
  */
@@ -9,30 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { profileFromRows, profileFromWindow } from '../../src/reference/profile.ts';
 import type { ReferenceProfile } from '../../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
-import type { FeatureCenters } from '../../src/window/pane.ts';
 import { WindowAggregate } from '../../src/window/windows.ts';
+import { PARTITIONS, liveWindow } from './helpers/live-window.ts';
 import { buildModelMetrics } from '../../src/gateway/metrics.ts';
 import { binCounts, ks2Samp, normByStd, populationStd, psi, quantileEdges, wassersteinDistance } from '../../src/stats/distribution.ts';
 import type { DriftEntry } from '../../src/contract/metrics.ts';
 import { normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
-
-const PARTITIONS = 16;
-const PANES = 10;
-
-function liveWindow(values: Float64Array, centers: FeatureCenters[]): WindowAggregate {
-  const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
-  const paneSize = Math.ceil(values.length / PANES);
-  for (let start = 0; start < values.length; start += paneSize) {
-    const panes = centers.map((partition) => new PaneInput(DEFAULT_PANE_LIMITS, partition));
-    for (let i = start; i < Math.min(values.length, start + paneSize); i++) {
-      const pane = panes[i % PARTITIONS];
-      pane.count++;
-      pane.addFeature('x', values[i]);
-    }
-    for (const pane of panes) if (pane.count > 0) addInput(aggregate.input, inputFromWire(inputToWire(pane), DEFAULT_PANE_LIMITS), 1);
-  }
-  return aggregate;
-}
 
 function driftOf(window: WindowAggregate, reference: ReferenceProfile): DriftEntry {
   const metrics = buildModelMetrics(window, { model: 'm', version: null, window: '5m', windowMs: 300_000, from: 0, to: 300_000, reference, overrides: {} });
@@ -88,7 +71,7 @@ describe('drift statistics on the live path do not depend on location or scale',
             ? profileFromRows('r', 'm', null, Array.from(referenceValues, (x) => ({ features: { x } })))
             : profileFromWindow('r', 'm', null, 'window', liveWindow(referenceValues, centers).input, new PaneOutcome(DEFAULT_PANE_LIMITS), 0, 1);
         const current = draw(c.shape, c.windowSize, location + c.shift * scale, scale, c.seed + 1);
-        const entry = driftOf(liveWindow(current, centers), reference);
+        const entry = driftOf(liveWindow(current, centers, reference), reference);
         expect(entry.type).toBe('numeric');
 
         const edges = quantileEdges(referenceValues, 10);
@@ -124,8 +107,8 @@ describe('drift statistics on the live path do not depend on location or scale',
     const centers = Array.from({ length: PARTITIONS }, () => new Map<string, number>());
     const referenceValues = draw('normal', 5000, 293, 0.3, 1);
     const reference = profileFromRows('r', 'm', null, Array.from(referenceValues, (x) => ({ features: { x } })));
-    const shifted = driftOf(liveWindow(draw('normal', 1000, 293.15, 0.3, 2), centers), reference);
-    const same = driftOf(liveWindow(draw('normal', 1000, 293, 0.3, 3), centers), reference);
+    const shifted = driftOf(liveWindow(draw('normal', 1000, 293.15, 0.3, 2), centers, reference), reference);
+    const same = driftOf(liveWindow(draw('normal', 1000, 293, 0.3, 3), centers, reference), reference);
     expect(shifted.drift).toBe(true);
     expect(shifted.tests.ks.statistic).toBeGreaterThan(0.15);
     expect(same.drift).toBe(false);

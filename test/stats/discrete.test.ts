@@ -5,7 +5,7 @@ import { buildModelMetrics } from '../../src/gateway/metrics.ts';
 import { profileFromBytes, profileFromRows, profileFromWindow, profileToBytes } from '../../src/reference/profile.ts';
 import type { ReferenceProfile } from '../../src/reference/profile.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
-import { ExactValueCounts, KEPT_AFTER_CAP, movedOnto } from '../../src/sketch/exact-values.ts';
+import { ExactValueCounts, KEPT_AFTER_CAP, SUM_VALUES_CAP, movedOnto } from '../../src/sketch/exact-values.ts';
 import { mulberry32 } from '../../src/simulator/random.ts';
 import { chiSquaredContingency, psi } from '../../src/stats/distribution.ts';
 import { DEFAULT_PANE_LIMITS, EXACT_VALUES_CAP, PaneInput, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
@@ -292,6 +292,101 @@ describe('ExactValueCounts', () => {
       if (JSON.stringify(buckets(movedOnto(sketch, exact, like, undefined, false))) !== JSON.stringify(buckets(direct))) byRepresentativeDiffers++;
     }
     expect(byRepresentativeDiffers).toBeGreaterThan(0);
+  });
+
+  it('a window lists at most SUM_VALUES_CAP values: the total, other\'s non-integers and what it left out stay exact as panes and held sums come and go, and no listed count exceeds the truth', () => {
+    const random = mulberry32(31);
+    /** A pane whose repeated values are its own (a tenth's rounding drifting pane by pane), integers or not; some pass the pane's cap. */
+    const paneOf = (p: number) => {
+      const counts = new ExactValueCounts(EXACT_VALUES_CAP);
+      const values: number[] = [];
+      const distinct = p % 5 === 0 ? 30 : 12;
+      for (let i = 0; i < 60; i++) {
+        const value = p % 3 === 0 ? p * 10 + Math.floor(random() * distinct) : p + Math.floor(random() * distinct) / 10;
+        counts.add(value);
+        values.push(value);
+      }
+      return { counts, values };
+    };
+    type Part = { counts: ExactValueCounts; values: number[] };
+    const window = new ExactValueCounts(EXACT_VALUES_CAP, SUM_VALUES_CAP);
+    const unbounded = new ExactValueCounts(EXACT_VALUES_CAP);
+    const present: Part[] = [];
+    let maxUnbounded = 0;
+    const check = () => {
+      const truth = new Map<number, number>();
+      let listedByParts = 0;
+      for (const part of present) {
+        for (const value of part.values) truth.set(value, (truth.get(value) ?? 0) + 1);
+        listedByParts += part.counts.total - part.counts.other;
+      }
+      const total = [...truth.values()].reduce((a, b) => a + b, 0);
+      let fractional = 0;
+      for (const [value, n] of truth) if (value !== Math.floor(value)) fractional += n;
+      expect(window.size).toBeLessThanOrEqual(SUM_VALUES_CAP);
+      expect(window.total).toBe(total);
+      let listed = 0;
+      for (const [value, n] of window.counts) {
+        expect(n).toBeGreaterThan(0);
+        expect(n).toBeLessThanOrEqual(truth.get(value) ?? 0);
+        listed += n;
+        if (value !== Math.floor(value)) fractional -= n;
+      }
+      expect(window.fractionalOther).toBe(fractional);
+      expect(window.folded).toBe(listedByParts - listed);
+      expect(window.other).toBeGreaterThanOrEqual(window.folded);
+      maxUnbounded = Math.max(maxUnbounded, unbounded.size);
+    };
+    const enter = (part: Part) => {
+      window.merge(part.counts);
+      unbounded.merge(part.counts);
+      present.push(part);
+      check();
+    };
+    const leave = (part: Part) => {
+      window.subtract(part.counts);
+      unbounded.subtract(part.counts);
+      present.splice(present.indexOf(part), 1);
+      check();
+    };
+    // panes enter one by one; every five that leave together are first summed into a held state
+    // without a cap (as a window store folds them), which leaves whole
+    const queue: Part[] = [];
+    for (let p = 0; p < 200; p++) {
+      const pane = paneOf(p);
+      enter(pane);
+      queue.push(pane);
+      if (queue.length === 40) {
+        const leaving = queue.splice(0, 5);
+        const held = new ExactValueCounts(EXACT_VALUES_CAP);
+        for (const part of leaving) held.merge(part.counts);
+        for (const part of leaving) present.splice(present.indexOf(part), 1);
+        present.push({ counts: held, values: leaving.flatMap((part) => part.values) });
+        leave(present[present.length - 1]);
+      }
+    }
+    for (const part of [...present]) leave(part);
+    expect(maxUnbounded).toBeGreaterThan(SUM_VALUES_CAP);
+    expect([window.size, window.other, window.fractionalOther, window.folded]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('a pane message listing 20,000 values (the wire allows 65,536) decodes with each value, and a window holding it lists SUM_VALUES_CAP of them and counts the rest', () => {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    const values = Array.from({ length: 20_000 }, (_, i) => i / 4);
+    for (const value of values) pane.addFeature('x', value);
+    const wire = inputToWire(pane);
+    wire.features.x.x = { v: values, c: values.map(() => 1), o: 0, f: 0 };
+    const decoded = decodePaneMessage(encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state: wire }));
+    const restored = inputFromWire(decoded.state as PaneInputWire, DEFAULT_PANE_LIMITS).features.get('x')!.exact!;
+    expect(restored.size).toBe(20_000);
+    expect(restored.total).toBe(20_000);
+    expect(restored.counts.get(3)).toBe(1);
+    const window = new WindowAggregate(DEFAULT_PANE_LIMITS);
+    addInput(window.input, inputFromWire(decoded.state as PaneInputWire, DEFAULT_PANE_LIMITS), 1);
+    const listed = window.input.features.get('x')!.exact!;
+    expect(listed.size).toBe(SUM_VALUES_CAP);
+    expect(listed.total).toBe(restored.total);
+    expect(listed.folded).toBe(listed.other);
   });
 
   it('a pane message of an older worker (no exact counts) decodes and makes the window inexact', () => {

@@ -9,8 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { binCounts, ks2Samp, populationStd, psi, wassersteinDistance } from '../../src/stats/distribution.ts';
 import { profileFromRows } from '../../src/reference/profile.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, addInput, inputFromWire, inputToWire } from '../../src/window/pane.ts';
-import { WindowAggregate } from '../../src/window/windows.ts';
+import { PARTITIONS, liveWindow } from './helpers/live-window.ts';
 import { buildModelMetrics } from '../../src/gateway/metrics.ts';
 
 interface OffsetCase {
@@ -35,19 +34,9 @@ function valuesOf(c: OffsetCase, z: number[]): Float64Array {
   return Float64Array.from(z, (v) => c.location + c.sigma * v);
 }
 
-function liveWindow(values: Float64Array): WindowAggregate {
-  const partitions = Array.from({ length: 16 }, () => new Map<string, number>());
-  const aggregate = new WindowAggregate(DEFAULT_PANE_LIMITS);
-  const paneSize = Math.ceil(values.length / 10);
-  for (let start = 0; start < values.length; start += paneSize) {
-    const panes = partitions.map((centers) => new PaneInput(DEFAULT_PANE_LIMITS, centers));
-    for (let i = start; i < Math.min(values.length, start + paneSize); i++) {
-      panes[i % 16].count++;
-      panes[i % 16].addFeature('x', values[i]);
-    }
-    for (const pane of panes) if (pane.count > 0) addInput(aggregate.input, inputFromWire(inputToWire(pane), DEFAULT_PANE_LIMITS), 1);
-  }
-  return aggregate;
+/** 16 partitions each on the centers of its own first values (a model before its workers follow a reference). */
+function partitionsOnOwnCenters(): Array<Map<string, number>> {
+  return Array.from({ length: PARTITIONS }, () => new Map<string, number>());
 }
 
 describe('offset columns against SciPy (test/golden/offset-columns.json)', () => {
@@ -70,7 +59,7 @@ describe('offset columns against SciPy (test/golden/offset-columns.json)', () =>
 
     it(`${c.name}: the live sketch path is within the stated bounds, with the expected verdict`, () => {
       const reference = profileFromRows('golden', 'm', null, Array.from(valuesOf(c, c.referenceZ), (x) => ({ features: { x } })));
-      const metrics = buildModelMetrics(liveWindow(valuesOf(c, c.currentZ)), {
+      const metrics = buildModelMetrics(liveWindow(valuesOf(c, c.currentZ), partitionsOnOwnCenters(), reference), {
         model: 'm', version: null, window: '5m', windowMs: 300_000, from: 0, to: 300_000, reference, overrides: {},
       });
       const entry = metrics.drift.features.x;

@@ -1,0 +1,100 @@
+/**
+ * Counts per value (ExactValueCounts) in a model's windows and the sums of panes they hold: at most
+ * SUM_VALUES_CAP values listed per feature, whatever the traffic, and never more of a value than
+ * the window holds.
+ */
+import { describe, expect, it } from 'vitest';
+import { SUM_VALUES_CAP } from '../../src/sketch/exact-values.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
+import { ModelWindows } from '../../src/window/windows.ts';
+import type { PaneMessage } from '../../src/contract/pane-wire.ts';
+
+const PANE = 10_000;
+const MINUTE = 60_000;
+const WINDOWS = new Map([['1m', MINUTE], ['5m', 5 * MINUTE], ['1h', 60 * MINUTE]]);
+
+function pane(partition: number, paneStart: number, values: readonly number[], final = true): PaneMessage {
+  const state = new PaneInput(DEFAULT_PANE_LIMITS);
+  for (const v of values) {
+    state.count++;
+    state.latency.add(1);
+    state.addFeature('x', v);
+  }
+  return { model: 'm', version: 'v1', partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(state), final };
+}
+
+describe('values counted one by one in windows', () => {
+  it('at sparse traffic (16 partitions, 12 values a pane, every pane\'s values its own) a window lists at most SUM_VALUES_CAP of them, never more of one than it holds, and counts them all', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const truth = new Map<number, number[]>();
+    let seed = 3;
+    const next = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    // 2 h 20 min: past the retention, so panes are folded, made coarse and made history
+    for (let p = 0; p < 840; p++) {
+      const paneStart = p * PANE;
+      const values: number[] = [];
+      for (let partition = 0; partition < 16; partition++) {
+        // ten values of their own and a sentinel twice: a value every pane repeats
+        const own = Array.from({ length: 10 }, () => Math.round(next() * 1e6) / 100);
+        const paneValues = [...own, -1, -1];
+        values.push(...paneValues);
+        windows.applyMessage(pane(partition, paneStart, paneValues));
+      }
+      truth.set(paneStart, values);
+      if (p % 7 !== 6) continue;
+      for (const name of WINDOWS.keys()) {
+        const { from, to } = windows.bounds(name);
+        const held = new Map<number, number>();
+        for (const [start, inPane] of truth) if (start >= from && start < to) for (const v of inPane) held.set(v, (held.get(v) ?? 0) + 1);
+        const exact = windows.get(name)!.input.features.get('x')!.exact!;
+        const count = [...held.values()].reduce((a, b) => a + b, 0);
+        expect(exact.size, `${name} at pane ${p}`).toBeLessThanOrEqual(SUM_VALUES_CAP);
+        expect(exact.total, `${name} at pane ${p}`).toBe(count);
+        expect(windows.get(name)!.input.features.get('x')!.numeric!.count).toBe(count);
+        expect(exact.other).toBeGreaterThanOrEqual(exact.folded);
+        expect(exact.folded).toBeGreaterThanOrEqual(0);
+        for (const [value, n] of exact.counts) {
+          expect(n, `${name} at pane ${p}: ${value}`).toBeGreaterThan(0);
+          expect(n, `${name} at pane ${p}: ${value}`).toBeLessThanOrEqual(held.get(value) ?? 0);
+        }
+      }
+    }
+    expect(windows.heldStates.coarse).toBeGreaterThan(0);
+    expect(windows.heldStates.history).toBeGreaterThan(0);
+    // the 1h window still lists its sentinel, repeated in every pane
+    expect(windows.get('1h')!.input.features.get('x')!.exact!.counts.get(-1)).toBeGreaterThan(0);
+  });
+
+  it('a discrete feature that showed many values for a while is counted exactly again once they left its window', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    let p = 0;
+    const panes = (n: number, values: (k: number) => number[], alongside?: (k: number) => number[]) => {
+      for (let i = 0; i < n; i++, p++) {
+        windows.applyMessage(pane(0, p * PANE, values(p)));
+        // not final: a partition whose pane never closed is never merged with the others (restateExact)
+        if (alongside !== undefined) windows.applyMessage(pane(1, p * PANE, alongside(p), false));
+      }
+    };
+    const rating = (k: number) => Array.from({ length: 20 }, (_, i) => (i + k) % 5);
+    panes(6, rating);
+    expect(windows.get('1m')!.input.features.get('x')!.exact!.exact()).not.toBeNull();
+    // a minute and more of 16 new values a pane (a pane still lists them all: the window cannot), then
+    // 16 more and, from another partition, the ratings, which come while the window's list is full:
+    // the ratings it could not list stay in `other` while ratings keep coming (a pane that leaves
+    // takes its values from the list first)
+    const fresh = (k: number) => Array.from({ length: 16 }, (_, i) => 100 + k * 16 + i);
+    panes(8, fresh);
+    panes(1, fresh, rating);
+    const during = windows.get('1m')!.input.features.get('x')!.exact!;
+    expect(during.size).toBe(SUM_VALUES_CAP);
+    expect(during.folded).toBeGreaterThan(0);
+    expect(during.counts.get(0)).toBeUndefined();
+    panes(12, rating);
+    // the 1m window holds ratings alone again: five values, each counted, none left over
+    const after = windows.get('1m')!.input.features.get('x')!.exact!;
+    expect(after.exact()).not.toBeNull();
+    expect([...after.counts.keys()].sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(after.total).toBe(6 * 20);
+    expect(after.folded).toBe(0);
+  });
+});
