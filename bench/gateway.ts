@@ -54,7 +54,9 @@
  *   pane states (--memory-models models, through the pane codec and the real WindowStore, as fast
  *   as it applies them), once with coarse panes (the default, 1 min) and once without (every fine
  *   pane kept: the layout before coarse panes), and its live heap is reported per model x feature
- *   and per model x feature x window, with the pane states held per model, fine and coarse.
+ *   and per model x feature x window, with the pane states held per model, fine and coarse; and a
+ *   third time at sparse traffic (20 events/s per model over 16 partitions: panes of 12 events,
+ *   each value listed one by one by its pane), with the values each window lists.
  *
  *   npm run bench -- gateway                  1, 20, 100, 300 models; 5 s warm-up, 30 s measured
  *   npm run bench -- gateway --quick          1, 20 models; 2 s warm-up, 5 s measured
