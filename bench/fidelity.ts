@@ -163,8 +163,15 @@ function liveWindow(values: readonly Value[], centers: FeatureCenters[], referen
     },
   });
   const paneSize = Math.ceil(values.length / PANES_PER_WINDOW);
+  let previous: PaneInput[] | null = null;
   for (let start = 0, k = 0; start < values.length; start += paneSize, k++) {
-    const panes = centers.map((partition) => new PaneInput(DEFAULT_PANE_LIMITS, partition));
+    const panes = centers.map((partition, p) => {
+      const pane = new PaneInput(DEFAULT_PANE_LIMITS, partition);
+      // as a worker opens a partition's next pane: the values the previous one kept counting go on
+      if (previous !== null) pane.keepValuesLike(previous[p]);
+      return pane;
+    });
+    previous = panes;
     for (let i = start; i < Math.min(values.length, start + paneSize); i++) {
       const pane = panes[i % PARTITIONS];
       pane.count++;

@@ -395,6 +395,7 @@ export class PartitionProcessor {
       } else if (group.latestInput !== null) {
         pane.sizeSketchesLike(group.latestInput);
       }
+      if (group.latestInput !== null) pane.keepValuesLike(group.latestInput);
       group.inputs.set(paneStart, pane);
       group.latestInput = pane;
     }

@@ -50,6 +50,11 @@ export class ExactValueCounts {
    * in this sum it is part of what that state did not list, as its `other` is.)
    */
   folded = 0;
+  /**
+   * Values the producer's previous pane went on counting one by one after giving up (a sentinel):
+   * counted on after this pane gives up too once seen, even seen only once before (see giveUp).
+   */
+  keptBefore: readonly number[] | null = null;
 
   /**
    * @param cap distinct values a pane counts one by one before it gives up (add)
@@ -108,11 +113,13 @@ export class ExactValueCounts {
 
   /**
    * A value beyond the cap (not counted one by one): the values seen repeated so far stay counted
-   * one by one, at most KEPT_AFTER_CAP of them, the most frequent first; the others and this one
-   * go to `other`.
+   * one by one, and those the producer's previous pane kept if seen at all (`keptBefore`: a
+   * sentinel of 5 % is seen once among a pane's first 17 distinct values as often as not), at most
+   * KEPT_AFTER_CAP of them, the most frequent first; the others and this one go to `other`.
    */
   private giveUp(value: number): void {
-    const order = this.tallies.map((_, i) => i).filter((i) => this.tallies[i] >= 2);
+    const before = this.keptBefore;
+    const order = this.tallies.map((_, i) => i).filter((i) => this.tallies[i] >= 2 || (before !== null && before.includes(this.values[i])));
     order.sort((a, b) => this.tallies[b] - this.tallies[a]);
     const kept = order.slice(0, KEPT_AFTER_CAP);
     this.other = this.total + 1;

@@ -211,6 +211,8 @@ export class PaneInput {
    * they come (see reuseSketchesOf); let go at the first read (settleCenters).
    */
   private spareFeatures: Map<string, FeatureSummary> | null = null;
+  /** Per feature, the values the producer's previous pane kept counting one by one (keepValuesLike). */
+  private keptValues: Map<string, readonly number[]> | null = null;
   /** Feature sketches taken over from a dropped pane rather than made (for tests and benchmarks). */
   reusedSketches = 0;
   /** Segment key -> value -> feature -> summary, for the values limits.segmentSketchValues admits. */
@@ -256,6 +258,29 @@ export class PaneInput {
    */
   sizeSketchesLike(previous: PaneInput): void {
     this.sizeHint = previous;
+  }
+
+  /**
+   * Lets this new pane go on counting one by one, once it gives up, the values `previous` (a pane
+   * of the same producer) did after giving up (ExactValueCounts.keptBefore): a sentinel the previous
+   * pane kept is kept even when this one saw it only once before its cap. Only their values are
+   * taken, not the pane.
+   */
+  keepValuesLike(previous: PaneInput): void {
+    let kept: Map<string, readonly number[]> | null = null;
+    for (const [name, summary] of previous.features) {
+      const exact = summary.exact;
+      if (exact === null || exact.other === 0 || exact.size === 0) continue;
+      (kept ??= new Map()).set(name, [...exact.counts.keys()]);
+    }
+    this.keptValues = kept;
+  }
+
+  /** A new feature's counts per value, with the values the producer's previous pane kept (keepValuesLike). */
+  private exactCountsOf(name: string): ExactValueCounts {
+    const exact = new ExactValueCounts(EXACT_VALUES_CAP);
+    exact.keptBefore = this.keptValues?.get(name) ?? null;
+    return exact;
   }
 
   /**
@@ -377,7 +402,7 @@ export class PaneInput {
     }
     if (summary.numeric !== null) summary.numeric.add(value);
     else this.addUndecided(name, summary, value);
-    (summary.exact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(value);
+    (summary.exact ??= this.exactCountsOf(name)).add(value);
   }
 
   /** addFeature of a category, by schema index. */
@@ -409,7 +434,7 @@ export class PaneInput {
     else if (typeof value === 'number') {
       if (summary.numeric !== null) summary.numeric.add(value);
       else this.addUndecided(name, summary, value);
-      (summary.exact ??= new ExactValueCounts(EXACT_VALUES_CAP)).add(value);
+      (summary.exact ??= this.exactCountsOf(name)).add(value);
     }
     else (summary.categories ??= new CategoryCounter(this.limits.maxCategories)).add(value);
   }

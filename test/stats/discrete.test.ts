@@ -183,6 +183,29 @@ describe('ExactValueCounts', () => {
     expect(window.total).toBe(350);
   });
 
+  it('a pane goes on counting one by one a value its producer\'s previous pane kept, even seen only once before the cap (a sentinel of 5 %)', () => {
+    const previous = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const v of [-1, -1, ...Array.from({ length: 30 }, (_, i) => i + 0.5)]) previous.addFeature('x', v);
+    expect(previous.features.get('x')!.exact!.counts.get(-1)).toBe(2);
+    // -1 once among the first 17 distinct values, then three times more
+    const values = [0.25, -1, ...Array.from({ length: 20 }, (_, i) => 100 + i + 0.5), -1, 7.5, -1, -1];
+    const following = new PaneInput(DEFAULT_PANE_LIMITS);
+    following.keepValuesLike(previous);
+    const alone = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const v of values) {
+      following.addFeature('x', v);
+      alone.addFeature('x', v);
+    }
+    expect(following.features.get('x')!.exact!.counts.get(-1)).toBe(4);
+    expect(following.features.get('x')!.exact!.total).toBe(values.length);
+    expect(alone.features.get('x')!.exact!.counts.get(-1)).toBeUndefined();
+    // a value the previous pane kept and this one never saw is not listed
+    const other = new PaneInput(DEFAULT_PANE_LIMITS);
+    other.keepValuesLike(previous);
+    for (const v of values.filter((v) => v !== -1)) other.addFeature('x', v);
+    expect(other.features.get('x')!.exact!.size).toBe(0);
+  });
+
   it('a value never repeated before the cap is not counted one by one after it (a continuous feature keeps one number)', () => {
     const counts = new ExactValueCounts(16);
     for (let i = 0; i < 1000; i++) counts.add(i + 0.5);
