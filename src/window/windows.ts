@@ -351,15 +351,16 @@ export class ModelWindows {
    */
   private recountFoldedValues(): void {
     for (const [window, length] of this.windowMs) {
-      const byVersion = this.aggregates.get(window);
-      if (byVersion === undefined) continue;
+      for (const [version, aggregate] of this.aggregates.get(window) ?? []) this.recountIn(aggregate, window, length, version);
       const all = this.allVersions.get(window);
-      for (const [version, aggregate] of all === undefined ? byVersion : [...byVersion, [ALL_VERSIONS, all] as const]) {
-        const input = aggregate.input;
-        if (stuck(input.outputExact)) input.outputExact = this.exactSum(window, length, version, null);
-        for (const [feature, summary] of input.features) if (stuck(summary.exact)) summary.exact = this.exactSum(window, length, version, feature);
-      }
+      if (all !== undefined) this.recountIn(all, window, length, ALL_VERSIONS);
     }
+  }
+
+  private recountIn(aggregate: WindowAggregate, window: string, length: number, version: string): void {
+    const input = aggregate.input;
+    if (stuck(input.outputExact)) input.outputExact = this.exactSum(window, length, version, null);
+    for (const [feature, summary] of input.features) if (stuck(summary.exact)) summary.exact = this.exactSum(window, length, version, feature);
   }
 
   /** Counts per value of a feature (null: the output) over the states window `name` holds, of one version or all. */

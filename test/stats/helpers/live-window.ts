@@ -11,11 +11,12 @@ const PANE_MS = 10_000;
 
 /**
  * A window of feature `feature` as the gateway holds it: the values spread over 16 partitions'
- * panes (each on `centers` of its partition, as a worker keeps them), `PANES` pane times of them,
- * through their wire form into a model's windows (ModelWindows, as the gateway's window store
+ * panes (each on `centers` of its partition and opened after its previous one, as a worker keeps
+ * them), `PANES` pane times of them, through their wire form into a model's windows (ModelWindows, as the gateway's window store
  * keeps them: the feature held on `reference`'s buckets when it has a sketch of it, as the gateway
  * asks its reference registry, else on the first pane's; panes of other centers moved onto those
- * as they arrive).
+ * as they arrive). bench/fidelity.ts builds its windows the same way, for values of any shape (a
+ * bench does not import test helpers, nor a test a bench script).
  */
 export function liveWindow(values: ArrayLike<number>, centers: FeatureCenters[], reference: ReferenceProfile | null = null, feature = 'x'): WindowAggregate {
   const windows = new ModelWindows('m', new Map([['5m', 30 * PANE_MS]]), DEFAULT_PANE_LIMITS, {
@@ -25,8 +26,14 @@ export function liveWindow(values: ArrayLike<number>, centers: FeatureCenters[],
     },
   });
   const paneSize = Math.ceil(values.length / PANES);
+  let previous: PaneInput[] | null = null;
   for (let start = 0, k = 0; start < values.length; start += paneSize, k++) {
-    const panes = centers.map((partition) => new PaneInput(DEFAULT_PANE_LIMITS, partition));
+    const panes = centers.map((partition, p) => {
+      const pane = new PaneInput(DEFAULT_PANE_LIMITS, partition);
+      if (previous !== null) pane.keepValuesLike(previous[p]); // as a worker opens a partition's next pane
+      return pane;
+    });
+    previous = panes;
     for (let i = start; i < Math.min(values.length, start + paneSize); i++) {
       const pane = panes[i % PARTITIONS];
       pane.count++;
