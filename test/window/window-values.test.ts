@@ -65,6 +65,27 @@ describe('values counted one by one in windows', () => {
     expect(windows.get('1h')!.input.features.get('x')!.exact!.counts.get(-1)).toBeGreaterThan(0);
   });
 
+  it('a continuous feature at sparse traffic is not summed again from its states: their values are more than a sum lists', () => {
+    // every value new, a dozen per partition and pane, the partitions' panes open (as between two
+    // flushes of a busy worker): panes leaving take the window's list down to a pane's again and
+    // again, and a sum of the states it holds would fold as much as before
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    let seed = 5;
+    const next = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    let stuck = 0;
+    for (let p = 0; p < 60; p++) {
+      for (let partition = 0; partition < 16; partition++) {
+        windows.applyMessage(pane(partition, p * PANE, Array.from({ length: 12 }, () => Math.round(next() * 1e6) / 100), false));
+        const exact = windows.get('1m')!.input.features.get('x')!.exact!;
+        if (exact.folded > 0 && exact.size <= 16) stuck++;
+      }
+      expect(windows.get('1m')!.input.features.get('x')!.exact!.total).toBe(Math.min(p + 1, 6) * 16 * 12);
+    }
+    expect(windows.recountedSums).toBe(0);
+    // the window's list did fall to a pane's, with values left unlisted
+    expect(stuck).toBeGreaterThan(0);
+  });
+
   it('a discrete feature that showed many values for a while is counted exactly again once they left its window', () => {
     const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
     let p = 0;
@@ -96,5 +117,6 @@ describe('values counted one by one in windows', () => {
     expect([...after.counts.keys()].sort()).toEqual([0, 1, 2, 3, 4]);
     expect(after.total).toBe(6 * 20);
     expect(after.folded).toBe(0);
+    expect(windows.recountedSums).toBeGreaterThan(0);
   });
 });
