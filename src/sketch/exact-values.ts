@@ -18,6 +18,19 @@ export const KEPT_AFTER_CAP = 4;
  */
 export const SUM_VALUES_CAP = 32;
 
+/** Values a state may list for ExactValueCounts.change to pair them (a pane lists at most its cap; a sum SUM_VALUES_CAP). */
+const CHANGE_LIST_BOUND = 64;
+
+/** How a pane's later state's counts per value differ from its earlier state's (ExactValueCounts.change). */
+export interface ExactChange {
+  /** Values whose counts changed, those with fewer first. */
+  values: number[];
+  /** Per value, by how much (never 0). */
+  counts: number[];
+  other: number;
+  fractionalOther: number;
+}
+
 /**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
@@ -168,35 +181,82 @@ export class ExactValueCounts {
   private addScaled(source: ExactValueCounts, sign: 1 | -1): void {
     this.other += sign * source.other;
     this.fractionalOther += sign * source.fractionalOther;
+    // > 0: counts from the wire are checked, and a sum drops a value at 0
+    for (let k = 0; k < source.values.length; k++) this.addValue(source.values[k], source.tallies[k], sign);
+  }
+
+  /** `n` (> 0) more (sign 1) or fewer (-1) of `value`, as addScaled counts each value of a state. */
+  private addValue(value: number, n: number, sign: 1 | -1): void {
     const values = this.values;
     const tallies = this.tallies;
-    for (let k = 0; k < source.values.length; k++) {
-      const value = source.values[k];
-      const n = source.tallies[k]; // > 0: counts from the wire are checked, and a sum drops a value at 0
-      const i = values.indexOf(value);
-      let toOther = n;
-      if (sign > 0) {
-        if (i >= 0) {
-          tallies[i] += n;
-          toOther = 0;
-        } else if (values.length < this.sumCap) {
-          values.push(value);
-          tallies.push(n);
-          toOther = 0;
-        }
-      } else if (i >= 0) {
-        const fromList = Math.min(n, tallies[i]);
-        toOther = n - fromList;
-        if (fromList === tallies[i]) {
-          // a value whose panes all left is dropped, so the sum holds only what its panes hold
-          values.splice(i, 1);
-          tallies.splice(i, 1);
-        } else tallies[i] -= fromList;
+    const i = values.indexOf(value);
+    let toOther = n;
+    if (sign > 0) {
+      if (i >= 0) {
+        tallies[i] += n;
+        toOther = 0;
+      } else if (values.length < this.sumCap) {
+        values.push(value);
+        tallies.push(n);
+        toOther = 0;
       }
-      if (toOther === 0) continue;
-      this.other += sign * toOther;
-      this.folded += sign * toOther;
-      if (value !== Math.floor(value)) this.fractionalOther += sign * toOther;
+    } else if (i >= 0) {
+      const fromList = Math.min(n, tallies[i]);
+      toOther = n - fromList;
+      if (fromList === tallies[i]) {
+        // a value whose panes all left is dropped, so the sum holds only what its panes hold
+        values.splice(i, 1);
+        tallies.splice(i, 1);
+      } else tallies[i] -= fromList;
+    }
+    if (toOther === 0) return;
+    this.other += sign * toOther;
+    this.folded += sign * toOther;
+    if (value !== Math.floor(value)) this.fractionalOther += sign * toOther;
+  }
+
+  /**
+   * How `later`, a state of a pane that replaces `earlier`, differs from it: the values whose counts
+   * changed (at sparse traffic the second of values between two flushes, where the two states list
+   * a dozen each). Null when either lists more than a pane may (a state from the wire may list up
+   * to its bound): pairing them would cost a comparison per pair.
+   */
+  static change(earlier: ExactValueCounts, later: ExactValueCounts): ExactChange | null {
+    if (earlier.values.length > CHANGE_LIST_BOUND || later.values.length > CHANGE_LIST_BOUND) return null;
+    const values: number[] = [];
+    const counts: number[] = [];
+    // fewer first: applyChange takes them away before it adds, as subtract then merge would
+    for (let k = 0; k < earlier.values.length; k++) {
+      const i = later.values.indexOf(earlier.values[k]);
+      const n = (i >= 0 ? later.tallies[i] : 0) - earlier.tallies[k];
+      if (n < 0) {
+        values.push(earlier.values[k]);
+        counts.push(n);
+      }
+    }
+    for (let k = 0; k < later.values.length; k++) {
+      const i = earlier.values.indexOf(later.values[k]);
+      const n = later.tallies[k] - (i >= 0 ? earlier.tallies[i] : 0);
+      if (n > 0) {
+        values.push(later.values[k]);
+        counts.push(n);
+      }
+    }
+    return { values, counts, other: later.other - earlier.other, fractionalOther: later.fractionalOther - earlier.fractionalOther };
+  }
+
+  /**
+   * subtract(earlier) then merge(later) for the two states `change` was taken from: each value
+   * whose count changed is added or taken away (from its listed count first, as subtract takes
+   * it), the others are left as they are.
+   */
+  applyChange(change: ExactChange): void {
+    this.other += change.other;
+    this.fractionalOther += change.fractionalOther;
+    for (let k = 0; k < change.values.length; k++) {
+      const n = change.counts[k];
+      if (n > 0) this.addValue(change.values[k], n, 1);
+      else this.addValue(change.values[k], -n, -1);
     }
   }
 

@@ -5,6 +5,7 @@ import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
 import { ExactValueCounts } from '../sketch/exact-values.ts';
+import type { ExactChange } from '../sketch/exact-values.ts';
 import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
 import type { FeatureBuffer } from '../events/feature-schema.ts';
 import type { ExactValuesWire, FeatureWire, PaneInputWire, PaneOutcomeWire, SummaryWire } from '../contract/pane-wire.ts';
@@ -805,44 +806,69 @@ function addSegments(target: Map<string, Map<string, Float64Array>>, source: Map
   }
 }
 
+/** How a feature of a pane's later state differs from the earlier state's (featureChanges). */
+export interface FeatureChange {
+  /** The sketch's delta (LogHistogram.delta); null: the two sketches are not on the same buckets. */
+  numeric: SketchDelta | null;
+  /** The counts per value that changed (ExactValueCounts.change); null: taken away and added whole. */
+  exact: ExactChange | null;
+}
+
 /**
- * How the feature sketches of `later`, a state of a pane that replaces `earlier`, differ from
- * earlier's (LogHistogram.delta), for the features both have a sketch of on the same buckets.
- * `scratch`: where the deltas' arrays come from (they live as long as the two states).
+ * How the features of `later`, a state of a pane that replaces `earlier`, differ from earlier's,
+ * for the features both have: the sketch's delta where both are on the same buckets, the counts
+ * per value that changed. `scratch`: where the deltas' arrays come from (they live as long as the
+ * two states).
  */
-export function featureDeltas(earlier: PaneInput, later: PaneInput, scratch?: BucketScratch): Map<string, SketchDelta> {
-  const deltas = new Map<string, SketchDelta>();
+export function featureChanges(earlier: PaneInput, later: PaneInput, scratch?: BucketScratch): Map<string, FeatureChange> {
+  const changes = new Map<string, FeatureChange>();
   for (const [name, summary] of later.features) {
+    const before = earlier.features.get(name);
+    if (before === undefined) continue;
     const next = summary.numeric;
-    const previous = earlier.features.get(name)?.numeric;
-    if (next === null || previous === undefined || previous === null || !next.sameBuckets(previous)) continue;
-    deltas.set(name, LogHistogram.delta(previous, next, scratch));
+    const previous = before.numeric;
+    const numeric = next !== null && previous !== null && next.sameBuckets(previous) ? LogHistogram.delta(previous, next, scratch) : null;
+    const exact = summary.exact !== null && before.exact !== null ? ExactValueCounts.change(before.exact, summary.exact) : null;
+    if (numeric !== null || exact !== null) changes.set(name, { numeric, exact });
   }
-  return deltas;
+  return changes;
 }
 
 /**
  * addInput(target, earlier, -1) then addInput(target, later, 1), for a state `later` of a pane that
  * replaces `earlier` in a window: each feature sketch the window holds and whose delta it takes
- * (`deltas`, from featureDeltas; LogHistogram.acceptsDelta) changes by that delta alone, the buckets
- * a second of values changed, instead of losing the earlier state's buckets and gaining the later's.
+ * (`changes`, from featureChanges; LogHistogram.acceptsDelta) changes by that delta alone, the
+ * buckets a second of values changed, instead of losing the earlier state's buckets and gaining the
+ * later's; and its counts per value by the values that changed, not by taking away and adding the
+ * dozen each state lists (a search of the window's list per value, in every window).
  */
-export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>): void {
+export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>): void {
   let byDelta: Set<string> | null = null;
-  for (const [name, delta] of deltas) {
-    if (target.features.get(name)?.numeric?.acceptsDelta(delta) === true) (byDelta ??= new Set()).add(name);
+  for (const [name, change] of changes) {
+    if (change.numeric !== null && target.features.get(name)?.numeric?.acceptsDelta(change.numeric) === true) (byDelta ??= new Set()).add(name);
   }
-  addInput(target, earlier, -1, byDelta);
-  addInput(target, later, 1, byDelta);
-  if (byDelta === null) return;
-  for (const name of byDelta) (target.features.get(name) as FeatureSummary).numeric?.applyDelta(deltas.get(name) as SketchDelta);
+  addInput(target, earlier, -1, byDelta, changes);
+  addInput(target, later, 1, byDelta, changes);
+  for (const [name, change] of changes) {
+    // the feature is there: adding `later` made it
+    const into = target.features.get(name) as FeatureSummary;
+    if (byDelta?.has(name) === true) into.numeric?.applyDelta(change.numeric as SketchDelta);
+    if (change.exact !== null) (into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap)).applyChange(change.exact);
+  }
 }
 
 /**
  * Adds (sign 1) or removes (-1) `source`'s figures to `target`'s; `sketchesByDelta`: features whose
- * numeric sketch the caller changes itself (replaceInput), left alone here.
+ * numeric sketch the caller changes itself (replaceInput), left alone here, and `changes`: those
+ * whose counts per value it changes itself (where their `exact` is not null).
  */
-export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, sketchesByDelta: ReadonlySet<string> | null = null): void {
+export function addInput(
+  target: PaneInput,
+  source: PaneInput,
+  sign: 1 | -1,
+  sketchesByDelta: ReadonlySet<string> | null = null,
+  changes: ReadonlyMap<string, FeatureChange> | null = null,
+): void {
   source.settleCenters();
   target.settleCenters();
   const limits = target.limits;
@@ -864,7 +890,7 @@ export function addInput(target: PaneInput, source: PaneInput, sign: 1 | -1, ske
   }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
   // windows are not capped by maxFeatures: every pane already was
-  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature, target.exactSumCap, sketchesByDelta);
+  addFeatureSummaries(target.features, source.features, sign, limits, makeFeature, target.exactSumCap, sketchesByDelta, changes);
   if (source.invalidFeatures !== null) {
     // windows are not capped by maxFeatures: every pane already was
     const into = (target.invalidFeatures ??= new Map());
@@ -897,13 +923,14 @@ function addFeatureSummaries(
   makeFeature: (like: LogHistogram) => LogHistogram,
   exactSumCap: number,
   sketchesByDelta: ReadonlySet<string> | null = null,
+  changes: ReadonlyMap<string, FeatureChange> | null = null,
 ): void {
   for (const [name, summary] of source) {
     let into = target.get(name);
     if (into === undefined) target.set(name, (into = new FeatureSummary()));
     into.nulls += sign * summary.nulls;
     if (sketchesByDelta === null || !sketchesByDelta.has(name)) into.numeric = addHistogram(into.numeric, summary.numeric, sign, makeFeature);
-    if (summary.exact !== null) {
+    if (summary.exact !== null && (changes === null || (changes.get(name)?.exact ?? null) === null)) {
       into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, exactSumCap);
       if (sign > 0) into.exact.merge(summary.exact);
       else into.exact.subtract(summary.exact);

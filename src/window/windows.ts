@@ -1,6 +1,5 @@
-import { EXACT_VALUES_CAP, PaneInput, PaneOutcome, addInput, addOutcome, featureDeltas, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire, replaceInput } from './pane.ts';
-import type { SketchDelta } from '../sketch/log-histogram.ts';
-import type { PaneLimits } from './pane.ts';
+import { EXACT_VALUES_CAP, PaneInput, PaneOutcome, addInput, addOutcome, featureChanges, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire, replaceInput } from './pane.ts';
+import type { FeatureChange, PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
@@ -476,11 +475,11 @@ export class ModelWindows {
   }
 
   /** applyDecoded of an earlier input state (-1) and its later one (1), by replaceInput. */
-  private replaceDecoded(window: string, paneVersion: string, earlier: PaneInput, later: PaneInput, deltas: ReadonlyMap<string, SketchDelta>): void {
+  private replaceDecoded(window: string, paneVersion: string, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>): void {
     this.stampChanged(window, paneVersion);
-    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, deltas);
+    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, changes);
     const all = this.allVersions.get(window);
-    if (all !== undefined) replaceInput(all.input, earlier, later, deltas);
+    if (all !== undefined) replaceInput(all.input, earlier, later, changes);
     else this.keepAllVersionsIfNeeded(window);
   }
 
@@ -558,7 +557,7 @@ export class ModelWindows {
    */
   private replace(previous: StoredPane, next: StoredPane, decodedNext: DecodedPane): void {
     let decodedPrevious: DecodedPane | null = null;
-    let deltas: Map<string, SketchDelta> | null = null;
+    let changes: Map<string, FeatureChange> | null = null;
     for (const [name, length] of this.windowMs) {
       if (!this.holds(name, length, next.paneStart)) continue;
       decodedPrevious ??= this.decode(previous);
@@ -567,8 +566,8 @@ export class ModelWindows {
         this.applyDecoded(name, next.version, decodedNext, 1);
         continue;
       }
-      deltas ??= featureDeltas(decodedPrevious.input, decodedNext.input, this.scratch);
-      this.replaceDecoded(name, next.version, decodedPrevious.input, decodedNext.input, deltas);
+      changes ??= featureChanges(decodedPrevious.input, decodedNext.input, this.scratch);
+      this.replaceDecoded(name, next.version, decodedPrevious.input, decodedNext.input, changes);
     }
   }
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 import { BucketScratch, BucketStore, NO_INDEX, bucketDelta } from '../../src/sketch/bucket-store.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, addInput, featureDeltas, inputFromWire, inputToWire, replaceInput } from '../../src/window/pane.ts';
+import type { ExactValuesWire, PaneInputWire } from '../../src/contract/pane-wire.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, addInput, featureChanges, inputFromWire, inputToWire, replaceInput } from '../../src/window/pane.ts';
 
 /** Every bucket of a sketch as [value, weight], and its scalars: two equal snapshots are the same sketch. */
 function snapshot(sketch: LogHistogram): { buckets: Array<[number, number]>; count: number; sum: number; zero: number; origin: number } {
@@ -97,6 +98,17 @@ describe('a bucket store changed by a delta', () => {
   });
 });
 
+/** A state's wire form with each list of counts per value in ascending order of value. */
+function valuesInOrder(wire: PaneInputWire): PaneInputWire {
+  const sorted = (x: ExactValuesWire | null | undefined) => {
+    if (x === null || x === undefined) return x;
+    const order = x.v.map((_, k) => k).sort((a, b) => x.v[a] - x.v[b]);
+    return { ...x, v: order.map((k) => x.v[k]), c: order.map((k) => x.c[k]) };
+  };
+  const features = Object.fromEntries(Object.entries(wire.features).map(([name, f]) => [name, { ...f, x: sorted(f.x) }]));
+  return { ...wire, features, outputExact: sorted(wire.outputExact) };
+}
+
 describe('a window pane replaced by a later state of it (replaceInput)', () => {
   function paneWith(rows: Array<{ x: number | null; y: number; kind: string }>): PaneInput {
     const pane = new PaneInput(DEFAULT_PANE_LIMITS);
@@ -126,13 +138,55 @@ describe('a window pane replaced by a later state of it (replaceInput)', () => {
             addInput(window, other, 1);
             addInput(window, earlier, 1);
           }
-          replaceInput(byDelta, earlier, later, featureDeltas(earlier, later, new BucketScratch()));
+          replaceInput(byDelta, earlier, later, featureChanges(earlier, later, new BucketScratch()));
           addInput(bySubtracting, earlier, -1);
           addInput(bySubtracting, later, 1);
-          expect(inputToWire(byDelta)).toEqual(inputToWire(bySubtracting));
+          // the same counts per value; listed in another order (the delta adds only the values that changed)
+          expect(valuesInOrder(inputToWire(byDelta))).toEqual(valuesInOrder(inputToWire(bySubtracting)));
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('in a window that lists few values (a capped sum), counts every value, lists none above its count and says what it could not list', () => {
+    // discrete values, so that the lists fill and overflow the window's cap of 3; a pane may give
+    // up (past its own cap) between the earlier state and the later, moving listed values to `other`
+    const discrete = fc.integer({ min: 0, max: 24 });
+    fc.assert(
+      fc.property(
+        fc.array(discrete, { maxLength: 40 }),
+        fc.array(discrete, { minLength: 1, maxLength: 30, size: 'max' }),
+        fc.array(discrete, { maxLength: 30, size: 'max' }),
+        (otherValues, earlierValues, addedValues) => {
+          const paneOf = (values: readonly number[]) => {
+            const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+            for (const x of values) pane.addFeature('x', x);
+            return inputFromWire(inputToWire(pane), DEFAULT_PANE_LIMITS);
+          };
+          const earlier = paneOf(earlierValues);
+          const later = paneOf([...earlierValues, ...addedValues]);
+          const window = new PaneInput(DEFAULT_PANE_LIMITS);
+          window.exactSumCap = 3;
+          addInput(window, paneOf(otherValues), 1);
+          addInput(window, earlier, 1);
+          replaceInput(window, earlier, later, featureChanges(earlier, later, new BucketScratch()));
+          const truth = new Map<number, number>();
+          for (const x of [...otherValues, ...earlierValues, ...addedValues]) truth.set(x, (truth.get(x) ?? 0) + 1);
+          const exact = window.features.get('x')!.exact!;
+          expect(exact.total).toBe(otherValues.length + earlierValues.length + addedValues.length);
+          expect(exact.size).toBeLessThanOrEqual(3);
+          for (const [x, n] of exact.counts) {
+            expect(n).toBeGreaterThan(0);
+            expect(n).toBeLessThanOrEqual(truth.get(x) ?? 0);
+          }
+          expect(exact.other).toBe(exact.total - [...exact.counts.values()].reduce((a, b) => a + b, 0));
+          expect(exact.folded).toBeGreaterThanOrEqual(0);
+          expect(exact.folded).toBeLessThanOrEqual(exact.other);
+          expect(exact.fractionalOther).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
