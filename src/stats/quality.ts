@@ -513,6 +513,22 @@ export function mergePredictionScores(target: PredictionScoreSummary, source: Pr
   addCells(target, source, SCORES_HEADER, 1);
 }
 
+/**
+ * `cells` as a prediction score summary of `bins` bins and `threshold`: what merging them into
+ * createPredictionScoreSummary(bins, threshold) checks, without making one (a pane state decoded
+ * by the gateway made one per state, ~1 % of its pane apply).
+ */
+export function predictionScoresLike(cells: Float64Array, bins: number, threshold: number): PredictionScoreSummary {
+  const where = 'mergePredictionScores';
+  const length = S_ARRAYS + 2 * bins;
+  if (cells.length !== length) throw new RangeError(`${where}: summaries differ in size (${length} vs ${cells.length})`);
+  const header = [bins, threshold];
+  for (let i = 0; i < SCORES_HEADER; i++) {
+    if (cells[i] !== header[i]) throw new RangeError(`${where}: summaries differ in configuration cell ${i} (${header[i]} vs ${cells[i]})`);
+  }
+  return cells as PredictionScoreSummary;
+}
+
 export function subtractPredictionScores(target: PredictionScoreSummary, source: PredictionScoreSummary): void {
   checkSameHeader('subtractPredictionScores', target, source, SCORES_HEADER);
   addCells(target, source, SCORES_HEADER, -1);

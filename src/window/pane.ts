@@ -22,6 +22,7 @@ import {
   subtractRegressionOutcome,
   createPredictionScoreSummary,
   mergePredictionScores,
+  predictionScoresLike,
   subtractPredictionScores,
   copyOutcomeSummary,
 } from '../stats/quality.ts';
@@ -235,11 +236,13 @@ export class PaneInput {
    * `featureCenters`: the producer's centers (FeatureCenters), read and extended by this pane; without
    * it each feature is centered on the median of the pane's own first values of it.
    */
+  /** `latencyMapping`: a mapping of limits.relativeAccuracy to share (a scratch's, for a pane decoded from the wire). */
   constructor(
     readonly limits: PaneLimits,
     private featureCenters: FeatureCenters | null = null,
+    latencyMapping?: CubicLogMapping,
   ) {
-    this.latency = new LogHistogram(limits.relativeAccuracy);
+    this.latency = new LogHistogram(limits.relativeAccuracy, latencyMapping === undefined ? undefined : { mapping: latencyMapping });
   }
 
   /**
@@ -1061,6 +1064,15 @@ function counterFromWire(json: CategoryCounterJSON, path: WirePath): CategoryCou
  * summary this pane would create): one that merges into it merges into every window.
  */
 /** A summary of `empty`'s kind from the wire: it must merge into an empty one of this pane's layout. */
+/** A prediction score summary from the wire, of the pane's layout. */
+function scoresFromWire(wire: SummaryWire, limits: PaneLimits, path: string): PredictionScoreSummary {
+  try {
+    return predictionScoresLike(summaryFromWire(wire), SCORE_BINS, limits.threshold);
+  } catch (error) {
+    throw new PaneMessageError(path, (error as Error).message);
+  }
+}
+
 function layoutSummaryFromWire<S extends Float64Array>(wire: SummaryWire, empty: S, merge: (t: S, s: S) => void, path: string): S {
   const summary = summaryFromWire(wire) as S;
   try {
@@ -1132,21 +1144,19 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
  * come from, for a state used only until the scratch is reset (BucketScratch).
  */
 export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 'state', scratch?: BucketScratch): PaneInput {
-  const pane = new PaneInput(limits);
+  const pane = new PaneInput(limits, null, scratch?.mappingFor(limits.relativeAccuracy));
   pane.count = wire.count;
   pane.errors = wire.errors;
   pane.late = wire.late;
   pane.dropped = wire.dropped;
-  pane.scores = wire.scores
-    ? layoutSummaryFromWire(wire.scores, createPredictionScoreSummary(SCORE_BINS, limits.threshold), mergePredictionScores, `${path}.scores`)
-    : null;
+  pane.scores = wire.scores ? scoresFromWire(wire.scores, limits, `${path}.scores`) : null;
   pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`));
   pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`, false, scratch) : null;
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
-  for (const [name, feature] of Object.entries(wire.features)) {
-    pane.features.set(name, featureFromWire(feature, pane.latency, `${path}.features`, name, scratch));
-  }
+  // own keys only (the codec's checked object has no others): no [name, feature] pair per feature
+  const features = wire.features;
+  for (const name in features) pane.features.set(name, featureFromWire(features[name], pane.latency, `${path}.features`, name, scratch));
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
   for (const [key, byValue] of Object.entries(wire.segmentFeatures ?? {})) {
