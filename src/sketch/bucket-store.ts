@@ -180,6 +180,18 @@ export class BucketScratch {
     return mapping;
   }
 
+  private view: DataView | null = null;
+
+  /**
+   * A DataView of the whole of `buffer`, the same one while the sketches read are from one buffer
+   * (a decoded message's byte arrays all lie in it). Kept until a sketch from another buffer is read.
+   */
+  viewOf(buffer: ArrayBufferLike): DataView {
+    const view = this.view;
+    if (view !== null && view.buffer === buffer) return view;
+    return (this.view = new DataView(buffer));
+  }
+
   /** A zeroed view of `n` weights. */
   take(n: number): Float64Array {
     return this.weights.take(n).fill(0);
