@@ -73,6 +73,9 @@
  *   npm run bench -- gateway --models 300 --own-centers   each pane sketch on centers of its own (as
  *     partitions before their model has a reference), rebinned onto the windows' buckets; by default
  *     the publisher centers them on the models' reference, as a worker following the reference store
+ *   npm run bench -- gateway --models 100 --partitions 16   each model's events spread over 16
+ *     partitions (the default deployment), each flushing a pane of its own every second: 16 pane
+ *     messages per model and second of a dozen events' worth (default 1: one message per model)
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -227,6 +230,7 @@ const { values: args } = parseArgs({
     'own-centers': { type: 'boolean', default: false },
     publisher: { type: 'string', default: 'thread' },
     'scrape-every': { type: 'string', default: '15' },
+    partitions: { type: 'string', default: '1' },
   },
 });
 const scrapeEveryMs = Number(args['scrape-every']) * 1000;
@@ -243,11 +247,14 @@ const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(arg
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
 const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
 const ratePerModel = Number(args.rate);
+/** Partitions each model's events are spread over in the live run (1: one pane message per model and second). */
+const partitions = Number(args.partitions);
 /** GatewaySource's tick (how often changed models are collected); default: the gateway's own default. */
 const tickMs = args.tick === undefined ? undefined : Number(args.tick);
 const memoryModels = Number(args['memory-models'] ?? (args.quick ? 1 : 2));
 if (!(Number.isInteger(memoryModels) && memoryModels > 0)) throw new Error(`--memory-models must be a positive whole number, got ${String(args['memory-models'])}`);
 if (tickMs !== undefined && !(tickMs > 0)) throw new Error(`--tick must be a positive number of ms, got ${String(args.tick)}`);
+if (!(Number.isInteger(partitions) && partitions >= 1 && partitions <= 1024)) throw new Error(`--partitions must be a whole number in [1, 1024], got ${String(args.partitions)}`);
 for (const [name, value] of [['models', sizes[0] ?? 1], ['seconds', seconds], ['warmup', warmupSeconds], ['rate', ratePerModel]] as const) {
   if (!(Number.isFinite(value) && value > 0)) throw new Error(`--${name} must be a positive number, got ${String(value)}`);
 }
@@ -417,7 +424,7 @@ async function runSize(models: number): Promise<SizeResult> {
   // closed pane's last state comes marked final (the gateway folds it) and is not a freshness sample
   let published = 0;
   let measuring = false;
-  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters };
+  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions };
   const publisher =
     publisherIn === 'thread'
       ? new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: publisherInit, execArgv: [] })
@@ -747,7 +754,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy'
 }
 
 async function main(): Promise<void> {
-  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model, ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}`);
+  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}`);
   const results: SizeResult[] = [];
   for (const models of sizes) {
     const r = await runSize(models);
@@ -784,7 +791,7 @@ async function main(): Promise<void> {
   if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);
-  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, partitions, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
 }
 
 await main();

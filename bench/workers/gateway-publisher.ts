@@ -3,6 +3,8 @@
  * (folding events into panes, encoding pane states) does not take the gateway's thread: once a
  * second each model's current pane gets `ratePerModel` events and its state is encoded and posted,
  * with the closed pane's last state (final) first when the pane rolls over, as a worker flushes.
+ * With `partitions` > 1 a model's events are spread over that many partitions, each with a pane of
+ * its own, flushed in turn (one that got no event sends nothing, as a worker sends changed panes).
  * Or in a process of its own (`--publisher process`: forked with advanced serialization, its
  * PublisherInit in the environment), as workers are other processes than the gateway: a thread
  * shares the gateway process's V8 platform (its GC's background threads) and its CPU share.
@@ -22,6 +24,8 @@ export interface PublisherInit {
    * first values (a partition of its own before its model has a reference).
    */
   centers: Array<[string, number]> | null;
+  /** Partitions each model's events are spread over (the default deployment has 16). */
+  partitions: number;
 }
 
 /** A pane message as the bench's changelog queue takes it. */
@@ -39,31 +43,36 @@ const post = (batch: PublishedPane[]): void => {
   if (parentPort !== null) parentPort.postMessage(batch);
   else process.send?.(batch);
 };
-const { models, ratePerModel, centers } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
+const { models, ratePerModel, centers, partitions } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
-const panes = names.map(() => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 }));
+const panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 })));
 let offset = 0;
 
 function publish(): void {
   const now = Date.now();
   const paneStart = now - (now % PANE_MS);
   const batch: PublishedPane[] = [];
+  const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
   for (let m = 0; m < models; m++) {
-    const current = panes[m];
-    if (current.start !== paneStart) {
-      if (current.start >= 0) {
-        const closed: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true };
-        batch.push({ model: m, bytes: encodePaneMessage(closed), pub: now, final: true });
+    for (let partition = 0; partition < partitions; partition++) {
+      const current = panes[m][partition];
+      if (current.start !== paneStart) {
+        if (current.start >= 0) {
+          const closed: PaneMessage = { model: names[m], version: 'v1', partition, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true };
+          batch.push({ model: m, bytes: encodePaneMessage(closed), pub: now, final: true });
+        }
+        current.start = paneStart;
+        current.pane = new PaneInput(DEFAULT_PANE_LIMITS, modelCenters[m]);
       }
-      current.start = paneStart;
-      current.pane = new PaneInput(DEFAULT_PANE_LIMITS, modelCenters[m]);
+      // this flush's events spread evenly, partition by partition
+      const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
+      if (share === 0) continue;
+      fill(current.pane, share, offset);
+      offset += share;
+      const message: PaneMessage = { model: names[m], version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
+      batch.push({ model: m, bytes: encodePaneMessage(message), pub: now, final: false });
     }
-    const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
-    fill(current.pane, events, offset);
-    offset += events;
-    const message: PaneMessage = { model: names[m], version: 'v1', partition: 0, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
-    batch.push({ model: m, bytes: encodePaneMessage(message), pub: now, final: false });
   }
   post(batch);
 }
