@@ -256,6 +256,8 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       flushIntervalMs: duration(panes.flushIntervalMs, 'panes.flushIntervalMs', src, 50),
       minFlushIntervalMs: duration(panes.minFlushIntervalMs, 'panes.minFlushIntervalMs', src, 10),
       flushMessagesPerSecond: number(panes.flushMessagesPerSecond, 'panes.flushMessagesPerSecond', src, 0.1, 100_000),
+      sparseHoldMs: duration(panes.sparseHoldMs, 'panes.sparseHoldMs', src, 0),
+      sparseEvents: integer(panes.sparseEvents, 'panes.sparseEvents', src, 1, 1_000_000),
       maxFutureMs: duration(panes.maxFutureMs, 'panes.maxFutureMs', src, 0),
       maxClockSkewMs: duration(panes.maxClockSkewMs, 'panes.maxClockSkewMs', src, 0),
     },

@@ -22,6 +22,10 @@ export interface DriftwatchConfig {
     minFlushIntervalMs: number;
     /** Pane messages per second a partition sends before its flush interval lengthens toward flushIntervalMs. */
     flushMessagesPerSecond: number;
+    /** The longest an open pane with few new events waits to be published (SparseHold in src/partition/processor.ts); 0: none waits. */
+    sparseHoldMs: number;
+    /** New events at which a pane is published at the next flush, held or not. */
+    sparseEvents: number;
     maxFutureMs: number;
     maxClockSkewMs: number;
   };

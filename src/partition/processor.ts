@@ -93,6 +93,20 @@ export interface Rejected {
   detail: string;
 }
 
+/**
+ * How long a pane with few new events may wait to be published (`panes.sparseHoldMs`,
+ * `panes.sparseEvents`). A model of a few events a second spread over the partitions changes
+ * every partition's pane by an event or two a second, and each change costs a gateway as much to
+ * apply (decoding two states of every feature) as a change of hundreds of events: 16 messages per
+ * model and second at the default 16 partitions, where one partition's busy pane sends one.
+ */
+export interface SparseHold {
+  /** The longest a changed pane waits; 0: none waits. */
+  maxMs: number;
+  /** New events since its last publication at which a pane is published at the next flush anyway. */
+  events: number;
+}
+
 export interface PaneUpdate {
   subject: string;
   payload: Uint8Array;
@@ -101,6 +115,13 @@ export interface PaneUpdate {
   part: 'in' | 'out';
 }
 
+
+/** Whether a changed open pane last published as `published` may wait (see SparseHold). */
+function held(published: { count: number; errors: number; at: number } | undefined, pane: PaneInput, hold: SparseHold, now: number): boolean {
+  if (published === undefined || hold.maxMs <= 0) return false;
+  if (pane.errors !== published.errors || pane.count - published.count >= hold.events) return false;
+  return now - published.at < hold.maxMs;
+}
 
 class GroupState {
   readonly inputs = new Map<number, PaneInput>();
@@ -112,6 +133,8 @@ class GroupState {
   readonly changedOutcomes = new Set<number>();
   /** Panes whose last publication was marked final: they may be dropped. */
   readonly finalInputs = new Set<number>();
+  /** Per input pane published and still held, what its last publication held and when (SparseHold). */
+  readonly publishedInputs = new Map<number, { count: number; errors: number; at: number }>();
   readonly finalOutcomes = new Set<number>();
   /** The input pane dropped last, published final and held nowhere: the next new pane reuses its sketches. */
   droppedInput: PaneInput | null = null;
@@ -561,20 +584,30 @@ export class PartitionProcessor {
     return n;
   }
 
-  /** Pane states changed since the last drain, encoded for `drift.pane.>`; clears their dirty marks. */
-  drainDirty(): PaneUpdate[] {
+  /**
+   * Pane states changed since the last drain, encoded for `drift.pane.>`; clears their dirty marks.
+   * `hold`: an open input pane published before, with fewer than `hold.events` new events and the
+   * same errors since, stays dirty until `hold.maxMs` after that publication (its first state, its
+   * final one and a change in its errors go out at once). Null: every changed pane.
+   */
+  drainDirty(hold: SparseHold | null = null, now = Date.now()): PaneUpdate[] {
     const updates: PaneUpdate[] = [];
     const { paneMs } = this.options;
     for (const group of this.groups.values()) {
       for (const paneStart of group.dirtyInputs) {
         const pane = group.inputs.get(paneStart);
-        if (pane === undefined) continue;
+        if (pane === undefined) {
+          group.dirtyInputs.delete(paneStart);
+          continue;
+        }
         const final = this.inputClosed(group, paneStart);
+        if (!final && hold !== null && held(group.publishedInputs.get(paneStart), pane, hold, now)) continue;
+        group.dirtyInputs.delete(paneStart);
         if (final) group.finalInputs.add(paneStart);
         else group.finalInputs.delete(paneStart);
+        group.publishedInputs.set(paneStart, { count: pane.count, errors: pane.errors, at: now });
         updates.push(this.update(group, paneStart, paneMs, 'in', inputToWire(pane), final));
       }
-      group.dirtyInputs.clear();
       for (const paneStart of group.dirtyOutcomes) {
         const pane = group.outcomes.get(paneStart);
         if (pane === undefined) continue;
@@ -608,6 +641,8 @@ export class PartitionProcessor {
       const group = this.groups.get(update.groupKey);
       if (group === undefined) continue;
       (update.part === 'in' ? group.dirtyInputs : group.dirtyOutcomes).add(update.paneStart);
+      // not published after all: not held either
+      if (update.part === 'in') group.publishedInputs.delete(update.paneStart);
     }
   }
 
@@ -624,6 +659,7 @@ export class PartitionProcessor {
         if (group.finalInputs.delete(paneStart)) {
           group.droppedInput = group.inputs.get(paneStart) ?? null;
           group.inputs.delete(paneStart);
+          group.publishedInputs.delete(paneStart);
           dropped++;
         } else {
           // closed since its last publication: publish it once more, marked final, then drop it
@@ -836,6 +872,7 @@ export class PartitionProcessor {
       for (const start of [...group.inputs.keys()]) if (!inputStarts.has(start)) {
         group.inputs.delete(start);
         group.dirtyInputs.delete(start);
+        group.publishedInputs.delete(start);
       }
       for (const [start, pane] of saved.inputs) {
         pane.shareFeatureCenters(group.featureCenters);

@@ -13,7 +13,7 @@ import { declaredContentType } from './content-type.ts';
 import { PartitionProcessor } from './processor.ts';
 import { followWorkerReferences } from '../reference/worker-references.ts';
 import { ReferenceStore } from '../reference/store.ts';
-import type { PartitionOwner, ProcessorOptions, Rejected } from './processor.ts';
+import type { PartitionOwner, ProcessorOptions, Rejected, SparseHold } from './processor.ts';
 import type { RunnerStats } from './stats.ts';
 import { ClusterAdmission } from './model-admission.ts';
 import { randomUUID } from 'node:crypto';
@@ -48,6 +48,8 @@ export interface RunnerOptions {
    * flushIntervalMs.
    */
   flushPacing?: { minIntervalMs: number; messagesPerSecond: number };
+  /** Open panes with few new events wait up to this (SparseHold; `panes.sparseHoldMs`, `panes.sparseEvents`). Unset: none waits. */
+  sparseHold?: SparseHold;
   checkpointIntervalMs: number;
   logger: Logger;
   /**
@@ -237,7 +239,7 @@ export class PartitionRunner {
     const { flushIntervalMs, flushPacing } = this.options;
     const pacing: FlushPacing = { minIntervalMs: flushPacing?.minIntervalMs ?? flushIntervalMs, maxIntervalMs: flushIntervalMs, messagesPerSecond: flushPacing?.messagesPerSecond ?? Infinity };
     this.flushTimer = setInterval(() => {
-      if (this.flushing === null && flushDue(Date.now() - this.lastFlushAt, this.processor.dirtyPanes, pacing)) void this.flush();
+      if (this.flushing === null && flushDue(Date.now() - this.lastFlushAt, this.processor.dirtyPanes, pacing)) void this.flush(this.options.sparseHold ?? null);
     }, flushTickMs(pacing));
     // a write slower than the interval is not overlapped by the next one (they would race on the revision)
     this.checkpointTimer = setInterval(() => {
@@ -322,10 +324,13 @@ export class PartitionRunner {
     this.pendingDlq.add(publication);
   }
 
-  /** Publishes every changed pane and waits for the acks; then drops panes that can no longer change. */
-  flush(): Promise<void> {
+  /**
+   * Publishes every changed pane (but those `hold` lets wait: the flush timer's) and waits for the
+   * acks; then drops panes that can no longer change.
+   */
+  flush(hold: SparseHold | null = null): Promise<void> {
     if (this.flushing) return this.flushing;
-    this.flushing = this.flushOnce().finally(() => {
+    this.flushing = this.flushOnce(hold).finally(() => {
       this.flushing = null;
     });
     return this.flushing;
@@ -341,11 +346,11 @@ export class PartitionRunner {
     return this.leaseExpiresAt !== undefined && Date.now() >= this.leaseExpiresAt;
   }
 
-  private async flushOnce(): Promise<void> {
+  private async flushOnce(hold: SparseHold | null): Promise<void> {
     this.lastFlushAt = Date.now();
     if (this.fenced !== null || this.leaseLapsed()) return;
     const processor = this.processor;
-    const updates = processor.drainDirty();
+    const updates = processor.drainDirty(hold, this.lastFlushAt);
     if (updates.length > 0) {
       const acks: Promise<PubAck>[] = updates.map((u) => this.js.publish(u.subject, u.payload));
       const results = await Promise.allSettled(acks);

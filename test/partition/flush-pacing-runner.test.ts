@@ -2,7 +2,7 @@
  * Flush pacing on a real runner and nats-server: a partition with one changed model publishes its
  * pane several times a second (an alert's latency is mostly the wait for the next flush), one with
  * many changed models stays near one flush per panes.flushIntervalMs (every gateway decodes every
- * pane message).
+ * pane message); one whose pane gains an event now and then waits up to panes.sparseHoldMs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -27,7 +27,7 @@ describe('flush pacing (real nats-server)', () => {
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
-    await provision(nc, { partitions: 2 });
+    await provision(nc, { partitions: 3 });
   });
   afterAll(async () => {
     for (const r of runners) await r.abandon().catch(() => undefined);
@@ -35,14 +35,15 @@ describe('flush pacing (real nats-server)', () => {
     await server?.stop();
   });
 
-  /** Publishes to `models` models of `partition` for `ms`, every 50 ms; returns the pane messages the runner sent meanwhile. */
-  async function paneMessagesWhilePublishing(partition: number, models: number, ms: number): Promise<number> {
+  /** Publishes to `models` models of `partition` for `ms`, every `everyMs`; returns the pane messages the runner sent meanwhile. */
+  async function paneMessagesWhilePublishing(partition: number, models: number, ms: number, everyMs = 50, sparseHold?: { maxMs: number; events: number }): Promise<number> {
     const runner = new PartitionRunner({
       nc,
       processor: { ...processor, maxModels: 100, now: Date.now },
       partition,
       flushIntervalMs: 1000,
       flushPacing: { minIntervalMs: 250, messagesPerSecond: 8 },
+      sparseHold,
       checkpointIntervalMs: 3_600_000,
       logger: pino({ level: 'silent' }),
     });
@@ -57,7 +58,7 @@ describe('flush pacing (real nats-server)', () => {
           js.publish(`drift.in.${partition}.m${m}.pred`, encodePrediction({ id: `p${partition}-${m}-${i}`, model: `m${m}`, version: 'v1', ts: Date.now(), output: 0.5 })),
         ),
       );
-      await sleep(50);
+      await sleep(everyMs);
     }
     return runner.stats().paneFlushes - before;
   }
@@ -73,5 +74,13 @@ describe('flush pacing (real nats-server)', () => {
     // 40 dirty panes / 8 per s: the interval stays at 1 s; at 250 ms it would be 16 × 40 = 640
     expect(sent).toBeGreaterThanOrEqual(40);
     expect(sent).toBeLessThanOrEqual(40 * 6);
+  }, 30_000);
+
+  it('one model at two events a second with a 2 s hold: its pane waits for the hold, not 250 ms per change', async () => {
+    const sent = await paneMessagesWhilePublishing(2, 1, 5_000, 500, { maxMs: 2000, events: 8 });
+    // its first state at once, then one every 2 s (at most one more where a pane rolls over):
+    // without the hold each of its 10 events goes out 250 ms after it
+    expect(sent).toBeGreaterThanOrEqual(2);
+    expect(sent).toBeLessThanOrEqual(6);
   }, 30_000);
 });
