@@ -75,7 +75,9 @@
  *     the publisher centers them on the models' reference, as a worker following the reference store
  *   npm run bench -- gateway --models 100 --partitions 16   each model's events spread over 16
  *     partitions (the default deployment), each flushing a pane of its own every second: 16 pane
- *     messages per model and second of a dozen events' worth (default 1: one message per model)
+ *     messages per model and second of a dozen events' worth (default 1: one message per model),
+ *     but a partition's pane with fewer than 8 new events waits up to 2 s as a worker holds it by
+ *     default (`--sparse-hold-ms`, 0: none waits)
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -231,6 +233,7 @@ const { values: args } = parseArgs({
     publisher: { type: 'string', default: 'thread' },
     'scrape-every': { type: 'string', default: '15' },
     partitions: { type: 'string', default: '1' },
+    'sparse-hold-ms': { type: 'string', default: '2000' },
   },
 });
 const scrapeEveryMs = Number(args['scrape-every']) * 1000;
@@ -249,6 +252,9 @@ const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
 const ratePerModel = Number(args.rate);
 /** Partitions each model's events are spread over in the live run (1: one pane message per model and second). */
 const partitions = Number(args.partitions);
+/** As a worker holds an open pane of fewer than 8 new events by default (panes.sparseHoldMs): 0, none waits. */
+const sparseHoldMs = Number(args['sparse-hold-ms']);
+if (!(sparseHoldMs >= 0)) throw new Error(`--sparse-hold-ms must be a number of ms >= 0, got ${String(args['sparse-hold-ms'])}`);
 /** GatewaySource's tick (how often changed models are collected); default: the gateway's own default. */
 const tickMs = args.tick === undefined ? undefined : Number(args.tick);
 const memoryModels = Number(args['memory-models'] ?? (args.quick ? 1 : 2));
@@ -424,7 +430,7 @@ async function runSize(models: number): Promise<SizeResult> {
   // closed pane's last state comes marked final (the gateway folds it) and is not a freshness sample
   let published = 0;
   let measuring = false;
-  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions };
+  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions, sparseHoldMs };
   const publisher =
     publisherIn === 'thread'
       ? new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: publisherInit, execArgv: [] })
@@ -754,7 +760,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy'
 }
 
 async function main(): Promise<void> {
-  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}`);
+  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (sparse hold ${sparseHoldMs} ms), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}`);
   const results: SizeResult[] = [];
   for (const models of sizes) {
     const r = await runSize(models);
@@ -791,7 +797,7 @@ async function main(): Promise<void> {
   if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);
-  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, partitions, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, partitions, sparseHoldMs, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
 }
 
 await main();

@@ -15,12 +15,17 @@
  *   npm run bench -- pane-apply --partitions 16   each model's events spread over 16 partitions (the
  *     default count), each flushing its own open pane every second: 16 messages per model and second
  *     of a dozen events' worth, as a gateway of many sparse models receives them
+ *   npm run bench -- pane-apply --partitions 16 --sparse-hold-ms 0   every partition's open pane
+ *     published every second, as before panes.sparseHoldMs (default 2000: a pane with fewer than 8
+ *     new events waits up to 2 s after its last publication, as a worker holds it: SparseHold)
  */
 import { parseArgs } from 'node:util';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
 import { FEATURES, FLUSH_MS, PANE_MS, fill } from './workers/gateway-panes.ts';
+import { sparseHeld } from '../src/partition/processor.ts';
+import type { PublishedPane, SparseHold } from '../src/partition/processor.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +34,7 @@ const { values: args } = parseArgs({
     every: { type: 'string', default: '5' },
     rate: { type: 'string', default: '20' },
     partitions: { type: 'string', default: '1' },
+    'sparse-hold-ms': { type: 'string', default: '2000' },
     'own-centers': { type: 'boolean', default: false },
   },
 });
@@ -51,11 +57,15 @@ const minutes = positive('minutes', args.minutes);
 const every = positive('every', args.every);
 const ratePerModel = positive('rate', args.rate);
 const partitions = positive('partitions', args.partitions);
+const holdMs = Number(args['sparse-hold-ms']);
+if (!(holdMs >= 0)) throw new RangeError(`--sparse-hold-ms must be a number of ms >= 0, got '${args['sparse-hold-ms']}'`);
+/** As a worker holds panes by default (config panes.sparseHoldMs, panes.sparseEvents). */
+const hold: SparseHold = { maxMs: holdMs, events: 8 };
 const START = 1_700_000_000_000;
 
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const centers = names.map(() => (ownCenters ? null : new Map<string, number>()));
-const panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 })));
+const panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0, published: undefined as PublishedPane | undefined })));
 let offset = 0;
 
 /**
@@ -76,11 +86,14 @@ function flush(now: number): Uint8Array[] {
         }
         current.start = paneStart;
         current.pane = new PaneInput(DEFAULT_PANE_LIMITS, centers[m]);
+        current.published = undefined;
       }
       const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
       if (share === 0) continue;
       fill(current.pane, share, offset);
       offset += share;
+      if (sparseHeld(current.published, current.pane, hold, now)) continue;
+      current.published = { count: current.pane.count, errors: current.pane.errors, at: now };
       batch.push(encodePaneMessage({ model: names[m], version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false }));
     }
   }
@@ -88,7 +101,7 @@ function flush(now: number): Uint8Array[] {
 }
 
 console.log(
-  `pane-apply bench: ${models} models x ${FEATURES} heavy-tailed features x 3 windows, ${ratePerModel} events/s per model over ${partitions} partition(s), ${minutes} min of event time, ` +
+  `pane-apply bench: ${models} models x ${FEATURES} heavy-tailed features x 3 windows, ${ratePerModel} events/s per model over ${partitions} partition(s), open panes of fewer than 8 new events held ${holdMs} ms, ${minutes} min of event time, ` +
     `panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "as their model's other panes (partitions following its reference)"}`,
 );
 const store = new WindowStore({ windows: ['1m', '5m', '1h'], limits: DEFAULT_PANE_LIMITS, maxModels: models });
@@ -137,4 +150,4 @@ console.log(
   `steady state (last third, ${steadyMessages} messages): ${steadyMsPerMessage.toFixed(3)} ms per message, ${(store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)} of pane sketches rebinned; raw limit (decoding alone) ${rawMs.toFixed(3)} ms: ` +
     `x${(steadyMsPerMessage / rawMs).toFixed(1)} of the raw limit; ${steadyMsPerModelSecond.toFixed(3)} ms per model and second of event time: 300 models ${(30 * steadyMsPerModelSecond).toFixed(1)} % of a core`,
 );
-console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, partitions, steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));
+console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, partitions, sparseHoldMs: holdMs, messagesPerModelSecond: Number((messagesApplied / (models * seconds)).toFixed(2)), steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));

@@ -14,6 +14,8 @@ import { encodePaneMessage } from '../../src/contract/pane-codec.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
 import { FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill } from './gateway-panes.ts';
+import { sparseHeld } from '../../src/partition/processor.ts';
+import type { PublishedPane as PublishedState } from '../../src/partition/processor.ts';
 
 export interface PublisherInit {
   models: number;
@@ -26,6 +28,8 @@ export interface PublisherInit {
   centers: Array<[string, number]> | null;
   /** Partitions each model's events are spread over (the default deployment has 16). */
   partitions: number;
+  /** An open pane with fewer than 8 new events waits up to this after its last publication (SparseHold, as a worker holds it); 0: none waits. */
+  sparseHoldMs: number;
 }
 
 /** A pane message as the bench's changelog queue takes it. */
@@ -43,10 +47,11 @@ const post = (batch: PublishedPane[]): void => {
   if (parentPort !== null) parentPort.postMessage(batch);
   else process.send?.(batch);
 };
-const { models, ratePerModel, centers, partitions } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
+const { models, ratePerModel, centers, partitions, sparseHoldMs } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
-const panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0 })));
+const panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0, published: undefined as PublishedState | undefined })));
+const hold = { maxMs: sparseHoldMs, events: 8 };
 let offset = 0;
 
 function publish(): void {
@@ -64,12 +69,15 @@ function publish(): void {
         }
         current.start = paneStart;
         current.pane = new PaneInput(DEFAULT_PANE_LIMITS, modelCenters[m]);
+        current.published = undefined;
       }
       // this flush's events spread evenly, partition by partition
       const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
       if (share === 0) continue;
       fill(current.pane, share, offset);
       offset += share;
+      if (sparseHeld(current.published, current.pane, hold, now)) continue;
+      current.published = { count: current.pane.count, errors: current.pane.errors, at: now };
       const message: PaneMessage = { model: names[m], version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
       batch.push({ model: m, bytes: encodePaneMessage(message), pub: now, final: false });
     }

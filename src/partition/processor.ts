@@ -116,8 +116,15 @@ export interface PaneUpdate {
 }
 
 
-/** Whether a changed open pane last published as `published` may wait (see SparseHold). */
-function held(published: { count: number; errors: number; at: number } | undefined, pane: PaneInput, hold: SparseHold, now: number): boolean {
+/** What an input pane's last publication held, and when (SparseHold). */
+export interface PublishedPane {
+  count: number;
+  errors: number;
+  at: number;
+}
+
+/** Whether a changed open pane last published as `published` may wait at `now` (see SparseHold). */
+export function sparseHeld(published: PublishedPane | undefined, pane: Pick<PaneInput, 'count' | 'errors'>, hold: SparseHold, now: number): boolean {
   if (published === undefined || hold.maxMs <= 0) return false;
   if (pane.errors !== published.errors || pane.count - published.count >= hold.events) return false;
   return now - published.at < hold.maxMs;
@@ -134,7 +141,7 @@ class GroupState {
   /** Panes whose last publication was marked final: they may be dropped. */
   readonly finalInputs = new Set<number>();
   /** Per input pane published and still held, what its last publication held and when (SparseHold). */
-  readonly publishedInputs = new Map<number, { count: number; errors: number; at: number }>();
+  readonly publishedInputs = new Map<number, PublishedPane>();
   readonly finalOutcomes = new Set<number>();
   /** The input pane dropped last, published final and held nowhere: the next new pane reuses its sketches. */
   droppedInput: PaneInput | null = null;
@@ -601,7 +608,7 @@ export class PartitionProcessor {
           continue;
         }
         const final = this.inputClosed(group, paneStart);
-        if (!final && hold !== null && held(group.publishedInputs.get(paneStart), pane, hold, now)) continue;
+        if (!final && hold !== null && sparseHeld(group.publishedInputs.get(paneStart), pane, hold, now)) continue;
         group.dirtyInputs.delete(paneStart);
         if (final) group.finalInputs.add(paneStart);
         else group.finalInputs.delete(paneStart);
