@@ -18,7 +18,11 @@
  *   statistics slices (GatewaySource.workMs) and answering requests, timed by the wall clock (on
  *   a loaded machine it includes time the process was preempted); process CPU (CPU time over
  *   wall time, which includes the publisher thread) beside it;
- * - RSS of the process; changelog pending (max, and at the end: growing means falling behind);
+ * - RSS of the process; changelog pending (max, and at the end: growing means falling behind),
+ *   the changelog keeping a pane subject's latest message alone as DRIFT_PANES does
+ *   (max_msgs_per_subject: 1): a consumer behind skips the states a later one replaced before
+ *   its pull batch took them (counted: "replaced on the stream"), so it falls behind by panes,
+ *   not messages, and its figures age instead;
  * - freshness of the 5m drift the default rules read: for each model, sampled every 500 ms, the
  *   age of the oldest published pane message its drift does not yet reflect (0 when current);
  *   and of the windows' figures, which a request reads as they are (computing the 1m and 1h drift
@@ -278,6 +282,21 @@ interface Published {
   applied?: number;
 }
 
+/** A pane message on the bench's changelog. */
+interface Queued {
+  bytes: Uint8Array;
+  model: number;
+  item: Published;
+  final: boolean;
+  subject: string;
+  /** In the consumer's pull batch: delivered, no longer replaced on the stream. */
+  pulled: boolean;
+  /** Replaced on the stream by a later state of its pane before it was pulled: skipped. */
+  replaced: boolean;
+  /** Messages this one replaced, whose figures it carries: applied when it is. */
+  carries: Published[] | null;
+}
+
 interface SizeResult {
   models: number;
   features: number;
@@ -293,6 +312,8 @@ interface SizeResult {
   rssMB: number;
   pendingMax: number;
   pendingEnd: number;
+  /** Pane messages replaced on the changelog by a later state of their pane before the consumer pulled them (measured seconds). */
+  replacedOnStream: number;
   freshness5mP50Ms: number;
   freshness5mP99Ms: number;
   /**
@@ -392,8 +413,16 @@ async function runSize(models: number): Promise<SizeResult> {
       busyMs += performance.now() - started;
     }
   };
-  // the changelog: encoded pane messages, applied in batches by a consumer loop
-  const queue: Array<{ bytes: Uint8Array; model: number; item: Published; final: boolean }> = [];
+  // the changelog: encoded pane messages, applied in batches by a consumer loop. As DRIFT_PANES
+  // (max_msgs_per_subject: 1), it keeps a pane subject's latest message alone: a later state of a
+  // pane replaces one the consumer has not pulled yet (a consumer behind skips the states a newer
+  // one replaced, as JetStream never delivers a deleted message); one in its pull batch stays
+  const queue: Queued[] = [];
+  const unpulled = new Map<string, Queued>();
+  let replacedMessages = 0;
+  /** Replaced messages still in `queue` (skipped when reached): not pending. */
+  let replacedQueued = 0;
+  const pendingCount = (): number => queue.length - replacedQueued;
   // per non-final pane message applied while measuring: the time from its publication to its application
   const applyLags: number[] = [];
   const unreflected: Published[][] = names.map(() => []);
@@ -406,12 +435,24 @@ async function runSize(models: number): Promise<SizeResult> {
     consuming = true;
     let inBatch = 0;
     while (queue.length > 0) {
+      if (inBatch === 0) {
+        // a pull batch: these are delivered, whatever comes after them
+        for (let k = 0; k < Math.min(BATCH, queue.length); k++) {
+          queue[k].pulled = true;
+          if (unpulled.get(queue[k].subject) === queue[k]) unpulled.delete(queue[k].subject);
+        }
+      }
       const next = queue.shift();
       if (next === undefined) break;
+      if (next.replaced) {
+        replacedQueued--;
+        continue;
+      }
       timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes.slice())));
       next.item.applied = Date.now();
+      for (const carried of next.carries ?? []) carried.applied = next.item.applied;
       if (measuring && !next.final) applyLags.push(next.item.applied - next.item.pub);
-      const pause = slicer.pause(queue.length);
+      const pause = slicer.pause(pendingCount());
       if (pause !== undefined) {
         inBatch = 0;
         await pause;
@@ -451,13 +492,19 @@ async function runSize(models: number): Promise<SizeResult> {
     throw error;
   });
   publisher.on('message', (batch: PublishedPane[]) => {
-    for (const { model, bytes, pub, final } of batch) {
-      if (final) {
-        queue.push({ bytes, model, item: { pub, applied: pub }, final });
-        continue;
+    for (const { model, subject, bytes, pub, final } of batch) {
+      const item: Published = final ? { pub, applied: pub } : { pub };
+      const entry: Queued = { bytes, model, item, final, subject, pulled: false, replaced: false, carries: null };
+      const earlier = unpulled.get(subject);
+      if (earlier !== undefined) {
+        earlier.replaced = true;
+        replacedQueued++;
+        if (measuring) replacedMessages++;
+        entry.carries = [...(earlier.carries ?? []), earlier.item];
       }
-      const item: Published = { pub };
-      queue.push({ bytes, model, item, final });
+      unpulled.set(subject, entry);
+      queue.push(entry);
+      if (final) continue;
       unreflected[model].push(item);
       if (measuring && rawSamples.length < 2000) rawSamples.push(bytes);
       if (measuring) published++;
@@ -509,7 +556,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const scrapeTimer = scrapeEveryMs > 0 ? setInterval(() => (scraping = scrape()), scrapeEveryMs) : undefined;
   const sampler = setInterval(() => {
     if (!measuring) return;
-    pendingMax = Math.max(pendingMax, queue.length);
+    pendingMax = Math.max(pendingMax, pendingCount());
     backlogMax = Math.max(backlogMax, source.backlog().models);
     const now = Date.now();
     for (let m = 0; m < models; m++) {
@@ -541,7 +588,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const wallMs = performance.now() - wallBefore;
   const cpu = process.cpuUsage(cpuBefore);
   const gatewayBusy = busyMs + (source.workMs - workBefore);
-  const pendingEnd = queue.length;
+  const pendingEnd = pendingCount();
   const computations = view.computations - computationsBefore;
   const rebinned = windows.rebinnedSketches - rebinnedBefore;
   measuring = false;
@@ -566,6 +613,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const wireBytes = rawSamples.length > 0 ? rawSamples.reduce((sum, bytes) => sum + bytes.length, 0) / rawSamples.length : 0;
   rawSamples.length = 0;
   queue.length = 0;
+  unpulled.clear();
   for (const pending of unreflected) pending.length = 0;
   const publisherPaneBytes = workerPaneBytes(WORKER_PANES_MEASURED);
   // without the store's bucket scratch: a fixed cost of the process, not of its models (reported apart)
@@ -597,6 +645,7 @@ async function runSize(models: number): Promise<SizeResult> {
     rssMB: Math.round(rssMax / 2 ** 20),
     pendingMax,
     pendingEnd,
+    replacedOnStream: replacedMessages,
     freshness5mP50Ms: Math.round(quantile(freshness, 0.5)),
     freshness5mP99Ms: Math.round(quantile(freshness, 0.99)),
     windowFreshnessP50Ms: Math.round(quantile(applyLags, 0.5)),
@@ -767,7 +816,7 @@ async function main(): Promise<void> {
     results.push(r);
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
-        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd}, 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
+        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
         `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     console.log(

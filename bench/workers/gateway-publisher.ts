@@ -35,6 +35,8 @@ export interface PublisherInit {
 /** A pane message as the bench's changelog queue takes it. */
 export interface PublishedPane {
   model: number;
+  /** The pane's subject on the changelog (model, partition, pane): the stream keeps its latest message alone. */
+  subject: string;
   bytes: Uint8Array;
   /** Wall-clock ms it was published. */
   pub: number;
@@ -65,7 +67,7 @@ function publish(): void {
       if (current.start !== paneStart) {
         if (current.start >= 0) {
           const closed: PaneMessage = { model: names[m], version: 'v1', partition, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true };
-          batch.push({ model: m, bytes: encodePaneMessage(closed), pub: now, final: true });
+          batch.push({ model: m, subject: `${m}.${partition}.${current.start}`, bytes: encodePaneMessage(closed), pub: now, final: true });
         }
         current.start = paneStart;
         current.pane = new PaneInput(DEFAULT_PANE_LIMITS, modelCenters[m]);
@@ -79,7 +81,7 @@ function publish(): void {
       if (sparseHeld(current.published, current.pane, hold, now)) continue;
       current.published = { count: current.pane.count, errors: current.pane.errors, at: now };
       const message: PaneMessage = { model: names[m], version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
-      batch.push({ model: m, bytes: encodePaneMessage(message), pub: now, final: false });
+      batch.push({ model: m, subject: `${m}.${partition}.${paneStart}`, bytes: encodePaneMessage(message), pub: now, final: false });
     }
   }
   post(batch);
