@@ -16,7 +16,7 @@ export interface DriftwatchConfig {
   panes: {
     paneMs: number;
     allowedLatenessMs: number;
-    /** The longest a changed pane waits to be published. */
+    /** The longest a changed pane waits to be published (one with few new events: sparseHoldMs). */
     flushIntervalMs: number;
     /** The shortest flush interval, while few panes changed (src/partition/flush-pacing.ts). */
     minFlushIntervalMs: number;
