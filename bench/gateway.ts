@@ -206,6 +206,8 @@ const HISTORY_STATES = 12;
 /** Sparse steady state: 20 events/s per model over the default 16 partitions, 12-13 events per 10 s pane. */
 const SPARSE_PARTITIONS = 16;
 const SPARSE_EVENTS_PER_PANE = 12;
+/** A sparse pane's final state comes this long after it ends (panes.allowedLatenessMs): until then the gateway holds its last open state. */
+const SPARSE_LATENESS_MS = 60_000;
 /** Worker panes built to measure one (a single pane is within the heap's noise). */
 const WORKER_PANES_MEASURED = 20;
 /** Below this many models the gateway's fixed heap (compiled code, first-use caches) outweighs the per-model share: printed, not checked. */
@@ -749,9 +751,22 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy'
       const partitions = traffic === 'busy' ? 1 : SPARSE_PARTITIONS;
       for (let partition = 0; partition < partitions; partition++) {
         const paneIndex = (paneStart - t0) / PANE_MS;
-        const state = traffic === 'busy' ? states[(paneIndex + m) % HISTORY_STATES] : sparseState(paneIndex + m, partition);
-        const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state, final: true });
-        store.applyPaneMessage(decodePaneMessage(bytes));
+        if (traffic === 'busy') {
+          const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state: states[(paneIndex + m) % HISTORY_STATES], final: true });
+          store.applyPaneMessage(decodePaneMessage(bytes));
+          messages++;
+          continue;
+        }
+        // as a worker publishes them: a pane's state when it ends, its final state once the allowed
+        // lateness (panes.allowedLatenessMs, 60 s) has passed; meanwhile the gateway holds it open
+        const open = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(paneIndex + m, partition), final: false });
+        store.applyPaneMessage(decodePaneMessage(open));
+        messages++;
+        const closedStart = paneStart - PANE_MS - SPARSE_LATENESS_MS;
+        if (closedStart < t0) continue;
+        const closedIndex = (closedStart - t0) / PANE_MS;
+        const closed = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart: closedStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(closedIndex + m, partition), final: true });
+        store.applyPaneMessage(decodePaneMessage(closed));
         messages++;
       }
     }

@@ -86,6 +86,29 @@ describe('values counted one by one in windows', () => {
     expect(stuck).toBeGreaterThan(0);
   });
 
+  it('a partition\'s state of an older pane, held packed while its final state is awaited, is replaced and taken away as it was', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const count = (name: string) => windows.get(name)!.input.count;
+    const listed = (name: string) => Object.fromEntries([...windows.get(name)!.input.features.get('x')!.exact!.counts].sort((a, b) => a[0] - b[0]));
+    windows.applyMessage(pane(0, 0, [1, 2, 3], false));
+    windows.applyMessage(pane(0, PANE, [7], false));
+    windows.applyMessage(pane(0, 2 * PANE, [7, 8], false));
+    // pane 0's state is older than the newest pane: held packed; late events replace it, then its final state
+    windows.applyMessage(pane(0, 0, [1, 2, 3, 4, 4], false));
+    windows.applyMessage(pane(0, 0, [1, 2, 3, 4, 4, 5], true));
+    expect(count('5m')).toBe(6 + 1 + 2);
+    expect(listed('5m')).toEqual({ 1: 1, 2: 1, 3: 1, 4: 2, 5: 1, 7: 2, 8: 1 });
+    // pane 0 leaves the 1m window, then pane 1's packed open state; the 5m window keeps both
+    windows.applyMessage(pane(0, 6 * PANE, [9], false));
+    expect(count('1m')).toBe(1 + 2 + 1);
+    expect(listed('1m')).toEqual({ 7: 2, 8: 1, 9: 1 });
+    windows.applyMessage(pane(0, 7 * PANE, [9], false));
+    expect(count('1m')).toBe(2 + 1 + 1);
+    expect(listed('1m')).toEqual({ 7: 1, 8: 1, 9: 2 });
+    expect(count('5m')).toBe(6 + 1 + 2 + 1 + 1);
+    expect(listed('5m')).toEqual({ 1: 1, 2: 1, 3: 1, 4: 2, 5: 1, 7: 2, 8: 1, 9: 2 });
+  });
+
   it('a discrete feature that showed many values for a while is counted exactly again once they left its window', () => {
     const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
     let p = 0;
