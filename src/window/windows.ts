@@ -601,13 +601,14 @@ export class ModelWindows {
         }
         if (pane.paneStart < retainedFrom) store.delete(key);
         else retained.add(pane.version);
-        // a partition's input state of a pane older than the newest waits for its final one (the
-        // worker sends it once the allowed lateness, 60 s, has passed) and is seldom replaced
-        // before (a late event): held packed, as merged states are, not as the codec's object
-        // graph. At 16 partitions a model holds ~100 such states: 108 KB per model x feature x
-        // window at sparse traffic (bench gateway --memory-only) where the budget is 64 KB. Outcome
-        // states are not: labels keep changing older panes' outcomes for the label horizon
-        if (store === this.panes && pane.part === 'in' && !pane.final && pane.paneStart < end - this.paneMs && !('packed' in pane.state)) {
+        // a partition's state of a pane older than the newest waits for its final one (the worker
+        // sends it once the allowed lateness, 60 s, or for outcomes the label horizon, 1 h, has
+        // passed): held packed, as merged states are, not as the codec's object graph. At 16
+        // partitions a model holds ~100 such input states (108 KB per model x feature x window at
+        // sparse traffic, bench gateway --memory-only, where the budget is 64 KB) and, with labels,
+        // ~5,700 outcome states (262 KB). A state replaced (a late event, a label) is unpacked
+        // once and packed again at the next pane: no dearer to apply, measured with labels
+        if (store === this.panes && !pane.final && pane.paneStart < end - this.paneMs && !('packed' in pane.state)) {
           pane.state = { packed: packPaneState(pane.state, false) };
         }
       }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SUM_VALUES_CAP } from '../../src/sketch/exact-values.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
 import { ModelWindows } from '../../src/window/windows.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 
@@ -107,6 +107,30 @@ describe('values counted one by one in windows', () => {
     expect(listed('1m')).toEqual({ 7: 1, 8: 1, 9: 2 });
     expect(count('5m')).toBe(6 + 1 + 2 + 1 + 1);
     expect(listed('5m')).toEqual({ 1: 1, 2: 1, 3: 1, 4: 2, 5: 1, 7: 2, 8: 1, 9: 2 });
+  });
+
+  it('a partition\'s outcome state of an older pane, held packed for the label horizon, is replaced as labels come and leaves whole', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const outcome = (paneStart: number, joined: number, correct: number): PaneMessage => {
+      const state = new PaneOutcome(DEFAULT_PANE_LIMITS);
+      state.joined = joined;
+      state.correct = correct;
+      return { model: 'm', version: 'v1', partition: 3, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(state), final: false };
+    };
+    windows.applyMessage(pane(3, 0, [1, 2], false));
+    windows.applyMessage(outcome(0, 1, 1));
+    for (let p = 1; p <= 3; p++) windows.applyMessage(pane(3, p * PANE, [1], false));
+    // labels for pane 0's predictions keep coming while newer panes arrive: its state held packed between them
+    windows.applyMessage(outcome(0, 2, 1));
+    windows.applyMessage(pane(3, 4 * PANE, [1], false));
+    windows.applyMessage(outcome(0, 4, 3));
+    const out = (name: string) => windows.get(name)!.outcome;
+    expect([out('1m').joined, out('1m').correct]).toEqual([4, 3]);
+    expect([out('5m').joined, out('5m').correct]).toEqual([4, 3]);
+    // pane 0 leaves the 1m window with the outcome it holds last
+    windows.applyMessage(pane(3, 6 * PANE, [1], false));
+    expect([out('1m').joined, out('1m').correct]).toEqual([0, 0]);
+    expect([out('5m').joined, out('5m').correct]).toEqual([4, 3]);
   });
 
   it('a discrete feature that showed many values for a while is counted exactly again once they left its window', () => {
