@@ -22,10 +22,9 @@
 import { parseArgs } from 'node:util';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
-import { FEATURES, FLUSH_MS, PANE_MS, fill } from './workers/gateway-panes.ts';
-import { sparseHeld } from '../src/partition/processor.ts';
-import type { PublishedPane, SparseHold } from '../src/partition/processor.ts';
+import { DEFAULT_PANE_LIMITS } from '../src/window/pane.ts';
+import { FEATURES, FLUSH_MS, PartitionedPanes } from './workers/gateway-panes.ts';
+import type { SparseHold } from '../src/partition/processor.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,39 +64,11 @@ const START = 1_700_000_000_000;
 
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const centers = names.map(() => (ownCenters ? null : new Map<string, number>()));
-const panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0, published: undefined as PublishedPane | undefined })));
-let offset = 0;
+const modelPanes = new PartitionedPanes(names, partitions, centers, hold);
 
-/**
- * One flush of every model's partitions at `now` (event time), encoded: a closed pane's final state
- * first, then the open pane's; a flush's events spread evenly over the partitions (one that got none
- * sends nothing, as a worker sends only changed panes).
- */
+/** One flush of every model's partitions at `now` (event time), encoded (PartitionedPanes.flush). */
 function flush(now: number): Uint8Array[] {
-  const paneStart = now - (now % PANE_MS);
-  const batch: Uint8Array[] = [];
-  const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
-  for (let m = 0; m < models; m++) {
-    for (let partition = 0; partition < partitions; partition++) {
-      const current = panes[m][partition];
-      if (current.start !== paneStart) {
-        if (current.start >= 0) {
-          batch.push(encodePaneMessage({ model: names[m], version: 'v1', partition, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true }));
-        }
-        current.start = paneStart;
-        current.pane = new PaneInput(DEFAULT_PANE_LIMITS, centers[m]);
-        current.published = undefined;
-      }
-      const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
-      if (share === 0) continue;
-      fill(current.pane, share, offset);
-      offset += share;
-      if (sparseHeld(current.published, current.pane, hold, now)) continue;
-      current.published = { count: current.pane.count, errors: current.pane.errors, at: now };
-      batch.push(encodePaneMessage({ model: names[m], version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false }));
-    }
-  }
-  return batch;
+  return modelPanes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ message }) => encodePaneMessage(message));
 }
 
 console.log(

@@ -11,11 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodePaneMessage } from '../../src/contract/pane-codec.ts';
-import type { PaneMessage } from '../../src/contract/pane-wire.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
-import { FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill } from './gateway-panes.ts';
-import { sparseHeld } from '../../src/partition/processor.ts';
-import type { PublishedPane as PublishedState } from '../../src/partition/processor.ts';
+import { FLUSH_MS, PUBLISHER_INIT_ENV, PartitionedPanes } from './gateway-panes.ts';
 
 export interface PublisherInit {
   models: number;
@@ -52,38 +48,17 @@ const post = (batch: PublishedPane[]): void => {
 const { models, ratePerModel, centers, partitions, sparseHoldMs } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
-const panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0, published: undefined as PublishedState | undefined })));
-const hold = { maxMs: sparseHoldMs, events: 8 };
-let offset = 0;
+const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: sparseHoldMs, events: 8 });
 
 function publish(): void {
   const now = Date.now();
-  const paneStart = now - (now % PANE_MS);
-  const batch: PublishedPane[] = [];
-  const events = Math.round((ratePerModel * FLUSH_MS) / 1000);
-  for (let m = 0; m < models; m++) {
-    for (let partition = 0; partition < partitions; partition++) {
-      const current = panes[m][partition];
-      if (current.start !== paneStart) {
-        if (current.start >= 0) {
-          const closed: PaneMessage = { model: names[m], version: 'v1', partition, paneStart: current.start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: true };
-          batch.push({ model: m, subject: `${m}.${partition}.${current.start}`, bytes: encodePaneMessage(closed), pub: now, final: true });
-        }
-        current.start = paneStart;
-        current.pane = new PaneInput(DEFAULT_PANE_LIMITS, modelCenters[m]);
-        current.published = undefined;
-      }
-      // this flush's events spread evenly, partition by partition
-      const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
-      if (share === 0) continue;
-      fill(current.pane, share, offset);
-      offset += share;
-      if (sparseHeld(current.published, current.pane, hold, now)) continue;
-      current.published = { count: current.pane.count, errors: current.pane.errors, at: now };
-      const message: PaneMessage = { model: names[m], version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final: false };
-      batch.push({ model: m, subject: `${m}.${partition}.${paneStart}`, bytes: encodePaneMessage(message), pub: now, final: false });
-    }
-  }
+  const batch: PublishedPane[] = panes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ model, message }) => ({
+    model,
+    subject: `${model}.${message.partition}.${message.paneStart}`,
+    bytes: encodePaneMessage(message),
+    pub: now,
+    final: message.final === true,
+  }));
   post(batch);
 }
 

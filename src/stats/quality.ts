@@ -522,10 +522,9 @@ export function predictionScoresLike(cells: Float64Array, bins: number, threshol
   const where = 'mergePredictionScores';
   const length = S_ARRAYS + 2 * bins;
   if (cells.length !== length) throw new RangeError(`${where}: summaries differ in size (${length} vs ${cells.length})`);
-  const header = [bins, threshold];
-  for (let i = 0; i < SCORES_HEADER; i++) {
-    if (cells[i] !== header[i]) throw new RangeError(`${where}: summaries differ in configuration cell ${i} (${header[i]} vs ${cells[i]})`);
-  }
+  // the header's SCORES_HEADER cells: [bins, threshold]
+  if (cells[0] !== bins) throw new RangeError(`${where}: summaries differ in configuration cell 0 (${bins} vs ${cells[0]})`);
+  if (cells[1] !== threshold) throw new RangeError(`${where}: summaries differ in configuration cell 1 (${threshold} vs ${cells[1]})`);
   return cells as PredictionScoreSummary;
 }
 

@@ -31,12 +31,13 @@ function stuck(exact: ExactValueCounts | null): boolean {
  * held no sum of them lists every value: the states from it on list more than SUM_VALUES_CAP
  * values between them. -Infinity: they list no more than that.
  */
-function foldedThrough(states: Array<{ start: number; values: readonly number[] }>): number {
-  states.sort((a, b) => b.start - a.start);
+function foldedThrough<State extends { paneStart: number }>(states: State[], valuesOf: (state: State) => readonly number[]): number {
+  // newest first: read no further than needed (valuesOf may unpack a state)
+  states.sort((a, b) => b.paneStart - a.paneStart);
   const union = new Set<number>();
-  for (const { start, values } of states) {
-    for (const value of values) union.add(value);
-    if (union.size > SUM_VALUES_CAP) return start;
+  for (const state of states) {
+    for (const value of valuesOf(state)) union.add(value);
+    if (union.size > SUM_VALUES_CAP) return state.paneStart;
   }
   return -Infinity;
 }
@@ -410,20 +411,12 @@ export class ModelWindows {
     for (const pane of this.panes.values()) {
       if (pane.part === 'in' && this.holds(name, length, pane.paneStart) && (version === ALL_VERSIONS || pane.version === version)) partitions.push(pane);
     }
-    // newest first: a continuous feature's newest states list more than a sum may (an older
-    // partition state is held packed: unpacked only while the newer ones do not say it yet)
-    partitions.sort((a, b) => b.paneStart - a.paneStart);
-    const union = new Set<number>();
-    let through = -Infinity;
-    for (const pane of partitions) {
+    // a continuous feature's newest states list more than a sum may (an older partition state is
+    // held packed: unpacked only while the newer ones do not say it yet)
+    const through = foldedThrough(partitions, (pane) => {
       const wire = wireOf(pane) as PaneInputWire;
-      const values = (feature === null ? wire.outputExact : Object.hasOwn(wire.features, feature) ? wire.features[feature].x : null)?.v ?? [];
-      for (const value of values) union.add(value);
-      if (union.size > SUM_VALUES_CAP) {
-        through = pane.paneStart;
-        break;
-      }
-    }
+      return (feature === null ? wire.outputExact : Object.hasOwn(wire.features, feature) ? wire.features[feature].x : null)?.v ?? [];
+    });
     if (through > -Infinity) {
       this.sumFoldedThrough.set(current, through);
       return current;
@@ -431,16 +424,16 @@ export class ModelWindows {
     const sum = new ExactValueCounts(EXACT_VALUES_CAP, SUM_VALUES_CAP);
     this.recountedSums++;
     this.scratch.reset(); // the states decoded here are let go before the next message
-    const summed: Array<{ start: number; values: readonly number[] }> = [];
+    const summed: Array<{ paneStart: number; values: readonly number[] }> = [];
     for (const pane of this.storedPanes()) {
       if (pane.part !== 'in' || !this.holds(name, length, pane.paneStart) || (version !== ALL_VERSIONS && pane.version !== version)) continue;
       const input = this.decode(pane).input as PaneInput;
       const exact = feature === null ? input.outputExact : (input.features.get(feature)?.exact ?? null);
       if (exact === null) continue;
       sum.merge(exact);
-      summed.push({ start: pane.paneStart, values: [...exact.counts.keys()] });
+      summed.push({ paneStart: pane.paneStart, values: [...exact.counts.keys()] });
     }
-    if (sum.folded > 0) this.sumFoldedThrough.set(sum, foldedThrough(summed));
+    if (sum.folded > 0) this.sumFoldedThrough.set(sum, foldedThrough(summed, (state) => state.values));
     return sum;
   }
 
