@@ -103,8 +103,8 @@ import { ReferenceRegistry } from '../src/gateway/reference-registry.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_COARSE_PANE_MS } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../src/window/pane.ts';
-import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill } from './workers/gateway-panes.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../src/window/pane.ts';
+import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
 import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
@@ -208,6 +208,13 @@ const SPARSE_PARTITIONS = 16;
 const SPARSE_EVENTS_PER_PANE = 12;
 /** A sparse pane's final state comes this long after it ends (panes.allowedLatenessMs): until then the gateway holds its last open state. */
 const SPARSE_LATENESS_MS = 60_000;
+/**
+ * Sparse traffic with labels: every prediction labelled up to LABEL_DELAY_MS later; an outcome
+ * pane (per partition) stays open for the label horizon after it ends (join.labelHorizonMs, 1 h),
+ * republished as each label joins, then final.
+ */
+const LABEL_DELAY_MS = 1_800_000;
+const LABEL_HORIZON_MS = 3_600_000;
 /** Worker panes built to measure one (a single pane is within the heap's noise). */
 const WORKER_PANES_MEASURED = 20;
 /** Below this many models the gateway's fixed heap (compiled code, first-use caches) outweighs the per-model share: printed, not checked. */
@@ -679,8 +686,13 @@ async function runSize(models: number): Promise<SizeResult> {
 interface SteadyStateMemory {
   coarsePaneMs: number;
   models: number;
-  /** busy: one partition's panes of 200 events each; sparse: SPARSE_PARTITIONS partitions' panes of SPARSE_EVENTS_PER_PANE each. */
-  traffic: 'busy' | 'sparse';
+  /**
+   * busy: one partition's panes of 200 events each; sparse: SPARSE_PARTITIONS partitions' panes of
+   * SPARSE_EVENTS_PER_PANE each; sparse-labels: the same with a label for every prediction.
+   */
+  traffic: 'busy' | 'sparse' | 'sparse-labels';
+  /** Outcome states a model's windows hold per partition at the end (open until the label horizon); 0 without labels. */
+  openOutcomesPerModel: number;
   /** Values a window of feature f0 lists one by one at the end (ExactValueCounts), per window, of model-0. */
   listedValues: Record<string, number>;
   /**
@@ -706,6 +718,8 @@ interface SteadyStateMemory {
    * one aggregate per window with one version); the rest is object headers and the heap's share.
    */
   heldStateBytesPerModelFeature: number;
+  /** The same by kind: partitions' states (open, or final and not folded yet), folded, coarse, history. */
+  heldStateBytesByKind: { perPartition: number; folded: number; coarse: number; history: number };
   aggregateBytesPerModelFeature: number;
   /** Wall time to feed the history (decode + apply), ms per message. */
   applyMsPerMessage: number;
@@ -729,7 +743,7 @@ function stateBytesPerFeature(state: PaneInputWire): number {
  * of a gateway see them: panes of 12-13 events, each of whose values the pane lists one by one
  * (ExactValueCounts: no more than 16 distinct), every pane's values its own.
  */
-function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy' | 'sparse' = 'busy'): SteadyStateMemory {
+function steadyStateMemory(models: number, coarsePaneMs: number, traffic: SteadyStateMemory['traffic'] = 'busy'): SteadyStateMemory {
   const states = Array.from({ length: HISTORY_STATES }, (_, k) => {
     const pane = new PaneInput(DEFAULT_PANE_LIMITS);
     fill(pane, 200, 5_000_000 + k * 200);
@@ -741,6 +755,9 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy'
     return inputToWire(pane);
   };
   const t0 = 1_700_000_000_000 - (1_700_000_000_000 % 3_600_000);
+  // per model x partition, its open outcome panes by start (sparse-labels)
+  const outcomes = Array.from({ length: traffic === 'sparse-labels' ? models * SPARSE_PARTITIONS : 0 }, () => new Map<number, PaneOutcome>());
+  const labelsPerPartitionAndPane = Math.round(SPARSE_EVENTS_PER_PANE);
   const before = liveHeapBytes();
   const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models, coarsePaneMs });
   let messages = 0;
@@ -769,6 +786,31 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy'
         store.applyPaneMessage(decodePaneMessage(closed));
         messages++;
       }
+      if (traffic !== 'sparse-labels') continue;
+      // the labels that came during this pane, each to its prediction's pane (up to LABEL_DELAY_MS
+      // back) in its partition: each outcome state changed is published, as a worker's flush does
+      for (let partition = 0; partition < SPARSE_PARTITIONS; partition++) {
+        const open = outcomes[m * SPARSE_PARTITIONS + partition];
+        const changed = new Set<number>();
+        for (let j = 0; j < labelsPerPartitionAndPane; j++) {
+          const i = (((paneStart - t0) / PANE_MS) * SPARSE_PARTITIONS + partition) * labelsPerPartitionAndPane + j;
+          const delayMs = (((i * 2654435761) >>> 0) / 4294967296) * LABEL_DELAY_MS;
+          const predictedStart = paneStart - Math.floor(delayMs / PANE_MS) * PANE_MS;
+          if (predictedStart < t0) continue;
+          let outcome = open.get(predictedStart);
+          if (outcome === undefined) open.set(predictedStart, (outcome = new PaneOutcome(DEFAULT_PANE_LIMITS)));
+          outcome.addJoined(scoreOf(i), labelOf(i), 0.5, delayMs, false, null);
+          changed.add(predictedStart);
+        }
+        for (const [start, outcome] of open) {
+          const final = start + PANE_MS + LABEL_HORIZON_MS < paneStart;
+          if (!final && !changed.has(start)) continue;
+          const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'out', seq: messages, state: outcomeToWire(outcome), final });
+          store.applyPaneMessage(decodePaneMessage(bytes));
+          messages++;
+          if (final) open.delete(start);
+        }
+      }
     }
   }
   const applyMs = performance.now() - started;
@@ -778,16 +820,20 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy'
   let fine = 0;
   let coarse = 0;
   let history = 0;
+  let openOutcomes = 0;
   let heldBytes = 0;
+  const byKind = { perPartition: 0, folded: 0, coarse: 0, history: 0 };
   let aggregateBytes = 0;
   for (let m = 0; m < models; m++) {
     const windows = store.windowsOf(`model-${m}`);
     const held = windows?.heldStates;
     fine += (held?.perPartition ?? 0) + (held?.folded ?? 0);
+    openOutcomes += windows?.openOutcomeStates ?? 0;
     coarse += held?.coarse ?? 0;
     history += held?.history ?? 0;
     const bytes = windows?.heldStateBytes;
     heldBytes += (bytes?.perPartition ?? 0) + (bytes?.folded ?? 0) + (bytes?.coarse ?? 0) + (bytes?.history ?? 0);
+    for (const kind of ['perPartition', 'folded', 'coarse', 'history'] as const) byKind[kind] += bytes?.[kind] ?? 0;
     for (const window of WINDOWS) {
       for (const version of [undefined, 'v1']) {
         const aggregate = windows?.get(window, version);
@@ -811,12 +857,19 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: 'busy'
     bytesPerModelFeatureWindow: Math.round(bytes / (models * FEATURES * WINDOWS.length)),
     fixedScratchBytes,
     finePanesPerModel: Number((fine / models).toFixed(1)),
+    openOutcomesPerModel: Number((openOutcomes / models).toFixed(1)),
     coarsePanesPerModel: Number((coarse / models).toFixed(1)),
     historyPanesPerModel: Number((history / models).toFixed(1)),
     fineStateBytesPerFeature: Math.round(states.reduce((sum, state) => sum + stateBytesPerFeature(state), 0) / states.length),
     coarseStateBytesPerFeature: coarseSample === undefined ? 0 : Math.round(stateBytesPerFeature(inputToWire(coarseSample.input))),
     historyStateBytesPerFeature: history === 0 || historySample === undefined ? 0 : Math.round(stateBytesPerFeature(inputToWire(historySample.input))),
     heldStateBytesPerModelFeature: Math.round(heldBytes / (models * FEATURES)),
+    heldStateBytesByKind: {
+      perPartition: Math.round(byKind.perPartition / (models * FEATURES)),
+      folded: Math.round(byKind.folded / (models * FEATURES)),
+      coarse: Math.round(byKind.coarse / (models * FEATURES)),
+      history: Math.round(byKind.history / (models * FEATURES)),
+    },
     aggregateBytesPerModelFeature: Math.round(aggregateBytes / (models * FEATURES)),
     applyMsPerMessage: Number((applyMs / messages).toFixed(3)),
     applyCpuMsPerMessage: Number(((cpu.user + cpu.system) / 1000 / messages).toFixed(3)),
@@ -843,15 +896,24 @@ async function main(): Promise<void> {
   }
   const steady = args['no-steady']
     ? []
-    : [steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS), steadyStateMemory(memoryModels, 0), steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS, 'sparse')];
+    : [
+        steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS),
+        steadyStateMemory(memoryModels, 0),
+        steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS, 'sparse'),
+        steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS, 'sparse-labels'),
+      ];
   for (const r of steady) {
-    const traffic = r.traffic === 'busy' ? 'one partition, 200 events per pane' : `${SPARSE_PARTITIONS} partitions, ${SPARSE_EVENTS_PER_PANE} events per pane`;
+    const traffic =
+      r.traffic === 'busy'
+        ? 'one partition, 200 events per pane'
+        : `${SPARSE_PARTITIONS} partitions, ${SPARSE_EVENTS_PER_PANE} events per pane` +
+          (r.traffic === 'sparse-labels' ? `, every prediction labelled up to ${LABEL_DELAY_MS / 60_000} min later (${r.openOutcomesPerModel} open outcome states per model at the end)` : '');
     console.log(
       `steady state (${HISTORY_MS / 60_000} min of event time, ${r.models} models, ${traffic}, ${r.coarsePaneMs > 0 ? `coarse panes of ${r.coarsePaneMs / 1000} s` : 'no coarse panes'}): ` +
         `${r.bytesPerModelFeature} B per model x feature, ${r.bytesPerModelFeatureWindow} B per model x feature x window ` +
         `(x${(r.bytesPerModelFeatureWindow / GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)} of the ${GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget); ` +
         `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse + ${r.historyPanesPerModel} history pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} / ${r.historyStateBytesPerFeature} wire sketch B per feature); ` +
-        `held states ${r.heldStateBytesPerModelFeature} B and window aggregates ${r.aggregateBytesPerModelFeature} B per model x feature; ` +
+        `held states ${r.heldStateBytesPerModelFeature} B (partitions' ${r.heldStateBytesByKind.perPartition}, folded ${r.heldStateBytesByKind.folded}, coarse ${r.heldStateBytesByKind.coarse}, history ${r.heldStateBytesByKind.history}) and window aggregates ${r.aggregateBytesPerModelFeature} B per model x feature; ` +
         `besides, the store's bucket scratch ${(r.fixedScratchBytes / 2 ** 20).toFixed(2)} MB (fixed, not per model); ` +
         `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms); ` +
         `values listed one by one by f0's windows: ${WINDOWS.map((window) => `${window} ${r.listedValues[window]}`).join(', ')}`,

@@ -18,12 +18,21 @@
  *   npm run bench -- pane-apply --partitions 16 --sparse-hold-ms 0   every partition's open pane
  *     published every second, as before panes.sparseHoldMs (default 2000: a pane with fewer than 8
  *     new events waits up to 2 s after its last publication, as a worker holds it: SparseHold)
+ *   npm run bench -- pane-apply --lateness-ms 0   a pane's final state at the first flush after it
+ *     ends (default 60000: panes.allowedLatenessMs, as a worker sends it; meanwhile a partition's
+ *     state of an ended pane is held by the gateway, and the final one is most often the same)
+ *   npm run bench -- pane-apply --models 4 --minutes 100 --partitions 16 --labels   a label for
+ *     every prediction, up to --label-delay-min (30) later, each joined to its prediction's outcome
+ *     pane in its partition; outcome panes open for --label-horizon-min (60, join.labelHorizonMs)
+ *     after they end, as a worker keeps them. Steady state needs minutes > horizon + pane: the
+ *     outcome panes' figures are printed apart (messages and ms per model-second)
  */
 import { parseArgs } from 'node:util';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_PANE_LIMITS } from '../src/window/pane.ts';
 import { FEATURES, FLUSH_MS, PartitionedPanes } from './workers/gateway-panes.ts';
+import type { LabelShape } from './workers/gateway-panes.ts';
 import type { SparseHold } from '../src/partition/processor.ts';
 
 const { values: args } = parseArgs({
@@ -35,6 +44,10 @@ const { values: args } = parseArgs({
     partitions: { type: 'string', default: '1' },
     'sparse-hold-ms': { type: 'string', default: '2000' },
     'own-centers': { type: 'boolean', default: false },
+    labels: { type: 'boolean', default: false },
+    'lateness-ms': { type: 'string', default: '60000' },
+    'label-delay-min': { type: 'string', default: '30' },
+    'label-horizon-min': { type: 'string', default: '60' },
   },
 });
 /**
@@ -64,16 +77,22 @@ const START = 1_700_000_000_000;
 
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const centers = names.map(() => (ownCenters ? null : new Map<string, number>()));
-const modelPanes = new PartitionedPanes(names, partitions, centers, hold);
+const labels: LabelShape | null = args.labels
+  ? { maxDelayMs: positive('label-delay-min', args['label-delay-min']) * 60_000, horizonMs: positive('label-horizon-min', args['label-horizon-min']) * 60_000 }
+  : null;
+const latenessMs = Number(args['lateness-ms']);
+if (!(latenessMs >= 0)) throw new RangeError(`--lateness-ms must be a number of ms >= 0, got '${args['lateness-ms']}'`);
+const modelPanes = new PartitionedPanes(names, partitions, centers, hold, labels, latenessMs);
 
-/** One flush of every model's partitions at `now` (event time), encoded (PartitionedPanes.flush). */
-function flush(now: number): Uint8Array[] {
-  return modelPanes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ message }) => encodePaneMessage(message));
+/** One flush of every model's partitions at `now` (event time), encoded (PartitionedPanes.flush); outcome states flagged. */
+function flush(now: number): { bytes: Uint8Array; outcome: boolean }[] {
+  return modelPanes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ message }) => ({ bytes: encodePaneMessage(message), outcome: message.part === 'out' }));
 }
 
 console.log(
-  `pane-apply bench: ${models} models x ${FEATURES} heavy-tailed features x 3 windows, ${ratePerModel} events/s per model over ${partitions} partition(s), open panes of fewer than 8 new events held ${holdMs} ms, ${minutes} min of event time, ` +
-    `panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "as their model's other panes (partitions following its reference)"}`,
+  `pane-apply bench: ${models} models x ${FEATURES} heavy-tailed features x 3 windows, ${ratePerModel} events/s per model over ${partitions} partition(s), open panes of fewer than 8 new events held ${holdMs} ms, final states ${latenessMs / 1000} s after their pane, ${minutes} min of event time, ` +
+    `panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "as their model's other panes (partitions following its reference)"}` +
+    (labels === null ? '' : `; a label for every prediction up to ${labels.maxDelayMs / 60_000} min later, outcome panes open ${labels.horizonMs / 60_000} min after they end`),
 );
 const store = new WindowStore({ windows: ['1m', '5m', '1h'], limits: DEFAULT_PANE_LIMITS, maxModels: models });
 const seconds = minutes * 60;
@@ -84,19 +103,31 @@ let periodMessages = 0;
 let messagesApplied = 0;
 let steadyMs = 0;
 let steadyMessages = 0;
+/** The steady state's outcome states (labels): their share of the time and messages above. */
+let steadyOutcomeMs = 0;
+let steadyOutcomeMessages = 0;
 const periods: Array<{ minute: number; msPerMessage: number }> = [];
 for (let second = 0; second < seconds; second++) {
   const batch = flush(START + second * FLUSH_MS);
-  const started = performance.now();
-  for (const bytes of batch) store.applyPaneMessage(decodePaneMessage(bytes));
-  const elapsed = performance.now() - started;
+  const steady = second >= steadyFrom;
+  let elapsed = 0;
+  for (const { bytes, outcome } of batch) {
+    const started = performance.now();
+    store.applyPaneMessage(decodePaneMessage(bytes));
+    const took = performance.now() - started;
+    elapsed += took;
+    if (steady && outcome) {
+      steadyOutcomeMs += took;
+      steadyOutcomeMessages++;
+    }
+  }
   periodMs += elapsed;
   periodMessages += batch.length;
   messagesApplied += batch.length;
-  if (second >= steadyFrom) {
+  if (steady) {
     steadyMs += elapsed;
     steadyMessages += batch.length;
-    if (steadySamples.length < 20_000) steadySamples.push(...batch);
+    for (const { bytes } of batch) if (steadySamples.length < 20_000) steadySamples.push(bytes);
   }
   if ((second + 1) % (every * 60) === 0) {
     const msPerMessage = periodMs / periodMessages;
@@ -116,9 +147,25 @@ for (let round = 0; round < 3; round++) {
 }
 const steadyMsPerMessage = steadyMs / steadyMessages;
 // a model's cost per second of event time: what a gateway of 300 such models spends per second
-const steadyMsPerModelSecond = steadyMs / ((seconds - steadyFrom) * models);
+const steadyModelSeconds = (seconds - steadyFrom) * models;
+const steadyMsPerModelSecond = steadyMs / steadyModelSeconds;
 console.log(
   `steady state (last third, ${steadyMessages} messages): ${steadyMsPerMessage.toFixed(3)} ms per message, ${(store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)} of pane sketches rebinned; raw limit (decoding alone) ${rawMs.toFixed(3)} ms: ` +
     `x${(steadyMsPerMessage / rawMs).toFixed(1)} of the raw limit; ${steadyMsPerModelSecond.toFixed(3)} ms per model and second of event time: 300 models ${(30 * steadyMsPerModelSecond).toFixed(1)} % of a core`,
 );
-console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, partitions, sparseHoldMs: holdMs, messagesPerModelSecond: Number((messagesApplied / (models * seconds)).toFixed(2)), steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));
+const outcomes =
+  labels === null
+    ? undefined
+    : {
+        messagesPerModelSecond: Number((steadyOutcomeMessages / steadyModelSeconds).toFixed(2)),
+        msPerModelSecond: Number((steadyOutcomeMs / steadyModelSeconds).toFixed(3)),
+        msPerMessage: Number((steadyOutcomeMs / Math.max(1, steadyOutcomeMessages)).toFixed(3)),
+        labelsPending: modelPanes.labelsPending,
+      };
+if (outcomes !== undefined) {
+  console.log(
+    `  of which outcome states (labels): ${outcomes.messagesPerModelSecond} messages and ${outcomes.msPerModelSecond} ms per model-second (${outcomes.msPerMessage} ms per message); ` +
+      `input states ${((steadyMessages - steadyOutcomeMessages) / steadyModelSeconds).toFixed(2)} messages and ${((steadyMs - steadyOutcomeMs) / steadyModelSeconds).toFixed(3)} ms per model-second`,
+  );
+}
+console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, partitions, sparseHoldMs: holdMs, latenessMs, labels, outcomes, messagesPerModelSecond: Number((messagesApplied / (models * seconds)).toFixed(2)), steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));

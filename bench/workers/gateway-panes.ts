@@ -3,7 +3,7 @@
  * pane folded by the real pane code (PaneInput, as a worker's processor does) from a deterministic
  * stream of heavy-tailed feature values.
  */
-import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 import { sparseHeld } from '../../src/partition/processor.ts';
 import type { PublishedPane, SparseHold } from '../../src/partition/processor.ts';
@@ -18,11 +18,22 @@ export function featureValue(f: number, i: number): number {
   return 10 * f + 5 * Math.tan(Math.PI * (u - 0.5)) * 0.2;
 }
 
+/** Event i's score (its output: a binary classifier's). */
+export function scoreOf(i: number): number {
+  return (i % 100) / 100;
+}
+
+/** Event i's label: the thresholded score, wrong for about one event in seven. */
+export function labelOf(i: number): number {
+  const predicted = scoreOf(i) >= 0.5 ? 1 : 0;
+  return ((i * 2246822519) >>> 0) % 7 === 0 ? 1 - predicted : predicted;
+}
+
 /** Adds `events` predictions (offsets `offset`..) with FEATURES numeric features each to `pane`. */
 export function fill(pane: PaneInput, events: number, offset: number): void {
   for (let e = 0; e < events; e++) {
     const i = offset + e;
-    pane.addPrediction(featureValue(99, i) > 990 ? 1 : 0, (i % 100) / 100, 0.5, 20 + (i % 50), false, undefined);
+    pane.addPrediction(featureValue(99, i) > 990 ? 1 : 0, scoreOf(i), 0.5, 20 + (i % 50), false, undefined);
     for (let f = 0; f < FEATURES; f++) pane.addFeature(`f${f}`, featureValue(f, i));
   }
 }
@@ -37,13 +48,51 @@ export interface FlushedPane {
 }
 
 /**
+ * Ground truth for the bench's predictions, as a labeling system sends it: every prediction gets
+ * a label, `maxDelayMs` at most after it (spread evenly), joined to its prediction's pane in its
+ * partition, as a worker joins it (PaneOutcome.addJoined). A worker keeps an outcome pane open
+ * for its label horizon after the pane ends (join.labelHorizonMs), then publishes it final.
+ */
+export interface LabelShape {
+  maxDelayMs: number;
+  horizonMs: number;
+}
+
+interface OpenOutcome {
+  pane: PaneOutcome;
+  dirty: boolean;
+}
+
+/** An input pane of a partition, with what its last publication held (SparseHold). */
+interface OpenInput {
+  start: number;
+  pane: PaneInput;
+  published: PublishedPane | undefined;
+}
+
+interface PartitionPanes {
+  /** The newest input pane (start -1: none yet). */
+  current: OpenInput;
+  /** Input panes that have ended, oldest first, until their final state (after the allowed lateness). */
+  ended: OpenInput[];
+  seq: number;
+  /** Outcome panes by start, oldest first (labels only). */
+  outcomes: Map<number, OpenOutcome>;
+}
+
+/**
  * The bench's models' panes as workers hold them: each model's events spread evenly over
- * `partitions`, each with an open pane of its own. A flush sends, per partition, a closed pane's
- * final state first, then the open pane's state, unless it got no event or `hold` lets it wait
- * (SparseHold, as a worker holds a pane of few new events).
+ * `partitions`, each with an open pane of its own. A flush sends, per partition, each pane changed
+ * since its last publication (its first state at once; later ones unless `hold` lets them wait:
+ * SparseHold, as a worker holds a pane of few new events), and each pane past the allowed lateness
+ * (`latenessMs`, panes.allowedLatenessMs) its final state, as a worker's drainDirty does; with
+ * `labels`, then each outcome pane changed by the labels come since the last flush, and each past
+ * its horizon, final.
  */
 export class PartitionedPanes {
-  private readonly panes: Array<Array<{ start: number; pane: PaneInput; seq: number; published: PublishedPane | undefined }>>;
+  private readonly panes: PartitionPanes[][];
+  /** Per model, labels to come by the flush (its event time) they arrive at: [partition, paneStart, event, predictedAt]... */
+  private readonly pendingLabels: Array<Map<number, number[]>>;
   private offset = 0;
 
   constructor(
@@ -52,8 +101,26 @@ export class PartitionedPanes {
     /** Per model, the feature centers its panes share (null: each pane on its own first values). */
     private readonly centers: ReadonlyArray<Map<string, number> | null>,
     private readonly hold: SparseHold,
+    private readonly labels: LabelShape | null = null,
+    /** How long after a pane ends its final state is sent (0: at the first flush after it ends). */
+    private readonly latenessMs = 60_000,
   ) {
-    this.panes = names.map(() => Array.from({ length: partitions }, () => ({ start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), seq: 0, published: undefined })));
+    this.panes = names.map(() =>
+      Array.from({ length: partitions }, () => ({
+        current: { start: -1, pane: new PaneInput(DEFAULT_PANE_LIMITS), published: undefined },
+        ended: [],
+        seq: 0,
+        outcomes: new Map<number, OpenOutcome>(),
+      })),
+    );
+    this.pendingLabels = names.map(() => new Map());
+  }
+
+  /** Labels still to come, over all models. */
+  get labelsPending(): number {
+    let n = 0;
+    for (const byArrival of this.pendingLabels) for (const list of byArrival.values()) n += list.length / 4;
+    return n;
   }
 
   /** `events` more events per model at `now`, and the pane messages that flush sends. */
@@ -62,24 +129,78 @@ export class PartitionedPanes {
     const out: FlushedPane[] = [];
     for (let m = 0; m < this.names.length; m++) {
       const partitions = this.panes[m].length;
+      if (this.labels !== null) this.joinArrived(m, now);
       for (let partition = 0; partition < partitions; partition++) {
-        const current = this.panes[m][partition];
-        const message = (start: number, final: boolean): PaneMessage => ({ model: this.names[m], version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'in', seq: current.seq++, state: inputToWire(current.pane), final });
-        if (current.start !== paneStart) {
-          if (current.start >= 0) out.push({ model: m, message: message(current.start, true) });
-          current.start = paneStart;
-          current.pane = new PaneInput(DEFAULT_PANE_LIMITS, this.centers[m]);
-          current.published = undefined;
+        const held = this.panes[m][partition];
+        const message = (input: OpenInput, final: boolean): PaneMessage => ({ model: this.names[m], version: 'v1', partition, paneStart: input.start, paneMs: PANE_MS, part: 'in', seq: held.seq++, state: inputToWire(input.pane), final });
+        if (held.current.start !== paneStart) {
+          if (held.current.pane.count > 0) held.ended.push(held.current);
+          held.current = { start: paneStart, pane: new PaneInput(DEFAULT_PANE_LIMITS, this.centers[m]), published: undefined };
         }
         const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
-        if (share === 0) continue;
-        fill(current.pane, share, this.offset);
-        this.offset += share;
-        if (sparseHeld(current.published, current.pane, this.hold, now)) continue;
-        current.published = { count: current.pane.count, errors: current.pane.errors, at: now };
-        out.push({ model: m, message: message(paneStart, false) });
+        if (share > 0) {
+          fill(held.current.pane, share, this.offset);
+          if (this.labels !== null) this.expectLabels(m, partition, paneStart, now, share);
+          this.offset += share;
+        }
+        // ended panes first, oldest first, then the newest, as a worker's groups list them
+        while (held.ended.length > 0 && held.ended[0].start + PANE_MS + this.latenessMs <= now) {
+          out.push({ model: m, message: message(held.ended.shift() as OpenInput, true) });
+        }
+        for (const input of [...held.ended, held.current]) {
+          if (input.pane.count === 0 || input.published?.count === input.pane.count) continue;
+          if (sparseHeld(input.published, input.pane, this.hold, now)) continue;
+          input.published = { count: input.pane.count, errors: input.pane.errors, at: now };
+          out.push({ model: m, message: message(input, false) });
+        }
+        if (this.labels !== null) this.flushOutcomes(m, partition, held, now, out);
       }
     }
     return out;
+  }
+
+  /** Schedules the labels of events offset..offset+count, predicted at `now` in `partition`'s pane. */
+  private expectLabels(m: number, partition: number, paneStart: number, now: number, count: number): void {
+    const maxDelayMs = (this.labels as LabelShape).maxDelayMs;
+    const byArrival = this.pendingLabels[m];
+    for (let e = 0; e < count; e++) {
+      const i = this.offset + e;
+      const delay = (((i * 2654435761) >>> 0) / 4294967296) * maxDelayMs;
+      // labels arrive between flushes: joined at the first flush at or after their arrival
+      const arrival = now + Math.ceil(delay / FLUSH_MS) * FLUSH_MS;
+      let list = byArrival.get(arrival);
+      if (list === undefined) byArrival.set(arrival, (list = []));
+      list.push(partition, paneStart, i, now);
+    }
+  }
+
+  /** Joins the labels arriving by `now` to their outcome panes. */
+  private joinArrived(m: number, now: number): void {
+    const byArrival = this.pendingLabels[m];
+    for (const [arrival, list] of byArrival) {
+      if (arrival > now) continue;
+      for (let k = 0; k < list.length; k += 4) {
+        const outcomes = this.panes[m][list[k]].outcomes;
+        const start = list[k + 1];
+        const i = list[k + 2];
+        let open = outcomes.get(start);
+        if (open === undefined) outcomes.set(start, (open = { pane: new PaneOutcome(DEFAULT_PANE_LIMITS), dirty: false }));
+        open.pane.addJoined(scoreOf(i), labelOf(i), 0.5, now - list[k + 3], false, null);
+        open.dirty = true;
+      }
+      byArrival.delete(arrival);
+    }
+  }
+
+  /** A partition's changed outcome panes, and those past the horizon (final, then forgotten). */
+  private flushOutcomes(m: number, partition: number, current: PartitionPanes, now: number, out: FlushedPane[]): void {
+    const horizonMs = (this.labels as LabelShape).horizonMs;
+    for (const [start, open] of current.outcomes) {
+      const final = start + PANE_MS + horizonMs < now;
+      if (!final && !open.dirty) continue;
+      open.dirty = false;
+      out.push({ model: m, message: { model: this.names[m], version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'out', seq: current.seq++, state: outcomeToWire(open.pane), final } });
+      if (final) current.outcomes.delete(start);
+    }
   }
 }

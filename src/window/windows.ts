@@ -764,6 +764,13 @@ export class ModelWindows {
     return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size, history: this.history.size };
   }
 
+  /** Partitions' outcome states not final yet (open until the label horizon: the memory bench). */
+  get openOutcomeStates(): number {
+    let open = 0;
+    for (const pane of this.panes.values()) if (pane.part === 'out' && !pane.final) open++;
+    return open;
+  }
+
   /**
    * Bytes of the states held, by kind: a partition's state counts its sketches' wire bytes, a
    * folded, coarse or history state its packed bytes (for the memory bench).
