@@ -49,6 +49,16 @@ describe('packed pane states', () => {
     expect(plain(unpackPaneState(packPaneState(outcome)))).toEqual(plain(outcome));
   });
 
+  it('packed with raw sketches (an older partition state, a fine fold): every field and sketch back, in about its MessagePack size', () => {
+    const input = heavyTailedInput();
+    const packed = packPaneState(input, false);
+    expect(plain(unpackPaneState(packed))).toEqual(plain(input));
+    expect(packed.length).toBeLessThanOrEqual(encode(input).length + 2);
+    expect(packed.buffer.byteLength).toBe(packed.byteLength);
+    const outcome = outcomeState();
+    expect(plain(unpackPaneState(packPaneState(outcome, false)))).toEqual(plain(outcome));
+  });
+
   it('hold a heavy-tailed pane in fewer bytes than its wire form, in a buffer of its own size', () => {
     const input = heavyTailedInput();
     const packed = packPaneState(input);
@@ -62,5 +72,6 @@ describe('packed pane states', () => {
   it('refuses a sketch it did not pack, saying so', () => {
     const bogus = encode({ count: 1, latency: new Uint8Array([7, 1, 2, 3]) });
     expect(() => unpackPaneState(bogus)).toThrow(/a sketch starts with 7, neither raw \(0\) nor deflated \(1\)/);
+    expect(() => unpackPaneState(encode([3, { count: 1 }]))).toThrow(/an array of 2 starting with 3, not \[0, state\]/);
   });
 });
