@@ -60,7 +60,9 @@
  *   pane kept: the layout before coarse panes), and its live heap is reported per model x feature
  *   and per model x feature x window, with the pane states held per model, fine and coarse; and a
  *   third time at sparse traffic (20 events/s per model over 16 partitions: panes of 12 events,
- *   each value listed one by one by its pane), with the values each window lists.
+ *   each value listed one by one by its pane), with the values each window lists; a fourth time
+ *   the same with a label for every prediction (outcome states per partition and pane, open for
+ *   the 1 h label horizon), with the open outcome states held per model.
  *
  *   npm run bench -- gateway                  1, 20, 100, 300 models; 5 s warm-up, 30 s measured
  *   npm run bench -- gateway --quick          1, 20 models; 2 s warm-up, 5 s measured

@@ -2,8 +2,8 @@
  * The gateway's cost per pane message at steady state, alone: a WindowStore (1m, 5m, 1h windows)
  * fed the pane states of `--models` models over `--minutes` of event time, as the gateway bench's
  * publisher makes them (30 heavy-tailed features, 20 events a second per model, each model's open
- * pane flushed once a second of event time, a closed pane's final state first), as fast as it
- * applies them. The messages are encoded before they are timed; the timed loop is decode + apply.
+ * pane flushed once a second of event time, a pane's final state once the allowed lateness has
+ * passed), as fast as it applies them. The messages are encoded before they are timed; the timed loop is decode + apply.
  *
  * Figures, per `--every` minutes of event time: ms per message applied. At the end: the same over
  * the last third (steady state), and the raw limit measured in the same run, decoding the same
