@@ -369,18 +369,20 @@ export class ModelWindows {
    * pane may list.
    */
   private recountFoldedValues(): void {
+    // a packed partition state is unpacked once here, however many features and windows look at it
+    const unpacked = new Map<StoredPane, PaneInputWire>();
     for (const [window, length] of this.windowMs) {
-      for (const [version, aggregate] of this.aggregates.get(window) ?? []) this.recountIn(aggregate, window, length, version);
+      for (const [version, aggregate] of this.aggregates.get(window) ?? []) this.recountIn(aggregate, window, length, version, unpacked);
       const all = this.allVersions.get(window);
-      if (all !== undefined) this.recountIn(all, window, length, ALL_VERSIONS);
+      if (all !== undefined) this.recountIn(all, window, length, ALL_VERSIONS, unpacked);
     }
   }
 
-  private recountIn(aggregate: WindowAggregate, window: string, length: number, version: string): void {
+  private recountIn(aggregate: WindowAggregate, window: string, length: number, version: string, unpacked: Map<StoredPane, PaneInputWire>): void {
     const input = aggregate.input;
-    if (this.recountDue(input.outputExact, window, length)) input.outputExact = this.exactSum(input.outputExact as ExactValueCounts, window, length, version, null);
+    if (this.recountDue(input.outputExact, window, length)) input.outputExact = this.exactSum(input.outputExact as ExactValueCounts, window, length, version, null, unpacked);
     for (const [feature, summary] of input.features) {
-      if (this.recountDue(summary.exact, window, length)) summary.exact = this.exactSum(summary.exact as ExactValueCounts, window, length, version, feature);
+      if (this.recountDue(summary.exact, window, length)) summary.exact = this.exactSum(summary.exact as ExactValueCounts, window, length, version, feature, unpacked);
     }
   }
 
@@ -406,7 +408,14 @@ export class ModelWindows {
    * `current` stays, marked as such a sum would be (a 1m window's 96 states decoded for one feature,
    * once a minute per feature, were 6 % of a pane message's cost at sparse traffic).
    */
-  private exactSum(current: ExactValueCounts, name: string, length: number, version: string, feature: string | null): ExactValueCounts {
+  private exactSum(
+    current: ExactValueCounts,
+    name: string,
+    length: number,
+    version: string,
+    feature: string | null,
+    unpacked: Map<StoredPane, PaneInputWire>,
+  ): ExactValueCounts {
     const partitions: StoredPane[] = [];
     for (const pane of this.panes.values()) {
       if (pane.part === 'in' && this.holds(name, length, pane.paneStart) && (version === ALL_VERSIONS || pane.version === version)) partitions.push(pane);
@@ -414,7 +423,8 @@ export class ModelWindows {
     // a continuous feature's newest states list more than a sum may (an older partition state is
     // held packed: unpacked only while the newer ones do not say it yet)
     const through = foldedThrough(partitions, (pane) => {
-      const wire = wireOf(pane) as PaneInputWire;
+      let wire = unpacked.get(pane);
+      if (wire === undefined) unpacked.set(pane, (wire = wireOf(pane) as PaneInputWire));
       return (feature === null ? wire.outputExact : Object.hasOwn(wire.features, feature) ? wire.features[feature].x : null)?.v ?? [];
     });
     if (through > -Infinity) {
