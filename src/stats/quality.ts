@@ -146,6 +146,22 @@ export function addBinaryOutcome(summary: BinaryOutcomeSummary, score: number, l
   summary[B_ARRAYS + 2 * bins + b] += weight * score;
 }
 
+/**
+ * `cells` as a binary outcome summary of `bins` bins and `threshold`: what merging them into
+ * createBinaryOutcomeSummary(bins, threshold) checks, without making one (an outcome state decoded
+ * by the gateway made one, 2.5 KB, per state: with labels, a partition's outcome state is decoded
+ * twice per label, the new one and the one it replaces).
+ */
+export function binaryOutcomeLike(cells: Float64Array, bins: number, threshold: number): BinaryOutcomeSummary {
+  const where = 'mergeBinaryOutcome';
+  const length = B_ARRAYS + 3 * bins;
+  if (cells.length !== length) throw new RangeError(`${where}: summaries differ in size (${length} vs ${cells.length})`);
+  // the header's BINARY_HEADER cells: [bins, threshold]
+  if (cells[0] !== bins) throw new RangeError(`${where}: summaries differ in configuration cell 0 (${bins} vs ${cells[0]})`);
+  if (cells[1] !== threshold) throw new RangeError(`${where}: summaries differ in configuration cell 1 (${threshold} vs ${cells[1]})`);
+  return cells as BinaryOutcomeSummary;
+}
+
 export function mergeBinaryOutcome(target: BinaryOutcomeSummary, source: BinaryOutcomeSummary): void {
   checkSameHeader('mergeBinaryOutcome', target, source, BINARY_HEADER);
   addCells(target, source, BINARY_HEADER, 1);

@@ -23,6 +23,7 @@ import {
   createPredictionScoreSummary,
   mergePredictionScores,
   predictionScoresLike,
+  binaryOutcomeLike,
   subtractPredictionScores,
   copyOutcomeSummary,
 } from '../stats/quality.ts';
@@ -1073,6 +1074,14 @@ function scoresFromWire(wire: SummaryWire, limits: PaneLimits, path: string): Pr
   }
 }
 
+function binaryOutcomesFromWire(wire: SummaryWire, limits: PaneLimits, path: string): BinaryOutcomeSummary {
+  try {
+    return binaryOutcomeLike(summaryFromWire(wire), SCORE_BINS, limits.threshold);
+  } catch (error) {
+    throw new PaneMessageError(path, (error as Error).message);
+  }
+}
+
 function layoutSummaryFromWire<S extends Float64Array>(wire: SummaryWire, empty: S, merge: (t: S, s: S) => void, path: string): S {
   const summary = summaryFromWire(wire) as S;
   try {
@@ -1237,7 +1246,7 @@ export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits, path 
   pane.expired = wire.expired;
   pane.correct = wire.correct;
   pane.binary = wire.binary
-    ? layoutSummaryFromWire(wire.binary, createBinaryOutcomeSummary(SCORE_BINS, limits.threshold), mergeBinaryOutcome, `${path}.binary`)
+    ? binaryOutcomesFromWire(wire.binary, limits, `${path}.binary`)
     : null;
   pane.regression = wire.regression ? layoutSummaryFromWire(wire.regression, createRegressionOutcomeSummary(), mergeRegressionOutcome, `${path}.regression`) : null;
   pane.confusion = wire.confusion ? counterFromWire(wire.confusion, `${path}.confusion`) : null;

@@ -14,6 +14,7 @@ import {
   estimatedAccuracy,
   expectedCalibrationError,
   mergeBinaryOutcome,
+  binaryOutcomeLike,
   mergeMulticlassOutcome,
   multiclassQuality,
   regressionQuality,
@@ -21,6 +22,7 @@ import {
   subtractBinaryOutcome,
   subtractRegressionOutcome,
 } from '../../src/stats/quality.ts';
+import type { BinaryOutcomeSummary } from '../../src/stats/quality.ts';
 import { seededRandom } from './helpers/exact-log-sketch.ts';
 
 /** Exact ROC AUC (Mann–Whitney with ties counting 1/2), as sklearn.metrics.roc_auc_score. */
@@ -126,6 +128,27 @@ describe('binary quality', () => {
     merged.forEach((v, i) => expect(v).toBeCloseTo(second[i], 9));
     expect(() => mergeBinaryOutcome(merged, createBinaryOutcomeSummary(50))).toThrow(/differ in size/);
     expect(() => mergeBinaryOutcome(merged, createBinaryOutcomeSummary(100, 0.7))).toThrow(/configuration cell 1/);
+  });
+
+  it('checks decoded cells as merging them into an empty summary would, keeping the array (binaryOutcomeLike)', () => {
+    const cells = createBinaryOutcomeSummary(100, 0.5);
+    addBinaryOutcome(cells, 0.8, 1);
+    const decoded = Float64Array.from(cells);
+    expect(binaryOutcomeLike(decoded, 100, 0.5)).toBe(decoded);
+    for (const [bins, threshold] of [[50, 0.5], [100, 0.7]] as const) {
+      const other = createBinaryOutcomeSummary(bins, threshold);
+      let merging: unknown;
+      try {
+        mergeBinaryOutcome(other, decoded as BinaryOutcomeSummary);
+      } catch (error) {
+        merging = (error as Error).message;
+      }
+      expect(merging).toBeDefined();
+      expect(() => binaryOutcomeLike(decoded, bins, threshold)).toThrow(merging as string);
+    }
+    const wrongBins = Float64Array.from(decoded);
+    wrongBins[0] = 99;
+    expect(() => binaryOutcomeLike(wrongBins, 100, 0.5)).toThrow(/configuration cell 0 \(100 vs 99\)/);
   });
 
   it('is empty-safe and rejects non-probabilities', () => {
