@@ -72,6 +72,9 @@
  *     (default 2: on the bench's heavy-tailed features a pane state costs ~20-80 ms to apply on a
  *     loaded 2-core machine, and the feed is 790 messages per model and layout)
  *   npm run bench -- gateway --memory-only     the steady-state memory alone
+ *   npm run bench -- gateway --memory-only --memory-shapes sparse,sparse-labels   some shapes only
+ *     (busy, busy-no-coarse, sparse, sparse-labels; each reads the same alone: the process's
+ *     first-use heap is fed before any is measured)
  *   npm run bench -- gateway --models 100 --no-steady   the live run alone (no steady-state memory feed: for a profile of it)
  *   npm run bench -- gateway --models 300 --scrape-every 0   without the Prometheus scrape
  *   npm run bench -- gateway --models 300 --publisher process   the publisher in a process of its own
@@ -242,6 +245,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '20' },
     tick: { type: 'string' },
     'memory-models': { type: 'string' },
+    'memory-shapes': { type: 'string' },
     'memory-only': { type: 'boolean', default: false },
     'no-steady': { type: 'boolean', default: false },
     'own-centers': { type: 'boolean', default: false },
@@ -272,6 +276,13 @@ const sparseHoldMs = Number(args['sparse-hold-ms']);
 if (!(sparseHoldMs >= 0)) throw new Error(`--sparse-hold-ms must be a number of ms >= 0, got ${String(args['sparse-hold-ms'])}`);
 /** GatewaySource's tick (how often changed models are collected); default: the gateway's own default. */
 const tickMs = args.tick === undefined ? undefined : Number(args.tick);
+/** The steady-state shapes fed, in this order (--memory-shapes): each alone reads as it does after the others (see warmUpSteadyState). */
+const MEMORY_SHAPES = ['busy', 'busy-no-coarse', 'sparse', 'sparse-labels'] as const;
+type MemoryShape = (typeof MEMORY_SHAPES)[number];
+const memoryShapes = (args['memory-shapes'] ?? MEMORY_SHAPES.join(',')).split(',').map((shape) => {
+  if (!(MEMORY_SHAPES as readonly string[]).includes(shape)) throw new Error(`--memory-shapes: unknown shape '${shape}' (expected a comma-separated list of ${MEMORY_SHAPES.join(', ')})`);
+  return shape as MemoryShape;
+});
 const memoryModels = Number(args['memory-models'] ?? (args.quick ? 1 : 2));
 if (!(Number.isInteger(memoryModels) && memoryModels > 0)) throw new Error(`--memory-models must be a positive whole number, got ${String(args['memory-models'])}`);
 if (tickMs !== undefined && !(tickMs > 0)) throw new Error(`--tick must be a positive number of ms, got ${String(args.tick)}`);
@@ -745,7 +756,7 @@ function stateBytesPerFeature(state: PaneInputWire): number {
  * of a gateway see them: panes of 12-13 events, each of whose values the pane lists one by one
  * (ExactValueCounts: no more than 16 distinct), every pane's values its own.
  */
-function steadyStateMemory(models: number, coarsePaneMs: number, traffic: SteadyStateMemory['traffic'] = 'busy'): SteadyStateMemory {
+function steadyStateMemory(models: number, coarsePaneMs: number, traffic: SteadyStateMemory['traffic'] = 'busy', historyMs = HISTORY_MS): SteadyStateMemory {
   const states = Array.from({ length: HISTORY_STATES }, (_, k) => {
     const pane = new PaneInput(DEFAULT_PANE_LIMITS);
     fill(pane, 200, 5_000_000 + k * 200);
@@ -765,7 +776,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
   let messages = 0;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  for (let paneStart = t0; paneStart < t0 + HISTORY_MS; paneStart += PANE_MS) {
+  for (let paneStart = t0; paneStart < t0 + historyMs; paneStart += PANE_MS) {
     for (let m = 0; m < models; m++) {
       const partitions = traffic === 'busy' ? 1 : SPARSE_PARTITIONS;
       for (let partition = 0; partition < partitions; partition++) {
@@ -878,6 +889,19 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
   };
 }
 
+/**
+ * Feeds every shape briefly to a store that is then let go, before any is measured: what a process
+ * allocates once (compiled code, the codec's caches, first-use tables) is then in every shape's
+ * baseline, not in the first measured shape's per-model figure. Without it the sparse shape read
+ * 82-85 KB per model x feature x window alone and 72-78 KB after the busy shapes (2 models).
+ */
+function warmUpSteadyState(): void {
+  const warmUpMs = 20 * 60_000;
+  steadyStateMemory(1, DEFAULT_COARSE_PANE_MS, 'busy', warmUpMs);
+  steadyStateMemory(1, 0, 'busy', warmUpMs);
+  steadyStateMemory(1, DEFAULT_COARSE_PANE_MS, 'sparse-labels', warmUpMs);
+}
+
 async function main(): Promise<void> {
   console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (sparse hold ${sparseHoldMs} ms), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}`);
   const results: SizeResult[] = [];
@@ -896,14 +920,12 @@ async function main(): Promise<void> {
         `worker ${r.workerBytesPerPaneFeature} B per pane per feature (x${r.workerMemoryRatioToBudget} of the ${WORKER_BYTES_PER_PANE_FEATURE_BUDGET} B budget)`,
     );
   }
+  if (!args['no-steady']) warmUpSteadyState();
   const steady = args['no-steady']
     ? []
-    : [
-        steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS),
-        steadyStateMemory(memoryModels, 0),
-        steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS, 'sparse'),
-        steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS, 'sparse-labels'),
-      ];
+    : memoryShapes.map((shape) =>
+        shape === 'busy-no-coarse' ? steadyStateMemory(memoryModels, 0) : steadyStateMemory(memoryModels, DEFAULT_COARSE_PANE_MS, shape),
+      );
   for (const r of steady) {
     const traffic =
       r.traffic === 'busy'
