@@ -25,7 +25,8 @@
  *     every prediction, up to --label-delay-min (30) later, each joined to its prediction's outcome
  *     pane in its partition; outcome panes open for --label-horizon-min (60, join.labelHorizonMs)
  *     after they end, as a worker keeps them. Steady state needs minutes > horizon + pane: the
- *     outcome panes' figures are printed apart (messages and ms per model-second)
+ *     outcome panes' figures are printed apart (messages and ms per model-second); a changed
+ *     outcome pane held --outcome-hold-ms (10000: panes.outcomeHoldMs; 0: published at the next flush)
  */
 import { parseArgs } from 'node:util';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '20' },
     partitions: { type: 'string', default: '1' },
     'sparse-hold-ms': { type: 'string', default: '2000' },
+    'outcome-hold-ms': { type: 'string', default: '10000' },
     'own-centers': { type: 'boolean', default: false },
     labels: { type: 'boolean', default: false },
     'lateness-ms': { type: 'string', default: '60000' },
@@ -71,8 +73,10 @@ const ratePerModel = positive('rate', args.rate);
 const partitions = positive('partitions', args.partitions);
 const holdMs = Number(args['sparse-hold-ms']);
 if (!(holdMs >= 0)) throw new RangeError(`--sparse-hold-ms must be a number of ms >= 0, got '${args['sparse-hold-ms']}'`);
-/** As a worker holds panes by default (config panes.sparseHoldMs, panes.sparseEvents). */
-const hold: SparseHold = { maxMs: holdMs, events: 8 };
+const outcomeHoldMs = Number(args['outcome-hold-ms']);
+if (!(outcomeHoldMs >= 0)) throw new RangeError(`--outcome-hold-ms must be a number of ms >= 0, got '${args['outcome-hold-ms']}'`);
+/** As a worker holds panes by default (config panes.sparseHoldMs, panes.sparseEvents, panes.outcomeHoldMs). */
+const hold: SparseHold = { maxMs: holdMs, events: 8, outcomeMs: outcomeHoldMs };
 const START = 1_700_000_000_000;
 
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
@@ -92,7 +96,7 @@ function flush(now: number): { bytes: Uint8Array; outcome: boolean }[] {
 console.log(
   `pane-apply bench: ${models} models x ${FEATURES} heavy-tailed features x 3 windows, ${ratePerModel} events/s per model over ${partitions} partition(s), open panes of fewer than 8 new events held ${holdMs} ms, final states ${latenessMs / 1000} s after their pane, ${minutes} min of event time, ` +
     `panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "as their model's other panes (partitions following its reference)"}` +
-    (labels === null ? '' : `; a label for every prediction up to ${labels.maxDelayMs / 60_000} min later, outcome panes open ${labels.horizonMs / 60_000} min after they end`),
+    (labels === null ? '' : `; a label for every prediction up to ${labels.maxDelayMs / 60_000} min later, outcome panes open ${labels.horizonMs / 60_000} min after they end, a changed one held ${outcomeHoldMs} ms`),
 );
 const store = new WindowStore({ windows: ['1m', '5m', '1h'], limits: DEFAULT_PANE_LIMITS, maxModels: models });
 const seconds = minutes * 60;
@@ -168,4 +172,4 @@ if (outcomes !== undefined) {
       `input states ${((steadyMessages - steadyOutcomeMessages) / steadyModelSeconds).toFixed(2)} messages and ${((steadyMs - steadyOutcomeMs) / steadyModelSeconds).toFixed(3)} ms per model-second`,
   );
 }
-console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, partitions, sparseHoldMs: holdMs, latenessMs, labels, outcomes, messagesPerModelSecond: Number((messagesApplied / (models * seconds)).toFixed(2)), steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));
+console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, partitions, sparseHoldMs: holdMs, outcomeHoldMs, latenessMs, labels, outcomes, messagesPerModelSecond: Number((messagesApplied / (models * seconds)).toFixed(2)), steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));

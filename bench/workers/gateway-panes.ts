@@ -5,7 +5,7 @@
  */
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
-import { sparseHeld } from '../../src/partition/processor.ts';
+import { outcomeHeld, sparseHeld } from '../../src/partition/processor.ts';
 import type { PublishedPane, SparseHold } from '../../src/partition/processor.ts';
 
 export const FEATURES = 30;
@@ -78,6 +78,8 @@ interface PartitionPanes {
   seq: number;
   /** Outcome panes by start, oldest first (labels only). */
   outcomes: Map<number, OpenOutcome>;
+  /** Changed outcome panes waiting (SparseHold.outcomeMs), since when. */
+  outcomesHeldSince: Map<number, number>;
 }
 
 /**
@@ -111,6 +113,7 @@ export class PartitionedPanes {
         ended: [],
         seq: 0,
         outcomes: new Map<number, OpenOutcome>(),
+        outcomesHeldSince: new Map<number, number>(),
       })),
     );
     this.pendingLabels = names.map(() => new Map());
@@ -198,6 +201,9 @@ export class PartitionedPanes {
     for (const [start, open] of current.outcomes) {
       const final = start + PANE_MS + horizonMs < now;
       if (!final && !open.dirty) continue;
+      // as a worker holds a changed outcome pane (SparseHold.outcomeMs; no detector runs here)
+      if (!final && outcomeHeld(current.outcomesHeldSince, start, this.hold, now)) continue;
+      current.outcomesHeldSince.delete(start);
       open.dirty = false;
       out.push({ model: m, message: { model: this.names[m], version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'out', seq: current.seq++, state: outcomeToWire(open.pane), final } });
       if (final) current.outcomes.delete(start);

@@ -258,6 +258,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       flushMessagesPerSecond: number(panes.flushMessagesPerSecond, 'panes.flushMessagesPerSecond', src, 0.1, 100_000),
       sparseHoldMs: duration(panes.sparseHoldMs, 'panes.sparseHoldMs', src, 0),
       sparseEvents: integer(panes.sparseEvents, 'panes.sparseEvents', src, 1, 1_000_000),
+      outcomeHoldMs: duration(panes.outcomeHoldMs, 'panes.outcomeHoldMs', src, 0),
       maxFutureMs: duration(panes.maxFutureMs, 'panes.maxFutureMs', src, 0),
       maxClockSkewMs: duration(panes.maxClockSkewMs, 'panes.maxClockSkewMs', src, 0),
     },

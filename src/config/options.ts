@@ -60,7 +60,7 @@ export function runnerOptionsOf(config: DriftwatchConfig): PartitionRunnerSettin
   return {
     flushIntervalMs: config.panes.flushIntervalMs,
     flushPacing: { minIntervalMs: config.panes.minFlushIntervalMs, messagesPerSecond: config.panes.flushMessagesPerSecond },
-    sparseHold: { maxMs: config.panes.sparseHoldMs, events: config.panes.sparseEvents },
+    sparseHold: { maxMs: config.panes.sparseHoldMs, events: config.panes.sparseEvents, outcomeMs: config.panes.outcomeHoldMs },
     checkpointIntervalMs: config.checkpoint.intervalMs,
     processor: {
       paneMs: config.panes.paneMs,

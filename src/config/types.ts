@@ -26,6 +26,8 @@ export interface DriftwatchConfig {
     sparseHoldMs: number;
     /** New events at which a pane is published at the next flush, held or not. */
     sparseEvents: number;
+    /** How long a changed outcome pane waits to be published (SparseHold.outcomeMs); 0: none waits. */
+    outcomeHoldMs: number;
     maxFutureMs: number;
     maxClockSkewMs: number;
   };

@@ -105,6 +105,15 @@ export interface SparseHold {
   maxMs: number;
   /** New events since its last publication at which a pane is published at the next flush anyway. */
   events: number;
+  /**
+   * How long a changed outcome pane (labels joined, predictions expired) waits after the first
+   * flush that found it changed (`panes.outcomeHoldMs`); unset or 0: none waits. Labels for an
+   * hour of predictions land on hundreds of open outcome panes per partition, and each changed pane
+   * was a pane message at the next flush: a model of 1,000 labels a second sent ~1,000 outcome
+   * states a second, 60 times its input states, whatever its traffic. Held, a pane's labels of that
+   * span go in one message. Its final state is never held.
+   */
+  outcomeMs?: number;
 }
 
 export interface PaneUpdate {
@@ -130,11 +139,30 @@ export function sparseHeld(published: PublishedPane | undefined, pane: Pick<Pane
   return now - published.at < hold.maxMs;
 }
 
+/**
+ * Whether a changed outcome pane may wait at `now` (SparseHold.outcomeMs): its wait starts at the
+ * first flush that finds it changed (`heldSince`), which this records.
+ */
+export function outcomeHeld(heldSince: Map<number, number>, paneStart: number, hold: SparseHold, now: number): boolean {
+  const waitMs = hold.outcomeMs ?? 0;
+  if (waitMs <= 0) return false;
+  const since = heldSince.get(paneStart);
+  if (since === undefined) {
+    heldSince.set(paneStart, now);
+    return true;
+  }
+  return now - since < waitMs;
+}
+
 class GroupState {
   readonly inputs = new Map<number, PaneInput>();
   readonly outcomes = new Map<number, PaneOutcome>();
   readonly dirtyInputs = new Set<number>();
   readonly dirtyOutcomes = new Set<number>();
+  /** Changed outcome panes waiting (SparseHold.outcomeMs): since when. */
+  readonly outcomesHeldSince = new Map<number, number>();
+  /** Outcome panes with a detection of the error-stream detectors since their last publication: never held. */
+  readonly outcomesDetected = new Set<number>();
   /** Panes changed since the last checkpoint (base or delta) was taken: what a delta carries. */
   readonly changedInputs = new Set<number>();
   readonly changedOutcomes = new Set<number>();
@@ -557,13 +585,18 @@ export class PartitionProcessor {
     labelTs: number,
     early: boolean,
   ): void {
-    const pane = this.outcomePane(group, this.paneStartOf(predictionTs));
+    const paneStart = this.paneStartOf(predictionTs);
+    const pane = this.outcomePane(group, paneStart);
     const segmentPairs = segmentText === null ? null : segmentText.split(SEGMENT_SEPARATOR);
     const correct = pane.addJoined(output, label, this.options.threshold, Math.max(0, labelTs - predictionTs), early, segmentPairs);
     if (correct >= 0) {
       for (const detector of group.detectors) {
         detector.update(1 - correct);
-        if (detector.driftDetected) pane.addDetection(detector.kind);
+        if (detector.driftDetected) {
+          pane.addDetection(detector.kind);
+          // a change the detectors signal is what rules watch at once (error_stream_change, for 0s)
+          group.outcomesDetected.add(paneStart);
+        }
       }
     }
   }
@@ -595,7 +628,9 @@ export class PartitionProcessor {
    * Pane states changed since the last drain, encoded for `drift.pane.>`; clears their dirty marks.
    * `hold`: an open input pane published before, with fewer than `hold.events` new events and the
    * same errors since, stays dirty until `hold.maxMs` after that publication (its first state, its
-   * final one and a change in its errors go out at once). Null: every changed pane.
+   * final one and a change in its errors go out at once); a changed outcome pane stays dirty until
+   * `hold.outcomeMs` after the first drain that found it changed (its final state and a detection
+   * go out at once). Null: every changed pane.
    */
   drainDirty(hold: SparseHold | null = null, now = Date.now()): PaneUpdate[] {
     const updates: PaneUpdate[] = [];
@@ -617,13 +652,17 @@ export class PartitionProcessor {
       }
       for (const paneStart of group.dirtyOutcomes) {
         const pane = group.outcomes.get(paneStart);
+        const final = pane !== undefined && this.outcomeClosed(group, paneStart);
+        const urgent = final || hold === null || group.outcomesDetected.has(paneStart);
+        if (pane !== undefined && !urgent && outcomeHeld(group.outcomesHeldSince, paneStart, hold, now)) continue;
+        group.dirtyOutcomes.delete(paneStart);
+        group.outcomesHeldSince.delete(paneStart);
+        group.outcomesDetected.delete(paneStart);
         if (pane === undefined) continue;
-        const final = this.outcomeClosed(group, paneStart);
         if (final) group.finalOutcomes.add(paneStart);
         else group.finalOutcomes.delete(paneStart);
         updates.push(this.update(group, paneStart, paneMs, 'out', outcomeToWire(pane), final));
       }
-      group.dirtyOutcomes.clear();
     }
     return updates;
   }
@@ -650,6 +689,7 @@ export class PartitionProcessor {
       (update.part === 'in' ? group.dirtyInputs : group.dirtyOutcomes).add(update.paneStart);
       // not published after all: not held either
       if (update.part === 'in') group.publishedInputs.delete(update.paneStart);
+      else group.outcomesHeldSince.set(update.paneStart, -Infinity);
     }
   }
 
@@ -889,6 +929,8 @@ export class PartitionProcessor {
       for (const start of [...group.outcomes.keys()]) if (!outcomeStarts.has(start)) {
         group.outcomes.delete(start);
         group.dirtyOutcomes.delete(start);
+        group.outcomesHeldSince.delete(start);
+        group.outcomesDetected.delete(start);
       }
       for (const [start, pane] of saved.outcomes) group.outcomes.set(start, pane);
       for (const start of inputStarts) if (!group.inputs.has(start)) throw refuse(`input pane ${start} of ${saved.model}/${saved.version} is live but neither in the state it follows nor in the delta`);
