@@ -625,6 +625,21 @@ export class PartitionProcessor {
   }
 
   /**
+   * Changed panes a flush would publish now, less the outcome panes waiting out their hold
+   * (SparseHold.outcomeMs): what the runner paces its flushes by. Counted, hundreds of held outcome
+   * panes of a labelled model would lengthen the partition's flush interval to its longest, and
+   * every input state (an error-rate jump among them) would wait for it.
+   */
+  get duePanes(): number {
+    let n = 0;
+    for (const group of this.groups.values()) {
+      n += group.dirtyInputs.size + group.dirtyOutcomes.size;
+      for (const since of group.outcomesHeldSince.values()) if (since > -Infinity) n--;
+    }
+    return n;
+  }
+
+  /**
    * Pane states changed since the last drain, encoded for `drift.pane.>`; clears their dirty marks.
    * `hold`: an open input pane published before, with fewer than `hold.events` new events and the
    * same errors since, stays dirty until `hold.maxMs` after that publication (its first state, its

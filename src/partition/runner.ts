@@ -239,7 +239,7 @@ export class PartitionRunner {
     const { flushIntervalMs, flushPacing } = this.options;
     const pacing: FlushPacing = { minIntervalMs: flushPacing?.minIntervalMs ?? flushIntervalMs, maxIntervalMs: flushIntervalMs, messagesPerSecond: flushPacing?.messagesPerSecond ?? Infinity };
     this.flushTimer = setInterval(() => {
-      if (this.flushing === null && flushDue(Date.now() - this.lastFlushAt, this.processor.dirtyPanes, pacing)) void this.flush(this.options.sparseHold ?? null);
+      if (this.flushing === null && flushDue(Date.now() - this.lastFlushAt, this.processor.duePanes, pacing)) void this.flush(this.options.sparseHold ?? null);
     }, flushTickMs(pacing));
     // a write slower than the interval is not overlapped by the next one (they would race on the revision)
     this.checkpointTimer = setInterval(() => {

@@ -141,19 +141,24 @@ describe('changed outcome panes (panes.outcomeHoldMs)', () => {
   const paneOf = (i: number): number => T0 - (T0 % PANE_MS) + i * PANE_MS;
 
   it('holds a changed outcome pane until the hold has passed, then publishes all its labels of that span in one state', () => {
-    const { processor, label } = labelled(3);
+    const { processor, label } = labelled(4);
     label(0);
     expect(outcomes(processor, OUTCOME_HOLD, 0)).toEqual({});
     label(1);
     expect(outcomes(processor, OUTCOME_HOLD, 5_000)).toEqual({});
     expect(processor.dirtyPanes).toBe(2);
+    // waiting out their hold, they do not hurry the runner's flushes (flush pacing)
+    expect(processor.duePanes).toBe(0);
+    label(2);
+    expect(processor.duePanes).toBe(1);
+    expect(outcomes(processor, OUTCOME_HOLD, 5_000)).toEqual({});
     // pane 0 has waited 10 s since the flush that first found it changed; pane 1 since 5 s
     expect(outcomes(processor, OUTCOME_HOLD, 10_000)).toEqual({ [paneOf(0)]: 1 });
-    expect(outcomes(processor, OUTCOME_HOLD, 15_000)).toEqual({ [paneOf(1)]: 1 });
+    expect(outcomes(processor, OUTCOME_HOLD, 15_000)).toEqual({ [paneOf(1)]: 1, [paneOf(2)]: 1 });
     expect(processor.dirtyPanes).toBe(0);
     // without an outcome hold (unset or 0), as before: at the next flush
-    label(2);
-    expect(outcomes(processor, HOLD, 15_250)).toEqual({ [paneOf(2)]: 1 });
+    label(3);
+    expect(outcomes(processor, HOLD, 15_250)).toEqual({ [paneOf(3)]: 1 });
   });
 
   it('does not hold a closed outcome pane, a failed publication, nor a drain without a hold', () => {
