@@ -69,6 +69,16 @@ function checkSameHeader(where: string, target: Float64Array, source: Float64Arr
   }
 }
 
+/**
+ * What checkSameHeader(where, empty, cells, 2) checks of a binned summary whose header is [bins,
+ * threshold] and whose size is `length`, without the empty summary made to compare with.
+ */
+function checkBinnedLike(where: string, cells: Float64Array, length: number, bins: number, threshold: number): void {
+  if (cells.length !== length) throw new RangeError(`${where}: summaries differ in size (${length} vs ${cells.length})`);
+  if (cells[0] !== bins) throw new RangeError(`${where}: summaries differ in configuration cell 0 (${bins} vs ${cells[0]})`);
+  if (cells[1] !== threshold) throw new RangeError(`${where}: summaries differ in configuration cell 1 (${threshold} vs ${cells[1]})`);
+}
+
 function addCells(target: Float64Array, source: Float64Array, from: number, sign: 1 | -1): void {
   for (let i = from; i < target.length; i++) target[i] += sign * source[i];
 }
@@ -153,12 +163,7 @@ export function addBinaryOutcome(summary: BinaryOutcomeSummary, score: number, l
  * twice per label, the new one and the one it replaces).
  */
 export function binaryOutcomeLike(cells: Float64Array, bins: number, threshold: number): BinaryOutcomeSummary {
-  const where = 'mergeBinaryOutcome';
-  const length = B_ARRAYS + 3 * bins;
-  if (cells.length !== length) throw new RangeError(`${where}: summaries differ in size (${length} vs ${cells.length})`);
-  // the header's BINARY_HEADER cells: [bins, threshold]
-  if (cells[0] !== bins) throw new RangeError(`${where}: summaries differ in configuration cell 0 (${bins} vs ${cells[0]})`);
-  if (cells[1] !== threshold) throw new RangeError(`${where}: summaries differ in configuration cell 1 (${threshold} vs ${cells[1]})`);
+  checkBinnedLike('mergeBinaryOutcome', cells, B_ARRAYS + 3 * bins, bins, threshold);
   return cells as BinaryOutcomeSummary;
 }
 
@@ -535,12 +540,7 @@ export function mergePredictionScores(target: PredictionScoreSummary, source: Pr
  * by the gateway made one per state, ~1 % of its pane apply).
  */
 export function predictionScoresLike(cells: Float64Array, bins: number, threshold: number): PredictionScoreSummary {
-  const where = 'mergePredictionScores';
-  const length = S_ARRAYS + 2 * bins;
-  if (cells.length !== length) throw new RangeError(`${where}: summaries differ in size (${length} vs ${cells.length})`);
-  // the header's SCORES_HEADER cells: [bins, threshold]
-  if (cells[0] !== bins) throw new RangeError(`${where}: summaries differ in configuration cell 0 (${bins} vs ${cells[0]})`);
-  if (cells[1] !== threshold) throw new RangeError(`${where}: summaries differ in configuration cell 1 (${threshold} vs ${cells[1]})`);
+  checkBinnedLike('mergePredictionScores', cells, S_ARRAYS + 2 * bins, bins, threshold);
   return cells as PredictionScoreSummary;
 }
 
