@@ -1066,17 +1066,10 @@ function counterFromWire(json: CategoryCounterJSON, path: WirePath): CategoryCou
  */
 /** A summary of `empty`'s kind from the wire: it must merge into an empty one of this pane's layout. */
 /** A prediction score summary from the wire, of the pane's layout. */
-function scoresFromWire(wire: SummaryWire, limits: PaneLimits, path: string): PredictionScoreSummary {
+/** A binned summary from the wire, checked as merging it into an empty one of these limits would (`like`). */
+function binnedSummaryFromWire<S extends Float64Array>(wire: SummaryWire, like: (cells: Float64Array, bins: number, threshold: number) => S, limits: PaneLimits, path: string): S {
   try {
-    return predictionScoresLike(summaryFromWire(wire), SCORE_BINS, limits.threshold);
-  } catch (error) {
-    throw new PaneMessageError(path, (error as Error).message);
-  }
-}
-
-function binaryOutcomesFromWire(wire: SummaryWire, limits: PaneLimits, path: string): BinaryOutcomeSummary {
-  try {
-    return binaryOutcomeLike(summaryFromWire(wire), SCORE_BINS, limits.threshold);
+    return like(summaryFromWire(wire), SCORE_BINS, limits.threshold);
   } catch (error) {
     throw new PaneMessageError(path, (error as Error).message);
   }
@@ -1158,7 +1151,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   pane.errors = wire.errors;
   pane.late = wire.late;
   pane.dropped = wire.dropped;
-  pane.scores = wire.scores ? scoresFromWire(wire.scores, limits, `${path}.scores`) : null;
+  pane.scores = wire.scores ? binnedSummaryFromWire(wire.scores, predictionScoresLike, limits, `${path}.scores`) : null;
   pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`));
   pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`, false, scratch) : null;
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
@@ -1246,7 +1239,7 @@ export function outcomeFromWire(wire: PaneOutcomeWire, limits: PaneLimits, path 
   pane.expired = wire.expired;
   pane.correct = wire.correct;
   pane.binary = wire.binary
-    ? binaryOutcomesFromWire(wire.binary, limits, `${path}.binary`)
+    ? binnedSummaryFromWire(wire.binary, binaryOutcomeLike, limits, `${path}.binary`)
     : null;
   pane.regression = wire.regression ? layoutSummaryFromWire(wire.regression, createRegressionOutcomeSummary(), mergeRegressionOutcome, `${path}.regression`) : null;
   pane.confusion = wire.confusion ? counterFromWire(wire.confusion, `${path}.confusion`) : null;
