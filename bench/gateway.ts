@@ -100,6 +100,7 @@ import { Registry } from 'prom-client';
 import { buildGateway } from '../src/gateway/server.ts';
 import { LoopTurns, PANE_APPLY_SLICE_MS, STATISTICS_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
+import { MsgpackReader } from '../src/contract/msgpack-reader.ts';
 import type { PaneInputWire } from '../src/contract/pane-wire.ts';
 import { AlertLog } from '../src/gateway/alert-log.ts';
 import { GatewaySource } from '../src/gateway/gateway-source.ts';
@@ -396,8 +397,9 @@ function workerPaneBytes(models: number): number {
 /** Mean ms to decode and apply one of `samples` into a bare store (a function of its own, so the store is garbage once it returns). */
 function rawApplyMs(samples: readonly Uint8Array[], models: number): number {
   const raw = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
+  const reader = new MsgpackReader();
   const started = performance.now();
-  for (const bytes of samples) raw.applyPaneMessage(decodePaneMessage(bytes.slice()));
+  for (const bytes of samples) raw.applyPaneMessage(decodePaneMessage(bytes.slice(), reader));
   return samples.length > 0 ? (performance.now() - started) / samples.length : 0;
 }
 
@@ -453,6 +455,8 @@ async function runSize(models: number): Promise<SizeResult> {
   // loop's turns with the statistics slices, a turn at least every pull batch
   const slicer = new TimeSlicer(PANE_APPLY_SLICE_MS, { yieldWithinBacklog: YIELD_WITHIN_PENDING, turns });
   let consuming = false;
+  // one reader for every message, as the gateway's changelog consumer has
+  const reader = new MsgpackReader();
   const consume = async (): Promise<void> => {
     consuming = true;
     let inBatch = 0;
@@ -470,7 +474,7 @@ async function runSize(models: number): Promise<SizeResult> {
         replacedQueued--;
         continue;
       }
-      timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes.slice())));
+      timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes.slice(), reader)));
       next.item.applied = Date.now();
       for (const carried of next.carries ?? []) carried.applied = next.item.applied;
       if (measuring && !next.final) applyLags.push(next.item.applied - next.item.pub);
@@ -771,6 +775,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
   // per model x partition, its open outcome panes by start (sparse-labels)
   const outcomes = Array.from({ length: traffic === 'sparse-labels' ? models * SPARSE_PARTITIONS : 0 }, () => new Map<number, PaneOutcome>());
   const labelsPerPartitionAndPane = Math.round(SPARSE_EVENTS_PER_PANE);
+  const reader = new MsgpackReader();
   const before = liveHeapBytes();
   const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models, coarsePaneMs });
   let messages = 0;
@@ -783,20 +788,20 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
         const paneIndex = (paneStart - t0) / PANE_MS;
         if (traffic === 'busy') {
           const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state: states[(paneIndex + m) % HISTORY_STATES], final: true });
-          store.applyPaneMessage(decodePaneMessage(bytes));
+          store.applyPaneMessage(decodePaneMessage(bytes, reader));
           messages++;
           continue;
         }
         // as a worker publishes them: a pane's state when it ends, its final state once the allowed
         // lateness (panes.allowedLatenessMs, 60 s) has passed; meanwhile the gateway holds it open
         const open = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(paneIndex + m, partition), final: false });
-        store.applyPaneMessage(decodePaneMessage(open));
+        store.applyPaneMessage(decodePaneMessage(open, reader));
         messages++;
         const closedStart = paneStart - PANE_MS - SPARSE_LATENESS_MS;
         if (closedStart < t0) continue;
         const closedIndex = (closedStart - t0) / PANE_MS;
         const closed = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart: closedStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(closedIndex + m, partition), final: true });
-        store.applyPaneMessage(decodePaneMessage(closed));
+        store.applyPaneMessage(decodePaneMessage(closed, reader));
         messages++;
       }
       if (traffic !== 'sparse-labels') continue;
@@ -819,7 +824,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
           const final = start + PANE_MS + LABEL_HORIZON_MS < paneStart;
           if (!final && !changed.has(start)) continue;
           const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'out', seq: messages, state: outcomeToWire(outcome), final });
-          store.applyPaneMessage(decodePaneMessage(bytes));
+          store.applyPaneMessage(decodePaneMessage(bytes, reader));
           messages++;
           if (final) open.delete(start);
         }

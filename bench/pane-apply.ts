@@ -30,6 +30,7 @@
  */
 import { parseArgs } from 'node:util';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
+import { MsgpackReader } from '../src/contract/msgpack-reader.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_PANE_LIMITS } from '../src/window/pane.ts';
 import { FEATURES, FLUSH_MS, PartitionedPanes } from './workers/gateway-panes.ts';
@@ -98,6 +99,8 @@ console.log(
     `panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "as their model's other panes (partitions following its reference)"}` +
     (labels === null ? '' : `; a label for every prediction up to ${labels.maxDelayMs / 60_000} min later, outcome panes open ${labels.horizonMs / 60_000} min after they end, a changed one held ${outcomeHoldMs} ms`),
 );
+// one reader for every message, as the gateway's changelog consumer has
+const reader = new MsgpackReader();
 const store = new WindowStore({ windows: ['1m', '5m', '1h'], limits: DEFAULT_PANE_LIMITS, maxModels: models });
 const seconds = minutes * 60;
 const steadyFrom = Math.floor((2 * seconds) / 3);
@@ -117,7 +120,7 @@ for (let second = 0; second < seconds; second++) {
   let elapsed = 0;
   for (const { bytes, outcome } of batch) {
     const started = performance.now();
-    store.applyPaneMessage(decodePaneMessage(bytes));
+    store.applyPaneMessage(decodePaneMessage(bytes, reader));
     const took = performance.now() - started;
     elapsed += took;
     if (steady && outcome) {
@@ -146,7 +149,7 @@ for (let second = 0; second < seconds; second++) {
 let rawMs = Infinity;
 for (let round = 0; round < 3; round++) {
   const started = performance.now();
-  for (const bytes of steadySamples) decodePaneMessage(bytes);
+  for (const bytes of steadySamples) decodePaneMessage(bytes, reader);
   rawMs = Math.min(rawMs, (performance.now() - started) / steadySamples.length);
 }
 const steadyMsPerMessage = steadyMs / steadyMessages;

@@ -14,7 +14,7 @@ import { Decoder, decode as decodeMsgpackOnce } from '@msgpack/msgpack';
 import type { DecodeResult, LabelEvent, PredictionEvent } from './types.ts';
 import { WIRE_LIMITS, checkLabel, checkPrediction, reject } from './validate.ts';
 import type { Rejection, ValidateOptions } from './validate.ts';
-import { MsgpackReader, UNSUPPORTED } from './msgpack-reader.ts';
+import { EventReader, UNSUPPORTED } from './msgpack-reader.ts';
 import type { FeatureBuffer, FeatureSchema } from './feature-schema.ts';
 
 export interface DecodeOptions extends ValidateOptions {
@@ -63,7 +63,7 @@ interface PayloadDecoders {
   msgpack: Decoder | null;
   utf8: TextDecoder;
   /** The fast reader for the common shapes; null for one-shot decodes. */
-  fast: MsgpackReader | null;
+  fast: EventReader | null;
 }
 
 /** Marks a failed payload decode; never produced by MessagePack or JSON, so `instanceof` is exact. */
@@ -110,7 +110,7 @@ function decodePayload(
  * Per-call options override the constructor's defaults; nothing is allocated to merge them.
  */
 export class EventDecoder {
-  readonly #decoders: PayloadDecoders = { msgpack: new Decoder(), utf8: new TextDecoder('utf-8', { fatal: true }), fast: new MsgpackReader() };
+  readonly #decoders: PayloadDecoders = { msgpack: new Decoder(), utf8: new TextDecoder('utf-8', { fatal: true }), fast: new EventReader() };
   readonly #maxBytes: number;
   readonly #maxFeatures: number;
 

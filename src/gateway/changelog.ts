@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { PANES_STREAM } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
 import { decodePaneMessage, PaneMessageError } from '../contract/pane-codec.ts';
+import { MsgpackReader } from '../contract/msgpack-reader.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { WindowStore } from './window-store.ts';
 import { PaneFence } from './pane-fence.ts';
@@ -32,6 +33,8 @@ export class PaneChangelogReader {
   /** Messages refused (malformed, or failing to apply): each is logged with its subject. */
   malformed = 0;
   private readonly fenceLogged = new Set<string>();
+  /** Every pane message is read by this one reader: its caches hold the names and keys that repeat. */
+  private readonly reader = new MsgpackReader();
   /** REST and the feed get a turn every slice; the statistics slices too while the consumer is near the head of the changelog. */
   private readonly slices: TimeSlicer;
 
@@ -74,7 +77,7 @@ export class PaneChangelogReader {
     this.lastSeq = msg.seq;
     try {
       // a copy: decoded sketches are views into it, and the client may reuse its read buffers
-      const message = decodePaneMessage(msg.data.slice());
+      const message = decodePaneMessage(msg.data.slice(), this.reader);
       const refusal = this.fence.check(message, msg.time.getTime());
       if (refusal === null) {
         this.source.applyPaneMessage(message);

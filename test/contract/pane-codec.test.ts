@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
-import { decodePaneMessage, encodePaneMessage, PaneMessageError } from '../../src/contract/pane-codec.ts';
+import { checkPaneMessage, decodePaneMessage, encodePaneMessage, PaneMessageError } from '../../src/contract/pane-codec.ts';
+import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
 import type { PaneInputWire, PaneMessage, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, addInput, inputFromWire, inputToWire, outcomeFromWire, outcomeToWire } from '../../src/window/pane.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
@@ -130,6 +131,33 @@ describe('pane message codec', () => {
     expect(refusal(tampered(input, 'paneStart', (start: number) => start + 1)).field).toBe('paneStart');
     expect(refusal(tampered(input, 'paneMs', 0)).field).toBe('paneMs');
     expect(refusal(tampered(input, 'partition', 1.5)).field).toBe('partition');
+  });
+
+  it('reads every message with one kept reader as the general decoder does, and refuses what it cannot read with the same message', () => {
+    const reader = new MsgpackReader();
+    for (let round = 0; round < 2; round++) {
+      // the second round reads names and keys from the reader's caches
+      for (const update of updates) expect(decodePaneMessage(update.payload, reader)).toEqual(decode(update.payload));
+    }
+    // an ext value (a timestamp) where a count goes: the general decoder reads it, the check names the field
+    const timestamp = tampered(input, 'state.count', new Date(0));
+    expect(() => decodePaneMessage(timestamp, reader)).toThrow(refusal(timestamp).message);
+    expect(refusal(timestamp).field).toBe('state.count');
+    // bytes cut short are not MessagePack, with or without a reader
+    const cut = updates[0].payload.subarray(0, 40);
+    expect(() => decodePaneMessage(cut, reader)).toThrow(/\(message\): not MessagePack/);
+    // and the reader still reads what follows
+    expect(decodePaneMessage(updates[1].payload, reader)).toEqual(decode(updates[1].payload));
+  });
+
+  it('checks a decoded message once: given again it is passed as it is, a copy of it is checked', () => {
+    const checked = decodePaneMessage(encodePaneMessage(input));
+    expect(checkPaneMessage(checked)).toBe(checked);
+    // a spread is a plain object: checked again, so an edit of a copy cannot slip through
+    expect(() => checkPaneMessage({ ...checked, paneMs: 0 })).toThrow(PaneMessageError);
+    expect(checkPaneMessage({ ...checked })).toEqual(checked);
+    // fencing fields are absent, not undefined, when the wire had none
+    expect(Object.keys(checked)).not.toContain('worker');
   });
 });
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventEncoder } from '../../src/events/encode.ts';
 import { FeatureBuffer, FeatureSchema } from '../../src/events/feature-schema.ts';
-import { MsgpackReader, UNSUPPORTED } from '../../src/events/msgpack-reader.ts';
+import { EventReader, UNSUPPORTED } from '../../src/events/msgpack-reader.ts';
 import type { FeatureValue, PredictionEvent } from '../../src/events/types.ts';
 import { PartitionProcessor } from '../../src/partition/processor.ts';
 import type { ProcessorOptions } from '../../src/partition/processor.ts';
@@ -63,7 +63,7 @@ describe('BufferedScorer', () => {
     // names interned before the model's: the columns are bound by name, not by position
     schema.indexOf('unrelated');
     const buffered = new BufferedScorer(new CompiledReconstruction(model), schema);
-    const reader = new MsgpackReader();
+    const reader = new EventReader();
     const buffer = new FeatureBuffer(64);
     const encoder = new EventEncoder();
     const random = mulberry32(5);

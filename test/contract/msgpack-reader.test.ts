@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encode, decode } from '@msgpack/msgpack';
-import { MsgpackReader, UNSUPPORTED } from '../../src/events/msgpack-reader.ts';
+import { MsgpackReader, UNSUPPORTED } from '../../src/contract/msgpack-reader.ts';
 
 /** What the general decoder makes of bytes, or a marker when it throws. */
 function general(bytes: Uint8Array): unknown {
@@ -12,7 +12,8 @@ function general(bytes: Uint8Array): unknown {
   }
 }
 
-const eventLike = fc.letrec((tie) => ({
+// events' shapes, and byte arrays (pane states' sketches)
+const valueLike = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
     fc.constant(null),
@@ -22,6 +23,7 @@ const eventLike = fc.letrec((tie) => ({
     fc.maxSafeInteger(),
     fc.string(),
     fc.string({ unit: 'grapheme', maxLength: 40 }),
+    fc.uint8Array({ maxLength: 300 }),
     fc.array(tie('value'), { maxLength: 5 }),
     fc.dictionary(fc.string({ maxLength: 30 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 6 }),
   ),
@@ -31,7 +33,7 @@ describe('MsgpackReader', () => {
   it('decodes whatever @msgpack/msgpack encodes exactly as @msgpack/msgpack decodes it', () => {
     const reader = new MsgpackReader();
     fc.assert(
-      fc.property(eventLike, (value) => {
+      fc.property(valueLike, (value) => {
         const bytes = encode(value);
         const mine = reader.read(bytes);
         if (mine === UNSUPPORTED) return; // falls back to the general decoder
@@ -44,7 +46,7 @@ describe('MsgpackReader', () => {
   it('reads payloads cut from one shared buffer at any offset, as a NATS client hands them on', () => {
     const reader = new MsgpackReader();
     fc.assert(
-      fc.property(fc.array(fc.tuple(eventLike, fc.boolean()), { minLength: 1, maxLength: 8 }), fc.nat({ max: 7 }), (values, lead) => {
+      fc.property(fc.array(fc.tuple(valueLike, fc.boolean()), { minLength: 1, maxLength: 8 }), fc.nat({ max: 7 }), (values, lead) => {
         // float32 too (forceFloat32), and every integer width through fc.integer / maxSafeInteger
         const payloads = values.map(([value, float32]) => encode(value, { forceFloat32: float32 }));
         const chunk = new Uint8Array(lead + payloads.reduce((n, p) => n + p.length, 0));
@@ -89,10 +91,24 @@ describe('MsgpackReader', () => {
     expect(reader.read(encode({ country: 'DE' }))).toStrictEqual({ country: 'DE' });
   });
 
-  it('defers the types events do not use (timestamps, binary) and invalid UTF-8 to the general decoder', () => {
+  it('reads byte arrays (8, 16 and 32-bit lengths) as views into the bytes read, as the general decoder does', () => {
+    const reader = new MsgpackReader();
+    for (const length of [0, 2, 255, 256, 70_000]) {
+      const sketch = Uint8Array.from({ length }, (_, i) => (i * 7) & 0xff);
+      const bytes = encode({ s: sketch, n: 1 });
+      const mine = reader.read(bytes) as { s: Uint8Array; n: number };
+      expect(mine).toStrictEqual(decode(bytes));
+      expect(mine.s.buffer).toBe(bytes.buffer);
+      // a byte array longer than what is left is not read
+      expect(reader.read(bytes.subarray(0, bytes.length - 3))).toBe(UNSUPPORTED);
+    }
+  });
+
+  it('defers what it does not read (timestamps, non-string keys, deep nesting, invalid UTF-8) to the general decoder', () => {
     const reader = new MsgpackReader();
     expect(reader.read(encode({ ts: new Date(0) }))).toBe(UNSUPPORTED);
-    expect(reader.read(encode({ b: new Uint8Array([1, 2]) }))).toBe(UNSUPPORTED);
+    expect(reader.read(new Uint8Array([0x81, 0x01, 0xa1, 0x61]))).toBe(UNSUPPORTED); // {1: 'a'}
+    expect(reader.read(encode([[[[[[[[[[1]]]]]]]]]]))).toBe(UNSUPPORTED);
     expect(reader.read(new Uint8Array([0xa2, 0xc3, 0x28]))).toBe(UNSUPPORTED);
     expect(reader.read(new Uint8Array([0x81, 0xa1]))).toBe(UNSUPPORTED); // truncated
   });
