@@ -110,6 +110,7 @@ import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_COARSE_PANE_MS } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../src/window/pane.ts';
+import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
 import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
 
@@ -742,6 +743,8 @@ interface SteadyStateMemory {
   applyMsPerMessage: number;
   /** Process CPU time to feed it, ms per message (less sensitive than wall time to a shared machine's load). */
   applyCpuMsPerMessage: number;
+  /** Pane sketches the store moved onto a model's buckets, per feature of a message fed (0: every state on its model's centers). */
+  rebinnedSketchShare: number;
 }
 
 /** Bytes of a pane state's sketches and exact values (what dominates its size), divided by its features. */
@@ -761,13 +764,19 @@ function stateBytesPerFeature(state: PaneInputWire): number {
  * (ExactValueCounts: no more than 16 distinct), every pane's values its own.
  */
 function steadyStateMemory(models: number, coarsePaneMs: number, traffic: SteadyStateMemory['traffic'] = 'busy', historyMs = HISTORY_MS): SteadyStateMemory {
+  // A model's panes share its features' centers, as a worker's do once the model has a reference
+  // (WorkerReferences.centersFor): until 2026-12-03 each state here was centered on its own first
+  // values, so the gateway moved every one onto the model's buckets and held it rewritten, which
+  // production does only before a reference exists.
+  const busyCenters: FeatureCenters = new Map();
   const states = Array.from({ length: HISTORY_STATES }, (_, k) => {
-    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS, busyCenters);
     fill(pane, 200, 5_000_000 + k * 200);
     return inputToWire(pane);
   });
-  const sparseState = (paneIndex: number, partition: number): PaneInputWire => {
-    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+  const sparseCenters = Array.from({ length: models }, (): FeatureCenters => new Map());
+  const sparseState = (paneIndex: number, partition: number, model: number): PaneInputWire => {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS, sparseCenters[model]);
     fill(pane, SPARSE_EVENTS_PER_PANE, 9_000_000 + (paneIndex * SPARSE_PARTITIONS + partition) * SPARSE_EVENTS_PER_PANE);
     return inputToWire(pane);
   };
@@ -794,13 +803,13 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
         }
         // as a worker publishes them: a pane's state when it ends, its final state once the allowed
         // lateness (panes.allowedLatenessMs, 60 s) has passed; meanwhile the gateway holds it open
-        const open = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(paneIndex + m, partition), final: false });
+        const open = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(paneIndex + m, partition, m), final: false });
         store.applyPaneMessage(decodePaneMessage(open, reader));
         messages++;
         const closedStart = paneStart - PANE_MS - SPARSE_LATENESS_MS;
         if (closedStart < t0) continue;
         const closedIndex = (closedStart - t0) / PANE_MS;
-        const closed = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart: closedStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(closedIndex + m, partition), final: true });
+        const closed = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart: closedStart, paneMs: PANE_MS, part: 'in', seq: messages, state: sparseState(closedIndex + m, partition, m), final: true });
         store.applyPaneMessage(decodePaneMessage(closed, reader));
         messages++;
       }
@@ -891,6 +900,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
     aggregateBytesPerModelFeature: Math.round(aggregateBytes / (models * FEATURES)),
     applyMsPerMessage: Number((applyMs / messages).toFixed(3)),
     applyCpuMsPerMessage: Number(((cpu.user + cpu.system) / 1000 / messages).toFixed(3)),
+    rebinnedSketchShare: Number((store.rebinnedSketches / (messages * FEATURES)).toFixed(3)),
   };
 }
 
@@ -944,7 +954,7 @@ async function main(): Promise<void> {
         `${r.finePanesPerModel} fine + ${r.coarsePanesPerModel} coarse + ${r.historyPanesPerModel} history pane states per model (${r.fineStateBytesPerFeature} / ${r.coarseStateBytesPerFeature} / ${r.historyStateBytesPerFeature} wire sketch B per feature); ` +
         `held states ${r.heldStateBytesPerModelFeature} B (partitions' ${r.heldStateBytesByKind.perPartition}, folded ${r.heldStateBytesByKind.folded}, coarse ${r.heldStateBytesByKind.coarse}, history ${r.heldStateBytesByKind.history}) and window aggregates ${r.aggregateBytesPerModelFeature} B per model x feature; ` +
         `besides, the store's bucket scratch ${(r.fixedScratchBytes / 2 ** 20).toFixed(2)} MB (fixed, not per model); ` +
-        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms); ` +
+        `300 models x ${FEATURES} features: ${((300 * FEATURES * r.bytesPerModelFeature) / 2 ** 30).toFixed(2)} GB; fed at ${r.applyMsPerMessage} ms per message (CPU ${r.applyCpuMsPerMessage} ms, ${r.rebinnedSketchShare} of pane sketches rebinned); ` +
         `values listed one by one by f0's windows: ${WINDOWS.map((window) => `${window} ${r.listedValues[window]}`).join(', ')}`,
     );
   }

@@ -33,6 +33,11 @@ function sameBytes(cached: Uint8Array | undefined, length: number, bytes: Uint8A
   return true;
 }
 
+/** Whether a value starting with byte `b` is a number (fixint, float, int, uint). */
+function startsNumber(b: number): boolean {
+  return b <= 0x7f || b >= 0xe0 || (b >= 0xca && b <= 0xd3);
+}
+
 export class MsgpackReader {
   protected bytes: Uint8Array = new Uint8Array(0);
   protected pos = 0;
@@ -51,6 +56,8 @@ export class MsgpackReader {
   protected begin(bytes: Uint8Array): void {
     this.bytes = bytes;
     this.pos = 0;
+    this.rangeKey = null;
+    this.valueStart = this.valueEnd = -1;
     if (bytes.buffer !== this.viewSource) {
       this.viewSource = bytes.buffer;
       this.view = new DataView(bytes.buffer);
@@ -67,16 +74,31 @@ export class MsgpackReader {
   private readonly keyStrings: (string | undefined)[] = new Array(KEY_SLOTS);
   private readonly keyBytes: (Uint8Array | undefined)[] = new Array(KEY_SLOTS);
 
-  /** The decoded value, or UNSUPPORTED (fall back to a general decoder). Throws nothing. */
-  read(bytes: Uint8Array): unknown {
+  /** The key whose top-level value's bytes `read` notes (valueStart, valueEnd); null: none. */
+  private rangeKey: string | null = null;
+  /**
+   * After a `read` given a key, where the top-level map's value of that key lay in the bytes read,
+   * [valueStart, valueEnd); -1 when the value was not a map holding it or the read was UNSUPPORTED.
+   */
+  valueStart = -1;
+  valueEnd = -1;
+
+  /**
+   * The decoded value, or UNSUPPORTED (fall back to a general decoder). Throws nothing. `rangeOf`:
+   * a key of the top-level map whose value's bytes to note (valueStart, valueEnd), so that a
+   * caller can keep that part of the message as it came instead of encoding it again.
+   */
+  read(bytes: Uint8Array, rangeOf: string | null = null): unknown {
     this.begin(bytes);
+    this.rangeKey = rangeOf;
     try {
       const value = this.value(0);
-      return this.pos === bytes.length ? value : UNSUPPORTED;
+      if (this.pos === bytes.length) return value;
     } catch {
       // truncated input (RangeError from DataView) or an unsupported type
-      return UNSUPPORTED;
     }
+    this.valueStart = this.valueEnd = -1;
+    return UNSUPPORTED;
   }
 
   protected value(depth: number): unknown {
@@ -195,7 +217,11 @@ export class MsgpackReader {
       else throw UNSUPPORTED_ERROR; // non-string keys
       const key = this.key(length, (depth * 97 + i) & (KEY_SLOTS - 1));
       if (key === '__proto__') throw UNSUPPORTED_ERROR;
-      out[key] = this.value(depth + 1);
+      if (depth === 0 && key === this.rangeKey) {
+        this.valueStart = this.pos;
+        out[key] = this.value(depth + 1);
+        this.valueEnd = this.pos;
+      } else out[key] = this.value(depth + 1);
     }
     return out;
   }
@@ -216,8 +242,21 @@ export class MsgpackReader {
 
   private array(size: number, depth: number): unknown[] {
     if (size > this.bytes.length - this.pos) throw UNSUPPORTED_ERROR;
+    if (size > 0 && startsNumber(this.bytes[this.pos])) return this.numbers(size, depth);
     const out = new Array<unknown>(size);
     for (let i = 0; i < size; i++) out[i] = this.value(depth + 1);
+    return out;
+  }
+
+  /**
+   * An array whose first element is a number, made where no other array is: V8 gives a new array
+   * the element kind its allocation site has seen, and one site for every array made number lists
+   * of boxed doubles (a 16-byte heap object each, to collect) once it had made a list of strings.
+   * Anything else among the numbers is stored as it comes (the array is then a general one).
+   */
+  private numbers(size: number, depth: number): unknown[] {
+    const out: unknown[] = [];
+    for (let i = 0; i < size; i++) out.push(this.value(depth + 1));
     return out;
   }
 

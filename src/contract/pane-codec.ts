@@ -57,15 +57,19 @@ export function decodePaneMessage(bytes: Uint8Array, reader: MsgpackReader = new
   if (bytes.length > PANE_WIRE_BOUNDS.messageBytes) {
     throw new PaneMessageError('(message)', `${bytes.length} bytes, more than ${PANE_WIRE_BOUNDS.messageBytes}`);
   }
-  let raw = reader.read(bytes);
+  let raw = reader.read(bytes, 'state');
   if (raw === UNSUPPORTED) {
     try {
       raw = decode(bytes);
     } catch (error) {
       throw new PaneMessageError('(message)', `not MessagePack: ${(error as Error).message}`);
     }
+    return checkPaneMessage(raw);
   }
-  return checkPaneMessage(raw);
+  const message = checkPaneMessage(raw);
+  // the check reads a state as it is, except an outcome state without `detections` (older workers), which it gives {}
+  const asItCame = message.part === 'in' || (raw as { state: PaneOutcomeWire }).state.detections !== undefined;
+  return asItCame && reader.valueStart >= 0 ? CheckedPaneMessage.withStateBytes(message, bytes.subarray(reader.valueStart, reader.valueEnd)) : message;
 }
 
 /**
@@ -76,6 +80,7 @@ export function decodePaneMessage(bytes: Uint8Array, reader: MsgpackReader = new
 export class CheckedPaneMessage implements PaneMessage {
   declare readonly worker?: string;
   declare readonly epoch?: number;
+  #stateBytes: Uint8Array | null = null;
   constructor(
     readonly model: string,
     readonly version: string,
@@ -90,6 +95,21 @@ export class CheckedPaneMessage implements PaneMessage {
   ) {
     // absent, not undefined, without fencing: as the wire had it
     if (fencing !== null) Object.assign(this, fencing);
+  }
+
+  /**
+   * The state's MessagePack as the message carried it (a view into the message's bytes), when
+   * decodePaneMessage's reader noted where it lay and the check read it as it is; else null. A
+   * reader that holds the state packed keeps these bytes instead of encoding the state again.
+   */
+  stateBytes(): Uint8Array | null {
+    return this.#stateBytes;
+  }
+
+  /** For decodePaneMessage: `bytes` are this message's state as it came. */
+  static withStateBytes(message: CheckedPaneMessage, bytes: Uint8Array): CheckedPaneMessage {
+    message.#stateBytes = bytes;
+    return message;
   }
 }
 

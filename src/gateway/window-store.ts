@@ -1,3 +1,4 @@
+import { MsgpackReader } from '../contract/msgpack-reader.ts';
 import type { ModelSummary } from '../contract/metrics.ts';
 import type { PaneMessage } from '../contract/pane-wire.ts';
 import { parseDuration } from '../contract/duration.ts';
@@ -65,6 +66,8 @@ export class WindowStore {
   private rebinnedByEvicted = 0;
   /** Decoded pane states' bucket arrays, shared by every model's windows (ModelWindowsOptions.scratch). */
   private readonly scratch = new BucketScratch();
+  /** Reads the models' packed states (ModelWindowsOptions.reader), as the scratch shared by them. */
+  private readonly reader = new MsgpackReader();
   private readonly windowMs: ReadonlyMap<string, number>;
   private readonly changed = new ModelSignal();
   private caughtUp = false;
@@ -130,6 +133,7 @@ export class WindowStore {
         coarsePaneMs: this.options.coarsePaneMs,
         historyPaneMs: this.options.historyPaneMs,
         scratch: this.scratch,
+        reader: this.reader,
         bucketsHint: referenceBuckets === undefined ? undefined : (feature) => referenceBuckets(model, feature),
       });
       windows.applyMessage(message); // a malformed first message throws before the model is listed

@@ -1,6 +1,8 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decode, encode } from '@msgpack/msgpack';
 import type { PaneInputWire, PaneOutcomeWire } from '../contract/pane-wire.ts';
+import { UNSUPPORTED } from '../contract/msgpack-reader.ts';
+import type { MsgpackReader } from '../contract/msgpack-reader.ts';
 
 /**
  * A pane state the gateway holds but seldom reads (a final state folded over partitions, a coarse
@@ -89,9 +91,28 @@ export function packPaneState(state: PaneInputWire | PaneOutcomeWire, deflate = 
   return packed.byteLength === packed.buffer.byteLength ? packed : packed.slice();
 }
 
-/** The state packPaneState packed (its raw sketches are views of `packed`); RangeError for bytes it did not write. */
-export function unpackPaneState<State extends PaneInputWire | PaneOutcomeWire>(packed: Uint8Array): State {
-  const decoded = decode(packed);
+/** MessagePack of [RAW_STATE, ...]: a fixarray of two, then the positive fixint RAW_STATE. */
+const RAW_STATE_HEAD = [0x92, RAW_STATE] as const;
+
+/**
+ * What packPaneState(state, false) makes, from the state's MessagePack as a pane message carried
+ * it (CheckedPaneMessage.stateBytes): a copy behind a two-byte head, no encoding.
+ */
+export function packStateBytes(stateBytes: Uint8Array): Uint8Array {
+  const packed = new Uint8Array(stateBytes.length + RAW_STATE_HEAD.length);
+  packed.set(RAW_STATE_HEAD, 0);
+  packed.set(stateBytes, RAW_STATE_HEAD.length);
+  return packed;
+}
+
+/**
+ * The state packPaneState packed (its raw sketches are views of `packed`); RangeError for bytes it
+ * did not write. `reader`: one kept by the caller, faster than the general decoder, which reads
+ * what it does not.
+ */
+export function unpackPaneState<State extends PaneInputWire | PaneOutcomeWire>(packed: Uint8Array, reader?: MsgpackReader): State {
+  let decoded = reader === undefined ? UNSUPPORTED : reader.read(packed);
+  if (decoded === UNSUPPORTED) decoded = decode(packed);
   if (Array.isArray(decoded)) {
     if (decoded.length !== 2 || decoded[0] !== RAW_STATE) throw new RangeError(`packed pane state: an array of ${decoded.length} starting with ${String(decoded[0])}, not [${RAW_STATE}, state]`);
     return decoded[1] as State;

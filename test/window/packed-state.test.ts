@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
-import { packPaneState, unpackPaneState } from '../../src/window/packed-state.ts';
+import { packPaneState, packStateBytes, unpackPaneState } from '../../src/window/packed-state.ts';
+import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
+import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
 
@@ -67,6 +69,32 @@ describe('packed pane states', () => {
     expect(sketchBytes(input)).toBeGreaterThan(1000);
     expect(packed.length).toBeLessThan(encode(input).length);
     expect(packed.buffer.byteLength).toBe(packed.byteLength);
+  });
+
+  it('packed from a message\'s own bytes: byte for byte what packing the decoded state makes, read back the same with a reader', () => {
+    const reader = new MsgpackReader();
+    for (const [part, state] of [['in', heavyTailedInput()], ['out', outcomeState()]] as const) {
+      const bytes = encodePaneMessage({ model: 'm', version: 'v1', partition: 3, paneStart: 0, paneMs: 10_000, part, seq: 7, final: false, state });
+      const message = decodePaneMessage(bytes, reader);
+      const stateBytes = message.stateBytes();
+      expect(stateBytes).not.toBeNull();
+      const packed = packStateBytes(stateBytes as Uint8Array);
+      expect(Array.from(packed)).toEqual(Array.from(packPaneState(message.state, false)));
+      expect(packed.buffer.byteLength).toBe(packed.byteLength); // a copy, not a view of the message
+      expect(plain(unpackPaneState(packed, reader))).toEqual(plain(state));
+      expect(plain(unpackPaneState(packed))).toEqual(plain(state));
+    }
+  });
+
+  it('a message whose state the check does not read as it came has no state bytes', () => {
+    const state = outcomeState() as Partial<PaneOutcomeWire>;
+    delete state.detections; // an older worker's: the check reads it as {}
+    const message = decodePaneMessage(encode({ model: 'm', version: 'v1', partition: 0, paneStart: 0, paneMs: 10_000, part: 'out', seq: 1, final: false, state }), new MsgpackReader());
+    expect(message.state).toHaveProperty('detections', {});
+    expect(message.stateBytes()).toBeNull();
+    // nor one the reader leaves to the general decoder (a timestamp in a field the check does not read)
+    const odd = decodePaneMessage(encode({ model: 'm', version: 'v1', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: false, state: heavyTailedInput(), at: new Date(0) }), new MsgpackReader());
+    expect(odd.stateBytes()).toBeNull();
   });
 
   it('refuses a sketch it did not pack, saying so', () => {

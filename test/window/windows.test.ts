@@ -3,6 +3,9 @@ import fc from 'fast-check';
 import { ModelWindows } from '../../src/window/windows.ts';
 import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire, summaryToWire, summaryFromWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
+import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
+import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
+import { encode } from '@msgpack/msgpack';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 import { FEATURE_MIN_INDEXABLE, featureAccuracyOf } from '../../src/window/pane.ts';
 
@@ -25,6 +28,48 @@ function outcomeMessage(partition: number, version: string, paneStart: number, j
   pane.correct = joined;
   return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane), final: false };
 }
+
+describe('partition states held as the changelog delivered their bytes', () => {
+  it('give the same windows as states held as objects, through replacements, finals, folds and coarse panes', () => {
+    const update = fc.record({
+      partition: fc.integer({ min: 0, max: 3 }),
+      pane: fc.integer({ min: 0, max: 80 }),
+      values: fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 6 }),
+      final: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(update, { minLength: 1, maxLength: 150 }), (updates) => {
+        const fromBytes = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const fromObjects = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const reader = new MsgpackReader();
+        for (const u of updates) {
+          const message = { ...inputMessage(u.partition, 'v1', u.pane * PANE, u.values), final: u.final };
+          const decoded = decodePaneMessage(encodePaneMessage(message), reader);
+          expect(decoded.stateBytes()).not.toBeNull();
+          fromBytes.applyMessage(decoded);
+          fromObjects.applyMessage(message);
+        }
+        expect(fromBytes.heldStates).toEqual(fromObjects.heldStates);
+        for (const name of WINDOWS.keys()) {
+          const a = fromBytes.get(name);
+          const b = fromObjects.get(name);
+          expect(a === undefined ? null : encode(inputToWire(a.input))).toEqual(b === undefined ? null : encode(inputToWire(b.input)));
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('are held packed, in about their MessagePack size, from the first message on', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    const bytes = encodePaneMessage(inputMessage(0, 'v1', 0, [1, 2, 3, 40, 500]));
+    windows.applyMessage(decodePaneMessage(bytes, new MsgpackReader()));
+    expect(windows.heldStates.perPartition).toBe(1);
+    const held = windows.heldStateBytes.perPartition;
+    expect(held).toBeGreaterThan(bytes.length / 2);
+    expect(held).toBeLessThan(bytes.length);
+  });
+});
 
 describe('sliding windows kept by add and subtract', () => {
   it('always equal the sum of the latest state of every pane inside them', () => {
