@@ -255,8 +255,8 @@ export class MsgpackReader {
    * Anything else among the numbers is stored as it comes (the array is then a general one).
    */
   private numbers(size: number, depth: number): unknown[] {
-    const out: unknown[] = [];
-    for (let i = 0; i < size; i++) out.push(this.value(depth + 1));
+    const out = new Array<unknown>(size);
+    for (let i = 0; i < size; i++) out[i] = this.value(depth + 1);
     return out;
   }
 
