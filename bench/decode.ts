@@ -129,7 +129,7 @@ export function main(): Record<string, unknown> {
   };
 
   console.log(`decode + validate of one prediction (msgpack ${msgpackBytes} B, JSON ${jsonBytes} B), best of ${ROUNDS} interleaved rounds x ${EVENTS_PER_ROUND}`);
-  console.log(`  EventDecoder (MsgpackReader, the worker's path) ${result.msgpack_ns} ns/event  (${result.events_per_s_msgpack.toLocaleString('en-US')} events/s)`);
+  console.log(`  EventDecoder (EventReader, the worker's path) ${result.msgpack_ns} ns/event  (${result.events_per_s_msgpack.toLocaleString('en-US')} events/s)`);
   console.log(`  @msgpack/msgpack, reused Decoder               ${result.library_msgpack_ns} ns/event  (ours x${result.reader_vs_library})`);
   console.log(`  @msgpack/msgpack, one-shot decode()            ${result.msgpack_oneshot_ns} ns/event  (x${result.oneshot_vs_reused} of reused)`);
   console.log(`  msgpackr Unpackr                               ${result.msgpackr_ns} ns/event  (x${result.msgpackr_vs_msgpack} of ours)`);
