@@ -158,6 +158,18 @@ describe('pane message codec', () => {
     expect(checkPaneMessage({ ...checked })).toEqual(checked);
     // fencing fields are absent, not undefined, when the wire had none
     expect(Object.keys(checked)).not.toContain('worker');
+    // the features are checked where they are, not copied
+    const plain = decode(encodePaneMessage(input)) as { state: { features: unknown } };
+    expect((checkPaneMessage(plain).state as PaneInputWire).features).toBe(plain.state.features);
+  });
+
+  it('refuses feature names a decoder never makes but an object in memory may have', () => {
+    const state = decode(encodePaneMessage(input)) as { state: { features: Record<string, unknown> } };
+    const [first] = Object.values(state.state.features);
+    const withProto = { ...state, state: { ...state.state, features: JSON.parse(`{"__proto__": ${JSON.stringify({ ...(first as object), n: null })}}`) as unknown } };
+    expect(() => checkPaneMessage(withProto)).toThrow(/state\.features: a key named __proto__/);
+    const longName = { ...state, state: { ...state.state, features: { ['f'.repeat(5000)]: first } } };
+    expect(() => checkPaneMessage(longName)).toThrow(/state\.features: a key of 5000 characters, more than 4096/);
   });
 });
 
