@@ -67,7 +67,8 @@ interface StoredPane {
   version: string;
   paneStart: number;
   part: 'in' | 'out';
-  state: PaneInputWire | PaneOutcomeWire | Packed;
+  /** Its wire form, or packed into one byte array (packPaneState, packStateBytes). */
+  state: PaneInputWire | PaneOutcomeWire | Uint8Array;
   /** The worker marked this state final (its pane closed). */
   final: boolean;
   /** For a folded pane: the partitions whose final states it holds. */
@@ -103,13 +104,8 @@ export interface ModelWindowsOptions {
   bucketsHint?: (feature: string) => LogHistogram | undefined;
 }
 
-/** A folded or coarse state, packed (packPaneState). */
-interface Packed {
-  packed: Uint8Array;
-}
-
 function wireOf(pane: StoredPane, reader: MsgpackReader): PaneInputWire | PaneOutcomeWire {
-  return 'packed' in pane.state ? unpackPaneState(pane.state.packed, reader) : pane.state;
+  return pane.state instanceof Uint8Array ? unpackPaneState(pane.state, reader) : pane.state;
 }
 
 /** Bytes of every sketch in a wire state (its byte arrays). */
@@ -555,7 +551,7 @@ export class ModelWindows {
       // --memory-only's sparse shape 73.8 -> 62.0 KB per model x feature x window, and packing an
       // older state (an encoding, at advanceTo) no longer happens for states from the changelog.
       const stateBytes = checked.stateBytes();
-      if (stateBytes !== null) next.state = { packed: packStateBytes(stateBytes) };
+      if (stateBytes !== null) next.state = packStateBytes(stateBytes);
     }
 
     this.learnPaneMs(checked.paneMs);
@@ -626,8 +622,8 @@ export class ModelWindows {
         // sparse traffic, bench gateway --memory-only, where the budget is 64 KB) and, with labels,
         // ~5,700 outcome states (262 KB). A state replaced (a late event, a label) is unpacked
         // once and packed again at the next pane: no dearer to apply, measured with labels
-        if (store === this.panes && !pane.final && pane.paneStart < end - this.paneMs && !('packed' in pane.state)) {
-          pane.state = { packed: packPaneState(pane.state, false) };
+        if (store === this.panes && !pane.final && pane.paneStart < end - this.paneMs && !(pane.state instanceof Uint8Array)) {
+          pane.state = packPaneState(pane.state, false);
         }
       }
     }
@@ -715,18 +711,18 @@ export class ModelWindows {
    * (`deflate`, for coarse and history states, held long and seldom read) or raw (a folded fine
    * state: see packPaneState).
    */
-  private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[], deflate = true): Packed {
+  private merged(part: 'in' | 'out', existing: StoredPane | undefined, panes: readonly StoredPane[], deflate = true): Uint8Array {
     if (part === 'in') {
       const merged = new PaneInput(this.limits);
       merged.exactSumCap = SUM_VALUES_CAP;
       const sources = [...(existing ? [existing] : []), ...panes].map((pane) => this.decode(pane).input as PaneInput);
       for (const source of sources) addInput(merged, source, 1);
       this.restateExact(panes[0], sources, merged);
-      return { packed: packPaneState(inputToWire(merged), deflate) };
+      return packPaneState(inputToWire(merged), deflate);
     }
     const merged = existing ? (this.decode(existing).outcome as PaneOutcome) : new PaneOutcome(this.limits);
     for (const pane of panes) addOutcome(merged, this.decode(pane).outcome as PaneOutcome, 1);
-    return { packed: packPaneState(outcomeToWire(merged), deflate) };
+    return packPaneState(outcomeToWire(merged), deflate);
   }
 
   /**
@@ -775,9 +771,9 @@ export class ModelWindows {
       // partition's state is held packed, raw, already: see applyState)
       const state =
         existing === undefined && members.length === 1
-          ? 'packed' in first.state
+          ? first.state instanceof Uint8Array
             ? first.state
-            : { packed: packPaneState(first.state, false) }
+            : packPaneState(first.state, false)
           : this.merged(first.part, existing, members.map(([, pane]) => pane), false);
       for (const [key] of members) {
         partitions.add(Number(key.slice(0, key.indexOf('|'))));
@@ -806,7 +802,7 @@ export class ModelWindows {
   get heldStateBytes(): { perPartition: number; folded: number; coarse: number; history: number } {
     const bytesOf = (store: Map<string, StoredPane>): number => {
       let bytes = 0;
-      for (const pane of store.values()) bytes += 'packed' in pane.state ? pane.state.packed.byteLength : wireSketchBytes(pane.state);
+      for (const pane of store.values()) bytes += pane.state instanceof Uint8Array ? pane.state.byteLength : wireSketchBytes(pane.state);
       return bytes;
     };
     return { perPartition: bytesOf(this.panes), folded: bytesOf(this.folded), coarse: bytesOf(this.coarse), history: bytesOf(this.history) };
