@@ -67,9 +67,7 @@ export function decodePaneMessage(bytes: Uint8Array, reader: MsgpackReader = new
     return checkPaneMessage(raw);
   }
   const message = checkPaneMessage(raw);
-  // the check reads a state as it is, except an outcome state without `detections` (older workers), which it gives {}
-  const asItCame = message.part === 'in' || (raw as { state: PaneOutcomeWire }).state.detections !== undefined;
-  return asItCame && reader.valueStart >= 0 ? CheckedPaneMessage.withStateBytes(message, bytes.subarray(reader.valueStart, reader.valueEnd)) : message;
+  return reader.valueStart >= 0 ? CheckedPaneMessage.withStateBytes(message, bytes.subarray(reader.valueStart, reader.valueEnd)) : message;
 }
 
 /**
@@ -99,8 +97,9 @@ export class CheckedPaneMessage implements PaneMessage {
 
   /**
    * The state's MessagePack as the message carried it (a view into the message's bytes), when
-   * decodePaneMessage's reader noted where it lay and the check read it as it is; else null. A
-   * reader that holds the state packed keeps these bytes instead of encoding the state again.
+   * decodePaneMessage's reader noted where it lay; else null. A reader that holds the state packed
+   * keeps these bytes instead of encoding the state again (they passed this check; what the check
+   * fills in, an older outcome state's missing `detections`, the pane layer reads as none too).
    */
   stateBytes(): Uint8Array | null {
     return this.#stateBytes;

@@ -617,11 +617,10 @@ export class ModelWindows {
         else retained.add(pane.version);
         // a partition's state of a pane older than the newest waits for its final one (the worker
         // sends it once the allowed lateness, 60 s, or for outcomes the label horizon, 1 h, has
-        // passed): held packed, as merged states are, not as the codec's object graph. At 16
-        // partitions a model holds ~100 such input states (108 KB per model x feature x window at
-        // sparse traffic, bench gateway --memory-only, where the budget is 64 KB) and, with labels,
-        // ~5,700 outcome states (262 KB). A state replaced (a late event, a label) is unpacked
-        // once and packed again at the next pane: no dearer to apply, measured with labels
+        // passed): held packed, as merged states are, not as the codec's object graph (at 16
+        // partitions ~100 input states per model and, with labels, ~5,700 outcome states). A state
+        // from the changelog is packed already (its bytes: see applyState); one given as objects,
+        // or moved onto the model's buckets, is packed here
         if (store === this.panes && !pane.final && pane.paneStart < end - this.paneMs && !(pane.state instanceof Uint8Array)) {
           pane.state = packPaneState(pane.state, false);
         }

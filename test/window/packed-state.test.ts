@@ -3,7 +3,7 @@ import { encode } from '@msgpack/msgpack';
 import { packPaneState, packStateBytes, unpackPaneState } from '../../src/window/packed-state.ts';
 import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
 import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeFromWire, outcomeToWire } from '../../src/window/pane.ts';
 import type { PaneInputWire, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
 
 /** Byte arrays as plain arrays, so states compare by content (an inflated sketch is a Buffer). */
@@ -86,12 +86,16 @@ describe('packed pane states', () => {
     }
   });
 
-  it('a message whose state the check does not read as it came has no state bytes', () => {
+  it('an older worker\'s outcome state (no `detections`) held from its bytes reads as none, as the check reads it; a message the general decoder read has no state bytes', () => {
     const state = outcomeState() as Partial<PaneOutcomeWire>;
-    delete state.detections; // an older worker's: the check reads it as {}
-    const message = decodePaneMessage(encode({ model: 'm', version: 'v1', partition: 0, paneStart: 0, paneMs: 10_000, part: 'out', seq: 1, final: false, state }), new MsgpackReader());
+    delete state.detections;
+    const reader = new MsgpackReader();
+    const message = decodePaneMessage(encode({ model: 'm', version: 'v1', partition: 0, paneStart: 0, paneMs: 10_000, part: 'out', seq: 1, final: false, state }), reader);
     expect(message.state).toHaveProperty('detections', {});
-    expect(message.stateBytes()).toBeNull();
+    const held = outcomeFromWire(unpackPaneState(packStateBytes(message.stateBytes() as Uint8Array), reader), DEFAULT_PANE_LIMITS);
+    const checked = outcomeFromWire(message.state as PaneOutcomeWire, DEFAULT_PANE_LIMITS);
+    expect(held.detections).toEqual(new Map());
+    expect(plain(outcomeToWire(held))).toEqual(plain(outcomeToWire(checked)));
     // nor one the reader leaves to the general decoder (a timestamp in a field the check does not read)
     const odd = decodePaneMessage(encode({ model: 'm', version: 'v1', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: false, state: heavyTailedInput(), at: new Date(0) }), new MsgpackReader());
     expect(odd.stateBytes()).toBeNull();
