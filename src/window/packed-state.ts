@@ -99,10 +99,21 @@ const RAW_STATE_HEAD = [0x92, RAW_STATE] as const;
  * it (CheckedPaneMessage.stateBytes): a copy behind a two-byte head, no encoding.
  */
 export function packStateBytes(stateBytes: Uint8Array): Uint8Array {
-  const packed = new Uint8Array(stateBytes.length + RAW_STATE_HEAD.length);
-  packed.set(RAW_STATE_HEAD, 0);
-  packed.set(stateBytes, RAW_STATE_HEAD.length);
+  const packed = new Uint8Array(packedStateLength(stateBytes));
+  packStateBytesInto(stateBytes, packed, 0);
   return packed;
+}
+
+/** The length of what packStateBytes makes of `stateBytes`. */
+export function packedStateLength(stateBytes: Uint8Array): number {
+  return stateBytes.length + RAW_STATE_HEAD.length;
+}
+
+/** Writes what packStateBytes makes of `stateBytes` into `target` at `offset` (packedStateLength bytes). */
+export function packStateBytesInto(stateBytes: Uint8Array, target: Uint8Array, offset: number): void {
+  target[offset] = RAW_STATE_HEAD[0];
+  target[offset + 1] = RAW_STATE_HEAD[1];
+  target.set(stateBytes, offset + RAW_STATE_HEAD.length);
 }
 
 /**

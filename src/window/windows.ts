@@ -7,7 +7,9 @@ import { ExactValueCounts, SUM_VALUES_CAP, movedOnto } from '../sketch/exact-val
 import { BucketScratch } from '../sketch/bucket-store.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
-import { packPaneState, packStateBytes, unpackPaneState } from './packed-state.ts';
+import { packPaneState, unpackPaneState } from './packed-state.ts';
+import { PaneStates } from './partition-states.ts';
+import type { HeldState } from './partition-states.ts';
 import { MsgpackReader } from '../contract/msgpack-reader.ts';
 
 /**
@@ -58,17 +60,18 @@ export class WindowAggregate {
  * A pane state held: kept in its compact wire form (sketches as bytes, about a sixth of the
  * decoded size) and decoded only when it enters or leaves a window or a range is summed. A
  * partition's state, which the next message may replace, is held as the changelog delivered it:
- * its bytes, packed raw (a state given as objects, or moved onto the model's buckets, is packed
- * once its pane is older than the newest); a folded or coarse state, held until it leaves the
- * retention and seldom read, is packed too (packed-state.ts: its sketches deflated, a fifth to a
- * quarter of their wire bytes).
+ * its bytes, packed raw, beside the other partitions' states of its pane (PaneStates: this record
+ * is made for it only while it is looked at); one given as objects, or moved onto the model's
+ * buckets, is packed once its pane is older than the newest. A folded or coarse state, held until
+ * it leaves the retention and seldom read, is packed too (packed-state.ts: its sketches deflated,
+ * a fifth to a quarter of their wire bytes).
  */
 interface StoredPane {
   version: string;
   paneStart: number;
   part: 'in' | 'out';
   /** Its wire form, or packed into one byte array (packPaneState, packStateBytes). */
-  state: PaneInputWire | PaneOutcomeWire | Uint8Array;
+  state: HeldState;
   /** The worker marked this state final (its pane closed). */
   final: boolean;
   /** For a folded pane: the partitions whose final states it holds. */
@@ -117,6 +120,15 @@ function wireSketchBytes(value: unknown): number {
   return bytes;
 }
 
+/**
+ * What one recount (recountFoldedValues) has looked at so far: the partitions' states as records
+ * (made once, when first needed) and those unpacked, by record.
+ */
+interface RecountLook {
+  partitionPanes: StoredPane[] | null;
+  unpacked: Map<StoredPane, PaneInputWire>;
+}
+
 interface DecodedPane {
   input: PaneInput | null;
   outcome: PaneOutcome | null;
@@ -137,8 +149,8 @@ function withMovedSketches(wire: PaneInputWire, input: PaneInput, moved: readonl
 }
 
 export class ModelWindows {
-  /** Latest state per `${partition}|${version}|${paneStart}|${part}`, while it may still change. */
-  private readonly panes = new Map<string, StoredPane>();
+  /** Latest state of each partition per `${version}|${paneStart}|${part}`, while it may still change. */
+  private readonly partitionStates = new Map<string, PaneStates>();
   /** Final states merged over partitions, per `${version}|${paneStart}|${part}`. */
   private readonly folded = new Map<string, StoredPane>();
   /** Folded states older than the fine span merged per coarse pane, per `${version}|${coarseStart}|${part}`. */
@@ -251,9 +263,25 @@ export class ModelWindows {
   }
 
   private decode(pane: StoredPane): DecodedPane {
-    if (pane.part === 'out') return { input: null, outcome: outcomeFromWire(wireOf(pane, this.reader) as PaneOutcomeWire, this.limits), moved: null };
-    const input = inputFromWire(wireOf(pane, this.reader) as PaneInputWire, this.limits, 'state', this.scratch);
+    return this.decodeState(pane.part, pane.state);
+  }
+
+  private decodeState(part: 'in' | 'out', state: HeldState): DecodedPane {
+    const wire = state instanceof Uint8Array ? unpackPaneState(state, this.reader) : state;
+    if (part === 'out') return { input: null, outcome: outcomeFromWire(wire as PaneOutcomeWire, this.limits), moved: null };
+    const input = inputFromWire(wire as PaneInputWire, this.limits, 'state', this.scratch);
     return { input, outcome: null, moved: this.onFeatureBuckets(input) };
+  }
+
+  /** The partitions' states held, each as a record of its own (made now). */
+  private partitionPanes(): StoredPane[] {
+    const panes: StoredPane[] = [];
+    for (const states of this.partitionStates.values()) {
+      for (let slot = 0; slot < states.size; slot++) {
+        panes.push({ version: states.version, paneStart: states.paneStart, part: states.part, state: states.stateAt(slot), final: states.finalAt(slot) });
+      }
+    }
+    return panes;
   }
 
   /**
@@ -373,19 +401,19 @@ export class ModelWindows {
    */
   private recountFoldedValues(): void {
     // a packed partition state is unpacked once here, however many features and windows look at it
-    const unpacked = new Map<StoredPane, PaneInputWire>();
+    const looked: RecountLook = { partitionPanes: null, unpacked: new Map() };
     for (const [window, length] of this.windowMs) {
-      for (const [version, aggregate] of this.aggregates.get(window) ?? []) this.recountIn(aggregate, window, length, version, unpacked);
+      for (const [version, aggregate] of this.aggregates.get(window) ?? []) this.recountIn(aggregate, window, length, version, looked);
       const all = this.allVersions.get(window);
-      if (all !== undefined) this.recountIn(all, window, length, ALL_VERSIONS, unpacked);
+      if (all !== undefined) this.recountIn(all, window, length, ALL_VERSIONS, looked);
     }
   }
 
-  private recountIn(aggregate: WindowAggregate, window: string, length: number, version: string, unpacked: Map<StoredPane, PaneInputWire>): void {
+  private recountIn(aggregate: WindowAggregate, window: string, length: number, version: string, looked: RecountLook): void {
     const input = aggregate.input;
-    if (this.recountDue(input.outputExact, window, length)) input.outputExact = this.exactSum(input.outputExact as ExactValueCounts, window, length, version, null, unpacked);
+    if (this.recountDue(input.outputExact, window, length)) input.outputExact = this.exactSum(input.outputExact as ExactValueCounts, window, length, version, null, looked);
     for (const [feature, summary] of input.features) {
-      if (this.recountDue(summary.exact, window, length)) summary.exact = this.exactSum(summary.exact as ExactValueCounts, window, length, version, feature, unpacked);
+      if (this.recountDue(summary.exact, window, length)) summary.exact = this.exactSum(summary.exact as ExactValueCounts, window, length, version, feature, looked);
     }
   }
 
@@ -417,10 +445,11 @@ export class ModelWindows {
     length: number,
     version: string,
     feature: string | null,
-    unpacked: Map<StoredPane, PaneInputWire>,
+    looked: RecountLook,
   ): ExactValueCounts {
+    const { unpacked } = looked;
     const partitions: StoredPane[] = [];
-    for (const pane of this.panes.values()) {
+    for (const pane of (looked.partitionPanes ??= this.partitionPanes())) {
       if (pane.part === 'in' && this.holds(name, length, pane.paneStart) && (version === ALL_VERSIONS || pane.version === version)) partitions.push(pane);
     }
     // a continuous feature's newest states list more than a sum may (an older partition state is
@@ -438,7 +467,7 @@ export class ModelWindows {
     this.recountedSums++;
     this.scratch.reset(); // the states decoded here are let go before the next message
     const summed: Array<{ paneStart: number; values: readonly number[] }> = [];
-    for (const pane of this.storedPanes()) {
+    for (const pane of this.storedPanes(looked.partitionPanes)) {
       if (pane.part !== 'in' || !this.holds(name, length, pane.paneStart) || (version !== ALL_VERSIONS && pane.version !== version)) continue;
       const input = this.decode(pane).input as PaneInput;
       const exact = feature === null ? input.outputExact : (input.features.get(feature)?.exact ?? null);
@@ -544,19 +573,15 @@ export class ModelWindows {
     const decoded = this.decode(next);
     // A partition's state is decoded again when the next one replaces it, when it leaves a window
     // and when it is folded: kept with its sketches already on the model's buckets, it is moved once.
+    // Any other is held packed from the message's own bytes (a copy of the state's part, no
+    // encoding) from the start, not as the codec's objects until it is older than the newest pane:
+    // bench gateway --memory-only's sparse shape 73.8 -> 62.0 KB per model x feature x window, and
+    // packing an older state (an encoding, at advanceTo) no longer happens for states from the changelog.
+    const stateBytes = decoded.moved === null ? checked.stateBytes() : null;
     if (decoded.moved !== null) next.state = withMovedSketches(next.state as PaneInputWire, decoded.input as PaneInput, decoded.moved);
-    else {
-      // Held packed from the message's own bytes (a copy of the state's part, no encoding) from the
-      // start, not as the codec's objects until it is older than the newest pane: bench gateway
-      // --memory-only's sparse shape 73.8 -> 62.0 KB per model x feature x window, and packing an
-      // older state (an encoding, at advanceTo) no longer happens for states from the changelog.
-      const stateBytes = checked.stateBytes();
-      if (stateBytes !== null) next.state = packStateBytes(stateBytes);
-    }
 
     this.learnPaneMs(checked.paneMs);
     this.versions.add(checked.version);
-    const key = `${checked.partition}|${checked.version}|${checked.paneStart}|${checked.part}`;
     if (paneEnd > this.end) this.advanceTo(paneEnd, checked.version);
     if (checked.paneStart < this.firstPaneStart && checked.part === 'in') this.firstPaneStart = checked.paneStart;
     if (this.holdsFinal(checked.partition, checked.version, checked.paneStart, checked.part)) {
@@ -565,9 +590,15 @@ export class ModelWindows {
       this.staleIgnored++;
       return;
     }
-    const previous = this.panes.get(key);
-    this.panes.set(key, next);
-    if (previous !== undefined) this.replace(previous, next, decoded);
+    const key = `${checked.version}|${checked.paneStart}|${checked.part}`;
+    let states = this.partitionStates.get(key);
+    if (states === undefined) this.partitionStates.set(key, (states = new PaneStates(checked.version, checked.paneStart, checked.part)));
+    const slot = states.slotOf(checked.partition);
+    // read before the new state is held: a view of the shared bytes stays whole (PaneStates)
+    const previous: StoredPane | null = slot < 0 ? null : { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: states.stateAt(slot), final: states.finalAt(slot) };
+    if (stateBytes !== null) states.setBytes(checked.partition, stateBytes, checked.final);
+    else states.setState(checked.partition, next.state, checked.final);
+    if (previous !== null) this.replace(previous, next, decoded);
     else this.apply(next, 1, decoded);
   }
 
@@ -603,27 +634,41 @@ export class ModelWindows {
     const retained = new Set<string>([arriving]);
     const starts = [...this.windowMs].map(([name, length]) => ({ name, was: this.windowStart(name, length, oldEnd), is: this.windowStart(name, length, end) }));
     const retainedFrom = this.retainedFrom(end);
-    for (const store of [this.panes, this.folded, this.coarse, this.history]) {
+    // the windows a pane starting at `paneStart` enters (1) or leaves (-1), each once
+    const crossings = (paneStart: number): Array<[string, 1 | -1]> | null => {
+      let crossed: Array<[string, 1 | -1]> | null = null;
+      for (const { name, was, is } of starts) {
+        const wasIn = paneStart >= was && paneStart < oldEnd;
+        const isIn = paneStart >= is && paneStart < end;
+        if (wasIn !== isIn) (crossed ??= []).push([name, isIn ? 1 : -1]);
+      }
+      return crossed;
+    };
+    for (const [key, states] of this.partitionStates) {
+      const crossed = crossings(states.paneStart);
+      for (let slot = 0; crossed !== null && slot < states.size; slot++) {
+        const decoded = this.decodeState(states.part, states.stateAt(slot));
+        for (const [name, sign] of crossed) this.applyDecoded(name, states.version, decoded, sign);
+      }
+      if (states.paneStart < retainedFrom) this.partitionStates.delete(key);
+      else retained.add(states.version);
+      // a partition's state of a pane older than the newest waits for its final one (the worker
+      // sends it once the allowed lateness, 60 s, or for outcomes the label horizon, 1 h, has
+      // passed): held packed, as merged states are, not as the codec's object graph (at 16
+      // partitions ~100 input states per model and, with labels, ~5,700 outcome states). A state
+      // from the changelog is packed already (its bytes: see applyState); one given as objects,
+      // or moved onto the model's buckets, is packed here
+      if (states.paneStart < end - this.paneMs) states.packObjects();
+    }
+    for (const store of [this.folded, this.coarse, this.history]) {
       for (const [key, pane] of store) {
-        let decoded: DecodedPane | null = null;
-        for (const { name, was, is } of starts) {
-          const wasIn = pane.paneStart >= was && pane.paneStart < oldEnd;
-          const isIn = pane.paneStart >= is && pane.paneStart < end;
-          if (wasIn === isIn) continue;
-          decoded ??= this.decode(pane);
-          this.applyDecoded(name, pane.version, decoded, isIn ? 1 : -1);
+        const crossed = crossings(pane.paneStart);
+        if (crossed !== null) {
+          const decoded = this.decode(pane);
+          for (const [name, sign] of crossed) this.applyDecoded(name, pane.version, decoded, sign);
         }
         if (pane.paneStart < retainedFrom) store.delete(key);
         else retained.add(pane.version);
-        // a partition's state of a pane older than the newest waits for its final one (the worker
-        // sends it once the allowed lateness, 60 s, or for outcomes the label horizon, 1 h, has
-        // passed): held packed, as merged states are, not as the codec's object graph (at 16
-        // partitions ~100 input states per model and, with labels, ~5,700 outcome states). A state
-        // from the changelog is packed already (its bytes: see applyState); one given as objects,
-        // or moved onto the model's buckets, is packed here
-        if (store === this.panes && !pane.final && pane.paneStart < end - this.paneMs && !(pane.state instanceof Uint8Array)) {
-          pane.state = packPaneState(pane.state, false);
-        }
       }
     }
     // a version with no pane left in any window or the retention is gone: its (empty) aggregates
@@ -753,44 +798,46 @@ export class ModelWindows {
    * already hold their sum, so nothing is added or subtracted.
    */
   private fold(): void {
-    const groups = new Map<string, Array<[string, StoredPane]>>();
-    for (const [key, pane] of this.panes) {
-      if (!pane.final) continue;
-      const foldKey = `${pane.version}|${pane.paneStart}|${pane.part}`;
-      let group = groups.get(foldKey);
-      if (group === undefined) groups.set(foldKey, (group = []));
-      group.push([key, pane]);
-    }
-    for (const [foldKey, members] of groups) {
-      const first = members[0][1];
+    for (const [foldKey, states] of this.partitionStates) {
+      let anyFinal = false;
+      for (let slot = 0; slot < states.size && !anyFinal; slot++) anyFinal = states.finalAt(slot);
+      if (!anyFinal) continue;
+      const members = states.takeFinal();
+      if (states.size === 0) this.partitionStates.delete(foldKey);
+      const { version, paneStart, part } = states;
       const existing = this.folded.get(foldKey);
       const partitions = existing?.partitions ?? new Set<number>();
+      const first = members[0];
       // one partition's final state and nothing folded yet (a model on one partition, or whose
       // others sent nothing in this pane): the fold is that state itself, packed as it is (a
-      // partition's state is held packed, raw, already: see applyState)
+      // partition's state is held packed, raw, already: see applyState), copied out of the bytes
+      // it shared with its pane's other states
       const state =
         existing === undefined && members.length === 1
           ? first.state instanceof Uint8Array
-            ? first.state
+            ? first.shared
+              ? first.state.slice()
+              : first.state
             : packPaneState(first.state, false)
-          : this.merged(first.part, existing, members.map(([, pane]) => pane), false);
-      for (const [key] of members) {
-        partitions.add(Number(key.slice(0, key.indexOf('|'))));
-        this.panes.delete(key);
-      }
-      this.folded.set(foldKey, { version: first.version, paneStart: first.paneStart, part: first.part, state, final: true, partitions });
+          : this.merged(part, existing, members.map((member) => ({ version, paneStart, part, state: member.state, final: true })), false);
+      for (const member of members) partitions.add(member.partition);
+      this.folded.set(foldKey, { version, paneStart, part, state, final: true, partitions });
     }
   }
 
   /** Pane states held: per partition while they may change, then folded, then merged per coarse pane, then per history pane (for metrics and tests). */
   get heldStates(): { perPartition: number; folded: number; coarse: number; history: number } {
-    return { perPartition: this.panes.size, folded: this.folded.size, coarse: this.coarse.size, history: this.history.size };
+    let perPartition = 0;
+    for (const states of this.partitionStates.values()) perPartition += states.size;
+    return { perPartition, folded: this.folded.size, coarse: this.coarse.size, history: this.history.size };
   }
 
   /** Partitions' outcome states not final yet (open until the label horizon: the memory bench). */
   get openOutcomeStates(): number {
     let open = 0;
-    for (const pane of this.panes.values()) if (pane.part === 'out' && !pane.final) open++;
+    for (const states of this.partitionStates.values()) {
+      if (states.part === 'out') for (let slot = 0; slot < states.size; slot++) if (!states.finalAt(slot)) open++;
+    }
     return open;
   }
 
@@ -804,7 +851,9 @@ export class ModelWindows {
       for (const pane of store.values()) bytes += pane.state instanceof Uint8Array ? pane.state.byteLength : wireSketchBytes(pane.state);
       return bytes;
     };
-    return { perPartition: bytesOf(this.panes), folded: bytesOf(this.folded), coarse: bytesOf(this.coarse), history: bytesOf(this.history) };
+    let perPartition = 0;
+    for (const states of this.partitionStates.values()) perPartition += states.heldBytes(wireSketchBytes);
+    return { perPartition, folded: bytesOf(this.folded), coarse: bytesOf(this.coarse), history: bytesOf(this.history) };
   }
 
   /** The coarse and history pane lengths in use (0: none) and the windows that slide over coarse panes. */
@@ -843,8 +892,9 @@ export class ModelWindows {
     return { from: this.windowStart(window, length, this.end), to: this.end };
   }
 
-  private *storedPanes(): IterableIterator<StoredPane> {
-    yield* this.panes.values();
+  /** Every state held; the partitions' as records made now, or those given. */
+  private *storedPanes(partitionPanes: StoredPane[] | null = null): IterableIterator<StoredPane> {
+    yield* partitionPanes ?? this.partitionPanes();
     yield* this.folded.values();
     yield* this.coarse.values();
     yield* this.history.values();
