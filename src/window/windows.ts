@@ -177,6 +177,8 @@ export class ModelWindows {
   private readonly layout: PaneLayout;
   /** The coarse pane length in use: the layout's, rounded up to whole fine panes once paneMs is known; 0 = none. */
   private coarseMs = 0;
+  /** No coarse or history pane holds a fine pane starting at or after this (coarsen merges only folded states starting before it). */
+  private coarsenedBefore = -Infinity;
   private fineSpanMs = Infinity;
   /** The history pane length in use: the layout's, rounded up to whole coarse panes; 0 = none. */
   private historyMs = 0;
@@ -584,13 +586,13 @@ export class ModelWindows {
     this.versions.add(checked.version);
     if (paneEnd > this.end) this.advanceTo(paneEnd, checked.version);
     if (checked.paneStart < this.firstPaneStart && checked.part === 'in') this.firstPaneStart = checked.paneStart;
-    if (this.holdsFinal(checked.partition, checked.version, checked.paneStart, checked.part)) {
+    const key = `${checked.version}|${checked.paneStart}|${checked.part}`;
+    if (this.holdsFinal(key, checked.partition, checked.version, checked.paneStart, checked.part)) {
       // a worker restored from a checkpoint republishes what it already published: the folded
       // state holds this partition's final contribution
       this.staleIgnored++;
       return;
     }
-    const key = `${checked.version}|${checked.paneStart}|${checked.part}`;
     let states = this.partitionStates.get(key);
     if (states === undefined) this.partitionStates.set(key, (states = new PaneStates(checked.version, checked.paneStart, checked.part)));
     const slot = states.slotOf(checked.partition);
@@ -686,10 +688,14 @@ export class ModelWindows {
     this.toHistory();
   }
 
-  /** Whether a final state of this partition's pane is already merged in (a later one is a stale republication). */
-  private holdsFinal(partition: number, version: string, paneStart: number, part: 'in' | 'out'): boolean {
-    if (this.folded.get(`${version}|${paneStart}|${part}`)?.partitions?.has(partition) === true) return true;
-    if (this.coarseMs === 0) return false;
+  /**
+   * Whether a final state of this partition's pane is already merged in (a later one is a stale
+   * republication). `key`: the pane's, `${version}|${paneStart}|${part}`.
+   */
+  private holdsFinal(key: string, partition: number, version: string, paneStart: number, part: 'in' | 'out'): boolean {
+    if (this.folded.get(key)?.partitions?.has(partition) === true) return true;
+    // no coarse or history pane holds a pane this recent (most messages: their keys are not made)
+    if (this.coarseMs === 0 || paneStart >= this.coarsenedBefore) return false;
     const coarseStart = alignDown(paneStart, this.coarseMs);
     const members = this.coarse.get(`${version}|${coarseStart}|${part}`)?.members;
     if (members !== undefined && members.has(partition, (paneStart - coarseStart) / this.paneMs)) return true;
@@ -709,6 +715,7 @@ export class ModelWindows {
   private coarsen(): void {
     if (this.coarseMs === 0) return;
     const before = alignDown(this.end - this.fineSpanMs, this.coarseMs);
+    this.coarsenedBefore = Math.max(this.coarsenedBefore, before);
     const groups = groupByAlignedPane(this.folded, this.coarseMs, (pane) => pane.paneStart < before);
     const finePerCoarse = this.coarseMs / this.paneMs;
     for (const [coarseKey, members] of groups) {
