@@ -652,8 +652,11 @@ export class ModelWindows {
         const decoded = this.decodeState(states.part, states.stateAt(slot));
         for (const [name, sign] of crossed) this.applyDecoded(name, states.version, decoded, sign);
       }
-      if (states.paneStart < retainedFrom) this.partitionStates.delete(key);
-      else retained.add(states.version);
+      if (states.paneStart < retainedFrom) {
+        this.partitionStates.delete(key);
+        continue;
+      }
+      retained.add(states.version);
       // a partition's state of a pane older than the newest waits for its final one (the worker
       // sends it once the allowed lateness, 60 s, or for outcomes the label horizon, 1 h, has
       // passed): held packed, as merged states are, not as the codec's object graph (at 16
