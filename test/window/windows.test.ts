@@ -60,6 +60,53 @@ describe('partition states held as the changelog delivered their bytes', () => {
     );
   });
 
+  it('give the same windows as states held as objects for outcome states too, shared by up to 16 partitions of a pane', () => {
+    const update = fc.record({
+      partition: fc.integer({ min: 0, max: 15 }),
+      pane: fc.integer({ min: 0, max: 60 }),
+      labels: fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 600_000 })), { maxLength: 5 }),
+      final: fc.boolean(),
+      values: fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(update, { minLength: 1, maxLength: 150 }), (updates) => {
+        const fromBytes = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const fromObjects = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const reader = new MsgpackReader();
+        // each partition's outcome pane gathers its labels, as a worker's does, and is republished whole
+        const outcomes = new Map<string, PaneOutcome>();
+        for (const u of updates) {
+          const key = `${u.partition}|${u.pane}`;
+          const pane = outcomes.get(key) ?? new PaneOutcome(DEFAULT_PANE_LIMITS);
+          outcomes.set(key, pane);
+          for (const [score, label, delay] of u.labels) pane.addJoined(score, label, 0.5, delay, false, null);
+          const messages: PaneMessage[] = [
+            inputMessage(u.partition, 'v1', u.pane * PANE, u.values),
+            { model: 'm', version: 'v1', partition: u.partition, paneStart: u.pane * PANE, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane), final: u.final },
+          ];
+          for (const message of messages) {
+            const decoded = decodePaneMessage(encodePaneMessage(message), reader);
+            expect(decoded.stateBytes()).not.toBeNull();
+            fromBytes.applyMessage(decoded);
+            fromObjects.applyMessage(message);
+          }
+        }
+        expect(fromBytes.heldStates).toEqual(fromObjects.heldStates);
+        expect(fromBytes.openOutcomeStates).toBe(fromObjects.openOutcomeStates);
+        for (const name of WINDOWS.keys()) {
+          const a = fromBytes.get(name);
+          const b = fromObjects.get(name);
+          expect(a === undefined ? null : encode(outcomeToWire(a.outcome))).toEqual(b === undefined ? null : encode(outcomeToWire(b.outcome)));
+          expect(a === undefined ? null : encode(inputToWire(a.input))).toEqual(b === undefined ? null : encode(inputToWire(b.input)));
+        }
+        // a range summed from what is held (a reference capture) reads the same
+        const from = Math.max(0, fromBytes.end - 300_000);
+        expect(encode(outcomeToWire(fromBytes.sumRange(from, fromBytes.end).outcome))).toEqual(encode(outcomeToWire(fromObjects.sumRange(from, fromObjects.end).outcome)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('are held packed, in about their MessagePack size, from the first message on', () => {
     const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
     const bytes = encodePaneMessage(inputMessage(0, 'v1', 0, [1, 2, 3, 40, 500]));
