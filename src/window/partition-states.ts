@@ -76,6 +76,12 @@ export class PaneStates {
     return (this.slots[slot * STRIDE + 3] & FINAL) !== 0;
   }
 
+  /** Whether a final state is held (takeFinal would take one). */
+  hasFinal(): boolean {
+    for (let i = 3; i < this.slots.length; i += STRIDE) if ((this.slots[i] & FINAL) !== 0) return true;
+    return false;
+  }
+
   /** The slot of `partition`'s state, -1 for none. */
   slotOf(partition: number): number {
     const slots = this.slots;

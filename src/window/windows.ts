@@ -107,8 +107,8 @@ export interface ModelWindowsOptions {
   bucketsHint?: (feature: string) => LogHistogram | undefined;
 }
 
-function wireOf(pane: StoredPane, reader: MsgpackReader): PaneInputWire | PaneOutcomeWire {
-  return pane.state instanceof Uint8Array ? unpackPaneState(pane.state, reader) : pane.state;
+function wireOf(state: HeldState, reader: MsgpackReader): PaneInputWire | PaneOutcomeWire {
+  return state instanceof Uint8Array ? unpackPaneState(state, reader) : state;
 }
 
 /** Bytes of every sketch in a wire state (its byte arrays). */
@@ -121,11 +121,12 @@ function wireSketchBytes(value: unknown): number {
 }
 
 /**
- * What one recount (recountFoldedValues) has looked at so far: the partitions' states as records
- * (made once, when first needed) and those unpacked, by record.
+ * What one recount (recountFoldedValues) has looked at so far: the partitions' input states as
+ * records (made once, when first needed: not the hour of outcome states a model holds with labels)
+ * and those unpacked, by record.
  */
 interface RecountLook {
-  partitionPanes: StoredPane[] | null;
+  partitionInputs: StoredPane[] | null;
   unpacked: Map<StoredPane, PaneInputWire>;
 }
 
@@ -269,16 +270,17 @@ export class ModelWindows {
   }
 
   private decodeState(part: 'in' | 'out', state: HeldState): DecodedPane {
-    const wire = state instanceof Uint8Array ? unpackPaneState(state, this.reader) : state;
+    const wire = wireOf(state, this.reader);
     if (part === 'out') return { input: null, outcome: outcomeFromWire(wire as PaneOutcomeWire, this.limits), moved: null };
     const input = inputFromWire(wire as PaneInputWire, this.limits, 'state', this.scratch);
     return { input, outcome: null, moved: this.onFeatureBuckets(input) };
   }
 
-  /** The partitions' states held, each as a record of its own (made now). */
-  private partitionPanes(): StoredPane[] {
+  /** The partitions' states held (of one part, or both), each as a record of its own (made now). */
+  private partitionPanes(part?: 'in' | 'out'): StoredPane[] {
     const panes: StoredPane[] = [];
     for (const states of this.partitionStates.values()) {
+      if (part !== undefined && states.part !== part) continue;
       for (let slot = 0; slot < states.size; slot++) {
         panes.push({ version: states.version, paneStart: states.paneStart, part: states.part, state: states.stateAt(slot), final: states.finalAt(slot) });
       }
@@ -403,7 +405,7 @@ export class ModelWindows {
    */
   private recountFoldedValues(): void {
     // a packed partition state is unpacked once here, however many features and windows look at it
-    const looked: RecountLook = { partitionPanes: null, unpacked: new Map() };
+    const looked: RecountLook = { partitionInputs: null, unpacked: new Map() };
     for (const [window, length] of this.windowMs) {
       for (const [version, aggregate] of this.aggregates.get(window) ?? []) this.recountIn(aggregate, window, length, version, looked);
       const all = this.allVersions.get(window);
@@ -451,14 +453,14 @@ export class ModelWindows {
   ): ExactValueCounts {
     const { unpacked } = looked;
     const partitions: StoredPane[] = [];
-    for (const pane of (looked.partitionPanes ??= this.partitionPanes())) {
-      if (pane.part === 'in' && this.holds(name, length, pane.paneStart) && (version === ALL_VERSIONS || pane.version === version)) partitions.push(pane);
+    for (const pane of (looked.partitionInputs ??= this.partitionPanes('in'))) {
+      if (this.holds(name, length, pane.paneStart) && (version === ALL_VERSIONS || pane.version === version)) partitions.push(pane);
     }
     // a continuous feature's newest states list more than a sum may (an older partition state is
     // held packed: unpacked only while the newer ones do not say it yet)
     const through = foldedThrough(partitions, (pane) => {
       let wire = unpacked.get(pane);
-      if (wire === undefined) unpacked.set(pane, (wire = wireOf(pane, this.reader) as PaneInputWire));
+      if (wire === undefined) unpacked.set(pane, (wire = wireOf(pane.state, this.reader) as PaneInputWire));
       return (feature === null ? wire.outputExact : Object.hasOwn(wire.features, feature) ? wire.features[feature].x : null)?.v ?? [];
     });
     if (through > -Infinity) {
@@ -469,7 +471,7 @@ export class ModelWindows {
     this.recountedSums++;
     this.scratch.reset(); // the states decoded here are let go before the next message
     const summed: Array<{ paneStart: number; values: readonly number[] }> = [];
-    for (const pane of this.storedPanes(looked.partitionPanes)) {
+    for (const pane of this.storedPanes(looked.partitionInputs)) {
       if (pane.part !== 'in' || !this.holds(name, length, pane.paneStart) || (version !== ALL_VERSIONS && pane.version !== version)) continue;
       const input = this.decode(pane).input as PaneInput;
       const exact = feature === null ? input.outputExact : (input.features.get(feature)?.exact ?? null);
@@ -809,9 +811,7 @@ export class ModelWindows {
    */
   private fold(): void {
     for (const [foldKey, states] of this.partitionStates) {
-      let anyFinal = false;
-      for (let slot = 0; slot < states.size && !anyFinal; slot++) anyFinal = states.finalAt(slot);
-      if (!anyFinal) continue;
+      if (!states.hasFinal()) continue;
       const members = states.takeFinal();
       if (states.size === 0) this.partitionStates.delete(foldKey);
       const { version, paneStart, part } = states;
@@ -902,7 +902,7 @@ export class ModelWindows {
     return { from: this.windowStart(window, length, this.end), to: this.end };
   }
 
-  /** Every state held; the partitions' as records made now, or those given. */
+  /** Every state held; the partitions' as records made now, or those given (with every state of the part the caller reads). */
   private *storedPanes(partitionPanes: StoredPane[] | null = null): IterableIterator<StoredPane> {
     yield* partitionPanes ?? this.partitionPanes();
     yield* this.folded.values();

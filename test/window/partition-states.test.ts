@@ -36,6 +36,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 /** What `states` holds for each partition, as the bytes or wire state it was given. */
 function expectHolds(states: PaneStates, model: Map<number, Held>): void {
   expect(states.size).toBe(model.size);
+  expect(states.hasFinal()).toBe([...model.values()].some((held) => held.final));
   for (const [partition, held] of model) {
     const slot = states.slotOf(partition);
     expect(slot).toBeGreaterThanOrEqual(0);
