@@ -1,4 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { Buffer } from 'node:buffer';
 import { decode, encode } from '@msgpack/msgpack';
 import type { PaneInputWire, PaneOutcomeWire } from '../contract/pane-wire.ts';
 import { UNSUPPORTED } from '../contract/msgpack-reader.ts';
@@ -102,6 +103,17 @@ export function packStateBytes(stateBytes: Uint8Array): Uint8Array {
   const packed = new Uint8Array(packedStateLength(stateBytes));
   packStateBytesInto(stateBytes, packed, 0);
   return packed;
+}
+
+/**
+ * Whether `packed` is what packStateBytes makes of `stateBytes`: the same MessagePack behind the
+ * head (packed states of another form, or encoded from objects, may differ while holding the same).
+ */
+export function isPackedStateBytes(packed: Uint8Array, stateBytes: Uint8Array): boolean {
+  const head = RAW_STATE_HEAD.length;
+  if (packed.length !== stateBytes.length + head || packed[0] !== RAW_STATE_HEAD[0] || packed[1] !== RAW_STATE_HEAD[1]) return false;
+  // memcmp: a pane state is a few KB
+  return Buffer.compare(Buffer.from(packed.buffer, packed.byteOffset + head, stateBytes.length), Buffer.from(stateBytes.buffer, stateBytes.byteOffset, stateBytes.length)) === 0;
 }
 
 /** The length of what packStateBytes makes of `stateBytes`. */

@@ -118,6 +118,11 @@ export class PaneStates {
     this.live += length;
   }
 
+  /** Marks the state in `slot` final, as it is (a final state byte for byte the one held: see ModelWindows.applyState). */
+  markFinal(slot: number): void {
+    this.slots[slot * STRIDE + 3] |= FINAL;
+  }
+
   /** Holds `partition`'s state as given (wire objects, or packed bytes), in its own right. */
   setState(partition: number, state: HeldState, final: boolean): void {
     const i = this.release(partition);
