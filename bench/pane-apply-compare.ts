@@ -22,7 +22,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { encodePaneMessage } from '../src/contract/pane-codec.ts';
 import { FLUSH_MS, PartitionedPanes } from './workers/gateway-panes.ts';
 import type { LabelShape } from './workers/gateway-panes.ts';
@@ -83,7 +83,7 @@ async function load(name: string, dir: string): Promise<Build> {
   };
 }
 
-const here = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 if (here === baseDir) console.log('(--base is this checkout: the figures show what the comparison itself leans by)');
 const builds = [await load('base', baseDir), await load('this', here)];
 

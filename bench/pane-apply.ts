@@ -27,10 +27,6 @@
  *     after they end, as a worker keeps them. Steady state needs minutes > horizon + pane: the
  *     outcome panes' figures are printed apart (messages and ms per model-second); a changed
  *     outcome pane held --outcome-hold-ms (10000: panes.outcomeHoldMs; 0: published at the next flush)
- *   npm run bench -- pane-apply --partitions 16 --replays 5   then the same messages applied again
- *     to a fresh store 5 times, nothing else running in the process (the messages made before, not
- *     between them): the best steady-state figure of the replays, for comparing two builds on a
- *     shared machine, where the live pass's figure moves by ~10 % from run to run
  */
 import { parseArgs } from 'node:util';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
@@ -55,7 +51,6 @@ const { values: args } = parseArgs({
     'lateness-ms': { type: 'string', default: '60000' },
     'label-delay-min': { type: 'string', default: '30' },
     'label-horizon-min': { type: 'string', default: '60' },
-    replays: { type: 'string', default: '0' },
   },
 });
 /**
@@ -90,8 +85,6 @@ const centers = names.map(() => (ownCenters ? null : new Map<string, number>()))
 const labels: LabelShape | null = args.labels
   ? { maxDelayMs: positive('label-delay-min', args['label-delay-min']) * 60_000, horizonMs: positive('label-horizon-min', args['label-horizon-min']) * 60_000 }
   : null;
-const replays = Number(args.replays);
-if (!(Number.isInteger(replays) && replays >= 0)) throw new RangeError(`--replays must be an integer >= 0, got '${args.replays}'`);
 const latenessMs = Number(args['lateness-ms']);
 if (!(latenessMs >= 0)) throw new RangeError(`--lateness-ms must be a number of ms >= 0, got '${args['lateness-ms']}'`);
 const modelPanes = new PartitionedPanes(names, partitions, centers, hold, labels, latenessMs);
@@ -121,11 +114,8 @@ let steadyMessages = 0;
 let steadyOutcomeMs = 0;
 let steadyOutcomeMessages = 0;
 const periods: Array<{ minute: number; msPerMessage: number }> = [];
-/** Every second's messages, kept for the replays. */
-const recorded: Uint8Array[][] = [];
 for (let second = 0; second < seconds; second++) {
   const batch = flush(START + second * FLUSH_MS);
-  if (replays > 0) recorded.push(batch.map(({ bytes }) => bytes));
   const steady = second >= steadyFrom;
   let elapsed = 0;
   for (const { bytes, outcome } of batch) {
@@ -162,21 +152,6 @@ for (let round = 0; round < 3; round++) {
   for (const bytes of steadySamples) decodePaneMessage(bytes, reader);
   rawMs = Math.min(rawMs, (performance.now() - started) / steadySamples.length);
 }
-// the replays: the same messages into a fresh store each time, the steady state timed as above
-const replayMsPerModelSecond: number[] = [];
-for (let replay = 0; replay < replays; replay++) {
-  const fresh = new WindowStore({ windows: ['1m', '5m', '1h'], limits: DEFAULT_PANE_LIMITS, maxModels: models });
-  let timed = 0;
-  for (let second = 0; second < recorded.length; second++) {
-    const started = performance.now();
-    for (const bytes of recorded[second]) fresh.applyPaneMessage(decodePaneMessage(bytes, reader));
-    if (second >= steadyFrom) timed += performance.now() - started;
-  }
-  replayMsPerModelSecond.push(Number((timed / ((seconds - steadyFrom) * models)).toFixed(3)));
-}
-if (replays > 0) {
-  console.log(`replays (steady state, ms per model and second of event time): ${replayMsPerModelSecond.join(' / ')}; best ${Math.min(...replayMsPerModelSecond)}`);
-}
 const steadyMsPerMessage = steadyMs / steadyMessages;
 // a model's cost per second of event time: what a gateway of 300 such models spends per second
 const steadyModelSeconds = (seconds - steadyFrom) * models;
@@ -200,4 +175,4 @@ if (outcomes !== undefined) {
       `input states ${((steadyMessages - steadyOutcomeMessages) / steadyModelSeconds).toFixed(2)} messages and ${((steadyMs - steadyOutcomeMs) / steadyModelSeconds).toFixed(3)} ms per model-second`,
   );
 }
-console.log(JSON.stringify({ bench: 'pane-apply', replayMsPerModelSecond, bestReplayMsPerModelSecond: replays > 0 ? Math.min(...replayMsPerModelSecond) : null, models, minutes, ratePerModel, partitions, sparseHoldMs: holdMs, outcomeHoldMs, latenessMs, labels, outcomes, messagesPerModelSecond: Number((messagesApplied / (models * seconds)).toFixed(2)), steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));
+console.log(JSON.stringify({ bench: 'pane-apply', models, minutes, ratePerModel, partitions, sparseHoldMs: holdMs, outcomeHoldMs, latenessMs, labels, outcomes, messagesPerModelSecond: Number((messagesApplied / (models * seconds)).toFixed(2)), steadyMsPerModelSecond: Number(steadyMsPerModelSecond.toFixed(3)), paneCenters: ownCenters ? 'own' : 'shared', rebinnedSketchShare: Number((store.rebinnedSketches / (messagesApplied * FEATURES)).toFixed(3)), periods, steadyMsPerMessage: Number(steadyMsPerMessage.toFixed(3)), rawDecodeMsPerMessage: Number(rawMs.toFixed(3)), ratioToRaw: Number((steadyMsPerMessage / rawMs).toFixed(2)) }));

@@ -743,12 +743,6 @@ function segmentSlot(
 // Additive combination
 
 /**
- * Adds (or removes) a pane's sketch to a window's. An empty window sketch is made by `make` from the
- * pane's (a feature's takes the pane's center); a pane of other buckets (another center, or an older
- * worker's) is rebinned onto the window's, deterministically, so removing it later takes back
- * exactly what adding it put in.
- */
-/**
  * An empty sketch a sum of panes starts its output or a feature from (addHistogram's `make`):
  * functions of the module, not closures made at each addInput (a gateway adds and takes away
  * states three times per pane message and window).
@@ -758,6 +752,12 @@ const outputSketch: SketchMaker = (_like, limits) => new LogHistogram(limits.rel
 const featureSketch: SketchMaker = (like, limits) =>
   new LogHistogram(featureAccuracyOf(limits), { center: like.center, minIndexable: FEATURE_MIN_INDEXABLE });
 
+/**
+ * Adds (or removes) a pane's sketch to a window's. An empty window sketch is made by `make` from the
+ * pane's (a feature's takes the pane's center); a pane of other buckets (another center, or an older
+ * worker's) is rebinned onto the window's, deterministically, so removing it later takes back
+ * exactly what adding it put in.
+ */
 function addHistogram(target: LogHistogram | null, source: LogHistogram | null, sign: 1 | -1, make: SketchMaker, limits: PaneLimits): LogHistogram | null {
   if (source === null || source.count === 0) return target;
   let into = target;

@@ -623,11 +623,12 @@ export class ModelWindows {
     // of another pane length, it is applied (learnPaneMs) as it would be otherwise
     if (stateBytes === null || checked.paneMs !== this.paneMs) return false;
     const states = this.partitionStates.get(key);
-    const slot = states === undefined ? -1 : states.slotOf(checked.partition);
-    if (slot < 0) return false;
-    const held = (states as PaneStates).stateAt(slot);
-    if (!(held instanceof Uint8Array) || (states as PaneStates).finalAt(slot) || !isPackedStateBytes(held, stateBytes)) return false;
-    if (checked.final) (states as PaneStates).markFinal(slot);
+    if (states === undefined) return false;
+    const slot = states.slotOf(checked.partition);
+    if (slot < 0 || states.finalAt(slot)) return false;
+    const held = states.stateAt(slot);
+    if (!(held instanceof Uint8Array) || !isPackedStateBytes(held, stateBytes)) return false;
+    if (checked.final) states.markFinal(slot);
     this.unchangedSkipped++;
     return true;
   }

@@ -29,6 +29,25 @@ function outcomeMessage(partition: number, version: string, paneStart: number, j
   return { model: 'm', version, partition, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane), final: false };
 }
 
+/**
+ * The two stores hold the same: partition states and folds, every window's input and outcome
+ * figures, and a range summed from what they hold (a reference capture).
+ */
+function expectSameWindows(a: ModelWindows, b: ModelWindows): void {
+  expect(a.heldStates).toEqual(b.heldStates);
+  for (const name of WINDOWS.keys()) {
+    const x = a.get(name);
+    const y = b.get(name);
+    expect(x === undefined ? null : encode(inputToWire(x.input))).toEqual(y === undefined ? null : encode(inputToWire(y.input)));
+    expect(x === undefined ? null : encode(outcomeToWire(x.outcome))).toEqual(y === undefined ? null : encode(outcomeToWire(y.outcome)));
+  }
+  const from = Math.max(0, a.end - 300_000);
+  const summedA = a.sumRange(from, a.end);
+  const summedB = b.sumRange(from, b.end);
+  expect(encode(inputToWire(summedA.input))).toEqual(encode(inputToWire(summedB.input)));
+  expect(encode(outcomeToWire(summedA.outcome))).toEqual(encode(outcomeToWire(summedB.outcome)));
+}
+
 describe('partition states held as the changelog delivered their bytes', () => {
   it('give the same windows as states held as objects, through replacements, finals, folds and coarse panes', () => {
     const update = fc.record({
@@ -49,12 +68,7 @@ describe('partition states held as the changelog delivered their bytes', () => {
           fromBytes.applyMessage(decoded);
           fromObjects.applyMessage(message);
         }
-        expect(fromBytes.heldStates).toEqual(fromObjects.heldStates);
-        for (const name of WINDOWS.keys()) {
-          const a = fromBytes.get(name);
-          const b = fromObjects.get(name);
-          expect(a === undefined ? null : encode(inputToWire(a.input))).toEqual(b === undefined ? null : encode(inputToWire(b.input)));
-        }
+        expectSameWindows(fromBytes, fromObjects);
       }),
       { numRuns: 100 },
     );
@@ -91,17 +105,8 @@ describe('partition states held as the changelog delivered their bytes', () => {
             fromObjects.applyMessage(message);
           }
         }
-        expect(fromBytes.heldStates).toEqual(fromObjects.heldStates);
         expect(fromBytes.openOutcomeStates).toBe(fromObjects.openOutcomeStates);
-        for (const name of WINDOWS.keys()) {
-          const a = fromBytes.get(name);
-          const b = fromObjects.get(name);
-          expect(a === undefined ? null : encode(outcomeToWire(a.outcome))).toEqual(b === undefined ? null : encode(outcomeToWire(b.outcome)));
-          expect(a === undefined ? null : encode(inputToWire(a.input))).toEqual(b === undefined ? null : encode(inputToWire(b.input)));
-        }
-        // a range summed from what is held (a reference capture) reads the same
-        const from = Math.max(0, fromBytes.end - 300_000);
-        expect(encode(outcomeToWire(fromBytes.sumRange(from, fromBytes.end).outcome))).toEqual(encode(outcomeToWire(fromObjects.sumRange(from, fromObjects.end).outcome)));
+        expectSameWindows(fromBytes, fromObjects);
       }),
       { numRuns: 60 },
     );
@@ -289,16 +294,8 @@ describe('a state byte for byte the one held for its partition', () => {
         }
         skipped += skipping.unchangedSkipped;
         expect(applying.unchangedSkipped).toBe(0);
-        expect(skipping.heldStates).toEqual(applying.heldStates);
         expect(skipping.staleIgnored).toBe(applying.staleIgnored);
-        for (const name of WINDOWS.keys()) {
-          const a = skipping.get(name);
-          const b = applying.get(name);
-          expect(a === undefined ? null : encode(inputToWire(a.input))).toEqual(b === undefined ? null : encode(inputToWire(b.input)));
-          expect(a === undefined ? null : encode(outcomeToWire(a.outcome))).toEqual(b === undefined ? null : encode(outcomeToWire(b.outcome)));
-        }
-        const from = Math.max(0, skipping.end - 300_000);
-        expect(encode(inputToWire(skipping.sumRange(from, skipping.end).input))).toEqual(encode(inputToWire(applying.sumRange(from, applying.end).input)));
+        expectSameWindows(skipping, applying);
       }),
       { numRuns: 100 },
     );
