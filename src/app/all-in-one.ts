@@ -66,6 +66,7 @@ export async function startAllInOne(config: DriftwatchConfig, logger: Logger): P
       logger: logger.child({ component: 'worker' }),
       metrics: shared.metrics,
       identity,
+      mainThreadBusy: true,
     });
     const gateway = await startGateway(nats.nc, config, logger.child({ component: 'gateway' }), shared);
     const running = worker;

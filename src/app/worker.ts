@@ -48,6 +48,8 @@ export interface WorkerOptions {
   identity?: WorkerIdentity;
   /** How often threads report their counters (default 1 s). */
   statsIntervalMs?: number;
+  /** The main thread has other work (a gateway: `npm start`): worker.threads auto never puts partitions there. */
+  mainThreadBusy?: boolean;
 }
 
 /**
@@ -74,10 +76,42 @@ export async function listenWithFallback(http: FastifyInstance, host: string, po
   return { url, port: typeof address === 'object' && address !== null ? address.port : port };
 }
 
-/** 'auto': one thread per core when there are several partitions; 0 keeps them on this thread. */
-export function threadCount(config: DriftwatchConfig, owned: number): number {
-  const wanted = config.worker.threads === 'auto' ? (owned > 1 ? cpus().length : 0) : config.worker.threads;
-  return wanted <= 1 ? 0 : Math.min(wanted, owned);
+/**
+ * Whether every server of a NATS URL (one, or a comma-separated list) is on this machine: a
+ * loopback address or `localhost` (the embedded server of `npm start`, a nats-server beside the
+ * worker).
+ */
+export function natsOnThisMachine(url: string): boolean {
+  const servers = url.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (servers.length === 0) return false;
+  return servers.every((server) => {
+    let host: string;
+    try {
+      host = new URL(server.includes('://') ? server : `nats://${server}`).hostname;
+    } catch {
+      return false;
+    }
+    const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+    return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+  });
+}
+
+/**
+ * Partition threads to start; 0 keeps the partitions on this thread. 'auto': one per core when
+ * there are several partitions, less one core when the NATS server runs on this machine. That
+ * server takes about a core at the rate a partition thread reads (bench ingest: 0.5-0.65 of a core
+ * at ~100k events/s on 2 cores), so a thread per core left more threads than cores running: on 2
+ * cores, two partition threads took 13-17 us of CPU per event against 9-10 us on one thread, and
+ * read 10 % fewer events a second (five alternated rounds; README, Benchmarks). One thread is the
+ * main thread, unless `mainThreadBusy` (a gateway runs there: `npm start`), where it is a thread of
+ * its own. A number is taken as it is (0 or 1: the main thread), at most one thread per partition.
+ */
+export function threadCount(config: DriftwatchConfig, owned: number, natsLocal = false, cores = cpus().length, mainThreadBusy = false): number {
+  const wanted = config.worker.threads;
+  if (wanted !== 'auto') return wanted <= 1 ? 0 : Math.min(wanted, owned);
+  if (owned <= 1) return 0;
+  const threads = Math.min(Math.max(1, cores - (natsLocal ? 1 : 0)), owned);
+  return threads > 1 || mainThreadBusy ? threads : 0;
 }
 
 /** What localRunners needs of a partition runner. */
@@ -158,7 +192,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   }
   const leased = !manual && options.identity !== undefined;
   const initial = leased ? [] : owned;
-  const threads = threadCount(config, owned.length);
+  const natsLocal = natsOnThisMachine(options.connect.url);
+  const threads = threadCount(config, owned.length, natsLocal, cpus().length, options.mainThreadBusy === true);
+  if (config.worker.threads === 'auto') {
+    logger.info({ threads, cores: cpus().length, natsOnThisMachine: natsLocal }, threads === 0 ? 'partitions run on the main thread (worker.threads auto)' : `partitions run on ${threads} threads (worker.threads auto)`);
+  }
   // partitions on this thread share one admission (one registry mirror); threads open their own
   const settings = runnerOptionsOf(config);
   const admission = threads === 0 && settings.admissionSettings !== undefined ? await ClusterAdmission.open(nc, settings.admissionSettings, logger.child({ component: 'models' })) : null;

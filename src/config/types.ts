@@ -64,7 +64,8 @@ export interface DriftwatchConfig {
    */
   drift: { features: Record<string, DriftTestOverride>; falseAlarmsPerMillion: number; discreteMaxValues: number };
   /**
-   * threads: partition threads ('auto' = one per core when several partitions are owned; 0 or 1 =
+   * threads: partition threads ('auto' = one per core when several partitions are owned, less one
+   * when the NATS server is on this machine: see threadCount in src/app/worker.ts; 0 or 1 =
    * the main thread). id: this worker's name in the cluster (null: `<hostname>-<port>`, stable
    * across restarts and unique among the live processes of a host). port: the worker's health and
    * metrics port (a free one when it is taken). leaseMs: how long a partition lease lasts unrenewed.

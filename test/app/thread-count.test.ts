@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load.ts';
+import { natsOnThisMachine, startWorker, threadCount } from '../../src/app/worker.ts';
+import { startNatsServer } from '../helpers/nats-server.ts';
+import { connect } from '@nats-io/transport-node';
+import { provision } from '../../src/cluster/provision.ts';
+
+function config(threads: string) {
+  return loadConfig({ env: { NATS_URL: 'nats://127.0.0.1:4222', DRIFTWATCH_WORKER_THREADS: threads } });
+}
+
+describe('natsOnThisMachine', () => {
+  it('is true when every server of the URL is a loopback address or localhost', () => {
+    expect(natsOnThisMachine('nats://127.0.0.1:4222')).toBe(true);
+    expect(natsOnThisMachine('nats://localhost:4222')).toBe(true);
+    expect(natsOnThisMachine('127.0.0.2:4222')).toBe(true);
+    expect(natsOnThisMachine('tls://[::1]:4222')).toBe(true);
+    expect(natsOnThisMachine('nats://127.0.0.1:4222, nats://localhost:4223')).toBe(true);
+  });
+
+  it('is false for another host, a list with one, an empty or a malformed URL', () => {
+    expect(natsOnThisMachine('nats://nats1:4222')).toBe(false);
+    expect(natsOnThisMachine('nats://10.0.0.5:4222')).toBe(false);
+    expect(natsOnThisMachine('nats://127.0.0.1:4222,nats://nats2:4222')).toBe(false);
+    expect(natsOnThisMachine('nats://127.example.com:4222')).toBe(false);
+    expect(natsOnThisMachine('')).toBe(false);
+    expect(natsOnThisMachine('nats://[bad')).toBe(false);
+  });
+});
+
+describe('threadCount', () => {
+  it("'auto' starts one thread per core, less one core for a NATS server on this machine", () => {
+    expect(threadCount(config('auto'), 16, false, 8)).toBe(8);
+    expect(threadCount(config('auto'), 16, true, 8)).toBe(7);
+    expect(threadCount(config('auto'), 16, false, 2)).toBe(2);
+    // on 2 cores beside the server, one partition thread: the main thread, or a thread of its own
+    // when a gateway runs on the main thread (npm start)
+    expect(threadCount(config('auto'), 16, true, 2)).toBe(0);
+    expect(threadCount(config('auto'), 16, true, 2, true)).toBe(1);
+    expect(threadCount(config('auto'), 16, true, 1, true)).toBe(1);
+    expect(threadCount(config('auto'), 16, true, 8, true)).toBe(7);
+    expect(threadCount(config('auto'), 1, true, 8, true)).toBe(0);
+    expect(threadCount(config('auto'), 3, false, 8)).toBe(3);
+    expect(threadCount(config('auto'), 1, false, 8)).toBe(0);
+  });
+
+  it('a number is taken as it is, at most one thread per partition, 0 or 1 on the main thread', () => {
+    expect(threadCount(config('2'), 16, true, 2)).toBe(2);
+    expect(threadCount(config('4'), 3, false, 8)).toBe(3);
+    expect(threadCount(config('1'), 16, false, 8)).toBe(0);
+    expect(threadCount(config('0'), 16, false, 8)).toBe(0);
+    expect(threadCount(config('1'), 16, true, 2, true)).toBe(0);
+  });
+
+  it('a worker started with auto beside its NATS server leaves that server a core', async () => {
+    const server = await startNatsServer();
+    const nc = await connect({ servers: server.url });
+    try {
+      await provision(nc, { partitions: 4 });
+      const workerConfig = loadConfig({ env: { NATS_URL: server.url, LOG_LEVEL: 'silent', DRIFTWATCH_WORKER_THREADS: 'auto', DRIFTWATCH_WORKER_PORT: '0' }, overrides: { partitions: { count: 4 } } });
+      const worker = await startWorker({ nc, connect: { url: server.url }, config: workerConfig, partitions: 4, logger: pino({ level: 'silent' }) });
+      try {
+        const expected = threadCount(workerConfig, 4, true);
+        expect(worker.threads).toBe(expected);
+        expect(worker.pool === null).toBe(expected === 0);
+        expect(worker.owned().sort()).toEqual([0, 1, 2, 3]);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await nc.close();
+      await server.stop();
+    }
+  });
+});
