@@ -195,7 +195,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const natsLocal = natsOnThisMachine(options.connect.url);
   const threads = threadCount(config, owned.length, natsLocal, cpus().length, options.mainThreadBusy === true);
   if (config.worker.threads === 'auto') {
-    logger.info({ threads, cores: cpus().length, natsOnThisMachine: natsLocal }, threads === 0 ? 'partitions run on the main thread (worker.threads auto)' : `partitions run on ${threads} threads (worker.threads auto)`);
+    logger.info({ threads, cores: cpus().length, natsOnThisMachine: natsLocal }, threads === 0 ? 'partitions run on the main thread (worker.threads auto)' : `partitions run on ${threads} thread${threads === 1 ? '' : 's'} (worker.threads auto)`);
   }
   // partitions on this thread share one admission (one registry mirror); threads open their own
   const settings = runnerOptionsOf(config);
