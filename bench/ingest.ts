@@ -2,7 +2,7 @@
  * Ingest bench: how fast one worker process consumes DRIFT_EVENTS, against the raw limit of the
  * NATS client on the same machine, and what a pending prediction costs in the join table.
  *
- *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--order time|random] [--features 10,50,200] [--categorical 2,20] [--multivariate 10,50] [--processor-only] [--no-msg-id]
+ *   npm run bench -- ingest [--count 1000000] [--partitions 4] [--order time|random] [--features 10,50,200] [--categorical 2,20] [--multivariate 10,50] [--processor-only] [--no-msg-id] [--worker-threads auto|N]
  *   node --expose-gc --import tsx bench/ingest.ts --count 100000
  *
  * Steps: start a private nats-server (loopback, temp storage), provision, load N predictions
@@ -107,6 +107,8 @@ export interface IngestArgs {
   processorOnly: boolean;
   /** Each loaded event with a Nats-Msg-Id header, as the publisher SDK sends it. */
   msgId: boolean;
+  /** The production worker's `worker.threads` (default auto: see threadCount in src/app/worker.ts). */
+  workerThreads: number | 'auto';
 }
 
 function countList(flag: string, raw: string | undefined): number[] {
@@ -118,7 +120,7 @@ function countList(flag: string, raw: string | undefined): number[] {
 }
 
 export function parseArgs(argv: readonly string[]): IngestArgs {
-  const out: IngestArgs = { count: DEFAULT_COUNT, order: 'time', partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, multivariate: AXIS_MULTIVARIATE, processorOnly: false, msgId: true };
+  const out: IngestArgs = { count: DEFAULT_COUNT, order: 'time', partitions: DEFAULT_PARTITIONS, numeric: AXIS_NUMERIC, categorical: AXIS_CATEGORICAL, multivariate: AXIS_MULTIVARIATE, processorOnly: false, msgId: true, workerThreads: 'auto' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--processor-only') {
@@ -127,6 +129,13 @@ export function parseArgs(argv: readonly string[]): IngestArgs {
     }
     if (flag === '--no-msg-id') {
       out.msgId = false;
+      continue;
+    }
+    if (flag === '--worker-threads') {
+      const raw = argv[++i];
+      const n = Number(raw);
+      if (raw !== 'auto' && !(Number.isInteger(n) && n >= 0 && n <= 64)) throw new Error(`bench ingest: --worker-threads needs 'auto' or an integer in [0, 64], got '${raw ?? ''}'`);
+      out.workerThreads = raw === 'auto' ? 'auto' : n;
       continue;
     }
     if (flag === '--order') {
@@ -144,7 +153,7 @@ export function parseArgs(argv: readonly string[]): IngestArgs {
     }
     if (flag !== '--count' && flag !== '--partitions') {
       throw new Error(
-        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --order time|random, --features N,N,..., --categorical N,N,..., --multivariate N,N,..., --processor-only, --no-msg-id)`,
+        `bench ingest: unknown argument '${flag}' (expected --count N, --partitions P, --order time|random, --features N,N,..., --categorical N,N,..., --multivariate N,N,..., --processor-only, --no-msg-id, --worker-threads auto|N)`,
       );
     }
     const raw = argv[++i];
@@ -653,20 +662,22 @@ function freshTableMemory(gc: Gc | null): { typed: number; heap: number | null }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
-/**
- * (c) The production worker: startWorker() with its default thread count (one partition thread per
- * core), real pane publication to DRIFT_PANES and real checkpoints, from a clean state (the
- * previous round's checkpoints are deleted). The rate is measured from the moment the worker is
- * started until every prediction was applied.
- */
 function threadsText(threads: number): string {
   return threads === 0 ? 'partitions on the main thread' : `${threads} partition thread${threads === 1 ? '' : 's'}`;
 }
 
-async function runThreadedWorker(nc: NatsConnection, url: string, count: number, partitions: number, label = '(c) worker  '): Promise<{ msgsPerSec: number; threads: number }> {
+/**
+ * (c) The production worker: startWorker() with `threads` as its worker.threads (`--worker-threads`;
+ * auto by default: one partition thread per core, less one for this bench's nats-server on the same
+ * machine), real pane publication to DRIFT_PANES and real checkpoints, from a clean state (the
+ * previous round's checkpoints are deleted). The rate is measured from the moment the worker is
+ * started until every prediction was applied.
+ */
+
+async function runThreadedWorker(nc: NatsConnection, url: string, count: number, partitions: number, threads: number | 'auto', label = '(c) worker  '): Promise<{ msgsPerSec: number; threads: number }> {
   const store = await objectStores(nc).open(CHECKPOINTS_BUCKET);
   for (const info of await store.list()) await store.delete(info.name);
-  const config = loadConfig({ env: { NATS_URL: url, LOG_LEVEL: 'warn' }, overrides: { partitions: { count: partitions }, panes: { allowedLatenessMs: 600_000 } } });
+  const config = loadConfig({ env: { NATS_URL: url, LOG_LEVEL: 'warn' }, overrides: { partitions: { count: partitions }, panes: { allowedLatenessMs: 600_000 }, worker: { threads } } });
   const started = performance.now();
   const worker = await startWorker({ nc, connect: { url }, config, partitions, logger: pino({ level: 'warn' }), statsIntervalMs: 50 });
   // steady state: from the first progress report (threads started, consumers running) to the end
@@ -694,7 +705,7 @@ async function runThreadedWorker(nc: NatsConnection, url: string, count: number,
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  const { count, partitions, order, numeric, categorical, multivariate, processorOnly, msgId } = parseArgs(argv);
+  const { count, partitions, order, numeric, categorical, multivariate, processorOnly, msgId, workerThreads } = parseArgs(argv);
   if (processorOnly) {
     console.log(`ingest bench, features axis only: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const figures = runFeaturesAxis(numeric, categorical, multivariate);
@@ -730,7 +741,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       const worker = await runWorker(js, perPartition);
       bestWorker = Math.max(bestWorker, worker.msgsPerSec);
       lastProcessors = worker.processors;
-      const threaded = await runThreadedWorker(nc, server.url, count, partitions);
+      const threaded = await runThreadedWorker(nc, server.url, count, partitions, workerThreads);
       bestThreaded = Math.max(bestThreaded, threaded.msgsPerSec);
       threads = threaded.threads;
       lastProcessors = [];
@@ -739,7 +750,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       lastProcessors = workerMv.processors;
       await references.put(reference);
       try {
-        bestThreadedMv = Math.max(bestThreadedMv, (await runThreadedWorker(nc, server.url, count, partitions, '(c) worker mv')).msgsPerSec);
+        bestThreadedMv = Math.max(bestThreadedMv, (await runThreadedWorker(nc, server.url, count, partitions, workerThreads, '(c) worker mv')).msgsPerSec);
       } finally {
         await references.delete(reference.id);
       }
