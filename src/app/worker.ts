@@ -102,7 +102,7 @@ export function natsOnThisMachine(url: string): boolean {
  * server takes about a core at the rate a partition thread reads (bench ingest: 0.5-0.65 of a core
  * at ~100k events/s on 2 cores), so a thread per core left more threads than cores running: on 2
  * cores, two partition threads took 13-17 us of CPU per event against 9-10 us on one thread, and
- * read 10 % fewer events a second (five alternated rounds; README, Benchmarks). One thread is the
+ * read 10-30 % fewer events a second (alternated runs; README, Benchmarks). One thread is the
  * main thread, unless `mainThreadBusy` (a gateway runs there: `npm start`), where it is a thread of
  * its own. A number is taken as it is (0 or 1: the main thread), at most one thread per partition.
  */

@@ -5,6 +5,8 @@ import { natsOnThisMachine, startWorker, threadCount } from '../../src/app/worke
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { connect } from '@nats-io/transport-node';
 import { provision } from '../../src/cluster/provision.ts';
+import { cpus } from 'node:os';
+import { eventually, getJson, startPipeline } from '../helpers/pipeline.ts';
 
 function config(threads: string) {
   return loadConfig({ env: { NATS_URL: 'nats://127.0.0.1:4222', DRIFTWATCH_WORKER_THREADS: threads } });
@@ -71,6 +73,24 @@ describe('threadCount', () => {
     } finally {
       await nc.close();
       await server.stop();
+    }
+  });
+
+  it('npm start (a gateway on the main thread) runs its partitions on threads of their own, one core left to the embedded server, and counts every event', async () => {
+    const pipeline = await startPipeline({ partitions: { count: 4 } });
+    try {
+      const { app } = pipeline;
+      expect(app.worker.threads).toBe(Math.max(1, Math.min(cpus().length - 1, 4)));
+      expect(app.worker.pool).not.toBeNull();
+      const now = Date.now();
+      for (let i = 0; i < 40; i++) await pipeline.publisher.publishPrediction({ id: `tc${i}`, model: 'threads', ts: now - 5000 + i * 10, output: 0.5 });
+      await pipeline.publisher.flush();
+      await eventually(async () => {
+        const { status, body } = await getJson<{ count: number }>(`${pipeline.baseUrl}/v1/models/threads/metrics?window=1m`);
+        return status === 200 && body.count === 40 ? true : undefined;
+      }, 60_000, '40 predictions counted');
+    } finally {
+      await pipeline.stop();
     }
   });
 });
