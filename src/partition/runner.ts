@@ -27,6 +27,25 @@ import type { AdmissionGate, AdmissionSettings } from './model-admission.ts';
  */
 const MAX_HELD_EVENTS = 10_000;
 
+/**
+ * Events a partition's consumer asks the server for ahead of those handled (its pull batch; the
+ * client asks for more once a quarter of them were handled), bounded in bytes by the largest event
+ * allowed (READ_AHEAD_MAX_BYTES / limits.maxEventBytes). Each pull is a request the server answers
+ * and a write on the socket: at 1,024 a pull every 256 events, at 4,096 every 1,024. The production
+ * worker on one thread beside its nats-server on 2 cores (scratch harness, 300k events, 1,024 /
+ * 2,048 / 4,096 in turns, five rounds) read 97.8k / 103.6k / 108.8k events a second (mean), the
+ * server taking 5.7-7.0 / 5.1-5.7 / 4.2-5.0 us of CPU per event.
+ */
+export const READ_AHEAD_EVENTS = 4096;
+/** What the read-ahead may hold at most, were each event as large as limits.maxEventBytes allows: 4,096 events at its default 64 KB. */
+export const READ_AHEAD_MAX_BYTES = 256 * 1024 * 1024;
+const READ_AHEAD_MIN_EVENTS = 64;
+
+/** A partition consumer's read-ahead for events of at most `maxEventBytes` (see READ_AHEAD_EVENTS). */
+export function readAheadEvents(maxEventBytes: number): number {
+  return Math.max(READ_AHEAD_MIN_EVENTS, Math.min(READ_AHEAD_EVENTS, Math.floor(READ_AHEAD_MAX_BYTES / maxEventBytes)));
+}
+
 /** Longest run of messages handled without letting timers and I/O run (ms). */
 const GIVE_WAY_EVERY_MS = 50;
 
@@ -230,7 +249,7 @@ export class PartitionRunner {
       nextSeq: () => this.processor.seq + 1,
       onMessage: (msg) => this.consumeOne(msg),
       logger: this.log,
-      maxMessages: 1024,
+      maxMessages: readAheadEvents(this.options.processor.maxEventBytes),
     });
     await this.consumer.start();
     // abandoned while the consumer was being created: stop the consumer that start just opened
