@@ -12,7 +12,7 @@
  * them); `--order random`: each event anywhere in the 5 minutes, so consecutive events land in any
  * of the 30 panes (the shape of this bench before 2026-12-01: every pane's sketches stay hot at
  * once, a cache-miss worst case that live traffic does not have); then, per partition and all partitions concurrently in this process,
- * (a) ordered consumers that only count messages, (b) the same consumers feeding a
+ * (a) ordered consumers that only count messages (reading as far ahead as a worker does: readAheadEvents), (b) the same consumers feeding a
  * PartitionProcessor each, with a drainDirty() per partition every second as the worker's flush
  * does (without the publish). a, b, a, b: the best of each is reported (the machine is shared).
  * Last, the bytes per pending join entry: from the processors of (b), and from a fresh
@@ -56,6 +56,7 @@ import { MV_EVENTS } from '../src/window/pane.ts';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { startWorker } from '../src/app/worker.ts';
+import { readAheadEvents } from '../src/partition/runner.ts';
 import { profileFromRows } from '../src/reference/profile.ts';
 import type { ReferenceProfile } from '../src/reference/profile.ts';
 import { WorkerReferences } from '../src/reference/worker-references.ts';
@@ -258,7 +259,8 @@ async function consumePartition(js: JetStreamClient, p: number, expected: number
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: 1,
   });
-  const messages = await consumer.consume({ max_messages: 1024 });
+  // the production worker's read-ahead: the raw limit pays the server's pull requests as often as the worker does
+  const messages = await consumer.consume({ max_messages: readAheadEvents(processorOptions(p).maxEventBytes) });
   let received = 0;
   let lastProgress = Date.now();
   let stalled = false;
