@@ -675,7 +675,6 @@ function threadsText(threads: number): string {
  * previous round's checkpoints are deleted). The rate is measured from the moment the worker is
  * started until every prediction was applied.
  */
-
 async function runThreadedWorker(nc: NatsConnection, url: string, count: number, partitions: number, threads: number | 'auto', label = '(c) worker  '): Promise<{ msgsPerSec: number; threads: number }> {
   const store = await objectStores(nc).open(CHECKPOINTS_BUCKET);
   for (const info of await store.list()) await store.delete(info.name);

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { DriftwatchConfig } from '../config/types.ts';
+import { parseServerList } from '../cluster/connect.ts';
 import type { NatsConnectOptions } from '../cluster/connect.ts';
 import { PartitionRunner } from '../partition/runner.ts';
 import { PartitionThreadPool } from '../partition/pool.ts';
@@ -82,8 +83,12 @@ export async function listenWithFallback(http: FastifyInstance, host: string, po
  * worker).
  */
 export function natsOnThisMachine(url: string): boolean {
-  const servers = url.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (servers.length === 0) return false;
+  let servers: string[];
+  try {
+    servers = parseServerList(url);
+  } catch {
+    return false; // an empty or malformed list: the connect that follows says what is wrong
+  }
   return servers.every((server) => {
     let host: string;
     try {
@@ -193,9 +198,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const leased = !manual && options.identity !== undefined;
   const initial = leased ? [] : owned;
   const natsLocal = natsOnThisMachine(options.connect.url);
-  const threads = threadCount(config, owned.length, natsLocal, cpus().length, options.mainThreadBusy === true);
+  const cores = cpus().length;
+  const threads = threadCount(config, owned.length, natsLocal, cores, options.mainThreadBusy === true);
   if (config.worker.threads === 'auto') {
-    logger.info({ threads, cores: cpus().length, natsOnThisMachine: natsLocal }, threads === 0 ? 'partitions run on the main thread (worker.threads auto)' : `partitions run on ${threads} thread${threads === 1 ? '' : 's'} (worker.threads auto)`);
+    logger.info({ threads, cores, natsOnThisMachine: natsLocal }, threads === 0 ? 'partitions run on the main thread (worker.threads auto)' : `partitions run on ${threads} thread${threads === 1 ? '' : 's'} (worker.threads auto)`);
   }
   // partitions on this thread share one admission (one registry mirror); threads open their own
   const settings = runnerOptionsOf(config);
