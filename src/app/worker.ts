@@ -1,4 +1,4 @@
-import { cpus, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -16,6 +16,7 @@ import { resolveLogFormat } from '../logging/logger.ts';
 import { LeaseTable } from '../cluster/leases.ts';
 import type { WorkerIdentity } from '../cluster/leases.ts';
 import { OwnershipLoop } from './ownership.ts';
+import { usableCores } from './cores.ts';
 import { ClusterAdmission } from '../partition/model-admission.ts';
 import type { PartitionHost } from './ownership.ts';
 import type { PartitionOwner } from '../partition/processor.ts';
@@ -111,7 +112,7 @@ export function natsOnThisMachine(url: string): boolean {
  * main thread, unless `mainThreadBusy` (a gateway runs there: `npm start`), where it is a thread of
  * its own. A number is taken as it is (0 or 1: the main thread), at most one thread per partition.
  */
-export function threadCount(config: DriftwatchConfig, owned: number, natsLocal = false, cores = cpus().length, mainThreadBusy = false): number {
+export function threadCount(config: DriftwatchConfig, owned: number, natsLocal = false, cores = usableCores().cores, mainThreadBusy = false): number {
   const wanted = config.worker.threads;
   if (wanted !== 'auto') return wanted <= 1 ? 0 : Math.min(wanted, owned);
   if (owned <= 1) return 0;
@@ -198,10 +199,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const leased = !manual && options.identity !== undefined;
   const initial = leased ? [] : owned;
   const natsLocal = natsOnThisMachine(options.connect.url);
-  const cores = cpus().length;
+  const { cores, quota } = usableCores();
   const threads = threadCount(config, owned.length, natsLocal, cores, options.mainThreadBusy === true);
   if (config.worker.threads === 'auto') {
-    logger.info({ threads, cores, natsOnThisMachine: natsLocal }, threads === 0 ? 'partitions run on the main thread (worker.threads auto)' : `partitions run on ${threads} thread${threads === 1 ? '' : 's'} (worker.threads auto)`);
+    logger.info({ threads, cores, cpuQuota: quota, natsOnThisMachine: natsLocal }, threads === 0 ? 'partitions run on the main thread (worker.threads auto)' : `partitions run on ${threads} thread${threads === 1 ? '' : 's'} (worker.threads auto)`);
   }
   // partitions on this thread share one admission (one registry mirror); threads open their own
   const settings = runnerOptionsOf(config);

@@ -5,7 +5,7 @@ import { natsOnThisMachine, startWorker, threadCount } from '../../src/app/worke
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { connect } from '@nats-io/transport-node';
 import { provision } from '../../src/cluster/provision.ts';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { eventually, getJson, startPipeline } from '../helpers/pipeline.ts';
 
 function config(threads: string) {
@@ -64,7 +64,7 @@ describe('threadCount', () => {
       const worker = await startWorker({ nc, connect: { url: server.url }, config: workerConfig, partitions: 4, logger: pino({ level: 'silent' }) });
       try {
         // one thread per core less the server's; one alone is the main thread (0)
-        const left = Math.min(cpus().length - 1, 4);
+        const left = Math.min(availableParallelism() - 1, 4);
         const expected = left > 1 ? left : 0;
         expect(worker.threads).toBe(expected);
         expect(worker.pool === null).toBe(expected === 0);
@@ -82,7 +82,7 @@ describe('threadCount', () => {
     const pipeline = await startPipeline({ partitions: { count: 4 } });
     try {
       const { app } = pipeline;
-      expect(app.worker.threads).toBe(Math.max(1, Math.min(cpus().length - 1, 4)));
+      expect(app.worker.threads).toBe(Math.max(1, Math.min(availableParallelism() - 1, 4)));
       expect(app.worker.pool).not.toBeNull();
       const now = Date.now();
       for (let i = 0; i < 40; i++) await pipeline.publisher.publishPrediction({ id: `tc${i}`, model: 'threads', ts: now - 5000 + i * 10, output: 0.5 });
