@@ -76,8 +76,10 @@ export class PaneChangelogReader {
   private apply(msg: JsMsg): Promise<void> | undefined {
     this.lastSeq = msg.seq;
     try {
-      // a copy: decoded sketches are views into it, and the client may reuse its read buffers
-      const message = decodePaneMessage(msg.data.slice(), this.reader);
+      // msg.data is a view of the client's socket read (a Buffer: slice() would copy nothing), which
+      // the client never writes again; decoded sketches are views of it, and what the windows hold
+      // of a message is copied out (ModelWindows.applyState), so the read is let go
+      const message = decodePaneMessage(msg.data, this.reader);
       const refusal = this.fence.check(message, msg.time.getTime());
       if (refusal === null) {
         this.source.applyPaneMessage(message);

@@ -72,6 +72,15 @@ function mapSketches(value: unknown, map: (bytes: Uint8Array) => Uint8Array): un
 }
 
 /**
+ * `state` with every sketch copied out of the bytes it was read from. A message's sketches are views
+ * of the bytes the NATS client read it in, a 64 KB socket read shared with the messages beside it
+ * (Buffer.slice copies nothing): a state held as objects would keep that whole read alive.
+ */
+export function detachedSketches<State extends PaneInputWire | PaneOutcomeWire | Uint8Array>(state: State): State {
+  return mapSketches(state, (bytes) => bytes.slice()) as State;
+}
+
+/**
  * First element of a state packed with its sketches raw, as [RAW_STATE, state]: the state is its
  * MessagePack, nothing rewritten (a state packed with deflated sketches is a map).
  */

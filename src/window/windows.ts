@@ -8,7 +8,7 @@ import { ExactValueCounts, SUM_VALUES_CAP, movedOnto } from '../sketch/exact-val
 import { BucketScratch } from '../sketch/bucket-store.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
-import { isPackedStateBytes, packPaneState, unpackPaneState } from './packed-state.ts';
+import { detachedSketches, isPackedStateBytes, packPaneState, unpackPaneState } from './packed-state.ts';
 import { PaneStates } from './partition-states.ts';
 import type { HeldState } from './partition-states.ts';
 import { MsgpackReader } from '../contract/msgpack-reader.ts';
@@ -605,7 +605,8 @@ export class ModelWindows {
     // read before the new state is held: a view of the shared bytes stays whole (PaneStates)
     const previous: StoredPane | null = slot < 0 ? null : { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: states.stateAt(slot), final: states.finalAt(slot) };
     if (stateBytes !== null) states.setBytes(checked.partition, stateBytes, checked.final);
-    else states.setState(checked.partition, next.state, checked.final);
+    // held as objects (its sketches moved, or no bytes noted): nothing of the message's bytes is kept
+    else states.setState(checked.partition, detachedSketches(next.state), checked.final);
     if (previous !== null) this.replace(previous, next, decoded);
     else this.apply(next, 1, decoded);
   }

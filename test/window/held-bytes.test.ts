@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ModelWindows } from '../../src/window/windows.ts';
+import { DEFAULT_PANE_LIMITS, FEATURE_MIN_INDEXABLE, PaneInput, featureAccuracyOf, inputToWire } from '../../src/window/pane.ts';
+import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
+import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const PANE = 10_000;
+const WINDOWS = new Map([['1m', 60_000], ['5m', 300_000]]);
+/** What the NATS client hands the changelog: each message a view into a 64 KB socket read. */
+const CHUNK_BYTES = 65_536;
+
+function paneBytes(partition: number, paneStart: number, values: number[]): Uint8Array {
+  const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+  for (const v of values) {
+    pane.count++;
+    pane.latency.add(v);
+    pane.addFeature('x', v);
+    pane.addFeature('y', v * 3);
+  }
+  return encodePaneMessage({ model: 'm', version: 'v1', partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane), final: false });
+}
+
+/** Applies the message decoded from a view into a chunk of its own; returns a weak reference to the chunk. */
+function applyFromChunk(windows: ModelWindows, bytes: Uint8Array): WeakRef<ArrayBuffer> {
+  const chunk = new ArrayBuffer(CHUNK_BYTES);
+  const view = new Uint8Array(chunk, 1_000, bytes.length);
+  view.set(bytes);
+  // a reader of its own: a reader keeps a view of the last buffer it read text from (one, whoever reads)
+  windows.applyMessage(decodePaneMessage(view, new MsgpackReader()));
+  return new WeakRef(chunk);
+}
+
+async function collected(ref: WeakRef<ArrayBuffer>): Promise<boolean> {
+  // a WeakRef holds its target until the job that made it is over
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+  }
+  return ref.deref() === undefined;
+}
+
+describe('a held pane state keeps none of the bytes it was read from', () => {
+  const values = Array.from({ length: 40 }, (_, i) => 100 + ((i * 7) % 40) - 20);
+
+  it.each([
+    ['held as its bytes (on the model buckets)', false],
+    ['held as objects (its sketches moved onto the reference buckets)', true],
+  ])('%s: the socket read it came in is let go', async (_, hinted) => {
+    const accuracy = featureAccuracyOf(DEFAULT_PANE_LIMITS);
+    const reference = new LogHistogram(accuracy, { center: 97.5, minIndexable: FEATURE_MIN_INDEXABLE });
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, hinted ? { bucketsHint: () => reference } : {});
+    const reader = new MsgpackReader();
+    const chunks = [0, 1, 2].map((partition) => applyFromChunk(windows, paneBytes(partition, 0, values)));
+    // the windows' scratch remembers the last buffer it read sketches from: a message of its own after
+    windows.applyMessage(decodePaneMessage(paneBytes(9, 0, values), reader));
+    expect(windows.heldStates.perPartition).toBe(4);
+    for (const [k, chunk] of chunks.entries()) expect(await collected(chunk), `chunk of partition ${k}`).toBe(true);
+    // and what they held is whole: each partition's state, replaced, leaves exactly what it brought
+    for (const partition of [0, 1, 2, 9]) windows.applyMessage(decodePaneMessage(paneBytes(partition, 0, [5]), reader));
+    const x = windows.get('1m')?.input.features.get('x')?.numeric;
+    expect(x?.count).toBe(4);
+    expect(x?.quantile(0.5)).toBeCloseTo(5, 0);
+  });
+});
