@@ -82,6 +82,10 @@
  *   npm run bench -- gateway --models 300 --own-centers   each pane sketch on centers of its own (as
  *     partitions before their model has a reference), rebinned onto the windows' buckets; by default
  *     the publisher centers them on the models' reference, as a worker following the reference store
+ *   npm run bench -- gateway --models 300 --partitions 16 --pin   (Linux, taskset) the gateway's thread on
+ *     CPU 0, the publisher, the REST client and the scraper (other processes in a deployment) on the
+ *     others: "on one gateway core" measured as such; V8's helper threads (the collector's, for every
+ *     thread's heap) stay with the gateway. Reports the gateway thread's CPU time and CPU 0's use
  *   npm run bench -- gateway --models 100 --partitions 16   each model's events spread over 16
  *     partitions (the default deployment), each flushing a pane of its own every second: 16 pane
  *     messages per model and second of a dozen events' worth (default 1: one message per model),
@@ -90,6 +94,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -113,6 +118,7 @@ import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire
 import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
 import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
+import { OWN_THREAD_ID_SOURCE, cpuTimes, otherCpus, ownThreadCpuMs, pin } from './workers/pinning.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
 
@@ -127,7 +133,8 @@ interface ScrapeAnswer {
 }
 /** The scraper: fetches the URL it is sent and answers a ScrapeAnswer (a thread of its own, as Prometheus is another process). */
 const SCRAPER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
+if (workerData?.reportThreadId) parentPort.postMessage({ tid: ${OWN_THREAD_ID_SOURCE} });
 parentPort.on('message', async (url) => {
   const started = performance.now();
   try {
@@ -146,7 +153,8 @@ parentPort.on('message', async (url) => {
  * A thread of its own, as a dashboard or a script is another process.
  */
 const REST_CLIENT_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
+if (workerData?.reportThreadId) parentPort.postMessage({ tid: ${OWN_THREAD_ID_SOURCE} });
 let running = false;
 parentPort.on('message', async (message) => {
   if (message === 'stop') { running = false; return; }
@@ -255,6 +263,7 @@ const { values: args } = parseArgs({
     'scrape-every': { type: 'string', default: '15' },
     partitions: { type: 'string', default: '1' },
     'sparse-hold-ms': { type: 'string', default: '2000' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const scrapeEveryMs = Number(args['scrape-every']) * 1000;
@@ -266,6 +275,9 @@ if (!(scrapeEveryMs >= 0)) throw new RangeError(`bench gateway: --scrape-every n
  */
 const ownCenters = args['own-centers'];
 const publisherIn = args.publisher;
+/** --pin: the gateway's thread on GATEWAY_CPU, the bench's other parts on the other CPUs (see bench/workers/pinning.ts). */
+const pinned = args.pin;
+const GATEWAY_CPU = 0;
 if (publisherIn !== 'thread' && publisherIn !== 'process') throw new RangeError(`bench gateway: --publisher must be thread or process, got '${publisherIn}'`);
 const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
@@ -331,6 +343,10 @@ interface SizeResult {
   gatewayBusy: number;
   /** Process CPU time over wall time: the gateway's work plus the publisher thread. */
   processCpu: number;
+  /** --pin: the gateway thread's own CPU time over wall time (null unpinned). */
+  gatewayThreadCpu: number | null;
+  /** --pin: the share of the gateway's CPU used by anything (its thread, V8's helper threads, other processes); null unpinned. */
+  gatewayCpuBusy: number | null;
   rawCpu: number;
   ratioToRaw: number;
   rssMB: number;
@@ -498,7 +514,10 @@ async function runSize(models: number): Promise<SizeResult> {
   // closed pane's last state comes marked final (the gateway folds it) and is not a freshness sample
   let published = 0;
   let measuring = false;
-  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions, sparseHoldMs };
+  // --pin: every thread of this process on the gateway's CPU; the others are moved off it as they report
+  const others = pinned ? otherCpus(GATEWAY_CPU) : '';
+  if (pinned) pin(process.pid, String(GATEWAY_CPU), true);
+  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions, sparseHoldMs, reportThreadId: pinned };
   const publisher =
     publisherIn === 'thread'
       ? new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: publisherInit, execArgv: [] })
@@ -518,7 +537,12 @@ async function runSize(models: number): Promise<SizeResult> {
   publisher.on('error', (error) => {
     throw error;
   });
-  publisher.on('message', (batch: PublishedPane[]) => {
+  if (pinned && !(publisher instanceof Worker) && publisher.pid !== undefined) pin(publisher.pid, others, true);
+  publisher.on('message', (batch: PublishedPane[] | { tid: number }) => {
+    if (!Array.isArray(batch)) {
+      pin(batch.tid, others);
+      return;
+    }
     for (const { model, subject, bytes, pub, final } of batch) {
       const item: Published = final ? { pub, applied: pub } : { pub };
       const entry: Queued = { bytes, model, item, final, subject, pulled: false, replaced: false, carries: null };
@@ -568,8 +592,13 @@ async function runSize(models: number): Promise<SizeResult> {
   const metricsUrl = `${baseUrl}/metrics`;
   // the same round robin over models and windows as the in-process requests
   const restUrls = WINDOWS.flatMap((window) => names.map((name) => `${baseUrl}/v1/models/${encodeURIComponent(name)}/metrics?window=${window}`));
-  const restClient = new Worker(REST_CLIENT_SOURCE, { eval: true });
-  const scraper = scrapeEveryMs > 0 ? new Worker(SCRAPER_SOURCE, { eval: true }) : undefined;
+  const restClient = new Worker(REST_CLIENT_SOURCE, { eval: true, workerData: { reportThreadId: pinned } });
+  const scraper = scrapeEveryMs > 0 ? new Worker(SCRAPER_SOURCE, { eval: true, workerData: { reportThreadId: pinned } }) : undefined;
+  if (pinned) {
+    // both listened for at once: a message no one listens for yet is lost
+    const reports = [restClient, scraper].flatMap((client) => (client === undefined ? [] : [once(client, 'message') as Promise<[{ tid: number }]>]));
+    for (const [{ tid }] of await Promise.all(reports)) pin(tid, others);
+  }
   const scrapes: Array<{ wallMs: number; bytes: number }> = [];
   const scrape = async (): Promise<void> => {
     if (scraper === undefined) return;
@@ -605,6 +634,8 @@ async function runSize(models: number): Promise<SizeResult> {
   busyMs = 0;
   const workBefore = source.workMs;
   const cpuBefore = process.cpuUsage();
+  const threadCpuBefore = pinned ? ownThreadCpuMs() : 0;
+  const gatewayCpuBefore = pinned ? cpuTimes(GATEWAY_CPU) : null;
   const wallBefore = performance.now();
   let rssMax = 0;
   for (let s = 0; s < seconds; s++) {
@@ -614,6 +645,9 @@ async function runSize(models: number): Promise<SizeResult> {
   restClient.postMessage('stop');
   const wallMs = performance.now() - wallBefore;
   const cpu = process.cpuUsage(cpuBefore);
+  const gatewayThreadCpu = pinned ? (ownThreadCpuMs() - threadCpuBefore) / wallMs : null;
+  const gatewayCpuAfter = pinned ? cpuTimes(GATEWAY_CPU) : null;
+  const gatewayCpuBusy = gatewayCpuBefore !== null && gatewayCpuAfter !== null ? (gatewayCpuAfter.busy - gatewayCpuBefore.busy) / Math.max(1, gatewayCpuAfter.total - gatewayCpuBefore.total) : null;
   const gatewayBusy = busyMs + (source.workMs - workBefore);
   const pendingEnd = pendingCount();
   const computations = view.computations - computationsBefore;
@@ -667,6 +701,8 @@ async function runSize(models: number): Promise<SizeResult> {
     paneMessagesPerSecond: Number(messagesPerSecond.toFixed(1)),
     gatewayBusy: Number(gatewayBusyShare.toFixed(3)),
     processCpu: Number(((cpu.user + cpu.system) / 1000 / wallMs).toFixed(3)),
+    gatewayThreadCpu: gatewayThreadCpu === null ? null : Number(gatewayThreadCpu.toFixed(3)),
+    gatewayCpuBusy: gatewayCpuBusy === null ? null : Number(gatewayCpuBusy.toFixed(3)),
     rawCpu: Number(rawCpu.toFixed(4)),
     ratioToRaw: Number((rawCpu > 0 ? gatewayBusyShare / rawCpu : 0).toFixed(2)),
     rssMB: Math.round(rssMax / 2 ** 20),
@@ -918,7 +954,7 @@ function warmUpSteadyState(): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (sparse hold ${sparseHoldMs} ms), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}`);
+  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (sparse hold ${sparseHoldMs} ms), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}${pinned ? `; --pin: the gateway on CPU ${GATEWAY_CPU}, the publisher, REST client and scraper on CPU ${otherCpus(GATEWAY_CPU)}` : ''}`);
   const results: SizeResult[] = [];
   for (const models of sizes) {
     const r = await runSize(models);
@@ -928,6 +964,9 @@ async function main(): Promise<void> {
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
         `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
+    if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
+      console.log(`      pinned: the gateway's thread used ${(100 * r.gatewayThreadCpu).toFixed(1)} % of CPU ${GATEWAY_CPU}; CPU ${GATEWAY_CPU} was ${(100 * r.gatewayCpuBusy).toFixed(1)} % busy (with V8's helper threads, and anything else the machine ran there)`);
+    }
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +
         `${r.models < MEMORY_CHECKED_FROM_MODELS ? 'not checked below ' + MEMORY_CHECKED_FROM_MODELS + ' models: fixed heap; ' : ''}` +

@@ -12,6 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodePaneMessage } from '../../src/contract/pane-codec.ts';
 import { FLUSH_MS, PUBLISHER_INIT_ENV, PartitionedPanes } from './gateway-panes.ts';
+import { ownThreadId } from './pinning.ts';
 
 export interface PublisherInit {
   models: number;
@@ -26,6 +27,8 @@ export interface PublisherInit {
   partitions: number;
   /** An open pane with fewer than 8 new events waits up to this after its last publication (SparseHold, as a worker holds it); 0: none waits. */
   sparseHoldMs: number;
+  /** Post this thread's id first (`{ tid }`), for the bench to pin it (--pin). */
+  reportThreadId?: boolean;
 }
 
 /** A pane message as the bench's changelog queue takes it. */
@@ -45,7 +48,7 @@ const post = (batch: PublishedPane[]): void => {
   if (parentPort !== null) parentPort.postMessage(batch);
   else process.send?.(batch);
 };
-const { models, ratePerModel, centers, partitions, sparseHoldMs } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
+const { models, ratePerModel, centers, partitions, sparseHoldMs, reportThreadId } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
 const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: sparseHoldMs, events: 8 });
@@ -62,6 +65,7 @@ function publish(): void {
   post(batch);
 }
 
+if (reportThreadId === true && parentPort !== null) parentPort.postMessage({ tid: ownThreadId() });
 publish();
 const timer = setInterval(publish, FLUSH_MS);
 // a forked publisher ends with its parent's channel

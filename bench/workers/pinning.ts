@@ -1,0 +1,57 @@
+/**
+ * CPU pinning for the gateway bench's `--pin` (Linux, util-linux `taskset`): the gateway's thread on
+ * one CPU, the bench's other parts (the publisher standing for the workers, the REST client and the
+ * scraper standing for dashboards and Prometheus, other processes in a deployment) on the others, so
+ * that "on one gateway core" is measured as such on a machine the bench shares with itself.
+ * Threads report their own thread id (`/proc/thread-self`), since Node does not expose it.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+/** The calling thread's kernel thread id. */
+export function ownThreadId(): number {
+  // "<pid>/task/<tid>"
+  return Number(readlinkSync('/proc/thread-self').split('/').pop());
+}
+
+/** The same, as source for a thread started with `eval: true` (CommonJS). */
+export const OWN_THREAD_ID_SOURCE = "Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop())";
+
+/** The CPUs the bench's other parts go to: every CPU but the gateway's. Throws where pinning cannot be done. */
+export function otherCpus(gatewayCpu: number): string {
+  if (process.platform !== 'linux') throw new Error(`bench gateway --pin: thread pinning needs Linux (taskset), this is ${process.platform}`);
+  const cpus = availableParallelism();
+  if (cpus < 2) throw new Error('bench gateway --pin: needs at least 2 CPUs (the gateway on one, the rest on the others)');
+  return Array.from({ length: cpus }, (_, cpu) => cpu)
+    .filter((cpu) => cpu !== gatewayCpu)
+    .join(',');
+}
+
+/** Pins `tid` (a thread, or with `allThreads` every thread of the process `tid`) to `cpus` ("0", "1,2,3"). */
+export function pin(tid: number, cpus: string, allThreads = false): void {
+  try {
+    execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpus, String(tid)], { stdio: 'ignore' });
+  } catch (error) {
+    throw new Error(`bench gateway --pin: taskset -p -c ${cpus} ${tid} failed (is util-linux installed?): ${(error as Error).message}`);
+  }
+}
+
+/** CPU time (ms) the calling thread has used (/proc/thread-self/stat: utime + stime, in clock ticks of 10 ms). */
+export function ownThreadCpuMs(): number {
+  const fields = readFileSync('/proc/thread-self/stat', 'utf8');
+  // the fields after the command name (in parentheses, which may hold spaces): utime and stime are the 12th and 13th
+  const after = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+  return (Number(after[11]) + Number(after[12])) * 10;
+}
+
+/** Busy and total jiffies of one CPU (/proc/stat), to take its share used by anything between two readings. */
+export function cpuTimes(cpu: number): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  if (line === undefined) throw new Error(`bench gateway --pin: no cpu${cpu} line in /proc/stat`);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
