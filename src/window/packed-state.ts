@@ -72,12 +72,13 @@ function mapSketches(value: unknown, map: (bytes: Uint8Array) => Uint8Array): un
 }
 
 /**
- * `state` with every sketch copied out of the bytes it was read from. A message's sketches are views
- * of the bytes the NATS client read it in, a 64 KB socket read shared with the messages beside it
- * (Buffer.slice copies nothing): a state held as objects would keep that whole read alive.
+ * `state` with every sketch copied out of the bytes it was read from, but those in `own` (made for
+ * it already). A message's sketches are views of the bytes the NATS client read it in, a 64 KB
+ * socket read shared with the messages beside it (Buffer.slice copies nothing): a state held as
+ * objects would keep that whole read alive.
  */
-export function detachedSketches<State extends PaneInputWire | PaneOutcomeWire | Uint8Array>(state: State): State {
-  return mapSketches(state, (bytes) => bytes.slice()) as State;
+export function detachedSketches<State extends PaneInputWire | PaneOutcomeWire>(state: State, own?: ReadonlySet<Uint8Array>): State {
+  return mapSketches(state, (bytes) => (own?.has(bytes) === true ? bytes : bytes.slice())) as State;
 }
 
 /**

@@ -147,7 +147,8 @@ function withMovedSketches(wire: PaneInputWire, input: PaneInput, moved: readonl
   // written into one buffer: they are stored, and let go, together
   const bytes = LogHistogram.toBytesMany(moved.map((name) => input.features.get(name)?.numeric as LogHistogram));
   moved.forEach((name, k) => (features[name] = { ...features[name], n: bytes[k] }));
-  return { ...wire, features };
+  // held as objects: the rest is still a view of the message's bytes (detachedSketches)
+  return detachedSketches({ ...wire, features }, new Set(bytes));
 }
 
 export class ModelWindows {
@@ -605,8 +606,9 @@ export class ModelWindows {
     // read before the new state is held: a view of the shared bytes stays whole (PaneStates)
     const previous: StoredPane | null = slot < 0 ? null : { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: states.stateAt(slot), final: states.finalAt(slot) };
     if (stateBytes !== null) states.setBytes(checked.partition, stateBytes, checked.final);
-    // held as objects (its sketches moved, or no bytes noted): nothing of the message's bytes is kept
-    else states.setState(checked.partition, detachedSketches(next.state), checked.final);
+    // held as objects: with its sketches moved, detached already (withMovedSketches); read by the
+    // general decoder (no bytes noted), detached here: nothing of the message's bytes is kept
+    else states.setState(checked.partition, decoded.moved === null ? detachedSketches(next.state as PaneInputWire | PaneOutcomeWire) : next.state, checked.final);
     if (previous !== null) this.replace(previous, next, decoded);
     else this.apply(next, 1, decoded);
   }

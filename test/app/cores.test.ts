@@ -53,58 +53,43 @@ describe('usableCores: a machine laid out in a directory', () => {
     return root;
   }
 
-  it('takes every CPU it may run on when no cgroup file can be read', () => {
-    expect(usableCores(machine({}), 16)).toEqual({ cores: 16, quota: null });
-  });
-
-  it('cgroup v2 in a container with its own namespace: the quota at the mount root, rounded up', () => {
-    const root = machine({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': '150000 100000\n' });
-    expect(usableCores(root, 64)).toEqual({ cores: 2, quota: 1.5 });
-  });
-
-  it('cgroup v2 with no quota: every CPU', () => {
-    const root = machine({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': 'max 100000\n' });
-    expect(usableCores(root, 8)).toEqual({ cores: 8, quota: null });
-  });
-
-  it('cgroup v2, a nested cgroup: the smallest limit of it and those above it', () => {
-    const root = machine({
-      '/proc/self/cgroup': '0::/kubepods/pod1/ctr\n',
-      '/sys/fs/cgroup/cpu.max': 'max 100000\n',
-      '/sys/fs/cgroup/kubepods/cpu.max': '800000 100000\n',
-      '/sys/fs/cgroup/kubepods/pod1/cpu.max': '300000 100000\n',
-      '/sys/fs/cgroup/kubepods/pod1/ctr/cpu.max': 'max 100000\n',
-    });
-    expect(usableCores(root, 32)).toEqual({ cores: 3, quota: 3 });
-  });
-
-  it('cgroup v1 without a namespace: the path names the container, the mount root is its cgroup', () => {
-    const root = machine({
-      '/proc/self/cgroup': '4:cpu,cpuacct:/docker/0123abcd\n3:memory:/docker/0123abcd\n',
-      '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '200000\n',
-      '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000\n',
-    });
-    expect(usableCores(root, 64)).toEqual({ cores: 2, quota: 2 });
-  });
-
-  it('cgroup v1 under /sys/fs/cgroup/cpu, no quota (-1): every CPU', () => {
-    const root = machine({
-      '/proc/self/cgroup': '1:cpu:/\n',
-      '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n',
-      '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
-    });
-    expect(usableCores(root, 4)).toEqual({ cores: 4, quota: null });
-  });
-
-  it('a quota below one core still gives one; a quota above the CPUs gives the CPUs', () => {
-    const small = machine({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': '20000 100000' });
-    expect(usableCores(small, 8)).toEqual({ cores: 1, quota: 0.2 });
-    const large = machine({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': '1600000 100000' });
-    expect(usableCores(large, 4)).toEqual({ cores: 4, quota: 16 });
-  });
-
-  it('a malformed cpu.max counts as no limit', () => {
-    const root = machine({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': 'lots\n' });
-    expect(usableCores(root, 6)).toEqual({ cores: 6, quota: null });
+  const v2 = (cpuMax: string): Record<string, string> => ({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': cpuMax });
+  it.each<[string, Record<string, string>, number, { cores: number; quota: number | null }]>([
+    ['no cgroup file can be read: every CPU it may run on', {}, 16, { cores: 16, quota: null }],
+    ['cgroup v2 in a container with its own namespace: the quota at the mount root, rounded up', v2('150000 100000\n'), 64, { cores: 2, quota: 1.5 }],
+    ['cgroup v2 with no quota: every CPU', v2('max 100000\n'), 8, { cores: 8, quota: null }],
+    [
+      'cgroup v2, a nested cgroup: the smallest limit of it and those above it',
+      {
+        '/proc/self/cgroup': '0::/kubepods/pod1/ctr\n',
+        '/sys/fs/cgroup/cpu.max': 'max 100000\n',
+        '/sys/fs/cgroup/kubepods/cpu.max': '800000 100000\n',
+        '/sys/fs/cgroup/kubepods/pod1/cpu.max': '300000 100000\n',
+        '/sys/fs/cgroup/kubepods/pod1/ctr/cpu.max': 'max 100000\n',
+      },
+      32,
+      { cores: 3, quota: 3 },
+    ],
+    [
+      'cgroup v1 without a namespace: the path names the container, the mount root is its cgroup',
+      {
+        '/proc/self/cgroup': '4:cpu,cpuacct:/docker/0123abcd\n3:memory:/docker/0123abcd\n',
+        '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '200000\n',
+        '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000\n',
+      },
+      64,
+      { cores: 2, quota: 2 },
+    ],
+    [
+      'cgroup v1 under /sys/fs/cgroup/cpu, no quota (-1): every CPU',
+      { '/proc/self/cgroup': '1:cpu:/\n', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' },
+      4,
+      { cores: 4, quota: null },
+    ],
+    ['a quota below one core still gives one', v2('20000 100000'), 8, { cores: 1, quota: 0.2 }],
+    ['a quota above the CPUs gives the CPUs', v2('1600000 100000'), 4, { cores: 4, quota: 16 }],
+    ['a malformed cpu.max counts as no limit', v2('lots\n'), 6, { cores: 6, quota: null }],
+  ])('%s', (_, files, parallelism, expected) => {
+    expect(usableCores(machine(files), parallelism)).toEqual(expected);
   });
 });

@@ -32,27 +32,29 @@ describe('natsOnThisMachine', () => {
 });
 
 describe('threadCount', () => {
-  it("'auto' starts one thread per core, less one core for a NATS server on this machine", () => {
-    expect(threadCount(config('auto'), 16, false, 8)).toBe(8);
-    expect(threadCount(config('auto'), 16, true, 8)).toBe(7);
-    expect(threadCount(config('auto'), 16, false, 2)).toBe(2);
+  // [worker.threads, partitions owned, NATS on this machine, cores, main thread busy (npm start), threads]
+  it.each<[string, number, boolean, number, boolean, number]>([
+    // 'auto': one thread per core, less one core for a NATS server on this machine
+    ['auto', 16, false, 8, false, 8],
+    ['auto', 16, true, 8, false, 7],
+    ['auto', 16, false, 2, false, 2],
     // on 2 cores beside the server, one partition thread: the main thread, or a thread of its own
     // when a gateway runs on the main thread (npm start)
-    expect(threadCount(config('auto'), 16, true, 2)).toBe(0);
-    expect(threadCount(config('auto'), 16, true, 2, true)).toBe(1);
-    expect(threadCount(config('auto'), 16, true, 1, true)).toBe(1);
-    expect(threadCount(config('auto'), 16, true, 8, true)).toBe(7);
-    expect(threadCount(config('auto'), 1, true, 8, true)).toBe(0);
-    expect(threadCount(config('auto'), 3, false, 8)).toBe(3);
-    expect(threadCount(config('auto'), 1, false, 8)).toBe(0);
-  });
-
-  it('a number is taken as it is, at most one thread per partition, 0 or 1 on the main thread', () => {
-    expect(threadCount(config('2'), 16, true, 2)).toBe(2);
-    expect(threadCount(config('4'), 3, false, 8)).toBe(3);
-    expect(threadCount(config('1'), 16, false, 8)).toBe(0);
-    expect(threadCount(config('0'), 16, false, 8)).toBe(0);
-    expect(threadCount(config('1'), 16, true, 2, true)).toBe(0);
+    ['auto', 16, true, 2, false, 0],
+    ['auto', 16, true, 2, true, 1],
+    ['auto', 16, true, 1, true, 1],
+    ['auto', 16, true, 8, true, 7],
+    ['auto', 1, true, 8, true, 0],
+    ['auto', 3, false, 8, false, 3],
+    ['auto', 1, false, 8, false, 0],
+    // a number is taken as it is, at most one thread per partition, 0 or 1 on the main thread
+    ['2', 16, true, 2, false, 2],
+    ['4', 3, false, 8, false, 3],
+    ['1', 16, false, 8, false, 0],
+    ['0', 16, false, 8, false, 0],
+    ['1', 16, true, 2, true, 0],
+  ])('worker.threads %s, %i partitions, NATS here %s, %i cores, main thread busy %s: %i', (threads, owned, natsLocal, cores, mainThreadBusy, expected) => {
+    expect(threadCount(config(threads), owned, natsLocal, cores, mainThreadBusy)).toBe(expected);
   });
 
   it('a worker started with auto beside its NATS server leaves that server a core', async () => {
