@@ -84,8 +84,10 @@
  *     the publisher centers them on the models' reference, as a worker following the reference store
  *   npm run bench -- gateway --models 300 --partitions 16 --pin   (Linux, taskset) the gateway's thread on
  *     CPU 0, the publisher, the REST client and the scraper (other processes in a deployment) on the
- *     others: "on one gateway core" measured as such; V8's helper threads (the collector's, for every
- *     thread's heap) stay with the gateway. Reports the gateway thread's CPU time and CPU 0's use
+ *     others: "on one gateway core" measured as such. The bench runs with each thread collecting its own
+ *     heap (--single-threaded-gc): V8's helper threads would otherwise collect the publisher's heap on
+ *     the gateway's CPU. Reports the gateway thread's CPU time (its collection included), CPU 0's use
+ *     and the publisher's CPU time (near a whole core, it fell short of the traffic asked for)
  *   npm run bench -- gateway --models 100 --partitions 16   each model's events spread over 16
  *     partitions (the default deployment), each flushing a pane of its own every second: 16 pane
  *     messages per model and second of a dozen events' worth (default 1: one message per model),
@@ -95,7 +97,7 @@
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -118,7 +120,7 @@ import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire
 import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
 import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
-import { OWN_THREAD_ID_SOURCE, cpuTimes, otherCpus, ownThreadCpuMs, pin } from './workers/pinning.ts';
+import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
 
@@ -278,6 +280,14 @@ const publisherIn = args.publisher;
 /** --pin: the gateway's thread on GATEWAY_CPU, the bench's other parts on the other CPUs (see bench/workers/pinning.ts). */
 const pinned = args.pin;
 const GATEWAY_CPU = 0;
+/** A publisher using more of its core than this may not have made the traffic asked for. */
+const PUBLISHER_SATURATED = 0.9;
+if (pinned && !process.execArgv.includes(SINGLE_THREADED_GC)) {
+  // the flag is V8's, read at start: the bench runs again with it (see bench/workers/pinning.ts)
+  const again = spawn(process.execPath, [SINGLE_THREADED_GC, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  const [code, signal] = (await once(again, 'exit')) as [number | null, NodeJS.Signals | null];
+  process.exit(code ?? (signal === null ? 1 : 128));
+}
 if (publisherIn !== 'thread' && publisherIn !== 'process') throw new RangeError(`bench gateway: --publisher must be thread or process, got '${publisherIn}'`);
 const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
@@ -347,6 +357,12 @@ interface SizeResult {
   gatewayThreadCpu: number | null;
   /** --pin: the share of the gateway's CPU used by anything (its thread, V8's helper threads, other processes); null unpinned. */
   gatewayCpuBusy: number | null;
+  /**
+   * --pin: the publisher's CPU time over wall time (its thread's, or its process's), its own heap's
+   * collection included; near 1, it could not make the traffic asked for (fewer pane messages a
+   * second than the models make); null unpinned.
+   */
+  publisherCpu: number | null;
   rawCpu: number;
   ratioToRaw: number;
   rssMB: number;
@@ -538,9 +554,12 @@ async function runSize(models: number): Promise<SizeResult> {
     throw error;
   });
   if (pinned && !(publisher instanceof Worker) && publisher.pid !== undefined) pin(publisher.pid, others, true);
+  // --pin: the publisher's CPU time, its thread's or its process's (null: not known yet)
+  let publisherCpuMs: (() => number) | null = pinned && !(publisher instanceof Worker) && publisher.pid !== undefined ? processCpuMs.bind(null, publisher.pid) : null;
   publisher.on('message', (batch: PublishedPane[] | { tid: number }) => {
     if (!Array.isArray(batch)) {
       pin(batch.tid, others);
+      publisherCpuMs = threadCpuMs.bind(null, batch.tid);
       return;
     }
     for (const { model, subject, bytes, pub, final } of batch) {
@@ -636,6 +655,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const cpuBefore = process.cpuUsage();
   const threadCpuBefore = pinned ? ownThreadCpuMs() : 0;
   const gatewayCpuBefore = pinned ? cpuTimes(GATEWAY_CPU) : null;
+  const publisherCpuBefore = publisherCpuMs?.() ?? null;
   const wallBefore = performance.now();
   let rssMax = 0;
   for (let s = 0; s < seconds; s++) {
@@ -647,6 +667,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const cpu = process.cpuUsage(cpuBefore);
   const gatewayThreadCpu = pinned ? (ownThreadCpuMs() - threadCpuBefore) / wallMs : null;
   const gatewayCpuAfter = pinned ? cpuTimes(GATEWAY_CPU) : null;
+  const publisherCpu = publisherCpuBefore !== null && publisherCpuMs !== null ? (publisherCpuMs() - publisherCpuBefore) / wallMs : null;
   const gatewayCpuBusy = gatewayCpuBefore !== null && gatewayCpuAfter !== null ? (gatewayCpuAfter.busy - gatewayCpuBefore.busy) / Math.max(1, gatewayCpuAfter.total - gatewayCpuBefore.total) : null;
   const gatewayBusy = busyMs + (source.workMs - workBefore);
   const pendingEnd = pendingCount();
@@ -703,6 +724,7 @@ async function runSize(models: number): Promise<SizeResult> {
     processCpu: Number(((cpu.user + cpu.system) / 1000 / wallMs).toFixed(3)),
     gatewayThreadCpu: gatewayThreadCpu === null ? null : Number(gatewayThreadCpu.toFixed(3)),
     gatewayCpuBusy: gatewayCpuBusy === null ? null : Number(gatewayCpuBusy.toFixed(3)),
+    publisherCpu: publisherCpu === null ? null : Number(publisherCpu.toFixed(3)),
     rawCpu: Number(rawCpu.toFixed(4)),
     ratioToRaw: Number((rawCpu > 0 ? gatewayBusyShare / rawCpu : 0).toFixed(2)),
     rssMB: Math.round(rssMax / 2 ** 20),
@@ -965,7 +987,10 @@ async function main(): Promise<void> {
         `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
-      console.log(`      pinned: the gateway's thread used ${(100 * r.gatewayThreadCpu).toFixed(1)} % of CPU ${GATEWAY_CPU}; CPU ${GATEWAY_CPU} was ${(100 * r.gatewayCpuBusy).toFixed(1)} % busy (with V8's helper threads, and anything else the machine ran there)`);
+      console.log(
+        `      pinned: the gateway's thread used ${(100 * r.gatewayThreadCpu).toFixed(1)} % of CPU ${GATEWAY_CPU}, collecting its heap included (${SINGLE_THREADED_GC}); CPU ${GATEWAY_CPU} was ${(100 * r.gatewayCpuBusy).toFixed(1)} % busy (anything else the machine ran there included); ` +
+          `the publisher used ${r.publisherCpu === null ? '?' : (100 * r.publisherCpu).toFixed(1)} % of a core${r.publisherCpu !== null && r.publisherCpu > PUBLISHER_SATURATED ? ' (SATURATED: the traffic made may fall short of what the models would send)' : ''}`,
+      );
     }
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +

@@ -42,6 +42,9 @@ export interface PublishedPane {
   final: boolean;
 }
 
+/** Bytes of pane messages per IPC message from a forked publisher. */
+const IPC_PART_BYTES = 256 * 1024;
+
 const forked = parentPort === null && process.send !== undefined && process.env[PUBLISHER_INIT_ENV] !== undefined;
 if (parentPort === null && !forked) throw new Error('gateway-publisher runs as a worker thread or a forked process');
 const post = (batch: PublishedPane[]): void => {
@@ -62,7 +65,21 @@ function publish(): void {
     pub: now,
     final: message.final === true,
   }));
-  post(batch);
+  if (parentPort !== null) {
+    post(batch);
+    return;
+  }
+  // a forked publisher posts a second's messages in parts of ~256 KB: one IPC message of the whole
+  // second (4-5 MB at 200 models) took the gateway's thread longer to read than the panes to apply
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < batch.length; i++) {
+    bytes += batch[i].bytes.byteLength;
+    if (bytes < IPC_PART_BYTES && i < batch.length - 1) continue;
+    post(batch.slice(from, i + 1));
+    from = i + 1;
+    bytes = 0;
+  }
 }
 
 if (reportThreadId === true && parentPort !== null) parentPort.postMessage({ tid: ownThreadId() });

@@ -4,6 +4,11 @@
  * scraper standing for dashboards and Prometheus, other processes in a deployment) on the others, so
  * that "on one gateway core" is measured as such on a machine the bench shares with itself.
  * Threads report their own thread id (`/proc/thread-self`), since Node does not expose it.
+ *
+ * The bench's process runs with V8's collector on each thread itself (`--single-threaded-gc`,
+ * SINGLE_THREADED_GC): by default a process's heaps, every thread's, are collected mostly by V8's
+ * helper threads, shared by all, so the publisher thread's garbage was collected on the gateway's
+ * CPU. On its own thread, each heap's collection is in that thread's CPU time.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -39,7 +44,21 @@ export function pin(tid: number, cpus: string, allThreads = false): void {
 
 /** CPU time (ms) the calling thread has used (/proc/thread-self/stat: utime + stime, in clock ticks of 10 ms). */
 export function ownThreadCpuMs(): number {
-  const fields = readFileSync('/proc/thread-self/stat', 'utf8');
+  return statCpuMs('/proc/thread-self/stat');
+}
+
+/** CPU time (ms) thread `tid` of this process has used (see ownThreadCpuMs). */
+export function threadCpuMs(tid: number): number {
+  return statCpuMs(`/proc/self/task/${tid}/stat`);
+}
+
+/** CPU time (ms) process `pid` has used, all its threads (see ownThreadCpuMs). */
+export function processCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+function statCpuMs(path: string): number {
+  const fields = readFileSync(path, 'utf8');
   // the fields after the command name (in parentheses, which may hold spaces): utime and stime are the 12th and 13th
   const after = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
   return (Number(after[11]) + Number(after[12])) * 10;
@@ -55,3 +74,6 @@ export function cpuTimes(cpu: number): { busy: number; total: number } {
   const busy = user + nice + system + irq + softirq + steal;
   return { busy, total: busy + idle + iowait };
 }
+
+/** The V8 flag that has each thread collect its own heap (see the file's comment). */
+export const SINGLE_THREADED_GC = '--single-threaded-gc';
