@@ -26,7 +26,9 @@
  * - freshness of the 5m drift the default rules read: for each model, sampled every 500 ms, the
  *   age of the oldest published pane message its drift does not yet reflect (0 when current);
  *   and of the windows' figures, which a request reads as they are (computing the 1m and 1h drift
- *   on demand): the time from each pane message's publication to its application, p50 / p99;
+ *   on demand): the time from each pane message's publication to its application, p50 / p99, and
+ *   from the oldest event it brings (the worker's flush interval and sparse hold come before the
+ *   publication: what a user sees of the figures' age), p50 / p99;
  * - REST latency, two ways, each a request every 100 ms (round robin over models and the three
  *   windows, computing drift on demand for a pair no rule keeps fresh): in process, a timer on the
  *   gateway's thread builds the metrics and serializes them, its latency counted from when it was
@@ -325,6 +327,8 @@ function quantile(sorted: readonly number[], q: number): number {
 
 interface Published {
   pub: number;
+  /** When the oldest event the message brings arrived (PublishedPane.oldest). */
+  oldest: number;
   applied?: number;
 }
 
@@ -379,6 +383,13 @@ interface SizeResult {
    */
   windowFreshnessP50Ms: number;
   windowFreshnessP99Ms: number;
+  /**
+   * The same from the oldest event a message brings (its arrival at a worker) to its application,
+   * p50 / p99: the worker's flush interval and sparse hold (up to 1 s + 2 s) before the gateway's
+   * lag, what a user sees of how old the figures are.
+   */
+  eventAgeP50Ms: number;
+  eventAgeP99Ms: number;
   /** The requests' own work (p50 / p99), without their wait for the event loop. */
   restHandlerP50Ms: number;
   restHandlerP99Ms: number;
@@ -482,6 +493,9 @@ async function runSize(models: number): Promise<SizeResult> {
   const pendingCount = (): number => queue.length - replacedQueued;
   // per non-final pane message applied while measuring: the time from its publication to its application
   const applyLags: number[] = [];
+  // per non-final pane message reflected while measuring (applied, or carried by the message that
+  // replaced it): the age of the oldest event it brings when the gateway has applied it
+  const eventAges: number[] = [];
   const unreflected: Published[][] = names.map(() => []);
   const rawSamples: Uint8Array[] = [];
   // as the gateway's changelog consumer (PaneChangelogReader): its TimeSlicer, sharing the event
@@ -509,8 +523,14 @@ async function runSize(models: number): Promise<SizeResult> {
       }
       timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes.slice(), reader)));
       next.item.applied = Date.now();
-      for (const carried of next.carries ?? []) carried.applied = next.item.applied;
-      if (measuring && !next.final) applyLags.push(next.item.applied - next.item.pub);
+      for (const carried of next.carries ?? []) {
+        carried.applied = next.item.applied;
+        if (measuring) eventAges.push(carried.applied - carried.oldest);
+      }
+      if (measuring && !next.final) {
+        applyLags.push(next.item.applied - next.item.pub);
+        eventAges.push(next.item.applied - next.item.oldest);
+      }
       const pause = slicer.pause(pendingCount());
       if (pause !== undefined) {
         inBatch = 0;
@@ -562,8 +582,8 @@ async function runSize(models: number): Promise<SizeResult> {
       publisherCpuMs = threadCpuMs.bind(null, batch.tid);
       return;
     }
-    for (const { model, subject, bytes, pub, final } of batch) {
-      const item: Published = final ? { pub, applied: pub } : { pub };
+    for (const { model, subject, bytes, pub, oldest, final } of batch) {
+      const item: Published = final ? { pub, oldest, applied: pub } : { pub, oldest };
       const entry: Queued = { bytes, model, item, final, subject, pulled: false, replaced: false, carries: null };
       const earlier = unpulled.get(subject);
       if (earlier !== undefined) {
@@ -713,6 +733,7 @@ async function runSize(models: number): Promise<SizeResult> {
   restLatencies.sort((a, b) => a - b);
   freshness.sort((a, b) => a - b);
   applyLags.sort((a, b) => a - b);
+  eventAges.sort((a, b) => a - b);
   restHandlerMs.sort((a, b) => a - b);
   return {
     models,
@@ -735,6 +756,8 @@ async function runSize(models: number): Promise<SizeResult> {
     freshness5mP99Ms: Math.round(quantile(freshness, 0.99)),
     windowFreshnessP50Ms: Math.round(quantile(applyLags, 0.5)),
     windowFreshnessP99Ms: Math.round(quantile(applyLags, 0.99)),
+    eventAgeP50Ms: Math.round(quantile(eventAges, 0.5)),
+    eventAgeP99Ms: Math.round(quantile(eventAges, 0.99)),
     restP50Ms: Number(quantile(restLatencies, 0.5).toFixed(2)),
     restP99Ms: Number(quantile(restLatencies, 0.99).toFixed(2)),
     restHttpP50Ms: Number(quantile(httpLatencies, 0.5).toFixed(2)),
@@ -983,7 +1006,7 @@ async function main(): Promise<void> {
     results.push(r);
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
-        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms, ` +
+        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
         `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {

@@ -45,6 +45,13 @@ export const PUBLISHER_INIT_ENV = 'DRIFTWATCH_BENCH_PUBLISHER';
 export interface FlushedPane {
   model: number;
   message: PaneMessage;
+  /**
+   * When the oldest event this state carries that no earlier state of its pane did arrived (ms);
+   * undefined for a final state. Events of a flush arrive over the interval before it, so the
+   * oldest is taken as arriving one interval earlier: with the hold, what the worker adds to a
+   * figure's age before the gateway has the state.
+   */
+  oldestEventAt?: number;
 }
 
 /**
@@ -68,6 +75,8 @@ interface OpenInput {
   start: number;
   pane: PaneInput;
   published: PublishedPane | undefined;
+  /** When the oldest of its events not published yet arrived (see FlushedPane.oldestEventAt). */
+  waitingSince?: number;
 }
 
 interface PartitionPanes {
@@ -143,6 +152,7 @@ export class PartitionedPanes {
         const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
         if (share > 0) {
           fill(held.current.pane, share, this.offset);
+          held.current.waitingSince ??= now - FLUSH_MS;
           if (this.labels !== null) this.expectLabels(m, partition, paneStart, now, share);
           this.offset += share;
         }
@@ -154,7 +164,8 @@ export class PartitionedPanes {
           if (input.pane.count === 0 || input.published?.count === input.pane.count) continue;
           if (sparseHeld(input.published, input.pane, this.hold, now)) continue;
           input.published = { count: input.pane.count, errors: input.pane.errors, at: now };
-          out.push({ model: m, message: message(input, false) });
+          out.push({ model: m, message: message(input, false), oldestEventAt: input.waitingSince });
+          input.waitingSince = undefined;
         }
         if (this.labels !== null) this.flushOutcomes(m, partition, held, now, out);
       }

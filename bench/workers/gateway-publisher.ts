@@ -39,6 +39,8 @@ export interface PublishedPane {
   bytes: Uint8Array;
   /** Wall-clock ms it was published. */
   pub: number;
+  /** Wall-clock ms the oldest event it brings arrived (FlushedPane.oldestEventAt; `pub` for a final state). */
+  oldest: number;
   final: boolean;
 }
 
@@ -58,11 +60,12 @@ const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: spa
 
 function publish(): void {
   const now = Date.now();
-  const batch: PublishedPane[] = panes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ model, message }) => ({
+  const batch: PublishedPane[] = panes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ model, message, oldestEventAt }) => ({
     model,
     subject: `${model}.${message.partition}.${message.paneStart}`,
     bytes: encodePaneMessage(message),
     pub: now,
+    oldest: oldestEventAt ?? now,
     final: message.final === true,
   }));
   if (parentPort !== null) {
