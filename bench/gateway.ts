@@ -509,9 +509,14 @@ async function runSize(models: number): Promise<SizeResult> {
     let inBatch = 0;
     while (queue.length > 0) {
       if (inBatch === 0) {
-        // a pull batch: these are delivered, whatever comes after them
-        for (let k = 0; k < Math.min(BATCH, queue.length); k++) {
+        // a pull batch: these are delivered, whatever comes after them. BATCH messages not replaced
+        // (those are skipped on the stream, not delivered): counting the replaced ones too left the
+        // batch's last messages unmarked, consumed, then counted as replaced by a later state, and
+        // the pending count went below zero
+        for (let k = 0, marked = 0; k < queue.length && marked < BATCH; k++) {
+          if (queue[k].replaced) continue;
           queue[k].pulled = true;
+          marked++;
           if (unpulled.get(queue[k].subject) === queue[k]) unpulled.delete(queue[k].subject);
         }
       }
