@@ -94,7 +94,10 @@
  *     partitions (the default deployment), each flushing a pane of its own every second: 16 pane
  *     messages per model and second of a dozen events' worth (default 1: one message per model),
  *     but a partition's pane with fewer than 8 new events waits up to 2 s as a worker holds it by
- *     default (`--sparse-hold-ms`, 0: none waits)
+ *     default (`--sparse-hold-ms`, 0: none waits). Events go to partitions by their id hashed, as
+ *     a publisher routes them (`--spread hash`); `--spread even` gives every partition as many at
+ *     every flush, so all hold and publish in step (the bench's spread until 2026-12-04: a worst
+ *     case for bursts)
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -122,6 +125,7 @@ import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire
 import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
 import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
+import type { PartitionSpread } from './workers/gateway-panes.ts';
 import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
@@ -266,6 +270,7 @@ const { values: args } = parseArgs({
     publisher: { type: 'string', default: 'thread' },
     'scrape-every': { type: 'string', default: '15' },
     partitions: { type: 'string', default: '1' },
+    spread: { type: 'string', default: 'hash' },
     'sparse-hold-ms': { type: 'string', default: '2000' },
     pin: { type: 'boolean', default: false },
   },
@@ -297,6 +302,10 @@ const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
 const ratePerModel = Number(args.rate);
 /** Partitions each model's events are spread over in the live run (1: one pane message per model and second). */
 const partitions = Number(args.partitions);
+/** How (PartitionedPanes' `spread`): by each event's id hashed, as publishers route events, or evenly (every partition in step). */
+const spreadArg = args.spread;
+if (spreadArg !== 'hash' && spreadArg !== 'even') throw new RangeError(`bench gateway: --spread must be hash or even, got '${spreadArg}'`);
+const spread: PartitionSpread = spreadArg;
 /** As a worker holds an open pane of fewer than 8 new events by default (panes.sparseHoldMs): 0, none waits. */
 const sparseHoldMs = Number(args['sparse-hold-ms']);
 if (!(sparseHoldMs >= 0)) throw new Error(`--sparse-hold-ms must be a number of ms >= 0, got ${String(args['sparse-hold-ms'])}`);
@@ -558,7 +567,7 @@ async function runSize(models: number): Promise<SizeResult> {
   // --pin: every thread of this process on the gateway's CPU; the others are moved off it as they report
   const others = pinned ? otherCpus(GATEWAY_CPU) : '';
   if (pinned) pin(process.pid, String(GATEWAY_CPU), true);
-  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions, sparseHoldMs, reportThreadId: pinned };
+  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions, spread, sparseHoldMs, reportThreadId: pinned };
   const publisher =
     publisherIn === 'thread'
       ? new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: publisherInit, execArgv: [] })
@@ -1004,7 +1013,7 @@ function warmUpSteadyState(): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (sparse hold ${sparseHoldMs} ms), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}${pinned ? `; --pin: the gateway on CPU ${GATEWAY_CPU}, the publisher, REST client and scraper on CPU ${otherCpus(GATEWAY_CPU)}` : ''}`);
+  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (${spread === 'hash' ? 'by id hash' : 'evenly, in step'}, sparse hold ${sparseHoldMs} ms), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}${pinned ? `; --pin: the gateway on CPU ${GATEWAY_CPU}, the publisher, REST client and scraper on CPU ${otherCpus(GATEWAY_CPU)}` : ''}`);
   const results: SizeResult[] = [];
   for (const models of sizes) {
     const r = await runSize(models);
@@ -1054,7 +1063,7 @@ async function main(): Promise<void> {
   if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);
-  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, partitions, sparseHoldMs, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, partitions, spread, sparseHoldMs, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
 }
 
 await main();

@@ -6,6 +6,7 @@
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 import { outcomeHeld, sparseHeld } from '../../src/partition/processor.ts';
+import { partitionOf } from '../../src/partition/hash.ts';
 import type { PublishedPane, SparseHold } from '../../src/partition/processor.ts';
 
 export const FEATURES = 30;
@@ -40,6 +41,9 @@ export function fill(pane: PaneInput, events: number, offset: number): void {
 
 /** The environment variable a forked publisher (gateway-publisher.ts) reads its PublisherInit from, as JSON. */
 export const PUBLISHER_INIT_ENV = 'DRIFTWATCH_BENCH_PUBLISHER';
+
+/** How PartitionedPanes spreads a model's events over its partitions (see its `spread`). */
+export type PartitionSpread = 'even' | 'hash';
 
 /** A pane message one flush of PartitionedPanes makes, with the model's index. */
 export interface FlushedPane {
@@ -92,8 +96,8 @@ interface PartitionPanes {
 }
 
 /**
- * The bench's models' panes as workers hold them: each model's events spread evenly over
- * `partitions`, each with an open pane of its own. A flush sends, per partition, each pane changed
+ * The bench's models' panes as workers hold them: each model's events spread over `partitions`
+ * (`spread`), each with an open pane of its own. A flush sends, per partition, each pane changed
  * since its last publication (its first state at once; later ones unless `hold` lets them wait:
  * SparseHold, as a worker holds a pane of few new events), and each pane past the allowed lateness
  * (`latenessMs`, panes.allowedLatenessMs) its final state, as a worker's drainDirty does; with
@@ -115,6 +119,14 @@ export class PartitionedPanes {
     private readonly labels: LabelShape | null = null,
     /** How long after a pane ends its final state is sent (0: at the first flush after it ends). */
     private readonly latenessMs = 60_000,
+    /**
+     * How a model's events of a flush are spread over its partitions: 'even' (as many to each,
+     * the first partitions one more), or 'hash' (each event's id hashed, as a publisher routes it:
+     * FNV-1a of the id mod P, so a partition gets 0 to a few events a second at sparse traffic,
+     * and its panes reach their hold at their own times). With 'even', every partition gets events
+     * at every flush and holds them for as long: all publish in step.
+     */
+    private readonly spread: PartitionSpread = 'even',
   ) {
     this.panes = names.map(() =>
       Array.from({ length: partitions }, () => ({
@@ -142,6 +154,7 @@ export class PartitionedPanes {
     for (let m = 0; m < this.names.length; m++) {
       const partitions = this.panes[m].length;
       if (this.labels !== null) this.joinArrived(m, now);
+      const shares = this.sharesOf(m, events, partitions);
       for (let partition = 0; partition < partitions; partition++) {
         const held = this.panes[m][partition];
         const message = (input: OpenInput, final: boolean): PaneMessage => ({ model: this.names[m], version: 'v1', partition, paneStart: input.start, paneMs: PANE_MS, part: 'in', seq: held.seq++, state: inputToWire(input.pane), final });
@@ -149,7 +162,7 @@ export class PartitionedPanes {
           if (held.current.pane.count > 0) held.ended.push(held.current);
           held.current = { start: paneStart, pane: new PaneInput(DEFAULT_PANE_LIMITS, this.centers[m]), published: undefined };
         }
-        const share = Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0);
+        const share = shares[partition];
         if (share > 0) {
           fill(held.current.pane, share, this.offset);
           held.current.waitingSince ??= now - FLUSH_MS;
@@ -171,6 +184,14 @@ export class PartitionedPanes {
       }
     }
     return out;
+  }
+
+  /** How many of a flush's `events` of model `m` each partition gets (see `spread`). */
+  private sharesOf(m: number, events: number, partitions: number): number[] {
+    if (this.spread === 'even') return Array.from({ length: partitions }, (_, partition) => Math.floor(events / partitions) + (partition < events % partitions ? 1 : 0));
+    const shares = new Array<number>(partitions).fill(0);
+    for (let e = 0; e < events; e++) shares[partitionOf(`${this.names[m]}-${this.offset + e}`, partitions)]++;
+    return shares;
   }
 
   /** Schedules the labels of events offset..offset+count, predicted at `now` in `partition`'s pane. */

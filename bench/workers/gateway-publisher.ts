@@ -12,6 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodePaneMessage } from '../../src/contract/pane-codec.ts';
 import { FLUSH_MS, PUBLISHER_INIT_ENV, PartitionedPanes } from './gateway-panes.ts';
+import type { PartitionSpread } from './gateway-panes.ts';
 import { ownThreadId } from './pinning.ts';
 
 export interface PublisherInit {
@@ -25,6 +26,8 @@ export interface PublisherInit {
   centers: Array<[string, number]> | null;
   /** Partitions each model's events are spread over (the default deployment has 16). */
   partitions: number;
+  /** How (PartitionedPanes' `spread`). */
+  spread: PartitionSpread;
   /** An open pane with fewer than 8 new events waits up to this after its last publication (SparseHold, as a worker holds it); 0: none waits. */
   sparseHoldMs: number;
   /** Post this thread's id first (`{ tid }`), for the bench to pin it (--pin). */
@@ -53,10 +56,10 @@ const post = (batch: PublishedPane[]): void => {
   if (parentPort !== null) parentPort.postMessage(batch);
   else process.send?.(batch);
 };
-const { models, ratePerModel, centers, partitions, sparseHoldMs, reportThreadId } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
+const { models, ratePerModel, centers, partitions, spread, sparseHoldMs, reportThreadId } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
-const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: sparseHoldMs, events: 8 });
+const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: sparseHoldMs, events: 8 }, null, undefined, spread);
 
 function publish(): void {
   const now = Date.now();
