@@ -123,8 +123,8 @@ import { DEFAULT_COARSE_PANE_MS } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../src/window/pane.ts';
 import type { FeatureCenters } from '../src/window/pane.ts';
-import { FEATURES, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
-import type { PublishedPane, PublisherInit } from './workers/gateway-publisher.ts';
+import { FEATURES, FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
+import type { PublishedPane, PublisherFlush, PublisherInit } from './workers/gateway-publisher.ts';
 import type { PartitionSpread } from './workers/gateway-panes.ts';
 import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
@@ -289,6 +289,8 @@ const pinned = args.pin;
 const GATEWAY_CPU = 0;
 /** A publisher using more of its core than this may not have made the traffic asked for. */
 const PUBLISHER_SATURATED = 0.9;
+/** Flushes per flush interval below which the publisher did not keep up. */
+const PUBLISHER_ON_TIME = 0.95;
 if (pinned && !process.execArgv.includes(SINGLE_THREADED_GC)) {
   // the flag is V8's, read at start: the bench runs again with it (see bench/workers/pinning.ts)
   const again = spawn(process.execPath, [SINGLE_THREADED_GC, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
@@ -376,6 +378,11 @@ interface SizeResult {
    * second than the models make); null unpinned.
    */
   publisherCpu: number | null;
+  /**
+   * The publisher's flushes per flush interval while measuring (1: on time). Below, each flush
+   * still adds a second's events: the load was that share of the models' traffic.
+   */
+  publisherFlushesPerSecond: number;
   rawCpu: number;
   ratioToRaw: number;
   rssMB: number;
@@ -563,6 +570,9 @@ async function runSize(models: number): Promise<SizeResult> {
   // the publisher thread: each model's current pane, flushed once a second as a worker does; the
   // closed pane's last state comes marked final (the gateway folds it) and is not a freshness sample
   let published = 0;
+  // the publisher's flushes while measuring: fewer than one a flush interval, it could not keep
+  // up, and made fewer events than the models send
+  let flushes = 0;
   let measuring = false;
   // --pin: every thread of this process on the gateway's CPU; the others are moved off it as they report
   const others = pinned ? otherCpus(GATEWAY_CPU) : '';
@@ -590,7 +600,11 @@ async function runSize(models: number): Promise<SizeResult> {
   if (pinned && !(publisher instanceof Worker) && publisher.pid !== undefined) pin(publisher.pid, others, true);
   // --pin: the publisher's CPU time, its thread's or its process's (null: not known yet)
   let publisherCpuMs: (() => number) | null = pinned && !(publisher instanceof Worker) && publisher.pid !== undefined ? processCpuMs.bind(null, publisher.pid) : null;
-  publisher.on('message', (batch: PublishedPane[] | { tid: number }) => {
+  publisher.on('message', (batch: PublishedPane[] | PublisherFlush | { tid: number }) => {
+    if ('flushAt' in batch) {
+      if (measuring) flushes++;
+      return;
+    }
     if (!Array.isArray(batch)) {
       pin(batch.tid, others);
       publisherCpuMs = threadCpuMs.bind(null, batch.tid);
@@ -742,6 +756,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const workerBytesPerFeature = publisherPaneBytes / FEATURES;
 
   const messagesPerSecond = (published * 1000) / wallMs;
+  const publisherFlushesPerSecond = (flushes * FLUSH_MS) / wallMs;
   const rawCpu = (rawMsPerMessage * messagesPerSecond) / 1000;
   const gatewayBusyShare = gatewayBusy / wallMs;
   restLatencies.sort((a, b) => a - b);
@@ -760,6 +775,7 @@ async function runSize(models: number): Promise<SizeResult> {
     gatewayThreadCpu: gatewayThreadCpu === null ? null : Number(gatewayThreadCpu.toFixed(3)),
     gatewayCpuBusy: gatewayCpuBusy === null ? null : Number(gatewayCpuBusy.toFixed(3)),
     publisherCpu: publisherCpu === null ? null : Number(publisherCpu.toFixed(3)),
+    publisherFlushesPerSecond: Number(publisherFlushesPerSecond.toFixed(2)),
     rawCpu: Number(rawCpu.toFixed(4)),
     ratioToRaw: Number((rawCpu > 0 ? gatewayBusyShare / rawCpu : 0).toFixed(2)),
     rssMB: Math.round(rssMax / 2 ** 20),
@@ -1027,6 +1043,11 @@ async function main(): Promise<void> {
       console.log(
         `      pinned: the gateway's thread used ${(100 * r.gatewayThreadCpu).toFixed(1)} % of CPU ${GATEWAY_CPU}, collecting its heap included (${SINGLE_THREADED_GC}); CPU ${GATEWAY_CPU} was ${(100 * r.gatewayCpuBusy).toFixed(1)} % busy (anything else the machine ran there included); ` +
           `the publisher used ${r.publisherCpu === null ? '?' : (100 * r.publisherCpu).toFixed(1)} % of a core${r.publisherCpu !== null && r.publisherCpu > PUBLISHER_SATURATED ? ' (SATURATED: the traffic made may fall short of what the models would send)' : ''}`,
+      );
+    }
+    if (r.publisherFlushesPerSecond < PUBLISHER_ON_TIME) {
+      console.log(
+        `      PUBLISHER BEHIND: ${r.publisherFlushesPerSecond} flushes per ${FLUSH_MS} ms instead of 1, so about ${Math.round(100 * r.publisherFlushesPerSecond)} % of the models' traffic (~${Math.round(models * r.publisherFlushesPerSecond)} models' worth) reached the gateway`,
       );
     }
     console.log(

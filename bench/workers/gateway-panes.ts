@@ -4,7 +4,7 @@
  * stream of heavy-tailed feature values.
  */
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
-import type { PaneMessage } from '../../src/contract/pane-wire.ts';
+import type { PaneInputWire, PaneMessage } from '../../src/contract/pane-wire.ts';
 import { outcomeHeld, sparseHeld } from '../../src/partition/processor.ts';
 import { partitionOf } from '../../src/partition/hash.ts';
 import type { PublishedPane, SparseHold } from '../../src/partition/processor.ts';
@@ -78,6 +78,13 @@ interface OpenOutcome {
 interface OpenInput {
   start: number;
   pane: PaneInput;
+  /**
+   * An ended pane whose events are all published: its state as published, kept for its final
+   * message in place of the pane (then an empty one). Held for the allowed lateness, a partition's
+   * ended panes as objects were most of the publisher's heap (300 models x 16 partitions: ~40,000
+   * panes of 30 sketches) and of its collection, which then ran short of a core.
+   */
+  finalState?: PaneInputWire;
   published: PublishedPane | undefined;
   /** When the oldest of its events not published yet arrived (see FlushedPane.oldestEventAt). */
   waitingSince?: number;
@@ -109,6 +116,8 @@ export class PartitionedPanes {
   /** Per model, labels to come by the flush (its event time) they arrive at: [partition, paneStart, event, predictedAt]... */
   private readonly pendingLabels: Array<Map<number, number[]>>;
   private offset = 0;
+  /** What an ended pane kept as its final state holds in place of its pane (OpenInput.finalState): nothing, never changed. */
+  private readonly spentPane = new PaneInput(DEFAULT_PANE_LIMITS);
 
   constructor(
     private readonly names: readonly string[],
@@ -157,7 +166,7 @@ export class PartitionedPanes {
       const shares = this.sharesOf(m, events, partitions);
       for (let partition = 0; partition < partitions; partition++) {
         const held = this.panes[m][partition];
-        const message = (input: OpenInput, final: boolean): PaneMessage => ({ model: this.names[m], version: 'v1', partition, paneStart: input.start, paneMs: PANE_MS, part: 'in', seq: held.seq++, state: inputToWire(input.pane), final });
+        const message = (input: OpenInput, final: boolean): PaneMessage => ({ model: this.names[m], version: 'v1', partition, paneStart: input.start, paneMs: PANE_MS, part: 'in', seq: held.seq++, state: input.finalState ?? inputToWire(input.pane), final });
         if (held.current.start !== paneStart) {
           if (held.current.pane.count > 0) held.ended.push(held.current);
           held.current = { start: paneStart, pane: new PaneInput(DEFAULT_PANE_LIMITS, this.centers[m]), published: undefined };
@@ -179,6 +188,11 @@ export class PartitionedPanes {
           input.published = { count: input.pane.count, errors: input.pane.errors, at: now };
           out.push({ model: m, message: message(input, false), oldestEventAt: input.waitingSince });
           input.waitingSince = undefined;
+        }
+        for (const input of held.ended) {
+          if (input.finalState !== undefined || input.published?.count !== input.pane.count) continue;
+          input.finalState = inputToWire(input.pane);
+          input.pane = this.spentPane;
         }
         if (this.labels !== null) this.flushOutcomes(m, partition, held, now, out);
       }

@@ -50,9 +50,14 @@ export interface PublishedPane {
 /** Bytes of pane messages per message to the bench (thread or process): the NATS client's socket read. */
 const POST_PART_BYTES = 64 * 1024;
 
+/** Posted after each flush's states (none, when every pane waits): the bench counts the flushes made on time. */
+export interface PublisherFlush {
+  flushAt: number;
+}
+
 const forked = parentPort === null && process.send !== undefined && process.env[PUBLISHER_INIT_ENV] !== undefined;
 if (parentPort === null && !forked) throw new Error('gateway-publisher runs as a worker thread or a forked process');
-const post = (batch: PublishedPane[]): void => {
+const post = (batch: PublishedPane[] | PublisherFlush): void => {
   if (parentPort !== null) parentPort.postMessage(batch);
   else process.send?.(batch);
 };
@@ -86,6 +91,7 @@ function publish(): void {
     from = i + 1;
     bytes = 0;
   }
+  post({ flushAt: now });
 }
 
 if (reportThreadId === true && parentPort !== null) parentPort.postMessage({ tid: ownThreadId() });
