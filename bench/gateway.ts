@@ -120,7 +120,8 @@ import { GatewaySource } from '../src/gateway/gateway-source.ts';
 import { MetricsView } from '../src/gateway/metrics-view.ts';
 import { ReferenceRegistry } from '../src/gateway/reference-registry.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
-import { DEFAULT_COARSE_PANE_MS } from '../src/window/coarse-panes.ts';
+import { parseDuration } from '../src/contract/duration.ts';
+import { DEFAULT_COARSE_PANE_MS, coarseGridOf, outcomePaneClosed, outcomePaneStartOf, paneLayout } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../src/window/pane.ts';
 import type { FeatureCenters } from '../src/window/pane.ts';
@@ -894,6 +895,7 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
   // per model x partition, its open outcome panes by start (sparse-labels)
   const outcomes = Array.from({ length: traffic === 'sparse-labels' ? models * SPARSE_PARTITIONS : 0 }, () => new Map<number, PaneOutcome>());
   const labelsPerPartitionAndPane = Math.round(SPARSE_EVENTS_PER_PANE);
+  const outcomeGrid = coarseGridOf(paneLayout(new Map(WINDOWS.map((w) => [w, parseDuration(w) as number])), coarsePaneMs), PANE_MS);
   const reader = new MsgpackReader();
   const before = liveHeapBytes();
   const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models, coarsePaneMs });
@@ -934,13 +936,15 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
           const delayMs = (((i * 2654435761) >>> 0) / 4294967296) * LABEL_DELAY_MS;
           const predictedStart = paneStart - Math.floor(delayMs / PANE_MS) * PANE_MS;
           if (predictedStart < t0) continue;
-          let outcome = open.get(predictedStart);
-          if (outcome === undefined) open.set(predictedStart, (outcome = new PaneOutcome(DEFAULT_PANE_LIMITS)));
+          // as a worker counts it: past the fine span, in its coarse interval's first pane
+          const start = outcomePaneStartOf(predictedStart, paneStart, outcomeGrid);
+          let outcome = open.get(start);
+          if (outcome === undefined) open.set(start, (outcome = new PaneOutcome(DEFAULT_PANE_LIMITS)));
           outcome.addJoined(scoreOf(i), labelOf(i), 0.5, delayMs, false, null);
-          changed.add(predictedStart);
+          changed.add(start);
         }
         for (const [start, outcome] of open) {
-          const final = start + PANE_MS + LABEL_HORIZON_MS < paneStart;
+          const final = outcomePaneClosed(start, PANE_MS, LABEL_HORIZON_MS, paneStart, paneStart, outcomeGrid);
           if (!final && !changed.has(start)) continue;
           const bytes = encodePaneMessage({ model: `model-${m}`, version: 'v1', partition, paneStart: start, paneMs: PANE_MS, part: 'out', seq: messages, state: outcomeToWire(outcome), final });
           store.applyPaneMessage(decodePaneMessage(bytes, reader));

@@ -27,13 +27,18 @@
  *     after they end, as a worker keeps them. Steady state needs minutes > horizon + pane: the
  *     outcome panes' figures are printed apart (messages and ms per model-second); a changed
  *     outcome pane held --outcome-hold-ms (10000: panes.outcomeHoldMs; 0: published at the next flush)
+ *   ... --labels --label-grid none   each label in its prediction's pane, open for the horizon (default
+ *     coarse: as a worker counts them, a label whose prediction's coarse interval is past the
+ *     windows' fine span in the interval's first pane, the others closed: ProcessorOptions.outcomeGrid)
  */
 import { parseArgs } from 'node:util';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import { MsgpackReader } from '../src/contract/msgpack-reader.ts';
 import { WindowStore } from '../src/gateway/window-store.ts';
 import { DEFAULT_PANE_LIMITS } from '../src/window/pane.ts';
-import { FEATURES, FLUSH_MS, PartitionedPanes } from './workers/gateway-panes.ts';
+import { FEATURES, FLUSH_MS, PANE_MS, PartitionedPanes } from './workers/gateway-panes.ts';
+import { DEFAULT_COARSE_PANE_MS, coarseGridOf, paneLayout } from '../src/window/coarse-panes.ts';
+import { parseDuration } from '../src/contract/duration.ts';
 import type { LabelShape } from './workers/gateway-panes.ts';
 import type { SparseHold } from '../src/partition/processor.ts';
 
@@ -51,6 +56,7 @@ const { values: args } = parseArgs({
     'lateness-ms': { type: 'string', default: '60000' },
     'label-delay-min': { type: 'string', default: '30' },
     'label-horizon-min': { type: 'string', default: '60' },
+    'label-grid': { type: 'string', default: 'coarse' },
   },
 });
 /**
@@ -82,8 +88,11 @@ const START = 1_700_000_000_000;
 
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const centers = names.map(() => (ownCenters ? null : new Map<string, number>()));
+if (!['coarse', 'none'].includes(args['label-grid'])) throw new RangeError(`--label-grid must be coarse or none, got '${args['label-grid']}'`);
+const WINDOWS = ['1m', '5m', '1h'];
+const grid = args['label-grid'] === 'coarse' ? coarseGridOf(paneLayout(new Map(WINDOWS.map((w) => [w, parseDuration(w) as number])), DEFAULT_COARSE_PANE_MS), PANE_MS) : undefined;
 const labels: LabelShape | null = args.labels
-  ? { maxDelayMs: positive('label-delay-min', args['label-delay-min']) * 60_000, horizonMs: positive('label-horizon-min', args['label-horizon-min']) * 60_000 }
+  ? { maxDelayMs: positive('label-delay-min', args['label-delay-min']) * 60_000, horizonMs: positive('label-horizon-min', args['label-horizon-min']) * 60_000, grid }
   : null;
 const latenessMs = Number(args['lateness-ms']);
 if (!(latenessMs >= 0)) throw new RangeError(`--lateness-ms must be a number of ms >= 0, got '${args['lateness-ms']}'`);
@@ -97,11 +106,12 @@ function flush(now: number): { bytes: Uint8Array; outcome: boolean }[] {
 console.log(
   `pane-apply bench: ${models} models x ${FEATURES} heavy-tailed features x 3 windows, ${ratePerModel} events/s per model over ${partitions} partition(s), open panes of fewer than 8 new events held ${holdMs} ms, final states ${latenessMs / 1000} s after their pane, ${minutes} min of event time, ` +
     `panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "as their model's other panes (partitions following its reference)"}` +
-    (labels === null ? '' : `; a label for every prediction up to ${labels.maxDelayMs / 60_000} min later, outcome panes open ${labels.horizonMs / 60_000} min after they end, a changed one held ${outcomeHoldMs} ms`),
+    (labels === null ? '' : `; a label for every prediction up to ${labels.maxDelayMs / 60_000} min later, outcome panes open ${labels.horizonMs / 60_000} min after they end, a changed one held ${outcomeHoldMs} ms, ` +
+        (grid === undefined ? 'each label in its prediction\'s pane' : `past the ${grid.fineSpanMs / 60_000} min fine span in its coarse interval's first pane (${grid.coarseMs / 1000} s), as workers count them`)),
 );
 // one reader for every message, as the gateway's changelog consumer has
 const reader = new MsgpackReader();
-const store = new WindowStore({ windows: ['1m', '5m', '1h'], limits: DEFAULT_PANE_LIMITS, maxModels: models });
+const store = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: models });
 const seconds = minutes * 60;
 const steadyFrom = Math.floor((2 * seconds) / 3);
 const steadySamples: Uint8Array[] = [];

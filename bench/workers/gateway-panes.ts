@@ -8,6 +8,10 @@ import type { PaneInputWire, PaneMessage } from '../../src/contract/pane-wire.ts
 import { outcomeHeld, sparseHeld } from '../../src/partition/processor.ts';
 import { partitionOf } from '../../src/partition/hash.ts';
 import type { PublishedPane, SparseHold } from '../../src/partition/processor.ts';
+import { outcomePaneClosed, outcomePaneStartOf } from '../../src/window/coarse-panes.ts';
+import type { CoarseGrid } from '../../src/window/coarse-panes.ts';
+
+const NO_GRID: CoarseGrid = { coarseMs: 0, fineSpanMs: 0 };
 
 export const FEATURES = 30;
 export const PANE_MS = 10_000;
@@ -67,6 +71,11 @@ export interface FlushedPane {
 export interface LabelShape {
   maxDelayMs: number;
   horizonMs: number;
+  /**
+   * The coarse grid a worker counts late labels on (ProcessorOptions.outcomeGrid: outcomePaneStartOf,
+   * outcomePaneClosed); absent: each label in its prediction's pane, open for the horizon.
+   */
+  grid?: CoarseGrid;
 }
 
 interface OpenOutcome {
@@ -230,7 +239,7 @@ export class PartitionedPanes {
       if (arrival > now) continue;
       for (let k = 0; k < list.length; k += 4) {
         const outcomes = this.panes[m][list[k]].outcomes;
-        const start = list[k + 1];
+        const start = outcomePaneStartOf(list[k + 1], now, this.labels?.grid ?? NO_GRID);
         const i = list[k + 2];
         let open = outcomes.get(start);
         if (open === undefined) outcomes.set(start, (open = { pane: new PaneOutcome(DEFAULT_PANE_LIMITS), dirty: false }));
@@ -243,9 +252,9 @@ export class PartitionedPanes {
 
   /** A partition's changed outcome panes, and those past the horizon (final, then forgotten). */
   private flushOutcomes(m: number, partition: number, current: PartitionPanes, now: number, out: FlushedPane[]): void {
-    const horizonMs = (this.labels as LabelShape).horizonMs;
+    const { horizonMs, grid } = this.labels as LabelShape;
     for (const [start, open] of current.outcomes) {
-      const final = start + PANE_MS + horizonMs < now;
+      const final = outcomePaneClosed(start, PANE_MS, horizonMs, now, now, grid ?? null);
       if (!final && !open.dirty) continue;
       // as a worker holds a changed outcome pane (SparseHold.outcomeMs; no detector runs here)
       if (!final && outcomeHeld(current.outcomesHeldSince, start, this.hold, now)) continue;

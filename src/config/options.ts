@@ -4,6 +4,9 @@ import type { RunnerOptions } from '../partition/runner.ts';
 import type { AdmissionSettings } from '../partition/model-admission.ts';
 import type { PaneLimits } from '../window/pane.ts';
 import type { DriftwatchConfig } from './types.ts';
+import { DEFAULT_COARSE_PANE_MS, coarseGridOf, paneLayout } from '../window/coarse-panes.ts';
+import type { CoarseGrid } from '../window/coarse-panes.ts';
+import { parseDuration } from '../contract/duration.ts';
 
 /**
  * The options every part of driftwatch is started with, derived from the configuration in one
@@ -76,9 +79,20 @@ export function runnerOptionsOf(config: DriftwatchConfig): PartitionRunnerSettin
       threshold: config.classification.threshold,
       limits: paneLimitsOf(config),
       errorDetectors: config.detectors.errorStream,
+      outcomeGrid: outcomeGridOf(config),
     },
     admissionSettings: admissionSettingsOf(config),
   };
+}
+
+/**
+ * The coarse grid the gateways fold panes into, from the windows they are configured with (the
+ * same configuration): workers count labels for predictions past its fine span in the first fine
+ * pane of their coarse interval (outcomePaneStartOf), which no gateway window tells apart.
+ */
+export function outcomeGridOf(config: DriftwatchConfig): CoarseGrid {
+  const windows = new Map(config.windows.map((name) => [name, parseDuration(name) as number]));
+  return coarseGridOf(paneLayout(windows, DEFAULT_COARSE_PANE_MS), config.panes.paneMs);
 }
 
 /** Cluster-wide model admission: the caps of limits.*, models.allow and models.idleMs. */

@@ -16,6 +16,8 @@ import { encodePaneMessage } from '../contract/pane-codec.ts';
 import { createDetector } from '../stats/detectors/index.ts';
 import type { ChangeDetector, DetectorKind } from '../stats/detectors/index.ts';
 import { LocalAdmission } from './model-admission.ts';
+import { outcomePaneClosed, outcomePaneStartOf } from '../window/coarse-panes.ts';
+import type { CoarseGrid } from '../window/coarse-panes.ts';
 import type { AdmissionGate } from './model-admission.ts';
 
 /**
@@ -65,6 +67,14 @@ export interface ProcessorOptions {
    * feature sketches on the reference's (see WorkerReferences.centersFor).
    */
   references?: WorkerReferences;
+  /**
+   * The gateways' coarse grid (coarseGridOf of their windows' layout): a label whose prediction's
+   * coarse interval lies past the fine span is counted in the interval's first fine pane
+   * (outcomePaneStartOf), which stays open until the interval's last one would close; the others
+   * close (final) from then on, an hour before their horizon. Absent: every label in its
+   * prediction's pane, open for the label horizon.
+   */
+  outcomeGrid?: CoarseGrid;
 }
 
 /** Who runs a partition, under which lease epoch (fencing; src/cluster/leases.ts). */
@@ -243,6 +253,8 @@ export class PartitionProcessor {
   private readonly schemas = new Map<string, FeatureSchema>();
   /** The features of the prediction being processed, when its decode buffered them. */
   private readonly featureBuffer: FeatureBuffer;
+  /** ProcessorOptions.outcomeGrid when it has coarse panes; null: every label in its prediction's pane. */
+  private readonly outcomeGrid: CoarseGrid | null;
 
   /** `k1\u0001v1\u0001k2\u0001v2` of the first maxSegmentKeys keys: one interned string in the join table. */
   private segmentText(segment: Record<string, string>): string | null {
@@ -267,6 +279,7 @@ export class PartitionProcessor {
     this.featureBuffer = new FeatureBuffer(this.maxFeaturesPerEvent);
     this.now = options.now ?? Date.now;
     this.admission = options.admission ?? new LocalAdmission(options.maxModels, options.maxVersionsPerModel);
+    this.outcomeGrid = checkedOutcomeGrid(options.outcomeGrid, options.paneMs);
   }
 
   /**
@@ -482,6 +495,12 @@ export class PartitionProcessor {
     return Math.floor(ts / this.options.paneMs) * this.options.paneMs;
   }
 
+  /** The outcome pane of a prediction made at `predictionTs` (ProcessorOptions.outcomeGrid). */
+  private outcomePaneStartOf(group: GroupState, predictionTs: number): number {
+    const paneStart = this.paneStartOf(predictionTs);
+    return this.outcomeGrid === null ? paneStart : outcomePaneStartOf(paneStart, group.watermark, this.outcomeGrid);
+  }
+
   /** `schema`: the one the event was decoded with; its features are in featureBuffer unless they are on the event. */
   private applyPrediction(seq: number, subject: string, data: Uint8Array, event: PredictionEvent, schema: FeatureSchema | null): Rejected | null {
     const { paneMs, allowedLatenessMs, maxFutureMs, threshold } = this.options;
@@ -585,7 +604,7 @@ export class PartitionProcessor {
     labelTs: number,
     early: boolean,
   ): void {
-    const paneStart = this.paneStartOf(predictionTs);
+    const paneStart = this.outcomePaneStartOf(group, predictionTs);
     const pane = this.outcomePane(group, paneStart);
     const segmentPairs = segmentText === null ? null : segmentText.split(SEGMENT_SEPARATOR);
     const correct = pane.addJoined(output, label, this.options.threshold, Math.max(0, labelTs - predictionTs), early, segmentPairs);
@@ -604,8 +623,7 @@ export class PartitionProcessor {
   private countExpired(groupKey: string, predictionTs: number): void {
     const group = this.groups.get(groupKey);
     if (group === undefined) return;
-    const paneStart = this.paneStartOf(predictionTs);
-    this.outcomePane(group, paneStart).countExpired();
+    this.outcomePane(group, this.outcomePaneStartOf(group, predictionTs)).countExpired();
   }
 
   private readonly onExpired = (groupKey: string, ts: number): void => this.countExpired(groupKey, ts);
@@ -687,8 +705,9 @@ export class PartitionProcessor {
   }
 
   private outcomeClosed(group: GroupState, paneStart: number): boolean {
-    return paneStart + this.options.paneMs + this.options.labelHorizonMs < this.eventTimeOf(group);
+    return outcomePaneClosed(paneStart, this.options.paneMs, this.options.labelHorizonMs, group.watermark, this.eventTimeOf(group), this.outcomeGrid);
   }
+
 
   private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire, final: boolean): PaneUpdate {
     const owner = this.options.owner;
@@ -983,4 +1002,17 @@ function bufferedFeatureRecord(names: readonly string[], buffer: FeatureBuffer):
     record[names[indexes[k]]] = kind === FEATURE_NUMBER ? numbers[k] : kind === FEATURE_STRING ? strings[k] : null;
   }
   return record;
+}
+
+/** The grid if it has coarse panes, null if none; throws for one not on whole panes, naming what is wrong. */
+function checkedOutcomeGrid(grid: CoarseGrid | undefined, paneMs: number): CoarseGrid | null {
+  if (grid === undefined || grid.coarseMs === 0) return null;
+  const { coarseMs, fineSpanMs } = grid;
+  if (!(Number.isInteger(coarseMs) && coarseMs > 0 && coarseMs % paneMs === 0)) {
+    throw new RangeError(`outcomeGrid.coarseMs must be a whole number of panes (paneMs ${paneMs}), got ${coarseMs}`);
+  }
+  if (!(Number.isInteger(fineSpanMs) && fineSpanMs >= 0 && fineSpanMs % coarseMs === 0)) {
+    throw new RangeError(`outcomeGrid.fineSpanMs must be a whole number of coarse panes (${coarseMs} ms) >= 0, got ${fineSpanMs}`);
+  }
+  return grid;
 }

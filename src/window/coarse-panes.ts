@@ -131,3 +131,51 @@ export class PaneMembers {
     return byte < this.bits.length && (this.bits[byte] & (1 << (index & 7))) !== 0;
   }
 }
+
+/** The coarse grid of a layout on fine panes of a given length: what a gateway folds into. */
+export interface CoarseGrid {
+  /** The coarse pane length on whole fine panes (the layout's, rounded up); 0: no coarse panes. */
+  readonly coarseMs: number;
+  /** Fine panes younger than this (from the windows' end, rounded to coarse panes) are kept as they are. */
+  readonly fineSpanMs: number;
+}
+
+/** The layout's coarse panes on whole fine panes of `paneMs`, so coarse boundaries are fine boundaries. */
+export function coarseGridOf(layout: PaneLayout, paneMs: number): CoarseGrid {
+  if (layout.coarseMs === 0) return { coarseMs: 0, fineSpanMs: layout.fineSpanMs };
+  const coarseMs = paneMs * Math.ceil(layout.coarseMs / paneMs);
+  return { coarseMs, fineSpanMs: Math.ceil(layout.fineSpanMs / coarseMs) * coarseMs };
+}
+
+/**
+ * The outcome pane a worker counts a label (or an expired prediction) in: its prediction's pane,
+ * or, once that pane's whole coarse interval lies past the fine span behind `modelTime` (the model
+ * version's newest event), the interval's first fine pane. No window of a gateway built on the
+ * same windows tells the two apart: fine windows and their rolling references end within the fine
+ * span, and a coarse window (aligned on coarse panes) holds all of an interval's fine panes or
+ * none. A ranged sum (a reference captured from history) counts a coarse pane where it starts, as
+ * the input states there. What it saves: an outcome pane is open for the label horizon (1 h) after
+ * it ends, and a gateway holds each open one per partition; past the fine span, one per coarse
+ * interval instead of one per fine pane (16 partitions, 10 s panes, 1 min coarse panes, 1 h horizon:
+ * 1,760 open states per model instead of 5,760). Deterministic under replay: `modelTime` comes
+ * from the partition's own stream.
+ */
+export function outcomePaneStartOf(paneStart: number, modelTime: number, grid: CoarseGrid): number {
+  if (grid.coarseMs === 0) return paneStart;
+  const coarseStart = alignDown(paneStart, grid.coarseMs);
+  return coarseStart + grid.coarseMs <= modelTime - grid.fineSpanMs ? coarseStart : paneStart;
+}
+
+/**
+ * Whether an outcome pane can change no more: labels for its predictions now go to its coarse
+ * interval's first pane (outcomePaneStartOf, `modelTime` only grows), or the label horizon has
+ * passed the last prediction it may count (`eventTime`: the partition's judge of lateness). A
+ * coarse interval's first fine pane may count the whole interval's, so it stays open as long as
+ * the last. `grid` null: every pane open for the label horizon after it ends.
+ */
+export function outcomePaneClosed(paneStart: number, paneMs: number, labelHorizonMs: number, modelTime: number, eventTime: number, grid: CoarseGrid | null): boolean {
+  if (grid === null || grid.coarseMs === 0) return paneStart + paneMs + labelHorizonMs < eventTime;
+  if (outcomePaneStartOf(paneStart, modelTime, grid) !== paneStart) return true;
+  const paneEnd = alignDown(paneStart, grid.coarseMs) === paneStart ? paneStart + grid.coarseMs : paneStart + paneMs;
+  return paneEnd + labelHorizonMs < eventTime;
+}

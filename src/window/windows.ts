@@ -6,7 +6,7 @@ import type { CheckedPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import { ExactValueCounts, SUM_VALUES_CAP, movedOnto } from '../sketch/exact-values.ts';
 import { BucketScratch } from '../sketch/bucket-store.ts';
-import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, paneLayout } from './coarse-panes.ts';
+import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, coarseGridOf, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
 import { detachedSketches, isPackedStateBytes, packPaneState, unpackPaneState } from './packed-state.ts';
 import { PaneStates } from './partition-states.ts';
@@ -233,8 +233,7 @@ export class ModelWindows {
   private learnPaneMs(paneMs: number): void {
     this.paneMs = paneMs;
     if (this.layout.coarseMs === 0 || this.coarseMs > 0) return;
-    this.coarseMs = paneMs * Math.ceil(this.layout.coarseMs / paneMs);
-    this.fineSpanMs = Math.ceil(this.layout.fineSpanMs / this.coarseMs) * this.coarseMs;
+    ({ coarseMs: this.coarseMs, fineSpanMs: this.fineSpanMs } = coarseGridOf(this.layout, paneMs));
     const historyMs = this.coarseMs * Math.ceil(this.layout.historyMs / this.coarseMs);
     this.historyMs = historyMs > this.coarseMs ? historyMs : 0;
   }
