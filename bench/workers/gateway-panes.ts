@@ -11,8 +11,6 @@ import type { PublishedPane, SparseHold } from '../../src/partition/processor.ts
 import { outcomePaneClosed, outcomePaneStartOf } from '../../src/window/coarse-panes.ts';
 import type { CoarseGrid } from '../../src/window/coarse-panes.ts';
 
-const NO_GRID: CoarseGrid = { coarseMs: 0, fineSpanMs: 0 };
-
 export const FEATURES = 30;
 export const PANE_MS = 10_000;
 export const FLUSH_MS = 1000;
@@ -239,7 +237,7 @@ export class PartitionedPanes {
       if (arrival > now) continue;
       for (let k = 0; k < list.length; k += 4) {
         const outcomes = this.panes[m][list[k]].outcomes;
-        const start = outcomePaneStartOf(list[k + 1], now, this.labels?.grid ?? NO_GRID);
+        const start = outcomePaneStartOf(list[k + 1], now, this.labels?.grid ?? null);
         const i = list[k + 2];
         let open = outcomes.get(start);
         if (open === undefined) outcomes.set(start, (open = { pane: new PaneOutcome(DEFAULT_PANE_LIMITS), dirty: false }));

@@ -497,8 +497,7 @@ export class PartitionProcessor {
 
   /** The outcome pane of a prediction made at `predictionTs` (ProcessorOptions.outcomeGrid). */
   private outcomePaneStartOf(group: GroupState, predictionTs: number): number {
-    const paneStart = this.paneStartOf(predictionTs);
-    return this.outcomeGrid === null ? paneStart : outcomePaneStartOf(paneStart, group.watermark, this.outcomeGrid);
+    return outcomePaneStartOf(this.paneStartOf(predictionTs), group.watermark, this.outcomeGrid);
   }
 
   /** `schema`: the one the event was decoded with; its features are in featureBuffer unless they are on the event. */
@@ -707,7 +706,6 @@ export class PartitionProcessor {
   private outcomeClosed(group: GroupState, paneStart: number): boolean {
     return outcomePaneClosed(paneStart, this.options.paneMs, this.options.labelHorizonMs, group.watermark, this.eventTimeOf(group), this.outcomeGrid);
   }
-
 
   private update(group: GroupState, paneStart: number, paneMs: number, part: 'in' | 'out', state: PaneInputWire | PaneOutcomeWire, final: boolean): PaneUpdate {
     const owner = this.options.owner;

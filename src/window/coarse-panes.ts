@@ -158,10 +158,10 @@ export function coarseGridOf(layout: PaneLayout, paneMs: number): CoarseGrid {
  * it ends, and a gateway holds each open one per partition; past the fine span, one per coarse
  * interval instead of one per fine pane (16 partitions, 10 s panes, 1 min coarse panes, 1 h horizon:
  * 1,760 open states per model instead of 5,760). Deterministic under replay: `modelTime` comes
- * from the partition's own stream.
+ * from the partition's own stream. `grid` null: the prediction's pane.
  */
-export function outcomePaneStartOf(paneStart: number, modelTime: number, grid: CoarseGrid): number {
-  if (grid.coarseMs === 0) return paneStart;
+export function outcomePaneStartOf(paneStart: number, modelTime: number, grid: CoarseGrid | null): number {
+  if (grid === null || grid.coarseMs === 0) return paneStart;
   const coarseStart = alignDown(paneStart, grid.coarseMs);
   return coarseStart + grid.coarseMs <= modelTime - grid.fineSpanMs ? coarseStart : paneStart;
 }

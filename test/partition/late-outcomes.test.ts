@@ -40,6 +40,7 @@ describe('the coarse grid a worker counts late labels on', () => {
     expect(outcomePaneStartOf(last, interval + 660_000, GRID)).toBe(interval);
     expect(outcomePaneStartOf(interval, interval + 660_000, GRID)).toBe(interval);
     expect(outcomePaneStartOf(last, interval + 660_000, { coarseMs: 0, fineSpanMs: 0 })).toBe(last);
+    expect(outcomePaneStartOf(last, interval + 660_000, null)).toBe(last);
     // a pane whose labels go elsewhere is closed at once; an interval's first pane stays open as long as its last
     const horizon = 3_600_000;
     expect(outcomePaneClosed(last, PANE_MS, horizon, interval + 659_999, interval + 659_999, GRID)).toBe(false);
