@@ -84,6 +84,9 @@
  *   npm run bench -- gateway --models 300 --own-centers   each pane sketch on centers of its own (as
  *     partitions before their model has a reference), rebinned onto the windows' buckets; by default
  *     the publisher centers them on the models' reference, as a worker following the reference store
+ *   npm run bench -- gateway --models 200 --partitions 16 --pin --heap-growing-percent 0   V8's own heap
+ *     growth between full collections (default: config gateway.heapGrowingPercent, as the gateway's
+ *     process sets it)
  *   npm run bench -- gateway --models 300 --partitions 16 --pin   (Linux, taskset) the gateway's thread on
  *     CPU 0, the publisher, the REST client and the scraper (other processes in a deployment) on the
  *     others: "on one gateway core" measured as such. The bench runs with each thread collecting its own
@@ -109,6 +112,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
+import { applyHeapGrowth } from '../src/app/heap-growth.ts';
 import { Registry } from 'prom-client';
 import { buildGateway } from '../src/gateway/server.ts';
 import { LoopTurns, PANE_APPLY_SLICE_MS, STATISTICS_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
@@ -275,6 +279,7 @@ const { values: args } = parseArgs({
     spread: { type: 'string', default: 'hash' },
     'sparse-hold-ms': { type: 'string', default: '2000' },
     pin: { type: 'boolean', default: false },
+    'heap-growing-percent': { type: 'string' },
   },
 });
 const scrapeEveryMs = Number(args['scrape-every']) * 1000;
@@ -297,6 +302,13 @@ if (pinned && !process.execArgv.includes(SINGLE_THREADED_GC)) {
   const [code, signal] = (await once(again, 'exit')) as [number | null, NodeJS.Signals | null];
   process.exit(code ?? (signal === null ? 1 : 128));
 }
+/**
+ * V8's heap growth between full collections, as the gateway's process sets it (config
+ * gateway.heapGrowingPercent, src/app/heap-growth.ts); `--heap-growing-percent 0`: V8's own.
+ */
+const heapGrowingPercent = args['heap-growing-percent'] === undefined ? loadConfig({ env: {} }).gateway.heapGrowingPercent : Number(args['heap-growing-percent']);
+if (!Number.isInteger(heapGrowingPercent) || heapGrowingPercent < 0) throw new RangeError(`bench gateway: --heap-growing-percent needs a whole number >= 0 (0: V8's own growth), got '${args['heap-growing-percent']}'`);
+applyHeapGrowth(heapGrowingPercent);
 if (publisherIn !== 'thread' && publisherIn !== 'process') throw new RangeError(`bench gateway: --publisher must be thread or process, got '${publisherIn}'`);
 const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
@@ -1032,7 +1044,7 @@ function warmUpSteadyState(): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (${spread === 'hash' ? 'by id hash' : 'evenly, in step'}, sparse hold ${sparseHoldMs} ms), ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}${pinned ? `; --pin: the gateway on CPU ${GATEWAY_CPU}, the publisher, REST client and scraper on CPU ${otherCpus(GATEWAY_CPU)}` : ''}`);
+  console.log(`gateway bench: ${sizes.join(' / ')} models x ${FEATURES} features x ${WINDOWS.length} windows, ${ratePerModel} events/s per model over ${partitions} partition(s) (${spread === 'hash' ? 'by id hash' : 'evenly, in step'}, sparse hold ${sparseHoldMs} ms), heap growing ${heapGrowingPercent === 0 ? "V8's own" : `${heapGrowingPercent} %`}, ${warmupSeconds} s warm-up, ${seconds} s measured, panes centered ${ownCenters ? 'each on its own first values (--own-centers)' : "on the models' reference"}${pinned ? `; --pin: the gateway on CPU ${GATEWAY_CPU}, the publisher, REST client and scraper on CPU ${otherCpus(GATEWAY_CPU)}` : ''}`);
   const results: SizeResult[] = [];
   for (const models of sizes) {
     const r = await runSize(models);
@@ -1087,7 +1099,7 @@ async function main(): Promise<void> {
   if (steadyOverBudget) console.log('STEADY-STATE MEMORY OVER BUDGET');
   const overBudget = results.filter((r) => (r.models >= MEMORY_CHECKED_FROM_MODELS && r.gatewayMemoryRatioToBudget > 1) || r.workerMemoryRatioToBudget > 1).map((r) => r.models);
   if (overBudget.length > 0) console.log(`MEMORY OVER BUDGET at ${overBudget.join(', ')} models`);
-  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, partitions, spread, sparseHoldMs, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
+  console.log(JSON.stringify({ bench: 'gateway', quick: args.quick, seconds, ratePerModel, partitions, spread, sparseHoldMs, heapGrowingPercent, tickMs: tickMs ?? 'default', paneCenters: ownCenters ? 'own' : 'reference', memoryBudget: { gatewayBytesPerModelFeatureWindow: GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, gatewaySteadyBytesPerModelFeatureWindow: GATEWAY_STEADY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET, workerBytesPerPaneFeature: WORKER_BYTES_PER_PANE_FEATURE_BUDGET, withinBudget: overBudget.length === 0 && !steadyOverBudget }, results, steadyState: steady }));
 }
 
 await main();

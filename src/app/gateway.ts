@@ -6,6 +6,7 @@ import type { DriftwatchConfig } from '../config/types.ts';
 import { buildGateway } from '../gateway/server.ts';
 import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
 import { gatewayMetrics } from './metrics.ts';
+import { applyHeapGrowth } from './heap-growth.ts';
 import { WindowStore } from '../gateway/window-store.ts';
 import { ReferenceRegistry } from '../gateway/reference-registry.ts';
 import { MetricsView } from '../gateway/metrics-view.ts';
@@ -53,6 +54,7 @@ export async function startGateway(
   /** The registry to serve and the series to fill (the all-in-one process shares its worker's); default the gateway's own. */
   shared?: { registry: Registry; metrics: GatewayMetrics },
 ): Promise<Gateway> {
+  applyHeapGrowth(config.gateway.heapGrowingPercent);
   const { registry, metrics } = shared ?? gatewayMetrics();
   const references = await ReferenceStore.open(nc);
   const unitLogger = logger.child({ component: 'windows' });

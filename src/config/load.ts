@@ -130,6 +130,11 @@ function modelSettings(models: Record<string, unknown>, src: Source, labelHorizo
   return { allow: allow as string[], idleMs };
 }
 
+/** What config/default.json sets (gateway.heapGrowingPercent): see DriftwatchConfig['gateway']. */
+const DEFAULT_HEAP_GROWING_PERCENT = 100;
+/** Ten times the live heap between full collections: beyond it, the heap limit decides. */
+const MAX_HEAP_GROWING_PERCENT = 1000;
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** Checks every key of a merged raw config and returns the typed config, or throws ConfigError. */
@@ -151,6 +156,7 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   const log = section(raw, 'log', src);
   const worker = section(raw, 'worker', src);
   const models = raw.models === undefined ? {} : section(raw, 'models', src);
+  const gateway = raw.gateway === undefined ? {} : section(raw, 'gateway', src);
   const threads = worker.threads;
   if (threads !== 'auto' && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 0 || threads > 64)) {
     throw new ConfigError('worker.threads', threads, '"auto" or an integer between 0 and 64', src.of('worker.threads'));
@@ -292,6 +298,10 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
       maxSubscriptions: integer(ws.maxSubscriptions, 'ws.maxSubscriptions', src, 1, 100_000),
     },
     drift: { features: featureOverrides, falseAlarmsPerMillion, discreteMaxValues },
+    gateway: {
+      heapGrowingPercent:
+        gateway.heapGrowingPercent === undefined ? DEFAULT_HEAP_GROWING_PERCENT : integer(gateway.heapGrowingPercent, 'gateway.heapGrowingPercent', src, 0, MAX_HEAP_GROWING_PERCENT),
+    },
     worker: {
       threads: threads as number | 'auto',
       id: workerId(worker.id, src),
@@ -325,6 +335,7 @@ const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> =
   DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },
   DRIFTWATCH_WORKER_ID: { path: ['worker', 'id'], parse: (v) => v },
   DRIFTWATCH_WORKER_PORT: { path: ['worker', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT: { path: ['gateway', 'heapGrowingPercent'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   DRIFTWATCH_WORKER_THREADS: { path: ['worker', 'threads'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   LOG_LEVEL: { path: ['log', 'level'], parse: (v) => v },
   LOG_FORMAT: { path: ['log', 'format'], parse: (v) => v },

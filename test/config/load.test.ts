@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../../src/config/load.ts';
@@ -45,6 +45,21 @@ describe('configuration', () => {
     expect(loadConfig({ env: {}, overrides: { drift: { features: {} , falseAlarmsPerMillion: 50 } } }).drift.falseAlarmsPerMillion).toBe(50);
     expect(() => loadConfig({ env: { LOG_LEVEL: 'loud' } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { DRIFTWATCH_CONFIG: '/nonexistent/c.json' } })).toThrow(/cannot read DRIFTWATCH_CONFIG file \/nonexistent\/c.json/);
+  });
+
+  it("sets the gateway's heap growth from the file or DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT, and refuses a value that is not a whole percentage", () => {
+    expect(loadConfig({ env: {} }).gateway.heapGrowingPercent).toBe(100);
+    expect(loadConfig({ env: { DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT: '0' } }).gateway.heapGrowingPercent).toBe(0);
+    expect(loadConfig({ env: {}, overrides: { gateway: { heapGrowingPercent: 250 } } }).gateway.heapGrowingPercent).toBe(250);
+    // defaults without the section (a file written before it existed) get the default growth
+    const { gateway: _gateway, ...withoutGateway } = JSON.parse(readFileSync(new URL('../../config/default.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    expect(loadConfig({ env: {}, defaults: withoutGateway }).gateway.heapGrowingPercent).toBe(100);
+    expect(() => loadConfig({ env: { DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT: 'lots' } })).toThrow(
+      'invalid config gateway.heapGrowingPercent = "lots" (from environment variable DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT): expected an integer between 0 and 1000',
+    );
+    expect(() => loadConfig({ env: { DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT: '5000' } })).toThrow(/gateway.heapGrowingPercent = 5000 .*between 0 and 1000/);
+    expect(() => loadConfig({ env: {}, overrides: { gateway: { heapGrowingPercent: 12.5 } } })).toThrow(/gateway.heapGrowingPercent = 12.5/);
+    expect(() => loadConfig({ env: {}, overrides: { gateway: 'fast' } })).toThrow(/gateway/);
   });
 
   it('reads webhook receivers and per-model rule overrides from the config file, and refuses bad ones naming the file, key and receiver', () => {
