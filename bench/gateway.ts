@@ -81,6 +81,10 @@
  *   npm run bench -- gateway --models 300 --scrape-every 0   without the Prometheus scrape
  *   npm run bench -- gateway --models 300 --publisher process   the publisher in a process of its own
  *     (default `thread`: a worker thread of the bench's process, sharing its V8 platform threads)
+ *   npm run bench -- gateway --models 300 --partitions 16 --publisher replay   every flush of the run
+ *     made on the publisher's thread before the run (its events a second apart), then posted one
+ *     flush a second: the whole traffic of a load the live publisher cannot make on one core of
+ *     this machine (300 models x 16 partitions: under half of it), at ~10 MB of messages a second held
  *   npm run bench -- gateway --models 300 --own-centers   each pane sketch on centers of its own (as
  *     partitions before their model has a reference), rebinned onto the windows' buckets; by default
  *     the publisher centers them on the models' reference, as a worker following the reference store
@@ -130,7 +134,7 @@ import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../src/window/pane.ts';
 import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
-import type { PublishedPane, PublisherFlush, PublisherInit } from './workers/gateway-publisher.ts';
+import type { PublishedPane, PublisherFlush, PublisherInit, PublisherReplaying } from './workers/gateway-publisher.ts';
 import type { PartitionSpread } from './workers/gateway-panes.ts';
 import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
@@ -294,6 +298,8 @@ const publisherIn = args.publisher;
 /** --pin: the gateway's thread on GATEWAY_CPU, the bench's other parts on the other CPUs (see bench/workers/pinning.ts). */
 const pinned = args.pin;
 const GATEWAY_CPU = 0;
+/** Flushes a replaying publisher makes beyond the warm-up and the measured seconds (its last ones may come late). */
+const REPLAY_SPARE_FLUSHES = 3;
 /** Flushes per flush interval below which the publisher did not keep up. */
 const PUBLISHER_ON_TIME = 0.95;
 if (pinned && !process.execArgv.includes(SINGLE_THREADED_GC)) {
@@ -309,7 +315,7 @@ if (pinned && !process.execArgv.includes(SINGLE_THREADED_GC)) {
 const heapGrowingPercent = args['heap-growing-percent'] === undefined ? loadConfig({ env: {} }).gateway.heapGrowingPercent : Number(args['heap-growing-percent']);
 if (!Number.isInteger(heapGrowingPercent) || heapGrowingPercent < 0) throw new RangeError(`bench gateway: --heap-growing-percent needs a whole number >= 0 (0: V8's own growth), got '${args['heap-growing-percent']}'`);
 applyHeapGrowth(heapGrowingPercent);
-if (publisherIn !== 'thread' && publisherIn !== 'process') throw new RangeError(`bench gateway: --publisher must be thread or process, got '${publisherIn}'`);
+if (publisherIn !== 'thread' && publisherIn !== 'process' && publisherIn !== 'replay') throw new RangeError(`bench gateway: --publisher must be thread, process or replay, got '${publisherIn}'`);
 const sizes = args['memory-only'] ? [] : args.models !== undefined ? [Number(args.models)] : args.quick ? [1, 20] : [1, 20, 100, 300];
 const seconds = Number(args.seconds ?? (args.quick ? 5 : 30));
 const warmupSeconds = Number(args.warmup ?? (args.quick ? 2 : 5));
@@ -589,9 +595,14 @@ async function runSize(models: number): Promise<SizeResult> {
   // --pin: every thread of this process on the gateway's CPU; the others are moved off it as they report
   const others = pinned ? otherCpus(GATEWAY_CPU) : '';
   if (pinned) pin(process.pid, String(GATEWAY_CPU), true);
-  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions, spread, sparseHoldMs, reportThreadId: pinned };
+  // --publisher replay: every flush of the run made before it starts (and a few to spare)
+  const replaySeconds = publisherIn === 'replay' ? warmupSeconds + seconds + REPLAY_SPARE_FLUSHES : undefined;
+  const publisherInit: PublisherInit = { models, ratePerModel, centers: ownCenters ? null : referenceCenters, partitions, spread, sparseHoldMs, reportThreadId: pinned, replaySeconds };
+  let replayed: PublisherReplaying['replaying'] | null = null;
+  let replaying: () => void = () => {};
+  const replayStarted = new Promise<void>((resolve) => (replaying = resolve));
   const publisher =
-    publisherIn === 'thread'
+    publisherIn !== 'process'
       ? new Worker(new URL('./workers/gateway-publisher.mjs', import.meta.url), { workerData: publisherInit, execArgv: [] })
       : fork(fileURLToPath(new URL('./workers/gateway-publisher.ts', import.meta.url)), [], {
           execArgv: ['--import', 'tsx'],
@@ -612,9 +623,14 @@ async function runSize(models: number): Promise<SizeResult> {
   if (pinned && !(publisher instanceof Worker) && publisher.pid !== undefined) pin(publisher.pid, others, true);
   // --pin: the publisher's CPU time, its thread's or its process's (null: not known yet)
   let publisherCpuMs: (() => number) | null = pinned && !(publisher instanceof Worker) && publisher.pid !== undefined ? processCpuMs.bind(null, publisher.pid) : null;
-  publisher.on('message', (batch: PublishedPane[] | PublisherFlush | { tid: number }) => {
+  publisher.on('message', (batch: PublishedPane[] | PublisherFlush | PublisherReplaying | { tid: number }) => {
     if ('flushAt' in batch) {
       if (measuring) flushes++;
+      return;
+    }
+    if ('replaying' in batch) {
+      replayed = batch.replaying;
+      replaying();
       return;
     }
     if (!Array.isArray(batch)) {
@@ -704,6 +720,11 @@ async function runSize(models: number): Promise<SizeResult> {
     }
   }, SAMPLE_EVERY_MS);
 
+  if (replaySeconds !== undefined) {
+    await replayStarted;
+    const made = replayed as PublisherReplaying['replaying'] | null;
+    if (made !== null) console.log(`  ${models} models: replaying ${made.flushes} flushes, ${made.messages} pane messages (${(made.bytes / 1e6).toFixed(0)} MB), made in ${(made.madeInMs / 1000).toFixed(1)} s`);
+  }
   await sleep(warmupSeconds * 1000);
   measuring = true;
   const restAnswer = new Promise<RestClientAnswer>((resolve) => restClient.once('message', resolve));

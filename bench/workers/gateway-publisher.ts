@@ -32,6 +32,19 @@ export interface PublisherInit {
   sparseHoldMs: number;
   /** Post this thread's id first (`{ tid }`), for the bench to pin it (--pin). */
   reportThreadId?: boolean;
+  /**
+   * Replay (`--publisher replay`): make this many flushes' messages first (their events' times a
+   * second apart from the start of making them), post `{ replaying }`, then post one flush's a
+   * second, stamped as they are posted. Live (absent), each flush is made when it is due, and a
+   * publisher slower than the traffic (300 models x 16 partitions on one core of this machine)
+   * makes only part of it.
+   */
+  replaySeconds?: number;
+}
+
+/** Posted once a replaying publisher has made its messages and starts posting them. */
+export interface PublisherReplaying {
+  replaying: { flushes: number; messages: number; bytes: number; madeInMs: number };
 }
 
 /** A pane message as the bench's changelog queue takes it. */
@@ -57,37 +70,49 @@ export interface PublisherFlush {
 
 const forked = parentPort === null && process.send !== undefined && process.env[PUBLISHER_INIT_ENV] !== undefined;
 if (parentPort === null && !forked) throw new Error('gateway-publisher runs as a worker thread or a forked process');
-const post = (batch: PublishedPane[] | PublisherFlush): void => {
+const post = (batch: PublishedPane[] | PublisherFlush | PublisherReplaying): void => {
   if (parentPort !== null) parentPort.postMessage(batch);
   else process.send?.(batch);
 };
-const { models, ratePerModel, centers, partitions, spread, sparseHoldMs, reportThreadId } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
+const { models, ratePerModel, centers, partitions, spread, sparseHoldMs, reportThreadId, replaySeconds } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
 const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: sparseHoldMs, events: 8 }, null, undefined, spread);
 
-function publish(): void {
-  const now = Date.now();
-  const batch: PublishedPane[] = panes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ model, message, oldestEventAt }) => ({
+/** One flush's messages as made: the time its oldest event came, as ms before the flush (a final state's: 0). */
+interface MadePane {
+  model: number;
+  subject: string;
+  bytes: Uint8Array;
+  oldestAgoMs: number;
+  final: boolean;
+}
+
+function make(now: number): MadePane[] {
+  return panes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ model, message, oldestEventAt }) => ({
     model,
     subject: `${model}.${message.partition}.${message.paneStart}`,
     bytes: encodePaneMessage(message),
-    pub: now,
-    oldest: oldestEventAt ?? now,
+    oldestAgoMs: now - (oldestEventAt ?? now),
     final: message.final === true,
   }));
-  // a second's messages posted in parts of a socket read's size, as the NATS client hands the
-  // gateway what it reads, not as one message of the whole second (3,200 states, 5-10 MB, at 200
-  // models x 16 partitions) read in one go on the gateway's thread. A forked publisher's single
-  // message took the gateway's thread longer than applying the states (784 against 869 messages
-  // a second made, 50 against 38 % of the core); a thread's, no clear difference (REST p99 at 200 x
-  // 16 without scrapes 182-290 ms before, 162 ms after, one run)
+}
+
+/**
+ * Posts one flush's messages, stamped as published `now`, in parts of a socket read's size, as the
+ * NATS client hands the gateway what it reads, not as one message of the whole second (3,200
+ * states, 5-10 MB, at 200 models x 16 partitions) read in one go on the gateway's thread. A
+ * forked publisher's single message took the gateway's thread longer than applying the states (784
+ * against 869 messages a second made, 50 against 38 % of the core); a thread's, no clear
+ * difference (REST p99 at 200 x 16 without scrapes 182-290 ms before, 162 ms after, one run).
+ */
+function postFlush(made: readonly MadePane[], now: number): void {
   let from = 0;
   let bytes = 0;
-  for (let i = 0; i < batch.length; i++) {
-    bytes += batch[i].bytes.byteLength;
-    if (bytes < POST_PART_BYTES && i < batch.length - 1) continue;
-    post(batch.slice(from, i + 1));
+  for (let i = 0; i < made.length; i++) {
+    bytes += made[i].bytes.byteLength;
+    if (bytes < POST_PART_BYTES && i < made.length - 1) continue;
+    post(made.slice(from, i + 1).map(({ model, subject, bytes, oldestAgoMs, final }) => ({ model, subject, bytes, pub: now, oldest: now - oldestAgoMs, final })));
     from = i + 1;
     bytes = 0;
   }
@@ -95,7 +120,30 @@ function publish(): void {
 }
 
 if (reportThreadId === true && parentPort !== null) parentPort.postMessage({ tid: ownThreadId() });
-publish();
-const timer = setInterval(publish, FLUSH_MS);
+let timer: NodeJS.Timeout;
+if (replaySeconds === undefined) {
+  const publish = (): void => {
+    const now = Date.now();
+    postFlush(make(now), now);
+  };
+  publish();
+  timer = setInterval(publish, FLUSH_MS);
+} else {
+  const started = Date.now();
+  const flushes = Array.from({ length: replaySeconds }, (_, k) => make(started + k * FLUSH_MS));
+  const messages = flushes.reduce((sum, made) => sum + made.length, 0);
+  const bytes = flushes.reduce((sum, made) => made.reduce((b, pane) => b + pane.bytes.byteLength, sum), 0);
+  post({ replaying: { flushes: flushes.length, messages, bytes, madeInMs: Date.now() - started } });
+  let next = 0;
+  const replay = (): void => {
+    const made = flushes[next];
+    if (made === undefined) return clearInterval(timer);
+    // let go as posted: a replay of 300 x 16 holds ~10 MB a second of messages
+    flushes[next++] = [];
+    postFlush(made, Date.now());
+  };
+  replay();
+  timer = setInterval(replay, FLUSH_MS);
+}
 // a forked publisher ends with its parent's channel
 if (forked) process.on('disconnect', () => clearInterval(timer));
