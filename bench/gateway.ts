@@ -134,7 +134,7 @@ import { profileFromWindow } from '../src/reference/profile.ts';
 import { DEFAULT_PANE_LIMITS, PaneInput, PaneOutcome, inputToWire, outcomeToWire } from '../src/window/pane.ts';
 import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
-import type { PublishedPane, PublisherFlush, PublisherInit, PublisherReplaying } from './workers/gateway-publisher.ts';
+import type { PublishedPart, PublisherFlush, PublisherInit, PublisherReplaying } from './workers/gateway-publisher.ts';
 import type { PartitionSpread } from './workers/gateway-panes.ts';
 import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
@@ -356,7 +356,7 @@ function quantile(sorted: readonly number[], q: number): number {
 
 interface Published {
   pub: number;
-  /** When the oldest event the message brings arrived (PublishedPane.oldest). */
+  /** When the oldest event the message brings arrived (PublishedPart's PublishedPane.oldest). */
   oldest: number;
   applied?: number;
 }
@@ -623,7 +623,7 @@ async function runSize(models: number): Promise<SizeResult> {
   if (pinned && !(publisher instanceof Worker) && publisher.pid !== undefined) pin(publisher.pid, others, true);
   // --pin: the publisher's CPU time, its thread's or its process's (null: not known yet)
   let publisherCpuMs: (() => number) | null = pinned && !(publisher instanceof Worker) && publisher.pid !== undefined ? processCpuMs.bind(null, publisher.pid) : null;
-  publisher.on('message', (batch: PublishedPane[] | PublisherFlush | PublisherReplaying | { tid: number }) => {
+  publisher.on('message', (batch: PublishedPart | PublisherFlush | PublisherReplaying | { tid: number }) => {
     if ('flushAt' in batch) {
       if (measuring) flushes++;
       return;
@@ -633,12 +633,13 @@ async function runSize(models: number): Promise<SizeResult> {
       replaying();
       return;
     }
-    if (!Array.isArray(batch)) {
+    if (!('panes' in batch)) {
       pin(batch.tid, others);
       publisherCpuMs = threadCpuMs.bind(null, batch.tid);
       return;
     }
-    for (const { model, subject, bytes, pub, oldest, final } of batch) {
+    for (const { model, subject, offset, length, pub, oldest, final } of batch.panes) {
+      const bytes = batch.bytes.subarray(offset, offset + length);
       const item: Published = final ? { pub, oldest, applied: pub } : { pub, oldest };
       const entry: Queued = { bytes, model, item, final, subject, pulled: false, replaced: false, carries: null };
       const earlier = unpulled.get(subject);

@@ -47,17 +47,31 @@ export interface PublisherReplaying {
   replaying: { flushes: number; messages: number; bytes: number; madeInMs: number };
 }
 
-/** A pane message as the bench's changelog queue takes it. */
+/** A pane message as the bench's changelog queue takes it: its bytes lie in its part's (PublishedPart). */
 export interface PublishedPane {
   model: number;
   /** The pane's subject on the changelog (model, partition, pane): the stream keeps its latest message alone. */
   subject: string;
-  bytes: Uint8Array;
+  /** Where its bytes lie in the part's. */
+  offset: number;
+  length: number;
   /** Wall-clock ms it was published. */
   pub: number;
   /** Wall-clock ms the oldest event it brings arrived (FlushedPane.oldestEventAt; `pub` for a final state). */
   oldest: number;
   final: boolean;
+}
+
+/**
+ * Pane messages end to end in one byte array, as a socket read of the NATS client holds them, and
+ * where each lies. A thread's part moves to the bench without a copy (a transfer): posted as one
+ * byte array per message, the bench's thread copied every message out of the post, all of a
+ * flush's at once (Node reads a port's queued posts in one go): 100-300 ms at 300 models x 16
+ * partitions that REST requests waited behind, which a NATS socket read does not cost.
+ */
+export interface PublishedPart {
+  bytes: Uint8Array;
+  panes: PublishedPane[];
 }
 
 /** Bytes of pane messages per message to the bench (thread or process): the NATS client's socket read. */
@@ -70,8 +84,8 @@ export interface PublisherFlush {
 
 const forked = parentPort === null && process.send !== undefined && process.env[PUBLISHER_INIT_ENV] !== undefined;
 if (parentPort === null && !forked) throw new Error('gateway-publisher runs as a worker thread or a forked process');
-const post = (batch: PublishedPane[] | PublisherFlush | PublisherReplaying): void => {
-  if (parentPort !== null) parentPort.postMessage(batch);
+const post = (batch: PublishedPart | PublisherFlush | PublisherReplaying): void => {
+  if (parentPort !== null) parentPort.postMessage(batch, 'bytes' in batch ? [batch.bytes.buffer as ArrayBuffer] : []);
   else process.send?.(batch);
 };
 const { models, ratePerModel, centers, partitions, spread, sparseHoldMs, reportThreadId, replaySeconds } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
@@ -99,8 +113,8 @@ function make(now: number): MadePane[] {
 }
 
 /**
- * Posts one flush's messages, stamped as published `now`, in parts of a socket read's size, as the
- * NATS client hands the gateway what it reads, not as one message of the whole second (3,200
+ * Posts one flush's messages, stamped as published `now`, in parts of a socket read's size
+ * (PublishedPart), as the NATS client hands the gateway what it reads, not as one message of the whole second (3,200
  * states, 5-10 MB, at 200 models x 16 partitions) read in one go on the gateway's thread. A
  * forked publisher's single message took the gateway's thread longer than applying the states (784
  * against 869 messages a second made, 50 against 38 % of the core); a thread's, no clear
@@ -112,7 +126,16 @@ function postFlush(made: readonly MadePane[], now: number): void {
   for (let i = 0; i < made.length; i++) {
     bytes += made[i].bytes.byteLength;
     if (bytes < POST_PART_BYTES && i < made.length - 1) continue;
-    post(made.slice(from, i + 1).map(({ model, subject, bytes, oldestAgoMs, final }) => ({ model, subject, bytes, pub: now, oldest: now - oldestAgoMs, final })));
+    const part = new Uint8Array(bytes);
+    const panes: PublishedPane[] = [];
+    let offset = 0;
+    for (let k = from; k <= i; k++) {
+      const { model, subject, bytes: message, oldestAgoMs, final } = made[k];
+      part.set(message, offset);
+      panes.push({ model, subject, offset, length: message.byteLength, pub: now, oldest: now - oldestAgoMs, final });
+      offset += message.byteLength;
+    }
+    post({ bytes: part, panes });
     from = i + 1;
     bytes = 0;
   }
