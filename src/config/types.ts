@@ -67,7 +67,7 @@ export interface DriftwatchConfig {
    * heapGrowingPercent: how far V8 lets the gateway's process heap grow past what its last full
    * collection left before it starts the next (V8's --heap-growing-percent; 0: V8's own choice).
    * V8's own was ~10 % on a gateway's heap: at 200 models over 16 partitions a full collection
-   * about every second, its marking a fifth of the gateway thread's time (README, Benchmarks).
+   * about every second, its marking a sixth of the gateway thread's time (README, Benchmarks).
    * 100: up to twice the live heap between full collections, and half as many of them.
    */
   gateway: { heapGrowingPercent: number };
