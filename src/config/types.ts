@@ -68,7 +68,7 @@ export interface DriftwatchConfig {
    * collection left before it starts the next (V8's --heap-growing-percent; 0: V8's own choice).
    * V8's own was ~10 % on a gateway's heap: at 200 models over 16 partitions a full collection
    * about every second, its marking a sixth of the gateway thread's time (README, Benchmarks).
-   * 100: up to twice the live heap between full collections, and half as many of them.
+   * 100: up to twice the live heap between full collections, and a third to two fifths fewer of them.
    */
   gateway: { heapGrowingPercent: number };
   /**
