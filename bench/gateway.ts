@@ -560,7 +560,8 @@ async function runSize(models: number): Promise<SizeResult> {
         replacedQueued--;
         continue;
       }
-      timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes.slice(), reader)));
+      // the message's bytes as the NATS client gives them, a view of its part (PaneChangelogReader decodes msg.data)
+      timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes, reader)));
       next.item.applied = Date.now();
       for (const carried of next.carries ?? []) {
         carried.applied = next.item.applied;
@@ -653,7 +654,8 @@ async function runSize(models: number): Promise<SizeResult> {
       queue.push(entry);
       if (final) continue;
       unreflected[model].push(item);
-      if (measuring && rawSamples.length < 2000) rawSamples.push(bytes);
+      // a copy: a view would keep its whole 64 KB part alive, up to 2,000 of them
+      if (measuring && rawSamples.length < 2000) rawSamples.push(bytes.slice());
       if (measuring) published++;
     }
     scheduleConsumer();
