@@ -66,9 +66,9 @@ export interface DriftwatchConfig {
   /**
    * heapGrowingPercent: how far V8 lets the gateway's process heap grow past what its last full
    * collection left before it starts the next (V8's --heap-growing-percent; 0: V8's own choice).
-   * V8's own was ~10 % on a gateway's heap: at 200 models over 16 partitions a full collection
-   * about every second, its marking a sixth of the gateway thread's time (README, Benchmarks).
-   * 100: up to twice the live heap between full collections, and a third to two fifths fewer of them.
+   * V8's own was ~10 % on a gateway's heap (a full collection about every second at 200 models over
+   * 16 partitions); at 100 (up to twice the live heap between collections) the gateway's thread was
+   * 1-9 points of a core lower in bench gateway (README, Benchmarks).
    */
   gateway: { heapGrowingPercent: number };
   /**
