@@ -317,26 +317,29 @@ export function validateConfig(raw: unknown, src: Source = { of: () => 'config' 
   };
 }
 
+/** An environment value of digits alone as the number it spells; anything else as it is, for the key's own check to refuse by name. */
+const digitsAsNumber = (v: string): Json => (/^\d+$/.test(v) ? Number(v) : v);
+
 /** Environment variables and the config keys they set. */
 const ENV_KEYS: Record<string, { path: string[]; parse: (v: string) => Json }> = {
   NATS_URL: { path: ['nats', 'url'], parse: (v) => v },
-  PORT: { path: ['http', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  PORT: { path: ['http', 'port'], parse: digitsAsNumber },
   HOST: { path: ['http', 'host'], parse: (v) => v },
   DRIFTWATCH_ALLOW_UNAUTHENTICATED: { path: ['http', 'allowUnauthenticated'], parse: (v) => (v === 'true' ? true : v === 'false' ? false : v) },
-  DRIFTWATCH_PARTITIONS: { path: ['partitions', 'count'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  DRIFTWATCH_PARTITIONS: { path: ['partitions', 'count'], parse: digitsAsNumber },
   DRIFTWATCH_OWNED_PARTITIONS: {
     path: ['partitions', 'owned'],
     parse: (v) => (v === 'all' ? 'all' : v.split(',').map((p) => (/^\s*\d+\s*$/.test(p) ? Number(p) : p))),
   },
   DRIFTWATCH_TOKEN: { path: ['auth', 'token'], parse: (v) => v },
   DRIFTWATCH_MODELS_ALLOW: { path: ['models', 'allow'], parse: (v) => v.split(',').map((m) => m.trim()).filter((m) => m.length > 0) },
-  DRIFTWATCH_REPLICAS: { path: ['nats', 'replicas'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
-  DRIFTWATCH_EVENTS_RETENTION: { path: ['nats', 'eventsRetentionMs'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  DRIFTWATCH_REPLICAS: { path: ['nats', 'replicas'], parse: digitsAsNumber },
+  DRIFTWATCH_EVENTS_RETENTION: { path: ['nats', 'eventsRetentionMs'], parse: digitsAsNumber },
   DRIFTWATCH_DATA_DIR: { path: ['dataDir'], parse: (v) => v },
   DRIFTWATCH_WORKER_ID: { path: ['worker', 'id'], parse: (v) => v },
-  DRIFTWATCH_WORKER_PORT: { path: ['worker', 'port'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
-  DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT: { path: ['gateway', 'heapGrowingPercent'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
-  DRIFTWATCH_WORKER_THREADS: { path: ['worker', 'threads'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  DRIFTWATCH_WORKER_PORT: { path: ['worker', 'port'], parse: digitsAsNumber },
+  DRIFTWATCH_GATEWAY_HEAP_GROWING_PERCENT: { path: ['gateway', 'heapGrowingPercent'], parse: digitsAsNumber },
+  DRIFTWATCH_WORKER_THREADS: { path: ['worker', 'threads'], parse: digitsAsNumber },
   LOG_LEVEL: { path: ['log', 'level'], parse: (v) => v },
   LOG_FORMAT: { path: ['log', 'format'], parse: (v) => v },
 };
