@@ -7,9 +7,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { startPipeline } from '../helpers/pipeline.ts';
+import { eventually, startPipeline } from '../helpers/pipeline.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { runSimulator } from '../../src/simulator/run.ts';
+import type { DriftSchedule } from '../../src/simulator/drift.ts';
 import { LiveFeed } from '../../src/gateway/live.ts';
 import { createTokenAuthenticator } from '../../src/gateway/auth.ts';
 
@@ -17,6 +18,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
 const SCREENSHOT_DIR = process.env.DASHBOARD_SCREENSHOT_DIR ?? '/tmp/driftwatch-dashboard';
 // A fast PSI rule on the 1m window so the simulator's covariate drift fires within seconds.
+const REFERENCE_MIN_ROWS = 300;
 const RULES = [
   { name: 'feature_psi', description: 'PSI of a feature above 0.2', metric: 'drift.feature.psi', scope: 'feature', window: '1m', op: '>', threshold: 0.2, minCount: 100, for: '0s', severity: 'warning' },
 ];
@@ -29,35 +31,46 @@ describe('dashboard in headless Chromium', () => {
   const simulation = new AbortController();
   let simulator: Promise<unknown> | undefined;
   let restartedFeed: LiveFeed | undefined;
+  let reference: { id: string; count: number };
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
     }
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    // Chromium first: its launch loads a small CI machine while the simulator's traffic starts
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
     pipeline = await startPipeline(
-      // segmentSketchValues: the workers keep per-segment feature summaries (worst-segment feature drift)
-      { partitions: { count: 2 }, reference: { autoCaptureMs: 4000 }, alerts: { rules: RULES }, limits: { segmentSketchValues: 2 } },
+      // segmentSketchValues: the workers keep per-segment feature summaries (worst-segment feature drift).
+      // No automatic reference: it would be the first 4 s of traffic however little of it arrived
+      // (CI once saw a reference of a handful of rows after a stall, and no drift against it)
+      { partitions: { count: 2 }, reference: { autoCaptureMs: 0 }, alerts: { rules: RULES }, limits: { segmentSketchValues: 2 } },
       { DRIFTWATCH_TOKEN: TOKEN },
     );
-    simulator = runSimulator({
+    const simulate = (seed: number, drift: DriftSchedule, signal: AbortSignal) => runSimulator({
       publisher: pipeline.publisher,
       rate: 200,
-      seed: 5,
+      seed,
       models: ['fraud', 'churn'],
       canaryFraction: 0.2,
       labels: { delayMedianMs: 300 },
-      // after the 4 s reference is captured, f0 of fraud shifts by 3 standard deviations
       drift: [
-        { at: 8000, kind: 'covariate', feature: 'f0', magnitude: 3, model: 'fraud' },
+        ...drift,
         // churn's segment group=b gets 30 % of its answers wrong from the start: its worst segment
         { at: 0, kind: 'segment', magnitude: 0.3, model: 'churn' },
       ],
       logger: { info: () => {} },
-      signal: simulation.signal,
+      signal,
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
+    // undrifted traffic until fraud's reference is taken from it, then the same traffic with f0 of
+    // fraud shifted by 3 standard deviations: the order holds however slowly a loaded machine runs
+    // (with the shift at a fixed time, a loaded run took the reference after it)
+    const beforeDrift = new AbortController();
+    const undrifted = simulate(5, [], beforeDrift.signal);
+    reference = await captureReference(pipeline.baseUrl).finally(() => beforeDrift.abort());
+    await undrifted;
+    simulator = simulate(6, [{ at: 0, kind: 'covariate', feature: 'f0', magnitude: 3, model: 'fraud' }], simulation.signal);
     page.on('pageerror', (err) => pageErrors.push(err.message));
   }, 90_000);
 
@@ -124,7 +137,7 @@ describe('dashboard in headless Chromium', () => {
   });
 
   it('shows the simulated covariate drift in the drift table and as an alert in the timeline', async () => {
-    // the drifted feature's alert (with a 4-second reference, another feature may alert on noise too)
+    // the drifted feature's alert (with a reference of a few seconds, another feature may alert on noise too)
     const alert = page.locator('#alert-timeline li[data-rule="feature_psi"][data-state="firing"][data-model="fraud"]', { hasText: 'feature:f0' });
     await alert.first().waitFor({ timeout: 90_000 });
     const text = await alert.first().textContent();
@@ -132,15 +145,16 @@ describe('dashboard in headless Chromium', () => {
     expect(text).toContain('threshold 0.200');
     expect(text).toContain('warning');
     await page.locator('#drift-table tr[data-feature="f0"] td.drift-yes').waitFor({ timeout: 30_000 });
-    // most drifted first, and the overview names the same worst feature (with a 4-second reference
-    // a categorical feature can outdrift f0 on noise, so the test does not insist on which)
+    // most drifted first, and the overview names the same worst feature (with a reference of a few
+    // seconds a categorical feature can outdrift f0 on noise, so the test does not insist on which)
     await page.waitForFunction(
       `(() => { const row = document.querySelector('#drift-table tbody tr'); const f = row && row.getAttribute('data-feature');
         return !!f && !!row.querySelector('td.drift-yes') && document.querySelector('#models tr[data-model="fraud"]').textContent.includes(f); })()`,
       undefined,
       { timeout: 15_000 },
     );
-    expect(await page.locator('#drift-reference').textContent()).toMatch(/reference fraud\./);
+    // the reference the test captured, as the page describes it
+    expect(await page.locator('#drift-reference').textContent()).toContain(`against reference ${reference.id} (window, ${reference.count.toLocaleString('en-US')} rows`);
     await page.screenshot({ path: `${SCREENSHOT_DIR}/dashboard.png`, fullPage: true });
     expect(pageErrors).toEqual([]);
   });
@@ -155,11 +169,11 @@ describe('dashboard in headless Chromium', () => {
     });
     expect(await page.locator('#chart-histogram rect.bar-reference').count()).toBe(10);
     expect(await page.locator('#chart-histogram rect.bar-window').count()).toBe(10);
-    // f0 shifted by 3 standard deviations after 8 s: the window's share of the reference's top decile
+    // f0 shifted by 3 standard deviations once the reference was taken: the window's share of the reference's top decile
     // is far above the reference's own tenth (the 5m window also holds the traffic before the shift)
     const share = async (kind: string) => Number(/ ([\d.]+) %/.exec((await page.locator(`#chart-histogram rect.bar-${kind}`).nth(9).locator('title').textContent()) ?? '')?.[1]);
-    // (the reference holds a few seconds of traffic, so its own deciles are ~10 % give or take a
-    // few: 15.0 was seen once on a loaded CI run)
+    // (the reference holds a few hundred rows, so its own deciles are ~10 % give or take a few:
+    // 15.0 was seen once on a loaded CI run)
     expect(await share('reference')).toBeLessThan(20);
     // drift is recomputed every few seconds (windowMs / 60) as the shifted traffic fills the window
     await expect.poll(() => share('window'), { timeout: 30_000, interval: 1000 }).toBeGreaterThan(30);
@@ -234,3 +248,21 @@ describe('dashboard in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+/**
+ * Takes fraud's 1m window as its reference once it holds REFERENCE_MIN_ROWS predictions, as an
+ * operator would (POST /v1/models/fraud/baseline).
+ */
+async function captureReference(baseUrl: string): Promise<{ id: string; count: number }> {
+  const headers = { authorization: `Bearer ${TOKEN}` };
+  await eventually(async () => {
+    const response = await fetch(`${baseUrl}/v1/models/fraud/metrics?window=1m`, { headers });
+    if (response.status !== 200) return undefined;
+    const { count } = (await response.json()) as { count: number };
+    return count >= REFERENCE_MIN_ROWS ? count : undefined;
+  }, 60_000, `fraud's 1m window to hold ${REFERENCE_MIN_ROWS} predictions`);
+  const response = await fetch(`${baseUrl}/v1/models/fraud/baseline`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ window: '1m' }) });
+  const profile = (await response.json()) as { id: string; count: number };
+  if (response.status !== 201) throw new Error(`capturing fraud's reference answered ${response.status}: ${JSON.stringify(profile)}`);
+  return profile;
+}
