@@ -15,6 +15,8 @@ import { FLUSH_MS, PUBLISHER_INIT_ENV, PartitionedPanes } from './gateway-panes.
 import type { PartitionSpread } from './gateway-panes.ts';
 import { ownThreadId } from './pinning.ts';
 
+export type FlushPhases = 'spread' | 'aligned';
+
 export interface PublisherInit {
   models: number;
   ratePerModel: number;
@@ -30,6 +32,13 @@ export interface PublisherInit {
   spread: PartitionSpread;
   /** An open pane with fewer than 8 new events waits up to this after its last publication (SparseHold, as a worker holds it); 0: none waits. */
   sparseHoldMs: number;
+  /**
+   * `spread`: each partition's messages of a flush are posted at a phase of its own, partition p at
+   * p / partitions of the flush interval, as partition runners flush on timers of their own (each
+   * started with its partition: src/partition/runner.ts), so a gateway receives their flushes spread
+   * over the second. `aligned`: every partition's at once (the bench before 2026-12-04).
+   */
+  flushPhases: FlushPhases;
   /** Post this thread's id first (`{ tid }`), for the bench to pin it (--pin). */
   reportThreadId?: boolean;
   /**
@@ -88,7 +97,7 @@ const post = (batch: PublishedPart | PublisherFlush | PublisherReplaying): void 
   if (parentPort !== null) parentPort.postMessage(batch, 'bytes' in batch ? [batch.bytes.buffer as ArrayBuffer] : []);
   else process.send?.(batch);
 };
-const { models, ratePerModel, centers, partitions, spread, sparseHoldMs, reportThreadId, replaySeconds } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
+const { models, ratePerModel, centers, partitions, spread, sparseHoldMs, flushPhases, reportThreadId, replaySeconds } = (forked ? JSON.parse(process.env[PUBLISHER_INIT_ENV] ?? '{}') : workerData) as PublisherInit;
 const names = Array.from({ length: models }, (_, m) => `model-${m}`);
 const modelCenters = names.map(() => (centers === null ? null : new Map(centers)));
 const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: sparseHoldMs, events: 8 }, null, undefined, spread);
@@ -96,6 +105,7 @@ const panes = new PartitionedPanes(names, partitions, modelCenters, { maxMs: spa
 /** One flush's messages as made: the time its oldest event came, as ms before the flush (a final state's: 0). */
 interface MadePane {
   model: number;
+  partition: number;
   subject: string;
   bytes: Uint8Array;
   oldestAgoMs: number;
@@ -105,6 +115,7 @@ interface MadePane {
 function make(now: number): MadePane[] {
   return panes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ model, message, oldestEventAt }) => ({
     model,
+    partition: message.partition,
     subject: `${model}.${message.partition}.${message.paneStart}`,
     bytes: encodePaneMessage(message),
     oldestAgoMs: now - (oldestEventAt ?? now),
@@ -120,7 +131,7 @@ function make(now: number): MadePane[] {
  * against 869 messages a second made, 50 against 38 % of the core); a thread's, no clear
  * difference (REST p99 at 200 x 16 without scrapes 182-290 ms before, 162 ms after, one run).
  */
-function postFlush(made: readonly MadePane[], now: number): void {
+function postParts(made: readonly MadePane[], now: number): void {
   let from = 0;
   let bytes = 0;
   for (let i = 0; i < made.length; i++) {
@@ -139,16 +150,35 @@ function postFlush(made: readonly MadePane[], now: number): void {
     from = i + 1;
     bytes = 0;
   }
-  post({ flushAt: now });
+}
+
+/**
+ * Posts one flush's messages (postParts), every partition's at once or each at its phase
+ * (`flushPhases`), each stamped as published when it is posted, as a partition's flush would be;
+ * then `{ flushAt }`, after the last partition's.
+ */
+function postFlush(made: readonly MadePane[]): void {
+  if (flushPhases === 'aligned' || partitions === 1) {
+    const now = Date.now();
+    postParts(made, now);
+    post({ flushAt: now });
+    return;
+  }
+  const byPartition: MadePane[][] = Array.from({ length: partitions }, () => []);
+  for (const pane of made) byPartition[pane.partition].push(pane);
+  const started = Date.now();
+  const postPartition = (partition: number): void => {
+    postParts(byPartition[partition], Date.now());
+    if (partition === partitions - 1) post({ flushAt: started });
+    else setTimeout(postPartition, started + ((partition + 1) * FLUSH_MS) / partitions - Date.now(), partition + 1);
+  };
+  postPartition(0);
 }
 
 if (reportThreadId === true && parentPort !== null) parentPort.postMessage({ tid: ownThreadId() });
 let timer: NodeJS.Timeout;
 if (replaySeconds === undefined) {
-  const publish = (): void => {
-    const now = Date.now();
-    postFlush(make(now), now);
-  };
+  const publish = (): void => postFlush(make(Date.now()));
   publish();
   timer = setInterval(publish, FLUSH_MS);
 } else {
@@ -163,7 +193,7 @@ if (replaySeconds === undefined) {
     if (made === undefined) return clearInterval(timer);
     // let go as posted: a replay of 300 x 16 holds ~10 MB a second of messages
     flushes[next++] = [];
-    postFlush(made, Date.now());
+    postFlush(made);
   };
   replay();
   timer = setInterval(replay, FLUSH_MS);
