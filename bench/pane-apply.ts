@@ -15,6 +15,10 @@
  *   npm run bench -- pane-apply --partitions 16   each model's events spread over 16 partitions (the
  *     default count), each flushing its own open pane every second: 16 messages per model and second
  *     of a dozen events' worth, as a gateway of many sparse models receives them
+ *   npm run bench -- pane-apply --partitions 16 --order partition   each flush's messages applied
+ *     partition by partition (every model's state of partition 0, then of 1, ...), as a gateway
+ *     receives them from partitions flushing on timers of their own (default `model`: each model's
+ *     partitions back to back)
  *   npm run bench -- pane-apply --partitions 16 --sparse-hold-ms 0   every partition's open pane
  *     published every second, as before panes.sparseHoldMs (default 2000: a pane with fewer than 8
  *     new events waits up to 2 s after its last publication, as a worker holds it: SparseHold)
@@ -57,6 +61,7 @@ const { values: args } = parseArgs({
     'label-delay-min': { type: 'string', default: '30' },
     'label-horizon-min': { type: 'string', default: '60' },
     'label-grid': { type: 'string', default: 'coarse' },
+    order: { type: 'string', default: 'model' },
   },
 });
 /**
@@ -96,11 +101,21 @@ const labels: LabelShape | null = args.labels
   : null;
 const latenessMs = Number(args['lateness-ms']);
 if (!(latenessMs >= 0)) throw new RangeError(`--lateness-ms must be a number of ms >= 0, got '${args['lateness-ms']}'`);
+/**
+ * The order a flush's messages are applied in: `model`, each model's partitions back to back (as
+ * PartitionedPanes makes them); `partition`, every model's state of partition 0, then of partition
+ * 1, ..., as a gateway receives them from partitions flushing on timers of their own.
+ */
+const order = args.order;
+if (order !== 'model' && order !== 'partition') throw new RangeError(`--order must be model or partition, got '${order}'`);
 const modelPanes = new PartitionedPanes(names, partitions, centers, hold, labels, latenessMs);
 
 /** One flush of every model's partitions at `now` (event time), encoded (PartitionedPanes.flush); outcome states flagged. */
 function flush(now: number): { bytes: Uint8Array; outcome: boolean }[] {
-  return modelPanes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000)).map(({ message }) => ({ bytes: encodePaneMessage(message), outcome: message.part === 'out' }));
+  const made = modelPanes.flush(now, Math.round((ratePerModel * FLUSH_MS) / 1000));
+  // a stable sort: each partition's messages in model order, as one partition's flush holds them
+  if (order === 'partition') made.sort((a, b) => a.message.partition - b.message.partition);
+  return made.map(({ message }) => ({ bytes: encodePaneMessage(message), outcome: message.part === 'out' }));
 }
 
 console.log(
