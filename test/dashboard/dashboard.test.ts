@@ -17,8 +17,9 @@ import { createTokenAuthenticator } from '../../src/gateway/auth.ts';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
 const SCREENSHOT_DIR = process.env.DASHBOARD_SCREENSHOT_DIR ?? '/tmp/driftwatch-dashboard';
-// A fast PSI rule on the 1m window so the simulator's covariate drift fires within seconds.
+// Predictions of fraud's 1m window the test takes as its reference (captureReference).
 const REFERENCE_MIN_ROWS = 300;
+// A fast PSI rule on the 1m window so the simulator's covariate drift fires within seconds.
 const RULES = [
   { name: 'feature_psi', description: 'PSI of a feature above 0.2', metric: 'drift.feature.psi', scope: 'feature', window: '1m', op: '>', threshold: 0.2, minCount: 100, for: '0s', severity: 'warning' },
 ];
