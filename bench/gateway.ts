@@ -393,6 +393,12 @@ interface SizeResult {
   paneMessagesPerSecond: number;
   /** Share of wall time the gateway's work held the event loop (wall clock: includes preemption on a loaded machine). */
   gatewayBusy: number;
+  /** The part of gatewayBusy applying pane messages from the changelog (wall clock). */
+  applyBusy: number;
+  /** The part of gatewayBusy in the statistics slices: rules, drift, announcements (GatewaySource.workMs). */
+  statisticsBusy: number;
+  /** Models evaluated per second (rules and announcement: GatewaySource.evaluatedModels). */
+  modelEvaluationsPerSecond: number;
   /** Process CPU time over wall time: the gateway's work plus the publisher thread. */
   processCpu: number;
   /** --pin: the gateway thread's own CPU time over wall time (null unpinned). */
@@ -516,6 +522,8 @@ async function runSize(models: number): Promise<SizeResult> {
 
   // gateway busy time: the changelog consumer, the statistics slices, the requests
   let busyMs = 0;
+  /** The part of busyMs spent applying pane messages (the rest: requests). */
+  let applyMs = 0;
   const timed = <T>(work: () => T): T => {
     const started = performance.now();
     try {
@@ -570,7 +578,9 @@ async function runSize(models: number): Promise<SizeResult> {
         continue;
       }
       // the message's bytes as the NATS client gives them, a view of its part (PaneChangelogReader decodes msg.data)
+      const applyStarted = performance.now();
       timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes, reader)));
+      applyMs += performance.now() - applyStarted;
       next.item.applied = Date.now();
       for (const carried of next.carries ?? []) {
         carried.applied = next.item.applied;
@@ -744,7 +754,9 @@ async function runSize(models: number): Promise<SizeResult> {
   const computationsBefore = view.computations;
   const rebinnedBefore = windows.rebinnedSketches;
   busyMs = 0;
+  applyMs = 0;
   const workBefore = source.workMs;
+  const evaluationsBefore = source.evaluatedModels;
   const cpuBefore = process.cpuUsage();
   const threadCpuBefore = pinned ? ownThreadCpuMs() : 0;
   const gatewayCpuBefore = pinned ? cpuTimes(GATEWAY_CPU) : null;
@@ -762,7 +774,10 @@ async function runSize(models: number): Promise<SizeResult> {
   const gatewayCpuAfter = pinned ? cpuTimes(GATEWAY_CPU) : null;
   const publisherCpu = publisherCpuBefore !== null && publisherCpuMs !== null ? (publisherCpuMs() - publisherCpuBefore) / wallMs : null;
   const gatewayCpuBusy = gatewayCpuBefore !== null && gatewayCpuAfter !== null ? (gatewayCpuAfter.busy - gatewayCpuBefore.busy) / Math.max(1, gatewayCpuAfter.total - gatewayCpuBefore.total) : null;
-  const gatewayBusy = busyMs + (source.workMs - workBefore);
+  const statisticsMs = source.workMs - workBefore;
+  const gatewayBusy = busyMs + statisticsMs;
+  const applyBusyMs = applyMs;
+  const evaluations = source.evaluatedModels - evaluationsBefore;
   const pendingEnd = pendingCount();
   const computations = view.computations - computationsBefore;
   const rebinned = windows.rebinnedSketches - rebinnedBefore;
@@ -816,6 +831,9 @@ async function runSize(models: number): Promise<SizeResult> {
     eventsPerSecond: models * ratePerModel,
     paneMessagesPerSecond: Number(messagesPerSecond.toFixed(1)),
     gatewayBusy: Number(gatewayBusyShare.toFixed(3)),
+    applyBusy: Number((applyBusyMs / wallMs).toFixed(3)),
+    statisticsBusy: Number((statisticsMs / wallMs).toFixed(3)),
+    modelEvaluationsPerSecond: Number(((evaluations * 1000) / wallMs).toFixed(1)),
     processCpu: Number(((cpu.user + cpu.system) / 1000 / wallMs).toFixed(3)),
     gatewayThreadCpu: gatewayThreadCpu === null ? null : Number(gatewayThreadCpu.toFixed(3)),
     gatewayCpuBusy: gatewayCpuBusy === null ? null : Number(gatewayCpuBusy.toFixed(3)),

@@ -85,6 +85,8 @@ export class GatewaySource extends MetricsSourceEmitter {
   private current: Array<() => boolean | void> | null = null;
   /** Time spent in the statistics slices so far (ms), for the benchmark. */
   workMs = 0;
+  /** Models whose rules were evaluated and metrics announced so far (a model's last unit), for the benchmark. */
+  evaluatedModels = 0;
   /** Statistics units that threw (each logged once per model and message, at most MAX_LOGGED_FAILURES). */
   failedUnits = 0;
   private readonly loggedFailures = new Set<string>();
@@ -293,6 +295,7 @@ export class GatewaySource extends MetricsSourceEmitter {
     const { windows: store, view, alerts } = this.units;
     const windows = store.windowsOf(model);
     if (windows === undefined) return;
+    this.evaluatedModels++;
     // drift is kept fresh only where a rule reads it, data quality built only where one reads it;
     // other rules see exact counts without computing either
     const transitions = alerts.evaluate(
