@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoopTurns, TimeSlicer } from '../../src/gateway/time-slice.ts';
+import { FIRST_TURNS_IN_A_ROW, LoopTurns, TimeSlicer } from '../../src/gateway/time-slice.ts';
 
 describe('TimeSlicer', () => {
   it('asks for no pause while the slice lasts, then for one; the next slice starts when the pause ends', async () => {
@@ -106,10 +106,36 @@ describe('LoopTurns', () => {
     await Promise.all([changelog, statistics]);
     clearInterval(timer);
     const resumed = log.slice(2).map(([name]) => name);
-    // while behind, every turn is the changelog's; then they alternate
-    const firstStatistics = resumed.indexOf('statistics');
-    expect(firstStatistics).toBeGreaterThanOrEqual(3);
-    expect(resumed.slice(0, firstStatistics).every((name) => name === 'changelog')).toBe(true);
+    // while behind, the changelog takes FIRST_TURNS_IN_A_ROW turns before the statistics' next
+    expect(resumed.slice(0, FIRST_TURNS_IN_A_ROW)).toEqual(Array(FIRST_TURNS_IN_A_ROW).fill('changelog'));
+    expect(resumed[FIRST_TURNS_IN_A_ROW]).toBe('statistics');
     for (let k = 3; k < log.length; k++) expect(log[k][1]).toBeGreaterThan(log[k - 1][1]);
+  });
+
+  it('still gives the others a turn in FIRST_TURNS_IN_A_ROW + 1 while a slicer stays behind', async () => {
+    const turns = new LoopTurns();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const log: Array<[string, number]> = [];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // behind for its whole run: it asks to go first at every pause
+    const changelog = sliced('changelog', new TimeSlicer(2, { turns, yieldWithinBacklog: 2 }), 60, 1, log, () => ticks, () => 10);
+    const statistics = sliced('statistics', new TimeSlicer(2, { turns }), 12, 1, log, () => ticks);
+    await Promise.all([changelog, statistics]);
+    clearInterval(timer);
+    const resumed = log.slice(2).map(([name]) => name);
+    const lastStatistics = resumed.lastIndexOf('statistics');
+    // the statistics ran to their end before the changelog did, one turn in every FIRST_TURNS_IN_A_ROW + 1
+    expect(lastStatistics).toBeLessThan(resumed.lastIndexOf('changelog'));
+    expect(resumed.filter((name) => name === 'statistics').length).toBeGreaterThanOrEqual(3);
+    let changelogInRow = 0;
+    for (const name of resumed.slice(0, lastStatistics + 1)) {
+      changelogInRow = name === 'changelog' ? changelogInRow + 1 : 0;
+      expect(changelogInRow).toBeLessThanOrEqual(FIRST_TURNS_IN_A_ROW);
+    }
+    // and the changelog had most of the turns meanwhile
+    const before = resumed.slice(0, lastStatistics + 1);
+    expect(before.filter((name) => name === 'changelog').length).toBeGreaterThanOrEqual(2 * before.filter((name) => name === 'statistics').length);
+    expect(turns.waiters).toBe(0);
   });
 });
