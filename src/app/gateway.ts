@@ -8,7 +8,7 @@ import type { GatewayMetrics } from '../contract/pipeline-metrics.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { applyHeapGrowth } from './heap-growth.ts';
 import { WindowStore } from '../gateway/window-store.ts';
-import { ReferenceRegistry } from '../gateway/reference-registry.ts';
+import { REFERENCE_SETTLE_MARGIN_MS, ReferenceRegistry } from '../gateway/reference-registry.ts';
 import { MetricsView } from '../gateway/metrics-view.ts';
 import { AlertLog } from '../gateway/alert-log.ts';
 import { GatewaySource } from '../gateway/gateway-source.ts';
@@ -60,6 +60,8 @@ export async function startGateway(
   const unitLogger = logger.child({ component: 'windows' });
   const active = new ReferenceRegistry({
     autoCaptureMs: config.reference.autoCaptureMs,
+    // the longest a partition holds a changed state before publishing it, and some for its way here
+    settleMs: config.panes.flushIntervalMs + config.panes.sparseHoldMs + REFERENCE_SETTLE_MARGIN_MS,
     logger: unitLogger,
     saveReference: (profile) => references.put(profile),
     // the registry holds the profiles of the models the window store holds; a model's come back from the store with it

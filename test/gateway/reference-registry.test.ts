@@ -102,6 +102,51 @@ describe('ReferenceRegistry: automatic capture', () => {
   });
 });
 
+describe('ReferenceRegistry: an automatic capture waits settleMs for the states of its range still on their way', () => {
+  const AUTO_MS = 60_000;
+  const SETTLE_MS = 40;
+
+  it("captures the range with every partition's states, not only those that came before event time passed it", async () => {
+    const { logger, lines } = recordingLogger();
+    const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
+    const told: string[] = [];
+    references.onReferenceChanged((model) => told.push(model));
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    // partition 0 runs ahead: its states of the first 70 s arrive, and event time passes the range
+    for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1], 'v1', 0));
+    const model = windows.windowsOf('m')!;
+    expect(references.captureIfDue(model)).toBeNull();
+    // partition 1's states of the same panes come a flush later
+    for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1, i + 2], 'v1', 1));
+    expect(references.captureIfDue(model)).toBeNull();
+    expect(references.referenceFor('m')).toBeNull();
+    // once settleMs has passed the model's listeners are told, so a burst that ended is evaluated again
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 20));
+    expect(told).toEqual(['m']);
+    const captured = references.captureIfDue(model);
+    // 6 panes of 2 values from partition 0 and 6 of 3 from partition 1
+    expect(captured).toMatchObject({ id: 'm.all.auto.100000', from: 100_000, to: 160_000, count: 30 });
+    expect(lines.filter((l) => l.msg === 'captured automatic reference profile')).toHaveLength(1);
+  });
+
+  it('forgets a released model that was waiting, and refuses a settle time that is not a number of ms >= 0', async () => {
+    const { logger } = recordingLogger();
+    const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
+    const told: string[] = [];
+    references.onReferenceChanged((model) => told.push(model));
+    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i]));
+    expect(references.captureIfDue(windows.windowsOf('m')!)).toBeNull();
+    references.releaseModel('m');
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 20));
+    expect(told).toEqual([]);
+    // back again, it waits afresh
+    expect(references.captureIfDue(windows.windowsOf('m')!)).toBeNull();
+    expect(() => new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: -1 })).toThrow('ReferenceRegistry: settleMs must be a number of ms >= 0, got -1');
+    expect(() => new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: Number.NaN })).toThrow('settleMs must be a number of ms >= 0, got NaN');
+  });
+});
+
 describe('ReferenceRegistry: releasing models', () => {
   it('forgets every profile of a released model (its own and its versions\'), and only that model\'s', () => {
     const { references, changed } = registry();
