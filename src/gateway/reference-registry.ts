@@ -24,8 +24,8 @@ export interface ReferenceRegistryOptions {
    * states of that range still on their way (default 0: captured at once). Event time moves on
    * with any one partition's state, while another partition's state of the same panes can come up
    * to its flush interval and sparse hold later: `npm start` with 2,000 predictions of one model
-   * published over 5 minutes of event time in a few seconds captured a reference of 22 of the
-   * first minute's 400. The gateway sets REFERENCE_SETTLE_MARGIN_MS more than a partition holds a state.
+   * published over 5 minutes of event time in a few seconds captured a reference of 22 rows where
+   * its range held 336. The gateway sets REFERENCE_SETTLE_MARGIN_MS more than a partition holds a state.
    */
   settleMs?: number;
   /** Wall clock for settleMs; default Date.now. */
@@ -212,7 +212,12 @@ export class ReferenceRegistry {
   captureIfDue(windows: ModelWindows): ReferenceProfile | null {
     const autoMs = this.options.autoCaptureMs;
     const model = windows.model;
-    if (autoMs <= 0 || this.active.has(model) || !Number.isFinite(windows.firstPaneStart)) return null;
+    if (this.active.has(model)) {
+      // one set while a capture waited (an upload): nothing waits any more
+      this.dueSince.delete(model);
+      return null;
+    }
+    if (autoMs <= 0 || !Number.isFinite(windows.firstPaneStart)) return null;
     if (this.toLoad.has(model) || this.loading.has(model)) return null;
     const from = windows.firstPaneStart;
     const to = from + autoMs;
