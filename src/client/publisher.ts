@@ -33,6 +33,22 @@ export type PredictionInput = Omit<PredictionEvent, 'version' | 'ts'> & { versio
 /** A label as a caller writes it: `ts` defaults to Date.now(). */
 export type LabelInput = Omit<LabelEvent, 'ts'> & { ts?: number };
 
+/**
+ * Names callers give an event time that the contract does not read (it is `ts`). The publisher
+ * sends the contract's fields only, so such an event went out stamped with the publish time, its
+ * own time dropped without a word: a backfill of 5 minutes of predictions published in a few
+ * seconds landed in one minute, and no automatic reference was ever due.
+ */
+const EVENT_TIME_NAMES = ['timestamp', 'time', 'eventTime', 'event_time'] as const;
+
+/** The error for an event that gives its time under another name than `ts`, or undefined. */
+function misnamedEventTime(kind: 'prediction' | 'label', ev: object): TypeError | undefined {
+  if ((ev as { ts?: unknown }).ts !== undefined) return undefined;
+  const name = EVENT_TIME_NAMES.find((candidate) => Object.hasOwn(ev, candidate));
+  if (name === undefined) return undefined;
+  return new TypeError(`invalid ${kind}: field '${name}' is not read: the event time goes in 'ts' (epoch milliseconds; publish time when absent)`);
+}
+
 export interface PublisherOptions {
   /** Outstanding JetStream acks before a publish waits for the oldest (default 1024). */
   maxInFlight?: number;
@@ -207,6 +223,8 @@ export class DriftPublisher {
   async publishPrediction(ev: PredictionInput): Promise<void> {
     this.#checkOpen();
     if (typeof ev !== 'object' || ev === null) throw new TypeError(`invalid prediction: expected an object, got ${ev === null ? 'null' : typeof ev}`);
+    const misnamed = misnamedEventTime('prediction', ev);
+    if (misnamed !== undefined) throw misnamed;
     // A fresh object with the contract's fields only: the caller's object is neither mutated
     // nor sent with its unrelated properties.
     const event = {
@@ -231,6 +249,8 @@ export class DriftPublisher {
   async publishLabel(ev: LabelInput): Promise<void> {
     this.#checkOpen();
     if (typeof ev !== 'object' || ev === null) throw new TypeError(`invalid label: expected an object, got ${ev === null ? 'null' : typeof ev}`);
+    const misnamed = misnamedEventTime('label', ev);
+    if (misnamed !== undefined) throw misnamed;
     const event = { id: ev.id, model: ev.model, ts: ev.ts ?? Date.now(), label: ev.label };
     const checked = checkLabel(event, undefined);
     if (!checked.ok) throw new TypeError(`invalid label: ${checked.detail}`);

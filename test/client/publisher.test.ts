@@ -185,6 +185,12 @@ describe('provisioned', () => {
     await expect(publisher.publishPrediction({ id: 'p', model: 'fraud', output: NaN })).rejects.toThrow("invalid prediction: field 'output': expected a finite number, got NaN");
     await expect(publisher.publishPrediction({ id: '', model: 'fraud', output: 1 })).rejects.toThrow(TypeError);
     await expect(publisher.publishLabel({ id: 'p', model: 'fraud', label: true as unknown as number })).rejects.toThrow(/invalid label: field 'label'/);
+    // an event time under another name than 'ts' would be dropped, the event stamped with the publish time
+    const timestamped = { id: 'p', model: 'fraud', output: 1, timestamp: 1_700_000_000_000 } as Parameters<typeof publisher.publishPrediction>[0];
+    await expect(publisher.publishPrediction(timestamped)).rejects.toThrow(
+      new TypeError("invalid prediction: field 'timestamp' is not read: the event time goes in 'ts' (epoch milliseconds; publish time when absent)"),
+    );
+    await expect(publisher.publishLabel({ id: 'p', model: 'fraud', label: 1, event_time: 5 } as Parameters<typeof publisher.publishLabel>[0])).rejects.toThrow(/invalid label: field 'event_time' is not read: the event time goes in 'ts'/);
     await expect(
       publisher.publishPrediction({ id: 'p', model: 'fraud', output: 1, error: 'x'.repeat(70_000) }),
     ).rejects.toThrow(/invalid prediction: it encodes to 700\d\d bytes, the limit is 65536/);
