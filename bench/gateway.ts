@@ -520,16 +520,14 @@ async function runSize(models: number): Promise<SizeResult> {
   const referenceCenters: Array<[string, number]> = [];
   for (const [name, summary] of aggregate.input.features) if (summary.numeric !== null) referenceCenters.push([name, summary.numeric.center]);
 
-  // gateway busy time: the changelog consumer, the statistics slices, the requests
-  let busyMs = 0;
-  /** The part of busyMs spent applying pane messages (the rest: requests). */
-  let applyMs = 0;
-  const timed = <T>(work: () => T): T => {
+  // gateway busy time: the changelog consumer and the requests here, the statistics slices in GatewaySource.workMs
+  const busyMs = { apply: 0, requests: 0 };
+  const timed = <T>(kind: keyof typeof busyMs, work: () => T): T => {
     const started = performance.now();
     try {
       return work();
     } finally {
-      busyMs += performance.now() - started;
+      busyMs[kind] += performance.now() - started;
     }
   };
   // the changelog: encoded pane messages, applied in batches by a consumer loop. As DRIFT_PANES
@@ -578,9 +576,7 @@ async function runSize(models: number): Promise<SizeResult> {
         continue;
       }
       // the message's bytes as the NATS client gives them, a view of its part (PaneChangelogReader decodes msg.data)
-      const applyStarted = performance.now();
-      timed(() => windows.applyPaneMessage(decodePaneMessage(next.bytes, reader)));
-      applyMs += performance.now() - applyStarted;
+      timed('apply', () => windows.applyPaneMessage(decodePaneMessage(next.bytes, reader)));
       next.item.applied = Date.now();
       for (const carried of next.carries ?? []) {
         carried.applied = next.item.applied;
@@ -698,7 +694,7 @@ async function runSize(models: number): Promise<SizeResult> {
     const window = WINDOWS[Math.floor(restIndex / models) % WINDOWS.length];
     restIndex++;
     const handlerStarted = performance.now();
-    timed(() => JSON.stringify(source.getMetrics(model, window)));
+    timed('requests', () => JSON.stringify(source.getMetrics(model, window)));
     if (measuring) {
       restLatencies.push(Math.max(0, performance.now() - due));
       restHandlerMs.push(performance.now() - handlerStarted);
@@ -753,8 +749,8 @@ async function runSize(models: number): Promise<SizeResult> {
   restClient.postMessage({ urls: restUrls, everyMs: REST_EVERY_MS });
   const computationsBefore = view.computations;
   const rebinnedBefore = windows.rebinnedSketches;
-  busyMs = 0;
-  applyMs = 0;
+  busyMs.apply = 0;
+  busyMs.requests = 0;
   const workBefore = source.workMs;
   const evaluationsBefore = source.evaluatedModels;
   const cpuBefore = process.cpuUsage();
@@ -775,8 +771,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const publisherCpu = publisherCpuBefore !== null && publisherCpuMs !== null ? (publisherCpuMs() - publisherCpuBefore) / wallMs : null;
   const gatewayCpuBusy = gatewayCpuBefore !== null && gatewayCpuAfter !== null ? (gatewayCpuAfter.busy - gatewayCpuBefore.busy) / Math.max(1, gatewayCpuAfter.total - gatewayCpuBefore.total) : null;
   const statisticsMs = source.workMs - workBefore;
-  const gatewayBusy = busyMs + statisticsMs;
-  const applyBusyMs = applyMs;
+  const gatewayBusy = busyMs.apply + busyMs.requests + statisticsMs;
   const evaluations = source.evaluatedModels - evaluationsBefore;
   const pendingEnd = pendingCount();
   const computations = view.computations - computationsBefore;
@@ -831,7 +826,7 @@ async function runSize(models: number): Promise<SizeResult> {
     eventsPerSecond: models * ratePerModel,
     paneMessagesPerSecond: Number(messagesPerSecond.toFixed(1)),
     gatewayBusy: Number(gatewayBusyShare.toFixed(3)),
-    applyBusy: Number((applyBusyMs / wallMs).toFixed(3)),
+    applyBusy: Number((busyMs.apply / wallMs).toFixed(3)),
     statisticsBusy: Number((statisticsMs / wallMs).toFixed(3)),
     modelEvaluationsPerSecond: Number(((evaluations * 1000) / wallMs).toFixed(1)),
     processCpu: Number(((cpu.user + cpu.system) / 1000 / wallMs).toFixed(3)),

@@ -41,12 +41,11 @@ export type LabelInput = Omit<LabelEvent, 'ts'> & { ts?: number };
  */
 const EVENT_TIME_NAMES = ['timestamp', 'time', 'eventTime', 'event_time'] as const;
 
-/** The error for an event that gives its time under another name than `ts`, or undefined. */
-function misnamedEventTime(kind: 'prediction' | 'label', ev: object): TypeError | undefined {
-  if ((ev as { ts?: unknown }).ts !== undefined) return undefined;
+/** Throws a TypeError naming the field when an event without `ts` gives its time under another name. */
+function refuseMisnamedEventTime(kind: 'prediction' | 'label', ev: object): void {
+  if ((ev as { ts?: unknown }).ts !== undefined) return;
   const name = EVENT_TIME_NAMES.find((candidate) => Object.hasOwn(ev, candidate));
-  if (name === undefined) return undefined;
-  return new TypeError(`invalid ${kind}: field '${name}' is not read: the event time goes in 'ts' (epoch milliseconds; publish time when absent)`);
+  if (name !== undefined) throw new TypeError(`invalid ${kind}: field '${name}' is not read: the event time goes in 'ts' (epoch milliseconds; publish time when absent)`);
 }
 
 export interface PublisherOptions {
@@ -223,8 +222,7 @@ export class DriftPublisher {
   async publishPrediction(ev: PredictionInput): Promise<void> {
     this.#checkOpen();
     if (typeof ev !== 'object' || ev === null) throw new TypeError(`invalid prediction: expected an object, got ${ev === null ? 'null' : typeof ev}`);
-    const misnamed = misnamedEventTime('prediction', ev);
-    if (misnamed !== undefined) throw misnamed;
+    refuseMisnamedEventTime('prediction', ev);
     // A fresh object with the contract's fields only: the caller's object is neither mutated
     // nor sent with its unrelated properties.
     const event = {
@@ -249,8 +247,7 @@ export class DriftPublisher {
   async publishLabel(ev: LabelInput): Promise<void> {
     this.#checkOpen();
     if (typeof ev !== 'object' || ev === null) throw new TypeError(`invalid label: expected an object, got ${ev === null ? 'null' : typeof ev}`);
-    const misnamed = misnamedEventTime('label', ev);
-    if (misnamed !== undefined) throw misnamed;
+    refuseMisnamedEventTime('label', ev);
     const event = { id: ev.id, model: ev.model, ts: ev.ts ?? Date.now(), label: ev.label };
     const checked = checkLabel(event, undefined);
     if (!checked.ok) throw new TypeError(`invalid label: ${checked.detail}`);

@@ -70,20 +70,31 @@ async function sliced(name: string, slicer: TimeSlicer, units: number, unitMs: n
   }
 }
 
+/**
+ * Runs the slicers `start` makes on shared turns, with a 1 ms timer counting ticks: the log of
+ * their slices' starts (name, ticks then) and the names of the slices after each one's first.
+ */
+async function sharingTurns(start: (turns: LoopTurns, log: Array<[string, number]>, ticks: () => number) => Array<Promise<void>>) {
+  const turns = new LoopTurns();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const log: Array<[string, number]> = [];
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  try {
+    await Promise.all(start(turns, log, () => ticks));
+  } finally {
+    clearInterval(timer);
+  }
+  return { turns, log, resumed: log.slice(2).map(([name]) => name) };
+}
+
 describe('LoopTurns', () => {
   it('runs one slice per turn of the event loop: a timer fires between any two slices of the slicers sharing them', async () => {
-    const turns = new LoopTurns();
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 1);
-    const log: Array<[string, number]> = [];
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await Promise.all([
-      sliced('changelog', new TimeSlicer(4, { turns }), 20, 1, log, () => ticks),
-      sliced('statistics', new TimeSlicer(4, { turns }), 20, 1, log, () => ticks),
+    const { turns, log, resumed } = await sharingTurns((turns, log, ticks) => [
+      sliced('changelog', new TimeSlicer(4, { turns }), 20, 1, log, ticks),
+      sliced('statistics', new TimeSlicer(4, { turns }), 20, 1, log, ticks),
     ]);
-    clearInterval(timer);
     // both ran in slices, taking turns (first come, first served)
-    const resumed = log.slice(2).map(([name]) => name);
     expect(resumed.filter((name) => name === 'changelog').length).toBeGreaterThanOrEqual(3);
     expect(resumed.filter((name) => name === 'statistics').length).toBeGreaterThanOrEqual(3);
     // alternating while both have work (under load one may need more slices than the other, and runs on alone)
@@ -95,17 +106,11 @@ describe('LoopTurns', () => {
   });
 
   it('gives the next turn to a slicer that is behind before the others, still letting timers in', async () => {
-    const turns = new LoopTurns();
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 1);
-    const log: Array<[string, number]> = [];
-    await new Promise((resolve) => setTimeout(resolve, 5));
     // the changelog is behind (more than 2 units wait) for its first 12 units of 20
-    const changelog = sliced('changelog', new TimeSlicer(3, { turns, yieldWithinBacklog: 2 }), 20, 1, log, () => ticks, (left) => (left > 7 ? 10 : 0));
-    const statistics = sliced('statistics', new TimeSlicer(3, { turns }), 12, 1, log, () => ticks);
-    await Promise.all([changelog, statistics]);
-    clearInterval(timer);
-    const resumed = log.slice(2).map(([name]) => name);
+    const { log, resumed } = await sharingTurns((turns, log, ticks) => [
+      sliced('changelog', new TimeSlicer(3, { turns, yieldWithinBacklog: 2 }), 20, 1, log, ticks, (left) => (left > 7 ? 10 : 0)),
+      sliced('statistics', new TimeSlicer(3, { turns }), 12, 1, log, ticks),
+    ]);
     // while behind, the changelog takes FIRST_TURNS_IN_A_ROW turns before the statistics' next
     expect(resumed.slice(0, FIRST_TURNS_IN_A_ROW)).toEqual(Array(FIRST_TURNS_IN_A_ROW).fill('changelog'));
     expect(resumed[FIRST_TURNS_IN_A_ROW]).toBe('statistics');
@@ -113,17 +118,11 @@ describe('LoopTurns', () => {
   });
 
   it('still gives the others a turn in FIRST_TURNS_IN_A_ROW + 1 while a slicer stays behind', async () => {
-    const turns = new LoopTurns();
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 1);
-    const log: Array<[string, number]> = [];
-    await new Promise((resolve) => setTimeout(resolve, 5));
     // behind for its whole run: it asks to go first at every pause
-    const changelog = sliced('changelog', new TimeSlicer(2, { turns, yieldWithinBacklog: 2 }), 60, 1, log, () => ticks, () => 10);
-    const statistics = sliced('statistics', new TimeSlicer(2, { turns }), 12, 1, log, () => ticks);
-    await Promise.all([changelog, statistics]);
-    clearInterval(timer);
-    const resumed = log.slice(2).map(([name]) => name);
+    const { turns, resumed } = await sharingTurns((turns, log, ticks) => [
+      sliced('changelog', new TimeSlicer(2, { turns, yieldWithinBacklog: 2 }), 60, 1, log, ticks, () => 10),
+      sliced('statistics', new TimeSlicer(2, { turns }), 12, 1, log, ticks),
+    ]);
     const lastStatistics = resumed.lastIndexOf('statistics');
     // the statistics ran to their end before the changelog did, one turn in every FIRST_TURNS_IN_A_ROW + 1
     expect(lastStatistics).toBeLessThan(resumed.lastIndexOf('changelog'));
