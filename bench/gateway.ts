@@ -729,7 +729,7 @@ async function runSize(models: number): Promise<SizeResult> {
     backlogMax = Math.max(backlogMax, source.backlog().models);
     const now = Date.now();
     for (let m = 0; m < models; m++) {
-      const drift = view.getMetrics(names[m], '5m', undefined, undefined, 'none', false)?.drift;
+      const drift = view.getMetrics(names[m], '5m', undefined, undefined, 'none', 'none')?.drift;
       const entry = drift === undefined ? undefined : Object.values(drift.features)[0];
       const computedAt = entry?.computedAt ?? -Infinity;
       const pending = unreflected[m];

@@ -1,7 +1,7 @@
 import type { AlertRule } from './rules.ts';
-import type { DriftReading, MetricSelector } from './selector.ts';
+import type { DataQualityMetric, DriftReading, MetricSelector } from './selector.ts';
 import { dropEvidence, type DropEvidence } from './drop-evidence.ts';
-import type { AlertEvent, AlertRuleStatus, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
+import type { AlertEvent, AlertRuleStatus, DataQualityDemand, DriftEntry, ModelMetrics } from '../contract/metrics.ts';
 import { budgetSignificance, DEFAULT_FALSE_ALARMS_PER_MILLION } from '../stats/select.ts';
 import { rulesForModel, type RuleOverrides } from './overrides.ts';
 
@@ -29,18 +29,25 @@ interface RuleState {
  * What a rule reads of a window's metrics besides its counts, latency and quality, which are exact
  * and cheap: the drift statistics (every test on every feature) and the data quality of every
  * feature are most of a metrics build, and a source computes them only for the rules that read them.
+ * `dataQuality` 'noRanges' for a rule on missing values, types or categories (DataQualityDemand).
  */
 export interface RuleReads {
   drift: boolean;
-  dataQuality: boolean;
+  dataQuality: DataQualityDemand;
 }
 
-const READS_DRIFT: RuleReads = Object.freeze({ drift: true, dataQuality: false });
-const READS_DATA_QUALITY: RuleReads = Object.freeze({ drift: false, dataQuality: true });
-const READS_NEITHER: RuleReads = Object.freeze({ drift: false, dataQuality: false });
+/** The data quality metrics read off the numeric sketches' tails against the reference's range. */
+const RANGE_METRICS: ReadonlySet<DataQualityMetric> = new Set<DataQualityMetric>(['outOfRangeShare', 'outOfQuantileShare']);
+
+const READS_DRIFT: RuleReads = Object.freeze({ drift: true, dataQuality: 'none' });
+const READS_DATA_QUALITY: RuleReads = Object.freeze({ drift: false, dataQuality: 'full' });
+const READS_DATA_QUALITY_NO_RANGES: RuleReads = Object.freeze({ drift: false, dataQuality: 'noRanges' });
+const READS_NEITHER: RuleReads = Object.freeze({ drift: false, dataQuality: 'none' });
 
 function readsOf(selector: MetricSelector): RuleReads {
-  return selector.kind === 'drift' ? READS_DRIFT : selector.kind === 'dataQuality' ? READS_DATA_QUALITY : READS_NEITHER;
+  if (selector.kind === 'drift') return READS_DRIFT;
+  if (selector.kind === 'dataQuality') return RANGE_METRICS.has(selector.metric) ? READS_DATA_QUALITY : READS_DATA_QUALITY_NO_RANGES;
+  return READS_NEITHER;
 }
 
 export interface HeldAlert {

@@ -230,6 +230,13 @@ export interface FeatureDataQuality {
   vanished: boolean;
 }
 
+/**
+ * How much of a window's data quality a reader looks at: all of it; all but the numeric features'
+ * out-of-range and out-of-quantile shares (left null: two walks of each numeric sketch's tails, which
+ * a rule on missing values, types or categories does not read); none (ModelMetrics.dataQuality left out).
+ */
+export type DataQualityDemand = 'full' | 'noRanges' | 'none';
+
 export interface DataQualitySummary {
   /** Reference profile the figures are relative to (null: none; only missingShare is then known). */
   reference: string | null;

@@ -1,5 +1,5 @@
 import type { MetricsOptions } from '../contract/metrics-source.ts';
-import type { ModelMetrics, ModelSegments } from '../contract/metrics.ts';
+import type { DataQualityDemand, ModelMetrics, ModelSegments } from '../contract/metrics.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { profileFromWindow } from '../reference/profile.ts';
 import { newProfileId } from '../reference/store.ts';
@@ -35,6 +35,16 @@ export interface MetricsViewOptions {
 }
 
 type Drift = ModelMetrics['drift'];
+
+/** The cache key's suffix of metrics built with each data quality demand. */
+const LEANER: Readonly<Record<DataQualityDemand, string>> = { full: '', noRanges: '\u0000q', none: '\u0000l' };
+
+/** The suffixes of cached metrics that answer a reader's data quality demand: built with as much or more. */
+const AS_LEAN_OR_FULLER: Readonly<Record<DataQualityDemand, readonly string[]>> = {
+  full: [LEANER.full],
+  noRanges: [LEANER.full, LEANER.noRanges],
+  none: [LEANER.full, LEANER.noRanges, LEANER.none],
+};
 
 /**
  * How a reader needs a window's drift statistics (the expensive part of its metrics):
@@ -115,26 +125,28 @@ export class MetricsView {
   /**
    * `undefined` for an unknown model or window; `version` undefined means all versions merged.
    * `demand` says whether and how fresh the drift must be (see DriftDemand); default 'request'.
-   * `dataQuality` false: the reader looks at no data quality (a rule on counts, latency, quality or
+   * `dataQuality` 'none': the reader looks at no data quality (a rule on counts, latency, quality or
    * drift), which is then left out (`dataQuality` undefined) unless metrics with it are at hand: it
    * walks every feature's sketch tails at each build, a third of the rules' work at 300 models x
-   * 30 features when built for every window a rule reads.
+   * 30 features when built for every window a rule reads. 'noRanges': a rule on missing values,
+   * types or categories, served metrics whose numeric range shares are null unless metrics with
+   * them are at hand (DataQualityDemand).
    */
-  getMetrics(model: string, window: string, version?: string, options?: MetricsOptions, demand: DriftDemand = 'request', dataQuality = true): ModelMetrics | undefined {
+  getMetrics(model: string, window: string, version?: string, options?: MetricsOptions, demand: DriftDemand = 'request', dataQuality: DataQualityDemand = 'full'): ModelMetrics | undefined {
     const windows = this.store.windowsOf(model);
     const windowMs = this.store.lengthOf(window);
     if (windows === undefined || windowMs === undefined) return undefined;
     const rolling = options?.reference === 'rolling';
     const key = `${window}\u0000${version ?? ''}\u0000${rolling ? 'r' : 'p'}`;
     const modelCache = getOrAdd(this.cache, model);
-    // metrics with final drift answer every demand, those built without computing drift only 'none';
-    // metrics without data quality (suffix l) only a reader that does not look at it
-    const cached =
-      modelCache.get(key) ??
-      (demand === 'none' ? modelCache.get(`${key}\u0000n`) : undefined) ??
-      (dataQuality ? undefined : (modelCache.get(`${key}\u0000l`) ?? (demand === 'none' ? modelCache.get(`${key}\u0000nl`) : undefined)));
-    if (cached) return cached;
-    const lean = dataQuality ? '' : '\u0000l';
+    // metrics with final drift answer every demand, those built without computing drift (suffix n)
+    // only 'none'; metrics with less data quality (LEANER) only a reader that looks at no more
+    let cached: ModelMetrics | undefined;
+    for (const lean of AS_LEAN_OR_FULLER[dataQuality]) {
+      cached = modelCache.get(`${key}${lean}`) ?? (demand === 'none' ? modelCache.get(`${key}\u0000n${lean}`) : undefined);
+      if (cached !== undefined) return cached;
+    }
+    const lean = LEANER[dataQuality];
     const { reference, generation, maxAge, now, recent, current, compute, modelDrift } = this.plan(model, windows, window, windowMs, version, key, rolling, demand);
     const { from, to } = windows.bounds(window);
     const drift: Drift | undefined = compute ? undefined : recent === undefined ? emptyDrift(reference) : current ? recent.drift : { ...recent.drift, stale: true };
@@ -174,7 +186,7 @@ export class MetricsView {
     } else if (current) {
       modelCache.set(`${key}${lean}`, metrics);
     } else if (demand === 'none') {
-      modelCache.set(dataQuality ? `${key}\u0000n` : `${key}\u0000nl`, metrics);
+      modelCache.set(`${key}\u0000n${lean}`, metrics);
     } else {
       // not cached: computed again on a later read, when the drift is due for recomputation
       this.reused.notify(model);

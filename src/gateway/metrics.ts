@@ -1,5 +1,5 @@
 import { dataQualityOf } from '../window/data-quality.ts';
-import type { DriftBins, DriftEntry, ModelMetrics, FairnessSummary, ReferenceSummary } from '../contract/metrics.ts';
+import type { DataQualityDemand, DriftBins, DriftEntry, ModelMetrics, FairnessSummary, ReferenceSummary } from '../contract/metrics.ts';
 import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges, onBucketsOf } from '../reference/profile.ts';
@@ -33,8 +33,8 @@ export interface MetricsContext {
   now?: number;
   /** Bucket arrays reused by the numeric tests from one computation to the next (see SummaryBucketsRoom). */
   bucketsRoom?: SummaryBucketsRoom;
-  /** false: `dataQuality` left out (a reader that does not look at it); default true. */
-  dataQuality?: boolean;
+  /** What of the data quality is built (DataQualityDemand: 'none' leaves `dataQuality` out); default 'full'. */
+  dataQuality?: DataQualityDemand;
 }
 
 function quantileOrNull(sketch: { count: number; quantile(q: number): number }, q: number): number | null {
@@ -215,7 +215,8 @@ export function buildModelMetrics(aggregate: WindowAggregate | undefined, ctx: M
     detectors: outcome ? Object.fromEntries([...outcome.detections].filter(([, n]) => n > 0)) : {},
     fairness,
   };
-  if (ctx.dataQuality !== false) metrics.dataQuality = dataQualityOf(input, reference);
+  const dataQuality = ctx.dataQuality ?? 'full';
+  if (dataQuality !== 'none') metrics.dataQuality = dataQualityOf(input, reference, dataQuality === 'full');
   return metrics;
 }
 

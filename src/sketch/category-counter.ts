@@ -132,6 +132,17 @@ export class CategoryCounter {
     return entries.sort(byWeightThenName);
   }
 
+  /**
+   * entries() in no particular order: for a reader that sums or looks up and orders nothing itself
+   * (data quality's new categories, built with every rule evaluation of a changed model), without
+   * the sort that was a third of that work at 5 categorical features.
+   */
+  unorderedEntries(): Array<[string, number]> {
+    const entries: Array<[string, number]> = [...this.weights];
+    if (this.otherWeight > 0) entries.push([OTHER_CATEGORY, this.otherWeight]);
+    return entries;
+  }
+
   toJSON(): CategoryCounterJSON {
     const keys = [...this.weights.keys()];
     const counts = [...this.weights.values()];

@@ -97,10 +97,13 @@ function setNumericShares(quality: FeatureDataQuality, window: LogHistogram | nu
 function setCategoricalShares(quality: FeatureDataQuality, window: FeatureSummary | undefined, reference: CategoricalReference): void {
   const categories = window?.categories;
   if (categories === null || categories === undefined || categories.total - categories.get(EMPTY_CATEGORY) <= 0) return;
-  const novelty = categoryNovelty(
-    categories.entries().filter(([category]) => category !== EMPTY_CATEGORY),
-    new Map(countEntries(reference.counts)),
-  );
+  // categoryNovelty orders the new categories it lists: the window's are read as they are held
+  const entries = categories.unorderedEntries();
+  const empty = entries.findIndex(([category]) => category === EMPTY_CATEGORY);
+  if (empty >= 0) entries.splice(empty, 1);
+  // a profile's counts are a Map (profile.ts), read as they are; a plain record (an older profile) copied
+  const referenceCounts = reference.counts instanceof Map ? (reference.counts as ReadonlyMap<string, number>) : new Map(countEntries(reference.counts));
+  const novelty = categoryNovelty(entries, referenceCounts);
   quality.newCategoryShare = novelty.newShare;
   quality.unknownCategoryShare = novelty.unknownShare;
   quality.newCategories = novelty.newCategories;
@@ -112,6 +115,7 @@ function featureQuality(
   invalid: number,
   reference: FeatureReference | undefined,
   referenceRows: number,
+  ranges: boolean,
 ): FeatureDataQuality {
   const { numeric, categorical } = valuesOf(window);
   const values = numeric + categorical;
@@ -136,7 +140,7 @@ function featureQuality(
   if (reference === undefined) return quality;
   if (reference.type === 'numeric') {
     quality.wrongTypeShare = shareOf(categorical + invalid, values + invalid);
-    setNumericShares(quality, window?.numeric ?? null, reference);
+    if (ranges) setNumericShares(quality, window?.numeric ?? null, reference);
   } else {
     quality.wrongTypeShare = shareOf(numeric + invalid, values + invalid);
     setCategoricalShares(quality, window, reference);
@@ -144,8 +148,13 @@ function featureQuality(
   return quality;
 }
 
-/** The window's data quality against `reference` (null: only missing shares, nothing appears or vanishes). */
-export function dataQualityOf(input: PaneInput | undefined, reference: QualityReference | null): DataQualitySummary {
+/**
+ * The window's data quality against `reference` (null: only missing shares, nothing appears or
+ * vanishes). `ranges` false: the numeric out-of-range and out-of-quantile shares are left null (a
+ * reader that does not look at them: the alert rules on missing values and categories evaluated
+ * for every changed model, where they were two thirds of the data quality's work).
+ */
+export function dataQualityOf(input: PaneInput | undefined, reference: QualityReference | null, ranges = true): DataQualitySummary {
   const summary: DataQualitySummary = { reference: reference?.id ?? null, appeared: [], vanished: [], features: {} };
   const events = input?.count ?? 0;
   if (input === undefined || events <= 0) return summary;
@@ -158,7 +167,7 @@ export function dataQualityOf(input: PaneInput | undefined, reference: QualityRe
     const featureReference = reference === null ? undefined : Object.hasOwn(reference.features, name) ? reference.features[name] : undefined;
     const window = input.features.get(name);
     const invalid = invalidFeatures?.get(name) ?? 0;
-    const quality = featureQuality(events, window, invalid > 0 ? invalid : 0, featureReference, reference?.count ?? 0);
+    const quality = featureQuality(events, window, invalid > 0 ? invalid : 0, featureReference, reference?.count ?? 0, ranges);
     // without a reference a feature neither appears nor vanishes: there is nothing to compare with
     if (reference === null) quality.appeared = false;
     if (window === undefined && invalid <= 0 && input.dropped > 0) {

@@ -9,6 +9,7 @@ import { validateAlertRules } from '../../src/alerts/rules.ts';
 import type { AlertEvent } from '../../src/contract/metrics.ts';
 import { LIMITS, PANE_MS, inputPane, profile, recordingLogger, spread, widePane } from './panes.ts';
 import { profileFromWindow } from '../../src/reference/profile.ts';
+import { PaneInput, inputToWire } from '../../src/window/pane.ts';
 
 /** The units composed as app/gateway.ts does, with one rule: more than 100 predictions in 1m. */
 const BUSY_RULE = { name: 'busy', metric: 'count', window: '1m', op: '>', threshold: 100, minCount: 0 };
@@ -108,19 +109,49 @@ describe('GatewaySource', () => {
     const getMetrics = view.getMetrics.bind(view);
     view.getMetrics = ((...args: Parameters<typeof view.getMetrics>) => {
       const metrics = getMetrics(...args);
-      reads.push(`${args[1]} ${args[5] === false ? 'without' : 'with'} data quality: ${metrics?.dataQuality === undefined ? 'none' : 'built'}`);
+      reads.push(`${args[1]} ${args[5] ?? 'full'} data quality: ${metrics?.dataQuality === undefined ? 'none' : metrics.dataQuality.features.x?.outOfRangeShare === null ? 'without ranges' : 'built'}`);
       return metrics;
     }) as typeof view.getMetrics;
     // values far beyond the reference's range: the 5m window is mostly out of range
     windows.applyPaneMessage(inputPane('churn', 6 * PANE_MS, spread(400, 1000, 100)));
     source.tick();
-    expect(reads).toEqual(['1m without data quality: none', '5m with data quality: built']);
+    expect(reads).toEqual(['1m none data quality: none', '5m full data quality: built']);
     expect(transitions.map((a) => [a.rule, a.scope, a.state])).toEqual([
       ['busy', 'model', 'firing'],
       ['x_out_of_range', 'feature:x', 'firing'],
     ]);
     // what the API serves has it, whatever the rules read
     expect(source.getMetrics('churn', '1m')?.dataQuality?.features.x.outOfRangeShare).toBeGreaterThan(0.5);
+  });
+
+  it('builds data quality without the range shares for a rule on missing values, which fires on it', () => {
+    const missing = { name: 'x_missing', metric: 'dataQuality.missingShare', window: '5m', scope: 'feature', op: '>', threshold: 0.3, minCount: 0 };
+    const { windows, references, view, source, transitions } = compose([missing]);
+    for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(50, 0, 100)));
+    const aggregate = windows.aggregateRange('churn', 0, 6 * PANE_MS)!;
+    references.setReference(profileFromWindow('baseline', 'churn', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
+    const reads: string[] = [];
+    const getMetrics = view.getMetrics.bind(view);
+    view.getMetrics = ((...args: Parameters<typeof view.getMetrics>) => {
+      const metrics = getMetrics(...args);
+      reads.push(`${args[1]} ${args[5] ?? 'full'}: ${metrics?.dataQuality?.features.x?.outOfRangeShare === null ? 'ranges null' : 'ranges built'}`);
+      return metrics;
+    }) as typeof view.getMetrics;
+    // 400 predictions, 300 of them without x and the rest far beyond the reference's range: x missing
+    // in two fifths of the 5m window's predictions
+    const next = inputPane('churn', 6 * PANE_MS, []);
+    const pane = new PaneInput(LIMITS);
+    for (let i = 0; i < 400; i++) {
+      pane.count++;
+      pane.latency.add(1);
+      if (i % 4 === 0) pane.addFeature('x', 1000 + i / 4);
+    }
+    windows.applyPaneMessage({ ...next, state: inputToWire(pane) });
+    source.tick();
+    expect(reads.filter((read) => read.startsWith('5m'))).toEqual(['5m noRanges: ranges null']);
+    expect(transitions.map((a) => [a.rule, a.scope, a.state])).toContainEqual(['x_missing', 'feature:x', 'firing']);
+    // what the API serves has the range shares, whatever the rules read
+    expect(source.getMetrics('churn', '5m')?.dataQuality?.features.x.outOfRangeShare).toBeCloseTo(100 / 400, 2);
   });
 
   it('a reference change makes the model due again; a new reference shows in the next metrics', () => {

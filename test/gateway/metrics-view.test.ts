@@ -208,10 +208,10 @@ describe('MetricsView', () => {
     const { view, windows, references, baseline } = setup();
     references.setReference(baseline);
     // rules on counts, latency or drift: no data quality (undefined, not an empty summary)
-    const lean = view.getMetrics('m', '1m', undefined, undefined, 'none', false)!;
+    const lean = view.getMetrics('m', '1m', undefined, undefined, 'none', 'none')!;
     expect(lean.count).toBe(300);
     expect(lean.dataQuality).toBeUndefined();
-    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', false)).toBe(lean);
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', 'none')).toBe(lean);
     // a data-quality rule, the REST API, the feed: built, with every feature of the window
     const full = view.getMetrics('m', '1m', undefined, undefined, 'none')!;
     expect(full.dataQuality?.reference).toBe('baseline');
@@ -220,12 +220,12 @@ describe('MetricsView', () => {
     const requested = view.getMetrics('m', '1m')!;
     expect(requested.dataQuality?.features.x.values).toBe(300);
     // metrics built with it answer a reader that does not read it: no second build
-    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', false)).toBe(requested);
-    expect(view.getMetrics('m', '1m', undefined, undefined, 'refresh', false)).toBe(requested);
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', 'none')).toBe(requested);
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'refresh', 'none')).toBe(requested);
     // a drift reader without data quality computes drift, and the lean result is not served to a request
     windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 0, 100)));
     const computations = view.computations;
-    const leanDrift = view.getMetrics('m', '5m', undefined, undefined, 'refresh', false)!;
+    const leanDrift = view.getMetrics('m', '5m', undefined, undefined, 'refresh', 'none')!;
     expect(view.computations).toBe(computations + 1);
     expect(leanDrift.drift.features.x).toBeDefined();
     expect(leanDrift.dataQuality).toBeUndefined();
@@ -233,6 +233,28 @@ describe('MetricsView', () => {
     expect(afterwards.dataQuality?.features.x.values).toBe(350);
     expect(afterwards.drift.features.x).toBe(leanDrift.drift.features.x);
     expect(view.computations).toBe(computations + 1);
+  });
+
+  it("builds data quality without the range shares for a reader that does not read them, and serves it to no fuller reader", () => {
+    const { view, windows, references, baseline } = setup();
+    references.setReference(baseline);
+    // values beyond the reference's range in the window's last pane
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
+    // a rule on missing values or categories: every other figure, the range shares null
+    const noRanges = view.getMetrics('m', '1m', undefined, undefined, 'none', 'noRanges')!;
+    expect(noRanges.dataQuality?.features.x.values).toBe(300);
+    expect(noRanges.dataQuality?.features.x.missingShare).toBe(0);
+    expect(noRanges.dataQuality?.features.x.outOfRangeShare).toBeNull();
+    expect(noRanges.dataQuality?.features.x.outOfQuantileShare).toBeNull();
+    // served again to such a reader and to one that reads no data quality, without a second build
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', 'noRanges')).toBe(noRanges);
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', 'none')).toBe(noRanges);
+    // a reader of the range shares (a rule on them, the API, the feed) gets them
+    const full = view.getMetrics('m', '1m', undefined, undefined, 'none')!;
+    expect(full).not.toBe(noRanges);
+    expect(full.dataQuality?.features.x.outOfRangeShare).toBeCloseTo(50 / 300, 2);
+    // and from then on a rule on categories is served those
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none', 'noRanges')).toBe(full);
   });
 
   it('a kept-fresh pair is served as last computed to requests (stale), and recomputed by the tick when due', () => {

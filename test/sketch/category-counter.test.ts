@@ -28,6 +28,8 @@ describe('CategoryCounter', () => {
     expect(counter.otherCount).toBe(2);
     expect(counter.total).toBe(7);
     expect(counter.entries()).toEqual([[OTHER_CATEGORY, 2], ['a', 2], ['c', 2], ['b', 1]]);
+    // the same pairs in no promised order
+    expect(counter.unorderedEntries().sort(([a], [b]) => (a < b ? -1 : 1))).toEqual([[OTHER_CATEGORY, 2], ['a', 2], ['b', 1], ['c', 2]]);
     // The reserved name itself never takes a slot.
     const reserved = counterOf([OTHER_CATEGORY, 'x'], 1);
     expect(reserved.entries()).toEqual([[OTHER_CATEGORY, 1], ['x', 1]]);
