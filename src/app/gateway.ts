@@ -124,6 +124,8 @@ export async function startGateway(
   const partitions = (await readClusterMetadata(nc).catch(() => null))?.partitions;
   const cluster = new ClusterView({ directory: directory ?? new LeaseDirectoryState(), fence, partitions });
   const reader = new PaneChangelogReader(nc, windows, logger.child({ component: 'changelog' }), metrics, fence, turns);
+  // an automatic capture waits until the states published before its settle ended are read
+  active.followChangelog(reader);
   await reader.start();
   const exportChangelog = changelogExporter(reader, windows, source, metrics);
   let startupProfilesReleased = false;

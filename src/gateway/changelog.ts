@@ -8,6 +8,7 @@ import { decodePaneMessage, PaneMessageError } from '../contract/pane-codec.ts';
 import { MsgpackReader } from '../contract/msgpack-reader.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
 import type { WindowStore } from './window-store.ts';
+import type { ChangelogPosition } from './reference-registry.ts';
 import { PaneFence } from './pane-fence.ts';
 import type { FenceRefusal } from './pane-fence.ts';
 import { LoopTurns, PANE_APPLY_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from './time-slice.ts';
@@ -25,10 +26,12 @@ const MAX_FENCE_LOG_KEYS = 1000;
  * a malformed message is counted, logged with its subject, and changes nothing. A well-formed pane
  * the fence refuses (a stale lease epoch, no known owner: see pane-fence.ts) changes nothing either.
  */
-export class PaneChangelogReader {
+export class PaneChangelogReader implements ChangelogPosition {
   private consumer: LiveConsumer | null = null;
   /** The last pane-stream sequence seen (applied or refused). */
   private lastSeq = 0;
+  /** Pane messages seen (applied or refused), for ChangelogPosition. */
+  delivered = 0;
   applied = 0;
   /** Messages refused (malformed, or failing to apply): each is logged with its subject. */
   malformed = 0;
@@ -75,6 +78,7 @@ export class PaneChangelogReader {
   /** Returns a promise when its slice of the event loop is used up: the consumer waits for it before the next message. */
   private apply(msg: JsMsg): Promise<void> | undefined {
     this.lastSeq = msg.seq;
+    this.delivered++;
     try {
       // msg.data is a view of the client's socket read (a Buffer: slice() would copy nothing), which
       // the client never writes again; decoded sketches are views of it, and what the windows hold

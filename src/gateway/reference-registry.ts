@@ -32,6 +32,29 @@ export interface ReferenceRegistryOptions {
   now?: () => number;
 }
 
+/**
+ * How far the pane changelog has been read (the gateway's PaneChangelogReader): a capture waits,
+ * after its settle, until the messages published before the settle ended are read. The settle alone
+ * is wall time: a gateway replaying its changelog at start-up, or far behind it under load, had
+ * states of the range still unread when it ended.
+ */
+export interface ChangelogPosition {
+  /** Pane messages delivered so far (applied or refused): one more per message. */
+  readonly delivered: number;
+  /** Pane messages published and not yet delivered, as of the last one delivered. */
+  readonly pending: number;
+}
+
+/** How often a capture waiting for the changelog looks again (the model may bring no change to be evaluated on). */
+export const CHANGELOG_RECHECK_MS = 1000;
+
+/** A model's automatic capture that is due: since when (wall clock), and the changelog's position once its settle ended. */
+interface CaptureWait {
+  since: number;
+  /** Null until the settle ended; then what had to be read: `pending` more messages after `delivered`. */
+  mark: { delivered: number; pending: number } | null;
+}
+
 /** What the gateway adds to a partition's longest hold of a state (flush interval and sparse hold) for ReferenceRegistryOptions.settleMs: delivery and apply. */
 export const REFERENCE_SETTLE_MARGIN_MS = 1000;
 
@@ -52,13 +75,22 @@ export class ReferenceRegistry {
   private readonly toLoad = new Set<string>();
   private readonly loading = new Set<string>();
   private loadRun: Promise<void> | null = null;
-  /** Models whose automatic capture is due, and since when (wall clock): captured settleMs later. */
-  private readonly dueSince = new Map<string, number>();
+  /** Models whose automatic capture is due and waits: for settleMs, then for the changelog. */
+  private readonly waits = new Map<string, CaptureWait>();
   private readonly settleTimers = new Map<string, NodeJS.Timeout>();
+  private changelog: ChangelogPosition | null = null;
 
   constructor(private readonly options: ReferenceRegistryOptions) {
     const settleMs = options.settleMs ?? 0;
     if (!(settleMs >= 0 && Number.isFinite(settleMs))) throw new RangeError(`ReferenceRegistry: settleMs must be a number of ms >= 0, got ${String(options.settleMs)}`);
+  }
+
+  /**
+   * The changelog's reading that captures wait for once settled (ChangelogPosition); without it a
+   * capture waits for settleMs alone. Set once the gateway's reader exists (after the registry).
+   */
+  followChangelog(changelog: ChangelogPosition): void {
+    this.changelog = changelog;
   }
 
   /** Called with the model's name whenever its active reference (or a version's) changes. */
@@ -146,9 +178,7 @@ export class ReferenceRegistry {
     this.keysOf.delete(model);
     this.toLoad.delete(model);
     this.loading.delete(model);
-    this.dueSince.delete(model);
-    clearTimeout(this.settleTimers.get(model));
-    this.settleTimers.delete(model);
+    this.forgetWait(model);
   }
 
   /** Forgets the profiles of every model but those `keep` says (once, after start-up: see the gateway). */
@@ -206,15 +236,16 @@ export class ReferenceRegistry {
 
   /**
    * Takes a model's first `autoCaptureMs` of traffic as its reference when it has none, once event
-   * time has passed that range by one pane and `settleMs` of wall time have passed since (so the
-   * range's states from every partition are in). Returns the captured profile.
+   * time has passed that range by one pane, `settleMs` of wall time have passed since and the
+   * changelog has been read as far as it went then (so the range's states from every partition are
+   * in). Returns the captured profile.
    */
   captureIfDue(windows: ModelWindows): ReferenceProfile | null {
     const autoMs = this.options.autoCaptureMs;
     const model = windows.model;
     if (this.active.has(model)) {
       // one set while a capture waited (an upload): nothing waits any more
-      this.dueSince.delete(model);
+      this.forgetWait(model);
       return null;
     }
     if (autoMs <= 0 || !Number.isFinite(windows.firstPaneStart)) return null;
@@ -231,7 +262,7 @@ export class ReferenceRegistry {
     const id = newProfileId(windows.model, null, 'auto', from);
     const profile = profileFromWindow(id, windows.model, null, 'auto', aggregate.input, aggregate.outcome, covered.from, covered.to);
     profile.createdAt = to;
-    this.dueSince.delete(model);
+    this.forgetWait(model);
     this.setReference(profile);
     const { logger, saveReference } = this.options;
     logger.info({ model: windows.model, reference: id, count: profile.count }, 'captured automatic reference profile');
@@ -240,26 +271,44 @@ export class ReferenceRegistry {
   }
 
   /**
-   * Whether a model's due capture has waited settleMs. The first time it is due a timer is set to
-   * tell the model's listeners again then: a burst that ends before that brings no further change
-   * to evaluate the model on.
+   * Whether a model's due capture has waited settleMs, and then (followChangelog) until the pane
+   * messages published before that are read. While it waits a timer tells the model's listeners
+   * again, at the settle's end and every CHANGELOG_RECHECK_MS after: a burst that ended brings no
+   * further change to evaluate the model on.
    */
   private captureSettled(model: string): boolean {
     const settleMs = this.options.settleMs ?? 0;
-    if (settleMs === 0) return true;
+    const changelog = this.changelog;
+    if (settleMs === 0 && changelog === null) return true;
     const now = (this.options.now ?? Date.now)();
-    const since = this.dueSince.get(model);
-    if (since === undefined) {
-      this.dueSince.set(model, now);
-      const timer = setTimeout(() => {
-        this.settleTimers.delete(model);
-        this.changed.notify(model);
-      }, settleMs);
-      timer.unref();
-      this.settleTimers.set(model, timer);
+    let wait = this.waits.get(model);
+    if (wait === undefined) this.waits.set(model, (wait = { since: now, mark: null }));
+    if (now - wait.since < settleMs) {
+      this.tellAgain(model, wait.since + settleMs - now);
       return false;
     }
-    return now - since >= settleMs;
+    if (changelog === null || changelog.pending === 0) return true;
+    wait.mark ??= { delivered: changelog.delivered, pending: changelog.pending };
+    if (changelog.delivered - wait.mark.delivered >= wait.mark.pending) return true;
+    this.tellAgain(model, CHANGELOG_RECHECK_MS);
+    return false;
+  }
+
+  /** Tells the model's listeners again in `ms` (unless a timer already will). */
+  private tellAgain(model: string, ms: number): void {
+    if (this.settleTimers.has(model)) return;
+    const timer = setTimeout(() => {
+      this.settleTimers.delete(model);
+      this.changed.notify(model);
+    }, ms);
+    timer.unref();
+    this.settleTimers.set(model, timer);
+  }
+
+  private forgetWait(model: string): void {
+    this.waits.delete(model);
+    clearTimeout(this.settleTimers.get(model));
+    this.settleTimers.delete(model);
   }
 }
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { CHANGELOG_RECHECK_MS, ReferenceRegistry } from '../../src/gateway/reference-registry.ts';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import type { ReferenceProfile } from '../../src/reference/profile.ts';
 import { LIMITS, PANE_MS, inputPane, profile, recordingLogger } from './panes.ts';
@@ -144,6 +144,63 @@ describe('ReferenceRegistry: an automatic capture waits settleMs for the states 
     expect(references.captureIfDue(windows.windowsOf('m')!)).toBeNull();
     expect(() => new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: -1 })).toThrow('ReferenceRegistry: settleMs must be a number of ms >= 0, got -1');
     expect(() => new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: Number.NaN })).toThrow('settleMs must be a number of ms >= 0, got NaN');
+  });
+});
+
+describe('ReferenceRegistry: an automatic capture then waits for the changelog as far as it went', () => {
+  const AUTO_MS = 60_000;
+  const SETTLE_MS = 4_000;
+
+  it("a gateway behind its changelog captures once the messages published before the settle ended are read, with every partition's states", () => {
+    vi.useFakeTimers();
+    try {
+      const { logger } = recordingLogger();
+      const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
+      // 300 pane messages published and not yet read when the settle ends
+      const changelog = { delivered: 1_000, pending: 300 };
+      references.followChangelog(changelog);
+      const told: string[] = [];
+      references.onReferenceChanged((model) => told.push(model));
+      const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+      for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1], 'v1', 0));
+      const model = windows.windowsOf('m')!;
+      expect(references.captureIfDue(model)).toBeNull();
+      vi.advanceTimersByTime(SETTLE_MS);
+      expect(told).toEqual(['m']);
+      expect(references.captureIfDue(model)).toBeNull();
+      // partition 1's states of the range are among them, read later
+      changelog.delivered += 299;
+      for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1, i + 2], 'v1', 1));
+      expect(references.captureIfDue(model)).toBeNull();
+      // still waiting, the model's listeners are told again: the model may bring no change to be evaluated on
+      vi.advanceTimersByTime(CHANGELOG_RECHECK_MS);
+      expect(told).toEqual(['m', 'm']);
+      // the last of them read; what was published since is not waited for
+      changelog.delivered += 1;
+      changelog.pending = 5_000;
+      expect(references.captureIfDue(model)).toMatchObject({ id: 'm.all.auto.100000', count: 30 });
+      vi.advanceTimersByTime(10 * CHANGELOG_RECHECK_MS);
+      // told once more: the reference it set
+      expect(told).toEqual(['m', 'm', 'm']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a gateway with nothing left to read captures once the settle ended', () => {
+    vi.useFakeTimers();
+    try {
+      const { logger } = recordingLogger();
+      const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
+      references.followChangelog({ delivered: 50, pending: 0 });
+      const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+      for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1]));
+      expect(references.captureIfDue(windows.windowsOf('m')!)).toBeNull();
+      vi.advanceTimersByTime(SETTLE_MS);
+      expect(references.captureIfDue(windows.windowsOf('m')!)).toMatchObject({ count: 12 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
