@@ -36,7 +36,7 @@
  *    +-3 std, sliding and tumbling windows, and the delay to detect the correlation flip (see
  *    multivariateSection); then the gateway's 1m / 5m / 1h windows as it evaluates them
  *    (gatewayWindowSection; `--mv-hours <h>` stationary hours per seed, default 300).
- *    `--multivariate-only` runs section 5 alone.
+ *    `--multivariate-only` runs section 5 alone, `--cost-only` section 3 alone.
  * Ends with one JSON line.
  */
 
@@ -1360,6 +1360,15 @@ function gatewayWindowHeader(hours: number): string {
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const started = performance.now();
   const stationaryHours = stationaryHoursArgument(argv);
+  if (argv.includes('--cost-only')) {
+    // section 3 alone: what a drift evaluation and a window's slide cost (seeded sketches, timed)
+    console.log(`Drift-detection cost (node ${process.version}, ${os.cpus().length} cores)`);
+    const cost = costSection();
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`\n(${seconds.toFixed(1)} s)`);
+    console.log(JSON.stringify({ name: 'detection', cost, seconds: round(seconds) }));
+    return;
+  }
   if (argv.includes('--multivariate-only')) {
     // the multivariate section alone (its counts come from seeded streams: the same on every run)
     console.log(`Multivariate drift detection (node ${process.version}, ${os.cpus().length} cores)`);

@@ -57,7 +57,8 @@
 import type { QuantileSummary } from '../sketch/types.ts';
 import type { DriftEntry, DriftTestResult } from '../contract/metrics.ts';
 import { binCounts as binCountsOf, quantileEdges as quantileEdgesOf } from './distribution.ts';
-import { binCountsFromSummary, checkComparable, summaryBuckets } from './sketch-distance.ts';
+import { binCountsFromSummary, checkComparable, summaryBuckets, walkBuckets } from './sketch-distance.ts';
+import type { BucketWalk } from './sketch-distance.ts';
 import type { SummaryBucketsRoom } from './sketch-distance.ts';
 import type { SummaryBuckets } from './sketch-distance.ts';
 import { DRIFT_TESTS, driftTestsFor, type DriftTestName } from './drift-tests/registry.ts';
@@ -333,6 +334,7 @@ function evaluateNumeric(
     );
   }
   let buckets: { reference: SummaryBuckets; current: SummaryBuckets } | undefined;
+  let walk: BucketWalk | undefined;
   const samples: NumericSamples = {
     referenceBins: reference.binCounts,
     currentBins: current.binCounts ?? binCountsFromSummary(current.summary, reference.innerEdges),
@@ -346,6 +348,13 @@ function evaluateNumeric(
         buckets = { reference: summaryBuckets(reference.summary, 'reference summary', room?.reference), current: summaryBuckets(current.summary, 'current summary', room?.current) };
       }
       return buckets;
+    },
+    bucketWalk: () => {
+      if (walk === undefined) {
+        const both = samples.summaryBuckets();
+        walk = walkBuckets(both.reference, both.current, reference.summary.center ?? 0, current.summary.center ?? 0);
+      }
+      return walk;
     },
   };
   // Raw values decide only when the reference's sample is all of it: a subsample of a larger

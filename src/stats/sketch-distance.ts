@@ -165,31 +165,81 @@ export function ksFromSummaries(
 }
 
 /**
+ * KS's statistic and Wasserstein-1's (with the mean distances its bound needs) from one merged walk
+ * of both sides' buckets (summaryBuckets): the numeric drift tests walked them once each, a
+ * window's thousands of buckets twice per feature and evaluation. Each figure is summed exactly as
+ * its own walk summed it (KS a value's weight at once, Wasserstein bucket by bucket), so the tests'
+ * results are the same to the last bit.
+ */
+export interface BucketWalk {
+  ks: number;
+  wasserstein: number;
+  /** Mean |representative - center| of each side, for the Wasserstein bound. */
+  meanAbsRef: number;
+  meanAbsCur: number;
+}
+
+export function walkBuckets(a: SummaryBuckets, b: SummaryBuckets, refCenter: number, curCenter: number): BucketWalk {
+  if (a.total === 0 || b.total === 0) return { ks: NaN, wasserstein: NaN, meanAbsRef: NaN, meanAbsCur: NaN };
+  const aValues = a.values;
+  const bValues = b.values;
+  const aWeights = a.weights;
+  const bWeights = b.weights;
+  const aLength = aValues.length;
+  const bLength = bValues.length;
+  let i = 0;
+  let j = 0;
+  let ksRef = 0;
+  let ksCur = 0;
+  let ks = 0;
+  let wRef = 0;
+  let wCur = 0;
+  let wasserstein = 0;
+  let meanAbsRef = 0;
+  let meanAbsCur = 0;
+  let previous = Math.min(aValues[0], bValues[0]);
+  while (i < aLength || j < bLength) {
+    const v = j >= bLength || (i < aLength && aValues[i] <= bValues[j]) ? aValues[i] : bValues[j];
+    wasserstein += Math.abs(wRef / a.total - wCur / b.total) * (v - previous);
+    previous = v;
+    let refShare = 0;
+    let curShare = 0;
+    while (i < aLength && aValues[i] === v) {
+      const weight = aWeights[i++];
+      refShare += weight;
+      wRef += weight;
+      meanAbsRef += (Math.abs(v - refCenter) * weight) / a.total;
+    }
+    while (j < bLength && bValues[j] === v) {
+      const weight = bWeights[j++];
+      curShare += weight;
+      wCur += weight;
+      meanAbsCur += (Math.abs(v - curCenter) * weight) / b.total;
+    }
+    ksRef += refShare;
+    ksCur += curShare;
+    const diff = Math.abs(ksRef / a.total - ksCur / b.total);
+    if (diff > ks) ks = diff;
+  }
+  return { ks, wasserstein, meanAbsRef, meanAbsCur };
+}
+
+/**
  * ksFromSummaries on buckets already collected (summaryBuckets) of the reference (`a`) and the
  * current summary (`b`), without the p-value at the upper bound (which the drift test does not read:
  * a second p-value per feature and evaluation, ~6 % of the gateway's drift work at 300 models).
+ * `walk`: walkBuckets of the same buckets, when the caller has it.
  */
-export function ksFromBuckets(a: SummaryBuckets, b: SummaryBuckets, maxExactWork = GATEWAY_KS_MAX_EXACT_WORK): Omit<SketchKsResult, 'pValueAtUpperBound'> {
+export function ksFromBuckets(
+  a: SummaryBuckets,
+  b: SummaryBuckets,
+  maxExactWork = GATEWAY_KS_MAX_EXACT_WORK,
+  walk: BucketWalk = walkBuckets(a, b, 0, 0),
+): Omit<SketchKsResult, 'pValueAtUpperBound'> {
   if (a.total === 0 || b.total === 0) {
     return { statistic: NaN, pValue: NaN, errorBound: NaN };
   }
-  let i = 0;
-  let j = 0;
-  let cumulativeRef = 0;
-  let cumulativeCur = 0;
-  let statistic = 0;
-  while (i < a.values.length || j < b.values.length) {
-    const v =
-      j >= b.values.length || (i < a.values.length && a.values[i] <= b.values[j]) ? a.values[i] : b.values[j];
-    let refShare = 0;
-    let curShare = 0;
-    while (i < a.values.length && a.values[i] === v) refShare += a.weights[i++];
-    while (j < b.values.length && b.values[j] === v) curShare += b.weights[j++];
-    cumulativeRef += refShare;
-    cumulativeCur += curShare;
-    const diff = Math.abs(cumulativeRef / a.total - cumulativeCur / b.total);
-    if (diff > statistic) statistic = diff;
-  }
+  const statistic = walk.ks;
   const errorBound = Math.min(1, a.largest / a.total + b.largest / b.total);
   return { statistic, pValue: ksPValue(statistic, a.total, b.total, maxExactWork).pValue, errorBound };
 }
@@ -200,36 +250,21 @@ export function wassersteinFromSummaries(ref: QuantileSummary, cur: QuantileSumm
   return wassersteinFromBuckets(ref, cur, summaryBuckets(ref, 'wassersteinFromSummaries(ref)'), summaryBuckets(cur, 'wassersteinFromSummaries(cur)'));
 }
 
-/** wassersteinFromSummaries on buckets already collected (summaryBuckets) of `ref` (`a`) and `cur` (`b`). */
-export function wassersteinFromBuckets(ref: QuantileSummary, cur: QuantileSummary, a: SummaryBuckets, b: SummaryBuckets): SketchWassersteinResult {
+/**
+ * wassersteinFromSummaries on buckets already collected (summaryBuckets) of `ref` (`a`) and `cur`
+ * (`b`); `walk`: walkBuckets of the same buckets and the summaries' centers, when the caller has it.
+ */
+export function wassersteinFromBuckets(
+  ref: QuantileSummary,
+  cur: QuantileSummary,
+  a: SummaryBuckets,
+  b: SummaryBuckets,
+  walk: BucketWalk = walkBuckets(a, b, ref.center ?? 0, cur.center ?? 0),
+): SketchWassersteinResult {
   if (a.total === 0 || b.total === 0) return { statistic: NaN, errorBound: NaN };
-  let i = 0;
-  let j = 0;
-  let cumulativeRef = 0;
-  let cumulativeCur = 0;
-  let statistic = 0;
-  let meanAbsRef = 0;
-  let meanAbsCur = 0;
-  const refCenter = ref.center ?? 0;
-  const curCenter = cur.center ?? 0;
-  let previous = Math.min(a.values[0], b.values[0]);
-  while (i < a.values.length || j < b.values.length) {
-    const v =
-      j >= b.values.length || (i < a.values.length && a.values[i] <= b.values[j]) ? a.values[i] : b.values[j];
-    statistic += Math.abs(cumulativeRef / a.total - cumulativeCur / b.total) * (v - previous);
-    previous = v;
-    while (i < a.values.length && a.values[i] === v) {
-      cumulativeRef += a.weights[i];
-      meanAbsRef += (Math.abs(v - refCenter) * a.weights[i++]) / a.total;
-    }
-    while (j < b.values.length && b.values[j] === v) {
-      cumulativeCur += b.weights[j];
-      meanAbsCur += (Math.abs(v - curCenter) * b.weights[j++]) / b.total;
-    }
-  }
   const refAlpha = ref.relativeAccuracy;
   const curAlpha = cur.relativeAccuracy;
-  return { statistic, errorBound: (refAlpha / (1 - refAlpha)) * meanAbsRef + (curAlpha / (1 - curAlpha)) * meanAbsCur };
+  return { statistic: walk.wasserstein, errorBound: (refAlpha / (1 - refAlpha)) * walk.meanAbsRef + (curAlpha / (1 - curAlpha)) * walk.meanAbsCur };
 }
 
 /** Wasserstein-1 from summaries divided by the reference's population std (bound scaled too). */

@@ -13,7 +13,7 @@ export const KS: DriftTestDefinition<'ks'> = {
       return { statistic: ks.statistic, pValue: ks.pValue };
     }
     const buckets = s.summaryBuckets();
-    const ks = ksFromBuckets(buckets.reference, buckets.current);
+    const ks = ksFromBuckets(buckets.reference, buckets.current, GATEWAY_KS_MAX_EXACT_WORK, s.bucketWalk());
     return { statistic: ks.statistic, pValue: ks.pValue, errorBound: ks.errorBound };
   },
 };

@@ -4,7 +4,7 @@
  * definition is a pure function of them.
  */
 import type { QuantileSummary } from '../../sketch/types.ts';
-import type { SummaryBuckets } from '../sketch-distance.ts';
+import type { BucketWalk, SummaryBuckets } from '../sketch-distance.ts';
 
 /** What a test measured on one sample; `pValue` for p-value tests, `errorBound` when from sketches. */
 export interface DriftMeasurement {
@@ -26,6 +26,8 @@ export interface NumericSamples {
   currentSummary: QuantileSummary;
   /** Both summaries' weighted buckets, collected on the first call and shared by every test that walks them. */
   summaryBuckets(): { reference: SummaryBuckets; current: SummaryBuckets };
+  /** walkBuckets of those buckets and both summaries' centers, on the first call: KS and Wasserstein from one walk. */
+  bucketWalk(): BucketWalk;
   /** Raw values of both sides, when both are kept: KS and Wasserstein are then exact. */
   raw?: { reference: ArrayLike<number>; current: ArrayLike<number> };
 }

@@ -10,7 +10,7 @@ export const WASSERSTEIN_NORMED: DriftTestDefinition<'wasserstein_normed'> = {
   numeric: (s) => {
     if (s.raw !== undefined) return { statistic: normByStd(wassersteinDistance(s.raw.reference, s.raw.current), s.referenceStd) };
     const buckets = s.summaryBuckets();
-    const w = wassersteinFromBuckets(s.referenceSummary, s.currentSummary, buckets.reference, buckets.current);
+    const w = wassersteinFromBuckets(s.referenceSummary, s.currentSummary, buckets.reference, buckets.current, s.bucketWalk());
     return { statistic: normByStd(w.statistic, s.referenceStd), errorBound: normByStd(w.errorBound, s.referenceStd) };
   },
 };
