@@ -127,9 +127,7 @@ export class CategoryCounter {
 
   /** [category, weight] pairs, '__other__' included when non-zero, heaviest first (ties by name). */
   entries(): Array<[string, number]> {
-    const entries: Array<[string, number]> = [...this.weights];
-    if (this.otherWeight > 0) entries.push([OTHER_CATEGORY, this.otherWeight]);
-    return entries.sort(byWeightThenName);
+    return this.unorderedEntries().sort(byWeightThenName);
   }
 
   /**
