@@ -31,6 +31,27 @@ function compose(extraRules: Array<Record<string, unknown>> = [], autoCaptureMs 
   return { windows, references, view, alerts, source, clock, announced, transitions };
 }
 
+/**
+ * compose() with `rule` added, six panes of x in [0, 100) on 'churn' taken as its reference, and each
+ * metrics build the gateway makes noted as "<window> <data quality demand>: <what its x shares hold>".
+ */
+function withBaselineAndReads(rule: Record<string, unknown>) {
+  const composed = compose([rule]);
+  const { windows, references, view } = composed;
+  for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(50, 0, 100)));
+  const aggregate = windows.aggregateRange('churn', 0, 6 * PANE_MS)!;
+  references.setReference(profileFromWindow('baseline', 'churn', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
+  const reads: string[] = [];
+  const getMetrics = view.getMetrics.bind(view);
+  view.getMetrics = ((...args: Parameters<typeof view.getMetrics>) => {
+    const metrics = getMetrics(...args);
+    const x = metrics?.dataQuality?.features.x;
+    reads.push(`${args[1]} ${args[5] ?? 'full'}: ${metrics?.dataQuality === undefined ? 'no data quality' : x?.outOfRangeShare === null ? 'ranges null' : 'ranges built'}`);
+    return metrics;
+  }) as typeof view.getMetrics;
+  return { ...composed, reads };
+}
+
 describe('GatewaySource', () => {
   it('goes on when a statistics unit throws: the other models are evaluated, the failure is counted and logged once', () => {
     const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
@@ -101,21 +122,11 @@ describe('GatewaySource', () => {
 
   it('builds data quality for the rules that read it alone, and those fire on it', () => {
     const outOfRange = { name: 'x_out_of_range', metric: 'dataQuality.outOfRangeShare', window: '5m', scope: 'feature', op: '>', threshold: 0.5, minCount: 0 };
-    const { windows, references, view, source, transitions } = compose([outOfRange]);
-    for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(50, 0, 100)));
-    const aggregate = windows.aggregateRange('churn', 0, 6 * PANE_MS)!;
-    references.setReference(profileFromWindow('baseline', 'churn', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
-    const reads: string[] = [];
-    const getMetrics = view.getMetrics.bind(view);
-    view.getMetrics = ((...args: Parameters<typeof view.getMetrics>) => {
-      const metrics = getMetrics(...args);
-      reads.push(`${args[1]} ${args[5] ?? 'full'} data quality: ${metrics?.dataQuality === undefined ? 'none' : metrics.dataQuality.features.x?.outOfRangeShare === null ? 'without ranges' : 'built'}`);
-      return metrics;
-    }) as typeof view.getMetrics;
+    const { windows, source, transitions, reads } = withBaselineAndReads(outOfRange);
     // values far beyond the reference's range: the 5m window is mostly out of range
     windows.applyPaneMessage(inputPane('churn', 6 * PANE_MS, spread(400, 1000, 100)));
     source.tick();
-    expect(reads).toEqual(['1m none data quality: none', '5m full data quality: built']);
+    expect(reads).toEqual(['1m none: no data quality', '5m full: ranges built']);
     expect(transitions.map((a) => [a.rule, a.scope, a.state])).toEqual([
       ['busy', 'model', 'firing'],
       ['x_out_of_range', 'feature:x', 'firing'],
@@ -126,17 +137,7 @@ describe('GatewaySource', () => {
 
   it('builds data quality without the range shares for a rule on missing values, which fires on it', () => {
     const missing = { name: 'x_missing', metric: 'dataQuality.missingShare', window: '5m', scope: 'feature', op: '>', threshold: 0.3, minCount: 0 };
-    const { windows, references, view, source, transitions } = compose([missing]);
-    for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('churn', i * PANE_MS, spread(50, 0, 100)));
-    const aggregate = windows.aggregateRange('churn', 0, 6 * PANE_MS)!;
-    references.setReference(profileFromWindow('baseline', 'churn', null, 'window', aggregate.input, aggregate.outcome, 0, 6 * PANE_MS));
-    const reads: string[] = [];
-    const getMetrics = view.getMetrics.bind(view);
-    view.getMetrics = ((...args: Parameters<typeof view.getMetrics>) => {
-      const metrics = getMetrics(...args);
-      reads.push(`${args[1]} ${args[5] ?? 'full'}: ${metrics?.dataQuality?.features.x?.outOfRangeShare === null ? 'ranges null' : 'ranges built'}`);
-      return metrics;
-    }) as typeof view.getMetrics;
+    const { windows, source, transitions, reads } = withBaselineAndReads(missing);
     // 400 predictions, 300 of them without x and the rest far beyond the reference's range: x missing
     // in two fifths of the 5m window's predictions
     const next = inputPane('churn', 6 * PANE_MS, []);

@@ -102,22 +102,38 @@ describe('ReferenceRegistry: automatic capture', () => {
   });
 });
 
+/** A registry capturing a model's first minute once settled `settleMs`, the models it tells of, and windows to feed it. */
+function settlingRegistry(settleMs: number) {
+  const { logger, lines } = recordingLogger();
+  const references = new ReferenceRegistry({ autoCaptureMs: 60_000, logger, settleMs });
+  const told: string[] = [];
+  references.onReferenceChanged((model) => told.push(model));
+  const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+  return { references, told, windows, logger, lines };
+}
+
+/** Partition 0's states of model m's first 70 s (event time passes its first minute), 2 values a pane. */
+function partitionAhead(windows: WindowStore): void {
+  for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1], 'v1', 0));
+}
+
+/** Partition 1's states of the same first minute, a flush later, 3 values a pane. */
+function partitionBehind(windows: WindowStore): void {
+  for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1, i + 2], 'v1', 1));
+}
+
 describe('ReferenceRegistry: an automatic capture waits settleMs for the states of its range still on their way', () => {
   const AUTO_MS = 60_000;
   const SETTLE_MS = 40;
 
   it("captures the range with every partition's states, not only those that came before event time passed it", async () => {
-    const { logger, lines } = recordingLogger();
-    const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
-    const told: string[] = [];
-    references.onReferenceChanged((model) => told.push(model));
-    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    const { references, told, windows, lines } = settlingRegistry(SETTLE_MS);
     // partition 0 runs ahead: its states of the first 70 s arrive, and event time passes the range
-    for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1], 'v1', 0));
+    partitionAhead(windows);
     const model = windows.windowsOf('m')!;
     expect(references.captureIfDue(model)).toBeNull();
     // partition 1's states of the same panes come a flush later
-    for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1, i + 2], 'v1', 1));
+    partitionBehind(windows);
     expect(references.captureIfDue(model)).toBeNull();
     expect(references.referenceFor('m')).toBeNull();
     // once settleMs has passed the model's listeners are told, so a burst that ended is evaluated again
@@ -130,12 +146,8 @@ describe('ReferenceRegistry: an automatic capture waits settleMs for the states 
   });
 
   it('forgets a released model that was waiting, and refuses a settle time that is not a number of ms >= 0', async () => {
-    const { logger } = recordingLogger();
-    const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
-    const told: string[] = [];
-    references.onReferenceChanged((model) => told.push(model));
-    const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
-    for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i]));
+    const { references, told, windows, logger } = settlingRegistry(SETTLE_MS);
+    partitionAhead(windows);
     expect(references.captureIfDue(windows.windowsOf('m')!)).toBeNull();
     references.releaseModel('m');
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 20));
@@ -148,21 +160,16 @@ describe('ReferenceRegistry: an automatic capture waits settleMs for the states 
 });
 
 describe('ReferenceRegistry: an automatic capture then waits for the changelog as far as it went', () => {
-  const AUTO_MS = 60_000;
   const SETTLE_MS = 4_000;
 
   it("a gateway behind its changelog captures once the messages published before the settle ended are read, with every partition's states", () => {
     vi.useFakeTimers();
     try {
-      const { logger } = recordingLogger();
-      const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
+      const { references, told, windows } = settlingRegistry(SETTLE_MS);
       // 300 pane messages published and not yet read when the settle ends
       const changelog = { delivered: 1_000, pending: 300 };
       references.followChangelog(changelog);
-      const told: string[] = [];
-      references.onReferenceChanged((model) => told.push(model));
-      const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
-      for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1], 'v1', 0));
+      partitionAhead(windows);
       const model = windows.windowsOf('m')!;
       expect(references.captureIfDue(model)).toBeNull();
       vi.advanceTimersByTime(SETTLE_MS);
@@ -170,7 +177,7 @@ describe('ReferenceRegistry: an automatic capture then waits for the changelog a
       expect(references.captureIfDue(model)).toBeNull();
       // partition 1's states of the range are among them, read later
       changelog.delivered += 299;
-      for (let i = 0; i < 6; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1, i + 2], 'v1', 1));
+      partitionBehind(windows);
       expect(references.captureIfDue(model)).toBeNull();
       // still waiting, the model's listeners are told again: the model may bring no change to be evaluated on
       vi.advanceTimersByTime(CHANGELOG_RECHECK_MS);
@@ -190,11 +197,9 @@ describe('ReferenceRegistry: an automatic capture then waits for the changelog a
   it('a gateway with nothing left to read captures once the settle ended', () => {
     vi.useFakeTimers();
     try {
-      const { logger } = recordingLogger();
-      const references = new ReferenceRegistry({ autoCaptureMs: AUTO_MS, logger, settleMs: SETTLE_MS });
+      const { references, windows } = settlingRegistry(SETTLE_MS);
       references.followChangelog({ delivered: 50, pending: 0 });
-      const windows = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
-      for (let i = 0; i < 7; i++) windows.applyPaneMessage(inputPane('m', 100_000 + i * PANE_MS, [i, i + 1]));
+      partitionAhead(windows);
       expect(references.captureIfDue(windows.windowsOf('m')!)).toBeNull();
       vi.advanceTimersByTime(SETTLE_MS);
       expect(references.captureIfDue(windows.windowsOf('m')!)).toMatchObject({ count: 12 });
