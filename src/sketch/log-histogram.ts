@@ -800,21 +800,21 @@ export class LogHistogram implements QuantileSummary {
       bins = out;
       bins.fill(0);
     }
-    // buckets are ranges of x - center: the edges go there too (x - c is monotone in x)
+    // buckets are ranges of x - center: the edges go there too (x - c is monotone in x). Each bin
+    // takes the buckets between its edges whole and the shares of those its edges cut (as a walk
+    // of every bucket, forEachBucketRange, split them), summed slot by slot: the walk computed
+    // every bucket's bounds, ~4 % of a gateway's thread at 300 models x 30 features (PSI's bins).
+    this.densify();
     const center = this.center;
-    const offsets = center === 0 ? edges : edges.map((edge) => edge - center);
-    let bin = 0;
-    this.forEachBucketRange((lower, upper, weight) => {
-      while (bin < edgeCount && offsets[bin] <= lower) bin++;
-      let doneFraction = 0;
-      while (bin < edgeCount && offsets[bin] < upper) {
-        const fraction = fractionBelow(lower, upper, offsets[bin]);
-        bins[bin] += weight * (fraction - doneFraction);
-        doneFraction = fraction;
-        bin++;
-      }
-      bins[bin] += weight * (1 - doneFraction);
-    });
+    const from = new BucketCut();
+    const to = new BucketCut();
+    from.first(this.negative);
+    for (let bin = 0; bin <= edgeCount; bin++) {
+      if (bin < edgeCount) this.cutAt(edges[bin] - center, to);
+      else to.end();
+      bins[bin] += this.weightBetween(from, to);
+      from.copy(to);
+    }
     if (this.originWeight !== 0) {
       let originBin = 0;
       while (originBin < edgeCount && edges[originBin] <= 0) originBin++;
@@ -1022,6 +1022,73 @@ export class LogHistogram implements QuantileSummary {
     return out;
   }
 
+  /**
+   * Where an edge at `offset` (x - center) cuts the ascending buckets (forEachBucketRange's order):
+   * the first bucket not wholly below it, and the share of that bucket below it (fractionBelow of
+   * its signed range, as the walk splits it). Written into `cut`.
+   */
+  private cutAt(offset: number, cut: BucketCut): void {
+    const negative = this.negative;
+    // a negative bucket i spans [-upper(i), -lower(i)]: wholly below the edge once lower(i) >= -offset
+    if (!negative.isEmpty && offset < 0 && -offset >= MIN_NORMAL) {
+      const index = Math.min(this.bucketHolding(-offset), negative.high);
+      if (index >= negative.low) {
+        cut.at(NEGATIVE_SIDE, index, fractionBelow(-this.mapping.upperBound(index), -this.mapping.lowerBound(index), offset));
+        return;
+      }
+    }
+    // the exact zeros at 0: below an edge above 0, else above it
+    if (offset <= 0) {
+      cut.at(ZERO_SIDE, 0, 0);
+      return;
+    }
+    // a positive bucket i spans [lower(i), upper(i)]: wholly below the edge once upper(i) <= offset
+    const positive = this.positive;
+    if (positive.isEmpty) {
+      cut.end();
+      return;
+    }
+    let index = offset < MIN_NORMAL ? positive.low : this.bucketHolding(offset);
+    let share = 0;
+    if (this.mapping.upperBound(index) <= offset) index++;
+    else share = fractionBelow(this.mapping.lowerBound(index), this.mapping.upperBound(index), offset);
+    if (index > positive.high) cut.end();
+    else if (index < positive.low) cut.at(POSITIVE_SIDE, positive.low, 0);
+    else cut.at(POSITIVE_SIDE, index, share);
+  }
+
+  /** The index of the bucket whose bounds hold a positive normal `x` (lower < x <= upper), by those bounds themselves. */
+  private bucketHolding(x: number): number {
+    const mapping = this.mapping;
+    let index = mapping.index(x);
+    // the mapping's index and its bounds are approximations of one curve: where they disagree by
+    // a bucket at a bound, the bounds decide (as the walk the cuts stand for compared them)
+    while (mapping.lowerBound(index) >= x) index--;
+    while (mapping.upperBound(index) < x) index++;
+    return index;
+  }
+
+  /** The weight of the buckets from the cut `from` to the cut `to` (not before it): the part of `from`'s bucket above it, those between whole, the part of `to`'s below it. */
+  private weightBetween(from: BucketCut, to: BucketCut): number {
+    if (from.side === to.side && from.index === to.index) return from.side === END_SIDE ? 0 : this.cutBucketWeight(to) * (to.share - from.share);
+    let weight = from.side === END_SIDE ? 0 : this.cutBucketWeight(from) * (1 - from.share);
+    if (to.side !== END_SIDE) weight += this.cutBucketWeight(to) * to.share;
+    // whole buckets after `from`'s and before `to`'s, side by side
+    const negative = this.negative;
+    if (from.side === NEGATIVE_SIDE) weight += sumSlots(negative, to.side === NEGATIVE_SIDE ? to.index + 1 : negative.low, from.index - 1);
+    if (from.side === NEGATIVE_SIDE && to.side > ZERO_SIDE) weight += this.zeroWeight;
+    const positive = this.positive;
+    if (to.side >= POSITIVE_SIDE && from.side <= POSITIVE_SIDE) {
+      weight += sumSlots(positive, from.side === POSITIVE_SIDE ? from.index + 1 : positive.low, to.side === POSITIVE_SIDE ? to.index - 1 : positive.high);
+    }
+    return weight;
+  }
+
+  private cutBucketWeight(cut: BucketCut): number {
+    if (cut.side === ZERO_SIDE) return this.zeroWeight;
+    return (cut.side === NEGATIVE_SIDE ? this.negative : this.positive).weightAt(cut.index);
+  }
+
   /** Visits every non-empty bucket ascending as its signed range [lower, upper] of x - center and weight (exact zeros not included). */
   private forEachBucketRange(visit: (lower: number, upper: number, weight: number) => void): void {
     this.densify();
@@ -1114,6 +1181,42 @@ interface SketchScalars {
   readonly originWeight: number;
   readonly totalWeight: number;
   readonly valueSum: number;
+}
+
+/** Smallest positive normal double: the mapping indexes normal values only. */
+const MIN_NORMAL = 2.2250738585072014e-308;
+/** The parts of a sketch's buckets in ascending order (countsBetweenEdges): negative buckets, the exact zeros, positive buckets, past the last. */
+const NEGATIVE_SIDE = 0;
+const ZERO_SIDE = 1;
+const POSITIVE_SIDE = 2;
+const END_SIDE = 3;
+
+/** Where an edge cuts a sketch's ascending buckets (LogHistogram.cutAt): a bucket, and the share of it below the edge. */
+class BucketCut {
+  side = NEGATIVE_SIDE;
+  index = 0;
+  share = 0;
+
+  at(side: number, index: number, share: number): void {
+    this.side = side;
+    this.index = index;
+    this.share = share;
+  }
+
+  /** Before every bucket: the first negative one (the highest index), or the zeros. */
+  first(negative: BucketStore): void {
+    if (negative.isEmpty) this.at(ZERO_SIDE, 0, 0);
+    else this.at(NEGATIVE_SIDE, negative.high, 0);
+  }
+
+  /** Past every bucket. */
+  end(): void {
+    this.at(END_SIDE, 0, 0);
+  }
+
+  copy(other: BucketCut): void {
+    this.at(other.side, other.index, other.share);
+  }
 }
 
 /** Share of a bucket [lower, upper] (same sign, lower < x < upper) below x, on a log scale. */

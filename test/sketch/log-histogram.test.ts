@@ -279,6 +279,42 @@ describe('LogHistogram.countsBetweenEdges', () => {
     expect(Math.abs(bins[3] + bins[4] + bins[5] + bins[6] - exactMiddle) / exactMiddle).toBeLessThan(0.01);
   });
 
+  it('splits the buckets at the edges as rank() does, whatever the center, signs, weights, collapsed or sorted stores', () => {
+    const value = fc.oneof(fc.double({ min: -1e4, max: 1e4, noNaN: true }), fc.constantFrom(0, 1, -1, 293, 293.5, 1e-300, -1e-300), fc.integer({ min: -50, max: 50 }));
+    const edge = fc.oneof(value, fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.constantFrom(0, 293, 1e-320, -1e-320, 5e-324));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(value, fc.oneof(fc.constant(1), fc.double({ min: 0.01, max: 100, noNaN: true }))), { maxLength: 200 }),
+        fc.array(edge, { maxLength: 12 }),
+        fc.constantFrom(0, 293, -7.5),
+        fc.constantFrom(2048, 40),
+        fc.constantFrom('as added', 'copied', 'subtracted'),
+        (weighted, rawEdges, center, maxBuckets, form) => {
+          let sketch = new LogHistogram(0.01, { center, maxBuckets });
+          for (const [x, weight] of weighted) sketch.add(x, weight);
+          if (form === 'copied') sketch = sketch.clone();
+          if (form === 'subtracted' && weighted.length > 0) {
+            const part = new LogHistogram(0.01, { center, maxBuckets });
+            for (const [x, weight] of weighted.slice(0, weighted.length >> 1)) part.add(x, weight);
+            sketch.subtract(part);
+          }
+          const edges = [...new Set(rawEdges.map((e) => (Object.is(e, -0) ? 0 : e)))].sort((a, b) => a - b);
+          const bins = sketch.countsBetweenEdges(edges);
+          // weight below an edge, from rank (<=): less the zeros at the edge (a bin starts at its edge)
+          const below = (e: number): number => sketch.rank(e) - (e - center === 0 ? sketch.zeroCount : 0) - (e === 0 ? sketch.originCount : 0);
+          const tolerance = 1e-9 * Math.max(1, sketch.count);
+          let previous = 0;
+          for (let k = 0; k <= edges.length; k++) {
+            const next = k < edges.length ? below(edges[k]) : sketch.count;
+            expect(Math.abs(bins[k] - (next - previous)), `bin ${k} of edges ${edges.join(', ')}`).toBeLessThanOrEqual(tolerance);
+            previous = next;
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
   it('writes into a given array and rejects bad edges', () => {
     const histogram = histogramOf([1, 2, 3, 10]);
     const out = new Float64Array(3).fill(99);
