@@ -147,6 +147,28 @@ class ViewPool<T extends Float64Array | Int32Array> {
     return view;
   }
 
+  /**
+   * Room for `n` elements in the array handed out from, without a view: where they start in
+   * `current` (read after this call: a used-up array is replaced); -1 beyond `maxLength` (the
+   * caller makes an array of its own).
+   */
+  reserve(n: number): number {
+    if (this.used + n > this.array.length) {
+      const length = Math.max(2 * this.array.length, n, this.minLength);
+      if (length > this.maxLength) return -1;
+      this.array = this.make(length);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.used += n;
+    return at;
+  }
+
+  /** The array `reserve` reserved in. */
+  get current(): T {
+    return this.array;
+  }
+
   reset(): void {
     this.used = 0;
   }
@@ -216,6 +238,24 @@ export class BucketScratch {
   /** A view of `n` integers (bucket indexes, slots), not zeroed: the caller writes each before reading it. */
   takeInts(n: number): Int32Array {
     return this.ints.take(n);
+  }
+
+  /** Room for `n` bucket indexes, as ViewPool.reserve: their start in `intsArray`, -1 for none. */
+  reserveInts(n: number): number {
+    return this.ints.reserve(n);
+  }
+
+  get intsArray(): Int32Array {
+    return this.ints.current;
+  }
+
+  /** Room for `n` weights (not zeroed), as ViewPool.reserve: their start in `weightsArray`, -1 for none. */
+  reserveWeights(n: number): number {
+    return this.weights.reserve(n);
+  }
+
+  get weightsArray(): Float64Array {
+    return this.weights.current;
   }
 
   private rebinArrays: RebinArrays | null = null;
@@ -335,8 +375,12 @@ function monotoneSlots(indexes: Int32Array, from: number, to: number, offset: nu
  * both states' buckets once per window and trimmed and widened the window's range in between.
  */
 export interface BucketDelta {
+  /** The changed indexes, at [indexesAt, indexesAt + length): a scratch's array, not a view of it (see bucketDelta). */
   readonly indexes: Int32Array;
+  readonly indexesAt: number;
+  /** Their changes, at [diffsAt, diffsAt + length). */
   readonly diffs: Float64Array;
+  readonly diffsAt: number;
   readonly length: number;
   /** Lowest and highest index whose weight grew (lowestGain > highestGain: none did). */
   readonly lowestGain: number;
@@ -357,8 +401,16 @@ export function bucketDelta(earlier: BucketStore, later: BucketStore, scratch?: 
   const afterWeights = working?.negativeWeights ?? new Float64Array(afterRoom);
   const before = earlier.weightedInto(beforeIndexes, beforeWeights);
   const after = later.weightedInto(afterIndexes, afterWeights);
-  const indexes = newInts(before + after, scratch);
-  const diffs = newWeights(before + after, scratch);
+  // room in the scratch's arrays themselves, not views of them: a view per array, four per feature
+  // and pane message, was a fifth of what the gateway allocated replacing a state (bench pane-apply,
+  // V8's sampling heap profiler with collected objects)
+  const room = before + after;
+  const intsAt = scratch === undefined ? -1 : scratch.reserveInts(room);
+  const indexes = intsAt < 0 ? new Int32Array(room) : (scratch as BucketScratch).intsArray;
+  const indexesAt = Math.max(intsAt, 0);
+  const weightsAt = scratch === undefined ? -1 : scratch.reserveWeights(room);
+  const diffs = weightsAt < 0 ? new Float64Array(room) : (scratch as BucketScratch).weightsArray;
+  const diffsAt = Math.max(weightsAt, 0);
   let length = 0;
   let lowestGain = EMPTY_LOW;
   let highestGain = EMPTY_HIGH;
@@ -382,10 +434,10 @@ export function bucketDelta(earlier: BucketStore, later: BucketStore, scratch?: 
       if (index < lowestGain) lowestGain = index;
       highestGain = index;
     }
-    indexes[length] = index;
-    diffs[length++] = diff;
+    indexes[indexesAt + length] = index;
+    diffs[diffsAt + length++] = diff;
   }
-  return { indexes, diffs, length, lowestGain, highestGain };
+  return { indexes, indexesAt, diffs, diffsAt, length, lowestGain, highestGain };
 }
 
 /** See BucketStore.form. */
@@ -924,9 +976,15 @@ export class BucketStore {
       this.sortedTableInto(indexes.subarray(0, this.tableSize), weights);
       return this.tableSize;
     }
-    if (this.sparseIndexes !== null) {
-      indexes.set(this.sparseIndexes.subarray(0, this.sparseLength));
-      weights.set(this.sparseWeights.subarray(0, this.sparseLength));
+    const sorted = this.sparseIndexes;
+    if (sorted !== null) {
+      // copied one by one, not set() from subarray views: two views per store and call were most of
+      // what a replaced state's deltas allocated (bucketDelta reads a decoded state's sorted stores)
+      const sortedWeights = this.sparseWeights;
+      for (let k = 0, n = this.sparseLength; k < n; k++) {
+        indexes[k] = sorted[k];
+        weights[k] = sortedWeights[k];
+      }
       return this.sparseLength;
     }
     const counts = this.counts;
@@ -983,14 +1041,14 @@ export class BucketStore {
     const offset = this.offset;
     const low = this.low;
     const high = this.high;
-    const indexes = delta.indexes;
-    const diffs = delta.diffs;
+    const { indexes, indexesAt, diffs, diffsAt } = delta;
     let lost = false;
     for (let k = 0; k < n; k++) {
-      const slot = indexes[k] - offset;
-      const diff = diffs[k];
+      const index = indexes[indexesAt + k];
+      const slot = index - offset;
+      const diff = diffs[diffsAt + k];
       if (diff > 0) counts = this.put(counts, slot, counts[slot] + diff);
-      else if (indexes[k] >= low && indexes[k] <= high) {
+      else if (index >= low && index <= high) {
         counts = this.put(counts, slot, subtractClamped(counts[slot], -diff));
         lost = true;
       }

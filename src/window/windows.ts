@@ -128,7 +128,8 @@ function wireSketchBytes(value: unknown): number {
  */
 interface RecountLook {
   partitionInputs: StoredPane[] | null;
-  unpacked: Map<StoredPane, PaneInputWire>;
+  /** Made when a recount is due (rarely: not at each message). */
+  unpacked: Map<StoredPane, PaneInputWire> | null;
 }
 
 interface DecodedPane {
@@ -213,6 +214,8 @@ export class ModelWindows {
   /** Per window's counts per value summed again with values left unlisted: the start of the newest state that must leave first (see recountDue). */
   private readonly sumFoldedThrough = new WeakMap<ExactValueCounts, number>();
   private readonly scratch: BucketScratch;
+  /** The features whose sketch a replaced state changes by its delta, in one window (replaceInput's set, kept from call to call). */
+  private readonly byDelta = new Set<string>();
   private readonly reader: MsgpackReader;
   private readonly bucketsHint: ModelWindowsOptions['bucketsHint'];
 
@@ -408,7 +411,7 @@ export class ModelWindows {
    */
   private recountFoldedValues(): void {
     // a packed partition state is unpacked once here, however many features and windows look at it
-    const looked: RecountLook = { partitionInputs: null, unpacked: new Map() };
+    const looked: RecountLook = { partitionInputs: null, unpacked: null };
     for (const [window, length] of this.windowMs) {
       for (const [version, aggregate] of this.aggregates.get(window) ?? []) this.recountIn(aggregate, window, length, version, looked);
       const all = this.allVersions.get(window);
@@ -419,9 +422,10 @@ export class ModelWindows {
   private recountIn(aggregate: WindowAggregate, window: string, length: number, version: string, looked: RecountLook): void {
     const input = aggregate.input;
     if (this.recountDue(input.outputExact, window, length)) input.outputExact = this.exactSum(input.outputExact as ExactValueCounts, window, length, version, null, looked);
-    for (const [feature, summary] of input.features) {
+    // forEach, not for-of over entries: this runs for every feature of every window at each message
+    input.features.forEach((summary, feature) => {
       if (this.recountDue(summary.exact, window, length)) summary.exact = this.exactSum(summary.exact as ExactValueCounts, window, length, version, feature, looked);
-    }
+    });
   }
 
   /**
@@ -454,7 +458,7 @@ export class ModelWindows {
     feature: string | null,
     looked: RecountLook,
   ): ExactValueCounts {
-    const { unpacked } = looked;
+    const unpacked = (looked.unpacked ??= new Map());
     const partitions: StoredPane[] = [];
     for (const pane of (looked.partitionInputs ??= this.partitionPanes('in'))) {
       if (this.holds(name, length, pane.paneStart) && (version === ALL_VERSIONS || pane.version === version)) partitions.push(pane);
@@ -528,9 +532,9 @@ export class ModelWindows {
   /** applyDecoded of an earlier input state (-1) and its later one (1), by replaceInput. */
   private replaceDecoded(window: string, paneVersion: string, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>): void {
     this.stampChanged(window, paneVersion);
-    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, changes);
+    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, changes, this.byDelta);
     const all = this.allVersions.get(window);
-    if (all !== undefined) replaceInput(all.input, earlier, later, changes);
+    if (all !== undefined) replaceInput(all.input, earlier, later, changes, this.byDelta);
     else this.keepAllVersionsIfNeeded(window);
   }
 

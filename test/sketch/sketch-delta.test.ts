@@ -89,8 +89,8 @@ describe('a bucket store changed by a delta', () => {
     const later = new BucketStore(2048);
     later.add(20, 4);
     const delta = bucketDelta(earlier, later);
-    expect(Array.from(delta.indexes.subarray(0, delta.length))).toEqual([10, 14, 20]);
-    expect(Array.from(delta.diffs.subarray(0, delta.length))).toEqual([-1, -5, 4]);
+    expect(Array.from(delta.indexes.subarray(delta.indexesAt, delta.indexesAt + delta.length))).toEqual([10, 14, 20]);
+    expect(Array.from(delta.diffs.subarray(delta.diffsAt, delta.diffsAt + delta.length))).toEqual([-1, -5, 4]);
     expect(window.acceptsDelta(delta)).toBe(true);
     window.applyDelta(delta);
     expect([window.low, window.high]).toEqual([12, 20]);

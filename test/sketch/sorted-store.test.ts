@@ -117,7 +117,7 @@ describe('a sorted copy of a bucket store (a reference)', () => {
               const delta = bucketDelta(earlier, later);
               if (!window.acceptsDelta(delta)) continue;
               window.applyDelta(delta);
-              for (let k = 0; k < delta.length; k++) modelAdd(model, delta.indexes[k], delta.diffs[k]);
+              for (let k = 0; k < delta.length; k++) modelAdd(model, delta.indexes[delta.indexesAt + k], delta.diffs[delta.diffsAt + k]);
               merged[at] = later;
             }
             expectHolds(window, model);
