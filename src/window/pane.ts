@@ -1030,35 +1030,17 @@ function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: 
  * combine with `like`. A feature sketch (`centered`) may have any center, accuracy and zero
  * threshold (an older worker's has center 0, 1e-9 and the latency's accuracy): windows rebin it.
  */
-/**
- * Where in a message a part of a feature lies (`${parent}["name"].part`), kept as its pieces and
- * formatted only for an error: formatting it on every read (the name through JSON.stringify, per
- * feature, twice per pane message in the gateway) cost more than reading the part. Not a closure:
- * under tsx every closure made is also named, which costs more than the object.
- */
-interface FeaturePath {
-  parent: string;
-  name: string;
-  part: string;
-}
-
-type WirePath = string | FeaturePath;
-
-function pathText(path: WirePath): string {
-  return typeof path === 'string' ? path : `${path.parent}[${JSON.stringify(path.name)}].${path.part}`;
-}
-
-function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: WirePath, centered = false, scratch?: BucketScratch): LogHistogram {
+function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string, centered = false, scratch?: BucketScratch): LogHistogram {
   let histogram: LogHistogram;
   try {
     histogram = LogHistogram.fromBytes(bytes, scratch);
   } catch (error) {
-    throw new PaneMessageError(pathText(path), (error as Error).message);
+    throw new PaneMessageError(path, (error as Error).message);
   }
   if (centered) return histogram;
   if (!histogram.sameBuckets(like)) {
     throw new PaneMessageError(
-      pathText(path),
+      path,
       `sketch settings (relativeAccuracy ${histogram.relativeAccuracy}, minIndexable ${histogram.minIndexable}, center ${histogram.center}) ` +
         `differ from this reader's (${like.relativeAccuracy}, ${like.minIndexable}, ${like.center}): it would not combine with the windows`,
     );
@@ -1066,11 +1048,11 @@ function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: WirePath
   return histogram;
 }
 
-function counterFromWire(json: CategoryCounterJSON, path: WirePath): CategoryCounter {
+function counterFromWire(json: CategoryCounterJSON, path: string): CategoryCounter {
   try {
     return CategoryCounter.fromJSON(json);
   } catch (error) {
-    throw new PaneMessageError(pathText(path), (error as Error).message);
+    throw new PaneMessageError(path, (error as Error).message);
   }
 }
 
@@ -1205,8 +1187,17 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
 /** A feature of `parent` (the features' path) named `name`, from the wire. */
 function featureFromWire(feature: FeatureWire, like: LogHistogram, parent: string, name: string, scratch?: BucketScratch): FeatureSummary {
   const summary = new FeatureSummary();
-  summary.numeric = feature.n ? histogramFromWire(feature.n, like, { parent, name, part: 'n' }, true, scratch) : null;
-  summary.categories = feature.c ? counterFromWire(feature.c, { parent, name, part: 'c' }) : null;
+  // the part's path made only for an error: formatted for every read (the name through
+  // JSON.stringify), or kept as an object of its pieces, it cost more than reading the part
+  let part = 'n';
+  try {
+    summary.numeric = feature.n ? histogramFromWire(feature.n, like, '', true, scratch) : null;
+    part = 'c';
+    summary.categories = feature.c ? counterFromWire(feature.c, '') : null;
+  } catch (error) {
+    if (!(error instanceof PaneMessageError)) throw error;
+    throw new PaneMessageError(`${parent}[${JSON.stringify(name)}].${part}`, error.problem);
+  }
   summary.nulls = feature.z;
   summary.exact = exactFromWire(feature.x, summary.numeric);
   return summary;

@@ -300,9 +300,10 @@ export class ModelWindows {
    */
   private onFeatureBuckets(input: PaneInput): string[] | null {
     let moved: string[] | null = null;
-    for (const [name, summary] of input.features) {
+    // forEach, not for-of over entries: no [name, summary] array per feature of every state decoded
+    input.features.forEach((summary, name) => {
       const sketch = summary.numeric;
-      if (sketch === null) continue;
+      if (sketch === null) return;
       let like = this.featureBuckets.get(name);
       if (like === undefined) {
         const hinted = this.bucketsHint?.(name);
@@ -314,7 +315,7 @@ export class ModelWindows {
         this.rebinnedSketches++;
         (moved ??= []).push(name);
       }
-    }
+    });
     return moved;
   }
 

@@ -180,6 +180,9 @@ describe('pane states the codec passes but the pane layout refuses', () => {
     expect(() => inputFromWire(state as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.latency: .*truncated/);
     const foreign = decodePaneMessage(tampered(input, 'state.features.a.n', Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))).state;
     expect(() => inputFromWire(foreign as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.features\["a"\]\.n: /);
+    // a feature's categories: the codec passes their shape, the counter refuses two counts for one key
+    const categories = { ...(foreign as PaneInputWire), features: { a: { n: null, c: { cap: 10, keys: ['x'], counts: [1, 2] }, z: 0 } } };
+    expect(() => inputFromWire(categories as PaneInputWire, DEFAULT_PANE_LIMITS)).toThrow(/state\.features\["a"\]\.c: .*keys has 1 entries but counts has 2/);
   });
 
   it('a sketch of other settings, a summary of another layout, or segment counts of the wrong width', () => {
