@@ -6,7 +6,10 @@
  * minute (bench pane-apply's live pass: 2.4-3.0 ms per model-second run to run, one round 4.7): two
  * runs of pane-apply cannot tell a 10 % change, two stores taking turns on the same second of
  * messages can: against a worktree of its own commit this read 1.000 (rounds 0.970 / 1.020 /
- * 1.024), against the seventeenth session's start 0.886 (0.845 / 0.949 / 0.873).
+ * 1.024), against the seventeenth session's start 0.886 (0.845 / 0.949 / 0.873). Later it leaned
+ * against this checkout (1.080 against a worktree of its own commit, twenty-sixth session: its
+ * pane classes also make the messages): run it both ways, each checkout once as `--base`, and
+ * take sqrt(ratio this way / ratio the other way).
  *
  *   git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/node_modules
  *   npm run bench -- pane-apply-compare --base /tmp/base [--models 20] [--minutes 3] [--partitions 16] [--rounds 6] [--labels]
