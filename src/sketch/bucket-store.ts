@@ -136,15 +136,8 @@ class ViewPool<T extends Float64Array | Int32Array> {
   }
 
   take(n: number): T {
-    if (this.used + n > this.array.length) {
-      const length = Math.max(2 * this.array.length, n, this.minLength);
-      if (length > this.maxLength) return this.make(n);
-      this.array = this.make(length);
-      this.used = 0;
-    }
-    const view = this.view(this.array.buffer, this.used, n);
-    this.used += n;
-    return view;
+    const at = this.reserve(n);
+    return at < 0 ? this.make(n) : this.view(this.array.buffer, at, n);
   }
 
   /**

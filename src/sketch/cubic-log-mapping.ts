@@ -46,6 +46,8 @@ export class CubicLogMapping {
 
   /** upperBound(i) at [i + BOUND_TABLE_REACH], for a tabulated accuracy (shared, never written after it is built). */
   private readonly bounds: Float64Array | null;
+  /** value(i) at [i + BOUND_TABLE_REACH], with the tabulated bounds (shared, never written after it is built). */
+  private readonly values: Float64Array | null;
 
   /** `bounds`: a bound table to use instead of the tabulated one (an empty one computes every bound: for tests and for building the tables). */
   constructor(relativeAccuracy: number, bounds?: Float64Array) {
@@ -53,6 +55,7 @@ export class CubicLogMapping {
     this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
     this.multiplier = CORRECTING_FACTOR / Math.log(this.gamma);
     this.bounds = bounds ?? BOUND_TABLES.get(relativeAccuracy) ?? null;
+    this.values = bounds === undefined ? (VALUE_TABLES.get(relativeAccuracy) ?? null) : null;
   }
 
   /**
@@ -89,14 +92,15 @@ export class CubicLogMapping {
    * same, (hi - lo) / (hi + lo) <= (gamma - 1) / (gamma + 1) = alpha.
    */
   value(index: number): number {
+    const values = this.values;
+    if (values !== null) {
+      const slot = index + BOUND_TABLE_REACH;
+      if (slot >= 0 && slot < values.length) return values[slot];
+    }
     return this.valueBetween(this.lowerBound(index), this.upperBound(index));
   }
 
-  /**
-   * The representative of a bucket from its bounds (as lowerBound and upperBound give them): for
-   * callers that walk consecutive buckets, whose shared bound (upperBound(i) = lowerBound(i + 1))
-   * is then computed once. Bit for bit what value(index) gives.
-   */
+  /** The representative of a bucket from its bounds (as lowerBound and upperBound give them): what value(index) gives. */
   valueBetween(lower: number, upper: number): number {
     // The top bucket's upper bound can lie beyond the largest double: cap it there.
     const hi = Math.min(upper, Number.MAX_VALUE);
@@ -129,3 +133,19 @@ function boundTable(relativeAccuracy: number): Float64Array {
 
 /** Built once when the module loads, read-only after: a constant, as a CRC table is. */
 const BOUND_TABLES: ReadonlyMap<number, Float64Array> = new Map(TABULATED_ACCURACIES.map((accuracy) => [accuracy, boundTable(accuracy)]));
+
+/**
+ * value of every index in the bound tables' reach, computed as value computes it from those bounds
+ * (so bit for bit the same). The drift statistics walk a window's buckets and its reference's at
+ * each evaluation, a representative per bucket: two bound reads and a division each, 3 % of the
+ * gateway's thread at 300 models x 30 features (bench gateway profile).
+ */
+function valueTable(relativeAccuracy: number): Float64Array {
+  const mapping = new CubicLogMapping(relativeAccuracy, BOUND_TABLES.get(relativeAccuracy));
+  const table = new Float64Array(2 * BOUND_TABLE_REACH);
+  for (let slot = 0; slot < table.length; slot++) table[slot] = mapping.value(slot - BOUND_TABLE_REACH);
+  return table;
+}
+
+/** Built once when the module loads, after BOUND_TABLES, read-only after. */
+const VALUE_TABLES: ReadonlyMap<number, Float64Array> = new Map(TABULATED_ACCURACIES.map((accuracy) => [accuracy, valueTable(accuracy)]));

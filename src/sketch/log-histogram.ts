@@ -670,18 +670,13 @@ export class LogHistogram implements QuantileSummary {
     const center = this.center;
     let origin = this.originWeight;
     const negative = this.negative;
-    let sharedIndex = NaN;
-    let sharedBound = NaN;
+    // representatives from the mapping's table (value: bit for bit what the bucket's bounds give)
     let steps = negative.walkSteps;
     for (let step = steps - 1; step >= 0; step--) {
       const index = negative.indexAtStep(step);
       const weight = negative.weightAtStep(step, index);
       if (weight === 0) continue;
-      const upper = index + 1 === sharedIndex ? sharedBound : mapping.upperBound(index);
-      const lower = mapping.lowerBound(index);
-      sharedIndex = index;
-      sharedBound = lower;
-      const value = center - mapping.valueBetween(lower, upper);
+      const value = center - mapping.value(index);
       if (origin !== 0 && value > 0) {
         values[count] = 0;
         weights[count++] = origin;
@@ -700,17 +695,12 @@ export class LogHistogram implements QuantileSummary {
       weights[count++] = this.zeroWeight;
     }
     const positive = this.positive;
-    sharedIndex = NaN;
     steps = positive.walkSteps;
     for (let step = 0; step < steps; step++) {
       const index = positive.indexAtStep(step);
       const weight = positive.weightAtStep(step, index);
       if (weight === 0) continue;
-      const lower = index - 1 === sharedIndex ? sharedBound : mapping.lowerBound(index);
-      const upper = mapping.upperBound(index);
-      sharedIndex = index;
-      sharedBound = upper;
-      const value = center + mapping.valueBetween(lower, upper);
+      const value = center + mapping.value(index);
       if (origin !== 0 && value > 0) {
         values[count] = 0;
         weights[count++] = origin;
