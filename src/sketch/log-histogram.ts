@@ -265,13 +265,15 @@ export class LogHistogram implements QuantileSummary {
       buckets: later,
       positive: bucketDelta(earlier.positive, later.positive, scratch),
       negative: bucketDelta(earlier.negative, later.negative, scratch),
-      earlier: earlier.scalarWeights(),
-      later: later.scalarWeights(),
+      earlierZero: earlier.zeroWeight,
+      earlierOrigin: earlier.originWeight,
+      earlierTotal: earlier.totalWeight,
+      earlierSum: earlier.valueSum,
+      laterZero: later.zeroWeight,
+      laterOrigin: later.originWeight,
+      laterTotal: later.totalWeight,
+      laterSum: later.valueSum,
     };
-  }
-
-  private scalarWeights(): SketchScalars {
-    return { zeroWeight: this.zeroWeight, originWeight: this.originWeight, totalWeight: this.totalWeight, valueSum: this.valueSum };
   }
 
   /**
@@ -293,12 +295,11 @@ export class LogHistogram implements QuantileSummary {
     this.positive.applyDelta(delta.positive);
     this.negative.applyDelta(delta.negative);
     // the scalars exactly as subtract then merge leave them
-    const { earlier, later } = delta;
-    this.zeroWeight = subtractClamped(this.zeroWeight, earlier.zeroWeight) + later.zeroWeight;
-    this.originWeight = subtractClamped(this.originWeight, earlier.originWeight) + later.originWeight;
-    const withoutEarlier = subtractClamped(this.totalWeight, earlier.totalWeight);
-    this.valueSum = (withoutEarlier === 0 ? 0 : this.valueSum - earlier.valueSum) + later.valueSum;
-    this.totalWeight = withoutEarlier + later.totalWeight;
+    this.zeroWeight = subtractClamped(this.zeroWeight, delta.earlierZero) + delta.laterZero;
+    this.originWeight = subtractClamped(this.originWeight, delta.earlierOrigin) + delta.laterOrigin;
+    const withoutEarlier = subtractClamped(this.totalWeight, delta.earlierTotal);
+    this.valueSum = (withoutEarlier === 0 ? 0 : this.valueSum - delta.earlierSum) + delta.laterSum;
+    this.totalWeight = withoutEarlier + delta.laterTotal;
     return this;
   }
 
@@ -1161,16 +1162,18 @@ export interface SketchDelta {
   readonly buckets: LogHistogram;
   readonly positive: BucketDelta;
   readonly negative: BucketDelta;
-  readonly earlier: SketchScalars;
-  readonly later: SketchScalars;
-}
-
-/** A sketch's weights outside its buckets, and its sum. */
-interface SketchScalars {
-  readonly zeroWeight: number;
-  readonly originWeight: number;
-  readonly totalWeight: number;
-  readonly valueSum: number;
+  /**
+   * The weights outside the buckets and the sum of both states, as fields (two objects per feature
+   * and replaced state were a share of what the gateway allocated applying it).
+   */
+  readonly earlierZero: number;
+  readonly earlierOrigin: number;
+  readonly earlierTotal: number;
+  readonly earlierSum: number;
+  readonly laterZero: number;
+  readonly laterOrigin: number;
+  readonly laterTotal: number;
+  readonly laterSum: number;
 }
 
 /** Smallest positive normal double: the mapping indexes normal values only. */
