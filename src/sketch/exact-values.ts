@@ -92,6 +92,14 @@ export class ExactValueCounts {
     return out;
   }
 
+  /**
+   * The values counted one by one and their counts, in the order counts lists them (copies): what a
+   * pane message carries, without the map `counts` makes (a copy per feature at every flush).
+   */
+  listed(): { values: number[]; counts: number[] } {
+    return { values: this.values.slice(), counts: this.tallies.slice() };
+  }
+
   /** Values counted in total (per value and in `other`). */
   get total(): number {
     let total = this.other;

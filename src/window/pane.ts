@@ -1204,8 +1204,8 @@ function featureFromWire(feature: FeatureWire, like: LogHistogram, parent: strin
 }
 
 function exactToWire(exact: ExactValueCounts): ExactValuesWire {
-  const counts = exact.counts;
-  return { v: [...counts.keys()], c: [...counts.values()], o: exact.other, f: exact.fractionalOther };
+  const { values, counts } = exact.listed();
+  return { v: values, c: counts, o: exact.other, f: exact.fractionalOther };
 }
 
 /**

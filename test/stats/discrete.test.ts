@@ -153,6 +153,17 @@ describe('discrete numeric features on the live path', () => {
 });
 
 describe('ExactValueCounts', () => {
+  it('lists its values and counts as its map of counts does, in that order, as copies', () => {
+    const exact = new ExactValueCounts(5);
+    for (const v of [3, 1, 3, 7, 1, 3, 2.5, 9, 11, 12, 3]) exact.add(v);
+    const listed = exact.listed();
+    expect(listed.values).toEqual([...exact.counts.keys()]);
+    expect(listed.counts).toEqual([...exact.counts.values()]);
+    expect(exact.other).toBeGreaterThan(0);
+    listed.counts[0] = 99;
+    expect(exact.counts.get(3)).toBe(4);
+  });
+
   it('sums and differences of panes are exact, and giving up is sticky within a pane: only values already seen repeated are counted one by one after it, exactly', () => {
     const random = mulberry32(14);
     const truth = new Map<number, number>();
