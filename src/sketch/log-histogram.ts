@@ -795,7 +795,7 @@ export class LogHistogram implements QuantileSummary {
     // takes the buckets between its edges whole and the shares of those its edges cut (as a walk
     // of every bucket, forEachBucketRange, split them), summed slot by slot: the walk computed
     // every bucket's bounds, ~4 % of a gateway's thread at 300 models x 30 features (PSI's bins).
-    this.densify();
+    // (sumSlots reads a store still a table as an array: no densify here)
     const center = this.center;
     const from = new BucketCut();
     const to = new BucketCut();

@@ -1027,17 +1027,15 @@ function segmentsFromWire(wire: Record<string, Record<string, number[]>>, into: 
 
 /**
  * A sketch from its bytes, refused (naming `path`) when the bytes are bad or the sketch cannot
- * combine with `like`. A feature sketch (`centered`) may have any center, accuracy and zero
- * threshold (an older worker's has center 0, 1e-9 and the latency's accuracy): windows rebin it.
+ * combine with `like` (the pane's latency, output and outcome sketches; a feature's: featureFromWire).
  */
-function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string, centered = false, scratch?: BucketScratch): LogHistogram {
+function histogramFromWire(bytes: Uint8Array, like: LogHistogram, path: string, scratch?: BucketScratch): LogHistogram {
   let histogram: LogHistogram;
   try {
     histogram = LogHistogram.fromBytes(bytes, scratch);
   } catch (error) {
     throw new PaneMessageError(path, (error as Error).message);
   }
-  if (centered) return histogram;
   if (!histogram.sameBuckets(like)) {
     throw new PaneMessageError(
       path,
@@ -1155,13 +1153,13 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   pane.dropped = wire.dropped;
   pane.scores = wire.scores ? binnedSummaryFromWire(wire.scores, predictionScoresLike, limits, `${path}.scores`, scratch) : null;
   pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`));
-  pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`, false, scratch) : null;
+  pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`, scratch) : null;
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
   // own keys only (the codec's checked object has no others): no [name, feature] pair per feature
   const features = wire.features;
   const featuresPath = `${path}.features`;
-  for (const name in features) pane.features.set(name, featureFromWire(features[name], pane.latency, featuresPath, name, scratch));
+  for (const name in features) pane.features.set(name, featureFromWire(features[name], featuresPath, name, scratch));
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
   for (const [key, byValue] of Object.entries(wire.segmentFeatures ?? {})) {
@@ -1169,7 +1167,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     for (const [value, features] of Object.entries(byValue)) {
       const summaries = new Map<string, FeatureSummary>();
       const at = `${path}.segmentFeatures[${JSON.stringify(key)}][${JSON.stringify(value)}]`;
-      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, pane.latency, at, name, scratch));
+      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, at, name, scratch));
       values.set(value, summaries);
     }
     pane.segmentFeatures.set(key, values);
@@ -1184,19 +1182,22 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   return pane;
 }
 
-/** A feature of `parent` (the features' path) named `name`, from the wire. */
-function featureFromWire(feature: FeatureWire, like: LogHistogram, parent: string, name: string, scratch?: BucketScratch): FeatureSummary {
+/**
+ * A feature of `parent` (the features' path) named `name`, from the wire. Its sketch may have any
+ * center, accuracy and zero threshold (an older worker's has center 0, 1e-9 and the latency's
+ * accuracy): windows rebin it.
+ */
+function featureFromWire(feature: FeatureWire, parent: string, name: string, scratch?: BucketScratch): FeatureSummary {
   const summary = new FeatureSummary();
   // the part's path made only for an error: formatted for every read (the name through
   // JSON.stringify), or kept as an object of its pieces, it cost more than reading the part
   let part = 'n';
   try {
-    summary.numeric = feature.n ? histogramFromWire(feature.n, like, '', true, scratch) : null;
+    summary.numeric = feature.n ? LogHistogram.fromBytes(feature.n, scratch) : null;
     part = 'c';
-    summary.categories = feature.c ? counterFromWire(feature.c, '') : null;
+    summary.categories = feature.c ? CategoryCounter.fromJSON(feature.c) : null;
   } catch (error) {
-    if (!(error instanceof PaneMessageError)) throw error;
-    throw new PaneMessageError(`${parent}[${JSON.stringify(name)}].${part}`, error.problem);
+    throw new PaneMessageError(`${parent}[${JSON.stringify(name)}].${part}`, (error as Error).message);
   }
   summary.nulls = feature.z;
   summary.exact = exactFromWire(feature.x, summary.numeric);
