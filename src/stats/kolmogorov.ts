@@ -323,16 +323,36 @@ function unequalSizesPValue(m0: number, n0: number, g: number, h: number): numbe
     minJ = Math.min(Math.max(Math.floor((ng * i - h) / mg) + 1, 0), n);
     maxJ = Math.min(Math.ceil((ng * i + h) / mg), n + 1);
     if (maxJ <= minJ) return 1;
+    const length = maxJ - minJ;
+    const shift = minJ - lastMinJ; // >= 0: the band only moves up, so a step reads a cell not yet overwritten
     let value = minJ === 0 ? 0 : 1;
-    for (let jj = 0; jj < maxJ - minJ; jj++) {
+    let jj = 0;
+    // Two steps at a time. A step is value' = a + b value (a = column * i / (i + j), b = j / (i + j)),
+    // and the second of a pair is taken from the value before the first, (a1 + b1 a0) + (b1 b0) value:
+    // the chain from one value to the next is then a multiply and an add per pair, not three
+    // operations per step (the exact p-value is the largest single cost of a gateway's statistics:
+    // 9 % of its thread at 300 models x 30 features over 16 partitions). All terms are positive,
+    // so the regrouping moves the result by rounding alone (a few 1e-15 relative: test/stats).
+    for (let ij = i + minJ; jj + 1 < length; jj += 2, ij += 2) {
       const j = jj + minJ;
-      value = (column[jj + minJ - lastMinJ] * i + value * j) * reciprocal[i + j];
+      const r0 = reciprocal[ij];
+      const r1 = reciprocal[ij + 1];
+      const a0 = column[jj + shift] * i * r0;
+      const b0 = j * r0;
+      const a1 = column[jj + 1 + shift] * i * r1;
+      const b1 = (j + 1) * r1;
+      column[jj] = a0 + b0 * value;
+      value = a1 + b1 * a0 + b1 * b0 * value;
+      column[jj + 1] = value;
+    }
+    if (jj < length) {
+      const j = jj + minJ;
+      value = (column[jj + shift] * i + value * j) * reciprocal[i + j];
       column[jj] = value;
     }
-    currentLength = maxJ - minJ;
-    if (lastLength > currentLength) {
-      column.fill(1, maxJ - minJ, maxJ - minJ + (lastLength - currentLength));
-    }
+    currentLength = length;
+    // cells the band left (fewer than a few): a loop, not a fill() call per column
+    for (let k = length; k < lastLength; k++) column[k] = 1;
   }
   return column[maxJ - minJ - 1];
 }
