@@ -256,7 +256,33 @@ export class MsgpackReader {
    */
   private numbers(size: number, depth: number): unknown[] {
     const out = new Array<unknown>(size);
-    for (let i = 0; i < size; i++) out[i] = this.value(depth + 1);
+    const bytes = this.bytes;
+    const end = bytes.length;
+    const view = this.view;
+    const base = this.base;
+    let pos = this.pos;
+    for (let i = 0; i < size; i++) {
+      // The number forms lists hold (a pane's exact values and counts) read here, not through
+      // value(): a double returned from that call was boxed (a heap number per cell, to collect)
+      // before it was stored unboxed here. bench pane-apply-compare 16 partitions, both ways: 0.905.
+      // The bounds are checked as value()'s reads check them; past them, value() decides.
+      const b = pos < end ? bytes[pos] : -1;
+      if (b === 0xcb && pos + 9 <= end) {
+        out[i] = view.getFloat64(base + pos + 1);
+        pos += 9;
+      } else if (b >= 0 && b <= 0x7f) {
+        out[i] = b;
+        pos++;
+      } else if (b === 0xcc && pos + 2 <= end) {
+        out[i] = bytes[pos + 1];
+        pos += 2;
+      } else {
+        this.pos = pos;
+        out[i] = this.value(depth + 1);
+        pos = this.pos;
+      }
+    }
+    this.pos = pos;
     return out;
   }
 

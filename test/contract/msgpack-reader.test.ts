@@ -104,6 +104,18 @@ describe('MsgpackReader', () => {
     }
   });
 
+  it('reads lists of numbers in every number form, and a list cut inside a number not at all', () => {
+    const reader = new MsgpackReader();
+    const values = [0.5, -1e300, 3, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32, 2 ** 53 - 1, -1, -32, -33, -128, -129, -32_768, -32_769, -(2 ** 31), -(2 ** 31) - 1, Number.MIN_VALUE, 1.5];
+    for (const list of [values, [...values].reverse(), [1, 'a', 2.5, null, 3], [2.5, new Uint8Array([1]), 7]]) {
+      for (const float32 of [false, true]) {
+        const bytes = encode({ v: list }, { forceFloat32: float32 });
+        expect(reader.read(bytes)).toStrictEqual(decode(bytes));
+        for (let cut = 1; cut < bytes.length; cut++) expect(reader.read(bytes.subarray(0, cut)), `cut at ${cut}`).toBe(UNSUPPORTED);
+      }
+    }
+  });
+
   it('defers what it does not read (timestamps, non-string keys, deep nesting, invalid UTF-8) to the general decoder', () => {
     const reader = new MsgpackReader();
     expect(reader.read(encode({ ts: new Date(0) }))).toBe(UNSUPPORTED);
