@@ -5,7 +5,7 @@ import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges, onBucketsOf } from '../reference/profile.ts';
 import { alignCategoryCounts, evaluateDrift, UNCOUNTED_VALUES_CATEGORY } from '../stats/select.ts';
 import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent } from '../stats/select.ts';
-import type { FeatureSummary } from '../window/pane.ts';
+import { FeatureSummary } from '../window/pane.ts';
 import { qualityOf } from '../window/quality.ts';
 import { binaryConfusion, binaryQuality, predictionScoreBins } from '../stats/quality.ts';
 import { estimatePerformance } from '../stats/cbpe.ts';
@@ -122,7 +122,10 @@ export function driftSteps(input: WindowAggregate['input'], reference: Reference
   return () => {
     if (next === -1) {
       // a numeric output with few distinct values is discrete like a feature: exact counts decide
-      const outputSummary: FeatureSummary = { numeric: input.outputNumeric, exact: input.outputExact, categories: input.outputCategories, nulls: 0 };
+      const outputSummary = new FeatureSummary();
+      outputSummary.numeric = input.outputNumeric;
+      outputSummary.exact = input.outputExact;
+      outputSummary.categories = input.outputCategories;
       drift.output = driftOf(reference.output!, outputSummary, optionsFor(ctx.overrides.output));
       next = 0;
     } else if (next < names.length) {

@@ -142,6 +142,14 @@ export class FeatureSummary {
   exact: ExactValueCounts | null = null;
   categories: CategoryCounter | null = null;
   nulls = 0;
+  /**
+   * A window's summary: the replaceInput call (its PaneInput's replaceCalls) that changes `numeric`
+   * by a delta (deltaCall) and `exact` by a change (exactCall), which addInput leaves alone in that
+   * call. Marks on the summaries, not sets of names: a Set per call, emptied and grown again for
+   * every window of every message, and its lookups were ~3 % of a gateway's thread (300 x 16).
+   */
+  deltaCall = 0;
+  exactCall = 0;
 }
 
 // Brands (types only) so the two kinds of per-segment counters cannot be swapped.
@@ -153,6 +161,8 @@ export type SegmentInputCounts = Float64Array & { readonly [segmentInputBrand]: 
 export type SegmentOutcomeCounts = Float64Array & { readonly [segmentOutcomeBrand]: true };
 
 export class PaneInput {
+  /** Calls of replaceInput with this pane (a window's aggregate) as the target: FeatureSummary's marks. */
+  replaceCalls = 0;
   count = 0;
   errors = 0;
   /** Predictions of this group that arrived after the allowed lateness (counted where they arrived). */
@@ -853,35 +863,35 @@ export function featureChanges(earlier: PaneInput, later: PaneInput, scratch?: B
  * later's; and its counts per value by the values that changed, not by taking away and adding the
  * dozen each state lists (a search of the window's list per value, in every window).
  */
-export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>, byDelta: Set<string> = new Set()): void {
-  // `byDelta`: a set the caller keeps from call to call (emptied here), not one per call and window
-  byDelta.clear();
+export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>): void {
+  const call = ++target.replaceCalls;
   // forEach, not for-of over entries: no [name, change] array per feature (see addFeatureSummaries)
   changes.forEach((change, name) => {
-    if (change.numeric !== null && target.features.get(name)?.numeric?.acceptsDelta(change.numeric) === true) byDelta.add(name);
+    let into = target.features.get(name);
+    // made here if the window lacks it (addInput would make it): its marks are set before addInput reads them
+    if (into === undefined) target.features.set(name, (into = new FeatureSummary()));
+    if (change.numeric !== null && into.numeric?.acceptsDelta(change.numeric) === true) into.deltaCall = call;
+    if (change.exact !== null) into.exactCall = call;
   });
-  const sketchesByDelta = byDelta.size > 0 ? byDelta : null;
-  addInput(target, earlier, -1, sketchesByDelta, changes);
-  addInput(target, later, 1, sketchesByDelta, changes);
+  addInput(target, earlier, -1, call);
+  addInput(target, later, 1, call);
   changes.forEach((change, name) => {
-    // the feature is there: adding `later` made it
     const into = target.features.get(name) as FeatureSummary;
-    if (byDelta.has(name)) into.numeric?.applyDelta(change.numeric as SketchDelta);
+    if (into.deltaCall === call) into.numeric?.applyDelta(change.numeric as SketchDelta);
     if (change.exact !== null) (into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap)).applyChange(change.exact);
   });
 }
 
 /**
- * Adds (sign 1) or removes (-1) `source`'s figures to `target`'s; `sketchesByDelta`: features whose
- * numeric sketch the caller changes itself (replaceInput), left alone here, and `changes`: those
- * whose counts per value it changes itself (where their `exact` is not null).
+ * Adds (sign 1) or removes (-1) `source`'s figures to `target`'s; `replacing`: the replaceInput call
+ * this is part of (0: none), whose marked features' sketches and counts per value that call changes
+ * itself (FeatureSummary.deltaCall, exactCall), left alone here.
  */
 export function addInput(
   target: PaneInput,
   source: PaneInput,
   sign: 1 | -1,
-  sketchesByDelta: ReadonlySet<string> | null = null,
-  changes: ReadonlyMap<string, FeatureChange> | null = null,
+  replacing = 0,
 ): void {
   source.settleCenters();
   target.settleCenters();
@@ -901,7 +911,7 @@ export function addInput(
   }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
   // windows are not capped by maxFeatures: every pane already was
-  addFeatureSummaries(target.features, source.features, sign, limits, target.exactSumCap, sketchesByDelta, changes);
+  addFeatureSummaries(target.features, source.features, sign, limits, target.exactSumCap, replacing);
   if (source.invalidFeatures !== null) {
     // windows are not capped by maxFeatures: every pane already was
     const into = (target.invalidFeatures ??= new Map());
@@ -932,8 +942,7 @@ function addFeatureSummaries(
   sign: 1 | -1,
   limits: PaneLimits,
   exactSumCap: number,
-  sketchesByDelta: ReadonlySet<string> | null = null,
-  changes: ReadonlyMap<string, FeatureChange> | null = null,
+  replacing = 0,
 ): void {
   // forEach, not for-of over entries: a [name, summary] array per feature, six times per replaced
   // state, was the largest part of what this allocated (V8's sampling heap profiler, bench pane-apply)
@@ -941,8 +950,8 @@ function addFeatureSummaries(
     let into = target.get(name);
     if (into === undefined) target.set(name, (into = new FeatureSummary()));
     into.nulls += sign * summary.nulls;
-    if (sketchesByDelta === null || !sketchesByDelta.has(name)) into.numeric = addHistogram(into.numeric, summary.numeric, sign, featureSketch, limits);
-    if (summary.exact !== null && (changes === null || (changes.get(name)?.exact ?? null) === null)) {
+    if (replacing === 0 || into.deltaCall !== replacing) into.numeric = addHistogram(into.numeric, summary.numeric, sign, featureSketch, limits);
+    if (summary.exact !== null && (replacing === 0 || into.exactCall !== replacing)) {
       into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, exactSumCap);
       if (sign > 0) into.exact.merge(summary.exact);
       else into.exact.subtract(summary.exact);

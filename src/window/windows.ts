@@ -214,8 +214,6 @@ export class ModelWindows {
   /** Per window's counts per value summed again with values left unlisted: the start of the newest state that must leave first (see recountDue). */
   private readonly sumFoldedThrough = new WeakMap<ExactValueCounts, number>();
   private readonly scratch: BucketScratch;
-  /** The features whose sketch a replaced state changes by its delta, in one window (replaceInput's set, kept from call to call). */
-  private readonly byDelta = new Set<string>();
   private readonly reader: MsgpackReader;
   private readonly bucketsHint: ModelWindowsOptions['bucketsHint'];
 
@@ -533,9 +531,9 @@ export class ModelWindows {
   /** applyDecoded of an earlier input state (-1) and its later one (1), by replaceInput. */
   private replaceDecoded(window: string, paneVersion: string, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>): void {
     this.stampChanged(window, paneVersion);
-    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, changes, this.byDelta);
+    replaceInput(this.aggregate(window, paneVersion).input, earlier, later, changes);
     const all = this.allVersions.get(window);
-    if (all !== undefined) replaceInput(all.input, earlier, later, changes, this.byDelta);
+    if (all !== undefined) replaceInput(all.input, earlier, later, changes);
     else this.keepAllVersionsIfNeeded(window);
   }
 
