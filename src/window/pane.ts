@@ -143,13 +143,10 @@ export class FeatureSummary {
   categories: CategoryCounter | null = null;
   nulls = 0;
   /**
-   * A window's summary: the replaceInput call (its PaneInput's replaceCalls) that changes `numeric`
-   * by a delta (deltaCall) and `exact` by a change (exactCall), which addInput leaves alone in that
-   * call. Marks on the summaries, not sets of names: a Set per call, emptied and grown again for
-   * every window of every message, and its lookups were ~3 % of a gateway's thread (300 x 16).
+   * A decoded state's summary that a FeatureChange holds (featureChanges): replaceInput changes a
+   * window by it feature by feature, and its whole-state passes leave it alone.
    */
-  deltaCall = 0;
-  exactCall = 0;
+  inChange = false;
 }
 
 // Brands (types only) so the two kinds of per-segment counters cannot be swapped.
@@ -161,8 +158,6 @@ export type SegmentInputCounts = Float64Array & { readonly [segmentInputBrand]: 
 export type SegmentOutcomeCounts = Float64Array & { readonly [segmentOutcomeBrand]: true };
 
 export class PaneInput {
-  /** Calls of replaceInput with this pane (a window's aggregate) as the target: FeatureSummary's marks. */
-  replaceCalls = 0;
   count = 0;
   errors = 0;
   /** Predictions of this group that arrived after the allowed lateness (counted where they arrived). */
@@ -832,6 +827,9 @@ export interface FeatureChange {
   numeric: SketchDelta | null;
   /** The counts per value that changed (ExactValueCounts.change); null: taken away and added whole. */
   exact: ExactChange | null;
+  /** The feature's summaries in the two states (marked inChange). */
+  earlier: FeatureSummary;
+  later: FeatureSummary;
 }
 
 /**
@@ -850,7 +848,9 @@ export function featureChanges(earlier: PaneInput, later: PaneInput, scratch?: B
     const previous = before.numeric;
     const numeric = next !== null && previous !== null && next.sameBuckets(previous) ? LogHistogram.delta(previous, next, scratch) : null;
     const exact = summary.exact !== null && before.exact !== null ? ExactValueCounts.change(before.exact, summary.exact) : null;
-    if (numeric !== null || exact !== null) changes.set(name, { numeric, exact });
+    if (numeric === null && exact === null) return;
+    before.inChange = summary.inChange = true;
+    changes.set(name, { numeric, exact, earlier: before, later: summary });
   });
   return changes;
 }
@@ -864,34 +864,45 @@ export function featureChanges(earlier: PaneInput, later: PaneInput, scratch?: B
  * dozen each state lists (a search of the window's list per value, in every window).
  */
 export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>): void {
-  const call = ++target.replaceCalls;
+  // everything but the changed features, in two passes over the states; then those feature by
+  // feature, each window summary looked up once: a lookup in each pass, with marks or a set of
+  // names to say which feature a pass leaves alone, was most of replacing a state in a window
+  addInput(target, earlier, -1, true);
+  addInput(target, later, 1, true);
+  const limits = target.limits;
   // forEach, not for-of over entries: no [name, change] array per feature (see addFeatureSummaries)
   changes.forEach((change, name) => {
     let into = target.features.get(name);
-    // made here if the window lacks it (addInput would make it): its marks are set before addInput reads them
     if (into === undefined) target.features.set(name, (into = new FeatureSummary()));
-    if (change.numeric !== null && into.numeric?.acceptsDelta(change.numeric) === true) into.deltaCall = call;
-    if (change.exact !== null) into.exactCall = call;
-  });
-  addInput(target, earlier, -1, call);
-  addInput(target, later, 1, call);
-  changes.forEach((change, name) => {
-    const into = target.features.get(name) as FeatureSummary;
-    if (into.deltaCall === call) into.numeric?.applyDelta(change.numeric as SketchDelta);
+    const { earlier: before, later: after } = change;
+    // in the order addInput's two passes took them: earlier's away, then later's in
+    into.nulls -= before.nulls;
+    into.nulls += after.nulls;
+    if (change.numeric !== null && into.numeric?.acceptsDelta(change.numeric) === true) into.numeric.applyDelta(change.numeric);
+    else {
+      into.numeric = addHistogram(into.numeric, before.numeric, -1, featureSketch, limits);
+      into.numeric = addHistogram(into.numeric, after.numeric, 1, featureSketch, limits);
+    }
     if (change.exact !== null) (into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap)).applyChange(change.exact);
+    else {
+      if (before.exact !== null) (into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap)).subtract(before.exact);
+      if (after.exact !== null) (into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap)).merge(after.exact);
+    }
+    into.categories = addCounter(into.categories, before.categories, -1, limits.maxCategories);
+    into.categories = addCounter(into.categories, after.categories, 1, limits.maxCategories);
   });
 }
 
 /**
- * Adds (sign 1) or removes (-1) `source`'s figures to `target`'s; `replacing`: the replaceInput call
- * this is part of (0: none), whose marked features' sketches and counts per value that call changes
- * itself (FeatureSummary.deltaCall, exactCall), left alone here.
+ * Adds (sign 1) or removes (-1) `source`'s figures to `target`'s; `replacing`: a pass of
+ * replaceInput, which changes the features a FeatureChange holds itself (FeatureSummary.inChange),
+ * left alone here.
  */
 export function addInput(
   target: PaneInput,
   source: PaneInput,
   sign: 1 | -1,
-  replacing = 0,
+  replacing = false,
 ): void {
   source.settleCenters();
   target.settleCenters();
@@ -942,16 +953,17 @@ function addFeatureSummaries(
   sign: 1 | -1,
   limits: PaneLimits,
   exactSumCap: number,
-  replacing = 0,
+  replacing = false,
 ): void {
   // forEach, not for-of over entries: a [name, summary] array per feature, six times per replaced
   // state, was the largest part of what this allocated (V8's sampling heap profiler, bench pane-apply)
   source.forEach((summary, name) => {
+    if (replacing && summary.inChange) return;
     let into = target.get(name);
     if (into === undefined) target.set(name, (into = new FeatureSummary()));
     into.nulls += sign * summary.nulls;
-    if (replacing === 0 || into.deltaCall !== replacing) into.numeric = addHistogram(into.numeric, summary.numeric, sign, featureSketch, limits);
-    if (summary.exact !== null && (replacing === 0 || into.exactCall !== replacing)) {
+    into.numeric = addHistogram(into.numeric, summary.numeric, sign, featureSketch, limits);
+    if (summary.exact !== null) {
       into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, exactSumCap);
       if (sign > 0) into.exact.merge(summary.exact);
       else into.exact.subtract(summary.exact);

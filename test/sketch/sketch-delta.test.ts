@@ -149,6 +149,47 @@ describe('a window pane replaced by a later state of it (replaceInput)', () => {
     );
   });
 
+  it('takes a feature away and adds it whole where no change pairs its counts (lists past the bound), its categories beside its sketch', () => {
+    // a feature of numbers and strings both, whose states (as a foreign worker could send them)
+    // list more values than ExactValueCounts.change pairs: its sketch by the delta, the rest whole
+    const mixed = fc.oneof({ weight: 3, arbitrary: value }, { weight: 1, arbitrary: fc.constantFrom('u', 'v', 'w') });
+    let byDeltaWithWholeCounts = 0;
+    fc.assert(
+      fc.property(fc.array(mixed, { maxLength: 30 }), fc.array(mixed, { minLength: 1, maxLength: 30 }), fc.array(mixed, { maxLength: 20 }), fc.integer({ min: 65, max: 90 }), (otherValues, earlierValues, addedValues, listed) => {
+        const stateOf = (values: ReadonlyArray<number | string>, extra: number) => {
+          const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+          for (const x of values) pane.addFeature('m', x);
+          const wire = inputToWire(pane);
+          const feature = wire.features.m;
+          if (feature?.n != null) feature.x = { v: Array.from({ length: listed + extra }, (_, k) => k + 0.5), c: Array.from({ length: listed + extra }, (_, k) => 1 + (k % 3)), o: 0, f: 0 };
+          return inputFromWire(wire, DEFAULT_PANE_LIMITS);
+        };
+        const earlier = stateOf(earlierValues, 0);
+        const later = stateOf([...earlierValues, ...addedValues], 2);
+        const other = stateOf(otherValues, 1);
+        const byDelta = new PaneInput(DEFAULT_PANE_LIMITS);
+        const bySubtracting = new PaneInput(DEFAULT_PANE_LIMITS);
+        for (const window of [byDelta, bySubtracting]) {
+          addInput(window, other, 1);
+          addInput(window, earlier, 1);
+        }
+        const changes = featureChanges(earlier, later, new BucketScratch());
+        const change = changes.get('m');
+        if (change !== undefined) {
+          expect(change.exact).toBeNull();
+          if (change.numeric !== null) byDeltaWithWholeCounts++;
+        }
+        replaceInput(byDelta, earlier, later, changes);
+        addInput(bySubtracting, earlier, -1);
+        addInput(bySubtracting, later, 1);
+        expect(valuesInOrder(inputToWire(byDelta))).toEqual(valuesInOrder(inputToWire(bySubtracting)));
+      }),
+      { numRuns: 200 },
+    );
+    // the case this is about came up: a sketch by its delta, its counts per value whole
+    expect(byDeltaWithWholeCounts).toBeGreaterThan(20);
+  });
+
   it('in a window that lists few values (a capped sum), counts every value, lists none above its count and says what it could not list', () => {
     // discrete values, so that the lists fill and overflow the window's cap of 3; a pane may give
     // up (past its own cap) between the earlier state and the later, moving listed values to `other`
