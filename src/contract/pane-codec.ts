@@ -253,6 +253,10 @@ function sketch(value: unknown, path: string): Uint8Array {
 function numbers(value: unknown, path: string, max: number, check: (v: unknown, path: string) => number): number[] {
   if (!Array.isArray(value)) throw new PaneMessageError(path, `expected an array of numbers, got ${describe(value)}`);
   if (value.length > max) throw new PaneMessageError(path, `${value.length} cells, more than ${max}`);
+  // Lists of finite numbers and of counts (a message's exact values and their counts, most of its
+  // cells) are checked in a loop of their own; the check is called per cell only to name a refusal
+  // (a call per cell was ~2 % of applying a message at 16 partitions)
+  if ((check === finite && allFinite(value)) || (check === count && allCounts(value))) return value as number[];
   for (let k = 0; k < value.length; k++) {
     // the cell's path is formatted only for its error (one per cell was most of what checking a
     // pane message allocated): the check runs on the array's path, and a refusal is re-issued on the cell's
@@ -264,6 +268,24 @@ function numbers(value: unknown, path: string, max: number, check: (v: unknown, 
     }
   }
   return value as number[];
+}
+
+/** Whether every cell passes finite(): the same test, without a call or a path per cell. */
+function allFinite(values: readonly unknown[]): boolean {
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+  }
+  return true;
+}
+
+/** Whether every cell passes count(): the same test, without a call or a path per cell. */
+function allCounts(values: readonly unknown[]): boolean {
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    if (typeof v !== 'number' || !(v >= 0 && v < Infinity)) return false;
+  }
+  return true;
 }
 
 function summary(value: unknown, path: string): SummaryWire {

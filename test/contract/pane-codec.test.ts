@@ -92,6 +92,21 @@ describe('pane message codec', () => {
     expect(refusal(tampered(input, 'state.segments.region.eu.0', NaN)).field).toBe('state.segments["region"]["eu"][0]');
   });
 
+  it('refuses a bad cell of a list of values or counts, naming the cell and what it held', () => {
+    const listed = (input.state as PaneInputWire).features.a.x as { v: number[] };
+    expect(listed.v.length).toBeGreaterThan(1);
+    const last = listed.v.length - 1;
+    for (const [bad, shown] of [[NaN, 'NaN'], [Infinity, 'Infinity'], ['7', '"7"'], [null, 'null']] as const) {
+      const error = refusal(tampered(input, `state.features.a.x.v.${last}`, bad));
+      expect(error.field).toBe(`state.features["a"].x.v[${last}]`);
+      expect(error.message).toContain(shown);
+    }
+    for (const bad of [-1, NaN, -Infinity, 'one']) expect(refusal(tampered(input, 'state.features.a.x.c.0', bad)).field).toBe('state.features["a"].x.c[0]');
+    // a count may be a fraction (sampled weights) and a value any finite number
+    expect(decodePaneMessage(tampered(input, 'state.features.a.x.c.0', 0.25)).state).toBeDefined();
+    expect(decodePaneMessage(tampered(input, `state.features.a.x.v.${last}`, -1e300)).state).toBeDefined();
+  });
+
   it('carries the counts of feature values of a type no feature can have, and refuses a bad one', () => {
     const withInvalid = decodePaneMessage(tampered(input, 'state.invalidFeatures', { vip: 3 }));
     expect((withInvalid.state as PaneInputWire).invalidFeatures).toEqual({ vip: 3 });
