@@ -861,7 +861,9 @@ export function featureChanges(earlier: PaneInput, later: PaneInput, scratch?: B
  * (`changes`, from featureChanges; LogHistogram.acceptsDelta) changes by that delta alone, the
  * buckets a second of values changed, instead of losing the earlier state's buckets and gaining the
  * later's; and its counts per value by the values that changed, not by taking away and adding the
- * dozen each state lists (a search of the window's list per value, in every window).
+ * dozen each state lists (a search of the window's list per value, in every window). `changes`
+ * must be featureChanges(earlier, later) whole: the features it marked in the two states are
+ * changed from it alone (a feature marked and missing from it would be left out).
  */
 export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneInput, changes: ReadonlyMap<string, FeatureChange>): void {
   // everything but the changed features, in two passes over the states; then those feature by
