@@ -290,7 +290,16 @@ export class LogHistogram implements QuantileSummary {
    * where acceptsDelta says it gives the same (a RangeError otherwise: the caller checks first).
    */
   applyDelta(delta: SketchDelta): this {
-    if (!this.acceptsDelta(delta)) throw new RangeError('LogHistogram.applyDelta: this sketch does not take the delta (see acceptsDelta)');
+    if (!this.takeDelta(delta)) throw new RangeError('LogHistogram.applyDelta: this sketch does not take the delta (see acceptsDelta)');
+    return this;
+  }
+
+  /**
+   * applyDelta where acceptsDelta says so (true), else nothing changed (false): one check for a
+   * caller that falls back to subtract and merge (a window replacing a state, every feature).
+   */
+  takeDelta(delta: SketchDelta): boolean {
+    if (!this.acceptsDelta(delta)) return false;
     this.changes++;
     this.positive.applyDelta(delta.positive);
     this.negative.applyDelta(delta.negative);
@@ -300,7 +309,7 @@ export class LogHistogram implements QuantileSummary {
     const withoutEarlier = subtractClamped(this.totalWeight, delta.earlierTotal);
     this.valueSum = (withoutEarlier === 0 ? 0 : this.valueSum - delta.earlierSum) + delta.laterSum;
     this.totalWeight = withoutEarlier + delta.laterTotal;
-    return this;
+    return true;
   }
 
   /**

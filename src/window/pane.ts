@@ -880,8 +880,7 @@ export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneI
     // in the order addInput's two passes took them: earlier's away, then later's in
     into.nulls -= before.nulls;
     into.nulls += after.nulls;
-    if (change.numeric !== null && into.numeric?.acceptsDelta(change.numeric) === true) into.numeric.applyDelta(change.numeric);
-    else {
+    if (change.numeric === null || into.numeric?.takeDelta(change.numeric) !== true) {
       into.numeric = addHistogram(into.numeric, before.numeric, -1, featureSketch, limits);
       into.numeric = addHistogram(into.numeric, after.numeric, 1, featureSketch, limits);
     }

@@ -75,6 +75,12 @@ describe('a sketch changed by the delta between two states of a pane', () => {
     expect(window.acceptsDelta(delta)).toBe(false);
     expect(() => window.applyDelta(delta)).toThrow(/does not take the delta/);
     expect(snapshot(window)).toEqual(snapshot(sketchOf([101, 102, 150], 100, 64)));
+    // takeDelta says so instead of throwing, and changes nothing either
+    expect(window.takeDelta(delta)).toBe(false);
+    expect(snapshot(window)).toEqual(snapshot(sketchOf([101, 102, 150], 100, 64)));
+    const taking = sketchOf([101, 102, 150, 120], 100);
+    expect(taking.takeDelta(LogHistogram.delta(sketchOf([101, 102, 150], 100), sketchOf([101, 102, 150, 1e6], 100)))).toBe(true);
+    expect(snapshot(taking)).toEqual(snapshot(sketchOf([101, 102, 150, 120, 1e6], 100)));
     // and sketches of different centers have no delta at all
     expect(() => LogHistogram.delta(sketchOf([1], 0), sketchOf([1], 5))).toThrow(/sketches differ/);
   });
