@@ -345,7 +345,8 @@ function features(value: unknown, path: string): Record<string, FeatureWire> {
     if (feature === '__proto__') throw new PaneMessageError(path, 'a key named __proto__');
     try {
       const f = record(all[feature], '');
-      if (f.n !== null) sketch(f.n, '.n');
+      if (f.n === undefined && f.r !== undefined) listedSketch(f.r, f.x, '');
+      else if (f.n !== null) sketch(f.n, '.n');
       if (f.c !== null) categories(f.c, '.c');
       count(f.z, '.z');
       if (f.x !== undefined && f.x !== null) exactValues(f.x, '.x');
@@ -355,6 +356,23 @@ function features(value: unknown, path: string): Record<string, FeatureWire> {
     }
   }
   return all as Record<string, FeatureWire>;
+}
+
+/**
+ * A sketch sent as the values it holds (FeatureWire.r): its center and sum, and the settings that
+ * are not the defaults; the exact counts must list every value (`o` 0).
+ */
+function listedSketch(r: unknown, x: unknown, path: string): void {
+  if (!Array.isArray(r) || (r.length !== 2 && r.length !== 5)) throw new PaneMessageError(`${path}.r`, `expected [center, sum] or [center, sum, relativeAccuracy, minIndexable, maxBuckets], got ${describe(r)}`);
+  for (let k = 0; k < r.length; k++) if (!isFiniteNumber(r[k])) throw new PaneMessageError(`${path}.r[${k}]`, `expected a finite number, got ${describe(r[k])}`);
+  if (r.length === 5) {
+    const [, , accuracy, minIndexable, maxBuckets] = r as number[];
+    if (!(accuracy > 0 && accuracy < 1)) throw new PaneMessageError(`${path}.r[2]`, `expected a relative accuracy in (0, 1), got ${accuracy}`);
+    if (!(minIndexable > 0)) throw new PaneMessageError(`${path}.r[3]`, `expected a zero threshold > 0, got ${minIndexable}`);
+    if (!(Number.isInteger(maxBuckets) && maxBuckets >= 2)) throw new PaneMessageError(`${path}.r[4]`, `expected an integer maxBuckets >= 2, got ${maxBuckets}`);
+  }
+  if (x === undefined || x === null) throw new PaneMessageError(`${path}.x`, 'a sketch sent as its values (r) needs the exact counts that list them');
+  if ((x as { o?: unknown }).o !== 0) throw new PaneMessageError(`${path}.x.o`, `a sketch sent as its values (r) needs every value listed (o 0), got ${describe((x as { o?: unknown }).o)}`);
 }
 
 /** Exact value counts: distinct finite values, one finite count each, and a count of the rest. */

@@ -10,6 +10,7 @@ import type { ExactChange } from '../sketch/exact-values.ts';
 import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
 import type { FeatureBuffer } from '../events/feature-schema.ts';
 import type { ExactValuesWire, FeatureWire, PaneInputWire, PaneOutcomeWire, SummaryWire } from '../contract/pane-wire.ts';
+import { LISTED_SKETCH_DEFAULTS } from '../contract/pane-wire.ts';
 import { PaneMessageError } from '../contract/pane-codec.ts';
 import {
   addBinaryOutcome,
@@ -1108,12 +1109,25 @@ function layoutSummaryFromWire<S extends Float64Array>(wire: SummaryWire, empty:
 }
 
 function featureToWire(summary: FeatureSummary, numericBytes: Uint8Array | null = summary.numeric ? summary.numeric.toBytes() : null): FeatureWire {
-  return {
-    n: numericBytes,
-    c: summary.categories ? summary.categories.toJSON() : null,
-    z: summary.nulls,
-    x: summary.exact ? exactToWire(summary.exact) : null,
-  };
+  const x = summary.exact ? exactToWire(summary.exact) : null;
+  const c = summary.categories ? summary.categories.toJSON() : null;
+  const listed = numericBytes !== null && x !== null ? listedSketchWire(summary.numeric as LogHistogram, x, summary.exact as ExactValueCounts) : null;
+  // without `n` at all, not `n: undefined` (an encoder writes that as nil: "no sketch" to an older reader)
+  if (listed !== null) return { r: listed, c, z: summary.nulls, x };
+  return { n: numericBytes, c, z: summary.nulls, x };
+}
+
+/**
+ * FeatureWire.r for a sketch its exact counts list every value of, where the sketch is what those
+ * values give (LogHistogram.holdsListedValues: so a reader rebuilding it gets the sketch sent);
+ * null otherwise (the sketch is sent as its bytes).
+ */
+function listedSketchWire(sketch: LogHistogram, x: ExactValuesWire, exact: ExactValueCounts): number[] | null {
+  if (x.o !== 0 || exact.folded !== 0 || x.v.length === 0 || !sketch.holdsListedValues(x.v, x.c)) return null;
+  const defaults = LISTED_SKETCH_DEFAULTS;
+  return sketch.relativeAccuracy === defaults.relativeAccuracy && sketch.minIndexable === defaults.minIndexable && sketch.maxBuckets === defaults.maxBuckets
+    ? [sketch.center, sketch.sum]
+    : [sketch.center, sketch.sum, sketch.relativeAccuracy, sketch.minIndexable, sketch.maxBuckets];
 }
 
 export function inputToWire(pane: PaneInput): PaneInputWire {
@@ -1215,7 +1229,10 @@ function featureFromWire(feature: FeatureWire, parent: string, name: string, scr
   // JSON.stringify), or kept as an object of its pieces, it cost more than reading the part
   let part = 'n';
   try {
-    summary.numeric = feature.n ? LogHistogram.fromBytes(feature.n, scratch) : null;
+    if (feature.n === undefined && feature.r !== undefined) {
+      part = 'r';
+      summary.numeric = listedSketchFromWire(feature.r, feature.x as ExactValuesWire, scratch);
+    } else summary.numeric = feature.n ? LogHistogram.fromBytes(feature.n, scratch) : null;
     part = 'c';
     summary.categories = feature.c ? CategoryCounter.fromJSON(feature.c) : null;
   } catch (error) {
@@ -1224,6 +1241,16 @@ function featureFromWire(feature: FeatureWire, parent: string, name: string, scr
   summary.nulls = feature.z;
   summary.exact = exactFromWire(feature.x, summary.numeric);
   return summary;
+}
+
+/** The sketch FeatureWire.r stands for, rebuilt from the exact counts `x` (checked by the codec: they list every value). */
+function listedSketchFromWire(r: readonly number[], x: ExactValuesWire, scratch?: BucketScratch): LogHistogram {
+  const defaults = LISTED_SKETCH_DEFAULTS;
+  const settings =
+    r.length === 2
+      ? { relativeAccuracy: defaults.relativeAccuracy, minIndexable: defaults.minIndexable, maxBuckets: defaults.maxBuckets, center: r[0] }
+      : { relativeAccuracy: r[2], minIndexable: r[3], maxBuckets: r[4], center: r[0] };
+  return LogHistogram.fromListedValues(x.v, x.c, r[1], settings, scratch);
 }
 
 function exactToWire(exact: ExactValueCounts): ExactValuesWire {

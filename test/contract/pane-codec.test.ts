@@ -3,7 +3,9 @@ import { decode, encode } from '@msgpack/msgpack';
 import { checkPaneMessage, decodePaneMessage, encodePaneMessage, PaneMessageError } from '../../src/contract/pane-codec.ts';
 import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
 import type { PaneInputWire, PaneMessage, PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, addInput, inputFromWire, inputToWire, outcomeFromWire, outcomeToWire } from '../../src/window/pane.ts';
+import { LISTED_SKETCH_DEFAULTS } from '../../src/contract/pane-wire.ts';
+import { BucketScratch } from '../../src/sketch/bucket-store.ts';
+import { DEFAULT_FEATURE_RELATIVE_ACCURACY, DEFAULT_PANE_LIMITS, FEATURE_MIN_INDEXABLE, PaneInput, addInput, inputFromWire, inputToWire, outcomeFromWire, outcomeToWire } from '../../src/window/pane.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/partition/checkpoint.ts';
 import { PendingJoinTable } from '../../src/join/pending-table.ts';
@@ -277,5 +279,83 @@ describe('feature centers in pane messages (sketch bytes format 2) and older pan
     expect(centers.get('t')).toBe(0);
     pane.addFeature('t', 6);
     expect(pane.features.get('t')?.numeric?.count).toBe(2);
+  });
+});
+
+function sparsePaneOf(values: number[]): PaneInput {
+  const pane = new PaneInput(DEFAULT_PANE_LIMITS, new Map());
+  for (const v of values) {
+    pane.count++;
+    pane.addFeature('t', v);
+  }
+  return pane;
+}
+
+function messageOf(pane: PaneInput): PaneMessage {
+  return { model: 'm', version: 'v', partition: 3, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, state: inputToWire(pane), final: false };
+}
+
+describe('a feature sketch sent as the values its exact counts list (FeatureWire.r)', () => {
+  // a sparse pane's feature: a few values, the center (the median) and a zero among them, one repeated
+  const values = [293.1, 292.8, 0, 293.4, 293.05, 292.8, -4.25];
+
+  it('is sent without its bytes where the counts list every value, and read back as the same sketch', () => {
+    const pane = sparsePaneOf(values);
+    // a pane's sketches settle on their centers when it is first sent (inputToWire)
+    const message = messageOf(pane);
+    const sketch = pane.features.get('t')?.numeric as LogHistogram;
+    const feature = (message.state as PaneInputWire).features.t;
+    expect(feature.r).toEqual([sketch.center, sketch.sum]);
+    // no `n` key at all: a reader of before r takes `n` as bytes or null and refuses the message, it does not read "no sketch"
+    const raw = decode(encodePaneMessage(message)) as { state: { features: { t: Record<string, unknown> } } };
+    expect(Object.keys(raw.state.features.t).sort()).toEqual(['c', 'r', 'x', 'z']);
+    for (const scratch of [undefined, new BucketScratch()]) {
+      const back = inputFromWire(decodePaneMessage(encodePaneMessage(message)).state as PaneInputWire, DEFAULT_PANE_LIMITS, 'state', scratch);
+      const rebuilt = back.features.get('t')?.numeric as LogHistogram;
+      expect(Buffer.from(rebuilt.toBytes()).equals(Buffer.from(sketch.toBytes()))).toBe(true);
+      expect(inputToWire(back)).toEqual(message.state);
+    }
+    // the bytes it saves: the sketch's header alone was 72
+    const asBytes = tampered(message, 'state.features.t', (t: Record<string, unknown>) => ({ n: sketch.toBytes(), c: t.c, z: t.z, x: t.x }));
+    expect(encodePaneMessage(message).length).toBeLessThan(asBytes.length - 72);
+  });
+
+  it('is sent as bytes where the counts do not list every value (a pane past its cap of distinct values)', () => {
+    const many = Array.from({ length: 40 }, (_, k) => 100 + k * 0.37);
+    const feature = (messageOf(sparsePaneOf(many)).state as PaneInputWire).features.t;
+    expect(feature.r).toBeUndefined();
+    expect(feature.n).toBeInstanceOf(Uint8Array);
+    expect(feature.x?.o).toBeGreaterThan(0);
+  });
+
+  it("carries the sketch's settings where they are not the defaults, and the defaults are the pane features'", () => {
+    expect(LISTED_SKETCH_DEFAULTS).toEqual({ relativeAccuracy: DEFAULT_FEATURE_RELATIVE_ACCURACY, minIndexable: FEATURE_MIN_INDEXABLE, maxBuckets: new LogHistogram().maxBuckets });
+    const limits = { ...DEFAULT_PANE_LIMITS, featureRelativeAccuracy: 0.01 };
+    const pane = new PaneInput(limits, new Map());
+    for (const v of values) pane.addFeature('t', v);
+    const feature = inputToWire(pane).features.t;
+    const sketch = pane.features.get('t')?.numeric as LogHistogram;
+    expect(feature.r).toEqual([sketch.center, sketch.sum, 0.01, FEATURE_MIN_INDEXABLE, sketch.maxBuckets]);
+    const rebuilt = inputFromWire(inputToWire(pane), limits).features.get('t')?.numeric as LogHistogram;
+    expect(Buffer.from(rebuilt.toBytes()).equals(Buffer.from(sketch.toBytes()))).toBe(true);
+  });
+
+  it('is refused, naming the field, where its counts do not list every value, are missing, or its numbers are out of shape', () => {
+    const message = messageOf(sparsePaneOf(values));
+    const cases: Array<[string, Edit, string, RegExp]> = [
+      ['x.o', 2, 'state.features["t"].x.o', /needs every value listed \(o 0\), got 2/],
+      ['x', REMOVE, 'state.features["t"].x', /needs the exact counts that list them/],
+      ['r', [1], 'state.features["t"].r', /expected \[center, sum\]/],
+      ['r', 'x', 'state.features["t"].r', /got the string "x"/],
+      ['r', [1, Number.NaN], 'state.features["t"].r[1]', /expected a finite number, got NaN/],
+      ['r', [1, 2, 1.5, 1e-300, 2048], 'state.features["t"].r[2]', /relative accuracy in \(0, 1\), got 1.5/],
+      ['r', [1, 2, 0.005, 0, 2048], 'state.features["t"].r[3]', /zero threshold > 0, got 0/],
+      ['r', [1, 2, 0.005, 1e-300, 2.5], 'state.features["t"].r[4]', /integer maxBuckets >= 2, got 2.5/],
+    ];
+    for (const [part, edit, field, problem] of cases) {
+      const error = refusal(tampered(message, `state.features.t.${part}`, edit));
+      expect(error.field).toBe(field);
+      expect(error.message).toMatch(problem);
+    }
   });
 });

@@ -167,6 +167,11 @@ describe('a window pane replaced by a later state of it (replaceInput)', () => {
           for (const x of values) pane.addFeature('m', x);
           const wire = inputToWire(pane);
           const feature = wire.features.m;
+          // its sketch as bytes: the lists put in below are not the values it holds (r would say they are)
+          if (feature?.r !== undefined) {
+            feature.n = pane.features.get('m')?.numeric?.toBytes() ?? null;
+            delete feature.r;
+          }
           if (feature?.n != null) feature.x = { v: Array.from({ length: listed + extra }, (_, k) => k + 0.5), c: Array.from({ length: listed + extra }, (_, k) => 1 + (k % 3)), o: 0, f: 0 };
           return inputFromWire(wire, DEFAULT_PANE_LIMITS);
         };

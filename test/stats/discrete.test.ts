@@ -427,6 +427,9 @@ describe('ExactValueCounts', () => {
     const pane = new PaneInput(DEFAULT_PANE_LIMITS);
     pane.addFeature('x', 1);
     const wire = inputToWire(pane);
+    // an older worker sent the sketch's bytes, and no exact counts
+    wire.features.x.n = pane.features.get('x')?.numeric?.toBytes() ?? null;
+    delete wire.features.x.r;
     delete wire.features.x.x;
     const decoded = decodePaneMessage(encodePaneMessage({ model: 'm', version: 'v', partition: 0, paneStart: 0, paneMs: 10_000, part: 'in', seq: 1, final: true, state: wire }));
     const restored = inputFromWire(decoded.state as PaneInputWire, DEFAULT_PANE_LIMITS);
