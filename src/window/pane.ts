@@ -1108,22 +1108,30 @@ function layoutSummaryFromWire<S extends Float64Array>(wire: SummaryWire, empty:
   return summary;
 }
 
-function featureToWire(summary: FeatureSummary, numericBytes: Uint8Array | null = summary.numeric ? summary.numeric.toBytes() : null): FeatureWire {
+/**
+ * A feature's wire form. Its sketch goes as its listed values where they give it (`r`), else as its
+ * bytes: written here, or, given `unwritten`, left for the caller to write (n null until then) with
+ * the other features' in one buffer (LogHistogram.toBytesMany).
+ */
+function featureToWire(summary: FeatureSummary, unwritten: Array<[FeatureWire, LogHistogram]> | null = null): FeatureWire {
   const x = summary.exact ? exactToWire(summary.exact) : null;
   const c = summary.categories ? summary.categories.toJSON() : null;
-  const listed = numericBytes !== null && x !== null ? listedSketchWire(summary.numeric as LogHistogram, x, summary.exact as ExactValueCounts) : null;
+  const sketch = summary.numeric;
+  const listed = sketch !== null && x !== null ? listedSketchWire(sketch, x) : null;
   // without `n` at all, not `n: undefined` (an encoder writes that as nil: "no sketch" to an older reader)
   if (listed !== null) return { r: listed, c, z: summary.nulls, x };
-  return { n: numericBytes, c, z: summary.nulls, x };
+  const wire: FeatureWire = { n: sketch === null || unwritten !== null ? null : sketch.toBytes(), c, z: summary.nulls, x };
+  if (sketch !== null && unwritten !== null) unwritten.push([wire, sketch]);
+  return wire;
 }
 
 /**
- * FeatureWire.r for a sketch its exact counts list every value of, where the sketch is what those
- * values give (LogHistogram.holdsListedValues: so a reader rebuilding it gets the sketch sent);
- * null otherwise (the sketch is sent as its bytes).
+ * FeatureWire.r for a sketch its exact counts list every value of (`o` 0), where the sketch is what
+ * those values give (LogHistogram.holdsListedValues: so a reader rebuilding it gets the sketch
+ * sent); null otherwise (the sketch is sent as its bytes).
  */
-function listedSketchWire(sketch: LogHistogram, x: ExactValuesWire, exact: ExactValueCounts): number[] | null {
-  if (x.o !== 0 || exact.folded !== 0 || x.v.length === 0 || !sketch.holdsListedValues(x.v, x.c)) return null;
+function listedSketchWire(sketch: LogHistogram, x: ExactValuesWire): number[] | null {
+  if (x.o !== 0 || x.v.length === 0 || !sketch.holdsListedValues(x.v, x.c)) return null;
   const defaults = LISTED_SKETCH_DEFAULTS;
   return sketch.relativeAccuracy === defaults.relativeAccuracy && sketch.minIndexable === defaults.minIndexable && sketch.maxBuckets === defaults.maxBuckets
     ? [sketch.center, sketch.sum]
@@ -1133,12 +1141,12 @@ function listedSketchWire(sketch: LogHistogram, x: ExactValuesWire, exact: Exact
 export function inputToWire(pane: PaneInput): PaneInputWire {
   pane.settleCenters();
   const features: Record<string, FeatureWire> = {};
-  // the feature sketches written together, into one buffer (LogHistogram.toBytesMany)
-  const numeric: LogHistogram[] = [];
-  for (const summary of pane.features.values()) if (summary.numeric !== null) numeric.push(summary.numeric);
-  const bytes = LogHistogram.toBytesMany(numeric);
-  let next = 0;
-  for (const [name, summary] of pane.features) features[name] = featureToWire(summary, summary.numeric !== null ? bytes[next++] : null);
+  // the sketches not sent as their values written together, into one buffer (LogHistogram.toBytesMany):
+  // those sent as their values are not written at all (most of a sparse pane's)
+  const unwritten: Array<[FeatureWire, LogHistogram]> = [];
+  for (const [name, summary] of pane.features) features[name] = featureToWire(summary, unwritten);
+  const bytes = LogHistogram.toBytesMany(unwritten.map(([, sketch]) => sketch));
+  unwritten.forEach(([wire], k) => (wire.n = bytes[k]));
   // per-segment features only when a pane keeps them: messages stay as they were otherwise
   let segmentFeatures: PaneInputWire['segmentFeatures'];
   if (pane.segmentFeatures.size > 0) {
