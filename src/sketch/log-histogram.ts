@@ -921,6 +921,23 @@ export class LogHistogram implements QuantileSummary {
     if (offset !== size) throw new Error(`LogHistogram.toBytes: wrote ${offset} bytes, expected ${size} (bug)`);
   }
 
+  /** The bucket index routeOf found for its last positive or negative value. */
+  private routedIndex = 0;
+
+  /**
+   * Where add() puts a finite value x: the zero weight (within minIndexable of the center), the
+   * origin weight (an exact 0 away from the center), or a bucket of the positive or negative store
+   * (its index left in routedIndex). The listed-values paths must route a value as add() does;
+   * add() keeps its own copy of the rule, inlined on the hot path.
+   */
+  private routeOf(x: number): number {
+    const d = x - this.center;
+    if (d <= this.minIndexable && d >= -this.minIndexable) return ROUTE_ZERO;
+    if (x === 0) return ROUTE_ORIGIN;
+    this.routedIndex = this.mapping.index(d > 0 ? d : -d);
+    return d > 0 ? ROUTE_POSITIVE : ROUTE_NEGATIVE;
+  }
+
   /**
    * Whether this sketch is what adding `values`, each `counts` times, to an empty sketch of its
    * settings gives (its sum aside: fromListedValues takes it as given): every bucket's weight, the
@@ -931,32 +948,21 @@ export class LogHistogram implements QuantileSummary {
   holdsListedValues(values: ArrayLike<number>, counts: ArrayLike<number>): boolean {
     const n = values.length;
     if (n !== counts.length || this.positive.collapsedInto !== NO_INDEX || this.negative.collapsedInto !== NO_INDEX) return false;
-    const center = this.center;
-    const minIndexable = this.minIndexable;
     let total = 0;
     let zero = 0;
     let origin = 0;
-    // per value its store (1 positive, -1 negative, 0 the zero or origin weight) and bucket index
+    // per value its store (ROUTE_*) and bucket index
     const sides: number[] = [];
     const indexes: number[] = [];
     for (let k = 0; k < n; k++) {
-      const x = values[k];
       const weight = counts[k];
-      if (!(weight > 0 && weight < Infinity) || !Number.isFinite(x)) return false;
+      if (!(weight > 0 && weight < Infinity) || !Number.isFinite(values[k])) return false;
       total += weight;
-      const d = x - center;
-      if (d <= minIndexable && d >= -minIndexable) {
-        zero += weight;
-        sides.push(0);
-        indexes.push(0);
-      } else if (x === 0) {
-        origin += weight;
-        sides.push(0);
-        indexes.push(0);
-      } else {
-        sides.push(d > 0 ? 1 : -1);
-        indexes.push(this.mapping.index(d > 0 ? d : -d));
-      }
+      const side = this.routeOf(values[k]);
+      if (side === ROUTE_ZERO) zero += weight;
+      else if (side === ROUTE_ORIGIN) origin += weight;
+      sides.push(side);
+      indexes.push(side === ROUTE_POSITIVE || side === ROUTE_NEGATIVE ? this.routedIndex : 0);
     }
     if (total !== this.totalWeight || zero !== this.zeroWeight || origin !== this.originWeight) return false;
     let positives = 0;
@@ -964,14 +970,14 @@ export class LogHistogram implements QuantileSummary {
     for (let k = 0; k < n; k++) {
       const side = sides[k];
       const index = indexes[k];
-      if (side === 0) continue;
+      if (side !== ROUTE_POSITIVE && side !== ROUTE_NEGATIVE) continue;
       let summedBefore = false;
       for (let j = 0; j < k && !summedBefore; j++) summedBefore = sides[j] === side && indexes[j] === index;
       if (summedBefore) continue;
       let weight = 0;
       for (let j = k; j < n; j++) if (sides[j] === side && indexes[j] === index) weight += counts[j];
-      if ((side > 0 ? this.positive : this.negative).weightAt(index) !== weight) return false;
-      if (side > 0) positives++;
+      if ((side === ROUTE_POSITIVE ? this.positive : this.negative).weightAt(index) !== weight) return false;
+      if (side === ROUTE_POSITIVE) positives++;
       else negatives++;
     }
     return this.positive.nonEmpty() === positives && this.negative.nonEmpty() === negatives;
@@ -1003,20 +1009,17 @@ export class LogHistogram implements QuantileSummary {
     const negativeWeights = newWeights(n, scratch);
     let positives = 0;
     let negatives = 0;
-    const center = histogram.center;
-    const minIndexable = histogram.minIndexable;
     for (let k = 0; k < n; k++) {
       const x = values[k];
       const weight = counts[k];
       if (!(weight > 0 && weight < Infinity)) throw new RangeError(`LogHistogram.fromListedValues: count ${k} must be a positive finite number, got ${String(weight)}`);
       if (!Number.isFinite(x)) throw new RangeError(`LogHistogram.fromListedValues: value ${k} must be finite, got ${String(x)}`);
-      // as add() routes a value
-      const d = x - center;
       histogram.totalWeight += weight;
-      if (d <= minIndexable && d >= -minIndexable) histogram.zeroWeight += weight;
-      else if (x === 0) histogram.originWeight += weight;
-      else if (d > 0) positives = insertSorted(positive, positiveWeights, positives, histogram.mapping.index(d), weight);
-      else negatives = insertSorted(negative, negativeWeights, negatives, histogram.mapping.index(-d), weight);
+      const side = histogram.routeOf(x);
+      if (side === ROUTE_ZERO) histogram.zeroWeight += weight;
+      else if (side === ROUTE_ORIGIN) histogram.originWeight += weight;
+      else if (side === ROUTE_POSITIVE) positives = insertSorted(positive, positiveWeights, positives, histogram.routedIndex, weight);
+      else negatives = insertSorted(negative, negativeWeights, negatives, histogram.routedIndex, weight);
     }
     for (const [store, indexes, weights, length] of [[histogram.positive, positive, positiveWeights, positives], [histogram.negative, negative, negativeWeights, negatives]] as const) {
       if (length > 0 && indexes[length - 1] - indexes[0] + 1 > store.maxBuckets) {
@@ -1662,6 +1665,12 @@ function weightedSlots(weights: Float64Array, weighted: number, scratch: BucketS
   for (let i = 0; i < weights.length; i++) if (weights[i] !== 0) slots[k++] = i;
   return slots;
 }
+
+/** Where LogHistogram.routeOf puts a value. */
+const ROUTE_ZERO = 0;
+const ROUTE_ORIGIN = 1;
+const ROUTE_POSITIVE = 2;
+const ROUTE_NEGATIVE = 3;
 
 /** The settings of a sketch rebuilt from its listed values (LogHistogram.fromListedValues). */
 export interface ListedSketchSettings {
