@@ -19,8 +19,9 @@ import { CubicLogMapping } from './cubic-log-mapping.ts';
 
 /** Marks "no bucket": bucket indexes stay far inside +-2^30 (see LogHistogram's accuracy bound). */
 export const NO_INDEX = -0x40000000;
-const EMPTY_LOW = 0x3fffffff;
-const EMPTY_HIGH = -0x40000000;
+/** An empty store's range [EMPTY_LOW, EMPTY_HIGH] (low > high), and a delta's with no gain (BucketDelta). */
+export const EMPTY_LOW = 0x3fffffff;
+export const EMPTY_HIGH = -0x40000000;
 const INITIAL_CAPACITY = 64;
 /**
  * The array of every store before it holds a weight: one shared empty array instead of one each

@@ -1,5 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { BucketStore, NO_INDEX, SPARSE_SHARE, bucketDelta, lowerBound, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
+import { BucketStore, EMPTY_HIGH, EMPTY_LOW, NO_INDEX, SPARSE_SHARE, bucketDelta, lowerBound, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
 import type { BucketDelta, BucketScratch, Counts, StoreForm } from './bucket-store.ts';
 import type { BucketArrays, QuantileSummary } from './types.ts';
 
@@ -107,23 +107,10 @@ export class LogHistogram implements QuantileSummary {
   private tailBounds: TailBounds[] | null = null;
 
   constructor(relativeAccuracy = 0.01, options: LogHistogramOptions = {}) {
-    if (typeof relativeAccuracy !== 'number' || !(relativeAccuracy >= MIN_RELATIVE_ACCURACY && relativeAccuracy < 1)) {
-      throw new RangeError(
-        `LogHistogram: relativeAccuracy must be a number in [${MIN_RELATIVE_ACCURACY}, 1), got ${String(relativeAccuracy)}`,
-      );
-    }
     const maxBuckets = options.maxBuckets ?? DEFAULT_MAX_BUCKETS;
-    if (!Number.isInteger(maxBuckets) || maxBuckets < 2 || maxBuckets > MAX_MAX_BUCKETS) {
-      throw new RangeError(`LogHistogram: options.maxBuckets must be an integer in [2, ${MAX_MAX_BUCKETS}], got ${String(maxBuckets)}`);
-    }
     const minIndexable = options.minIndexable ?? DEFAULT_MIN_INDEXABLE;
-    if (typeof minIndexable !== 'number' || !(minIndexable >= 2.3e-308 && minIndexable < 1e300)) {
-      throw new RangeError(`LogHistogram: options.minIndexable must be a number in [2.3e-308, 1e300), got ${String(minIndexable)}`);
-    }
     const center = options.center ?? 0;
-    if (typeof center !== 'number' || !Number.isFinite(center)) {
-      throw new RangeError(`LogHistogram: options.center must be a finite number, got ${String(center)}`);
-    }
+    checkSketchSettings(relativeAccuracy, maxBuckets, minIndexable, center);
     this.relativeAccuracy = relativeAccuracy;
     this.maxBuckets = maxBuckets;
     this.minIndexable = minIndexable;
@@ -169,7 +156,7 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /** Whether `other` has the same buckets (accuracy, zero threshold, center): merge and subtract need it. */
-  sameBuckets(other: LogHistogram): boolean {
+  sameBuckets(other: BucketSettings): boolean {
     return other.relativeAccuracy === this.relativeAccuracy && other.minIndexable === this.minIndexable && other.center === this.center;
   }
 
@@ -924,18 +911,12 @@ export class LogHistogram implements QuantileSummary {
   /** The bucket index routeOf found for its last positive or negative value. */
   private routedIndex = 0;
 
-  /**
-   * Where add() puts a finite value x: the zero weight (within minIndexable of the center), the
-   * origin weight (an exact 0 away from the center), or a bucket of the positive or negative store
-   * (its index left in routedIndex). The listed-values paths must route a value as add() does;
-   * add() keeps its own copy of the rule, inlined on the hot path.
-   */
+  /** Where add() puts a finite value x (routeSide), a store's bucket index left in routedIndex. */
   private routeOf(x: number): number {
-    const d = x - this.center;
-    if (d <= this.minIndexable && d >= -this.minIndexable) return ROUTE_ZERO;
-    if (x === 0) return ROUTE_ORIGIN;
-    this.routedIndex = this.mapping.index(d > 0 ? d : -d);
-    return d > 0 ? ROUTE_POSITIVE : ROUTE_NEGATIVE;
+    const side = routeSide(x, this.center, this.minIndexable);
+    if (side === ROUTE_POSITIVE) this.routedIndex = this.mapping.index(x - this.center);
+    else if (side === ROUTE_NEGATIVE) this.routedIndex = this.mapping.index(this.center - x);
+    return side;
   }
 
   /**
@@ -989,19 +970,16 @@ export class LogHistogram implements QuantileSummary {
    * differ in its last bits: the sender's is kept). For a pane's feature whose exact counts list
    * every value it holds, the sketch is these counts and need not be sent (FeatureWire.r): its
    * stores' sorted arrays are written on `scratch`, as a sparse store's bytes are read
-   * (fromBytes), at most one index per value. RangeError for a count that is not a positive finite
-   * number, a value that is not finite, or values spanning more than maxBuckets buckets of a sign
-   * (the sender's sketch would have collapsed them: it sends its bytes then).
+   * (fromBytes), at most one index per value. RangeError where checkListedValues gives one.
    */
   static fromListedValues(values: ArrayLike<number>, counts: ArrayLike<number>, sum: number, settings: ListedSketchSettings, scratch?: BucketScratch): LogHistogram {
-    if (values.length !== counts.length) throw new RangeError(`LogHistogram.fromListedValues: ${values.length} values, ${counts.length} counts`);
+    LogHistogram.checkListedValues(values, counts, sum, settings, scratch);
     const histogram = new LogHistogram(settings.relativeAccuracy, {
       minIndexable: settings.minIndexable,
       maxBuckets: settings.maxBuckets,
       center: settings.center,
       mapping: scratch?.mappingFor(settings.relativeAccuracy),
     });
-    if (!Number.isFinite(sum)) throw new RangeError(`LogHistogram.fromListedValues: bad sum ${sum}`);
     const n = values.length;
     const positive = newInts(n, scratch);
     const positiveWeights = newWeights(n, scratch);
@@ -1010,25 +988,108 @@ export class LogHistogram implements QuantileSummary {
     let positives = 0;
     let negatives = 0;
     for (let k = 0; k < n; k++) {
+      const weight = counts[k];
+      histogram.totalWeight += weight;
+      const side = histogram.routeOf(values[k]);
+      if (side === ROUTE_ZERO) histogram.zeroWeight += weight;
+      else if (side === ROUTE_ORIGIN) histogram.originWeight += weight;
+      else if (side === ROUTE_POSITIVE) positives = insertSorted(positive, positiveWeights, 0, positives, histogram.routedIndex, weight);
+      else negatives = insertSorted(negative, negativeWeights, 0, negatives, histogram.routedIndex, weight);
+    }
+    histogram.positive.loadSorted(positive, positiveWeights, positives);
+    histogram.negative.loadSorted(negative, negativeWeights, negatives);
+    histogram.valueSum = histogram.totalWeight === 0 ? 0 : sum;
+    return histogram;
+  }
+
+  /**
+   * What fromListedValues refuses, found without building the sketch: settings the constructor
+   * refuses, a sum that is not finite, a count that is not a positive finite number, a value that
+   * is not finite, or values spanning more than maxBuckets buckets of a sign (the sender's sketch
+   * would have collapsed them: it sends its bytes then). A reader that builds the sketch only when
+   * it is needed (a pane state's feature: FeatureSummary) checks here first, so that a malformed
+   * message is refused before anything changes.
+   */
+  static checkListedValues(values: ArrayLike<number>, counts: ArrayLike<number>, sum: number, settings: ListedSketchSettings, scratch?: BucketScratch): void {
+    const { relativeAccuracy, maxBuckets, minIndexable } = settings;
+    const center = settings.center === 0 ? 0 : settings.center;
+    checkSketchSettings(relativeAccuracy, maxBuckets, minIndexable, center);
+    if (values.length !== counts.length) throw new RangeError(`LogHistogram.fromListedValues: ${values.length} values, ${counts.length} counts`);
+    if (!Number.isFinite(sum)) throw new RangeError(`LogHistogram.fromListedValues: bad sum ${sum}`);
+    // the nearest and farthest distance from the center per sign: the mapping's index grows with
+    // the distance, so the span of the buckets a sign's values take is that of these two
+    let nearestPositive = Infinity;
+    let farthestPositive = -Infinity;
+    let nearestNegative = Infinity;
+    let farthestNegative = -Infinity;
+    for (let k = 0; k < values.length; k++) {
       const x = values[k];
       const weight = counts[k];
       if (!(weight > 0 && weight < Infinity)) throw new RangeError(`LogHistogram.fromListedValues: count ${k} must be a positive finite number, got ${String(weight)}`);
       if (!Number.isFinite(x)) throw new RangeError(`LogHistogram.fromListedValues: value ${k} must be finite, got ${String(x)}`);
-      histogram.totalWeight += weight;
-      const side = histogram.routeOf(x);
-      if (side === ROUTE_ZERO) histogram.zeroWeight += weight;
-      else if (side === ROUTE_ORIGIN) histogram.originWeight += weight;
-      else if (side === ROUTE_POSITIVE) positives = insertSorted(positive, positiveWeights, positives, histogram.routedIndex, weight);
-      else negatives = insertSorted(negative, negativeWeights, negatives, histogram.routedIndex, weight);
-    }
-    for (const [store, indexes, weights, length] of [[histogram.positive, positive, positiveWeights, positives], [histogram.negative, negative, negativeWeights, negatives]] as const) {
-      if (length > 0 && indexes[length - 1] - indexes[0] + 1 > store.maxBuckets) {
-        throw new RangeError(`LogHistogram.fromListedValues: the values span ${indexes[length - 1] - indexes[0] + 1} buckets of a sign, more than maxBuckets ${store.maxBuckets}`);
+      const side = routeSide(x, center, minIndexable);
+      if (side === ROUTE_POSITIVE) {
+        const distance = x - center;
+        if (distance < nearestPositive) nearestPositive = distance;
+        if (distance > farthestPositive) farthestPositive = distance;
+      } else if (side === ROUTE_NEGATIVE) {
+        const distance = center - x;
+        if (distance < nearestNegative) nearestNegative = distance;
+        if (distance > farthestNegative) farthestNegative = distance;
       }
-      store.loadSorted(indexes, weights, length);
     }
-    histogram.valueSum = histogram.totalWeight === 0 ? 0 : sum;
-    return histogram;
+    if (farthestPositive <= nearestPositive && farthestNegative <= nearestNegative) return;
+    const mapping = scratch?.mappingFor(relativeAccuracy) ?? new CubicLogMapping(relativeAccuracy);
+    checkSpan(mapping, nearestPositive, farthestPositive, maxBuckets);
+    checkSpan(mapping, nearestNegative, farthestNegative, maxBuckets);
+  }
+
+  /**
+   * LogHistogram.delta(fromListedValues(earlier), fromListedValues(later)), read off the values
+   * whose counts changed (`change`: those of later minus those of earlier, each value once, as
+   * ExactValueCounts.change gives them) without building either sketch: a partition's pane state
+   * that replaces its earlier one at sparse traffic changes a few values of the dozen each lists.
+   * Both must have passed checkListedValues; null when they are not on the same buckets (accuracy,
+   * zero threshold, center), as the sketches would not be. The delta's arrays come from `scratch`.
+   */
+  static listedDelta(earlier: ListedValues, later: ListedValues, change: { readonly values: readonly number[]; readonly counts: readonly number[] }, scratch?: BucketScratch): SketchDelta | null {
+    if (!sameBucketSettings(earlier, later)) return null;
+    const center = later.center;
+    const minIndexable = later.minIndexable;
+    const n = change.values.length;
+    // room for every change on each side (a few): positives at [at, at + n), negatives after them
+    const intsAt = scratch === undefined ? -1 : scratch.reserveInts(2 * n);
+    const indexes = intsAt < 0 ? new Int32Array(2 * n) : (scratch as BucketScratch).intsArray;
+    const indexesAt = Math.max(intsAt, 0);
+    const weightsAt = scratch === undefined ? -1 : scratch.reserveWeights(2 * n);
+    const diffs = weightsAt < 0 ? new Float64Array(2 * n) : (scratch as BucketScratch).weightsArray;
+    const diffsAt = Math.max(weightsAt, 0);
+    let positives = 0;
+    let negatives = 0;
+    let mapping: CubicLogMapping | undefined;
+    for (let k = 0; k < n; k++) {
+      const x = change.values[k];
+      const side = routeSide(x, center, minIndexable);
+      if (side !== ROUTE_POSITIVE && side !== ROUTE_NEGATIVE) continue;
+      mapping ??= scratch?.mappingFor(later.relativeAccuracy) ?? new CubicLogMapping(later.relativeAccuracy);
+      if (side === ROUTE_POSITIVE) positives = insertSortedAt(indexes, diffs, indexesAt, diffsAt, positives, mapping.index(x - center), change.counts[k]);
+      else negatives = insertSortedAt(indexes, diffs, indexesAt + n, diffsAt + n, negatives, mapping.index(center - x), change.counts[k]);
+    }
+    const before = outsideWeights(earlier);
+    const after = outsideWeights(later);
+    return {
+      buckets: later,
+      positive: deltaOfSorted(indexes, indexesAt, diffs, diffsAt, positives),
+      negative: deltaOfSorted(indexes, indexesAt + n, diffs, diffsAt + n, negatives),
+      earlierZero: before.zero,
+      earlierOrigin: before.origin,
+      earlierTotal: before.total,
+      earlierSum: before.total === 0 ? 0 : earlier.sum,
+      laterZero: after.zero,
+      laterOrigin: after.origin,
+      laterTotal: after.total,
+      laterSum: after.total === 0 ? 0 : later.sum,
+    };
   }
 
   /**
@@ -1277,8 +1338,8 @@ const TAIL_BOUNDS_KEPT = 4;
  * (applyDelta) instead of subtracting the earlier state and merging the later one.
  */
 export interface SketchDelta {
-  /** The sketch whose buckets the delta is on (sameBuckets decides who takes it). */
-  readonly buckets: LogHistogram;
+  /** The buckets the delta is on (sameBuckets decides who takes it): its later sketch, or listed state. */
+  readonly buckets: BucketSettings;
   readonly positive: BucketDelta;
   readonly negative: BucketDelta;
   /**
@@ -1666,33 +1727,128 @@ function weightedSlots(weights: Float64Array, weighted: number, scratch: BucketS
   return slots;
 }
 
+/** The constructor's checks of a sketch's settings (RangeError naming the one that is wrong). */
+function checkSketchSettings(relativeAccuracy: number, maxBuckets: number, minIndexable: number, center: number): void {
+  if (typeof relativeAccuracy !== 'number' || !(relativeAccuracy >= MIN_RELATIVE_ACCURACY && relativeAccuracy < 1)) {
+    throw new RangeError(`LogHistogram: relativeAccuracy must be a number in [${MIN_RELATIVE_ACCURACY}, 1), got ${String(relativeAccuracy)}`);
+  }
+  if (!Number.isInteger(maxBuckets) || maxBuckets < 2 || maxBuckets > MAX_MAX_BUCKETS) {
+    throw new RangeError(`LogHistogram: options.maxBuckets must be an integer in [2, ${MAX_MAX_BUCKETS}], got ${String(maxBuckets)}`);
+  }
+  if (typeof minIndexable !== 'number' || !(minIndexable >= 2.3e-308 && minIndexable < 1e300)) {
+    throw new RangeError(`LogHistogram: options.minIndexable must be a number in [2.3e-308, 1e300), got ${String(minIndexable)}`);
+  }
+  if (typeof center !== 'number' || !Number.isFinite(center)) {
+    throw new RangeError(`LogHistogram: options.center must be a finite number, got ${String(center)}`);
+  }
+}
+
+/**
+ * Which of a sketch's parts add() puts a finite value x in (ROUTE_*): the zero weight within
+ * minIndexable of the center, the origin weight for an exact 0 away from it, else the positive or
+ * negative store (at the mapping's index of |x - center|). The listed-values paths route values by
+ * it; add() keeps its own copy of the rule, inlined on the hot path.
+ */
+function routeSide(x: number, center: number, minIndexable: number): number {
+  const d = x - center;
+  if (d <= minIndexable && d >= -minIndexable) return ROUTE_ZERO;
+  if (x === 0) return ROUTE_ORIGIN;
+  return d > 0 ? ROUTE_POSITIVE : ROUTE_NEGATIVE;
+}
+
 /** Where LogHistogram.routeOf puts a value. */
 const ROUTE_ZERO = 0;
 const ROUTE_ORIGIN = 1;
 const ROUTE_POSITIVE = 2;
 const ROUTE_NEGATIVE = 3;
 
-/** The settings of a sketch rebuilt from its listed values (LogHistogram.fromListedValues). */
-export interface ListedSketchSettings {
-  relativeAccuracy: number;
-  minIndexable: number;
-  maxBuckets: number;
-  center: number;
+/** What decides a sketch's buckets (LogHistogram.sameBuckets): its accuracy, zero threshold and center. */
+export interface BucketSettings {
+  readonly relativeAccuracy: number;
+  readonly minIndexable: number;
+  readonly center: number;
 }
 
-/** Adds `weight` at `index` to the first `length` ascending (index, weight) pairs; returns their new length. */
-function insertSorted(indexes: Int32Array, weights: Float64Array, length: number, index: number, weight: number): number {
-  let at = length;
-  while (at > 0 && indexes[at - 1] > index) at--;
-  if (at > 0 && indexes[at - 1] === index) {
-    weights[at - 1] += weight;
+/** The settings of a sketch rebuilt from its listed values (LogHistogram.fromListedValues). */
+export interface ListedSketchSettings extends BucketSettings {
+  readonly maxBuckets: number;
+}
+
+/** A sketch given as its listed values, each counted its count, and its sum (see LogHistogram.fromListedValues). */
+export interface ListedValues extends ListedSketchSettings {
+  readonly values: readonly number[];
+  readonly counts: readonly number[];
+  readonly sum: number;
+}
+
+/** Adds `weight` at `index` to the first `length` ascending (index, weight) pairs from `at`; returns their new length. */
+function insertSorted(indexes: Int32Array, weights: Float64Array, at: number, length: number, index: number, weight: number): number {
+  return insertSortedAt(indexes, weights, at, at, length, index, weight);
+}
+
+/** insertSorted with the indexes from `indexesAt` and the weights from `weightsAt`. */
+function insertSortedAt(indexes: Int32Array, weights: Float64Array, indexesAt: number, weightsAt: number, length: number, index: number, weight: number): number {
+  let k = length;
+  while (k > 0 && indexes[indexesAt + k - 1] > index) k--;
+  if (k > 0 && indexes[indexesAt + k - 1] === index) {
+    weights[weightsAt + k - 1] += weight;
     return length;
   }
-  for (let k = length; k > at; k--) {
-    indexes[k] = indexes[k - 1];
-    weights[k] = weights[k - 1];
+  for (let j = length; j > k; j--) {
+    indexes[indexesAt + j] = indexes[indexesAt + j - 1];
+    weights[weightsAt + j] = weights[weightsAt + j - 1];
   }
-  indexes[at] = index;
-  weights[at] = weight;
+  indexes[indexesAt + k] = index;
+  weights[weightsAt + k] = weight;
   return length + 1;
+}
+
+/**
+ * The BucketDelta of `length` ascending (index, change) pairs in place: those whose changes
+ * cancelled dropped (bucketDelta lists no bucket whose weight is unchanged), the gains' range noted.
+ */
+function deltaOfSorted(indexes: Int32Array, indexesAt: number, diffs: Float64Array, diffsAt: number, length: number): BucketDelta {
+  let kept = 0;
+  let lowestGain = EMPTY_LOW;
+  let highestGain = EMPTY_HIGH;
+  for (let k = 0; k < length; k++) {
+    const diff = diffs[diffsAt + k];
+    if (diff === 0) continue;
+    const index = indexes[indexesAt + k];
+    if (diff > 0) {
+      if (index < lowestGain) lowestGain = index;
+      highestGain = index;
+    }
+    indexes[indexesAt + kept] = index;
+    diffs[diffsAt + kept++] = diff;
+  }
+  return { indexes, indexesAt, diffs, diffsAt, length: kept, lowestGain, highestGain };
+}
+
+/** RangeError where the buckets from distance `nearest` to `farthest` from the center (a sign's values) are more than maxBuckets. */
+function checkSpan(mapping: CubicLogMapping, nearest: number, farthest: number, maxBuckets: number): void {
+  if (farthest <= nearest) return;
+  const span = mapping.index(farthest) - mapping.index(nearest) + 1;
+  if (span > maxBuckets) throw new RangeError(`LogHistogram.fromListedValues: the values span ${span} buckets of a sign, more than maxBuckets ${maxBuckets}`);
+}
+
+/** A listed state's weights outside the buckets, and its count (as fromListedValues sums them). */
+function outsideWeights(listed: ListedValues): { zero: number; origin: number; total: number } {
+  let zero = 0;
+  let origin = 0;
+  let total = 0;
+  const center = listed.center === 0 ? 0 : listed.center;
+  for (let k = 0; k < listed.values.length; k++) {
+    const weight = listed.counts[k];
+    total += weight;
+    const side = routeSide(listed.values[k], center, listed.minIndexable);
+    if (side === ROUTE_ZERO) zero += weight;
+    else if (side === ROUTE_ORIGIN) origin += weight;
+  }
+  return { zero, origin, total };
+}
+
+/** Whether two sketches' buckets are the same (LogHistogram.sameBuckets, on settings alone). */
+function sameBucketSettings(a: BucketSettings, b: BucketSettings): boolean {
+  return a.relativeAccuracy === b.relativeAccuracy && a.minIndexable === b.minIndexable && (a.center === 0 ? 0 : a.center) === (b.center === 0 ? 0 : b.center);
 }

@@ -1,5 +1,5 @@
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import type { SketchDelta } from '../sketch/log-histogram.ts';
+import type { BucketSettings, ListedValues, SketchDelta } from '../sketch/log-histogram.ts';
 import { newWeights } from '../sketch/bucket-store.ts';
 import type { BucketScratch } from '../sketch/bucket-store.ts';
 import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
@@ -137,8 +137,53 @@ export type FeatureCenters = Map<string, number>;
 /** Features summarized per segment value (segmentSketchValues): the first this many a segment sees. */
 export const SEGMENT_SKETCH_FEATURES = 16;
 
+/** A feature's sketch sent as its values (FeatureWire.r), checked, not yet built: FeatureSummary.numeric builds it when read. */
+export interface UnbuiltListedSketch extends ListedValues {
+  /** Where the built sketch's arrays come from (the decoded state's: see inputFromWire). */
+  readonly scratch: BucketScratch | undefined;
+}
+
 export class FeatureSummary {
-  numeric: LogHistogram | null = null;
+  private sketch: LogHistogram | null = null;
+  /**
+   * A decoded state's sketch sent as its values, until read: a state that replaces another in the
+   * windows changes them by the values whose counts changed (featureChanges), and neither state's
+   * sketch is built (two builds per feature and replaced state, a twentieth of the gateway's thread
+   * at 300 models x 30 features over 16 partitions).
+   */
+  private unbuilt: UnbuiltListedSketch | null = null;
+
+  /** The feature's sketch of its numeric values (built now if it was sent as its values); null: none. */
+  get numeric(): LogHistogram | null {
+    const unbuilt = this.unbuilt;
+    if (unbuilt !== null) {
+      this.sketch = LogHistogram.fromListedValues(unbuilt.values, unbuilt.counts, unbuilt.sum, unbuilt, unbuilt.scratch);
+      this.unbuilt = null;
+    }
+    return this.sketch;
+  }
+
+  set numeric(sketch: LogHistogram | null) {
+    this.unbuilt = null;
+    this.sketch = sketch;
+  }
+
+  /** The sketch sent as these values, checked (LogHistogram.checkListedValues), built when first read. */
+  setListedSketch(listed: UnbuiltListedSketch): void {
+    this.sketch = null;
+    this.unbuilt = listed;
+  }
+
+  /** The listed values the sketch is sent as while it is not built; null once it is (or it never was sent so). */
+  get unbuiltListedSketch(): ListedValues | null {
+    return this.unbuilt;
+  }
+
+  /** The buckets of the sketch, without building one sent as its values; null: no sketch. */
+  get numericBuckets(): BucketSettings | null {
+    return this.unbuilt ?? this.sketch;
+  }
+
   /** Exact counts of the numeric values while they are few (discrete features); see ExactValueCounts. */
   exact: ExactValueCounts | null = null;
   categories: CategoryCounter | null = null;
@@ -845,15 +890,27 @@ export function featureChanges(earlier: PaneInput, later: PaneInput, scratch?: B
   later.features.forEach((summary, name) => {
     const before = earlier.features.get(name);
     if (before === undefined) return;
-    const next = summary.numeric;
-    const previous = before.numeric;
-    const numeric = next !== null && previous !== null && next.sameBuckets(previous) ? LogHistogram.delta(previous, next, scratch) : null;
     const exact = summary.exact !== null && before.exact !== null ? ExactValueCounts.change(before.exact, summary.exact) : null;
+    const numeric = sketchChange(before, summary, exact, scratch);
     if (numeric === null && exact === null) return;
     before.inChange = summary.inChange = true;
     changes.set(name, { numeric, exact, earlier: before, later: summary });
   });
   return changes;
+}
+
+/**
+ * The delta of a feature's sketch from its earlier state to its later one (null: not on the same
+ * buckets). Both sent as their values and not built: read off the values whose counts changed
+ * (`exact`, which lists every change: neither state has values it does not list).
+ */
+function sketchChange(earlier: FeatureSummary, later: FeatureSummary, exact: ExactChange | null, scratch: BucketScratch | undefined): SketchDelta | null {
+  const listedBefore = earlier.unbuiltListedSketch;
+  const listedAfter = later.unbuiltListedSketch;
+  if (listedBefore !== null && listedAfter !== null && exact !== null && exact.other === 0) return LogHistogram.listedDelta(listedBefore, listedAfter, exact, scratch);
+  const next = later.numeric;
+  const previous = earlier.numeric;
+  return next !== null && previous !== null && next.sameBuckets(previous) ? LogHistogram.delta(previous, next, scratch) : null;
 }
 
 /**
@@ -1187,9 +1244,11 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
  */
 /**
  * A pane's input state from its wire form. `scratch`: where its feature sketches' bucket arrays
- * come from, for a state used only until the scratch is reset (BucketScratch).
+ * come from, for a state used only until the scratch is reset (BucketScratch). `readBefore`: a
+ * state this process read before and holds (a window store's partition states), or wrote itself
+ * (its merged ones): its feature sketches sent as their values are not checked again.
  */
-export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 'state', scratch?: BucketScratch): PaneInput {
+export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 'state', scratch?: BucketScratch, readBefore = false): PaneInput {
   const pane = new PaneInput(limits, null, scratch?.mappingFor(limits.relativeAccuracy));
   pane.count = wire.count;
   pane.errors = wire.errors;
@@ -1203,7 +1262,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   // own keys only (the codec's checked object has no others): no [name, feature] pair per feature
   const features = wire.features;
   const featuresPath = `${path}.features`;
-  for (const name in features) pane.features.set(name, featureFromWire(features[name], featuresPath, name, scratch));
+  for (const name in features) pane.features.set(name, featureFromWire(features[name], featuresPath, name, scratch, readBefore));
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
   for (const [key, byValue] of Object.entries(wire.segmentFeatures ?? {})) {
@@ -1211,7 +1270,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
     for (const [value, features] of Object.entries(byValue)) {
       const summaries = new Map<string, FeatureSummary>();
       const at = `${path}.segmentFeatures[${JSON.stringify(key)}][${JSON.stringify(value)}]`;
-      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, at, name, scratch));
+      for (const [name, feature] of Object.entries(features)) summaries.set(name, featureFromWire(feature, at, name, scratch, readBefore));
       values.set(value, summaries);
     }
     pane.segmentFeatures.set(key, values);
@@ -1231,7 +1290,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
  * center, accuracy and zero threshold (an older worker's has center 0, 1e-9 and the latency's
  * accuracy): windows rebin it.
  */
-function featureFromWire(feature: FeatureWire, parent: string, name: string, scratch?: BucketScratch): FeatureSummary {
+function featureFromWire(feature: FeatureWire, parent: string, name: string, scratch: BucketScratch | undefined, readBefore: boolean): FeatureSummary {
   const summary = new FeatureSummary();
   // the part's path made only for an error: formatted for every read (the name through
   // JSON.stringify), or kept as an object of its pieces, it cost more than reading the part
@@ -1239,7 +1298,10 @@ function featureFromWire(feature: FeatureWire, parent: string, name: string, scr
   try {
     if (feature.n === undefined && feature.r !== undefined) {
       part = 'r';
-      summary.numeric = listedSketchFromWire(feature.r, feature.x as ExactValuesWire, scratch);
+      // checked now (once), built when first read (most states replaced in the windows never are)
+      const listed = listedValuesFromWire(feature.r, feature.x as ExactValuesWire, scratch);
+      if (!readBefore) LogHistogram.checkListedValues(listed.values, listed.counts, listed.sum, listed, scratch);
+      summary.setListedSketch(listed);
     } else summary.numeric = feature.n ? LogHistogram.fromBytes(feature.n, scratch) : null;
     part = 'c';
     summary.categories = feature.c ? CategoryCounter.fromJSON(feature.c) : null;
@@ -1247,18 +1309,17 @@ function featureFromWire(feature: FeatureWire, parent: string, name: string, scr
     throw new PaneMessageError(`${parent}[${JSON.stringify(name)}].${part}`, (error as Error).message);
   }
   summary.nulls = feature.z;
-  summary.exact = exactFromWire(feature.x, summary.numeric);
+  // an older worker's feature without exact counts (never one sent as its values): its sketch's count
+  summary.exact = feature.x == null ? exactFromWire(feature.x, summary.numeric) : exactFromWire(feature.x, null);
   return summary;
 }
 
-/** The sketch FeatureWire.r stands for, rebuilt from the exact counts `x` (checked by the codec: they list every value). */
-function listedSketchFromWire(r: readonly number[], x: ExactValuesWire, scratch?: BucketScratch): LogHistogram {
+/** The sketch FeatureWire.r stands for: the exact counts `x` (checked by the codec: they list every value), r's sum and settings, and where to build it. */
+function listedValuesFromWire(r: readonly number[], x: ExactValuesWire, scratch: BucketScratch | undefined): UnbuiltListedSketch {
   const defaults = LISTED_SKETCH_DEFAULTS;
-  const settings =
-    r.length === 2
-      ? { relativeAccuracy: defaults.relativeAccuracy, minIndexable: defaults.minIndexable, maxBuckets: defaults.maxBuckets, center: r[0] }
-      : { relativeAccuracy: r[2], minIndexable: r[3], maxBuckets: r[4], center: r[0] };
-  return LogHistogram.fromListedValues(x.v, x.c, r[1], settings, scratch);
+  return r.length === 2
+    ? { relativeAccuracy: defaults.relativeAccuracy, minIndexable: defaults.minIndexable, maxBuckets: defaults.maxBuckets, center: r[0], values: x.v, counts: x.c, sum: r[1], scratch }
+    : { relativeAccuracy: r[2], minIndexable: r[3], maxBuckets: r[4], center: r[0], values: x.v, counts: x.c, sum: r[1], scratch };
 }
 
 function exactToWire(exact: ExactValueCounts): ExactValuesWire {

@@ -269,14 +269,16 @@ export class ModelWindows {
     return aggregate;
   }
 
+  /** A held state decoded (read once already, when it arrived: see applyState). */
   private decode(pane: StoredPane): DecodedPane {
     return this.decodeState(pane.part, pane.state);
   }
 
-  private decodeState(part: 'in' | 'out', state: HeldState): DecodedPane {
+  /** `arriving`: a state from a message, read the first time (checked in full); otherwise a held one. */
+  private decodeState(part: 'in' | 'out', state: HeldState, arriving = false): DecodedPane {
     const wire = wireOf(state, this.reader);
     if (part === 'out') return { input: null, outcome: outcomeFromWire(wire as PaneOutcomeWire, this.limits), moved: null };
-    const input = inputFromWire(wire as PaneInputWire, this.limits, 'state', this.scratch);
+    const input = inputFromWire(wire as PaneInputWire, this.limits, 'state', this.scratch, !arriving);
     return { input, outcome: null, moved: this.onFeatureBuckets(input) };
   }
 
@@ -300,16 +302,18 @@ export class ModelWindows {
     let moved: string[] | null = null;
     // forEach, not for-of over entries: no [name, summary] array per feature of every state decoded
     input.features.forEach((summary, name) => {
-      const sketch = summary.numeric;
-      if (sketch === null) return;
+      // a sketch sent as its values is built only if it must be moved (or is the feature's first)
+      const buckets = summary.numericBuckets;
+      if (buckets === null) return;
       let like = this.featureBuckets.get(name);
       if (like === undefined) {
         const hinted = this.bucketsHint?.(name);
+        const sketch = summary.numeric as LogHistogram;
         like = hinted !== undefined && sameSettings(hinted, sketch) ? hinted.emptyLike() : sketch.emptyLike();
         this.featureBuckets.set(name, like);
       }
-      if (!like.sameBuckets(sketch)) {
-        summary.numeric = this.movedOntoBuckets(name, sketch, summary.exact, like);
+      if (!like.sameBuckets(buckets)) {
+        summary.numeric = this.movedOntoBuckets(name, summary.numeric as LogHistogram, summary.exact, like);
         this.rebinnedSketches++;
         (moved ??= []).push(name);
       }
@@ -582,7 +586,7 @@ export class ModelWindows {
     if (checked.paneStart < this.retainedFrom(Math.max(this.end, paneEnd))) return;
     const key = `${checked.version}|${checked.paneStart}|${checked.part}`;
     if (this.sameAsHeld(key, checked)) return;
-    const decoded = this.decode(next);
+    const decoded = this.decodeState(next.part, next.state, true);
     // A partition's state is decoded again when the next one replaces it, when it leaves a window
     // and when it is folded: kept with its sketches already on the model's buckets, it is moved once.
     // Any other is held packed from the message's own bytes (a copy of the state's part, no

@@ -7,7 +7,9 @@ import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-co
 import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
 import { encode } from '@msgpack/msgpack';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
-import { FEATURE_MIN_INDEXABLE, featureAccuracyOf } from '../../src/window/pane.ts';
+import { DEFAULT_FEATURE_RELATIVE_ACCURACY, FEATURE_MIN_INDEXABLE, featureAccuracyOf } from '../../src/window/pane.ts';
+import { LISTED_SKETCH_DEFAULTS } from '../../src/contract/pane-wire.ts';
+import type { ExactValuesWire, FeatureWire, PaneInputWire } from '../../src/contract/pane-wire.ts';
 
 const PANE = 10_000;
 const WINDOWS = new Map([['1m', 60_000], ['5m', 300_000]]);
@@ -439,5 +441,70 @@ describe('a feature held on the buckets of its reference (bucketsHint)', () => {
       expect(sketch?.center).not.toBe(97.5);
       expect(sketch?.count).toBe(40);
     }
+  });
+});
+
+/** The message with every feature sketch sent as its values (FeatureWire.r) sent as its bytes instead, as a sender without r does. */
+function withSketchBytes(message: PaneMessage): PaneMessage {
+  const state = message.state as PaneInputWire;
+  const features: Record<string, FeatureWire> = {};
+  for (const [name, feature] of Object.entries(state.features)) {
+    if (feature.r === undefined) {
+      features[name] = feature;
+      continue;
+    }
+    const r = feature.r;
+    const settings = r.length === 2 ? { ...LISTED_SKETCH_DEFAULTS, center: r[0] } : { relativeAccuracy: r[2], minIndexable: r[3], maxBuckets: r[4], center: r[0] };
+    const x = feature.x as ExactValuesWire;
+    const { r: _r, ...rest } = feature;
+    features[name] = { ...rest, n: LogHistogram.fromListedValues(x.v, x.c, r[1], settings).toBytes() };
+  }
+  return { ...message, state: { ...state, features } };
+}
+
+describe('partition states whose feature sketches are sent as their values (FeatureWire.r)', () => {
+  it('change the windows as the same states with their sketches as bytes do, as each replaces the one before', () => {
+    const update = fc.record({
+      partition: fc.integer({ min: 0, max: 3 }),
+      pane: fc.integer({ min: 0, max: 40 }),
+      // a few values a second of a sparse feature: repeats, the zero, far and near ones
+      values: fc.array(fc.oneof(fc.integer({ min: 1, max: 500 }), fc.constantFrom(0, 250.5, -3, 1e6)), { maxLength: 4 }),
+      final: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(update, { minLength: 1, maxLength: 120 }), (updates) => {
+        const asValues = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const asBytes = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const reader = new MsgpackReader();
+        // each partition's pane gathers its values and is republished whole, as a worker's is
+        const panes = new Map<string, number[]>();
+        let sentAsValues = 0;
+        for (const u of updates) {
+          const key = `${u.partition}|${u.pane}`;
+          const values = [...(panes.get(key) ?? []), ...u.values];
+          panes.set(key, values);
+          const message = { ...inputMessage(u.partition, 'v1', u.pane * PANE, values), final: u.final };
+          if ((message.state as PaneInputWire).features.x?.r !== undefined) sentAsValues++;
+          asValues.applyMessage(decodePaneMessage(encodePaneMessage(message), reader));
+          asBytes.applyMessage(decodePaneMessage(encodePaneMessage(withSketchBytes(message)), reader));
+        }
+        expectSameWindows(asValues, asBytes);
+        return sentAsValues > 0 || updates.every((u) => u.values.length === 0);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('are refused before anything changes where their values would not fit the sketch they stand for', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    windows.applyMessage(inputMessage(0, 'v1', 0, [5, 6]));
+    const before = encode(inputToWire((windows.get('1m') as { input: PaneInput }).input));
+    const message = inputMessage(0, 'v1', 0, [5, 6, 7]);
+    // two buckets for values a thousand buckets apart: a sender would have sent the sketch's bytes
+    const feature = (message.state as PaneInputWire).features.x;
+    const r = feature.r as number[];
+    (message.state as PaneInputWire).features.x = { ...feature, r: [r[0], r[1], DEFAULT_FEATURE_RELATIVE_ACCURACY, FEATURE_MIN_INDEXABLE, 2], x: { v: [5, 6, 7, 1e9], c: [1, 1, 1, 1], o: 0 } };
+    expect(() => windows.applyMessage(decodePaneMessage(encodePaneMessage(message)))).toThrow(/state\.features\["x"\]\.r: .*more than maxBuckets 2/);
+    expect(encode(inputToWire((windows.get('1m') as { input: PaneInput }).input))).toEqual(before);
   });
 });
