@@ -149,7 +149,7 @@ export function checkComparable(where: string, ref: QuantileSummary, cur: Quanti
  * Two-sample KS from two summaries, of the same buckets or not (see the module comment for
  * the bound). NaN results when either summary is empty. The p-value is exact (lattice paths,
  * ties = shared buckets) when both counts are integers <= 10000 and the work fits
- * `maxExactWork` (default GATEWAY_KS_MAX_EXACT_WORK, ~10 ms), else asymptotic.
+ * `maxExactWork` (default GATEWAY_KS_MAX_EXACT_WORK, ~1 ms), else asymptotic.
  */
 export function ksFromSummaries(
   ref: QuantileSummary,
