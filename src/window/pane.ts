@@ -1309,8 +1309,8 @@ function featureFromWire(feature: FeatureWire, parent: string, name: string, scr
     throw new PaneMessageError(`${parent}[${JSON.stringify(name)}].${part}`, (error as Error).message);
   }
   summary.nulls = feature.z;
-  // an older worker's feature without exact counts (never one sent as its values): its sketch's count
-  summary.exact = feature.x == null ? exactFromWire(feature.x, summary.numeric) : exactFromWire(feature.x, null);
+  // the sketch is read (built) only for an older worker's feature without exact counts, never one sent as its values
+  summary.exact = exactFromWire(feature.x, feature.x == null ? summary.numeric : null);
   return summary;
 }
 
