@@ -34,7 +34,8 @@ export interface FeatureWire {
    * what adding them gives (most features of a sparse pane: a pane of a dozen events): the sketch's
    * center and sum, [center, sum], or [center, sum, relativeAccuracy, minIndexable, maxBuckets]
    * where those are not a feature sketch's defaults (LISTED_SKETCH_DEFAULTS). The reader rebuilds
-   * the sketch from `x` (LogHistogram.fromListedValues). 113 of a sparse feature's ~201 bytes were
+   * the sketch from `x` when it needs it (LogHistogram.fromListedValues; a replaced state's delta
+   * comes from the values that changed: LogHistogram.listedDelta). 113 of a sparse feature's ~201 bytes were
    * its sketch, 72 of them its header.
    */
   r?: number[];

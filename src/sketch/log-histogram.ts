@@ -157,7 +157,7 @@ export class LogHistogram implements QuantileSummary {
 
   /** Whether `other` has the same buckets (accuracy, zero threshold, center): merge and subtract need it. */
   sameBuckets(other: BucketSettings): boolean {
-    return other.relativeAccuracy === this.relativeAccuracy && other.minIndexable === this.minIndexable && other.center === this.center;
+    return sameBucketSettings(this, other);
   }
 
   get isEmpty(): boolean {
@@ -1011,8 +1011,7 @@ export class LogHistogram implements QuantileSummary {
    * message is refused before anything changes.
    */
   static checkListedValues(values: ArrayLike<number>, counts: ArrayLike<number>, sum: number, settings: ListedSketchSettings, scratch?: BucketScratch): void {
-    const { relativeAccuracy, maxBuckets, minIndexable } = settings;
-    const center = settings.center === 0 ? 0 : settings.center;
+    const { relativeAccuracy, maxBuckets, minIndexable, center } = settings;
     checkSketchSettings(relativeAccuracy, maxBuckets, minIndexable, center);
     if (values.length !== counts.length) throw new RangeError(`LogHistogram.fromListedValues: ${values.length} values, ${counts.length} counts`);
     if (!Number.isFinite(sum)) throw new RangeError(`LogHistogram.fromListedValues: bad sum ${sum}`);
@@ -1837,7 +1836,7 @@ function outsideWeights(listed: ListedValues): { zero: number; origin: number; t
   let zero = 0;
   let origin = 0;
   let total = 0;
-  const center = listed.center === 0 ? 0 : listed.center;
+  const center = listed.center;
   for (let k = 0; k < listed.values.length; k++) {
     const weight = listed.counts[k];
     total += weight;
@@ -1848,7 +1847,7 @@ function outsideWeights(listed: ListedValues): { zero: number; origin: number; t
   return { zero, origin, total };
 }
 
-/** Whether two sketches' buckets are the same (LogHistogram.sameBuckets, on settings alone). */
+/** Whether two sketches' buckets are the same (LogHistogram.sameBuckets), on their settings alone (=== takes -0 for 0). */
 function sameBucketSettings(a: BucketSettings, b: BucketSettings): boolean {
-  return a.relativeAccuracy === b.relativeAccuracy && a.minIndexable === b.minIndexable && (a.center === 0 ? 0 : a.center) === (b.center === 0 ? 0 : b.center);
+  return a.relativeAccuracy === b.relativeAccuracy && a.minIndexable === b.minIndexable && a.center === b.center;
 }
