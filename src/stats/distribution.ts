@@ -217,6 +217,53 @@ export function ksExactWork(n1: number, n2: number, d: number): number {
  */
 export const GATEWAY_KS_MAX_EXACT_WORK = 100_000;
 
+/**
+ * Work (ksExactWork) up to which ksPValueAgainst always takes the exact KS p-value (~2-4 us, as
+ * cheap as the asymptotic one). Not more: a window much like its reference (a statistic of 0.004 at
+ * 600 against 1,100 values) costs ~8,000 steps, and such windows were most of the exact p-values of
+ * bench gateway at 300 models.
+ */
+export const KS_CHEAP_EXACT_WORK = 1_000;
+
+/**
+ * How far (a factor either way) the asymptotic KS p-value may lie from a test's threshold before
+ * ksPValueAgainst computes the exact one to decide. Measured against the exact p-value for sizes
+ * 20..10,000 where the work is 1,000..100,000 steps (test/stats/ks-budget.test.ts): the two differ
+ * by a factor of at most 1.95 for exact p-values in [1e-8, 0.05], 2.5 down to 2.5e-10 (a quarter
+ * of KS_SMALLEST_CHECKED_THRESHOLD) and 1.13 above 0.05. With 4, an asymptotic p-value outside
+ * [t / 4, 4 t] lies on the same side of t as the exact one.
+ */
+export const KS_ASYMPTOTIC_RATIO_MARGIN = 4;
+
+/**
+ * Smallest threshold ksPValueAgainst decides with the asymptotic p-value; below it, as ksPValue.
+ * Deeper in the tail the two differ by more (a factor up to 50 near 1e-14 for samples of 20 against
+ * 77). The false-alarm budget's significance level is at least 8e-9 (one value, a window evaluated
+ * 60 times over its length).
+ */
+export const KS_SMALLEST_CHECKED_THRESHOLD = 1e-9;
+
+/**
+ * ksPValue for a test that decides `p <= threshold`: exact (within `maxExactWork`) where it is cheap
+ * (KS_CHEAP_EXACT_WORK) or where the asymptotic p-value lies within KS_ASYMPTOTIC_RATIO_MARGIN of the
+ * threshold, asymptotic elsewhere, where the exact one would decide the same (and differ from it by
+ * at most 0.033 absolute, 0.0035 where the exact one is <= 0.05, a factor 1.95 for exact p-values in
+ * [1e-8, 0.05]). Where sizes and statistic come
+ * from sketches, the statistic itself is only known within its error bound, and the exact p-value
+ * of it was a quarter of a gateway's drift statistics at 300 models x 30 features (1,200-value
+ * windows against 600-value references: ~40 us each, 2,500 a second), almost all of them far from
+ * any threshold.
+ */
+export function ksPValueAgainst(threshold: number, d: number, n1: number, n2: number, maxExactWork = Infinity): KsResult {
+  if (threshold >= KS_SMALLEST_CHECKED_THRESHOLD && ksExactWork(n1, n2, d) > KS_CHEAP_EXACT_WORK) {
+    const asymptotic = ksAsymptoticPValue(d, n1, n2);
+    if (asymptotic > threshold * KS_ASYMPTOTIC_RATIO_MARGIN || asymptotic * KS_ASYMPTOTIC_RATIO_MARGIN < threshold) {
+      return { statistic: d, pValue: asymptotic, method: 'asymp' };
+    }
+  }
+  return ksPValue(d, n1, n2, maxExactWork);
+}
+
 /** p-value of a two-sample statistic d, exact when SciPy's 'auto' would be and within budget. */
 export function ksPValue(d: number, n1: number, n2: number, maxExactWork = Infinity): KsResult {
   const integral = Number.isInteger(n1) && Number.isInteger(n2);

@@ -356,6 +356,7 @@ function evaluateNumeric(
       }
       return walk;
     },
+    threshold: (test) => thresholdFor(test as DriftTestName, count, options),
   };
   // Raw values decide only when the reference's sample is all of it: a subsample of a larger
   // reference (the 1000 values kept for small-sample tests) would let its sampling noise decide

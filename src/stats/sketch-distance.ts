@@ -35,7 +35,7 @@
  * (Values a sketch stores in its center bucket add at most its zero threshold.)
  */
 import type { BucketArrays, QuantileSummary } from '../sketch/types.ts';
-import { binIndex, GATEWAY_KS_MAX_EXACT_WORK, ksAsymptoticPValue, ksPValue, normByStd } from './distribution.ts';
+import { binIndex, GATEWAY_KS_MAX_EXACT_WORK, ksAsymptoticPValue, ksPValue, ksPValueAgainst, normByStd } from './distribution.ts';
 
 export interface SketchKsResult {
   /** sup |F_ref - F_cur| over every bucket representative of both summaries. */
@@ -228,20 +228,24 @@ export function walkBuckets(a: SummaryBuckets, b: SummaryBuckets, refCenter: num
  * ksFromSummaries on buckets already collected (summaryBuckets) of the reference (`a`) and the
  * current summary (`b`), without the p-value at the upper bound (which the drift test does not read:
  * a second p-value per feature and evaluation, ~6 % of the gateway's drift work at 300 models).
- * `walk`: walkBuckets of the same buckets, when the caller has it.
+ * `walk`: walkBuckets of the same buckets, when the caller has it. `threshold`: the significance
+ * level the p-value is compared with, when the caller has one: the p-value is then exact only where
+ * it decides (ksPValueAgainst).
  */
 export function ksFromBuckets(
   a: SummaryBuckets,
   b: SummaryBuckets,
   maxExactWork = GATEWAY_KS_MAX_EXACT_WORK,
   walk: BucketWalk = walkBuckets(a, b, 0, 0),
+  threshold?: number,
 ): Omit<SketchKsResult, 'pValueAtUpperBound'> {
   if (a.total === 0 || b.total === 0) {
     return { statistic: NaN, pValue: NaN, errorBound: NaN };
   }
   const statistic = walk.ks;
   const errorBound = Math.min(1, a.largest / a.total + b.largest / b.total);
-  return { statistic, pValue: ksPValue(statistic, a.total, b.total, maxExactWork).pValue, errorBound };
+  const ks = threshold === undefined ? ksPValue(statistic, a.total, b.total, maxExactWork) : ksPValueAgainst(threshold, statistic, a.total, b.total, maxExactWork);
+  return { statistic, pValue: ks.pValue, errorBound };
 }
 
 /** Wasserstein-1 between two summaries, integrating |F - G| between representatives. */

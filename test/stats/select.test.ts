@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   binCounts,
   chiSquaredContingency,
+  GATEWAY_KS_MAX_EXACT_WORK,
   jensenShannonDistance,
   ks2Samp,
+  ksAsymptoticPValue,
+  ksPValue,
   populationStd,
   psi,
   quantileEdges,
@@ -71,6 +74,32 @@ describe('evaluateDrift: numeric', () => {
     const w = wassersteinFromSummaries(refSketch, curSketch);
     expect(entry?.tests.wasserstein_normed.statistic).toBeCloseTo(w.statistic / profile.std, 14);
     expect(entry?.tests.ks.drift).toBe(true);
+  });
+
+  it('from sketches: the KS p-value exact where it decides against the threshold, asymptotic where it cannot', () => {
+    const referenceValues = normals(600, 10, 2, 21);
+    const referenceSketch = new LogHistogram(0.01, { center: 10 });
+    for (const v of referenceValues) referenceSketch.add(v);
+    const profile = numericReferenceFromValues('ref-600', referenceValues, referenceSketch);
+    const values = normals(1300, 10.1, 2, 22);
+    const sketch = new LogHistogram(0.01, { center: 10 });
+    for (const v of values) sketch.add(v);
+    const current = (): Parameters<typeof evaluateDrift>[1] => ({ type: 'numeric', summary: sketch, binCounts: binCounts(values, profile.innerEdges) });
+    const statistic = ksFromSummaries(referenceSketch, sketch).statistic;
+    const exact = ksPValue(statistic, 600, 1300, GATEWAY_KS_MAX_EXACT_WORK);
+    expect(exact.method).toBe('exact');
+    const asymptotic = ksAsymptoticPValue(statistic, 600, 1300);
+    expect(asymptotic).not.toBe(exact.pValue);
+    // the budget's significance level (6.5e-4 for 1,300 values) is far below a p-value of a few tenths
+    const far = evaluateDrift(profile, current());
+    expect(far?.tests.ks.statistic).toBe(statistic);
+    expect(far?.tests.ks.pValue).toBe(asymptotic);
+    expect(far?.tests.ks.drift).toBe(false);
+    // a threshold set between the two: the exact p-value decides, as it did before
+    const between = Math.sqrt(asymptotic * exact.pValue);
+    const near = evaluateDrift(profile, current(), { thresholds: { ks: between } });
+    expect(near?.tests.ks.pValue).toBe(exact.pValue);
+    expect(near?.tests.ks.drift).toBe(exact.pValue <= between);
   });
 
   it('with a room reused across evaluations: the same entries as without, whatever sizes came before', () => {

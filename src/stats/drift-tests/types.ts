@@ -28,6 +28,8 @@ export interface NumericSamples {
   summaryBuckets(): { reference: SummaryBuckets; current: SummaryBuckets };
   /** walkBuckets of those buckets and both summaries' centers, on the first call: KS and Wasserstein from one walk. */
   bucketWalk(): BucketWalk;
+  /** The threshold the evaluation compares the named test's measurement with (its p-value's, for a p-value test). */
+  threshold(test: string): number;
   /** Raw values of both sides, when both are kept: KS and Wasserstein are then exact. */
   raw?: { reference: ArrayLike<number>; current: ArrayLike<number> };
 }
