@@ -461,6 +461,8 @@ interface SizeResult {
   driftComputations: number;
   /** Pane sketches the gateway moved onto its windows' buckets, per numeric feature of a pane message applied (0: the panes share the reference's centers). */
   rebinnedSketchShare: number;
+  /** Partition input states the gateway wrote into an array it had let go (StateBytePool), per state held over the run. */
+  stateArraysReusedShare: number;
   backlogMaxModels: number;
   /** Gateway heap growth (live bytes) per model x feature x window, and its ratio to the budget. */
   gatewayBytesPerModelFeatureWindow: number;
@@ -880,6 +882,7 @@ async function runSize(models: number): Promise<SizeResult> {
     scrapeBytes: Math.max(0, ...scrapes.map((s) => s.bytes)),
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
+    stateArraysReusedShare: Number((windows.stateArrays.reused / Math.max(1, windows.stateArrays.reused + windows.stateArrays.made)).toFixed(3)),
     backlogMaxModels: backlogMax,
     gatewayBytesPerModelFeatureWindow: Math.round(gatewayBytesPerCell),
     gatewayMemoryRatioToBudget: Number((gatewayBytesPerCell / GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)),
@@ -1118,7 +1121,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(

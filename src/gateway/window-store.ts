@@ -1,4 +1,5 @@
 import { MsgpackReader } from '../contract/msgpack-reader.ts';
+import { StateBytePool } from '../window/state-byte-pool.ts';
 import type { ModelSummary } from '../contract/metrics.ts';
 import type { PaneMessage } from '../contract/pane-wire.ts';
 import { parseDuration } from '../contract/duration.ts';
@@ -68,6 +69,8 @@ export class WindowStore {
   private readonly scratch = new BucketScratch();
   /** Reads the models' packed states (ModelWindowsOptions.reader), as the scratch shared by them. */
   private readonly reader = new MsgpackReader();
+  /** Arrays of the partition input states held, used again once replaced (ModelWindowsOptions.stateBytes), shared as the scratch. */
+  private readonly stateBytes = new StateBytePool();
   private readonly windowMs: ReadonlyMap<string, number>;
   private readonly changed = new ModelSignal();
   private caughtUp = false;
@@ -134,6 +137,7 @@ export class WindowStore {
         historyPaneMs: this.options.historyPaneMs,
         scratch: this.scratch,
         reader: this.reader,
+        stateBytes: this.stateBytes,
         bucketsHint: referenceBuckets === undefined ? undefined : (feature) => referenceBuckets(model, feature),
       });
       windows.applyMessage(message); // a malformed first message throws before the model is listed
@@ -238,9 +242,17 @@ export class WindowStore {
     return 'the pane changelog consumer is not live (NATS unreachable or the consumer is being recreated); figures may be stale';
   }
 
-  /** Bytes the store's bucket scratch holds for good: a fixed cost of the process, not of its models (BucketScratch.capacityBytes). */
+  /**
+   * Bytes the store's bucket scratch holds for good and its state byte pool for reuse (at most
+   * StateBytePool.maxBytes): a fixed cost of the process, not of its models (BucketScratch.capacityBytes).
+   */
   get scratchBytes(): number {
-    return this.scratch.capacityBytes;
+    return this.scratch.capacityBytes + this.stateBytes.heldBytes;
+  }
+
+  /** Partition input states written into arrays used again, and into new ones (StateBytePool). */
+  get stateArrays(): { reused: number; made: number } {
+    return { reused: this.stateBytes.reused, made: this.stateBytes.made };
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { PaneInputWire, PaneOutcomeWire } from '../contract/pane-wire.ts';
 import { packPaneState, packStateBytes, packStateBytesInto, packedStateLength } from './packed-state.ts';
+import type { StateBytePool } from './state-byte-pool.ts';
 
 /** A pane state as held: its wire objects, or packed into one byte array (packPaneState, packStateBytes). */
 export type HeldState = PaneInputWire | PaneOutcomeWire | Uint8Array;
@@ -101,9 +102,18 @@ export class PaneStates {
     return (this.slots[slot * STRIDE + 3] & OWN) === 0;
   }
 
-  /** Holds `partition`'s state from its MessagePack (CheckedPaneMessage.stateBytes), packed raw (packStateBytes). */
-  setBytes(partition: number, stateBytes: Uint8Array, final: boolean): void {
+  /**
+   * Holds `partition`'s state from its MessagePack (CheckedPaneMessage.stateBytes), packed raw
+   * (packStateBytes); an input state in an array from `pool` when one is given.
+   */
+  setBytes(partition: number, stateBytes: Uint8Array, final: boolean, pool?: StateBytePool): void {
     const length = packedStateLength(stateBytes);
+    if (this.part === 'in' && pool !== undefined) {
+      const packed = pool.take(length);
+      packStateBytesInto(stateBytes, packed, 0);
+      this.setState(partition, packed, final);
+      return;
+    }
     if (this.part === 'in' || length > SHARED_STATE_MAX_BYTES) {
       this.setState(partition, packStateBytes(stateBytes), final);
       return;

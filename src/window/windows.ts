@@ -11,6 +11,7 @@ import type { PaneLayout } from './coarse-panes.ts';
 import { detachedSketches, isPackedStateBytes, packPaneState, unpackPaneState } from './packed-state.ts';
 import { PaneStates } from './partition-states.ts';
 import type { HeldState } from './partition-states.ts';
+import type { StateBytePool } from './state-byte-pool.ts';
 import { MsgpackReader } from '../contract/msgpack-reader.ts';
 
 /**
@@ -98,6 +99,11 @@ export interface ModelWindowsOptions {
   scratch?: BucketScratch;
   /** Reads packed states (one for every model of a store, as `scratch`); default: one of its own. */
   reader?: MsgpackReader;
+  /**
+   * Byte arrays for the partition input states held, used again once a state is replaced (one for
+   * every model of a store, as `scratch`); default: none, each state in an array of its own.
+   */
+  stateBytes?: StateBytePool;
   /**
    * The buckets to hold a numeric feature on, asked once, when the feature's first sketch arrives:
    * its reference's (a sketch of the same accuracy, zero threshold and size, on the reference's
@@ -215,6 +221,7 @@ export class ModelWindows {
   private readonly sumFoldedThrough = new WeakMap<ExactValueCounts, number>();
   private readonly scratch: BucketScratch;
   private readonly reader: MsgpackReader;
+  private readonly stateBytes: StateBytePool | undefined;
   private readonly bucketsHint: ModelWindowsOptions['bucketsHint'];
 
   constructor(
@@ -226,6 +233,7 @@ export class ModelWindows {
     for (const name of windowMs.keys()) this.aggregates.set(name, new Map());
     this.scratch = options.scratch ?? new BucketScratch();
     this.reader = options.reader ?? new MsgpackReader();
+    this.stateBytes = options.stateBytes;
     this.bucketsHint = options.bucketsHint;
     this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS, options.historyPaneMs ?? DEFAULT_HISTORY_PANE_MS);
   }
@@ -611,12 +619,15 @@ export class ModelWindows {
     const slot = states.slotOf(checked.partition);
     // read before the new state is held: a view of the shared bytes stays whole (PaneStates)
     const previous: StoredPane | null = slot < 0 ? null : { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: states.stateAt(slot), final: states.finalAt(slot) };
-    if (stateBytes !== null) states.setBytes(checked.partition, stateBytes, checked.final);
+    // an input state's own array, read by nothing once the replacement below is applied
+    const released = previous !== null && previous.part === 'in' && previous.state instanceof Uint8Array && !states.sharedAt(slot) ? previous.state : null;
+    if (stateBytes !== null) states.setBytes(checked.partition, stateBytes, checked.final, this.stateBytes);
     // held as objects: with its sketches moved, detached already (withMovedSketches); read by the
     // general decoder (no bytes noted), detached here: nothing of the message's bytes is kept
     else states.setState(checked.partition, decoded.moved === null ? detachedSketches(next.state as PaneInputWire | PaneOutcomeWire) : next.state, checked.final);
     if (previous !== null) this.replace(previous, next, decoded);
     else this.apply(next, 1, decoded);
+    if (released !== null) this.stateBytes?.give(released);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ModelWindows } from '../../src/window/windows.ts';
+import { StateBytePool } from '../../src/window/state-byte-pool.ts';
 import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire, summaryToWire, summaryFromWire } from '../../src/window/pane.ts';
 import type { PaneMessage } from '../../src/contract/pane-wire.ts';
 import { decodePaneMessage, encodePaneMessage } from '../../src/contract/pane-codec.ts';
@@ -122,6 +123,61 @@ describe('partition states held as the changelog delivered their bytes', () => {
     const held = windows.heldStateBytes.perPartition;
     expect(held).toBeGreaterThan(bytes.length / 2);
     expect(held).toBeLessThan(bytes.length);
+  });
+});
+
+describe('partition input states in arrays used again (StateBytePool)', () => {
+  const reader = new MsgpackReader();
+  const viaBytes = (message: PaneMessage) => decodePaneMessage(encodePaneMessage(message), reader);
+  it('give the same windows as states each in an array of its own, the arrays shared by two models', () => {
+    let reused = 0;
+    const update = fc.record({
+      model: fc.integer({ min: 0, max: 1 }),
+      partition: fc.integer({ min: 0, max: 3 }),
+      // few panes, so that a partition's pane is often republished with more values; some far on (evictions)
+      pane: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 60 })),
+      // a second of values more: the state often stays within its array's size class
+      values: fc.array(fc.integer({ min: 1, max: 5000 }), { maxLength: 4 }),
+      joined: fc.integer({ min: 0, max: 3 }),
+      final: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(update, { minLength: 20, maxLength: 150 }), (updates) => {
+        const pool = new StateBytePool();
+        const pooled = [0, 1].map(() => new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { stateBytes: pool }));
+        const own = [0, 1].map(() => new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS));
+        // each republication holds the partition's values so far and a few more, as a worker's does
+        const sofar = new Map<string, number[]>();
+        for (const u of updates) {
+          const key = `${u.model}|${u.partition}|${u.pane}`;
+          const values = [...(sofar.get(key) ?? []), ...u.values];
+          sofar.set(key, values);
+          // the feature centered as in every pane (a producer's centers, as a worker's following the
+          // reference): held as its bytes, not moved onto the window's buckets
+          const pane = new PaneInput(DEFAULT_PANE_LIMITS, new Map([['x', 1000]]));
+          for (const v of values) {
+            pane.count++;
+            pane.latency.add(v);
+            pane.addFeature('x', v);
+          }
+          const input: PaneMessage = { model: 'm', version: 'v1', partition: u.partition, paneStart: u.pane * PANE, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane), final: u.final };
+          const messages = [
+            input,
+            { ...outcomeMessage(u.partition, 'v1', u.pane * PANE, u.joined), final: u.final },
+          ];
+          for (const message of messages) {
+            pooled[u.model].applyMessage(viaBytes(message));
+            own[u.model].applyMessage(viaBytes(message));
+          }
+        }
+        for (const m of [0, 1]) expectSameWindows(pooled[m], own[m]);
+        for (const m of [0, 1]) expect(pooled[m].rebinnedSketches).toBe(0);
+        reused += pool.reused;
+      }),
+      { numRuns: 150 },
+    );
+    // the property held with arrays used again, not only around them
+    expect(reused).toBeGreaterThan(150);
   });
 });
 
