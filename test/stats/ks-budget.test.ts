@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_KS_MAX_EXACT_WORK, KS_ASYMPTOTIC_RATIO_MARGIN, KS_CHEAP_EXACT_WORK, KS_SMALLEST_CHECKED_THRESHOLD, ksAsymptoticPValue, ksExactWork, ksPValue, ksPValueAgainst } from '../../src/stats/distribution.ts';
-import { twoSampleExactPValue } from '../../src/stats/kolmogorov.ts';
+import { kolmogorovSfByMatrix, twoSampleExactPValue } from '../../src/stats/kolmogorov.ts';
 import { mulberry32 } from '../../src/sketch/random.ts';
 
 // The error the README and GATEWAY_KS_MAX_EXACT_WORK state for the asymptotic p-value where the budget switches to it.
@@ -90,6 +90,7 @@ describe('KS p-value against a known threshold (ksPValueAgainst)', () => {
     let asymptotic = 0;
     let exactNear = 0;
     let flipped = 0; // cases where the asymptotic p-value alone would have decided otherwise
+    let matrixRegion = 0; // where the asymptotic p-value would cost more than the exact one
     for (let run = 0; run < 6000; run++) {
       const n1 = GRID_SIZES[Math.floor(random() * GRID_SIZES.length)];
       const n2 = Math.max(1, Math.round(n1 * Math.exp((random() - 0.5) * 6)));
@@ -114,7 +115,9 @@ describe('KS p-value against a known threshold (ksPValueAgainst)', () => {
       }
       expect(against.pValue <= threshold, where).toBe(budgeted.pValue <= threshold);
       const farFromThreshold = ksAsymptoticPValue(d, n1, n2) > threshold * KS_ASYMPTOTIC_RATIO_MARGIN || ksAsymptoticPValue(d, n1, n2) * KS_ASYMPTOTIC_RATIO_MARGIN < threshold;
-      expect(against.method, where).toBe(farFromThreshold ? 'asymp' : 'exact');
+      const byMatrix = kolmogorovSfByMatrix(Math.round((n1 * n2) / (n1 + n2)), d);
+      if (byMatrix) matrixRegion++;
+      expect(against.method, where).toBe(farFromThreshold && !byMatrix ? 'asymp' : 'exact');
       if (against.method === 'asymp') asymptotic++;
       else exactNear++;
       if (against.method === 'exact' && (budgeted.pValue <= threshold) !== (ksAsymptoticPValue(d, n1, n2) <= threshold)) flipped++;
@@ -122,6 +125,7 @@ describe('KS p-value against a known threshold (ksPValueAgainst)', () => {
     expect(asymptotic).toBeGreaterThan(300);
     expect(exactNear).toBeGreaterThan(300);
     expect(flipped).toBeGreaterThan(10);
+    expect(matrixRegion).toBeGreaterThan(30);
   }, 120_000);
 
   it('decides as ksPValue below the smallest threshold the factor was measured at', () => {
