@@ -1,5 +1,5 @@
 import type { PaneInputWire, PaneOutcomeWire } from '../contract/pane-wire.ts';
-import { packPaneState, packStateBytes, packStateBytesInto, packedStateLength } from './packed-state.ts';
+import { packPaneState, packStateBytesInto, packedStateLength } from './packed-state.ts';
 import type { StateBytePool } from './state-byte-pool.ts';
 
 /** A pane state as held: its wire objects, or packed into one byte array (packPaneState, packStateBytes). */
@@ -108,14 +108,10 @@ export class PaneStates {
    */
   setBytes(partition: number, stateBytes: Uint8Array, final: boolean, pool?: StateBytePool): void {
     const length = packedStateLength(stateBytes);
-    if (this.part === 'in' && pool !== undefined) {
-      const packed = pool.take(length);
+    if (this.part === 'in' || length > SHARED_STATE_MAX_BYTES) {
+      const packed = this.part === 'in' && pool !== undefined ? pool.take(length) : new Uint8Array(length);
       packStateBytesInto(stateBytes, packed, 0);
       this.setState(partition, packed, final);
-      return;
-    }
-    if (this.part === 'in' || length > SHARED_STATE_MAX_BYTES) {
-      this.setState(partition, packStateBytes(stateBytes), final);
       return;
     }
     const i = this.release(partition);

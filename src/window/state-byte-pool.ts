@@ -31,9 +31,9 @@ const CLASSES_PER_DOUBLING = 4;
 export const LARGEST_POOLED_BYTES = 1 << 20;
 
 export class StateBytePool {
-  /** Arrays given back, per size class, each of that class's capacity. */
-  private readonly free: Uint8Array[][] = [];
-  /** The buffers of the arrays this pool made: only those are taken back (a view into another buffer, e.g. Node's shared pool for small Buffers, never is). */
+  /** Buffers given back, per size class, each of that class's capacity. */
+  private readonly free: ArrayBuffer[][] = [];
+  /** The buffers this pool made: only those are taken back (never another's, e.g. Node's shared pool for small Buffers). */
   private readonly ours = new WeakSet<ArrayBufferLike>();
   /** The buffers in `free` (one given back twice is pooled once: two states must never share it). */
   private readonly pooled = new WeakSet<ArrayBufferLike>();
@@ -46,7 +46,7 @@ export class StateBytePool {
 
   /**
    * A byte array of `length` for a state to be written into: a view of the first `length` bytes of
-   * an array of its size class, one given back or a new one.
+   * a buffer of its size class, one given back or a new one.
    */
   take(length: number): Uint8Array {
     if (length > LARGEST_POOLED_BYTES) {
@@ -54,17 +54,17 @@ export class StateBytePool {
       return new Uint8Array(length);
     }
     const sizeClass = classOf(length);
-    const given = this.free[sizeClass]?.pop();
-    if (given !== undefined) {
-      this.pooled.delete(given.buffer);
-      this.pooledBytes -= given.length;
+    let buffer = this.free[sizeClass]?.pop();
+    if (buffer !== undefined) {
+      this.pooled.delete(buffer);
+      this.pooledBytes -= buffer.byteLength;
       this.reused++;
-      return given.length === length ? given : given.subarray(0, length);
+    } else {
+      this.made++;
+      buffer = new ArrayBuffer(capacityOf(sizeClass));
+      this.ours.add(buffer);
     }
-    this.made++;
-    const array = new Uint8Array(capacityOf(sizeClass));
-    this.ours.add(array.buffer);
-    return array.length === length ? array : array.subarray(0, length);
+    return new Uint8Array(buffer, 0, length);
   }
 
   /**
@@ -73,14 +73,11 @@ export class StateBytePool {
    * left alone.
    */
   give(state: Uint8Array): void {
-    if (!this.ours.has(state.buffer) || this.pooled.has(state.buffer)) return;
-    const whole = state.buffer.byteLength;
-    if (this.pooledBytes + whole > this.maxBytes) return;
-    const sizeClass = classOf(whole);
-    const array = state.length === whole ? state : new Uint8Array(state.buffer, 0, whole);
-    (this.free[sizeClass] ??= []).push(array);
-    this.pooled.add(state.buffer);
-    this.pooledBytes += whole;
+    const buffer = state.buffer;
+    if (!this.ours.has(buffer) || this.pooled.has(buffer) || this.pooledBytes + buffer.byteLength > this.maxBytes) return;
+    (this.free[classOf(buffer.byteLength)] ??= []).push(buffer as ArrayBuffer);
+    this.pooled.add(buffer);
+    this.pooledBytes += buffer.byteLength;
   }
 
   /** Bytes of the arrays held for reuse. */
