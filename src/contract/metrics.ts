@@ -55,11 +55,12 @@ export interface DriftEntry {
 
 export interface DriftBins {
   kind: 'numeric' | 'categorical';
-  /** numeric: ascending inner edges (bins = edges.length + 1). */
-  edges?: number[];
+  /** numeric: ascending inner edges (bins = edges.length + 1); shared by the entries of a reference (read-only). */
+  edges?: readonly number[];
   /** categorical: the category of each bin. */
   labels?: string[];
-  reference: number[];
+  /** numeric: shared by the entries of a reference (read-only). */
+  reference: readonly number[];
   window: number[];
 }
 

@@ -5,7 +5,7 @@ import { profileFromWindow } from '../reference/profile.ts';
 import { newProfileId } from '../reference/store.ts';
 import type { DriftTestOverride } from '../stats/select.ts';
 import type { ModelWindows } from '../window/windows.ts';
-import { buildModelMetrics, driftSteps, emptyDrift } from './metrics.ts';
+import { buildModelMetrics, driftSteps, emptyDrift, ReferenceBins } from './metrics.ts';
 import { worstSegmentsOf } from '../window/segments.ts';
 import { segmentFeatureDrift } from './segment-drift.ts';
 import { ModelSignal } from './model-signal.ts';
@@ -88,6 +88,7 @@ export class MetricsView {
   private readonly reused = new ModelSignal();
   /** The drift computations' bucket arrays, reused: they run one at a time. */
   private readonly bucketsRoom = summaryBucketsRoom();
+  private readonly referenceBins = new ReferenceBins();
   private readonly now: () => number;
   /** Drift computations made (each is every test on every feature of one window), for the benchmark and tests. */
   computations = 0;
@@ -166,6 +167,7 @@ export class MetricsView {
       drift,
       now,
       bucketsRoom: this.bucketsRoom,
+      referenceBins: this.referenceBins,
       dataQuality,
     });
     // exact on every read (a few sums), also when the rest of the drift is reused
@@ -253,6 +255,7 @@ export class MetricsView {
       discreteMaxValues: this.options.discreteMaxValues,
       evaluationsPerWindow: Math.max(1, windowMs / maxAge),
       bucketsRoom: this.bucketsRoom,
+      referenceBins: this.referenceBins,
     };
   }
 

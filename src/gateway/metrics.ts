@@ -4,7 +4,7 @@ import type { WindowAggregate } from '../window/windows.ts';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { binCountsOnEdges, onBucketsOf } from '../reference/profile.ts';
 import { alignCategoryCounts, evaluateDrift, UNCOUNTED_VALUES_CATEGORY } from '../stats/select.ts';
-import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent } from '../stats/select.ts';
+import type { DriftOptions, DriftTestOverride, FeatureReference, NumericCurrent, NumericReference } from '../stats/select.ts';
 import { FeatureSummary } from '../window/pane.ts';
 import { qualityOf } from '../window/quality.ts';
 import { binaryConfusion, binaryQuality, predictionScoreBins } from '../stats/quality.ts';
@@ -33,6 +33,8 @@ export interface MetricsContext {
   now?: number;
   /** Bucket arrays reused by the numeric tests from one computation to the next (see SummaryBucketsRoom). */
   bucketsRoom?: SummaryBucketsRoom;
+  /** Numeric references' bins shared by their drift entries (see ReferenceBins); without it, each entry its own. */
+  referenceBins?: ReferenceBins;
   /** What of the data quality is built (DataQualityDemand: 'none' leaves `dataQuality` out); default 'full'. */
   dataQuality?: DataQualityDemand;
 }
@@ -53,7 +55,41 @@ function categoricalBins(reference: Iterable<[string, number]>, window: Iterable
   return { kind: 'categorical', labels: aligned.categories, reference: shares(aligned.reference), window: shares(aligned.current) };
 }
 
-export function driftOf(reference: FeatureReference, summary: FeatureSummary, options: DriftOptions): DriftEntry | null {
+/** A numeric reference's bins as drift entries report them: its inner edges and its shares (ReferenceBins.of). */
+interface NumericReferenceBins {
+  readonly innerEdges: ArrayLike<number>;
+  readonly binCounts: ArrayLike<number>;
+  readonly edges: readonly number[];
+  readonly shares: readonly number[];
+}
+
+/**
+ * A numeric reference's inner edges and shares as its drift entries report them (DriftBins):
+ * the same for every window and every recomputation against it, so made once per reference feature
+ * and shared by its entries, frozen (an answer is serialized, never changed). Each entry's own
+ * copies were ~0.4 KB per model x feature x window of a gateway holding every window's drift (300
+ * models x 30 features x 3 windows, heap snapshot). A reference whose edges or counts are replaced
+ * (arrays, not written in place: profile.ts) gets them made again.
+ */
+export class ReferenceBins {
+  private readonly made = new WeakMap<NumericReference, NumericReferenceBins>();
+
+  of(reference: NumericReference): NumericReferenceBins {
+    const kept = this.made.get(reference);
+    if (kept !== undefined && kept.innerEdges === reference.innerEdges && kept.binCounts === reference.binCounts) return kept;
+    const made: NumericReferenceBins = {
+      innerEdges: reference.innerEdges,
+      binCounts: reference.binCounts,
+      edges: Object.freeze(Array.from(reference.innerEdges)),
+      shares: Object.freeze(shares(reference.binCounts)),
+    };
+    this.made.set(reference, made);
+    return made;
+  }
+}
+
+/** `bins`: the reference bins shared by the entries of a view (ReferenceBins); without it, each entry its own. */
+export function driftOf(reference: FeatureReference, summary: FeatureSummary, options: DriftOptions, bins?: ReferenceBins): DriftEntry | null {
   try {
     if (reference.type === 'numeric') {
       if (summary.numeric === null || summary.numeric.count === 0) return null;
@@ -75,7 +111,13 @@ export function driftOf(reference: FeatureReference, summary: FeatureSummary, op
         if (current.exactCounts.other > 0) windowValues.push([UNCOUNTED_VALUES_CATEGORY, current.exactCounts.other]);
         entry.bins = categoricalBins([...reference.exactCounts].map(([v, n]) => [String(v), n]), windowValues);
       } else {
-        entry.bins = { kind: 'numeric', edges: Array.from(reference.innerEdges), reference: shares(reference.binCounts), window: shares(binCounts) };
+        const shared = bins?.of(reference);
+        entry.bins = {
+          kind: 'numeric',
+          edges: shared?.edges ?? Array.from(reference.innerEdges),
+          reference: shared?.shares ?? shares(reference.binCounts),
+          window: shares(binCounts),
+        };
       }
       return entry;
     }
@@ -98,7 +140,7 @@ export function emptyDrift(reference: ReferenceProfile | null): Drift {
 }
 
 /** What a drift computation needs of MetricsContext. */
-export type DriftContext = Pick<MetricsContext, 'overrides' | 'falseAlarmsPerMillion' | 'evaluationsPerWindow' | 'discreteMaxValues' | 'bucketsRoom'>;
+export type DriftContext = Pick<MetricsContext, 'overrides' | 'falseAlarmsPerMillion' | 'evaluationsPerWindow' | 'discreteMaxValues' | 'bucketsRoom' | 'referenceBins'>;
 
 /**
  * A window's drift against `reference`, computed a feature at a time: each call computes the next
@@ -126,13 +168,13 @@ export function driftSteps(input: WindowAggregate['input'], reference: Reference
       outputSummary.numeric = input.outputNumeric;
       outputSummary.exact = input.outputExact;
       outputSummary.categories = input.outputCategories;
-      drift.output = driftOf(reference.output!, outputSummary, optionsFor(ctx.overrides.output));
+      drift.output = driftOf(reference.output!, outputSummary, optionsFor(ctx.overrides.output), ctx.referenceBins);
       next = 0;
     } else if (next < names.length) {
       const name = names[next++];
       const summary = input.features.get(name);
       if (summary !== undefined) {
-        const entry = driftOf(reference.features[name], summary, optionsFor(ctx.overrides[name]));
+        const entry = driftOf(reference.features[name], summary, optionsFor(ctx.overrides[name]), ctx.referenceBins);
         if (entry !== null) drift.features[name] = entry;
       }
     }

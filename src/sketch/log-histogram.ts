@@ -150,6 +150,15 @@ export class LogHistogram implements QuantileSummary {
     return this.originWeight;
   }
 
+  /**
+   * The bucket mapping: immutable (its bit-reading scratch is used within a call), so sketches of
+   * the same accuracy share one (a window's feature sketch takes its first pane's: one mapping,
+   * ~420 bytes with its views, per window and feature otherwise).
+   */
+  get bucketMapping(): CubicLogMapping {
+    return this.mapping;
+  }
+
   /** Options that build an empty sketch with this one's settings (same buckets, same center). */
   get options(): Required<LogHistogramOptions> {
     return { maxBuckets: this.maxBuckets, minIndexable: this.minIndexable, center: this.center, mapping: this.mapping };

@@ -799,9 +799,15 @@ function segmentSlot(
  * states three times per pane message and window).
  */
 type SketchMaker = (like: LogHistogram, limits: PaneLimits) => LogHistogram;
-const outputSketch: SketchMaker = (_like, limits) => new LogHistogram(limits.relativeAccuracy);
-const featureSketch: SketchMaker = (like, limits) =>
-  new LogHistogram(featureAccuracyOf(limits), { center: like.center, minIndexable: FEATURE_MIN_INDEXABLE });
+const outputSketch: SketchMaker = (like, limits) => new LogHistogram(limits.relativeAccuracy, { mapping: mappingOfAccuracy(like, limits.relativeAccuracy) });
+const featureSketch: SketchMaker = (like, limits) => {
+  const accuracy = featureAccuracyOf(limits);
+  return new LogHistogram(accuracy, { center: like.center, minIndexable: FEATURE_MIN_INDEXABLE, mapping: mappingOfAccuracy(like, accuracy) });
+};
+/** `like`'s bucket mapping where it is of `accuracy` (a sketch of an older worker's may not be: then one of its own). */
+function mappingOfAccuracy(like: LogHistogram, accuracy: number): CubicLogMapping | undefined {
+  return like.relativeAccuracy === accuracy ? like.bucketMapping : undefined;
+}
 
 /**
  * Adds (or removes) a pane's sketch to a window's. An empty window sketch is made by `make` from the

@@ -136,6 +136,38 @@ describe('MetricsView', () => {
     expect(psi(bins.reference, bins.window)).toBeCloseTo(entry.tests.psi.statistic, 9);
   });
 
+  it("shares a reference's edges and shares among the entries of every window (frozen), and makes them again for a new reference", () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
+    clock.now = 10_000;
+    const oneMinute = view.getMetrics('m', '1m')!.drift.features.x.bins!;
+    const fiveMinutes = view.getMetrics('m', '5m')!.drift.features.x.bins!;
+    // the same arrays: one copy per reference feature, not one per window and recomputation
+    expect(fiveMinutes.edges).toBe(oneMinute.edges);
+    expect(fiveMinutes.reference).toBe(oneMinute.reference);
+    expect(fiveMinutes.window).not.toBe(oneMinute.window);
+    expect(Object.isFrozen(oneMinute.edges)).toBe(true);
+    expect(Object.isFrozen(oneMinute.reference)).toBe(true);
+    // what an entry made on its own would hold
+    const x = baseline.features.x;
+    if (x.type !== 'numeric') throw new Error('x is numeric');
+    expect(oneMinute.edges).toEqual(Array.from(x.innerEdges));
+    const total = Array.from(x.binCounts).reduce((a, b) => a + b, 0);
+    expect(oneMinute.reference).toEqual(Array.from(x.binCounts, (c) => c / total));
+    // recomputed later: still the same arrays
+    windows.applyPaneMessage(inputPane('m', 7 * PANE_MS, spread(50, 0, 100)));
+    clock.now = 30_000;
+    expect(view.getMetrics('m', '1m')!.drift.features.x.bins!.reference).toBe(oneMinute.reference);
+    // another reference: its own
+    const shifted = profileFromRows('shifted', 'm', null, Array.from({ length: 200 }, (_, i) => ({ features: { x: 500 + i } })));
+    references.setReference(shifted);
+    clock.now = 60_000;
+    const after = view.getMetrics('m', '1m')!.drift.features.x.bins!;
+    expect(after.reference).not.toBe(oneMinute.reference);
+    expect(after.edges![0]).toBeGreaterThan(500);
+  });
+
   it('does not recompute a window whose panes did not change, however old its drift', () => {
     const { view, references, clock, baseline } = setup();
     references.setReference(baseline);

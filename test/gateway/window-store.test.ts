@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WindowStore } from '../../src/gateway/window-store.ts';
 import { Registry } from 'prom-client';
 import { createGatewayMetrics } from '../../src/gateway/prometheus.ts';
-import { LIMITS, PANE_MS, inputPane, recordingLogger } from './panes.ts';
+import { LIMITS, PANE_MS, inputPane, recordingLogger, spread, widePane } from './panes.ts';
 
 function store(maxModels = 10): WindowStore {
   return new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels });
@@ -20,6 +20,27 @@ describe('WindowStore', () => {
     ]);
     expect(windows.windowsOf('churn')?.get('1m', 'v2')?.input.count).toBe(3);
     expect(windows.windowsOf('nope')).toBeUndefined();
+  });
+
+  it("windows' feature sketches share one bucket mapping (of the panes' accuracy), whatever the models, windows and features", () => {
+    const store = new WindowStore({ windows: ['1m', '5m'], limits: LIMITS, maxModels: 10 });
+    for (const model of ['a', 'b']) {
+      for (let i = 0; i < 3; i++) store.applyPaneMessage(widePane(model, i * PANE_MS, spread(40, 10 * i, 100), 6));
+    }
+    const mappings = new Set<unknown>();
+    let sketches = 0;
+    for (const model of ['a', 'b']) {
+      for (const window of ['1m', '5m']) {
+        for (const summary of store.windowsOf(model)!.get(window)!.input.features.values()) {
+          expect(summary.numeric!.count).toBe(120);
+          mappings.add(summary.numeric!.bucketMapping);
+          sketches++;
+        }
+      }
+    }
+    expect(sketches).toBe(2 * 2 * 6);
+    // one mapping, not one per window and feature (~420 bytes each at 300 models x 30 features x 3 windows)
+    expect(mappings.size).toBe(1);
   });
 
   it('gives window bounds and the sum of panes over an event-time range', () => {
