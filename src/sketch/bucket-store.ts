@@ -45,6 +45,22 @@ function countsLike(like: Counts, length: number): Counts {
   if (like instanceof Uint16Array) return new Uint16Array(length);
   return like instanceof Uint32Array ? new Uint32Array(length) : new Float64Array(length);
 }
+
+/**
+ * A sorted store's two arrays (see BucketStore.sparseIndexes), `length` indexes and as many weights
+ * of the kind `like` holds, in one buffer: a copy kept sorted (a reference captured from a window)
+ * is long-lived, and every buffer is an object of its own that each full collection's array-buffer
+ * sweep walks (~30 ms of each of its pauses at 300 models x 30 features, 172k buffers, of which 18k
+ * were references' index arrays beside their weight arrays).
+ */
+function sortedArraysLike(like: Counts, length: number): { indexes: Int32Array; weights: Counts } {
+  // the weights start 8-byte aligned (float64 weights need it)
+  const weightsAt = Math.ceil((length * SORTED_INDEX_BYTES) / 8) * 8;
+  const buffer = new ArrayBuffer(weightsAt + length * like.BYTES_PER_ELEMENT);
+  const indexes = new Int32Array(buffer, 0, length);
+  if (like instanceof Uint16Array) return { indexes, weights: new Uint16Array(buffer, weightsAt, length) };
+  return { indexes, weights: like instanceof Uint32Array ? new Uint32Array(buffer, weightsAt, length) : new Float64Array(buffer, weightsAt, length) };
+}
 /** The table of every store before its first add (see BucketStore.table). */
 const NO_TABLE = new Int32Array(0);
 /** A table slot without a bucket: no bucket index can be NO_INDEX. */
@@ -804,7 +820,11 @@ export class BucketStore {
     this.clear();
     if (other.isEmpty) return;
     if (other.sparseIndexes !== null) {
-      this.loadSorted(other.sparseIndexes.slice(0, other.sparseLength), other.sparseWeights.slice(0, other.sparseLength), other.sparseLength);
+      const length = other.sparseLength;
+      const { indexes, weights } = sortedArraysLike(other.sparseWeights, length);
+      indexes.set(other.sparseIndexes.subarray(0, length));
+      weights.set(other.sparseWeights.subarray(0, length));
+      this.loadSorted(indexes, weights, length);
       return;
     }
     if (other.table !== null) {
@@ -824,8 +844,7 @@ export class BucketStore {
     if (other.collapsedInto === NO_INDEX && weighted <= span * SORTED_COPY_SHARE && weighted * (SORTED_INDEX_BYTES + weightBytes) < span * weightBytes) {
       // a copy is seldom changed (a reference captured from a window): sorted wherever that is the smaller
       // counts as counts (a reference of 1,500 buckets per sign keeps 8 bytes a weight, not 12)
-      const indexes = new Int32Array(weighted);
-      const weights = countsLike(other.counts, weighted);
+      const { indexes, weights } = sortedArraysLike(other.counts, weighted);
       this.loadSorted(indexes, weights, other.weightedInto(indexes, weights));
       return;
     }

@@ -176,6 +176,32 @@ describe('BucketStore counts', () => {
     expect(held(arrayCopy)).toEqual(held(twoFifths));
   });
 
+  it('keeps a sorted copy in one buffer, whatever its weights, and it changes like any store', () => {
+    for (const [kind, weight] of [['counts', 5], ['four-byte counts', 70_000], ['fractions', 0.5]] as const) {
+      const source = dense(Array.from({ length: 101 }, (_, k): [number, number] => [20 * k - 700, weight + k]));
+      const copies = [new BucketStore(4096), new BucketStore(4096)];
+      copies[0].copyFrom(source); // from an array
+      copies[1].copyFrom(copies[0]); // from a sorted copy
+      for (const copy of copies) {
+        expect(copy.form, kind).toBe('sorted');
+        const indexes = copy.sparseIndexes as Int32Array;
+        expect(copy.sparseWeights.buffer, kind).toBe(indexes.buffer);
+        expect(copy.sparseWeights.constructor, kind).toBe(source.counts.constructor);
+        expect(copy.sparseWeights.byteOffset % 8, kind).toBe(0);
+        expect(copy.sparseWeights.byteOffset, kind).toBeGreaterThanOrEqual(indexes.byteLength);
+        expect(held(copy), kind).toEqual(held(source));
+        // not the source's arrays: changing the copy leaves the source as it was
+        const before = held(source);
+        copy.add(-700, 1);
+        copy.add(3000, 2);
+        expect(held(source), kind).toEqual(before);
+        expect(copy.weightAt(-700), kind).toBe(weight + 1);
+        expect(copy.weightAt(3000), kind).toBe(2);
+        expect(copy.total(), kind).toBe(source.total() + 3);
+      }
+    }
+  });
+
   it('widens to float64 weights, exactly, for a weight counts cannot hold, whichever way it arrives', () => {
     const beyond = 2 ** 32; // one past what a count holds: a 1d window of a constant feature at 50k events/s
     const cases: Array<[string, (store: BucketStore) => void, Map<number, number>, (typeof Uint32Array | typeof Float64Array)?]> = [
