@@ -879,6 +879,11 @@ export class ModelWindows {
           : this.merged(part, existing, members.map((member) => ({ version, paneStart, part, state: member.state, final: true })), false);
       for (const member of members) partitions.add(member.partition);
       this.folded.set(foldKey, { version, paneStart, part, state, final: true, partitions });
+      // merged into a state of its own: the members' own input arrays are read by nothing now
+      // (decoded only to be merged), and serve later states as replaced ones do (applyState)
+      if (state !== first.state && part === 'in') {
+        for (const member of members) if (!member.shared && member.state instanceof Uint8Array) this.stateBytes?.give(member.state);
+      }
     }
   }
 

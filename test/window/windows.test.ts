@@ -179,6 +179,43 @@ describe('partition input states in arrays used again (StateBytePool)', () => {
     // the property held with arrays used again, not only around them
     expect(reused).toBeGreaterThan(150);
   });
+
+  it("takes back a pane's partition arrays once their final states are merged into the pane's fold, not a fold's own array", () => {
+    const pool = new StateBytePool();
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { stateBytes: pool });
+    const state = (partition: number, paneStart: number, values: number[], final: boolean): PaneMessage => {
+      const pane = new PaneInput(DEFAULT_PANE_LIMITS, new Map([['x', 1000]]));
+      for (const v of values) {
+        pane.count++;
+        pane.addFeature('x', v);
+      }
+      return { model: 'm', version: 'v1', partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane), final };
+    };
+    const values = [[1, 2, 3], [4, 5, 6]];
+    for (const partition of [0, 1]) windows.applyMessage(viaBytes(state(partition, 0, values[partition], false)));
+    expect({ made: pool.made, held: pool.heldBytes }).toEqual({ made: 2, held: 0 });
+    // the same states, final (byte for byte the held ones: marked final, nothing given back yet)
+    for (const partition of [0, 1]) windows.applyMessage(viaBytes(state(partition, 0, values[partition], true)));
+    expect(pool.heldBytes).toBe(0);
+    // the next pane moves the windows on: the two finals are merged into one fold and their arrays
+    // given back, the arriving state written into one of them
+    windows.applyMessage(viaBytes(state(0, PANE, values[0], false)));
+    expect(windows.heldStates).toMatchObject({ perPartition: 1, folded: 1 });
+    expect(pool.made).toBe(2);
+    expect(pool.reused).toBe(1);
+    expect(pool.heldBytes).toBeGreaterThan(0);
+    windows.applyMessage(viaBytes(state(1, PANE, values[1], false)));
+    expect({ made: pool.made, reused: pool.reused, held: pool.heldBytes }).toEqual({ made: 2, reused: 2, held: 0 });
+    expect(windows.get('1m')!.input.features.get('x')!.numeric!.count).toBe(12);
+    // a pane held by one partition: its final state is the fold itself, kept, not given back
+    const alone = new StateBytePool();
+    const single = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { stateBytes: alone });
+    single.applyMessage(viaBytes(state(0, 0, values[0], true)));
+    single.applyMessage(viaBytes(state(0, PANE, values[1], false)));
+    expect(single.heldStates).toMatchObject({ perPartition: 1, folded: 1 });
+    expect({ made: alone.made, reused: alone.reused, held: alone.heldBytes }).toEqual({ made: 2, reused: 0, held: 0 });
+    expect(single.get('1m')!.input.features.get('x')!.numeric!.count).toBe(6);
+  });
 });
 
 describe('sliding windows kept by add and subtract', () => {
