@@ -221,6 +221,8 @@ const BATCH = 512;
 const REFERENCE_VALUES = 600;
 const REST_EVERY_MS = 100;
 const SAMPLE_EVERY_MS = 500;
+/** Where in the measured window the first scrape falls (see startScrapes; in the first half of a shorter window). */
+const SCRAPE_PHASE_MS = 5000;
 /**
  * Memory budgets the README states and this bench checks (heap bytes, after a full GC): the gateway
  * per model x feature x window (window aggregates of the all-versions and per-version keys, the
@@ -743,7 +745,20 @@ async function runSize(models: number): Promise<SizeResult> {
     if (measuring) scrapes.push({ wallMs: ms, bytes });
   };
   let scraping: Promise<void> = Promise.resolve();
-  const scrapeTimer = scrapeEveryMs > 0 ? setInterval(() => (scraping = scrape()), scrapeEveryMs) : undefined;
+  // started with the warm-up (below), at a phase that puts a scrape SCRAPE_PHASE_MS into the measured
+  // window: every run measures as many scrapes (3 in the default 40 s), as a Prometheus scraping
+  // every 15 s does in the worst 40 s. Started with the bench, the phase followed how long the replay
+  // took to make, and runs measured 2 or 3 scrapes: a third of a scrape's work more or less, which
+  // at 300 x 16 tipped runs of the same build either way
+  let scrapeTimer: NodeJS.Timeout | undefined;
+  let scrapeStart: NodeJS.Timeout | undefined;
+  const startScrapes = (firstInMs: number): void => {
+    if (scrapeEveryMs <= 0) return;
+    scrapeStart = setTimeout(() => {
+      scraping = scrape();
+      scrapeTimer = setInterval(() => (scraping = scrape()), scrapeEveryMs);
+    }, firstInMs);
+  };
   const sampler = setInterval(() => {
     if (!measuring) return;
     pendingMax = Math.max(pendingMax, pendingCount());
@@ -764,6 +779,7 @@ async function runSize(models: number): Promise<SizeResult> {
     const made = replayed as PublisherReplaying['replaying'] | null;
     if (made !== null) console.log(`  ${models} models: replaying ${made.flushes} flushes, ${made.messages} pane messages (${(made.bytes / 1e6).toFixed(0)} MB), made in ${(made.madeInMs / 1000).toFixed(1)} s`);
   }
+  startScrapes((warmupSeconds * 1000 + Math.min(SCRAPE_PHASE_MS, seconds * 500)) % Math.max(1, scrapeEveryMs));
   await sleep(warmupSeconds * 1000);
   measuring = true;
   const restAnswer = new Promise<RestClientAnswer>((resolve) => restClient.once('message', resolve));
@@ -801,6 +817,7 @@ async function runSize(models: number): Promise<SizeResult> {
   await stopPublisher();
   clearInterval(rest);
   clearInterval(sampler);
+  clearTimeout(scrapeStart);
   clearInterval(scrapeTimer);
   await scraping; // a scrape under way ends before its server closes (a failed one fails the bench)
   await scraper?.terminate();
