@@ -9,7 +9,7 @@ import { calibrationFromHistogram, calibrationFromPairs } from '../stats/calibra
 import { CENTER_SAMPLE, DEFAULT_FEATURE_RELATIVE_ACCURACY, EXACT_VALUES_CAP, SCORE_BINS } from '../window/pane.ts';
 import { DEFAULT_MULTIVARIATE_CHUNK_SIZE, fitMultivariateReference } from '../stats/pca-reconstruction.ts';
 import type { FeatureRow } from '../stats/pca-reconstruction.ts';
-import { binCountsOnEdges, featureSketchOfValues, numericReferenceOfFileValues } from './profile.ts';
+import { featureSketchOfValues, numericReferenceOfFileValues, referenceBinCounts } from './profile.ts';
 import type { ReferenceProfile, TrainingRow } from './profile.ts';
 
 /**
@@ -264,7 +264,7 @@ export class ProfileBuilder {
       summary: sketch,
       std: Math.sqrt(column.m2 / column.count),
       innerEdges,
-      binCounts: binCountsOnEdges(sketch, innerEdges),
+      binCounts: referenceBinCounts(sketch, innerEdges),
       binsFromSummary: true,
       sample: column.reservoir.slice(0, Math.min(column.count, SMALL_REFERENCE_MAX)),
     };

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ProfileBuilder } from '../../src/reference/profile-builder.ts';
-import { profileFromRows, profileToBytes } from '../../src/reference/profile.ts';
+import { binCountsOnEdges, profileFromRows, profileFromWindow, profileToBytes } from '../../src/reference/profile.ts';
+import { PaneInput, PaneOutcome, DEFAULT_PANE_LIMITS } from '../../src/window/pane.ts';
+import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 import type { ReferenceProfile, TrainingRow } from '../../src/reference/profile.ts';
 import type { NumericReference } from '../../src/stats/select.ts';
 
@@ -40,6 +42,26 @@ describe('ProfileBuilder', () => {
       actual.createdAt = expected.createdAt;
       expect(actual).toEqual(expected);
       expect(Buffer.from(profileToBytes(actual)).equals(Buffer.from(profileToBytes(expected)))).toBe(true);
+    }
+  });
+
+  it('keeps a numeric reference\'s bin counts as plain numbers (no buffer of their own), those of its sketch on its edges, however it was made', () => {
+    const input = rows(5_000);
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS, new Map([['amount', 50]]));
+    for (const row of input) {
+      pane.count++;
+      pane.addFeature('amount', row.features.amount as number);
+    }
+    const references: Array<[string, NumericReference]> = [
+      ['from rows', profileFromRows('p', 'm', 'v1', input).features.amount as NumericReference],
+      ['built past its exact budget', built(input, 1000).features.amount as NumericReference],
+      ['captured from a window', profileFromWindow('w', 'm', null, 'window', pane, new PaneOutcome(DEFAULT_PANE_LIMITS), 0, 1).features.amount as NumericReference],
+    ];
+    for (const [how, reference] of references) {
+      expect(Array.isArray(reference.binCounts), how).toBe(true);
+      expect(reference.binCounts, how).toHaveLength(reference.innerEdges.length + 1);
+      expect(reference.binCounts, how).toEqual(Array.from(binCountsOnEdges(reference.summary as LogHistogram, reference.innerEdges)));
+      expect(Array.from(reference.binCounts).reduce((a, b) => a + b, 0), how).toBeCloseTo(5_000, 6);
     }
   });
 
