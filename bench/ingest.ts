@@ -742,10 +742,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     let bestThreadedMv = 0;
     let threads = 0;
     // (b)'s processors are let go as soon as their figures are read: until 2026-12-05 the last ones
-    // stayed in the heap through (c) (their 300k pending joins and panes), the comment above them
-    // notwithstanding. Not what makes (c) collect more, measured after: its collector 8-13 % of the
-    // thread's samples against 4-5 % in (b), for about as many bytes allocated per event (~3.4 KB,
-    // ~70 % of them the NATS client's receive path)
+    // stayed in the heap through (c) (their 300k pending joins and panes). Not what makes (c) collect
+    // more, measured after: its collector 8-13 % of the thread's samples against 4-5 % in (b), for
+    // about as many bytes allocated per event (~3.4 KB, ~70 % of them the NATS client's receive path)
     let join = { bytes: 0, size: 0 };
     for (let round = 0; round < 2; round++) {
       bestRaw = Math.max(bestRaw, await runRaw(js, perPartition));
@@ -777,11 +776,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         `production worker ${bestThreadedMv.toLocaleString()} msgs/s (ratio ${(bestThreadedMv / bestRaw).toFixed(2)}); target >= ${TARGET_RATIO_MULTIVARIATE}`,
     );
 
-    const pendingBytes = join.bytes;
-    const pendingSize = join.size;
-    const workerBytesPerEntry = pendingSize > 0 ? pendingBytes / pendingSize : NaN;
+    const workerBytesPerEntry = join.size > 0 ? join.bytes / join.size : NaN;
     console.log(
-      `join (b)    : ${pendingSize.toLocaleString()} pending over ${partitions} processors, ` +
+      `join (b)    : ${join.size.toLocaleString()} pending over ${partitions} processors, ` +
         `${workerBytesPerEntry.toFixed(1)} B/entry (memoryBytes)`,
     );
 

@@ -42,8 +42,13 @@ const NO_COUNTS = new Uint16Array(0);
 
 /** A zeroed array of `length` weights of the kind `like` holds. */
 function countsLike(like: Counts, length: number): Counts {
-  if (like instanceof Uint16Array) return new Uint16Array(length);
-  return like instanceof Uint32Array ? new Uint32Array(length) : new Float64Array(length);
+  return countsOver(like, new ArrayBuffer(length * like.BYTES_PER_ELEMENT), 0, length);
+}
+
+/** `length` weights of the kind `like` holds, over `buffer` from `byteOffset`. */
+function countsOver(like: Counts, buffer: ArrayBuffer, byteOffset: number, length: number): Counts {
+  if (like instanceof Uint16Array) return new Uint16Array(buffer, byteOffset, length);
+  return like instanceof Uint32Array ? new Uint32Array(buffer, byteOffset, length) : new Float64Array(buffer, byteOffset, length);
 }
 
 /**
@@ -57,9 +62,7 @@ function sortedArraysLike(like: Counts, length: number): { indexes: Int32Array; 
   // the weights start 8-byte aligned (float64 weights need it)
   const weightsAt = Math.ceil((length * SORTED_INDEX_BYTES) / 8) * 8;
   const buffer = new ArrayBuffer(weightsAt + length * like.BYTES_PER_ELEMENT);
-  const indexes = new Int32Array(buffer, 0, length);
-  if (like instanceof Uint16Array) return { indexes, weights: new Uint16Array(buffer, weightsAt, length) };
-  return { indexes, weights: like instanceof Uint32Array ? new Uint32Array(buffer, weightsAt, length) : new Float64Array(buffer, weightsAt, length) };
+  return { indexes: new Int32Array(buffer, 0, length), weights: countsOver(like, buffer, weightsAt, length) };
 }
 /** The table of every store before its first add (see BucketStore.table). */
 const NO_TABLE = new Int32Array(0);

@@ -114,6 +114,14 @@ export interface ModelWindowsOptions {
   bucketsHint?: (feature: string) => LogHistogram | undefined;
 }
 
+/**
+ * A held input state's array of its own (a StateBytePool's, when the windows have one), or null: an
+ * outcome state, wire objects, or a view of the bytes it shares with its pane's other states.
+ */
+function ownInputArray(part: 'in' | 'out', state: HeldState, shared: boolean): Uint8Array | null {
+  return part === 'in' && state instanceof Uint8Array && !shared ? state : null;
+}
+
 function wireOf(state: HeldState, reader: MsgpackReader): PaneInputWire | PaneOutcomeWire {
   return state instanceof Uint8Array ? unpackPaneState(state, reader) : state;
 }
@@ -620,7 +628,7 @@ export class ModelWindows {
     // read before the new state is held: a view of the shared bytes stays whole (PaneStates)
     const previous: StoredPane | null = slot < 0 ? null : { version: checked.version, paneStart: checked.paneStart, part: checked.part, state: states.stateAt(slot), final: states.finalAt(slot) };
     // an input state's own array, read by nothing once the replacement below is applied
-    const released = previous !== null && previous.part === 'in' && previous.state instanceof Uint8Array && !states.sharedAt(slot) ? previous.state : null;
+    const released = previous === null ? null : ownInputArray(previous.part, previous.state, states.sharedAt(slot));
     if (stateBytes !== null) states.setBytes(checked.partition, stateBytes, checked.final, this.stateBytes);
     // held as objects: with its sketches moved, detached already (withMovedSketches); read by the
     // general decoder (no bytes noted), detached here: nothing of the message's bytes is kept
@@ -881,8 +889,11 @@ export class ModelWindows {
       this.folded.set(foldKey, { version, paneStart, part, state, final: true, partitions });
       // merged into a state of its own: the members' own input arrays are read by nothing now
       // (decoded only to be merged), and serve later states as replaced ones do (applyState)
-      if (state !== first.state && part === 'in') {
-        for (const member of members) if (!member.shared && member.state instanceof Uint8Array) this.stateBytes?.give(member.state);
+      if (state !== first.state) {
+        for (const member of members) {
+          const own = ownInputArray(part, member.state, member.shared);
+          if (own !== null) this.stateBytes?.give(own);
+        }
       }
     }
   }
