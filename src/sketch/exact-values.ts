@@ -51,8 +51,8 @@ export interface ExactChange {
 export class ExactValueCounts {
   // Parallel arrays, not a Map: a pane holds at most `cap` values, and a linear scan of a few
   // doubles is several times cheaper than hashing one on every value a worker folds in.
-  private readonly values: number[] = [];
-  private readonly tallies: number[] = [];
+  private readonly values: number[];
+  private readonly tallies: number[];
   /** Values not counted one by one. */
   other = 0;
   /** Of `other`, the values that are not integers (a sum, like `other`: see integral()). */
@@ -78,7 +78,26 @@ export class ExactValueCounts {
   constructor(
     readonly cap: number,
     readonly sumCap = Number.POSITIVE_INFINITY,
-  ) {}
+    /** Values and their counts to start from, owned by these counts from now on (ofDistinct). */
+    values: number[] = [],
+    tallies: number[] = [],
+  ) {
+    this.values = values;
+    this.tallies = tallies;
+  }
+
+  /**
+   * Counts of values known to be distinct (a pane's wire form, whose codec refuses repeats), listed
+   * in copies of the lists' length: pushed one by one into empty lists, each grew to 17 cells (V8's
+   * first growth) for the ~6 values a state lists per feature, and the gateway decodes one or two
+   * states per pane message it applies.
+   */
+  static ofDistinct(cap: number, values: readonly number[], counts: readonly number[]): ExactValueCounts {
+    if (!counts.includes(0)) return new ExactValueCounts(cap, Number.POSITIVE_INFINITY, values.slice(), counts.slice());
+    const exact = new ExactValueCounts(cap);
+    exact.listDistinct(values, counts);
+    return exact;
+  }
 
   /** Distinct values counted one by one. */
   get size(): number {
@@ -197,7 +216,9 @@ export class ExactValueCounts {
   private addValue(value: number, n: number, sign: 1 | -1): void {
     const values = this.values;
     const tallies = this.tallies;
-    const i = values.indexOf(value);
+    // a loop, not indexOf: a double passed to the builtin is boxed first (a heap number per value)
+    let i = values.length - 1;
+    while (i >= 0 && values[i] !== value) i--;
     let toOther = n;
     if (sign > 0) {
       if (i >= 0) {
@@ -213,8 +234,13 @@ export class ExactValueCounts {
       toOther = n - fromList;
       if (fromList === tallies[i]) {
         // a value whose panes all left is dropped, so the sum holds only what its panes hold
-        values.splice(i, 1);
-        tallies.splice(i, 1);
+        // moved down in place: splice returns an array of what it took out
+        for (let k = i + 1; k < values.length; k++) {
+          values[k - 1] = values[k];
+          tallies[k - 1] = tallies[k];
+        }
+        values.pop();
+        tallies.pop();
       } else tallies[i] -= fromList;
     }
     if (toOther === 0) return;
@@ -231,26 +257,40 @@ export class ExactValueCounts {
    */
   static change(earlier: ExactValueCounts, later: ExactValueCounts): ExactChange | null {
     if (earlier.values.length > CHANGE_LIST_BOUND || later.values.length > CHANGE_LIST_BOUND) return null;
-    const values: number[] = [];
-    const counts: number[] = [];
+    // room for every value of both, cut to those that changed: pushed one by one, each list grew
+    // to 17 cells for the two or three values a second changes
+    const room = earlier.values.length + later.values.length;
+    const values = new Array<number>(room);
+    const counts = new Array<number>(room);
+    let at = 0;
     // fewer first: applyChange takes them away before it adds, as subtract then merge would
     for (let k = 0; k < earlier.values.length; k++) {
-      const i = later.values.indexOf(earlier.values[k]);
-      const n = (i >= 0 ? later.tallies[i] : 0) - earlier.tallies[k];
+      const n = -ExactValueCounts.changedBy(earlier, k, later);
       if (n < 0) {
-        values.push(earlier.values[k]);
-        counts.push(n);
+        values[at] = earlier.values[k];
+        counts[at++] = n;
       }
     }
     for (let k = 0; k < later.values.length; k++) {
-      const i = earlier.values.indexOf(later.values[k]);
-      const n = later.tallies[k] - (i >= 0 ? earlier.tallies[i] : 0);
+      const n = ExactValueCounts.changedBy(later, k, earlier);
       if (n > 0) {
-        values.push(later.values[k]);
-        counts.push(n);
+        values[at] = later.values[k];
+        counts[at++] = n;
       }
     }
+    values.length = at;
+    counts.length = at;
     return { values, counts, other: later.other - earlier.other, fractionalOther: later.fractionalOther - earlier.fractionalOther };
+  }
+
+  /** `of`'s count of its k-th value less `other`'s count of it (0 where it lists none). */
+  private static changedBy(of: ExactValueCounts, k: number, other: ExactValueCounts): number {
+    // a loop, not indexOf: a double passed to the builtin is boxed first (a heap number per search,
+    // two thirds of what this allocated)
+    const value = of.values[k];
+    const values = other.values;
+    for (let i = 0; i < values.length; i++) if (values[i] === value) return of.tallies[k] - other.tallies[i];
+    return of.tallies[k];
   }
 
   /**

@@ -1345,8 +1345,7 @@ function exactFromWire(wire: ExactValuesWire | null | undefined, numeric: LogHis
     unknown.fractionalOther = numeric.count;
     return unknown;
   }
-  const exact = new ExactValueCounts(EXACT_VALUES_CAP);
-  exact.listDistinct(wire.v, wire.c);
+  const exact = ExactValueCounts.ofDistinct(EXACT_VALUES_CAP, wire.v, wire.c);
   exact.other = wire.o;
   // an older worker's: whether its values were integers is not known
   exact.fractionalOther = wire.f ?? wire.o;
