@@ -1,4 +1,4 @@
-import { MsgpackReader } from '../contract/msgpack-reader.ts';
+import { HeldStateReader } from '../window/held-state-reader.ts';
 import { StateBytePool } from '../window/state-byte-pool.ts';
 import type { ModelSummary } from '../contract/metrics.ts';
 import type { PaneMessage } from '../contract/pane-wire.ts';
@@ -68,7 +68,7 @@ export class WindowStore {
   /** Decoded pane states' bucket arrays, shared by every model's windows (ModelWindowsOptions.scratch). */
   private readonly scratch = new BucketScratch();
   /** Reads the models' packed states (ModelWindowsOptions.reader), as the scratch shared by them. */
-  private readonly reader = new MsgpackReader();
+  private readonly reader = new HeldStateReader();
   /** Arrays of the partition input states held, used again once replaced (ModelWindowsOptions.stateBytes), shared as the scratch. */
   private readonly stateBytes = new StateBytePool();
   private readonly windowMs: ReadonlyMap<string, number>;

@@ -1255,6 +1255,27 @@ export function inputToWire(pane: PaneInput): PaneInputWire {
  * (its merged ones): its feature sketches sent as their values are not checked again.
  */
 export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 'state', scratch?: BucketScratch, readBefore = false): PaneInput {
+  return inputWithFeatures(wire, limits, path, scratch, readBefore, (pane) => {
+    // own keys only (the codec's checked object has no others): no [name, feature] pair per feature
+    const features = wire.features;
+    const featuresPath = `${path}.features`;
+    for (const name in features) pane.features.set(name, featureFromWire(features[name], featuresPath, name, scratch, readBefore));
+  });
+}
+
+/**
+ * inputFromWire with the features, which `wire` need not hold, added by `addFeatures` where
+ * inputFromWire reads them (so that a state with two faults names the same one): a reader that
+ * reads the features itself (HeldStateReader) adds those.
+ */
+export function inputWithFeatures(
+  wire: Omit<PaneInputWire, 'features'>,
+  limits: PaneLimits,
+  path: string,
+  scratch: BucketScratch | undefined,
+  readBefore: boolean,
+  addFeatures: (pane: PaneInput) => void,
+): PaneInput {
   const pane = new PaneInput(limits, null, scratch?.mappingFor(limits.relativeAccuracy));
   pane.count = wire.count;
   pane.errors = wire.errors;
@@ -1265,10 +1286,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
   pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`, scratch) : null;
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
-  // own keys only (the codec's checked object has no others): no [name, feature] pair per feature
-  const features = wire.features;
-  const featuresPath = `${path}.features`;
-  for (const name in features) pane.features.set(name, featureFromWire(features[name], featuresPath, name, scratch, readBefore));
+  addFeatures(pane);
   segmentsFromWire(wire.segments, pane.segments, SEGMENT_INPUT_WIDTH, `${path}.segments`);
   if (wire.invalidFeatures !== undefined) pane.invalidFeatures = new Map(Object.entries(wire.invalidFeatures));
   for (const [key, byValue] of Object.entries(wire.segmentFeatures ?? {})) {
@@ -1296,7 +1314,7 @@ export function inputFromWire(wire: PaneInputWire, limits: PaneLimits, path = 's
  * center, accuracy and zero threshold (an older worker's has center 0, 1e-9 and the latency's
  * accuracy): windows rebin it.
  */
-function featureFromWire(feature: FeatureWire, parent: string, name: string, scratch: BucketScratch | undefined, readBefore: boolean): FeatureSummary {
+export function featureFromWire(feature: FeatureWire, parent: string, name: string, scratch: BucketScratch | undefined, readBefore: boolean): FeatureSummary {
   const summary = new FeatureSummary();
   // the part's path made only for an error: formatted for every read (the name through
   // JSON.stringify), or kept as an object of its pieces, it cost more than reading the part

@@ -12,7 +12,8 @@ import { detachedSketches, isPackedStateBytes, packPaneState, unpackPaneState } 
 import { PaneStates } from './partition-states.ts';
 import type { HeldState } from './partition-states.ts';
 import type { StateBytePool } from './state-byte-pool.ts';
-import { MsgpackReader } from '../contract/msgpack-reader.ts';
+import type { MsgpackReader } from '../contract/msgpack-reader.ts';
+import { HeldStateReader } from './held-state-reader.ts';
 
 /**
  * Sliding windows of one model, kept incrementally from the pane changelog: a window is the sum of
@@ -98,7 +99,7 @@ export interface ModelWindowsOptions {
    */
   scratch?: BucketScratch;
   /** Reads packed states (one for every model of a store, as `scratch`); default: one of its own. */
-  reader?: MsgpackReader;
+  reader?: HeldStateReader;
   /**
    * Byte arrays for the partition input states held, used again once a state is replaced (one for
    * every model of a store, as `scratch`); default: none, each state in an array of its own.
@@ -228,7 +229,7 @@ export class ModelWindows {
   /** Per window's counts per value summed again with values left unlisted: the start of the newest state that must leave first (see recountDue). */
   private readonly sumFoldedThrough = new WeakMap<ExactValueCounts, number>();
   private readonly scratch: BucketScratch;
-  private readonly reader: MsgpackReader;
+  private readonly reader: HeldStateReader;
   private readonly stateBytes: StateBytePool | undefined;
   private readonly bucketsHint: ModelWindowsOptions['bucketsHint'];
 
@@ -240,7 +241,7 @@ export class ModelWindows {
   ) {
     for (const name of windowMs.keys()) this.aggregates.set(name, new Map());
     this.scratch = options.scratch ?? new BucketScratch();
-    this.reader = options.reader ?? new MsgpackReader();
+    this.reader = options.reader ?? new HeldStateReader();
     this.stateBytes = options.stateBytes;
     this.bucketsHint = options.bucketsHint;
     this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS, options.historyPaneMs ?? DEFAULT_HISTORY_PANE_MS);
@@ -292,6 +293,11 @@ export class ModelWindows {
 
   /** `arriving`: a state from a message, read the first time (checked in full); otherwise a held one. */
   private decodeState(part: 'in' | 'out', state: HeldState, arriving = false): DecodedPane {
+    if (part === 'in' && !arriving && state instanceof Uint8Array) {
+      // a held input state, most often packed raw: its features read without wire objects
+      const input = this.reader.readHeldInput(state, this.limits, this.scratch);
+      if (input !== null) return { input, outcome: null, moved: this.onFeatureBuckets(input) };
+    }
     const wire = wireOf(state, this.reader);
     if (part === 'out') return { input: null, outcome: outcomeFromWire(wire as PaneOutcomeWire, this.limits), moved: null };
     const input = inputFromWire(wire as PaneInputWire, this.limits, 'state', this.scratch, !arriving);
