@@ -21,9 +21,10 @@ const RAW_STATE_HEAD_1 = 0x00;
  * inputFromWire give, field for field (test/window/held-state-reader.test.ts).
  *
  * A held state was checked when it came (ModelWindows.applyState), so nothing here is checked
- * again; anything this reader does not expect (another packing, a field it does not know) makes it
- * return null, and the caller reads the state the general way. One reader per window store, as
- * the MsgpackReader it is: not reentrant.
+ * again; anything this reader does not expect (another packing, a field it does not know, bytes
+ * it cannot read) makes it return null, and the caller reads the state the general way; what the
+ * general way would refuse in the state's other fields, it refuses as that does (the same
+ * PaneMessageError). One reader per window store, as the MsgpackReader it is: not reentrant.
  */
 export class HeldStateReader extends MsgpackReader {
   /** The feature being read (its fields set anew for each). */

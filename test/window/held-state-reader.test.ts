@@ -77,6 +77,32 @@ describe('a held input state read without wire objects (HeldStateReader)', () =>
     }
   });
 
+  it('on bytes changed anywhere, reads (or refuses) what the general reader does, or leaves them to it: never another pane', () => {
+    const shapes = fc.sample(paneShape, { numRuns: 20, seed: 11 });
+    fc.assert(
+      fc.property(fc.nat(shapes.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 3 }), (which, flips) => {
+        const bytes = packStateBytes(encode(inputToWire(paneOf(shapes[which]))));
+        for (const [at, value] of flips) bytes[2 + (at % (bytes.length - 2))] = value;
+        // the pane as wire, or what was refused and why
+        const outcome = (read: () => PaneInput | null): PaneInputWire | string | null => {
+          try {
+            const pane = read();
+            return pane === null ? null : inputToWire(pane);
+          } catch (error) {
+            // the field refused (its figures may differ: a reader that gives up leaves the bytes to
+            // @msgpack/msgpack, which reads a changed byte its own way)
+            return `${(error as Error).name}: ${(error as { field?: string }).field ?? (error as Error).message}`;
+          }
+        };
+        const held = outcome(() => new HeldStateReader().readHeldInput(bytes, limits, new BucketScratch()));
+        if (held === null) return;
+        const general = outcome(() => inputFromWire(unpackPaneState<PaneInputWire>(bytes, new MsgpackReader()), limits, 'state', new BucketScratch(), true));
+        expect(held).toEqual(general);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('leaves to the general reader what it does not read: deflated sketches, a field it does not know, bytes cut short', () => {
     const wire = inputToWire(paneOf({ events: [{ numbers: [1.5, 2], city: 'paris', output: 0.3, segment: undefined, invalid: false }], manyValues: true }));
     const reader = new HeldStateReader();
