@@ -1282,7 +1282,8 @@ export function inputWithFeatures(
   pane.late = wire.late;
   pane.dropped = wire.dropped;
   pane.scores = wire.scores ? binnedSummaryFromWire(wire.scores, predictionScoresLike, limits, `${path}.scores`, scratch) : null;
-  pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`));
+  // read onto the scratch (its arrays and the accuracy's mapping): merged at once, then dropped
+  pane.latency.merge(histogramFromWire(wire.latency, pane.latency, `${path}.latency`, scratch));
   pane.outputNumeric = wire.outputNumeric ? histogramFromWire(wire.outputNumeric, pane.latency, `${path}.outputNumeric`, scratch) : null;
   pane.outputCategories = wire.outputCategories ? counterFromWire(wire.outputCategories, `${path}.outputCategories`) : null;
   pane.outputExact = exactFromWire(wire.outputExact, pane.outputNumeric);
