@@ -28,15 +28,15 @@ const RAW_STATE_HEAD_1 = 0x00;
  */
 export class HeldStateReader extends MsgpackReader {
   /** The feature being read (its fields set anew for each). */
-  private readonly feature: { n: Uint8Array | null | undefined; r: number[] | undefined; c: CategoryCounterJSON | null; z: number; x: ExactValuesWire | null | undefined } = {
+  private readonly feature: { n: Uint8Array | null | undefined; r: number[] | undefined; c: CategoryCounterJSON | null | undefined; z: number | undefined; x: ExactValuesWire | null | undefined } = {
     n: undefined,
     r: undefined,
-    c: null,
-    z: 0,
+    c: undefined,
+    z: undefined,
     x: undefined,
   };
   /** The feature's exact counts being read. */
-  private readonly exact: { v: number[]; c: number[]; o: number; f: number | undefined } = { v: [], c: [], o: 0, f: undefined };
+  private readonly exact: { v: number[] | undefined; c: number[] | undefined; o: number | undefined; f: number | undefined } = { v: undefined, c: undefined, o: undefined, f: undefined };
   /** The features read, in their order, until the pane is made. */
   private readonly names: string[] = [];
   private readonly summaries: FeatureSummary[] = [];
@@ -74,10 +74,11 @@ export class HeldStateReader extends MsgpackReader {
     const feature = this.feature;
     for (let i = 0; i < count; i++) {
       const name = this.mapKey(2, i);
+      // all five set anew: a field missing here must not be the previous feature's
       feature.n = undefined;
       feature.r = undefined;
-      feature.c = null;
-      feature.z = 0;
+      feature.c = undefined;
+      feature.z = undefined;
       feature.x = undefined;
       const fields = this.mapSize();
       for (let j = 0; j < fields; j++) {
@@ -102,7 +103,7 @@ export class HeldStateReader extends MsgpackReader {
         }
       }
       this.names.push(name);
-      this.summaries.push(featureFromWire(feature as FeatureWire, 'state.features', name, scratch, true));
+      this.summaries.push(featureFromWire(feature as unknown as FeatureWire, 'state.features', name, scratch, true));
     }
   }
 
@@ -113,6 +114,10 @@ export class HeldStateReader extends MsgpackReader {
       return null;
     }
     const exact = this.exact;
+    // all four set anew: a field missing here must not be the previous feature's
+    exact.v = undefined;
+    exact.c = undefined;
+    exact.o = undefined;
     exact.f = undefined;
     const fields = this.mapSize();
     for (let k = 0; k < fields; k++) {
@@ -133,7 +138,7 @@ export class HeldStateReader extends MsgpackReader {
           throw UNSUPPORTED_ERROR;
       }
     }
-    return exact as ExactValuesWire;
+    return exact as unknown as ExactValuesWire;
   }
 
   /** The size of the map starting at `pos`; throws for anything else. */

@@ -99,7 +99,7 @@ describe('a held input state read without wire objects (HeldStateReader)', () =>
         const general = outcome(() => inputFromWire(unpackPaneState<PaneInputWire>(bytes, new MsgpackReader()), limits, 'state', new BucketScratch(), true));
         expect(held).toEqual(general);
       }),
-      { numRuns: 400 },
+      { numRuns: 1500 },
     );
   });
 
