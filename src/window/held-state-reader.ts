@@ -60,10 +60,16 @@ export class HeldStateReader extends MsgpackReader {
       // the depths the general reader reads the same bytes at ([0, state]: the state's map at 1),
       // so the keys' cache slots are the ones it fills
       const fields = this.mapSize();
+      let featuresRead = false;
       for (let i = 0; i < fields; i++) {
         const key = this.mapKey(1, i);
-        if (key === 'features') this.readFeatures(scratch);
-        else rest[key] = this.value(2);
+        if (key !== 'features') rest[key] = this.value(2);
+        // a map with the key twice holds the later one alone: the general reader decides
+        else if (featuresRead) return null;
+        else {
+          this.readFeatures(scratch);
+          featuresRead = true;
+        }
       }
       if (this.pos !== packed.length) return null;
     } catch {

@@ -110,6 +110,13 @@ describe('a held input state read without wire objects (HeldStateReader)', () =>
     expect(reader.readHeldInput(packPaneState(wire, true), limits, undefined)).toBeNull();
     const unknown = { ...wire, features: { ...wire.features, f0: { ...wire.features.f0, q: 1 } } };
     expect(reader.readHeldInput(packStateBytes(encode(unknown)), limits, undefined)).toBeNull();
+    // features twice: a map holds the later alone
+    const twice = encode(wire);
+    const featuresKey = Buffer.from(encode('features'));
+    const at = Buffer.from(twice).indexOf(featuresKey);
+    const doubled = new Uint8Array([...twice.subarray(0, at), ...encode('features').subarray(0), ...encode({}), ...twice.subarray(at)]);
+    doubled[0] += 1; // one more field in the fixmap
+    expect(reader.readHeldInput(packStateBytes(doubled), limits, undefined)).toBeNull();
     const whole = packStateBytes(encode(wire));
     expect(reader.readHeldInput(whole.subarray(0, whole.length - 3), limits, undefined)).toBeNull();
     // and then reads a whole one as before
