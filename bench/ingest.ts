@@ -301,13 +301,13 @@ async function runRaw(js: JetStreamClient, perPartition: number[]): Promise<numb
   return msgsPerSec;
 }
 
-/** (b): all partitions concurrently, each message through its partition's processor. */
 /** runWorker's rate and its processors' pending joins (bytes, entries), the processors let go on return. */
 async function runWorkerFigures(js: JetStreamClient, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; join: { bytes: number; size: number } }> {
   const { msgsPerSec, processors } = await runWorker(js, perPartition, reference);
   return { msgsPerSec, join: { bytes: processors.reduce((a, p) => a + p.join.memoryBytes(), 0), size: processors.reduce((a, p) => a + p.join.size, 0) } };
 }
 
+/** (b): all partitions concurrently, each message through its partition's processor. */
 async function runWorker(js: JetStreamClient, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; processors: PartitionProcessor[] }> {
   // one set of scorers per partition, as each partition runner follows the references itself
   const scorersOf = (): WorkerReferences | undefined => {

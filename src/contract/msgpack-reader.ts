@@ -210,13 +210,7 @@ export class MsgpackReader {
     if (size > this.bytes.length - this.pos) throw UNSUPPORTED_ERROR;
     const out: Record<string, unknown> = {};
     for (let i = 0; i < size; i++) {
-      const b = this.bytes[this.pos++];
-      let length: number;
-      if ((b & 0xe0) === 0xa0) length = b & 0x1f;
-      else if (b === 0xd9) length = this.bytes[this.pos++];
-      else throw UNSUPPORTED_ERROR; // non-string keys
-      const key = this.key(length, (depth * 97 + i) & (KEY_SLOTS - 1));
-      if (key === '__proto__') throw UNSUPPORTED_ERROR;
+      const key = this.mapKey(depth, i);
       if (depth === 0 && key === this.rangeKey) {
         this.valueStart = this.pos;
         out[key] = this.value(depth + 1);
@@ -224,6 +218,18 @@ export class MsgpackReader {
       } else out[key] = this.value(depth + 1);
     }
     return out;
+  }
+
+  /** The `i`-th key of a map at `depth` (a string, never `__proto__`), from the keys cached by position. */
+  protected mapKey(depth: number, i: number): string {
+    const b = this.bytes[this.pos++];
+    let length: number;
+    if ((b & 0xe0) === 0xa0) length = b & 0x1f;
+    else if (b === 0xd9) length = this.bytes[this.pos++];
+    else throw UNSUPPORTED_ERROR; // non-string keys
+    const key = this.key(length, (depth * 97 + i) & (KEY_SLOTS - 1));
+    if (key === '__proto__') throw UNSUPPORTED_ERROR;
+    return key;
   }
 
   protected key(length: number, slot: number): string {

@@ -48,6 +48,16 @@ export interface ExactChange {
  * Of `other`, the values that are not integers are counted too (fractionalOther, a sum as well):
  * a sketch of integers is moved onto other buckets value by value (movedOnto).
  */
+/**
+ * Where `value` is in `values` (-1: not there), as indexOf finds it (values are listed once each;
+ * -0 finds 0). A loop, not indexOf: a double passed to the builtin is boxed first, a heap number per
+ * search (two thirds of what ExactValueCounts.change allocated).
+ */
+function indexOfValue(values: readonly number[], value: number): number {
+  for (let i = 0; i < values.length; i++) if (values[i] === value) return i;
+  return -1;
+}
+
 export class ExactValueCounts {
   // Parallel arrays, not a Map: a pane holds at most `cap` values, and a linear scan of a few
   // doubles is several times cheaper than hashing one on every value a worker folds in.
@@ -216,9 +226,7 @@ export class ExactValueCounts {
   private addValue(value: number, n: number, sign: 1 | -1): void {
     const values = this.values;
     const tallies = this.tallies;
-    // a loop, not indexOf: a double passed to the builtin is boxed first (a heap number per value)
-    let i = values.length - 1;
-    while (i >= 0 && values[i] !== value) i--;
+    const i = indexOfValue(values, value);
     let toOther = n;
     if (sign > 0) {
       if (i >= 0) {
@@ -285,12 +293,8 @@ export class ExactValueCounts {
 
   /** `of`'s count of its k-th value less `other`'s count of it (0 where it lists none). */
   private static changedBy(of: ExactValueCounts, k: number, other: ExactValueCounts): number {
-    // a loop, not indexOf: a double passed to the builtin is boxed first (a heap number per search,
-    // two thirds of what this allocated)
-    const value = of.values[k];
-    const values = other.values;
-    for (let i = 0; i < values.length; i++) if (values[i] === value) return of.tallies[k] - other.tallies[i];
-    return of.tallies[k];
+    const i = indexOfValue(other.values, of.values[k]);
+    return i >= 0 ? of.tallies[k] - other.tallies[i] : of.tallies[k];
   }
 
   /**

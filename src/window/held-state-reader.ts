@@ -1,4 +1,4 @@
-import { KEY_SLOTS, MsgpackReader, UNSUPPORTED_ERROR } from '../contract/msgpack-reader.ts';
+import { MsgpackReader, UNSUPPORTED_ERROR } from '../contract/msgpack-reader.ts';
 import type { ExactValuesWire, FeatureWire, PaneInputWire } from '../contract/pane-wire.ts';
 import type { BucketScratch } from '../sketch/bucket-store.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
@@ -168,17 +168,5 @@ export class HeldStateReader extends MsgpackReader {
       return size;
     }
     throw UNSUPPORTED_ERROR;
-  }
-
-  /** The `i`-th key of a map at `depth`, from the cache the general reader fills (MsgpackReader.key). */
-  private mapKey(depth: number, i: number): string {
-    const b = this.bytes[this.pos++];
-    let length: number;
-    if ((b & 0xe0) === 0xa0) length = b & 0x1f;
-    else if (b === 0xd9) length = this.bytes[this.pos++];
-    else throw UNSUPPORTED_ERROR;
-    const key = this.key(length, (depth * 97 + i) & (KEY_SLOTS - 1));
-    if (key === '__proto__') throw UNSUPPORTED_ERROR;
-    return key;
   }
 }
