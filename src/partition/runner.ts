@@ -9,6 +9,7 @@ import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import { EVENTS_STREAM, CHECKPOINTS_BUCKET, partitionFilter, dlqSubject } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
+import { TimerWatch } from './timer-watch.ts';
 import { declaredContentType } from './content-type.ts';
 import { PartitionProcessor } from './processor.ts';
 import { followWorkerReferences } from '../reference/worker-references.ts';
@@ -46,8 +47,8 @@ export function readAheadEvents(maxEventBytes: number): number {
   return Math.max(READ_AHEAD_MIN_EVENTS, Math.min(READ_AHEAD_EVENTS, Math.floor(READ_AHEAD_MAX_BYTES / maxEventBytes)));
 }
 
-/** Longest run of messages handled without letting timers and I/O run (ms). */
-const GIVE_WAY_EVERY_MS = 50;
+/** Longest timers may wait while messages are handled before the consumer gives way (ms; see TimerWatch). */
+const GIVE_WAY_AFTER_MS = 100;
 
 /**
  * Runs one partition: restores its checkpoint, reads `drift.in.<p>.>` with an ordered consumer
@@ -130,8 +131,8 @@ export class PartitionRunner {
   private flushing: Promise<void> | null = null;
   private checkpointing: Promise<void> | null = null;
   private stopped = false;
-  /** When consuming last gave way to timers and I/O (epoch ms). */
-  private gaveWayAt = 0;
+  /** Whether handling messages kept timers waiting, and the consumer should give way. */
+  private readonly timerWatch = new TimerWatch(GIVE_WAY_AFTER_MS);
   /** start() has completed: the partition is consuming. */
   private started = false;
   private pendingDlq = new Set<Promise<unknown>>();
@@ -255,6 +256,8 @@ export class PartitionRunner {
     // abandoned while the consumer was being created: stop the consumer that start just opened
     await this.endStartIfAbandoned();
     this.started = true;
+    // (until now a message found timers waiting since the watch was made, and gave way)
+    this.timerWatch.start();
     const { flushIntervalMs, flushPacing } = this.options;
     const pacing: FlushPacing = { minIntervalMs: flushPacing?.minIntervalMs ?? flushIntervalMs, maxIntervalMs: flushIntervalMs, messagesPerSecond: flushPacing?.messagesPerSecond ?? Infinity };
     this.flushTimer = setInterval(() => {
@@ -306,11 +309,12 @@ export class PartitionRunner {
     if (this.stopped) return;
     const rejected = this.processor.process(msg.seq, msg.subject, msg.data, declaredContentType(msg));
     if (rejected !== null) this.deadLetter(rejected);
-    if (Date.now() - this.gaveWayAt >= GIVE_WAY_EVERY_MS) {
+    if (this.timerWatch.starved) {
       // a backlog (the replay after a failover) comes in full batches handled in microtasks, with no
       // timer in between: seen under CPU load, lease renewals ran seconds late and the leases
-      // expired, the partitions restarted and replayed again. Give way so timers and I/O run.
-      this.gaveWayAt = Date.now();
+      // expired, the partitions restarted and replayed again. Give way so timers and I/O run; only
+      // when they waited, since each give-way lets the client read ahead (see TimerWatch).
+      this.timerWatch.gaveWay();
       return new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (this.processor.heldCount >= MAX_HELD_EVENTS) {
@@ -567,6 +571,7 @@ export class PartitionRunner {
 
   private async stopConsuming(): Promise<void> {
     this.stopped = true;
+    this.timerWatch.stop();
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.unsubscribeAdmission?.();
