@@ -742,9 +742,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     let bestThreadedMv = 0;
     let threads = 0;
     // (b)'s processors are let go as soon as their figures are read: until 2026-12-05 the last ones
-    // stayed in the heap through (c) (their 300k pending joins and panes). Not what makes (c) collect
-    // more, measured after: its collector 8-13 % of the thread's samples against 4-5 % in (b), for
-    // about as many bytes allocated per event (~3.4 KB, ~70 % of them the NATS client's receive path)
+    // stayed in the heap through (c) (their 300k pending joins and panes). Not what made (c) collect
+    // more (its collector 8-13 % of the thread's samples against 4-5 % in (b)): its runners gave way
+    // every 50 ms, and the client then parsed the whole read-ahead into its queues, where messages
+    // outlived two scavenges; they give way only when timers waited since 90fecca (see TimerWatch)
     let join = { bytes: 0, size: 0 };
     for (let round = 0; round < 2; round++) {
       bestRaw = Math.max(bestRaw, await runRaw(js, perPartition));
