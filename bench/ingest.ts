@@ -38,6 +38,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
@@ -301,6 +302,47 @@ async function runRaw(js: JetStreamClient, perPartition: number[]): Promise<numb
   return msgsPerSec;
 }
 
+/** Collections of this thread's heap over a pass (PerformanceObserver 'gc' entries). */
+interface Collections {
+  scavenges: number;
+  scavengeMs: number;
+  full: number;
+  fullMs: number;
+}
+
+/**
+ * Watches this thread's collections until the returned function is called. (b) and (c) allocate
+ * about as much per event, so what their collections cost tells how long their objects live: until
+ * 2026-12-05 (c) scavenged as often as (b) at ~5x the cost per scavenge, its messages waiting in
+ * the client's queues (see src/partition/timer-watch.ts).
+ */
+function watchCollections(): () => Collections {
+  const seen: Collections = { scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0 };
+  const count = (entries: readonly PerformanceEntry[]): void => {
+    for (const entry of entries) {
+      const kind = ((entry as PerformanceEntry & { detail?: { kind?: number } | null }).detail)?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+        seen.scavenges++;
+        seen.scavengeMs += entry.duration;
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        seen.full++;
+        seen.fullMs += entry.duration;
+      }
+    }
+  };
+  const observer = new PerformanceObserver((list) => count(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return () => {
+    count(observer.takeRecords());
+    observer.disconnect();
+    return seen;
+  };
+}
+
+function collectionsText(c: Collections): string {
+  return `${c.scavenges} scavenges ${c.scavengeMs.toFixed(0)} ms, ${c.full} full ${c.fullMs.toFixed(0)} ms`;
+}
+
 /** runWorker's rate and its processors' pending joins (bytes, entries), the processors let go on return. */
 async function runWorkerFigures(js: JetStreamClient, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; join: { bytes: number; size: number } }> {
   const { msgsPerSec, processors } = await runWorker(js, perPartition, reference);
@@ -332,6 +374,7 @@ async function runWorker(js: JetStreamClient, perPartition: number[], reference:
     for (const processor of processors) drain(processor);
   }, DRAIN_INTERVAL_MS);
   const started = performance.now();
+  const collectionsSeen = watchCollections();
   let counts: number[];
   try {
     counts = await Promise.all(
@@ -352,12 +395,13 @@ async function runWorker(js: JetStreamClient, perPartition: number[], reference:
   // the last flush of the run is part of the work
   for (const processor of processors) drain(processor);
   const ms = performance.now() - started;
+  const collections = collectionsSeen();
   const total = counts.reduce((a, b) => a + b, 0);
   const msgsPerSec = rate(total, ms);
   const scored = scoredEvents(latestInputs.values());
   console.log(
     `(b) worker  : ${total.toLocaleString()} msgs in ${(ms / 1000).toFixed(2)} s = ${msgsPerSec.toLocaleString()} msgs/s; ` +
-      `${drained.toLocaleString()} pane states drained; ${rejections} rejected` +
+      `${drained.toLocaleString()} pane states drained; ${rejections} rejected; collections: ${collectionsText(collections)}` +
       (reference === null ? '' : `; multivariate on: ${scored.toLocaleString()} events scored`),
   );
   if (reference !== null && scored !== total) throw new Error(`(b) multivariate: ${scored} of ${total} events scored`);
@@ -686,6 +730,7 @@ async function runThreadedWorker(nc: NatsConnection, url: string, count: number,
   for (const info of await store.list()) await store.delete(info.name);
   const config = loadConfig({ env: { NATS_URL: url, LOG_LEVEL: 'warn' }, overrides: { partitions: { count: partitions }, panes: { allowedLatenessMs: 600_000 }, worker: { threads } } });
   const started = performance.now();
+  const collectionsSeen = watchCollections();
   const worker = await startWorker({ nc, connect: { url }, config, partitions, logger: pino({ level: 'warn' }), statsIntervalMs: 50 });
   // steady state: from the first progress report (threads started, consumers running) to the end
   let done = 0;
@@ -701,12 +746,14 @@ async function runThreadedWorker(nc: NatsConnection, url: string, count: number,
     if (performance.now() - started > 600_000) throw new Error(`threaded worker stalled at ${done} of ${count}`);
   }
   const ended = performance.now();
+  const collections = collectionsSeen();
   await worker.stop();
   const withStartup = rate(count, ended - started);
   const msgsPerSec = rate(count - firstDone, ended - firstAt);
   console.log(
     `${label}: ${count.toLocaleString()} msgs in ${((ended - started) / 1000).toFixed(2)} s = ${withStartup.toLocaleString()} msgs/s including thread start-up; ` +
-      `${msgsPerSec.toLocaleString()} msgs/s once running (${threadsText(worker.threads)}, worker.threads ${String(config.worker.threads)}; panes published, checkpoints)`,
+      `${msgsPerSec.toLocaleString()} msgs/s once running (${threadsText(worker.threads)}, worker.threads ${String(config.worker.threads)}; panes published, checkpoints); ` +
+      `collections${worker.threads > 0 ? " of the main thread (the partition threads' are their own)" : ''}: ${collectionsText(collections)}`,
   );
   return { msgsPerSec, threads: worker.threads };
 }
