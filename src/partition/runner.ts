@@ -256,8 +256,6 @@ export class PartitionRunner {
     // abandoned while the consumer was being created: stop the consumer that start just opened
     await this.endStartIfAbandoned();
     this.started = true;
-    // (until now a message found timers waiting since the watch was made, and gave way)
-    this.timerWatch.start();
     const { flushIntervalMs, flushPacing } = this.options;
     const pacing: FlushPacing = { minIntervalMs: flushPacing?.minIntervalMs ?? flushIntervalMs, maxIntervalMs: flushIntervalMs, messagesPerSecond: flushPacing?.messagesPerSecond ?? Infinity };
     this.flushTimer = setInterval(() => {

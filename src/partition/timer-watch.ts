@@ -16,11 +16,12 @@
  */
 export class TimerWatch {
   private ranAt: number;
+  /** Armed while messages are handled, so an idle partition wakes nothing (null: not watching). */
   private timer: NodeJS.Timeout | null = null;
 
   /**
    * @param afterMs how long timers may wait before the consumer gives way
-   * @param tickMs how often the watch's own timer notes that timers run (well under afterMs)
+   * @param tickMs the watch's own timer, which notes that timers run (well under afterMs)
    */
   constructor(
     private readonly afterMs: number,
@@ -30,27 +31,31 @@ export class TimerWatch {
     this.ranAt = now();
   }
 
-  start(): void {
-    if (this.timer !== null) return;
-    this.ranAt = this.now();
-    // unref: a watch alone keeps no process alive
-    this.timer = setInterval(() => this.timersRan(), this.tickMs).unref();
-  }
-
-  stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  /** Timers ran (the watch's own timer calls it). */
-  timersRan(): void {
-    this.ranAt = this.now();
-  }
-
-  /** No timer has run for afterMs or more: give way. */
+  /**
+   * No timer has run for afterMs or more: give way. Asked for each message handled; the first
+   * question after an idle spell (no timer armed) starts watching from now.
+   */
   get starved(): boolean {
-    return this.now() - this.ranAt >= this.afterMs;
+    const now = this.now();
+    if (this.timer === null) {
+      this.ranAt = now;
+      // unref: a watch alone keeps no process alive
+      this.timer = setTimeout(this.timersRan, this.tickMs).unref();
+      return false;
+    }
+    return now - this.ranAt >= this.afterMs;
   }
+
+  /** Armed: messages were handled since the watch's timer last ran. */
+  get watching(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Timers ran (the watch's timer calls it); the next message handled arms it again. */
+  readonly timersRan = (): void => {
+    this.ranAt = this.now();
+    this.timer = null;
+  };
 
   /**
    * The consumer gave way: timers run before it goes on (at the latest after its next give-way, when
@@ -58,5 +63,10 @@ export class TimerWatch {
    */
   gaveWay(): void {
     this.ranAt = this.now();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 }

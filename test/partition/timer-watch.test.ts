@@ -21,7 +21,6 @@ async function consume(watch: TimerWatch, messages: number, msPerMessage: number
   let timerRuns = 0;
   let gaveWay = 0;
   const timer = setInterval(() => timerRuns++, 10);
-  watch.start();
   try {
     for await (const _ of backlog(messages)) {
       busyFor(msPerMessage);
@@ -44,34 +43,54 @@ describe('TimerWatch: when a partition consumer gives the event loop back', () =
   it('says timers waited only once afterMs passed without them, counting again from each run or give-way', () => {
     let now = 1000;
     const watch = new TimerWatch(100, 20, () => now);
-    expect(watch.starved).toBe(false);
-    now = 1099;
-    expect(watch.starved).toBe(false);
-    now = 1100;
-    expect(watch.starved).toBe(true);
-    watch.timersRan();
-    expect(watch.starved).toBe(false);
-    now = 1199;
-    expect(watch.starved).toBe(false);
-    now = 1250;
-    expect(watch.starved).toBe(true);
-    watch.gaveWay();
-    expect(watch.starved).toBe(false);
-    now = 1350;
-    expect(watch.starved).toBe(true);
+    try {
+      expect(watch.starved).toBe(false); // the first message: watching from now
+      now = 1099;
+      expect(watch.starved).toBe(false);
+      now = 1100;
+      expect(watch.starved).toBe(true);
+      watch.timersRan();
+      expect(watch.starved).toBe(false);
+      now = 1199;
+      expect(watch.starved).toBe(false);
+      now = 1250;
+      expect(watch.starved).toBe(true);
+      watch.gaveWay();
+      expect(watch.starved).toBe(false);
+      now = 1350;
+      expect(watch.starved).toBe(true);
+    } finally {
+      watch.stop();
+    }
   });
 
-  it('its own timer notes that timers run, and a blocked thread makes it say they waited', async () => {
+  it('its timer notes that timers run while messages are handled, and a blocked thread makes it say they waited', async () => {
     const watch = new TimerWatch(200, 10);
-    watch.start();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      for (let i = 0; i < 25; i++) {
+        expect(watch.starved).toBe(false);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // a message handled, then 220 ms of them with no turn of the loop
       expect(watch.starved).toBe(false);
       busyFor(220);
       expect(watch.starved).toBe(true);
     } finally {
       watch.stop();
     }
+  });
+
+  it('an idle partition holds no timer: the watch arms one with a message and lets it go once it ran', async () => {
+    const watch = new TimerWatch(100, 10);
+    expect(watch.watching).toBe(false);
+    expect(watch.starved).toBe(false);
+    expect(watch.watching).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(watch.watching).toBe(false);
+    // stopped while armed: nothing left behind
+    expect(watch.starved).toBe(false);
+    watch.stop();
+    expect(watch.watching).toBe(false);
   });
 
   it('a backlog handled in microtasks gives way, so a timer runs while it is handled', async () => {
