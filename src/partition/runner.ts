@@ -307,7 +307,7 @@ export class PartitionRunner {
     if (this.stopped) return;
     const rejected = this.processor.process(msg.seq, msg.subject, msg.data, declaredContentType(msg));
     if (rejected !== null) this.deadLetter(rejected);
-    if (this.timerWatch.starved) {
+    if (this.timerWatch.timersWaited()) {
       // a backlog (the replay after a failover) comes in full batches handled in microtasks, with no
       // timer in between: seen under CPU load, lease renewals ran seconds late and the leases
       // expired, the partitions restarted and replayed again. Give way so timers and I/O run; only

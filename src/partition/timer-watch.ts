@@ -32,10 +32,10 @@ export class TimerWatch {
   }
 
   /**
-   * No timer has run for afterMs or more: give way. Asked for each message handled; the first
-   * question after an idle spell (no timer armed) starts watching from now.
+   * Asked for each message handled: true when no timer has run for afterMs or more (give way). The
+   * first question after an idle spell (no timer armed) arms the watch's timer and counts from now.
    */
-  get starved(): boolean {
+  timersWaited(): boolean {
     const now = this.now();
     if (this.timer === null) {
       this.ranAt = now;

@@ -24,7 +24,7 @@ async function consume(watch: TimerWatch, messages: number, msPerMessage: number
   try {
     for await (const _ of backlog(messages)) {
       busyFor(msPerMessage);
-      if (watch.starved) {
+      if (watch.timersWaited()) {
         watch.gaveWay();
         gaveWay++;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -44,21 +44,21 @@ describe('TimerWatch: when a partition consumer gives the event loop back', () =
     let now = 1000;
     const watch = new TimerWatch(100, 20, () => now);
     try {
-      expect(watch.starved).toBe(false); // the first message: watching from now
+      expect(watch.timersWaited()).toBe(false); // the first message: watching from now
       now = 1099;
-      expect(watch.starved).toBe(false);
+      expect(watch.timersWaited()).toBe(false);
       now = 1100;
-      expect(watch.starved).toBe(true);
+      expect(watch.timersWaited()).toBe(true);
       watch.timersRan();
-      expect(watch.starved).toBe(false);
+      expect(watch.timersWaited()).toBe(false);
       now = 1199;
-      expect(watch.starved).toBe(false);
+      expect(watch.timersWaited()).toBe(false);
       now = 1250;
-      expect(watch.starved).toBe(true);
+      expect(watch.timersWaited()).toBe(true);
       watch.gaveWay();
-      expect(watch.starved).toBe(false);
+      expect(watch.timersWaited()).toBe(false);
       now = 1350;
-      expect(watch.starved).toBe(true);
+      expect(watch.timersWaited()).toBe(true);
     } finally {
       watch.stop();
     }
@@ -68,13 +68,13 @@ describe('TimerWatch: when a partition consumer gives the event loop back', () =
     const watch = new TimerWatch(200, 10);
     try {
       for (let i = 0; i < 25; i++) {
-        expect(watch.starved).toBe(false);
+        expect(watch.timersWaited()).toBe(false);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       // a message handled, then 220 ms of them with no turn of the loop
-      expect(watch.starved).toBe(false);
+      expect(watch.timersWaited()).toBe(false);
       busyFor(220);
-      expect(watch.starved).toBe(true);
+      expect(watch.timersWaited()).toBe(true);
     } finally {
       watch.stop();
     }
@@ -83,12 +83,12 @@ describe('TimerWatch: when a partition consumer gives the event loop back', () =
   it('an idle partition holds no timer: the watch arms one with a message and lets it go once it ran', async () => {
     const watch = new TimerWatch(100, 10);
     expect(watch.watching).toBe(false);
-    expect(watch.starved).toBe(false);
+    expect(watch.timersWaited()).toBe(false);
     expect(watch.watching).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 40));
     expect(watch.watching).toBe(false);
     // stopped while armed: nothing left behind
-    expect(watch.starved).toBe(false);
+    expect(watch.timersWaited()).toBe(false);
     watch.stop();
     expect(watch.watching).toBe(false);
   });
