@@ -32,6 +32,16 @@ export interface ExactChange {
 }
 
 /**
+ * Where `value` is in `values` (-1: not there), as indexOf finds it (values are listed once each;
+ * -0 finds 0). A loop, not indexOf: a double passed to the builtin is boxed first, a heap number per
+ * search (two thirds of what ExactValueCounts.change allocated).
+ */
+function indexOfValue(values: readonly number[], value: number): number {
+  for (let i = 0; i < values.length; i++) if (values[i] === value) return i;
+  return -1;
+}
+
+/**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
  * reference's exact edges puts every value one bin lower; counted per value, nothing moves.
@@ -48,16 +58,6 @@ export interface ExactChange {
  * Of `other`, the values that are not integers are counted too (fractionalOther, a sum as well):
  * a sketch of integers is moved onto other buckets value by value (movedOnto).
  */
-/**
- * Where `value` is in `values` (-1: not there), as indexOf finds it (values are listed once each;
- * -0 finds 0). A loop, not indexOf: a double passed to the builtin is boxed first, a heap number per
- * search (two thirds of what ExactValueCounts.change allocated).
- */
-function indexOfValue(values: readonly number[], value: number): number {
-  for (let i = 0; i < values.length; i++) if (values[i] === value) return i;
-  return -1;
-}
-
 export class ExactValueCounts {
   // Parallel arrays, not a Map: a pane holds at most `cap` values, and a linear scan of a few
   // doubles is several times cheaper than hashing one on every value a worker folds in.
