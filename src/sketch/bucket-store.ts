@@ -30,15 +30,18 @@ const INITIAL_CAPACITY = 64;
  */
 const NO_WEIGHTS = new Float64Array(0);
 /**
- * A store's weights over its range (see BucketStore.counts): counts in two bytes a bucket while each
- * is below 2^16, in four below 2^32, float64 weights otherwise.
+ * A store's weights over its range (see BucketStore.counts): counts in one byte a bucket while each
+ * is below 2^8 (stores made for it: a sum of panes, see BucketStore's constructor), in two below
+ * 2^16, in four below 2^32, float64 weights otherwise.
  */
-export type Counts = Uint16Array | Uint32Array | Float64Array;
+export type Counts = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 /**
- * The counts of every store before its range needs an array (see BucketStore.counts): the
- * narrowest counts, so that the array it grows into starts as those.
+ * The counts of a store before its range needs an array (see BucketStore.counts): the narrowest
+ * counts it starts with, so that the array it grows into starts as those.
  */
 const NO_COUNTS = new Uint16Array(0);
+/** NO_COUNTS of a store that starts with one-byte counts. */
+const NO_BYTE_COUNTS = new Uint8Array(0);
 
 /** A zeroed array of `length` weights of the kind `like` holds. */
 function countsLike(like: Counts, length: number): Counts {
@@ -48,6 +51,7 @@ function countsLike(like: Counts, length: number): Counts {
 /** `length` weights of the kind `like` holds, over `buffer` from `byteOffset`. */
 function countsOver(like: Counts, buffer: ArrayBuffer, byteOffset: number, length: number): Counts {
   if (like instanceof Uint16Array) return new Uint16Array(buffer, byteOffset, length);
+  if (like instanceof Uint8Array) return new Uint8Array(buffer, byteOffset, length);
   return like instanceof Uint32Array ? new Uint32Array(buffer, byteOffset, length) : new Float64Array(buffer, byteOffset, length);
 }
 
@@ -461,11 +465,12 @@ export class BucketStore {
   /**
    * The weights over the range in use. Counts while every weight is a whole number, which is what
    * events give: a Uint16Array (2 bytes a bucket) while each is below 2^16, a Uint32Array below
-   * 2^32. A window's array spans ~1,200-1,500 buckets per sign on heavy-tailed features, mostly
+   * 2^32; a store made with byteCounts starts as a Uint8Array (1 byte a bucket) while each is below
+   * 2^8. A window's array spans ~1,200-1,500 buckets per sign on heavy-tailed features, mostly
    * zeros, and as float64 weights those arrays were two thirds of a gateway's heap (bench gateway,
-   * 100 models: 205 of 315 MB). A weight the counts cannot hold (a bucket of a busy window past
+   * 100 models: 205 of 315 MB). A weight the counts cannot hold (a bucket of a window past 255 or
    * 65,535; a fraction; past 2^32 - 1, a 1d window of a constant feature at 50k events/s) widens the
-   * store for good, to four-byte counts or float64 weights (see put). Arrays read from bytes or
+   * store for good, to wider counts or float64 weights (see put). Arrays read from bytes or
    * taken from a scratch are Float64Arrays. Starts as NO_COUNTS (nothing can be written into it)
    * until a range needs an array of its own.
    */
@@ -513,8 +518,13 @@ export class BucketStore {
   sparseWeights: Counts = NO_WEIGHTS;
   sparseLength = 0;
 
-  constructor(maxBuckets: number) {
+  /**
+   * `byteCounts`: the store's array starts as one-byte counts (see counts), for stores whose buckets
+   * seldom reach 256: the sums of panes a gateway keeps per window (LogHistogramOptions.byteCounts).
+   */
+  constructor(maxBuckets: number, byteCounts = false) {
     this.maxBuckets = maxBuckets;
+    if (byteCounts) this.counts = NO_BYTE_COUNTS;
   }
 
   get isEmpty(): boolean {
@@ -604,8 +614,9 @@ export class BucketStore {
     const narrow = this.counts;
     let wide: Counts = narrow; // a float64 array differs only for NaN, which it holds as it is
     if (!(narrow instanceof Float64Array)) {
-      const fourBytes = narrow instanceof Uint16Array && Number.isInteger(weight) && weight >= 0 && weight <= 0xffffffff;
-      wide = fourBytes ? new Uint32Array(narrow.length) : new Float64Array(narrow.length);
+      const count = !(narrow instanceof Uint32Array) && Number.isInteger(weight) && weight >= 0;
+      if (count && weight <= 0xffff && narrow instanceof Uint8Array) wide = new Uint16Array(narrow.length);
+      else wide = count && weight <= 0xffffffff ? new Uint32Array(narrow.length) : new Float64Array(narrow.length);
       wide.set(narrow);
       this.counts = wide;
     }

@@ -176,6 +176,59 @@ describe('BucketStore counts', () => {
     expect(held(arrayCopy)).toEqual(held(twoFifths));
   });
 
+  it('keeps a sum made for byte counts in 1 byte a bucket while each is below 256, then widens, every weight kept', () => {
+    // a gateway's 1m and 5m windows: ~1,500 buckets per sign, mostly holding a few events each
+    const pane = dense(Array.from({ length: 1500 }, (_, index): [number, number] => [index, 1 + (index % 3)]));
+    const window = new BucketStore(4096, true);
+    window.merge(pane);
+    window.merge(pane);
+    expect(window.counts).toBeInstanceOf(Uint8Array);
+    expect(window.capacityBytes).toBe(window.counts.length);
+    expect(window.total()).toBe(2 * pane.total());
+    const before = held(window);
+    // up to 255 fits; one more is a bucket past a byte: two-byte counts from then on
+    window.add(700, 255 - window.weightAt(700));
+    expect(window.counts).toBeInstanceOf(Uint8Array);
+    window.add(700, 1);
+    expect(window.counts).toBeInstanceOf(Uint16Array);
+    expect(window.capacityBytes).toBe(2 * window.counts.length);
+    before.set(700, 256);
+    expect(held(window)).toEqual(before);
+    window.add(-2000, 1); // grows: into counts of the same two bytes
+    expect(window.counts).toBeInstanceOf(Uint16Array);
+    expect(window.weightAt(-2000)).toBe(1);
+    // taken away again, it stays wide (widening is for good) and holds what is left
+    window.subtract(dense([[700, 256]]));
+    expect(window.weightAt(700)).toBe(0);
+    expect(window.counts).toBeInstanceOf(Uint16Array);
+    // straight past 2^16 or to a fraction, from a byte
+    for (const [weight, kind] of [[70_000, Uint32Array], [2 ** 32, Float64Array], [0.5, Float64Array]] as const) {
+      const sum = new BucketStore(4096, true);
+      sum.merge(pane);
+      expect(sum.counts).toBeInstanceOf(Uint8Array);
+      sum.add(10, weight);
+      expect(sum.counts, String(weight)).toBeInstanceOf(kind);
+      expect(sum.weightAt(10), String(weight)).toBe(pane.weightAt(10) + weight);
+      expect(sum.total(), String(weight)).toBe(pane.total() + weight);
+    }
+    // a store not made for it starts at two bytes, as a worker's pane
+    const plain = new BucketStore(4096);
+    plain.merge(pane);
+    expect(plain.counts).toBeInstanceOf(Uint16Array);
+    // a copy (a reference captured from such a window) keeps one byte a weight, sorted or not
+    const sparse = new BucketStore(4096, true);
+    sparse.merge(dense(Array.from({ length: 100 }, (_, k): [number, number] => [20 * k, 5])));
+    const sortedCopy = new BucketStore(4096);
+    sortedCopy.copyFrom(sparse);
+    expect(sortedCopy.form).toBe('sorted');
+    expect(sortedCopy.sparseWeights).toBeInstanceOf(Uint8Array);
+    expect(held(sortedCopy)).toEqual(held(sparse));
+    const arrayCopy = new BucketStore(4096);
+    arrayCopy.copyFrom(window);
+    expect(arrayCopy.form).toBe('array');
+    expect(held(arrayCopy)).toEqual(held(window));
+  });
+
   it('keeps a sorted copy in one buffer, whatever its weights, and it changes like any store', () => {
     for (const [kind, weight] of [['counts', 5], ['four-byte counts', 70_000], ['fractions', 0.5]] as const) {
       const source = dense(Array.from({ length: 101 }, (_, k): [number, number] => [20 * k - 700, weight + k]));
@@ -271,13 +324,15 @@ describe('BucketStore counts', () => {
     // so the store must equal the map to the last bit whether or not it widened on the way
     const weight = fc.oneof(
       { weight: 8, arbitrary: fc.integer({ min: 1, max: 9 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 100, max: 70_000 }) },
       { weight: 1, arbitrary: fc.integer({ min: 1, max: 64 }).map((k) => k / 8) },
       { weight: 1, arbitrary: fc.integer({ min: 2 ** 31, max: 2 ** 33 }) },
     );
     const op = fc.record({ kind: fc.constantFrom('add', 'merge', 'take'), index: fc.integer({ min: -50, max: 50 }), weight });
     fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 120 }), (ops) => {
-        const store = new BucketStore(4096);
+      // a store starting with byte counts (a gateway's window) or two-byte ones (a worker's pane)
+      fc.property(fc.array(op, { minLength: 1, maxLength: 120 }), fc.boolean(), (ops, byteCounts) => {
+        const store = new BucketStore(4096, byteCounts);
         const expected = new Map<number, number>();
         for (const o of ops) {
           if (o.kind === 'add') {

@@ -68,3 +68,47 @@ describe('a held pane state keeps none of the bytes it was read from', () => {
     expect(x?.quantile(0.5)).toBeCloseTo(5, 0);
   });
 });
+
+describe("a window's feature sums", () => {
+  function paneOf(values: number[]): PaneInput {
+    const pane = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const v of values) {
+      pane.count++;
+      pane.addFeature('x', v);
+    }
+    return pane;
+  }
+
+  it('hold one byte a bucket while each is below 256, two from the first past it, with the figures of two-byte counts', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, {});
+    const reader = new MsgpackReader();
+    const spread = (partition: number): number[] => Array.from({ length: 200 }, (_, i) => 50 + ((i * 37 + partition * 11) % 200) * 0.73);
+    // the same sum with the sketches' default counts (two bytes), merged in the same order
+    let plain: LogHistogram | null = null;
+    const addToPlain = (values: number[]): void => {
+      const sketch = paneOf(values).features.get('x')?.numeric as LogHistogram;
+      plain ??= new LogHistogram(sketch.relativeAccuracy, { ...sketch.options, byteCounts: false });
+      plain.merge(LogHistogram.rebinnedLike(sketch, plain));
+    };
+    const sumOfX = (): LogHistogram => windows.get('1m')?.input.features.get('x')?.numeric as LogHistogram;
+    for (const partition of [0, 1, 2]) {
+      const values = spread(partition);
+      windows.applyMessage(decodePaneMessage(encodePaneMessage({ model: 'm', version: 'v1', partition, paneStart: 0, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(paneOf(values)), final: false }), reader));
+      addToPlain(values);
+    }
+    const sum = sumOfX();
+    const twoBytes = plain as unknown as LogHistogram;
+    expect(sum.count).toBe(600);
+    expect(sum.storeForms()).toMatchObject({ positive: 'array', negative: 'array', bytesPerWeight: 1 });
+    expect(twoBytes.storeForms().bytesPerWeight).toBe(2);
+    for (const q of [0.01, 0.1, 0.5, 0.9, 0.99]) expect(sum.quantile(q), `q ${q}`).toBe(twoBytes.quantile(q));
+    // a partition whose pane holds 300 of one value: that bucket is past a byte
+    const busy = [...spread(3).slice(0, 100), ...Array.from({ length: 300 }, () => 123.4)];
+    windows.applyMessage(decodePaneMessage(encodePaneMessage({ model: 'm', version: 'v1', partition: 3, paneStart: 0, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(paneOf(busy)), final: false }), reader));
+    addToPlain(busy);
+    const widened = sumOfX();
+    expect(widened.count).toBe(1000);
+    expect(widened.storeForms().bytesPerWeight).toBe(2);
+    for (const q of [0.01, 0.1, 0.5, 0.9, 0.99]) expect(widened.quantile(q), `q ${q}`).toBe(twoBytes.quantile(q));
+  });
+});
