@@ -90,3 +90,78 @@ describe('counts listed from a state (ExactValueCounts.ofDistinct)', () => {
     );
   });
 });
+
+describe('a sum listing many values (a window at SUM_VALUES_CAP)', () => {
+  /**
+   * What a sum lists, kept the plain way (a list searched value by value): the first sumCap values
+   * merged in are listed, a value taken away comes off its listed count first and the rest off
+   * `other`, a value at none leaves the list.
+   */
+  class PlainSum {
+    values: number[] = [];
+    tallies: number[] = [];
+    other = 0;
+    constructor(readonly sumCap: number) {}
+    add(value: number, n: number, sign: 1 | -1): void {
+      const i = this.values.indexOf(value);
+      if (sign > 0) {
+        if (i >= 0) this.tallies[i] += n;
+        else if (this.values.length < this.sumCap) {
+          this.values.push(value);
+          this.tallies.push(n);
+        } else this.other += n;
+        return;
+      }
+      const fromList = i >= 0 ? Math.min(n, this.tallies[i]) : 0;
+      if (i >= 0 && fromList === this.tallies[i]) {
+        this.values.splice(i, 1);
+        this.tallies.splice(i, 1);
+      } else if (i >= 0) this.tallies[i] -= fromList;
+      this.other -= n - fromList;
+    }
+  }
+
+  // near values: -0 and 0, values apart by less than the signature's 2^-16, past 2^31, negative
+  const value = fc.oneof(
+    fc.integer({ min: -40, max: 40 }),
+    fc.constantFrom(-0, 0, 0.5, 0.5 + 2 ** -20, 0.5 + 2 ** -18, 2 ** 31 + 0.25, 2 ** 40, -(2 ** 33), 1e300, -1e-300),
+    fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+  );
+  const pane = fc.uniqueArray(fc.tuple(value, fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 12, selector: ([v]) => v, comparator: 'SameValueZero' });
+
+  it('lists, counts and drops values as a list searched value by value does, through merges, subtractions and changes (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('merge', 'subtract', 'replace'), pane, fc.nat()), { minLength: 1, maxLength: 60 }), fc.constantFrom(24, 32, 64), (ops, sumCap) => {
+        const sum = new ExactValueCounts(16, sumCap);
+        const plain = new PlainSum(sumCap);
+        const held: Array<Array<[number, number]>> = [];
+        for (const [kind, pairs, pick] of ops) {
+          if (kind === 'merge' || held.length === 0) {
+            sum.merge(counted(pairs));
+            for (const [v, n] of pairs) plain.add(v, n, 1);
+            held.push(pairs);
+            continue;
+          }
+          const at = pick % held.length;
+          const earlier = held[at];
+          if (kind === 'subtract') {
+            sum.subtract(counted(earlier));
+            for (const [v, n] of earlier) plain.add(v, n, -1);
+            held.splice(at, 1);
+            continue;
+          }
+          const change = ExactValueCounts.change(counted(earlier), counted(pairs));
+          if (change === null) throw new Error('lists within the bound pair');
+          sum.applyChange(change);
+          for (let k = 0; k < change.values.length; k++) plain.add(change.values[k], Math.abs(change.counts[k]), change.counts[k] > 0 ? 1 : -1);
+          held[at] = pairs;
+        }
+        const { values, counts } = sum.listed();
+        expect(values.map((v) => v + 0)).toEqual(plain.values.map((v) => v + 0));
+        expect(counts).toEqual(plain.tallies);
+        expect(sum.other).toBe(plain.other);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
