@@ -14,19 +14,24 @@ function pane(seed: number, events: number): PaneInput {
 }
 
 describe('a pane state decoded onto a bucket scratch (the gateway\'s, reset at every message)', () => {
-  it('is the state decoded with arrays of its own, and the next state decoded onto the scratch leaves its figures alone', () => {
+  it('is the state decoded with arrays of its own, its latency read onto the scratch as its features are', () => {
     const first = inputToWire(pane(1, 300));
     const second = inputToWire(pane(7, 500));
     const scratch = new BucketScratch();
     const decoded = inputFromWire(first, DEFAULT_PANE_LIMITS, 'state', scratch, true);
     const own = inputToWire(inputFromWire(first, DEFAULT_PANE_LIMITS));
     expect(inputToWire(decoded)).toEqual(own);
-    // the latency sketch, read onto the scratch before it is merged into the pane's own, is the pane's alone
-    const latencyBefore = Buffer.from(decoded.latency.toBytes());
-    scratch.reset();
-    inputFromWire(second, DEFAULT_PANE_LIMITS, 'state', scratch, true);
-    expect(Buffer.from(decoded.latency.toBytes()).equals(latencyBefore)).toBe(true);
     expect(decoded.latency.count).toBe(300);
-    expect(inputToWire(decoded).latency).toEqual(own.latency);
+    // two states decoded onto the scratch in one call (a fold) are each whole
+    const other = inputFromWire(second, DEFAULT_PANE_LIMITS, 'state', scratch, true);
+    expect(inputToWire(decoded)).toEqual(own);
+    expect(inputToWire(other)).toEqual(inputToWire(inputFromWire(second, DEFAULT_PANE_LIMITS)));
+  });
+
+  it('restored without a scratch (a worker\'s checkpoint), keeps a latency of its own in counts, which it goes on adding to', () => {
+    const restored = inputFromWire(inputToWire(pane(1, 300)), DEFAULT_PANE_LIMITS);
+    restored.addPrediction(0.5, 0.5, 0.5, 17, false, undefined);
+    expect(restored.latency.count).toBe(301);
+    expect(restored.latency.storeForms().bytesPerWeight).toBe(2);
   });
 });
