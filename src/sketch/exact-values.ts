@@ -61,6 +61,12 @@ function signatureBit(value: number): number {
   return Math.imul((value | 0) ^ Math.imul((value * 65536) | 0, 0x85ebca6b), 0x9e3779b1) >>> 24;
 }
 
+/** Sets `value`'s bit (signatureBit) in `signature`. */
+function markInSignature(signature: Int32Array, value: number): void {
+  const bit = signatureBit(value);
+  signature[bit >>> 5] |= 1 << (bit & 31);
+}
+
 /**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
@@ -264,10 +270,7 @@ export class ExactValueCounts {
     if (signature === null || signature[SIGNATURE_STALE] !== 0) {
       if (signature === null) signature = this.signature = new Int32Array(SIGNATURE_WORDS + 1);
       else signature.fill(0);
-      for (let k = 0; k < values.length; k++) {
-        const bit = signatureBit(values[k]);
-        signature[bit >>> 5] |= 1 << (bit & 31);
-      }
+      for (let k = 0; k < values.length; k++) markInSignature(signature, values[k]);
     }
     const bit = signatureBit(value);
     return (signature[bit >>> 5] & (1 << (bit & 31))) === 0 ? -1 : indexOfValue(values, value);
@@ -293,10 +296,7 @@ export class ExactValueCounts {
         tallies.push(n);
         toOther = 0;
         const signature = this.signature;
-        if (signature !== null && signature[SIGNATURE_STALE] === 0) {
-          const bit = signatureBit(value);
-          signature[bit >>> 5] |= 1 << (bit & 31);
-        }
+        if (signature !== null && signature[SIGNATURE_STALE] === 0) markInSignature(signature, value);
       }
     } else if (i >= 0) {
       const fromList = Math.min(n, tallies[i]);

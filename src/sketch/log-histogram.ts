@@ -337,7 +337,9 @@ export class LogHistogram implements QuantileSummary {
    * memory accounting.
    */
   storeForms(): { negative: StoreForm; positive: StoreForm; bytes: number; bytesPerWeight: number } {
-    const bytesPerWeight = Math.max(this.negative.counts.BYTES_PER_ELEMENT, this.positive.counts.BYTES_PER_ELEMENT);
+    // a sorted store's weights are its sparseWeights, not its (empty) counts
+    const weightBytes = (store: BucketStore): number => (store.form === 'sorted' ? store.sparseWeights : store.counts).BYTES_PER_ELEMENT;
+    const bytesPerWeight = Math.max(weightBytes(this.negative), weightBytes(this.positive));
     return { negative: this.negative.form, positive: this.positive.form, bytes: this.negative.capacityBytes + this.positive.capacityBytes, bytesPerWeight };
   }
 
