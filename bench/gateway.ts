@@ -48,8 +48,14 @@
  *   answer was assembled into a string on the gateway's own thread, which a socket's write does
  *   not do: the request behind it waited 200-340 ms, the one sample over 200 ms in REST max; a 5 ms
  *   heartbeat on the gateway's thread saw those gaps, one in another process did not.)
- * - the raw limit: decoding + applying the same pane messages into a bare WindowStore, no
- *   statistics, timed the same way; the ratio is gateway busy over raw busy at the same message rate;
+ * - the raw limit: decoding + applying the same pane messages into a bare WindowStore (on the same
+ *   reference buckets), no statistics, timed the same way: every message of the warm-up's last
+ *   RAW_WARM_MS applied untimed, then the measured run's first RAW_SAMPLES messages timed, finals
+ *   included, so the timed ones mostly replace states the store holds, as the live run's do; the
+ *   ratio is gateway busy over raw busy at the same message rate. (Until 2026-12-05 the samples
+ *   were timed into an empty store: most were their partition's first state of a pane and 300
+ *   models' windows were made among them, which read 1.8-3.7 cores where the run itself applied
+ *   everything in less than one, x0.3-0.4.)
  * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
  *   growth over the run without the bench's own queues and the publisher's panes, per model x
  *   feature x window, with the pane states held per model and their wire bytes per pane per
@@ -131,7 +137,7 @@ import { AlertLog } from '../src/gateway/alert-log.ts';
 import { GatewaySource } from '../src/gateway/gateway-source.ts';
 import { MetricsView } from '../src/gateway/metrics-view.ts';
 import { ReferenceRegistry } from '../src/gateway/reference-registry.ts';
-import { WindowStore } from '../src/gateway/window-store.ts';
+import { WindowStore, type WindowStoreOptions } from '../src/gateway/window-store.ts';
 import { parseDuration } from '../src/contract/duration.ts';
 import { DEFAULT_COARSE_PANE_MS, coarseGridOf, outcomePaneClosed, outcomePaneStartOf, paneLayout } from '../src/window/coarse-panes.ts';
 import { profileFromWindow } from '../src/reference/profile.ts';
@@ -496,10 +502,22 @@ function workerPaneBytes(models: number): number {
   return bytes / models;
 }
 
-/** Mean ms to decode and apply one of `samples` into a bare store (a function of its own, so the store is garbage once it returns). */
-function rawApplyMs(samples: readonly Uint8Array[], models: number): number {
-  const raw = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1) });
+/** Messages of the warm-up's last this many ms the raw limit's store is fed before it is timed. */
+const RAW_WARM_MS = 3000;
+/** At most this many of them (a bound on the copies held: ~4 KB each at 300 models over 16 partitions). */
+const RAW_WARM_MAX = 8000;
+/** Messages the raw limit is timed on: the measured run's first. */
+const RAW_SAMPLES = 2000;
+
+/**
+ * Mean ms to decode and apply one of `samples` into a bare store on the gateway's reference buckets,
+ * after `warm` (applied untimed: the store then holds the partitions' open states the samples
+ * replace). A function of its own, so the store is garbage once it returns.
+ */
+function rawApplyMs(warm: readonly Uint8Array[], samples: readonly Uint8Array[], models: number, referenceBuckets: WindowStoreOptions['referenceBuckets']): number {
+  const raw = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1), referenceBuckets });
   const reader = new MsgpackReader();
+  for (const bytes of warm) raw.applyPaneMessage(decodePaneMessage(bytes.slice(), reader));
   const started = performance.now();
   for (const bytes of samples) raw.applyPaneMessage(decodePaneMessage(bytes.slice(), reader));
   return samples.length > 0 ? (performance.now() - started) / samples.length : 0;
@@ -510,7 +528,8 @@ async function runSize(models: number): Promise<SizeResult> {
   const heapBaseline = liveHeapBytes();
   const references = new ReferenceRegistry({ autoCaptureMs: 0, logger: silent });
   // as the gateway composes them: a feature's windows on its reference's buckets
-  const windows = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1), referenceBuckets: (model, feature) => references.featureBuckets(model, feature) });
+  const referenceBuckets: WindowStoreOptions['referenceBuckets'] = (model, feature) => references.featureBuckets(model, feature);
+  const windows = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1), referenceBuckets });
   const view = new MetricsView(windows, references, { overrides: {}, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
   const alerts = new AlertLog({ rules: config.alerts.rules, logger: silent, falseAlarmsPerMillion: config.drift.falseAlarmsPerMillion });
   const turns = new LoopTurns();
@@ -565,7 +584,15 @@ async function runSize(models: number): Promise<SizeResult> {
   // replaced it): the age of the oldest event it brings when the gateway has applied it
   const eventAges: number[] = [];
   const unreflected: Published[][] = names.map(() => []);
+  // the raw limit's messages (copies: a view would keep its whole 64 KB part alive): the warm-up's
+  // last RAW_WARM_MS, then the measured run's first RAW_SAMPLES, finals included
+  const rawWarm: Uint8Array[] = [];
+  let rawWarming = false;
   const rawSamples: Uint8Array[] = [];
+  // the measured run's messages, finals included (the raw limit's rate), and its non-final samples' bytes
+  let publishedWithFinals = 0;
+  let sampledWireBytes = 0;
+  let sampledNonFinal = 0;
   // as the gateway's changelog consumer (PaneChangelogReader): its TimeSlicer, sharing the event
   // loop's turns with the statistics slices, a turn at least every pull batch
   const slicer = new TimeSlicer(PANE_APPLY_SLICE_MS, { yieldWithinBacklog: YIELD_WITHIN_PENDING, turns });
@@ -695,10 +722,16 @@ async function runSize(models: number): Promise<SizeResult> {
       }
       unpulled.set(subject, entry);
       queue.push(entry);
+      if (measuring) publishedWithFinals++;
+      if (measuring && rawSamples.length < RAW_SAMPLES) {
+        rawSamples.push(bytes.slice());
+        if (!final) {
+          sampledWireBytes += bytes.length;
+          sampledNonFinal++;
+        }
+      } else if (rawWarming && !measuring && rawWarm.length < RAW_WARM_MAX) rawWarm.push(bytes.slice());
       if (final) continue;
       unreflected[model].push(item);
-      // a copy: a view would keep its whole 64 KB part alive, up to 2,000 of them
-      if (measuring && rawSamples.length < 2000) rawSamples.push(bytes.slice());
       if (measuring) published++;
     }
     scheduleConsumer();
@@ -785,8 +818,11 @@ async function runSize(models: number): Promise<SizeResult> {
     if (made !== null) console.log(`  ${models} models: replaying ${made.flushes} flushes, ${made.messages} pane messages (${(made.bytes / 1e6).toFixed(0)} MB), made in ${(made.madeInMs / 1000).toFixed(1)} s`);
   }
   startScrapes((warmupSeconds * 1000 + Math.min(SCRAPE_PHASE_MS, seconds * 500)) % Math.max(1, scrapeEveryMs));
+  const rawWarmStart = setTimeout(() => (rawWarming = true), Math.max(0, warmupSeconds * 1000 - RAW_WARM_MS));
   await sleep(warmupSeconds * 1000);
+  clearTimeout(rawWarmStart);
   measuring = true;
+  rawWarming = false;
   const restAnswer = new Promise<RestClientAnswer>((resolve) => restClient.once('message', resolve));
   restClient.postMessage({ urls: restUrls, everyMs: REST_EVERY_MS });
   const computationsBefore = view.computations;
@@ -834,11 +870,12 @@ async function runSize(models: number): Promise<SizeResult> {
   source.stop();
 
   // the raw limit: the same messages decoded and applied into a bare store
-  const rawMsPerMessage = rawApplyMs(rawSamples, models);
+  const rawMsPerMessage = rawApplyMs(rawWarm, rawSamples, models, referenceBuckets);
+  rawWarm.length = 0;
 
   // memory: what the gateway's units hold, without the bench's own queues and samples (the
   // publisher's panes live on its thread's heap; the worker's share is measured apart below)
-  const wireBytes = rawSamples.length > 0 ? rawSamples.reduce((sum, bytes) => sum + bytes.length, 0) / rawSamples.length : 0;
+  const wireBytes = sampledNonFinal > 0 ? sampledWireBytes / sampledNonFinal : 0;
   rawSamples.length = 0;
   queue.length = 0;
   head = markedUpTo = pulledAhead = 0;
@@ -856,7 +893,7 @@ async function runSize(models: number): Promise<SizeResult> {
 
   const messagesPerSecond = (published * 1000) / wallMs;
   const publisherFlushesPerSecond = (flushes * FLUSH_MS) / wallMs;
-  const rawCpu = (rawMsPerMessage * messagesPerSecond) / 1000;
+  const rawCpu = (rawMsPerMessage * ((publishedWithFinals * 1000) / wallMs)) / 1000;
   const gatewayBusyShare = gatewayBusy / wallMs;
   restLatencies.sort((a, b) => a - b);
   freshness.sort((a, b) => a - b);
