@@ -49,13 +49,13 @@
  *   not do: the request behind it waited 200-340 ms, the one sample over 200 ms in REST max; a 5 ms
  *   heartbeat on the gateway's thread saw those gaps, one in another process did not.)
  * - the raw limit: decoding + applying the same pane messages into a bare WindowStore (on the same
- *   reference buckets), no statistics, timed the same way: every message of the warm-up's last
- *   RAW_WARM_MS applied untimed, then the measured run's first RAW_SAMPLES messages timed, finals
- *   included, so the timed ones mostly replace states the store holds, as the live run's do; the
- *   ratio is gateway busy over raw busy at the same message rate. (Until 2026-12-05 the samples
- *   were timed into an empty store: most were their partition's first state of a pane and 300
- *   models' windows were made among them, which read 1.8-3.7 cores where the run itself applied
- *   everything in less than one, x0.3-0.4.)
+ *   reference buckets), no statistics, timed the same way: the warm-up's messages from
+ *   2 x RAW_SPAN_MS before its end to RAW_SPAN_MS before applied untimed, then those of its last
+ *   RAW_SPAN_MS timed, finals included, so the timed ones mostly replace states the store holds, as
+ *   the live run's do; the ratio is gateway busy over raw busy at the measured run's message rate.
+ *   (Until 2026-12-05 the measured run's first 2,000 messages were timed into an empty store: most
+ *   were their partition's first state of a pane and 300 models' windows were made among them,
+ *   which read 1.8-3.7 cores where the run itself applied everything in less than one, x0.3-0.4.)
  * - memory (live heap after a full GC, against the budgets the README states): the gateway's heap
  *   growth over the run without the bench's own queues and the publisher's panes, per model x
  *   feature x window, with the pane states held per model and their wire bytes per pane per
@@ -502,25 +502,41 @@ function workerPaneBytes(models: number): number {
   return bytes / models;
 }
 
-/** Messages of the warm-up's last this many ms the raw limit's store is fed before it is timed. */
-const RAW_WARM_MS = 3000;
-/** At most this many of them (a bound on the copies held: ~4 KB each at 300 models over 16 partitions). */
-const RAW_WARM_MAX = 8000;
-/** Messages the raw limit is timed on: the measured run's first. */
-const RAW_SAMPLES = 2000;
+/** The raw limit's store is fed the warm-up's messages of one such span untimed, then timed on the next, its last. */
+const RAW_SPAN_MS = 3000;
+/**
+ * Bytes the raw limit's messages are copied into (one array made before the run: copies of their
+ * own, ~13,000 of ~4 KB at 300 models over 16 partitions, were new memory outside the heap in the
+ * warm-up, which the gateway's collector paid for into the measured run); recording stops when full.
+ */
+const RAW_RECORD_BYTES = 128 << 20;
+
+/** Pane messages copied end to end into one array: where each starts, and the first of the timed span. */
+interface RawRecording {
+  bytes: Uint8Array;
+  /** Message k is bytes[ends[k - 1] (0 for the first), ends[k]). */
+  ends: number[];
+  /** The first message of the timed span (ends.length while the untimed one is recorded). */
+  timedFrom: number;
+}
 
 /**
- * Mean ms to decode and apply one of `samples` into a bare store on the gateway's reference buckets,
- * after `warm` (applied untimed: the store then holds the partitions' open states the samples
- * replace). A function of its own, so the store is garbage once it returns.
+ * Mean ms to decode and apply a timed message of `recording` into a bare store on the gateway's
+ * reference buckets, after the untimed ones (the store then holds the partitions' open states the
+ * timed ones replace). A function of its own, so the store is garbage once it returns.
  */
-function rawApplyMs(warm: readonly Uint8Array[], samples: readonly Uint8Array[], models: number, referenceBuckets: WindowStoreOptions['referenceBuckets']): number {
+function rawApplyMs(recording: RawRecording, models: number, referenceBuckets: WindowStoreOptions['referenceBuckets']): number {
   const raw = new WindowStore({ windows: WINDOWS, limits: DEFAULT_PANE_LIMITS, maxModels: Math.max(models, 1), referenceBuckets });
   const reader = new MsgpackReader();
-  for (const bytes of warm) raw.applyPaneMessage(decodePaneMessage(bytes.slice(), reader));
+  const { bytes, ends, timedFrom } = recording;
+  // a copy per message, as the gateway's consumer gets each message in bytes of its own
+  const apply = (k: number): void => raw.applyPaneMessage(decodePaneMessage(bytes.slice(k === 0 ? 0 : ends[k - 1], ends[k]), reader));
+  for (let k = 0; k < timedFrom; k++) apply(k);
+  // the run's heap (GBs) collected now, not within the second or so timed
+  collectGarbage();
   const started = performance.now();
-  for (const bytes of samples) raw.applyPaneMessage(decodePaneMessage(bytes.slice(), reader));
-  return samples.length > 0 ? (performance.now() - started) / samples.length : 0;
+  for (let k = timedFrom; k < ends.length; k++) apply(k);
+  return ends.length > timedFrom ? (performance.now() - started) / (ends.length - timedFrom) : 0;
 }
 
 async function runSize(models: number): Promise<SizeResult> {
@@ -584,12 +600,12 @@ async function runSize(models: number): Promise<SizeResult> {
   // replaced it): the age of the oldest event it brings when the gateway has applied it
   const eventAges: number[] = [];
   const unreflected: Published[][] = names.map(() => []);
-  // the raw limit's messages (copies: a view would keep its whole 64 KB part alive): the warm-up's
-  // last RAW_WARM_MS, then the measured run's first RAW_SAMPLES, finals included
-  const rawWarm: Uint8Array[] = [];
-  let rawWarming = false;
-  const rawSamples: Uint8Array[] = [];
-  // the measured run's messages, finals included (the raw limit's rate), and its non-final samples' bytes
+  // the raw limit's messages, finals included (copies: a view would keep its whole 64 KB part
+  // alive): two spans of the warm-up's end, fed untimed, then timed (null: not recording)
+  const rawRecording: RawRecording = { bytes: new Uint8Array(RAW_RECORD_BYTES), ends: [], timedFrom: 0 };
+  let rawRecordingOn = false;
+  // the measured run's messages, finals included (the raw limit's rate), and the bytes of its first
+  // non-final ones (their wire size)
   let publishedWithFinals = 0;
   let sampledWireBytes = 0;
   let sampledNonFinal = 0;
@@ -723,13 +739,17 @@ async function runSize(models: number): Promise<SizeResult> {
       unpulled.set(subject, entry);
       queue.push(entry);
       if (measuring) publishedWithFinals++;
-      if (measuring && rawSamples.length < RAW_SAMPLES) {
-        rawSamples.push(bytes.slice());
-        if (!final) {
-          sampledWireBytes += bytes.length;
-          sampledNonFinal++;
-        }
-      } else if (rawWarming && !measuring && rawWarm.length < RAW_WARM_MAX) rawWarm.push(bytes.slice());
+      if (measuring && !final && sampledNonFinal < 2000) {
+        sampledWireBytes += bytes.length;
+        sampledNonFinal++;
+      }
+      if (rawRecordingOn) {
+        const at = rawRecording.ends.at(-1) ?? 0;
+        if (at + bytes.length <= rawRecording.bytes.length) {
+          rawRecording.bytes.set(bytes, at);
+          rawRecording.ends.push(at + bytes.length);
+        } else rawRecordingOn = false;
+      }
       if (final) continue;
       unreflected[model].push(item);
       if (measuring) published++;
@@ -818,11 +838,13 @@ async function runSize(models: number): Promise<SizeResult> {
     if (made !== null) console.log(`  ${models} models: replaying ${made.flushes} flushes, ${made.messages} pane messages (${(made.bytes / 1e6).toFixed(0)} MB), made in ${(made.madeInMs / 1000).toFixed(1)} s`);
   }
   startScrapes((warmupSeconds * 1000 + Math.min(SCRAPE_PHASE_MS, seconds * 500)) % Math.max(1, scrapeEveryMs));
-  const rawWarmStart = setTimeout(() => (rawWarming = true), Math.max(0, warmupSeconds * 1000 - RAW_WARM_MS));
+  const rawWarmStart = setTimeout(() => (rawRecordingOn = true), Math.max(0, warmupSeconds * 1000 - 2 * RAW_SPAN_MS));
+  const rawTimedStart = setTimeout(() => (rawRecording.timedFrom = rawRecording.ends.length), Math.max(0, warmupSeconds * 1000 - RAW_SPAN_MS));
   await sleep(warmupSeconds * 1000);
   clearTimeout(rawWarmStart);
+  clearTimeout(rawTimedStart);
+  rawRecordingOn = false;
   measuring = true;
-  rawWarming = false;
   const restAnswer = new Promise<RestClientAnswer>((resolve) => restClient.once('message', resolve));
   restClient.postMessage({ urls: restUrls, everyMs: REST_EVERY_MS });
   const computationsBefore = view.computations;
@@ -870,13 +892,12 @@ async function runSize(models: number): Promise<SizeResult> {
   source.stop();
 
   // the raw limit: the same messages decoded and applied into a bare store
-  const rawMsPerMessage = rawApplyMs(rawWarm, rawSamples, models, referenceBuckets);
-  rawWarm.length = 0;
+  const rawMsPerMessage = rawApplyMs(rawRecording, models, referenceBuckets);
+  rawRecording.bytes = new Uint8Array(0);
 
   // memory: what the gateway's units hold, without the bench's own queues and samples (the
   // publisher's panes live on its thread's heap; the worker's share is measured apart below)
   const wireBytes = sampledNonFinal > 0 ? sampledWireBytes / sampledNonFinal : 0;
-  rawSamples.length = 0;
   queue.length = 0;
   head = markedUpTo = pulledAhead = 0;
   unpulled.clear();
