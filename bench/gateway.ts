@@ -601,8 +601,9 @@ async function runSize(models: number): Promise<SizeResult> {
   const eventAges: number[] = [];
   const unreflected: Published[][] = names.map(() => []);
   // the raw limit's messages, finals included (copies: a view would keep its whole 64 KB part
-  // alive): two spans of the warm-up's end, fed untimed, then timed (a timed span left empty, as by
-  // a warm-up too short or an array filled first, reads 0)
+  // alive): two spans of the warm-up's end, fed untimed, then timed (a warm-up shorter than
+  // 2 x RAW_SPAN_MS feeds fewer messages untimed, or none; a timed span left empty, with no warm-up
+  // or an array filled first, reads 0)
   const rawRecording: RawRecording = { bytes: new Uint8Array(RAW_RECORD_BYTES), ends: [], timedFrom: 0 };
   let rawRecordingOn = false;
   // the measured run's messages, finals included (the raw limit's rate), and the bytes of its first
