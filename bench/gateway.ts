@@ -432,6 +432,8 @@ interface SizeResult {
   rawCpu: number;
   ratioToRaw: number;
   rssMB: number;
+  /** Of rssMB, the raw limit's recorded messages (held through the measured run, not the gateway's). */
+  rawRecordingMB: number;
   pendingMax: number;
   pendingEnd: number;
   /** Pane messages replaced on the changelog by a later state of their pane before the consumer pulled them (measured seconds). */
@@ -510,6 +512,8 @@ const RAW_SPAN_MS = 3000;
  * warm-up, which the gateway's collector paid for into the measured run); recording stops when full.
  */
 const RAW_RECORD_BYTES = 128 << 20;
+/** Non-final messages of the measured run whose mean size is reported (wire bytes per pane per feature). */
+const WIRE_SAMPLES = 2000;
 
 /** Pane messages copied end to end into one array: where each starts, and the first of the timed span. */
 interface RawRecording {
@@ -741,7 +745,7 @@ async function runSize(models: number): Promise<SizeResult> {
       unpulled.set(subject, entry);
       queue.push(entry);
       if (measuring) publishedWithFinals++;
-      if (measuring && !final && sampledNonFinal < 2000) {
+      if (measuring && !final && sampledNonFinal < WIRE_SAMPLES) {
         sampledWireBytes += bytes.length;
         sampledNonFinal++;
       }
@@ -894,6 +898,7 @@ async function runSize(models: number): Promise<SizeResult> {
   source.stop();
 
   // the raw limit: the same messages decoded and applied into a bare store
+  const rawRecordedBytes = rawRecording.ends.at(-1) ?? 0;
   const rawMsPerMessage = rawApplyMs(rawRecording, models, referenceBuckets);
   rawRecording.bytes = new Uint8Array(0);
 
@@ -941,6 +946,7 @@ async function runSize(models: number): Promise<SizeResult> {
     rawCpu: Number(rawCpu.toFixed(4)),
     ratioToRaw: Number((rawCpu > 0 ? gatewayBusyShare / rawCpu : 0).toFixed(2)),
     rssMB: Math.round(rssMax / 2 ** 20),
+    rawRecordingMB: Math.round(rawRecordedBytes / 2 ** 20),
     pendingMax,
     pendingEnd,
     replacedOnStream: replacedMessages,
@@ -1202,7 +1208,7 @@ async function main(): Promise<void> {
     results.push(r);
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
-        `RSS ${r.rssMB} MB, changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
+        `RSS ${r.rssMB} MB (${r.rawRecordingMB} MB of it the raw limit's recorded messages), changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
         `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
