@@ -12,7 +12,9 @@
  * them); `--order random`: each event anywhere in the 5 minutes, so consecutive events land in any
  * of the 30 panes (the shape of this bench before 2026-12-01: every pane's sketches stay hot at
  * once, a cache-miss worst case that live traffic does not have); then, per partition and all partitions concurrently in this process,
- * (a) ordered consumers that only count messages (reading as far ahead as a worker does: readAheadEvents), (b) the same consumers feeding a
+ * (a) consumers that only count messages (reading as far ahead as a worker does: readAheadEvents), twice: the
+ * client library's ordered consumers, and the worker's own (LiveConsumer), the faster of the two
+ * being the raw limit; (b) the worker's consumers feeding a
  * PartitionProcessor each, with a drainDirty() per partition every second as the worker's flush
  * does (without the publish). a, b, a, b: the best of each is reported (the machine is shared).
  * Last, the bytes per pending join entry: from the processors of (b), and from a fresh
@@ -58,6 +60,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { startWorker } from '../src/app/worker.ts';
 import { readAheadEvents } from '../src/partition/runner.ts';
+import { LiveConsumer } from '../src/cluster/live-consumer.ts';
 import { profileFromRows } from '../src/reference/profile.ts';
 import type { ReferenceProfile } from '../src/reference/profile.ts';
 import { WorkerReferences } from '../src/reference/worker-references.ts';
@@ -74,7 +77,8 @@ const DRAIN_INTERVAL_MS = 1000;
 /** A consumer that delivers nothing for this long has stalled: fail rather than hang. */
 const STALL_MS = 60_000;
 const TABLE_ENTRIES = 1_000_000;
-const TARGET_RATIO = 0.5;
+/** Issue 14: the worker at 10 + 2 features against the raw limit (it read 0.5 here until 2026-12-05). */
+const TARGET_RATIO = 0.8;
 const BUDGET_BYTES_PER_ENTRY = 200;
 const COUNTRIES = ['US', 'FR', 'DE', 'GB', 'IN', 'BR', 'JP', 'CA', 'ES', 'IT'];
 const DEVICES = ['ios', 'android', 'web', 'desktop'];
@@ -252,10 +256,19 @@ async function load(js: JetStreamClient, count: number, partitions: number, orde
 
 type OnMessage = (seq: number, subject: string, data: Uint8Array) => void;
 
-/** Reads partition p from sequence 1 with an ordered consumer until `expected` messages arrived. */
-async function consumePartition(js: JetStreamClient, p: number, expected: number, onMessage: OnMessage | null): Promise<number> {
+/**
+ * How a pass reads a partition: 'library', the client library's ordered consumer; 'live', the
+ * worker's own (LiveConsumer: a pull consumer on the client's core API, handed on from the
+ * subscription's callback). Since 2026-12-05 a partition runner reads with 'live', and the raw
+ * limit is the faster of the two.
+ */
+type Reader = 'library' | 'live';
+
+/** Reads partition p from sequence 1 until `expected` messages arrived. */
+async function consumePartition(nc: NatsConnection, p: number, expected: number, onMessage: OnMessage | null, reader: Reader = 'live'): Promise<number> {
   if (expected === 0) return 0;
-  const consumer = await js.consumers.get(EVENTS_STREAM, {
+  if (reader === 'live') return consumeLive(nc, p, expected, onMessage);
+  const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM, {
     filter_subjects: partitionFilter(p),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: 1,
@@ -287,18 +300,56 @@ async function consumePartition(js: JetStreamClient, p: number, expected: number
   return received;
 }
 
+/** consumePartition with the worker's own consumer, as a partition runner starts it. */
+async function consumeLive(nc: NatsConnection, p: number, expected: number, onMessage: OnMessage | null): Promise<number> {
+  let received = 0;
+  let lastSeq = 0;
+  let lastProgress = Date.now();
+  let finished!: (stalled: boolean) => void;
+  const done = new Promise<boolean>((resolve) => (finished = resolve));
+  const consumer = new LiveConsumer({
+    nc,
+    stream: EVENTS_STREAM,
+    filterSubjects: partitionFilter(p),
+    nextSeq: () => lastSeq + 1,
+    maxMessages: readAheadEvents(processorOptions(p).maxEventBytes),
+    logger: pino({ level: 'warn' }),
+    onMessage: (msg) => {
+      lastSeq = msg.seq;
+      if (onMessage !== null) onMessage(msg.seq, msg.subject, msg.data);
+      if (++received === expected) finished(false);
+      if ((received & 1023) === 0) lastProgress = Date.now();
+    },
+  });
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastProgress > STALL_MS) finished(true);
+  }, 1000);
+  let stalled = false;
+  try {
+    await consumer.start();
+    stalled = await done;
+  } finally {
+    clearInterval(watchdog);
+    await consumer.stop();
+  }
+  if (stalled || received !== expected) {
+    throw new Error(`partition ${p}: consumer stopped after ${received} of ${expected} messages${stalled ? ` (no progress for ${STALL_MS} ms)` : ''}`);
+  }
+  return received;
+}
+
 function rate(count: number, ms: number): number {
   return Math.round((count * 1000) / ms);
 }
 
-/** (a): all partitions concurrently, counting only. */
-async function runRaw(js: JetStreamClient, perPartition: number[]): Promise<number> {
+/** (a): all partitions concurrently, counting only, with one reader. */
+async function runRaw(nc: NatsConnection, perPartition: number[], reader: Reader): Promise<number> {
   const started = performance.now();
-  const counts = await Promise.all(perPartition.map((expected, p) => consumePartition(js, p, expected, null)));
+  const counts = await Promise.all(perPartition.map((expected, p) => consumePartition(nc, p, expected, null, reader)));
   const ms = performance.now() - started;
   const total = counts.reduce((a, b) => a + b, 0);
   const msgsPerSec = rate(total, ms);
-  console.log(`(a) raw     : ${total.toLocaleString()} msgs in ${(ms / 1000).toFixed(2)} s = ${msgsPerSec.toLocaleString()} msgs/s`);
+  console.log(`(a) raw ${reader === 'live' ? 'live   ' : 'library'}: ${total.toLocaleString()} msgs in ${(ms / 1000).toFixed(2)} s = ${msgsPerSec.toLocaleString()} msgs/s`);
   return msgsPerSec;
 }
 
@@ -344,13 +395,13 @@ function collectionsText(c: Collections): string {
 }
 
 /** runWorker's rate and its processors' pending joins (bytes, entries), the processors let go on return. */
-async function runWorkerFigures(js: JetStreamClient, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; join: { bytes: number; size: number } }> {
-  const { msgsPerSec, processors } = await runWorker(js, perPartition, reference);
+async function runWorkerFigures(nc: NatsConnection, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; join: { bytes: number; size: number } }> {
+  const { msgsPerSec, processors } = await runWorker(nc, perPartition, reference);
   return { msgsPerSec, join: { bytes: processors.reduce((a, p) => a + p.join.memoryBytes(), 0), size: processors.reduce((a, p) => a + p.join.size, 0) } };
 }
 
 /** (b): all partitions concurrently, each message through its partition's processor. */
-async function runWorker(js: JetStreamClient, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; processors: PartitionProcessor[] }> {
+async function runWorker(nc: NatsConnection, perPartition: number[], reference: ReferenceProfile | null = null): Promise<{ msgsPerSec: number; processors: PartitionProcessor[] }> {
   // one set of scorers per partition, as each partition runner follows the references itself
   const scorersOf = (): WorkerReferences | undefined => {
     if (reference === null) return undefined;
@@ -380,7 +431,7 @@ async function runWorker(js: JetStreamClient, perPartition: number[], reference:
     counts = await Promise.all(
       perPartition.map((expected, p) => {
         const processor = processors[p];
-        return consumePartition(js, p, expected, (seq, subject, data) => {
+        return consumePartition(nc, p, expected, (seq, subject, data) => {
           const rejected = processor.process(seq, subject, data);
           if (rejected !== null) {
             rejections++;
@@ -782,7 +833,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     const reference = referenceOf('bench-ingest', Array.from({ length: REFERENCE_ROWS }, () => prediction(now).features as Record<string, number | string>));
     const references = await ReferenceStore.open(nc);
 
-    let bestRaw = 0;
+    let bestRawLibrary = 0;
+    let bestRawLive = 0;
     let bestWorker = 0;
     let bestThreaded = 0;
     let bestWorkerMv = 0;
@@ -795,13 +847,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     // outlived two scavenges; they give way only when timers waited since 90fecca (see TimerWatch)
     let join = { bytes: 0, size: 0 };
     for (let round = 0; round < 2; round++) {
-      bestRaw = Math.max(bestRaw, await runRaw(js, perPartition));
-      const worker = await runWorkerFigures(js, perPartition);
+      bestRawLibrary = Math.max(bestRawLibrary, await runRaw(nc, perPartition, 'library'));
+      bestRawLive = Math.max(bestRawLive, await runRaw(nc, perPartition, 'live'));
+      const worker = await runWorkerFigures(nc, perPartition);
       bestWorker = Math.max(bestWorker, worker.msgsPerSec);
       const threaded = await runThreadedWorker(nc, server.url, count, partitions, workerThreads);
       bestThreaded = Math.max(bestThreaded, threaded.msgsPerSec);
       threads = threaded.threads;
-      const workerMv = await runWorkerFigures(js, perPartition, reference);
+      const workerMv = await runWorkerFigures(nc, perPartition, reference);
       bestWorkerMv = Math.max(bestWorkerMv, workerMv.msgsPerSec);
       join = workerMv.join;
       await references.put(reference);
@@ -811,11 +864,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         await references.delete(reference.id);
       }
     }
+    // the raw limit: the faster way this machine reads the stream, whichever reader it was
+    const bestRaw = Math.max(bestRawLibrary, bestRawLive);
     const model = reference.multivariate?.model;
     const singleRatio = bestWorker / bestRaw;
     const ratio = Math.max(bestWorker, bestThreaded) / bestRaw;
     console.log(
-      `best        : raw ${bestRaw.toLocaleString()} msgs/s; processors on the receiving thread ${bestWorker.toLocaleString()} msgs/s (ratio ${singleRatio.toFixed(2)}); ` +
+      `best        : raw ${bestRaw.toLocaleString()} msgs/s (the library's ordered consumers ${bestRawLibrary.toLocaleString()}, the worker's own ${bestRawLive.toLocaleString()}); processors on the receiving thread ${bestWorker.toLocaleString()} msgs/s (ratio ${singleRatio.toFixed(2)}); ` +
         `production worker ${bestThreaded.toLocaleString()} msgs/s, ${threadsText(threads)} (ratio ${(bestThreaded / bestRaw).toFixed(2)}); target >= ${TARGET_RATIO}`,
     );
     console.log(
@@ -851,6 +906,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         partitions,
         order,
         rawMsgsPerSec: bestRaw,
+        rawLibraryMsgsPerSec: bestRawLibrary,
+        rawLiveMsgsPerSec: bestRawLive,
         workerMsgsPerSec: Math.max(bestWorker, bestThreaded),
         ratio: Math.round(ratio * 1000) / 1000,
         threadedRatio: Math.round((bestThreaded / bestRaw) * 1000) / 1000,

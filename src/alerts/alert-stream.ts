@@ -32,7 +32,7 @@ export interface AlertStream {
 }
 
 /** A stored message that is not an AlertEvent is skipped (its sequence still counts as seen). */
-function alertOf(msg: JsMsg): AlertEvent | undefined {
+function alertOf(msg: Pick<JsMsg, 'json'>): AlertEvent | undefined {
   try {
     const value = msg.json<AlertEvent>();
     return typeof value === 'object' && value !== null && typeof value.model === 'string' && typeof value.id === 'string' ? value : undefined;

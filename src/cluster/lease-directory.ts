@@ -11,7 +11,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { StreamMessage } from './stream-message.ts';
 import type { Logger } from 'pino';
 import { LEASES_BUCKET } from './subjects.ts';
 import { LiveConsumer } from './live-consumer.ts';
@@ -200,7 +200,7 @@ export class LeaseDirectory extends LeaseDirectoryState {
       nextSeq: () => directory.lastSeq + 1,
       onMessage: (msg) => {
         directory.fold(msg);
-        if (msg.seq >= target || msg.info.pending === 0) synced();
+        if (msg.seq >= target || msg.pending === 0) synced();
       },
       logger: options.logger,
       maxMessages: 256,
@@ -213,7 +213,7 @@ export class LeaseDirectory extends LeaseDirectoryState {
     return directory;
   }
 
-  private fold(msg: JsMsg): void {
+  private fold(msg: StreamMessage): void {
     this.lastSeq = msg.seq;
     const prefix = `$KV.${LEASES_BUCKET}.`;
     if (!msg.subject.startsWith(prefix)) return;
@@ -222,7 +222,7 @@ export class LeaseDirectory extends LeaseDirectoryState {
       key: msg.subject.slice(prefix.length),
       revision: msg.seq,
       operation: op === 'DEL' ? 'DEL' : op === 'PURGE' ? 'PURGE' : 'PUT',
-      storedAt: msg.time.getTime(),
+      storedAt: msg.storedAtMs,
       value: msg.data,
     });
   }

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { StreamMessage } from '../cluster/stream-message.ts';
 import type { Logger } from 'pino';
 import { PANES_STREAM } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
@@ -76,7 +76,7 @@ export class PaneChangelogReader implements ChangelogPosition {
   }
 
   /** Returns a promise when its slice of the event loop is used up: the consumer waits for it before the next message. */
-  private apply(msg: JsMsg): Promise<void> | undefined {
+  private apply(msg: StreamMessage): Promise<void> | undefined {
     this.lastSeq = msg.seq;
     this.delivered++;
     try {
@@ -84,7 +84,7 @@ export class PaneChangelogReader implements ChangelogPosition {
       // the client never writes again; decoded sketches are views of it, and what the windows hold
       // of a message is copied out (ModelWindows.applyState), so the read is let go
       const message = decodePaneMessage(msg.data, this.reader);
-      const refusal = this.fence.check(message, msg.time.getTime());
+      const refusal = this.fence.check(message, msg.storedAtMs);
       if (refusal === null) {
         this.source.applyPaneMessage(message);
         this.applied++;
@@ -95,7 +95,7 @@ export class PaneChangelogReader implements ChangelogPosition {
     } catch (error) {
       this.refused(msg.subject, msg.seq, error);
     }
-    const pending = msg.info.pending;
+    const pending = msg.pending;
     if (pending === 0) this.source.markCaughtUp();
     return this.slices.pause(pending);
   }

@@ -1,5 +1,5 @@
 import { Match } from '@nats-io/transport-node';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/nats-core';
 import { CONTENT_TYPE_HEADER } from '../events/decode.ts';
 
 /** `content-type`, lower case, as bytes: what the header block is scanned for. */
@@ -26,7 +26,7 @@ interface ReceivedBytes {
  * 10-feature event; so the block's bytes are scanned for the name first, and decoded only when
  * they hold it.
  */
-export function declaredContentType(msg: JsMsg): string | undefined {
+export function declaredContentType(msg: { readonly headers: MsgHdrs | undefined }): string | undefined {
   const received = (msg as unknown as { msg?: ReceivedBytes }).msg;
   const bytes = received?._rdata;
   const headerLength = received?._msg?.hdr;

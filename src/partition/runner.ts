@@ -3,7 +3,8 @@ import type { FlushPacing } from './flush-pacing.ts';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import type { JetStreamClient, JsMsg, PubAck } from '@nats-io/jetstream';
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { StreamMessage } from '../cluster/stream-message.ts';
 import { objectStores } from '../cluster/object-store.ts';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
@@ -303,7 +304,7 @@ export class PartitionRunner {
     }
   }
 
-  private consumeOne(msg: JsMsg): void | Promise<void> {
+  private consumeOne(msg: StreamMessage): void | Promise<void> {
     if (this.stopped) return;
     const rejected = this.processor.process(msg.seq, msg.subject, msg.data, declaredContentType(msg));
     if (rejected !== null) this.deadLetter(rejected);

@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { Msg, NatsConnection, SubscriptionOptions } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { StreamMessage } from '../../src/cluster/stream-message.ts';
 import { startNatsServer, startNatsCluster } from '../helpers/nats-server.ts';
 import type { NatsCluster, NatsServerHandle } from '../helpers/nats-server.ts';
 import { eventually } from '../helpers/pipeline.ts';
-import { LiveConsumer } from '../../src/cluster/live-consumer.ts';
+import { LiveConsumer, type LiveConsumerOptions } from '../../src/cluster/live-consumer.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -54,8 +54,17 @@ describe('LiveConsumer', () => {
     }
   }
 
-  function follow(name: string, onMessage: (msg: JsMsg) => void | Promise<void>, seen: { last: number }): LiveConsumer {
-    return new LiveConsumer({ nc, stream: name, nextSeq: () => seen.last + 1, onMessage, logger, heartbeatMs: 500, lagRefreshMs: 300 });
+  function follow(name: string, onMessage: (msg: StreamMessage) => void | Promise<void>, seen: { last: number }, options: Partial<LiveConsumerOptions> = {}): LiveConsumer {
+    return new LiveConsumer({ nc, stream: name, nextSeq: () => seen.last + 1, onMessage, logger, heartbeatMs: 500, lagRefreshMs: 300, ...options });
+  }
+
+  /** Follows a stream of the numbers `publish` sends, into `received`. */
+  function collect(name: string, received: number[], options: Partial<LiveConsumerOptions> = {}): LiveConsumer {
+    const seen = { last: 0 };
+    return follow(name, (msg) => {
+      received.push(Number(new TextDecoder().decode(msg.data)));
+      seen.last = msg.seq;
+    }, seen, options);
   }
 
   it('hands on every message exactly once across a kill -9 and restart, and is not live while the server is away', async () => {
@@ -85,6 +94,76 @@ describe('LiveConsumer', () => {
     await eventually(() => (received.length >= 600 && consumer!.live ? true : undefined), 20_000, '600 messages and live again');
     expect(received).toEqual(Array.from({ length: 600 }, (_, i) => i));
     expect(consumer.recreations).toBeGreaterThanOrEqual(1);
+  });
+
+  it('recreates its consumer when a delivered message is lost on the way, and hands on every message exactly once', async () => {
+    stream = await freshStream();
+    const prefix = `live${streams}`;
+    // the connection as LiveConsumer sees it: the 120th message delivered to a subscription never
+    // reaches its callback (as if lost between server and client)
+    let delivered = 0;
+    let dropped = 0;
+    const lossy = new Proxy(nc, {
+      get(target, prop) {
+        if (prop === 'subscribe') {
+          return (subject: string, opts: SubscriptionOptions = {}) =>
+            target.subscribe(subject, {
+              ...opts,
+              callback: (error: Error | null, msg: Msg) => {
+                if (error === null && msg.subject !== subject && ++delivered === 120) {
+                  dropped++;
+                  return;
+                }
+                opts.callback?.(error, msg);
+              },
+            });
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const received: number[] = [];
+    consumer = collect(stream, received, { nc: lossy, maxMessages: 64 });
+    await consumer.start();
+    await publish(prefix, 0, 300);
+    await eventually(() => (received.length === 300 ? true : undefined), 20_000, '300 messages').catch((error: Error) => {
+      throw new Error(`${error.message}: received ${received.length}, dropped ${dropped}, recreations ${consumer!.recreations}`);
+    });
+    expect(dropped).toBe(1);
+    expect(received).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    // found by the delivery sequence at the next message, not by the watchdog's silence
+    expect(consumer.recreations).toBe(1);
+  });
+
+  it('recreates its consumer when the server deletes it, and hands on every message exactly once', async () => {
+    stream = await freshStream();
+    const prefix = `live${streams}`;
+    const jsm = await jetstreamManager(nc);
+    const received: number[] = [];
+    const reasons: string[] = [];
+    const recorder = pino({ level: 'warn' }, { write: (line: string) => void reasons.push(String((JSON.parse(line) as { reason?: string }).reason)) });
+    consumer = collect(stream, received, { logger: recorder });
+    await consumer.start();
+    await publish(prefix, 0, 100);
+    await eventually(() => (received.length === 100 ? true : undefined), 20_000, '100 messages');
+    const names: string[] = [];
+    for await (const info of jsm.consumers.list(stream)) names.push(info.name);
+    expect(names).toHaveLength(1);
+    await jsm.consumers.delete(stream, names[0]!);
+    await publish(prefix, 100, 100);
+    await eventually(() => (received.length === 200 ? true : undefined), 20_000, '200 messages');
+    expect(received).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(consumer.recreations).toBe(1);
+    // recreated on the server's word (its pull ended: 409 Consumer Deleted), not after the silence
+    expect(reasons).toEqual([expect.stringMatching(/^the server ended the pull: 409 consumer deleted/i)]);
+    // a stopped consumer is not left on the server until its inactivity threshold (5 min)
+    await consumer.stop();
+    consumer = null;
+    await eventually(async () => {
+      let left = 0;
+      for await (const info of jsm.consumers.list(stream)) left += info.name.length > 0 ? 1 : 0;
+      return left === 0 ? true : undefined;
+    }, 5000, 'no consumer left on the server');
   });
 
   it('stays live on an idle stream: heartbeats, not messages, keep it from being recreated', async () => {
