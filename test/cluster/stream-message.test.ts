@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Msg } from '@nats-io/nats-core';
-import { readAckReply, StreamMessage, type AckReplyPosition } from '../../src/cluster/stream-message.ts';
+import { readAckReply, readAckTail, StreamMessage, type AckReplyPosition } from '../../src/cluster/stream-message.ts';
 
 function read(reply: string): AckReplyPosition | null {
-  const into: AckReplyPosition = { streamSeq: -1, deliverySeq: -1, timestampDot: -1 };
+  const into: AckReplyPosition = { streamSeq: -1, deliverySeq: -1, timestampDot: -1, tailFrom: -1 };
   return readAckReply(reply, into, new Int32Array(12)) ? into : null;
 }
 
@@ -18,7 +18,12 @@ describe('readAckReply (a JetStream delivery subject read in one scan)', () => {
   it('reads the 9-token form of servers before 2.10', () => {
     // as nats-server 2.9.10 sends it to a pull consumer
     const reply = '$JS.ACK.DRIFT_EVENTS.raw_L132w0Hf0M4PpBHZLH2xat.1.75127.2.1796510291839913412.4';
-    expect(read(reply)).toEqual({ streamSeq: 75127, deliverySeq: 2, timestampDot: reply.lastIndexOf('.', reply.lastIndexOf('.') - 1) });
+    expect(read(reply)).toEqual({
+      streamSeq: 75127,
+      deliverySeq: 2,
+      timestampDot: reply.lastIndexOf('.', reply.lastIndexOf('.') - 1),
+      tailFrom: '$JS.ACK.DRIFT_EVENTS.raw_L132w0Hf0M4PpBHZLH2xat.'.length,
+    });
     const message = messageOf(reply);
     expect(message.seq).toBe(75127);
     expect(message.pending).toBe(4);
@@ -49,6 +54,19 @@ describe('readAckReply (a JetStream delivery subject read in one scan)', () => {
     expect(read('$JS.ACK.S.c.1.99999999999999999.3.4.5')).toBeNull(); // past 2^53
   });
 
+  it('refuses a tail without its three numbers, each ended by a dot', () => {
+    const prefix = '$JS.ACK.S.c.';
+    const tail = (rest: string): boolean => readAckTail(prefix + rest, prefix.length, { streamSeq: 0, deliverySeq: 0, timestampDot: 0, tailFrom: 0 });
+    expect(tail('1.2.3.4.5')).toBe(true);
+    expect(tail('1.2.3')).toBe(false); // no dot after the delivery sequence
+    expect(tail('.2.3.4.5')).toBe(false);
+    expect(tail('1.x.3.4.5')).toBe(false);
+    expect(tail('1.2..4.5')).toBe(false);
+    expect(tail('1.2.3a.4.5')).toBe(false);
+    expect(tail('1.99999999999999999.3.4.5')).toBe(false);
+    expect(tail('')).toBe(false);
+  });
+
   it('reads what the library reads, over generated subjects of both forms', () => {
     let state = 12345;
     const next = (n: number): number => {
@@ -70,6 +88,11 @@ describe('readAckReply (a JetStream delivery subject read in one scan)', () => {
       expect(position).not.toBeNull();
       expect(position!.streamSeq).toBe(parseInt(split[7]!, 10));
       expect(position!.deliverySeq).toBe(parseInt(split[8]!, 10));
+      // the part before the delivery count is the consumer's, and the tail alone reads the same
+      expect(reply.slice(0, position!.tailFrom)).toBe(i % 2 === 0 ? `$JS.ACK.S_1.c${i}.` : `$JS.ACK._.HASH.S_1.c${i}.`);
+      const tail: AckReplyPosition = { streamSeq: -1, deliverySeq: -1, timestampDot: -1, tailFrom: -1 };
+      expect(readAckTail(reply, position!.tailFrom, tail)).toBe(true);
+      expect(tail).toEqual({ ...position!, tailFrom: -1 });
       const message = messageOf(reply);
       expect(message.pending).toBe(parseInt(split[10]!, 10));
       expect(message.storedAtMs).toBe(Math.floor(parseInt(split[9]!, 10) / 1e6));
