@@ -64,24 +64,19 @@ export function readAckReply(reply: string, into: AckReplyPosition, dots: Int32A
  * alone. `into.tailFrom` is left as it is.
  */
 export function readAckTail(reply: string, from: number, into: AckReplyPosition): boolean {
-  const delivered = digitsUpToDot(reply, from);
-  if (delivered < 0) return false;
-  const seqFrom = reply.indexOf('.', from) + 1;
-  const streamSeq = digitsUpToDot(reply, seqFrom);
+  // each token's end found once: `digits` refuses an end of -1 (no dot) as an empty token
+  const deliveredEnd = reply.indexOf('.', from);
+  if (digits(reply, from, deliveredEnd) < 0) return false;
+  const seqEnd = reply.indexOf('.', deliveredEnd + 1);
+  const streamSeq = digits(reply, deliveredEnd + 1, seqEnd);
   if (streamSeq < 0) return false;
-  const deliveryFrom = reply.indexOf('.', seqFrom) + 1;
-  const deliverySeq = digitsUpToDot(reply, deliveryFrom);
+  const deliveryEnd = reply.indexOf('.', seqEnd + 1);
+  const deliverySeq = digits(reply, seqEnd + 1, deliveryEnd);
   if (deliverySeq < 0) return false;
   into.streamSeq = streamSeq;
   into.deliverySeq = deliverySeq;
-  into.timestampDot = reply.indexOf('.', deliveryFrom);
+  into.timestampDot = deliveryEnd;
   return true;
-}
-
-/** The decimal number in `s` from `from` up to the next '.' (which must be there), or -1. */
-function digitsUpToDot(s: string, from: number): number {
-  const end = s.indexOf('.', from);
-  return end < 0 ? -1 : digits(s, from, end);
 }
 
 /** The decimal number in `s[from, to)`, or -1 when it is empty, not all digits, or past 2^53. */
