@@ -264,6 +264,45 @@ type OnMessage = (seq: number, subject: string, data: Uint8Array) => void;
  */
 type Reader = 'library' | 'live';
 
+/** A pass's count of one partition's messages, and its stall watchdog: both readers' bookkeeping. */
+class PartitionPass {
+  received = 0;
+  stalled = false;
+  private lastProgress = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(
+    private readonly partition: number,
+    private readonly expected: number,
+    onStall: () => void,
+  ) {
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastProgress > STALL_MS) {
+        this.stalled = true;
+        onStall();
+      }
+    }, 1000);
+  }
+
+  /** Counts one message; true when it was the last one expected. */
+  count(): boolean {
+    if ((++this.received & 1023) === 0) this.lastProgress = Date.now();
+    return this.received === this.expected;
+  }
+
+  stopWatching(): void {
+    clearInterval(this.watchdog);
+  }
+
+  /** The count, or an error unless every expected message arrived. */
+  result(): number {
+    if (this.stalled || this.received !== this.expected) {
+      throw new Error(`partition ${this.partition}: consumer stopped after ${this.received} of ${this.expected} messages${this.stalled ? ` (no progress for ${STALL_MS} ms)` : ''}`);
+    }
+    return this.received;
+  }
+}
+
 /** Reads partition p from sequence 1 until `expected` messages arrived. */
 async function consumePartition(nc: NatsConnection, p: number, expected: number, onMessage: OnMessage | null, reader: Reader = 'live'): Promise<number> {
   if (expected === 0) return 0;
@@ -275,38 +314,25 @@ async function consumePartition(nc: NatsConnection, p: number, expected: number,
   });
   // the production worker's read-ahead: the raw limit pays the server's pull requests as often as the worker does
   const messages = await consumer.consume({ max_messages: readAheadEvents(processorOptions(p).maxEventBytes) });
-  let received = 0;
-  let lastProgress = Date.now();
-  let stalled = false;
-  const watchdog = setInterval(() => {
-    if (Date.now() - lastProgress > STALL_MS) {
-      stalled = true;
-      void messages.close();
-    }
-  }, 1000);
+  const pass = new PartitionPass(p, expected, () => void messages.close());
   try {
     for await (const msg of messages) {
       if (onMessage !== null) onMessage(msg.seq, msg.subject, msg.data);
-      if (++received === expected) break;
-      if ((received & 1023) === 0) lastProgress = Date.now();
+      if (pass.count()) break;
     }
   } finally {
-    clearInterval(watchdog);
+    pass.stopWatching();
     await messages.close();
   }
-  if (stalled || received !== expected) {
-    throw new Error(`partition ${p}: consumer stopped after ${received} of ${expected} messages${stalled ? ` (no progress for ${STALL_MS} ms)` : ''}`);
-  }
-  return received;
+  return pass.result();
 }
 
 /** consumePartition with the worker's own consumer, as a partition runner starts it. */
 async function consumeLive(nc: NatsConnection, p: number, expected: number, onMessage: OnMessage | null): Promise<number> {
-  let received = 0;
   let lastSeq = 0;
-  let lastProgress = Date.now();
-  let finished!: (stalled: boolean) => void;
-  const done = new Promise<boolean>((resolve) => (finished = resolve));
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const pass = new PartitionPass(p, expected, () => finished());
   const consumer = new LiveConsumer({
     nc,
     stream: EVENTS_STREAM,
@@ -317,25 +343,17 @@ async function consumeLive(nc: NatsConnection, p: number, expected: number, onMe
     onMessage: (msg) => {
       lastSeq = msg.seq;
       if (onMessage !== null) onMessage(msg.seq, msg.subject, msg.data);
-      if (++received === expected) finished(false);
-      if ((received & 1023) === 0) lastProgress = Date.now();
+      if (pass.count()) finished();
     },
   });
-  const watchdog = setInterval(() => {
-    if (Date.now() - lastProgress > STALL_MS) finished(true);
-  }, 1000);
-  let stalled = false;
   try {
     await consumer.start();
-    stalled = await done;
+    await done;
   } finally {
-    clearInterval(watchdog);
+    pass.stopWatching();
     await consumer.stop();
   }
-  if (stalled || received !== expected) {
-    throw new Error(`partition ${p}: consumer stopped after ${received} of ${expected} messages${stalled ? ` (no progress for ${STALL_MS} ms)` : ''}`);
-  }
-  return received;
+  return pass.result();
 }
 
 function rate(count: number, ms: number): number {
