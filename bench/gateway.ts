@@ -118,6 +118,7 @@
  *     request over 60 ms of a run had waited behind
  */
 import { parseArgs } from 'node:util';
+import { Buffer } from 'node:buffer';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { fork, spawn } from 'node:child_process';
@@ -732,7 +733,10 @@ async function runSize(models: number): Promise<SizeResult> {
       return;
     }
     for (const { model, subject, offset, length, pub, oldest, final } of batch.panes) {
-      const bytes = batch.bytes.subarray(offset, offset + length);
+      // a Buffer view into its 64 KB part, as the NATS client hands a message its socket read: a
+      // Buffer's slice() is a view where a Uint8Array's (what a posted part arrives as) copies, so
+      // fed Uint8Arrays the bench did not see the reads a "copy" kept alive (src/contract/bytes.ts)
+      const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset + offset, length);
       const item: Published = final ? { pub, oldest, applied: pub } : { pub, oldest };
       const entry: Queued = { bytes, model, item, final, subject, pulled: false, replaced: false, carries: null };
       const earlier = unpulled.get(subject);

@@ -5,7 +5,8 @@
  * gateway's cost of reading a pane message (a 30-feature pane state: 39 -> 16 us). Two things make
  * it cheaper:
  *  - short strings (keys, feature names, categories, model and version) come from a small
- *    direct-mapped cache keyed by their bytes, so the same "country" is decoded once, not per message;
+ *    direct-mapped cache keyed by their bytes, so the same "country" is decoded once, not per message
+ *    (the cache keeps a copy of those bytes, never a view of the message: see copyBytes);
  *  - other strings are decoded natively by Buffer (latin1 when ASCII, else UTF-8).
  * Byte arrays are views into the bytes read, as the general decoder makes them. Anything outside
  * that subset (ext types such as timestamps, maps with non-string keys, a `__proto__` key, nesting
@@ -13,6 +14,8 @@
  * to @msgpack/msgpack, which decides what the value is; so both paths produce the same objects and
  * the same rejections. One reader per consumer: it is not reentrant.
  */
+
+import { copyBytes } from './bytes.ts';
 
 export const UNSUPPORTED: unique symbol = Symbol('unsupported msgpack');
 
@@ -45,7 +48,9 @@ export class MsgpackReader {
    * A DataView (numbers) and a Buffer (native text decoding) over the whole ArrayBuffer the
    * payload lies in, at `base`, kept while payloads come from the same ArrayBuffer: a NATS client
    * cuts the messages of one socket read from one chunk. Made per payload, the two cost more than
-   * the rest of decoding a small event. The Buffer is made only when a string needs it.
+   * the rest of decoding a small event. The Buffer is made only when a string needs it, and only
+   * for a payload that is not a Buffer already (as the NATS client's are: decoded in place, so
+   * that no socket read is kept past the next payload's, while the strings all come from the cache).
    */
   protected view: DataView = new DataView(new ArrayBuffer(0));
   protected base = 0;
@@ -241,7 +246,7 @@ export class MsgpackReader {
       return this.keyStrings[slot] as string;
     }
     const key = this.string(length);
-    this.keyBytes[slot] = bytes.slice(start, start + length);
+    this.keyBytes[slot] = copyBytes(bytes, start, start + length);
     this.keyStrings[slot] = key;
     return key;
   }
@@ -310,7 +315,7 @@ export class MsgpackReader {
       const slot = (hash >>> 0) & (CACHE_SIZE - 1);
       if (sameBytes(this.cacheBytes[slot], length, bytes, start)) return this.cacheStrings[slot] as string;
       const text = this.decodeText(start, end, ascii);
-      this.cacheBytes[slot] = bytes.slice(start, end);
+      this.cacheBytes[slot] = copyBytes(bytes, start, end);
       this.cacheStrings[slot] = text;
       return text;
     }
@@ -347,13 +352,21 @@ export class MsgpackReader {
 
   private decodeText(start: number, end: number, ascii: boolean): string {
     const bytes = this.bytes;
-    if (bytes.buffer !== this.textSource) {
-      this.textSource = bytes.buffer;
-      this.text = Buffer.from(bytes.buffer);
+    let source: Buffer;
+    let offset: number;
+    if (bytes instanceof Buffer) {
+      source = bytes;
+      offset = 0;
+    } else {
+      if (bytes.buffer !== this.textSource) {
+        this.textSource = bytes.buffer;
+        this.text = Buffer.from(bytes.buffer);
+      }
+      source = this.text;
+      offset = bytes.byteOffset;
     }
-    const offset = bytes.byteOffset;
-    if (ascii) return this.text.toString('latin1', offset + start, offset + end);
-    const text = this.text.toString('utf8', offset + start, offset + end);
+    if (ascii) return source.toString('latin1', offset + start, offset + end);
+    const text = source.toString('utf8', offset + start, offset + end);
     // invalid UTF-8 decodes to U+FFFD here; let the strict general decoder judge it
     if (text.includes('\ufffd') && !validUtf8(this.bytes, start, end)) throw UNSUPPORTED_ERROR;
     return text;

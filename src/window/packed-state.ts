@@ -3,6 +3,7 @@ import { Buffer } from 'node:buffer';
 import { decode, encode } from '@msgpack/msgpack';
 import type { PaneInputWire, PaneOutcomeWire } from '../contract/pane-wire.ts';
 import { UNSUPPORTED } from '../contract/msgpack-reader.ts';
+import { copyBytes } from '../contract/bytes.ts';
 import type { MsgpackReader } from '../contract/msgpack-reader.ts';
 
 /**
@@ -74,11 +75,11 @@ function mapSketches(value: unknown, map: (bytes: Uint8Array) => Uint8Array): un
 /**
  * `state` with every sketch copied out of the bytes it was read from, but those in `own` (made for
  * it already). A message's sketches are views of the bytes the NATS client read it in, a 64 KB
- * socket read shared with the messages beside it (Buffer.slice copies nothing): a state held as
- * objects would keep that whole read alive.
+ * socket read shared with the messages beside it: a state held as objects would keep that whole
+ * read alive. (They were copied with `slice`, which on a Buffer copies nothing: copyBytes.)
  */
 export function detachedSketches<State extends PaneInputWire | PaneOutcomeWire>(state: State, own?: ReadonlySet<Uint8Array>): State {
-  return mapSketches(state, (bytes) => (own?.has(bytes) === true ? bytes : bytes.slice())) as State;
+  return mapSketches(state, (bytes) => (own?.has(bytes) === true ? bytes : copyBytes(bytes))) as State;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Buffer } from 'node:buffer';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ModelWindows } from '../../src/window/windows.ts';
@@ -12,7 +13,11 @@ const gc = runInNewContext('gc') as () => void;
 
 const PANE = 10_000;
 const WINDOWS = new Map([['1m', 60_000], ['5m', 300_000]]);
-/** What the NATS client hands the changelog: each message a view into a 64 KB socket read. */
+/**
+ * What the NATS client hands the changelog: each message a Buffer view into a 64 KB socket read
+ * (a Buffer's slice() is a view too, where a Uint8Array's copies: tested with plain views, a copy
+ * made with slice() passed and kept the read alive under NATS).
+ */
 const CHUNK_BYTES = 65_536;
 
 function paneBytes(partition: number, paneStart: number, values: number[]): Uint8Array {
@@ -26,13 +31,16 @@ function paneBytes(partition: number, paneStart: number, values: number[]): Uint
   return encodePaneMessage({ model: 'm', version: 'v1', partition, paneStart, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(pane), final: false });
 }
 
-/** Applies the message decoded from a view into a chunk of its own; returns a weak reference to the chunk. */
-function applyFromChunk(windows: ModelWindows, bytes: Uint8Array): WeakRef<ArrayBuffer> {
+/**
+ * Applies the message decoded by `reader` from a Buffer view into a chunk of its own; returns a
+ * weak reference to the chunk. One reader for every message, as the changelog has: it remembers
+ * the strings it read (keys, model, version), and views of the last buffer it read.
+ */
+function applyFromChunk(windows: ModelWindows, reader: MsgpackReader, bytes: Uint8Array): WeakRef<ArrayBuffer> {
   const chunk = new ArrayBuffer(CHUNK_BYTES);
-  const view = new Uint8Array(chunk, 1_000, bytes.length);
+  const view = Buffer.from(chunk, 1_000, bytes.length);
   view.set(bytes);
-  // a reader of its own: a reader keeps a view of the last buffer it read text from (one, whoever reads)
-  windows.applyMessage(decodePaneMessage(view, new MsgpackReader()));
+  windows.applyMessage(decodePaneMessage(view, reader));
   return new WeakRef(chunk);
 }
 
@@ -56,8 +64,8 @@ describe('a held pane state keeps none of the bytes it was read from', () => {
     const reference = new LogHistogram(accuracy, { center: 97.5, minIndexable: FEATURE_MIN_INDEXABLE });
     const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, hinted ? { bucketsHint: () => reference } : {});
     const reader = new MsgpackReader();
-    const chunks = [0, 1, 2].map((partition) => applyFromChunk(windows, paneBytes(partition, 0, values)));
-    // the windows' scratch remembers the last buffer it read sketches from: a message of its own after
+    const chunks = [0, 1, 2].map((partition) => applyFromChunk(windows, reader, paneBytes(partition, 0, values)));
+    // the windows' scratch and the reader remember the last buffer they read: a message of its own after
     windows.applyMessage(decodePaneMessage(paneBytes(9, 0, values), reader));
     expect(windows.heldStates.perPartition).toBe(4);
     for (const [k, chunk] of chunks.entries()) expect(await collected(chunk), `chunk of partition ${k}`).toBe(true);
