@@ -8,6 +8,13 @@
  * plus validation alone. Each figure is ns per event, best of several rounds over 1,000
  * distinct payloads (so no single buffer stays hot).
  *
+ * Then the id's shape, on the worker's path (decodePredictionInto: features into the buffer by
+ * schema index) over ID_EVENTS events each with an id of its own, packed into 64 KB Buffers and
+ * decoded from Buffer views, as the NATS client hands them: short ids (`req-` and 10 digits, what
+ * a reader's cache of short strings takes) against UUIDs (36 characters, longer than it takes:
+ * the reference, measured in the same run). Until 2026-12-06 a short id went through the cache,
+ * one new entry per event, pushing out the strings that repeat.
+ *
  *   npx tsx bench/decode.ts        (or: npm run bench -- decode)
  */
 import os from 'node:os';
@@ -15,12 +22,58 @@ import { pathToFileURL } from 'node:url';
 import { TextDecoder } from 'node:util';
 import { Decoder, decode as msgpackDecodeOnce } from '@msgpack/msgpack';
 import { Unpackr } from 'msgpackr';
+import { Buffer } from 'node:buffer';
 import { EventDecoder } from '../src/events/decode.ts';
+import { FeatureBuffer, FeatureSchema } from '../src/events/feature-schema.ts';
 import { encodeJson, encodePrediction } from '../src/events/encode.ts';
 import { checkPrediction, WIRE_LIMITS } from '../src/events/validate.ts';
 import type { PredictionEvent } from '../src/events/types.ts';
 
 const DISTINCT_PAYLOADS = 1_000;
+/** Events of the id-shape section, each with an id of its own. */
+const ID_EVENTS = 200_000;
+const ID_ROUNDS = 7;
+/** The most a socket read of the NATS client holds. */
+const SOCKET_READ_BYTES = 65_536;
+
+type IdShape = 'short' | 'uuid';
+
+function idOf(shape: IdShape, i: number): string {
+  return shape === 'short' ? `req-${String(i).padStart(10, '0')}` : `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+}
+
+/** `count` predictions with ids of `shape`, packed into 64 KB Buffers: a Buffer view each, as the NATS client hands them. */
+function socketReadsOf(shape: IdShape, count: number): Buffer[] {
+  const views: Buffer[] = [];
+  let read = Buffer.allocUnsafeSlow(SOCKET_READ_BYTES);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const bytes = encodePrediction({ ...samplePrediction(i), id: idOf(shape, i) });
+    if (at + bytes.length > read.length) {
+      read = Buffer.allocUnsafeSlow(SOCKET_READ_BYTES);
+      at = 0;
+    }
+    read.set(bytes, at);
+    views.push(read.subarray(at, at + bytes.length));
+    at += bytes.length;
+  }
+  return views;
+}
+
+/** ns per event of the worker's decode (features into the buffer) over `views`, median of ID_ROUNDS; the shapes' rounds interleaved. */
+function idShapeCosts(shapes: readonly IdShape[]): Record<IdShape, number> {
+  const inputs = shapes.map((shape) => ({ shape, views: socketReadsOf(shape, ID_EVENTS), decoder: new EventDecoder(), schema: new FeatureSchema(64), buffer: new FeatureBuffer(WIRE_LIMITS.maxFeatures) }));
+  const times = shapes.map((): number[] => []);
+  for (let round = 0; round < ID_ROUNDS; round++) {
+    inputs.forEach(({ views, decoder, schema, buffer }, s) => {
+      const started = process.hrtime.bigint();
+      for (const view of views) mustBeValid(decoder.decodePredictionInto(view, schema, buffer, undefined, undefined));
+      times[s].push(Number(process.hrtime.bigint() - started) / views.length);
+    });
+  }
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
+  return Object.fromEntries(shapes.map((shape, s) => [shape, median(times[s])])) as Record<IdShape, number>;
+}
 const EVENTS_PER_ROUND = 50_000;
 const ROUNDS = 15;
 
@@ -112,6 +165,7 @@ export function main(): Record<string, unknown> {
     validate_only_ns: { payloads: msgpackPayloads, fn: () => mustBeValid(checkPrediction(prebuilt[k++ % prebuilt.length], maxFeatures, undefined)) },
   });
 
+  const ids = idShapeCosts(['uuid', 'short']);
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   const rounded = Object.fromEntries(Object.entries(figures).map(([key, value]) => [key, Math.round(value)])) as Record<keyof typeof figures, number>;
   const result = {
@@ -125,6 +179,9 @@ export function main(): Record<string, unknown> {
     oneshot_vs_reused: ratio(figures.msgpack_oneshot_ns, figures.msgpack_ns),
     events_per_s_msgpack: Math.round(1e9 / figures.msgpack_ns),
     events_per_s_msgpackr: Math.round(1e9 / figures.msgpackr_ns),
+    id_uuid_ns: Math.round(ids.uuid),
+    id_short_ns: Math.round(ids.short),
+    id_short_vs_uuid: ratio(ids.short, ids.uuid),
     cores: os.cpus().length,
   };
 
@@ -137,6 +194,9 @@ export function main(): Record<string, unknown> {
   console.log(`  JSON.parse alone                               ${result.json_parse_only_ns} ns/event`);
   console.log(`  msgpackr unpack alone                          ${result.msgpackr_unpack_only_ns} ns/event`);
   console.log(`  validation alone                               ${result.validate_only_ns} ns/event`);
+  console.log(`the worker's decode (features into its buffer) of ${ID_EVENTS.toLocaleString('en-US')} events with ids of their own, Buffer views into 64 KB reads, median of ${ID_ROUNDS}`);
+  console.log(`  UUID ids (36 characters: the reference)        ${result.id_uuid_ns} ns/event`);
+  console.log(`  short ids (req- and 10 digits)                 ${result.id_short_ns} ns/event  (x${result.id_short_vs_uuid} of UUID ids)`);
   console.log(JSON.stringify(result));
   return result;
 }

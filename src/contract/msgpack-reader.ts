@@ -220,9 +220,41 @@ export class MsgpackReader {
         this.valueStart = this.pos;
         out[key] = this.value(depth + 1);
         this.valueEnd = this.pos;
-      } else out[key] = this.value(depth + 1);
+      } else if (depth === 0 && key === 'id') out[key] = this.uniqueValue(depth + 1);
+      else out[key] = this.value(depth + 1);
     }
     return out;
+  }
+
+  /**
+   * An event's `id` (a prediction's, a label's): a string is decoded without the cache, where one
+   * per event would push out the strings that repeat (and copy its bytes each time) when ids are
+   * short enough to be cached (numeric ids, nanoids); any other value as `value` reads it.
+   */
+  protected uniqueValue(depth: number): unknown {
+    const bytes = this.bytes;
+    const b = bytes[this.pos];
+    if ((b & 0xe0) === 0xa0) {
+      this.pos++;
+      return this.uncachedString(b & 0x1f);
+    }
+    if (b === 0xd9 && this.pos + 1 < bytes.length) {
+      const length = bytes[this.pos + 1];
+      this.pos += 2;
+      return this.uncachedString(length);
+    }
+    return this.value(depth);
+  }
+
+  private uncachedString(length: number): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const end = start + length;
+    if (end > bytes.length) throw UNSUPPORTED_ERROR;
+    this.pos = end;
+    let ascii = true;
+    for (let i = start; i < end; i++) if (bytes[i] >= 0x80) ascii = false;
+    return this.decodeText(start, end, ascii);
   }
 
   /** The `i`-th key of a map at `depth` (a string, never `__proto__`), from the keys cached by position. */

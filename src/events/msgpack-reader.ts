@@ -68,7 +68,7 @@ export class EventReader extends MsgpackReader {
           continue;
         }
       }
-      out[key] = this.value(1);
+      out[key] = key === 'id' ? this.uniqueValue(1) : this.value(1);
     }
     return out;
   }

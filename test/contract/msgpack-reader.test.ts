@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encode, decode } from '@msgpack/msgpack';
+import { Buffer } from 'node:buffer';
 import { MsgpackReader, UNSUPPORTED } from '../../src/contract/msgpack-reader.ts';
+import { EventDecoder, decodePrediction } from '../../src/events/decode.ts';
+import { FeatureBuffer, FeatureSchema } from '../../src/events/feature-schema.ts';
 
 /** What the general decoder makes of bytes, or a marker when it throws. */
 function general(bytes: Uint8Array): unknown {
@@ -89,6 +92,28 @@ describe('MsgpackReader', () => {
     for (let i = 0; i < 3; i++) expect(reader.read(encode(event))).toStrictEqual(event);
     // different bytes of the same length in the same cache slot are not confused
     expect(reader.read(encode({ country: 'DE' }))).toStrictEqual({ country: 'DE' });
+  });
+
+  it("reads an event's id of any shape as the general decoder does, the cache aside, from Buffers and arrays alike", () => {
+    // fixstr and str8 lengths at the cache's limit (24) and the fixstr's (31), non-ASCII, numbers, nil
+    const ids: unknown[] = ['', 'a', 'x'.repeat(24), 'y'.repeat(25), 'z'.repeat(31), 'w'.repeat(32), 'é-ü-漢'.repeat(9), 'k'.repeat(200), 42, -7, 1.5, null];
+    const reader = new MsgpackReader();
+    const decoder = new EventDecoder({ maxFeatures: 8 });
+    const schema = new FeatureSchema(16);
+    const buffer = new FeatureBuffer(8);
+    for (const [k, id] of ids.entries()) {
+      const label = encode({ id, model: 'm', ts: 5, label: 1 });
+      const prediction = encode({ id, model: 'm', ts: 5, output: 0.5, features: { a: 1, b: 'c' } });
+      for (const bytes of [label, Buffer.concat([Buffer.alloc(3), prediction]).subarray(3)]) {
+        expect(reader.read(bytes), `id ${k}`).toEqual(decode(bytes));
+        expect(reader.read(bytes), `id ${k}, read again`).toEqual(decode(bytes));
+      }
+      const byName = decodePrediction(prediction);
+      const byIndex = decoder.decodePredictionInto(Buffer.from(prediction), schema, buffer, undefined, undefined);
+      expect(byIndex.ok, `id ${k}`).toBe(byName.ok);
+      if (byName.ok && byIndex.ok) expect(byIndex.event.id).toBe(byName.event.id);
+      else if (!byName.ok && !byIndex.ok) expect(byIndex.detail).toBe(byName.detail);
+    }
   });
 
   it('reads byte arrays (8, 16 and 32-bit lengths) as views into the bytes read, as the general decoder does', () => {
