@@ -14,8 +14,8 @@
  * were before the worker started. The raw limit, measured in the same run: the same pass with no
  * tail (every merchant one of the 5), which holds what the worker needs (the pending joins, the
  * panes); the ratio says how much more a tail makes it keep. Until 2026-12-06 a reader's cache of
- * short strings kept a view of the read each new value came in (src/contract/bytes.ts): x2.2 at
- * one new value in 400 predictions, x3.9 at one in 100. One JSON line at the end.
+ * short strings kept a view of the read each new value came in (src/contract/bytes.ts): x2.14 at
+ * one new value in 400 predictions, x3.83 at one in 100. One JSON line at the end.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
