@@ -995,6 +995,9 @@ interface SteadyStateMemory {
   traffic: 'busy' | 'sparse' | 'sparse-labels';
   /** Outcome states a model's windows hold per partition at the end (open until the label horizon); 0 without labels. */
   openOutcomesPerModel: number;
+  /** The panes those states are in, per model, and of them those held deflated (quiet: ModelWindowsOptions.outcomePackQuietMs). */
+  outcomePanesPerModel: number;
+  deflatedOutcomePanesPerModel: number;
   /** Values a window of feature f0 lists one by one at the end (ExactValueCounts), per window, of model-0. */
   listedValues: Record<string, number>;
   /**
@@ -1135,6 +1138,8 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
   let coarse = 0;
   let history = 0;
   let openOutcomes = 0;
+  let outcomePanes = 0;
+  let deflatedOutcomePanes = 0;
   let heldBytes = 0;
   const byKind = { perPartition: 0, folded: 0, coarse: 0, history: 0 };
   let aggregateBytes = 0;
@@ -1143,6 +1148,8 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
     const held = windows?.heldStates;
     fine += (held?.perPartition ?? 0) + (held?.folded ?? 0);
     openOutcomes += windows?.openOutcomeStates ?? 0;
+    outcomePanes += windows?.outcomePanes.open ?? 0;
+    deflatedOutcomePanes += windows?.outcomePanes.deflated ?? 0;
     coarse += held?.coarse ?? 0;
     history += held?.history ?? 0;
     const bytes = windows?.heldStateBytes;
@@ -1172,6 +1179,8 @@ function steadyStateMemory(models: number, coarsePaneMs: number, traffic: Steady
     fixedScratchBytes,
     finePanesPerModel: Number((fine / models).toFixed(1)),
     openOutcomesPerModel: Number((openOutcomes / models).toFixed(1)),
+    outcomePanesPerModel: Number((outcomePanes / models).toFixed(1)),
+    deflatedOutcomePanesPerModel: Number((deflatedOutcomePanes / models).toFixed(1)),
     coarsePanesPerModel: Number((coarse / models).toFixed(1)),
     historyPanesPerModel: Number((history / models).toFixed(1)),
     fineStateBytesPerFeature: Math.round(states.reduce((sum, state) => sum + stateBytesPerFeature(state), 0) / states.length),
@@ -1244,7 +1253,7 @@ async function main(): Promise<void> {
       r.traffic === 'busy'
         ? 'one partition, 200 events per pane'
         : `${SPARSE_PARTITIONS} partitions, ${SPARSE_EVENTS_PER_PANE} events per pane` +
-          (r.traffic === 'sparse-labels' ? `, every prediction labelled up to ${LABEL_DELAY_MS / 60_000} min later (${r.openOutcomesPerModel} open outcome states per model at the end)` : '');
+          (r.traffic === 'sparse-labels' ? `, every prediction labelled up to ${LABEL_DELAY_MS / 60_000} min later (${r.openOutcomesPerModel} open outcome states per model at the end, in ${r.outcomePanesPerModel} panes, ${r.deflatedOutcomePanesPerModel} of them deflated: no label for a minute)` : '');
     console.log(
       `steady state (${HISTORY_MS / 60_000} min of event time, ${r.models} models, ${traffic}, ${r.coarsePaneMs > 0 ? `coarse panes of ${r.coarsePaneMs / 1000} s` : 'no coarse panes'}): ` +
         `${r.bytesPerModelFeature} B per model x feature, ${r.bytesPerModelFeatureWindow} B per model x feature x window ` +

@@ -113,7 +113,32 @@ export interface ModelWindowsOptions {
    * Undefined, or a sketch of other settings: the first sketch's own buckets.
    */
   bucketsHint?: (feature: string) => LogHistogram | undefined;
+  /**
+   * An outcome pane whose partitions' states none changed for this long (event time: the model's
+   * newest pane end) is held deflated (PaneStates.pack) until one is read or changes; Infinity:
+   * never (default OUTCOME_PACK_QUIET_MS).
+   */
+  outcomePackQuietMs?: number;
 }
+
+/**
+ * ModelWindowsOptions.outcomePackQuietMs's default. An open outcome pane takes labels for its
+ * predictions until the label horizon (an hour by default); most come within their usual delay,
+ * and the rest of the hour nothing changes. With every prediction labelled within 30 minutes at
+ * 20 a second per model (bench gateway --memory-only, sparse with labels), a pane got a label about
+ * every 10 s while they came, so a minute without one is rare before they stop: a pane is seldom
+ * packed, read back for its next label and packed again.
+ */
+export const OUTCOME_PACK_QUIET_MS = 60_000;
+
+/**
+ * Panes deflated at most per move of a model's windows (~0.15 ms each, 16 partitions' states of a
+ * few labels): a model whose traffic resumes after a pause finds all its outcome panes quiet at
+ * once, and deflating a hundred of them in one message would hold the gateway's thread ~15 ms.
+ * The rest wait for the next moves (a pane's worth of event time each); at steady state about one
+ * pane in three moves turns quiet.
+ */
+const OUTCOME_PACKS_PER_ADVANCE = 4;
 
 /**
  * A held input state's array of its own (a StateBytePool's, when the windows have one), or null: an
@@ -232,6 +257,7 @@ export class ModelWindows {
   private readonly reader: HeldStateReader;
   private readonly stateBytes: StateBytePool | undefined;
   private readonly bucketsHint: ModelWindowsOptions['bucketsHint'];
+  private readonly outcomePackQuietMs: number;
 
   constructor(
     readonly model: string,
@@ -244,6 +270,7 @@ export class ModelWindows {
     this.reader = options.reader ?? new HeldStateReader();
     this.stateBytes = options.stateBytes;
     this.bucketsHint = options.bucketsHint;
+    this.outcomePackQuietMs = options.outcomePackQuietMs ?? OUTCOME_PACK_QUIET_MS;
     this.layout = paneLayout(windowMs, options.coarsePaneMs ?? DEFAULT_COARSE_PANE_MS, options.historyPaneMs ?? DEFAULT_HISTORY_PANE_MS);
   }
 
@@ -639,6 +666,7 @@ export class ModelWindows {
     // held as objects: with its sketches moved, detached already (withMovedSketches); read by the
     // general decoder (no bytes noted), detached here: nothing of the message's bytes is kept
     else states.setState(checked.partition, decoded.moved === null ? detachedSketches(next.state as PaneInputWire | PaneOutcomeWire) : next.state, checked.final);
+    states.changedAt = this.end;
     if (previous !== null) this.replace(previous, next, decoded);
     else this.apply(next, 1, decoded);
     if (released !== null) this.stateBytes?.give(released);
@@ -709,6 +737,7 @@ export class ModelWindows {
       }
       return crossed;
     };
+    let packs = 0;
     for (const [key, states] of this.partitionStates) {
       const crossed = crossings(states.paneStart);
       for (let slot = 0; crossed !== null && slot < states.size; slot++) {
@@ -727,6 +756,8 @@ export class ModelWindows {
       // from the changelog is packed already (its bytes: see applyState); one given as objects,
       // or moved onto the model's buckets, is packed here
       if (states.paneStart < end - this.paneMs) states.packObjects();
+      // an outcome pane no label changed for a while: deflated until it is read or changes again
+      if (packs < OUTCOME_PACKS_PER_ADVANCE && states.part === 'out' && states.changedAt <= end - this.outcomePackQuietMs && states.pack()) packs++;
     }
     for (const store of [this.folded, this.coarse, this.history]) {
       for (const [key, pane] of store) {
@@ -918,6 +949,18 @@ export class ModelWindows {
       if (states.part === 'out') for (let slot = 0; slot < states.size; slot++) if (!states.finalAt(slot)) open++;
     }
     return open;
+  }
+
+  /** Panes of open outcome states, and of those the ones held deflated while quiet (PaneStates.pack: the memory bench). */
+  get outcomePanes(): { open: number; deflated: number } {
+    let open = 0;
+    let deflated = 0;
+    for (const states of this.partitionStates.values()) {
+      if (states.part !== 'out') continue;
+      open++;
+      if (states.packedLength > 0) deflated++;
+    }
+    return { open, deflated };
   }
 
   /**

@@ -4,6 +4,7 @@ import { PaneStates, SHARED_HEADROOM, SHARED_STATE_MAX_BYTES } from '../../src/w
 import { packPaneState, packStateBytes, unpackPaneState } from '../../src/window/packed-state.ts';
 import { DEFAULT_PANE_LIMITS, PaneOutcome, outcomeToWire } from '../../src/window/pane.ts';
 import type { PaneOutcomeWire } from '../../src/contract/pane-wire.ts';
+import { encode } from '@msgpack/msgpack';
 
 /** A state's MessagePack as a message carries it (the content does not matter to the store). */
 function stateBytes(length: number, seed: number): Uint8Array {
@@ -24,13 +25,15 @@ type Step =
   | { kind: 'bytes'; partition: number; length: number; seed: number; final: boolean }
   | { kind: 'wire'; partition: number; labels: number; final: boolean }
   | { kind: 'takeFinal' }
-  | { kind: 'pack' };
+  | { kind: 'pack' }
+  | { kind: 'quiet' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('bytes' as const), partition: fc.integer({ min: 0, max: 15 }), length: fc.oneof(fc.integer({ min: 1, max: 600 }), fc.integer({ min: SHARED_STATE_MAX_BYTES - 4, max: SHARED_STATE_MAX_BYTES + 200 })), seed: fc.nat(1000), final: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wire' as const), partition: fc.integer({ min: 0, max: 15 }), labels: fc.integer({ min: 0, max: 5 }), final: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'takeFinal' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'pack' as const }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'quiet' as const }) },
 );
 
 /** What `states` holds for each partition, as the bytes or wire state it was given. */
@@ -68,6 +71,12 @@ describe('a pane\'s partition states', () => {
           } else if (s.kind === 'pack') {
             states.packObjects();
             for (const held of model.values()) if ('wire' in held && !held.final) held.packed = true;
+          } else if (s.kind === 'quiet') {
+            const live = states.heldBytes(() => 0);
+            states.pack();
+            // the shared states deflated, the array they were in let go: never more than they held
+            if (states.packedLength > 0) expect(states.sharedCapacity).toBe(0);
+            expect(states.heldBytes(() => 0)).toBeLessThanOrEqual(live);
           } else {
             const taken = states.takeFinal();
             const finals = [...model].filter(([, held]) => held.final);
@@ -89,7 +98,7 @@ describe('a pane\'s partition states', () => {
           if (part === 'in') expect(states.sharedCapacity).toBe(0);
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 200 },
     );
   });
 
@@ -116,6 +125,37 @@ describe('a pane\'s partition states', () => {
     expect(states.sharedCapacity).toBeLessThanOrEqual(Math.ceil(16 * packedLength * (1 + SHARED_HEADROOM)));
     // slots keep their place (states are merged in that order): the first partition written first
     expect(states.partitionAt(0)).toBe(0);
+  });
+
+  it('held deflated while quiet, read back byte for byte, and changed as if never deflated', () => {
+    const states = new PaneStates('v1', 0, 'out');
+    const partitionOutcome = (partition: number, labels: number): Uint8Array => encode(outcomeWire(labels + partition));
+    for (let partition = 0; partition < 16; partition++) states.setBytes(partition, partitionOutcome(partition, 4), false);
+    const live = states.heldBytes(() => 0);
+    const viewBefore = states.stateAt(states.slotOf(3)) as Uint8Array;
+    const copyBefore = viewBefore.slice();
+    states.pack();
+    // sixteen outcome states repeat each other's names and layout: deflated as one run, a third or less
+    expect(states.sharedCapacity).toBe(0);
+    expect(states.packedLength).toBeGreaterThan(0);
+    expect(states.heldBytes(() => 0)).toBe(states.packedLength);
+    expect(states.packedLength).toBeLessThan(live / 3);
+    expect(viewBefore).toEqual(copyBefore);
+    // read: inflated, every state as it was set
+    for (let partition = 0; partition < 16; partition++) expect(states.stateAt(states.slotOf(partition))).toEqual(packStateBytes(partitionOutcome(partition, 4)));
+    expect(states.heldBytes(() => 0)).toBe(live);
+    // packed again with nothing changed: the deflated bytes kept serve, the array is let go again
+    states.pack();
+    expect(states.sharedCapacity).toBe(0);
+    // a late label: the pane is read back, the state replaced; packed again, it holds the new state
+    states.setBytes(9, partitionOutcome(9, 5), false);
+    states.pack();
+    expect(states.packedLength).toBeGreaterThan(0);
+    states.markFinal(states.slotOf(9));
+    const taken = states.takeFinal();
+    expect(taken.map((member) => member.partition)).toEqual([9]);
+    expect(taken[0].state).toEqual(packStateBytes(partitionOutcome(9, 5)));
+    for (let partition = 0; partition < 16; partition++) if (partition !== 9) expect(states.stateAt(states.slotOf(partition))).toEqual(packStateBytes(partitionOutcome(partition, 4)));
   });
 
   it('give a state too long to share, and an input pane\'s states, arrays of their own, and free the shared array once every state is taken out', () => {

@@ -115,6 +115,81 @@ describe('partition states held as the changelog delivered their bytes', () => {
     );
   });
 
+  it('give the same windows with quiet outcome panes held deflated, read back for late labels, finals and folds', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 1, max: 30 }), fc.boolean()), { minLength: 20, maxLength: 120 }), (labels) => {
+        const deflating = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+        const never = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS, { outcomePackQuietMs: Infinity });
+        const reader = new MsgpackReader();
+        const apply = (message: PaneMessage): void => {
+          const bytes = encodePaneMessage(message);
+          deflating.applyMessage(decodePaneMessage(bytes, reader));
+          never.applyMessage(decodePaneMessage(bytes, reader));
+        };
+        const outcomes = new Map<string, PaneOutcome>();
+        let fewerBytes = false;
+        // one pane of event time a step; label k comes `delay` panes after its prediction's pane
+        // (up to 5 minutes: quiet minutes in between), its pane final 32 panes after it ends
+        for (let step = 0; step < 70; step++) {
+          apply(inputMessage(step % 16, 'v1', step * PANE, [step + 1]));
+          labels.forEach(([partition, delay, label], k) => {
+            const paneStart = (k % 40) * PANE;
+            if (paneStart / PANE + delay !== step) return;
+            const key = `${partition}|${paneStart}`;
+            const pane = outcomes.get(key) ?? new PaneOutcome(DEFAULT_PANE_LIMITS);
+            outcomes.set(key, pane);
+            pane.addJoined((k % 10) / 10, label ? 1 : 0, 0.5, delay * PANE, false, null);
+            apply({ model: 'm', version: 'v1', partition, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane), final: false });
+          });
+          for (const [key, pane] of outcomes) {
+            const [partition, paneStart] = key.split('|').map(Number);
+            if (paneStart / PANE + 32 !== step) continue;
+            apply({ model: 'm', version: 'v1', partition, paneStart, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(pane), final: true });
+            outcomes.delete(key);
+          }
+          if (deflating.heldStateBytes.perPartition < never.heldStateBytes.perPartition) fewerBytes = true;
+          if (step % 10 === 9) expectSameWindows(deflating, never);
+        }
+        expectSameWindows(deflating, never);
+        expect(deflating.openOutcomeStates).toBe(never.openOutcomeStates);
+        // at some step a pane's outcome states were held deflated
+        expect(fewerBytes).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('deflate an outcome pane once no label changed it for a minute, a few panes per move of the windows', () => {
+    const windows = new ModelWindows('m', new Map([['1h', 3_600_000]]), DEFAULT_PANE_LIMITS);
+    const reader = new MsgpackReader();
+    const apply = (message: PaneMessage): void => windows.applyMessage(decodePaneMessage(encodePaneMessage(message), reader));
+    const outcomeOf = (pane: number, partition: number, labels: number): PaneMessage => {
+      const outcome = new PaneOutcome(DEFAULT_PANE_LIMITS);
+      for (let k = 0; k < labels; k++) outcome.addJoined(((pane + k) % 10) / 10, k % 2, 0.5, 5_000 * k, false, null);
+      return { model: 'm', version: 'v1', partition, paneStart: pane * PANE, paneMs: PANE, part: 'out', seq: 0, state: outcomeToWire(outcome), final: false };
+    };
+    // twelve panes of predictions (the windows end at 120 s), then their labels, 16 partitions each
+    for (let pane = 0; pane < 12; pane++) apply(inputMessage(0, 'v1', pane * PANE, [pane + 1]));
+    for (let pane = 0; pane < 12; pane++) for (let partition = 0; partition < 16; partition++) apply(outcomeOf(pane, partition, 1 + (partition % 4)));
+    expect(windows.outcomePanes).toEqual({ open: 12, deflated: 0 });
+    const held = windows.heldStateBytes.perPartition;
+    // 50 s without a label: none deflated
+    apply(inputMessage(0, 'v1', 16 * PANE, [1]));
+    expect(windows.outcomePanes.deflated).toBe(0);
+    // a minute: four at this move, four at each of the next
+    apply(inputMessage(0, 'v1', 17 * PANE, [1]));
+    expect(windows.outcomePanes.deflated).toBe(4);
+    apply(inputMessage(0, 'v1', 18 * PANE, [1]));
+    expect(windows.outcomePanes.deflated).toBe(8);
+    apply(inputMessage(0, 'v1', 19 * PANE, [1]));
+    expect(windows.outcomePanes).toEqual({ open: 12, deflated: 12 });
+    expect(windows.heldStateBytes.perPartition).toBeLessThan(held * 0.5);
+    // a late label: its pane read back and changed, held as it was before
+    apply(outcomeOf(3, 5, 6));
+    expect(windows.outcomePanes.deflated).toBe(11);
+    expect(windows.get('1h')?.outcome.joined).toBe(12 * (1 + 2 + 3 + 4) * 4 - 2 + 6);
+  });
+
   it('are held packed, in about their MessagePack size, from the first message on', () => {
     const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
     const bytes = encodePaneMessage(inputMessage(0, 'v1', 0, [1, 2, 3, 40, 500]));
