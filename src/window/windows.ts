@@ -135,8 +135,9 @@ export const OUTCOME_PACK_QUIET_MS = 60_000;
  * Panes deflated at most per move of a model's windows (~0.15 ms each, 16 partitions' states of a
  * few labels): a model whose traffic resumes after a pause finds all its outcome panes quiet at
  * once, and deflating a hundred of them in one message would hold the gateway's thread ~15 ms.
- * The rest wait for the next moves (a pane's worth of event time each); at steady state about one
- * pane in three moves turns quiet.
+ * The rest wait for the next moves (a pane's worth of event time each); at steady state a pane
+ * turns quiet every few moves (bench gateway --memory-only with labels: one coarse interval's first
+ * pane a minute, six moves).
  */
 const OUTCOME_PACKS_PER_ADVANCE = 4;
 
