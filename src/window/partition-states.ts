@@ -193,7 +193,8 @@ export class PaneStates {
 
   /** Bytes of the states held: packed ones' length (deflated while pack holds them so), wire objects' sketches (`wireBytes`). */
   heldBytes(wireBytes: (state: PaneInputWire | PaneOutcomeWire) => number): number {
-    let bytes = this.shared.length === 0 && this.packed !== null ? this.packed.length : this.live;
+    const packed = this.packedLength;
+    let bytes = packed > 0 ? packed : this.live;
     for (const state of this.own?.values() ?? []) bytes += state instanceof Uint8Array ? state.byteLength : wireBytes(state);
     return bytes;
   }
