@@ -64,6 +64,8 @@ interface Session {
   handed: number;
   /** The delivery subjects' part before the delivery count, once a message showed it (see readAckTail). */
   replyPrefix: string | null;
+  /** When the newest pull was sent (Date.now()): see checkAlive. */
+  lastPullAt: number;
 }
 
 const RETRY_MS = 250;
@@ -85,6 +87,11 @@ export class LiveConsumer {
   pending = 0;
   /** Consumers created after the first one (restarts, leader changes, stalls). */
   recreations = 0;
+  /**
+   * Times every pull sent had expired with messages still counted as asked for: the server ended
+   * one without its 408 (see checkAlive), and the consumer asked again instead of going quiet.
+   */
+  pullsWrittenOff = 0;
   private session: Session | null = null;
   private generation = 0;
   private lastActivity = 0;
@@ -148,6 +155,11 @@ export class LiveConsumer {
     return this.heartbeatMs * 2.5;
   }
 
+  /** How long a pull waits at most (the server asks for at least twice the heartbeat). */
+  private get pullExpiresMs(): number {
+    return Math.max(5000, this.heartbeatMs * 5);
+  }
+
   private async jsm(): Promise<JetStreamManager> {
     // a short API timeout: a request sent while the server is still coming back fails fast and is retried
     this.manager ??= await jetstreamManager(this.options.nc, { timeout: 2000, checkAPI: false });
@@ -187,6 +199,7 @@ export class LiveConsumer {
       deliverySeq: 0,
       handed: 0,
       replyPrefix: null,
+      lastPullAt: 0,
     };
     if (this.stopped) {
       void jsm.consumers.delete(this.options.stream, name).catch(noop);
@@ -206,11 +219,12 @@ export class LiveConsumer {
     session.outstanding += batch;
     const request = JSON.stringify({
       batch,
-      expires: nanos(Math.max(5000, this.heartbeatMs * 5)),
+      expires: nanos(this.pullExpiresMs),
       idle_heartbeat: nanos(this.heartbeatMs),
     });
     try {
       this.options.nc.publish(session.next, request, { reply: session.inbox });
+      session.lastPullAt = Date.now();
     } catch (error) {
       // a closed or draining connection: the watchdog or the reconnect recreates the consumer
       session.outstanding -= batch;
@@ -361,6 +375,23 @@ export class LiveConsumer {
     // after the event loop was blocked, timers run before the socket is read: heartbeats may be
     // waiting there, so judge on the next tick, once they had a chance to arrive
     if (late > this.checkEveryMs) return;
+    // The newest pull has expired, yet messages are still counted as asked for: the server ended a
+    // pull without its 408 (nats-server before 2.9.16 drops a pull that expires just as a message
+    // comes, silently). A pull is sent whenever a quarter of the read-ahead was delivered, so the
+    // newest one is open until it has expired: none is left to deliver or to send heartbeats, and
+    // the counted rest would keep the consumer from asking again until the watchdog recreated it.
+    // Should the pull still be open after all (a server that lags), the read-ahead is over by its
+    // rest until its 408 comes.
+    const session = this.session;
+    if (session !== null && this.connected && session.outstanding > 0 && now - session.lastPullAt > this.pullExpiresMs + this.checkEveryMs) {
+      session.outstanding = 0;
+      this.pullsWrittenOff++;
+      // the new pull's first heartbeat is a heartbeat away
+      this.lastActivity = now;
+      this.options.logger.debug({ stream: this.options.stream, nextSeq: this.options.nextSeq() }, 'the newest pull expired unreported; pulling again');
+      this.refill(session);
+      return;
+    }
     if (now - this.lastActivity > this.staleAfterMs) {
       this.setLive(false);
       void this.recreate(`no message or heartbeat for ${this.staleAfterMs} ms`);

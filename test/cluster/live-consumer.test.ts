@@ -177,6 +177,51 @@ describe('LiveConsumer', () => {
     expect(consumer.recreations).toBe(0);
   });
 
+  it('pulls again when a pull ends without its 408, and is not recreated for the silence', async () => {
+    stream = await freshStream();
+    const prefix = `live${streams}`;
+    // nats-server before 2.9.16 (Debian's is 2.9.10) drops a pull that expires just as a message
+    // comes without telling the client: as the client sees it, the pull's 408 never arrives
+    let unreported = 0;
+    const silentExpiry = new Proxy(nc, {
+      get(target, prop) {
+        if (prop === 'subscribe') {
+          return (subject: string, opts: SubscriptionOptions = {}) =>
+            target.subscribe(subject, {
+              ...opts,
+              callback: (error: Error | null, msg: Msg) => {
+                if (error === null && msg.subject === subject && msg.headers?.code === 408) {
+                  unreported++;
+                  return;
+                }
+                opts.callback?.(error, msg);
+              },
+            });
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const received: number[] = [];
+    const reasons: string[] = [];
+    const recorder = pino({ level: 'warn' }, { write: (line: string) => void reasons.push(String((JSON.parse(line) as { reason?: string }).reason)) });
+    consumer = collect(stream, received, { nc: silentExpiry, logger: recorder });
+    await consumer.start();
+    await publish(prefix, 0, 50);
+    await eventually(() => (received.length === 50 ? true : undefined), 10_000, '50 messages');
+    // the first pull (512 asked, 50 delivered) expires 5 s after the start, unreported; the
+    // watchdog would call the consumer dead 1.25 s after the last heartbeat before it
+    await new Promise((resolve) => setTimeout(resolve, 7000));
+    expect(unreported).toBeGreaterThanOrEqual(1);
+    expect(consumer.pullsWrittenOff).toBeGreaterThanOrEqual(1);
+    expect(consumer.live).toBe(true);
+    await publish(prefix, 50, 50);
+    await eventually(() => (received.length === 100 ? true : undefined), 10_000, '100 messages');
+    expect(received).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(consumer.recreations).toBe(0);
+    expect(reasons).toEqual([]);
+  });
+
   it('reports messages pending behind a stuck handler, refreshed while nothing is delivered', async () => {
     stream = await freshStream();
     const prefix = `live${streams}`;
