@@ -58,6 +58,29 @@ describe('LiveConsumer', () => {
     return new LiveConsumer({ nc, stream: name, nextSeq: () => seen.last + 1, onMessage, logger, heartbeatMs: 500, lagRefreshMs: 300, ...options });
   }
 
+  /**
+   * The connection as LiveConsumer sees it, where what reaches a subscription and `drop` picks never
+   * reaches its callback (`inbox`: the subscription's subject, on which the server's statuses come).
+   */
+  function dropping(drop: (msg: Msg, inbox: string) => boolean): NatsConnection {
+    return new Proxy(nc, {
+      get(target, prop) {
+        if (prop === 'subscribe') {
+          return (subject: string, opts: SubscriptionOptions = {}) =>
+            target.subscribe(subject, {
+              ...opts,
+              callback: (error: Error | null, msg: Msg) => {
+                if (error === null && drop(msg, subject)) return;
+                opts.callback?.(error, msg);
+              },
+            });
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
   /** Follows a stream of the numbers `publish` sends, into `received`. */
   function collect(name: string, received: number[], options: Partial<LiveConsumerOptions> = {}): LiveConsumer {
     const seen = { last: 0 };
@@ -103,24 +126,10 @@ describe('LiveConsumer', () => {
     // reaches its callback (as if lost between server and client)
     let delivered = 0;
     let dropped = 0;
-    const lossy = new Proxy(nc, {
-      get(target, prop) {
-        if (prop === 'subscribe') {
-          return (subject: string, opts: SubscriptionOptions = {}) =>
-            target.subscribe(subject, {
-              ...opts,
-              callback: (error: Error | null, msg: Msg) => {
-                if (error === null && msg.subject !== subject && ++delivered === 120) {
-                  dropped++;
-                  return;
-                }
-                opts.callback?.(error, msg);
-              },
-            });
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+    const lossy = dropping((msg, inbox) => {
+      if (msg.subject === inbox || ++delivered !== 120) return false;
+      dropped++;
+      return true;
     });
     const received: number[] = [];
     consumer = collect(stream, received, { nc: lossy, maxMessages: 64 });
@@ -183,24 +192,10 @@ describe('LiveConsumer', () => {
     // nats-server before 2.9.16 (Debian's is 2.9.10) drops a pull that expires just as a message
     // comes without telling the client: as the client sees it, the pull's 408 never arrives
     let unreported = 0;
-    const silentExpiry = new Proxy(nc, {
-      get(target, prop) {
-        if (prop === 'subscribe') {
-          return (subject: string, opts: SubscriptionOptions = {}) =>
-            target.subscribe(subject, {
-              ...opts,
-              callback: (error: Error | null, msg: Msg) => {
-                if (error === null && msg.subject === subject && msg.headers?.code === 408) {
-                  unreported++;
-                  return;
-                }
-                opts.callback?.(error, msg);
-              },
-            });
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+    const silentExpiry = dropping((msg, inbox) => {
+      if (msg.subject !== inbox || msg.headers?.code !== 408) return false;
+      unreported++;
+      return true;
     });
     const received: number[] = [];
     const reasons: string[] = [];
