@@ -388,7 +388,7 @@ export class LiveConsumer {
       this.pullsWrittenOff++;
       // the new pull's first heartbeat is a heartbeat away
       this.lastActivity = now;
-      this.options.logger.debug({ stream: this.options.stream, nextSeq: this.options.nextSeq() }, 'the newest pull expired unreported; pulling again');
+      this.options.logger.info({ stream: this.options.stream, nextSeq: this.options.nextSeq() }, 'the newest pull expired unreported; pulling again');
       this.refill(session);
       return;
     }
