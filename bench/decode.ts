@@ -15,6 +15,12 @@
  * the reference, measured in the same run). Until 2026-12-06 a short id went through the cache,
  * one new entry per event, pushing out the strings that repeat.
  *
+ * And a wide event (200 numeric + 2 categorical features, names of 5 to 7 bytes, as the ingest
+ * bench's features axis sends them): the worker's decode into its buffer against the library's
+ * reused Decoder + validation of the same payloads (an object per event: the limit it replaced),
+ * ns per event and per feature. Since 2026-12-06 a key is compared four bytes at a time with the
+ * last four overlapping, not its tail byte by byte.
+ *
  *   npx tsx bench/decode.ts        (or: npm run bench -- decode)
  */
 import os from 'node:os';
@@ -74,6 +80,19 @@ function idShapeCosts(shapes: readonly IdShape[]): Record<IdShape, number> {
   const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
   return Object.fromEntries(shapes.map((shape, s) => [shape, median(times[s])])) as Record<IdShape, number>;
 }
+/** Numeric features of the wide event (plus two categorical ones). */
+const WIDE_NUMERIC = 200;
+/** Wide events per round of the library's decode. */
+const WIDE_EVENTS_PER_ROUND = 5_000;
+
+function widePrediction(i: number): PredictionEvent {
+  const features: Record<string, number | string> = {};
+  for (let f = 0; f < WIDE_NUMERIC; f++) features[`num_${f}`] = Math.round(((i * 7919 + f * 104_729) % 10_007) / 10.007) / 1000;
+  features.cat_0 = ['FR', 'DE', 'US', 'BR'][i % 4];
+  features.cat_1 = ['ios', 'android', 'web'][i % 3];
+  return { ...samplePrediction(i), features };
+}
+
 const EVENTS_PER_ROUND = 50_000;
 const ROUNDS = 15;
 
@@ -104,7 +123,7 @@ interface Variant {
  * event: on a shared 2-core machine a load spike then hurts one round of every variant alike
  * instead of one variant's whole measurement.
  */
-function measureInterleaved<K extends string>(variants: Record<K, Variant>): Record<K, number> {
+function measureInterleaved<K extends string>(variants: Record<K, Variant>, eventsPerRound = EVENTS_PER_ROUND): Record<K, number> {
   const best = {} as Record<K, number>;
   const names = Object.keys(variants) as K[];
   for (const name of names) best[name] = Infinity;
@@ -113,10 +132,10 @@ function measureInterleaved<K extends string>(variants: Record<K, Variant>): Rec
     for (const name of names) {
       const { payloads, fn } = variants[name];
       const start = process.hrtime.bigint();
-      for (let i = 0; i < EVENTS_PER_ROUND; i++) {
+      for (let i = 0; i < eventsPerRound; i++) {
         if (fn(payloads[i % payloads.length]) !== undefined) sink++;
       }
-      const ns = Number(process.hrtime.bigint() - start) / EVENTS_PER_ROUND;
+      const ns = Number(process.hrtime.bigint() - start) / eventsPerRound;
       if (ns < best[name]) best[name] = ns;
     }
   }
@@ -165,6 +184,16 @@ export function main(): Record<string, unknown> {
     validate_only_ns: { payloads: msgpackPayloads, fn: () => mustBeValid(checkPrediction(prebuilt[k++ % prebuilt.length], maxFeatures, undefined)) },
   });
 
+  const wideEvents = Array.from({ length: DISTINCT_PAYLOADS }, (_, i) => encodePrediction(widePrediction(i)));
+  const wideSchema = new FeatureSchema(1024);
+  const wideBuffer = new FeatureBuffer(maxFeatures);
+  const wide = {
+    ...measureInterleaved({ schema_ns: { payloads: wideEvents, fn: (data) => mustBeValid(eventDecoder.decodePredictionInto(data, wideSchema, wideBuffer, undefined, undefined)) } }),
+    // fewer events a round: the library takes ~90 µs for one
+    ...measureInterleaved({ library_ns: { payloads: wideEvents, fn: (data) => mustBeValid(checkPrediction(libraryDecoder.decode(data), maxFeatures, undefined)) } }, WIDE_EVENTS_PER_ROUND),
+  };
+  if (wideBuffer.count !== WIDE_NUMERIC + 2) throw new Error(`wide event: ${wideBuffer.count} features buffered, not ${WIDE_NUMERIC + 2}`);
+
   const ids = idShapeCosts(['uuid', 'short']);
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   const rounded = Object.fromEntries(Object.entries(figures).map(([key, value]) => [key, Math.round(value)])) as Record<keyof typeof figures, number>;
@@ -179,6 +208,10 @@ export function main(): Record<string, unknown> {
     oneshot_vs_reused: ratio(figures.msgpack_oneshot_ns, figures.msgpack_ns),
     events_per_s_msgpack: Math.round(1e9 / figures.msgpack_ns),
     events_per_s_msgpackr: Math.round(1e9 / figures.msgpackr_ns),
+    wide_ns: Math.round(wide.schema_ns),
+    wide_library_ns: Math.round(wide.library_ns),
+    wide_ns_per_feature: Math.round((wide.schema_ns / (WIDE_NUMERIC + 2)) * 10) / 10,
+    wide_vs_library: ratio(wide.schema_ns, wide.library_ns),
     id_uuid_ns: Math.round(ids.uuid),
     id_short_ns: Math.round(ids.short),
     id_short_vs_uuid: ratio(ids.short, ids.uuid),
@@ -194,6 +227,9 @@ export function main(): Record<string, unknown> {
   console.log(`  JSON.parse alone                               ${result.json_parse_only_ns} ns/event`);
   console.log(`  msgpackr unpack alone                          ${result.msgpackr_unpack_only_ns} ns/event`);
   console.log(`  validation alone                               ${result.validate_only_ns} ns/event`);
+  console.log(`a wide event (${WIDE_NUMERIC} numeric + 2 categorical features), best of ${ROUNDS} rounds x ${EVENTS_PER_ROUND} (the library's x ${WIDE_EVENTS_PER_ROUND})`);
+  console.log(`  the worker's decode (features into its buffer) ${result.wide_ns} ns/event  (${result.wide_ns_per_feature} ns per feature; x${result.wide_vs_library} of the library's)`);
+  console.log(`  @msgpack/msgpack, reused Decoder + validation  ${result.wide_library_ns} ns/event  (the limit it replaced)`);
   console.log(`the worker's decode (features into its buffer) of ${ID_EVENTS.toLocaleString('en-US')} events with ids of their own, Buffer views into 64 KB reads, median of ${ID_ROUNDS}`);
   console.log(`  UUID ids (36 characters: the reference)        ${result.id_uuid_ns} ns/event`);
   console.log(`  short ids (req- and 10 digits)                 ${result.id_short_ns} ns/event  (x${result.id_short_vs_uuid} of UUID ids)`);

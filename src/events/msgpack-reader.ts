@@ -105,12 +105,19 @@ export class EventReader extends MsgpackReader {
       if (pos >= end) throw UNSUPPORTED_ERROR; // a value must follow
       let index = -1;
       if (keyLength[position] === length) {
-        // four bytes at a time, then the rest: byte by byte, the comparison was 40 % of decoding
-        let i = start;
-        let at = keyAt[position];
-        for (; i + 4 <= pos && keyView.getUint32(at, true) === view.getUint32(base + i, true); at += 4) i += 4;
-        if (i + 4 > pos) for (; i < pos && keyBytes[at] === bytes[i]; at++) i++;
-        if (i === pos) index = keyIndexes[position];
+        // four bytes at a time (byte by byte, the comparison was 40 % of decoding), the last four
+        // overlapping the words before them rather than a loop over the rest: 10 % of a 200-feature
+        // event's decoding less, with keys of 5 to 7 bytes
+        const at = keyAt[position];
+        if (length >= 4) {
+          let i = 0;
+          while (i + 4 < length && keyView.getUint32(at + i, true) === view.getUint32(base + start + i, true)) i += 4;
+          if (i + 4 >= length && keyView.getUint32(at + length - 4, true) === view.getUint32(base + pos - 4, true)) index = keyIndexes[position];
+        } else {
+          let i = 0;
+          while (i < length && keyBytes[at + i] === bytes[start + i]) i++;
+          if (i === length) index = keyIndexes[position];
+        }
       }
       if (index < 0) {
         this.pos = start;

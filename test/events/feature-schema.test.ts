@@ -164,6 +164,24 @@ describe('decodePredictionInto (features by schema index)', () => {
     expect(schema.keyBytes.length).toBe(1 << 20);
   });
 
+  it('tells a key from one of the same length that differs in any one byte, at every length', () => {
+    // the key at a position is compared four bytes at a time, the last four overlapping the rest
+    // (see MsgpackReader.features): a byte left out of the comparison would read the second name
+    // as the first one remembered there
+    for (let length = 1; length <= 21; length++) {
+      const remembered = Array.from({ length }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+      const payloads: Uint8Array[] = [];
+      for (let at = 0; at < length; at++) {
+        const other = `${remembered.slice(0, at)}${at % 2 === 0 ? 'Z' : '_'}${remembered.slice(at + 1)}`;
+        payloads.push(encodePrediction(event({ [remembered]: 1, z: 2 }) as unknown as PredictionEvent));
+        payloads.push(encodePrediction(event({ [other]: 3, z: 4 }) as unknown as PredictionEvent));
+      }
+      const schema = new FeatureSchema(MAX_FEATURES * 4);
+      expect(expectSameDecodes(payloads, schema).every(Boolean)).toBe(true);
+      expect(schema.names).toHaveLength(length + 2);
+    }
+  });
+
   it('forgets every remembered key when its key memory starts over', () => {
     // position 0 keeps one name while position 1 alternates two until the key memory (here 1 KB)
     // starts over; the next event brings at position 0 a name just remembered at the memory's
