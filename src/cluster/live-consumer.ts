@@ -66,6 +66,8 @@ interface Session {
   replyPrefix: string | null;
   /** When the newest pull was sent (Date.now()): see checkAlive. */
   lastPullAt: number;
+  /** A watchdog tick found the newest pull expired with messages still counted: the next one judges. */
+  expiredUnreported: boolean;
 }
 
 const RETRY_MS = 250;
@@ -200,6 +202,7 @@ export class LiveConsumer {
       handed: 0,
       replyPrefix: null,
       lastPullAt: 0,
+      expiredUnreported: false,
     };
     if (this.stopped) {
       void jsm.consumers.delete(this.options.stream, name).catch(noop);
@@ -380,18 +383,24 @@ export class LiveConsumer {
     // comes, silently). A pull is sent whenever a quarter of the read-ahead was delivered, so the
     // newest one is open until it has expired: none is left to deliver or to send heartbeats, and
     // the counted rest would keep the consumer from asking again until the watchdog recreated it.
-    // Should the pull still be open after all (a server that lags), the read-ahead is over by its
-    // rest until its 408 comes.
+    // Judged at the next tick, once the socket was read: a 408 may be waiting there behind a busy
+    // event loop (timers run before the socket is read). Should the pull still be open after all (a
+    // server that lags), the read-ahead is over by its rest until its 408 comes.
     const session = this.session;
-    if (session !== null && this.connected && session.outstanding > 0 && now - session.lastPullAt > this.pullExpiresMs + this.checkEveryMs) {
-      session.outstanding = 0;
-      this.pullsWrittenOff++;
-      // the new pull's first heartbeat is a heartbeat away
-      this.lastActivity = now;
-      this.options.logger.info({ stream: this.options.stream, nextSeq: this.options.nextSeq() }, 'the newest pull expired unreported; pulling again');
-      this.refill(session);
-      return;
-    }
+    if (session !== null && this.connected && session.outstanding > 0 && now - session.lastPullAt > this.pullExpiresMs) {
+      if (!session.expiredUnreported) {
+        session.expiredUnreported = true;
+      } else {
+        session.expiredUnreported = false;
+        session.outstanding = 0;
+        this.pullsWrittenOff++;
+        // the new pull's first heartbeat is a heartbeat away
+        this.lastActivity = now;
+        this.options.logger.info({ stream: this.options.stream, nextSeq: this.options.nextSeq() }, 'the newest pull expired unreported; pulling again');
+        this.refill(session);
+        return;
+      }
+    } else if (session !== null) session.expiredUnreported = false;
     if (now - this.lastActivity > this.staleAfterMs) {
       this.setLive(false);
       void this.recreate(`no message or heartbeat for ${this.staleAfterMs} ms`);
