@@ -41,6 +41,7 @@ export interface WorkerMetrics {
   consumerLag: Gauge<'partition'>;
   consumerLive: Gauge<'partition'>;
   consumerRecreations: Counter<string>;
+  consumerPullsWrittenOff: Counter<string>;
   partitionSequence: Gauge<'partition'>;
   paneFlushes: Counter<string>;
   /** Partitions of DRIFT_EVENTS (fixed when the stream was created): what the owner gauges should sum to. */

@@ -406,6 +406,7 @@ export class PartitionRunner {
       lag: this.lag,
       live: this.live,
       recreations: this.consumer?.recreations ?? 0,
+      pullsWrittenOff: this.consumer?.pullsWrittenOff ?? 0,
       seq: this.processor.seq,
       paneFlushes: this.flushed,
       checkpointAt: this.checkpointCurrentAt,

@@ -22,6 +22,8 @@ export interface RunnerStats {
   live: boolean;
   /** Consumers recreated after the first (NATS restarts, leader changes, stalls). */
   recreations: number;
+  /** Pulls the server ended without its 408, asked again for (LiveConsumer.pullsWrittenOff: nats-server before 2.9.16). */
+  pullsWrittenOff: number;
   seq: number;
   paneFlushes: number;
   /** When the partition's stored checkpoint was last known current (epoch ms); null before the first one. */
@@ -102,6 +104,7 @@ export class PipelineStatsExporter {
     m.labelsUnmatched.inc(beyond('unmatchedLabels'));
     m.paneFlushes.inc(delta(stats.paneFlushes, previous?.paneFlushes));
     m.consumerRecreations.inc(delta(stats.recreations, previous?.recreations));
+    m.consumerPullsWrittenOff.inc(delta(stats.pullsWrittenOff, previous?.pullsWrittenOff));
     for (const [name, n] of stats.refusedByModel) {
       const d = countBeyond(counted.refusedByModel, name, n);
       if (d === 0) continue;

@@ -25,6 +25,7 @@ export function createWorkerMetrics(registry: AnyRegistry): WorkerMetrics {
     consumerLag: gauge(registry, 'drift_consumer_lag', 'Messages between the consumer position and the end of the stream, per partition running here.', ['partition']),
     consumerLive: gauge(registry, 'drift_consumer_live', 'Whether the partition consumer receives messages or heartbeats (1) or has lost its server and is being recreated (0).', ['partition']),
     consumerRecreations: counter(registry, 'drift_consumer_recreations_total', 'Partition consumers recreated from their last applied sequence (NATS restart, leader change, stall).'),
+    consumerPullsWrittenOff: counter(registry, 'drift_consumer_pulls_written_off_total', 'Pulls of a partition consumer the server ended without saying so (nats-server before 2.9.16 drops a pull that expires as a message comes), asked for again instead of recreating the consumer.'),
     partitionSequence: gauge(registry, 'drift_partition_sequence', 'Last stream sequence applied, per partition.', ['partition']),
     paneFlushes: counter(registry, 'drift_pane_flushes_total', 'Pane state flushes (checkpoints).'),
     partitions: gauge(registry, 'drift_partitions', 'Partitions of DRIFT_EVENTS (fixed when the stream was created); the drift_partition_owner series of all workers should add up to it.'),

@@ -21,7 +21,7 @@ async function seriesCount(registry: Registry, name: string): Promise<number> {
 const WORKER_SERIES = [
   'drift_events_consumed_total', 'drift_events_rejected_total', 'drift_events_late_total', 'drift_events_duplicate_total', 'drift_model_events_refused_total', 'drift_pending_joins',
   'drift_early_labels', 'drift_events_held', 'drift_labels_joined_total', 'drift_labels_expired_total', 'drift_labels_unmatched_total', 'drift_consumer_lag',
-  'drift_consumer_live', 'drift_consumer_recreations_total', 'drift_partition_sequence', 'drift_pane_flushes_total',
+  'drift_consumer_live', 'drift_consumer_recreations_total', 'drift_consumer_pulls_written_off_total', 'drift_partition_sequence', 'drift_pane_flushes_total',
   'drift_partitions', 'drift_partition_owner', 'drift_checkpoint_age_seconds', 'drift_checkpoint_bytes', 'drift_partition_rebalances_total',
 ];
 const GATEWAY_SERIES = [

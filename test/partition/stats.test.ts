@@ -9,7 +9,7 @@ function stats(partition: number, over: Partial<RunnerStats> = {}): RunnerStats 
     partition, predictions: 0, labels: 0, late: 0, duplicates: 0, duplicateLabels: 0,
     rejected: {} as RunnerStats['rejected'],
     joined: 0, expired: 0, unmatchedLabels: 0, pendingJoins: 0, earlyLabels: 0,
-    lag: 0, live: true, recreations: 0, seq: 0, paneFlushes: 0, checkpointAt: null, checkpointBytes: 0, refusedByModel: [], held: 0, ...over,
+    lag: 0, live: true, recreations: 0, pullsWrittenOff: 0, seq: 0, paneFlushes: 0, checkpointAt: null, checkpointBytes: 0, refusedByModel: [], held: 0, ...over,
   };
 }
 
@@ -33,6 +33,19 @@ describe('PipelineStatsExporter', () => {
     expect(await value(registry, 'drift_consumer_recreations_total')).toBe(3);
     expect(await value(registry, 'drift_consumer_lag', { partition: '0' })).toBe(0);
     expect(await value(registry, 'drift_consumer_live', { partition: '0' })).toBe(1);
+  });
+
+  it('counts pulls written off across partitions once each, beside recreations', async () => {
+    const registry = new Registry();
+    const exporter = new PipelineStatsExporter(createWorkerMetrics(registry));
+    exporter.apply(stats(0, { pullsWrittenOff: 2 }));
+    exporter.apply(stats(1, { pullsWrittenOff: 1 }));
+    expect(await value(registry, 'drift_consumer_pulls_written_off_total')).toBe(3);
+    // reported again, a partition's running total adds only what is new
+    exporter.apply(stats(0, { pullsWrittenOff: 2 }));
+    exporter.apply(stats(1, { pullsWrittenOff: 4 }));
+    expect(await value(registry, 'drift_consumer_pulls_written_off_total')).toBe(6);
+    expect(await value(registry, 'drift_consumer_recreations_total')).toBe(0);
   });
 
   it('exports checkpoint age and size per partition from the time the checkpoint was last current, and drops them with the partition', async () => {
