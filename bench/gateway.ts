@@ -24,7 +24,11 @@
  *   its pull batch took them (counted: "replaced on the stream"), so it falls behind by panes,
  *   not messages, and its figures age instead;
  * - freshness of the 5m drift the default rules read: for each model, sampled every 500 ms, the
- *   age of the oldest published pane message its drift does not yet reflect (0 when current);
+ *   age of the oldest published pane message its drift does not yet reflect (0 when current),
+ *   read as last computed (MetricsView.lastDrift); the sampling runs on the gateway's thread, so
+ *   it is timed and printed apart (until 2026-12-06 it built each model's metrics to read their
+ *   drift: 1.5-2.2 % of the thread at 300 models, up to 39 ms at a time, which REST requests
+ *   waited behind and the thread's CPU share counted);
  *   and of the windows' figures, which a request reads as they are (computing the 1m and 1h drift
  *   on demand): the time from each pane message's publication to its application, p50 / p99, and
  *   from the oldest event it brings (the worker's flush interval and sparse hold come before the
@@ -474,6 +478,9 @@ interface SizeResult {
   scrapes: number;
   scrapeMaxMs: number;
   scrapeBytes: number;
+  /** The bench's own sampling of changelog pending and drift freshness, on the gateway's thread (in its CPU share, not in busy): its share of the wall, its longest run. */
+  samplerShare: number;
+  samplerMaxMs: number;
   driftComputations: number;
   /** Pane sketches the gateway moved onto its windows' buckets, per numeric feature of a pane message applied (0: the panes share the reference's centers). */
   rebinnedSketchShare: number;
@@ -827,19 +834,28 @@ async function runSize(models: number): Promise<SizeResult> {
       scrapeTimer = setInterval(() => (scraping = scrape()), scrapeEveryMs);
     }, firstInMs);
   };
+  // the bench's own sampling runs on the gateway's thread: timed, and reported apart
+  let samplerMs = 0;
+  let samplerMaxMs = 0;
   const sampler = setInterval(() => {
     if (!measuring) return;
+    const sampleStarted = performance.now();
     pendingMax = Math.max(pendingMax, pendingCount());
     backlogMax = Math.max(backlogMax, source.backlog().models);
     const now = Date.now();
     for (let m = 0; m < models; m++) {
-      const drift = view.getMetrics(names[m], '5m', undefined, undefined, 'none', 'none')?.drift;
+      // the 5m drift as last computed, not the model's metrics built around it (a read as a rule's
+      // would build them: up to 39 ms for 300 models twice a second, which REST requests waited behind)
+      const drift = view.lastDrift(names[m], '5m');
       const entry = drift === undefined ? undefined : Object.values(drift.features)[0];
       const computedAt = entry?.computedAt ?? -Infinity;
       const pending = unreflected[m];
       while (pending.length > 0 && pending[0].applied !== undefined && pending[0].applied <= computedAt) pending.shift();
       freshness.push(pending.length > 0 ? now - pending[0].pub : 0);
     }
+    const sampleMs = performance.now() - sampleStarted;
+    samplerMs += sampleMs;
+    samplerMaxMs = Math.max(samplerMaxMs, sampleMs);
   }, SAMPLE_EVERY_MS);
 
   if (replaySeconds !== undefined) {
@@ -972,6 +988,8 @@ async function runSize(models: number): Promise<SizeResult> {
     scrapes: scrapes.length,
     scrapeMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.wallMs))),
     scrapeBytes: Math.max(0, ...scrapes.map((s) => s.bytes)),
+    samplerShare: Number((samplerMs / wallMs).toFixed(4)),
+    samplerMaxMs: Number(samplerMaxMs.toFixed(1)),
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
     stateArraysReusedShare: Number((windows.stateArrays.reused / Math.max(1, windows.stateArrays.reused + windows.stateArrays.made)).toFixed(3)),
@@ -1222,7 +1240,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB (${r.rawRecordingMB} MB of it the raw limit's recorded messages), changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(

@@ -307,6 +307,34 @@ describe('MetricsView', () => {
     expect(view.getMetrics('m', '1m')).toBe(refreshed);
   });
 
+  it("gives a window's drift as last computed against the profile in force, builds nothing and computes nothing", () => {
+    const { view, windows, references, clock, baseline } = setup();
+    // before any reference, and before any computation against one
+    expect(view.lastDrift('m', '1m')).toBeUndefined();
+    references.setReference(baseline);
+    expect(view.lastDrift('m', '1m')).toBeUndefined();
+    const served = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    expect(view.lastDrift('m', '1m')).toBe(served.drift);
+    // another window, version or model has its own (none computed yet)
+    expect(view.lastDrift('m', '5m')).toBeUndefined();
+    expect(view.lastDrift('m', '1m', 'v1')).toBeUndefined();
+    expect(view.lastDrift('other', '1m')).toBeUndefined();
+    // a pane changes the window: still the last computation (what a read with demand 'none' serves, there flagged stale), not a new one
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
+    clock.now = 60_000;
+    expect(view.lastDrift('m', '1m')?.features).toBe(served.drift.features);
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none')?.drift.features).toBe(served.drift.features);
+    expect(view.computations).toBe(1);
+    // recomputed: the new one
+    const refreshed = view.getMetrics('m', '1m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(2);
+    expect(view.lastDrift('m', '1m')).toBe(refreshed.drift);
+    expect(refreshed.drift.features.x.computedAt).toBe(60_000);
+    // a new reference: drift against the old one is no drift of it
+    references.setReference(profile('newer', 'm', baseline.createdAt + 1));
+    expect(view.lastDrift('m', '1m')).toBeUndefined();
+  });
+
   it('a request for a pair nobody keeps fresh computes it on demand and caches it', () => {
     const { view, windows, references, clock, baseline } = setup();
     references.setReference(baseline);
