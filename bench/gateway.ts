@@ -106,7 +106,8 @@
  *     others: "on one gateway core" measured as such. The bench runs with each thread collecting its own
  *     heap (--single-threaded-gc): V8's helper threads would otherwise collect the publisher's heap on
  *     the gateway's CPU. Reports the gateway thread's CPU time (its collection included), CPU 0's use
- *     and the publisher's CPU time. Any run says when the publisher fell behind (PUBLISHER BEHIND: fewer
+ *     and the publisher's CPU time. `--gc concurrent`: V8's own collector instead, its helper threads on
+ *     CPU 0 with the gateway (a gateway limited to one CPU), their time reported apart. Any run says when the publisher fell behind (PUBLISHER BEHIND: fewer
  *     flushes than one a second, so only that share of the traffic)
  *   npm run bench -- gateway --models 100 --partitions 16   each model's events spread over 16
  *     partitions (the default deployment), each flushing a pane of its own every second: 16 pane
@@ -151,7 +152,7 @@ import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
 import type { FlushPhases, PublishedPart, PublisherFlush, PublisherInit, PublisherReplaying } from './workers/gateway-publisher.ts';
 import type { PartitionSpread } from './workers/gateway-panes.ts';
-import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
+import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, helperThreadsCpuMs, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
 
@@ -306,6 +307,7 @@ const { values: args } = parseArgs({
     'flush-phases': { type: 'string', default: 'spread' },
     'sparse-hold-ms': { type: 'string', default: '2000' },
     pin: { type: 'boolean', default: false },
+    gc: { type: 'string', default: 'single' },
     'heap-growing-percent': { type: 'string' },
   },
 });
@@ -321,11 +323,21 @@ const publisherIn = args.publisher;
 /** --pin: the gateway's thread on GATEWAY_CPU, the bench's other parts on the other CPUs (see bench/workers/pinning.ts). */
 const pinned = args.pin;
 const GATEWAY_CPU = 0;
+/**
+ * --pin's collector: `single` (default), each thread collects its own heap (--single-threaded-gc),
+ * so the gateway thread's time is its whole cost; `concurrent`, V8's own (marking and sweeping on
+ * its helper threads, which stay on the gateway's CPU with the process: as a gateway limited to one
+ * CPU runs), their time in that CPU's busy share and reported apart. The bench's other threads'
+ * heaps are then collected there too (with `--publisher replay` they allocate little).
+ */
+const gcMode = args.gc;
+if (gcMode !== 'single' && gcMode !== 'concurrent') throw new RangeError(`bench gateway: --gc must be single or concurrent, got '${gcMode}'`);
+if (gcMode === 'concurrent' && !pinned) throw new RangeError('bench gateway: --gc concurrent is a --pin mode (unpinned, V8 collects concurrently anyway)');
 /** Flushes a replaying publisher makes beyond the warm-up and the measured seconds (its last ones may come late). */
 const REPLAY_SPARE_FLUSHES = 3;
 /** Flushes per flush interval below which the publisher did not keep up. */
 const PUBLISHER_ON_TIME = 0.95;
-if (pinned && !process.execArgv.includes(SINGLE_THREADED_GC)) {
+if (pinned && gcMode === 'single' && !process.execArgv.includes(SINGLE_THREADED_GC)) {
   // the flag is V8's, read at start: the bench runs again with it (see bench/workers/pinning.ts)
   const again = spawn(process.execPath, [SINGLE_THREADED_GC, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
   const [code, signal] = (await once(again, 'exit')) as [number | null, NodeJS.Signals | null];
@@ -421,6 +433,8 @@ interface SizeResult {
   processCpu: number;
   /** --pin: the gateway thread's own CPU time over wall time (null unpinned). */
   gatewayThreadCpu: number | null;
+  /** --pin: the CPU time of the process's threads on the gateway's CPU other than the gateway's (V8's and libuv's helpers) over wall time; null unpinned. */
+  helperThreadsCpu: number | null;
   /** --pin: the share of the gateway's CPU used by anything (its thread, V8's helper threads, other processes); null unpinned. */
   gatewayCpuBusy: number | null;
   /**
@@ -695,6 +709,8 @@ async function runSize(models: number): Promise<SizeResult> {
   let measuring = false;
   // --pin: every thread of this process on the gateway's CPU; the others are moved off it as they report
   const others = pinned ? otherCpus(GATEWAY_CPU) : '';
+  // the bench's own threads moved off the gateway's CPU (publisher, REST client, scraper)
+  const benchThreads = new Set<number>();
   if (pinned) pin(process.pid, String(GATEWAY_CPU), true);
   // --publisher replay: every flush of the run made before it starts (and a few to spare)
   const replaySeconds = publisherIn === 'replay' ? warmupSeconds + seconds + REPLAY_SPARE_FLUSHES : undefined;
@@ -736,6 +752,7 @@ async function runSize(models: number): Promise<SizeResult> {
     }
     if (!('panes' in batch)) {
       pin(batch.tid, others);
+      benchThreads.add(batch.tid);
       publisherCpuMs = threadCpuMs.bind(null, batch.tid);
       return;
     }
@@ -808,7 +825,10 @@ async function runSize(models: number): Promise<SizeResult> {
   if (pinned) {
     // both listened for at once: a message no one listens for yet is lost
     const reports = [restClient, scraper].flatMap((client) => (client === undefined ? [] : [once(client, 'message') as Promise<[{ tid: number }]>]));
-    for (const [{ tid }] of await Promise.all(reports)) pin(tid, others);
+    for (const [{ tid }] of await Promise.all(reports)) {
+      pin(tid, others);
+      benchThreads.add(tid);
+    }
   }
   const scrapes: Array<{ wallMs: number; bytes: number }> = [];
   const scrape = async (): Promise<void> => {
@@ -881,6 +901,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const evaluationsBefore = source.evaluatedModels;
   const cpuBefore = process.cpuUsage();
   const threadCpuBefore = pinned ? ownThreadCpuMs() : 0;
+  const helpersCpuBefore = pinned ? helperThreadsCpuMs(benchThreads) : 0;
   const gatewayCpuBefore = pinned ? cpuTimes(GATEWAY_CPU) : null;
   const publisherCpuBefore = publisherCpuMs?.() ?? null;
   const wallBefore = performance.now();
@@ -893,6 +914,7 @@ async function runSize(models: number): Promise<SizeResult> {
   const wallMs = performance.now() - wallBefore;
   const cpu = process.cpuUsage(cpuBefore);
   const gatewayThreadCpu = pinned ? (ownThreadCpuMs() - threadCpuBefore) / wallMs : null;
+  const helperThreadsCpu = pinned ? (helperThreadsCpuMs(benchThreads) - helpersCpuBefore) / wallMs : null;
   const gatewayCpuAfter = pinned ? cpuTimes(GATEWAY_CPU) : null;
   const publisherCpu = publisherCpuBefore !== null && publisherCpuMs !== null ? (publisherCpuMs() - publisherCpuBefore) / wallMs : null;
   const gatewayCpuBusy = gatewayCpuBefore !== null && gatewayCpuAfter !== null ? (gatewayCpuAfter.busy - gatewayCpuBefore.busy) / Math.max(1, gatewayCpuAfter.total - gatewayCpuBefore.total) : null;
@@ -960,6 +982,7 @@ async function runSize(models: number): Promise<SizeResult> {
     modelEvaluationsPerSecond: Number(((evaluations * 1000) / wallMs).toFixed(1)),
     processCpu: Number(((cpu.user + cpu.system) / 1000 / wallMs).toFixed(3)),
     gatewayThreadCpu: gatewayThreadCpu === null ? null : Number(gatewayThreadCpu.toFixed(3)),
+    helperThreadsCpu: helperThreadsCpu === null ? null : Number(helperThreadsCpu.toFixed(3)),
     gatewayCpuBusy: gatewayCpuBusy === null ? null : Number(gatewayCpuBusy.toFixed(3)),
     publisherCpu: publisherCpu === null ? null : Number(publisherCpu.toFixed(3)),
     publisherFlushesPerSecond: Number(publisherFlushesPerSecond.toFixed(2)),
@@ -1244,7 +1267,7 @@ async function main(): Promise<void> {
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(
-        `      pinned: the gateway's thread used ${(100 * r.gatewayThreadCpu).toFixed(1)} % of CPU ${GATEWAY_CPU}, collecting its heap included (${SINGLE_THREADED_GC}); CPU ${GATEWAY_CPU} was ${(100 * r.gatewayCpuBusy).toFixed(1)} % busy (anything else the machine ran there included); ` +
+        `      pinned: the gateway's thread used ${(100 * r.gatewayThreadCpu).toFixed(1)} % of CPU ${GATEWAY_CPU}, ${gcMode === 'single' ? `collecting its heap included (${SINGLE_THREADED_GC})` : "V8's helper threads (collecting concurrently) and libuv's beside it on that CPU " + (100 * (r.helperThreadsCpu ?? 0)).toFixed(1) + ' %'}; CPU ${GATEWAY_CPU} was ${(100 * r.gatewayCpuBusy).toFixed(1)} % busy (anything else the machine ran there included); ` +
           `the publisher used ${r.publisherCpu === null ? '?' : (100 * r.publisherCpu).toFixed(1)} % of a core`,
       );
     }

@@ -11,7 +11,7 @@
  * CPU. On its own thread, each heap's collection is in that thread's CPU time.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 /** The calling thread's kernel thread id. */
@@ -50,6 +50,27 @@ export function ownThreadCpuMs(): number {
 /** CPU time (ms) thread `tid` of this process has used (see ownThreadCpuMs). */
 export function threadCpuMs(tid: number): number {
   return statCpuMs(`/proc/self/task/${tid}/stat`);
+}
+
+/**
+ * CPU time (ms) this process's threads have used but the calling one and those in `others`: with
+ * the process pinned, V8's platform threads (concurrent marking and sweeping, compilation) and
+ * libuv's pool, on the pinned CPU. A thread gone meanwhile stops counting, so read it over spans
+ * where none end.
+ */
+export function helperThreadsCpuMs(others: ReadonlySet<number>): number {
+  const own = ownThreadId();
+  let total = 0;
+  for (const entry of readdirSync('/proc/self/task')) {
+    const tid = Number(entry);
+    if (tid === own || others.has(tid)) continue;
+    try {
+      total += statCpuMs(`/proc/self/task/${tid}/stat`);
+    } catch {
+      // ended between the listing and the read
+    }
+  }
+  return total;
 }
 
 /** CPU time (ms) process `pid` has used, all its threads (see ownThreadCpuMs). */
