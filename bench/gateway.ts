@@ -126,6 +126,7 @@ import { parseArgs } from 'node:util';
 import { Buffer } from 'node:buffer';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -495,6 +496,11 @@ interface SizeResult {
   /** The bench's own sampling of changelog pending and drift freshness, on the gateway's thread (in its CPU share, not in busy): its share of the wall, its longest run. */
   samplerShare: number;
   samplerMaxMs: number;
+  /** The gateway thread's scavenges and full collections while measuring (V8's GC entries: their count and time; a full collection's is its final pause). */
+  scavenges: number;
+  scavengeMs: number;
+  fullCollections: number;
+  fullCollectionMs: number;
   driftComputations: number;
   /** Pane sketches the gateway moved onto its windows' buckets, per numeric feature of a pane message applied (0: the panes share the reference's centers). */
   rebinnedSketchShare: number;
@@ -905,6 +911,22 @@ async function runSize(models: number): Promise<SizeResult> {
   const gatewayCpuBefore = pinned ? cpuTimes(GATEWAY_CPU) : null;
   const publisherCpuBefore = publisherCpuMs?.() ?? null;
   const wallBefore = performance.now();
+  // the gateway thread's collections while measuring, as V8 reports them (incremental marking's
+  // steps in allocating code are not entries: they show in the thread's time alone)
+  const collections = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+        collections.minor++;
+        collections.minorMs += entry.duration;
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        collections.major++;
+        collections.majorMs += entry.duration;
+      }
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   let rssMax = 0;
   for (let s = 0; s < seconds; s++) {
     await sleep(1000);
@@ -912,6 +934,7 @@ async function runSize(models: number): Promise<SizeResult> {
   }
   restClient.postMessage('stop');
   const wallMs = performance.now() - wallBefore;
+  gcObserver.disconnect();
   const cpu = process.cpuUsage(cpuBefore);
   const gatewayThreadCpu = pinned ? (ownThreadCpuMs() - threadCpuBefore) / wallMs : null;
   const helperThreadsCpu = pinned ? (helperThreadsCpuMs(benchThreads) - helpersCpuBefore) / wallMs : null;
@@ -1012,6 +1035,10 @@ async function runSize(models: number): Promise<SizeResult> {
     scrapeMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.wallMs))),
     scrapeBytes: Math.max(0, ...scrapes.map((s) => s.bytes)),
     samplerShare: Number((samplerMs / wallMs).toFixed(4)),
+    scavenges: collections.minor,
+    scavengeMs: Math.round(collections.minorMs),
+    fullCollections: collections.major,
+    fullCollectionMs: Math.round(collections.majorMs),
     samplerMaxMs: Number(samplerMaxMs.toFixed(1)),
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
@@ -1263,7 +1290,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB (${r.rawRecordingMB} MB of it the raw limit's recorded messages), changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(
