@@ -126,7 +126,6 @@ import { parseArgs } from 'node:util';
 import { Buffer } from 'node:buffer';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -153,6 +152,7 @@ import type { FeatureCenters } from '../src/window/pane.ts';
 import { FEATURES, FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf } from './workers/gateway-panes.ts';
 import type { FlushPhases, PublishedPart, PublisherFlush, PublisherInit, PublisherReplaying } from './workers/gateway-publisher.ts';
 import type { PartitionSpread } from './workers/gateway-panes.ts';
+import { watchCollections } from './workers/collections.ts';
 import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, helperThreadsCpuMs, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
@@ -911,22 +911,8 @@ async function runSize(models: number): Promise<SizeResult> {
   const gatewayCpuBefore = pinned ? cpuTimes(GATEWAY_CPU) : null;
   const publisherCpuBefore = publisherCpuMs?.() ?? null;
   const wallBefore = performance.now();
-  // the gateway thread's collections while measuring, as V8 reports them (incremental marking's
-  // steps in allocating code are not entries: they show in the thread's time alone)
-  const collections = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
-        collections.minor++;
-        collections.minorMs += entry.duration;
-      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
-        collections.major++;
-        collections.majorMs += entry.duration;
-      }
-    }
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
+  // the gateway thread's collections while measuring (bench/workers/collections.ts)
+  const collectionsSeen = watchCollections();
   let rssMax = 0;
   for (let s = 0; s < seconds; s++) {
     await sleep(1000);
@@ -934,7 +920,7 @@ async function runSize(models: number): Promise<SizeResult> {
   }
   restClient.postMessage('stop');
   const wallMs = performance.now() - wallBefore;
-  gcObserver.disconnect();
+  const collections = collectionsSeen();
   const cpu = process.cpuUsage(cpuBefore);
   const gatewayThreadCpu = pinned ? (ownThreadCpuMs() - threadCpuBefore) / wallMs : null;
   const helperThreadsCpu = pinned ? (helperThreadsCpuMs(benchThreads) - helpersCpuBefore) / wallMs : null;
@@ -1035,10 +1021,10 @@ async function runSize(models: number): Promise<SizeResult> {
     scrapeMaxMs: Math.round(Math.max(0, ...scrapes.map((s) => s.wallMs))),
     scrapeBytes: Math.max(0, ...scrapes.map((s) => s.bytes)),
     samplerShare: Number((samplerMs / wallMs).toFixed(4)),
-    scavenges: collections.minor,
-    scavengeMs: Math.round(collections.minorMs),
-    fullCollections: collections.major,
-    fullCollectionMs: Math.round(collections.majorMs),
+    scavenges: collections.scavenges,
+    scavengeMs: Math.round(collections.scavengeMs),
+    fullCollections: collections.full,
+    fullCollectionMs: Math.round(collections.fullMs),
     samplerMaxMs: Number(samplerMaxMs.toFixed(1)),
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),

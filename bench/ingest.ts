@@ -37,10 +37,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { type Collections, watchCollections } from './workers/collections.ts';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
@@ -371,43 +371,9 @@ async function runRaw(nc: NatsConnection, perPartition: number[], reader: Reader
   return msgsPerSec;
 }
 
-/** Collections of this thread's heap over a pass (PerformanceObserver 'gc' entries). */
-interface Collections {
-  scavenges: number;
-  scavengeMs: number;
-  full: number;
-  fullMs: number;
-}
-
-/**
- * Watches this thread's collections until the returned function is called. (b) and (c) allocate
- * about as much per event, so what their collections cost tells how long their objects live: until
- * 2026-12-05 (c) scavenged as often as (b) at ~5x the cost per scavenge, its messages waiting in
- * the client's queues (see src/partition/timer-watch.ts).
- */
-function watchCollections(): () => Collections {
-  const seen: Collections = { scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0 };
-  const count = (entries: readonly PerformanceEntry[]): void => {
-    for (const entry of entries) {
-      const kind = ((entry as PerformanceEntry & { detail?: { kind?: number } | null }).detail)?.kind;
-      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
-        seen.scavenges++;
-        seen.scavengeMs += entry.duration;
-      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
-        seen.full++;
-        seen.fullMs += entry.duration;
-      }
-    }
-  };
-  const observer = new PerformanceObserver((list) => count(list.getEntries()));
-  observer.observe({ entryTypes: ['gc'] });
-  return () => {
-    count(observer.takeRecords());
-    observer.disconnect();
-    return seen;
-  };
-}
-
+// (b) and (c) allocate about as much per event, so what their collections cost (watchCollections)
+// tells how long their objects live: until 2026-12-05 (c) scavenged as often as (b) at ~5x the cost
+// per scavenge, its messages waiting in the client's queues (see src/partition/timer-watch.ts).
 function collectionsText(c: Collections): string {
   return `${c.scavenges} scavenges ${c.scavengeMs.toFixed(0)} ms, ${c.full} full ${c.fullMs.toFixed(0)} ms`;
 }
