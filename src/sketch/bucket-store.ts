@@ -938,6 +938,22 @@ export class BucketStore {
     }
   }
 
+  /**
+   * Gives an empty store that has never held a weight an array over [low, high] alone (no room
+   * beyond it): weights merged in within that range then never move or grow it. For a sum whose
+   * parts' ranges are known before they are merged (LogHistogram.reserveForMerging): merged one by
+   * one into an empty store, its array was made for the first part's range, with as much again of
+   * room, then made again for each part that reached past that. No-op for any other store, or a
+   * range wider than maxBuckets (merging collapses it).
+   */
+  reserveRange(low: number, high: number): void {
+    if (!this.isEmpty || this.table === null || this.table.length !== 0 || this.counts.length !== 0) return;
+    if (!(low <= high) || high - low + 1 > this.maxBuckets) return;
+    this.table = null;
+    this.counts = countsLike(this.counts, high - low + 1);
+    this.offset = low;
+  }
+
   /** How the store keeps its weights: nothing yet, a table, sorted, or an array over its range. */
   get form(): StoreForm {
     if (this.table !== null) return this.table.length === 0 ? 'empty' : 'table';

@@ -332,6 +332,34 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /**
+   * Sizes an empty sketch's bucket stores for merging `sources` into it, each in turn: each store's
+   * array over the buckets they hold between them (BucketStore.reserveRange), made once. Sources on
+   * other buckets (merged rebinned) are left out. No-op once the sketch holds a value.
+   */
+  reserveForMerging(sources: readonly LogHistogram[]): this {
+    if (this.totalWeight !== 0) return this;
+    let positiveLow = Infinity;
+    let positiveHigh = -Infinity;
+    let negativeLow = Infinity;
+    let negativeHigh = -Infinity;
+    for (const source of sources) {
+      if (!this.sameBuckets(source)) continue;
+      const { positive, negative } = source;
+      if (!positive.isEmpty) {
+        positiveLow = Math.min(positiveLow, positive.low);
+        positiveHigh = Math.max(positiveHigh, positive.high);
+      }
+      if (!negative.isEmpty) {
+        negativeLow = Math.min(negativeLow, negative.low);
+        negativeHigh = Math.max(negativeHigh, negative.high);
+      }
+    }
+    this.positive.reserveRange(positiveLow, positiveHigh);
+    this.negative.reserveRange(negativeLow, negativeHigh);
+    return this;
+  }
+
+  /**
    * How each bucket store keeps its weights (BucketStore.form), their arrays' bytes as allocated,
    * and the bytes a bucket's weight takes in the wider of the two (see BucketStore.counts): for
    * memory accounting.

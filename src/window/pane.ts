@@ -1017,6 +1017,34 @@ export function addInput(
 }
 
 /** Adds (or removes) one set of feature summaries to another: a pane's, or a segment's (see addSegmentFeatures). */
+/**
+ * Sizes the feature sketches of `target`, an empty pane, for adding `sources` to it (addInput, in
+ * that order): each feature's sketch made as addInput makes it, its arrays over the buckets the
+ * sources hold between them (LogHistogram.reserveForMerging). A window store merging a pane's
+ * states (ModelWindows.merged: 16 partitions' final states, or a coarse pane's) made each
+ * feature's arrays for the first state's range with as much again of room, then again for each
+ * state that reached past it: about one typed array per pane message applied (bench pane-apply,
+ * 50 models x 16 partitions), as many as the windows grew and moved in all.
+ */
+export function reserveFeatureSketches(target: PaneInput, sources: readonly PaneInput[]): void {
+  const sketches = new Map<string, LogHistogram[]>();
+  for (const source of sources) {
+    // forEach, not for-of over entries (see addFeatureSummaries)
+    source.features.forEach((summary, name) => {
+      const sketch = summary.numeric;
+      if (sketch === null || sketch.count === 0) return;
+      const of = sketches.get(name);
+      if (of === undefined) sketches.set(name, [sketch]);
+      else of.push(sketch);
+    });
+  }
+  sketches.forEach((of, name) => {
+    let into = target.features.get(name);
+    if (into === undefined) target.features.set(name, (into = new FeatureSummary()));
+    if (into.numeric === null) into.numeric = featureSketch(of[0], target.limits).reserveForMerging(of);
+  });
+}
+
 function addFeatureSummaries(
   target: Map<string, FeatureSummary>,
   source: ReadonlyMap<string, FeatureSummary>,

@@ -1,4 +1,4 @@
-import { EXACT_VALUES_CAP, PaneInput, PaneOutcome, addInput, addOutcome, featureChanges, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire, replaceInput } from './pane.ts';
+import { EXACT_VALUES_CAP, PaneInput, PaneOutcome, addInput, addOutcome, featureChanges, inputFromWire, outcomeFromWire, inputToWire, outcomeToWire, replaceInput, reserveFeatureSketches } from './pane.ts';
 import type { FeatureChange, PaneLimits } from './pane.ts';
 import type { PaneInputWire, PaneOutcomeWire, PaneMessage } from '../contract/pane-wire.ts';
 import { checkPaneMessage } from '../contract/pane-codec.ts';
@@ -865,6 +865,7 @@ export class ModelWindows {
       const merged = new PaneInput(this.limits);
       merged.exactSumCap = SUM_VALUES_CAP;
       const sources = [...(existing ? [existing] : []), ...panes].map((pane) => this.decode(pane).input as PaneInput);
+      reserveFeatureSketches(merged, sources);
       for (const source of sources) addInput(merged, source, 1);
       this.restateExact(panes[0], sources, merged);
       return packPaneState(inputToWire(merged), deflate);

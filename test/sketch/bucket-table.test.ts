@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BucketStore } from '../../src/sketch/bucket-store.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
-import { DEFAULT_PANE_LIMITS, PaneInput, inputToWire } from '../../src/window/pane.ts';
+import { DEFAULT_PANE_LIMITS, PaneInput, addInput, inputToWire, reserveFeatureSketches } from '../../src/window/pane.ts';
 
 /** Deterministic uniform numbers in [0, 1) (mulberry32). */
 function random(seed: number): () => number {
@@ -182,6 +182,73 @@ describe('bucket stores kept as tables while few buckets hold a weight', () => {
     const capacity = sized.bucketCapacityBytes;
     sized.reserveLike(new LogHistogram(0.01, { center: 5 }));
     expect(sized.bucketCapacityBytes).toBe(capacity);
+  });
+});
+
+describe('a sum sized for its parts before they are merged (a window store merging a pane\'s states)', () => {
+  it('holds what merging them into a new sketch holds, each sign in one array over their buckets, made once', () => {
+    const rng = random(11);
+    const parts = Array.from({ length: 16 }, () => {
+      const part = new LogHistogram(0.01, { center: 5 });
+      for (let k = 0; k < 12; k++) part.add(5 + 3 * Math.tan(Math.PI * (rng() - 0.5)));
+      return part;
+    });
+    const sized = new LogHistogram(0.01, { center: 5 }).reserveForMerging(parts);
+    const capacity = sized.bucketCapacityBytes;
+    // one array per sign over the lowest to the highest bucket the parts hold (counts of a byte or more each)
+    const span = (sign: 'positive' | 'negative'): number => {
+      const stores = parts.map((part) => (part as unknown as Record<string, BucketStore>)[sign]).filter((store) => !store.isEmpty);
+      return Math.max(...stores.map((store) => store.high)) - Math.min(...stores.map((store) => store.low)) + 1;
+    };
+    expect(capacity).toBeGreaterThanOrEqual(span('positive') + span('negative'));
+    expect(capacity).toBeLessThanOrEqual(8 * (span('positive') + span('negative')));
+    const grown = new LogHistogram(0.01, { center: 5 });
+    for (const part of parts) {
+      sized.merge(part);
+      grown.merge(part);
+      expect(sized.bucketCapacityBytes).toBe(capacity);
+    }
+    expect(sized.toBytes()).toEqual(grown.toBytes());
+    expect(capacity).toBeLessThan(grown.bucketCapacityBytes);
+    // parts on other buckets are left out; a sketch holding a value is left as it is
+    expect(new LogHistogram(0.01, { center: 9 }).reserveForMerging(parts).bucketCapacityBytes).toBe(0);
+    const far = new LogHistogram(0.01, { center: 5 });
+    far.add(1e9);
+    sized.reserveForMerging([...parts, far]);
+    expect(sized.bucketCapacityBytes).toBe(capacity);
+  });
+
+  it("a pane's features sized for its states hold what adding the states to an empty pane holds", () => {
+    const rng = random(5);
+    const centers = new Map<string, number>();
+    const states = Array.from({ length: 6 }, (_, k) => {
+      // the first four share their centers (partitions following their model's); the last two center on their own values
+      const pane = new PaneInput(DEFAULT_PANE_LIMITS, k < 4 ? centers : null);
+      for (let e = 0; e < 12; e++) {
+        pane.addFeature('f0', 10 + Math.tan(Math.PI * (rng() - 0.5)));
+        if (k % 2 === 0) pane.addFeature('f1', -50 + 20 * rng());
+        pane.addFeature('city', rng() < 0.5 ? 'paris' : 'lyon');
+      }
+      pane.settleCenters();
+      return pane;
+    });
+    const sized = new PaneInput(DEFAULT_PANE_LIMITS);
+    reserveFeatureSketches(sized, states);
+    const reserved = [...sized.features].map(([name, summary]) => [name, summary.numeric?.bucketCapacityBytes]);
+    expect(reserved).toEqual([
+      ['f0', expect.any(Number)],
+      ['f1', expect.any(Number)],
+    ]);
+    expect(Math.min(...reserved.map(([, bytes]) => bytes as number))).toBeGreaterThan(0);
+    const sketches = ['f0', 'f1'].map((name) => sized.features.get(name)?.numeric);
+    const plain = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (const state of states) {
+      addInput(sized, state, 1);
+      addInput(plain, state, 1);
+    }
+    expect(inputToWire(sized)).toEqual(inputToWire(plain));
+    // the sketches sized are the ones the states were added to (made as adding the first state makes one)
+    ['f0', 'f1'].forEach((name, k) => expect(sized.features.get(name)?.numeric).toBe(sketches[k]));
   });
 });
 
