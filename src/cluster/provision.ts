@@ -161,6 +161,23 @@ async function streamInfoOrNull(jsm: JetStreamManager, name: string): Promise<St
 }
 
 /**
+ * Creates a KV or object store bucket (`create`: Kvm.create or ObjM.create), whose stream is
+ * `stream`, or finds it made by another process provisioning at the same time: the loser of that
+ * race can be refused (nats-server 2.9 answers "subjects overlap with an existing stream" when both
+ * requests were in flight, as it does for streams: see ensureStream) though the bucket it asked for
+ * now exists. Then it is asked for once more, which the server answers with the bucket made.
+ * Anything else is a real error (the bucket not there after a refusal included).
+ */
+export async function createBucket<T>(jsm: JetStreamManager, stream: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (err) {
+    if ((await streamInfoOrNull(jsm, stream)) === null) throw err;
+    return await create();
+  }
+}
+
+/**
  * Compares an existing stream with what driftwatch wants. Returns the safe changes (applied by
  * update) and the human-readable differences.
  */
@@ -337,12 +354,14 @@ export async function metadataEntry(kv: KV): Promise<KvEntry | null> {
 /** Creates the metadata once (compare-and-set) or reads the existing one, and checks it. */
 async function agreeOnMetadata(
   nc: NatsConnection,
+  jsm: JetStreamManager,
   requested: number | undefined,
   replicas: number | undefined,
   setting: string,
   logger?: ProvisionLogger,
 ): Promise<ClusterMetadata> {
-  const kv = await new Kvm(nc).create(META_BUCKET, { history: 1, replicas: replicas ?? 1 });
+  const kvm = new Kvm(nc);
+  const kv = await createBucket(jsm, `KV_${META_BUCKET}`, () => kvm.create(META_BUCKET, { history: 1, replicas: replicas ?? 1 }));
   let entry = await metadataEntry(kv);
   if (entry === null || entry.operation !== 'PUT') {
     const candidate: ClusterMetadata = {
@@ -392,7 +411,7 @@ export async function provision(nc: NatsConnection, opts: ProvisionOptions = {})
   const jsm = await waitForJetStream(nc, opts.waitForJetStreamMs ?? 30_000);
 
   // Metadata first: a partition mismatch must stop the process before it touches anything else.
-  const metadata = await agreeOnMetadata(nc, opts.partitions, replicas, opts.partitionsSetting ?? 'DRIFTWATCH_PARTITIONS', logger);
+  const metadata = await agreeOnMetadata(nc, jsm, opts.partitions, replicas, opts.partitionsSetting ?? 'DRIFTWATCH_PARTITIONS', logger);
   await ensureKvLimits(jsm, META_BUCKET, { ttlMs: 0, history: 1, replicas }, logger);
 
   const streams: DesiredStream[] = [
@@ -414,18 +433,18 @@ export async function provision(nc: NatsConnection, opts: ProvisionOptions = {})
   for (const desired of streams) await ensureStream(jsm, desired, logger);
 
   const kvm = new Kvm(nc);
-  await kvm.create(LEASES_BUCKET, { history: 1, ttl: LEASE_TTL_MS, replicas: replicas ?? 1 });
+  await createBucket(jsm, `KV_${LEASES_BUCKET}`, () => kvm.create(LEASES_BUCKET, { history: 1, ttl: LEASE_TTL_MS, replicas: replicas ?? 1 }));
   await ensureKvLimits(jsm, LEASES_BUCKET, { ttlMs: LEASE_TTL_MS, history: 1, replicas }, logger);
-  await kvm.create(ALERT_STATE_BUCKET, { history: 1, replicas: replicas ?? 1 });
-  await kvm.create(WEBHOOK_CLAIMS_BUCKET, { history: 1, ttl: WEBHOOK_CLAIM_TTL_MS, replicas: replicas ?? 1 });
+  await createBucket(jsm, `KV_${ALERT_STATE_BUCKET}`, () => kvm.create(ALERT_STATE_BUCKET, { history: 1, replicas: replicas ?? 1 }));
+  await createBucket(jsm, `KV_${WEBHOOK_CLAIMS_BUCKET}`, () => kvm.create(WEBHOOK_CLAIMS_BUCKET, { history: 1, ttl: WEBHOOK_CLAIM_TTL_MS, replicas: replicas ?? 1 }));
   // model admission records: no TTL (an idle record is released by the registry's sweep, with a
   // compare-and-set delete that loses to any partition touching it)
-  await kvm.create(MODELS_BUCKET, { history: 1, replicas: replicas ?? 1 });
+  await createBucket(jsm, `KV_${MODELS_BUCKET}`, () => kvm.create(MODELS_BUCKET, { history: 1, replicas: replicas ?? 1 }));
   await ensureKvLimits(jsm, MODELS_BUCKET, { ttlMs: 0, history: 1, replicas }, logger);
 
   const objm = objectStores(nc);
   for (const bucket of [CHECKPOINTS_BUCKET, BASELINES_BUCKET]) {
-    await objm.create(bucket, { storage: StorageType.File, replicas: replicas ?? 1 });
+    await createBucket(jsm, `OBJ_${bucket}`, () => objm.create(bucket, { storage: StorageType.File, replicas: replicas ?? 1 }));
     await ensureObjReplicas(jsm, bucket, replicas, logger);
   }
   return metadata;

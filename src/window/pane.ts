@@ -1016,15 +1016,15 @@ export function addInput(
   }
 }
 
-/** Adds (or removes) one set of feature summaries to another: a pane's, or a segment's (see addSegmentFeatures). */
 /**
  * Sizes the feature sketches of `target`, an empty pane, for adding `sources` to it (addInput, in
  * that order): each feature's sketch made as addInput makes it, its arrays over the buckets the
  * sources hold between them (LogHistogram.reserveForMerging). A window store merging a pane's
  * states (ModelWindows.merged: 16 partitions' final states, or a coarse pane's) made each
  * feature's arrays for the first state's range with as much again of room, then again for each
- * state that reached past it: about one typed array per pane message applied (bench pane-apply,
- * 50 models x 16 partitions), as many as the windows grew and moved in all.
+ * state that reached past it: about one typed array per pane message applied, nine in ten of the
+ * bucket arrays a window store made again (a scratch count, 50 models x 16 partitions of bench
+ * pane-apply's traffic).
  */
 export function reserveFeatureSketches(target: PaneInput, sources: readonly PaneInput[]): void {
   const sketches = new Map<string, LogHistogram[]>();
@@ -1045,6 +1045,7 @@ export function reserveFeatureSketches(target: PaneInput, sources: readonly Pane
   });
 }
 
+/** Adds (or removes) one set of feature summaries to another: a pane's, or a segment's (see addSegmentFeatures). */
 function addFeatureSummaries(
   target: Map<string, FeatureSummary>,
   source: ReadonlyMap<string, FeatureSummary>,

@@ -8,6 +8,7 @@ import {
   LEASE_TTL_MS,
   PartitionMismatchError,
   StreamConfigConflictError,
+  createBucket,
   metadataEntry,
   provision,
 } from '../../src/cluster/provision.ts';
@@ -241,6 +242,39 @@ describe('provision races', () => {
       expect(denied.reads()).toBe(1);
     } finally {
       await nc.close();
+      await srv.stop();
+    }
+  });
+
+  it('a bucket whose creation lost the race to another process is found made; a refusal with no bucket made is an error', async () => {
+    const srv = await startNatsServer();
+    const [nc, other] = await Promise.all([connect({ servers: srv.url }), connect({ servers: srv.url })]);
+    try {
+      const jsm = await jetstreamManager(nc);
+      const kvm = new Kvm(nc);
+      // the other process's create lands first, and this one's is refused as nats-server 2.9 refuses the loser
+      let asked = 0;
+      const losing = async () => {
+        if (++asked === 1) {
+          await new Kvm(other).create('race', { history: 1 });
+          throw new Error('subjects overlap with an existing stream');
+        }
+        return kvm.create('race', { history: 1 });
+      };
+      const kv = await createBucket(jsm, 'KV_race', losing);
+      expect(asked).toBe(2);
+      await kv.put('k', 'v');
+      expect((await (await new Kvm(other).open('race')).get('k'))?.string()).toBe('v');
+      // refused, and nothing made: the refusal is the answer, not asked again
+      let refusals = 0;
+      const refused = () => {
+        refusals++;
+        return Promise.reject(new Error('insufficient resources'));
+      };
+      await expect(createBucket(jsm, 'KV_never', refused)).rejects.toThrow('insufficient resources');
+      expect(refusals).toBe(1);
+    } finally {
+      await Promise.all([nc.close(), other.close()]);
       await srv.stop();
     }
   });
