@@ -37,13 +37,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { type Collections, watchCollections } from './workers/collections.ts';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
+import { type Collections, watchCollections } from './workers/collections.ts';
 import { provision } from '../src/cluster/provision.ts';
 import { CHECKPOINTS_BUCKET, EVENTS_STREAM, partitionFilter, predictionSubject } from '../src/cluster/subjects.ts';
 import { partitionOf } from '../src/partition/hash.ts';
