@@ -89,6 +89,8 @@
  *     first-use heap is fed before any is measured)
  *   npm run bench -- gateway --models 100 --no-steady   the live run alone (no steady-state memory feed: for a profile of it)
  *   npm run bench -- gateway --models 300 --scrape-every 0   without the Prometheus scrape
+ *   npm run bench -- gateway --models 300 --partitions 16 --no-copies   the messages held as views of
+ *     the parts they came in until applied (not copied on arrival, as the changelog consumer does)
  *   npm run bench -- gateway --models 300 --publisher process   the publisher in a process of its own
  *     (default `thread`: a worker thread of the bench's process, sharing its V8 platform threads)
  *   npm run bench -- gateway --models 300 --partitions 16 --publisher replay   every flush of the run
@@ -138,6 +140,8 @@ import { buildGateway } from '../src/gateway/server.ts';
 import { LoopTurns, PANE_APPLY_SLICE_MS, STATISTICS_SLICE_MS, TimeSlicer, YIELD_WITHIN_PENDING } from '../src/gateway/time-slice.ts';
 import { decodePaneMessage, encodePaneMessage } from '../src/contract/pane-codec.ts';
 import { MsgpackReader } from '../src/contract/msgpack-reader.ts';
+import { MessageSlabs } from '../src/cluster/message-slabs.ts';
+import type { SlabCopy } from '../src/cluster/message-slabs.ts';
 import type { PaneInputWire } from '../src/contract/pane-wire.ts';
 import { AlertLog } from '../src/gateway/alert-log.ts';
 import { GatewaySource } from '../src/gateway/gateway-source.ts';
@@ -310,6 +314,7 @@ const { values: args } = parseArgs({
     pin: { type: 'boolean', default: false },
     gc: { type: 'string', default: 'single' },
     'heap-growing-percent': { type: 'string' },
+    'no-copies': { type: 'boolean', default: false },
   },
 });
 const scrapeEveryMs = Number(args['scrape-every']) * 1000;
@@ -320,6 +325,12 @@ if (!(scrapeEveryMs >= 0)) throw new RangeError(`bench gateway: --scrape-every n
  * of on the model's reference, as a worker that follows the reference store centers them.
  */
 const ownCenters = args['own-centers'];
+/**
+ * The messages' bytes copied into MessageSlabs as they arrive and given back once applied, as the
+ * gateway's changelog consumer copies them (PaneChangelogReader); `--no-copies`: held as views of
+ * the parts they were posted in until applied, as the gateway did until 2026-12-06.
+ */
+const copyMessages = !args['no-copies'];
 const publisherIn = args.publisher;
 /** --pin: the gateway's thread on GATEWAY_CPU, the bench's other parts on the other CPUs (see bench/workers/pinning.ts). */
 const pinned = args.pin;
@@ -404,6 +415,8 @@ interface Published {
 /** A pane message on the bench's changelog. */
 interface Queued {
   bytes: Uint8Array;
+  /** The copy `bytes` is (MessageSlabs), given back once the message is applied or skipped; null with --no-copies. */
+  copy: SlabCopy | null;
   model: number;
   item: Published;
   final: boolean;
@@ -506,6 +519,9 @@ interface SizeResult {
   rebinnedSketchShare: number;
   /** Partition input states the gateway wrote into an array it had let go (StateBytePool), per state held over the run. */
   stateArraysReusedShare: number;
+  /** Slabs made for the messages' copies (MessageSlabs), and messages too large to copy; null with --no-copies. */
+  messageSlabsMade: number | null;
+  messagesNotCopied: number | null;
   backlogMaxModels: number;
   /** Gateway heap growth (live bytes) per model x feature x window, and its ratio to the budget. */
   gatewayBytesPerModelFeatureWindow: number;
@@ -647,8 +663,9 @@ async function runSize(models: number): Promise<SizeResult> {
   // loop's turns with the statistics slices, a turn at least every pull batch
   const slicer = new TimeSlicer(PANE_APPLY_SLICE_MS, { yieldWithinBacklog: YIELD_WITHIN_PENDING, turns });
   let consuming = false;
-  // one reader for every message, as the gateway's changelog consumer has
+  // one reader for every message, as the gateway's changelog consumer has, and its copies' slabs
   const reader = new MsgpackReader();
+  const slabs = copyMessages ? new MessageSlabs() : null;
   const consume = async (): Promise<void> => {
     consuming = true;
     let inBatch = 0;
@@ -677,11 +694,13 @@ async function runSize(models: number): Promise<SizeResult> {
       }
       if (next.replaced) {
         replacedQueued--;
+        next.copy?.release();
         continue;
       }
       if (next.pulled) pulledAhead--;
       // the message's bytes as the NATS client gives them, a view of its part (PaneChangelogReader decodes msg.data)
       timed('apply', () => windows.applyPaneMessage(decodePaneMessage(next.bytes, reader)));
+      next.copy?.release();
       next.item.applied = Date.now();
       for (const carried of next.carries ?? []) {
         carried.applied = next.item.applied;
@@ -766,9 +785,12 @@ async function runSize(models: number): Promise<SizeResult> {
       // a Buffer view into its 64 KB part, as the NATS client hands a message its socket read: a
       // Buffer's slice() is a view where a Uint8Array's (what a posted part arrives as) copies, so
       // fed Uint8Arrays the bench did not see the reads a "copy" kept alive (src/contract/bytes.ts)
-      const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset + offset, length);
+      const view = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset + offset, length);
+      // copied as it arrives, as the changelog consumer copies what the client hands it
+      const copy = slabs?.copy(view) ?? null;
+      const bytes = copy?.bytes ?? view;
       const item: Published = final ? { pub, oldest, applied: pub } : { pub, oldest };
-      const entry: Queued = { bytes, model, item, final, subject, pulled: false, replaced: false, carries: null };
+      const entry: Queued = { bytes, copy, model, item, final, subject, pulled: false, replaced: false, carries: null };
       const earlier = unpulled.get(subject);
       if (earlier !== undefined) {
         earlier.replaced = true;
@@ -961,8 +983,8 @@ async function runSize(models: number): Promise<SizeResult> {
   unpulled.clear();
   for (const pending of unreflected) pending.length = 0;
   const publisherPaneBytes = workerPaneBytes(WORKER_PANES_MEASURED);
-  // without the store's bucket scratch: a fixed cost of the process, not of its models (reported apart)
-  const gatewayBytes = liveHeapBytes() - heapBaseline - windows.scratchBytes;
+  // without the store's bucket scratch and the messages' slabs: fixed costs of the process, not of its models
+  const gatewayBytes = liveHeapBytes() - heapBaseline - windows.scratchBytes - (slabs?.heldBytes ?? 0);
   const held = names.reduce((sum, name) => {
     const states = windows.windowsOf(name)?.heldStates;
     return sum + (states === undefined ? 0 : states.perPartition + states.folded + states.coarse);
@@ -1029,6 +1051,8 @@ async function runSize(models: number): Promise<SizeResult> {
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
     stateArraysReusedShare: Number((windows.stateArrays.reused / Math.max(1, windows.stateArrays.reused + windows.stateArrays.made)).toFixed(3)),
+    messageSlabsMade: slabs?.slabsMade ?? null,
+    messagesNotCopied: slabs?.tooLarge ?? null,
     backlogMaxModels: backlogMax,
     gatewayBytesPerModelFeatureWindow: Math.round(gatewayBytesPerCell),
     gatewayMemoryRatioToBudget: Number((gatewayBytesPerCell / GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET).toFixed(2)),
@@ -1276,7 +1300,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB (${r.rawRecordingMB} MB of it the raw limit's recorded messages), changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again, ${r.messageSlabsMade === null ? 'messages held as views of the parts they came in (--no-copies)' : `messages copied on arrival into ${r.messageSlabsMade} slabs of 1 MiB (${r.messagesNotCopied} too large to copy)`}`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(

@@ -3,7 +3,8 @@ import type { Msg, NatsConnection, Status, Subscription } from '@nats-io/nats-co
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import type { ConsumerConfig, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { readAckReply, readAckTail, StreamMessage, type AckReplyPosition } from './stream-message.ts';
+import { CopiedMsg, readAckReply, readAckTail, StreamMessage, type AckReplyPosition } from './stream-message.ts';
+import type { MessageSlabs } from './message-slabs.ts';
 
 /**
  * An ordered consumer that stays live across NATS restarts and leader changes.
@@ -46,6 +47,14 @@ export interface LiveConsumerOptions {
   heartbeatMs?: number;
   /** How often `pending` is refreshed from the consumer's info (default 2000 ms). */
   lagRefreshMs?: number;
+  /**
+   * Copies each message's bytes into these slabs as it arrives, and gives them back once
+   * `onMessage` has returned (or the message is dropped): for a handler that reads a message's
+   * bytes only until it returns, not in the promise it returns, and keeps no view of them. The
+   * socket reads the messages came in are then let go as soon as the client has parsed them,
+   * rather than outliving the young generation while the read-ahead waits (see MessageSlabs).
+   */
+  copyIntoSlabs?: MessageSlabs;
 }
 
 interface Session {
@@ -264,7 +273,8 @@ export class LiveConsumer {
       return;
     }
     session.deliverySeq = reply.deliverySeq;
-    const message = new StreamMessage(msg, reply.streamSeq, reply.timestampDot);
+    const copy = this.options.copyIntoSlabs?.copy(msg.data) ?? null;
+    const message = new StreamMessage(copy === null ? msg : new CopiedMsg(msg, copy), reply.streamSeq, reply.timestampDot);
     if (this.inFlight !== null || this.waitingHead < this.waiting.length) this.waiting.push(message);
     else this.hand(session, message);
     this.refill(session);
@@ -293,7 +303,10 @@ export class LiveConsumer {
 
   /** Hands one message on (or drops it as already handed on), then those waiting behind it. */
   private hand(session: Session, message: StreamMessage): void {
-    if (message.seq <= this.lastHanded) return;
+    if (message.seq <= this.lastHanded) {
+      release(message);
+      return;
+    }
     this.lastHanded = message.seq;
     session.handed++;
     if ((session.handed & PENDING_SAMPLE_MASK) === 1) this.pending = message.pending;
@@ -301,9 +314,11 @@ export class LiveConsumer {
     try {
       handled = this.options.onMessage(message);
     } catch (error) {
+      release(message);
       this.fail(message, error);
       return;
     }
+    release(message);
     if (handled === undefined) return;
     const inFlight: Promise<void> = handled;
     this.inFlight = inFlight;
@@ -332,6 +347,7 @@ export class LiveConsumer {
   }
 
   private clearWaiting(): void {
+    for (let k = this.waitingHead; k < this.waiting.length; k++) release(this.waiting[k]!);
     this.waiting = [];
     this.waitingHead = 0;
   }
@@ -479,4 +495,9 @@ export class LiveConsumer {
     this.setLive(false);
     await this.statusLoop?.catch(() => undefined);
   }
+}
+
+/** A message copied into slabs (`copyIntoSlabs`) gives its copy back; any other is left alone. */
+function release(message: StreamMessage): void {
+  if (message.msg instanceof CopiedMsg) message.msg.release();
 }

@@ -1,4 +1,5 @@
 import type { Msg, MsgHdrs } from '@nats-io/nats-core';
+import type { SlabCopy } from './message-slabs.ts';
 
 /**
  * Where a JetStream delivery's reply subject holds its sequences, read in one scan without
@@ -138,5 +139,49 @@ export class StreamMessage {
 
   json<T>(): T {
     return this.msg.json<T>();
+  }
+}
+
+/**
+ * A received message whose bytes were copied into a slab (MessageSlabs), holding nothing of the
+ * client's message: its subject, reply and headers read (as strings) when it arrived, its data
+ * the copy. So the socket read it came in is let go once the client has parsed it. `release`
+ * gives the copy's room back, after which `data` may be overwritten (LiveConsumer's
+ * `copyIntoSlabs`).
+ */
+export class CopiedMsg implements Msg {
+  readonly subject: string;
+  readonly sid: number;
+  readonly reply: string | undefined;
+  readonly headers: MsgHdrs | undefined;
+
+  constructor(
+    msg: Msg,
+    private readonly copy: SlabCopy,
+  ) {
+    this.subject = msg.subject;
+    this.sid = msg.sid;
+    this.reply = msg.reply;
+    this.headers = msg.headers;
+  }
+
+  get data(): Uint8Array {
+    return this.copy.bytes;
+  }
+
+  release(): void {
+    this.copy.release();
+  }
+
+  respond(): boolean {
+    throw new Error('a message copied out of the client cannot be answered: its consumer acknowledges nothing');
+  }
+
+  json<T>(): T {
+    return JSON.parse(this.string()) as T;
+  }
+
+  string(): string {
+    return this.copy.bytes.toString('utf8');
   }
 }

@@ -4,6 +4,7 @@ import type { StreamMessage } from '../cluster/stream-message.ts';
 import type { Logger } from 'pino';
 import { PANES_STREAM } from '../cluster/subjects.ts';
 import { LiveConsumer } from '../cluster/live-consumer.ts';
+import { MessageSlabs } from '../cluster/message-slabs.ts';
 import { decodePaneMessage, PaneMessageError } from '../contract/pane-codec.ts';
 import { MsgpackReader } from '../contract/msgpack-reader.ts';
 import type { PipelineMetrics } from '../contract/pipeline-metrics.ts';
@@ -38,6 +39,12 @@ export class PaneChangelogReader implements ChangelogPosition {
   private readonly fenceLogged = new Set<string>();
   /** Every pane message is read by this one reader: its caches hold the names and keys that repeat. */
   private readonly reader = new MsgpackReader();
+  /**
+   * Each pane message's bytes, copied on arrival: a message is done with once applied (its state
+   * is copied out of it: ModelWindows.applyState), so the socket reads it came in die young instead
+   * of waiting in the read-ahead into the old generation and starting full collections (MessageSlabs).
+   */
+  readonly slabs = new MessageSlabs();
   /** REST and the feed get a turn every slice; the statistics slices too while the consumer is near the head of the changelog. */
   private readonly slices: TimeSlicer;
 
@@ -71,6 +78,7 @@ export class PaneChangelogReader implements ChangelogPosition {
       onLiveChange: (live) => this.source.markLive(live),
       logger: this.logger,
       maxMessages: 512,
+      copyIntoSlabs: this.slabs,
     });
     await this.consumer.start();
   }
@@ -80,9 +88,9 @@ export class PaneChangelogReader implements ChangelogPosition {
     this.lastSeq = msg.seq;
     this.delivered++;
     try {
-      // msg.data is a view of the client's socket read (a Buffer: slice() would copy nothing), which
-      // the client never writes again; decoded sketches are views of it, and what the windows hold
-      // of a message is copied out (ModelWindows.applyState), so the read is let go
+      // msg.data is a copy in a slab (or, for a message too large to copy, a view of the client's
+      // socket read): decoded sketches are views of it, and what the windows hold of a message is
+      // copied out (ModelWindows.applyState), so it is given back as soon as this returns
       const message = decodePaneMessage(msg.data, this.reader);
       const refusal = this.fence.check(message, msg.storedAtMs);
       if (refusal === null) {

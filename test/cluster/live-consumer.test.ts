@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Buffer } from 'node:buffer';
 import { pino } from 'pino';
 import { connect } from '@nats-io/transport-node';
 import type { Msg, NatsConnection, SubscriptionOptions } from '@nats-io/nats-core';
@@ -8,6 +9,7 @@ import { startNatsServer, startNatsCluster } from '../helpers/nats-server.ts';
 import type { NatsCluster, NatsServerHandle } from '../helpers/nats-server.ts';
 import { eventually } from '../helpers/pipeline.ts';
 import { LiveConsumer, type LiveConsumerOptions } from '../../src/cluster/live-consumer.ts';
+import { MessageSlabs } from '../../src/cluster/message-slabs.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -142,6 +144,47 @@ describe('LiveConsumer', () => {
     expect(received).toEqual(Array.from({ length: 300 }, (_, i) => i));
     // found by the delivery sequence at the next message, not by the watchdog's silence
     expect(consumer.recreations).toBe(1);
+  });
+
+  it('with copyIntoSlabs: hands on each message its own bytes, subject and headers while a slow handler keeps the read-ahead waiting, across a recreation, and gives every copy back', async () => {
+    stream = await freshStream();
+    const prefix = `live${streams}`;
+    const count = 1000;
+    // every 50th message is larger than a quarter of a slab: handed on as the client's own bytes
+    const sizeOf = (i: number): number => (i % 50 === 49 ? 3000 : 1 + ((i * 97) % 900));
+    const bytesOf = (i: number): Uint8Array => Uint8Array.from({ length: sizeOf(i) }, (_, k) => (i * 31 + k * 7 + 1) & 0xff);
+    const js = jetstream(nc);
+    await Promise.all(Array.from({ length: count }, (_, i) => js.publish(`${prefix}.m`, bytesOf(i), { msgID: `c${i}` })));
+    // the 300th message delivered is lost on the way: the consumer is recreated, the messages that waited are dropped
+    let delivered = 0;
+    const lossy = dropping((msg, inbox) => msg.subject !== inbox && ++delivered === 300);
+    const slabs = new MessageSlabs({ slabBytes: 8192 });
+    const wrong: string[] = [];
+    const seen = { last: 0 };
+    let copiedBytes = 0;
+    consumer = follow(stream, (msg) => {
+      const i = msg.seq - 1;
+      if (msg.seq !== seen.last + 1) wrong.push(`message ${msg.seq} after ${seen.last}`);
+      seen.last = msg.seq;
+      if (Buffer.compare(msg.data, bytesOf(i)) !== 0) wrong.push(`message ${msg.seq}: its bytes differ`);
+      if (msg.subject !== `${prefix}.m` || msg.headers?.get('Nats-Msg-Id') !== `c${i}`) wrong.push(`message ${msg.seq}: subject ${msg.subject}, id ${msg.headers?.get('Nats-Msg-Id')}`);
+      if (sizeOf(i) <= slabs.largestCopied) copiedBytes += sizeOf(i);
+      // now and then the handler takes a while: what arrives meanwhile waits, in its copy
+      return i % 10 === 0 ? new Promise((resolve) => setTimeout(resolve, 15)) : undefined;
+    }, seen, { nc: lossy, maxMessages: 64, copyIntoSlabs: slabs });
+    await consumer.start();
+    await eventually(() => (seen.last === count ? true : undefined), 30_000, `${count} messages`).catch((error: Error) => {
+      throw new Error(`${error.message}: last ${seen.last}, recreations ${consumer!.recreations}`);
+    });
+    expect(wrong).toEqual([]);
+    expect(consumer.recreations).toBe(1);
+    expect(slabs.tooLarge).toBeGreaterThanOrEqual(count / 50);
+    expect(slabs.copies).toBeGreaterThanOrEqual(count - count / 50);
+    // ~430 KB copied in all through slabs of 8 KB: those given back were written again (the
+    // read-ahead, 64 messages of at most 900 B, needs about 8 at a time)
+    expect(copiedBytes).toBeGreaterThan(50 * 8192);
+    expect(slabs.slabsMade).toBeLessThanOrEqual(12);
+    expect(slabs.slabsReused + slabs.slabsMade).toBeGreaterThan(40);
   });
 
   it('recreates its consumer when the server deletes it, and hands on every message exactly once', async () => {
