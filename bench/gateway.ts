@@ -698,7 +698,7 @@ async function runSize(models: number): Promise<SizeResult> {
         continue;
       }
       if (next.pulled) pulledAhead--;
-      // the message's bytes as the NATS client gives them, a view of its part (PaneChangelogReader decodes msg.data)
+      // the message's bytes as PaneChangelogReader decodes msg.data: its copy in a slab (--no-copies: a view of its part)
       timed('apply', () => windows.applyPaneMessage(decodePaneMessage(next.bytes, reader)));
       next.copy?.release();
       next.item.applied = Date.now();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
 import { MessageSlabs } from '../../src/cluster/message-slabs.ts';
 import type { SlabCopy } from '../../src/cluster/message-slabs.ts';
+import { mulberry32 } from '../../src/sketch/random.ts';
 
 /** Byte `i` of message `n`. */
 function byteOf(n: number, i: number): number {
@@ -13,15 +14,6 @@ function message(n: number, length: number): Uint8Array {
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i++) bytes[i] = byteOf(n, i);
   return bytes;
-}
-
-/** A deterministic stream of numbers in [0, 1). */
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state / 2 ** 32;
-  };
 }
 
 describe('MessageSlabs', () => {
@@ -39,7 +31,7 @@ describe('MessageSlabs', () => {
 
   it('keeps every copy not released intact, whatever is copied and released around it (random operations)', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
-      const random = lcg(seed);
+      const random = mulberry32(seed);
       const slabs = new MessageSlabs({ slabBytes: 2048, maxFreeSlabs: 2 });
       const held: Array<{ n: number; length: number; copy: SlabCopy }> = [];
       let n = 0;

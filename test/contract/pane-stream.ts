@@ -66,12 +66,16 @@ export function feed(processor: PartitionProcessor, messages: readonly StreamMes
   return processor;
 }
 
-/** Every pane update the processor publishes while it reads the stream, drained every `every` messages. */
-export function paneUpdates(messages: readonly StreamMessage[] = mixedStream(), every = 200): PaneUpdate[] {
-  const processor = new PartitionProcessor(processorOptions);
+/**
+ * Every pane update the processor publishes while it reads the stream, drained every `every`
+ * messages; on `partition` (the messages' subjects moved from partition 0 to it).
+ */
+export function paneUpdates(messages: readonly StreamMessage[] = mixedStream(), every = 200, partition = 0): PaneUpdate[] {
+  const processor = new PartitionProcessor({ ...processorOptions, partition });
   const updates: PaneUpdate[] = [];
-  for (let i = 0; i < messages.length; i++) {
-    processor.process(i + 1, messages[i].subject, messages[i].data);
+  const onPartition = partition === 0 ? messages : messages.map((m) => ({ ...m, subject: m.subject.replace('drift.in.0.', `drift.in.${partition}.`) }));
+  for (let i = 0; i < onPartition.length; i++) {
+    processor.process(i + 1, onPartition[i].subject, onPartition[i].data);
     if (i % every === every - 1) updates.push(...processor.drainDirty());
   }
   updates.push(...processor.drainDirty());

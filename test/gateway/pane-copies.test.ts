@@ -4,11 +4,10 @@ import { WindowStore } from '../../src/gateway/window-store.ts';
 import { MessageSlabs } from '../../src/cluster/message-slabs.ts';
 import { decodePaneMessage } from '../../src/contract/pane-codec.ts';
 import { MsgpackReader } from '../../src/contract/msgpack-reader.ts';
-import { PartitionProcessor } from '../../src/partition/processor.ts';
 import type { PaneUpdate } from '../../src/partition/processor.ts';
 import { DEFAULT_PANE_LIMITS, inputToWire, outcomeToWire } from '../../src/window/pane.ts';
 import type { WindowAggregate } from '../../src/window/windows.ts';
-import { mixedStream, processorOptions } from '../contract/pane-stream.ts';
+import { mixedStream, paneUpdates } from '../contract/pane-stream.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
 const MODELS = ['scores', 'prices', 'classes'];
@@ -16,17 +15,10 @@ const VERSIONS = [undefined, 'v1', 'v2'];
 
 /** What two workers publish reading the same traffic on partitions 0 and 1, interleaved as the changelog holds them. */
 function changelog(): PaneUpdate[] {
-  const perPartition = [0, 1].map((partition) => {
-    const processor = new PartitionProcessor({ ...processorOptions, partition });
-    const updates: PaneUpdate[] = [];
-    mixedStream(3000).forEach((m, i) => {
-      const rejected = processor.process(i + 1, m.subject.replace('drift.in.0.', `drift.in.${partition}.`), m.data);
-      if (rejected !== null) throw new Error(`event ${i} rejected: ${rejected.reason}`);
-      if (i % 150 === 149) updates.push(...processor.drainDirty());
-    });
-    updates.push(...processor.drainDirty());
-    return updates;
-  });
+  const perPartition = [0, 1].map((partition) => paneUpdates(mixedStream(3000), 150, partition));
+  for (const [partition, updates] of perPartition.entries()) {
+    if (!updates.some((u) => u.subject.startsWith(`drift.pane.${partition}.`))) throw new Error(`no pane of partition ${partition}`);
+  }
   const out: PaneUpdate[] = [];
   for (let k = 0; k < Math.max(...perPartition.map((u) => u.length)); k++) for (const updates of perPartition) if (k < updates.length) out.push(updates[k]);
   return out;
