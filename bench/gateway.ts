@@ -40,13 +40,13 @@
  *   included (and so is a timer's own lateness: libuv computes the poll's timeout from the loop's
  *   time before that turn's callbacks, and a timer on an idle loop can fire tens of ms late after
  *   a long callback, which an HTTP request, waking the poll, does not wait for); and over HTTP,
- *   GET /v1/models/:model/metrics?window= on the gateway's own server from a client thread, on a
+ *   GET /v1/models/:model/metrics?window= on the gateway's own server from a client process, on a
  *   fixed schedule whether or not the previous answer is in, its latency from when it was due to
  *   the last byte of the answer: what a dashboard or a script sees;
  * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
  *   scrapes a gateway: GET /metrics of the gateway's own HTTP server (buildGateway over the same
- *   source and turns, listening on loopback), fetched from a thread of its own as a Prometheus
- *   server fetches it from another process, which collects the model gauges of every model and
+ *   source and turns, listening on loopback), fetched from a process of its own as a Prometheus
+ *   server fetches it, which collects the model gauges of every model and
  *   window (computing the drift of every pair no rule keeps fresh), sets and renders them, each in
  *   slices; its wall time and size are reported. (Through `inject`, until 2026-12-02, the 9 MB
  *   answer was assembled into a string on the gateway's own thread, which a socket's write does
@@ -129,6 +129,7 @@ import { Buffer } from 'node:buffer';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { fork, spawn } from 'node:child_process';
+import type { ChildProcess, Serializable } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -157,7 +158,7 @@ import { FEATURES, FLUSH_MS, PANE_MS, PUBLISHER_INIT_ENV, fill, labelOf, scoreOf
 import type { FlushPhases, PublishedPart, PublisherFlush, PublisherInit, PublisherReplaying } from './workers/gateway-publisher.ts';
 import type { PartitionSpread } from './workers/gateway-panes.ts';
 import { watchCollections } from './workers/collections.ts';
-import { OWN_THREAD_ID_SOURCE, SINGLE_THREADED_GC, cpuTimes, helperThreadsCpuMs, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
+import { SINGLE_THREADED_GC, cpuTimes, helperThreadsCpuMs, otherCpus, ownThreadCpuMs, pin, processCpuMs, threadCpuMs } from './workers/pinning.ts';
 
 const WINDOWS = ['1m', '5m', '1h'];
 
@@ -170,10 +171,16 @@ interface ScrapeAnswer {
   /** The answer's first 200 characters, or the error, when it was not a 200. */
   head: string;
 }
-/** The scraper: fetches the URL it is sent and answers a ScrapeAnswer (a thread of its own, as Prometheus is another process). */
-const SCRAPER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-if (workerData?.reportThreadId) parentPort.postMessage({ tid: ${OWN_THREAD_ID_SOURCE} });
+/**
+ * The parent's end of a client process's IPC channel, as the client sources below use it (a
+ * process, not a thread: see ClientProcess). Its parent gone, the client exits.
+ */
+const CLIENT_PORT_SOURCE = `
+const parentPort = { on: (event, listener) => process.on(event, listener), postMessage: (message) => process.send(message) };
+process.on('disconnect', () => process.exit(0));
+`;
+/** The scraper: fetches the URL it is sent and answers a ScrapeAnswer (a process of its own, as Prometheus is). */
+const SCRAPER_SOURCE = `${CLIENT_PORT_SOURCE}
 parentPort.on('message', async (url) => {
   const started = performance.now();
   try {
@@ -189,26 +196,31 @@ parentPort.on('message', async (url) => {
  * The REST client: GETs the URLs it is sent in turn, one every `everyMs` on a fixed schedule
  * whether or not the previous answer is in (as independent users do), and, told to stop, answers
  * each request's latency (ms from when it was due to the last byte of its answer) and failures.
- * A thread of its own, as a dashboard or a script is another process.
+ * A process of its own, as a dashboard or a script is (see ClientProcess).
  */
-const REST_CLIENT_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-if (workerData?.reportThreadId) parentPort.postMessage({ tid: ${OWN_THREAD_ID_SOURCE} });
+const REST_CLIENT_SOURCE = `${CLIENT_PORT_SOURCE}
 let running = false;
 parentPort.on('message', async (message) => {
   if (message === 'stop') { running = false; return; }
   running = true;
   const { urls, everyMs } = message;
   const latencies = [];
+  // how late the client's own timer sent each request: the client's share of its latency, not the gateway's
+  const lateness = [];
   let failures = 0;
   let firstFailure = '';
   const inFlight = new Set();
+  // one request untimed first: a new process's first fetch loads the HTTP client and opens the connection
+  try {
+    await (await fetch(urls[0])).arrayBuffer();
+  } catch {}
   const started = performance.now();
   for (let k = 0; running; k++) {
     const due = started + k * everyMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (!running) break;
+    lateness.push(performance.now() - due);
     const url = urls[k % urls.length];
     const request = (async () => {
       try {
@@ -225,19 +237,64 @@ parentPort.on('message', async (message) => {
     void request.finally(() => inFlight.delete(request));
   }
   await Promise.all(inFlight);
-  parentPort.postMessage({ latencies, failures, firstFailure });
+  parentPort.postMessage({ latencies, lateness, failures, firstFailure });
 });
 `;
-/** What the REST client thread answers when stopped. */
+/** What the REST client answers when stopped. */
 interface RestClientAnswer {
   latencies: number[];
+  /** ms from when each request was due to when the client sent it. */
+  lateness: number[];
   failures: number;
   firstFailure: string;
+}
+
+/**
+ * A client of the gateway's HTTP server (the REST client, the scraper) in a process of its own,
+ * running `source` (which talks to its parent through `parentPort`, CLIENT_PORT_SOURCE).
+ * Until 2026-12-06 they were worker threads of the bench's process, where the REST client's timer
+ * sent a request 24-25 ms late at p99 (300 x 16 pinned, three runs; the same with its thread given
+ * priority over the publisher's), the latest ones while the gateway's own requests took 36-42 ms:
+ * whatever the gateway's thread holds up in its process held the client up too. In a process of
+ * its own, 12-13 ms (two runs). A dashboard or a Prometheus server is another process.
+ */
+class ClientProcess {
+  private readonly child: ChildProcess;
+
+  constructor(source: string) {
+    this.child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    this.child.on('error', (error) => {
+      throw error;
+    });
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('bench gateway: a client process did not start');
+    return this.child.pid;
+  }
+
+  postMessage(message: unknown): void {
+    this.child.send(message as Serializable);
+  }
+
+  /** The client's next message. */
+  next<T>(): Promise<T> {
+    return new Promise((resolve) => this.child.once('message', (message) => resolve(message as T)));
+  }
+
+  async terminate(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill();
+    await exited;
+  }
 }
 const BATCH = 512;
 const REFERENCE_VALUES = 600;
 const REST_EVERY_MS = 100;
 const SAMPLE_EVERY_MS = 500;
+/** The feature whose drift entry the sampler reads for its computedAt: the first of the bench's features. */
+const SAMPLED_FEATURE = 'f0';
 /** Where in the measured window the first scrape falls (see startScrapes; in the first half of a shorter window). */
 const SCRAPE_PHASE_MS = 5000;
 /**
@@ -492,10 +549,12 @@ interface SizeResult {
   restHandlerP99Ms: number;
   restP50Ms: number;
   restP99Ms: number;
-  /** GET /v1/models/:model/metrics over loopback HTTP from a client thread, a request every REST_EVERY_MS. */
+  /** GET /v1/models/:model/metrics over loopback HTTP from a client process, a request every REST_EVERY_MS. */
   restHttpP50Ms: number;
   restHttpP99Ms: number;
   restHttpMaxMs: number;
+  /** The REST client's own timer: how late it sent a request, p99 (ms; in the latencies above, not the gateway's doing). */
+  restHttpClientLateP99Ms: number;
   restHttpRequests: number;
   /**
    * The slowest request: a block of the event loop delays every request arriving during it, but
@@ -848,20 +907,14 @@ async function runSize(models: number): Promise<SizeResult> {
   const metricsUrl = `${baseUrl}/metrics`;
   // the same round robin over models and windows as the in-process requests
   const restUrls = WINDOWS.flatMap((window) => names.map((name) => `${baseUrl}/v1/models/${encodeURIComponent(name)}/metrics?window=${window}`));
-  const restClient = new Worker(REST_CLIENT_SOURCE, { eval: true, workerData: { reportThreadId: pinned } });
-  const scraper = scrapeEveryMs > 0 ? new Worker(SCRAPER_SOURCE, { eval: true, workerData: { reportThreadId: pinned } }) : undefined;
-  if (pinned) {
-    // both listened for at once: a message no one listens for yet is lost
-    const reports = [restClient, scraper].flatMap((client) => (client === undefined ? [] : [once(client, 'message') as Promise<[{ tid: number }]>]));
-    for (const [{ tid }] of await Promise.all(reports)) {
-      pin(tid, others);
-      benchThreads.add(tid);
-    }
-  }
+  const restClient = new ClientProcess(REST_CLIENT_SOURCE);
+  const scraper = scrapeEveryMs > 0 ? new ClientProcess(SCRAPER_SOURCE) : undefined;
+  // every thread of theirs off the gateway's CPU (a process spawned inherits the affinity of its parent's thread)
+  if (pinned) for (const client of [restClient, scraper]) if (client !== undefined) pin(client.pid, others, true);
   const scrapes: Array<{ wallMs: number; bytes: number }> = [];
   const scrape = async (): Promise<void> => {
     if (scraper === undefined) return;
-    const answer = new Promise<ScrapeAnswer>((resolve) => scraper.once('message', resolve));
+    const answer = scraper.next<ScrapeAnswer>();
     scraper.postMessage(metricsUrl);
     const { status, bytes, ms, head } = await answer;
     if (status !== 200) throw new Error(`bench gateway: GET /metrics answered ${status}: ${head}`);
@@ -895,7 +948,9 @@ async function runSize(models: number): Promise<SizeResult> {
       // the 5m drift as last computed, not the model's metrics built around it (a read as a rule's
       // would build them: up to 39 ms for 300 models twice a second, which REST requests waited behind)
       const drift = view.lastDrift(names[m], '5m');
-      const entry = drift === undefined ? undefined : Object.values(drift.features)[0];
+      // its first feature's entry (what Object.values(...)[0] read) by name: Object.values made an
+      // array of 30 entries for each of 300 models twice a second, on the gateway's thread
+      const entry = drift === undefined ? undefined : drift.features[SAMPLED_FEATURE];
       const computedAt = entry?.computedAt ?? -Infinity;
       const pending = unreflected[m];
       while (pending.length > 0 && pending[0].applied !== undefined && pending[0].applied <= computedAt) pending.shift();
@@ -919,7 +974,7 @@ async function runSize(models: number): Promise<SizeResult> {
   clearTimeout(rawTimedStart);
   rawRecordingOn = false;
   measuring = true;
-  const restAnswer = new Promise<RestClientAnswer>((resolve) => restClient.once('message', resolve));
+  const restAnswer = restClient.next<RestClientAnswer>();
   restClient.postMessage({ urls: restUrls, everyMs: REST_EVERY_MS });
   const computationsBefore = view.computations;
   const rebinnedBefore = windows.rebinnedSketches;
@@ -1035,6 +1090,7 @@ async function runSize(models: number): Promise<SizeResult> {
     restHttpP50Ms: Number(quantile(httpLatencies, 0.5).toFixed(2)),
     restHttpP99Ms: Number(quantile(httpLatencies, 0.99).toFixed(2)),
     restHttpMaxMs: Number((httpLatencies.at(-1) ?? 0).toFixed(2)),
+    restHttpClientLateP99Ms: Number(quantile(restOverHttp.lateness.sort((a, b) => a - b), 0.99).toFixed(2)),
     restHttpRequests: httpLatencies.length,
     restMaxMs: Number((restLatencies.at(-1) ?? 0).toFixed(2)),
     restHandlerP50Ms: Number(quantile(restHandlerMs, 0.5).toFixed(2)),
@@ -1300,7 +1356,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB (${r.rawRecordingMB} MB of it the raw limit's recorded messages), changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again, ${r.messageSlabsMade === null ? 'messages held as views of the parts they came in (--no-copies)' : `messages copied on arrival into ${r.messageSlabsMade} slabs of 1 MiB (${r.messagesNotCopied} too large to copy)`}`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests, the client's own lateness p99 ${r.restHttpClientLateP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again, ${r.messageSlabsMade === null ? 'messages held as views of the parts they came in (--no-copies)' : `messages copied on arrival into ${r.messageSlabsMade} slabs of 1 MiB (${r.messagesNotCopied} too large to copy)`}`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(

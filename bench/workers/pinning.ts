@@ -20,9 +20,6 @@ export function ownThreadId(): number {
   return Number(readlinkSync('/proc/thread-self').split('/').pop());
 }
 
-/** The same, as source for a thread started with `eval: true` (CommonJS). */
-export const OWN_THREAD_ID_SOURCE = "Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop())";
-
 /** The CPUs the bench's other parts go to: every CPU but the gateway's. Throws where pinning cannot be done. */
 export function otherCpus(gatewayCpu: number): string {
   if (process.platform !== 'linux') throw new Error(`bench gateway --pin: thread pinning needs Linux (taskset), this is ${process.platform}`);
