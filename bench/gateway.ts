@@ -253,10 +253,10 @@ interface RestClientAnswer {
  * A client of the gateway's HTTP server (the REST client, the scraper) in a process of its own,
  * running `source` (which talks to its parent through `parentPort`, CLIENT_PORT_SOURCE).
  * Until 2026-12-06 they were worker threads of the bench's process, where the REST client's timer
- * sent a request 24-25 ms late at p99 (300 x 16 pinned, three runs; the same with its thread given
+ * sent a request 24-25 ms late at p99 (300 x 16 pinned, two runs, one with its thread given
  * priority over the publisher's), the latest ones while the gateway's own requests took 36-42 ms:
  * whatever the gateway's thread holds up in its process held the client up too. In a process of
- * its own, 12-13 ms (two runs). A dashboard or a Prometheus server is another process.
+ * its own, 9-18 ms (seven runs). A dashboard or a Prometheus server is another process.
  */
 class ClientProcess {
   private readonly child: ChildProcess;
