@@ -42,7 +42,10 @@
  *   a long callback, which an HTTP request, waking the poll, does not wait for); and over HTTP,
  *   GET /v1/models/:model/metrics?window= on the gateway's own server from a client process, on a
  *   fixed schedule whether or not the previous answer is in, its latency from when it was due to
- *   the last byte of the answer: what a dashboard or a script sees;
+ *   the last byte of the answer: what a dashboard or a script sees; split into the client's own
+ *   lateness, from its sending (fetch called) to the gateway's server reading it (the client's HTTP
+ *   stack, ~1 ms on an idle gateway, and the wait for a busy event loop) and the server's time from
+ *   reading it to its answer written (hooks on the bench's server);
  * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
  *   scrapes a gateway: GET /metrics of the gateway's own HTTP server (buildGateway over the same
  *   source and turns, listening on loopback), fetched from a process of its own as a Prometheus
@@ -207,6 +210,8 @@ parentPort.on('message', async (message) => {
   const latencies = [];
   // how late the client's own timer sent each request: the client's share of its latency, not the gateway's
   const lateness = [];
+  // [request, when it was sent (epoch ms)]: matched to when the gateway's server read it
+  const sentAt = [];
   let failures = 0;
   let firstFailure = '';
   const inFlight = new Set();
@@ -224,10 +229,12 @@ parentPort.on('message', async (message) => {
     const url = urls[k % urls.length];
     const request = (async () => {
       try {
-        const res = await fetch(url);
+        const sent = performance.timeOrigin + performance.now();
+        const res = await fetch(url, { headers: { 'x-bench-request': String(k) } });
         await res.arrayBuffer();
         if (res.status !== 200) throw new Error('GET ' + url + ' answered ' + res.status);
         latencies.push(performance.now() - due);
+        sentAt.push([k, sent]);
       } catch (error) {
         failures++;
         firstFailure ||= String(error);
@@ -237,7 +244,7 @@ parentPort.on('message', async (message) => {
     void request.finally(() => inFlight.delete(request));
   }
   await Promise.all(inFlight);
-  parentPort.postMessage({ latencies, lateness, failures, firstFailure });
+  parentPort.postMessage({ latencies, lateness, sentAt, failures, firstFailure });
 });
 `;
 /** What the REST client answers when stopped. */
@@ -245,6 +252,8 @@ interface RestClientAnswer {
   latencies: number[];
   /** ms from when each request was due to when the client sent it. */
   lateness: number[];
+  /** [request number, when the client sent it (epoch ms)], for the requests answered. */
+  sentAt: Array<[number, number]>;
   failures: number;
   firstFailure: string;
 }
@@ -555,6 +564,12 @@ interface SizeResult {
   restHttpMaxMs: number;
   /** The REST client's own timer: how late it sent a request, p99 (ms; in the latencies above, not the gateway's doing). */
   restHttpClientLateP99Ms: number;
+  /** From a request's sending (fetch called) to the gateway's server reading it (the client's HTTP stack and the wait for the event loop), p50 / p99 (ms). */
+  restHttpWaitP50Ms: number;
+  restHttpWaitP99Ms: number;
+  /** From the server reading a request to its answer written, p50 / p99 (ms). */
+  restHttpServedP50Ms: number;
+  restHttpServedP99Ms: number;
   restHttpRequests: number;
   /**
    * The slowest request: a block of the event loop delays every request arriving during it, but
@@ -903,6 +918,20 @@ async function runSize(models: number): Promise<SizeResult> {
     }
   }, REST_EVERY_MS);
   const http = await buildGateway({ source, registry: new Registry(), turns, logger: false });
+  // when the server read each REST request and when its answer was written (epoch ms, the client's
+  // clock too: both processes' performance.timeOrigin + now()), by the client's request number
+  const served = new Map<string, [number, number]>();
+  const readAt = new WeakMap<object, number>();
+  http.addHook('onRequest', (request, _reply, done) => {
+    readAt.set(request, performance.timeOrigin + performance.now());
+    done();
+  });
+  http.addHook('onResponse', (request, _reply, done) => {
+    const id = request.headers['x-bench-request'];
+    const read = readAt.get(request);
+    if (typeof id === 'string' && read !== undefined) served.set(id, [read, performance.timeOrigin + performance.now()]);
+    done();
+  });
   const baseUrl = await http.listen({ host: '127.0.0.1', port: 0 });
   const metricsUrl = `${baseUrl}/metrics`;
   // the same round robin over models and windows as the in-process requests
@@ -1022,6 +1051,19 @@ async function runSize(models: number): Promise<SizeResult> {
   await restClient.terminate();
   if (restOverHttp.failures > 0) throw new Error(`bench gateway: ${restOverHttp.failures} REST requests over HTTP failed, the first: ${restOverHttp.firstFailure}`);
   const httpLatencies = restOverHttp.latencies.sort((a, b) => a - b);
+  // each answered request: from its sending to the server reading it (the client's HTTP stack and
+  // the wait for the gateway's event loop), and from then to its answer written (the handler,
+  // on-demand drift included)
+  const httpWaits: number[] = [];
+  const httpServed: number[] = [];
+  for (const [id, sent] of restOverHttp.sentAt) {
+    const times = served.get(String(id));
+    if (times === undefined) continue;
+    httpWaits.push(Math.max(0, times[0] - sent));
+    httpServed.push(times[1] - times[0]);
+  }
+  httpWaits.sort((a, b) => a - b);
+  httpServed.sort((a, b) => a - b);
   await http.close();
   source.stop();
 
@@ -1091,6 +1133,10 @@ async function runSize(models: number): Promise<SizeResult> {
     restHttpP99Ms: Number(quantile(httpLatencies, 0.99).toFixed(2)),
     restHttpMaxMs: Number((httpLatencies.at(-1) ?? 0).toFixed(2)),
     restHttpClientLateP99Ms: Number(quantile(restOverHttp.lateness.sort((a, b) => a - b), 0.99).toFixed(2)),
+    restHttpWaitP50Ms: Number(quantile(httpWaits, 0.5).toFixed(2)),
+    restHttpWaitP99Ms: Number(quantile(httpWaits, 0.99).toFixed(2)),
+    restHttpServedP50Ms: Number(quantile(httpServed, 0.5).toFixed(2)),
+    restHttpServedP99Ms: Number(quantile(httpServed, 0.99).toFixed(2)),
     restHttpRequests: httpLatencies.length,
     restMaxMs: Number((restLatencies.at(-1) ?? 0).toFixed(2)),
     restHandlerP50Ms: Number(quantile(restHandlerMs, 0.5).toFixed(2)),
@@ -1356,7 +1402,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB (${r.rawRecordingMB} MB of it the raw limit's recorded messages), changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests, the client's own lateness p99 ${r.restHttpClientLateP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again, ${r.messageSlabsMade === null ? 'messages held as views of the parts they came in (--no-copies)' : `messages copied on arrival into ${r.messageSlabsMade} slabs of 1 MiB (${r.messagesNotCopied} too large to copy)`}`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests, the client's own lateness p99 ${r.restHttpClientLateP99Ms} ms, sent to read by the server p50 ${r.restHttpWaitP50Ms} / p99 ${r.restHttpWaitP99Ms} ms, served in p50 ${r.restHttpServedP50Ms} / p99 ${r.restHttpServedP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again, ${r.messageSlabsMade === null ? 'messages held as views of the parts they came in (--no-copies)' : `messages copied on arrival into ${r.messageSlabsMade} slabs of 1 MiB (${r.messagesNotCopied} too large to copy)`}`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(
