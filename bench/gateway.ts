@@ -43,9 +43,9 @@
  *   GET /v1/models/:model/metrics?window= on the gateway's own server from a client process, on a
  *   fixed schedule whether or not the previous answer is in, its latency from when it was due to
  *   the last byte of the answer: what a dashboard or a script sees; split into the client's own
- *   lateness, from its sending (fetch called) to the gateway's server reading it (the client's HTTP
- *   stack, ~1 ms on an idle gateway, and the wait for a busy event loop) and the server's time from
- *   reading it to its answer written (hooks on the bench's server);
+ *   lateness, its HTTP stack (fetch called to the request's headers written to the socket: undici's
+ *   diagnostics channel), from then to the gateway's server reading it (the wait for its event
+ *   loop) and the server's time from reading it to its answer written (hooks on the bench's server);
  * - a Prometheus scrape every 15 s (`--scrape-every`, seconds; 0: none), as config/prometheus.yml
  *   scrapes a gateway: GET /metrics of the gateway's own HTTP server (buildGateway over the same
  *   source and turns, listening on loopback), fetched from a process of its own as a Prometheus
@@ -210,8 +210,16 @@ parentPort.on('message', async (message) => {
   const latencies = [];
   // how late the client's own timer sent each request: the client's share of its latency, not the gateway's
   const lateness = [];
-  // [request, when it was sent (epoch ms)]: matched to when the gateway's server read it
+  // [request, when fetch was called, when its headers were written to the socket (epoch ms)]:
+  // matched to when the gateway's server read it
   const sentAt = [];
+  const written = new Map();
+  require('node:diagnostics_channel').subscribe('undici:client:sendHeaders', ({ request }) => {
+    const headers = request.headers;
+    const at = Array.isArray(headers) ? headers.indexOf('x-bench-request') : -1;
+    const id = at >= 0 ? headers[at + 1] : /x-bench-request: *(\\d+)/i.exec(String(headers))?.[1];
+    if (id !== undefined) written.set(Number(id), performance.timeOrigin + performance.now());
+  });
   let failures = 0;
   let firstFailure = '';
   const inFlight = new Set();
@@ -234,7 +242,8 @@ parentPort.on('message', async (message) => {
         await res.arrayBuffer();
         if (res.status !== 200) throw new Error('GET ' + url + ' answered ' + res.status);
         latencies.push(performance.now() - due);
-        sentAt.push([k, sent]);
+        sentAt.push([k, sent, written.get(k) ?? sent]);
+        written.delete(k);
       } catch (error) {
         failures++;
         firstFailure ||= String(error);
@@ -252,8 +261,8 @@ interface RestClientAnswer {
   latencies: number[];
   /** ms from when each request was due to when the client sent it. */
   lateness: number[];
-  /** [request number, when the client sent it (epoch ms)], for the requests answered. */
-  sentAt: Array<[number, number]>;
+  /** [request number, when the client called fetch, when the request's headers were written to its socket (epoch ms)], for the requests answered. */
+  sentAt: Array<[number, number, number]>;
   failures: number;
   firstFailure: string;
 }
@@ -564,9 +573,13 @@ interface SizeResult {
   restHttpMaxMs: number;
   /** The REST client's own timer: how late it sent a request, p99 (ms; in the latencies above, not the gateway's doing). */
   restHttpClientLateP99Ms: number;
-  /** From a request's sending (fetch called) to the gateway's server reading it (the client's HTTP stack and the wait for the event loop), p50 / p99 (ms). */
+  /** From fetch called to the request's headers written to its socket (the client's HTTP stack), p99 (ms). */
+  restHttpClientSendP99Ms: number;
+  /** From the request written to the gateway's server reading it (its wait for the event loop), p50 / p99 (ms). */
   restHttpWaitP50Ms: number;
   restHttpWaitP99Ms: number;
+  /** From the request written to its answer written: the gateway's part of the latency (the two above together, request by request), p99 (ms). */
+  restHttpAtGatewayP99Ms: number;
   /** From the server reading a request to its answer written, p50 / p99 (ms). */
   restHttpServedP50Ms: number;
   restHttpServedP99Ms: number;
@@ -1051,17 +1064,23 @@ async function runSize(models: number): Promise<SizeResult> {
   await restClient.terminate();
   if (restOverHttp.failures > 0) throw new Error(`bench gateway: ${restOverHttp.failures} REST requests over HTTP failed, the first: ${restOverHttp.firstFailure}`);
   const httpLatencies = restOverHttp.latencies.sort((a, b) => a - b);
-  // each answered request: from its sending to the server reading it (the client's HTTP stack and
-  // the wait for the gateway's event loop), and from then to its answer written (the handler,
-  // on-demand drift included)
+  // each answered request: from fetch called to its headers written to the socket (the client's
+  // HTTP stack), from then to the server reading it (the wait for the gateway's event loop), and
+  // from then to its answer written (the handler, on-demand drift included)
+  const httpSends: number[] = [];
   const httpWaits: number[] = [];
   const httpServed: number[] = [];
-  for (const [id, sent] of restOverHttp.sentAt) {
+  const httpAtGateway: number[] = [];
+  for (const [id, sent, written] of restOverHttp.sentAt) {
     const times = served.get(String(id));
     if (times === undefined) continue;
-    httpWaits.push(Math.max(0, times[0] - sent));
+    httpSends.push(written - sent);
+    httpWaits.push(Math.max(0, times[0] - written));
     httpServed.push(times[1] - times[0]);
+    httpAtGateway.push(times[1] - Math.min(times[0], written));
   }
+  httpAtGateway.sort((a, b) => a - b);
+  httpSends.sort((a, b) => a - b);
   httpWaits.sort((a, b) => a - b);
   httpServed.sort((a, b) => a - b);
   await http.close();
@@ -1133,6 +1152,8 @@ async function runSize(models: number): Promise<SizeResult> {
     restHttpP99Ms: Number(quantile(httpLatencies, 0.99).toFixed(2)),
     restHttpMaxMs: Number((httpLatencies.at(-1) ?? 0).toFixed(2)),
     restHttpClientLateP99Ms: Number(quantile(restOverHttp.lateness.sort((a, b) => a - b), 0.99).toFixed(2)),
+    restHttpClientSendP99Ms: Number(quantile(httpSends, 0.99).toFixed(2)),
+    restHttpAtGatewayP99Ms: Number(quantile(httpAtGateway, 0.99).toFixed(2)),
     restHttpWaitP50Ms: Number(quantile(httpWaits, 0.5).toFixed(2)),
     restHttpWaitP99Ms: Number(quantile(httpWaits, 0.99).toFixed(2)),
     restHttpServedP50Ms: Number(quantile(httpServed, 0.5).toFixed(2)),
@@ -1402,7 +1423,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(models).padStart(4)} models: gateway busy ${(r.gatewayBusy * 100).toFixed(1)} % of wall (raw decode+apply ${(r.rawCpu * 100).toFixed(2)} %, x${r.ratioToRaw}); process CPU ${(r.processCpu * 100).toFixed(1)} %, ` +
         `RSS ${r.rssMB} MB (${r.rawRecordingMB} MB of it the raw limit's recorded messages), changelog pending max ${r.pendingMax} / end ${r.pendingEnd} (${r.replacedOnStream} replaced on the stream before delivery), 5m drift freshness p50 ${r.freshness5mP50Ms} ms p99 ${r.freshness5mP99Ms} ms, window figures (1m/1h on demand) p50 ${r.windowFreshnessP50Ms} ms p99 ${r.windowFreshnessP99Ms} ms from publication, p50 ${r.eventAgeP50Ms} ms p99 ${r.eventAgeP99Ms} ms from the event, ` +
-        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests, the client's own lateness p99 ${r.restHttpClientLateP99Ms} ms, sent to read by the server p50 ${r.restHttpWaitP50Ms} / p99 ${r.restHttpWaitP99Ms} ms, served in p50 ${r.restHttpServedP50Ms} / p99 ${r.restHttpServedP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again, ${r.messageSlabsMade === null ? 'messages held as views of the parts they came in (--no-copies)' : `messages copied on arrival into ${r.messageSlabsMade} slabs of 1 MiB (${r.messagesNotCopied} too large to copy)`}`,
+        `REST p50 ${r.restP50Ms} ms p99 ${r.restP99Ms} ms max ${r.restMaxMs} ms (the handler alone ${r.restHandlerP50Ms} / ${r.restHandlerP99Ms} ms), over HTTP p50 ${r.restHttpP50Ms} ms p99 ${r.restHttpP99Ms} ms max ${r.restHttpMaxMs} ms (${r.restHttpRequests} requests, the client's own lateness p99 ${r.restHttpClientLateP99Ms} ms, its HTTP stack to the request written p99 ${r.restHttpClientSendP99Ms} ms; written to read by the server p50 ${r.restHttpWaitP50Ms} / p99 ${r.restHttpWaitP99Ms} ms, served in p50 ${r.restHttpServedP50Ms} / p99 ${r.restHttpServedP99Ms} ms; at the gateway, the two together, p99 ${r.restHttpAtGatewayP99Ms} ms), ${r.scrapes} Prometheus scrapes (longest ${r.scrapeMaxMs} ms in slices, ${(r.scrapeBytes / 1e6).toFixed(1)} MB), the bench's own sampling ${(100 * r.samplerShare).toFixed(2)} % of the gateway's thread (longest ${r.samplerMaxMs} ms), ${r.scavenges} scavenges (${r.scavengeMs} ms) and ${r.fullCollections} full collections (final pauses ${r.fullCollectionMs} ms) on the gateway's heap, ${r.driftComputations} drift computations, backlog max ${r.backlogMaxModels} models, ${(100 * r.rebinnedSketchShare).toFixed(1)} % of pane sketches rebinned, ${(100 * r.stateArraysReusedShare).toFixed(1)} % of input states held in arrays used again, ${r.messageSlabsMade === null ? 'messages held as views of the parts they came in (--no-copies)' : `messages copied on arrival into ${r.messageSlabsMade} slabs of 1 MiB (${r.messagesNotCopied} too large to copy)`}`,
     );
     if (r.gatewayThreadCpu !== null && r.gatewayCpuBusy !== null) {
       console.log(
