@@ -165,7 +165,7 @@ import { SINGLE_THREADED_GC, cpuTimes, helperThreadsCpuMs, otherCpus, ownThreadC
 
 const WINDOWS = ['1m', '5m', '1h'];
 
-/** What the scraper thread answers for one GET /metrics. */
+/** What the scraper answers for one GET /metrics. */
 interface ScrapeAnswer {
   status: number;
   bytes: number;
@@ -215,10 +215,9 @@ parentPort.on('message', async (message) => {
   const sentAt = [];
   const written = new Map();
   require('node:diagnostics_channel').subscribe('undici:client:sendHeaders', ({ request }) => {
-    const headers = request.headers;
-    const at = Array.isArray(headers) ? headers.indexOf('x-bench-request') : -1;
-    const id = at >= 0 ? headers[at + 1] : /x-bench-request: *(\\d+)/i.exec(String(headers))?.[1];
-    if (id !== undefined) written.set(Number(id), performance.timeOrigin + performance.now());
+    // Node 20's undici: the headers as [name, value, ...]
+    const at = request.headers.indexOf('x-bench-request');
+    if (at >= 0) written.set(Number(request.headers[at + 1]), performance.timeOrigin + performance.now());
   });
   let failures = 0;
   let firstFailure = '';
@@ -821,7 +820,7 @@ async function runSize(models: number): Promise<SizeResult> {
   let measuring = false;
   // --pin: every thread of this process on the gateway's CPU; the others are moved off it as they report
   const others = pinned ? otherCpus(GATEWAY_CPU) : '';
-  // the bench's own threads moved off the gateway's CPU (publisher, REST client, scraper)
+  // the bench's own threads moved off the gateway's CPU (the publisher's; the clients are processes, pinned whole)
   const benchThreads = new Set<number>();
   if (pinned) pin(process.pid, String(GATEWAY_CPU), true);
   // --publisher replay: every flush of the run made before it starts (and a few to spare)

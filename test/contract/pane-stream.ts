@@ -68,14 +68,16 @@ export function feed(processor: PartitionProcessor, messages: readonly StreamMes
 
 /**
  * Every pane update the processor publishes while it reads the stream, drained every `every`
- * messages; on `partition` (the messages' subjects moved from partition 0 to it).
+ * messages; on `partition` (the messages' subjects moved from partition 0 to it). Throws on an
+ * event the processor rejects: the panes would silently miss it.
  */
 export function paneUpdates(messages: readonly StreamMessage[] = mixedStream(), every = 200, partition = 0): PaneUpdate[] {
   const processor = new PartitionProcessor({ ...processorOptions, partition });
   const updates: PaneUpdate[] = [];
   const onPartition = partition === 0 ? messages : messages.map((m) => ({ ...m, subject: m.subject.replace('drift.in.0.', `drift.in.${partition}.`) }));
   for (let i = 0; i < onPartition.length; i++) {
-    processor.process(i + 1, onPartition[i].subject, onPartition[i].data);
+    const rejected = processor.process(i + 1, onPartition[i].subject, onPartition[i].data);
+    if (rejected !== null) throw new Error(`paneUpdates: event ${i} (${onPartition[i].subject}) rejected: ${rejected.reason}`);
     if (i % every === every - 1) updates.push(...processor.drainDirty());
   }
   updates.push(...processor.drainDirty());
