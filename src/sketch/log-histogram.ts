@@ -420,7 +420,9 @@ export class LogHistogram implements QuantileSummary {
     // the source's buckets into arrays, not through a callback: a callback shared by many call
     // sites gets each bucket's value and weight as boxed numbers (48 KB of garbage per 30-feature
     // pane message in the gateway, most of what it allocated rebinning)
-    const buckets = other.ascendingBuckets(values, weights);
+    const arrays: BucketArrays = { values, weights, count: 0 };
+    other.ascendingBuckets(arrays);
+    const buckets = arrays.count;
     let positives = 0;
     let negatives = 0;
     const center = moved.center;
@@ -688,9 +690,9 @@ export class LogHistogram implements QuantileSummary {
   bucketArrays(into?: BucketArrays): BucketArrays {
     const room = this.positive.nonEmpty() + this.negative.nonEmpty() + 2;
     if (into === undefined) {
-      const values = new Float64Array(room);
-      const weights = new Float64Array(room);
-      return { values, weights, count: this.ascendingBuckets(values, weights) };
+      const arrays: BucketArrays = { values: new Float64Array(room), weights: new Float64Array(room), count: 0 };
+      this.ascendingBuckets(arrays);
+      return arrays;
     }
     if (into.values.length < room || into.weights.length < room) {
       // with room to spare: a window's bucket count creeps up as it fills
@@ -698,7 +700,7 @@ export class LogHistogram implements QuantileSummary {
       into.values = new Float64Array(grown);
       into.weights = new Float64Array(grown);
     }
-    into.count = this.ascendingBuckets(into.values, into.weights);
+    this.ascendingBuckets(into);
     return into;
   }
 
@@ -711,13 +713,23 @@ export class LogHistogram implements QuantileSummary {
 
   /**
    * Every non-empty bucket ascending (value = center +- representative offset; the exact zeros at
-   * their place), written into `values` (representatives) and `weights` (room for the non-empty
-   * buckets of both stores and 2 more); returns how many. Representatives of buckets near a far
-   * center can round to the same double: they come out equal, never descending.
+   * their place), written into `into`'s `values` (representatives) and `weights` (room for the
+   * non-empty buckets of both stores and 2 more), with their count, total and largest run (see
+   * BucketArrays): taken as they are by the drift statistics, whose pass over the arrays for them
+   * was a third of collecting a window's buckets (bench gateway at 300 models x 30 features, perf:
+   * 3 % of the gateway's thread). Representatives of buckets near a far center can round to the
+   * same double: they come out equal, never descending.
    */
-  private ascendingBuckets(values: Float64Array, weights: Float64Array): number {
+  private ascendingBuckets(into: BucketArrays): void {
     this.densify();
+    const values = into.values;
+    const weights = into.weights;
     let count = 0;
+    let total = 0;
+    // the largest weight on one value: equal representatives are one run
+    let largest = 0;
+    let run = 0;
+    let previous = NaN;
     const mapping = this.mapping;
     const center = this.center;
     let origin = this.originWeight;
@@ -732,19 +744,36 @@ export class LogHistogram implements QuantileSummary {
       if (origin !== 0 && value > 0) {
         values[count] = 0;
         weights[count++] = origin;
+        total += origin;
+        run = previous === 0 ? run + origin : origin;
+        if (run > largest) largest = run;
+        previous = 0;
         origin = 0;
       }
       values[count] = value;
       weights[count++] = weight;
+      total += weight;
+      run = value === previous ? run + weight : weight;
+      if (run > largest) largest = run;
+      previous = value;
     }
     if (origin !== 0 && center > 0) {
       values[count] = 0;
       weights[count++] = origin;
+      total += origin;
+      run = previous === 0 ? run + origin : origin;
+      if (run > largest) largest = run;
+      previous = 0;
       origin = 0;
     }
-    if (this.zeroWeight !== 0) {
+    const zero = this.zeroWeight;
+    if (zero !== 0) {
       values[count] = center;
-      weights[count++] = this.zeroWeight;
+      weights[count++] = zero;
+      total += zero;
+      run = center === previous ? run + zero : zero;
+      if (run > largest) largest = run;
+      previous = center;
     }
     const positive = this.positive;
     steps = positive.walkSteps;
@@ -756,16 +785,29 @@ export class LogHistogram implements QuantileSummary {
       if (origin !== 0 && value > 0) {
         values[count] = 0;
         weights[count++] = origin;
+        total += origin;
+        run = previous === 0 ? run + origin : origin;
+        if (run > largest) largest = run;
+        previous = 0;
         origin = 0;
       }
       values[count] = value;
       weights[count++] = weight;
+      total += weight;
+      run = value === previous ? run + weight : weight;
+      if (run > largest) largest = run;
+      previous = value;
     }
     if (origin !== 0) {
       values[count] = 0;
       weights[count++] = origin;
+      total += origin;
+      run = previous === 0 ? run + origin : origin;
+      if (run > largest) largest = run;
     }
-    return count;
+    into.count = count;
+    into.total = total;
+    into.largest = largest;
   }
 
   /** Every non-empty bucket ascending (see ascendingBuckets), until `visit` returns false. */

@@ -35,4 +35,13 @@ export interface BucketArrays {
   values: Float64Array;
   weights: Float64Array;
   count: number;
+  /**
+   * Set by a writer that vouches for its buckets (ascending values, positive weights), with their
+   * figures: the total weight, and the largest weight on one value (a run of equal values summed).
+   * The statistics then take the arrays as they are, without a pass of their own to check them and
+   * sum them (LogHistogram.bucketArrays sets them). A caller passing arrays back in as `into` clears
+   * them first (undefined), so that figures an earlier writer left are never read as a later one's.
+   */
+  total?: number | undefined;
+  largest?: number | undefined;
 }

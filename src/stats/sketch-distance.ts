@@ -72,7 +72,14 @@ export interface SummaryBuckets {
  * result is a view of it, valid until the room is used again (see SummaryBucketsRoom).
  */
 export function summaryBuckets(summary: QuantileSummary, name = 'summaryBuckets', room?: BucketArrays): SummaryBuckets {
-  if (summary.bucketArrays !== undefined) return bucketsOfArrays(summary.bucketArrays(room), name);
+  if (summary.bucketArrays !== undefined) {
+    if (room !== undefined) {
+      // figures the room's last writer left are not this summary's (see BucketArrays.total)
+      room.total = undefined;
+      room.largest = undefined;
+    }
+    return bucketsOfArrays(summary.bucketArrays(room), name);
+  }
   const values: number[] = [];
   const weights: number[] = [];
   let total = 0;
@@ -108,13 +115,19 @@ export interface SummaryBucketsRoom {
 }
 
 export function summaryBucketsRoom(): SummaryBucketsRoom {
-  const empty = (): BucketArrays => ({ values: new Float64Array(0), weights: new Float64Array(0), count: 0 });
+  const empty = (): BucketArrays => ({ values: new Float64Array(0), weights: new Float64Array(0), count: 0, total: undefined, largest: undefined });
   return { reference: empty(), current: empty() };
 }
 
-/** summaryBuckets of a summary's bucket arrays (QuantileSummary.bucketArrays): the same checks, in place. */
+/**
+ * summaryBuckets of a summary's bucket arrays (QuantileSummary.bucketArrays): the same checks, in
+ * place; taken as they are where their writer vouched for them with their figures (BucketArrays.total).
+ */
 function bucketsOfArrays(arrays: BucketArrays, name: string): SummaryBuckets {
-  const { values, weights, count } = arrays;
+  const { values, weights, count, total: vouchedTotal, largest: vouchedLargest } = arrays;
+  if (vouchedTotal !== undefined && vouchedLargest !== undefined) {
+    return { values: values.subarray(0, count), weights: weights.subarray(0, count), total: vouchedTotal, largest: vouchedLargest };
+  }
   let kept = 0;
   let total = 0;
   let largest = 0;

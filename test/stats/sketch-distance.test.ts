@@ -6,6 +6,7 @@ import {
   ksFromSummaries,
   quantileEdgesFromSummary,
   summaryBuckets,
+  summaryBucketsRoom,
   summaryMeanAndStd,
   wassersteinFromSummaries,
   wassersteinNormedFromSummaries,
@@ -13,6 +14,7 @@ import {
 } from '../../src/stats/sketch-distance.ts';
 import { ExactLogSketch, normalSampler, seededRandom } from './helpers/exact-log-sketch.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
+import type { BucketArrays, QuantileSummary } from '../../src/sketch/types.ts';
 
 type Shape = 'normal' | 'lognormal' | 'uniform' | 'discrete' | 'bimodal' | 'exponential';
 
@@ -196,6 +198,18 @@ describe('with the production LogHistogram (src/sketch/log-histogram.ts)', () =>
   });
 });
 
+/** A sketch seen through forEachBucket alone (no bucketArrays): the callback path. */
+function visitsOf(sketch: LogHistogram): QuantileSummary {
+  return {
+    count: sketch.count,
+    relativeAccuracy: sketch.relativeAccuracy,
+    center: sketch.center,
+    quantile: (q: number) => sketch.quantile(q),
+    rank: (x: number) => sketch.rank(x),
+    forEachBucket: (visit: (value: number, weight: number) => void) => sketch.forEachBucket(visit),
+  };
+}
+
 describe('summaryBuckets from a sketch\'s bucket arrays', () => {
   it('are the buckets forEachBucket visits, and KS and Wasserstein do not change with the path (property)', () => {
     const value = fc.oneof(fc.double({ min: -1e4, max: 1e4, noNaN: true }), fc.constantFrom(0, -0, 1e-300, 3), fc.integer({ min: -30, max: 30 }).map((k) => Math.tan(k / 19) * 100));
@@ -206,15 +220,7 @@ describe('summaryBuckets from a sketch\'s bucket arrays', () => {
           for (const v of values) sketch.add(v);
           return sketch;
         });
-        // the same sketches seen through forEachBucket alone (no bucketArrays): the callback path
-        const plain = sketches.map((sketch) => ({
-          count: sketch.count,
-          relativeAccuracy: sketch.relativeAccuracy,
-          center: sketch.center,
-          quantile: (q: number) => sketch.quantile(q),
-          rank: (x: number) => sketch.rank(x),
-          forEachBucket: (visit: (value: number, weight: number) => void) => sketch.forEachBucket(visit),
-        }));
+        const plain = sketches.map(visitsOf);
         for (let side = 0; side < 2; side++) {
           const fromArrays = summaryBuckets(sketches[side]);
           const fromVisits = summaryBuckets(plain[side]);
@@ -224,6 +230,65 @@ describe('summaryBuckets from a sketch\'s bucket arrays', () => {
         }
         expect(ksFromSummaries(sketches[0], sketches[1])).toEqual(ksFromSummaries(plain[0], plain[1]));
         expect(wassersteinFromSummaries(sketches[0], sketches[1])).toEqual(wassersteinFromSummaries(plain[0], plain[1]));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('count a run of equal values as one: a bucket whose representative is 0 beside the exact zeros', () => {
+    // the center at minus a representative: the values next to 0 are in that bucket, and it lands on 0 too
+    const probe = new LogHistogram(0.01);
+    probe.add(5);
+    const sketch = new LogHistogram(0.01, { center: -probe.bucketArrays().values[0] });
+    for (const v of [0, 0, 1e-300, 3, -2]) sketch.add(v);
+    const arrays = sketch.bucketArrays();
+    expect(Array.from(arrays.values.subarray(0, arrays.count)).filter((v) => v === 0)).toHaveLength(2);
+    expect([arrays.total, arrays.largest]).toEqual([5, 3]);
+    expect(summaryBuckets(sketch, 'sketch', summaryBucketsRoom().current).largest).toBe(3);
+  });
+
+  it('take the figures a sketch gives with its arrays, and none a room\'s earlier writer left (property)', () => {
+    // a far center: neighbouring buckets' representatives round to one double, and the largest
+    // weight on one value is a run of several buckets
+    const offset = fc.oneof(fc.double({ min: -50, max: 50, noNaN: true }), fc.constantFrom(0, 0.5, -0.5));
+    fc.assert(
+      fc.property(fc.array(offset, { minLength: 1, maxLength: 200 }), fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 1, maxLength: 50 }), fc.constantFrom(1e17, -3e17, 7), (offsets, others, center) => {
+        const sketch = new LogHistogram(0.01, { center });
+        for (const d of offsets) sketch.add(center + d);
+        // what the figures are by definition, from the arrays as written
+        const arrays = sketch.bucketArrays();
+        let total = 0;
+        let largest = 0;
+        for (let k = 0; k < arrays.count; k++) {
+          total += arrays.weights[k];
+          let run = 0;
+          for (let j = 0; j < arrays.count; j++) if (arrays.values[j] === arrays.values[k]) run += arrays.weights[j];
+          largest = Math.max(largest, run);
+        }
+        expect([arrays.total, arrays.largest]).toEqual([total, largest]);
+        // one room, written by the sketch, then by a summary that gives arrays without figures
+        const room = summaryBucketsRoom().current;
+        const fromSketch = summaryBuckets(sketch, 'sketch', room);
+        expect([fromSketch.total, fromSketch.largest]).toEqual([total, largest]);
+        const other = new LogHistogram(0.01);
+        for (const v of others) other.add(v);
+        const withoutFigures = {
+          ...visitsOf(other),
+          bucketArrays: (into?: BucketArrays): BucketArrays => {
+            const written = other.bucketArrays();
+            const target = into ?? { values: new Float64Array(0), weights: new Float64Array(0), count: 0 };
+            if (target.values.length < written.count) {
+              target.values = new Float64Array(written.count);
+              target.weights = new Float64Array(written.count);
+            }
+            target.values.set(written.values.subarray(0, written.count));
+            target.weights.set(written.weights.subarray(0, written.count));
+            target.count = written.count;
+            return target;
+          },
+        };
+        const fromOther = summaryBuckets(withoutFigures, 'other', room);
+        expect([fromOther.total, fromOther.largest]).toEqual([other.count, summaryBuckets(other).largest]);
       }),
       { numRuns: 300 },
     );
