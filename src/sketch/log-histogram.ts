@@ -420,7 +420,7 @@ export class LogHistogram implements QuantileSummary {
     // the source's buckets into arrays, not through a callback: a callback shared by many call
     // sites gets each bucket's value and weight as boxed numbers (48 KB of garbage per 30-feature
     // pane message in the gateway, most of what it allocated rebinning)
-    const arrays: BucketArrays = { values, weights, count: 0 };
+    const arrays: BucketArrays = { values, weights, count: 0, total: 0, largest: 0 };
     other.ascendingBuckets(arrays);
     const buckets = arrays.count;
     let positives = 0;
@@ -690,7 +690,7 @@ export class LogHistogram implements QuantileSummary {
   bucketArrays(into?: BucketArrays): BucketArrays {
     const room = this.positive.nonEmpty() + this.negative.nonEmpty() + 2;
     if (into === undefined) {
-      const arrays: BucketArrays = { values: new Float64Array(room), weights: new Float64Array(room), count: 0 };
+      const arrays: BucketArrays = { values: new Float64Array(room), weights: new Float64Array(room), count: 0, total: 0, largest: 0 };
       this.ascendingBuckets(arrays);
       return arrays;
     }
@@ -715,10 +715,11 @@ export class LogHistogram implements QuantileSummary {
    * Every non-empty bucket ascending (value = center +- representative offset; the exact zeros at
    * their place), written into `into`'s `values` (representatives) and `weights` (room for the
    * non-empty buckets of both stores and 2 more), with their count, total and largest run (see
-   * BucketArrays): taken as they are by the drift statistics, whose pass over the arrays for them
-   * was a third of collecting a window's buckets (bench gateway at 300 models x 30 features, perf:
-   * 3 % of the gateway's thread). Representatives of buckets near a far center can round to the
-   * same double: they come out equal, never descending.
+   * BucketArrays): taken as they are by the drift statistics, whose own pass over the arrays for
+   * them was 3 % of the gateway's thread (bench gateway at 300 models x 30 features x 16
+   * partitions, perf): summaryBuckets of a 1,398-bucket window 19.6 -> 16.2 us, a 30-feature drift
+   * evaluation 0.93-0.98 of its time (scratch A/B of both builds in one process). Representatives
+   * of buckets near a far center can round to the same double: they come out equal, never descending.
    */
   private ascendingBuckets(into: BucketArrays): void {
     this.densify();
