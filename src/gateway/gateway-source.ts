@@ -303,6 +303,7 @@ export class GatewaySource extends MetricsSourceEmitter {
       (window, version, reads) => view.getMetrics(model, window, version, undefined, reads.drift ? 'refresh' : 'none', reads.dataQuality),
       [...windows.versions],
     );
+    view.dropRuleMetrics(model);
     for (const alert of transitions) this.emitAlert(alert);
     this.emitMetrics(model);
   }

@@ -155,6 +155,24 @@ describe('GatewaySource', () => {
     expect(source.getMetrics('churn', '5m')?.dataQuality?.features.x.outOfRangeShare).toBeCloseTo(100 / 400, 2);
   });
 
+  it('keeps no metrics built for the rules once they are evaluated: the next read builds its own', () => {
+    const missing = { name: 'x_missing', metric: 'dataQuality.missingShare', window: '5m', scope: 'feature', op: '>', threshold: 0.3, minCount: 0 };
+    const { windows, source, view } = withBaselineAndReads(missing);
+    const built: unknown[] = [];
+    const getMetrics = view.getMetrics.bind(view);
+    view.getMetrics = ((...args: Parameters<typeof view.getMetrics>) => {
+      const metrics = getMetrics(...args);
+      if (args[5] === 'noRanges') built.push(metrics);
+      return metrics;
+    }) as typeof view.getMetrics;
+    windows.applyPaneMessage(inputPane('churn', 6 * PANE_MS, [1, 2]));
+    source.tick();
+    expect(built).toHaveLength(1);
+    const read = getMetrics('churn', '5m', undefined, undefined, 'none', 'noRanges');
+    expect(read).not.toBe(built[0]);
+    expect(read).toEqual(built[0]);
+  });
+
   it('a reference change makes the model due again; a new reference shows in the next metrics', () => {
     const { windows, references, source, announced } = compose();
     windows.applyPaneMessage(inputPane('churn', 0, [1]));

@@ -64,6 +64,22 @@ describe('MetricsView', () => {
     expect(view.getMetrics('m', '5m')?.count).toBe(302);
   });
 
+  it('drops the metrics built for the rules\' reads once they are evaluated, and keeps a reader\'s', () => {
+    const { view } = setup();
+    const forRules = view.getMetrics('m', '5m', undefined, undefined, 'none', 'noRanges');
+    const noQuality = view.getMetrics('m', '5m', undefined, undefined, 'none', 'none');
+    expect(view.getMetrics('m', '5m', undefined, undefined, 'none', 'noRanges')).toBe(forRules);
+    const forReader = view.getMetrics('m', '1m');
+    view.dropRuleMetrics('m');
+    const again = view.getMetrics('m', '5m', undefined, undefined, 'none', 'noRanges');
+    expect(again).not.toBe(forRules);
+    expect(again).toEqual(forRules);
+    expect(view.getMetrics('m', '5m', undefined, undefined, 'none', 'none')).not.toBe(noQuality);
+    expect(view.getMetrics('m', '1m')).toBe(forReader);
+    // a model with nothing cached, or unknown: nothing to drop
+    view.dropRuleMetrics('other');
+  });
+
   it('computes drift against the active reference, and again as soon as the reference changes', () => {
     const { view, references, baseline } = setup();
     expect(view.getMetrics('m', '1m')?.drift).toEqual({ reference: null, output: null, features: {} });
