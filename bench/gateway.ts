@@ -605,6 +605,10 @@ interface SizeResult {
   rebinnedSketchShare: number;
   /** Partition input states the gateway wrote into an array it had let go (StateBytePool), per state held over the run. */
   stateArraysReusedShare: number;
+  /** The windows' bucket arrays in the models' arenas (CountsArena): their bytes, the share of them free, and the compactions over the run. */
+  arenaBytesPerModel: number;
+  arenaFreeShare: number;
+  arenaCompactions: number;
   /** Slabs made for the messages' copies (MessageSlabs), and messages too large to copy; null with --no-copies. */
   messageSlabsMade: number | null;
   messagesNotCopied: number | null;
@@ -1104,6 +1108,13 @@ async function runSize(models: number): Promise<SizeResult> {
     const states = windows.windowsOf(name)?.heldStates;
     return sum + (states === undefined ? 0 : states.perPartition + states.folded + states.coarse);
   }, 0);
+  const arenas = names.reduce(
+    (sum, name) => {
+      const figures = windows.windowsOf(name)?.arenaFigures;
+      return figures === undefined ? sum : { bytes: sum.bytes + figures.bytes, free: sum.free + figures.freeBytes, compactions: sum.compactions + figures.compactions };
+    },
+    { bytes: 0, free: 0, compactions: 0 },
+  );
   const gatewayBytesPerCell = gatewayBytes / (models * FEATURES * WINDOWS.length);
   const workerBytesPerFeature = publisherPaneBytes / FEATURES;
 
@@ -1173,6 +1184,9 @@ async function runSize(models: number): Promise<SizeResult> {
     driftComputations: computations,
     rebinnedSketchShare: Number((published > 0 ? rebinned / (published * FEATURES) : 0).toFixed(3)),
     stateArraysReusedShare: Number((windows.stateArrays.reused / Math.max(1, windows.stateArrays.reused + windows.stateArrays.made)).toFixed(3)),
+    arenaBytesPerModel: Math.round(arenas.bytes / Math.max(1, names.length)),
+    arenaFreeShare: Number((arenas.free / Math.max(1, arenas.bytes)).toFixed(3)),
+    arenaCompactions: arenas.compactions,
     messageSlabsMade: slabs?.slabsMade ?? null,
     messagesNotCopied: slabs?.tooLarge ?? null,
     backlogMaxModels: backlogMax,
@@ -1438,7 +1452,8 @@ async function main(): Promise<void> {
     console.log(
       `      memory: gateway ${r.gatewayBytesPerModelFeatureWindow} B per model x feature x window (x${r.gatewayMemoryRatioToBudget} of the ${GATEWAY_BYTES_PER_MODEL_FEATURE_WINDOW_BUDGET} B budget; ` +
         `${r.models < MEMORY_CHECKED_FROM_MODELS ? 'not checked below ' + MEMORY_CHECKED_FROM_MODELS + ' models: fixed heap; ' : ''}` +
-        `${r.heldPanesPerModel} pane states held per model, ${r.heldPaneWireBytesPerFeature} wire B per pane per feature); ` +
+        `${r.heldPanesPerModel} pane states held per model, ${r.heldPaneWireBytesPerFeature} wire B per pane per feature; ` +
+        `the windows' bucket arrays ${(r.arenaBytesPerModel / 1024).toFixed(0)} KB per model in slabs, ${(100 * r.arenaFreeShare).toFixed(1)} % of them free, ${r.arenaCompactions} compactions); ` +
         `worker ${r.workerBytesPerPaneFeature} B per pane per feature (x${r.workerMemoryRatioToBudget} of the ${WORKER_BYTES_PER_PANE_FEATURE_BUDGET} B budget)`,
     );
   }

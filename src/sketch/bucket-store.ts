@@ -1,4 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
+import type { CountsArena } from './counts-arena.ts';
 
 /**
  * Bucket weights for a contiguous range of integer bucket indexes. While few buckets hold a
@@ -42,6 +43,8 @@ export type Counts = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 const NO_COUNTS = new Uint16Array(0);
 /** NO_COUNTS of a store that starts with one-byte counts. */
 const NO_BYTE_COUNTS = new Uint8Array(0);
+/** The kinds a store's counts widen into (see widenWith), as `like` arguments. */
+const NO_WIDE_COUNTS = new Uint32Array(0);
 
 /** A zeroed array of `length` weights of the kind `like` holds. */
 function countsLike(like: Counts, length: number): Counts {
@@ -518,13 +521,34 @@ export class BucketStore {
   sparseWeights: Counts = NO_WEIGHTS;
   sparseLength = 0;
 
+  /** Where the store's arrays come from and go back to (see CountsArena); null: each a buffer of its own. */
+  private readonly arena: CountsArena | null;
+
   /**
    * `byteCounts`: the store's array starts as one-byte counts (see counts), for stores whose buckets
    * seldom reach 256: the sums of panes a gateway keeps per window (LogHistogramOptions.byteCounts).
+   * `arena`: its arrays cut from the arena's slabs (the same sums: long-lived, see CountsArena).
    */
-  constructor(maxBuckets: number, byteCounts = false) {
+  constructor(maxBuckets: number, byteCounts = false, arena: CountsArena | null = null) {
     this.maxBuckets = maxBuckets;
+    this.arena = arena;
     if (byteCounts) this.counts = NO_BYTE_COUNTS;
+  }
+
+  /** A zeroed array for at least `length` weights of `like`'s kind: from the arena where the store has one. */
+  private newCounts(like: Counts, length: number): Counts {
+    return this.arena === null ? countsLike(like, length) : this.arena.take(like, length);
+  }
+
+  /** During a compaction of the store's arena (CountsArena.beginCompaction): its array moved into the new slab. */
+  moveIntoArena(): void {
+    if (this.arena !== null) this.counts = this.arena.moveInto(this.counts);
+  }
+
+  /** Makes `next` the store's array; the one it replaces, which nothing reads after, is given back to the arena. */
+  private replaceCounts(next: Counts): void {
+    if (this.arena !== null && this.counts !== next) this.arena.give(this.counts);
+    this.counts = next;
   }
 
   get isEmpty(): boolean {
@@ -615,10 +639,10 @@ export class BucketStore {
     let wide: Counts = narrow; // a float64 array differs only for NaN, which it holds as it is
     if (!(narrow instanceof Float64Array)) {
       const count = !(narrow instanceof Uint32Array) && Number.isInteger(weight) && weight >= 0;
-      if (count && weight <= 0xffff && narrow instanceof Uint8Array) wide = new Uint16Array(narrow.length);
-      else wide = count && weight <= 0xffffffff ? new Uint32Array(narrow.length) : new Float64Array(narrow.length);
+      if (count && weight <= 0xffff && narrow instanceof Uint8Array) wide = this.newCounts(NO_COUNTS, narrow.length);
+      else wide = this.newCounts(count && weight <= 0xffffffff ? NO_WIDE_COUNTS : NO_WEIGHTS, narrow.length);
       wide.set(narrow);
-      this.counts = wide;
+      this.replaceCounts(wide);
     }
     wide[slot] = weight;
     return wide;
@@ -745,7 +769,7 @@ export class BucketStore {
     if (newHigh - newLow + 1 <= this.maxBuckets) {
       const wasEmpty = this.isEmpty;
       if (wasEmpty && this.counts.length < newHigh - newLow + 1) {
-        this.counts = scratch === undefined ? countsLike(this.counts, newHigh - newLow + 1) : scratch.take(newHigh - newLow + 1);
+        this.replaceCounts(scratch === undefined ? this.newCounts(this.counts, newHigh - newLow + 1) : scratch.take(newHigh - newLow + 1));
         this.offset = newLow;
       } else {
         this.ensureCapacity(newLow, newHigh);
@@ -846,7 +870,7 @@ export class BucketStore {
       this.sparseWeights = NO_WEIGHTS;
       this.table = other.table.slice();
       this.tableSize = other.tableSize;
-      this.counts = NO_COUNTS;
+      this.replaceCounts(NO_COUNTS);
       this.low = other.low;
       this.high = other.high;
       this.collapsedInto = other.collapsedInto;
@@ -864,7 +888,7 @@ export class BucketStore {
     }
     this.densify();
     // weights of the kind the original holds (counts as counts, float64 weights as those)
-    if (this.counts.length < span || this.counts.constructor !== other.counts.constructor) this.counts = countsLike(other.counts, Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets)));
+    if (this.counts.length < span || this.counts.constructor !== other.counts.constructor) this.replaceCounts(this.newCounts(other.counts, Math.max(span, Math.min(INITIAL_CAPACITY, this.maxBuckets))));
     this.offset = other.low;
     this.counts.set(other.counts.subarray(other.low - other.offset, other.high - other.offset + 1), 0);
     this.low = other.low;
@@ -883,7 +907,7 @@ export class BucketStore {
     this.sparseIndexes = null;
     this.sparseWeights = NO_WEIGHTS;
     if (weights.length === 0) return;
-    this.counts = weights;
+    this.replaceCounts(weights);
     this.offset = low;
     this.low = low;
     this.high = low + weights.length - 1;
@@ -905,7 +929,7 @@ export class BucketStore {
     this.clear();
     this.table = null;
     this.tableSize = 0;
-    this.counts = NO_COUNTS;
+    this.replaceCounts(NO_COUNTS);
     this.offset = 0;
     if (length === 0) {
       this.sparseIndexes = null;
@@ -934,7 +958,7 @@ export class BucketStore {
     }
     if (other.counts.length !== 0) {
       this.table = null;
-      this.counts = countsLike(other.counts, other.counts.length);
+      this.replaceCounts(this.newCounts(other.counts, other.counts.length));
     }
   }
 
@@ -950,7 +974,7 @@ export class BucketStore {
     if (!this.isEmpty || this.table === null || this.table.length !== 0 || this.counts.length !== 0) return;
     if (!(low <= high) || high - low + 1 > this.maxBuckets) return;
     this.table = null;
-    this.counts = countsLike(this.counts, high - low + 1);
+    this.replaceCounts(this.newCounts(this.counts, high - low + 1));
     this.offset = low;
   }
 
@@ -1167,7 +1191,7 @@ export class BucketStore {
     this.sparseIndexes = null;
     this.sparseWeights = NO_WEIGHTS;
     this.sparseLength = 0;
-    this.counts = NO_COUNTS;
+    this.replaceCounts(NO_COUNTS);
     this.offset = 0;
     if (n === 0) return;
     let counts = this.zeroedArrayOverRange();
@@ -1435,9 +1459,9 @@ export class BucketStore {
         else if (target < from) this.counts.fill(0, Math.max(from, target + (to - from)), to);
       }
     } else {
-      const grown = countsLike(this.counts, capacity);
+      const grown = this.newCounts(this.counts, capacity);
       if (!this.isEmpty) grown.set(this.counts.subarray(from, to), target);
-      this.counts = grown;
+      this.replaceCounts(grown);
     }
     this.offset = newOffset;
   }

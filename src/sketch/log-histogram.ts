@@ -1,6 +1,7 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
 import { BucketStore, EMPTY_HIGH, EMPTY_LOW, NO_INDEX, SPARSE_SHARE, bucketDelta, lowerBound, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
 import type { BucketDelta, BucketScratch, Counts, StoreForm } from './bucket-store.ts';
+import type { CountsArena } from './counts-arena.ts';
 import type { BucketArrays, QuantileSummary } from './types.ts';
 
 /**
@@ -63,6 +64,12 @@ export interface LogHistogramOptions {
    * busy buckets would widen.
    */
   byteCounts?: boolean;
+  /**
+   * Where the bucket arrays come from (CountsArena): for the long-lived sums a gateway keeps per
+   * window. Not part of `options` (a sketch made like this one, a copy or a rebinned pane, is
+   * short-lived and its arrays would not go back to the arena). Default: a buffer per array.
+   */
+  arena?: CountsArena;
 }
 
 const DEFAULT_MAX_BUCKETS = 2048;
@@ -132,8 +139,15 @@ export class LogHistogram implements QuantileSummary {
     }
     this.mapping = mapping ?? new CubicLogMapping(relativeAccuracy);
     this.byteCounts = options.byteCounts === true;
-    this.positive = new BucketStore(maxBuckets, this.byteCounts);
-    this.negative = new BucketStore(maxBuckets, this.byteCounts);
+    const arena = options.arena ?? null;
+    this.positive = new BucketStore(maxBuckets, this.byteCounts, arena);
+    this.negative = new BucketStore(maxBuckets, this.byteCounts, arena);
+  }
+
+  /** During a compaction of the arena the sketch was made with (LogHistogramOptions.arena): its arrays moved into the new slab. */
+  moveIntoArena(): void {
+    this.positive.moveIntoArena();
+    this.negative.moveIntoArena();
   }
 
   /** Bytes of the bucket arrays, as allocated (room to grow included): for memory accounting. */
@@ -171,7 +185,7 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /** Options that build an empty sketch with this one's settings (same buckets, same center). */
-  get options(): Required<LogHistogramOptions> {
+  get options(): Required<Omit<LogHistogramOptions, 'arena'>> {
     return { maxBuckets: this.maxBuckets, minIndexable: this.minIndexable, center: this.center, mapping: this.mapping, byteCounts: this.byteCounts };
   }
 

@@ -2,6 +2,7 @@ import { LogHistogram } from '../sketch/log-histogram.ts';
 import type { BucketSettings, ListedValues, SketchDelta } from '../sketch/log-histogram.ts';
 import { newWeights } from '../sketch/bucket-store.ts';
 import type { BucketScratch } from '../sketch/bucket-store.ts';
+import type { CountsArena } from '../sketch/counts-arena.ts';
 import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
@@ -235,6 +236,11 @@ export class PaneInput {
    * SUM_VALUES_CAP; a pane keeps the default, unbounded (it lists at most EXACT_VALUES_CAP).
    */
   exactSumCap = Number.POSITIVE_INFINITY;
+  /**
+   * Where a sum of panes held for long (a window's) cuts its feature and output sketches' bucket
+   * arrays from (CountsArena); undefined: a buffer per array, as a pane's.
+   */
+  countsArena: CountsArena | undefined = undefined;
 
   /**
    * `features` by the producer's feature index (src/events/feature-schema.ts): the same summary
@@ -803,11 +809,12 @@ function segmentSlot(
  * states three times per pane message and window). Their bucket arrays start as one-byte counts
  * (LogHistogramOptions.byteCounts): a sum's buckets seldom reach 256 in a 1m or 5m window.
  */
-type SketchMaker = (like: LogHistogram, limits: PaneLimits) => LogHistogram;
-const outputSketch: SketchMaker = (like, limits) => new LogHistogram(limits.relativeAccuracy, { mapping: mappingOfAccuracy(like, limits.relativeAccuracy), byteCounts: true });
-const featureSketch: SketchMaker = (like, limits) => {
+type SketchMaker = (like: LogHistogram, limits: PaneLimits, arena: CountsArena | undefined) => LogHistogram;
+const outputSketch: SketchMaker = (like, limits, arena) =>
+  new LogHistogram(limits.relativeAccuracy, { mapping: mappingOfAccuracy(like, limits.relativeAccuracy), byteCounts: true, arena });
+const featureSketch: SketchMaker = (like, limits, arena) => {
   const accuracy = featureAccuracyOf(limits);
-  return new LogHistogram(accuracy, { center: like.center, minIndexable: FEATURE_MIN_INDEXABLE, mapping: mappingOfAccuracy(like, accuracy), byteCounts: true });
+  return new LogHistogram(accuracy, { center: like.center, minIndexable: FEATURE_MIN_INDEXABLE, mapping: mappingOfAccuracy(like, accuracy), byteCounts: true, arena });
 };
 /** `like`'s bucket mapping where it is of `accuracy` (a sketch of an older worker's may not be: then one of its own). */
 function mappingOfAccuracy(like: LogHistogram, accuracy: number): CubicLogMapping | undefined {
@@ -820,11 +827,18 @@ function mappingOfAccuracy(like: LogHistogram, accuracy: number): CubicLogMappin
  * worker's) is rebinned onto the window's, deterministically, so removing it later takes back
  * exactly what adding it put in.
  */
-function addHistogram(target: LogHistogram | null, source: LogHistogram | null, sign: 1 | -1, make: SketchMaker, limits: PaneLimits): LogHistogram | null {
+function addHistogram(
+  target: LogHistogram | null,
+  source: LogHistogram | null,
+  sign: 1 | -1,
+  make: SketchMaker,
+  limits: PaneLimits,
+  arena: CountsArena | undefined,
+): LogHistogram | null {
   if (source === null || source.count === 0) return target;
   let into = target;
   if (into === null || into.isEmpty) {
-    const made = make(source, limits);
+    const made = make(source, limits, arena);
     if (into === null || !into.sameBuckets(made)) into = made;
   }
   const moved = LogHistogram.rebinnedLike(source, into);
@@ -950,8 +964,8 @@ export function replaceInput(target: PaneInput, earlier: PaneInput, later: PaneI
     into.nulls -= before.nulls;
     into.nulls += after.nulls;
     if (change.numeric === null || into.numeric?.takeDelta(change.numeric) !== true) {
-      into.numeric = addHistogram(into.numeric, before.numeric, -1, featureSketch, limits);
-      into.numeric = addHistogram(into.numeric, after.numeric, 1, featureSketch, limits);
+      into.numeric = addHistogram(into.numeric, before.numeric, -1, featureSketch, limits, target.countsArena);
+      into.numeric = addHistogram(into.numeric, after.numeric, 1, featureSketch, limits, target.countsArena);
     }
     if (change.exact !== null) (into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap)).applyChange(change.exact);
     else {
@@ -984,7 +998,7 @@ export function addInput(
   target.scores = addSummary(target.scores, source.scores, sign, mergePredictionScores, subtractPredictionScores);
   if (sign > 0) target.latency.merge(source.latency);
   else target.latency.subtract(source.latency);
-  target.outputNumeric = addHistogram(target.outputNumeric, source.outputNumeric, sign, outputSketch, limits);
+  target.outputNumeric = addHistogram(target.outputNumeric, source.outputNumeric, sign, outputSketch, limits, target.countsArena);
   if (source.outputExact !== null) {
     target.outputExact ??= new ExactValueCounts(EXACT_VALUES_CAP, target.exactSumCap);
     if (sign > 0) target.outputExact.merge(source.outputExact);
@@ -992,7 +1006,7 @@ export function addInput(
   }
   target.outputCategories = addCounter(target.outputCategories, source.outputCategories, sign, limits.maxCategories);
   // windows are not capped by maxFeatures: every pane already was
-  addFeatureSummaries(target.features, source.features, sign, limits, target.exactSumCap, replacing);
+  addFeatureSummaries(target.features, source.features, sign, limits, target.exactSumCap, target.countsArena, replacing);
   if (source.invalidFeatures !== null) {
     // windows are not capped by maxFeatures: every pane already was
     const into = (target.invalidFeatures ??= new Map());
@@ -1011,7 +1025,7 @@ export function addInput(
       let into = intoValues.get(value);
       if (into === undefined) intoValues.set(value, (into = new Map()));
       // segments' values are not bounded by SUM_VALUES_CAP: their sums are held and taken away as they are
-      addFeatureSummaries(into, summaries, sign, limits, Number.POSITIVE_INFINITY);
+      addFeatureSummaries(into, summaries, sign, limits, Number.POSITIVE_INFINITY, undefined);
     }
   }
 }
@@ -1041,7 +1055,7 @@ export function reserveFeatureSketches(target: PaneInput, sources: readonly Pane
   sketches.forEach((of, name) => {
     let into = target.features.get(name);
     if (into === undefined) target.features.set(name, (into = new FeatureSummary()));
-    if (into.numeric === null) into.numeric = featureSketch(of[0], target.limits).reserveForMerging(of);
+    if (into.numeric === null) into.numeric = featureSketch(of[0], target.limits, target.countsArena).reserveForMerging(of);
   });
 }
 
@@ -1052,6 +1066,7 @@ function addFeatureSummaries(
   sign: 1 | -1,
   limits: PaneLimits,
   exactSumCap: number,
+  arena: CountsArena | undefined,
   replacing = false,
 ): void {
   // forEach, not for-of over entries: a [name, summary] array per feature, six times per replaced
@@ -1061,7 +1076,7 @@ function addFeatureSummaries(
     let into = target.get(name);
     if (into === undefined) target.set(name, (into = new FeatureSummary()));
     into.nulls += sign * summary.nulls;
-    into.numeric = addHistogram(into.numeric, summary.numeric, sign, featureSketch, limits);
+    into.numeric = addHistogram(into.numeric, summary.numeric, sign, featureSketch, limits, arena);
     if (summary.exact !== null) {
       into.exact ??= new ExactValueCounts(EXACT_VALUES_CAP, exactSumCap);
       if (sign > 0) into.exact.merge(summary.exact);

@@ -6,6 +6,7 @@ import type { CheckedPaneMessage } from '../contract/pane-codec.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
 import { ExactValueCounts, SUM_VALUES_CAP, movedOnto } from '../sketch/exact-values.ts';
 import { BucketScratch } from '../sketch/bucket-store.ts';
+import { CountsArena } from '../sketch/counts-arena.ts';
 import { DEFAULT_COARSE_PANE_MS, DEFAULT_HISTORY_PANE_MS, PaneMembers, alignDown, coarseGridOf, paneLayout } from './coarse-panes.ts';
 import type { PaneLayout } from './coarse-panes.ts';
 import { detachedSketches, isPackedStateBytes, packPaneState, unpackPaneState } from './packed-state.ts';
@@ -52,9 +53,11 @@ function foldedThrough<State extends { paneStart: number }>(states: State[], val
 export class WindowAggregate {
   readonly input: PaneInput;
   readonly outcome: PaneOutcome;
-  constructor(limits: PaneLimits) {
+  /** `arena`: where a window's sketches cut their bucket arrays from (PaneInput.countsArena); none for a sum made to be read once. */
+  constructor(limits: PaneLimits, arena?: CountsArena) {
     this.input = new PaneInput(limits);
     this.input.exactSumCap = SUM_VALUES_CAP;
+    this.input.countsArena = arena;
     this.outcome = new PaneOutcome(limits);
   }
 }
@@ -142,6 +145,13 @@ export const OUTCOME_PACK_QUIET_MS = 60_000;
 const OUTCOME_PACKS_PER_ADVANCE = 4;
 
 /**
+ * The share of a model's arena that may be free (arrays its windows' sketches outgrew) before they
+ * are moved into one new slab (ModelWindows.compactArena): what memory the arena costs beyond what
+ * the windows hold, against how often their arrays are copied while windows widen.
+ */
+const ARENA_FREE_SHARE = 1 / 8;
+
+/**
  * A held input state's array of its own (a StateBytePool's, when the windows have one), or null: an
  * outcome state, wire objects, or a view of the bytes it shares with its pane's other states.
  */
@@ -215,6 +225,9 @@ export class ModelWindows {
    * heavy-tailed features, a third of the steady-state memory once held states are packed.
    */
   private readonly allVersions = new Map<string, WindowAggregate>();
+  /** The windows' sketches' bucket arrays (see CountsArena): the model's own, so they go with it. */
+  private readonly countsArena = new CountsArena();
+  private arenaCompactions = 0;
   readonly versions = new Set<string>();
   /** End of the newest pane seen (exclusive), epoch ms of event time. */
   end = -Infinity;
@@ -308,7 +321,7 @@ export class ModelWindows {
     const byVersion = this.aggregates.get(window) as Map<string, WindowAggregate>;
     let aggregate = byVersion.get(version);
     if (aggregate === undefined) {
-      aggregate = new WindowAggregate(this.limits);
+      aggregate = new WindowAggregate(this.limits, this.countsArena);
       byVersion.set(version, aggregate);
     }
     return aggregate;
@@ -442,8 +455,8 @@ export class ModelWindows {
   /** Every aggregate summed again from the states held (what applying each of them gives). */
   private sumAgain(): void {
     this.scratch.reset();
-    for (const byVersion of this.aggregates.values()) for (const version of byVersion.keys()) byVersion.set(version, new WindowAggregate(this.limits));
-    for (const window of this.allVersions.keys()) this.allVersions.set(window, new WindowAggregate(this.limits));
+    for (const byVersion of this.aggregates.values()) for (const version of byVersion.keys()) byVersion.set(version, new WindowAggregate(this.limits, this.countsArena));
+    for (const window of this.allVersions.keys()) this.allVersions.set(window, new WindowAggregate(this.limits, this.countsArena));
     for (const pane of this.storedPanes()) this.apply(pane, 1);
   }
 
@@ -598,7 +611,7 @@ export class ModelWindows {
   private keepAllVersionsIfNeeded(window: string): void {
     const byVersion = this.aggregates.get(window) as Map<string, WindowAggregate>;
     if (byVersion.size < 2) return;
-    const all = new WindowAggregate(this.limits);
+    const all = new WindowAggregate(this.limits, this.countsArena);
     for (const aggregate of byVersion.values()) {
       addInput(all.input, aggregate.input, 1);
       addOutcome(all.outcome, aggregate.outcome, 1);
@@ -622,6 +635,26 @@ export class ModelWindows {
   applyMessage(message: PaneMessage): void {
     this.applyState(message);
     this.recountFoldedValues();
+    if (this.countsArena.wantsCompaction(ARENA_FREE_SHARE)) this.compactArena();
+  }
+
+  /** Every window sketch's bucket arrays moved into one new slab of the model's arena (see CountsArena). */
+  private compactArena(): void {
+    const arena = this.countsArena;
+    arena.beginCompaction();
+    const move = (aggregate: WindowAggregate): void => {
+      aggregate.input.outputNumeric?.moveIntoArena();
+      aggregate.input.features.forEach((summary) => summary.numeric?.moveIntoArena());
+    };
+    for (const byVersion of this.aggregates.values()) byVersion.forEach(move);
+    this.allVersions.forEach(move);
+    arena.endCompaction();
+    this.arenaCompactions++;
+  }
+
+  /** Compactions of the model's arena so far, and the bytes it holds (for the bench's account). */
+  get arenaFigures(): { compactions: number; bytes: number; freeBytes: number } {
+    return { compactions: this.arenaCompactions, bytes: this.countsArena.bytes, freeBytes: this.countsArena.freeBytes };
   }
 
   private applyState(message: PaneMessage): void {

@@ -676,3 +676,40 @@ describe('partition states whose feature sketches are sent as their values (Feat
     expect(encode(inputToWire((windows.get('1m') as { input: PaneInput }).input))).toEqual(before);
   });
 });
+
+describe("the windows' bucket arrays in the model's arena", () => {
+  /** A pane of 40 features whose values reach further out with each pane: the windows' arrays grow again and again. */
+  function wideningMessage(partition: number, pane: number): PaneMessage {
+    const state = new PaneInput(DEFAULT_PANE_LIMITS);
+    for (let k = 0; k < 30 + 6 * pane; k++) {
+      state.count++;
+      state.latency.add(k);
+      for (let f = 0; f < 40; f++) state.addFeature(`f${f}`, (1 + f) * Math.exp(((k * 7 + partition) % (30 + 6 * pane)) / 25));
+    }
+    return { model: 'm', version: 'v1', partition, paneStart: pane * PANE, paneMs: PANE, part: 'in', seq: 0, state: inputToWire(state), final: false };
+  }
+
+  it('are moved into a new slab as the windows outgrow them, and sum what the panes hold', () => {
+    const windows = new ModelWindows('m', WINDOWS, DEFAULT_PANE_LIMITS);
+    for (let pane = 0; pane < 45; pane++) for (let partition = 0; partition < 3; partition++) windows.applyMessage(decodePaneMessage(encodePaneMessage(wideningMessage(partition, pane))));
+    const figures = windows.arenaFigures;
+    expect(figures.compactions).toBeGreaterThan(0);
+    // what is free of the arena stays a small share of it, not the arrays the windows outgrew
+    expect(figures.freeBytes).toBeLessThan(Math.max(16_384, figures.bytes / 4));
+    // and what it holds is the windows' feature arrays (moved at each compaction, not left in the old slabs)
+    let arrays = 0;
+    for (const name of WINDOWS.keys()) (windows.get(name) as { input: PaneInput }).input.features.forEach((summary) => (arrays += summary.numeric?.bucketCapacityBytes ?? 0));
+    expect(figures.bytes - figures.freeBytes).toBeGreaterThan(0.8 * arrays);
+    // each window holds what its panes sum to, as a sum made without an arena says (sumRange: decoded from the states held)
+    for (const [name, ms] of WINDOWS) {
+      const window = (windows.get(name) as { input: PaneInput }).input;
+      const summed = windows.sumRange(windows.end - ms, windows.end).input;
+      expect(window.count).toBe(summed.count);
+      for (let f = 0; f < 40; f++) {
+        const [held, sum] = [window, summed].map((pane) => pane.features.get(`f${f}`)?.numeric as LogHistogram);
+        expect(held.count).toBe(sum.count);
+        for (const q of [0.001, 0.1, 0.5, 0.9, 0.999]) expect(held.quantile(q)).toBe(sum.quantile(q));
+      }
+    }
+  });
+});
