@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { profileFromWindow } from '../reference/profile.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
+import { packSketchArrays } from '../sketch/counts-arena.ts';
 import { newProfileId } from '../reference/store.ts';
 import type { ModelWindows } from '../window/windows.ts';
 import { ModelSignal } from './model-signal.ts';
@@ -68,6 +69,8 @@ export class ReferenceRegistry {
   private readonly active = new Map<string, ReferenceProfile>();
   /** Every profile known for a key (by id): deleting the one in force falls back to the newest remaining. */
   private readonly known = new Map<string, Map<string, ReferenceProfile>>();
+  /** Profiles whose sketches' bucket arrays are packed into one buffer (packSketchArrays): each once. */
+  private readonly packed = new WeakSet<ReferenceProfile>();
   /** The keys of `known` (and `active`) of each model, so a model's entries can be found without a scan. */
   private readonly keysOf = new Map<string, Set<string>>();
   private readonly changed = new ModelSignal();
@@ -127,6 +130,13 @@ export class ReferenceRegistry {
     if (keys === undefined) this.keysOf.set(profile.model, (keys = new Set()));
     keys.add(key);
     known.set(profile.id, profile);
+    if (!this.packed.has(profile)) {
+      // held as long as it is known, and read, not changed: its arrays in one buffer, not one each
+      this.packed.add(profile);
+      const sketches: LogHistogram[] = [];
+      for (const feature of Object.values(profile.features)) if (feature.type === 'numeric' && feature.summary instanceof LogHistogram) sketches.push(feature.summary);
+      packSketchArrays(sketches);
+    }
     const current = this.active.get(key);
     if (current !== undefined && current.id !== profile.id && isNewer(current, profile)) return;
     this.active.set(key, profile);

@@ -1,4 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
+import { MAX_REGION_BYTES, ON_HEAP_BYTES } from './counts-arena.ts';
 import type { CountsArena } from './counts-arena.ts';
 
 /**
@@ -538,6 +539,19 @@ export class BucketStore {
   /** A zeroed array for at least `length` weights of `like`'s kind: from the arena where the store has one. */
   private newCounts(like: Counts, length: number): Counts {
     return this.arena === null ? countsLike(like, length) : this.arena.take(like, length);
+  }
+
+  /**
+   * Its array copied into a region of `arena`, which the store does not keep (a sketch that is not
+   * to change: see packSketchArrays). Arrays V8 keeps in its heap, and those larger than a region,
+   * stay as they are.
+   */
+  moveCountsInto(arena: CountsArena): void {
+    const bytes = this.counts.byteLength;
+    if (bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES) return;
+    const moved = arena.take(this.counts, this.counts.length);
+    moved.set(this.counts);
+    this.counts = moved;
   }
 
   /** During a compaction of the store's arena (CountsArena.beginCompaction): its array moved into the new slab. */

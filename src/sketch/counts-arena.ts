@@ -16,13 +16,14 @@
  * weights, never another store's.
  */
 import type { Counts } from './bucket-store.ts';
+import type { LogHistogram } from './log-histogram.ts';
 
 /** Bytes of a slab cut between compactions: room for the arrays of a window or two growing. */
 export const SLAB_BYTES = 1 << 14;
 /** Larger arrays (float weights of a wide store, a window past 16,384 one-byte buckets) get a buffer of their own. */
 export const MAX_REGION_BYTES = SLAB_BYTES;
 /** Arrays of at most this many bytes live in V8's heap (no buffer of their own): left to it. */
-const ON_HEAP_BYTES = 64;
+export const ON_HEAP_BYTES = 64;
 /** A slab made by compact is rounded up to this, and has at least this much room left. */
 const COMPACT_ROOM_BYTES = 1 << 12;
 
@@ -113,6 +114,11 @@ export class CountsArena {
     this.previous = null;
   }
 
+  /** Cuts the next slab `bytes` long (rounded up to 8), for arrays whose total is known (packSketchArrays). */
+  reserve(bytes: number): void {
+    if (bytes > 0) this.cutSlab(regionBytes(bytes));
+  }
+
   /** Whether `array` is a region of the slabs cut since the last compaction. */
   owns(array: Counts): boolean {
     return array.byteLength > ON_HEAP_BYTES && this.slabs.has(array.buffer as ArrayBuffer);
@@ -124,4 +130,19 @@ export class CountsArena {
     this.slabBytes += bytes;
     this.used = 0;
   }
+}
+
+/**
+ * Moves the bucket arrays of sketches that are not to change (a reference profile's, held as long
+ * as the profile is known) into one buffer cut to their size: one ArrayBuffer for a profile's
+ * ~60 arrays instead of one each (at 300 models x 30 features, ~18,000 buffers fewer for each full
+ * collection's sweep to walk). A sketch changed afterwards grows into arrays of its own, as any
+ * sketch does; nothing is given back or compacted.
+ */
+export function packSketchArrays(sketches: readonly LogHistogram[]): void {
+  if (sketches.length === 0) return;
+  const arena = new CountsArena();
+  // each array's bytes rounded up to 8 (its region's): at most 2 x 7 bytes a sketch over what it holds
+  arena.reserve(sketches.reduce((bytes, sketch) => bytes + sketch.bucketCapacityBytes + 16, 0));
+  for (const sketch of sketches) sketch.moveArraysInto(arena);
 }

@@ -144,6 +144,12 @@ export class LogHistogram implements QuantileSummary {
     this.negative = new BucketStore(maxBuckets, this.byteCounts, arena);
   }
 
+  /** Its arrays copied into regions of `arena` (a sketch that is not to change: see packSketchArrays). */
+  moveArraysInto(arena: CountsArena): void {
+    this.positive.moveCountsInto(arena);
+    this.negative.moveCountsInto(arena);
+  }
+
   /** During a compaction of the arena the sketch was made with (LogHistogramOptions.arena): its arrays moved into the new slab. */
   moveIntoArena(): void {
     this.positive.moveIntoArena();

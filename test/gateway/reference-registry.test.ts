@@ -371,3 +371,34 @@ describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
     expect(kept.quantile(0)).toBeCloseTo(40, 0);
   });
 });
+
+describe('ReferenceRegistry: a known profile\'s sketches', () => {
+  /** The buffers a sketch's bucket arrays lie in (its two stores' arrays of their own over V8's 64 on-heap bytes). */
+  function buffersOf(sketch: LogHistogram): ArrayBufferLike[] {
+    const stores = sketch as unknown as { positive: { counts: Uint8Array }; negative: { counts: Uint8Array } };
+    return [stores.positive.counts, stores.negative.counts].filter((counts) => counts.byteLength > 64).map((counts) => counts.buffer);
+  }
+
+  it('hold their bucket arrays in one buffer, and keep their figures', () => {
+    const { references } = registry();
+    const features: ReferenceProfile['features'] = {};
+    const before = new Map<string, number[]>();
+    for (let f = 0; f < 30; f++) {
+      // heavy-tailed on both sides of the center: arrays of hundreds of buckets per sign
+      const values = Array.from({ length: 600 }, (_, i) => f + Math.sinh(((i * 7919) % 600) / 60 - 5));
+      const sketch = new LogHistogram(featureAccuracyOf(LIMITS), { center: f, minIndexable: FEATURE_MIN_INDEXABLE });
+      for (const v of values) sketch.add(v);
+      features[`f${f}`] = numericReferenceFromValues('p1', values, sketch);
+      before.set(`f${f}`, [0.01, 0.25, 0.5, 0.75, 0.99].map((q) => sketch.quantile(q)));
+    }
+    const sketches = Object.values(features).map((feature) => (feature.type === 'numeric' ? feature.summary : null)) as LogHistogram[];
+    expect(new Set(sketches.flatMap(buffersOf)).size).toBe(60);
+    references.setReference({ ...profile('p1', 'churn', 1000), features });
+    // 60 arrays, one buffer: one object for a full collection's array-buffer sweep, not 60
+    expect(new Set(sketches.flatMap(buffersOf)).size).toBe(1);
+    for (const [name, quantiles] of before) {
+      const summary = (references.referenceFor('churn')?.features[name] as unknown as { summary: LogHistogram }).summary;
+      expect([0.01, 0.25, 0.5, 0.75, 0.99].map((q) => summary.quantile(q))).toEqual(quantiles);
+    }
+  });
+});
