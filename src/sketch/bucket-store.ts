@@ -44,7 +44,7 @@ export type Counts = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 const NO_COUNTS = new Uint16Array(0);
 /** NO_COUNTS of a store that starts with one-byte counts. */
 const NO_BYTE_COUNTS = new Uint8Array(0);
-/** The kinds a store's counts widen into (see widenWith), as `like` arguments. */
+/** Four-byte counts as a `like` argument (widenWith widens into NO_COUNTS, this or NO_WEIGHTS's kind). */
 const NO_WIDE_COUNTS = new Uint32Array(0);
 
 /** A zeroed array of `length` weights of the kind `like` holds. */
