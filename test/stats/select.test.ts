@@ -158,6 +158,17 @@ describe('evaluateDrift: numeric', () => {
     expect(exact.pValue).toBeLessThan(0.05);
   });
 
+  it('writes each result\'s fields in one order, a p-value and an error bound only where there is one', () => {
+    const ref = normals(800, 20, 2, 21);
+    const cur = normals(2000, 20.6, 2, 22);
+    const entry = evaluateDrift(reference(ref), { type: 'numeric', summary: ExactLogSketch.of(cur) });
+    // what a client reading the JSON gets: KS from the sketches states its error bound
+    expect(Object.keys(JSON.parse(JSON.stringify(entry?.tests.ks)) as object)).toEqual(['test', 'statistic', 'threshold', 'drift', 'pValue', 'errorBound']);
+    expect(Object.keys(JSON.parse(JSON.stringify(entry?.tests.psi)) as object)).toEqual(['test', 'statistic', 'threshold', 'drift']);
+    const withSample = evaluateDrift(reference(ref), { type: 'numeric', summary: ExactLogSketch.of(cur), sample: cur });
+    expect(Object.keys(JSON.parse(JSON.stringify(withSample?.tests.ks)) as object)).toEqual(['test', 'statistic', 'threshold', 'drift', 'pValue']);
+  });
+
   it('small reference, same distribution: no drift', () => {
     const ref = normals(500, 0, 1, 3);
     const cur = normals(500, 0, 1, 4);
