@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { ReferenceProfile } from '../reference/profile.ts';
 import { profileFromWindow } from '../reference/profile.ts';
 import { LogHistogram } from '../sketch/log-histogram.ts';
-import { packSketchArrays } from '../sketch/counts-arena.ts';
 import { newProfileId } from '../reference/store.ts';
 import type { ModelWindows } from '../window/windows.ts';
 import { ModelSignal } from './model-signal.ts';
@@ -69,7 +68,7 @@ export class ReferenceRegistry {
   private readonly active = new Map<string, ReferenceProfile>();
   /** Every profile known for a key (by id): deleting the one in force falls back to the newest remaining. */
   private readonly known = new Map<string, Map<string, ReferenceProfile>>();
-  /** Profiles whose sketches' bucket arrays are packed into one buffer (packSketchArrays): each once. */
+  /** Profiles whose sketches' bucket arrays are packed into one buffer (LogHistogram.packArrays): each once. */
   private readonly packed = new WeakSet<ReferenceProfile>();
   /** The keys of `known` (and `active`) of each model, so a model's entries can be found without a scan. */
   private readonly keysOf = new Map<string, Set<string>>();
@@ -135,7 +134,7 @@ export class ReferenceRegistry {
       this.packed.add(profile);
       const sketches: LogHistogram[] = [];
       for (const feature of Object.values(profile.features)) if (feature.type === 'numeric' && feature.summary instanceof LogHistogram) sketches.push(feature.summary);
-      packSketchArrays(sketches);
+      LogHistogram.packArrays(sketches);
     }
     const current = this.active.get(key);
     if (current !== undefined && current.id !== profile.id && isNewer(current, profile)) return;

@@ -1,6 +1,7 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
 import { MAX_REGION_BYTES, ON_HEAP_BYTES } from './counts-arena.ts';
 import type { CountsArena } from './counts-arena.ts';
+import type { Counts } from './types.ts';
 
 /**
  * Bucket weights for a contiguous range of integer bucket indexes. While few buckets hold a
@@ -31,12 +32,8 @@ const INITIAL_CAPACITY = 64;
  * empty, nothing can be written into it.
  */
 const NO_WEIGHTS = new Float64Array(0);
-/**
- * A store's weights over its range (see BucketStore.counts): counts in one byte a bucket while each
- * is below 2^8 (stores made for it: a sum of panes, see BucketStore's constructor), in two below
- * 2^16, in four below 2^32, float64 weights otherwise.
- */
-export type Counts = Uint8Array | Uint16Array | Uint32Array | Float64Array;
+/** A store's weights over its range (see BucketStore.counts; defined in types.ts, which the arena shares). */
+export type { Counts };
 /**
  * The counts of a store before its range needs an array (see BucketStore.counts): the narrowest
  * counts it starts with, so that the array it grows into starts as those.
@@ -543,7 +540,7 @@ export class BucketStore {
 
   /**
    * Its array copied into a region of `arena`, which the store does not keep (a sketch that is not
-   * to change: see packSketchArrays). Arrays V8 keeps in its heap, and those larger than a region,
+   * to change: see LogHistogram.packArrays). Arrays V8 keeps in its heap, and those larger than a region,
    * stay as they are.
    */
   moveCountsInto(arena: CountsArena): void {

@@ -15,8 +15,7 @@
  * another array may still be over it, so a store that kept an old array would read its own stale
  * weights, never another store's.
  */
-import type { Counts } from './bucket-store.ts';
-import type { LogHistogram } from './log-histogram.ts';
+import type { Counts } from './types.ts';
 
 /** Bytes of a slab cut between compactions: room for the arrays of a window or two growing. */
 export const SLAB_BYTES = 1 << 14;
@@ -114,7 +113,7 @@ export class CountsArena {
     this.previous = null;
   }
 
-  /** Cuts the next slab `bytes` long (rounded up to 8), for arrays whose total is known (packSketchArrays). */
+  /** Cuts the next slab `bytes` long (rounded up to 8), for arrays whose total is known (LogHistogram.packArrays). */
   reserve(bytes: number): void {
     if (bytes > 0) this.cutSlab(regionBytes(bytes));
   }
@@ -130,19 +129,4 @@ export class CountsArena {
     this.slabBytes += bytes;
     this.used = 0;
   }
-}
-
-/**
- * Moves the bucket arrays of sketches that are not to change (a reference profile's, held as long
- * as the profile is known) into one buffer cut to their size: one ArrayBuffer for a profile's
- * ~60 arrays instead of one each (at 300 models x 30 features, ~18,000 buffers fewer for each full
- * collection's sweep to walk). A sketch changed afterwards grows into arrays of its own, as any
- * sketch does; nothing is given back or compacted.
- */
-export function packSketchArrays(sketches: readonly LogHistogram[]): void {
-  if (sketches.length === 0) return;
-  const arena = new CountsArena();
-  // each array's bytes rounded up to 8 (its region's): at most 2 x 7 bytes a sketch over what it holds
-  arena.reserve(sketches.reduce((bytes, sketch) => bytes + sketch.bucketCapacityBytes + 16, 0));
-  for (const sketch of sketches) sketch.moveArraysInto(arena);
 }

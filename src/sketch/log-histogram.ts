@@ -1,7 +1,7 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
 import { BucketStore, EMPTY_HIGH, EMPTY_LOW, NO_INDEX, SPARSE_SHARE, bucketDelta, lowerBound, newInts, newRebinArrays, newWeights } from './bucket-store.ts';
 import type { BucketDelta, BucketScratch, Counts, StoreForm } from './bucket-store.ts';
-import type { CountsArena } from './counts-arena.ts';
+import { CountsArena } from './counts-arena.ts';
 import type { BucketArrays, QuantileSummary } from './types.ts';
 
 /**
@@ -144,7 +144,22 @@ export class LogHistogram implements QuantileSummary {
     this.negative = new BucketStore(maxBuckets, this.byteCounts, arena);
   }
 
-  /** Its arrays copied into regions of `arena` (a sketch that is not to change: see packSketchArrays). */
+  /**
+   * Moves the bucket arrays of sketches that are not to change (a reference profile's, held as long
+   * as the profile is known) into one buffer cut to their size: one ArrayBuffer for a profile's
+   * ~60 arrays instead of one each (at 300 models x 30 features, ~18,000 buffers fewer for each full
+   * collection's sweep to walk). A sketch changed afterwards grows into arrays of its own, as any
+   * sketch does; nothing is given back or compacted.
+   */
+  static packArrays(sketches: readonly LogHistogram[]): void {
+    if (sketches.length === 0) return;
+    const arena = new CountsArena();
+    // each array's bytes rounded up to 8 (its region's): at most 2 x 7 bytes a sketch over what it holds
+    arena.reserve(sketches.reduce((bytes, sketch) => bytes + sketch.bucketCapacityBytes + 16, 0));
+    for (const sketch of sketches) sketch.moveArraysInto(arena);
+  }
+
+  /** Its arrays copied into regions of `arena` (a sketch that is not to change: see LogHistogram.packArrays). */
   moveArraysInto(arena: CountsArena): void {
     this.positive.moveCountsInto(arena);
     this.negative.moveCountsInto(arena);

@@ -45,3 +45,10 @@ export interface BucketArrays {
   total?: number | undefined;
   largest?: number | undefined;
 }
+
+/**
+ * A store's weights over its range (see BucketStore.counts): counts in one byte a bucket while each
+ * is below 2^8 (stores made for it: a sum of panes, see BucketStore's constructor), in two below
+ * 2^16, in four below 2^32, float64 weights otherwise.
+ */
+export type Counts = Uint8Array | Uint16Array | Uint32Array | Float64Array;

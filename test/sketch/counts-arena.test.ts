@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CountsArena, MAX_REGION_BYTES, SLAB_BYTES } from '../../src/sketch/counts-arena.ts';
 import { BucketStore } from '../../src/sketch/bucket-store.ts';
-import type { Counts } from '../../src/sketch/bucket-store.ts';
+import type { Counts } from '../../src/sketch/types.ts';
 import { LogHistogram } from '../../src/sketch/log-histogram.ts';
 
 const BYTES = new Uint8Array(0);
