@@ -1,5 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { MAX_REGION_BYTES, ON_HEAP_BYTES } from './counts-arena.ts';
+import { MAX_REGION_BYTES, ON_HEAP_BYTES, countsOver } from './counts-arena.ts';
 import type { CountsArena } from './counts-arena.ts';
 import type { Counts } from './types.ts';
 
@@ -49,12 +49,6 @@ function countsLike(like: Counts, length: number): Counts {
   return countsOver(like, new ArrayBuffer(length * like.BYTES_PER_ELEMENT), 0, length);
 }
 
-/** `length` weights of the kind `like` holds, over `buffer` from `byteOffset`. */
-function countsOver(like: Counts, buffer: ArrayBuffer, byteOffset: number, length: number): Counts {
-  if (like instanceof Uint16Array) return new Uint16Array(buffer, byteOffset, length);
-  if (like instanceof Uint8Array) return new Uint8Array(buffer, byteOffset, length);
-  return like instanceof Uint32Array ? new Uint32Array(buffer, byteOffset, length) : new Float64Array(buffer, byteOffset, length);
-}
 
 /**
  * A sorted store's two arrays (see BucketStore.sparseIndexes), `length` indexes and as many weights

@@ -31,10 +31,10 @@ function regionBytes(bytes: number): number {
   return Math.ceil(bytes / 8) * 8;
 }
 
-/** A view of `length` weights of the kind `like` holds over `buffer` from `byteOffset`. */
-function viewLike(like: Counts, buffer: ArrayBuffer, byteOffset: number, length: number): Counts {
-  if (like instanceof Uint8Array) return new Uint8Array(buffer, byteOffset, length);
+/** `length` weights of the kind `like` holds, over `buffer` from `byteOffset` (the arena's regions, BucketStore's arrays). */
+export function countsOver(like: Counts, buffer: ArrayBuffer, byteOffset: number, length: number): Counts {
   if (like instanceof Uint16Array) return new Uint16Array(buffer, byteOffset, length);
+  if (like instanceof Uint8Array) return new Uint8Array(buffer, byteOffset, length);
   return like instanceof Uint32Array ? new Uint32Array(buffer, byteOffset, length) : new Float64Array(buffer, byteOffset, length);
 }
 
@@ -56,10 +56,10 @@ export class CountsArena {
    */
   take(like: Counts, length: number): Counts {
     const bytes = length * like.BYTES_PER_ELEMENT;
-    if (bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES) return viewLike(like, new ArrayBuffer(bytes), 0, length);
+    if (bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES) return countsOver(like, new ArrayBuffer(bytes), 0, length);
     const size = regionBytes(bytes);
     if (this.slab === null || this.used + size > this.slab.byteLength) this.cutSlab(SLAB_BYTES);
-    const view = viewLike(like, this.slab as ArrayBuffer, this.used, length);
+    const view = countsOver(like, this.slab as ArrayBuffer, this.used, length);
     this.used += size;
     this.liveBytes += size;
     return view;
