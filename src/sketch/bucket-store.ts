@@ -1,5 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { MAX_REGION_BYTES, ON_HEAP_BYTES, countsOver } from './counts-arena.ts';
+import { MAX_REGION_BYTES, ON_HEAP_BYTES, countsOver, regionBytes } from './counts-arena.ts';
 import type { CountsArena } from './counts-arena.ts';
 import type { Counts } from './types.ts';
 
@@ -538,11 +538,16 @@ export class BucketStore {
    * stay as they are.
    */
   moveCountsInto(arena: CountsArena): void {
-    const bytes = this.counts.byteLength;
-    if (bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES) return;
+    if (this.countsRegionBytes === 0) return;
     const moved = arena.take(this.counts, this.counts.length);
     moved.set(this.counts);
     this.counts = moved;
+  }
+
+  /** Bytes of the region moveCountsInto would copy its array into; 0 for an array it leaves as it is. */
+  get countsRegionBytes(): number {
+    const bytes = this.counts.byteLength;
+    return bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES ? 0 : regionBytes(bytes);
   }
 
   /** During a compaction of the store's arena (CountsArena.beginCompaction): its array moved into the new slab. */

@@ -26,8 +26,8 @@ export const ON_HEAP_BYTES = 64;
 /** A slab made by compact is rounded up to this, and has at least this much room left. */
 const COMPACT_ROOM_BYTES = 1 << 12;
 
-/** `bytes` rounded up to a multiple of 8: float64 weights stay aligned. */
-function regionBytes(bytes: number): number {
+/** `bytes` rounded up to a multiple of 8 (float64 weights stay aligned): what a region of them takes. */
+export function regionBytes(bytes: number): number {
   return Math.ceil(bytes / 8) * 8;
 }
 

@@ -154,8 +154,8 @@ export class LogHistogram implements QuantileSummary {
   static packArrays(sketches: readonly LogHistogram[]): void {
     if (sketches.length === 0) return;
     const arena = new CountsArena();
-    // each array's bytes rounded up to 8 (its region's): at most 2 x 7 bytes a sketch over what it holds
-    arena.reserve(sketches.reduce((bytes, sketch) => bytes + sketch.bucketCapacityBytes + 16, 0));
+    // the regions the arrays take, exactly (a sorted copy's arrays, a captured reference's, stay as they are)
+    arena.reserve(sketches.reduce((bytes, sketch) => bytes + sketch.positive.countsRegionBytes + sketch.negative.countsRegionBytes, 0));
     for (const sketch of sketches) sketch.moveArraysInto(arena);
   }
 

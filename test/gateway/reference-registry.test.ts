@@ -373,10 +373,15 @@ describe('ReferenceRegistry: the buckets of a feature\'s reference', () => {
 });
 
 describe('ReferenceRegistry: a known profile\'s sketches', () => {
-  /** The buffers a sketch's bucket arrays lie in (its two stores' arrays of their own over V8's 64 on-heap bytes). */
-  function buffersOf(sketch: LogHistogram): ArrayBufferLike[] {
+  /** A sketch's bucket arrays of their own (its two stores' arrays over V8's 64 on-heap bytes). */
+  function arraysOf(sketch: LogHistogram): Uint8Array[] {
     const stores = sketch as unknown as { positive: { counts: Uint8Array }; negative: { counts: Uint8Array } };
-    return [stores.positive.counts, stores.negative.counts].filter((counts) => counts.byteLength > 64).map((counts) => counts.buffer);
+    return [stores.positive.counts, stores.negative.counts].filter((counts) => counts.byteLength > 64);
+  }
+
+  /** The buffers a sketch's bucket arrays lie in. */
+  function buffersOf(sketch: LogHistogram): ArrayBufferLike[] {
+    return arraysOf(sketch).map((counts) => counts.buffer);
   }
 
   it('hold their bucket arrays in one buffer, and keep their figures', () => {
@@ -393,9 +398,22 @@ describe('ReferenceRegistry: a known profile\'s sketches', () => {
     }
     const sketches = Object.values(features).map((feature) => (feature.type === 'numeric' ? feature.summary : null)) as LogHistogram[];
     expect(new Set(sketches.flatMap(buffersOf)).size).toBe(60);
+    // and one captured from a window: a sorted copy, its indexes and weights already in one buffer of their own
+    const values = new LogHistogram(featureAccuracyOf(LIMITS), { center: 0, minIndexable: FEATURE_MIN_INDEXABLE });
+    for (let i = 0; i < 40; i++) values.add(Math.exp(i / 2));
+    // a window's sum is an array over its range (merging makes one); a copy of it few weights fill is sorted
+    const sparse = new LogHistogram(featureAccuracyOf(LIMITS), { center: 0, minIndexable: FEATURE_MIN_INDEXABLE }).merge(values);
+    const captured = sparse.clone();
+    const sample = Array.from({ length: 40 }, (_, i) => Math.exp(i / 2));
+    features.captured = numericReferenceFromValues('p1', sample, captured);
+    expect((captured as unknown as { positive: { form: string } }).positive.form).toBe('sorted');
+    const arrayBytes = sketches.reduce((n, sketch) => n + arraysOf(sketch).reduce((m, a) => m + Math.ceil(a.byteLength / 8) * 8, 0), 0);
     references.setReference({ ...profile('p1', 'churn', 1000), features });
     // 60 arrays, one buffer: one object for a full collection's array-buffer sweep, not 60
     expect(new Set(sketches.flatMap(buffersOf)).size).toBe(1);
+    // as long as the arrays it holds, not longer: the sorted copy is left as it was, and takes no room there
+    expect(buffersOf(sketches[0])[0].byteLength).toBe(arrayBytes);
+    expect(captured.quantile(0.5)).toBe(sparse.quantile(0.5));
     for (const [name, quantiles] of before) {
       const summary = (references.referenceFor('churn')?.features[name] as unknown as { summary: LogHistogram }).summary;
       expect([0.01, 0.25, 0.5, 0.75, 0.99].map((q) => summary.quantile(q))).toEqual(quantiles);
