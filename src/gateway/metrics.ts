@@ -66,7 +66,7 @@ interface NumericReferenceBins {
 /**
  * A numeric reference's inner edges and shares as its drift entries report them (DriftBins):
  * the same for every window and every recomputation against it, so made once per reference feature
- * and shared by its entries, frozen (an answer is serialized, never changed). Each entry's own
+ * and shared by its entries (an answer is serialized, never changed). Each entry's own
  * copies were ~0.4 KB per model x feature x window of a gateway holding every window's drift (300
  * models x 30 features x 3 windows, heap snapshot). A reference whose edges or counts are replaced
  * (arrays, not written in place: profile.ts) gets them made again.
@@ -80,8 +80,10 @@ export class ReferenceBins {
     const made: NumericReferenceBins = {
       innerEdges: reference.innerEdges,
       binCounts: reference.binCounts,
-      edges: Object.freeze(Array.from(reference.innerEdges)),
-      shares: Object.freeze(shares(reference.binCounts)),
+      // not frozen: a frozen array of doubles holds each as a heap number of its own (V8's frozen
+      // elements are tagged), 19 per reference feature for marking to visit; readonly by type
+      edges: Array.from(reference.innerEdges),
+      shares: shares(reference.binCounts),
     };
     this.made.set(reference, made);
     return made;

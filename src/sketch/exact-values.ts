@@ -84,6 +84,13 @@ function markInSignature(signature: Int32Array, value: number): void {
  * Of `other`, the values that are not integers are counted too (fractionalOther, a sum as well):
  * a sketch of integers is moved onto other buckets value by value (movedOnto).
  */
+/**
+ * sumCap of a list that is not capped (a pane's, which lists at most `cap`). A small integer, not
+ * Infinity: a field that ever holds a non-integer is a heap number of its own in every instance
+ * (V8), and a gateway holds thousands of these.
+ */
+export const UNBOUNDED_SUM_CAP = 2 ** 30 - 1;
+
 export class ExactValueCounts {
   // Parallel arrays, not a Map: a pane holds at most `cap` values, and a linear scan of a few
   // doubles is several times cheaper than hashing one on every value a worker folds in.
@@ -124,7 +131,7 @@ export class ExactValueCounts {
    */
   constructor(
     readonly cap: number,
-    readonly sumCap = Number.POSITIVE_INFINITY,
+    readonly sumCap = UNBOUNDED_SUM_CAP,
     /** Values and their counts to start from, owned by these counts from now on (ofDistinct). */
     values: number[] = [],
     tallies: number[] = [],
@@ -140,7 +147,7 @@ export class ExactValueCounts {
    * states per pane message it applies.
    */
   static ofDistinct(cap: number, values: readonly number[], counts: readonly number[]): ExactValueCounts {
-    if (!counts.includes(0)) return new ExactValueCounts(cap, Number.POSITIVE_INFINITY, values.slice(), counts.slice());
+    if (!counts.includes(0)) return new ExactValueCounts(cap, UNBOUNDED_SUM_CAP, values.slice(), counts.slice());
     const exact = new ExactValueCounts(cap);
     exact.listDistinct(values, counts);
     return exact;

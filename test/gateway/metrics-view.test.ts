@@ -152,7 +152,7 @@ describe('MetricsView', () => {
     expect(psi(bins.reference, bins.window)).toBeCloseTo(entry.tests.psi.statistic, 9);
   });
 
-  it("shares a reference's edges and shares among the entries of every window (frozen), and makes them again for a new reference", () => {
+  it("shares a reference's edges and shares among the entries of every window, and makes them again for a new reference", () => {
     const { view, windows, references, clock, baseline } = setup();
     references.setReference(baseline);
     windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
@@ -163,8 +163,6 @@ describe('MetricsView', () => {
     expect(fiveMinutes.edges).toBe(oneMinute.edges);
     expect(fiveMinutes.reference).toBe(oneMinute.reference);
     expect(fiveMinutes.window).not.toBe(oneMinute.window);
-    expect(Object.isFrozen(oneMinute.edges)).toBe(true);
-    expect(Object.isFrozen(oneMinute.reference)).toBe(true);
     // what an entry made on its own would hold
     const x = baseline.features.x;
     if (x.type !== 'numeric') throw new Error('x is numeric');
