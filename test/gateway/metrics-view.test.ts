@@ -303,6 +303,36 @@ describe('MetricsView', () => {
     expect(view.getMetrics('m', '1m', undefined, undefined, 'none', 'noRanges')).toBe(full);
   });
 
+  it('lets go of drift computed on request once a change of its window makes it due, and of no other', () => {
+    const { view, windows, references, clock, baseline } = setup();
+    references.setReference(baseline);
+    view.getMetrics('m', '1m'); // on request
+    const kept = view.getMetrics('m', '5m', undefined, undefined, 'refresh')!;
+    expect(view.computations).toBe(2);
+    // a change before the 1m drift is due (driftRecomputeMs 1 s): kept, served stale until then
+    clock.now = driftRecomputeMs(60_000) - 1;
+    windows.applyPaneMessage(inputPane('m', 6 * PANE_MS, spread(50, 1000, 100)));
+    expect(view.lastDrift('m', '1m')).toBeDefined();
+    // due, but its window unchanged since (a late pane before the 1m window [10 s, 70 s), inside 5m): still current, kept
+    clock.now = driftRecomputeMs(60_000);
+    const late = view.getMetrics('m', '1m')!;
+    expect(view.computations).toBe(3);
+    clock.now = 60_000;
+    windows.applyPaneMessage(inputPane('m', 0, spread(50, 0, 100), 'v1', 1));
+    expect(view.lastDrift('m', '1m')).toBe(late.drift);
+    expect(view.getMetrics('m', '1m')!.drift).toBe(late.drift);
+    expect(view.computations).toBe(3);
+    // due and its window changed: no read would serve it again, let go; the kept-fresh 5m stays
+    windows.applyPaneMessage(inputPane('m', 7 * PANE_MS, spread(50, 1000, 100)));
+    expect(view.lastDrift('m', '1m')).toBeUndefined();
+    expect(view.lastDrift('m', '5m')?.features).toBe(kept.drift.features);
+    // a reader of no drift sees none there; a request computes it as it would have
+    expect(view.getMetrics('m', '1m', undefined, undefined, 'none')!.drift.features).toEqual({});
+    const again = view.getMetrics('m', '1m')!;
+    expect(view.computations).toBe(4);
+    expect(again.drift.features.x.computedOn).toBe(again.count);
+  });
+
   it('a kept-fresh pair is served as last computed to requests (stale), and recomputed by the tick when due', () => {
     const { view, windows, references, clock, baseline } = setup();
     references.setReference(baseline);
