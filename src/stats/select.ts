@@ -307,6 +307,42 @@ export function alignCategoryCounts(
   return { categories, reference: ref, current: cur };
 }
 
+/*
+ * A drift entry and its `tests` are made by constructors, not as literals: V8 sizes a
+ * constructor's objects to the most properties its instances were given (slack tracking), so the
+ * fields added later (a fifth test; confirmedBy, and the bins and stamps the gateway adds) stay in
+ * the object. A literal keeps the slots it was written with and puts the rest in a PropertyArray:
+ * two more objects per feature and window of the drift a gateway holds (11,000 at 60 models x 30
+ * features, heap snapshot), each visited by every full collection's marking. Keys and their order
+ * are a literal's.
+ */
+
+/** A drift entry's `tests`, by test name. */
+class TestResults {
+  [test: string]: DriftTestResult;
+}
+
+// fields declared only (`declare`): a declared field is defined on every instance, as undefined
+// until set, which would put confirmedBy, bins and the stamps in every entry's keys
+class Entry implements DriftEntry {
+  declare type: DriftEntry['type'];
+  declare count: number;
+  declare reference: string;
+  declare primary: string;
+  declare confirmedBy?: string;
+  declare drift: boolean;
+  declare tests: Record<string, DriftTestResult>;
+
+  constructor(type: DriftEntry['type'], count: number, reference: string, primary: string, drift: boolean, tests: Record<string, DriftTestResult>) {
+    this.type = type;
+    this.count = count;
+    this.reference = reference;
+    this.primary = primary;
+    this.drift = drift;
+    this.tests = tests;
+  }
+}
+
 function finish(
   type: 'numeric' | 'categorical' | 'discrete',
   count: number,
@@ -315,7 +351,7 @@ function finish(
   tests: Record<string, DriftTestResult>,
   byDefaultRule: boolean,
 ): DriftEntry {
-  const entry: DriftEntry = { type, count, reference: referenceId, primary, drift: tests[primary].drift, tests };
+  const entry: DriftEntry = new Entry(type, count, referenceId, primary, tests[primary].drift, tests);
   if (byDefaultRule && !P_VALUE_TESTS.has(primary)) {
     const confirmedBy = confirmingTest(type === 'discrete' ? 'categorical' : type);
     entry.confirmedBy = confirmedBy;
@@ -368,7 +404,7 @@ function evaluateNumeric(
   if (reference.sample !== undefined && reference.sample.length > 0 && reference.sample.length >= reference.count && current.sample !== undefined) {
     samples.raw = { reference: reference.sample, current: current.sample };
   }
-  const tests: Record<string, DriftTestResult> = {};
+  const tests = new TestResults();
   for (const test of DRIFT_TESTS) {
     if (test.numeric !== undefined) tests[test.name] = result(test.name, test.numeric(samples), count, options);
   }
@@ -422,7 +458,7 @@ function evaluateCategorical(
   if (!(count > 0) || !(referenceCount > 0)) return null;
   const categoryCount = aligned.categories.length;
   const samples: CategoricalSamples = { ...aligned, referenceCount, count };
-  const tests: Record<string, DriftTestResult> = {};
+  const tests = new TestResults();
   for (const test of DRIFT_TESTS) {
     if (test.categorical === undefined) continue;
     if (test.onlyForTwoCategories && categoryCount !== 2 && options?.override?.test !== test.name) continue;

@@ -167,6 +167,11 @@ describe('evaluateDrift: numeric', () => {
     expect(Object.keys(JSON.parse(JSON.stringify(entry?.tests.psi)) as object)).toEqual(['test', 'statistic', 'threshold', 'drift']);
     const withSample = evaluateDrift(reference(ref), { type: 'numeric', summary: ExactLogSketch.of(cur), sample: cur });
     expect(Object.keys(JSON.parse(JSON.stringify(withSample?.tests.ks)) as object)).toEqual(['test', 'statistic', 'threshold', 'drift', 'pValue']);
+    // the entry's own keys: no field it does not have, even as undefined; confirmedBy after the tests
+    expect(Object.keys(entry!)).toEqual(['type', 'count', 'reference', 'primary', 'drift', 'tests']);
+    const large = evaluateDrift(reference(normals(20_000, 20, 2, 23)), { type: 'numeric', summary: ExactLogSketch.of(cur) });
+    expect(large?.confirmedBy).toBe('ks');
+    expect(Object.keys(large!)).toEqual(['type', 'count', 'reference', 'primary', 'drift', 'tests', 'confirmedBy']);
   });
 
   it('small reference, same distribution: no drift', () => {
