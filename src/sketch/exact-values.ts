@@ -68,6 +68,13 @@ function markInSignature(signature: Int32Array, value: number): void {
 }
 
 /**
+ * sumCap of a list that is not capped (a pane's, which lists at most `cap`). A small integer, not
+ * Infinity: a field that ever holds a non-integer is a heap number of its own in every instance
+ * (V8), and a gateway holds thousands of these.
+ */
+export const UNBOUNDED_SUM_CAP = 2 ** 30 - 1;
+
+/**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
  * reference's exact edges puts every value one bin lower; counted per value, nothing moves.
@@ -84,13 +91,6 @@ function markInSignature(signature: Int32Array, value: number): void {
  * Of `other`, the values that are not integers are counted too (fractionalOther, a sum as well):
  * a sketch of integers is moved onto other buckets value by value (movedOnto).
  */
-/**
- * sumCap of a list that is not capped (a pane's, which lists at most `cap`). A small integer, not
- * Infinity: a field that ever holds a non-integer is a heap number of its own in every instance
- * (V8), and a gateway holds thousands of these.
- */
-export const UNBOUNDED_SUM_CAP = 2 ** 30 - 1;
-
 export class ExactValueCounts {
   // Parallel arrays, not a Map: a pane holds at most `cap` values, and a linear scan of a few
   // doubles is several times cheaper than hashing one on every value a worker folds in.
