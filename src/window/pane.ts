@@ -1025,7 +1025,7 @@ export function addInput(
       let into = intoValues.get(value);
       if (into === undefined) intoValues.set(value, (into = new Map()));
       // segments' values are not bounded by SUM_VALUES_CAP: their sums are held and taken away as they are
-      addFeatureSummaries(into, summaries, sign, limits, Number.POSITIVE_INFINITY, undefined);
+      addFeatureSummaries(into, summaries, sign, limits, UNBOUNDED_SUM_CAP, undefined);
     }
   }
 }
