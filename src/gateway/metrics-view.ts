@@ -55,7 +55,8 @@ const AS_LEAN_OR_FULLER: Readonly<Record<DataQualityDemand, readonly string[]>> 
  *   (`stale` when its panes changed since); any other pair is computed on demand when due, and
  *   cached like a kept-fresh one.
  * - 'none': the reader looks at no drift statistic (a count, latency or quality rule): counts,
- *   latency and quality are exact, drift is whatever was last computed (or empty), never computed.
+ *   latency and quality are exact, drift is whatever was last computed and is still held (or
+ *   empty: see dropOutdatedDrift), never computed.
  */
 export type DriftDemand = 'refresh' | 'request' | 'none';
 
@@ -242,7 +243,8 @@ export class MetricsView {
   /**
    * The drift last computed for a window against the profile in force (what getMetrics serves with
    * demand 'none', flagged stale there when the window changed since), without building the rest
-   * of the metrics; undefined when none was (a reference change drops the model's computations).
+   * of the metrics; undefined when none was or it was let go (a reference change drops the model's
+   * computations; dropOutdatedDrift one computed on request once no read would serve it).
    * For watching how fresh drift is: `npm run bench -- gateway` samples every model's twice a
    * second, where building 300 models' metrics to read it held the event loop up to 39 ms at a time.
    */
