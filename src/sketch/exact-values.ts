@@ -68,13 +68,6 @@ function markInSignature(signature: Int32Array, value: number): void {
 }
 
 /**
- * sumCap of a list that is not capped (a pane's, which lists at most `cap`). A small integer, not
- * Infinity: a field that ever holds a non-integer is a heap number of its own in every instance
- * (V8), and a gateway holds thousands of these.
- */
-export const UNBOUNDED_SUM_CAP = 2 ** 30 - 1;
-
-/**
  * Exact counts per value of a numeric feature, for features with few distinct values (0/1 flags,
  * counts, ratings): a sketch's bucket representative of 1 is 0.99..., so binning a sketch on a
  * reference's exact edges puts every value one bin lower; counted per value, nothing moves.
@@ -131,7 +124,7 @@ export class ExactValueCounts {
    */
   constructor(
     readonly cap: number,
-    readonly sumCap = UNBOUNDED_SUM_CAP,
+    readonly sumCap = Number.POSITIVE_INFINITY,
     /** Values and their counts to start from, owned by these counts from now on (ofDistinct). */
     values: number[] = [],
     tallies: number[] = [],
@@ -147,7 +140,7 @@ export class ExactValueCounts {
    * states per pane message it applies.
    */
   static ofDistinct(cap: number, values: readonly number[], counts: readonly number[]): ExactValueCounts {
-    if (!counts.includes(0)) return new ExactValueCounts(cap, UNBOUNDED_SUM_CAP, values.slice(), counts.slice());
+    if (!counts.includes(0)) return new ExactValueCounts(cap, Number.POSITIVE_INFINITY, values.slice(), counts.slice());
     const exact = new ExactValueCounts(cap);
     exact.listDistinct(values, counts);
     return exact;

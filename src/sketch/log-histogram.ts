@@ -223,8 +223,9 @@ export class LogHistogram implements QuantileSummary {
   }
 
   /**
-   * The mapping's, which holds the same (the constructor checks): a double field of each sketch's
-   * own was a heap number of its own, ~10,000 of them at 60 models for V8's marking to visit.
+   * The mapping's, which holds the same (the constructor checks): a double field of the sketch's
+   * own was a heap number, 6,068 of them for 9,728 sketches at 60 models (heap snapshot) for
+   * V8's marking to visit.
    */
   get relativeAccuracy(): number {
     return this.mapping.relativeAccuracy;

@@ -6,7 +6,7 @@ import type { CountsArena } from '../sketch/counts-arena.ts';
 import { CubicLogMapping } from '../sketch/cubic-log-mapping.ts';
 import { CategoryCounter } from '../sketch/category-counter.ts';
 import type { CategoryCounterJSON } from '../sketch/category-counter.ts';
-import { ExactValueCounts, UNBOUNDED_SUM_CAP } from '../sketch/exact-values.ts';
+import { ExactValueCounts } from '../sketch/exact-values.ts';
 import type { ExactChange } from '../sketch/exact-values.ts';
 import { FEATURE_NUMBER, FEATURE_STRING } from '../events/feature-schema.ts';
 import type { FeatureBuffer } from '../events/feature-schema.ts';
@@ -233,9 +233,9 @@ export class PaneInput {
   /**
    * Values a sum of panes lists one by one per feature and for the output (ExactValueCounts'
    * sumCap; not per segment): windows and the sums of panes a window store holds set
-   * SUM_VALUES_CAP; a pane keeps UNBOUNDED_SUM_CAP (it lists at most EXACT_VALUES_CAP).
+   * SUM_VALUES_CAP; a pane keeps the default, unbounded (it lists at most EXACT_VALUES_CAP).
    */
-  exactSumCap = UNBOUNDED_SUM_CAP;
+  exactSumCap = Number.POSITIVE_INFINITY;
   /**
    * Where a sum of panes held for long (a window's) cuts its feature and output sketches' bucket
    * arrays from (CountsArena); undefined: a buffer per array, as a pane's.
@@ -1025,7 +1025,7 @@ export function addInput(
       let into = intoValues.get(value);
       if (into === undefined) intoValues.set(value, (into = new Map()));
       // segments' values are not bounded by SUM_VALUES_CAP: their sums are held and taken away as they are
-      addFeatureSummaries(into, summaries, sign, limits, UNBOUNDED_SUM_CAP, undefined);
+      addFeatureSummaries(into, summaries, sign, limits, Number.POSITIVE_INFINITY, undefined);
     }
   }
 }
