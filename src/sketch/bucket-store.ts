@@ -1,5 +1,5 @@
 import { CubicLogMapping } from './cubic-log-mapping.ts';
-import { MAX_REGION_BYTES, ON_HEAP_BYTES, countsOver, regionBytes } from './counts-arena.ts';
+import { countsOver, regionBytesOf } from './counts-arena.ts';
 import type { CountsArena } from './counts-arena.ts';
 import type { Counts } from './types.ts';
 
@@ -48,7 +48,6 @@ const NO_WIDE_COUNTS = new Uint32Array(0);
 function countsLike(like: Counts, length: number): Counts {
   return countsOver(like, new ArrayBuffer(length * like.BYTES_PER_ELEMENT), 0, length);
 }
-
 
 /**
  * A sorted store's two arrays (see BucketStore.sparseIndexes), `length` indexes and as many weights
@@ -546,8 +545,7 @@ export class BucketStore {
 
   /** Bytes of the region moveCountsInto would copy its array into; 0 for an array it leaves as it is. */
   get countsRegionBytes(): number {
-    const bytes = this.counts.byteLength;
-    return bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES ? 0 : regionBytes(bytes);
+    return regionBytesOf(this.counts.byteLength);
   }
 
   /** During a compaction of the store's arena (CountsArena.beginCompaction): its array moved into the new slab. */

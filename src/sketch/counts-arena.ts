@@ -31,6 +31,11 @@ export function regionBytes(bytes: number): number {
   return Math.ceil(bytes / 8) * 8;
 }
 
+/** Bytes of the region an array of `bytes` takes; 0 for one left to a buffer of its own (small enough for V8's heap, or larger than a region). */
+export function regionBytesOf(bytes: number): number {
+  return bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES ? 0 : regionBytes(bytes);
+}
+
 /** `length` weights of the kind `like` holds, over `buffer` from `byteOffset` (the arena's regions, BucketStore's arrays). */
 export function countsOver(like: Counts, buffer: ArrayBuffer, byteOffset: number, length: number): Counts {
   if (like instanceof Uint16Array) return new Uint16Array(buffer, byteOffset, length);
@@ -56,8 +61,8 @@ export class CountsArena {
    */
   take(like: Counts, length: number): Counts {
     const bytes = length * like.BYTES_PER_ELEMENT;
-    if (bytes <= ON_HEAP_BYTES || bytes > MAX_REGION_BYTES) return countsOver(like, new ArrayBuffer(bytes), 0, length);
-    const size = regionBytes(bytes);
+    const size = regionBytesOf(bytes);
+    if (size === 0) return countsOver(like, new ArrayBuffer(bytes), 0, length);
     if (this.slab === null || this.used + size > this.slab.byteLength) this.cutSlab(SLAB_BYTES);
     const view = countsOver(like, this.slab as ArrayBuffer, this.used, length);
     this.used += size;
